@@ -1,0 +1,117 @@
+/* kt_config: option tables, INI loading (inih), --set overrides, and the shared CLI.
+ *
+ * Behaviour is described as data: each binary declares one table of struct kt_option, and
+ * the loader, validation messages, --print-config and --help all come from it, so every
+ * default lives in exactly one place. */
+#ifndef KT_CONFIG_H
+#define KT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kt_err.h"
+
+enum kt_opt_type {
+    KT_OPT_STRING,   /* char * (owned by the conf struct; freed by kt_config_free) */
+    KT_OPT_UINT,     /* uint64_t; accepts decimal */
+    KT_OPT_DOUBLE,   /* double */
+    KT_OPT_BOOL,     /* bool; true/false, yes/no, on/off, 1/0 (case-insensitive) */
+    KT_OPT_DURATION, /* uint64_t milliseconds; "250ms", "10s", "5m", "1h", "0"; bare number = ms */
+    KT_OPT_SIZE,     /* uint64_t bytes; "512", "64KiB", "16MiB", "1GiB", "1KB"=1000, "1MB" */
+    KT_OPT_ENUM,     /* int: index into the '|'-separated `choices` string */
+    KT_OPT_LIST,     /* struct kt_strlist; repeated keys append, a value may also be a
+                      * comma-separated list; whitespace around items is trimmed */
+    KT_OPT_PREFIX,   /* struct kt_strlist of "name=value": every key "<key>.<name>" in the
+                      * section, e.g. key "rdkafka" collects [kafka] rdkafka.linger.ms = 50 */
+};
+
+#define KT_OPT_SECRET 0x1   /* masked as "****" by --print-config */
+#define KT_OPT_REQUIRED 0x2 /* missing after load (no default, not set) is an error */
+
+struct kt_strlist {
+    char **v; /* owned strings */
+    size_t n;
+};
+
+struct kt_option {
+    const char *section; /* "kafka", or dotted "exporter.retry" */
+    const char *key;
+    enum kt_opt_type type;
+    const char *def;     /* default in the same syntax as the file; NULL = no default */
+    size_t offset;       /* where the value lands in the conf struct */
+    const char *choices; /* KT_OPT_ENUM: "none|gzip|snappy|lz4|zstd" */
+    unsigned flags;
+    const char *doc; /* one line for --help and the README reference */
+};
+
+/* Sections whose name is a pattern, e.g. "tail_sampling.policy.*": every [x.y.NAME] section
+ * matching the prefix is handed to `load` instead of the option table. Used by process. */
+struct kt_section_handler {
+    const char *prefix; /* "tail_sampling.policy." */
+    /* Called once per key=value in a matching section, in file order; `name` is the part
+     * after the prefix. Returns 0 or a KT_E* with err->msg "[section] key: what is wrong". */
+    int (*load)(void *conf, const char *name, const char *key, const char *value,
+                struct kt_err *err);
+};
+
+struct kt_config_schema {
+    const char *program; /* "kotel-ingest" */
+    const char *version; /* "0.1.0" */
+    const char *summary; /* one line for --help */
+    const struct kt_option *opts;
+    size_t n_opts;
+    const struct kt_section_handler *handlers; /* may be NULL */
+    size_t n_handlers;
+};
+
+/* Sets every option to its default, then applies the INI file (path may be NULL: defaults
+ * only), then each "section.key=value" override in order. Values get ${VAR} and
+ * ${VAR:-default} expanded from the environment before parsing (an unset ${VAR} without a
+ * default is an error naming the variable).
+ *
+ * Errors (return KT_EINVAL, message in err):
+ *   "FILE:LINE: [section] key: what is wrong"  for file values,
+ *   "--set section.key: what is wrong"          for overrides,
+ *   unknown key: "... unknown key (did you mean send_batch_size?)" using edit distance
+ *   among keys of that section (or of all sections when the section is unknown);
+ *   unknown section likewise "[sectoin]: unknown section (did you mean section?)";
+ *   missing required key: "FILE: [section] key: required but not set".
+ * On error, conf holds whatever was set so far and must still be passed to kt_config_free. */
+int kt_config_load(const struct kt_config_schema *schema, void *conf, const char *path,
+                   const char *const *sets, size_t n_sets, struct kt_err *err);
+
+/* Writes the effective configuration as INI (sections in table order, secrets masked,
+ * lists as repeated keys, durations and sizes in human units). */
+void kt_config_print(const struct kt_config_schema *schema, const void *conf, FILE *out);
+
+/* Writes the option reference (section, key, type, default, doc) for --help. */
+void kt_config_print_help(const struct kt_config_schema *schema, FILE *out);
+
+/* Frees the strings and lists owned by conf (not conf itself). Safe on a zeroed struct. */
+void kt_config_free(const struct kt_config_schema *schema, void *conf);
+
+/* Parsers, exposed for tests and for section handlers. Return 0 or KT_EINVAL (err says why). */
+int kt_parse_duration_ms(const char *s, uint64_t *out, struct kt_err *err);
+int kt_parse_size(const char *s, uint64_t *out, struct kt_err *err);
+int kt_parse_bool(const char *s, bool *out, struct kt_err *err);
+int kt_parse_uint(const char *s, uint64_t *out, struct kt_err *err);
+
+void kt_strlist_free(struct kt_strlist *l);
+int kt_strlist_push(struct kt_strlist *l, const char *s); /* copies s */
+
+/* The shared command line of both binaries:
+ *   -c FILE | --config FILE, --set section.key=value (repeatable), --check, --print-config,
+ *   -h | --help, -V | --version.
+ * kt_cli_run loads the configuration and handles --check / --print-config / --help /
+ * --version itself. Returns:
+ *   KT_CLI_RUN   (0): conf is loaded, the caller should run the program;
+ *   KT_CLI_EXIT0 (1): done, exit 0 (help, version, successful --check / --print-config);
+ *   KT_CLI_EXIT2 (2): usage or configuration error already printed to stderr, exit 2. */
+#define KT_CLI_RUN 0
+#define KT_CLI_EXIT0 1
+#define KT_CLI_EXIT2 2
+int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char **argv);
+
+#endif

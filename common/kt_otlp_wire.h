@@ -1,0 +1,75 @@
+/* kt_otlp_wire: OTLP protobuf handled at the wire level, without decoding into objects.
+ *
+ * An Export{Trace,Metrics,Logs}ServiceRequest and the matching {Traces,Metrics,Logs}Data
+ * share one wire layout (repeated field 1 of resource-level messages), so a request body
+ * is already a valid Kafka message value for otlp_proto. Two serialized *Data messages
+ * concatenated are again a valid *Data holding both sets of resources (protobuf merges
+ * repeated fields by appending): the batcher relies on this to merge chunks cheaply. */
+#ifndef KT_OTLP_WIRE_H
+#define KT_OTLP_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kt_buf.h"
+#include "kt_err.h"
+#include "kt_signal.h"
+
+/* Checks that msg is a well-formed *Data / Export*ServiceRequest of the signal: every
+ * nested message of the OTLP schema is walked, wire types must match the schema, lengths
+ * must stay inside their parent, trace_id must be 16 bytes and span_id 8 bytes when
+ * present, strings must be valid UTF-8. Unknown fields are skipped (forward compatible).
+ * On success *n_items is the number of spans / data points / log records.
+ * On failure returns KT_EINVAL with a message naming the path and byte offset, e.g.
+ * "resource_spans[0].scope_spans[1].spans[3].trace_id: length 15, want 16 (offset 812)". */
+int kt_otlp_validate(enum kt_signal sig, struct kt_slice msg, size_t *n_items,
+                     struct kt_err *err);
+
+/* One piece of a split request: a complete serialized *Data message whose items all share
+ * one partitioning key. */
+struct kt_otlp_chunk {
+    char key[33];   /* NUL-terminated; "" = no key (librdkafka picks the partition) */
+    size_t off;     /* chunk bytes live at out->p + off */
+    size_t len;
+    uint32_t n_items;
+};
+
+struct kt_otlp_chunks {
+    struct kt_otlp_chunk *v;
+    size_t n;
+    size_t cap;
+};
+
+enum kt_otlp_key_mode {
+    KT_OTLP_KEY_NONE,          /* no key */
+    KT_OTLP_KEY_TRACE_ID,      /* traces: 32 lowercase hex chars of the trace ID */
+    KT_OTLP_KEY_RESOURCE_HASH, /* 16 lowercase hex chars of a 64-bit FNV-1a over the resource
+                                * attributes sorted by key (order-independent) */
+};
+
+struct kt_otlp_split_opts {
+    enum kt_otlp_key_mode key_mode;
+    /* Upper bound on one chunk's bytes (0 = none). A group of items over it is split into
+     * several chunks of the same key, by item; one item that cannot fit even alone (with
+     * its resource and scope wrappers) is rejected, not emitted. */
+    size_t max_chunk_bytes;
+};
+
+/* Splits a message that passed kt_otlp_validate. Appends chunk bytes to out and descriptors
+ * to chunks (both reused across calls by the caller; neither is reset here). Chunks come in
+ * order of first appearance of their key. Items that could not be placed are counted in
+ * *n_rejected and the first reason is written to reject_err (e.g. "span 5b8e...: 1200345
+ * bytes encoded, over max_message_bytes 1000000"). Returns 0, KT_EINVAL (malformed input)
+ * or KT_ENOMEM. Spans with an empty trace_id get key "" under KT_OTLP_KEY_TRACE_ID. */
+int kt_otlp_split(enum kt_signal sig, struct kt_slice msg, const struct kt_otlp_split_opts *o,
+                  struct kt_buf *out, struct kt_otlp_chunks *chunks, size_t *n_rejected,
+                  struct kt_err *reject_err);
+
+void kt_otlp_chunks_free(struct kt_otlp_chunks *c);
+static inline void kt_otlp_chunks_reset(struct kt_otlp_chunks *c) { c->n = 0; }
+
+/* Lowercase hex of n bytes into out (2n chars + NUL). */
+void kt_hex_encode(const uint8_t *p, size_t n, char *out);
+
+#endif

@@ -1,0 +1,64 @@
+/* ingest configuration: the struct every ingest module reads, filled from the option
+ * table in conf.c. */
+#ifndef INGEST_CONF_H
+#define INGEST_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kt_config.h"
+
+enum ingest_ack { INGEST_ACK_KAFKA = 0, INGEST_ACK_RECEIVED = 1 };
+enum ingest_encoding { INGEST_ENC_OTLP_PROTO = 0, INGEST_ENC_OTLP_JSON = 1 };
+enum ingest_compression {
+    INGEST_COMP_NONE = 0,
+    INGEST_COMP_GZIP,
+    INGEST_COMP_SNAPPY,
+    INGEST_COMP_LZ4,
+    INGEST_COMP_ZSTD
+};
+enum ingest_acks { INGEST_ACKS_ALL = 0, INGEST_ACKS_ONE = 1, INGEST_ACKS_NONE = 2 };
+
+struct ingest_conf {
+    struct {
+        char *grpc_endpoint; /* host:port; "" disables */
+        char *http_endpoint;
+        uint64_t max_request_bytes;
+        uint64_t max_connections;
+        uint64_t idle_timeout_ms;
+        uint64_t header_timeout_ms;
+        int ack; /* enum ingest_ack */
+    } receiver;
+    struct {
+        uint64_t send_batch_size;
+        uint64_t timeout_ms;
+        uint64_t send_batch_max_size;
+    } batch;
+    struct {
+        struct kt_strlist brokers;
+        char *client_id;
+        char *protocol_version;
+        char *traces_topic;
+        char *metrics_topic;
+        char *logs_topic;
+        int encoding;    /* enum ingest_encoding */
+        int compression; /* enum ingest_compression */
+        int required_acks; /* enum ingest_acks */
+        uint64_t max_message_bytes;
+        uint64_t timeout_ms;
+        bool partition_traces_by_id;
+        bool partition_metrics_by_resource_attributes;
+        bool partition_logs_by_resource_attributes;
+        char *partitioner;
+        uint64_t queue_max_messages;
+        struct kt_strlist rdkafka; /* "name=value" passed through to librdkafka */
+    } kafka;
+    struct {
+        int log_level; /* enum kt_log_level */
+        uint64_t shutdown_timeout_ms;
+    } service;
+};
+
+extern const struct kt_config_schema ingest_conf_schema;
+
+#endif
