@@ -49,7 +49,7 @@ endif
 UNIT_SRC := $(sort $(wildcard test/unit/*/test_*.c))
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all deps gen test test-unit test-integration demo lint format fuzz fuzz-smoke clean bench
+.PHONY: all deps gen test test-unit test-integration demo lint format fuzz fuzz-smoke clean
 all: $(BINS)
 
 deps:
@@ -139,9 +139,6 @@ build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(PROTOS)
 fuzz: $(FUZZ_BINS)
 fuzz-smoke: $(FUZZ_BINS)
 	@scripts/fuzz-smoke.sh $(FUZZ_BINS)
-
-bench: all
-	@KT_BUILD=$(BUILD) scripts/bench.sh
 
 clean:
 	rm -rf build

@@ -24,7 +24,10 @@ enum kt_opt_type {
     KT_OPT_LIST,     /* struct kt_strlist; repeated keys append, a value may also be a
                       * comma-separated list; whitespace around items is trimmed */
     KT_OPT_PREFIX,   /* struct kt_strlist of "name=value": every key "<key>.<name>" in the
-                      * section, e.g. key "rdkafka" collects [kafka] rdkafka.linger.ms = 50 */
+                      * section, e.g. key "rdkafka" collects [kafka] rdkafka.linger.ms = 50.
+                      * Entries are keyed by name: a --set of a name replaces its entry, the
+                      * same name twice in one file is an error. Values are not split at
+                      * commas. A default, if any, is "name=value[,name=value...]". */
 };
 
 #define KT_OPT_SECRET 0x1   /* masked as "****" by --print-config */
@@ -47,11 +50,16 @@ struct kt_option {
 };
 
 /* Sections whose name is a pattern, e.g. "tail_sampling.policy.*": every [x.y.NAME] section
- * matching the prefix is handed to `load` instead of the option table. Used by process. */
+ * matching the prefix is handed to `load` instead of the option table. Used by process.
+ * With --set, NAME runs to the next dot: "tail_sampling.policy.errors.status_code=ERROR" is
+ * key status_code of [tail_sampling.policy.errors]. Whatever `load` stores in conf is the
+ * program's to free and is not shown by kt_config_print. */
 struct kt_section_handler {
     const char *prefix; /* "tail_sampling.policy." */
-    /* Called once per key=value in a matching section, in file order; `name` is the part
-     * after the prefix. Returns 0 or a KT_E* with err->msg "[section] key: what is wrong". */
+    /* Called once per key=value in a matching section, in file order, then for each
+     * matching --set; `name` is the part after the prefix and `value` is unquoted and
+     * ${VAR}-expanded. Returns 0 or a KT_E* with err->msg "[section] key: what is wrong"
+     * (the loader replaces that lead with "FILE:LINE: [section] key: " or "--set ...: "). */
     int (*load)(void *conf, const char *name, const char *key, const char *value,
                 struct kt_err *err);
 };
@@ -69,27 +77,52 @@ struct kt_config_schema {
 /* Sets every option to its default, then applies the INI file (path may be NULL: defaults
  * only), then each "section.key=value" override in order. Values get ${VAR} and
  * ${VAR:-default} expanded from the environment before parsing (an unset ${VAR} without a
- * default is an error naming the variable).
+ * default is an error naming the variable; ":-" also applies to an empty VAR; "$$" is a
+ * literal '$').
+ *
+ * conf must be zeroed or hold the result of an earlier load: values already there are freed
+ * as they are replaced, so loading twice into one struct does not leak.
+ *
+ * File syntax is inih's, with these rules on top: indentation is ignored (no continuation
+ * lines); one pair of surrounding double quotes is removed from a value; a ';' after a blank
+ * starts a comment; a line may hold at most 198 characters and a section name 49 (longer is
+ * an error, never a silent cut); a scalar key set twice in the file is an error
+ * "FILE:LINE: [s] k: set twice (first at line N)". A list key's first occurrence in the file
+ * replaces the default and later ones append; the first --set of a list replaces it and
+ * later ones append.
+ *
+ * In "--set a.b.c=v" both section and key may hold dots: the longest known section that has
+ * the rest as a key wins ("kafka.rdkafka.linger.ms" is [kafka] rdkafka.linger.ms).
  *
  * Errors (return KT_EINVAL, message in err):
  *   "FILE:LINE: [section] key: what is wrong"  for file values,
  *   "--set section.key: what is wrong"          for overrides,
+ *   "FILE:LINE: syntax error: ..."              for lines inih cannot read;
  *   unknown key: "... unknown key (did you mean send_batch_size?)" using edit distance
- *   among keys of that section (or of all sections when the section is unknown);
- *   unknown section likewise "[sectoin]: unknown section (did you mean section?)";
- *   missing required key: "FILE: [section] key: required but not set".
+ *   (with transpositions; at most 3 edits and a third of the length) among keys of that
+ *   section, or "(it belongs in [kafka])" when the key exists only in another section;
+ *   unknown section likewise "FILE:LINE: [sectoin]: unknown section (did you mean section?)",
+ *   reported at the header even when the section has no keys;
+ *   enum: "want one of kafka|received, got 'kafak'"; a secret's value is never echoed;
+ *   missing required key (or an empty required string or list):
+ *   "FILE: [section] key: required but not set" ("[section] key: ..." without a file).
+ * A file that cannot be opened gives KT_ENOTFOUND or KT_EIO with "FILE: strerror".
  * On error, conf holds whatever was set so far and must still be passed to kt_config_free. */
 int kt_config_load(const struct kt_config_schema *schema, void *conf, const char *path,
                    const char *const *sets, size_t n_sets, struct kt_err *err);
 
 /* Writes the effective configuration as INI (sections in table order, secrets masked,
- * lists as repeated keys, durations and sizes in human units). */
+ * lists as repeated keys, durations and sizes in human units) that kt_config_load reads back
+ * to the same values. A string that is not set prints as a comment. Prefix entries whose
+ * name holds "password", "secret", "token", "key.pem" or "oauthbearer" are masked too. A
+ * value with a newline or " ;" has no INI spelling and prints as a comment saying so. */
 void kt_config_print(const struct kt_config_schema *schema, const void *conf, FILE *out);
 
 /* Writes the option reference (section, key, type, default, doc) for --help. */
 void kt_config_print_help(const struct kt_config_schema *schema, FILE *out);
 
-/* Frees the strings and lists owned by conf (not conf itself). Safe on a zeroed struct. */
+/* Frees the strings and lists owned by conf (not conf itself) and NULLs them, so it is safe
+ * on a zeroed struct and when called twice. */
 void kt_config_free(const struct kt_config_schema *schema, void *conf);
 
 /* Parsers, exposed for tests and for section handlers. Return 0 or KT_EINVAL (err says why). */
@@ -108,7 +141,10 @@ int kt_strlist_push(struct kt_strlist *l, const char *s); /* copies s */
  * --version itself. Returns:
  *   KT_CLI_RUN   (0): conf is loaded, the caller should run the program;
  *   KT_CLI_EXIT0 (1): done, exit 0 (help, version, successful --check / --print-config);
- *   KT_CLI_EXIT2 (2): usage or configuration error already printed to stderr, exit 2. */
+ *   KT_CLI_EXIT2 (2): usage or configuration error already printed to stderr, exit 2.
+ * On EXIT0 and EXIT2 conf has already been freed; on RUN the caller frees it when done
+ * (kt_config_free is idempotent, so freeing in every case is also fine). The program name in
+ * messages and --version is schema->program, not argv[0]. */
 #define KT_CLI_RUN 0
 #define KT_CLI_EXIT0 1
 #define KT_CLI_EXIT2 2

@@ -36,8 +36,9 @@ struct publisher_result {
  * never from inside publisher_submit. */
 typedef void (*publisher_done_fn)(void *ctx, const struct publisher_result *r);
 
-/* conf is borrowed and must outlive the publisher. Creates the librdkafka producer and
- * hooks its delivery reports into loop. Errors name the offending [kafka] key. */
+/* conf is borrowed and must outlive the publisher; so must loop (publisher_free stops its
+ * watchers). Creates the librdkafka producer and hooks its delivery reports into loop.
+ * Errors name the offending [kafka] key. */
 int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct publisher **out,
                   struct kt_err *err);
 
@@ -46,12 +47,16 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
  * items. With done == NULL the request is fire-and-forget (ack = received).
  * Returns 0 and sets *ticket (when ticket is not NULL), or KT_EAGAIN with err set when the
  * pipeline cannot take more now (brokers down, producer queue full, shutting down): the
- * request was not accepted and done will not be called. */
-int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *body,
-                     size_t n_items, publisher_done_fn done, void *ctx,
-                     struct publisher_ticket **ticket, struct kt_err *err);
+ * request was not accepted and done will not be called. KT_EINVAL (body does not split)
+ * and KT_ENOMEM are possible too, likewise without a callback.
+ * *ticket is NULL for fire-and-forget; otherwise it stays valid until done was called or
+ * the ticket was cancelled. */
+int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *body, size_t n_items,
+                     publisher_done_fn done, void *ctx, struct publisher_ticket **ticket,
+                     struct kt_err *err);
 
-/* The client went away: done will not be called for this ticket; its data is still sent. */
+/* The client went away: done will not be called for this ticket; its data is still sent.
+ * NULL is ignored. Not after done was called (the ticket is gone by then). */
 void publisher_ticket_cancel(struct publisher_ticket *t);
 
 /* Why new requests are refused right now (NULL when they are not). */
@@ -64,7 +69,8 @@ bool publisher_idle(const struct publisher *p);
 /* Shutdown, step 3: fails whatever is still outstanding (done gets KT_EAGAIN), frees all. */
 void publisher_free(struct publisher *p);
 
-/* Counters for logs and tests. */
+/* Counters for logs and tests. items_rejected also counts items refused after batching
+ * (an otlp_json encoding over max_message_bytes). */
 struct publisher_stats {
     uint64_t requests_accepted, requests_refused;
     uint64_t items_accepted, items_rejected;

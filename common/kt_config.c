@@ -1,0 +1,1619 @@
+/* kt_config: see kt_config.h.
+ *
+ * inih does the INI tokenising, but it reads through our own line reader (read_line) rather
+ * than a FILE *: the installed inih does not pass line numbers to the handler, cuts lines at
+ * 200 bytes and section names at 49 without saying so, and treats an indented line as a
+ * continuation of the previous value. The reader counts lines, refuses what inih would
+ * silently mangle, strips indentation, and checks section headers (inih never reports a
+ * section that has no keys). Everything after tokenising is driven by the option table. */
+#include "kt_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "kt_buf.h"
+
+#define SECRET_MASK "****"
+/* inih copies a section name into a 50-byte buffer and cuts anything longer. */
+#define SECTION_NAME_MAX 49
+/* Values echoed in messages are cut so that the file:line context still fits. */
+#define ECHO_MAX 80
+/* Names longer than this are never suggested; bounds the edit-distance table. */
+#define SUGGEST_MAX_LEN 64
+
+/* ---- small helpers ---- */
+
+static void *opt_ptr(void *conf, const struct kt_option *o)
+{
+    return (char *)conf + o->offset;
+}
+
+static const void *opt_cptr(const void *conf, const struct kt_option *o)
+{
+    return (const char *)conf + o->offset;
+}
+
+static bool is_space(char c)
+{
+    return isspace((unsigned char)c) != 0;
+}
+
+/* A copy of s[0..n) without surrounding whitespace, or NULL when out of memory. */
+static char *trim_dup(const char *s, size_t n)
+{
+    while (n > 0 && is_space(*s)) {
+        s++;
+        n--;
+    }
+    while (n > 0 && is_space(s[n - 1]))
+        n--;
+    return strndup(s, n);
+}
+
+/* Trims in place; returns the start of the trimmed text. */
+static char *trim_inplace(char *s)
+{
+    while (is_space(*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && is_space(s[n - 1]))
+        n--;
+    s[n] = '\0';
+    return s;
+}
+
+void kt_strlist_free(struct kt_strlist *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+int kt_strlist_push(struct kt_strlist *l, const char *s)
+{
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return KT_ENOMEM;
+    /* Lists hold a handful of brokers or properties; growing by one keeps the struct
+     * free of a capacity field that callers would have to know about. */
+    char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+    if (v == NULL) {
+        free(copy);
+        return KT_ENOMEM;
+    }
+    v[l->n++] = copy;
+    l->v = v;
+    return 0;
+}
+
+/* ---- value parsers ---- */
+
+int kt_parse_uint(const char *s, uint64_t *out, struct kt_err *err)
+{
+    if (!isdigit((unsigned char)s[0]))
+        return kt_err_set(err, KT_EINVAL, "want a non-negative integer, got '%.*s'", ECHO_MAX, s);
+    uint64_t v = 0;
+    const char *p = s;
+    for (; isdigit((unsigned char)*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return kt_err_set(err, KT_EINVAL, "'%.*s' is too large", ECHO_MAX, s);
+        v = v * 10 + d;
+    }
+    if (*p != '\0')
+        return kt_err_set(err, KT_EINVAL, "want a non-negative integer, got '%.*s'", ECHO_MAX, s);
+    *out = v;
+    return 0;
+}
+
+int kt_parse_bool(const char *s, bool *out, struct kt_err *err)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return kt_err_set(err, KT_EINVAL, "want true or false (or yes/no, on/off, 1/0), got '%.*s'",
+                      ECHO_MAX, s);
+}
+
+/* A decimal number "123" or "1.5" at *p. Fractions are kept as integers (frac / den) so that
+ * "1.5s" and "0.5MiB" come out exact instead of going through a double. */
+struct decimal {
+    uint64_t ip;
+    uint64_t frac;
+    uint64_t den;
+    bool tail; /* nonzero digits beyond the 18 kept: never whole after scaling by a unit */
+};
+
+static bool scan_decimal(const char **p, struct decimal *d, bool *too_big)
+{
+    const char *s = *p;
+    *too_big = false;
+    d->ip = 0;
+    d->frac = 0;
+    d->den = 1;
+    d->tail = false;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    for (; isdigit((unsigned char)*s); s++) {
+        unsigned v = (unsigned)(*s - '0');
+        if (d->ip > (UINT64_MAX - v) / 10)
+            *too_big = true;
+        else
+            d->ip = d->ip * 10 + v;
+    }
+    if (*s == '.') {
+        s++;
+        if (!isdigit((unsigned char)*s))
+            return false;
+        for (; isdigit((unsigned char)*s); s++) {
+            if (d->den >= 1000000000000000000ULL) {
+                d->tail |= *s != '0';
+                continue;
+            }
+            d->frac = d->frac * 10 + (uint64_t)(*s - '0');
+            d->den *= 10;
+        }
+    }
+    *p = s;
+    return true;
+}
+
+static uint64_t gcd_u64(uint64_t a, uint64_t b)
+{
+    while (b != 0) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* d * mult into *acc. Returns 0, 1 for overflow, 2 when the result is not whole. */
+static int decimal_scale_add(const struct decimal *d, uint64_t mult, uint64_t *acc)
+{
+    uint64_t whole;
+    if (__builtin_mul_overflow(d->ip, mult, &whole) || __builtin_add_overflow(*acc, whole, acc))
+        return 1;
+    if (d->tail)
+        return 2;
+    if (d->frac == 0)
+        return 0;
+    /* frac/den * mult is whole iff den/g divides frac, with g = gcd(mult, den). */
+    uint64_t g = gcd_u64(mult, d->den);
+    uint64_t den = d->den / g;
+    if (d->frac % den != 0)
+        return 2;
+    uint64_t part;
+    if (__builtin_mul_overflow(d->frac / den, mult / g, &part) ||
+        __builtin_add_overflow(*acc, part, acc))
+        return 1;
+    return 0;
+}
+
+static void skip_spaces(const char **p)
+{
+    while (**p == ' ' || **p == '\t')
+        (*p)++;
+}
+
+int kt_parse_duration_ms(const char *s, uint64_t *out, struct kt_err *err)
+{
+    static const struct {
+        const char *name;
+        uint64_t ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    const char *p = s;
+    uint64_t total = 0;
+    int parts = 0;
+    while (*p != '\0') {
+        struct decimal d;
+        bool too_big;
+        if (!scan_decimal(&p, &d, &too_big))
+            goto bad;
+        if (too_big)
+            return kt_err_set(err, KT_EINVAL, "'%.*s' is too large", ECHO_MAX, s);
+        skip_spaces(&p);
+        const char *u = p;
+        while (isalpha((unsigned char)*p))
+            p++;
+        size_t ulen = (size_t)(p - u);
+        uint64_t mult = 0;
+        if (ulen == 0) {
+            /* A bare number means milliseconds, but only on its own: "1m30" is a typo. */
+            if (parts > 0 || *p != '\0')
+                goto bad;
+            mult = 1;
+        }
+        for (size_t i = 0; ulen > 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+            if (strlen(units[i].name) == ulen && strncmp(u, units[i].name, ulen) == 0)
+                mult = units[i].ms;
+        }
+        if (mult == 0)
+            goto bad;
+        int rc = decimal_scale_add(&d, mult, &total);
+        if (rc == 1)
+            return kt_err_set(err, KT_EINVAL, "'%.*s' is too large", ECHO_MAX, s);
+        if (rc == 2)
+            return kt_err_set(err, KT_EINVAL, "'%.*s' is not a whole number of milliseconds",
+                              ECHO_MAX, s);
+        parts++;
+        skip_spaces(&p);
+    }
+    if (parts == 0)
+        goto bad;
+    *out = total;
+    return 0;
+bad:
+    return kt_err_set(err, KT_EINVAL, "want a duration like 200ms, 1.5s, 10s, 1m or 1h, got '%.*s'",
+                      ECHO_MAX, s);
+}
+
+int kt_parse_size(const char *s, uint64_t *out, struct kt_err *err)
+{
+    static const struct {
+        const char *name;
+        uint64_t bytes;
+    } units[] = {
+        {"B", 1},
+        {"KB", 1000ULL},
+        {"MB", 1000000ULL},
+        {"GB", 1000000000ULL},
+        {"TB", 1000000000000ULL},
+        {"KiB", 1ULL << 10},
+        {"MiB", 1ULL << 20},
+        {"GiB", 1ULL << 30},
+        {"TiB", 1ULL << 40},
+    };
+    const char *p = s;
+    struct decimal d;
+    bool too_big;
+    if (!scan_decimal(&p, &d, &too_big))
+        goto bad;
+    if (too_big)
+        return kt_err_set(err, KT_EINVAL, "'%.*s' is too large", ECHO_MAX, s);
+    skip_spaces(&p);
+    uint64_t mult = 0;
+    if (*p == '\0') {
+        mult = 1;
+    } else {
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            if (strcasecmp(p, units[i].name) == 0)
+                mult = units[i].bytes;
+        }
+    }
+    if (mult == 0)
+        goto bad;
+    uint64_t total = 0;
+    int rc = decimal_scale_add(&d, mult, &total);
+    if (rc == 1)
+        return kt_err_set(err, KT_EINVAL, "'%.*s' is too large", ECHO_MAX, s);
+    if (rc == 2)
+        return kt_err_set(err, KT_EINVAL, "'%.*s' is not a whole number of bytes", ECHO_MAX, s);
+    *out = total;
+    return 0;
+bad:
+    return kt_err_set(err, KT_EINVAL,
+                      "want a size like 512, 64KiB, 16MiB, 1GiB or 1MB (10^6), got '%.*s'",
+                      ECHO_MAX, s);
+}
+
+static int parse_double(const char *s, double *out, struct kt_err *err)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*s == '\0' || end == s || *end != '\0' || !isfinite(v) || errno == ERANGE)
+        return kt_err_set(err, KT_EINVAL, "want a number, got '%.*s'", ECHO_MAX, s);
+    *out = v;
+    return 0;
+}
+
+/* Index of s among the '|'-separated choices, matched case-insensitively. */
+static int parse_enum(const char *choices, const char *s, int *out, struct kt_err *err)
+{
+    const char *c = choices ? choices : "";
+    size_t len = strlen(s);
+    for (int idx = 0;; idx++) {
+        const char *bar = strchr(c, '|');
+        size_t n = bar ? (size_t)(bar - c) : strlen(c);
+        if (n == len && strncasecmp(c, s, n) == 0) {
+            *out = idx;
+            return 0;
+        }
+        if (bar == NULL)
+            break;
+        c = bar + 1;
+    }
+    return kt_err_set(err, KT_EINVAL, "want one of %s, got '%.*s'", choices ? choices : "",
+                      ECHO_MAX, s);
+}
+
+/* Writes the idx-th choice into buf; false when idx is out of range. */
+static bool enum_name(const char *choices, int idx, char *buf, size_t cap)
+{
+    const char *c = choices ? choices : "";
+    for (int i = 0; i < idx; i++) {
+        c = strchr(c, '|');
+        if (c == NULL)
+            return false;
+        c++;
+    }
+    if (idx < 0)
+        return false;
+    const char *bar = strchr(c, '|');
+    size_t n = bar ? (size_t)(bar - c) : strlen(c);
+    snprintf(buf, cap, "%.*s", (int)n, c);
+    return true;
+}
+
+/* ---- ${VAR} expansion ---- */
+
+static bool is_name_start(char c)
+{
+    return isalpha((unsigned char)c) || c == '_';
+}
+static bool is_name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/* "$$" is a literal '$' so that any value can be written; a '$' before anything other than
+ * '{' or '$' is literal too, which keeps passwords like "pa$word" working unescaped. The
+ * messages never quote the value: it may be a secret. */
+static int expand_env(const char *s, char **out, struct kt_err *err)
+{
+    struct kt_buf b = KT_BUF_INIT;
+    int rc = 0;
+    const char *p = s;
+    while (*p != '\0' && rc == 0) {
+        if (p[0] == '$' && p[1] == '$') {
+            rc = kt_buf_append_byte(&b, '$');
+            p += 2;
+            continue;
+        }
+        if (p[0] != '$' || p[1] != '{') {
+            rc = kt_buf_append_byte(&b, (uint8_t)*p++);
+            continue;
+        }
+        const char *name = p + 2;
+        const char *q = name;
+        if (!is_name_start(*q)) {
+            rc = kt_err_set(err, KT_EINVAL,
+                            "bad ${...} reference: want ${NAME} or ${NAME:-default}");
+            break;
+        }
+        while (is_name_char(*q))
+            q++;
+        size_t name_len = (size_t)(q - name);
+        const char *def = NULL;
+        size_t def_len = 0;
+        if (q[0] == ':' && q[1] == '-') {
+            def = q + 2;
+            q = strchr(def, '}');
+            if (q == NULL) {
+                rc = kt_err_set(err, KT_EINVAL, "unterminated ${%.*s:-...}", (int)name_len, name);
+                break;
+            }
+            def_len = (size_t)(q - def);
+        }
+        if (*q != '}') {
+            if (*q == '\0')
+                rc = kt_err_set(err, KT_EINVAL, "unterminated ${%.*s", (int)name_len, name);
+            else
+                rc = kt_err_set(err, KT_EINVAL,
+                                "bad ${%.*s...} reference: want ${NAME} or ${NAME:-default}",
+                                (int)name_len, name);
+            break;
+        }
+        char *var = strndup(name, name_len);
+        if (var == NULL) {
+            rc = KT_ENOMEM;
+            break;
+        }
+        const char *v = getenv(var);
+        /* As in the shell, ":-" also covers a variable that is set but empty. */
+        if (def != NULL && (v == NULL || *v == '\0'))
+            rc = kt_buf_append(&b, def, def_len);
+        else if (v == NULL)
+            rc = kt_err_set(err, KT_EINVAL, "environment variable %s is not set", var);
+        else
+            rc = kt_buf_append(&b, v, strlen(v));
+        free(var);
+        p = q + 1;
+    }
+    if (rc == 0)
+        rc = kt_buf_append_byte(&b, '\0');
+    if (rc != 0) {
+        kt_buf_free(&b);
+        if (rc == KT_ENOMEM)
+            kt_err_set(err, KT_ENOMEM, "out of memory");
+        return rc;
+    }
+    *out = (char *)kt_buf_take(&b, NULL);
+    return 0;
+}
+
+/* The text a value stands for: one pair of surrounding double quotes removed (they protect
+ * leading/trailing blanks and a leading ';'), then ${...} expanded. */
+static int prepare_value(const char *raw, char **out, struct kt_err *err)
+{
+    size_t n = strlen(raw);
+    char *unq;
+    if (n >= 2 && raw[0] == '"' && raw[n - 1] == '"')
+        unq = strndup(raw + 1, n - 2);
+    else
+        unq = strdup(raw);
+    if (unq == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    int rc = expand_env(unq, out, err);
+    free(unq);
+    return rc;
+}
+
+/* ---- schema queries ---- */
+
+static bool section_has_options(const struct kt_config_schema *s, const char *sec)
+{
+    for (size_t i = 0; i < s->n_opts; i++) {
+        if (strcmp(s->opts[i].section, sec) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const struct kt_section_handler *section_handler(const struct kt_config_schema *s,
+                                                        const char *sec, const char **name)
+{
+    for (size_t i = 0; i < s->n_handlers; i++) {
+        const struct kt_section_handler *h = &s->handlers[i];
+        size_t n = strlen(h->prefix);
+        if (strncmp(sec, h->prefix, n) == 0 && sec[n] != '\0') {
+            if (name != NULL)
+                *name = sec + n;
+            return h;
+        }
+    }
+    return NULL;
+}
+
+static bool section_known(const struct kt_config_schema *s, const char *sec)
+{
+    return section_has_options(s, sec) || section_handler(s, sec, NULL) != NULL;
+}
+
+/* The option for key in section, or -1. A prefix option matches "<key>.<name>" with *sub set
+ * to name, and its bare key with *sub NULL (which apply() rejects with a hint). */
+static long find_option(const struct kt_config_schema *s, const char *sec, const char *key,
+                        const char **sub)
+{
+    *sub = NULL;
+    for (size_t i = 0; i < s->n_opts; i++) {
+        const struct kt_option *o = &s->opts[i];
+        if (strcmp(o->section, sec) == 0 && strcmp(o->key, key) == 0)
+            return (long)i;
+    }
+    for (size_t i = 0; i < s->n_opts; i++) {
+        const struct kt_option *o = &s->opts[i];
+        size_t n = strlen(o->key);
+        if (o->type == KT_OPT_PREFIX && strcmp(o->section, sec) == 0 &&
+            strncmp(key, o->key, n) == 0 && key[n] == '.' && key[n + 1] != '\0') {
+            *sub = key + n + 1;
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* ---- suggestions ---- */
+
+/* Optimal string alignment distance: Levenshtein plus adjacent transposition, so that
+ * "kafak" is one edit from "kafka" as a reader would count it. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > SUGGEST_MAX_LEN || m > SUGGEST_MAX_LEN)
+        return SIZE_MAX;
+    unsigned char d[SUGGEST_MAX_LEN + 1][SUGGEST_MAX_LEN + 1];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = (unsigned char)i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = (unsigned char)j;
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            unsigned v = d[i - 1][j] + 1u;
+            if (d[i][j - 1] + 1u < v)
+                v = d[i][j - 1] + 1u;
+            unsigned sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1] ? 1u : 0u);
+            if (sub < v)
+                v = sub;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1u < v)
+                v = d[i - 2][j - 2] + 1u;
+            d[i][j] = (unsigned char)v;
+        }
+    }
+    return d[n][m];
+}
+
+struct suggestion {
+    char text[128];
+    size_t dist;
+};
+
+static void suggest_init(struct suggestion *sg)
+{
+    sg->text[0] = '\0';
+    sg->dist = SIZE_MAX;
+}
+
+/* Keeps cand if it is the closest so far and close enough to be a plausible typo: at most 3
+ * edits, and at most a third of the length so that short names do not match anything. */
+static void suggest_consider(struct suggestion *sg, const char *input, const char *cand)
+{
+    size_t la = strlen(input), lb = strlen(cand);
+    size_t limit = ((la > lb ? la : lb) + 2) / 3;
+    if (limit > 3)
+        limit = 3;
+    size_t d = edit_distance(input, cand);
+    if (d == 0 || d > limit || d >= sg->dist)
+        return;
+    snprintf(sg->text, sizeof(sg->text), "%s", cand);
+    sg->dist = d;
+}
+
+static void suggest_section(const struct kt_config_schema *s, const char *sec,
+                            struct suggestion *sg)
+{
+    for (size_t i = 0; i < s->n_opts; i++)
+        suggest_consider(sg, sec, s->opts[i].section);
+    for (size_t i = 0; i < s->n_handlers; i++) {
+        /* Compare with the pattern completed by the input's own last part, so that
+         * "tail_sampling.polcy.errors" finds "tail_sampling.policy.errors". */
+        const char *prefix = s->handlers[i].prefix;
+        size_t dots = 0;
+        for (const char *p = prefix; *p; p++)
+            dots += *p == '.';
+        const char *tail = sec;
+        for (size_t k = 0; k < dots && tail != NULL; k++) {
+            tail = strchr(tail, '.');
+            if (tail != NULL)
+                tail++;
+        }
+        if (tail == NULL || *tail == '\0')
+            continue;
+        char cand[sizeof(sg->text)];
+        snprintf(cand, sizeof(cand), "%s%s", prefix, tail);
+        suggest_consider(sg, sec, cand);
+    }
+}
+
+/* "unknown key", with the nearest key of the section or the section the key belongs to. */
+static int unknown_key(const struct kt_config_schema *s, const char *sec, const char *key,
+                       struct kt_err *err)
+{
+    struct suggestion sg;
+    suggest_init(&sg);
+    const char *dot = strchr(key, '.');
+    for (size_t i = 0; i < s->n_opts; i++) {
+        const struct kt_option *o = &s->opts[i];
+        if (strcmp(o->section, sec) != 0)
+            continue;
+        if (o->type == KT_OPT_PREFIX && dot != NULL) {
+            char cand[sizeof(sg.text)];
+            snprintf(cand, sizeof(cand), "%s%s", o->key, dot);
+            suggest_consider(&sg, key, cand);
+        } else {
+            suggest_consider(&sg, key, o->key);
+        }
+    }
+    if (sg.text[0] != '\0')
+        return kt_err_set(err, KT_EINVAL, "unknown key (did you mean %s?)", sg.text);
+    for (size_t i = 0; i < s->n_opts; i++) {
+        if (strcmp(s->opts[i].key, key) == 0)
+            return kt_err_set(err, KT_EINVAL, "unknown key (it belongs in [%s])",
+                              s->opts[i].section);
+    }
+    return kt_err_set(err, KT_EINVAL, "unknown key");
+}
+
+/* ---- the loader ---- */
+
+enum origin { FROM_DEFAULT, FROM_FILE, FROM_SET };
+
+struct where {
+    enum origin from;
+    int line;        /* FROM_FILE */
+    const char *arg; /* FROM_SET: "section.key" as written */
+};
+
+/* A prefix entry set in the file, to report the second "rdkafka.x = ..." of one name. */
+struct seen_entry {
+    size_t opt;
+    char *name;
+    int line;
+};
+
+struct loader {
+    const struct kt_config_schema *schema;
+    void *conf;
+    struct kt_err *err;
+    const char *path;
+    int *file_line;  /* per option: line of its first assignment in the file, 0 if none */
+    unsigned *n_set; /* per option: --set overrides applied so far */
+    struct seen_entry *seen;
+    size_t n_seen;
+    FILE *f;
+    char *buf; /* getline buffer of read_line */
+    size_t buf_cap;
+    int lineno;   /* line last handed to inih */
+    int err_line; /* line of the first error found while reading the file */
+    int rc;       /* first error; stops the reader */
+};
+
+static int add_context(struct loader *ld, const struct where *w, const char *sec, const char *key)
+{
+    switch (w->from) {
+    case FROM_FILE: return kt_err_prefix(ld->err, "%s:%d: [%s] %s: ", ld->path, w->line, sec, key);
+    case FROM_SET: return kt_err_prefix(ld->err, "--set %s: ", w->arg);
+    case FROM_DEFAULT: break;
+    }
+    return kt_err_prefix(ld->err, "option table: [%s] %s: default: ", sec, key);
+}
+
+static int set_prefix_entry(struct kt_strlist *l, const char *name, const char *value)
+{
+    size_t n = strlen(name);
+    size_t len = n + 1 + strlen(value) + 1;
+    char *entry = malloc(len);
+    if (entry == NULL)
+        return KT_ENOMEM;
+    snprintf(entry, len, "%s=%s", name, value);
+    for (size_t i = 0; i < l->n; i++) {
+        if (strncmp(l->v[i], name, n) == 0 && l->v[i][n] == '=') {
+            free(l->v[i]);
+            l->v[i] = entry;
+            return 0;
+        }
+    }
+    int rc = kt_strlist_push(l, entry);
+    free(entry);
+    return rc;
+}
+
+/* Appends the comma-separated items of val; empty items are dropped so "a, b," works. */
+static int push_items(struct kt_strlist *l, const char *val)
+{
+    const char *p = val;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char *item = trim_dup(p, n);
+        if (item == NULL)
+            return KT_ENOMEM;
+        int rc = *item ? kt_strlist_push(l, item) : 0;
+        free(item);
+        if (rc != 0)
+            return rc;
+        if (comma == NULL)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+static int apply_list(struct loader *ld, size_t i, const char *val, const struct where *w)
+{
+    struct kt_strlist *l = opt_ptr(ld->conf, &ld->schema->opts[i]);
+    /* The first occurrence in the file replaces the default and the first --set replaces
+     * everything before it; later ones of the same origin append. */
+    bool replace = w->from == FROM_DEFAULT || (w->from == FROM_FILE && ld->file_line[i] == 0) ||
+                   (w->from == FROM_SET && ld->n_set[i] == 0);
+    if (replace)
+        kt_strlist_free(l);
+    int rc = push_items(l, val);
+    if (rc == KT_ENOMEM)
+        kt_err_set(ld->err, rc, "out of memory");
+    return rc;
+}
+
+static int apply_prefix(struct loader *ld, size_t i, const char *sub, const char *val,
+                        const struct where *w)
+{
+    const struct kt_option *o = &ld->schema->opts[i];
+    struct kt_strlist *l = opt_ptr(ld->conf, o);
+    int rc = 0;
+    if (w->from == FROM_DEFAULT) {
+        /* A default is "name=value[,name=value...]". */
+        struct kt_strlist items = {NULL, 0};
+        rc = push_items(&items, val);
+        for (size_t k = 0; rc == 0 && k < items.n; k++) {
+            char *eq = strchr(items.v[k], '=');
+            if (eq == NULL || eq == items.v[k]) {
+                rc = kt_err_set(ld->err, KT_EINVAL, "want name=value items, got '%.*s'", ECHO_MAX,
+                                items.v[k]);
+                break;
+            }
+            *eq = '\0';
+            rc = set_prefix_entry(l, trim_inplace(items.v[k]), trim_inplace(eq + 1));
+        }
+        kt_strlist_free(&items);
+    } else if (sub == NULL) {
+        return kt_err_set(ld->err, KT_EINVAL, "want %s.<name> = value", o->key);
+    } else {
+        if (w->from == FROM_FILE) {
+            for (size_t k = 0; k < ld->n_seen; k++) {
+                if (ld->seen[k].opt == i && strcmp(ld->seen[k].name, sub) == 0)
+                    return kt_err_set(ld->err, KT_EINVAL, "set twice (first at line %d)",
+                                      ld->seen[k].line);
+            }
+            struct seen_entry *s = realloc(ld->seen, (ld->n_seen + 1) * sizeof(*s));
+            if (s == NULL)
+                return kt_err_set(ld->err, KT_ENOMEM, "out of memory");
+            ld->seen = s;
+            s[ld->n_seen].name = strdup(sub);
+            if (s[ld->n_seen].name == NULL)
+                return kt_err_set(ld->err, KT_ENOMEM, "out of memory");
+            s[ld->n_seen].opt = i;
+            s[ld->n_seen].line = w->line;
+            ld->n_seen++;
+        }
+        rc = set_prefix_entry(l, sub, val);
+    }
+    if (rc == KT_ENOMEM)
+        kt_err_set(ld->err, rc, "out of memory");
+    return rc;
+}
+
+/* Parses a scalar into its field; the field is only written when the value is good. */
+static int apply_scalar(const struct kt_option *o, void *p, const char *s, struct kt_err *err)
+{
+    int rc = KT_EINVAL;
+    switch (o->type) {
+    case KT_OPT_UINT:
+    case KT_OPT_DURATION:
+    case KT_OPT_SIZE: {
+        uint64_t v = 0;
+        if (o->type == KT_OPT_UINT)
+            rc = kt_parse_uint(s, &v, err);
+        else if (o->type == KT_OPT_DURATION)
+            rc = kt_parse_duration_ms(s, &v, err);
+        else
+            rc = kt_parse_size(s, &v, err);
+        if (rc == 0)
+            *(uint64_t *)p = v;
+        break;
+    }
+    case KT_OPT_DOUBLE: {
+        double v = 0;
+        rc = parse_double(s, &v, err);
+        if (rc == 0)
+            *(double *)p = v;
+        break;
+    }
+    case KT_OPT_BOOL: {
+        bool v = false;
+        rc = kt_parse_bool(s, &v, err);
+        if (rc == 0)
+            *(bool *)p = v;
+        break;
+    }
+    case KT_OPT_ENUM: {
+        int v = 0;
+        rc = parse_enum(o->choices, s, &v, err);
+        if (rc == 0)
+            *(int *)p = v;
+        break;
+    }
+    case KT_OPT_STRING:
+    case KT_OPT_LIST:
+    case KT_OPT_PREFIX: rc = kt_err_set(err, KT_EINVAL, "not a scalar option"); break;
+    }
+    return rc;
+}
+
+/* Sets option i from raw (as written, before unquoting and expansion). On error the message
+ * in ld->err says what is wrong, without the file/--set context. */
+static int apply(struct loader *ld, size_t i, const char *sub, const char *raw,
+                 const struct where *w)
+{
+    const struct kt_option *o = &ld->schema->opts[i];
+    void *p = opt_ptr(ld->conf, o);
+    bool multi = o->type == KT_OPT_LIST || o->type == KT_OPT_PREFIX;
+    if (!multi && w->from == FROM_FILE && ld->file_line[i] != 0)
+        return kt_err_set(ld->err, KT_EINVAL, "set twice (first at line %d)", ld->file_line[i]);
+    char *val = NULL;
+    int rc = prepare_value(raw, &val, ld->err);
+    if (rc != 0)
+        return rc;
+    switch (o->type) {
+    case KT_OPT_STRING:
+        free(*(char **)p);
+        *(char **)p = val;
+        val = NULL;
+        break;
+    case KT_OPT_LIST: rc = apply_list(ld, i, val, w); break;
+    case KT_OPT_PREFIX: rc = apply_prefix(ld, i, sub, val, w); break;
+    default:
+        rc = apply_scalar(o, p, trim_inplace(val), ld->err);
+        if (rc != 0 && (o->flags & KT_OPT_SECRET))
+            kt_err_set(ld->err, rc, "invalid value (not shown: the option is secret)");
+        break;
+    }
+    free(val);
+    if (rc == 0) {
+        if (w->from == FROM_FILE && ld->file_line[i] == 0)
+            ld->file_line[i] = w->line;
+        else if (w->from == FROM_SET)
+            ld->n_set[i]++;
+    }
+    return rc;
+}
+
+static int call_handler(struct loader *ld, const struct kt_section_handler *h, const char *sec,
+                        const char *name, const char *key, const char *raw, const struct where *w)
+{
+    char *val = NULL;
+    int rc = prepare_value(raw, &val, ld->err);
+    if (rc == 0) {
+        ld->err->msg[0] = '\0';
+        rc = h->load(ld->conf, name, key, val, ld->err);
+        free(val);
+        if (rc == 0)
+            return 0;
+        ld->err->code = rc < 0 ? rc : KT_EINVAL;
+        /* Handlers write "[section] key: what"; the context is added here, once. */
+        char own[KT_ERR_MSG_MAX];
+        int n = snprintf(own, sizeof(own), "[%s] %s: ", sec, key);
+        if (n > 0 && (size_t)n < sizeof(own) && strncmp(ld->err->msg, own, (size_t)n) == 0)
+            memmove(ld->err->msg, ld->err->msg + n, strlen(ld->err->msg + n) + 1);
+        if (ld->err->msg[0] == '\0')
+            snprintf(ld->err->msg, sizeof(ld->err->msg), "invalid value");
+    }
+    return add_context(ld, w, sec, key);
+}
+
+static int set_defaults(struct loader *ld)
+{
+    const struct kt_config_schema *s = ld->schema;
+    for (size_t i = 0; i < s->n_opts; i++) {
+        const struct kt_option *o = &s->opts[i];
+        void *p = opt_ptr(ld->conf, o);
+        switch (o->type) {
+        case KT_OPT_STRING:
+            free(*(char **)p);
+            *(char **)p = NULL;
+            break;
+        case KT_OPT_LIST:
+        case KT_OPT_PREFIX: kt_strlist_free(p); break;
+        case KT_OPT_UINT:
+        case KT_OPT_DURATION:
+        case KT_OPT_SIZE: *(uint64_t *)p = 0; break;
+        case KT_OPT_DOUBLE: *(double *)p = 0; break;
+        case KT_OPT_BOOL: *(bool *)p = false; break;
+        case KT_OPT_ENUM: *(int *)p = 0; break;
+        }
+        if (o->def == NULL)
+            continue;
+        struct where w = {FROM_DEFAULT, 0, NULL};
+        int rc = apply(ld, i, NULL, o->def, &w);
+        if (rc != 0)
+            return add_context(ld, &w, o->section, o->key);
+    }
+    return 0;
+}
+
+/* ---- the file ---- */
+
+/* Where inih's own scan of a line stops: at one of chars or at an inline ';' comment (a ';'
+ * after whitespace). Mirrors inih so the reader classifies lines exactly as inih will. */
+static const char *ini_scan(const char *s, const char *chars)
+{
+    bool was_space = false;
+    while (*s != '\0' && strchr(chars, *s) == NULL && !(was_space && *s == ';')) {
+        was_space = is_space(*s);
+        s++;
+    }
+    return s;
+}
+
+static int file_error(struct loader *ld, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int file_error(struct loader *ld, int code, const char *fmt, ...)
+{
+    char what[KT_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    ld->err_line = ld->lineno;
+    ld->rc = kt_err_set(ld->err, code, "%s:%d: %s", ld->path, ld->lineno, what);
+    return ld->rc;
+}
+
+/* Checks what inih would get wrong or never report. s is trimmed. */
+static int check_line(struct loader *ld, char *s)
+{
+    if (*s == '\0' || *s == ';' || *s == '#')
+        return 0;
+    if (*s == '[') {
+        const char *end = ini_scan(s + 1, "]");
+        if (*end != ']')
+            return file_error(ld, KT_EINVAL, "syntax error: '%s' lacks the closing ']'", s);
+        size_t n = (size_t)(end - (s + 1));
+        if (n > SECTION_NAME_MAX)
+            return file_error(ld, KT_EINVAL, "section name is longer than %d characters",
+                              SECTION_NAME_MAX);
+        char name[SECTION_NAME_MAX + 1];
+        memcpy(name, s + 1, n);
+        name[n] = '\0';
+        char *sec = trim_inplace(name);
+        if (section_known(ld->schema, sec))
+            return 0;
+        struct suggestion sg;
+        suggest_init(&sg);
+        suggest_section(ld->schema, sec, &sg);
+        if (sg.text[0] != '\0')
+            return file_error(ld, KT_EINVAL, "[%s]: unknown section (did you mean %s?)", sec,
+                              sg.text);
+        return file_error(ld, KT_EINVAL, "[%s]: unknown section", sec);
+    }
+    const char *end = ini_scan(s, "=:");
+    if (*end != '=' && *end != ':') {
+        char echo[ECHO_MAX + 1];
+        snprintf(echo, sizeof(echo), "%s", s);
+        return file_error(ld, KT_EINVAL,
+                          "syntax error: '%s' is not 'key = value', a [section] or a comment",
+                          echo);
+    }
+    if (end == s)
+        return file_error(ld, KT_EINVAL, "syntax error: no key before the '%c'", *end);
+    return 0;
+}
+
+/* inih's reader: hands over one whole line at a time, so ld->lineno is the line the handler
+ * is looking at, with leading blanks removed so indented keys are keys, not continuations. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct loader *ld = stream;
+    if (ld->rc != 0)
+        return NULL;
+    ssize_t n = getline(&ld->buf, &ld->buf_cap, ld->f);
+    if (n < 0) {
+        if (ferror(ld->f)) {
+            ld->lineno++;
+            file_error(ld, KT_EIO, "read error: %s", strerror(errno));
+        }
+        return NULL;
+    }
+    ld->lineno++;
+    char *s = ld->buf;
+    if (strlen(s) != (size_t)n) {
+        file_error(ld, KT_EINVAL, "contains a NUL byte");
+        return NULL;
+    }
+    if (ld->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+        s += 3;
+    s = trim_inplace(s);
+    size_t len = strlen(s);
+    /* inih's buffer must hold the line, its '\n' and the terminator. */
+    if (num < 2 || len > (size_t)num - 2) {
+        file_error(ld, KT_EINVAL,
+                   "line is longer than %d characters: split a list over repeated keys, or "
+                   "take the value from ${VAR}",
+                   num > 2 ? num - 2 : 0);
+        return NULL;
+    }
+    if (check_line(ld, s) != 0)
+        return NULL;
+    memcpy(str, s, len);
+    str[len] = '\n';
+    str[len + 1] = '\0';
+    return str;
+}
+
+static int on_ini_value(void *user, const char *section, const char *key, const char *value)
+{
+    struct loader *ld = user;
+    if (ld->rc != 0)
+        return 0;
+    char secbuf[SECTION_NAME_MAX + 2];
+    snprintf(secbuf, sizeof(secbuf), "%s", section);
+    const char *sec = trim_inplace(secbuf);
+    struct where w = {FROM_FILE, ld->lineno, NULL};
+    int rc;
+    if (*sec == '\0') {
+        rc = kt_err_set(ld->err, KT_EINVAL, "%s:%d: %s: key outside any [section]", ld->path,
+                        ld->lineno, key);
+    } else if (!section_has_options(ld->schema, sec)) {
+        const char *name = NULL;
+        const struct kt_section_handler *h = section_handler(ld->schema, sec, &name);
+        if (h != NULL)
+            rc = call_handler(ld, h, sec, name, key, value, &w);
+        else
+            rc = kt_err_set(ld->err, KT_EINVAL, "%s:%d: [%s]: unknown section", ld->path,
+                            ld->lineno, sec);
+    } else {
+        const char *sub = NULL;
+        long i = find_option(ld->schema, sec, key, &sub);
+        if (i < 0)
+            rc = unknown_key(ld->schema, sec, key, ld->err);
+        else
+            rc = apply(ld, (size_t)i, sub, value, &w);
+        if (rc != 0)
+            add_context(ld, &w, sec, key);
+    }
+    if (rc != 0) {
+        ld->rc = rc;
+        ld->err_line = ld->lineno;
+        return 0;
+    }
+    return 1;
+}
+
+static int load_file(struct loader *ld, const char *path)
+{
+    ld->f = fopen(path, "r");
+    if (ld->f == NULL)
+        return kt_err_set(ld->err, errno == ENOENT ? KT_ENOTFOUND : KT_EIO, "%s: %s", path,
+                          strerror(errno));
+    int r = ini_parse_stream(read_line, ld, on_ini_value, ld);
+    fclose(ld->f);
+    ld->f = NULL;
+    if (r == -2)
+        return kt_err_set(ld->err, KT_ENOMEM, "%s: out of memory", path);
+    /* The reader vets every line, so inih finding a syntax error of its own means the two
+     * disagree; report it rather than trust the partial result. */
+    if (r > 0 && (ld->rc == 0 || r < ld->err_line))
+        return kt_err_set(ld->err, KT_EINVAL, "%s:%d: syntax error", path, r);
+    return ld->rc;
+}
+
+/* ---- --set ---- */
+
+static int unknown_set_section(struct loader *ld, const char *lhs)
+{
+    /* The section is unknown, so any dot could end it: report the split whose left part is
+     * nearest to a known section, or the part before the first dot. */
+    char *tmp = strdup(lhs);
+    if (tmp == NULL)
+        return kt_err_set(ld->err, KT_ENOMEM, "out of memory");
+    struct suggestion best;
+    suggest_init(&best);
+    size_t best_len = strcspn(lhs, ".");
+    for (size_t d = 0; tmp[d] != '\0'; d++) {
+        if (tmp[d] != '.')
+            continue;
+        tmp[d] = '\0';
+        struct suggestion sg;
+        suggest_init(&sg);
+        suggest_section(ld->schema, tmp, &sg);
+        if (sg.dist < best.dist) {
+            best = sg;
+            best_len = d;
+        }
+        tmp[d] = '.';
+    }
+    free(tmp);
+    if (best.text[0] != '\0')
+        return kt_err_set(ld->err, KT_EINVAL, "--set %s: unknown section [%.*s] (did you mean %s?)",
+                          lhs, (int)best_len, lhs, best.text);
+    return kt_err_set(ld->err, KT_EINVAL, "--set %s: unknown section [%.*s]", lhs, (int)best_len,
+                      lhs);
+}
+
+static int set_without_section(struct loader *ld, const char *lhs)
+{
+    for (size_t i = 0; i < ld->schema->n_opts; i++) {
+        const struct kt_option *o = &ld->schema->opts[i];
+        if (strcmp(o->key, lhs) == 0)
+            return kt_err_set(ld->err, KT_EINVAL,
+                              "--set %s: want section.key=value (did you mean %s.%s?)", lhs,
+                              o->section, o->key);
+    }
+    return kt_err_set(ld->err, KT_EINVAL, "--set %s: want section.key=value", lhs);
+}
+
+/* Resolves "section.key" where both parts may contain dots: the longest known section that
+ * has the rest as a key wins, so "kafka.rdkafka.linger.ms" is [kafka] rdkafka.linger.ms and
+ * "exporter.retry.max" is [exporter.retry] max. */
+static int resolve_set(struct loader *ld, const char *lhs, const char *val)
+{
+    struct where w = {FROM_SET, 0, lhs};
+    char *tmp = strdup(lhs);
+    if (tmp == NULL)
+        return kt_err_set(ld->err, KT_ENOMEM, "out of memory");
+    int rc = 0;
+    long longest = -1; /* dot ending the longest known section, for "unknown key" */
+    bool done = false;
+    for (size_t d = strlen(tmp); d-- > 0 && !done;) {
+        if (tmp[d] != '.' || tmp[d + 1] == '\0')
+            continue;
+        tmp[d] = '\0';
+        if (section_has_options(ld->schema, tmp)) {
+            if (longest < 0)
+                longest = (long)d;
+            const char *sub = NULL;
+            long i = find_option(ld->schema, tmp, tmp + d + 1, &sub);
+            if (i >= 0) {
+                rc = apply(ld, (size_t)i, sub, val, &w);
+                if (rc != 0)
+                    add_context(ld, &w, tmp, tmp + d + 1);
+                done = true;
+            }
+        }
+        tmp[d] = '.';
+    }
+    for (size_t k = 0; !done && k < ld->schema->n_handlers; k++) {
+        /* [prefix.NAME] key: NAME runs to the next dot, the key is the rest. */
+        const struct kt_section_handler *h = &ld->schema->handlers[k];
+        size_t plen = strlen(h->prefix);
+        if (strncmp(tmp, h->prefix, plen) != 0)
+            continue;
+        char *dot = strchr(tmp + plen, '.');
+        if (dot == NULL || dot == tmp + plen || dot[1] == '\0')
+            continue;
+        *dot = '\0';
+        rc = call_handler(ld, h, tmp, tmp + plen, dot + 1, val, &w);
+        done = true;
+    }
+    if (!done && longest >= 0) {
+        tmp[longest] = '\0';
+        unknown_key(ld->schema, tmp, tmp + longest + 1, ld->err);
+        rc = add_context(ld, &w, tmp, tmp + longest + 1);
+        done = true;
+    }
+    free(tmp);
+    if (done)
+        return rc;
+    if (strchr(lhs, '.') == NULL)
+        return set_without_section(ld, lhs);
+    return unknown_set_section(ld, lhs);
+}
+
+static int apply_set(struct loader *ld, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char *lhs = trim_dup(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+    char *val = eq ? trim_dup(eq + 1, strlen(eq + 1)) : NULL;
+    int rc;
+    if (lhs == NULL || (eq != NULL && val == NULL))
+        rc = kt_err_set(ld->err, KT_ENOMEM, "out of memory");
+    else if (eq == NULL || *lhs == '\0')
+        rc = kt_err_set(ld->err, KT_EINVAL, "--set %.*s: want section.key=value", ECHO_MAX, arg);
+    else
+        rc = resolve_set(ld, lhs, val);
+    free(lhs);
+    free(val);
+    return rc;
+}
+
+static int check_required(struct loader *ld)
+{
+    const struct kt_config_schema *s = ld->schema;
+    for (size_t i = 0; i < s->n_opts; i++) {
+        const struct kt_option *o = &s->opts[i];
+        if (!(o->flags & KT_OPT_REQUIRED))
+            continue;
+        const void *p = opt_cptr(ld->conf, o);
+        bool missing;
+        switch (o->type) {
+        case KT_OPT_STRING: {
+            const char *v = *(char *const *)p;
+            missing = v == NULL || *v == '\0';
+            break;
+        }
+        case KT_OPT_LIST:
+        case KT_OPT_PREFIX: missing = ((const struct kt_strlist *)p)->n == 0; break;
+        default: missing = o->def == NULL && ld->file_line[i] == 0 && ld->n_set[i] == 0; break;
+        }
+        if (!missing)
+            continue;
+        if (ld->path != NULL)
+            return kt_err_set(ld->err, KT_EINVAL, "%s: [%s] %s: required but not set", ld->path,
+                              o->section, o->key);
+        return kt_err_set(ld->err, KT_EINVAL, "[%s] %s: required but not set", o->section, o->key);
+    }
+    return 0;
+}
+
+int kt_config_load(const struct kt_config_schema *schema, void *conf, const char *path,
+                   const char *const *sets, size_t n_sets, struct kt_err *err)
+{
+    struct kt_err local = {0, ""};
+    struct loader ld = {0};
+    ld.schema = schema;
+    ld.conf = conf;
+    ld.err = err ? err : &local;
+    ld.path = path;
+    size_t n = schema->n_opts ? schema->n_opts : 1;
+    ld.file_line = calloc(n, sizeof(*ld.file_line));
+    ld.n_set = calloc(n, sizeof(*ld.n_set));
+    int rc;
+    if (ld.file_line == NULL || ld.n_set == NULL) {
+        rc = kt_err_set(ld.err, KT_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = set_defaults(&ld);
+    if (rc == 0 && path != NULL)
+        rc = load_file(&ld, path);
+    for (size_t k = 0; rc == 0 && k < n_sets; k++)
+        rc = apply_set(&ld, sets[k]);
+    if (rc == 0)
+        rc = check_required(&ld);
+out:
+    for (size_t k = 0; k < ld.n_seen; k++)
+        free(ld.seen[k].name);
+    free(ld.seen);
+    free(ld.buf);
+    free(ld.file_line);
+    free(ld.n_set);
+    return rc;
+}
+
+void kt_config_free(const struct kt_config_schema *schema, void *conf)
+{
+    if (schema == NULL || conf == NULL)
+        return;
+    for (size_t i = 0; i < schema->n_opts; i++) {
+        const struct kt_option *o = &schema->opts[i];
+        void *p = opt_ptr(conf, o);
+        if (o->type == KT_OPT_STRING) {
+            free(*(char **)p);
+            *(char **)p = NULL;
+        } else if (o->type == KT_OPT_LIST || o->type == KT_OPT_PREFIX) {
+            kt_strlist_free(p);
+        }
+    }
+}
+
+/* ---- printing ---- */
+
+static void format_double(double v, char *buf, size_t cap)
+{
+    /* The shortest text that reads back as the same double. */
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+static void format_duration(uint64_t ms, char *buf, size_t cap)
+{
+    if (ms == 0)
+        snprintf(buf, cap, "0");
+    else if (ms % 3600000 == 0)
+        snprintf(buf, cap, "%" PRIu64 "h", ms / 3600000);
+    else if (ms % 60000 == 0)
+        snprintf(buf, cap, "%" PRIu64 "m", ms / 60000);
+    else if (ms % 1000 == 0)
+        snprintf(buf, cap, "%" PRIu64 "s", ms / 1000);
+    else
+        snprintf(buf, cap, "%" PRIu64 "ms", ms);
+}
+
+static void format_size(uint64_t b, char *buf, size_t cap)
+{
+    static const struct {
+        const char *name;
+        uint64_t bytes;
+    } units[] = {
+        {"TiB", 1ULL << 40},      {"GiB", 1ULL << 30},   {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10},
+        {"TB", 1000000000000ULL}, {"GB", 1000000000ULL}, {"MB", 1000000ULL},  {"KB", 1000ULL},
+    };
+    for (size_t i = 0; b != 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+        if (b % units[i].bytes == 0) {
+            snprintf(buf, cap, "%" PRIu64 "%s", b / units[i].bytes, units[i].name);
+            return;
+        }
+    }
+    snprintf(buf, cap, "%" PRIu64, b);
+}
+
+static bool looks_secret(const char *name)
+{
+    /* Passthrough properties carry no flags; these are the librdkafka ones that hold
+     * credentials or private keys. */
+    static const char *const words[] = {"password", "secret", "token", "key.pem", "oauthbearer"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strstr(name, words[i]) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* Writes "key = value" so that kt_config_load reads back exactly value. */
+static void print_value(FILE *out, const char *key, const char *v, bool secret)
+{
+    if (secret && *v != '\0') {
+        fprintf(out, "%s = %s\n", key, SECRET_MASK);
+        return;
+    }
+    if (strchr(v, '\n') != NULL || strstr(v, " ;") != NULL || strstr(v, "\t;") != NULL) {
+        /* inih ends a line at a newline and a value at " ;": no spelling survives. */
+        fprintf(out, "# %s: not shown: a newline or ' ;' in the value cannot be written in INI\n",
+                key);
+        return;
+    }
+    size_t n = strlen(v);
+    bool quote = n > 0 && (is_space(v[0]) || is_space(v[n - 1]) || v[0] == ';' ||
+                           (n >= 2 && v[0] == '"' && v[n - 1] == '"'));
+    fprintf(out, "%s =", key);
+    if (n > 0) {
+        fputc(' ', out);
+        if (quote)
+            fputc('"', out);
+        for (const char *p = v; *p; p++) {
+            if (p[0] == '$' && (p[1] == '{' || p[1] == '$'))
+                fputc('$', out);
+            fputc(*p, out);
+        }
+        if (quote)
+            fputc('"', out);
+    }
+    fputc('\n', out);
+}
+
+static void print_option(FILE *out, const struct kt_option *o, const void *conf)
+{
+    const void *p = opt_cptr(conf, o);
+    bool secret = (o->flags & KT_OPT_SECRET) != 0;
+    char buf[64];
+    switch (o->type) {
+    case KT_OPT_STRING: {
+        const char *v = *(char *const *)p;
+        if (v == NULL)
+            fprintf(out, "# %s = (not set)\n", o->key);
+        else
+            print_value(out, o->key, v, secret);
+        return;
+    }
+    case KT_OPT_LIST: {
+        const struct kt_strlist *l = p;
+        if (l->n == 0)
+            fprintf(out, "%s =\n", o->key);
+        for (size_t i = 0; i < l->n; i++)
+            print_value(out, o->key, l->v[i], secret);
+        return;
+    }
+    case KT_OPT_PREFIX: {
+        const struct kt_strlist *l = p;
+        for (size_t i = 0; i < l->n; i++) {
+            const char *eq = strchr(l->v[i], '=');
+            size_t nlen = eq ? (size_t)(eq - l->v[i]) : strlen(l->v[i]);
+            char key[256];
+            snprintf(key, sizeof(key), "%s.%.*s", o->key, (int)nlen, l->v[i]);
+            print_value(out, key, eq ? eq + 1 : "", secret || looks_secret(key));
+        }
+        return;
+    }
+    case KT_OPT_UINT: snprintf(buf, sizeof(buf), "%" PRIu64, *(const uint64_t *)p); break;
+    case KT_OPT_DURATION: format_duration(*(const uint64_t *)p, buf, sizeof(buf)); break;
+    case KT_OPT_SIZE: format_size(*(const uint64_t *)p, buf, sizeof(buf)); break;
+    case KT_OPT_DOUBLE: format_double(*(const double *)p, buf, sizeof(buf)); break;
+    case KT_OPT_BOOL: snprintf(buf, sizeof(buf), "%s", *(const bool *)p ? "true" : "false"); break;
+    case KT_OPT_ENUM:
+        if (!enum_name(o->choices, *(const int *)p, buf, sizeof(buf)))
+            snprintf(buf, sizeof(buf), "%d", *(const int *)p);
+        break;
+    }
+    fprintf(out, "%s = %s\n", o->key, secret ? SECRET_MASK : buf);
+}
+
+/* Sections print in the order they first appear in the table, each with all of its keys. */
+static bool first_of_section(const struct kt_config_schema *s, size_t i)
+{
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(s->opts[j].section, s->opts[i].section) == 0)
+            return false;
+    }
+    return true;
+}
+
+void kt_config_print(const struct kt_config_schema *schema, const void *conf, FILE *out)
+{
+    fprintf(out, "# %s %s: effective configuration\n", schema->program ? schema->program : "",
+            schema->version ? schema->version : "");
+    for (size_t i = 0; i < schema->n_opts; i++) {
+        if (!first_of_section(schema, i))
+            continue;
+        const char *sec = schema->opts[i].section;
+        fprintf(out, "\n[%s]\n", sec);
+        for (size_t j = i; j < schema->n_opts; j++) {
+            if (strcmp(schema->opts[j].section, sec) == 0)
+                print_option(out, &schema->opts[j], conf);
+        }
+    }
+    for (size_t k = 0; k < schema->n_handlers; k++)
+        fprintf(out, "\n# [%s<name>] sections are read by the program and not shown here\n",
+                schema->handlers[k].prefix);
+}
+
+static void type_desc(const struct kt_option *o, char *buf, size_t cap)
+{
+    const char *t = "";
+    switch (o->type) {
+    case KT_OPT_STRING: t = "string"; break;
+    case KT_OPT_UINT: t = "integer"; break;
+    case KT_OPT_DOUBLE: t = "number"; break;
+    case KT_OPT_BOOL: t = "bool"; break;
+    case KT_OPT_DURATION: t = "duration"; break;
+    case KT_OPT_SIZE: t = "size"; break;
+    case KT_OPT_ENUM: t = "one of "; break;
+    case KT_OPT_LIST: t = "list"; break;
+    case KT_OPT_PREFIX: t = "passthrough"; break;
+    }
+    snprintf(buf, cap, "%s%s%s%s", t, o->type == KT_OPT_ENUM && o->choices ? o->choices : "",
+             (o->flags & KT_OPT_REQUIRED) ? ", required" : "",
+             (o->flags & KT_OPT_SECRET) ? ", secret" : "");
+}
+
+void kt_config_print_help(const struct kt_config_schema *schema, FILE *out)
+{
+    fprintf(out,
+            "Configuration options, by INI section. Override any with --set section.key=value.\n"
+            "Values may use ${VAR} and ${VAR:-default} (write $$ for a literal $).\n"
+            "Durations: 250ms, 1.5s, 10s, 5m, 1h (a bare number is milliseconds).\n"
+            "Sizes: 512, 64KiB, 16MiB, 1GiB; 1KB = 1000, 1MB = 10^6 bytes.\n"
+            "Lists: comma-separated, or the key repeated.\n");
+    for (size_t i = 0; i < schema->n_opts; i++) {
+        if (!first_of_section(schema, i))
+            continue;
+        const char *sec = schema->opts[i].section;
+        fprintf(out, "\n[%s]\n", sec);
+        for (size_t j = i; j < schema->n_opts; j++) {
+            const struct kt_option *o = &schema->opts[j];
+            if (strcmp(o->section, sec) != 0)
+                continue;
+            char type[160];
+            type_desc(o, type, sizeof(type));
+            if (o->type == KT_OPT_PREFIX)
+                fprintf(out, "  %s.<name> = value  (%s)\n", o->key, type);
+            else if (o->def == NULL)
+                fprintf(out, "  %s  (%s; no default)\n", o->key, type);
+            else
+                fprintf(out, "  %s = %s  (%s)\n", o->key, o->def[0] ? o->def : "\"\"", type);
+            if (o->doc != NULL)
+                fprintf(out, "      %s\n", o->doc);
+        }
+    }
+    for (size_t k = 0; k < schema->n_handlers; k++)
+        fprintf(out, "\n[%s<name>]\n  keys as documented for %s\n", schema->handlers[k].prefix,
+                schema->program ? schema->program : "the program");
+}
+
+/* ---- command line ---- */
+
+static void print_usage(const struct kt_config_schema *s, FILE *out)
+{
+    const char *prog = s->program ? s->program : "";
+    fprintf(out,
+            "Usage: %s [-c FILE] [--set section.key=value]... [--check | --print-config]\n"
+            "       %s -h | --help | -V | --version\n",
+            prog, prog);
+}
+
+static void print_cli_help(const struct kt_config_schema *s, FILE *out)
+{
+    if (s->summary != NULL)
+        fprintf(out, "%s - %s\n\n", s->program ? s->program : "", s->summary);
+    print_usage(s, out);
+    fprintf(out,
+            "\n"
+            "  -c, --config FILE       read the INI configuration FILE (without it, defaults)\n"
+            "      --set s.key=value   override one option after the file (repeatable)\n"
+            "      --check             validate the configuration, print 'FILE: configuration "
+            "OK', exit\n"
+            "      --print-config      print the effective configuration (secrets masked), "
+            "exit\n"
+            "  -h, --help              show this help\n"
+            "  -V, --version           print the version\n"
+            "\n");
+    kt_config_print_help(s, out);
+}
+
+static int usage_error(const struct kt_config_schema *s, const char *fmt, const char *arg)
+{
+    const char *prog = s->program ? s->program : "";
+    fprintf(stderr, "%s: %s '%s'\n", prog, fmt, arg);
+    print_usage(s, stderr);
+    fprintf(stderr, "Try '%s --help' for the option reference.\n", prog);
+    return KT_CLI_EXIT2;
+}
+
+int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char **argv)
+{
+    const char *prog = schema->program ? schema->program : "";
+    const char *path = NULL;
+    bool check = false, print = false, help = false, version = false;
+    const char **sets = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*sets));
+    size_t n_sets = 0;
+    int ret = KT_CLI_RUN;
+    if (sets == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return KT_CLI_EXIT2;
+    }
+    for (int i = 1; i < argc && ret == KT_CLI_RUN; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc)
+                ret = usage_error(schema, "a FILE must follow", a);
+            else
+                path = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            path = a + 9;
+        } else if (strncmp(a, "-c", 2) == 0 && a[2] != '\0') {
+            path = a + 2;
+        } else if (strcmp(a, "--set") == 0) {
+            if (i + 1 >= argc)
+                ret = usage_error(schema, "section.key=value must follow", a);
+            else
+                sets[n_sets++] = argv[++i];
+        } else if (strncmp(a, "--set=", 6) == 0) {
+            sets[n_sets++] = a + 6;
+        } else if (strcmp(a, "--check") == 0) {
+            check = true;
+        } else if (strcmp(a, "--print-config") == 0) {
+            print = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help = true;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            version = true;
+        } else if (a[0] == '-') {
+            ret = usage_error(schema, "unknown option", a);
+        } else {
+            ret = usage_error(schema, "unexpected argument", a);
+        }
+    }
+    if (ret != KT_CLI_RUN) {
+        free(sets);
+        return ret;
+    }
+    if (help || version) {
+        if (help)
+            print_cli_help(schema, stdout);
+        else
+            printf("%s %s\n", prog, schema->version ? schema->version : "");
+        fflush(stdout);
+        free(sets);
+        return KT_CLI_EXIT0;
+    }
+    struct kt_err err = {0, ""};
+    int rc = kt_config_load(schema, conf, path, sets, n_sets, &err);
+    free(sets);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        kt_config_free(schema, conf);
+        return KT_CLI_EXIT2;
+    }
+    if (!check && !print)
+        return KT_CLI_RUN;
+    if (print)
+        kt_config_print(schema, conf, stdout);
+    if (check)
+        printf("%s: configuration OK\n", path ? path : "(defaults)");
+    fflush(stdout);
+    kt_config_free(schema, conf);
+    return KT_CLI_EXIT0;
+}

@@ -1,0 +1,403 @@
+/* The OTLP service: routes a request, decodes its body (gRPC framing, gzip, JSON), checks
+ * it, hands it to the publisher and answers once Kafka acknowledged it.
+ *
+ * Answers follow the OTLP specification: gRPC status codes with grpc-message; HTTP 400
+ * with a google.rpc.Status body for bad data, 503 with Retry-After under backpressure,
+ * and partial_success when some items were refused. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kt_grpc.h"
+#include "kt_gzip.h"
+#include "kt_log.h"
+#include "kt_otlp_json.h"
+#include "kt_otlp_wire.h"
+#include "server_int.h"
+
+enum body_type { BODY_PROTO, BODY_JSON };
+
+struct route {
+    enum kt_signal sig;
+    bool grpc;
+};
+
+static const struct {
+    const char *path;
+    struct route rt;
+} routes[] = {
+    {"/opentelemetry.proto.collector.trace.v1.TraceService/Export", {KT_SIGNAL_TRACES, true}},
+    {"/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+     {KT_SIGNAL_METRICS, true}},
+    {"/opentelemetry.proto.collector.logs.v1.LogsService/Export", {KT_SIGNAL_LOGS, true}},
+    {"/v1/traces", {KT_SIGNAL_TRACES, false}},
+    {"/v1/metrics", {KT_SIGNAL_METRICS, false}},
+    {"/v1/logs", {KT_SIGNAL_LOGS, false}},
+};
+
+/* Refusals are logged, but a misbehaving client must not flood the log: at most a burst
+ * of LOG_BURST lines, refilled at one per second. */
+#define LOG_BURST 20
+
+static void log_refusal(struct srv_req *r, int status, const char *why)
+{
+    static double tokens = LOG_BURST;
+    static ev_tstamp last;
+    static unsigned long suppressed;
+    ev_tstamp now = ev_now(r->conn->srv->loop);
+    tokens += now - last;
+    if (tokens > LOG_BURST)
+        tokens = LOG_BURST;
+    last = now;
+    if (tokens < 1) {
+        suppressed++;
+        return;
+    }
+    tokens -= 1;
+    if (suppressed)
+        kt_info("%lu more refusals not logged", suppressed);
+    suppressed = 0;
+    kt_info("request %llu from %s %s %s: %d: %s", (unsigned long long)r->id, r->conn->peer,
+            r->method, r->path, status, why);
+}
+
+static bool route_lookup(const char *path, struct route *out)
+{
+    size_t n = strcspn(path, "?");
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strlen(routes[i].path) == n && strncmp(routes[i].path, path, n) == 0) {
+            *out = routes[i].rt;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool media_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+    return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static bool is_grpc_request(const struct srv_req *r)
+{
+    return strncasecmp(r->content_type, "application/grpc", 16) == 0;
+}
+
+static void put_varint_field(struct kt_buf *b, unsigned field, uint64_t v)
+{
+    kt_buf_append_varint(b, (uint64_t)field << 3);
+    kt_buf_append_varint(b, v);
+}
+
+static void put_bytes_field(struct kt_buf *b, unsigned field, const void *p, size_t n)
+{
+    kt_buf_append_varint(b, ((uint64_t)field << 3) | 2);
+    kt_buf_append_varint(b, n);
+    kt_buf_append(b, p, n);
+}
+
+/* google.rpc.Status { int32 code = 1; string message = 2; } */
+static void encode_status_proto(struct kt_buf *b, int code, const char *msg)
+{
+    if (code)
+        put_varint_field(b, 1, (uint64_t)code);
+    if (msg[0])
+        put_bytes_field(b, 2, msg, strlen(msg));
+}
+
+/* Export*ServiceResponse { Export*PartialSuccess partial_success = 1 { int64 rejected = 1;
+ * string error_message = 2; } } */
+static void encode_export_response_proto(struct kt_buf *b, uint64_t rejected, const char *msg)
+{
+    if (rejected == 0 && msg[0] == '\0')
+        return;
+    struct kt_buf ps = KT_BUF_INIT;
+    if (rejected)
+        put_varint_field(&ps, 1, rejected);
+    if (msg[0])
+        put_bytes_field(&ps, 2, msg, strlen(msg));
+    put_bytes_field(b, 1, ps.p, ps.len);
+    kt_buf_free(&ps);
+}
+
+static int http_to_rpc_code(int http)
+{
+    switch (http) {
+    case 400: return KT_GRPC_INVALID_ARGUMENT;
+    case 404: return KT_GRPC_NOT_FOUND;
+    case 405:
+    case 415: return KT_GRPC_UNIMPLEMENTED;
+    case 413: return KT_GRPC_RESOURCE_EXHAUSTED;
+    case 503: return KT_GRPC_UNAVAILABLE;
+    default: return KT_GRPC_INTERNAL;
+    }
+}
+
+static int http_to_grpc(int http)
+{
+    switch (http) {
+    case 400: return KT_GRPC_INVALID_ARGUMENT;
+    case 404:
+    case 405:
+    case 415: return KT_GRPC_UNIMPLEMENTED;
+    case 413: return KT_GRPC_RESOURCE_EXHAUSTED;
+    case 503: return KT_GRPC_UNAVAILABLE;
+    default: return KT_GRPC_INTERNAL;
+    }
+}
+
+/* Fills r->resp with a refusal; the caller sends it (or the protocol layer does). */
+static void set_error(struct srv_req *r, int http_status, const char *msg)
+{
+    struct srv_resp *rs = &r->resp;
+    kt_buf_reset(&rs->body);
+    rs->http_status = http_status;
+    rs->retry_after = http_status == 503 ? 1 : 0;
+    log_refusal(r, http_status, msg);
+    if (r->conn->proto == SRV_PROTO_H2 && is_grpc_request(r)) {
+        rs->grpc = true;
+        rs->http_status = 200; /* gRPC carries the failure in grpc-status */
+        rs->grpc_status = http_to_grpc(http_status);
+        rs->content_type = "application/grpc";
+        kt_grpc_message_encode(msg, rs->grpc_message, sizeof(rs->grpc_message));
+    } else if (media_is(r->content_type, "application/x-protobuf")) {
+        rs->content_type = "application/x-protobuf";
+        encode_status_proto(&rs->body, http_to_rpc_code(http_status), msg);
+    } else {
+        rs->content_type = "application/json";
+        kt_otlp_json_status(http_to_rpc_code(http_status), msg, &rs->body);
+    }
+    r->responded = true;
+}
+
+static void set_success(struct srv_req *r, enum kt_signal sig, uint64_t rejected,
+                        const char *msg)
+{
+    struct srv_resp *rs = &r->resp;
+    kt_buf_reset(&rs->body);
+    rs->http_status = 200;
+    if (is_grpc_request(r)) {
+        struct kt_buf m = KT_BUF_INIT;
+        encode_export_response_proto(&m, rejected, msg);
+        kt_grpc_frame_prefix(&rs->body, m.len);
+        kt_buf_append(&rs->body, m.p, m.len);
+        kt_buf_free(&m);
+        rs->grpc = true;
+        rs->grpc_status = KT_GRPC_OK;
+        rs->content_type = "application/grpc";
+    } else if (media_is(r->content_type, "application/json")) {
+        rs->content_type = "application/json";
+        kt_otlp_json_export_response(sig, rejected, msg, &rs->body);
+    } else {
+        rs->content_type = "application/x-protobuf";
+        encode_export_response_proto(&rs->body, rejected, msg);
+    }
+    r->responded = true;
+}
+
+void srv_req_respond(struct srv_req *r)
+{
+    if (r->conn->proto == SRV_PROTO_H2)
+        h2_req_respond(r);
+    else
+        h1_req_respond(r);
+}
+
+void otlp_service_headers(struct srv_req *r, int64_t content_length)
+{
+    const struct ingest_conf *cf = r->conn->srv->conf;
+    struct route rt;
+    char msg[256];
+    if (r->responded)
+        return;
+    bool grpc = is_grpc_request(r);
+    if (!route_lookup(r->path, &rt)) {
+        if (grpc)
+            snprintf(msg, sizeof(msg), "unknown method %s", r->path);
+        else
+            snprintf(msg, sizeof(msg),
+                     "no such path %s; OTLP/HTTP serves /v1/traces, /v1/metrics, /v1/logs",
+                     r->path);
+        set_error(r, grpc ? 415 : 404, msg);
+        if (grpc)
+            r->resp.grpc_status = KT_GRPC_UNIMPLEMENTED;
+        return;
+    }
+    if (strcmp(r->method, "POST") != 0) {
+        snprintf(msg, sizeof(msg), "method %s not allowed; use POST", r->method);
+        set_error(r, 405, msg);
+        return;
+    }
+    if (rt.grpc) {
+        if (r->conn->proto != SRV_PROTO_H2) {
+            set_error(r, 415, "OTLP/gRPC needs HTTP/2");
+            return;
+        }
+        if (!media_is(r->content_type, "application/grpc") &&
+            !media_is(r->content_type, "application/grpc+proto")) {
+            snprintf(msg, sizeof(msg), "content-type %s not supported; want application/grpc",
+                     r->content_type[0] ? r->content_type : "(none)");
+            set_error(r, 415, msg);
+            return;
+        }
+    } else if (!media_is(r->content_type, "application/x-protobuf") &&
+               !media_is(r->content_type, "application/json")) {
+        snprintf(msg, sizeof(msg),
+                 "Content-Type %s not supported; want application/x-protobuf or "
+                 "application/json",
+                 r->content_type[0] ? r->content_type : "(none)");
+        set_error(r, 415, msg);
+        return;
+    }
+    if (content_length >= 0 && (uint64_t)content_length > cf->receiver.max_request_bytes) {
+        snprintf(msg, sizeof(msg),
+                 "request body of %lld bytes exceeds [receiver] max_request_bytes (%llu)",
+                 (long long)content_length, (unsigned long long)cf->receiver.max_request_bytes);
+        set_error(r, 413, msg);
+        r->early_status = 413;
+    }
+}
+
+static void publish_done(void *ctx, const struct publisher_result *res)
+{
+    struct srv_req *r = ctx;
+    struct route rt;
+    r->ticket = NULL;
+    r->conn->srv->reqs_pending--;
+    route_lookup(r->path, &rt);
+    if (res->status == 0) {
+        set_success(r, rt.sig, res->n_rejected, res->message);
+    } else if (res->status == KT_ETOOBIG) {
+        set_error(r, 400, res->message);
+    } else {
+        set_error(r, 503, res->message);
+    }
+    srv_req_respond(r);
+}
+
+void otlp_service_abandon(struct srv_req *r)
+{
+    if (r->ticket) {
+        publisher_ticket_cancel(r->ticket);
+        r->ticket = NULL;
+        r->conn->srv->reqs_pending--;
+    }
+}
+
+/* Turns the request body into OTLP protobuf bytes in pb. Returns an HTTP status (0 = ok)
+ * and the reason in err. */
+static int decode_body(struct srv_req *r, const struct route *rt, struct kt_buf *pb,
+                       struct kt_err *err)
+{
+    size_t max = r->conn->srv->conf->receiver.max_request_bytes;
+    struct kt_buf tmp = KT_BUF_INIT;
+    struct kt_slice in = kt_buf_slice(&r->body);
+    int status = 0, rc;
+    bool gz = false;
+    if (rt->grpc) {
+        bool compressed;
+        rc = kt_grpc_frame_parse(in, max, &in, &compressed, err);
+        if (rc != 0) {
+            status = rc == KT_ETOOBIG ? 413 : 400;
+            goto out;
+        }
+        if (compressed) {
+            if (strcasecmp(r->grpc_encoding, "gzip") != 0 &&
+                strcasecmp(r->grpc_encoding, "deflate") != 0) {
+                kt_err_set(err, KT_EUNSUPP, "grpc-encoding '%s' not supported; use gzip",
+                           r->grpc_encoding);
+                status = 415;
+                goto out;
+            }
+            gz = true;
+        }
+    } else if (r->content_encoding[0] && strcasecmp(r->content_encoding, "identity") != 0) {
+        if (strcasecmp(r->content_encoding, "gzip") != 0 &&
+            strcasecmp(r->content_encoding, "deflate") != 0) {
+            kt_err_set(err, KT_EUNSUPP, "Content-Encoding '%s' not supported; use gzip",
+                       r->content_encoding);
+            status = 415;
+            goto out;
+        }
+        gz = true;
+    }
+    if (gz) {
+        rc = kt_gunzip(in, max, &tmp, err);
+        if (rc != 0) {
+            if (rc == KT_ETOOBIG)
+                kt_err_prefix(err, "[receiver] max_request_bytes: ");
+            status = rc == KT_ETOOBIG ? 413 : 400;
+            goto out;
+        }
+        in = kt_buf_slice(&tmp);
+    }
+    if (!rt->grpc && media_is(r->content_type, "application/json")) {
+        rc = kt_otlp_json_to_proto(rt->sig, (const char *)in.p, in.n, pb, err);
+        if (rc != 0) {
+            status = rc == KT_ENOMEM ? 500 : 400;
+            goto out;
+        }
+    } else if (gz) {
+        *pb = tmp;
+        tmp = (struct kt_buf)KT_BUF_INIT;
+    } else {
+        /* The body already is the protobuf: move it, dropping a gRPC prefix in place. */
+        size_t off = (size_t)(in.p - r->body.p);
+        *pb = r->body;
+        r->body = (struct kt_buf)KT_BUF_INIT;
+        if (off) {
+            memmove(pb->p, pb->p + off, in.n);
+            pb->len = in.n;
+        }
+    }
+out:
+    kt_buf_free(&tmp);
+    return status;
+}
+
+void otlp_service_handle(struct srv_req *r)
+{
+    struct server *s = r->conn->srv;
+    struct route rt;
+    struct kt_err err = {0};
+    struct kt_buf pb = KT_BUF_INIT;
+    if (r->responded)
+        return;
+    if (!route_lookup(r->path, &rt)) {
+        otlp_service_headers(r, -1);
+        goto respond;
+    }
+    int status = decode_body(r, &rt, &pb, &err);
+    kt_buf_free(&r->body);
+    if (status != 0) {
+        set_error(r, status, err.msg);
+        goto respond;
+    }
+    size_t n_items = 0;
+    if (kt_otlp_validate(rt.sig, kt_buf_slice(&pb), &n_items, &err) != 0) {
+        kt_err_prefix(&err, "malformed %s request: ", kt_signal_name(rt.sig));
+        set_error(r, 400, err.msg);
+        goto respond;
+    }
+    if (n_items == 0) {
+        set_success(r, rt.sig, 0, "");
+        goto respond;
+    }
+    bool wait = s->conf->receiver.ack == INGEST_ACK_KAFKA;
+    int rc = publisher_submit(s->pub, rt.sig, &pb, n_items, wait ? publish_done : NULL, r,
+                              wait ? &r->ticket : NULL, &err);
+    if (rc != 0) {
+        set_error(r, rc == KT_EAGAIN ? 503 : 500, err.msg);
+        goto respond;
+    }
+    if (wait) {
+        s->reqs_pending++;
+        kt_buf_free(&pb);
+        return;
+    }
+    set_success(r, rt.sig, 0, "");
+respond:
+    kt_buf_free(&pb);
+    srv_req_respond(r);
+}

@@ -1,0 +1,834 @@
+#include "publisher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#include "batcher.h"
+#include "kt_kafka.h"
+#include "kt_log.h"
+#include "kt_otlp_json.h"
+#include "kt_otlp_wire.h"
+
+/* librdkafka refuses a message whose key + value + record framing exceeds
+ * message.max.bytes; the framing of one record is well under this. */
+#define MSG_OVERHEAD 512
+/* Smallest max_message_bytes that still leaves room for a resource and one item. */
+#define MIN_MESSAGE_BYTES 1024
+/* JSON spells IDs in hex, 64-bit numbers as strings, and every field name: a chunk cut at
+ * a third of the bound nearly always encodes under it (and is halved when not). */
+#define JSON_GROWTH 3
+/* Refuse new requests once the producer queue is this full, before librdkafka itself
+ * starts failing produce calls. */
+#define QUEUE_HIGH_PCT 90
+/* At most one delivery-failure log line per this many seconds; the rest are counted. */
+#define FAIL_LOG_INTERVAL 10.0
+/* publisher_free: how long in-flight messages may still be acknowledged. */
+#define FREE_FLUSH_MS 1000
+#define STATS_INTERVAL_MS "500"
+#define LINGER_MS 5
+
+struct publisher_ticket {
+    struct publisher_ticket *prev, *next; /* live list */
+    struct publisher_ticket *deferred_next;
+    publisher_done_fn done;
+    void *ctx;
+    /* Chunks still batched + produced messages awaiting a delivery report carrying this
+     * ticket's items + 1 while publisher_submit runs. */
+    size_t refs;
+    size_t n_items, n_rejected;
+    int status; /* 0, or KT_EAGAIN once something failed */
+    bool cancelled;
+    char fail_msg[KT_ERR_MSG_MAX];
+    char reject_msg[KT_ERR_MSG_MAX];
+};
+
+/* The opaque of one produced message: the tickets of its parts (one entry per part, so
+ * a ticket may appear twice; each entry holds one reference). */
+struct pub_msg {
+    size_t n;
+    struct publisher_ticket *t[];
+};
+
+struct sigpipe {
+    enum kt_signal sig;
+    struct publisher *p;
+    struct batcher *b;
+    rd_kafka_topic_t *rkt;
+    const char *topic;
+    struct kt_otlp_split_opts split;
+    ev_timer timer;
+};
+
+struct ratelimit {
+    ev_tstamp last;
+    uint64_t suppressed;
+};
+
+struct publisher {
+    const struct ingest_conf *conf;
+    struct ev_loop *loop;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *mainq;
+    int pipe_rd, pipe_wr;
+    ev_io io;
+    ev_timer defer_timer;
+    struct sigpipe sp[KT_SIGNAL_COUNT];
+
+    struct kt_otlp_splitter *splitter;
+    struct kt_buf split_out; /* reused by every submit */
+    struct kt_otlp_chunks chunks;
+    struct kt_buf json;
+
+    struct publisher_ticket *live; /* every ticket not yet finished */
+    size_t n_live;
+    struct publisher_ticket *deferred_head, *deferred_tail;
+    /* > 0 while a public entry point runs: tickets that finish then are completed from the
+     * loop instead, so no caller sees its own done callback re-entered. */
+    int api_depth;
+    bool freeing;
+
+    bool shutting_down, brokers_down, queue_full, fatal;
+    bool stats_on; /* broker-up detection needs statistics; without it, never refuse for
+                    * brokers being down (nothing would lift the refusal) */
+    uint64_t queue_high;
+    char fatal_msg[256];
+
+    struct ratelimit fail_rl, error_rl;
+    struct publisher_stats st;
+};
+
+static bool ratelimit_pass(struct publisher *p, struct ratelimit *rl, uint64_t *suppressed)
+{
+    ev_tstamp now = ev_now(p->loop);
+    if (rl->last != 0 && now - rl->last < FAIL_LOG_INTERVAL) {
+        rl->suppressed++;
+        return false;
+    }
+    *suppressed = rl->suppressed;
+    rl->suppressed = 0;
+    rl->last = now;
+    return true;
+}
+
+static void log_failure(struct publisher *p, const char *msg)
+{
+    uint64_t n;
+    if (!ratelimit_pass(p, &p->fail_rl, &n))
+        return;
+    if (n > 0)
+        kt_warn("%s (%" PRIu64 " more failures not logged in the last %.0fs)", msg, n,
+                FAIL_LOG_INTERVAL);
+    else
+        kt_warn("%s", msg);
+}
+
+/* ---- tickets ---- */
+
+static void ticket_finish(struct publisher *p, struct publisher_ticket *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        p->live = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    p->n_live--;
+    if (!t->cancelled && t->done != NULL) {
+        struct publisher_result r = {.status = 0, .n_rejected = t->n_rejected, .message = ""};
+        if (t->status != 0) {
+            r.status = t->status;
+            r.message = t->fail_msg;
+        } else if (t->n_rejected > 0) {
+            if (t->n_rejected >= t->n_items)
+                r.status = KT_ETOOBIG;
+            r.message = t->reject_msg;
+        }
+        t->done(t->ctx, &r);
+    }
+    free(t);
+}
+
+static void defer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct publisher *p = w->data;
+    while (p->deferred_head != NULL) {
+        struct publisher_ticket *t = p->deferred_head;
+        p->deferred_head = t->deferred_next;
+        if (p->deferred_head == NULL)
+            p->deferred_tail = NULL;
+        ticket_finish(p, t);
+    }
+}
+
+static void ticket_unref(struct publisher *p, struct publisher_ticket *t, size_t n)
+{
+    t->refs -= n;
+    if (t->refs > 0)
+        return;
+    if (p->api_depth == 0 || p->freeing) {
+        ticket_finish(p, t);
+        return;
+    }
+    t->deferred_next = NULL;
+    if (p->deferred_tail)
+        p->deferred_tail->deferred_next = t;
+    else
+        p->deferred_head = t;
+    p->deferred_tail = t;
+    if (!ev_is_active(&p->defer_timer)) {
+        ev_timer_set(&p->defer_timer, 0., 0.);
+        ev_timer_start(p->loop, &p->defer_timer);
+    }
+}
+
+static void ticket_fail(struct publisher_ticket *t, const char *msg)
+{
+    if (t->status != 0)
+        return;
+    t->status = KT_EAGAIN;
+    snprintf(t->fail_msg, sizeof(t->fail_msg), "%s", msg);
+}
+
+/* The message's chunks will never be sent: each part's ticket fails. */
+static void fail_parts(struct publisher *p, const struct batcher_msg *m, const char *msg)
+{
+    for (size_t i = 0; i < m->n_parts; i++) {
+        struct publisher_ticket *t = m->parts[i].tag;
+        if (t == NULL)
+            continue;
+        ticket_fail(t, msg);
+        ticket_unref(p, t, m->parts[i].n_chunks);
+    }
+}
+
+/* The message's items are refused for good (they cannot be encoded within the bound). */
+static void reject_parts(struct publisher *p, const struct batcher_msg *m, const char *msg)
+{
+    p->st.items_rejected += m->n_items;
+    for (size_t i = 0; i < m->n_parts; i++) {
+        struct publisher_ticket *t = m->parts[i].tag;
+        if (t == NULL)
+            continue;
+        t->n_rejected += m->parts[i].n_items;
+        if (t->reject_msg[0] == '\0')
+            snprintf(t->reject_msg, sizeof(t->reject_msg), "%s", msg);
+        ticket_unref(p, t, m->parts[i].n_chunks);
+    }
+}
+
+/* ---- refusal ---- */
+
+static const char queue_full_msg[] = "kafka: producer queue full";
+
+static const char *refusal(const struct publisher *p)
+{
+    if (p->shutting_down)
+        return "kafka: shutting down";
+    if (p->fatal)
+        return p->fatal_msg;
+    if (p->brokers_down && p->stats_on)
+        return "kafka: all brokers down";
+    if (p->queue_full || (uint64_t)rd_kafka_outq_len(p->rk) >= p->queue_high)
+        return queue_full_msg;
+    return NULL;
+}
+
+const char *publisher_refusing(const struct publisher *p)
+{
+    return refusal(p);
+}
+
+static void broker_up(struct publisher *p, const char *how)
+{
+    if (!p->brokers_down)
+        return;
+    p->brokers_down = false;
+    kt_info("kafka: %s; accepting requests again", how);
+}
+
+/* ---- producing ---- */
+
+static int emit_cb(void *ctx, const struct batcher_msg *m)
+{
+    struct sigpipe *s = ctx;
+    struct publisher *p = s->p;
+    char why[320];
+
+    if (m->value == NULL) {
+        snprintf(why, sizeof(why), "kafka: out of memory building a %s message",
+                 kt_signal_name(s->sig));
+        log_failure(p, why);
+        fail_parts(p, m, why);
+        return 0;
+    }
+
+    uint8_t *val;
+    size_t len;
+    if (p->conf->kafka.encoding == INGEST_ENC_OTLP_JSON) {
+        struct kt_err e = {0};
+        kt_buf_reset(&p->json);
+        int rc = kt_otlp_proto_to_json(s->sig, kt_buf_slice(m->value), &p->json, &e);
+        if (rc == KT_ENOMEM) {
+            snprintf(why, sizeof(why), "kafka: out of memory encoding %s as JSON",
+                     kt_signal_name(s->sig));
+            log_failure(p, why);
+            fail_parts(p, m, why);
+            return 0;
+        }
+        if (rc != 0) {
+            snprintf(why, sizeof(why), "%s: cannot encode as JSON: %.256s",
+                     kt_signal_item_name(s->sig), e.msg);
+            reject_parts(p, m, why);
+            return 0;
+        }
+        if (p->json.len > p->conf->kafka.max_message_bytes) {
+            if (m->n_chunks > 1)
+                return BATCHER_SPLIT;
+            snprintf(why, sizeof(why),
+                     "%" PRIu64 " %s: %zu bytes as JSON, over max_message_bytes %" PRIu64,
+                     m->n_items, kt_signal_item_name(s->sig), p->json.len,
+                     p->conf->kafka.max_message_bytes);
+            reject_parts(p, m, why);
+            return 0;
+        }
+        val = kt_buf_take(&p->json, &len);
+    } else {
+        val = kt_buf_take(m->value, &len);
+    }
+
+    size_t n_t = 0;
+    for (size_t i = 0; i < m->n_parts; i++)
+        n_t += m->parts[i].tag != NULL;
+    struct pub_msg *pm = NULL;
+    if (n_t > 0) {
+        pm = malloc(sizeof(*pm) + n_t * sizeof(pm->t[0]));
+        if (pm == NULL) {
+            free(val);
+            snprintf(why, sizeof(why), "kafka: out of memory producing to %s", s->topic);
+            log_failure(p, why);
+            fail_parts(p, m, why);
+            return 0;
+        }
+        pm->n = 0;
+        for (size_t i = 0; i < m->n_parts; i++)
+            if (m->parts[i].tag != NULL)
+                pm->t[pm->n++] = m->parts[i].tag;
+    }
+
+    /* No key at all (not an empty one) lets the partitioner pick a random partition. */
+    const char *key = m->key_len > 0 ? m->key : NULL;
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+        RD_KAFKA_V_KEY(key, m->key_len), RD_KAFKA_V_VALUE(val, len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* With F_FREE, a failed produce leaves the payload with us. */
+        free(val);
+        free(pm);
+        p->st.messages_failed++;
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            p->queue_full = true;
+            snprintf(why, sizeof(why), "kafka: producer queue full (%d messages)",
+                     rd_kafka_outq_len(p->rk));
+        } else {
+            snprintf(why, sizeof(why), "kafka: produce to %s failed: %s", s->topic,
+                     rd_kafka_err2str(e));
+        }
+        log_failure(p, why);
+        fail_parts(p, m, why);
+        return 0;
+    }
+    p->st.messages_produced++;
+    /* The chunks left the batch and the message now holds the tickets instead. refs
+     * cannot reach 0 here: it still counts these chunks when the message ref is added. */
+    for (size_t i = 0; i < m->n_parts; i++) {
+        struct publisher_ticket *t = m->parts[i].tag;
+        if (t != NULL)
+            t->refs = t->refs + 1 - m->parts[i].n_chunks;
+    }
+    return 0;
+}
+
+static void flush(struct sigpipe *s)
+{
+    ev_timer_stop(s->p->loop, &s->timer);
+    if (batcher_chunks(s->b) == 0)
+        return;
+    batcher_flush(s->b, emit_cb, s);
+}
+
+static void batch_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    flush(w->data);
+}
+
+/* ---- librdkafka callbacks (served on the loop by rd_kafka_poll) ---- */
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct publisher *p = opaque;
+    struct pub_msg *pm = m->_private;
+    /* Any report, good or bad, means the queue moved. */
+    p->queue_full = false;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        p->st.messages_failed++;
+        char why[320];
+        snprintf(why, sizeof(why), "kafka: delivery to %s failed: %s",
+                 m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
+        log_failure(p, why);
+        if (pm != NULL)
+            for (size_t i = 0; i < pm->n; i++)
+                ticket_fail(pm->t[i], why);
+    } else {
+        p->st.messages_delivered++;
+        broker_up(p, "kafka: message delivered");
+    }
+    if (pm != NULL) {
+        for (size_t i = 0; i < pm->n; i++)
+            ticket_unref(p, pm->t[i], 1);
+        free(pm);
+    }
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct publisher *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[200];
+        rd_kafka_resp_err_t fe = rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        snprintf(p->fatal_msg, sizeof(p->fatal_msg), "kafka: producer failed: %s: %s",
+                 rd_kafka_err2name(fe), buf);
+        if (!p->fatal)
+            kt_error("%s; refusing every request from now on", p->fatal_msg);
+        p->fatal = true;
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        if (!p->brokers_down)
+            kt_warn("kafka: all brokers down (%s)%s", reason,
+                    p->stats_on ? "; refusing new requests until one is back" : "");
+        p->brokers_down = true;
+        return;
+    }
+    uint64_t n;
+    if (ratelimit_pass(p, &p->error_rl, &n))
+        kt_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    (void)rk;
+    struct publisher *p = opaque;
+    if (!p->brokers_down)
+        return 0;
+    json_t *root = json_loadb(json, json_len, 0, NULL);
+    json_t *brokers = root ? json_object_get(root, "brokers") : NULL;
+    const char *name;
+    json_t *b;
+    char up[200] = "";
+    json_object_foreach(brokers, name, b)
+    {
+        const char *state = json_string_value(json_object_get(b, "state"));
+        json_int_t nodeid = json_integer_value(json_object_get(b, "nodeid"));
+        /* Bootstrap entries (nodeid -1) can be UP while no real broker is reachable. */
+        if (state != NULL && strcmp(state, "UP") == 0 && nodeid >= 0) {
+            snprintf(up, sizeof(up), "kafka: broker %s is up", name);
+            break;
+        }
+    }
+    json_decref(root);
+    if (up[0] != '\0')
+        broker_up(p, up);
+    return 0;
+}
+
+/* librdkafka wrote to the pipe: its main queue went from empty to non-empty. */
+static void queue_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    struct publisher *p = w->data;
+    char buf[64];
+    while (read(p->pipe_rd, buf, sizeof(buf)) > 0) {
+    }
+    /* librdkafka writes again only after the queue was empty, so it must be drained
+     * completely; past a bound, finish on the next loop iteration to let I/O run. */
+    for (int i = 0; rd_kafka_poll(p->rk, 0) > 0; i++) {
+        if (i == 64) {
+            ev_feed_event(loop, w, EV_READ);
+            return;
+        }
+    }
+}
+
+/* ---- configuration ---- */
+
+static int configure(const struct ingest_conf *c, rd_kafka_conf_t *kc, struct kt_err *err)
+{
+    static const char *const acks[] = {"-1", "1", "0"};
+    static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+    const struct kt_kafka_common common = {
+        .brokers = &c->kafka.brokers,
+        .client_id = c->kafka.client_id,
+        .protocol_version = c->kafka.protocol_version,
+    };
+    int rc = kt_kafka_conf_common(kc, &common, err);
+    if (rc != 0)
+        return rc;
+    if (c->kafka.required_acks < 0 || c->kafka.required_acks > 2)
+        return kt_err_set(err, KT_EINVAL, "[kafka] required_acks: unknown value");
+    if (c->kafka.compression < 0 || c->kafka.compression > 4)
+        return kt_err_set(err, KT_EINVAL, "[kafka] compression: unknown value");
+    bool acks_all = c->kafka.required_acks == INGEST_ACKS_ALL;
+    char timeout[24], msg_max[24], qmax[24], linger[24];
+    snprintf(timeout, sizeof(timeout), "%" PRIu64, c->kafka.timeout_ms);
+    snprintf(msg_max, sizeof(msg_max), "%" PRIu64,
+             c->kafka.max_message_bytes + BATCHER_KEY_MAX + MSG_OVERHEAD);
+    snprintf(qmax, sizeof(qmax), "%" PRIu64, c->kafka.queue_max_messages);
+    /* librdkafka wants linger.ms below message.timeout.ms (0 = no timeout). */
+    snprintf(linger, sizeof(linger), "%d",
+             c->kafka.timeout_ms == 0 || c->kafka.timeout_ms > 10 * LINGER_MS ? LINGER_MS : 0);
+    const struct {
+        const char *key, *name, *value;
+    } props[] = {
+        {"required_acks", "acks", acks[c->kafka.required_acks]},
+        {"compression", "compression.codec", codecs[c->kafka.compression]},
+        {"timeout", "message.timeout.ms", timeout},
+        {"max_message_bytes", "message.max.bytes", msg_max},
+        {"partitioner", "partitioner", c->kafka.partitioner},
+        {"queue_max_messages", "queue.buffering.max.messages", qmax},
+        /* Retries must not store a message twice. */
+        {"required_acks", "enable.idempotence", acks_all ? "true" : "false"},
+        /* We batch ourselves; librdkafka only needs to coalesce one flush's messages. */
+        {"timeout", "linger.ms", linger},
+        /* Come back quickly after a broker restart: requests are refused meanwhile. */
+        {"brokers", "reconnect.backoff.max.ms", "1000"},
+        /* The only way to see a broker come back up (stats_cb). */
+        {"brokers", "statistics.interval.ms", STATS_INTERVAL_MS},
+    };
+    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+        if (props[i].value == NULL || props[i].value[0] == '\0')
+            continue;
+        rc = kt_kafka_set(kc, "kafka", props[i].key, props[i].name, props[i].value, err);
+        if (rc != 0)
+            return rc;
+    }
+    return kt_kafka_conf_passthrough(kc, &c->kafka.rdkafka, err);
+}
+
+static void init_sigpipe(struct publisher *p, enum kt_signal sig)
+{
+    const struct ingest_conf *c = p->conf;
+    struct sigpipe *s = &p->sp[sig];
+    s->sig = sig;
+    s->p = p;
+    switch (sig) {
+    case KT_SIGNAL_TRACES:
+        s->topic = c->kafka.traces_topic;
+        s->split.key_mode =
+            c->kafka.partition_traces_by_id ? KT_OTLP_KEY_TRACE_ID : KT_OTLP_KEY_NONE;
+        break;
+    case KT_SIGNAL_METRICS:
+        s->topic = c->kafka.metrics_topic;
+        s->split.key_mode = c->kafka.partition_metrics_by_resource_attributes
+                                ? KT_OTLP_KEY_RESOURCE_HASH
+                                : KT_OTLP_KEY_NONE;
+        break;
+    case KT_SIGNAL_LOGS:
+        s->topic = c->kafka.logs_topic;
+        s->split.key_mode = c->kafka.partition_logs_by_resource_attributes
+                                ? KT_OTLP_KEY_RESOURCE_HASH
+                                : KT_OTLP_KEY_NONE;
+        break;
+    }
+    s->split.max_chunk_bytes = c->kafka.encoding == INGEST_ENC_OTLP_JSON
+                                   ? c->kafka.max_message_bytes / JSON_GROWTH
+                                   : c->kafka.max_message_bytes;
+    ev_timer_init(&s->timer, batch_timeout_cb, (ev_tstamp)c->batch.timeout_ms / 1000., 0.);
+    s->timer.data = s;
+}
+
+int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct publisher **out,
+                  struct kt_err *err)
+{
+    if (conf->kafka.max_message_bytes < MIN_MESSAGE_BYTES)
+        return kt_err_set(err, KT_EINVAL,
+                          "[kafka] max_message_bytes: %" PRIu64 " is too small, want at least %d",
+                          conf->kafka.max_message_bytes, MIN_MESSAGE_BYTES);
+    const char *topics[KT_SIGNAL_COUNT][2] = {{"traces_topic", conf->kafka.traces_topic},
+                                              {"metrics_topic", conf->kafka.metrics_topic},
+                                              {"logs_topic", conf->kafka.logs_topic}};
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        if (topics[i][1] == NULL || topics[i][1][0] == '\0')
+            return kt_err_set(err, KT_EINVAL, "[kafka] %s: empty", topics[i][0]);
+
+    struct publisher *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    p->conf = conf;
+    p->loop = loop;
+    p->pipe_rd = p->pipe_wr = -1;
+    ev_timer_init(&p->defer_timer, defer_cb, 0., 0.);
+    p->defer_timer.data = p;
+    uint64_t high = conf->kafka.queue_max_messages * QUEUE_HIGH_PCT / 100;
+    p->queue_high = high > 0 ? high : 1;
+
+    p->splitter = kt_otlp_splitter_new();
+    if (p->splitter == NULL) {
+        publisher_free(p);
+        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    }
+    struct batcher_opts bo = {
+        .max_message_bytes = conf->kafka.max_message_bytes,
+        .send_batch_size = conf->batch.send_batch_size,
+        .send_batch_max_size = conf->batch.send_batch_max_size,
+    };
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        init_sigpipe(p, (enum kt_signal)i);
+        if (batcher_new(&bo, &p->sp[i].b) != 0) {
+            publisher_free(p);
+            return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+        }
+    }
+
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        int e = errno;
+        publisher_free(p);
+        return kt_err_set(err, KT_EIO, "publisher: pipe: %s", strerror(e));
+    }
+    p->pipe_rd = fds[0];
+    p->pipe_wr = fds[1];
+
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    int rc = configure(conf, kc, err);
+    if (rc != 0) {
+        rd_kafka_conf_destroy(kc);
+        publisher_free(p);
+        return rc;
+    }
+    char v[32];
+    size_t vn = sizeof(v);
+    p->stats_on =
+        rd_kafka_conf_get(kc, "statistics.interval.ms", v, &vn) == RD_KAFKA_CONF_OK && atoi(v) > 0;
+    rd_kafka_conf_set_opaque(kc, p);
+    rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    rd_kafka_conf_set_stats_cb(kc, stats_cb);
+    rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
+
+    char errstr[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+    if (p->rk == NULL) {
+        rd_kafka_conf_destroy(kc);
+        publisher_free(p);
+        return kt_err_set(err, KT_EINVAL, "[kafka]: librdkafka: %s", errstr);
+    }
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        struct sigpipe *s = &p->sp[i];
+        s->rkt = rd_kafka_topic_new(p->rk, s->topic, NULL);
+        if (s->rkt == NULL) {
+            rd_kafka_resp_err_t e = rd_kafka_last_error();
+            publisher_free(p);
+            return kt_err_set(err, KT_EINVAL, "[kafka] %s: librdkafka: %s", topics[i][0],
+                              rd_kafka_err2str(e));
+        }
+    }
+    p->mainq = rd_kafka_queue_get_main(p->rk);
+    rd_kafka_queue_io_event_enable(p->mainq, p->pipe_wr, "1", 1);
+    ev_io_init(&p->io, queue_io_cb, p->pipe_rd, EV_READ);
+    p->io.data = p;
+    ev_io_start(loop, &p->io);
+    *out = p;
+    return 0;
+}
+
+/* ---- the public entry points ---- */
+
+int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *body, size_t n_items,
+                     publisher_done_fn done, void *ctx, struct publisher_ticket **ticket,
+                     struct kt_err *err)
+{
+    if (ticket != NULL)
+        *ticket = NULL;
+    if ((unsigned)sig >= KT_SIGNAL_COUNT) {
+        kt_buf_free(body);
+        return kt_err_set(err, KT_EINVAL, "publisher: unknown signal %d", (int)sig);
+    }
+    const char *why = refusal(p);
+    if (why != NULL) {
+        kt_buf_free(body);
+        p->st.requests_refused++;
+        if (why == queue_full_msg)
+            return kt_err_set(err, KT_EAGAIN, "kafka: producer queue full (%d messages)",
+                              rd_kafka_outq_len(p->rk));
+        return kt_err_set(err, KT_EAGAIN, "%s", why);
+    }
+
+    struct sigpipe *s = &p->sp[sig];
+    kt_buf_reset(&p->split_out);
+    kt_otlp_chunks_reset(&p->chunks);
+    size_t n_rej = 0;
+    struct kt_err rej = {0};
+    int rc = kt_otlp_splitter_split(p->splitter, sig, kt_buf_slice(body), &s->split, &p->split_out,
+                                    &p->chunks, &n_rej, &rej);
+    kt_buf_free(body);
+    if (rc != 0) {
+        if (rc == KT_ENOMEM)
+            return kt_err_set(err, KT_ENOMEM, "publisher: out of memory splitting %s",
+                              kt_signal_name(sig));
+        return kt_err_set(err, rc, "%s", rej.msg[0] ? rej.msg : "malformed request");
+    }
+
+    struct publisher_ticket *t = NULL;
+    if (done != NULL) {
+        t = calloc(1, sizeof(*t));
+        if (t == NULL)
+            return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+        t->done = done;
+        t->ctx = ctx;
+        t->refs = 1;
+        t->n_items = n_items;
+        t->n_rejected = n_rej;
+        if (n_rej > 0)
+            snprintf(t->reject_msg, sizeof(t->reject_msg), "%s", rej.msg);
+        t->next = p->live;
+        if (p->live)
+            p->live->prev = t;
+        p->live = t;
+        p->n_live++;
+    }
+    p->st.requests_accepted++;
+    p->st.items_accepted += n_items >= n_rej ? n_items - n_rej : 0;
+    p->st.items_rejected += n_rej;
+
+    p->api_depth++;
+    for (size_t i = 0; i < p->chunks.n; i++) {
+        const struct kt_otlp_chunk *c = &p->chunks.v[i];
+        if (batcher_would_overflow(s->b, c->n_items))
+            flush(s);
+        rc = batcher_add(s->b, c->key, p->split_out.p + c->off, c->len, c->n_items, t);
+        if (rc != 0) {
+            if (t != NULL)
+                ticket_fail(t, "kafka: out of memory batching the request");
+            log_failure(p, "kafka: out of memory batching a request");
+            break;
+        }
+        if (t != NULL)
+            t->refs++;
+    }
+    if (batcher_ready(s->b) || p->conf->batch.timeout_ms == 0)
+        flush(s);
+    else if (batcher_chunks(s->b) > 0 && !ev_is_active(&s->timer))
+        ev_timer_start(p->loop, &s->timer);
+    if (t != NULL)
+        ticket_unref(p, t, 1);
+    p->api_depth--;
+    if (ticket != NULL)
+        *ticket = t;
+    return 0;
+}
+
+void publisher_ticket_cancel(struct publisher_ticket *t)
+{
+    if (t != NULL)
+        t->cancelled = true;
+}
+
+void publisher_begin_shutdown(struct publisher *p)
+{
+    p->shutting_down = true;
+    p->api_depth++;
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        flush(&p->sp[i]);
+    p->api_depth--;
+}
+
+bool publisher_idle(const struct publisher *p)
+{
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        if (batcher_chunks(p->sp[i].b) > 0)
+            return false;
+    return p->n_live == 0 && rd_kafka_outq_len(p->rk) == 0;
+}
+
+static int fail_emit_cb(void *ctx, const struct batcher_msg *m)
+{
+    struct sigpipe *s = ctx;
+    fail_parts(s->p, m, "kafka: shut down before the request was published");
+    return 0;
+}
+
+void publisher_free(struct publisher *p)
+{
+    if (p == NULL)
+        return;
+    p->freeing = true;
+    p->shutting_down = true;
+    ev_timer_stop(p->loop, &p->defer_timer);
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        struct sigpipe *s = &p->sp[i];
+        ev_timer_stop(p->loop, &s->timer);
+        if (s->b != NULL && batcher_chunks(s->b) > 0)
+            batcher_flush(s->b, fail_emit_cb, s);
+    }
+    if (p->rk != NULL) {
+        if (p->mainq != NULL) {
+            ev_io_stop(p->loop, &p->io);
+            rd_kafka_queue_io_event_enable(p->mainq, -1, NULL, 0);
+        }
+        /* Give what is in flight a last chance to be acknowledged, then fail the rest
+         * through the normal delivery-report path so every opaque is released. */
+        rd_kafka_flush(p->rk, FREE_FLUSH_MS);
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        for (int i = 0; i < 100 && rd_kafka_poll(p->rk, 0) > 0; i++) {
+        }
+    }
+    while (p->deferred_head != NULL) {
+        struct publisher_ticket *t = p->deferred_head;
+        p->deferred_head = t->deferred_next;
+        ticket_finish(p, t);
+    }
+    p->deferred_tail = NULL;
+    /* Anything left still waits for a report librdkafka will never serve now. */
+    while (p->live != NULL) {
+        ticket_fail(p->live, "kafka: shut down before delivery was confirmed");
+        ticket_finish(p, p->live);
+    }
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        if (p->sp[i].rkt != NULL)
+            rd_kafka_topic_destroy(p->sp[i].rkt);
+        batcher_free(p->sp[i].b);
+    }
+    if (p->mainq != NULL)
+        rd_kafka_queue_destroy(p->mainq);
+    if (p->rk != NULL)
+        rd_kafka_destroy(p->rk);
+    if (p->pipe_rd >= 0)
+        close(p->pipe_rd);
+    if (p->pipe_wr >= 0)
+        close(p->pipe_wr);
+    if (p->splitter != NULL)
+        kt_otlp_splitter_free(p->splitter);
+    kt_buf_free(&p->split_out);
+    kt_otlp_chunks_free(&p->chunks);
+    kt_buf_free(&p->json);
+    free(p);
+}
+
+void publisher_get_stats(const struct publisher *p, struct publisher_stats *out)
+{
+    *out = p->st;
+}

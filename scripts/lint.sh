@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make lint: formatting, static analysis, and a warning-free build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+files=$(git ls-files '*.c' '*.h')
+echo "lint: clang-format"
+clang-format --dry-run --Werror $files
+echo "lint: cppcheck"
+cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
+  --inline-suppr --suppress=missingIncludeSystem -Icommon -Ibuild/gen \
+  -D__GNUC__ -DKT_VERSION='"lint"' common ingest process test/devbroker
+echo "lint: build with -Wall -Wextra -Werror"
+make -s all
+echo "lint: ok"

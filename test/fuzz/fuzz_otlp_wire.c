@@ -1,0 +1,91 @@
+/* libFuzzer target for kt_otlp_wire: the input is validated as each signal, and whatever
+ * validates is split in every key mode, unbounded and with a small chunk bound. Beyond "no
+ * crash", the split output is checked: each chunk is within the bound and validates with
+ * the item count it claims, no item is lost or duplicated (emitted + rejected = validated),
+ * and all chunks concatenated are one valid message. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kt_otlp_wire.h"
+
+static void check(bool ok, const char *what, enum kt_signal sig, int mode, size_t max)
+{
+    if (ok)
+        return;
+    fprintf(stderr, "fuzz_otlp_wire: %s (signal %s, key mode %d, max %zu)\n", what,
+            kt_signal_name(sig), mode, max);
+    abort();
+}
+
+static void split_and_check(enum kt_signal sig, struct kt_slice msg, size_t n_items, int mode,
+                            size_t max, struct kt_buf *out, struct kt_otlp_chunks *chunks)
+{
+    kt_buf_reset(out);
+    kt_otlp_chunks_reset(chunks);
+    struct kt_otlp_split_opts o = {(enum kt_otlp_key_mode)mode, max};
+    size_t rejected = 0;
+    struct kt_err err = {0, ""};
+    int rc = kt_otlp_split(sig, msg, &o, out, chunks, &rejected, &err);
+    if (sig == KT_SIGNAL_METRICS && mode == KT_OTLP_KEY_TRACE_ID) {
+        check(rc == KT_EINVAL && chunks->n == 0, "trace_id keys accepted for metrics", sig, mode,
+              max);
+        return;
+    }
+    check(rc == 0, "split failed on a valid message", sig, mode, max);
+    check(rejected == 0 || err.msg[0] != '\0', "rejects without a reason", sig, mode, max);
+
+    size_t total = 0, end = 0;
+    for (size_t i = 0; i < chunks->n; i++) {
+        const struct kt_otlp_chunk *c = &chunks->v[i];
+        check(c->off == end, "chunks not back to back", sig, mode, max);
+        end = c->off + c->len;
+        check(end <= out->len, "chunk past the output", sig, mode, max);
+        check(max == 0 || c->len <= max, "chunk over max_chunk_bytes", sig, mode, max);
+        check(c->n_items > 0, "chunk without items", sig, mode, max);
+        size_t keylen = strnlen(c->key, sizeof(c->key));
+        check(keylen < sizeof(c->key), "key not terminated", sig, mode, max);
+        if (mode == KT_OTLP_KEY_NONE)
+            check(keylen == 0, "key in mode none", sig, mode, max);
+        if (mode == KT_OTLP_KEY_RESOURCE_HASH)
+            check(keylen == 16, "resource key not 16 hex digits", sig, mode, max);
+        if (mode == KT_OTLP_KEY_TRACE_ID)
+            check(keylen == 0 || keylen == 32, "trace key not 32 hex digits", sig, mode, max);
+        size_t n = 0;
+        struct kt_slice b = {out->p + c->off, c->len};
+        check(kt_otlp_validate(sig, b, &n, NULL) == 0, "chunk does not validate", sig, mode, max);
+        check(n == c->n_items, "chunk item count wrong", sig, mode, max);
+        total += n;
+    }
+    check(end == out->len, "output has bytes outside chunks", sig, mode, max);
+    check(total + rejected == n_items, "items lost or duplicated", sig, mode, max);
+    size_t n = 0;
+    check(kt_otlp_validate(sig, kt_buf_slice(out), &n, NULL) == 0 && n == total,
+          "concatenated chunks do not validate", sig, mode, max);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct kt_buf out = KT_BUF_INIT;
+    static struct kt_otlp_chunks chunks;
+    struct kt_slice msg = {data, size};
+    /* A bound small enough to force item-level splits and rejects, varied by the input. */
+    size_t small = 48 + (size ? data[size - 1] : 0) * 4;
+    for (int sig = 0; sig < KT_SIGNAL_COUNT; sig++) {
+        size_t n_items = 0;
+        struct kt_err err = {0, ""};
+        int rc = kt_otlp_validate((enum kt_signal)sig, msg, &n_items, &err);
+        if (rc != 0) {
+            check(rc == KT_EINVAL && err.code == KT_EINVAL && err.msg[0] != '\0',
+                  "validation failed without a message", (enum kt_signal)sig, -1, 0);
+            continue;
+        }
+        for (int mode = KT_OTLP_KEY_NONE; mode <= KT_OTLP_KEY_RESOURCE_HASH; mode++) {
+            split_and_check((enum kt_signal)sig, msg, n_items, mode, 0, &out, &chunks);
+            split_and_check((enum kt_signal)sig, msg, n_items, mode, small, &out, &chunks);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,260 @@
+'use strict';
+// Child processes of the tests: kotel-devbroker and kotel-ingest. Every child is tracked and
+// killed when this process exits for any reason, so a failed or interrupted test never
+// leaves a broker or an ingest behind.
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const readline = require('node:readline');
+const { freePorts, waitForPort, sleep } = require('./ports');
+
+const REPO = path.resolve(__dirname, '../../..');
+const BUILD = path.resolve(REPO, process.env.KT_BUILD || 'build');
+const VERBOSE = !!process.env.KT_TEST_VERBOSE;
+const LOG_KEEP = 512 * 1024; // bytes of each child's stderr kept for failure reports
+
+const TOPICS = { traces: 'otlp_spans', metrics: 'otlp_metrics', logs: 'otlp_logs' };
+
+const children = new Set();
+
+function killAllNow() {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  children.clear();
+}
+process.on('exit', killAllNow);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    killAllNow();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
+}
+
+function binary(name) {
+  const p = path.join(BUILD, name);
+  if (!fs.existsSync(p)) {
+    throw new Error(`${p} does not exist: build it first (make ${path.relative(REPO, p)})`);
+  }
+  return p;
+}
+
+// Spawns a tracked child whose stderr is kept (the last LOG_KEEP bytes) for reports.
+function spawnTracked(name, file, args, stdio) {
+  const child = spawn(file, args, { stdio, cwd: REPO });
+  children.add(child);
+  let log = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s) => {
+    log += s;
+    if (log.length > LOG_KEEP) log = log.slice(-LOG_KEEP);
+    if (VERBOSE) process.stderr.write(s.replace(/^(?=.)/gm, `${name}| `));
+  });
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  child.once('error', () => {
+    /* reported through 'exit' */
+  });
+  return { child, exited, log: () => log };
+}
+
+// SIGTERM, then SIGKILL after graceMs. Resolves to { code, signal } of the exit.
+async function terminate(h, graceMs) {
+  if (h.child.exitCode !== null || h.child.signalCode !== null) return h.exited;
+  h.child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    try {
+      h.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, graceMs);
+  const res = await h.exited;
+  clearTimeout(timer);
+  return res;
+}
+
+function describeExit({ code, signal }) {
+  return signal ? `killed by ${signal}` : `exit code ${code}`;
+}
+
+function tail(s, n = 6000) {
+  return s.length > n ? `…${s.slice(-n)}` : s;
+}
+
+// Starts kotel-devbroker; resolves once it printed its bootstrap list.
+//   broker.bootstrap         "127.0.0.1:PORT[,...]"
+//   await broker.command('down' | 'up' | 'rtt 50')   resolves on "ok ...", rejects otherwise
+//   await broker.stop()      { code, signal }
+async function startDevbroker({ brokers = 1, partitions = 4, topics = Object.values(TOPICS), timeoutMs = 15000 } = {}) {
+  const args = ['--brokers', String(brokers), '--partitions', String(partitions)];
+  if (topics.length) args.push('--topics', topics.join(','));
+  const h = spawnTracked('devbroker', binary('kotel-devbroker'), args, ['pipe', 'pipe', 'pipe']);
+  h.child.stdin.on('error', () => {});
+
+  const lines = readline.createInterface({ input: h.child.stdout });
+  const queued = [];
+  const waiters = [];
+  lines.on('line', (l) => {
+    if (waiters.length) waiters.shift()(l);
+    else queued.push(l);
+  });
+  const nextLine = (ms, what) =>
+    new Promise((resolve, reject) => {
+      if (queued.length) return resolve(queued.shift());
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        const i = waiters.indexOf(onLine);
+        if (i >= 0) waiters.splice(i, 1);
+        reject(new Error(`devbroker: no answer to ${what} within ${ms} ms\n${tail(h.log())}`));
+      }, ms);
+      const onLine = (l) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(l);
+      };
+      waiters.push(onLine);
+      h.exited.then((e) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(new Error(`devbroker ${describeExit(e)} while waiting for ${what}\n${tail(h.log())}`));
+      });
+    });
+
+  let bootstrap;
+  try {
+    bootstrap = await nextLine(timeoutMs, 'its bootstrap list');
+    if (!/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/.test(bootstrap)) {
+      throw new Error(`devbroker: first line is not a bootstrap list: '${bootstrap}'`);
+    }
+  } catch (e) {
+    await terminate(h, 2000);
+    throw e;
+  }
+
+  // Commands are answered in order, one line each, so answers are matched FIFO.
+  let chain = Promise.resolve();
+  const command = (cmd, ms = 30000) => {
+    const run = async () => {
+      h.child.stdin.write(`${cmd}\n`);
+      const answer = await nextLine(ms, `'${cmd}'`);
+      if (answer !== `ok ${cmd}`) throw new Error(`devbroker answered '${answer}' to '${cmd}'\n${tail(h.log())}`);
+    };
+    const p = chain.then(run, run);
+    chain = p.catch(() => {});
+    return p;
+  };
+
+  return {
+    bootstrap,
+    command,
+    log: h.log,
+    pid: h.child.pid,
+    stop: () => terminate(h, 5000),
+  };
+}
+
+// Starts kotel-ingest against `bootstrap` on two free loopback ports (the gRPC and the HTTP
+// endpoint; each serves both protocols). `sets` adds or overrides --set options. Resolves once
+// both ports accept connections.
+//   ingest.grpcUrl / ingest.httpUrl   "http://127.0.0.1:PORT"
+//   await ingest.stop()               { code, signal } after SIGTERM
+async function startIngest({ bootstrap, sets = {}, startAttempts = 3 } = {}) {
+  const bin = binary('kotel-ingest');
+  let lastErr;
+  for (let attempt = 1; attempt <= startAttempts; attempt++) {
+    const [grpcPort, httpPort] = await freePorts(2);
+    const all = {
+      'kafka.brokers': bootstrap,
+      'receiver.grpc_endpoint': `127.0.0.1:${grpcPort}`,
+      'receiver.http_endpoint': `127.0.0.1:${httpPort}`,
+      'batch.timeout': '50ms',
+      ...sets,
+    };
+    const args = [];
+    for (const [k, v] of Object.entries(all)) args.push('--set', `${k}=${v}`);
+    const h = spawnTracked('ingest', bin, args, ['ignore', 'pipe', 'pipe']);
+    h.child.stdout.on('data', (d) => {
+      if (VERBOSE) process.stderr.write(`ingest(stdout)| ${d}`);
+    });
+    const alive = () =>
+      h.child.exitCode === null && h.child.signalCode === null
+        ? true
+        : `kotel-ingest ${describeExit({ code: h.child.exitCode, signal: h.child.signalCode })}`;
+    try {
+      for (const port of [grpcPort, httpPort]) {
+        await waitForPort(port, { attempts: 400, intervalMs: 50, alive, what: 'kotel-ingest' });
+      }
+      return {
+        grpcPort,
+        httpPort,
+        grpcUrl: `http://127.0.0.1:${grpcPort}`,
+        httpUrl: `http://127.0.0.1:${httpPort}`,
+        args,
+        log: h.log,
+        pid: h.child.pid,
+        stop: () => terminate(h, 30000),
+      };
+    } catch (e) {
+      await terminate(h, 2000);
+      lastErr = new Error(`${e.message}\nargs: ${args.join(' ')}\n--- kotel-ingest stderr ---\n${tail(h.log())}`);
+      // Another process may have taken a port between freePorts() and the bind: retry on
+      // fresh ports. Any other start failure is final.
+      if (!/in use/i.test(h.log())) break;
+      await sleep(100);
+    }
+  }
+  throw lastErr;
+}
+
+// Runs fn({ broker, ingest }) against a fresh devbroker and kotel-ingest, and always stops
+// both. A failure carries the tail of both logs. Unless `expectCleanExit` is false, the
+// test also fails if kotel-ingest does not exit 0 on SIGTERM (under ASan this is where leak
+// and error reports surface).
+async function withStack(opts, fn) {
+  const { broker: brokerOpts = {}, ingest: ingestOpts = {}, expectCleanExit = true } = opts || {};
+  const broker = await startDevbroker(brokerOpts);
+  let ingest;
+  let failure;
+  try {
+    ingest = await startIngest({ bootstrap: broker.bootstrap, ...ingestOpts });
+    await fn({ broker, ingest });
+  } catch (e) {
+    failure = e;
+  }
+  try {
+    if (ingest) {
+      const ex = await ingest.stop();
+      if (!failure && expectCleanExit && (ex.code !== 0 || ex.signal)) {
+        failure = new Error(`kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex)}`);
+      }
+    }
+  } finally {
+    await broker.stop();
+  }
+  if (failure) {
+    const logs =
+      (ingest ? `\n--- kotel-ingest stderr (tail) ---\n${tail(ingest.log())}` : '') +
+      `\n--- kotel-devbroker stderr (tail) ---\n${tail(broker.log(), 2000)}`;
+    if (failure instanceof Error) {
+      failure.message += logs;
+      throw failure;
+    }
+    throw new Error(String(failure) + logs);
+  }
+}
+
+module.exports = { REPO, BUILD, TOPICS, startDevbroker, startIngest, withStack, binary };

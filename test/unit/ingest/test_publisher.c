@@ -1,0 +1,857 @@
+/* publisher against librdkafka's in-process mock cluster: requests go through the real
+ * splitter, batcher and producer on an ev loop, then a real consumer reads back what
+ * landed. Every wait is the loop running until a condition holds, bounded by a guard. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <ev.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "../../../ingest/conf.h"
+#include "../../../ingest/publisher.h"
+#include "kt_buf.h"
+#include "kt_config.h"
+#include "kt_err.h"
+#include "kt_log.h"
+#include "kt_otlp_wire.h"
+#include "opentelemetry/proto/trace/v1/trace.pb-c.h"
+
+typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+
+#define TOPIC "otlp_spans"
+#define PARTITIONS 4
+#define MAX_DONE 256
+#define MAX_SPANS 4096
+
+/* ---- requests ---- */
+
+static void trace_id(int t, uint8_t out[16])
+{
+    for (int b = 0; b < 16; b++)
+        out[b] = (uint8_t)(t * 31 + b * 7 + 1);
+}
+
+/* A TracesData of n_res resources; each holds spans_per_trace spans of every one of
+ * n_traces traces, interleaved so the splitter has to regroup them. Span IDs count up from
+ * *next_span. Span names are `pad` bytes long. */
+static void make_request(int n_res, int n_traces, int spans_per_trace, size_t pad,
+                         uint64_t *next_span, struct kt_buf *out)
+{
+    int per_res = n_traces * spans_per_trace;
+    int total = n_res * per_res;
+    Span *spans = calloc((size_t)total, sizeof(*spans));
+    Span **sp = calloc((size_t)total, sizeof(*sp));
+    uint8_t *ids = calloc((size_t)total, 24);
+    char *name = malloc(pad + 1);
+    memset(name, 'x', pad);
+    name[pad] = '\0';
+    ScopeSpans *ss = calloc((size_t)n_res, sizeof(*ss));
+    ScopeSpans **ssp = calloc((size_t)n_res, sizeof(*ssp));
+    ResourceSpans *rs = calloc((size_t)n_res, sizeof(*rs));
+    ResourceSpans **rsp = calloc((size_t)n_res, sizeof(*rsp));
+    Resource *res = calloc((size_t)n_res, sizeof(*res));
+    KeyValue *kv = calloc((size_t)n_res, sizeof(*kv));
+    KeyValue **kvp = calloc((size_t)n_res, sizeof(*kvp));
+    AnyValue *av = calloc((size_t)n_res, sizeof(*av));
+    char(*svc)[16] = calloc((size_t)n_res, 16);
+    int i = 0;
+    for (int r = 0; r < n_res; r++) {
+        for (int s = 0; s < spans_per_trace; s++)
+            for (int t = 0; t < n_traces; t++, i++) {
+                Span x = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+                uint8_t *id = ids + 24 * i;
+                trace_id(t, id);
+                uint64_t sid = (*next_span)++;
+                memcpy(id + 16, &sid, 8);
+                x.trace_id.data = id;
+                x.trace_id.len = 16;
+                x.span_id.data = id + 16;
+                x.span_id.len = 8;
+                x.name = name;
+                x.start_time_unix_nano = 1700000000000000000ULL;
+                x.end_time_unix_nano = 1700000000000001000ULL;
+                spans[i] = x;
+                sp[i] = &spans[i];
+            }
+        ScopeSpans s0 = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+        s0.n_spans = (size_t)per_res;
+        s0.spans = sp + r * per_res;
+        ss[r] = s0;
+        ssp[r] = &ss[r];
+        AnyValue a0 = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+        snprintf(svc[r], 16, "svc-%d", r);
+        a0.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        a0.string_value = svc[r];
+        av[r] = a0;
+        KeyValue k0 = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+        k0.key = "service.name";
+        k0.value = &av[r];
+        kv[r] = k0;
+        kvp[r] = &kv[r];
+        Resource re = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+        re.n_attributes = 1;
+        re.attributes = &kvp[r];
+        res[r] = re;
+        ResourceSpans r0 = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+        r0.resource = &res[r];
+        r0.n_scope_spans = 1;
+        r0.scope_spans = &ssp[r];
+        rs[r] = r0;
+        rsp[r] = &rs[r];
+    }
+    TracesData td = OPENTELEMETRY__PROTO__TRACE__V1__TRACES_DATA__INIT;
+    td.n_resource_spans = (size_t)n_res;
+    td.resource_spans = rsp;
+    size_t len = opentelemetry__proto__trace__v1__traces_data__get_packed_size(&td);
+    kt_buf_reset(out);
+    assert_int_equal(kt_buf_reserve(out, len), 0);
+    out->len = opentelemetry__proto__trace__v1__traces_data__pack(&td, out->p);
+    free(spans);
+    free(sp);
+    free(ids);
+    free(name);
+    free(ss);
+    free(ssp);
+    free(rs);
+    free(rsp);
+    free(res);
+    free(kv);
+    free(kvp);
+    free(av);
+    free(svc);
+}
+
+/* ---- fixture: mock cluster, conf, loop ---- */
+
+struct done_rec {
+    int status;
+    size_t n_rejected;
+    char msg[KT_ERR_MSG_MAX];
+};
+
+struct fx {
+    rd_kafka_t *mrk;
+    rd_kafka_mock_cluster_t *mc;
+    char bootstraps[256];
+    struct ingest_conf conf;
+    struct ev_loop *loop;
+    struct publisher *p;
+
+    ev_prepare prep;
+    ev_timer guard;
+    bool (*until)(struct fx *);
+    bool timed_out;
+    ev_timer tick;
+    void (*on_tick)(struct fx *);
+
+    struct done_rec done[MAX_DONE];
+    size_t n_done;
+    bool in_submit;
+    size_t n_submitted, n_refused;
+    char refused_msg[KT_ERR_MSG_MAX];
+    int phase;
+};
+
+static void done_cb(void *ctx, const struct publisher_result *r)
+{
+    struct fx *f = ctx;
+    /* The contract: never from inside publisher_submit. */
+    assert_false(f->in_submit);
+    assert_true(f->n_done < MAX_DONE);
+    struct done_rec *d = &f->done[f->n_done++];
+    d->status = r->status;
+    d->n_rejected = r->n_rejected;
+    assert_non_null(r->message);
+    snprintf(d->msg, sizeof(d->msg), "%s", r->message);
+}
+
+static void prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)revents;
+    struct fx *f = w->data;
+    /* Checked right before the loop would block, so a condition that became true in any
+     * callback ends the run without waiting for another event. */
+    if (f->until(f))
+        ev_break(loop, EVBREAK_ONE);
+}
+
+static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct fx *f = w->data;
+    f->timed_out = true;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct fx *f = w->data;
+    if (f->on_tick)
+        f->on_tick(f);
+}
+
+static bool run_until(struct fx *f, bool (*until)(struct fx *), double timeout)
+{
+    f->until = until;
+    f->timed_out = false;
+    ev_timer_set(&f->guard, timeout, 0.);
+    ev_timer_start(f->loop, &f->guard);
+    ev_prepare_start(f->loop, &f->prep);
+    if (f->on_tick)
+        ev_timer_start(f->loop, &f->tick);
+    ev_run(f->loop, 0);
+    ev_timer_stop(f->loop, &f->tick);
+    ev_prepare_stop(f->loop, &f->prep);
+    ev_timer_stop(f->loop, &f->guard);
+    return !f->timed_out || until(f);
+}
+
+static struct fx *fx_new(const char *const *extra, size_t n_extra)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    char errstr[256];
+    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(mconf, "log_level", "3", errstr, sizeof(errstr)), 0);
+    f->mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
+    assert_non_null(f->mrk);
+    f->mc = rd_kafka_mock_cluster_new(f->mrk, 1);
+    assert_non_null(f->mc);
+    snprintf(f->bootstraps, sizeof(f->bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(f->mc));
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, TOPIC, PARTITIONS, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "otlp_metrics", PARTITIONS, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "otlp_logs", PARTITIONS, 1), 0);
+
+    char brokers[300];
+    snprintf(brokers, sizeof(brokers), "kafka.brokers=%s", f->bootstraps);
+    const char *sets[16] = {brokers, "batch.timeout=50ms", "kafka.timeout=5s"};
+    size_t n = 3;
+    for (size_t i = 0; i < n_extra; i++)
+        sets[n++] = extra[i];
+    struct kt_err err = {0};
+    int rc = kt_config_load(&ingest_conf_schema, &f->conf, NULL, sets, n, &err);
+    if (rc != 0)
+        fail_msg("config: %s", err.msg);
+
+    f->loop = ev_loop_new(EVFLAG_AUTO);
+    ev_prepare_init(&f->prep, prep_cb);
+    f->prep.data = f;
+    ev_timer_init(&f->guard, guard_cb, 1., 0.);
+    f->guard.data = f;
+    ev_timer_init(&f->tick, tick_cb, 0.1, 0.1);
+    f->tick.data = f;
+    return f;
+}
+
+static void fx_start(struct fx *f)
+{
+    struct kt_err err = {0};
+    int rc = publisher_new(&f->conf, f->loop, &f->p, &err);
+    if (rc != 0)
+        fail_msg("publisher_new: %s", err.msg);
+}
+
+static void fx_free(struct fx *f)
+{
+    publisher_free(f->p);
+    ev_loop_destroy(f->loop);
+    kt_config_free(&ingest_conf_schema, &f->conf);
+    rd_kafka_mock_cluster_destroy(f->mc);
+    rd_kafka_destroy(f->mrk);
+    free(f);
+}
+
+/* Submits one request of the shape make_request builds; returns submit's code. */
+static int submit(struct fx *f, int n_res, int n_traces, int spans_per_trace, size_t pad,
+                  uint64_t *next_span, bool with_done, struct publisher_ticket **ticket)
+{
+    struct kt_buf body = KT_BUF_INIT;
+    make_request(n_res, n_traces, spans_per_trace, pad, next_span, &body);
+    size_t n_items = 0;
+    struct kt_err err = {0};
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&body), &n_items, &err), 0);
+    assert_int_equal(n_items, (size_t)(n_res * n_traces * spans_per_trace));
+    f->in_submit = true;
+    int rc = publisher_submit(f->p, KT_SIGNAL_TRACES, &body, n_items, with_done ? done_cb : NULL, f,
+                              ticket, &err);
+    f->in_submit = false;
+    assert_int_equal(body.len, 0);
+    kt_buf_free(&body);
+    f->n_submitted++;
+    if (rc != 0) {
+        f->n_refused++;
+        snprintf(f->refused_msg, sizeof(f->refused_msg), "%s", err.msg);
+    }
+    return rc;
+}
+
+/* ---- consuming what landed ---- */
+
+struct got {
+    int32_t partition;
+    char key[64];
+    size_t key_len;
+    uint8_t *val;
+    size_t len;
+};
+
+static size_t consume(struct fx *f, struct got *out, size_t want, int timeout_ms)
+{
+    char errstr[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    assert_int_equal(
+        rd_kafka_conf_set(c, "bootstrap.servers", f->bootstraps, errstr, sizeof(errstr)), 0);
+    assert_int_equal(rd_kafka_conf_set(c, "group.id", "test", errstr, sizeof(errstr)), 0);
+    assert_int_equal(rd_kafka_conf_set(c, "enable.auto.commit", "false", errstr, sizeof(errstr)),
+                     0);
+    assert_int_equal(rd_kafka_conf_set(c, "log_level", "3", errstr, sizeof(errstr)), 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(PARTITIONS);
+    for (int i = 0; i < PARTITIONS; i++)
+        rd_kafka_topic_partition_list_add(parts, TOPIC, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(rk, parts), 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    size_t n = 0;
+    int waited = 0;
+    while (n < want && waited < timeout_ms) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m == NULL) {
+            waited += 100;
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            struct got *g = &out[n++];
+            g->partition = m->partition;
+            assert_true(m->key_len < sizeof(g->key));
+            memcpy(g->key, m->key, m->key_len);
+            g->key[m->key_len] = '\0';
+            g->key_len = m->key_len;
+            g->val = malloc(m->len);
+            memcpy(g->val, m->payload, m->len);
+            g->len = m->len;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    /* Nothing more than expected should be there. */
+    rd_kafka_message_t *extra = rd_kafka_consumer_poll(rk, 300);
+    if (extra != NULL) {
+        bool is_msg = extra->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+        rd_kafka_message_destroy(extra);
+        assert_false(is_msg);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+static void got_free(struct got *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(g[i].val);
+}
+
+/* Decodes a value, checks every span's trace ID is the key, counts span IDs. */
+static size_t check_value(const struct got *g, unsigned *span_seen)
+{
+    TracesData *td = opentelemetry__proto__trace__v1__traces_data__unpack(NULL, g->len, g->val);
+    assert_non_null(td);
+    size_t n = 0;
+    for (size_t i = 0; i < td->n_resource_spans; i++) {
+        ResourceSpans *rs = td->resource_spans[i];
+        assert_non_null(rs->resource);
+        for (size_t j = 0; j < rs->n_scope_spans; j++)
+            for (size_t k = 0; k < rs->scope_spans[j]->n_spans; k++) {
+                Span *s = rs->scope_spans[j]->spans[k];
+                char hex[33];
+                kt_hex_encode(s->trace_id.data, 16, hex);
+                assert_string_equal(hex, g->key);
+                uint64_t sid;
+                memcpy(&sid, s->span_id.data, 8);
+                assert_true(sid < MAX_SPANS);
+                span_seen[sid]++;
+                n++;
+            }
+    }
+    opentelemetry__proto__trace__v1__traces_data__free_unpacked(td, NULL);
+    return n;
+}
+
+/* ---- conditions ---- */
+
+static size_t want_done;
+static bool done_reached(struct fx *f)
+{
+    return f->n_done >= want_done;
+}
+static bool idle(struct fx *f)
+{
+    return publisher_idle(f->p);
+}
+
+/* ---- tests ---- */
+
+/* Several requests, several traces each, two rounds: one message per trace per round,
+ * keyed by the hex trace ID, each trace in a single partition, every span exactly once. */
+static void test_traces_keyed_by_trace_id(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL, 0);
+    fx_start(f);
+    uint64_t span = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int r = 0; r < 4; r++)
+            assert_int_equal(submit(f, 2, 5, 3, 20, &span, true, NULL), 0);
+        want_done = (size_t)(round + 1) * 4;
+        assert_true(run_until(f, done_reached, 10.));
+    }
+    for (size_t i = 0; i < f->n_done; i++) {
+        assert_int_equal(f->done[i].status, 0);
+        assert_int_equal(f->done[i].n_rejected, 0);
+        assert_string_equal(f->done[i].msg, "");
+    }
+    assert_true(run_until(f, idle, 5.));
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_int_equal(st.requests_accepted, 8);
+    assert_int_equal(st.items_accepted, span);
+    /* All four requests of a round share one batch: one message per trace. */
+    assert_int_equal(st.messages_produced, 10);
+    assert_int_equal(st.messages_delivered, 10);
+    assert_int_equal(st.messages_failed, 0);
+
+    struct got got[32];
+    size_t n = consume(f, got, 10, 10000);
+    assert_int_equal(n, 10);
+    static unsigned seen[MAX_SPANS];
+    memset(seen, 0, sizeof(seen));
+    size_t spans = 0;
+    char keys[5][33];
+    int32_t part_of[5];
+    for (int t = 0; t < 5; t++) {
+        uint8_t id[16];
+        trace_id(t, id);
+        kt_hex_encode(id, 16, keys[t]);
+        part_of[t] = -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int t = 0;
+        while (t < 5 && strcmp(keys[t], got[i].key) != 0)
+            t++;
+        assert_true(t < 5);
+        if (part_of[t] < 0)
+            part_of[t] = got[i].partition;
+        assert_int_equal(part_of[t], got[i].partition);
+        spans += check_value(&got[i], seen);
+    }
+    assert_int_equal(spans, span);
+    for (uint64_t i = 0; i < span; i++)
+        assert_int_equal(seen[i], 1);
+    got_free(got, n);
+    fx_free(f);
+}
+
+/* send_batch_size reached: published without waiting for the batch timeout. */
+static void test_send_batch_size_flushes_now(void **state)
+{
+    (void)state;
+    const char *sets[] = {"batch.send_batch_size=10", "batch.timeout=1h"};
+    struct fx *f = fx_new(sets, 2);
+    fx_start(f);
+    uint64_t span = 0;
+    assert_int_equal(submit(f, 1, 2, 5, 5, &span, true, NULL), 0);
+    want_done = 1;
+    assert_true(run_until(f, done_reached, 10.));
+    assert_int_equal(f->done[0].status, 0);
+    fx_free(f);
+}
+
+static bool down_seen(struct fx *f)
+{
+    if (f->n_refused > 0)
+        return true;
+    for (size_t i = 0; i < f->n_done; i++)
+        if (f->done[i].status == KT_EAGAIN)
+            return true;
+    return false;
+}
+
+static bool ok_after_up(struct fx *f)
+{
+    for (size_t i = 0; i < f->n_done; i++)
+        if (f->done[i].status == 0 && f->phase == 2 && i >= want_done)
+            return true;
+    return false;
+}
+
+static uint64_t tick_span;
+static void submit_on_tick(struct fx *f)
+{
+    if (f->n_submitted > 200)
+        return;
+    submit(f, 1, 1, 1, 5, &tick_span, true, NULL);
+}
+
+/* The broker goes away: requests fail as retryable (refused, or not acknowledged within
+ * [kafka] timeout); it comes back: requests succeed again. */
+static void test_broker_down_then_up(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.timeout=1s", "batch.timeout=10ms"};
+    struct fx *f = fx_new(sets, 2);
+    fx_start(f);
+    tick_span = 0;
+    assert_int_equal(submit(f, 1, 2, 2, 5, &tick_span, true, NULL), 0);
+    want_done = 1;
+    assert_true(run_until(f, done_reached, 10.));
+    assert_int_equal(f->done[0].status, 0);
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(f->mc, 1), 0);
+    f->phase = 1;
+    f->on_tick = submit_on_tick;
+    assert_true(run_until(f, down_seen, 10.));
+    if (f->n_refused > 0) {
+        assert_true(strcmp(f->refused_msg, "kafka: all brokers down") == 0 ||
+                    strncmp(f->refused_msg, "kafka: producer queue full", 26) == 0);
+        assert_non_null(publisher_refusing(f->p));
+    } else {
+        bool found = false;
+        for (size_t i = 0; i < f->n_done; i++)
+            if (f->done[i].status == KT_EAGAIN) {
+                assert_non_null(strstr(f->done[i].msg, "kafka: delivery to " TOPIC " failed: "));
+                found = true;
+            }
+        assert_true(found);
+    }
+    /* Everything accepted while down fails within the timeout (plus slack), none hang. */
+    f->on_tick = NULL;
+    want_done = f->n_submitted - f->n_refused;
+    assert_true(run_until(f, done_reached, 10.));
+    for (size_t i = 1; i < f->n_done; i++)
+        assert_int_equal(f->done[i].status, KT_EAGAIN);
+
+    assert_int_equal(rd_kafka_mock_broker_set_up(f->mc, 1), 0);
+    f->phase = 2;
+    want_done = f->n_done; /* ok_after_up looks at callbacks from here on */
+    f->on_tick = submit_on_tick;
+    assert_true(run_until(f, ok_after_up, 15.));
+    assert_null(publisher_refusing(f->p));
+    f->on_tick = NULL;
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_true(st.messages_failed > 0 || st.requests_refused > 0);
+    assert_int_equal(st.requests_refused, f->n_refused);
+    fx_free(f);
+}
+
+/* Without statistics nothing could tell that a broker is back, so brokers being down does
+ * not refuse: requests are accepted and fail once [kafka] timeout passes unacknowledged. */
+static void test_broker_down_times_out(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.timeout=1s", "batch.timeout=10ms",
+                          "kafka.rdkafka.statistics.interval.ms=0"};
+    struct fx *f = fx_new(sets, 3);
+    fx_start(f);
+    uint64_t span = 0;
+    assert_int_equal(submit(f, 1, 2, 2, 5, &span, true, NULL), 0);
+    want_done = 1;
+    assert_true(run_until(f, done_reached, 10.));
+    assert_int_equal(f->done[0].status, 0);
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(f->mc, 1), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(submit(f, 1, 2, 1, 5, &span, true, NULL), 0);
+    want_done = 4;
+    ev_tstamp t0 = ev_time();
+    assert_true(run_until(f, done_reached, 10.));
+    /* Not before the timeout, and not much after it. */
+    assert_true(ev_time() - t0 >= 0.9);
+    assert_true(ev_time() - t0 < 5.);
+    for (size_t i = 1; i < 4; i++) {
+        assert_int_equal(f->done[i].status, KT_EAGAIN);
+        assert_string_equal(f->done[i].msg,
+                            "kafka: delivery to " TOPIC " failed: Local: Message timed out");
+    }
+
+    assert_int_equal(rd_kafka_mock_broker_set_up(f->mc, 1), 0);
+    assert_null(publisher_refusing(f->p));
+    f->phase = 2;
+    want_done = f->n_done;
+    f->on_tick = submit_on_tick;
+    tick_span = span;
+    assert_true(run_until(f, ok_after_up, 15.));
+    f->on_tick = NULL;
+    fx_free(f);
+}
+
+/* Shutdown: new work is refused, open batches go out now, and the publisher drains. */
+static void test_shutdown_flushes_and_refuses(void **state)
+{
+    (void)state;
+    const char *sets[] = {"batch.timeout=1h"};
+    struct fx *f = fx_new(sets, 1);
+    fx_start(f);
+    uint64_t span = 0;
+    assert_int_equal(submit(f, 1, 3, 1, 5, &span, true, NULL), 0);
+    assert_false(publisher_idle(f->p));
+    publisher_begin_shutdown(f->p);
+    assert_string_equal(publisher_refusing(f->p), "kafka: shutting down");
+    assert_int_equal(submit(f, 1, 1, 1, 5, &span, true, NULL), KT_EAGAIN);
+    assert_string_equal(f->refused_msg, "kafka: shutting down");
+    assert_true(run_until(f, idle, 10.));
+    assert_int_equal(f->n_done, 1);
+    assert_int_equal(f->done[0].status, 0);
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_int_equal(st.requests_refused, 1);
+    assert_int_equal(st.messages_delivered, 3);
+    fx_free(f);
+}
+
+/* A cancelled ticket is still published but never called back; fire-and-forget too. */
+static void test_cancel_and_fire_and_forget(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL, 0);
+    fx_start(f);
+    uint64_t span = 0;
+    struct publisher_ticket *t = NULL;
+    assert_int_equal(submit(f, 1, 2, 1, 5, &span, true, &t), 0);
+    assert_non_null(t);
+    publisher_ticket_cancel(t);
+    struct publisher_ticket *t2 = (struct publisher_ticket *)1;
+    assert_int_equal(submit(f, 1, 2, 1, 5, &span, false, &t2), 0);
+    assert_null(t2);
+    assert_true(run_until(f, idle, 10.));
+    assert_int_equal(f->n_done, 0);
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_int_equal(st.messages_delivered, 2);
+    fx_free(f);
+}
+
+/* Items too big for max_message_bytes are rejected; all of them: KT_ETOOBIG, completed
+ * from the loop (not inside submit); some: status 0 with n_rejected and the reason. */
+static void test_too_big(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.max_message_bytes=2KiB"};
+    struct fx *f = fx_new(sets, 1);
+    fx_start(f);
+    uint64_t span = 0;
+    assert_int_equal(submit(f, 1, 1, 2, 4000, &span, true, NULL), 0);
+    assert_int_equal(f->n_done, 0);
+    want_done = 1;
+    assert_true(run_until(f, done_reached, 5.));
+    assert_int_equal(f->done[0].status, KT_ETOOBIG);
+    assert_int_equal(f->done[0].n_rejected, 2);
+    assert_true(f->done[0].msg[0] != '\0');
+
+    /* One big span among small ones: build it by hand. */
+    struct kt_buf a = KT_BUF_INIT, b = KT_BUF_INIT;
+    make_request(1, 3, 1, 10, &span, &a);
+    make_request(1, 1, 1, 4000, &span, &b);
+    assert_int_equal(kt_buf_append(&a, b.p, b.len), 0); /* repeated-field merge */
+    kt_buf_free(&b);
+    struct kt_err err = {0};
+    size_t n_items = 0;
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&a), &n_items, &err), 0);
+    assert_int_equal(n_items, 4);
+    f->in_submit = true;
+    assert_int_equal(publisher_submit(f->p, KT_SIGNAL_TRACES, &a, n_items, done_cb, f, NULL, &err),
+                     0);
+    f->in_submit = false;
+    kt_buf_free(&a);
+    want_done = 2;
+    assert_true(run_until(f, done_reached, 10.));
+    assert_int_equal(f->done[1].status, 0);
+    assert_int_equal(f->done[1].n_rejected, 1);
+    assert_true(f->done[1].msg[0] != '\0');
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_int_equal(st.items_rejected, 3);
+    fx_free(f);
+}
+
+/* max_message_bytes small enough that one trace needs several messages: same key, all in
+ * one partition, none over the bound. */
+static void test_large_trace_split_same_key(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.max_message_bytes=4KiB"};
+    struct fx *f = fx_new(sets, 1);
+    fx_start(f);
+    uint64_t span = 0;
+    for (int r = 0; r < 3; r++)
+        assert_int_equal(submit(f, 2, 1, 10, 200, &span, true, NULL), 0);
+    want_done = 3;
+    assert_true(run_until(f, done_reached, 10.));
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(f->done[i].status, 0);
+    assert_true(run_until(f, idle, 5.));
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_true(st.messages_produced > 1);
+    struct got got[64];
+    assert_true(st.messages_produced <= 64);
+    size_t n = consume(f, got, (size_t)st.messages_produced, 10000);
+    assert_int_equal(n, st.messages_produced);
+    static unsigned seen[MAX_SPANS];
+    memset(seen, 0, sizeof(seen));
+    size_t spans = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(got[i].len <= 4096);
+        assert_string_equal(got[i].key, got[0].key);
+        assert_int_equal(got[i].partition, got[0].partition);
+        spans += check_value(&got[i], seen);
+    }
+    assert_int_equal(spans, span);
+    got_free(got, n);
+    fx_free(f);
+}
+
+/* encoding = otlp_json: values are OTLP/JSON, still keyed by trace ID. */
+static void test_json_encoding(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.encoding=otlp_json"};
+    struct fx *f = fx_new(sets, 1);
+    fx_start(f);
+    uint64_t span = 0;
+    assert_int_equal(submit(f, 1, 2, 2, 5, &span, true, NULL), 0);
+    want_done = 1;
+    assert_true(run_until(f, done_reached, 10.));
+    assert_int_equal(f->done[0].status, 0);
+    struct got got[4];
+    size_t n = consume(f, got, 2, 10000);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        json_error_t je;
+        json_t *root = json_loadb((const char *)got[i].val, got[i].len, 0, &je);
+        assert_non_null(root);
+        json_t *rs = json_object_get(root, "resourceSpans");
+        assert_true(json_is_array(rs));
+        json_t *spans = json_object_get(
+            json_array_get(json_object_get(json_array_get(rs, 0), "scopeSpans"), 0), "spans");
+        assert_int_equal(json_array_size(spans), 2);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(spans, 0), "traceId")),
+                            got[i].key);
+        json_decref(root);
+    }
+    got_free(got, n);
+    fx_free(f);
+}
+
+/* otlp_json with a small bound: JSON is bigger than the protobuf it comes from, so merged
+ * chunks get halved until they fit; every value within the bound, every span once. */
+static void test_json_respects_max_message_bytes(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.encoding=otlp_json", "kafka.max_message_bytes=4KiB"};
+    struct fx *f = fx_new(sets, 2);
+    fx_start(f);
+    uint64_t span = 0;
+    for (int r = 0; r < 3; r++)
+        assert_int_equal(submit(f, 2, 1, 10, 100, &span, true, NULL), 0);
+    want_done = 3;
+    assert_true(run_until(f, done_reached, 10.));
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(f->done[i].status, 0);
+        assert_int_equal(f->done[i].n_rejected, 0);
+    }
+    assert_true(run_until(f, idle, 5.));
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    struct got got[128];
+    assert_true(st.messages_produced > 3 && st.messages_produced <= 128);
+    size_t n = consume(f, got, (size_t)st.messages_produced, 10000);
+    assert_int_equal(n, st.messages_produced);
+    size_t spans = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(got[i].len <= 4096);
+        json_t *root = json_loadb((const char *)got[i].val, got[i].len, 0, NULL);
+        assert_non_null(root);
+        size_t ri, si;
+        json_t *rs, *ss;
+        json_array_foreach(json_object_get(root, "resourceSpans"), ri, rs)
+            json_array_foreach(json_object_get(rs, "scopeSpans"), si, ss) spans +=
+            json_array_size(json_object_get(ss, "spans"));
+        json_decref(root);
+        assert_string_equal(got[i].key, got[0].key);
+    }
+    assert_int_equal(spans, span);
+    got_free(got, n);
+    fx_free(f);
+}
+
+/* publisher_free with messages that cannot be delivered: done gets KT_EAGAIN. */
+static void test_free_fails_outstanding(void **state)
+{
+    (void)state;
+    const char *sets[] = {"batch.timeout=1ms", "kafka.timeout=30s"};
+    struct fx *f = fx_new(sets, 2);
+    assert_int_equal(rd_kafka_mock_broker_set_down(f->mc, 1), 0);
+    fx_start(f);
+    uint64_t span = 0;
+    assert_int_equal(submit(f, 1, 2, 1, 5, &span, true, NULL), 0);
+    struct publisher_ticket *t = NULL;
+    assert_int_equal(submit(f, 1, 1, 1, 5, &span, true, &t), 0);
+    publisher_ticket_cancel(t);
+    publisher_free(f->p);
+    f->p = NULL;
+    assert_int_equal(f->n_done, 1);
+    assert_int_equal(f->done[0].status, KT_EAGAIN);
+    assert_true(f->done[0].msg[0] != '\0');
+    fx_free(f);
+}
+
+/* Configuration librdkafka refuses is reported with the [kafka] key. */
+static void test_bad_rdkafka_property(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.rdkafka.linger.mss=5"};
+    struct fx *f = fx_new(sets, 1);
+    struct kt_err err = {0};
+    struct publisher *p = NULL;
+    assert_int_equal(publisher_new(&f->conf, f->loop, &p, &err), KT_EINVAL);
+    assert_null(p);
+    assert_int_equal(strncmp(err.msg, "[kafka] rdkafka.linger.mss: librdkafka: ", 40), 0);
+    fx_free(f);
+}
+
+int main(void)
+{
+    kt_log_set_level(KT_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_traces_keyed_by_trace_id),
+        cmocka_unit_test(test_send_batch_size_flushes_now),
+        cmocka_unit_test(test_broker_down_then_up),
+        cmocka_unit_test(test_broker_down_times_out),
+        cmocka_unit_test(test_shutdown_flushes_and_refuses),
+        cmocka_unit_test(test_cancel_and_fire_and_forget),
+        cmocka_unit_test(test_too_big),
+        cmocka_unit_test(test_large_trace_split_same_key),
+        cmocka_unit_test(test_json_encoding),
+        cmocka_unit_test(test_json_respects_max_message_bytes),
+        cmocka_unit_test(test_free_fails_outstanding),
+        cmocka_unit_test(test_bad_rdkafka_property),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
