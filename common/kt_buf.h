@@ -20,7 +20,10 @@ struct kt_buf {
     size_t cap;
 };
 
-#define KT_BUF_INIT {NULL, 0, 0}
+#define KT_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Ensures room for `extra` more bytes. Returns 0 or KT_ENOMEM. */
 int kt_buf_reserve(struct kt_buf *b, size_t extra);
@@ -29,7 +32,10 @@ int kt_buf_append_byte(struct kt_buf *b, uint8_t c);
 /* Appends a protobuf base-128 varint. */
 int kt_buf_append_varint(struct kt_buf *b, uint64_t v);
 /* Keeps the storage, forgets the contents. */
-static inline void kt_buf_reset(struct kt_buf *b) { b->len = 0; }
+static inline void kt_buf_reset(struct kt_buf *b)
+{
+    b->len = 0;
+}
 /* Releases the storage; the buffer is empty and reusable afterwards. */
 void kt_buf_free(struct kt_buf *b);
 /* Hands the storage to the caller (who frees it with free()); the buffer becomes empty. */

@@ -7,13 +7,12 @@ int kt_grpc_frame_parse(struct kt_slice body, size_t max_len, struct kt_slice *m
 {
     if (body.n < KT_GRPC_PREFIX_LEN)
         return kt_err_set(err, KT_EINVAL,
-                          "truncated gRPC frame: %zu bytes, a message prefix needs 5",
-                          body.n);
+                          "truncated gRPC frame: %zu bytes, a message prefix needs 5", body.n);
     if (body.p[0] > 1)
         return kt_err_set(err, KT_EINVAL, "bad gRPC frame: compressed flag is %u, want 0 or 1",
                           body.p[0]);
-    size_t len = ((size_t)body.p[1] << 24) | ((size_t)body.p[2] << 16) |
-                 ((size_t)body.p[3] << 8) | (size_t)body.p[4];
+    size_t len = ((size_t)body.p[1] << 24) | ((size_t)body.p[2] << 16) | ((size_t)body.p[3] << 8) |
+                 (size_t)body.p[4];
     if (len > max_len)
         return kt_err_set(err, KT_ETOOBIG, "gRPC message of %zu bytes exceeds the limit of %zu",
                           len, max_len);

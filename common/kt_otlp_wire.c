@@ -161,6 +161,38 @@ static size_t utf8_check(const uint8_t *s, size_t n)
     return n;
 }
 
+/* True when s is all ASCII. Overlapping word loads keep short strings (most attribute keys
+ * and values) free of per-byte loops. */
+static inline bool is_ascii(const uint8_t *s, size_t n)
+{
+    const uint64_t hi = 0x8080808080808080ULL;
+    uint64_t a, b;
+    if (n >= 8) {
+        uint64_t acc = 0;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&a, s + i, 8);
+            acc |= a;
+        }
+        memcpy(&b, s + n - 8, 8);
+        return ((acc | b) & hi) == 0;
+    }
+    if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        return ((x | y) & 0x80808080u) == 0;
+    }
+    if (n == 0)
+        return true;
+    return ((s[0] | s[n / 2] | s[n - 1]) & 0x80) == 0;
+}
+
+static inline bool utf8_ok(const uint8_t *s, size_t n)
+{
+    return is_ascii(s, n) || utf8_check(s, n) == n;
+}
+
 /* ------------------------------------------------------------------------------------------
  * The OTLP schema, as far as the wire needs it
  * ------------------------------------------------------------------------------------------ */
@@ -592,7 +624,7 @@ static inline bool kv_fast(const uint8_t *p, const uint8_t *end)
         return false;
     size_t kl = p[1];
     p += 2;
-    if (utf8_check(p, kl) != kl)
+    if (!utf8_ok(p, kl))
         return false;
     p += kl;
     if (p == end)
@@ -605,7 +637,7 @@ static inline bool kv_fast(const uint8_t *p, const uint8_t *end)
     size_t vl = (size_t)(end - p);
     switch (p[0]) {
     case 0x0a: /* string_value */
-        return vl >= 2 && p[1] == vl - 2 && utf8_check(p + 2, vl - 2) == vl - 2;
+        return vl >= 2 && p[1] == vl - 2 && utf8_ok(p + 2, vl - 2);
     case 0x10: /* bool_value */
     case 0x18: /* int_value */ {
         uint64_t v;
@@ -672,10 +704,11 @@ static int walk(struct vctx *c, enum msg_type mt, const uint8_t *start, const ui
                     return vprefix(c, depth, f, num, start, fstart);
                 c->depth = depth;
             } else if (kind == K_STRING) {
-                size_t bad = utf8_check(val, len);
-                if (bad != len)
+                if (!utf8_ok(val, len)) {
+                    size_t bad = utf8_check(val, len);
                     return vfail(c, f, num, val + bad, "invalid UTF-8 at byte %zu of %zu", bad,
                                  len);
+                }
             } else if (kind == K_ID16) {
                 if (len != 0 && len != 16)
                     return vfail(c, f, num, fstart, "length %zu, want 16", len);

@@ -41,8 +41,8 @@ struct ingest_conf {
         char *traces_topic;
         char *metrics_topic;
         char *logs_topic;
-        int encoding;    /* enum ingest_encoding */
-        int compression; /* enum ingest_compression */
+        int encoding;      /* enum ingest_encoding */
+        int compression;   /* enum ingest_compression */
         int required_acks; /* enum ingest_acks */
         uint64_t max_message_bytes;
         uint64_t timeout_ms;

@@ -13,7 +13,10 @@
 /* Pipelined requests in flight on one connection before reading pauses. */
 #define H1_MAX_INFLIGHT 8
 
-static struct srv_conn *conn_of(http_parser *p) { return p->data; }
+static struct srv_conn *conn_of(http_parser *p)
+{
+    return p->data;
+}
 
 static int on_message_begin(http_parser *p)
 {
@@ -189,8 +192,8 @@ static void h1_send_ready(struct srv_conn *c)
         char head[512];
         int n = snprintf(head, sizeof(head),
                          "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
-                         r->resp.http_status, reason(r->resp.http_status),
-                         r->resp.content_type, r->resp.body.len);
+                         r->resp.http_status, reason(r->resp.http_status), r->resp.content_type,
+                         r->resp.body.len);
         if (r->resp.http_status == 405)
             n += snprintf(head + n, sizeof(head) - (size_t)n, "Allow: POST\r\n");
         if (r->resp.retry_after)

@@ -27,8 +27,7 @@ static const struct {
     struct route rt;
 } routes[] = {
     {"/opentelemetry.proto.collector.trace.v1.TraceService/Export", {KT_SIGNAL_TRACES, true}},
-    {"/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-     {KT_SIGNAL_METRICS, true}},
+    {"/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", {KT_SIGNAL_METRICS, true}},
     {"/opentelemetry.proto.collector.logs.v1.LogsService/Export", {KT_SIGNAL_LOGS, true}},
     {"/v1/traces", {KT_SIGNAL_TRACES, false}},
     {"/v1/metrics", {KT_SIGNAL_METRICS, false}},
@@ -171,8 +170,7 @@ static void set_error(struct srv_req *r, int http_status, const char *msg)
     r->responded = true;
 }
 
-static void set_success(struct srv_req *r, enum kt_signal sig, uint64_t rejected,
-                        const char *msg)
+static void set_success(struct srv_req *r, enum kt_signal sig, uint64_t rejected, const char *msg)
 {
     struct srv_resp *rs = &r->resp;
     kt_buf_reset(&rs->body);

@@ -253,7 +253,7 @@ static void broker_up(struct publisher *p, const char *how)
     if (!p->brokers_down)
         return;
     p->brokers_down = false;
-    kt_info("kafka: %s; accepting requests again", how);
+    kt_info("%s; accepting requests again", how);
 }
 
 /* ---- producing ---- */

@@ -99,7 +99,10 @@ out:
     return rc;
 }
 
-static void conn_touch(struct srv_conn *c) { c->last_activity = ev_now(c->srv->loop); }
+static void conn_touch(struct srv_conn *c)
+{
+    c->last_activity = ev_now(c->srv->loop);
+}
 
 static void conn_arm_timer(struct srv_conn *c)
 {
@@ -229,7 +232,10 @@ void server_stop_accepting(struct server *s)
             h2_conn_goaway(c);
 }
 
-bool server_idle(const struct server *s) { return s->reqs_pending == 0; }
+bool server_idle(const struct server *s)
+{
+    return s->reqs_pending == 0;
+}
 
 void server_free(struct server *s)
 {
@@ -479,8 +485,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     /* A connection waiting for Kafka to acknowledge its request is not idle. */
-    if (!conn_busy(c) &&
-        now - c->last_activity >= (double)cf->receiver.idle_timeout_ms / 1000.0) {
+    if (!conn_busy(c) && now - c->last_activity >= (double)cf->receiver.idle_timeout_ms / 1000.0) {
         kt_debug("connection from %s idle for [receiver] idle_timeout; closing", c->peer);
         if (c->proto == SRV_PROTO_H2) {
             h2_conn_goaway(c);

@@ -36,14 +36,14 @@ struct srv_req {
     char content_encoding[32];
     char grpc_encoding[32];
     bool headers_done;
-    bool complete;         /* the whole body has arrived */
-    bool expect_continue;  /* HTTP/1.1 Expect: 100-continue */
-    int early_status;      /* body refused while arriving (413): answer without reading it */
+    bool complete;        /* the whole body has arrived */
+    bool expect_continue; /* HTTP/1.1 Expect: 100-continue */
+    int early_status;     /* body refused while arriving (413): answer without reading it */
     struct kt_buf body;
     struct publisher_ticket *ticket;
-    bool responded;        /* resp is filled in */
+    bool responded; /* resp is filled in */
     struct srv_resp resp;
-    size_t resp_sent;      /* HTTP/2: body bytes handed to nghttp2 */
+    size_t resp_sent; /* HTTP/2: body bytes handed to nghttp2 */
 };
 
 enum srv_proto { SRV_PROTO_UNKNOWN, SRV_PROTO_H1, SRV_PROTO_H2 };
@@ -74,7 +74,7 @@ struct srv_conn {
     struct kt_buf rbuf; /* bytes read but not yet consumed (protocol sniffing) */
     struct kt_buf wbuf; /* bytes waiting for the socket */
     size_t wpos;
-    bool closing;       /* close once wbuf is written */
+    bool closing; /* close once wbuf is written */
     bool reading_paused;
     int depth; /* nesting of this connection's callbacks on the stack */
     bool dead; /* closed while depth > 0: freed when the outermost callback returns */

@@ -46,24 +46,8 @@ body='{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value"
 curl -sS -w '  -> HTTP %{http_code}\n' -X POST "http://127.0.0.1:$HTTP_PORT/v1/traces" \
   -H 'Content-Type: application/json' -d "$body"
 
-step "OpenTelemetry JS SDK: 20 traces x 5 spans over OTLP/gRPC, plus a log record and a metric"
-KT_GRPC_URL="http://127.0.0.1:$GRPC_PORT" KT_HTTP_URL="http://127.0.0.1:$HTTP_PORT" \
-  node scripts/demo-sdk.js
-
-step "what Kafka holds: otlp_spans (partition, key = trace ID, spans)"
-kcat -b "$BOOT" -C -t otlp_spans -o beginning -e -q -f '%p %k %S\n' | sort -n | awk '
-  { by[$1]++; keys[$1]=keys[$1] " " substr($2,1,8) "…" }
-  END { for (p in by) printf "  partition %s: %d messages, keys%s\n", p, by[p], keys[p] }' | sort
-echo
-echo "  the curl span, decoded from its Kafka message:"
-kcat -b "$BOOT" -C -t otlp_spans -o beginning -e -q -k 5b8efff798038103d269b633813fc60c \
-  -f '%s' 2>/dev/null >/dev/null || true
-kcat -b "$BOOT" -C -t otlp_spans -o beginning -e -q -f '%k\n' | grep -c . | sed 's/^/  messages in otlp_spans: /'
-for t in otlp_logs otlp_metrics; do
-  n=$(kcat -b "$BOOT" -C -t $t -o beginning -e -q -f 'x\n' | grep -c . || true)
-  echo "  messages in $t: $n"
-done
-node scripts/demo-show.js "$BOOT" 5b8efff798038103d269b633813fc60c
+step "OpenTelemetry JS SDK: 20 traces x 5 spans over OTLP/gRPC, logs over HTTP/protobuf, metrics over HTTP/JSON"
+node scripts/demo.js "$BOOT" "http://127.0.0.1:$GRPC_PORT" "http://127.0.0.1:$HTTP_PORT"
 
 step "stopping (SIGTERM: ingest finishes in-flight work and exits 0)"
 kill -TERM $ING; wait $ING && echo "  kotel-ingest exited 0"
