@@ -22,6 +22,10 @@ enum {
 #define VARINT_TRUNCATED (-1)
 #define VARINT_OVERLONG (-2)
 
+/* Tags and lengths are 32-bit varints: protobuf-c, and so every consumer downstream, refuses
+ * them in more than 5 bytes, however they are padded. */
+#define MAX_VARINT32_BYTES 5
+
 /* Reads a varint at *pp. Returns 0, VARINT_TRUNCATED (ran past end) or VARINT_OVERLONG
  * (more than 10 bytes, or a value over 64 bits). */
 static inline int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
@@ -69,7 +73,8 @@ static inline int next_field(const uint8_t **pp, const uint8_t *end, struct fiel
         return 0;
     f->start = p;
     uint64_t tag, v;
-    if (read_varint(&p, end, &tag) != 0 || tag > UINT32_MAX || (tag >> 3) == 0)
+    if (read_varint(&p, end, &tag) != 0 || tag > UINT32_MAX || (tag >> 3) == 0 ||
+        p - f->start > MAX_VARINT32_BYTES)
         return -1;
     f->num = (uint32_t)(tag >> 3);
     f->wt = (uint32_t)(tag & 7);
@@ -90,15 +95,16 @@ static inline int next_field(const uint8_t **pp, const uint8_t *end, struct fiel
             return -1;
         p += 4;
         break;
-    case WT_LEN:
-        if (read_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p))
+    case WT_LEN: {
+        const uint8_t *lp = p;
+        if (read_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p) || p - lp > MAX_VARINT32_BYTES)
             return -1;
         f->val = p;
         f->len = (size_t)v;
         p += v;
         break;
-    default:
-        return -1;
+    }
+    default: return -1;
     }
     f->end = p;
     *pp = p;
@@ -106,7 +112,10 @@ static inline int next_field(const uint8_t **pp, const uint8_t *end, struct fiel
 }
 
 /* Encoded size of a length-delimited field with a one-byte tag around n payload bytes. */
-static inline size_t ld_size(size_t n) { return 1 + kt_varint_size(n) + n; }
+static inline size_t ld_size(size_t n)
+{
+    return 1 + kt_varint_size(n) + n;
+}
 
 void kt_hex_encode(const uint8_t *p, size_t n, char *out)
 {
@@ -237,13 +246,13 @@ enum msg_type {
 
 enum field_kind {
     K_UNKNOWN = 0,
-    K_VARINT,        /* int32/64, uint32/64, sint32, bool, enum */
-    K_I64,           /* fixed64, sfixed64, double */
-    K_I32,           /* fixed32 */
-    K_STRING,        /* UTF-8 checked */
+    K_VARINT, /* int32/64, uint32/64, sint32, bool, enum */
+    K_I64,    /* fixed64, sfixed64, double */
+    K_I32,    /* fixed32 */
+    K_STRING, /* UTF-8 checked */
     K_BYTES,
-    K_ID16,          /* trace ID: empty or 16 bytes */
-    K_ID8,           /* span ID: empty or 8 bytes */
+    K_ID16, /* trace ID: empty or 16 bytes */
+    K_ID8,  /* span ID: empty or 8 bytes */
     K_MSG,
     K_PACKED_I64,    /* repeated fixed64/double: packed or one element per field */
     K_PACKED_VARINT, /* repeated uint64: packed or one element per field */
@@ -262,10 +271,22 @@ struct mdesc {
     bool item; /* one span / data point / log record */
 };
 
-#define F(k, n) {k, 0, 0, n}
-#define R(k, n) {k, 0, 1, n}
-#define FM(m, n) {K_MSG, m, 0, n}
-#define RM(m, n) {K_MSG, m, 1, n}
+#define F(k, n)                                                                                    \
+    {                                                                                              \
+        k, 0, 0, n                                                                                 \
+    }
+#define R(k, n)                                                                                    \
+    {                                                                                              \
+        k, 0, 1, n                                                                                 \
+    }
+#define FM(m, n)                                                                                   \
+    {                                                                                              \
+        K_MSG, m, 0, n                                                                             \
+    }
+#define RM(m, n)                                                                                   \
+    {                                                                                              \
+        K_MSG, m, 1, n                                                                             \
+    }
 
 static const struct fdesc f_traces_data[] = {[1] = RM(M_RESOURCE_SPANS, "resource_spans")};
 static const struct fdesc f_resource_spans[] = {
@@ -407,12 +428,9 @@ static const struct fdesc f_quantile[] = {
     [2] = F(K_I64, "value"),
 };
 static const struct fdesc f_exemplar[] = {
-    [2] = F(K_I64, "time_unix_nano"),
-    [3] = F(K_I64, "as_double"),
-    [4] = F(K_ID8, "span_id"),
-    [5] = F(K_ID16, "trace_id"),
-    [6] = F(K_I64, "as_int"),
-    [7] = RM(M_KEY_VALUE, "filtered_attributes"),
+    [2] = F(K_I64, "time_unix_nano"), [3] = F(K_I64, "as_double"),
+    [4] = F(K_ID8, "span_id"),        [5] = F(K_ID16, "trace_id"),
+    [6] = F(K_I64, "as_int"),         [7] = RM(M_KEY_VALUE, "filtered_attributes"),
 };
 static const struct fdesc f_logs_data[] = {[1] = RM(M_RESOURCE_LOGS, "resource_logs")};
 static const struct fdesc f_resource_logs[] = {
@@ -455,14 +473,10 @@ static const struct fdesc f_key_value[] = {
     [3] = F(K_VARINT, "key_strindex"),
 };
 static const struct fdesc f_any_value[] = {
-    [1] = F(K_STRING, "string_value"),
-    [2] = F(K_VARINT, "bool_value"),
-    [3] = F(K_VARINT, "int_value"),
-    [4] = F(K_I64, "double_value"),
-    [5] = FM(M_ARRAY_VALUE, "array_value"),
-    [6] = FM(M_KVLIST, "kvlist_value"),
-    [7] = F(K_BYTES, "bytes_value"),
-    [8] = F(K_VARINT, "string_value_strindex"),
+    [1] = F(K_STRING, "string_value"),      [2] = F(K_VARINT, "bool_value"),
+    [3] = F(K_VARINT, "int_value"),         [4] = F(K_I64, "double_value"),
+    [5] = FM(M_ARRAY_VALUE, "array_value"), [6] = FM(M_KVLIST, "kvlist_value"),
+    [7] = F(K_BYTES, "bytes_value"),        [8] = F(K_VARINT, "string_value_strindex"),
 };
 static const struct fdesc f_array_value[] = {[1] = RM(M_ANY_VALUE, "values")};
 static const struct fdesc f_kvlist[] = {[1] = RM(M_KEY_VALUE, "values")};
@@ -473,7 +487,10 @@ static const struct fdesc f_entity_ref[] = {
     [4] = R(K_STRING, "description_keys"),
 };
 
-#define MD(tab, it) {tab, (uint8_t)(sizeof(tab) / sizeof(tab[0])), it}
+#define MD(tab, it)                                                                                \
+    {                                                                                              \
+        tab, (uint8_t)(sizeof(tab) / sizeof(tab[0])), it                                           \
+    }
 
 static const struct mdesc schema[M_COUNT] = {
     [M_TRACES_DATA] = MD(f_traces_data, false),
@@ -596,8 +613,9 @@ static __attribute__((cold)) int wrong_wt(struct vctx *c, const struct fdesc *f,
 
 /* Adds "name[i]" in front of a nested error. The index is found by counting earlier
  * occurrences again, so the happy path keeps no per-field counters. */
-static __attribute__((cold)) int vprefix(struct vctx *c, int depth, const struct fdesc *f, uint32_t num,
-                   const uint8_t *msg_start, const uint8_t *field_start)
+static __attribute__((cold)) int vprefix(struct vctx *c, int depth, const struct fdesc *f,
+                                         uint32_t num, const uint8_t *msg_start,
+                                         const uint8_t *field_start)
 {
     const char *sep = c->err->msg[0] == ':' ? "" : ".";
     int inner = c->err_depth - PATH_KEEP_INNER;
@@ -636,19 +654,27 @@ static inline bool kv_fast(const uint8_t *p, const uint8_t *end)
         return true;
     size_t vl = (size_t)(end - p);
     switch (p[0]) {
-    case 0x0a: /* string_value */
-        return vl >= 2 && p[1] == vl - 2 && utf8_ok(p + 2, vl - 2);
+    case 0x0a: /* string_value */ return vl >= 2 && p[1] == vl - 2 && utf8_ok(p + 2, vl - 2);
     case 0x10: /* bool_value */
     case 0x18: /* int_value */ {
         uint64_t v;
         const uint8_t *q = p + 1;
         return read_varint(&q, end, &v) == 0 && q == end;
     }
-    case 0x21: /* double_value */
-        return vl == 9;
-    default:
-        return false;
+    case 0x21: /* double_value */ return vl == 9;
+    default: return false;
     }
+}
+
+/* Whether an AnyValue payload sets its value (any of its oneof fields 1..8). */
+static bool any_has_value(const uint8_t *p, const uint8_t *end)
+{
+    struct field f;
+    while (next_field(&p, end, &f) == 1) {
+        if (f.num <= 8)
+            return true;
+    }
+    return false;
 }
 
 static int walk(struct vctx *c, enum msg_type mt, const uint8_t *start, const uint8_t *end,
@@ -661,6 +687,7 @@ static int walk(struct vctx *c, enum msg_type mt, const uint8_t *start, const ui
     if (mt == M_ANY_VALUE && ++any_depth > MAX_ANY_DEPTH)
         return vfail(c, NULL, 0, start, "AnyValue nested deeper than %d levels", MAX_ANY_DEPTH);
 
+    bool any_seen = false;
     const uint8_t *p = start;
     while (p < end) {
         const uint8_t *fstart = p;
@@ -668,7 +695,7 @@ static int walk(struct vctx *c, enum msg_type mt, const uint8_t *start, const ui
         int rc;
         if (*p < 0x80) {
             tag = *p++;
-        } else if ((rc = read_varint(&p, end, &tag)) != 0) {
+        } else if ((rc = read_varint(&p, end, &tag)) != 0 || p - fstart > MAX_VARINT32_BYTES) {
             return vfail(c, NULL, 0, fstart, "%s tag varint",
                          rc == VARINT_TRUNCATED ? "truncated" : "over-long");
         }
@@ -681,9 +708,10 @@ static int walk(struct vctx *c, enum msg_type mt, const uint8_t *start, const ui
 
         /* Ordered by frequency; if-chains predict better here than a jump table. */
         if (wt == WT_LEN) {
+            const uint8_t *lp = p;
             if (p < end && *p < 0x80) {
                 v = *p++;
-            } else if ((rc = read_varint(&p, end, &v)) != 0) {
+            } else if ((rc = read_varint(&p, end, &v)) != 0 || p - lp > MAX_VARINT32_BYTES) {
                 return vfail(c, f, num, fstart, "%s length varint",
                              rc == VARINT_TRUNCATED ? "truncated" : "over-long");
             }
@@ -700,6 +728,15 @@ static int walk(struct vctx *c, enum msg_type mt, const uint8_t *start, const ui
             if (kind == K_MSG) {
                 if (f->msg == M_KEY_VALUE && any_depth < MAX_ANY_DEPTH && kv_fast(val, p))
                     continue;
+                /* A singular AnyValue given again is merged into the first; protobuf-c
+                 * cannot decode the message when a later one sets no value. */
+                if (f->msg == M_ANY_VALUE && !f->repeated) {
+                    if (any_seen && !any_has_value(val, p))
+                        return vfail(c, f, num, fstart,
+                                     "given again without a value (protobuf-c cannot "
+                                     "decode that)");
+                    any_seen = true;
+                }
                 if (walk(c, (enum msg_type)f->msg, val, p, depth + 1, any_depth) != 0)
                     return vprefix(c, depth, f, num, start, fstart);
                 c->depth = depth;
@@ -758,8 +795,7 @@ static int walk(struct vctx *c, enum msg_type mt, const uint8_t *start, const ui
     return 0;
 }
 
-int kt_otlp_validate(enum kt_signal sig, struct kt_slice msg, size_t *n_items,
-                     struct kt_err *err)
+int kt_otlp_validate(enum kt_signal sig, struct kt_slice msg, size_t *n_items, struct kt_err *err)
 {
     struct kt_err local;
     struct vctx c = {msg.p, 0, err != NULL ? err : &local, 0, 0};
@@ -767,6 +803,11 @@ int kt_otlp_validate(enum kt_signal sig, struct kt_slice msg, size_t *n_items,
         return kt_err_set(err, KT_EINVAL, "unknown signal %d", (int)sig);
     if (msg.n > 0 && msg.p == NULL)
         return kt_err_set(err, KT_EINVAL, "NULL message of %zu bytes", msg.n);
+    if (msg.n == 0) {
+        if (n_items != NULL)
+            *n_items = 0;
+        return 0;
+    }
     int rc = walk(&c, root_of[sig], msg.p, msg.p + msg.n, 0, 0);
     if (rc != 0) {
         /* An error in the top-level message itself has no path to hang on. */
@@ -807,8 +848,8 @@ struct range {
 };
 
 struct node {
-    size_t off, len;       /* the wrapper's payload in the request */
-    size_t hdr_first;      /* its fields other than the split children, in ranges[] */
+    size_t off, len;  /* the wrapper's payload in the request */
+    size_t hdr_first; /* its fields other than the split children, in ranges[] */
     size_t hdr_n;
     size_t hdr_len;
     int32_t parent;
@@ -862,25 +903,26 @@ struct kt_otlp_splitter {
     size_t n_lens, cap_lens;
 };
 
-/* Grows *v to hold at least need elements. */
-static int grow(void **v, size_t *cap, size_t need, size_t elem)
+/* Grows the array whose pointer is at arrp to hold at least need elements. The pointer is
+ * read and written through memcpy so one helper serves every element type. */
+static int grow(void *arrp, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
     size_t n = *cap ? *cap : 16;
     while (n < need)
         n *= 2;
     if (n > SIZE_MAX / elem)
         return KT_ENOMEM;
-    void *p = realloc(*v, n * elem);
+    void *old;
+    memcpy(&old, arrp, sizeof(old));
+    void *p = realloc(old, n * elem);
     if (p == NULL)
         return KT_ENOMEM;
-    *v = p;
+    memcpy(arrp, &p, sizeof(p));
     *cap = n;
     return 0;
 }
 
-#define GROW(arr, n, cap) grow((void **)&(arr), &(cap), (n), sizeof(*(arr)))
+#define GROW(arr, n, cap) ((n) <= (cap) ? 0 : grow(&(arr), &(cap), (n), sizeof(*(arr))))
 
 struct kt_otlp_splitter *kt_otlp_splitter_new(void)
 {
@@ -989,8 +1031,7 @@ static int count_points(const uint8_t *p, const uint8_t *end, uint32_t *n)
 }
 
 /* Items of a scope-level entry (payload). */
-static int count_scope_items(enum kt_signal sig, const uint8_t *p, const uint8_t *end,
-                             uint32_t *n)
+static int count_scope_items(enum kt_signal sig, const uint8_t *p, const uint8_t *end, uint32_t *n)
 {
     struct field f;
     int rc;
@@ -1126,8 +1167,8 @@ static void write_node(struct sctx *c, const struct node *nd, size_t len)
     struct kt_buf *b = c->out;
     b->len += kt_varint_put(b->p + b->len, nd->tag);
     b->len += kt_varint_put(b->p + b->len, len);
-    const struct range *r = &c->s->ranges[nd->hdr_first];
     for (size_t i = 0; i < nd->hdr_n; i++) {
+        const struct range *r = c->s->ranges + nd->hdr_first;
         memcpy(b->p + b->len, c->base + r[i].off, r[i].len);
         b->len += r[i].len;
     }
@@ -1169,9 +1210,11 @@ static int flush(struct sctx *c)
         c->out->len += u->len;
     }
     if (c->out->len - start != total) {
+        size_t written = c->out->len - start;
         c->out->len = start;
-        return kt_err_set(c->reject_err, KT_EINVAL, "internal error: chunk planned at %zu "
-                          "bytes, written %zu", total, c->out->len - start);
+        return kt_err_set(c->reject_err, KT_EINVAL,
+                          "internal error: chunk planned at %zu bytes, written %zu", total,
+                          written);
     }
 
     struct kt_otlp_chunk *chunk = &ch->v[ch->n++];
@@ -1283,8 +1326,8 @@ static int expand(struct sctx *c, const struct unit *u)
             while ((rc = next_field(&r, rend, &g)) == 1) {
                 if (g.num != 1 || g.wt != WT_LEN)
                     continue;
-                struct unit dp = {(size_t)(g.start - c->base), (size_t)(g.end - g.start), data,
-                                  -1, 1, U_ITEM};
+                struct unit dp = {
+                    (size_t)(g.start - c->base), (size_t)(g.end - g.start), data, -1, 1, U_ITEM};
                 if ((rc = place(c, &dp)) != 0)
                     return rc;
             }
@@ -1301,8 +1344,8 @@ static int expand(struct sctx *c, const struct unit *u)
     while ((rc = next_field(&q, end, &f)) == 1) {
         if (f.num != 2 || f.wt != WT_LEN)
             continue;
-        struct unit child = {(size_t)(f.start - c->base), (size_t)(f.end - f.start), id, -1, 1,
-                             U_ITEM};
+        struct unit child = {
+            (size_t)(f.start - c->base), (size_t)(f.end - f.start), id, -1, 1, U_ITEM};
         if (resource) {
             child.kind = U_SCOPE;
             child.n_items = 0;
@@ -1501,7 +1544,8 @@ static int resource_hash(struct kt_otlp_splitter *s, const uint8_t *p, const uin
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++) {
         uint8_t lb[10];
-        h = fnv1a(h, lb, kt_varint_put(lb, s->kvs[i].kv_len));
+        size_t ln = kt_varint_put(lb, s->kvs[i].kv_len);
+        h = fnv1a(h, lb, ln);
         h = fnv1a(h, s->kvs[i].kv, s->kvs[i].kv_len);
     }
     *out = h;
@@ -1535,6 +1579,8 @@ static int group_by_trace(struct sctx *c, const uint8_t *p, const uint8_t *end)
             while ((rc = next_field(&r, rend, &item)) == 1) {
                 if (item.num != 2 || item.wt != WT_LEN)
                     continue;
+                /* The first trace_id is the key: looking for a repeated one would mean
+                 * walking every span to its end, for encodings no exporter produces. */
                 size_t tl = 0;
                 const uint8_t *tid = find_bytes(item.val, item.val + item.len, id_field, &tl);
                 if (tid != NULL && tl != 16)
@@ -1551,7 +1597,11 @@ static int group_by_trace(struct sctx *c, const uint8_t *p, const uint8_t *end)
                     last_id = tid;
                 }
                 struct unit u = {(size_t)(item.start - c->base),
-                                 (size_t)(item.end - item.start), ss, -1, 1, U_ITEM};
+                                 (size_t)(item.end - item.start),
+                                 ss,
+                                 -1,
+                                 1,
+                                 U_ITEM};
                 if ((rc = add_unit(s, g, &u)) != 0)
                     return rc;
             }
@@ -1575,8 +1625,8 @@ static int group_by_resource(struct sctx *c, const uint8_t *p, const uint8_t *en
     while ((rc = next_field(&p, end, &rf)) == 1) {
         if (rf.num != 1 || rf.wt != WT_LEN)
             continue;
-        struct unit u = {(size_t)(rf.start - c->base), (size_t)(rf.end - rf.start), -1, -1, 0,
-                         U_RESOURCE};
+        struct unit u = {
+            (size_t)(rf.start - c->base), (size_t)(rf.end - rf.start), -1, -1, 0, U_RESOURCE};
         if (count_resource_items(c->sig, rf.val, rf.val + rf.len, &u.n_items) < 0)
             return malformed(c, rf.val, "bad field in a resource entry");
         if (u.n_items == 0)
@@ -1623,6 +1673,8 @@ int kt_otlp_splitter_split(struct kt_otlp_splitter *s, enum kt_signal sig, struc
     if (mode != KT_OTLP_KEY_NONE && mode != KT_OTLP_KEY_TRACE_ID &&
         mode != KT_OTLP_KEY_RESOURCE_HASH)
         return kt_err_set(reject_err, KT_EINVAL, "unknown key mode %d", (int)mode);
+    if (msg.n == 0)
+        return 0;
 
     struct sctx c;
     memset(&c, 0, sizeof(c));
@@ -1679,11 +1731,8 @@ int kt_otlp_splitter_split(struct kt_otlp_splitter *s, enum kt_signal sig, struc
 
     for (size_t g = 0; rc == 0 && g < s->n_groups; g++) {
         c.g = &s->groups[g];
-        for (int32_t u = s->groups[g].first; rc == 0 && u >= 0; u = s->units[u].next) {
-            /* place() may expand and so grow s->units' neighbours; copy the unit first. */
-            struct unit cur = s->units[u];
-            rc = place(&c, &cur);
-        }
+        for (int32_t u = s->groups[g].first; rc == 0 && u >= 0; u = s->units[u].next)
+            rc = place(&c, &s->units[u]);
         if (rc == 0)
             rc = flush(&c);
     }
@@ -1704,9 +1753,15 @@ static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct kt_otlp_splitter *tls_splitter;
 static bool tls_key_ok;
 
-static void tls_free(void *p) { kt_otlp_splitter_free(p); }
+static void tls_free(void *p)
+{
+    kt_otlp_splitter_free(p);
+}
 
-static void tls_init(void) { tls_key_ok = pthread_key_create(&tls_key, tls_free) == 0; }
+static void tls_init(void)
+{
+    tls_key_ok = pthread_key_create(&tls_key, tls_free) == 0;
+}
 
 int kt_otlp_split(enum kt_signal sig, struct kt_slice msg, const struct kt_otlp_split_opts *o,
                   struct kt_buf *out, struct kt_otlp_chunks *chunks, size_t *n_rejected,
@@ -1721,8 +1776,7 @@ int kt_otlp_split(enum kt_signal sig, struct kt_slice msg, const struct kt_otlp_
             pthread_setspecific(tls_key, s);
         tls_splitter = s;
     }
-    return kt_otlp_splitter_split(tls_splitter, sig, msg, o, out, chunks, n_rejected,
-                                  reject_err);
+    return kt_otlp_splitter_split(tls_splitter, sig, msg, o, out, chunks, n_rejected, reject_err);
 }
 
 void kt_otlp_split_thread_cleanup(void)

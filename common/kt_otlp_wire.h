@@ -22,17 +22,19 @@
  * present, strings must be valid UTF-8. Unknown fields are skipped (forward compatible).
  * On success *n_items is the number of spans / data points / log records.
  * Repeated scalars (bucket_counts, explicit_bounds) may be packed or not. Group wire types
- * are refused, and so is an AnyValue nested more than 32 levels deep. No allocation.
+ * are refused, and so is an AnyValue nested more than 32 levels deep. So is what protobuf-c
+ * (used by consumers) cannot decode although protobuf allows it: tags and lengths padded
+ * past 5 bytes, and a body or attribute value given again without a value set. Accepted
+ * messages decode with protobuf-c. No allocation.
  * On failure returns KT_EINVAL with a message naming the path and byte offset, e.g.
  * "resource_spans[0].scope_spans[1].spans[3].trace_id: length 15, want 16 (offset 812)". */
-int kt_otlp_validate(enum kt_signal sig, struct kt_slice msg, size_t *n_items,
-                     struct kt_err *err);
+int kt_otlp_validate(enum kt_signal sig, struct kt_slice msg, size_t *n_items, struct kt_err *err);
 
 /* One piece of a split request: a complete serialized *Data message whose items all share
  * one partitioning key. */
 struct kt_otlp_chunk {
-    char key[33];   /* NUL-terminated; "" = no key (librdkafka picks the partition) */
-    size_t off;     /* chunk bytes live at out->p + off */
+    char key[33]; /* NUL-terminated; "" = no key (librdkafka picks the partition) */
+    size_t off;   /* chunk bytes live at out->p + off */
     size_t len;
     uint32_t n_items;
 };
@@ -69,12 +71,13 @@ struct kt_otlp_split_opts {
 
 /* Splits a message that passed kt_otlp_validate. Appends chunk bytes to out and descriptors
  * to chunks (both reused across calls by the caller; neither is reset here). Chunks come in
- * order of first appearance of their key. Items that could not be placed are counted in
- * *n_rejected and the first reason is written to reject_err (e.g. "span 5b8e.../00f0...:
- * 1200345 bytes encoded with its wrappers, over max_chunk_bytes 1000000"). Returns 0,
- * KT_EINVAL (malformed input or a key mode that does not apply; the reason in reject_err)
- * or KT_ENOMEM; on failure out and chunks are as they were. Spans with an empty trace_id
- * get key "" under KT_OTLP_KEY_TRACE_ID.
+ * order of first appearance of their key. *n_rejected is set to the number of items this
+ * call could not place, and the first reason is written to reject_err (e.g.
+ * "span 5b8e.../00f0...: 1200345 bytes encoded with its wrappers, over max_chunk_bytes
+ * 1000000"). Returns 0, KT_EINVAL (malformed input or a key mode that does not apply; the
+ * reason in reject_err) or KT_ENOMEM; on failure out and chunks are as they were. Spans
+ * with an empty trace_id get key "" under KT_OTLP_KEY_TRACE_ID (a span that repeats
+ * trace_id is keyed by the first one).
  *
  * KT_OTLP_KEY_NONE with the message within max_chunk_bytes copies the message as it is.
  * Otherwise chunks are re-assembled from the request's bytes: whole resource-level entries
@@ -106,7 +109,10 @@ int kt_otlp_splitter_split(struct kt_otlp_splitter *s, enum kt_signal sig, struc
                            struct kt_err *reject_err);
 
 void kt_otlp_chunks_free(struct kt_otlp_chunks *c);
-static inline void kt_otlp_chunks_reset(struct kt_otlp_chunks *c) { c->n = 0; }
+static inline void kt_otlp_chunks_reset(struct kt_otlp_chunks *c)
+{
+    c->n = 0;
+}
 
 /* Lowercase hex of n bytes into out (2n chars + NUL). */
 void kt_hex_encode(const uint8_t *p, size_t n, char *out);

@@ -9,9 +9,12 @@
  *   up       brokers accept connections again                          -> "ok up"
  *   rtt MS   add MS milliseconds of round-trip time to every broker    -> "ok rtt MS"
  *
- * An unknown command is reported on stderr and gets no stdout line. A known command that the
- * mock cluster rejects is logged on stderr and answered with "error CMD" on stdout, so a
- * test waiting for the answer fails fast instead of timing out.
+ * The answer comes once the change is in effect. The first command after start can take
+ * about a second (the mock's I/O thread is in a 1 s poll until its first control op); later
+ * ones are immediate. An unknown or malformed command is reported on stderr and gets no
+ * stdout line. A known command that the mock cluster rejects is logged on stderr and
+ * answered with "error CMD" on stdout, so a test waiting for the answer fails fast instead
+ * of timing out.
  *
  * Limits of librdkafka's mock cluster (checked against 2.0.2):
  *   - Listener ports are always chosen by the kernel; there is no public way to ask for a
@@ -19,8 +22,10 @@
  *   - Topics created on demand (metadata or produce for an unknown topic) always get 4
  *     partitions: the cluster's default is not settable through the public API. Topics
  *     that need --partitions P must be named in --topics.
- *   - Each partition keeps at most 5 MB / 100000 message sets; older ones are dropped.
+ *   - Each partition keeps at most 5 MB / 100000 message sets; older ones are dropped
+ *     silently (measured: after 8 MB into one partition, the log starts near offset 3000).
  *     Start a fresh broker per test rather than piling data into one.
+ *   - "down" closes the listeners: clients get "connection refused" until "up".
  *
  * stdin EOF does not stop the broker; SIGTERM or SIGINT does (exit 0). */
 #include <errno.h>
@@ -99,8 +104,8 @@ static int add_topics(struct db_opts *o, const char *list, struct kt_err *err)
             char c = p[i];
             if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '.' || c == '_' || c == '-'))
-                return kt_err_set(err, KT_EINVAL, "--topics: invalid character '%c' in '%.*s'",
-                                  c, (int)n, p);
+                return kt_err_set(err, KT_EINVAL, "--topics: invalid character '%c' in '%.*s'", c,
+                                  (int)n, p);
         }
         int dup = 0;
         for (int i = 0; i < o->ntopics; i++)
@@ -108,8 +113,7 @@ static int add_topics(struct db_opts *o, const char *list, struct kt_err *err)
                 dup = 1;
         if (!dup) {
             if (o->ntopics == DB_MAX_TOPICS)
-                return kt_err_set(err, KT_ETOOBIG, "--topics: more than %d topics",
-                                  DB_MAX_TOPICS);
+                return kt_err_set(err, KT_ETOOBIG, "--topics: more than %d topics", DB_MAX_TOPICS);
             char *t = strndup(p, n);
             if (t == NULL)
                 return kt_err_set(err, KT_ENOMEM, "out of memory");
@@ -151,12 +155,11 @@ static int parse_args(int argc, char **argv, struct db_opts *o, struct kt_err *e
         }
         if (DB_IS("--brokers")) {
             if (parse_int(val, 1, DB_MAX_BROKERS, &o->brokers) != KT_OK)
-                return kt_err_set(err, KT_EINVAL, "--brokers: '%s' is not an integer 1..%d",
-                                  val, DB_MAX_BROKERS);
+                return kt_err_set(err, KT_EINVAL, "--brokers: '%s' is not an integer 1..%d", val,
+                                  DB_MAX_BROKERS);
         } else if (DB_IS("--partitions")) {
             if (parse_int(val, 1, DB_MAX_PARTITIONS, &o->partitions) != KT_OK)
-                return kt_err_set(err, KT_EINVAL,
-                                  "--partitions: '%s' is not an integer 1..%d", val,
+                return kt_err_set(err, KT_EINVAL, "--partitions: '%s' is not an integer 1..%d", val,
                                   DB_MAX_PARTITIONS);
         } else {
             int rc = add_topics(o, val, err);
@@ -197,8 +200,8 @@ static void set_all(rd_kafka_mock_cluster_t *mc, int nbrokers, int up, const cha
 {
     int failed = 0;
     for (int id = 1; id <= nbrokers; id++) {
-        rd_kafka_resp_err_t e = up ? rd_kafka_mock_broker_set_up(mc, id)
-                                   : rd_kafka_mock_broker_set_down(mc, id);
+        rd_kafka_resp_err_t e =
+            up ? rd_kafka_mock_broker_set_up(mc, id) : rd_kafka_mock_broker_set_down(mc, id);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             kt_error("devbroker: %s: broker %d: %s", cmd, id, rd_kafka_err2str(e));
             failed = 1;
@@ -254,8 +257,7 @@ static void handle_line(rd_kafka_mock_cluster_t *mc, int nbrokers, char *line)
             arg++;
         int ms;
         if (parse_int(arg, 0, 3600 * 1000, &ms) != KT_OK) {
-            fprintf(stderr, "error: rtt: '%s' is not a number of milliseconds 0..3600000\n",
-                    arg);
+            fprintf(stderr, "error: rtt: '%s' is not a number of milliseconds 0..3600000\n", arg);
             fflush(stderr);
             return;
         }
@@ -292,8 +294,7 @@ static void feed(struct linebuf *lb, const char *data, size_t n, rd_kafka_mock_c
         if (lb->skipping)
             continue;
         if (lb->len + 1 >= sizeof(lb->buf)) {
-            fprintf(stderr, "error: command line longer than %d bytes ignored\n",
-                    DB_LINE_MAX - 1);
+            fprintf(stderr, "error: command line longer than %d bytes ignored\n", DB_LINE_MAX - 1);
             fflush(stderr);
             lb->skipping = 1;
             lb->len = 0;

@@ -2,12 +2,16 @@
  * validates is split in every key mode, unbounded and with a small chunk bound. Beyond "no
  * crash", the split output is checked: each chunk is within the bound and validates with
  * the item count it claims, no item is lost or duplicated (emitted + rejected = validated),
- * and all chunks concatenated are one valid message. */
+ * and all chunks concatenated are one valid message. protobuf-c is the independent oracle:
+ * whatever kt_otlp_validate accepts, it must decode too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kt_otlp_wire.h"
+#include "opentelemetry/proto/logs/v1/logs.pb-c.h"
+#include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
+#include "opentelemetry/proto/trace/v1/trace.pb-c.h"
 
 static void check(bool ok, const char *what, enum kt_signal sig, int mode, size_t max)
 {
@@ -16,6 +20,28 @@ static void check(bool ok, const char *what, enum kt_signal sig, int mode, size_
     fprintf(stderr, "fuzz_otlp_wire: %s (signal %s, key mode %d, max %zu)\n", what,
             kt_signal_name(sig), mode, max);
     abort();
+}
+
+static bool protobuf_c_decodes(enum kt_signal sig, struct kt_slice b)
+{
+    ProtobufCMessage *m = NULL;
+    switch (sig) {
+    case KT_SIGNAL_TRACES:
+        m = (ProtobufCMessage *)opentelemetry__proto__trace__v1__traces_data__unpack(NULL, b.n,
+                                                                                     b.p);
+        break;
+    case KT_SIGNAL_METRICS:
+        m = (ProtobufCMessage *)opentelemetry__proto__metrics__v1__metrics_data__unpack(NULL, b.n,
+                                                                                        b.p);
+        break;
+    case KT_SIGNAL_LOGS:
+        m = (ProtobufCMessage *)opentelemetry__proto__logs__v1__logs_data__unpack(NULL, b.n, b.p);
+        break;
+    }
+    if (m == NULL)
+        return false;
+    protobuf_c_message_free_unpacked(m, NULL);
+    return true;
 }
 
 static void split_and_check(enum kt_signal sig, struct kt_slice msg, size_t n_items, int mode,
@@ -55,6 +81,7 @@ static void split_and_check(enum kt_signal sig, struct kt_slice msg, size_t n_it
         struct kt_slice b = {out->p + c->off, c->len};
         check(kt_otlp_validate(sig, b, &n, NULL) == 0, "chunk does not validate", sig, mode, max);
         check(n == c->n_items, "chunk item count wrong", sig, mode, max);
+        check(protobuf_c_decodes(sig, b), "protobuf-c cannot decode a chunk", sig, mode, max);
         total += n;
     }
     check(end == out->len, "output has bytes outside chunks", sig, mode, max);
@@ -82,6 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   "validation failed without a message", (enum kt_signal)sig, -1, 0);
             continue;
         }
+        check(protobuf_c_decodes((enum kt_signal)sig, msg),
+              "validated, but protobuf-c cannot decode it", (enum kt_signal)sig, -1, 0);
         for (int mode = KT_OTLP_KEY_NONE; mode <= KT_OTLP_KEY_RESOURCE_HASH; mode++) {
             split_and_check((enum kt_signal)sig, msg, n_items, mode, 0, &out, &chunks);
             split_and_check((enum kt_signal)sig, msg, n_items, mode, small, &out, &chunks);

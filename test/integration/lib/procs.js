@@ -55,21 +55,35 @@ function spawnTracked(name, file, args, stdio) {
     if (log.length > LOG_KEEP) log = log.slice(-LOG_KEEP);
     if (VERBOSE) process.stderr.write(s.replace(/^(?=.)/gm, `${name}| `));
   });
+  // 'exit' may not come when the spawn itself failed (ENOENT, ETXTBSY while the binary is
+  // being rebuilt): 'error' settles it then, or nothing would ever resolve.
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       children.delete(child);
       resolve({ code, signal });
     });
+    child.once('error', (error) => {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) return;
+      children.delete(child);
+      resolve({ code: null, signal: null, error });
+    });
   });
-  child.once('error', () => {
-    /* reported through 'exit' */
+  let spawnError = null;
+  child.once('error', (e) => {
+    if (child.pid === undefined) spawnError = e;
   });
-  return { child, exited, log: () => log };
+  // true while running, else why not
+  const alive = () => {
+    if (spawnError) return `${name} could not run: ${spawnError.message}`;
+    if (child.exitCode === null && child.signalCode === null) return true;
+    return `${name} ${describeExit({ code: child.exitCode, signal: child.signalCode })}`;
+  };
+  return { child, exited, alive, log: () => log };
 }
 
 // SIGTERM, then SIGKILL after graceMs. Resolves to { code, signal } of the exit.
 async function terminate(h, graceMs) {
-  if (h.child.exitCode !== null || h.child.signalCode !== null) return h.exited;
+  if (h.child.pid === undefined || h.child.exitCode !== null || h.child.signalCode !== null) return h.exited;
   h.child.kill('SIGTERM');
   const timer = setTimeout(() => {
     try {
@@ -83,7 +97,8 @@ async function terminate(h, graceMs) {
   return res;
 }
 
-function describeExit({ code, signal }) {
+function describeExit({ code, signal, error }) {
+  if (error) return `could not run: ${error.message}`;
   return signal ? `killed by ${signal}` : `exit code ${code}`;
 }
 
@@ -98,7 +113,7 @@ function tail(s, n = 6000) {
 async function startDevbroker({ brokers = 1, partitions = 4, topics = Object.values(TOPICS), timeoutMs = 15000 } = {}) {
   const args = ['--brokers', String(brokers), '--partitions', String(partitions)];
   if (topics.length) args.push('--topics', topics.join(','));
-  const h = spawnTracked('devbroker', binary('kotel-devbroker'), args, ['pipe', 'pipe', 'pipe']);
+  const h = spawnTracked('kotel-devbroker', binary('kotel-devbroker'), args, ['pipe', 'pipe', 'pipe']);
   h.child.stdin.on('error', () => {});
 
   const lines = readline.createInterface({ input: h.child.stdout });
@@ -163,6 +178,7 @@ async function startDevbroker({ brokers = 1, partitions = 4, topics = Object.val
     command,
     log: h.log,
     pid: h.child.pid,
+    exited: h.exited,
     stop: () => terminate(h, 5000),
   };
 }
@@ -186,14 +202,11 @@ async function startIngest({ bootstrap, sets = {}, startAttempts = 3 } = {}) {
     };
     const args = [];
     for (const [k, v] of Object.entries(all)) args.push('--set', `${k}=${v}`);
-    const h = spawnTracked('ingest', bin, args, ['ignore', 'pipe', 'pipe']);
+    const h = spawnTracked('kotel-ingest', bin, args, ['ignore', 'pipe', 'pipe']);
     h.child.stdout.on('data', (d) => {
       if (VERBOSE) process.stderr.write(`ingest(stdout)| ${d}`);
     });
-    const alive = () =>
-      h.child.exitCode === null && h.child.signalCode === null
-        ? true
-        : `kotel-ingest ${describeExit({ code: h.child.exitCode, signal: h.child.signalCode })}`;
+    const alive = h.alive;
     try {
       for (const port of [grpcPort, httpPort]) {
         await waitForPort(port, { attempts: 400, intervalMs: 50, alive, what: 'kotel-ingest' });
@@ -206,6 +219,7 @@ async function startIngest({ bootstrap, sets = {}, startAttempts = 3 } = {}) {
         args,
         log: h.log,
         pid: h.child.pid,
+        exited: h.exited,
         stop: () => terminate(h, 30000),
       };
     } catch (e) {
@@ -231,7 +245,21 @@ async function withStack(opts, fn) {
   let failure;
   try {
     ingest = await startIngest({ bootstrap: broker.bootstrap, ...ingestOpts });
-    await fn({ broker, ingest });
+    // A child that dies during the test fails it at once, with its exit status, instead of
+    // leaving the test waiting on clients that retry forever (or on nothing at all).
+    let done = false;
+    const died = Promise.race([
+      ingest.exited.then((e) => ['kotel-ingest', e]),
+      broker.exited.then((e) => ['kotel-devbroker', e]),
+    ]).then(([who, e]) => {
+      if (!done) throw new Error(`${who} ${describeExit(e)} during the test`);
+    });
+    died.catch(() => {});
+    try {
+      await Promise.race([fn({ broker, ingest }), died]);
+    } finally {
+      done = true;
+    }
   } catch (e) {
     failure = e;
   }

@@ -98,20 +98,22 @@ static int teardown(void **state)
 }
 
 /* new_T(): a zeroed, initialized message from the arena. */
-#define DEFINE_NEW(T, init)                                                                    \
-    static T *new_##T(void)                                                                    \
-    {                                                                                          \
-        T *x = A(sizeof(T));                                                                   \
-        init(x);                                                                               \
-        return x;                                                                              \
+#define DEFINE_NEW(T, init)                                                                        \
+    static T *new_##T(void)                                                                        \
+    {                                                                                              \
+        T *x = A(sizeof(T));                                                                       \
+        init(x);                                                                                   \
+        return x;                                                                                  \
     }
 DEFINE_NEW(AnyValue, opentelemetry__proto__common__v1__any_value__init)
 DEFINE_NEW(ArrayValue, opentelemetry__proto__common__v1__array_value__init)
-DEFINE_NEW(Buckets, opentelemetry__proto__metrics__v1__exponential_histogram_data_point__buckets__init)
+DEFINE_NEW(Buckets,
+           opentelemetry__proto__metrics__v1__exponential_histogram_data_point__buckets__init)
 DEFINE_NEW(Event, opentelemetry__proto__trace__v1__span__event__init)
 DEFINE_NEW(Exemplar, opentelemetry__proto__metrics__v1__exemplar__init)
 DEFINE_NEW(ExpHistogram, opentelemetry__proto__metrics__v1__exponential_histogram__init)
-DEFINE_NEW(ExpHistogramDP, opentelemetry__proto__metrics__v1__exponential_histogram_data_point__init)
+DEFINE_NEW(ExpHistogramDP,
+           opentelemetry__proto__metrics__v1__exponential_histogram_data_point__init)
 DEFINE_NEW(Gauge, opentelemetry__proto__metrics__v1__gauge__init)
 DEFINE_NEW(Histogram, opentelemetry__proto__metrics__v1__histogram__init)
 DEFINE_NEW(HistogramDP, opentelemetry__proto__metrics__v1__histogram_data_point__init)
@@ -308,10 +310,22 @@ static struct kt_slice pack_traces(const TracesData *td)
     return (struct kt_slice){p, n};
 }
 
-static int trace_by_tens(int g) { return g / 10; }
-static int trace_mod3(int g) { return g % 3; }
-static int trace_zero(int g) { return g * 0; }
-static int trace_mixed_empty(int g) { return g % 4 == 1 ? -1 : g % 2; }
+static int trace_by_tens(int g)
+{
+    return g / 10;
+}
+static int trace_mod3(int g)
+{
+    return g % 3;
+}
+static int trace_zero(int g)
+{
+    return g * 0;
+}
+static int trace_mixed_empty(int g)
+{
+    return g % 4 == 1 ? -1 : g % 2;
+}
 
 /* ---- chunk checks ---- */
 
@@ -329,8 +343,8 @@ static void result_free(struct result *r)
     kt_otlp_chunks_free(&r->chunks);
 }
 
-static void split(enum kt_signal sig, struct kt_slice msg, enum kt_otlp_key_mode mode,
-                  size_t max, struct result *r)
+static void split(enum kt_signal sig, struct kt_slice msg, enum kt_otlp_key_mode mode, size_t max,
+                  struct result *r)
 {
     memset(r, 0, sizeof(*r));
     size_t n = 0;
@@ -406,9 +420,9 @@ static void check_trace_chunks(const struct result *r, const struct tshape *sh, 
             assert_non_null(rs->resource);
             assert_true(rs->n_scope_spans > 0);
             int rr = (int)int_attr(rs->resource->attributes, rs->resource->n_attributes, "r");
-            assert_string_equal(str_attr(rs->resource->attributes, rs->resource->n_attributes,
-                                         "service.name"),
-                                S("svc-%d", rr));
+            assert_string_equal(
+                str_attr(rs->resource->attributes, rs->resource->n_attributes, "service.name"),
+                S("svc-%d", rr));
             assert_int_equal(rs->resource->dropped_attributes_count, rr);
             assert_string_equal(rs->schema_url, S("https://opentelemetry.io/schemas/1.%d.0", rr));
             for (size_t b2 = 0; b2 < rs->n_scope_spans; b2++) {
@@ -422,9 +436,9 @@ static void check_trace_chunks(const struct result *r, const struct tshape *sh, 
                     assert_int_equal(int_attr(sp->attributes, sp->n_attributes, "r"), rr);
                     assert_string_equal(ss->scope->name, S("scope-%d-%d", rr, s));
                     assert_string_equal(ss->scope->version, "1.2.3");
-                    assert_string_equal(str_attr(ss->scope->attributes, ss->scope->n_attributes,
-                                                 "lib"),
-                                        "kotel-test");
+                    assert_string_equal(
+                        str_attr(ss->scope->attributes, ss->scope->n_attributes, "lib"),
+                        "kotel-test");
                     assert_string_equal(ss->schema_url, S("scope-schema-%d-%d", rr, s));
                     assert_true(g >= 0 && g < n_spans);
                     seen[g]++;
@@ -541,8 +555,7 @@ static MetricsData *build_metrics(int n, int n_res)
     md->resource_metrics = ARR(ResourceMetrics, n_res);
     int p = 0;
     for (int r = 0; r < n_res; r++) {
-        ResourceMetrics *rm =
-            new_ResourceMetrics();
+        ResourceMetrics *rm = new_ResourceMetrics();
         md->resource_metrics[r] = rm;
         rm->resource = resource(r);
         rm->schema_url = S("https://opentelemetry.io/schemas/1.%d.0", r);
@@ -587,8 +600,7 @@ static MetricsData *build_metrics(int n, int n_res)
         m->histogram->n_data_points = (size_t)n;
         m->histogram->data_points = ARR(HistogramDP, n);
         for (int i = 0; i < n; i++) {
-            HistogramDP *dp =
-                new_HistogramDP();
+            HistogramDP *dp = new_HistogramDP();
             dp->n_attributes = 1;
             dp->attributes = ARR(KeyValue, 1);
             dp->attributes[0] = kv_int("p", p++);
@@ -623,8 +635,7 @@ static MetricsData *build_metrics(int n, int n_res)
 
         m = metric(S("exp_histogram.%d", r));
         m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM;
-        m->exponential_histogram =
-            new_ExpHistogram();
+        m->exponential_histogram = new_ExpHistogram();
         m->exponential_histogram->n_data_points = (size_t)n;
         m->exponential_histogram->data_points = ARR(ExpHistogramDP, n);
         for (int i = 0; i < n; i++) {
@@ -651,8 +662,7 @@ static MetricsData *build_metrics(int n, int n_res)
         m->summary->n_data_points = (size_t)n;
         m->summary->data_points = ARR(SummaryDP, n);
         for (int i = 0; i < n; i++) {
-            SummaryDP *dp =
-                new_SummaryDP();
+            SummaryDP *dp = new_SummaryDP();
             dp->n_attributes = 1;
             dp->attributes = ARR(KeyValue, 1);
             dp->attributes[0] = kv_int("p", p++);
@@ -747,7 +757,8 @@ static LogsData *build_logs(int n_res, int n_logs, bool with_trace)
         for (int i = 0; i < n_logs; i++) {
             LogRecord *lr = new_LogRecord();
             lr->time_unix_nano = 1700000000000000000ULL + (uint64_t)g;
-            lr->severity_number = OPENTELEMETRY__PROTO__LOGS__V1__SEVERITY_NUMBER__SEVERITY_NUMBER_INFO;
+            lr->severity_number =
+                OPENTELEMETRY__PROTO__LOGS__V1__SEVERITY_NUMBER__SEVERITY_NUMBER_INFO;
             lr->severity_text = "INFO";
             lr->body = av_str(S("request %d handled in 12ms", g));
             lr->n_attributes = 1;
@@ -858,8 +869,8 @@ static void test_validate_counts_log_records(void **state)
 {
     (void)state;
     size_t n = 0;
-    assert_int_equal(
-        kt_otlp_validate(KT_SIGNAL_LOGS, pack_logs(build_logs(3, 5, true)), &n, NULL), 0);
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_LOGS, pack_logs(build_logs(3, 5, true)), &n, NULL),
+                     0);
     assert_int_equal(n, 15);
 }
 
@@ -895,7 +906,8 @@ static void test_validate_accepts_packed_and_unpacked_repeated_scalars(void **st
     assert_int_equal(n, 1);
     MetricsData *md = opentelemetry__proto__metrics__v1__metrics_data__unpack(NULL, msg.len, msg.p);
     assert_non_null(md);
-    HistogramDP *h = md->resource_metrics[0]->scope_metrics[0]->metrics[0]->histogram->data_points[0];
+    HistogramDP *h =
+        md->resource_metrics[0]->scope_metrics[0]->metrics[0]->histogram->data_points[0];
     assert_int_equal(h->n_bucket_counts, 3);
     assert_int_equal(h->n_explicit_bounds, 2);
     opentelemetry__proto__metrics__v1__metrics_data__free_unpacked(md, NULL);
@@ -977,6 +989,27 @@ static void test_validate_rejects_overlong_varint(void **state)
     assert_int_equal(kt_buf_append_byte(&sp, 0x01), 0);
     struct kt_buf msg = traces_around_span(sp);
     expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg), "spans[0].kind: over-long varint");
+    kt_buf_free(&msg);
+
+    /* Tags and lengths are 32-bit: padded past 5 bytes they are refused (protobuf-c would),
+     * at 5 bytes they pass. */
+    uint8_t tag6[] = {0x88, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01};
+    sp = valid_span_payload();
+    assert_int_equal(kt_buf_append(&sp, tag6, sizeof(tag6)), 0);
+    msg = traces_around_span(sp);
+    expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg), "spans[0]: over-long tag varint");
+    kt_buf_free(&msg);
+    uint8_t len6[] = {0x2a, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 'a'};
+    sp = valid_span_payload();
+    assert_int_equal(kt_buf_append(&sp, len6, sizeof(len6)), 0);
+    msg = traces_around_span(sp);
+    expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg), "spans[0].name: over-long length varint");
+    kt_buf_free(&msg);
+    uint8_t len5[] = {0x2a, 0x81, 0x80, 0x80, 0x80, 0x00, 'a'};
+    sp = valid_span_payload();
+    assert_int_equal(kt_buf_append(&sp, len5, sizeof(len5)), 0);
+    msg = traces_around_span(sp);
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&msg), NULL, NULL), 0);
     kt_buf_free(&msg);
 }
 
@@ -1064,9 +1097,9 @@ static void test_validate_rejects_bad_utf8(void **state)
         "\xf8\x88\x80\x80\x80", /* 5-byte form */
         "abcdefghijkl\xe2\x82", /* truncated after an ASCII run */
     };
-    static const char *good[] = {"plain", "caf\xc3\xa9", "\xe2\x82\xac euro",
-                                 "\xf0\x9f\x98\x80 smile", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf",
-                                 "0123456789abcdef0123\xc3\xa9"};
+    static const char *good[] = {
+        "plain",        "caf\xc3\xa9",      "\xe2\x82\xac euro",           "\xf0\x9f\x98\x80 smile",
+        "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "0123456789abcdef0123\xc3\xa9"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct tshape sh = {1, 1, 1, 0, trace_zero, -1, 0};
         TracesData *td = build_traces(&sh);
@@ -1159,6 +1192,41 @@ static void test_validate_rejects_group_wire_type(void **state)
     expect_invalid(KT_SIGNAL_LOGS, (struct kt_slice){zero, 2}, "invalid field number 0");
 }
 
+static void test_validate_rejects_repeated_anyvalue_without_value(void **state)
+{
+    (void)state;
+    /* LogRecord { body {} body {} }: valid protobuf that protobuf-c, which consumers use,
+     * refuses to decode; a repeated body that sets a value is fine. */
+    uint8_t empty_twice[] = {0x2a, 0x00, 0x2a, 0x00};
+    uint8_t then_set[] = {0x2a, 0x00, 0x2a, 0x03, 0x0a, 0x01, 'a'};
+    struct kt_buf rec = KT_BUF_INIT;
+    assert_int_equal(kt_buf_append(&rec, empty_twice, sizeof(empty_twice)), 0);
+    struct kt_buf msg = wrap(1, wrap(2, wrap(2, rec)));
+    assert_null(opentelemetry__proto__logs__v1__logs_data__unpack(NULL, msg.len, msg.p));
+    expect_invalid(KT_SIGNAL_LOGS, kt_buf_slice(&msg),
+                   "resource_logs[0].scope_logs[0].log_records[0].body: given again without a "
+                   "value");
+    kt_buf_free(&msg);
+
+    rec = (struct kt_buf)KT_BUF_INIT;
+    assert_int_equal(kt_buf_append(&rec, then_set, sizeof(then_set)), 0);
+    msg = wrap(1, wrap(2, wrap(2, rec)));
+    LogsData *ld = opentelemetry__proto__logs__v1__logs_data__unpack(NULL, msg.len, msg.p);
+    assert_non_null(ld);
+    opentelemetry__proto__logs__v1__logs_data__free_unpacked(ld, NULL);
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_LOGS, kt_buf_slice(&msg), NULL, NULL), 0);
+    kt_buf_free(&msg);
+
+    /* The same for an attribute's value. */
+    uint8_t kv[] = {0x0a, 0x01, 'k', 0x12, 0x00, 0x12, 0x00};
+    struct kt_buf sp = valid_span_payload();
+    put_bytes(&sp, 9, kv, sizeof(kv));
+    msg = traces_around_span(sp);
+    expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg),
+                   "spans[0].attributes[0].value: given again without a value");
+    kt_buf_free(&msg);
+}
+
 static void test_validate_rejects_misaligned_packed_doubles(void **state)
 {
     (void)state;
@@ -1175,8 +1243,12 @@ static void test_validate_error_names_the_metric_path(void **state)
 {
     (void)state;
     MetricsData *md = build_metrics(2, 1);
-    md->resource_metrics[0]->scope_metrics[0]->metrics[4]->summary->data_points[1]->attributes[0]->key =
-        "\xc3";
+    md->resource_metrics[0]
+        ->scope_metrics[0]
+        ->metrics[4]
+        ->summary->data_points[1]
+        ->attributes[0]
+        ->key = "\xc3";
     expect_invalid(KT_SIGNAL_METRICS, pack_metrics(md),
                    "resource_metrics[0].scope_metrics[0].metrics[4].summary.data_points[1]."
                    "attributes[0].key: invalid UTF-8");
@@ -1273,8 +1345,8 @@ static void test_split_respects_max_chunk_bytes(void **state)
             size_t sz = opentelemetry__proto__trace__v1__span__get_packed_size(first);
             sz += 1 + (sz >= 128) + (sz >= 16384);
             if (r.chunks.v[i].len + sz <= max)
-                fail_msg("chunk %zu (%zu bytes) had room for a %zu-byte span", i,
-                         r.chunks.v[i].len, sz);
+                fail_msg("chunk %zu (%zu bytes) had room for a %zu-byte span", i, r.chunks.v[i].len,
+                         sz);
             opentelemetry__proto__trace__v1__traces_data__free_unpacked(td, NULL);
             break;
         }
@@ -1373,7 +1445,10 @@ static void test_split_appends_after_existing_output(void **state)
     kt_otlp_chunks_free(&chunks);
 }
 
-static int trace_interleaved(int g) { return g % 3000; }
+static int trace_interleaved(int g)
+{
+    return g % 3000;
+}
 
 static void test_split_handles_thousands_of_traces_in_order(void **state)
 {
@@ -1425,8 +1500,8 @@ static void test_split_none_splits_by_size_keeping_whole_resources(void **state)
     struct kt_slice msg = pack_traces(td);
     size_t two = 0;
     for (int i = 0; i < 2; i++) {
-        size_t n = opentelemetry__proto__trace__v1__resource_spans__get_packed_size(
-            td->resource_spans[i]);
+        size_t n =
+            opentelemetry__proto__trace__v1__resource_spans__get_packed_size(td->resource_spans[i]);
         two += 1 + kt_varint_size(n) + n;
     }
     size_t max = two + 300;
@@ -1675,7 +1750,8 @@ static void test_split_rejects_oversized_data_point_naming_metric(void **state)
 {
     (void)state;
     MetricsData *md = build_metrics(3, 1);
-    HistogramDP *dp = md->resource_metrics[0]->scope_metrics[0]->metrics[2]->histogram->data_points[1];
+    HistogramDP *dp =
+        md->resource_metrics[0]->scope_metrics[0]->metrics[2]->histogram->data_points[1];
     dp->n_bucket_counts = 400;
     dp->bucket_counts = A(400 * sizeof(uint64_t));
     struct kt_slice msg = pack_metrics(md);
@@ -1816,6 +1892,7 @@ int main(void)
         T(test_validate_rejects_bad_utf8),
         T(test_validate_rejects_deep_anyvalue_nesting),
         T(test_validate_rejects_group_wire_type),
+        T(test_validate_rejects_repeated_anyvalue_without_value),
         T(test_validate_rejects_misaligned_packed_doubles),
         T(test_validate_error_names_the_metric_path),
         T(test_split_keeps_each_trace_in_one_chunk),

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the integration tests (test/integration/*.test.js, node's test runner) against the
+# binaries in $KT_BUILD (default build; build/asan under `make SAN=1`). Installs the pinned
+# Node packages first when test/node_modules is missing or older than the lockfile. Exits
+# non-zero when any test fails or none ran.
+#
+#   scripts/run-integration.sh [extra node --test arguments, e.g. --test-name-pattern=curl]
+#   KT_TEST_VERBOSE=1 ...   also streams the children's stderr (kotel-ingest, devbroker)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+export KT_BUILD="${KT_BUILD:-build}"
+
+for tool in node npm kcat curl; do
+  command -v "$tool" >/dev/null || { echo "run-integration: '$tool' not found: run 'make deps'" >&2; exit 2; }
+done
+for bin in kotel-ingest kotel-devbroker; do
+  [ -x "$KT_BUILD/$bin" ] || { echo "run-integration: $KT_BUILD/$bin missing: run 'make' first" >&2; exit 2; }
+done
+
+stamp="test/node_modules/.kotel-lock"
+if [ ! -d test/node_modules ] || [ ! -f "$stamp" ] || ! cmp -s "$stamp" test/package-lock.json; then
+  echo "run-integration: npm ci (test/)"
+  (cd test && npm ci --no-audit --no-fund --loglevel=error)
+  cp test/package-lock.json "$stamp"
+fi
+
+# Under ASan, a leak or error report makes kotel-ingest exit non-zero, which the tests check.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+log="$(mktemp "${TMPDIR:-/tmp}/kotel-integration.XXXXXX")"
+trap 'rm -f "$log"' EXIT
+echo "run-integration: KT_BUILD=$KT_BUILD, node $(node --version)"
+set +e
+node --test --test-concurrency=1 "$@" test/integration/ 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+
+pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -1)
+fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -1)
+cancelled=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$log" | tail -1)
+if [ -z "$pass" ] || [ -z "$fail" ]; then
+  echo "run-integration: no test summary from node --test (exit $rc)" >&2
+  exit 1
+fi
+if [ "$rc" -ne 0 ] || [ "$fail" -ne 0 ] || [ "${cancelled:-0}" -ne 0 ] || [ "$pass" -eq 0 ]; then
+  echo "run-integration: FAILED ($pass passed, $fail failed, ${cancelled:-0} cancelled, exit $rc)" >&2
+  exit 1
+fi
+echo "integration: $pass passed, $fail failed"
