@@ -131,9 +131,12 @@ format:
 FUZZ_SRC := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst test/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Ibuild/fuzz/gen $(PKG_CFLAGS)
-build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(PROTOS)
+FUZZ_GEN_STAMP := build/fuzz/gen/.stamp
+$(FUZZ_GEN_STAMP): $(PROTOS)
 	@mkdir -p build/fuzz/gen
 	cd proto && protoc-c --c_out=$(abspath build/fuzz/gen) $(patsubst proto/%,%,$(PROTOS))
+	@touch $@
+build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(FUZZ_GEN_STAMP)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) $(PKG_LIBS) -lev -lm
 
 fuzz: $(FUZZ_BINS)

@@ -7,6 +7,7 @@
  * types, with a path for the error), unpacks into the arena and writes JSON directly into
  * the caller's kt_buf. */
 #include "kt_otlp_json.h"
+#include "kt_arena.h"
 
 #include <errno.h>
 #include <float.h>
@@ -42,105 +43,9 @@ static const ProtobufCMessageDescriptor *request_descriptor(enum kt_signal sig)
     return NULL;
 }
 
-/* ---- arena ---------------------------------------------------------------------------- */
-
-/* protobuf-c allocates every message, array and string separately; a bump allocator turns
- * that into a handful of mallocs per request and one walk to free them. The first 4 KiB
- * live on the stack, so small requests do not touch malloc at all. */
-#define ARENA_ALIGN (alignof(max_align_t))
+/* Decoding uses a kt_arena whose first 4 KiB live on the stack, so small requests do not
+ * touch malloc at all. */
 #define ARENA_INLINE 4096
-#define ARENA_FIRST_BLOCK 16384
-#define ARENA_MAX_BLOCK (4u << 20)
-
-struct arena_block {
-    struct arena_block *next;
-};
-
-#define ARENA_HDR (((sizeof(struct arena_block) + ARENA_ALIGN - 1) / ARENA_ALIGN) * ARENA_ALIGN)
-
-struct arena {
-    uint8_t *cur;
-    uint8_t *end;
-    struct arena_block *blocks;
-    size_t next_size;
-    bool failed; /* an allocation failed: tells ENOMEM apart from malformed input */
-    alignas(max_align_t) uint8_t inline_buf[ARENA_INLINE];
-};
-
-static void arena_init(struct arena *a)
-{
-    a->cur = a->inline_buf;
-    a->end = a->inline_buf + sizeof(a->inline_buf);
-    a->blocks = NULL;
-    a->next_size = ARENA_FIRST_BLOCK;
-    a->failed = false;
-}
-
-static void arena_release(struct arena *a)
-{
-    struct arena_block *b = a->blocks;
-    while (b != NULL) {
-        struct arena_block *next = b->next;
-        free(b);
-        b = next;
-    }
-    a->blocks = NULL;
-}
-
-static uint8_t *arena_new_block(struct arena *a, size_t size)
-{
-    if (size > SIZE_MAX - ARENA_HDR) {
-        a->failed = true;
-        return NULL;
-    }
-    struct arena_block *b = malloc(ARENA_HDR + size);
-    if (b == NULL) {
-        a->failed = true;
-        return NULL;
-    }
-    b->next = a->blocks;
-    a->blocks = b;
-    return (uint8_t *)b + ARENA_HDR;
-}
-
-static void *arena_alloc(struct arena *a, size_t n)
-{
-    if (n == 0)
-        n = 1;
-    if (n > SIZE_MAX / 2) {
-        a->failed = true;
-        return NULL;
-    }
-    n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if ((size_t)(a->end - a->cur) >= n) {
-        void *p = a->cur;
-        a->cur += n;
-        return p;
-    }
-    /* A large request gets a block of its own so the rest of the current one stays usable. */
-    if (n >= a->next_size / 4)
-        return arena_new_block(a, n);
-    uint8_t *p = arena_new_block(a, a->next_size);
-    if (p == NULL)
-        return NULL;
-    a->cur = p + n;
-    a->end = p + a->next_size;
-    if (a->next_size < ARENA_MAX_BLOCK)
-        a->next_size *= 2;
-    return p;
-}
-
-static void *pb_arena_alloc(void *data, size_t size)
-{
-    return arena_alloc(data, size);
-}
-
-static void pb_arena_free(void *data, void *p)
-{
-    /* Everything goes at once in arena_release. */
-    (void)data;
-    (void)p;
-}
 
 /* ---- error paths ---------------------------------------------------------------------- */
 
@@ -335,7 +240,7 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 /* ---- JSON -> protobuf ----------------------------------------------------------------- */
 
 struct j2p {
-    struct arena *arena;
+    struct kt_arena *arena;
     struct kt_err *err;
     struct path path;
 };
@@ -616,7 +521,7 @@ static int j2p_hex(struct j2p *c, const char *s, size_t n, size_t want, Protobuf
         return 0;
     if (n != want * 2)
         return J2P_FAIL(c, "want %zu hex characters, got %zu", want * 2, n);
-    uint8_t *p = arena_alloc(c->arena, want);
+    uint8_t *p = kt_arena_alloc(c->arena, want);
     if (p == NULL)
         return KT_ENOMEM;
     for (size_t i = 0; i < want; i++) {
@@ -653,7 +558,7 @@ static int j2p_base64(struct j2p *c, const char *s, size_t n, ProtobufCBinaryDat
     if (m == 0)
         return 0;
     size_t len = m / 4 * 3 + (m % 4 == 0 ? 0 : m % 4 - 1);
-    uint8_t *p = arena_alloc(c->arena, len);
+    uint8_t *p = kt_arena_alloc(c->arena, len);
     if (p == NULL)
         return KT_ENOMEM;
     uint32_t acc = 0;
@@ -772,7 +677,7 @@ static int j2p_field(struct j2p *c, ProtobufCMessage *m, const ProtobufCFieldDes
         if (n > 0) {
             if (n > SIZE_MAX / es)
                 return KT_ENOMEM;
-            arr = arena_alloc(c->arena, n * es);
+            arr = kt_arena_alloc(c->arena, n * es);
             if (arr == NULL)
                 return KT_ENOMEM;
         }
@@ -819,7 +724,7 @@ static int j2p_message(struct j2p *c, const ProtobufCMessageDescriptor *d, json_
         return J2P_FAIL(c, "want an object, got %s", json_type_name(obj));
     if (depth > KT_OTLP_JSON_MAX_DEPTH)
         return J2P_FAIL(c, "messages nested deeper than %d levels", KT_OTLP_JSON_MAX_DEPTH);
-    ProtobufCMessage *m = arena_alloc(c->arena, d->sizeof_message);
+    ProtobufCMessage *m = kt_arena_alloc(c->arena, d->sizeof_message);
     if (m == NULL)
         return KT_ENOMEM;
     d->message_init(m);
@@ -880,8 +785,9 @@ int kt_otlp_json_to_proto(enum kt_signal sig, const char *json, size_t len, stru
         return rc;
     }
 
-    struct arena arena;
-    arena_init(&arena);
+    alignas(max_align_t) unsigned char stack[ARENA_INLINE];
+    struct kt_arena arena;
+    kt_arena_init(&arena, stack, sizeof(stack));
     struct j2p c;
     c.arena = &arena;
     c.err = err;
@@ -901,7 +807,7 @@ int kt_otlp_json_to_proto(enum kt_signal sig, const char *json, size_t len, stru
     }
     if (rc == KT_ENOMEM)
         kt_err_set(err, KT_ENOMEM, "out of memory converting JSON");
-    arena_release(&arena);
+    kt_arena_free(&arena);
     json_decref(root);
     return rc;
 }
@@ -1392,14 +1298,15 @@ int kt_otlp_proto_to_json(enum kt_signal sig, struct kt_slice pb, struct kt_buf 
     if (rc != 0)
         return rc;
 
-    struct arena arena;
-    arena_init(&arena);
-    ProtobufCAllocator alloc = {pb_arena_alloc, pb_arena_free, &arena};
-    ProtobufCMessage *msg = protobuf_c_message_unpack(d, &alloc, pb.n, data);
+    alignas(max_align_t) unsigned char stack[ARENA_INLINE];
+    struct kt_arena arena;
+    kt_arena_init(&arena, stack, sizeof(stack));
+    ProtobufCAllocator *alloc_p = kt_arena_pb(&arena);
+    ProtobufCMessage *msg = protobuf_c_message_unpack(d, alloc_p, pb.n, data);
     if (msg == NULL) {
         rc = arena.failed ? kt_err_set(err, KT_ENOMEM, "out of memory unpacking protobuf")
                           : kt_err_set(err, KT_EINVAL, "malformed protobuf %s", d->name);
-        arena_release(&arena);
+        kt_arena_free(&arena);
         return rc;
     }
     size_t start = out->len;
@@ -1408,7 +1315,7 @@ int kt_otlp_proto_to_json(enum kt_signal sig, struct kt_slice pb, struct kt_buf 
         out->len = start;
         kt_err_set(err, rc, "out of memory writing JSON");
     }
-    arena_release(&arena);
+    kt_arena_free(&arena);
     return rc;
 }
 

@@ -1,0 +1,160 @@
+#include "conf.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OFF(f) offsetof(struct process_conf, f)
+
+static const struct kt_option process_options[] = {
+    {"kafka", "brokers", KT_OPT_LIST, "localhost:9092", OFF(kafka.brokers), NULL, 0,
+     "Bootstrap brokers, comma-separated or repeated."},
+    {"kafka", "group_id", KT_OPT_STRING, "otel-collector", OFF(kafka.group_id), NULL, 0,
+     "Consumer group shared by every replica."},
+    {"kafka", "client_id", KT_OPT_STRING, "kotel-process", OFF(kafka.client_id), NULL, 0,
+     "Kafka client.id."},
+    {"kafka", "protocol_version", KT_OPT_STRING, "2.1.0", OFF(kafka.protocol_version), NULL, 0,
+     "Broker version assumed when API version requests are unavailable."},
+    {"kafka", "initial_offset", KT_OPT_ENUM, "latest", OFF(kafka.initial_offset),
+     "latest|earliest", 0, "Where a group with no committed offset starts."},
+    {"kafka", "traces_topic", KT_OPT_STRING, "otlp_spans", OFF(kafka.traces_topic), NULL, 0,
+     "Topic for traces; empty turns traces off."},
+    {"kafka", "metrics_topic", KT_OPT_STRING, "otlp_metrics", OFF(kafka.metrics_topic), NULL,
+     0, "Topic for metrics; empty turns metrics off."},
+    {"kafka", "logs_topic", KT_OPT_STRING, "otlp_logs", OFF(kafka.logs_topic), NULL, 0,
+     "Topic for logs; empty turns logs off."},
+    {"kafka", "encoding", KT_OPT_ENUM, "otlp_proto", OFF(kafka.encoding), "otlp_proto|otlp_json",
+     0, "Message value encoding."},
+    {"kafka", "session_timeout", KT_OPT_DURATION, "10s", OFF(kafka.session_timeout_ms), NULL, 0,
+     "Group session timeout."},
+    {"kafka", "heartbeat_interval", KT_OPT_DURATION, "3s", OFF(kafka.heartbeat_interval_ms),
+     NULL, 0, "Group heartbeat interval."},
+    {"kafka", "group_rebalance_strategy", KT_OPT_ENUM, "cooperative-sticky",
+     OFF(kafka.group_rebalance_strategy), "cooperative-sticky|range|roundrobin", 0,
+     "Partition assignment strategy."},
+    {"kafka", "dead_letter_topic", KT_OPT_STRING, "", OFF(kafka.dead_letter_topic), NULL, 0,
+     "Undecodable messages and permanently refused data are copied here (empty = none)."},
+    {"kafka", "max_pending_messages", KT_OPT_UINT, "10000", OFF(kafka.max_pending_messages),
+     NULL, 0, "Messages fetched but not finished before consumption pauses."},
+    {"kafka", "rdkafka", KT_OPT_PREFIX, NULL, OFF(kafka.rdkafka), NULL, 0,
+     "rdkafka.<property> = value: passed to librdkafka as is (applied last)."},
+
+    {"filter", "trace_conditions", KT_OPT_LIST, NULL, OFF(filter.trace_conditions), NULL, 0,
+     "OTTL condition (repeatable, OR'ed); a matching span, span event or resource is dropped."},
+    {"filter", "metric_conditions", KT_OPT_LIST, NULL, OFF(filter.metric_conditions), NULL, 0,
+     "OTTL condition (repeatable, OR'ed); a matching metric or data point is dropped."},
+    {"filter", "log_conditions", KT_OPT_LIST, NULL, OFF(filter.log_conditions), NULL, 0,
+     "OTTL condition (repeatable, OR'ed); a matching log record is dropped."},
+    {"filter", "error_mode", KT_OPT_ENUM, "propagate", OFF(filter.error_mode),
+     "propagate|ignore|silent", 0, "What a condition that fails to evaluate does."},
+
+    {"transform", "trace_statements", KT_OPT_LIST, NULL, OFF(transform.trace_statements), NULL,
+     0, "OTTL statement (repeatable, applied in order)."},
+    {"transform", "metric_statements", KT_OPT_LIST, NULL, OFF(transform.metric_statements), NULL,
+     0, "OTTL statement (repeatable, applied in order)."},
+    {"transform", "log_statements", KT_OPT_LIST, NULL, OFF(transform.log_statements), NULL, 0,
+     "OTTL statement (repeatable, applied in order)."},
+    {"transform", "error_mode", KT_OPT_ENUM, "ignore", OFF(transform.error_mode),
+     "propagate|ignore|silent", 0, "What a statement that fails to execute does."},
+
+    {"tail_sampling", "enabled", KT_OPT_ENUM, "auto", OFF(tail_sampling.enabled),
+     "auto|true|false", 0, "auto: on when at least one policy is configured."},
+    {"tail_sampling", "decision_wait", KT_OPT_DURATION, "30s",
+     OFF(tail_sampling.decision_wait_ms), NULL, 0,
+     "Time after a trace's first span before it is decided."},
+    {"tail_sampling", "num_traces", KT_OPT_UINT, "50000", OFF(tail_sampling.num_traces), NULL, 0,
+     "Traces held at once; when full the oldest is decided early."},
+    {"tail_sampling", "sampled_cache_size", KT_OPT_UINT, "100000",
+     OFF(tail_sampling.sampled_cache_size), NULL, 0,
+     "Trace IDs remembered as sampled, so late spans follow their trace."},
+    {"tail_sampling", "non_sampled_cache_size", KT_OPT_UINT, "100000",
+     OFF(tail_sampling.non_sampled_cache_size), NULL, 0,
+     "Trace IDs remembered as not sampled, so late spans are dropped too."},
+
+    {"exporter", "endpoint", KT_OPT_STRING, "http://localhost:4317", OFF(exporter.endpoint),
+     NULL, 0, "OTLP backend: http://host:port or https://host:port (a path is allowed for HTTP)."},
+    {"exporter", "protocol", KT_OPT_ENUM, "grpc", OFF(exporter.protocol),
+     "grpc|http/protobuf|http/json", 0, "OTLP transport."},
+    {"exporter", "compression", KT_OPT_ENUM, "gzip", OFF(exporter.compression), "gzip|none", 0,
+     "Request compression."},
+    {"exporter", "timeout", KT_OPT_DURATION, "5s", OFF(exporter.timeout_ms), NULL, 0,
+     "Time allowed for one export request."},
+    {"exporter", "headers", KT_OPT_LIST, NULL, OFF(exporter.headers), NULL, KT_OPT_SECRET,
+     "Key=Value sent with every request (repeatable)."},
+    {"exporter", "send_batch_size", KT_OPT_UINT, "8192", OFF(exporter.send_batch_size), NULL, 0,
+     "Items that trigger an export request."},
+    {"exporter", "send_batch_timeout", KT_OPT_DURATION, "200ms",
+     OFF(exporter.send_batch_timeout_ms), NULL, 0,
+     "Longest time an item waits before its export request is sent."},
+    {"exporter", "tls_insecure_skip_verify", KT_OPT_BOOL, "false",
+     OFF(exporter.tls_insecure_skip_verify), NULL, 0,
+     "https: do not verify the backend's certificate."},
+    {"exporter", "tls_ca_file", KT_OPT_STRING, "", OFF(exporter.tls_ca_file), NULL, 0,
+     "https: CA bundle (PEM); empty uses the system store."},
+
+    {"exporter.retry", "initial_interval", KT_OPT_DURATION, "5s",
+     OFF(retry.initial_interval_ms), NULL, 0, "First wait before retrying a refused export."},
+    {"exporter.retry", "max_interval", KT_OPT_DURATION, "30s", OFF(retry.max_interval_ms), NULL,
+     0, "Longest wait between retries."},
+    {"exporter.retry", "max_elapsed_time", KT_OPT_DURATION, "0", OFF(retry.max_elapsed_time_ms),
+     NULL, 0, "Give up after this long (0 = retry until the backend is back)."},
+
+    {"service", "log_level", KT_OPT_ENUM, "info", OFF(service.log_level),
+     "debug|info|warn|error", 0, "Least severe log level written to stderr."},
+    {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms),
+     NULL, 0, "On SIGTERM, time allowed to export decided data and commit offsets."},
+};
+
+static int policy_load(void *conf, const char *name, const char *key, const char *value,
+                       struct kt_err *err)
+{
+    struct process_conf *c = conf;
+    struct process_policy_conf *p = NULL;
+    for (size_t i = 0; i < c->tail_sampling.n_policies; i++)
+        if (strcmp(c->tail_sampling.policies[i].name, name) == 0)
+            p = &c->tail_sampling.policies[i];
+    if (p == NULL) {
+        struct process_policy_conf *v =
+            realloc(c->tail_sampling.policies, (c->tail_sampling.n_policies + 1) * sizeof(*v));
+        if (v == NULL)
+            return kt_err_set(err, KT_ENOMEM, "out of memory");
+        c->tail_sampling.policies = v;
+        p = &v[c->tail_sampling.n_policies];
+        memset(p, 0, sizeof(*p));
+        p->name = strdup(name);
+        if (p->name == NULL)
+            return kt_err_set(err, KT_ENOMEM, "out of memory");
+        c->tail_sampling.n_policies++;
+    }
+    if (kt_strlist_push(&p->keys, key) != 0 || kt_strlist_push(&p->values, value) != 0)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    return 0;
+}
+
+static const struct kt_section_handler process_handlers[] = {
+    {"tail_sampling.policy.", policy_load},
+};
+
+const struct kt_config_schema process_conf_schema = {
+    .program = "kotel-process",
+    .version = KT_VERSION,
+    .summary = "Kafka consumer group -> filter -> transform -> tail sampling -> OTLP backend",
+    .opts = process_options,
+    .n_opts = sizeof(process_options) / sizeof(process_options[0]),
+    .handlers = process_handlers,
+    .n_handlers = sizeof(process_handlers) / sizeof(process_handlers[0]),
+};
+
+void process_conf_free(struct process_conf *c)
+{
+    for (size_t i = 0; i < c->tail_sampling.n_policies; i++) {
+        struct process_policy_conf *p = &c->tail_sampling.policies[i];
+        free(p->name);
+        kt_strlist_free(&p->keys);
+        kt_strlist_free(&p->values);
+    }
+    free(c->tail_sampling.policies);
+    c->tail_sampling.policies = NULL;
+    c->tail_sampling.n_policies = 0;
+    kt_config_free(&process_conf_schema, c);
+}

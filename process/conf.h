@@ -1,0 +1,102 @@
+/* process configuration: the struct every kotel-process module reads, filled from the
+ * option table in conf.c. Tail-sampling policies come from [tail_sampling.policy.NAME]
+ * sections, collected raw here and compiled by the sampler. */
+#ifndef PROCESS_CONF_H
+#define PROCESS_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kt_config.h"
+
+enum process_encoding { PROCESS_ENC_OTLP_PROTO = 0, PROCESS_ENC_OTLP_JSON = 1 };
+enum process_offset { PROCESS_OFFSET_LATEST = 0, PROCESS_OFFSET_EARLIEST = 1 };
+enum process_rebalance {
+    PROCESS_REBALANCE_COOPERATIVE_STICKY = 0,
+    PROCESS_REBALANCE_RANGE = 1,
+    PROCESS_REBALANCE_ROUNDROBIN = 2
+};
+enum process_error_mode { OTTL_ERR_PROPAGATE = 0, OTTL_ERR_IGNORE = 1, OTTL_ERR_SILENT = 2 };
+enum process_protocol {
+    PROCESS_PROTO_GRPC = 0,
+    PROCESS_PROTO_HTTP_PROTOBUF = 1,
+    PROCESS_PROTO_HTTP_JSON = 2
+};
+enum process_compression { PROCESS_COMP_GZIP = 0, PROCESS_COMP_NONE = 1 };
+enum process_tristate { PROCESS_AUTO = 0, PROCESS_ON = 1, PROCESS_OFF = 2 };
+
+/* One [tail_sampling.policy.NAME] section as written: keys and values in file order. The
+ * sampler validates and compiles it (errors name the section and key). */
+struct process_policy_conf {
+    char *name;
+    struct kt_strlist keys;   /* parallel to values */
+    struct kt_strlist values;
+};
+
+struct process_conf {
+    struct {
+        struct kt_strlist brokers;
+        char *group_id;
+        char *client_id;
+        char *protocol_version;
+        int initial_offset; /* enum process_offset */
+        char *traces_topic; /* "" turns the signal off */
+        char *metrics_topic;
+        char *logs_topic;
+        int encoding; /* enum process_encoding */
+        uint64_t session_timeout_ms;
+        uint64_t heartbeat_interval_ms;
+        int group_rebalance_strategy; /* enum process_rebalance */
+        char *dead_letter_topic;      /* "" = none */
+        uint64_t max_pending_messages; /* fetched but unfinished, before consumption pauses */
+        struct kt_strlist rdkafka;
+    } kafka;
+    struct {
+        struct kt_strlist trace_conditions;
+        struct kt_strlist metric_conditions;
+        struct kt_strlist log_conditions;
+        int error_mode; /* enum process_error_mode */
+    } filter;
+    struct {
+        struct kt_strlist trace_statements;
+        struct kt_strlist metric_statements;
+        struct kt_strlist log_statements;
+        int error_mode;
+    } transform;
+    struct {
+        int enabled; /* enum process_tristate: auto = on when a policy exists */
+        uint64_t decision_wait_ms;
+        uint64_t num_traces;
+        uint64_t sampled_cache_size;
+        uint64_t non_sampled_cache_size;
+        struct process_policy_conf *policies; /* in file order */
+        size_t n_policies;
+    } tail_sampling;
+    struct {
+        char *endpoint;
+        int protocol;    /* enum process_protocol */
+        int compression; /* enum process_compression */
+        uint64_t timeout_ms;
+        struct kt_strlist headers; /* "Key=Value" */
+        uint64_t send_batch_size;
+        uint64_t send_batch_timeout_ms;
+        bool tls_insecure_skip_verify;
+        char *tls_ca_file;
+    } exporter;
+    struct {
+        uint64_t initial_interval_ms;
+        uint64_t max_interval_ms;
+        uint64_t max_elapsed_time_ms; /* 0 = retry until the backend is back */
+    } retry;
+    struct {
+        int log_level; /* enum kt_log_level */
+        uint64_t shutdown_timeout_ms;
+    } service;
+};
+
+extern const struct kt_config_schema process_conf_schema;
+
+/* Frees what the section handler collected (kt_config_free does not know about it). */
+void process_conf_free(struct process_conf *c);
+
+#endif
