@@ -136,8 +136,11 @@ $(FUZZ_GEN_STAMP): $(PROTOS)
 	@mkdir -p build/fuzz/gen
 	cd proto && protoc-c --c_out=$(abspath build/fuzz/gen) $(patsubst proto/%,%,$(PROTOS))
 	@touch $@
+# A target needing more than common/ names its extra sources here.
+FUZZ_EXTRA_fuzz_ottl_parse := $(sort $(wildcard process/ottl_*.c))
+build/fuzz/fuzz_ottl_parse: $(FUZZ_EXTRA_fuzz_ottl_parse) $(wildcard process/ottl*.h)
 build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(FUZZ_GEN_STAMP)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) $(PKG_LIBS) -lev -lm
+	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 fuzz-smoke: $(FUZZ_BINS)

@@ -730,7 +730,17 @@ static int apply_list(struct loader *ld, size_t i, const char *val, const struct
                    (w->from == FROM_SET && ld->n_set[i] == 0);
     if (replace)
         kt_strlist_free(l);
-    int rc = push_items(l, val);
+    int rc;
+    if (ld->schema->opts[i].flags & KT_OPT_WHOLE) {
+        char *item = trim_dup(val, strlen(val));
+        if (item == NULL)
+            rc = KT_ENOMEM;
+        else
+            rc = *item ? kt_strlist_push(l, item) : 0;
+        free(item);
+    } else {
+        rc = push_items(l, val);
+    }
     if (rc == KT_ENOMEM)
         kt_err_set(ld->err, rc, "out of memory");
     return rc;

@@ -220,7 +220,8 @@ static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     size_t left = r->resp.body.len - r->resp_sent;
     if (len > left)
         len = left;
-    memcpy(buf, r->resp.body.p + r->resp_sent, len);
+    if (len > 0) /* an empty body (a full-success protobuf answer) has no buffer at all */
+        memcpy(buf, r->resp.body.p + r->resp_sent, len);
     r->resp_sent += len;
     if (r->resp_sent == r->resp.body.len) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;

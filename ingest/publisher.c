@@ -692,6 +692,8 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *bod
         return kt_err_set(err, rc, "%s", rej.msg[0] ? rej.msg : "malformed request");
     }
 
+    if (n_rej > 0)
+        kt_err_prefix(&rej, "[kafka] max_message_bytes: ");
     struct publisher_ticket *t = NULL;
     if (done != NULL) {
         t = calloc(1, sizeof(*t));
@@ -731,8 +733,11 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *bod
     }
     if (batcher_ready(s->b) || p->conf->batch.timeout_ms == 0)
         flush(s);
-    else if (batcher_chunks(s->b) > 0 && !ev_is_active(&s->timer))
+    else if (batcher_chunks(s->b) > 0 && !ev_is_active(&s->timer)) {
+        /* A one-shot timer that fired keeps an expired due time: set it again. */
+        ev_timer_set(&s->timer, (ev_tstamp)p->conf->batch.timeout_ms / 1000., 0.);
         ev_timer_start(p->loop, &s->timer);
+    }
     if (t != NULL)
         ticket_unref(p, t, 1);
     p->api_depth--;

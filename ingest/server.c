@@ -104,13 +104,27 @@ static void conn_touch(struct srv_conn *c)
     c->last_activity = ev_now(c->srv->loop);
 }
 
+/* When the oldest request still arriving started (0 = none): HTTP/1.1 has at most one,
+ * HTTP/2 one per open stream. */
+static ev_tstamp oldest_arriving(const struct srv_conn *c)
+{
+    if (c->proto != SRV_PROTO_H2)
+        return c->req_started;
+    ev_tstamp oldest = 0;
+    for (const struct srv_req *r = c->h2_reqs; r; r = r->next)
+        if (!r->complete && !r->responded && (oldest == 0 || r->started < oldest))
+            oldest = r->started;
+    return oldest;
+}
+
 static void conn_arm_timer(struct srv_conn *c)
 {
     const struct ingest_conf *cf = c->srv->conf;
     ev_tstamp now = ev_now(c->srv->loop);
     ev_tstamp due = c->last_activity + (double)cf->receiver.idle_timeout_ms / 1000.0;
-    if (c->req_started > 0) {
-        ev_tstamp hdue = c->req_started + (double)cf->receiver.header_timeout_ms / 1000.0;
+    ev_tstamp started = oldest_arriving(c);
+    if (started > 0) {
+        ev_tstamp hdue = started + (double)cf->receiver.header_timeout_ms / 1000.0;
         if (hdue < due)
             due = hdue;
     }
@@ -260,6 +274,7 @@ struct srv_req *srv_req_new(struct srv_conn *c)
         return NULL;
     r->conn = c;
     r->id = ++c->srv->next_req_id;
+    r->started = ev_now(c->srv->loop);
     return r;
 }
 
@@ -350,6 +365,10 @@ void srv_conn_want_write(struct srv_conn *c)
         srv_conn_close(c);
         return;
     }
+    /* An answer is activity: idle_timeout counts from the last response too, so a
+     * keep-alive client is not cut off right after a slow answer. */
+    if (c->wbuf.len > 0)
+        conn_touch(c);
     if (conn_flush(c) != 0) {
         srv_conn_close(c);
         return;
@@ -470,8 +489,32 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct srv_conn *c = w->data;
     const struct ingest_conf *cf = c->srv->conf;
     ev_tstamp now = ev_now(loop);
-    if (c->req_started > 0 &&
-        now - c->req_started >= (double)cf->receiver.header_timeout_ms / 1000.0) {
+    double header_timeout = (double)cf->receiver.header_timeout_ms / 1000.0;
+    if (c->proto == SRV_PROTO_H2) {
+        /* A stream whose request never finishes arriving is reset; the connection and its
+         * other streams go on. */
+        int reset = 0;
+        for (struct srv_req *r = c->h2_reqs; r; r = r->next) {
+            if (!r->complete && !r->responded && now - r->started >= header_timeout) {
+                nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, r->stream_id, NGHTTP2_CANCEL);
+                r->responded = true;
+                reset++;
+            }
+        }
+        if (reset > 0) {
+            kt_info("connection from %s: %d HTTP/2 request(s) not complete within [receiver] "
+                    "header_timeout (%llums); streams reset",
+                    c->peer, reset, (unsigned long long)cf->receiver.header_timeout_ms);
+            c->depth++;
+            srv_conn_want_write(c);
+            c->depth--;
+            if (c->dead) {
+                srv_conn_close(c);
+                return;
+            }
+        }
+    }
+    if (c->proto != SRV_PROTO_H2 && c->req_started > 0 && now - c->req_started >= header_timeout) {
         kt_info("connection from %s: request not complete within [receiver] header_timeout "
                 "(%llums); closing",
                 c->peer, (unsigned long long)cf->receiver.header_timeout_ms);

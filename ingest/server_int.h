@@ -30,6 +30,7 @@ struct srv_req {
     int32_t stream_id;    /* HTTP/2 stream; 0 for HTTP/1.1 */
     struct srv_req *next; /* HTTP/1.1: requests in arrival order; HTTP/2: all streams */
     uint64_t id;          /* for logs */
+    ev_tstamp started;    /* when its first bytes arrived (header_timeout) */
     char method[8];
     char path[128];
     char content_type[64];

@@ -12,6 +12,7 @@
 
 #include "kt_arena.h"
 #include "kt_err.h"
+#include "kt_signal.h"
 #include "opentelemetry/proto/logs/v1/logs.pb-c.h"
 #include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
@@ -42,6 +43,12 @@ struct ottl_tctx {
     Opentelemetry__Proto__Logs__V1__LogRecord *log;
 };
 
+/* "resource", "scope", "span", "spanevent", "metric", "datapoint", "log". */
+const char *ottl_context_name(enum ottl_context c);
+/* Whether a context belongs to a signal: resource and scope to all, span and spanevent to
+ * traces, metric and datapoint to metrics, log to logs. */
+bool ottl_context_valid(enum ottl_context c, enum kt_signal sig);
+
 struct ottl_condition;
 struct ottl_statement;
 
@@ -50,15 +57,22 @@ struct ottl_statement;
  * 'span.name == '". */
 int ottl_condition_parse(const char *src, struct ottl_condition **out, struct kt_err *err);
 enum ottl_context ottl_condition_context(const struct ottl_condition *c);
-/* Evaluates; an error (KT_EINVAL: wrong types, failed converter) leaves *match false. */
+/* Evaluates; an error (KT_EINVAL: wrong types, failed converter) leaves *match false.
+ * Converters that build strings (Concat, String, SHA256) allocate from t->arena. A condition
+ * or statement keeps regex match data of its own: evaluate one from one thread at a time. */
 int ottl_condition_eval(const struct ottl_condition *c, const struct ottl_tctx *t, bool *match,
                         struct kt_err *err);
 void ottl_condition_free(struct ottl_condition *c);
+/* The text the condition was parsed from, for messages. */
+const char *ottl_condition_source(const struct ottl_condition *c);
 
-/* Parses "editor(args) [where condition]". */
+/* Parses "editor(args) [where condition]"; errors as for conditions. */
 int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt_err *err);
 enum ottl_context ottl_statement_context(const struct ottl_statement *s);
+/* Runs the editor when the where clause (if any) holds. Setting nil does nothing, as in the
+ * Collector; a wrong type (a string into span.kind) is KT_EINVAL and changes nothing. */
 int ottl_statement_exec(const struct ottl_statement *s, struct ottl_tctx *t, struct kt_err *err);
 void ottl_statement_free(struct ottl_statement *s);
+const char *ottl_statement_source(const struct ottl_statement *s);
 
 #endif

@@ -1,0 +1,228 @@
+#include "kt_tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+struct kt_tls_ctx {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_x509_crt ca;
+    mbedtls_ssl_config conf;
+    char alpn_name[16];
+    const char *alpn_list[2]; /* mbedTLS keeps the pointer: it must live as long as conf */
+};
+
+struct kt_tls_conn {
+    mbedtls_ssl_context ssl;
+    int fd;
+    /* Length of a record mbedTLS accepted but could not send yet: the retry must pass the
+     * same length (mbedTLS reports it as written once the record is flushed). */
+    size_t pending_write;
+};
+
+static int tls_fail(struct kt_err *err, int code, int mrc, const char *what)
+{
+    char buf[160];
+    mbedtls_strerror(mrc, buf, sizeof(buf));
+    return kt_err_set(err, code, "TLS %s: %s (-0x%04x)", what, buf, (unsigned)-mrc);
+}
+
+int kt_tls_ctx_new(const char *ca_file, bool insecure, const char *alpn, struct kt_tls_ctx **out,
+                   struct kt_err *err)
+{
+    struct kt_tls_ctx *x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    mbedtls_entropy_init(&x->entropy);
+    mbedtls_ctr_drbg_init(&x->drbg);
+    mbedtls_x509_crt_init(&x->ca);
+    mbedtls_ssl_config_init(&x->conf);
+    int rc = 0;
+    static const unsigned char pers[] = "kotel-tls-client";
+    int mrc =
+        mbedtls_ctr_drbg_seed(&x->drbg, mbedtls_entropy_func, &x->entropy, pers, sizeof(pers) - 1);
+    if (mrc != 0) {
+        rc = tls_fail(err, KT_EIO, mrc, "random seed");
+        goto fail;
+    }
+    mrc = mbedtls_ssl_config_defaults(&x->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                      MBEDTLS_SSL_PRESET_DEFAULT);
+    if (mrc != 0) {
+        rc = tls_fail(err, KT_EIO, mrc, "config");
+        goto fail;
+    }
+    mbedtls_ssl_conf_rng(&x->conf, mbedtls_ctr_drbg_random, &x->drbg);
+    if (insecure) {
+        mbedtls_ssl_conf_authmode(&x->conf, MBEDTLS_SSL_VERIFY_NONE);
+    } else {
+        const char *path = ca_file && ca_file[0] ? ca_file : KT_TLS_SYSTEM_CA_FILE;
+        mrc = mbedtls_x509_crt_parse_file(&x->ca, path);
+        /* A positive count means some entries of a system bundle were not understood; the
+         * others still serve as anchors. */
+        if (mrc < 0) {
+            char buf[160];
+            mbedtls_strerror(mrc, buf, sizeof(buf));
+            rc = kt_err_set(err, KT_EINVAL, "CA file '%s': %s", path, buf);
+            goto fail;
+        }
+        mbedtls_ssl_conf_authmode(&x->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+        mbedtls_ssl_conf_ca_chain(&x->conf, &x->ca, NULL);
+    }
+    if (alpn && alpn[0]) {
+        snprintf(x->alpn_name, sizeof(x->alpn_name), "%s", alpn);
+        x->alpn_list[0] = x->alpn_name;
+        x->alpn_list[1] = NULL;
+        mrc = mbedtls_ssl_conf_alpn_protocols(&x->conf, x->alpn_list);
+        if (mrc != 0) {
+            rc = tls_fail(err, KT_EINVAL, mrc, "ALPN");
+            goto fail;
+        }
+    }
+    *out = x;
+    return 0;
+fail:
+    kt_tls_ctx_free(x);
+    return rc;
+}
+
+void kt_tls_ctx_free(struct kt_tls_ctx *x)
+{
+    if (x == NULL)
+        return;
+    mbedtls_ssl_config_free(&x->conf);
+    mbedtls_x509_crt_free(&x->ca);
+    mbedtls_ctr_drbg_free(&x->drbg);
+    mbedtls_entropy_free(&x->entropy);
+    free(x);
+}
+
+static int bio_send(void *ctx, const unsigned char *p, size_t n)
+{
+    struct kt_tls_conn *c = ctx;
+    for (;;) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w >= 0)
+            return (int)w;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return MBEDTLS_ERR_SSL_WANT_WRITE;
+        return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
+                                                     : MBEDTLS_ERR_NET_SEND_FAILED;
+    }
+}
+
+static int bio_recv(void *ctx, unsigned char *p, size_t n)
+{
+    struct kt_tls_conn *c = ctx;
+    for (;;) {
+        ssize_t r = recv(c->fd, p, n, 0);
+        if (r >= 0)
+            return (int)r;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return MBEDTLS_ERR_SSL_WANT_READ;
+        return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+    }
+}
+
+int kt_tls_conn_new(struct kt_tls_ctx *ctx, int fd, const char *server_name,
+                    struct kt_tls_conn **out, struct kt_err *err)
+{
+    struct kt_tls_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    c->fd = fd;
+    mbedtls_ssl_init(&c->ssl);
+    int mrc = mbedtls_ssl_setup(&c->ssl, &ctx->conf);
+    if (mrc == 0 && server_name && server_name[0])
+        mrc = mbedtls_ssl_set_hostname(&c->ssl, server_name);
+    if (mrc != 0) {
+        int rc = tls_fail(err, KT_EIO, mrc, "setup");
+        kt_tls_conn_free(c);
+        return rc;
+    }
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    *out = c;
+    return 0;
+}
+
+void kt_tls_conn_free(struct kt_tls_conn *c)
+{
+    if (c == NULL)
+        return;
+    mbedtls_ssl_free(&c->ssl);
+    free(c);
+}
+
+int kt_tls_handshake(struct kt_tls_conn *c, bool *want_write, struct kt_err *err)
+{
+    int mrc = mbedtls_ssl_handshake(&c->ssl);
+    if (mrc == 0)
+        return 0;
+    if (mrc == MBEDTLS_ERR_SSL_WANT_READ || mrc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        *want_write = mrc == MBEDTLS_ERR_SSL_WANT_WRITE;
+        return KT_EAGAIN;
+    }
+    if (mrc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+        char info[256];
+        int n = mbedtls_x509_crt_verify_info(info, sizeof(info), "",
+                                             mbedtls_ssl_get_verify_result(&c->ssl));
+        /* verify_info separates reasons with newlines; a log line wants one line. */
+        for (int i = 0; i < n && info[i]; i++)
+            if (info[i] == '\n')
+                info[i] = (info[i + 1] ? ';' : '\0');
+        return kt_err_set(err, KT_EPROTO, "TLS certificate verification failed: %s",
+                          n > 0 ? info : "unknown reason");
+    }
+    return tls_fail(err, KT_EPROTO, mrc, "handshake");
+}
+
+const char *kt_tls_alpn(const struct kt_tls_conn *c)
+{
+    return mbedtls_ssl_get_alpn_protocol(&c->ssl);
+}
+
+int kt_tls_read(struct kt_tls_conn *c, void *buf, size_t cap, size_t *n, struct kt_err *err)
+{
+    int mrc = mbedtls_ssl_read(&c->ssl, buf, cap);
+    if (mrc > 0) {
+        *n = (size_t)mrc;
+        return 0;
+    }
+    if (mrc == 0 || mrc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+        *n = 0;
+        return 0;
+    }
+    if (mrc == MBEDTLS_ERR_SSL_WANT_READ || mrc == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return KT_EAGAIN;
+    return tls_fail(err, KT_EIO, mrc, "read");
+}
+
+int kt_tls_write(struct kt_tls_conn *c, const void *p, size_t len, size_t *n, struct kt_err *err)
+{
+    if (c->pending_write > 0 && c->pending_write <= len)
+        len = c->pending_write;
+    int mrc = mbedtls_ssl_write(&c->ssl, p, len);
+    if (mrc >= 0) {
+        c->pending_write = 0;
+        *n = (size_t)mrc;
+        return 0;
+    }
+    if (mrc == MBEDTLS_ERR_SSL_WANT_READ || mrc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        c->pending_write = len;
+        return KT_EAGAIN;
+    }
+    return tls_fail(err, KT_EIO, mrc, "write");
+}

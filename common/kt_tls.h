@@ -1,0 +1,48 @@
+/* kt_tls: TLS client connections with mbedTLS over a non-blocking socket.
+ *
+ * A kt_tls_ctx holds what every connection to one backend shares (trust anchors, RNG,
+ * ALPN list, verification policy); a kt_tls_conn is one session on a connected fd. Every
+ * operation returns KT_EAGAIN instead of blocking and says whether it waits for the socket
+ * to become readable or writable, so an event loop drives the handshake and the I/O. */
+#ifndef KT_TLS_H
+#define KT_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kt_err.h"
+
+struct kt_tls_ctx;
+struct kt_tls_conn;
+
+/* The CA bundle used when no ca_file is given. */
+#define KT_TLS_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
+/* ca_file: PEM bundle, NULL or "" for the system store. insecure: do not verify the peer.
+ * alpn: protocol to offer ("h2") or NULL for none. Errors name the file. */
+int kt_tls_ctx_new(const char *ca_file, bool insecure, const char *alpn, struct kt_tls_ctx **out,
+                   struct kt_err *err);
+void kt_tls_ctx_free(struct kt_tls_ctx *ctx);
+
+/* Starts a session on the connected, non-blocking fd (which stays owned by the caller).
+ * server_name is sent as SNI and is the name the certificate must carry. */
+int kt_tls_conn_new(struct kt_tls_ctx *ctx, int fd, const char *server_name,
+                    struct kt_tls_conn **out, struct kt_err *err);
+void kt_tls_conn_free(struct kt_tls_conn *c);
+
+/* Advances the handshake: 0 when complete, KT_EAGAIN (wait for *want_write ? writable :
+ * readable), or KT_EIO/KT_EPROTO with the reason (certificate problems spelled out). */
+int kt_tls_handshake(struct kt_tls_conn *c, bool *want_write, struct kt_err *err);
+
+/* The protocol the server chose by ALPN, or NULL. */
+const char *kt_tls_alpn(const struct kt_tls_conn *c);
+
+/* Reads up to cap bytes: 0 with *n > 0, 0 with *n == 0 at the peer's orderly close,
+ * KT_EAGAIN, or KT_EIO. */
+int kt_tls_read(struct kt_tls_conn *c, void *buf, size_t cap, size_t *n, struct kt_err *err);
+
+/* Writes from p: 0 with *n bytes taken, KT_EAGAIN (call again later with the same bytes),
+ * or KT_EIO. */
+int kt_tls_write(struct kt_tls_conn *c, const void *p, size_t len, size_t *n, struct kt_err *err);
+
+#endif

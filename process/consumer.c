@@ -1,0 +1,1046 @@
+#include "consumer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kt_kafka.h"
+#include "kt_log.h"
+#include "offsets.h"
+
+/* Messages handed out per wakeup before the loop gets a turn (I/O, timers, exports). */
+#define POLL_BATCH 500
+/* librdkafka events (delivery reports, logs) served per wakeup of the DLQ producer. */
+#define DLQ_POLL_BATCH 500
+/* At most one log line of a kind per this many seconds; the rest are counted. */
+#define LOG_INTERVAL 10.0
+/* Wait before producing a refused dead-letter copy again. */
+#define DLQ_RETRY_S 1.0
+/* consumer_close: time dead-letter copies in flight may still be acknowledged. */
+#define CLOSE_FLUSH_MS 5000
+/* consumer_close: rounds of 100 ms to wait for the assignment to be given up. */
+#define CLOSE_DRAIN_ROUNDS 50
+
+/* A handle is slot | generation | low 40 bits of the offset. The full offset is recovered
+ * from the partition's tracker: everything pending lies within 2^40 of its last tracked
+ * offset. The generation changes whenever the slot is given up, so a handle that outlives
+ * its partition's ownership matches nothing. */
+#define H_OFF_BITS 40
+#define H_GEN_BITS 10
+#define H_SLOT_BITS 14
+#define H_OFF_MASK ((UINT64_C(1) << H_OFF_BITS) - 1)
+#define H_GEN_MASK ((UINT64_C(1) << H_GEN_BITS) - 1)
+#define MAX_SLOTS (1u << H_SLOT_BITS)
+
+struct part {
+    bool used;
+    bool dirty;  /* finished something since the last store */
+    bool frozen; /* tracking failed: nothing past the tracker is handed out (see on_message) */
+    enum kt_signal sig;
+    int32_t partition;
+    uint32_t gen;
+    struct offset_tracker ot;
+};
+
+/* One dead-letter copy, owned here until its delivery report (librdkafka produces from
+ * these bytes without copying, and a refused copy is produced again from them). */
+struct dlq_rec {
+    struct dlq_rec *next; /* retry list */
+    uint64_t handle;
+    char *reason;
+    char source[300]; /* "topic/partition/offset" */
+    uint8_t *key;     /* NULL when the message had none */
+    size_t key_len;
+    uint8_t *val;
+    size_t val_len;
+};
+
+struct ratelimit {
+    ev_tstamp last;
+    uint64_t suppressed;
+};
+
+struct consumer {
+    const struct process_conf *conf;
+    struct ev_loop *loop;
+    consumer_msg_fn on_msg;
+    consumer_revoke_fn on_revoke;
+    void *ctx;
+
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    rd_kafka_t *dlq;
+    rd_kafka_queue_t *dlq_q;
+    rd_kafka_topic_t *dlq_rkt;
+    const char *topics[KT_SIGNAL_COUNT]; /* NULL: signal off */
+
+    int pipe_rd, pipe_wr;
+    ev_io io;
+    ev_timer kick;      /* 0 s: store watermarks / keep polling on the next iteration */
+    ev_timer dlq_retry; /* produce refused dead-letter copies again */
+    bool more;          /* a poll budget ran out with events left */
+
+    struct part *parts; /* slots; a slot index is part of every handle */
+    size_t n_parts;
+    uint32_t *slot_of[KT_SIGNAL_COUNT]; /* partition -> slot + 1 (0: not assigned) */
+    size_t n_slot_of[KT_SIGNAL_COUNT];
+    uint32_t *dirty; /* slots to store */
+    size_t n_dirty, cap_dirty;
+
+    size_t pending;
+    bool paused, shutting_down, closing;
+    bool coop_conf; /* cooperative-sticky configured */
+    struct dlq_rec *retry_head;
+
+    struct ratelimit msg_rl, err_rl, dl_rl, store_rl;
+    struct consumer_stats st;
+};
+
+/* ---- logging ---- */
+
+static bool ratelimit_pass(struct consumer *c, struct ratelimit *rl, uint64_t *suppressed)
+{
+    ev_tstamp now = ev_now(c->loop);
+    if (rl->last != 0 && now - rl->last < LOG_INTERVAL) {
+        rl->suppressed++;
+        return false;
+    }
+    *suppressed = rl->suppressed;
+    rl->suppressed = 0;
+    rl->last = now;
+    return true;
+}
+
+/* Logs unless a line of this kind went out in the last LOG_INTERVAL; the next line that
+ * passes says how many were held back. */
+__attribute__((format(printf, 4, 5))) static void
+log_limited(struct consumer *c, struct ratelimit *rl, enum kt_log_level lvl, const char *fmt, ...)
+{
+    uint64_t n;
+    if (!ratelimit_pass(c, rl, &n))
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        kt_log(lvl, "%s (%" PRIu64 " similar not logged in the last %.0fs)", buf, n, LOG_INTERVAL);
+    else
+        kt_log(lvl, "%s", buf);
+}
+
+/* ---- partitions and handles ---- */
+
+static int sig_of(const struct consumer *c, const char *topic)
+{
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        if (c->topics[i] != NULL && strcmp(c->topics[i], topic) == 0)
+            return i;
+    return -1;
+}
+
+static struct part *lookup(const struct consumer *c, int sig, int32_t partition)
+{
+    if (sig < 0 || partition < 0 || (size_t)partition >= c->n_slot_of[sig])
+        return NULL;
+    uint32_t s = c->slot_of[sig][partition];
+    return s == 0 ? NULL : &c->parts[s - 1];
+}
+
+static struct part *lookup_topic(const struct consumer *c, const char *topic, int32_t partition)
+{
+    return lookup(c, sig_of(c, topic), partition);
+}
+
+static uint64_t make_handle(const struct consumer *c, const struct part *p, int64_t offset)
+{
+    uint64_t slot = (uint64_t)(p - c->parts);
+    return slot << (H_OFF_BITS + H_GEN_BITS) | ((uint64_t)p->gen & H_GEN_MASK) << H_OFF_BITS |
+           ((uint64_t)offset & H_OFF_MASK);
+}
+
+/* The partition and full offset a handle names, or NULL when it is stale or unknown. */
+static struct part *resolve(const struct consumer *c, uint64_t h, int64_t *offset)
+{
+    uint64_t slot = h >> (H_OFF_BITS + H_GEN_BITS);
+    if (slot >= c->n_parts)
+        return NULL;
+    struct part *p = &c->parts[slot];
+    if (!p->used || (p->gen & H_GEN_MASK) != ((h >> H_OFF_BITS) & H_GEN_MASK))
+        return NULL;
+    int64_t next = offsets_next(&p->ot);
+    if (next <= 0)
+        return NULL;
+    uint64_t last = (uint64_t)next - 1;
+    *offset = (int64_t)(last - ((last - (h & H_OFF_MASK)) & H_OFF_MASK));
+    return p;
+}
+
+static void arm_kick_after(struct consumer *c, ev_tstamp after)
+{
+    if (!c->closing && !ev_is_active(&c->kick)) {
+        ev_timer_set(&c->kick, after, 0.);
+        ev_timer_start(c->loop, &c->kick);
+    }
+}
+
+static void arm_kick(struct consumer *c)
+{
+    arm_kick_after(c, 0.);
+}
+
+static void mark_dirty(struct consumer *c, struct part *p)
+{
+    if (p->dirty)
+        return;
+    if (c->n_dirty == c->cap_dirty) {
+        size_t cap = c->cap_dirty ? c->cap_dirty * 2 : 16;
+        uint32_t *v = realloc(c->dirty, cap * sizeof(*v));
+        if (v == NULL)
+            return; /* tried again at its next finish; revoke and close commit anyway */
+        c->dirty = v;
+        c->cap_dirty = cap;
+    }
+    c->dirty[c->n_dirty++] = (uint32_t)(p - c->parts);
+    p->dirty = true;
+    arm_kick(c);
+}
+
+/* A slot for a newly assigned partition. Returns NULL when out of memory or slots. */
+static struct part *part_add(struct consumer *c, int sig, int32_t partition)
+{
+    if (partition < 0)
+        return NULL;
+    struct part *p = lookup(c, sig, partition);
+    if (p != NULL)
+        return p;
+    if ((size_t)partition >= c->n_slot_of[sig]) {
+        size_t n = (size_t)partition + 1 > 2 * c->n_slot_of[sig] ? (size_t)partition + 1
+                                                                 : 2 * c->n_slot_of[sig];
+        uint32_t *v = realloc(c->slot_of[sig], n * sizeof(*v));
+        if (v == NULL)
+            return NULL;
+        memset(v + c->n_slot_of[sig], 0, (n - c->n_slot_of[sig]) * sizeof(*v));
+        c->slot_of[sig] = v;
+        c->n_slot_of[sig] = n;
+    }
+    size_t s = 0;
+    while (s < c->n_parts && c->parts[s].used)
+        s++;
+    if (s == c->n_parts) {
+        if (c->n_parts == MAX_SLOTS)
+            return NULL;
+        struct part *v = realloc(c->parts, (c->n_parts + 1) * sizeof(*v));
+        if (v == NULL)
+            return NULL;
+        c->parts = v;
+        memset(&c->parts[s], 0, sizeof(c->parts[s]));
+        offsets_init(&c->parts[s].ot);
+        c->n_parts++;
+    }
+    p = &c->parts[s];
+    p->used = true;
+    p->dirty = false;
+    p->frozen = false;
+    p->sig = (enum kt_signal)sig;
+    p->partition = partition;
+    c->slot_of[sig][partition] = (uint32_t)s + 1;
+    return p;
+}
+
+/* Forgets the partition: its unfinished messages count no more, its handles go stale. */
+static void part_drop(struct consumer *c, struct part *p)
+{
+    c->pending -= offsets_pending(&p->ot);
+    offsets_reset(&p->ot);
+    p->gen++;
+    p->used = false;
+    p->frozen = false;
+    c->slot_of[p->sig][p->partition] = 0;
+}
+
+/* ---- storing and committing ---- */
+
+static void store_dirty(struct consumer *c)
+{
+    if (c->n_dirty == 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_dirty);
+    for (size_t i = 0; i < c->n_dirty; i++) {
+        struct part *p = &c->parts[c->dirty[i]];
+        if (!p->dirty)
+            continue;
+        p->dirty = false;
+        if (!p->used)
+            continue;
+        int64_t w = offsets_watermark(&p->ot);
+        if (w >= 0)
+            rd_kafka_topic_partition_list_add(l, c->topics[p->sig], p->partition)->offset = w;
+    }
+    c->n_dirty = 0;
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, l);
+        for (int i = 0; i < l->cnt; i++)
+            if (l->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+                e = l->elems[i].err;
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_limited(c, &c->store_rl, KT_LOG_WARN, "kafka: storing offsets failed: %s",
+                        rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Commits the watermark of every partition in `l` that we track (all of ours when l is
+ * NULL), synchronously. Returns 0 or KT_EIO. */
+static int commit_watermarks(struct consumer *c, const rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_topic_partition_list_t *w = rd_kafka_topic_partition_list_new(l ? l->cnt : 8);
+    if (l != NULL) {
+        for (int i = 0; i < l->cnt; i++) {
+            struct part *p = lookup_topic(c, l->elems[i].topic, l->elems[i].partition);
+            int64_t pos = p ? offsets_position(&p->ot) : -1;
+            if (pos >= 0)
+                rd_kafka_topic_partition_list_add(w, l->elems[i].topic, l->elems[i].partition)
+                    ->offset = pos;
+        }
+    } else {
+        for (size_t i = 0; i < c->n_parts; i++) {
+            struct part *p = &c->parts[i];
+            int64_t pos = p->used ? offsets_position(&p->ot) : -1;
+            if (pos >= 0)
+                rd_kafka_topic_partition_list_add(w, c->topics[p->sig], p->partition)->offset = pos;
+        }
+    }
+    int rc = 0;
+    if (w->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, w, 0);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            kt_warn("kafka: committing offsets of %d partitions failed: %s (the next owner "
+                    "reads their unfinished tail again)",
+                    w->cnt, rd_kafka_err2str(e));
+            rc = KT_EIO;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(w);
+    return rc;
+}
+
+/* ---- pausing ---- */
+
+static void apply_pause(struct consumer *c, rd_kafka_topic_partition_list_t *l, bool pause)
+{
+    if (l->cnt == 0)
+        return;
+    rd_kafka_resp_err_t e =
+        pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
+    for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
+        e = l->elems[i].err;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_limited(c, &c->err_rl, KT_LOG_WARN, "kafka: %s partitions failed: %s",
+                    pause ? "pausing" : "resuming", rd_kafka_err2str(e));
+}
+
+static void pause_all(struct consumer *c, bool pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_parts + 1);
+    for (size_t i = 0; i < c->n_parts; i++) {
+        const struct part *p = &c->parts[i];
+        /* A frozen partition stays paused until it is given up. */
+        if (p->used && (pause || !p->frozen))
+            rd_kafka_topic_partition_list_add(l, c->topics[p->sig], p->partition);
+    }
+    apply_pause(c, l, pause);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ---- rebalancing ---- */
+
+static void revoke_parts(struct consumer *c, const rd_kafka_topic_partition_list_t *l, bool lost)
+{
+    if (!c->closing && c->on_revoke != NULL)
+        for (int i = 0; i < l->cnt; i++)
+            if (lookup_topic(c, l->elems[i].topic, l->elems[i].partition) != NULL)
+                c->on_revoke(c->ctx, l->elems[i].topic, l->elems[i].partition);
+    /* Lost partitions belong to someone else already: a commit would be refused.
+     * consumer_close committed everything just before leaving. */
+    if (!lost && !c->closing)
+        commit_watermarks(c, l);
+    for (int i = 0; i < l->cnt; i++) {
+        struct part *p = lookup_topic(c, l->elems[i].topic, l->elems[i].partition);
+        if (p != NULL)
+            part_drop(c, p);
+    }
+}
+
+static void drop_all(struct consumer *c)
+{
+    for (size_t i = 0; i < c->n_parts; i++)
+        if (c->parts[i].used) {
+            if (!c->closing && c->on_revoke != NULL)
+                c->on_revoke(c->ctx, c->topics[c->parts[i].sig], c->parts[i].partition);
+            part_drop(c, &c->parts[i]);
+        }
+}
+
+static void assign_parts(struct consumer *c, rd_kafka_topic_partition_list_t *l, bool coop)
+{
+    for (int i = 0; i < l->cnt; i++) {
+        int sig = sig_of(c, l->elems[i].topic);
+        struct part *p = sig >= 0 ? part_add(c, sig, l->elems[i].partition) : NULL;
+        if (p == NULL)
+            /* Taken anyway (refusing would stall the group) but kept paused and never
+             * committed, so the partition is read by its next owner. */
+            kt_error("kafka: cannot track %s [%" PRId32 "] (out of memory or over %u "
+                     "partitions); its messages are left for the next owner",
+                     l->elems[i].topic, l->elems[i].partition, MAX_SLOTS);
+    }
+    if (coop) {
+        rd_kafka_error_t *e = rd_kafka_incremental_assign(c->rk, l);
+        if (e != NULL) {
+            kt_error("kafka: incremental assign failed: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    } else {
+        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            kt_error("kafka: assign failed: %s", rd_kafka_err2str(e));
+    }
+    bool pause = c->paused || c->shutting_down;
+    rd_kafka_topic_partition_list_t *pl = rd_kafka_topic_partition_list_new(l->cnt);
+    for (int i = 0; i < l->cnt; i++) {
+        const struct part *p = lookup_topic(c, l->elems[i].topic, l->elems[i].partition);
+        if (pause || p == NULL)
+            rd_kafka_topic_partition_list_add(pl, l->elems[i].topic, l->elems[i].partition);
+    }
+    apply_pause(c, pl, true);
+    rd_kafka_topic_partition_list_destroy(pl);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+    struct consumer *c = opaque;
+    /* rd_kafka_rebalance_protocol can block while the handle closes (librdkafka #4041);
+     * then the configured strategy says the same. */
+    bool coop =
+        c->closing ? c->coop_conf : strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    c->st.rebalances++;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        kt_info("kafka: assigned %d partitions (%s)", l->cnt, coop ? "cooperative" : "eager");
+        assign_parts(c, l, coop);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        bool lost = rd_kafka_assignment_lost(rk) != 0;
+        kt_info("kafka: %s %d partitions", lost ? "lost" : "revoked", l->cnt);
+        revoke_parts(c, l, lost);
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, l);
+            if (e != NULL) {
+                kt_error("kafka: incremental unassign failed: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            /* Eager: the whole assignment goes, whatever the list says. */
+            drop_all(c);
+            rd_kafka_assign(rk, NULL);
+        }
+        return;
+    }
+    kt_error("kafka: rebalance failed: %s; dropping the assignment", rd_kafka_err2str(err));
+    drop_all(c);
+    rd_kafka_assign(rk, NULL);
+}
+
+/* ---- consuming ---- */
+
+static void on_message(struct consumer *c, const rd_kafka_message_t *m)
+{
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_limited(c, &c->err_rl, KT_LOG_WARN, "kafka: consuming %s [%" PRId32 "]: %s", topic,
+                        m->partition, rd_kafka_message_errstr(m));
+        return;
+    }
+    int sig = sig_of(c, topic);
+    struct part *p = lookup(c, sig, m->partition);
+    if (p == NULL || p->frozen)
+        return;
+    /* Below the last handed-out offset: a re-fetch (offset reset) of what this assignment
+     * already handed out; those are finished or pending, never to be handed out twice. */
+    if (m->offset < offsets_next(&p->ot))
+        return;
+    if (offsets_track(&p->ot, m->offset) != 0) {
+        /* Not tracked, so it must not be handed out, and nothing after it either: later
+         * finishes would otherwise move the watermark past it. The partition stays
+         * paused until it is given up; the next owner reads on from the watermark. */
+        kt_error("kafka: out of memory tracking %s [%" PRId32 "] offset %" PRId64
+                 "; the partition is paused until it is reassigned",
+                 topic, m->partition, m->offset);
+        p->frozen = true;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, topic, m->partition);
+        apply_pause(c, l, true);
+        rd_kafka_topic_partition_list_destroy(l);
+        return;
+    }
+    c->pending++;
+    c->st.messages++;
+    /* The first offset of an ownership is stored at once: for a group with no commit yet
+     * it pins where a restart resumes, even if nothing finishes before a crash. */
+    if (p->ot.reported < 0)
+        mark_dirty(c, p);
+    struct consumer_msg cm = {
+        .sig = (enum kt_signal)sig,
+        .topic = c->topics[sig],
+        .partition = m->partition,
+        .offset = m->offset,
+        .key = {m->key, m->key_len},
+        .value = {m->payload, m->len},
+        .handle = make_handle(c, p, m->offset),
+    };
+    c->on_msg(c->ctx, &cm);
+}
+
+static void poll_all(struct consumer *c)
+{
+    c->more = false;
+    if (c->dlq != NULL) {
+        int i = 0;
+        while (i < DLQ_POLL_BATCH && rd_kafka_poll(c->dlq, 0) > 0)
+            i++;
+        if (i == DLQ_POLL_BATCH)
+            c->more = true;
+    }
+    int i;
+    for (i = 0; i < POLL_BATCH && !c->closing; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+        if (m == NULL)
+            break;
+        on_message(c, m);
+        rd_kafka_message_destroy(m);
+    }
+    /* librdkafka writes to the pipe only when the queue goes from empty to non-empty, so
+     * whatever is left must be picked up without a wakeup: at once when the budget ran
+     * out, shortly when the queue holds something poll did not hand out (no busy loop). */
+    if (i == POLL_BATCH)
+        c->more = true;
+    if (c->more) {
+        arm_kick(c);
+    } else if (rd_kafka_queue_length(c->q) > 0) {
+        c->more = true;
+        arm_kick_after(c, 0.01);
+    }
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct consumer *c = w->data;
+    char buf[64];
+    while (read(c->pipe_rd, buf, sizeof(buf)) > 0) {
+    }
+    poll_all(c);
+}
+
+static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct consumer *c = w->data;
+    if (c->more)
+        poll_all(c);
+    store_dirty(c);
+}
+
+/* ---- librdkafka callbacks ---- */
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    struct consumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        c->st.commits++;
+    else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_limited(c, &c->err_rl, KT_LOG_WARN, "kafka: offset commit failed: %s",
+                    rd_kafka_err2str(err));
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct consumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[256];
+        rd_kafka_resp_err_t fe = rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        kt_error("kafka: %s failed: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(fe), buf);
+        return;
+    }
+    log_limited(c, &c->err_rl, KT_LOG_WARN, "kafka: %s: %s: %s", rd_kafka_name(rk),
+                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* ---- dead letters ---- */
+
+static void dlq_rec_free(struct dlq_rec *r)
+{
+    free(r->reason);
+    free(r->key);
+    free(r->val);
+    free(r);
+}
+
+static void dlq_retry_later(struct consumer *c, struct dlq_rec *r)
+{
+    r->next = c->retry_head;
+    c->retry_head = r;
+    if (!c->closing && !ev_is_active(&c->dlq_retry)) {
+        ev_timer_set(&c->dlq_retry, DLQ_RETRY_S, 0.);
+        ev_timer_start(c->loop, &c->dlq_retry);
+    }
+}
+
+static void dlq_produce(struct consumer *c, struct dlq_rec *r)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        c->dlq, RD_KAFKA_V_RKT(c->dlq_rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+        RD_KAFKA_V_KEY(r->key, r->key_len), RD_KAFKA_V_VALUE(r->val, r->val_len),
+        RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_HEADER("kotel.error", r->reason, -1),
+        RD_KAFKA_V_HEADER("kotel.source", r->source, -1), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_limited(c, &c->dl_rl, KT_LOG_WARN, "kafka: dead letter of %s to %s: %s; retrying",
+                    r->source, c->conf->kafka.dead_letter_topic, rd_kafka_err2str(e));
+        dlq_retry_later(c, r);
+    }
+}
+
+static void dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct consumer *c = opaque;
+    struct dlq_rec *r = m->_private;
+    if (r == NULL)
+        return;
+    int64_t off;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        consumer_msg_done(c, r->handle);
+        dlq_rec_free(r);
+    } else if (c->closing || resolve(c, r->handle, &off) == NULL) {
+        /* Unfinished and left so: the source is read again by whoever owns it next. */
+        dlq_rec_free(r);
+    } else {
+        log_limited(c, &c->dl_rl, KT_LOG_WARN,
+                    "kafka: dead letter of %s to %s not delivered: %s; retrying", r->source,
+                    c->conf->kafka.dead_letter_topic, rd_kafka_err2str(m->err));
+        dlq_retry_later(c, r);
+    }
+}
+
+static void dlq_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct consumer *c = w->data;
+    struct dlq_rec *r = c->retry_head;
+    c->retry_head = NULL;
+    while (r != NULL) {
+        struct dlq_rec *next = r->next;
+        int64_t off;
+        if (resolve(c, r->handle, &off) == NULL)
+            dlq_rec_free(r); /* the partition was given up: its next owner redoes this */
+        else
+            dlq_produce(c, r);
+        r = next;
+    }
+}
+
+int consumer_dead_letter(struct consumer *c, const char *topic, int32_t partition, int64_t offset,
+                         struct kt_slice key, struct kt_slice value, const char *reason,
+                         uint64_t handle)
+{
+    int64_t off;
+    if (resolve(c, handle, &off) == NULL)
+        return 0; /* the partition was given up: its next owner reads the message again */
+    c->st.dead_lettered++;
+    const char *dlq = c->conf->kafka.dead_letter_topic;
+    log_limited(c, &c->dl_rl, KT_LOG_WARN,
+                "dead letter: %s [%" PRId32 "] offset %" PRId64 ": %s%s%s", topic, partition,
+                offset, reason, c->dlq ? "; copied to " : "; dropped",
+                c->dlq ? dlq : " (no dead_letter_topic)");
+    if (c->dlq == NULL) {
+        consumer_msg_done(c, handle);
+        return 0;
+    }
+    struct dlq_rec *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return KT_ENOMEM;
+    r->handle = handle;
+    r->reason = strdup(reason ? reason : "");
+    r->val = malloc(value.n > 0 ? value.n : 1);
+    if (key.p != NULL)
+        r->key = malloc(key.n > 0 ? key.n : 1);
+    if (r->reason == NULL || r->val == NULL || (key.p != NULL && r->key == NULL)) {
+        dlq_rec_free(r);
+        return KT_ENOMEM;
+    }
+    if (value.n > 0)
+        memcpy(r->val, value.p, value.n);
+    r->val_len = value.n;
+    if (key.p != NULL && key.n > 0)
+        memcpy(r->key, key.p, key.n);
+    r->key_len = key.n;
+    snprintf(r->source, sizeof(r->source), "%s/%" PRId32 "/%" PRId64, topic, partition, offset);
+    dlq_produce(c, r);
+    return 0;
+}
+
+int consumer_dead_letter_msg(struct consumer *c, const struct consumer_msg *m, const char *reason)
+{
+    return consumer_dead_letter(c, m->topic, m->partition, m->offset, m->key, m->value, reason,
+                                m->handle);
+}
+
+/* ---- configuration ---- */
+
+static int configure_common(const struct process_conf *conf, rd_kafka_conf_t *kc,
+                            struct kt_err *err)
+{
+    const struct kt_kafka_common common = {
+        .brokers = &conf->kafka.brokers,
+        .client_id = conf->kafka.client_id,
+        .protocol_version = conf->kafka.protocol_version,
+    };
+    return kt_kafka_conf_common(kc, &common, err);
+}
+
+static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *kc,
+                              struct kt_err *err)
+{
+    static const char *const strategies[] = {"cooperative-sticky", "range", "roundrobin"};
+    int rc = configure_common(conf, kc, err);
+    if (rc != 0)
+        return rc;
+    if (conf->kafka.group_rebalance_strategy < 0 || conf->kafka.group_rebalance_strategy > 2)
+        return kt_err_set(err, KT_EINVAL, "[kafka] group_rebalance_strategy: unknown value");
+    char session[24], heartbeat[24];
+    snprintf(session, sizeof(session), "%" PRIu64, conf->kafka.session_timeout_ms);
+    snprintf(heartbeat, sizeof(heartbeat), "%" PRIu64, conf->kafka.heartbeat_interval_ms);
+    const struct {
+        const char *key, *name, *value;
+    } props[] = {
+        {"group_id", "group.id", conf->kafka.group_id},
+        {"initial_offset", "auto.offset.reset",
+         conf->kafka.initial_offset == PROCESS_OFFSET_EARLIEST ? "earliest" : "latest"},
+        {"session_timeout", "session.timeout.ms", session},
+        {"heartbeat_interval", "heartbeat.interval.ms", heartbeat},
+        {"group_rebalance_strategy", "partition.assignment.strategy",
+         strategies[conf->kafka.group_rebalance_strategy]},
+        /* librdkafka commits what we store, and we store only finished prefixes. */
+        {"group_id", "enable.auto.commit", "true"},
+        {"group_id", "enable.auto.offset.store", "false"},
+        {"group_id", "auto.commit.interval.ms", "1000"},
+    };
+    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+        rc = kt_kafka_set(kc, "kafka", props[i].key, props[i].name, props[i].value, err);
+        if (rc != 0)
+            return rc;
+    }
+    return kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
+}
+
+static int configure_dlq(const struct process_conf *conf, rd_kafka_conf_t *kc, struct kt_err *err)
+{
+    int rc = configure_common(conf, kc, err);
+    if (rc != 0)
+        return rc;
+    /* A copy must be stored exactly once before its source counts as finished. */
+    rc = kt_kafka_set(kc, "kafka", "dead_letter_topic", "enable.idempotence", "true", err);
+    if (rc != 0)
+        return rc;
+    return kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
+}
+
+static int check_conf(const struct process_conf *conf, const char *topics[KT_SIGNAL_COUNT],
+                      struct kt_err *err)
+{
+    static const char *const keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
+                                                      "logs_topic"};
+    const char *given[KT_SIGNAL_COUNT] = {conf->kafka.traces_topic, conf->kafka.metrics_topic,
+                                          conf->kafka.logs_topic};
+    int n = 0;
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        topics[i] = given[i] != NULL && given[i][0] != '\0' ? given[i] : NULL;
+        if (topics[i] == NULL)
+            continue;
+        n++;
+        for (int j = 0; j < i; j++)
+            if (topics[j] != NULL && strcmp(topics[i], topics[j]) == 0)
+                return kt_err_set(err, KT_EINVAL,
+                                  "[kafka] %s: \"%s\" is also %s; each signal needs its own "
+                                  "topic",
+                                  keys[i], topics[i], keys[j]);
+        const char *dlq = conf->kafka.dead_letter_topic;
+        if (dlq != NULL && strcmp(dlq, topics[i]) == 0)
+            return kt_err_set(err, KT_EINVAL,
+                              "[kafka] dead_letter_topic: \"%s\" is also %s (dead letters "
+                              "would be consumed again)",
+                              dlq, keys[i]);
+    }
+    if (n == 0)
+        return kt_err_set(err, KT_EINVAL,
+                          "[kafka] traces_topic: every signal topic is empty; nothing to "
+                          "consume");
+    if (conf->kafka.group_id == NULL || conf->kafka.group_id[0] == '\0')
+        return kt_err_set(err, KT_EINVAL, "[kafka] group_id: empty");
+    return 0;
+}
+
+/* ---- lifetime ---- */
+
+static void route_queue(struct consumer *c, rd_kafka_queue_t *q)
+{
+    rd_kafka_queue_io_event_enable(q, c->pipe_wr, "1", 1);
+}
+
+static void consumer_free(struct consumer *c)
+{
+    if (c->rk != NULL) {
+        if (c->q != NULL)
+            rd_kafka_queue_destroy(c->q);
+        rd_kafka_destroy(c->rk);
+    }
+    if (c->dlq != NULL) {
+        if (c->dlq_q != NULL)
+            rd_kafka_queue_destroy(c->dlq_q);
+        if (c->dlq_rkt != NULL)
+            rd_kafka_topic_destroy(c->dlq_rkt);
+        /* Reports of what is purged free their records (closing: none is retried). */
+        c->closing = true;
+        rd_kafka_purge(c->dlq, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        for (int i = 0; i < 100 && rd_kafka_poll(c->dlq, 0) > 0; i++) {
+        }
+        rd_kafka_destroy(c->dlq);
+    }
+    while (c->retry_head != NULL) {
+        struct dlq_rec *r = c->retry_head;
+        c->retry_head = r->next;
+        dlq_rec_free(r);
+    }
+    for (size_t i = 0; i < c->n_parts; i++)
+        offsets_reset(&c->parts[i].ot);
+    free(c->parts);
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        free(c->slot_of[i]);
+    free(c->dirty);
+    if (c->pipe_rd >= 0)
+        close(c->pipe_rd);
+    if (c->pipe_wr >= 0)
+        close(c->pipe_wr);
+    free(c);
+}
+
+static int new_dlq(struct consumer *c, struct kt_err *err)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    int rc = configure_dlq(c->conf, kc, err);
+    if (rc != 0) {
+        rd_kafka_conf_destroy(kc);
+        return rc;
+    }
+    rd_kafka_conf_set_opaque(kc, c);
+    rd_kafka_conf_set_dr_msg_cb(kc, dlq_dr_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
+    char errstr[512];
+    c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+    if (c->dlq == NULL) {
+        rd_kafka_conf_destroy(kc);
+        return kt_err_set(err, KT_EINVAL, "[kafka] dead_letter_topic: librdkafka: %s", errstr);
+    }
+    c->dlq_rkt = rd_kafka_topic_new(c->dlq, c->conf->kafka.dead_letter_topic, NULL);
+    if (c->dlq_rkt == NULL)
+        return kt_err_set(err, KT_EINVAL, "[kafka] dead_letter_topic: librdkafka: %s",
+                          rd_kafka_err2str(rd_kafka_last_error()));
+    c->dlq_q = rd_kafka_queue_get_main(c->dlq);
+    route_queue(c, c->dlq_q);
+    return 0;
+}
+
+int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer_msg_fn on_msg,
+                 consumer_revoke_fn on_revoke, void *ctx, struct consumer **out, struct kt_err *err)
+{
+    *out = NULL;
+    const char *topics[KT_SIGNAL_COUNT];
+    int rc = check_conf(conf, topics, err);
+    if (rc != 0)
+        return rc;
+    struct consumer *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return kt_err_set(err, KT_ENOMEM, "consumer: out of memory");
+    c->conf = conf;
+    c->loop = loop;
+    c->on_msg = on_msg;
+    c->on_revoke = on_revoke;
+    c->ctx = ctx;
+    c->coop_conf = conf->kafka.group_rebalance_strategy == PROCESS_REBALANCE_COOPERATIVE_STICKY;
+    memcpy(c->topics, topics, sizeof(topics));
+    c->pipe_rd = c->pipe_wr = -1;
+    ev_timer_init(&c->kick, kick_cb, 0., 0.);
+    c->kick.data = c;
+    ev_timer_init(&c->dlq_retry, dlq_retry_cb, DLQ_RETRY_S, 0.);
+    c->dlq_retry.data = c;
+
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        int e = errno;
+        consumer_free(c);
+        return kt_err_set(err, KT_EIO, "consumer: pipe: %s", strerror(e));
+    }
+    c->pipe_rd = fds[0];
+    c->pipe_wr = fds[1];
+
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rc = configure_consumer(conf, kc, err);
+    if (rc != 0) {
+        rd_kafka_conf_destroy(kc);
+        consumer_free(c);
+        return rc;
+    }
+    rd_kafka_conf_set_opaque(kc, c);
+    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
+    rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
+    char errstr[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
+    if (c->rk == NULL) {
+        rd_kafka_conf_destroy(kc);
+        consumer_free(c);
+        return kt_err_set(err, KT_EINVAL, "[kafka]: librdkafka: %s", errstr);
+    }
+    /* Errors, logs, commit results and rebalances all arrive on the consumer queue, which
+     * the loop serves through the pipe. */
+    rd_kafka_poll_set_consumer(c->rk);
+    c->q = rd_kafka_queue_get_consumer(c->rk);
+    route_queue(c, c->q);
+
+    if (conf->kafka.dead_letter_topic != NULL && conf->kafka.dead_letter_topic[0] != '\0') {
+        rc = new_dlq(c, err);
+        if (rc != 0) {
+            consumer_free(c);
+            return rc;
+        }
+    }
+
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(KT_SIGNAL_COUNT);
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        if (topics[i] != NULL)
+            rd_kafka_topic_partition_list_add(sub, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        consumer_free(c);
+        return kt_err_set(err, KT_EINVAL, "[kafka] traces_topic: subscribing failed: %s",
+                          rd_kafka_err2str(e));
+    }
+
+    ev_io_init(&c->io, io_cb, c->pipe_rd, EV_READ);
+    c->io.data = c;
+    ev_io_start(loop, &c->io);
+    /* Anything queued before the pipe was attached would never signal it. */
+    arm_kick(c);
+    c->more = true;
+    *out = c;
+    return 0;
+}
+
+/* ---- the public entry points ---- */
+
+void consumer_msg_done(struct consumer *c, uint64_t handle)
+{
+    int64_t off;
+    struct part *p = resolve(c, handle, &off);
+    if (p == NULL || offsets_finish(&p->ot, off) == 0)
+        return;
+    c->pending--;
+    mark_dirty(c, p);
+}
+
+void consumer_set_paused(struct consumer *c, bool paused)
+{
+    if (c->shutting_down || c->paused == paused)
+        return;
+    c->paused = paused;
+    pause_all(c, paused);
+}
+
+size_t consumer_pending(const struct consumer *c)
+{
+    return c->pending;
+}
+
+void consumer_begin_shutdown(struct consumer *c)
+{
+    if (c->shutting_down)
+        return;
+    c->shutting_down = true;
+    c->paused = true;
+    pause_all(c, true);
+}
+
+void consumer_get_stats(const struct consumer *c, struct consumer_stats *out)
+{
+    *out = c->st;
+}
+
+int consumer_close(struct consumer *c)
+{
+    if (c == NULL)
+        return 0;
+    ev_io_stop(c->loop, &c->io);
+    ev_timer_stop(c->loop, &c->kick);
+    ev_timer_stop(c->loop, &c->dlq_retry);
+    rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
+    /* From here on nothing is retried or scheduled on the loop. */
+    c->closing = true;
+    if (c->dlq != NULL) {
+        rd_kafka_queue_io_event_enable(c->dlq_q, -1, NULL, 0);
+        /* Acknowledged copies finish their sources before the last commit. */
+        rd_kafka_flush(c->dlq, CLOSE_FLUSH_MS);
+    }
+    store_dirty(c);
+    int rc = commit_watermarks(c, NULL);
+    /* Give the assignment up before closing: librdkafka can hang when the rebalance
+     * callback assigns while rd_kafka_consumer_close runs (librdkafka #4527, #4884).
+     * Messages polled meanwhile are dropped untracked, so nothing is committed past them. */
+    rd_kafka_unsubscribe(c->rk);
+    for (int i = 0; i < CLOSE_DRAIN_ROUNDS; i++) {
+        rd_kafka_topic_partition_list_t *a = NULL;
+        int n = 1;
+        if (rd_kafka_assignment(c->rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            n = a->cnt;
+            rd_kafka_topic_partition_list_destroy(a);
+        }
+        if (n == 0)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_consumer_close(c->rk);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        kt_warn("kafka: leaving the consumer group: %s", rd_kafka_err2str(e));
+    consumer_free(c);
+    return rc;
+}

@@ -1,0 +1,108 @@
+/* consumer: kotel-process's Kafka consumer group member, on the libev loop.
+ *
+ * Messages of the configured signal topics are handed to the pipeline one at a time with
+ * a handle; the pipeline reports each one finished (exported, filtered out, sampled out)
+ * with consumer_msg_done, or consumer_dead_letter for data that can never be processed.
+ * Offsets are stored for commit only up to the per-partition watermark (offsets.h): every
+ * message below a committed offset is finished, so a crash re-reads (duplicates) and never
+ * loses. librdkafka auto-commits the stored offsets every second.
+ *
+ * On a rebalance, revoked partitions are announced with on_revoke before they are given
+ * up: the pipeline drops its in-flight state for them, their finished watermark is
+ * committed, and their unfinished messages are left to the next owner. Handles of a
+ * revoked (or revoked and reassigned) partition are ignored afterwards.
+ *
+ * Everything here runs on the loop thread: librdkafka's consumer queue (and the
+ * dead-letter producer's) wakes the loop through a pipe, and callbacks (on_msg, on_revoke)
+ * are made from the loop. The watchers keep the loop alive until consumer_close. */
+#ifndef PROCESS_CONSUMER_H
+#define PROCESS_CONSUMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "kt_buf.h"
+#include "kt_err.h"
+#include "kt_signal.h"
+
+struct consumer;
+
+struct consumer_msg {
+    enum kt_signal sig;
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    struct kt_slice key;   /* borrowed: valid only during the callback; p NULL when none */
+    struct kt_slice value; /* borrowed: valid only during the callback */
+    uint64_t handle;       /* pass to consumer_msg_done / consumer_dead_letter exactly once */
+};
+
+/* A message for the pipeline. It may call consumer_msg_done, consumer_dead_letter and
+ * consumer_set_paused from inside. */
+typedef void (*consumer_msg_fn)(void *ctx, const struct consumer_msg *m);
+/* Called before the partition is given up: the pipeline drops its in-flight state for it
+ * (its unfinished messages will be read again by the next owner). Handles of the partition
+ * are ignored from here on. Not called from consumer_close. */
+typedef void (*consumer_revoke_fn)(void *ctx, const char *topic, int32_t partition);
+
+struct consumer_stats {
+    uint64_t messages;      /* handed to on_msg */
+    uint64_t dead_lettered; /* consumer_dead_letter calls (copied or, without a DLQ, dropped) */
+    uint64_t commits;       /* successful offset commits (automatic and explicit) */
+    uint64_t rebalances;    /* assignment changes (assign and revoke events) */
+};
+
+/* Creates the consumer and subscribes to the non-empty topics among
+ * [kafka] traces_topic / metrics_topic / logs_topic. conf must outlive the consumer.
+ * Errors name the [kafka] key ("[kafka] group_id: empty", "[kafka] rdkafka.x: librdkafka:
+ * ..."). Returns 0 or a negative KT_E*. */
+int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer_msg_fn on_msg,
+                 consumer_revoke_fn on_revoke, void *ctx, struct consumer **out,
+                 struct kt_err *err);
+
+/* The message is finished. Its partition's watermark advances once everything below is
+ * finished; stores are batched to once per loop iteration. Unknown or stale handles (of a
+ * revoked partition, or finished already) are ignored. */
+void consumer_msg_done(struct consumer *c, uint64_t handle);
+
+/* The message can never be processed (poison pill, data refused for good). With
+ * [kafka] dead_letter_topic set, a copy (key and value as given; headers kotel.error =
+ * reason, kotel.source = "topic/partition/offset") is produced there and the handle is
+ * finished once the copy is acknowledged, retried until it is, so a crash never loses it;
+ * without one, the handle is finished at once. Logged (rate-limited) either way.
+ * topic/partition/offset name the source message; key and value are copied before this
+ * returns. A stale handle (its partition was given up) does nothing: the next owner reads
+ * the message again. Returns 0, or KT_ENOMEM (the handle is left unfinished; the message
+ * is read again after a restart or rebalance). */
+int consumer_dead_letter(struct consumer *c, const char *topic, int32_t partition, int64_t offset,
+                         struct kt_slice key, struct kt_slice value, const char *reason,
+                         uint64_t handle);
+
+/* consumer_dead_letter for a message inside on_msg. */
+int consumer_dead_letter_msg(struct consumer *c, const struct consumer_msg *m, const char *reason);
+
+/* Backpressure: pause (or resume) fetching on every assigned partition. Partitions
+ * assigned while paused start paused. Already fetched messages not yet handed out are
+ * dropped by librdkafka and fetched again on resume, so nothing is skipped. */
+void consumer_set_paused(struct consumer *c, bool paused);
+
+/* Messages handed out and not finished (dead letters awaiting acknowledgement count). */
+size_t consumer_pending(const struct consumer *c);
+
+/* Stops fetching for good (pauses everything; consumer_set_paused(false) no longer
+ * resumes). Finishing handles still works, so in-flight data can drain. */
+void consumer_begin_shutdown(struct consumer *c);
+
+/* Call after the loop is done: waits briefly for dead-letter copies in flight, stores the
+ * final watermarks, commits synchronously, leaves the group and frees everything. No
+ * callback is made. Returns 0, or KT_EIO when the final commit failed (logged; the
+ * unfinished tail is then read again by the next owner). c may be NULL. */
+int consumer_close(struct consumer *c);
+
+void consumer_get_stats(const struct consumer *c, struct consumer_stats *out);
+
+#endif

@@ -1,0 +1,992 @@
+#include "exporter.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "kt_grpc.h"
+#include "kt_gzip.h"
+#include "kt_log.h"
+#include "kt_otlp_json.h"
+#include "otlp_client.h"
+
+#ifndef KT_VERSION
+#define KT_VERSION "0.0.0"
+#endif
+
+/* Speed over ratio: compression runs on the hot path, and the backend is usually near. */
+#define GZIP_LEVEL 1
+/* Bound on an inflated answer: answers are status messages. */
+#define RESP_INFLATE_MAX (1u << 20)
+#define GRPC_OUT_OF_RANGE 11
+#define MAX_HEADERS 64
+
+struct exp_req {
+    struct exp_req *next;
+    enum kt_signal sig;
+    struct kt_buf raw;  /* concatenated *Data messages */
+    struct kt_buf wire; /* the request body as sent, built once for all attempts */
+    bool encoded;
+    size_t bytes; /* accounted in queued_bytes */
+    size_t n_items;
+    void **tokens;
+    size_t n_tokens;
+    size_t cap_tokens;
+    ev_tstamp first_try; /* 0: not sent yet */
+    unsigned attempts;
+    uint64_t interval_ms; /* the next backoff interval before jitter */
+};
+
+/* At most one line a second per kind, so a dead backend does not flood the log. */
+struct ratelimit {
+    ev_tstamp next;
+    unsigned suppressed;
+};
+
+struct exporter {
+    const struct process_conf *conf;
+    struct ev_loop *loop;
+    exporter_done_fn done;
+    void *ctx;
+    struct otlp_client *client;
+    int protocol;
+    bool gzip;
+    char *paths[KT_SIGNAL_COUNT];
+    struct otlp_client_header headers[MAX_HEADERS];
+    size_t n_headers;
+    char *header_store; /* owns the strings headers point to */
+    char grpc_timeout[24];
+
+    struct exp_req *open[KT_SIGNAL_COUNT];
+    ev_timer batch_timer[KT_SIGNAL_COUNT];
+    struct exp_req *head; /* head is the request in flight or waiting to be retried */
+    struct exp_req *tail;
+    bool inflight;
+    bool waiting_retry;
+    ev_timer retry_timer;
+    ev_timer kick;
+    size_t queued_bytes;
+    uint64_t rng;
+    struct exporter_stats stats;
+    struct ratelimit rl_retry, rl_fail, rl_partial;
+    bool closing; /* exporter_free is reporting tokens: no new work */
+};
+
+static const char *const grpc_paths[KT_SIGNAL_COUNT] = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+};
+static const char *const http_suffix[KT_SIGNAL_COUNT] = {"/v1/traces", "/v1/metrics", "/v1/logs"};
+
+static bool rl_allow(struct exporter *e, struct ratelimit *rl, unsigned *suppressed)
+{
+    ev_tstamp now = ev_now(e->loop);
+    if (now < rl->next) {
+        rl->suppressed++;
+        return false;
+    }
+    rl->next = now + 1.0;
+    *suppressed = rl->suppressed;
+    rl->suppressed = 0;
+    return true;
+}
+
+/* " (3 similar suppressed)" when some were, else "". */
+static const char *suppressed_note(unsigned n, char *buf, size_t cap)
+{
+    if (n == 0)
+        return "";
+    snprintf(buf, cap, " (%u similar suppressed)", n);
+    return buf;
+}
+
+static double rand01(struct exporter *e)
+{
+    /* xorshift64*: jitter needs spread, not secrecy. */
+    e->rng ^= e->rng >> 12;
+    e->rng ^= e->rng << 25;
+    e->rng ^= e->rng >> 27;
+    return (double)((e->rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+/* ---- configuration ---- */
+
+static int parse_endpoint(const char *ep, int protocol, char *host, size_t hcap, char *port,
+                          size_t pcap, bool *tls, const char **path, struct kt_err *err)
+{
+#define BAD(why)                                                                                   \
+    kt_err_set(err, KT_EINVAL,                                                                     \
+               "[exporter] endpoint: want http://host:port[/path] or https://host:port[/path], "   \
+               "got '%s' (%s)",                                                                    \
+               ep, why)
+    const char *p;
+    if (strncasecmp(ep, "http://", 7) == 0) {
+        *tls = false;
+        p = ep + 7;
+    } else if (strncasecmp(ep, "https://", 8) == 0) {
+        *tls = true;
+        p = ep + 8;
+    } else {
+        return BAD("scheme must be http or https");
+    }
+    size_t alen = strcspn(p, "/?#");
+    if (p[alen] == '?' || p[alen] == '#')
+        return BAD("no query or fragment allowed");
+    if (memchr(p, '@', alen))
+        return BAD("no user info allowed");
+    const char *hs = p, *he;
+    const char *colon;
+    if (*p == '[') {
+        he = memchr(p, ']', alen);
+        if (he == NULL)
+            return BAD("unclosed [");
+        hs = p + 1;
+        colon = he + 1 < p + alen && he[1] == ':' ? he + 1 : NULL;
+        if (he + 1 < p + alen && colon == NULL)
+            return BAD("junk after ]");
+    } else {
+        colon = memchr(p, ':', alen);
+        he = colon ? colon : p + alen;
+    }
+    if (he == hs)
+        return BAD("no host");
+    if ((size_t)(he - hs) >= hcap)
+        return BAD("host too long");
+    memcpy(host, hs, (size_t)(he - hs));
+    host[he - hs] = '\0';
+    if (colon) {
+        const char *ps = colon + 1, *pe = p + alen;
+        if (ps == pe || (size_t)(pe - ps) > 5)
+            return BAD("bad port");
+        unsigned v = 0;
+        for (const char *q = ps; q < pe; q++) {
+            if (!isdigit((unsigned char)*q))
+                return BAD("bad port");
+            v = v * 10 + (unsigned)(*q - '0');
+        }
+        if (v == 0 || v > 65535)
+            return BAD("port out of range");
+        snprintf(port, pcap, "%u", v);
+    } else {
+        snprintf(port, pcap, "%s", *tls ? "443" : "80");
+    }
+    *path = p + alen;
+    if (protocol == PROCESS_PROTO_GRPC && (*path)[0] && strcmp(*path, "/") != 0)
+        return BAD("a path is not allowed with protocol grpc");
+    return 0;
+#undef BAD
+}
+
+static bool is_tchar(int ch)
+{
+    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static bool reserved_header(const char *k)
+{
+    static const char *const names[] = {
+        "content-type", "content-length",    "content-encoding", "host",
+        "te",           "transfer-encoding", "connection",       "grpc-encoding",
+        "grpc-timeout", "keep-alive",        "upgrade"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(k, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static int add_header(struct exporter *e, const char *name, const char *value)
+{
+    if (e->n_headers >= MAX_HEADERS)
+        return KT_EINVAL;
+    e->headers[e->n_headers].name = name;
+    e->headers[e->n_headers].value = value;
+    e->n_headers++;
+    return 0;
+}
+
+/* Builds the header list every request carries: protocol headers, then the user's. */
+static int build_headers(struct exporter *e, struct kt_err *err)
+{
+    const struct kt_strlist *hl = &e->conf->exporter.headers;
+    size_t total = 0;
+    for (size_t i = 0; i < hl->n; i++)
+        total += strlen(hl->v[i]) + 2;
+    e->header_store = malloc(total + 1);
+    if (e->header_store == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    bool grpc = e->protocol == PROCESS_PROTO_GRPC;
+    if (grpc) {
+        add_header(e, "content-type", "application/grpc");
+        add_header(e, "te", "trailers");
+        if (e->gzip)
+            add_header(e, "grpc-encoding", "gzip");
+        uint64_t t = e->conf->exporter.timeout_ms;
+        if (t > 0 && t < 100000000) {
+            snprintf(e->grpc_timeout, sizeof(e->grpc_timeout), "%llum", (unsigned long long)t);
+            add_header(e, "grpc-timeout", e->grpc_timeout);
+        }
+        add_header(e, "user-agent", "kotel-process/" KT_VERSION);
+    } else {
+        add_header(e, "Content-Type",
+                   e->protocol == PROCESS_PROTO_HTTP_JSON ? "application/json"
+                                                          : "application/x-protobuf");
+        if (e->gzip)
+            add_header(e, "Content-Encoding", "gzip");
+        add_header(e, "User-Agent", "kotel-process/" KT_VERSION);
+    }
+    char *s = e->header_store;
+    for (size_t i = 0; i < hl->n; i++) {
+        const char *ent = hl->v[i];
+        const char *eq = strchr(ent, '=');
+        if (eq == NULL)
+            return kt_err_set(err, KT_EINVAL,
+                              "[exporter] headers: entry %zu: want Key=Value (no '=')", i + 1);
+        const char *ks = ent, *ke = eq;
+        while (ks < ke && isspace((unsigned char)*ks))
+            ks++;
+        while (ke > ks && isspace((unsigned char)ke[-1]))
+            ke--;
+        const char *vs = eq + 1;
+        while (isspace((unsigned char)*vs))
+            vs++;
+        size_t vl = strlen(vs);
+        while (vl > 0 && isspace((unsigned char)vs[vl - 1]))
+            vl--;
+        if (ke == ks)
+            return kt_err_set(err, KT_EINVAL, "[exporter] headers: entry %zu: empty key", i + 1);
+        char *key = s;
+        for (const char *q = ks; q < ke; q++) {
+            if (!is_tchar((unsigned char)*q))
+                return kt_err_set(err, KT_EINVAL,
+                                  "[exporter] headers: '%.*s': invalid character in the key",
+                                  (int)(ke - ks), ks);
+            *s++ = grpc ? (char)tolower((unsigned char)*q) : *q;
+        }
+        *s++ = '\0';
+        /* The value is a secret (KT_OPT_SECRET): errors never echo it. */
+        for (size_t k = 0; k < vl; k++)
+            if (vs[k] == '\r' || vs[k] == '\n' || (unsigned char)vs[k] < 0x20 || vs[k] == 0x7f) {
+                if (vs[k] != '\t')
+                    return kt_err_set(err, KT_EINVAL,
+                                      "[exporter] headers: '%s': control character in the value",
+                                      key);
+            }
+        if (reserved_header(key) || strcasecmp(key, "user-agent") == 0)
+            return kt_err_set(err, KT_EINVAL,
+                              "[exporter] headers: '%s': set by the exporter itself", key);
+        char *val = s;
+        memcpy(s, vs, vl);
+        s += vl;
+        *s++ = '\0';
+        if (add_header(e, key, val) != 0)
+            return kt_err_set(err, KT_EINVAL, "[exporter] headers: more than %d headers",
+                              MAX_HEADERS - 8);
+    }
+    return 0;
+}
+
+/* ---- requests ---- */
+
+static void account(struct exporter *e, struct exp_req *r)
+{
+    size_t now = r->raw.cap + r->wire.cap;
+    e->queued_bytes = e->queued_bytes - r->bytes + now;
+    r->bytes = now;
+}
+
+static void req_free(struct exporter *e, struct exp_req *r)
+{
+    e->queued_bytes -= r->bytes;
+    kt_buf_free(&r->raw);
+    kt_buf_free(&r->wire);
+    free(r->tokens);
+    free(r);
+}
+
+/* Reports every token of r and frees it; r is already off every list. */
+static void req_finish(struct exporter *e, struct exp_req *r, int status, const char *msg)
+{
+    void **tokens = r->tokens;
+    size_t n = r->n_tokens;
+    r->tokens = NULL;
+    req_free(e, r);
+    for (size_t i = 0; i < n; i++)
+        e->done(e->ctx, tokens[i], status, msg);
+    free(tokens);
+}
+
+static struct exp_req *queue_pop(struct exporter *e)
+{
+    struct exp_req *r = e->head;
+    e->head = r->next;
+    if (e->head == NULL)
+        e->tail = NULL;
+    r->next = NULL;
+    return r;
+}
+
+static void kick(struct exporter *e)
+{
+    if (!ev_is_active(&e->kick)) {
+        ev_timer_set(&e->kick, 0., 0.);
+        ev_timer_start(e->loop, &e->kick);
+    }
+}
+
+static void seal(struct exporter *e, enum kt_signal sig)
+{
+    struct exp_req *r = e->open[sig];
+    ev_timer_stop(e->loop, &e->batch_timer[sig]);
+    if (r == NULL)
+        return;
+    e->open[sig] = NULL;
+    if (e->tail)
+        e->tail->next = r;
+    else
+        e->head = r;
+    e->tail = r;
+    kick(e);
+}
+
+/* Builds the body as it goes on the wire: gRPC frame and/or gzip, or OTLP/JSON. */
+static int encode(struct exporter *e, struct exp_req *r, struct kt_err *err)
+{
+    struct kt_buf json = KT_BUF_INIT;
+    struct kt_slice src = kt_buf_slice(&r->raw);
+    int rc = 0;
+    if (e->protocol == PROCESS_PROTO_HTTP_JSON) {
+        rc = kt_otlp_proto_to_json(r->sig, src, &json, err);
+        if (rc != 0) {
+            kt_err_prefix(err, "cannot write the batch as OTLP/JSON: ");
+            goto out;
+        }
+        src = kt_buf_slice(&json);
+    }
+    if (e->protocol == PROCESS_PROTO_GRPC) {
+        rc = kt_grpc_frame_prefix(&r->wire, 0);
+        if (rc == 0)
+            rc = e->gzip ? kt_gzip(src, GZIP_LEVEL, &r->wire, err)
+                         : kt_buf_append(&r->wire, src.p, src.n);
+        if (rc == 0) {
+            size_t len = r->wire.len - KT_GRPC_PREFIX_LEN;
+            if (len > UINT32_MAX) {
+                rc = kt_err_set(err, KT_ETOOBIG, "batch of %zu bytes is too large for gRPC", len);
+                goto out;
+            }
+            r->wire.p[0] = e->gzip ? 1 : 0;
+            r->wire.p[1] = (uint8_t)(len >> 24);
+            r->wire.p[2] = (uint8_t)(len >> 16);
+            r->wire.p[3] = (uint8_t)(len >> 8);
+            r->wire.p[4] = (uint8_t)len;
+        }
+    } else if (e->gzip) {
+        rc = kt_gzip(src, GZIP_LEVEL, &r->wire, err);
+    } else if (json.p) {
+        r->wire = json; /* hand over, no copy */
+        json = (struct kt_buf)KT_BUF_INIT;
+    } else {
+        r->wire = r->raw;
+        r->raw = (struct kt_buf)KT_BUF_INIT;
+    }
+    if (rc != 0 && err->msg[0] == '\0')
+        kt_err_set(err, rc, "out of memory encoding the batch");
+out:
+    kt_buf_free(&json);
+    kt_buf_free(&r->raw);
+    r->encoded = rc == 0;
+    account(e, r);
+    return rc;
+}
+
+static void pump(struct exporter *e)
+{
+    while (e->head && !e->inflight && !e->waiting_retry) {
+        struct exp_req *r = e->head;
+        if (!r->encoded) {
+            struct kt_err err = {0};
+            if (encode(e, r, &err) != 0) {
+                kt_error("export of %zu %s dropped: %s", r->n_items, kt_signal_item_name(r->sig),
+                         err.msg);
+                e->stats.requests_failed++;
+                e->stats.items_refused += r->n_items;
+                req_finish(e, queue_pop(e), KT_EINVAL, err.msg);
+                continue;
+            }
+        }
+        struct otlp_client_req cr = {
+            .path = e->paths[r->sig],
+            .headers = e->headers,
+            .n_headers = e->n_headers,
+            .body = kt_buf_slice(&r->wire),
+        };
+        if (r->first_try == 0)
+            r->first_try = ev_now(e->loop);
+        if (otlp_client_send(e->client, &cr) != 0)
+            return; /* busy: its answer pumps again */
+        e->inflight = true;
+    }
+}
+
+/* ---- answers ---- */
+
+struct pb {
+    const uint8_t *p, *end;
+};
+
+static bool pb_varint(struct pb *b, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && b->p < b->end; shift += 7) {
+        uint8_t c = *b->p++;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* Next field of a protobuf message: its number, wire type, and value (varint, or bytes for
+ * length-delimited). Fixed-width fields are skipped over. false at the end or on junk. */
+static bool pb_next(struct pb *b, uint32_t *field, uint64_t *v, struct kt_slice *bytes)
+{
+    for (;;) {
+        uint64_t tag;
+        if (b->p >= b->end || !pb_varint(b, &tag))
+            return false;
+        *field = (uint32_t)(tag >> 3);
+        bytes->p = NULL;
+        bytes->n = 0;
+        switch (tag & 7) {
+        case 0:
+            if (!pb_varint(b, v))
+                return false;
+            return true;
+        case 1:
+            if (b->end - b->p < 8)
+                return false;
+            b->p += 8;
+            continue;
+        case 2:
+            if (!pb_varint(b, v) || *v > (uint64_t)(b->end - b->p))
+                return false;
+            bytes->p = b->p;
+            bytes->n = (size_t)*v;
+            b->p += *v;
+            return true;
+        case 5:
+            if (b->end - b->p < 4)
+                return false;
+            b->p += 4;
+            continue;
+        default: return false;
+        }
+    }
+}
+
+static void copy_text(char *dst, size_t cap, struct kt_slice s)
+{
+    size_t n = s.n < cap - 1 ? s.n : cap - 1;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (s.p[i] >= 0x20 && s.p[i] != 0x7f) || s.p[i] >= 0x80 ? (char)s.p[i] : ' ';
+    dst[n] = '\0';
+}
+
+/* google.rpc.Status.details: the delay of a google.rpc.RetryInfo, in ms, or -1. */
+static int64_t retry_info_ms(struct kt_slice status)
+{
+    static const char want[] = "type.googleapis.com/google.rpc.RetryInfo";
+    struct pb b = {status.p, status.p + status.n};
+    uint32_t f;
+    uint64_t v;
+    struct kt_slice s;
+    while (pb_next(&b, &f, &v, &s)) {
+        if (f != 3 || s.p == NULL)
+            continue;
+        struct pb any = {s.p, s.p + s.n};
+        struct kt_slice type = {NULL, 0}, value = {NULL, 0};
+        while (pb_next(&any, &f, &v, &s)) {
+            if (f == 1 && s.p)
+                type = s;
+            else if (f == 2 && s.p)
+                value = s;
+        }
+        if (type.n != sizeof(want) - 1 || memcmp(type.p, want, type.n) != 0)
+            continue;
+        /* RetryInfo{retry_delay = 1: Duration{seconds = 1, nanos = 2}} */
+        int64_t secs = 0, nanos = 0;
+        struct pb ri = {value.p, value.p + value.n};
+        while (pb_next(&ri, &f, &v, &s)) {
+            if (f != 1 || s.p == NULL)
+                continue;
+            struct pb d = {s.p, s.p + s.n};
+            while (pb_next(&d, &f, &v, &s)) {
+                if (f == 1 && s.p == NULL)
+                    secs = (int64_t)v;
+                else if (f == 2 && s.p == NULL)
+                    nanos = (int32_t)v;
+            }
+        }
+        if (secs < 0 || nanos < 0)
+            return 0;
+        if (secs > 86400 * 365)
+            secs = 86400 * 365;
+        return secs * 1000 + nanos / 1000000;
+    }
+    return -1;
+}
+
+/* Export*ServiceResponse.partial_success (field 1): rejected count (1) and message (2). */
+static void parse_partial_pb(struct kt_slice body, uint64_t *rejected, char *msg, size_t cap)
+{
+    struct pb b = {body.p, body.p + body.n};
+    uint32_t f;
+    uint64_t v;
+    struct kt_slice s;
+    while (pb_next(&b, &f, &v, &s)) {
+        if (f != 1 || s.p == NULL)
+            continue;
+        struct pb ps = {s.p, s.p + s.n};
+        while (pb_next(&ps, &f, &v, &s)) {
+            if (f == 1 && s.p == NULL)
+                *rejected = v;
+            else if (f == 2 && s.p)
+                copy_text(msg, cap, s);
+        }
+    }
+}
+
+static void parse_partial_json(enum kt_signal sig, struct kt_slice body, uint64_t *rejected,
+                               char *msg, size_t cap)
+{
+    static const char *const counts[KT_SIGNAL_COUNT] = {"rejectedSpans", "rejectedDataPoints",
+                                                        "rejectedLogRecords"};
+    json_t *root = json_loadb((const char *)body.p, body.n, 0, NULL);
+    if (root == NULL)
+        return;
+    json_t *ps = json_object_get(root, "partialSuccess");
+    if (ps == NULL)
+        ps = json_object_get(root, "partial_success");
+    if (json_is_object(ps)) {
+        json_t *n = json_object_get(ps, counts[sig]);
+        if (json_is_integer(n) && json_integer_value(n) > 0)
+            *rejected = (uint64_t)json_integer_value(n);
+        else if (json_is_string(n))
+            *rejected = strtoull(json_string_value(n), NULL, 10);
+        json_t *m = json_object_get(ps, "errorMessage");
+        if (json_is_string(m))
+            snprintf(msg, cap, "%s", json_string_value(m));
+    }
+    json_decref(root);
+}
+
+/* The message of a google.rpc.Status answer (protobuf or JSON), else the body as text. */
+static void http_error_message(const struct otlp_client_resp *rs, struct kt_slice body, char *msg,
+                               size_t cap)
+{
+    msg[0] = '\0';
+    if (strncasecmp(rs->content_type, "application/json", 16) == 0) {
+        json_t *root = json_loadb((const char *)body.p, body.n, 0, NULL);
+        json_t *m = root ? json_object_get(root, "message") : NULL;
+        if (json_is_string(m))
+            snprintf(msg, cap, "%s", json_string_value(m));
+        json_decref(root);
+    } else if (strncasecmp(rs->content_type, "application/x-protobuf", 22) == 0 ||
+               strncasecmp(rs->content_type, "application/protobuf", 20) == 0) {
+        struct pb b = {body.p, body.p + body.n};
+        uint32_t f;
+        uint64_t v;
+        struct kt_slice s;
+        while (pb_next(&b, &f, &v, &s))
+            if (f == 2 && s.p)
+                copy_text(msg, cap, s);
+    }
+    if (msg[0] == '\0' && body.n > 0) {
+        struct kt_slice t = {body.p, body.n > 200 ? 200 : body.n};
+        copy_text(msg, cap, t);
+    }
+}
+
+enum verdict { V_OK, V_RETRY, V_PERMANENT };
+
+struct outcome {
+    enum verdict v;
+    int64_t delay_ms; /* server-given, -1: none */
+    char msg[KT_ERR_MSG_MAX];
+    uint64_t rejected;
+    char partial_msg[256];
+};
+
+static bool grpc_retryable(int code)
+{
+    return code == KT_GRPC_CANCELLED || code == KT_GRPC_DEADLINE_EXCEEDED ||
+           code == KT_GRPC_ABORTED || code == GRPC_OUT_OF_RANGE || code == KT_GRPC_UNAVAILABLE ||
+           code == KT_GRPC_DATA_LOSS;
+}
+
+static bool http_retryable(int status)
+{
+    return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+static void classify(struct exporter *e, const struct exp_req *r, const struct otlp_client_resp *rs,
+                     struct outcome *o)
+{
+    o->delay_ms = -1;
+    o->rejected = 0;
+    o->msg[0] = o->partial_msg[0] = '\0';
+    if (rs->error) {
+        o->v = V_RETRY;
+        snprintf(o->msg, sizeof(o->msg), "%s", rs->error_msg);
+        return;
+    }
+    struct kt_slice body = rs->body;
+    struct kt_buf inflated = KT_BUF_INIT;
+    struct kt_err err = {0};
+    bool grpc = e->protocol == PROCESS_PROTO_GRPC;
+    if (grpc) {
+        int code = rs->grpc_status;
+        if (code < 0) {
+            /* No gRPC status: an HTTP intermediary answered (gRPC's HTTP-to-status map). */
+            o->v = http_retryable(rs->http_status) ? V_RETRY : V_PERMANENT;
+            if (o->v == V_RETRY && rs->retry_after_s >= 0)
+                o->delay_ms = rs->retry_after_s * 1000;
+            snprintf(o->msg, sizeof(o->msg), "HTTP %d without grpc-status", rs->http_status);
+            return;
+        }
+        if (code == KT_GRPC_OK) {
+            o->v = V_OK;
+            struct kt_slice msg;
+            bool compressed;
+            if (body.n >= KT_GRPC_PREFIX_LEN &&
+                kt_grpc_frame_parse(body, RESP_INFLATE_MAX, &msg, &compressed, &err) == 0) {
+                if (compressed && kt_gunzip(msg, RESP_INFLATE_MAX, &inflated, &err) == 0)
+                    msg = kt_buf_slice(&inflated);
+                else if (compressed)
+                    msg.n = 0;
+                parse_partial_pb(msg, &o->rejected, o->partial_msg, sizeof(o->partial_msg));
+            }
+            kt_buf_free(&inflated);
+            return;
+        }
+        int64_t ri = rs->grpc_details.n ? retry_info_ms(rs->grpc_details) : -1;
+        if (grpc_retryable(code) || (code == KT_GRPC_RESOURCE_EXHAUSTED && ri >= 0)) {
+            o->v = V_RETRY;
+            o->delay_ms = ri;
+        } else {
+            o->v = V_PERMANENT;
+        }
+        snprintf(o->msg, sizeof(o->msg), "%s%s%s", kt_grpc_status_name(code),
+                 rs->grpc_message[0] ? ": " : "", rs->grpc_message);
+        return;
+    }
+    if (strcasecmp(rs->content_encoding, "gzip") == 0 && body.n > 0) {
+        if (kt_gunzip(body, RESP_INFLATE_MAX, &inflated, &err) == 0)
+            body = kt_buf_slice(&inflated);
+        else
+            body.n = 0;
+    }
+    int st = rs->http_status;
+    if (st >= 200 && st < 300) {
+        o->v = V_OK;
+        if (strncasecmp(rs->content_type, "application/json", 16) == 0)
+            parse_partial_json(r->sig, body, &o->rejected, o->partial_msg, sizeof(o->partial_msg));
+        else
+            parse_partial_pb(body, &o->rejected, o->partial_msg, sizeof(o->partial_msg));
+    } else {
+        char m[400];
+        http_error_message(rs, body, m, sizeof(m));
+        snprintf(o->msg, sizeof(o->msg), "HTTP %d%s%s", st, m[0] ? ": " : "", m);
+        o->v = http_retryable(st) ? V_RETRY : V_PERMANENT;
+        if (o->v == V_RETRY && rs->retry_after_s >= 0)
+            o->delay_ms = rs->retry_after_s * 1000;
+    }
+    kt_buf_free(&inflated);
+}
+
+static void on_answer(void *ctx, const struct otlp_client_resp *rs)
+{
+    struct exporter *e = ctx;
+    e->inflight = false;
+    struct exp_req *r = e->head;
+    if (r == NULL)
+        return;
+    struct outcome o;
+    classify(e, r, rs, &o);
+    const char *sig = kt_signal_name(r->sig);
+    const char *item = kt_signal_item_name(r->sig);
+    unsigned supp = 0;
+    char note[48];
+    if (o.v == V_OK) {
+        uint64_t rej = o.rejected > r->n_items ? r->n_items : o.rejected;
+        e->stats.requests_ok++;
+        e->stats.items_exported += r->n_items - rej;
+        e->stats.items_refused += rej;
+        if ((rej || o.partial_msg[0]) && rl_allow(e, &e->rl_partial, &supp))
+            kt_warn("export of %zu %s: backend accepted the request but rejected %llu: %s%s",
+                    r->n_items, item, (unsigned long long)o.rejected,
+                    o.partial_msg[0] ? o.partial_msg : "no message",
+                    suppressed_note(supp, note, sizeof(note)));
+        req_finish(e, queue_pop(e), 0, NULL);
+        pump(e);
+        return;
+    }
+    if (o.v == V_RETRY) {
+        const struct process_conf *c = e->conf;
+        uint64_t delay;
+        if (o.delay_ms >= 0) {
+            delay = (uint64_t)o.delay_ms;
+        } else {
+            if (r->interval_ms == 0)
+                r->interval_ms = c->retry.initial_interval_ms;
+            double d = (double)r->interval_ms * (0.5 + rand01(e));
+            delay = (uint64_t)d;
+            r->interval_ms *= 2;
+            if (r->interval_ms > c->retry.max_interval_ms)
+                r->interval_ms = c->retry.max_interval_ms;
+            if (delay > c->retry.max_interval_ms && c->retry.max_interval_ms > 0)
+                delay = c->retry.max_interval_ms;
+        }
+        double elapsed = ev_now(e->loop) - r->first_try;
+        if (c->retry.max_elapsed_time_ms > 0 &&
+            elapsed * 1000.0 + (double)delay > (double)c->retry.max_elapsed_time_ms) {
+            char msg[KT_ERR_MSG_MAX + 64];
+            snprintf(msg, sizeof(msg), "gave up after %.1fs and %u attempts: %s", elapsed,
+                     r->attempts + 1, o.msg);
+            e->stats.requests_failed++;
+            e->stats.items_refused += r->n_items;
+            if (rl_allow(e, &e->rl_fail, &supp))
+                kt_error("export of %zu %s (%s) %s ([exporter.retry] max_elapsed_time %llums)%s",
+                         r->n_items, item, sig, msg,
+                         (unsigned long long)c->retry.max_elapsed_time_ms,
+                         suppressed_note(supp, note, sizeof(note)));
+            req_finish(e, queue_pop(e), KT_EINVAL, msg);
+            pump(e);
+            return;
+        }
+        r->attempts++;
+        e->stats.requests_retried++;
+        if (rl_allow(e, &e->rl_retry, &supp))
+            kt_warn("export of %zu %s (%s) failed: %s; retry %u in %.3fs%s%s", r->n_items, item,
+                    sig, o.msg, r->attempts, (double)delay / 1000.0,
+                    o.delay_ms >= 0 ? " as the backend asked" : "",
+                    suppressed_note(supp, note, sizeof(note)));
+        e->waiting_retry = true;
+        ev_timer_set(&e->retry_timer, (double)delay / 1000.0, 0.);
+        ev_timer_start(e->loop, &e->retry_timer);
+        return;
+    }
+    e->stats.requests_failed++;
+    e->stats.items_refused += r->n_items;
+    if (rl_allow(e, &e->rl_fail, &supp))
+        kt_error("export of %zu %s (%s) refused by the backend, not retried: %s%s", r->n_items,
+                 item, sig, o.msg, suppressed_note(supp, note, sizeof(note)));
+    req_finish(e, queue_pop(e), KT_EINVAL, o.msg);
+    pump(e);
+}
+
+/* ---- timers ---- */
+
+static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    pump(w->data);
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct exporter *e = w->data;
+    e->waiting_retry = false;
+    pump(e);
+}
+
+static void batch_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct exporter *e = w->data;
+    seal(e, (enum kt_signal)(w - e->batch_timer));
+}
+
+/* ---- public ---- */
+
+int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter_done_fn done,
+                 void *ctx, struct exporter **out, struct kt_err *err)
+{
+    char host[256], port[8];
+    bool tls = false;
+    const char *path = "";
+    int rc = parse_endpoint(conf->exporter.endpoint ? conf->exporter.endpoint : "",
+                            conf->exporter.protocol, host, sizeof(host), port, sizeof(port), &tls,
+                            &path, err);
+    if (rc != 0)
+        return rc;
+    struct exporter *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    e->conf = conf;
+    e->loop = loop;
+    e->done = done;
+    e->ctx = ctx;
+    e->protocol = conf->exporter.protocol;
+    e->gzip = conf->exporter.compression == PROCESS_COMP_GZIP;
+    e->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)e;
+    if (e->rng == 0)
+        e->rng = 1;
+    if ((rc = build_headers(e, err)) != 0)
+        goto fail;
+    size_t plen = strlen(path);
+    while (plen > 0 && path[plen - 1] == '/')
+        plen--;
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
+        if (e->protocol == PROCESS_PROTO_GRPC) {
+            e->paths[s] = strdup(grpc_paths[s]);
+        } else {
+            size_t n = plen + strlen(http_suffix[s]) + 1;
+            e->paths[s] = malloc(n);
+            if (e->paths[s])
+                snprintf(e->paths[s], n, "%.*s%s", (int)plen, path, http_suffix[s]);
+        }
+        if (e->paths[s] == NULL) {
+            rc = kt_err_set(err, KT_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    struct otlp_client_opts o = {
+        .host = host,
+        .port = port,
+        .tls = tls,
+        .tls_ca_file = conf->exporter.tls_ca_file,
+        .tls_insecure_skip_verify = conf->exporter.tls_insecure_skip_verify,
+        .proto = e->protocol == PROCESS_PROTO_GRPC ? OTLP_CLIENT_H2 : OTLP_CLIENT_H1,
+        .timeout_ms = conf->exporter.timeout_ms,
+    };
+    if ((rc = otlp_client_new(loop, &o, on_answer, e, &e->client, err)) != 0) {
+        kt_err_prefix(err, "[exporter] %s: ",
+                      conf->exporter.tls_ca_file && conf->exporter.tls_ca_file[0] ? "tls_ca_file"
+                                                                                  : "endpoint");
+        goto fail;
+    }
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
+        ev_init(&e->batch_timer[s], batch_cb);
+        e->batch_timer[s].data = e;
+    }
+    ev_init(&e->retry_timer, retry_cb);
+    ev_init(&e->kick, kick_cb);
+    e->retry_timer.data = e->kick.data = e;
+    *out = e;
+    return 0;
+fail:
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        free(e->paths[s]);
+    free(e->header_store);
+    free(e);
+    return rc;
+}
+
+int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
+                    void *token)
+{
+    if ((unsigned)sig >= KT_SIGNAL_COUNT)
+        return KT_EINVAL;
+    if (e->closing)
+        return KT_EAGAIN;
+    struct exp_req *r = e->open[sig];
+    if (r && r->raw.len > 0 && r->raw.len + data.n > EXPORTER_MAX_BATCH_BYTES) {
+        seal(e, sig);
+        r = NULL;
+    }
+    bool fresh = r == NULL;
+    if (fresh) {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            return KT_ENOMEM;
+        r->sig = sig;
+    }
+    if (r->n_tokens == r->cap_tokens) {
+        size_t cap = r->cap_tokens ? r->cap_tokens * 2 : 16;
+        void **t = realloc(r->tokens, cap * sizeof(*t));
+        if (t == NULL)
+            goto nomem;
+        r->tokens = t;
+        r->cap_tokens = cap;
+    }
+    if (kt_buf_append(&r->raw, data.p, data.n) != 0)
+        goto nomem;
+    r->tokens[r->n_tokens++] = token;
+    r->n_items += n_items;
+    account(e, r);
+    if (fresh) {
+        e->open[sig] = r;
+        uint64_t t = e->conf->exporter.send_batch_timeout_ms;
+        ev_timer_set(&e->batch_timer[sig], (double)t / 1000.0, 0.);
+        ev_timer_start(e->loop, &e->batch_timer[sig]);
+    }
+    if (r->n_items >= e->conf->exporter.send_batch_size || r->raw.len >= EXPORTER_MAX_BATCH_BYTES)
+        seal(e, sig);
+    return 0;
+nomem:
+    if (fresh)
+        req_free(e, r);
+    return KT_ENOMEM;
+}
+
+bool exporter_congested(const struct exporter *e)
+{
+    return e->waiting_retry || (e->head && e->head->attempts > 0) ||
+           e->queued_bytes > EXPORTER_CONGESTED_BYTES;
+}
+
+void exporter_flush(struct exporter *e)
+{
+    if (e->closing)
+        return;
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        seal(e, (enum kt_signal)s);
+}
+
+bool exporter_idle(const struct exporter *e)
+{
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        if (e->open[s])
+            return false;
+    return e->head == NULL && !e->inflight;
+}
+
+void exporter_get_stats(const struct exporter *e, struct exporter_stats *out)
+{
+    *out = e->stats;
+}
+
+void exporter_free(struct exporter *e)
+{
+    if (e == NULL)
+        return;
+    e->closing = true;
+    /* The client goes first so no answer arrives while the tokens are being reported. */
+    otlp_client_free(e->client);
+    e->client = NULL;
+    ev_timer_stop(e->loop, &e->retry_timer);
+    ev_timer_stop(e->loop, &e->kick);
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
+        ev_timer_stop(e->loop, &e->batch_timer[s]);
+        if (e->open[s]) {
+            struct exp_req *r = e->open[s];
+            e->open[s] = NULL;
+            req_finish(e, r, KT_EAGAIN, "shutting down");
+        }
+    }
+    while (e->head)
+        req_finish(e, queue_pop(e), KT_EAGAIN, "shutting down");
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        free(e->paths[s]);
+    free(e->header_store);
+    free(e);
+}

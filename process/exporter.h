@@ -1,0 +1,78 @@
+/* exporter: the OTLP exporter of kotel-process.
+ *
+ * Serialized *Data messages are batched per signal by concatenation (protobuf merges
+ * repeated fields, so no item is decoded), sealed into one Export request at
+ * send_batch_size items or after send_batch_timeout, and sent in order over one connection
+ * (otlp_client) as OTLP/gRPC, OTLP/HTTP protobuf or OTLP/HTTP JSON. Each request carries the
+ * tokens of everything in it; every token is reported exactly once through done.
+ *
+ * Failures the backend may recover from (gRPC UNAVAILABLE and friends, HTTP 429/502/503/504,
+ * lost connections, timeouts) are retried with exponential backoff and jitter, or after the
+ * delay the backend asked for; later requests wait behind the one being retried, so the
+ * order of delivery is the order of submission. */
+#ifndef PROCESS_EXPORTER_H
+#define PROCESS_EXPORTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "kt_buf.h"
+#include "kt_err.h"
+#include "kt_signal.h"
+
+struct exporter;
+
+/* status 0: exported (also when the backend reported a partial_success: it refused part
+ * deliberately, which is logged and counted); KT_EINVAL: permanently refused by the backend
+ * (message = the backend's message) or given up after [exporter.retry] max_elapsed_time;
+ * KT_EAGAIN: not exported because the exporter is being freed. Called once per submitted
+ * token, always from the loop, never inside exporter_submit. done may submit or flush, but
+ * must not free the exporter. */
+typedef void (*exporter_done_fn)(void *ctx, void *token, int status, const char *message);
+
+/* Validates [exporter] endpoint ("http://host:port[/path]" or "https://..."; the port
+ * defaults to 80 / 443; a path is allowed for the http/protobuf and http/json protocols, which
+ * append /v1/traces, /v1/metrics, /v1/logs to it) and headers ("Key=Value"); errors name the key.
+ * Nothing is connected until the first request. conf must outlive the exporter. */
+int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter_done_fn done,
+                 void *ctx, struct exporter **out, struct kt_err *err);
+
+/* data: a serialized TracesData / MetricsData / LogsData of n_items items, copied. Returns 0
+ * (token now owned: done will be called), or, with the token not taken: KT_EINVAL (bad
+ * signal), KT_ENOMEM, KT_EAGAIN (called from a done callback inside exporter_free). */
+int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
+                    void *token);
+
+/* True while a request is being retried or queued bytes exceed EXPORTER_CONGESTED_BYTES:
+ * the pipeline stops consuming then. */
+bool exporter_congested(const struct exporter *e);
+#define EXPORTER_CONGESTED_BYTES (64u << 20)
+
+/* Seals the open batches so they are sent now (shutdown). */
+void exporter_flush(struct exporter *e);
+
+/* Nothing open, queued or in flight. */
+bool exporter_idle(const struct exporter *e);
+
+/* done(..., KT_EAGAIN, "shutting down") for every token not yet reported, then frees. */
+void exporter_free(struct exporter *e);
+
+struct exporter_stats {
+    uint64_t requests_ok;      /* answered OK (including partial_success) */
+    uint64_t requests_retried; /* retry attempts scheduled */
+    uint64_t requests_failed;  /* refused permanently or given up */
+    uint64_t items_exported;   /* items the backend accepted */
+    uint64_t items_refused;    /* items refused: partial_success counts, failed requests */
+};
+
+void exporter_get_stats(const struct exporter *e, struct exporter_stats *out);
+
+/* Largest batch in bytes before it is sealed regardless of send_batch_size: under the 4 MiB
+ * default message limit of gRPC servers (the Collector's included). */
+#define EXPORTER_MAX_BATCH_BYTES ((4u << 20) - (64u << 10))
+
+#endif

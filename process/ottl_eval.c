@@ -1,0 +1,1181 @@
+/* OTTL evaluation: reading and writing paths on protobuf-c objects, comparisons, boolean
+ * logic. Reads never allocate; writes allocate from the tctx arena only. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "kt_log.h"
+#include "ottl_int.h"
+
+typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint NumberDataPoint;
+typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint HistogramDataPoint;
+typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint ExpHistogramDataPoint;
+typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint SummaryDataPoint;
+
+const char *ottl_vtype_name(enum ottl_vtype t)
+{
+    switch (t) {
+    case OTTL_NIL: return "nil";
+    case OTTL_BOOL: return "bool";
+    case OTTL_INT: return "int";
+    case OTTL_DOUBLE: return "double";
+    case OTTL_STR: return "string";
+    case OTTL_BYTES: return "bytes";
+    case OTTL_MAP: return "map";
+    case OTTL_ARRAY:
+    case OTTL_LIST: return "list";
+    }
+    return "?";
+}
+
+struct kt_arena *ottl_eval_arena(struct ottl_eval *ev)
+{
+    if (ev->t->arena == NULL)
+        kt_err_set(ev->err, KT_EINVAL, "no arena to hold new values");
+    return ev->t->arena;
+}
+
+/* ---- values ---- */
+
+void ottl_value_from_any(const ottl_any *av, struct ottl_value *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (av == NULL)
+        return;
+    switch (av->value_case) {
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+        out->t = OTTL_STR;
+        out->s.p = av->string_value != NULL ? av->string_value : "";
+        out->s.n = strlen(out->s.p);
+        break;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+        out->t = OTTL_BOOL;
+        out->b = av->bool_value != 0;
+        break;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+        out->t = OTTL_INT;
+        out->i = av->int_value;
+        break;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+        out->t = OTTL_DOUBLE;
+        out->d = av->double_value;
+        break;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
+        out->t = OTTL_BYTES;
+        out->s.p = (const char *)av->bytes_value.data;
+        out->s.n = av->bytes_value.len;
+        break;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
+        if (av->array_value != NULL) {
+            out->t = OTTL_ARRAY;
+            out->arr = av->array_value;
+        }
+        break;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE:
+        if (av->kvlist_value != NULL) {
+            out->t = OTTL_MAP;
+            out->m.kv = &av->kvlist_value->values;
+            out->m.n = &av->kvlist_value->n_values;
+        }
+        break;
+    default: break;
+    }
+}
+
+int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_value *v, struct kt_err *err)
+{
+    switch (v->t) {
+    case OTTL_NIL:
+        av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET;
+        break;
+    case OTTL_BOOL:
+        av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
+        av->bool_value = v->b;
+        break;
+    case OTTL_INT:
+        av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+        av->int_value = v->i;
+        break;
+    case OTTL_DOUBLE:
+        av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
+        av->double_value = v->d;
+        break;
+    case OTTL_STR: {
+        char *s = kt_arena_strndup(a, v->s.p, v->s.n);
+        if (s == NULL)
+            return kt_err_set(err, KT_ENOMEM, "out of memory");
+        av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        av->string_value = s;
+        break;
+    }
+    case OTTL_BYTES: {
+        uint8_t *b = kt_arena_memdup(a, v->s.p, v->s.n);
+        if (b == NULL)
+            return kt_err_set(err, KT_ENOMEM, "out of memory");
+        av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE;
+        av->bytes_value.data = b;
+        av->bytes_value.len = v->s.n;
+        break;
+    }
+    default:
+        return kt_err_set(err, KT_EINVAL, "a %s cannot be assigned (only scalars can)",
+                          ottl_vtype_name(v->t));
+    }
+    return 0;
+}
+
+/* ---- maps ---- */
+
+ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen)
+{
+    ottl_kv **kv = *m->kv;
+    for (size_t i = 0; i < *m->n; i++) {
+        const char *k = kv[i]->key != NULL ? kv[i]->key : "";
+        if (strncmp(k, key, keylen) == 0 && k[keylen] == '\0')
+            return kv[i];
+    }
+    return NULL;
+}
+
+void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, void *arg),
+                     void *arg)
+{
+    ottl_kv **kv = *m->kv;
+    size_t j = 0;
+    for (size_t i = 0; i < *m->n; i++)
+        if (keep(kv[i], arg))
+            kv[j++] = kv[i];
+    *m->n = j;
+}
+
+/* Appends an entry with an unset value; the pointer array is copied one larger since
+ * protobuf-c arrays carry no spare capacity. */
+static ottl_kv *map_add(struct kt_arena *a, const struct ottl_map *m, const char *key,
+                        size_t keylen)
+{
+    ottl_kv **arr = kt_arena_alloc(a, (*m->n + 1) * sizeof(*arr));
+    ottl_kv *kv = kt_arena_alloc(a, sizeof(*kv));
+    ottl_any *av = kt_arena_alloc(a, sizeof(*av));
+    char *k = kt_arena_strndup(a, key, keylen);
+    if (arr == NULL || kv == NULL || av == NULL || k == NULL)
+        return NULL;
+    ottl_kv kvi = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+    ottl_any avi = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    *kv = kvi;
+    *av = avi;
+    kv->key = k;
+    kv->value = av;
+    if (*m->n > 0)
+        memcpy(arr, *m->kv, *m->n * sizeof(*arr));
+    arr[*m->n] = kv;
+    *m->kv = arr;
+    (*m->n)++;
+    return kv;
+}
+
+static ottl_any *new_kvlist_any(struct kt_arena *a)
+{
+    ottl_any *av = kt_arena_alloc(a, sizeof(*av));
+    Opentelemetry__Proto__Common__V1__KeyValueList *l = kt_arena_alloc(a, sizeof(*l));
+    if (av == NULL || l == NULL)
+        return NULL;
+    ottl_any avi = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    Opentelemetry__Proto__Common__V1__KeyValueList li =
+        OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT;
+    *av = avi;
+    *l = li;
+    av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE;
+    av->kvlist_value = l;
+    return av;
+}
+
+/* ---- paths ---- */
+
+static int no_object(struct ottl_eval *ev, const struct ottl_path_def *d)
+{
+    return kt_err_set(ev->err, KT_EINVAL, "%s: no %s in this context", d->name,
+                      ottl_context_name(d->ctx));
+}
+
+static bool dp_attrs(ProtobufCMessage *dp, ottl_kv ****kv, size_t **n)
+{
+    const ProtobufCMessageDescriptor *d = dp->descriptor;
+    if (d == &opentelemetry__proto__metrics__v1__number_data_point__descriptor) {
+        NumberDataPoint *p = (NumberDataPoint *)dp;
+        *kv = &p->attributes;
+        *n = &p->n_attributes;
+    } else if (d == &opentelemetry__proto__metrics__v1__histogram_data_point__descriptor) {
+        HistogramDataPoint *p = (HistogramDataPoint *)dp;
+        *kv = &p->attributes;
+        *n = &p->n_attributes;
+    } else if (d ==
+               &opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor) {
+        ExpHistogramDataPoint *p = (ExpHistogramDataPoint *)dp;
+        *kv = &p->attributes;
+        *n = &p->n_attributes;
+    } else if (d == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor) {
+        SummaryDataPoint *p = (SummaryDataPoint *)dp;
+        *kv = &p->attributes;
+        *n = &p->n_attributes;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* The map a MAP path names before any ["key"]. */
+static int base_map(struct ottl_eval *ev, const struct ottl_path_def *d, bool create,
+                    struct ottl_map *m)
+{
+    const struct ottl_tctx *t = ev->t;
+    m->kv = NULL;
+    m->n = NULL;
+    switch (d->id) {
+    case OTTL_P_RESOURCE_ATTRS:
+        if (t->resource == NULL)
+            return no_object(ev, d);
+        m->kv = &t->resource->attributes;
+        m->n = &t->resource->n_attributes;
+        return 0;
+    case OTTL_P_SCOPE_ATTRS:
+        if (t->scope == NULL)
+            return no_object(ev, d);
+        m->kv = &t->scope->attributes;
+        m->n = &t->scope->n_attributes;
+        return 0;
+    case OTTL_P_SPAN_ATTRS:
+        if (t->span == NULL)
+            return no_object(ev, d);
+        m->kv = &t->span->attributes;
+        m->n = &t->span->n_attributes;
+        return 0;
+    case OTTL_P_SPANEVENT_ATTRS:
+        if (t->spanevent == NULL)
+            return no_object(ev, d);
+        m->kv = &t->spanevent->attributes;
+        m->n = &t->spanevent->n_attributes;
+        return 0;
+    case OTTL_P_DATAPOINT_ATTRS:
+        if (t->datapoint == NULL || !dp_attrs(t->datapoint, &m->kv, &m->n))
+            return no_object(ev, d);
+        return 0;
+    case OTTL_P_LOG_ATTRS:
+        if (t->log == NULL)
+            return no_object(ev, d);
+        m->kv = &t->log->attributes;
+        m->n = &t->log->n_attributes;
+        return 0;
+    case OTTL_P_LOG_BODY: {
+        if (t->log == NULL)
+            return no_object(ev, d);
+        ottl_any *b = t->log->body;
+        bool unset = b == NULL ||
+                     b->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET;
+        if (b != NULL &&
+            b->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE &&
+            b->kvlist_value != NULL) {
+            m->kv = &b->kvlist_value->values;
+            m->n = &b->kvlist_value->n_values;
+            return 0;
+        }
+        if (!create)
+            return 0;
+        if (!unset)
+            return kt_err_set(ev->err, KT_EINVAL, "log.body is not a map");
+        struct kt_arena *a = ottl_eval_arena(ev);
+        if (a == NULL)
+            return KT_EINVAL;
+        ottl_any *nb = new_kvlist_any(a);
+        if (nb == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        t->log->body = nb;
+        m->kv = &nb->kvlist_value->values;
+        m->n = &nb->kvlist_value->n_values;
+        return 0;
+    }
+    default: return kt_err_set(ev->err, KT_EINVAL, "%s is not a map", d->name);
+    }
+}
+
+int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, bool create,
+                  struct ottl_map *m)
+{
+    const struct ottl_path_def *d = path->path.def;
+    int rc = base_map(ev, d, create && path->path.key == NULL, m);
+    if (rc != 0 || path->path.key == NULL)
+        return rc;
+    struct ottl_map base = *m;
+    m->kv = NULL;
+    m->n = NULL;
+    if (base.kv == NULL)
+        return 0;
+    ottl_kv *kv = ottl_map_find(&base, path->path.key, path->path.keylen);
+    if (kv != NULL && kv->value != NULL &&
+        kv->value->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE &&
+        kv->value->kvlist_value != NULL) {
+        m->kv = &kv->value->kvlist_value->values;
+        m->n = &kv->value->kvlist_value->n_values;
+        return 0;
+    }
+    if (!create)
+        return 0;
+    if (kv != NULL)
+        return kt_err_set(ev->err, KT_EINVAL, "%s[\"%.*s\"] is not a map", d->name,
+                          (int)path->path.keylen, path->path.key);
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    kv = map_add(a, &base, path->path.key, path->path.keylen);
+    ottl_any *l = kv != NULL ? new_kvlist_any(a) : NULL;
+    if (l == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    kv->value = l;
+    m->kv = &l->kvlist_value->values;
+    m->n = &l->kvlist_value->n_values;
+    return 0;
+}
+
+static const char *str_or_empty(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+static void set_str(struct ottl_value *out, const char *s)
+{
+    out->t = OTTL_STR;
+    out->s.p = str_or_empty(s);
+    out->s.n = strlen(out->s.p);
+}
+
+static void set_int(struct ottl_value *out, int64_t i)
+{
+    out->t = OTTL_INT;
+    out->i = i;
+}
+
+static void hex_into(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 0xf];
+    }
+    out[2 * n] = '\0';
+}
+
+/* IDs are rendered into the evaluation's ring of small buffers, so reading one costs no
+ * allocation; an ID of unusual length goes to the arena. */
+static int id_string(struct ottl_eval *ev, const ProtobufCBinaryData *b, struct ottl_value *out);
+
+static int metric_type(const Opentelemetry__Proto__Metrics__V1__Metric *m)
+{
+    switch (m->data_case) {
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE: return 1;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM: return 2;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM: return 3;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM: return 4;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY: return 5;
+    default: return 0;
+    }
+}
+
+static NumberDataPoint *number_dp(const struct ottl_tctx *t)
+{
+    if (t->datapoint == NULL ||
+        t->datapoint->descriptor !=
+            &opentelemetry__proto__metrics__v1__number_data_point__descriptor)
+        return NULL;
+    return (NumberDataPoint *)t->datapoint;
+}
+
+static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out)
+{
+    const struct ottl_path_def *d = n->path.def;
+    const struct ottl_tctx *t = ev->t;
+    memset(out, 0, sizeof(*out));
+    if (d->flags & OTTL_PF_MAP) {
+        if (d->id == OTTL_P_LOG_BODY && n->path.key == NULL) {
+            if (t->log == NULL)
+                return no_object(ev, d);
+            ottl_value_from_any(t->log->body, out);
+            return 0;
+        }
+        struct ottl_map m;
+        int rc = base_map(ev, d, false, &m);
+        if (rc != 0)
+            return rc;
+        if (n->path.key == NULL) {
+            if (m.kv != NULL) {
+                out->t = OTTL_MAP;
+                out->m = m;
+            }
+            return 0;
+        }
+        if (m.kv == NULL)
+            return 0;
+        const ottl_kv *kv = ottl_map_find(&m, n->path.key, n->path.keylen);
+        if (kv != NULL)
+            ottl_value_from_any(kv->value, out);
+        return 0;
+    }
+    switch (d->ctx) {
+    case OTTL_CTX_RESOURCE: break;
+    case OTTL_CTX_SCOPE:
+        if (t->scope == NULL)
+            return no_object(ev, d);
+        break;
+    case OTTL_CTX_SPAN:
+        if (t->span == NULL)
+            return no_object(ev, d);
+        break;
+    case OTTL_CTX_SPANEVENT:
+        if (t->spanevent == NULL)
+            return no_object(ev, d);
+        break;
+    case OTTL_CTX_METRIC:
+        if (t->metric == NULL)
+            return no_object(ev, d);
+        break;
+    case OTTL_CTX_DATAPOINT:
+        if (t->datapoint == NULL)
+            return no_object(ev, d);
+        break;
+    case OTTL_CTX_LOG:
+        if (t->log == NULL)
+            return no_object(ev, d);
+        break;
+    }
+    switch (d->id) {
+    case OTTL_P_SCOPE_NAME: set_str(out, t->scope->name); break;
+    case OTTL_P_SCOPE_VERSION: set_str(out, t->scope->version); break;
+    case OTTL_P_SPAN_NAME: set_str(out, t->span->name); break;
+    case OTTL_P_SPAN_KIND: set_int(out, t->span->kind); break;
+    case OTTL_P_SPAN_STATUS_CODE:
+        set_int(out, t->span->status != NULL ? t->span->status->code : 0);
+        break;
+    case OTTL_P_SPAN_STATUS_MESSAGE:
+        set_str(out, t->span->status != NULL ? t->span->status->message : "");
+        break;
+    case OTTL_P_SPAN_TRACE_ID: return id_string(ev, &t->span->trace_id, out);
+    case OTTL_P_SPAN_SPAN_ID: return id_string(ev, &t->span->span_id, out);
+    case OTTL_P_SPAN_PARENT_ID: return id_string(ev, &t->span->parent_span_id, out);
+    case OTTL_P_SPAN_START: set_int(out, (int64_t)t->span->start_time_unix_nano); break;
+    case OTTL_P_SPAN_END: set_int(out, (int64_t)t->span->end_time_unix_nano); break;
+    case OTTL_P_SPANEVENT_NAME: set_str(out, t->spanevent->name); break;
+    case OTTL_P_SPANEVENT_TIME: set_int(out, (int64_t)t->spanevent->time_unix_nano); break;
+    case OTTL_P_METRIC_NAME: set_str(out, t->metric->name); break;
+    case OTTL_P_METRIC_UNIT: set_str(out, t->metric->unit); break;
+    case OTTL_P_METRIC_DESCRIPTION: set_str(out, t->metric->description); break;
+    case OTTL_P_METRIC_TYPE: set_int(out, metric_type(t->metric)); break;
+    case OTTL_P_DATAPOINT_VALUE_DOUBLE: {
+        /* As pdata: a number point of the other kind reads as 0; other points as nil. */
+        const NumberDataPoint *p = number_dp(t);
+        if (p != NULL) {
+            out->t = OTTL_DOUBLE;
+            out->d = p->value_case ==
+                             OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE
+                         ? p->as_double
+                         : 0.0;
+        }
+        break;
+    }
+    case OTTL_P_DATAPOINT_VALUE_INT: {
+        const NumberDataPoint *p = number_dp(t);
+        if (p != NULL)
+            set_int(out, p->value_case ==
+                                 OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT
+                             ? p->as_int
+                             : 0);
+        break;
+    }
+    case OTTL_P_LOG_SEVERITY_NUMBER: set_int(out, t->log->severity_number); break;
+    case OTTL_P_LOG_SEVERITY_TEXT: set_str(out, t->log->severity_text); break;
+    default: return kt_err_set(ev->err, KT_EINVAL, "%s cannot be read", d->name);
+    }
+    return 0;
+}
+
+static int want_type(struct ottl_eval *ev, const struct ottl_path_def *d,
+                     const struct ottl_value *v, enum ottl_vtype want)
+{
+    if (v->t == want)
+        return 0;
+    return kt_err_set(ev->err, KT_EINVAL, "set %s: want a %s, got %s", d->name,
+                      ottl_vtype_name(want), ottl_vtype_name(v->t));
+}
+
+static int set_string_field(struct ottl_eval *ev, const struct ottl_path_def *d,
+                            const struct ottl_value *v, char **field)
+{
+    int rc = want_type(ev, d, v, OTTL_STR);
+    if (rc != 0)
+        return rc;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    char *s = kt_arena_strndup(a, v->s.p, v->s.n);
+    if (s == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    *field = s;
+    return 0;
+}
+
+static int hexdigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int set_id(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v,
+                  size_t bytes, bool empty_ok, ProtobufCBinaryData *field)
+{
+    int rc = want_type(ev, d, v, OTTL_STR);
+    if (rc != 0)
+        return rc;
+    if (v->s.n == 0 && empty_ok) {
+        field->data = NULL;
+        field->len = 0;
+        return 0;
+    }
+    if (v->s.n != 2 * bytes)
+        return kt_err_set(ev->err, KT_EINVAL, "set %s: want %zu hex digits, got %zu", d->name,
+                          2 * bytes, v->s.n);
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    uint8_t *b = kt_arena_alloc(a, bytes);
+    if (b == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < bytes; i++) {
+        int hi = hexdigit(v->s.p[2 * i]), lo = hexdigit(v->s.p[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return kt_err_set(ev->err, KT_EINVAL, "set %s: '%.*s' is not hex", d->name, (int)v->s.n,
+                              v->s.p);
+        b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    field->data = b;
+    field->len = bytes;
+    return 0;
+}
+
+static int span_status(struct ottl_eval *ev, Opentelemetry__Proto__Trace__V1__Status **out)
+{
+    Opentelemetry__Proto__Trace__V1__Span *span = ev->t->span;
+    if (span->status == NULL) {
+        struct kt_arena *a = ottl_eval_arena(ev);
+        if (a == NULL)
+            return KT_EINVAL;
+        Opentelemetry__Proto__Trace__V1__Status *st = kt_arena_alloc(a, sizeof(*st));
+        if (st == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        Opentelemetry__Proto__Trace__V1__Status init =
+            OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
+        *st = init;
+        span->status = st;
+    }
+    *out = span->status;
+    return 0;
+}
+
+static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v)
+{
+    const struct ottl_path_def *d = path->path.def;
+    struct ottl_map m;
+    int rc = base_map(ev, d, true, &m);
+    if (rc != 0)
+        return rc;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    if (v->t == OTTL_MAP || v->t == OTTL_ARRAY || v->t == OTTL_LIST)
+        return kt_err_set(ev->err, KT_EINVAL, "set %s[\"%.*s\"]: a %s cannot be assigned", d->name,
+                          (int)path->path.keylen, path->path.key, ottl_vtype_name(v->t));
+    ottl_kv *kv = ottl_map_find(&m, path->path.key, path->path.keylen);
+    if (kv == NULL) {
+        kv = map_add(a, &m, path->path.key, path->path.keylen);
+        if (kv == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    } else if (kv->value == NULL) {
+        ottl_any *av = kt_arena_alloc(a, sizeof(*av));
+        if (av == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        ottl_any avi = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+        *av = avi;
+        kv->value = av;
+    }
+    return ottl_any_set(a, kv->value, v, ev->err);
+}
+
+int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v)
+{
+    const struct ottl_path_def *d = path->path.def;
+    const struct ottl_tctx *t = ev->t;
+    if (v->t == OTTL_NIL)
+        return 0;
+    if (d->flags & OTTL_PF_READONLY)
+        return kt_err_set(ev->err, KT_EINVAL, "%s cannot be set", d->name);
+    if ((d->flags & OTTL_PF_MAP) && path->path.key != NULL)
+        return set_keyed(ev, path, v);
+    int rc;
+    switch (d->ctx) {
+    case OTTL_CTX_SCOPE: rc = t->scope == NULL ? no_object(ev, d) : 0; break;
+    case OTTL_CTX_SPAN: rc = t->span == NULL ? no_object(ev, d) : 0; break;
+    case OTTL_CTX_SPANEVENT: rc = t->spanevent == NULL ? no_object(ev, d) : 0; break;
+    case OTTL_CTX_METRIC: rc = t->metric == NULL ? no_object(ev, d) : 0; break;
+    case OTTL_CTX_DATAPOINT: rc = t->datapoint == NULL ? no_object(ev, d) : 0; break;
+    case OTTL_CTX_LOG: rc = t->log == NULL ? no_object(ev, d) : 0; break;
+    default: rc = 0; break;
+    }
+    if (rc != 0)
+        return rc;
+    Opentelemetry__Proto__Trace__V1__Status *st;
+    switch (d->id) {
+    case OTTL_P_SCOPE_NAME: return set_string_field(ev, d, v, &t->scope->name);
+    case OTTL_P_SCOPE_VERSION: return set_string_field(ev, d, v, &t->scope->version);
+    case OTTL_P_SPAN_NAME: return set_string_field(ev, d, v, &t->span->name);
+    case OTTL_P_SPAN_KIND:
+        if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
+            return rc;
+        if (v->i < 0 || v->i > 5)
+            return kt_err_set(ev->err, KT_EINVAL, "set span.kind: %" PRId64 " is no span kind",
+                              v->i);
+        t->span->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)v->i;
+        return 0;
+    case OTTL_P_SPAN_STATUS_CODE:
+        if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
+            return rc;
+        if (v->i < 0 || v->i > 2)
+            return kt_err_set(ev->err, KT_EINVAL,
+                              "set span.status.code: %" PRId64 " is no status code", v->i);
+        if ((rc = span_status(ev, &st)) != 0)
+            return rc;
+        st->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)v->i;
+        return 0;
+    case OTTL_P_SPAN_STATUS_MESSAGE:
+        if ((rc = want_type(ev, d, v, OTTL_STR)) != 0 || (rc = span_status(ev, &st)) != 0)
+            return rc;
+        return set_string_field(ev, d, v, &st->message);
+    case OTTL_P_SPAN_TRACE_ID: return set_id(ev, d, v, 16, false, &t->span->trace_id);
+    case OTTL_P_SPAN_SPAN_ID: return set_id(ev, d, v, 8, false, &t->span->span_id);
+    case OTTL_P_SPAN_PARENT_ID: return set_id(ev, d, v, 8, true, &t->span->parent_span_id);
+    case OTTL_P_SPAN_START:
+    case OTTL_P_SPAN_END:
+    case OTTL_P_SPANEVENT_TIME:
+        if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
+            return rc;
+        if (d->id == OTTL_P_SPAN_START)
+            t->span->start_time_unix_nano = (uint64_t)v->i;
+        else if (d->id == OTTL_P_SPAN_END)
+            t->span->end_time_unix_nano = (uint64_t)v->i;
+        else
+            t->spanevent->time_unix_nano = (uint64_t)v->i;
+        return 0;
+    case OTTL_P_SPANEVENT_NAME: return set_string_field(ev, d, v, &t->spanevent->name);
+    case OTTL_P_METRIC_NAME: return set_string_field(ev, d, v, &t->metric->name);
+    case OTTL_P_METRIC_UNIT: return set_string_field(ev, d, v, &t->metric->unit);
+    case OTTL_P_METRIC_DESCRIPTION: return set_string_field(ev, d, v, &t->metric->description);
+    case OTTL_P_DATAPOINT_VALUE_DOUBLE:
+    case OTTL_P_DATAPOINT_VALUE_INT: {
+        NumberDataPoint *p = number_dp(t);
+        if (p == NULL)
+            return kt_err_set(ev->err, KT_EINVAL, "set %s: not a number data point", d->name);
+        if (d->id == OTTL_P_DATAPOINT_VALUE_INT) {
+            if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
+                return rc;
+            p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT;
+            p->as_int = v->i;
+            return 0;
+        }
+        if (v->t != OTTL_INT && (rc = want_type(ev, d, v, OTTL_DOUBLE)) != 0)
+            return rc;
+        double dv = v->t == OTTL_INT ? (double)v->i : v->d;
+        p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
+        p->as_double = dv;
+        return 0;
+    }
+    case OTTL_P_LOG_BODY: {
+        struct kt_arena *a = ottl_eval_arena(ev);
+        if (a == NULL)
+            return KT_EINVAL;
+        if (v->t == OTTL_MAP || v->t == OTTL_ARRAY || v->t == OTTL_LIST)
+            return kt_err_set(ev->err, KT_EINVAL, "set log.body: a %s cannot be assigned",
+                              ottl_vtype_name(v->t));
+        ottl_any *b = kt_arena_alloc(a, sizeof(*b));
+        if (b == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        ottl_any bi = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+        *b = bi;
+        if ((rc = ottl_any_set(a, b, v, ev->err)) != 0)
+            return rc;
+        t->log->body = b;
+        return 0;
+    }
+    case OTTL_P_LOG_SEVERITY_NUMBER:
+        if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
+            return rc;
+        if (v->i < 0 || v->i > 24)
+            return kt_err_set(ev->err, KT_EINVAL,
+                              "set log.severity_number: %" PRId64 " is out of range 0..24", v->i);
+        t->log->severity_number = (Opentelemetry__Proto__Logs__V1__SeverityNumber)v->i;
+        return 0;
+    case OTTL_P_LOG_SEVERITY_TEXT: return set_string_field(ev, d, v, &t->log->severity_text);
+    default: return kt_err_set(ev->err, KT_EINVAL, "%s cannot be set", d->name);
+    }
+}
+
+/* ---- text ---- */
+
+struct ottl_idring {
+    char buf[4][2 * 16 + 1];
+    unsigned next;
+};
+
+/* Per-thread so concurrent evaluations of different conditions never share a slot; four
+ * slots cover every expression that holds IDs at once (a comparison holds two). */
+static _Thread_local struct ottl_idring idring;
+
+static int id_string(struct ottl_eval *ev, const ProtobufCBinaryData *b, struct ottl_value *out)
+{
+    char *dst;
+    if (b->len <= 16) {
+        dst = idring.buf[idring.next++ % 4];
+    } else {
+        struct kt_arena *a = ottl_eval_arena(ev);
+        if (a == NULL)
+            return KT_EINVAL;
+        dst = kt_arena_alloc(a, 2 * b->len + 1);
+        if (dst == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    }
+    hex_into(b->data, b->len, dst);
+    out->t = OTTL_STR;
+    out->s.p = dst;
+    out->s.n = 2 * b->len;
+    return 0;
+}
+
+void ottl_abuf_put(struct ottl_abuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->cap - b->n < n + 1) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        while (cap - b->n < n + 1)
+            cap *= 2;
+        char *p = kt_arena_alloc(b->a, cap);
+        if (p == NULL) {
+            b->oom = true;
+            return;
+        }
+        if (b->n)
+            memcpy(p, b->p, b->n);
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+void ottl_format_double(double d, char *buf, size_t size)
+{
+    if (isnan(d)) {
+        snprintf(buf, size, "NaN");
+        return;
+    }
+    if (isinf(d)) {
+        snprintf(buf, size, d > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    /* The shortest text that reads back as the same double, as Go prints. */
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+static void json_str(struct ottl_abuf *b, const char *s, size_t n)
+{
+    ottl_abuf_put(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        ottl_abuf_put(b, s + run, i - run);
+        char esc[8];
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof(esc), "\\%c", c);
+        else if (c == '\n')
+            snprintf(esc, sizeof(esc), "\\n");
+        else if (c == '\t')
+            snprintf(esc, sizeof(esc), "\\t");
+        else
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+        ottl_abuf_put(b, esc, strlen(esc));
+        run = i + 1;
+    }
+    ottl_abuf_put(b, s + run, n - run);
+    ottl_abuf_put(b, "\"", 1);
+}
+
+static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth);
+
+static void json_any(struct ottl_abuf *b, const ottl_any *av, int depth)
+{
+    struct ottl_value v;
+    ottl_value_from_any(av, &v);
+    json_value(b, &v, depth);
+}
+
+static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth)
+{
+    char tmp[64];
+    if (depth > OTTL_MAX_DEPTH) {
+        ottl_abuf_put(b, "null", 4);
+        return;
+    }
+    switch (v->t) {
+    case OTTL_NIL: ottl_abuf_put(b, "null", 4); break;
+    case OTTL_BOOL: ottl_abuf_put(b, v->b ? "true" : "false", v->b ? 4 : 5); break;
+    case OTTL_INT:
+        snprintf(tmp, sizeof(tmp), "%" PRId64, v->i);
+        ottl_abuf_put(b, tmp, strlen(tmp));
+        break;
+    case OTTL_DOUBLE:
+        if (isnan(v->d) || isinf(v->d)) {
+            ottl_format_double(v->d, tmp, sizeof(tmp));
+            json_str(b, tmp, strlen(tmp));
+        } else {
+            ottl_format_double(v->d, tmp, sizeof(tmp));
+            ottl_abuf_put(b, tmp, strlen(tmp));
+        }
+        break;
+    case OTTL_STR: json_str(b, v->s.p, v->s.n); break;
+    case OTTL_BYTES: {
+        ottl_abuf_put(b, "\"", 1);
+        for (size_t i = 0; i < v->s.n; i++) {
+            hex_into((const uint8_t *)v->s.p + i, 1, tmp);
+            ottl_abuf_put(b, tmp, 2);
+        }
+        ottl_abuf_put(b, "\"", 1);
+        break;
+    }
+    case OTTL_MAP: {
+        ottl_abuf_put(b, "{", 1);
+        ottl_kv **kv = *v->m.kv;
+        for (size_t i = 0; i < *v->m.n; i++) {
+            if (i)
+                ottl_abuf_put(b, ",", 1);
+            const char *k = str_or_empty(kv[i]->key);
+            json_str(b, k, strlen(k));
+            ottl_abuf_put(b, ":", 1);
+            json_any(b, kv[i]->value, depth + 1);
+        }
+        ottl_abuf_put(b, "}", 1);
+        break;
+    }
+    case OTTL_ARRAY:
+        ottl_abuf_put(b, "[", 1);
+        for (size_t i = 0; i < v->arr->n_values; i++) {
+            if (i)
+                ottl_abuf_put(b, ",", 1);
+            json_any(b, v->arr->values[i], depth + 1);
+        }
+        ottl_abuf_put(b, "]", 1);
+        break;
+    case OTTL_LIST: ottl_abuf_put(b, "null", 4); break;
+    }
+}
+
+int ottl_value_text(struct kt_arena *a, const struct ottl_value *v, bool json_ok, char *tmp,
+                    const char **p, size_t *n, struct kt_err *err)
+{
+    *p = NULL;
+    *n = 0;
+    switch (v->t) {
+    case OTTL_NIL: return 0;
+    case OTTL_STR:
+        *p = v->s.p;
+        *n = v->s.n;
+        return 0;
+    case OTTL_BOOL:
+        *p = v->b ? "true" : "false";
+        *n = strlen(*p);
+        return 0;
+    case OTTL_INT:
+        snprintf(tmp, OTTL_TEXT_TMP, "%" PRId64, v->i);
+        *p = tmp;
+        *n = strlen(tmp);
+        return 0;
+    case OTTL_DOUBLE:
+        ottl_format_double(v->d, tmp, OTTL_TEXT_TMP);
+        *p = tmp;
+        *n = strlen(tmp);
+        return 0;
+    case OTTL_BYTES: {
+        char *dst = tmp;
+        if (2 * v->s.n + 1 > OTTL_TEXT_TMP) {
+            if (a == NULL)
+                return kt_err_set(err, KT_EINVAL, "no arena to hold new values");
+            dst = kt_arena_alloc(a, 2 * v->s.n + 1);
+            if (dst == NULL)
+                return kt_err_set(err, KT_ENOMEM, "out of memory");
+        }
+        hex_into((const uint8_t *)v->s.p, v->s.n, dst);
+        *p = dst;
+        *n = 2 * v->s.n;
+        return 0;
+    }
+    default:
+        if (!json_ok || v->t == OTTL_LIST)
+            return kt_err_set(err, KT_EINVAL, "want a string, got %s", ottl_vtype_name(v->t));
+        if (a == NULL)
+            return kt_err_set(err, KT_EINVAL, "no arena to hold new values");
+        struct ottl_abuf b = {a, NULL, 0, 0, false};
+        json_value(&b, v, 0);
+        if (b.oom)
+            return kt_err_set(err, KT_ENOMEM, "out of memory");
+        *p = b.p;
+        *n = b.n;
+        return 0;
+    }
+}
+
+/* ---- comparison and logic ---- */
+
+static bool ord(int c, enum ottl_cmp op)
+{
+    switch (op) {
+    case OTTL_CMP_EQ: return c == 0;
+    case OTTL_CMP_NE: return c != 0;
+    case OTTL_CMP_LT: return c < 0;
+    case OTTL_CMP_LE: return c <= 0;
+    case OTTL_CMP_GT: return c > 0;
+    case OTTL_CMP_GE: return c >= 0;
+    }
+    return false;
+}
+
+static bool is_num(const struct ottl_value *v)
+{
+    return v->t == OTTL_INT || v->t == OTTL_DOUBLE;
+}
+
+bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b, enum ottl_cmp op)
+{
+    if (a->t == OTTL_NIL && b->t == OTTL_NIL)
+        return op == OTTL_CMP_EQ || op == OTTL_CMP_LE || op == OTTL_CMP_GE;
+    if (a->t == OTTL_NIL || b->t == OTTL_NIL)
+        return op == OTTL_CMP_NE;
+    if (is_num(a) && is_num(b)) {
+        if (a->t == OTTL_INT && b->t == OTTL_INT)
+            return ord((a->i > b->i) - (a->i < b->i), op);
+        double x = a->t == OTTL_INT ? (double)a->i : a->d;
+        double y = b->t == OTTL_INT ? (double)b->i : b->d;
+        if (isnan(x) || isnan(y))
+            return op == OTTL_CMP_NE;
+        return ord((x > y) - (x < y), op);
+    }
+    if (a->t != b->t)
+        return op == OTTL_CMP_NE;
+    switch (a->t) {
+    case OTTL_BOOL: return ord((int)a->b - (int)b->b, op);
+    case OTTL_STR:
+    case OTTL_BYTES: {
+        size_t n = a->s.n < b->s.n ? a->s.n : b->s.n;
+        int c = n ? memcmp(a->s.p, b->s.p, n) : 0;
+        if (c == 0)
+            c = (a->s.n > b->s.n) - (a->s.n < b->s.n);
+        return ord(c, op);
+    }
+    case OTTL_MAP:
+        if (op == OTTL_CMP_EQ || op == OTTL_CMP_NE)
+            return (a->m.kv == b->m.kv) == (op == OTTL_CMP_EQ);
+        return false;
+    default: return op == OTTL_CMP_NE;
+    }
+}
+
+int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out)
+{
+    switch (n->kind) {
+    case OTTL_N_LIT: *out = n->lit; return 0;
+    case OTTL_N_PATH: return path_get(ev, n, out);
+    case OTTL_N_CALL: memset(out, 0, sizeof(*out)); return n->call.fn->call(ev, n, out);
+    case OTTL_N_LIST:
+        memset(out, 0, sizeof(*out));
+        out->t = OTTL_LIST;
+        out->list = n;
+        return 0;
+    default: {
+        bool b;
+        int rc = ottl_eval_bool(ev, n, &b);
+        if (rc != 0)
+            return rc;
+        memset(out, 0, sizeof(*out));
+        out->t = OTTL_BOOL;
+        out->b = b;
+        return 0;
+    }
+    }
+}
+
+int ottl_eval_bool(struct ottl_eval *ev, const struct ottl_node *n, bool *out)
+{
+    int rc;
+    switch (n->kind) {
+    case OTTL_N_AND:
+        if ((rc = ottl_eval_bool(ev, n->bin.l, out)) != 0 || !*out)
+            return rc;
+        return ottl_eval_bool(ev, n->bin.r, out);
+    case OTTL_N_OR:
+        if ((rc = ottl_eval_bool(ev, n->bin.l, out)) != 0 || *out)
+            return rc;
+        return ottl_eval_bool(ev, n->bin.r, out);
+    case OTTL_N_NOT:
+        if ((rc = ottl_eval_bool(ev, n->bin.l, out)) != 0)
+            return rc;
+        *out = !*out;
+        return 0;
+    case OTTL_N_CMP: {
+        struct ottl_value a, b;
+        if ((rc = ottl_eval_value(ev, n->bin.l, &a)) != 0 ||
+            (rc = ottl_eval_value(ev, n->bin.r, &b)) != 0)
+            return rc;
+        *out = ottl_compare(&a, &b, n->bin.op);
+        return 0;
+    }
+    default: {
+        struct ottl_value v;
+        if ((rc = ottl_eval_value(ev, n, &v)) != 0)
+            return rc;
+        if (v.t != OTTL_BOOL)
+            return kt_err_set(ev->err, KT_EINVAL, "%s returned %s where a bool is needed",
+                              n->kind == OTTL_N_CALL ? n->call.fn->name : "expression",
+                              ottl_vtype_name(v.t));
+        *out = v.b;
+        return 0;
+    }
+    }
+}
+
+int ottl_condition_eval(const struct ottl_condition *c, const struct ottl_tctx *t, bool *match,
+                        struct kt_err *err)
+{
+    struct ottl_eval ev = {t, err};
+    *match = false;
+    bool m = false;
+    int rc = ottl_eval_bool(&ev, c->root, &m);
+    if (rc != 0)
+        return rc;
+    *match = m;
+    return 0;
+}
+
+int ottl_statement_exec(const struct ottl_statement *s, struct ottl_tctx *t, struct kt_err *err)
+{
+    struct ottl_eval ev = {t, err};
+    if (s->where != NULL) {
+        bool m;
+        int rc = ottl_eval_bool(&ev, s->where, &m);
+        if (rc != 0 || !m)
+            return rc;
+    }
+    struct ottl_value ignored;
+    return s->call->call.fn->call(&ev, s->call, &ignored);
+}
+
+/* ---- error logging ---- */
+
+#define RL_WINDOW_MS 1000
+#define RL_PER_WINDOW 5
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ottl_log_error(struct ottl_ratelimit *rl, const char *msg)
+{
+    int64_t now = now_ms();
+    if (now - rl->window_start_ms >= RL_WINDOW_MS) {
+        if (rl->suppressed > 0)
+            kt_warn("%lu similar OTTL errors suppressed", rl->suppressed);
+        rl->window_start_ms = now;
+        rl->in_window = 0;
+        rl->suppressed = 0;
+    }
+    if (rl->in_window >= RL_PER_WINDOW) {
+        rl->suppressed++;
+        return;
+    }
+    rl->in_window++;
+    kt_warn("%s", msg);
+}
+
+int ottl_handle_error(int mode, struct ottl_ratelimit *rl, int rc, const char *section,
+                      const char *key, const char *src, const struct kt_err *why,
+                      struct kt_err *err)
+{
+    if (rc == KT_ENOMEM)
+        return kt_err_set(err, rc, "[%s] %s: out of memory", section, key);
+    if (mode == OTTL_ERR_SILENT)
+        return 0;
+    char msg[2 * KT_ERR_MSG_MAX];
+    snprintf(msg, sizeof(msg), "[%s] %s: '%s': %s", section, key, src, why->msg);
+    if (mode == OTTL_ERR_PROPAGATE)
+        return kt_err_set(err, KT_EINVAL, "%s", msg);
+    ottl_log_error(rl, msg);
+    return 0;
+}
+
+bool ottl_metric_points(Opentelemetry__Proto__Metrics__V1__Metric *m, ProtobufCMessage ***pts,
+                        size_t **n)
+{
+    switch (m->data_case) {
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+        if (m->gauge == NULL)
+            return false;
+        *pts = (ProtobufCMessage **)(void *)m->gauge->data_points;
+        *n = &m->gauge->n_data_points;
+        return true;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+        if (m->sum == NULL)
+            return false;
+        *pts = (ProtobufCMessage **)(void *)m->sum->data_points;
+        *n = &m->sum->n_data_points;
+        return true;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+        if (m->histogram == NULL)
+            return false;
+        *pts = (ProtobufCMessage **)(void *)m->histogram->data_points;
+        *n = &m->histogram->n_data_points;
+        return true;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+        if (m->exponential_histogram == NULL)
+            return false;
+        *pts = (ProtobufCMessage **)(void *)m->exponential_histogram->data_points;
+        *n = &m->exponential_histogram->n_data_points;
+        return true;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
+        if (m->summary == NULL)
+            return false;
+        *pts = (ProtobufCMessage **)(void *)m->summary->data_points;
+        *n = &m->summary->n_data_points;
+        return true;
+    default: return false;
+    }
+}

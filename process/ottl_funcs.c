@@ -1,0 +1,702 @@
+/* OTTL converters and editors, and the PCRE2 glue they share. Regex patterns are literals,
+ * compiled once at parse time with their match data, so matching allocates nothing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <mbedtls/sha256.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ottl_int.h"
+
+/* ---- regex ---- */
+
+int ottl_regex_compile(struct ottl_prog *p, const char *pat, size_t n, struct ottl_regex **out,
+                       struct kt_err *err)
+{
+    int ec;
+    PCRE2_SIZE eo;
+    /* Go's regexp works on UTF-8 and never fails on invalid input; MATCH_INVALID_UTF gives
+     * the same safety for attribute values nobody validated. */
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pat, n, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
+    if (code == NULL) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(ec, msg, sizeof(msg));
+        return kt_err_set(err, KT_EINVAL, "invalid regex \"%.*s\": %s at offset %zu",
+                          (int)(n > 80 ? 80 : n), pat, (const char *)msg, (size_t)eo);
+    }
+    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* interpretation is the fallback */
+    struct ottl_regex *re = kt_arena_alloc(&p->arena, sizeof(*re));
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+    if (re == NULL || md == NULL) {
+        pcre2_match_data_free(md);
+        pcre2_code_free(code);
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    }
+    re->code = code;
+    re->md = md;
+    re->next = p->regexes;
+    p->regexes = re;
+    *out = re;
+    return 0;
+}
+
+/* 1 and the number of groups set in *groups on a match, 0 on none, KT_EINVAL when PCRE2
+ * gives up (match limit). */
+static int match_at(const struct ottl_regex *re, const char *s, size_t n, size_t off, int *groups,
+                    struct kt_err *err)
+{
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, off, 0, re->md, NULL);
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    if (rc >= 0) {
+        if (groups != NULL)
+            *groups = rc;
+        return 1;
+    }
+    PCRE2_UCHAR msg[160];
+    pcre2_get_error_message(rc, msg, sizeof(msg));
+    return kt_err_set(err, KT_EINVAL, "regex match failed: %s", (const char *)msg);
+}
+
+int ottl_regex_match(const struct ottl_regex *re, const char *s, size_t n, bool *m,
+                     struct kt_err *err)
+{
+    int rc = match_at(re, s, n, 0, NULL, err);
+    *m = rc == 1;
+    return rc < 0 ? rc : 0;
+}
+
+/* Appends the replacement template with Go's regexp.Expand rules: $1, ${1}, $name,
+ * ${name}, $$ for '$'; a name is the longest run of letters, digits and '_'; an unknown
+ * group expands to nothing; a '$' that starts nothing valid is kept. */
+static void expand(struct ottl_abuf *b, const struct ottl_regex *re, const char *subj, int groups,
+                   const char *tpl, size_t tn)
+{
+    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
+    size_t i = 0;
+    while (i < tn) {
+        const char *dollar = memchr(tpl + i, '$', tn - i);
+        size_t lit = dollar != NULL ? (size_t)(dollar - tpl) - i : tn - i;
+        ottl_abuf_put(b, tpl + i, lit);
+        i += lit;
+        if (i >= tn)
+            break;
+        i++; /* '$' */
+        if (i < tn && tpl[i] == '$') {
+            ottl_abuf_put(b, "$", 1);
+            i++;
+            continue;
+        }
+        bool brace = i < tn && tpl[i] == '{';
+        size_t ns = i + brace, ne = ns;
+        while (ne < tn &&
+               (tpl[ne] == '_' || (tpl[ne] >= '0' && tpl[ne] <= '9') ||
+                (tpl[ne] >= 'a' && tpl[ne] <= 'z') || (tpl[ne] >= 'A' && tpl[ne] <= 'Z')))
+            ne++;
+        if (ne == ns || (brace && (ne >= tn || tpl[ne] != '}'))) {
+            ottl_abuf_put(b, "$", 1);
+            continue;
+        }
+        size_t nl = ne - ns;
+        bool numeric = true;
+        for (size_t k = ns; k < ne; k++)
+            numeric = numeric && tpl[k] >= '0' && tpl[k] <= '9';
+        long g = -1;
+        if (numeric) {
+            g = nl > 6 ? -1 : strtol(tpl + ns, NULL, 10);
+        } else if (nl < 64) {
+            char name[64];
+            memcpy(name, tpl + ns, nl);
+            name[nl] = '\0';
+            int num = pcre2_substring_number_from_name(re->code, (PCRE2_SPTR)name);
+            g = num >= 0 ? num : -1;
+        }
+        if (g >= 0 && g < groups && ov[2 * g] != PCRE2_UNSET)
+            ottl_abuf_put(b, subj + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+        i = ne + brace;
+    }
+}
+
+static size_t utf8_step(const char *s, size_t n, size_t i)
+{
+    i++;
+    while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
+        i++;
+    return i;
+}
+
+/* Replaces every non-overlapping match as Go's ReplaceAllString does (an empty match right
+ * after a match is skipped). *changed is false when nothing matched; *out is then s. */
+static int regex_replace(struct ottl_eval *ev, const struct ottl_regex *re, const char *s, size_t n,
+                         const char *tpl, size_t tn, const char **out, size_t *outn, bool *changed)
+{
+    struct kt_arena *a = NULL;
+    struct ottl_abuf b = {NULL, NULL, 0, 0, false};
+    size_t pos = 0, last = 0;
+    size_t prev_end = (size_t)-1;
+    *changed = false;
+    while (pos <= n) {
+        int groups = 0;
+        int rc = match_at(re, s, n, pos, &groups, ev->err);
+        if (rc == 0)
+            break;
+        if (rc < 0)
+            return rc;
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
+        size_t ms = ov[0], me = ov[1];
+        if (ms == me && ms == prev_end) {
+            if (ms >= n)
+                break;
+            pos = utf8_step(s, n, ms);
+            continue;
+        }
+        if (a == NULL) {
+            if ((a = ottl_eval_arena(ev)) == NULL)
+                return KT_EINVAL;
+            b.a = a;
+        }
+        *changed = true;
+        ottl_abuf_put(&b, s + last, ms - last);
+        expand(&b, re, s, groups, tpl, tn);
+        last = me;
+        prev_end = me;
+        if (me == ms) {
+            if (ms >= n)
+                break;
+            pos = utf8_step(s, n, ms);
+        } else {
+            pos = me;
+        }
+    }
+    if (!*changed) {
+        *out = s;
+        *outn = n;
+        return 0;
+    }
+    ottl_abuf_put(&b, s + last, n - last);
+    if (b.oom)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    *out = b.p != NULL ? b.p : "";
+    *outn = b.n;
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static int want_string(struct ottl_eval *ev, const struct ottl_node *call, size_t arg,
+                       struct ottl_value *v)
+{
+    int rc = ottl_eval_value(ev, call->call.args[arg], v);
+    if (rc != 0)
+        return rc;
+    if (v->t != OTTL_STR)
+        return kt_err_set(ev->err, KT_EINVAL, "%s: argument %zu must be a string, got %s",
+                          call->call.fn->name, arg + 1, ottl_vtype_name(v->t));
+    return 0;
+}
+
+static int want_map(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_map *m)
+{
+    return ottl_path_map(ev, call->call.args[0], false, m);
+}
+
+static void set_result_str(struct ottl_value *out, const char *p, size_t n)
+{
+    out->t = OTTL_STR;
+    out->s.p = p;
+    out->s.n = n;
+}
+
+/* ---- converters ---- */
+
+static int fn_ismatch(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = ottl_eval_value(ev, call->call.args[0], &v);
+    if (rc != 0)
+        return rc;
+    out->t = OTTL_BOOL;
+    out->b = false;
+    if (v.t == OTTL_NIL)
+        return 0;
+    char tmp[OTTL_TEXT_TMP];
+    const char *p;
+    size_t n;
+    if ((rc = ottl_value_text(ev->t->arena, &v, false, tmp, &p, &n, ev->err)) != 0)
+        return kt_err_prefix(ev->err, "IsMatch: ");
+    return ottl_regex_match(call->call.re, p, n, &out->b, ev->err);
+}
+
+static int fn_concat(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value delim;
+    int rc = want_string(ev, call, 1, &delim);
+    if (rc != 0)
+        return rc;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    struct ottl_abuf b = {a, NULL, 0, 0, false};
+    const struct ottl_node *list = call->call.args[0];
+    for (size_t i = 0; i < list->list.n; i++) {
+        struct ottl_value v;
+        if ((rc = ottl_eval_value(ev, list->list.items[i], &v)) != 0)
+            return rc;
+        if (i > 0)
+            ottl_abuf_put(&b, delim.s.p, delim.s.n);
+        /* Like the Collector: maps and lists would bloat the result and are left out. */
+        if (v.t == OTTL_NIL || v.t == OTTL_MAP || v.t == OTTL_ARRAY || v.t == OTTL_LIST)
+            continue;
+        char tmp[OTTL_TEXT_TMP];
+        const char *p;
+        size_t n;
+        if ((rc = ottl_value_text(a, &v, false, tmp, &p, &n, ev->err)) != 0)
+            return rc;
+        ottl_abuf_put(&b, p, n);
+    }
+    if (b.oom)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    set_result_str(out, b.p != NULL ? b.p : "", b.n);
+    return 0;
+}
+
+static int fn_len(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = ottl_eval_value(ev, call->call.args[0], &v);
+    if (rc != 0)
+        return rc;
+    out->t = OTTL_INT;
+    switch (v.t) {
+    case OTTL_STR: out->i = (int64_t)v.s.n; return 0;
+    case OTTL_MAP: out->i = (int64_t)*v.m.n; return 0;
+    case OTTL_ARRAY: out->i = (int64_t)v.arr->n_values; return 0;
+    case OTTL_LIST: out->i = (int64_t)v.list->list.n; return 0;
+    default:
+        return kt_err_set(ev->err, KT_EINVAL, "Len: want a string, map or list, got %s",
+                          ottl_vtype_name(v.t));
+    }
+}
+
+static int fn_int(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = ottl_eval_value(ev, call->call.args[0], &v);
+    if (rc != 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    switch (v.t) {
+    case OTTL_INT: *out = v; return 0;
+    case OTTL_BOOL:
+        out->t = OTTL_INT;
+        out->i = v.b;
+        return 0;
+    case OTTL_DOUBLE:
+        /* Truncation toward zero; values no int64 holds give nil. */
+        if (isnan(v.d) || v.d >= 9223372036854775808.0 || v.d < -9223372036854775808.0)
+            return 0;
+        out->t = OTTL_INT;
+        out->i = (int64_t)v.d;
+        return 0;
+    case OTTL_STR: {
+        char buf[32];
+        if (v.s.n == 0 || v.s.n >= sizeof(buf))
+            return 0;
+        memcpy(buf, v.s.p, v.s.n);
+        buf[v.s.n] = '\0';
+        char *end;
+        errno = 0;
+        long long x = strtoll(buf, &end, 10);
+        if (errno != 0 || *end != '\0' || buf[0] == ' ' || buf[0] == '\t' || buf[0] == '\n')
+            return 0;
+        out->t = OTTL_INT;
+        out->i = x;
+        return 0;
+    }
+    default: return 0;
+    }
+}
+
+static int fn_string(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = ottl_eval_value(ev, call->call.args[0], &v);
+    if (rc != 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    if (v.t == OTTL_NIL)
+        return 0;
+    if (v.t == OTTL_STR) {
+        *out = v;
+        return 0;
+    }
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    char tmp[OTTL_TEXT_TMP];
+    const char *p;
+    size_t n;
+    if ((rc = ottl_value_text(a, &v, true, tmp, &p, &n, ev->err)) != 0)
+        return kt_err_prefix(ev->err, "String: ");
+    if (p == tmp && (p = kt_arena_strndup(a, tmp, n)) == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    set_result_str(out, p, n);
+    return 0;
+}
+
+static int fn_sha256(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = want_string(ev, call, 0, &v);
+    if (rc != 0)
+        return rc;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    unsigned char sum[32];
+    if (mbedtls_sha256_ret((const unsigned char *)v.s.p, v.s.n, sum, 0) != 0)
+        return kt_err_set(ev->err, KT_EINVAL, "SHA256 failed");
+    char *hex = kt_arena_alloc(a, 65);
+    if (hex == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[sum[i] >> 4];
+        hex[2 * i + 1] = digits[sum[i] & 0xf];
+    }
+    hex[64] = '\0';
+    set_result_str(out, hex, 64);
+    return 0;
+}
+
+static int fn_isrootspan(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    (void)call;
+    const Opentelemetry__Proto__Trace__V1__Span *s = ev->t->span;
+    if (s == NULL)
+        return kt_err_set(ev->err, KT_EINVAL, "IsRootSpan: no span in this context");
+    bool root = true;
+    for (size_t i = 0; i < s->parent_span_id.len; i++)
+        root = root && s->parent_span_id.data[i] == 0;
+    out->t = OTTL_BOOL;
+    out->b = root;
+    return 0;
+}
+
+/* ---- editors ---- */
+
+static int fn_set(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    (void)out;
+    struct ottl_value v;
+    int rc = ottl_eval_value(ev, call->call.args[1], &v);
+    if (rc != 0)
+        return rc;
+    return ottl_path_set(ev, call->call.args[0], &v);
+}
+
+static bool key_is(const ottl_kv *kv, const char *key, size_t n)
+{
+    const char *k = kv->key != NULL ? kv->key : "";
+    return strncmp(k, key, n) == 0 && k[n] == '\0';
+}
+
+struct key_arg {
+    const char *key;
+    size_t n;
+};
+
+static bool keep_not_key(const ottl_kv *kv, void *arg)
+{
+    const struct key_arg *k = arg;
+    return !key_is(kv, k->key, k->n);
+}
+
+static int fn_delete_key(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    (void)out;
+    struct ottl_map m;
+    struct ottl_value key;
+    int rc = want_map(ev, call, &m);
+    if (rc == 0)
+        rc = want_string(ev, call, 1, &key);
+    if (rc != 0 || m.kv == NULL)
+        return rc;
+    struct key_arg k = {key.s.p, key.s.n};
+    ottl_map_filter(&m, keep_not_key, &k);
+    return 0;
+}
+
+struct regex_arg {
+    const struct ottl_regex *re;
+    bool keep_matching;
+    int rc;
+    struct kt_err *err;
+};
+
+static bool keep_by_regex(const ottl_kv *kv, void *arg)
+{
+    struct regex_arg *r = arg;
+    if (r->rc != 0)
+        return true;
+    const char *k = kv->key != NULL ? kv->key : "";
+    bool m = false;
+    r->rc = ottl_regex_match(r->re, k, strlen(k), &m, r->err);
+    if (r->rc != 0)
+        return true;
+    return m == r->keep_matching;
+}
+
+static int filter_by_regex(struct ottl_eval *ev, const struct ottl_node *call, bool keep)
+{
+    struct ottl_map m;
+    int rc = want_map(ev, call, &m);
+    if (rc != 0 || m.kv == NULL)
+        return rc;
+    struct regex_arg r = {call->call.re, keep, 0, ev->err};
+    ottl_map_filter(&m, keep_by_regex, &r);
+    return r.rc;
+}
+
+static int fn_delete_matching_keys(struct ottl_eval *ev, const struct ottl_node *call,
+                                   struct ottl_value *out)
+{
+    (void)out;
+    return filter_by_regex(ev, call, false);
+}
+
+static int fn_keep_matching_keys(struct ottl_eval *ev, const struct ottl_node *call,
+                                 struct ottl_value *out)
+{
+    (void)out;
+    return filter_by_regex(ev, call, true);
+}
+
+static bool in_list(const ottl_kv *kv, void *arg)
+{
+    const struct ottl_node *list = arg;
+    for (size_t i = 0; i < list->list.n; i++) {
+        const struct ottl_value *s = &list->list.items[i]->lit;
+        if (key_is(kv, s->s.p, s->s.n))
+            return true;
+    }
+    return false;
+}
+
+static int fn_keep_keys(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    (void)out;
+    struct ottl_map m;
+    int rc = want_map(ev, call, &m);
+    if (rc != 0 || m.kv == NULL)
+        return rc;
+    ottl_map_filter(&m, in_list, (void *)call->call.args[1]);
+    return 0;
+}
+
+static int fn_replace_pattern(struct ottl_eval *ev, const struct ottl_node *call,
+                              struct ottl_value *out)
+{
+    (void)out;
+    struct ottl_value v, repl;
+    int rc = ottl_eval_value(ev, call->call.args[0], &v);
+    if (rc != 0)
+        return rc;
+    if (v.t != OTTL_STR) /* as in the Collector, only strings are rewritten */
+        return 0;
+    if ((rc = want_string(ev, call, 2, &repl)) != 0)
+        return rc;
+    const char *p;
+    size_t n;
+    bool changed;
+    rc = regex_replace(ev, call->call.re, v.s.p, v.s.n, repl.s.p, repl.s.n, &p, &n, &changed);
+    if (rc != 0 || !changed)
+        return rc;
+    struct ottl_value nv = {.t = OTTL_STR, .s = {p, n}};
+    return ottl_path_set(ev, call->call.args[0], &nv);
+}
+
+static int fn_replace_all_patterns(struct ottl_eval *ev, const struct ottl_node *call,
+                                   struct ottl_value *out)
+{
+    (void)out;
+    struct ottl_map m;
+    struct ottl_value repl;
+    int rc = want_map(ev, call, &m);
+    if (rc == 0)
+        rc = want_string(ev, call, 3, &repl);
+    if (rc != 0 || m.kv == NULL)
+        return rc;
+    bool keys = call->call.args[1]->lit.s.n == 3; /* "key"; the parser allowed only key|value */
+    ottl_kv **kv = *m.kv;
+    bool renamed = false;
+    for (size_t i = 0; i < *m.n; i++) {
+        const char *s;
+        size_t sn;
+        if (keys) {
+            s = kv[i]->key != NULL ? kv[i]->key : "";
+            sn = strlen(s);
+        } else {
+            ottl_any *av = kv[i]->value;
+            if (av == NULL ||
+                av->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
+                continue;
+            s = av->string_value != NULL ? av->string_value : "";
+            sn = strlen(s);
+        }
+        const char *p;
+        size_t n;
+        bool changed;
+        rc = regex_replace(ev, call->call.re, s, sn, repl.s.p, repl.s.n, &p, &n, &changed);
+        if (rc != 0)
+            return rc;
+        if (!changed)
+            continue;
+        /* abuf results are NUL-terminated arena strings, usable as protobuf strings. */
+        if (keys) {
+            kv[i]->key = (char *)p;
+            renamed = true;
+        } else {
+            kv[i]->value->string_value = (char *)p;
+        }
+    }
+    if (!renamed)
+        return 0;
+    /* A renamed key may now equal another: the first position keeps the last value, as a
+     * map rebuilt by successive puts would. */
+    size_t j = 0;
+    for (size_t i = 0; i < *m.n; i++) {
+        size_t k = 0;
+        while (k < j && strcmp(kv[k]->key, kv[i]->key) != 0)
+            k++;
+        if (k < j)
+            kv[k]->value = kv[i]->value;
+        else
+            kv[j++] = kv[i];
+    }
+    *m.n = j;
+    return 0;
+}
+
+static int fn_truncate_all(struct ottl_eval *ev, const struct ottl_node *call,
+                           struct ottl_value *out)
+{
+    (void)out;
+    struct ottl_map m;
+    int rc = want_map(ev, call, &m);
+    if (rc != 0 || m.kv == NULL)
+        return rc;
+    size_t limit = (size_t)call->call.args[1]->lit.i;
+    ottl_kv **kv = *m.kv;
+    for (size_t i = 0; i < *m.n; i++) {
+        ottl_any *av = kv[i]->value;
+        if (av == NULL ||
+            av->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE ||
+            av->string_value == NULL)
+            continue;
+        size_t n = strlen(av->string_value);
+        if (n <= limit)
+            continue;
+        /* Cut at a character boundary so the value stays valid UTF-8. */
+        size_t cut = limit;
+        while (cut > 0 && ((unsigned char)av->string_value[cut] & 0xc0) == 0x80)
+            cut--;
+        struct kt_arena *a = ottl_eval_arena(ev);
+        if (a == NULL)
+            return KT_EINVAL;
+        char *s = kt_arena_strndup(a, av->string_value, cut);
+        if (s == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        av->string_value = s;
+    }
+    return 0;
+}
+
+static int fn_limit(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    (void)out;
+    struct ottl_map m;
+    int rc = want_map(ev, call, &m);
+    if (rc != 0 || m.kv == NULL)
+        return rc;
+    size_t limit = (size_t)call->call.args[1]->lit.i;
+    if (*m.n <= limit)
+        return 0;
+    const struct ottl_node *prio = call->call.args[2];
+    ottl_kv **kv = *m.kv;
+    size_t n_prio = 0;
+    for (size_t i = 0; i < *m.n; i++)
+        n_prio += in_list(kv[i], (void *)prio);
+    /* Priority keys stay; the first others in order fill the remaining room. */
+    size_t room = limit > n_prio ? limit - n_prio : 0, j = 0;
+    for (size_t i = 0; i < *m.n; i++) {
+        bool keep = in_list(kv[i], (void *)prio);
+        if (!keep && room > 0) {
+            keep = true;
+            room--;
+        }
+        if (keep)
+            kv[j++] = kv[i];
+    }
+    *m.n = j;
+    return 0;
+}
+
+/* ---- parse-time checks ---- */
+
+static int check_nonneg(const struct ottl_node *call, const char *src, struct kt_err *err)
+{
+    const struct ottl_node *l = call->call.args[1];
+    if (l->lit.i < 0)
+        return ottl_syntax_error(err, src, l->pos, "%s: limit must not be negative",
+                                 call->call.fn->name);
+    return 0;
+}
+
+static int check_limit(const struct ottl_node *call, const char *src, struct kt_err *err)
+{
+    int rc = check_nonneg(call, src, err);
+    if (rc != 0)
+        return rc;
+    const struct ottl_node *prio = call->call.args[2];
+    if ((uint64_t)prio->list.n > (uint64_t)call->call.args[1]->lit.i)
+        return ottl_syntax_error(err, src, prio->pos,
+                                 "limit: %zu priority keys do not fit in a limit of %" PRId64,
+                                 prio->list.n, call->call.args[1]->lit.i);
+    return 0;
+}
+
+static int check_mode(const struct ottl_node *call, const char *src, struct kt_err *err)
+{
+    const struct ottl_node *mode = call->call.args[1];
+    if (strcmp(mode->lit.s.p, "key") != 0 && strcmp(mode->lit.s.p, "value") != 0)
+        return ottl_syntax_error(err, src, mode->pos,
+                                 "replace_all_patterns: mode must be \"key\" or \"value\", got "
+                                 "\"%s\"",
+                                 mode->lit.s.p);
+    return 0;
+}
+
+const struct ottl_func ottl_funcs[] = {
+    {"Concat", false, "lg", "values, delimiter", -1, NULL, fn_concat},
+    {"Int", false, "g", "value", -1, NULL, fn_int},
+    {"IsMatch", false, "gr", "target, pattern", -1, NULL, fn_ismatch},
+    {"IsRootSpan", false, "", "", OTTL_CTX_SPAN, NULL, fn_isrootspan},
+    {"Len", false, "g", "target", -1, NULL, fn_len},
+    {"SHA256", false, "g", "value", -1, NULL, fn_sha256},
+    {"String", false, "g", "value", -1, NULL, fn_string},
+    {"delete_key", true, "mg", "target, key", -1, NULL, fn_delete_key},
+    {"delete_matching_keys", true, "mr", "target, pattern", -1, NULL, fn_delete_matching_keys},
+    {"keep_keys", true, "mS", "target, keys", -1, NULL, fn_keep_keys},
+    {"keep_matching_keys", true, "mr", "target, pattern", -1, NULL, fn_keep_matching_keys},
+    {"limit", true, "miS", "target, limit, priority_keys", -1, check_limit, fn_limit},
+    {"replace_all_patterns", true, "msrg", "target, mode, regex, replacement", -1, check_mode,
+     fn_replace_all_patterns},
+    {"replace_pattern", true, "prg", "target, regex, replacement", -1, NULL, fn_replace_pattern},
+    {"set", true, "pg", "target, value", -1, NULL, fn_set},
+    {"truncate_all", true, "mi", "target, limit", -1, check_nonneg, fn_truncate_all},
+};
+const size_t ottl_n_funcs = sizeof(ottl_funcs) / sizeof(ottl_funcs[0]);

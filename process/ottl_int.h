@@ -1,0 +1,312 @@
+/* ottl internals shared by the lexer, parser, evaluator and function library. Nothing here
+ * is for other modules: they use ottl.h. */
+#ifndef PROCESS_OTTL_INT_H
+#define PROCESS_OTTL_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "ottl.h"
+
+typedef Opentelemetry__Proto__Common__V1__KeyValue ottl_kv;
+typedef Opentelemetry__Proto__Common__V1__AnyValue ottl_any;
+
+/* Nesting of parentheses, lists and calls a source may use: bounds parser recursion. */
+#define OTTL_MAX_DEPTH 64
+
+/* ---- lexer ---- */
+
+enum ottl_tok {
+    OTTL_T_EOF,
+    OTTL_T_IDENT,
+    OTTL_T_STRING,
+    OTTL_T_INT,
+    OTTL_T_FLOAT,
+    OTTL_T_LPAREN,
+    OTTL_T_RPAREN,
+    OTTL_T_LBRACK,
+    OTTL_T_RBRACK,
+    OTTL_T_COMMA,
+    OTTL_T_DOT,
+    OTTL_T_EQ,
+    OTTL_T_NE,
+    OTTL_T_LT,
+    OTTL_T_LE,
+    OTTL_T_GT,
+    OTTL_T_GE,
+    OTTL_T_ASSIGN,
+    OTTL_T_MINUS,
+};
+
+struct ottl_token {
+    enum ottl_tok kind;
+    size_t pos; /* byte offset of the token in the source */
+    size_t len; /* source bytes it spans */
+    /* IDENT: the name, pointing into the source (not terminated). STRING: the decoded value,
+     * NUL-terminated, in the arena given to ottl_lex. */
+    const char *s;
+    size_t n;
+    int64_t i; /* INT */
+    double d;  /* FLOAT */
+};
+
+/* Splits src into tokens, the last one EOF. The array and decoded strings come from a.
+ * Errors: "column N: unterminated string in '<src>'" and the like. */
+int ottl_lex(const char *src, struct kt_arena *a, struct ottl_token **toks, size_t *n,
+             struct kt_err *err);
+/* "end of input", "'=='", "identifier 'foo'", "string \"x\"", "number 12" for messages. */
+void ottl_tok_describe(const struct ottl_token *t, char *buf, size_t size);
+/* "column N: <what> in '<src>'", N 1-based. */
+int ottl_syntax_error(struct kt_err *err, const char *src, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- values ---- */
+
+enum ottl_vtype {
+    OTTL_NIL,
+    OTTL_BOOL,
+    OTTL_INT,
+    OTTL_DOUBLE,
+    OTTL_STR,
+    OTTL_BYTES,
+    OTTL_MAP,   /* attributes or a kvlist, by reference so editors can change it */
+    OTTL_ARRAY, /* an AnyValue array */
+    OTTL_LIST,  /* a list literal, its items evaluated when used */
+};
+
+/* Where a map's KeyValue pointer array and its length live in the owning message. */
+struct ottl_map {
+    ottl_kv ***kv;
+    size_t *n;
+};
+
+struct ottl_node;
+
+struct ottl_value {
+    enum ottl_vtype t;
+    union {
+        bool b;
+        int64_t i;
+        double d;
+        struct {
+            const char *p; /* STR / BYTES; not necessarily terminated */
+            size_t n;
+        } s;
+        struct ottl_map m;
+        const Opentelemetry__Proto__Common__V1__ArrayValue *arr;
+        const struct ottl_node *list;
+    };
+};
+
+const char *ottl_vtype_name(enum ottl_vtype t);
+
+/* ---- syntax tree ---- */
+
+enum ottl_path_id {
+    OTTL_P_RESOURCE_ATTRS,
+    OTTL_P_SCOPE_NAME,
+    OTTL_P_SCOPE_VERSION,
+    OTTL_P_SCOPE_ATTRS,
+    OTTL_P_SPAN_NAME,
+    OTTL_P_SPAN_KIND,
+    OTTL_P_SPAN_STATUS_CODE,
+    OTTL_P_SPAN_STATUS_MESSAGE,
+    OTTL_P_SPAN_ATTRS,
+    OTTL_P_SPAN_TRACE_ID,
+    OTTL_P_SPAN_SPAN_ID,
+    OTTL_P_SPAN_PARENT_ID,
+    OTTL_P_SPAN_START,
+    OTTL_P_SPAN_END,
+    OTTL_P_SPANEVENT_NAME,
+    OTTL_P_SPANEVENT_TIME,
+    OTTL_P_SPANEVENT_ATTRS,
+    OTTL_P_METRIC_NAME,
+    OTTL_P_METRIC_UNIT,
+    OTTL_P_METRIC_DESCRIPTION,
+    OTTL_P_METRIC_TYPE,
+    OTTL_P_DATAPOINT_ATTRS,
+    OTTL_P_DATAPOINT_VALUE_DOUBLE,
+    OTTL_P_DATAPOINT_VALUE_INT,
+    OTTL_P_LOG_BODY,
+    OTTL_P_LOG_SEVERITY_NUMBER,
+    OTTL_P_LOG_SEVERITY_TEXT,
+    OTTL_P_LOG_ATTRS,
+};
+
+#define OTTL_PF_MAP 0x1      /* a map: usable bare by map editors and with ["key"] */
+#define OTTL_PF_READONLY 0x2 /* set() refuses it */
+
+struct ottl_path_def {
+    const char *name;
+    enum ottl_context ctx;
+    enum ottl_path_id id;
+    unsigned flags;
+};
+
+extern const struct ottl_path_def ottl_paths[];
+extern const size_t ottl_n_paths;
+
+enum ottl_nkind {
+    OTTL_N_LIT,
+    OTTL_N_PATH,
+    OTTL_N_CALL,
+    OTTL_N_LIST,
+    OTTL_N_AND,
+    OTTL_N_OR,
+    OTTL_N_NOT,
+    OTTL_N_CMP,
+};
+
+enum ottl_cmp { OTTL_CMP_EQ, OTTL_CMP_NE, OTTL_CMP_LT, OTTL_CMP_LE, OTTL_CMP_GT, OTTL_CMP_GE };
+
+struct ottl_regex {
+    pcre2_code *code;
+    pcre2_match_data *md; /* sized for the pattern's groups, reused by every match */
+    struct ottl_regex *next;
+};
+
+struct ottl_func;
+
+struct ottl_node {
+    enum ottl_nkind kind;
+    size_t pos;
+    union {
+        struct ottl_value lit;
+        struct {
+            const struct ottl_path_def *def;
+            const char *key; /* NULL: the whole field */
+            size_t keylen;
+        } path;
+        struct {
+            const struct ottl_func *fn;
+            struct ottl_node **args;
+            size_t n_args;
+            struct ottl_regex *re; /* the call's literal pattern, compiled */
+        } call;
+        struct {
+            struct ottl_node **items;
+            size_t n;
+        } list;
+        struct {
+            struct ottl_node *l, *r; /* NOT uses l */
+            enum ottl_cmp op;
+        } bin;
+    };
+};
+
+/* What a condition or statement owns: every node and string comes from arena. */
+struct ottl_prog {
+    struct kt_arena arena;
+    struct ottl_regex *regexes;
+    const char *src; /* copy, in arena */
+    enum ottl_context ctx;
+};
+
+struct ottl_condition {
+    struct ottl_prog p;
+    struct ottl_node *root;
+};
+
+struct ottl_statement {
+    struct ottl_prog p;
+    struct ottl_node *call;
+    struct ottl_node *where; /* NULL: always */
+};
+
+/* ---- evaluation ---- */
+
+struct ottl_eval {
+    const struct ottl_tctx *t;
+    struct kt_err *err;
+};
+
+int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out);
+int ottl_eval_bool(struct ottl_eval *ev, const struct ottl_node *n, bool *out);
+/* OTTL comparison rules: numbers compare across int/double, strings and bytes bytewise,
+ * bools false < true; nil equals only nil; any other mix is unequal and unordered. */
+bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b, enum ottl_cmp op);
+
+/* The map a map-typed path names (attributes, a kvlist attribute, a kvlist body). With
+ * create, a missing kvlist attribute or unset body becomes an empty map. m->kv is NULL when
+ * there is no map and create is false. */
+int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, bool create,
+                  struct ottl_map *m);
+int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v);
+
+void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
+/* Writes a scalar value into av; strings and bytes are copied into a. */
+int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_value *v, struct kt_err *err);
+ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen);
+/* Removes the entries keep() says no to, keeping the order of the rest. */
+void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, void *arg),
+                     void *arg);
+
+#define OTTL_TEXT_TMP 72
+
+/* Renders a value as text: strings as is, numbers and bools in tmp (OTTL_TEXT_TMP bytes),
+ * bytes as lowercase hex (in tmp when short, else in a), doubles shortest round-trip.
+ * Maps and arrays render as JSON into a when json_ok, else give KT_EINVAL; NIL gives
+ * p == NULL. */
+int ottl_value_text(struct kt_arena *a, const struct ottl_value *v, bool json_ok, char *tmp,
+                    const char **p, size_t *n, struct kt_err *err);
+void ottl_format_double(double d, char *buf, size_t size);
+
+/* A string built up in an arena; p stays NUL-terminated. */
+struct ottl_abuf {
+    struct kt_arena *a;
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+void ottl_abuf_put(struct ottl_abuf *b, const char *s, size_t n);
+
+/* The tctx arena, or NULL with err set when the caller gave none. */
+struct kt_arena *ottl_eval_arena(struct ottl_eval *ev);
+
+/* ---- functions ---- */
+
+/* Argument kinds, one letter each in ottl_func.args:
+ *   g any value   p a settable path   m a map path   r a regex literal   s a string literal
+ *   i an int literal   S a list of string literals   l a list literal (items any value) */
+struct ottl_func {
+    const char *name;
+    bool editor;
+    const char *args;
+    const char *arg_names; /* "target, pattern" for arity messages */
+    int ctx;               /* -1, or the context the function implies (IsRootSpan: span) */
+    /* Further checks at parse time (limits, modes); NULL when none. */
+    int (*check)(const struct ottl_node *call, const char *src, struct kt_err *err);
+    int (*call)(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+};
+
+extern const struct ottl_func ottl_funcs[];
+extern const size_t ottl_n_funcs;
+
+int ottl_regex_compile(struct ottl_prog *p, const char *pat, size_t n, struct ottl_regex **out,
+                       struct kt_err *err);
+int ottl_regex_match(const struct ottl_regex *re, const char *s, size_t n, bool *m,
+                     struct kt_err *err);
+
+/* ---- shared by filter and transform ---- */
+
+/* The data point array of a metric, whatever its type; false when it has none. */
+bool ottl_metric_points(Opentelemetry__Proto__Metrics__V1__Metric *m, ProtobufCMessage ***pts,
+                        size_t **n);
+
+/* At most a few lines a second; the rest are counted and reported with the next line. */
+struct ottl_ratelimit {
+    int64_t window_start_ms;
+    unsigned in_window;
+    unsigned long suppressed;
+};
+void ottl_log_error(struct ottl_ratelimit *rl, const char *msg);
+/* The error_mode decision for a failed condition or statement: KT_EINVAL with
+ * "[section] key: '<src>': <why>" in err for propagate, else 0 after logging (ignore) or
+ * not (silent). Out of memory always propagates. */
+int ottl_handle_error(int mode, struct ottl_ratelimit *rl, int rc, const char *section,
+                      const char *key, const char *src, const struct kt_err *why,
+                      struct kt_err *err);
+
+#endif

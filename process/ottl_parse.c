@@ -1,0 +1,863 @@
+/* OTTL parser: recursive descent over the token array, with OTTL's precedence
+ * (not > comparison > and > or). Everything is checked here that can be: paths, function
+ * names and arity, literal argument kinds, regexes (compiled once), the context. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ottl_int.h"
+
+#define CTX_BIT(c) (1u << (unsigned)(c))
+
+const struct ottl_path_def ottl_paths[] = {
+    {"resource.attributes", OTTL_CTX_RESOURCE, OTTL_P_RESOURCE_ATTRS, OTTL_PF_MAP},
+    {"scope.name", OTTL_CTX_SCOPE, OTTL_P_SCOPE_NAME, 0},
+    {"scope.version", OTTL_CTX_SCOPE, OTTL_P_SCOPE_VERSION, 0},
+    {"scope.attributes", OTTL_CTX_SCOPE, OTTL_P_SCOPE_ATTRS, OTTL_PF_MAP},
+    {"span.name", OTTL_CTX_SPAN, OTTL_P_SPAN_NAME, 0},
+    {"span.kind", OTTL_CTX_SPAN, OTTL_P_SPAN_KIND, 0},
+    {"span.status.code", OTTL_CTX_SPAN, OTTL_P_SPAN_STATUS_CODE, 0},
+    {"span.status.message", OTTL_CTX_SPAN, OTTL_P_SPAN_STATUS_MESSAGE, 0},
+    {"span.attributes", OTTL_CTX_SPAN, OTTL_P_SPAN_ATTRS, OTTL_PF_MAP},
+    {"span.trace_id.string", OTTL_CTX_SPAN, OTTL_P_SPAN_TRACE_ID, 0},
+    {"span.span_id.string", OTTL_CTX_SPAN, OTTL_P_SPAN_SPAN_ID, 0},
+    {"span.parent_span_id.string", OTTL_CTX_SPAN, OTTL_P_SPAN_PARENT_ID, 0},
+    {"span.start_time_unix_nano", OTTL_CTX_SPAN, OTTL_P_SPAN_START, 0},
+    {"span.end_time_unix_nano", OTTL_CTX_SPAN, OTTL_P_SPAN_END, 0},
+    {"spanevent.name", OTTL_CTX_SPANEVENT, OTTL_P_SPANEVENT_NAME, 0},
+    {"spanevent.time_unix_nano", OTTL_CTX_SPANEVENT, OTTL_P_SPANEVENT_TIME, 0},
+    {"spanevent.attributes", OTTL_CTX_SPANEVENT, OTTL_P_SPANEVENT_ATTRS, OTTL_PF_MAP},
+    {"metric.name", OTTL_CTX_METRIC, OTTL_P_METRIC_NAME, 0},
+    {"metric.unit", OTTL_CTX_METRIC, OTTL_P_METRIC_UNIT, 0},
+    {"metric.description", OTTL_CTX_METRIC, OTTL_P_METRIC_DESCRIPTION, 0},
+    {"metric.type", OTTL_CTX_METRIC, OTTL_P_METRIC_TYPE, OTTL_PF_READONLY},
+    {"datapoint.attributes", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_ATTRS, OTTL_PF_MAP},
+    {"datapoint.value_double", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_VALUE_DOUBLE, 0},
+    {"datapoint.value_int", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_VALUE_INT, 0},
+    {"log.body", OTTL_CTX_LOG, OTTL_P_LOG_BODY, OTTL_PF_MAP},
+    {"log.severity_number", OTTL_CTX_LOG, OTTL_P_LOG_SEVERITY_NUMBER, 0},
+    {"log.severity_text", OTTL_CTX_LOG, OTTL_P_LOG_SEVERITY_TEXT, 0},
+    {"log.attributes", OTTL_CTX_LOG, OTTL_P_LOG_ATTRS, OTTL_PF_MAP},
+};
+const size_t ottl_n_paths = sizeof(ottl_paths) / sizeof(ottl_paths[0]);
+
+struct ottl_enum {
+    const char *name;
+    int64_t value;
+};
+
+static const struct ottl_enum enums[] = {
+    {"STATUS_CODE_UNSET", 0},
+    {"STATUS_CODE_OK", 1},
+    {"STATUS_CODE_ERROR", 2},
+    {"SPAN_KIND_UNSPECIFIED", 0},
+    {"SPAN_KIND_INTERNAL", 1},
+    {"SPAN_KIND_SERVER", 2},
+    {"SPAN_KIND_CLIENT", 3},
+    {"SPAN_KIND_PRODUCER", 4},
+    {"SPAN_KIND_CONSUMER", 5},
+    {"SEVERITY_NUMBER_UNSPECIFIED", 0},
+    {"SEVERITY_NUMBER_TRACE", 1},
+    {"SEVERITY_NUMBER_TRACE2", 2},
+    {"SEVERITY_NUMBER_TRACE3", 3},
+    {"SEVERITY_NUMBER_TRACE4", 4},
+    {"SEVERITY_NUMBER_DEBUG", 5},
+    {"SEVERITY_NUMBER_DEBUG2", 6},
+    {"SEVERITY_NUMBER_DEBUG3", 7},
+    {"SEVERITY_NUMBER_DEBUG4", 8},
+    {"SEVERITY_NUMBER_INFO", 9},
+    {"SEVERITY_NUMBER_INFO2", 10},
+    {"SEVERITY_NUMBER_INFO3", 11},
+    {"SEVERITY_NUMBER_INFO4", 12},
+    {"SEVERITY_NUMBER_WARN", 13},
+    {"SEVERITY_NUMBER_WARN2", 14},
+    {"SEVERITY_NUMBER_WARN3", 15},
+    {"SEVERITY_NUMBER_WARN4", 16},
+    {"SEVERITY_NUMBER_ERROR", 17},
+    {"SEVERITY_NUMBER_ERROR2", 18},
+    {"SEVERITY_NUMBER_ERROR3", 19},
+    {"SEVERITY_NUMBER_ERROR4", 20},
+    {"SEVERITY_NUMBER_FATAL", 21},
+    {"SEVERITY_NUMBER_FATAL2", 22},
+    {"SEVERITY_NUMBER_FATAL3", 23},
+    {"SEVERITY_NUMBER_FATAL4", 24},
+    /* pmetric.MetricType numbering, which metric.type reads as */
+    {"METRIC_DATA_TYPE_NONE", 0},
+    {"METRIC_DATA_TYPE_GAUGE", 1},
+    {"METRIC_DATA_TYPE_SUM", 2},
+    {"METRIC_DATA_TYPE_HISTOGRAM", 3},
+    {"METRIC_DATA_TYPE_EXPONENTIAL_HISTOGRAM", 4},
+    {"METRIC_DATA_TYPE_SUMMARY", 5},
+};
+
+static const char *const ctx_names[] = {"resource", "scope",     "span", "spanevent",
+                                        "metric",   "datapoint", "log"};
+
+const char *ottl_context_name(enum ottl_context c)
+{
+    unsigned i = (unsigned)c;
+    return i < sizeof(ctx_names) / sizeof(ctx_names[0]) ? ctx_names[i] : "?";
+}
+
+bool ottl_context_valid(enum ottl_context c, enum kt_signal sig)
+{
+    switch (c) {
+    case OTTL_CTX_RESOURCE:
+    case OTTL_CTX_SCOPE: return true;
+    case OTTL_CTX_SPAN:
+    case OTTL_CTX_SPANEVENT: return sig == KT_SIGNAL_TRACES;
+    case OTTL_CTX_METRIC:
+    case OTTL_CTX_DATAPOINT: return sig == KT_SIGNAL_METRICS;
+    case OTTL_CTX_LOG: return sig == KT_SIGNAL_LOGS;
+    }
+    return false;
+}
+
+struct parser {
+    const char *src;
+    const struct ottl_token *t;
+    size_t n, i;
+    struct ottl_prog *p;
+    struct kt_err *err;
+    int depth;
+    unsigned ctx_mask;
+};
+
+static const struct ottl_token *cur(const struct parser *ps)
+{
+    return &ps->t[ps->i];
+}
+
+static bool ident_is(const struct ottl_token *t, const char *s)
+{
+    return t->kind == OTTL_T_IDENT && strlen(s) == t->n && memcmp(t->s, s, t->n) == 0;
+}
+
+static int expected(struct parser *ps, const struct ottl_token *t, const char *what)
+{
+    char got[128];
+    ottl_tok_describe(t, got, sizeof(got));
+    return ottl_syntax_error(ps->err, ps->src, t->pos, "expected %s, got %s", what, got);
+}
+
+static struct ottl_node *new_node(struct parser *ps, enum ottl_nkind k, size_t pos)
+{
+    struct ottl_node *n = kt_arena_alloc(&ps->p->arena, sizeof(*n));
+    if (n == NULL) {
+        kt_err_set(ps->err, KT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    memset(n, 0, sizeof(*n));
+    n->kind = k;
+    n->pos = pos;
+    return n;
+}
+
+static int parse_or(struct parser *ps, struct ottl_node **out);
+static int parse_value(struct parser *ps, struct ottl_node **out);
+
+static bool is_keyword(const struct ottl_token *t)
+{
+    return ident_is(t, "and") || ident_is(t, "or") || ident_is(t, "not") || ident_is(t, "where");
+}
+
+/* Names of paths sharing the first segment of an unknown one, so the message can list
+ * what was probably meant. */
+static void path_suggestions(const char *name, char *buf, size_t size)
+{
+    const char *dot = strchr(name, '.');
+    size_t seg = dot != NULL ? (size_t)(dot - name) : strlen(name);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < ottl_n_paths; i++) {
+        const char *p = ottl_paths[i].name;
+        if (strncmp(p, name, seg) != 0 || p[seg] != '.')
+            continue;
+        int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", p);
+        if (w < 0 || (size_t)w >= size - used)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static int parse_path(struct parser *ps, struct ottl_node **out)
+{
+    const struct ottl_token *first = cur(ps);
+    char name[160];
+    size_t len = 0;
+    for (;;) {
+        const struct ottl_token *t = cur(ps);
+        if (t->kind != OTTL_T_IDENT)
+            return expected(ps, t, "a path segment");
+        if (len + t->n + 2 >= sizeof(name))
+            return ottl_syntax_error(ps->err, ps->src, first->pos, "path too long");
+        if (len > 0)
+            name[len++] = '.';
+        memcpy(name + len, t->s, t->n);
+        len += t->n;
+        name[len] = '\0';
+        ps->i++;
+        if (cur(ps)->kind != OTTL_T_DOT)
+            break;
+        ps->i++;
+    }
+    const struct ottl_path_def *def = NULL;
+    for (size_t i = 0; i < ottl_n_paths; i++)
+        if (strcmp(ottl_paths[i].name, name) == 0)
+            def = &ottl_paths[i];
+    if (def == NULL) {
+        char sugg[400];
+        path_suggestions(name, sugg, sizeof(sugg));
+        if (sugg[0] != '\0')
+            return ottl_syntax_error(ps->err, ps->src, first->pos, "unknown path '%s' (valid: %s)",
+                                     name, sugg);
+        return ottl_syntax_error(ps->err, ps->src, first->pos,
+                                 "unknown path '%s' (paths start with resource., scope., "
+                                 "span., spanevent., metric., datapoint. or log.)",
+                                 name);
+    }
+    struct ottl_node *n = new_node(ps, OTTL_N_PATH, first->pos);
+    if (n == NULL)
+        return KT_ENOMEM;
+    n->path.def = def;
+    if (cur(ps)->kind == OTTL_T_LBRACK) {
+        if (!(def->flags & OTTL_PF_MAP))
+            return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
+                                     "%s is not a map and takes no [\"key\"]", def->name);
+        ps->i++;
+        const struct ottl_token *k = cur(ps);
+        if (k->kind != OTTL_T_STRING)
+            return expected(ps, k, "a string key");
+        n->path.key = k->s;
+        n->path.keylen = k->n;
+        ps->i++;
+        if (cur(ps)->kind != OTTL_T_RBRACK)
+            return expected(ps, cur(ps), "']'");
+        ps->i++;
+        if (cur(ps)->kind == OTTL_T_LBRACK)
+            return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
+                                     "nested keys are not supported");
+    }
+    ps->ctx_mask |= CTX_BIT(def->ctx);
+    *out = n;
+    return 0;
+}
+
+static void func_names(bool editors, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < ottl_n_funcs; i++) {
+        if (ottl_funcs[i].editor != editors)
+            continue;
+        int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", ottl_funcs[i].name);
+        if (w < 0 || (size_t)w >= size - used)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static const char *arg_kind_text(char k)
+{
+    switch (k) {
+    case 'p': return "a path that can be set";
+    case 'm': return "a map path such as span.attributes";
+    case 'r': return "a regex string literal";
+    case 's': return "a string literal";
+    case 'i': return "an integer literal";
+    case 'S': return "a list of string literals";
+    case 'l': return "a list such as [a, b]";
+    default: return "a value";
+    }
+}
+
+static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
+                     struct ottl_node *call)
+{
+    struct ottl_node *a = call->call.args[idx];
+    char k = fn->args[idx];
+    bool ok = true;
+    switch (k) {
+    case 'p':
+        ok = a->kind == OTTL_N_PATH;
+        if (ok && (a->path.def->flags & OTTL_PF_READONLY))
+            return ottl_syntax_error(ps->err, ps->src, a->pos, "%s cannot be set",
+                                     a->path.def->name);
+        if (ok && (a->path.def->flags & OTTL_PF_MAP) && a->path.key == NULL &&
+            a->path.def->id != OTTL_P_LOG_BODY)
+            return ottl_syntax_error(ps->err, ps->src, a->pos,
+                                     "%s: a whole map cannot be set; name a key, "
+                                     "%s[\"key\"]",
+                                     fn->name, a->path.def->name);
+        break;
+    case 'm': ok = a->kind == OTTL_N_PATH && (a->path.def->flags & OTTL_PF_MAP); break;
+    case 'r':
+    case 's': ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_STR; break;
+    case 'i': ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_INT; break;
+    case 'S':
+        ok = a->kind == OTTL_N_LIST;
+        for (size_t j = 0; ok && j < a->list.n; j++)
+            ok = a->list.items[j]->kind == OTTL_N_LIT && a->list.items[j]->lit.t == OTTL_STR;
+        break;
+    case 'l': ok = a->kind == OTTL_N_LIST; break;
+    default: break;
+    }
+    if (!ok)
+        return ottl_syntax_error(ps->err, ps->src, a->pos, "%s: argument %zu must be %s", fn->name,
+                                 idx + 1, arg_kind_text(k));
+    if (k == 'r') {
+        struct kt_err rerr = {0};
+        int rc = ottl_regex_compile(ps->p, a->lit.s.p, a->lit.s.n, &call->call.re, &rerr);
+        if (rc != 0)
+            return rc == KT_ENOMEM
+                       ? kt_err_set(ps->err, rc, "out of memory")
+                       : ottl_syntax_error(ps->err, ps->src, a->pos, "%s: %s", fn->name, rerr.msg);
+    }
+    return 0;
+}
+
+static int parse_call(struct parser *ps, struct ottl_node **out)
+{
+    const struct ottl_token *name = cur(ps);
+    const struct ottl_func *fn = NULL;
+    for (size_t i = 0; i < ottl_n_funcs; i++)
+        if (ident_is(name, ottl_funcs[i].name))
+            fn = &ottl_funcs[i];
+    if (fn == NULL) {
+        bool editor = name->s[0] >= 'a' && name->s[0] <= 'z';
+        char names[300];
+        func_names(editor, names, sizeof(names));
+        return ottl_syntax_error(ps->err, ps->src, name->pos, "unknown %s '%.*s' (valid: %s)",
+                                 editor ? "editor" : "converter", (int)name->n, name->s, names);
+    }
+    struct ottl_node *n = new_node(ps, OTTL_N_CALL, name->pos);
+    if (n == NULL)
+        return KT_ENOMEM;
+    n->call.fn = fn;
+    ps->i += 2; /* name and '(' */
+    size_t want = strlen(fn->args);
+    struct ottl_node *args[8];
+    size_t nargs = 0;
+    if (cur(ps)->kind != OTTL_T_RPAREN) {
+        for (;;) {
+            if (cur(ps)->kind == OTTL_T_IDENT && ps->t[ps->i + 1].kind == OTTL_T_ASSIGN)
+                return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
+                                         "named arguments are not supported");
+            if (nargs == sizeof(args) / sizeof(args[0]))
+                return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos, "too many arguments");
+            int rc = parse_value(ps, &args[nargs]);
+            if (rc != 0)
+                return rc;
+            nargs++;
+            if (cur(ps)->kind == OTTL_T_COMMA) {
+                ps->i++;
+                continue;
+            }
+            if (cur(ps)->kind != OTTL_T_RPAREN)
+                return expected(ps, cur(ps), "',' or ')'");
+            break;
+        }
+    }
+    ps->i++;
+    if (nargs != want)
+        return ottl_syntax_error(ps->err, ps->src, name->pos,
+                                 "%s takes %zu argument%s (%s), got %zu", fn->name, want,
+                                 want == 1 ? "" : "s", fn->arg_names, nargs);
+    n->call.n_args = nargs;
+    n->call.args = kt_arena_memdup(&ps->p->arena, args, (nargs ? nargs : 1) * sizeof(args[0]));
+    if (n->call.args == NULL)
+        return kt_err_set(ps->err, KT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nargs; i++) {
+        int rc = check_arg(ps, fn, i, n);
+        if (rc != 0)
+            return rc;
+    }
+    if (fn->check != NULL) {
+        int rc = fn->check(n, ps->src, ps->err);
+        if (rc != 0)
+            return rc;
+    }
+    if (fn->ctx >= 0)
+        ps->ctx_mask |= CTX_BIT(fn->ctx);
+    *out = n;
+    return 0;
+}
+
+static int parse_list(struct parser *ps, struct ottl_node **out)
+{
+    struct ottl_node *n = new_node(ps, OTTL_N_LIST, cur(ps)->pos);
+    if (n == NULL)
+        return KT_ENOMEM;
+    ps->i++;
+    size_t cap = 0;
+    while (cur(ps)->kind != OTTL_T_RBRACK) {
+        struct ottl_node *item;
+        int rc = parse_value(ps, &item);
+        if (rc != 0)
+            return rc;
+        if (n->list.n == cap) {
+            cap = cap ? cap * 2 : 4;
+            struct ottl_node **v = kt_arena_alloc(&ps->p->arena, cap * sizeof(*v));
+            if (v == NULL)
+                return kt_err_set(ps->err, KT_ENOMEM, "out of memory");
+            if (n->list.n)
+                memcpy(v, n->list.items, n->list.n * sizeof(*v));
+            n->list.items = v;
+        }
+        n->list.items[n->list.n++] = item;
+        if (cur(ps)->kind == OTTL_T_COMMA) {
+            ps->i++;
+            continue;
+        }
+        if (cur(ps)->kind != OTTL_T_RBRACK)
+            return expected(ps, cur(ps), "',' or ']'");
+    }
+    ps->i++;
+    *out = n;
+    return 0;
+}
+
+static int parse_value_inner(struct parser *ps, struct ottl_node **out)
+{
+    const struct ottl_token *t = cur(ps);
+    struct ottl_node *n;
+    switch (t->kind) {
+    case OTTL_T_STRING:
+    case OTTL_T_INT:
+    case OTTL_T_FLOAT:
+        n = new_node(ps, OTTL_N_LIT, t->pos);
+        if (n == NULL)
+            return KT_ENOMEM;
+        if (t->kind == OTTL_T_STRING) {
+            n->lit.t = OTTL_STR;
+            n->lit.s.p = t->s;
+            n->lit.s.n = t->n;
+        } else if (t->kind == OTTL_T_INT) {
+            n->lit.t = OTTL_INT;
+            n->lit.i = t->i;
+        } else {
+            n->lit.t = OTTL_DOUBLE;
+            n->lit.d = t->d;
+        }
+        ps->i++;
+        *out = n;
+        return 0;
+    case OTTL_T_MINUS: {
+        const struct ottl_token *num = &ps->t[ps->i + 1];
+        if (num->kind != OTTL_T_INT && num->kind != OTTL_T_FLOAT)
+            return expected(ps, num, "a number after '-'");
+        n = new_node(ps, OTTL_N_LIT, t->pos);
+        if (n == NULL)
+            return KT_ENOMEM;
+        if (num->kind == OTTL_T_INT) {
+            n->lit.t = OTTL_INT;
+            n->lit.i = -num->i;
+        } else {
+            n->lit.t = OTTL_DOUBLE;
+            n->lit.d = -num->d;
+        }
+        ps->i += 2;
+        *out = n;
+        return 0;
+    }
+    case OTTL_T_LBRACK: return parse_list(ps, out);
+    case OTTL_T_LPAREN: {
+        ps->i++;
+        int rc = parse_or(ps, out);
+        if (rc != 0)
+            return rc;
+        if (cur(ps)->kind != OTTL_T_RPAREN)
+            return expected(ps, cur(ps), "')'");
+        ps->i++;
+        return 0;
+    }
+    case OTTL_T_IDENT: break;
+    default: return expected(ps, t, "a value");
+    }
+    if (ps->t[ps->i + 1].kind == OTTL_T_LPAREN)
+        return parse_call(ps, out);
+    if (is_keyword(t))
+        return expected(ps, t, "a value");
+    if (ident_is(t, "true") || ident_is(t, "false") || ident_is(t, "nil")) {
+        n = new_node(ps, OTTL_N_LIT, t->pos);
+        if (n == NULL)
+            return KT_ENOMEM;
+        if (ident_is(t, "nil")) {
+            n->lit.t = OTTL_NIL;
+        } else {
+            n->lit.t = OTTL_BOOL;
+            n->lit.b = ident_is(t, "true");
+        }
+        ps->i++;
+        *out = n;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
+        if (ident_is(t, enums[i].name)) {
+            n = new_node(ps, OTTL_N_LIT, t->pos);
+            if (n == NULL)
+                return KT_ENOMEM;
+            n->lit.t = OTTL_INT;
+            n->lit.i = enums[i].value;
+            ps->i++;
+            *out = n;
+            return 0;
+        }
+    }
+    if (t->n > 0 && t->s[0] >= 'A' && t->s[0] <= 'Z' && ps->t[ps->i + 1].kind != OTTL_T_DOT)
+        return ottl_syntax_error(ps->err, ps->src, t->pos, "unknown enum '%.*s'", (int)t->n, t->s);
+    return parse_path(ps, out);
+}
+
+static int parse_value(struct parser *ps, struct ottl_node **out)
+{
+    if (++ps->depth > OTTL_MAX_DEPTH)
+        return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos, "nested deeper than %d",
+                                 OTTL_MAX_DEPTH);
+    int rc = parse_value_inner(ps, out);
+    ps->depth--;
+    return rc;
+}
+
+static bool is_boolean(const struct ottl_node *n)
+{
+    switch (n->kind) {
+    case OTTL_N_LIT: return n->lit.t == OTTL_BOOL;
+    case OTTL_N_CALL:
+    case OTTL_N_AND:
+    case OTTL_N_OR:
+    case OTTL_N_NOT:
+    case OTTL_N_CMP: return true;
+    default: return false;
+    }
+}
+
+static int cmp_op(enum ottl_tok k, enum ottl_cmp *op)
+{
+    switch (k) {
+    case OTTL_T_EQ: *op = OTTL_CMP_EQ; return 1;
+    case OTTL_T_NE: *op = OTTL_CMP_NE; return 1;
+    case OTTL_T_LT: *op = OTTL_CMP_LT; return 1;
+    case OTTL_T_LE: *op = OTTL_CMP_LE; return 1;
+    case OTTL_T_GT: *op = OTTL_CMP_GT; return 1;
+    case OTTL_T_GE: *op = OTTL_CMP_GE; return 1;
+    default: return 0;
+    }
+}
+
+static int parse_cmp(struct parser *ps, struct ottl_node **out)
+{
+    const struct ottl_token *start = cur(ps);
+    struct ottl_node *l;
+    int rc = parse_value(ps, &l);
+    if (rc != 0)
+        return rc;
+    enum ottl_cmp op;
+    const struct ottl_token *opt = cur(ps);
+    if (!cmp_op(opt->kind, &op)) {
+        if (opt->kind == OTTL_T_ASSIGN)
+            return ottl_syntax_error(ps->err, ps->src, opt->pos,
+                                     "expected a comparison operator, got '=' (equality is "
+                                     "written '==')");
+        if (!is_boolean(l))
+            return ottl_syntax_error(ps->err, ps->src, start->pos,
+                                     "expected a condition (a comparison, true, false or a "
+                                     "converter such as IsMatch), got %s",
+                                     l->kind == OTTL_N_PATH   ? "a path alone"
+                                     : l->kind == OTTL_N_LIST ? "a list"
+                                                              : "a value alone");
+        *out = l;
+        return 0;
+    }
+    ps->i++;
+    const struct ottl_token *rt = cur(ps);
+    if (rt->kind == OTTL_T_EOF) {
+        char what[32];
+        snprintf(what, sizeof(what), "a value after %s",
+                 op == OTTL_CMP_EQ   ? "'=='"
+                 : op == OTTL_CMP_NE ? "'!='"
+                 : op == OTTL_CMP_LT ? "'<'"
+                 : op == OTTL_CMP_LE ? "'<='"
+                 : op == OTTL_CMP_GT ? "'>'"
+                                     : "'>='");
+        return expected(ps, rt, what);
+    }
+    struct ottl_node *r;
+    rc = parse_value(ps, &r);
+    if (rc != 0)
+        return rc;
+    struct ottl_node *n = new_node(ps, OTTL_N_CMP, opt->pos);
+    if (n == NULL)
+        return KT_ENOMEM;
+    n->bin.l = l;
+    n->bin.r = r;
+    n->bin.op = op;
+    if (cmp_op(cur(ps)->kind, &op))
+        return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
+                                 "comparisons do not chain; join them with 'and'");
+    *out = n;
+    return 0;
+}
+
+static int parse_not(struct parser *ps, struct ottl_node **out)
+{
+    if (!ident_is(cur(ps), "not"))
+        return parse_cmp(ps, out);
+    struct ottl_node *n = new_node(ps, OTTL_N_NOT, cur(ps)->pos);
+    if (n == NULL)
+        return KT_ENOMEM;
+    ps->i++;
+    if (++ps->depth > OTTL_MAX_DEPTH)
+        return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos, "nested deeper than %d",
+                                 OTTL_MAX_DEPTH);
+    int rc = parse_not(ps, &n->bin.l);
+    ps->depth--;
+    if (rc != 0)
+        return rc;
+    *out = n;
+    return 0;
+}
+
+static int parse_binary(struct parser *ps, struct ottl_node **out, const char *kw,
+                        enum ottl_nkind kind, int (*sub)(struct parser *, struct ottl_node **))
+{
+    struct ottl_node *l;
+    int rc = sub(ps, &l);
+    if (rc != 0)
+        return rc;
+    while (ident_is(cur(ps), kw)) {
+        struct ottl_node *n = new_node(ps, kind, cur(ps)->pos);
+        if (n == NULL)
+            return KT_ENOMEM;
+        ps->i++;
+        n->bin.l = l;
+        rc = sub(ps, &n->bin.r);
+        if (rc != 0)
+            return rc;
+        l = n;
+    }
+    *out = l;
+    return 0;
+}
+
+static int parse_and(struct parser *ps, struct ottl_node **out)
+{
+    return parse_binary(ps, out, "and", OTTL_N_AND, parse_not);
+}
+
+static int parse_or(struct parser *ps, struct ottl_node **out)
+{
+    return parse_binary(ps, out, "or", OTTL_N_OR, parse_and);
+}
+
+/* The most specific context named wins; telemetry kinds may not mix. */
+static int resolve_ctx(struct parser *ps, enum ottl_context *out)
+{
+    unsigned m = ps->ctx_mask;
+    const char *kinds[3];
+    int nk = 0;
+    if (m & (CTX_BIT(OTTL_CTX_SPAN) | CTX_BIT(OTTL_CTX_SPANEVENT)))
+        kinds[nk++] = (m & CTX_BIT(OTTL_CTX_SPAN)) ? "span" : "spanevent";
+    if (m & (CTX_BIT(OTTL_CTX_METRIC) | CTX_BIT(OTTL_CTX_DATAPOINT)))
+        kinds[nk++] = (m & CTX_BIT(OTTL_CTX_METRIC)) ? "metric" : "datapoint";
+    if (m & CTX_BIT(OTTL_CTX_LOG))
+        kinds[nk++] = "log";
+    if (nk > 1)
+        return kt_err_set(ps->err, KT_EINVAL,
+                          "cannot mix %s and %s paths in one expression in '%s'", kinds[0],
+                          kinds[1], ps->src);
+    enum ottl_context c = OTTL_CTX_RESOURCE;
+    for (int i = OTTL_CTX_LOG; i >= OTTL_CTX_RESOURCE; i--) {
+        if (m & CTX_BIT(i)) {
+            c = (enum ottl_context)i;
+            break;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+static int check_editors(struct parser *ps, const struct ottl_node *n, bool top);
+
+static int prog_start(struct ottl_prog *p, struct parser *ps, const char *src, struct kt_err *err)
+{
+    kt_arena_init(&p->arena, NULL, 0);
+    memset(ps, 0, sizeof(*ps));
+    ps->p = p;
+    ps->err = err;
+    p->src = kt_arena_strndup(&p->arena, src, strlen(src));
+    if (p->src == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    ps->src = p->src;
+    struct ottl_token *toks;
+    int rc = ottl_lex(p->src, &p->arena, &toks, &ps->n, err);
+    if (rc != 0)
+        return rc;
+    ps->t = toks;
+    if (ps->t[0].kind == OTTL_T_EOF)
+        return ottl_syntax_error(err, ps->src, 0, "expected an expression, got end of input");
+    return 0;
+}
+
+static void prog_free(struct ottl_prog *p)
+{
+    for (struct ottl_regex *r = p->regexes; r != NULL; r = r->next) {
+        pcre2_match_data_free(r->md);
+        pcre2_code_free(r->code);
+    }
+    p->regexes = NULL;
+    kt_arena_free(&p->arena);
+}
+
+int ottl_condition_parse(const char *src, struct ottl_condition **out, struct kt_err *err)
+{
+    *out = NULL;
+    struct ottl_condition *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    struct parser ps;
+    int rc = prog_start(&c->p, &ps, src, err);
+    if (rc == 0)
+        rc = parse_or(&ps, &c->root);
+    if (rc == 0 && cur(&ps)->kind != OTTL_T_EOF) {
+        if (ident_is(cur(&ps), "where"))
+            rc = ottl_syntax_error(err, ps.src, cur(&ps)->pos,
+                                   "'where' belongs in statements, not conditions");
+        else
+            rc = expected(&ps, cur(&ps), "'and', 'or' or end of input");
+    }
+    if (rc == 0 && c->root->kind == OTTL_N_CALL && c->root->call.fn->editor)
+        rc = ottl_syntax_error(err, ps.src, 0, "%s is an editor; conditions use converters",
+                               c->root->call.fn->name);
+    if (rc == 0)
+        rc = check_editors(&ps, c->root, false);
+    if (rc == 0)
+        rc = resolve_ctx(&ps, &c->p.ctx);
+    if (rc != 0) {
+        ottl_condition_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+enum ottl_context ottl_condition_context(const struct ottl_condition *c)
+{
+    return c->p.ctx;
+}
+
+const char *ottl_condition_source(const struct ottl_condition *c)
+{
+    return c->p.src;
+}
+
+void ottl_condition_free(struct ottl_condition *c)
+{
+    if (c == NULL)
+        return;
+    prog_free(&c->p);
+    free(c);
+}
+
+/* Editors may only appear at the top of a statement; converters anywhere else. */
+static int check_editors(struct parser *ps, const struct ottl_node *n, bool top)
+{
+    switch (n->kind) {
+    case OTTL_N_CALL:
+        if (n->call.fn->editor && !top)
+            return ottl_syntax_error(ps->err, ps->src, n->pos,
+                                     "%s is an editor and cannot be used as a value",
+                                     n->call.fn->name);
+        for (size_t i = 0; i < n->call.n_args; i++) {
+            int rc = check_editors(ps, n->call.args[i], false);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    case OTTL_N_LIST:
+        for (size_t i = 0; i < n->list.n; i++) {
+            int rc = check_editors(ps, n->list.items[i], false);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    case OTTL_N_AND:
+    case OTTL_N_OR:
+    case OTTL_N_CMP: {
+        int rc = check_editors(ps, n->bin.l, false);
+        return rc != 0 ? rc : check_editors(ps, n->bin.r, false);
+    }
+    case OTTL_N_NOT: return check_editors(ps, n->bin.l, false);
+    default: return 0;
+    }
+}
+
+static int parse_statement(struct parser *ps, struct ottl_statement *s)
+{
+    const struct ottl_token *t = cur(ps);
+    if (t->kind != OTTL_T_IDENT || ps->t[ps->i + 1].kind != OTTL_T_LPAREN)
+        return expected(ps, t, "an editor call such as set(...)");
+    int rc = parse_call(ps, &s->call);
+    if (rc != 0)
+        return rc;
+    if (!s->call->call.fn->editor) {
+        char names[300];
+        func_names(true, names, sizeof(names));
+        return ottl_syntax_error(ps->err, ps->src, t->pos,
+                                 "%s is a converter; a statement starts with an editor (%s)",
+                                 s->call->call.fn->name, names);
+    }
+    rc = check_editors(ps, s->call, true);
+    if (rc != 0)
+        return rc;
+    if (ident_is(cur(ps), "where")) {
+        ps->i++;
+        rc = parse_or(ps, &s->where);
+        if (rc == 0)
+            rc = check_editors(ps, s->where, false);
+        if (rc != 0)
+            return rc;
+    }
+    if (cur(ps)->kind != OTTL_T_EOF)
+        return expected(ps, cur(ps),
+                        s->where ? "'and', 'or' or end of input" : "'where' or end of input");
+    return 0;
+}
+
+int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt_err *err)
+{
+    *out = NULL;
+    struct ottl_statement *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    struct parser ps;
+    int rc = prog_start(&s->p, &ps, src, err);
+    if (rc == 0)
+        rc = parse_statement(&ps, s);
+    if (rc == 0)
+        rc = resolve_ctx(&ps, &s->p.ctx);
+    if (rc != 0) {
+        ottl_statement_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+enum ottl_context ottl_statement_context(const struct ottl_statement *s)
+{
+    return s->p.ctx;
+}
+
+const char *ottl_statement_source(const struct ottl_statement *s)
+{
+    return s->p.src;
+}
+
+void ottl_statement_free(struct ottl_statement *s)
+{
+    if (s == NULL)
+        return;
+    prog_free(&s->p);
+    free(s);
+}

@@ -1,0 +1,669 @@
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer.h"
+#include "exporter.h"
+#include "filter.h"
+#include "kt_arena.h"
+#include "kt_log.h"
+#include "kt_otlp_json.h"
+#include "kt_otlp_wire.h"
+#include "tail_sampler.h"
+#include "transform.h"
+
+typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Metrics__V1__MetricsData MetricsData;
+typedef Opentelemetry__Proto__Logs__V1__LogsData LogsData;
+
+/* Sampler ticks: decisions are due at decision_wait granularity; 100ms is plenty. */
+#define TICK_SECONDS 0.1
+
+/* Tokens handed to the sampler and exporter are one of these, told apart by the tag. */
+enum { TOKEN_MSG = 0x4d, TOKEN_MULTI = 0x55 };
+
+/* One Kafka message in flight. */
+struct pmsg {
+    uint8_t tag;
+    bool revoked; /* its partition was revoked: finishing it commits nothing */
+    enum kt_signal sig;
+    int32_t partition;
+    int64_t offset;
+    uint64_t handle;
+    uint32_t refs; /* pieces not finished yet, +1 while the message is being processed */
+    struct pmsg *prev, *next;
+};
+
+/* A sampled trace whose spans came from several messages: one exporter token for all. */
+struct multi {
+    uint8_t tag;
+    size_t n;
+    struct pmsg *m[];
+};
+
+/* A span's place in the decoded message, for grouping by trace. */
+struct span_ref {
+    uint32_t group;
+    uint32_t ri, si;
+    Span *span;
+};
+
+struct pipeline {
+    const struct process_conf *conf;
+    struct ev_loop *loop;
+    struct consumer *consumer;
+    struct exporter *exporter;
+    struct filter *filter;
+    struct transform *transform;
+    struct tail_sampler *sampler; /* NULL when tail sampling is off */
+    struct pmsg *live;            /* every message in flight */
+    ev_timer tick;
+    bool shutting_down;
+    bool freeing; /* in pipeline_free: callbacks must not touch the parts being freed */
+    bool paused;
+    struct kt_arena arena;    /* per message decode, reset after each */
+    struct kt_buf json_pb;    /* otlp_json values converted to protobuf */
+    struct kt_buf packed;     /* re-encoded data */
+    struct span_ref *refs;    /* grouping scratch, reused */
+    struct span_ref *sorted;
+    size_t refs_cap;
+    uint32_t *group_n;
+    uint8_t (*group_id)[16];
+    size_t groups_cap;
+    struct pipeline_stats stats;
+};
+
+/* ---- message lifetime ---- */
+
+static struct pmsg *pmsg_new(struct pipeline *p, const struct consumer_msg *m)
+{
+    struct pmsg *pm = calloc(1, sizeof(*pm));
+    if (pm == NULL)
+        return NULL;
+    pm->tag = TOKEN_MSG;
+    pm->sig = m->sig;
+    pm->partition = m->partition;
+    pm->offset = m->offset;
+    pm->handle = m->handle;
+    pm->refs = 1;
+    pm->next = p->live;
+    if (p->live)
+        p->live->prev = pm;
+    p->live = pm;
+    return pm;
+}
+
+static void pmsg_unlink(struct pipeline *p, struct pmsg *pm)
+{
+    if (pm->prev)
+        pm->prev->next = pm->next;
+    else
+        p->live = pm->next;
+    if (pm->next)
+        pm->next->prev = pm->prev;
+    free(pm);
+}
+
+static void update_backpressure(struct pipeline *p);
+
+/* A piece of the message is finished; the last one finishes the message. */
+static void pmsg_unref(struct pipeline *p, struct pmsg *pm)
+{
+    if (--pm->refs > 0)
+        return;
+    if (!pm->revoked)
+        consumer_msg_done(p->consumer, pm->handle);
+    pmsg_unlink(p, pm);
+}
+
+/* The piece will never be finished (shutdown, revocation): forget it without committing. */
+static void pmsg_abandon(struct pipeline *p, struct pmsg *pm)
+{
+    pm->revoked = true;
+    pmsg_unref(p, pm);
+}
+
+static void token_finish(struct pipeline *p, void *token, bool commit)
+{
+    uint8_t tag = *(uint8_t *)token;
+    if (tag == TOKEN_MULTI) {
+        struct multi *mt = token;
+        for (size_t i = 0; i < mt->n; i++)
+            commit ? pmsg_unref(p, mt->m[i]) : pmsg_abandon(p, mt->m[i]);
+        free(mt);
+    } else {
+        commit ? pmsg_unref(p, token) : pmsg_abandon(p, token);
+    }
+}
+
+/* ---- callbacks from the exporter and the sampler ---- */
+
+static void exporter_done(void *ctx, void *token, int status, const char *message)
+{
+    struct pipeline *p = ctx;
+    if (status == 0) {
+        token_finish(p, token, true);
+    } else if (status == KT_EINVAL) {
+        /* Permanently refused: retrying cannot help, so the data is deliberately dropped
+         * and its offsets may be committed. The exporter logged the backend's message. */
+        (void)message;
+        token_finish(p, token, true);
+    } else {
+        token_finish(p, token, false);
+    }
+    update_backpressure(p);
+}
+
+/* Hands data to the exporter. If it cannot take it (out of memory), the messages stay
+ * unfinished: their partition's commits stop there until a restart re-reads them, which
+ * loses nothing. */
+static void submit(struct pipeline *p, enum kt_signal sig, struct kt_slice data, size_t n,
+                   void *token)
+{
+    int rc = exporter_submit(p->exporter, sig, data, n, token);
+    if (rc != 0) {
+        kt_error("exporter refused %zu %s (%s); their offsets stay uncommitted", n,
+                 kt_signal_item_name(sig), kt_err_name(rc));
+        token_finish(p, token, false);
+    }
+}
+
+static void sampler_export(void *ctx, struct kt_slice encoded, size_t n_spans,
+                           void *const *tokens, size_t n_tokens)
+{
+    struct pipeline *p = ctx;
+    void *token = tokens[0];
+    if (n_tokens > 1) {
+        struct multi *mt = malloc(sizeof(*mt) + n_tokens * sizeof(mt->m[0]));
+        if (mt == NULL) {
+            /* Without memory the trace cannot be tracked; not committing it means the next
+             * owner of the partition exports it. */
+            kt_error("out of memory exporting a sampled trace; its offsets stay uncommitted");
+            for (size_t i = 0; i < n_tokens; i++)
+                pmsg_abandon(p, tokens[i]);
+            return;
+        }
+        mt->tag = TOKEN_MULTI;
+        mt->n = n_tokens;
+        memcpy(mt->m, tokens, n_tokens * sizeof(void *));
+        token = mt;
+    }
+    p->stats.items_exported += n_spans;
+    submit(p, KT_SIGNAL_TRACES, encoded, n_spans, token);
+}
+
+static void sampler_release(void *ctx, void *token)
+{
+    struct pipeline *p = ctx;
+    pmsg_unref(p, token);
+}
+
+/* ---- decoding and processing ---- */
+
+static const ProtobufCMessageDescriptor *data_descriptor(enum kt_signal sig)
+{
+    switch (sig) {
+    case KT_SIGNAL_TRACES: return &opentelemetry__proto__trace__v1__traces_data__descriptor;
+    case KT_SIGNAL_METRICS: return &opentelemetry__proto__metrics__v1__metrics_data__descriptor;
+    case KT_SIGNAL_LOGS: return &opentelemetry__proto__logs__v1__logs_data__descriptor;
+    }
+    return NULL;
+}
+
+static size_t count_items(enum kt_signal sig, const ProtobufCMessage *msg)
+{
+    size_t n = 0;
+    if (sig == KT_SIGNAL_TRACES) {
+        const TracesData *td = (const TracesData *)msg;
+        for (size_t r = 0; r < td->n_resource_spans; r++)
+            for (size_t s = 0; s < td->resource_spans[r]->n_scope_spans; s++)
+                n += td->resource_spans[r]->scope_spans[s]->n_spans;
+    } else if (sig == KT_SIGNAL_LOGS) {
+        const LogsData *ld = (const LogsData *)msg;
+        for (size_t r = 0; r < ld->n_resource_logs; r++)
+            for (size_t s = 0; s < ld->resource_logs[r]->n_scope_logs; s++)
+                n += ld->resource_logs[r]->scope_logs[s]->n_log_records;
+    } else {
+        const MetricsData *md = (const MetricsData *)msg;
+        for (size_t r = 0; r < md->n_resource_metrics; r++) {
+            const Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm =
+                md->resource_metrics[r];
+            for (size_t s = 0; s < rm->n_scope_metrics; s++) {
+                const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = rm->scope_metrics[s];
+                for (size_t i = 0; i < sm->n_metrics; i++) {
+                    const Opentelemetry__Proto__Metrics__V1__Metric *m = sm->metrics[i];
+                    switch (m->data_case) {
+                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+                        n += m->gauge->n_data_points;
+                        break;
+                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+                        n += m->sum->n_data_points;
+                        break;
+                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+                        n += m->histogram->n_data_points;
+                        break;
+                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+                        n += m->exponential_histogram->n_data_points;
+                        break;
+                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
+                        n += m->summary->n_data_points;
+                        break;
+                    default: break;
+                    }
+                }
+            }
+        }
+    }
+    return n;
+}
+
+static int pack_into(struct kt_buf *b, const ProtobufCMessage *msg)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    kt_buf_reset(b);
+    if (kt_buf_reserve(b, n) != 0)
+        return KT_ENOMEM;
+    b->len = protobuf_c_message_pack(msg, b->p);
+    return 0;
+}
+
+static int grow_scratch(struct pipeline *p, size_t n_spans)
+{
+    if (n_spans <= p->refs_cap)
+        return 0;
+    size_t cap = p->refs_cap ? p->refs_cap : 64;
+    while (cap < n_spans)
+        cap *= 2;
+    struct span_ref *a = realloc(p->refs, cap * sizeof(*a));
+    if (a == NULL)
+        return KT_ENOMEM;
+    p->refs = a;
+    struct span_ref *b = realloc(p->sorted, cap * sizeof(*b));
+    if (b == NULL)
+        return KT_ENOMEM;
+    p->sorted = b;
+    uint32_t *gn = realloc(p->group_n, (cap + 1) * sizeof(*gn));
+    if (gn == NULL)
+        return KT_ENOMEM;
+    p->group_n = gn;
+    uint8_t(*gi)[16] = realloc(p->group_id, cap * sizeof(*gi));
+    if (gi == NULL)
+        return KT_ENOMEM;
+    p->group_id = gi;
+    p->refs_cap = cap;
+    return 0;
+}
+
+/* Builds, in the arena, a TracesData holding the spans refs[0..n) (all of one trace, in
+ * message order) under copies of their resource and scope wrappers. */
+static TracesData *sub_traces(struct kt_arena *a, const TracesData *td, const struct span_ref *refs,
+                              size_t n)
+{
+    TracesData *out = kt_arena_alloc(a, sizeof(*out));
+    ResourceSpans **rsv = kt_arena_alloc(a, n * sizeof(*rsv));
+    if (out == NULL || rsv == NULL)
+        return NULL;
+    opentelemetry__proto__trace__v1__traces_data__init(out);
+    out->resource_spans = rsv;
+    ResourceSpans *rs = NULL;
+    ScopeSpans *ss = NULL;
+    uint32_t cur_r = UINT32_MAX, cur_s = UINT32_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const struct span_ref *r = &refs[i];
+        if (r->ri != cur_r) {
+            const ResourceSpans *src = td->resource_spans[r->ri];
+            rs = kt_arena_alloc(a, sizeof(*rs));
+            if (rs == NULL)
+                return NULL;
+            opentelemetry__proto__trace__v1__resource_spans__init(rs);
+            rs->resource = src->resource;
+            rs->schema_url = src->schema_url;
+            rs->scope_spans = kt_arena_alloc(a, (n - i) * sizeof(ScopeSpans *));
+            if (rs->scope_spans == NULL)
+                return NULL;
+            out->resource_spans[out->n_resource_spans++] = rs;
+            cur_r = r->ri;
+            cur_s = UINT32_MAX;
+        }
+        if (r->si != cur_s) {
+            const ScopeSpans *src = td->resource_spans[r->ri]->scope_spans[r->si];
+            ss = kt_arena_alloc(a, sizeof(*ss));
+            if (ss == NULL)
+                return NULL;
+            opentelemetry__proto__trace__v1__scope_spans__init(ss);
+            ss->scope = src->scope;
+            ss->schema_url = src->schema_url;
+            ss->spans = kt_arena_alloc(a, (n - i) * sizeof(Span *));
+            if (ss->spans == NULL)
+                return NULL;
+            rs->scope_spans[rs->n_scope_spans++] = ss;
+            cur_s = r->si;
+        }
+        ss->spans[ss->n_spans++] = r->span;
+    }
+    return out;
+}
+
+static uint32_t find_group(struct pipeline *p, uint32_t *n_groups, const uint8_t *id, size_t len)
+{
+    uint8_t key[16] = {0};
+    memcpy(key, id, len < 16 ? len : 16);
+    /* Messages from kotel-ingest hold one trace; others usually a handful. */
+    for (uint32_t g = *n_groups; g-- > 0;)
+        if (memcmp(p->group_id[g], key, 16) == 0)
+            return g;
+    memcpy(p->group_id[*n_groups], key, 16);
+    p->group_n[*n_groups] = 0;
+    return (*n_groups)++;
+}
+
+/* Offers each trace of td to the sampler. original: the message bytes when td is exactly
+ * what was received (no filter or transform changed it), else NULL. */
+static int offer_traces(struct pipeline *p, struct pmsg *pm, TracesData *td, size_t n_spans,
+                        struct kt_slice original)
+{
+    uint64_t now = (uint64_t)(ev_now(p->loop) * 1000.0);
+    if (grow_scratch(p, n_spans) != 0)
+        return KT_ENOMEM;
+    uint32_t n_groups = 0;
+    size_t k = 0;
+    for (uint32_t r = 0; r < td->n_resource_spans; r++) {
+        ResourceSpans *rs = td->resource_spans[r];
+        for (uint32_t s = 0; s < rs->n_scope_spans; s++) {
+            ScopeSpans *ss = rs->scope_spans[s];
+            for (size_t i = 0; i < ss->n_spans; i++) {
+                Span *sp = ss->spans[i];
+                uint32_t g = find_group(p, &n_groups, sp->trace_id.data, sp->trace_id.len);
+                p->group_n[g]++;
+                p->refs[k++] = (struct span_ref){g, r, s, sp};
+            }
+        }
+    }
+    if (n_groups == 1) {
+        struct kt_slice enc = original;
+        if (enc.p == NULL) {
+            if (pack_into(&p->packed, &td->base) != 0)
+                return KT_ENOMEM;
+            enc = kt_buf_slice(&p->packed);
+        }
+        pm->refs++;
+        return tail_sampler_offer(p->sampler, p->group_id[0], td, enc, n_spans, pm, now);
+    }
+    /* Counting sort by group keeps message order inside each trace. */
+    uint32_t start = 0;
+    for (uint32_t g = 0; g < n_groups; g++) {
+        uint32_t c = p->group_n[g];
+        p->group_n[g] = start;
+        start += c;
+    }
+    for (size_t i = 0; i < k; i++)
+        p->sorted[p->group_n[p->refs[i].group]++] = p->refs[i];
+    size_t from = 0;
+    for (uint32_t g = 0; g < n_groups; g++) {
+        size_t to = p->group_n[g];
+        TracesData *sub = sub_traces(&p->arena, td, &p->sorted[from], to - from);
+        if (sub == NULL || pack_into(&p->packed, &sub->base) != 0)
+            return KT_ENOMEM;
+        pm->refs++;
+        int rc = tail_sampler_offer(p->sampler, p->group_id[g], sub, kt_buf_slice(&p->packed),
+                                    to - from, pm, now);
+        if (rc != 0)
+            return rc;
+        from = to;
+    }
+    return 0;
+}
+
+static void dead_letter(struct pipeline *p, const struct consumer_msg *m, struct pmsg *pm,
+                        const char *reason)
+{
+    p->stats.poison++;
+    /* The consumer finishes the message once the dead-letter copy is acknowledged (or at
+     * once without a dead-letter topic); the pipeline forgets it. */
+    pm->revoked = true;
+    if (consumer_dead_letter_msg(p->consumer, m, reason) != 0)
+        kt_error("%s [%d] offset %lld: out of memory dead-lettering it; it will be re-read",
+                 m->topic, m->partition, (long long)m->offset);
+}
+
+static void on_message(void *ctx, const struct consumer_msg *m)
+{
+    struct pipeline *p = ctx;
+    struct kt_err err = {0};
+    struct pmsg *pm = pmsg_new(p, m);
+    if (pm == NULL) {
+        kt_error("out of memory tracking %s [%d] offset %lld; it will be re-read", m->topic,
+                 m->partition, (long long)m->offset);
+        return;
+    }
+    p->stats.messages++;
+    struct kt_slice value = m->value;
+    if (p->conf->kafka.encoding == PROCESS_ENC_OTLP_JSON) {
+        kt_buf_reset(&p->json_pb);
+        if (kt_otlp_json_to_proto(m->sig, (const char *)value.p, value.n, &p->json_pb, &err) !=
+            0) {
+            dead_letter(p, m, pm, err.msg);
+            goto out;
+        }
+        value = kt_buf_slice(&p->json_pb);
+    }
+    size_t n_items = 0;
+    if (kt_otlp_validate(m->sig, value, &n_items, &err) != 0) {
+        dead_letter(p, m, pm, err.msg);
+        goto out;
+    }
+    ProtobufCMessage *msg =
+        protobuf_c_message_unpack(data_descriptor(m->sig), kt_arena_pb(&p->arena), value.n, value.p);
+    if (msg == NULL) {
+        dead_letter(p, m, pm,
+                    p->arena.failed ? "out of memory decoding" : "protobuf-c cannot decode it");
+        goto out;
+    }
+    p->stats.items_in += n_items;
+    bool changed = false;
+    size_t dropped = 0;
+    int rc = 0;
+    if (filter_active(p->filter, m->sig)) {
+        if (m->sig == KT_SIGNAL_TRACES)
+            rc = filter_traces(p->filter, (TracesData *)msg, &p->arena, &dropped, &err);
+        else if (m->sig == KT_SIGNAL_METRICS)
+            rc = filter_metrics(p->filter, (MetricsData *)msg, &p->arena, &dropped, &err);
+        else
+            rc = filter_logs(p->filter, (LogsData *)msg, &p->arena, &dropped, &err);
+        if (rc != 0) {
+            kt_err_prefix(&err, "[filter] error_mode = propagate: ");
+            dead_letter(p, m, pm, err.msg);
+            goto out;
+        }
+        changed = dropped > 0;
+        p->stats.items_filtered += dropped;
+    }
+    if (transform_active(p->transform, m->sig)) {
+        if (m->sig == KT_SIGNAL_TRACES)
+            rc = transform_traces(p->transform, (TracesData *)msg, &p->arena, &err);
+        else if (m->sig == KT_SIGNAL_METRICS)
+            rc = transform_metrics(p->transform, (MetricsData *)msg, &p->arena, &err);
+        else
+            rc = transform_logs(p->transform, (LogsData *)msg, &p->arena, &err);
+        if (rc != 0) {
+            kt_err_prefix(&err, "[transform] error_mode = propagate: ");
+            dead_letter(p, m, pm, err.msg);
+            goto out;
+        }
+        changed = true;
+    }
+    size_t left = changed ? count_items(m->sig, msg) : n_items;
+    if (left == 0)
+        goto out;
+    struct kt_slice original = changed ? (struct kt_slice){NULL, 0} : value;
+    if (m->sig == KT_SIGNAL_TRACES && p->sampler != NULL) {
+        rc = offer_traces(p, pm, (TracesData *)msg, left, original);
+        if (rc != 0)
+            kt_error("%s [%d] offset %lld: tail sampler: %s; it will be re-read after a restart",
+                     m->topic, m->partition, (long long)m->offset, kt_err_name(rc));
+        goto out;
+    }
+    struct kt_slice data = original;
+    if (data.p == NULL) {
+        if (pack_into(&p->packed, msg) != 0) {
+            kt_error("out of memory encoding %s [%d] offset %lld", m->topic, m->partition,
+                     (long long)m->offset);
+            pm->revoked = true;
+            goto out;
+        }
+        data = kt_buf_slice(&p->packed);
+    }
+    pm->refs++;
+    p->stats.items_exported += left;
+    submit(p, m->sig, data, left, pm);
+out:
+    kt_arena_reset(&p->arena);
+    pmsg_unref(p, pm);
+    update_backpressure(p);
+}
+
+static bool match_revoked(void *token, void *arg)
+{
+    struct pipeline *p = arg;
+    struct pmsg *pm = token;
+    if (!pm->revoked)
+        return false;
+    /* The sampler drops this offer without a callback: its reference goes here. */
+    pmsg_unref(p, pm);
+    return true;
+}
+
+static bool topic_signal(const struct process_conf *c, const char *topic, enum kt_signal *sig)
+{
+    const char *topics[KT_SIGNAL_COUNT] = {c->kafka.traces_topic, c->kafka.metrics_topic,
+                                           c->kafka.logs_topic};
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        if (topics[i] && topics[i][0] && strcmp(topics[i], topic) == 0) {
+            *sig = (enum kt_signal)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void on_revoke(void *ctx, const char *topic, int32_t partition)
+{
+    struct pipeline *p = ctx;
+    enum kt_signal sig;
+    if (!topic_signal(p->conf, topic, &sig))
+        return;
+    size_t n = 0;
+    for (struct pmsg *pm = p->live; pm; pm = pm->next) {
+        if (pm->sig == sig && pm->partition == partition && !pm->revoked) {
+            pm->revoked = true;
+            n++;
+        }
+    }
+    /* Held traces of the partition go; the new owner re-reads them from the last commit.
+     * Pieces already at the exporter finish there without committing anything. */
+    if (p->sampler && n > 0)
+        tail_sampler_forget(p->sampler, match_revoked, p);
+    if (n > 0)
+        kt_info("partition %s [%d] revoked with %zu messages in flight; their offsets stay "
+                "uncommitted for the next owner",
+                topic, partition, n);
+}
+
+static void update_backpressure(struct pipeline *p)
+{
+    if (p->freeing)
+        return;
+    bool pause = p->shutting_down || exporter_congested(p->exporter) ||
+                 consumer_pending(p->consumer) >= p->conf->kafka.max_pending_messages;
+    if (pause != p->paused) {
+        p->paused = pause;
+        consumer_set_paused(p->consumer, pause);
+    }
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct pipeline *p = w->data;
+    if (p->sampler)
+        tail_sampler_tick(p->sampler, (uint64_t)(ev_now(loop) * 1000.0));
+    update_backpressure(p);
+}
+
+int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct pipeline **out,
+                 struct kt_err *err)
+{
+    struct pipeline *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    p->conf = conf;
+    p->loop = loop;
+    kt_arena_init(&p->arena, NULL, 0);
+    int rc;
+    if ((rc = filter_new(conf, &p->filter, err)) != 0)
+        goto fail;
+    if ((rc = transform_new(conf, &p->transform, err)) != 0)
+        goto fail;
+    if (tail_sampler_enabled(conf) &&
+        (rc = tail_sampler_new(conf, sampler_export, sampler_release, p, &p->sampler, err)) != 0)
+        goto fail;
+    if ((rc = exporter_new(conf, loop, exporter_done, p, &p->exporter, err)) != 0)
+        goto fail;
+    if ((rc = consumer_new(conf, loop, on_message, on_revoke, p, &p->consumer, err)) != 0)
+        goto fail;
+    ev_timer_init(&p->tick, tick_cb, TICK_SECONDS, TICK_SECONDS);
+    p->tick.data = p;
+    ev_timer_start(loop, &p->tick);
+    *out = p;
+    return 0;
+fail:
+    pipeline_free(p);
+    return rc;
+}
+
+void pipeline_begin_shutdown(struct pipeline *p)
+{
+    p->shutting_down = true;
+    consumer_begin_shutdown(p->consumer);
+    exporter_flush(p->exporter);
+}
+
+bool pipeline_drained(const struct pipeline *p) { return exporter_idle(p->exporter); }
+
+void pipeline_free(struct pipeline *p)
+{
+    if (p == NULL)
+        return;
+    ev_timer_stop(p->loop, &p->tick);
+    p->freeing = true;
+    /* Traces still held are not decided: their messages stay uncommitted and are re-read
+     * by whoever owns the partition next. */
+    if (p->sampler) {
+        for (struct pmsg *pm = p->live; pm; pm = pm->next)
+            pm->revoked = true;
+        tail_sampler_forget(p->sampler, match_revoked, p);
+    }
+    if (p->exporter)
+        exporter_free(p->exporter); /* reports outstanding tokens: abandoned */
+    if (p->consumer)
+        consumer_close(p->consumer);
+    tail_sampler_free(p->sampler);
+    filter_free(p->filter);
+    transform_free(p->transform);
+    while (p->live)
+        pmsg_unlink(p, p->live);
+    kt_arena_free(&p->arena);
+    kt_buf_free(&p->json_pb);
+    kt_buf_free(&p->packed);
+    free(p->refs);
+    free(p->sorted);
+    free(p->group_n);
+    free(p->group_id);
+    free(p);
+}
+
+void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out) { *out = p->stats; }

@@ -1,0 +1,38 @@
+/* pipeline: what kotel-process does with each Kafka message, and when the message counts
+ * as finished so its offset may be committed.
+ *
+ * A message becomes a set of pieces (the whole decoded message, or one piece per trace
+ * when tail sampling is on). Each piece is finished by the exporter (exported or
+ * permanently refused) or the sampler (sampled out); filtering finishes items at once.
+ * When a message's last piece is finished, the consumer is told and its partition's
+ * watermark may advance. */
+#ifndef PROCESS_PIPELINE_H
+#define PROCESS_PIPELINE_H
+
+#include <stdbool.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "kt_err.h"
+
+struct pipeline;
+
+/* conf is borrowed and must outlive the pipeline. Compiles filter, transform and sampling
+ * policies (errors name the key), connects the exporter, joins the consumer group. */
+int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct pipeline **out,
+                 struct kt_err *err);
+
+/* Shutdown, step 1: stop fetching and send what is decided. */
+void pipeline_begin_shutdown(struct pipeline *p);
+/* True when nothing decided is waiting for the exporter. */
+bool pipeline_drained(const struct pipeline *p);
+/* Commits what is finished, leaves the group and frees everything. */
+void pipeline_free(struct pipeline *p);
+
+struct pipeline_stats {
+    uint64_t messages, poison, items_in, items_filtered, items_exported, items_refused;
+};
+void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out);
+
+#endif

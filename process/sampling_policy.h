@@ -1,0 +1,85 @@
+/* sampling_policy: the tail-sampling policies of [tail_sampling.policy.NAME], compiled once
+ * and evaluated in two steps so that spans never have to stay decoded:
+ *
+ *   observe: for each offer (the spans of one trace from one Kafka message, decoded and only
+ *            borrowed) fold what any policy will need into a small per-trace summary (time
+ *            range, status codes seen, span count) and a bitmap with one "some span or
+ *            resource matched" bit per attribute / OTTL policy;
+ *   decide:  once per trace, from the summary and bitmap alone.
+ *
+ * "Some span matched" is the question every attribute-style policy of the Collector asks, so
+ * folding offer by offer gives the same answer as looking at the whole trace at the end.
+ *
+ * Policy types and keys (the Collector's names; lists are comma-separated or repeated):
+ *   always_sample
+ *   latency            threshold_ms, upper_threshold_ms
+ *   status_code        status_codes (OK, ERROR, UNSET)
+ *   probabilistic      sampling_percentage (0..100), hash_salt
+ *   string_attribute   key, values, enabled_regex_matching, invert_match
+ *   numeric_attribute  key, min_value, max_value, invert_match
+ *   boolean_attribute  key, value, invert_match
+ *   span_count         min_spans, max_spans
+ *   rate_limiting      spans_per_second
+ *   ottl_condition     span, spanevent (one condition per occurrence, OR'ed), error_mode
+ *   and                and_sub_policy (names of other sections; all must sample)
+ *   drop               drop_sub_policy (names of other sections; all matching drops the trace)
+ * ottl_condition's error_mode: propagate (default) makes a trace whose evaluation fails before
+ * any condition matched not sampled by the policy (spans are looked at in arrival order and
+ * the policy stops at the first match or failure, as the Collector's does); ignore and silent
+ * skip the failed evaluation (ignore logs it, rate-limited).
+ * A section named by and_sub_policy / drop_sub_policy is only a sub-policy, never a top-level
+ * one. invert_match flips the policy's own result (the Collector's behaviour with invert
+ * decisions disabled); a drop policy is the way to veto a trace.
+ *
+ * Decision: a top-level drop policy whose sub-policies all match wins (not sampled);
+ * otherwise the trace is sampled when any other top-level policy samples it. Every top-level
+ * policy is evaluated, as in the Collector, so a rate_limiting policy also spends its budget on
+ * traces another policy sampled. */
+#ifndef PROCESS_SAMPLING_POLICY_H
+#define PROCESS_SAMPLING_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "kt_err.h"
+#include "opentelemetry/proto/trace/v1/trace.pb-c.h"
+
+struct sampling_policies;
+
+/* Per-trace facts folded from every offer. Zero-initialise before the first observe. */
+struct sampling_summary {
+    uint64_t min_start_ns; /* 0 = no span with a start time yet */
+    uint64_t max_end_ns;
+    uint32_t n_spans;
+    uint8_t status_mask; /* bit (1 << status code) for each code seen; UNSET when no status */
+};
+
+/* Compiles the sections (in file order). Errors (KT_EINVAL) name the section and key:
+ * "[tail_sampling.policy.errors] status_codes: 'EROR' is not a status code (want OK, ERROR,
+ * UNSET)". *out is NULL on failure. */
+int sampling_policy_compile(const struct process_policy_conf *confs, size_t n,
+                            struct sampling_policies **out, struct kt_err *err);
+void sampling_policy_free(struct sampling_policies *ps);
+
+/* Policies that decide traces on their own (not sub-policies). */
+size_t sampling_policy_count_top_level(const struct sampling_policies *ps);
+
+/* Number of uint64_t words of the per-trace match bitmap (0 when no policy needs one). The
+ * caller zeroes them before the first observe. */
+size_t sampling_policy_match_words(const struct sampling_policies *ps);
+
+/* Folds the spans of `decoded` (borrowed for the call only) into sum and match. Never fails:
+ * an OTTL condition that cannot be evaluated is handled by its policy's error_mode. */
+void sampling_policy_observe(struct sampling_policies *ps,
+                             const Opentelemetry__Proto__Trace__V1__TracesData *decoded,
+                             struct sampling_summary *sum, uint64_t *match);
+
+/* The decision for a trace. now_ms is the decision time (rate_limiting budgets by second of
+ * it), which is why this takes ps mutable. */
+bool sampling_policy_decide(struct sampling_policies *ps, const uint8_t trace_id[16],
+                            const struct sampling_summary *sum, const uint64_t *match,
+                            uint64_t now_ms);
+
+#endif

@@ -1,0 +1,628 @@
+#include "tail_sampler.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "kt_log.h"
+#include "sampling_policy.h"
+
+#define NIL UINT32_MAX
+
+/* ---- id_table: open addressing (linear probing) from a 16-byte ID to a record index ----
+ *
+ * Slots hold index + 1 (0 = empty); the IDs live in the records themselves, found through
+ * base + index * stride, so a slot is 4 bytes. Removal shifts the following run back instead
+ * of leaving tombstones, so lookups never slow down as traces come and go. The hash is
+ * keyed with random bits: trace IDs come from clients, and a table whose collisions they can
+ * predict could be degraded on purpose. */
+struct id_table {
+    uint32_t *slot;
+    size_t mask; /* size - 1; size is a power of two */
+    size_t count;
+    uint64_t k0, k1;
+};
+
+static uint64_t fmix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static size_t idt_hash(const struct id_table *t, const uint8_t id[16])
+{
+    uint64_t a, b;
+    memcpy(&a, id, 8);
+    memcpy(&b, id + 8, 8);
+    return (size_t)fmix64(fmix64(a ^ t->k0) ^ b ^ t->k1);
+}
+
+static const uint8_t *idt_key(const void *base, size_t stride, uint32_t idx)
+{
+    return (const uint8_t *)base + (size_t)idx * stride;
+}
+
+static uint32_t idt_find(const struct id_table *t, const void *base, size_t stride,
+                         const uint8_t id[16])
+{
+    if (t->slot == NULL)
+        return NIL;
+    for (size_t i = idt_hash(t, id) & t->mask;; i = (i + 1) & t->mask) {
+        uint32_t v = t->slot[i];
+        if (v == 0)
+            return NIL;
+        if (memcmp(idt_key(base, stride, v - 1), id, 16) == 0)
+            return v - 1;
+    }
+}
+
+static void idt_put(struct id_table *t, const void *base, size_t stride, uint32_t idx)
+{
+    size_t i = idt_hash(t, idt_key(base, stride, idx)) & t->mask;
+    while (t->slot[i] != 0)
+        i = (i + 1) & t->mask;
+    t->slot[i] = idx + 1;
+    t->count++;
+}
+
+/* Makes room for one more entry (load factor at most 3/4). Returns 0 or KT_ENOMEM. */
+static int idt_reserve(struct id_table *t, const void *base, size_t stride)
+{
+    size_t size = t->slot == NULL ? 0 : t->mask + 1;
+    if ((t->count + 1) * 4 <= size * 3)
+        return 0;
+    size_t nsize = size == 0 ? 16 : size * 2;
+    uint32_t *old = t->slot;
+    t->slot = calloc(nsize, sizeof(*t->slot));
+    if (t->slot == NULL) {
+        t->slot = old;
+        return KT_ENOMEM;
+    }
+    t->mask = nsize - 1;
+    t->count = 0;
+    for (size_t i = 0; i < size; i++)
+        if (old[i] != 0)
+            idt_put(t, base, stride, old[i] - 1);
+    free(old);
+    return 0;
+}
+
+/* Removes idx, whose key must still be in place. */
+static void idt_remove(struct id_table *t, const void *base, size_t stride, uint32_t idx)
+{
+    size_t i = idt_hash(t, idt_key(base, stride, idx)) & t->mask;
+    while (t->slot[i] != idx + 1)
+        i = (i + 1) & t->mask;
+    /* Backward shift: move later entries of the run into the hole when their home slot
+     * does not lie cyclically in (hole, their position]. */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        uint32_t v = t->slot[j];
+        if (v == 0)
+            break;
+        size_t home = idt_hash(t, idt_key(base, stride, v - 1)) & t->mask;
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slot[i] = v;
+            i = j;
+        }
+    }
+    t->slot[i] = 0;
+    t->count--;
+}
+
+static void idt_free(struct id_table *t)
+{
+    free(t->slot);
+    t->slot = NULL;
+    t->mask = 0;
+    t->count = 0;
+}
+
+/* ---- id_lru: trace IDs whose decision is remembered, least recently used evicted ---- */
+
+struct lru_ent {
+    uint8_t id[16];
+    uint32_t prev, next; /* toward head (newest) / toward tail (oldest) */
+};
+
+struct id_lru {
+    struct lru_ent *e;
+    uint32_t n, alloc, cap;
+    uint32_t head, tail;
+    struct id_table tab;
+};
+
+static void lru_unlink(struct id_lru *l, uint32_t i)
+{
+    struct lru_ent *e = &l->e[i];
+    if (e->prev != NIL)
+        l->e[e->prev].next = e->next;
+    else
+        l->head = e->next;
+    if (e->next != NIL)
+        l->e[e->next].prev = e->prev;
+    else
+        l->tail = e->prev;
+}
+
+static void lru_push_head(struct id_lru *l, uint32_t i)
+{
+    l->e[i].prev = NIL;
+    l->e[i].next = l->head;
+    if (l->head != NIL)
+        l->e[l->head].prev = i;
+    l->head = i;
+    if (l->tail == NIL)
+        l->tail = i;
+}
+
+/* True when id is remembered; it becomes the most recently used. */
+static bool lru_touch(struct id_lru *l, const uint8_t id[16])
+{
+    uint32_t i = idt_find(&l->tab, l->e, sizeof(*l->e), id);
+    if (i == NIL)
+        return false;
+    if (l->head != i) {
+        lru_unlink(l, i);
+        lru_push_head(l, i);
+    }
+    return true;
+}
+
+/* Remembers id, evicting the least recently used when full. Entries are allocated as the
+ * cache fills, so a large configured size costs nothing until it is used. */
+static int lru_add(struct id_lru *l, const uint8_t id[16])
+{
+    if (l->cap == 0)
+        return 0;
+    if (lru_touch(l, id))
+        return 0;
+    uint32_t i;
+    if (l->n == l->cap) {
+        i = l->tail;
+        idt_remove(&l->tab, l->e, sizeof(*l->e), i);
+        lru_unlink(l, i);
+    } else {
+        if (l->n == l->alloc) {
+            uint32_t na = l->alloc < 32 ? 64 : l->alloc * 2;
+            if (na > l->cap)
+                na = l->cap;
+            struct lru_ent *ne = realloc(l->e, (size_t)na * sizeof(*ne));
+            if (ne == NULL)
+                return KT_ENOMEM;
+            l->e = ne;
+            l->alloc = na;
+        }
+        if (idt_reserve(&l->tab, l->e, sizeof(*l->e)) != 0)
+            return KT_ENOMEM;
+        i = l->n++;
+    }
+    memcpy(l->e[i].id, id, 16);
+    idt_put(&l->tab, l->e, sizeof(*l->e), i);
+    lru_push_head(l, i);
+    return 0;
+}
+
+static void lru_free(struct id_lru *l)
+{
+    free(l->e);
+    idt_free(&l->tab);
+}
+
+/* ---- held traces ---- */
+
+/* Per offer, after the trace's token array: its encoded length and span count. Offers are
+ * stored back to back in the trace's buffer, so offsets follow from the lengths. */
+struct offer_meta {
+    uint32_t len;
+    uint32_t n_spans;
+};
+
+struct held_trace {
+    uint8_t id[16]; /* first: the hash table reads keys at offset 0 */
+    uint64_t first_ms;
+    struct sampling_summary sum;
+    uint32_t prev, next; /* arrival queue; next also chains free records */
+    uint8_t *enc;
+    uint32_t enc_len, enc_cap;
+    /* One allocation: void *tokens[cap_offers] then struct offer_meta[cap_offers], so the
+     * tokens can go to export as they are. */
+    void *offers;
+    uint32_t n_offers, cap_offers;
+    uint32_t n_spans;
+};
+
+struct tail_sampler {
+    struct sampling_policies *pol;
+    tail_sampler_export_fn exp;
+    tail_sampler_release_fn rel;
+    void *ctx;
+    uint64_t wait_ms;
+    uint32_t max_traces;
+    struct held_trace *tr; /* records, grown up to max_traces */
+    uint64_t *bits;        /* match bitmaps, `words` per record, parallel to tr */
+    size_t words;
+    uint32_t n_alloc;
+    uint32_t free_head;
+    uint32_t head, tail; /* arrival order: head is the oldest */
+    struct id_table held;
+    struct id_lru sampled, not_sampled;
+    uint64_t last_now_ms;
+    struct tail_sampler_stats st;
+};
+
+static void **trace_tokens(const struct held_trace *t)
+{
+    return (void **)t->offers;
+}
+
+static struct offer_meta *trace_meta(const struct held_trace *t)
+{
+    return (struct offer_meta *)((void **)t->offers + t->cap_offers);
+}
+
+static uint64_t trace_bytes(const struct tail_sampler *s, const struct held_trace *t)
+{
+    return sizeof(*t) + s->words * sizeof(uint64_t) + t->enc_cap +
+           (uint64_t)t->cap_offers * (sizeof(void *) + sizeof(struct offer_meta));
+}
+
+static uint64_t *trace_bits(struct tail_sampler *s, uint32_t i)
+{
+    return s->words == 0 ? NULL : s->bits + (size_t)i * s->words;
+}
+
+static int grow_records(struct tail_sampler *s)
+{
+    if (s->n_alloc >= s->max_traces)
+        return KT_ENOMEM;
+    uint32_t na = s->n_alloc < 32 ? 64 : s->n_alloc * 2;
+    if (na > s->max_traces || na < s->n_alloc)
+        na = s->max_traces;
+    struct held_trace *nt = realloc(s->tr, (size_t)na * sizeof(*nt));
+    if (nt == NULL)
+        return KT_ENOMEM;
+    s->tr = nt;
+    if (s->words > 0) {
+        uint64_t *nb = realloc(s->bits, (size_t)na * s->words * sizeof(*nb));
+        if (nb == NULL)
+            return KT_ENOMEM;
+        s->bits = nb;
+    }
+    for (uint32_t i = na; i-- > s->n_alloc;) {
+        s->tr[i].next = s->free_head;
+        s->free_head = i;
+    }
+    s->n_alloc = na;
+    return 0;
+}
+
+static int trace_create(struct tail_sampler *s, const uint8_t id[16], uint64_t now_ms,
+                        uint32_t *out)
+{
+    if (s->free_head == NIL && grow_records(s) != 0)
+        return KT_ENOMEM;
+    if (idt_reserve(&s->held, s->tr, sizeof(*s->tr)) != 0)
+        return KT_ENOMEM;
+    uint32_t i = s->free_head;
+    struct held_trace *t = &s->tr[i];
+    s->free_head = t->next;
+    memset(t, 0, sizeof(*t));
+    memcpy(t->id, id, 16);
+    t->first_ms = now_ms;
+    if (s->words > 0)
+        memset(trace_bits(s, i), 0, s->words * sizeof(uint64_t));
+    idt_put(&s->held, s->tr, sizeof(*s->tr), i);
+    t->next = NIL;
+    t->prev = s->tail;
+    if (s->tail != NIL)
+        s->tr[s->tail].next = i;
+    else
+        s->head = i;
+    s->tail = i;
+    s->st.traces_held++;
+    s->st.bytes_held += trace_bytes(s, t);
+    *out = i;
+    return 0;
+}
+
+/* Takes the trace out of the table and the queue; its storage stays until trace_release. */
+static void trace_unlink(struct tail_sampler *s, uint32_t i)
+{
+    struct held_trace *t = &s->tr[i];
+    idt_remove(&s->held, s->tr, sizeof(*s->tr), i);
+    if (t->prev != NIL)
+        s->tr[t->prev].next = t->next;
+    else
+        s->head = t->next;
+    if (t->next != NIL)
+        s->tr[t->next].prev = t->prev;
+    else
+        s->tail = t->prev;
+    s->st.traces_held--;
+    s->st.spans_held -= t->n_spans;
+    s->st.bytes_held -= trace_bytes(s, t);
+}
+
+static void trace_release(struct tail_sampler *s, uint32_t i)
+{
+    struct held_trace *t = &s->tr[i];
+    free(t->enc);
+    free(t->offers);
+    t->enc = NULL;
+    t->offers = NULL;
+    t->next = s->free_head;
+    s->free_head = i;
+}
+
+/* Room for one more offer of n bytes. On failure the trace is as it was. */
+static int trace_reserve(struct tail_sampler *s, struct held_trace *t, size_t n)
+{
+    if (n > UINT32_MAX - t->enc_len)
+        return KT_ETOOBIG;
+    uint64_t before = trace_bytes(s, t);
+    size_t need = t->enc_len + n;
+    if (need > t->enc_cap) {
+        /* Exact for the first offer (most traces have one); then 1/8 slack, enough to make
+         * appends amortised linear while keeping the overhead a small fraction of the spans. */
+        size_t ncap = t->enc_len == 0 ? need : need + need / 8;
+        if (ncap > UINT32_MAX)
+            ncap = UINT32_MAX;
+        uint8_t *ne = realloc(t->enc, ncap == 0 ? 1 : ncap);
+        if (ne == NULL)
+            return KT_ENOMEM;
+        t->enc = ne;
+        t->enc_cap = (uint32_t)ncap;
+    }
+    if (t->n_offers == t->cap_offers) {
+        uint32_t oc = t->cap_offers, nc = oc == 0 ? 1 : oc * 2;
+        size_t per = sizeof(void *) + sizeof(struct offer_meta);
+        void *no = realloc(t->offers, (size_t)nc * per);
+        if (no == NULL) {
+            s->st.bytes_held += trace_bytes(s, t) - before;
+            return KT_ENOMEM;
+        }
+        /* The metadata array starts after the tokens: move it up to its new place. */
+        memmove((void **)no + nc, (void **)no + oc, (size_t)oc * sizeof(struct offer_meta));
+        t->offers = no;
+        t->cap_offers = nc;
+    }
+    s->st.bytes_held += trace_bytes(s, t) - before;
+    return 0;
+}
+
+static void decide(struct tail_sampler *s, uint32_t i, uint64_t now_ms)
+{
+    struct held_trace *t = &s->tr[i];
+    bool keep = sampling_policy_decide(s->pol, t->id, &t->sum, trace_bits(s, i), now_ms);
+    /* Failing to remember only means late spans start a new trace: not worth failing for. */
+    (void)lru_add(keep ? &s->sampled : &s->not_sampled, t->id);
+    trace_unlink(s, i);
+    if (keep) {
+        s->st.sampled++;
+        struct kt_slice enc = {t->enc, t->enc_len};
+        s->exp(s->ctx, enc, t->n_spans, trace_tokens(t), t->n_offers);
+    } else {
+        s->st.not_sampled++;
+        void **tok = trace_tokens(t);
+        for (uint32_t k = 0; k < t->n_offers; k++)
+            s->rel(s->ctx, tok[k]);
+    }
+    trace_release(s, i);
+}
+
+/* ---- API ---- */
+
+bool tail_sampler_enabled(const struct process_conf *conf)
+{
+    switch (conf->tail_sampling.enabled) {
+    case PROCESS_ON: return true;
+    case PROCESS_OFF: return false;
+    default: return conf->tail_sampling.n_policies > 0;
+    }
+}
+
+static void table_keys(struct id_table *t)
+{
+    uint64_t k[2];
+    /* Without entropy the table still works; it is only easier to attack. */
+    if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
+        k[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)t;
+        k[1] = fmix64(k[0] + 0x9e3779b97f4a7c15ULL);
+    }
+    t->k0 = k[0];
+    t->k1 = k[1];
+}
+
+int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp,
+                     tail_sampler_release_fn rel, void *ctx, struct tail_sampler **out,
+                     struct kt_err *err)
+{
+    *out = NULL;
+    if (conf->tail_sampling.enabled == PROCESS_ON && conf->tail_sampling.n_policies == 0)
+        return kt_err_set(err, KT_EINVAL,
+                          "[tail_sampling] enabled: true, but no [tail_sampling.policy.NAME] "
+                          "section is configured");
+    if (conf->tail_sampling.num_traces == 0 || conf->tail_sampling.num_traces >= NIL)
+        return kt_err_set(err, KT_EINVAL, "[tail_sampling] num_traces: want 1 to %u, got %llu",
+                          NIL - 1, (unsigned long long)conf->tail_sampling.num_traces);
+    if (conf->tail_sampling.sampled_cache_size >= NIL)
+        return kt_err_set(err, KT_EINVAL, "[tail_sampling] sampled_cache_size: want at most %u",
+                          NIL - 1);
+    if (conf->tail_sampling.non_sampled_cache_size >= NIL)
+        return kt_err_set(err, KT_EINVAL, "[tail_sampling] non_sampled_cache_size: want at most %u",
+                          NIL - 1);
+    struct tail_sampler *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    int rc = sampling_policy_compile(conf->tail_sampling.policies, conf->tail_sampling.n_policies,
+                                     &s->pol, err);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    s->exp = exp;
+    s->rel = rel;
+    s->ctx = ctx;
+    s->wait_ms = conf->tail_sampling.decision_wait_ms;
+    s->max_traces = (uint32_t)conf->tail_sampling.num_traces;
+    s->words = sampling_policy_match_words(s->pol);
+    s->free_head = s->head = s->tail = NIL;
+    s->sampled.cap = (uint32_t)conf->tail_sampling.sampled_cache_size;
+    s->not_sampled.cap = (uint32_t)conf->tail_sampling.non_sampled_cache_size;
+    s->sampled.head = s->sampled.tail = NIL;
+    s->not_sampled.head = s->not_sampled.tail = NIL;
+    table_keys(&s->held);
+    table_keys(&s->sampled.tab);
+    table_keys(&s->not_sampled.tab);
+    *out = s;
+    return 0;
+}
+
+int tail_sampler_offer(struct tail_sampler *s, const uint8_t trace_id[16],
+                       const Opentelemetry__Proto__Trace__V1__TracesData *decoded,
+                       struct kt_slice encoded, size_t n_spans, void *token, uint64_t now_ms)
+{
+    if (now_ms > s->last_now_ms)
+        s->last_now_ms = now_ms;
+    if (n_spans > UINT32_MAX)
+        return KT_ETOOBIG;
+    uint32_t i = idt_find(&s->held, s->tr, sizeof(*s->tr), trace_id);
+    bool created = false;
+    if (i == NIL) {
+        if (lru_touch(&s->sampled, trace_id)) {
+            s->st.late_sampled += n_spans;
+            s->exp(s->ctx, encoded, n_spans, &token, 1);
+            return 0;
+        }
+        if (lru_touch(&s->not_sampled, trace_id)) {
+            s->st.late_dropped += n_spans;
+            s->rel(s->ctx, token);
+            return 0;
+        }
+        if (s->st.traces_held >= s->max_traces && s->head != NIL) {
+            s->st.decided_early++;
+            decide(s, s->head, now_ms);
+        }
+        int rc = trace_create(s, trace_id, now_ms, &i);
+        if (rc != 0)
+            return rc;
+        created = true;
+    }
+    struct held_trace *t = &s->tr[i];
+    int rc = trace_reserve(s, t, encoded.n);
+    if (rc != 0) {
+        if (created) {
+            trace_unlink(s, i);
+            trace_release(s, i);
+        }
+        return rc;
+    }
+    if (encoded.n > 0)
+        memcpy(t->enc + t->enc_len, encoded.p, encoded.n);
+    t->enc_len += (uint32_t)encoded.n;
+    trace_tokens(t)[t->n_offers] = token;
+    trace_meta(t)[t->n_offers].len = (uint32_t)encoded.n;
+    trace_meta(t)[t->n_offers].n_spans = (uint32_t)n_spans;
+    t->n_offers++;
+    t->n_spans += (uint32_t)n_spans;
+    s->st.spans_held += n_spans;
+    if (decoded != NULL)
+        sampling_policy_observe(s->pol, decoded, &t->sum, trace_bits(s, i));
+    return 0;
+}
+
+void tail_sampler_tick(struct tail_sampler *s, uint64_t now_ms)
+{
+    if (now_ms > s->last_now_ms)
+        s->last_now_ms = now_ms;
+    /* The queue is in arrival order, so the traces due are a prefix of it. */
+    while (s->head != NIL) {
+        uint64_t first = s->tr[s->head].first_ms;
+        if (now_ms < first || now_ms - first < s->wait_ms)
+            break;
+        decide(s, s->head, now_ms);
+    }
+}
+
+/* Drops the matching offers of one trace, packing the rest. Returns the offers left. */
+static uint32_t forget_offers(struct tail_sampler *s, struct held_trace *t,
+                              bool (*match)(void *token, void *arg), void *arg)
+{
+    void **tok = trace_tokens(t);
+    struct offer_meta *meta = trace_meta(t);
+    uint32_t kept = 0, rd = 0, wr = 0;
+    for (uint32_t k = 0; k < t->n_offers; k++) {
+        struct offer_meta m = meta[k];
+        if (match(tok[k], arg)) {
+            t->n_spans -= m.n_spans;
+            s->st.spans_held -= m.n_spans;
+        } else {
+            if (wr != rd)
+                memmove(t->enc + wr, t->enc + rd, m.len);
+            wr += m.len;
+            tok[kept] = tok[k];
+            meta[kept] = m;
+            kept++;
+        }
+        rd += m.len;
+    }
+    t->n_offers = kept;
+    t->enc_len = wr;
+    return kept;
+}
+
+void tail_sampler_forget(struct tail_sampler *s, bool (*match)(void *token, void *arg), void *arg)
+{
+    uint32_t i = s->head;
+    while (i != NIL) {
+        uint32_t next = s->tr[i].next;
+        if (forget_offers(s, &s->tr[i], match, arg) == 0) {
+            trace_unlink(s, i);
+            trace_release(s, i);
+        }
+        i = next;
+    }
+}
+
+void tail_sampler_decide_all(struct tail_sampler *s)
+{
+    while (s->head != NIL)
+        decide(s, s->head, s->last_now_ms);
+}
+
+void tail_sampler_get_stats(const struct tail_sampler *s, struct tail_sampler_stats *out)
+{
+    *out = s->st;
+}
+
+uint64_t tail_sampler_next_deadline_ms(const struct tail_sampler *s)
+{
+    if (s->head == NIL)
+        return UINT64_MAX;
+    uint64_t first = s->tr[s->head].first_ms;
+    return first > UINT64_MAX - s->wait_ms ? UINT64_MAX : first + s->wait_ms;
+}
+
+void tail_sampler_free(struct tail_sampler *s)
+{
+    if (s == NULL)
+        return;
+    for (uint32_t i = s->head; i != NIL; i = s->tr[i].next) {
+        free(s->tr[i].enc);
+        free(s->tr[i].offers);
+    }
+    free(s->tr);
+    free(s->bits);
+    idt_free(&s->held);
+    lru_free(&s->sampled);
+    lru_free(&s->not_sampled);
+    sampling_policy_free(s->pol);
+    free(s);
+}

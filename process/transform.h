@@ -1,0 +1,41 @@
+/* transform: OTTL editor statements applied in place, as the Collector's transform
+ * processor does with flat trace_statements / metric_statements / log_statements.
+ *
+ * Statements run in configuration order. Each runs at the level its paths name: a resource
+ * statement once per resource, a span statement once per span, a datapoint statement once
+ * per data point, and so on; consecutive statements of one level run together on each item
+ * before the next item, as in a Collector statement group. */
+#ifndef PROCESS_TRANSFORM_H
+#define PROCESS_TRANSFORM_H
+
+#include <stdbool.h>
+
+#include "conf.h"
+#include "kt_arena.h"
+#include "kt_err.h"
+#include "kt_signal.h"
+#include "opentelemetry/proto/logs/v1/logs.pb-c.h"
+#include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
+#include "opentelemetry/proto/trace/v1/trace.pb-c.h"
+
+struct transform;
+
+/* Compiles conf->transform. Errors name the key and the statement:
+ * "[transform] log_statements: column 5: ... in '...'". */
+int transform_new(const struct process_conf *conf, struct transform **out, struct kt_err *err);
+bool transform_active(const struct transform *t, enum kt_signal sig);
+
+/* Everything written (strings, attributes, resources that were missing) is allocated from
+ * a, which must live as long as the data. A statement that fails follows [transform]
+ * error_mode: propagate returns KT_EINVAL "[transform] trace_statements: '<statement>':
+ * <why>", ignore logs (rate-limited) and goes on, silent goes on. Not for concurrent use on
+ * one transform. */
+int transform_traces(struct transform *t, Opentelemetry__Proto__Trace__V1__TracesData *td,
+                     struct kt_arena *a, struct kt_err *err);
+int transform_metrics(struct transform *t, Opentelemetry__Proto__Metrics__V1__MetricsData *md,
+                      struct kt_arena *a, struct kt_err *err);
+int transform_logs(struct transform *t, Opentelemetry__Proto__Logs__V1__LogsData *ld,
+                   struct kt_arena *a, struct kt_err *err);
+void transform_free(struct transform *t);
+
+#endif

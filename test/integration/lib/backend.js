@@ -1,0 +1,189 @@
+'use strict';
+// OTLP backends for kotel-process tests: a gRPC server built on @grpc/grpc-js (a real gRPC
+// implementation nobody here wrote) and an HTTP server for OTLP/HTTP protobuf and JSON.
+// Both record every span, log record and data point they accept, and can be told to
+// refuse (UNAVAILABLE / 503) for a while to simulate an outage.
+
+const grpc = require('@grpc/grpc-js');
+const http = require('node:http');
+const zlib = require('node:zlib');
+const otlp = require('./otlp');
+
+const SERVICES = {
+  traces: { service: 'opentelemetry.proto.collector.trace.v1.TraceService', req: 'ExportTraceServiceRequest' },
+  metrics: { service: 'opentelemetry.proto.collector.metrics.v1.MetricsService', req: 'ExportMetricsServiceRequest' },
+  logs: { service: 'opentelemetry.proto.collector.logs.v1.LogsService', req: 'ExportLogsServiceRequest' },
+};
+
+class Recorder {
+  constructor() {
+    this.spans = [];
+    this.logs = [];
+    this.points = [];
+    this.requests = 0;
+    this.refused = 0;
+    this.refuseUntil = 0;
+    this.waiters = [];
+  }
+
+  refusing() {
+    return Date.now() < this.refuseUntil;
+  }
+
+  // Refuse every request for `ms` milliseconds from now.
+  refuseFor(ms) {
+    this.refuseUntil = Date.now() + ms;
+  }
+
+  notify() {
+    for (const w of this.waiters.slice()) w();
+  }
+
+  refuse() {
+    this.refused++;
+    this.notify();
+  }
+
+  record(signal, decoded, meta) {
+    this.requests++;
+    if (signal === 'traces') for (const s of otlp.spansOf(decoded)) this.spans.push({ ...s, meta });
+    if (signal === 'logs') for (const r of otlp.logRecordsOf(decoded)) this.logs.push({ ...r, meta });
+    if (signal === 'metrics') for (const p of otlp.dataPointsOf(decoded)) this.points.push({ ...p, meta });
+    this.notify();
+  }
+
+  // Resolves once pred() holds; rejects after timeoutMs with `what` in the message.
+  until(pred, timeoutMs, what) {
+    return new Promise((resolve, reject) => {
+      if (pred()) return resolve();
+      const check = () => {
+        if (!pred()) return;
+        cleanup();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`backend: ${what} not reached within ${timeoutMs} ms (spans ${this.spans.length}, requests ${this.requests}, refused ${this.refused})`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.waiters.splice(this.waiters.indexOf(check), 1);
+      };
+      this.waiters.push(check);
+    });
+  }
+}
+
+// OTLP/JSON carries trace and span IDs as hex where protobuf JSON would use base64: turn
+// them into bytes so protobufjs reads the rest with its ordinary JSON mapping.
+const HEX_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId', 'trace_id', 'span_id', 'parent_span_id']);
+function hexIdsToBytes(v) {
+  if (Array.isArray(v)) return v.map(hexIdsToBytes);
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = HEX_FIELDS.has(k) && typeof x === 'string' ? Buffer.from(x, 'hex') : hexIdsToBytes(x);
+    return o;
+  }
+  return v;
+}
+
+function decodeOtlpJson(signal, text) {
+  const type = otlp.types[SERVICES[signal].req];
+  const msg = type.fromObject(hexIdsToBytes(JSON.parse(text)));
+  return decoderOf[signal](Buffer.from(type.encode(msg).finish()));
+}
+
+const decoderOf = { traces: otlp.decodeTracesData, metrics: otlp.decodeMetricsData, logs: otlp.decodeLogsData };
+
+// gRPC backend on 127.0.0.1:<free port>. Resolves { url, port, rec, stop }.
+async function startGrpcBackend() {
+  const rec = new Recorder();
+  const server = new grpc.Server();
+  for (const [signal, { service }] of Object.entries(SERVICES)) {
+    const def = {
+      Export: {
+        path: `/${service}/Export`,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (b) => b,
+        requestDeserialize: (b) => b,
+        responseSerialize: (b) => b,
+        responseDeserialize: (b) => b,
+      },
+    };
+    server.addService(def, {
+      Export: (call, cb) => {
+        if (rec.refusing()) {
+          rec.refuse();
+          return cb({ code: grpc.status.UNAVAILABLE, details: 'backend refusing on purpose (test outage)' });
+        }
+        let decoded;
+        try {
+          decoded = decoderOf[signal](call.request);
+        } catch (e) {
+          return cb({ code: grpc.status.INVALID_ARGUMENT, details: `cannot decode: ${e.message}` });
+        }
+        rec.record(signal, decoded, { metadata: call.metadata.getMap() });
+        cb(null, Buffer.alloc(0));
+      },
+    });
+  }
+  const port = await new Promise((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    rec,
+    stop: () => new Promise((resolve) => server.tryShutdown(() => resolve())),
+  };
+}
+
+const HTTP_PATHS = { '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' };
+
+// OTLP/HTTP backend (protobuf and JSON, gzip) on 127.0.0.1:<free port>.
+async function startHttpBackend() {
+  const rec = new Recorder();
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      const signal = HTTP_PATHS[req.url];
+      if (!signal || req.method !== 'POST') {
+        res.writeHead(404).end();
+        return;
+      }
+      if (rec.refusing()) {
+        rec.refuse();
+        res.writeHead(503, { 'retry-after': '1', 'content-type': 'application/json' }).end('{"code":14,"message":"refusing on purpose"}');
+        return;
+      }
+      let body = Buffer.concat(chunks);
+      try {
+        if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
+        const ct = String(req.headers['content-type'] || '');
+        let decoded;
+        if (ct.startsWith('application/json')) {
+          decoded = decodeOtlpJson(signal, body.toString());
+        } else {
+          decoded = decoderOf[signal](body);
+        }
+        rec.record(signal, decoded, { contentType: ct, encoding: req.headers['content-encoding'] || '' });
+        res.writeHead(200, { 'content-type': ct.startsWith('application/json') ? 'application/json' : 'application/x-protobuf' });
+        res.end(ct.startsWith('application/json') ? '{}' : Buffer.alloc(0));
+      } catch (e) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end(`cannot decode: ${e.message}`);
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    rec,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+module.exports = { startGrpcBackend, startHttpBackend, Recorder };

@@ -1,0 +1,935 @@
+/* sampling_policy: every policy type on its own (sampled and not sampled), and / drop
+ * combinations, folding of several offers into one trace, and configuration errors that
+ * name the section and key. Traces are built from protobuf-c structs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../../process/conf.h"
+#include "../../../process/sampling_policy.h"
+#include "kt_err.h"
+#include "kt_log.h"
+
+typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event Event;
+typedef Opentelemetry__Proto__Trace__V1__Status Status;
+typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+
+#define MAX_SPANS 16
+#define MAX_ATTRS 8
+
+/* One resource, one scope, up to MAX_SPANS spans of one trace, all in one heap block. */
+struct td {
+    TracesData td;
+    ResourceSpans rs, *rsp;
+    Resource res;
+    ScopeSpans ss, *ssp;
+    Span spans[MAX_SPANS], *sp[MAX_SPANS];
+    Status st[MAX_SPANS];
+    KeyValue kv[MAX_SPANS][MAX_ATTRS], *kvp[MAX_SPANS][MAX_ATTRS];
+    AnyValue av[MAX_SPANS][MAX_ATTRS];
+    KeyValue rkv[MAX_ATTRS], *rkvp[MAX_ATTRS];
+    AnyValue rav[MAX_ATTRS];
+    Event ev[MAX_SPANS], *evp[MAX_SPANS];
+    uint8_t tid[16];
+    uint8_t sid[MAX_SPANS][8];
+};
+
+static struct td *td_new(uint8_t trace)
+{
+    struct td *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    TracesData td = OPENTELEMETRY__PROTO__TRACE__V1__TRACES_DATA__INIT;
+    ResourceSpans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+    Resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+    ScopeSpans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+    t->td = td;
+    t->rs = rs;
+    t->res = res;
+    t->ss = ss;
+    memset(t->tid, trace, 16);
+    t->rs.resource = &t->res;
+    t->res.attributes = t->rkvp;
+    t->rsp = &t->rs;
+    t->ssp = &t->ss;
+    t->rs.n_scope_spans = 1;
+    t->rs.scope_spans = &t->ssp;
+    t->ss.spans = t->sp;
+    t->td.n_resource_spans = 1;
+    t->td.resource_spans = &t->rsp;
+    return t;
+}
+
+static Span *td_span(struct td *t, uint64_t start_ns, uint64_t end_ns)
+{
+    size_t i = t->ss.n_spans++;
+    assert_true(i < MAX_SPANS);
+    Span s = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+    t->spans[i] = s;
+    Span *sp = &t->spans[i];
+    sp->trace_id.data = t->tid;
+    sp->trace_id.len = 16;
+    t->sid[i][0] = (uint8_t)(i + 1);
+    sp->span_id.data = t->sid[i];
+    sp->span_id.len = 8;
+    sp->name = "op";
+    sp->start_time_unix_nano = start_ns;
+    sp->end_time_unix_nano = end_ns;
+    sp->attributes = t->kvp[i];
+    t->sp[i] = sp;
+    return sp;
+}
+
+static void td_status(struct td *t, Span *sp, int code)
+{
+    size_t i = (size_t)(sp - t->spans);
+    Status st = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
+    t->st[i] = st;
+    t->st[i].code = code;
+    sp->status = &t->st[i];
+}
+
+static void td_event(struct td *t, Span *sp, const char *name)
+{
+    size_t i = (size_t)(sp - t->spans);
+    Event ev = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__EVENT__INIT;
+    t->ev[i] = ev;
+    t->ev[i].name = (char *)name;
+    t->evp[i] = &t->ev[i];
+    sp->events = &t->evp[i];
+    sp->n_events = 1;
+}
+
+/* Adds an attribute to sp (NULL: to the resource) and returns its value to fill. */
+static AnyValue *td_attr(struct td *t, Span *sp, const char *key)
+{
+    KeyValue kv = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+    AnyValue av = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    KeyValue *k;
+    AnyValue *v;
+    if (sp == NULL) {
+        size_t j = t->res.n_attributes++;
+        assert_true(j < MAX_ATTRS);
+        k = &t->rkv[j];
+        v = &t->rav[j];
+        t->rkvp[j] = k;
+    } else {
+        size_t i = (size_t)(sp - t->spans), j = sp->n_attributes++;
+        assert_true(j < MAX_ATTRS);
+        k = &t->kv[i][j];
+        v = &t->av[i][j];
+        t->kvp[i][j] = k;
+    }
+    *k = kv;
+    *v = av;
+    k->key = (char *)key;
+    k->value = v;
+    return v;
+}
+
+static void td_str(struct td *t, Span *sp, const char *key, const char *val)
+{
+    AnyValue *v = td_attr(t, sp, key);
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+    v->string_value = (char *)val;
+}
+
+static void td_int(struct td *t, Span *sp, const char *key, int64_t val)
+{
+    AnyValue *v = td_attr(t, sp, key);
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+    v->int_value = val;
+}
+
+static void td_double(struct td *t, Span *sp, const char *key, double val)
+{
+    AnyValue *v = td_attr(t, sp, key);
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
+    v->double_value = val;
+}
+
+static void td_bool(struct td *t, Span *sp, const char *key, bool val)
+{
+    AnyValue *v = td_attr(t, sp, key);
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
+    v->bool_value = val;
+}
+
+/* ---- configuration ---- */
+
+/* A typed sentinel: a bare NULL may be a plain 0 in varargs. */
+#define END ((const char *)NULL)
+
+/* Appends [tail_sampling.policy.NAME] with the key, value pairs, ended by END. */
+static void add_policy(struct process_conf *c, const char *name, ...)
+{
+    struct process_policy_conf *v =
+        realloc(c->tail_sampling.policies, (c->tail_sampling.n_policies + 1) * sizeof(*v));
+    assert_non_null(v);
+    c->tail_sampling.policies = v;
+    struct process_policy_conf *p = &v[c->tail_sampling.n_policies++];
+    memset(p, 0, sizeof(*p));
+    p->name = strdup(name);
+    va_list ap;
+    va_start(ap, name);
+    for (;;) {
+        const char *k = va_arg(ap, const char *);
+        if (k == NULL)
+            break;
+        const char *val = va_arg(ap, const char *);
+        assert_int_equal(kt_strlist_push(&p->keys, k), 0);
+        assert_int_equal(kt_strlist_push(&p->values, val), 0);
+    }
+    va_end(ap);
+}
+
+static struct sampling_policies *compile_ok(struct process_conf *c)
+{
+    struct sampling_policies *ps = NULL;
+    struct kt_err err = {0};
+    int rc =
+        sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies, &ps, &err);
+    if (rc != 0)
+        fail_msg("compile: %s", err.msg);
+    process_conf_free(c);
+    return ps;
+}
+
+/* Compiles and expects failure with exactly `want` as the message. */
+static void compile_fails(struct process_conf *c, const char *want)
+{
+    struct sampling_policies *ps = NULL;
+    struct kt_err err = {0};
+    int rc =
+        sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies, &ps, &err);
+    process_conf_free(c);
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(rc, KT_EINVAL);
+    assert_null(ps);
+    assert_string_equal(err.msg, want);
+}
+
+/* A trace folded from the given offers and decided at now_ms. */
+struct trace_state {
+    struct sampling_summary sum;
+    uint64_t match[4];
+};
+
+static void observe(struct sampling_policies *ps, struct trace_state *st, const struct td *t)
+{
+    assert_true(sampling_policy_match_words(ps) <= 4);
+    sampling_policy_observe(ps, &t->td, &st->sum, st->match);
+}
+
+static bool decide_one(struct sampling_policies *ps, struct td *t, uint64_t now_ms)
+{
+    struct trace_state st;
+    memset(&st, 0, sizeof(st));
+    observe(ps, &st, t);
+    return sampling_policy_decide(ps, t->tid, &st.sum, st.match, now_ms);
+}
+
+#define MS 1000000ull
+
+/* ---- policies on their own ---- */
+
+static void test_always_sample(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "all", "type", "always_sample", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    assert_int_equal(sampling_policy_count_top_level(ps), 1);
+    assert_int_equal(sampling_policy_match_words(ps), 0);
+    struct td *t = td_new(1);
+    td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_latency(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "slow", "type", "latency", "threshold_ms", "100", END);
+    struct sampling_policies *ps = compile_ok(&c);
+
+    /* Duration is max end - min start over all spans, not one span's duration. */
+    struct td *t = td_new(1);
+    td_span(t, 1000 * MS, 1060 * MS);
+    td_span(t, 1050 * MS, 1100 * MS);
+    assert_true(decide_one(ps, t, 0)); /* exactly 100 ms */
+    free(t);
+
+    t = td_new(2);
+    td_span(t, 1000 * MS, 1099 * MS);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+
+    /* Spread over two offers. */
+    struct td *a = td_new(3), *b = td_new(3);
+    td_span(a, 2000 * MS, 2010 * MS);
+    td_span(b, 2080 * MS, 2150 * MS);
+    struct trace_state st;
+    memset(&st, 0, sizeof(st));
+    observe(ps, &st, a);
+    assert_false(sampling_policy_decide(ps, a->tid, &st.sum, st.match, 0));
+    observe(ps, &st, b);
+    assert_true(sampling_policy_decide(ps, a->tid, &st.sum, st.match, 0));
+    free(a);
+    free(b);
+    sampling_policy_free(ps);
+}
+
+static void test_latency_upper(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "band", "type", "latency", "threshold_ms", "100", "upper_threshold_ms", "200",
+               END);
+    struct sampling_policies *ps = compile_ok(&c);
+    static const struct {
+        uint64_t dur_ms;
+        bool want;
+    } cases[] = {{50, false}, {100, false}, {101, true}, {200, true}, {201, false}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct td *t = td_new((uint8_t)i);
+        td_span(t, 5000 * MS, (5000 + cases[i].dur_ms) * MS);
+        assert_int_equal(decide_one(ps, t, 0), cases[i].want);
+        free(t);
+    }
+    sampling_policy_free(ps);
+}
+
+static void test_status_code(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR, unset", END);
+    struct sampling_policies *ps = compile_ok(&c);
+
+    struct td *t = td_new(1);
+    td_status(t, td_span(t, 1, 2), 1); /* OK */
+    td_status(t, td_span(t, 1, 2), 2); /* ERROR */
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(2);
+    td_status(t, td_span(t, 1, 2), 1);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(3);
+    td_span(t, 1, 2); /* no status: UNSET */
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static unsigned count_sampled(struct sampling_policies *ps, unsigned n)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct td *t = td_new(0);
+        memcpy(t->tid, &i, sizeof(i));
+        t->tid[15] = 0x5a;
+        td_span(t, 1, 2);
+        k += decide_one(ps, t, 0);
+        free(t);
+    }
+    return k;
+}
+
+static void test_probabilistic(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "none", "type", "probabilistic", "sampling_percentage", "0", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    assert_int_equal(count_sampled(ps, 1000), 0);
+    sampling_policy_free(ps);
+
+    add_policy(&c, "all", "type", "probabilistic", "sampling_percentage", "100", END);
+    ps = compile_ok(&c);
+    assert_int_equal(count_sampled(ps, 1000), 1000);
+    sampling_policy_free(ps);
+
+    add_policy(&c, "quarter", "type", "probabilistic", "sampling_percentage", "25", END);
+    ps = compile_ok(&c);
+    unsigned k = count_sampled(ps, 4000);
+    assert_true(k > 850 && k < 1150);
+    /* Deterministic: the same trace IDs give the same count. */
+    assert_int_equal(count_sampled(ps, 4000), k);
+    sampling_policy_free(ps);
+
+    /* The salt changes which traces are picked, not how many. */
+    add_policy(&c, "quarter", "type", "probabilistic", "sampling_percentage", "25", "hash_salt",
+               "other", END);
+    ps = compile_ok(&c);
+    unsigned k2 = count_sampled(ps, 4000);
+    assert_true(k2 > 850 && k2 < 1150);
+    assert_int_not_equal(k2, k);
+    sampling_policy_free(ps);
+}
+
+static void test_string_attribute(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "svc", "type", "string_attribute", "key", "service.name", "values",
+               "checkout, cart", END);
+    struct sampling_policies *ps = compile_ok(&c);
+
+    struct td *t = td_new(1); /* on a span */
+    td_str(t, td_span(t, 1, 2), "service.name", "cart");
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(2); /* on the resource */
+    td_str(t, NULL, "service.name", "checkout");
+    td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(3);
+    td_str(t, NULL, "service.name", "checkout-v2"); /* exact match only */
+    td_str(t, td_span(t, 1, 2), "other", "cart");
+    td_int(t, td_span(t, 1, 2), "service.name", 7); /* not a string */
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_string_attribute_regex_invert(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "re", "type", "string_attribute", "key", "http.url", "values", "^/api/v[0-9]+/",
+               "enabled_regex_matching", "true", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    struct td *t = td_new(1);
+    td_str(t, td_span(t, 1, 2), "http.url", "/api/v2/orders");
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(2);
+    td_str(t, td_span(t, 1, 2), "http.url", "/health");
+    td_str(t, td_span(t, 1, 2), "http.url", "/x/api/v2/");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    /* invert_match: sampled unless some span or resource has a matching value. */
+    add_policy(&c, "not-health", "type", "string_attribute", "key", "http.route", "values",
+               "/health", "invert_match", "true", END);
+    ps = compile_ok(&c);
+    t = td_new(3);
+    td_str(t, td_span(t, 1, 2), "http.route", "/orders");
+    td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(4);
+    td_str(t, td_span(t, 1, 2), "http.route", "/orders");
+    td_str(t, td_span(t, 1, 2), "http.route", "/health");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(5); /* key absent: sampled */
+    td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_numeric_attribute(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "5xx", "type", "numeric_attribute", "key", "http.status_code", "min_value",
+               "500", "max_value", "599", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    struct td *t = td_new(1);
+    td_int(t, td_span(t, 1, 2), "http.status_code", 200);
+    td_int(t, td_span(t, 1, 2), "http.status_code", 599);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(2);
+    td_double(t, td_span(t, 1, 2), "http.status_code", 503.0);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(3);
+    td_int(t, td_span(t, 1, 2), "http.status_code", 404);
+    td_int(t, NULL, "http.status_code", 600);
+    td_str(t, td_span(t, 1, 2), "http.status_code", "503");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(4); /* on the resource */
+    td_int(t, NULL, "http.status_code", 500);
+    td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    /* Only a minimum, inverted. */
+    add_policy(&c, "small", "type", "numeric_attribute", "key", "size", "min_value", "-10",
+               "invert_match", "yes", END);
+    ps = compile_ok(&c);
+    t = td_new(5);
+    td_int(t, td_span(t, 1, 2), "size", -11);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(6);
+    td_int(t, td_span(t, 1, 2), "size", 1000000);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_boolean_attribute(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "dbg", "type", "boolean_attribute", "key", "debug", "value", "true", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    struct td *t = td_new(1);
+    td_bool(t, td_span(t, 1, 2), "debug", false);
+    td_bool(t, td_span(t, 1, 2), "debug", true);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(2);
+    td_bool(t, td_span(t, 1, 2), "debug", false);
+    td_str(t, td_span(t, 1, 2), "debug", "true");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    add_policy(&c, "nodbg", "type", "boolean_attribute", "key", "debug", "value", "true",
+               "invert_match", "true", END);
+    ps = compile_ok(&c);
+    t = td_new(3);
+    td_bool(t, NULL, "debug", true);
+    td_span(t, 1, 2);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_span_count(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "mid", "type", "span_count", "min_spans", "2", "max_spans", "3", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    struct td *t = td_new(1);
+    td_span(t, 1, 2);
+    assert_false(decide_one(ps, t, 0));
+    td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 0));
+    td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 0));
+    td_span(t, 1, 2);
+    assert_false(decide_one(ps, t, 0));
+    /* Counted across offers: 4 + 4. */
+    struct trace_state st;
+    memset(&st, 0, sizeof(st));
+    observe(ps, &st, t);
+    observe(ps, &st, t);
+    assert_int_equal(st.sum.n_spans, 8);
+    free(t);
+    sampling_policy_free(ps);
+
+    add_policy(&c, "big", "type", "span_count", "min_spans", "3", END);
+    ps = compile_ok(&c);
+    t = td_new(2);
+    for (int i = 0; i < 10; i++)
+        td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_rate_limiting(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "rl", "type", "rate_limiting", "spans_per_second", "10", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    struct td *t = td_new(1);
+    for (int i = 0; i < 6; i++)
+        td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 5000));  /* 6 of 10 */
+    assert_false(decide_one(ps, t, 5999)); /* 12 > 10 in the same second */
+    assert_true(decide_one(ps, t, 6000));  /* a new second */
+    td_span(t, 1, 2);
+    td_span(t, 1, 2);
+    td_span(t, 1, 2);
+    td_span(t, 1, 2);
+    assert_false(decide_one(ps, t, 6001)); /* 6 + 10 */
+    assert_true(decide_one(ps, t, 7001));  /* exactly 10 */
+    free(t);
+    sampling_policy_free(ps);
+}
+
+/* ---- combinations ---- */
+
+static void test_and_policy(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "slow-checkout", "type", "and", "and_sub_policy", "checkout, slow", END);
+    add_policy(&c, "checkout", "type", "string_attribute", "key", "service.name", "values",
+               "checkout", END);
+    add_policy(&c, "slow", "type", "latency", "threshold_ms", "500", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    /* The sub-policies only count inside the and. */
+    assert_int_equal(sampling_policy_count_top_level(ps), 1);
+
+    struct td *t = td_new(1);
+    td_str(t, NULL, "service.name", "checkout");
+    td_span(t, 0 + 1, 600 * MS);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(2); /* checkout but fast */
+    td_str(t, NULL, "service.name", "checkout");
+    td_span(t, 1, 10 * MS);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(3); /* slow but another service */
+    td_str(t, NULL, "service.name", "cart");
+    td_span(t, 1, 900 * MS);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_drop_policy(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    add_policy(&c, "everything", "type", "always_sample", END);
+    add_policy(&c, "no-health", "type", "drop", "drop_sub_policy", "health, prob0", END);
+    add_policy(&c, "health", "type", "string_attribute", "key", "http.route", "values", "/health",
+               END);
+    add_policy(&c, "prob0", "type", "probabilistic", "sampling_percentage", "100", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    assert_int_equal(sampling_policy_count_top_level(ps), 3);
+
+    /* The drop wins over always_sample and status_code. */
+    struct td *t = td_new(1);
+    Span *sp = td_span(t, 1, 2);
+    td_str(t, sp, "http.route", "/health");
+    td_status(t, sp, 2);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(2);
+    td_str(t, td_span(t, 1, 2), "http.route", "/orders");
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    /* A drop whose sub-policies do not all match drops nothing. */
+    add_policy(&c, "everything", "type", "always_sample", END);
+    add_policy(&c, "d", "type", "drop", "drop_sub_policy", "health", "drop_sub_policy", "never",
+               END);
+    add_policy(&c, "health", "type", "string_attribute", "key", "http.route", "values", "/health",
+               END);
+    add_policy(&c, "never", "type", "probabilistic", "sampling_percentage", "0", END);
+    ps = compile_ok(&c);
+    t = td_new(3);
+    td_str(t, td_span(t, 1, 2), "http.route", "/health");
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    /* Only a drop policy: nothing is ever sampled. */
+    add_policy(&c, "d", "type", "drop", "drop_sub_policy", "health", END);
+    add_policy(&c, "health", "type", "string_attribute", "key", "http.route", "values", "/health",
+               END);
+    ps = compile_ok(&c);
+    t = td_new(4);
+    td_str(t, td_span(t, 1, 2), "http.route", "/orders");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_any_policy_samples(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    add_policy(&c, "slow", "type", "latency", "threshold_ms", "1000", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    struct td *t = td_new(1);
+    td_status(t, td_span(t, 1, 2), 2);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(2);
+    td_span(t, 1, 2000 * MS);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(3);
+    td_span(t, 1, 2);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+/* ---- OTTL ---- */
+
+static void test_ottl_condition(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "ottl", "type", "ottl_condition", "span",
+               "span.attributes[\"tier\"] == \"gold\"", "span", "span.name == \"checkout\"",
+               "spanevent", "spanevent.name == \"exception\"", END);
+    struct sampling_policies *ps = compile_ok(&c);
+
+    struct td *t = td_new(1);
+    td_str(t, td_span(t, 1, 2), "tier", "gold");
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(2);
+    td_span(t, 1, 2)->name = "checkout";
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(3);
+    td_event(t, td_span(t, 1, 2), "exception");
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+
+    t = td_new(4);
+    Span *sp = td_span(t, 1, 2);
+    td_str(t, sp, "tier", "silver");
+    td_event(t, sp, "retry");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    /* Resource paths are usable from a span condition. */
+    add_policy(&c, "res", "type", "ottl_condition", "span",
+               "resource.attributes[\"service.name\"] == \"cart\"", "error_mode", "ignore", END);
+    ps = compile_ok(&c);
+    t = td_new(5);
+    td_str(t, NULL, "service.name", "cart");
+    td_span(t, 1, 2);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+/* A condition that fails on some spans: Len() of an int attribute. propagate makes the policy
+ * not sample a trace whose first evaluation fails before a match; ignore and silent skip
+ * failed evaluations. */
+static void test_ottl_error_mode(void **state)
+{
+    (void)state;
+    static const char *const cond = "Len(span.attributes[\"v\"]) > 2";
+    struct process_conf c = {0};
+    add_policy(&c, "p", "type", "ottl_condition", "span", cond, END);
+    struct sampling_policies *ps = compile_ok(&c);
+    struct td *good = td_new(1), *bad = td_new(2), *none = td_new(3);
+    td_str(good, td_span(good, 1, 2), "v", "long");
+    td_int(good, td_span(good, 1, 2), "v", 5);
+    td_int(bad, td_span(bad, 1, 2), "v", 5);
+    td_str(bad, td_span(bad, 1, 2), "v", "long");
+    td_str(none, td_span(none, 1, 2), "v", "a");
+    td_int(none, td_span(none, 1, 2), "v", 5);
+    assert_true(decide_one(ps, good, 0));  /* matched before the failure */
+    assert_false(decide_one(ps, bad, 0));  /* failed before the match */
+    assert_false(decide_one(ps, none, 0)); /* no match, then a failure */
+    sampling_policy_free(ps);
+
+    add_policy(&c, "i", "type", "ottl_condition", "span", cond, "error_mode", "ignore", END);
+    ps = compile_ok(&c);
+    assert_true(decide_one(ps, good, 0));
+    assert_true(decide_one(ps, bad, 0));
+    assert_false(decide_one(ps, none, 0));
+    sampling_policy_free(ps);
+
+    add_policy(&c, "s", "type", "ottl_condition", "span", cond, "error_mode", "silent", END);
+    ps = compile_ok(&c);
+    assert_true(decide_one(ps, bad, 0));
+    assert_false(decide_one(ps, none, 0));
+    sampling_policy_free(ps);
+    free(good);
+    free(bad);
+    free(none);
+}
+
+/* ---- configuration errors ---- */
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR,EROR", END);
+    compile_fails(&c, "[tail_sampling.policy.errors] status_codes: 'EROR' is not a status code "
+                      "(want OK, ERROR, UNSET)");
+
+    add_policy(&c, "x", "threshold_ms", "5", END);
+    compile_fails(&c, "[tail_sampling.policy.x] type: required but not set (want one of "
+                      "always_sample, latency, status_code, probabilistic, string_attribute, "
+                      "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
+                      "ottl_condition, and, drop)");
+
+    add_policy(&c, "x", "type", "latncy", END);
+    compile_fails(&c, "[tail_sampling.policy.x] type: 'latncy' is not a policy type (want one "
+                      "of always_sample, latency, status_code, probabilistic, string_attribute, "
+                      "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
+                      "ottl_condition, and, drop)");
+
+    add_policy(&c, "slow", "type", "latency", "threshold", "5", END);
+    compile_fails(&c, "[tail_sampling.policy.slow] threshold: unknown key for type latency "
+                      "(valid keys: type, threshold_ms, upper_threshold_ms)");
+
+    add_policy(&c, "all", "type", "always_sample", "values", "x", END);
+    compile_fails(&c, "[tail_sampling.policy.all] values: unknown key for type always_sample "
+                      "(valid keys: type)");
+
+    add_policy(&c, "slow", "type", "latency", "threshold_ms", "5s", END);
+    compile_fails(&c, "[tail_sampling.policy.slow] threshold_ms: want a non-negative integer, "
+                      "got '5s'");
+
+    add_policy(&c, "slow", "type", "latency", "threshold_ms", "50", "upper_threshold_ms", "50",
+               END);
+    compile_fails(&c, "[tail_sampling.policy.slow] upper_threshold_ms: 50 must be greater than "
+                      "threshold_ms 50");
+
+    add_policy(&c, "slow", "type", "latency", END);
+    compile_fails(&c, "[tail_sampling.policy.slow] threshold_ms: required but not set (or set "
+                      "upper_threshold_ms)");
+
+    add_policy(&c, "p", "type", "probabilistic", "sampling_percentage", "101", END);
+    compile_fails(&c, "[tail_sampling.policy.p] sampling_percentage: want a number from 0 to "
+                      "100, got '101'");
+
+    add_policy(&c, "s", "type", "string_attribute", "key", "k", END);
+    compile_fails(&c, "[tail_sampling.policy.s] values: required but not set");
+
+    add_policy(&c, "s", "type", "string_attribute", "values", "a", END);
+    compile_fails(&c, "[tail_sampling.policy.s] key: required but not set");
+
+    add_policy(&c, "s", "type", "string_attribute", "key", "k", "values", "a(",
+               "enabled_regex_matching", "true", END);
+    compile_fails(&c, "[tail_sampling.policy.s] values: 'a(' is not a valid regular expression: "
+                      "missing closing parenthesis at offset 2");
+
+    add_policy(&c, "s", "type", "string_attribute", "key", "k", "values", "a", "invert_match",
+               "maybe", END);
+    compile_fails(&c, "[tail_sampling.policy.s] invert_match: want true or false (or yes/no, "
+                      "on/off, 1/0), got 'maybe'");
+
+    add_policy(&c, "n", "type", "numeric_attribute", "key", "k", "min_value", "10", "max_value",
+               "5", END);
+    compile_fails(&c, "[tail_sampling.policy.n] max_value: 5 is less than min_value 10");
+
+    add_policy(&c, "n", "type", "numeric_attribute", "key", "k", "min_value", "1.5", END);
+    compile_fails(&c, "[tail_sampling.policy.n] min_value: want an integer, got '1.5'");
+
+    add_policy(&c, "n", "type", "numeric_attribute", "key", "k", END);
+    compile_fails(&c, "[tail_sampling.policy.n] min_value: required but not set (or set "
+                      "max_value)");
+
+    add_policy(&c, "b", "type", "boolean_attribute", "key", "k", END);
+    compile_fails(&c, "[tail_sampling.policy.b] value: required but not set (want true or "
+                      "false)");
+
+    add_policy(&c, "sc", "type", "span_count", "min_spans", "5", "max_spans", "2", END);
+    compile_fails(&c, "[tail_sampling.policy.sc] max_spans: 2 is less than min_spans 5");
+
+    add_policy(&c, "rl", "type", "rate_limiting", "spans_per_second", "0", END);
+    compile_fails(&c, "[tail_sampling.policy.rl] spans_per_second: must be greater than 0");
+
+    add_policy(&c, "a", "type", "and", "and_sub_policy", "b, nope", END);
+    add_policy(&c, "b", "type", "always_sample", END);
+    compile_fails(&c, "[tail_sampling.policy.a] and_sub_policy: no [tail_sampling.policy.nope] "
+                      "section");
+
+    add_policy(&c, "a", "type", "and", "and_sub_policy", "d", END);
+    add_policy(&c, "d", "type", "drop", "drop_sub_policy", "a", END);
+    compile_fails(&c, "[tail_sampling.policy.a] and_sub_policy: 'd' is a drop policy; a "
+                      "sub-policy cannot be and or drop");
+
+    add_policy(&c, "a", "type", "and", "and_sub_policy", "a", END);
+    compile_fails(&c, "[tail_sampling.policy.a] and_sub_policy: 'a' is this section itself");
+
+    add_policy(&c, "d", "type", "drop", END);
+    compile_fails(&c, "[tail_sampling.policy.d] drop_sub_policy: required but not set (names of "
+                      "other [tail_sampling.policy.NAME] sections)");
+
+    add_policy(&c, "o", "type", "ottl_condition", "error_mode", "loud", END);
+    compile_fails(&c, "[tail_sampling.policy.o] error_mode: want one of propagate|ignore|silent, "
+                      "got 'loud'");
+
+    add_policy(&c, "o", "type", "ottl_condition", END);
+    compile_fails(&c, "[tail_sampling.policy.o] span: required but not set (or set spanevent)");
+}
+
+static void test_config_ottl_errors(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    struct sampling_policies *ps = NULL;
+    struct kt_err err = {0};
+    add_policy(&c, "o", "type", "ottl_condition", "span", "span.name ==", END);
+    assert_int_equal(
+        sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies, &ps, &err),
+        KT_EINVAL);
+    process_conf_free(&c);
+    assert_null(ps);
+    assert_true(strncmp(err.msg, "[tail_sampling.policy.o] span: ", 31) == 0);
+
+    memset(&c, 0, sizeof(c));
+    add_policy(&c, "o", "type", "ottl_condition", "span", "span.name == \"a\"", "spanevent",
+               "log.body == \"x\"", END);
+    assert_int_equal(
+        sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies, &ps, &err),
+        KT_EINVAL);
+    process_conf_free(&c);
+    assert_true(strncmp(err.msg, "[tail_sampling.policy.o] spanevent: ", 36) == 0);
+}
+
+int main(void)
+{
+    kt_log_set_level(KT_LOG_ERROR); /* failing OTTL conditions warn on purpose */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_always_sample),
+        cmocka_unit_test(test_latency),
+        cmocka_unit_test(test_latency_upper),
+        cmocka_unit_test(test_status_code),
+        cmocka_unit_test(test_probabilistic),
+        cmocka_unit_test(test_string_attribute),
+        cmocka_unit_test(test_string_attribute_regex_invert),
+        cmocka_unit_test(test_numeric_attribute),
+        cmocka_unit_test(test_boolean_attribute),
+        cmocka_unit_test(test_span_count),
+        cmocka_unit_test(test_rate_limiting),
+        cmocka_unit_test(test_and_policy),
+        cmocka_unit_test(test_drop_policy),
+        cmocka_unit_test(test_any_policy_samples),
+        cmocka_unit_test(test_ottl_condition),
+        cmocka_unit_test(test_ottl_error_mode),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_ottl_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,299 @@
+/* transform: statements per context and in order, where clauses, created resources and
+ * scopes, error modes, configuration errors, and a pack/unpack round trip of the result. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../../process/transform.h"
+
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
+typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event SpanEvent;
+typedef Opentelemetry__Proto__Metrics__V1__MetricsData MetricsData;
+typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics ResourceMetrics;
+typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics ScopeMetrics;
+typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
+typedef Opentelemetry__Proto__Metrics__V1__Gauge Gauge;
+typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint NumberDataPoint;
+typedef Opentelemetry__Proto__Logs__V1__LogsData LogsData;
+typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ResourceLogs;
+typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ScopeLogs;
+typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
+
+static struct kt_arena A;
+
+#define NEW(T, INIT)                                                                               \
+    ({                                                                                             \
+        T *p_ = kt_arena_alloc(&A, sizeof(T));                                                     \
+        T i_ = INIT;                                                                               \
+        *p_ = i_;                                                                                  \
+        p_;                                                                                        \
+    })
+
+static void push(void ***arr, size_t *n, void *p)
+{
+    void **na = kt_arena_alloc(&A, (*n + 1) * sizeof(*na));
+    if (*n)
+        memcpy(na, *arr, *n * sizeof(*na));
+    na[(*n)++] = p;
+    *arr = na;
+}
+#define PUSH(arr, n, p) push((void ***)(void *)&(arr), &(n), (p))
+
+static const char *attr_str(KeyValue **kv, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(kv[i]->key, key) == 0)
+            return kv[i]->value->value_case ==
+                           OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
+                       ? kv[i]->value->string_value
+                       : "(not a string)";
+    return NULL;
+}
+
+struct fx {
+    struct process_conf conf;
+    struct transform *t;
+};
+
+static int setup(void **state)
+{
+    kt_arena_init(&A, NULL, 0);
+    static struct fx fx;
+    memset(&fx, 0, sizeof(fx));
+    *state = &fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    transform_free(fx->t);
+    kt_strlist_free(&fx->conf.transform.trace_statements);
+    kt_strlist_free(&fx->conf.transform.metric_statements);
+    kt_strlist_free(&fx->conf.transform.log_statements);
+    kt_arena_free(&A);
+    return 0;
+}
+
+static struct transform *make(struct fx *fx, int mode, struct kt_strlist *l,
+                              const char *const *stmts)
+{
+    fx->conf.transform.error_mode = mode;
+    for (; *stmts; stmts++)
+        kt_strlist_push(l, *stmts);
+    struct kt_err err = {0};
+    if (transform_new(&fx->conf, &fx->t, &err) != 0)
+        fail_msg("transform_new: %s", err.msg);
+    return fx->t;
+}
+
+static TracesData *traces(void)
+{
+    TracesData *td = NEW(TracesData, OPENTELEMETRY__PROTO__TRACE__V1__TRACES_DATA__INIT);
+    for (int r = 0; r < 2; r++) {
+        ResourceSpans *rs =
+            NEW(ResourceSpans, OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT);
+        PUSH(td->resource_spans, td->n_resource_spans, rs);
+        ScopeSpans *ss = NEW(ScopeSpans, OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT);
+        PUSH(rs->scope_spans, rs->n_scope_spans, ss);
+        for (int i = 0; i < 2; i++) {
+            Span *s = NEW(Span, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT);
+            s->name = i ? "GET /users/42" : "internal";
+            s->kind = i ? 2 : 1;
+            SpanEvent *e = NEW(SpanEvent, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__EVENT__INIT);
+            e->name = "ev";
+            PUSH(s->events, s->n_events, e);
+            PUSH(ss->spans, ss->n_spans, s);
+        }
+    }
+    return td;
+}
+
+static void test_traces(void **state)
+{
+    struct fx *fx = *state;
+    const char *st[] = {
+        "set(resource.attributes[\"env\"], \"prod\")",
+        "set(span.attributes[\"svc\"], resource.attributes[\"env\"])",
+        "replace_pattern(span.name, \"/[0-9]+\", \"/{id}\") where span.kind == SPAN_KIND_SERVER",
+        "set(span.attributes[\"renamed\"], span.name)",
+        "set(spanevent.attributes[\"of\"], span.name)",
+        "set(scope.name, \"tagged\")",
+        NULL,
+    };
+    struct transform *t = make(fx, OTTL_ERR_PROPAGATE, &fx->conf.transform.trace_statements, st);
+    assert_true(transform_active(t, KT_SIGNAL_TRACES));
+    assert_false(transform_active(t, KT_SIGNAL_LOGS));
+    TracesData *td = traces();
+    struct kt_err err = {0};
+    assert_int_equal(transform_traces(t, td, &A, &err), 0);
+    for (size_t r = 0; r < 2; r++) {
+        ResourceSpans *rs = td->resource_spans[r];
+        assert_non_null(rs->resource); /* created for the statement */
+        assert_string_equal(attr_str(rs->resource->attributes, rs->resource->n_attributes, "env"),
+                            "prod");
+        assert_string_equal(rs->scope_spans[0]->scope->name, "tagged");
+        Span *internal = rs->scope_spans[0]->spans[0], *server = rs->scope_spans[0]->spans[1];
+        assert_string_equal(internal->name, "internal");
+        assert_string_equal(server->name, "GET /users/{id}");
+        assert_string_equal(attr_str(server->attributes, server->n_attributes, "svc"), "prod");
+        /* statements run in order: the rename saw the rewritten name */
+        assert_string_equal(attr_str(server->attributes, server->n_attributes, "renamed"),
+                            "GET /users/{id}");
+        SpanEvent *e = server->events[0];
+        assert_string_equal(attr_str(e->attributes, e->n_attributes, "of"), "GET /users/{id}");
+    }
+    /* The result packs and unpacks like any TracesData. */
+    size_t len = opentelemetry__proto__trace__v1__traces_data__get_packed_size(td);
+    uint8_t *buf = malloc(len);
+    opentelemetry__proto__trace__v1__traces_data__pack(td, buf);
+    TracesData *back = opentelemetry__proto__trace__v1__traces_data__unpack(NULL, len, buf);
+    assert_non_null(back);
+    assert_string_equal(back->resource_spans[1]->scope_spans[0]->spans[1]->name, "GET /users/{id}");
+    opentelemetry__proto__trace__v1__traces_data__free_unpacked(back, NULL);
+    free(buf);
+}
+
+static void test_metrics(void **state)
+{
+    struct fx *fx = *state;
+    const char *st[] = {
+        "set(metric.description, \"desc\") where metric.name == \"m\"",
+        "set(datapoint.attributes[\"unit\"], metric.unit)",
+        "set(datapoint.value_double, 0.0) where datapoint.value_double < 0",
+        NULL,
+    };
+    struct transform *t = make(fx, OTTL_ERR_PROPAGATE, &fx->conf.transform.metric_statements, st);
+    MetricsData md = OPENTELEMETRY__PROTO__METRICS__V1__METRICS_DATA__INIT;
+    ResourceMetrics *rm =
+        NEW(ResourceMetrics, OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT);
+    PUSH(md.resource_metrics, md.n_resource_metrics, rm);
+    ScopeMetrics *sm = NEW(ScopeMetrics, OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT);
+    PUSH(rm->scope_metrics, rm->n_scope_metrics, sm);
+    Metric *m = NEW(Metric, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__INIT);
+    m->name = "m";
+    m->unit = "ms";
+    m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
+    m->gauge = NEW(Gauge, OPENTELEMETRY__PROTO__METRICS__V1__GAUGE__INIT);
+    PUSH(sm->metrics, sm->n_metrics, m);
+    double vals[] = {-2, 3};
+    for (int i = 0; i < 2; i++) {
+        NumberDataPoint *p =
+            NEW(NumberDataPoint, OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT);
+        p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
+        p->as_double = vals[i];
+        PUSH(m->gauge->data_points, m->gauge->n_data_points, p);
+    }
+    struct kt_err err = {0};
+    assert_int_equal(transform_metrics(t, &md, &A, &err), 0);
+    assert_string_equal(m->description, "desc");
+    NumberDataPoint **p = m->gauge->data_points;
+    assert_true(p[0]->as_double == 0.0);
+    assert_true(p[1]->as_double == 3.0);
+    assert_string_equal(attr_str(p[1]->attributes, p[1]->n_attributes, "unit"), "ms");
+}
+
+static LogsData *logs(void)
+{
+    LogsData *ld = NEW(LogsData, OPENTELEMETRY__PROTO__LOGS__V1__LOGS_DATA__INIT);
+    ResourceLogs *rl = NEW(ResourceLogs, OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT);
+    PUSH(ld->resource_logs, ld->n_resource_logs, rl);
+    ScopeLogs *sl = NEW(ScopeLogs, OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT);
+    PUSH(rl->scope_logs, rl->n_scope_logs, sl);
+    const char *bodies[] = {"password=hunter2 user=bob", "ok"};
+    for (int i = 0; i < 2; i++) {
+        LogRecord *r = NEW(LogRecord, OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT);
+        r->body = NEW(AnyValue, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT);
+        r->body->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        r->body->string_value = (char *)bodies[i];
+        PUSH(sl->log_records, sl->n_log_records, r);
+    }
+    return ld;
+}
+
+static void test_logs_and_error_modes(void **state)
+{
+    struct fx *fx = *state;
+    const char *st[] = {
+        "replace_pattern(log.body, \"password=[^ ]*\", \"password=***\")",
+        "set(log.severity_number, Len(log.attributes))", /* fine: 0 */
+        "set(log.severity_text, Len(log.body))",         /* type error: int into a string */
+        "set(log.attributes[\"seen\"], true)",
+        NULL,
+    };
+    struct transform *t = make(fx, OTTL_ERR_IGNORE, &fx->conf.transform.log_statements, st);
+    LogsData *ld = logs();
+    struct kt_err err = {0};
+    assert_int_equal(transform_logs(t, ld, &A, &err), 0);
+    LogRecord **r = ld->resource_logs[0]->scope_logs[0]->log_records;
+    assert_string_equal(r[0]->body->string_value, "password=*** user=bob");
+    assert_string_equal(r[1]->body->string_value, "ok");
+    assert_int_equal(r[0]->n_attributes, 1); /* later statements still ran */
+    transform_free(t);
+    fx->t = NULL;
+
+    fx->conf.transform.error_mode = OTTL_ERR_PROPAGATE;
+    assert_int_equal(transform_new(&fx->conf, &fx->t, &err), 0);
+    ld = logs();
+    assert_int_equal(transform_logs(fx->t, ld, &A, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "[transform] log_statements: 'set(log.severity_text, "
+                                 "Len(log.body))': set log.severity_text: want a string, got int");
+    transform_free(fx->t);
+    fx->t = NULL;
+
+    fx->conf.transform.error_mode = OTTL_ERR_SILENT;
+    assert_int_equal(transform_new(&fx->conf, &fx->t, &err), 0);
+    ld = logs();
+    assert_int_equal(transform_logs(fx->t, ld, &A, &err), 0);
+}
+
+static void test_config_errors(void **state)
+{
+    struct fx *fx = *state;
+    struct kt_err err = {0};
+    struct transform *t = (struct transform *)&err;
+    kt_strlist_push(&fx->conf.transform.trace_statements, "set(span.name, \"x\")");
+    kt_strlist_push(&fx->conf.transform.trace_statements, "set(span.nam, \"x\")");
+    assert_int_equal(transform_new(&fx->conf, &t, &err), KT_EINVAL);
+    assert_null(t);
+    assert_non_null(strstr(err.msg, "[transform] trace_statements: column 5: unknown path "
+                                    "'span.nam'"));
+    kt_strlist_free(&fx->conf.transform.trace_statements);
+    kt_strlist_push(&fx->conf.transform.log_statements, "set(metric.name, \"x\")");
+    assert_int_equal(transform_new(&fx->conf, &t, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "[transform] log_statements: 'set(metric.name, \"x\")' uses "
+                                 "metric paths; log_statements may use resource, scope and log "
+                                 "paths");
+    kt_strlist_free(&fx->conf.transform.log_statements);
+    assert_int_equal(transform_new(&fx->conf, &t, &err), 0);
+    assert_false(transform_active(t, KT_SIGNAL_TRACES));
+    TracesData *td = traces();
+    assert_int_equal(transform_traces(t, td, &A, &err), 0);
+    assert_null(td->resource_spans[0]->resource); /* untouched when inactive */
+    transform_free(t);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_traces),
+        T(test_metrics),
+        T(test_logs_and_error_modes),
+        T(test_config_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
