@@ -1471,7 +1471,9 @@ static void type_desc(const struct kt_option *o, char *buf, size_t cap)
     case KT_OPT_DURATION: t = "duration"; break;
     case KT_OPT_SIZE: t = "size"; break;
     case KT_OPT_ENUM: t = "one of "; break;
-    case KT_OPT_LIST: t = "list"; break;
+    case KT_OPT_LIST:
+        t = (o->flags & KT_OPT_WHOLE) ? "list, one item per key: repeat the key" : "list";
+        break;
     case KT_OPT_PREFIX: t = "passthrough"; break;
     }
     snprintf(buf, cap, "%s%s%s%s", t, o->type == KT_OPT_ENUM && o->choices ? o->choices : "",
@@ -1614,6 +1616,11 @@ int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char
     free(sets);
     if (rc != 0) {
         fprintf(stderr, "%s: %s\n", prog, err.msg);
+        kt_config_free(schema, conf);
+        return KT_CLI_EXIT2;
+    }
+    if (schema->validate != NULL && schema->validate(conf, &err) != 0) {
+        fprintf(stderr, "%s: %s%s%s\n", prog, path ? path : "", path ? ": " : "", err.msg);
         kt_config_free(schema, conf);
         return KT_CLI_EXIT2;
     }

@@ -74,6 +74,9 @@ struct kt_config_schema {
     size_t n_opts;
     const struct kt_section_handler *handlers; /* may be NULL */
     size_t n_handlers;
+    /* Checks that need more than one value or compile something (OTTL statements, sampling
+     * policies), run by kt_cli_run after loading, for --check too. May be NULL. */
+    int (*validate)(const void *conf, struct kt_err *err);
 };
 
 /* Sets every option to its default, then applies the INI file (path may be NULL: defaults

@@ -1,5 +1,7 @@
 #include "conf.h"
 
+#include "pipeline.h"
+
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,12 @@ static const struct kt_section_handler process_handlers[] = {
     {"tail_sampling.policy.", policy_load},
 };
 
+/* --check compiles what startup compiles, so a bad statement or policy fails there too. */
+static int process_validate(const void *conf, struct kt_err *err)
+{
+    return pipeline_check(conf, err);
+}
+
 const struct kt_config_schema process_conf_schema = {
     .program = "kotel-process",
     .version = KT_VERSION,
@@ -144,6 +152,7 @@ const struct kt_config_schema process_conf_schema = {
     .n_opts = sizeof(process_options) / sizeof(process_options[0]),
     .handlers = process_handlers,
     .n_handlers = sizeof(process_handlers) / sizeof(process_handlers[0]),
+    .validate = process_validate,
 };
 
 void process_conf_free(struct process_conf *c)

@@ -625,6 +625,22 @@ fail:
     return rc;
 }
 
+int pipeline_check(const struct process_conf *conf, struct kt_err *err)
+{
+    struct filter *f = NULL;
+    struct transform *t = NULL;
+    struct tail_sampler *s = NULL;
+    int rc = filter_new(conf, &f, err);
+    if (rc == 0)
+        rc = transform_new(conf, &t, err);
+    if (rc == 0 && tail_sampler_enabled(conf))
+        rc = tail_sampler_new(conf, sampler_export, sampler_release, NULL, &s, err);
+    tail_sampler_free(s);
+    transform_free(t);
+    filter_free(f);
+    return rc;
+}
+
 void pipeline_begin_shutdown(struct pipeline *p)
 {
     p->shutting_down = true;

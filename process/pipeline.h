@@ -23,6 +23,10 @@ struct pipeline;
 int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct pipeline **out,
                  struct kt_err *err);
 
+/* Compiles filter, transform and sampling policies without connecting anything: the
+ * configuration check behind --check. */
+int pipeline_check(const struct process_conf *conf, struct kt_err *err);
+
 /* Shutdown, step 1: stop fetching and send what is decided. */
 void pipeline_begin_shutdown(struct pipeline *p);
 /* True when nothing decided is waiting for the exporter. */

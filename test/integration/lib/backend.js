@@ -46,9 +46,15 @@ class Recorder {
 
   record(signal, decoded, meta) {
     this.requests++;
+    const before = { traces: this.spans.length, logs: this.logs.length, metrics: this.points.length };
     if (signal === 'traces') for (const s of otlp.spansOf(decoded)) this.spans.push({ ...s, meta });
     if (signal === 'logs') for (const r of otlp.logRecordsOf(decoded)) this.logs.push({ ...r, meta });
     if (signal === 'metrics') for (const p of otlp.dataPointsOf(decoded)) this.points.push({ ...p, meta });
+    if (this.onRecord) {
+      const now = { traces: this.spans.length, logs: this.logs.length, metrics: this.points.length };
+      const what = { traces: 'spans', logs: 'log records', metrics: 'data points' }[signal];
+      this.onRecord(signal, `${now[signal] - before[signal]} ${what}`);
+    }
     this.notify();
   }
 
