@@ -34,6 +34,8 @@ COMMON_SRC := $(sort $(wildcard common/*.c))
 INGEST_SRC := $(filter-out ingest/main.c,$(sort $(wildcard ingest/*.c)))
 PROCESS_SRC := $(filter-out process/main.c,$(sort $(wildcard process/*.c)))
 DEVBROKER_SRC := $(sort $(wildcard test/devbroker/*.c))
+# make bench's tools: one source file each, linking only common/ (never ingest/ or process/).
+BENCH_TOOLS := $(patsubst test/bench/%.c,$(BUILD)/kotel-%,$(sort $(wildcard test/bench/*.c)))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -49,8 +51,8 @@ endif
 UNIT_SRC := $(sort $(wildcard test/unit/*/test_*.c))
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all deps gen test test-unit test-integration demo lint format fuzz fuzz-smoke clean
-all: $(BINS)
+.PHONY: all bench-tools deps gen unit-bins test test-unit test-integration demo lint format fuzz fuzz-smoke clean
+all: $(BINS) $(BENCH_TOOLS)
 
 deps:
 	@scripts/deps.sh
@@ -92,6 +94,10 @@ $(BUILD)/kotel-process: $(call obj,process/main.c) $(PROCESS_LIB) $(COMMON_LIB)
 $(BUILD)/kotel-devbroker: $(call obj,$(DEVBROKER_SRC)) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+bench-tools: $(BENCH_TOOLS)
+$(BENCH_TOOLS): $(BUILD)/kotel-%: $(BUILD)/obj/test/bench/%.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # A unit test links the library of the directory it mirrors plus common.
 $(BUILD)/test/unit/common/%: $(call obj,test/unit/common/%.c) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
@@ -102,6 +108,8 @@ $(BUILD)/test/unit/ingest/%: $(call obj,test/unit/ingest/%.c) $(INGEST_LIB) $(CO
 $(BUILD)/test/unit/process/%: $(call obj,test/unit/process/%.c) $(PROCESS_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit-bins: $(UNIT_BINS)
 
 test-unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
@@ -120,6 +128,11 @@ test: deps
 demo: deps
 	$(MAKE) all
 	@KT_BUILD=$(BUILD) scripts/demo.sh
+
+# Throughput and CPU cost of both tiers against a raw librdkafka producer (README, Performance).
+.PHONY: bench
+bench: all bench-tools
+	@KT_BUILD=$(BUILD) scripts/bench.py
 
 lint: deps
 	@scripts/lint.sh

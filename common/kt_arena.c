@@ -14,10 +14,12 @@ struct kt_arena_block {
     size_t size; /* usable bytes after the header */
 };
 
-#define ARENA_HDR                                                                           \
-    (((sizeof(struct kt_arena_block) + ARENA_ALIGN - 1) / ARENA_ALIGN) * ARENA_ALIGN)
+#define ARENA_HDR (((sizeof(struct kt_arena_block) + ARENA_ALIGN - 1) / ARENA_ALIGN) * ARENA_ALIGN)
 
-static void *pb_alloc(void *data, size_t size) { return kt_arena_alloc(data, size); }
+static void *pb_alloc(void *data, size_t size)
+{
+    return kt_arena_alloc(data, size);
+}
 
 static void pb_free(void *data, void *p)
 {

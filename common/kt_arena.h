@@ -38,6 +38,9 @@ void kt_arena_reset(struct kt_arena *a);
 /* Frees every block; the arena must be initialised again before reuse. */
 void kt_arena_free(struct kt_arena *a);
 /* A protobuf-c allocator drawing from a (valid while a is). */
-static inline ProtobufCAllocator *kt_arena_pb(struct kt_arena *a) { return &a->pb; }
+static inline ProtobufCAllocator *kt_arena_pb(struct kt_arena *a)
+{
+    return &a->pb;
+}
 
 #endif

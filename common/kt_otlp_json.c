@@ -7,7 +7,6 @@
  * types, with a path for the error), unpacks into the arena and writes JSON directly into
  * the caller's kt_buf. */
 #include "kt_otlp_json.h"
-#include "kt_arena.h"
 
 #include <errno.h>
 #include <float.h>
@@ -23,6 +22,8 @@
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "kt_arena.h"
+#include "kt_codec.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
@@ -479,32 +480,6 @@ static int j2p_enum(struct j2p *c, const ProtobufCFieldDescriptor *f, json_t *v,
     return rc;
 }
 
-static int hex_val(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-static int b64_val(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+' || ch == '-')
-        return 62;
-    if (ch == '/' || ch == '_')
-        return 63;
-    return -1;
-}
-
 static void describe_char(unsigned char ch, char *buf, size_t cap)
 {
     if (ch > 0x20 && ch < 0x7f)
@@ -525,8 +500,8 @@ static int j2p_hex(struct j2p *c, const char *s, size_t n, size_t want, Protobuf
     if (p == NULL)
         return KT_ENOMEM;
     for (size_t i = 0; i < want; i++) {
-        int hi = hex_val((unsigned char)s[2 * i]);
-        int lo = hex_val((unsigned char)s[2 * i + 1]);
+        int hi = kt_hex_digit((unsigned char)s[2 * i]);
+        int lo = kt_hex_digit((unsigned char)s[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             size_t at = hi < 0 ? 2 * i : 2 * i + 1;
             char ch[16];
@@ -565,7 +540,7 @@ static int j2p_base64(struct j2p *c, const char *s, size_t n, ProtobufCBinaryDat
     unsigned bits = 0;
     size_t o = 0;
     for (size_t i = 0; i < m; i++) {
-        int v = b64_val((unsigned char)s[i]);
+        int v = kt_base64_digit((unsigned char)s[i]);
         if (v < 0) {
             char ch[16];
             describe_char((unsigned char)s[i], ch, sizeof(ch));

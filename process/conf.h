@@ -29,7 +29,7 @@ enum process_tristate { PROCESS_AUTO = 0, PROCESS_ON = 1, PROCESS_OFF = 2 };
  * sampler validates and compiles it (errors name the section and key). */
 struct process_policy_conf {
     char *name;
-    struct kt_strlist keys;   /* parallel to values */
+    struct kt_strlist keys; /* parallel to values */
     struct kt_strlist values;
 };
 
@@ -46,8 +46,8 @@ struct process_conf {
         int encoding; /* enum process_encoding */
         uint64_t session_timeout_ms;
         uint64_t heartbeat_interval_ms;
-        int group_rebalance_strategy; /* enum process_rebalance */
-        char *dead_letter_topic;      /* "" = none */
+        int group_rebalance_strategy;  /* enum process_rebalance */
+        char *dead_letter_topic;       /* "" = none */
         uint64_t max_pending_messages; /* fetched but unfinished, before consumption pauses */
         struct kt_strlist rdkafka;
     } kafka;

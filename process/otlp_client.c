@@ -17,6 +17,7 @@
 #include <http_parser.h>
 #include <nghttp2/nghttp2.h>
 
+#include "kt_codec.h"
 #include "kt_log.h"
 #include "kt_tls.h"
 
@@ -114,21 +115,6 @@ static void start_request(struct otlp_client *c);
 
 /* ---- small decoders ---- */
 
-static int b64val(int ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+' || ch == '-')
-        return 62;
-    if (ch == '/' || ch == '_')
-        return 63;
-    return -1;
-}
-
 /* grpc-status-details-bin is base64, usually unpadded; both alphabets are accepted. */
 static int b64_decode(const uint8_t *s, size_t n, struct kt_buf *out)
 {
@@ -137,7 +123,7 @@ static int b64_decode(const uint8_t *s, size_t n, struct kt_buf *out)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '=')
             break;
-        int v = b64val(s[i]);
+        int v = kt_base64_digit(s[i]);
         if (v < 0)
             return KT_EINVAL;
         acc = (acc << 6) | (uint32_t)v;
@@ -151,24 +137,13 @@ static int b64_decode(const uint8_t *s, size_t n, struct kt_buf *out)
     return 0;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static void percent_decode(const uint8_t *s, size_t n, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < n && o + 1 < cap; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = kt_hex_digit(s[i + 1])) >= 0 &&
+            (lo = kt_hex_digit(s[i + 2])) >= 0) {
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

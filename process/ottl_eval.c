@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "kt_codec.h"
 #include "kt_log.h"
 #include "ottl_int.h"
 
@@ -524,17 +525,6 @@ static int set_string_field(struct ottl_eval *ev, const struct ottl_path_def *d,
     return 0;
 }
 
-static int hexdigit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int set_id(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v,
                   size_t bytes, bool empty_ok, ProtobufCBinaryData *field)
 {
@@ -556,7 +546,7 @@ static int set_id(struct ottl_eval *ev, const struct ottl_path_def *d, const str
     if (b == NULL)
         return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
     for (size_t i = 0; i < bytes; i++) {
-        int hi = hexdigit(v->s.p[2 * i]), lo = hexdigit(v->s.p[2 * i + 1]);
+        int hi = kt_hex_digit(v->s.p[2 * i]), lo = kt_hex_digit(v->s.p[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return kt_err_set(ev->err, KT_EINVAL, "set %s: '%.*s' is not hex", d->name, (int)v->s.n,
                               v->s.p);

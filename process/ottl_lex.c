@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ottl_int.h"
+#include "kt_codec.h"
 
 int ottl_syntax_error(struct kt_err *err, const char *src, size_t pos, const char *fmt, ...)
 {
@@ -60,17 +61,6 @@ void ottl_tok_describe(const struct ottl_token *t, char *buf, size_t size)
         break;
     default: snprintf(buf, size, "%s", tok_text(t->kind)); break;
     }
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static size_t put_utf8(char *o, unsigned long cp)
@@ -142,7 +132,7 @@ static int lex_string(const char *src, size_t *pos, struct kt_arena *a, struct o
             int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
             unsigned long cp = 0;
             for (int k = 0; k < digits; k++) {
-                int h = hexval(src[i]);
+                int h = kt_hex_digit(src[i]);
                 if (h < 0)
                     return ottl_syntax_error(err, src, esc, "\\%c needs %d hex digits", e, digits);
                 cp = cp * 16 + (unsigned long)h;

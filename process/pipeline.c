@@ -65,10 +65,10 @@ struct pipeline {
     bool shutting_down;
     bool freeing; /* in pipeline_free: callbacks must not touch the parts being freed */
     bool paused;
-    struct kt_arena arena;    /* per message decode, reset after each */
-    struct kt_buf json_pb;    /* otlp_json values converted to protobuf */
-    struct kt_buf packed;     /* re-encoded data */
-    struct span_ref *refs;    /* grouping scratch, reused */
+    struct kt_arena arena; /* per message decode, reset after each */
+    struct kt_buf json_pb; /* otlp_json values converted to protobuf */
+    struct kt_buf packed;  /* re-encoded data */
+    struct span_ref *refs; /* grouping scratch, reused */
     struct span_ref *sorted;
     size_t refs_cap;
     uint32_t *group_n;
@@ -172,8 +172,8 @@ static void submit(struct pipeline *p, enum kt_signal sig, struct kt_slice data,
     }
 }
 
-static void sampler_export(void *ctx, struct kt_slice encoded, size_t n_spans,
-                           void *const *tokens, size_t n_tokens)
+static void sampler_export(void *ctx, struct kt_slice encoded, size_t n_spans, void *const *tokens,
+                           size_t n_tokens)
 {
     struct pipeline *p = ctx;
     void *token = tokens[0];
@@ -230,8 +230,7 @@ static size_t count_items(enum kt_signal sig, const ProtobufCMessage *msg)
     } else {
         const MetricsData *md = (const MetricsData *)msg;
         for (size_t r = 0; r < md->n_resource_metrics; r++) {
-            const Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm =
-                md->resource_metrics[r];
+            const Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm = md->resource_metrics[r];
             for (size_t s = 0; s < rm->n_scope_metrics; s++) {
                 const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = rm->scope_metrics[s];
                 for (size_t i = 0; i < sm->n_metrics; i++) {
@@ -444,8 +443,7 @@ static void on_message(void *ctx, const struct consumer_msg *m)
     struct kt_slice value = m->value;
     if (p->conf->kafka.encoding == PROCESS_ENC_OTLP_JSON) {
         kt_buf_reset(&p->json_pb);
-        if (kt_otlp_json_to_proto(m->sig, (const char *)value.p, value.n, &p->json_pb, &err) !=
-            0) {
+        if (kt_otlp_json_to_proto(m->sig, (const char *)value.p, value.n, &p->json_pb, &err) != 0) {
             dead_letter(p, m, pm, err.msg);
             goto out;
         }
@@ -456,8 +454,8 @@ static void on_message(void *ctx, const struct consumer_msg *m)
         dead_letter(p, m, pm, err.msg);
         goto out;
     }
-    ProtobufCMessage *msg =
-        protobuf_c_message_unpack(data_descriptor(m->sig), kt_arena_pb(&p->arena), value.n, value.p);
+    ProtobufCMessage *msg = protobuf_c_message_unpack(data_descriptor(m->sig),
+                                                      kt_arena_pb(&p->arena), value.n, value.p);
     if (msg == NULL) {
         dead_letter(p, m, pm,
                     p->arena.failed ? "out of memory decoding" : "protobuf-c cannot decode it");
@@ -648,7 +646,10 @@ void pipeline_begin_shutdown(struct pipeline *p)
     exporter_flush(p->exporter);
 }
 
-bool pipeline_drained(const struct pipeline *p) { return exporter_idle(p->exporter); }
+bool pipeline_drained(const struct pipeline *p)
+{
+    return exporter_idle(p->exporter);
+}
 
 void pipeline_free(struct pipeline *p)
 {
@@ -682,4 +683,7 @@ void pipeline_free(struct pipeline *p)
     free(p);
 }
 
-void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out) { *out = p->stats; }
+void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out)
+{
+    *out = p->stats;
+}

@@ -35,7 +35,7 @@ bool pipeline_drained(const struct pipeline *p);
 void pipeline_free(struct pipeline *p);
 
 struct pipeline_stats {
-    uint64_t messages, poison, items_in, items_filtered, items_exported, items_refused;
+    uint64_t messages, poison, items_in, items_filtered, items_exported;
 };
 void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out);
 

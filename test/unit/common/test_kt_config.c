@@ -885,7 +885,7 @@ static void test_secret_values_stay_out_of_error_messages(void **state)
     static const struct kt_option opts[] = {
         {"db", "pin", KT_OPT_UINT, "0", 0, NULL, KT_OPT_SECRET, "A secret number."},
     };
-    static const struct kt_config_schema s = {"p", "1", "", opts, 1, NULL, 0};
+    static const struct kt_config_schema s = {"p", "1", "", opts, 1, NULL, 0, NULL};
     uint64_t pin = 0;
     struct kt_err err = {0, ""};
     const char *sets[] = {"db.pin=12ab34"};

@@ -1,0 +1,741 @@
+#!/usr/bin/env python3
+"""make bench: throughput and cost of kotel-ingest and kotel-process on this machine.
+
+Every phase starts its own processes on free loopback ports (kotel-devbroker, kotel-ingest,
+kotel-process, the counting OTLP sink and the load generator from test/bench/) and stops
+them all at the end, also on failure or Ctrl-C. Phases run in rounds (every phase once per
+round, KT_BENCH_REPEAT rounds) so that drift of the machine spreads over all phases; the
+table gives the median of the rounds with min and max, and build/bench.json keeps every raw
+run, every command line and the method.
+
+Figures, all measured in this run:
+  spans/s      ingest: spans acknowledged to the load generator / load window;
+               process: spans consumed / time from partition assignment to the last span
+               delivered to the sink (minus decision_wait with tail sampling, see METHOD)
+  us CPU/span  (utime + stime of the tier's process, /proc/PID/stat) over the same window
+               * 1e6 / spans; two replicas: the sum of both
+  peak RSS     VmHWM of the tier's process at the end of the window (two replicas: the
+               larger one)
+  p99 ms       request latency seen by the load generator (ingest only)
+  ceiling      kotel-rawproduce: a plain librdkafka producer sending as many messages of
+               the same sizes to the same broker with the producer settings ingest
+               uses; its CPU per message / spans per message
+  ratio        tier us/span / ceiling us/span
+
+Knobs (environment): KT_BUILD, KT_BENCH_REPEAT (3), KT_BENCH_SECONDS (6, ingest load
+window), KT_BENCH_CONNECTIONS (4, gRPC), KT_BENCH_STREAMS (8, gRPC streams per connection),
+KT_BENCH_HTTP_CONNECTIONS (connections x streams: the same requests in flight over HTTP/1.1),
+KT_BENCH_INGEST_SET (space-separated --set overrides for ingest), KT_BENCH_PRELOAD_SPANS
+(250000), KT_BENCH_PROCESS_PARTITIONS (32), KT_BENCH_DECISION_WAIT (1s), KT_BENCH_PHASES
+(comma-separated subset), KT_BENCH_OUT (build/bench.json)."""
+
+import datetime
+import json
+import os
+import platform
+import queue
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(REPO, os.environ.get("KT_BUILD", "build"))
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
+
+
+def env_float(name, default):
+    v = os.environ.get(name, "")
+    return float(v) if v.strip() else default
+
+
+REPEAT = env_int("KT_BENCH_REPEAT", 3)
+SECONDS = env_float("KT_BENCH_SECONDS", 6)
+CONNECTIONS = env_int("KT_BENCH_CONNECTIONS", 4)
+STREAMS = env_int("KT_BENCH_STREAMS", 8)
+# HTTP/1.1 has one request in flight per connection: as many connections as gRPC has
+# streams in flight, so both protocols are offered the same concurrency.
+HTTP_CONNECTIONS = env_int("KT_BENCH_HTTP_CONNECTIONS", CONNECTIONS * STREAMS)
+PRELOAD_SPANS = env_int("KT_BENCH_PRELOAD_SPANS", 250000)
+PRELOAD_RATE = env_int("KT_BENCH_PRELOAD_RATE", 150000)
+PROC_PARTITIONS = env_int("KT_BENCH_PROCESS_PARTITIONS", 32)
+INGEST_PARTITIONS = 4
+DECISION_WAIT_S = env_float("KT_BENCH_DECISION_WAIT", 1.0)
+OUT = os.environ.get("KT_BENCH_OUT", os.path.join(BUILD, "bench.json"))
+EXPORT_PROTOCOL = os.environ.get("KT_BENCH_EXPORT_PROTOCOL", "grpc")
+# Ingest answers a request once Kafka acknowledged its last message, so a batch that waits
+# for [batch] timeout (200ms by default) holds every request in it: with a bounded number
+# of requests in flight, the default timeout measures the timer, not the code. The bench
+# sets a short one; the value is printed and kept in bench.json.
+INGEST_SET = os.environ.get("KT_BENCH_INGEST_SET", "batch.timeout=5ms").split()
+RAW_KEYS = 1000
+# The producer properties kotel-ingest sets (ingest/publisher.c) at its defaults, so the
+# ceiling produces the same way: acks=all with idempotence, linger 5 ms, no compression.
+RAW_SET = ["acks=all", "enable.idempotence=true", "linger.ms=5", "compression.codec=none",
+           "partitioner=fnv1a_random"]
+TOPIC = "otlp_spans"
+RAW_TOPIC = "kotel_bench_raw"
+TOPICS = [TOPIC, "otlp_metrics", "otlp_logs", RAW_TOPIC]
+TARGETS = {"ingest": "<=1.0 us/span, <=64 MiB", "process": "<=2.0 us/span"}
+
+ALL_PHASES = ["ingest-grpc", "ingest-http", "ingest-gzip",
+              "process-pass", "process-full", "process-2-replicas"]
+PHASES = [p for p in os.environ.get("KT_BENCH_PHASES", ",".join(ALL_PHASES)).split(",") if p]
+
+METHOD = {
+    "ingest": "fresh devbroker (%d partitions) and kotel-ingest per run; kotel-loadgen at full "
+              "speed for KT_BENCH_SECONDS; ingest CPU = utime+stime delta of /proc/PID/stat "
+              "from just before the load generator starts to just after it exits (every "
+              "acknowledged span has been produced by then); spans/s, p99 from the load "
+              "generator; peak RSS = VmHWM; Kafka messages = sum of the partitions' end "
+              "offsets, message sizes from the last 500 messages of each partition (kcat)"
+              % INGEST_PARTITIONS,
+    "process": "one devbroker preloaded once through kotel-ingest with KT_BENCH_PRELOAD_SPANS "
+               "spans on %d partitions (librdkafka's mock broker keeps only 5 MB per "
+               "partition; the bench checks every partition still starts at offset 0); each "
+               "run starts a fresh kotel-sink and kotel-process with a fresh group_id and "
+               "initial_offset=earliest. Window: from the 'assigned N partitions' log line "
+               "(the last replica's) to the first sink poll (every 25 ms) at which the sink "
+               "holds every span (pass-through, two replicas) or its final count (tail "
+               "sampling: the count is final once it has not moved for decision_wait + 1.5 s; "
+               "decision_wait is subtracted from the window for spans/s, not for CPU). Every "
+               "run checks the process's exit log counted all preloaded spans as input."
+               % PROC_PARTITIONS,
+    "ceiling": "kotel-rawproduce to the same broker (topic %s, same partition count): "
+               "as many messages as the tier produced (ingest) or read (process), their value "
+               "sizes taken in turn from the tier's messages (process: all of them; ingest: the "
+               "last 500 of each partition, the mock keeps no more), %d keys, --set %s; "
+               "CPU us per message / (spans / messages)"
+               % (RAW_TOPIC, RAW_KEYS, " ".join(RAW_SET)),
+}
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- processes
+
+LIVE = []  # every child still running, stopped on any exit
+
+
+class Child:
+    """A tracked child. stderr goes to a log file; stdout lines are queued."""
+
+    def __init__(self, name, argv, workdir, stdin=False):
+        self.name = name
+        self.argv = argv
+        self.log_path = os.path.join(workdir, "%s.%d.log" % (name, len(os.listdir(workdir))))
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE,
+                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                     stderr=self.logf, start_new_session=True)
+        self.pid = self.proc.pid
+        LIVE.append(self)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            self.lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
+        self.lines.put(None)
+
+    def line(self, timeout, what):
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise BenchError("%s: no %s within %.0f s\n%s" % (self.name, what, timeout, self.tail()))
+        if line is None:
+            self.proc.wait()
+            raise BenchError("%s exited (%s) before printing %s\n%s"
+                             % (self.name, self.proc.returncode, what, self.tail()))
+        return line
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def tail(self, n=3000):
+        s = self.log()
+        return "--- %s stderr (tail) ---\n%s" % (self.name, s[-n:])
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def cpu_s(self):
+        """utime + stime of every thread, seconds."""
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK
+
+    def hwm_mib(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for ln in f:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1]) / 1024.0
+        return None
+
+    def stop(self, grace=30.0, sig=signal.SIGTERM):
+        """Signal, wait up to grace seconds, then SIGKILL. Returns the exit code."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self in LIVE:
+            LIVE.remove(self)
+        self.logf.close()
+        return self.proc.returncode
+
+
+def stop_all():
+    for c in list(reversed(LIVE)):
+        try:
+            c.stop(grace=3.0)
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+
+
+def binary(name):
+    p = os.path.join(BUILD, name)
+    if not os.access(p, os.X_OK):
+        raise BenchError("%s missing: run 'make all bench-tools'" % p)
+    return p
+
+
+def free_ports(n):
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def wait_port(port, child, timeout=20.0):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if not child.alive():
+            raise BenchError("%s exited (%s) during start\n%s" % (child.name, child.proc.returncode, child.tail()))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise BenchError("%s: port %d not open within %.0f s\n%s" % (child.name, port, timeout, child.tail()))
+
+
+def wait_log(child, regex, timeout, what):
+    t0 = time.monotonic()
+    while True:
+        m = re.findall(regex, child.log())
+        if m:
+            return m
+        if not child.alive():
+            raise BenchError("%s exited (%s) waiting for %s\n%s" % (child.name, child.proc.returncode, what, child.tail()))
+        if time.monotonic() - t0 > timeout:
+            raise BenchError("%s: %s not logged within %.0f s\n%s" % (child.name, what, timeout, child.tail()))
+        time.sleep(0.01)
+
+
+def run_json(argv, timeout):
+    """Runs a tool that prints one JSON line on stdout."""
+    try:
+        r = subprocess.run(argv, cwd=REPO, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError("%s: no result within %.0f s" % (" ".join(argv), timeout))
+    out = r.stdout.decode("utf-8", "replace").strip().splitlines()
+    if r.returncode != 0 or not out:
+        raise BenchError("%s: exit %d\n%s%s" % (" ".join(argv), r.returncode, "\n".join(out),
+                                               r.stderr.decode("utf-8", "replace")[-3000:]))
+    return json.loads(out[-1])
+
+
+def start_broker(workdir, partitions):
+    b = Child("kotel-devbroker", [binary("kotel-devbroker"), "--partitions", str(partitions),
+                                  "--topics", ",".join(TOPICS)], workdir)
+    b.bootstrap = b.line(15, "bootstrap list")
+    if not re.match(r"^[\w.-]+:\d+(,[\w.-]+:\d+)*$", b.bootstrap):
+        raise BenchError("devbroker: bad bootstrap line %r" % b.bootstrap)
+    return b
+
+
+def start_ingest(workdir, bootstrap, extra_sets):
+    for attempt in range(3):
+        grpc_port, http_port = free_ports(2)
+        sets = ["kafka.brokers=" + bootstrap,
+                "receiver.grpc_endpoint=127.0.0.1:%d" % grpc_port,
+                "receiver.http_endpoint=127.0.0.1:%d" % http_port] + extra_sets
+        argv = [binary("kotel-ingest")]
+        for s in sets:
+            argv += ["--set", s]
+        ing = Child("kotel-ingest", argv, workdir)
+        try:
+            wait_port(grpc_port, ing)
+            wait_port(http_port, ing)
+            ing.grpc_port, ing.http_port, ing.sets = grpc_port, http_port, sets
+            return ing
+        except BenchError:
+            ing.stop(grace=2)
+            if attempt == 2 or "in use" not in ing.log():
+                raise
+    raise AssertionError("unreachable")
+
+
+def stop_checked(child, grace=30.0):
+    rc = child.stop(grace=grace)
+    if rc != 0:
+        raise BenchError("%s exited %s on SIGTERM\n%s" % (child.name, rc, child.tail()))
+
+
+# ---------------------------------------------------------------- kafka via kcat
+
+def kcat(args, timeout=60):
+    r = subprocess.run(["kcat"] + args, capture_output=True, timeout=timeout)
+    if r.returncode != 0:
+        raise BenchError("kcat %s: exit %d: %s" % (" ".join(args), r.returncode,
+                                                   r.stderr.decode("utf-8", "replace")[-2000:]))
+    return r.stdout
+
+
+def offsets(bootstrap, topic, partitions, which):
+    """which: -1 end offsets, -2 start offsets; {partition: offset}."""
+    args = ["-b", bootstrap, "-Q"]
+    for p in range(partitions):
+        args += ["-t", "%s:%d:%d" % (topic, p, which)]
+    out = kcat(args).decode()
+    res = {int(m.group(1)): int(m.group(2)) for m in re.finditer(r"\[(\d+)\] offset (-?\d+)", out)}
+    if len(res) != partitions:
+        raise BenchError("kcat -Q: expected %d partitions, got: %s" % (partitions, out))
+    return res
+
+
+def message_sizes(bootstrap, topic, start):
+    """Value sizes of messages from `start` (kcat -o: 'beginning' or '-N' = N from the end
+    of each partition) to the end."""
+    out = kcat(["-b", bootstrap, "-C", "-t", topic, "-o", start, "-e", "-q", "-f", "%S\n"], timeout=120)
+    return [int(x) for x in out.split()]
+
+
+def ceiling(bootstrap, messages, sizes_file, spans):
+    """sizes_file: the value sizes the tier's messages had (all of them, or a sample),
+    one per line; kotel-rawproduce uses them in turn."""
+    argv = [binary("kotel-rawproduce"), "--brokers", bootstrap, "--topic", RAW_TOPIC,
+            "--messages", str(messages), "--sizes-from", sizes_file, "--keys", str(RAW_KEYS)]
+    for s in RAW_SET:
+        argv += ["--set", s]
+    r = run_json(argv, timeout=120)
+    spans_per_msg = spans / messages
+    return {"argv": argv[1:], "result": r, "spans_per_message": spans_per_msg,
+            "us_per_span": r["cpu_us_per_msg"] / spans_per_msg}
+
+
+def write_sizes(workdir, sizes):
+    fd, path = tempfile.mkstemp(prefix="sizes.", dir=workdir)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join("%d\n" % n for n in sizes))
+    return path
+
+
+# ---------------------------------------------------------------- phases
+
+def loadgen_argv(protocol, gzip, port, duration, rate=None):
+    conns = CONNECTIONS if protocol == "grpc" else HTTP_CONNECTIONS
+    argv = [binary("kotel-loadgen"), "--protocol", protocol, "--connections", str(conns),
+            "--duration", "%g" % duration, "--target", "127.0.0.1:%d" % port]
+    if protocol == "grpc":
+        argv += ["--streams", str(STREAMS)]
+    if gzip:
+        argv.append("--gzip")
+    if rate:
+        argv += ["--rate", str(rate)]
+    return argv
+
+
+def ingest_run(phase, workdir):
+    protocol, gzip = {"ingest-grpc": ("grpc", False), "ingest-http": ("http", False),
+                      "ingest-gzip": ("http", True)}[phase]
+    broker = start_broker(workdir, INGEST_PARTITIONS)
+    try:
+        ing = start_ingest(workdir, broker.bootstrap, INGEST_SET)
+        try:
+            argv = loadgen_argv(protocol, gzip, ing.grpc_port if protocol == "grpc" else ing.http_port, SECONDS)
+            time.sleep(0.3)
+            cpu0 = ing.cpu_s()
+            lg = run_json(argv, timeout=SECONDS + 60)
+            cpu1 = ing.cpu_s()
+            rss = ing.hwm_mib()
+        finally:
+            stop_checked(ing)
+        if lg["spans_acked"] <= 0:
+            raise BenchError("%s: no span acknowledged: %s" % (phase, lg))
+        ends = offsets(broker.bootstrap, TOPIC, INGEST_PARTITIONS, -1)
+        messages = sum(ends.values())
+        sizes = message_sizes(broker.bootstrap, TOPIC, "-500")
+        avg = statistics.fmean(sizes)
+        sizes_file = write_sizes(workdir, sizes)
+        ceil = ceiling(broker.bootstrap, messages, sizes_file, lg["spans_acked"])
+    finally:
+        broker.stop(grace=5)
+    cpu = cpu1 - cpu0
+    us = cpu * 1e6 / lg["spans_acked"]
+    return {"phase": phase, "tier": "ingest", "ingest_set": ing.sets, "loadgen_argv": argv[1:],
+            "loadgen": lg, "cpu_s": cpu, "spans": lg["spans_acked"], "spans_per_s": lg["spans_per_s"],
+            "us_per_span": us, "rss_mib": rss, "p99_ms": lg["p99_ms"],
+            "kafka_messages": messages, "kafka_avg_bytes": avg, "size_sample": len(sizes),
+            "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"],
+            "ratio": us / ceil["us_per_span"]}
+
+
+FULL_INI = """\
+# kotel-process, process-full phase of make bench
+[filter]
+trace_conditions = span.name == "healthcheck"
+
+[transform]
+trace_statements = set(span.attributes["kotel.bench"], "1")
+
+[tail_sampling]
+decision_wait = {dw}ms
+
+[tail_sampling.policy.errors]
+type = status_code
+status_codes = ERROR
+
+[tail_sampling.policy.some]
+type = probabilistic
+sampling_percentage = 10
+"""
+
+
+class Preload:
+    """The broker the process phases read: preloaded once through kotel-ingest."""
+
+    def __init__(self, workdir):
+        self.broker = start_broker(workdir, PROC_PARTITIONS)
+        ing = start_ingest(workdir, self.broker.bootstrap, INGEST_SET)
+        try:
+            duration = max(1.0, PRELOAD_SPANS / PRELOAD_RATE)
+            argv = loadgen_argv("grpc", False, ing.grpc_port, duration, rate=PRELOAD_RATE)
+            lg = run_json(argv, timeout=duration + 60)
+        finally:
+            stop_checked(ing)
+        if lg["requests_failed"]:
+            raise BenchError("preload: %d requests failed: the topic holds spans nobody counted" % lg["requests_failed"])
+        self.spans = lg["spans_acked"]
+        starts = offsets(self.broker.bootstrap, TOPIC, PROC_PARTITIONS, -2)
+        if any(starts.values()):
+            raise BenchError("preload: the mock broker dropped old messages (start offsets %s): "
+                             "lower KT_BENCH_PRELOAD_SPANS or raise KT_BENCH_PROCESS_PARTITIONS" % starts)
+        self.messages = sum(offsets(self.broker.bootstrap, TOPIC, PROC_PARTITIONS, -1).values())
+        sizes = message_sizes(self.broker.bootstrap, TOPIC, "beginning")
+        if len(sizes) != self.messages:
+            raise BenchError("preload: read %d messages, end offsets say %d" % (len(sizes), self.messages))
+        self.avg = statistics.fmean(sizes)
+        self.sizes_file = write_sizes(workdir, sizes)
+        self.info = {"loadgen_argv": argv[1:], "loadgen": lg, "ingest_set": ing.sets, "spans": self.spans,
+                     "messages": self.messages, "bytes": sum(sizes), "avg_bytes": self.avg,
+                     "partitions": PROC_PARTITIONS}
+        self.ceilings = []
+
+    def ceiling(self):
+        c = ceiling(self.broker.bootstrap, self.messages, self.sizes_file, self.spans)
+        self.ceilings.append(c)
+        return c
+
+
+def process_run(phase, workdir, pre, seq):
+    replicas = 2 if phase == "process-2-replicas" else 1
+    full = phase == "process-full"
+    sink = Child("kotel-sink", [binary("kotel-sink"), "--listen", "127.0.0.1:0"], workdir, stdin=True)
+    procs = []
+    try:
+        addr = sink.line(10, "listen address")
+        if not re.match(r"^127\.0\.0\.1:\d+$", addr):
+            raise BenchError("kotel-sink: bad first line %r" % addr)
+
+        def sink_stats():
+            sink.send("stats\n")
+            while True:
+                ln = sink.line(5, "stats line")
+                if ln.startswith("{"):
+                    return json.loads(ln)
+
+        group = "kotel-bench-%s-%d-%d" % (phase, seq, os.getpid())
+        sets = ["kafka.brokers=" + pre.broker.bootstrap, "kafka.group_id=" + group,
+                "kafka.initial_offset=earliest", "kafka.metrics_topic=", "kafka.logs_topic=",
+                "exporter.endpoint=http://" + addr, "exporter.protocol=" + EXPORT_PROTOCOL,
+                "exporter.compression=none"]
+        argv = [binary("kotel-process")]
+        if full:
+            ini = os.path.join(workdir, "process-full.ini")
+            with open(ini, "w") as f:
+                f.write(FULL_INI.format(dw=int(DECISION_WAIT_S * 1000)))
+            argv += ["-c", ini]
+        for s in sets:
+            argv += ["--set", s]
+        for i in range(replicas):
+            procs.append(Child("kotel-process", argv, workdir))
+        # The mock broker completes a new group's first join after ~3 s, so replicas started
+        # together get their share in one generation (checked below: no revocation).
+        assigned = []
+        for p in procs:
+            assigned.append(int(wait_log(p, r"assigned (\d+) partitions", 30, "partition assignment")[0]))
+        t0 = time.monotonic()
+        cpu0 = sum(p.cpu_s() for p in procs)
+        samples = []
+        quiet = DECISION_WAIT_S + 1.5
+        deadline = t0 + 120
+        while True:
+            time.sleep(0.025)
+            now = time.monotonic()
+            st = sink_stats()
+            samples.append((now, sum(p.cpu_s() for p in procs), st["spans"]))
+            for p in procs:
+                if not p.alive():
+                    raise BenchError("kotel-process exited (%s) during the run\n%s" % (p.proc.returncode, p.tail()))
+            if not full and st["spans"] >= pre.spans:
+                done = samples[-1]
+                break
+            if full and st["spans"] > 0:
+                first = next(s for s in samples if s[2] == st["spans"])
+                if now - first[0] >= quiet:
+                    done = first
+                    break
+            if now > deadline:
+                raise BenchError("%s: sink has %d of %d spans after 120 s\n%s"
+                                 % (phase, st["spans"], pre.spans, procs[0].tail()))
+        rss = max(p.hwm_mib() for p in procs)
+        # Leaving the group at shutdown revokes too: count only what happened in the window.
+        revoked = sum(len(re.findall(r"(?:revoked|lost) \d+ partitions", p.log())) for p in procs)
+        exits = []
+        for p in procs:
+            stop_checked(p)
+            m = re.search(r"processed (\d+) messages \((\d+) undecodable\): (\d+) items in, (\d+) filtered out, "
+                          r"(\d+) handed to the exporter", p.log())
+            if not m:
+                raise BenchError("kotel-process: no 'processed' line in its log\n%s" % p.tail())
+            exits.append(dict(zip(["messages", "undecodable", "items_in", "filtered", "exported"],
+                                  map(int, m.groups()))))
+        final = sink_stats()
+        stop_checked(sink, grace=5)
+        if final.get("bad_requests"):
+            raise BenchError("%s: the sink refused %d export requests" % (phase, final["bad_requests"]))
+    finally:
+        for p in procs:
+            p.stop(grace=5)
+        sink.stop(grace=5)
+    items_in = sum(e["items_in"] for e in exits)
+    # Two replicas and a rebalance may read a few messages twice; never fewer.
+    if items_in < pre.spans:
+        raise BenchError("%s: kotel-process took in %d items, %d were preloaded" % (phase, items_in, pre.spans))
+    window = done[0] - t0
+    rate_window = window - (DECISION_WAIT_S if full else 0.0)
+    cpu = done[1] - cpu0
+    us = cpu * 1e6 / pre.spans
+    ceil = pre.ceiling()
+    return {"phase": phase, "tier": "process", "argv": argv[1:], "replicas": replicas,
+            "assigned_partitions": assigned, "revocations": revoked, "process_exit_stats": exits,
+            "sink_spans": final["spans"], "sink_requests": final["requests"], "window_s": window,
+            "rate_window_s": rate_window, "cpu_s": cpu, "spans": pre.spans,
+            "spans_per_s": pre.spans / rate_window, "us_per_span": us, "rss_mib": rss, "p99_ms": None,
+            "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"], "ratio": us / ceil["us_per_span"],
+            "sink_samples": len(samples)}
+
+
+# ---------------------------------------------------------------- report
+
+def fmt_num(v, kind):
+    if v is None:
+        return "-"
+    if kind == "rate":
+        return "%.0fk" % (v / 1000) if v >= 10000 else "%.0f" % v
+    if kind == "us":
+        return "%.2f" % v if v < 10 else "%.1f" % v
+    if kind == "ratio":
+        return "%.1fx" % v
+    return "%.1f" % v
+
+
+def cell(values, kind):
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return "-"
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt_num(med, kind)
+    return "%s (%s-%s)" % (fmt_num(med, kind), fmt_num(min(vals), kind), fmt_num(max(vals), kind))
+
+
+COLUMNS = [("spans/s", "spans_per_s", "rate"), ("us CPU/span", "us_per_span", "us"),
+           ("peak RSS MiB", "rss_mib", "mib"), ("p99 ms", "p99_ms", "ms"),
+           ("ceiling us/span", "ceiling_us_per_span", "us"), ("ratio", "ratio", "ratio")]
+
+
+def summarize(runs):
+    summary = {}
+    for phase in PHASES:
+        rs = [r for r in runs if r["phase"] == phase]
+        if not rs:
+            continue
+        s = {"runs": len(rs), "tier": rs[0]["tier"], "target": TARGETS[rs[0]["tier"]]}
+        for _, key, _ in COLUMNS:
+            vals = [r[key] for r in rs if r[key] is not None]
+            if vals:
+                s[key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
+        summary[phase] = s
+    return summary
+
+
+def table(runs):
+    head = ["phase"] + [c[0] for c in COLUMNS] + ["target"]
+    rows = []
+    for phase in PHASES:
+        rs = [r for r in runs if r["phase"] == phase]
+        if rs:
+            rows.append([phase] + [cell([r[k] for r in rs], kind) for _, k, kind in COLUMNS]
+                        + [TARGETS[rs[0]["tier"]]])
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    line = lambda r: "  ".join(c.ljust(widths[i]) if i in (0, len(r) - 1) else c.rjust(widths[i])
+                               for i, c in enumerate(r)).rstrip()
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    model = ln.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True).stdout.decode().strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                                    capture_output=True).stdout.strip())
+    except OSError:
+        rev, dirty = "", None
+    return {"cpus": os.cpu_count(), "cpus_allowed": len(os.sched_getaffinity(0)), "model": model,
+            "kernel": platform.release(), "python": platform.python_version(), "git": rev, "git_dirty": dirty}
+
+
+def main():
+    t_start = time.monotonic()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda s, f: (stop_all(), sys.exit(128 + s)))
+    bad = [p for p in PHASES if p not in ALL_PHASES]
+    if bad:
+        print("bench: unknown phase(s) %s; known: %s" % (", ".join(bad), ", ".join(ALL_PHASES)), file=sys.stderr)
+        return 2
+    for tool in ("kotel-devbroker", "kotel-ingest", "kotel-process", "kotel-loadgen", "kotel-sink", "kotel-rawproduce"):
+        binary(tool)
+    info = machine()
+    print("bench: %d cpus (%s), %d round(s), ingest load %gs over %d gRPC connections x %d streams / "
+          "%d HTTP/1.1 connections, ingest --set %s; process preload %d spans on %d partitions"
+          % (info["cpus_allowed"], info["model"], REPEAT, SECONDS, CONNECTIONS, STREAMS, HTTP_CONNECTIONS,
+             " ".join(INGEST_SET), PRELOAD_SPANS, PROC_PARTITIONS), flush=True)
+    runs, errors = [], []
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": info, "method": METHOD,
+              "config": {"repeat": REPEAT, "ingest_seconds": SECONDS, "connections": CONNECTIONS,
+                         "grpc_streams": STREAMS, "http_connections": HTTP_CONNECTIONS, "ingest_set": INGEST_SET, "preload_spans": PRELOAD_SPANS,
+                         "preload_rate": PRELOAD_RATE, "ingest_partitions": INGEST_PARTITIONS,
+                         "process_partitions": PROC_PARTITIONS, "decision_wait_s": DECISION_WAIT_S,
+                         "export_protocol": EXPORT_PROTOCOL, "raw_set": RAW_SET, "raw_keys": RAW_KEYS,
+                         "process_full_ini": FULL_INI.format(dw=int(DECISION_WAIT_S * 1000)),
+                         "phases": PHASES},
+              "targets": TARGETS}
+    workdir = tempfile.mkdtemp(prefix="kotel-bench.")
+    pre = None
+    try:
+        ingest_phases = [p for p in PHASES if p.startswith("ingest-")]
+        process_phases = [p for p in PHASES if p.startswith("process-")]
+        seq = 0
+        for rnd in range(REPEAT):
+            for phase in ingest_phases:
+                seq += 1
+                t = time.monotonic()
+                r = ingest_run(phase, workdir)
+                r["round"] = rnd + 1
+                runs.append(r)
+                print("bench: round %d %-19s %9.0f spans/s %6.2f us/span %6.1f MiB  p99 %6.1f ms  "
+                      "ceiling %.2f us/span  failed requests %d  (%.1fs)"
+                      % (rnd + 1, phase, r["spans_per_s"], r["us_per_span"], r["rss_mib"], r["p99_ms"],
+                         r["ceiling_us_per_span"], r["loadgen"]["requests_failed"], time.monotonic() - t),
+                      flush=True)
+        if process_phases:
+            t = time.monotonic()
+            pre = Preload(workdir)
+            result["preload"] = pre.info
+            print("bench: preloaded %d spans in %d messages (avg %.0f B) on %d partitions (%.1fs)"
+                  % (pre.spans, pre.messages, pre.avg, PROC_PARTITIONS, time.monotonic() - t), flush=True)
+            for rnd in range(REPEAT):
+                for phase in process_phases:
+                    seq += 1
+                    t = time.monotonic()
+                    r = process_run(phase, workdir, pre, seq)
+                    r["round"] = rnd + 1
+                    runs.append(r)
+                    print("bench: round %d %-19s %9.0f spans/s %6.2f us/span %6.1f MiB  window %.2fs  "
+                          "sink %d spans  ceiling %.2f us/span  revocations %d  (%.1fs)"
+                          % (rnd + 1, phase, r["spans_per_s"], r["us_per_span"], r["rss_mib"], r["window_s"],
+                             r["sink_spans"], r["ceiling_us_per_span"], r["revocations"],
+                             time.monotonic() - t), flush=True)
+    except BenchError as e:
+        errors.append(str(e))
+        print("bench: FAILED: %s" % e, file=sys.stderr)
+    finally:
+        if pre is not None:
+            pre.broker.stop(grace=5)
+        stop_all()
+    elapsed = time.monotonic() - t_start
+    result.update({"runs": runs, "summary": summarize(runs), "errors": errors, "elapsed_s": elapsed})
+    os.makedirs(os.path.dirname(os.path.abspath(OUT)), exist_ok=True)
+    with open(OUT, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    print()
+    print(table(runs))
+    print()
+    print("median (min-max) of %d round(s); ceiling = raw librdkafka producer, same messages, same broker;"
+          % REPEAT)
+    print("ratio = tier us/span / ceiling us/span. Raw runs and method: %s (%.0f s)"
+          % (os.path.relpath(OUT, REPO), elapsed))
+    if not errors:
+        import shutil
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print("bench: logs kept in %s" % workdir, file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    finally:
+        stop_all()
