@@ -22,6 +22,8 @@ typedef Opentelemetry__Proto__Logs__V1__LogsData LogsData;
 
 /* Sampler ticks: decisions are due at decision_wait granularity; 100ms is plenty. */
 #define TICK_SECONDS 0.1
+/* How often the sampler's memory and decisions are logged while it holds traces. */
+#define SAMPLER_REPORT_SECONDS 60.0
 
 /* Tokens handed to the sampler and exporter are one of these, told apart by the tag. */
 enum { TOKEN_MSG = 0x4d, TOKEN_MULTI = 0x55 };
@@ -62,6 +64,7 @@ struct pipeline {
     struct tail_sampler *sampler; /* NULL when tail sampling is off */
     struct pmsg *live;            /* every message in flight */
     ev_timer tick;
+    ev_tstamp last_report;
     bool shutting_down;
     bool freeing; /* in pipeline_free: callbacks must not touch the parts being freed */
     bool paused;
@@ -583,12 +586,30 @@ static void update_backpressure(struct pipeline *p)
     }
 }
 
+static void report_sampler(const struct pipeline *p)
+{
+    struct tail_sampler_stats st;
+    tail_sampler_get_stats(p->sampler, &st);
+    kt_info("tail sampling: %llu traces held (%llu spans, %llu bytes); decided %llu sampled, "
+            "%llu not sampled, %llu early (num_traces reached); late spans %llu kept, %llu "
+            "dropped",
+            (unsigned long long)st.traces_held, (unsigned long long)st.spans_held,
+            (unsigned long long)st.bytes_held, (unsigned long long)st.sampled,
+            (unsigned long long)st.not_sampled, (unsigned long long)st.decided_early,
+            (unsigned long long)st.late_sampled, (unsigned long long)st.late_dropped);
+}
+
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     struct pipeline *p = w->data;
-    if (p->sampler)
+    if (p->sampler) {
         tail_sampler_tick(p->sampler, (uint64_t)(ev_now(loop) * 1000.0));
+        if (ev_now(loop) - p->last_report >= SAMPLER_REPORT_SECONDS) {
+            p->last_report = ev_now(loop);
+            report_sampler(p);
+        }
+    }
     update_backpressure(p);
 }
 
@@ -616,6 +637,7 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
     ev_timer_init(&p->tick, tick_cb, TICK_SECONDS, TICK_SECONDS);
     p->tick.data = p;
     ev_timer_start(loop, &p->tick);
+    p->last_report = ev_now(loop);
     *out = p;
     return 0;
 fail:
@@ -656,6 +678,8 @@ void pipeline_free(struct pipeline *p)
     if (p == NULL)
         return;
     ev_timer_stop(p->loop, &p->tick);
+    if (p->sampler)
+        report_sampler(p);
     p->freeing = true;
     /* Traces still held are not decided: their messages stay uncommitted and are re-read
      * by whoever owns the partition next. */
