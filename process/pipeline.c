@@ -457,6 +457,18 @@ static void on_message(void *ctx, const struct consumer_msg *m)
         dead_letter(p, m, pm, err.msg);
         goto out;
     }
+    /* Pass-through needs no objects: the validated bytes go to the exporter as they are,
+     * which saves the decode that otherwise dominates the cost of a message. */
+    bool sample = m->sig == KT_SIGNAL_TRACES && p->sampler != NULL;
+    if (!sample && !filter_active(p->filter, m->sig) && !transform_active(p->transform, m->sig)) {
+        p->stats.items_in += n_items;
+        if (n_items > 0) {
+            pm->refs++;
+            p->stats.items_exported += n_items;
+            submit(p, m->sig, value, n_items, pm);
+        }
+        goto out;
+    }
     ProtobufCMessage *msg = protobuf_c_message_unpack(data_descriptor(m->sig),
                                                       kt_arena_pb(&p->arena), value.n, value.p);
     if (msg == NULL) {
@@ -501,7 +513,7 @@ static void on_message(void *ctx, const struct consumer_msg *m)
     if (left == 0)
         goto out;
     struct kt_slice original = changed ? (struct kt_slice){NULL, 0} : value;
-    if (m->sig == KT_SIGNAL_TRACES && p->sampler != NULL) {
+    if (sample) {
         rc = offer_traces(p, pm, (TracesData *)msg, left, original);
         if (rc != 0)
             kt_error("%s [%d] offset %lld: tail sampler: %s; it will be re-read after a restart",
