@@ -6,27 +6,12 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { withStack } = require('./lib/procs');
-const { startProcess } = require('./lib/kprocess');
+const { startProcess, processSets, newGroup } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
 
-let groupSeq = 0;
-const newGroup = () => `kotel-fail-${process.pid}-${++groupSeq}`;
-
-function sets(broker, backend, extra = {}) {
-  return {
-    'kafka.brokers': broker.bootstrap,
-    'kafka.group_id': newGroup(),
-    'kafka.initial_offset': 'earliest',
-    'kafka.session_timeout': '6s',
-    'kafka.heartbeat_interval': '1s',
-    'exporter.endpoint': backend.url,
-    'exporter.send_batch_timeout': '50ms',
-    'exporter.retry.initial_interval': '500ms',
-    'exporter.retry.max_interval': '2s',
-    ...extra,
-  };
-}
+const sets = (broker, backend, extra = {}) =>
+  processSets(broker, backend, { 'exporter.retry.initial_interval': '500ms', 'exporter.retry.max_interval': '2s', ...extra });
 
 const allSpanIds = (...maps) => {
   const s = new Set();

@@ -6,28 +6,9 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { withStack } = require('./lib/procs');
-const { startProcess } = require('./lib/kprocess');
+const { startProcess, processSets, newGroup } = require('./lib/kprocess');
 const { startGrpcBackend, startHttpBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
-
-let groupSeq = 0;
-const newGroup = () => `kotel-test-${process.pid}-${++groupSeq}`;
-
-function baseSets(broker, backend, extra = {}) {
-  return {
-    'kafka.brokers': broker.bootstrap,
-    'kafka.group_id': newGroup(),
-    'kafka.initial_offset': 'earliest',
-    'kafka.session_timeout': '6s',
-    'kafka.heartbeat_interval': '1s',
-    'exporter.endpoint': backend.url,
-    'exporter.protocol': 'grpc',
-    'exporter.send_batch_timeout': '50ms',
-    'exporter.retry.initial_interval': '200ms',
-    'exporter.retry.max_interval': '1s',
-    ...extra,
-  };
-}
 
 // A replica owns partitions once it logs a non-empty assignment.
 const ASSIGNED = /assigned [1-9]\d* partitions/;
@@ -46,7 +27,7 @@ test('filter, transform and tail sampling: only error traces arrive, whole, tran
   await withStack({}, async ({ broker, ingest }) => {
     const backend = await startGrpcBackend();
     const proc = await startProcess({
-      sets: baseSets(broker, backend, {
+      sets: processSets(broker, backend, {
         'filter.trace_conditions': 'span.name == "drop-me"',
         'transform.trace_statements': 'set(span.attributes["kotel.processed"], true)',
         'tail_sampling.decision_wait': '1s',
@@ -88,7 +69,7 @@ test('filter, transform and tail sampling: only error traces arrive, whole, tran
 test('an HTTP/protobuf backend gets every span, gzip-compressed', { timeout: 120000 }, async () => {
   await withStack({}, async ({ broker, ingest }) => {
     const backend = await startHttpBackend();
-    const proc = await startProcess({ sets: baseSets(broker, backend, { 'exporter.protocol': 'http/protobuf' }) });
+    const proc = await startProcess({ sets: processSets(broker, backend, { 'exporter.protocol': 'http/protobuf' }) });
     try {
       const { traces } = await sendShapedTraces(ingest, { traces: 30 });
       const want = [...traces.values()].reduce((n, t) => n + t.spanIds.size, 0);
@@ -106,7 +87,7 @@ test('an HTTP/protobuf backend gets every span, gzip-compressed', { timeout: 120
 test('an HTTP/JSON backend gets every span as OTLP/JSON', { timeout: 120000 }, async () => {
   await withStack({}, async ({ broker, ingest }) => {
     const backend = await startHttpBackend();
-    const proc = await startProcess({ sets: baseSets(broker, backend, { 'exporter.protocol': 'http/json', 'exporter.compression': 'none' }) });
+    const proc = await startProcess({ sets: processSets(broker, backend, { 'exporter.protocol': 'http/json', 'exporter.compression': 'none' }) });
     try {
       const { traces } = await sendShapedTraces(ingest, { traces: 20 });
       const want = [...traces.values()].reduce((n, t) => n + t.spanIds.size, 0);
@@ -127,7 +108,7 @@ test('two replicas in one group split the partitions; each trace arrives whole f
     const backend = await startGrpcBackend();
     const group = newGroup();
     const sets = (name) =>
-      baseSets(broker, backend, {
+      processSets(broker, backend, {
         'kafka.group_id': group,
         // Traces only, so the group's 4 partitions are what the replicas share.
         'kafka.metrics_topic': '',
@@ -166,8 +147,8 @@ test('initial_offset: a new group with earliest drains the backlog; with latest 
   await withStack({}, async ({ broker, ingest }) => {
     const backend = await startGrpcBackend();
     const { traces: backlog } = await sendShapedTraces(ingest, { traces: 15, tag: 'backlog' });
-    const early = await startProcess({ sets: baseSets(broker, backend, { 'kafka.initial_offset': 'earliest', 'transform.trace_statements': 'set(span.attributes["kotel.group"], "earliest")' }) });
-    const late = await startProcess({ sets: baseSets(broker, backend, { 'kafka.initial_offset': 'latest', 'transform.trace_statements': 'set(span.attributes["kotel.group"], "latest")' }) });
+    const early = await startProcess({ sets: processSets(broker, backend, { 'kafka.initial_offset': 'earliest', 'transform.trace_statements': 'set(span.attributes["kotel.group"], "earliest")' }) });
+    const late = await startProcess({ sets: processSets(broker, backend, { 'kafka.initial_offset': 'latest', 'transform.trace_statements': 'set(span.attributes["kotel.group"], "latest")' }) });
     try {
       await late.waitLog(ASSIGNED, 60000, 'latest group assignment');
       const backlogSpans = [...backlog.values()].reduce((n, t) => n + t.spanIds.size, 0);

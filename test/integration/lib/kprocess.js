@@ -48,4 +48,27 @@ async function startProcess({ sets = {}, extraArgs = [], ready = /kotel-process 
   };
 }
 
-module.exports = { startProcess };
+let groupSeq = 0;
+// A consumer group name no other test uses.
+const newGroup = (tag = 'test') => `kotel-${tag}-${process.pid}-${++groupSeq}`;
+
+// The --set options of a test replica reading from `broker` and exporting to `backend`:
+// a fresh group from the earliest offset, short group timers and exporter delays so tests
+// run in seconds. `extra` adds or overrides.
+function processSets(broker, backend, extra = {}) {
+  return {
+    'kafka.brokers': broker.bootstrap,
+    'kafka.group_id': newGroup(),
+    'kafka.initial_offset': 'earliest',
+    'kafka.session_timeout': '6s',
+    'kafka.heartbeat_interval': '1s',
+    'exporter.endpoint': backend.url,
+    'exporter.protocol': 'grpc',
+    'exporter.send_batch_timeout': '50ms',
+    'exporter.retry.initial_interval': '200ms',
+    'exporter.retry.max_interval': '1s',
+    ...extra,
+  };
+}
+
+module.exports = { startProcess, processSets, newGroup };
