@@ -54,6 +54,10 @@ struct part {
 struct dlq_rec {
     struct dlq_rec *next; /* retry list */
     uint64_t handle;
+    /* Set for a copy of data rather than of one message: told instead of finishing a
+     * handle, with delivered false when the copy is given up at close. */
+    void (*acked)(void *arg, bool delivered);
+    void *arg;
     char *reason;
     char source[300]; /* "topic/partition/offset" */
     uint8_t *key;     /* NULL when the message had none */
@@ -634,9 +638,14 @@ static void dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         return;
     int64_t off;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        consumer_msg_done(c, r->handle);
+        if (r->acked)
+            r->acked(r->arg, true);
+        else
+            consumer_msg_done(c, r->handle);
         dlq_rec_free(r);
-    } else if (c->closing || resolve(c, r->handle, &off) == NULL) {
+    } else if (c->closing || (r->acked == NULL && resolve(c, r->handle, &off) == NULL)) {
+        if (r->acked)
+            r->acked(r->arg, false);
         /* Unfinished and left so: the source is read again by whoever owns it next. */
         dlq_rec_free(r);
     } else {
@@ -657,7 +666,7 @@ static void dlq_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
     while (r != NULL) {
         struct dlq_rec *next = r->next;
         int64_t off;
-        if (resolve(c, r->handle, &off) == NULL)
+        if (r->acked == NULL && resolve(c, r->handle, &off) == NULL)
             dlq_rec_free(r); /* the partition was given up: its next owner redoes this */
         else
             dlq_produce(c, r);
@@ -701,6 +710,37 @@ int consumer_dead_letter(struct consumer *c, const char *topic, int32_t partitio
         memcpy(r->key, key.p, key.n);
     r->key_len = key.n;
     snprintf(r->source, sizeof(r->source), "%s/%" PRId32 "/%" PRId64, topic, partition, offset);
+    dlq_produce(c, r);
+    return 0;
+}
+
+int consumer_dead_letter_data(struct consumer *c, const char *source, struct kt_slice value,
+                              const char *reason, void (*acked)(void *arg, bool delivered),
+                              void *arg)
+{
+    c->st.dead_lettered++;
+    log_limited(c, &c->dl_rl, KT_LOG_WARN, "dead letter: %s: %s%s%s", source, reason,
+                c->dlq ? "; copied to " : "; dropped",
+                c->dlq ? c->conf->kafka.dead_letter_topic : " (no dead_letter_topic)");
+    if (c->dlq == NULL) {
+        acked(arg, true);
+        return 0;
+    }
+    struct dlq_rec *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return KT_ENOMEM;
+    r->acked = acked;
+    r->arg = arg;
+    r->reason = strdup(reason ? reason : "");
+    r->val = malloc(value.n > 0 ? value.n : 1);
+    if (r->reason == NULL || r->val == NULL) {
+        dlq_rec_free(r);
+        return KT_ENOMEM;
+    }
+    if (value.n > 0)
+        memcpy(r->val, value.p, value.n);
+    r->val_len = value.n;
+    snprintf(r->source, sizeof(r->source), "%s", source);
     dlq_produce(c, r);
     return 0;
 }
@@ -835,6 +875,8 @@ static void consumer_free(struct consumer *c)
     while (c->retry_head != NULL) {
         struct dlq_rec *r = c->retry_head;
         c->retry_head = r->next;
+        if (r->acked)
+            r->acked(r->arg, false);
         dlq_rec_free(r);
     }
     for (size_t i = 0; i < c->n_parts; i++)

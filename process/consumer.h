@@ -82,6 +82,15 @@ int consumer_dead_letter(struct consumer *c, const char *topic, int32_t partitio
                          struct kt_slice key, struct kt_slice value, const char *reason,
                          uint64_t handle);
 
+/* A dead-letter copy of data rather than of one source message (a batch the backend refused
+ * for good): headers kotel.error = reason, kotel.source = source. acked(arg, true) once the
+ * copy is acknowledged (retried until it is); acked(arg, false) if it is given up at close.
+ * Without a dead-letter topic, acked(arg, true) at once. Returns 0, or KT_ENOMEM (acked is
+ * not called). */
+int consumer_dead_letter_data(struct consumer *c, const char *source, struct kt_slice value,
+                              const char *reason, void (*acked)(void *arg, bool delivered),
+                              void *arg);
+
 /* consumer_dead_letter for a message inside on_msg. */
 int consumer_dead_letter_msg(struct consumer *c, const struct consumer_msg *m, const char *reason);
 

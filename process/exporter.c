@@ -51,6 +51,7 @@ struct exporter {
     const struct process_conf *conf;
     struct ev_loop *loop;
     exporter_done_fn done;
+    exporter_refused_fn refused; /* NULL: refusals go to done */
     void *ctx;
     struct otlp_client *client;
     int protocol;
@@ -308,9 +309,49 @@ static void req_free(struct exporter *e, struct exp_req *r)
     free(r);
 }
 
+/* The request's *Data bytes again, from the wire body once encode() released them: a
+ * refused request is rare, so its data is rebuilt rather than kept twice. */
+static int recover_raw(const struct exporter *e, const struct exp_req *r, struct kt_buf *out)
+{
+    if (!r->encoded)
+        return kt_buf_append(out, r->raw.p, r->raw.len);
+    struct kt_slice w = kt_buf_slice(&r->wire);
+    if (e->protocol == PROCESS_PROTO_GRPC) {
+        w.p += KT_GRPC_PREFIX_LEN;
+        w.n -= KT_GRPC_PREFIX_LEN;
+    }
+    struct kt_buf tmp = KT_BUF_INIT;
+    int rc = 0;
+    if (e->gzip) {
+        rc = kt_gunzip(w, (size_t)1 << 31, &tmp, NULL);
+        w = kt_buf_slice(&tmp);
+    }
+    if (rc == 0)
+        rc = e->protocol == PROCESS_PROTO_HTTP_JSON
+                 ? kt_otlp_json_to_proto(r->sig, (const char *)w.p, w.n, out, NULL)
+                 : kt_buf_append(out, w.p, w.n);
+    kt_buf_free(&tmp);
+    return rc;
+}
+
 /* Reports every token of r and frees it; r is already off every list. */
 static void req_finish(struct exporter *e, struct exp_req *r, int status, const char *msg)
 {
+    if (status == KT_EINVAL && e->refused != NULL) {
+        struct kt_buf data = KT_BUF_INIT;
+        if (recover_raw(e, r, &data) == 0) {
+            void **toks = r->tokens;
+            size_t nt = r->n_tokens;
+            enum kt_signal sig = r->sig;
+            r->tokens = NULL;
+            req_free(e, r);
+            e->refused(e->ctx, sig, kt_buf_slice(&data), toks, nt, msg);
+            kt_buf_free(&data);
+            free(toks);
+            return;
+        }
+        kt_buf_free(&data);
+    }
     void **tokens = r->tokens;
     size_t n = r->n_tokens;
     r->tokens = NULL;
@@ -936,6 +977,11 @@ nomem:
     if (fresh)
         req_free(e, r);
     return KT_ENOMEM;
+}
+
+void exporter_set_refused(struct exporter *e, exporter_refused_fn fn)
+{
+    e->refused = fn;
 }
 
 bool exporter_congested(const struct exporter *e)

@@ -34,6 +34,12 @@ struct exporter;
  * must not free the exporter. */
 typedef void (*exporter_done_fn)(void *ctx, void *token, int status, const char *message);
 
+/* Optional: data refused for good (what done would report as KT_EINVAL) is handed over
+ * here instead, with the tokens of the request (the callee takes them; done is not called
+ * for them). data is the refused *Data protobuf, borrowed for the call. */
+typedef void (*exporter_refused_fn)(void *ctx, enum kt_signal sig, struct kt_slice data,
+                                    void *const *tokens, size_t n_tokens, const char *message);
+
 /* Validates [exporter] endpoint ("http://host:port[/path]" or "https://..."; the port
  * defaults to 80 / 443; a path is allowed for the http/protobuf and http/json protocols, which
  * append /v1/traces, /v1/metrics, /v1/logs to it) and headers ("Key=Value"); errors name the key.
@@ -50,6 +56,9 @@ int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data
 /* True while a request is being retried or queued bytes exceed EXPORTER_CONGESTED_BYTES:
  * the pipeline stops consuming then. */
 bool exporter_congested(const struct exporter *e);
+
+/* Routes permanently refused data to fn (see exporter_refused_fn). */
+void exporter_set_refused(struct exporter *e, exporter_refused_fn fn);
 #define EXPORTER_CONGESTED_BYTES (64u << 20)
 
 /* Seals the open batches so they are sent now (shutdown). */

@@ -1,5 +1,6 @@
 #include "pipeline.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,8 +152,8 @@ static void exporter_done(void *ctx, void *token, int status, const char *messag
     if (status == 0) {
         token_finish(p, token, true);
     } else if (status == KT_EINVAL) {
-        /* Permanently refused: retrying cannot help, so the data is deliberately dropped
-         * and its offsets may be committed. The exporter logged the backend's message. */
+        /* Refused for good and its data could not be rebuilt for the dead-letter topic:
+         * dropped deliberately, as exporter_refused would; the exporter logged why. */
         (void)message;
         token_finish(p, token, true);
     } else {
@@ -173,6 +174,47 @@ static void submit(struct pipeline *p, enum kt_signal sig, struct kt_slice data,
                  kt_signal_item_name(sig), kt_err_name(rc));
         token_finish(p, token, false);
     }
+}
+
+/* Data the backend refused for good, waiting for its dead-letter copy to be acknowledged
+ * before its messages count as finished. */
+struct refused {
+    struct pipeline *p;
+    size_t n;
+    void *tokens[];
+};
+
+static void refused_acked(void *arg, bool delivered)
+{
+    struct refused *rf = arg;
+    for (size_t i = 0; i < rf->n; i++)
+        token_finish(rf->p, rf->tokens[i], delivered);
+    update_backpressure(rf->p);
+    free(rf);
+}
+
+/* The backend refused this data for good: retrying cannot help, so it is dropped
+ * deliberately, after a copy reaches [kafka] dead_letter_topic when one is set. */
+static void exporter_refused(void *ctx, enum kt_signal sig, struct kt_slice data,
+                             void *const *tokens, size_t n_tokens, const char *message)
+{
+    struct pipeline *p = ctx;
+    struct refused *rf = malloc(sizeof(*rf) + n_tokens * sizeof(void *));
+    if (rf != NULL) {
+        rf->p = p;
+        rf->n = n_tokens;
+        memcpy(rf->tokens, tokens, n_tokens * sizeof(void *));
+        char source[160];
+        snprintf(source, sizeof(source), "%s refused by %s", kt_signal_name(sig),
+                 p->conf->exporter.endpoint);
+        if (consumer_dead_letter_data(p->consumer, source, data, message, refused_acked, rf) == 0)
+            return;
+        free(rf);
+    }
+    kt_error("out of memory dead-lettering refused %s; their offsets stay uncommitted",
+             kt_signal_name(sig));
+    for (size_t i = 0; i < n_tokens; i++)
+        token_finish(p, tokens[i], false);
 }
 
 static void sampler_export(void *ctx, struct kt_slice encoded, size_t n_spans, void *const *tokens,
@@ -646,6 +688,7 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
         goto fail;
     if ((rc = consumer_new(conf, loop, on_message, on_revoke, p, &p->consumer, err)) != 0)
         goto fail;
+    exporter_set_refused(p->exporter, exporter_refused);
     ev_timer_init(&p->tick, tick_cb, TICK_SECONDS, TICK_SECONDS);
     p->tick.data = p;
     ev_timer_start(loop, &p->tick);

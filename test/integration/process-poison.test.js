@@ -1,6 +1,7 @@
 'use strict';
-// A message kotel-process cannot decode (a poison pill) is copied to the dead-letter topic
-// with the reason, skipped, and never blocks its partition: data behind it still arrives.
+// The dead-letter topic: a message kotel-process cannot decode (a poison pill) is copied
+// there with the reason and skipped, never blocking its partition; data the backend refuses
+// for good is copied there too, and then committed.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -10,6 +11,7 @@ const { startProcess } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
 const { readTopicUntil } = require('./lib/kafka');
+const { decodeTracesData, spansOf } = require('./lib/otlp');
 
 test('a poison pill is dead-lettered with its reason and the partition keeps flowing', { timeout: 180000 }, async () => {
   const dlq = 'otlp_dead_letters';
@@ -41,6 +43,51 @@ test('a poison pill is dead-lettered with its reason and the partition keeps flo
       const e = await proc.stop();
       await backend.stop();
       assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
+    }
+  });
+});
+
+test('data the backend refuses for good goes to the dead-letter topic, and its offsets are committed', { timeout: 180000 }, async () => {
+  const dlq = 'otlp_dead_letters';
+  await withStack({ broker: { topics: [...Object.values(TOPICS), dlq] } }, async ({ broker, ingest }) => {
+    const backend = await startGrpcBackend();
+    const group = `kotel-refused-${process.pid}`;
+    const sets = {
+      'kafka.brokers': broker.bootstrap,
+      'kafka.group_id': group,
+      'kafka.initial_offset': 'earliest',
+      'kafka.dead_letter_topic': dlq,
+      'exporter.endpoint': backend.url,
+      'exporter.send_batch_timeout': '50ms',
+    };
+    backend.rec.rejectAll(true);
+    let proc = await startProcess({ sets });
+    let refusedTraces;
+    try {
+      ({ traces: refusedTraces } = await sendShapedTraces(ingest, { traces: 8, tag: 'refused' }));
+      const want = [...refusedTraces.values()].reduce((n, t) => n + t.spanIds.size, 0);
+      const spansIn = (msgs) => msgs.flatMap((m) => spansOf(decodeTracesData(m.value)));
+      const dead = await readTopicUntil(broker.bootstrap, dlq, (m) => new Set(spansIn(m).map((s) => s.spanId)).size >= want);
+      const ids = new Set(spansIn(dead).map((s) => s.spanId));
+      for (const t of refusedTraces.values()) for (const id of t.spanIds) assert.ok(ids.has(id), `refused span ${id} is in ${dlq}`);
+      assert.match(proc.log(), /rejects this data on purpose/, "the backend's message is logged");
+    } finally {
+      const e = await proc.stop();
+      assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
+    }
+    // A new replica in the same group starts after the committed offsets: the refused data
+    // is not read again, data sent afterwards is.
+    backend.rec.rejectAll(false);
+    proc = await startProcess({ sets });
+    try {
+      const { traces: fresh } = await sendShapedTraces(ingest, { traces: 3, tag: 'after' });
+      const freshIds = [...fresh.keys()];
+      await backend.rec.until(() => freshIds.every((id) => backend.rec.spans.some((s) => s.traceId === id)), 60000, 'the data sent afterwards');
+      for (const id of refusedTraces.keys()) assert.ok(!backend.rec.spans.some((s) => s.traceId === id), `refused trace ${id} was committed, not re-read`);
+    } finally {
+      const e = await proc.stop();
+      await backend.stop();
+      assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}`);
     }
   });
 });

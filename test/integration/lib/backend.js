@@ -35,6 +35,11 @@ class Recorder {
     this.refuseUntil = Date.now() + ms;
   }
 
+  // Reject every request as invalid (permanent: INVALID_ARGUMENT / 400) until told otherwise.
+  rejectAll(on) {
+    this.rejecting = on;
+  }
+
   notify() {
     for (const w of this.waiters.slice()) w();
   }
@@ -122,6 +127,11 @@ async function startGrpcBackend() {
         if (rec.refusing()) {
           rec.refuse();
           return cb({ code: grpc.status.UNAVAILABLE, details: 'backend refusing on purpose (test outage)' });
+        }
+        if (rec.rejecting) {
+          rec.rejected = (rec.rejected || 0) + 1;
+          rec.notify();
+          return cb({ code: grpc.status.INVALID_ARGUMENT, details: 'backend rejects this data on purpose (test)' });
         }
         let decoded;
         try {

@@ -715,6 +715,21 @@ static void on_done(void *ctx, void *token, int status, const char *message)
     f->n_done++;
 }
 
+/* What the refused callback saw (one call at most in these tests). */
+static struct kt_buf refused_data;
+static size_t refused_tokens;
+
+static void on_refused(void *ctx, enum kt_signal sig, struct kt_slice data, void *const *tokens,
+                       size_t n_tokens, const char *message)
+{
+    struct fixture *f = ctx;
+    assert_int_equal(sig, KT_SIGNAL_TRACES);
+    kt_buf_append(&refused_data, data.p, data.n);
+    refused_tokens = n_tokens;
+    for (size_t i = 0; i < n_tokens; i++)
+        on_done(f, tokens[i], KT_EINVAL, message);
+}
+
 static void base_conf(struct fixture *f, int protocol, int port, const char *path)
 {
     struct process_conf *c = &f->conf;
@@ -1231,6 +1246,46 @@ static void test_http_400_permanent_with_message(void **state)
     assert_int_equal(f->srv.n_seen, 1);
 }
 
+/* The refused request's data comes back byte for byte whatever the wire form was: gzip'd
+ * gRPC, gzip'd OTLP/JSON, plain protobuf. */
+static void refused_data_round_trips(void **state, int protocol, int compression, int status)
+{
+    struct fixture *f = *state;
+    base_conf(f, protocol, f->srv.port, NULL);
+    f->conf.exporter.compression = compression;
+    if (protocol == PROCESS_PROTO_GRPC)
+        tsrv_script(&f->srv, (struct answer){.grpc_status = status, .grpc_message = "bad"});
+    else
+        tsrv_script(&f->srv, (struct answer){.http_status = status});
+    start_exporter(f);
+    exporter_set_refused(f->e, on_refused);
+    kt_buf_reset(&refused_data);
+    struct kt_buf want = KT_BUF_INIT;
+    submit(f, 7, 4, (void *)0x71, &want);
+    run_until(f, one_done);
+    assert_int_equal(f->status[0], KT_EINVAL);
+    assert_int_equal(refused_tokens, 1);
+    assert_int_equal(refused_data.len, want.len);
+    assert_memory_equal(refused_data.p, want.p, want.len);
+    kt_buf_free(&want);
+    kt_buf_free(&refused_data);
+}
+
+static void test_refused_data_comes_back_from_gzip_grpc(void **state)
+{
+    refused_data_round_trips(state, PROCESS_PROTO_GRPC, PROCESS_COMP_GZIP, 3);
+}
+
+static void test_refused_data_comes_back_from_gzip_json(void **state)
+{
+    refused_data_round_trips(state, PROCESS_PROTO_HTTP_JSON, PROCESS_COMP_GZIP, 400);
+}
+
+static void test_refused_data_comes_back_from_plain_protobuf(void **state)
+{
+    refused_data_round_trips(state, PROCESS_PROTO_HTTP_PROTOBUF, PROCESS_COMP_NONE, 400);
+}
+
 static void test_partial_success_is_done(void **state)
 {
     struct fixture *f = *state;
@@ -1476,6 +1531,9 @@ int main(void)
         T(test_resource_exhausted_without_retry_info_permanent),
         T(test_grpc_invalid_argument_permanent),
         T(test_http_400_permanent_with_message),
+        T(test_refused_data_comes_back_from_gzip_grpc),
+        T(test_refused_data_comes_back_from_gzip_json),
+        T(test_refused_data_comes_back_from_plain_protobuf),
         T(test_partial_success_is_done),
         T(test_max_elapsed_time_gives_up),
         T(test_connection_refused_then_backend_appears),
