@@ -152,6 +152,9 @@ $(FUZZ_GEN_STAMP): $(PROTOS)
 # A target needing more than common/ names its extra sources here.
 FUZZ_EXTRA_fuzz_ottl_parse := $(sort $(wildcard process/ottl_*.c))
 build/fuzz/fuzz_ottl_parse: $(FUZZ_EXTRA_fuzz_ottl_parse) $(wildcard process/ottl*.h)
+FUZZ_EXTRA_fuzz_trace_decode := process/trace_decode.c process/trace_encode.c
+build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_decode.h process/ottl.h \
+                              process/trace_encode.h common/kt_pb.h
 build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(FUZZ_GEN_STAMP)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) $(LDLIBS)
 

@@ -666,6 +666,139 @@ static inline bool kv_fast(const uint8_t *p, const uint8_t *end)
     }
 }
 
+/* Helpers of the fast checks below: each steps *pp over what it reads, or returns false
+ * (malformed) and leaves the bytes to the generic walker, which reports them.
+ *
+ * The length of a length-delimited field, as the walker accepts it. */
+static inline bool fast_len(const uint8_t **pp, const uint8_t *end, size_t *len)
+{
+    const uint8_t *p = *pp, *lp = p;
+    uint64_t v;
+    if (p < end && *p < 0x80)
+        v = *p++;
+    else if (read_varint(&p, end, &v) != 0 || p - lp > MAX_VARINT32_BYTES)
+        return false;
+    if (v > (uint64_t)(end - p))
+        return false;
+    *len = (size_t)v;
+    *pp = p;
+    return true;
+}
+
+/* Steps over a length-delimited field with a one-byte tag at *pp, setting [*val, *pp) to
+ * its payload; false when malformed. */
+static inline bool fast_ld(const uint8_t **pp, const uint8_t *end, const uint8_t **val)
+{
+    const uint8_t *q = *pp + 1;
+    size_t n;
+    if (!fast_len(&q, end, &n))
+        return false;
+    *val = q;
+    *pp = q + n;
+    return true;
+}
+
+/* A varint field with a one-byte tag. */
+static inline bool fast_varint(const uint8_t **pp, const uint8_t *end)
+{
+    const uint8_t *q = *pp + 1;
+    uint64_t v;
+    if (read_varint(&q, end, &v) != 0)
+        return false;
+    *pp = q;
+    return true;
+}
+
+/* A fixed64 field with a one-byte tag. */
+static inline bool fast_fixed64(const uint8_t **pp, const uint8_t *end)
+{
+    if (end - *pp < 9)
+        return false;
+    *pp += 9;
+    return true;
+}
+
+#define AT(p, end, tag) ((p) < (end) && *(p) == (tag))
+
+/* Status { message = 2; code = 3 } */
+static bool status_fast(const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *v;
+    if (AT(p, end, 0x12) && !(fast_ld(&p, end, &v) && utf8_ok(v, (size_t)(p - v))))
+        return false;
+    if (AT(p, end, 0x18) && !fast_varint(&p, end))
+        return false;
+    return p == end;
+}
+
+/* Event { time_unix_nano = 1; name = 2; attributes = 3; dropped_attributes_count = 4 } */
+static bool event_fast(const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *v;
+    if (AT(p, end, 0x09) && !fast_fixed64(&p, end))
+        return false;
+    if (AT(p, end, 0x12) && !(fast_ld(&p, end, &v) && utf8_ok(v, (size_t)(p - v))))
+        return false;
+    while (AT(p, end, 0x1a))
+        if (!(fast_ld(&p, end, &v) && kv_fast(v, p)))
+            return false;
+    if (AT(p, end, 0x20) && !fast_varint(&p, end))
+        return false;
+    return p == end;
+}
+
+/* The span shape exporters write, checked with one test per field in field-number order
+ * instead of the walker's dispatch per field (the branches predict far better): ids,
+ * trace_state, name, kind, times, attributes, events, status, flags and the dropped
+ * counts, each optional. Returns where the walker must take over: at the first field this
+ * does not handle (a link, an unknown field, one out of order, anything not valid) or at
+ * end. What it passes over is valid exactly as the walker would find it. */
+static const uint8_t *span_fast(const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *q, *v;
+#define TAKE(ok)                                                                                   \
+    do {                                                                                           \
+        q = p;                                                                                     \
+        if (!(ok))                                                                                 \
+            return p;                                                                              \
+        p = q;                                                                                     \
+    } while (0)
+    if (AT(p, end, 0x0a)) /* trace_id */
+        TAKE(fast_ld(&q, end, &v) && (q - v == 0 || q - v == 16));
+    if (AT(p, end, 0x12)) /* span_id */
+        TAKE(fast_ld(&q, end, &v) && (q - v == 0 || q - v == 8));
+    if (AT(p, end, 0x1a)) /* trace_state */
+        TAKE(fast_ld(&q, end, &v) && utf8_ok(v, (size_t)(q - v)));
+    if (AT(p, end, 0x22)) /* parent_span_id */
+        TAKE(fast_ld(&q, end, &v) && (q - v == 0 || q - v == 8));
+    if (AT(p, end, 0x2a)) /* name */
+        TAKE(fast_ld(&q, end, &v) && utf8_ok(v, (size_t)(q - v)));
+    if (AT(p, end, 0x30)) /* kind */
+        TAKE(fast_varint(&q, end));
+    if (AT(p, end, 0x39)) /* start_time_unix_nano */
+        TAKE(fast_fixed64(&q, end));
+    if (AT(p, end, 0x41)) /* end_time_unix_nano */
+        TAKE(fast_fixed64(&q, end));
+    while (AT(p, end, 0x4a)) /* attributes */
+        TAKE(fast_ld(&q, end, &v) && kv_fast(v, q));
+    if (AT(p, end, 0x50)) /* dropped_attributes_count */
+        TAKE(fast_varint(&q, end));
+    while (AT(p, end, 0x5a)) /* events */
+        TAKE(fast_ld(&q, end, &v) && event_fast(v, q));
+    if (AT(p, end, 0x60)) /* dropped_events_count */
+        TAKE(fast_varint(&q, end));
+    if (AT(p, end, 0x70)) /* dropped_links_count */
+        TAKE(fast_varint(&q, end));
+    if (AT(p, end, 0x7a)) /* status */
+        TAKE(fast_ld(&q, end, &v) && status_fast(v, q));
+    if (end - p >= 6 && p[0] == 0x85 && p[1] == 0x01) /* flags: field 16, fixed32 */
+        p += 6;
+#undef TAKE
+    return p;
+}
+
+#undef AT
+
 /* Whether an AnyValue payload sets its value (any of its oneof fields 1..8). */
 static bool any_has_value(const uint8_t *p, const uint8_t *end)
 {
@@ -688,7 +821,7 @@ static int walk(struct vctx *c, enum msg_type mt, const uint8_t *start, const ui
         return vfail(c, NULL, 0, start, "AnyValue nested deeper than %d levels", MAX_ANY_DEPTH);
 
     bool any_seen = false;
-    const uint8_t *p = start;
+    const uint8_t *p = mt == M_SPAN ? span_fast(start, end) : start;
     while (p < end) {
         const uint8_t *fstart = p;
         uint64_t tag, v;
@@ -841,7 +974,9 @@ int kt_otlp_validate(enum kt_signal sig, struct kt_slice msg, size_t *n_items, s
 
 #define MAX_LEVELS 4 /* resource, scope, metric, metric data */
 
-enum unit_kind { U_RESOURCE, U_SCOPE, U_METRIC, U_ITEM };
+/* U_RUN: items of one scope entry, adjacent in the request and of one key (exporters send
+ * a trace's spans together), placed whole while they fit and item by item otherwise. */
+enum unit_kind { U_RESOURCE, U_SCOPE, U_METRIC, U_ITEM, U_RUN };
 
 struct range {
     size_t off, len;
@@ -1302,12 +1437,24 @@ static int place(struct sctx *c, const struct unit *u);
 /* Places the children of a composite unit one by one. */
 static int expand(struct sctx *c, const struct unit *u)
 {
-    const uint8_t *p, *end;
-    if (unit_payload(c->base, u->off, u->len, &p, &end) != 0)
-        return malformed(c, c->base + u->off, "bad length-delimited field");
     int32_t id;
     int rc;
     struct field f;
+
+    if (u->kind == U_RUN) {
+        const uint8_t *r = c->base + u->off, *rend = r + u->len;
+        while ((rc = next_field(&r, rend, &f)) == 1) {
+            struct unit item = {
+                (size_t)(f.start - c->base), (size_t)(f.end - f.start), u->parent, -1, 1, U_ITEM};
+            if ((rc = place(c, &item)) != 0)
+                return rc;
+        }
+        return rc < 0 ? malformed(c, r, "bad field in a scope entry") : 0;
+    }
+
+    const uint8_t *p, *end;
+    if (unit_payload(c->base, u->off, u->len, &p, &end) != 0)
+        return malformed(c, c->base + u->off, "bad length-delimited field");
     const uint8_t *q = p;
 
     if (u->kind == U_METRIC) {
@@ -1552,14 +1699,17 @@ static int resource_hash(struct kt_otlp_splitter *s, const uint8_t *p, const uin
     return 0;
 }
 
-/* First pass for KT_OTLP_KEY_TRACE_ID: every item becomes a unit of its trace's group,
- * under nodes for its resource-level and scope-level entries. */
+/* First pass for KT_OTLP_KEY_TRACE_ID: every item, or run of adjacent items of one trace,
+ * becomes a unit of its trace's group, under nodes for its resource-level and scope-level
+ * entries. */
 static int group_by_trace(struct sctx *c, const uint8_t *p, const uint8_t *end)
 {
     struct kt_otlp_splitter *s = c->s;
     uint32_t id_field = c->sig == KT_SIGNAL_LOGS ? 9 : 1;
     int32_t empty_group = -1, last_group = -1;
     const uint8_t *last_id = NULL;
+    struct unit run = {0, 0, -1, -1, 0, U_ITEM}; /* not yet added; of run_group */
+    int32_t run_group = -1;
     struct field rf, sf, item;
     int rc;
     while ((rc = next_field(&p, end, &rf)) == 1) {
@@ -1585,28 +1735,32 @@ static int group_by_trace(struct sctx *c, const uint8_t *p, const uint8_t *end)
                 const uint8_t *tid = find_bytes(item.val, item.val + item.len, id_field, &tl);
                 if (tid != NULL && tl != 16)
                     tid = NULL;
-                int32_t g;
-                /* Exporters batch the spans of a trace together: skip the table lookup. */
+                size_t off = (size_t)(item.start - c->base), len = (size_t)(item.end - item.start);
+                /* Exporters batch the spans of a trace together: skip the table lookup,
+                 * and extend the run of the previous item. */
                 if (last_group >= 0 && (tid == NULL) == (last_id == NULL) &&
                     (tid == NULL || memcmp(tid, last_id, 16) == 0)) {
-                    g = last_group;
+                    if (run_group == last_group && run.off + run.len == off) {
+                        run.len += len;
+                        run.n_items++;
+                        run.kind = U_RUN;
+                        continue;
+                    }
                 } else {
-                    if ((rc = group_of(s, tid, 16, &empty_group, &g)) != 0)
+                    if ((rc = group_of(s, tid, 16, &empty_group, &last_group)) != 0)
                         return rc;
-                    last_group = g;
                     last_id = tid;
                 }
-                struct unit u = {(size_t)(item.start - c->base),
-                                 (size_t)(item.end - item.start),
-                                 ss,
-                                 -1,
-                                 1,
-                                 U_ITEM};
-                if ((rc = add_unit(s, g, &u)) != 0)
+                if (run_group >= 0 && (rc = add_unit(s, run_group, &run)) != 0)
                     return rc;
+                run = (struct unit){off, len, ss, -1, 1, U_ITEM};
+                run_group = last_group;
             }
             if (rc < 0)
                 return malformed(c, r, "bad field in a scope entry");
+            if (run_group >= 0 && (rc = add_unit(s, run_group, &run)) != 0)
+                return rc;
+            run_group = -1;
         }
         if (rc < 0)
             return malformed(c, q, "bad field in a resource entry");

@@ -43,6 +43,7 @@ struct batcher {
     struct batcher_part *parts;
     struct kt_buf value;
     uint64_t items;
+    size_t held_end; /* end of the last chunk in data */
 };
 
 static uint64_t hash_key(const char *k, size_t n)
@@ -170,25 +171,17 @@ static int find_group(struct batcher *b, const char *key, size_t key_len, uint32
     return 0;
 }
 
-int batcher_add(struct batcher *b, const char *key, const uint8_t *p, size_t n, uint32_t n_items,
-                void *tag)
+/* Records bytes [off, off + n) of b->data as a chunk of key. */
+static int hold(struct batcher *b, const char *key, size_t key_len, size_t off, size_t n,
+                uint32_t n_items, void *tag)
 {
-    size_t key_len = strnlen(key, BATCHER_KEY_MAX + 1);
-    if (key_len > BATCHER_KEY_MAX)
-        return KT_EINVAL;
     int rc = grow_chunks(b);
-    if (rc != 0)
-        return rc;
-    size_t off = b->data.len;
-    rc = kt_buf_append(&b->data, p, n);
     if (rc != 0)
         return rc;
     uint32_t gi;
     rc = find_group(b, key, key_len, &gi);
-    if (rc != 0) {
-        b->data.len = off;
+    if (rc != 0)
         return rc;
-    }
     uint32_t ci = (uint32_t)b->n_chunks++;
     struct chunk *c = &b->chunks[ci];
     c->off = off;
@@ -204,7 +197,39 @@ int batcher_add(struct batcher *b, const char *key, const uint8_t *p, size_t n, 
     g->last = ci;
     g->n_chunks++;
     b->items += n_items;
+    b->held_end = off + n;
     return 0;
+}
+
+int batcher_add(struct batcher *b, const char *key, const uint8_t *p, size_t n, uint32_t n_items,
+                void *tag)
+{
+    size_t key_len = strnlen(key, BATCHER_KEY_MAX + 1);
+    if (key_len > BATCHER_KEY_MAX)
+        return KT_EINVAL;
+    size_t off = b->data.len;
+    int rc = kt_buf_append(&b->data, p, n);
+    if (rc != 0)
+        return rc;
+    rc = hold(b, key, key_len, off, n, n_items, tag);
+    if (rc != 0)
+        b->data.len = off;
+    return rc;
+}
+
+struct kt_buf *batcher_storage(struct batcher *b)
+{
+    return &b->data;
+}
+
+int batcher_add_stored(struct batcher *b, const char *key, size_t off, size_t n, uint32_t n_items,
+                       void *tag)
+{
+    size_t key_len = strnlen(key, BATCHER_KEY_MAX + 1);
+    if (key_len > BATCHER_KEY_MAX || off < b->held_end || off > b->data.len ||
+        n > b->data.len - off)
+        return KT_EINVAL;
+    return hold(b, key, key_len, off, n, n_items, tag);
 }
 
 /* Emits order[lo, hi) of group g as one message, or as two halves when asked to. */
@@ -228,15 +253,28 @@ static void emit_range(struct batcher *b, const struct group *g, size_t lo, size
             n_parts++;
         }
     }
-    kt_buf_reset(&b->value);
-    struct kt_buf *value = &b->value;
-    if (kt_buf_reserve(value, total) != 0) {
-        value = NULL;
+    /* Chunks added one after another (a request's chunks of one key, always a lone
+     * chunk) already form the value in data: it is handed out without a copy. */
+    bool adjacent = true;
+    for (size_t i = lo + 1; adjacent && i < hi; i++) {
+        const struct chunk *prev = &b->chunks[b->order[i - 1]];
+        adjacent = prev->off + prev->len == b->chunks[b->order[i]].off;
+    }
+    static const uint8_t empty[1]; /* empty chunks may leave data without storage */
+    struct kt_slice value = {NULL, total};
+    if (total == 0) {
+        value.p = empty;
+    } else if (adjacent) {
+        value.p = b->data.p + b->chunks[b->order[lo]].off;
     } else {
-        for (size_t i = lo; i < hi; i++) {
-            const struct chunk *c = &b->chunks[b->order[i]];
-            memcpy(value->p + value->len, b->data.p + c->off, c->len);
-            value->len += c->len;
+        kt_buf_reset(&b->value);
+        if (kt_buf_reserve(&b->value, total) == 0) {
+            for (size_t i = lo; i < hi; i++) {
+                const struct chunk *c = &b->chunks[b->order[i]];
+                memcpy(b->value.p + b->value.len, b->data.p + c->off, c->len);
+                b->value.len += c->len;
+            }
+            value.p = b->value.p;
         }
     }
     struct batcher_msg m = {
@@ -280,6 +318,7 @@ void batcher_flush(struct batcher *b, batcher_emit_fn emit, void *ctx)
     b->n_chunks = 0;
     b->n_groups = 0;
     b->items = 0;
+    b->held_end = 0;
     kt_buf_reset(&b->data);
     if (++b->gen == 0) {
         memset(b->table, 0, b->table_cap * sizeof(*b->table));

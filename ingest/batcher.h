@@ -39,10 +39,11 @@ struct batcher_part {
 struct batcher_msg {
     const char *key; /* NUL-terminated; "" = no key */
     size_t key_len;
-    /* The concatenated chunks. NULL when the value could not be built (out of memory):
-     * the callback must then fail the message's parts itself. The callback may take the
-     * storage (kt_buf_take) to hand it to Kafka without a copy. */
-    struct kt_buf *value;
+    /* The concatenated chunks, valid only during the callback: a view into the batch when
+     * the chunks lie back to back there (always so for one chunk), else into a scratch
+     * buffer. value.p is NULL when the value could not be built (out of memory): the
+     * callback must then fail the message's parts itself. */
+    struct kt_slice value;
     const struct batcher_part *parts;
     size_t n_parts;
     size_t n_chunks;
@@ -63,6 +64,19 @@ void batcher_free(struct batcher *b);
  * Returns 0, KT_EINVAL (key too long) or KT_ENOMEM (nothing was added). */
 int batcher_add(struct batcher *b, const char *key, const uint8_t *p, size_t n, uint32_t n_items,
                 void *tag);
+
+/* The batch's own storage, for a caller that writes chunks into it (as kt_otlp_split's
+ * out) instead of having batcher_add copy them: append there, then register each chunk
+ * with batcher_add_stored. Appended bytes never registered must be cut off again (set len
+ * back) before the next batcher_add or flush. */
+struct kt_buf *batcher_storage(struct batcher *b);
+
+/* Registers bytes [off, off + n) of batcher_storage, appended after every chunk already
+ * held, as one chunk; otherwise as batcher_add. Returns 0, KT_EINVAL (key too long, or
+ * the range is not past the held chunks and inside the storage) or KT_ENOMEM (nothing was
+ * added; the bytes stay appended). */
+int batcher_add_stored(struct batcher *b, const char *key, size_t off, size_t n, uint32_t n_items,
+                       void *tag);
 
 /* Emits every held chunk as messages, then empties the batch (keeping its storage). Keys
  * come out in the order they were first added since the last flush. */

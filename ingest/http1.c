@@ -110,6 +110,8 @@ static int on_headers_complete(http_parser *p)
         c->req_started = 0;
         return 0;
     }
+    if (clen > 0)
+        srv_req_expect_body(r, (uint64_t)clen);
     if (r->expect_continue) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         srv_conn_write(c, cont, sizeof(cont) - 1);
@@ -126,9 +128,10 @@ static int on_body(http_parser *p, const char *at, size_t n)
     if (r->body.len + n > c->srv->conf->receiver.max_request_bytes) {
         /* Chunked bodies have no Content-Length to refuse up front. */
         r->early_status = 413;
-        kt_buf_free(&r->body);
+        srv_req_release_body(r);
         return 0;
     }
+    srv_req_expect_body(r, n);
     if (kt_buf_append(&r->body, at, n) != 0)
         return -1;
     return 0;

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "kt_grpc.h"
 #include "kt_log.h"
 #include "server_int.h"
 
@@ -116,11 +118,18 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
         return 0;
     size_t total = r->body.len + len;
     if (total > c->srv->conf->receiver.max_request_bytes) {
-        kt_buf_free(&r->body);
+        srv_req_release_body(r);
         otlp_service_headers(r, (int64_t)total);
         if (r->responded)
             h2_req_respond(r);
         return 0;
+    }
+    if (r->body.len == 0) {
+        uint64_t n = len;
+        if (len >= KT_GRPC_PREFIX_LEN && strncasecmp(r->content_type, "application/grpc", 16) == 0)
+            n = KT_GRPC_PREFIX_LEN + ((uint64_t)data[1] << 24 | (uint64_t)data[2] << 16 |
+                                      (uint64_t)data[3] << 8 | data[4]);
+        srv_req_expect_body(r, n);
     }
     if (kt_buf_append(&r->body, data, len) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;

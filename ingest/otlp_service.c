@@ -283,10 +283,11 @@ void otlp_service_abandon(struct srv_req *r)
     }
 }
 
-/* Turns the request body into OTLP protobuf bytes in pb. Returns an HTTP status (0 = ok)
+/* Finds the OTLP protobuf bytes of the request: *msg views either r->body (a plain body,
+ * gRPC prefix skipped) or pb (decoded from gzip or JSON). Returns an HTTP status (0 = ok)
  * and the reason in err. */
 static int decode_body(struct srv_req *r, const struct route *rt, struct kt_buf *pb,
-                       struct kt_err *err)
+                       struct kt_slice *msg, struct kt_err *err)
 {
     size_t max = r->conn->srv->conf->receiver.max_request_bytes;
     struct kt_buf tmp = KT_BUF_INIT;
@@ -336,18 +337,13 @@ static int decode_body(struct srv_req *r, const struct route *rt, struct kt_buf 
             status = rc == KT_ENOMEM ? 500 : 400;
             goto out;
         }
+        *msg = kt_buf_slice(pb);
     } else if (gz) {
         *pb = tmp;
         tmp = (struct kt_buf)KT_BUF_INIT;
+        *msg = kt_buf_slice(pb);
     } else {
-        /* The body already is the protobuf: move it, dropping a gRPC prefix in place. */
-        size_t off = (size_t)(in.p - r->body.p);
-        *pb = r->body;
-        r->body = (struct kt_buf)KT_BUF_INIT;
-        if (off) {
-            memmove(pb->p, pb->p + off, in.n);
-            pb->len = in.n;
-        }
+        *msg = in;
     }
 out:
     kt_buf_free(&tmp);
@@ -360,20 +356,20 @@ void otlp_service_handle(struct srv_req *r)
     struct route rt;
     struct kt_err err = {0};
     struct kt_buf pb = KT_BUF_INIT;
+    struct kt_slice msg = {NULL, 0};
     if (r->responded)
         return;
     if (!route_lookup(r->path, &rt)) {
         otlp_service_headers(r, -1);
         goto respond;
     }
-    int status = decode_body(r, &rt, &pb, &err);
-    kt_buf_free(&r->body);
+    int status = decode_body(r, &rt, &pb, &msg, &err);
     if (status != 0) {
         set_error(r, status, err.msg);
         goto respond;
     }
     size_t n_items = 0;
-    if (kt_otlp_validate(rt.sig, kt_buf_slice(&pb), &n_items, &err) != 0) {
+    if (kt_otlp_validate(rt.sig, msg, &n_items, &err) != 0) {
         kt_err_prefix(&err, "malformed %s request: ", kt_signal_name(rt.sig));
         set_error(r, 400, err.msg);
         goto respond;
@@ -383,7 +379,7 @@ void otlp_service_handle(struct srv_req *r)
         goto respond;
     }
     bool wait = s->conf->receiver.ack == INGEST_ACK_KAFKA;
-    int rc = publisher_submit(s->pub, rt.sig, &pb, n_items, wait ? publish_done : NULL, r,
+    int rc = publisher_submit(s->pub, rt.sig, msg, n_items, wait ? publish_done : NULL, r,
                               wait ? &r->ticket : NULL, &err);
     if (rc != 0) {
         set_error(r, rc == KT_EAGAIN ? 503 : 500, err.msg);
@@ -392,10 +388,12 @@ void otlp_service_handle(struct srv_req *r)
     if (wait) {
         s->reqs_pending++;
         kt_buf_free(&pb);
+        srv_req_release_body(r);
         return;
     }
     set_success(r, rt.sig, 0, "");
 respond:
     kt_buf_free(&pb);
+    srv_req_release_body(r);
     srv_req_respond(r);
 }

@@ -264,7 +264,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
     struct publisher *p = s->p;
     char why[320];
 
-    if (m->value == NULL) {
+    if (m->value.p == NULL) {
         snprintf(why, sizeof(why), "kafka: out of memory building a %s message",
                  kt_signal_name(s->sig));
         log_failure(p, why);
@@ -272,12 +272,11 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         return 0;
     }
 
-    uint8_t *val;
-    size_t len;
+    struct kt_slice val = m->value;
     if (p->conf->kafka.encoding == INGEST_ENC_OTLP_JSON) {
         struct kt_err e = {0};
         kt_buf_reset(&p->json);
-        int rc = kt_otlp_proto_to_json(s->sig, kt_buf_slice(m->value), &p->json, &e);
+        int rc = kt_otlp_proto_to_json(s->sig, m->value, &p->json, &e);
         if (rc == KT_ENOMEM) {
             snprintf(why, sizeof(why), "kafka: out of memory encoding %s as JSON",
                      kt_signal_name(s->sig));
@@ -301,9 +300,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
             reject_parts(p, m, why);
             return 0;
         }
-        val = kt_buf_take(&p->json, &len);
-    } else {
-        val = kt_buf_take(m->value, &len);
+        val = kt_buf_slice(&p->json);
     }
 
     size_t n_t = 0;
@@ -313,7 +310,6 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
     if (n_t > 0) {
         pm = malloc(sizeof(*pm) + n_t * sizeof(pm->t[0]));
         if (pm == NULL) {
-            free(val);
             snprintf(why, sizeof(why), "kafka: out of memory producing to %s", s->topic);
             log_failure(p, why);
             fail_parts(p, m, why);
@@ -325,15 +321,15 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
                 pm->t[pm->n++] = m->parts[i].tag;
     }
 
-    /* No key at all (not an empty one) lets the partitioner pick a random partition. */
+    /* No key at all (not an empty one) lets the partitioner pick a random partition.
+     * F_COPY: librdkafka allocates the message and its payload in one piece, so the value
+     * (a view into the batch) costs one copy and no allocation of its own. */
     const char *key = m->key_len > 0 ? m->key : NULL;
     rd_kafka_resp_err_t e = rd_kafka_producev(
         p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_KEY(key, m->key_len), RD_KAFKA_V_VALUE(val, len),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
+        RD_KAFKA_V_KEY(key, m->key_len), RD_KAFKA_V_VALUE((void *)val.p, val.n),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        /* With F_FREE, a failed produce leaves the payload with us. */
-        free(val);
         free(pm);
         p->st.messages_failed++;
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -513,6 +509,10 @@ static int configure(const struct ingest_conf *c, rd_kafka_conf_t *kc, struct kt
         {"required_acks", "enable.idempotence", acks_all ? "true" : "false"},
         /* We batch ourselves; librdkafka only needs to coalesce one flush's messages. */
         {"timeout", "linger.ms", linger},
+        /* Values are librdkafka's already (F_COPY): produce requests reference them
+         * instead of copying each into a request buffer that is allocated, and page
+         * faulted in, per request. */
+        {"max_message_bytes", "message.copy.max.bytes", "0"},
         /* Come back quickly after a broker restart: requests are refused meanwhile. */
         {"brokers", "reconnect.backoff.max.ms", "1000"},
         /* The only way to see a broker come back up (stats_cb). */
@@ -657,19 +657,16 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
 
 /* ---- the public entry points ---- */
 
-int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *body, size_t n_items,
+int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice body, size_t n_items,
                      publisher_done_fn done, void *ctx, struct publisher_ticket **ticket,
                      struct kt_err *err)
 {
     if (ticket != NULL)
         *ticket = NULL;
-    if ((unsigned)sig >= KT_SIGNAL_COUNT) {
-        kt_buf_free(body);
+    if ((unsigned)sig >= KT_SIGNAL_COUNT)
         return kt_err_set(err, KT_EINVAL, "publisher: unknown signal %d", (int)sig);
-    }
     const char *why = refusal(p);
     if (why != NULL) {
-        kt_buf_free(body);
         p->st.requests_refused++;
         if (why == queue_full_msg)
             return kt_err_set(err, KT_EAGAIN, "kafka: producer queue full (%d messages)",
@@ -678,13 +675,19 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *bod
     }
 
     struct sigpipe *s = &p->sp[sig];
-    kt_buf_reset(&p->split_out);
+    /* When the whole request fits the open batch, the splitter writes its chunks straight
+     * into the batch's storage; otherwise the batch may have to be flushed between two
+     * chunks, so they are staged in split_out and copied in one by one. */
+    bool in_place = !batcher_would_overflow(s->b, n_items);
+    struct kt_buf *out = in_place ? batcher_storage(s->b) : &p->split_out;
+    if (!in_place)
+        kt_buf_reset(out);
+    size_t out_len0 = out->len;
     kt_otlp_chunks_reset(&p->chunks);
     size_t n_rej = 0;
     struct kt_err rej = {0};
-    int rc = kt_otlp_splitter_split(p->splitter, sig, kt_buf_slice(body), &s->split, &p->split_out,
-                                    &p->chunks, &n_rej, &rej);
-    kt_buf_free(body);
+    int rc =
+        kt_otlp_splitter_split(p->splitter, sig, body, &s->split, out, &p->chunks, &n_rej, &rej);
     if (rc != 0) {
         if (rc == KT_ENOMEM)
             return kt_err_set(err, KT_ENOMEM, "publisher: out of memory splitting %s",
@@ -697,8 +700,10 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *bod
     struct publisher_ticket *t = NULL;
     if (done != NULL) {
         t = calloc(1, sizeof(*t));
-        if (t == NULL)
+        if (t == NULL) {
+            out->len = out_len0;
             return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+        }
         t->done = done;
         t->ctx = ctx;
         t->refs = 1;
@@ -719,10 +724,17 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *bod
     p->api_depth++;
     for (size_t i = 0; i < p->chunks.n; i++) {
         const struct kt_otlp_chunk *c = &p->chunks.v[i];
-        if (batcher_would_overflow(s->b, c->n_items))
-            flush(s);
-        rc = batcher_add(s->b, c->key, p->split_out.p + c->off, c->len, c->n_items, t);
+        if (in_place) {
+            rc = batcher_add_stored(s->b, c->key, c->off, c->len, c->n_items, t);
+        } else {
+            if (batcher_would_overflow(s->b, c->n_items))
+                flush(s);
+            rc = batcher_add(s->b, c->key, out->p + c->off, c->len, c->n_items, t);
+        }
         if (rc != 0) {
+            /* The chunks not held stay out of the batch. */
+            if (in_place)
+                out->len = c->off;
             if (t != NULL)
                 ticket_fail(t, "kafka: out of memory batching the request");
             log_failure(p, "kafka: out of memory batching a request");

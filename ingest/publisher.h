@@ -42,7 +42,7 @@ typedef void (*publisher_done_fn)(void *ctx, const struct publisher_result *r);
 int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct publisher **out,
                   struct kt_err *err);
 
-/* Hands a request to the publisher. body (takes: emptied on return, whatever the result)
+/* Hands a request to the publisher. body (borrows: the bytes are copied before return)
  * holds a *Data / Export*ServiceRequest already checked by kt_otlp_validate, with n_items
  * items. With done == NULL the request is fire-and-forget (ack = received).
  * Returns 0 and sets *ticket (when ticket is not NULL), or KT_EAGAIN with err set when the
@@ -51,7 +51,7 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
  * and KT_ENOMEM are possible too, likewise without a callback.
  * *ticket is NULL for fire-and-forget; otherwise it stays valid until done was called or
  * the ticket was cancelled. */
-int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_buf *body, size_t n_items,
+int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice body, size_t n_items,
                      publisher_done_fn done, void *ctx, struct publisher_ticket **ticket,
                      struct kt_err *err);
 

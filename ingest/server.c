@@ -264,6 +264,8 @@ void server_free(struct server *s)
         }
     }
     free(s->listeners);
+    for (int i = 0; i < s->n_body_pool; i++)
+        kt_buf_free(&s->body_pool[i]);
     free(s);
 }
 
@@ -278,12 +280,47 @@ struct srv_req *srv_req_new(struct srv_conn *c)
     return r;
 }
 
+void srv_req_expect_body(struct srv_req *r, uint64_t n)
+{
+    struct server *s = r->conn->srv;
+    if (r->body.cap > 0 || n == 0 || n > s->conf->receiver.max_request_bytes)
+        return;
+    /* The most recently pooled first: its memory is the likeliest to be in cache. */
+    for (int i = s->n_body_pool - 1; i >= 0; i--) {
+        if (s->body_pool[i].cap < n)
+            continue;
+        r->body = s->body_pool[i];
+        s->body_pool_bytes -= r->body.cap;
+        s->body_pool[i] = s->body_pool[--s->n_body_pool];
+        return;
+    }
+    /* What a client announces is only reserved up to a bound, so that many connections
+     * announcing large bodies they never send cannot tie up memory; past it the body grows
+     * as it arrives. On failure too. */
+    kt_buf_reserve(&r->body, n < SRV_BODY_RESERVE_MAX ? (size_t)n : SRV_BODY_RESERVE_MAX);
+}
+
+void srv_req_release_body(struct srv_req *r)
+{
+    struct server *s = r->conn->srv;
+    size_t cap = r->body.cap;
+    if (cap > 0 && s->n_body_pool < SRV_BODY_POOL_MAX &&
+        cap <= SRV_BODY_POOL_BYTES - s->body_pool_bytes) {
+        r->body.len = 0;
+        s->body_pool[s->n_body_pool++] = r->body;
+        s->body_pool_bytes += cap;
+        r->body = (struct kt_buf)KT_BUF_INIT;
+        return;
+    }
+    kt_buf_free(&r->body);
+}
+
 void srv_req_free(struct srv_req *r)
 {
     if (r == NULL)
         return;
     otlp_service_abandon(r);
-    kt_buf_free(&r->body);
+    srv_req_release_body(r);
     kt_buf_free(&r->resp.body);
     free(r);
 }

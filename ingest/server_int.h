@@ -49,6 +49,12 @@ struct srv_req {
 
 enum srv_proto { SRV_PROTO_UNKNOWN, SRV_PROTO_H1, SRV_PROTO_H2 };
 
+/* Bounds on the body pool: buffers kept, and bytes they hold in all. */
+#define SRV_BODY_POOL_MAX 32
+#define SRV_BODY_POOL_BYTES (8u << 20)
+/* Most a request may reserve up front from its announced length (Content-Length, gRPC). */
+#define SRV_BODY_RESERVE_MAX (4u << 20)
+
 struct server {
     const struct ingest_conf *conf;
     struct ev_loop *loop;
@@ -60,6 +66,11 @@ struct server {
     uint64_t next_req_id;
     uint64_t reqs_pending; /* handed to the service and not yet answered */
     bool stopping;
+    /* Storage of finished request bodies, kept for the next ones: blocks of this size
+     * taken fresh from the allocator cost a page fault per 4 KiB each time. */
+    struct kt_buf body_pool[SRV_BODY_POOL_MAX];
+    int n_body_pool;
+    size_t body_pool_bytes;
 };
 
 struct srv_conn {
@@ -98,6 +109,14 @@ void srv_conn_want_write(struct srv_conn *c);
 void srv_conn_pause_reading(struct srv_conn *c, bool paused);
 struct srv_req *srv_req_new(struct srv_conn *c);
 void srv_req_free(struct srv_req *r);
+/* Before a request's first body bytes are stored: the body is at least n bytes (its
+ * announced length when known: Content-Length, a gRPC prefix; else the first piece). Gives
+ * r->body pooled storage or room for all of it at once, sparing growing it, and copying
+ * it, step by step. n over max_request_bytes is ignored (the request is refused as it
+ * arrives). */
+void srv_req_expect_body(struct srv_req *r, uint64_t n);
+/* Empties r->body, keeping its storage in the pool when there is room. */
+void srv_req_release_body(struct srv_req *r);
 
 /* http1.c */
 void h1_conn_init(struct srv_conn *c);

@@ -37,7 +37,9 @@ static const struct kt_option process_options[] = {
     {"kafka", "dead_letter_topic", KT_OPT_STRING, "", OFF(kafka.dead_letter_topic), NULL, 0,
      "Undecodable messages and permanently refused data are copied here (empty = none)."},
     {"kafka", "max_pending_messages", KT_OPT_UINT, "10000", OFF(kafka.max_pending_messages), NULL,
-     0, "Messages fetched but not finished before consumption pauses."},
+     0,
+     "Messages fetched but not finished before consumption pauses (not counting those the tail "
+     "sampler holds: num_traces bounds those)."},
     {"kafka", "rdkafka", KT_OPT_PREFIX, NULL, OFF(kafka.rdkafka), NULL, 0,
      "rdkafka.<property> = value: passed to librdkafka as is (applied last)."},
 

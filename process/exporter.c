@@ -12,6 +12,7 @@
 #include "kt_gzip.h"
 #include "kt_log.h"
 #include "kt_otlp_json.h"
+#include "kt_pb.h"
 #include "otlp_client.h"
 
 #ifndef KT_VERSION
@@ -475,60 +476,6 @@ static void pump(struct exporter *e)
 
 /* ---- answers ---- */
 
-struct pb {
-    const uint8_t *p, *end;
-};
-
-static bool pb_varint(struct pb *b, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; shift < 64 && b->p < b->end; shift += 7) {
-        uint8_t c = *b->p++;
-        *v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80))
-            return true;
-    }
-    return false;
-}
-
-/* Next field of a protobuf message: its number, wire type, and value (varint, or bytes for
- * length-delimited). Fixed-width fields are skipped over. false at the end or on junk. */
-static bool pb_next(struct pb *b, uint32_t *field, uint64_t *v, struct kt_slice *bytes)
-{
-    for (;;) {
-        uint64_t tag;
-        if (b->p >= b->end || !pb_varint(b, &tag))
-            return false;
-        *field = (uint32_t)(tag >> 3);
-        bytes->p = NULL;
-        bytes->n = 0;
-        switch (tag & 7) {
-        case 0:
-            if (!pb_varint(b, v))
-                return false;
-            return true;
-        case 1:
-            if (b->end - b->p < 8)
-                return false;
-            b->p += 8;
-            continue;
-        case 2:
-            if (!pb_varint(b, v) || *v > (uint64_t)(b->end - b->p))
-                return false;
-            bytes->p = b->p;
-            bytes->n = (size_t)*v;
-            b->p += *v;
-            return true;
-        case 5:
-            if (b->end - b->p < 4)
-                return false;
-            b->p += 4;
-            continue;
-        default: return false;
-        }
-    }
-}
-
 static void copy_text(char *dst, size_t cap, struct kt_slice s)
 {
     size_t n = s.n < cap - 1 ? s.n : cap - 1;
@@ -541,35 +488,33 @@ static void copy_text(char *dst, size_t cap, struct kt_slice s)
 static int64_t retry_info_ms(struct kt_slice status)
 {
     static const char want[] = "type.googleapis.com/google.rpc.RetryInfo";
-    struct pb b = {status.p, status.p + status.n};
-    uint32_t f;
-    uint64_t v;
-    struct kt_slice s;
-    while (pb_next(&b, &f, &v, &s)) {
-        if (f != 3 || s.p == NULL)
+    struct kt_pb b = kt_pb_of(status);
+    struct kt_pb_field f;
+    while (kt_pb_next(&b, &f)) {
+        if (f.num != 3 || f.wt != KT_PB_LEN)
             continue;
-        struct pb any = {s.p, s.p + s.n};
+        struct kt_pb any = kt_pb_of(f.bytes);
         struct kt_slice type = {NULL, 0}, value = {NULL, 0};
-        while (pb_next(&any, &f, &v, &s)) {
-            if (f == 1 && s.p)
-                type = s;
-            else if (f == 2 && s.p)
-                value = s;
+        while (kt_pb_next(&any, &f)) {
+            if (f.num == 1 && f.wt == KT_PB_LEN)
+                type = f.bytes;
+            else if (f.num == 2 && f.wt == KT_PB_LEN)
+                value = f.bytes;
         }
         if (type.n != sizeof(want) - 1 || memcmp(type.p, want, type.n) != 0)
             continue;
         /* RetryInfo{retry_delay = 1: Duration{seconds = 1, nanos = 2}} */
         int64_t secs = 0, nanos = 0;
-        struct pb ri = {value.p, value.p + value.n};
-        while (pb_next(&ri, &f, &v, &s)) {
-            if (f != 1 || s.p == NULL)
+        struct kt_pb ri = kt_pb_of(value);
+        while (kt_pb_next(&ri, &f)) {
+            if (f.num != 1 || f.wt != KT_PB_LEN)
                 continue;
-            struct pb d = {s.p, s.p + s.n};
-            while (pb_next(&d, &f, &v, &s)) {
-                if (f == 1 && s.p == NULL)
-                    secs = (int64_t)v;
-                else if (f == 2 && s.p == NULL)
-                    nanos = (int32_t)v;
+            struct kt_pb d = kt_pb_of(f.bytes);
+            while (kt_pb_next(&d, &f)) {
+                if (f.num == 1 && f.wt == KT_PB_VARINT)
+                    secs = (int64_t)f.v;
+                else if (f.num == 2 && f.wt == KT_PB_VARINT)
+                    nanos = (int32_t)f.v;
             }
         }
         if (secs < 0 || nanos < 0)
@@ -584,19 +529,17 @@ static int64_t retry_info_ms(struct kt_slice status)
 /* Export*ServiceResponse.partial_success (field 1): rejected count (1) and message (2). */
 static void parse_partial_pb(struct kt_slice body, uint64_t *rejected, char *msg, size_t cap)
 {
-    struct pb b = {body.p, body.p + body.n};
-    uint32_t f;
-    uint64_t v;
-    struct kt_slice s;
-    while (pb_next(&b, &f, &v, &s)) {
-        if (f != 1 || s.p == NULL)
+    struct kt_pb b = kt_pb_of(body);
+    struct kt_pb_field f;
+    while (kt_pb_next(&b, &f)) {
+        if (f.num != 1 || f.wt != KT_PB_LEN)
             continue;
-        struct pb ps = {s.p, s.p + s.n};
-        while (pb_next(&ps, &f, &v, &s)) {
-            if (f == 1 && s.p == NULL)
-                *rejected = v;
-            else if (f == 2 && s.p)
-                copy_text(msg, cap, s);
+        struct kt_pb ps = kt_pb_of(f.bytes);
+        while (kt_pb_next(&ps, &f)) {
+            if (f.num == 1 && f.wt == KT_PB_VARINT)
+                *rejected = f.v;
+            else if (f.num == 2 && f.wt == KT_PB_LEN)
+                copy_text(msg, cap, f.bytes);
         }
     }
 }
@@ -638,13 +581,11 @@ static void http_error_message(const struct otlp_client_resp *rs, struct kt_slic
         json_decref(root);
     } else if (strncasecmp(rs->content_type, "application/x-protobuf", 22) == 0 ||
                strncasecmp(rs->content_type, "application/protobuf", 20) == 0) {
-        struct pb b = {body.p, body.p + body.n};
-        uint32_t f;
-        uint64_t v;
-        struct kt_slice s;
-        while (pb_next(&b, &f, &v, &s))
-            if (f == 2 && s.p)
-                copy_text(msg, cap, s);
+        struct kt_pb b = kt_pb_of(body);
+        struct kt_pb_field f;
+        while (kt_pb_next(&b, &f))
+            if (f.num == 2 && f.wt == KT_PB_LEN)
+                copy_text(msg, cap, f.bytes);
     }
     if (msg[0] == '\0' && body.n > 0) {
         struct kt_slice t = {body.p, body.n > 200 ? 200 : body.n};

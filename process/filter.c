@@ -81,6 +81,15 @@ bool filter_active(const struct filter *f, enum kt_signal sig)
     return f != NULL && (unsigned)sig < KT_SIGNAL_COUNT && f->active[sig];
 }
 
+ottl_fields filter_fields(const struct filter *f, enum kt_signal sig)
+{
+    ottl_fields fields = 0;
+    for (int c = 0; c < N_CTX; c++)
+        for (size_t i = 0; i < f->by[sig][c].n; i++)
+            fields |= ottl_condition_fields(f->by[sig][c].v[i]);
+    return fields;
+}
+
 void filter_free(struct filter *f)
 {
     if (f == NULL)

@@ -18,6 +18,7 @@
 #include "opentelemetry/proto/logs/v1/logs.pb-c.h"
 #include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
+#include "ottl.h"
 
 struct filter;
 
@@ -26,6 +27,8 @@ struct filter;
 int filter_new(const struct process_conf *conf, struct filter **out, struct kt_err *err);
 /* Whether any condition exists for the signal (otherwise filtering is a no-op). */
 bool filter_active(const struct filter *f, enum kt_signal sig);
+/* The fields the signal's conditions read (see ottl_condition_fields). */
+ottl_fields filter_fields(const struct filter *f, enum kt_signal sig);
 
 /* Drop matching items in place; *n_dropped counts spans / data points / log records
  * removed. A condition that fails to evaluate follows [filter] error_mode: propagate

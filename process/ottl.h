@@ -9,6 +9,7 @@
 #define PROCESS_OTTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kt_arena.h"
 #include "kt_err.h"
@@ -43,6 +44,42 @@ struct ottl_tctx {
     Opentelemetry__Proto__Logs__V1__LogRecord *log;
 };
 
+/* The fields OTTL paths name (resource.attributes, span.name, ...). */
+enum ottl_path_id {
+    OTTL_P_RESOURCE_ATTRS,
+    OTTL_P_SCOPE_NAME,
+    OTTL_P_SCOPE_VERSION,
+    OTTL_P_SCOPE_ATTRS,
+    OTTL_P_SPAN_NAME,
+    OTTL_P_SPAN_KIND,
+    OTTL_P_SPAN_STATUS_CODE,
+    OTTL_P_SPAN_STATUS_MESSAGE,
+    OTTL_P_SPAN_ATTRS,
+    OTTL_P_SPAN_TRACE_ID,
+    OTTL_P_SPAN_SPAN_ID,
+    OTTL_P_SPAN_PARENT_ID,
+    OTTL_P_SPAN_START,
+    OTTL_P_SPAN_END,
+    OTTL_P_SPANEVENT_NAME,
+    OTTL_P_SPANEVENT_TIME,
+    OTTL_P_SPANEVENT_ATTRS,
+    OTTL_P_METRIC_NAME,
+    OTTL_P_METRIC_UNIT,
+    OTTL_P_METRIC_DESCRIPTION,
+    OTTL_P_METRIC_TYPE,
+    OTTL_P_DATAPOINT_ATTRS,
+    OTTL_P_DATAPOINT_VALUE_DOUBLE,
+    OTTL_P_DATAPOINT_VALUE_INT,
+    OTTL_P_LOG_BODY,
+    OTTL_P_LOG_SEVERITY_NUMBER,
+    OTTL_P_LOG_SEVERITY_TEXT,
+    OTTL_P_LOG_ATTRS,
+};
+
+/* A set of path ids: bit OTTL_FIELD(id) per field. */
+typedef uint64_t ottl_fields;
+#define OTTL_FIELD(id) ((ottl_fields)1 << (id))
+
 /* "resource", "scope", "span", "spanevent", "metric", "datapoint", "log". */
 const char *ottl_context_name(enum ottl_context c);
 /* Whether a context belongs to a signal: resource and scope to all, span and spanevent to
@@ -63,6 +100,9 @@ enum ottl_context ottl_condition_context(const struct ottl_condition *c);
 int ottl_condition_eval(const struct ottl_condition *c, const struct ottl_tctx *t, bool *match,
                         struct kt_err *err);
 void ottl_condition_free(struct ottl_condition *c);
+/* Every field the condition reads: the paths it names and what its converters read
+ * implicitly (IsRootSpan: span.parent_span_id). */
+ottl_fields ottl_condition_fields(const struct ottl_condition *c);
 /* The text the condition was parsed from, for messages. */
 const char *ottl_condition_source(const struct ottl_condition *c);
 
@@ -73,6 +113,9 @@ enum ottl_context ottl_statement_context(const struct ottl_statement *s);
  * Collector; a wrong type (a string into span.kind) is KT_EINVAL and changes nothing. */
 int ottl_statement_exec(const struct ottl_statement *s, struct ottl_tctx *t, struct kt_err *err);
 void ottl_statement_free(struct ottl_statement *s);
+/* Every field the statement may read or write: the paths its editor, arguments and where
+ * clause name, and what its converters read implicitly. */
+ottl_fields ottl_statement_fields(const struct ottl_statement *s);
 const char *ottl_statement_source(const struct ottl_statement *s);
 
 #endif

@@ -104,37 +104,6 @@ const char *ottl_vtype_name(enum ottl_vtype t);
 
 /* ---- syntax tree ---- */
 
-enum ottl_path_id {
-    OTTL_P_RESOURCE_ATTRS,
-    OTTL_P_SCOPE_NAME,
-    OTTL_P_SCOPE_VERSION,
-    OTTL_P_SCOPE_ATTRS,
-    OTTL_P_SPAN_NAME,
-    OTTL_P_SPAN_KIND,
-    OTTL_P_SPAN_STATUS_CODE,
-    OTTL_P_SPAN_STATUS_MESSAGE,
-    OTTL_P_SPAN_ATTRS,
-    OTTL_P_SPAN_TRACE_ID,
-    OTTL_P_SPAN_SPAN_ID,
-    OTTL_P_SPAN_PARENT_ID,
-    OTTL_P_SPAN_START,
-    OTTL_P_SPAN_END,
-    OTTL_P_SPANEVENT_NAME,
-    OTTL_P_SPANEVENT_TIME,
-    OTTL_P_SPANEVENT_ATTRS,
-    OTTL_P_METRIC_NAME,
-    OTTL_P_METRIC_UNIT,
-    OTTL_P_METRIC_DESCRIPTION,
-    OTTL_P_METRIC_TYPE,
-    OTTL_P_DATAPOINT_ATTRS,
-    OTTL_P_DATAPOINT_VALUE_DOUBLE,
-    OTTL_P_DATAPOINT_VALUE_INT,
-    OTTL_P_LOG_BODY,
-    OTTL_P_LOG_SEVERITY_NUMBER,
-    OTTL_P_LOG_SEVERITY_TEXT,
-    OTTL_P_LOG_ATTRS,
-};
-
 #define OTTL_PF_MAP 0x1      /* a map: usable bare by map editors and with ["key"] */
 #define OTTL_PF_READONLY 0x2 /* set() refuses it */
 
@@ -279,6 +248,8 @@ struct ottl_func {
     /* Further checks at parse time (limits, modes); NULL when none. */
     int (*check)(const struct ottl_node *call, const char *src, struct kt_err *err);
     int (*call)(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+    /* Fields it reads from the context without a path argument naming them. */
+    ottl_fields reads;
 };
 
 extern const struct ottl_func ottl_funcs[];

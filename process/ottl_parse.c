@@ -746,6 +746,43 @@ enum ottl_context ottl_condition_context(const struct ottl_condition *c)
     return c->p.ctx;
 }
 
+static ottl_fields node_fields(const struct ottl_node *n)
+{
+    if (n == NULL)
+        return 0;
+    switch (n->kind) {
+    case OTTL_N_PATH: return OTTL_FIELD(n->path.def->id);
+    case OTTL_N_CALL: {
+        ottl_fields f = n->call.fn->reads;
+        for (size_t i = 0; i < n->call.n_args; i++)
+            f |= node_fields(n->call.args[i]);
+        return f;
+    }
+    case OTTL_N_LIST: {
+        ottl_fields f = 0;
+        for (size_t i = 0; i < n->list.n; i++)
+            f |= node_fields(n->list.items[i]);
+        return f;
+    }
+    case OTTL_N_AND:
+    case OTTL_N_OR:
+    case OTTL_N_CMP: return node_fields(n->bin.l) | node_fields(n->bin.r);
+    case OTTL_N_NOT: return node_fields(n->bin.l);
+    case OTTL_N_LIT: return 0;
+    }
+    return 0;
+}
+
+ottl_fields ottl_condition_fields(const struct ottl_condition *c)
+{
+    return node_fields(c->root);
+}
+
+ottl_fields ottl_statement_fields(const struct ottl_statement *s)
+{
+    return node_fields(s->call) | node_fields(s->where);
+}
+
 const char *ottl_condition_source(const struct ottl_condition *c)
 {
     return c->p.src;

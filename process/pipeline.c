@@ -12,6 +12,8 @@
 #include "kt_otlp_json.h"
 #include "kt_otlp_wire.h"
 #include "tail_sampler.h"
+#include "trace_decode.h"
+#include "trace_encode.h"
 #include "transform.h"
 
 typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
@@ -38,6 +40,7 @@ struct pmsg {
     int64_t offset;
     uint64_t handle;
     uint32_t refs; /* pieces not finished yet, +1 while the message is being processed */
+    uint32_t held; /* of those, pieces the tail sampler holds */
     struct pmsg *prev, *next;
 };
 
@@ -64,12 +67,22 @@ struct pipeline {
     struct transform *transform;
     struct tail_sampler *sampler; /* NULL when tail sampling is off */
     struct pmsg *live;            /* every message in flight */
+    size_t held_msgs;             /* messages with a piece in the tail sampler */
     ev_timer tick;
     ev_tstamp last_report;
     bool shutting_down;
     bool freeing; /* in pipeline_free: callbacks must not touch the parts being freed */
     bool paused;
-    struct kt_arena arena; /* per message decode, reset after each */
+    /* Traces: filter and sampler read no attributes, events or links, so spans are decoded
+     * shallow (trace_decode.h) and what is kept goes on as the bytes it arrived in. */
+    bool shallow;
+    /* Traces: the policies read nothing the transform touches, so it runs on sampled
+     * traces only, as they are exported, instead of on every span. */
+    bool defer_transform;
+    ottl_fields trace_reads;      /* what filter and sampler read of traces */
+    struct kt_arena arena;        /* per message decode, reset after each */
+    struct kt_arena export_arena; /* deferred transform, reset after each trace */
+    struct kt_buf export_packed;
     struct kt_buf json_pb; /* otlp_json values converted to protobuf */
     struct kt_buf packed;  /* re-encoded data */
     struct span_ref *refs; /* grouping scratch, reused */
@@ -129,6 +142,21 @@ static void pmsg_abandon(struct pipeline *p, struct pmsg *pm)
 {
     pm->revoked = true;
     pmsg_unref(p, pm);
+}
+
+/* Messages the sampler holds wait for their trace's decision_wait, bounded by num_traces;
+ * kafka.max_pending_messages bounds the others, so backpressure tells them apart. */
+static void sampler_hold(struct pipeline *p, struct pmsg *pm)
+{
+    pm->refs++;
+    if (pm->held++ == 0)
+        p->held_msgs++;
+}
+
+static void sampler_unhold(struct pipeline *p, struct pmsg *pm)
+{
+    if (--pm->held == 0)
+        p->held_msgs--;
 }
 
 static void token_finish(struct pipeline *p, void *token, bool commit)
@@ -193,34 +221,84 @@ static void refused_acked(void *arg, bool delivered)
     free(rf);
 }
 
+/* Data dropped for good (refused by the backend, or a deferred transform failed under
+ * error_mode = propagate): its messages finish once the copy in [kafka] dead_letter_topic
+ * is acknowledged (at once without one). */
+static void dead_letter_data(struct pipeline *p, enum kt_signal sig, const char *source,
+                             struct kt_slice data, void *const *tokens, size_t n_tokens,
+                             const char *message)
+{
+    struct refused *rf = malloc(sizeof(*rf) + n_tokens * sizeof(void *));
+    if (rf != NULL) {
+        rf->p = p;
+        rf->n = n_tokens;
+        memcpy(rf->tokens, tokens, n_tokens * sizeof(void *));
+        if (consumer_dead_letter_data(p->consumer, source, data, message, refused_acked, rf) == 0)
+            return;
+        free(rf);
+    }
+    kt_error("out of memory dead-lettering %s; their offsets stay uncommitted",
+             kt_signal_name(sig));
+    for (size_t i = 0; i < n_tokens; i++)
+        token_finish(p, tokens[i], false);
+}
+
 /* The backend refused this data for good: retrying cannot help, so it is dropped
  * deliberately, after a copy reaches [kafka] dead_letter_topic when one is set. */
 static void exporter_refused(void *ctx, enum kt_signal sig, struct kt_slice data,
                              void *const *tokens, size_t n_tokens, const char *message)
 {
     struct pipeline *p = ctx;
-    struct refused *rf = malloc(sizeof(*rf) + n_tokens * sizeof(void *));
-    if (rf != NULL) {
-        rf->p = p;
-        rf->n = n_tokens;
-        memcpy(rf->tokens, tokens, n_tokens * sizeof(void *));
-        char source[160];
-        snprintf(source, sizeof(source), "%s refused by %s", kt_signal_name(sig),
-                 p->conf->exporter.endpoint);
-        if (consumer_dead_letter_data(p->consumer, source, data, message, refused_acked, rf) == 0)
-            return;
-        free(rf);
+    char source[160];
+    snprintf(source, sizeof(source), "%s refused by %s", kt_signal_name(sig),
+             p->conf->exporter.endpoint);
+    dead_letter_data(p, sig, source, data, tokens, n_tokens, message);
+}
+
+static int pack_into(struct kt_buf *b, const ProtobufCMessage *msg);
+
+/* Runs the deferred transform on one sampled trace. *out is valid until the next call. */
+static int transform_sampled(struct pipeline *p, struct kt_slice encoded, struct kt_slice *out,
+                             struct kt_err *err)
+{
+    kt_arena_reset(&p->export_arena);
+    TracesData *td;
+    int rc = trace_decode(encoded, TRACE_DECODE_ALL, &p->export_arena, &td);
+    if (rc != 0)
+        return kt_err_set(err, rc, "cannot decode a sampled trace to transform it: %s",
+                          kt_err_name(rc));
+    if ((rc = transform_traces(p->transform, td, &p->export_arena, err)) != 0) {
+        kt_err_prefix(err, "[transform] error_mode = propagate: ");
+        return rc;
     }
-    kt_error("out of memory dead-lettering refused %s; their offsets stay uncommitted",
-             kt_signal_name(sig));
-    for (size_t i = 0; i < n_tokens; i++)
-        token_finish(p, tokens[i], false);
+    if (pack_into(&p->export_packed, &td->base) != 0)
+        return kt_err_set(err, KT_ENOMEM, "out of memory encoding a transformed trace");
+    *out = kt_buf_slice(&p->export_packed);
+    return 0;
 }
 
 static void sampler_export(void *ctx, struct kt_slice encoded, size_t n_spans, void *const *tokens,
                            size_t n_tokens)
 {
     struct pipeline *p = ctx;
+    for (size_t i = 0; i < n_tokens; i++)
+        sampler_unhold(p, tokens[i]);
+    if (p->defer_transform) {
+        struct kt_err err = {0};
+        int rc = transform_sampled(p, encoded, &encoded, &err);
+        if (rc == KT_EINVAL) {
+            /* As the same failure in the pass over a message would have it dead-lettered. */
+            dead_letter_data(p, KT_SIGNAL_TRACES, "traces transform", encoded, tokens, n_tokens,
+                             err.msg);
+            return;
+        }
+        if (rc != 0) {
+            kt_error("%s; its offsets stay uncommitted", err.msg);
+            for (size_t i = 0; i < n_tokens; i++)
+                pmsg_abandon(p, tokens[i]);
+            return;
+        }
+    }
     void *token = tokens[0];
     if (n_tokens > 1) {
         struct multi *mt = malloc(sizeof(*mt) + n_tokens * sizeof(mt->m[0]));
@@ -244,6 +322,7 @@ static void sampler_export(void *ctx, struct kt_slice encoded, size_t n_spans, v
 static void sampler_release(void *ctx, void *token)
 {
     struct pipeline *p = ctx;
+    sampler_unhold(p, token);
     pmsg_unref(p, token);
 }
 
@@ -305,10 +384,14 @@ static size_t count_items(enum kt_signal sig, const ProtobufCMessage *msg)
     return n;
 }
 
+/* Replaces b's contents with msg's serialization: trace data, the bulk, with trace_encode's
+ * single pass; the rest with protobuf-c. */
 static int pack_into(struct kt_buf *b, const ProtobufCMessage *msg)
 {
-    size_t n = protobuf_c_message_get_packed_size(msg);
     kt_buf_reset(b);
+    if (msg->descriptor == &opentelemetry__proto__trace__v1__traces_data__descriptor)
+        return trace_encode((const TracesData *)msg, b);
+    size_t n = protobuf_c_message_get_packed_size(msg);
     if (kt_buf_reserve(b, n) != 0)
         return KT_ENOMEM;
     b->len = protobuf_c_message_pack(msg, b->p);
@@ -392,6 +475,19 @@ static TracesData *sub_traces(struct kt_arena *a, const TracesData *td, const st
     return out;
 }
 
+/* Hands one trace's spans to the sampler. On failure the message keeps the reference, so it
+ * is never finished: its offsets stay uncommitted until a restart re-reads it. */
+static int offer(struct pipeline *p, struct pmsg *pm, const uint8_t id[16], const TracesData *td,
+                 struct kt_slice enc, size_t n_spans, uint64_t now)
+{
+    /* Held first: the sampler may export (a late span of a sampled trace) before returning. */
+    sampler_hold(p, pm);
+    int rc = tail_sampler_offer(p->sampler, id, td, enc, n_spans, pm, now);
+    if (rc != 0)
+        sampler_unhold(p, pm);
+    return rc;
+}
+
 static uint32_t find_group(struct pipeline *p, uint32_t *n_groups, const uint8_t *id, size_t len)
 {
     uint8_t key[16] = {0};
@@ -408,7 +504,7 @@ static uint32_t find_group(struct pipeline *p, uint32_t *n_groups, const uint8_t
 /* Offers each trace of td to the sampler. original: the message bytes when td is exactly
  * what was received (no filter or transform changed it), else NULL. */
 static int offer_traces(struct pipeline *p, struct pmsg *pm, TracesData *td, size_t n_spans,
-                        struct kt_slice original)
+                        struct kt_slice original, bool shallow)
 {
     uint64_t now = (uint64_t)(ev_now(p->loop) * 1000.0);
     if (grow_scratch(p, n_spans) != 0)
@@ -427,6 +523,9 @@ static int offer_traces(struct pipeline *p, struct pmsg *pm, TracesData *td, siz
             }
         }
     }
+    /* Shallow objects cannot be encoded into one message per trace. */
+    if (shallow && (n_groups != 1 || original.p == NULL))
+        return KT_EUNSUPP;
     if (n_groups == 1) {
         struct kt_slice enc = original;
         if (enc.p == NULL) {
@@ -434,8 +533,7 @@ static int offer_traces(struct pipeline *p, struct pmsg *pm, TracesData *td, siz
                 return KT_ENOMEM;
             enc = kt_buf_slice(&p->packed);
         }
-        pm->refs++;
-        return tail_sampler_offer(p->sampler, p->group_id[0], td, enc, n_spans, pm, now);
+        return offer(p, pm, p->group_id[0], td, enc, n_spans, now);
     }
     /* Counting sort by group keeps message order inside each trace. */
     uint32_t start = 0;
@@ -452,9 +550,7 @@ static int offer_traces(struct pipeline *p, struct pmsg *pm, TracesData *td, siz
         TracesData *sub = sub_traces(&p->arena, td, &p->sorted[from], to - from);
         if (sub == NULL || pack_into(&p->packed, &sub->base) != 0)
             return KT_ENOMEM;
-        pm->refs++;
-        int rc = tail_sampler_offer(p->sampler, p->group_id[g], sub, kt_buf_slice(&p->packed),
-                                    to - from, pm, now);
+        int rc = offer(p, pm, p->group_id[g], sub, kt_buf_slice(&p->packed), to - from, now);
         if (rc != 0)
             return rc;
         from = to;
@@ -511,17 +607,28 @@ static void on_message(void *ctx, const struct consumer_msg *m)
         }
         goto out;
     }
-    ProtobufCMessage *msg = protobuf_c_message_unpack(data_descriptor(m->sig),
-                                                      kt_arena_pb(&p->arena), value.n, value.p);
-    if (msg == NULL) {
+    p->stats.items_in += n_items;
+    bool shallow = m->sig == KT_SIGNAL_TRACES && p->shallow;
+    ProtobufCMessage *msg;
+    int rc;
+decode:
+    if (m->sig == KT_SIGNAL_TRACES) {
+        rc = trace_decode(value, shallow ? p->trace_reads : TRACE_DECODE_ALL, &p->arena,
+                          (TracesData **)&msg);
+    } else {
+        msg = protobuf_c_message_unpack(data_descriptor(m->sig), kt_arena_pb(&p->arena), value.n,
+                                        value.p);
+        rc = msg != NULL ? 0 : p->arena.failed ? KT_ENOMEM : KT_EINVAL;
+    }
+    if (rc == KT_EUNSUPP && shallow)
+        goto full;
+    if (rc != 0) {
         dead_letter(p, m, pm,
-                    p->arena.failed ? "out of memory decoding" : "protobuf-c cannot decode it");
+                    rc == KT_ENOMEM ? "out of memory decoding" : "protobuf-c cannot decode it");
         goto out;
     }
-    p->stats.items_in += n_items;
     bool changed = false;
     size_t dropped = 0;
-    int rc = 0;
     if (filter_active(p->filter, m->sig)) {
         if (m->sig == KT_SIGNAL_TRACES)
             rc = filter_traces(p->filter, (TracesData *)msg, &p->arena, &dropped, &err);
@@ -534,10 +641,14 @@ static void on_message(void *ctx, const struct consumer_msg *m)
             dead_letter(p, m, pm, err.msg);
             goto out;
         }
+        /* What is left must be encoded anew, which shallow objects cannot be. */
+        if (shallow && dropped > 0)
+            goto full;
         changed = dropped > 0;
         p->stats.items_filtered += dropped;
     }
-    if (transform_active(p->transform, m->sig)) {
+    if (transform_active(p->transform, m->sig) &&
+        !(m->sig == KT_SIGNAL_TRACES && p->defer_transform)) {
         if (m->sig == KT_SIGNAL_TRACES)
             rc = transform_traces(p->transform, (TracesData *)msg, &p->arena, &err);
         else if (m->sig == KT_SIGNAL_METRICS)
@@ -556,7 +667,9 @@ static void on_message(void *ctx, const struct consumer_msg *m)
         goto out;
     struct kt_slice original = changed ? (struct kt_slice){NULL, 0} : value;
     if (sample) {
-        rc = offer_traces(p, pm, (TracesData *)msg, left, original);
+        rc = offer_traces(p, pm, (TracesData *)msg, left, original, shallow);
+        if (rc == KT_EUNSUPP)
+            goto full;
         if (rc != 0)
             kt_error("%s [%d] offset %lld: tail sampler: %s; it will be re-read after a restart",
                      m->topic, m->partition, (long long)m->offset, kt_err_name(rc));
@@ -579,6 +692,14 @@ out:
     kt_arena_reset(&p->arena);
     pmsg_unref(p, pm);
     update_backpressure(p);
+    return;
+full:
+    /* Rare cases the shallow pass cannot finish (spans filtered out, several traces in the
+     * message, a repeated resource) start over from the full decode. Nothing was handed on
+     * yet: filter and offer_traces bail out before they give anything away. */
+    shallow = false;
+    kt_arena_reset(&p->arena);
+    goto decode;
 }
 
 static bool match_revoked(void *token, void *arg)
@@ -588,6 +709,7 @@ static bool match_revoked(void *token, void *arg)
     if (!pm->revoked)
         return false;
     /* The sampler drops this offer without a callback: its reference goes here. */
+    sampler_unhold(p, pm);
     pmsg_unref(p, pm);
     return true;
 }
@@ -632,22 +754,24 @@ static void update_backpressure(struct pipeline *p)
 {
     if (p->freeing)
         return;
+    size_t pending = consumer_pending(p->consumer);
+    size_t unheld = pending > p->held_msgs ? pending - p->held_msgs : 0;
     bool pause = p->shutting_down || exporter_congested(p->exporter) ||
-                 consumer_pending(p->consumer) >= p->conf->kafka.max_pending_messages;
+                 unheld >= p->conf->kafka.max_pending_messages;
     if (pause != p->paused) {
         p->paused = pause;
         consumer_set_paused(p->consumer, pause);
     }
 }
 
-static void report_sampler(const struct pipeline *p)
+static void report_sampler(const struct pipeline *p, const char *when)
 {
     struct tail_sampler_stats st;
     tail_sampler_get_stats(p->sampler, &st);
-    kt_info("tail sampling: %llu traces held (%llu spans, %llu bytes); decided %llu sampled, "
+    kt_info("tail sampling%s: %llu traces held (%llu spans, %llu bytes); decided %llu sampled, "
             "%llu not sampled, %llu early (num_traces reached); late spans %llu kept, %llu "
             "dropped",
-            (unsigned long long)st.traces_held, (unsigned long long)st.spans_held,
+            when, (unsigned long long)st.traces_held, (unsigned long long)st.spans_held,
             (unsigned long long)st.bytes_held, (unsigned long long)st.sampled,
             (unsigned long long)st.not_sampled, (unsigned long long)st.decided_early,
             (unsigned long long)st.late_sampled, (unsigned long long)st.late_dropped);
@@ -661,10 +785,30 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
         tail_sampler_tick(p->sampler, (uint64_t)(ev_now(loop) * 1000.0));
         if (ev_now(loop) - p->last_report >= SAMPLER_REPORT_SECONDS) {
             p->last_report = ev_now(loop);
-            report_sampler(p);
+            report_sampler(p, "");
         }
     }
     update_backpressure(p);
+}
+
+/* Decides how much of each trace message to decode, from what the configuration reads. */
+static void plan_traces(struct pipeline *p)
+{
+    ottl_fields reads = filter_fields(p->filter, KT_SIGNAL_TRACES);
+    bool transform = transform_active(p->transform, KT_SIGNAL_TRACES);
+    if (p->sampler != NULL) {
+        ottl_fields seen = tail_sampler_fields(p->sampler);
+        reads |= seen;
+        p->defer_transform =
+            transform && (transform_fields(p->transform, KT_SIGNAL_TRACES) & seen) == 0;
+    }
+    p->trace_reads = reads;
+    p->shallow = !trace_decode_needs_full(reads) && (!transform || p->defer_transform);
+    if (p->sampler != NULL || filter_active(p->filter, KT_SIGNAL_TRACES))
+        kt_info("traces: spans decoded %s%s",
+                p->shallow ? "without attributes, events or links" : "in full",
+                p->defer_transform ? "; transform on sampled traces only, as they are exported"
+                                   : "");
 }
 
 int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct pipeline **out,
@@ -676,6 +820,7 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
     p->conf = conf;
     p->loop = loop;
     kt_arena_init(&p->arena, NULL, 0);
+    kt_arena_init(&p->export_arena, NULL, 0);
     int rc;
     if ((rc = filter_new(conf, &p->filter, err)) != 0)
         goto fail;
@@ -689,6 +834,7 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
     if ((rc = consumer_new(conf, loop, on_message, on_revoke, p, &p->consumer, err)) != 0)
         goto fail;
     exporter_set_refused(p->exporter, exporter_refused);
+    plan_traces(p);
     ev_timer_init(&p->tick, tick_cb, TICK_SECONDS, TICK_SECONDS);
     p->tick.data = p;
     ev_timer_start(loop, &p->tick);
@@ -719,6 +865,9 @@ int pipeline_check(const struct process_conf *conf, struct kt_err *err)
 void pipeline_begin_shutdown(struct pipeline *p)
 {
     p->shutting_down = true;
+    /* What is held now is not decided here: the next owner of the partitions re-reads it. */
+    if (p->sampler)
+        report_sampler(p, " at shutdown");
     consumer_begin_shutdown(p->consumer);
     exporter_flush(p->exporter);
 }
@@ -734,7 +883,7 @@ void pipeline_free(struct pipeline *p)
         return;
     ev_timer_stop(p->loop, &p->tick);
     if (p->sampler)
-        report_sampler(p);
+        report_sampler(p, " at exit");
     p->freeing = true;
     /* Traces still held are not decided: their messages stay uncommitted and are re-read
      * by whoever owns the partition next. */
@@ -753,6 +902,8 @@ void pipeline_free(struct pipeline *p)
     while (p->live)
         pmsg_unlink(p, p->live);
     kt_arena_free(&p->arena);
+    kt_arena_free(&p->export_arena);
+    kt_buf_free(&p->export_packed);
     kt_buf_free(&p->json_pb);
     kt_buf_free(&p->packed);
     free(p->refs);

@@ -895,6 +895,34 @@ void sampling_policy_observe(struct sampling_policies *ps, const TracesData *dec
     kt_arena_reset(&ps->arena);
 }
 
+ottl_fields sampling_policy_fields(const struct sampling_policies *ps)
+{
+    /* Every trace's summary (fold_span) and the trace ID the decision hashes. */
+    ottl_fields f = OTTL_FIELD(OTTL_P_SPAN_START) | OTTL_FIELD(OTTL_P_SPAN_END) |
+                    OTTL_FIELD(OTTL_P_SPAN_STATUS_CODE) | OTTL_FIELD(OTTL_P_SPAN_TRACE_ID);
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct sp_policy *p = &ps->v[i];
+        switch (p->type) {
+        case SP_STRING_ATTRIBUTE:
+        case SP_NUMERIC_ATTRIBUTE:
+        case SP_BOOLEAN_ATTRIBUTE:
+            f |= OTTL_FIELD(OTTL_P_SPAN_ATTRS) | OTTL_FIELD(OTTL_P_RESOURCE_ATTRS);
+            break;
+        case SP_OTTL_CONDITION:
+            for (size_t c = 0; c < p->u.ottl.n_span; c++)
+                f |= ottl_condition_fields(p->u.ottl.span[c]);
+            /* Event conditions run once per event, whatever paths they name. */
+            if (p->u.ottl.n_event > 0)
+                f |= OTTL_FIELD(OTTL_P_SPANEVENT_NAME) | OTTL_FIELD(OTTL_P_SPANEVENT_ATTRS);
+            for (size_t c = 0; c < p->u.ottl.n_event; c++)
+                f |= ottl_condition_fields(p->u.ottl.event[c]);
+            break;
+        default: break;
+        }
+    }
+    return f;
+}
+
 /* ---- decide ---- */
 
 static uint64_t fmix64(uint64_t h)

@@ -45,6 +45,7 @@
 #include "conf.h"
 #include "kt_err.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
+#include "ottl.h"
 
 struct sampling_policies;
 
@@ -65,6 +66,9 @@ void sampling_policy_free(struct sampling_policies *ps);
 
 /* Policies that decide traces on their own (not sub-policies). */
 size_t sampling_policy_count_top_level(const struct sampling_policies *ps);
+
+/* The fields of spans and resources the policies read (see ottl_condition_fields). */
+ottl_fields sampling_policy_fields(const struct sampling_policies *ps);
 
 /* Number of uint64_t words of the per-trace match bitmap (0 when no policy needs one). The
  * caller zeroes them before the first observe. */

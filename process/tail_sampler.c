@@ -597,6 +597,11 @@ void tail_sampler_decide_all(struct tail_sampler *s)
         decide(s, s->head, s->last_now_ms);
 }
 
+ottl_fields tail_sampler_fields(const struct tail_sampler *s)
+{
+    return sampling_policy_fields(s->pol);
+}
+
 void tail_sampler_get_stats(const struct tail_sampler *s, struct tail_sampler_stats *out)
 {
     *out = s->st;

@@ -27,6 +27,7 @@
 #include "kt_buf.h"
 #include "kt_err.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
+#include "ottl.h"
 
 struct tail_sampler;
 
@@ -44,6 +45,9 @@ typedef void (*tail_sampler_release_fn)(void *ctx, void *token);
 int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp,
                      tail_sampler_release_fn rel, void *ctx, struct tail_sampler **out,
                      struct kt_err *err);
+
+/* The span and resource fields the policies read from offers (see ottl_condition_fields). */
+ottl_fields tail_sampler_fields(const struct tail_sampler *s);
 
 /* enabled = auto: on when at least one policy section exists. */
 bool tail_sampler_enabled(const struct process_conf *conf);

@@ -77,6 +77,14 @@ bool transform_active(const struct transform *t, enum kt_signal sig)
     return t != NULL && (unsigned)sig < KT_SIGNAL_COUNT && t->sig[sig].n > 0;
 }
 
+ottl_fields transform_fields(const struct transform *t, enum kt_signal sig)
+{
+    ottl_fields fields = 0;
+    for (size_t i = 0; i < t->sig[sig].n; i++)
+        fields |= ottl_statement_fields(t->sig[sig].v[i]);
+    return fields;
+}
+
 void transform_free(struct transform *t)
 {
     if (t == NULL)

@@ -17,6 +17,7 @@
 #include "opentelemetry/proto/logs/v1/logs.pb-c.h"
 #include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
+#include "ottl.h"
 
 struct transform;
 
@@ -24,6 +25,8 @@ struct transform;
  * "[transform] log_statements: column 5: ... in '...'". */
 int transform_new(const struct process_conf *conf, struct transform **out, struct kt_err *err);
 bool transform_active(const struct transform *t, enum kt_signal sig);
+/* The fields the signal's statements may read or write (see ottl_statement_fields). */
+ottl_fields transform_fields(const struct transform *t, enum kt_signal sig);
 
 /* Everything written (strings, attributes, resources that were missing) is allocated from
  * a, which must live as long as the data. A statement that fails follows [transform]

@@ -12,6 +12,8 @@ Figures, all measured in this run:
   spans/s      ingest: spans acknowledged to the load generator / load window;
                process: spans consumed / time from partition assignment to the last span
                delivered to the sink (minus decision_wait with tail sampling, see METHOD)
+  steady       process without tail sampling: spans/s between the sink holding 10 % and
+               90 % of the spans (no group-join start-up, no final export timer)
   us CPU/span  (utime + stime of the tier's process, /proc/PID/stat) over the same window
                * 1e6 / spans; two replicas: the sum of both
   peak RSS     VmHWM of the tier's process at the end of the window (two replicas: the
@@ -21,12 +23,17 @@ Figures, all measured in this run:
                the same sizes to the same broker with the producer settings ingest
                uses; its CPU per message / spans per message
   ratio        tier us/span / ceiling us/span
+  held         (process-hold, once) the process-full configuration with a decision_wait
+               longer than the run, so every preloaded trace is pending at once: the tail
+               sampler's own account of the memory it holds (records, offer lists, encoded
+               bytes with their growth slack), logged by kotel-process as it shuts down,
+               per span, against the encoded bytes of the Kafka messages it holds
 
 Knobs (environment): KT_BUILD, KT_BENCH_REPEAT (3), KT_BENCH_SECONDS (6, ingest load
 window), KT_BENCH_CONNECTIONS (4, gRPC), KT_BENCH_STREAMS (8, gRPC streams per connection),
 KT_BENCH_HTTP_CONNECTIONS (connections x streams: the same requests in flight over HTTP/1.1),
-KT_BENCH_INGEST_SET (space-separated --set overrides for ingest), KT_BENCH_PRELOAD_SPANS
-(250000), KT_BENCH_PROCESS_PARTITIONS (32), KT_BENCH_DECISION_WAIT (1s), KT_BENCH_PHASES
+KT_BENCH_INGEST_SET / KT_BENCH_PROCESS_SET (space-separated --set overrides), KT_BENCH_PRELOAD_SPANS
+(500000), KT_BENCH_PROCESS_PARTITIONS (64), KT_BENCH_DECISION_WAIT (1s), KT_BENCH_PHASES
 (comma-separated subset), KT_BENCH_OUT (build/bench.json)."""
 
 import datetime
@@ -66,9 +73,9 @@ STREAMS = env_int("KT_BENCH_STREAMS", 8)
 # HTTP/1.1 has one request in flight per connection: as many connections as gRPC has
 # streams in flight, so both protocols are offered the same concurrency.
 HTTP_CONNECTIONS = env_int("KT_BENCH_HTTP_CONNECTIONS", CONNECTIONS * STREAMS)
-PRELOAD_SPANS = env_int("KT_BENCH_PRELOAD_SPANS", 250000)
+PRELOAD_SPANS = env_int("KT_BENCH_PRELOAD_SPANS", 500000)
 PRELOAD_RATE = env_int("KT_BENCH_PRELOAD_RATE", 150000)
-PROC_PARTITIONS = env_int("KT_BENCH_PROCESS_PARTITIONS", 32)
+PROC_PARTITIONS = env_int("KT_BENCH_PROCESS_PARTITIONS", 64)
 INGEST_PARTITIONS = 4
 DECISION_WAIT_S = env_float("KT_BENCH_DECISION_WAIT", 1.0)
 OUT = os.environ.get("KT_BENCH_OUT", os.path.join(BUILD, "bench.json"))
@@ -78,18 +85,19 @@ EXPORT_PROTOCOL = os.environ.get("KT_BENCH_EXPORT_PROTOCOL", "grpc")
 # of requests in flight, the default timeout measures the timer, not the code. The bench
 # sets a short one; the value is printed and kept in bench.json.
 INGEST_SET = os.environ.get("KT_BENCH_INGEST_SET", "batch.timeout=5ms").split()
+PROCESS_SET = os.environ.get("KT_BENCH_PROCESS_SET", "").split()
 RAW_KEYS = 1000
 # The producer properties kotel-ingest sets (ingest/publisher.c) at its defaults, so the
 # ceiling produces the same way: acks=all with idempotence, linger 5 ms, no compression.
 RAW_SET = ["acks=all", "enable.idempotence=true", "linger.ms=5", "compression.codec=none",
-           "partitioner=fnv1a_random"]
+           "partitioner=fnv1a_random", "message.copy.max.bytes=0"]
 TOPIC = "otlp_spans"
 RAW_TOPIC = "kotel_bench_raw"
 TOPICS = [TOPIC, "otlp_metrics", "otlp_logs", RAW_TOPIC]
 TARGETS = {"ingest": "<=1.0 us/span, <=64 MiB", "process": "<=2.0 us/span"}
 
 ALL_PHASES = ["ingest-grpc", "ingest-http", "ingest-gzip",
-              "process-pass", "process-full", "process-2-replicas"]
+              "process-pass", "process-full", "process-2-replicas", "process-hold"]
 PHASES = [p for p in os.environ.get("KT_BENCH_PHASES", ",".join(ALL_PHASES)).split(",") if p]
 
 METHOD = {
@@ -176,9 +184,10 @@ class Child:
     def alive(self):
         return self.proc.poll() is None
 
-    def cpu_s(self):
-        """utime + stime of every thread, seconds."""
-        with open("/proc/%d/stat" % self.pid) as f:
+    def cpu_s(self, main_thread=False):
+        """utime + stime of every thread (or of the main thread only), seconds."""
+        path = "/proc/%d/task/%d/stat" % (self.pid, self.pid) if main_thread else "/proc/%d/stat" % self.pid
+        with open(path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK
 
@@ -404,7 +413,7 @@ def ingest_run(phase, workdir):
     us = cpu * 1e6 / lg["spans_acked"]
     return {"phase": phase, "tier": "ingest", "ingest_set": ing.sets, "loadgen_argv": argv[1:],
             "loadgen": lg, "cpu_s": cpu, "spans": lg["spans_acked"], "spans_per_s": lg["spans_per_s"],
-            "us_per_span": us, "rss_mib": rss, "p99_ms": lg["p99_ms"],
+            "us_per_span": us, "rss_mib": rss, "p99_ms": lg["p99_ms"], "steady_spans_per_s": None,
             "kafka_messages": messages, "kafka_avg_bytes": avg, "size_sample": len(sizes),
             "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"],
             "ratio": us / ceil["us_per_span"]}
@@ -431,6 +440,60 @@ sampling_percentage = 10
 """
 
 
+HOLD_WAIT_MS = 600000
+SPANS_PER_REQUEST = 520  # kotel-loadgen: 52 traces of 10 spans per request
+
+
+def hold_run(workdir, pre):
+    """Memory per pending trace: every preloaded trace held by the tail sampler at once."""
+    sink = Child("kotel-sink", [binary("kotel-sink"), "--listen", "127.0.0.1:0"], workdir, stdin=True)
+    proc = None
+    try:
+        addr = sink.line(10, "listen address")
+        ini = os.path.join(workdir, "process-hold.ini")
+        with open(ini, "w") as f:
+            f.write(FULL_INI.format(dw=HOLD_WAIT_MS).replace("process-full", "process-hold"))
+        argv = [binary("kotel-process"), "-c", ini]
+        for st in ["kafka.brokers=" + pre.broker.bootstrap,
+                   "kafka.group_id=kotel-bench-hold-%d" % os.getpid(), "kafka.initial_offset=earliest",
+                   "kafka.metrics_topic=", "kafka.logs_topic=", "exporter.endpoint=http://" + addr,
+                   "exporter.protocol=" + EXPORT_PROTOCOL, "tail_sampling.num_traces=%d" % (pre.spans + 1)]:
+            argv += ["--set", st]
+        proc = Child("kotel-process", argv, workdir)
+        wait_log(proc, r"assigned (\d+) partitions", 30, "partition assignment")
+        # Held messages do not count against kafka.max_pending_messages (10000 by default,
+        # far fewer than the preload's messages): the check below fails if they did.
+        # Nothing is decided during the run, so consumption has ended once the process stops
+        # using CPU; the exit log then shows whether every span was taken in (checked below).
+        last, flat_since, deadline = proc.cpu_s(), time.monotonic(), time.monotonic() + 120
+        while time.monotonic() - flat_since < 1.0:
+            time.sleep(0.1)
+            cpu = proc.cpu_s()
+            if cpu - last > 0.005:
+                flat_since = time.monotonic()
+            last = cpu
+            if time.monotonic() > deadline:
+                raise BenchError("process-hold: still busy after 120 s\n%s" % proc.tail())
+        rss = proc.hwm_mib()
+        stop_checked(proc)
+        log = proc.log()
+    finally:
+        if proc is not None:
+            proc.stop(grace=5)
+        sink.stop(grace=5)
+    m = re.search(r"tail sampling at shutdown: (\d+) traces held \((\d+) spans, (\d+) bytes\)", log)
+    if not m:
+        raise BenchError("process-hold: no 'tail sampling at shutdown' line in the log\n%s" % log[-2000:])
+    traces, spans, held = map(int, m.groups())
+    if spans != pre.spans:
+        raise BenchError("process-hold: %d spans held at shutdown, %d preloaded" % (spans, pre.spans))
+    encoded = pre.info["bytes"] / pre.spans
+    per_span = held / spans
+    return {"phase": "process-hold", "argv": argv[1:], "traces_held": traces, "spans_held": spans,
+            "bytes_held": held, "held_bytes_per_span": per_span, "encoded_bytes_per_span": encoded,
+            "overhead_bytes_per_span": per_span - encoded, "rss_mib": rss}
+
+
 class Preload:
     """The broker the process phases read: preloaded once through kotel-ingest."""
 
@@ -440,6 +503,9 @@ class Preload:
         try:
             duration = max(1.0, PRELOAD_SPANS / PRELOAD_RATE)
             argv = loadgen_argv("grpc", False, ing.grpc_port, duration, rate=PRELOAD_RATE)
+            # A pool as large as the preload: every trace ID is new to the process, as in
+            # production, rather than replayed into traces the sampler already decided.
+            argv += ["--pool", str(PRELOAD_SPANS // SPANS_PER_REQUEST + 16)]
             lg = run_json(argv, timeout=duration + 60)
         finally:
             stop_checked(ing)
@@ -488,7 +554,7 @@ def process_run(phase, workdir, pre, seq):
         sets = ["kafka.brokers=" + pre.broker.bootstrap, "kafka.group_id=" + group,
                 "kafka.initial_offset=earliest", "kafka.metrics_topic=", "kafka.logs_topic=",
                 "exporter.endpoint=http://" + addr, "exporter.protocol=" + EXPORT_PROTOCOL,
-                "exporter.compression=none"]
+                "exporter.compression=none"] + PROCESS_SET
         argv = [binary("kotel-process")]
         if full:
             ini = os.path.join(workdir, "process-full.ini")
@@ -506,6 +572,9 @@ def process_run(phase, workdir, pre, seq):
             assigned.append(int(wait_log(p, r"assigned (\d+) partitions", 30, "partition assignment")[0]))
         t0 = time.monotonic()
         cpu0 = sum(p.cpu_s() for p in procs)
+        # Broker and sink share the machine: their load shows when they, not the replicas,
+        # bound spans/s.
+        others0 = (pre.broker.cpu_s(), sink.cpu_s(), sum(p.cpu_s(main_thread=True) for p in procs))
         samples = []
         quiet = DECISION_WAIT_S + 1.5
         deadline = t0 + 120
@@ -513,7 +582,9 @@ def process_run(phase, workdir, pre, seq):
             time.sleep(0.025)
             now = time.monotonic()
             st = sink_stats()
-            samples.append((now, sum(p.cpu_s() for p in procs), st["spans"]))
+            samples.append((now, sum(p.cpu_s() for p in procs), st["spans"],
+                            pre.broker.cpu_s() - others0[0], sink.cpu_s() - others0[1],
+                            sum(p.cpu_s(main_thread=True) for p in procs) - others0[2]))
             for p in procs:
                 if not p.alive():
                     raise BenchError("kotel-process exited (%s) during the run\n%s" % (p.proc.returncode, p.tail()))
@@ -554,6 +625,15 @@ def process_run(phase, workdir, pre, seq):
         raise BenchError("%s: kotel-process took in %d items, %d were preloaded" % (phase, items_in, pre.spans))
     window = done[0] - t0
     rate_window = window - (DECISION_WAIT_S if full else 0.0)
+    # Steady rate: from 10 % to 90 % of the spans at the sink, without the group join's fetch
+    # start-up and the last export's timer, which weigh more the shorter the window. Not for
+    # tail sampling, whose sink count follows decisions rather than consumption.
+    steady = None
+    if not full:
+        t10 = next(x[0] for x in samples if x[2] >= 0.1 * pre.spans)
+        t90 = next(x[0] for x in samples if x[2] >= 0.9 * pre.spans)
+        if t90 > t10:
+            steady = 0.8 * pre.spans / (t90 - t10)
     cpu = done[1] - cpu0
     us = cpu * 1e6 / pre.spans
     ceil = pre.ceiling()
@@ -563,7 +643,11 @@ def process_run(phase, workdir, pre, seq):
             "rate_window_s": rate_window, "cpu_s": cpu, "spans": pre.spans,
             "spans_per_s": pre.spans / rate_window, "us_per_span": us, "rss_mib": rss, "p99_ms": None,
             "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"], "ratio": us / ceil["us_per_span"],
-            "sink_samples": len(samples)}
+            "steady_spans_per_s": steady, "sink_samples": len(samples), "broker_cpu_pct": 100.0 * done[3] / window,
+            "sink_cpu_pct": 100.0 * done[4] / window,
+            # The loop thread (decode, filter, transform, sampling, export); the rest is
+            # librdkafka's threads.
+            "main_thread_us_per_span": done[5] * 1e6 / pre.spans}
 
 
 # ---------------------------------------------------------------- report
@@ -590,7 +674,8 @@ def cell(values, kind):
     return "%s (%s-%s)" % (fmt_num(med, kind), fmt_num(min(vals), kind), fmt_num(max(vals), kind))
 
 
-COLUMNS = [("spans/s", "spans_per_s", "rate"), ("us CPU/span", "us_per_span", "us"),
+COLUMNS = [("spans/s", "spans_per_s", "rate"), ("steady spans/s", "steady_spans_per_s", "rate"),
+           ("us CPU/span", "us_per_span", "us"),
            ("peak RSS MiB", "rss_mib", "mib"), ("p99 ms", "p99_ms", "ms"),
            ("ceiling us/span", "ceiling_us_per_span", "us"), ("ratio", "ratio", "ratio")]
 
@@ -674,7 +759,7 @@ def main():
     pre = None
     try:
         ingest_phases = [p for p in PHASES if p.startswith("ingest-")]
-        process_phases = [p for p in PHASES if p.startswith("process-")]
+        process_phases = [p for p in PHASES if p.startswith("process-") and p != "process-hold"]
         seq = 0
         for rnd in range(REPEAT):
             for phase in ingest_phases:
@@ -688,7 +773,7 @@ def main():
                       % (rnd + 1, phase, r["spans_per_s"], r["us_per_span"], r["rss_mib"], r["p99_ms"],
                          r["ceiling_us_per_span"], r["loadgen"]["requests_failed"], time.monotonic() - t),
                       flush=True)
-        if process_phases:
+        if process_phases or "process-hold" in PHASES:
             t = time.monotonic()
             pre = Preload(workdir)
             result["preload"] = pre.info
@@ -702,10 +787,21 @@ def main():
                     r["round"] = rnd + 1
                     runs.append(r)
                     print("bench: round %d %-19s %9.0f spans/s %6.2f us/span %6.1f MiB  window %.2fs  "
-                          "sink %d spans  ceiling %.2f us/span  revocations %d  (%.1fs)"
+                          "sink %d spans  ceiling %.2f us/span  revocations %d  main thread %.2f us/span  "
+                          "broker %.0f%% sink %.0f%% of a core  (%.1fs)"
                           % (rnd + 1, phase, r["spans_per_s"], r["us_per_span"], r["rss_mib"], r["window_s"],
                              r["sink_spans"], r["ceiling_us_per_span"], r["revocations"],
-                             time.monotonic() - t), flush=True)
+                             r["main_thread_us_per_span"], r["broker_cpu_pct"],
+                             r["sink_cpu_pct"], time.monotonic() - t), flush=True)
+            if "process-hold" in PHASES:
+                t = time.monotonic()
+                h = hold_run(workdir, pre)
+                result["hold"] = h
+                print("bench: process-hold: %d traces, %d spans pending at once: %.0f B held per span, "
+                      "%.0f B encoded per span (+%.0f B/span; target +64)  peak RSS %.1f MiB  (%.1fs)"
+                      % (h["traces_held"], h["spans_held"], h["held_bytes_per_span"],
+                         h["encoded_bytes_per_span"], h["overhead_bytes_per_span"], h["rss_mib"],
+                         time.monotonic() - t), flush=True)
     except BenchError as e:
         errors.append(str(e))
         print("bench: FAILED: %s" % e, file=sys.stderr)

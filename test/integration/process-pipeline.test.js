@@ -66,6 +66,67 @@ test('filter, transform and tail sampling: only error traces arrive, whole, tran
   });
 });
 
+// How much of a trace kotel-process decodes, and when its transform runs, depends on what
+// the filter and the policies read. Both plans must give the same traces: one where the
+// policies do not read what the transform writes (shallow decode, transform on sampled
+// traces only) and one where a policy samples on the transform's own attribute.
+test('a transform the policies do not read runs on sampled traces only; one they read runs before sampling', { timeout: 240000 }, async () => {
+  await withStack({}, async ({ broker, ingest }) => {
+    const { traces } = await sendShapedTraces(ingest, { traces: 60, isError: (i) => i % 3 === 0 });
+    const { traces: sentinel } = await sendShapedTraces(ingest, { traces: 1, isError: () => true, tag: 'sentinel' });
+    const [sentinelId] = [...sentinel.keys()];
+    const wantIds = [...traces].filter(([, t]) => t.error).map(([id]) => id).sort();
+    const plans = [
+      {
+        plan: /traces: spans decoded without attributes, events or links; transform on sampled traces only/,
+        sets: {
+          'filter.trace_conditions': 'span.name == "drop-me"',
+          'transform.trace_statements': 'set(span.attributes["kotel.processed"], true)',
+          'tail_sampling.policy.errors.type': 'status_code',
+          'tail_sampling.policy.errors.status_codes': 'ERROR',
+        },
+      },
+      {
+        plan: /traces: spans decoded in full\n/,
+        sets: {
+          'transform.trace_statements': [
+            'set(span.attributes["kotel.processed"], true)',
+            'set(span.attributes["kotel.keep"], "yes") where span.status.code == STATUS_CODE_ERROR',
+          ],
+          'tail_sampling.policy.keep.type': 'string_attribute',
+          'tail_sampling.policy.keep.key': 'kotel.keep',
+          'tail_sampling.policy.keep.values': 'yes',
+        },
+      },
+    ];
+    for (const { plan, sets } of plans) {
+      const backend = await startGrpcBackend();
+      const proc = await startProcess({
+        sets: processSets(broker, backend, {
+          'tail_sampling.decision_wait': '500ms',
+          'tail_sampling.policy.none.type': 'probabilistic',
+          'tail_sampling.policy.none.sampling_percentage': '0',
+          ...sets,
+        }),
+      });
+      try {
+        assert.match(proc.log(), plan);
+        await backend.rec.until(() => backend.rec.spans.some((s) => s.traceId === sentinelId), 60000, 'the sentinel trace');
+        const got = byTrace(backend.rec.spans.filter((s) => s.traceId !== sentinelId));
+        assert.deepEqual([...got.keys()].sort(), wantIds, `${plan}: exactly the error traces arrive`);
+        for (const [id, spans] of got) {
+          assert.deepEqual(spans.map((s) => s.spanId).sort(), [...traces.get(id).spanIds].sort(), `trace ${id} arrives whole, once`);
+          for (const s of spans) assert.equal(s.attributes['kotel.processed'], true, `span ${s.spanId} carries the transform's attribute`);
+        }
+      } finally {
+        const e = await proc.stop();
+        await backend.stop();
+        assert.equal(e.code, 0, `kotel-process exit: ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
+      }
+    }
+  });
+});
+
 test('an HTTP/protobuf backend gets every span, gzip-compressed', { timeout: 120000 }, async () => {
   await withStack({}, async ({ broker, ingest }) => {
     const backend = await startHttpBackend();

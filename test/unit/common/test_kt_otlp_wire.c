@@ -459,6 +459,27 @@ static void check_trace_chunks(const struct result *r, const struct tshape *sh, 
         assert_int_equal(seen[g], g == skip_span ? 0 : 1);
 }
 
+/* Full chunks: each chunk but a key's last had no room for the next chunk's first span. */
+static void check_trace_chunks_full(const struct result *r, size_t max)
+{
+    for (size_t i = 0; i + 1 < r->chunks.n; i++) {
+        for (size_t j = i + 1; j < r->chunks.n; j++) {
+            if (strcmp(r->chunks.v[i].key, r->chunks.v[j].key) != 0)
+                continue;
+            struct kt_slice b = chunk_bytes(r, j);
+            TracesData *td = opentelemetry__proto__trace__v1__traces_data__unpack(NULL, b.n, b.p);
+            Span *first = td->resource_spans[0]->scope_spans[0]->spans[0];
+            size_t sz = opentelemetry__proto__trace__v1__span__get_packed_size(first);
+            sz += 1 + (sz >= 128) + (sz >= 16384);
+            if (r->chunks.v[i].len + sz <= max)
+                fail_msg("chunk %zu (%zu bytes) had room for a %zu-byte span", i,
+                         r->chunks.v[i].len, sz);
+            opentelemetry__proto__trace__v1__traces_data__free_unpacked(td, NULL);
+            break;
+        }
+    }
+}
+
 /* ---- hand-written protobuf for inputs protobuf-c would not produce ---- */
 
 static void put_varint(struct kt_buf *b, uint32_t num, uint64_t v)
@@ -1051,6 +1072,108 @@ static void test_validate_rejects_wrong_wire_type_for_known_field(void **state)
     kt_buf_free(&msg);
 }
 
+/* A span with every field the fast span check handles: errors in any of them, past many
+ * valid ones, are reported as the generic walker reports them. */
+static Span *full_span(TracesData **td)
+{
+    struct tshape sh = {1, 1, 1, 2, trace_zero, -1, 0};
+    *td = build_traces(&sh);
+    Span *sp = (*td)->resource_spans[0]->scope_spans[0]->spans[0];
+    sp->trace_state = "rojo=00f067aa0ba902b7";
+    sp->parent_span_id = sp->span_id;
+    sp->dropped_attributes_count = 3;
+    sp->n_events = 2;
+    sp->events = ARR(Event, 2);
+    for (int i = 0; i < 2; i++) {
+        sp->events[i] = new_Event();
+        sp->events[i]->name = "cache.miss";
+        sp->events[i]->time_unix_nano = 5;
+        sp->events[i]->dropped_attributes_count = 1;
+        sp->events[i]->n_attributes = 2;
+        sp->events[i]->attributes = ARR(KeyValue, 2);
+        sp->events[i]->attributes[0] = kv_str("cache.key", "order:83412");
+        sp->events[i]->attributes[1] = kv_int("cache.ttl_s", 300);
+    }
+    sp->dropped_events_count = 4;
+    sp->dropped_links_count = 5;
+    sp->status = new_Status();
+    sp->status->code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+    sp->status->message = "deadline exceeded";
+    sp->flags = 0x101;
+    return sp;
+}
+
+static void test_validate_reports_errors_in_every_span_field(void **state)
+{
+    (void)state;
+    TracesData *td;
+    Span *sp = full_span(&td);
+    size_t n = 0;
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, pack_traces(td), &n, NULL), 0);
+    assert_int_equal(n, 1);
+
+    const char *path = "resource_spans[0].scope_spans[0].spans[0].";
+    sp->status->message = "bad \xc3\x28";
+    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td), S("%sstatus.message: invalid UTF-8", path));
+    sp = full_span(&td);
+    sp->events[1]->attributes[0]->value->string_value = "\xff";
+    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td),
+                   S("%sevents[1].attributes[0].value.string_value: invalid UTF-8", path));
+    sp = full_span(&td);
+    sp->events[0]->name = "\xc0\xaf";
+    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td), S("%sevents[0].name: invalid UTF-8", path));
+    sp = full_span(&td);
+    sp->attributes[4]->key = "\xed\xa0\x80";
+    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td),
+                   S("%sattributes[4].key: invalid UTF-8", path));
+    sp = full_span(&td);
+    sp->parent_span_id.len = 7;
+    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td),
+                   S("%sparent_span_id: length 7, want 8", path));
+    sp = full_span(&td);
+    sp->trace_state = "\xf8\x88";
+    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td), S("%strace_state: invalid UTF-8", path));
+}
+
+/* Fields in any order, and fields the fast check leaves to the walker, are still valid;
+ * bad bytes right after a run of fast fields are still found. */
+static void test_validate_span_fields_in_any_order(void **state)
+{
+    (void)state;
+    uint8_t tid[16], sid[8];
+    trace_id_of(3, tid);
+    span_id_of(3, sid);
+    struct kt_buf kv = KT_BUF_INIT, sp = KT_BUF_INIT;
+    put_bytes(&kv, 1, "k", 1);
+    put_bytes(&sp, 5, "op", 2);
+    put_bytes(&sp, 9, kv.p, kv.len);
+    put_bytes(&sp, 1, tid, 16);
+    put_varint(&sp, 6, 2);
+    put_fixed64(&sp, 7, 1);
+    put_bytes(&sp, 2, sid, 8);
+    put_bytes(&sp, 9, kv.p, kv.len);
+    kt_buf_free(&kv);
+    struct kt_buf msg = traces_around_span(sp);
+    size_t n = 0;
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&msg), &n, NULL), 0);
+    assert_int_equal(n, 1);
+    kt_buf_free(&msg);
+
+    /* flags (field 16, fixed32) cut short at the end of the span. */
+    sp = valid_span_payload();
+    assert_int_equal(kt_buf_append(&sp, "\x85\x01\x01\x01", 4), 0);
+    msg = traces_around_span(sp);
+    expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg), "truncated fixed32");
+    kt_buf_free(&msg);
+
+    /* kind as a length-delimited field. */
+    sp = valid_span_payload();
+    put_bytes(&sp, 6, "x", 1);
+    msg = traces_around_span(sp);
+    expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg), "spans[0].kind: wire type 2");
+    kt_buf_free(&msg);
+}
+
 static void test_validate_rejects_15_byte_trace_id(void **state)
 {
     (void)state;
@@ -1333,25 +1456,58 @@ static void test_split_respects_max_chunk_bytes(void **state)
     assert_int_equal(r.n_rejected, 0);
     assert_true(r.chunks.n > 3);
     check_trace_chunks(&r, &sh, max, true, -1);
-
-    /* Full chunks: each chunk but a key's last had no room for the next chunk's first span. */
-    for (size_t i = 0; i + 1 < r.chunks.n; i++) {
-        for (size_t j = i + 1; j < r.chunks.n; j++) {
-            if (strcmp(r.chunks.v[i].key, r.chunks.v[j].key) != 0)
-                continue;
-            struct kt_slice b = chunk_bytes(&r, j);
-            TracesData *td = opentelemetry__proto__trace__v1__traces_data__unpack(NULL, b.n, b.p);
-            Span *first = td->resource_spans[0]->scope_spans[0]->spans[0];
-            size_t sz = opentelemetry__proto__trace__v1__span__get_packed_size(first);
-            sz += 1 + (sz >= 128) + (sz >= 16384);
-            if (r.chunks.v[i].len + sz <= max)
-                fail_msg("chunk %zu (%zu bytes) had room for a %zu-byte span", i, r.chunks.v[i].len,
-                         sz);
-            opentelemetry__proto__trace__v1__traces_data__free_unpacked(td, NULL);
-            break;
-        }
-    }
+    check_trace_chunks_full(&r, max);
     result_free(&r);
+}
+
+/* A trace's spans side by side travel as one run, cut item by item where a chunk is full;
+ * a span too big even alone is rejected out of the middle of its run. */
+static void test_split_cuts_runs_of_one_trace_at_the_bound(void **state)
+{
+    (void)state;
+    struct tshape sh = {1, 2, 30, 5, trace_by_tens, -1, 0};
+    struct kt_slice msg = pack_traces(build_traces(&sh));
+    const size_t max = 2000;
+    struct result r;
+    split(KT_SIGNAL_TRACES, msg, KT_OTLP_KEY_TRACE_ID, max, &r);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.n_rejected, 0);
+    assert_true(r.chunks.n > 6);
+    check_trace_chunks(&r, &sh, max, true, -1);
+    check_trace_chunks_full(&r, max);
+    result_free(&r);
+
+    struct tshape big = {1, 1, 20, 1, trace_by_tens, 13, 5000};
+    msg = pack_traces(build_traces(&big));
+    split(KT_SIGNAL_TRACES, msg, KT_OTLP_KEY_TRACE_ID, max, &r);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.n_rejected, 1);
+    check_trace_chunks(&r, &big, max, true, 13);
+    result_free(&r);
+}
+
+/* Spans of one trace with another field between them are not one run: the field is not
+ * copied along with them (it is part of the scope entry's header, written once). */
+static void test_split_run_stops_at_a_field_between_spans(void **state)
+{
+    (void)state;
+    struct kt_buf a = valid_span_payload(), b = valid_span_payload(), scope = KT_BUF_INIT;
+    put_bytes(&scope, 2, a.p, a.len);
+    put_bytes(&scope, 3, "https://example.com/s", 21);
+    put_bytes(&scope, 2, b.p, b.len);
+    kt_buf_free(&a);
+    kt_buf_free(&b);
+    struct kt_buf msg = wrap(1, wrap(2, scope));
+    struct result r;
+    split(KT_SIGNAL_TRACES, kt_buf_slice(&msg), KT_OTLP_KEY_TRACE_ID, 0, &r);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.chunks.n, 1);
+    assert_int_equal(r.chunks.v[0].n_items, 2);
+    /* The same fields, the schema_url moved ahead of the spans: the same size. */
+    assert_int_equal(r.chunks.v[0].len, msg.len);
+    check_chunks_common(KT_SIGNAL_TRACES, &r, 0, 2);
+    result_free(&r);
+    kt_buf_free(&msg);
 }
 
 static void test_single_oversized_span_is_rejected(void **state)
@@ -1855,6 +2011,9 @@ static void write_seeds(const char *dir)
     TracesData *td = build_traces(&one);
     td->resource_spans[0]->scope_spans[0]->spans[0]->attributes[2]->value = nested_array(4);
     write_seed(dir, "traces_nested.pb", pack_traces(td));
+    TracesData *full;
+    full_span(&full);
+    write_seed(dir, "traces_full_span.pb", pack_traces(full));
     write_seed(dir, "metrics_all_kinds.pb", pack_metrics(build_metrics(2, 2)));
     write_seed(dir, "logs_small.pb", pack_logs(build_logs(2, 3, true)));
     struct kt_buf sp = valid_span_payload();
@@ -1888,6 +2047,8 @@ int main(void)
         T(test_validate_rejects_length_past_end),
         T(test_validate_rejects_wrong_wire_type_for_known_field),
         T(test_validate_rejects_15_byte_trace_id),
+        T(test_validate_reports_errors_in_every_span_field),
+        T(test_validate_span_fields_in_any_order),
         T(test_validate_allows_empty_ids_and_rejects_short_log_ids),
         T(test_validate_rejects_bad_utf8),
         T(test_validate_rejects_deep_anyvalue_nesting),
@@ -1899,6 +2060,8 @@ int main(void)
         T(test_split_copies_only_the_resources_and_scopes_of_each_trace),
         T(test_split_gives_spans_without_trace_id_an_empty_key),
         T(test_split_respects_max_chunk_bytes),
+        T(test_split_cuts_runs_of_one_trace_at_the_bound),
+        T(test_split_run_stops_at_a_field_between_spans),
         T(test_single_oversized_span_is_rejected),
         T(test_split_rejects_everything_when_bound_is_below_wrappers),
         T(test_split_concatenated_chunks_form_valid_message),

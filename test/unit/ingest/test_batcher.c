@@ -96,12 +96,12 @@ struct seen {
 /* Decodes the value, checks every span belongs to the key, counts span IDs. */
 static void record(struct seen *s, const struct batcher_msg *m)
 {
-    assert_non_null(m->value);
+    assert_non_null(m->value.p);
     assert_true(s->n < MAX_MSGS);
     struct seen_msg *r = &s->m[s->n++];
     memcpy(r->key, m->key, m->key_len + 1);
     assert_int_equal(strlen(m->key), m->key_len);
-    r->len = m->value->len;
+    r->len = m->value.n;
     r->n_items = m->n_items;
     r->n_chunks = m->n_chunks;
     r->n_parts = m->n_parts;
@@ -117,7 +117,7 @@ static void record(struct seen *s, const struct batcher_msg *m)
     assert_int_equal(r->part_items, m->n_items);
 
     TracesData *td =
-        opentelemetry__proto__trace__v1__traces_data__unpack(NULL, m->value->len, m->value->p);
+        opentelemetry__proto__trace__v1__traces_data__unpack(NULL, m->value.n, m->value.p);
     assert_non_null(td);
     uint64_t spans = 0;
     for (size_t i = 0; i < td->n_resource_spans; i++)
@@ -425,6 +425,73 @@ static void test_key_too_long(void **state)
     batcher_free(b);
 }
 
+/* Chunks written straight into the batch's storage behave as copied-in ones, and a
+ * message whose chunks lie back to back there is a view into the storage, not a copy. */
+static void test_stored_chunks(void **state)
+{
+    (void)state;
+    struct batcher *b = mk(1000000, 1000, 0);
+    int tags[2];
+    uint64_t span = 0;
+    for (int r = 0; r < 2; r++) {
+        struct kt_buf *st = batcher_storage(b), c = KT_BUF_INIT;
+        size_t off_a = st->len;
+        make_chunk(0xaa, span, 2, 10, &c);
+        assert_int_equal(kt_buf_append(st, c.p, c.len), 0);
+        span += 2;
+        size_t off_b = st->len;
+        make_chunk(0xbb, span, 3, 10, &c);
+        assert_int_equal(kt_buf_append(st, c.p, c.len), 0);
+        kt_buf_free(&c);
+        span += 3;
+        char ka[33], kb[33];
+        key_of(0xaa, ka);
+        key_of(0xbb, kb);
+        assert_int_equal(batcher_add_stored(b, ka, off_a, off_b - off_a, 2, &tags[r]), 0);
+        assert_int_equal(batcher_add_stored(b, kb, off_b, st->len - off_b, 3, &tags[r]), 0);
+        /* Only bytes past the held chunks can be registered. */
+        assert_int_equal(batcher_add_stored(b, kb, off_b, 1, 1, NULL), KT_EINVAL);
+        assert_int_equal(batcher_add_stored(b, kb, st->len, 1, 1, NULL), KT_EINVAL);
+    }
+    /* A copied-in chunk of a key whose earlier chunk sits right before it. */
+    add(b, 0xbb, span, 1, 10, &tags[1]);
+    span++;
+    assert_int_equal(batcher_chunks(b), 5);
+    assert_int_equal(batcher_items(b), 11);
+    struct seen *s = seen_new();
+    batcher_flush(b, emit, s);
+    assert_int_equal(s->n, 2);
+    assert_int_equal(s->m[0].n_items, 4);
+    assert_int_equal(s->m[0].n_parts, 2);
+    assert_int_equal(s->m[1].n_items, 7);
+    assert_int_equal(s->m[1].n_chunks, 3);
+    for (uint64_t i = 0; i < span; i++)
+        assert_int_equal(s->span_count[i], 1);
+    assert_int_equal(batcher_bytes(b), 0);
+    free(s);
+    batcher_free(b);
+}
+
+static int emit_check_view(void *ctx, const struct batcher_msg *m)
+{
+    const struct kt_buf *st = ctx;
+    bool inside = m->value.p >= st->p && m->value.p + m->value.n <= st->p + st->len;
+    /* Adjacent chunks (here: one key per message, added back to back) are not copied. */
+    assert_true(inside);
+    return 0;
+}
+
+static void test_adjacent_chunks_are_not_copied(void **state)
+{
+    (void)state;
+    struct batcher *b = mk(1000000, 1000, 0);
+    add(b, 0x01, 0, 1, 10, NULL);
+    add(b, 0x01, 1, 2, 10, NULL);
+    add(b, 0x02, 3, 1, 10, NULL);
+    batcher_flush(b, emit_check_view, batcher_storage(b));
+    batcher_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +504,8 @@ int main(void)
         cmocka_unit_test(test_split_on_request),
         cmocka_unit_test(test_many_keys_many_flushes),
         cmocka_unit_test(test_key_too_long),
+        cmocka_unit_test(test_stored_chunks),
+        cmocka_unit_test(test_adjacent_chunks_are_not_copied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,6 +324,33 @@ static void test_inactive_noop(void **state)
     assert_int_equal(td.n_resource_spans, 1);
 }
 
+static void test_fields(void **state)
+{
+    const char *trace[] = {"resource.attributes[\"service.name\"] == \"noisy\"",
+                           "scope.version == \"0\"", "IsRootSpan() and span.kind == 0",
+                           "spanevent.name == \"noise\"", NULL};
+    const char *metric[] = {"datapoint.value_double < 0", NULL};
+    const char *log[] = {"log.severity_number < 9", "true", NULL};
+    struct filter *f = make(*state, OTTL_ERR_PROPAGATE, trace, metric, log);
+    /* Each signal's conditions only, whatever context each one runs in. */
+    assert_int_equal(filter_fields(f, KT_SIGNAL_TRACES),
+                     OTTL_FIELD(OTTL_P_RESOURCE_ATTRS) | OTTL_FIELD(OTTL_P_SCOPE_VERSION) |
+                         OTTL_FIELD(OTTL_P_SPAN_PARENT_ID) | OTTL_FIELD(OTTL_P_SPAN_KIND) |
+                         OTTL_FIELD(OTTL_P_SPANEVENT_NAME));
+    assert_int_equal(filter_fields(f, KT_SIGNAL_METRICS),
+                     OTTL_FIELD(OTTL_P_DATAPOINT_VALUE_DOUBLE));
+    assert_int_equal(filter_fields(f, KT_SIGNAL_LOGS), OTTL_FIELD(OTTL_P_LOG_SEVERITY_NUMBER));
+}
+
+static void test_fields_none(void **state)
+{
+    const char *trace[] = {"span.name == \"health\"", NULL};
+    struct filter *f = make(*state, OTTL_ERR_PROPAGATE, trace, NULL, NULL);
+    assert_int_equal(filter_fields(f, KT_SIGNAL_TRACES), OTTL_FIELD(OTTL_P_SPAN_NAME));
+    assert_int_equal(filter_fields(f, KT_SIGNAL_METRICS), 0);
+    assert_int_equal(filter_fields(f, KT_SIGNAL_LOGS), 0);
+}
+
 static void test_config_errors(void **state)
 {
     struct fx *fx = *state;
@@ -356,6 +383,7 @@ int main(void)
         T(test_traces_levels), T(test_traces_scope_and_root),
         T(test_error_modes),   T(test_metrics),
         T(test_logs),          T(test_inactive_noop),
+        T(test_fields),        T(test_fields_none),
         T(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

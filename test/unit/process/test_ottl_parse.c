@@ -34,6 +34,30 @@ static enum ottl_context stmt_ctx(const char *src)
     return ctx;
 }
 
+static ottl_fields cond_fields(const char *src)
+{
+    struct ottl_condition *c;
+    struct kt_err err = {0};
+    if (ottl_condition_parse(src, &c, &err) != 0)
+        fail_msg("parse '%s': %s", src, err.msg);
+    ottl_fields f = ottl_condition_fields(c);
+    ottl_condition_free(c);
+    return f;
+}
+
+static ottl_fields stmt_fields(const char *src)
+{
+    struct ottl_statement *s;
+    struct kt_err err = {0};
+    if (ottl_statement_parse(src, &s, &err) != 0)
+        fail_msg("parse '%s': %s", src, err.msg);
+    ottl_fields f = ottl_statement_fields(s);
+    ottl_statement_free(s);
+    return f;
+}
+
+#define F(id) OTTL_FIELD(OTTL_P_##id)
+
 static const char *cond_err(const char *src)
 {
     static struct kt_err err;
@@ -253,12 +277,76 @@ static void test_function_errors(void **state)
                         "'Concat(span.name, \"\") == \"\"'");
 }
 
+static void test_condition_fields(void **state)
+{
+    (void)state;
+    /* Literals, enums and converters over literals read nothing. */
+    assert_int_equal(cond_fields("true"), 0);
+    assert_int_equal(cond_fields("1 == 1 and not (\"a\" != nil or false)"), 0);
+    assert_int_equal(cond_fields("Len(Concat([\"a\", \"b\"], \"-\")) > STATUS_CODE_ERROR"), 0);
+
+    assert_int_equal(cond_fields("span.name == \"x\""), F(SPAN_NAME));
+    assert_int_equal(cond_fields("STATUS_CODE_ERROR == span.status.code"), F(SPAN_STATUS_CODE));
+    assert_int_equal(cond_fields("span.kind == 2 or not (span.start_time_unix_nano > "
+                                 "span.end_time_unix_nano)"),
+                     F(SPAN_KIND) | F(SPAN_START) | F(SPAN_END));
+    /* Converter arguments, however deep, and list items. */
+    assert_int_equal(cond_fields("IsMatch(String(Len(span.status.message)), \"^1\")"),
+                     F(SPAN_STATUS_MESSAGE));
+    assert_int_equal(cond_fields("Concat([span.trace_id.string, \"/\", [span.span_id.string]], "
+                                 "\"\") != \"\""),
+                     F(SPAN_TRACE_ID) | F(SPAN_SPAN_ID));
+    /* A keyed path reads its map. */
+    assert_int_equal(cond_fields("span.attributes[\"http.route\"] == nil and "
+                                 "resource.attributes[\"service.name\"] == \"api\""),
+                     F(SPAN_ATTRS) | F(RESOURCE_ATTRS));
+    assert_int_equal(cond_fields("spanevent.name == \"exception\" and spanevent.time_unix_nano > "
+                                 "0 and Len(spanevent.attributes) > 0"),
+                     F(SPANEVENT_NAME) | F(SPANEVENT_TIME) | F(SPANEVENT_ATTRS));
+    assert_int_equal(cond_fields("scope.name == \"a\" or scope.version == \"1\" or "
+                                 "scope.attributes[\"x\"] != nil"),
+                     F(SCOPE_NAME) | F(SCOPE_VERSION) | F(SCOPE_ATTRS));
+    /* IsRootSpan() names no path but reads the parent span ID. */
+    assert_int_equal(cond_fields("IsRootSpan()"), F(SPAN_PARENT_ID));
+    assert_int_equal(cond_fields("not IsRootSpan() and span.name == \"x\""),
+                     F(SPAN_PARENT_ID) | F(SPAN_NAME));
+    assert_int_equal(cond_fields("datapoint.value_int > 1 and metric.type == 1"),
+                     F(DATAPOINT_VALUE_INT) | F(METRIC_TYPE));
+    assert_int_equal(cond_fields("log.severity_number < 9 and IsMatch(log.body, \"x\")"),
+                     F(LOG_SEVERITY_NUMBER) | F(LOG_BODY));
+}
+
+static void test_statement_fields(void **state)
+{
+    (void)state;
+    /* The target counts: editors may read what they write (replace_pattern, limit). */
+    assert_int_equal(stmt_fields("set(span.name, \"x\")"), F(SPAN_NAME));
+    assert_int_equal(stmt_fields("set(span.name, \"x\") where 1 == 1"), F(SPAN_NAME));
+    assert_int_equal(stmt_fields("keep_keys(span.attributes, [\"a\", \"b\"])"), F(SPAN_ATTRS));
+    assert_int_equal(
+        stmt_fields("set(span.attributes[\"svc\"], resource.attributes[\"service.name\"])"),
+        F(SPAN_ATTRS) | F(RESOURCE_ATTRS));
+    assert_int_equal(stmt_fields("replace_pattern(span.name, \"/[0-9]+\", \"/{id}\") where "
+                                 "span.kind == SPAN_KIND_SERVER"),
+                     F(SPAN_NAME) | F(SPAN_KIND));
+    /* Only the where clause reads the span. */
+    assert_int_equal(stmt_fields("delete_key(resource.attributes, \"x\") where IsRootSpan()"),
+                     F(RESOURCE_ATTRS) | F(SPAN_PARENT_ID));
+    assert_int_equal(stmt_fields("set(log.body, Concat([log.severity_text, "
+                                 "String(log.severity_number)], \" \"))"),
+                     F(LOG_BODY) | F(LOG_SEVERITY_TEXT) | F(LOG_SEVERITY_NUMBER));
+    assert_int_equal(stmt_fields("set(spanevent.attributes[\"of\"], span.name) where "
+                                 "spanevent.name == \"e\" and scope.version != nil"),
+                     F(SPANEVENT_ATTRS) | F(SPAN_NAME) | F(SPANEVENT_NAME) | F(SCOPE_VERSION));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_contexts),        cmocka_unit_test(test_valid_forms),
-        cmocka_unit_test(test_syntax_errors),   cmocka_unit_test(test_path_errors),
-        cmocka_unit_test(test_function_errors),
+        cmocka_unit_test(test_contexts),         cmocka_unit_test(test_valid_forms),
+        cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_path_errors),
+        cmocka_unit_test(test_function_errors),  cmocka_unit_test(test_condition_fields),
+        cmocka_unit_test(test_statement_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 
 #include "../../../process/conf.h"
 #include "../../../process/sampling_policy.h"
+#include "../../../process/trace_decode.h"
 #include "kt_err.h"
 #include "kt_log.h"
 
@@ -23,6 +24,7 @@ typedef Opentelemetry__Proto__Trace__V1__Span Span;
 typedef Opentelemetry__Proto__Trace__V1__Span__Event Event;
 typedef Opentelemetry__Proto__Trace__V1__Status Status;
 typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
@@ -908,6 +910,128 @@ static void test_config_ottl_errors(void **state)
     assert_true(strncmp(err.msg, "[tail_sampling.policy.o] spanevent: ", 36) == 0);
 }
 
+/* ---- fields read ---- */
+
+#define F(id) OTTL_FIELD(OTTL_P_##id)
+/* Read by every configuration: each trace's summary (times, status) and its ID. */
+#define SUMMARY (F(SPAN_START) | F(SPAN_END) | F(SPAN_STATUS_CODE) | F(SPAN_TRACE_ID))
+
+static ottl_fields fields_of(struct process_conf *c)
+{
+    struct sampling_policies *ps = compile_ok(c);
+    ottl_fields f = sampling_policy_fields(ps);
+    sampling_policy_free(ps);
+    return f;
+}
+
+static void test_fields(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    assert_int_equal(fields_of(&c), SUMMARY);
+    add_policy(&c, "some", "type", "probabilistic", "sampling_percentage", "10", END);
+    add_policy(&c, "slow", "type", "latency", "threshold_ms", "100", END);
+    add_policy(&c, "few", "type", "span_count", "min_spans", "2", END);
+    assert_int_equal(fields_of(&c), SUMMARY);
+
+    /* Attribute policies look in span and resource attributes alike. */
+    const char *const attr_policies[][5] = {
+        {"string_attribute", "key", "tier", "values", "gold"},
+        {"numeric_attribute", "key", "http.status_code", "min_value", "500"},
+        {"boolean_attribute", "key", "debug", "value", "true"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        const char *const *a = attr_policies[i];
+        add_policy(&c, "attr", "type", a[0], a[1], a[2], a[3], a[4], END);
+        assert_int_equal(fields_of(&c), SUMMARY | F(SPAN_ATTRS) | F(RESOURCE_ATTRS));
+    }
+
+    add_policy(&c, "o", "type", "ottl_condition", "span", "span.name == \"checkout\"", "span",
+               "IsRootSpan() and scope.version == \"2\"", END);
+    assert_int_equal(fields_of(&c), SUMMARY | F(SPAN_NAME) | F(SPAN_PARENT_ID) | F(SCOPE_VERSION));
+
+    /* An event condition runs once per event, so the events must be there even when it
+     * names span paths only. */
+    add_policy(&c, "e", "type", "ottl_condition", "spanevent", "span.kind == 2", END);
+    assert_int_equal(fields_of(&c),
+                     SUMMARY | F(SPAN_KIND) | F(SPANEVENT_NAME) | F(SPANEVENT_ATTRS));
+    add_policy(&c, "e", "type", "ottl_condition", "span", "resource.attributes[\"a\"] == nil",
+               "spanevent", "spanevent.time_unix_nano > 0", END);
+    assert_int_equal(fields_of(&c), SUMMARY | F(RESOURCE_ATTRS) | F(SPANEVENT_NAME) |
+                                        F(SPANEVENT_TIME) | F(SPANEVENT_ATTRS));
+
+    /* Sub-policies read as much as top-level ones. */
+    add_policy(&c, "both", "type", "and", "and_sub_policy", "dbg, slow", END);
+    add_policy(&c, "dbg", "type", "boolean_attribute", "key", "debug", "value", "true", END);
+    add_policy(&c, "slow", "type", "latency", "threshold_ms", "100", END);
+    assert_int_equal(fields_of(&c), SUMMARY | F(SPAN_ATTRS) | F(RESOURCE_ATTRS));
+}
+
+/* What the policies decide on a trace decoded with only the fields they say they read is
+ * what they decide on the full decode. Each configuration samples the trace, so a field
+ * missing from the set shows as a trace not sampled. */
+static void test_fields_suffice_for_decisions(void **state)
+{
+    (void)state;
+    static const char *const configs[][5] = {
+        {"status_code", "status_codes", "ERROR"},
+        {"latency", "threshold_ms", "50"},
+        {"string_attribute", "key", "service.name", "values", "cart"},
+        {"string_attribute", "key", "tier", "values", "gold"},
+        {"ottl_condition", "span", "resource.attributes[\"service.name\"] == \"cart\""},
+        {"ottl_condition", "span", "scope.name == \"lib\" and IsRootSpan()"},
+        {"ottl_condition", "span", "span.attributes[\"tier\"] == \"gold\""},
+        {"ottl_condition", "spanevent", "span.name == \"op\""},
+        {"ottl_condition", "spanevent", "spanevent.name == \"exception\""},
+    };
+    struct td *t = td_new(7);
+    Scope scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+    scope.name = "lib";
+    t->ss.scope = &scope;
+    td_str(t, NULL, "service.name", "cart");
+    Span *sp = td_span(t, 1000 * MS, 1060 * MS);
+    td_str(t, sp, "tier", "gold");
+    td_event(t, sp, "exception");
+    td_status(t, sp, 2);
+    td_span(t, 1000 * MS, 1010 * MS)->parent_span_id = sp->span_id;
+    size_t n = opentelemetry__proto__trace__v1__traces_data__get_packed_size(&t->td);
+    uint8_t *enc = malloc(n);
+    assert_non_null(enc);
+    assert_int_equal(opentelemetry__proto__trace__v1__traces_data__pack(&t->td, enc), n);
+    struct kt_slice msg = {enc, n};
+    struct kt_arena a;
+    kt_arena_init(&a, NULL, 0);
+
+    for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
+        const char *const *k = configs[i];
+        struct process_conf c = {0};
+        if (k[3] != NULL)
+            add_policy(&c, "p", "type", k[0], k[1], k[2], k[3], k[4], END);
+        else
+            add_policy(&c, "p", "type", k[0], k[1], k[2], END);
+        struct sampling_policies *ps = compile_ok(&c);
+        ottl_fields need = sampling_policy_fields(ps);
+        TracesData *full, *decoded;
+        assert_int_equal(trace_decode(msg, TRACE_DECODE_ALL, &a, &full), 0);
+        assert_int_equal(trace_decode(msg, need, &a, &decoded), 0);
+        struct trace_state st;
+        memset(&st, 0, sizeof(st));
+        sampling_policy_observe(ps, full, &st.sum, st.match);
+        if (!sampling_policy_decide(ps, t->tid, &st.sum, st.match, 0))
+            fail_msg("%s %s: not sampled on the full decode", k[0], k[2]);
+        memset(&st, 0, sizeof(st));
+        sampling_policy_observe(ps, decoded, &st.sum, st.match);
+        if (!sampling_policy_decide(ps, t->tid, &st.sum, st.match, 0))
+            fail_msg("%s %s: not sampled on the decode of the fields it reads", k[0], k[2]);
+        sampling_policy_free(ps);
+        kt_arena_reset(&a);
+    }
+    kt_arena_free(&a);
+    free(enc);
+    free(t);
+}
+
 int main(void)
 {
     kt_log_set_level(KT_LOG_ERROR); /* failing OTTL conditions warn on purpose */
@@ -930,6 +1054,8 @@ int main(void)
         cmocka_unit_test(test_ottl_error_mode),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_ottl_errors),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_fields_suffice_for_decisions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -692,6 +692,30 @@ static void test_many_traces(void **state)
     fx_free(f);
 }
 
+static void test_fields(void **state)
+{
+    (void)state;
+    /* Every trace's summary (times, status) and its ID, whatever the policies. */
+    const ottl_fields summary = OTTL_FIELD(OTTL_P_SPAN_START) | OTTL_FIELD(OTTL_P_SPAN_END) |
+                                OTTL_FIELD(OTTL_P_SPAN_STATUS_CODE) |
+                                OTTL_FIELD(OTTL_P_SPAN_TRACE_ID);
+    struct fx *f = fx_new(1000, 100, 100);
+    assert_int_equal(tail_sampler_fields(f->s), summary);
+    fx_free(f);
+
+    struct process_conf c;
+    default_conf(&c);
+    add_policy(&c, "gold", "type", "string_attribute", "key", "tier", "values", "gold", END);
+    add_policy(&c, "exc", "type", "ottl_condition", "span", "span.name == \"x\"", "spanevent",
+               "spanevent.name == \"exception\"", END);
+    f = fx_new_conf(&c);
+    assert_int_equal(tail_sampler_fields(f->s),
+                     summary | OTTL_FIELD(OTTL_P_SPAN_ATTRS) | OTTL_FIELD(OTTL_P_RESOURCE_ATTRS) |
+                         OTTL_FIELD(OTTL_P_SPAN_NAME) | OTTL_FIELD(OTTL_P_SPANEVENT_NAME) |
+                         OTTL_FIELD(OTTL_P_SPANEVENT_ATTRS));
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -709,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_memory_bound),
         cmocka_unit_test(test_decide_all_in_order),
         cmocka_unit_test(test_many_traces),
+        cmocka_unit_test(test_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -259,6 +259,29 @@ static void test_logs_and_error_modes(void **state)
     assert_int_equal(transform_logs(fx->t, ld, &A, &err), 0);
 }
 
+static void test_fields(void **state)
+{
+    struct fx *fx = *state;
+    const char *trace[] = {
+        "set(span.attributes[\"svc\"], resource.attributes[\"env\"])",
+        "replace_pattern(span.name, \"/[0-9]+\", \"/{id}\") where span.kind == SPAN_KIND_SERVER",
+        "set(scope.name, \"tagged\") where IsRootSpan()",
+        NULL,
+    };
+    const char *log[] = {"set(log.severity_text, \"WARN\") where log.severity_number == 13", NULL};
+    for (size_t i = 0; trace[i] != NULL; i++)
+        kt_strlist_push(&fx->conf.transform.trace_statements, trace[i]);
+    struct transform *t = make(fx, OTTL_ERR_PROPAGATE, &fx->conf.transform.log_statements, log);
+    /* What each statement writes counts as well as what it reads. */
+    assert_int_equal(transform_fields(t, KT_SIGNAL_TRACES),
+                     OTTL_FIELD(OTTL_P_SPAN_ATTRS) | OTTL_FIELD(OTTL_P_RESOURCE_ATTRS) |
+                         OTTL_FIELD(OTTL_P_SPAN_NAME) | OTTL_FIELD(OTTL_P_SPAN_KIND) |
+                         OTTL_FIELD(OTTL_P_SCOPE_NAME) | OTTL_FIELD(OTTL_P_SPAN_PARENT_ID));
+    assert_int_equal(transform_fields(t, KT_SIGNAL_METRICS), 0);
+    assert_int_equal(transform_fields(t, KT_SIGNAL_LOGS),
+                     OTTL_FIELD(OTTL_P_LOG_SEVERITY_TEXT) | OTTL_FIELD(OTTL_P_LOG_SEVERITY_NUMBER));
+}
+
 static void test_config_errors(void **state)
 {
     struct fx *fx = *state;
@@ -290,10 +313,8 @@ static void test_config_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_traces),
-        T(test_metrics),
-        T(test_logs_and_error_modes),
-        T(test_config_errors),
+        T(test_traces), T(test_metrics),       T(test_logs_and_error_modes),
+        T(test_fields), T(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

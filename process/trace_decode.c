@@ -1,0 +1,843 @@
+#include "trace_decode.h"
+
+#include <string.h>
+
+#include "kt_err.h"
+#include "kt_pb.h"
+
+typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Trace__V1__Status Status;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event Event;
+typedef Opentelemetry__Proto__Trace__V1__Span__Link Link;
+typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
+typedef Opentelemetry__Proto__Common__V1__EntityRef EntityRef;
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+typedef Opentelemetry__Proto__Common__V1__ArrayValue ArrayValue;
+typedef Opentelemetry__Proto__Common__V1__KeyValueList KeyValueList;
+
+#define SCOPE_FIELDS                                                                               \
+    (OTTL_FIELD(OTTL_P_SCOPE_NAME) | OTTL_FIELD(OTTL_P_SCOPE_VERSION) |                            \
+     OTTL_FIELD(OTTL_P_SCOPE_ATTRS))
+
+bool trace_decode_needs_full(ottl_fields fields)
+{
+    return (fields & (OTTL_FIELD(OTTL_P_SPAN_ATTRS) | OTTL_FIELD(OTTL_P_SPANEVENT_NAME) |
+                      OTTL_FIELD(OTTL_P_SPANEVENT_TIME) | OTTL_FIELD(OTTL_P_SPANEVENT_ATTRS))) != 0;
+}
+
+/* ---- decoding ----
+ *
+ * Hand-written for the messages under TracesData, to give what protobuf-c 1.4.1's
+ * protobuf_c_message_unpack gives (packing either yields the same bytes) without its
+ * descriptor-driven scan, slab and per-object allocation. protobuf-c's rules: a scalar or
+ * string given again replaces the earlier one; a repeated field appends; a oneof keeps the
+ * last member set, a message member of it replaced whole; unknown fields are kept in
+ * order, each with its value bytes after the tag (a length-delimited one's length prefix
+ * included) so that packing puts them back. What is not reproduced here returns KT_EUNSUPP
+ * and trace_decode falls back to protobuf-c: a singular message given again (merged), a
+ * known field with another wire type than its own (protobuf-c reads a bool from any), a
+ * field number 0, AnyValues nested past kt_otlp_validate's bound.
+ *
+ * A shallow decode runs the same code and skips what the caller does not read: a span's
+ * attributes, events and links, resources and scopes unless their fields are read, and
+ * unknown fields (shallow objects are never encoded). */
+
+/* AnyValue depth past which protobuf-c decides (kt_otlp_validate accepts 32). */
+#define MAX_ANY_DEPTH 64
+
+/* One field as protobuf-c scans it: tag and length prefix in at most 5 bytes, a varint in
+ * at most 10 (bits past 64 dropped). */
+struct wf {
+    uint32_t num;
+    uint32_t wt;
+    const uint8_t *val; /* the value, first byte after the tag */
+    const uint8_t *pay; /* a length-delimited value's payload */
+    size_t len;         /* its length */
+    uint64_t v;         /* a varint or fixed value */
+};
+
+/* Any field at p, not at end; for wf_next. */
+static __attribute__((noinline)) int wf_next_any(const uint8_t **pp, const uint8_t *end,
+                                                 struct wf *f)
+{
+    const uint8_t *p = *pp;
+    uint64_t tag = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        if (p == end || shift == 35)
+            return KT_EINVAL;
+        uint8_t c = *p++;
+        tag |= (uint64_t)(c & 0x7f) << shift;
+        if (c < 0x80)
+            break;
+    }
+    f->num = (uint32_t)(tag >> 3);
+    f->wt = (uint32_t)(tag & 7);
+    f->val = p;
+    if (f->num == 0)
+        return KT_EUNSUPP;
+    uint64_t v = 0;
+    switch (f->wt) {
+    case KT_PB_VARINT:
+        for (unsigned shift = 0;; shift += 7) {
+            if (p == end || shift == 70)
+                return KT_EINVAL;
+            uint8_t c = *p++;
+            v |= (uint64_t)(c & 0x7f) << shift;
+            if (c < 0x80)
+                break;
+        }
+        f->v = v;
+        break;
+    case KT_PB_FIXED64:
+        if (end - p < 8)
+            return KT_EINVAL;
+        for (int i = 7; i >= 0; i--)
+            v = v << 8 | p[i];
+        f->v = v;
+        p += 8;
+        break;
+    case KT_PB_LEN:
+        for (unsigned shift = 0;; shift += 7) {
+            if (p == end || shift == 35)
+                return KT_EINVAL;
+            uint8_t c = *p++;
+            v |= (uint64_t)(c & 0x7f) << shift;
+            if (c < 0x80)
+                break;
+        }
+        if (v > (uint64_t)(end - p))
+            return KT_EINVAL;
+        f->pay = p;
+        f->len = (size_t)v;
+        p += v;
+        break;
+    case KT_PB_FIXED32:
+        if (end - p < 4)
+            return KT_EINVAL;
+        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        p += 4;
+        break;
+    default: return KT_EINVAL;
+    }
+    *pp = p;
+    return 1;
+}
+
+/* Returns 1 with *f filled and *pp past the field, 0 at end, KT_EINVAL on malformed bytes,
+ * KT_EUNSUPP on field number 0. Inline for the common shapes: a one-byte tag and a one-byte
+ * varint or length, or a fixed value. */
+static inline __attribute__((always_inline)) int wf_next(const uint8_t **pp, const uint8_t *end,
+                                                         struct wf *f)
+{
+    const uint8_t *p = *pp;
+    if (p == end)
+        return 0;
+    if (end - p >= 10 && p[0] >= 8 && p[0] < 0x80) {
+        f->num = p[0] >> 3;
+        f->wt = p[0] & 7;
+        f->val = p + 1;
+        if (f->wt == KT_PB_LEN && p[1] < 0x80 && p[1] <= end - p - 2) {
+            f->pay = p + 2;
+            f->len = p[1];
+            *pp = p + 2 + p[1];
+            return 1;
+        }
+        if (f->wt == KT_PB_VARINT && p[1] < 0x80) {
+            f->v = p[1];
+            *pp = p + 2;
+            return 1;
+        }
+        if (f->wt == KT_PB_FIXED64) {
+            uint64_t v = 0;
+            for (int i = 8; i >= 1; i--)
+                v = v << 8 | p[i];
+            f->v = v;
+            *pp = p + 9;
+            return 1;
+        }
+    }
+    return wf_next_any(pp, end, f);
+}
+
+/* Known field numbers lo..hi of a message, as a bit mask (all below 32). */
+#define FIELDS(lo, hi) ((2u << (hi)) - (1u << (lo)))
+
+static inline bool is_known(uint32_t known, uint32_t num)
+{
+    return num < 32 && (known >> num & 1);
+}
+
+/* Occurrences of fields a and b in [p, end), whatever their wire type (protobuf-c sizes its
+ * arrays so). Returns 0 or what wf_next fails with. */
+static int count2(const uint8_t *p, const uint8_t *end, uint32_t a, uint32_t b, size_t *na,
+                  size_t *nb)
+{
+    struct wf f;
+    int rc;
+    *na = *nb = 0;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        *na += f.num == a;
+        *nb += f.num == b;
+    }
+    return rc;
+}
+
+static int count1(const uint8_t *p, const uint8_t *end, uint32_t a, size_t *na)
+{
+    size_t ignored;
+    return count2(p, end, a, 0, na, &ignored);
+}
+
+/* n pointers followed by the n objects of size sz they will point to (NULL for none, as
+ * protobuf-c leaves an empty repeated field). */
+static int vec(struct kt_arena *a, size_t n, size_t sz, void *out)
+{
+    void **v = NULL;
+    if (n > 0 && (v = kt_arena_alloc(a, n * (sizeof(*v) + sz))) == NULL)
+        return KT_ENOMEM;
+    memcpy(out, &v, sizeof(v));
+    return 0;
+}
+
+/* Where the objects of a vec() start. */
+static inline void *vec_objs(void *v, size_t n)
+{
+    return v == NULL ? NULL : (char *)v + n * sizeof(void *);
+}
+
+/* Keeps f (ending at fend) in m's unknown fields. The array is sized on the first one by a
+ * count over the whole message [start, end): unknown fields are rare. */
+static int keep_unknown(struct kt_arena *a, ProtobufCMessage *m, const struct wf *f,
+                        const uint8_t *fend, const uint8_t *start, const uint8_t *end,
+                        uint32_t known)
+{
+    if (m->unknown_fields == NULL) {
+        struct wf g;
+        size_t n = 0;
+        while (wf_next(&start, end, &g) == 1)
+            n += !is_known(known, g.num);
+        m->unknown_fields = kt_arena_alloc(a, n * sizeof(*m->unknown_fields));
+        if (m->unknown_fields == NULL)
+            return KT_ENOMEM;
+    }
+    ProtobufCMessageUnknownField *u = &m->unknown_fields[m->n_unknown_fields++];
+    u->tag = f->num;
+    u->wire_type = (ProtobufCWireType)f->wt;
+    u->len = (size_t)(fend - f->val);
+    u->data = kt_arena_memdup(a, f->val, u->len);
+    return u->data == NULL ? KT_ENOMEM : 0;
+}
+
+static inline int str_of(struct kt_arena *a, const struct wf *f, char **out)
+{
+    if (f->wt != KT_PB_LEN)
+        return KT_EUNSUPP;
+    *out = kt_arena_strndup(a, (const char *)f->pay, f->len);
+    return *out == NULL ? KT_ENOMEM : 0;
+}
+
+/* protobuf-c leaves data NULL for empty bytes. */
+static inline int bytes_of(struct kt_arena *a, const struct wf *f, ProtobufCBinaryData *out)
+{
+    if (f->wt != KT_PB_LEN)
+        return KT_EUNSUPP;
+    out->len = f->len;
+    out->data = NULL;
+    if (f->len > 0 && (out->data = kt_arena_memdup(a, f->pay, f->len)) == NULL)
+        return KT_ENOMEM;
+    return 0;
+}
+
+/* int32, uint32 and enums keep the low 32 bits of the varint; int64 all of it. */
+static inline int varint_of(const struct wf *f, uint64_t *v)
+{
+    if (f->wt != KT_PB_VARINT)
+        return KT_EUNSUPP;
+    *v = f->v;
+    return 0;
+}
+
+static inline int u32_of(const struct wf *f, uint32_t *out)
+{
+    if (f->wt != KT_PB_VARINT)
+        return KT_EUNSUPP;
+    *out = (uint32_t)f->v;
+    return 0;
+}
+
+static inline int i32_of(const struct wf *f, int32_t *out)
+{
+    if (f->wt != KT_PB_VARINT)
+        return KT_EUNSUPP;
+    *out = (int32_t)(uint32_t)f->v;
+    return 0;
+}
+
+static inline int fixed64_of(const struct wf *f, uint64_t *out)
+{
+    if (f->wt != KT_PB_FIXED64)
+        return KT_EUNSUPP;
+    *out = f->v;
+    return 0;
+}
+
+static inline int fixed32_of(const struct wf *f, uint32_t *out)
+{
+    if (f->wt != KT_PB_FIXED32)
+        return KT_EUNSUPP;
+    *out = (uint32_t)f->v;
+    return 0;
+}
+
+/* A singular message field's payload, for the first time (a second would be merged). */
+static inline int once(const struct wf *f, const void *cur)
+{
+    if (f->wt != KT_PB_LEN || cur != NULL)
+        return KT_EUNSUPP;
+    return 0;
+}
+
+static const AnyValue any_init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+static const ArrayValue array_init = OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
+static const KeyValueList kvlist_init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT;
+static const KeyValue kv_init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+static const Scope scope_init = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+static const EntityRef entity_ref_init = OPENTELEMETRY__PROTO__COMMON__V1__ENTITY_REF__INIT;
+static const Resource resource_init = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+static const Status status_init = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
+static const Event event_init = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__EVENT__INIT;
+static const Link link_init = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__LINK__INIT;
+static const Span span_init = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+static const ScopeSpans scope_spans_init = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+static const ResourceSpans resource_spans_init =
+    OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+static const TracesData traces_data_init = OPENTELEMETRY__PROTO__TRACE__V1__TRACES_DATA__INIT;
+
+static int d_key_value(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int depth,
+                       KeyValue *m);
+static int d_any(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int depth, AnyValue *m);
+
+static int d_array(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int depth,
+                   ArrayValue *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 1);
+    size_t n;
+    int rc = count1(p, end, 1, &n);
+    *m = array_init;
+    if (rc != 0 || (rc = vec(a, n, sizeof(AnyValue), &m->values)) != 0)
+        return rc;
+    AnyValue *objs = vec_objs(m->values, n);
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        if (f.num == 1) {
+            AnyValue *v = m->values[m->n_values] = &objs[m->n_values];
+            m->n_values++;
+            rc = f.wt == KT_PB_LEN ? d_any(a, f.pay, f.pay + f.len, depth, v) : KT_EUNSUPP;
+        } else {
+            rc = keep_unknown(a, &m->base, &f, p, start, end, known);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+static int d_kvlist(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int depth,
+                    KeyValueList *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 1);
+    size_t n;
+    int rc = count1(p, end, 1, &n);
+    *m = kvlist_init;
+    if (rc != 0 || (rc = vec(a, n, sizeof(KeyValue), &m->values)) != 0)
+        return rc;
+    KeyValue *objs = vec_objs(m->values, n);
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        if (f.num == 1) {
+            KeyValue *kv = m->values[m->n_values] = &objs[m->n_values];
+            m->n_values++;
+            rc = f.wt == KT_PB_LEN ? d_key_value(a, f.pay, f.pay + f.len, depth, kv) : KT_EUNSUPP;
+        } else {
+            rc = keep_unknown(a, &m->base, &f, p, start, end, known);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+/* The oneof: each member replaces the one before (protobuf-c zeroes the union between). */
+static int d_any(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int depth, AnyValue *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 8);
+    *m = any_init;
+    if (++depth > MAX_ANY_DEPTH)
+        return KT_EUNSUPP;
+    struct wf f;
+    int rc;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        if (!is_known(known, f.num)) {
+            if ((rc = keep_unknown(a, &m->base, &f, p, start, end, known)) != 0)
+                return rc;
+            continue;
+        }
+        memset(&m->bytes_value, 0, sizeof(m->bytes_value)); /* the union's widest member */
+        uint64_t v = 0;
+        switch (f.num) {
+        case 1: rc = str_of(a, &f, &m->string_value); break;
+        case 2:
+            /* protobuf-c: true when any of the varint's bytes has a value bit set. */
+            if ((rc = varint_of(&f, &v)) == 0)
+                for (const uint8_t *q = f.val; q < p; q++)
+                    m->bool_value |= (*q & 0x7f) != 0;
+            break;
+        case 3:
+            if ((rc = varint_of(&f, &v)) == 0)
+                m->int_value = (int64_t)v;
+            break;
+        case 4:
+            if ((rc = fixed64_of(&f, &v)) == 0)
+                memcpy(&m->double_value, &v, sizeof(v));
+            break;
+        case 5:
+            if (f.wt != KT_PB_LEN)
+                rc = KT_EUNSUPP;
+            else if ((m->array_value = kt_arena_alloc(a, sizeof(ArrayValue))) == NULL)
+                rc = KT_ENOMEM;
+            else
+                rc = d_array(a, f.pay, f.pay + f.len, depth, m->array_value);
+            break;
+        case 6:
+            if (f.wt != KT_PB_LEN)
+                rc = KT_EUNSUPP;
+            else if ((m->kvlist_value = kt_arena_alloc(a, sizeof(KeyValueList))) == NULL)
+                rc = KT_ENOMEM;
+            else
+                rc = d_kvlist(a, f.pay, f.pay + f.len, depth, m->kvlist_value);
+            break;
+        case 7: rc = bytes_of(a, &f, &m->bytes_value); break;
+        default: rc = i32_of(&f, &m->string_value_strindex); break;
+        }
+        if (rc != 0)
+            return rc;
+        m->value_case = (Opentelemetry__Proto__Common__V1__AnyValue__ValueCase)f.num;
+    }
+    return rc;
+}
+
+static int d_key_value(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int depth,
+                       KeyValue *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 3);
+    *m = kv_init;
+    struct wf f;
+    int rc;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        switch (f.num) {
+        case 1: rc = str_of(a, &f, &m->key); break;
+        case 2:
+            if ((rc = once(&f, m->value)) != 0)
+                break;
+            if ((m->value = kt_arena_alloc(a, sizeof(AnyValue))) == NULL)
+                return KT_ENOMEM;
+            rc = d_any(a, f.pay, f.pay + f.len, depth, m->value);
+            break;
+        case 3: rc = i32_of(&f, &m->key_strindex); break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+/* One attribute into the array the caller sized by its count (AnyValue nesting starts over). */
+static inline int d_attr(struct kt_arena *a, const struct wf *f, KeyValue *objs, size_t *n,
+                         KeyValue **v)
+{
+    if (f->wt != KT_PB_LEN)
+        return KT_EUNSUPP;
+    KeyValue *kv = v[*n] = &objs[*n];
+    ++*n;
+    return d_key_value(a, f->pay, f->pay + f->len, 0, kv);
+}
+
+static int d_scope(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Scope *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 4);
+    size_t n;
+    int rc = count1(p, end, 3, &n);
+    *m = scope_init;
+    if (rc != 0 || (rc = vec(a, n, sizeof(KeyValue), &m->attributes)) != 0)
+        return rc;
+    KeyValue *objs = vec_objs(m->attributes, n);
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        switch (f.num) {
+        case 1: rc = str_of(a, &f, &m->name); break;
+        case 2: rc = str_of(a, &f, &m->version); break;
+        case 3: rc = d_attr(a, &f, objs, &m->n_attributes, m->attributes); break;
+        case 4: rc = u32_of(&f, &m->dropped_attributes_count); break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+static int d_entity_ref(struct kt_arena *a, const uint8_t *p, const uint8_t *end, EntityRef *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 4);
+    size_t n_id, n_desc;
+    int rc = count2(p, end, 3, 4, &n_id, &n_desc);
+    *m = entity_ref_init;
+    if (rc != 0 || (rc = vec(a, n_id, 0, &m->id_keys)) != 0 ||
+        (rc = vec(a, n_desc, 0, &m->description_keys)) != 0)
+        return rc;
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        switch (f.num) {
+        case 1: rc = str_of(a, &f, &m->schema_url); break;
+        case 2: rc = str_of(a, &f, &m->type); break;
+        case 3: rc = str_of(a, &f, &m->id_keys[m->n_id_keys++]); break;
+        case 4: rc = str_of(a, &f, &m->description_keys[m->n_description_keys++]); break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+static int d_resource(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Resource *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 3);
+    size_t n_attrs, n_refs;
+    int rc = count2(p, end, 1, 3, &n_attrs, &n_refs);
+    *m = resource_init;
+    if (rc != 0 || (rc = vec(a, n_attrs, sizeof(KeyValue), &m->attributes)) != 0 ||
+        (rc = vec(a, n_refs, sizeof(EntityRef), &m->entity_refs)) != 0)
+        return rc;
+    KeyValue *attrs = vec_objs(m->attributes, n_attrs);
+    EntityRef *refs = vec_objs(m->entity_refs, n_refs);
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        switch (f.num) {
+        case 1: rc = d_attr(a, &f, attrs, &m->n_attributes, m->attributes); break;
+        case 2: rc = u32_of(&f, &m->dropped_attributes_count); break;
+        case 3:
+            if (f.wt != KT_PB_LEN) {
+                rc = KT_EUNSUPP;
+                break;
+            }
+            m->entity_refs[m->n_entity_refs] = &refs[m->n_entity_refs];
+            rc = d_entity_ref(a, f.pay, f.pay + f.len, m->entity_refs[m->n_entity_refs++]);
+            break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+static int d_status(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Status *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(2, 3);
+    *m = status_init;
+    struct wf f;
+    int rc;
+    int32_t code;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        switch (f.num) {
+        case 2: rc = str_of(a, &f, &m->message); break;
+        case 3:
+            if ((rc = i32_of(&f, &code)) == 0)
+                m->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)code;
+            break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+static int d_event(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Event *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 4);
+    size_t n;
+    int rc = count1(p, end, 3, &n);
+    *m = event_init;
+    if (rc != 0 || (rc = vec(a, n, sizeof(KeyValue), &m->attributes)) != 0)
+        return rc;
+    KeyValue *objs = vec_objs(m->attributes, n);
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        switch (f.num) {
+        case 1: rc = fixed64_of(&f, &m->time_unix_nano); break;
+        case 2: rc = str_of(a, &f, &m->name); break;
+        case 3: rc = d_attr(a, &f, objs, &m->n_attributes, m->attributes); break;
+        case 4: rc = u32_of(&f, &m->dropped_attributes_count); break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+static int d_link(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Link *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 6);
+    size_t n;
+    int rc = count1(p, end, 4, &n);
+    *m = link_init;
+    if (rc != 0 || (rc = vec(a, n, sizeof(KeyValue), &m->attributes)) != 0)
+        return rc;
+    KeyValue *objs = vec_objs(m->attributes, n);
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        switch (f.num) {
+        case 1: rc = bytes_of(a, &f, &m->trace_id); break;
+        case 2: rc = bytes_of(a, &f, &m->span_id); break;
+        case 3: rc = str_of(a, &f, &m->trace_state); break;
+        case 4: rc = d_attr(a, &f, objs, &m->n_attributes, m->attributes); break;
+        case 5: rc = u32_of(&f, &m->dropped_attributes_count); break;
+        case 6: rc = fixed32_of(&f, &m->flags); break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+/* Events and links share one count pass with the attributes. */
+static int span_counts(const uint8_t *p, const uint8_t *end, size_t n[3])
+{
+    struct wf f;
+    int rc;
+    n[0] = n[1] = n[2] = 0;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        n[0] += f.num == 9;
+        n[1] += f.num == 11;
+        n[2] += f.num == 13;
+    }
+    return rc;
+}
+
+static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool shallow, Span *m)
+{
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 16);
+    size_t n[3] = {0, 0, 0};
+    int rc = shallow ? 0 : span_counts(p, end, n);
+    *m = span_init;
+    if (rc != 0 || (rc = vec(a, n[0], sizeof(KeyValue), &m->attributes)) != 0 ||
+        (rc = vec(a, n[1], sizeof(Event), &m->events)) != 0 ||
+        (rc = vec(a, n[2], sizeof(Link), &m->links)) != 0)
+        return rc;
+    KeyValue *attrs = vec_objs(m->attributes, n[0]);
+    Event *events = vec_objs(m->events, n[1]);
+    Link *links = vec_objs(m->links, n[2]);
+    struct wf f;
+    int32_t kind;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        if (shallow && (f.num == 9 || f.num == 11 || f.num == 13 || !is_known(known, f.num)))
+            continue;
+        switch (f.num) {
+        case 1: rc = bytes_of(a, &f, &m->trace_id); break;
+        case 2: rc = bytes_of(a, &f, &m->span_id); break;
+        case 3: rc = str_of(a, &f, &m->trace_state); break;
+        case 4: rc = bytes_of(a, &f, &m->parent_span_id); break;
+        case 5: rc = str_of(a, &f, &m->name); break;
+        case 6:
+            if ((rc = i32_of(&f, &kind)) == 0)
+                m->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)kind;
+            break;
+        case 7: rc = fixed64_of(&f, &m->start_time_unix_nano); break;
+        case 8: rc = fixed64_of(&f, &m->end_time_unix_nano); break;
+        case 9: rc = d_attr(a, &f, attrs, &m->n_attributes, m->attributes); break;
+        case 10: rc = u32_of(&f, &m->dropped_attributes_count); break;
+        case 11:
+            if (f.wt != KT_PB_LEN) {
+                rc = KT_EUNSUPP;
+                break;
+            }
+            m->events[m->n_events] = &events[m->n_events];
+            rc = d_event(a, f.pay, f.pay + f.len, m->events[m->n_events++]);
+            break;
+        case 12: rc = u32_of(&f, &m->dropped_events_count); break;
+        case 13:
+            if (f.wt != KT_PB_LEN) {
+                rc = KT_EUNSUPP;
+                break;
+            }
+            m->links[m->n_links] = &links[m->n_links];
+            rc = d_link(a, f.pay, f.pay + f.len, m->links[m->n_links++]);
+            break;
+        case 14: rc = u32_of(&f, &m->dropped_links_count); break;
+        case 15:
+            if ((rc = once(&f, m->status)) != 0)
+                break;
+            if ((m->status = kt_arena_alloc(a, sizeof(Status))) == NULL)
+                return KT_ENOMEM;
+            rc = d_status(a, f.pay, f.pay + f.len, m->status);
+            break;
+        case 16: rc = fixed32_of(&f, &m->flags); break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+static int d_scope_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *end, ottl_fields need,
+                         ScopeSpans *m)
+{
+    bool shallow = !trace_decode_needs_full(need);
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 3);
+    size_t n;
+    int rc = count1(p, end, 2, &n);
+    *m = scope_spans_init;
+    if (rc != 0 || (rc = vec(a, n, sizeof(Span), &m->spans)) != 0)
+        return rc;
+    Span *spans = vec_objs(m->spans, n);
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        if (shallow && ((f.num == 1 && !(need & SCOPE_FIELDS)) || !is_known(known, f.num)))
+            continue;
+        switch (f.num) {
+        case 1:
+            if ((rc = once(&f, m->scope)) != 0)
+                break;
+            if ((m->scope = kt_arena_alloc(a, sizeof(Scope))) == NULL)
+                return KT_ENOMEM;
+            rc = d_scope(a, f.pay, f.pay + f.len, m->scope);
+            break;
+        case 2:
+            if (f.wt != KT_PB_LEN) {
+                rc = KT_EUNSUPP;
+                break;
+            }
+            m->spans[m->n_spans] = &spans[m->n_spans];
+            rc = d_span(a, f.pay, f.pay + f.len, shallow, m->spans[m->n_spans++]);
+            break;
+        case 3: rc = str_of(a, &f, &m->schema_url); break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+static int d_resource_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *end,
+                            ottl_fields need, ResourceSpans *m)
+{
+    bool shallow = !trace_decode_needs_full(need);
+    const uint8_t *start = p;
+    const uint32_t known = FIELDS(1, 3);
+    size_t n;
+    int rc = count1(p, end, 2, &n);
+    *m = resource_spans_init;
+    if (rc != 0 || (rc = vec(a, n, sizeof(ScopeSpans), &m->scope_spans)) != 0)
+        return rc;
+    ScopeSpans *objs = vec_objs(m->scope_spans, n);
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        if (shallow && ((f.num == 1 && !(need & OTTL_FIELD(OTTL_P_RESOURCE_ATTRS))) ||
+                        !is_known(known, f.num)))
+            continue;
+        switch (f.num) {
+        case 1:
+            if ((rc = once(&f, m->resource)) != 0)
+                break;
+            if ((m->resource = kt_arena_alloc(a, sizeof(Resource))) == NULL)
+                return KT_ENOMEM;
+            rc = d_resource(a, f.pay, f.pay + f.len, m->resource);
+            break;
+        case 2:
+            if (f.wt != KT_PB_LEN) {
+                rc = KT_EUNSUPP;
+                break;
+            }
+            m->scope_spans[m->n_scope_spans] = &objs[m->n_scope_spans];
+            rc = d_scope_spans(a, f.pay, f.pay + f.len, need, m->scope_spans[m->n_scope_spans++]);
+            break;
+        case 3: rc = str_of(a, &f, &m->schema_url); break;
+        default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return rc;
+}
+
+/* KT_EUNSUPP: let protobuf-c decode msg (full) or the caller decode in full (shallow). */
+static int decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, TracesData **out)
+{
+    const uint8_t *p = msg.p, *end = msg.p + msg.n;
+    const uint32_t known = FIELDS(1, 1);
+    size_t n;
+    TracesData *td = kt_arena_alloc(a, sizeof(*td));
+    if (td == NULL)
+        return KT_ENOMEM;
+    *td = traces_data_init;
+    int rc = count1(p, end, 1, &n);
+    if (rc != 0 || (rc = vec(a, n, sizeof(ResourceSpans), &td->resource_spans)) != 0)
+        return rc;
+    ResourceSpans *objs = vec_objs(td->resource_spans, n);
+    struct wf f;
+    while ((rc = wf_next(&p, end, &f)) == 1) {
+        if (f.num == 1 && f.wt == KT_PB_LEN) {
+            td->resource_spans[td->n_resource_spans] = &objs[td->n_resource_spans];
+            rc = d_resource_spans(a, f.pay, f.pay + f.len, need,
+                                  td->resource_spans[td->n_resource_spans++]);
+        } else if (f.num == 1) {
+            rc = KT_EUNSUPP;
+        } else if (trace_decode_needs_full(need)) {
+            rc = keep_unknown(a, &td->base, &f, p, msg.p, end, known);
+        } else {
+            rc = 0;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (rc == 0)
+        *out = td;
+    return rc;
+}
+
+int trace_decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, TracesData **out)
+{
+    *out = NULL;
+    int rc = decode(msg, need, a, out);
+    if (rc != KT_EUNSUPP || !trace_decode_needs_full(need))
+        return rc;
+    *out = (TracesData *)protobuf_c_message_unpack(
+        &opentelemetry__proto__trace__v1__traces_data__descriptor, kt_arena_pb(a), msg.n, msg.p);
+    if (*out == NULL)
+        return a->failed ? KT_ENOMEM : KT_EINVAL;
+    return 0;
+}

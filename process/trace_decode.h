@@ -1,0 +1,39 @@
+/* trace_decode: serialized TracesData to protobuf-c objects, in full or shallow.
+ *
+ * Decoding is most of what filtering and tail sampling cost per span, and most of a span's
+ * bytes and objects are its attributes, events and links, which many configurations never
+ * look at (span.name filters; status_code, latency, probabilistic policies). A shallow
+ * decode gives the caller the fields it says it reads (ottl_fields, from ottl_*_fields):
+ * spans with every field except attributes, events and links (n_attributes, n_events,
+ * n_links are 0; the dropped_* counts are as sent), resources only when resource
+ * attributes are read and scopes only when scope fields are (NULL otherwise). Such objects
+ * describe the data but are not the data: never encode them, keep the bytes they came
+ * from.
+ * The full decode is hand-written and gives what protobuf-c's unpack gives; the few inputs it
+ * leaves to protobuf-c (a singular message repeated, which protobuf merges) are decoded by
+ * protobuf-c inside trace_decode. */
+#ifndef PROCESS_TRACE_DECODE_H
+#define PROCESS_TRACE_DECODE_H
+
+#include <stdbool.h>
+
+#include "kt_arena.h"
+#include "kt_buf.h"
+#include "opentelemetry/proto/trace/v1/trace.pb-c.h"
+#include "ottl.h"
+
+/* Whether reading these fields needs the full decode (attributes, events or links). */
+bool trace_decode_needs_full(ottl_fields fields);
+
+/* Every field: the full decode. */
+#define TRACE_DECODE_ALL (~(ottl_fields)0)
+
+/* Decodes msg (a TracesData that passed kt_otlp_validate) into objects allocated from a,
+ * shallow unless need calls for the full decode. Returns 0, KT_ENOMEM, KT_EINVAL (msg is
+ * not a TracesData), or for a shallow decode, KT_EUNSUPP when it cannot give protobuf-c's
+ * answer: a singular message field it decodes given twice (resource, scope, status: protobuf
+ * merges those), a field of an unexpected wire type; decode in full then. */
+int trace_decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
+                 Opentelemetry__Proto__Trace__V1__TracesData **out);
+
+#endif
