@@ -760,6 +760,9 @@ static void update_backpressure(struct pipeline *p)
                  unheld >= p->conf->kafka.max_pending_messages;
     if (pause != p->paused) {
         p->paused = pause;
+        kt_debug("consumption %s: %zu messages pending (%zu held by the sampler), exporter %s",
+                 pause ? "paused" : "resumed", pending, p->held_msgs,
+                 exporter_congested(p->exporter) ? "congested" : "keeping up");
         consumer_set_paused(p->consumer, pause);
     }
 }
