@@ -73,13 +73,13 @@ struct pipeline {
     bool shutting_down;
     bool freeing; /* in pipeline_free: callbacks must not touch the parts being freed */
     bool paused;
-    /* Traces: filter and sampler read no attributes, events or links, so spans are decoded
-     * shallow (trace_decode.h) and what is kept goes on as the bytes it arrived in. */
-    bool shallow;
     /* Traces: the policies read nothing the transform touches, so it runs on sampled
      * traces only, as they are exported, instead of on every span. */
     bool defer_transform;
-    ottl_fields trace_reads;      /* what filter and sampler read of traces */
+    /* Traces: what a message's decode must give (trace_decode.h). When filter and sampler
+     * read no attributes, events or links and no transform runs first, spans are decoded
+     * shallow and what is kept goes on as the bytes it arrived in. */
+    ottl_fields trace_need;
     struct kt_arena arena;        /* per message decode, reset after each */
     struct kt_arena export_arena; /* deferred transform, reset after each trace */
     struct kt_buf export_packed;
@@ -608,12 +608,12 @@ static void on_message(void *ctx, const struct consumer_msg *m)
         goto out;
     }
     p->stats.items_in += n_items;
-    bool shallow = m->sig == KT_SIGNAL_TRACES && p->shallow;
+    bool shallow = m->sig == KT_SIGNAL_TRACES && !trace_decode_needs_full(p->trace_need);
     ProtobufCMessage *msg;
     int rc;
 decode:
     if (m->sig == KT_SIGNAL_TRACES) {
-        rc = trace_decode(value, shallow ? p->trace_reads : TRACE_DECODE_ALL, &p->arena,
+        rc = trace_decode(value, shallow ? p->trace_need : TRACE_DECODE_ALL, &p->arena,
                           (TracesData **)&msg);
     } else {
         msg = protobuf_c_message_unpack(data_descriptor(m->sig), kt_arena_pb(&p->arena), value.n,
@@ -805,11 +805,12 @@ static void plan_traces(struct pipeline *p)
         p->defer_transform =
             transform && (transform_fields(p->transform, KT_SIGNAL_TRACES) & seen) == 0;
     }
-    p->trace_reads = reads;
-    p->shallow = !trace_decode_needs_full(reads) && (!transform || p->defer_transform);
+    /* A transform that runs on every message may read and write anything. */
+    p->trace_need = !transform || p->defer_transform ? reads : TRACE_DECODE_ALL;
+    bool shallow = !trace_decode_needs_full(p->trace_need);
     if (p->sampler != NULL || filter_active(p->filter, KT_SIGNAL_TRACES))
         kt_info("traces: spans decoded %s%s",
-                p->shallow ? "without attributes, events or links" : "in full",
+                shallow ? "without attributes, events or links" : "in full",
                 p->defer_transform ? "; transform on sampled traces only, as they are exported"
                                    : "");
 }

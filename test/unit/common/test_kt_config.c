@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "kt_config.h"
+#include "../test_tmpfile.h"
 
 #define MAX_POLICIES 8
 
@@ -102,12 +103,7 @@ static const struct kt_config_schema schema = {
 /* Writes text to a new temporary file; its name goes to path (at least 64 bytes). */
 static void write_tmp(char *path, const char *text)
 {
-    snprintf(path, 64, "/tmp/kt_config_test_XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    size_t n = strlen(text);
-    assert_int_equal(write(fd, text, n), (ssize_t)n);
-    close(fd);
+    test_tmpfile_write(path, 64, "kt_config_test", text, strlen(text));
 }
 
 /* Loads with the required token supplied first, so tests need not repeat it. */

@@ -30,6 +30,7 @@
 
 #include "../../../process/conf.h"
 #include "../../../process/exporter.h"
+#include "../test_tmpfile.h"
 #include "kt_buf.h"
 #include "kt_err.h"
 #include "kt_grpc.h"
@@ -656,14 +657,7 @@ static struct tls_material *tls_material_new(const char *cn)
     mbedtls_x509write_crt_free(&w);
     mbedtls_mpi_free(&serial);
     assert_int_equal(mbedtls_x509_crt_parse(&m->crt, pem, strlen((char *)pem) + 1), 0);
-    /* mkstemp template: six X characters */
-    snprintf(m->ca_path, sizeof(m->ca_path), "/tmp/kotel-test-ca-%s",
-             "XX"
-             "XXXX");
-    int fd = mkstemp(m->ca_path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, pem, strlen((char *)pem)), (ssize_t)strlen((char *)pem));
-    close(fd);
+    test_tmpfile_write(m->ca_path, sizeof(m->ca_path), "kotel-test-ca", pem, strlen((char *)pem));
     assert_int_equal(mbedtls_ssl_config_defaults(&m->conf, MBEDTLS_SSL_IS_SERVER,
                                                  MBEDTLS_SSL_TRANSPORT_STREAM,
                                                  MBEDTLS_SSL_PRESET_DEFAULT),

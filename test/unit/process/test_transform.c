@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "../../../process/transform.h"
+#include "pb_build.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
@@ -30,26 +31,6 @@ typedef Opentelemetry__Proto__Logs__V1__LogsData LogsData;
 typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ResourceLogs;
 typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ScopeLogs;
 typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
-
-static struct kt_arena A;
-
-#define NEW(T, INIT)                                                                               \
-    ({                                                                                             \
-        T *p_ = kt_arena_alloc(&A, sizeof(T));                                                     \
-        T i_ = INIT;                                                                               \
-        *p_ = i_;                                                                                  \
-        p_;                                                                                        \
-    })
-
-static void push(void ***arr, size_t *n, void *p)
-{
-    void **na = kt_arena_alloc(&A, (*n + 1) * sizeof(*na));
-    if (*n)
-        memcpy(na, *arr, *n * sizeof(*na));
-    na[(*n)++] = p;
-    *arr = na;
-}
-#define PUSH(arr, n, p) push((void ***)(void *)&(arr), &(n), (p))
 
 static const char *attr_str(KeyValue **kv, size_t n, const char *key)
 {
