@@ -36,6 +36,8 @@ PROCESS_SRC := $(filter-out process/main.c,$(sort $(wildcard process/*.c)))
 DEVBROKER_SRC := $(sort $(wildcard test/devbroker/*.c))
 # make bench's tools: one source file each, linking only common/ (never ingest/ or process/).
 BENCH_TOOLS := $(patsubst test/bench/%.c,$(BUILD)/kotel-%,$(sort $(wildcard test/bench/*.c)))
+# The test cluster's admin tool (scripts/kafka.sh, the integration tests, the bench).
+KAFKA_ADMIN := $(BUILD)/kotel-kafka-admin
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -51,8 +53,9 @@ endif
 UNIT_SRC := $(sort $(wildcard test/unit/*/test_*.c))
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all bench-tools deps gen unit-bins test test-unit test-integration demo lint format fuzz fuzz-smoke clean
-all: $(BINS) $(BENCH_TOOLS)
+.PHONY: all bench-tools deps gen unit-bins test test-unit test-integration demo lint format fuzz fuzz-smoke clean \
+        kafka-up kafka-down
+all: $(BINS) $(BENCH_TOOLS) $(KAFKA_ADMIN)
 
 deps:
 	@scripts/deps.sh
@@ -94,6 +97,9 @@ $(BUILD)/kotel-process: $(call obj,process/main.c) $(PROCESS_LIB) $(COMMON_LIB)
 $(BUILD)/kotel-devbroker: $(call obj,$(DEVBROKER_SRC)) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(KAFKA_ADMIN): $(BUILD)/obj/test/kafka/admin.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 bench-tools: $(BENCH_TOOLS)
 $(BENCH_TOOLS): $(BUILD)/kotel-%: $(BUILD)/obj/test/bench/%.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -124,6 +130,13 @@ test: deps
 	$(MAKE) SAN=1 all test-unit
 	$(MAKE) SAN=1 test-integration
 	$(MAKE) fuzz-smoke
+
+# A local Apache Kafka cluster (scripts/kafka.sh; README, Running against Kafka).
+KAFKA_BROKERS ?= 3
+kafka-up: deps $(KAFKA_ADMIN)
+	@KT_BUILD=$(BUILD) scripts/kafka.sh up --brokers $(KAFKA_BROKERS)
+kafka-down:
+	@KT_BUILD=$(BUILD) scripts/kafka.sh down
 
 demo: deps
 	$(MAKE) all

@@ -9,7 +9,7 @@ echo "lint: cppcheck"
 cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
   --inline-suppr --suppress=missingIncludeSystem -Icommon -Ibuild/gen \
   -D__GNUC__ -DKT_VERSION='"lint"' -DPROTOBUF_C_VERSION_NUMBER=1004001 \
-  -DPROTOBUF_C_MIN_COMPILER_VERSION=1000000 common ingest process test/devbroker test/bench
+  -DPROTOBUF_C_MIN_COMPILER_VERSION=1000000 common ingest process test/devbroker test/bench test/kafka
 echo "lint: build binaries and tests with -Wall -Wextra -Werror"
 make -s all unit-bins
 echo "lint: ok"
