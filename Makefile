@@ -138,9 +138,11 @@ kafka-up: deps $(KAFKA_ADMIN)
 kafka-down:
 	@KT_BUILD=$(BUILD) scripts/kafka.sh down
 
+# make demo KAFKA=real: the same on a local 3-node Apache Kafka cluster.
+KAFKA ?= devbroker
 demo: deps
 	$(MAKE) all
-	@KT_BUILD=$(BUILD) scripts/demo.sh
+	@KT_BUILD=$(BUILD) KT_DEMO_KAFKA=$(KAFKA) scripts/demo.sh
 
 # Throughput and CPU cost of both tiers against a raw librdkafka producer (README, Performance).
 .PHONY: bench

@@ -2,10 +2,12 @@
 // make demo: a Kafka-protocol broker (kotel-devbroker), kotel-ingest, kotel-process and a
 // sample OTLP backend; telemetry sent by curl and by the OpenTelemetry JS SDK; what Kafka
 // holds and what the backend receives. Everything started here is stopped at the end.
+// make demo KAFKA=real runs the same on a 3-node Apache Kafka cluster (scripts/kafka.sh),
+// started for the demo (or the one KT_KAFKA_ENV names) with topics of the demo's own.
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const lib = path.join(__dirname, '..', 'test', 'integration', 'lib');
-const { startDevbroker, startIngest } = require(path.join(lib, 'procs.js'));
+const { startKafka, topicSets, startIngest } = require(path.join(lib, 'procs.js'));
 const { startProcess } = require(path.join(lib, 'kprocess.js'));
 const { startGrpcBackend } = require(path.join(lib, 'backend.js'));
 const { sendShapedTraces } = require(path.join(lib, 'traffic.js'));
@@ -17,12 +19,15 @@ const step = (s) => console.log(`\n\x1b[1m== ${s}\x1b[0m`);
 const CURL_TRACE = '5b8efff798038103d269b633813fc60c';
 
 async function main() {
-  step('kotel-devbroker: librdkafka mock cluster, the real Kafka protocol on loopback');
-  const broker = await startDevbroker({ partitions: 4 });
-  console.log(`  bootstrap ${broker.bootstrap}, topics otlp_spans otlp_metrics otlp_logs, 4 partitions each`);
+  const kafka = process.env.KT_DEMO_KAFKA || 'devbroker';
+  if (kafka === 'real') step('Apache Kafka: a local 3-node KRaft cluster (scripts/kafka.sh), replication factor 3');
+  else step('kotel-devbroker: librdkafka mock cluster, the real Kafka protocol on loopback');
+  const broker = await startKafka(kafka, { partitions: 4, tag: 'demo' });
+  const T = broker.topics;
+  console.log(`  bootstrap ${broker.bootstrap}, topics ${T.traces} ${T.metrics} ${T.logs}, 4 partitions each`);
 
   step('kotel-ingest: OTLP/gRPC and OTLP/HTTP in, Kafka out');
-  const ingest = await startIngest({ bootstrap: broker.bootstrap });
+  const ingest = await startIngest({ bootstrap: broker.bootstrap, sets: topicSets(broker) });
   console.log(`  gRPC ${ingest.grpcUrl}   HTTP ${ingest.httpUrl}`);
 
   step('sample OTLP backend (@grpc/grpc-js) printing what it receives');
@@ -33,6 +38,7 @@ async function main() {
   step('kotel-process: consumer group -> filter -> transform -> tail sampling -> backend');
   const sets = {
     'kafka.brokers': broker.bootstrap,
+    ...topicSets(broker),
     'kafka.initial_offset': 'earliest',
     'exporter.endpoint': backend.url,
     'exporter.send_batch_timeout': '100ms',
@@ -62,7 +68,7 @@ async function main() {
   console.log(`  traces: all acknowledged; logs: ${ok(l) ? 'all acknowledged' : 'FAILED'}; metrics: ${ok(m) ? 'all acknowledged' : 'FAILED'}`);
 
   step('what Kafka holds');
-  const spans = await readTopic(broker.bootstrap, 'otlp_spans');
+  const spans = await readTopic(broker.bootstrap, T.traces);
   const parts = new Map();
   let nSpans = 0;
   for (const msg of spans) {
@@ -70,10 +76,10 @@ async function main() {
     nSpans += n;
     parts.set(msg.partition, (parts.get(msg.partition) || 0) + 1);
   }
-  console.log(`  otlp_spans: ${spans.length} messages (one per trace, key = trace ID), ${nSpans} spans; per partition: ${[...parts].sort().map(([p, n]) => `${p}:${n}`).join(' ')}`);
-  const logs = await readTopic(broker.bootstrap, 'otlp_logs');
-  const metrics = await readTopic(broker.bootstrap, 'otlp_metrics');
-  console.log(`  otlp_logs: ${logs.length} messages; otlp_metrics: ${metrics.length} messages`);
+  console.log(`  ${T.traces}: ${spans.length} messages (one per trace, key = trace ID), ${nSpans} spans; per partition: ${[...parts].sort().map(([p, n]) => `${p}:${n}`).join(' ')}`);
+  const logs = await readTopic(broker.bootstrap, T.logs);
+  const metrics = await readTopic(broker.bootstrap, T.metrics);
+  console.log(`  ${T.logs}: ${logs.length} messages; ${T.metrics}: ${metrics.length} messages`);
 
   step('what the backend received through kotel-process');
   const errorTraces = [...traces].filter(([, t]) => t.error).map(([id]) => id);

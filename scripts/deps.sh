@@ -9,7 +9,7 @@ PKGS=(
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libmbedtls-dev
   libinih-dev libcmocka-dev zlib1g-dev libev-dev libhttp-parser-dev libjansson-dev
   libpcre2-dev libclang-rt-14-dev
-  kcat nghttp2-client curl wrk nodejs npm
+  kcat nghttp2-client curl wrk nodejs npm openssl python3
 )
 
 missing=()
@@ -22,6 +22,10 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 fi
 want=()
 for p in "${missing[@]}"; do [ -n "$p" ] && want+=("$p"); done
+# The real-Kafka tests run Apache Kafka's broker (Java 17, jars fetched by Maven; see
+# scripts/kafka.sh). Images that bring their own JDK and Maven keep them.
+command -v java >/dev/null || want+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || want+=(maven)
 
 if [ ${#want[@]} -gt 0 ]; then
   echo "deps: installing ${want[*]}"

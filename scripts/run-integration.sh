@@ -6,6 +6,11 @@
 #
 #   scripts/run-integration.sh [extra node --test arguments, e.g. --test-name-pattern=curl]
 #   KT_TEST_VERBOSE=1 ...   also streams the children's stderr (kotel-ingest, devbroker)
+#   KT_TEST_KAFKA=devbroker ...  skips the tests on real Apache Kafka (quick local runs)
+#
+# The tests on real Kafka share one 3-node Apache Kafka cluster (scripts/kafka.sh), started
+# here before the first test file and stopped on exit, also on failure; its logs stay in
+# $KT_BUILD/kafka-test/logs. Each test creates topics of its own on it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
@@ -30,8 +35,23 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 log="$(mktemp "${TMPDIR:-/tmp}/kotel-integration.XXXXXX")"
-trap 'rm -f "$log"' EXIT
+kafka_dir=""
+cleanup() {
+  rm -f "$log"
+  if [ -n "$kafka_dir" ]; then scripts/kafka.sh down --dir "$kafka_dir" || true; fi
+}
+trap cleanup EXIT
 echo "run-integration: KT_BUILD=$KT_BUILD, node $(node --version)"
+
+export KT_TEST_KAFKA="${KT_TEST_KAFKA:-devbroker,real}"
+if [[ ",$KT_TEST_KAFKA," == *,real,* ]] && [ -z "${KT_KAFKA_ENV:-}" ]; then
+  case "$KT_BUILD" in /*) kafka_dir="$KT_BUILD/kafka-test" ;; *) kafka_dir="$here/$KT_BUILD/kafka-test" ;; esac
+  echo "run-integration: starting a 3-node Apache Kafka cluster for the real-Kafka tests"
+  t0=$SECONDS
+  scripts/kafka.sh up --dir "$kafka_dir" --brokers 3
+  echo "run-integration: Apache Kafka ready in $((SECONDS - t0)) s ($kafka_dir)"
+  export KT_KAFKA_ENV="$kafka_dir/env"
+fi
 set +e
 node --test --test-concurrency=1 "$@" test/integration/ 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
@@ -47,5 +67,10 @@ fi
 if [ "$rc" -ne 0 ] || [ "$fail" -ne 0 ] || [ "${cancelled:-0}" -ne 0 ] || [ "$pass" -eq 0 ]; then
   echo "run-integration: FAILED ($pass passed, $fail failed, ${cancelled:-0} cancelled, exit $rc)" >&2
   exit 1
+fi
+real=$(grep -E '^ *ok [0-9]+ - real Kafka' "$log" | sed 's/^ *ok [0-9]* - /  /' || true)
+if [ -n "$real" ]; then
+  echo "run-integration: these passed on real Apache Kafka ($(grep -c . <<<"$real")):"
+  echo "$real"
 fi
 echo "integration: $pass passed, $fail failed"

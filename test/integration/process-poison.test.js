@@ -1,93 +1,99 @@
 'use strict';
 // The dead-letter topic: a message kotel-process cannot decode (a poison pill) is copied
 // there with the reason and skipped, never blocking its partition; data the backend refuses
-// for good is copied there too, and then committed.
+// for good is copied there too, and then committed. On the devbroker and on real Kafka.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const { withStack, TOPICS } = require('./lib/procs');
-const { startProcess } = require('./lib/kprocess');
+const { withStack, topicSets } = require('./lib/procs');
+const { startProcess, newGroup } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
 const { readTopicUntil } = require('./lib/kafka');
 const { decodeTracesData, spansOf } = require('./lib/otlp');
+const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
 
-test('a poison pill is dead-lettered with its reason and the partition keeps flowing', { timeout: 180000 }, async () => {
-  const dlq = 'otlp_dead_letters';
-  await withStack({ broker: { topics: [...Object.values(TOPICS), dlq] } }, async ({ broker, ingest }) => {
-    // Garbage on every partition, ahead of the good data.
-    for (let p = 0; p < 4; p++) {
-      execFileSync('kcat', ['-b', broker.bootstrap, '-P', '-t', TOPICS.traces, '-p', String(p)], { input: `not protobuf at all ${p}\n` });
-    }
-    const backend = await startGrpcBackend();
-    const proc = await startProcess({
-      sets: {
+for (const kafka of KAFKAS) {
+  test(`${kafkaLabel(kafka)}a poison pill is dead-lettered with its reason and the partition keeps flowing`, { timeout: 180000 }, async () => {
+    await withStack({ kafka, broker: { deadLetter: true } }, async ({ broker, ingest }) => {
+      const dlq = broker.topics.deadLetters;
+      // Garbage on every partition, ahead of the good data.
+      for (let p = 0; p < 4; p++) {
+        execFileSync('kcat', ['-b', broker.bootstrap, '-P', '-t', broker.topics.traces, '-p', String(p)], { input: `not protobuf at all ${p}\n` });
+      }
+      const backend = await startGrpcBackend();
+      const proc = await startProcess({
+        sets: {
+          ...topicSets(broker),
+          'kafka.brokers': broker.bootstrap,
+          'kafka.group_id': newGroup('poison'),
+          'kafka.initial_offset': 'earliest',
+          'kafka.dead_letter_topic': dlq,
+          'exporter.endpoint': backend.url,
+          'exporter.send_batch_timeout': '50ms',
+        },
+      });
+      try {
+        const { traces } = await sendShapedTraces(ingest, { traces: 10 });
+        const want = [...traces.values()].reduce((n, t) => n + t.spanIds.size, 0);
+        await backend.rec.until(() => new Set(backend.rec.spans.map((s) => s.spanId)).size >= want, 60000, `${want} spans behind the poison pills`);
+        const dead = await readTopicUntil(broker.bootstrap, dlq, (m) => m.length >= 4);
+        assert.equal(dead.length, 4, 'each poison pill is dead-lettered once');
+        for (const m of dead) assert.match(m.value.toString(), /^not protobuf at all \d/);
+        const t = broker.topics.traces;
+        assert.match(proc.log(), new RegExp(`${t}.*\\[\\d\\].*offset 0|offset 0.*${t}`), 'the log names topic, partition and offset');
+      } finally {
+        const e = await proc.stop();
+        await backend.stop();
+        assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
+      }
+    });
+  });
+
+  test(`${kafkaLabel(kafka)}data the backend refuses for good goes to the dead-letter topic, and its offsets are committed`, { timeout: 180000 }, async () => {
+    await withStack({ kafka, broker: { deadLetter: true } }, async ({ broker, ingest }) => {
+      const dlq = broker.topics.deadLetters;
+      const backend = await startGrpcBackend();
+      const group = newGroup('refused');
+      const sets = {
+        ...topicSets(broker),
         'kafka.brokers': broker.bootstrap,
-        'kafka.group_id': `kotel-poison-${process.pid}`,
+        'kafka.group_id': group,
         'kafka.initial_offset': 'earliest',
         'kafka.dead_letter_topic': dlq,
         'exporter.endpoint': backend.url,
         'exporter.send_batch_timeout': '50ms',
-      },
+      };
+      backend.rec.rejectAll(true);
+      let proc = await startProcess({ sets });
+      let refusedTraces;
+      try {
+        ({ traces: refusedTraces } = await sendShapedTraces(ingest, { traces: 8, tag: 'refused' }));
+        const want = [...refusedTraces.values()].reduce((n, t) => n + t.spanIds.size, 0);
+        const spansIn = (msgs) => msgs.flatMap((m) => spansOf(decodeTracesData(m.value)));
+        const dead = await readTopicUntil(broker.bootstrap, dlq, (m) => new Set(spansIn(m).map((s) => s.spanId)).size >= want);
+        const ids = new Set(spansIn(dead).map((s) => s.spanId));
+        for (const t of refusedTraces.values()) for (const id of t.spanIds) assert.ok(ids.has(id), `refused span ${id} is in ${dlq}`);
+        assert.match(proc.log(), /rejects this data on purpose/, "the backend's message is logged");
+      } finally {
+        const e = await proc.stop();
+        assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
+      }
+      // A new replica in the same group starts after the committed offsets: the refused data
+      // is not read again, data sent afterwards is.
+      backend.rec.rejectAll(false);
+      proc = await startProcess({ sets });
+      try {
+        const { traces: fresh } = await sendShapedTraces(ingest, { traces: 3, tag: 'after' });
+        const freshIds = [...fresh.keys()];
+        await backend.rec.until(() => freshIds.every((id) => backend.rec.spans.some((s) => s.traceId === id)), 60000, 'the data sent afterwards');
+        for (const id of refusedTraces.keys()) assert.ok(!backend.rec.spans.some((s) => s.traceId === id), `refused trace ${id} was committed, not re-read`);
+      } finally {
+        const e = await proc.stop();
+        await backend.stop();
+        assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}`);
+      }
     });
-    try {
-      const { traces } = await sendShapedTraces(ingest, { traces: 10 });
-      const want = [...traces.values()].reduce((n, t) => n + t.spanIds.size, 0);
-      await backend.rec.until(() => new Set(backend.rec.spans.map((s) => s.spanId)).size >= want, 60000, `${want} spans behind the poison pills`);
-      const dead = await readTopicUntil(broker.bootstrap, dlq, (m) => m.length >= 4);
-      assert.equal(dead.length, 4, 'each poison pill is dead-lettered once');
-      for (const m of dead) assert.match(m.value.toString(), /^not protobuf at all \d/);
-      assert.match(proc.log(), new RegExp(`${TOPICS.traces}.*\\[\\d\\].*offset 0|offset 0.*${TOPICS.traces}`), 'the log names topic, partition and offset');
-    } finally {
-      const e = await proc.stop();
-      await backend.stop();
-      assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
-    }
   });
-});
-
-test('data the backend refuses for good goes to the dead-letter topic, and its offsets are committed', { timeout: 180000 }, async () => {
-  const dlq = 'otlp_dead_letters';
-  await withStack({ broker: { topics: [...Object.values(TOPICS), dlq] } }, async ({ broker, ingest }) => {
-    const backend = await startGrpcBackend();
-    const group = `kotel-refused-${process.pid}`;
-    const sets = {
-      'kafka.brokers': broker.bootstrap,
-      'kafka.group_id': group,
-      'kafka.initial_offset': 'earliest',
-      'kafka.dead_letter_topic': dlq,
-      'exporter.endpoint': backend.url,
-      'exporter.send_batch_timeout': '50ms',
-    };
-    backend.rec.rejectAll(true);
-    let proc = await startProcess({ sets });
-    let refusedTraces;
-    try {
-      ({ traces: refusedTraces } = await sendShapedTraces(ingest, { traces: 8, tag: 'refused' }));
-      const want = [...refusedTraces.values()].reduce((n, t) => n + t.spanIds.size, 0);
-      const spansIn = (msgs) => msgs.flatMap((m) => spansOf(decodeTracesData(m.value)));
-      const dead = await readTopicUntil(broker.bootstrap, dlq, (m) => new Set(spansIn(m).map((s) => s.spanId)).size >= want);
-      const ids = new Set(spansIn(dead).map((s) => s.spanId));
-      for (const t of refusedTraces.values()) for (const id of t.spanIds) assert.ok(ids.has(id), `refused span ${id} is in ${dlq}`);
-      assert.match(proc.log(), /rejects this data on purpose/, "the backend's message is logged");
-    } finally {
-      const e = await proc.stop();
-      assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
-    }
-    // A new replica in the same group starts after the committed offsets: the refused data
-    // is not read again, data sent afterwards is.
-    backend.rec.rejectAll(false);
-    proc = await startProcess({ sets });
-    try {
-      const { traces: fresh } = await sendShapedTraces(ingest, { traces: 3, tag: 'after' });
-      const freshIds = [...fresh.keys()];
-      await backend.rec.until(() => freshIds.every((id) => backend.rec.spans.some((s) => s.traceId === id)), 60000, 'the data sent afterwards');
-      for (const id of refusedTraces.keys()) assert.ok(!backend.rec.spans.some((s) => s.traceId === id), `refused trace ${id} was committed, not re-read`);
-    } finally {
-      const e = await proc.stop();
-      await backend.stop();
-      assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}`);
-    }
-  });
-});
+}

@@ -1,7 +1,7 @@
 'use strict';
 // Traces sent by the OpenTelemetry JS SDK over each OTLP transport arrive in otlp_spans:
 // every span exactly once, every message keyed by the trace ID of all its spans, and every
-// trace in one partition.
+// trace in one partition. The SDK tests run on the devbroker and on real Apache Kafka.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -10,6 +10,7 @@ const { readTopicUntil } = require('./lib/kafka');
 const { decodeTracesData, spansOf } = require('./lib/otlp');
 const { PROTOCOLS, EXPORT_SUCCESS, sendTraces } = require('./lib/sdk');
 const { httpRequest, curl, jsonTraceBody, newTraceId, newSpanId } = require('./lib/clients');
+const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
 
 const TRACES = 1000;
 const SPANS_PER_TRACE = 5;
@@ -62,25 +63,27 @@ function assertSpansDelivered(msgs, expected) {
   assert.equal(split.length, 0, `traces spread over several partitions, e.g. ${split.slice(0, 3).map(([t, ps]) => `${t}: ${[...ps]}`)}`);
 }
 
-for (const protocol of PROTOCOLS) {
-  test(`SDK ${protocol} exporter: ${TRACES} traces x ${SPANS_PER_TRACE} spans reach ${TOPICS.traces} intact`, { timeout: 300000 }, async () => {
-    await withStack({}, async ({ broker, ingest }) => {
-      const { expected, results } = await sendTraces(ingest, protocol, { traces: TRACES, spansPerTrace: SPANS_PER_TRACE });
-      assert.equal(expected.size, TRACES);
-      assert.ok(results.length > 1, `expected several export requests, got ${results.length}`);
-      const failed = results.filter((r) => r.code !== EXPORT_SUCCESS);
-      assert.equal(failed.length, 0, `export failures: ${failed.map((r) => r.error && r.error.message).slice(0, 3)}`);
-      assert.equal(results.reduce((a, r) => a + r.items, 0), TRACES * SPANS_PER_TRACE, 'spans handed to the exporter');
+for (const kafka of KAFKAS) {
+  for (const protocol of PROTOCOLS) {
+    test(`${kafkaLabel(kafka)}SDK ${protocol} exporter: ${TRACES} traces x ${SPANS_PER_TRACE} spans reach the traces topic intact`, { timeout: 300000 }, async () => {
+      await withStack({ kafka }, async ({ broker, ingest }) => {
+        const { expected, results } = await sendTraces(ingest, protocol, { traces: TRACES, spansPerTrace: SPANS_PER_TRACE });
+        assert.equal(expected.size, TRACES);
+        assert.ok(results.length > 1, `expected several export requests, got ${results.length}`);
+        const failed = results.filter((r) => r.code !== EXPORT_SUCCESS);
+        assert.equal(failed.length, 0, `export failures: ${failed.map((r) => r.error && r.error.message).slice(0, 3)}`);
+        assert.equal(results.reduce((a, r) => a + r.items, 0), TRACES * SPANS_PER_TRACE, 'spans handed to the exporter');
 
-      const msgs = await readTopicUntil(broker.bootstrap, TOPICS.traces, (m) => countSpans(m) >= TRACES * SPANS_PER_TRACE);
-      assertSpansDelivered(msgs, expected);
-      // Nothing of it leaks into the other topics.
-      for (const other of [TOPICS.metrics, TOPICS.logs]) {
-        const o = await readTopicUntil(broker.bootstrap, other, () => true);
-        assert.equal(o.length, 0, `${other} holds ${o.length} messages after a traces-only export`);
-      }
+        const msgs = await readTopicUntil(broker.bootstrap, broker.topics.traces, (m) => countSpans(m) >= TRACES * SPANS_PER_TRACE);
+        assertSpansDelivered(msgs, expected);
+        // Nothing of it leaks into the other topics.
+        for (const other of [broker.topics.metrics, broker.topics.logs]) {
+          const o = await readTopicUntil(broker.bootstrap, other, () => true);
+          assert.equal(o.length, 0, `${other} holds ${o.length} messages after a traces-only export`);
+        }
+      });
     });
-  });
+  }
 }
 
 test('curl: one OTLP/JSON span to /v1/traces -> 200, and the span is in otlp_spans under its trace ID', { timeout: 120000 }, async () => {

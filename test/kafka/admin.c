@@ -9,6 +9,10 @@
  *     delete TOPIC...                 deletes the topics (missing ones are ignored)
  *     describe TOPIC                  one line per partition: "P leader L replicas a,b isr a,b"
  *     leader TOPIC PARTITION          prints the leader's broker id
+ *     group GROUP                     the coordinator's view of a consumer group: a line
+ *                                     "state S", then per member
+ *                                     "member CLIENT_ID HOST TOPIC:P,TOPIC:P,..." ("-" when
+ *                                     it holds nothing)
  *
  * -X passes a librdkafka property (security.protocol, sasl.*, ssl.*) so that any listener of
  * the test cluster can be used. Exit 0 on success, 1 with a message on stderr otherwise. */
@@ -26,6 +30,7 @@
 
 struct adm {
     rd_kafka_t *rk;
+    rd_kafka_conf_t *tmpl; /* the configuration rk was made from, for one-broker handles */
     int timeout_ms;
 };
 
@@ -50,7 +55,8 @@ static int usage(void)
             "  create TOPIC... --partitions P [--replication R] [--config k=v]...\n"
             "  delete TOPIC...\n"
             "  describe TOPIC\n"
-            "  leader TOPIC PARTITION\n");
+            "  leader TOPIC PARTITION\n"
+            "  group GROUP\n");
     return 2;
 }
 
@@ -104,6 +110,32 @@ static bool topics_ready(const rd_kafka_metadata_t *md, char **topics, int n, in
                 return false;
     }
     return true;
+}
+
+/* Whether broker b itself (a handle whose only bootstrap server is b) lists the topics led. */
+static bool broker_sees(struct adm *a, const rd_kafka_metadata_broker_t *b, char **topics, int n,
+                        int partitions)
+{
+    char addr[300], errstr[512];
+    snprintf(addr, sizeof(addr), "%s:%d", b->host, b->port);
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(a->tmpl);
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", addr, errstr, sizeof(errstr)) !=
+        RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    const rd_kafka_metadata_t *md = NULL;
+    bool ok = rd_kafka_metadata(rk, 1, NULL, &md, a->timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+              topics_ready(md, topics, n, partitions);
+    if (md != NULL)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+    return ok;
 }
 
 /* Runs one admin request and returns its result event (or NULL with a message). */
@@ -187,23 +219,34 @@ static int cmd_create(struct adm *a, int argc, char **argv)
     if (rc != 0)
         return rc;
 
-    /* The controller has the topics; wait until a broker's metadata shows them led, so
-     * that a producer started next does not see them as unknown. */
+    /* The controller has the topics, and the brokers learn of them a moment later, each at
+     * its own pace. Wait until every broker's metadata shows them led: a client started
+     * next may ask any broker, and one that answers "unknown topic" after another said
+     * "4 partitions" makes librdkafka fail queued messages with "Unknown partition". */
     int64_t deadline = now_ms() + a->timeout_ms;
-    for (;;) {
-        const rd_kafka_metadata_t *md = metadata(a);
-        bool ok = md != NULL && topics_ready(md, topics, n, partitions);
+    const rd_kafka_metadata_t *md = NULL;
+    while ((md = metadata(a)) == NULL || !topics_ready(md, topics, n, partitions)) {
         if (md != NULL)
             rd_kafka_metadata_destroy(md);
-        if (ok)
-            return 0;
-        if (now_ms() > deadline) {
-            fprintf(stderr, "kotel-kafka-admin: created topics have no leaders after %d ms\n",
-                    a->timeout_ms);
-            return 1;
-        }
+        if (now_ms() > deadline)
+            goto timeout;
         sleep_ms(100);
     }
+    for (int b = 0; b < md->broker_cnt; b++) {
+        while (!broker_sees(a, &md->brokers[b], topics, n, partitions)) {
+            if (now_ms() > deadline) {
+                rd_kafka_metadata_destroy(md);
+                goto timeout;
+            }
+            sleep_ms(100);
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    return 0;
+timeout:
+    fprintf(stderr, "kotel-kafka-admin: created topics are not led on every broker after %d ms\n",
+            a->timeout_ms);
+    return 1;
 }
 
 static int cmd_delete(struct adm *a, int argc, char **argv)
@@ -285,6 +328,57 @@ out:
     return rc;
 }
 
+static int cmd_group(struct adm *a, int argc, char **argv)
+{
+    if (argc != 1)
+        return usage();
+    char errstr[512];
+    rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(a->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, a->timeout_ms, errstr, sizeof(errstr));
+    const char *groups[1] = {argv[0]};
+    rd_kafka_DescribeConsumerGroups(a->rk, groups, 1, opt, q);
+    rd_kafka_event_t *ev = admin_wait(a, q, "group");
+    int rc = 1;
+    if (ev == NULL)
+        goto out;
+    size_t cnt;
+    const rd_kafka_ConsumerGroupDescription_t **gs = rd_kafka_DescribeConsumerGroups_result_groups(
+        rd_kafka_event_DescribeConsumerGroups_result(ev), &cnt);
+    if (cnt != 1) {
+        fprintf(stderr, "kotel-kafka-admin: group %s: %zu results\n", argv[0], cnt);
+        goto out_ev;
+    }
+    const rd_kafka_error_t *ge = rd_kafka_ConsumerGroupDescription_error(gs[0]);
+    if (ge != NULL) {
+        fprintf(stderr, "kotel-kafka-admin: group %s: %s\n", argv[0], rd_kafka_error_string(ge));
+        goto out_ev;
+    }
+    printf("state %s\n",
+           rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(gs[0])));
+    size_t n = rd_kafka_ConsumerGroupDescription_member_count(gs[0]);
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(gs[0], i);
+        const rd_kafka_topic_partition_list_t *l =
+            rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
+        printf("member %s %s ", rd_kafka_MemberDescription_client_id(m),
+               rd_kafka_MemberDescription_host(m));
+        if (l == NULL || l->cnt == 0)
+            printf("-");
+        for (int p = 0; l != NULL && p < l->cnt; p++)
+            printf("%s%s:%" PRId32, p ? "," : "", l->elems[p].topic, l->elems[p].partition);
+        printf("\n");
+    }
+    rc = 0;
+out_ev:
+    rd_kafka_event_destroy(ev);
+out:
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *bootstrap = NULL;
@@ -326,9 +420,12 @@ int main(int argc, char **argv)
         if (rd_kafka_conf_set(conf, name, eq + 1, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
             goto conf_err;
     }
+    a.tmpl = rd_kafka_conf_dup(conf);
     a.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (a.rk == NULL)
+    if (a.rk == NULL) {
+        rd_kafka_conf_destroy(a.tmpl);
         goto conf_err;
+    }
 
     const char *cmd = argv[i++];
     int rest = argc - i;
@@ -342,11 +439,14 @@ int main(int argc, char **argv)
         rc = cmd_delete(&a, rest, args);
     else if (strcmp(cmd, "describe") == 0)
         rc = cmd_describe(&a, rest, args, -1);
+    else if (strcmp(cmd, "group") == 0)
+        rc = cmd_group(&a, rest, args);
     else if (strcmp(cmd, "leader") == 0)
         rc = rest == 2 ? cmd_describe(&a, 1, args, atoi(args[1])) : usage();
     else
         rc = usage();
     rd_kafka_destroy(a.rk);
+    rd_kafka_conf_destroy(a.tmpl);
     return rc;
 
 conf_err:

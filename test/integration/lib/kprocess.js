@@ -3,7 +3,7 @@
 // readiness is its log line saying it was assigned partitions (or simply that it started,
 // for tests that do not need an assignment).
 
-const { binary, spawnTracked, terminate, describeExit, tail } = require('./procs');
+const { binary, spawnTracked, terminate, describeExit, tail, topicSets } = require('./procs');
 
 // Starts one kotel-process. `sets` are --set options; `extraArgs` more arguments (e.g. -c).
 // Resolves once it logged `ready` (a RegExp, default: the start line).
@@ -52,12 +52,13 @@ let groupSeq = 0;
 // A consumer group name no other test uses.
 const newGroup = (tag = 'test') => `kotel-${tag}-${process.pid}-${++groupSeq}`;
 
-// The --set options of a test replica reading from `broker` and exporting to `backend`:
-// a fresh group from the earliest offset, short group timers and exporter delays so tests
-// run in seconds. `extra` adds or overrides.
+// The --set options of a test replica reading from `broker` (the test's topics on it) and
+// exporting to `backend`: a fresh group from the earliest offset, short group timers and
+// exporter delays so tests run in seconds. `extra` adds or overrides.
 function processSets(broker, backend, extra = {}) {
   return {
     'kafka.brokers': broker.bootstrap,
+    ...(broker.topics ? topicSets(broker) : {}),
     'kafka.group_id': newGroup(),
     'kafka.initial_offset': 'earliest',
     'kafka.session_timeout': '6s',

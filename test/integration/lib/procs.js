@@ -234,17 +234,57 @@ async function startIngest({ bootstrap, sets = {}, startAttempts = 3 } = {}) {
   throw lastErr;
 }
 
-// Runs fn({ broker, ingest }) against a fresh devbroker and kotel-ingest, and always stops
-// both. A failure carries the tail of both logs. Unless `expectCleanExit` is false, the
-// test also fails if kotel-ingest does not exit 0 on SIGTERM (under ASan this is where leak
-// and error reports surface).
+// The Kafka a test runs on, with the same shape either way:
+//   broker.kind        'devbroker' | 'real'
+//   broker.bootstrap   PLAINTEXT bootstrap list
+//   broker.topics      { traces, metrics, logs }: the topic names this test uses
+//   broker.exited      resolves if the broker dies (never, for the shared real cluster)
+// kafka 'devbroker' starts a fresh kotel-devbroker (brokerOpts as startDevbroker's);
+// 'real' uses the shared Apache Kafka cluster (lib/realkafka.js) with topics of this test's
+// own, brokerOpts.partitions each. brokerOpts.deadLetter adds broker.topics.deadLetters.
+async function startKafka(kafka, brokerOpts = {}) {
+  const { deadLetter = false, ...rest } = brokerOpts;
+  if (kafka === 'devbroker') {
+    const topics = { ...TOPICS };
+    if (deadLetter) topics.deadLetters = 'otlp_dead_letters';
+    const b = await startDevbroker({ ...rest, topics: Object.values(topics) });
+    return { ...b, kind: 'devbroker', topics };
+  }
+  if (kafka !== 'real') throw new Error(`unknown kafka '${kafka}' (devbroker or real)`);
+  const { realCluster, createTopics } = require('./realkafka');
+  const c = realCluster();
+  const topics = await createTopics({ partitions: rest.partitions || 4, tag: rest.tag, deadLetter });
+  return {
+    kind: 'real',
+    bootstrap: c.PLAINTEXT,
+    topics,
+    cluster: c,
+    log: () => '',
+    exited: new Promise(() => {}),
+    stop: async () => ({ code: 0, signal: null }),
+  };
+}
+
+// --set options that point a tier at the test's topics.
+function topicSets(broker) {
+  return {
+    'kafka.traces_topic': broker.topics.traces,
+    'kafka.metrics_topic': broker.topics.metrics,
+    'kafka.logs_topic': broker.topics.logs,
+  };
+}
+
+// Runs fn({ broker, ingest }) against a Kafka (opts.kafka: 'devbroker', the default, or
+// 'real', see startKafka) and a kotel-ingest, and always stops both. A failure carries the
+// tail of both logs. Unless `expectCleanExit` is false, the test also fails if kotel-ingest
+// does not exit 0 on SIGTERM (under ASan this is where leak and error reports surface).
 async function withStack(opts, fn) {
-  const { broker: brokerOpts = {}, ingest: ingestOpts = {}, expectCleanExit = true } = opts || {};
-  const broker = await startDevbroker(brokerOpts);
+  const { kafka = 'devbroker', broker: brokerOpts = {}, ingest: ingestOpts = {}, expectCleanExit = true } = opts || {};
+  const broker = await startKafka(kafka, brokerOpts);
   let ingest;
   let failure;
   try {
-    ingest = await startIngest({ bootstrap: broker.bootstrap, ...ingestOpts });
+    ingest = await startIngest({ bootstrap: broker.bootstrap, ...ingestOpts, sets: { ...topicSets(broker), ...(ingestOpts.sets || {}) } });
     // A child that dies during the test fails it at once, with its exit status, instead of
     // leaving the test waiting on clients that retry forever (or on nothing at all).
     let done = false;
@@ -299,4 +339,4 @@ async function withStack(opts, fn) {
   }
 }
 
-module.exports = { REPO, BUILD, TOPICS, startDevbroker, startIngest, withStack, binary, spawnTracked, terminate, describeExit, tail };
+module.exports = { REPO, BUILD, TOPICS, startDevbroker, startKafka, topicSets, startIngest, withStack, binary, spawnTracked, terminate, describeExit, tail };
