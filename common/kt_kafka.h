@@ -1,31 +1,84 @@
 /* kt_kafka: the librdkafka configuration both binaries share.
  *
  * The [kafka] keys that mean the same thing to a producer and a consumer (brokers,
- * client_id, protocol_version, rdkafka.<property> passthrough) are mapped to librdkafka
- * properties here, so the two binaries accept the same values and fail with the same
- * messages. Every error names the kotel key the user wrote, not only the librdkafka
+ * client_id, protocol_version, the [kafka.auth.sasl] and [kafka.auth.tls] sections,
+ * rdkafka.<property> passthrough) are mapped to librdkafka properties here, so the two
+ * binaries (and kotel-process's dead-letter producer) accept the same values and fail with
+ * the same messages. Every error names the kotel key the user wrote, not only the librdkafka
  * property it became: "[kafka] rdkafka.linger.ms: librdkafka: <librdkafka's message>". */
 #ifndef KT_KAFKA_H
 #define KT_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "kt_config.h"
 #include "kt_err.h"
 
+/* [kafka.auth.sasl] mechanism, in the order of KT_KAFKA_SASL_CHOICES. */
+enum kt_kafka_sasl {
+    KT_KAFKA_SASL_NONE = 0,
+    KT_KAFKA_SASL_PLAIN,
+    KT_KAFKA_SASL_SCRAM_SHA_256,
+    KT_KAFKA_SASL_SCRAM_SHA_512
+};
+#define KT_KAFKA_SASL_CHOICES "|PLAIN|SCRAM-SHA-256|SCRAM-SHA-512"
+
+/* [kafka.auth.tls] enabled, in the order of KT_KAFKA_TLS_CHOICES. */
+enum kt_kafka_tls { KT_KAFKA_TLS_AUTO = 0, KT_KAFKA_TLS_ON, KT_KAFKA_TLS_OFF };
+#define KT_KAFKA_TLS_CHOICES "auto|true|false"
+
+/* The [kafka.auth.sasl] and [kafka.auth.tls] sections, the OpenTelemetry Collector's kafka
+ * auth.sasl and tls blocks. Strings are owned by the conf struct that embeds this. */
+struct kt_kafka_auth_conf {
+    struct {
+        int mechanism; /* enum kt_kafka_sasl */
+        char *username;
+        char *password;      /* secret: never logged, masked by --print-config */
+        char *password_file; /* read at startup, one trailing newline dropped */
+    } sasl;
+    struct {
+        int enabled; /* enum kt_kafka_tls; auto: on when any other key is set */
+        char *ca_file;
+        char *cert_file;
+        char *key_file;
+        bool insecure_skip_verify;
+    } tls;
+};
+
 struct kt_kafka_common {
     const struct kt_strlist *brokers; /* host:port entries -> bootstrap.servers */
     const char *client_id;            /* -> client.id; NULL or "" keeps librdkafka's */
     const char *protocol_version; /* "2.1.0" -> broker.version.fallback (+ api.version.request) */
+    const struct kt_kafka_auth_conf *auth; /* -> security.protocol, sasl.*, ssl.*; NULL: none */
 };
+
+/* Checks the auth sections as a whole, for --check and startup: a mechanism needs a
+ * username and exactly one of password / password_file; SASL keys without a mechanism, a
+ * cert_file without key_file (or the reverse) and TLS keys with enabled = false are errors;
+ * every file named must be readable. Messages name the key and, for files, the path:
+ * "[kafka.auth.tls] ca_file: cannot read /etc/kafka/ca.pem: No such file or directory".
+ * The password is never part of a message. Returns 0 or KT_EINVAL. */
+int kt_kafka_auth_check(const struct kt_kafka_auth_conf *a, struct kt_err *err);
+
+/* True when the auth sections ask for TLS (enabled = true, or auto with another key set). */
+bool kt_kafka_auth_tls_on(const struct kt_kafka_auth_conf *a);
+
+/* librdkafka's security.protocol for the auth sections: PLAINTEXT, SASL_PLAINTEXT, SSL or
+ * SASL_SSL (a NULL a is PLAINTEXT). */
+const char *kt_kafka_security_protocol(const struct kt_kafka_auth_conf *a);
 
 /* Sets one librdkafka property on behalf of [section] key. Returns 0 or KT_EINVAL with
  * "[section] key: librdkafka: <message>". */
 int kt_kafka_set(rd_kafka_conf_t *c, const char *section, const char *key, const char *name,
                  const char *value, struct kt_err *err);
 
-/* Applies brokers, client_id and protocol_version. Returns 0 or KT_EINVAL naming the key
- * ("[kafka] brokers: no broker given", "[kafka] protocol_version: ..."). */
+/* Applies brokers, client_id, protocol_version and the auth sections (reading
+ * password_file now). Returns 0 or KT_EINVAL naming the key ("[kafka] brokers: no broker
+ * given", "[kafka] protocol_version: ...", "[kafka.auth.sasl] password_file: cannot read
+ * /run/secrets/kafka: Permission denied"). */
 int kt_kafka_conf_common(rd_kafka_conf_t *c, const struct kt_kafka_common *k, struct kt_err *err);
 
 /* Applies every "name=value" of the [kafka] rdkafka.<name> passthrough, in order. Meant to
@@ -33,6 +86,10 @@ int kt_kafka_conf_common(rd_kafka_conf_t *c, const struct kt_kafka_common *k, st
  * Errors: "[kafka] rdkafka.<name>: librdkafka: <message>". */
 int kt_kafka_conf_passthrough(rd_kafka_conf_t *c, const struct kt_strlist *props,
                               struct kt_err *err);
+
+/* The text of a Kafka version like "2.1.0" or "0.10.2.1" as its first three numbers;
+ * "2.1" is 2.1.0. Returns 0 or KT_EINVAL (nothing written). */
+int kt_kafka_parse_version(const char *s, unsigned v[3]);
 
 /* A log_cb that forwards librdkafka's log lines to kt_log (syslog levels mapped to ours).
  * librdkafka calls it from its own threads; kt_log is safe for that. */

@@ -32,7 +32,11 @@ static const struct kt_option ingest_options[] = {
     {"kafka", "client_id", KT_OPT_STRING, "kotel-ingest", OFF(kafka.client_id), NULL, 0,
      "Kafka client.id."},
     {"kafka", "protocol_version", KT_OPT_STRING, "2.1.0", OFF(kafka.protocol_version), NULL, 0,
-     "Broker version assumed when API version requests are unavailable."},
+     "Oldest Kafka release the cluster must speak: startup fails when a broker's ApiVersions "
+     "answer shows an older one (librdkafka negotiates the protocol itself)."},
+    {"kafka", "connect_timeout", KT_OPT_DURATION, "10s", OFF(kafka.connect_timeout_ms), NULL, 0,
+     "Startup check: time to reach the cluster, authenticate and read metadata; past it, start "
+     "anyway with a warning."},
     {"kafka", "traces_topic", KT_OPT_STRING, "otlp_spans", OFF(kafka.traces_topic), NULL, 0,
      "Topic for traces."},
     {"kafka", "metrics_topic", KT_OPT_STRING, "otlp_metrics", OFF(kafka.metrics_topic), NULL, 0,
@@ -64,11 +68,40 @@ static const struct kt_option ingest_options[] = {
     {"kafka", "rdkafka", KT_OPT_PREFIX, NULL, OFF(kafka.rdkafka), NULL, 0,
      "rdkafka.<property> = value: passed to librdkafka as is (applied last)."},
 
+    {"kafka.auth.sasl", "mechanism", KT_OPT_ENUM, "", OFF(kafka.auth.sasl.mechanism),
+     KT_KAFKA_SASL_CHOICES, 0,
+     "SASL mechanism: empty (no SASL), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."},
+    {"kafka.auth.sasl", "username", KT_OPT_STRING, "", OFF(kafka.auth.sasl.username), NULL, 0,
+     "SASL user; required with a mechanism."},
+    {"kafka.auth.sasl", "password", KT_OPT_STRING, "", OFF(kafka.auth.sasl.password), NULL,
+     KT_OPT_SECRET, "SASL password; give this or password_file, not both."},
+    {"kafka.auth.sasl", "password_file", KT_OPT_STRING, "", OFF(kafka.auth.sasl.password_file),
+     NULL, 0, "File holding the SASL password, read at startup (one trailing newline is dropped)."},
+
+    {"kafka.auth.tls", "enabled", KT_OPT_ENUM, "auto", OFF(kafka.auth.tls.enabled),
+     KT_KAFKA_TLS_CHOICES, 0,
+     "TLS to the brokers; auto: on when any other key of this section is set."},
+    {"kafka.auth.tls", "ca_file", KT_OPT_STRING, "", OFF(kafka.auth.tls.ca_file), NULL, 0,
+     "CA certificates (PEM) that signed the brokers' certificates; empty: the system's."},
+    {"kafka.auth.tls", "cert_file", KT_OPT_STRING, "", OFF(kafka.auth.tls.cert_file), NULL, 0,
+     "Client certificate (PEM), for brokers that require one; needs key_file."},
+    {"kafka.auth.tls", "key_file", KT_OPT_STRING, "", OFF(kafka.auth.tls.key_file), NULL, 0,
+     "Private key (PEM) of cert_file."},
+    {"kafka.auth.tls", "insecure_skip_verify", KT_OPT_BOOL, "false",
+     OFF(kafka.auth.tls.insecure_skip_verify), NULL, 0,
+     "Do not verify the brokers' certificates and host names."},
+
     {"service", "log_level", KT_OPT_ENUM, "info", OFF(service.log_level), "debug|info|warn|error",
      0, "Least severe log level written to stderr."},
     {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms), NULL,
      0, "On SIGTERM, time allowed to finish in-flight requests and flush the producer."},
 };
+
+static int ingest_validate(const void *conf, struct kt_err *err)
+{
+    const struct ingest_conf *c = conf;
+    return kt_kafka_auth_check(&c->kafka.auth, err);
+}
 
 const struct kt_config_schema ingest_conf_schema = {
     .program = "kotel-ingest",
@@ -76,4 +109,5 @@ const struct kt_config_schema ingest_conf_schema = {
     .summary = "OTLP gRPC/HTTP receiver that publishes batched telemetry to Kafka",
     .opts = ingest_options,
     .n_opts = sizeof(ingest_options) / sizeof(ingest_options[0]),
+    .validate = ingest_validate,
 };

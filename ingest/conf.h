@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "kt_config.h"
+#include "kt_kafka.h"
 
 enum ingest_ack { INGEST_ACK_KAFKA = 0, INGEST_ACK_RECEIVED = 1 };
 enum ingest_encoding { INGEST_ENC_OTLP_PROTO = 0, INGEST_ENC_OTLP_JSON = 1 };
@@ -38,6 +39,7 @@ struct ingest_conf {
         struct kt_strlist brokers;
         char *client_id;
         char *protocol_version;
+        uint64_t connect_timeout_ms; /* the startup check's bound */
         char *traces_topic;
         char *metrics_topic;
         char *logs_topic;
@@ -52,6 +54,7 @@ struct ingest_conf {
         char *partitioner;
         uint64_t queue_max_messages;
         struct kt_strlist rdkafka; /* "name=value" passed through to librdkafka */
+        struct kt_kafka_auth_conf auth;
     } kafka;
     struct {
         int log_level; /* enum kt_log_level */

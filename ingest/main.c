@@ -6,6 +6,7 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "kt_kafka_probe.h"
 #include "kt_log.h"
 #include "kt_shutdown.h"
 #include "publisher.h"
@@ -48,6 +49,42 @@ static void timed_out(void *ctx)
 
 static const struct kt_shutdown_ops shutdown_ops = {begin, drained, timed_out};
 
+/* The startup check: bad credentials, an untrusted broker, a protocol_version newer than the
+ * cluster or a missing topic stop ingest here, before it accepts data it could not deliver.
+ * A cluster that does not answer in time is only warned about: ingest refuses requests
+ * (503) until it does, as after any outage. */
+static int check_kafka(const struct ingest_conf *c, struct kt_err *err)
+{
+    const struct kt_kafka_common common = {
+        .brokers = &c->kafka.brokers,
+        .client_id = c->kafka.client_id,
+        .protocol_version = c->kafka.protocol_version,
+        .auth = &c->kafka.auth,
+    };
+    const char *topics[] = {c->kafka.traces_topic, c->kafka.metrics_topic, c->kafka.logs_topic};
+    const char *keys[] = {"traces_topic", "metrics_topic", "logs_topic"};
+    const struct kt_kafka_probe_opts o = {
+        .kafka = &common,
+        .rdkafka = &c->kafka.rdkafka,
+        .timeout_ms = c->kafka.connect_timeout_ms,
+        .topics = topics,
+        .topic_keys = keys,
+        .n_topics = sizeof(topics) / sizeof(topics[0]),
+        .topics_required = true,
+        /* as the producer: its first message to a topic may create it */
+        .allow_auto_create = true,
+    };
+    struct kt_kafka_probe_result res;
+    int rc = kt_kafka_probe(&o, &res, err);
+    if (rc == KT_ETIMEDOUT) {
+        kt_warn("%s; starting anyway: requests are refused (503 / UNAVAILABLE) until Kafka "
+                "answers",
+                err->msg);
+        return 0;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static struct app a;
@@ -62,6 +99,10 @@ int main(int argc, char **argv)
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     struct kt_err err = {0};
     int exit_code = 1;
+    if (check_kafka(&a.conf, &err) != 0) {
+        kt_error("%s", err.msg);
+        goto out;
+    }
     if (publisher_new(&a.conf, loop, &a.pub, &err) != 0) {
         kt_error("kafka producer: %s", err.msg);
         goto out;

@@ -479,6 +479,7 @@ static int configure(const struct ingest_conf *c, rd_kafka_conf_t *kc, struct kt
         .brokers = &c->kafka.brokers,
         .client_id = c->kafka.client_id,
         .protocol_version = c->kafka.protocol_version,
+        .auth = &c->kafka.auth,
     };
     int rc = kt_kafka_conf_common(kc, &common, err);
     if (rc != 0)

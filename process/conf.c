@@ -16,7 +16,11 @@ static const struct kt_option process_options[] = {
     {"kafka", "client_id", KT_OPT_STRING, "kotel-process", OFF(kafka.client_id), NULL, 0,
      "Kafka client.id."},
     {"kafka", "protocol_version", KT_OPT_STRING, "2.1.0", OFF(kafka.protocol_version), NULL, 0,
-     "Broker version assumed when API version requests are unavailable."},
+     "Oldest Kafka release the cluster must speak: startup fails when a broker's ApiVersions "
+     "answer shows an older one (librdkafka negotiates the protocol itself)."},
+    {"kafka", "connect_timeout", KT_OPT_DURATION, "10s", OFF(kafka.connect_timeout_ms), NULL, 0,
+     "Startup check: time to reach the cluster, authenticate and read metadata; past it, start "
+     "anyway with a warning."},
     {"kafka", "initial_offset", KT_OPT_ENUM, "latest", OFF(kafka.initial_offset), "latest|earliest",
      0, "Where a group with no committed offset starts."},
     {"kafka", "traces_topic", KT_OPT_STRING, "otlp_spans", OFF(kafka.traces_topic), NULL, 0,
@@ -42,6 +46,29 @@ static const struct kt_option process_options[] = {
      "sampler holds: num_traces bounds those)."},
     {"kafka", "rdkafka", KT_OPT_PREFIX, NULL, OFF(kafka.rdkafka), NULL, 0,
      "rdkafka.<property> = value: passed to librdkafka as is (applied last)."},
+
+    {"kafka.auth.sasl", "mechanism", KT_OPT_ENUM, "", OFF(kafka.auth.sasl.mechanism),
+     KT_KAFKA_SASL_CHOICES, 0,
+     "SASL mechanism: empty (no SASL), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."},
+    {"kafka.auth.sasl", "username", KT_OPT_STRING, "", OFF(kafka.auth.sasl.username), NULL, 0,
+     "SASL user; required with a mechanism."},
+    {"kafka.auth.sasl", "password", KT_OPT_STRING, "", OFF(kafka.auth.sasl.password), NULL,
+     KT_OPT_SECRET, "SASL password; give this or password_file, not both."},
+    {"kafka.auth.sasl", "password_file", KT_OPT_STRING, "", OFF(kafka.auth.sasl.password_file),
+     NULL, 0, "File holding the SASL password, read at startup (one trailing newline is dropped)."},
+
+    {"kafka.auth.tls", "enabled", KT_OPT_ENUM, "auto", OFF(kafka.auth.tls.enabled),
+     KT_KAFKA_TLS_CHOICES, 0,
+     "TLS to the brokers; auto: on when any other key of this section is set."},
+    {"kafka.auth.tls", "ca_file", KT_OPT_STRING, "", OFF(kafka.auth.tls.ca_file), NULL, 0,
+     "CA certificates (PEM) that signed the brokers' certificates; empty: the system's."},
+    {"kafka.auth.tls", "cert_file", KT_OPT_STRING, "", OFF(kafka.auth.tls.cert_file), NULL, 0,
+     "Client certificate (PEM), for brokers that require one; needs key_file."},
+    {"kafka.auth.tls", "key_file", KT_OPT_STRING, "", OFF(kafka.auth.tls.key_file), NULL, 0,
+     "Private key (PEM) of cert_file."},
+    {"kafka.auth.tls", "insecure_skip_verify", KT_OPT_BOOL, "false",
+     OFF(kafka.auth.tls.insecure_skip_verify), NULL, 0,
+     "Do not verify the brokers' certificates and host names."},
 
     {"filter", "trace_conditions", KT_OPT_LIST, NULL, OFF(filter.trace_conditions), NULL,
      KT_OPT_WHOLE,
@@ -143,7 +170,9 @@ static const struct kt_section_handler process_handlers[] = {
 /* --check compiles what startup compiles, so a bad statement or policy fails there too. */
 static int process_validate(const void *conf, struct kt_err *err)
 {
-    return pipeline_check(conf, err);
+    const struct process_conf *c = conf;
+    int rc = kt_kafka_auth_check(&c->kafka.auth, err);
+    return rc != 0 ? rc : pipeline_check(conf, err);
 }
 
 const struct kt_config_schema process_conf_schema = {

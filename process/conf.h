@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "kt_config.h"
+#include "kt_kafka.h"
+#include "kt_signal.h"
 
 enum process_encoding { PROCESS_ENC_OTLP_PROTO = 0, PROCESS_ENC_OTLP_JSON = 1 };
 enum process_offset { PROCESS_OFFSET_LATEST = 0, PROCESS_OFFSET_EARLIEST = 1 };
@@ -39,8 +41,9 @@ struct process_conf {
         char *group_id;
         char *client_id;
         char *protocol_version;
-        int initial_offset; /* enum process_offset */
-        char *traces_topic; /* "" turns the signal off */
+        uint64_t connect_timeout_ms; /* the startup check's bound */
+        int initial_offset;          /* enum process_offset */
+        char *traces_topic;          /* "" turns the signal off */
         char *metrics_topic;
         char *logs_topic;
         int encoding; /* enum process_encoding */
@@ -50,7 +53,14 @@ struct process_conf {
         char *dead_letter_topic;       /* "" = none */
         uint64_t max_pending_messages; /* fetched but unfinished, before consumption pauses */
         struct kt_strlist rdkafka;
+        struct kt_kafka_auth_conf auth;
     } kafka;
+    /* Not options: what the startup check (main.c) found, for the consumer. Zeroed (nothing
+     * confirmed) when no check ran. */
+    struct {
+        bool reached;                        /* the cluster's metadata was read */
+        bool topic_missing[KT_SIGNAL_COUNT]; /* a signal topic the cluster did not have */
+    } startup;
     struct {
         struct kt_strlist trace_conditions;
         struct kt_strlist metric_conditions;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,14 @@
 #define CLOSE_FLUSH_MS 5000
 /* consumer_close: rounds of 100 ms to wait for the assignment to be given up. */
 #define CLOSE_DRAIN_ROUNDS 50
+/* A missing topic is looked for (and warned about) this often. librdkafka's consumer sees a
+ * new topic only at its next metadata refresh (topic.metadata.refresh.interval.ms, 5 min by
+ * default), so that is shortened to this too while the startup check has not seen every
+ * topic. */
+#define MISSING_CHECK_S 10
+#define MISSING_CHECK_MS "10000"
+/* Bound of one metadata request of the missing-topic watch. */
+#define MISSING_METADATA_MS 5000
 
 /* A handle is slot | generation | low 40 bits of the offset. The full offset is recovered
  * from the partition's tracker: everything pending lies within 2^40 of its last tracked
@@ -71,6 +80,23 @@ struct ratelimit {
     uint64_t suppressed;
 };
 
+/* Topics the cluster does not have yet. librdkafka reports a missing subscribed topic once
+ * and then says nothing, also not when it appears, so a thread asks for the missing topics'
+ * metadata every MISSING_CHECK_S (rd_kafka_metadata blocks, which the loop must not) and
+ * wakes the loop, which warns about those still missing and announces those that appeared.
+ * Started on the first missing topic; the fields under mu are shared with the thread. */
+struct topic_watch {
+    pthread_t thread;
+    bool started;
+    ev_async wake;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;                      /* under mu */
+    bool missing[KT_SIGNAL_COUNT];  /* under mu: set by the loop, cleared once found */
+    bool appeared[KT_SIGNAL_COUNT]; /* under mu: found by the thread, for the loop to tell */
+    struct ratelimit rl[KT_SIGNAL_COUNT];
+};
+
 struct consumer {
     const struct process_conf *conf;
     struct ev_loop *loop;
@@ -101,9 +127,11 @@ struct consumer {
     size_t pending;
     bool paused, shutting_down, closing;
     bool coop_conf; /* cooperative-sticky configured */
+    bool assigned;  /* a first assignment arrived (see consumer_close) */
     struct dlq_rec *retry_head;
 
     struct ratelimit msg_rl, err_rl, dl_rl, store_rl;
+    struct topic_watch watch;
     struct consumer_stats st;
 };
 
@@ -438,6 +466,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         c->closing ? c->coop_conf : strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     c->st.rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        c->assigned = true;
         kt_info("kafka: assigned %d partitions (%s)", l->cnt, coop ? "cooperative" : "eager");
         assign_parts(c, l, coop);
         return;
@@ -464,12 +493,152 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_assign(rk, NULL);
 }
 
+/* ---- missing topics ---- */
+
+static const char *const topic_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
+                                                        "logs_topic"};
+
+static void warn_missing(struct consumer *c, int sig)
+{
+    char brokers[512];
+    size_t off = 0;
+    brokers[0] = '\0';
+    for (size_t i = 0; i < c->conf->kafka.brokers.n && off < sizeof(brokers); i++)
+        off += (size_t)snprintf(brokers + off, sizeof(brokers) - off, "%s%s", i ? "," : "",
+                                c->conf->kafka.brokers.v[i]);
+    log_limited(c, &c->watch.rl[sig], KT_LOG_WARN,
+                "kafka: [kafka] %s: topic \"%s\" does not exist on the cluster at %s "
+                "(auto-create is off?); it is consumed once it is created (looked for every %ds)",
+                topic_keys[sig], c->topics[sig], brokers, MISSING_CHECK_S);
+}
+
+static void *watch_main(void *arg)
+{
+    struct consumer *c = arg;
+    struct topic_watch *w = &c->watch;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        bool any = false;
+        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+            any |= w->missing[i];
+        if (!any) {
+            pthread_cond_wait(&w->cv, &w->mu);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += MISSING_CHECK_S;
+        while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
+        }
+        bool look[KT_SIGNAL_COUNT];
+        memcpy(look, w->missing, sizeof(look));
+        pthread_mutex_unlock(&w->mu);
+        bool found[KT_SIGNAL_COUNT] = {false};
+        for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+            pthread_mutex_lock(&w->mu);
+            bool stop = w->stop;
+            pthread_mutex_unlock(&w->mu);
+            if (stop || !look[i])
+                continue;
+            rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->topics[i], NULL);
+            const struct rd_kafka_metadata *md = NULL;
+            if (rkt != NULL &&
+                rd_kafka_metadata(c->rk, 0, rkt, &md, MISSING_METADATA_MS) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR &&
+                md->topic_cnt == 1 && md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                found[i] = true;
+            if (md != NULL)
+                rd_kafka_metadata_destroy(md);
+            if (rkt != NULL)
+                rd_kafka_topic_destroy(rkt);
+        }
+        pthread_mutex_lock(&w->mu);
+        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+            if (found[i] && w->missing[i]) {
+                w->missing[i] = false;
+                w->appeared[i] = true;
+            }
+        if (!w->stop)
+            ev_async_send(c->loop, &w->wake);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* On the loop, after each round of the watch. */
+static void watch_wake_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct consumer *c = a->data;
+    struct topic_watch *w = &c->watch;
+    bool appeared[KT_SIGNAL_COUNT], missing[KT_SIGNAL_COUNT];
+    pthread_mutex_lock(&w->mu);
+    memcpy(appeared, w->appeared, sizeof(appeared));
+    memcpy(missing, w->missing, sizeof(missing));
+    memset(w->appeared, 0, sizeof(w->appeared));
+    pthread_mutex_unlock(&w->mu);
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        if (appeared[i])
+            kt_info("kafka: [kafka] %s: topic \"%s\" exists now; its partitions are consumed "
+                    "once the group assigns them",
+                    topic_keys[i], c->topics[i]);
+        else if (missing[i])
+            warn_missing(c, i);
+    }
+}
+
+/* A signal topic is missing: warn, and look for it until it is there. */
+static void watch_missing(struct consumer *c, int sig)
+{
+    struct topic_watch *w = &c->watch;
+    warn_missing(c, sig);
+    if (!w->started) {
+        int e = pthread_create(&w->thread, NULL, watch_main, c);
+        if (e != 0) {
+            kt_error("kafka: cannot start looking for missing topics: %s", strerror(e));
+            return;
+        }
+        w->started = true;
+        ev_async_start(c->loop, &w->wake);
+        /* An async watcher alone must not keep the loop running at shutdown. */
+        ev_unref(c->loop);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->missing[sig] = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void watch_stop(struct consumer *c)
+{
+    struct topic_watch *w = &c->watch;
+    if (!w->started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    ev_ref(c->loop);
+    ev_async_stop(c->loop, &w->wake);
+    w->started = false;
+}
+
 /* ---- consuming ---- */
 
 static void on_message(struct consumer *c, const rd_kafka_message_t *m)
 {
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* "Subscribed topic not available": the topic was deleted, or the startup check
+         * could not look for it. */
+        if ((m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+             m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) &&
+            sig_of(c, topic) >= 0) {
+            watch_missing(c, sig_of(c, topic));
+            return;
+        }
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             log_limited(c, &c->err_rl, KT_LOG_WARN, "kafka: consuming %s [%" PRId32 "]: %s", topic,
                         m->partition, rd_kafka_message_errstr(m));
@@ -760,6 +929,7 @@ static int configure_common(const struct process_conf *conf, rd_kafka_conf_t *kc
         .brokers = &conf->kafka.brokers,
         .client_id = conf->kafka.client_id,
         .protocol_version = conf->kafka.protocol_version,
+        .auth = &conf->kafka.auth,
     };
     return kt_kafka_conf_common(kc, &common, err);
 }
@@ -793,6 +963,15 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
     };
     for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
         rc = kt_kafka_set(kc, "kafka", props[i].key, props[i].name, props[i].value, err);
+        if (rc != 0)
+            return rc;
+    }
+    bool unseen = !conf->startup.reached;
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        unseen |= conf->startup.topic_missing[i];
+    if (unseen) {
+        rc = kt_kafka_set(kc, "kafka", "traces_topic", "topic.metadata.refresh.interval.ms",
+                          MISSING_CHECK_MS, err);
         if (rc != 0)
             return rc;
     }
@@ -855,6 +1034,9 @@ static void route_queue(struct consumer *c, rd_kafka_queue_t *q)
 
 static void consumer_free(struct consumer *c)
 {
+    watch_stop(c);
+    pthread_mutex_destroy(&c->watch.mu);
+    pthread_cond_destroy(&c->watch.cv);
     if (c->rk != NULL) {
         if (c->q != NULL)
             rd_kafka_queue_destroy(c->q);
@@ -942,6 +1124,10 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     c->kick.data = c;
     ev_timer_init(&c->dlq_retry, dlq_retry_cb, DLQ_RETRY_S, 0.);
     c->dlq_retry.data = c;
+    pthread_mutex_init(&c->watch.mu, NULL);
+    pthread_cond_init(&c->watch.cv, NULL);
+    ev_async_init(&c->watch.wake, watch_wake_cb);
+    c->watch.wake.data = c;
 
     int fds[2];
     if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -1000,6 +1186,9 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     ev_io_init(&c->io, io_cb, c->pipe_rd, EV_READ);
     c->io.data = c;
     ev_io_start(loop, &c->io);
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        if (topics[i] != NULL && conf->startup.topic_missing[i])
+            watch_missing(c, i);
     /* Anything queued before the pipe was attached would never signal it. */
     arm_kick(c);
     c->more = true;
@@ -1050,6 +1239,7 @@ int consumer_close(struct consumer *c)
 {
     if (c == NULL)
         return 0;
+    watch_stop(c);
     ev_io_stop(c->loop, &c->io);
     ev_timer_stop(c->loop, &c->kick);
     ev_timer_stop(c->loop, &c->dlq_retry);
@@ -1063,6 +1253,16 @@ int consumer_close(struct consumer *c)
     }
     store_dirty(c);
     int rc = commit_watermarks(c, NULL);
+    /* librdkafka 2.0.2 aborts (rdkafka_sticky_assignor.c: "Assertion `assignor_state'
+     * failed", librdkafka #4312) when a cooperative-sticky consumer is destroyed between its
+     * JoinGroup answer and its first assignment, e.g. on a SIGTERM right after start. Let
+     * that assignment arrive first (bounded: a group that never answers has no assignor
+     * state to trip on); it is given up right below. */
+    for (int i = 0; c->coop_conf && !c->assigned && i < CLOSE_DRAIN_ROUNDS; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+    }
     /* Give the assignment up before closing: librdkafka can hang when the rebalance
      * callback assigns while rd_kafka_consumer_close runs (librdkafka #4527, #4884).
      * Messages polled meanwhile are dropped untracked, so nothing is committed past them. */

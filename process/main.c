@@ -6,6 +6,7 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "kt_kafka_probe.h"
 #include "kt_log.h"
 #include "kt_shutdown.h"
 #include "pipeline.h"
@@ -40,6 +41,41 @@ static void timed_out(void *ctx)
 
 static const struct kt_shutdown_ops shutdown_ops = {begin, drained, timed_out};
 
+/* The startup check: bad credentials, an untrusted broker or a protocol_version newer than
+ * the cluster stop kotel-process here. A cluster that does not answer in time is warned
+ * about and a missing topic is left to the consumer, which warns until it exists and then
+ * consumes it: what it found goes into c->startup. */
+static int check_kafka(struct process_conf *c, struct kt_err *err)
+{
+    const struct kt_kafka_common common = {
+        .brokers = &c->kafka.brokers,
+        .client_id = c->kafka.client_id,
+        .protocol_version = c->kafka.protocol_version,
+        .auth = &c->kafka.auth,
+    };
+    const char *topics[KT_SIGNAL_COUNT] = {c->kafka.traces_topic, c->kafka.metrics_topic,
+                                           c->kafka.logs_topic};
+    const char *keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic", "logs_topic"};
+    const struct kt_kafka_probe_opts o = {
+        .kafka = &common,
+        .rdkafka = &c->kafka.rdkafka,
+        .timeout_ms = c->kafka.connect_timeout_ms,
+        .topics = topics,
+        .topic_keys = keys,
+        .n_topics = KT_SIGNAL_COUNT,
+    };
+    struct kt_kafka_probe_result res;
+    int rc = kt_kafka_probe(&o, &res, err);
+    if (rc == KT_ETIMEDOUT) {
+        kt_warn("%s; starting anyway: consuming starts once Kafka answers", err->msg);
+        return 0;
+    }
+    c->startup.reached = res.reached;
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        c->startup.topic_missing[i] = res.topic_missing[i];
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static struct app a;
@@ -54,6 +90,10 @@ int main(int argc, char **argv)
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     struct kt_err err = {0};
     int exit_code = 1;
+    if (check_kafka(&a.conf, &err) != 0) {
+        kt_error("%s", err.msg);
+        goto out;
+    }
     if (pipeline_new(&a.conf, loop, &a.pipe, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;

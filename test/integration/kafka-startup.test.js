@@ -41,10 +41,11 @@ async function tierSets(tier, broker) {
     : { ...base, 'kafka.group_id': `kotel-startup-${process.pid}`, 'exporter.endpoint': `http://127.0.0.1:${p1}` };
 }
 
-// "3.9.2" -> the next minor release, which the cluster is older than.
+// The Kafka release after `version` ("3.9.2" -> "4.0.0", "4.1.1" -> "4.2.0"), which the
+// cluster is older than.
 function newerThan(version) {
   const [maj, min] = version.split('.').map(Number);
-  return `${maj}.${min + 1}.0`;
+  return maj === 3 && min === 9 ? '4.0.0' : `${maj}.${min + 1}.0`;
 }
 
 for (const tier of ['kotel-ingest', 'kotel-process']) {

@@ -1,0 +1,101 @@
+/* ingest configuration: the Kafka auth sections and connect_timeout in kotel-ingest's option
+ * table, and the checks --check runs on them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../../ingest/conf.h"
+
+static int load(struct ingest_conf *c, const char *const *sets, size_t n, struct kt_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    int rc = kt_config_load(&ingest_conf_schema, c, NULL, sets, n, err);
+    if (rc == 0)
+        rc = ingest_conf_schema.validate(c, err);
+    return rc;
+}
+
+static void test_auth_defaults(void **state)
+{
+    (void)state;
+    struct ingest_conf c;
+    struct kt_err err = {0};
+    assert_int_equal(load(&c, NULL, 0, &err), 0);
+    assert_int_equal(c.kafka.auth.sasl.mechanism, KT_KAFKA_SASL_NONE);
+    assert_int_equal(c.kafka.auth.tls.enabled, KT_KAFKA_TLS_AUTO);
+    assert_false(c.kafka.auth.tls.insecure_skip_verify);
+    assert_int_equal(c.kafka.connect_timeout_ms, 10000);
+    assert_string_equal(kt_kafka_security_protocol(&c.kafka.auth), "PLAINTEXT");
+    kt_config_free(&ingest_conf_schema, &c);
+}
+
+static void test_auth_sections_load(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.auth.sasl.mechanism=scram-sha-512",
+                          "kafka.auth.sasl.username=kotel", "kafka.auth.sasl.password=hunter2",
+                          "kafka.auth.tls.insecure_skip_verify=true", "kafka.connect_timeout=2s"};
+    struct ingest_conf c;
+    struct kt_err err = {0};
+    assert_int_equal(load(&c, sets, sizeof(sets) / sizeof(sets[0]), &err), 0);
+    assert_int_equal(c.kafka.auth.sasl.mechanism, KT_KAFKA_SASL_SCRAM_SHA_512);
+    assert_string_equal(c.kafka.auth.sasl.username, "kotel");
+    assert_int_equal(c.kafka.connect_timeout_ms, 2000);
+    assert_string_equal(kt_kafka_security_protocol(&c.kafka.auth), "SASL_SSL");
+
+    /* --print-config shows the mechanism as spelt in the table and masks the password. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    kt_config_print(&ingest_conf_schema, &c, f);
+    fclose(f);
+    assert_non_null(strstr(text, "[kafka.auth.sasl]\nmechanism = SCRAM-SHA-512\n"));
+    assert_non_null(strstr(text, "password = ****\n"));
+    assert_null(strstr(text, "hunter2"));
+    free(text);
+    kt_config_free(&ingest_conf_schema, &c);
+}
+
+/* --check (validate) catches what a broker would only refuse later. */
+static void test_auth_check_errors(void **state)
+{
+    (void)state;
+    const char *both[] = {"kafka.auth.sasl.mechanism=PLAIN", "kafka.auth.sasl.username=kotel",
+                          "kafka.auth.sasl.password=hunter2",
+                          "kafka.auth.sasl.password_file=/etc/hostname"};
+    struct ingest_conf c;
+    struct kt_err err = {0};
+    assert_int_equal(load(&c, both, 4, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "[kafka.auth.sasl] password_file: set together with password; "
+                                 "give one of them");
+    assert_null(strstr(err.msg, "hunter2"));
+    kt_config_free(&ingest_conf_schema, &c);
+
+    const char *off[] = {"kafka.auth.tls.enabled=false", "kafka.auth.tls.ca_file=/etc/hostname"};
+    assert_int_equal(load(&c, off, 2, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "[kafka.auth.tls] enabled: false, but ca_file is set; remove "
+                                 "ca_file or set enabled to true or auto");
+    kt_config_free(&ingest_conf_schema, &c);
+
+    const char *bad[] = {"kafka.auth.sasl.mechanism=GSSAPI"};
+    assert_int_equal(load(&c, bad, 1, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "--set kafka.auth.sasl.mechanism: want one of "));
+    kt_config_free(&ingest_conf_schema, &c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_auth_defaults),
+        cmocka_unit_test(test_auth_sections_load),
+        cmocka_unit_test(test_auth_check_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
