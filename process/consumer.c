@@ -1256,9 +1256,11 @@ int consumer_close(struct consumer *c)
     /* librdkafka 2.0.2 aborts (rdkafka_sticky_assignor.c: "Assertion `assignor_state'
      * failed", librdkafka #4312) when a cooperative-sticky consumer is destroyed between its
      * JoinGroup answer and its first assignment, e.g. on a SIGTERM right after start. Let
-     * that assignment arrive first (bounded: a group that never answers has no assignor
-     * state to trip on); it is given up right below. */
-    for (int i = 0; c->coop_conf && !c->assigned && i < CLOSE_DRAIN_ROUNDS; i++) {
+     * that assignment arrive first; it is given up right below. Until the JoinGroup answer
+     * there is no assignor, the protocol reads NONE and there is nothing to wait for. */
+    for (int i = 0; !c->assigned && i < CLOSE_DRAIN_ROUNDS &&
+                    strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE") == 0;
+         i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
         if (m != NULL)
             rd_kafka_message_destroy(m);
