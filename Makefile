@@ -144,10 +144,11 @@ demo: deps
 	$(MAKE) all
 	@KT_BUILD=$(BUILD) KT_DEMO_KAFKA=$(KAFKA) scripts/demo.sh
 
-# Throughput and CPU cost of both tiers against a raw librdkafka producer (README, Performance).
+# Throughput and CPU cost of both tiers against raw librdkafka clients (README, Performance):
+# on kotel-devbroker, or with KAFKA=real on local Apache Kafka clusters of 1 and 3 brokers.
 .PHONY: bench
 bench: all bench-tools
-	@KT_BUILD=$(BUILD) scripts/bench.py
+	@KT_BUILD=$(BUILD) KT_BENCH_KAFKA=$(or $(KAFKA),devbroker) scripts/bench.py
 
 lint: deps
 	@scripts/lint.sh

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """make bench: throughput and cost of kotel-ingest and kotel-process on this machine.
 
-Every phase starts its own processes on free loopback ports (kotel-devbroker, kotel-ingest,
-kotel-process, the counting OTLP sink and the load generator from test/bench/) and stops
-them all at the end, also on failure or Ctrl-C. Phases run in rounds (every phase once per
-round, KT_BENCH_REPEAT rounds) so that drift of the machine spreads over all phases; the
-table gives the median of the rounds with min and max, and build/bench.json keeps every raw
-run, every command line and the method.
+Every phase starts its own processes on free loopback ports (kotel-ingest, kotel-process,
+the counting OTLP sink and the load generator from test/bench/) and stops them all at the
+end, also on failure or Ctrl-C. The broker is kotel-devbroker (librdkafka's mock cluster, a
+fresh one per ingest run) or, with KT_BENCH_KAFKA=real, local Apache Kafka clusters
+(scripts/kafka.sh): one of 1 broker, then one of 3 brokers with replication factor 3, each
+started once for all phases under build/bench-kafka-N/ and stopped at the end, every run on
+topics of its own. Phases run in rounds (every phase once per round, KT_BENCH_REPEAT rounds)
+so that drift of the machine spreads over all phases; the table gives the median of the
+rounds with min and max, one table per cluster, and build/bench.json keeps every raw run,
+every command line, the clusters' shape and Kafka version, and the method.
 
 Figures, all measured in this run:
   spans/s      ingest: spans acknowledged to the load generator / load window;
@@ -19,24 +23,31 @@ Figures, all measured in this run:
   peak RSS     VmHWM of the tier's process at the end of the window (two replicas: the
                larger one)
   p99 ms       request latency seen by the load generator (ingest only)
-  ceiling      kotel-rawproduce: a plain librdkafka producer sending as many messages of
-               the same sizes to the same broker with the producer settings ingest
-               uses; its CPU per message / spans per message
+  ceiling      ingest, and process on the devbroker: kotel-rawproduce, a plain librdkafka
+               producer sending as many messages of the same sizes to the same broker with
+               the producer settings ingest uses; process on real Kafka: kotel-rawconsume,
+               a plain librdkafka consumer reading the same preloaded messages with
+               kotel-process's consumer settings; its CPU per message / spans per message
   ratio        tier us/span / ceiling us/span
+  (real Kafka only) ceiling spans/s: the raw client's own rate; rawproduce us/span: the
+               producer ceiling also for process rows, the devbroker table's reference
   held         (process-hold, once) the process-full configuration with a decision_wait
                longer than the run, so every preloaded trace is pending at once: the tail
                sampler's own account of the memory it holds (records, offer lists, encoded
                bytes with their growth slack), logged by kotel-process as it shuts down,
                per span, against the encoded bytes of the Kafka messages it holds
 
-Knobs (environment): KT_BUILD, KT_BENCH_REPEAT (3), KT_BENCH_SECONDS (6, ingest load
-window), KT_BENCH_CONNECTIONS (4, gRPC), KT_BENCH_STREAMS (8, gRPC streams per connection),
-KT_BENCH_HTTP_CONNECTIONS (connections x streams: the same requests in flight over HTTP/1.1),
-KT_BENCH_INGEST_SET / KT_BENCH_PROCESS_SET (space-separated --set overrides), KT_BENCH_PRELOAD_SPANS
-(500000), KT_BENCH_PROCESS_PARTITIONS (64), KT_BENCH_DECISION_WAIT (1s), KT_BENCH_PHASES
-(comma-separated subset), KT_BENCH_OUT (build/bench.json)."""
+Knobs (environment): KT_BUILD, KT_BENCH_KAFKA (devbroker; real), KT_BENCH_REAL_BROKERS (1,3:
+the cluster sizes KT_BENCH_KAFKA=real runs, in order), KT_BENCH_REPEAT (3), KT_BENCH_SECONDS
+(6, ingest load window), KT_BENCH_CONNECTIONS (4, gRPC), KT_BENCH_STREAMS (8, gRPC streams
+per connection), KT_BENCH_HTTP_CONNECTIONS (connections x streams: the same requests in
+flight over HTTP/1.1), KT_BENCH_INGEST_SET / KT_BENCH_PROCESS_SET (space-separated --set
+overrides; the process's kafka.rdkafka.* ones go to kotel-rawconsume too),
+KT_BENCH_PRELOAD_SPANS (500000), KT_BENCH_PROCESS_PARTITIONS (64), KT_BENCH_DECISION_WAIT
+(1s), KT_BENCH_PHASES (comma-separated subset), KT_BENCH_OUT (build/bench.json)."""
 
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -95,10 +106,25 @@ TOPIC = "otlp_spans"
 RAW_TOPIC = "kotel_bench_raw"
 TOPICS = [TOPIC, "otlp_metrics", "otlp_logs", RAW_TOPIC]
 TARGETS = {"ingest": "<=1.0 us/span, <=64 MiB", "process": "<=2.0 us/span"}
+# The table's columns: (heading, key of a run, format).
+COLUMNS = [("spans/s", "spans_per_s", "rate"), ("steady spans/s", "steady_spans_per_s", "rate"),
+           ("us CPU/span", "us_per_span", "us"),
+           ("peak RSS MiB", "rss_mib", "mib"), ("p99 ms", "p99_ms", "ms"),
+           ("ceiling us/span", "ceiling_us_per_span", "us"), ("ratio", "ratio", "ratio")]
+# On real Kafka the process ceiling is the raw consumer: the producer figure stays beside it.
+REAL_COLUMNS = COLUMNS + [("ceiling spans/s", "ceiling_spans_per_s", "rate"),
+                          ("rawproduce us/span", "producer_us_per_span", "us")]
 
 ALL_PHASES = ["ingest-grpc", "ingest-http", "ingest-gzip",
               "process-pass", "process-full", "process-2-replicas", "process-hold"]
 PHASES = [p for p in os.environ.get("KT_BENCH_PHASES", ",".join(ALL_PHASES)).split(",") if p]
+KAFKA = os.environ.get("KT_BENCH_KAFKA", "").strip() or "devbroker"
+REAL_BROKERS = [int(x) for x in os.environ.get("KT_BENCH_REAL_BROKERS", "1,3").split(",") if x.strip()]
+# kotel-process hands kafka.rdkafka.* to librdkafka as is: the raw consumer gets the same, so
+# that a consumer setting under test changes both sides of the ratio.
+RDKAFKA_PREFIX = "kafka.rdkafka."
+RAW_CONSUME_SET = [s[len(RDKAFKA_PREFIX):] for s in PROCESS_SET if s.startswith(RDKAFKA_PREFIX)]
+KAFKA_SH = os.path.join(REPO, "scripts", "kafka.sh")
 
 METHOD = {
     "ingest": "fresh devbroker (%d partitions) and kotel-ingest per run; kotel-loadgen at full "
@@ -109,11 +135,13 @@ METHOD = {
               "offsets, message sizes from the last 500 messages of each partition (kcat)"
               % INGEST_PARTITIONS,
     "process": "one devbroker preloaded once through kotel-ingest with KT_BENCH_PRELOAD_SPANS "
-               "spans on %d partitions (librdkafka's mock broker keeps only 5 MB per "
-               "partition; the bench checks every partition still starts at offset 0); each "
-               "run starts a fresh kotel-sink and kotel-process with a fresh group_id and "
-               "initial_offset=earliest. Window: from the 'assigned N partitions' log line "
-               "(the last replica's) to the first sink poll (every 25 ms) at which the sink "
+               "spans on %d partitions (kotel-loadgen --requests: the same count whatever the "
+               "broker's speed; librdkafka's mock broker keeps only 5 MB per partition; the "
+               "bench checks every partition still starts at offset 0); each run starts a fresh "
+               "kotel-sink and kotel-process with a fresh group_id and initial_offset=earliest. "
+               "Window: from the first 'assigned N partitions' log line (of any replica: data "
+               "flows from then on, and a replica assigned later is part of what two replicas "
+               "achieve) to the first sink poll (every 25 ms) at which the sink "
                "holds every span (pass-through, two replicas) or its final count (tail "
                "sampling: the count is final once it has not moved for decision_wait + 1.5 s; "
                "decision_wait is subtracted from the window for spans/s, not for CPU). Every "
@@ -125,6 +153,26 @@ METHOD = {
                "last 500 of each partition, the mock keeps no more), %d keys, --set %s; "
                "CPU us per message / (spans / messages)"
                % (RAW_TOPIC, RAW_KEYS, " ".join(RAW_SET)),
+    "real": "KT_BENCH_KAFKA=real: scripts/kafka.sh starts a cluster of N brokers (Apache "
+            "Kafka, KRaft, combined broker+controller nodes, PLAINTEXT listener on loopback, "
+            "replication factor min(N,3), min.insync.replicas 2 when N >= 3) once for every "
+            "phase and round; where the devbroker phases start a fresh broker, each ingest run "
+            "gets fresh topics (%d partitions) for ingest and for the producer ceiling, deleted "
+            "after the run; the process phases read one topic preloaded once per cluster (%d "
+            "partitions: a real broker keeps every message, so the 5 MB per partition limit and "
+            "its start-offset check do not apply, but the partition count is the devbroker's "
+            "so that figures compare); ingest keeps its default required_acks=all; broker CPU "
+            "is the utime+stime of every broker JVM" % (INGEST_PARTITIONS, PROC_PARTITIONS),
+    "ceiling_consume": "process on real Kafka: kotel-rawconsume in a fresh consumer group "
+                       "reads the preloaded topic from the earliest offset to the end of every "
+                       "partition with kotel-process's consumer settings (cooperative-sticky, "
+                       "session 10 s, enable.auto.offset.store=false with rd_kafka_offsets_store "
+                       "after every poll round of up to 500 messages, auto commit every 1 s) "
+                       "plus KT_BENCH_PROCESS_SET's kafka.rdkafka.* properties, reading every "
+                       "byte of every value; window and CPU (getrusage, all threads) from its "
+                       "first partition assignment to its last message; CPU us per message / "
+                       "(spans / messages). The producer ceiling is measured too and kept as "
+                       "producer_ceiling",
 }
 
 
@@ -220,6 +268,11 @@ def stop_all():
     for c in list(reversed(LIVE)):
         try:
             c.stop(grace=3.0)
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+    for k in list(reversed(CLUSTERS)):
+        try:
+            k.down()
         except Exception:  # noqa: BLE001 - best effort on the way out
             pass
 
@@ -349,17 +402,37 @@ def message_sizes(bootstrap, topic, start):
     return [int(x) for x in out.split()]
 
 
-def ceiling(bootstrap, messages, sizes_file, spans):
+def ceiling(target, messages, sizes_file, spans):
     """sizes_file: the value sizes the tier's messages had (all of them, or a sample),
     one per line; kotel-rawproduce uses them in turn."""
-    argv = [binary("kotel-rawproduce"), "--brokers", bootstrap, "--topic", RAW_TOPIC,
-            "--messages", str(messages), "--sizes-from", sizes_file, "--keys", str(RAW_KEYS)]
-    for s in RAW_SET:
-        argv += ["--set", s]
-    r = run_json(argv, timeout=120)
+    topic = target.raw_topic()
+    try:
+        argv = [binary("kotel-rawproduce"), "--brokers", target.bootstrap, "--topic", topic,
+                "--messages", str(messages), "--sizes-from", sizes_file, "--keys", str(RAW_KEYS)]
+        for s in RAW_SET:
+            argv += ["--set", s]
+        r = run_json(argv, timeout=300)
+    finally:
+        target.release_raw(topic)
     spans_per_msg = spans / messages
     return {"argv": argv[1:], "result": r, "spans_per_message": spans_per_msg,
-            "us_per_span": r["cpu_us_per_msg"] / spans_per_msg}
+            "us_per_span": r["cpu_us_per_msg"] / spans_per_msg,
+            "spans_per_s": r["msgs_per_s"] * spans_per_msg}
+
+
+def consumer_ceiling(target, messages, total_bytes, spans):
+    """kotel-rawconsume reading the preloaded topic, all of it, in a fresh group."""
+    argv = [binary("kotel-rawconsume"), "--brokers", target.bootstrap, "--topic", target.topic,
+            "--expect", str(messages)]
+    for s in RAW_CONSUME_SET:
+        argv += ["--set", s]
+    r = run_json(argv, timeout=300)
+    if r["bytes"] != total_bytes:
+        raise BenchError("kotel-rawconsume read %d bytes, the preload holds %d" % (r["bytes"], total_bytes))
+    spans_per_msg = spans / messages
+    return {"argv": argv[1:], "result": r, "spans_per_message": spans_per_msg,
+            "us_per_span": r["cpu_us_per_msg"] / spans_per_msg,
+            "spans_per_s": r["msgs_per_s"] * spans_per_msg}
 
 
 def write_sizes(workdir, sizes):
@@ -367,6 +440,183 @@ def write_sizes(workdir, sizes):
     with os.fdopen(fd, "w") as f:
         f.write("".join("%d\n" % n for n in sizes))
     return path
+
+
+# ---------------------------------------------------------------- clusters
+
+CLUSTERS = []  # real clusters started and not yet stopped, stopped on any exit
+
+
+class DevbrokerTarget:
+    """A fresh kotel-devbroker: the topics a run uses are the ones it was started with."""
+
+    def __init__(self, workdir, partitions):
+        self.broker = start_broker(workdir, partitions)
+        self.bootstrap = self.broker.bootstrap
+        self.topic = TOPIC
+        self.sets = []
+
+    def cpu_s(self):
+        return self.broker.cpu_s()
+
+    def raw_topic(self):
+        return RAW_TOPIC
+
+    def release_raw(self, topic):
+        pass
+
+    def close(self):
+        self.broker.stop(grace=5)
+
+
+class Devbroker:
+    """librdkafka's mock cluster, a fresh one for every ingest run and one for the preload."""
+
+    key = "devbroker"
+    title = "devbroker (librdkafka's mock cluster, 1 broker, in memory)"
+    process_ceiling = "produce"
+    columns = COLUMNS
+
+    def __init__(self):
+        self.shape = {"kind": "devbroker", "brokers": 1, "replication_factor": 1, "acks": "all",
+                      "implementation": "librdkafka mock cluster (kotel-devbroker)"}
+
+    def target(self, workdir, partitions, what):
+        return DevbrokerTarget(workdir, partitions)
+
+    def down(self):
+        pass
+
+
+class RealTarget:
+    """Fresh topics on a running cluster, deleted when the run is over (a real broker keeps
+    every byte: ingest runs alone write gigabytes)."""
+
+    def __init__(self, cluster, partitions, what):
+        self.cluster = cluster
+        self.partitions = partitions
+        self.bootstrap = cluster.bootstrap
+        self.topic = cluster.create(what, partitions)
+        self.sets = ["kafka.traces_topic=" + self.topic]
+
+    def cpu_s(self):
+        return self.cluster.cpu_s()
+
+    def raw_topic(self):
+        return self.cluster.create("raw", self.partitions)
+
+    def release_raw(self, topic):
+        self.cluster.delete(topic)
+
+    def close(self):
+        self.cluster.delete(self.topic)
+
+
+class RealKafka:
+    """A local Apache Kafka cluster from scripts/kafka.sh, up for all phases of one shape."""
+
+    process_ceiling = "consume"
+    columns = REAL_COLUMNS
+
+    def __init__(self, brokers):
+        self.brokers = brokers
+        self.dir = os.path.join(BUILD, "bench-kafka-%d" % brokers)
+        self.replication = min(brokers, 3)
+        self.min_isr = 2 if brokers >= 3 else 1
+        self.key = "real-%d" % brokers
+        self.seq = 0
+        self.up = True
+        # Registered before it starts: Ctrl-C during `up` must still take the nodes down.
+        CLUSTERS.append(self)
+        self._kafka_sh("down")
+        out = self._kafka_sh("up", "--brokers", str(brokers), "--partitions", str(INGEST_PARTITIONS))
+        m = re.search(r"^PLAINTEXT=(\S+)$", out, re.M)
+        if not m:
+            raise BenchError("kafka.sh up printed no PLAINTEXT= line:\n%s" % out)
+        self.bootstrap = m.group(1)
+        env = {}
+        with open(os.path.join(self.dir, "env")) as f:
+            for ln in f:
+                k, _, v = ln.rstrip("\n").partition("=")
+                env[k] = v
+        self.pids = []
+        for n in range(1, brokers + 1):
+            with open(os.path.join(self.dir, "pids", str(n))) as f:
+                self.pids.append(int(f.read().strip()))
+        self.title = ("real Apache Kafka %s, %d broker%s, replication factor %d%s, acks all"
+                      % (env.get("KAFKA_VERSION", "?"), brokers, "s" if brokers > 1 else "", self.replication,
+                         ", min.insync.replicas %d" % self.min_isr if self.min_isr > 1 else ""))
+        self.shape = {"kind": "real", "brokers": brokers, "replication_factor": self.replication,
+                      "min_insync_replicas": self.min_isr, "acks": "all",
+                      "kafka_version": env.get("KAFKA_VERSION"), "listener": "PLAINTEXT, loopback",
+                      "dir": os.path.relpath(self.dir, REPO), "broker_config": self._broker_config(),
+                      "jvm_args": self._jvm_args()}
+
+    def _kafka_sh(self, *args):
+        env = dict(os.environ, KT_BUILD=BUILD)
+        try:
+            r = subprocess.run([KAFKA_SH] + list(args) + ["--dir", self.dir], cwd=REPO, env=env,
+                               capture_output=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            raise BenchError("kafka.sh %s --dir %s: no answer within 300 s" % (args[0], self.dir))
+        if r.returncode != 0:
+            raise BenchError("kafka.sh %s --dir %s: exit %d\n%s" % (args[0], self.dir, r.returncode,
+                                                                    r.stderr.decode("utf-8", "replace")[-3000:]))
+        return r.stdout.decode("utf-8", "replace")
+
+    def _broker_config(self):
+        """The broker settings that bear on throughput (listeners and credentials left out)."""
+        keep = ("default.replication.factor", "min.insync.replicas", "num.network.threads",
+                "num.io.threads", "background.threads", "log.segment.bytes",
+                "group.initial.rebalance.delay.ms", "offsets.topic.num.partitions")
+        conf = {}
+        with open(os.path.join(self.dir, "config", "server-1.properties")) as f:
+            for ln in f:
+                k, _, v = ln.strip().partition("=")
+                if k in keep:
+                    conf[k] = v
+        return conf
+
+    def _jvm_args(self):
+        with open("/proc/%d/cmdline" % self.pids[0], "rb") as f:
+            args = f.read().decode("utf-8", "replace").split("\0")
+        # The classpath is the jar cache; the flags before it are heap and GC.
+        return args[1:args.index("-cp")] if "-cp" in args else args[1:4]
+
+    def cpu_s(self):
+        total = 0.0
+        for pid in self.pids:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK
+        return total
+
+    def _admin(self, *args):
+        r = subprocess.run([binary("kotel-kafka-admin"), "-b", self.bootstrap] + list(args),
+                           cwd=REPO, capture_output=True, timeout=120)
+        if r.returncode != 0:
+            raise BenchError("kotel-kafka-admin %s: exit %d: %s" % (" ".join(args), r.returncode,
+                                                                    r.stderr.decode("utf-8", "replace")[-2000:]))
+
+    def create(self, what, partitions):
+        """A topic no run used before; returns its name once every partition has a leader."""
+        self.seq += 1
+        name = "kotel-bench-%d-%d-%s" % (os.getpid(), self.seq, what)
+        self._admin("create", name, "--partitions", str(partitions), "--replication", str(self.replication))
+        return name
+
+    def delete(self, topic):
+        self._admin("delete", topic)
+
+    def target(self, workdir, partitions, what):
+        return RealTarget(self, partitions, what)
+
+    def down(self):
+        if self.up:
+            self.up = False
+            if self in CLUSTERS:
+                CLUSTERS.remove(self)
+            self._kafka_sh("down")
 
 
 # ---------------------------------------------------------------- phases
@@ -384,38 +634,40 @@ def loadgen_argv(protocol, gzip, port, duration, rate=None):
     return argv
 
 
-def ingest_run(phase, workdir):
+def ingest_run(phase, workdir, cluster):
     protocol, gzip = {"ingest-grpc": ("grpc", False), "ingest-http": ("http", False),
                       "ingest-gzip": ("http", True)}[phase]
-    broker = start_broker(workdir, INGEST_PARTITIONS)
+    target = cluster.target(workdir, INGEST_PARTITIONS, phase)
     try:
-        ing = start_ingest(workdir, broker.bootstrap, INGEST_SET)
+        ing = start_ingest(workdir, target.bootstrap, INGEST_SET + target.sets)
         try:
             argv = loadgen_argv(protocol, gzip, ing.grpc_port if protocol == "grpc" else ing.http_port, SECONDS)
             time.sleep(0.3)
-            cpu0 = ing.cpu_s()
+            cpu0, broker0, t0 = ing.cpu_s(), target.cpu_s(), time.monotonic()
             lg = run_json(argv, timeout=SECONDS + 60)
-            cpu1 = ing.cpu_s()
+            cpu1, broker1, t1 = ing.cpu_s(), target.cpu_s(), time.monotonic()
             rss = ing.hwm_mib()
         finally:
             stop_checked(ing)
         if lg["spans_acked"] <= 0:
             raise BenchError("%s: no span acknowledged: %s" % (phase, lg))
-        ends = offsets(broker.bootstrap, TOPIC, INGEST_PARTITIONS, -1)
+        ends = offsets(target.bootstrap, target.topic, INGEST_PARTITIONS, -1)
         messages = sum(ends.values())
-        sizes = message_sizes(broker.bootstrap, TOPIC, "-500")
+        sizes = message_sizes(target.bootstrap, target.topic, "-500")
         avg = statistics.fmean(sizes)
         sizes_file = write_sizes(workdir, sizes)
-        ceil = ceiling(broker.bootstrap, messages, sizes_file, lg["spans_acked"])
+        ceil = ceiling(target, messages, sizes_file, lg["spans_acked"])
     finally:
-        broker.stop(grace=5)
+        target.close()
     cpu = cpu1 - cpu0
     us = cpu * 1e6 / lg["spans_acked"]
-    return {"phase": phase, "tier": "ingest", "ingest_set": ing.sets, "loadgen_argv": argv[1:],
-            "loadgen": lg, "cpu_s": cpu, "spans": lg["spans_acked"], "spans_per_s": lg["spans_per_s"],
-            "us_per_span": us, "rss_mib": rss, "p99_ms": lg["p99_ms"], "steady_spans_per_s": None,
-            "kafka_messages": messages, "kafka_avg_bytes": avg, "size_sample": len(sizes),
-            "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"],
+    return {"phase": phase, "tier": "ingest", "cluster": cluster.key, "ingest_set": ing.sets,
+            "loadgen_argv": argv[1:], "loadgen": lg, "cpu_s": cpu, "spans": lg["spans_acked"],
+            "spans_per_s": lg["spans_per_s"], "us_per_span": us, "rss_mib": rss, "p99_ms": lg["p99_ms"],
+            "steady_spans_per_s": None, "kafka_topic": target.topic, "kafka_messages": messages,
+            "kafka_avg_bytes": avg, "size_sample": len(sizes), "broker_cpu_pct": 100.0 * (broker1 - broker0) / (t1 - t0),
+            "ceiling_kind": "produce", "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"],
+            "ceiling_spans_per_s": ceil["spans_per_s"], "producer_us_per_span": ceil["us_per_span"],
             "ratio": us / ceil["us_per_span"]}
 
 
@@ -454,7 +706,7 @@ def hold_run(workdir, pre):
         with open(ini, "w") as f:
             f.write(FULL_INI.format(dw=HOLD_WAIT_MS).replace("process-full", "process-hold"))
         argv = [binary("kotel-process"), "-c", ini]
-        for st in ["kafka.brokers=" + pre.broker.bootstrap,
+        for st in ["kafka.brokers=" + pre.target.bootstrap] + pre.target.sets + [
                    "kafka.group_id=kotel-bench-hold-%d" % os.getpid(), "kafka.initial_offset=earliest",
                    "kafka.metrics_topic=", "kafka.logs_topic=", "exporter.endpoint=http://" + addr,
                    "exporter.protocol=" + EXPORT_PROTOCOL, "tail_sampling.num_traces=%d" % (pre.spans + 1)]:
@@ -495,45 +747,76 @@ def hold_run(workdir, pre):
 
 
 class Preload:
-    """The broker the process phases read: preloaded once through kotel-ingest."""
+    """The topic the process phases read: preloaded once through kotel-ingest."""
 
-    def __init__(self, workdir):
-        self.broker = start_broker(workdir, PROC_PARTITIONS)
-        ing = start_ingest(workdir, self.broker.bootstrap, INGEST_SET)
+    def __init__(self, workdir, cluster):
+        self.target = cluster.target(workdir, PROC_PARTITIONS, "preload")
+        ing = start_ingest(workdir, self.target.bootstrap, INGEST_SET + self.target.sets)
         try:
+            # A count, not a time: a cluster slower than the offered rate gets the same spans
+            # as the devbroker, only later (the duration is a bound, not the goal).
+            requests = -(-PRELOAD_SPANS // SPANS_PER_REQUEST)
             duration = max(1.0, PRELOAD_SPANS / PRELOAD_RATE)
-            argv = loadgen_argv("grpc", False, ing.grpc_port, duration, rate=PRELOAD_RATE)
+            argv = loadgen_argv("grpc", False, ing.grpc_port, duration + 120, rate=PRELOAD_RATE)
             # A pool as large as the preload: every trace ID is new to the process, as in
             # production, rather than replayed into traces the sampler already decided.
-            argv += ["--pool", str(PRELOAD_SPANS // SPANS_PER_REQUEST + 16)]
-            lg = run_json(argv, timeout=duration + 60)
+            argv += ["--requests", str(requests), "--pool", str(PRELOAD_SPANS // SPANS_PER_REQUEST + 16)]
+            lg = run_json(argv, timeout=duration + 180)
         finally:
             stop_checked(ing)
         if lg["requests_failed"]:
             raise BenchError("preload: %d requests failed: the topic holds spans nobody counted" % lg["requests_failed"])
+        if lg["spans_acked"] != requests * SPANS_PER_REQUEST:
+            raise BenchError("preload: %d spans acknowledged, %d sent" % (lg["spans_acked"], requests * SPANS_PER_REQUEST))
         self.spans = lg["spans_acked"]
-        starts = offsets(self.broker.bootstrap, TOPIC, PROC_PARTITIONS, -2)
+        bootstrap, topic = self.target.bootstrap, self.target.topic
+        starts = offsets(bootstrap, topic, PROC_PARTITIONS, -2)
         if any(starts.values()):
-            raise BenchError("preload: the mock broker dropped old messages (start offsets %s): "
+            raise BenchError("preload: the broker dropped old messages (start offsets %s): "
                              "lower KT_BENCH_PRELOAD_SPANS or raise KT_BENCH_PROCESS_PARTITIONS" % starts)
-        self.messages = sum(offsets(self.broker.bootstrap, TOPIC, PROC_PARTITIONS, -1).values())
-        sizes = message_sizes(self.broker.bootstrap, TOPIC, "beginning")
+        self.messages = sum(offsets(bootstrap, topic, PROC_PARTITIONS, -1).values())
+        sizes = message_sizes(bootstrap, topic, "beginning")
         if len(sizes) != self.messages:
             raise BenchError("preload: read %d messages, end offsets say %d" % (len(sizes), self.messages))
         self.avg = statistics.fmean(sizes)
         self.sizes_file = write_sizes(workdir, sizes)
         self.info = {"loadgen_argv": argv[1:], "loadgen": lg, "ingest_set": ing.sets, "spans": self.spans,
                      "messages": self.messages, "bytes": sum(sizes), "avg_bytes": self.avg,
-                     "partitions": PROC_PARTITIONS}
+                     "partitions": PROC_PARTITIONS, "topic": topic}
         self.ceilings = []
 
     def ceiling(self):
-        c = ceiling(self.broker.bootstrap, self.messages, self.sizes_file, self.spans)
+        c = ceiling(self.target, self.messages, self.sizes_file, self.spans)
         self.ceilings.append(c)
         return c
 
+    def consumer_ceiling(self):
+        return consumer_ceiling(self.target, self.messages, self.info["bytes"], self.spans)
 
-def process_run(phase, workdir, pre, seq):
+
+# kotel-process logs every change of its assignment at info level, with a UTC timestamp.
+GROUP_EVENT = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z \w+ kafka: (assigned|revoked|lost) "
+                         r"(\d+) partitions", re.M)
+
+
+def group_story(events):
+    """'r0 +64 @0.00, r1 +0 @1.01, r0 -32 @1.02': who got or gave up how many partitions when."""
+    sign = {"assigned": "+", "revoked": "-", "lost": "-"}
+    return ", ".join("r%d %s%d @%.2f" % (e[0], sign[e[2]], e[3], e[1]) for e in events) or "-"
+
+
+def group_events(procs, wall0):
+    """[replica, seconds from wall0, assigned|revoked|lost, partitions], in time order."""
+    events = []
+    for i, p in enumerate(procs):
+        for m in GROUP_EVENT.finditer(p.log()):
+            t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+            events.append([i, round(t - wall0, 3), m.group(2), int(m.group(3))])
+    return sorted(events, key=lambda e: e[1])
+
+
+def process_run(phase, workdir, pre, seq, cluster):
     replicas = 2 if phase == "process-2-replicas" else 1
     full = phase == "process-full"
     sink = Child("kotel-sink", [binary("kotel-sink"), "--listen", "127.0.0.1:0"], workdir, stdin=True)
@@ -551,7 +834,8 @@ def process_run(phase, workdir, pre, seq):
                     return json.loads(ln)
 
         group = "kotel-bench-%s-%d-%d" % (phase, seq, os.getpid())
-        sets = ["kafka.brokers=" + pre.broker.bootstrap, "kafka.group_id=" + group,
+        sets = ["kafka.brokers=" + pre.target.bootstrap] + pre.target.sets + [
+                "kafka.group_id=" + group,
                 "kafka.initial_offset=earliest", "kafka.metrics_topic=", "kafka.logs_topic=",
                 "exporter.endpoint=http://" + addr, "exporter.protocol=" + EXPORT_PROTOCOL,
                 "exporter.compression=none"] + PROCESS_SET
@@ -566,15 +850,27 @@ def process_run(phase, workdir, pre, seq):
         for i in range(replicas):
             procs.append(Child("kotel-process", argv, workdir))
         # The mock broker completes a new group's first join after ~3 s, so replicas started
-        # together get their share in one generation (checked below: no revocation).
-        assigned = []
-        for p in procs:
-            assigned.append(int(wait_log(p, r"assigned (\d+) partitions", 30, "partition assignment")[0]))
+        # together get their share in one generation; a real broker (kafka.sh sets
+        # group.initial.rebalance.delay.ms=0) may give the first one everything and then
+        # rebalance. Revocations and every replica's assignments are kept with the run.
+        # The window starts when the first replica is assigned: from then on data flows, and
+        # a replica assigned later (or never) is part of what two replicas achieve.
+        deadline = time.monotonic() + 30
+        while not any(re.search(r"assigned \d+ partitions", p.log()) for p in procs):
+            for p in procs:
+                if not p.alive():
+                    raise BenchError("kotel-process exited (%s) before its assignment\n%s"
+                                     % (p.proc.returncode, p.tail()))
+            if time.monotonic() > deadline:
+                raise BenchError("kotel-process: no partition assignment within 30 s\n%s" % procs[0].tail())
+            time.sleep(0.01)
         t0 = time.monotonic()
-        cpu0 = sum(p.cpu_s() for p in procs)
+        wall0 = time.time()
+        cpus0 = [p.cpu_s() for p in procs]
+        cpu0 = sum(cpus0)
         # Broker and sink share the machine: their load shows when they, not the replicas,
         # bound spans/s.
-        others0 = (pre.broker.cpu_s(), sink.cpu_s(), sum(p.cpu_s(main_thread=True) for p in procs))
+        others0 = (pre.target.cpu_s(), sink.cpu_s(), sum(p.cpu_s(main_thread=True) for p in procs))
         samples = []
         quiet = DECISION_WAIT_S + 1.5
         deadline = t0 + 120
@@ -582,9 +878,11 @@ def process_run(phase, workdir, pre, seq):
             time.sleep(0.025)
             now = time.monotonic()
             st = sink_stats()
-            samples.append((now, sum(p.cpu_s() for p in procs), st["spans"],
-                            pre.broker.cpu_s() - others0[0], sink.cpu_s() - others0[1],
-                            sum(p.cpu_s(main_thread=True) for p in procs) - others0[2]))
+            cpus = [p.cpu_s() for p in procs]
+            samples.append((now, sum(cpus), st["spans"],
+                            pre.target.cpu_s() - others0[0], sink.cpu_s() - others0[1],
+                            sum(p.cpu_s(main_thread=True) for p in procs) - others0[2],
+                            [c - c0 for c, c0 in zip(cpus, cpus0)]))
             for p in procs:
                 if not p.alive():
                     raise BenchError("kotel-process exited (%s) during the run\n%s" % (p.proc.returncode, p.tail()))
@@ -602,6 +900,8 @@ def process_run(phase, workdir, pre, seq):
         rss = max(p.hwm_mib() for p in procs)
         # Leaving the group at shutdown revokes too: count only what happened in the window.
         revoked = sum(len(re.findall(r"(?:revoked|lost) \d+ partitions", p.log())) for p in procs)
+        events = group_events(procs, wall0)
+        assigned = [next((e[3] for e in events if e[0] == i and e[2] == "assigned"), 0) for i in range(replicas)]
         exits = []
         for p in procs:
             stop_checked(p)
@@ -636,18 +936,27 @@ def process_run(phase, workdir, pre, seq):
             steady = 0.8 * pre.spans / (t90 - t10)
     cpu = done[1] - cpu0
     us = cpu * 1e6 / pre.spans
-    ceil = pre.ceiling()
-    return {"phase": phase, "tier": "process", "argv": argv[1:], "replicas": replicas,
-            "assigned_partitions": assigned, "revocations": revoked, "process_exit_stats": exits,
+    prod = pre.ceiling()
+    ceil = pre.consumer_ceiling() if cluster.process_ceiling == "consume" else prod
+    return {"phase": phase, "tier": "process", "cluster": cluster.key, "argv": argv[1:], "replicas": replicas,
+            "assigned_partitions": assigned, "revocations": revoked, "group_events": events,
+            "process_exit_stats": exits,
             "sink_spans": final["spans"], "sink_requests": final["requests"], "window_s": window,
             "rate_window_s": rate_window, "cpu_s": cpu, "spans": pre.spans,
             "spans_per_s": pre.spans / rate_window, "us_per_span": us, "rss_mib": rss, "p99_ms": None,
-            "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"], "ratio": us / ceil["us_per_span"],
+            "ceiling_kind": cluster.process_ceiling, "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"],
+            "ceiling_spans_per_s": ceil["spans_per_s"], "ratio": us / ceil["us_per_span"],
+            "producer_ceiling": prod, "producer_us_per_span": prod["us_per_span"],
             "steady_spans_per_s": steady, "sink_samples": len(samples), "broker_cpu_pct": 100.0 * done[3] / window,
             "sink_cpu_pct": 100.0 * done[4] / window,
             # The loop thread (decode, filter, transform, sampling, export); the rest is
             # librdkafka's threads.
-            "main_thread_us_per_span": done[5] * 1e6 / pre.spans}
+            "main_thread_us_per_span": done[5] * 1e6 / pre.spans,
+            # Every sink poll: seconds from t0, spans at the sink, broker and sink CPU
+            # seconds since t0, and each replica's CPU seconds since t0.
+            "timeline_columns": ["t_s", "sink_spans", "broker_cpu_s", "sink_cpu_s", "replica_cpu_s"],
+            "timeline": [[round(x[0] - t0, 3), x[2], round(x[3], 3), round(x[4], 3), [round(c, 3) for c in x[6]]]
+                         for x in samples]}
 
 
 # ---------------------------------------------------------------- report
@@ -674,20 +983,14 @@ def cell(values, kind):
     return "%s (%s-%s)" % (fmt_num(med, kind), fmt_num(min(vals), kind), fmt_num(max(vals), kind))
 
 
-COLUMNS = [("spans/s", "spans_per_s", "rate"), ("steady spans/s", "steady_spans_per_s", "rate"),
-           ("us CPU/span", "us_per_span", "us"),
-           ("peak RSS MiB", "rss_mib", "mib"), ("p99 ms", "p99_ms", "ms"),
-           ("ceiling us/span", "ceiling_us_per_span", "us"), ("ratio", "ratio", "ratio")]
-
-
-def summarize(runs):
+def summarize(runs, columns):
     summary = {}
     for phase in PHASES:
         rs = [r for r in runs if r["phase"] == phase]
         if not rs:
             continue
         s = {"runs": len(rs), "tier": rs[0]["tier"], "target": TARGETS[rs[0]["tier"]]}
-        for _, key, _ in COLUMNS:
+        for _, key, _ in columns:
             vals = [r[key] for r in rs if r[key] is not None]
             if vals:
                 s[key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
@@ -695,13 +998,13 @@ def summarize(runs):
     return summary
 
 
-def table(runs):
-    head = ["phase"] + [c[0] for c in COLUMNS] + ["target"]
+def table(runs, columns):
+    head = ["phase"] + [c[0] for c in columns] + ["target"]
     rows = []
     for phase in PHASES:
         rs = [r for r in runs if r["phase"] == phase]
         if rs:
-            rows.append([phase] + [cell([r[k] for r in rs], kind) for _, k, kind in COLUMNS]
+            rows.append([phase] + [cell([r[k] for r in rs], kind) for _, k, kind in columns]
                         + [TARGETS[rs[0]["tier"]]])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     line = lambda r: "  ".join(c.ljust(widths[i]) if i in (0, len(r) - 1) else c.rjust(widths[i])
@@ -726,7 +1029,81 @@ def machine():
     except OSError:
         rev, dirty = "", None
     return {"cpus": os.cpu_count(), "cpus_allowed": len(os.sched_getaffinity(0)), "model": model,
-            "kernel": platform.release(), "python": platform.python_version(), "git": rev, "git_dirty": dirty}
+            "kernel": platform.release(), "python": platform.python_version(), "git": rev, "git_dirty": dirty,
+            # Whatever else runs on the machine shows in every figure.
+            "loadavg_at_start": os.getloadavg()}
+
+
+def bench_cluster(cluster, workdir, runs, seq):
+    """Every phase, KT_BENCH_REPEAT rounds, on one cluster. Returns what the cluster's entry
+    in bench.json keeps besides the runs."""
+    info = {"title": cluster.title, "shape": cluster.shape}
+    tag = "" if cluster.key == "devbroker" else cluster.key + " "
+    ingest_phases = [p for p in PHASES if p.startswith("ingest-")]
+    process_phases = [p for p in PHASES if p.startswith("process-") and p != "process-hold"]
+    for rnd in range(REPEAT):
+        for phase in ingest_phases:
+            next(seq)
+            t = time.monotonic()
+            r = ingest_run(phase, workdir, cluster)
+            r["round"] = rnd + 1
+            runs.append(r)
+            print("bench: %sround %d %-19s %9.0f spans/s %6.2f us/span %6.1f MiB  p99 %6.1f ms  "
+                  "ceiling %.2f us/span  failed requests %d  broker %.0f%% of a core  (%.1fs)"
+                  % (tag, rnd + 1, phase, r["spans_per_s"], r["us_per_span"], r["rss_mib"], r["p99_ms"],
+                     r["ceiling_us_per_span"], r["loadgen"]["requests_failed"], r["broker_cpu_pct"],
+                     time.monotonic() - t), flush=True)
+    if not process_phases and "process-hold" not in PHASES:
+        return info
+    t = time.monotonic()
+    pre = Preload(workdir, cluster)
+    try:
+        info["preload"] = pre.info
+        print("bench: %spreloaded %d spans in %d messages (avg %.0f B) on %d partitions (%.1fs)"
+              % (tag, pre.spans, pre.messages, pre.avg, PROC_PARTITIONS, time.monotonic() - t), flush=True)
+        for rnd in range(REPEAT):
+            for phase in process_phases:
+                t = time.monotonic()
+                r = process_run(phase, workdir, pre, next(seq), cluster)
+                r["round"] = rnd + 1
+                runs.append(r)
+                raw = ""
+                if r["replicas"] > 1:
+                    raw = "  group %s" % group_story(r["group_events"])
+                if r["ceiling_kind"] == "consume":
+                    raw += "  ceiling = rawconsume %.0f spans/s (rawproduce %.2f us/span)" % (
+                        r["ceiling_spans_per_s"], r["producer_us_per_span"])
+                print("bench: %sround %d %-19s %9.0f spans/s %6.2f us/span %6.1f MiB  window %.2fs  "
+                      "sink %d spans  ceiling %.2f us/span  revocations %d%s  main thread %.2f us/span  "
+                      "broker %.0f%% sink %.0f%% of a core  (%.1fs)"
+                      % (tag, rnd + 1, phase, r["spans_per_s"], r["us_per_span"], r["rss_mib"], r["window_s"],
+                         r["sink_spans"], r["ceiling_us_per_span"], r["revocations"], raw,
+                         r["main_thread_us_per_span"], r["broker_cpu_pct"],
+                         r["sink_cpu_pct"], time.monotonic() - t), flush=True)
+        if "process-hold" in PHASES:
+            t = time.monotonic()
+            h = hold_run(workdir, pre)
+            info["hold"] = h
+            print("bench: %sprocess-hold: %d traces, %d spans pending at once: %.0f B held per span, "
+                  "%.0f B encoded per span (+%.0f B/span; target +64)  peak RSS %.1f MiB  (%.1fs)"
+                  % (tag, h["traces_held"], h["spans_held"], h["held_bytes_per_span"],
+                     h["encoded_bytes_per_span"], h["overhead_bytes_per_span"], h["rss_mib"],
+                     time.monotonic() - t), flush=True)
+    finally:
+        pre.target.close()
+    return info
+
+
+def client_settings(runs):
+    """The librdkafka settings the raw clients ran with, as they reported them: the consumer's
+    are kotel-process's too (same explicit settings, same library)."""
+    out = {}
+    for r in runs:
+        for key, c in (("producer", r["ceiling"] if r["ceiling_kind"] == "produce" else r.get("producer_ceiling")),
+                       ("consumer", r["ceiling"] if r["ceiling_kind"] == "consume" else None)):
+            if c and key not in out and "conf" in c["result"]:
+                out[key] = {"librdkafka": c["result"].get("librdkafka"), "conf": c["result"]["conf"]}
+    return out
 
 
 def main():
@@ -737,89 +1114,77 @@ def main():
     if bad:
         print("bench: unknown phase(s) %s; known: %s" % (", ".join(bad), ", ".join(ALL_PHASES)), file=sys.stderr)
         return 2
-    for tool in ("kotel-devbroker", "kotel-ingest", "kotel-process", "kotel-loadgen", "kotel-sink", "kotel-rawproduce"):
+    if KAFKA not in ("devbroker", "real") or not REAL_BROKERS or any(n < 1 or n > 9 for n in REAL_BROKERS):
+        print("bench: KT_BENCH_KAFKA wants devbroker or real, KT_BENCH_REAL_BROKERS sizes 1..9; got %s, %s"
+              % (KAFKA, REAL_BROKERS), file=sys.stderr)
+        return 2
+    tools = ["kotel-ingest", "kotel-process", "kotel-loadgen", "kotel-sink", "kotel-rawproduce"]
+    tools += ["kotel-devbroker"] if KAFKA == "devbroker" else ["kotel-rawconsume", "kotel-kafka-admin"]
+    for tool in tools:
         binary(tool)
     info = machine()
     print("bench: %d cpus (%s), %d round(s), ingest load %gs over %d gRPC connections x %d streams / "
           "%d HTTP/1.1 connections, ingest --set %s; process preload %d spans on %d partitions"
           % (info["cpus_allowed"], info["model"], REPEAT, SECONDS, CONNECTIONS, STREAMS, HTTP_CONNECTIONS,
              " ".join(INGEST_SET), PRELOAD_SPANS, PROC_PARTITIONS), flush=True)
-    runs, errors = [], []
+    runs, errors, clusters = [], [], []
     result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": info, "method": METHOD,
+              "machine": info, "method": METHOD, "kafka": KAFKA,
               "config": {"repeat": REPEAT, "ingest_seconds": SECONDS, "connections": CONNECTIONS,
                          "grpc_streams": STREAMS, "http_connections": HTTP_CONNECTIONS, "ingest_set": INGEST_SET, "preload_spans": PRELOAD_SPANS,
                          "preload_rate": PRELOAD_RATE, "ingest_partitions": INGEST_PARTITIONS,
                          "process_partitions": PROC_PARTITIONS, "decision_wait_s": DECISION_WAIT_S,
                          "export_protocol": EXPORT_PROTOCOL, "raw_set": RAW_SET, "raw_keys": RAW_KEYS,
+                         "process_set": PROCESS_SET, "raw_consume_set": RAW_CONSUME_SET,
                          "process_full_ini": FULL_INI.format(dw=int(DECISION_WAIT_S * 1000)),
                          "phases": PHASES},
-              "targets": TARGETS}
+              "targets": TARGETS, "clusters": {}}
     workdir = tempfile.mkdtemp(prefix="kotel-bench.")
-    pre = None
+    seq = itertools.count(1)
     try:
-        ingest_phases = [p for p in PHASES if p.startswith("ingest-")]
-        process_phases = [p for p in PHASES if p.startswith("process-") and p != "process-hold"]
-        seq = 0
-        for rnd in range(REPEAT):
-            for phase in ingest_phases:
-                seq += 1
-                t = time.monotonic()
-                r = ingest_run(phase, workdir)
-                r["round"] = rnd + 1
-                runs.append(r)
-                print("bench: round %d %-19s %9.0f spans/s %6.2f us/span %6.1f MiB  p99 %6.1f ms  "
-                      "ceiling %.2f us/span  failed requests %d  (%.1fs)"
-                      % (rnd + 1, phase, r["spans_per_s"], r["us_per_span"], r["rss_mib"], r["p99_ms"],
-                         r["ceiling_us_per_span"], r["loadgen"]["requests_failed"], time.monotonic() - t),
-                      flush=True)
-        if process_phases or "process-hold" in PHASES:
+        for brokers in [None] if KAFKA == "devbroker" else REAL_BROKERS:
             t = time.monotonic()
-            pre = Preload(workdir)
-            result["preload"] = pre.info
-            print("bench: preloaded %d spans in %d messages (avg %.0f B) on %d partitions (%.1fs)"
-                  % (pre.spans, pre.messages, pre.avg, PROC_PARTITIONS, time.monotonic() - t), flush=True)
-            for rnd in range(REPEAT):
-                for phase in process_phases:
-                    seq += 1
-                    t = time.monotonic()
-                    r = process_run(phase, workdir, pre, seq)
-                    r["round"] = rnd + 1
-                    runs.append(r)
-                    print("bench: round %d %-19s %9.0f spans/s %6.2f us/span %6.1f MiB  window %.2fs  "
-                          "sink %d spans  ceiling %.2f us/span  revocations %d  main thread %.2f us/span  "
-                          "broker %.0f%% sink %.0f%% of a core  (%.1fs)"
-                          % (rnd + 1, phase, r["spans_per_s"], r["us_per_span"], r["rss_mib"], r["window_s"],
-                             r["sink_spans"], r["ceiling_us_per_span"], r["revocations"],
-                             r["main_thread_us_per_span"], r["broker_cpu_pct"],
-                             r["sink_cpu_pct"], time.monotonic() - t), flush=True)
-            if "process-hold" in PHASES:
-                t = time.monotonic()
-                h = hold_run(workdir, pre)
-                result["hold"] = h
-                print("bench: process-hold: %d traces, %d spans pending at once: %.0f B held per span, "
-                      "%.0f B encoded per span (+%.0f B/span; target +64)  peak RSS %.1f MiB  (%.1fs)"
-                      % (h["traces_held"], h["spans_held"], h["held_bytes_per_span"],
-                         h["encoded_bytes_per_span"], h["overhead_bytes_per_span"], h["rss_mib"],
-                         time.monotonic() - t), flush=True)
+            cluster = Devbroker() if brokers is None else RealKafka(brokers)
+            clusters.append(cluster)
+            if brokers is not None:
+                print("bench: %s: up at %s (%.1fs)" % (cluster.title, cluster.bootstrap, time.monotonic() - t),
+                      flush=True)
+            try:
+                result["clusters"][cluster.key] = bench_cluster(cluster, workdir, runs, seq)
+            finally:
+                cluster.down()
     except BenchError as e:
         errors.append(str(e))
         print("bench: FAILED: %s" % e, file=sys.stderr)
     finally:
-        if pre is not None:
-            pre.broker.stop(grace=5)
         stop_all()
     elapsed = time.monotonic() - t_start
-    result.update({"runs": runs, "summary": summarize(runs), "errors": errors, "elapsed_s": elapsed})
+    for cluster in clusters:
+        entry = result["clusters"].setdefault(cluster.key, {"title": cluster.title, "shape": cluster.shape})
+        entry["summary"] = summarize([r for r in runs if r["cluster"] == cluster.key], cluster.columns)
+    result.update({"runs": runs, "clients": client_settings(runs), "errors": errors, "elapsed_s": elapsed,
+                   "loadavg_at_end": os.getloadavg()})
     os.makedirs(os.path.dirname(os.path.abspath(OUT)), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
+    for cluster in clusters:
+        rs = [r for r in runs if r["cluster"] == cluster.key]
+        print()
+        if KAFKA != "devbroker":
+            print(cluster.title)
+        print(table(rs, cluster.columns))
     print()
-    print(table(runs))
-    print()
-    print("median (min-max) of %d round(s); ceiling = raw librdkafka producer, same messages, same broker;"
-          % REPEAT)
+    if KAFKA == "devbroker":
+        print("median (min-max) of %d round(s); ceiling = raw librdkafka producer, same messages, same broker;"
+              % REPEAT)
+    else:
+        print("median (min-max) of %d round(s); ceiling = raw librdkafka producer (ingest) or consumer (process),"
+              % REPEAT)
+        print("same messages, same cluster; rawproduce = the producer ceiling for every row;")
+        for role, c in sorted(result["clients"].items()):
+            print("%s settings (librdkafka %s): %s;" % (role, c["librdkafka"],
+                                                      " ".join("%s=%s" % kv for kv in c["conf"].items())))
     print("ratio = tier us/span / ceiling us/span. Raw runs and method: %s (%.0f s)"
           % (os.path.relpath(OUT, REPO), elapsed))
     if not errors:

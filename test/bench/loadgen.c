@@ -53,7 +53,8 @@ struct lg_opts {
     int connections;
     int streams;
     double duration;
-    double rate; /* spans per second, 0 = as fast as the target answers */
+    double rate;       /* spans per second, 0 = as fast as the target answers */
+    uint64_t requests; /* requests to send before stopping early, 0 = no limit */
     bool gzip;
     int pool;
     int traces; /* per request */
@@ -538,6 +539,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_connect(struct lg_conn *c);
 static void conn_flush(struct lg_conn *c);
 static void run_check_done(struct lg *g);
+static void run_stop(struct lg *g);
 
 static void conn_set_events(struct lg_conn *c, int ev)
 {
@@ -792,6 +794,9 @@ static void conn_fill(struct lg_conn *c)
         g->sent++;
         if (g->o.rate > 0)
             g->owed--;
+        /* A fixed amount of data (the bench's preload) whatever the target's speed. */
+        if (g->sent == g->o.requests)
+            run_stop(g);
     }
 }
 
@@ -1049,6 +1054,8 @@ static void usage(FILE *f)
             "  --streams N           gRPC requests in flight per connection, 1..%d (default 8);\n"
             "                        HTTP keeps one per connection\n"
             "  --duration SECONDS    how long to send (default 10)\n"
+            "  --requests N          stop sending after N requests, before the duration ends\n"
+            "                        (default: no limit)\n"
             "  --rate SPANS_PER_S    offered load, 0 = as fast as answers come (default 0)\n"
             "  --gzip                compress request bodies\n"
             "  --traces N            traces per request (default 52, i.e. 520 spans)\n"
@@ -1113,6 +1120,8 @@ static int parse_args(int argc, char **argv, struct lg_opts *o, struct kt_err *e
             o->duration = d;
         } else if (strcmp(a, "--rate") == 0 && parse_num(v, 0, 1e9, &d) == 0) {
             o->rate = d;
+        } else if (strcmp(a, "--requests") == 0 && parse_num(v, 1, 1e15, &d) == 0) {
+            o->requests = (uint64_t)d;
         } else if (strcmp(a, "--traces") == 0 && parse_num(v, 1, 100000, &d) == 0) {
             o->traces = (int)d;
         } else if (strcmp(a, "--pool") == 0 && parse_num(v, 1, 4096, &d) == 0) {

@@ -7,8 +7,10 @@
  * overhead at librdkafka's floor.
  *
  * stdout: one JSON line {"messages","bytes","seconds","msgs_per_s","cpu_user_s",
- * "cpu_sys_s","cpu_us_per_msg","failed"}; CPU is this process's getrusage over the timed
- * part (all librdkafka threads included). Exit status 0 when every message was delivered,
+ * "cpu_sys_s","cpu_us_per_msg","failed","librdkafka","conf"}; CPU is this process's
+ * getrusage over the timed part (all librdkafka threads included); "conf" holds the
+ * effective values of the librdkafka properties that decide how a producer batches and
+ * waits for acknowledgements. Exit status 0 when every message was delivered,
  * 1 when any delivery failed, 2 for bad arguments or setup errors. */
 #include <errno.h>
 #include <inttypes.h>
@@ -44,6 +46,20 @@ struct rp_stats {
     uint64_t delivered;
     uint64_t failed;
     char first_error[256];
+};
+
+/* What a reader of the figures needs to reproduce them on another cluster. */
+static const char *const shown_props[] = {
+    "acks",
+    "enable.idempotence",
+    "max.in.flight.requests.per.connection",
+    "linger.ms",
+    "batch.num.messages",
+    "batch.size",
+    "compression.codec",
+    "message.copy.max.bytes",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
 };
 
 static void usage(FILE *f)
@@ -252,6 +268,20 @@ fail:
     return NULL;
 }
 
+static void print_conf(rd_kafka_t *rk)
+{
+    const rd_kafka_conf_t *conf = rd_kafka_conf(rk);
+    printf("\"conf\":{");
+    for (size_t i = 0; i < sizeof(shown_props) / sizeof(shown_props[0]); i++) {
+        char v[256];
+        size_t n = sizeof(v);
+        if (rd_kafka_conf_get(conf, shown_props[i], v, &n) != RD_KAFKA_CONF_OK)
+            snprintf(v, sizeof(v), "?");
+        printf("%s\"%s\":\"%s\"", i ? "," : "", shown_props[i], v);
+    }
+    printf("}");
+}
+
 int main(int argc, char **argv)
 {
     struct rp_opts o;
@@ -342,9 +372,12 @@ int main(int argc, char **argv)
     uint64_t lost = o.messages - st.delivered - st.failed;
     printf("{\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"seconds\":%.3f,\"msgs_per_s\":%.1f,"
            "\"mb_per_s\":%.2f,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,\"cpu_us_per_msg\":%.3f,"
-           "\"delivered\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n",
+           "\"delivered\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"librdkafka\":\"%s\",",
            o.messages, bytes, secs, (double)o.messages / secs, (double)bytes / secs / 1e6, user,
-           sys, (user + sys) * 1e6 / (double)o.messages, st.delivered, st.failed + lost);
+           sys, (user + sys) * 1e6 / (double)o.messages, st.delivered, st.failed + lost,
+           rd_kafka_version_str());
+    print_conf(rk);
+    printf("}\n");
     fflush(stdout);
     if (st.failed + lost > 0)
         fprintf(stderr, "kotel-rawproduce: %" PRIu64 " deliveries failed%s%s\n", st.failed + lost,
