@@ -55,6 +55,35 @@ struct kt_kafka_common {
     const struct kt_kafka_auth_conf *auth; /* -> security.protocol, sasl.*, ssl.*; NULL: none */
 };
 
+/* The option-table rows of the [kafka.auth.sasl] and [kafka.auth.tls] sections, the same in
+ * both binaries: base is the offset of the struct kt_kafka_auth_conf in the conf struct. */
+#define KT_KAFKA_AUTH_OFF(base, f) ((base) + offsetof(struct kt_kafka_auth_conf, f))
+/* clang-format off */
+#define KT_KAFKA_AUTH_OPTIONS(base)                                                                \
+    {"kafka.auth.sasl", "mechanism", KT_OPT_ENUM, "", KT_KAFKA_AUTH_OFF(base, sasl.mechanism),    \
+     KT_KAFKA_SASL_CHOICES, 0,                                                                     \
+     "SASL mechanism: empty (no SASL), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."},                   \
+    {"kafka.auth.sasl", "username", KT_OPT_STRING, "", KT_KAFKA_AUTH_OFF(base, sasl.username),    \
+     NULL, 0, "SASL user; required with a mechanism."},                                            \
+    {"kafka.auth.sasl", "password", KT_OPT_STRING, "", KT_KAFKA_AUTH_OFF(base, sasl.password),    \
+     NULL, KT_OPT_SECRET, "SASL password; give this or password_file, not both."},                 \
+    {"kafka.auth.sasl", "password_file", KT_OPT_STRING, "",                                        \
+     KT_KAFKA_AUTH_OFF(base, sasl.password_file), NULL, 0,                                         \
+     "File holding the SASL password, read at startup (one trailing newline is dropped)."},       \
+    {"kafka.auth.tls", "enabled", KT_OPT_ENUM, "auto", KT_KAFKA_AUTH_OFF(base, tls.enabled),      \
+     KT_KAFKA_TLS_CHOICES, 0,                                                                      \
+     "TLS to the brokers; auto: on when any other key of this section is set."},                   \
+    {"kafka.auth.tls", "ca_file", KT_OPT_STRING, "", KT_KAFKA_AUTH_OFF(base, tls.ca_file), NULL,  \
+     0, "CA certificates (PEM) that signed the brokers' certificates; empty: the system's."},      \
+    {"kafka.auth.tls", "cert_file", KT_OPT_STRING, "", KT_KAFKA_AUTH_OFF(base, tls.cert_file),    \
+     NULL, 0, "Client certificate (PEM), for brokers that require one; needs key_file."},          \
+    {"kafka.auth.tls", "key_file", KT_OPT_STRING, "", KT_KAFKA_AUTH_OFF(base, tls.key_file),      \
+     NULL, 0, "Private key (PEM) of cert_file."},                                                  \
+    {"kafka.auth.tls", "insecure_skip_verify", KT_OPT_BOOL, "false",                               \
+     KT_KAFKA_AUTH_OFF(base, tls.insecure_skip_verify), NULL, 0,                                   \
+     "Do not verify the brokers' certificates and host names."}
+/* clang-format on */
+
 /* Checks the auth sections as a whole, for --check and startup: a mechanism needs a
  * username and exactly one of password / password_file; SASL keys without a mechanism, a
  * cert_file without key_file (or the reverse) and TLS keys with enabled = false are errors;

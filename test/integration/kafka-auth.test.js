@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { withStack, startKafka, binary, spawnTracked, terminate, tail } = require('./lib/procs');
+const { withStack, startKafka, binary, runToExit, tail } = require('./lib/procs');
 const { startProcess, processSets } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
@@ -71,18 +71,6 @@ for (const [listener, mechanism] of MATRIX) {
       if (pwFile) fs.rmSync(path.dirname(pwFile), { recursive: true, force: true });
     }
   });
-}
-
-// Runs a tier that is expected to stop by itself; resolves { code, signal, log, ms }.
-async function runToExit(name, sets, timeoutMs = 60000) {
-  const args = [];
-  for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${v}`);
-  const t0 = Date.now();
-  const h = spawnTracked(name, binary(name), args, ['ignore', 'pipe', 'pipe']);
-  const timer = setTimeout(() => terminate(h, 2000), timeoutMs);
-  const e = await h.exited;
-  clearTimeout(timer);
-  return { ...e, log: h.log(), ms: Date.now() - t0 };
 }
 
 const FAILURES = [

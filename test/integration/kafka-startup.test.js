@@ -7,7 +7,7 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { withStack, startKafka, startIngest, binary, spawnTracked, terminate, tail } = require('./lib/procs');
+const { withStack, startKafka, startIngest, runToExit, tail } = require('./lib/procs');
 const { startProcess, processSets } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
@@ -15,18 +15,6 @@ const { realKafkaEnabled, realCluster, admin } = require('./lib/realkafka');
 const { freePorts } = require('./lib/ports');
 
 const skip = realKafkaEnabled() ? false : 'KT_TEST_KAFKA excludes real Kafka';
-
-// Runs a tier that is expected to stop by itself; resolves { code, signal, log, ms }.
-async function runToExit(name, sets, timeoutMs = 60000) {
-  const args = [];
-  for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${v}`);
-  const t0 = Date.now();
-  const h = spawnTracked(name, binary(name), args, ['ignore', 'pipe', 'pipe']);
-  const timer = setTimeout(() => terminate(h, 2000), timeoutMs);
-  const e = await h.exited;
-  clearTimeout(timer);
-  return { ...e, log: h.log(), ms: Date.now() - t0 };
-}
 
 async function tierSets(tier, broker) {
   const [p1, p2] = await freePorts(2);

@@ -97,6 +97,19 @@ async function terminate(h, graceMs) {
   return res;
 }
 
+// Runs build/NAME with --set options, for a tier that is expected to stop by itself (a
+// startup error); SIGTERM after timeoutMs. Resolves { code, signal, log, ms }.
+async function runToExit(name, sets, timeoutMs = 60000) {
+  const args = [];
+  for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${v}`);
+  const t0 = Date.now();
+  const h = spawnTracked(name, binary(name), args, ['ignore', 'pipe', 'pipe']);
+  const timer = setTimeout(() => terminate(h, 2000), timeoutMs);
+  const e = await h.exited;
+  clearTimeout(timer);
+  return { ...e, log: h.log(), ms: Date.now() - t0 };
+}
+
 function describeExit({ code, signal, error }) {
   if (error) return `could not run: ${error.message}`;
   return signal ? `killed by ${signal}` : `exit code ${code}`;
@@ -339,4 +352,4 @@ async function withStack(opts, fn) {
   }
 }
 
-module.exports = { REPO, BUILD, TOPICS, startDevbroker, startKafka, topicSets, startIngest, withStack, binary, spawnTracked, terminate, describeExit, tail };
+module.exports = { REPO, BUILD, TOPICS, startDevbroker, startKafka, topicSets, startIngest, withStack, runToExit, binary, spawnTracked, terminate, describeExit, tail };
