@@ -11,7 +11,7 @@ const { withStack } = require('./lib/procs');
 const { readTopic } = require('./lib/kafka');
 const { decodeTracesData, spansOf } = require('./lib/otlp');
 const { realKafkaEnabled, leaderOf, kafkaSh } = require('./lib/realkafka');
-const { startFlow, account } = require('./lib/flow');
+const { startFlow, waitAcked, account } = require('./lib/flow');
 const { sleep } = require('./lib/ports');
 
 const skip = realKafkaEnabled() ? false : 'KT_TEST_KAFKA excludes real Kafka';
@@ -23,21 +23,24 @@ test('real Kafka: SIGKILL of a partition leader while ingest produces with acks=
     let killed = null;
     try {
       // Steady state first: some acknowledged data before the failure.
-      const t0 = Date.now();
-      while (flow.stats().ok < 20 && Date.now() - t0 < 30000) await sleep(100);
-      assert.ok(flow.stats().ok >= 20, `ingest acknowledged only ${flow.stats().ok} requests before the failure`);
+      await waitAcked(flow, 20, 30000);
 
       killed = await leaderOf(topic, 0);
       const before = flow.stats();
       await kafkaSh('kill', killed);
       t.diagnostic(`killed node ${killed}, leader of ${topic} [0], after ${before.ok} acknowledged requests`);
       // Through the controller's fencing of the dead node (broker.session.timeout.ms 6 s)
-      // and the leader elections that follow.
-      await sleep(12000);
+      // and the election of a new leader for its partitions, then traffic on it.
+      const t0 = Date.now();
+      while ((await leaderOf(topic, 0)) === killed) {
+        assert.ok(Date.now() - t0 < 60000, `partition 0 still led by the dead node ${killed} after 60 s`);
+        await sleep(200);
+      }
+      await waitAcked(flow, 40);
       const during = flow.stats();
       await kafkaSh('start', killed);
       killed = null;
-      await sleep(4000);
+      await waitAcked(flow, 40);
       const res = await flow.stop();
 
       // The spans of every acknowledged request are in the topic, read back by kcat.

@@ -12,7 +12,7 @@ const { withStack } = require('./lib/procs');
 const { startProcess, processSets, newGroup } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
 const { realKafkaEnabled, describeGroup } = require('./lib/realkafka');
-const { startFlow, account } = require('./lib/flow');
+const { startFlow, waitAcked, account } = require('./lib/flow');
 const { sleep } = require('./lib/ports');
 
 const skip = realKafkaEnabled() ? false : 'KT_TEST_KAFKA excludes real Kafka';
@@ -121,21 +121,26 @@ test('real Kafka: 3 replicas on 12 partitions under load; a 4th joins, one leave
       watch = watchOwnership(group, (clientId) => replicas.has(clientId.replace(/^replica-/, '')) && !gone.has(clientId.replace(/^replica-/, '')));
 
       flow = startFlow(ingest, { traces: 4, spans: 5, inflight: 2, intervalMs: 50, tag: 'rebalance' });
-      await sleep(4000);
+      // Each change waits for the group to settle and for traffic to flow on the new
+      // assignment before the next, so that rebalances do not overlap.
+      await waitAcked(flow, 40);
       events.push({ at: Date.now(), what: 'join of D' });
       const d = await start('D');
       await d.waitLog(ASSIGNED, 60000, 'replica D assignment');
-      await sleep(4000);
+      await waitSpread(group, [3, 3, 3, 3]);
+      await waitAcked(flow, 40);
       events.push({ at: Date.now(), what: 'SIGTERM of B' });
       const eb = await replicas.get('B').stop();
       gone.add('B');
       assert.equal(eb.code, 0, `replica B exit on SIGTERM: ${JSON.stringify(eb)}\n${replicas.get('B').log().slice(-2000)}`);
-      await sleep(4000);
+      await waitSpread(group, [4, 4, 4]);
+      await waitAcked(flow, 40);
       events.push({ at: Date.now(), what: 'SIGKILL of C' });
       await replicas.get('C').kill9();
       gone.add('C');
-      // The session timeout, the rebalance, and some traffic on the final assignment.
-      await sleep(SESSION_TIMEOUT_MS + 8000);
+      // The coordinator notices C once its session times out, then hands its partitions over.
+      await waitSpread(group, [6, 6], SESSION_TIMEOUT_MS + 60000);
+      await waitAcked(flow, 40);
       const res = await flow.stop();
       flow = null;
 

@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { withStack } = require('./lib/procs');
 const { startProcess, processSets, newGroup } = require('./lib/kprocess');
 const { startGrpcBackend, startHttpBackend } = require('./lib/backend');
-const { sendShapedTraces } = require('./lib/traffic');
+const { sendShapedTraces, sendSentinels } = require('./lib/traffic');
 const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
 
 // A replica owns partitions once it logs a non-empty assignment.
@@ -43,13 +43,13 @@ for (const kafka of KAFKAS) {
       });
       try {
         const { traces } = await sendShapedTraces(ingest, { traces: 80, isError: (i) => i % 4 === 0, dropName: 'drop-me' });
-        // A last error trace, sent after everything else: the sampler decides in order of first
-        // arrival, so once it is exported every earlier trace has been decided.
-        const { traces: sentinel } = await sendShapedTraces(ingest, { traces: 1, isError: () => true, tag: 'sentinel' });
-        const [sentinelId] = [...sentinel.keys()];
-        await backend.rec.until(() => backend.rec.spans.some((s) => s.traceId === sentinelId), 60000, 'the sentinel trace');
+        // Error traces sent after everything else, behind the data of every partition: once
+        // they are exported, every earlier trace has been decided (lib/traffic.js).
+        const sentinels = await sendSentinels(ingest, broker);
+        const arrived = () => new Set(backend.rec.spans.map((s) => s.traceId));
+        await backend.rec.until(() => [...sentinels].every((id) => arrived().has(id)), 60000, 'the sentinel traces');
 
-        const got = byTrace(backend.rec.spans.filter((s) => s.traceId !== sentinelId));
+        const got = byTrace(backend.rec.spans.filter((s) => !sentinels.has(s.traceId)));
         const wantIds = [...traces].filter(([, t]) => t.error).map(([id]) => id);
         assert.deepEqual([...got.keys()].sort(), wantIds.sort(), 'exactly the traces holding an error span arrive');
         for (const [id, spans] of got) {
@@ -79,8 +79,7 @@ for (const kafka of KAFKAS) {
   test(`${kafkaLabel(kafka)}a transform the policies do not read runs on sampled traces only; one they read runs before sampling`, { timeout: 240000 }, async () => {
     await withStack({ kafka }, async ({ broker, ingest }) => {
       const { traces } = await sendShapedTraces(ingest, { traces: 60, isError: (i) => i % 3 === 0 });
-      const { traces: sentinel } = await sendShapedTraces(ingest, { traces: 1, isError: () => true, tag: 'sentinel' });
-      const [sentinelId] = [...sentinel.keys()];
+      const sentinels = await sendSentinels(ingest, broker);
       const wantIds = [...traces].filter(([, t]) => t.error).map(([id]) => id).sort();
       const plans = [
         {
@@ -117,8 +116,9 @@ for (const kafka of KAFKAS) {
         });
         try {
           assert.match(proc.log(), plan);
-          await backend.rec.until(() => backend.rec.spans.some((s) => s.traceId === sentinelId), 60000, 'the sentinel trace');
-          const got = byTrace(backend.rec.spans.filter((s) => s.traceId !== sentinelId));
+          const arrived = () => new Set(backend.rec.spans.map((s) => s.traceId));
+          await backend.rec.until(() => [...sentinels].every((id) => arrived().has(id)), 60000, 'the sentinel traces');
+          const got = byTrace(backend.rec.spans.filter((s) => !sentinels.has(s.traceId)));
           assert.deepEqual([...got.keys()].sort(), wantIds, `${plan}: exactly the error traces arrive`);
           for (const [id, spans] of got) {
             assert.deepEqual(spans.map((s) => s.spanId).sort(), [...traces.get(id).spanIds].sort(), `trace ${id} arrives whole, once`);

@@ -134,4 +134,15 @@ function account(acked, receivedKeys) {
   return { acked: acked.size, delivered, lost: acked.size - delivered, duplicates, unexpected, missingExamples: missing };
 }
 
-module.exports = { startFlow, account, traceRequest };
+// Resolves once the flow has had `n` more requests acknowledged than when called: traffic
+// flowed through whatever just changed. Fails after ms.
+async function waitAcked(flow, n, ms = 120000) {
+  const want = flow.stats().ok + n;
+  const t0 = Date.now();
+  while (flow.stats().ok < want) {
+    if (Date.now() - t0 > ms) throw new Error(`the flow got ${flow.stats().ok - want + n} of ${n} more acknowledgements in ${ms} ms: ${JSON.stringify(flow.stats())}`);
+    await sleep(50);
+  }
+}
+
+module.exports = { startFlow, waitAcked, account, traceRequest };

@@ -7,6 +7,7 @@ const api = require('@opentelemetry/api');
 const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { makeExporter, EXPORT_SUCCESS } = require('./sdk');
+const { readTopic } = require('./kafka');
 
 // Sends `traces` traces; trace i has a root, `children` children, and when dropName is set
 // one more child with that name. Traces for which isError(i) holds mark one child ERROR.
@@ -53,4 +54,25 @@ async function sendShapedTraces(ingest, { traces = 40, children = 3, isError = (
   return { traces: out };
 }
 
-module.exports = { sendShapedTraces };
+// Error traces sent after everything else, until every partition of the traces topic that
+// holds data also holds one of them after it. The tail sampler decides traces in the order
+// their first span arrived, and a partition is read in order, so once every sentinel has
+// reached the backend every trace sent before them has been decided, however the
+// consumer interleaves the partitions. Resolves the Set of sentinel trace IDs.
+async function sendSentinels(ingest, broker, { rounds = 20 } = {}) {
+  const ids = new Set();
+  for (let round = 0; round < rounds; round++) {
+    const { traces } = await sendShapedTraces(ingest, { traces: 4, isError: () => true, tag: `sentinel-${round}` });
+    for (const id of traces.keys()) ids.add(id);
+    const withData = new Set();
+    const lastIsSentinel = new Map(); // partition -> is its newest message a sentinel's
+    for (const m of await readTopic(broker.bootstrap, broker.topics.traces)) {
+      withData.add(m.partition);
+      lastIsSentinel.set(m.partition, ids.has(m.keyString));
+    }
+    if ([...withData].every((p) => lastIsSentinel.get(p))) return ids;
+  }
+  throw new Error(`no sentinel trace after the data of every partition of ${broker.topics.traces} after ${rounds} rounds`);
+}
+
+module.exports = { sendShapedTraces, sendSentinels };
