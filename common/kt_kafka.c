@@ -246,6 +246,14 @@ static int conf_auth(rd_kafka_conf_t *c, const struct kt_kafka_auth_conf *a, str
     return rc;
 }
 
+void kt_kafka_brokers_join(const struct kt_strlist *brokers, char *buf, size_t cap)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; brokers != NULL && i < brokers->n && off < cap; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? "," : "", brokers->v[i]);
+}
+
 int kt_kafka_conf_common(rd_kafka_conf_t *c, const struct kt_kafka_common *k, struct kt_err *err)
 {
     if (k->brokers == NULL || k->brokers->n == 0)
@@ -259,15 +267,7 @@ int kt_kafka_conf_common(rd_kafka_conf_t *c, const struct kt_kafka_common *k, st
     char *list = malloc(len);
     if (list == NULL)
         return kt_err_set(err, KT_ENOMEM, "[kafka] brokers: out of memory");
-    size_t off = 0;
-    for (size_t i = 0; i < k->brokers->n; i++) {
-        size_t n = strlen(k->brokers->v[i]);
-        if (i > 0)
-            list[off++] = ',';
-        memcpy(list + off, k->brokers->v[i], n);
-        off += n;
-    }
-    list[off] = '\0';
+    kt_kafka_brokers_join(k->brokers, list, len);
     int rc = kt_kafka_set(c, "kafka", "brokers", "bootstrap.servers", list, err);
     free(list);
     if (rc != 0)

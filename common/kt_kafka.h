@@ -99,6 +99,10 @@ bool kt_kafka_auth_tls_on(const struct kt_kafka_auth_conf *a);
  * SASL_SSL (a NULL a is PLAINTEXT). */
 const char *kt_kafka_security_protocol(const struct kt_kafka_auth_conf *a);
 
+/* Writes the [kafka] brokers as one comma-separated list (librdkafka's bootstrap.servers, and
+ * how messages name the cluster) into buf, cut to cap bytes with a NUL. */
+void kt_kafka_brokers_join(const struct kt_strlist *brokers, char *buf, size_t cap);
+
 /* Sets one librdkafka property on behalf of [section] key. Returns 0 or KT_EINVAL with
  * "[section] key: librdkafka: <message>". */
 int kt_kafka_set(rd_kafka_conf_t *c, const char *section, const char *key, const char *name,

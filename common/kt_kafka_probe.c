@@ -609,14 +609,6 @@ static void effective(struct probe *p, rd_kafka_conf_t *kc)
     p->ca_file = ca[0] != '\0';
 }
 
-static void join_brokers(const struct kt_strlist *b, char *buf, size_t cap)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; b != NULL && i < b->n && off < cap; i++)
-        off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? "," : "", b->v[i]);
-}
-
 int kt_kafka_probe(const struct kt_kafka_probe_opts *o, struct kt_kafka_probe_result *res,
                    struct kt_err *err)
 {
@@ -626,7 +618,7 @@ int kt_kafka_probe(const struct kt_kafka_probe_opts *o, struct kt_kafka_probe_re
         return kt_err_set(err, KT_ENOMEM, "kafka: startup check: out of memory");
     p->o = o;
     p->reading = -1;
-    join_brokers(o->kafka->brokers, p->bootstrap, sizeof(p->bootstrap));
+    kt_kafka_brokers_join(o->kafka->brokers, p->bootstrap, sizeof(p->bootstrap));
     uint64_t t0 = now_ms();
     rd_kafka_topic_t *rkts[KT_KAFKA_PROBE_MAX_TOPICS] = {NULL};
     const struct rd_kafka_metadata *md = NULL;

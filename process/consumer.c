@@ -37,6 +37,10 @@
 /* Bound of one metadata request of the missing-topic watch. */
 #define MISSING_METADATA_MS 5000
 
+/* The [kafka] key of each signal's topic, for messages. */
+static const char *const topic_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
+                                                        "logs_topic"};
+
 /* A handle is slot | generation | low 40 bits of the offset. The full offset is recovered
  * from the partition's tracker: everything pending lies within 2^40 of its last tracked
  * offset. The generation changes whenever the slot is given up, so a handle that outlives
@@ -495,17 +499,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- missing topics ---- */
 
-static const char *const topic_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
-                                                        "logs_topic"};
-
 static void warn_missing(struct consumer *c, int sig)
 {
     char brokers[512];
-    size_t off = 0;
-    brokers[0] = '\0';
-    for (size_t i = 0; i < c->conf->kafka.brokers.n && off < sizeof(brokers); i++)
-        off += (size_t)snprintf(brokers + off, sizeof(brokers) - off, "%s%s", i ? "," : "",
-                                c->conf->kafka.brokers.v[i]);
+    kt_kafka_brokers_join(&c->conf->kafka.brokers, brokers, sizeof(brokers));
     log_limited(c, &c->watch.rl[sig], KT_LOG_WARN,
                 "kafka: [kafka] %s: topic \"%s\" does not exist on the cluster at %s "
                 "(auto-create is off?); it is consumed once it is created (looked for every %ds)",
@@ -993,8 +990,6 @@ static int configure_dlq(const struct process_conf *conf, rd_kafka_conf_t *kc, s
 static int check_conf(const struct process_conf *conf, const char *topics[KT_SIGNAL_COUNT],
                       struct kt_err *err)
 {
-    static const char *const keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
-                                                      "logs_topic"};
     const char *given[KT_SIGNAL_COUNT] = {conf->kafka.traces_topic, conf->kafka.metrics_topic,
                                           conf->kafka.logs_topic};
     int n = 0;
@@ -1008,13 +1003,13 @@ static int check_conf(const struct process_conf *conf, const char *topics[KT_SIG
                 return kt_err_set(err, KT_EINVAL,
                                   "[kafka] %s: \"%s\" is also %s; each signal needs its own "
                                   "topic",
-                                  keys[i], topics[i], keys[j]);
+                                  topic_keys[i], topics[i], topic_keys[j]);
         const char *dlq = conf->kafka.dead_letter_topic;
         if (dlq != NULL && strcmp(dlq, topics[i]) == 0)
             return kt_err_set(err, KT_EINVAL,
                               "[kafka] dead_letter_topic: \"%s\" is also %s (dead letters "
                               "would be consumed again)",
-                              dlq, keys[i]);
+                              dlq, topic_keys[i]);
     }
     if (n == 0)
         return kt_err_set(err, KT_EINVAL,

@@ -17,8 +17,7 @@ const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
 const { readTopicUntil } = require('./lib/kafka');
 const { decodeTracesData, spansOf } = require('./lib/otlp');
-const { realKafkaEnabled, realCluster, authSets } = require('./lib/realkafka');
-const { freePorts } = require('./lib/ports');
+const { realKafkaEnabled, realCluster, authSets, startupSets } = require('./lib/realkafka');
 
 const skip = realKafkaEnabled() ? false : 'KT_TEST_KAFKA excludes real Kafka';
 // A refused login or handshake must end startup well inside this (connect_timeout is 10 s).
@@ -100,18 +99,7 @@ for (const f of FAILURES) {
   for (const tier of ['kotel-ingest', 'kotel-process']) {
     test(`real Kafka: ${f.what} stops ${tier} at startup with a clear error`, { timeout: 120000, skip }, async () => {
       const broker = await startKafka('real');
-      const [p1, p2] = await freePorts(2);
-      const extra =
-        tier === 'kotel-ingest'
-          ? { 'receiver.grpc_endpoint': `127.0.0.1:${p1}`, 'receiver.http_endpoint': `127.0.0.1:${p2}` }
-          : { 'kafka.group_id': `kotel-auth-fail-${process.pid}`, 'exporter.endpoint': `http://127.0.0.1:${p1}` };
-      const r = await runToExit(tier, {
-        'kafka.traces_topic': broker.topics.traces,
-        'kafka.metrics_topic': broker.topics.metrics,
-        'kafka.logs_topic': broker.topics.logs,
-        ...extra,
-        ...f.sets(),
-      });
+      const r = await runToExit(tier, { ...(await startupSets(tier, broker)), ...f.sets() });
       assert.equal(r.code, 1, `${tier} exit ${JSON.stringify({ code: r.code, signal: r.signal })}, want 1\n${tail(r.log)}`);
       assert.ok(r.ms < STARTUP_FAILURE_BOUND_MS, `${tier} took ${r.ms} ms to give up`);
       for (const re of f.expect) assert.match(r.log, re, `the error names what to fix\n${tail(r.log)}`);

@@ -11,23 +11,10 @@ const { withStack, startKafka, startIngest, runToExit, tail } = require('./lib/p
 const { startProcess, processSets } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
-const { realKafkaEnabled, realCluster, admin } = require('./lib/realkafka');
-const { freePorts } = require('./lib/ports');
+const { realKafkaEnabled, realCluster, admin, startupSets } = require('./lib/realkafka');
 
 const skip = realKafkaEnabled() ? false : 'KT_TEST_KAFKA excludes real Kafka';
 
-async function tierSets(tier, broker) {
-  const [p1, p2] = await freePorts(2);
-  const base = {
-    'kafka.brokers': broker.bootstrap,
-    'kafka.traces_topic': broker.topics.traces,
-    'kafka.metrics_topic': broker.topics.metrics,
-    'kafka.logs_topic': broker.topics.logs,
-  };
-  return tier === 'kotel-ingest'
-    ? { ...base, 'receiver.grpc_endpoint': `127.0.0.1:${p1}`, 'receiver.http_endpoint': `127.0.0.1:${p2}` }
-    : { ...base, 'kafka.group_id': `kotel-startup-${process.pid}`, 'exporter.endpoint': `http://127.0.0.1:${p1}` };
-}
 
 // The Kafka release after `version` ("3.9.2" -> "4.0.0", "4.1.1" -> "4.2.0"), which the
 // cluster is older than.
@@ -41,7 +28,7 @@ for (const tier of ['kotel-ingest', 'kotel-process']) {
     const broker = await startKafka('real');
     const version = realCluster().KAFKA_VERSION; // e.g. 3.9.2
     const [maj, min] = version.split('.');
-    const r = await runToExit(tier, { ...(await tierSets(tier, broker)), 'kafka.protocol_version': newerThan(version) });
+    const r = await runToExit(tier, { ...(await startupSets(tier, broker)), 'kafka.protocol_version': newerThan(version) });
     assert.equal(r.code, 1, `exit ${JSON.stringify({ code: r.code, signal: r.signal })}, want 1\n${tail(r.log)}`);
     assert.match(r.log, /\[kafka\] protocol_version/);
     assert.match(r.log, new RegExp(newerThan(version).replace(/\./g, '\\.')));
@@ -70,7 +57,7 @@ test('real Kafka: the default protocol_version starts both tiers, which log the 
 test('real Kafka: kotel-ingest refuses to start when a topic does not exist, naming it', { timeout: 120000, skip }, async () => {
   const broker = await startKafka('real');
   const missing = `kt-missing-${process.pid}-${Date.now()}`;
-  const r = await runToExit('kotel-ingest', { ...(await tierSets('kotel-ingest', broker)), 'kafka.logs_topic': missing });
+  const r = await runToExit('kotel-ingest', { ...(await startupSets('kotel-ingest', broker)), 'kafka.logs_topic': missing });
   assert.equal(r.code, 1, `exit ${JSON.stringify({ code: r.code, signal: r.signal })}, want 1\n${tail(r.log)}`);
   assert.match(r.log, /\[kafka\] logs_topic/);
   assert.match(r.log, new RegExp(`"${missing}" does not exist`));

@@ -12,6 +12,7 @@ const { execFile, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { freePorts } = require('./ports');
 
 // Not taken from procs.js, which requires this module.
 const REPO = path.resolve(__dirname, '../../..');
@@ -143,4 +144,20 @@ function authSets(listener, { mechanism = null, password, caFile, clientCert = t
   return sets;
 }
 
-module.exports = { KAFKAS, kafkaLabel, realKafkaEnabled, realCluster, admin, kafkaSh, createTopics, describeGroup, leaderOf, authSets };
+// The --set options of a tier started only to see how it stops at startup: the test's
+// topics on broker, free ports for ingest's listeners, a group and an (unused) backend for
+// process. Callers add the setting under test.
+async function startupSets(tier, broker) {
+  const [p1, p2] = await freePorts(2);
+  const base = {
+    'kafka.brokers': broker.bootstrap,
+    'kafka.traces_topic': broker.topics.traces,
+    'kafka.metrics_topic': broker.topics.metrics,
+    'kafka.logs_topic': broker.topics.logs,
+  };
+  return tier === 'kotel-ingest'
+    ? { ...base, 'receiver.grpc_endpoint': `127.0.0.1:${p1}`, 'receiver.http_endpoint': `127.0.0.1:${p2}` }
+    : { ...base, 'kafka.group_id': `kotel-startup-${process.pid}`, 'exporter.endpoint': `http://127.0.0.1:${p1}` };
+}
+
+module.exports = { KAFKAS, kafkaLabel, realKafkaEnabled, realCluster, admin, kafkaSh, createTopics, describeGroup, leaderOf, authSets, startupSets };
