@@ -72,17 +72,27 @@ function watchOwnership(group, isLive, intervalMs = 500) {
   };
 }
 
-// Polls the group until its members hold `counts` partitions (sorted), or fails after ms.
+// Polls the group until its members hold `counts` partitions (sorted) and keep them for
+// SETTLE_MS, or fails after ms. A cooperative rebalance is two rounds, and the group reads
+// Stable with the final counts for a moment between them; a change made then would overlap
+// the second round (which, with a member killed, waits for its session to time out).
+const SETTLE_MS = 3000;
 async function waitSpread(group, counts, ms = 60000) {
   const t0 = Date.now();
   let last = null;
+  let since = null;
   while (Date.now() - t0 < ms) {
     last = await describeGroup(group).catch(() => null);
     const got = last ? last.members.map((m) => m.partitions.length).sort((a, b) => a - b) : [];
-    if (last && last.state === 'Stable' && JSON.stringify(got) === JSON.stringify(counts)) return;
+    if (last && last.state === 'Stable' && JSON.stringify(got) === JSON.stringify(counts)) {
+      since = since ?? Date.now();
+      if (Date.now() - since >= SETTLE_MS) return;
+    } else {
+      since = null;
+    }
     await sleep(250);
   }
-  throw new Error(`group ${group} not spread as ${counts} within ${ms} ms: ${JSON.stringify(last)}`);
+  throw new Error(`group ${group} not spread as ${counts} for ${SETTLE_MS} ms within ${ms} ms: ${JSON.stringify(last)}`);
 }
 
 test('real Kafka: 3 replicas on 12 partitions under load; a 4th joins, one leaves (SIGTERM), one is killed (SIGKILL): every acknowledged span arrives', { timeout: 420000, skip }, async (t) => {
