@@ -170,8 +170,10 @@ FUZZ_EXTRA_fuzz_ottl_parse := $(sort $(wildcard process/ottl_*.c))
 build/fuzz/fuzz_ottl_parse: $(FUZZ_EXTRA_fuzz_ottl_parse) $(wildcard process/ottl*.h)
 FUZZ_EXTRA_fuzz_trace_decode := process/trace_decode.c process/trace_encode.c
 build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_decode.h process/ottl.h \
-                              process/trace_encode.h common/kt_pb.h
-build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(FUZZ_GEN_STAMP)
+                              process/trace_encode.h
+FUZZ_EXTRA_fuzz_otlp_wire := ingest/otlp_split.c
+build/fuzz/fuzz_otlp_wire: $(FUZZ_EXTRA_fuzz_otlp_wire) ingest/otlp_split.h
+build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) $(FUZZ_GEN_STAMP)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)

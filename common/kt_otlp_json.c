@@ -3,9 +3,9 @@
  * One generic walker handles every message of the schema, so a field added to the protos
  * needs no code here. JSON is parsed with jansson into a tree, the tree is turned into
  * protobuf-c messages allocated from a per-call arena (one free for the whole request) and
- * packed. The reverse direction checks the wire bytes first (nesting depth, UTF-8, wire
- * types, with a path for the error), unpacks into the arena and writes JSON directly into
- * the caller's kt_buf. */
+ * packed. The reverse direction takes bytes kt_otlp_validate_flags has checked (each tier
+ * validates once, where the bytes come in), unpacks them into the arena and writes JSON
+ * directly into the caller's kt_buf. */
 #include "kt_otlp_json.h"
 
 #include <errno.h>
@@ -24,6 +24,7 @@
 
 #include "kt_arena.h"
 #include "kt_codec.h"
+#include "kt_utf8.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
@@ -208,34 +209,6 @@ static size_t elem_size(ProtobufCType t)
     case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
     }
     return sizeof(void *);
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not one: overlong forms,
- * surrogates and code points past U+10FFFF are invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    if (c < 0xC2)
-        return 0;
-    if (c < 0xE0)
-        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c < 0xF0) {
-        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0))
-            return 0;
-        return 3;
-    }
-    if (c < 0xF5) {
-        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
 }
 
 /* ---- JSON -> protobuf ----------------------------------------------------------------- */
@@ -787,139 +760,6 @@ int kt_otlp_json_to_proto(enum kt_signal sig, const char *json, size_t len, stru
     return rc;
 }
 
-/* ---- protobuf wire check -------------------------------------------------------------- */
-
-/* protobuf-c unpacks without a recursion bound and without checking UTF-8, and its failures
- * carry no reason. This pass over the wire bytes, guided by the same descriptors, rejects
- * what would make unpacking or JSON writing go wrong, and says where. */
-struct scan {
-    struct path path;
-    struct kt_err *err;
-    const uint8_t *base;
-};
-
-#define SCAN_FAIL(s, ...) path_fail(&(s)->path, (s)->err, __VA_ARGS__)
-#define SCAN_MAX_FIELDS 32
-
-static bool read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-    const uint8_t *p = *pp;
-    uint64_t x = 0;
-    for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {
-        uint8_t b = *p++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *pp = p;
-            *v = x;
-            return true;
-        }
-    }
-    return false;
-}
-
-static unsigned wire_type_of(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE: return 1;
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_FLOAT: return 5;
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_BYTES:
-    case PROTOBUF_C_TYPE_MESSAGE: return 2;
-    default: return 0;
-    }
-}
-
-static int scan_string(struct scan *s, const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (p[i] == 0)
-            return SCAN_FAIL(s, "string holds a NUL byte (offset %zu)", (size_t)(p + i - s->base));
-        size_t k = utf8_len(p + i, n - i);
-        if (k == 0)
-            return SCAN_FAIL(s, "invalid UTF-8 (offset %zu)", (size_t)(p + i - s->base));
-        i += k;
-    }
-    return 0;
-}
-
-static int scan_message(struct scan *s, const ProtobufCMessageDescriptor *d, const uint8_t *p,
-                        size_t n, unsigned depth)
-{
-    if (depth > KT_OTLP_JSON_MAX_DEPTH)
-        return SCAN_FAIL(s, "messages nested deeper than %d levels (offset %zu)",
-                         KT_OTLP_JSON_MAX_DEPTH, (size_t)(p - s->base));
-    uint32_t counts[SCAN_MAX_FIELDS] = {0};
-    const uint8_t *end = p + n;
-    while (p < end) {
-        size_t at = (size_t)(p - s->base);
-        uint64_t key;
-        if (!read_varint(&p, end, &key))
-            return SCAN_FAIL(s, "truncated or overlong tag (offset %zu)", at);
-        uint64_t num = key >> 3;
-        unsigned wt = (unsigned)(key & 7);
-        if (num == 0 || num > 536870911)
-            return SCAN_FAIL(s, "invalid field number %llu (offset %zu)", (unsigned long long)num,
-                             at);
-        const ProtobufCFieldDescriptor *f =
-            protobuf_c_message_descriptor_get_field(d, (unsigned)num);
-        if (f != NULL) {
-            unsigned want = wire_type_of(f->type);
-            bool packed = f->label == PROTOBUF_C_LABEL_REPEATED && want != 2 && wt == 2;
-            if (wt != want && !packed) {
-                path_push(&s->path, FRAME_FIELD, f->name, 0);
-                return SCAN_FAIL(s, "wire type %u, want %u (offset %zu)", wt, want, at);
-            }
-        }
-        uint64_t v;
-        switch (wt) {
-        case 0:
-            if (!read_varint(&p, end, &v))
-                return SCAN_FAIL(s, "truncated varint (offset %zu)", at);
-            break;
-        case 1:
-            if (end - p < 8)
-                return SCAN_FAIL(s, "truncated fixed64 (offset %zu)", at);
-            p += 8;
-            break;
-        case 5:
-            if (end - p < 4)
-                return SCAN_FAIL(s, "truncated fixed32 (offset %zu)", at);
-            p += 4;
-            break;
-        case 2: {
-            if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
-                return SCAN_FAIL(s, "length overruns its message (offset %zu)", at);
-            size_t len = (size_t)v;
-            if (f != NULL &&
-                (f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING)) {
-                size_t fi = (size_t)(f - d->fields);
-                path_push(&s->path, FRAME_FIELD, f->name, 0);
-                bool indexed = f->label == PROTOBUF_C_LABEL_REPEATED && fi < SCAN_MAX_FIELDS;
-                if (indexed)
-                    path_push(&s->path, FRAME_INDEX, NULL, counts[fi]++);
-                int rc = f->type == PROTOBUF_C_TYPE_MESSAGE
-                             ? scan_message(s, f->descriptor, p, len, depth + 1)
-                             : scan_string(s, p, len);
-                if (rc != 0)
-                    return rc;
-                if (indexed)
-                    path_pop(&s->path);
-                path_pop(&s->path);
-            }
-            p += len;
-            break;
-        }
-        default: return SCAN_FAIL(s, "unsupported wire type %u (offset %zu)", wt, at);
-        }
-    }
-    return 0;
-}
-
 /* ---- protobuf -> JSON writing --------------------------------------------------------- */
 
 static int put(struct kt_buf *b, const char *s, size_t n)
@@ -992,7 +832,7 @@ static int put_string(struct kt_buf *b, const char *str, size_t n)
             continue;
         }
         if (ch >= 0x80) {
-            size_t k = utf8_len(s + i, n - i);
+            size_t k = kt_utf8_seq_len(s + i, n - i);
             if (k != 0) {
                 i += k;
                 continue;
@@ -1264,14 +1104,7 @@ int kt_otlp_proto_to_json(enum kt_signal sig, struct kt_slice pb, struct kt_buf 
         return kt_err_set(err, KT_EINVAL, "unknown signal %d", (int)sig);
     static const uint8_t empty[1];
     const uint8_t *data = pb.p != NULL ? pb.p : empty;
-
-    struct scan s;
-    s.path.n = 0;
-    s.err = err;
-    s.base = data;
-    int rc = scan_message(&s, d, data, pb.n, 1);
-    if (rc != 0)
-        return rc;
+    int rc;
 
     alignas(max_align_t) unsigned char stack[ARENA_INLINE];
     struct kt_arena arena;

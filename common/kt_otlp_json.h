@@ -24,15 +24,17 @@ int kt_otlp_json_to_proto(enum kt_signal sig, const char *json, size_t len, stru
 /* Details of kt_otlp_json_to_proto: a body that is empty or only whitespace is rejected
  * ("empty body"); `{}` is a valid empty request and appends nothing. Field names may be
  * lowerCamelCase or snake_case, enums integers or value names, null means absent. Messages
- * may nest at most KT_OTLP_JSON_MAX_DEPTH deep (the request itself is level 1), in both
- * directions, so neither side recurses without bound. On failure out is left as it was. */
+ * may nest at most KT_OTLP_JSON_MAX_DEPTH deep (the request itself is level 1), so the
+ * parser does not recurse without bound. On failure out is left as it was. */
 #define KT_OTLP_JSON_MAX_DEPTH 100
 
 /* Appends the OTLP/JSON form of a protobuf *Data / Export*ServiceRequest to out
  * (lowerCamelCase names, hex IDs, enums as integers, 64-bit integers as strings, default
- * values omitted; unknown fields are dropped). Returns 0, KT_EINVAL (malformed protobuf,
- * strings that are not UTF-8 or hold NUL, nesting past KT_OTLP_JSON_MAX_DEPTH; the message
- * names the path and byte offset) or KT_ENOMEM. On failure out is left as it was. */
+ * values omitted; unknown fields are dropped). pb must have passed kt_otlp_validate_flags
+ * with KT_OTLP_VALIDATE_NO_NUL, or be protobuf-c's own packing of messages (whose strings
+ * cannot hold NUL): this does not check the bytes again, and protobuf-c's unpacking bounds
+ * neither nesting nor string contents. Returns 0, KT_EINVAL (bytes protobuf-c cannot
+ * unpack) or KT_ENOMEM. On failure out is left as it was. */
 int kt_otlp_proto_to_json(enum kt_signal sig, struct kt_slice pb, struct kt_buf *out,
                           struct kt_err *err);
 

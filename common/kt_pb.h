@@ -1,8 +1,13 @@
-/* kt_pb: a minimal protobuf wire reader for the few places that pick single fields out of a
- * message without decoding it into objects (gRPC status details, the lazy span decoder).
+/* kt_pb: the protobuf wire reader of kotel. Every place that reads protobuf bytes by hand
+ * (the OTLP validator and splitter, the span decoder, gRPC status details) steps through
+ * fields with kt_pb_field and reads varints with kt_pb_varint, so there is one set of rules
+ * for what counts as well-formed.
  *
- * Bounds-checked on every step, so it is safe on untrusted bytes; it does not check that
- * fields match any schema (kt_otlp_validate does that for OTLP data). */
+ * Bounds-checked on every step, so it is safe on untrusted bytes. The rules are protobuf's,
+ * narrowed to what protobuf-c (and so every consumer downstream) decodes: tags and lengths
+ * in at most 5 bytes, varints in at most 10 bytes without bits past 64, field number 0 and
+ * group wire types refused. It does not check that fields match any schema
+ * (kt_otlp_validate does that for OTLP data). */
 #ifndef KT_PB_H
 #define KT_PB_H
 
@@ -11,8 +16,102 @@
 
 #include "kt_buf.h"
 
-enum { KT_PB_VARINT = 0, KT_PB_FIXED64 = 1, KT_PB_LEN = 2, KT_PB_FIXED32 = 5 };
+enum {
+    KT_PB_VARINT = 0,
+    KT_PB_FIXED64 = 1,
+    KT_PB_LEN = 2,
+    KT_PB_SGROUP = 3,
+    KT_PB_EGROUP = 4,
+    KT_PB_FIXED32 = 5,
+};
 
+/* Tags and lengths are 32-bit varints: protobuf-c refuses them in more than 5 bytes,
+ * however they are padded. */
+#define KT_PB_MAX_VARINT32_BYTES 5
+
+/* Why bytes are not protobuf (negative, so they never pass for a field). */
+enum kt_pb_bad {
+    KT_PB_TRUNCATED = -1,     /* a tag, value or length runs past the end */
+    KT_PB_OVERLONG = -2,      /* a varint over 10 bytes or 64 bits, a tag or length over 5 */
+    KT_PB_BAD_TAG = -3,       /* field number 0 or past 2^29 - 1 */
+    KT_PB_BAD_WIRE_TYPE = -4, /* a group (3, 4) or an undefined wire type (6, 7) */
+};
+
+/* Reads a varint at *pp. Returns 0 with *pp past it, KT_PB_TRUNCATED or KT_PB_OVERLONG. */
+static inline int kt_pb_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    if (p < end && *p < 0x80) {
+        *v = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    uint64_t r = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        if (p >= end)
+            return KT_PB_TRUNCATED;
+        uint8_t b = *p++;
+        if (shift == 63 && b > 1)
+            return KT_PB_OVERLONG;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = r;
+            *pp = p;
+            return 0;
+        }
+    }
+    return KT_PB_OVERLONG;
+}
+
+/* One field as found on the wire. */
+struct kt_pb_field {
+    uint32_t num;
+    uint32_t wt;
+    const uint8_t *val;    /* first byte after the tag (unknown fields are kept from here) */
+    uint64_t v;            /* a varint or fixed value (not set for length-delimited ones) */
+    struct kt_slice bytes; /* a length-delimited field's payload (not set for others) */
+};
+
+/* Every shape of field; kt_pb_field's out-of-line half. */
+int kt_pb_field_any(const uint8_t **pp, const uint8_t *end, struct kt_pb_field *f);
+
+/* Steps over the field at *pp. Returns 1 with *f filled and *pp past the field, 0 at end,
+ * or a negative enum kt_pb_bad with *pp unchanged. Inline for the shapes most fields
+ * have: a one-byte tag with a one-byte varint or length, or a fixed64. */
+static inline __attribute__((always_inline)) int kt_pb_field(const uint8_t **pp, const uint8_t *end,
+                                                             struct kt_pb_field *f)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return 0;
+    if (end - p >= 10 && p[0] >= 8 && p[0] < 0x80) {
+        f->num = p[0] >> 3;
+        f->wt = p[0] & 7;
+        f->val = p + 1;
+        if (f->wt == KT_PB_LEN && p[1] < 0x80 && p[1] <= end - p - 2) {
+            f->bytes = (struct kt_slice){p + 2, p[1]};
+            *pp = p + 2 + p[1];
+            return 1;
+        }
+        if (f->wt == KT_PB_VARINT && p[1] < 0x80) {
+            f->v = p[1];
+            *pp = p + 2;
+            return 1;
+        }
+        if (f->wt == KT_PB_FIXED64) {
+            uint64_t v = 0;
+            for (int i = 8; i >= 1; i--)
+                v = v << 8 | p[i];
+            f->v = v;
+            *pp = p + 9;
+            return 1;
+        }
+    }
+    return kt_pb_field_any(pp, end, f);
+}
+
+/* A cursor over a message's fields, for code that picks a few fields out of small messages
+ * (gRPC status details). */
 struct kt_pb {
     const uint8_t *p, *end;
 };
@@ -22,79 +121,12 @@ static inline struct kt_pb kt_pb_of(struct kt_slice s)
     return (struct kt_pb){s.p, s.p + s.n};
 }
 
-/* One field: its number, wire type and value (varint and fixed values in v; for
- * length-delimited ones, the payload in bytes and its length in v). */
-struct kt_pb_field {
-    uint32_t num;
-    uint32_t wt;
-    uint64_t v;
-    struct kt_slice bytes;
-};
-
-static inline bool kt_pb_varint(struct kt_pb *b, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (unsigned shift = 0; shift < 64 && b->p < b->end; shift += 7) {
-        uint8_t c = *b->p++;
-        r |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *v = r;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* One field at b->p; on failure b->p is anywhere up to b->end. */
-static inline bool kt_pb_read(struct kt_pb *b, struct kt_pb_field *f)
-{
-    uint64_t tag;
-    if (!kt_pb_varint(b, &tag) || tag >> 3 > UINT32_MAX)
-        return false;
-    f->num = (uint32_t)(tag >> 3);
-    f->wt = (uint32_t)(tag & 7);
-    f->bytes = (struct kt_slice){NULL, 0};
-    switch (f->wt) {
-    case KT_PB_VARINT: return kt_pb_varint(b, &f->v);
-    case KT_PB_FIXED64:
-        if (b->end - b->p < 8)
-            return false;
-        f->v = 0;
-        for (int i = 7; i >= 0; i--)
-            f->v = f->v << 8 | b->p[i];
-        b->p += 8;
-        return true;
-    case KT_PB_LEN:
-        if (!kt_pb_varint(b, &f->v) || f->v > (uint64_t)(b->end - b->p))
-            return false;
-        f->bytes = (struct kt_slice){b->p, (size_t)f->v};
-        b->p += f->v;
-        return true;
-    case KT_PB_FIXED32:
-        if (b->end - b->p < 4)
-            return false;
-        f->v = (uint64_t)b->p[0] | (uint64_t)b->p[1] << 8 | (uint64_t)b->p[2] << 16 |
-               (uint64_t)b->p[3] << 24;
-        b->p += 4;
-        return true;
-    default: return false;
-    }
-}
-
 /* Reads the next field. false at the end of the bytes, or on bytes that are not protobuf
- * (a truncated value, a group or unknown wire type): callers that need to tell the two apart
- * compare b->p with b->end afterwards. */
+ * (b->p then stays at the bad field: callers that need to tell the two apart compare b->p
+ * with b->end afterwards). */
 static inline bool kt_pb_next(struct kt_pb *b, struct kt_pb_field *f)
 {
-    const uint8_t *start = b->p;
-    if (b->p >= b->end)
-        return false;
-    if (kt_pb_read(b, f))
-        return true;
-    /* A field cut off at the very end ("\x0a", a length with no payload) would otherwise
-     * leave b->p == b->end and pass for the end of the bytes. */
-    b->p = start;
-    return false;
+    return kt_pb_field(&b->p, b->end, f) == 1;
 }
 
 #endif

@@ -1,4 +1,4 @@
-/* batcher: collects keyed chunks (complete serialized *Data messages, see kt_otlp_split)
+/* batcher: collects keyed chunks (complete serialized *Data messages, see otlp_split)
  * and, on flush, cuts them into Kafka-message-sized values, one key per message.
  *
  * Pure data structure: no Kafka, no event loop, so the grouping and size rules can be unit
@@ -65,7 +65,7 @@ void batcher_free(struct batcher *b);
 int batcher_add(struct batcher *b, const char *key, const uint8_t *p, size_t n, uint32_t n_items,
                 void *tag);
 
-/* The batch's own storage, for a caller that writes chunks into it (as kt_otlp_split's
+/* The batch's own storage, for a caller that writes chunks into it (as otlp_split's
  * out) instead of having batcher_add copy them: append there, then register each chunk
  * with batcher_add_stored. Appended bytes never registered must be cut off again (set len
  * back) before the next batcher_add or flush. */

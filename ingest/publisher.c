@@ -15,7 +15,7 @@
 #include "kt_kafka.h"
 #include "kt_log.h"
 #include "kt_otlp_json.h"
-#include "kt_otlp_wire.h"
+#include "otlp_split.h"
 
 /* librdkafka refuses a message whose key + value + record framing exceeds
  * message.max.bytes; the framing of one record is well under this. */
@@ -63,7 +63,7 @@ struct sigpipe {
     struct batcher *b;
     rd_kafka_topic_t *rkt;
     const char *topic;
-    struct kt_otlp_split_opts split;
+    struct otlp_split_opts split;
     ev_timer timer;
 };
 
@@ -82,9 +82,9 @@ struct publisher {
     ev_timer defer_timer;
     struct sigpipe sp[KT_SIGNAL_COUNT];
 
-    struct kt_otlp_splitter *splitter;
+    struct otlp_splitter *splitter;
     struct kt_buf split_out; /* reused by every submit */
-    struct kt_otlp_chunks chunks;
+    struct otlp_chunks chunks;
     struct kt_buf json;
 
     struct publisher_ticket *live; /* every ticket not yet finished */
@@ -538,20 +538,18 @@ static void init_sigpipe(struct publisher *p, enum kt_signal sig)
     switch (sig) {
     case KT_SIGNAL_TRACES:
         s->topic = c->kafka.traces_topic;
-        s->split.key_mode =
-            c->kafka.partition_traces_by_id ? KT_OTLP_KEY_TRACE_ID : KT_OTLP_KEY_NONE;
+        s->split.key_mode = c->kafka.partition_traces_by_id ? OTLP_KEY_TRACE_ID : OTLP_KEY_NONE;
         break;
     case KT_SIGNAL_METRICS:
         s->topic = c->kafka.metrics_topic;
         s->split.key_mode = c->kafka.partition_metrics_by_resource_attributes
-                                ? KT_OTLP_KEY_RESOURCE_HASH
-                                : KT_OTLP_KEY_NONE;
+                                ? OTLP_KEY_RESOURCE_HASH
+                                : OTLP_KEY_NONE;
         break;
     case KT_SIGNAL_LOGS:
         s->topic = c->kafka.logs_topic;
-        s->split.key_mode = c->kafka.partition_logs_by_resource_attributes
-                                ? KT_OTLP_KEY_RESOURCE_HASH
-                                : KT_OTLP_KEY_NONE;
+        s->split.key_mode =
+            c->kafka.partition_logs_by_resource_attributes ? OTLP_KEY_RESOURCE_HASH : OTLP_KEY_NONE;
         break;
     }
     s->split.max_chunk_bytes = c->kafka.encoding == INGEST_ENC_OTLP_JSON
@@ -586,7 +584,7 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     uint64_t high = conf->kafka.queue_max_messages * QUEUE_HIGH_PCT / 100;
     p->queue_high = high > 0 ? high : 1;
 
-    p->splitter = kt_otlp_splitter_new();
+    p->splitter = otlp_splitter_new();
     if (p->splitter == NULL) {
         publisher_free(p);
         return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
@@ -684,11 +682,10 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
     if (!in_place)
         kt_buf_reset(out);
     size_t out_len0 = out->len;
-    kt_otlp_chunks_reset(&p->chunks);
+    otlp_chunks_reset(&p->chunks);
     size_t n_rej = 0;
     struct kt_err rej = {0};
-    int rc =
-        kt_otlp_splitter_split(p->splitter, sig, body, &s->split, out, &p->chunks, &n_rej, &rej);
+    int rc = otlp_splitter_split(p->splitter, sig, body, &s->split, out, &p->chunks, &n_rej, &rej);
     if (rc != 0) {
         if (rc == KT_ENOMEM)
             return kt_err_set(err, KT_ENOMEM, "publisher: out of memory splitting %s",
@@ -724,7 +721,7 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
 
     p->api_depth++;
     for (size_t i = 0; i < p->chunks.n; i++) {
-        const struct kt_otlp_chunk *c = &p->chunks.v[i];
+        const struct otlp_chunk *c = &p->chunks.v[i];
         if (in_place) {
             rc = batcher_add_stored(s->b, c->key, c->off, c->len, c->n_items, t);
         } else {
@@ -839,9 +836,9 @@ void publisher_free(struct publisher *p)
     if (p->pipe_wr >= 0)
         close(p->pipe_wr);
     if (p->splitter != NULL)
-        kt_otlp_splitter_free(p->splitter);
+        otlp_splitter_free(p->splitter);
     kt_buf_free(&p->split_out);
-    kt_otlp_chunks_free(&p->chunks);
+    otlp_chunks_free(&p->chunks);
     kt_buf_free(&p->json);
     free(p);
 }

@@ -40,8 +40,9 @@ bool trace_decode_needs_full(ottl_fields fields)
  * order, each with its value bytes after the tag (a length-delimited one's length prefix
  * included) so that packing puts them back. What is not reproduced here returns KT_EUNSUPP
  * and trace_decode falls back to protobuf-c: a singular message given again (merged), a
- * known field with another wire type than its own (protobuf-c reads a bool from any), a
- * field number 0, AnyValues nested past kt_otlp_validate's bound.
+ * known field with another wire type than its own (protobuf-c reads a bool from any),
+ * AnyValues nested past kt_otlp_validate's bound. Fields are read with kt_pb_field, under
+ * the rules kt_otlp_validate applied to the same bytes.
  *
  * A shallow decode runs the same code and skips what the caller does not read: a span's
  * attributes, events and links, resources and scopes unless their fields are read, and
@@ -50,118 +51,17 @@ bool trace_decode_needs_full(ottl_fields fields)
 /* AnyValue depth past which protobuf-c decides (kt_otlp_validate accepts 32). */
 #define MAX_ANY_DEPTH 64
 
-/* One field as protobuf-c scans it: tag and length prefix in at most 5 bytes, a varint in
- * at most 10 (bits past 64 dropped). */
-struct wf {
-    uint32_t num;
-    uint32_t wt;
-    const uint8_t *val; /* the value, first byte after the tag */
-    const uint8_t *pay; /* a length-delimited value's payload */
-    size_t len;         /* its length */
-    uint64_t v;         /* a varint or fixed value */
-};
-
-/* Any field at p, not at end; for wf_next. */
-static __attribute__((noinline)) int wf_next_any(const uint8_t **pp, const uint8_t *end,
-                                                 struct wf *f)
-{
-    const uint8_t *p = *pp;
-    uint64_t tag = 0;
-    for (unsigned shift = 0;; shift += 7) {
-        if (p == end || shift == 35)
-            return KT_EINVAL;
-        uint8_t c = *p++;
-        tag |= (uint64_t)(c & 0x7f) << shift;
-        if (c < 0x80)
-            break;
-    }
-    f->num = (uint32_t)(tag >> 3);
-    f->wt = (uint32_t)(tag & 7);
-    f->val = p;
-    if (f->num == 0)
-        return KT_EUNSUPP;
-    uint64_t v = 0;
-    switch (f->wt) {
-    case KT_PB_VARINT:
-        for (unsigned shift = 0;; shift += 7) {
-            if (p == end || shift == 70)
-                return KT_EINVAL;
-            uint8_t c = *p++;
-            v |= (uint64_t)(c & 0x7f) << shift;
-            if (c < 0x80)
-                break;
-        }
-        f->v = v;
-        break;
-    case KT_PB_FIXED64:
-        if (end - p < 8)
-            return KT_EINVAL;
-        for (int i = 7; i >= 0; i--)
-            v = v << 8 | p[i];
-        f->v = v;
-        p += 8;
-        break;
-    case KT_PB_LEN:
-        for (unsigned shift = 0;; shift += 7) {
-            if (p == end || shift == 35)
-                return KT_EINVAL;
-            uint8_t c = *p++;
-            v |= (uint64_t)(c & 0x7f) << shift;
-            if (c < 0x80)
-                break;
-        }
-        if (v > (uint64_t)(end - p))
-            return KT_EINVAL;
-        f->pay = p;
-        f->len = (size_t)v;
-        p += v;
-        break;
-    case KT_PB_FIXED32:
-        if (end - p < 4)
-            return KT_EINVAL;
-        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
-        p += 4;
-        break;
-    default: return KT_EINVAL;
-    }
-    *pp = p;
-    return 1;
-}
-
-/* Returns 1 with *f filled and *pp past the field, 0 at end, KT_EINVAL on malformed bytes,
- * KT_EUNSUPP on field number 0. Inline for the common shapes: a one-byte tag and a one-byte
- * varint or length, or a fixed value. */
+/* The next field (kt_pb_field) with kotel's error codes: 1, 0 at end, KT_EINVAL on bytes
+ * protobuf-c refuses too (cut short, a group), KT_EUNSUPP on what it may read (field number
+ * 0, a varint past 64 bits): kt_otlp_validate refuses those, and for other callers
+ * protobuf-c decides. */
 static inline __attribute__((always_inline)) int wf_next(const uint8_t **pp, const uint8_t *end,
-                                                         struct wf *f)
+                                                         struct kt_pb_field *f)
 {
-    const uint8_t *p = *pp;
-    if (p == end)
-        return 0;
-    if (end - p >= 10 && p[0] >= 8 && p[0] < 0x80) {
-        f->num = p[0] >> 3;
-        f->wt = p[0] & 7;
-        f->val = p + 1;
-        if (f->wt == KT_PB_LEN && p[1] < 0x80 && p[1] <= end - p - 2) {
-            f->pay = p + 2;
-            f->len = p[1];
-            *pp = p + 2 + p[1];
-            return 1;
-        }
-        if (f->wt == KT_PB_VARINT && p[1] < 0x80) {
-            f->v = p[1];
-            *pp = p + 2;
-            return 1;
-        }
-        if (f->wt == KT_PB_FIXED64) {
-            uint64_t v = 0;
-            for (int i = 8; i >= 1; i--)
-                v = v << 8 | p[i];
-            f->v = v;
-            *pp = p + 9;
-            return 1;
-        }
-    }
-    return wf_next_any(pp, end, f);
+    int rc = kt_pb_field(pp, end, f);
+    if (rc >= 0)
+        return rc;
+    return rc == KT_PB_TRUNCATED || rc == KT_PB_BAD_WIRE_TYPE ? KT_EINVAL : KT_EUNSUPP;
 }
 
 /* Known field numbers lo..hi of a message, as a bit mask (all below 32). */
@@ -177,7 +77,7 @@ static inline bool is_known(uint32_t known, uint32_t num)
 static int count2(const uint8_t *p, const uint8_t *end, uint32_t a, uint32_t b, size_t *na,
                   size_t *nb)
 {
-    struct wf f;
+    struct kt_pb_field f;
     int rc;
     *na = *nb = 0;
     while ((rc = wf_next(&p, end, &f)) == 1) {
@@ -212,12 +112,12 @@ static inline void *vec_objs(void *v, size_t n)
 
 /* Keeps f (ending at fend) in m's unknown fields. The array is sized on the first one by a
  * count over the whole message [start, end): unknown fields are rare. */
-static int keep_unknown(struct kt_arena *a, ProtobufCMessage *m, const struct wf *f,
+static int keep_unknown(struct kt_arena *a, ProtobufCMessage *m, const struct kt_pb_field *f,
                         const uint8_t *fend, const uint8_t *start, const uint8_t *end,
                         uint32_t known)
 {
     if (m->unknown_fields == NULL) {
-        struct wf g;
+        struct kt_pb_field g;
         size_t n = 0;
         while (wf_next(&start, end, &g) == 1)
             n += !is_known(known, g.num);
@@ -233,28 +133,29 @@ static int keep_unknown(struct kt_arena *a, ProtobufCMessage *m, const struct wf
     return u->data == NULL ? KT_ENOMEM : 0;
 }
 
-static inline int str_of(struct kt_arena *a, const struct wf *f, char **out)
+static inline int str_of(struct kt_arena *a, const struct kt_pb_field *f, char **out)
 {
     if (f->wt != KT_PB_LEN)
         return KT_EUNSUPP;
-    *out = kt_arena_strndup(a, (const char *)f->pay, f->len);
+    *out = kt_arena_strndup(a, (const char *)f->bytes.p, f->bytes.n);
     return *out == NULL ? KT_ENOMEM : 0;
 }
 
 /* protobuf-c leaves data NULL for empty bytes. */
-static inline int bytes_of(struct kt_arena *a, const struct wf *f, ProtobufCBinaryData *out)
+static inline int bytes_of(struct kt_arena *a, const struct kt_pb_field *f,
+                           ProtobufCBinaryData *out)
 {
     if (f->wt != KT_PB_LEN)
         return KT_EUNSUPP;
-    out->len = f->len;
+    out->len = f->bytes.n;
     out->data = NULL;
-    if (f->len > 0 && (out->data = kt_arena_memdup(a, f->pay, f->len)) == NULL)
+    if (f->bytes.n > 0 && (out->data = kt_arena_memdup(a, f->bytes.p, f->bytes.n)) == NULL)
         return KT_ENOMEM;
     return 0;
 }
 
 /* int32, uint32 and enums keep the low 32 bits of the varint; int64 all of it. */
-static inline int varint_of(const struct wf *f, uint64_t *v)
+static inline int varint_of(const struct kt_pb_field *f, uint64_t *v)
 {
     if (f->wt != KT_PB_VARINT)
         return KT_EUNSUPP;
@@ -262,7 +163,7 @@ static inline int varint_of(const struct wf *f, uint64_t *v)
     return 0;
 }
 
-static inline int u32_of(const struct wf *f, uint32_t *out)
+static inline int u32_of(const struct kt_pb_field *f, uint32_t *out)
 {
     if (f->wt != KT_PB_VARINT)
         return KT_EUNSUPP;
@@ -270,7 +171,7 @@ static inline int u32_of(const struct wf *f, uint32_t *out)
     return 0;
 }
 
-static inline int i32_of(const struct wf *f, int32_t *out)
+static inline int i32_of(const struct kt_pb_field *f, int32_t *out)
 {
     if (f->wt != KT_PB_VARINT)
         return KT_EUNSUPP;
@@ -278,7 +179,7 @@ static inline int i32_of(const struct wf *f, int32_t *out)
     return 0;
 }
 
-static inline int fixed64_of(const struct wf *f, uint64_t *out)
+static inline int fixed64_of(const struct kt_pb_field *f, uint64_t *out)
 {
     if (f->wt != KT_PB_FIXED64)
         return KT_EUNSUPP;
@@ -286,7 +187,7 @@ static inline int fixed64_of(const struct wf *f, uint64_t *out)
     return 0;
 }
 
-static inline int fixed32_of(const struct wf *f, uint32_t *out)
+static inline int fixed32_of(const struct kt_pb_field *f, uint32_t *out)
 {
     if (f->wt != KT_PB_FIXED32)
         return KT_EUNSUPP;
@@ -295,7 +196,7 @@ static inline int fixed32_of(const struct wf *f, uint32_t *out)
 }
 
 /* A singular message field's payload, for the first time (a second would be merged). */
-static inline int once(const struct wf *f, const void *cur)
+static inline int once(const struct kt_pb_field *f, const void *cur)
 {
     if (f->wt != KT_PB_LEN || cur != NULL)
         return KT_EUNSUPP;
@@ -333,12 +234,13 @@ static int d_array(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int
     if (rc != 0 || (rc = vec(a, n, sizeof(AnyValue), &m->values)) != 0)
         return rc;
     AnyValue *objs = vec_objs(m->values, n);
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         if (f.num == 1) {
             AnyValue *v = m->values[m->n_values] = &objs[m->n_values];
             m->n_values++;
-            rc = f.wt == KT_PB_LEN ? d_any(a, f.pay, f.pay + f.len, depth, v) : KT_EUNSUPP;
+            rc = f.wt == KT_PB_LEN ? d_any(a, f.bytes.p, f.bytes.p + f.bytes.n, depth, v)
+                                   : KT_EUNSUPP;
         } else {
             rc = keep_unknown(a, &m->base, &f, p, start, end, known);
         }
@@ -359,12 +261,13 @@ static int d_kvlist(struct kt_arena *a, const uint8_t *p, const uint8_t *end, in
     if (rc != 0 || (rc = vec(a, n, sizeof(KeyValue), &m->values)) != 0)
         return rc;
     KeyValue *objs = vec_objs(m->values, n);
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         if (f.num == 1) {
             KeyValue *kv = m->values[m->n_values] = &objs[m->n_values];
             m->n_values++;
-            rc = f.wt == KT_PB_LEN ? d_key_value(a, f.pay, f.pay + f.len, depth, kv) : KT_EUNSUPP;
+            rc = f.wt == KT_PB_LEN ? d_key_value(a, f.bytes.p, f.bytes.p + f.bytes.n, depth, kv)
+                                   : KT_EUNSUPP;
         } else {
             rc = keep_unknown(a, &m->base, &f, p, start, end, known);
         }
@@ -382,7 +285,7 @@ static int d_any(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int d
     *m = any_init;
     if (++depth > MAX_ANY_DEPTH)
         return KT_EUNSUPP;
-    struct wf f;
+    struct kt_pb_field f;
     int rc;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         if (!is_known(known, f.num)) {
@@ -414,7 +317,7 @@ static int d_any(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int d
             else if ((m->array_value = kt_arena_alloc(a, sizeof(ArrayValue))) == NULL)
                 rc = KT_ENOMEM;
             else
-                rc = d_array(a, f.pay, f.pay + f.len, depth, m->array_value);
+                rc = d_array(a, f.bytes.p, f.bytes.p + f.bytes.n, depth, m->array_value);
             break;
         case 6:
             if (f.wt != KT_PB_LEN)
@@ -422,7 +325,7 @@ static int d_any(struct kt_arena *a, const uint8_t *p, const uint8_t *end, int d
             else if ((m->kvlist_value = kt_arena_alloc(a, sizeof(KeyValueList))) == NULL)
                 rc = KT_ENOMEM;
             else
-                rc = d_kvlist(a, f.pay, f.pay + f.len, depth, m->kvlist_value);
+                rc = d_kvlist(a, f.bytes.p, f.bytes.p + f.bytes.n, depth, m->kvlist_value);
             break;
         case 7: rc = bytes_of(a, &f, &m->bytes_value); break;
         default: rc = i32_of(&f, &m->string_value_strindex); break;
@@ -440,7 +343,7 @@ static int d_key_value(struct kt_arena *a, const uint8_t *p, const uint8_t *end,
     const uint8_t *start = p;
     const uint32_t known = FIELDS(1, 3);
     *m = kv_init;
-    struct wf f;
+    struct kt_pb_field f;
     int rc;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         switch (f.num) {
@@ -450,7 +353,7 @@ static int d_key_value(struct kt_arena *a, const uint8_t *p, const uint8_t *end,
                 break;
             if ((m->value = kt_arena_alloc(a, sizeof(AnyValue))) == NULL)
                 return KT_ENOMEM;
-            rc = d_any(a, f.pay, f.pay + f.len, depth, m->value);
+            rc = d_any(a, f.bytes.p, f.bytes.p + f.bytes.n, depth, m->value);
             break;
         case 3: rc = i32_of(&f, &m->key_strindex); break;
         default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
@@ -462,14 +365,14 @@ static int d_key_value(struct kt_arena *a, const uint8_t *p, const uint8_t *end,
 }
 
 /* One attribute into the array the caller sized by its count (AnyValue nesting starts over). */
-static inline int d_attr(struct kt_arena *a, const struct wf *f, KeyValue *objs, size_t *n,
+static inline int d_attr(struct kt_arena *a, const struct kt_pb_field *f, KeyValue *objs, size_t *n,
                          KeyValue **v)
 {
     if (f->wt != KT_PB_LEN)
         return KT_EUNSUPP;
     KeyValue *kv = v[*n] = &objs[*n];
     ++*n;
-    return d_key_value(a, f->pay, f->pay + f->len, 0, kv);
+    return d_key_value(a, f->bytes.p, f->bytes.p + f->bytes.n, 0, kv);
 }
 
 static int d_scope(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Scope *m)
@@ -482,7 +385,7 @@ static int d_scope(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Sco
     if (rc != 0 || (rc = vec(a, n, sizeof(KeyValue), &m->attributes)) != 0)
         return rc;
     KeyValue *objs = vec_objs(m->attributes, n);
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         switch (f.num) {
         case 1: rc = str_of(a, &f, &m->name); break;
@@ -507,7 +410,7 @@ static int d_entity_ref(struct kt_arena *a, const uint8_t *p, const uint8_t *end
     if (rc != 0 || (rc = vec(a, n_id, 0, &m->id_keys)) != 0 ||
         (rc = vec(a, n_desc, 0, &m->description_keys)) != 0)
         return rc;
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         switch (f.num) {
         case 1: rc = str_of(a, &f, &m->schema_url); break;
@@ -534,7 +437,7 @@ static int d_resource(struct kt_arena *a, const uint8_t *p, const uint8_t *end, 
         return rc;
     KeyValue *attrs = vec_objs(m->attributes, n_attrs);
     EntityRef *refs = vec_objs(m->entity_refs, n_refs);
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         switch (f.num) {
         case 1: rc = d_attr(a, &f, attrs, &m->n_attributes, m->attributes); break;
@@ -545,7 +448,8 @@ static int d_resource(struct kt_arena *a, const uint8_t *p, const uint8_t *end, 
                 break;
             }
             m->entity_refs[m->n_entity_refs] = &refs[m->n_entity_refs];
-            rc = d_entity_ref(a, f.pay, f.pay + f.len, m->entity_refs[m->n_entity_refs++]);
+            rc = d_entity_ref(a, f.bytes.p, f.bytes.p + f.bytes.n,
+                              m->entity_refs[m->n_entity_refs++]);
             break;
         default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
         }
@@ -560,7 +464,7 @@ static int d_status(struct kt_arena *a, const uint8_t *p, const uint8_t *end, St
     const uint8_t *start = p;
     const uint32_t known = FIELDS(2, 3);
     *m = status_init;
-    struct wf f;
+    struct kt_pb_field f;
     int rc;
     int32_t code;
     while ((rc = wf_next(&p, end, &f)) == 1) {
@@ -588,7 +492,7 @@ static int d_event(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Eve
     if (rc != 0 || (rc = vec(a, n, sizeof(KeyValue), &m->attributes)) != 0)
         return rc;
     KeyValue *objs = vec_objs(m->attributes, n);
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         switch (f.num) {
         case 1: rc = fixed64_of(&f, &m->time_unix_nano); break;
@@ -613,7 +517,7 @@ static int d_link(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Link
     if (rc != 0 || (rc = vec(a, n, sizeof(KeyValue), &m->attributes)) != 0)
         return rc;
     KeyValue *objs = vec_objs(m->attributes, n);
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         switch (f.num) {
         case 1: rc = bytes_of(a, &f, &m->trace_id); break;
@@ -633,7 +537,7 @@ static int d_link(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Link
 /* Events and links share one count pass with the attributes. */
 static int span_counts(const uint8_t *p, const uint8_t *end, size_t n[3])
 {
-    struct wf f;
+    struct kt_pb_field f;
     int rc;
     n[0] = n[1] = n[2] = 0;
     while ((rc = wf_next(&p, end, &f)) == 1) {
@@ -658,7 +562,7 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
     KeyValue *attrs = vec_objs(m->attributes, n[0]);
     Event *events = vec_objs(m->events, n[1]);
     Link *links = vec_objs(m->links, n[2]);
-    struct wf f;
+    struct kt_pb_field f;
     int32_t kind;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         if (shallow && (f.num == 9 || f.num == 11 || f.num == 13 || !is_known(known, f.num)))
@@ -683,7 +587,7 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
                 break;
             }
             m->events[m->n_events] = &events[m->n_events];
-            rc = d_event(a, f.pay, f.pay + f.len, m->events[m->n_events++]);
+            rc = d_event(a, f.bytes.p, f.bytes.p + f.bytes.n, m->events[m->n_events++]);
             break;
         case 12: rc = u32_of(&f, &m->dropped_events_count); break;
         case 13:
@@ -692,7 +596,7 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
                 break;
             }
             m->links[m->n_links] = &links[m->n_links];
-            rc = d_link(a, f.pay, f.pay + f.len, m->links[m->n_links++]);
+            rc = d_link(a, f.bytes.p, f.bytes.p + f.bytes.n, m->links[m->n_links++]);
             break;
         case 14: rc = u32_of(&f, &m->dropped_links_count); break;
         case 15:
@@ -700,7 +604,7 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
                 break;
             if ((m->status = kt_arena_alloc(a, sizeof(Status))) == NULL)
                 return KT_ENOMEM;
-            rc = d_status(a, f.pay, f.pay + f.len, m->status);
+            rc = d_status(a, f.bytes.p, f.bytes.p + f.bytes.n, m->status);
             break;
         case 16: rc = fixed32_of(&f, &m->flags); break;
         default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
@@ -723,7 +627,7 @@ static int d_scope_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *en
     if (rc != 0 || (rc = vec(a, n, sizeof(Span), &m->spans)) != 0)
         return rc;
     Span *spans = vec_objs(m->spans, n);
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         if (shallow && ((f.num == 1 && !(need & SCOPE_FIELDS)) || !is_known(known, f.num)))
             continue;
@@ -733,7 +637,7 @@ static int d_scope_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *en
                 break;
             if ((m->scope = kt_arena_alloc(a, sizeof(Scope))) == NULL)
                 return KT_ENOMEM;
-            rc = d_scope(a, f.pay, f.pay + f.len, m->scope);
+            rc = d_scope(a, f.bytes.p, f.bytes.p + f.bytes.n, m->scope);
             break;
         case 2:
             if (f.wt != KT_PB_LEN) {
@@ -741,7 +645,7 @@ static int d_scope_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *en
                 break;
             }
             m->spans[m->n_spans] = &spans[m->n_spans];
-            rc = d_span(a, f.pay, f.pay + f.len, shallow, m->spans[m->n_spans++]);
+            rc = d_span(a, f.bytes.p, f.bytes.p + f.bytes.n, shallow, m->spans[m->n_spans++]);
             break;
         case 3: rc = str_of(a, &f, &m->schema_url); break;
         default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
@@ -764,7 +668,7 @@ static int d_resource_spans(struct kt_arena *a, const uint8_t *p, const uint8_t 
     if (rc != 0 || (rc = vec(a, n, sizeof(ScopeSpans), &m->scope_spans)) != 0)
         return rc;
     ScopeSpans *objs = vec_objs(m->scope_spans, n);
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         if (shallow && ((f.num == 1 && !(need & OTTL_FIELD(OTTL_P_RESOURCE_ATTRS))) ||
                         !is_known(known, f.num)))
@@ -775,7 +679,7 @@ static int d_resource_spans(struct kt_arena *a, const uint8_t *p, const uint8_t 
                 break;
             if ((m->resource = kt_arena_alloc(a, sizeof(Resource))) == NULL)
                 return KT_ENOMEM;
-            rc = d_resource(a, f.pay, f.pay + f.len, m->resource);
+            rc = d_resource(a, f.bytes.p, f.bytes.p + f.bytes.n, m->resource);
             break;
         case 2:
             if (f.wt != KT_PB_LEN) {
@@ -783,7 +687,8 @@ static int d_resource_spans(struct kt_arena *a, const uint8_t *p, const uint8_t 
                 break;
             }
             m->scope_spans[m->n_scope_spans] = &objs[m->n_scope_spans];
-            rc = d_scope_spans(a, f.pay, f.pay + f.len, need, m->scope_spans[m->n_scope_spans++]);
+            rc = d_scope_spans(a, f.bytes.p, f.bytes.p + f.bytes.n, need,
+                               m->scope_spans[m->n_scope_spans++]);
             break;
         case 3: rc = str_of(a, &f, &m->schema_url); break;
         default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
@@ -808,11 +713,11 @@ static int decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, Tra
     if (rc != 0 || (rc = vec(a, n, sizeof(ResourceSpans), &td->resource_spans)) != 0)
         return rc;
     ResourceSpans *objs = vec_objs(td->resource_spans, n);
-    struct wf f;
+    struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
         if (f.num == 1 && f.wt == KT_PB_LEN) {
             td->resource_spans[td->n_resource_spans] = &objs[td->n_resource_spans];
-            rc = d_resource_spans(a, f.pay, f.pay + f.len, need,
+            rc = d_resource_spans(a, f.bytes.p, f.bytes.p + f.bytes.n, need,
                                   td->resource_spans[td->n_resource_spans++]);
         } else if (f.num == 1) {
             rc = KT_EUNSUPP;

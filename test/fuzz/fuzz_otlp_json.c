@@ -1,8 +1,8 @@
 /* libFuzzer target for kt_otlp_json: feeds the input to kt_otlp_json_to_proto as each
  * signal. Whatever is accepted must survive protobuf -> JSON -> protobuf unchanged: the
  * JSON written is read back to the very same bytes, or the mapping is lossy somewhere.
- * The same bytes also go to kt_otlp_proto_to_json as protobuf, which must not crash and,
- * when it accepts them, must write JSON that parses. */
+ * The same bytes also go through kt_otlp_validate_flags (KT_OTLP_VALIDATE_NO_NUL) as
+ * protobuf: what it accepts, kt_otlp_proto_to_json must turn into JSON that parses. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "kt_otlp_json.h"
+#include "kt_otlp_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,14 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct kt_err err = {0};
         struct kt_slice raw = {data, size};
         kt_buf_reset(&json);
-        int rc = kt_otlp_proto_to_json(sig, raw, &json, &err);
-        if (rc == KT_EINVAL) {
-            if (err.msg[0] == '\0' || json.len != 0)
-                fail("proto_to_json KT_EINVAL without a message or with output", sig, &err, NULL);
+        if (kt_otlp_validate_flags(sig, raw, KT_OTLP_VALIDATE_NO_NUL, NULL, &err) != 0)
             continue;
-        }
-        if (rc != 0)
-            fail("proto_to_json failed oddly", sig, &err, NULL);
+        if (kt_otlp_proto_to_json(sig, raw, &json, &err) != 0)
+            fail("proto_to_json refused validated protobuf", sig, &err, NULL);
         json_error_t jerr;
         json_t *v = json_loadb((const char *)json.p, json.len, 0, &jerr);
         if (v == NULL)

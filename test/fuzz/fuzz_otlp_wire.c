@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../ingest/otlp_split.h"
 #include "kt_otlp_wire.h"
 #include "opentelemetry/proto/logs/v1/logs.pb-c.h"
 #include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
@@ -44,16 +45,17 @@ static bool protobuf_c_decodes(enum kt_signal sig, struct kt_slice b)
     return true;
 }
 
-static void split_and_check(enum kt_signal sig, struct kt_slice msg, size_t n_items, int mode,
-                            size_t max, struct kt_buf *out, struct kt_otlp_chunks *chunks)
+static void split_and_check(struct otlp_splitter *s, enum kt_signal sig, struct kt_slice msg,
+                            size_t n_items, int mode, size_t max, struct kt_buf *out,
+                            struct otlp_chunks *chunks)
 {
     kt_buf_reset(out);
-    kt_otlp_chunks_reset(chunks);
-    struct kt_otlp_split_opts o = {(enum kt_otlp_key_mode)mode, max};
+    otlp_chunks_reset(chunks);
+    struct otlp_split_opts o = {(enum otlp_key_mode)mode, max};
     size_t rejected = 0;
     struct kt_err err = {0, ""};
-    int rc = kt_otlp_split(sig, msg, &o, out, chunks, &rejected, &err);
-    if (sig == KT_SIGNAL_METRICS && mode == KT_OTLP_KEY_TRACE_ID) {
+    int rc = otlp_splitter_split(s, sig, msg, &o, out, chunks, &rejected, &err);
+    if (sig == KT_SIGNAL_METRICS && mode == OTLP_KEY_TRACE_ID) {
         check(rc == KT_EINVAL && chunks->n == 0, "trace_id keys accepted for metrics", sig, mode,
               max);
         return;
@@ -63,7 +65,7 @@ static void split_and_check(enum kt_signal sig, struct kt_slice msg, size_t n_it
 
     size_t total = 0, end = 0;
     for (size_t i = 0; i < chunks->n; i++) {
-        const struct kt_otlp_chunk *c = &chunks->v[i];
+        const struct otlp_chunk *c = &chunks->v[i];
         check(c->off == end, "chunks not back to back", sig, mode, max);
         end = c->off + c->len;
         check(end <= out->len, "chunk past the output", sig, mode, max);
@@ -71,11 +73,11 @@ static void split_and_check(enum kt_signal sig, struct kt_slice msg, size_t n_it
         check(c->n_items > 0, "chunk without items", sig, mode, max);
         size_t keylen = strnlen(c->key, sizeof(c->key));
         check(keylen < sizeof(c->key), "key not terminated", sig, mode, max);
-        if (mode == KT_OTLP_KEY_NONE)
+        if (mode == OTLP_KEY_NONE)
             check(keylen == 0, "key in mode none", sig, mode, max);
-        if (mode == KT_OTLP_KEY_RESOURCE_HASH)
+        if (mode == OTLP_KEY_RESOURCE_HASH)
             check(keylen == 16, "resource key not 16 hex digits", sig, mode, max);
-        if (mode == KT_OTLP_KEY_TRACE_ID)
+        if (mode == OTLP_KEY_TRACE_ID)
             check(keylen == 0 || keylen == 32, "trace key not 32 hex digits", sig, mode, max);
         size_t n = 0;
         struct kt_slice b = {out->p + c->off, c->len};
@@ -96,7 +98,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct kt_buf out = KT_BUF_INIT;
-    static struct kt_otlp_chunks chunks;
+    static struct otlp_chunks chunks;
+    static struct otlp_splitter *splitter;
+    if (splitter == NULL)
+        splitter = otlp_splitter_new();
+    check(splitter != NULL, "out of memory", KT_SIGNAL_TRACES, -1, 0);
     struct kt_slice msg = {data, size};
     /* A bound small enough to force item-level splits and rejects, varied by the input. */
     size_t small = 48 + (size ? data[size - 1] : 0) * 4;
@@ -111,9 +117,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         check(protobuf_c_decodes((enum kt_signal)sig, msg),
               "validated, but protobuf-c cannot decode it", (enum kt_signal)sig, -1, 0);
-        for (int mode = KT_OTLP_KEY_NONE; mode <= KT_OTLP_KEY_RESOURCE_HASH; mode++) {
-            split_and_check((enum kt_signal)sig, msg, n_items, mode, 0, &out, &chunks);
-            split_and_check((enum kt_signal)sig, msg, n_items, mode, small, &out, &chunks);
+        for (int mode = OTLP_KEY_NONE; mode <= OTLP_KEY_RESOURCE_HASH; mode++) {
+            split_and_check(splitter, (enum kt_signal)sig, msg, n_items, mode, 0, &out, &chunks);
+            split_and_check(splitter, (enum kt_signal)sig, msg, n_items, mode, small, &out,
+                            &chunks);
         }
     }
     return 0;

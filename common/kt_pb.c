@@ -1,0 +1,63 @@
+#include "kt_pb.h"
+
+/* A tag or a length: a varint of at most KT_PB_MAX_VARINT32_BYTES bytes. */
+static int varint32(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    int rc = kt_pb_varint(&p, end, v);
+    if (rc != 0)
+        return rc;
+    if (p - *pp > KT_PB_MAX_VARINT32_BYTES)
+        return KT_PB_OVERLONG;
+    *pp = p;
+    return 0;
+}
+
+int kt_pb_field_any(const uint8_t **pp, const uint8_t *end, struct kt_pb_field *f)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return 0;
+    uint64_t tag, v;
+    int rc = varint32(&p, end, &tag);
+    if (rc != 0)
+        return rc;
+    if (tag > UINT32_MAX || tag >> 3 == 0)
+        return KT_PB_BAD_TAG;
+    f->num = (uint32_t)(tag >> 3);
+    f->wt = (uint32_t)(tag & 7);
+    f->val = p;
+    switch (f->wt) {
+    case KT_PB_VARINT:
+        if ((rc = kt_pb_varint(&p, end, &v)) != 0)
+            return rc;
+        f->v = v;
+        break;
+    case KT_PB_FIXED64:
+        if (end - p < 8)
+            return KT_PB_TRUNCATED;
+        v = 0;
+        for (int i = 7; i >= 0; i--)
+            v = v << 8 | p[i];
+        f->v = v;
+        p += 8;
+        break;
+    case KT_PB_LEN:
+        if ((rc = varint32(&p, end, &v)) != 0)
+            return rc;
+        if (v > (uint64_t)(end - p))
+            return KT_PB_TRUNCATED;
+        f->bytes = (struct kt_slice){p, (size_t)v};
+        p += v;
+        break;
+    case KT_PB_FIXED32:
+        if (end - p < 4)
+            return KT_PB_TRUNCATED;
+        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        p += 4;
+        break;
+    default: return KT_PB_BAD_WIRE_TYPE;
+    }
+    *pp = p;
+    return 1;
+}
