@@ -1,34 +1,59 @@
 # kotel build. `make` builds the binaries into build/; `make SAN=1` builds the same tree
 # with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/.
+#
+# Knobs (on the command line or in the environment):
+#   CFLAGS    optimisation and debug flags, yours to change: default -O2 -g (-O1 -g under
+#             SAN=1). The flags kotel needs (-std=c11, the warnings, the sanitizers) live in
+#             KT_CFLAGS and stay whatever CFLAGS says; `make CFLAGS=-O0` keeps them.
+#   CPPFLAGS, LDFLAGS, LDLIBS   added after kotel's own (KT_CPPFLAGS, KT_LDFLAGS, KT_LDLIBS).
+#   SAN=1     ASan + UBSan, into build/asan/.
+#   WERROR=1  warnings are errors. Off by default so a newer compiler's new warning does not
+#             stop a build from source; `make test` (CI) and `make lint` turn it on.
+#   LINT=1    the lint build (`make lint`): WERROR=1 plus -Wconversion -Wsign-conversion
+#             -Wmissing-prototypes -Wformat=2, into build/lint/.
+#   BUILD     the output directory (default build/, build/asan/, build/lint/).
+#   FUZZ_CFLAGS   optimisation and debug flags of `make fuzz` (default -O1 -g).
+# A change of the compile line (CC, CPPFLAGS, CFLAGS, WERROR) rebuilds every object of the
+# build directory ($(BUILD)/.flags): one directory never mixes objects compiled two ways.
+# Generated protobuf-c code ($(BUILD)/gen) is compiled without kotel's warnings and never
+# with -Werror: we do not edit it, so its warnings are not ours to fix.
 
 SAN ?= 0
+LINT ?= 0
+WERROR ?= 0
+BUILD ?= build$(if $(filter 1,$(LINT)),/lint)$(if $(filter 1,$(SAN)),/asan)
 ifeq ($(SAN),1)
-BUILD ?= build/asan
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-OPT ?= -O1
+CFLAGS ?= -O1 -g
 else
-BUILD ?= build
 SANFLAGS :=
-OPT ?= -O2
+CFLAGS ?= -O2 -g
 endif
 
 CC ?= cc
 PKGS := rdkafka libprotobuf-c libnghttp2 inih zlib jansson libpcre2-8
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS += -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS)
-CFLAGS += -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-          -fno-strict-aliasing $(SANFLAGS)
-LDFLAGS += $(SANFLAGS)
-LDLIBS += $(PKG_LIBS) -lev -lhttp_parser -lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm
-
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-CPPFLAGS += -DKT_VERSION=\"$(VERSION)\"
+KT_CPPFLAGS := $(strip -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) -DKT_VERSION=\"$(VERSION)\")
+# Flags every object needs, generated code included.
+KT_BASE_CFLAGS := $(strip -std=c11 -fno-strict-aliasing $(SANFLAGS))
+KT_WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes
+KT_LINT_WARN := -Wconversion -Wsign-conversion -Wmissing-prototypes -Wformat=2
+KT_CFLAGS := $(strip $(KT_BASE_CFLAGS) $(KT_WARN) $(if $(filter 1,$(LINT)),$(KT_LINT_WARN)) \
+                    $(if $(filter 1,$(WERROR) $(LINT)),-Werror))
+KT_LDFLAGS := $(strip $(SANFLAGS))
+KT_LDLIBS := $(PKG_LIBS) -lev -lhttp_parser -lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm
+COMPILE = $(CC) $(KT_CPPFLAGS) $(CPPFLAGS) $(KT_CFLAGS) $(CFLAGS)
+LINK = $(CC) $(KT_LDFLAGS) $(LDFLAGS)
+# Text for inside '...' in a recipe.
+shell_quote = $(subst ','\'',$(1))
 
 PROTOS := $(shell find proto -name '*.proto' | sort)
 GEN_C := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_O := $(GEN_C:.c=.o)
 GEN_STAMP := $(BUILD)/gen/.stamp
+FLAGS_STAMP := $(BUILD)/.flags
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 INGEST_SRC := $(filter-out ingest/main.c,$(sort $(wildcard ingest/*.c)))
@@ -53,7 +78,7 @@ endif
 UNIT_SRC := $(sort $(wildcard test/unit/*/test_*.c))
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 
-.PHONY: all bench-tools deps gen unit-bins test test-unit test-integration demo lint format fuzz fuzz-smoke clean \
+.PHONY: FORCE all bench-tools deps gen unit-bins test test-unit test-integration demo lint format fuzz fuzz-smoke clean \
         kafka-up kafka-down
 all: $(BINS) $(BENCH_TOOLS) $(KAFKA_ADMIN)
 
@@ -69,12 +94,19 @@ $(GEN_STAMP): $(PROTOS)
 
 $(GEN_C): $(GEN_STAMP)
 
-$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
-	$(CC) $(CPPFLAGS) $(filter-out -Wshadow -Wstrict-prototypes,$(CFLAGS)) -c $< -o $@
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(FLAGS_STAMP)
+	$(CC) $(KT_CPPFLAGS) $(CPPFLAGS) $(KT_BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c | $(GEN_STAMP)
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP) | $(GEN_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(COMPILE) -MMD -MP -c $< -o $@
+
+# The compile line of this build directory, rewritten only when it changes, so that objects
+# built with other flags are rebuilt rather than linked with the new ones.
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(call shell_quote,$(COMPILE))' | cmp -s - $@ || echo '$(call shell_quote,$(COMPILE))' >$@
+FORCE:
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRC)) $(GEN_O)
 	@rm -f $@
@@ -89,31 +121,31 @@ $(PROCESS_LIB): $(call obj,$(PROCESS_SRC))
 	ar rcs $@ $^ $(if $^,,$(BUILD)/obj/common/kt_err.o)
 
 $(BUILD)/kotel-ingest: $(call obj,ingest/main.c) $(INGEST_LIB) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
 $(BUILD)/kotel-process: $(call obj,process/main.c) $(PROCESS_LIB) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
 $(BUILD)/kotel-devbroker: $(call obj,$(DEVBROKER_SRC)) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
 $(KAFKA_ADMIN): $(BUILD)/obj/test/kafka/admin.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
 bench-tools: $(BENCH_TOOLS)
 $(BENCH_TOOLS): $(BUILD)/kotel-%: $(BUILD)/obj/test/bench/%.o $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
 # A unit test links the library of the directory it mirrors plus common.
 $(BUILD)/test/unit/common/%: $(call obj,test/unit/common/%.c) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS) -lcmocka
 $(BUILD)/test/unit/ingest/%: $(call obj,test/unit/ingest/%.c) $(INGEST_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS) -lcmocka
 $(BUILD)/test/unit/process/%: $(call obj,test/unit/process/%.c) $(PROCESS_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS) -lcmocka
 
 unit-bins: $(UNIT_BINS)
 
@@ -123,12 +155,12 @@ test-unit: $(UNIT_BINS)
 test-integration: all
 	@KT_BUILD=$(BUILD) scripts/run-integration.sh
 
-# Everything, then everything again under ASan+UBSan.
+# Everything, then everything again under ASan+UBSan; with -Werror, as CI runs it.
 test: deps
-	$(MAKE) all test-unit
-	$(MAKE) test-integration
-	$(MAKE) SAN=1 all test-unit
-	$(MAKE) SAN=1 test-integration
+	$(MAKE) WERROR=1 all test-unit
+	$(MAKE) WERROR=1 test-integration
+	$(MAKE) SAN=1 WERROR=1 all test-unit
+	$(MAKE) SAN=1 WERROR=1 test-integration
 	$(MAKE) fuzz-smoke
 
 # A local Apache Kafka cluster (scripts/kafka.sh; README, Running against Kafka).
@@ -159,7 +191,9 @@ format:
 # libFuzzer targets (clang); fuzz-smoke runs each over its corpus plus a short random run.
 FUZZ_SRC := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst test/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Ibuild/fuzz/gen $(PKG_CFLAGS)
+FUZZ_CFLAGS ?= -O1 -g
+FUZZ_KT_CPPFLAGS := -D_GNU_SOURCE -Icommon -Ibuild/fuzz/gen $(PKG_CFLAGS)
+FUZZ_KT_CFLAGS := -std=c11 -fsanitize=fuzzer,address,undefined
 FUZZ_GEN_STAMP := build/fuzz/gen/.stamp
 $(FUZZ_GEN_STAMP): $(PROTOS)
 	@mkdir -p build/fuzz/gen
@@ -174,7 +208,9 @@ build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_deco
 FUZZ_EXTRA_fuzz_otlp_wire := ingest/otlp_split.c
 build/fuzz/fuzz_otlp_wire: $(FUZZ_EXTRA_fuzz_otlp_wire) ingest/otlp_split.h
 build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) $(FUZZ_GEN_STAMP)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) $(LDLIBS)
+	clang $(FUZZ_KT_CPPFLAGS) $(CPPFLAGS) $(FUZZ_KT_CFLAGS) $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $< \
+	  $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) \
+	  $(KT_LDLIBS) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 fuzz-smoke: $(FUZZ_BINS)

@@ -460,7 +460,7 @@ static int pool_build(struct lg *g, struct kt_err *err)
                              (i / LG_SPANS_PER_TRACE) * 20000000u + s * 1000000u;
             x->start_time_unix_nano = start;
             x->end_time_unix_nano = start + 800000u + (rng_next() % 4000000u);
-            int vi = varied_attr[t];
+            size_t vi = (size_t)varied_attr[t];
             memcpy(&kvp[i * 10], sets[t].ptr, 10 * sizeof(*kvp));
             vkv[i] = sets[t].kv[vi];
             vav[i] = sets[t].av[vi];

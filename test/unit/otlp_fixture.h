@@ -259,7 +259,7 @@ static inline Span *span(int r, int s, int g, const struct tshape *sh)
     span_id_of(g, sp->span_id.data);
     sp->name = S("GET /api/v1/items/%d", g);
     sp->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
-    sp->start_time_unix_nano = 1700000000000000000ULL + (uint64_t)g;
+    sp->start_time_unix_nano = UINT64_C(1700000000000000000) + (uint64_t)g;
     sp->end_time_unix_nano = sp->start_time_unix_nano + 1000;
     size_t n = 3 + (size_t)sh->n_attrs + (g == sh->big_span);
     sp->n_attributes = n;
@@ -399,7 +399,7 @@ static inline NumberDP *number_dp(int p)
     dp->attributes = ARR(KeyValue, 2);
     dp->attributes[0] = kv_int("p", p);
     dp->attributes[1] = kv_str("http.route", S("/api/items/%d", p));
-    dp->time_unix_nano = 1700000000000000000ULL + (uint64_t)p;
+    dp->time_unix_nano = UINT64_C(1700000000000000000) + (uint64_t)p;
     dp->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
     dp->as_double = p * 1.5;
     return dp;
@@ -624,7 +624,7 @@ static inline LogsData *build_logs(int n_res, int n_logs, bool with_trace)
         sl->log_records = ARR(LogRecord, n_logs);
         for (int i = 0; i < n_logs; i++) {
             LogRecord *lr = new_LogRecord();
-            lr->time_unix_nano = 1700000000000000000ULL + (uint64_t)g;
+            lr->time_unix_nano = UINT64_C(1700000000000000000) + (uint64_t)g;
             lr->severity_number =
                 OPENTELEMETRY__PROTO__LOGS__V1__SEVERITY_NUMBER__SEVERITY_NUMBER_INFO;
             lr->severity_text = "INFO";

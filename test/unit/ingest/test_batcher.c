@@ -322,7 +322,7 @@ static void test_every_item_in_exactly_one_message(void **state)
     for (int round = 0; round < 5; round++) {
         for (int r = 0; r < 40; r++) {
             rnd = rnd * 1103515245u + 12345u;
-            uint8_t trace = (uint8_t)(round * 50 + (rnd >> 16) % 9);
+            uint8_t trace = (uint8_t)((unsigned)round * 50u + (rnd >> 16) % 9);
             size_t n = 1 + (rnd >> 8) % 5;
             size_t pad = (rnd >> 4) % 300;
             if ((rnd >> 20) % 7 == 0) {

@@ -148,7 +148,7 @@ static void check_trace_chunks_full(const struct result *r, size_t max)
             TracesData *td = opentelemetry__proto__trace__v1__traces_data__unpack(NULL, b.n, b.p);
             Span *first = td->resource_spans[0]->scope_spans[0]->spans[0];
             size_t sz = opentelemetry__proto__trace__v1__span__get_packed_size(first);
-            sz += 1 + (sz >= 128) + (sz >= 16384);
+            sz += (size_t)(1 + (sz >= 128) + (sz >= 16384));
             if (r->chunks.v[i].len + sz <= max)
                 fail_msg("chunk %zu (%zu bytes) had room for a %zu-byte span", i,
                          r->chunks.v[i].len, sz);

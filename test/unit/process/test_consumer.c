@@ -201,7 +201,7 @@ static void produce(struct fx *f, const char *topic, int32_t partition, int n, i
         int len = snprintf(v, sizeof(v), "p%d-%d", (int)partition, first_seq + i);
         assert_int_equal(
             rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                              RD_KAFKA_V_KEY("k", 1), RD_KAFKA_V_VALUE(v, len),
+                              RD_KAFKA_V_KEY("k", 1), RD_KAFKA_V_VALUE(v, (size_t)len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
             0);
     }

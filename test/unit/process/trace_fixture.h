@@ -6,6 +6,8 @@
 #ifndef TEST_UNIT_PROCESS_TRACE_FIXTURE_H
 #define TEST_UNIT_PROCESS_TRACE_FIXTURE_H
 
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,10 +22,14 @@ static inline void *fx_alloc(struct kt_arena *a, size_t n)
     return p;
 }
 
-static inline char *fx_str(struct kt_arena *a, const char *fmt, int i)
+__attribute__((format(printf, 2, 3))) static inline char *fx_str(struct kt_arena *a,
+                                                                 const char *fmt, ...)
 {
     char *s = fx_alloc(a, 32);
-    snprintf(s, 32, fmt, i);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s, 32, fmt, ap);
+    va_end(ap);
     return s;
 }
 
@@ -76,7 +82,7 @@ static inline Opentelemetry__Proto__Common__V1__AnyValue *fx_value(struct kt_are
         break;
     case 2:
         v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        v->string_value = fx_str(a, "", 0);
+        v->string_value = fx_alloc(a, 1); /* "" */
         break;
     case 3:
     case 4:
@@ -182,7 +188,7 @@ static inline Opentelemetry__Proto__Trace__V1__Span *fx_span(struct kt_arena *a,
     s->parent_span_id = i % 3 ? fx_bin(a, 0x33, 8) : fx_bin(a, 0, 0);
     s->name = fx_str(a, "operation %d", i);
     s->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)(i % 3 == 2 ? -1 : i % 6);
-    s->start_time_unix_nano = 1700000000000000000ull + (uint64_t)i;
+    s->start_time_unix_nano = UINT64_C(1700000000000000000) + (uint64_t)i;
     s->end_time_unix_nano = i % 4 ? 1700000000500000000ull : 0;
     s->n_attributes = (size_t)(FX_ANY_CASES + i % 3);
     s->attributes = fx_kvs(a, s->n_attributes, i, 0);
