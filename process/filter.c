@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ottl_int.h"
+#include "ottl/ottl_int.h"
 
 #define N_CTX (OTTL_CTX_LOG + 1)
 

@@ -12,7 +12,7 @@
 
 #include "kt_arena.h"
 #include "kt_log.h"
-#include "ottl.h"
+#include "ottl/ottl.h"
 
 typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
 typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "conf.h"
+#include "../conf.h"
 #include "kt_codec.h"
 #include "kt_log.h"
 #include "ottl_int.h"
