@@ -123,7 +123,7 @@ struct sp_policy {
             size_t n_span;
             struct ottl_condition **event;
             size_t n_event;
-            int error_mode; /* enum process_error_mode */
+            int error_mode; /* enum ottl_error_mode */
             uint64_t errors;
         } ottl;
         struct {
