@@ -57,7 +57,7 @@ FLAGS_STAMP := $(BUILD)/.flags
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 INGEST_SRC := $(filter-out ingest/main.c,$(sort $(wildcard ingest/*.c)))
-PROCESS_SRC := $(filter-out process/main.c,$(sort $(wildcard process/*.c)))
+PROCESS_SRC := $(filter-out process/main.c,$(sort $(wildcard process/*.c process/ottl/*.c)))
 DEVBROKER_SRC := $(sort $(wildcard test/devbroker/*.c))
 # make bench's tools: one source file each, linking only common/ (never ingest/ or process/).
 BENCH_TOOLS := $(patsubst test/bench/%.c,$(BUILD)/kotel-%,$(sort $(wildcard test/bench/*.c)))
@@ -75,7 +75,7 @@ ifneq ($(wildcard process/main.c),)
 BINS += $(BUILD)/kotel-process
 endif
 
-UNIT_SRC := $(sort $(wildcard test/unit/*/test_*.c))
+UNIT_SRC := $(sort $(wildcard test/unit/*/test_*.c test/unit/*/*/test_*.c))
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 
 .PHONY: FORCE all bench-tools deps gen unit-bins test test-unit test-integration demo lint format fuzz fuzz-smoke clean \
@@ -136,7 +136,8 @@ bench-tools: $(BENCH_TOOLS)
 $(BENCH_TOOLS): $(BUILD)/kotel-%: $(BUILD)/obj/test/bench/%.o $(COMMON_LIB)
 	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
-# A unit test links the library of the directory it mirrors plus common.
+# A unit test links the library of the directory it mirrors plus common (test/unit/process/ottl/
+# mirrors process/ottl/, which is part of libkt_process.a).
 $(BUILD)/test/unit/common/%: $(call obj,test/unit/common/%.c) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS) -lcmocka
@@ -200,11 +201,11 @@ $(FUZZ_GEN_STAMP): $(PROTOS)
 	cd proto && protoc-c --c_out=$(abspath build/fuzz/gen) $(patsubst proto/%,%,$(PROTOS))
 	@touch $@
 # A target needing more than common/ names its extra sources here.
-FUZZ_EXTRA_fuzz_ottl_parse := $(sort $(wildcard process/ottl_*.c))
-build/fuzz/fuzz_ottl_parse: $(FUZZ_EXTRA_fuzz_ottl_parse) $(wildcard process/ottl*.h)
+FUZZ_EXTRA_fuzz_ottl_parse := $(sort $(wildcard process/ottl/*.c))
+build/fuzz/fuzz_ottl_parse: $(FUZZ_EXTRA_fuzz_ottl_parse) $(wildcard process/ottl/*.h)
 FUZZ_EXTRA_fuzz_trace_decode := process/trace_decode.c process/trace_encode.c
-build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_decode.h process/ottl.h \
-                              process/trace_encode.h
+build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_decode.h \
+                              process/ottl/ottl.h process/trace_encode.h
 FUZZ_EXTRA_fuzz_otlp_wire := ingest/otlp_split.c
 build/fuzz/fuzz_otlp_wire: $(FUZZ_EXTRA_fuzz_otlp_wire) ingest/otlp_split.h
 build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) $(FUZZ_GEN_STAMP)

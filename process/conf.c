@@ -1,5 +1,6 @@
 #include "conf.h"
 
+#include "ottl/ottl.h"
 #include "pipeline.h"
 
 #include <stddef.h>
@@ -57,8 +58,8 @@ static const struct kt_option process_options[] = {
      "OTTL condition (repeatable, OR'ed); a matching metric or data point is dropped."},
     {"filter", "log_conditions", KT_OPT_LIST, NULL, OFF(filter.log_conditions), NULL, KT_OPT_WHOLE,
      "OTTL condition (repeatable, OR'ed); a matching log record is dropped."},
-    {"filter", "error_mode", KT_OPT_ENUM, "propagate", OFF(filter.error_mode),
-     "propagate|ignore|silent", 0, "What a condition that fails to evaluate does."},
+    {"filter", "error_mode", KT_OPT_ENUM, "propagate", OFF(filter.error_mode), OTTL_ERROR_MODES, 0,
+     "What a condition that fails to evaluate does."},
 
     {"transform", "trace_statements", KT_OPT_LIST, NULL, OFF(transform.trace_statements), NULL,
      KT_OPT_WHOLE, "OTTL statement (repeatable, applied in order)."},
@@ -66,8 +67,8 @@ static const struct kt_option process_options[] = {
      KT_OPT_WHOLE, "OTTL statement (repeatable, applied in order)."},
     {"transform", "log_statements", KT_OPT_LIST, NULL, OFF(transform.log_statements), NULL,
      KT_OPT_WHOLE, "OTTL statement (repeatable, applied in order)."},
-    {"transform", "error_mode", KT_OPT_ENUM, "ignore", OFF(transform.error_mode),
-     "propagate|ignore|silent", 0, "What a statement that fails to execute does."},
+    {"transform", "error_mode", KT_OPT_ENUM, "ignore", OFF(transform.error_mode), OTTL_ERROR_MODES,
+     0, "What a statement that fails to execute does."},
 
     {"tail_sampling", "enabled", KT_OPT_ENUM, "auto", OFF(tail_sampling.enabled), "auto|true|false",
      0, "auto: on when at least one policy is configured."},

@@ -18,7 +18,6 @@ enum process_rebalance {
     PROCESS_REBALANCE_RANGE = 1,
     PROCESS_REBALANCE_ROUNDROBIN = 2
 };
-enum process_error_mode { OTTL_ERR_PROPAGATE = 0, OTTL_ERR_IGNORE = 1, OTTL_ERR_SILENT = 2 };
 enum process_protocol {
     PROCESS_PROTO_GRPC = 0,
     PROCESS_PROTO_HTTP_PROTOBUF = 1,
@@ -65,13 +64,13 @@ struct process_conf {
         struct kt_strlist trace_conditions;
         struct kt_strlist metric_conditions;
         struct kt_strlist log_conditions;
-        int error_mode; /* enum process_error_mode */
+        int error_mode; /* enum ottl_error_mode (ottl/ottl.h) */
     } filter;
     struct {
         struct kt_strlist trace_statements;
         struct kt_strlist metric_statements;
         struct kt_strlist log_statements;
-        int error_mode;
+        int error_mode; /* enum ottl_error_mode */
     } transform;
     struct {
         int enabled; /* enum process_tristate: auto = on when a policy exists */

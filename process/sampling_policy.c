@@ -12,7 +12,7 @@
 
 #include "kt_arena.h"
 #include "kt_log.h"
-#include "ottl.h"
+#include "ottl/ottl.h"
 
 typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
 typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
@@ -123,7 +123,7 @@ struct sp_policy {
             size_t n_span;
             struct ottl_condition **event;
             size_t n_event;
-            int error_mode; /* enum process_error_mode */
+            int error_mode; /* enum ottl_error_mode */
             uint64_t errors;
         } ottl;
         struct {

@@ -45,7 +45,7 @@
 #include "conf.h"
 #include "kt_err.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
-#include "ottl.h"
+#include "ottl/ottl.h"
 
 struct sampling_policies;
 

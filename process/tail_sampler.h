@@ -27,7 +27,7 @@
 #include "kt_buf.h"
 #include "kt_err.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
-#include "ottl.h"
+#include "ottl/ottl.h"
 
 struct tail_sampler;
 

@@ -20,7 +20,7 @@
 #include "kt_arena.h"
 #include "kt_buf.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
-#include "ottl.h"
+#include "ottl/ottl.h"
 
 /* Whether reading these fields needs the full decode (attributes, events or links). */
 bool trace_decode_needs_full(ottl_fields fields);

@@ -17,7 +17,7 @@
 #include "opentelemetry/proto/logs/v1/logs.pb-c.h"
 #include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
-#include "ottl.h"
+#include "ottl/ottl.h"
 
 struct transform;
 

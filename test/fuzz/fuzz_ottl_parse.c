@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../process/ottl.h"
+#include "../../process/ottl/ottl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

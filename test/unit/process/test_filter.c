@@ -12,25 +12,6 @@
 #include "../../../process/filter.h"
 #include "pb_build.h"
 
-typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
-typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
-typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
-typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
-typedef Opentelemetry__Proto__Trace__V1__Span Span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event SpanEvent;
-typedef Opentelemetry__Proto__Metrics__V1__MetricsData MetricsData;
-typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics ResourceMetrics;
-typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics ScopeMetrics;
-typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
-typedef Opentelemetry__Proto__Metrics__V1__Sum Sum;
-typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint NumberDataPoint;
-typedef Opentelemetry__Proto__Logs__V1__LogsData LogsData;
-typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ResourceLogs;
-typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ScopeLogs;
-typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
-
 static void attr(KeyValue ***arr, size_t *n, const char *k, const char *v)
 {
     KeyValue *kv = NEW(KeyValue, OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT);
@@ -264,26 +245,18 @@ static void test_logs(void **state)
                            "IsMatch(log.body, \"(?i)debug\")", NULL};
     struct filter *f = make(*state, OTTL_ERR_PROPAGATE, NULL, NULL, conds);
     assert_true(filter_active(f, KT_SIGNAL_LOGS));
-    LogsData ld = OPENTELEMETRY__PROTO__LOGS__V1__LOGS_DATA__INIT;
-    ResourceLogs *rl = NEW(ResourceLogs, OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT);
-    PUSH(ld.resource_logs, ld.n_resource_logs, rl);
-    ScopeLogs *sl = NEW(ScopeLogs, OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT);
-    PUSH(rl->scope_logs, rl->n_scope_logs, sl);
+    ScopeLogs *sl;
+    LogsData *ld = pb_logs(&sl);
+    ResourceLogs *rl = ld->resource_logs[0];
     ScopeLogs *empty = NEW(ScopeLogs, OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT);
     PUSH(rl->scope_logs, rl->n_scope_logs, empty);
     int sev[] = {9, 17, 21, 17};
     const char *body[] = {"info", "error", "fatal", "DEBUG dump"};
-    for (int i = 0; i < 4; i++) {
-        LogRecord *r = NEW(LogRecord, OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT);
-        r->severity_number = sev[i];
-        r->body = NEW(AnyValue, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT);
-        r->body->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        r->body->string_value = (char *)body[i];
-        PUSH(sl->log_records, sl->n_log_records, r);
-    }
+    for (int i = 0; i < 4; i++)
+        pb_add_log(sl, body[i])->severity_number = sev[i];
     size_t dropped;
     struct kt_err err = {0};
-    assert_int_equal(filter_logs(f, &ld, &A, &dropped, &err), 0);
+    assert_int_equal(filter_logs(f, ld, &A, &dropped, &err), 0);
     assert_int_equal(dropped, 2);
     assert_int_equal(rl->n_scope_logs, 1);
     assert_int_equal(sl->n_log_records, 2);

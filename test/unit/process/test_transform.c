@@ -13,25 +13,6 @@
 #include "../../../process/transform.h"
 #include "pb_build.h"
 
-typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
-typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
-typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
-typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
-typedef Opentelemetry__Proto__Trace__V1__Span Span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event SpanEvent;
-typedef Opentelemetry__Proto__Metrics__V1__MetricsData MetricsData;
-typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics ResourceMetrics;
-typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics ScopeMetrics;
-typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
-typedef Opentelemetry__Proto__Metrics__V1__Gauge Gauge;
-typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint NumberDataPoint;
-typedef Opentelemetry__Proto__Logs__V1__LogsData LogsData;
-typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ResourceLogs;
-typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ScopeLogs;
-typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
-
 static const char *attr_str(KeyValue **kv, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
@@ -188,19 +169,10 @@ static void test_metrics(void **state)
 
 static LogsData *logs(void)
 {
-    LogsData *ld = NEW(LogsData, OPENTELEMETRY__PROTO__LOGS__V1__LOGS_DATA__INIT);
-    ResourceLogs *rl = NEW(ResourceLogs, OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT);
-    PUSH(ld->resource_logs, ld->n_resource_logs, rl);
-    ScopeLogs *sl = NEW(ScopeLogs, OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT);
-    PUSH(rl->scope_logs, rl->n_scope_logs, sl);
-    const char *bodies[] = {"password=hunter2 user=bob", "ok"};
-    for (int i = 0; i < 2; i++) {
-        LogRecord *r = NEW(LogRecord, OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT);
-        r->body = NEW(AnyValue, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT);
-        r->body->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        r->body->string_value = (char *)bodies[i];
-        PUSH(sl->log_records, sl->n_log_records, r);
-    }
+    ScopeLogs *sl;
+    LogsData *ld = pb_logs(&sl);
+    pb_add_log(sl, "password=hunter2 user=bob");
+    pb_add_log(sl, "ok");
     return ld;
 }
 

@@ -5,11 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "conf.h"
 #include "kt_codec.h"
-#include "kt_log.h"
 #include "ottl_int.h"
 
 typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint NumberDataPoint;
@@ -1084,88 +1081,4 @@ int ottl_statement_exec(const struct ottl_statement *s, struct ottl_tctx *t, str
     }
     struct ottl_value ignored;
     return s->call->call.fn->call(&ev, s->call, &ignored);
-}
-
-/* ---- error logging ---- */
-
-#define RL_WINDOW_MS 1000
-#define RL_PER_WINDOW 5
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void ottl_log_error(struct ottl_ratelimit *rl, const char *msg)
-{
-    int64_t now = now_ms();
-    if (now - rl->window_start_ms >= RL_WINDOW_MS) {
-        if (rl->suppressed > 0)
-            kt_warn("%lu similar OTTL errors suppressed", rl->suppressed);
-        rl->window_start_ms = now;
-        rl->in_window = 0;
-        rl->suppressed = 0;
-    }
-    if (rl->in_window >= RL_PER_WINDOW) {
-        rl->suppressed++;
-        return;
-    }
-    rl->in_window++;
-    kt_warn("%s", msg);
-}
-
-int ottl_handle_error(int mode, struct ottl_ratelimit *rl, int rc, const char *section,
-                      const char *key, const char *src, const struct kt_err *why,
-                      struct kt_err *err)
-{
-    if (rc == KT_ENOMEM)
-        return kt_err_set(err, rc, "[%s] %s: out of memory", section, key);
-    if (mode == OTTL_ERR_SILENT)
-        return 0;
-    char msg[2 * KT_ERR_MSG_MAX];
-    snprintf(msg, sizeof(msg), "[%s] %s: '%s': %s", section, key, src, why->msg);
-    if (mode == OTTL_ERR_PROPAGATE)
-        return kt_err_set(err, KT_EINVAL, "%s", msg);
-    ottl_log_error(rl, msg);
-    return 0;
-}
-
-bool ottl_metric_points(Opentelemetry__Proto__Metrics__V1__Metric *m, ProtobufCMessage ***pts,
-                        size_t **n)
-{
-    switch (m->data_case) {
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
-        if (m->gauge == NULL)
-            return false;
-        *pts = (ProtobufCMessage **)(void *)m->gauge->data_points;
-        *n = &m->gauge->n_data_points;
-        return true;
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
-        if (m->sum == NULL)
-            return false;
-        *pts = (ProtobufCMessage **)(void *)m->sum->data_points;
-        *n = &m->sum->n_data_points;
-        return true;
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
-        if (m->histogram == NULL)
-            return false;
-        *pts = (ProtobufCMessage **)(void *)m->histogram->data_points;
-        *n = &m->histogram->n_data_points;
-        return true;
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
-        if (m->exponential_histogram == NULL)
-            return false;
-        *pts = (ProtobufCMessage **)(void *)m->exponential_histogram->data_points;
-        *n = &m->exponential_histogram->n_data_points;
-        return true;
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
-        if (m->summary == NULL)
-            return false;
-        *pts = (ProtobufCMessage **)(void *)m->summary->data_points;
-        *n = &m->summary->n_data_points;
-        return true;
-    default: return false;
-    }
 }

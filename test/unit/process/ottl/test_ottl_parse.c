@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../../process/ottl.h"
+#include "../../../../process/ottl/ottl.h"
 
 static enum ottl_context cond_ctx(const char *src)
 {

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../../process/ottl_int.h"
+#include "../../../../process/ottl/ottl_int.h"
 
 static struct kt_arena arena;
 

@@ -7,8 +7,6 @@
 
 #include "ottl_int.h"
 
-#define CTX_BIT(c) (1u << (unsigned)(c))
-
 const struct ottl_path_def ottl_paths[] = {
     {"resource.attributes", OTTL_CTX_RESOURCE, OTTL_P_RESOURCE_ATTRS, OTTL_PF_MAP},
     {"scope.name", OTTL_CTX_SCOPE, OTTL_P_SCOPE_NAME, 0},
@@ -89,29 +87,6 @@ static const struct ottl_enum enums[] = {
     {"METRIC_DATA_TYPE_EXPONENTIAL_HISTOGRAM", 4},
     {"METRIC_DATA_TYPE_SUMMARY", 5},
 };
-
-static const char *const ctx_names[] = {"resource", "scope",     "span", "spanevent",
-                                        "metric",   "datapoint", "log"};
-
-const char *ottl_context_name(enum ottl_context c)
-{
-    unsigned i = (unsigned)c;
-    return i < sizeof(ctx_names) / sizeof(ctx_names[0]) ? ctx_names[i] : "?";
-}
-
-bool ottl_context_valid(enum ottl_context c, enum kt_signal sig)
-{
-    switch (c) {
-    case OTTL_CTX_RESOURCE:
-    case OTTL_CTX_SCOPE: return true;
-    case OTTL_CTX_SPAN:
-    case OTTL_CTX_SPANEVENT: return sig == KT_SIGNAL_TRACES;
-    case OTTL_CTX_METRIC:
-    case OTTL_CTX_DATAPOINT: return sig == KT_SIGNAL_METRICS;
-    case OTTL_CTX_LOG: return sig == KT_SIGNAL_LOGS;
-    }
-    return false;
-}
 
 struct parser {
     const char *src;
@@ -238,7 +213,7 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
             return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
                                      "nested keys are not supported");
     }
-    ps->ctx_mask |= CTX_BIT(def->ctx);
+    ps->ctx_mask |= OTTL_CTX_BIT(def->ctx);
     *out = n;
     return 0;
 }
@@ -378,7 +353,7 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
             return rc;
     }
     if (fn->ctx >= 0)
-        ps->ctx_mask |= CTX_BIT(fn->ctx);
+        ps->ctx_mask |= OTTL_CTX_BIT(fn->ctx);
     *out = n;
     return 0;
 }
@@ -656,11 +631,11 @@ static int resolve_ctx(struct parser *ps, enum ottl_context *out)
     unsigned m = ps->ctx_mask;
     const char *kinds[3];
     int nk = 0;
-    if (m & (CTX_BIT(OTTL_CTX_SPAN) | CTX_BIT(OTTL_CTX_SPANEVENT)))
-        kinds[nk++] = (m & CTX_BIT(OTTL_CTX_SPAN)) ? "span" : "spanevent";
-    if (m & (CTX_BIT(OTTL_CTX_METRIC) | CTX_BIT(OTTL_CTX_DATAPOINT)))
-        kinds[nk++] = (m & CTX_BIT(OTTL_CTX_METRIC)) ? "metric" : "datapoint";
-    if (m & CTX_BIT(OTTL_CTX_LOG))
+    if (m & (OTTL_CTX_BIT(OTTL_CTX_SPAN) | OTTL_CTX_BIT(OTTL_CTX_SPANEVENT)))
+        kinds[nk++] = (m & OTTL_CTX_BIT(OTTL_CTX_SPAN)) ? "span" : "spanevent";
+    if (m & (OTTL_CTX_BIT(OTTL_CTX_METRIC) | OTTL_CTX_BIT(OTTL_CTX_DATAPOINT)))
+        kinds[nk++] = (m & OTTL_CTX_BIT(OTTL_CTX_METRIC)) ? "metric" : "datapoint";
+    if (m & OTTL_CTX_BIT(OTTL_CTX_LOG))
         kinds[nk++] = "log";
     if (nk > 1)
         return kt_err_set(ps->err, KT_EINVAL,
@@ -668,7 +643,7 @@ static int resolve_ctx(struct parser *ps, enum ottl_context *out)
                           kinds[1], ps->src);
     enum ottl_context c = OTTL_CTX_RESOURCE;
     for (int i = OTTL_CTX_LOG; i >= OTTL_CTX_RESOURCE; i--) {
-        if (m & CTX_BIT(i)) {
+        if (m & OTTL_CTX_BIT(i)) {
             c = (enum ottl_context)i;
             break;
         }

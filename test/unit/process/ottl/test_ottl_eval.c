@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../../process/ottl.h"
+#include "../../../../process/ottl/ottl.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;

@@ -1,7 +1,8 @@
 /* ottl internals shared by the lexer, parser, evaluator and function library. Nothing here
- * is for other modules: they use ottl.h. */
-#ifndef PROCESS_OTTL_INT_H
-#define PROCESS_OTTL_INT_H
+ * is for other modules, and no file outside process/ottl/ includes it (its unit tests
+ * aside): they use ottl.h. */
+#ifndef PROCESS_OTTL_OTTL_INT_H
+#define PROCESS_OTTL_OTTL_INT_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -259,25 +260,5 @@ int ottl_regex_compile(struct ottl_prog *p, const char *pat, size_t n, struct ot
                        struct kt_err *err);
 int ottl_regex_match(const struct ottl_regex *re, const char *s, size_t n, bool *m,
                      struct kt_err *err);
-
-/* ---- shared by filter and transform ---- */
-
-/* The data point array of a metric, whatever its type; false when it has none. */
-bool ottl_metric_points(Opentelemetry__Proto__Metrics__V1__Metric *m, ProtobufCMessage ***pts,
-                        size_t **n);
-
-/* At most a few lines a second; the rest are counted and reported with the next line. */
-struct ottl_ratelimit {
-    int64_t window_start_ms;
-    unsigned in_window;
-    unsigned long suppressed;
-};
-void ottl_log_error(struct ottl_ratelimit *rl, const char *msg);
-/* The error_mode decision for a failed condition or statement: KT_EINVAL with
- * "[section] key: '<src>': <why>" in err for propagate, else 0 after logging (ignore) or
- * not (silent). Out of memory always propagates. */
-int ottl_handle_error(int mode, struct ottl_ratelimit *rl, int rc, const char *section,
-                      const char *key, const char *src, const struct kt_err *why,
-                      struct kt_err *err);
 
 #endif

@@ -1,14 +1,19 @@
 /* ottl: the subset of the OpenTelemetry Transformation Language that kotel-process runs:
  * conditions (filter, sampling policies, `where` clauses) and editor statements
- * (transform), evaluated directly on decoded protobuf-c objects.
+ * (transform), evaluated directly on decoded protobuf-c objects; the error_mode that says
+ * what a failure does; and the walk over a signal's data that runs them at every item of
+ * their context.
  *
  * The context of a condition or statement (span, resource, log, ...) is inferred from the
  * path prefixes it uses, as the Collector does for flat trace_conditions/trace_statements:
- * the most specific context any path names wins ("span.name == x and resource...": span). */
-#ifndef PROCESS_OTTL_H
-#define PROCESS_OTTL_H
+ * the most specific context any path names wins ("span.name == x and resource...": span).
+ *
+ * This is the library's one public header; process/ottl/ottl_int.h is for its own files. */
+#ifndef PROCESS_OTTL_OTTL_H
+#define PROCESS_OTTL_OTTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kt_arena.h"
@@ -27,6 +32,9 @@ enum ottl_context {
     OTTL_CTX_DATAPOINT,
     OTTL_CTX_LOG,
 };
+
+/* A set of contexts: bit OTTL_CTX_BIT(c) per context. */
+#define OTTL_CTX_BIT(c) (1u << (unsigned)(c))
 
 /* What a condition or statement runs against. Pointers the context does not have are NULL
  * (a span condition has no log). New values written by statements are allocated from
@@ -82,9 +90,13 @@ typedef uint64_t ottl_fields;
 
 /* "resource", "scope", "span", "spanevent", "metric", "datapoint", "log". */
 const char *ottl_context_name(enum ottl_context c);
-/* Whether a context belongs to a signal: resource and scope to all, span and spanevent to
- * traces, metric and datapoint to metrics, log to logs. */
-bool ottl_context_valid(enum ottl_context c, enum kt_signal sig);
+/* 0 when a context belongs to the signal: resource and scope to all, span and spanevent to
+ * traces, metric and datapoint to metrics, log to logs. Otherwise KT_EINVAL naming where
+ * src came from (a [section] key of the signal) and what that key may use:
+ * "[filter] trace_conditions: 'log.body == 1' uses log paths; trace_conditions may use
+ * resource, scope, span and spanevent paths". */
+int ottl_context_check(enum ottl_context c, enum kt_signal sig, const char *section,
+                       const char *key, const char *src, struct kt_err *err);
 
 struct ottl_condition;
 struct ottl_statement;
@@ -117,5 +129,64 @@ void ottl_statement_free(struct ottl_statement *s);
  * clause name, and what its converters read implicitly. */
 ottl_fields ottl_statement_fields(const struct ottl_statement *s);
 const char *ottl_statement_source(const struct ottl_statement *s);
+
+/* ---- error_mode ---- */
+
+/* What a condition or statement that fails to evaluate does, as the Collector's error_mode:
+ * propagate fails the data, ignore logs and goes on, silent goes on. The values are the
+ * positions of the names in OTTL_ERROR_MODES, the choices of the error_mode options. */
+enum ottl_error_mode { OTTL_ERR_PROPAGATE = 0, OTTL_ERR_IGNORE = 1, OTTL_ERR_SILENT = 2 };
+#define OTTL_ERROR_MODES "propagate|ignore|silent"
+
+/* ignore's logging: at most a few lines a second; the rest are counted and reported with
+ * the next line. Zeroed before first use; one per user, not shared between threads. */
+struct ottl_ratelimit {
+    int64_t window_start_ms;
+    unsigned in_window;
+    unsigned long suppressed;
+};
+/* The error_mode decision for a failed condition or statement (rc and why from its eval or
+ * exec): KT_EINVAL with "[section] key: '<src>': <why>" in err for propagate, else 0 after
+ * logging through rl (ignore) or not (silent). Out of memory always propagates. */
+int ottl_handle_error(enum ottl_error_mode mode, struct ottl_ratelimit *rl, int rc,
+                      const char *section, const char *key, const char *src,
+                      const struct kt_err *why, struct kt_err *err);
+
+/* ---- walking a signal's data ---- */
+
+enum ottl_walk_mode {
+    /* For conditions that decide what stays. Absent resources and scopes read as empty. An
+     * item the visit drops is removed with everything under it; so are scopes and resources
+     * left without items and metrics whose every data point was dropped. The walk always
+     * goes down to the items (spans, metrics, log records), whatever contexts it visits. */
+    OTTL_WALK_DROP,
+    /* For statements that edit in place. Absent resources and scopes are created from the
+     * arena, so statements can write them; nothing is removed; the walk goes no deeper than
+     * the deepest context it visits. */
+    OTTL_WALK_EDIT,
+};
+
+/* Called for each item of each visited context, in data order, a parent before what is
+ * under it: for a resource, then each of its scopes, then each span of a scope and that
+ * span's events. t holds the item and its parents (the resource, below it the scope, the
+ * span of a span event, the metric of a data point), nothing under the item. *drop comes
+ * in false; setting it removes the item in OTTL_WALK_DROP (ignored in OTTL_WALK_EDIT).
+ * Nonzero stops the walk and is returned. */
+typedef int (*ottl_visit_fn)(void *arg, enum ottl_context ctx, struct ottl_tctx *t, bool *drop,
+                             struct kt_err *err);
+
+struct ottl_walk {
+    enum ottl_walk_mode mode;
+    unsigned contexts;      /* OTTL_CTX_BIT(c) for each context visit is called at */
+    struct kt_arena *arena; /* t->arena, and where OTTL_WALK_EDIT creates resources/scopes */
+    ottl_visit_fn visit;
+    void *arg;        /* borrowed, passed to visit */
+    size_t n_dropped; /* out, OTTL_WALK_DROP: spans, data points or log records removed */
+};
+
+/* Walks data, the signal's TracesData, MetricsData or LogsData, in place. On an error the
+ * data is left partly walked (in OTTL_WALK_DROP, partly filtered) and w->n_dropped counts
+ * what was removed until then. */
+int ottl_walk(struct ottl_walk *w, enum kt_signal sig, ProtobufCMessage *data, struct kt_err *err);
 
 #endif
