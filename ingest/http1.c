@@ -1,39 +1,58 @@
-/* HTTP/1.1 on a connection, parsed with http-parser. Requests may be pipelined: they are
- * queued in arrival order and answered in that order, whatever order Kafka acknowledges
- * them in. */
+/* HTTP/1.1 on a connection, parsed with http-parser: the h1_ops protocol table.
+ *
+ * Requests may be pipelined: they are queued in arrival order and answered in that order,
+ * whatever order Kafka acknowledges them in. Bytes come from and go to the connection
+ * layer (conn.h); requests go to the service through the request layer (request.h). */
+#include <http_parser.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "conn.h"
 #include "kt_log.h"
-#include "server_int.h"
+#include "protocol.h"
+#include "request.h"
 
 /* Pipelined requests in flight on one connection before reading pauses. */
 #define H1_MAX_INFLIGHT 8
 
-static struct srv_conn *conn_of(http_parser *p)
+struct h1_conn {
+    struct conn *c;
+    struct srv_reqs *reqs;
+    http_parser parser;
+    struct srv_req *head, *tail; /* in arrival order, until answered */
+    struct srv_req *cur;         /* the one arriving */
+    ev_tstamp req_started;       /* first byte of the request in progress; 0 = none */
+    char field[64];
+    size_t field_len;
+    bool in_field;
+    unsigned inflight;
+    bool closing; /* close once the answers queued are written */
+};
+
+static struct h1_conn *conn_of(http_parser *p)
 {
     return p->data;
 }
 
 static int on_message_begin(http_parser *p)
 {
-    struct srv_conn *c = conn_of(p);
-    struct srv_req *r = srv_req_new(c);
+    struct h1_conn *h = conn_of(p);
+    struct srv_req *r = srv_req_new(h->reqs, h->c);
     if (r == NULL)
         return -1;
-    c->h1_cur = r;
-    c->h1_field_len = 0;
-    c->h1_in_field = false;
-    c->req_started = ev_now(c->srv->loop);
-    if (c->h1_tail)
-        c->h1_tail->next = r;
+    h->cur = r;
+    h->field_len = 0;
+    h->in_field = false;
+    h->req_started = conn_now(h->c);
+    if (h->tail)
+        h->tail->next = r;
     else
-        c->h1_head = r;
-    c->h1_tail = r;
-    c->h1_inflight++;
+        h->head = r;
+    h->tail = r;
+    h->inflight++;
     return 0;
 }
 
@@ -50,7 +69,7 @@ static void append_capped(char *dst, size_t cap, const char *at, size_t n)
 
 static int on_url(http_parser *p, const char *at, size_t n)
 {
-    struct srv_req *r = conn_of(p)->h1_cur;
+    struct srv_req *r = conn_of(p)->cur;
     if (r == NULL)
         return 0;
     append_capped(r->path, sizeof(r->path), at, n);
@@ -59,28 +78,28 @@ static int on_url(http_parser *p, const char *at, size_t n)
 
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
-    struct srv_conn *c = conn_of(p);
-    if (!c->h1_in_field) {
-        c->h1_field_len = 0;
-        c->h1_in_field = true;
+    struct h1_conn *h = conn_of(p);
+    if (!h->in_field) {
+        h->field_len = 0;
+        h->in_field = true;
     }
-    size_t room = sizeof(c->h1_field) - 1 - c->h1_field_len;
+    size_t room = sizeof(h->field) - 1 - h->field_len;
     if (n > room)
         n = room;
-    memcpy(c->h1_field + c->h1_field_len, at, n);
-    c->h1_field_len += n;
-    c->h1_field[c->h1_field_len] = '\0';
+    memcpy(h->field + h->field_len, at, n);
+    h->field_len += n;
+    h->field[h->field_len] = '\0';
     return 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
-    struct srv_conn *c = conn_of(p);
-    struct srv_req *r = c->h1_cur;
-    c->h1_in_field = false;
+    struct h1_conn *h = conn_of(p);
+    struct srv_req *r = h->cur;
+    h->in_field = false;
     if (r == NULL)
         return 0;
-    const char *f = c->h1_field;
+    const char *f = h->field;
     if (strcasecmp(f, "content-type") == 0)
         append_capped(r->content_type, sizeof(r->content_type), at, n);
     else if (strcasecmp(f, "content-encoding") == 0)
@@ -94,38 +113,37 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 
 static int on_headers_complete(http_parser *p)
 {
-    struct srv_conn *c = conn_of(p);
-    struct srv_req *r = c->h1_cur;
+    struct h1_conn *h = conn_of(p);
+    struct srv_req *r = h->cur;
     snprintf(r->method, sizeof(r->method), "%s", http_method_str((enum http_method)p->method));
     r->headers_done = true;
     /* http-parser leaves content_length at ULLONG_MAX when the header is absent. */
     int64_t clen = p->content_length == ULLONG_MAX ? -1 : (int64_t)p->content_length;
-    otlp_service_headers(r, clen);
+    srv_req_check_headers(r, clen);
     if (r->responded) {
         /* Refused from the headers alone (size, route, media type): answer now without
          * reading the body, and close since the body would have to be skipped. */
         r->complete = true;
-        c->closing = true;
-        c->h1_cur = NULL;
-        c->req_started = 0;
+        h->closing = true;
+        h->cur = NULL;
+        h->req_started = 0;
         return 0;
     }
     if (clen > 0)
         srv_req_expect_body(r, (uint64_t)clen);
     if (r->expect_continue) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        srv_conn_write(c, cont, sizeof(cont) - 1);
+        conn_write(h->c, cont, sizeof(cont) - 1);
     }
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t n)
 {
-    struct srv_conn *c = conn_of(p);
-    struct srv_req *r = c->h1_cur;
+    struct srv_req *r = conn_of(p)->cur;
     if (r == NULL || r->early_status != 0)
         return 0;
-    if (r->body.len + n > c->srv->conf->receiver.max_request_bytes) {
+    if (!srv_req_body_fits(r, r->body.len + n)) {
         /* Chunked bodies have no Content-Length to refuse up front. */
         r->early_status = 413;
         srv_req_release_body(r);
@@ -139,18 +157,18 @@ static int on_body(http_parser *p, const char *at, size_t n)
 
 static int on_message_complete(http_parser *p)
 {
-    struct srv_conn *c = conn_of(p);
-    struct srv_req *r = c->h1_cur;
-    c->h1_cur = NULL;
-    c->req_started = 0;
+    struct h1_conn *h = conn_of(p);
+    struct srv_req *r = h->cur;
+    h->cur = NULL;
+    h->req_started = 0;
     if (!http_should_keep_alive(p))
-        c->closing = true;
+        h->closing = true;
     if (r == NULL)
         return 0;
     r->complete = true;
-    otlp_service_handle(r);
-    if (c->h1_inflight >= H1_MAX_INFLIGHT)
-        srv_conn_pause_reading(c, true);
+    srv_req_handle(r);
+    if (h->inflight >= H1_MAX_INFLIGHT)
+        conn_pause_reading(h->c, true);
     return 0;
 }
 
@@ -164,10 +182,16 @@ static const http_parser_settings h1_settings = {
     .on_message_complete = on_message_complete,
 };
 
-void h1_conn_init(struct srv_conn *c)
+static void *h1_init(struct conn *c, struct srv_reqs *reqs)
 {
-    http_parser_init(&c->h1, HTTP_REQUEST);
-    c->h1.data = c;
+    struct h1_conn *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    h->c = c;
+    h->reqs = reqs;
+    http_parser_init(&h->parser, HTTP_REQUEST);
+    h->parser.data = h;
+    return h;
 }
 
 static const char *reason(int status)
@@ -188,10 +212,11 @@ static const char *reason(int status)
 }
 
 /* Writes every answered request at the head of the queue, in order. */
-static void h1_send_ready(struct srv_conn *c)
+static void h1_send_ready(struct h1_conn *h)
 {
-    while (c->h1_head && c->h1_head->responded && c->h1_head->complete) {
-        struct srv_req *r = c->h1_head;
+    bool stopping = conn_stopping(h->c);
+    while (h->head && h->head->responded && h->head->complete) {
+        struct srv_req *r = h->head;
         char head[512];
         int n = snprintf(head, sizeof(head),
                          "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
@@ -202,39 +227,41 @@ static void h1_send_ready(struct srv_conn *c)
         if (r->resp.retry_after)
             n += snprintf(head + n, sizeof(head) - (size_t)n, "Retry-After: %u\r\n",
                           r->resp.retry_after);
-        bool last = c->closing && r->next == NULL;
-        if (last || c->srv->stopping)
+        bool last = h->closing && r->next == NULL;
+        if (last || stopping)
             n += snprintf(head + n, sizeof(head) - (size_t)n, "Connection: close\r\n");
         n += snprintf(head + n, sizeof(head) - (size_t)n, "\r\n");
-        srv_conn_write(c, head, (size_t)n);
-        srv_conn_write(c, r->resp.body.p, r->resp.body.len);
-        if (c->srv->stopping)
-            c->closing = true;
-        c->h1_head = r->next;
-        if (c->h1_tail == r)
-            c->h1_tail = NULL;
-        c->h1_inflight--;
+        conn_write(h->c, head, (size_t)n);
+        conn_write(h->c, r->resp.body.p, r->resp.body.len);
+        if (stopping)
+            h->closing = true;
+        h->head = r->next;
+        if (h->tail == r)
+            h->tail = NULL;
+        h->inflight--;
         srv_req_free(r);
     }
-    if (c->h1_inflight < H1_MAX_INFLIGHT && !c->closing)
-        srv_conn_pause_reading(c, false);
+    if (h->inflight < H1_MAX_INFLIGHT && !h->closing)
+        conn_pause_reading(h->c, false);
 }
 
-void h1_req_respond(struct srv_req *r)
+static void h1_respond(void *p, struct srv_req *r)
 {
-    struct srv_conn *c = r->conn;
-    h1_send_ready(c);
-    srv_conn_want_write(c);
+    (void)r; /* answered in arrival order: it goes out once those before it did */
+    struct h1_conn *h = p;
+    h1_send_ready(h);
+    conn_want_write(h->c);
 }
 
-int h1_conn_feed(struct srv_conn *c, const uint8_t *p, size_t n)
+static int h1_feed(void *p, const uint8_t *b, size_t n)
 {
-    if (c->closing)
+    struct h1_conn *h = p;
+    if (h->closing)
         return 0; /* after a final response nothing more is read */
-    size_t done = http_parser_execute(&c->h1, &h1_settings, (const char *)p, n);
-    if (c->h1.http_errno != HPE_OK && !c->closing) {
-        enum http_errno e = (enum http_errno)c->h1.http_errno;
-        kt_info("connection from %s: malformed HTTP/1.1 at byte %zu: %s", c->peer, done,
+    size_t done = http_parser_execute(&h->parser, &h1_settings, (const char *)b, n);
+    if (h->parser.http_errno != HPE_OK && !h->closing) {
+        enum http_errno e = (enum http_errno)h->parser.http_errno;
+        kt_info("connection from %s: malformed HTTP/1.1 at byte %zu: %s", conn_peer(h->c), done,
                 http_errno_description(e));
         static const char body[] = "malformed HTTP/1.1 request\n";
         char head[160];
@@ -242,22 +269,91 @@ int h1_conn_feed(struct srv_conn *c, const uint8_t *p, size_t n)
                           "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
                           "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                           sizeof(body) - 1);
-        srv_conn_write(c, head, (size_t)hn);
-        srv_conn_write(c, body, sizeof(body) - 1);
+        conn_write(h->c, head, (size_t)hn);
+        conn_write(h->c, body, sizeof(body) - 1);
         return -1;
     }
     /* Answers that were ready at once (errors) go out now. */
-    h1_send_ready(c);
+    h1_send_ready(h);
     return 0;
 }
 
-void h1_conn_free(struct srv_conn *c)
+/* HTTP/1.1 holds nothing back from the write buffer. */
+static int h1_flush(void *p)
 {
-    struct srv_req *r = c->h1_head;
+    (void)p;
+    return 0;
+}
+
+/* HTTP/1.1 has no GOAWAY: once the server stops, each answer closes its connection. */
+static void h1_goaway(void *p)
+{
+    (void)p;
+}
+
+static bool h1_done(void *p)
+{
+    const struct h1_conn *h = p;
+    return h->closing && h->head == NULL;
+}
+
+static bool h1_busy(void *p)
+{
+    const struct h1_conn *h = p;
+    return h->head != NULL;
+}
+
+static bool h1_may_read(void *p)
+{
+    const struct h1_conn *h = p;
+    return h->inflight < H1_MAX_INFLIGHT;
+}
+
+/* HTTP/1.1 has at most one request arriving. */
+static ev_tstamp h1_oldest_arriving(void *p)
+{
+    const struct h1_conn *h = p;
+    return h->req_started;
+}
+
+/* A request not complete in time closes the connection: its rest could not be told from
+ * the next request. */
+static int h1_expire(void *p, ev_tstamp now, uint64_t header_timeout_ms)
+{
+    struct h1_conn *h = p;
+    if (h->req_started == 0 || now - h->req_started < (double)header_timeout_ms / 1000.0)
+        return 0;
+    kt_info("connection from %s: request not complete within [receiver] header_timeout "
+            "(%llums); closing",
+            conn_peer(h->c), (unsigned long long)header_timeout_ms);
+    static const char resp[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+                               "Connection: close\r\n\r\n";
+    conn_write(h->c, resp, sizeof(resp) - 1);
+    return -1;
+}
+
+static void h1_free(void *p)
+{
+    struct h1_conn *h = p;
+    struct srv_req *r = h->head;
     while (r) {
         struct srv_req *next = r->next;
         srv_req_free(r);
         r = next;
     }
-    c->h1_head = c->h1_tail = c->h1_cur = NULL;
+    free(h);
 }
+
+const struct srv_proto_ops h1_ops = {
+    .init = h1_init,
+    .feed = h1_feed,
+    .respond = h1_respond,
+    .flush = h1_flush,
+    .goaway = h1_goaway,
+    .done = h1_done,
+    .busy = h1_busy,
+    .may_read = h1_may_read,
+    .oldest_arriving = h1_oldest_arriving,
+    .expire = h1_expire,
+    .free = h1_free,
+};

@@ -1,27 +1,41 @@
-/* HTTP/2 (h2c) on a connection, with nghttp2. Each stream is one request; gRPC answers
- * carry their status in trailers, or in a trailers-only HEADERS frame for errors. */
+/* HTTP/2 (h2c) on a connection, with nghttp2: the h2_ops protocol table.
+ *
+ * Each stream is one request; gRPC answers carry their status in trailers, or in a
+ * trailers-only HEADERS frame for errors. Bytes come from and go to the connection layer
+ * (conn.h); requests go to the service through the request layer (request.h). */
+#include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "conn.h"
 #include "kt_grpc.h"
 #include "kt_log.h"
-#include "server_int.h"
+#include "protocol.h"
+#include "request.h"
 
 #define H2_MAX_STREAMS 256
 /* Large windows let a 16MiB request arrive without a round trip per 64KiB. */
 #define H2_STREAM_WINDOW (1 << 20)
 #define H2_CONN_WINDOW (16 << 20)
 
+struct h2_conn {
+    struct conn *c;
+    struct srv_reqs *reqs;
+    nghttp2_session *session;
+    struct srv_req *streams; /* every open stream's request */
+    bool receiving;          /* inside nghttp2_session_mem_recv */
+};
+
 static struct srv_req *stream_req(nghttp2_session *s, int32_t id)
 {
     return nghttp2_session_get_stream_user_data(s, id);
 }
 
-static void unlink_req(struct srv_conn *c, struct srv_req *r)
+static void unlink_req(struct h2_conn *h, struct srv_req *r)
 {
-    for (struct srv_req **pp = &c->h2_reqs; *pp; pp = &(*pp)->next) {
+    for (struct srv_req **pp = &h->streams; *pp; pp = &(*pp)->next) {
         if (*pp == r) {
             *pp = r->next;
             return;
@@ -31,15 +45,16 @@ static void unlink_req(struct srv_conn *c, struct srv_req *r)
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
-    struct srv_conn *c = ud;
+    struct h2_conn *h = ud;
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    struct srv_req *r = srv_req_new(c);
+    struct srv_req *r = srv_req_new(h->reqs, h->c);
     if (r == NULL)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    r->http2 = true;
     r->stream_id = f->hd.stream_id;
-    r->next = c->h2_reqs;
-    c->h2_reqs = r;
+    r->next = h->streams;
+    h->streams = r;
     nghttp2_session_set_stream_user_data(s, f->hd.stream_id, r);
     return 0;
 }
@@ -77,19 +92,19 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     return 0;
 }
 
-static void request_complete(struct srv_conn *c, struct srv_req *r)
+static void request_complete(struct srv_req *r)
 {
-    (void)c;
     if (r->complete)
         return;
     r->complete = true;
     if (!r->responded)
-        otlp_service_handle(r);
+        srv_req_handle(r);
 }
+
+static void h2_respond(void *p, struct srv_req *r);
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
-    struct srv_conn *c = ud;
     if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
         return 0;
     struct srv_req *r = stream_req(s, f->hd.stream_id);
@@ -97,14 +112,14 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         return 0;
     if (f->hd.type == NGHTTP2_HEADERS && !r->headers_done) {
         r->headers_done = true;
-        otlp_service_headers(r, -1);
+        srv_req_check_headers(r, -1);
         if (r->responded) {
-            h2_req_respond(r);
+            h2_respond(ud, r);
             return 0;
         }
     }
     if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
-        request_complete(c, r);
+        request_complete(r);
     return 0;
 }
 
@@ -112,16 +127,15 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
                          size_t len, void *ud)
 {
     (void)flags;
-    struct srv_conn *c = ud;
     struct srv_req *r = stream_req(s, id);
     if (r == NULL || r->responded)
         return 0;
     size_t total = r->body.len + len;
-    if (total > c->srv->conf->receiver.max_request_bytes) {
+    if (!srv_req_body_fits(r, total)) {
         srv_req_release_body(r);
-        otlp_service_headers(r, (int64_t)total);
+        srv_req_check_headers(r, (int64_t)total);
         if (r->responded)
-            h2_req_respond(r);
+            h2_respond(ud, r);
         return 0;
     }
     if (r->body.len == 0) {
@@ -139,12 +153,11 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 {
     (void)code;
-    struct srv_conn *c = ud;
     struct srv_req *r = stream_req(s, id);
     if (r == NULL)
         return 0;
     nghttp2_session_set_stream_user_data(s, id, NULL);
-    unlink_req(c, r);
+    unlink_req(ud, r);
     /* The answer, if not sent yet, can no longer be: the ticket is abandoned and the data
      * still goes to Kafka. */
     srv_req_free(r);
@@ -155,68 +168,94 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
 {
     (void)s;
     (void)flags;
-    struct srv_conn *c = ud;
-    if (srv_conn_write(c, data, len) != 0)
+    struct h2_conn *h = ud;
+    if (conn_write(h->c, data, len) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     return (ssize_t)len;
 }
 
-int h2_conn_init(struct srv_conn *c)
+static void h2_free(void *p)
 {
+    struct h2_conn *h = p;
+    struct srv_req *r = h->streams;
+    while (r) {
+        struct srv_req *next = r->next;
+        nghttp2_session_set_stream_user_data(h->session, r->stream_id, NULL);
+        srv_req_free(r);
+        r = next;
+    }
+    nghttp2_session_del(h->session);
+    free(h);
+}
+
+static void *h2_init(struct conn *c, struct srv_reqs *reqs)
+{
+    struct h2_conn *h = calloc(1, sizeof(*h));
     nghttp2_session_callbacks *cbs;
+    int rc;
+    if (h == NULL)
+        return NULL;
+    h->c = c;
+    h->reqs = reqs;
     if (nghttp2_session_callbacks_new(&cbs) != 0)
-        return -1;
+        goto fail;
     nghttp2_session_callbacks_set_send_callback(cbs, send_cb);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
-    int rc = nghttp2_session_server_new(&c->h2, cbs, c);
+    rc = nghttp2_session_server_new(&h->session, cbs, h);
     nghttp2_session_callbacks_del(cbs);
     if (rc != 0)
-        return -1;
+        goto fail;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
     };
-    if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0)
-        return -1;
-    nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
-    return 0;
+    if (nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0)
+        goto fail;
+    nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
+    return h;
+fail:
+    h2_free(h);
+    return NULL;
 }
 
-int h2_conn_feed(struct srv_conn *c, const uint8_t *p, size_t n)
+static int h2_feed(void *p, const uint8_t *b, size_t n)
 {
-    ssize_t rc = nghttp2_session_mem_recv(c->h2, p, n);
+    struct h2_conn *h = p;
+    h->receiving = true;
+    ssize_t rc = nghttp2_session_mem_recv(h->session, b, n);
+    h->receiving = false;
     if (rc < 0) {
-        kt_info("connection from %s: HTTP/2 error: %s", c->peer, nghttp2_strerror((int)rc));
+        kt_info("connection from %s: HTTP/2 error: %s", conn_peer(h->c), nghttp2_strerror((int)rc));
         return -1;
     }
     return 0;
 }
 
-int h2_conn_flush(struct srv_conn *c)
+static int h2_flush(void *p)
 {
-    if (c->h2 == NULL)
-        return 0;
-    int rc = nghttp2_session_send(c->h2);
+    struct h2_conn *h = p;
+    int rc = nghttp2_session_send(h->session);
     if (rc != 0) {
-        kt_info("connection from %s: HTTP/2 send: %s", c->peer, nghttp2_strerror(rc));
+        kt_info("connection from %s: HTTP/2 send: %s", conn_peer(h->c), nghttp2_strerror(rc));
         return -1;
     }
     return 0;
 }
 
-bool h2_conn_done(struct srv_conn *c)
+static bool h2_done(void *p)
 {
-    return c->h2 && !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2);
+    struct h2_conn *h = p;
+    return !nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session);
 }
 
-void h2_conn_goaway(struct srv_conn *c)
+static void h2_goaway(void *p)
 {
-    if (c->h2)
-        nghttp2_submit_shutdown_notice(c->h2);
+    struct h2_conn *h = p;
+    nghttp2_submit_shutdown_notice(h->session);
 }
 
 static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
@@ -256,9 +295,9 @@ static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
         (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE             \
     }
 
-void h2_req_respond(struct srv_req *r)
+static void h2_respond(void *p, struct srv_req *r)
 {
-    struct srv_conn *c = r->conn;
+    struct h2_conn *h = p;
     char status[8], retry[12];
     snprintf(status, sizeof(status), "%d", r->resp.http_status);
     snprintf(retry, sizeof(retry), "%u", r->resp.retry_after);
@@ -273,32 +312,77 @@ void h2_req_respond(struct srv_req *r)
         hdrs[n++] = (nghttp2_nv)NV("grpc-status", gstatus);
         if (r->resp.grpc_message[0])
             hdrs[n++] = (nghttp2_nv)NV("grpc-message", r->resp.grpc_message);
-        nghttp2_submit_response(c->h2, r->stream_id, hdrs, n, NULL);
+        nghttp2_submit_response(h->session, r->stream_id, hdrs, n, NULL);
     } else {
         if (r->resp.retry_after)
             hdrs[n++] = (nghttp2_nv)NV("retry-after", retry);
         if (r->resp.http_status == 405)
             hdrs[n++] = (nghttp2_nv)NV("allow", "POST");
         nghttp2_data_provider prd = {.source = {.ptr = r}, .read_callback = body_read};
-        nghttp2_submit_response(c->h2, r->stream_id, hdrs, n, &prd);
+        nghttp2_submit_response(h->session, r->stream_id, hdrs, n, &prd);
     }
     /* Inside nghttp2's receive callbacks sending must wait: the read path flushes when
      * nghttp2_session_mem_recv returns. */
-    if (c->depth == 0)
-        srv_conn_want_write(c);
+    if (!h->receiving)
+        conn_want_write(h->c);
 }
 
-void h2_conn_free(struct srv_conn *c)
+static bool h2_busy(void *p)
 {
-    struct srv_req *r = c->h2_reqs;
-    while (r) {
-        struct srv_req *next = r->next;
-        if (c->h2)
-            nghttp2_session_set_stream_user_data(c->h2, r->stream_id, NULL);
-        srv_req_free(r);
-        r = next;
-    }
-    c->h2_reqs = NULL;
-    nghttp2_session_del(c->h2);
-    c->h2 = NULL;
+    const struct h2_conn *h = p;
+    return h->streams != NULL;
 }
+
+/* Reading pauses for the write buffer only: flow control bounds what each stream sends. */
+static bool h2_may_read(void *p)
+{
+    (void)p;
+    return true;
+}
+
+static ev_tstamp h2_oldest_arriving(void *p)
+{
+    const struct h2_conn *h = p;
+    ev_tstamp oldest = 0;
+    for (const struct srv_req *r = h->streams; r; r = r->next)
+        if (!r->complete && !r->responded && (oldest == 0 || r->started < oldest))
+            oldest = r->started;
+    return oldest;
+}
+
+/* A stream whose request never finishes arriving is reset; the connection and its other
+ * streams go on. */
+static int h2_expire(void *p, ev_tstamp now, uint64_t header_timeout_ms)
+{
+    struct h2_conn *h = p;
+    double header_timeout = (double)header_timeout_ms / 1000.0;
+    int reset = 0;
+    for (struct srv_req *r = h->streams; r; r = r->next) {
+        if (!r->complete && !r->responded && now - r->started >= header_timeout) {
+            nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, r->stream_id, NGHTTP2_CANCEL);
+            r->responded = true;
+            reset++;
+        }
+    }
+    if (reset > 0) {
+        kt_info("connection from %s: %d HTTP/2 request(s) not complete within [receiver] "
+                "header_timeout (%llums); streams reset",
+                conn_peer(h->c), reset, (unsigned long long)header_timeout_ms);
+        conn_want_write(h->c);
+    }
+    return 0;
+}
+
+const struct srv_proto_ops h2_ops = {
+    .init = h2_init,
+    .feed = h2_feed,
+    .respond = h2_respond,
+    .flush = h2_flush,
+    .goaway = h2_goaway,
+    .done = h2_done,
+    .busy = h2_busy,
+    .may_read = h2_may_read,
+    .oldest_arriving = h2_oldest_arriving,
+    .expire = h2_expire,
+    .free = h2_free,
+};

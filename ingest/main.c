@@ -9,12 +9,14 @@
 #include "kt_kafka_probe.h"
 #include "kt_log.h"
 #include "kt_shutdown.h"
+#include "otlp_service.h"
 #include "publisher.h"
 #include "server.h"
 
 struct app {
     struct ingest_conf conf;
     struct publisher *pub;
+    struct otlp_service *svc;
     struct server *srv;
 };
 
@@ -107,7 +109,12 @@ int main(int argc, char **argv)
         kt_error("kafka producer: %s", err.msg);
         goto out;
     }
-    if (server_new(&a.conf, loop, a.pub, &a.srv, &err) != 0) {
+    if (otlp_service_new(&a.conf, a.pub, &a.svc, &err) != 0) {
+        kt_error("%s", err.msg);
+        goto out;
+    }
+    const struct srv_service svc = otlp_service_callbacks(a.svc);
+    if (server_new(&a.conf, loop, &svc, &a.srv, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
     }
@@ -116,7 +123,10 @@ int main(int argc, char **argv)
     ev_run(loop, 0);
     exit_code = 0;
 out:
+    /* The server first: closing its connections abandons their requests in the service,
+     * which cancels their tickets in the publisher. */
     server_free(a.srv);
+    otlp_service_free(a.svc);
     if (a.pub)
         publisher_free(a.pub);
     kt_config_free(&ingest_conf_schema, &a.conf);

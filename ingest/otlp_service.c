@@ -1,10 +1,15 @@
-/* The OTLP service: routes a request, decodes its body (gRPC framing, gzip, JSON), checks
- * it, hands it to the publisher and answers once Kafka acknowledged it.
+/* The OTLP service (otlp_service.h): routes a request, decodes its body (gRPC framing,
+ * gzip, JSON), checks it, hands it to the publisher and answers once Kafka acknowledged it.
+ * It reads and answers requests through request.h only, and knows nothing of connections
+ * or HTTP versions beyond r->http2.
  *
  * Answers follow the OTLP specification: gRPC status codes with grpc-message; HTTP 400
  * with a google.rpc.Status body for bad data, 503 with Retry-After under backpressure,
  * and partial_success when some items were refused. */
+#include "otlp_service.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -13,7 +18,11 @@
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_otlp_wire.h"
-#include "server_int.h"
+
+struct otlp_service {
+    const struct ingest_conf *conf;
+    struct publisher *pub;
+};
 
 enum body_type { BODY_PROTO, BODY_JSON };
 
@@ -43,7 +52,7 @@ static void log_refusal(struct srv_req *r, int status, const char *why)
     static double tokens = LOG_BURST;
     static ev_tstamp last;
     static unsigned long suppressed;
-    ev_tstamp now = ev_now(r->conn->srv->loop);
+    ev_tstamp now = ev_now(r->loop);
     tokens += now - last;
     if (tokens > LOG_BURST)
         tokens = LOG_BURST;
@@ -56,8 +65,8 @@ static void log_refusal(struct srv_req *r, int status, const char *why)
     if (suppressed)
         kt_info("%lu more refusals not logged", suppressed);
     suppressed = 0;
-    kt_info("request %llu from %s %s %s: %d: %s", (unsigned long long)r->id, r->conn->peer,
-            r->method, r->path, status, why);
+    kt_info("request %llu from %s %s %s: %d: %s", (unsigned long long)r->id, r->peer, r->method,
+            r->path, status, why);
 }
 
 static bool route_lookup(const char *path, struct route *out)
@@ -154,7 +163,7 @@ static void set_error(struct srv_req *r, int http_status, const char *msg)
     rs->http_status = http_status;
     rs->retry_after = http_status == 503 ? 1 : 0;
     log_refusal(r, http_status, msg);
-    if (r->conn->proto == SRV_PROTO_H2 && is_grpc_request(r)) {
+    if (r->http2 && is_grpc_request(r)) {
         rs->grpc = true;
         rs->http_status = 200; /* gRPC carries the failure in grpc-status */
         rs->grpc_status = http_to_grpc(http_status);
@@ -194,17 +203,10 @@ static void set_success(struct srv_req *r, enum kt_signal sig, uint64_t rejected
     r->responded = true;
 }
 
-void srv_req_respond(struct srv_req *r)
+static void check_headers(void *ctx, struct srv_req *r, int64_t content_length)
 {
-    if (r->conn->proto == SRV_PROTO_H2)
-        h2_req_respond(r);
-    else
-        h1_req_respond(r);
-}
-
-void otlp_service_headers(struct srv_req *r, int64_t content_length)
-{
-    const struct ingest_conf *cf = r->conn->srv->conf;
+    const struct otlp_service *s = ctx;
+    const struct ingest_conf *cf = s->conf;
     struct route rt;
     char msg[256];
     if (r->responded)
@@ -228,7 +230,7 @@ void otlp_service_headers(struct srv_req *r, int64_t content_length)
         return;
     }
     if (rt.grpc) {
-        if (r->conn->proto != SRV_PROTO_H2) {
+        if (!r->http2) {
             set_error(r, 415, "OTLP/gRPC needs HTTP/2");
             return;
         }
@@ -261,8 +263,7 @@ static void publish_done(void *ctx, const struct publisher_result *res)
 {
     struct srv_req *r = ctx;
     struct route rt;
-    r->ticket = NULL;
-    r->conn->srv->reqs_pending--;
+    r->svc_data = NULL;
     route_lookup(r->path, &rt);
     if (res->status == 0) {
         set_success(r, rt.sig, res->n_rejected, res->message);
@@ -274,22 +275,21 @@ static void publish_done(void *ctx, const struct publisher_result *res)
     srv_req_respond(r);
 }
 
-void otlp_service_abandon(struct srv_req *r)
+/* The client went away before its answer: the data still goes to Kafka. */
+static void abandon_request(void *ctx, struct srv_req *r)
 {
-    if (r->ticket) {
-        publisher_ticket_cancel(r->ticket);
-        r->ticket = NULL;
-        r->conn->srv->reqs_pending--;
-    }
+    (void)ctx;
+    publisher_ticket_cancel(r->svc_data);
+    r->svc_data = NULL;
 }
 
 /* Finds the OTLP protobuf bytes of the request: *msg views either r->body (a plain body,
  * gRPC prefix skipped) or pb (decoded from gzip or JSON). Returns an HTTP status (0 = ok)
  * and the reason in err. */
-static int decode_body(struct srv_req *r, const struct route *rt, struct kt_buf *pb,
-                       struct kt_slice *msg, struct kt_err *err)
+static int decode_body(const struct otlp_service *s, struct srv_req *r, const struct route *rt,
+                       struct kt_buf *pb, struct kt_slice *msg, struct kt_err *err)
 {
-    size_t max = r->conn->srv->conf->receiver.max_request_bytes;
+    size_t max = s->conf->receiver.max_request_bytes;
     struct kt_buf tmp = KT_BUF_INIT;
     struct kt_slice in = kt_buf_slice(&r->body);
     int status = 0, rc;
@@ -350,9 +350,9 @@ out:
     return status;
 }
 
-void otlp_service_handle(struct srv_req *r)
+static void handle_request(void *ctx, struct srv_req *r)
 {
-    struct server *s = r->conn->srv;
+    struct otlp_service *s = ctx;
     struct route rt;
     struct kt_err err = {0};
     struct kt_buf pb = KT_BUF_INIT;
@@ -360,10 +360,10 @@ void otlp_service_handle(struct srv_req *r)
     if (r->responded)
         return;
     if (!route_lookup(r->path, &rt)) {
-        otlp_service_headers(r, -1);
+        check_headers(s, r, -1);
         goto respond;
     }
-    int status = decode_body(r, &rt, &pb, &msg, &err);
+    int status = decode_body(s, r, &rt, &pb, &msg, &err);
     if (status != 0) {
         set_error(r, status, err.msg);
         goto respond;
@@ -379,14 +379,15 @@ void otlp_service_handle(struct srv_req *r)
         goto respond;
     }
     bool wait = s->conf->receiver.ack == INGEST_ACK_KAFKA;
+    struct publisher_ticket *ticket = NULL;
     int rc = publisher_submit(s->pub, rt.sig, msg, n_items, wait ? publish_done : NULL, r,
-                              wait ? &r->ticket : NULL, &err);
+                              wait ? &ticket : NULL, &err);
     if (rc != 0) {
         set_error(r, rc == KT_EAGAIN ? 503 : 500, err.msg);
         goto respond;
     }
     if (wait) {
-        s->reqs_pending++;
+        r->svc_data = ticket;
         kt_buf_free(&pb);
         srv_req_release_body(r);
         return;
@@ -396,4 +397,32 @@ respond:
     kt_buf_free(&pb);
     srv_req_release_body(r);
     srv_req_respond(r);
+}
+
+int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub,
+                     struct otlp_service **out, struct kt_err *err)
+{
+    struct otlp_service *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    s->conf = conf;
+    s->pub = pub;
+    *out = s;
+    return 0;
+}
+
+void otlp_service_free(struct otlp_service *s)
+{
+    free(s);
+}
+
+struct srv_service otlp_service_callbacks(struct otlp_service *s)
+{
+    struct srv_service svc = {
+        .ctx = s,
+        .headers = check_headers,
+        .handle = handle_request,
+        .abandon = abandon_request,
+    };
+    return svc;
 }

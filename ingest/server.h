@@ -2,8 +2,22 @@
  *
  * Every listener speaks HTTP/1.1 and HTTP/2 (h2c, detected from the client preface), and
  * so serves OTLP/gRPC and OTLP/HTTP alike, on one libev loop without a thread per
- * connection. Requests are handed to the OTLP service (otlp_service.c), which answers them
- * later, once Kafka has acknowledged their data. */
+ * connection. Requests are handed to the service given to server_new (main.c gives the
+ * OTLP service, otlp_service.h), which answers them later, once Kafka has acknowledged
+ * their data.
+ *
+ * The layers, each calling only those under it; calls upward go through tables of
+ * function pointers handed down (protocol.h, struct srv_service):
+ *
+ *   server.c         listeners, accept, protocol detection, shutdown
+ *   http1.c http2.c  the protocols, one table of operations each (protocol.h)
+ *   request.c        requests, their bodies' storage, the hand-over to the service
+ *                    and the count of those it has not answered (request.h)
+ *   conn.c           sockets, write buffers, backpressure, timeouts; TLS goes here
+ *
+ * The service (otlp_service.c) is called through its srv_service callbacks, and calls
+ * only request.c (srv_req_respond, srv_req_release_body) and the publisher: it sees
+ * no connection. */
 #ifndef INGEST_SERVER_H
 #define INGEST_SERVER_H
 
@@ -13,13 +27,14 @@
 
 #include "conf.h"
 #include "kt_err.h"
-#include "publisher.h"
+#include "request.h"
 
 struct server;
 
-/* conf and pub are borrowed and must outlive the server. Binds every configured endpoint;
- * errors name the endpoint and the system's reason. */
-int server_new(const struct ingest_conf *conf, struct ev_loop *loop, struct publisher *pub,
+/* conf is borrowed and must outlive the server; so must the service behind svc (copied),
+ * which gets every complete request. Binds every configured endpoint; errors name the
+ * endpoint and the system's reason. */
+int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struct srv_service *svc,
                struct server **out, struct kt_err *err);
 
 /* Closes the listeners; connections stay open until their requests are answered. */
@@ -28,7 +43,7 @@ void server_stop_accepting(struct server *s);
 /* True when no request is waiting for its answer. */
 bool server_idle(const struct server *s);
 
-/* Closes every connection (cancelling their tickets) and frees the server. */
+/* Closes every connection (the service abandons their requests) and frees the server. */
 void server_free(struct server *s);
 
 /* The port a listener got (for endpoints given with port 0); 0 if there is none. */

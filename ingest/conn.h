@@ -1,0 +1,71 @@
+/* conn: the connection layer, under the protocols.
+ *
+ * A connection owns its socket, its read and write watchers, its write buffer and its
+ * timer (idle_timeout, header_timeout). It reads bytes and feeds them to the protocol
+ * table it was given (protocol.h), and sends what the protocol queued: the protocols
+ * never touch the socket. conn.c calls nothing above it but through that table, so every
+ * other file of the server may call it (server.h has the whole picture). TLS (mbedTLS)
+ * will sit in here, under the protocols: see the transport seam in conn.c. */
+#ifndef INGEST_CONN_H
+#define INGEST_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+struct conn;
+struct conn_list;
+struct srv_proto_ops;
+struct srv_req;
+
+/* ---- for the server ---- */
+
+/* The connections of one server. loop is borrowed; owner is the server's, handed back by
+ * conn_owner. Returns 0 or KT_ENOMEM. */
+int conn_list_new(struct ev_loop *loop, uint64_t idle_timeout_ms, uint64_t header_timeout_ms,
+                  void *owner, struct conn_list **out);
+/* Closes every connection (their protocols free their requests), then the list. */
+void conn_list_free(struct conn_list *l);
+uint64_t conn_list_count(const struct conn_list *l);
+/* The server is stopping: every connection is told to take no new request (HTTP/2
+ * GOAWAY), and HTTP/1.1 answers close their connection from now on. */
+void conn_list_stop(struct conn_list *l);
+
+/* A connection on fd (taken: closed with the connection), from peer ("host:port", for
+ * logs). Nothing happens on it until conn_start. NULL when out of memory (fd is closed). */
+struct conn *conn_new(struct conn_list *l, int fd, const char *peer);
+/* Starts reading with ops and its state p (taken: freed by ops->free at close). */
+void conn_start(struct conn *c, const struct srv_proto_ops *ops, void *p);
+/* Switches c, from within ops->feed, to the protocol detected: the previous table is
+ * dropped without a call to its free. */
+void conn_set_protocol(struct conn *c, const struct srv_proto_ops *ops, void *p);
+/* Bytes the protocol could not use yet (a partial HTTP/2 preface): fed again, in front of
+ * the next ones read. Returns 0 or KT_ENOMEM. */
+int conn_keep_input(struct conn *c, const uint8_t *p, size_t n);
+void *conn_owner(const struct conn *c);
+/* Closes c now, or, inside one of its own callbacks, when the outermost one returns. */
+void conn_close(struct conn *c);
+
+/* ---- for the protocols ---- */
+
+/* Queues bytes for the client; they go out at the next conn_want_write or when the read
+ * callback returns. Returns 0 or KT_ENOMEM. */
+int conn_write(struct conn *c, const void *p, size_t n);
+/* Sends what is queued (after ops->flush), and closes the connection when the protocol
+ * is done. Outside the connection's own callbacks, c may be freed on return. */
+void conn_want_write(struct conn *c);
+/* Stops or resumes reading from the client (backpressure). */
+void conn_pause_reading(struct conn *c, bool paused);
+const char *conn_peer(const struct conn *c);
+ev_tstamp conn_now(const struct conn *c);
+/* conn_list_stop was called. */
+bool conn_stopping(const struct conn *c);
+
+/* ---- for the request layer ---- */
+
+/* Sends r's answer through c's protocol. */
+void conn_respond(struct conn *c, struct srv_req *r);
+
+#endif

@@ -1,0 +1,148 @@
+/* The request layer (request.h): requests' lifetime, their bodies' storage, and the
+ * hand-over between the protocols and the service. It reaches a request's protocol only
+ * through its connection (conn_respond), and the service only through srv_service. */
+#include "request.h"
+
+#include <stdlib.h>
+
+#include "conn.h"
+#include "kt_err.h"
+
+/* Bounds on the body pool: buffers kept, and bytes they hold in all. */
+#define BODY_POOL_MAX 32
+#define BODY_POOL_BYTES (8u << 20)
+/* Most a request may reserve up front from its announced length (Content-Length, gRPC). */
+#define BODY_RESERVE_MAX (4u << 20)
+
+struct srv_reqs {
+    struct ev_loop *loop;
+    uint64_t max_request_bytes;
+    struct srv_service svc;
+    uint64_t next_id;
+    uint64_t pending; /* handed to the service and not yet answered */
+    /* Storage of finished request bodies, kept for the next ones: blocks of this size
+     * taken fresh from the allocator cost a page fault per 4 KiB each time. */
+    struct kt_buf body_pool[BODY_POOL_MAX];
+    int n_body_pool;
+    size_t body_pool_bytes;
+};
+
+int srv_reqs_new(struct ev_loop *loop, uint64_t max_request_bytes, const struct srv_service *svc,
+                 struct srv_reqs **out)
+{
+    struct srv_reqs *rs = calloc(1, sizeof(*rs));
+    if (rs == NULL)
+        return KT_ENOMEM;
+    rs->loop = loop;
+    rs->max_request_bytes = max_request_bytes;
+    rs->svc = *svc;
+    *out = rs;
+    return 0;
+}
+
+void srv_reqs_free(struct srv_reqs *rs)
+{
+    if (rs == NULL)
+        return;
+    for (int i = 0; i < rs->n_body_pool; i++)
+        kt_buf_free(&rs->body_pool[i]);
+    free(rs);
+}
+
+uint64_t srv_reqs_pending(const struct srv_reqs *rs)
+{
+    return rs->pending;
+}
+
+struct srv_req *srv_req_new(struct srv_reqs *rs, struct conn *c)
+{
+    struct srv_req *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->reqs = rs;
+    r->conn = c;
+    r->loop = rs->loop;
+    r->peer = conn_peer(c);
+    r->id = ++rs->next_id;
+    r->started = ev_now(rs->loop);
+    return r;
+}
+
+void srv_req_check_headers(struct srv_req *r, int64_t content_length)
+{
+    const struct srv_service *svc = &r->reqs->svc;
+    svc->headers(svc->ctx, r, content_length);
+}
+
+void srv_req_handle(struct srv_req *r)
+{
+    const struct srv_service *svc = &r->reqs->svc;
+    r->handed = true;
+    r->reqs->pending++;
+    svc->handle(svc->ctx, r);
+}
+
+void srv_req_respond(struct srv_req *r)
+{
+    /* Counted before sending: the protocol may free r on the way. */
+    if (r->handed) {
+        r->handed = false;
+        r->reqs->pending--;
+    }
+    conn_respond(r->conn, r);
+}
+
+bool srv_req_body_fits(const struct srv_req *r, uint64_t n)
+{
+    return n <= r->reqs->max_request_bytes;
+}
+
+void srv_req_expect_body(struct srv_req *r, uint64_t n)
+{
+    struct srv_reqs *rs = r->reqs;
+    if (r->body.cap > 0 || n == 0 || n > rs->max_request_bytes)
+        return;
+    /* The most recently pooled first: its memory is the likeliest to be in cache. */
+    for (int i = rs->n_body_pool - 1; i >= 0; i--) {
+        if (rs->body_pool[i].cap < n)
+            continue;
+        r->body = rs->body_pool[i];
+        rs->body_pool_bytes -= r->body.cap;
+        rs->body_pool[i] = rs->body_pool[--rs->n_body_pool];
+        return;
+    }
+    /* What a client announces is only reserved up to a bound, so that many connections
+     * announcing large bodies they never send cannot tie up memory; past it the body grows
+     * as it arrives. On failure too. */
+    kt_buf_reserve(&r->body, n < BODY_RESERVE_MAX ? (size_t)n : BODY_RESERVE_MAX);
+}
+
+void srv_req_release_body(struct srv_req *r)
+{
+    struct srv_reqs *rs = r->reqs;
+    size_t cap = r->body.cap;
+    if (cap > 0 && rs->n_body_pool < BODY_POOL_MAX &&
+        cap <= BODY_POOL_BYTES - rs->body_pool_bytes) {
+        r->body.len = 0;
+        rs->body_pool[rs->n_body_pool++] = r->body;
+        rs->body_pool_bytes += cap;
+        r->body = (struct kt_buf)KT_BUF_INIT;
+        return;
+    }
+    kt_buf_free(&r->body);
+}
+
+void srv_req_free(struct srv_req *r)
+{
+    if (r == NULL)
+        return;
+    if (r->handed) {
+        const struct srv_service *svc = &r->reqs->svc;
+        r->handed = false;
+        r->reqs->pending--;
+        svc->abandon(svc->ctx, r);
+    }
+    srv_req_release_body(r);
+    kt_buf_free(&r->resp.body);
+    free(r);
+}

@@ -1,0 +1,116 @@
+/* request: one HTTP request as the service sees it, and the service's hooks.
+ *
+ * The protocols (http1.c, http2.c) make a request per HTTP/1.1 message or HTTP/2 stream,
+ * fill in its method, path, headers and body, and hand it to the service through the
+ * srv_service callbacks the server was given. The service answers by filling r->resp and
+ * calling srv_req_respond, at once or later (once Kafka acknowledged the data); the
+ * request layer counts the requests handed to it and not answered yet (server_idle). */
+#ifndef INGEST_REQUEST_H
+#define INGEST_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "kt_buf.h"
+
+struct conn;
+struct srv_req;
+struct srv_reqs;
+
+/* The service behind the server. Every callback gets ctx first. */
+struct srv_service {
+    void *ctx;
+    /* The request's headers are in (content_length: the announced body size, or the size
+     * reached so far when it passes the limit; -1 when unknown). The service may refuse
+     * it now by filling r->resp (r->responded): the protocol sends that answer itself,
+     * without reading the body. */
+    void (*headers)(void *ctx, struct srv_req *r, int64_t content_length);
+    /* The whole body has arrived: answer through srv_req_respond, now or later. */
+    void (*handle)(void *ctx, struct srv_req *r);
+    /* The request is freed before its answer (its connection closed): forget it, no
+     * answer may be attempted. */
+    void (*abandon)(void *ctx, struct srv_req *r);
+};
+
+struct srv_resp {
+    int http_status;          /* 200, 400, ... */
+    const char *content_type; /* static string */
+    struct kt_buf body;       /* for gRPC: the framed message; empty for errors */
+    bool grpc;                /* answer with gRPC trailers */
+    int grpc_status;
+    char grpc_message[512]; /* already percent-encoded */
+    unsigned retry_after;   /* seconds; 0 = no Retry-After header */
+};
+
+struct srv_req {
+    /* Set by srv_req_new. */
+    struct srv_reqs *reqs;
+    struct conn *conn;    /* the connection it arrived on (the protocol's business) */
+    struct ev_loop *loop; /* the loop it is served on */
+    const char *peer;     /* the client's address, for logs; lives as long as r */
+    uint64_t id;          /* for logs */
+    ev_tstamp started;    /* when its first bytes arrived (header_timeout) */
+    /* Filled in by the protocol. */
+    bool http2;           /* arrived over HTTP/2 (gRPC needs it) */
+    int32_t stream_id;    /* HTTP/2 stream; 0 for HTTP/1.1 */
+    struct srv_req *next; /* HTTP/1.1: requests in arrival order; HTTP/2: all streams */
+    char method[8];
+    char path[128];
+    char content_type[64];
+    char content_encoding[32];
+    char grpc_encoding[32];
+    bool headers_done;
+    bool complete;        /* the whole body has arrived */
+    bool expect_continue; /* HTTP/1.1 Expect: 100-continue */
+    int early_status;     /* body refused while arriving (413): answer without reading it */
+    struct kt_buf body;
+    /* The service's: what it keeps for the request while it is handled (its ticket). */
+    void *svc_data;
+    /* The answer. */
+    bool responded; /* resp is filled in */
+    struct srv_resp resp;
+    size_t resp_sent; /* HTTP/2: body bytes handed to nghttp2 */
+    bool handed;      /* handed to the service and not answered yet */
+};
+
+/* ---- for the server ---- */
+
+/* The requests of one server: ids, the count of those not answered yet, and a pool of
+ * body buffers. loop is borrowed; svc is copied. Returns 0 or KT_ENOMEM. */
+int srv_reqs_new(struct ev_loop *loop, uint64_t max_request_bytes, const struct srv_service *svc,
+                 struct srv_reqs **out);
+/* After every request is freed. */
+void srv_reqs_free(struct srv_reqs *rs);
+/* Requests handed to the service and not answered nor abandoned yet. */
+uint64_t srv_reqs_pending(const struct srv_reqs *rs);
+
+/* ---- for the protocols ---- */
+
+/* A request arriving on c; NULL when out of memory. */
+struct srv_req *srv_req_new(struct srv_reqs *rs, struct conn *c);
+/* Frees r; the service abandons it if it was not answered. NULL is ignored. */
+void srv_req_free(struct srv_req *r);
+/* The service's headers and handle callbacks (struct srv_service). */
+void srv_req_check_headers(struct srv_req *r, int64_t content_length);
+void srv_req_handle(struct srv_req *r);
+/* Whether a body of n bytes stays within [receiver] max_request_bytes. */
+bool srv_req_body_fits(const struct srv_req *r, uint64_t n);
+/* Before a request's first body bytes are stored: the body is at least n bytes (its
+ * announced length when known: Content-Length, a gRPC prefix; else the first piece). Gives
+ * r->body pooled storage or room for all of it at once, sparing growing it, and copying
+ * it, step by step. n over max_request_bytes is ignored (the request is refused as it
+ * arrives). */
+void srv_req_expect_body(struct srv_req *r, uint64_t n);
+/* Empties r->body, keeping its storage in the pool when there is room (the service too,
+ * once it is done with the body). */
+void srv_req_release_body(struct srv_req *r);
+
+/* ---- for the service ---- */
+
+/* r->resp is filled in (r->responded): sends it on the request's protocol. r may be freed
+ * on return. */
+void srv_req_respond(struct srv_req *r);
+
+#endif

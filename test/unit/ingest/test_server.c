@@ -1,0 +1,291 @@
+/* server with a fake service behind it (server_new takes the service's callbacks): real
+ * sockets on 127.0.0.1, one loop run by the test between the client's steps. Proves the
+ * seams of the layers: protocol detection, the hand-over to the service and its answer,
+ * the count of requests waiting for one, abandonment, and the protocols' own timeouts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../../ingest/conf.h"
+#include "../../../ingest/request.h"
+#include "../../../ingest/server.h"
+#include "kt_log.h"
+
+/* ---- the fake service ---- */
+
+struct fake_svc {
+    int refuse_status; /* answer from the headers with this status; 0 = never */
+    int n_headers, n_handled, n_abandoned;
+    struct srv_req *waiting; /* handled, not answered yet */
+};
+
+static void fake_headers(void *ctx, struct srv_req *r, int64_t content_length)
+{
+    (void)content_length;
+    struct fake_svc *f = ctx;
+    f->n_headers++;
+    if (f->refuse_status == 0)
+        return;
+    r->resp.http_status = f->refuse_status;
+    r->resp.content_type = "text/plain";
+    r->responded = true;
+}
+
+static void fake_handle(void *ctx, struct srv_req *r)
+{
+    struct fake_svc *f = ctx;
+    f->n_handled++;
+    f->waiting = r;
+}
+
+static void fake_abandon(void *ctx, struct srv_req *r)
+{
+    struct fake_svc *f = ctx;
+    assert_ptr_equal(r, f->waiting);
+    f->n_abandoned++;
+    f->waiting = NULL;
+}
+
+/* ---- fixture: loop, server, one client ---- */
+
+struct fx {
+    struct ev_loop *loop;
+    struct ingest_conf conf;
+    struct fake_svc svc;
+    struct server *srv;
+    int client;
+    char got[4096]; /* what the client received */
+    size_t n_got;
+    bool eof;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    f->loop = ev_loop_new(EVFLAG_AUTO);
+    f->conf.receiver.grpc_endpoint = (char *)"127.0.0.1:0";
+    f->conf.receiver.http_endpoint = (char *)"";
+    f->conf.receiver.max_request_bytes = 1 << 20;
+    f->conf.receiver.max_connections = 16;
+    f->conf.receiver.idle_timeout_ms = 30000;
+    f->conf.receiver.header_timeout_ms = 30000;
+    f->client = -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->client >= 0)
+        close(f->client);
+    server_free(f->srv);
+    ev_loop_destroy(f->loop);
+    free(f);
+    return 0;
+}
+
+/* Starts the server and connects the client (the kernel completes the connection before
+ * the loop accepts it). */
+static void start(struct fx *f)
+{
+    const struct srv_service svc = {&f->svc, fake_headers, fake_handle, fake_abandon};
+    struct kt_err err = {0};
+    assert_int_equal(server_new(&f->conf, f->loop, &svc, &f->srv, &err), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(server_port(f->srv, 0))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    f->client = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(f->client, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    fcntl(f->client, F_SETFL, O_NONBLOCK);
+}
+
+static void send_all(struct fx *f, const void *p, size_t n)
+{
+    assert_int_equal(send(f->client, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void client_read(struct fx *f)
+{
+    ssize_t n = recv(f->client, f->got + f->n_got, sizeof(f->got) - 1 - f->n_got, 0);
+    if (n == 0)
+        f->eof = true;
+    if (n > 0) {
+        f->n_got += (size_t)n;
+        f->got[f->n_got] = '\0';
+    }
+}
+
+/* Runs the loop, the client reading what arrives, until cond holds; fails after 5 s. */
+static void run_until(struct fx *f, bool (*cond)(const struct fx *))
+{
+    ev_tstamp end = ev_time() + 5;
+    while (!cond(f)) {
+        assert_true(ev_time() < end);
+        ev_run(f->loop, EVRUN_NOWAIT);
+        client_read(f);
+        usleep(1000);
+    }
+}
+
+static bool handled(const struct fx *f)
+{
+    return f->svc.n_handled > 0;
+}
+
+static bool abandoned(const struct fx *f)
+{
+    return f->svc.n_abandoned > 0;
+}
+
+static bool got_head(const struct fx *f)
+{
+    return strstr(f->got, "\r\n\r\n") != NULL || f->eof;
+}
+
+static const char request[] =
+    "POST /v1/traces HTTP/1.1\r\nHost: t\r\n"
+    "Content-Type: application/x-protobuf\r\nContent-Length: 3\r\n\r\nabc";
+
+/* ---- tests ---- */
+
+static void test_http1_request_waits_for_the_service_answer(void **state)
+{
+    struct fx *f = *state;
+    start(f);
+    send_all(f, request, sizeof(request) - 1);
+    run_until(f, handled);
+    struct srv_req *r = f->svc.waiting;
+    assert_string_equal(r->method, "POST");
+    assert_string_equal(r->path, "/v1/traces");
+    assert_string_equal(r->content_type, "application/x-protobuf");
+    assert_memory_equal(r->body.p, "abc", 3);
+    assert_int_equal(r->body.len, 3);
+    assert_false(r->http2);
+    assert_int_equal(strncmp(r->peer, "127.0.0.1:", 10), 0);
+    /* Handed to the service and not answered: the server is not idle, nothing is sent. */
+    assert_false(server_idle(f->srv));
+    for (int i = 0; i < 20; i++)
+        ev_run(f->loop, EVRUN_NOWAIT);
+    client_read(f);
+    assert_int_equal(f->n_got, 0);
+
+    r->resp.http_status = 200;
+    r->resp.content_type = "application/x-protobuf";
+    r->responded = true;
+    f->svc.waiting = NULL;
+    srv_req_respond(r);
+    assert_true(server_idle(f->srv));
+    run_until(f, got_head);
+    assert_int_equal(strncmp(f->got, "HTTP/1.1 200 OK\r\n", 17), 0);
+    assert_non_null(strstr(f->got, "Content-Length: 0\r\n"));
+    assert_int_equal(f->svc.n_abandoned, 0);
+}
+
+static void test_unanswered_request_is_abandoned_when_the_client_leaves(void **state)
+{
+    struct fx *f = *state;
+    start(f);
+    send_all(f, request, sizeof(request) - 1);
+    run_until(f, handled);
+    assert_false(server_idle(f->srv));
+    close(f->client);
+    f->client = -1;
+    ev_tstamp end = ev_time() + 5;
+    while (!abandoned(f)) {
+        assert_true(ev_time() < end);
+        ev_run(f->loop, EVRUN_NOWAIT);
+        usleep(1000);
+    }
+    assert_true(server_idle(f->srv));
+}
+
+static void test_refusal_from_headers_is_sent_without_handling(void **state)
+{
+    struct fx *f = *state;
+    f->svc.refuse_status = 404;
+    start(f);
+    send_all(f, request, sizeof(request) - 1);
+    run_until(f, got_head);
+    assert_int_equal(strncmp(f->got, "HTTP/1.1 404 Not Found\r\n", 24), 0);
+    /* The body was not read, so the connection cannot go on. */
+    assert_non_null(strstr(f->got, "Connection: close\r\n"));
+    assert_int_equal(f->svc.n_headers, 1);
+    assert_int_equal(f->svc.n_handled, 0);
+    assert_true(server_idle(f->srv));
+}
+
+static bool got_settings_ack(const struct fx *f)
+{
+    for (size_t i = 0; i + 9 <= f->n_got;) {
+        size_t len = (size_t)(uint8_t)f->got[i] << 16 | (size_t)(uint8_t)f->got[i + 1] << 8 |
+                     (uint8_t)f->got[i + 2];
+        if (f->got[i + 3] == 0x4 && f->got[i + 4] == 0x1)
+            return true;
+        i += 9 + len;
+    }
+    return f->eof;
+}
+
+/* A preface cut short is kept until it is whole: the connection then speaks HTTP/2 and
+ * acknowledges the client's SETTINGS (HTTP/1.1 would answer 400 and close). */
+static void test_http2_preface_across_reads_selects_http2(void **state)
+{
+    struct fx *f = *state;
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    static const uint8_t settings[9] = {0, 0, 0, 0x4, 0, 0, 0, 0, 0};
+    start(f);
+    send_all(f, preface, 10);
+    for (int i = 0; i < 20; i++)
+        ev_run(f->loop, EVRUN_NOWAIT);
+    client_read(f);
+    assert_int_equal(f->n_got, 0);
+    send_all(f, preface + 10, sizeof(preface) - 1 - 10);
+    send_all(f, settings, sizeof(settings));
+    run_until(f, got_settings_ack);
+    assert_false(f->eof);
+    assert_true(f->n_got >= 9);
+    assert_int_equal(f->got[3], 0x4); /* the server's SETTINGS first */
+}
+
+static void test_http1_request_not_complete_in_time_gets_408(void **state)
+{
+    struct fx *f = *state;
+    f->conf.receiver.header_timeout_ms = 100;
+    start(f);
+    static const char part[] = "POST /v1/traces HTTP/1.1\r\nHost: t\r\n";
+    send_all(f, part, sizeof(part) - 1);
+    run_until(f, got_head);
+    assert_int_equal(strncmp(f->got, "HTTP/1.1 408 Request Timeout\r\n", 30), 0);
+    assert_int_equal(f->svc.n_headers, 0);
+}
+
+int main(void)
+{
+    kt_log_set_level(KT_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_http1_request_waits_for_the_service_answer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unanswered_request_is_abandoned_when_the_client_leaves,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_from_headers_is_sent_without_handling, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_http2_preface_across_reads_selects_http2, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_http1_request_not_complete_in_time_gets_408, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
