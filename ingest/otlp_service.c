@@ -22,6 +22,7 @@
 struct otlp_service {
     const struct ingest_conf *conf;
     struct publisher *pub;
+    unsigned validate_flags; /* kt_otlp_validate_flags: what the Kafka encoding needs */
 };
 
 enum body_type { BODY_PROTO, BODY_JSON };
@@ -359,6 +360,14 @@ static void handle_request(void *ctx, struct srv_req *r)
     struct kt_slice msg = {NULL, 0};
     if (r->responded)
         return;
+    if (r->early_status != 0) {
+        /* A chunked body grew past the bound while arriving: its bytes were let go. */
+        snprintf(err.msg, sizeof(err.msg),
+                 "request body exceeds [receiver] max_request_bytes (%llu)",
+                 (unsigned long long)s->conf->receiver.max_request_bytes);
+        set_error(r, r->early_status, err.msg);
+        goto respond;
+    }
     if (!route_lookup(r->path, &rt)) {
         check_headers(s, r, -1);
         goto respond;
@@ -369,7 +378,7 @@ static void handle_request(void *ctx, struct srv_req *r)
         goto respond;
     }
     size_t n_items = 0;
-    if (kt_otlp_validate(rt.sig, msg, &n_items, &err) != 0) {
+    if (kt_otlp_validate_flags(rt.sig, msg, s->validate_flags, &n_items, &err) != 0) {
         kt_err_prefix(&err, "malformed %s request: ", kt_signal_name(rt.sig));
         set_error(r, 400, err.msg);
         goto respond;
@@ -407,6 +416,9 @@ int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub,
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     s->conf = conf;
     s->pub = pub;
+    /* The publisher writes OTLP/JSON from these bytes without checking them again. */
+    if (conf->kafka.encoding == INGEST_ENC_OTLP_JSON)
+        s->validate_flags = KT_OTLP_VALIDATE_NO_NUL;
     *out = s;
     return 0;
 }

@@ -88,6 +88,18 @@ test('bad requests are refused with the right status and the server keeps servin
       await sendGood();
     });
 
+    await t.test('chunked body past max_request_bytes -> 413, not a silent 200', async () => {
+      // Without Content-Length the bound is found while the body arrives, and its bytes are let
+      // go: the client must hear that, not OK for data that went nowhere.
+      const r = await httpRequest(`${ingest.httpUrl}/v1/traces`, {
+        headers: { 'content-type': 'application/x-protobuf', 'transfer-encoding': 'chunked' },
+        body: Buffer.alloc(16 * 1024 * 1024 + 4096, 0x0a),
+      });
+      assert.equal(r.status, 413, r.body.toString().slice(0, 200));
+      assert.match(decodeStatus(r.body).message, /max_request_bytes/);
+      await sendGood();
+    });
+
     await t.test('unknown path -> 404', async () => {
       const r = await httpRequest(`${ingest.httpUrl}/v1/nothing-here`, {
         headers: { 'content-type': 'application/json' },
