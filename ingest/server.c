@@ -22,6 +22,10 @@
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define H2_PREFACE_LEN 24
 
+/* Connections taken per readiness of a listener, so that a burst of them cannot hold the
+ * loop away from the connections already open. */
+#define ACCEPT_BATCH 64
+
 struct srv_listener {
     struct server *srv;
     int fd;
@@ -196,7 +200,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     struct srv_listener *l = w->data;
     struct server *s = l->srv;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -242,9 +246,9 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
         server_free(s);
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     }
-    const char *eps[2] = {conf->receiver.grpc_endpoint, conf->receiver.http_endpoint};
-    const char *keys[2] = {"grpc_endpoint", "http_endpoint"};
-    for (int i = 0; i < 2; i++) {
+    const char *eps[] = {conf->receiver.grpc_endpoint, conf->receiver.http_endpoint};
+    const char *keys[] = {"grpc_endpoint", "http_endpoint"};
+    for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
         if (eps[i] == NULL || eps[i][0] == '\0')
             continue;
         struct srv_listener *l = &s->listeners[s->n_listeners];

@@ -632,7 +632,8 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
     case OTTL_P_SPAN_KIND:
         if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
             return rc;
-        if (v->i < 0 || v->i > 5)
+        if (v->i < OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_UNSPECIFIED ||
+            v->i > OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CONSUMER)
             return kt_err_set(ev->err, KT_EINVAL, "set span.kind: %" PRId64 " is no span kind",
                               v->i);
         t->span->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)v->i;
@@ -640,7 +641,8 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
     case OTTL_P_SPAN_STATUS_CODE:
         if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
             return rc;
-        if (v->i < 0 || v->i > 2)
+        if (v->i < OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET ||
+            v->i > OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR)
             return kt_err_set(ev->err, KT_EINVAL,
                               "set span.status.code: %" PRId64 " is no status code", v->i);
         if ((rc = span_status(ev, &st)) != 0)
