@@ -174,20 +174,28 @@ static bool first_of_section(const struct kt_config_schema *s, size_t i)
     return true;
 }
 
+/* Writes each section's header and then row(out, option, conf) for each of its options. */
+static void print_sections(const struct kt_config_schema *s, FILE *out,
+                           void (*row)(FILE *, const struct kt_option *, const void *),
+                           const void *conf)
+{
+    for (size_t i = 0; i < s->n_opts; i++) {
+        if (!first_of_section(s, i))
+            continue;
+        const char *sec = s->opts[i].section;
+        fprintf(out, "\n[%s]\n", sec);
+        for (size_t j = i; j < s->n_opts; j++) {
+            if (strcmp(s->opts[j].section, sec) == 0)
+                row(out, &s->opts[j], conf);
+        }
+    }
+}
+
 void kt_cli_print_config(const struct kt_config_schema *schema, const void *conf, FILE *out)
 {
     fprintf(out, "# %s %s: effective configuration\n", schema->program ? schema->program : "",
             schema->version ? schema->version : "");
-    for (size_t i = 0; i < schema->n_opts; i++) {
-        if (!first_of_section(schema, i))
-            continue;
-        const char *sec = schema->opts[i].section;
-        fprintf(out, "\n[%s]\n", sec);
-        for (size_t j = i; j < schema->n_opts; j++) {
-            if (strcmp(schema->opts[j].section, sec) == 0)
-                print_option(out, &schema->opts[j], conf);
-        }
-    }
+    print_sections(schema, out, print_option, conf);
     for (size_t k = 0; k < schema->n_handlers; k++)
         fprintf(out, "\n# [%s<name>] sections are read by the program and not shown here\n",
                 schema->handlers[k].prefix);
@@ -214,6 +222,21 @@ static void type_desc(const struct kt_option *o, char *buf, size_t cap)
              (o->flags & KT_OPT_SECRET) ? ", secret" : "");
 }
 
+static void help_option(FILE *out, const struct kt_option *o, const void *unused)
+{
+    (void)unused;
+    char type[160];
+    type_desc(o, type, sizeof(type));
+    if (o->type == KT_OPT_PREFIX)
+        fprintf(out, "  %s.<name> = value  (%s)\n", o->key, type);
+    else if (o->def == NULL)
+        fprintf(out, "  %s  (%s; no default)\n", o->key, type);
+    else
+        fprintf(out, "  %s = %s  (%s)\n", o->key, o->def[0] ? o->def : "\"\"", type);
+    if (o->doc != NULL)
+        fprintf(out, "      %s\n", o->doc);
+}
+
 void kt_cli_print_help(const struct kt_config_schema *schema, FILE *out)
 {
     fprintf(out,
@@ -222,27 +245,7 @@ void kt_cli_print_help(const struct kt_config_schema *schema, FILE *out)
             "Durations: 250ms, 1.5s, 10s, 5m, 1h (a bare number is milliseconds).\n"
             "Sizes: 512, 64KiB, 16MiB, 1GiB; 1KB = 1000, 1MB = 10^6 bytes.\n"
             "Lists: comma-separated, or the key repeated.\n");
-    for (size_t i = 0; i < schema->n_opts; i++) {
-        if (!first_of_section(schema, i))
-            continue;
-        const char *sec = schema->opts[i].section;
-        fprintf(out, "\n[%s]\n", sec);
-        for (size_t j = i; j < schema->n_opts; j++) {
-            const struct kt_option *o = &schema->opts[j];
-            if (strcmp(o->section, sec) != 0)
-                continue;
-            char type[160];
-            type_desc(o, type, sizeof(type));
-            if (o->type == KT_OPT_PREFIX)
-                fprintf(out, "  %s.<name> = value  (%s)\n", o->key, type);
-            else if (o->def == NULL)
-                fprintf(out, "  %s  (%s; no default)\n", o->key, type);
-            else
-                fprintf(out, "  %s = %s  (%s)\n", o->key, o->def[0] ? o->def : "\"\"", type);
-            if (o->doc != NULL)
-                fprintf(out, "      %s\n", o->doc);
-        }
-    }
+    print_sections(schema, out, help_option, NULL);
     for (size_t k = 0; k < schema->n_handlers; k++)
         fprintf(out, "\n[%s<name>]\n  keys as documented for %s\n", schema->handlers[k].prefix,
                 schema->program ? schema->program : "the program");
