@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kt_codec.h"
+
 /* ------------------------------------------------------------------------------------------
  * Wire primitives
  * ------------------------------------------------------------------------------------------ */
@@ -115,16 +117,6 @@ static inline int next_field(const uint8_t **pp, const uint8_t *end, struct fiel
 static inline size_t ld_size(size_t n)
 {
     return 1 + kt_varint_size(n) + n;
-}
-
-void kt_hex_encode(const uint8_t *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 /* Index of the first byte that breaks UTF-8 (RFC 3629: no overlongs, surrogates or code

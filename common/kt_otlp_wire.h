@@ -114,7 +114,4 @@ static inline void kt_otlp_chunks_reset(struct kt_otlp_chunks *c)
     c->n = 0;
 }
 
-/* Lowercase hex of n bytes into out (2n chars + NUL). */
-void kt_hex_encode(const uint8_t *p, size_t n, char *out);
-
 #endif

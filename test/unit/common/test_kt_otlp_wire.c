@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "kt_codec.h"
 #include "kt_otlp_wire.h"
 #include "opentelemetry/proto/logs/v1/logs.pb-c.h"
 #include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
@@ -1980,17 +1981,6 @@ static void test_split_logs_by_trace_id(void **state)
     result_free(&r);
 }
 
-static void test_hex_encode(void **state)
-{
-    (void)state;
-    uint8_t b[] = {0x00, 0x0f, 0xa5, 0xff};
-    char out[9];
-    kt_hex_encode(b, 4, out);
-    assert_string_equal(out, "000fa5ff");
-    kt_hex_encode(b, 0, out);
-    assert_string_equal(out, "");
-}
-
 /* ---- fuzzing seeds ---- */
 
 static void write_seed(const char *dir, const char *name, struct kt_slice s)
@@ -2080,7 +2070,6 @@ int main(void)
         T(test_split_rejects_oversized_data_point_naming_metric),
         T(test_split_logs_by_resource_hash_respects_max),
         T(test_split_logs_by_trace_id),
-        T(test_hex_encode),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     kt_otlp_split_thread_cleanup();
