@@ -73,13 +73,6 @@ struct exporter {
     bool closing; /* exporter_free is reporting tokens: no new work */
 };
 
-static const char *const grpc_paths[KT_SIGNAL_COUNT] = {
-    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-};
-static const char *const http_suffix[KT_SIGNAL_COUNT] = {"/v1/traces", "/v1/metrics", "/v1/logs"};
-
 static double rand01(struct exporter *e)
 {
     /* xorshift64*: jitter needs spread, not secrecy. */
@@ -799,12 +792,13 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
         plen--;
     for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
         if (e->protocol == PROCESS_PROTO_GRPC) {
-            e->paths[s] = strdup(grpc_paths[s]);
+            e->paths[s] = strdup(kt_signal_grpc_path((enum kt_signal)s));
         } else {
-            size_t n = plen + strlen(http_suffix[s]) + 1;
+            const char *suffix = kt_signal_http_path((enum kt_signal)s);
+            size_t n = plen + strlen(suffix) + 1;
             e->paths[s] = malloc(n);
             if (e->paths[s])
-                snprintf(e->paths[s], n, "%.*s%s", (int)plen, path, http_suffix[s]);
+                snprintf(e->paths[s], n, "%.*s%s", (int)plen, path, suffix);
         }
         if (e->paths[s] == NULL) {
             rc = kt_err_set(err, KT_ENOMEM, "out of memory");
