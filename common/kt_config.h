@@ -1,15 +1,14 @@
-/* kt_config: option tables, INI loading (inih), --set overrides, and the shared CLI.
+/* kt_config: option tables, INI loading (inih), --set overrides and value parsing.
  *
  * Behaviour is described as data: each binary declares one table of struct kt_option, and
- * the loader, validation messages, --print-config and --help all come from it, so every
- * default lives in exactly one place. */
+ * the loader, validation messages, --print-config and --help (kt_cli) all come from it, so
+ * every default lives in exactly one place. */
 #ifndef KT_CONFIG_H
 #define KT_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "kt_err.h"
 
@@ -56,7 +55,7 @@ struct kt_option {
  * matching the prefix is handed to `load` instead of the option table. Used by process.
  * With --set, NAME runs to the next dot: "tail_sampling.policy.errors.status_code=ERROR" is
  * key status_code of [tail_sampling.policy.errors]. Whatever `load` stores in conf is the
- * program's to free and is not shown by kt_config_print. */
+ * program's to free and is not shown by kt_cli_print_config. */
 struct kt_section_handler {
     const char *prefix; /* "tail_sampling.policy." */
     /* Called once per key=value in a matching section, in file order, then for each
@@ -117,16 +116,6 @@ struct kt_config_schema {
 int kt_config_load(const struct kt_config_schema *schema, void *conf, const char *path,
                    const char *const *sets, size_t n_sets, struct kt_err *err);
 
-/* Writes the effective configuration as INI (sections in table order, secrets masked,
- * lists as repeated keys, durations and sizes in human units) that kt_config_load reads back
- * to the same values. A string that is not set prints as a comment. Prefix entries whose
- * name holds "password", "secret", "token", "key.pem" or "oauthbearer" are masked too. A
- * value with a newline or " ;" has no INI spelling and prints as a comment saying so. */
-void kt_config_print(const struct kt_config_schema *schema, const void *conf, FILE *out);
-
-/* Writes the option reference (section, key, type, default, doc) for --help. */
-void kt_config_print_help(const struct kt_config_schema *schema, FILE *out);
-
 /* Frees the strings and lists owned by conf (not conf itself) and NULLs them, so it is safe
  * on a zeroed struct and when called twice. */
 void kt_config_free(const struct kt_config_schema *schema, void *conf);
@@ -139,21 +128,5 @@ int kt_parse_uint(const char *s, uint64_t *out, struct kt_err *err);
 
 void kt_strlist_free(struct kt_strlist *l);
 int kt_strlist_push(struct kt_strlist *l, const char *s); /* copies s */
-
-/* The shared command line of both binaries:
- *   -c FILE | --config FILE, --set section.key=value (repeatable), --check, --print-config,
- *   -h | --help, -V | --version.
- * kt_cli_run loads the configuration and handles --check / --print-config / --help /
- * --version itself. Returns:
- *   KT_CLI_RUN   (0): conf is loaded, the caller should run the program;
- *   KT_CLI_EXIT0 (1): done, exit 0 (help, version, successful --check / --print-config);
- *   KT_CLI_EXIT2 (2): usage or configuration error already printed to stderr, exit 2.
- * On EXIT0 and EXIT2 conf has already been freed; on RUN the caller frees it when done
- * (kt_config_free is idempotent, so freeing in every case is also fine). The program name in
- * messages and --version is schema->program, not argv[0]. */
-#define KT_CLI_RUN 0
-#define KT_CLI_EXIT0 1
-#define KT_CLI_EXIT2 2
-int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char **argv);
 
 #endif

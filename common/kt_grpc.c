@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "kt_codec.h"
+
 int kt_grpc_frame_parse(struct kt_slice body, size_t max_len, struct kt_slice *msg,
                         bool *compressed, struct kt_err *err)
 {
@@ -39,7 +41,6 @@ int kt_grpc_frame_prefix(struct kt_buf *out, size_t len)
 
 void kt_grpc_message_encode(const char *msg, char *out, size_t cap)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
     if (cap == 0)
         return;
@@ -52,8 +53,8 @@ void kt_grpc_message_encode(const char *msg, char *out, size_t cap)
             if (o + 3 >= cap)
                 break;
             out[o++] = '%';
-            out[o++] = hex[*s >> 4];
-            out[o++] = hex[*s & 15];
+            out[o++] = kt_hex_upper(*s >> 4);
+            out[o++] = kt_hex_upper(*s);
         }
     }
     out[o] = '\0';

@@ -84,6 +84,46 @@ struct kt_kafka_common {
      "Do not verify the brokers' certificates and host names."}
 /* clang-format on */
 
+/* The [kafka] rows both binaries share, so each key, default and doc is written once. T is
+ * the binary's conf struct, which holds the values under .kafka with these member names.
+ * The rows come in groups because each binary lists its own keys between them (the order is
+ * the order of --help and --print-config): kotel-process puts group_id after brokers and
+ * initial_offset after connect_timeout. */
+#define KT_KAFKA_OFF(T, f) offsetof(T, kafka.f)
+/* clang-format off */
+#define KT_KAFKA_BROKERS_OPTION(T)                                                                 \
+    {"kafka", "brokers", KT_OPT_LIST, "localhost:9092", KT_KAFKA_OFF(T, brokers), NULL, 0,         \
+     "Bootstrap brokers, comma-separated or repeated."}
+/* client_id (its default is the program's name), protocol_version, connect_timeout. */
+#define KT_KAFKA_CLIENT_OPTIONS(T, default_id)                                                     \
+    {"kafka", "client_id", KT_OPT_STRING, default_id, KT_KAFKA_OFF(T, client_id), NULL, 0,         \
+     "Kafka client.id."},                                                                          \
+    {"kafka", "protocol_version", KT_OPT_STRING, "2.1.0", KT_KAFKA_OFF(T, protocol_version),       \
+     NULL, 0,                                                                                      \
+     "Oldest Kafka release the cluster must speak: startup fails when a broker's ApiVersions "     \
+     "answer shows an older one (librdkafka negotiates the protocol itself)."},                    \
+    {"kafka", "connect_timeout", KT_OPT_DURATION, "10s", KT_KAFKA_OFF(T, connect_timeout_ms),      \
+     NULL, 0,                                                                                      \
+     "Startup check: time to reach the cluster, authenticate and read metadata; past it, start "   \
+     "anyway with a warning."}
+/* The three topics and the message encoding. The docs are the binary's: what an empty topic
+ * means differs between a producer and a consumer. */
+#define KT_KAFKA_TOPIC_OPTIONS(T, traces_doc, metrics_doc, logs_doc)                               \
+    {"kafka", "traces_topic", KT_OPT_STRING, "otlp_spans", KT_KAFKA_OFF(T, traces_topic), NULL,    \
+     0, traces_doc},                                                                               \
+    {"kafka", "metrics_topic", KT_OPT_STRING, "otlp_metrics", KT_KAFKA_OFF(T, metrics_topic),      \
+     NULL, 0, metrics_doc},                                                                        \
+    {"kafka", "logs_topic", KT_OPT_STRING, "otlp_logs", KT_KAFKA_OFF(T, logs_topic), NULL, 0,      \
+     logs_doc},                                                                                    \
+    {"kafka", "encoding", KT_OPT_ENUM, "otlp_proto", KT_KAFKA_OFF(T, encoding),                    \
+     "otlp_proto|otlp_json", 0, "Message value encoding."}
+/* The rdkafka.<property> passthrough, last in [kafka], then the auth sections. */
+#define KT_KAFKA_PASSTHROUGH_OPTIONS(T)                                                            \
+    {"kafka", "rdkafka", KT_OPT_PREFIX, NULL, KT_KAFKA_OFF(T, rdkafka), NULL, 0,                   \
+     "rdkafka.<property> = value: passed to librdkafka as is (applied last)."},                    \
+    KT_KAFKA_AUTH_OPTIONS(KT_KAFKA_OFF(T, auth))
+/* clang-format on */
+
 /* Checks the auth sections as a whole, for --check and startup: a mechanism needs a
  * username and exactly one of password / password_file; SASL keys without a mechanism, a
  * cert_file without key_file (or the reverse) and TLS keys with enabled = false are errors;

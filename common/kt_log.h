@@ -1,6 +1,10 @@
-/* kt_log: leveled, single-line log records on stderr ("2026-11-22T11:35:03.123Z INFO ..."). */
+/* kt_log: leveled, single-line log records on stderr ("2026-11-22T11:35:03.123Z INFO ..."),
+ * and rate-limited lines for error paths that can repeat without bound. */
 #ifndef KT_LOG_H
 #define KT_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 enum kt_log_level { KT_LOG_DEBUG = 0, KT_LOG_INFO = 1, KT_LOG_WARN = 2, KT_LOG_ERROR = 3 };
 
@@ -11,5 +15,35 @@ void kt_log(enum kt_log_level l, const char *fmt, ...) __attribute__((format(pri
 #define kt_info(...) kt_log(KT_LOG_INFO, __VA_ARGS__)
 #define kt_warn(...) kt_log(KT_LOG_WARN, __VA_ARGS__)
 #define kt_error(...) kt_log(KT_LOG_ERROR, __VA_ARGS__)
+
+/* A token bucket for one kind of log line, so a failing broker or backend cannot flood the
+ * log: `burst` lines may go out at once, then one per `interval` seconds; the lines held
+ * back are counted and the next line that goes out says how many. A limiter belongs to one
+ * thread (there is no locking); a limiter per kind of line keeps one noisy kind from hiding
+ * another. Initialise with KT_LOG_LIMIT; the fields are the limiter's own after that. */
+struct kt_log_limit {
+    double interval;     /* seconds per token, > 0 */
+    double burst;        /* tokens at most */
+    double tokens;       /* starts full */
+    double last;         /* monotonic seconds of the last refill */
+    uint64_t suppressed; /* lines held back since the last one out */
+};
+#define KT_LOG_LIMIT(interval_s, burst_lines)                                                      \
+    {                                                                                              \
+        .interval = (interval_s), .burst = (burst_lines), .tokens = (burst_lines), .last = 0,      \
+        .suppressed = 0                                                                            \
+    }
+
+/* The bucket at time now (seconds on any clock that does not go back): refills it, then
+ * takes a token when there is one. True: the line may go out, and *suppressed gets the
+ * number held back before it (the count starts again at 0). False: no token; the line is
+ * counted as held back. kt_log_limited calls this with the monotonic clock. */
+bool kt_log_limit_take(struct kt_log_limit *l, double now, uint64_t *suppressed);
+
+/* kt_log through the limiter l. A line that goes out after others were held back ends with
+ * " (N similar not logged)". A level below kt_log_set_level's is dropped without touching
+ * the limiter. Returns true when the line was written. */
+bool kt_log_limited(struct kt_log_limit *l, enum kt_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -856,10 +856,9 @@ static int put_string(struct kt_buf *b, const char *str, size_t n)
             if (ch >= 0x80) {
                 memcpy(esc, "\\ufffd", 6);
             } else {
-                static const char hexd[] = "0123456789abcdef";
                 memcpy(esc, "\\u00", 4);
-                esc[4] = hexd[ch >> 4];
-                esc[5] = hexd[ch & 15];
+                esc[4] = kt_hex_lower(ch >> 4);
+                esc[5] = kt_hex_lower(ch);
             }
             elen = 6;
             break;
@@ -878,18 +877,15 @@ static int put_string(struct kt_buf *b, const char *str, size_t n)
 
 static int put_hex(struct kt_buf *b, const uint8_t *p, size_t n)
 {
-    static const char hexd[] = "0123456789abcdef";
     int rc = kt_buf_reserve(b, 2 * n + 2);
     if (rc != 0)
         return rc;
-    uint8_t *o = b->p + b->len;
+    char *o = (char *)b->p + b->len;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        *o++ = (uint8_t)hexd[p[i] >> 4];
-        *o++ = (uint8_t)hexd[p[i] & 15];
-    }
+    kt_hex_encode(p, n, o); /* its NUL lands where the closing quote goes */
+    o += 2 * n;
     *o++ = '"';
-    b->len = (size_t)(o - b->p);
+    b->len += 2 * n + 2;
     return 0;
 }
 

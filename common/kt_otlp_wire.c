@@ -8,15 +8,6 @@
 #include "kt_pb.h"
 #include "kt_utf8.h"
 
-void kt_hex_encode(const uint8_t *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 /* ------------------------------------------------------------------------------------------
  * Validation
  * ------------------------------------------------------------------------------------------ */

@@ -43,7 +43,4 @@ enum {
 int kt_otlp_validate_flags(enum kt_signal sig, struct kt_slice msg, unsigned flags, size_t *n_items,
                            struct kt_err *err);
 
-/* Lowercase hex of n bytes into out (2n chars + NUL). */
-void kt_hex_encode(const uint8_t *p, size_t n, char *out);
-
 #endif

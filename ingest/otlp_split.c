@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kt_otlp_wire.h"
+#include "kt_codec.h"
 #include "kt_pb.h"
 
 /* A field and the bytes it spans, tag included: units are copied whole. */

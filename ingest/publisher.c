@@ -28,7 +28,8 @@
 /* Refuse new requests once the producer queue is this full, before librdkafka itself
  * starts failing produce calls. */
 #define QUEUE_HIGH_PCT 90
-/* At most one delivery-failure log line per this many seconds; the rest are counted. */
+/* At most one failure log line (and one librdkafka error line) per this many seconds; the
+ * rest are counted. */
 #define FAIL_LOG_INTERVAL 10.0
 /* publisher_free: how long in-flight messages may still be acknowledged. */
 #define FREE_FLUSH_MS 1000
@@ -67,11 +68,6 @@ struct sigpipe {
     ev_timer timer;
 };
 
-struct ratelimit {
-    ev_tstamp last;
-    uint64_t suppressed;
-};
-
 struct publisher {
     const struct ingest_conf *conf;
     struct ev_loop *loop;
@@ -101,34 +97,9 @@ struct publisher {
     uint64_t queue_high;
     char fatal_msg[256];
 
-    struct ratelimit fail_rl, error_rl;
+    struct kt_log_limit fail_rl, error_rl;
     struct publisher_stats st;
 };
-
-static bool ratelimit_pass(struct publisher *p, struct ratelimit *rl, uint64_t *suppressed)
-{
-    ev_tstamp now = ev_now(p->loop);
-    if (rl->last != 0 && now - rl->last < FAIL_LOG_INTERVAL) {
-        rl->suppressed++;
-        return false;
-    }
-    *suppressed = rl->suppressed;
-    rl->suppressed = 0;
-    rl->last = now;
-    return true;
-}
-
-static void log_failure(struct publisher *p, const char *msg)
-{
-    uint64_t n;
-    if (!ratelimit_pass(p, &p->fail_rl, &n))
-        return;
-    if (n > 0)
-        kt_warn("%s (%" PRIu64 " more failures not logged in the last %.0fs)", msg, n,
-                FAIL_LOG_INTERVAL);
-    else
-        kt_warn("%s", msg);
-}
 
 /* ---- tickets ---- */
 
@@ -267,7 +238,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
     if (m->value.p == NULL) {
         snprintf(why, sizeof(why), "kafka: out of memory building a %s message",
                  kt_signal_name(s->sig));
-        log_failure(p, why);
+        kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", why);
         fail_parts(p, m, why);
         return 0;
     }
@@ -280,7 +251,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         if (rc == KT_ENOMEM) {
             snprintf(why, sizeof(why), "kafka: out of memory encoding %s as JSON",
                      kt_signal_name(s->sig));
-            log_failure(p, why);
+            kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", why);
             fail_parts(p, m, why);
             return 0;
         }
@@ -311,7 +282,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         pm = malloc(sizeof(*pm) + n_t * sizeof(pm->t[0]));
         if (pm == NULL) {
             snprintf(why, sizeof(why), "kafka: out of memory producing to %s", s->topic);
-            log_failure(p, why);
+            kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", why);
             fail_parts(p, m, why);
             return 0;
         }
@@ -340,7 +311,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
             snprintf(why, sizeof(why), "kafka: produce to %s failed: %s", s->topic,
                      rd_kafka_err2str(e));
         }
-        log_failure(p, why);
+        kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", why);
         fail_parts(p, m, why);
         return 0;
     }
@@ -384,7 +355,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         char why[320];
         snprintf(why, sizeof(why), "kafka: delivery to %s failed: %s",
                  m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
-        log_failure(p, why);
+        kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", why);
         if (pm != NULL)
             for (size_t i = 0; i < pm->n; i++)
                 ticket_fail(pm->t[i], why);
@@ -419,9 +390,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         p->brokers_down = true;
         return;
     }
-    uint64_t n;
-    if (ratelimit_pass(p, &p->error_rl, &n))
-        kt_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    kt_log_limited(&p->error_rl, KT_LOG_WARN, "kafka: %s: %s",
+                   rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
@@ -583,6 +553,8 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     p->defer_timer.data = p;
     uint64_t high = conf->kafka.queue_max_messages * QUEUE_HIGH_PCT / 100;
     p->queue_high = high > 0 ? high : 1;
+    p->fail_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
+    p->error_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
 
     p->splitter = otlp_splitter_new();
     if (p->splitter == NULL) {
@@ -735,7 +707,7 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
                 out->len = c->off;
             if (t != NULL)
                 ticket_fail(t, "kafka: out of memory batching the request");
-            log_failure(p, "kafka: out of memory batching a request");
+            kt_log_limited(&p->fail_rl, KT_LOG_WARN, "kafka: out of memory batching a request");
             break;
         }
         if (t != NULL)

@@ -10,28 +10,15 @@
 #define OFF(f) offsetof(struct process_conf, f)
 
 static const struct kt_option process_options[] = {
-    {"kafka", "brokers", KT_OPT_LIST, "localhost:9092", OFF(kafka.brokers), NULL, 0,
-     "Bootstrap brokers, comma-separated or repeated."},
+    KT_KAFKA_BROKERS_OPTION(struct process_conf),
     {"kafka", "group_id", KT_OPT_STRING, "otel-collector", OFF(kafka.group_id), NULL, 0,
      "Consumer group shared by every replica."},
-    {"kafka", "client_id", KT_OPT_STRING, "kotel-process", OFF(kafka.client_id), NULL, 0,
-     "Kafka client.id."},
-    {"kafka", "protocol_version", KT_OPT_STRING, "2.1.0", OFF(kafka.protocol_version), NULL, 0,
-     "Oldest Kafka release the cluster must speak: startup fails when a broker's ApiVersions "
-     "answer shows an older one (librdkafka negotiates the protocol itself)."},
-    {"kafka", "connect_timeout", KT_OPT_DURATION, "10s", OFF(kafka.connect_timeout_ms), NULL, 0,
-     "Startup check: time to reach the cluster, authenticate and read metadata; past it, start "
-     "anyway with a warning."},
+    KT_KAFKA_CLIENT_OPTIONS(struct process_conf, "kotel-process"),
     {"kafka", "initial_offset", KT_OPT_ENUM, "latest", OFF(kafka.initial_offset), "latest|earliest",
      0, "Where a group with no committed offset starts."},
-    {"kafka", "traces_topic", KT_OPT_STRING, "otlp_spans", OFF(kafka.traces_topic), NULL, 0,
-     "Topic for traces; empty turns traces off."},
-    {"kafka", "metrics_topic", KT_OPT_STRING, "otlp_metrics", OFF(kafka.metrics_topic), NULL, 0,
-     "Topic for metrics; empty turns metrics off."},
-    {"kafka", "logs_topic", KT_OPT_STRING, "otlp_logs", OFF(kafka.logs_topic), NULL, 0,
-     "Topic for logs; empty turns logs off."},
-    {"kafka", "encoding", KT_OPT_ENUM, "otlp_proto", OFF(kafka.encoding), "otlp_proto|otlp_json", 0,
-     "Message value encoding."},
+    KT_KAFKA_TOPIC_OPTIONS(struct process_conf, "Topic for traces; empty turns traces off.",
+                           "Topic for metrics; empty turns metrics off.",
+                           "Topic for logs; empty turns logs off."),
     {"kafka", "session_timeout", KT_OPT_DURATION, "10s", OFF(kafka.session_timeout_ms), NULL, 0,
      "Group session timeout."},
     {"kafka", "heartbeat_interval", KT_OPT_DURATION, "3s", OFF(kafka.heartbeat_interval_ms), NULL,
@@ -45,10 +32,7 @@ static const struct kt_option process_options[] = {
      0,
      "Messages fetched but not finished before consumption pauses (not counting those the tail "
      "sampler holds: num_traces bounds those)."},
-    {"kafka", "rdkafka", KT_OPT_PREFIX, NULL, OFF(kafka.rdkafka), NULL, 0,
-     "rdkafka.<property> = value: passed to librdkafka as is (applied last)."},
-
-    KT_KAFKA_AUTH_OPTIONS(OFF(kafka.auth)),
+    KT_KAFKA_PASSTHROUGH_OPTIONS(struct process_conf),
 
     {"filter", "trace_conditions", KT_OPT_LIST, NULL, OFF(filter.trace_conditions), NULL,
      KT_OPT_WHOLE,

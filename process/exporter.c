@@ -42,12 +42,6 @@ struct exp_req {
     uint64_t interval_ms; /* the next backoff interval before jitter */
 };
 
-/* At most one line a second per kind, so a dead backend does not flood the log. */
-struct ratelimit {
-    ev_tstamp next;
-    unsigned suppressed;
-};
-
 struct exporter {
     const struct process_conf *conf;
     struct ev_loop *loop;
@@ -74,38 +68,10 @@ struct exporter {
     size_t queued_bytes;
     uint64_t rng;
     struct exporter_stats stats;
-    struct ratelimit rl_retry, rl_fail, rl_partial;
+    /* At most one line a second per kind, so a dead backend does not flood the log. */
+    struct kt_log_limit rl_retry, rl_fail, rl_partial;
     bool closing; /* exporter_free is reporting tokens: no new work */
 };
-
-static const char *const grpc_paths[KT_SIGNAL_COUNT] = {
-    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-};
-static const char *const http_suffix[KT_SIGNAL_COUNT] = {"/v1/traces", "/v1/metrics", "/v1/logs"};
-
-static bool rl_allow(struct exporter *e, struct ratelimit *rl, unsigned *suppressed)
-{
-    ev_tstamp now = ev_now(e->loop);
-    if (now < rl->next) {
-        rl->suppressed++;
-        return false;
-    }
-    rl->next = now + 1.0;
-    *suppressed = rl->suppressed;
-    rl->suppressed = 0;
-    return true;
-}
-
-/* " (3 similar suppressed)" when some were, else "". */
-static const char *suppressed_note(unsigned n, char *buf, size_t cap)
-{
-    if (n == 0)
-        return "";
-    snprintf(buf, cap, " (%u similar suppressed)", n);
-    return buf;
-}
 
 static double rand01(struct exporter *e)
 {
@@ -701,18 +667,16 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
     classify(e, r, rs, &o);
     const char *sig = kt_signal_name(r->sig);
     const char *item = kt_signal_item_name(r->sig);
-    unsigned supp = 0;
-    char note[48];
     if (o.v == V_OK) {
         uint64_t rej = o.rejected > r->n_items ? r->n_items : o.rejected;
         e->stats.requests_ok++;
         e->stats.items_exported += r->n_items - rej;
         e->stats.items_refused += rej;
-        if ((rej || o.partial_msg[0]) && rl_allow(e, &e->rl_partial, &supp))
-            kt_warn("export of %zu %s: backend accepted the request but rejected %llu: %s%s",
-                    r->n_items, item, (unsigned long long)o.rejected,
-                    o.partial_msg[0] ? o.partial_msg : "no message",
-                    suppressed_note(supp, note, sizeof(note)));
+        if (rej || o.partial_msg[0])
+            kt_log_limited(&e->rl_partial, KT_LOG_WARN,
+                           "export of %zu %s: backend accepted the request but rejected %llu: %s",
+                           r->n_items, item, (unsigned long long)o.rejected,
+                           o.partial_msg[0] ? o.partial_msg : "no message");
         req_finish(e, queue_pop(e), 0, NULL);
         pump(e);
         return;
@@ -741,22 +705,20 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
                      r->attempts + 1, o.msg);
             e->stats.requests_failed++;
             e->stats.items_refused += r->n_items;
-            if (rl_allow(e, &e->rl_fail, &supp))
-                kt_error("export of %zu %s (%s) %s ([exporter.retry] max_elapsed_time %llums)%s",
-                         r->n_items, item, sig, msg,
-                         (unsigned long long)c->retry.max_elapsed_time_ms,
-                         suppressed_note(supp, note, sizeof(note)));
+            kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
+                           "export of %zu %s (%s) %s ([exporter.retry] max_elapsed_time %llums)",
+                           r->n_items, item, sig, msg,
+                           (unsigned long long)c->retry.max_elapsed_time_ms);
             req_finish(e, queue_pop(e), KT_EINVAL, msg);
             pump(e);
             return;
         }
         r->attempts++;
         e->stats.requests_retried++;
-        if (rl_allow(e, &e->rl_retry, &supp))
-            kt_warn("export of %zu %s (%s) failed: %s; retry %u in %.3fs%s%s", r->n_items, item,
-                    sig, o.msg, r->attempts, (double)delay / 1000.0,
-                    o.delay_ms >= 0 ? " as the backend asked" : "",
-                    suppressed_note(supp, note, sizeof(note)));
+        kt_log_limited(&e->rl_retry, KT_LOG_WARN,
+                       "export of %zu %s (%s) failed: %s; retry %u in %.3fs%s", r->n_items, item,
+                       sig, o.msg, r->attempts, (double)delay / 1000.0,
+                       o.delay_ms >= 0 ? " as the backend asked" : "");
         e->waiting_retry = true;
         ev_timer_set(&e->retry_timer, (double)delay / 1000.0, 0.);
         ev_timer_start(e->loop, &e->retry_timer);
@@ -764,9 +726,9 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
     }
     e->stats.requests_failed++;
     e->stats.items_refused += r->n_items;
-    if (rl_allow(e, &e->rl_fail, &supp))
-        kt_error("export of %zu %s (%s) refused by the backend, not retried: %s%s", r->n_items,
-                 item, sig, o.msg, suppressed_note(supp, note, sizeof(note)));
+    kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
+                   "export of %zu %s (%s) refused by the backend, not retried: %s", r->n_items,
+                   item, sig, o.msg);
     req_finish(e, queue_pop(e), KT_EINVAL, o.msg);
     pump(e);
 }
@@ -822,6 +784,7 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     e->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)e;
     if (e->rng == 0)
         e->rng = 1;
+    e->rl_retry = e->rl_fail = e->rl_partial = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
     if ((rc = build_headers(e, err)) != 0)
         goto fail;
     size_t plen = strlen(path);
@@ -829,12 +792,13 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
         plen--;
     for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
         if (e->protocol == PROCESS_PROTO_GRPC) {
-            e->paths[s] = strdup(grpc_paths[s]);
+            e->paths[s] = strdup(kt_signal_grpc_path((enum kt_signal)s));
         } else {
-            size_t n = plen + strlen(http_suffix[s]) + 1;
+            const char *suffix = kt_signal_http_path((enum kt_signal)s);
+            size_t n = plen + strlen(suffix) + 1;
             e->paths[s] = malloc(n);
             if (e->paths[s])
-                snprintf(e->paths[s], n, "%.*s%s", (int)plen, path, http_suffix[s]);
+                snprintf(e->paths[s], n, "%.*s%s", (int)plen, path, suffix);
         }
         if (e->paths[s] == NULL) {
             rc = kt_err_set(err, KT_ENOMEM, "out of memory");

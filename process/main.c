@@ -6,6 +6,7 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "kt_cli.h"
 #include "kt_kafka_probe.h"
 #include "kt_log.h"
 #include "kt_shutdown.h"

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "kt_arena.h"
+#include "kt_idmap.h"
 #include "kt_log.h"
 #include "ottl/ottl.h"
 
@@ -925,19 +926,9 @@ ottl_fields sampling_policy_fields(const struct sampling_policies *ps)
 
 /* ---- decide ---- */
 
-static uint64_t fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 /* Deterministic across replicas and restarts (no random seed), so every replica and every
  * rerun of a partition makes the same choice for a trace. FNV-1a alone mixes poorly into the
- * high bits the threshold compares, hence the finaliser. */
+ * high bits the threshold compares, hence the finaliser (the one kt_idmap hashes with). */
 static uint64_t prob_hash(const char *salt, const uint8_t id[16])
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -949,7 +940,7 @@ static uint64_t prob_hash(const char *salt, const uint8_t id[16])
         h ^= id[i];
         h *= 0x100000001b3ULL;
     }
-    return fmix64(h);
+    return kt_idmap_mix(h);
 }
 
 static bool eval_policy(struct sampling_policies *ps, struct sp_policy *p, const uint8_t id[16],

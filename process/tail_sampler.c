@@ -2,127 +2,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
+#include "kt_idmap.h"
 #include "kt_log.h"
 #include "sampling_policy.h"
 
-#define NIL UINT32_MAX
-
-/* ---- id_table: open addressing (linear probing) from a 16-byte ID to a record index ----
- *
- * Slots hold index + 1 (0 = empty); the IDs live in the records themselves, found through
- * base + index * stride, so a slot is 4 bytes. Removal shifts the following run back instead
- * of leaving tombstones, so lookups never slow down as traces come and go. The hash is
- * keyed with random bits: trace IDs come from clients, and a table whose collisions they can
- * predict could be degraded on purpose. */
-struct id_table {
-    uint32_t *slot;
-    size_t mask; /* size - 1; size is a power of two */
-    size_t count;
-    uint64_t k0, k1;
-};
-
-static uint64_t fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-static size_t idt_hash(const struct id_table *t, const uint8_t id[16])
-{
-    uint64_t a, b;
-    memcpy(&a, id, 8);
-    memcpy(&b, id + 8, 8);
-    return (size_t)fmix64(fmix64(a ^ t->k0) ^ b ^ t->k1);
-}
-
-static const uint8_t *idt_key(const void *base, size_t stride, uint32_t idx)
-{
-    return (const uint8_t *)base + (size_t)idx * stride;
-}
-
-static uint32_t idt_find(const struct id_table *t, const void *base, size_t stride,
-                         const uint8_t id[16])
-{
-    if (t->slot == NULL)
-        return NIL;
-    for (size_t i = idt_hash(t, id) & t->mask;; i = (i + 1) & t->mask) {
-        uint32_t v = t->slot[i];
-        if (v == 0)
-            return NIL;
-        if (memcmp(idt_key(base, stride, v - 1), id, 16) == 0)
-            return v - 1;
-    }
-}
-
-static void idt_put(struct id_table *t, const void *base, size_t stride, uint32_t idx)
-{
-    size_t i = idt_hash(t, idt_key(base, stride, idx)) & t->mask;
-    while (t->slot[i] != 0)
-        i = (i + 1) & t->mask;
-    t->slot[i] = idx + 1;
-    t->count++;
-}
-
-/* Makes room for one more entry (load factor at most 3/4). Returns 0 or KT_ENOMEM. */
-static int idt_reserve(struct id_table *t, const void *base, size_t stride)
-{
-    size_t size = t->slot == NULL ? 0 : t->mask + 1;
-    if ((t->count + 1) * 4 <= size * 3)
-        return 0;
-    size_t nsize = size == 0 ? 16 : size * 2;
-    uint32_t *old = t->slot;
-    t->slot = calloc(nsize, sizeof(*t->slot));
-    if (t->slot == NULL) {
-        t->slot = old;
-        return KT_ENOMEM;
-    }
-    t->mask = nsize - 1;
-    t->count = 0;
-    for (size_t i = 0; i < size; i++)
-        if (old[i] != 0)
-            idt_put(t, base, stride, old[i] - 1);
-    free(old);
-    return 0;
-}
-
-/* Removes idx, whose key must still be in place. */
-static void idt_remove(struct id_table *t, const void *base, size_t stride, uint32_t idx)
-{
-    size_t i = idt_hash(t, idt_key(base, stride, idx)) & t->mask;
-    while (t->slot[i] != idx + 1)
-        i = (i + 1) & t->mask;
-    /* Backward shift: move later entries of the run into the hole when their home slot
-     * does not lie cyclically in (hole, their position]. */
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & t->mask;
-        uint32_t v = t->slot[j];
-        if (v == 0)
-            break;
-        size_t home = idt_hash(t, idt_key(base, stride, v - 1)) & t->mask;
-        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
-            t->slot[i] = v;
-            i = j;
-        }
-    }
-    t->slot[i] = 0;
-    t->count--;
-}
-
-static void idt_free(struct id_table *t)
-{
-    free(t->slot);
-    t->slot = NULL;
-    t->mask = 0;
-    t->count = 0;
-}
+#define NIL KT_IDMAP_NONE
 
 /* ---- id_lru: trace IDs whose decision is remembered, least recently used evicted ---- */
 
@@ -135,7 +20,7 @@ struct id_lru {
     struct lru_ent *e;
     uint32_t n, alloc, cap;
     uint32_t head, tail;
-    struct id_table tab;
+    struct kt_idmap tab; /* keys: the entries' IDs */
 };
 
 static void lru_unlink(struct id_lru *l, uint32_t i)
@@ -165,7 +50,7 @@ static void lru_push_head(struct id_lru *l, uint32_t i)
 /* True when id is remembered; it becomes the most recently used. */
 static bool lru_touch(struct id_lru *l, const uint8_t id[16])
 {
-    uint32_t i = idt_find(&l->tab, l->e, sizeof(*l->e), id);
+    uint32_t i = kt_idmap_find(&l->tab, l->e, sizeof(*l->e), id);
     if (i == NIL)
         return false;
     if (l->head != i) {
@@ -186,7 +71,7 @@ static int lru_add(struct id_lru *l, const uint8_t id[16])
     uint32_t i;
     if (l->n == l->cap) {
         i = l->tail;
-        idt_remove(&l->tab, l->e, sizeof(*l->e), i);
+        kt_idmap_remove(&l->tab, l->e, sizeof(*l->e), i);
         lru_unlink(l, i);
     } else {
         if (l->n == l->alloc) {
@@ -199,12 +84,12 @@ static int lru_add(struct id_lru *l, const uint8_t id[16])
             l->e = ne;
             l->alloc = na;
         }
-        if (idt_reserve(&l->tab, l->e, sizeof(*l->e)) != 0)
+        if (kt_idmap_reserve(&l->tab, l->e, sizeof(*l->e), 1) != 0)
             return KT_ENOMEM;
         i = l->n++;
     }
     memcpy(l->e[i].id, id, 16);
-    idt_put(&l->tab, l->e, sizeof(*l->e), i);
+    kt_idmap_put(&l->tab, l->e, sizeof(*l->e), i);
     lru_push_head(l, i);
     return 0;
 }
@@ -212,7 +97,7 @@ static int lru_add(struct id_lru *l, const uint8_t id[16])
 static void lru_free(struct id_lru *l)
 {
     free(l->e);
-    idt_free(&l->tab);
+    kt_idmap_free(&l->tab);
 }
 
 /* ---- held traces ---- */
@@ -250,8 +135,8 @@ struct tail_sampler {
     size_t words;
     uint32_t n_alloc;
     uint32_t free_head;
-    uint32_t head, tail; /* arrival order: head is the oldest */
-    struct id_table held;
+    uint32_t head, tail;  /* arrival order: head is the oldest */
+    struct kt_idmap held; /* keys: the records' IDs */
     struct id_lru sampled, not_sampled;
     uint64_t last_now_ms;
     struct tail_sampler_stats st;
@@ -308,7 +193,7 @@ static int trace_create(struct tail_sampler *s, const uint8_t id[16], uint64_t n
 {
     if (s->free_head == NIL && grow_records(s) != 0)
         return KT_ENOMEM;
-    if (idt_reserve(&s->held, s->tr, sizeof(*s->tr)) != 0)
+    if (kt_idmap_reserve(&s->held, s->tr, sizeof(*s->tr), 1) != 0)
         return KT_ENOMEM;
     uint32_t i = s->free_head;
     struct held_trace *t = &s->tr[i];
@@ -318,7 +203,7 @@ static int trace_create(struct tail_sampler *s, const uint8_t id[16], uint64_t n
     t->first_ms = now_ms;
     if (s->words > 0)
         memset(trace_bits(s, i), 0, s->words * sizeof(uint64_t));
-    idt_put(&s->held, s->tr, sizeof(*s->tr), i);
+    kt_idmap_put(&s->held, s->tr, sizeof(*s->tr), i);
     t->next = NIL;
     t->prev = s->tail;
     if (s->tail != NIL)
@@ -336,7 +221,7 @@ static int trace_create(struct tail_sampler *s, const uint8_t id[16], uint64_t n
 static void trace_unlink(struct tail_sampler *s, uint32_t i)
 {
     struct held_trace *t = &s->tr[i];
-    idt_remove(&s->held, s->tr, sizeof(*s->tr), i);
+    kt_idmap_remove(&s->held, s->tr, sizeof(*s->tr), i);
     if (t->prev != NIL)
         s->tr[t->prev].next = t->next;
     else
@@ -428,18 +313,6 @@ bool tail_sampler_enabled(const struct process_conf *conf)
     }
 }
 
-static void table_keys(struct id_table *t)
-{
-    uint64_t k[2];
-    /* Without entropy the table still works; it is only easier to attack. */
-    if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
-        k[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)t;
-        k[1] = fmix64(k[0] + 0x9e3779b97f4a7c15ULL);
-    }
-    t->k0 = k[0];
-    t->k1 = k[1];
-}
-
 int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp,
                      tail_sampler_release_fn rel, void *ctx, struct tail_sampler **out,
                      struct kt_err *err)
@@ -478,9 +351,9 @@ int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp
     s->not_sampled.cap = (uint32_t)conf->tail_sampling.non_sampled_cache_size;
     s->sampled.head = s->sampled.tail = NIL;
     s->not_sampled.head = s->not_sampled.tail = NIL;
-    table_keys(&s->held);
-    table_keys(&s->sampled.tab);
-    table_keys(&s->not_sampled.tab);
+    kt_idmap_init(&s->held);
+    kt_idmap_init(&s->sampled.tab);
+    kt_idmap_init(&s->not_sampled.tab);
     *out = s;
     return 0;
 }
@@ -493,7 +366,7 @@ int tail_sampler_offer(struct tail_sampler *s, const uint8_t trace_id[16],
         s->last_now_ms = now_ms;
     if (n_spans > UINT32_MAX)
         return KT_ETOOBIG;
-    uint32_t i = idt_find(&s->held, s->tr, sizeof(*s->tr), trace_id);
+    uint32_t i = kt_idmap_find(&s->held, s->tr, sizeof(*s->tr), trace_id);
     bool created = false;
     if (i == NIL) {
         if (lru_touch(&s->sampled, trace_id)) {
@@ -625,7 +498,7 @@ void tail_sampler_free(struct tail_sampler *s)
     }
     free(s->tr);
     free(s->bits);
-    idt_free(&s->held);
+    kt_idmap_free(&s->held);
     lru_free(&s->sampled);
     lru_free(&s->not_sampled);
     sampling_policy_free(s->pol);

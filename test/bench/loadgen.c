@@ -32,6 +32,7 @@
 #include "kt_err.h"
 #include "kt_grpc.h"
 #include "kt_gzip.h"
+#include "kt_signal.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 #define LG_SPANS_PER_TRACE 10
@@ -42,7 +43,6 @@
 #define LG_DRAIN_S 10.0 /* how long in-flight requests may take after the run ends */
 #define LG_READ_CHUNK (64 * 1024)
 #define LG_MAX_FAIL_KINDS 32
-#define LG_GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 enum lg_proto { LG_GRPC, LG_HTTP };
 
@@ -354,9 +354,10 @@ static void attr_set_build(struct attr_set *s, const struct attr_tpl *t, size_t 
 static int http_head(char *out, size_t cap, size_t body_len, bool gz)
 {
     return snprintf(out, cap,
-                    "POST /v1/traces HTTP/1.1\r\nHost: %s\r\n"
+                    "POST %s HTTP/1.1\r\nHost: %s\r\n"
                     "Content-Type: application/x-protobuf\r\nContent-Length: %zu\r\n%s\r\n",
-                    G.authority, body_len, gz ? "Content-Encoding: gzip\r\n" : "");
+                    kt_signal_http_path(KT_SIGNAL_TRACES), G.authority, body_len,
+                    gz ? "Content-Encoding: gzip\r\n" : "");
 }
 
 /* Encodes opts.pool requests of opts.traces traces each. */
@@ -721,7 +722,7 @@ static int h2_submit(struct lg_conn *c, struct lg_stream *st)
         NV(":method", "POST"),
         NV(":scheme", "http"),
         NV(":authority", g->authority),
-        NV(":path", LG_GRPC_PATH),
+        NV(":path", kt_signal_grpc_path(KT_SIGNAL_TRACES)),
         NV("content-type", "application/grpc"),
         NV("te", "trailers"),
         NV("grpc-encoding", "gzip"),

@@ -24,6 +24,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kt_codec.h"
 #include "kt_err.h"
 
 #define RP_MAX_SETS 64
@@ -309,10 +310,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "kotel-rawproduce: out of memory\n");
         return 2;
     }
-    static const char hex[] = "0123456789abcdef";
     for (size_t k = 0; k < o.keys; k++)
         for (int j = 0; j < 32; j++)
-            keys[k][j] = hex[rng_next() & 15];
+            keys[k][j] = kt_hex_lower((unsigned)rng_next());
     for (size_t i = 0; i < max_size; i++)
         payload[i] = (uint8_t)rng_next(); /* incompressible, like protobuf with random IDs */
 

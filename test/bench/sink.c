@@ -237,29 +237,8 @@ static void sk_finish(struct sk *s, struct sk_req *r)
 
 static void route(struct sk_req *r, const char *path, size_t n)
 {
-    static const struct {
-        const char *path;
-        bool grpc;
-        enum kt_signal sig;
-    } routes[] = {
-        {"/opentelemetry.proto.collector.trace.v1.TraceService/Export", true, KT_SIGNAL_TRACES},
-        {"/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", true,
-         KT_SIGNAL_METRICS},
-        {"/opentelemetry.proto.collector.logs.v1.LogsService/Export", true, KT_SIGNAL_LOGS},
-        {"/v1/traces", false, KT_SIGNAL_TRACES},
-        {"/v1/metrics", false, KT_SIGNAL_METRICS},
-        {"/v1/logs", false, KT_SIGNAL_LOGS},
-    };
-    const char *q = memchr(path, '?', n);
-    if (q)
-        n = (size_t)(q - path);
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (strlen(routes[i].path) == n && memcmp(routes[i].path, path, n) == 0) {
-            r->path_ok = true;
-            r->grpc = routes[i].grpc;
-            r->sig = routes[i].sig;
-        }
-    }
+    if (kt_signal_route(path, n, &r->sig, &r->grpc))
+        r->path_ok = true;
 }
 
 static void body_append(struct sk_req *r, const uint8_t *p, size_t n)

@@ -608,20 +608,6 @@ static void test_validate_error_names_the_metric_path(void **state)
                    "attributes[0].key: invalid UTF-8");
 }
 
-/* ==========================================================================================
- * Splitting traces
- * ========================================================================================== */
-static void test_hex_encode(void **state)
-{
-    (void)state;
-    uint8_t b[] = {0x00, 0x0f, 0xa5, 0xff};
-    char out[9];
-    kt_hex_encode(b, 4, out);
-    assert_string_equal(out, "000fa5ff");
-    kt_hex_encode(b, 0, out);
-    assert_string_equal(out, "");
-}
-
 /* ---- fuzzing seeds ---- */
 static void write_seed(const char *dir, const char *name, struct kt_slice s)
 {
@@ -687,7 +673,6 @@ int main(void)
         T(test_validate_rejects_repeated_anyvalue_without_value),
         T(test_validate_rejects_misaligned_packed_doubles),
         T(test_validate_error_names_the_metric_path),
-        T(test_hex_encode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include "../../../ingest/batcher.h"
 #include "kt_buf.h"
+#include "kt_codec.h"
 #include "kt_err.h"
 #include "kt_otlp_wire.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "../../../ingest/conf.h"
+#include "kt_cli.h"
 
 static int load(struct ingest_conf *c, const char *const *sets, size_t n, struct kt_err *err)
 {
@@ -54,7 +55,7 @@ static void test_auth_sections_load(void **state)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
-    kt_config_print(&ingest_conf_schema, &c, f);
+    kt_cli_print_config(&ingest_conf_schema, &c, f);
     fclose(f);
     assert_non_null(strstr(text, "[kafka.auth.sasl]\nmechanism = SCRAM-SHA-512\n"));
     assert_non_null(strstr(text, "password = ****\n"));

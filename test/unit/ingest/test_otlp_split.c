@@ -1,6 +1,7 @@
 /* Unit tests of otlp_split: chunks by key and size, re-assembled from the request's bytes. */
 #include "../../../ingest/otlp_split.h"
 #include "../otlp_fixture.h"
+#include "kt_codec.h"
 
 static struct otlp_splitter *splitter;
 

@@ -18,6 +18,7 @@
 #include "../../../ingest/conf.h"
 #include "../../../ingest/publisher.h"
 #include "kt_buf.h"
+#include "kt_codec.h"
 #include "kt_config.h"
 #include "kt_err.h"
 #include "kt_log.h"

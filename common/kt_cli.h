@@ -1,0 +1,37 @@
+/* kt_cli: the command line both binaries share, and what it prints from the option table
+ * (--print-config, --help). Uses kt_config; kt_config never calls back into it. */
+#ifndef KT_CLI_H
+#define KT_CLI_H
+
+#include <stdio.h>
+
+#include "kt_config.h"
+
+/* --print-config: writes the effective configuration as INI (sections in table order,
+ * secrets masked, lists as repeated keys, durations and sizes in human units) that
+ * kt_config_load reads back to the same values. A string that is not set prints as a comment.
+ * Prefix entries whose name holds "password", "secret", "token", "key.pem" or "oauthbearer" are
+ * masked too. A value with a newline or " ;" has no INI spelling and prints as a comment saying so.
+ */
+void kt_cli_print_config(const struct kt_config_schema *schema, const void *conf, FILE *out);
+
+/* The option reference (section, key, type, default, doc) that --help ends with. */
+void kt_cli_print_help(const struct kt_config_schema *schema, FILE *out);
+
+/* The shared command line of both binaries:
+ *   -c FILE | --config FILE, --set section.key=value (repeatable), --check, --print-config,
+ *   -h | --help, -V | --version.
+ * kt_cli_run loads the configuration and handles --check / --print-config / --help /
+ * --version itself. Returns:
+ *   KT_CLI_RUN   (0): conf is loaded, the caller should run the program;
+ *   KT_CLI_EXIT0 (1): done, exit 0 (help, version, successful --check / --print-config);
+ *   KT_CLI_EXIT2 (2): usage or configuration error already printed to stderr, exit 2.
+ * On EXIT0 and EXIT2 conf has already been freed; on RUN the caller frees it when done
+ * (kt_config_free is idempotent, so freeing in every case is also fine). The program name in
+ * messages and --version is schema->program, not argv[0]. */
+#define KT_CLI_RUN 0
+#define KT_CLI_EXIT0 1
+#define KT_CLI_EXIT2 2
+int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char **argv);
+
+#endif

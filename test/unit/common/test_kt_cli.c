@@ -1,0 +1,297 @@
+/* Unit tests for kt_cli: the command line, --print-config and --help, on the schema of
+ * config_fixture.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config_fixture.h"
+#include "kt_cli.h"
+#include "../test_capture.h"
+
+/* ---- helpers ---- */
+
+struct cli_result {
+    int rc;
+    char *out;
+    char *err;
+};
+
+/* Runs kt_cli_run with stdout and stderr captured. */
+static struct cli_result run_cli(struct tconf *c, int argc, const char **argv)
+{
+    struct test_capture cap;
+    test_capture_start(&cap);
+    struct cli_result r;
+    r.rc = kt_cli_run(&schema, c, argc, (char **)argv);
+    test_capture_stop(&cap);
+    r.out = cap.out;
+    r.err = cap.err;
+    return r;
+}
+
+static void cli_result_free(struct cli_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* ---- printing ---- */
+
+static char *print_to_string(const struct tconf *c)
+{
+    char path[64];
+    write_tmp(path, "");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    kt_cli_print_config(&schema, c, f);
+    fclose(f);
+    char *text = test_read_file(path);
+    unlink(path);
+    return text;
+}
+
+static void test_print_then_reload_round_trips(void **state)
+{
+    (void)state;
+    struct tconf a = {0}, b = {0};
+    load_text_ok(&a, "[main]\n"
+                     "name = \"  lead; $HOME $${x} $$$$ \"\n"
+                     "count = 18446744073709551615\n"
+                     "ratio = 0.1\n"
+                     "enabled = no\n"
+                     "timeout = 90500ms\n"
+                     "max_bytes = 1000000\n"
+                     "color = blue\n"
+                     "hosts = h1:1, h2:2, h3:3\n"
+                     "[exporter.retry]\n"
+                     "backoff = 2h\n"
+                     "[kafka]\n"
+                     "client_id = \"\"quoted\"\"\n"
+                     "rdkafka.linger.ms = 5\n"
+                     "rdkafka.debug = broker,topic\n");
+    assert_string_equal(a.name, "  lead; $HOME ${x} $$ ");
+    char *text = print_to_string(&a);
+    char path[64];
+    write_tmp(path, text);
+    struct kt_err err = {0, ""};
+    int rc = kt_config_load(&schema, &b, path, NULL, 0, &err);
+    unlink(path);
+    if (rc != 0)
+        fail_msg("reload failed: %s\n%s", err.msg, text);
+    assert_string_equal(b.name, a.name);
+    assert_true(b.count == a.count);
+    assert_true(b.ratio == a.ratio);
+    assert_int_equal(b.enabled, a.enabled);
+    assert_int_equal(b.timeout_ms, a.timeout_ms);
+    assert_int_equal(b.max_bytes, a.max_bytes);
+    assert_int_equal(b.color, a.color);
+    assert_int_equal(b.hosts.n, a.hosts.n);
+    for (size_t i = 0; i < a.hosts.n; i++)
+        assert_string_equal(b.hosts.v[i], a.hosts.v[i]);
+    assert_null(b.password);
+    assert_string_equal(b.token, a.token);
+    assert_int_equal(b.max_attempts, a.max_attempts);
+    assert_int_equal(b.backoff_ms, a.backoff_ms);
+    assert_string_equal(b.client_id, "\"quoted\"");
+    assert_int_equal(b.props.n, a.props.n);
+    for (size_t i = 0; i < a.props.n; i++)
+        assert_string_equal(b.props.v[i], a.props.v[i]);
+    /* Human units, and an unset string as a comment rather than an empty value. */
+    assert_non_null(strstr(text, "timeout = 90500ms\n"));
+    assert_non_null(strstr(text, "backoff = 2h\n"));
+    assert_non_null(strstr(text, "max_bytes = 1MB\n"));
+    assert_non_null(strstr(text, "# password = (not set)\n"));
+    assert_non_null(strstr(text, "[exporter.retry]\n"));
+    free(text);
+    kt_config_free(&schema, &a);
+    kt_config_free(&schema, &b);
+}
+
+static void test_print_masks_secrets(void **state)
+{
+    (void)state;
+    struct tconf c = {0};
+    load_text_ok(&c, "[auth]\npassword = hunter2\n"
+                     "[kafka]\nrdkafka.sasl.password = s3cret\nrdkafka.linger.ms = 5\n");
+    char *text = print_to_string(&c);
+    assert_non_null(strstr(text, "password = ****\n"));
+    assert_non_null(strstr(text, "rdkafka.sasl.password = ****\n"));
+    assert_non_null(strstr(text, "rdkafka.linger.ms = 5\n"));
+    assert_null(strstr(text, "hunter2"));
+    assert_null(strstr(text, "s3cret"));
+    free(text);
+    kt_config_free(&schema, &c);
+}
+
+/* ---- the command line ---- */
+
+static void test_cli_check_prints_ok_and_exits_0(void **state)
+{
+    (void)state;
+    char path[64], want[128];
+    write_tmp(path, "[auth]\ntoken = t\n");
+    struct tconf c = {0};
+    const char *argv[] = {"kotel-test", "-c", path, "--check", NULL};
+    struct cli_result r = run_cli(&c, 4, argv);
+    unlink(path);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    snprintf(want, sizeof(want), "%s: configuration OK\n", path);
+    assert_string_equal(r.out, want);
+    assert_string_equal(r.err, "");
+    cli_result_free(&r);
+    kt_config_free(&schema, &c);
+}
+
+static void test_cli_check_reports_errors_on_stderr_and_exits_2(void **state)
+{
+    (void)state;
+    char path[64], want[256];
+    write_tmp(path, "[auth]\ntoken = t\n[main]\ncuont = 1\n");
+    struct tconf c = {0};
+    const char *argv[] = {"kotel-test", "--config", path, "--check", NULL};
+    struct cli_result r = run_cli(&c, 4, argv);
+    unlink(path);
+    assert_int_equal(r.rc, KT_CLI_EXIT2);
+    snprintf(want, sizeof(want),
+             "kotel-test: %s:4: [main] cuont: unknown key (did you mean count?)\n", path);
+    assert_string_equal(r.err, want);
+    assert_string_equal(r.out, "");
+    cli_result_free(&r);
+    kt_config_free(&schema, &c);
+}
+
+static void test_cli_print_config_masks_secrets_and_exits_0(void **state)
+{
+    (void)state;
+    struct tconf c = {0};
+    const char *argv[] = {"kotel-test",     "--set", "auth.token=t", "--set=auth.password=pw",
+                          "--print-config", NULL};
+    struct cli_result r = run_cli(&c, 5, argv);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    assert_non_null(strstr(r.out, "[auth]\npassword = ****\ntoken = t\n"));
+    assert_null(strstr(r.out, "pw\n"));
+    assert_string_equal(r.err, "");
+    cli_result_free(&r);
+    kt_config_free(&schema, &c);
+}
+
+static void test_cli_help_lists_every_option(void **state)
+{
+    (void)state;
+    struct tconf c = {0};
+    const char *argv[] = {"kotel-test", "--help", NULL};
+    struct cli_result r = run_cli(&c, 2, argv);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    assert_non_null(strstr(r.out, "Usage: kotel-test [-c FILE]"));
+    for (size_t i = 0; i < schema.n_opts; i++)
+        assert_non_null(strstr(r.out, test_options[i].doc));
+    assert_non_null(strstr(r.out, "[exporter.retry]\n  max_attempts = 5  (integer)\n"));
+    assert_non_null(strstr(r.out, "  color = red  (one of red|green|blue)\n"));
+    assert_non_null(strstr(r.out, "  token  (string, required; no default)\n"));
+    assert_non_null(strstr(r.out, "  rdkafka.<name> = value  (passthrough)\n"));
+    cli_result_free(&r);
+
+    const char *argv_h[] = {"kotel-test", "-h", NULL};
+    r = run_cli(&c, 2, argv_h);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    cli_result_free(&r);
+}
+
+static void test_cli_version_prints_program_and_version(void **state)
+{
+    (void)state;
+    struct tconf c = {0};
+    const char *argv[] = {"kotel-test", "-V", NULL};
+    struct cli_result r = run_cli(&c, 2, argv);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    assert_string_equal(r.out, "kotel-test 9.9.9\n");
+    cli_result_free(&r);
+    const char *argv_long[] = {"kotel-test", "--version", NULL};
+    r = run_cli(&c, 2, argv_long);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    assert_string_equal(r.out, "kotel-test 9.9.9\n");
+    cli_result_free(&r);
+}
+
+static void test_cli_bad_flags_are_usage_errors(void **state)
+{
+    (void)state;
+    struct tconf c = {0};
+    const char *argv[] = {"kotel-test", "--bogus", NULL};
+    struct cli_result r = run_cli(&c, 2, argv);
+    assert_int_equal(r.rc, KT_CLI_EXIT2);
+    assert_non_null(strstr(r.err, "kotel-test: unknown option '--bogus'\n"));
+    assert_non_null(strstr(r.err, "Usage: kotel-test"));
+    assert_string_equal(r.out, "");
+    cli_result_free(&r);
+
+    const char *argv_c[] = {"kotel-test", "-c", NULL};
+    r = run_cli(&c, 2, argv_c);
+    assert_int_equal(r.rc, KT_CLI_EXIT2);
+    assert_non_null(strstr(r.err, "kotel-test: a FILE must follow '-c'\n"));
+    cli_result_free(&r);
+
+    const char *argv_pos[] = {"kotel-test", "stray", NULL};
+    r = run_cli(&c, 2, argv_pos);
+    assert_int_equal(r.rc, KT_CLI_EXIT2);
+    assert_non_null(strstr(r.err, "kotel-test: unexpected argument 'stray'\n"));
+    cli_result_free(&r);
+
+    const char *argv_set[] = {"kotel-test", "--set", "auth.token=t", "--set", "main.cout=1", NULL};
+    r = run_cli(&c, 5, argv_set);
+    assert_int_equal(r.rc, KT_CLI_EXIT2);
+    assert_string_equal(r.err, "kotel-test: --set main.cout: unknown key (did you mean count?)\n");
+    cli_result_free(&r);
+    kt_config_free(&schema, &c);
+}
+
+static void test_cli_loads_config_and_returns_run(void **state)
+{
+    (void)state;
+    char path[64];
+    write_tmp(path, "[auth]\ntoken = t\n[main]\ncount = 1\nname = file\n");
+    struct tconf c = {0};
+    char carg[80];
+    snprintf(carg, sizeof(carg), "--config=%s", path);
+    const char *argv[] = {"kotel-test", carg, "--set", "main.count=3", "--set=main.name=z", NULL};
+    struct cli_result r = run_cli(&c, 5, argv);
+    unlink(path);
+    assert_int_equal(r.rc, KT_CLI_RUN);
+    assert_int_equal(c.count, 3);
+    assert_string_equal(c.name, "z");
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "");
+    cli_result_free(&r);
+    kt_config_free(&schema, &c);
+
+    /* Without -c: defaults plus overrides. */
+    const char *argv_def[] = {"kotel-test", "--set", "auth.token=t", NULL};
+    r = run_cli(&c, 3, argv_def);
+    assert_int_equal(r.rc, KT_CLI_RUN);
+    assert_int_equal(c.count, 8192);
+    cli_result_free(&r);
+    kt_config_free(&schema, &c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_print_then_reload_round_trips),
+        cmocka_unit_test(test_print_masks_secrets),
+        cmocka_unit_test(test_cli_check_prints_ok_and_exits_0),
+        cmocka_unit_test(test_cli_check_reports_errors_on_stderr_and_exits_2),
+        cmocka_unit_test(test_cli_print_config_masks_secrets_and_exits_0),
+        cmocka_unit_test(test_cli_help_lists_every_option),
+        cmocka_unit_test(test_cli_version_prints_program_and_version),
+        cmocka_unit_test(test_cli_bad_flags_are_usage_errors),
+        cmocka_unit_test(test_cli_loads_config_and_returns_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
