@@ -32,54 +32,19 @@ struct route {
     bool grpc;
 };
 
-static const struct {
-    const char *path;
-    struct route rt;
-} routes[] = {
-    {"/opentelemetry.proto.collector.trace.v1.TraceService/Export", {KT_SIGNAL_TRACES, true}},
-    {"/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", {KT_SIGNAL_METRICS, true}},
-    {"/opentelemetry.proto.collector.logs.v1.LogsService/Export", {KT_SIGNAL_LOGS, true}},
-    {"/v1/traces", {KT_SIGNAL_TRACES, false}},
-    {"/v1/metrics", {KT_SIGNAL_METRICS, false}},
-    {"/v1/logs", {KT_SIGNAL_LOGS, false}},
-};
-
-/* Refusals are logged, but a misbehaving client must not flood the log: at most a burst
- * of LOG_BURST lines, refilled at one per second. */
-#define LOG_BURST 20
+/* Refusals are logged, but a misbehaving client must not flood the log: at most a burst of
+ * 20 lines, refilled at one per second. Requests are refused on the loop thread only. */
+static struct kt_log_limit refusal_log = KT_LOG_LIMIT(1.0, 20);
 
 static void log_refusal(struct srv_req *r, int status, const char *why)
 {
-    static double tokens = LOG_BURST;
-    static ev_tstamp last;
-    static unsigned long suppressed;
-    ev_tstamp now = ev_now(r->loop);
-    tokens += now - last;
-    if (tokens > LOG_BURST)
-        tokens = LOG_BURST;
-    last = now;
-    if (tokens < 1) {
-        suppressed++;
-        return;
-    }
-    tokens -= 1;
-    if (suppressed)
-        kt_info("%lu more refusals not logged", suppressed);
-    suppressed = 0;
-    kt_info("request %llu from %s %s %s: %d: %s", (unsigned long long)r->id, r->peer, r->method,
-            r->path, status, why);
+    kt_log_limited(&refusal_log, KT_LOG_INFO, "request %llu from %s %s %s: %d: %s",
+                   (unsigned long long)r->id, r->peer, r->method, r->path, status, why);
 }
 
 static bool route_lookup(const char *path, struct route *out)
 {
-    size_t n = strcspn(path, "?");
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (strlen(routes[i].path) == n && strncmp(routes[i].path, path, n) == 0) {
-            *out = routes[i].rt;
-            return true;
-        }
-    }
-    return false;
+    return kt_signal_route(path, strlen(path), &out->sig, &out->grpc);
 }
 
 static bool media_is(const char *ct, const char *want)
@@ -217,9 +182,9 @@ static void check_headers(void *ctx, struct srv_req *r, int64_t content_length)
         if (grpc)
             snprintf(msg, sizeof(msg), "unknown method %s", r->path);
         else
-            snprintf(msg, sizeof(msg),
-                     "no such path %s; OTLP/HTTP serves /v1/traces, /v1/metrics, /v1/logs",
-                     r->path);
+            snprintf(msg, sizeof(msg), "no such path %s; OTLP/HTTP serves %s, %s, %s", r->path,
+                     kt_signal_http_path(KT_SIGNAL_TRACES), kt_signal_http_path(KT_SIGNAL_METRICS),
+                     kt_signal_http_path(KT_SIGNAL_LOGS));
         set_error(r, grpc ? 415 : 404, msg);
         if (grpc)
             r->resp.grpc_status = KT_GRPC_UNIMPLEMENTED;

@@ -13,7 +13,7 @@ struct filter {
     int error_mode;
     struct cond_set by[KT_SIGNAL_COUNT][N_CTX];
     unsigned contexts[KT_SIGNAL_COUNT]; /* OTTL_CTX_BIT of each context with conditions */
-    struct ottl_ratelimit rl;
+    struct kt_log_limit rl;             /* error_mode ignore's log lines */
 };
 
 static const char *const keys[KT_SIGNAL_COUNT] = {"trace_conditions", "metric_conditions",
@@ -48,6 +48,7 @@ int filter_new(const struct process_conf *conf, struct filter **out, struct kt_e
     struct filter *f = calloc(1, sizeof(*f));
     if (f == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
+    f->rl = (struct kt_log_limit)OTTL_ERROR_LOG_LIMIT;
     f->error_mode = conf->filter.error_mode;
     const struct kt_strlist *lists[KT_SIGNAL_COUNT] = {&conf->filter.trace_conditions,
                                                        &conf->filter.metric_conditions,

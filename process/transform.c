@@ -10,7 +10,7 @@ struct stmt_list {
 struct transform {
     int error_mode;
     struct stmt_list sig[KT_SIGNAL_COUNT];
-    struct ottl_ratelimit rl;
+    struct kt_log_limit rl; /* error_mode ignore's log lines */
 };
 
 static const char *const keys[KT_SIGNAL_COUNT] = {"trace_statements", "metric_statements",
@@ -44,6 +44,7 @@ int transform_new(const struct process_conf *conf, struct transform **out, struc
     struct transform *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
+    t->rl = (struct kt_log_limit)OTTL_ERROR_LOG_LIMIT;
     t->error_mode = conf->transform.error_mode;
     const struct kt_strlist *lists[KT_SIGNAL_COUNT] = {&conf->transform.trace_statements,
                                                        &conf->transform.metric_statements,

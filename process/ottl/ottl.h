@@ -18,6 +18,7 @@
 
 #include "kt_arena.h"
 #include "kt_err.h"
+#include "kt_log.h"
 #include "kt_signal.h"
 #include "opentelemetry/proto/logs/v1/logs.pb-c.h"
 #include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
@@ -138,17 +139,15 @@ const char *ottl_statement_source(const struct ottl_statement *s);
 enum ottl_error_mode { OTTL_ERR_PROPAGATE = 0, OTTL_ERR_IGNORE = 1, OTTL_ERR_SILENT = 2 };
 #define OTTL_ERROR_MODES "propagate|ignore|silent"
 
-/* ignore's logging: at most a few lines a second; the rest are counted and reported with
- * the next line. Zeroed before first use; one per user, not shared between threads. */
-struct ottl_ratelimit {
-    int64_t window_start_ms;
-    unsigned in_window;
-    unsigned long suppressed;
-};
+/* ignore's logging: a burst of 5 lines, then one per 0.2 s (5 a second); the rest are
+ * counted and reported with the next line. One limiter per filter or transform, on the
+ * thread that runs it: initialise its struct kt_log_limit with this. */
+#define OTTL_ERROR_LOG_LIMIT KT_LOG_LIMIT(0.2, 5)
+
 /* The error_mode decision for a failed condition or statement (rc and why from its eval or
  * exec): KT_EINVAL with "[section] key: '<src>': <why>" in err for propagate, else 0 after
  * logging through rl (ignore) or not (silent). Out of memory always propagates. */
-int ottl_handle_error(enum ottl_error_mode mode, struct ottl_ratelimit *rl, int rc,
+int ottl_handle_error(enum ottl_error_mode mode, struct kt_log_limit *rl, int rc,
                       const char *section, const char *key, const char *src,
                       const struct kt_err *why, struct kt_err *err);
 

@@ -355,16 +355,6 @@ static void set_int(struct ottl_value *out, int64_t i)
     out->i = i;
 }
 
-static void hex_into(const uint8_t *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 0xf];
-    }
-    out[2 * n] = '\0';
-}
-
 /* IDs are rendered into the evaluation's ring of small buffers, so reading one costs no
  * allocation; an ID of unusual length goes to the arena. */
 static int id_string(struct ottl_eval *ev, const ProtobufCBinaryData *b, struct ottl_value *out);
@@ -745,7 +735,7 @@ static int id_string(struct ottl_eval *ev, const ProtobufCBinaryData *b, struct 
         if (dst == NULL)
             return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
     }
-    hex_into(b->data, b->len, dst);
+    kt_hex_encode(b->data, b->len, dst);
     out->t = OTTL_STR;
     out->s.p = dst;
     out->s.n = 2 * b->len;
@@ -854,7 +844,7 @@ static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int dept
     case OTTL_BYTES: {
         ottl_abuf_put(b, "\"", 1);
         for (size_t i = 0; i < v->s.n; i++) {
-            hex_into((const uint8_t *)v->s.p + i, 1, tmp);
+            kt_hex_encode((const uint8_t *)v->s.p + i, 1, tmp);
             ottl_abuf_put(b, tmp, 2);
         }
         ottl_abuf_put(b, "\"", 1);
@@ -921,7 +911,7 @@ int ottl_value_text(struct kt_arena *a, const struct ottl_value *v, bool json_ok
             if (dst == NULL)
                 return kt_err_set(err, KT_ENOMEM, "out of memory");
         }
-        hex_into((const uint8_t *)v->s.p, v->s.n, dst);
+        kt_hex_encode((const uint8_t *)v->s.p, v->s.n, dst);
         *p = dst;
         *n = 2 * v->s.n;
         return 0;

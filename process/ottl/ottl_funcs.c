@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kt_codec.h"
 #include "ottl_int.h"
 
 /* ---- regex ---- */
@@ -362,12 +363,7 @@ static int fn_sha256(struct ottl_eval *ev, const struct ottl_node *call, struct 
     char *hex = kt_arena_alloc(a, 65);
     if (hex == NULL)
         return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = digits[sum[i] >> 4];
-        hex[2 * i + 1] = digits[sum[i] & 0xf];
-    }
-    hex[64] = '\0';
+    kt_hex_encode(sum, sizeof(sum), hex);
     set_result_str(out, hex, 64);
     return 0;
 }
