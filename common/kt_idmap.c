@@ -56,7 +56,7 @@ void kt_idmap_put(struct kt_idmap *m, const void *base, size_t stride, uint32_t 
     m->count++;
 }
 
-int kt_idmap_reserve(struct kt_idmap *m, const void *base, size_t stride, size_t n)
+int kt_idmap_grow(struct kt_idmap *m, const void *base, size_t stride, size_t n)
 {
     size_t size = m->slot == NULL ? 0 : m->mask + 1;
     size_t need = m->count + n;

@@ -59,10 +59,18 @@ void kt_idmap_free(struct kt_idmap *m);
 /* Empties the map and keeps its slots. */
 void kt_idmap_reset(struct kt_idmap *m);
 
-/* Makes room for n more entries, rehashing the present ones (their IDs are read through base
- * and stride). Returns 0 or KT_ENOMEM (the map is then as it was). */
-int kt_idmap_reserve(struct kt_idmap *m, const void *base, size_t stride, size_t n);
+/* kt_idmap_reserve's out-of-line half: grows the table. */
+int kt_idmap_grow(struct kt_idmap *m, const void *base, size_t stride, size_t n);
 
+/* Makes room for n more entries, rehashing the present ones (their IDs are read through base
+ * and stride). Returns 0 or KT_ENOMEM (the map is then as it was). Inline for the common
+ * case, when there is room already. */
+static inline int kt_idmap_reserve(struct kt_idmap *m, const void *base, size_t stride, size_t n)
+{
+    if (m->slot != NULL && n <= m->mask && (m->count + n) * 4 <= (m->mask + 1) * 3)
+        return 0;
+    return kt_idmap_grow(m, base, stride, n);
+}
 /* The keyed hash of id; masked, its home slot. */
 static inline size_t kt_idmap_hash(const struct kt_idmap *m, const uint8_t id[16])
 {

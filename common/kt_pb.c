@@ -1,16 +1,27 @@
 #include "kt_pb.h"
 
-/* A tag or a length: a varint of at most KT_PB_MAX_VARINT32_BYTES bytes. */
-static int varint32(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+/* A tag or a length: a varint of at most KT_PB_MAX_VARINT32_BYTES bytes, read byte by byte
+ * without kt_pb_varint's 64-bit checks (this is the path of every two-byte tag and every
+ * length past 127). */
+static inline int varint32(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
     const uint8_t *p = *pp;
-    int rc = kt_pb_varint(&p, end, v);
-    if (rc != 0)
-        return rc;
-    if (p - *pp > KT_PB_MAX_VARINT32_BYTES)
-        return KT_PB_OVERLONG;
-    *pp = p;
-    return 0;
+    uint64_t r = 0;
+    for (unsigned i = 0; i < KT_PB_MAX_VARINT32_BYTES; i++) {
+        if (p + i >= end)
+            return KT_PB_TRUNCATED;
+        uint8_t b = p[i];
+        r |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+            *v = r;
+            *pp = p + i + 1;
+            return 0;
+        }
+    }
+    /* Longer: cut short (TRUNCATED) or padded past 5 bytes (OVERLONG), as kt_pb_varint
+     * sees it. */
+    int rc = kt_pb_varint(&p, end, &r);
+    return rc != 0 ? rc : KT_PB_OVERLONG;
 }
 
 int kt_pb_field_any(const uint8_t **pp, const uint8_t *end, struct kt_pb_field *f)

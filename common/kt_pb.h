@@ -77,20 +77,34 @@ int kt_pb_field_any(const uint8_t **pp, const uint8_t *end, struct kt_pb_field *
 
 /* Steps over the field at *pp. Returns 1 with *f filled and *pp past the field, 0 at end,
  * or a negative enum kt_pb_bad with *pp unchanged. Inline for the shapes most fields
- * have: a one-byte tag with a one-byte varint or length, or a fixed64. */
+ * have: a one-byte tag with a one-byte varint, a fixed value, or a length in one or two
+ * bytes (payloads up to 16 KiB). */
 static inline __attribute__((always_inline)) int kt_pb_field(const uint8_t **pp, const uint8_t *end,
                                                              struct kt_pb_field *f)
 {
     const uint8_t *p = *pp;
     if (p >= end)
         return 0;
-    if (end - p >= 10 && p[0] >= 8 && p[0] < 0x80) {
+    if (end - p >= 2 && p[0] >= 8 && p[0] < 0x80) {
         f->num = p[0] >> 3;
         f->wt = p[0] & 7;
         f->val = p + 1;
-        if (f->wt == KT_PB_LEN && p[1] < 0x80 && p[1] <= end - p - 2) {
-            f->bytes = (struct kt_slice){p + 2, p[1]};
-            *pp = p + 2 + p[1];
+        if (f->wt == KT_PB_LEN) {
+            const uint8_t *q;
+            size_t len;
+            if (p[1] < 0x80) {
+                len = p[1];
+                q = p + 2;
+            } else if (end - p >= 3 && p[2] < 0x80) {
+                len = (size_t)(p[1] & 0x7f) | (size_t)p[2] << 7;
+                q = p + 3;
+            } else {
+                return kt_pb_field_any(pp, end, f);
+            }
+            if (len > (size_t)(end - q))
+                return KT_PB_TRUNCATED;
+            f->bytes = (struct kt_slice){q, len};
+            *pp = q + len;
             return 1;
         }
         if (f->wt == KT_PB_VARINT && p[1] < 0x80) {
@@ -98,7 +112,7 @@ static inline __attribute__((always_inline)) int kt_pb_field(const uint8_t **pp,
             *pp = p + 2;
             return 1;
         }
-        if (f->wt == KT_PB_FIXED64) {
+        if (f->wt == KT_PB_FIXED64 && end - p >= 9) {
             uint64_t v = 0;
             for (int i = 8; i >= 1; i--)
                 v = v << 8 | p[i];

@@ -5,15 +5,13 @@
 #include <string.h>
 
 #include "kt_codec.h"
+#include "kt_idmap.h"
 #include "kt_pb.h"
 
 /* A field and the bytes it spans, tag included: units are copied whole. */
 struct field {
-    uint32_t num;
-    uint32_t wt;
+    struct kt_pb_field pb;
     const uint8_t *start; /* first byte of the tag */
-    const uint8_t *val;   /* payload of a length-delimited field */
-    size_t len;           /* its length */
     const uint8_t *end;   /* first byte after the field */
 };
 
@@ -22,18 +20,10 @@ struct field {
  * bounds-checked so that a caller skipping validation gets KT_EINVAL rather than a crash. */
 static inline int next_field(const uint8_t **pp, const uint8_t *end, struct field *f)
 {
-    const uint8_t *start = *pp;
-    struct kt_pb_field pb;
-    int rc = kt_pb_field(pp, end, &pb);
-    if (rc != 1)
-        return rc;
-    f->num = pb.num;
-    f->wt = pb.wt;
-    f->start = start;
-    f->val = pb.wt == KT_PB_LEN ? pb.bytes.p : NULL;
-    f->len = pb.wt == KT_PB_LEN ? pb.bytes.n : 0;
+    f->start = *pp;
+    int rc = kt_pb_field(pp, end, &f->pb);
     f->end = *pp;
-    return 1;
+    return rc;
 }
 
 /* Encoded size of a length-delimited field with a one-byte tag around n payload bytes. */
@@ -92,11 +82,6 @@ struct group {
     char key[33];
 };
 
-struct slot {
-    uint32_t gen;
-    int32_t group;
-};
-
 struct kv_ref {
     const uint8_t *key;
     size_t key_len;
@@ -113,9 +98,7 @@ struct otlp_splitter {
     size_t n_units, cap_units;
     struct group *groups;
     size_t n_groups, cap_groups;
-    struct slot *slots;
-    size_t cap_slots; /* power of two */
-    uint32_t gen;
+    struct kt_idmap ids; /* keyed groups by ID, emptied per call */
     struct kv_ref *kvs;
     size_t cap_kvs;
     struct unit *placed;
@@ -147,7 +130,10 @@ static int grow(void *arrp, size_t *cap, size_t need, size_t elem)
 
 struct otlp_splitter *otlp_splitter_new(void)
 {
-    return calloc(1, sizeof(struct otlp_splitter));
+    struct otlp_splitter *s = calloc(1, sizeof(*s));
+    if (s != NULL)
+        kt_idmap_init(&s->ids);
+    return s;
 }
 
 void otlp_splitter_free(struct otlp_splitter *s)
@@ -158,7 +144,7 @@ void otlp_splitter_free(struct otlp_splitter *s)
     free(s->nodes);
     free(s->units);
     free(s->groups);
-    free(s->slots);
+    kt_idmap_free(&s->ids);
     free(s->kvs);
     free(s->placed);
     free(s->lens);
@@ -207,10 +193,10 @@ static int unit_payload(const uint8_t *base, size_t off, size_t len, const uint8
 {
     const uint8_t *q = base + off;
     struct field f;
-    if (next_field(&q, base + off + len, &f) != 1 || f.wt != KT_PB_LEN)
+    if (next_field(&q, base + off + len, &f) != 1 || f.pb.wt != KT_PB_LEN)
         return -1;
-    *p = f.val;
-    *end = f.val + f.len;
+    *p = f.pb.bytes.p;
+    *end = f.pb.bytes.p + f.pb.bytes.n;
     return 0;
 }
 
@@ -219,9 +205,9 @@ static const uint8_t *find_bytes(const uint8_t *p, const uint8_t *end, uint32_t 
 {
     struct field f;
     while (next_field(&p, end, &f) == 1) {
-        if (f.num == num && f.wt == KT_PB_LEN) {
-            *len = f.len;
-            return f.val;
+        if (f.pb.num == num && f.pb.wt == KT_PB_LEN) {
+            *len = f.pb.bytes.n;
+            return f.pb.bytes.p;
         }
     }
     return NULL;
@@ -238,11 +224,11 @@ static int count_points(const uint8_t *p, const uint8_t *end, uint32_t *n)
     struct field f, g;
     int rc;
     while ((rc = next_field(&p, end, &f)) == 1) {
-        if (!is_metric_data(f.num) || f.wt != KT_PB_LEN)
+        if (!is_metric_data(f.pb.num) || f.pb.wt != KT_PB_LEN)
             continue;
-        const uint8_t *q = f.val, *qend = f.val + f.len;
+        const uint8_t *q = f.pb.bytes.p, *qend = f.pb.bytes.p + f.pb.bytes.n;
         while ((rc = next_field(&q, qend, &g)) == 1) {
-            if (g.num == 1 && g.wt == KT_PB_LEN)
+            if (g.pb.num == 1 && g.pb.wt == KT_PB_LEN)
                 (*n)++;
         }
         if (rc < 0)
@@ -257,11 +243,11 @@ static int count_scope_items(enum kt_signal sig, const uint8_t *p, const uint8_t
     struct field f;
     int rc;
     while ((rc = next_field(&p, end, &f)) == 1) {
-        if (f.num != 2 || f.wt != KT_PB_LEN)
+        if (f.pb.num != 2 || f.pb.wt != KT_PB_LEN)
             continue;
         if (sig != KT_SIGNAL_METRICS)
             (*n)++;
-        else if (count_points(f.val, f.val + f.len, n) < 0)
+        else if (count_points(f.pb.bytes.p, f.pb.bytes.p + f.pb.bytes.n, n) < 0)
             return -1;
     }
     return rc;
@@ -274,7 +260,8 @@ static int count_resource_items(enum kt_signal sig, const uint8_t *p, const uint
     struct field f;
     int rc;
     while ((rc = next_field(&p, end, &f)) == 1) {
-        if (f.num == 2 && f.wt == KT_PB_LEN && count_scope_items(sig, f.val, f.val + f.len, n) < 0)
+        if (f.pb.num == 2 && f.pb.wt == KT_PB_LEN &&
+            count_scope_items(sig, f.pb.bytes.p, f.pb.bytes.p + f.pb.bytes.n, n) < 0)
             return -1;
     }
     return rc;
@@ -300,8 +287,8 @@ static int add_node(struct sctx *c, const uint8_t *p, const uint8_t *end, uint32
     struct field f;
     int rc;
     while ((rc = next_field(&p, end, &f)) == 1) {
-        bool child = child_num != 0 ? f.num == child_num : is_metric_data(f.num);
-        if (child && f.wt == KT_PB_LEN)
+        bool child = child_num != 0 ? f.pb.num == child_num : is_metric_data(f.pb.num);
+        if (child && f.pb.wt == KT_PB_LEN)
             continue;
         size_t off = (size_t)(f.start - c->base), len = (size_t)(f.end - f.start);
         nd->hdr_len += len;
@@ -548,16 +535,17 @@ static int expand(struct sctx *c, const struct unit *u)
         if (rc != 0)
             return rc;
         while ((rc = next_field(&q, end, &f)) == 1) {
-            if (!is_metric_data(f.num) || f.wt != KT_PB_LEN)
+            if (!is_metric_data(f.pb.num) || f.pb.wt != KT_PB_LEN)
                 continue;
             int32_t data;
-            rc = add_node(c, f.val, f.val + f.len, (f.num << 3) | KT_PB_LEN, id, 3, 1, &data);
+            rc = add_node(c, f.pb.bytes.p, f.pb.bytes.p + f.pb.bytes.n, (f.pb.num << 3) | KT_PB_LEN,
+                          id, 3, 1, &data);
             if (rc != 0)
                 return rc;
-            const uint8_t *r = f.val, *rend = f.val + f.len;
+            const uint8_t *r = f.pb.bytes.p, *rend = f.pb.bytes.p + f.pb.bytes.n;
             struct field g;
             while ((rc = next_field(&r, rend, &g)) == 1) {
-                if (g.num != 1 || g.wt != KT_PB_LEN)
+                if (g.pb.num != 1 || g.pb.wt != KT_PB_LEN)
                     continue;
                 struct unit dp = {
                     (size_t)(g.start - c->base), (size_t)(g.end - g.start), data, -1, 1, U_ITEM};
@@ -575,20 +563,21 @@ static int expand(struct sctx *c, const struct unit *u)
     if (rc != 0)
         return rc;
     while ((rc = next_field(&q, end, &f)) == 1) {
-        if (f.num != 2 || f.wt != KT_PB_LEN)
+        if (f.pb.num != 2 || f.pb.wt != KT_PB_LEN)
             continue;
         struct unit child = {
             (size_t)(f.start - c->base), (size_t)(f.end - f.start), id, -1, 1, U_ITEM};
         if (resource) {
             child.kind = U_SCOPE;
             child.n_items = 0;
-            if (count_scope_items(c->sig, f.val, f.val + f.len, &child.n_items) < 0)
-                return malformed(c, f.val, "bad field in a scope entry");
+            if (count_scope_items(c->sig, f.pb.bytes.p, f.pb.bytes.p + f.pb.bytes.n,
+                                  &child.n_items) < 0)
+                return malformed(c, f.pb.bytes.p, "bad field in a scope entry");
         } else if (c->sig == KT_SIGNAL_METRICS) {
             child.kind = U_METRIC;
             child.n_items = 0;
-            if (count_points(f.val, f.val + f.len, &child.n_items) < 0)
-                return malformed(c, f.val, "bad field in a metric");
+            if (count_points(f.pb.bytes.p, f.pb.bytes.p + f.pb.bytes.n, &child.n_items) < 0)
+                return malformed(c, f.pb.bytes.p, "bad field in a metric");
         }
         if (child.n_items == 0)
             continue;
@@ -625,63 +614,29 @@ static int place(struct sctx *c, const struct unit *u)
     return 0;
 }
 
-/* Group lookup: open addressing over slots stamped with the call's generation, so a call
- * never clears the table. */
-static inline uint64_t id_hash(const uint8_t id[16])
-{
-    uint64_t a, b;
-    memcpy(&a, id, 8);
-    memcpy(&b, id + 8, 8);
-    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
-    return h ^ (h >> 29);
-}
-
-static int rehash(struct otlp_splitter *s, size_t cap)
-{
-    struct slot *v = calloc(cap, sizeof(*v));
-    if (v == NULL)
-        return KT_ENOMEM;
-    free(s->slots);
-    s->slots = v;
-    s->cap_slots = cap;
-    s->gen = 1;
-    for (size_t g = 0; g < s->n_groups; g++) {
-        if (s->groups[g].key[0] == '\0')
-            continue;
-        size_t i = id_hash(s->groups[g].id) & (cap - 1);
-        while (s->slots[i].gen == s->gen)
-            i = (i + 1) & (cap - 1);
-        s->slots[i] = (struct slot){s->gen, (int32_t)g};
-    }
-    return 0;
-}
-
 /* Finds or creates the group for id (NULL: the unkeyed group "", e.g. empty trace_id). */
 static int group_of(struct otlp_splitter *s, const uint8_t *id, size_t key_bytes,
                     int32_t *empty_group, int32_t *out)
 {
-    size_t i = 0;
-    if (id == NULL) {
-        if (*empty_group >= 0) {
-            *out = *empty_group;
-            return 0;
-        }
-    } else {
-        if ((s->n_groups + 1) * 2 > s->cap_slots &&
-            rehash(s, s->cap_slots ? s->cap_slots * 2 : 64) != 0)
-            return KT_ENOMEM;
-        i = id_hash(id) & (s->cap_slots - 1);
-        while (s->slots[i].gen == s->gen) {
-            if (memcmp(s->groups[s->slots[i].group].id, id, 16) == 0) {
-                *out = s->slots[i].group;
-                return 0;
-            }
-            i = (i + 1) & (s->cap_slots - 1);
-        }
+    if (id == NULL && *empty_group >= 0) {
+        *out = *empty_group;
+        return 0;
     }
     if (s->n_groups >= INT32_MAX || GROW(s->groups, s->n_groups + 1, s->cap_groups) != 0)
         return KT_ENOMEM;
-    int32_t g = (int32_t)s->n_groups++;
+    int32_t g = (int32_t)s->n_groups;
+    if (id != NULL) {
+        /* The group's ID is the first field of struct group: the map reads it there. */
+        if (kt_idmap_reserve(&s->ids, s->groups, sizeof(*s->groups), 1) != 0)
+            return KT_ENOMEM;
+        uint32_t found =
+            kt_idmap_find_or_put(&s->ids, s->groups, sizeof(*s->groups), id, (uint32_t)g);
+        if (found != (uint32_t)g) {
+            *out = (int32_t)found;
+            return 0;
+        }
+    }
+    s->n_groups++;
     struct group *gr = &s->groups[g];
     gr->first = gr->last = -1;
     if (id == NULL) {
@@ -691,7 +646,6 @@ static int group_of(struct otlp_splitter *s, const uint8_t *id, size_t key_bytes
     } else {
         memcpy(gr->id, id, 16);
         kt_hex_encode(id, key_bytes, gr->key);
-        s->slots[i] = (struct slot){s->gen, g};
     }
     *out = g;
     return 0;
@@ -744,18 +698,18 @@ static int resource_hash(struct otlp_splitter *s, const uint8_t *p, const uint8_
     struct field f, a;
     int rc;
     while ((rc = next_field(&p, end, &f)) == 1) {
-        if (f.num != 1 || f.wt != KT_PB_LEN)
+        if (f.pb.num != 1 || f.pb.wt != KT_PB_LEN)
             continue;
-        const uint8_t *q = f.val, *qend = f.val + f.len;
+        const uint8_t *q = f.pb.bytes.p, *qend = f.pb.bytes.p + f.pb.bytes.n;
         while ((rc = next_field(&q, qend, &a)) == 1) {
-            if (a.num != 1 || a.wt != KT_PB_LEN)
+            if (a.pb.num != 1 || a.pb.wt != KT_PB_LEN)
                 continue;
             if (GROW(s->kvs, n + 1, s->cap_kvs) != 0)
                 return KT_ENOMEM;
             struct kv_ref *r = &s->kvs[n++];
-            r->kv = a.val;
-            r->kv_len = a.len;
-            r->key = find_bytes(a.val, a.val + a.len, 1, &r->key_len);
+            r->kv = a.pb.bytes.p;
+            r->kv_len = a.pb.bytes.n;
+            r->key = find_bytes(a.pb.bytes.p, a.pb.bytes.p + a.pb.bytes.n, 1, &r->key_len);
             if (r->key == NULL)
                 r->key_len = 0;
         }
@@ -799,26 +753,28 @@ static int group_by_trace(struct sctx *c, const uint8_t *p, const uint8_t *end)
     struct field rf, sf, item;
     int rc;
     while ((rc = next_field(&p, end, &rf)) == 1) {
-        if (rf.num != 1 || rf.wt != KT_PB_LEN)
+        if (rf.pb.num != 1 || rf.pb.wt != KT_PB_LEN)
             continue;
         int32_t rs = -1;
-        const uint8_t *q = rf.val, *qend = rf.val + rf.len;
+        const uint8_t *q = rf.pb.bytes.p, *qend = rf.pb.bytes.p + rf.pb.bytes.n;
         while ((rc = next_field(&q, qend, &sf)) == 1) {
-            if (sf.num != 2 || sf.wt != KT_PB_LEN)
+            if (sf.pb.num != 2 || sf.pb.wt != KT_PB_LEN)
                 continue;
-            if (rs < 0 && (rc = add_node(c, rf.val, qend, 0x0a, -1, 0, 2, &rs)) != 0)
+            if (rs < 0 && (rc = add_node(c, rf.pb.bytes.p, qend, 0x0a, -1, 0, 2, &rs)) != 0)
                 return rc;
             int32_t ss;
-            if ((rc = add_node(c, sf.val, sf.val + sf.len, 0x12, rs, 1, 2, &ss)) != 0)
+            if ((rc = add_node(c, sf.pb.bytes.p, sf.pb.bytes.p + sf.pb.bytes.n, 0x12, rs, 1, 2,
+                               &ss)) != 0)
                 return rc;
-            const uint8_t *r = sf.val, *rend = sf.val + sf.len;
+            const uint8_t *r = sf.pb.bytes.p, *rend = sf.pb.bytes.p + sf.pb.bytes.n;
             while ((rc = next_field(&r, rend, &item)) == 1) {
-                if (item.num != 2 || item.wt != KT_PB_LEN)
+                if (item.pb.num != 2 || item.pb.wt != KT_PB_LEN)
                     continue;
                 /* The first trace_id is the key: looking for a repeated one would mean
                  * walking every span to its end, for encodings no exporter produces. */
                 size_t tl = 0;
-                const uint8_t *tid = find_bytes(item.val, item.val + item.len, id_field, &tl);
+                const uint8_t *tid =
+                    find_bytes(item.pb.bytes.p, item.pb.bytes.p + item.pb.bytes.n, id_field, &tl);
                 if (tid != NULL && tl != 16)
                     tid = NULL;
                 size_t off = (size_t)(item.start - c->base), len = (size_t)(item.end - item.start);
@@ -863,23 +819,24 @@ static int group_by_resource(struct sctx *c, const uint8_t *p, const uint8_t *en
     struct field rf;
     int rc;
     while ((rc = next_field(&p, end, &rf)) == 1) {
-        if (rf.num != 1 || rf.wt != KT_PB_LEN)
+        if (rf.pb.num != 1 || rf.pb.wt != KT_PB_LEN)
             continue;
         struct unit u = {
             (size_t)(rf.start - c->base), (size_t)(rf.end - rf.start), -1, -1, 0, U_RESOURCE};
-        if (count_resource_items(c->sig, rf.val, rf.val + rf.len, &u.n_items) < 0)
-            return malformed(c, rf.val, "bad field in a resource entry");
+        if (count_resource_items(c->sig, rf.pb.bytes.p, rf.pb.bytes.p + rf.pb.bytes.n, &u.n_items) <
+            0)
+            return malformed(c, rf.pb.bytes.p, "bad field in a resource entry");
         if (u.n_items == 0)
             continue;
         int32_t g;
         if (hash) {
             uint64_t h;
             uint8_t id[16] = {0};
-            rc = resource_hash(s, rf.val, rf.val + rf.len, &h);
+            rc = resource_hash(s, rf.pb.bytes.p, rf.pb.bytes.p + rf.pb.bytes.n, &h);
             if (rc == KT_ENOMEM)
                 return rc;
             if (rc != 0)
-                return malformed(c, rf.val, "bad resource");
+                return malformed(c, rf.pb.bytes.p, "bad resource");
             for (int i = 0; i < 8; i++)
                 id[i] = (uint8_t)(h >> (56 - 8 * i));
             rc = group_of(s, id, 8, &empty_group, &g);
@@ -934,9 +891,9 @@ int otlp_splitter_split(struct otlp_splitter *s, enum kt_signal sig, struct kt_s
         uint32_t n = 0;
         struct field rf;
         while ((rc = next_field(&p, end, &rf)) == 1) {
-            if (rf.num == 1 && rf.wt == KT_PB_LEN &&
-                count_resource_items(sig, rf.val, rf.val + rf.len, &n) < 0)
-                return malformed(&c, rf.val, "bad field in a resource entry");
+            if (rf.pb.num == 1 && rf.pb.wt == KT_PB_LEN &&
+                count_resource_items(sig, rf.pb.bytes.p, rf.pb.bytes.p + rf.pb.bytes.n, &n) < 0)
+                return malformed(&c, rf.pb.bytes.p, "bad field in a resource entry");
         }
         if (rc < 0)
             return malformed(&c, p, "bad top-level field");
@@ -956,11 +913,7 @@ int otlp_splitter_split(struct otlp_splitter *s, enum kt_signal sig, struct kt_s
     }
 
     s->n_ranges = s->n_nodes = s->n_units = s->n_groups = s->n_placed = s->n_lens = 0;
-    if (++s->gen == 0) {
-        if (s->slots != NULL)
-            memset(s->slots, 0, s->cap_slots * sizeof(*s->slots));
-        s->gen = 1;
-    }
+    kt_idmap_reset(&s->ids);
 
     if (mode == OTLP_KEY_TRACE_ID)
         rc = group_by_trace(&c, p, end);
