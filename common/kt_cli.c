@@ -237,7 +237,8 @@ static void help_option(FILE *out, const struct kt_option *o, const void *unused
         fprintf(out, "      %s\n", o->doc);
 }
 
-void kt_cli_print_help(const struct kt_config_schema *schema, FILE *out)
+/* The option reference (section, key, type, default, doc) that --help ends with. */
+static void kt_cli_print_help(const struct kt_config_schema *schema, FILE *out)
 {
     fprintf(out,
             "Configuration options, by INI section. Override any with --set section.key=value.\n"

@@ -15,9 +15,6 @@
  */
 void kt_cli_print_config(const struct kt_config_schema *schema, const void *conf, FILE *out);
 
-/* The option reference (section, key, type, default, doc) that --help ends with. */
-void kt_cli_print_help(const struct kt_config_schema *schema, FILE *out);
-
 /* The shared command line of both binaries:
  *   -c FILE | --config FILE, --set section.key=value (repeatable), --check, --print-config,
  *   -h | --help, -V | --version.

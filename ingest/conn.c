@@ -73,6 +73,7 @@ static void transport_close(struct conn *c)
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void conn_close(struct conn *c);
 
 int conn_list_new(struct ev_loop *loop, uint64_t idle_timeout_ms, uint64_t header_timeout_ms,
                   void *owner, struct conn_list **out)
@@ -196,7 +197,8 @@ void conn_respond(struct conn *c, struct srv_req *r)
     c->ops->respond(c->proto, r);
 }
 
-void conn_close(struct conn *c)
+/* Closes c now, or, inside one of its own callbacks, when the outermost one returns. */
+static void conn_close(struct conn *c)
 {
     /* Inside one of this connection's callbacks the caller still holds c: free it when
      * the outermost callback returns. */

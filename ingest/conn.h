@@ -45,8 +45,6 @@ void conn_set_protocol(struct conn *c, const struct srv_proto_ops *ops, void *p)
  * the next ones read. Returns 0 or KT_ENOMEM. */
 int conn_keep_input(struct conn *c, const uint8_t *p, size_t n);
 void *conn_owner(const struct conn *c);
-/* Closes c now, or, inside one of its own callbacks, when the outermost one returns. */
-void conn_close(struct conn *c);
 
 /* ---- for the protocols ---- */
 

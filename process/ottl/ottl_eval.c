@@ -39,7 +39,7 @@ struct kt_arena *ottl_eval_arena(struct ottl_eval *ev)
 
 /* ---- values ---- */
 
-void ottl_value_from_any(const ottl_any *av, struct ottl_value *out)
+static void ottl_value_from_any(const ottl_any *av, struct ottl_value *out)
 {
     memset(out, 0, sizeof(*out));
     if (av == NULL)
@@ -84,7 +84,9 @@ void ottl_value_from_any(const ottl_any *av, struct ottl_value *out)
     }
 }
 
-int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_value *v, struct kt_err *err)
+/* Writes a scalar value into av; strings and bytes are copied into a. */
+static int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_value *v,
+                        struct kt_err *err)
 {
     switch (v->t) {
     case OTTL_NIL:
@@ -128,7 +130,7 @@ int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_value *v, s
 
 /* ---- maps ---- */
 
-ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen)
+static ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen)
 {
     ottl_kv **kv = *m->kv;
     for (size_t i = 0; i < *m->n; i++) {
@@ -765,7 +767,7 @@ void ottl_abuf_put(struct ottl_abuf *b, const char *s, size_t n)
     b->p[b->n] = '\0';
 }
 
-void ottl_format_double(double d, char *buf, size_t size)
+static void ottl_format_double(double d, char *buf, size_t size)
 {
     if (isnan(d)) {
         snprintf(buf, size, "NaN");
@@ -809,6 +811,7 @@ static void json_str(struct ottl_abuf *b, const char *s, size_t n)
 }
 
 static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth);
+static int ottl_eval_bool(struct ottl_eval *ev, const struct ottl_node *n, bool *out);
 
 static void json_any(struct ottl_abuf *b, const ottl_any *av, int depth)
 {
@@ -951,7 +954,9 @@ static bool is_num(const struct ottl_value *v)
     return v->t == OTTL_INT || v->t == OTTL_DOUBLE;
 }
 
-bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b, enum ottl_cmp op)
+/* OTTL comparison rules: numbers compare across int/double, strings and bytes bytewise,
+ * bools false < true; nil equals only nil; any other mix is unequal and unordered. */
+static bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b, enum ottl_cmp op)
 {
     if (a->t == OTTL_NIL && b->t == OTTL_NIL)
         return op == OTTL_CMP_EQ || op == OTTL_CMP_LE || op == OTTL_CMP_GE;
@@ -1010,7 +1015,7 @@ int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
     }
 }
 
-int ottl_eval_bool(struct ottl_eval *ev, const struct ottl_node *n, bool *out)
+static int ottl_eval_bool(struct ottl_eval *ev, const struct ottl_node *n, bool *out)
 {
     int rc;
     switch (n->kind) {

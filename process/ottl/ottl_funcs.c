@@ -62,8 +62,8 @@ static int match_at(const struct ottl_regex *re, const char *s, size_t n, size_t
     return kt_err_set(err, KT_EINVAL, "regex match failed: %s", (const char *)msg);
 }
 
-int ottl_regex_match(const struct ottl_regex *re, const char *s, size_t n, bool *m,
-                     struct kt_err *err)
+static int ottl_regex_match(const struct ottl_regex *re, const char *s, size_t n, bool *m,
+                            struct kt_err *err)
 {
     int rc = match_at(re, s, n, 0, NULL, err);
     *m = rc == 1;

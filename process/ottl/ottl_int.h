@@ -115,9 +115,6 @@ struct ottl_path_def {
     unsigned flags;
 };
 
-extern const struct ottl_path_def ottl_paths[];
-extern const size_t ottl_n_paths;
-
 enum ottl_nkind {
     OTTL_N_LIT,
     OTTL_N_PATH,
@@ -193,10 +190,6 @@ struct ottl_eval {
 };
 
 int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out);
-int ottl_eval_bool(struct ottl_eval *ev, const struct ottl_node *n, bool *out);
-/* OTTL comparison rules: numbers compare across int/double, strings and bytes bytewise,
- * bools false < true; nil equals only nil; any other mix is unequal and unordered. */
-bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b, enum ottl_cmp op);
 
 /* The map a map-typed path names (attributes, a kvlist attribute, a kvlist body). With
  * create, a missing kvlist attribute or unset body becomes an empty map. m->kv is NULL when
@@ -205,10 +198,6 @@ int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, bool creat
                   struct ottl_map *m);
 int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v);
 
-void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
-/* Writes a scalar value into av; strings and bytes are copied into a. */
-int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_value *v, struct kt_err *err);
-ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen);
 /* Removes the entries keep() says no to, keeping the order of the rest. */
 void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, void *arg),
                      void *arg);
@@ -221,7 +210,6 @@ void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, v
  * p == NULL. */
 int ottl_value_text(struct kt_arena *a, const struct ottl_value *v, bool json_ok, char *tmp,
                     const char **p, size_t *n, struct kt_err *err);
-void ottl_format_double(double d, char *buf, size_t size);
 
 /* A string built up in an arena; p stays NUL-terminated. */
 struct ottl_abuf {
@@ -258,7 +246,5 @@ extern const size_t ottl_n_funcs;
 
 int ottl_regex_compile(struct ottl_prog *p, const char *pat, size_t n, struct ottl_regex **out,
                        struct kt_err *err);
-int ottl_regex_match(const struct ottl_regex *re, const char *s, size_t n, bool *m,
-                     struct kt_err *err);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include "ottl_int.h"
 
-const struct ottl_path_def ottl_paths[] = {
+static const struct ottl_path_def ottl_paths[] = {
     {"resource.attributes", OTTL_CTX_RESOURCE, OTTL_P_RESOURCE_ATTRS, OTTL_PF_MAP},
     {"scope.name", OTTL_CTX_SCOPE, OTTL_P_SCOPE_NAME, 0},
     {"scope.version", OTTL_CTX_SCOPE, OTTL_P_SCOPE_VERSION, 0},
@@ -37,7 +37,7 @@ const struct ottl_path_def ottl_paths[] = {
     {"log.severity_text", OTTL_CTX_LOG, OTTL_P_LOG_SEVERITY_TEXT, 0},
     {"log.attributes", OTTL_CTX_LOG, OTTL_P_LOG_ATTRS, OTTL_PF_MAP},
 };
-const size_t ottl_n_paths = sizeof(ottl_paths) / sizeof(ottl_paths[0]);
+static const size_t ottl_n_paths = sizeof(ottl_paths) / sizeof(ottl_paths[0]);
 
 struct ottl_enum {
     const char *name;

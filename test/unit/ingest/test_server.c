@@ -105,7 +105,8 @@ static void start(struct fx *f)
     const struct srv_service svc = {&f->svc, fake_headers, fake_handle, fake_abandon};
     struct kt_err err = {0};
     assert_int_equal(server_new(&f->conf, f->loop, &svc, &f->srv, &err), 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(server_port(f->srv, 0))};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)server_port(f->srv, 0))};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     f->client = socket(AF_INET, SOCK_STREAM, 0);
     assert_int_equal(connect(f->client, (struct sockaddr *)&sa, sizeof(sa)), 0);
