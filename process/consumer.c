@@ -12,18 +12,15 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "dead_letter.h"
 #include "kt_kafka.h"
 #include "kt_log.h"
 #include "offsets.h"
 
 /* Messages handed out per wakeup before the loop gets a turn (I/O, timers, exports). */
 #define POLL_BATCH 500
-/* librdkafka events (delivery reports, logs) served per wakeup of the DLQ producer. */
-#define DLQ_POLL_BATCH 500
 /* At most one log line of a kind per this many seconds; the rest are counted. */
 #define LOG_INTERVAL 10.0
-/* Wait before producing a refused dead-letter copy again. */
-#define DLQ_RETRY_S 1.0
 /* consumer_close: time dead-letter copies in flight may still be acknowledged. */
 #define CLOSE_FLUSH_MS 5000
 /* consumer_close: rounds of 100 ms to wait for the assignment to be given up. */
@@ -62,23 +59,6 @@ struct part {
     struct offset_tracker ot;
 };
 
-/* One dead-letter copy, owned here until its delivery report (librdkafka produces from
- * these bytes without copying, and a refused copy is produced again from them). */
-struct dlq_rec {
-    struct dlq_rec *next; /* retry list */
-    uint64_t handle;
-    /* Set for a copy of data rather than of one message: told instead of finishing a
-     * handle, with delivered false when the copy is given up at close. */
-    void (*acked)(void *arg, bool delivered);
-    void *arg;
-    char *reason;
-    char source[300]; /* "topic/partition/offset" */
-    uint8_t *key;     /* NULL when the message had none */
-    size_t key_len;
-    uint8_t *val;
-    size_t val_len;
-};
-
 struct ratelimit {
     ev_tstamp last;
     uint64_t suppressed;
@@ -110,16 +90,13 @@ struct consumer {
 
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
-    rd_kafka_t *dlq;
-    rd_kafka_queue_t *dlq_q;
-    rd_kafka_topic_t *dlq_rkt;
+    struct dead_letter *dl;
     const char *topics[KT_SIGNAL_COUNT]; /* NULL: signal off */
 
     int pipe_rd, pipe_wr;
     ev_io io;
-    ev_timer kick;      /* 0 s: store watermarks / keep polling on the next iteration */
-    ev_timer dlq_retry; /* produce refused dead-letter copies again */
-    bool more;          /* a poll budget ran out with events left */
+    ev_timer kick; /* 0 s: store watermarks / keep polling on the next iteration */
+    bool more;     /* a poll budget ran out with events left */
 
     struct part *parts; /* slots; a slot index is part of every handle */
     size_t n_parts;
@@ -132,7 +109,6 @@ struct consumer {
     bool paused, shutting_down, closing;
     bool coop_conf; /* cooperative-sticky configured */
     bool assigned;  /* a first assignment arrived (see consumer_close) */
-    struct dlq_rec *retry_head;
 
     struct ratelimit msg_rl, err_rl, dl_rl, store_rl;
     struct topic_watch watch;
@@ -683,14 +659,7 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
 
 static void poll_all(struct consumer *c)
 {
-    c->more = false;
-    if (c->dlq != NULL) {
-        int i = 0;
-        while (i < DLQ_POLL_BATCH && rd_kafka_poll(c->dlq, 0) > 0)
-            i++;
-        if (i == DLQ_POLL_BATCH)
-            c->more = true;
-    }
+    c->more = dead_letter_poll(c->dl);
     int i;
     for (i = 0; i < POLL_BATCH && !c->closing; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
@@ -763,121 +732,31 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 /* ---- dead letters ---- */
 
-static void dlq_rec_free(struct dlq_rec *r)
+static void dl_finished(void *ctx, uint64_t handle)
 {
-    free(r->reason);
-    free(r->key);
-    free(r->val);
-    free(r);
+    consumer_msg_done(ctx, handle);
 }
 
-static void dlq_retry_later(struct consumer *c, struct dlq_rec *r)
+static bool dl_owns(void *ctx, uint64_t handle)
 {
-    r->next = c->retry_head;
-    c->retry_head = r;
-    if (!c->closing && !ev_is_active(&c->dlq_retry)) {
-        ev_timer_set(&c->dlq_retry, DLQ_RETRY_S, 0.);
-        ev_timer_start(c->loop, &c->dlq_retry);
-    }
-}
-
-static void dlq_produce(struct consumer *c, struct dlq_rec *r)
-{
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        c->dlq, RD_KAFKA_V_RKT(c->dlq_rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_KEY(r->key, r->key_len), RD_KAFKA_V_VALUE(r->val, r->val_len),
-        RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_HEADER("kotel.error", r->reason, -1),
-        RD_KAFKA_V_HEADER("kotel.source", r->source, -1), RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        log_limited(c, &c->dl_rl, KT_LOG_WARN, "kafka: dead letter of %s to %s: %s; retrying",
-                    r->source, c->conf->kafka.dead_letter_topic, rd_kafka_err2str(e));
-        dlq_retry_later(c, r);
-    }
-}
-
-static void dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    (void)rk;
-    struct consumer *c = opaque;
-    struct dlq_rec *r = m->_private;
-    if (r == NULL)
-        return;
     int64_t off;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (r->acked)
-            r->acked(r->arg, true);
-        else
-            consumer_msg_done(c, r->handle);
-        dlq_rec_free(r);
-    } else if (c->closing || (r->acked == NULL && resolve(c, r->handle, &off) == NULL)) {
-        if (r->acked)
-            r->acked(r->arg, false);
-        /* Unfinished and left so: the source is read again by whoever owns it next. */
-        dlq_rec_free(r);
-    } else {
-        log_limited(c, &c->dl_rl, KT_LOG_WARN,
-                    "kafka: dead letter of %s to %s not delivered: %s; retrying", r->source,
-                    c->conf->kafka.dead_letter_topic, rd_kafka_err2str(m->err));
-        dlq_retry_later(c, r);
-    }
+    return resolve(ctx, handle, &off) != NULL;
 }
 
-static void dlq_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void dl_warn(void *ctx, const char *msg)
 {
-    (void)loop;
-    (void)revents;
-    struct consumer *c = w->data;
-    struct dlq_rec *r = c->retry_head;
-    c->retry_head = NULL;
-    while (r != NULL) {
-        struct dlq_rec *next = r->next;
-        int64_t off;
-        if (r->acked == NULL && resolve(c, r->handle, &off) == NULL)
-            dlq_rec_free(r); /* the partition was given up: its next owner redoes this */
-        else
-            dlq_produce(c, r);
-        r = next;
-    }
+    struct consumer *c = ctx;
+    log_limited(c, &c->dl_rl, KT_LOG_WARN, "%s", msg);
 }
 
 int consumer_dead_letter(struct consumer *c, const char *topic, int32_t partition, int64_t offset,
                          struct kt_slice key, struct kt_slice value, const char *reason,
                          uint64_t handle)
 {
-    int64_t off;
-    if (resolve(c, handle, &off) == NULL)
+    if (!dl_owns(c, handle))
         return 0; /* the partition was given up: its next owner reads the message again */
     c->st.dead_lettered++;
-    const char *dlq = c->conf->kafka.dead_letter_topic;
-    log_limited(c, &c->dl_rl, KT_LOG_WARN,
-                "dead letter: %s [%" PRId32 "] offset %" PRId64 ": %s%s%s", topic, partition,
-                offset, reason, c->dlq ? "; copied to " : "; dropped",
-                c->dlq ? dlq : " (no dead_letter_topic)");
-    if (c->dlq == NULL) {
-        consumer_msg_done(c, handle);
-        return 0;
-    }
-    struct dlq_rec *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return KT_ENOMEM;
-    r->handle = handle;
-    r->reason = strdup(reason ? reason : "");
-    r->val = malloc(value.n > 0 ? value.n : 1);
-    if (key.p != NULL)
-        r->key = malloc(key.n > 0 ? key.n : 1);
-    if (r->reason == NULL || r->val == NULL || (key.p != NULL && r->key == NULL)) {
-        dlq_rec_free(r);
-        return KT_ENOMEM;
-    }
-    if (value.n > 0)
-        memcpy(r->val, value.p, value.n);
-    r->val_len = value.n;
-    if (key.p != NULL && key.n > 0)
-        memcpy(r->key, key.p, key.n);
-    r->key_len = key.n;
-    snprintf(r->source, sizeof(r->source), "%s/%" PRId32 "/%" PRId64, topic, partition, offset);
-    dlq_produce(c, r);
-    return 0;
+    return dead_letter_msg(c->dl, topic, partition, offset, key, value, reason, handle);
 }
 
 int consumer_dead_letter_data(struct consumer *c, const char *source, struct kt_slice value,
@@ -885,30 +764,7 @@ int consumer_dead_letter_data(struct consumer *c, const char *source, struct kt_
                               void *arg)
 {
     c->st.dead_lettered++;
-    log_limited(c, &c->dl_rl, KT_LOG_WARN, "dead letter: %s: %s%s%s", source, reason,
-                c->dlq ? "; copied to " : "; dropped",
-                c->dlq ? c->conf->kafka.dead_letter_topic : " (no dead_letter_topic)");
-    if (c->dlq == NULL) {
-        acked(arg, true);
-        return 0;
-    }
-    struct dlq_rec *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return KT_ENOMEM;
-    r->acked = acked;
-    r->arg = arg;
-    r->reason = strdup(reason ? reason : "");
-    r->val = malloc(value.n > 0 ? value.n : 1);
-    if (r->reason == NULL || r->val == NULL) {
-        dlq_rec_free(r);
-        return KT_ENOMEM;
-    }
-    if (value.n > 0)
-        memcpy(r->val, value.p, value.n);
-    r->val_len = value.n;
-    snprintf(r->source, sizeof(r->source), "%s", source);
-    dlq_produce(c, r);
-    return 0;
+    return dead_letter_data(c->dl, source, value, reason, acked, arg);
 }
 
 int consumer_dead_letter_msg(struct consumer *c, const struct consumer_msg *m, const char *reason)
@@ -919,23 +775,23 @@ int consumer_dead_letter_msg(struct consumer *c, const struct consumer_msg *m, c
 
 /* ---- configuration ---- */
 
-static int configure_common(const struct process_conf *conf, rd_kafka_conf_t *kc,
-                            struct kt_err *err)
+/* The cluster settings of both clients: the consumer and the dead-letter producer. */
+static struct kt_kafka_common kafka_common(const struct process_conf *conf)
 {
-    const struct kt_kafka_common common = {
+    return (struct kt_kafka_common){
         .brokers = &conf->kafka.brokers,
         .client_id = conf->kafka.client_id,
         .protocol_version = conf->kafka.protocol_version,
         .auth = &conf->kafka.auth,
     };
-    return kt_kafka_conf_common(kc, &common, err);
 }
 
 static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *kc,
                               struct kt_err *err)
 {
     static const char *const strategies[] = {"cooperative-sticky", "range", "roundrobin"};
-    int rc = configure_common(conf, kc, err);
+    const struct kt_kafka_common common = kafka_common(conf);
+    int rc = kt_kafka_conf_common(kc, &common, err);
     if (rc != 0)
         return rc;
     if (conf->kafka.group_rebalance_strategy < 0 || conf->kafka.group_rebalance_strategy > 2)
@@ -975,18 +831,6 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
     return kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
 }
 
-static int configure_dlq(const struct process_conf *conf, rd_kafka_conf_t *kc, struct kt_err *err)
-{
-    int rc = configure_common(conf, kc, err);
-    if (rc != 0)
-        return rc;
-    /* A copy must be stored exactly once before its source counts as finished. */
-    rc = kt_kafka_set(kc, "kafka", "dead_letter_topic", "enable.idempotence", "true", err);
-    if (rc != 0)
-        return rc;
-    return kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
-}
-
 static int check_conf(const struct process_conf *conf, const char *topics[KT_SIGNAL_COUNT],
                       struct kt_err *err)
 {
@@ -1022,11 +866,6 @@ static int check_conf(const struct process_conf *conf, const char *topics[KT_SIG
 
 /* ---- lifetime ---- */
 
-static void route_queue(struct consumer *c, rd_kafka_queue_t *q)
-{
-    rd_kafka_queue_io_event_enable(q, c->pipe_wr, "1", 1);
-}
-
 static void consumer_free(struct consumer *c)
 {
     watch_stop(c);
@@ -1037,25 +876,7 @@ static void consumer_free(struct consumer *c)
             rd_kafka_queue_destroy(c->q);
         rd_kafka_destroy(c->rk);
     }
-    if (c->dlq != NULL) {
-        if (c->dlq_q != NULL)
-            rd_kafka_queue_destroy(c->dlq_q);
-        if (c->dlq_rkt != NULL)
-            rd_kafka_topic_destroy(c->dlq_rkt);
-        /* Reports of what is purged free their records (closing: none is retried). */
-        c->closing = true;
-        rd_kafka_purge(c->dlq, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        for (int i = 0; i < 100 && rd_kafka_poll(c->dlq, 0) > 0; i++) {
-        }
-        rd_kafka_destroy(c->dlq);
-    }
-    while (c->retry_head != NULL) {
-        struct dlq_rec *r = c->retry_head;
-        c->retry_head = r->next;
-        if (r->acked)
-            r->acked(r->arg, false);
-        dlq_rec_free(r);
-    }
+    dead_letter_free(c->dl);
     for (size_t i = 0; i < c->n_parts; i++)
         offsets_reset(&c->parts[i].ot);
     free(c->parts);
@@ -1067,33 +888,6 @@ static void consumer_free(struct consumer *c)
     if (c->pipe_wr >= 0)
         close(c->pipe_wr);
     free(c);
-}
-
-static int new_dlq(struct consumer *c, struct kt_err *err)
-{
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    int rc = configure_dlq(c->conf, kc, err);
-    if (rc != 0) {
-        rd_kafka_conf_destroy(kc);
-        return rc;
-    }
-    rd_kafka_conf_set_opaque(kc, c);
-    rd_kafka_conf_set_dr_msg_cb(kc, dlq_dr_cb);
-    rd_kafka_conf_set_error_cb(kc, error_cb);
-    rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
-    char errstr[512];
-    c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
-    if (c->dlq == NULL) {
-        rd_kafka_conf_destroy(kc);
-        return kt_err_set(err, KT_EINVAL, "[kafka] dead_letter_topic: librdkafka: %s", errstr);
-    }
-    c->dlq_rkt = rd_kafka_topic_new(c->dlq, c->conf->kafka.dead_letter_topic, NULL);
-    if (c->dlq_rkt == NULL)
-        return kt_err_set(err, KT_EINVAL, "[kafka] dead_letter_topic: librdkafka: %s",
-                          rd_kafka_err2str(rd_kafka_last_error()));
-    c->dlq_q = rd_kafka_queue_get_main(c->dlq);
-    route_queue(c, c->dlq_q);
-    return 0;
 }
 
 int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer_msg_fn on_msg,
@@ -1117,8 +911,6 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     c->pipe_rd = c->pipe_wr = -1;
     ev_timer_init(&c->kick, kick_cb, 0., 0.);
     c->kick.data = c;
-    ev_timer_init(&c->dlq_retry, dlq_retry_cb, DLQ_RETRY_S, 0.);
-    c->dlq_retry.data = c;
     pthread_mutex_init(&c->watch.mu, NULL);
     pthread_cond_init(&c->watch.cv, NULL);
     ev_async_init(&c->watch.wake, watch_wake_cb);
@@ -1156,14 +948,20 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
      * the loop serves through the pipe. */
     rd_kafka_poll_set_consumer(c->rk);
     c->q = rd_kafka_queue_get_consumer(c->rk);
-    route_queue(c, c->q);
+    rd_kafka_queue_io_event_enable(c->q, c->pipe_wr, "1", 1);
 
-    if (conf->kafka.dead_letter_topic != NULL && conf->kafka.dead_letter_topic[0] != '\0') {
-        rc = new_dlq(c, err);
-        if (rc != 0) {
-            consumer_free(c);
-            return rc;
-        }
+    const struct dead_letter_owner owner = {
+        .ctx = c,
+        .finished = dl_finished,
+        .owns = dl_owns,
+        .warn = dl_warn,
+        .kafka_error = error_cb,
+    };
+    const struct kt_kafka_common common = kafka_common(conf);
+    rc = dead_letter_new(conf, &common, loop, c->pipe_wr, &owner, &c->dl, err);
+    if (rc != 0) {
+        consumer_free(c);
+        return rc;
     }
 
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(KT_SIGNAL_COUNT);
@@ -1237,15 +1035,11 @@ int consumer_close(struct consumer *c)
     watch_stop(c);
     ev_io_stop(c->loop, &c->io);
     ev_timer_stop(c->loop, &c->kick);
-    ev_timer_stop(c->loop, &c->dlq_retry);
     rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
     /* From here on nothing is retried or scheduled on the loop. */
     c->closing = true;
-    if (c->dlq != NULL) {
-        rd_kafka_queue_io_event_enable(c->dlq_q, -1, NULL, 0);
-        /* Acknowledged copies finish their sources before the last commit. */
-        rd_kafka_flush(c->dlq, CLOSE_FLUSH_MS);
-    }
+    /* Acknowledged copies finish their sources before the last commit. */
+    dead_letter_close(c->dl, CLOSE_FLUSH_MS);
     store_dirty(c);
     int rc = commit_watermarks(c, NULL);
     /* librdkafka 2.0.2 aborts (rdkafka_sticky_assignor.c: "Assertion `assignor_state'

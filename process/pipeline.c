@@ -51,6 +51,18 @@ struct multi {
     struct pmsg *m[];
 };
 
+/* What the configuration asks of one signal's messages, decided once (plan_signals). */
+struct signal_plan {
+    bool filter;    /* [filter] drops some of its items */
+    bool transform; /* [transform] runs on every message (not deferred to sampled traces) */
+    bool sample;    /* traces under tail sampling */
+    /* None of the above nor a deferred transform: the validated bytes go to the exporter
+     * as they are, which saves the decode that otherwise dominates the cost of a message. */
+    bool pass_through;
+    /* Traces: decode spans only as deep as p->trace_need (trace_decode.h). */
+    bool shallow;
+};
+
 /* A span's place in the decoded message, for grouping by trace. */
 struct span_ref {
     uint32_t group;
@@ -80,6 +92,7 @@ struct pipeline {
      * read no attributes, events or links and no transform runs first, spans are decoded
      * shallow and what is kept goes on as the bytes it arrived in. */
     ottl_fields trace_need;
+    struct signal_plan plan[KT_SIGNAL_COUNT];
     struct kt_arena arena;        /* per message decode, reset after each */
     struct kt_arena export_arena; /* deferred transform, reset after each trace */
     struct kt_buf export_packed;
@@ -326,63 +339,137 @@ static void sampler_release(void *ctx, void *token)
     pmsg_unref(p, token);
 }
 
-/* ---- decoding and processing ---- */
+/* ---- the steps that differ by signal ---- */
 
-static const ProtobufCMessageDescriptor *data_descriptor(enum kt_signal sig)
+static size_t count_spans(const ProtobufCMessage *msg)
 {
-    switch (sig) {
-    case KT_SIGNAL_TRACES: return &opentelemetry__proto__trace__v1__traces_data__descriptor;
-    case KT_SIGNAL_METRICS: return &opentelemetry__proto__metrics__v1__metrics_data__descriptor;
-    case KT_SIGNAL_LOGS: return &opentelemetry__proto__logs__v1__logs_data__descriptor;
-    }
-    return NULL;
+    const TracesData *td = (const TracesData *)msg;
+    size_t n = 0;
+    for (size_t r = 0; r < td->n_resource_spans; r++)
+        for (size_t s = 0; s < td->resource_spans[r]->n_scope_spans; s++)
+            n += td->resource_spans[r]->scope_spans[s]->n_spans;
+    return n;
 }
 
-static size_t count_items(enum kt_signal sig, const ProtobufCMessage *msg)
+static size_t count_points(const ProtobufCMessage *msg)
 {
+    const MetricsData *md = (const MetricsData *)msg;
     size_t n = 0;
-    if (sig == KT_SIGNAL_TRACES) {
-        const TracesData *td = (const TracesData *)msg;
-        for (size_t r = 0; r < td->n_resource_spans; r++)
-            for (size_t s = 0; s < td->resource_spans[r]->n_scope_spans; s++)
-                n += td->resource_spans[r]->scope_spans[s]->n_spans;
-    } else if (sig == KT_SIGNAL_LOGS) {
-        const LogsData *ld = (const LogsData *)msg;
-        for (size_t r = 0; r < ld->n_resource_logs; r++)
-            for (size_t s = 0; s < ld->resource_logs[r]->n_scope_logs; s++)
-                n += ld->resource_logs[r]->scope_logs[s]->n_log_records;
-    } else {
-        const MetricsData *md = (const MetricsData *)msg;
-        for (size_t r = 0; r < md->n_resource_metrics; r++) {
-            const Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm = md->resource_metrics[r];
-            for (size_t s = 0; s < rm->n_scope_metrics; s++) {
-                const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = rm->scope_metrics[s];
-                for (size_t i = 0; i < sm->n_metrics; i++) {
-                    const Opentelemetry__Proto__Metrics__V1__Metric *m = sm->metrics[i];
-                    switch (m->data_case) {
-                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
-                        n += m->gauge->n_data_points;
-                        break;
-                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
-                        n += m->sum->n_data_points;
-                        break;
-                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
-                        n += m->histogram->n_data_points;
-                        break;
-                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
-                        n += m->exponential_histogram->n_data_points;
-                        break;
-                    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
-                        n += m->summary->n_data_points;
-                        break;
-                    default: break;
-                    }
+    for (size_t r = 0; r < md->n_resource_metrics; r++) {
+        const Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm = md->resource_metrics[r];
+        for (size_t s = 0; s < rm->n_scope_metrics; s++) {
+            const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = rm->scope_metrics[s];
+            for (size_t i = 0; i < sm->n_metrics; i++) {
+                const Opentelemetry__Proto__Metrics__V1__Metric *m = sm->metrics[i];
+                switch (m->data_case) {
+                case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+                    n += m->gauge->n_data_points;
+                    break;
+                case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+                    n += m->sum->n_data_points;
+                    break;
+                case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+                    n += m->histogram->n_data_points;
+                    break;
+                case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+                    n += m->exponential_histogram->n_data_points;
+                    break;
+                case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
+                    n += m->summary->n_data_points;
+                    break;
+                default: break;
                 }
             }
         }
     }
     return n;
 }
+
+static size_t count_log_records(const ProtobufCMessage *msg)
+{
+    const LogsData *ld = (const LogsData *)msg;
+    size_t n = 0;
+    for (size_t r = 0; r < ld->n_resource_logs; r++)
+        for (size_t s = 0; s < ld->resource_logs[r]->n_scope_logs; s++)
+            n += ld->resource_logs[r]->scope_logs[s]->n_log_records;
+    return n;
+}
+
+static int filter_traces_msg(struct filter *f, ProtobufCMessage *msg, struct kt_arena *a,
+                             size_t *dropped, struct kt_err *err)
+{
+    return filter_traces(f, (TracesData *)msg, a, dropped, err);
+}
+
+static int filter_metrics_msg(struct filter *f, ProtobufCMessage *msg, struct kt_arena *a,
+                              size_t *dropped, struct kt_err *err)
+{
+    return filter_metrics(f, (MetricsData *)msg, a, dropped, err);
+}
+
+static int filter_logs_msg(struct filter *f, ProtobufCMessage *msg, struct kt_arena *a,
+                           size_t *dropped, struct kt_err *err)
+{
+    return filter_logs(f, (LogsData *)msg, a, dropped, err);
+}
+
+static int transform_traces_msg(struct transform *t, ProtobufCMessage *msg, struct kt_arena *a,
+                                struct kt_err *err)
+{
+    return transform_traces(t, (TracesData *)msg, a, err);
+}
+
+static int transform_metrics_msg(struct transform *t, ProtobufCMessage *msg, struct kt_arena *a,
+                                 struct kt_err *err)
+{
+    return transform_metrics(t, (MetricsData *)msg, a, err);
+}
+
+static int transform_logs_msg(struct transform *t, ProtobufCMessage *msg, struct kt_arena *a,
+                              struct kt_err *err)
+{
+    return transform_logs(t, (LogsData *)msg, a, err);
+}
+
+/* One row per signal (signal_steps): the stages of on_message look nothing else up by
+ * signal. */
+struct signal_steps {
+    const ProtobufCMessageDescriptor *descriptor; /* of its *Data message */
+    /* Objects of value in p->arena; shallow as p->trace_need allows (traces). Returns 0,
+     * KT_EUNSUPP when a shallow decode cannot represent it, or another KT_E*. */
+    int (*decode)(struct pipeline *p, const struct signal_steps *s, struct kt_slice value,
+                  bool shallow, ProtobufCMessage **out);
+    size_t (*count)(const ProtobufCMessage *msg); /* items */
+    int (*filter)(struct filter *f, ProtobufCMessage *msg, struct kt_arena *a, size_t *dropped,
+                  struct kt_err *err);
+    int (*transform)(struct transform *t, ProtobufCMessage *msg, struct kt_arena *a,
+                     struct kt_err *err);
+};
+
+static int decode_traces(struct pipeline *p, const struct signal_steps *s, struct kt_slice value,
+                         bool shallow, ProtobufCMessage **out)
+{
+    (void)s;
+    return trace_decode(value, shallow ? p->trace_need : TRACE_DECODE_ALL, &p->arena,
+                        (TracesData **)out);
+}
+
+static int decode_unpack(struct pipeline *p, const struct signal_steps *s, struct kt_slice value,
+                         bool shallow, ProtobufCMessage **out)
+{
+    (void)shallow;
+    *out = protobuf_c_message_unpack(s->descriptor, kt_arena_pb(&p->arena), value.n, value.p);
+    return *out != NULL ? 0 : p->arena.failed ? KT_ENOMEM : KT_EINVAL;
+}
+
+static const struct signal_steps signal_steps[KT_SIGNAL_COUNT] = {
+    [KT_SIGNAL_TRACES] = {&opentelemetry__proto__trace__v1__traces_data__descriptor, decode_traces,
+                          count_spans, filter_traces_msg, transform_traces_msg},
+    [KT_SIGNAL_METRICS] = {&opentelemetry__proto__metrics__v1__metrics_data__descriptor,
+                           decode_unpack, count_points, filter_metrics_msg, transform_metrics_msg},
+    [KT_SIGNAL_LOGS] = {&opentelemetry__proto__logs__v1__logs_data__descriptor, decode_unpack,
+                        count_log_records, filter_logs_msg, transform_logs_msg},
+};
 
 /* Replaces b's contents with msg's serialization: trace data, the bulk, with trace_encode's
  * single pass; the rest with protobuf-c. */
@@ -558,6 +645,140 @@ static int offer_traces(struct pipeline *p, struct pmsg *pm, TracesData *td, siz
     return 0;
 }
 
+/* ---- one message: decode, process, route ---- */
+
+/* How a stage left the message. */
+enum step {
+    STEP_ON,          /* on to the next stage, or done */
+    STEP_DEAD_LETTER, /* it can never be processed; err says why */
+    STEP_NEEDS_FULL,  /* a shallow pass cannot finish it: start over from the full decode */
+};
+
+/* The message's objects as processing left them. */
+struct processed {
+    ProtobufCMessage *msg;
+    size_t left; /* items */
+    /* The message's bytes while msg is exactly what they hold, else {NULL, 0}. */
+    struct kt_slice original;
+};
+
+/* Decode, part 1: the message as validated OTLP protobuf bytes (converted from otlp_json when
+ * that is [kafka] encoding) and its item count. Nothing is decoded into objects yet. */
+static enum step decode_bytes(struct pipeline *p, const struct consumer_msg *m,
+                              struct kt_slice *value, size_t *n_items, struct kt_err *err)
+{
+    *value = m->value;
+    if (p->conf->kafka.encoding == PROCESS_ENC_OTLP_JSON) {
+        kt_buf_reset(&p->json_pb);
+        if (kt_otlp_json_to_proto(m->sig, (const char *)value->p, value->n, &p->json_pb, err) != 0)
+            return STEP_DEAD_LETTER;
+        *value = kt_buf_slice(&p->json_pb);
+    }
+    *n_items = 0;
+    return kt_otlp_validate(m->sig, *value, n_items, err) != 0 ? STEP_DEAD_LETTER : STEP_ON;
+}
+
+/* Decode, part 2, and process: value's objects, then [filter] and the per-message
+ * [transform] on them. */
+static enum step process(struct pipeline *p, enum kt_signal sig, struct kt_slice value,
+                         size_t n_items, bool shallow, struct processed *out, struct kt_err *err)
+{
+    const struct signal_steps *s = &signal_steps[sig];
+    const struct signal_plan *plan = &p->plan[sig];
+    int rc = s->decode(p, s, value, shallow, &out->msg);
+    if (rc == KT_EUNSUPP && shallow)
+        return STEP_NEEDS_FULL;
+    if (rc != 0) {
+        kt_err_set(err, rc, "%s",
+                   rc == KT_ENOMEM ? "out of memory decoding" : "protobuf-c cannot decode it");
+        return STEP_DEAD_LETTER;
+    }
+    bool changed = false;
+    if (plan->filter) {
+        size_t dropped = 0;
+        if (s->filter(p->filter, out->msg, &p->arena, &dropped, err) != 0) {
+            kt_err_prefix(err, "[filter] error_mode = propagate: ");
+            return STEP_DEAD_LETTER;
+        }
+        /* What is left must be encoded anew, which shallow objects cannot be. */
+        if (shallow && dropped > 0)
+            return STEP_NEEDS_FULL;
+        changed = dropped > 0;
+        p->stats.items_filtered += dropped;
+    }
+    if (plan->transform) {
+        if (s->transform(p->transform, out->msg, &p->arena, err) != 0) {
+            kt_err_prefix(err, "[transform] error_mode = propagate: ");
+            return STEP_DEAD_LETTER;
+        }
+        changed = true;
+    }
+    out->left = changed ? s->count(out->msg) : n_items;
+    out->original = changed ? (struct kt_slice){NULL, 0} : value;
+    return STEP_ON;
+}
+
+/* Hands n items of the message to the exporter as one more piece of it. */
+static void export_piece(struct pipeline *p, enum kt_signal sig, struct pmsg *pm,
+                         struct kt_slice data, size_t n)
+{
+    pm->refs++;
+    p->stats.items_exported += n;
+    submit(p, sig, data, n, pm);
+}
+
+/* Route: what is left goes to the tail sampler or the exporter; nothing left (all filtered
+ * out) finishes the message with the caller's reference. A failure here is logged and leaves
+ * the message unfinished, so it is read again after a restart or rebalance. */
+static enum step route(struct pipeline *p, const struct consumer_msg *m, struct pmsg *pm,
+                       const struct processed *d, bool shallow)
+{
+    if (d->left == 0)
+        return STEP_ON;
+    if (p->plan[m->sig].sample) {
+        int rc = offer_traces(p, pm, (TracesData *)d->msg, d->left, d->original, shallow);
+        if (rc == KT_EUNSUPP && shallow)
+            return STEP_NEEDS_FULL;
+        if (rc != 0)
+            kt_error("%s [%d] offset %lld: tail sampler: %s; it will be re-read after a restart",
+                     m->topic, m->partition, (long long)m->offset, kt_err_name(rc));
+        return STEP_ON;
+    }
+    struct kt_slice data = d->original;
+    if (data.p == NULL) {
+        if (pack_into(&p->packed, d->msg) != 0) {
+            kt_error("out of memory encoding %s [%d] offset %lld", m->topic, m->partition,
+                     (long long)m->offset);
+            pm->revoked = true;
+            return STEP_ON;
+        }
+        data = kt_buf_slice(&p->packed);
+    }
+    export_piece(p, m->sig, pm, data, d->left);
+    return STEP_ON;
+}
+
+/* Decodes, processes and routes a message that needs objects. The rare cases a shallow pass
+ * cannot finish (spans filtered out, several traces in the message, a repeated resource)
+ * start over from the full decode, which never asks for that: nothing was handed on yet, as
+ * filter and offer_traces bail out before they give anything away. */
+static enum step process_and_route(struct pipeline *p, const struct consumer_msg *m,
+                                   struct pmsg *pm, struct kt_slice value, size_t n_items,
+                                   struct kt_err *err)
+{
+    bool shallow = p->plan[m->sig].shallow;
+    for (;;) {
+        struct processed d;
+        enum step st = process(p, m->sig, value, n_items, shallow, &d, err);
+        if (st == STEP_ON)
+            st = route(p, m, pm, &d, shallow);
+        if (st != STEP_NEEDS_FULL)
+            return st;
+        shallow = false;
+        kt_arena_reset(&p->arena);
+    }
+}
+
 static void dead_letter(struct pipeline *p, const struct consumer_msg *m, struct pmsg *pm,
                         const char *reason)
 {
@@ -570,10 +791,11 @@ static void dead_letter(struct pipeline *p, const struct consumer_msg *m, struct
                  m->topic, m->partition, (long long)m->offset);
 }
 
+/* One Kafka message. It holds a reference of its own while here, so pieces finished along
+ * the way (an export failing at once, a sampler decision) cannot finish it early. */
 static void on_message(void *ctx, const struct consumer_msg *m)
 {
     struct pipeline *p = ctx;
-    struct kt_err err = {0};
     struct pmsg *pm = pmsg_new(p, m);
     if (pm == NULL) {
         kt_error("out of memory tracking %s [%d] offset %lld; it will be re-read", m->topic,
@@ -581,125 +803,22 @@ static void on_message(void *ctx, const struct consumer_msg *m)
         return;
     }
     p->stats.messages++;
-    struct kt_slice value = m->value;
-    if (p->conf->kafka.encoding == PROCESS_ENC_OTLP_JSON) {
-        kt_buf_reset(&p->json_pb);
-        if (kt_otlp_json_to_proto(m->sig, (const char *)value.p, value.n, &p->json_pb, &err) != 0) {
-            dead_letter(p, m, pm, err.msg);
-            goto out;
-        }
-        value = kt_buf_slice(&p->json_pb);
-    }
-    size_t n_items = 0;
-    if (kt_otlp_validate(m->sig, value, &n_items, &err) != 0) {
-        dead_letter(p, m, pm, err.msg);
-        goto out;
-    }
-    /* Pass-through needs no objects: the validated bytes go to the exporter as they are,
-     * which saves the decode that otherwise dominates the cost of a message. */
-    bool sample = m->sig == KT_SIGNAL_TRACES && p->sampler != NULL;
-    if (!sample && !filter_active(p->filter, m->sig) && !transform_active(p->transform, m->sig)) {
+    struct kt_err err = {0};
+    struct kt_slice value;
+    size_t n_items;
+    enum step st = decode_bytes(p, m, &value, &n_items, &err);
+    if (st == STEP_ON) {
         p->stats.items_in += n_items;
-        if (n_items > 0) {
-            pm->refs++;
-            p->stats.items_exported += n_items;
-            submit(p, m->sig, value, n_items, pm);
-        }
-        goto out;
+        if (!p->plan[m->sig].pass_through)
+            st = process_and_route(p, m, pm, value, n_items, &err);
+        else if (n_items > 0)
+            export_piece(p, m->sig, pm, value, n_items);
     }
-    p->stats.items_in += n_items;
-    bool shallow = m->sig == KT_SIGNAL_TRACES && !trace_decode_needs_full(p->trace_need);
-    ProtobufCMessage *msg;
-    int rc;
-decode:
-    if (m->sig == KT_SIGNAL_TRACES) {
-        rc = trace_decode(value, shallow ? p->trace_need : TRACE_DECODE_ALL, &p->arena,
-                          (TracesData **)&msg);
-    } else {
-        msg = protobuf_c_message_unpack(data_descriptor(m->sig), kt_arena_pb(&p->arena), value.n,
-                                        value.p);
-        rc = msg != NULL ? 0 : p->arena.failed ? KT_ENOMEM : KT_EINVAL;
-    }
-    if (rc == KT_EUNSUPP && shallow)
-        goto full;
-    if (rc != 0) {
-        dead_letter(p, m, pm,
-                    rc == KT_ENOMEM ? "out of memory decoding" : "protobuf-c cannot decode it");
-        goto out;
-    }
-    bool changed = false;
-    size_t dropped = 0;
-    if (filter_active(p->filter, m->sig)) {
-        if (m->sig == KT_SIGNAL_TRACES)
-            rc = filter_traces(p->filter, (TracesData *)msg, &p->arena, &dropped, &err);
-        else if (m->sig == KT_SIGNAL_METRICS)
-            rc = filter_metrics(p->filter, (MetricsData *)msg, &p->arena, &dropped, &err);
-        else
-            rc = filter_logs(p->filter, (LogsData *)msg, &p->arena, &dropped, &err);
-        if (rc != 0) {
-            kt_err_prefix(&err, "[filter] error_mode = propagate: ");
-            dead_letter(p, m, pm, err.msg);
-            goto out;
-        }
-        /* What is left must be encoded anew, which shallow objects cannot be. */
-        if (shallow && dropped > 0)
-            goto full;
-        changed = dropped > 0;
-        p->stats.items_filtered += dropped;
-    }
-    if (transform_active(p->transform, m->sig) &&
-        !(m->sig == KT_SIGNAL_TRACES && p->defer_transform)) {
-        if (m->sig == KT_SIGNAL_TRACES)
-            rc = transform_traces(p->transform, (TracesData *)msg, &p->arena, &err);
-        else if (m->sig == KT_SIGNAL_METRICS)
-            rc = transform_metrics(p->transform, (MetricsData *)msg, &p->arena, &err);
-        else
-            rc = transform_logs(p->transform, (LogsData *)msg, &p->arena, &err);
-        if (rc != 0) {
-            kt_err_prefix(&err, "[transform] error_mode = propagate: ");
-            dead_letter(p, m, pm, err.msg);
-            goto out;
-        }
-        changed = true;
-    }
-    size_t left = changed ? count_items(m->sig, msg) : n_items;
-    if (left == 0)
-        goto out;
-    struct kt_slice original = changed ? (struct kt_slice){NULL, 0} : value;
-    if (sample) {
-        rc = offer_traces(p, pm, (TracesData *)msg, left, original, shallow);
-        if (rc == KT_EUNSUPP)
-            goto full;
-        if (rc != 0)
-            kt_error("%s [%d] offset %lld: tail sampler: %s; it will be re-read after a restart",
-                     m->topic, m->partition, (long long)m->offset, kt_err_name(rc));
-        goto out;
-    }
-    struct kt_slice data = original;
-    if (data.p == NULL) {
-        if (pack_into(&p->packed, msg) != 0) {
-            kt_error("out of memory encoding %s [%d] offset %lld", m->topic, m->partition,
-                     (long long)m->offset);
-            pm->revoked = true;
-            goto out;
-        }
-        data = kt_buf_slice(&p->packed);
-    }
-    pm->refs++;
-    p->stats.items_exported += left;
-    submit(p, m->sig, data, left, pm);
-out:
+    if (st == STEP_DEAD_LETTER)
+        dead_letter(p, m, pm, err.msg);
     kt_arena_reset(&p->arena);
     pmsg_unref(p, pm);
     update_backpressure(p);
-    return;
-full:
-    /* Rare cases the shallow pass cannot finish (spans filtered out, several traces in the
-     * message, a repeated resource) start over from the full decode. Nothing was handed on
-     * yet: filter and offer_traces bail out before they give anything away. */
-    shallow = false;
-    kt_arena_reset(&p->arena);
-    goto decode;
 }
 
 static bool match_revoked(void *token, void *arg)
@@ -794,8 +913,9 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
     update_backpressure(p);
 }
 
-/* Decides how much of each trace message to decode, from what the configuration reads. */
-static void plan_traces(struct pipeline *p)
+/* Decides what each signal's messages go through and how much of each trace message to
+ * decode, from what the configuration reads. */
+static void plan_signals(struct pipeline *p)
 {
     ottl_fields reads = filter_fields(p->filter, KT_SIGNAL_TRACES);
     bool transform = transform_active(p->transform, KT_SIGNAL_TRACES);
@@ -813,6 +933,16 @@ static void plan_traces(struct pipeline *p)
                 shallow ? "without attributes, events or links" : "in full",
                 p->defer_transform ? "; transform on sampled traces only, as they are exported"
                                    : "");
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        enum kt_signal sig = (enum kt_signal)i;
+        struct signal_plan *pl = &p->plan[i];
+        bool traces = sig == KT_SIGNAL_TRACES;
+        pl->filter = filter_active(p->filter, sig);
+        pl->transform = transform_active(p->transform, sig) && !(traces && p->defer_transform);
+        pl->sample = traces && p->sampler != NULL;
+        pl->pass_through = !pl->sample && !pl->filter && !transform_active(p->transform, sig);
+        pl->shallow = traces && shallow;
+    }
 }
 
 int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct pipeline **out,
@@ -838,7 +968,7 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
     if ((rc = consumer_new(conf, loop, on_message, on_revoke, p, &p->consumer, err)) != 0)
         goto fail;
     exporter_set_refused(p->exporter, exporter_refused);
-    plan_traces(p);
+    plan_signals(p);
     ev_timer_init(&p->tick, tick_cb, TICK_SECONDS, TICK_SECONDS);
     p->tick.data = p;
     ev_timer_start(loop, &p->tick);

@@ -1,8 +1,14 @@
 /* consumer against librdkafka's in-process mock cluster: real producers write the topics,
  * consumers under test run on one ev loop, and committed offsets are read back with a
  * separate handle of the same group. Every wait is the loop running until a condition
- * holds, bounded by a guard timer; the only fixed-length runs are the ones asserting that
- * something does NOT happen. */
+ * holds, bounded by a guard timer. That something does NOT happen is checked at an event
+ * that would have come after it: a sentinel committed behind it, or a sentinel read behind
+ * the data the consumer must not get (run_past_fetch).
+ *
+ * The mock cluster of librdkafka 2.0.2 holds a group's first JoinGroup for 3 s and each later
+ * rebalance for session.timeout.ms - 1 s, and lets neither be set: the tests spend their time
+ * waiting for the group, not working. So each test runs in a process of its own, all at once
+ * (see main). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -11,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <ev.h>
@@ -25,6 +33,7 @@
 
 #define TOPIC "otlp_spans"
 #define DLQ "kotel_dlq"
+#define SENTINELS "sentinels" /* see run_past_fetch */
 #define PARTITIONS 4
 #define MAX_MSGS 2048
 #define GUARD 30.0
@@ -99,7 +108,7 @@ static void on_revoke(void *ctx, const char *topic, int32_t partition)
 /* ---- fixture: mock cluster, producer, loop ---- */
 
 struct fx {
-    rd_kafka_t *mrk;
+    rd_kafka_t *mrk; /* owns the mock cluster */
     rd_kafka_mock_cluster_t *mc;
     char bootstraps[256];
     rd_kafka_t *producer;
@@ -110,13 +119,14 @@ struct fx {
     bool timed_out;
     char group[64];
     rd_kafka_t *committed_rk; /* reads the group's committed offsets */
+    int64_t sentinels;        /* produced to SENTINELS so far */
 };
 
 static void check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     struct fx *f = w->data;
-    if (f->until != NULL && f->until(f, f->arg))
+    if (f->until(f, f->arg))
         ev_break(loop, EVBREAK_ONE);
 }
 
@@ -129,7 +139,7 @@ static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* Runs the loop until `until` holds (checked every 10 ms) or `timeout` seconds pass.
- * until NULL: just run for `timeout`. Returns whether the condition held. */
+ * Returns whether the condition held. */
 static bool run_until(struct fx *f, bool (*until)(struct fx *, void *), void *arg, double timeout)
 {
     f->until = until;
@@ -143,7 +153,7 @@ static bool run_until(struct fx *f, bool (*until)(struct fx *, void *), void *ar
     ev_run(f->loop, 0);
     ev_timer_stop(f->loop, &f->check);
     ev_timer_stop(f->loop, &f->guard);
-    return until == NULL || until(f, arg);
+    return until(f, arg);
 }
 
 static struct fx *fx_new(const char *group)
@@ -154,14 +164,19 @@ static struct fx *fx_new(const char *group)
     char errstr[256];
     rd_kafka_conf_t *mconf = rd_kafka_conf_new();
     assert_int_equal(rd_kafka_conf_set(mconf, "log_level", "3", errstr, sizeof(errstr)), 0);
+    /* A cluster the handle owns goes with it at once; rd_kafka_mock_cluster_destroy takes a
+     * second. */
+    assert_int_equal(rd_kafka_conf_set(mconf, "test.mock.num.brokers", "1", errstr, sizeof(errstr)),
+                     0);
     f->mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, errstr, sizeof(errstr));
     assert_non_null(f->mrk);
-    f->mc = rd_kafka_mock_cluster_new(f->mrk, 1);
+    f->mc = rd_kafka_handle_mock_cluster(f->mrk);
     assert_non_null(f->mc);
     snprintf(f->bootstraps, sizeof(f->bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(f->mc));
     assert_int_equal(rd_kafka_mock_topic_create(f->mc, TOPIC, PARTITIONS, 1), 0);
     assert_int_equal(rd_kafka_mock_topic_create(f->mc, "otlp_logs", PARTITIONS, 1), 0);
     assert_int_equal(rd_kafka_mock_topic_create(f->mc, DLQ, 1, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, SENTINELS, 1, 1), 0);
     snprintf(f->group, sizeof(f->group), "%s", group);
 
     rd_kafka_conf_t *pc = rd_kafka_conf_new();
@@ -188,7 +203,6 @@ static void fx_free(struct fx *f)
     }
     rd_kafka_destroy(f->producer);
     ev_loop_destroy(f->loop);
-    rd_kafka_mock_cluster_destroy(f->mc);
     rd_kafka_destroy(f->mrk);
     free(f);
 }
@@ -216,11 +230,13 @@ static struct cx *cx_new(struct fx *f, const char *const *extra, size_t n_extra)
     char brokers[300], group[100];
     snprintf(brokers, sizeof(brokers), "kafka.brokers=%s", f->bootstraps);
     snprintf(group, sizeof(group), "kafka.group_id=%s", f->group);
+    /* The session timeout leaves 1 s over the mock's 3 s first join; rebalances take 1 s less
+     * (the margin they always had). */
     const char *sets[24] = {brokers,
                             group,
                             "kafka.initial_offset=earliest",
                             "kafka.metrics_topic=",
-                            "kafka.session_timeout=6s",
+                            "kafka.session_timeout=4s",
                             "kafka.heartbeat_interval=100ms",
                             "kafka.rdkafka.auto.commit.interval.ms=100",
                             "kafka.rdkafka.fetch.wait.max.ms=50",
@@ -264,6 +280,74 @@ static void committed(struct fx *f, int64_t out[PARTITIONS])
     for (int i = 0; i < PARTITIONS; i++)
         out[i] = l->elems[i].offset;
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* That the consumer under test did not get data shows only once it had every chance to:
+ * an observer (assigned, no group to join) has read the data, and then a sentinel produced
+ * after that on a topic of its own. The mock cluster answers a fetch that finds nothing only
+ * after fetch.wait.max.ms, even when data arrives meanwhile. The observer's next fetch is on
+ * its way before the sentinel is produced, so the sentinel arrives at least the observer's
+ * wait (250 ms) after the data was there, while the consumer's own fetches (50 ms) would
+ * have brought the data within one of its waits. */
+#define OBSERVER_WAIT_MS "250"
+
+struct observer {
+    rd_kafka_t *rk;
+    int64_t want;  /* read up to this offset of the data */
+    int64_t seen;  /* highest data offset read, -1 */
+    bool sentinel; /* the sentinel was read */
+};
+
+static bool observed(struct fx *f, void *arg)
+{
+    (void)f;
+    struct observer *o = arg;
+    rd_kafka_message_t *m;
+    while ((m = rd_kafka_consumer_poll(o->rk, 0)) != NULL) {
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (strcmp(rd_kafka_topic_name(m->rkt), SENTINELS) == 0)
+                o->sentinel = true;
+            else if (m->offset > o->seen)
+                o->seen = m->offset;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return o->seen >= o->want;
+}
+
+static bool observed_sentinel(struct fx *f, void *arg)
+{
+    struct observer *o = arg;
+    observed(f, o);
+    return o->sentinel;
+}
+
+/* Runs the loop until the consumer under test has had every chance to get offsets
+ * first..last of topic [partition]. */
+static void run_past_fetch(struct fx *f, const char *topic, int32_t partition, int64_t first,
+                           int64_t last)
+{
+    char errstr[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    assert_int_equal(
+        rd_kafka_conf_set(c, "bootstrap.servers", f->bootstraps, errstr, sizeof(errstr)), 0);
+    assert_int_equal(rd_kafka_conf_set(c, "group.id", "observer", errstr, sizeof(errstr)), 0);
+    assert_int_equal(
+        rd_kafka_conf_set(c, "fetch.wait.max.ms", OBSERVER_WAIT_MS, errstr, sizeof(errstr)), 0);
+    assert_int_equal(rd_kafka_conf_set(c, "log_level", "3", errstr, sizeof(errstr)), 0);
+    struct observer o = {.want = last, .seen = -1};
+    o.rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr));
+    assert_non_null(o.rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = first;
+    rd_kafka_topic_partition_list_add(l, SENTINELS, 0)->offset = f->sentinels;
+    assert_int_equal(rd_kafka_assign(o.rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    assert_true(run_until(f, observed, &o, GUARD));
+    produce(f, SENTINELS, 0, 1, (int)f->sentinels++);
+    assert_true(run_until(f, observed_sentinel, &o, GUARD));
+    rd_kafka_consumer_close(o.rk);
+    rd_kafka_destroy(o.rk);
 }
 
 /* ---- conditions ---- */
@@ -350,13 +434,15 @@ static void test_commits_contiguous_prefix(void **state)
 
     int64_t want[PARTITIONS] = {3, 0, 0, 10};
     assert_true(run_until(f, committed_is, want, GUARD));
-    /* Several more auto-commit intervals: nothing moves past a hole. */
-    run_until(f, NULL, NULL, 0.5);
-    assert_committed(f, want);
+    /* A sentinel behind the holes: once p2's first offset is committed, a later commit has
+     * gone out, and still nothing moved past a hole. */
+    consumer_msg_done(x->c, find_msg(x, 2, 0)->handle);
+    int64_t sentinel[PARTITIONS] = {3, 0, 1, 10};
+    assert_true(run_until(f, committed_is, sentinel, GUARD));
 
     consumer_msg_done(x->c, find_msg(x, 0, 3)->handle);
     consumer_msg_done(x->c, find_msg(x, 1, 0)->handle);
-    for (int64_t o = 9; o >= 0; o--)
+    for (int64_t o = 9; o >= 1; o--)
         consumer_msg_done(x->c, find_msg(x, 2, o)->handle);
     assert_int_equal(consumer_pending(x->c), 0);
     int64_t all[PARTITIONS] = {10, 10, 10, 10};
@@ -393,7 +479,7 @@ static void test_close_commits(void **state)
     consumer_begin_shutdown(x->c);
     consumer_set_paused(x->c, false); /* no effect after shutdown began */
     produce(f, TOPIC, 0, 3, 5);
-    run_until(f, NULL, NULL, 0.3);
+    run_past_fetch(f, TOPIC, 0, 5, 7);
     assert_int_equal(x->n_msgs, 20);
     assert_int_equal(consumer_close(x->c), 0);
     x->c = NULL;
@@ -671,7 +757,7 @@ static void test_pause_resume(void **state)
 
     consumer_set_paused(x->c, true);
     produce(f, TOPIC, 3, 10, 10);
-    run_until(f, NULL, NULL, 0.5);
+    run_past_fetch(f, TOPIC, 3, 10, 19);
     assert_int_equal(x->n_msgs, 10);
 
     /* Resumed with a limit: on_msg pauses again once 15 are pending. */
@@ -679,7 +765,7 @@ static void test_pause_resume(void **state)
     consumer_set_paused(x->c, false);
     w.n = 15;
     assert_true(run_until(f, got_msgs, &w, GUARD));
-    run_until(f, NULL, NULL, 0.5);
+    run_past_fetch(f, TOPIC, 3, 15, 19);
     assert_true(x->n_msgs >= 15 && x->n_msgs < 20);
     size_t seen = x->n_msgs;
 
@@ -758,9 +844,38 @@ static void test_config_errors(void **state)
     expect_conf_error(bad, 1, "[kafka] rdkafka.no.such.property: librdkafka:");
 }
 
+/* ---- one process per test ---- */
+
+struct child {
+    pid_t pid;
+    FILE *out; /* its stdout and stderr */
+};
+
+/* Reports the test that ran in child *state: its output when it failed (always under
+ * KT_TEST_DEBUG), and its verdict. */
+static void reap(void **state)
+{
+    struct child *c = *state;
+    int status;
+    assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok || getenv("KT_TEST_DEBUG")) {
+        char buf[4096];
+        size_t n;
+        rewind(c->out);
+        while ((n = fread(buf, 1, sizeof(buf), c->out)) > 0)
+            fwrite(buf, 1, n, stdout);
+        fflush(stdout);
+    }
+    fclose(c->out);
+    if (WIFSIGNALED(status))
+        fail_msg("killed by signal %d", WTERMSIG(status));
+    assert_true(ok);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commits_contiguous_prefix),
         cmocka_unit_test(test_close_commits),
         cmocka_unit_test(test_revoke_redelivers_cooperative),
@@ -772,5 +887,28 @@ int main(void)
         cmocka_unit_test(test_signal_from_topic),
         cmocka_unit_test(test_config_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    enum { N = sizeof(tests) / sizeof(tests[0]) };
+    /* Every test starts at once in a process of its own (no librdkafka thread exists yet to
+     * be lost in the fork); this one then reports them in order, as cmocka tests. */
+    static struct child children[N];
+    struct CMUnitTest reports[N];
+    fflush(NULL);
+    for (size_t i = 0; i < N; i++) {
+        children[i].out = tmpfile();
+        if (children[i].out == NULL || (children[i].pid = fork()) < 0) {
+            perror("test_consumer: starting a test");
+            return 1;
+        }
+        if (children[i].pid == 0) {
+            dup2(fileno(children[i].out), STDOUT_FILENO);
+            dup2(fileno(children[i].out), STDERR_FILENO);
+            const struct CMUnitTest one[] = {tests[i]};
+            int failed = cmocka_run_group_tests_name(tests[i].name, one, NULL, NULL);
+            fflush(NULL);
+            _exit(failed ? 1 : 0);
+        }
+        reports[i] = (struct CMUnitTest){
+            .name = tests[i].name, .test_func = reap, .initial_state = &children[i]};
+    }
+    return cmocka_run_group_tests_name("test_consumer", reports, NULL, NULL);
 }
