@@ -340,3 +340,10 @@ void kt_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const cha
         l = KT_LOG_DEBUG;
     kt_log(l, "kafka: %s: %s: %s", rk ? rd_kafka_name(rk) : "-", fac, buf);
 }
+
+void kt_kafka_purge_and_drain(rd_kafka_t *rk)
+{
+    rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < KT_KAFKA_PURGE_ROUNDS && rd_kafka_poll(rk, 0) > 0; i++) {
+    }
+}

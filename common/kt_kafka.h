@@ -168,4 +168,11 @@ int kt_kafka_parse_version(const char *s, unsigned v[3]);
  * librdkafka calls it from its own threads; kt_log is safe for that. */
 void kt_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
+/* For a producer about to be destroyed: purges what is queued and in flight, then serves
+ * the delivery reports that produced (each one failed), so that every message's opaque
+ * is released through the normal delivery-report path. Bounded to KT_KAFKA_PURGE_ROUNDS
+ * polls. */
+#define KT_KAFKA_PURGE_ROUNDS 100
+void kt_kafka_purge_and_drain(rd_kafka_t *rk);
+
 #endif

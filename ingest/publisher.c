@@ -33,6 +33,8 @@
 #define FAIL_LOG_INTERVAL 10.0
 /* publisher_free: how long in-flight messages may still be acknowledged. */
 #define FREE_FLUSH_MS 1000
+/* Delivery-report rounds served per wakeup before the loop gets a turn. */
+#define POLL_BUDGET 64
 #define STATS_INTERVAL_MS "500"
 #define LINGER_MS 5
 
@@ -432,7 +434,7 @@ static void queue_io_cb(struct ev_loop *loop, ev_io *w, int revents)
     /* librdkafka writes again only after the queue was empty, so it must be drained
      * completely; past a bound, finish on the next loop iteration to let I/O run. */
     for (int i = 0; rd_kafka_poll(p->rk, 0) > 0; i++) {
-        if (i == 64) {
+        if (i == POLL_BUDGET) {
             ev_feed_event(loop, w, EV_READ);
             return;
         }
@@ -779,9 +781,7 @@ void publisher_free(struct publisher *p)
         /* Give what is in flight a last chance to be acknowledged, then fail the rest
          * through the normal delivery-report path so every opaque is released. */
         rd_kafka_flush(p->rk, FREE_FLUSH_MS);
-        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        for (int i = 0; i < 100 && rd_kafka_poll(p->rk, 0) > 0; i++) {
-        }
+        kt_kafka_purge_and_drain(p->rk);
     }
     while (p->deferred_head != NULL) {
         struct publisher_ticket *t = p->deferred_head;

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +18,14 @@
 
 /* Messages handed out per wakeup before the loop gets a turn (I/O, timers, exports). */
 #define POLL_BATCH 500
-/* At most one log line of a kind per this many seconds; the rest are counted. */
+/* At most one log line of a kind per this many seconds (kt_log_limited); the rest are
+ * counted. */
 #define LOG_INTERVAL 10.0
 /* consumer_close: time dead-letter copies in flight may still be acknowledged. */
 #define CLOSE_FLUSH_MS 5000
-/* consumer_close: rounds of 100 ms to wait for the assignment to be given up. */
+/* consumer_close: rounds of CLOSE_POLL_MS to wait for the assignment to be given up. */
 #define CLOSE_DRAIN_ROUNDS 50
+#define CLOSE_POLL_MS 100
 /* A missing topic is looked for (and warned about) this often. librdkafka's consumer sees a
  * new topic only at its next metadata refresh (topic.metadata.refresh.interval.ms, 5 min by
  * default), so that is shortened to this too while the startup check has not seen every
@@ -59,11 +60,6 @@ struct part {
     struct offset_tracker ot;
 };
 
-struct ratelimit {
-    ev_tstamp last;
-    uint64_t suppressed;
-};
-
 /* Topics the cluster does not have yet. librdkafka reports a missing subscribed topic once
  * and then says nothing, also not when it appears, so a thread asks for the missing topics'
  * metadata every MISSING_CHECK_S (rd_kafka_metadata blocks, which the loop must not) and
@@ -78,7 +74,7 @@ struct topic_watch {
     bool stop;                      /* under mu */
     bool missing[KT_SIGNAL_COUNT];  /* under mu: set by the loop, cleared once found */
     bool appeared[KT_SIGNAL_COUNT]; /* under mu: found by the thread, for the loop to tell */
-    struct ratelimit rl[KT_SIGNAL_COUNT];
+    struct kt_log_limit rl[KT_SIGNAL_COUNT];
 };
 
 struct consumer {
@@ -110,44 +106,10 @@ struct consumer {
     bool coop_conf; /* cooperative-sticky configured */
     bool assigned;  /* a first assignment arrived (see consumer_close) */
 
-    struct ratelimit msg_rl, err_rl, dl_rl, store_rl;
+    struct kt_log_limit err_rl, dl_rl, store_rl;
     struct topic_watch watch;
     struct consumer_stats st;
 };
-
-/* ---- logging ---- */
-
-static bool ratelimit_pass(struct consumer *c, struct ratelimit *rl, uint64_t *suppressed)
-{
-    ev_tstamp now = ev_now(c->loop);
-    if (rl->last != 0 && now - rl->last < LOG_INTERVAL) {
-        rl->suppressed++;
-        return false;
-    }
-    *suppressed = rl->suppressed;
-    rl->suppressed = 0;
-    rl->last = now;
-    return true;
-}
-
-/* Logs unless a line of this kind went out in the last LOG_INTERVAL; the next line that
- * passes says how many were held back. */
-__attribute__((format(printf, 4, 5))) static void
-log_limited(struct consumer *c, struct ratelimit *rl, enum kt_log_level lvl, const char *fmt, ...)
-{
-    uint64_t n;
-    if (!ratelimit_pass(c, rl, &n))
-        return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        kt_log(lvl, "%s (%" PRIu64 " similar not logged in the last %.0fs)", buf, n, LOG_INTERVAL);
-    else
-        kt_log(lvl, "%s", buf);
-}
 
 /* ---- partitions and handles ---- */
 
@@ -304,8 +266,8 @@ static void store_dirty(struct consumer *c)
             if (l->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
                 e = l->elems[i].err;
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            log_limited(c, &c->store_rl, KT_LOG_WARN, "kafka: storing offsets failed: %s",
-                        rd_kafka_err2str(e));
+            kt_log_limited(&c->store_rl, KT_LOG_WARN, "kafka: storing offsets failed: %s",
+                           rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(l);
 }
@@ -356,8 +318,8 @@ static void apply_pause(struct consumer *c, rd_kafka_topic_partition_list_t *l, 
     for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
         e = l->elems[i].err;
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-        log_limited(c, &c->err_rl, KT_LOG_WARN, "kafka: %s partitions failed: %s",
-                    pause ? "pausing" : "resuming", rd_kafka_err2str(e));
+        kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: %s partitions failed: %s",
+                       pause ? "pausing" : "resuming", rd_kafka_err2str(e));
 }
 
 static void pause_all(struct consumer *c, bool pause)
@@ -479,10 +441,11 @@ static void warn_missing(struct consumer *c, int sig)
 {
     char brokers[512];
     kt_kafka_brokers_join(&c->conf->kafka.brokers, brokers, sizeof(brokers));
-    log_limited(c, &c->watch.rl[sig], KT_LOG_WARN,
-                "kafka: [kafka] %s: topic \"%s\" does not exist on the cluster at %s "
-                "(auto-create is off?); it is consumed once it is created (looked for every %ds)",
-                topic_keys[sig], c->topics[sig], brokers, MISSING_CHECK_S);
+    kt_log_limited(
+        &c->watch.rl[sig], KT_LOG_WARN,
+        "kafka: [kafka] %s: topic \"%s\" does not exist on the cluster at %s "
+        "(auto-create is off?); it is consumed once it is created (looked for every %ds)",
+        topic_keys[sig], c->topics[sig], brokers, MISSING_CHECK_S);
 }
 
 static void *watch_main(void *arg)
@@ -613,8 +576,8 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
             return;
         }
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            log_limited(c, &c->err_rl, KT_LOG_WARN, "kafka: consuming %s [%" PRId32 "]: %s", topic,
-                        m->partition, rd_kafka_message_errstr(m));
+            kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: consuming %s [%" PRId32 "]: %s", topic,
+                           m->partition, rd_kafka_message_errstr(m));
         return;
     }
     int sig = sig_of(c, topic);
@@ -713,8 +676,8 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
         c->st.commits++;
     else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        log_limited(c, &c->err_rl, KT_LOG_WARN, "kafka: offset commit failed: %s",
-                    rd_kafka_err2str(err));
+        kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: offset commit failed: %s",
+                       rd_kafka_err2str(err));
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -726,8 +689,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         kt_error("kafka: %s failed: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(fe), buf);
         return;
     }
-    log_limited(c, &c->err_rl, KT_LOG_WARN, "kafka: %s: %s: %s", rd_kafka_name(rk),
-                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: %s: %s: %s", rd_kafka_name(rk),
+                   rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 /* ---- dead letters ---- */
@@ -746,7 +709,7 @@ static bool dl_owns(void *ctx, uint64_t handle)
 static void dl_warn(void *ctx, const char *msg)
 {
     struct consumer *c = ctx;
-    log_limited(c, &c->dl_rl, KT_LOG_WARN, "%s", msg);
+    kt_log_limited(&c->dl_rl, KT_LOG_WARN, "%s", msg);
 }
 
 int consumer_dead_letter(struct consumer *c, const char *topic, int32_t partition, int64_t offset,
@@ -906,6 +869,9 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     c->on_msg = on_msg;
     c->on_revoke = on_revoke;
     c->ctx = ctx;
+    c->err_rl = c->dl_rl = c->store_rl = (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        c->watch.rl[s] = (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
     c->coop_conf = conf->kafka.group_rebalance_strategy == PROCESS_REBALANCE_COOPERATIVE_STICKY;
     memcpy(c->topics, topics, sizeof(topics));
     c->pipe_rd = c->pipe_wr = -1;
@@ -1050,7 +1016,7 @@ int consumer_close(struct consumer *c)
     for (int i = 0; !c->assigned && i < CLOSE_DRAIN_ROUNDS &&
                     strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE") == 0;
          i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, CLOSE_POLL_MS);
         if (m != NULL)
             rd_kafka_message_destroy(m);
     }
@@ -1067,7 +1033,7 @@ int consumer_close(struct consumer *c)
         }
         if (n == 0)
             break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, CLOSE_POLL_MS);
         if (m != NULL)
             rd_kafka_message_destroy(m);
     }

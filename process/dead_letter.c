@@ -308,9 +308,7 @@ void dead_letter_free(struct dead_letter *dl)
             rd_kafka_queue_destroy(dl->q);
         if (dl->rkt != NULL)
             rd_kafka_topic_destroy(dl->rkt);
-        rd_kafka_purge(dl->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        for (int i = 0; i < 100 && rd_kafka_poll(dl->rk, 0) > 0; i++) {
-        }
+        kt_kafka_purge_and_drain(dl->rk);
         rd_kafka_destroy(dl->rk);
     }
     while (dl->retry_head != NULL) {

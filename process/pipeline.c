@@ -8,6 +8,7 @@
 #include "exporter.h"
 #include "filter.h"
 #include "kt_arena.h"
+#include "kt_idmap.h"
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_otlp_wire.h"
@@ -103,7 +104,7 @@ struct pipeline {
     size_t refs_cap;
     uint32_t *group_n;
     uint8_t (*group_id)[16];
-    size_t groups_cap;
+    struct kt_idmap groups; /* trace ID -> index into group_id, emptied per message */
     struct pipeline_stats stats;
 };
 
@@ -575,17 +576,27 @@ static int offer(struct pipeline *p, struct pmsg *pm, const uint8_t id[16], cons
     return rc;
 }
 
-static uint32_t find_group(struct pipeline *p, uint32_t *n_groups, const uint8_t *id, size_t len)
+/* The group of a span's trace, added when new. *last is the group of the span before: spans
+ * of one trace usually come together, and a message from kotel-ingest holds one trace, so
+ * most spans need no lookup. Returns KT_IDMAP_NONE when out of memory. */
+static uint32_t find_group(struct pipeline *p, uint32_t *n_groups, uint32_t *last,
+                           const uint8_t *id, size_t len)
 {
     uint8_t key[16] = {0};
     memcpy(key, id, len < 16 ? len : 16);
-    /* Messages from kotel-ingest hold one trace; others usually a handful. */
-    for (uint32_t g = *n_groups; g-- > 0;)
-        if (memcmp(p->group_id[g], key, 16) == 0)
-            return g;
-    memcpy(p->group_id[*n_groups], key, 16);
-    p->group_n[*n_groups] = 0;
-    return (*n_groups)++;
+    if (*n_groups > 0 && memcmp(p->group_id[*last], key, 16) == 0)
+        return *last;
+    if (kt_idmap_reserve(&p->groups, p->group_id, sizeof(*p->group_id), 1) != 0)
+        return KT_IDMAP_NONE;
+    uint32_t g =
+        kt_idmap_find_or_put(&p->groups, p->group_id, sizeof(*p->group_id), key, *n_groups);
+    if (g == *n_groups) {
+        memcpy(p->group_id[g], key, 16);
+        p->group_n[g] = 0;
+        (*n_groups)++;
+    }
+    *last = g;
+    return g;
 }
 
 /* Offers each trace of td to the sampler. original: the message bytes when td is exactly
@@ -596,15 +607,18 @@ static int offer_traces(struct pipeline *p, struct pmsg *pm, TracesData *td, siz
     uint64_t now = (uint64_t)(ev_now(p->loop) * 1000.0);
     if (grow_scratch(p, n_spans) != 0)
         return KT_ENOMEM;
-    uint32_t n_groups = 0;
+    uint32_t n_groups = 0, last = 0;
     size_t k = 0;
+    kt_idmap_reset(&p->groups);
     for (uint32_t r = 0; r < td->n_resource_spans; r++) {
         ResourceSpans *rs = td->resource_spans[r];
         for (uint32_t s = 0; s < rs->n_scope_spans; s++) {
             ScopeSpans *ss = rs->scope_spans[s];
             for (size_t i = 0; i < ss->n_spans; i++) {
                 Span *sp = ss->spans[i];
-                uint32_t g = find_group(p, &n_groups, sp->trace_id.data, sp->trace_id.len);
+                uint32_t g = find_group(p, &n_groups, &last, sp->trace_id.data, sp->trace_id.len);
+                if (g == KT_IDMAP_NONE)
+                    return KT_ENOMEM;
                 p->group_n[g]++;
                 p->refs[k++] = (struct span_ref){g, r, s, sp};
             }
@@ -675,7 +689,11 @@ static enum step decode_bytes(struct pipeline *p, const struct consumer_msg *m,
         *value = kt_buf_slice(&p->json_pb);
     }
     *n_items = 0;
-    return kt_otlp_validate(m->sig, *value, n_items, err) != 0 ? STEP_DEAD_LETTER : STEP_ON;
+    /* An OTLP/JSON backend gets JSON written from these bytes without another check. */
+    unsigned flags =
+        p->conf->exporter.protocol == PROCESS_PROTO_HTTP_JSON ? KT_OTLP_VALIDATE_NO_NUL : 0;
+    return kt_otlp_validate_flags(m->sig, *value, flags, n_items, err) != 0 ? STEP_DEAD_LETTER
+                                                                            : STEP_ON;
 }
 
 /* Decode, part 2, and process: value's objects, then [filter] and the per-message
@@ -951,6 +969,7 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
     struct pipeline *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
+    kt_idmap_init(&p->groups);
     p->conf = conf;
     p->loop = loop;
     kt_arena_init(&p->arena, NULL, 0);
@@ -1044,6 +1063,7 @@ void pipeline_free(struct pipeline *p)
     free(p->sorted);
     free(p->group_n);
     free(p->group_id);
+    kt_idmap_free(&p->groups);
     free(p);
 }
 
