@@ -712,9 +712,9 @@ static void dl_warn(void *ctx, const char *msg)
     kt_log_limited(&c->dl_rl, KT_LOG_WARN, "%s", msg);
 }
 
-int consumer_dead_letter(struct consumer *c, const char *topic, int32_t partition, int64_t offset,
-                         struct kt_slice key, struct kt_slice value, const char *reason,
-                         uint64_t handle)
+static int dead_letter_handle(struct consumer *c, const char *topic, int32_t partition,
+                              int64_t offset, struct kt_slice key, struct kt_slice value,
+                              const char *reason, uint64_t handle)
 {
     if (!dl_owns(c, handle))
         return 0; /* the partition was given up: its next owner reads the message again */
@@ -732,8 +732,8 @@ int consumer_dead_letter_data(struct consumer *c, const char *source, struct kt_
 
 int consumer_dead_letter_msg(struct consumer *c, const struct consumer_msg *m, const char *reason)
 {
-    return consumer_dead_letter(c, m->topic, m->partition, m->offset, m->key, m->value, reason,
-                                m->handle);
+    return dead_letter_handle(c, m->topic, m->partition, m->offset, m->key, m->value, reason,
+                              m->handle);
 }
 
 /* ---- configuration ---- */

@@ -2,7 +2,7 @@
  *
  * Messages of the configured signal topics are handed to the pipeline one at a time with
  * a handle; the pipeline reports each one finished (exported, filtered out, sampled out)
- * with consumer_msg_done, or consumer_dead_letter for data that can never be processed.
+ * with consumer_msg_done, or consumer_dead_letter_msg for data that can never be processed.
  * Offsets are stored for commit only up to the per-partition watermark (offsets.h): every
  * message below a committed offset is finished, so a crash re-reads (duplicates) and never
  * loses. librdkafka auto-commits the stored offsets every second.
@@ -38,10 +38,10 @@ struct consumer_msg {
     int64_t offset;
     struct kt_slice key;   /* borrowed: valid only during the callback; p NULL when none */
     struct kt_slice value; /* borrowed: valid only during the callback */
-    uint64_t handle;       /* pass to consumer_msg_done / consumer_dead_letter exactly once */
+    uint64_t handle;       /* pass to consumer_msg_done / consumer_dead_letter_msg exactly once */
 };
 
-/* A message for the pipeline. It may call consumer_msg_done, consumer_dead_letter and
+/* A message for the pipeline. It may call consumer_msg_done, consumer_dead_letter_msg and
  * consumer_set_paused from inside. */
 typedef void (*consumer_msg_fn)(void *ctx, const struct consumer_msg *m);
 /* Called before the partition is given up: the pipeline drops its in-flight state for it
@@ -51,7 +51,7 @@ typedef void (*consumer_revoke_fn)(void *ctx, const char *topic, int32_t partiti
 
 struct consumer_stats {
     uint64_t messages;      /* handed to on_msg */
-    uint64_t dead_lettered; /* consumer_dead_letter calls (copied or, without a DLQ, dropped) */
+    uint64_t dead_lettered; /* consumer_dead_letter_msg calls (copied or, without a DLQ, dropped) */
     uint64_t commits;       /* successful offset commits (automatic and explicit) */
     uint64_t rebalances;    /* assignment changes (assign and revoke events) */
 };
@@ -69,19 +69,6 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
  * revoked partition, or finished already) are ignored. */
 void consumer_msg_done(struct consumer *c, uint64_t handle);
 
-/* The message can never be processed (poison pill, data refused for good). With
- * [kafka] dead_letter_topic set, a copy (key and value as given; headers kotel.error =
- * reason, kotel.source = "topic/partition/offset") is produced there and the handle is
- * finished once the copy is acknowledged, retried until it is, so a crash never loses it;
- * without one, the handle is finished at once. Logged (rate-limited) either way.
- * topic/partition/offset name the source message; key and value are copied before this
- * returns. A stale handle (its partition was given up) does nothing: the next owner reads
- * the message again. Returns 0, or KT_ENOMEM (the handle is left unfinished; the message
- * is read again after a restart or rebalance). */
-int consumer_dead_letter(struct consumer *c, const char *topic, int32_t partition, int64_t offset,
-                         struct kt_slice key, struct kt_slice value, const char *reason,
-                         uint64_t handle);
-
 /* A dead-letter copy of data rather than of one source message (a batch the backend refused
  * for good): headers kotel.error = reason, kotel.source = source. acked(arg, true) once the
  * copy is acknowledged (retried until it is); acked(arg, false) if it is given up at close.
@@ -91,7 +78,15 @@ int consumer_dead_letter_data(struct consumer *c, const char *source, struct kt_
                               const char *reason, void (*acked)(void *arg, bool delivered),
                               void *arg);
 
-/* consumer_dead_letter for a message inside on_msg. */
+/* The message can never be processed (poison pill, data refused for good). With
+ * [kafka] dead_letter_topic set, a copy (key and value as given; headers kotel.error =
+ * reason, kotel.source = "topic/partition/offset") is produced there and the handle is
+ * finished once the copy is acknowledged, retried until it is, so a crash never loses it;
+ * without one, the handle is finished at once. Logged (rate-limited) either way.
+ * m's key and value are copied before this returns; call it inside on_msg. A stale handle (its
+ * partition was given up) does nothing: the next owner reads the message again. Returns 0, or
+ * KT_ENOMEM (the handle is left unfinished; the message is read again after a restart or
+ * rebalance). */
 int consumer_dead_letter_msg(struct consumer *c, const struct consumer_msg *m, const char *reason);
 
 /* Backpressure: pause (or resume) fetching on every assigned partition. Partitions

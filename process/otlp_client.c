@@ -603,11 +603,6 @@ int otlp_client_send(struct otlp_client *c, const struct otlp_client_req *req)
     return 0;
 }
 
-bool otlp_client_busy(const struct otlp_client *c)
-{
-    return c->busy;
-}
-
 void otlp_client_free(struct otlp_client *c)
 {
     if (c == NULL)

@@ -70,8 +70,6 @@ int otlp_client_new(struct ev_loop *loop, const struct otlp_client_opts *opts,
  * request is in flight. */
 int otlp_client_send(struct otlp_client *c, const struct otlp_client_req *req);
 
-bool otlp_client_busy(const struct otlp_client *c);
-
 /* Closes the connection; a request in flight is dropped without its callback. */
 void otlp_client_free(struct otlp_client *c);
 
