@@ -201,10 +201,9 @@ static int hold(struct batcher *b, const char *key, size_t key_len, size_t off, 
     return 0;
 }
 
-int batcher_add(struct batcher *b, const char *key, const uint8_t *p, size_t n, uint32_t n_items,
-                void *tag)
+int batcher_add(struct batcher *b, const char *key, size_t key_len, const uint8_t *p, size_t n,
+                uint32_t n_items, void *tag)
 {
-    size_t key_len = strnlen(key, BATCHER_KEY_MAX + 1);
     if (key_len > BATCHER_KEY_MAX)
         return KT_EINVAL;
     size_t off = b->data.len;
@@ -222,10 +221,9 @@ struct kt_buf *batcher_storage(struct batcher *b)
     return &b->data;
 }
 
-int batcher_add_stored(struct batcher *b, const char *key, size_t off, size_t n, uint32_t n_items,
-                       void *tag)
+int batcher_add_stored(struct batcher *b, const char *key, size_t key_len, size_t off, size_t n,
+                       uint32_t n_items, void *tag)
 {
-    size_t key_len = strnlen(key, BATCHER_KEY_MAX + 1);
     if (key_len > BATCHER_KEY_MAX || off < b->held_end || off > b->data.len ||
         n > b->data.len - off)
         return KT_EINVAL;

@@ -37,7 +37,7 @@ struct batcher_part {
 };
 
 struct batcher_msg {
-    const char *key; /* NUL-terminated; "" = no key */
+    const char *key; /* key_len bytes (then a NUL); key_len 0 = no key */
     size_t key_len;
     /* The concatenated chunks, valid only during the callback: a view into the batch when
      * the chunks lie back to back there (always so for one chunk), else into a scratch
@@ -60,10 +60,11 @@ typedef int (*batcher_emit_fn)(void *ctx, const struct batcher_msg *m);
 int batcher_new(const struct batcher_opts *o, struct batcher **out);
 void batcher_free(struct batcher *b);
 
-/* Copies one chunk into the open batch. key is "" for none, at most BATCHER_KEY_MAX bytes.
- * Returns 0, KT_EINVAL (key too long) or KT_ENOMEM (nothing was added). */
-int batcher_add(struct batcher *b, const char *key, const uint8_t *p, size_t n, uint32_t n_items,
-                void *tag);
+/* Copies one chunk into the open batch. The key is key_len bytes (0: none, binary allowed),
+ * at most BATCHER_KEY_MAX. Returns 0, KT_EINVAL (key too long) or KT_ENOMEM (nothing was
+ * added). */
+int batcher_add(struct batcher *b, const char *key, size_t key_len, const uint8_t *p, size_t n,
+                uint32_t n_items, void *tag);
 
 /* The batch's own storage, for a caller that writes chunks into it (as otlp_split's
  * out) instead of having batcher_add copy them: append there, then register each chunk
@@ -75,8 +76,8 @@ struct kt_buf *batcher_storage(struct batcher *b);
  * held, as one chunk; otherwise as batcher_add. Returns 0, KT_EINVAL (key too long, or
  * the range is not past the held chunks and inside the storage) or KT_ENOMEM (nothing was
  * added; the bytes stay appended). */
-int batcher_add_stored(struct batcher *b, const char *key, size_t off, size_t n, uint32_t n_items,
-                       void *tag);
+int batcher_add_stored(struct batcher *b, const char *key, size_t key_len, size_t off, size_t n,
+                       uint32_t n_items, void *tag);
 
 /* Emits every held chunk as messages, then empties the batch (keeping its storage). Keys
  * come out in the order they were first added since the last flush. */

@@ -51,6 +51,7 @@ struct ingest_conf {
         bool partition_traces_by_id;
         bool partition_metrics_by_resource_attributes;
         bool partition_logs_by_resource_attributes;
+        bool partition_logs_by_trace_id;
         char *partitioner;
         uint64_t queue_max_messages;
         struct kt_strlist rdkafka; /* "name=value" passed through to librdkafka */

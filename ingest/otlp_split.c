@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kt_attrhash.h"
 #include "kt_codec.h"
 #include "kt_idmap.h"
 #include "kt_pb.h"
@@ -79,14 +80,8 @@ struct unit {
 struct group {
     uint8_t id[16];
     int32_t first, last;
-    char key[33];
-};
-
-struct kv_ref {
-    const uint8_t *key;
-    size_t key_len;
-    const uint8_t *kv;
-    size_t kv_len;
+    uint8_t key_len;
+    char key[OTLP_KEY_MAX + 1];
 };
 
 struct otlp_splitter {
@@ -99,8 +94,7 @@ struct otlp_splitter {
     struct group *groups;
     size_t n_groups, cap_groups;
     struct kt_idmap ids; /* keyed groups by ID, emptied per call */
-    struct kv_ref *kvs;
-    size_t cap_kvs;
+    struct kt_attrhash attrs;
     struct unit *placed;
     size_t n_placed, cap_placed;
     size_t *lens;
@@ -131,8 +125,10 @@ static int grow(void *arrp, size_t *cap, size_t need, size_t elem)
 struct otlp_splitter *otlp_splitter_new(void)
 {
     struct otlp_splitter *s = calloc(1, sizeof(*s));
-    if (s != NULL)
+    if (s != NULL) {
         kt_idmap_init(&s->ids);
+        kt_attrhash_init(&s->attrs);
+    }
     return s;
 }
 
@@ -145,7 +141,7 @@ void otlp_splitter_free(struct otlp_splitter *s)
     free(s->units);
     free(s->groups);
     kt_idmap_free(&s->ids);
-    free(s->kvs);
+    kt_attrhash_free(&s->attrs);
     free(s->placed);
     free(s->lens);
     free(s);
@@ -427,6 +423,7 @@ static int flush(struct sctx *c)
 
     struct otlp_chunk *chunk = &ch->v[ch->n++];
     memcpy(chunk->key, c->g->key, sizeof(chunk->key));
+    chunk->key_len = c->g->key_len;
     chunk->off = start;
     chunk->len = total;
     chunk->n_items = c->n_items;
@@ -615,7 +612,9 @@ static int place(struct sctx *c, const struct unit *u)
 }
 
 /* Finds or creates the group for id (NULL: the unkeyed group "", e.g. empty trace_id). */
-static int group_of(struct otlp_splitter *s, const uint8_t *id, size_t key_bytes,
+/* The group of ID id (NULL: the group without a key), created when new. The key is the
+ * ID's first id_len bytes, as lowercase hex when hex is set, else as they are. */
+static int group_of(struct otlp_splitter *s, const uint8_t *id, size_t id_len, bool hex,
                     int32_t *empty_group, int32_t *out)
 {
     if (id == NULL && *empty_group >= 0) {
@@ -642,10 +641,17 @@ static int group_of(struct otlp_splitter *s, const uint8_t *id, size_t key_bytes
     if (id == NULL) {
         memset(gr->id, 0, 16);
         gr->key[0] = '\0';
+        gr->key_len = 0;
         *empty_group = g;
+    } else if (hex) {
+        memcpy(gr->id, id, 16);
+        kt_hex_encode(id, id_len, gr->key);
+        gr->key_len = (uint8_t)(2 * id_len);
     } else {
         memcpy(gr->id, id, 16);
-        kt_hex_encode(id, key_bytes, gr->key);
+        memcpy(gr->key, id, id_len);
+        gr->key[id_len] = '\0';
+        gr->key_len = (uint8_t)id_len;
     }
     *out = g;
     return 0;
@@ -667,76 +673,22 @@ static int add_unit(struct otlp_splitter *s, int32_t g, const struct unit *u)
     return 0;
 }
 
-static int kv_cmp(const struct kv_ref *a, const struct kv_ref *b)
+/* The key of a resource-level entry (payload [p, end)): the Collector's hash of its
+ * Resource's attributes (kt_attrhash). A Resource sent twice is merged, as decoders do. */
+static int resource_key(struct otlp_splitter *s, const uint8_t *p, const uint8_t *end,
+                        uint8_t key[KT_ATTRHASH_LEN])
 {
-    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
-    int r = n ? memcmp(a->key, b->key, n) : 0;
-    if (r != 0 || a->key_len != b->key_len)
-        return r != 0 ? r : (a->key_len < b->key_len ? -1 : 1);
-    n = a->kv_len < b->kv_len ? a->kv_len : b->kv_len;
-    r = n ? memcmp(a->kv, b->kv, n) : 0;
-    if (r != 0 || a->kv_len == b->kv_len)
-        return r;
-    return a->kv_len < b->kv_len ? -1 : 1;
-}
-
-static inline uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-/* The key of a resource-level entry (payload [p, end)): FNV-1a 64 over its Resource's
- * attributes sorted by key, as the header specifies. */
-static int resource_hash(struct otlp_splitter *s, const uint8_t *p, const uint8_t *end,
-                         uint64_t *out)
-{
-    size_t n = 0;
-    struct field f, a;
+    struct field f;
     int rc;
+    kt_attrhash_begin(&s->attrs);
     while ((rc = next_field(&p, end, &f)) == 1) {
-        if (f.pb.num != 1 || f.pb.wt != KT_PB_LEN)
-            continue;
-        const uint8_t *q = f.pb.bytes.p, *qend = f.pb.bytes.p + f.pb.bytes.n;
-        while ((rc = next_field(&q, qend, &a)) == 1) {
-            if (a.pb.num != 1 || a.pb.wt != KT_PB_LEN)
-                continue;
-            if (GROW(s->kvs, n + 1, s->cap_kvs) != 0)
-                return KT_ENOMEM;
-            struct kv_ref *r = &s->kvs[n++];
-            r->kv = a.pb.bytes.p;
-            r->kv_len = a.pb.bytes.n;
-            r->key = find_bytes(a.pb.bytes.p, a.pb.bytes.p + a.pb.bytes.n, 1, &r->key_len);
-            if (r->key == NULL)
-                r->key_len = 0;
-        }
-        if (rc < 0)
-            return KT_EINVAL;
+        if (f.pb.num == 1 && f.pb.wt == KT_PB_LEN &&
+            (rc = kt_attrhash_add(&s->attrs, f.pb.bytes.p, f.pb.bytes.p + f.pb.bytes.n, 1)) != 0)
+            return rc;
     }
     if (rc < 0)
         return KT_EINVAL;
-    /* Resources carry a handful of attributes: insertion sort beats qsort's call overhead. */
-    for (size_t i = 1; i < n; i++) {
-        struct kv_ref t = s->kvs[i];
-        size_t j = i;
-        while (j > 0 && kv_cmp(&s->kvs[j - 1], &t) > 0) {
-            s->kvs[j] = s->kvs[j - 1];
-            j--;
-        }
-        s->kvs[j] = t;
-    }
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t lb[10];
-        size_t ln = kt_varint_put(lb, s->kvs[i].kv_len);
-        h = fnv1a(h, lb, ln);
-        h = fnv1a(h, s->kvs[i].kv, s->kvs[i].kv_len);
-    }
-    *out = h;
-    return 0;
+    return kt_attrhash_end(&s->attrs, key);
 }
 
 /* First pass for OTLP_KEY_TRACE_ID: every item, or run of adjacent items of one trace,
@@ -789,7 +741,7 @@ static int group_by_trace(struct sctx *c, const uint8_t *p, const uint8_t *end)
                         continue;
                     }
                 } else {
-                    if ((rc = group_of(s, tid, 16, &empty_group, &last_group)) != 0)
+                    if ((rc = group_of(s, tid, 16, true, &empty_group, &last_group)) != 0)
                         return rc;
                     last_id = tid;
                 }
@@ -830,18 +782,15 @@ static int group_by_resource(struct sctx *c, const uint8_t *p, const uint8_t *en
             continue;
         int32_t g;
         if (hash) {
-            uint64_t h;
-            uint8_t id[16] = {0};
-            rc = resource_hash(s, rf.pb.bytes.p, rf.pb.bytes.p + rf.pb.bytes.n, &h);
+            uint8_t id[KT_ATTRHASH_LEN];
+            rc = resource_key(s, rf.pb.bytes.p, rf.pb.bytes.p + rf.pb.bytes.n, id);
             if (rc == KT_ENOMEM)
                 return rc;
             if (rc != 0)
                 return malformed(c, rf.pb.bytes.p, "bad resource");
-            for (int i = 0; i < 8; i++)
-                id[i] = (uint8_t)(h >> (56 - 8 * i));
-            rc = group_of(s, id, 8, &empty_group, &g);
+            rc = group_of(s, id, sizeof(id), false, &empty_group, &g);
         } else {
-            rc = group_of(s, NULL, 0, &empty_group, &g);
+            rc = group_of(s, NULL, 0, false, &empty_group, &g);
         }
         if (rc != 0)
             return rc;
@@ -906,6 +855,7 @@ int otlp_splitter_split(struct otlp_splitter *s, enum kt_signal sig, struct kt_s
         }
         struct otlp_chunk *ch = &chunks->v[chunks->n++];
         ch->key[0] = '\0';
+        ch->key_len = 0;
         ch->off = out_len0;
         ch->len = msg.n;
         ch->n_items = n;

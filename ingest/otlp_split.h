@@ -16,9 +16,14 @@
 
 /* One piece of a split request: a complete serialized *Data message whose items all share
  * one partitioning key. */
+/* Longest key: a trace ID in hex. */
+#define OTLP_KEY_MAX 32
+
 struct otlp_chunk {
-    char key[33]; /* NUL-terminated; "" = no key (librdkafka picks the partition) */
-    size_t off;   /* chunk bytes live at out->p + off */
+    char key[OTLP_KEY_MAX + 1]; /* key_len bytes, then a NUL; none = no key (librdkafka picks
+                                 * the partition). A resource hash key is binary. */
+    uint8_t key_len;
+    size_t off; /* chunk bytes live at out->p + off */
     size_t len;
     uint32_t n_items;
 };
@@ -33,17 +38,9 @@ enum otlp_key_mode {
     OTLP_KEY_NONE,          /* no key */
     OTLP_KEY_TRACE_ID,      /* traces: 32 lowercase hex chars of the trace ID (logs: of the
                              * log record's trace_id; not for metrics) */
-    OTLP_KEY_RESOURCE_HASH, /* 16 lowercase hex chars of a 64-bit FNV-1a over the resource
-                             * attributes sorted by key (order-independent), see below */
+    OTLP_KEY_RESOURCE_HASH, /* the 16 bytes of the Collector's hash of the resource
+                             * attributes (kt_attrhash.h): the key its kafka exporter gives */
 };
-
-/* OTLP_KEY_RESOURCE_HASH, exactly: take the serialized KeyValue messages of
- * Resource.attributes (the payloads of the field-1 entries, without their tag and length);
- * sort them by key string (bytewise), ties by the whole serialized KeyValue (bytewise,
- * shorter first); then FNV-1a 64 (offset basis 0xcbf29ce484222325, prime 0x100000001b3)
- * over, for each in order, its length as a protobuf varint followed by its bytes. The key
- * is the hash as 16 lowercase hex digits, most significant first. A resource without
- * attributes hashes to the offset basis. */
 
 struct otlp_split_opts {
     enum otlp_key_mode key_mode;

@@ -520,8 +520,10 @@ static void init_sigpipe(struct publisher *p, enum kt_signal sig)
         break;
     case KT_SIGNAL_LOGS:
         s->topic = c->kafka.logs_topic;
-        s->split.key_mode =
-            c->kafka.partition_logs_by_resource_attributes ? OTLP_KEY_RESOURCE_HASH : OTLP_KEY_NONE;
+        /* As the Collector: the resource hash wins when both are set. */
+        s->split.key_mode = c->kafka.partition_logs_by_resource_attributes ? OTLP_KEY_RESOURCE_HASH
+                            : c->kafka.partition_logs_by_trace_id         ? OTLP_KEY_TRACE_ID
+                                                                          : OTLP_KEY_NONE;
         break;
     }
     s->split.max_chunk_bytes = c->kafka.encoding == INGEST_ENC_OTLP_JSON
@@ -697,11 +699,11 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
     for (size_t i = 0; i < p->chunks.n; i++) {
         const struct otlp_chunk *c = &p->chunks.v[i];
         if (in_place) {
-            rc = batcher_add_stored(s->b, c->key, c->off, c->len, c->n_items, t);
+            rc = batcher_add_stored(s->b, c->key, c->key_len, c->off, c->len, c->n_items, t);
         } else {
             if (batcher_would_overflow(s->b, c->n_items))
                 flush(s);
-            rc = batcher_add(s->b, c->key, out->p + c->off, c->len, c->n_items, t);
+            rc = batcher_add(s->b, c->key, c->key_len, out->p + c->off, c->len, c->n_items, t);
         }
         if (rc != 0) {
             /* The chunks not held stay out of the batch. */

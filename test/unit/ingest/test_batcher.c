@@ -174,7 +174,7 @@ static void add(struct batcher *b, uint8_t trace, uint64_t first_span, size_t n,
     char key[33];
     make_chunk(trace, first_span, n, pad, &c);
     key_of(trace, key);
-    assert_int_equal(batcher_add(b, key, c.p, c.len, (uint32_t)n, tag), 0);
+    assert_int_equal(batcher_add(b, key, strlen(key), c.p, c.len, (uint32_t)n, tag), 0);
     kt_buf_free(&c);
 }
 
@@ -330,7 +330,7 @@ static void test_every_item_in_exactly_one_message(void **state)
                 /* No key: librdkafka will pick the partition. */
                 struct kt_buf c = KT_BUF_INIT;
                 make_chunk(trace, span, n, pad, &c);
-                assert_int_equal(batcher_add(b, "", c.p, c.len, (uint32_t)n, &tags[r]), 0);
+                assert_int_equal(batcher_add(b, "", 0, c.p, c.len, (uint32_t)n, &tags[r]), 0);
                 kt_buf_free(&c);
             } else {
                 add(b, trace, span, n, pad, &tags[r]);
@@ -395,8 +395,8 @@ static void test_many_keys_many_flushes(void **state)
         for (size_t k = 0; k < nkeys; k++) {
             char key[33];
             snprintf(key, sizeof(key), "r%dk%zu", round, k);
-            assert_int_equal(batcher_add(b, key, c.p, c.len, 1, NULL), 0);
-            assert_int_equal(batcher_add(b, key, c.p, c.len, 1, NULL), 0);
+            assert_int_equal(batcher_add(b, key, strlen(key), c.p, c.len, 1, NULL), 0);
+            assert_int_equal(batcher_add(b, key, strlen(key), c.p, c.len, 1, NULL), 0);
         }
         struct seen *s = seen_new();
         s->any_keys = 1;
@@ -418,11 +418,11 @@ static void test_key_too_long(void **state)
     memset(key, 'k', sizeof(key) - 1);
     key[sizeof(key) - 1] = '\0';
     uint8_t x = 0;
-    assert_int_equal(batcher_add(b, key, &x, 1, 1, NULL), KT_EINVAL);
+    assert_int_equal(batcher_add(b, key, strlen(key), &x, 1, 1, NULL), KT_EINVAL);
     assert_int_equal(batcher_chunks(b), 0);
     assert_int_equal(batcher_items(b), 0);
     key[BATCHER_KEY_MAX] = '\0';
-    assert_int_equal(batcher_add(b, key, &x, 1, 1, NULL), 0);
+    assert_int_equal(batcher_add(b, key, strlen(key), &x, 1, 1, NULL), 0);
     batcher_free(b);
 }
 

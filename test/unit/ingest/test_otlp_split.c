@@ -2,6 +2,7 @@
 #include "../../../ingest/otlp_split.h"
 #include "../otlp_fixture.h"
 #include "kt_codec.h"
+#include "kt_attrhash.h"
 
 static struct otlp_splitter *splitter;
 
@@ -94,6 +95,7 @@ static void check_trace_chunks(const struct result *r, const struct tshape *sh, 
         TracesData *td = opentelemetry__proto__trace__v1__traces_data__unpack(NULL, b.n, b.p);
         assert_non_null(td);
         const char *key = r->chunks.v[i].key;
+        assert_int_equal(r->chunks.v[i].key_len, strlen(key));
         for (size_t a = 0; a < td->n_resource_spans; a++) {
             ResourceSpans *rs = td->resource_spans[a];
             assert_non_null(rs->resource);
@@ -487,46 +489,33 @@ static void test_split_trace_resource_hash_groups_by_resource(void **state)
     assert_int_equal(r.chunks.n, 2);
     assert_int_equal(r.chunks.v[0].n_items, 8);
     assert_int_equal(r.chunks.v[1].n_items, 4);
-    assert_int_equal(strlen(r.chunks.v[0].key), 16);
-    assert_string_not_equal(r.chunks.v[0].key, r.chunks.v[1].key);
+    assert_int_equal(r.chunks.v[0].key_len, KT_ATTRHASH_LEN);
+    assert_memory_not_equal(r.chunks.v[0].key, r.chunks.v[1].key, KT_ATTRHASH_LEN);
     result_free(&r);
 }
 
-/* The key as the header specifies it, computed here from protobuf-c objects. */
-static void expected_resource_key(const Resource *res, char out[17])
+/* The key of a resource: kt_attrhash (checked against the Collector's own hashes in
+ * test_kt_attrhash.c) over its attributes. */
+static void expected_resource_key(const Resource *res, uint8_t out[KT_ATTRHASH_LEN])
 {
-    size_t n = res->n_attributes;
-    struct kv {
-        const char *key;
-        uint8_t *b;
-        size_t len;
-    } *v = A(sizeof(*v) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) {
-        v[i].key = res->attributes[i]->key;
-        v[i].len = opentelemetry__proto__common__v1__key_value__get_packed_size(res->attributes[i]);
-        v[i].b = A(v[i].len);
-        opentelemetry__proto__common__v1__key_value__pack(res->attributes[i], v[i].b);
-    }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            if (strcmp(v[j].key, v[i].key) < 0) {
-                struct kv t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-            }
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t lb[10];
-        size_t ln = kt_varint_put(lb, v[i].len);
-        for (size_t k = 0; k < ln; k++)
-            h = (h ^ lb[k]) * 0x100000001b3ULL;
-        for (size_t k = 0; k < v[i].len; k++)
-            h = (h ^ v[i].b[k]) * 0x100000001b3ULL;
-    }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    size_t n = opentelemetry__proto__resource__v1__resource__get_packed_size(res);
+    uint8_t *b = A(n ? n : 1);
+    opentelemetry__proto__resource__v1__resource__pack(res, b);
+    struct kt_attrhash h;
+    kt_attrhash_init(&h);
+    kt_attrhash_begin(&h);
+    assert_int_equal(kt_attrhash_add(&h, b, b + n, 1), 0);
+    assert_int_equal(kt_attrhash_end(&h, out), 0);
+    kt_attrhash_free(&h);
 }
 
-static void test_split_resource_hash_key_is_sorted_fnv1a(void **state)
+static void assert_key(const struct otlp_chunk *c, const uint8_t want[KT_ATTRHASH_LEN])
+{
+    assert_int_equal(c->key_len, KT_ATTRHASH_LEN);
+    assert_memory_equal(c->key, want, KT_ATTRHASH_LEN);
+}
+
+static void test_split_resource_hash_key_is_the_collectors(void **state)
 {
     (void)state;
     LogsData *ld = build_logs(4, 3, false);
@@ -536,19 +525,20 @@ static void test_split_resource_hash_key_is_sorted_fnv1a(void **state)
     assert_int_equal(r.rc, 0);
     /* Resources alternate between two attribute sets. */
     assert_int_equal(r.chunks.n, 2);
-    char want[17];
+    uint8_t want[KT_ATTRHASH_LEN];
     expected_resource_key(ld->resource_logs[0]->resource, want);
-    assert_string_equal(r.chunks.v[0].key, want);
+    assert_key(&r.chunks.v[0], want);
     expected_resource_key(ld->resource_logs[1]->resource, want);
-    assert_string_equal(r.chunks.v[1].key, want);
+    assert_key(&r.chunks.v[1], want);
     assert_int_equal(r.chunks.v[0].n_items, 6);
     check_chunks_common(KT_SIGNAL_LOGS, &r, 0, 12);
     result_free(&r);
 
-    /* No attributes: the FNV offset basis. */
+    /* No attributes: 16 zero bytes, a key all the same (not none). */
     ld->resource_logs[0]->resource->n_attributes = 0;
     split(KT_SIGNAL_LOGS, pack_logs(ld), OTLP_KEY_RESOURCE_HASH, 0, &r);
-    assert_string_equal(r.chunks.v[0].key, "cbf29ce484222325");
+    memset(want, 0, sizeof(want));
+    assert_key(&r.chunks.v[0], want);
     result_free(&r);
 }
 
@@ -676,9 +666,9 @@ static void test_split_metrics_by_resource_hash(void **state)
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.chunks.n, 3);
     for (size_t i = 0; i < 3; i++) {
-        char want[17];
+        uint8_t want[KT_ATTRHASH_LEN];
         expected_resource_key(md->resource_metrics[i]->resource, want);
-        assert_string_equal(r.chunks.v[i].key, want);
+        assert_key(&r.chunks.v[i], want);
         assert_int_equal(r.chunks.v[i].n_items, 20);
     }
     check_metric_chunks(&r, 60, 0, -1);
@@ -735,7 +725,7 @@ static void test_split_logs_by_resource_hash_respects_max(void **state)
     assert_int_equal(r.n_rejected, 0);
     check_chunks_common(KT_SIGNAL_LOGS, &r, max, 100);
     int seen[100] = {0};
-    char k0[17], k1[17];
+    uint8_t k0[KT_ATTRHASH_LEN], k1[KT_ATTRHASH_LEN];
     expected_resource_key(ld->resource_logs[0]->resource, k0);
     expected_resource_key(ld->resource_logs[1]->resource, k1);
     for (size_t i = 0; i < r.chunks.n; i++) {
@@ -745,7 +735,7 @@ static void test_split_logs_by_resource_hash_respects_max(void **state)
         for (size_t a = 0; a < got->n_resource_logs; a++) {
             ResourceLogs *rl = got->resource_logs[a];
             int rr = (int)int_attr(rl->resource->attributes, rl->resource->n_attributes, "r");
-            assert_string_equal(r.chunks.v[i].key, rr == 0 ? k0 : k1);
+            assert_key(&r.chunks.v[i], rr == 0 ? k0 : k1);
             for (size_t c = 0; c < rl->scope_logs[0]->n_log_records; c++) {
                 LogRecord *lr = rl->scope_logs[0]->log_records[c];
                 int g = (int)int_attr(lr->attributes, lr->n_attributes, "g");
@@ -803,7 +793,7 @@ int main(void)
         T(test_split_none_copies_message_verbatim),
         T(test_split_none_splits_by_size_keeping_whole_resources),
         T(test_split_trace_resource_hash_groups_by_resource),
-        T(test_split_resource_hash_key_is_sorted_fnv1a),
+        T(test_split_resource_hash_key_is_the_collectors),
         T(test_split_reuses_splitter_across_requests),
         T(test_split_empty_request_yields_no_chunks),
         T(test_split_rejects_trace_id_mode_for_metrics),
