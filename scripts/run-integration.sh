@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the integration tests (test/integration/*.test.js, node's test runner) against the
+# Runs the integration tests (test/integration/*.test.js) and the interop tests with the
+# OpenTelemetry Collector (test/interop/*.test.js), node's test runner, against the
 # binaries in $KT_BUILD (default build; build/asan under `make SAN=1`). Installs the pinned
 # Node packages first when test/node_modules is missing or older than the lockfile. Exits
 # non-zero when any test fails or none ran.
@@ -51,9 +52,17 @@ if [[ ",$KT_TEST_KAFKA," == *,real,* ]] && [ -z "${KT_KAFKA_ENV:-}" ]; then
   scripts/kafka.sh up --dir "$kafka_dir" --brokers 3
   echo "run-integration: Apache Kafka ready in $((SECONDS - t0)) s ($kafka_dir)"
   export KT_KAFKA_ENV="$kafka_dir/env"
+  # The interop tests run the Collector (scripts/otelcol.sh: built once, about 3 minutes,
+  # then cached outside the work tree); built here so that no test's timeout pays for it.
+  if [ -z "${KT_OTELCOL:-}" ]; then
+    t0=$SECONDS
+    KT_OTELCOL="$(scripts/otelcol.sh build)"
+    export KT_OTELCOL
+    echo "run-integration: the Collector for test/interop/ in $((SECONDS - t0)) s ($KT_OTELCOL)"
+  fi
 fi
 set +e
-node --test --test-concurrency=1 "$@" test/integration/ 2>&1 | tee "$log"
+node --test --test-concurrency=1 "$@" test/integration/ test/interop/ 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 

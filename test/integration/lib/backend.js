@@ -202,4 +202,4 @@ async function startHttpBackend() {
   };
 }
 
-module.exports = { startGrpcBackend, startHttpBackend, Recorder };
+module.exports = { startGrpcBackend, startHttpBackend, Recorder, decodeOtlpJson };

@@ -44,9 +44,10 @@ function binary(name) {
   return p;
 }
 
-// Spawns a tracked child whose stderr is kept (the last LOG_KEEP bytes) for reports.
-function spawnTracked(name, file, args, stdio) {
-  const child = spawn(file, args, { stdio, cwd: REPO });
+// Spawns a tracked child whose stderr is kept (the last LOG_KEEP bytes) for reports. `env`
+// (optional) is added to this process's environment for the child.
+function spawnTracked(name, file, args, stdio, env) {
+  const child = spawn(file, args, { stdio, cwd: REPO, env: env ? { ...process.env, ...env } : process.env });
   children.add(child);
   let log = '';
   child.stderr.setEncoding('utf8');
