@@ -11,7 +11,6 @@
 #include <strings.h>
 
 #include "kt_arena.h"
-#include "kt_idmap.h"
 #include "kt_log.h"
 #include "ottl/ottl.h"
 
@@ -363,11 +362,15 @@ static int compile_prob(struct sp_policy *p, const struct process_policy_conf *c
     if (end == v || *end != '\0' || errno != 0 || !(pct >= 0 && pct <= 100))
         return policy_err(err, c->name, "sampling_percentage",
                           "want a number from 0 to 100, got '%.64s'", v);
-    /* 2^64 * pct / 100, as the bound of a uniform 64-bit hash. */
-    double t = ldexp(pct / 100.0, 64);
-    p->u.prob.all = t >= 18446744073709551615.0;
-    p->u.prob.threshold = p->u.prob.all ? UINT64_MAX : (uint64_t)t;
-    return get_string(c, "hash_salt", false, &p->u.prob.salt, err);
+    /* The Collector's bound: (2^64 - 1) * pct / 100 rounded to 64 bits of mantissa (its
+     * big.Float precision, which x87's long double has too), then truncated. */
+    p->u.prob.all = pct >= 100;
+    p->u.prob.threshold =
+        p->u.prob.all ? UINT64_MAX : (uint64_t)((long double)UINT64_MAX * (long double)(pct / 100));
+    /* Unset or empty: the Collector's default salt. */
+    const char *salt = last_value(c, "hash_salt");
+    p->u.prob.salt = strdup(salt != NULL && *salt != '\0' ? salt : "default-hash-seed");
+    return p->u.prob.salt == NULL ? kt_err_set(err, KT_ENOMEM, "out of memory") : 0;
 }
 
 static int compile_string(struct sp_policy *p, const struct process_policy_conf *c,
@@ -926,9 +929,10 @@ ottl_fields sampling_policy_fields(const struct sampling_policies *ps)
 
 /* ---- decide ---- */
 
-/* Deterministic across replicas and restarts (no random seed), so every replica and every
- * rerun of a partition makes the same choice for a trace. FNV-1a alone mixes poorly into the
- * high bits the threshold compares, hence the finaliser (the one kt_idmap hashes with). */
+/* The Collector's probabilistic policy, exactly: FNV-1a 64 over the salt, then the trace ID,
+ * sampled when at most the threshold. Deterministic across replicas and restarts, and the
+ * same choice a Collector makes for the trace, so a fleet mixing both (or migrating) keeps
+ * or drops a trace as one. */
 static uint64_t prob_hash(const char *salt, const uint8_t id[16])
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -940,7 +944,7 @@ static uint64_t prob_hash(const char *salt, const uint8_t id[16])
         h ^= id[i];
         h *= 0x100000001b3ULL;
     }
-    return kt_idmap_mix(h);
+    return h;
 }
 
 static bool eval_policy(struct sampling_policies *ps, struct sp_policy *p, const uint8_t id[16],
@@ -958,7 +962,7 @@ static bool eval_policy(struct sampling_policies *ps, struct sp_policy *p, const
     }
     case SP_STATUS_CODE: return (sum->status_mask & p->u.status.mask) != 0;
     case SP_PROBABILISTIC:
-        return p->u.prob.all || prob_hash(p->u.prob.salt, id) < p->u.prob.threshold;
+        return p->u.prob.all || prob_hash(p->u.prob.salt, id) <= p->u.prob.threshold;
     case SP_STRING_ATTRIBUTE: return bit_get(match, p->bit) != p->u.str.invert;
     case SP_NUMERIC_ATTRIBUTE: return bit_get(match, p->bit) != p->u.num.invert;
     case SP_BOOLEAN_ATTRIBUTE: return bit_get(match, p->bit) != p->u.boolean.invert;

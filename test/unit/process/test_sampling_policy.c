@@ -361,6 +361,29 @@ static void test_probabilistic(void **state)
     sampling_policy_free(ps);
 }
 
+/* The decisions the Collector's probabilistic policy (tailsamplingprocessor v0.161.0,
+ * default salt, 25 %) makes for these trace IDs, printed by a Go program using its hash and
+ * threshold: kotel must make the same, so a mixed fleet keeps or drops a trace as one. */
+static void test_probabilistic_matches_the_collector(void **state)
+{
+    (void)state;
+    static const bool want[12] = {false, true, false, false, false, false,
+                                  true,  false, true, false, true, false};
+    struct process_conf c = {0};
+    add_policy(&c, "quarter", "type", "probabilistic", "sampling_percentage", "25", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    for (int i = 0; i < 12; i++) {
+        struct td *t = td_new(0);
+        for (int j = 0; j < 16; j++)
+            t->tid[j] = (uint8_t)(i * 16 + j * 7 + 1);
+        td_span(t, 1, 2);
+        if (decide_one(ps, t, 0) != want[i])
+            fail_msg("trace %d: kotel %s it, the Collector does not", i, want[i] ? "drops" : "keeps");
+        free(t);
+    }
+    sampling_policy_free(ps);
+}
+
 static void test_string_attribute(void **state)
 {
     (void)state;
@@ -1016,6 +1039,7 @@ int main(void)
         cmocka_unit_test(test_latency_upper),
         cmocka_unit_test(test_status_code),
         cmocka_unit_test(test_probabilistic),
+        cmocka_unit_test(test_probabilistic_matches_the_collector),
         cmocka_unit_test(test_string_attribute),
         cmocka_unit_test(test_string_attribute_regex_invert),
         cmocka_unit_test(test_numeric_attribute),
