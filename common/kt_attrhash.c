@@ -136,16 +136,11 @@ static int write_value(struct kt_attrhash *h, const uint8_t *p, const uint8_t *e
     if (rc < 0)
         return KT_EINVAL;
     switch (last.num) {
-    case 0:
-        return kt_buf_append_byte(b, F_EMPTY) != 0 ? KT_ENOMEM : 0;
-    case 1:
-        return put_len_prefixed(b, F_STR, last.bytes.p, last.bytes.n);
-    case 2:
-        return kt_buf_append_byte(b, last.v != 0 ? F_TRUE : F_FALSE) != 0 ? KT_ENOMEM : 0;
-    case 3:
-        return put_u64(b, F_INT, last.v);
-    case 4:
-        return put_u64(b, F_DOUBLE, last.v);
+    case 0: return kt_buf_append_byte(b, F_EMPTY) != 0 ? KT_ENOMEM : 0;
+    case 1: return put_len_prefixed(b, F_STR, last.bytes.p, last.bytes.n);
+    case 2: return kt_buf_append_byte(b, last.v != 0 ? F_TRUE : F_FALSE) != 0 ? KT_ENOMEM : 0;
+    case 3: return put_u64(b, F_INT, last.v);
+    case 4: return put_u64(b, F_DOUBLE, last.v);
     case 5: {
         /* ArrayValue: its values in order. */
         if (kt_buf_append_byte(b, F_SLICE) != 0)
@@ -171,8 +166,7 @@ static int write_value(struct kt_attrhash *h, const uint8_t *p, const uint8_t *e
         h->n_kvs = first;
         return kt_buf_append_byte(b, F_MAP_END) != 0 ? KT_ENOMEM : 0;
     }
-    default: /* 7 */
-        return put_len_prefixed(b, F_BYTES, last.bytes.p, last.bytes.n);
+    default: /* 7 */ return put_len_prefixed(b, F_BYTES, last.bytes.p, last.bytes.n);
     }
 }
 

@@ -522,8 +522,8 @@ static void init_sigpipe(struct publisher *p, enum kt_signal sig)
         s->topic = c->kafka.logs_topic;
         /* As the Collector: the resource hash wins when both are set. */
         s->split.key_mode = c->kafka.partition_logs_by_resource_attributes ? OTLP_KEY_RESOURCE_HASH
-                            : c->kafka.partition_logs_by_trace_id         ? OTLP_KEY_TRACE_ID
-                                                                          : OTLP_KEY_NONE;
+                            : c->kafka.partition_logs_by_trace_id          ? OTLP_KEY_TRACE_ID
+                                                                           : OTLP_KEY_NONE;
         break;
     }
     s->split.max_chunk_bytes = c->kafka.encoding == INGEST_ENC_OTLP_JSON

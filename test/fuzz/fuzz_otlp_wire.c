@@ -71,14 +71,16 @@ static void split_and_check(struct otlp_splitter *s, enum kt_signal sig, struct 
         check(end <= out->len, "chunk past the output", sig, mode, max);
         check(max == 0 || c->len <= max, "chunk over max_chunk_bytes", sig, mode, max);
         check(c->n_items > 0, "chunk without items", sig, mode, max);
-        size_t keylen = strnlen(c->key, sizeof(c->key));
-        check(keylen < sizeof(c->key), "key not terminated", sig, mode, max);
+        size_t keylen = c->key_len;
+        check(keylen < sizeof(c->key) && c->key[keylen] == '\0', "key not terminated", sig, mode,
+              max);
         if (mode == OTLP_KEY_NONE)
             check(keylen == 0, "key in mode none", sig, mode, max);
         if (mode == OTLP_KEY_RESOURCE_HASH)
-            check(keylen == 16, "resource key not 16 hex digits", sig, mode, max);
+            check(keylen == 16, "resource key not 16 bytes", sig, mode, max);
         if (mode == OTLP_KEY_TRACE_ID)
-            check(keylen == 0 || keylen == 32, "trace key not 32 hex digits", sig, mode, max);
+            check((keylen == 0 || keylen == 32) && strnlen(c->key, sizeof(c->key)) == keylen,
+                  "trace key not 32 hex digits", sig, mode, max);
         size_t n = 0;
         struct kt_slice b = {out->p + c->off, c->len};
         check(kt_otlp_validate(sig, b, &n, NULL) == 0, "chunk does not validate", sig, mode, max);

@@ -448,11 +448,13 @@ static void test_stored_chunks(void **state)
         char ka[33], kb[33];
         key_of(0xaa, ka);
         key_of(0xbb, kb);
-        assert_int_equal(batcher_add_stored(b, ka, off_a, off_b - off_a, 2, &tags[r]), 0);
-        assert_int_equal(batcher_add_stored(b, kb, off_b, st->len - off_b, 3, &tags[r]), 0);
+        assert_int_equal(batcher_add_stored(b, ka, strlen(ka), off_a, off_b - off_a, 2, &tags[r]),
+                         0);
+        assert_int_equal(batcher_add_stored(b, kb, strlen(kb), off_b, st->len - off_b, 3, &tags[r]),
+                         0);
         /* Only bytes past the held chunks can be registered. */
-        assert_int_equal(batcher_add_stored(b, kb, off_b, 1, 1, NULL), KT_EINVAL);
-        assert_int_equal(batcher_add_stored(b, kb, st->len, 1, 1, NULL), KT_EINVAL);
+        assert_int_equal(batcher_add_stored(b, kb, strlen(kb), off_b, 1, 1, NULL), KT_EINVAL);
+        assert_int_equal(batcher_add_stored(b, kb, strlen(kb), st->len, 1, 1, NULL), KT_EINVAL);
     }
     /* A copied-in chunk of a key whose earlier chunk sits right before it. */
     add(b, 0xbb, span, 1, 10, &tags[1]);

@@ -367,8 +367,8 @@ static void test_probabilistic(void **state)
 static void test_probabilistic_matches_the_collector(void **state)
 {
     (void)state;
-    static const bool want[12] = {false, true, false, false, false, false,
-                                  true,  false, true, false, true, false};
+    static const bool want[12] = {false, true,  false, false, false, false,
+                                  true,  false, true,  false, true,  false};
     struct process_conf c = {0};
     add_policy(&c, "quarter", "type", "probabilistic", "sampling_percentage", "25", END);
     struct sampling_policies *ps = compile_ok(&c);
@@ -378,7 +378,8 @@ static void test_probabilistic_matches_the_collector(void **state)
             t->tid[j] = (uint8_t)(i * 16 + j * 7 + 1);
         td_span(t, 1, 2);
         if (decide_one(ps, t, 0) != want[i])
-            fail_msg("trace %d: kotel %s it, the Collector does not", i, want[i] ? "drops" : "keeps");
+            fail_msg("trace %d: kotel %s it, the Collector does not", i,
+                     want[i] ? "drops" : "keeps");
         free(t);
     }
     sampling_policy_free(ps);
