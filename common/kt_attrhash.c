@@ -52,14 +52,8 @@ void kt_attrhash_begin(struct kt_attrhash *h)
 
 static int push_kv(struct kt_attrhash *h, const uint8_t *p, const uint8_t *end)
 {
-    if (h->n_kvs == h->cap_kvs) {
-        size_t cap = h->cap_kvs ? h->cap_kvs * 2 : 32;
-        struct kt_attrhash_kv *v = realloc(h->kvs, cap * sizeof(*v));
-        if (v == NULL)
-            return KT_ENOMEM;
-        h->kvs = v;
-        h->cap_kvs = cap;
-    }
+    if (KT_GROW(h->kvs, h->n_kvs + 1, h->cap_kvs) != 0)
+        return KT_ENOMEM;
     struct kt_attrhash_kv *kv = &h->kvs[h->n_kvs];
     memset(kv, 0, sizeof(*kv));
     struct kt_pb_field f;

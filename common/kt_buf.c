@@ -28,6 +28,26 @@ int kt_buf_reserve(struct kt_buf *b, size_t extra)
     return 0;
 }
 
+int kt_array_grow(void *arrp, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return KT_ENOMEM;
+        n *= 2;
+    }
+    if (n > SIZE_MAX / elem)
+        return KT_ENOMEM;
+    void *old;
+    memcpy(&old, arrp, sizeof(old));
+    void *p = realloc(old, n * elem);
+    if (p == NULL)
+        return KT_ENOMEM;
+    memcpy(arrp, &p, sizeof(p));
+    *cap = n;
+    return 0;
+}
+
 int kt_buf_append(struct kt_buf *b, const void *p, size_t n)
 {
     if (n == 0)

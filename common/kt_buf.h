@@ -41,6 +41,13 @@ void kt_buf_free(struct kt_buf *b);
 /* Hands the storage to the caller (who frees it with free()); the buffer becomes empty. */
 uint8_t *kt_buf_take(struct kt_buf *b, size_t *len);
 
+/* Grows the array whose pointer is at arrp (any element type; the pointer is read and
+ * written through memcpy) to hold at least need elements of elem bytes, doubling from 16.
+ * *cap is in elements. Returns 0 or KT_ENOMEM (the array is then as it was). KT_GROW is the
+ * usual call: KT_GROW(v, n + 1, cap) before storing v[n]. */
+int kt_array_grow(void *arrp, size_t *cap, size_t need, size_t elem);
+#define KT_GROW(arr, n, cap) ((n) <= (cap) ? 0 : kt_array_grow(&(arr), &(cap), (n), sizeof(*(arr))))
+
 static inline struct kt_slice kt_buf_slice(const struct kt_buf *b)
 {
     struct kt_slice s = {b->p, b->len};

@@ -151,14 +151,8 @@ static int find_group(struct batcher *b, const char *key, size_t key_len, uint32
     int rc = grow_table(b);
     if (rc != 0)
         return rc;
-    if (b->n_groups == b->cap_groups) {
-        size_t cap = b->cap_groups ? b->cap_groups * 2 : 16;
-        struct group *gs = realloc(b->groups, cap * sizeof(*gs));
-        if (gs == NULL)
-            return KT_ENOMEM;
-        b->groups = gs;
-        b->cap_groups = cap;
-    }
+    if (KT_GROW(b->groups, b->n_groups + 1, b->cap_groups) != 0)
+        return KT_ENOMEM;
     uint32_t gi = (uint32_t)b->n_groups++;
     struct group *g = &b->groups[gi];
     memcpy(g->key, key, key_len);

@@ -101,27 +101,6 @@ struct otlp_splitter {
     size_t n_lens, cap_lens;
 };
 
-/* Grows the array whose pointer is at arrp to hold at least need elements. The pointer is
- * read and written through memcpy so one helper serves every element type. */
-static int grow(void *arrp, size_t *cap, size_t need, size_t elem)
-{
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    if (n > SIZE_MAX / elem)
-        return KT_ENOMEM;
-    void *old;
-    memcpy(&old, arrp, sizeof(old));
-    void *p = realloc(old, n * elem);
-    if (p == NULL)
-        return KT_ENOMEM;
-    memcpy(arrp, &p, sizeof(p));
-    *cap = n;
-    return 0;
-}
-
-#define GROW(arr, n, cap) ((n) <= (cap) ? 0 : grow(&(arr), &(cap), (n), sizeof(*(arr))))
-
 struct otlp_splitter *otlp_splitter_new(void)
 {
     struct otlp_splitter *s = calloc(1, sizeof(*s));
@@ -269,7 +248,7 @@ static int add_node(struct sctx *c, const uint8_t *p, const uint8_t *end, uint32
                     int32_t parent, uint8_t level, uint32_t child_num, int32_t *id)
 {
     struct otlp_splitter *s = c->s;
-    if (s->n_nodes >= INT32_MAX || GROW(s->nodes, s->n_nodes + 1, s->cap_nodes) != 0)
+    if (s->n_nodes >= INT32_MAX || KT_GROW(s->nodes, s->n_nodes + 1, s->cap_nodes) != 0)
         return KT_ENOMEM;
     struct node *nd = &s->nodes[s->n_nodes];
     nd->off = (size_t)(p - c->base);
@@ -295,7 +274,7 @@ static int add_node(struct sctx *c, const uint8_t *p, const uint8_t *end, uint32
                 continue;
             }
         }
-        if (GROW(s->ranges, s->n_ranges + 1, s->cap_ranges) != 0)
+        if (KT_GROW(s->ranges, s->n_ranges + 1, s->cap_ranges) != 0)
             return KT_ENOMEM;
         s->ranges[s->n_ranges++] = (struct range){off, len};
         nd->hdr_n++;
@@ -388,7 +367,7 @@ static int flush(struct sctx *c)
     size_t total = c->pl.closed;
 
     struct otlp_chunks *ch = c->chunks;
-    if (GROW(ch->v, ch->n + 1, ch->cap) != 0)
+    if (KT_GROW(ch->v, ch->n + 1, ch->cap) != 0)
         return KT_ENOMEM;
     /* The plan is exact, so the writer below needs no per-write checks. */
     if (kt_buf_reserve(c->out, total) != 0)
@@ -602,8 +581,8 @@ static int place(struct sctx *c, const struct unit *u)
             return reject(c, u);
         }
     }
-    if (GROW(s->placed, s->n_placed + 1, s->cap_placed) != 0 ||
-        GROW(s->lens, s->n_lens + MAX_LEVELS, s->cap_lens) != 0)
+    if (KT_GROW(s->placed, s->n_placed + 1, s->cap_placed) != 0 ||
+        KT_GROW(s->lens, s->n_lens + MAX_LEVELS, s->cap_lens) != 0)
         return KT_ENOMEM;
     plan_add(s, &c->pl, u, chain, k, s->lens, &s->n_lens);
     s->placed[s->n_placed++] = *u;
@@ -621,7 +600,7 @@ static int group_of(struct otlp_splitter *s, const uint8_t *id, size_t id_len, b
         *out = *empty_group;
         return 0;
     }
-    if (s->n_groups >= INT32_MAX || GROW(s->groups, s->n_groups + 1, s->cap_groups) != 0)
+    if (s->n_groups >= INT32_MAX || KT_GROW(s->groups, s->n_groups + 1, s->cap_groups) != 0)
         return KT_ENOMEM;
     int32_t g = (int32_t)s->n_groups;
     if (id != NULL) {
@@ -659,7 +638,7 @@ static int group_of(struct otlp_splitter *s, const uint8_t *id, size_t id_len, b
 
 static int add_unit(struct otlp_splitter *s, int32_t g, const struct unit *u)
 {
-    if (s->n_units >= INT32_MAX || GROW(s->units, s->n_units + 1, s->cap_units) != 0)
+    if (s->n_units >= INT32_MAX || KT_GROW(s->units, s->n_units + 1, s->cap_units) != 0)
         return KT_ENOMEM;
     int32_t id = (int32_t)s->n_units++;
     s->units[id] = *u;
@@ -848,7 +827,7 @@ int otlp_splitter_split(struct otlp_splitter *s, enum kt_signal sig, struct kt_s
             return malformed(&c, p, "bad top-level field");
         if (n == 0)
             return 0;
-        if (GROW(chunks->v, chunks->n + 1, chunks->cap) != 0 ||
+        if (KT_GROW(chunks->v, chunks->n + 1, chunks->cap) != 0 ||
             kt_buf_append(out, msg.p, msg.n) != 0) {
             out->len = out_len0;
             return KT_ENOMEM;

@@ -9,11 +9,10 @@ const assert = require('node:assert/strict');
 const { startKafka } = require('../integration/lib/procs');
 const { startProcess, processSets } = require('../integration/lib/kprocess');
 const { startGrpcBackend } = require('../integration/lib/backend');
-const { sendShapedTraces, sendSentinels } = require('../integration/lib/traffic');
-const { sendLogs, sendMetrics, EXPORT_SUCCESS } = require('../integration/lib/sdk');
+const { sendSentinels } = require('../integration/lib/traffic');
 const { realKafkaEnabled } = require('../integration/lib/realkafka');
 const { startCollectorIngest, stopChecked } = require('./lib/otelcol');
-const { waitTopicItems, waitDecided, assertErrorTracesWhole, assertLogsOnce, assertMetrics } = require('./lib/check');
+const { waitTopicItems, sendTraffic, assertDelivered } = require('./lib/check');
 
 const LOGS = 100;
 
@@ -24,10 +23,7 @@ for (const encoding of ['otlp_proto', 'otlp_json']) {
     const backend = await startGrpcBackend();
     let proc;
     try {
-      const { traces } = await sendShapedTraces(col, { traces: 60, isError: (i) => i % 3 === 0, dropName: 'drop-me', tag: 'c2k' });
-      const logs = await sendLogs(col, 'grpc', { count: LOGS, tag: 'c2k' });
-      const metrics = await sendMetrics(col, 'grpc', { tag: 'c2k' });
-      for (const r of [...logs.results, ...metrics.results]) assert.equal(r.code, EXPORT_SUCCESS, `export to the Collector: ${r.error}`);
+      const { traces, metrics } = await sendTraffic(col, { logs: LOGS, tag: 'c2k' });
 
       // The Collector answers before Kafka has the data (its batch processor holds it):
       // wait until the topic holds every span, so that the sentinels come after all of it.
@@ -49,13 +45,7 @@ for (const encoding of ['otlp_proto', 'otlp_json']) {
           'tail_sampling.policy.errors.status_codes': 'ERROR',
         }),
       });
-      await waitDecided(backend, traces, sentinels);
-      assertErrorTracesWhole(backend.rec.spans, traces, sentinels);
-
-      await backend.rec.until(() => backend.rec.logs.filter((r) => r.attributes['kotel.test.tag'] === 'c2k').length >= LOGS, 60000, 'the log records');
-      assertLogsOnce(backend.rec.logs, LOGS, 'c2k');
-      await backend.rec.until(() => backend.rec.points.some((p) => p.name === metrics.histogramName), 60000, 'the metrics');
-      assertMetrics(backend.rec.points, metrics, 'c2k');
+      await assertDelivered(backend, { traces, sentinels, logs: LOGS, metrics, tag: 'c2k' });
     } finally {
       const e = proc ? await proc.stop() : { code: 0 };
       await stopChecked(col, 'the Collector ingest');

@@ -6,6 +6,8 @@ const assert = require('node:assert/strict');
 const { decodeTracesData, decodeMetricsData, decodeLogsData, spansOf, logRecordsOf, dataPointsOf } = require('../../integration/lib/otlp');
 const { decodeOtlpJson } = require('../../integration/lib/backend');
 const { readTopicUntil } = require('../../integration/lib/kafka');
+const { sendShapedTraces } = require('../../integration/lib/traffic');
+const { sendLogs, sendMetrics, EXPORT_SUCCESS } = require('../../integration/lib/sdk');
 
 const DECODERS = { traces: decodeTracesData, metrics: decodeMetricsData, logs: decodeLogsData };
 const ITEMS = { traces: spansOf, metrics: dataPointsOf, logs: logRecordsOf };
@@ -26,6 +28,17 @@ async function waitTopicItems(broker, signal, encoding, n, waitMs = 60000) {
   const got = out.reduce((a, m) => a + m.items.length, 0);
   assert.ok(got >= n, `${broker.topics[signal]} holds ${got} items after ${waitMs} ms, expected ${n}`);
   return out;
+}
+
+// The traffic of both routes, through `node` (anything with grpcUrl): 60 traces, every third
+// holding an error span and each with a "drop-me" span, `logs` log records and the metrics
+// of sendMetrics, all tagged `tag`. Resolves { traces, metrics }; fails if the node refused.
+async function sendTraffic(node, { logs, tag }) {
+  const { traces } = await sendShapedTraces(node, { traces: 60, isError: (i) => i % 3 === 0, dropName: 'drop-me', tag });
+  const l = await sendLogs(node, 'grpc', { count: logs, tag });
+  const metrics = await sendMetrics(node, 'grpc', { tag });
+  for (const r of [...l.results, ...metrics.results]) assert.equal(r.code, EXPORT_SUCCESS, `export to ${node.grpcUrl}: ${r.error}`);
+  return { traces, metrics };
 }
 
 // Resolves once the backend holds a span of every sentinel trace and of every error trace
@@ -92,4 +105,16 @@ function assertMetrics(points, sent, tag) {
   for (const h of hists) assert.equal(h.value.count, sent.histogramCount);
 }
 
-module.exports = { itemsOf, waitTopicItems, waitDecided, assertErrorTracesWhole, assertLogsOnce, assertMetrics };
+// Everything the process tier must have delivered to `backend`: the decided traces (as
+// assertErrorTracesWhole), `logs` log records of sendLogs once each, and sendMetrics' points,
+// all tagged `tag`.
+async function assertDelivered(backend, { traces, sentinels, logs, metrics, tag }) {
+  await waitDecided(backend, traces, sentinels);
+  assertErrorTracesWhole(backend.rec.spans, traces, sentinels);
+  await backend.rec.until(() => backend.rec.logs.filter((r) => r.attributes['kotel.test.tag'] === tag).length >= logs, 60000, 'the log records');
+  assertLogsOnce(backend.rec.logs, logs, tag);
+  await backend.rec.until(() => backend.rec.points.some((p) => p.name === metrics.histogramName), 60000, 'the metrics');
+  assertMetrics(backend.rec.points, metrics, tag);
+}
+
+module.exports = { itemsOf, waitTopicItems, sendTraffic, assertDelivered };
