@@ -183,6 +183,13 @@ demo: deps
 bench: all bench-tools
 	@KT_BUILD=$(BUILD) KT_BENCH_KAFKA=$(or $(KAFKA),devbroker) scripts/bench.py
 
+# kotel side by side with the OpenTelemetry Collector (test/otelcol/bench-*), on one local
+# Apache Kafka broker (README, Performance). The Collector and telemetrygen come from
+# scripts/otelcol.sh, which needs a Go toolchain the first time.
+.PHONY: bench-peer
+bench-peer: all bench-tools
+	@KT_BUILD=$(BUILD) scripts/bench-peer.py
+
 lint: deps
 	@scripts/lint.sh
 

@@ -188,14 +188,16 @@ LIVE = []  # every child still running, stopped on any exit
 class Child:
     """A tracked child. stderr goes to a log file; stdout lines are queued."""
 
-    def __init__(self, name, argv, workdir, stdin=False):
+    def __init__(self, name, argv, workdir, stdin=False, env=None):
+        """env: variables added to this process's environment."""
         self.name = name
         self.argv = argv
         self.log_path = os.path.join(workdir, "%s.%d.log" % (name, len(os.listdir(workdir))))
         self.logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE,
                                      stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                     stderr=self.logf, start_new_session=True)
+                                     stderr=self.logf, start_new_session=True,
+                                     env=dict(os.environ, **env) if env else None)
         self.pid = self.proc.pid
         LIVE.append(self)
         self.lines = queue.Queue()
@@ -518,9 +520,10 @@ class RealKafka:
     process_ceiling = "consume"
     columns = REAL_COLUMNS
 
-    def __init__(self, brokers):
+    def __init__(self, brokers, dirname=None):
+        """dirname: the cluster's directory under the build directory (bench-kafka-N)."""
         self.brokers = brokers
-        self.dir = os.path.join(BUILD, "bench-kafka-%d" % brokers)
+        self.dir = os.path.join(BUILD, dirname or "bench-kafka-%d" % brokers)
         self.replication = min(brokers, 3)
         self.min_isr = 2 if brokers >= 3 else 1
         self.key = "real-%d" % brokers
@@ -606,7 +609,9 @@ class RealKafka:
         return name
 
     def delete(self, topic):
-        self._admin("delete", topic)
+        # After Ctrl-C the cluster is stopped before the runs' cleanup reaches their topics.
+        if self.up:
+            self._admin("delete", topic)
 
     def target(self, workdir, partitions, what):
         return RealTarget(self, partitions, what)
@@ -816,6 +821,24 @@ def group_events(procs, wall0):
     return sorted(events, key=lambda e: e[1])
 
 
+def sink_stats(sink):
+    """kotel-sink's counters now (a Child started with stdin=True)."""
+    sink.send("stats\n")
+    while True:
+        ln = sink.line(5, "stats line")
+        if ln.startswith("{"):
+            return json.loads(ln)
+
+
+def processed_stats(proc):
+    """What a stopped kotel-process counted, from the line it logs as it exits."""
+    m = re.search(r"processed (\d+) messages \((\d+) undecodable\): (\d+) items in, (\d+) filtered out, "
+                  r"(\d+) handed to the exporter", proc.log())
+    if not m:
+        raise BenchError("kotel-process: no 'processed' line in its log\n%s" % proc.tail())
+    return dict(zip(["messages", "undecodable", "items_in", "filtered", "exported"], map(int, m.groups())))
+
+
 def process_run(phase, workdir, pre, seq, cluster):
     replicas = 2 if phase == "process-2-replicas" else 1
     full = phase == "process-full"
@@ -825,13 +848,6 @@ def process_run(phase, workdir, pre, seq, cluster):
         addr = sink.line(10, "listen address")
         if not re.match(r"^127\.0\.0\.1:\d+$", addr):
             raise BenchError("kotel-sink: bad first line %r" % addr)
-
-        def sink_stats():
-            sink.send("stats\n")
-            while True:
-                ln = sink.line(5, "stats line")
-                if ln.startswith("{"):
-                    return json.loads(ln)
 
         group = "kotel-bench-%s-%d-%d" % (phase, seq, os.getpid())
         sets = ["kafka.brokers=" + pre.target.bootstrap] + pre.target.sets + [
@@ -877,7 +893,7 @@ def process_run(phase, workdir, pre, seq, cluster):
         while True:
             time.sleep(0.025)
             now = time.monotonic()
-            st = sink_stats()
+            st = sink_stats(sink)
             cpus = [p.cpu_s() for p in procs]
             samples.append((now, sum(cpus), st["spans"],
                             pre.target.cpu_s() - others0[0], sink.cpu_s() - others0[1],
@@ -905,13 +921,8 @@ def process_run(phase, workdir, pre, seq, cluster):
         exits = []
         for p in procs:
             stop_checked(p)
-            m = re.search(r"processed (\d+) messages \((\d+) undecodable\): (\d+) items in, (\d+) filtered out, "
-                          r"(\d+) handed to the exporter", p.log())
-            if not m:
-                raise BenchError("kotel-process: no 'processed' line in its log\n%s" % p.tail())
-            exits.append(dict(zip(["messages", "undecodable", "items_in", "filtered", "exported"],
-                                  map(int, m.groups()))))
-        final = sink_stats()
+            exits.append(processed_stats(p))
+        final = sink_stats(sink)
         stop_checked(sink, grace=5)
         if final.get("bad_requests"):
             raise BenchError("%s: the sink refused %d export requests" % (phase, final["bad_requests"]))
