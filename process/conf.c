@@ -95,6 +95,10 @@ static const struct kt_option process_options[] = {
     {"exporter.retry", "max_elapsed_time", KT_OPT_DURATION, "0", OFF(retry.max_elapsed_time_ms),
      NULL, 0, "Give up after this long (0 = retry until the backend is back)."},
 
+    {"limits", "memory", KT_OPT_SIZE, "0", OFF(limits.memory), NULL, 0,
+     "Memory budget for held telemetry (0 = none): sampler, fetch queue, export queue; "
+     "over it the oldest trace is decided early or consumption pauses."},
+
     {"service", "log_level", KT_OPT_ENUM, "info", OFF(service.log_level), "debug|info|warn|error",
      0, "Least severe log level written to stderr."},
     {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms), NULL,

@@ -98,10 +98,34 @@ struct process_conf {
         uint64_t max_elapsed_time_ms; /* 0 = retry until the backend is back */
     } retry;
     struct {
+        uint64_t memory; /* bytes, 0 = no budget */
+    } limits;
+    struct {
         int log_level; /* enum kt_log_level */
         uint64_t shutdown_timeout_ms;
     } service;
 };
+
+/* How [limits] memory is shared between what holds telemetry (0 everywhere without a
+ * budget): a quarter for the traces the tail sampler holds (over it, the oldest trace is
+ * decided early, as when num_traces is reached), a sixteenth for librdkafka's fetch queue
+ * (queued.max.messages.kbytes), a sixteenth for requests waiting at the exporter (over it,
+ * consumption pauses). The rest is for what is not accounted: the code and libraries,
+ * decoding scratch, a request's encoded and compressed copies on its way out, librdkafka's
+ * own buffers and the allocator's slack (freed trace buffers are not all returned to the
+ * system); test/integration/process-memory.test.js measures the peak RSS. */
+static inline uint64_t process_limit_sampler_bytes(const struct process_conf *c)
+{
+    return c->limits.memory / 4;
+}
+static inline uint64_t process_limit_fetch_bytes(const struct process_conf *c)
+{
+    return c->limits.memory / 16;
+}
+static inline uint64_t process_limit_export_bytes(const struct process_conf *c)
+{
+    return c->limits.memory / 16;
+}
 
 extern const struct kt_config_schema process_conf_schema;
 

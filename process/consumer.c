@@ -782,6 +782,16 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
         if (rc != 0)
             return rc;
     }
+    /* The fetch queue's share of [limits] memory (a passthrough rdkafka.* setting still
+     * wins: it is applied below). */
+    if (conf->limits.memory > 0) {
+        char kbytes[24];
+        uint64_t kb = process_limit_fetch_bytes(conf) / 1024;
+        snprintf(kbytes, sizeof(kbytes), "%" PRIu64, kb > 1024 ? kb : 1024);
+        rc = kt_kafka_set(kc, "limits", "memory", "queued.max.messages.kbytes", kbytes, err);
+        if (rc != 0)
+            return rc;
+    }
     bool unseen = !conf->startup.reached;
     for (int i = 0; i < KT_SIGNAL_COUNT; i++)
         unseen |= conf->startup.topic_missing[i];

@@ -66,6 +66,7 @@ struct exporter {
     ev_timer retry_timer;
     ev_timer kick;
     size_t queued_bytes;
+    size_t congested_bytes; /* queued_bytes over this pause consumption */
     uint64_t rng;
     struct exporter_stats stats;
     /* At most one line a second per kind, so a dead backend does not flood the log. */
@@ -781,6 +782,9 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     e->ctx = ctx;
     e->protocol = conf->exporter.protocol;
     e->gzip = conf->exporter.compression == PROCESS_COMP_GZIP;
+    e->congested_bytes = EXPORTER_CONGESTED_BYTES;
+    if (conf->limits.memory > 0 && process_limit_export_bytes(conf) < e->congested_bytes)
+        e->congested_bytes = (size_t)process_limit_export_bytes(conf);
     e->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)e;
     if (e->rng == 0)
         e->rng = 1;
@@ -892,7 +896,7 @@ void exporter_set_refused(struct exporter *e, exporter_refused_fn fn)
 bool exporter_congested(const struct exporter *e)
 {
     return e->waiting_retry || (e->head && e->head->attempts > 0) ||
-           e->queued_bytes > EXPORTER_CONGESTED_BYTES;
+           e->queued_bytes > e->congested_bytes;
 }
 
 void exporter_flush(struct exporter *e)

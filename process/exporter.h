@@ -53,8 +53,8 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
 int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
                     void *token);
 
-/* True while a request is being retried or queued bytes exceed EXPORTER_CONGESTED_BYTES:
- * the pipeline stops consuming then. */
+/* True while a request is being retried or queued bytes exceed EXPORTER_CONGESTED_BYTES (or
+ * the export share of [limits] memory, when smaller): the pipeline stops consuming then. */
 bool exporter_congested(const struct exporter *e);
 
 /* Routes permanently refused data to fn (see exporter_refused_fn). */

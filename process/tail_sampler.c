@@ -130,6 +130,7 @@ struct tail_sampler {
     void *ctx;
     uint64_t wait_ms;
     uint32_t max_traces;
+    uint64_t max_bytes;    /* bytes_held over this decide the oldest early; 0 = no bound */
     struct held_trace *tr; /* records, grown up to max_traces */
     uint64_t *bits;        /* match bitmaps, `words` per record, parallel to tr */
     size_t words;
@@ -345,6 +346,7 @@ int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp
     s->ctx = ctx;
     s->wait_ms = conf->tail_sampling.decision_wait_ms;
     s->max_traces = (uint32_t)conf->tail_sampling.num_traces;
+    s->max_bytes = process_limit_sampler_bytes(conf);
     s->words = sampling_policy_match_words(s->pol);
     s->free_head = s->head = s->tail = NIL;
     s->sampled.cap = (uint32_t)conf->tail_sampling.sampled_cache_size;
@@ -408,6 +410,12 @@ int tail_sampler_offer(struct tail_sampler *s, const uint8_t trace_id[16],
     s->st.spans_held += n_spans;
     if (decoded != NULL)
         sampling_policy_observe(s->pol, decoded, &t->sum, trace_bits(s, i));
+    /* Over the byte budget, as over num_traces: the oldest traces are decided early (this
+     * one too, when it is the oldest left). */
+    while (s->max_bytes > 0 && s->st.bytes_held > s->max_bytes && s->head != NIL) {
+        s->st.decided_early++;
+        decide(s, s->head, now_ms);
+    }
     return 0;
 }
 

@@ -460,6 +460,35 @@ static void test_num_traces_overflow(void **state)
     fx_free(f);
 }
 
+/* [limits] memory: over the sampler's share (a quarter), the oldest traces are decided early, and
+ * what is held stays within it. */
+static void test_memory_limit_decides_oldest_early(void **state)
+{
+    (void)state;
+    struct process_conf c;
+    default_conf(&c);
+    c.tail_sampling.decision_wait_ms = 10000;
+    c.tail_sampling.num_traces = 1000;
+    c.limits.memory = 4 * 8 * 1024; /* the sampler gets 8 KiB */
+    struct fx *f = fx_new_conf(&c);
+    for (uint32_t t = 0; t < 40; t++) {
+        offer_pad(f, t + 1, 2, t % 2 ? 2 : 1, t, t, 250); /* about 600 B per trace */
+        struct tail_sampler_stats st = stats(f);
+        assert_true(st.bytes_held <= 8 * 1024);
+    }
+    struct tail_sampler_stats st = stats(f);
+    assert_true(st.decided_early >= 20);
+    assert_true(st.traces_held >= 4);
+    /* The early decisions went to the oldest traces, in order: every error trace decided
+     * so far was exported, every other released. */
+    for (size_t t = 0; t < st.decided_early; t++)
+        assert_int_equal(t % 2 ? f->r->exported[t] : f->r->released[t], 1);
+    tail_sampler_decide_all(f->s);
+    for (size_t t = 0; t < 40; t++)
+        assert_int_equal(f->r->calls[t], 1);
+    fx_free(f);
+}
+
 static size_t tok_of(void *token, const struct rec *r)
 {
     return tok_index(r, token);
@@ -702,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_late_spans_dropped),
         cmocka_unit_test(test_decision_cache_lru),
         cmocka_unit_test(test_num_traces_overflow),
+        cmocka_unit_test(test_memory_limit_decides_oldest_early),
         cmocka_unit_test(test_forget),
         cmocka_unit_test(test_forget_packs_bytes),
         cmocka_unit_test(test_every_offer_one_callback),
