@@ -12,11 +12,14 @@ static const struct kt_option ingest_options[] = {
     {"receiver", "max_request_bytes", KT_OPT_SIZE, "16MiB", OFF(receiver.max_request_bytes), NULL,
      0, "Largest request body accepted, after gzip inflation."},
     {"receiver", "max_connections", KT_OPT_UINT, "10000", OFF(receiver.max_connections), NULL, 0,
-     "Connections beyond this are closed on accept."},
+     "Connections beyond this are closed on accept. The open files limit is raised to fit them "
+     "(up to the hard limit; a warning says when it cannot)."},
     {"receiver", "idle_timeout", KT_OPT_DURATION, "120s", OFF(receiver.idle_timeout_ms), NULL, 0,
-     "A connection with no request in flight and no bytes for this long is closed."},
+     "A connection with no request in flight and no answer sent for this long is closed (bytes "
+     "that make no request do not count)."},
     {"receiver", "header_timeout", KT_OPT_DURATION, "10s", OFF(receiver.header_timeout_ms), NULL, 0,
-     "Time allowed for a request's headers and body to arrive."},
+     "Time allowed for a request's headers and body to arrive, counted for the first request from "
+     "the accept."},
     {"receiver", "ack", KT_OPT_ENUM, "kafka", OFF(receiver.ack), "kafka|received", 0,
      "kafka: answer once Kafka acknowledged every message of the request; received: on receipt."},
 

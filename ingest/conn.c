@@ -34,7 +34,8 @@ struct conn {
     char peer[64];
     ev_io rio, wio;
     ev_timer timer;
-    ev_tstamp last_activity;
+    ev_tstamp accepted;
+    ev_tstamp last_activity; /* the last progress (conn_progress): idle_timeout counts from it */
     const struct srv_proto_ops *ops;
     void *proto;        /* the state of ops for this connection */
     struct kt_buf rbuf; /* input the protocol handed back (conn_keep_input) */
@@ -110,7 +111,7 @@ void conn_list_stop(struct conn_list *l)
         c->ops->goaway(c->proto);
 }
 
-static void conn_touch(struct conn *c)
+void conn_progress(struct conn *c)
 {
     c->last_activity = ev_now(c->list->loop);
 }
@@ -157,7 +158,8 @@ void conn_start(struct conn *c, const struct srv_proto_ops *ops, void *p)
 {
     conn_set_protocol(c, ops, p);
     ev_io_start(c->list->loop, &c->rio);
-    conn_touch(c);
+    c->accepted = ev_now(c->list->loop);
+    conn_progress(c);
     conn_arm_timer(c);
 }
 
@@ -185,6 +187,11 @@ const char *conn_peer(const struct conn *c)
 ev_tstamp conn_now(const struct conn *c)
 {
     return ev_now(c->list->loop);
+}
+
+ev_tstamp conn_accepted(const struct conn *c)
+{
+    return c->accepted;
 }
 
 bool conn_stopping(const struct conn *c)
@@ -271,10 +278,6 @@ void conn_want_write(struct conn *c)
         conn_close(c);
         return;
     }
-    /* An answer is activity: idle_timeout counts from the last response too, so a
-     * keep-alive client is not cut off right after a slow answer. */
-    if (c->wbuf.len > 0)
-        conn_touch(c);
     if (conn_send(c) != 0) {
         conn_close(c);
         return;
@@ -331,7 +334,9 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     if (n < 0)
         return;
-    conn_touch(c);
+    /* Bytes read are not activity by themselves: a client sending CRLFs or HTTP/2 PINGs
+     * forever must not hold its connection past idle_timeout. The protocols call
+     * conn_progress when a request is answered. */
     c->depth++;
     conn_feed(c, buf, (size_t)n);
     c->depth--;
@@ -349,7 +354,6 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     struct conn *c = w->data;
-    conn_touch(c);
     c->depth++;
     conn_want_write(c);
     c->depth--;
@@ -387,6 +391,6 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     if (busy)
-        conn_touch(c);
+        conn_progress(c);
     conn_arm_timer(c);
 }

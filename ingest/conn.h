@@ -58,6 +58,11 @@ void conn_want_write(struct conn *c);
 void conn_pause_reading(struct conn *c, bool paused);
 const char *conn_peer(const struct conn *c);
 ev_tstamp conn_now(const struct conn *c);
+/* When c was accepted: a client's first request must arrive within header_timeout of it. */
+ev_tstamp conn_accepted(const struct conn *c);
+/* A request was answered: idle_timeout counts again from now. Only this (and requests in
+ * flight, ops->busy) keeps a connection from being idle; bytes read are not enough. */
+void conn_progress(struct conn *c);
 /* conn_list_stop was called. */
 bool conn_stopping(const struct conn *c);
 

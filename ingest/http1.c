@@ -24,7 +24,10 @@ struct h1_conn {
     http_parser parser;
     struct srv_req *head, *tail; /* in arrival order, until answered */
     struct srv_req *cur;         /* the one arriving */
-    ev_tstamp req_started;       /* first byte of the request in progress; 0 = none */
+    /* When header_timeout started for the request in progress: its first byte, or for the
+     * first request the accept, so that bytes which never make a request (CRLFs) cannot
+     * hold the connection; 0 = none arriving. */
+    ev_tstamp req_started;
     char field[64];
     size_t field_len;
     bool in_field;
@@ -46,7 +49,8 @@ static int on_message_begin(http_parser *p)
     h->cur = r;
     h->field_len = 0;
     h->in_field = false;
-    h->req_started = conn_now(h->c);
+    if (h->req_started == 0)
+        h->req_started = conn_now(h->c);
     if (h->tail)
         h->tail->next = r;
     else
@@ -191,6 +195,7 @@ static void *h1_init(struct conn *c, struct srv_reqs *reqs)
     h->reqs = reqs;
     http_parser_init(&h->parser, HTTP_REQUEST);
     h->parser.data = h;
+    h->req_started = conn_accepted(c);
     return h;
 }
 
@@ -215,6 +220,7 @@ static const char *reason(int status)
 static void h1_send_ready(struct h1_conn *h)
 {
     bool stopping = conn_stopping(h->c);
+    bool answered = false;
     while (h->head && h->head->responded && h->head->complete) {
         struct srv_req *r = h->head;
         char head[512];
@@ -240,7 +246,10 @@ static void h1_send_ready(struct h1_conn *h)
             h->tail = NULL;
         h->inflight--;
         srv_req_free(r);
+        answered = true;
     }
+    if (answered)
+        conn_progress(h->c);
     if (h->inflight < H1_MAX_INFLIGHT && !h->closing)
         conn_pause_reading(h->c, false);
 }
@@ -321,11 +330,14 @@ static ev_tstamp h1_oldest_arriving(void *p)
 static int h1_expire(void *p, ev_tstamp now, uint64_t header_timeout_ms)
 {
     struct h1_conn *h = p;
+    /* One line per connection would let a crowd of slow clients flood the log. */
+    static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 5);
     if (h->req_started == 0 || now - h->req_started < (double)header_timeout_ms / 1000.0)
         return 0;
-    kt_info("connection from %s: request not complete within [receiver] header_timeout "
-            "(%llums); closing",
-            conn_peer(h->c), (unsigned long long)header_timeout_ms);
+    kt_log_limited(&log_limit, KT_LOG_INFO,
+                   "connection from %s: %s within [receiver] header_timeout (%llums); closing",
+                   conn_peer(h->c), h->cur ? "request not complete" : "no request started",
+                   (unsigned long long)header_timeout_ms);
     static const char resp[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
                                "Connection: close\r\n\r\n";
     conn_write(h->c, resp, sizeof(resp) - 1);

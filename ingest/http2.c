@@ -26,6 +26,7 @@ struct h2_conn {
     nghttp2_session *session;
     struct srv_req *streams; /* every open stream's request */
     bool receiving;          /* inside nghttp2_session_mem_recv */
+    bool seen_request;       /* a stream was opened: header_timeout no longer counts from accept */
 };
 
 static struct srv_req *stream_req(nghttp2_session *s, int32_t id)
@@ -53,6 +54,11 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     r->http2 = true;
     r->stream_id = f->hd.stream_id;
+    if (!h->seen_request) {
+        /* The first request's header_timeout counts from the accept, as the wait for it did. */
+        r->started = conn_accepted(h->c);
+        h->seen_request = true;
+    }
     r->next = h->streams;
     h->streams = r;
     nghttp2_session_set_stream_user_data(s, f->hd.stream_id, r);
@@ -323,6 +329,7 @@ static void h2_respond(void *p, struct srv_req *r)
     }
     /* Inside nghttp2's receive callbacks sending must wait: the read path flushes when
      * nghttp2_session_mem_recv returns. */
+    conn_progress(h->c);
     if (!h->receiving)
         conn_want_write(h->c);
 }
@@ -343,6 +350,8 @@ static bool h2_may_read(void *p)
 static ev_tstamp h2_oldest_arriving(void *p)
 {
     const struct h2_conn *h = p;
+    if (!h->seen_request)
+        return conn_accepted(h->c);
     ev_tstamp oldest = 0;
     for (const struct srv_req *r = h->streams; r; r = r->next)
         if (!r->complete && !r->responded && (oldest == 0 || r->started < oldest))
@@ -354,8 +363,22 @@ static ev_tstamp h2_oldest_arriving(void *p)
  * streams go on. */
 static int h2_expire(void *p, ev_tstamp now, uint64_t header_timeout_ms)
 {
+    /* One line per connection would let a crowd of slow clients flood the log. */
+    static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 5);
     struct h2_conn *h = p;
     double header_timeout = (double)header_timeout_ms / 1000.0;
+    if (!h->seen_request) {
+        /* The preface alone (with SETTINGS, PINGs...) opens no request: the connection only
+         * holds a slot. GOAWAY tells the client it may connect again when it has one. */
+        if (now - conn_accepted(h->c) < header_timeout)
+            return 0;
+        kt_log_limited(&log_limit, KT_LOG_INFO,
+                       "connection from %s: no HTTP/2 request within [receiver] header_timeout "
+                       "(%llums) of connecting; closing",
+                       conn_peer(h->c), (unsigned long long)header_timeout_ms);
+        nghttp2_session_terminate_session(h->session, NGHTTP2_NO_ERROR);
+        return -1;
+    }
     int reset = 0;
     for (struct srv_req *r = h->streams; r; r = r->next) {
         if (!r->complete && !r->responded && now - r->started >= header_timeout) {
@@ -365,9 +388,10 @@ static int h2_expire(void *p, ev_tstamp now, uint64_t header_timeout_ms)
         }
     }
     if (reset > 0) {
-        kt_info("connection from %s: %d HTTP/2 request(s) not complete within [receiver] "
-                "header_timeout (%llums); streams reset",
-                conn_peer(h->c), reset, (unsigned long long)header_timeout_ms);
+        kt_log_limited(&log_limit, KT_LOG_INFO,
+                       "connection from %s: %d HTTP/2 request(s) not complete within [receiver] "
+                       "header_timeout (%llums); streams reset",
+                       conn_peer(h->c), reset, (unsigned long long)header_timeout_ms);
         conn_want_write(h->c);
     }
     return 0;

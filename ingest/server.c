@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,12 +27,21 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
  * loop away from the connections already open. */
 #define ACCEPT_BATCH 64
 
+/* Seconds a listener rests after the process ran out of descriptors (or memory) on accept:
+ * the pending connection stays ready, so watching the listener at once would spin. */
+#define ACCEPT_BACKOFF 0.1
+
+/* Descriptors the process needs besides its connections: stdio, the listeners, the spare,
+ * libev's, and librdkafka's (sockets and wake-up descriptors per broker and queue). */
+#define NOFILE_MARGIN 64
+
 struct srv_listener {
     struct server *srv;
     int fd;
     int port;
     char name[128];
     ev_io io;
+    ev_timer backoff; /* ACCEPT_BACKOFF: restarts io */
 };
 
 struct server {
@@ -41,6 +51,11 @@ struct server {
     int n_listeners;
     struct srv_reqs *reqs;
     struct conn_list *conns;
+    /* /dev/null, held so that at EMFILE it can be given up for a moment to accept a pending
+     * connection and close it: the client is refused instead of left waiting. -1 if lost. */
+    int spare_fd;
+    /* One line per refused connection would let a flood of them flood the log too. */
+    struct kt_log_limit refused_log, starved_log, accept_log;
 };
 
 /* ---- protocol detection ---- */
@@ -90,19 +105,24 @@ static bool sniff_may_read(void *p)
     return true;
 }
 
-/* No request has started: only idle_timeout applies. */
+/* A client's first request must arrive within header_timeout of the accept, whatever
+ * bytes come before it: a partial HTTP/2 preface does not hold the connection. */
 static ev_tstamp sniff_oldest_arriving(void *p)
 {
-    (void)p;
-    return 0;
+    return conn_accepted(p);
 }
 
 static int sniff_expire(void *p, ev_tstamp now, uint64_t header_timeout_ms)
 {
-    (void)p;
-    (void)now;
-    (void)header_timeout_ms;
-    return 0;
+    static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 1);
+    struct conn *c = p;
+    if (now - conn_accepted(c) < (double)header_timeout_ms / 1000.0)
+        return 0;
+    kt_log_limited(&log_limit, KT_LOG_INFO,
+                   "connection from %s: no request within [receiver] header_timeout (%llums) "
+                   "of connecting; closing",
+                   conn_peer(c), (unsigned long long)header_timeout_ms);
+    return -1;
 }
 
 static void sniff_free(void *p)
@@ -194,26 +214,112 @@ out:
     return rc;
 }
 
+/* Makes room for max_connections descriptors, raising the soft RLIMIT_NOFILE up to the
+ * hard one. A limit still too low is warned about, not fatal: the default max_connections
+ * (10000) is above the hard limit of many systems (4096, even 1024), and running out is
+ * handled (accept_starved): connections beyond it are refused like those beyond
+ * max_connections, while those open go on. */
+static void fit_nofile(uint64_t max_connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    rlim_t want = max_connections < (uint64_t)INT32_MAX ? (rlim_t)max_connections + NOFILE_MARGIN
+                                                        : (rlim_t)INT32_MAX;
+    if (rl.rlim_cur >= want)
+        return;
+    struct rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+        kt_info("raised the open files limit from %llu to %llu for [receiver] max_connections",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)raised.rlim_cur);
+        rl = raised;
+    }
+    if (rl.rlim_cur >= want)
+        return;
+    kt_warn("the open files limit is %llu (hard limit %llu), below [receiver] max_connections "
+            "(%llu) + %d for listeners and Kafka: new connections will be refused while the "
+            "process has no descriptor left; raise the limit (ulimit -n, systemd LimitNOFILE=) "
+            "or lower max_connections",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+            (unsigned long long)max_connections, NOFILE_MARGIN);
+}
+
+/* Out of descriptors or memory on accept (EMFILE, ENFILE, ENOBUFS, ENOMEM): the pending
+ * connection stays ready on the listener. For descriptors, the spare is given up for a
+ * moment to accept it and close it at once, so that its client is refused rather than
+ * left waiting. Returns 0 when a connection was refused so, -1 when none could be. */
+static int accept_refuse_pending(struct srv_listener *l, int err)
+{
+    struct server *s = l->srv;
+    if ((err != EMFILE && err != ENFILE) || s->spare_fd < 0)
+        return -1;
+    close(s->spare_fd);
+    int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0 ? 0 : -1;
+}
+
+/* Stops watching l for ACCEPT_BACKOFF: what is still pending waits in the backlog. */
+static void accept_starved(struct srv_listener *l, int err)
+{
+    struct server *s = l->srv;
+    kt_log_limited(&s->starved_log, KT_LOG_WARN,
+                   "accept on %s: %s with %llu connections open; refusing new connections "
+                   "until there is room: %s",
+                   l->name, strerror(err), (unsigned long long)conn_list_count(s->conns),
+                   err == EMFILE || err == ENFILE
+                       ? "raise the open files limit (ulimit -n, systemd LimitNOFILE=) or "
+                         "lower [receiver] max_connections"
+                       : "the system is short of memory");
+    ev_io_stop(s->loop, &l->io);
+    ev_timer_set(&l->backoff, ACCEPT_BACKOFF, 0.);
+    ev_timer_start(s->loop, &l->backoff);
+}
+
+static void backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct srv_listener *l = w->data;
+    struct server *s = l->srv;
+    /* Another thread (librdkafka's) may have taken the spare's number while it was given up. */
+    if (s->spare_fd < 0)
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (l->fd >= 0)
+        ev_io_start(loop, &l->io);
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     (void)revents;
     struct srv_listener *l = w->data;
     struct server *s = l->srv;
+    int starved = 0; /* the errno that ran out, if one did */
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                kt_warn("accept on %s: %s", l->name, strerror(errno));
-            return;
+            int e = errno;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                starved = e;
+                if (accept_refuse_pending(l, e) == 0)
+                    continue;
+            } else if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR) {
+                kt_log_limited(&s->accept_log, KT_LOG_WARN, "accept on %s: %s", l->name,
+                               strerror(e));
+            }
+            break;
         }
         uint64_t n_conns = conn_list_count(s->conns);
         if (n_conns >= s->conf->receiver.max_connections) {
-            kt_warn("accept on %s: %llu connections open, at [receiver] max_connections; "
-                    "closing the new one",
-                    l->name, (unsigned long long)n_conns);
+            kt_log_limited(&s->refused_log, KT_LOG_WARN,
+                           "accept on %s: %llu connections open, at [receiver] "
+                           "max_connections; closing the new one",
+                           l->name, (unsigned long long)n_conns);
             close(fd);
             continue;
         }
@@ -228,6 +334,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             continue;
         conn_start(c, &sniff_ops, c);
     }
+    if (starved)
+        accept_starved(l, starved);
 }
 
 int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struct srv_service *svc,
@@ -238,6 +346,9 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     s->conf = conf;
     s->loop = loop;
+    s->refused_log = s->starved_log = s->accept_log = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
+    fit_nofile(conf->receiver.max_connections);
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->listeners = calloc(2, sizeof(*s->listeners));
     if (s->listeners == NULL ||
         srv_reqs_new(loop, conf->receiver.max_request_bytes, svc, &s->reqs) != 0 ||
@@ -259,7 +370,8 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
             return rc;
         }
         ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
-        l->io.data = l;
+        ev_init(&l->backoff, backoff_cb);
+        l->io.data = l->backoff.data = l;
         ev_io_start(loop, &l->io);
         s->n_listeners++;
         kt_info("listening on %s (port %d) for OTLP/gRPC and OTLP/HTTP", l->name, l->port);
@@ -284,6 +396,7 @@ void server_stop_accepting(struct server *s)
         struct srv_listener *l = &s->listeners[i];
         if (l->fd >= 0) {
             ev_io_stop(s->loop, &l->io);
+            ev_timer_stop(s->loop, &l->backoff);
             close(l->fd);
             l->fd = -1;
         }
@@ -306,9 +419,12 @@ void server_free(struct server *s)
     for (int i = 0; i < s->n_listeners; i++) {
         if (s->listeners[i].fd >= 0) {
             ev_io_stop(s->loop, &s->listeners[i].io);
+            ev_timer_stop(s->loop, &s->listeners[i].backoff);
             close(s->listeners[i].fd);
         }
     }
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     free(s->listeners);
     srv_reqs_free(s->reqs);
     free(s);

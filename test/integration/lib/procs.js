@@ -198,11 +198,12 @@ async function startDevbroker({ brokers = 1, partitions = 4, topics = Object.val
 }
 
 // Starts kotel-ingest against `bootstrap` on two free loopback ports (the gRPC and the HTTP
-// endpoint; each serves both protocols). `sets` adds or overrides --set options. Resolves once
-// both ports accept connections.
+// endpoint; each serves both protocols). `sets` adds or overrides --set options. `wrap`
+// (optional) is a command that execs kotel-ingest in its own process, e.g. ['prlimit',
+// '--nofile=64:64']. Resolves once both ports accept connections.
 //   ingest.grpcUrl / ingest.httpUrl   "http://127.0.0.1:PORT"
 //   await ingest.stop()               { code, signal } after SIGTERM
-async function startIngest({ bootstrap, sets = {}, startAttempts = 3 } = {}) {
+async function startIngest({ bootstrap, sets = {}, startAttempts = 3, wrap = [] } = {}) {
   const bin = binary('kotel-ingest');
   let lastErr;
   for (let attempt = 1; attempt <= startAttempts; attempt++) {
@@ -216,7 +217,8 @@ async function startIngest({ bootstrap, sets = {}, startAttempts = 3 } = {}) {
     };
     const args = [];
     for (const [k, v] of Object.entries(all)) args.push('--set', `${k}=${v}`);
-    const h = spawnTracked('kotel-ingest', bin, args, ['ignore', 'pipe', 'pipe']);
+    const [file, ...argv] = [...wrap, bin, ...args];
+    const h = spawnTracked('kotel-ingest', file, argv, ['ignore', 'pipe', 'pipe']);
     h.child.stdout.on('data', (d) => {
       if (VERBOSE) process.stderr.write(`ingest(stdout)| ${d}`);
     });

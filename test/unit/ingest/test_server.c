@@ -273,6 +273,128 @@ static void test_http1_request_not_complete_in_time_gets_408(void **state)
     assert_int_equal(f->svc.n_headers, 0);
 }
 
+static bool closed(const struct fx *f)
+{
+    return f->eof;
+}
+
+/* Runs the loop, the client reading, for ms milliseconds. */
+static void run_for(struct fx *f, int ms)
+{
+    ev_tstamp end = ev_time() + ms / 1000.0;
+    while (ev_time() < end) {
+        ev_run(f->loop, EVRUN_NOWAIT);
+        client_read(f);
+        usleep(1000);
+    }
+}
+
+/* Answers the request the fake service holds, 200 with no body. */
+static void answer_waiting(struct fx *f)
+{
+    struct srv_req *r = f->svc.waiting;
+    r->resp.http_status = 200;
+    r->resp.content_type = "application/x-protobuf";
+    r->responded = true;
+    f->svc.waiting = NULL;
+    srv_req_respond(r);
+}
+
+/* Sends CRLF every 50 ms until the server closes (within 3 s); returns the seconds taken. */
+static double crlfs_until_closed(struct fx *f)
+{
+    ev_tstamp t0 = ev_time();
+    while (!f->eof) {
+        assert_true(ev_time() - t0 < 3);
+        send(f->client, "\r\n", 2, MSG_NOSIGNAL);
+        run_for(f, 50);
+    }
+    return ev_time() - t0;
+}
+
+/* CRLFs are skipped before a request line (RFC 9112 section 2.2), so they never start a
+ * request: the wait for the first one still ends at header_timeout after the accept. */
+static void test_crlf_alone_is_closed_after_header_timeout(void **state)
+{
+    struct fx *f = *state;
+    f->conf.receiver.header_timeout_ms = 300;
+    start(f);
+    assert_true(crlfs_until_closed(f) >= 0.25);
+    assert_int_equal(strncmp(f->got, "HTTP/1.1 408 Request Timeout\r\n", 30), 0);
+    assert_int_equal(f->svc.n_headers, 0);
+}
+
+/* The HTTP/2 preface and SETTINGS open no stream: the connection is closed (after a
+ * GOAWAY) header_timeout after the accept. */
+static void test_http2_preface_alone_is_closed_after_header_timeout(void **state)
+{
+    struct fx *f = *state;
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    static const uint8_t settings[9] = {0, 0, 0, 0x4, 0, 0, 0, 0, 0};
+    f->conf.receiver.header_timeout_ms = 300;
+    start(f);
+    ev_tstamp t0 = ev_time();
+    send_all(f, preface, sizeof(preface) - 1);
+    send_all(f, settings, sizeof(settings));
+    run_until(f, closed);
+    assert_true(ev_time() - t0 >= 0.25);
+    bool goaway = false;
+    for (size_t i = 0; i + 9 <= f->n_got;) {
+        size_t len = (size_t)(uint8_t)f->got[i] << 16 | (size_t)(uint8_t)f->got[i + 1] << 8 |
+                     (uint8_t)f->got[i + 2];
+        goaway = goaway || f->got[i + 3] == 0x7;
+        i += 9 + len;
+    }
+    assert_true(goaway);
+}
+
+/* A partial preface keeps the protocol unknown, and does not hold the connection either. */
+static void test_partial_http2_preface_is_closed_after_header_timeout(void **state)
+{
+    struct fx *f = *state;
+    f->conf.receiver.header_timeout_ms = 300;
+    start(f);
+    send_all(f, "PRI * HT", 8);
+    run_until(f, closed);
+}
+
+/* header_timeout bounds the wait for a request, not the pause between requests: a
+ * keep-alive client whose requests are each quick stays connected (idle_timeout applies
+ * between them). */
+static void test_keep_alive_requests_further_apart_than_header_timeout_stay_open(void **state)
+{
+    struct fx *f = *state;
+    f->conf.receiver.header_timeout_ms = 200;
+    start(f);
+    for (int i = 1; i <= 3; i++) {
+        f->n_got = 0;
+        f->got[0] = '\0';
+        send_all(f, request, sizeof(request) - 1);
+        run_until(f, handled);
+        answer_waiting(f);
+        run_until(f, got_head);
+        assert_false(f->eof);
+        assert_int_equal(strncmp(f->got, "HTTP/1.1 200 OK\r\n", 17), 0);
+        f->svc.n_handled = 0;
+        run_for(f, 400);
+        assert_false(f->eof);
+    }
+}
+
+/* Bytes that never make a request are not activity: after an answer, CRLFs every 50 ms
+ * do not keep the connection past idle_timeout. */
+static void test_stray_bytes_do_not_reset_idle_timeout(void **state)
+{
+    struct fx *f = *state;
+    f->conf.receiver.idle_timeout_ms = 300;
+    start(f);
+    send_all(f, request, sizeof(request) - 1);
+    run_until(f, handled);
+    answer_waiting(f);
+    run_until(f, got_head);
+    assert_true(crlfs_until_closed(f) >= 0.2);
+}
+
 int main(void)
 {
     kt_log_set_level(KT_LOG_ERROR);
@@ -286,6 +408,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http2_preface_across_reads_selects_http2, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_http1_request_not_complete_in_time_gets_408, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_crlf_alone_is_closed_after_header_timeout, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_http2_preface_alone_is_closed_after_header_timeout,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_http2_preface_is_closed_after_header_timeout,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_keep_alive_requests_further_apart_than_header_timeout_stay_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stray_bytes_do_not_reset_idle_timeout, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
