@@ -60,6 +60,10 @@ static const struct kt_option ingest_options[] = {
      "Producer queue bound; when full, new requests are refused as retryable."},
     KT_KAFKA_PASSTHROUGH_OPTIONS(struct ingest_conf),
 
+    {"limits", "memory", KT_OPT_SIZE, "0", OFF(limits.memory), NULL, 0,
+     "Memory budget (0 = none): a quarter for request bodies being received (past it 503 / "
+     "UNAVAILABLE), a quarter for the producer queue."},
+
     {"service", "log_level", KT_OPT_ENUM, "info", OFF(service.log_level), "debug|info|warn|error",
      0, "Least severe log level written to stderr."},
     {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms), NULL,

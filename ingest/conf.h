@@ -58,10 +58,28 @@ struct ingest_conf {
         struct kt_kafka_auth_conf auth;
     } kafka;
     struct {
+        uint64_t memory; /* bytes, 0 = no budget */
+    } limits;
+    struct {
         int log_level; /* enum kt_log_level */
         uint64_t shutdown_timeout_ms;
     } service;
 };
+
+/* How [limits] memory is shared (0 everywhere without a budget): a quarter for the bodies
+ * of requests being received (past it a request is refused with 503 / UNAVAILABLE), a
+ * quarter for librdkafka's producer queue (queue.buffering.max.kbytes; when it is full
+ * requests are refused as when Kafka is slow). The rest is for what is not accounted:
+ * decoding (OTLP/JSON costs several times its size), batches, connection buffers, the
+ * code and libraries, the allocator's slack. */
+static inline uint64_t ingest_limit_body_bytes(const struct ingest_conf *c)
+{
+    return c->limits.memory / 4;
+}
+static inline uint64_t ingest_limit_producer_bytes(const struct ingest_conf *c)
+{
+    return c->limits.memory / 4;
+}
 
 extern const struct kt_config_schema ingest_conf_schema;
 

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "conn.h"
+#include "kt_err.h"
 #include "kt_log.h"
 #include "protocol.h"
 #include "request.h"
@@ -147,16 +148,11 @@ static int on_body(http_parser *p, const char *at, size_t n)
     struct srv_req *r = conn_of(p)->cur;
     if (r == NULL || r->early_status != 0)
         return 0;
-    if (!srv_req_body_fits(r, r->body.len + n)) {
-        /* Chunked bodies have no Content-Length to refuse up front. */
-        r->early_status = 413;
-        srv_req_release_body(r);
-        return 0;
-    }
-    srv_req_expect_body(r, n);
-    if (kt_buf_append(&r->body, at, n) != 0)
-        return -1;
-    return 0;
+    if (r->body.cap == 0)
+        srv_req_expect_body(r, n);
+    /* Refused (too big, over the budget): the rest is read and dropped, and the request
+     * answered when it is complete. */
+    return srv_req_body_add(r, at, n) == KT_ENOMEM ? -1 : 0;
 }
 
 static int on_message_complete(http_parser *p)

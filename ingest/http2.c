@@ -136,14 +136,6 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
     struct srv_req *r = stream_req(s, id);
     if (r == NULL || r->responded)
         return 0;
-    size_t total = r->body.len + len;
-    if (!srv_req_body_fits(r, total)) {
-        srv_req_release_body(r);
-        srv_req_check_headers(r, (int64_t)total);
-        if (r->responded)
-            h2_respond(ud, r);
-        return 0;
-    }
     if (r->body.len == 0) {
         uint64_t n = len;
         if (len >= KT_GRPC_PREFIX_LEN && strncasecmp(r->content_type, "application/grpc", 16) == 0)
@@ -151,8 +143,22 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
                                       (uint64_t)data[3] << 8 | data[4]);
         srv_req_expect_body(r, n);
     }
-    if (kt_buf_append(&r->body, data, len) != 0)
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    size_t total = r->body.len + len;
+    switch (srv_req_body_add(r, data, len)) {
+    case 0: return 0;
+    case 413:
+        /* Answered now, from the size alone; the rest of the stream is dropped. */
+        r->early_status = 0;
+        srv_req_check_headers(r, (int64_t)total);
+        break;
+    case 503:
+        /* The service answers it (early_status) without a body. */
+        srv_req_handle(r);
+        return 0;
+    default: return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    if (r->responded)
+        h2_respond(ud, r);
     return 0;
 }
 

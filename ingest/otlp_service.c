@@ -325,6 +325,15 @@ static void handle_request(void *ctx, struct srv_req *r)
     struct kt_slice msg = {NULL, 0};
     if (r->responded)
         return;
+    if (r->early_status == 503) {
+        /* The bodies being received hold their whole budget: this one was let go. */
+        snprintf(err.msg, sizeof(err.msg),
+                 "request bodies being received are at their share of [limits] memory "
+                 "(%llu bytes); retry later",
+                 (unsigned long long)ingest_limit_body_bytes(s->conf));
+        set_error(r, 503, err.msg);
+        goto respond;
+    }
     if (r->early_status != 0) {
         /* A chunked body grew past the bound while arriving: its bytes were let go. */
         snprintf(err.msg, sizeof(err.msg),

@@ -443,6 +443,12 @@ static void queue_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- configuration ---- */
 
+/* The largest message librdkafka is given, in KiB, rounded up. */
+static uint64_t msg_max_kb(const struct ingest_conf *c)
+{
+    return (c->kafka.max_message_bytes + BATCHER_KEY_MAX + MSG_OVERHEAD + 1023) / 1024;
+}
+
 static int configure(const struct ingest_conf *c, rd_kafka_conf_t *kc, struct kt_err *err)
 {
     static const char *const acks[] = {"-1", "1", "0"};
@@ -495,6 +501,16 @@ static int configure(const struct ingest_conf *c, rd_kafka_conf_t *kc, struct kt
         if (props[i].value == NULL || props[i].value[0] == '\0')
             continue;
         rc = kt_kafka_set(kc, "kafka", props[i].key, props[i].name, props[i].value, err);
+        if (rc != 0)
+            return rc;
+    }
+    /* The producer queue's share of [limits] memory, at least a few of the largest
+     * messages (a passthrough rdkafka.* setting still wins: it is applied below). */
+    if (c->limits.memory > 0) {
+        char kbytes[24];
+        uint64_t kb = ingest_limit_producer_bytes(c) / 1024, least = 4 * msg_max_kb(c);
+        snprintf(kbytes, sizeof(kbytes), "%" PRIu64, kb > least ? kb : least);
+        rc = kt_kafka_set(kc, "limits", "memory", "queue.buffering.max.kbytes", kbytes, err);
         if (rc != 0)
             return rc;
     }

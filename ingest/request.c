@@ -17,6 +17,8 @@
 struct srv_reqs {
     struct ev_loop *loop;
     uint64_t max_request_bytes;
+    uint64_t body_budget; /* 0 = none */
+    uint64_t body_bytes;  /* storage of the bodies of live requests (not of the pool) */
     struct srv_service svc;
     uint64_t next_id;
     uint64_t pending; /* handed to the service and not yet answered */
@@ -27,14 +29,15 @@ struct srv_reqs {
     size_t body_pool_bytes;
 };
 
-int srv_reqs_new(struct ev_loop *loop, uint64_t max_request_bytes, const struct srv_service *svc,
-                 struct srv_reqs **out)
+int srv_reqs_new(struct ev_loop *loop, uint64_t max_request_bytes, uint64_t body_budget,
+                 const struct srv_service *svc, struct srv_reqs **out)
 {
     struct srv_reqs *rs = calloc(1, sizeof(*rs));
     if (rs == NULL)
         return KT_ENOMEM;
     rs->loop = loop;
     rs->max_request_bytes = max_request_bytes;
+    rs->body_budget = body_budget;
     rs->svc = *svc;
     *out = rs;
     return 0;
@@ -92,9 +95,10 @@ void srv_req_respond(struct srv_req *r)
     conn_respond(r->conn, r);
 }
 
-bool srv_req_body_fits(const struct srv_req *r, uint64_t n)
+/* Whether the bodies' storage may grow by n bytes. */
+static bool budget_allows(const struct srv_reqs *rs, uint64_t n)
 {
-    return n <= r->reqs->max_request_bytes;
+    return rs->body_budget == 0 || n <= rs->body_budget - rs->body_bytes;
 }
 
 void srv_req_expect_body(struct srv_req *r, uint64_t n)
@@ -104,23 +108,56 @@ void srv_req_expect_body(struct srv_req *r, uint64_t n)
         return;
     /* The most recently pooled first: its memory is the likeliest to be in cache. */
     for (int i = rs->n_body_pool - 1; i >= 0; i--) {
-        if (rs->body_pool[i].cap < n)
+        if (rs->body_pool[i].cap < n || !budget_allows(rs, rs->body_pool[i].cap))
             continue;
         r->body = rs->body_pool[i];
         rs->body_pool_bytes -= r->body.cap;
+        rs->body_bytes += r->body.cap;
         rs->body_pool[i] = rs->body_pool[--rs->n_body_pool];
         return;
     }
     /* What a client announces is only reserved up to a bound, so that many connections
      * announcing large bodies they never send cannot tie up memory; past it the body grows
      * as it arrives. On failure too. */
-    kt_buf_reserve(&r->body, n < BODY_RESERVE_MAX ? (size_t)n : BODY_RESERVE_MAX);
+    size_t want = n < BODY_RESERVE_MAX ? (size_t)n : BODY_RESERVE_MAX;
+    if (!budget_allows(rs, want))
+        return;
+    kt_buf_reserve(&r->body, want);
+    rs->body_bytes += r->body.cap;
+}
+
+int srv_req_body_add(struct srv_req *r, const void *p, size_t n)
+{
+    struct srv_reqs *rs = r->reqs;
+    if (r->body.len + n > rs->max_request_bytes) {
+        /* Chunked bodies, and gRPC and HTTP/2 data, have no length to refuse up front. */
+        r->early_status = 413;
+        srv_req_release_body(r);
+        return 413;
+    }
+    size_t before = r->body.cap;
+    if (r->body.len + n > before) {
+        /* What kt_buf_reserve would grow to, checked before it is allocated. */
+        size_t cap = before ? before : 256;
+        while (cap < r->body.len + n)
+            cap *= 2;
+        if (!budget_allows(rs, cap - before)) {
+            r->early_status = 503;
+            srv_req_release_body(r);
+            return 503;
+        }
+    }
+    if (kt_buf_append(&r->body, p, n) != 0)
+        return KT_ENOMEM;
+    rs->body_bytes += r->body.cap - before;
+    return 0;
 }
 
 void srv_req_release_body(struct srv_req *r)
 {
     struct srv_reqs *rs = r->reqs;
     size_t cap = r->body.cap;
+    rs->body_bytes -= cap;
     if (cap > 0 && rs->n_body_pool < BODY_POOL_MAX &&
         cap <= BODY_POOL_BYTES - rs->body_pool_bytes) {
         r->body.len = 0;

@@ -64,7 +64,8 @@ struct srv_req {
     bool headers_done;
     bool complete;        /* the whole body has arrived */
     bool expect_continue; /* HTTP/1.1 Expect: 100-continue */
-    int early_status;     /* body refused while arriving (413): answer without reading it */
+    int early_status;     /* body refused while arriving (413: too big; 503: over the bodies'
+                           * memory budget): answer without reading the rest */
     struct kt_buf body;
     /* The service's: what it keeps for the request while it is handled (its ticket). */
     void *svc_data;
@@ -77,10 +78,11 @@ struct srv_req {
 
 /* ---- for the server ---- */
 
-/* The requests of one server: ids, the count of those not answered yet, and a pool of
- * body buffers. loop is borrowed; svc is copied. Returns 0 or KT_ENOMEM. */
-int srv_reqs_new(struct ev_loop *loop, uint64_t max_request_bytes, const struct srv_service *svc,
-                 struct srv_reqs **out);
+/* The requests of one server: ids, the count of those not answered yet, a pool of body
+ * buffers, and the memory budget of the bodies being received (body_budget bytes of
+ * storage in all, 0 = none). loop is borrowed; svc is copied. Returns 0 or KT_ENOMEM. */
+int srv_reqs_new(struct ev_loop *loop, uint64_t max_request_bytes, uint64_t body_budget,
+                 const struct srv_service *svc, struct srv_reqs **out);
 /* After every request is freed. */
 void srv_reqs_free(struct srv_reqs *rs);
 /* Requests handed to the service and not answered nor abandoned yet. */
@@ -95,14 +97,17 @@ void srv_req_free(struct srv_req *r);
 /* The service's headers and handle callbacks (struct srv_service). */
 void srv_req_check_headers(struct srv_req *r, int64_t content_length);
 void srv_req_handle(struct srv_req *r);
-/* Whether a body of n bytes stays within [receiver] max_request_bytes. */
-bool srv_req_body_fits(const struct srv_req *r, uint64_t n);
 /* Before a request's first body bytes are stored: the body is at least n bytes (its
  * announced length when known: Content-Length, a gRPC prefix; else the first piece). Gives
  * r->body pooled storage or room for all of it at once, sparing growing it, and copying
- * it, step by step. n over max_request_bytes is ignored (the request is refused as it
- * arrives). */
+ * it, step by step. n over max_request_bytes, or room the budget does not have, is ignored
+ * (the request is refused as it arrives). */
 void srv_req_expect_body(struct srv_req *r, uint64_t n);
+/* Appends n bytes to r->body. Returns 0; 413 when the body would pass [receiver]
+ * max_request_bytes, 503 when its storage would take the bodies being received past their
+ * budget (r->early_status is set and the body let go: the caller answers without reading
+ * the rest); or KT_ENOMEM. */
+int srv_req_body_add(struct srv_req *r, const void *p, size_t n);
 /* Empties r->body, keeping its storage in the pool when there is room (the service too,
  * once it is done with the body). */
 void srv_req_release_body(struct srv_req *r);

@@ -351,7 +351,8 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->listeners = calloc(2, sizeof(*s->listeners));
     if (s->listeners == NULL ||
-        srv_reqs_new(loop, conf->receiver.max_request_bytes, svc, &s->reqs) != 0 ||
+        srv_reqs_new(loop, conf->receiver.max_request_bytes, ingest_limit_body_bytes(conf), svc,
+                     &s->reqs) != 0 ||
         conn_list_new(loop, conf->receiver.idle_timeout_ms, conf->receiver.header_timeout_ms, s,
                       &s->conns) != 0) {
         server_free(s);

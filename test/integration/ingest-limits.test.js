@@ -109,3 +109,90 @@ test('max_connections=5: a flood of refusals is logged rate-limited, with the co
     await assertServed(ingest, 'a request after the flood');
   });
 });
+
+// Peak RSS of a process, MiB.
+function vmHwmMiB(pid) {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+}
+
+// Bodies that never finish: connections each announcing BODY bytes and sending all but the
+// last. Without a budget their storage is all held at once.
+const BODY = 8 << 20;
+const CONNS = 40;
+const LIMIT_MIB = 128; // bodies get a quarter: 32 MiB, four of them
+test(`[limits] memory = ${LIMIT_MIB}MiB: ${CONNS} unfinished ${BODY >> 20} MiB bodies hold at most their share, the rest get 503 naming the setting, and requests are served once they end`, { timeout: 180000 }, async (t) => {
+  await withStack({ ingest: { sets: { 'limits.memory': `${LIMIT_MIB}MiB` } } }, async ({ ingest }) => {
+    const chunk = Buffer.alloc(1 << 20, 0x78);
+    const answers = [];
+    const socks = [];
+    for (let i = 0; i < CONNS; i++) {
+      const s = net.connect({ host: '127.0.0.1', port: ingest.httpPort });
+      s.on('error', () => {});
+      let got = '';
+      answers.push(new Promise((resolve) => {
+        s.on('data', (d) => {
+          got += d.toString('latin1');
+        });
+        s.on('close', () => resolve(got));
+      }));
+      await new Promise((resolve) => s.once('connect', resolve));
+      s.write(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${BODY}\r\n\r\n`);
+      for (let sent = 0; sent < BODY - 1; sent += chunk.length) {
+        const n = Math.min(chunk.length, BODY - 1 - sent);
+        if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await new Promise((resolve) => s.once('drain', resolve));
+      }
+      socks.push(s);
+    }
+    // Every byte but the last of every body has been taken in by now (writes drained): the
+    // budget is held, so a small request is refused too, at once and saying why.
+    const small = () => httpRequest(`${ingest.httpUrl}/v1/traces`, { headers: { 'content-type': 'application/json' }, body: jsonTraceBody({ traceId: newTraceId(), spanId: newSpanId() }), timeoutMs: 1000 });
+    const r = await small();
+    assert.equal(r.status, 503, `a small request while the budget is held: ${r.status} ${r.body}`);
+    assert.match(r.body.toString(), /\[limits\] memory/);
+    const hwm = vmHwmMiB(ingest.pid);
+    for (const s of socks) s.end(Buffer.from('x'));
+    const statuses = (await Promise.all(answers)).map((a) => Number((/^HTTP\/1\.1 (\d+)/.exec(a) || [])[1]));
+    const n503 = statuses.filter((x) => x === 503).length;
+    // Those within the budget are read whole: 'x' bytes happen to be a valid protobuf of
+    // unknown fields, an empty request (200).
+    t.diagnostic(`peak RSS ${hwm.toFixed(1)} MiB for ${CONNS} x ${BODY >> 20} MiB bodies; answers: ${n503} x 503, ${statuses.filter((x) => x === 200).length} x 200`);
+    assert.ok(statuses.every((x) => x === 503 || x === 200), `answers: ${statuses.join(' ')}`);
+    assert.ok(n503 >= CONNS - 8, `${n503} of ${CONNS} refused with 503`);
+    const again = await small();
+    assert.equal(again.status, 200, `a small request once the bodies ended: ${again.status} ${again.body}`);
+    if (!/asan/.test(process.env.KT_BUILD || '')) assert.ok(hwm < LIMIT_MIB, `peak RSS ${hwm.toFixed(1)} MiB over [limits] memory ${LIMIT_MIB} MiB`);
+  });
+});
+
+test(`[limits] memory = ${LIMIT_MIB}MiB over h2c: ${CONNS} unfinished ${BODY >> 20} MiB streams on one connection hold at most their share, the rest are answered 503 at once`, { timeout: 180000 }, async (t) => {
+  await withStack({ ingest: { sets: { 'limits.memory': `${LIMIT_MIB}MiB` } } }, async ({ ingest }) => {
+    const http2 = require('node:http2');
+    const session = http2.connect(ingest.httpUrl);
+    session.on('error', () => {});
+    const chunk = Buffer.alloc(1 << 20, 0x78);
+    const statuses = [];
+    const streams = [];
+    try {
+      for (let i = 0; i < CONNS; i++) {
+        const st = session.request({ ':method': 'POST', ':path': '/v1/traces', 'content-type': 'application/x-protobuf' });
+        st.on('error', () => {});
+        st.on('response', (h) => statuses.push(Number(h[':status'])));
+        streams.push(st);
+        for (let sent = 0; sent < BODY - 1 && !st.destroyed && statuses.length <= i; sent += chunk.length) {
+          if (!st.write(chunk)) await Promise.race([new Promise((resolve) => st.once('drain', resolve)), new Promise((resolve) => st.once('response', resolve))]);
+        }
+      }
+      // Refused streams are answered while their bodies are still being sent.
+      const t0 = Date.now();
+      while (statuses.filter((x) => x === 503).length < CONNS - 8 && Date.now() - t0 < 30000) await sleep(20);
+      const hwm = vmHwmMiB(ingest.pid);
+      const n503 = statuses.filter((x) => x === 503).length;
+      t.diagnostic(`peak RSS ${hwm.toFixed(1)} MiB for ${CONNS} x ${BODY >> 20} MiB streams; ${n503} answered 503 before their end`);
+      assert.ok(n503 >= CONNS - 8, `${n503} of ${CONNS} streams refused with 503: ${statuses.join(' ')}`);
+      if (!/asan/.test(process.env.KT_BUILD || '')) assert.ok(hwm < LIMIT_MIB, `peak RSS ${hwm.toFixed(1)} MiB over [limits] memory ${LIMIT_MIB} MiB`);
+    } finally {
+      for (const st of streams) st.destroy();
+      session.destroy();
+    }
+  });
+});
