@@ -13,6 +13,8 @@
 #             -Wmissing-prototypes -Wformat=2, into build/lint/.
 #   BUILD     the output directory (default build/, build/asan/, build/lint/).
 #   FUZZ_CFLAGS   optimisation and debug flags of `make fuzz` (default -O1 -g).
+#   FUZZ_SECONDS  `make fuzz FUZZ_SECONDS=N` runs every fuzz target for N seconds over its
+#             corpus after building them; without it `make fuzz` only builds.
 # A change of the compile line (CC, CPPFLAGS, CFLAGS, WERROR) rebuilds every object of the
 # build directory ($(BUILD)/.flags): one directory never mixes objects compiled two ways.
 # Generated protobuf-c code ($(BUILD)/gen) is compiled without kotel's warnings and never
@@ -196,11 +198,12 @@ lint: deps
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-# libFuzzer targets (clang); fuzz-smoke runs each over its corpus plus a short random run.
+# libFuzzer targets (clang); fuzz-smoke runs each over its corpus plus a short random run,
+# `make fuzz FUZZ_SECONDS=N` the same for N seconds each.
 FUZZ_SRC := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst test/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_CFLAGS ?= -O1 -g
-FUZZ_KT_CPPFLAGS := -D_GNU_SOURCE -Icommon -Ibuild/fuzz/gen $(PKG_CFLAGS)
+FUZZ_KT_CPPFLAGS := -D_GNU_SOURCE -Icommon -Ibuild/fuzz/gen $(PKG_CFLAGS) -DKT_VERSION=\"$(VERSION)\"
 FUZZ_KT_CFLAGS := -std=c11 -fsanitize=fuzzer,address,undefined
 FUZZ_GEN_STAMP := build/fuzz/gen/.stamp
 $(FUZZ_GEN_STAMP): $(PROTOS)
@@ -215,12 +218,18 @@ build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_deco
                               process/ottl/ottl.h process/trace_encode.h
 FUZZ_EXTRA_fuzz_otlp_wire := ingest/otlp_split.c
 build/fuzz/fuzz_otlp_wire: $(FUZZ_EXTRA_fuzz_otlp_wire) ingest/otlp_split.h
+FUZZ_EXTRA_fuzz_config := ingest/conf.c
+build/fuzz/fuzz_config: $(FUZZ_EXTRA_fuzz_config) ingest/conf.h
 build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) $(FUZZ_GEN_STAMP)
 	clang $(FUZZ_KT_CPPFLAGS) $(CPPFLAGS) $(FUZZ_KT_CFLAGS) $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $< \
 	  $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) \
 	  $(KT_LDLIBS) $(LDLIBS)
 
+FUZZ_SECONDS ?=
 fuzz: $(FUZZ_BINS)
+ifneq ($(FUZZ_SECONDS),)
+	@KT_FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz-smoke.sh $(FUZZ_BINS)
+endif
 fuzz-smoke: $(FUZZ_BINS)
 	@scripts/fuzz-smoke.sh $(FUZZ_BINS)
 

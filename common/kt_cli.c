@@ -86,22 +86,33 @@ static bool looks_secret(const char *name)
     return false;
 }
 
-/* Writes "key = value" so that kt_config_load reads back exactly value. */
+/* Writes "key = value" so that kt_config_load reads back exactly value, or, for a value no
+ * line can carry, a comment saying why (with the key cut so that the comment still fits). */
 static void print_value(FILE *out, const char *key, const char *v, bool secret)
 {
-    if (secret && *v != '\0') {
-        fprintf(out, "%s = %s\n", key, SECRET_MASK);
-        return;
-    }
-    if (strchr(v, '\n') != NULL || strstr(v, " ;") != NULL || strstr(v, "\t;") != NULL) {
-        /* inih ends a line at a newline and a value at " ;": no spelling survives. */
-        fprintf(out, "# %s: not shown: a newline or ' ;' in the value cannot be written in INI\n",
-                key);
-        return;
-    }
     size_t n = strlen(v);
     bool quote = n > 0 && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]) ||
                            v[0] == ';' || (n >= 2 && v[0] == '"' && v[n - 1] == '"'));
+    size_t len = strlen(key) + 3 + (secret && n > 0 ? strlen(SECRET_MASK) : n + (quote ? 2 : 0));
+    for (const char *p = v; !secret && *p; p++)
+        len += p[0] == '$' && (p[1] == '{' || p[1] == '$');
+    if (!secret &&
+        (strchr(v, '\n') != NULL || strstr(v, " ;") != NULL || strstr(v, "\t;") != NULL)) {
+        /* inih ends a line at a newline and a value at " ;": no spelling survives. */
+        fprintf(out,
+                "# %.64s: not shown: a newline or ' ;' in the value cannot be written in INI\n",
+                key);
+        return;
+    }
+    if (len > KT_CONFIG_LINE_MAX) {
+        fprintf(out, "# %.64s: not shown: longer than the %d characters a line may hold\n", key,
+                KT_CONFIG_LINE_MAX);
+        return;
+    }
+    if (secret && n > 0) {
+        fprintf(out, "%s = %s\n", key, SECRET_MASK);
+        return;
+    }
     fprintf(out, "%s =", key);
     if (n > 0) {
         fputc(' ', out);
@@ -157,7 +168,7 @@ static void print_option(FILE *out, const struct kt_option *o, const void *conf)
     case KT_OPT_DOUBLE: format_double(*(const double *)p, buf, sizeof(buf)); break;
     case KT_OPT_BOOL: snprintf(buf, sizeof(buf), "%s", *(const bool *)p ? "true" : "false"); break;
     case KT_OPT_ENUM:
-        if (!enum_name(o->choices, *(const int *)p, buf, sizeof(buf)))
+        if (!enum_name(o->allowed, *(const int *)p, buf, sizeof(buf)))
             snprintf(buf, sizeof(buf), "%d", *(const int *)p);
         break;
     }
@@ -217,15 +228,17 @@ static void type_desc(const struct kt_option *o, char *buf, size_t cap)
         break;
     case KT_OPT_PREFIX: t = "passthrough"; break;
     }
-    snprintf(buf, cap, "%s%s%s%s", t, o->type == KT_OPT_ENUM && o->choices ? o->choices : "",
-             (o->flags & KT_OPT_REQUIRED) ? ", required" : "",
+    char range[64];
+    kt_option_range_desc(o, range, sizeof(range));
+    snprintf(buf, cap, "%s%s%s%s%s%s", t, o->type == KT_OPT_ENUM && o->allowed ? o->allowed : "",
+             range[0] ? ", " : "", range, (o->flags & KT_OPT_REQUIRED) ? ", required" : "",
              (o->flags & KT_OPT_SECRET) ? ", secret" : "");
 }
 
 static void help_option(FILE *out, const struct kt_option *o, const void *unused)
 {
     (void)unused;
-    char type[160];
+    char type[256];
     type_desc(o, type, sizeof(type));
     if (o->type == KT_OPT_PREFIX)
         fprintf(out, "  %s.<name> = value  (%s)\n", o->key, type);
@@ -357,6 +370,8 @@ int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char
         return KT_CLI_EXIT2;
     }
     if (schema->validate != NULL && schema->validate(conf, &err) != 0) {
+        /* Validators quote statements and values from the file, as the loader does. */
+        kt_err_escape(&err);
         fprintf(stderr, "%s: %s%s%s\n", prog, path ? path : "", path ? ": " : "", err.msg);
         kt_config_free(schema, conf);
         return KT_CLI_EXIT2;

@@ -11,7 +11,8 @@
  * secrets masked, lists as repeated keys, durations and sizes in human units) that
  * kt_config_load reads back to the same values. A string that is not set prints as a comment.
  * Prefix entries whose name holds "password", "secret", "token", "key.pem" or "oauthbearer" are
- * masked too. A value with a newline or " ;" has no INI spelling and prints as a comment saying so.
+ * masked too. A value with a newline or " ;" has no INI spelling, and a "key = value" longer than
+ * KT_CONFIG_LINE_MAX cannot be read back: each prints as a comment saying so.
  */
 void kt_cli_print_config(const struct kt_config_schema *schema, const void *conf, FILE *out);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -27,6 +28,15 @@
 #define ECHO_MAX 80
 /* Names longer than this are never suggested; bounds the edit-distance table. */
 #define SUGGEST_MAX_LEN 64
+/* What a KT_OPT_PREFIX name may hold: librdkafka's property names need no more, and --set
+ * could otherwise bring in a blank, ':' or a newline that --print-config cannot write back. */
+#define PREFIX_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+_Static_assert(KT_CONFIG_LINE_MAX == INI_MAX_LINE - 2,
+               "inih's line buffer holds the '\\n' and NUL");
+/* Raw bytes of one line the reader holds. inih takes KT_CONFIG_LINE_MAX characters once the
+ * indentation is stripped, so a longer raw line is refused whatever it holds; the slack is for
+ * blanks. */
+#define LINE_READ_MAX 1024
 
 /* ---- small helpers ---- */
 
@@ -645,11 +655,11 @@ struct loader {
     struct seen_entry *seen;
     size_t n_seen;
     FILE *f;
-    char *buf; /* getline buffer of read_line */
-    size_t buf_cap;
-    int lineno;   /* line last handed to inih */
-    int err_line; /* line of the first error found while reading the file */
-    int rc;       /* first error; stops the reader */
+    size_t nread;                 /* bytes of the file read so far */
+    char line[LINE_READ_MAX + 1]; /* read_line's */
+    int lineno;                   /* line last handed to inih */
+    int err_line;                 /* line of the first error found while reading the file */
+    int rc;                       /* first error; stops the reader */
 };
 
 static int add_context(struct loader *ld, const struct where *w, const char *sec, const char *key)
@@ -750,6 +760,10 @@ static int apply_prefix(struct loader *ld, size_t i, const char *sub, const char
         kt_strlist_free(&items);
     } else if (sub == NULL) {
         return kt_err_set(ld->err, KT_EINVAL, "want %s.<name> = value", o->key);
+    } else if (sub[strspn(sub, PREFIX_NAME_CHARS)] != '\0') {
+        return kt_err_set(ld->err, KT_EINVAL,
+                          "want %s.<name> with a name of letters, digits, '.', '_' and '-'",
+                          o->key);
     } else {
         if (w->from == FROM_FILE) {
             for (size_t k = 0; k < ld->n_seen; k++) {
@@ -775,6 +789,80 @@ static int apply_prefix(struct loader *ld, size_t i, const char *sub, const char
     return rc;
 }
 
+static bool has_range(const struct kt_option *o)
+{
+    return o->allowed != NULL &&
+           (o->type == KT_OPT_UINT || o->type == KT_OPT_DURATION || o->type == KT_OPT_SIZE);
+}
+
+static int parse_number(enum kt_opt_type t, const char *s, uint64_t *out, struct kt_err *err)
+{
+    if (t == KT_OPT_DURATION)
+        return kt_parse_duration_ms(s, out, err);
+    if (t == KT_OPT_SIZE)
+        return kt_parse_size(s, out, err);
+    return kt_parse_uint(s, out, err);
+}
+
+void kt_option_range_desc(const struct kt_option *o, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return;
+    buf[0] = '\0';
+    const char *dots = has_range(o) ? strstr(o->allowed, "..") : NULL;
+    if (dots == NULL)
+        return;
+    int lo = (int)(dots - o->allowed);
+    const char *hi = dots + 2;
+    if (lo > 0 && *hi != '\0')
+        snprintf(buf, cap, "%.*s to %s", lo, o->allowed, hi);
+    else if (lo > 0)
+        snprintf(buf, cap, "at least %.*s", lo, o->allowed);
+    else if (*hi != '\0')
+        snprintf(buf, cap, "at most %s", hi);
+}
+
+/* The bounds of the option's "MIN..MAX", parsed like its values so that a bound means what
+ * the same text would in the file; an end left out is 0 or UINT64_MAX. */
+static int option_range(const struct kt_option *o, uint64_t *lo, uint64_t *hi, struct kt_err *err)
+{
+    *lo = 0;
+    *hi = UINT64_MAX;
+    const char *dots = strstr(o->allowed, "..");
+    /* ".." alone bounds nothing: NULL says that. */
+    if (dots == NULL || strstr(dots + 2, "..") != NULL || strcmp(o->allowed, "..") == 0)
+        return kt_err_set(err, KT_EINVAL, "want MIN..MAX, MIN.. or ..MAX");
+    char *lo_s = strndup(o->allowed, (size_t)(dots - o->allowed));
+    if (lo_s == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    int rc = 0;
+    if (*lo_s != '\0')
+        rc = parse_number(o->type, lo_s, lo, err);
+    free(lo_s);
+    if (rc == 0 && dots[2] != '\0')
+        rc = parse_number(o->type, dots + 2, hi, err);
+    if (rc == 0 && *lo > *hi)
+        rc = kt_err_set(err, KT_EINVAL, "MIN is above MAX");
+    return rc;
+}
+
+/* Refuses v (parsed from s) outside the option's range. set_defaults has checked the range
+ * itself, so an error here is about the value. */
+static int check_range(const struct kt_option *o, uint64_t v, const char *s, struct kt_err *err)
+{
+    if (!has_range(o))
+        return 0;
+    uint64_t lo, hi;
+    int rc = option_range(o, &lo, &hi, err);
+    if (rc != 0)
+        return rc;
+    if (v >= lo && v <= hi)
+        return 0;
+    char want[128];
+    kt_option_range_desc(o, want, sizeof(want));
+    return kt_err_set(err, KT_EINVAL, "want %s, got '%.*s'", want, ECHO_MAX, s);
+}
+
 /* Parses a scalar into its field; the field is only written when the value is good. */
 static int apply_scalar(const struct kt_option *o, void *p, const char *s, struct kt_err *err)
 {
@@ -784,12 +872,9 @@ static int apply_scalar(const struct kt_option *o, void *p, const char *s, struc
     case KT_OPT_DURATION:
     case KT_OPT_SIZE: {
         uint64_t v = 0;
-        if (o->type == KT_OPT_UINT)
-            rc = kt_parse_uint(s, &v, err);
-        else if (o->type == KT_OPT_DURATION)
-            rc = kt_parse_duration_ms(s, &v, err);
-        else
-            rc = kt_parse_size(s, &v, err);
+        rc = parse_number(o->type, s, &v, err);
+        if (rc == 0)
+            rc = check_range(o, v, s, err);
         if (rc == 0)
             *(uint64_t *)p = v;
         break;
@@ -810,7 +895,7 @@ static int apply_scalar(const struct kt_option *o, void *p, const char *s, struc
     }
     case KT_OPT_ENUM: {
         int v = 0;
-        rc = parse_enum(o->choices, s, &v, err);
+        rc = parse_enum(o->allowed, s, &v, err);
         if (rc == 0)
             *(int *)p = v;
         break;
@@ -903,6 +988,11 @@ static int set_defaults(struct loader *ld)
         case KT_OPT_BOOL: *(bool *)p = false; break;
         case KT_OPT_ENUM: *(int *)p = 0; break;
         }
+        /* Checked on every load, defaults or not, so a bad range fails any test of the table. */
+        uint64_t lo, hi;
+        if (has_range(o) && option_range(o, &lo, &hi, ld->err) != 0)
+            return kt_err_prefix(ld->err, "option table: [%s] %s: range '%s': ", o->section, o->key,
+                                 o->allowed);
         if (o->def == NULL)
             continue;
         struct where w = {FROM_DEFAULT, 0, NULL};
@@ -950,7 +1040,8 @@ static int check_line(struct loader *ld, char *s)
     if (*s == '[') {
         const char *end = ini_scan(s + 1, "]");
         if (*end != ']')
-            return file_error(ld, KT_EINVAL, "syntax error: '%s' lacks the closing ']'", s);
+            return file_error(ld, KT_EINVAL, "syntax error: '%.*s' lacks the closing ']'", ECHO_MAX,
+                              s);
         size_t n = (size_t)(end - (s + 1));
         if (n > SECTION_NAME_MAX)
             return file_error(ld, KT_EINVAL, "section name is longer than %d characters",
@@ -982,37 +1073,73 @@ static int check_line(struct loader *ld, char *s)
     return 0;
 }
 
+static int line_too_long(struct loader *ld, int num)
+{
+    return file_error(ld, KT_EINVAL,
+                      "line is longer than %d characters: split a list over repeated keys, or "
+                      "take the value from ${VAR}",
+                      num > 2 ? num - 2 : 0);
+}
+
+static int file_too_big(struct loader *ld)
+{
+    ld->err_line = ld->lineno;
+    ld->rc =
+        kt_err_set(ld->err, KT_ETOOBIG, "%s: over %d bytes, the most a configuration file may hold",
+                   ld->path, KT_CONFIG_FILE_MAX);
+    return ld->rc;
+}
+
+/* The next line into ld->line without its '\n'; false at the end of the file or on an error
+ * (ld->rc). Byte by byte under two bounds, the line buffer and KT_CONFIG_FILE_MAX, so that a
+ * file that never ends (/dev/zero, a pipe) is refused after that much, not read into memory. */
+static bool next_line(struct loader *ld, int num)
+{
+    size_t n = 0;
+    int ch;
+    ld->lineno++;
+    while ((ch = getc(ld->f)) != EOF && ch != '\n') {
+        if (++ld->nread > KT_CONFIG_FILE_MAX) {
+            file_too_big(ld);
+            return false;
+        }
+        if (ch == '\0') {
+            file_error(ld, KT_EINVAL, "contains a NUL byte");
+            return false;
+        }
+        if (n == LINE_READ_MAX) {
+            line_too_long(ld, num);
+            return false;
+        }
+        ld->line[n++] = (char)ch;
+    }
+    if (ch == '\n' && ++ld->nread > KT_CONFIG_FILE_MAX) {
+        file_too_big(ld);
+        return false;
+    }
+    ld->line[n] = '\0';
+    if (ch == EOF && ferror(ld->f)) {
+        file_error(ld, KT_EIO, "read error: %s", strerror(errno));
+        return false;
+    }
+    return ch != EOF || n > 0;
+}
+
 /* inih's reader: hands over one whole line at a time, so ld->lineno is the line the handler
  * is looking at, with leading blanks removed so indented keys are keys, not continuations. */
 static char *read_line(char *str, int num, void *stream)
 {
     struct loader *ld = stream;
-    if (ld->rc != 0)
+    if (ld->rc != 0 || !next_line(ld, num))
         return NULL;
-    ssize_t n = getline(&ld->buf, &ld->buf_cap, ld->f);
-    if (n < 0) {
-        if (ferror(ld->f)) {
-            ld->lineno++;
-            file_error(ld, KT_EIO, "read error: %s", strerror(errno));
-        }
-        return NULL;
-    }
-    ld->lineno++;
-    char *s = ld->buf;
-    if (strlen(s) != (size_t)n) {
-        file_error(ld, KT_EINVAL, "contains a NUL byte");
-        return NULL;
-    }
+    char *s = ld->line;
     if (ld->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
         s += 3;
     s = trim_inplace(s);
     size_t len = strlen(s);
     /* inih's buffer must hold the line, its '\n' and the terminator. */
     if (num < 2 || len > (size_t)num - 2) {
-        file_error(ld, KT_EINVAL,
-                   "line is longer than %d characters: split a list over repeated keys, or "
-                   "take the value from ${VAR}",
-                   num > 2 ? num - 2 : 0);
+        line_too_long(ld, num);
         return NULL;
     }
     if (check_line(ld, s) != 0)
@@ -1068,7 +1195,24 @@ static int load_file(struct loader *ld, const char *path)
     if (ld->f == NULL)
         return kt_err_set(ld->err, errno == ENOENT ? KT_ENOTFOUND : KT_EIO, "%s: %s", path,
                           strerror(errno));
-    int r = ini_parse_stream(read_line, ld, on_ini_value, ld);
+    /* A regular file's size says at once what reading would find out after 1 MiB; anything
+     * else (a pipe, a device) is read under the same bound by next_line. */
+    struct stat st;
+    int r;
+    if (fstat(fileno(ld->f), &st) != 0)
+        r = kt_err_set(ld->err, KT_EIO, "%s: %s", path, strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        r = kt_err_set(ld->err, KT_EINVAL, "%s: is a directory", path);
+    else if (S_ISREG(st.st_mode) && st.st_size > KT_CONFIG_FILE_MAX)
+        r = file_too_big(ld);
+    else
+        r = 0;
+    if (r != 0) {
+        fclose(ld->f);
+        ld->f = NULL;
+        return r;
+    }
+    r = ini_parse_stream(read_line, ld, on_ini_value, ld);
     fclose(ld->f);
     ld->f = NULL;
     if (r == -2)
@@ -1253,10 +1397,11 @@ int kt_config_load(const struct kt_config_schema *schema, void *conf, const char
     if (rc == 0)
         rc = check_required(&ld);
 out:
+    if (rc != 0)
+        kt_err_escape(ld.err);
     for (size_t k = 0; k < ld.n_seen; k++)
         free(ld.seen[k].name);
     free(ld.seen);
-    free(ld.buf);
     free(ld.file_line);
     free(ld.n_set);
     return rc;

@@ -19,14 +19,15 @@ enum kt_opt_type {
     KT_OPT_BOOL,     /* bool; true/false, yes/no, on/off, 1/0 (case-insensitive) */
     KT_OPT_DURATION, /* uint64_t milliseconds; "250ms", "10s", "5m", "1h", "0"; bare number = ms */
     KT_OPT_SIZE,     /* uint64_t bytes; "512", "64KiB", "16MiB", "1GiB", "1KB"=1000, "1MB" */
-    KT_OPT_ENUM,     /* int: index into the '|'-separated `choices` string */
+    KT_OPT_ENUM,     /* int: index into the '|'-separated `allowed` string */
     KT_OPT_LIST,     /* struct kt_strlist; repeated keys append, a value may also be a
                       * comma-separated list; whitespace around items is trimmed */
     KT_OPT_PREFIX,   /* struct kt_strlist of "name=value": every key "<key>.<name>" in the
                       * section, e.g. key "rdkafka" collects [kafka] rdkafka.linger.ms = 50.
                       * Entries are keyed by name: a --set of a name replaces its entry, the
-                      * same name twice in one file is an error. Values are not split at
-                      * commas. A default, if any, is "name=value[,name=value...]". */
+                      * same name twice in one file is an error; a name holds letters,
+                      * digits, '.', '_' and '-'. Values are not split at commas. A default, if any,
+                      * is "name=value[,name=value...]". */
 };
 
 #define KT_OPT_SECRET 0x1   /* masked as "****" by --print-config */
@@ -44,9 +45,12 @@ struct kt_option {
     const char *section; /* "kafka", or dotted "exporter.retry" */
     const char *key;
     enum kt_opt_type type;
-    const char *def;     /* default in the same syntax as the file; NULL = no default */
-    size_t offset;       /* where the value lands in the conf struct */
-    const char *choices; /* KT_OPT_ENUM: "none|gzip|snappy|lz4|zstd" */
+    const char *def; /* default in the same syntax as the file; NULL = no default */
+    size_t offset;   /* where the value lands in the conf struct */
+    /* KT_OPT_ENUM: the choices, "none|gzip|snappy|lz4|zstd". KT_OPT_UINT, _DURATION and _SIZE:
+     * the values that make sense, "MIN..MAX" in the option's own syntax with either end left
+     * out for no bound ("1..", "..1h", "1KiB..1GiB"); a value outside is refused. NULL: any. */
+    const char *allowed;
     unsigned flags;
     const char *doc; /* one line for --help and the README reference */
 };
@@ -90,9 +94,12 @@ struct kt_config_schema {
  *
  * File syntax is inih's, with these rules on top: indentation is ignored (no continuation
  * lines); one pair of surrounding double quotes is removed from a value; a ';' after a blank
- * starts a comment; a line may hold at most 198 characters and a section name 49 (longer is
+ * starts a comment; a line may hold at most KT_CONFIG_LINE_MAX characters and a section name
+ * 49 (longer is
  * an error, never a silent cut); a scalar key set twice in the file is an error
- * "FILE:LINE: [s] k: set twice (first at line N)". A list key's first occurrence in the file
+ * "FILE:LINE: [s] k: set twice (first at line N)". The file may hold at most
+ * KT_CONFIG_FILE_MAX bytes and no NUL byte; whatever it is (a pipe, a device), no more than
+ * that is read before it is refused. A list key's first occurrence in the file
  * replaces the default and later ones append; the first --set of a list replaces it and
  * later ones append.
  *
@@ -109,12 +116,27 @@ struct kt_config_schema {
  *   unknown section likewise "FILE:LINE: [sectoin]: unknown section (did you mean section?)",
  *   reported at the header even when the section has no keys;
  *   enum: "want one of kafka|received, got 'kafak'"; a secret's value is never echoed;
+ *   out of range: "want at least 1, got '0'" (see kt_option_range_desc);
+ *   a file over the limit: KT_ETOOBIG, "FILE: over 1048576 bytes, the most a configuration
+ *   file may hold"; a directory: "FILE: is a directory";
  *   missing required key (or an empty required string or list):
  *   "FILE: [section] key: required but not set" ("[section] key: ..." without a file).
  * A file that cannot be opened gives KT_ENOTFOUND or KT_EIO with "FILE: strerror".
+ * Messages quote the file as it is, with bytes a terminal would act on escaped (\xNN,
+ * kt_err_escape), so a binary file given by mistake cannot garble the terminal.
  * On error, conf holds whatever was set so far and must still be passed to kt_config_free. */
 int kt_config_load(const struct kt_config_schema *schema, void *conf, const char *path,
                    const char *const *sets, size_t n_sets, struct kt_err *err);
+
+/* The longest line of a configuration file, indentation not counted (inih's buffer). */
+#define KT_CONFIG_LINE_MAX 198
+
+/* The largest configuration file kt_config_load reads: a real one is a few KiB. */
+#define KT_CONFIG_FILE_MAX (1 << 20)
+
+/* The range of a KT_OPT_UINT, _DURATION or _SIZE option (kt_option.allowed) in words, for
+ * messages and --help: "at least 1", "at most 1h", "1ms to 1h"; "" when it has none. */
+void kt_option_range_desc(const struct kt_option *o, char *buf, size_t cap);
 
 /* Frees the strings and lists owned by conf (not conf itself) and NULLs them, so it is safe
  * on a zeroed struct and when called twice. */

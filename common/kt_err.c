@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kt_codec.h"
+
 int kt_err_set(struct kt_err *err, int code, const char *fmt, ...)
 {
     if (err == NULL)
@@ -37,6 +39,15 @@ int kt_err_prefix(struct kt_err *err, const char *fmt, ...)
     memcpy(err->msg + n, old, m);
     err->msg[n + m] = '\0';
     return err->code;
+}
+
+void kt_err_escape(struct kt_err *err)
+{
+    if (err == NULL)
+        return;
+    char raw[KT_ERR_MSG_MAX];
+    memcpy(raw, err->msg, sizeof(raw));
+    kt_escape_text(raw, strnlen(raw, sizeof(raw)), err->msg, sizeof(err->msg));
 }
 
 const char *kt_err_name(int code)

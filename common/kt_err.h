@@ -34,6 +34,11 @@ int kt_err_set(struct kt_err *err, int code, const char *fmt, ...)
 /* Prefixes the existing message with more context ("file.ini:3: " + msg). Returns err->code. */
 int kt_err_prefix(struct kt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Rewrites the message with kt_escape_text (kt_codec.h), for a message that quotes untrusted
+ * text (a configuration file, an environment variable) and goes to a terminal. A message
+ * that grows past KT_ERR_MSG_MAX is cut between characters. */
+void kt_err_escape(struct kt_err *err);
+
 /* A short stable name for a code ("EINVAL"), for logs. */
 const char *kt_err_name(int code);
 

@@ -46,11 +46,11 @@ struct tconf {
 
 static const struct kt_option test_options[] = {
     {"main", "name", KT_OPT_STRING, "kotel", OFF(name), NULL, 0, "A name."},
-    {"main", "count", KT_OPT_UINT, "8192", OFF(count), NULL, 0, "A count."},
+    {"main", "count", KT_OPT_UINT, "8192", OFF(count), "1..", 0, "A count."},
     {"main", "ratio", KT_OPT_DOUBLE, "0.25", OFF(ratio), NULL, 0, "A ratio."},
     {"main", "enabled", KT_OPT_BOOL, "true", OFF(enabled), NULL, 0, "A switch."},
-    {"main", "timeout", KT_OPT_DURATION, "200ms", OFF(timeout_ms), NULL, 0, "A duration."},
-    {"main", "max_bytes", KT_OPT_SIZE, "16MiB", OFF(max_bytes), NULL, 0, "A size."},
+    {"main", "timeout", KT_OPT_DURATION, "200ms", OFF(timeout_ms), "1ms..1h", 0, "A duration."},
+    {"main", "max_bytes", KT_OPT_SIZE, "16MiB", OFF(max_bytes), "1KiB..1GiB", 0, "A size."},
     {"main", "color", KT_OPT_ENUM, "red", OFF(color), "red|green|blue", 0, "A choice."},
     {"main", "hosts", KT_OPT_LIST, "localhost:9092", OFF(hosts), NULL, 0, "A list."},
     {"auth", "password", KT_OPT_STRING, NULL, OFF(password), NULL, KT_OPT_SECRET, "A secret."},

@@ -130,6 +130,37 @@ static void test_print_masks_secrets(void **state)
     kt_config_free(&schema, &c);
 }
 
+/* A value set through --set or ${VAR} may be longer than a file's line may be: printing it
+ * would give a file that does not load. Found by fuzz_config. */
+static void test_print_comments_out_a_value_longer_than_a_line(void **state)
+{
+    (void)state;
+    char set[300];
+    int n = snprintf(set, sizeof(set), "main.name=");
+    memset(set + n, 'x', 200);
+    set[n + 200] = '\0';
+    struct tconf a = {0};
+    struct kt_err err = {0, ""};
+    const char *sets[] = {set, "main.hosts=a,b"};
+    assert_int_equal(load(&a, NULL, sets, 2, &err), 0);
+    char *text = print_to_string(&a);
+    assert_non_null(
+        strstr(text, "# name: not shown: longer than the 198 characters a line may hold\n"));
+    assert_non_null(strstr(text, "hosts = a\nhosts = b\n"));
+
+    char path[64];
+    write_tmp(path, text);
+    struct tconf b = {0};
+    int rc = load(&b, path, NULL, 0, &err);
+    unlink(path);
+    if (rc != 0)
+        fail_msg("reload failed: %s", err.msg);
+    assert_string_equal(b.name, "kotel");
+    free(text);
+    kt_config_free(&schema, &a);
+    kt_config_free(&schema, &b);
+}
+
 /* ---- the command line ---- */
 
 static void test_cli_check_prints_ok_and_exits_0(void **state)
@@ -193,6 +224,8 @@ static void test_cli_help_lists_every_option(void **state)
     for (size_t i = 0; i < schema.n_opts; i++)
         assert_non_null(strstr(r.out, test_options[i].doc));
     assert_non_null(strstr(r.out, "[exporter.retry]\n  max_attempts = 5  (integer)\n"));
+    assert_non_null(strstr(r.out, "  count = 8192  (integer, at least 1)\n"));
+    assert_non_null(strstr(r.out, "  timeout = 200ms  (duration, 1ms to 1h)\n"));
     assert_non_null(strstr(r.out, "  color = red  (one of red|green|blue)\n"));
     assert_non_null(strstr(r.out, "  token  (string, required; no default)\n"));
     assert_non_null(strstr(r.out, "  rdkafka.<name> = value  (passthrough)\n"));
@@ -285,6 +318,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_print_then_reload_round_trips),
         cmocka_unit_test(test_print_masks_secrets),
+        cmocka_unit_test(test_print_comments_out_a_value_longer_than_a_line),
         cmocka_unit_test(test_cli_check_prints_ok_and_exits_0),
         cmocka_unit_test(test_cli_check_reports_errors_on_stderr_and_exits_2),
         cmocka_unit_test(test_cli_print_config_masks_secrets_and_exits_0),

@@ -34,11 +34,28 @@ static void test_hex_digits_of_both_cases_read_back(void **state)
     assert_int_equal(kt_hex_digit('g'), -1);
 }
 
+static void test_escape_text_keeps_printable_text_and_escapes_the_rest(void **state)
+{
+    (void)state;
+    char out[64];
+    const char in[] = "a\x1b[1m\\ \xc3\xa9\xc2\x85\xff\x7f\n";
+    assert_int_equal(kt_escape_text(in, sizeof(in) - 1, out, sizeof(out)), sizeof(in) - 1);
+    assert_string_equal(out, "a\\x1b[1m\\ \xc3\xa9\\xc2\\x85\\xff\\x7f\\x0a");
+    /* A cut never splits an escape or a character: "ab" fits in 4 bytes, "\x01" does not. */
+    assert_int_equal(kt_escape_text("ab\x01", 3, out, 4), 2);
+    assert_string_equal(out, "ab");
+    assert_int_equal(kt_escape_text("a\xc3\xa9", 3, out, 3), 1);
+    assert_string_equal(out, "a");
+    assert_int_equal(kt_escape_text("x", 1, out, 1), 0);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_encode),
         cmocka_unit_test(test_hex_digits_of_both_cases_read_back),
+        cmocka_unit_test(test_escape_text_keeps_printable_text_and_escapes_the_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

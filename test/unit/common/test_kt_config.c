@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config_fixture.h"
+#include "kt_utf8.h"
 
 /* ---- helpers ---- */
 
@@ -632,6 +635,218 @@ static void test_secret_values_stay_out_of_error_messages(void **state)
     assert_string_equal(err.msg, "--set db.pin: invalid value (not shown: the option is secret)");
 }
 
+/* ---- hostile files ---- */
+
+/* What a terminal would act on: C0 controls, DEL, C1 controls (U+0080..U+009F), and bytes
+ * that are not UTF-8 (a terminal may read them as C1 controls). */
+static void assert_terminal_safe(const char *msg)
+{
+    size_t n = strlen(msg);
+    assert_int_equal(kt_utf8_check((const uint8_t *)msg, n), n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)msg[i];
+        if (ch < 0x20 || ch == 0x7f || (ch == 0xc2 && (unsigned char)msg[i + 1] < 0xa0))
+            fail_msg("byte 0x%02x at %zu in: %s", ch, i, msg);
+    }
+}
+
+static void test_error_messages_escape_what_a_terminal_would_act_on(void **state)
+{
+    (void)state;
+    expect_file_error("[main]\n\x1b[2J\x1b]0;pwned\x07\n",
+                      "@:2: syntax error: '\\x1b[2J\\x1b]0;pwned\\x07' is not 'key = value', a "
+                      "[section] or a comment");
+    expect_file_error("[main]\ncount = \x9b"
+                      "31m\xc2\x9b\n",
+                      "@:2: [main] count: want a non-negative integer, got '\\x9b31m\\xc2\\x9b'");
+    expect_file_error("[ma\x1bin]\n", "@:1: [ma\\x1bin]: unknown section (did you mean main?)");
+    /* Printable UTF-8 is text a reader wants to see as it is. */
+    expect_file_error("[main]\ncount = \xc3\xa9\n",
+                      "@:2: [main] count: want a non-negative integer, got '\xc3\xa9'");
+    /* --set arguments and ${VAR} values reach messages too. */
+    setenv("KT_TEST_HOSTILE", "\x1b[31m", 1);
+    expect_set_error("main.count=${KT_TEST_HOSTILE}",
+                     "--set main.count: want a non-negative integer, got '\\x1b[31m'");
+    unsetenv("KT_TEST_HOSTILE");
+}
+
+static void test_binary_garbage_gives_only_printable_messages(void **state)
+{
+    (void)state;
+    /* Random bytes without NUL (a NUL stops reading before anything is quoted), in lines
+     * short enough to be quoted, behind a valid start so the garbage reaches every kind of
+     * line: sections, keys, values. */
+    uint32_t x = 12345;
+    for (int round = 0; round < 200; round++) {
+        char text[600];
+        int n = snprintf(text, sizeof(text), "[main]\n%s", round % 2 ? "count = " : "");
+        for (; n < 500; n++) {
+            x = x * 1103515245u + 12345u;
+            char ch = (char)((x >> 16) % 255 + 1);
+            text[n] = (x >> 8) % 40 == 0 ? '\n' : ch;
+        }
+        text[n] = '\0';
+        char path[64];
+        struct tconf c = {0};
+        struct kt_err err = {0, ""};
+        write_tmp(path, text);
+        int rc = load(&c, path, NULL, 0, &err);
+        unlink(path);
+        kt_config_free(&schema, &c);
+        assert_int_not_equal(rc, 0);
+        assert_terminal_safe(err.msg);
+    }
+}
+
+static void test_file_over_the_limit_is_refused(void **state)
+{
+    (void)state;
+    /* Comment lines: only the size is wrong with the file. */
+    size_t n = KT_CONFIG_FILE_MAX + 1;
+    char *text = malloc(n + 1);
+    assert_non_null(text);
+    for (size_t i = 0; i < n; i++)
+        text[i] = i % 64 == 63 ? '\n' : ';';
+    text[n] = '\0';
+    char path[64];
+    struct tconf c = {0};
+    struct kt_err err = {0, ""};
+    char want[KT_ERR_MSG_MAX];
+
+    write_tmp(path, text);
+    assert_int_equal(load(&c, path, NULL, 0, &err), KT_ETOOBIG);
+    snprintf(want, sizeof(want), "%s: over 1048576 bytes, the most a configuration file may hold",
+             path);
+    assert_string_equal(err.msg, want);
+    kt_config_free(&schema, &c);
+    unlink(path);
+
+    text[n - 1] = '\0';
+    write_tmp(path, text);
+    free(text);
+    assert_int_equal(load(&c, path, NULL, 0, &err), 0);
+    kt_config_free(&schema, &c);
+    unlink(path);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_endless_files_are_refused_promptly(void **state)
+{
+    (void)state;
+    struct tconf c = {0};
+    struct kt_err err = {0, ""};
+    double t0 = now_s();
+    assert_int_equal(load(&c, "/dev/zero", NULL, 0, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "/dev/zero:1: contains a NUL byte");
+    kt_config_free(&schema, &c);
+
+    /* A pipe of comment lines that never ends: refused at the size limit, not read on. */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        static const char line[] = "; more\n";
+        while (write(fds[1], line, sizeof(line) - 1) > 0)
+            ;
+        _exit(0);
+    }
+    close(fds[1]);
+    char path[32];
+    snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+    char want[KT_ERR_MSG_MAX];
+    snprintf(want, sizeof(want), "%s: over 1048576 bytes, the most a configuration file may hold",
+             path);
+    int rc = load(&c, path, NULL, 0, &err);
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    kt_config_free(&schema, &c);
+    assert_int_equal(rc, KT_ETOOBIG);
+    assert_string_equal(err.msg, want);
+    assert_true(now_s() - t0 < 5);
+
+    assert_int_equal(load(&c, "/", NULL, 0, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "/: is a directory");
+    kt_config_free(&schema, &c);
+}
+
+/* --print-config writes a prefix entry as "key.name = value": a name with a blank, ':' or a
+ * newline (easy through --set) would come back as another key, or not at all. Found by
+ * fuzz_config. */
+static void test_prefix_names_are_limited_to_what_reads_back(void **state)
+{
+    (void)state;
+    expect_set_error("kafka.rdkafka.a:b=1", "--set kafka.rdkafka.a:b: want rdkafka.<name> with a "
+                                            "name of letters, digits, '.', '_' and '-'");
+    expect_set_error("kafka.rdkafka.x\n[main]\nname=1",
+                     "--set kafka.rdkafka.x\\x0a[main]\\x0aname: want rdkafka.<name> with a name "
+                     "of letters, digits, '.', '_' and '-'");
+    expect_file_error("[kafka]\nrdkafka.a b = 1\n", "@:2: [kafka] rdkafka.a b: want rdkafka.<name> "
+                                                    "with a name of letters, digits, '.', '_' and "
+                                                    "'-'");
+    struct tconf c = {0};
+    load_text_ok(&c, "[kafka]\nrdkafka.Sasl.oauth-bearer_x.9 = 1\n");
+    assert_string_equal(c.props.v[0], "Sasl.oauth-bearer_x.9=1");
+    kt_config_free(&schema, &c);
+}
+
+/* ---- ranges ---- */
+
+static void test_out_of_range_reports_where_value_and_range(void **state)
+{
+    (void)state;
+    expect_file_error("[main]\nname = x\ncount = 0\n",
+                      "@:3: [main] count: want at least 1, got '0'");
+    expect_file_error("[main]\ntimeout = 0\n", "@:2: [main] timeout: want 1ms to 1h, got '0'");
+    expect_set_error("main.timeout=1h1ms", "--set main.timeout: want 1ms to 1h, got '1h1ms'");
+    expect_set_error("main.max_bytes=1023", "--set main.max_bytes: want 1KiB to 1GiB, got '1023'");
+    /* A value read from the environment is checked like one written out. */
+    setenv("KT_TEST_COUNT", "0", 1);
+    expect_set_error("main.count=${KT_TEST_COUNT}", "--set main.count: want at least 1, got '0'");
+    unsetenv("KT_TEST_COUNT");
+
+    /* Both ends are allowed values. */
+    struct tconf c = {0};
+    load_text_ok(&c, "[main]\ncount = 1\ntimeout = 1ms\nmax_bytes = 1KiB\n");
+    assert_int_equal(c.count, 1);
+    assert_int_equal(c.timeout_ms, 1);
+    assert_int_equal(c.max_bytes, 1024);
+    load_text_ok(&c, "[main]\ntimeout = 60m\nmax_bytes = 1GiB\n");
+    assert_int_equal(c.timeout_ms, 3600000);
+    assert_int_equal(c.max_bytes, 1 << 30);
+    kt_config_free(&schema, &c);
+}
+
+static void test_bad_range_in_the_table_fails_every_load(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"", "..", "1", "x..", "..1..2", "5..1"};
+    static const char *const why[] = {
+        "want MIN..MAX, MIN.. or ..MAX", "want MIN..MAX, MIN.. or ..MAX",
+        "want MIN..MAX, MIN.. or ..MAX", "want a non-negative integer, got 'x'",
+        "want MIN..MAX, MIN.. or ..MAX", "MIN is above MAX"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        /* No default: the range is checked even when nothing sets the option. */
+        const struct kt_option opts[] = {
+            {"db", "n", KT_OPT_UINT, NULL, 0, bad[i], 0, "A bounded number."},
+        };
+        const struct kt_config_schema s = {"p", "1", "", opts, 1, NULL, 0, NULL};
+        uint64_t n = 0;
+        struct kt_err err = {0, ""};
+        char want[KT_ERR_MSG_MAX];
+        snprintf(want, sizeof(want), "option table: [db] n: range '%s': %s", bad[i], why[i]);
+        assert_int_equal(kt_config_load(&s, &n, NULL, NULL, 0, &err), KT_EINVAL);
+        assert_string_equal(err.msg, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +883,13 @@ int main(void)
         cmocka_unit_test(test_missing_file_is_error),
         cmocka_unit_test(test_reload_replaces_previous_values_without_leaks),
         cmocka_unit_test(test_secret_values_stay_out_of_error_messages),
+        cmocka_unit_test(test_error_messages_escape_what_a_terminal_would_act_on),
+        cmocka_unit_test(test_binary_garbage_gives_only_printable_messages),
+        cmocka_unit_test(test_file_over_the_limit_is_refused),
+        cmocka_unit_test(test_endless_files_are_refused_promptly),
+        cmocka_unit_test(test_prefix_names_are_limited_to_what_reads_back),
+        cmocka_unit_test(test_out_of_range_reports_where_value_and_range),
+        cmocka_unit_test(test_bad_range_in_the_table_fails_every_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

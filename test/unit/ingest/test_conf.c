@@ -1,5 +1,5 @@
-/* ingest configuration: the Kafka auth sections and connect_timeout in kotel-ingest's option
- * table, and the checks --check runs on them. */
+/* ingest configuration: the Kafka auth sections, connect_timeout and the ranges of counts,
+ * sizes and timeouts in kotel-ingest's option table, and the checks --check runs on them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,12 +91,51 @@ static void test_auth_check_errors(void **state)
     kt_config_free(&ingest_conf_schema, &c);
 }
 
+/* What --check refuses: values with which the binary could not work. */
+static void test_values_that_break_the_receiver_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *set, *want;
+    } bad[] = {
+        {"receiver.max_connections=0", "--set receiver.max_connections: want at least 1, got '0'"},
+        {"receiver.max_request_bytes=0",
+         "--set receiver.max_request_bytes: want at least 1KiB, got '0'"},
+        {"receiver.idle_timeout=0", "--set receiver.idle_timeout: want at least 100ms, got '0'"},
+        {"receiver.header_timeout=10",
+         "--set receiver.header_timeout: want at least 100ms, got '10'"},
+        {"kafka.max_message_bytes=1000",
+         "--set kafka.max_message_bytes: want 1KiB to 999MB, got '1000'"},
+        {"kafka.max_message_bytes=1GB",
+         "--set kafka.max_message_bytes: want 1KiB to 999MB, got '1GB'"},
+        {"kafka.queue_max_messages=0", "--set kafka.queue_max_messages: want at least 1, got '0'"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct ingest_conf c;
+        struct kt_err err = {0};
+        assert_int_equal(load(&c, &bad[i].set, 1, &err), KT_EINVAL);
+        assert_string_equal(err.msg, bad[i].want);
+        kt_config_free(&ingest_conf_schema, &c);
+    }
+    /* 0 where the documentation gives it a meaning, and the smallest values allowed. */
+    const char *sets[] = {"batch.send_batch_max_size=0",   "kafka.timeout=0",
+                          "service.shutdown_timeout=0",    "receiver.max_connections=1",
+                          "receiver.header_timeout=100ms", "kafka.max_message_bytes=1KiB"};
+    struct ingest_conf c;
+    struct kt_err err = {0};
+    assert_int_equal(load(&c, sets, sizeof(sets) / sizeof(sets[0]), &err), 0);
+    assert_int_equal(c.receiver.max_connections, 1);
+    assert_int_equal(c.kafka.max_message_bytes, 1024);
+    kt_config_free(&ingest_conf_schema, &c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_defaults),
         cmocka_unit_test(test_auth_sections_load),
         cmocka_unit_test(test_auth_check_errors),
+        cmocka_unit_test(test_values_that_break_the_receiver_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
-/* process configuration: the Kafka auth sections and connect_timeout in kotel-process's option
- * table, and the checks --check runs on them. */
+/* process configuration: the Kafka auth sections, connect_timeout and the ranges of counts
+ * and timeouts in kotel-process's option table, and the checks --check runs on them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,12 +91,48 @@ static void test_auth_check_errors(void **state)
     process_conf_free(&c);
 }
 
+/* What --check refuses: values with which the binary could not work. */
+static void test_values_that_break_the_pipeline_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *set, *want;
+    } bad[] = {
+        {"kafka.max_pending_messages=0",
+         "--set kafka.max_pending_messages: want at least 1, got '0'"},
+        {"kafka.session_timeout=0", "--set kafka.session_timeout: want 1ms to 1h, got '0'"},
+        {"kafka.heartbeat_interval=2h", "--set kafka.heartbeat_interval: want 1ms to 1h, got '2h'"},
+        {"tail_sampling.num_traces=0",
+         "--set tail_sampling.num_traces: want 1 to 4294967294, got '0'"},
+        {"tail_sampling.sampled_cache_size=4294967295",
+         "--set tail_sampling.sampled_cache_size: want at most 4294967294, got '4294967295'"},
+        {"exporter.retry.initial_interval=0",
+         "--set exporter.retry.initial_interval: want at least 1ms, got '0'"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct process_conf c;
+        struct kt_err err = {0};
+        assert_int_equal(load(&c, &bad[i].set, 1, &err), KT_EINVAL);
+        assert_string_equal(err.msg, bad[i].want);
+        process_conf_free(&c);
+    }
+    /* 0 where the documentation gives it a meaning. */
+    const char *sets[] = {"exporter.retry.max_elapsed_time=0", "tail_sampling.sampled_cache_size=0",
+                          "tail_sampling.non_sampled_cache_size=0", "exporter.timeout=0"};
+    struct process_conf c;
+    struct kt_err err = {0};
+    assert_int_equal(load(&c, sets, sizeof(sets) / sizeof(sets[0]), &err), 0);
+    assert_int_equal(c.tail_sampling.sampled_cache_size, 0);
+    process_conf_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_defaults),
         cmocka_unit_test(test_auth_sections_load),
         cmocka_unit_test(test_auth_check_errors),
+        cmocka_unit_test(test_values_that_break_the_pipeline_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
