@@ -28,6 +28,7 @@ const ASSIGNED = /assigned [1-9]\d* partitions/;
 // a partition had no live owner (per isLive(clientId)): [{ partition, from, to }].
 function watchOwnership(group, isLive, intervalMs = 500) {
   const unownedSince = new Map();
+  const lastSeen = new Map(); // clientId -> partitions of its last assignment seen
   const gaps = [];
   const samples = [];
   let stopped = false;
@@ -41,8 +42,15 @@ function watchOwnership(group, isLive, intervalMs = 500) {
         g = null; // a coordinator move mid-test: skip the sample
       }
       if (g) {
+        // During a rebalance the coordinator lists no assignment until it completes, while
+        // with the cooperative protocol every member keeps consuming what it owns: a member
+        // listed without partitions then still owns its last assignment seen.
+        const rebalancing = g.state !== 'Stable';
         const owned = new Set();
-        for (const m of g.members) if (isLive(m.clientId)) for (const p of m.partitions) owned.add(p);
+        for (const m of g.members) {
+          if (!rebalancing || m.partitions.length > 0) lastSeen.set(m.clientId, m.partitions);
+          if (isLive(m.clientId)) for (const p of lastSeen.get(m.clientId) || []) owned.add(p);
+        }
         samples.push({ at: now, state: g.state, members: g.members.map((m) => `${m.clientId}:${m.partitions.length}`) });
         for (let p = 0; p < PARTITIONS; p++) {
           const key = `${p}`;
