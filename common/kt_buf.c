@@ -5,21 +5,29 @@
 
 #include "kt_err.h"
 
+size_t kt_buf_grown_cap(const struct kt_buf *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return b->cap;
+    size_t need = b->len + extra;
+    if (need < b->len)
+        return SIZE_MAX;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2)
+            return need;
+        cap *= 2;
+    }
+    return cap;
+}
+
 int kt_buf_reserve(struct kt_buf *b, size_t extra)
 {
     if (b->cap - b->len >= extra)
         return 0;
-    size_t need = b->len + extra;
-    if (need < b->len)
+    if (b->len + extra < b->len)
         return KT_ENOMEM;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
+    size_t cap = kt_buf_grown_cap(b, extra);
     uint8_t *p = realloc(b->p, cap);
     if (p == NULL)
         return KT_ENOMEM;

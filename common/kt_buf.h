@@ -25,6 +25,9 @@ struct kt_buf {
         NULL, 0, 0                                                                                 \
     }
 
+/* The capacity kt_buf_reserve(b, extra) would leave b with (b->cap when it fits already),
+ * so that a caller can check a memory budget before the allocation happens. */
+size_t kt_buf_grown_cap(const struct kt_buf *b, size_t extra);
 /* Ensures room for `extra` more bytes. Returns 0 or KT_ENOMEM. */
 int kt_buf_reserve(struct kt_buf *b, size_t extra);
 int kt_buf_append(struct kt_buf *b, const void *p, size_t n);

@@ -136,16 +136,10 @@ int srv_req_body_add(struct srv_req *r, const void *p, size_t n)
         return 413;
     }
     size_t before = r->body.cap;
-    if (r->body.len + n > before) {
-        /* What kt_buf_reserve would grow to, checked before it is allocated. */
-        size_t cap = before ? before : 256;
-        while (cap < r->body.len + n)
-            cap *= 2;
-        if (!budget_allows(rs, cap - before)) {
-            r->early_status = 503;
-            srv_req_release_body(r);
-            return 503;
-        }
+    if (!budget_allows(rs, kt_buf_grown_cap(&r->body, n) - before)) {
+        r->early_status = 503;
+        srv_req_release_body(r);
+        return 503;
     }
     if (kt_buf_append(&r->body, p, n) != 0)
         return KT_ENOMEM;
