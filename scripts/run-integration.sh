@@ -6,6 +6,7 @@
 # non-zero when any test fails or none ran.
 #
 #   scripts/run-integration.sh [extra node --test arguments, e.g. --test-name-pattern=curl]
+#   scripts/run-integration.sh test/integration/FILE.test.js ...   only those files
 #   KT_TEST_VERBOSE=1 ...   also streams the children's stderr (kotel-ingest, devbroker)
 #   KT_TEST_KAFKA=devbroker ...  skips the tests on real Apache Kafka (quick local runs)
 #
@@ -62,7 +63,12 @@ if [[ ",$KT_TEST_KAFKA," == *,real,* ]] && [ -z "${KT_KAFKA_ENV:-}" ]; then
   fi
 fi
 set +e
-node --test --test-concurrency=1 "$@" test/integration/ test/interop/ 2>&1 | tee "$log"
+# Test files named among the arguments replace the default directories.
+targets=(test/integration/ test/interop/)
+for a in "$@"; do
+  case "$a" in *.test.js) targets=() ;; esac
+done
+node --test --test-concurrency=1 "$@" "${targets[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 
