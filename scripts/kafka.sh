@@ -18,6 +18,9 @@
 #   scripts/kafka.sh kill ID [--dir D]         SIGKILL one node
 #   scripts/kafka.sh start ID [--dir D]        starts a stopped node; waits until it is back
 #   scripts/kafka.sh status [--dir D]          one line per node; exit 1 if any is down
+#   scripts/kafka.sh quota CLIENT_ID BYTES_PER_S [--dir D]
+#       A producer byte-rate quota for one client.id (the brokers throttle it, as a shared
+#       production cluster does): Kafka slower than its clients, on purpose.
 #
 # Replication: default.replication.factor = min(N,3); min.insync.replicas = 2 when N >= 3.
 # auto.create.topics.enable = false, as operators run production clusters.
@@ -33,7 +36,7 @@ READY_TIMEOUT_S="${KT_KAFKA_READY_TIMEOUT:-120}"
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -44,6 +47,7 @@ brokers=3
 partitions=4
 dir="${KT_KAFKA_DIR:-$here/build/kafka}"
 id=""
+rate=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --brokers) brokers="$2"; shift 2 ;;
@@ -51,7 +55,11 @@ while [ $# -gt 0 ]; do
     --dir) dir="$2"; shift 2 ;;
     -h|--help) usage 0 ;;
     -*) die "unknown option $1" ;;
-    *) [ -z "$id" ] || die "unexpected argument $1"; id="$1"; shift ;;
+    *)
+      if [ -z "$id" ]; then id="$1"
+      elif [ "$cmd" = quota ] && [ -z "$rate" ]; then rate="$1"
+      else die "unexpected argument $1"; fi
+      shift ;;
   esac
 done
 case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
@@ -411,6 +419,16 @@ cmd_status() {
   return $rc
 }
 
+cmd_quota() {
+  load_state
+  [ -n "$id" ] || die "quota: want a client.id"
+  [[ "$rate" =~ ^[1-9][0-9]*$ ]] || die "quota: want bytes per second, got '$rate'"
+  java_run kafka.admin.ConfigCommand --bootstrap-server "$(bootstrap 0)" --alter \
+    --add-config "producer_byte_rate=$rate" --entity-type clients --entity-name "$id" >/dev/null ||
+    die "quota: kafka-configs could not set producer_byte_rate=$rate for client.id $id"
+  echo "kafka.sh: producer_byte_rate=$rate for client.id $id" >&2
+}
+
 case "$cmd" in
   up) cmd_up ;;
   down) cmd_down ;;
@@ -418,5 +436,6 @@ case "$cmd" in
   start) cmd_start ;;
   status) cmd_status ;;
   -h|--help|help) usage 0 ;;
-  *) die "unknown command '$cmd' (up, down, kill, start, status)" ;;
+  quota) cmd_quota ;;
+  *) die "unknown command '$cmd' (up, down, kill, start, status, quota)" ;;
 esac

@@ -67,6 +67,9 @@ async function runChaos(opts = {}) {
     log: (m) => process.stderr.write(`chaos: ${m}\n`),
     ...opts,
   };
+  // Faults spread over the time the spans take to send, unless told otherwise.
+  const meanGap = (o.spans / o.rate / Math.max(1, o.faults)) * 1000;
+  o.gapMs = o.gapMs || [Math.round(0.4 * meanGap), Math.round(1.6 * meanGap)];
   const t0 = Date.now();
   const cluster = realCluster();
   const brokers = Array.from({ length: Number(cluster.KAFKA_BROKERS) || 3 }, (_, i) => i + 1);

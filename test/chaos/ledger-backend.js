@@ -3,7 +3,8 @@
 // sharing one ledger of what arrived. Only the ledger keys are kept (a count per span, log
 // record or data point), so a run of millions of items stays small. The fault script can
 // make both refuse for a while (gRPC UNAVAILABLE, RESOURCE_EXHAUSTED with a RetryInfo, HTTP
-// 503 or 429 with Retry-After) or hang (hold requests unanswered, then refuse them).
+// 503 or 429 with Retry-After) or hang (hold requests unanswered, then refuse them); the
+// gRPC one can be capped to a rate (a backend slower than what flows in).
 
 const grpc = require('@grpc/grpc-js');
 const http = require('node:http');
@@ -39,6 +40,21 @@ class Ledger {
     this.mode = null; // null | { kind: 'unavailable' | 'exhausted' | 'http503' | 'http429' | 'hang', until }
     this.held = new Set(); // answers of hung requests, called when the hang ends
     this.waiters = new Set();
+  }
+
+  // Caps what is accepted at `itemsPerS` (0: no cap): an export is answered once the
+  // backend's budget reaches its items, like a backend that takes a fixed rate.
+  limitRate(itemsPerS) {
+    this.rate = itemsPerS;
+    this.nextFree = Date.now();
+  }
+
+  // ms until an export of n items may be answered under the rate cap.
+  admit(n) {
+    if (!this.rate) return 0;
+    const now = Date.now();
+    this.nextFree = Math.max(now, this.nextFree) + (n * 1000) / this.rate;
+    return this.nextFree - now;
   }
 
   refuse() {
@@ -134,8 +150,13 @@ async function startGrpc(ledger) {
         } catch (e) {
           return cb({ code: grpc.status.INVALID_ARGUMENT, details: `cannot decode: ${e.message}` });
         }
-        ledger.record(signal, keys);
-        cb(null, Buffer.alloc(0));
+        const wait = ledger.admit(keys.length);
+        const answer = () => {
+          ledger.record(signal, keys);
+          cb(null, Buffer.alloc(0));
+        };
+        if (wait > 0) setTimeout(answer, wait);
+        else answer();
       },
     });
   }

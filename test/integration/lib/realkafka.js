@@ -84,10 +84,10 @@ function admin(args, opts) {
   return run(path.join(BUILD, 'kotel-kafka-admin'), ['-b', realCluster().PLAINTEXT, ...args], opts);
 }
 
-// scripts/kafka.sh kill|start|status NODE against the shared cluster.
-function kafkaSh(cmd, node) {
-  const args = [cmd];
-  if (node !== undefined) args.push(String(node));
+// scripts/kafka.sh kill|start|status NODE (or quota CLIENT_ID RATE) against the shared
+// cluster.
+function kafkaSh(cmd, ...rest) {
+  const args = [cmd, ...rest.filter((x) => x !== undefined).map(String)];
   args.push('--dir', realCluster().dir);
   return run(KAFKA_SH, args, { timeoutMs: 180000 });
 }
