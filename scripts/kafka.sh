@@ -19,8 +19,9 @@
 #   scripts/kafka.sh start ID [--dir D]        starts a stopped node; waits until it is back
 #   scripts/kafka.sh status [--dir D]          one line per node; exit 1 if any is down
 #   scripts/kafka.sh quota CLIENT_ID BYTES_PER_S [--dir D]
-#       A producer byte-rate quota for one client.id (the brokers throttle it, as a shared
-#       production cluster does): Kafka slower than its clients, on purpose.
+#       A producer byte-rate quota for one client.id, per broker (the brokers throttle it,
+#       as a busy shared cluster or a slow link does): Kafka slower than its clients, on
+#       purpose. BYTES_PER_S 0 removes the quota.
 #
 # Replication: default.replication.factor = min(N,3); min.insync.replicas = 2 when N >= 3.
 # auto.create.topics.enable = false, as operators run production clusters.
@@ -36,7 +37,7 @@ READY_TIMEOUT_S="${KT_KAFKA_READY_TIMEOUT:-120}"
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -422,9 +423,11 @@ cmd_status() {
 cmd_quota() {
   load_state
   [ -n "$id" ] || die "quota: want a client.id"
-  [[ "$rate" =~ ^[1-9][0-9]*$ ]] || die "quota: want bytes per second, got '$rate'"
+  [[ "$rate" =~ ^[0-9]+$ ]] || die "quota: want bytes per second, got '$rate'"
+  local change=(--add-config "producer_byte_rate=$rate")
+  [ "$rate" -gt 0 ] || change=(--delete-config producer_byte_rate)
   java_run kafka.admin.ConfigCommand --bootstrap-server "$(bootstrap 0)" --alter \
-    --add-config "producer_byte_rate=$rate" --entity-type clients --entity-name "$id" >/dev/null ||
+    "${change[@]}" --entity-type clients --entity-name "$id" >/dev/null ||
     die "quota: kafka-configs could not set producer_byte_rate=$rate for client.id $id"
   echo "kafka.sh: producer_byte_rate=$rate for client.id $id" >&2
 }

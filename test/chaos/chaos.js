@@ -23,7 +23,7 @@ const { newGroup } = require('../integration/lib/kprocess');
 const { startLedgerBackends } = require('./ledger-backend');
 const { startClients } = require('./ledger-clients');
 const { ingestInstance, processInstance } = require('./instances');
-const { faultScript, brokerPids } = require('./faults');
+const { faultScript, brokerPids, netemNote } = require('./faults');
 
 const alive = (pid) => {
   try {
@@ -77,7 +77,8 @@ async function runChaos(opts = {}) {
   const backends = await startLedgerBackends();
   const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kotel-chaos-spool-'));
   const topicSets = { 'kafka.traces_topic': topics.traces, 'kafka.metrics_topic': topics.metrics, 'kafka.logs_topic': topics.logs };
-  const ingestSets = { 'kafka.brokers': cluster.PLAINTEXT, ...topicSets, 'service.shutdown_timeout': '20s' };
+  const ingestClientId = `chaos-ingest-${process.pid}`;
+  const ingestSets = { 'kafka.brokers': cluster.PLAINTEXT, ...topicSets, 'kafka.client_id': ingestClientId, 'service.shutdown_timeout': '20s' };
   const [g1, h1, g2, h2] = await freePorts(4);
   const ingests = [
     ingestInstance('ingest-1', { grpc: g1, http: h1 }, ingestSets),
@@ -106,10 +107,12 @@ async function runChaos(opts = {}) {
   const extraReplica = processInstance('process-4', replicaSets(4));
   const all = [...ingests, ...replicas, extraReplica];
   const script = faultScript(
-    { cluster: { dir: cluster.dir, brokers }, ingests, replicas, extraReplica, ledger: backends.ledger, outageMs: o.outageMs, log: o.log },
+    { cluster: { dir: cluster.dir, brokers }, ingests, replicas, extraReplica, ingestClientId, ledger: backends.ledger, outageMs: o.outageMs, log: o.log },
     { seed: o.seed, total: o.faults, scale: o.scale, gapMs: o.gapMs },
   );
   o.log(`seed ${o.seed}: ${o.spans} spans at ${o.rate}/s, ${o.faults} faults, topics ${topics.traces} (${o.partitions} partitions), group ${group}`);
+  const netem = netemNote();
+  o.log(netem);
   let clients = null;
   let summary;
   try {
@@ -173,6 +176,7 @@ async function runChaos(opts = {}) {
       backend: { requests: ledger.requests, refusedOrHeld: ledger.refusedRequests },
       restarts: Object.fromEntries(all.map((i) => [i.name, i.exits.length])),
       spool: !!o.spool,
+      networkSlowdown: netem,
       anomalies: script.anomalies,
     };
   } finally {
@@ -201,6 +205,7 @@ function printSummary(s, out = process.stdout) {
       `  faults       ${s.faults.injected} injected: ${Object.entries(s.faults.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}`,
       `  backend      ${s.backend.requests} requests recorded, ${s.backend.refusedOrHeld} refused or held`,
       `  spool        ${s.spool ? 'on ingest-2' : 'off'}`,
+      `  netem        ${s.networkSlowdown}`,
       `  anomalies    ${s.anomalies.length ? s.anomalies.join('; ') : 'none'}`,
       '',
     ].join('\n'),

@@ -33,7 +33,7 @@ function brokerPids(dir) {
 }
 
 // world: { cluster: { dir, brokers: [ids] }, ingests: [instance], replicas: [instance],
-//          extraReplica: instance, ledger, outageMs, log(msg) }
+//          extraReplica: instance, ingestClientId, ledger, outageMs, log(msg) }
 // Returns { start(), stop(), counts, anomalies } where start() begins injecting one fault
 // every gapMs (random in range) until stop() or `total` faults were injected.
 function faultScript(world, { seed, total, gapMs = [2000, 8000], scale = 1 } = {}) {
@@ -152,6 +152,26 @@ function faultScript(world, { seed, total, gapMs = [2000, 8000], scale = 1 } = {
       },
     },
     {
+      // A slow link to Kafka, the way the brokers impose it: a producer byte-rate quota on
+      // the ingest instances' client.id (tc netem needs a kernel with sch_netem and the
+      // cluster in a network namespace of its own; see netemNote).
+      kind: 'Kafka throttled (producer quota)',
+      weight: 1,
+      can: () => !busy.has('kafka'),
+      run: async () => {
+        const ms = dur(5000, 15000);
+        return hold('kafka', async () => {
+          await kafkaSh('quota', world.ingestClientId, 64 * 1024);
+          world.log(`producer quota of 64 KiB/s per broker on ${world.ingestClientId} for ${ms} ms`);
+          try {
+            await sleep(ms);
+          } finally {
+            await kafkaSh('quota', world.ingestClientId, 0);
+          }
+        });
+      },
+    },
+    {
       kind: 'backend refusing',
       weight: 2,
       can: () => !busy.has('backend'),
@@ -244,4 +264,18 @@ function faultScript(world, { seed, total, gapMs = [2000, 8000], scale = 1 } = {
   };
 }
 
-module.exports = { faultScript, prng, brokerPids };
+// Why the run does not slow the network itself, or null when it could (sch_netem present).
+function netemNote() {
+  let config = '';
+  try {
+    config = require('node:zlib').gunzipSync(fs.readFileSync('/proc/config.gz')).toString();
+  } catch {
+    return 'network slowdown (tc netem) not injected: cannot read /proc/config.gz to tell whether the kernel has sch_netem';
+  }
+  if (!/^CONFIG_NET_SCH_NETEM=[ym]$/m.test(config)) {
+    return 'network slowdown (tc netem) not injected: this kernel has no sch_netem (CONFIG_NET_SCH_NETEM unset); a broker-side producer quota stands in for a slow link';
+  }
+  return 'network slowdown (tc netem) not injected: it needs the cluster in a network namespace of its own, which scripts/kafka.sh does not build; a broker-side producer quota stands in for a slow link';
+}
+
+module.exports = { faultScript, prng, brokerPids, netemNote };
