@@ -10,13 +10,17 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
 struct kt_tls_ctx {
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_x509_crt ca;
+    mbedtls_x509_crt own; /* the certificate presented for mTLS, if any */
+    mbedtls_pk_context own_key;
     mbedtls_ssl_config conf;
     char alpn_name[16];
     const char *alpn_list[2]; /* mbedTLS keeps the pointer: it must live as long as conf */
@@ -37,15 +41,75 @@ static int tls_fail(struct kt_err *err, int code, int mrc, const char *what)
     return kt_err_set(err, code, "TLS %s: %s (-0x%04x)", what, buf, (unsigned)-mrc);
 }
 
-int kt_tls_ctx_new(const char *ca_file, bool insecure, const char *alpn, struct kt_tls_ctx **out,
+/* "YYYY-MM-DD HH:MM UTC" of an X.509 time, for messages. */
+static void x509_time_str(const mbedtls_x509_time *t, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%04d-%02d-%02d %02d:%02d UTC", t->year, t->mon, t->day, t->hour, t->min);
+}
+
+/* Loads cert_file and key_file into crt and pk and checks that they belong together and
+ * that the certificate is valid now. Errors name the option and the file. */
+static int load_keypair(const char *section, const char *cert_file, const char *key_file,
+                        mbedtls_x509_crt *crt, mbedtls_pk_context *pk, struct kt_err *err)
+{
+    char why[160];
+    int mrc = mbedtls_x509_crt_parse_file(crt, cert_file);
+    if (mrc != 0) {
+        mbedtls_strerror(mrc, why, sizeof(why));
+        return kt_err_set(err, KT_EINVAL, "%s cert_file '%s': not a certificate: %s", section,
+                          cert_file, why);
+    }
+    mrc = mbedtls_pk_parse_keyfile(pk, key_file, NULL);
+    if (mrc != 0) {
+        mbedtls_strerror(mrc, why, sizeof(why));
+        return kt_err_set(err, KT_EINVAL, "%s key_file '%s': not a private key%s: %s", section,
+                          key_file,
+                          mrc == MBEDTLS_ERR_PK_PASSWORD_REQUIRED ? " (encrypted keys are not supported)"
+                                                                  : "",
+                          why);
+    }
+    if (mbedtls_pk_check_pair(&crt->pk, pk) != 0)
+        return kt_err_set(err, KT_EINVAL,
+                          "%s key_file '%s' is not the private key of cert_file '%s'", section,
+                          key_file, cert_file);
+    char when[32];
+    if (mbedtls_x509_time_is_past(&crt->valid_to)) {
+        x509_time_str(&crt->valid_to, when, sizeof(when));
+        return kt_err_set(err, KT_EINVAL, "%s cert_file '%s': the certificate expired on %s",
+                          section, cert_file, when);
+    }
+    if (mbedtls_x509_time_is_future(&crt->valid_from)) {
+        x509_time_str(&crt->valid_from, when, sizeof(when));
+        return kt_err_set(err, KT_EINVAL, "%s cert_file '%s': the certificate is valid only from %s",
+                          section, cert_file, when);
+    }
+    return 0;
+}
+
+int kt_tls_ctx_new(const struct kt_tls_client_opts *o, struct kt_tls_ctx **out,
                    struct kt_err *err)
 {
+    const char *section = o->section ? o->section : "[tls]";
+    bool has_cert = o->cert_file && o->cert_file[0];
+    bool has_key = o->key_file && o->key_file[0];
+    if (has_cert != has_key)
+        return kt_err_set(err, KT_EINVAL, "%s: %s is set without %s (mTLS needs both)", section,
+                          has_cert ? "cert_file" : "key_file", has_cert ? "key_file" : "cert_file");
+    /* Debian 12's mbedTLS (2.28) speaks TLS 1.2 only; 1.3 is experimental there and not
+     * built. Refusing beats silently allowing 1.2. */
+    if (o->min_version && o->min_version[0] && strcmp(o->min_version, "1.2") != 0)
+        return kt_err_set(err, KT_EINVAL,
+                          "%s min_version = %s: this build's TLS library (mbedTLS %s) has TLS 1.2 "
+                          "only; use 1.2",
+                          section, o->min_version, MBEDTLS_VERSION_STRING);
     struct kt_tls_ctx *x = calloc(1, sizeof(*x));
     if (x == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     mbedtls_entropy_init(&x->entropy);
     mbedtls_ctr_drbg_init(&x->drbg);
     mbedtls_x509_crt_init(&x->ca);
+    mbedtls_x509_crt_init(&x->own);
+    mbedtls_pk_init(&x->own_key);
     mbedtls_ssl_config_init(&x->conf);
     int rc = 0;
     static const unsigned char pers[] = "kotel-tls-client";
@@ -62,24 +126,36 @@ int kt_tls_ctx_new(const char *ca_file, bool insecure, const char *alpn, struct 
         goto fail;
     }
     mbedtls_ssl_conf_rng(&x->conf, mbedtls_ctr_drbg_random, &x->drbg);
-    if (insecure) {
+    mbedtls_ssl_conf_min_version(&x->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
+    if (o->insecure) {
         mbedtls_ssl_conf_authmode(&x->conf, MBEDTLS_SSL_VERIFY_NONE);
     } else {
-        const char *path = ca_file && ca_file[0] ? ca_file : KT_TLS_SYSTEM_CA_FILE;
+        const char *path = o->ca_file && o->ca_file[0] ? o->ca_file : KT_TLS_SYSTEM_CA_FILE;
         mrc = mbedtls_x509_crt_parse_file(&x->ca, path);
         /* A positive count means some entries of a system bundle were not understood; the
          * others still serve as anchors. */
         if (mrc < 0) {
             char buf[160];
             mbedtls_strerror(mrc, buf, sizeof(buf));
-            rc = kt_err_set(err, KT_EINVAL, "CA file '%s': %s", path, buf);
+            rc = kt_err_set(err, KT_EINVAL, "%s ca_file '%s': %s", section, path, buf);
             goto fail;
         }
         mbedtls_ssl_conf_authmode(&x->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
         mbedtls_ssl_conf_ca_chain(&x->conf, &x->ca, NULL);
     }
-    if (alpn && alpn[0]) {
-        snprintf(x->alpn_name, sizeof(x->alpn_name), "%s", alpn);
+    if (has_cert) {
+        rc = load_keypair(section, o->cert_file, o->key_file, &x->own, &x->own_key, err);
+        if (rc != 0)
+            goto fail;
+        mrc = mbedtls_ssl_conf_own_cert(&x->conf, &x->own, &x->own_key);
+        if (mrc != 0) {
+            rc = tls_fail(err, KT_EINVAL, mrc, "client certificate");
+            goto fail;
+        }
+    }
+    if (o->alpn && o->alpn[0]) {
+        snprintf(x->alpn_name, sizeof(x->alpn_name), "%s", o->alpn);
         x->alpn_list[0] = x->alpn_name;
         x->alpn_list[1] = NULL;
         mrc = mbedtls_ssl_conf_alpn_protocols(&x->conf, x->alpn_list);
@@ -100,6 +176,8 @@ void kt_tls_ctx_free(struct kt_tls_ctx *x)
     if (x == NULL)
         return;
     mbedtls_ssl_config_free(&x->conf);
+    mbedtls_pk_free(&x->own_key);
+    mbedtls_x509_crt_free(&x->own);
     mbedtls_x509_crt_free(&x->ca);
     mbedtls_ctr_drbg_free(&x->drbg);
     mbedtls_entropy_free(&x->entropy);

@@ -18,9 +18,21 @@ struct kt_tls_conn;
 /* The CA bundle used when no ca_file is given. */
 #define KT_TLS_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
-/* ca_file: PEM bundle, NULL or "" for the system store. insecure: do not verify the peer.
- * alpn: protocol to offer ("h2") or NULL for none. Errors name the file. */
-int kt_tls_ctx_new(const char *ca_file, bool insecure, const char *alpn, struct kt_tls_ctx **out,
+/* What a client context is built from. Strings are borrowed for the call only. */
+struct kt_tls_client_opts {
+    const char *ca_file;   /* PEM bundle; NULL or "" for the system store */
+    const char *cert_file; /* client certificate chain (PEM) presented for mTLS; NULL or "" */
+    const char *key_file;  /* its private key (PEM or DER); set exactly when cert_file is */
+    const char *min_version; /* "1.2" (also NULL or ""); "1.3" is refused: see kt_tls.c */
+    bool insecure;           /* do not verify the peer */
+    const char *alpn;        /* protocol to offer ("h2") or NULL for none */
+    const char *section;     /* names the options in errors, e.g. "[exporter.tls]" */
+};
+
+/* Builds a client context. A key that does not parse, a certificate that does not parse,
+ * does not match its key, has expired or is not valid yet are errors naming the option and
+ * the file, as is a min_version this build cannot honour. */
+int kt_tls_ctx_new(const struct kt_tls_client_opts *o, struct kt_tls_ctx **out,
                    struct kt_err *err);
 void kt_tls_ctx_free(struct kt_tls_ctx *ctx);
 

@@ -89,9 +89,15 @@ struct process_conf {
         struct kt_strlist headers; /* "Key=Value" */
         uint64_t send_batch_size;
         uint64_t send_batch_timeout_ms;
-        bool tls_insecure_skip_verify;
-        char *tls_ca_file;
     } exporter;
+    struct {
+        char *ca_file;   /* "": the system trust store */
+        char *cert_file; /* client certificate for mTLS; "" none */
+        char *key_file;
+        char *server_name_override; /* SNI and verified name; "": the endpoint's host */
+        int min_version; /* 0: "1.2", 1: "1.3" */
+        bool insecure_skip_verify;
+    } exporter_tls;
     struct {
         uint64_t initial_interval_ms;
         uint64_t max_interval_ms;

@@ -809,21 +809,34 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
             goto fail;
         }
     }
+    const struct kt_tls_client_opts tls_opts = {
+        .ca_file = conf->exporter_tls.ca_file,
+        .cert_file = conf->exporter_tls.cert_file,
+        .key_file = conf->exporter_tls.key_file,
+        .min_version = conf->exporter_tls.min_version == 1 ? "1.3" : "1.2",
+        .insecure = conf->exporter_tls.insecure_skip_verify,
+        .section = "[exporter.tls]",
+    };
     struct otlp_client_opts o = {
         .host = host,
         .port = port,
         .tls = tls,
-        .tls_ca_file = conf->exporter.tls_ca_file,
-        .tls_insecure_skip_verify = conf->exporter.tls_insecure_skip_verify,
+        .tls_opts = &tls_opts,
+        .server_name = conf->exporter_tls.server_name_override,
         .proto = e->protocol == PROCESS_PROTO_GRPC ? OTLP_CLIENT_H2 : OTLP_CLIENT_H1,
         .timeout_ms = conf->exporter.timeout_ms,
     };
-    if ((rc = otlp_client_new(loop, &o, on_answer, e, &e->client, err)) != 0) {
-        kt_err_prefix(err, "[exporter] %s: ",
-                      conf->exporter.tls_ca_file && conf->exporter.tls_ca_file[0] ? "tls_ca_file"
-                                                                                  : "endpoint");
+    if ((rc = otlp_client_new(loop, &o, on_answer, e, &e->client, err)) != 0)
         goto fail;
-    }
+    if (!tls && ((conf->exporter_tls.ca_file && conf->exporter_tls.ca_file[0]) ||
+                 (conf->exporter_tls.cert_file && conf->exporter_tls.cert_file[0])))
+        kt_warn("[exporter.tls] is set but [exporter] endpoint %s is plaintext (http://): "
+                "nothing is encrypted; use https:// for TLS",
+                conf->exporter.endpoint);
+    if (tls && conf->exporter_tls.insecure_skip_verify)
+        kt_warn("[exporter.tls] insecure_skip_verify = true: the backend at %s is not "
+                "authenticated; anyone on the path can read and alter the telemetry",
+                conf->exporter.endpoint);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
         ev_init(&e->batch_timer[s], batch_cb);
         e->batch_timer[s].data = e;

@@ -159,7 +159,7 @@ static void connected(struct otlp_client *c)
     }
     if (c->tls) {
         struct kt_err err = {0};
-        if (kt_tls_conn_new(c->tls_ctx, c->fd, c->host, &c->tls_conn, &err) != 0) {
+        if (kt_tls_conn_new(c->tls_ctx, c->fd, c->server_name, &c->tls_conn, &err) != 0) {
             conn_lost(c, KT_EIO, err.msg);
             return;
         }
@@ -550,6 +550,8 @@ int otlp_client_new(struct ev_loop *loop, const struct otlp_client_opts *opts,
     c->done = done;
     c->ctx = ctx;
     snprintf(c->host, sizeof(c->host), "%s", opts->host);
+    snprintf(c->server_name, sizeof(c->server_name), "%s",
+             opts->server_name && opts->server_name[0] ? opts->server_name : opts->host);
     snprintf(c->port, sizeof(c->port), "%s", opts->port);
     snprintf(c->authority, sizeof(c->authority), strchr(c->host, ':') ? "[%s]:%s" : "%s:%s",
              c->host, c->port);
@@ -561,8 +563,11 @@ int otlp_client_new(struct ev_loop *loop, const struct otlp_client_opts *opts,
     c->job_fd = -1;
     c->io_fd = -1;
     if (c->tls) {
-        int rc = kt_tls_ctx_new(opts->tls_ca_file, opts->tls_insecure_skip_verify,
-                                c->proto == OTLP_CLIENT_H2 ? "h2" : "http/1.1", &c->tls_ctx, err);
+        struct kt_tls_client_opts to = {0};
+        if (opts->tls_opts)
+            to = *opts->tls_opts;
+        to.alpn = c->proto == OTLP_CLIENT_H2 ? "h2" : "http/1.1";
+        int rc = kt_tls_ctx_new(&to, &c->tls_ctx, err);
         if (rc != 0) {
             free(c);
             return rc;

@@ -16,6 +16,7 @@
 
 #include "kt_buf.h"
 #include "kt_err.h"
+#include "kt_tls.h"
 
 enum otlp_client_proto { OTLP_CLIENT_H2 = 0, OTLP_CLIENT_H1 = 1 };
 
@@ -23,8 +24,10 @@ struct otlp_client_opts {
     const char *host; /* DNS name or IP literal, without brackets */
     const char *port;
     bool tls;
-    const char *tls_ca_file; /* NULL or "": system store */
-    bool tls_insecure_skip_verify;
+    /* With tls: trust, client certificate, version (alpn is set here); borrowed for
+     * otlp_client_new only. */
+    const struct kt_tls_client_opts *tls_opts;
+    const char *server_name; /* SNI and the name to verify; NULL or "": host */
     enum otlp_client_proto proto;
     uint64_t timeout_ms; /* connect + request + response; 0 = none */
 };

@@ -62,6 +62,7 @@ struct otlp_client {
     otlp_client_done_fn done;
     void *ctx;
     char host[256];
+    char server_name[256]; /* SNI / verified name: [exporter.tls] server_name_override or host */
     char port[16];
     char authority[300];
     enum otlp_client_proto proto;            /* what TLS negotiates (ALPN) */

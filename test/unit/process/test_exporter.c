@@ -738,7 +738,7 @@ static void base_conf(struct fixture *f, int protocol, int port, const char *pat
     c->exporter.headers.n = 1;
     c->exporter.send_batch_size = 1;
     c->exporter.send_batch_timeout_ms = 200;
-    c->exporter.tls_ca_file = (char *)"";
+    c->exporter_tls.ca_file = (char *)"";
     c->retry.initial_interval_ms = 10;
     c->retry.max_interval_ms = 50;
     c->retry.max_elapsed_time_ms = 0;
@@ -1440,7 +1440,7 @@ static void tls_conf(struct fixture *f, int protocol)
     f->srv.tls = &f->tls[0]->conf;
     base_conf(f, protocol, f->srv.port, NULL);
     snprintf(f->endpoint, sizeof(f->endpoint), "https://localhost:%d", f->srv.port);
-    f->conf.exporter.tls_ca_file = f->tls[0]->ca_path;
+    f->conf.exporter_tls.ca_file = f->tls[0]->ca_path;
 }
 
 static void test_tls_grpc(void **state)
@@ -1483,7 +1483,7 @@ static void test_tls_untrusted_certificate_fails(void **state)
     struct fixture *f = *state;
     tls_conf(f, PROCESS_PROTO_GRPC);
     f->tls[1] = tls_material_new("localhost"); /* a different key: not the server's */
-    f->conf.exporter.tls_ca_file = f->tls[1]->ca_path;
+    f->conf.exporter_tls.ca_file = f->tls[1]->ca_path;
     f->conf.retry.max_elapsed_time_ms = 50;
     start_exporter(f);
     submit(f, 1, 1, (void *)0x171, NULL);
@@ -1498,8 +1498,8 @@ static void test_tls_insecure_skip_verify(void **state)
 {
     struct fixture *f = *state;
     tls_conf(f, PROCESS_PROTO_HTTP_PROTOBUF);
-    f->conf.exporter.tls_ca_file = (char *)"";
-    f->conf.exporter.tls_insecure_skip_verify = true;
+    f->conf.exporter_tls.ca_file = (char *)"";
+    f->conf.exporter_tls.insecure_skip_verify = true;
     start_exporter(f);
     submit(f, 1, 1, (void *)0x181, NULL);
     run_until(f, one_done);
