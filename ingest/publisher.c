@@ -821,8 +821,24 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     p->pipe_rd = fds[0];
     p->pipe_wr = fds[1];
 
+    int rc;
+    /* Before the producer: its first events must not wait on the spool's startup. */
+    if (conf->spool.dir != NULL && conf->spool.dir[0] != '\0') {
+        const struct spool_opts so = {
+            .dir = conf->spool.dir,
+            .max_size = conf->spool.max_size,
+            .segment_size = conf->spool.segment_size,
+            .fsync = conf->spool.fsync,
+        };
+        rc = spool_new(&so, loop, spooled_cb, spool_ready_cb, p, &p->spool, err);
+        if (rc != 0) {
+            publisher_free(p);
+            return rc;
+        }
+        ev_timer_start(loop, &p->drain_timer);
+    }
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    int rc = configure(conf, kc, err);
+    rc = configure(conf, kc, err);
     if (rc != 0) {
         rd_kafka_conf_destroy(kc);
         publisher_free(p);
@@ -855,25 +871,14 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
                               rd_kafka_err2str(e));
         }
     }
-    if (conf->spool.dir != NULL && conf->spool.dir[0] != '\0') {
-        const struct spool_opts so = {
-            .dir = conf->spool.dir,
-            .max_size = conf->spool.max_size,
-            .segment_size = conf->spool.segment_size,
-            .fsync = conf->spool.fsync,
-        };
-        rc = spool_new(&so, loop, spooled_cb, spool_ready_cb, p, &p->spool, err);
-        if (rc != 0) {
-            publisher_free(p);
-            return rc;
-        }
-        ev_timer_start(loop, &p->drain_timer);
-    }
     p->mainq = rd_kafka_queue_get_main(p->rk);
     rd_kafka_queue_io_event_enable(p->mainq, p->pipe_wr, "1", 1);
     ev_io_init(&p->io, queue_io_cb, p->pipe_rd, EV_READ);
     p->io.data = p;
     ev_io_start(loop, &p->io);
+    /* librdkafka writes to the pipe only when the queue goes from empty to non-empty: what
+     * it queued before the pipe was hooked up (a refused connection) is served now. */
+    ev_feed_event(loop, &p->io, EV_READ);
     *out = p;
     return 0;
 }
