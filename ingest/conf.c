@@ -90,11 +90,11 @@ static const struct kt_option ingest_options[] = {
 static int ingest_validate(const void *conf, struct kt_err *err)
 {
     const struct ingest_conf *c = conf;
-    if (c->spool.dir != NULL && c->spool.dir[0] != '\0' && c->spool.max_size < c->spool.segment_size)
-        return kt_err_set(err, KT_EINVAL,
-                          "[spool] max_size: %llu bytes is below segment_size (%llu bytes)",
-                          (unsigned long long)c->spool.max_size,
-                          (unsigned long long)c->spool.segment_size);
+    if (c->spool.dir != NULL && c->spool.dir[0] != '\0' &&
+        c->spool.max_size < c->spool.segment_size)
+        return kt_err_set(
+            err, KT_EINVAL, "[spool] max_size: %llu bytes is below segment_size (%llu bytes)",
+            (unsigned long long)c->spool.max_size, (unsigned long long)c->spool.segment_size);
     return kt_kafka_auth_check(&c->kafka.auth, err);
 }
 

@@ -271,10 +271,8 @@ static bool retryable(rd_kafka_resp_err_t e)
     case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR__FATAL:
-        return false;
-    default:
-        return true;
+    case RD_KAFKA_RESP_ERR__FATAL: return false;
+    default: return true;
     }
 }
 
@@ -415,8 +413,8 @@ static void to_spool(struct publisher *p, struct sigpipe *s, const struct batche
 
 /* A delivery failed for now: the message is spooled instead (its payload is librdkafka's
  * copy, still valid in the report). False when the spool refused it. */
-static bool respool(struct publisher *p, const rd_kafka_message_t *m, struct pub_msg *pm,
-                    char *why, size_t why_n)
+static bool respool(struct publisher *p, const rd_kafka_message_t *m, struct pub_msg *pm, char *why,
+                    size_t why_n)
 {
     enum kt_signal sig = KT_SIGNAL_TRACES;
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
@@ -596,9 +594,9 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         if (!p->brokers_down)
             kt_warn("kafka: all brokers down (%s)%s%s", reason,
-                    !p->stats_on  ? ""
-                    : p->spool    ? "; spooling to [spool] dir until one is back: "
-                                  : "; refusing new requests until one is back",
+                    !p->stats_on ? ""
+                    : p->spool   ? "; spooling to [spool] dir until one is back: "
+                                 : "; refusing new requests until one is back",
                     p->stats_on && p->spool ? p->conf->spool.dir : "");
         p->brokers_down = true;
         /* What waits in the producer queue would only time out: spool it now (messages

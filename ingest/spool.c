@@ -68,8 +68,8 @@ struct spool {
 
     /* Under mu. */
     struct seg *segs, *segs_tail;
-    uint64_t bytes;        /* of the segment files */
-    uint64_t queued_bytes; /* of appends not yet written */
+    uint64_t bytes;                       /* of the segment files */
+    uint64_t queued_bytes;                /* of appends not yet written */
     struct append *q_head, *q_tail;       /* to write */
     struct append *done_head, *done_tail; /* written or failed, to report */
     size_t writing;                       /* appends the thread holds */
@@ -308,6 +308,40 @@ static void skip_rest(struct spool *s, struct seg *g, uint64_t limit, const char
     close_reader(s);
 }
 
+/* Reads the record at the reader's offset, below limit. NULL with *out set, or why not. */
+static const char *read_record(struct spool *s, uint64_t limit, struct rec **out, char *why,
+                               size_t why_n)
+{
+    uint8_t hdr[SPOOL_RECORD_HDR];
+    uint64_t total = 0;
+    struct kt_err e = {0};
+    if (limit - s->roff < SPOOL_RECORD_HDR ||
+        read_full(s->rfd, hdr, SPOOL_RECORD_HDR, s->roff) != SPOOL_RECORD_HDR)
+        return "a record header cut short (torn write)";
+    if (spool_record_total(hdr, &total, &e) != 0) {
+        snprintf(why, why_n, "%s", e.msg);
+        return why;
+    }
+    if (total > limit - s->roff)
+        return "a record cut short (torn write)";
+    struct rec *r = malloc(sizeof(*r) + total);
+    if (r == NULL)
+        return "out of memory for a record";
+    if (read_full(s->rfd, r->data, total, s->roff) != (ssize_t)total) {
+        free(r);
+        return "a record cut short (read failed)";
+    }
+    size_t used;
+    if (spool_record_parse(r->data, total, &r->pub.m, &used, &e) != 0) {
+        free(r);
+        snprintf(why, why_n, "%s", e.msg);
+        return why;
+    }
+    r->size = total;
+    *out = r;
+    return NULL;
+}
+
 /* Reads the next record into the ready list; mu held on entry and exit. False when there
  * is nothing to read now. */
 static bool read_one(struct spool *s)
@@ -355,40 +389,18 @@ static bool read_one(struct spool *s)
     }
     pthread_mutex_unlock(&s->mu);
 
-    uint8_t hdr[SPOOL_RECORD_HDR];
-    uint64_t total = 0;
-    struct kt_err e = {0};
+    char err_buf[KT_ERR_MSG_MAX];
     struct rec *r = NULL;
-    const char *why = NULL;
-    if (limit - s->roff < SPOOL_RECORD_HDR ||
-        read_full(s->rfd, hdr, SPOOL_RECORD_HDR, s->roff) != SPOOL_RECORD_HDR)
-        why = "a record header cut short (torn write)";
-    else if (spool_record_total(hdr, &total, &e) != 0)
-        why = e.msg;
-    else if (total > limit - s->roff)
-        why = "a record cut short (torn write)";
-    else if ((r = malloc(sizeof(*r) + total)) == NULL)
-        why = "out of memory for a record";
-    else if (read_full(s->rfd, r->data, total, s->roff) != (ssize_t)total)
-        why = "a record cut short (read failed)";
-    else {
-        size_t used;
-        if (spool_record_parse(r->data, total, &r->pub.m, &used, &e) != 0)
-            why = e.msg;
-    }
+    const char *why = read_record(s, limit, &r, err_buf, sizeof(err_buf));
     if (why != NULL) {
-        char w[KT_ERR_MSG_MAX];
-        snprintf(w, sizeof(w), "%s", why);
-        free(r);
-        skip_rest(s, g, limit, w);
+        skip_rest(s, g, limit, why);
         pthread_mutex_lock(&s->mu);
         return true;
     }
     r->seg = g;
-    r->size = total;
     r->next = NULL;
     r->tprev = r->tnext = NULL;
-    s->roff += total;
+    s->roff += r->size;
     pthread_mutex_lock(&s->mu);
     g->handed++;
     if (s->ready_tail)
@@ -397,7 +409,7 @@ static bool read_one(struct spool *s)
         s->ready_head = r;
     s->ready_tail = r;
     s->ready_n++;
-    s->ready_bytes += total;
+    s->ready_bytes += r->size;
     ev_async_send(s->loop, &s->wake);
     return true;
 }
@@ -413,8 +425,7 @@ static bool reap_one(struct spool *s)
             continue;
         if (g->sealed && g->read_done)
             break;
-        if (!g->sealed && g == s->wseg && g == s->rseg && s->roff == g->size &&
-            s->q_head == NULL)
+        if (!g->sealed && g == s->wseg && g == s->rseg && s->roff == g->size && s->q_head == NULL)
             break;
     }
     if (g == NULL)
@@ -622,8 +633,7 @@ int spool_new(const struct spool_opts *opts, struct ev_loop *loop, spool_appende
     }
     s->dir_fd = open(opts->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dir_fd < 0) {
-        rc = kt_err_set(err, KT_EIO, "[spool] dir: cannot open %s: %s", opts->dir,
-                        strerror(errno));
+        rc = kt_err_set(err, KT_EIO, "[spool] dir: cannot open %s: %s", opts->dir, strerror(errno));
         goto fail;
     }
     /* Creating the lock file also proves the directory writable. */
@@ -634,8 +644,8 @@ int spool_new(const struct spool_opts *opts, struct ev_loop *loop, spool_appende
         goto fail;
     }
     if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = kt_err_set(err, KT_EIO, "[spool] dir: %s is in use by another process (%s)",
-                        opts->dir, strerror(errno));
+        rc = kt_err_set(err, KT_EIO, "[spool] dir: %s is in use by another process (%s)", opts->dir,
+                        strerror(errno));
         goto fail;
     }
     if ((rc = scan(s, err)) != 0)

@@ -46,8 +46,8 @@ typedef void (*spool_ready_fn)(void *ctx);
 
 /* Creates the directory when missing (one level), takes its lock (one process per
  * directory) and lists the segments a previous run left, without reading them yet.
- * opts is copied, but opts->dir is borrowed and must outlive the spool, as must loop. Errors name [spool] dir and the
- * path. */
+ * opts is copied, but opts->dir is borrowed and must outlive the spool, as must loop. Errors name
+ * [spool] dir and the path. */
 int spool_new(const struct spool_opts *opts, struct ev_loop *loop, spool_appended_fn appended,
               spool_ready_fn ready, void *ctx, struct spool **out, struct kt_err *err);
 
@@ -74,11 +74,11 @@ void spool_done(struct spool *s, struct spool_rec *r, bool delivered);
 bool spool_idle(struct spool *s);
 
 struct spool_stats {
-    uint64_t bytes;      /* segment files, bytes */
-    uint64_t segments;   /* segment files */
-    uint64_t appended;   /* records written (this run) */
-    uint64_t delivered;  /* records acknowledged by Kafka (this run) */
-    uint64_t corrupt;    /* torn or corrupt segment tails skipped */
+    uint64_t bytes;     /* segment files, bytes */
+    uint64_t segments;  /* segment files */
+    uint64_t appended;  /* records written (this run) */
+    uint64_t delivered; /* records acknowledged by Kafka (this run) */
+    uint64_t corrupt;   /* torn or corrupt segment tails skipped */
     uint64_t write_errors;
 };
 void spool_get_stats(struct spool *s, struct spool_stats *out);

@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = spool_record_parse(p, n, &m, &used, &err);
         if (rc != 0) {
             /* The header check the reader makes before allocating agrees with the parser. */
-            if (n >= SPOOL_RECORD_HDR && spool_record_total(p, &total, &err) == 0 &&
-                total <= n && rc == KT_EAGAIN)
+            if (n >= SPOOL_RECORD_HDR && spool_record_total(p, &total, &err) == 0 && total <= n &&
+                rc == KT_EAGAIN)
                 __builtin_trap();
             return 0;
         }

@@ -99,8 +99,8 @@ static int setup(void **state)
     f->loop = ev_loop_new(EVFLAG_AUTO);
     snprintf(f->dir, sizeof(f->dir), "/tmp/kt-spool-test.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    f->o = (struct spool_opts){.dir = f->dir, .max_size = 1 << 20, .segment_size = 3100,
-                               .fsync = SPOOL_FSYNC_BATCH};
+    f->o = (struct spool_opts){
+        .dir = f->dir, .max_size = 1 << 20, .segment_size = 3100, .fsync = SPOOL_FSYNC_BATCH};
     *state = f;
     return 0;
 }
@@ -362,8 +362,9 @@ static void test_restart_skips_torn_tail_and_flipped_byte_with_a_log_line(void *
     char want1[160], want3[160];
     snprintf(want1, sizeof(want1), "0000000000000001.spool: checksum mismatch at offset %zu",
              SPOOL_MAGIC_LEN + rec);
-    snprintf(want3, sizeof(want3), "0000000000000003.spool: a record cut short (torn write) at "
-                                   "offset %zu; skipping the %zu bytes",
+    snprintf(want3, sizeof(want3),
+             "0000000000000003.spool: a record cut short (torn write) at "
+             "offset %zu; skipping the %zu bytes",
              SPOOL_MAGIC_LEN + 2 * rec, rec - 300);
     if (strstr(log, want1) == NULL || strstr(log, want3) == NULL)
         fail_msg("log lacks '%s' or '%s':\n%s", want1, want3, log);
@@ -443,8 +444,7 @@ static void test_unwritable_dir_is_a_clear_error(void **state)
     if (geteuid() != 0) {
         snprintf(sub, sizeof(sub), "%s/ro", f->dir);
         assert_int_equal(mkdir(sub, 0500), 0);
-        assert_int_equal(spool_new(&f->o, f->loop, appended_cb, ready_cb, f, &f->s, &err),
-                         KT_EIO);
+        assert_int_equal(spool_new(&f->o, f->loop, appended_cb, ready_cb, f, &f->s, &err), KT_EIO);
         assert_non_null(strstr(err.msg, "is not writable"));
         rmdir(sub);
     }
@@ -476,8 +476,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_full_spool_refuses_naming_max_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_dir_is_a_clear_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_second_process_on_one_dir_is_refused, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_second_process_on_one_dir_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
