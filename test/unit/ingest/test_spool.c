@@ -12,6 +12,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +34,7 @@ struct fx {
     int appended, failed, ready_calls;
     int status[MAX_TAGS];
     char last_msg[KT_ERR_MSG_MAX];
+    int saved_stderr; /* while a test catches stderr in a file; -1 otherwise */
 };
 
 static void appended_cb(void *ctx, void *tag, int status, const char *msg)
@@ -85,6 +88,14 @@ static bool spool_is_idle(struct fx *f)
     return spool_idle(f->s);
 }
 
+/* The segments deleted are counted out of the spool's bytes just after the unlink. */
+static bool spool_is_empty(struct fx *f)
+{
+    struct spool_stats st;
+    spool_get_stats(f->s, &st);
+    return st.bytes == 0 && st.segments == 0;
+}
+
 static void open_spool(struct fx *f)
 {
     struct kt_err err = {0};
@@ -99,6 +110,7 @@ static int setup(void **state)
     f->loop = ev_loop_new(EVFLAG_AUTO);
     snprintf(f->dir, sizeof(f->dir), "/tmp/kt-spool-test.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
+    f->saved_stderr = -1;
     f->o = (struct spool_opts){
         .dir = f->dir, .max_size = 1 << 20, .segment_size = 3100, .fsync = SPOOL_FSYNC_BATCH};
     *state = f;
@@ -108,6 +120,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
+    if (f->saved_stderr >= 0) {
+        fflush(stderr);
+        dup2(f->saved_stderr, 2);
+        close(f->saved_stderr);
+    }
     spool_free(f->s);
     DIR *d = opendir(f->dir);
     struct dirent *de;
@@ -265,6 +282,7 @@ static void test_append_then_read_back_in_order_and_delete_after_acks(void **sta
     assert_int_equal(count_segments(f->dir), 1);
     spool_done(f->s, taken[9], true);
     wait_segments(f, 0);
+    run_until(f, spool_is_empty);
     struct spool_stats st;
     spool_get_stats(f->s, &st);
     assert_int_equal(st.appended, 10);
@@ -307,6 +325,14 @@ static void flip_byte(const char *path, off_t off)
     close(fd);
 }
 
+static bool two_corrupt(struct fx *f)
+{
+    struct spool_stats st;
+    spool_get_stats(f->s, &st);
+    assert_true(st.corrupt <= 2);
+    return st.corrupt == 2;
+}
+
 static void test_restart_skips_torn_tail_and_flipped_byte_with_a_log_line(void **state)
 {
     struct fx *f = *state;
@@ -331,7 +357,7 @@ static void test_restart_skips_torn_tail_and_flipped_byte_with_a_log_line(void *
     char logpath[96];
     snprintf(logpath, sizeof(logpath), "%s.log", f->dir);
     fflush(stderr);
-    int saved = dup(2);
+    f->saved_stderr = dup(2);
     int lfd = open(logpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
     dup2(lfd, 2);
 
@@ -341,18 +367,17 @@ static void test_restart_skips_torn_tail_and_flipped_byte_with_a_log_line(void *
     take_n(f, 6);
     for (int i = 0; i < 6; i++)
         check_msg(taken[i], want[i], 1000);
-    run_until(f, spool_is_idle);
+    /* The reader is past both bad records once both were counted. */
+    run_until(f, two_corrupt);
     assert_null(spool_take(f->s));
-    struct spool_stats st;
-    spool_get_stats(f->s, &st);
-    assert_int_equal(st.corrupt, 2);
     for (int i = 0; i < 6; i++)
         spool_done(f->s, taken[i], true);
     wait_segments(f, 0);
 
     fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    dup2(f->saved_stderr, 2);
+    close(f->saved_stderr);
+    f->saved_stderr = -1;
     char log[4096] = "";
     ssize_t n = pread(lfd, log, sizeof(log) - 1, 0);
     close(lfd);
@@ -426,6 +451,52 @@ static void test_full_spool_refuses_naming_max_size(void **state)
     assert_null(spool_refusing(f->s));
 }
 
+static void test_write_error_refuses_naming_dir_and_errno_and_keeps_no_garbage(void **state)
+{
+    struct fx *f = *state;
+    f->o.segment_size = 1 << 20;
+    open_spool(f);
+    append_n(f, 0, 2, 1000);
+    /* The file size limit makes the next writes fail part way (EFBIG), as a full disk does. */
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 2500;
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    uint8_t val[1000];
+    char key[16];
+    struct spool_msg m;
+    make_msg(2, sizeof(val), key, val, &m);
+    struct kt_err err = {0};
+    assert_int_equal(spool_append(f->s, &m, (void *)(intptr_t)2, &err), 0);
+    n_appended = 3;
+    run_until(f, all_appended);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(f->failed, 1);
+    assert_int_equal(f->status[2], KT_EAGAIN);
+    assert_non_null(strstr(f->last_msg, f->dir));
+    assert_non_null(strstr(f->last_msg, "File too large"));
+    /* Refused while the error is fresh, with the same message. */
+    const char *why = spool_refusing(f->s);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "File too large"));
+    assert_int_equal(spool_append(f->s, &m, (void *)(intptr_t)3, &err), KT_EAGAIN);
+    /* The part written was cut off: the two records before it come back, nothing else. */
+    take_n(f, 2);
+    check_msg(taken[0], 0, 1000);
+    check_msg(taken[1], 1, 1000);
+    run_until(f, spool_is_idle);
+    assert_null(spool_take(f->s));
+    struct spool_stats st;
+    spool_get_stats(f->s, &st);
+    assert_int_equal(st.corrupt, 0);
+    assert_int_equal(st.write_errors, 1);
+    spool_done(f->s, taken[0], true);
+    spool_done(f->s, taken[1], true);
+    wait_segments(f, 0);
+}
+
 static void test_unwritable_dir_is_a_clear_error(void **state)
 {
     struct fx *f = *state;
@@ -475,6 +546,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_sends_again_what_was_not_acknowledged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_full_spool_refuses_naming_max_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_write_error_refuses_naming_dir_and_errno_and_keeps_no_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_dir_is_a_clear_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_process_on_one_dir_is_refused, setup, teardown),
     };
