@@ -6,6 +6,8 @@
 // is in the topic (duplicates are counted and printed: they are allowed, loss is not).
 //
 // KT_SPOOL_OUTAGE_S sets the outage length (default 20 s; the issue's check is 60 s).
+// A second test stops ingest with SIGTERM during an outage: it exits 0 at once, what it
+// spooled stays on disk, and the next run sends it.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -140,4 +142,64 @@ for (const kafka of KAFKAS) {
       }
     },
   );
+}
+
+for (const kafka of KAFKAS) {
+  test(`${kafkaLabel(kafka)}with [spool], SIGTERM during an outage exits 0 and keeps the spool, which the next run sends`, { timeout: 300000 }, async (t) => {
+    const broker = await startKafka(kafka, { tag: 'spoolterm' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kotel-spool-'));
+    const sets = { ...topicSets(broker), 'spool.dir': dir, 'kafka.connect_timeout': '1s' };
+    const target = {};
+    const start = async () => {
+      const i = await startIngest({ bootstrap: broker.bootstrap, sets });
+      target.grpcUrl = i.grpcUrl;
+      target.httpUrl = i.httpUrl;
+      return i;
+    };
+    let ingest = null;
+    let flow = null;
+    let down = false;
+    try {
+      ingest = await start();
+      await brokers(broker, false);
+      down = true;
+      flow = startFlow(target, { traces: 2, spans: 3, inflight: 2, intervalMs: 20, timeoutMs: 30000, tag: 'spoolterm' });
+      await waitAcked(flow, 20, 60000);
+      // Requests stop before ingest does, so every acknowledged one was spooled by this run.
+      const res = await flow.stop();
+      flow = null;
+      const ex = await ingest.stop();
+      const log1 = ingest.log();
+      ingest = null;
+      assert.ok(ex.code === 0 && !ex.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex)}\n${log1.slice(-3000)}`);
+      const kept = segments(dir);
+      assert.ok(kept.length > 0, 'SIGTERM left nothing in the spool');
+
+      await brokers(broker, true);
+      down = false;
+      ingest = await start();
+      await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 120000);
+      const msgs = await readTopic(broker.bootstrap, broker.topics.traces);
+      const got = [];
+      for (const m of msgs) for (const s of spansOf(decodeTracesData(m.value))) got.push(`${s.traceId}/${s.spanId}`);
+      const acc = account(res.acked, got);
+      t.diagnostic(
+        `spool SIGTERM (${kafka}): ${res.ok} requests acknowledged during the outage (${acc.acked} spans), ` +
+          `${kept.length} segments kept on disk; in the topic after the restart: ${acc.delivered} of them, lost ${acc.lost}, duplicates ${acc.duplicates}`,
+      );
+      assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
+      const ex2 = await ingest.stop();
+      ingest = null;
+      assert.ok(ex2.code === 0 && !ex2.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex2)}`);
+    } catch (e) {
+      if (ingest) e.message += `\n--- kotel-ingest stderr (tail) ---\n${ingest.log().slice(-6000)}`;
+      throw e;
+    } finally {
+      if (flow) await flow.stop();
+      if (down) await brokers(broker, true);
+      if (ingest) await ingest.stop();
+      await broker.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 }
