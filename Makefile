@@ -228,6 +228,8 @@ FUZZ_EXTRA_fuzz_otlp_wire := ingest/otlp_split.c
 build/fuzz/fuzz_otlp_wire: $(FUZZ_EXTRA_fuzz_otlp_wire) ingest/otlp_split.h
 FUZZ_EXTRA_fuzz_config := ingest/conf.c
 build/fuzz/fuzz_config: $(FUZZ_EXTRA_fuzz_config) ingest/conf.h
+FUZZ_EXTRA_fuzz_spool_record := ingest/spool_record.c
+build/fuzz/fuzz_spool_record: $(FUZZ_EXTRA_fuzz_spool_record) ingest/spool_record.h
 build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) $(FUZZ_GEN_STAMP)
 	clang $(FUZZ_KT_CPPFLAGS) $(CPPFLAGS) $(FUZZ_KT_CFLAGS) $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $< \
 	  $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) \

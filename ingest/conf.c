@@ -66,6 +66,21 @@ static const struct kt_option ingest_options[] = {
      "Memory budget (0 = none): a quarter for request bodies being received (past it 503 / "
      "UNAVAILABLE), a quarter for the producer queue."},
 
+    {"spool", "dir", KT_OPT_STRING, "", OFF(spool.dir), NULL, 0,
+     "Directory of the disk spool (created when missing); empty disables it. While Kafka cannot "
+     "take messages (brokers down, queue full, delivery timing out) they are appended here and "
+     "the client is acknowledged once the append is durable; they are sent once Kafka is back."},
+    {"spool", "max_size", KT_OPT_SIZE, "10GiB", OFF(spool.max_size), "64KiB..", 0,
+     "Bytes of segment files at most; when full, requests are refused (503 / UNAVAILABLE) while "
+     "Kafka is unavailable."},
+    {"spool", "segment_size", KT_OPT_SIZE, "64MiB", OFF(spool.segment_size), "64KiB..", 0,
+     "Size at which a segment file is rolled; a segment is deleted once Kafka acknowledged every "
+     "message in it."},
+    {"spool", "fsync", KT_OPT_ENUM, "batch", OFF(spool.fsync), "batch|always|never", 0,
+     "batch: one fsync for the appends that queued up meanwhile (a group commit); always: one per "
+     "message; never: written to the kernel only (survives a crash of the process, not of the "
+     "machine)."},
+
     {"service", "log_level", KT_OPT_ENUM, "info", OFF(service.log_level), "debug|info|warn|error",
      0, "Least severe log level written to stderr."},
     {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms), NULL,
@@ -75,6 +90,11 @@ static const struct kt_option ingest_options[] = {
 static int ingest_validate(const void *conf, struct kt_err *err)
 {
     const struct ingest_conf *c = conf;
+    if (c->spool.dir != NULL && c->spool.dir[0] != '\0' &&
+        c->spool.max_size < c->spool.segment_size)
+        return kt_err_set(
+            err, KT_EINVAL, "[spool] max_size: %llu bytes is below segment_size (%llu bytes)",
+            (unsigned long long)c->spool.max_size, (unsigned long long)c->spool.segment_size);
     return kt_kafka_auth_check(&c->kafka.auth, err);
 }
 

@@ -61,6 +61,12 @@ struct ingest_conf {
         uint64_t memory; /* bytes, 0 = no budget */
     } limits;
     struct {
+        char *dir; /* "" (the default): no spool, requests are refused while Kafka is down */
+        uint64_t max_size;
+        uint64_t segment_size;
+        int fsync; /* enum spool_fsync (spool.h) */
+    } spool;
+    struct {
         int log_level; /* enum kt_log_level */
         uint64_t shutdown_timeout_ms;
     } service;

@@ -80,9 +80,14 @@ static int check_kafka(const struct ingest_conf *c, struct kt_err *err)
     struct kt_kafka_probe_result res;
     int rc = kt_kafka_probe(&o, &res, err);
     if (rc == KT_ETIMEDOUT) {
-        kt_warn("%s; starting anyway: requests are refused (503 / UNAVAILABLE) until Kafka "
-                "answers",
-                err->msg);
+        if (c->spool.dir != NULL && c->spool.dir[0] != '\0')
+            kt_warn("%s; starting anyway: requests are spooled to [spool] dir until Kafka "
+                    "answers",
+                    err->msg);
+        else
+            kt_warn("%s; starting anyway: requests are refused (503 / UNAVAILABLE) until Kafka "
+                    "answers",
+                    err->msg);
         return 0;
     }
     return rc;

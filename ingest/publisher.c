@@ -16,6 +16,7 @@
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "otlp_split.h"
+#include "spool.h"
 
 /* librdkafka refuses a message whose key + value + record framing exceeds
  * message.max.bytes; the framing of one record is well under this. */
@@ -37,6 +38,13 @@
 #define POLL_BUDGET 64
 #define STATS_INTERVAL_MS "500"
 #define LINGER_MS 5
+/* Spooled messages produced and not yet acknowledged, at most: the drain keeps Kafka busy
+ * without crowding new traffic out of the producer queue (it also stops at half of
+ * QUEUE_HIGH_PCT), and new traffic goes around the spool, so neither starves. */
+#define DRAIN_INFLIGHT 16
+/* How often the drain looks for work when nothing else woke it (a broker back, room in the
+ * producer queue). */
+#define DRAIN_INTERVAL_S 1.0
 
 struct publisher_ticket {
     struct publisher_ticket *prev, *next; /* live list */
@@ -53,9 +61,11 @@ struct publisher_ticket {
     char reject_msg[KT_ERR_MSG_MAX];
 };
 
-/* The opaque of one produced message: the tickets of its parts (one entry per part, so
- * a ticket may appear twice; each entry holds one reference). */
+/* The opaque of one produced (or spooled) message: the tickets of its parts (one entry per
+ * part, so a ticket may appear twice; each entry holds one reference), or, for a message
+ * drained from the spool, its record (held until the delivery report). */
 struct pub_msg {
+    struct spool_rec *rec;
     size_t n;
     struct publisher_ticket *t[];
 };
@@ -99,7 +109,11 @@ struct publisher {
     uint64_t queue_high;
     char fatal_msg[256];
 
-    struct kt_log_limit fail_rl, error_rl;
+    struct spool *spool; /* NULL without [spool] dir */
+    size_t drain_inflight;
+    ev_timer drain_timer;
+
+    struct kt_log_limit fail_rl, error_rl, drain_rl;
     struct publisher_stats st;
 };
 
@@ -203,12 +217,9 @@ static void reject_parts(struct publisher *p, const struct batcher_msg *m, const
 
 static const char queue_full_msg[] = "kafka: producer queue full";
 
-static const char *refusal(const struct publisher *p)
+/* Why Kafka cannot take a message now (NULL when it can). */
+static const char *kafka_busy(const struct publisher *p)
 {
-    if (p->shutting_down)
-        return "kafka: shutting down";
-    if (p->fatal)
-        return p->fatal_msg;
     if (p->brokers_down && p->stats_on)
         return "kafka: all brokers down";
     if (p->queue_full || (uint64_t)rd_kafka_outq_len(p->rk) >= p->queue_high)
@@ -216,17 +227,207 @@ static const char *refusal(const struct publisher *p)
     return NULL;
 }
 
+static const char *refusal(const struct publisher *p)
+{
+    if (p->shutting_down)
+        return "kafka: shutting down";
+    if (p->fatal)
+        return p->fatal_msg;
+    const char *why = kafka_busy(p);
+    /* With a spool, what Kafka cannot take goes there, as long as there is room. */
+    if (why == NULL || p->spool == NULL)
+        return why;
+    return spool_refusing(p->spool);
+}
+
 const char *publisher_refusing(const struct publisher *p)
 {
     return refusal(p);
 }
+
+static void drain(struct publisher *p);
 
 static void broker_up(struct publisher *p, const char *how)
 {
     if (!p->brokers_down)
         return;
     p->brokers_down = false;
-    kt_info("%s; accepting requests again", how);
+    kt_info("%s; %s", how, p->spool ? "sending to Kafka again" : "accepting requests again");
+    drain(p);
+}
+
+/* ---- the spool ---- */
+
+/* Delivery errors that no retry cures: spooling such a message would send it again forever. */
+static bool retryable(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__FATAL: return false;
+    default: return true;
+    }
+}
+
+/* The message's chunks left the batch and the message now holds the tickets instead. refs
+ * cannot reach 0 here: it still counts these chunks when the message ref is added. */
+static void hold_parts(const struct batcher_msg *m)
+{
+    for (size_t i = 0; i < m->n_parts; i++) {
+        struct publisher_ticket *t = m->parts[i].tag;
+        if (t != NULL)
+            t->refs = t->refs + 1 - m->parts[i].n_chunks;
+    }
+}
+
+/* Releases the tickets of pm (and pm), failing them with why when it is not NULL. */
+static void release_msg(struct publisher *p, struct pub_msg *pm, const char *why)
+{
+    if (pm == NULL)
+        return;
+    if (why != NULL)
+        for (size_t i = 0; i < pm->n; i++)
+            ticket_fail(pm->t[i], why);
+    for (size_t i = 0; i < pm->n; i++)
+        ticket_unref(p, pm->t[i], 1);
+    free(pm);
+}
+
+/* An append to the spool finished: the tickets of pm count the message as done. */
+static void spooled_cb(void *ctx, void *tag, int status, const char *msg)
+{
+    struct publisher *p = ctx;
+    if (status == 0) {
+        p->st.messages_spooled++;
+    } else {
+        p->st.messages_failed++;
+        kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", msg);
+    }
+    release_msg(p, tag, status == 0 ? NULL : msg);
+}
+
+static void spool_ready_cb(void *ctx)
+{
+    drain(ctx);
+}
+
+static void drain_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    drain(w->data);
+}
+
+/* Produces spooled records, oldest first, while Kafka takes data. The record's memory is
+ * the value (no copy): the spool keeps it until the delivery report. */
+static void drain(struct publisher *p)
+{
+    if (p->spool == NULL)
+        return;
+    bool on = !p->shutting_down && !p->fatal && !(p->brokers_down && p->stats_on);
+    spool_drain(p->spool, on);
+    while (on && p->drain_inflight < DRAIN_INFLIGHT &&
+           (uint64_t)rd_kafka_outq_len(p->rk) < p->queue_high / 2) {
+        struct spool_rec *r = spool_take(p->spool);
+        if (r == NULL)
+            break;
+        struct pub_msg *pm = calloc(1, sizeof(*pm));
+        if (pm == NULL) {
+            spool_done(p->spool, r, false);
+            break;
+        }
+        pm->rec = r;
+        struct sigpipe *s = &p->sp[r->m.sig];
+        const void *key = r->m.key.n > 0 ? r->m.key.p : NULL;
+        void *val = (void *)r->m.value.p;
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_KEY(key, r->m.key.n), RD_KAFKA_V_VALUE(val, r->m.value.n),
+            RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            free(pm);
+            spool_done(p->spool, r, false);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                p->queue_full = true;
+            else
+                kt_log_limited(&p->drain_rl, KT_LOG_WARN, "spool: produce to %s failed: %s",
+                               s->topic, rd_kafka_err2str(e));
+            break;
+        }
+        p->drain_inflight++;
+        p->st.messages_produced++;
+    }
+}
+
+/* The delivery report of a message drained from the spool. */
+static void drained_report(struct publisher *p, const rd_kafka_message_t *m, struct pub_msg *pm)
+{
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+    bool done = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    p->drain_inflight--;
+    if (done) {
+        p->st.messages_delivered++;
+        p->st.messages_drained++;
+        broker_up(p, "kafka: message delivered");
+    } else if (!retryable(m->err)) {
+        /* Kept, it would block nothing but come back forever. */
+        p->st.messages_failed++;
+        kt_log_limited(&p->drain_rl, KT_LOG_ERROR,
+                       "spool: kafka refused a spooled message to %s for good (%s); dropping it",
+                       topic, rd_kafka_err2str(m->err));
+        done = true;
+    } else {
+        kt_log_limited(&p->drain_rl, KT_LOG_WARN,
+                       "spool: delivery of a spooled message to %s failed: %s; it is sent again",
+                       topic, rd_kafka_err2str(m->err));
+    }
+    spool_done(p->spool, pm->rec, done);
+    free(pm);
+    if (!p->freeing)
+        drain(p);
+}
+
+/* Kafka cannot take the message of s now: it is appended to the spool, and its tickets are
+ * done once the append is durable (spooled_cb). Takes pm. */
+static void to_spool(struct publisher *p, struct sigpipe *s, const struct batcher_msg *m,
+                     struct kt_slice val, struct pub_msg *pm)
+{
+    struct spool_msg sm = {s->sig, {(const uint8_t *)m->key, m->key_len}, val};
+    struct kt_err e = {0};
+    if (spool_append(p->spool, &sm, pm, &e) != 0) {
+        free(pm);
+        p->st.messages_failed++;
+        kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", e.msg);
+        fail_parts(p, m, e.msg);
+        return;
+    }
+    hold_parts(m);
+}
+
+/* A delivery failed for now: the message is spooled instead (its payload is librdkafka's
+ * copy, still valid in the report). False when the spool refused it. */
+static bool respool(struct publisher *p, const rd_kafka_message_t *m, struct pub_msg *pm, char *why,
+                    size_t why_n)
+{
+    enum kt_signal sig = KT_SIGNAL_TRACES;
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        if (strcmp(p->sp[i].topic, topic) == 0)
+            sig = (enum kt_signal)i;
+    struct spool_msg sm = {sig, {m->key, m->key_len}, {m->payload, m->len}};
+    struct kt_err e = {0};
+    if (spool_append(p->spool, &sm, pm, &e) == 0)
+        return true;
+    size_t n = strlen(why);
+    snprintf(why + n, why_n - n, "; %.200s", e.msg);
+    return false;
 }
 
 /* ---- producing ---- */
@@ -288,12 +489,17 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
             fail_parts(p, m, why);
             return 0;
         }
+        pm->rec = NULL;
         pm->n = 0;
         for (size_t i = 0; i < m->n_parts; i++)
             if (m->parts[i].tag != NULL)
                 pm->t[pm->n++] = m->parts[i].tag;
     }
 
+    if (p->spool != NULL && kafka_busy(p) != NULL) {
+        to_spool(p, s, m, val, pm);
+        return 0;
+    }
     /* No key at all (not an empty one) lets the partitioner pick a random partition.
      * F_COPY: librdkafka allocates the message and its payload in one piece, so the value
      * (a view into the batch) costs one copy and no allocation of its own. */
@@ -302,6 +508,11 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
         RD_KAFKA_V_KEY(key, m->key_len), RD_KAFKA_V_VALUE((void *)val.p, val.n),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && p->spool != NULL) {
+        p->queue_full = true;
+        to_spool(p, s, m, val, pm);
+        return 0;
+    }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         free(pm);
         p->st.messages_failed++;
@@ -318,13 +529,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         return 0;
     }
     p->st.messages_produced++;
-    /* The chunks left the batch and the message now holds the tickets instead. refs
-     * cannot reach 0 here: it still counts these chunks when the message ref is added. */
-    for (size_t i = 0; i < m->n_parts; i++) {
-        struct publisher_ticket *t = m->parts[i].tag;
-        if (t != NULL)
-            t->refs = t->refs + 1 - m->parts[i].n_chunks;
-    }
+    hold_parts(m);
     return 0;
 }
 
@@ -352,24 +557,25 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     struct pub_msg *pm = m->_private;
     /* Any report, good or bad, means the queue moved. */
     p->queue_full = false;
+    if (pm != NULL && pm->rec != NULL) {
+        drained_report(p, m, pm);
+        return;
+    }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        p->st.messages_failed++;
-        char why[320];
+        char why[KT_ERR_MSG_MAX];
         snprintf(why, sizeof(why), "kafka: delivery to %s failed: %s",
                  m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
+        /* The spool takes the message (and pm with its tickets) when it can. */
+        if (p->spool != NULL && retryable(m->err) && respool(p, m, pm, why, sizeof(why)))
+            return;
+        p->st.messages_failed++;
         kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", why);
-        if (pm != NULL)
-            for (size_t i = 0; i < pm->n; i++)
-                ticket_fail(pm->t[i], why);
-    } else {
-        p->st.messages_delivered++;
-        broker_up(p, "kafka: message delivered");
+        release_msg(p, pm, why);
+        return;
     }
-    if (pm != NULL) {
-        for (size_t i = 0; i < pm->n; i++)
-            ticket_unref(p, pm->t[i], 1);
-        free(pm);
-    }
+    p->st.messages_delivered++;
+    broker_up(p, "kafka: message delivered");
+    release_msg(p, pm, NULL);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -387,9 +593,16 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         if (!p->brokers_down)
-            kt_warn("kafka: all brokers down (%s)%s", reason,
-                    p->stats_on ? "; refusing new requests until one is back" : "");
+            kt_warn("kafka: all brokers down (%s)%s%s", reason,
+                    !p->stats_on ? ""
+                    : p->spool   ? "; spooling to [spool] dir until one is back: "
+                                 : "; refusing new requests until one is back",
+                    p->stats_on && p->spool ? p->conf->spool.dir : "");
         p->brokers_down = true;
+        /* What waits in the producer queue would only time out: spool it now (messages
+         * already sent stay, and are spooled if their delivery fails). */
+        if (p->spool != NULL && p->stats_on && !p->freeing)
+            rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE);
         return;
     }
     kt_log_limited(&p->error_rl, KT_LOG_WARN, "kafka: %s: %s",
@@ -575,6 +788,9 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     p->queue_high = high > 0 ? high : 1;
     p->fail_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
     p->error_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
+    p->drain_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
+    ev_timer_init(&p->drain_timer, drain_timer_cb, DRAIN_INTERVAL_S, DRAIN_INTERVAL_S);
+    p->drain_timer.data = p;
 
     p->splitter = otlp_splitter_new();
     if (p->splitter == NULL) {
@@ -603,8 +819,24 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     p->pipe_rd = fds[0];
     p->pipe_wr = fds[1];
 
+    int rc;
+    /* Before the producer: its first events must not wait on the spool's startup. */
+    if (conf->spool.dir != NULL && conf->spool.dir[0] != '\0') {
+        const struct spool_opts so = {
+            .dir = conf->spool.dir,
+            .max_size = conf->spool.max_size,
+            .segment_size = conf->spool.segment_size,
+            .fsync = conf->spool.fsync,
+        };
+        rc = spool_new(&so, loop, spooled_cb, spool_ready_cb, p, &p->spool, err);
+        if (rc != 0) {
+            publisher_free(p);
+            return rc;
+        }
+        ev_timer_start(loop, &p->drain_timer);
+    }
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    int rc = configure(conf, kc, err);
+    rc = configure(conf, kc, err);
     if (rc != 0) {
         rd_kafka_conf_destroy(kc);
         publisher_free(p);
@@ -642,6 +874,9 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     ev_io_init(&p->io, queue_io_cb, p->pipe_rd, EV_READ);
     p->io.data = p;
     ev_io_start(loop, &p->io);
+    /* librdkafka writes to the pipe only when the queue goes from empty to non-empty: what
+     * it queued before the pipe was hooked up (a refused connection) is served now. */
+    ev_feed_event(loop, &p->io, EV_READ);
     *out = p;
     return 0;
 }
@@ -768,7 +1003,8 @@ bool publisher_idle(const struct publisher *p)
     for (int i = 0; i < KT_SIGNAL_COUNT; i++)
         if (batcher_chunks(p->sp[i].b) > 0)
             return false;
-    return p->n_live == 0 && rd_kafka_outq_len(p->rk) == 0;
+    return p->n_live == 0 && rd_kafka_outq_len(p->rk) == 0 &&
+           (p->spool == NULL || spool_idle(p->spool));
 }
 
 static int fail_emit_cb(void *ctx, const struct batcher_msg *m)
@@ -785,6 +1021,7 @@ void publisher_free(struct publisher *p)
     p->freeing = true;
     p->shutting_down = true;
     ev_timer_stop(p->loop, &p->defer_timer);
+    ev_timer_stop(p->loop, &p->drain_timer);
     for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
         struct sigpipe *s = &p->sp[i];
         ev_timer_stop(p->loop, &s->timer);
@@ -807,6 +1044,11 @@ void publisher_free(struct publisher *p)
         ticket_finish(p, t);
     }
     p->deferred_tail = NULL;
+    /* Writes what was spooled (failed deliveries purged above included) and reports it:
+     * those tickets finish here, before the rest are failed. Spooled records that were
+     * sent and not acknowledged stay on disk for the next run. */
+    spool_free(p->spool);
+    p->spool = NULL;
     /* Anything left still waits for a report librdkafka will never serve now. */
     while (p->live != NULL) {
         ticket_fail(p->live, "kafka: shut down before delivery was confirmed");

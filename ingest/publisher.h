@@ -75,6 +75,8 @@ struct publisher_stats {
     uint64_t requests_accepted, requests_refused;
     uint64_t items_accepted, items_rejected;
     uint64_t messages_produced, messages_delivered, messages_failed;
+    uint64_t messages_spooled; /* appended to [spool] dir (durable per its fsync) */
+    uint64_t messages_drained; /* taken from the spool and acknowledged by Kafka */
 };
 void publisher_get_stats(const struct publisher *p, struct publisher_stats *out);
 

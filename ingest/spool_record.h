@@ -1,0 +1,56 @@
+/* spool_record: the on-disk format of the edge spool (spool.c), apart from any I/O so that
+ * the reader can be fuzzed on arbitrary bytes.
+ *
+ * A segment file starts with SPOOL_MAGIC (8 bytes; the last byte is the format version),
+ * then holds records back to back. A record is one Kafka message as the publisher would
+ * produce it:
+ *
+ *     u32le len      bytes of body (below)
+ *     u32le crc      zlib crc32 of the len field and the body, so a torn or flipped length
+ *                    is caught as surely as a flipped payload byte
+ *     body:  u8 signal (enum kt_signal), u8 flags (0), u16le key_len, key, value
+ *
+ * A crash can leave a record cut short at the end of a segment, and a disk can flip a byte:
+ * both fail the checks here and end what is replayed of the segment. */
+#ifndef INGEST_SPOOL_RECORD_H
+#define INGEST_SPOOL_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kt_buf.h"
+#include "kt_err.h"
+#include "kt_signal.h"
+
+#define SPOOL_MAGIC "KTSPOOL1"
+#define SPOOL_MAGIC_LEN 8
+#define SPOOL_RECORD_HDR 8
+#define SPOOL_BODY_HDR 4
+/* No record the publisher writes comes near this (max_message_bytes stops below 1 GB); a
+ * larger length is corruption, refused before anything is allocated for it. */
+#define SPOOL_RECORD_MAX (1024u * 1024u * 1024u)
+
+/* A view of one record (borrows the bytes it was parsed from). */
+struct spool_msg {
+    enum kt_signal sig;
+    struct kt_slice key, value;
+};
+
+/* Bytes the record of m takes on disk, header included. */
+size_t spool_record_size(const struct spool_msg *m);
+
+/* Writes the record of m to out, which has room for spool_record_size(m) bytes. KT_ETOOBIG
+ * (and nothing written) when the key or the record is over the format's bounds. */
+int spool_record_encode(const struct spool_msg *m, uint8_t *out, struct kt_err *err);
+
+/* The length of the record whose header is at p (SPOOL_RECORD_HDR bytes): its total size
+ * on disk in *total. KT_EPROTO (err says why) when the length cannot be a record's. */
+int spool_record_total(const uint8_t *p, uint64_t *total, struct kt_err *err);
+
+/* Parses the record at the start of p[0..n). 0: *m views it, *used is its size on disk.
+ * KT_EAGAIN: n ends inside the record (a torn tail when the file ends there). KT_EPROTO:
+ * the bytes are not a record (checksum, length, signal or flags wrong), err says which. */
+int spool_record_parse(const uint8_t *p, size_t n, struct spool_msg *m, size_t *used,
+                       struct kt_err *err);
+
+#endif

@@ -1,0 +1,205 @@
+'use strict';
+// [spool] on an edge node that loses Kafka: while every broker is down, kotel-ingest keeps
+// acknowledging requests, because it appends what Kafka cannot take to its disk spool. It is
+// killed with SIGKILL twice during the outage and restarted on the same spool directory.
+// Once the brokers are back, the spool drains, and every span a client was told is accepted
+// is in the topic (duplicates are counted and printed: they are allowed, loss is not).
+//
+// KT_SPOOL_OUTAGE_S sets the outage length (default 20 s; the issue's check is 60 s).
+// A second test stops ingest with SIGTERM during an outage: it exits 0 at once, what it
+// spooled stays on disk, and the next run sends it.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { startKafka, startIngest, topicSets, describeExit } = require('./lib/procs');
+const { readTopic } = require('./lib/kafka');
+const { decodeTracesData, spansOf } = require('./lib/otlp');
+const { KAFKAS, kafkaLabel, kafkaSh, realCluster } = require('./lib/realkafka');
+const { startFlow, waitAcked, account } = require('./lib/flow');
+const { sleep } = require('./lib/ports');
+
+const OUTAGE_S = Number(process.env.KT_SPOOL_OUTAGE_S || 20);
+const KILLS = 2;
+
+function segments(dir) {
+  return fs.readdirSync(dir).filter((n) => n.endsWith('.spool'));
+}
+
+async function waitFor(what, cond, ms) {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(100);
+  }
+}
+
+// Every node of the broker down, or back up (the real cluster's nodes all at once: a node
+// waits for a controller quorum to come back).
+async function brokers(broker, up) {
+  if (broker.kind === 'devbroker') return broker.command(up ? 'up' : 'down');
+  const nodes = Number(realCluster().KAFKA_BROKERS || 3);
+  const ids = Array.from({ length: nodes }, (_, i) => i + 1);
+  await Promise.all(ids.map((n) => kafkaSh(up ? 'start' : 'kill', n)));
+}
+
+for (const kafka of KAFKAS) {
+  test(
+    `${kafkaLabel(kafka)}with [spool], ingest acknowledges through a ${OUTAGE_S} s outage of every broker and ${KILLS} kill -9 restarts, and every acknowledged span reaches the topic`,
+    { timeout: OUTAGE_S * 1000 + 300000 },
+    async (t) => {
+      const broker = await startKafka(kafka, { tag: 'spool' });
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kotel-spool-'));
+      // The same spool directory for every run of ingest.
+      const sets = {
+        ...topicSets(broker),
+        'spool.dir': dir,
+        'spool.segment_size': '256KiB',
+        'kafka.required_acks': 'all',
+        'kafka.connect_timeout': '1s',
+      };
+      // The flow's clients send to wherever the current run of ingest listens.
+      const target = {};
+      const start = async () => {
+        const i = await startIngest({ bootstrap: broker.bootstrap, sets });
+        target.grpcUrl = i.grpcUrl;
+        target.httpUrl = i.httpUrl;
+        return i;
+      };
+      let ingest = null;
+      let flow = null;
+      let down = false;
+      const earlierLogs = [];
+      try {
+        ingest = await start();
+        flow = startFlow(target, { traces: 2, spans: 5, inflight: 4, intervalMs: 50, timeoutMs: 30000, tag: 'spool' });
+        await waitAcked(flow, 10, 30000);
+        const before = flow.stats();
+
+        await brokers(broker, false);
+        down = true;
+        const t0 = Date.now();
+        const phases = [];
+        for (let k = 1; k <= KILLS + 1; k++) {
+          // Each run of ingest acknowledges requests with no broker up, then the outage's
+          // next third passes (the outage's length is what the test is about).
+          const from = flow.stats().ok;
+          await waitAcked(flow, 5, 60000);
+          const until = t0 + (k * OUTAGE_S * 1000) / (KILLS + 1);
+          if (Date.now() < until) await sleep(until - Date.now());
+          phases.push(flow.stats().ok - from);
+          if (k > KILLS) break;
+          process.kill(ingest.pid, 'SIGKILL');
+          const ex = await ingest.exited;
+          assert.equal(ex.signal, 'SIGKILL', `kotel-ingest ${describeExit(ex)} instead of being killed`);
+          earlierLogs.push(ingest.log());
+          ingest = await start();
+        }
+        const during = flow.stats();
+        assert.ok(segments(dir).length > 0, 'the outage left nothing in the spool');
+
+        await brokers(broker, true);
+        down = false;
+        await waitAcked(flow, 20, 120000);
+        const res = await flow.stop();
+        flow = null;
+
+        // Drained: every segment, those of the killed runs included, is acknowledged and gone.
+        await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 180000);
+        const msgs = await readTopic(broker.bootstrap, broker.topics.traces);
+        const got = [];
+        for (const m of msgs) for (const s of spansOf(decodeTracesData(m.value))) got.push(`${s.traceId}/${s.spanId}`);
+        const acc = account(res.acked, got);
+        const refused = Object.values(res.refused).reduce((a, b) => a + b, 0);
+        t.diagnostic(
+          `spool (${kafka}, outage ${OUTAGE_S} s, ${KILLS} kill -9): ${res.requests} requests (${res.sentSpans} spans), ` +
+            `${res.ok} acknowledged (${acc.acked} spans), ${during.ok - before.ok} of them during the outage ` +
+            `(per run of ingest: ${phases.join(', ')}), ${refused} refused ${JSON.stringify(res.refused)}, ` +
+            `${res.failed} failed otherwise (connections refused while ingest was dead); in the topic: ` +
+            `${msgs.length} messages, ${acc.delivered} acknowledged spans, lost ${acc.lost}, duplicates ${acc.duplicates}, ` +
+            `from unacknowledged requests ${acc.unexpected}`,
+        );
+        assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
+        for (const [i, n] of phases.entries()) assert.ok(n > 0, `run ${i + 1} of ingest acknowledged nothing during the outage`);
+        assert.ok(res.ok > during.ok, 'ingest acknowledges requests after the brokers are back');
+        const log = earlierLogs.join('') + ingest.log();
+        assert.match(log, /spool: \d+ segments \(\d+ bytes\) left in/, 'a restart found the spool of the killed run');
+
+        const ex = await ingest.stop();
+        ingest = null;
+        assert.ok(ex.code === 0 && !ex.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex)}`);
+      } catch (e) {
+        if (ingest) e.message += `\n--- kotel-ingest stderr (tail) ---\n${ingest.log().slice(-6000)}`;
+        throw e;
+      } finally {
+        if (flow) await flow.stop();
+        if (down) await brokers(broker, true);
+        if (ingest) await ingest.stop();
+        await broker.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+}
+
+for (const kafka of KAFKAS) {
+  test(`${kafkaLabel(kafka)}with [spool], SIGTERM during an outage exits 0 and keeps the spool, which the next run sends`, { timeout: 300000 }, async (t) => {
+    const broker = await startKafka(kafka, { tag: 'spoolterm' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kotel-spool-'));
+    const sets = { ...topicSets(broker), 'spool.dir': dir, 'kafka.connect_timeout': '1s' };
+    const target = {};
+    const start = async () => {
+      const i = await startIngest({ bootstrap: broker.bootstrap, sets });
+      target.grpcUrl = i.grpcUrl;
+      target.httpUrl = i.httpUrl;
+      return i;
+    };
+    let ingest = null;
+    let flow = null;
+    let down = false;
+    try {
+      ingest = await start();
+      await brokers(broker, false);
+      down = true;
+      flow = startFlow(target, { traces: 2, spans: 3, inflight: 2, intervalMs: 20, timeoutMs: 30000, tag: 'spoolterm' });
+      await waitAcked(flow, 20, 60000);
+      // Requests stop before ingest does, so every acknowledged one was spooled by this run.
+      const res = await flow.stop();
+      flow = null;
+      const ex = await ingest.stop();
+      const log1 = ingest.log();
+      ingest = null;
+      assert.ok(ex.code === 0 && !ex.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex)}\n${log1.slice(-3000)}`);
+      const kept = segments(dir);
+      assert.ok(kept.length > 0, 'SIGTERM left nothing in the spool');
+
+      await brokers(broker, true);
+      down = false;
+      ingest = await start();
+      await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 120000);
+      const msgs = await readTopic(broker.bootstrap, broker.topics.traces);
+      const got = [];
+      for (const m of msgs) for (const s of spansOf(decodeTracesData(m.value))) got.push(`${s.traceId}/${s.spanId}`);
+      const acc = account(res.acked, got);
+      t.diagnostic(
+        `spool SIGTERM (${kafka}): ${res.ok} requests acknowledged during the outage (${acc.acked} spans), ` +
+          `${kept.length} segments kept on disk; in the topic after the restart: ${acc.delivered} of them, lost ${acc.lost}, duplicates ${acc.duplicates}`,
+      );
+      assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
+      const ex2 = await ingest.stop();
+      ingest = null;
+      assert.ok(ex2.code === 0 && !ex2.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex2)}`);
+    } catch (e) {
+      if (ingest) e.message += `\n--- kotel-ingest stderr (tail) ---\n${ingest.log().slice(-6000)}`;
+      throw e;
+    } finally {
+      if (flow) await flow.stop();
+      if (down) await brokers(broker, true);
+      if (ingest) await ingest.stop();
+      await broker.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
