@@ -107,6 +107,11 @@ struct publisher {
     bool stats_on; /* broker-up detection needs statistics; without it, never refuse for
                     * brokers being down (nothing would lift the refusal) */
     uint64_t queue_high;
+    /* Key + value bytes handed to librdkafka and not yet reported, and the share of its
+     * queue.buffering.max.kbytes past which requests are refused up front: a request let in
+     * must find room for all its messages, or its client hears 503 while the messages that
+     * did fit still take Kafka's capacity. */
+    uint64_t queued_bytes, queue_high_bytes;
     char fatal_msg[256];
 
     struct spool *spool; /* NULL without [spool] dir */
@@ -222,7 +227,8 @@ static const char *kafka_busy(const struct publisher *p)
 {
     if (p->brokers_down && p->stats_on)
         return "kafka: all brokers down";
-    if (p->queue_full || (uint64_t)rd_kafka_outq_len(p->rk) >= p->queue_high)
+    if (p->queue_full || (uint64_t)rd_kafka_outq_len(p->rk) >= p->queue_high ||
+        p->queued_bytes >= p->queue_high_bytes)
         return queue_full_msg;
     return NULL;
 }
@@ -234,6 +240,15 @@ static const char *refusal(const struct publisher *p)
     if (p->fatal)
         return p->fatal_msg;
     const char *why = kafka_busy(p);
+    /* What is batched now goes to the queue next: it counts against the room too. */
+    if (why == NULL) {
+        uint64_t batched = 0;
+        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+            if (p->sp[i].b)
+                batched += batcher_bytes(p->sp[i].b);
+        if (p->queued_bytes + batched >= p->queue_high_bytes)
+            why = queue_full_msg;
+    }
     /* With a spool, what Kafka cannot take goes there, as long as there is room. */
     if (why == NULL || p->spool == NULL)
         return why;
@@ -362,6 +377,7 @@ static void drain(struct publisher *p)
             break;
         }
         p->drain_inflight++;
+        p->queued_bytes += r->m.key.n + r->m.value.n;
         p->st.messages_produced++;
     }
 }
@@ -529,6 +545,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         return 0;
     }
     p->st.messages_produced++;
+    p->queued_bytes += m->key_len + val.n;
     hold_parts(m);
     return 0;
 }
@@ -557,6 +574,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     struct pub_msg *pm = m->_private;
     /* Any report, good or bad, means the queue moved. */
     p->queue_full = false;
+    size_t n = m->key_len + m->len;
+    p->queued_bytes -= n < p->queued_bytes ? n : p->queued_bytes;
     if (pm != NULL && pm->rec != NULL) {
         drained_report(p, m, pm);
         return;
@@ -844,6 +863,13 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     }
     char v[32];
     size_t vn = sizeof(v);
+    /* The effective bound (ours from [limits] memory, librdkafka's default, or a
+     * passthrough rdkafka.* setting). */
+    p->queue_high_bytes = UINT64_MAX;
+    if (rd_kafka_conf_get(kc, "queue.buffering.max.kbytes", v, &vn) == RD_KAFKA_CONF_OK &&
+        strtoull(v, NULL, 10) > 0)
+        p->queue_high_bytes = strtoull(v, NULL, 10) * 1024 / 100 * QUEUE_HIGH_PCT;
+    vn = sizeof(v);
     p->stats_on =
         rd_kafka_conf_get(kc, "statistics.interval.ms", v, &vn) == RD_KAFKA_CONF_OK && atoi(v) > 0;
     rd_kafka_conf_set_opaque(kc, p);
