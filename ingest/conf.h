@@ -28,7 +28,9 @@ struct ingest_conf {
         uint64_t max_connections;
         uint64_t idle_timeout_ms;
         uint64_t header_timeout_ms;
-        int ack; /* enum ingest_ack */
+        int ack;                 /* enum ingest_ack */
+        uint64_t max_attributes; /* struct kt_otlp_limits */
+        uint64_t max_string_bytes;
     } receiver;
     struct {
         uint64_t send_batch_size;
