@@ -710,6 +710,9 @@ static void write_seeds(const char *dir)
     TracesData *td = build_traces(&one);
     td->resource_spans[0]->scope_spans[0]->spans[0]->attributes[2]->value = nested_array(4);
     write_seed(dir, "traces_nested.pb", pack_traces(td));
+    td->resource_spans[0]->scope_spans[0]->spans[0]->attributes[2]->value = nested_array(33);
+    write_seed(dir, "traces_nested_33.pb", pack_traces(td));
+    write_seed(dir, "traces_limits.pb", pack_traces(span_with(9, 200)));
     TracesData *full;
     full_span(&full);
     write_seed(dir, "traces_full_span.pb", pack_traces(full));
