@@ -517,8 +517,8 @@ static int lex_string(struct kt_otlp_json_dec *d, struct tok *t, struct kt_err *
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                     i += 6;
                 }
-                /* As jansson: a NUL would cut the string short wherever it is used as a C
-                 * string downstream. */
+                /* A NUL would cut the string short wherever it is read as a C string
+                 * downstream (protobuf-c decodes strings as C strings). */
                 if (cp == 0)
                     return syntax_fail(d, err, i, "\\u0000 is not allowed");
                 on = utf8_put(o, cp);

@@ -72,7 +72,7 @@ struct ingest_conf {
  * of requests being received (past it a request is refused with 503 / UNAVAILABLE), a
  * quarter for librdkafka's producer queue (queue.buffering.max.kbytes; when it is full
  * requests are refused as when Kafka is slow). The rest is for what is not accounted:
- * decoding (OTLP/JSON costs several times its size), batches, connection buffers, the
+ * decoding (OTLP/JSON about the size of its body), batches, connection buffers, the
  * code and libraries, the allocator's slack. */
 static inline uint64_t ingest_limit_body_bytes(const struct ingest_conf *c)
 {
