@@ -77,6 +77,8 @@ test(`${CLIENTS} clients send ${BIG >> 20} MiB OTLP/JSON bodies at once: memory 
       while (bigPending > 0) {
         const t0 = process.hrtime.bigint();
         const r = await smallRequest(ingest);
+        // Sent while a large body was still pending; answered while one still is (the
+        // stronger claim: a request held behind a whole conversion comes back after it).
         small.push({ status: r.status, ms: Number(process.hrtime.bigint() - t0) / 1e6, during: bigPending > 0, body: r.body.toString() });
       }
     })();
@@ -94,11 +96,12 @@ test(`${CLIENTS} clients send ${BIG >> 20} MiB OTLP/JSON bodies at once: memory 
     const after = procStatusMiB(ingest.pid, 'VmRSS');
     for (const r of bigs) assert.equal(r.status, 200, `a ${BIG >> 20} MiB body: ${r.status} ${r.body.toString().slice(0, 300)}`);
     const during = small.filter((s) => s.during);
-    const ms = during.map((s) => s.ms).sort((a, b) => a - b);
+    const ms = small.map((s) => s.ms).sort((a, b) => a - b);
     t.diagnostic(
       `${CLIENTS} x ${(body.length / (1 << 20)).toFixed(1)} MiB answered in ${bigMs} ms; RSS ${rss0.toFixed(0)} MiB before, ` +
-        `peak ${peak.toFixed(0)} MiB, ${after.toFixed(0)} MiB after; ${during.length} small requests meanwhile, ` +
-        `latency median ${ms[ms.length >> 1]?.toFixed(1)} ms, max ${ms[ms.length - 1]?.toFixed(1)} ms`,
+        `peak ${peak.toFixed(0)} MiB, ${after.toFixed(0)} MiB after; ${small.length} small requests sent meanwhile ` +
+        `(${during.length} answered before the last large one), latency median ${ms[ms.length >> 1]?.toFixed(1)} ms, ` +
+        `max ${ms[ms.length - 1]?.toFixed(1)} ms`,
     );
     for (const s of small) assert.equal(s.status, 200, `a small request: ${s.status} ${s.body.slice(0, 300)}`);
     // Served between the slices: with the loop held for a whole body at a time, the small
