@@ -202,7 +202,6 @@ struct frame {
     size_t idx;                        /* arrays: index of the element being read */
     size_t slot;   /* where the length slot starts; SIZE_MAX: none (the request) */
     size_t tag_at; /* F_REP packed: where its tag starts, to drop an empty one */
-    size_t *runs;  /* F_MSG: start and end of each member's bytes, 2 per member */
 };
 
 struct kt_otlp_json_dec {
@@ -210,11 +209,12 @@ struct kt_otlp_json_dec {
     size_t len, pos;
     struct kt_buf *out;
     size_t out_start;
-    struct kt_otlp_limits lim; /* 0 replaced by SIZE_MAX-like bounds */
+    struct kt_otlp_limits lim; /* max_string_bytes 0 made UINT64_MAX; max_attributes 0: none */
     const ProtobufCMessageDescriptor *root;
     struct frame *st; /* the open objects and arrays */
     size_t n_st, cap_st;
-    size_t *runs; /* MAX_FIELDS * 2 per frame, parallel to st */
+    size_t *runs; /* per F_MSG frame, MAX_FIELDS pairs: where each member's bytes start and
+                   * end, indexed like st */
     size_t cap_runs;
     unsigned skip_depth; /* frames of F_SKIP_* open */
     struct kt_buf scratch;
@@ -237,6 +237,7 @@ static void sb_put_n(struct sbuf *s, const char *p, size_t n)
         sb_putc(s, p[i]);
 }
 
+/* The whole path; path_render shortens it. */
 static void path_render_all(const struct kt_otlp_json_dec *d, char *buf, size_t cap)
 {
     struct sbuf s = {buf, cap, 0};
