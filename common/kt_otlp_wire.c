@@ -12,13 +12,13 @@
  * Validation
  * ------------------------------------------------------------------------------------------ */
 
-/* Deeper AnyValue trees are refused: they bound the validator's recursion, and no real
- * attribute needs them. */
-#define MAX_ANY_DEPTH 32
+#define MAX_ANY_DEPTH KT_OTLP_MAX_ANY_DEPTH
 
 struct vctx {
     const uint8_t *base;
-    bool no_nul; /* KT_OTLP_VALIDATE_NO_NUL */
+    bool no_nul;     /* KT_OTLP_VALIDATE_NO_NUL */
+    uint64_t max_kv; /* struct kt_otlp_limits, UINT64_MAX for none */
+    uint64_t max_str;
     size_t n_items;
     struct kt_err *err;
     int depth;     /* of the message being walked */
@@ -66,6 +66,23 @@ static int vfail(struct vctx *c, const struct kt_otlp_field *f, uint32_t num, co
     return kt_err_set(c->err, KT_EINVAL, ": %s (offset %zu)", detail, off);
 }
 
+/* A bound of struct kt_otlp_limits passed: as vfail, with KT_ETOOBIG. */
+static int vlimit(struct vctx *c, const struct kt_otlp_field *f, uint32_t num, const uint8_t *at,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6), cold));
+
+static int vlimit(struct vctx *c, const struct kt_otlp_field *f, uint32_t num, const uint8_t *at,
+                  const char *fmt, ...)
+{
+    char detail[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    vfail(c, f, num, at, "%s", detail);
+    c->err->code = KT_ETOOBIG;
+    return KT_ETOOBIG;
+}
+
 static __attribute__((cold)) int wrong_wt(struct vctx *c, const struct kt_otlp_field *f,
                                           uint32_t num, const uint8_t *at, uint32_t wt)
 {
@@ -94,7 +111,7 @@ static __attribute__((cold)) int vprefix(struct vctx *c, int depth, const struct
     const char *sep = c->err->msg[0] == ':' ? "" : ".";
     int inner = c->err_depth - PATH_KEEP_INNER;
     if (depth >= PATH_KEEP_OUTER && depth < inner)
-        return depth == inner - 1 ? kt_err_prefix(c->err, "[...]%s", sep) : KT_EINVAL;
+        return depth == inner - 1 ? kt_err_prefix(c->err, "[...]%s", sep) : c->err->code;
     if (!f->repeated)
         return kt_err_prefix(c->err, "%s%s", f->name, sep);
     size_t idx = 0;
@@ -194,11 +211,17 @@ static inline bool fast_fixed64(const uint8_t **pp, const uint8_t *end)
 
 #define AT(p, end, tag) ((p) < (end) && *(p) == (tag))
 
+/* A valid string within the bound. */
+static inline bool fast_str(const uint8_t *v, const uint8_t *end, uint64_t max_str)
+{
+    return (uint64_t)(end - v) <= max_str && kt_utf8_valid(v, (size_t)(end - v));
+}
+
 /* Status { message = 2; code = 3 } */
-static bool status_fast(const uint8_t *p, const uint8_t *end)
+static bool status_fast(const uint8_t *p, const uint8_t *end, uint64_t max_str)
 {
     const uint8_t *v;
-    if (AT(p, end, 0x12) && !(fast_ld(&p, end, &v) && kt_utf8_valid(v, (size_t)(p - v))))
+    if (AT(p, end, 0x12) && !(fast_ld(&p, end, &v) && fast_str(v, p, max_str)))
         return false;
     if (AT(p, end, 0x18) && !fast_varint(&p, end))
         return false;
@@ -206,15 +229,16 @@ static bool status_fast(const uint8_t *p, const uint8_t *end)
 }
 
 /* Event { time_unix_nano = 1; name = 2; attributes = 3; dropped_attributes_count = 4 } */
-static bool event_fast(const uint8_t *p, const uint8_t *end)
+static bool event_fast(const uint8_t *p, const uint8_t *end, uint64_t max_str, uint64_t max_kv)
 {
     const uint8_t *v;
+    uint64_t n_kv = 0;
     if (AT(p, end, 0x09) && !fast_fixed64(&p, end))
         return false;
-    if (AT(p, end, 0x12) && !(fast_ld(&p, end, &v) && kt_utf8_valid(v, (size_t)(p - v))))
+    if (AT(p, end, 0x12) && !(fast_ld(&p, end, &v) && fast_str(v, p, max_str)))
         return false;
     while (AT(p, end, 0x1a))
-        if (!(fast_ld(&p, end, &v) && kv_fast(v, p)))
+        if (!(++n_kv <= max_kv && fast_ld(&p, end, &v) && kv_fast(v, p)))
             return false;
     if (AT(p, end, 0x20) && !fast_varint(&p, end))
         return false;
@@ -225,9 +249,12 @@ static bool event_fast(const uint8_t *p, const uint8_t *end)
  * instead of the walker's dispatch per field (the branches predict far better): ids,
  * trace_state, name, kind, times, attributes, events, status, flags and the dropped
  * counts, each optional. Returns where the walker must take over: at the first field this
- * does not handle (a link, an unknown field, one out of order, anything not valid) or at
- * end. What it passes over is valid exactly as the walker would find it. */
-static const uint8_t *span_fast(const uint8_t *p, const uint8_t *end)
+ * does not handle (a link, an unknown field, one out of order, anything not valid or past
+ * a bound) or at end. What it passes over is valid exactly as the walker would find it;
+ * *n_kv is the number of attributes it passed over. kv_fast's strings are shorter than
+ * 128 bytes: the caller ensures max_str is not below that. */
+static const uint8_t *span_fast(const uint8_t *p, const uint8_t *end, uint64_t max_str,
+                                uint64_t max_kv, uint64_t *n_kv)
 {
     const uint8_t *q, *v;
 #define TAKE(ok)                                                                                   \
@@ -242,29 +269,31 @@ static const uint8_t *span_fast(const uint8_t *p, const uint8_t *end)
     if (AT(p, end, 0x12)) /* span_id */
         TAKE(fast_ld(&q, end, &v) && (q - v == 0 || q - v == 8));
     if (AT(p, end, 0x1a)) /* trace_state */
-        TAKE(fast_ld(&q, end, &v) && kt_utf8_valid(v, (size_t)(q - v)));
+        TAKE(fast_ld(&q, end, &v) && fast_str(v, q, max_str));
     if (AT(p, end, 0x22)) /* parent_span_id */
         TAKE(fast_ld(&q, end, &v) && (q - v == 0 || q - v == 8));
     if (AT(p, end, 0x2a)) /* name */
-        TAKE(fast_ld(&q, end, &v) && kt_utf8_valid(v, (size_t)(q - v)));
+        TAKE(fast_ld(&q, end, &v) && fast_str(v, q, max_str));
     if (AT(p, end, 0x30)) /* kind */
         TAKE(fast_varint(&q, end));
     if (AT(p, end, 0x39)) /* start_time_unix_nano */
         TAKE(fast_fixed64(&q, end));
     if (AT(p, end, 0x41)) /* end_time_unix_nano */
         TAKE(fast_fixed64(&q, end));
-    while (AT(p, end, 0x4a)) /* attributes */
-        TAKE(fast_ld(&q, end, &v) && kv_fast(v, q));
+    while (AT(p, end, 0x4a)) { /* attributes */
+        TAKE(*n_kv < max_kv && fast_ld(&q, end, &v) && kv_fast(v, q));
+        ++*n_kv;
+    }
     if (AT(p, end, 0x50)) /* dropped_attributes_count */
         TAKE(fast_varint(&q, end));
     while (AT(p, end, 0x5a)) /* events */
-        TAKE(fast_ld(&q, end, &v) && event_fast(v, q));
+        TAKE(fast_ld(&q, end, &v) && event_fast(v, q, max_str, max_kv));
     if (AT(p, end, 0x60)) /* dropped_events_count */
         TAKE(fast_varint(&q, end));
     if (AT(p, end, 0x70)) /* dropped_links_count */
         TAKE(fast_varint(&q, end));
     if (AT(p, end, 0x7a)) /* status */
-        TAKE(fast_ld(&q, end, &v) && status_fast(v, q));
+        TAKE(fast_ld(&q, end, &v) && status_fast(v, q, max_str));
     if (end - p >= 6 && p[0] == 0x85 && p[1] == 0x01) /* flags: field 16, fixed32 */
         p += 6;
 #undef TAKE
@@ -292,11 +321,15 @@ static int walk(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const
     if (m->item)
         c->n_items++;
     if (mt == KT_OTLP_M_ANY_VALUE && ++any_depth > MAX_ANY_DEPTH)
-        return vfail(c, NULL, 0, start, "AnyValue nested deeper than %d levels", MAX_ANY_DEPTH);
+        return vlimit(c, NULL, 0, start, "AnyValue nested deeper than %d levels", MAX_ANY_DEPTH);
 
     bool any_seen = false;
-    /* The fast checks do not look for NUL: with no_nul the walker sees every string. */
-    const uint8_t *p = mt == KT_OTLP_M_SPAN && !c->no_nul ? span_fast(start, end) : start;
+    uint64_t n_kv = 0; /* key-value pairs in this message's list (one list per message) */
+    /* The fast checks do not look for NUL: with no_nul the walker sees every string. Their
+     * key-value shortcut (kv_fast) passes strings shorter than 128 bytes unchecked. */
+    bool fast = !c->no_nul && c->max_str >= 128;
+    const uint8_t *p =
+        mt == KT_OTLP_M_SPAN && fast ? span_fast(start, end, c->max_str, c->max_kv, &n_kv) : start;
     while (p < end) {
         const uint8_t *fstart = p;
         uint64_t tag, v;
@@ -336,7 +369,12 @@ static int walk(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const
                 continue;
             uint8_t kind = f->kind;
             if (kind == KT_OTLP_K_MSG) {
-                if (f->msg == KT_OTLP_M_KEY_VALUE && any_depth < MAX_ANY_DEPTH && !c->no_nul &&
+                if (f->msg == KT_OTLP_M_KEY_VALUE && f->repeated && ++n_kv > c->max_kv)
+                    return vlimit(c, f, num, fstart,
+                                  "more than %llu key-value pairs in one list ([receiver] "
+                                  "max_attributes)",
+                                  (unsigned long long)c->max_kv);
+                if (f->msg == KT_OTLP_M_KEY_VALUE && any_depth < MAX_ANY_DEPTH && fast &&
                     kv_fast(val, p))
                     continue;
                 /* A singular AnyValue given again is merged into the first; protobuf-c
@@ -351,6 +389,10 @@ static int walk(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const
                 if (walk(c, (enum kt_otlp_msg)f->msg, val, p, depth + 1, any_depth) != 0)
                     return vprefix(c, depth, f, num, start, fstart);
                 c->depth = depth;
+            } else if ((kind == KT_OTLP_K_STRING || kind == KT_OTLP_K_BYTES) && len > c->max_str) {
+                return vlimit(c, f, num, fstart,
+                              "%zu bytes, more than %llu ([receiver] max_string_bytes)", len,
+                              (unsigned long long)c->max_str);
             } else if (kind == KT_OTLP_K_STRING) {
                 if (!kt_utf8_valid(val, len)) {
                     size_t bad = kt_utf8_check(val, len);
@@ -412,12 +454,17 @@ static int walk(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const
     return 0;
 }
 
-int kt_otlp_validate_flags(enum kt_signal sig, struct kt_slice msg, unsigned flags, size_t *n_items,
-                           struct kt_err *err)
+int kt_otlp_validate_limits(enum kt_signal sig, struct kt_slice msg, unsigned flags,
+                            const struct kt_otlp_limits *lim, size_t *n_items, struct kt_err *err)
 {
-    struct kt_err local;
+    struct kt_err local = {0};
     struct vctx c = {
-        msg.p, (flags & KT_OTLP_VALIDATE_NO_NUL) != 0, 0, err != NULL ? err : &local, 0, 0};
+        .base = msg.p,
+        .no_nul = (flags & KT_OTLP_VALIDATE_NO_NUL) != 0,
+        .max_kv = lim != NULL && lim->max_attributes != 0 ? lim->max_attributes : UINT64_MAX,
+        .max_str = lim != NULL && lim->max_string_bytes != 0 ? lim->max_string_bytes : UINT64_MAX,
+        .err = err != NULL ? err : &local,
+    };
     if ((unsigned)sig >= KT_SIGNAL_COUNT)
         return kt_err_set(err, KT_EINVAL, "unknown signal %d", (int)sig);
     if (msg.n > 0 && msg.p == NULL)
@@ -435,11 +482,17 @@ int kt_otlp_validate_flags(enum kt_signal sig, struct kt_slice msg, unsigned fla
             size_t skip = c.err->msg[1] == ' ' ? 2 : 1;
             memmove(c.err->msg, c.err->msg + skip, n - skip + 1);
         }
-        return KT_EINVAL;
+        return c.err->code;
     }
     if (n_items != NULL)
         *n_items = c.n_items;
     return 0;
+}
+
+int kt_otlp_validate_flags(enum kt_signal sig, struct kt_slice msg, unsigned flags, size_t *n_items,
+                           struct kt_err *err)
+{
+    return kt_otlp_validate_limits(sig, msg, flags, NULL, n_items, err);
 }
 
 int kt_otlp_validate(enum kt_signal sig, struct kt_slice msg, size_t *n_items, struct kt_err *err)

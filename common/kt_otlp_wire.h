@@ -23,13 +23,29 @@
  * present, strings must be valid UTF-8. Unknown fields are skipped (forward compatible).
  * On success *n_items is the number of spans / data points / log records.
  * Repeated scalars (bucket_counts, explicit_bounds) may be packed or not. Group wire types
- * are refused, and so is an AnyValue nested more than 32 levels deep. So is what protobuf-c
- * (used by consumers) cannot decode although protobuf allows it: tags and lengths padded
- * past 5 bytes, and a body or attribute value given again without a value set. Accepted
- * messages decode with protobuf-c. No allocation.
+ * are refused, and so is an AnyValue nested more than 32 levels deep (KT_ETOOBIG). So is
+ * what protobuf-c (used by consumers) cannot decode although protobuf allows it: tags and
+ * lengths padded past 5 bytes, and a body or attribute value given again without a value
+ * set. Accepted messages decode with protobuf-c. No allocation.
  * On failure returns KT_EINVAL with a message naming the path and byte offset, e.g.
  * "resource_spans[0].scope_spans[1].spans[3].trace_id: length 15, want 16 (offset 812)". */
 int kt_otlp_validate(enum kt_signal sig, struct kt_slice msg, size_t *n_items, struct kt_err *err);
+
+/* Bounds on what one request may hold, beyond its size: they bound the work of everything
+ * downstream (attribute maps are sorted, hashed, searched per item) and refuse payloads no
+ * sane client sends. A field of 0 means no bound. kotel-ingest sets them from [receiver];
+ * kotel-process reads what ingest (or a Collector) already let through, and sets none. */
+struct kt_otlp_limits {
+    uint64_t max_attributes;   /* key-value pairs in one list: attributes of a resource,
+                                * scope, span, event, link, log record or data point, a
+                                * metric's metadata, a kvlist */
+    uint64_t max_string_bytes; /* bytes of one string or bytes value (in OTLP/JSON: of one
+                                * JSON string as decoded, so base64 text for bytes) */
+};
+
+/* AnyValue trees deeper than this are refused whatever the limits say: no real attribute
+ * needs them, and they bound the validator's recursion. */
+#define KT_OTLP_MAX_ANY_DEPTH 32
 
 /* Flags of kt_otlp_validate_flags. */
 enum {
@@ -42,5 +58,13 @@ enum {
 /* kt_otlp_validate with flags (0 = kt_otlp_validate). */
 int kt_otlp_validate_flags(enum kt_signal sig, struct kt_slice msg, unsigned flags, size_t *n_items,
                            struct kt_err *err);
+
+/* kt_otlp_validate_flags that also enforces lim (borrowed; NULL = no bounds). A list or
+ * string over a bound, or an AnyValue nested deeper than KT_OTLP_MAX_ANY_DEPTH, fails with
+ * KT_ETOOBIG and a message naming the bound, the value and the path, e.g.
+ * "resource_spans[0].scope_spans[0].spans[3].attributes: more than 1024 key-value pairs in
+ * one list ([receiver] max_attributes) (offset 812)"; other faults with KT_EINVAL. */
+int kt_otlp_validate_limits(enum kt_signal sig, struct kt_slice msg, unsigned flags,
+                            const struct kt_otlp_limits *lim, size_t *n_items, struct kt_err *err);
 
 #endif

@@ -24,6 +24,13 @@ static const struct kt_option ingest_options[] = {
      "the accept."},
     {"receiver", "ack", KT_OPT_ENUM, "kafka", OFF(receiver.ack), "kafka|received", 0,
      "kafka: answer once Kafka acknowledged every message of the request; received: on receipt."},
+    {"receiver", "max_attributes", KT_OPT_UINT, "1024", OFF(receiver.max_attributes), "1..", 0,
+     "Most key-value pairs in one list (the attributes of a resource, scope, span, event, link, "
+     "log record or data point; a kvlist); more: 400 / INVALID_ARGUMENT. SDKs keep 128."},
+    {"receiver", "max_string_bytes", KT_OPT_SIZE, "1MiB", OFF(receiver.max_string_bytes), "1KiB..",
+     0,
+     "Longest string or bytes value (in OTLP/JSON: one JSON string); longer: 400 / "
+     "INVALID_ARGUMENT."},
 
     {"batch", "send_batch_size", KT_OPT_UINT, "8192", OFF(batch.send_batch_size), NULL, 0,
      "Items (spans, data points, log records) that trigger a batch to be published."},

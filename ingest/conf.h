@@ -28,7 +28,9 @@ struct ingest_conf {
         uint64_t max_connections;
         uint64_t idle_timeout_ms;
         uint64_t header_timeout_ms;
-        int ack; /* enum ingest_ack */
+        int ack;                 /* enum ingest_ack */
+        uint64_t max_attributes; /* struct kt_otlp_limits */
+        uint64_t max_string_bytes;
     } receiver;
     struct {
         uint64_t send_batch_size;
@@ -76,7 +78,7 @@ struct ingest_conf {
  * of requests being received (past it a request is refused with 503 / UNAVAILABLE), a
  * quarter for librdkafka's producer queue (queue.buffering.max.kbytes; when it is full
  * requests are refused as when Kafka is slow). The rest is for what is not accounted:
- * decoding (OTLP/JSON costs several times its size), batches, connection buffers, the
+ * decoding (OTLP/JSON about the size of its body), batches, connection buffers, the
  * code and libraries, the allocator's slack. */
 static inline uint64_t ingest_limit_body_bytes(const struct ingest_conf *c)
 {

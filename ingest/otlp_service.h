@@ -6,6 +6,8 @@
 #ifndef INGEST_OTLP_SERVICE_H
 #define INGEST_OTLP_SERVICE_H
 
+#include <stdint.h>
+
 #include "conf.h"
 #include "kt_err.h"
 #include "publisher.h"
@@ -16,8 +18,19 @@ struct otlp_service;
 /* conf and pub are borrowed and must outlive the service. Returns 0 or KT_ENOMEM. */
 int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub,
                      struct otlp_service **out, struct kt_err *err);
-/* After the server is freed (it abandons its requests through the service). */
+/* After the server is freed (it abandons its requests through the service). Logs the
+ * counters. NULL is ignored. */
 void otlp_service_free(struct otlp_service *s);
+
+/* Counters, logged at exit. */
+struct otlp_service_stats {
+    /* Requests refused with 400 / INVALID_ARGUMENT for passing a payload limit: [receiver]
+     * max_attributes or max_string_bytes, AnyValue or JSON nesting. */
+    uint64_t refused_over_limit;
+    /* OTLP/JSON bodies large enough to be converted a slice per loop turn. */
+    uint64_t json_sliced;
+};
+void otlp_service_get_stats(const struct otlp_service *s, struct otlp_service_stats *out);
 /* The callbacks for server_new; s must outlive the server. */
 struct srv_service otlp_service_callbacks(struct otlp_service *s);
 

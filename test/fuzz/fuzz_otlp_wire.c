@@ -3,7 +3,8 @@
  * crash", the split output is checked: each chunk is within the bound and validates with
  * the item count it claims, no item is lost or duplicated (emitted + rejected = validated),
  * and all chunks concatenated are one valid message. protobuf-c is the independent oracle:
- * whatever kt_otlp_validate accepts, it must decode too. */
+ * whatever kt_otlp_validate accepts, it must decode too. Small limits
+ * (kt_otlp_validate_limits) refuse only more of it, with KT_ETOOBIG. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,10 +114,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct kt_err err = {0, ""};
         int rc = kt_otlp_validate((enum kt_signal)sig, msg, &n_items, &err);
         if (rc != 0) {
-            check(rc == KT_EINVAL && err.code == KT_EINVAL && err.msg[0] != '\0',
+            check((rc == KT_EINVAL || rc == KT_ETOOBIG) && err.code == rc && err.msg[0] != '\0',
                   "validation failed without a message", (enum kt_signal)sig, -1, 0);
             continue;
         }
+        /* Limits only ever refuse more, as KT_ETOOBIG, and count alike. */
+        const struct kt_otlp_limits lim = {3, 130};
+        size_t n_lim = 0;
+        rc = kt_otlp_validate_limits((enum kt_signal)sig, msg, 0, &lim, &n_lim, &err);
+        check(rc == 0 ? n_lim == n_items : rc == KT_ETOOBIG && err.code == rc,
+              "the limits refused other than KT_ETOOBIG, or counted otherwise", (enum kt_signal)sig,
+              -1, 0);
         check(protobuf_c_decodes((enum kt_signal)sig, msg),
               "validated, but protobuf-c cannot decode it", (enum kt_signal)sig, -1, 0);
         for (int mode = OTLP_KEY_NONE; mode <= OTLP_KEY_RESOURCE_HASH; mode++) {

@@ -375,19 +375,27 @@ static inline struct kt_buf valid_span_payload(void)
     return b;
 }
 
-static inline void expect_invalid(enum kt_signal sig, struct kt_slice msg, const char *want_substr)
+/* kt_otlp_validate_limits(lim) refuses msg with code and a message holding want_substr. */
+static inline void expect_refused(enum kt_signal sig, struct kt_slice msg,
+                                  const struct kt_otlp_limits *lim, int code,
+                                  const char *want_substr)
 {
     struct kt_err err = {0, ""};
     size_t n = 12345;
-    int rc = kt_otlp_validate(sig, msg, &n, &err);
-    if (rc != KT_EINVAL)
-        fail_msg("want KT_EINVAL, got %d (%s)", rc, err.msg);
-    assert_int_equal(err.code, KT_EINVAL);
+    int rc = kt_otlp_validate_limits(sig, msg, 0, lim, &n, &err);
+    if (rc != code)
+        fail_msg("want %s, got %d (%s)", kt_err_name(code), rc, err.msg);
+    assert_int_equal(err.code, code);
     if (strstr(err.msg, want_substr) == NULL)
         fail_msg("error \"%s\" lacks \"%s\"", err.msg, want_substr);
     assert_int_equal(n, 12345);
     /* The NULL-err form must fail the same way. */
-    assert_int_equal(kt_otlp_validate(sig, msg, NULL, NULL), KT_EINVAL);
+    assert_int_equal(kt_otlp_validate_limits(sig, msg, 0, lim, NULL, NULL), code);
+}
+
+static inline void expect_invalid(enum kt_signal sig, struct kt_slice msg, const char *want_substr)
+{
+    expect_refused(sig, msg, NULL, KT_EINVAL, want_substr);
 }
 
 /* ---- metrics and logs builders ---- */

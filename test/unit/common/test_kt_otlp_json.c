@@ -689,11 +689,364 @@ static void test_json_two_oneof_members_rejected(void **state)
     free_msg(r);
 }
 
+static void expect_code(enum kt_signal sig, const struct kt_otlp_limits *lim, const char *json,
+                        size_t len, int code, const char *want)
+{
+    struct kt_buf pb = KT_BUF_INIT;
+    struct kt_err err = {0};
+    int rc = kt_otlp_json_to_proto_limits(sig, json, len, lim, &pb, &err);
+    if (rc != code || strstr(err.msg, want) == NULL)
+        print_error("got %d \"%s\", want %d with \"%s\"\n", rc, err.msg, code, want);
+    assert_int_equal(rc, code);
+    assert_non_null(strstr(err.msg, want));
+    assert_int_equal(pb.len, 0);
+    kt_buf_free(&pb);
+}
+
+/* A request whose unknown member "x" holds levels nested arrays (or objects). */
+static char *ignored_nesting(size_t levels, bool objects)
+{
+    size_t cap = levels * 6 + 64;
+    char *json = malloc(cap);
+    assert_non_null(json);
+    size_t n = (size_t)snprintf(json, cap, "{\"x\":");
+    for (size_t i = 0; i < levels; i++)
+        n += (size_t)snprintf(json + n, cap - n, objects ? "{\"a\":" : "[");
+    n += (size_t)snprintf(json + n, cap - n, "1");
+    for (size_t i = 0; i < levels; i++)
+        n += (size_t)snprintf(json + n, cap - n, objects ? "}" : "]");
+    snprintf(json + n, cap - n, ",\"resourceSpans\":[]}");
+    return json;
+}
+
+static void test_json_ignored_members_nest_at_most_64_levels(void **state)
+{
+    (void)state;
+    for (int objects = 0; objects <= 1; objects++) {
+        char *json = ignored_nesting(KT_OTLP_JSON_MAX_DEPTH, objects);
+        TraceReq *r = to_traces(json);
+        assert_int_equal(r->n_resource_spans, 0);
+        free_msg(r);
+        free(json);
+        json = ignored_nesting(KT_OTLP_JSON_MAX_DEPTH + 1, objects);
+        expect_code(KT_SIGNAL_TRACES, NULL, json, strlen(json), KT_ETOOBIG,
+                    "JSON nested deeper than 64 levels inside a member kotel ignores");
+        free(json);
+    }
+    /* Far deeper: refused as early, nothing recurses. */
+    char *json = ignored_nesting(1000000, false);
+    expect_code(KT_SIGNAL_TRACES, NULL, json, strlen(json), KT_ETOOBIG, "x[0][0][0]");
+    free(json);
+}
+
+static void test_json_string_escapes_and_surrogate_pairs(void **state)
+{
+    (void)state;
+    TraceReq *r;
+    /* The member name is matched once decoded: n\u0061me is name. */
+    Span *sp = span_from("\"n\\u0061me\":\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20AC\\ud83d\\ude00"
+                         "\xc3\xa9\xf0\x9f\x98\x80\"",
+                         &r);
+    assert_string_equal(sp->name, "a\"\\/\b\f\n\r\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+                                  "\xc3\xa9\xf0\x9f\x98\x80");
+    free_msg(r);
+    /* An escaped string long enough to need the scratch buffer to grow. */
+    size_t n = 70000;
+    char *members = malloc(n * 6 + 32);
+    assert_non_null(members);
+    size_t k = (size_t)sprintf(members, "\"name\":\"");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(members + k, "\\u0041");
+    sprintf(members + k, "\"");
+    sp = span_from(members, &r);
+    assert_int_equal(strlen(sp->name), n);
+    assert_int_equal(sp->name[n - 1], 'A');
+    free_msg(r);
+    free(members);
+}
+
+static void test_json_string_errors_report_line_and_column(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;
+        const char *want;
+    } cases[] = {
+        {"{\"resourceSpans\":[],\"x\":\"\\udc00\"}", "column 26: invalid Unicode '\\uDC00'"},
+        {"{\"x\":\"\\ud83d\"}", "a high surrogate without its low surrogate"},
+        {"{\"x\":\"\\ud83d\\u0041\"}", "a high surrogate without its low surrogate"},
+        {"{\"x\":\"a\\u0000b\"}", "\\u0000 is not allowed"},
+        {"{\"x\":\"a\x01\"}", "column 8: control character 0x01 in a string"},
+        {"{\"x\":\"\xff\"}", "column 7: invalid UTF-8 in a string"},
+        {"{\"x\":\"\xed\xa0\x80\"}", "invalid UTF-8 in a string"},
+        {"{\"x\":\"abc", "string without its closing quote"},
+        {"{\"x\":\"\\x\"}", "invalid escape \\'x'"},
+        {"{\"x\":\"\\u12\"}", "invalid \\u escape"},
+        {"{\n\"x\":\n 01}", "line 3, column 3: want ',' or '}', got a number"},
+        {"{\"x\":1.}", "invalid number"},
+        {"{\"x\":-}", "invalid number"},
+        {"{\"x\":.5}", "unexpected '.'"},
+        {"{\"x\":1e}", "invalid number"},
+        {"{\"x\":+1}", "unexpected '+'"},
+        {"{\"x\":tru}", "invalid literal"},
+        {"{\"x\":nul", "invalid literal"},
+        {"{\"x\" 1}", "want ':' after a member name, got a number"},
+        {"{\"x\":1,}", "want a member name, got '}'"},
+        {"{\"x\":[1,]}", "want a value, got ']'"},
+        {"{\"x\":[,1]}", "want a value or ']', got ','"},
+        {"{1:2}", "want a member name or '}', got a number"},
+        {"{\"x\":1", "unexpected end of input"},
+        {"{}{}", "end of input expected after the request object"},
+        {"}", "want a value, got '}'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        expect_code(KT_SIGNAL_TRACES, NULL, cases[i].json, strlen(cases[i].json), KT_EINVAL,
+                    "invalid JSON at line ");
+        expect_code(KT_SIGNAL_TRACES, NULL, cases[i].json, strlen(cases[i].json), KT_EINVAL,
+                    cases[i].want);
+    }
+}
+
+static void test_json_numbers_as_integers_and_doubles(void **state)
+{
+    (void)state;
+    TraceReq *r;
+    Span *sp = span_from("\"startTimeUnixNano\":1E3,\"endTimeUnixNano\":18446744073709551615,"
+                         "\"droppedAttributesCount\":-0,\"attributes\":[{\"key\":\"d\",\"value\":{"
+                         "\"doubleValue\":-2.5e-3}},{\"key\":\"i\",\"value\":{\"intValue\":"
+                         "-9223372036854775808}}]",
+                         &r);
+    assert_true(sp->start_time_unix_nano == 1000);
+    assert_true(sp->end_time_unix_nano == UINT64_MAX);
+    assert_true(sp->attributes[0]->value->double_value == -2.5e-3);
+    assert_true(sp->attributes[1]->value->int_value == INT64_MIN);
+    free_msg(r);
+    expect_span_einval("\"endTimeUnixNano\":18446744073709551616",
+                       "endTimeUnixNano: 18446744073709551616 is out of range");
+    expect_span_einval("\"attributes\":[{\"key\":\"d\",\"value\":{\"doubleValue\":1e999}}]",
+                       "doubleValue: number 1e999 is out of range");
+}
+
+static void test_json_members_in_any_order_give_protobuf_c_bytes(void **state)
+{
+    (void)state;
+    const char *ordered =
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"k\",\"value\":{"
+        "\"stringValue\":\"v\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"s\"},\"spans\":[{"
+        "\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"name\":\"op\",\"kind\":2,"
+        "\"attributes\":[{\"key\":\"a\",\"value\":{\"intValue\":\"7\"}}],\"status\":{"
+        "\"message\":\"m\",\"code\":2}}]}],\"schemaUrl\":\"u\"}]}";
+    const char *shuffled =
+        "{\"resourceSpans\":[{\"schemaUrl\":\"u\",\"scopeSpans\":[{\"spans\":[{\"status\":{"
+        "\"code\":2,\"message\":\"m\"},\"attributes\":[{\"value\":{\"intValue\":\"7\"},\"key\":"
+        "\"a\"}],\"kind\":2,\"name\":\"op\",\"traceId\":\"5b8efff798038103d269b633813fc60c\"}],"
+        "\"scope\":{\"name\":\"s\"}}],\"resource\":{\"attributes\":[{\"value\":{\"stringValue\":"
+        "\"v\"},\"key\":\"k\"}]}}]}";
+    struct kt_buf a = KT_BUF_INIT, b = KT_BUF_INIT;
+    struct kt_err err = {0};
+    assert_int_equal(kt_otlp_json_to_proto(KT_SIGNAL_TRACES, ordered, strlen(ordered), &a, &err),
+                     0);
+    assert_int_equal(kt_otlp_json_to_proto(KT_SIGNAL_TRACES, shuffled, strlen(shuffled), &b, &err),
+                     0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.p, b.p, a.len);
+    /* ... and the bytes are protobuf-c's own packing of what they hold. */
+    ProtobufCMessage *m = protobuf_c_message_unpack(&TRACE_DESC, NULL, b.len, b.p);
+    assert_non_null(m);
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *packed = malloc(n);
+    assert_non_null(packed);
+    protobuf_c_message_pack(m, packed);
+    assert_int_equal(n, b.len);
+    assert_memory_equal(packed, b.p, n);
+    free(packed);
+    free_msg(m);
+    kt_buf_free(&a);
+    kt_buf_free(&b);
+}
+
+static void test_json_member_given_twice_rejected(void **state)
+{
+    (void)state;
+    expect_span_einval("\"name\":\"a\",\"kind\":1,\"name\":\"b\"",
+                       "resourceSpans[0].scopeSpans[0].spans[0].name: given twice");
+    expect_span_einval("\"traceId\":\"5b8efff798038103d269b633813fc60c\","
+                       "\"trace_id\":\"5b8efff798038103d269b633813fc60c\"",
+                       "spans[0].trace_id: given twice");
+    /* null is absent: it does not count. */
+    TraceReq *r;
+    Span *sp = span_from("\"name\":null,\"name\":\"b\"", &r);
+    assert_string_equal(sp->name, "b");
+    free_msg(r);
+}
+
+static void test_json_limits_refuse_with_path_and_bound(void **state)
+{
+    (void)state;
+    const struct kt_otlp_limits lim = {2, 16};
+    char *json = span_json("\"attributes\":[{\"key\":\"a\"},{\"key\":\"b\"}],\"name\":"
+                           "\"0123456789abcdef\"");
+    struct kt_buf pb = KT_BUF_INIT;
+    struct kt_err err = {0};
+    assert_int_equal(
+        kt_otlp_json_to_proto_limits(KT_SIGNAL_TRACES, json, strlen(json), &lim, &pb, &err), 0);
+    kt_buf_free(&pb);
+    free(json);
+    json = span_json("\"attributes\":[{\"key\":\"a\"},{\"key\":\"b\"},{\"key\":\"c\"}]");
+    expect_code(KT_SIGNAL_TRACES, &lim, json, strlen(json), KT_ETOOBIG,
+                "resourceSpans[0].scopeSpans[0].spans[0].attributes[2]: more than 2 key-value "
+                "pairs in one list ([receiver] max_attributes)");
+    /* Without limits: accepted. */
+    TraceReq *r = to_traces(json);
+    free_msg(r);
+    free(json);
+    json = span_json("\"attributes\":[{\"key\":\"k\",\"value\":{\"kvlistValue\":{\"values\":["
+                     "{\"key\":\"a\"},{\"key\":\"b\"},{\"key\":\"c\"}]}}}]");
+    expect_code(KT_SIGNAL_TRACES, &lim, json, strlen(json), KT_ETOOBIG,
+                "attributes[0].value.kvlistValue.values[2]: more than 2 key-value pairs");
+    free(json);
+    json = span_json("\"name\":\"0123456789abcdefg\"");
+    expect_code(KT_SIGNAL_TRACES, &lim, json, strlen(json), KT_ETOOBIG,
+                "spans[0].name: a string of more than 16 bytes ([receiver] max_string_bytes)");
+    free(json);
+    /* Counted as decoded, escapes or not, member names and ignored members too. */
+    json = span_json("\"name\":\"\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041"
+                     "\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041\"");
+    expect_code(KT_SIGNAL_TRACES, &lim, json, strlen(json), KT_ETOOBIG,
+                "spans[0].name: a string of more than 16 bytes");
+    free(json);
+    json = span_json("\"unknownButLongMemberName\":1");
+    expect_code(KT_SIGNAL_TRACES, &lim, json, strlen(json), KT_ETOOBIG,
+                "spans[0]: a string of more than 16 bytes");
+    free(json);
+}
+
+/* A traces request of about size bytes: spans of the shape SDKs send, with ten attributes
+ * and an event each. resource_last puts the resource after the spans, so the writer has to
+ * put the members of a large message in order. */
+static char *big_traces_json(size_t size, bool resource_last)
+{
+    struct kt_buf b = KT_BUF_INIT;
+    const char *res = "\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{"
+                      "\"stringValue\":\"checkout\"}}]}";
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp),
+             "{\"resourceSpans\":[{%s%s\"scopeSpans\":[{\"scope\":{\"name\":"
+             "\"lib\"},\"spans\":[",
+             resource_last ? "" : res, resource_last ? "" : ",");
+    assert_int_equal(kt_buf_append(&b, tmp, strlen(tmp)), 0);
+    for (unsigned i = 0; b.len < size; i++) {
+        int n = snprintf(tmp, sizeof(tmp),
+                         "%s{\"traceId\":\"%032x\",\"spanId\":\"%016x\",\"parentSpanId\":"
+                         "\"%016x\",\"name\":\"GET /api/v1/items/{id}\",\"kind\":2,"
+                         "\"startTimeUnixNano\":\"1700000000000000%03u\",\"endTimeUnixNano\":"
+                         "\"1700000000100000%03u\",\"attributes\":[",
+                         i ? "," : "", i / 8 + 1, i + 1, i + 7, i % 1000, i % 1000);
+        assert_int_equal(kt_buf_append(&b, tmp, (size_t)n), 0);
+        for (int a = 0; a < 10; a++) {
+            n = snprintf(tmp, sizeof(tmp),
+                         "%s{\"key\":\"http.attribute.%d\",\"value\":{\"stringValue\":"
+                         "\"value %u of attribute %d\"}}",
+                         a ? "," : "", a, i, a);
+            assert_int_equal(kt_buf_append(&b, tmp, (size_t)n), 0);
+        }
+        n = snprintf(tmp, sizeof(tmp),
+                     "],\"events\":[{\"timeUnixNano\":\"1700000000050000000\",\"name\":\"retry\","
+                     "\"attributes\":[{\"key\":\"attempt\",\"value\":{\"intValue\":\"%u\"}}]}],"
+                     "\"status\":{\"code\":1}}",
+                     i % 5);
+        assert_int_equal(kt_buf_append(&b, tmp, (size_t)n), 0);
+    }
+    snprintf(tmp, sizeof(tmp), "]}]%s%s}]}", resource_last ? "," : "", resource_last ? res : "");
+    assert_int_equal(kt_buf_append(&b, tmp, strlen(tmp) + 1), 0);
+    return (char *)kt_buf_take(&b, NULL);
+}
+
+static void test_json_slices_give_the_same_bytes(void **state)
+{
+    (void)state;
+    char *json = big_traces_json(300 * 1024, true);
+    size_t len = strlen(json);
+    struct kt_buf whole = KT_BUF_INIT;
+    struct kt_err err = {0};
+    assert_int_equal(kt_otlp_json_to_proto(KT_SIGNAL_TRACES, json, len, &whole, &err), 0);
+    static const size_t slices[] = {1, 100, 64 * 1024};
+    for (size_t k = 0; k < sizeof(slices) / sizeof(slices[0]); k++) {
+        struct kt_buf out = KT_BUF_INIT;
+        struct kt_otlp_json_dec *d;
+        assert_int_equal(kt_otlp_json_dec_new(KT_SIGNAL_TRACES, json, len, NULL, &out, &d, &err),
+                         0);
+        size_t steps = 0;
+        int rc;
+        while ((rc = kt_otlp_json_dec_step(d, slices[k], &err)) == KT_EAGAIN)
+            steps++;
+        assert_int_equal(rc, 0);
+        /* Each step read about its slice: a whole token past it at most. */
+        assert_true(steps >= len / (slices[k] + 256));
+        assert_int_equal(out.len, whole.len);
+        assert_memory_equal(out.p, whole.p, out.len);
+        kt_otlp_json_dec_free(d);
+        kt_buf_free(&out);
+    }
+    /* An error found in a later slice leaves the output as it was, and sticks. */
+    char *bad = strstr(json + len / 2, "\"kind\":2");
+    assert_non_null(bad);
+    bad[7] = 'x';
+    struct kt_buf out = KT_BUF_INIT;
+    assert_int_equal(kt_buf_append(&out, "prefix", 6), 0);
+    struct kt_otlp_json_dec *d;
+    assert_int_equal(kt_otlp_json_dec_new(KT_SIGNAL_TRACES, json, len, NULL, &out, &d, &err), 0);
+    int rc;
+    size_t steps = 0;
+    while ((rc = kt_otlp_json_dec_step(d, 4096, &err)) == KT_EAGAIN)
+        steps++;
+    assert_true(steps > 10);
+    assert_int_equal(rc, KT_EINVAL);
+    assert_non_null(strstr(err.msg, "invalid JSON at line 1"));
+    assert_int_equal(out.len, 6);
+    assert_int_equal(kt_otlp_json_dec_step(d, 4096, &err), KT_EINVAL);
+    kt_otlp_json_dec_free(d);
+    kt_buf_free(&out);
+    kt_buf_free(&whole);
+    free(json);
+}
+
+/* The memory a conversion takes besides the body: the output buffer as allocated and what
+ * the decoder holds (its stack, string scratch, the copy that puts members in order). */
+static void test_json_memory_within_four_times_the_body(void **state)
+{
+    (void)state;
+    for (int resource_last = 0; resource_last <= 1; resource_last++) {
+        char *json = big_traces_json(8 * 1024 * 1024, resource_last);
+        size_t len = strlen(json);
+        struct kt_buf out = KT_BUF_INIT;
+        struct kt_err err = {0};
+        struct kt_otlp_json_dec *d;
+        assert_int_equal(kt_otlp_json_dec_new(KT_SIGNAL_TRACES, json, len, NULL, &out, &d, &err),
+                         0);
+        int rc;
+        while ((rc = kt_otlp_json_dec_step(d, 1 << 20, &err)) == KT_EAGAIN)
+            ;
+        assert_int_equal(rc, 0);
+        size_t mem = out.cap + kt_otlp_json_dec_mem(d);
+        print_message("%zu bytes of JSON (resource %s): %zu bytes of protobuf, %zu bytes held "
+                      "(%.2fx the body)\n",
+                      len, resource_last ? "last" : "first", out.len, mem,
+                      (double)mem / (double)len);
+        assert_true(mem <= 4 * len);
+        /* The output is a fraction of the body for data of this shape. */
+        assert_true(out.len < len);
+        kt_otlp_json_dec_free(d);
+        kt_buf_free(&out);
+        free(json);
+    }
+}
+
 static void test_json_nesting_deeper_than_limit_rejected(void **state)
 {
     (void)state;
-    /* Each arrayValue level adds two messages (AnyValue, ArrayValue). */
-    size_t levels = KT_OTLP_JSON_MAX_DEPTH;
+    /* The attribute's value is the first AnyValue; each arrayValue level adds one. */
+    size_t levels = KT_OTLP_MAX_ANY_DEPTH;
     size_t cap = levels * 40 + 256;
     char *json = malloc(cap);
     size_t n = (size_t)snprintf(json, cap,
@@ -705,15 +1058,20 @@ static void test_json_nesting_deeper_than_limit_rejected(void **state)
     for (size_t i = 0; i < levels; i++)
         n += (size_t)snprintf(json + n, cap - n, "]}}");
     snprintf(json + n, cap - n, "}]}]}]}]}");
-    expect_einval(KT_SIGNAL_TRACES, json, "messages nested deeper than 100 levels");
+    expect_code(KT_SIGNAL_TRACES, NULL, json, strlen(json), KT_ETOOBIG,
+                "resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value.arrayValue.values[0]"
+                ".arrayValue.values[0]");
+    expect_code(KT_SIGNAL_TRACES, NULL, json, strlen(json), KT_ETOOBIG,
+                "arrayValue.[...].values[0].arrayValue.values[0].arrayValue.values[0].arrayValue."
+                "values[0].arrayValue.values[0]: AnyValue nested deeper than 32 levels");
     free(json);
 }
 
 static void test_json_nesting_within_limit_round_trips(void **state)
 {
     (void)state;
-    /* 40 array levels put the innermost AnyValue at depth 86. */
-    size_t levels = 40;
+    /* 31 array levels put the innermost AnyValue at the deepest level allowed, 32. */
+    size_t levels = KT_OTLP_MAX_ANY_DEPTH - 1;
     size_t cap = levels * 40 + 256;
     char *json = malloc(cap);
     size_t n = (size_t)snprintf(json, cap,
@@ -1309,6 +1667,15 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_example_request_converts_to_span),
+        cmocka_unit_test(test_json_ignored_members_nest_at_most_64_levels),
+        cmocka_unit_test(test_json_string_escapes_and_surrogate_pairs),
+        cmocka_unit_test(test_json_string_errors_report_line_and_column),
+        cmocka_unit_test(test_json_numbers_as_integers_and_doubles),
+        cmocka_unit_test(test_json_members_in_any_order_give_protobuf_c_bytes),
+        cmocka_unit_test(test_json_member_given_twice_rejected),
+        cmocka_unit_test(test_json_limits_refuse_with_path_and_bound),
+        cmocka_unit_test(test_json_slices_give_the_same_bytes),
+        cmocka_unit_test(test_json_memory_within_four_times_the_body),
         cmocka_unit_test(test_json_hex_trace_id_becomes_16_bytes),
         cmocka_unit_test(test_json_snake_case_names_accepted),
         cmocka_unit_test(test_json_int64_accepted_as_number_and_string),

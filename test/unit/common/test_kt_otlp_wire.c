@@ -504,7 +504,7 @@ static void test_validate_rejects_deep_anyvalue_nesting(void **state)
     assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, pack_traces(td), &n, &err), 0);
     sp->attributes[2]->value = nested_array(33);
     /* The path keeps its outer and inner ends and the reason. */
-    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td),
+    expect_refused(KT_SIGNAL_TRACES, pack_traces(td), NULL, KT_ETOOBIG,
                    "resource_spans[0].scope_spans[0].spans[0].attributes[2].value.array_value."
                    "values[0].array_value.[...].array_value.values[0].array_value.values[0]: "
                    "AnyValue nested deeper than 32 levels (offset ");
@@ -523,7 +523,90 @@ static void test_validate_rejects_deep_anyvalue_nesting(void **state)
     }
     LogsData *ld = build_logs(1, 1, false);
     ld->resource_logs[0]->scope_logs[0]->log_records[0]->body = v;
-    expect_invalid(KT_SIGNAL_LOGS, pack_logs(ld), "log_records[0].body.kvlist_value.values[0]");
+    expect_refused(KT_SIGNAL_LOGS, pack_logs(ld), NULL, KT_ETOOBIG,
+                   "log_records[0].body.kvlist_value.values[0]");
+}
+
+/* A span of n attributes, its name name_bytes long, with one event of n attributes. */
+static TracesData *span_with(size_t n_attrs, size_t name_bytes)
+{
+    struct tshape sh = {1, 1, 1, (int)n_attrs - 3, trace_zero, -1, 0};
+    TracesData *td = build_traces(&sh);
+    Span *sp = td->resource_spans[0]->scope_spans[0]->spans[0];
+    char *name = A(name_bytes + 1);
+    memset(name, 'n', name_bytes);
+    sp->name = name;
+    Event *ev = new_Event();
+    ev->name = "e";
+    ev->n_attributes = n_attrs;
+    ev->attributes = sp->attributes;
+    sp->n_events = 1;
+    sp->events = ARR(Event, 1);
+    sp->events[0] = ev;
+    return td;
+}
+
+static void test_validate_limits_attributes_per_list(void **state)
+{
+    (void)state;
+    const struct kt_otlp_limits lim = {8, 0};
+    size_t n = 0;
+    /* At the bound: accepted, with or without the span's fast path (no_nul turns it off). */
+    struct kt_slice at = pack_traces(span_with(8, 10));
+    assert_int_equal(kt_otlp_validate_limits(KT_SIGNAL_TRACES, at, 0, &lim, &n, NULL), 0);
+    assert_int_equal(
+        kt_otlp_validate_limits(KT_SIGNAL_TRACES, at, KT_OTLP_VALIDATE_NO_NUL, &lim, &n, NULL), 0);
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, pack_traces(span_with(9, 10)), &n, NULL),
+                     0);
+    expect_refused(KT_SIGNAL_TRACES, pack_traces(span_with(9, 10)), &lim, KT_ETOOBIG,
+                   "resource_spans[0].scope_spans[0].spans[0].attributes: more than 8 key-value "
+                   "pairs in one list ([receiver] max_attributes) (offset ");
+    /* An event's list too, behind a span list within the bound. */
+    TracesData *td = span_with(8, 10);
+    Event *ev = td->resource_spans[0]->scope_spans[0]->spans[0]->events[0];
+    KeyValue **more = ARR(KeyValue, 9);
+    memcpy(more, ev->attributes, 8 * sizeof(*more));
+    more[8] = kv_str("one", "more");
+    ev->attributes = more;
+    ev->n_attributes = 9;
+    expect_refused(KT_SIGNAL_TRACES, pack_traces(td), &lim, KT_ETOOBIG,
+                   "spans[0].events[0].attributes: more than 8 key-value pairs");
+    /* Resource attributes and a kvlist in a log body. */
+    LogsData *ld = build_logs(1, 1, false);
+    AnyValue *body = new_AnyValue();
+    body->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE;
+    body->kvlist_value = new_KeyValueList();
+    body->kvlist_value->n_values = 9;
+    body->kvlist_value->values = more;
+    ld->resource_logs[0]->scope_logs[0]->log_records[0]->body = body;
+    expect_refused(KT_SIGNAL_LOGS, pack_logs(ld), &lim, KT_ETOOBIG,
+                   "log_records[0].body.kvlist_value.values: more than 8 key-value pairs");
+}
+
+static void test_validate_limits_string_bytes(void **state)
+{
+    (void)state;
+    const struct kt_otlp_limits lim = {0, 1024};
+    size_t n = 0;
+    assert_int_equal(kt_otlp_validate_limits(KT_SIGNAL_TRACES, pack_traces(span_with(3, 1024)), 0,
+                                             &lim, &n, NULL),
+                     0);
+    /* The span's name, read by the fast path when within the bound. */
+    expect_refused(KT_SIGNAL_TRACES, pack_traces(span_with(3, 1025)), &lim, KT_ETOOBIG,
+                   "spans[0].name: 1025 bytes, more than 1024 ([receiver] max_string_bytes)");
+    /* An attribute value, and a bytes value. */
+    struct tshape big = {1, 1, 1, 0, trace_zero, 0, 1025};
+    expect_refused(KT_SIGNAL_TRACES, pack_traces(build_traces(&big)), &lim, KT_ETOOBIG,
+                   "spans[0].attributes[3].value.string_value: 1025 bytes, more than 1024");
+    TracesData *td = span_with(3, 10);
+    AnyValue *v = td->resource_spans[0]->scope_spans[0]->spans[0]->attributes[0]->value;
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE;
+    v->bytes_value.len = 2000;
+    v->bytes_value.data = A(2000);
+    expect_refused(KT_SIGNAL_TRACES, pack_traces(td), &lim, KT_ETOOBIG,
+                   "attributes[0].value.bytes_value: 2000 bytes, more than 1024");
+    /* Without limits only the size of the request bounds them. */
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, pack_traces(td), &n, NULL), 0);
 }
 
 static void test_validate_rejects_group_wire_type(void **state)
@@ -627,6 +710,9 @@ static void write_seeds(const char *dir)
     TracesData *td = build_traces(&one);
     td->resource_spans[0]->scope_spans[0]->spans[0]->attributes[2]->value = nested_array(4);
     write_seed(dir, "traces_nested.pb", pack_traces(td));
+    td->resource_spans[0]->scope_spans[0]->spans[0]->attributes[2]->value = nested_array(33);
+    write_seed(dir, "traces_nested_33.pb", pack_traces(td));
+    write_seed(dir, "traces_limits.pb", pack_traces(span_with(9, 200)));
     TracesData *full;
     full_span(&full);
     write_seed(dir, "traces_full_span.pb", pack_traces(full));
@@ -669,6 +755,8 @@ int main(void)
         T(test_validate_rejects_bad_utf8),
         T(test_validate_no_nul_refuses_nul_in_strings),
         T(test_validate_rejects_deep_anyvalue_nesting),
+        T(test_validate_limits_attributes_per_list),
+        T(test_validate_limits_string_bytes),
         T(test_validate_rejects_group_wire_type),
         T(test_validate_rejects_repeated_anyvalue_without_value),
         T(test_validate_rejects_misaligned_packed_doubles),
