@@ -26,6 +26,7 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "conn.h"
 #include "kt_err.h"
 #include "request.h"
 
@@ -39,6 +40,9 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
 
 /* Closes the listeners; connections stay open until their requests are answered. */
 void server_stop_accepting(struct server *s);
+
+/* Copies the counters of refused and cut-short connections and requests (conn.h). */
+void server_get_stats(const struct server *s, struct srv_stats *out);
 
 /* True when no request is waiting for its answer. */
 bool server_idle(const struct server *s);
