@@ -29,7 +29,7 @@ struct h1_conn {
      * first request the accept, so that bytes which never make a request (CRLFs) cannot
      * hold the connection; 0 = none arriving. */
     ev_tstamp req_started;
-    uint64_t header_bytes; /* of the request arriving: its line and fields (max_header_bytes) */
+    uint64_t header_bytes; /* of the request arriving: target, names, values (max_header_bytes) */
     bool header_overflow;  /* past max_header_bytes: the parser was stopped for a 431 */
     char field[64];
     size_t field_len;

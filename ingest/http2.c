@@ -24,8 +24,9 @@
  * connection is closed with GOAWAY ENHANCE_YOUR_CALM (the "rapid reset" attack,
  * CVE-2023-44487: each stream opened and reset at once costs the server its setup while
  * never counting against max_concurrent_streams). gRPC clients reset a stream per cancelled
- * call, rarely dozens a second. nghttp2's own limiter (default 1000 and 33/s) is set to
- * twice these as a backstop; ours comes first so that the client hears why. */
+ * call, rarely dozens a second. nghttp2's own limiter (default 1000 and 33/s; its GOAWAY
+ * says INTERNAL_ERROR) is set to twice these as a backstop; ours comes first so that the
+ * client hears why. */
 #define H2_RESET_BURST 100.0
 #define H2_RESET_RATE 33.0
 /* Large windows let a 16MiB request arrive without a round trip per 64KiB. */

@@ -13,7 +13,8 @@
  *   http1.c http2.c  the protocols, one table of operations each (protocol.h)
  *   request.c        requests, their bodies' storage, the hand-over to the service
  *                    and the count of those it has not answered (request.h)
- *   conn.c           sockets, write buffers, backpressure, timeouts; TLS goes here
+ *   conn.c           sockets, write buffers, backpressure, timeouts, connections per
+ *                    address and eviction, the counters (struct srv_stats); TLS goes here
  *
  * The service (otlp_service.c) is called through its srv_service callbacks, and calls
  * only request.c (srv_req_respond, srv_req_release_body) and the publisher: it sees

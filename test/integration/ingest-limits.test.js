@@ -95,14 +95,16 @@ test('max_connections=5, every connection busy: a flood of refusals is logged ra
   await withStack({ ingest: { sets: { 'receiver.max_connections': '5', 'batch.timeout': '10ms' } } }, async ({ ingest }) => {
     const refusal = /WARN accept on .*at \[receiver\] max_connections, none idle; closing the new one/;
     // Five connections with a request arriving each: none may be closed to make room (idle
-    // ones would be, ingest-hostile.test.js).
+    // ones would be, ingest-hostile.test.js). The server's "100 Continue" says it has read
+    // the headers, so the request is known to it before the flood begins.
     const busy = [];
     for (let i = 0; i < 5; i++) {
       const s = net.connect({ host: '127.0.0.1', port: ingest.httpPort });
       s.on('error', () => {});
       await new Promise((resolve) => s.once('connect', resolve));
-      s.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\n');
+      s.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n');
       busy.push(s);
+      await new Promise((resolve) => s.once('data', resolve));
     }
     try {
       const f = await flood(ingest.httpPort, 100);

@@ -759,6 +759,46 @@ static void test_http2_settings_and_body_timeout(void **state)
     assert_int_equal(stats(f).body_timeouts, 1);
 }
 
+/* The error code of the server's RST_STREAM on stream id, or -1. */
+static long rst_code(const struct fx *f, uint8_t id)
+{
+    for (size_t i = 0; i + 9 <= f->n_got;) {
+        const uint8_t *g = (const uint8_t *)f->got + i;
+        size_t len = (size_t)g[0] << 16 | (size_t)g[1] << 8 | g[2];
+        if (g[3] == 0x3 && g[8] == id && len == 4 && i + 13 <= f->n_got)
+            return (long)((uint32_t)g[9] << 24 | (uint32_t)g[10] << 16 | (uint32_t)g[11] << 8 |
+                          g[12]);
+        i += 9 + len;
+    }
+    return -1;
+}
+
+static bool got_rst_stream5(const struct fx *f)
+{
+    return rst_code(f, 5) >= 0 || f->eof;
+}
+
+/* A stream over max_concurrent_streams is refused (before the client acknowledged the
+ * setting: REFUSED_STREAM) and counted; the others go on. */
+static void test_http2_stream_over_max_concurrent_streams_is_refused(void **state)
+{
+    struct fx *f = *state;
+    f->conf.receiver.max_concurrent_streams = 2;
+    start(f);
+    h2_start(f);
+    uint8_t b[3 * 64];
+    size_t n = frame(b, 0x1, 0x4, 1, req_block, sizeof(req_block));
+    n += frame(b + n, 0x1, 0x4, 3, req_block, sizeof(req_block));
+    n += frame(b + n, 0x1, 0x4, 5, req_block, sizeof(req_block));
+    send_all(f, b, n);
+    run_until(f, got_rst_stream5);
+    assert_false(f->eof);
+    assert_int_equal(rst_code(f, 5), 0x7); /* REFUSED_STREAM */
+    assert_int_equal(rst_code(f, 1), -1);
+    assert_int_equal(f->svc.n_headers, 2);
+    assert_int_equal(stats(f).h2_protocol_errors, 1);
+}
+
 int main(void)
 {
     kt_log_set_level(KT_LOG_ERROR);
@@ -800,6 +840,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http2_header_list_over_max_header_bytes_is_refused,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_http2_settings_and_body_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http2_stream_over_max_concurrent_streams_is_refused,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
