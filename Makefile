@@ -230,6 +230,12 @@ FUZZ_EXTRA_fuzz_config := ingest/conf.c
 build/fuzz/fuzz_config: $(FUZZ_EXTRA_fuzz_config) ingest/conf.h
 FUZZ_EXTRA_fuzz_spool_record := ingest/spool_record.c
 build/fuzz/fuzz_spool_record: $(FUZZ_EXTRA_fuzz_spool_record) ingest/spool_record.h
+FUZZ_SRV := test/fuzz/srv_harness.c ingest/conn.c ingest/request.c
+FUZZ_SRV_H := test/fuzz/srv_harness.h ingest/conn.h ingest/protocol.h ingest/request.h
+FUZZ_EXTRA_fuzz_http1 := $(FUZZ_SRV) ingest/http1.c
+build/fuzz/fuzz_http1: $(FUZZ_EXTRA_fuzz_http1) $(FUZZ_SRV_H)
+FUZZ_EXTRA_fuzz_http2 := $(FUZZ_SRV) ingest/http2.c
+build/fuzz/fuzz_http2: $(FUZZ_EXTRA_fuzz_http2) $(FUZZ_SRV_H)
 build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) $(FUZZ_GEN_STAMP)
 	clang $(FUZZ_KT_CPPFLAGS) $(CPPFLAGS) $(FUZZ_KT_CFLAGS) $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $< \
 	  $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) \

@@ -14,14 +14,29 @@ static const struct kt_option ingest_options[] = {
     {"receiver", "max_connections", KT_OPT_UINT, "10000", OFF(receiver.max_connections), "1..", 0,
      "Connections beyond this are closed on accept. The open files limit is raised to fit them "
      "(up to the hard limit; a warning says when it cannot)."},
+    {"receiver", "max_connections_per_peer", KT_OPT_UINT, "1000",
+     OFF(receiver.max_connections_per_peer), NULL, 0,
+     "Connections one IP address may hold (0 = no bound); beyond it a new one is closed on "
+     "accept. When max_connections is reached, the connection idle the longest is closed for "
+     "the newcomer instead."},
+    {"receiver", "max_header_bytes", KT_OPT_SIZE, "64KiB", OFF(receiver.max_header_bytes),
+     "1KiB..64KiB", 0,
+     "Largest request header section (HTTP/1.1: 431; HTTP/2: the stream is answered 431 / "
+     "RESOURCE_EXHAUSTED)."},
+    {"receiver", "max_concurrent_streams", KT_OPT_UINT, "100", OFF(receiver.max_concurrent_streams),
+     "1..", 0, "HTTP/2 streams (gRPC calls) a connection may have open at once (SETTINGS)."},
     {"receiver", "idle_timeout", KT_OPT_DURATION, "120s", OFF(receiver.idle_timeout_ms), "100ms..",
      0,
      "A connection with no request in flight and no answer sent for this long is closed (bytes "
      "that make no request do not count)."},
     {"receiver", "header_timeout", KT_OPT_DURATION, "10s", OFF(receiver.header_timeout_ms),
      "100ms..", 0,
-     "Time allowed for a request's headers and body to arrive, counted for the first request from "
-     "the accept."},
+     "Time allowed for a request's headers to arrive, counted for the first request from the "
+     "accept."},
+    {"receiver", "body_timeout", KT_OPT_DURATION, "30s", OFF(receiver.body_timeout_ms), "100ms..",
+     0,
+     "Time allowed for a request's body to arrive once its headers have (HTTP/1.1: 408 and "
+     "close; HTTP/2: the stream is reset)."},
     {"receiver", "ack", KT_OPT_ENUM, "kafka", OFF(receiver.ack), "kafka|received", 0,
      "kafka: answer once Kafka acknowledged every message of the request; received: on receipt."},
     {"receiver", "max_attributes", KT_OPT_UINT, "1024", OFF(receiver.max_attributes), "1..", 0,

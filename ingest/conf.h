@@ -26,8 +26,12 @@ struct ingest_conf {
         char *http_endpoint;
         uint64_t max_request_bytes;
         uint64_t max_connections;
+        uint64_t max_connections_per_peer; /* by IP address; 0 = no bound */
+        uint64_t max_header_bytes;
+        uint64_t max_concurrent_streams; /* HTTP/2, per connection */
         uint64_t idle_timeout_ms;
         uint64_t header_timeout_ms;
+        uint64_t body_timeout_ms;
         int ack;                 /* enum ingest_ack */
         uint64_t max_attributes; /* struct kt_otlp_limits */
         uint64_t max_string_bytes;

@@ -11,20 +11,39 @@
 
 #include "kt_buf.h"
 #include "kt_err.h"
+#include "kt_idmap.h"
 #include "kt_log.h"
 #include "protocol.h"
 
 /* Stop reading from a connection whose unsent output grows past this (slow reader). */
 #define WBUF_HIGH_WATER (4u << 20)
 
+/* Seconds a connection closed after its last answer (400, 408, 431, GOAWAY) keeps reading
+ * and dropping what its client still sends (conn_linger). */
+#define LINGER_SECONDS 2.0
+
+/* The connections of one client address. */
+struct peer {
+    uint8_t addr[16]; /* first: the key kt_idmap reads */
+    uint64_t n;
+};
+
 struct conn_list {
     struct ev_loop *loop;
-    uint64_t idle_timeout_ms;
-    uint64_t header_timeout_ms;
+    struct conn_timeouts t;
+    uint64_t max_per_peer; /* 0 = no bound */
     void *owner;
-    struct conn *head; /* doubly linked */
+    /* Doubly linked, in the order of the last progress (conn_progress): the most recent at
+     * head, the one idle the longest at tail. */
+    struct conn *head, *tail;
     uint64_t n;
     bool stopping;
+    struct srv_stats stats;
+    /* Every address with a connection, found by kt_idmap; removal moves the last record
+     * into the freed place. */
+    struct peer *peers;
+    size_t n_peers, cap_peers;
+    struct kt_idmap peer_map;
 };
 
 struct conn {
@@ -32,6 +51,7 @@ struct conn {
     struct conn *prev, *next;
     int fd;
     char peer[64];
+    uint8_t addr[16]; /* the client's address, the key of its struct peer */
     ev_io rio, wio;
     ev_timer timer;
     ev_tstamp accepted;
@@ -42,8 +62,9 @@ struct conn {
     struct kt_buf wbuf; /* bytes waiting for the socket */
     size_t wpos;
     bool reading_paused;
-    int depth; /* nesting of this connection's callbacks on the stack */
-    bool dead; /* closed while depth > 0: freed when the outermost callback returns */
+    int depth;      /* nesting of this connection's callbacks on the stack */
+    bool dead;      /* closed while depth > 0: freed when the outermost callback returns */
+    bool lingering; /* done: sending the last bytes, dropping input (conn_linger) */
 };
 
 /* ---- The transport seam ----
@@ -76,18 +97,77 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void conn_close(struct conn *c);
 
-int conn_list_new(struct ev_loop *loop, uint64_t idle_timeout_ms, uint64_t header_timeout_ms,
+int conn_list_new(struct ev_loop *loop, const struct conn_timeouts *t, uint64_t max_per_peer,
                   void *owner, struct conn_list **out)
 {
     struct conn_list *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return KT_ENOMEM;
     l->loop = loop;
-    l->idle_timeout_ms = idle_timeout_ms;
-    l->header_timeout_ms = header_timeout_ms;
+    l->t = *t;
+    l->max_per_peer = max_per_peer;
     l->owner = owner;
+    kt_idmap_init(&l->peer_map);
     *out = l;
     return 0;
+}
+
+/* ---- connections per address ---- */
+
+static struct peer *peer_find(const struct conn_list *l, const uint8_t addr[16])
+{
+    uint32_t i = kt_idmap_find(&l->peer_map, l->peers, sizeof(*l->peers), addr);
+    return i == KT_IDMAP_NONE ? NULL : &l->peers[i];
+}
+
+/* Counts one more connection of addr. Returns 0 or KT_ENOMEM. */
+static int peer_add(struct conn_list *l, const uint8_t addr[16])
+{
+    struct peer *p = peer_find(l, addr);
+    if (p != NULL) {
+        p->n++;
+        return 0;
+    }
+    if (l->n_peers >= KT_IDMAP_NONE || KT_GROW(l->peers, l->n_peers + 1, l->cap_peers) != 0 ||
+        kt_idmap_reserve(&l->peer_map, l->peers, sizeof(*l->peers), 1) != 0)
+        return KT_ENOMEM;
+    p = &l->peers[l->n_peers];
+    memcpy(p->addr, addr, 16);
+    p->n = 1;
+    kt_idmap_put(&l->peer_map, l->peers, sizeof(*l->peers), (uint32_t)l->n_peers);
+    l->n_peers++;
+    return 0;
+}
+
+static void peer_remove(struct conn_list *l, const uint8_t addr[16])
+{
+    uint32_t i = kt_idmap_find(&l->peer_map, l->peers, sizeof(*l->peers), addr);
+    if (i == KT_IDMAP_NONE || --l->peers[i].n > 0)
+        return;
+    kt_idmap_remove(&l->peer_map, l->peers, sizeof(*l->peers), i);
+    uint32_t last = (uint32_t)(l->n_peers - 1);
+    if (i != last) {
+        kt_idmap_remove(&l->peer_map, l->peers, sizeof(*l->peers), last);
+        l->peers[i] = l->peers[last];
+        kt_idmap_put(&l->peer_map, l->peers, sizeof(*l->peers), i);
+    }
+    l->n_peers--;
+}
+
+bool conn_list_peer_full(const struct conn_list *l, const uint8_t addr[16])
+{
+    const struct peer *p = peer_find(l, addr);
+    return l->max_per_peer > 0 && p != NULL && p->n >= l->max_per_peer;
+}
+
+struct srv_stats *conn_list_stats(struct conn_list *l)
+{
+    return &l->stats;
+}
+
+struct srv_stats *conn_stats(struct conn *c)
+{
+    return &c->list->stats;
 }
 
 void conn_list_free(struct conn_list *l)
@@ -96,6 +176,8 @@ void conn_list_free(struct conn_list *l)
         return;
     while (l->head)
         conn_close(l->head);
+    kt_idmap_free(&l->peer_map);
+    free(l->peers);
     free(l);
 }
 
@@ -111,41 +193,65 @@ void conn_list_stop(struct conn_list *l)
         c->ops->goaway(c->proto);
 }
 
+static void list_unlink(struct conn_list *l, struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void list_push_head(struct conn_list *l, struct conn *c)
+{
+    c->next = l->head;
+    if (l->head)
+        l->head->prev = c;
+    else
+        l->tail = c;
+    l->head = c;
+}
+
 void conn_progress(struct conn *c)
 {
-    c->last_activity = ev_now(c->list->loop);
+    struct conn_list *l = c->list;
+    c->last_activity = ev_now(l->loop);
+    if (l->head != c) {
+        list_unlink(l, c);
+        list_push_head(l, c);
+    }
 }
 
 static void conn_arm_timer(struct conn *c)
 {
     const struct conn_list *l = c->list;
     ev_tstamp now = ev_now(l->loop);
-    ev_tstamp due = c->last_activity + (double)l->idle_timeout_ms / 1000.0;
-    ev_tstamp started = c->ops->oldest_arriving(c->proto);
-    if (started > 0) {
-        ev_tstamp hdue = started + (double)l->header_timeout_ms / 1000.0;
-        if (hdue < due)
-            due = hdue;
-    }
+    ev_tstamp due = c->last_activity + l->t.idle;
+    ev_tstamp arriving = c->ops->deadline(c->proto, &l->t);
+    if (arriving > 0 && arriving < due)
+        due = arriving;
     ev_timer_stop(l->loop, &c->timer);
     ev_timer_set(&c->timer, due > now ? due - now : 0.001, 0.);
     ev_timer_start(l->loop, &c->timer);
 }
 
-struct conn *conn_new(struct conn_list *l, int fd, const char *peer)
+struct conn *conn_new(struct conn_list *l, int fd, const char *peer, const uint8_t addr[16])
 {
     struct conn *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
+    if (c == NULL || peer_add(l, addr) != 0) {
+        free(c);
         close(fd);
         return NULL;
     }
     c->list = l;
     c->fd = fd;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    c->next = l->head;
-    if (l->head)
-        l->head->prev = c;
-    l->head = c;
+    memcpy(c->addr, addr, 16);
+    list_push_head(l, c);
     l->n++;
     ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
     ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
@@ -221,12 +327,8 @@ static void conn_close(struct conn *c)
     transport_close(c);
     kt_buf_free(&c->rbuf);
     kt_buf_free(&c->wbuf);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_unlink(l, c);
+    peer_remove(l, c->addr);
     l->n--;
     free(c);
 }
@@ -255,12 +357,51 @@ static int conn_send(struct conn *c)
     return 0;
 }
 
-/* Sends what goes out without waiting, then closes: the last words on a connection. */
-static void conn_finish(struct conn *c)
+/* Sends what goes out without waiting, then closes at once: for a connection closed to make
+ * room, whose client is silent. */
+static void conn_finish_now(struct conn *c)
 {
     c->ops->flush(c->proto);
     conn_send(c);
     conn_close(c);
+}
+
+/* The last words on a connection: sends what is queued, then closes. Closing a socket with
+ * unread input makes the kernel answer with a reset, which can destroy
+ * the last answer (a 408, a GOAWAY) before the client reads it (RFC 9112 section 9.6): a
+ * client flooding frames or trickling a request would never learn why it was cut off. So
+ * the last bytes are sent, the write side shut once they are, and what the client still
+ * sends is read and dropped until it closes too, or LINGER_SECONDS pass. The protocol is
+ * fed nothing more. */
+static void conn_finish(struct conn *c)
+{
+    struct conn_list *l = c->list;
+    if (c->lingering)
+        return;
+    c->ops->flush(c->proto);
+    if (conn_send(c) != 0) {
+        conn_close(c);
+        return;
+    }
+    /* The protocol's last words are out (or queued): no more through conn_want_write. */
+    c->lingering = true;
+    if (c->wbuf.len == 0)
+        shutdown(c->fd, SHUT_WR);
+    c->reading_paused = false;
+    ev_io_start(l->loop, &c->rio);
+    ev_timer_stop(l->loop, &c->timer);
+    ev_timer_set(&c->timer, LINGER_SECONDS, 0.);
+    ev_timer_start(l->loop, &c->timer);
+}
+
+/* A lingering connection (conn_finish) is readable: drop what came, close at the client's
+ * end. */
+static void linger_read(struct conn *c)
+{
+    uint8_t buf[16 * 1024];
+    ssize_t n = transport_recv(c, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        conn_close(c);
 }
 
 int conn_write(struct conn *c, const void *p, size_t n)
@@ -272,7 +413,7 @@ int conn_write(struct conn *c, const void *p, size_t n)
 
 void conn_want_write(struct conn *c)
 {
-    if (c->dead)
+    if (c->dead || c->lingering)
         return;
     if (c->ops->flush(c->proto) != 0) {
         conn_close(c);
@@ -326,6 +467,10 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     struct conn *c = w->data;
+    if (c->lingering) {
+        linger_read(c);
+        return;
+    }
     uint8_t buf[64 * 1024];
     ssize_t n = transport_recv(c, buf, sizeof(buf));
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
@@ -344,6 +489,8 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         conn_close(c);
         return;
     }
+    if (c->lingering)
+        return;
     if (c->wbuf.len > WBUF_HIGH_WATER)
         conn_pause_reading(c, true);
     conn_arm_timer(c);
@@ -354,6 +501,14 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     struct conn *c = w->data;
+    if (c->lingering) {
+        /* The last bytes going out; the write side is shut once they are. */
+        if (conn_send(c) != 0)
+            conn_close(c);
+        else if (c->wbuf.len == 0)
+            shutdown(c->fd, SHUT_WR);
+        return;
+    }
     c->depth++;
     conn_want_write(c);
     c->depth--;
@@ -369,10 +524,14 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     struct conn *c = w->data;
-    const struct conn_list *l = c->list;
+    struct conn_list *l = c->list;
     ev_tstamp now = ev_now(loop);
+    if (c->lingering) {
+        conn_close(c);
+        return;
+    }
     c->depth++;
-    int rc = c->ops->expire(c->proto, now, l->header_timeout_ms);
+    int rc = c->ops->expire(c->proto, now, &l->t);
     c->depth--;
     if (c->dead) {
         conn_close(c);
@@ -384,8 +543,9 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
     /* A connection waiting for Kafka to acknowledge its request is not idle. */
     bool busy = c->ops->busy(c->proto);
-    if (!busy && now - c->last_activity >= (double)l->idle_timeout_ms / 1000.0) {
+    if (!busy && now - c->last_activity >= l->t.idle) {
         kt_debug("connection from %s idle for [receiver] idle_timeout; closing", c->peer);
+        l->stats.idle_timeouts++;
         c->ops->goaway(c->proto);
         conn_finish(c);
         return;
@@ -393,4 +553,36 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (busy)
         conn_progress(c);
     conn_arm_timer(c);
+}
+
+bool conn_list_evict_idlest(struct conn_list *l)
+{
+    /* The tail is the connection whose last progress is the oldest. A busy one passed on the
+     * way moves to the head, as its timer would move it (conn_timer_cb), so that the next
+     * walk does not pass it again; the walk stops after as many steps as there are
+     * connections, before it would meet those moved. */
+    struct conn *prev;
+    uint64_t steps = 0;
+    for (struct conn *c = l->tail; c && steps < l->n; c = prev, steps++) {
+        prev = c->prev;
+        if (c->dead)
+            continue;
+        if (c->lingering) {
+            /* Closing already: now. */
+            conn_close(c);
+            return true;
+        }
+        if (c->ops->busy(c->proto)) {
+            conn_progress(c);
+            continue;
+        }
+        kt_debug("connection from %s: idle the longest at [receiver] max_connections; closing "
+                 "it for a new one",
+                 c->peer);
+        l->stats.evicted_idle++;
+        c->ops->goaway(c->proto);
+        conn_finish_now(c);
+        return true;
+    }
+    return false;
 }

@@ -1,9 +1,11 @@
 /* conn: the connection layer, under the protocols.
  *
  * A connection owns its socket, its read and write watchers, its write buffer and its
- * timer (idle_timeout, header_timeout). It reads bytes and feeds them to the protocol
- * table it was given (protocol.h), and sends what the protocol queued: the protocols
- * never touch the socket. conn.c calls nothing above it but through that table, so every
+ * timer (idle_timeout, header_timeout, body_timeout). The list of connections counts them
+ * per client address (max_connections_per_peer) and keeps them in the order of their last
+ * progress, so that the one idle the longest can make room for a newcomer. It reads bytes and feeds
+ * them to the protocol table it was given (protocol.h), and sends what the protocol queued: the
+ * protocols never touch the socket. conn.c calls nothing above it but through that table, so every
  * other file of the server may call it (server.h has the whole picture). TLS (mbedTLS)
  * will sit in here, under the protocols: see the transport seam in conn.c. */
 #ifndef INGEST_CONN_H
@@ -20,11 +22,35 @@ struct conn_list;
 struct srv_proto_ops;
 struct srv_req;
 
+/* What the server counts of the connections it refused or cut short, one field per kind
+ * (logged at exit, server_get_stats). */
+struct srv_stats {
+    uint64_t refused_max_connections; /* at max_connections with none idle to close */
+    uint64_t refused_per_peer;        /* at max_connections_per_peer */
+    uint64_t refused_no_descriptor;   /* out of file descriptors (or memory) on accept */
+    uint64_t evicted_idle;            /* closed, idle the longest, to make room for a new one */
+    uint64_t idle_timeouts;
+    uint64_t header_timeouts; /* requests (or first requests) not in within header_timeout */
+    uint64_t body_timeouts;
+    uint64_t header_too_large; /* over max_header_bytes */
+    uint64_t h2_reset_floods;  /* GOAWAY ENHANCE_YOUR_CALM: streams reset too fast */
+    uint64_t h2_continuation_floods;
+    uint64_t h2_protocol_errors; /* other HTTP/2 errors, streams over max_concurrent_streams */
+};
+
+/* Timeouts of the connections, in seconds. */
+struct conn_timeouts {
+    double idle;   /* no request in flight and no answer sent */
+    double header; /* a request's headers, counted for the first one from the accept */
+    double body;   /* a request's body, counted from the end of its headers */
+};
+
 /* ---- for the server ---- */
 
-/* The connections of one server. loop is borrowed; owner is the server's, handed back by
- * conn_owner. Returns 0 or KT_ENOMEM. */
-int conn_list_new(struct ev_loop *loop, uint64_t idle_timeout_ms, uint64_t header_timeout_ms,
+/* The connections of one server. loop is borrowed; t is copied; owner is the server's,
+ * handed back by conn_owner. max_per_peer bounds the connections of one address (0 = no
+ * bound, conn_list_peer_full). Returns 0 or KT_ENOMEM. */
+int conn_list_new(struct ev_loop *loop, const struct conn_timeouts *t, uint64_t max_per_peer,
                   void *owner, struct conn_list **out);
 /* Closes every connection (their protocols free their requests), then the list. */
 void conn_list_free(struct conn_list *l);
@@ -32,10 +58,19 @@ uint64_t conn_list_count(const struct conn_list *l);
 /* The server is stopping: every connection is told to take no new request (HTTP/2
  * GOAWAY), and HTTP/1.1 answers close their connection from now on. */
 void conn_list_stop(struct conn_list *l);
+/* The counters, written by every layer through conn_stats. */
+struct srv_stats *conn_list_stats(struct conn_list *l);
+/* Whether the address addr (16 bytes: IPv6, or IPv4 mapped into it) holds
+ * max_connections_per_peer connections already. */
+bool conn_list_peer_full(const struct conn_list *l, const uint8_t addr[16]);
+/* Closes the connection that has been idle the longest (no request arriving or waiting for
+ * its answer), to make room for a new one. Returns false when every connection is busy. */
+bool conn_list_evict_idlest(struct conn_list *l);
 
 /* A connection on fd (taken: closed with the connection), from peer ("host:port", for
- * logs). Nothing happens on it until conn_start. NULL when out of memory (fd is closed). */
-struct conn *conn_new(struct conn_list *l, int fd, const char *peer);
+ * logs) at addr (16 bytes, as conn_list_peer_full's). Nothing happens on it until
+ * conn_start. NULL when out of memory (fd is closed). */
+struct conn *conn_new(struct conn_list *l, int fd, const char *peer, const uint8_t addr[16]);
 /* Starts reading with ops and its state p (taken: freed by ops->free at close). */
 void conn_start(struct conn *c, const struct srv_proto_ops *ops, void *p);
 /* Switches c, from within ops->feed, to the protocol detected: the previous table is
@@ -60,6 +95,8 @@ const char *conn_peer(const struct conn *c);
 ev_tstamp conn_now(const struct conn *c);
 /* When c was accepted: a client's first request must arrive within header_timeout of it. */
 ev_tstamp conn_accepted(const struct conn *c);
+/* The server's counters (struct srv_stats), for the protocols to count what they refuse. */
+struct srv_stats *conn_stats(struct conn *c);
 /* A request was answered: idle_timeout counts again from now. Only this (and requests in
  * flight, ops->busy) keeps a connection from being idle; bytes read are not enough. */
 void conn_progress(struct conn *c);

@@ -29,6 +29,8 @@ struct h1_conn {
      * first request the accept, so that bytes which never make a request (CRLFs) cannot
      * hold the connection; 0 = none arriving. */
     ev_tstamp req_started;
+    uint64_t header_bytes; /* of the request arriving: target, names, values (max_header_bytes) */
+    bool header_overflow;  /* past max_header_bytes: the parser was stopped for a 431 */
     char field[64];
     size_t field_len;
     bool in_field;
@@ -48,6 +50,7 @@ static int on_message_begin(http_parser *p)
     if (r == NULL)
         return -1;
     h->cur = r;
+    h->header_bytes = 0;
     h->field_len = 0;
     h->in_field = false;
     if (h->req_started == 0)
@@ -72,9 +75,23 @@ static void append_capped(char *dst, size_t cap, const char *at, size_t n)
     dst[have + n] = '\0';
 }
 
+/* Counts n more bytes of the header section; non-zero stops the parser (h1_feed answers
+ * 431). Counted are the bytes of the target, names and values: the rest of the section
+ * (method, version, separators) is bounded by them, and http-parser stops at 80 KiB in all. */
+static int count_header_bytes(struct h1_conn *h, size_t n)
+{
+    h->header_bytes += n;
+    if (h->header_bytes <= srv_reqs_limits(h->reqs)->max_header_bytes)
+        return 0;
+    h->header_overflow = true;
+    return -1;
+}
+
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     struct srv_req *r = conn_of(p)->cur;
+    if (count_header_bytes(conn_of(p), n) != 0)
+        return -1;
     if (r == NULL)
         return 0;
     append_capped(r->path, sizeof(r->path), at, n);
@@ -84,6 +101,8 @@ static int on_url(http_parser *p, const char *at, size_t n)
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     struct h1_conn *h = conn_of(p);
+    if (count_header_bytes(h, n) != 0)
+        return -1;
     if (!h->in_field) {
         h->field_len = 0;
         h->in_field = true;
@@ -102,6 +121,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     struct h1_conn *h = conn_of(p);
     struct srv_req *r = h->cur;
     h->in_field = false;
+    if (count_header_bytes(h, n) != 0)
+        return -1;
     if (r == NULL)
         return 0;
     const char *f = h->field;
@@ -205,6 +226,7 @@ static const char *reason(int status)
     case 408: return "Request Timeout";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -264,10 +286,33 @@ static int h1_feed(void *p, const uint8_t *b, size_t n)
     if (h->closing)
         return 0; /* after a final response nothing more is read */
     size_t done = http_parser_execute(&h->parser, &h1_settings, (const char *)b, n);
-    if (h->parser.http_errno != HPE_OK && !h->closing) {
-        enum http_errno e = (enum http_errno)h->parser.http_errno;
-        kt_info("connection from %s: malformed HTTP/1.1 at byte %zu: %s", conn_peer(h->c), done,
-                http_errno_description(e));
+    enum http_errno e = (enum http_errno)h->parser.http_errno;
+    if (e != HPE_OK && !h->closing && (h->header_overflow || e == HPE_HEADER_OVERFLOW)) {
+        static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 5);
+        uint64_t max = srv_reqs_limits(h->reqs)->max_header_bytes;
+        kt_log_limited(&log_limit, KT_LOG_INFO,
+                       "connection from %s: request header section over [receiver] "
+                       "max_header_bytes (%llu); answering 431",
+                       conn_peer(h->c), (unsigned long long)max);
+        conn_stats(h->c)->header_too_large++;
+        char body[96], head[192];
+        int bn = snprintf(body, sizeof(body),
+                          "request header section over [receiver] max_header_bytes (%llu)\n",
+                          (unsigned long long)max);
+        int hn = snprintf(head, sizeof(head),
+                          "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                          "Content-Type: text/plain\r\nContent-Length: %d\r\n"
+                          "Connection: close\r\n\r\n",
+                          bn);
+        conn_write(h->c, head, (size_t)hn);
+        conn_write(h->c, body, (size_t)bn);
+        return -1;
+    }
+    if (e != HPE_OK && !h->closing) {
+        static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 5);
+        kt_log_limited(&log_limit, KT_LOG_INFO,
+                       "connection from %s: malformed HTTP/1.1 at byte %zu: %s", conn_peer(h->c),
+                       done, http_errno_description(e));
         static const char body[] = "malformed HTTP/1.1 request\n";
         char head[160];
         int hn = snprintf(head, sizeof(head),
@@ -314,26 +359,40 @@ static bool h1_may_read(void *p)
     return h->inflight < H1_MAX_INFLIGHT;
 }
 
-/* HTTP/1.1 has at most one request arriving. */
-static ev_tstamp h1_oldest_arriving(void *p)
+/* HTTP/1.1 has at most one request arriving: header_timeout runs until its headers are
+ * in, body_timeout from then on. */
+static ev_tstamp h1_deadline(void *p, const struct conn_timeouts *t)
 {
     const struct h1_conn *h = p;
-    return h->req_started;
+    if (h->cur != NULL && h->cur->headers_done)
+        return h->cur->headers_at + t->body;
+    return h->req_started > 0 ? h->req_started + t->header : 0;
 }
 
 /* A request not complete in time closes the connection: its rest could not be told from
  * the next request. */
-static int h1_expire(void *p, ev_tstamp now, uint64_t header_timeout_ms)
+static int h1_expire(void *p, ev_tstamp now, const struct conn_timeouts *t)
 {
     struct h1_conn *h = p;
     /* One line per connection would let a crowd of slow clients flood the log. */
     static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 5);
-    if (h->req_started == 0 || now - h->req_started < (double)header_timeout_ms / 1000.0)
+    ev_tstamp due = h1_deadline(h, t);
+    if (due == 0 || now < due)
         return 0;
-    kt_log_limited(&log_limit, KT_LOG_INFO,
-                   "connection from %s: %s within [receiver] header_timeout (%llums); closing",
-                   conn_peer(h->c), h->cur ? "request not complete" : "no request started",
-                   (unsigned long long)header_timeout_ms);
+    struct srv_stats *st = conn_stats(h->c);
+    if (h->cur != NULL && h->cur->headers_done) {
+        st->body_timeouts++;
+        kt_log_limited(&log_limit, KT_LOG_INFO,
+                       "connection from %s: request body not complete within [receiver] "
+                       "body_timeout (%gs); closing",
+                       conn_peer(h->c), t->body);
+    } else {
+        st->header_timeouts++;
+        kt_log_limited(&log_limit, KT_LOG_INFO,
+                       "connection from %s: %s within [receiver] header_timeout (%gs); closing",
+                       conn_peer(h->c), h->cur ? "request headers not complete" : "no request",
+                       t->header);
+    }
     static const char resp[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
                                "Connection: close\r\n\r\n";
     conn_write(h->c, resp, sizeof(resp) - 1);
@@ -361,7 +420,7 @@ const struct srv_proto_ops h1_ops = {
     .done = h1_done,
     .busy = h1_busy,
     .may_read = h1_may_read,
-    .oldest_arriving = h1_oldest_arriving,
+    .deadline = h1_deadline,
     .expire = h1_expire,
     .free = h1_free,
 };

@@ -15,7 +15,20 @@
 #include "protocol.h"
 #include "request.h"
 
-#define H2_MAX_STREAMS 256
+/* CONTINUATION frames after a HEADERS frame before the connection is closed: nghttp2's
+ * default, set here so as not to depend on the version (older ones had no bound at all). A
+ * header section within max_header_bytes (64 KiB at most) fits in HEADERS and four
+ * CONTINUATIONs of the default 16 KiB frame size. */
+#define H2_MAX_CONTINUATIONS 8
+/* Streams the client may reset (RST_STREAM) in a burst, and per second after it, before the
+ * connection is closed with GOAWAY ENHANCE_YOUR_CALM (the "rapid reset" attack,
+ * CVE-2023-44487: each stream opened and reset at once costs the server its setup while
+ * never counting against max_concurrent_streams). gRPC clients reset a stream per cancelled
+ * call, rarely dozens a second. nghttp2's own limiter (default 1000 and 33/s; its GOAWAY
+ * says INTERNAL_ERROR) is set to twice these as a backstop; ours comes first so that the
+ * client hears why. */
+#define H2_RESET_BURST 100.0
+#define H2_RESET_RATE 33.0
 /* Large windows let a 16MiB request arrive without a round trip per 64KiB. */
 #define H2_STREAM_WINDOW (1 << 20)
 #define H2_CONN_WINDOW (16 << 20)
@@ -27,7 +40,13 @@ struct h2_conn {
     struct srv_req *streams; /* every open stream's request */
     bool receiving;          /* inside nghttp2_session_mem_recv */
     bool seen_request;       /* a stream was opened: header_timeout no longer counts from accept */
+    bool calm;               /* GOAWAY ENHANCE_YOUR_CALM submitted: close once it is sent */
+    double reset_tokens;     /* RST_STREAM frames the client may still send (H2_RESET_*) */
+    ev_tstamp reset_at;      /* when reset_tokens was last refilled */
 };
+
+/* One line per connection would let a crowd of hostile clients flood the log. */
+static struct kt_log_limit flood_log = KT_LOG_LIMIT(1.0, 5);
 
 static struct srv_req *stream_req(nghttp2_session *s, int32_t id)
 {
@@ -77,12 +96,17 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     (void)flags;
-    (void)ud;
+    struct h2_conn *h = ud;
     if (f->hd.type != NGHTTP2_HEADERS)
         return 0;
     struct srv_req *r = stream_req(s, f->hd.stream_id);
     if (r == NULL || r->headers_done)
         return 0; /* trailers from the client carry nothing we use */
+    /* RFC 9113 section 6.5.2: a field counts its name, its value and 32 bytes. Past the
+     * bound the rest is dropped and the stream answered 431 once the block ends. */
+    r->header_bytes += namelen + valuelen + 32;
+    if (r->header_bytes > srv_reqs_limits(h->reqs)->max_header_bytes)
+        return 0;
 #define IS(lit) (namelen == sizeof(lit) - 1 && memcmp(name, lit, namelen) == 0)
     if (IS(":method"))
         copy_value(r->method, sizeof(r->method), value, valuelen);
@@ -109,8 +133,63 @@ static void request_complete(struct srv_req *r)
 
 static void h2_respond(void *p, struct srv_req *r);
 
+/* Tells the client of h to calm down: GOAWAY ENHANCE_YOUR_CALM, then the connection closes
+ * (h2_feed). */
+static void calm_down(struct h2_conn *h, const char *why)
+{
+    kt_log_limited(&flood_log, KT_LOG_WARN, "connection from %s: %s; closing with GOAWAY",
+                   conn_peer(h->c), why);
+    nghttp2_session_terminate_session(h->session, NGHTTP2_ENHANCE_YOUR_CALM);
+    h->calm = true;
+}
+
+/* A token bucket of the client's stream resets (H2_RESET_*). */
+static void count_reset(struct h2_conn *h)
+{
+    ev_tstamp now = conn_now(h->c);
+    h->reset_tokens += (now - h->reset_at) * H2_RESET_RATE;
+    if (h->reset_tokens > H2_RESET_BURST)
+        h->reset_tokens = H2_RESET_BURST;
+    h->reset_at = now;
+    h->reset_tokens -= 1;
+    if (h->reset_tokens >= 0 || h->calm)
+        return;
+    conn_stats(h->c)->h2_reset_floods++;
+    char why[96];
+    snprintf(why, sizeof(why), "streams reset faster than %g a second after %g (rapid reset)",
+             H2_RESET_RATE, H2_RESET_BURST);
+    calm_down(h, why);
+}
+
+/* The header list of r passed max_header_bytes: answered here, unseen by the service. */
+static void refuse_header_list(struct h2_conn *h, struct srv_req *r)
+{
+    static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 5);
+    unsigned long long max = (unsigned long long)srv_reqs_limits(h->reqs)->max_header_bytes;
+    kt_log_limited(&log_limit, KT_LOG_INFO,
+                   "connection from %s: HTTP/2 header list over [receiver] max_header_bytes "
+                   "(%llu); answering 431",
+                   conn_peer(h->c), max);
+    conn_stats(h->c)->header_too_large++;
+    r->resp.http_status = 431;
+    if (strncasecmp(r->content_type, "application/grpc", 16) == 0) {
+        r->resp.content_type = "application/grpc";
+        r->resp.grpc = true;
+        r->resp.grpc_status = KT_GRPC_RESOURCE_EXHAUSTED;
+        snprintf(r->resp.grpc_message, sizeof(r->resp.grpc_message),
+                 "header list over [receiver] max_header_bytes (%llu)", max);
+    } else {
+        r->resp.content_type = "text/plain";
+    }
+    r->responded = true;
+    h2_respond(h, r);
+}
+
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
+    struct h2_conn *h = ud;
+    if (f->hd.type == NGHTTP2_RST_STREAM)
+        count_reset(h);
     if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
         return 0;
     struct srv_req *r = stream_req(s, f->hd.stream_id);
@@ -118,6 +197,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         return 0;
     if (f->hd.type == NGHTTP2_HEADERS && !r->headers_done) {
         r->headers_done = true;
+        if (r->header_bytes > srv_reqs_limits(h->reqs)->max_header_bytes) {
+            refuse_header_list(h, r);
+            return 0;
+        }
         srv_req_check_headers(r, -1);
         if (r->responded) {
             h2_respond(ud, r);
@@ -176,6 +259,18 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *
     return 0;
 }
 
+/* nghttp2 found a frame against the protocol (a stream over max_concurrent_streams, among
+ * others) and answered it with RST_STREAM or GOAWAY itself: only counted here. */
+static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int lib_error, void *ud)
+{
+    (void)s;
+    (void)f;
+    (void)lib_error;
+    struct h2_conn *h = ud;
+    conn_stats(h->c)->h2_protocol_errors++;
+    return 0;
+}
+
 static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
 {
     (void)s;
@@ -204,11 +299,19 @@ static void *h2_init(struct conn *c, struct srv_reqs *reqs)
 {
     struct h2_conn *h = calloc(1, sizeof(*h));
     nghttp2_session_callbacks *cbs;
+    nghttp2_option *opt = NULL;
     int rc;
     if (h == NULL)
         return NULL;
     h->c = c;
     h->reqs = reqs;
+    h->reset_tokens = H2_RESET_BURST;
+    h->reset_at = conn_now(c);
+    if (nghttp2_option_new(&opt) != 0)
+        goto fail;
+    nghttp2_option_set_max_continuations(opt, H2_MAX_CONTINUATIONS);
+    nghttp2_option_set_stream_reset_rate_limit(opt, (uint64_t)(2 * H2_RESET_BURST),
+                                               (uint64_t)(2 * H2_RESET_RATE));
     if (nghttp2_session_callbacks_new(&cbs) != 0)
         goto fail;
     nghttp2_session_callbacks_set_send_callback(cbs, send_cb);
@@ -217,19 +320,26 @@ static void *h2_init(struct conn *c, struct srv_reqs *reqs)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
-    rc = nghttp2_session_server_new(&h->session, cbs, h);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
+    rc = nghttp2_session_server_new2(&h->session, cbs, h, opt);
     nghttp2_session_callbacks_del(cbs);
     if (rc != 0)
         goto fail;
+    const struct srv_req_limits *lim = srv_reqs_limits(reqs);
     nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, lim->max_concurrent_streams < UINT32_MAX
+                                                      ? (uint32_t)lim->max_concurrent_streams
+                                                      : UINT32_MAX},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)lim->max_header_bytes},
     };
     if (nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0)
         goto fail;
     nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
+    nghttp2_option_del(opt);
     return h;
 fail:
+    nghttp2_option_del(opt);
     h2_free(h);
     return NULL;
 }
@@ -240,11 +350,23 @@ static int h2_feed(void *p, const uint8_t *b, size_t n)
     h->receiving = true;
     ssize_t rc = nghttp2_session_mem_recv(h->session, b, n);
     h->receiving = false;
-    if (rc < 0) {
-        kt_info("connection from %s: HTTP/2 error: %s", conn_peer(h->c), nghttp2_strerror((int)rc));
+    if (rc == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+        conn_stats(h->c)->h2_continuation_floods++;
+        char why[96];
+        snprintf(why, sizeof(why), "more than %d CONTINUATION frames after a HEADERS frame",
+                 H2_MAX_CONTINUATIONS);
+        calm_down(h, why);
         return -1;
     }
-    return 0;
+    if (rc < 0) {
+        static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 5);
+        kt_log_limited(&log_limit, KT_LOG_INFO, "connection from %s: HTTP/2 error: %s",
+                       conn_peer(h->c), nghttp2_strerror((int)rc));
+        conn_stats(h->c)->h2_protocol_errors++;
+        return -1;
+    }
+    /* The GOAWAY goes out as the connection closes (conn_finish flushes first). */
+    return h->calm ? -1 : 0;
 }
 
 static int h2_flush(void *p)
@@ -353,51 +475,70 @@ static bool h2_may_read(void *p)
     return true;
 }
 
-static ev_tstamp h2_oldest_arriving(void *p)
+/* When r, still arriving, runs out of time: header_timeout until its headers are in,
+ * body_timeout from then on; 0 when it is not arriving. */
+static ev_tstamp stream_deadline(const struct srv_req *r, const struct conn_timeouts *t)
+{
+    if (r->complete || r->responded)
+        return 0;
+    return r->headers_done ? r->headers_at + t->body : r->started + t->header;
+}
+
+static ev_tstamp h2_deadline(void *p, const struct conn_timeouts *t)
 {
     const struct h2_conn *h = p;
     if (!h->seen_request)
-        return conn_accepted(h->c);
-    ev_tstamp oldest = 0;
-    for (const struct srv_req *r = h->streams; r; r = r->next)
-        if (!r->complete && !r->responded && (oldest == 0 || r->started < oldest))
-            oldest = r->started;
-    return oldest;
+        return conn_accepted(h->c) + t->header;
+    ev_tstamp first = 0;
+    for (const struct srv_req *r = h->streams; r; r = r->next) {
+        ev_tstamp due = stream_deadline(r, t);
+        if (due > 0 && (first == 0 || due < first))
+            first = due;
+    }
+    return first;
 }
 
 /* A stream whose request never finishes arriving is reset; the connection and its other
  * streams go on. */
-static int h2_expire(void *p, ev_tstamp now, uint64_t header_timeout_ms)
+static int h2_expire(void *p, ev_tstamp now, const struct conn_timeouts *t)
 {
     /* One line per connection would let a crowd of slow clients flood the log. */
     static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 5);
     struct h2_conn *h = p;
-    double header_timeout = (double)header_timeout_ms / 1000.0;
+    struct srv_stats *st = conn_stats(h->c);
     if (!h->seen_request) {
         /* The preface alone (with SETTINGS, PINGs...) opens no request: the connection only
          * holds a slot. GOAWAY tells the client it may connect again when it has one. */
-        if (now - conn_accepted(h->c) < header_timeout)
+        if (now < conn_accepted(h->c) + t->header)
             return 0;
         kt_log_limited(&log_limit, KT_LOG_INFO,
                        "connection from %s: no HTTP/2 request within [receiver] header_timeout "
-                       "(%llums) of connecting; closing",
-                       conn_peer(h->c), (unsigned long long)header_timeout_ms);
+                       "(%gs) of connecting; closing",
+                       conn_peer(h->c), t->header);
+        st->header_timeouts++;
         nghttp2_session_terminate_session(h->session, NGHTTP2_NO_ERROR);
         return -1;
     }
-    int reset = 0;
+    int headers = 0, bodies = 0;
     for (struct srv_req *r = h->streams; r; r = r->next) {
-        if (!r->complete && !r->responded && now - r->started >= header_timeout) {
-            nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, r->stream_id, NGHTTP2_CANCEL);
-            r->responded = true;
-            reset++;
-        }
+        ev_tstamp due = stream_deadline(r, t);
+        if (due == 0 || now < due)
+            continue;
+        nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, r->stream_id, NGHTTP2_CANCEL);
+        r->responded = true;
+        if (r->headers_done)
+            bodies++;
+        else
+            headers++;
     }
-    if (reset > 0) {
+    st->header_timeouts += (uint64_t)headers;
+    st->body_timeouts += (uint64_t)bodies;
+    if (headers + bodies > 0) {
         kt_log_limited(&log_limit, KT_LOG_INFO,
-                       "connection from %s: %d HTTP/2 request(s) not complete within [receiver] "
-                       "header_timeout (%llums); streams reset",
-                       conn_peer(h->c), reset, (unsigned long long)header_timeout_ms);
+                       "connection from %s: HTTP/2 streams reset: %d without their headers "
+                       "within [receiver] header_timeout (%gs), %d without their body within "
+                       "body_timeout (%gs)",
+                       conn_peer(h->c), headers, t->header, bodies, t->body);
         conn_want_write(h->c);
     }
     return 0;
@@ -412,7 +553,7 @@ const struct srv_proto_ops h2_ops = {
     .done = h2_done,
     .busy = h2_busy,
     .may_read = h2_may_read,
-    .oldest_arriving = h2_oldest_arriving,
+    .deadline = h2_deadline,
     .expire = h2_expire,
     .free = h2_free,
 };

@@ -50,6 +50,25 @@ static void timed_out(void *ctx)
             (unsigned long long)st.messages_failed);
 }
 
+/* The exit summary of what the receiver refused or cut short (there is no metrics endpoint
+ * yet): one line, every counter named after its setting. */
+static void log_server_stats(const struct server *srv)
+{
+    struct srv_stats st;
+    server_get_stats(srv, &st);
+    kt_info("receiver: connections refused: %llu at max_connections, %llu at "
+            "max_connections_per_peer, %llu out of descriptors; %llu idle ones closed for new "
+            "ones; timeouts: %llu idle, %llu header, %llu body; %llu header sections over "
+            "max_header_bytes; HTTP/2: %llu rapid reset floods, %llu CONTINUATION floods, %llu "
+            "protocol errors",
+            (unsigned long long)st.refused_max_connections, (unsigned long long)st.refused_per_peer,
+            (unsigned long long)st.refused_no_descriptor, (unsigned long long)st.evicted_idle,
+            (unsigned long long)st.idle_timeouts, (unsigned long long)st.header_timeouts,
+            (unsigned long long)st.body_timeouts, (unsigned long long)st.header_too_large,
+            (unsigned long long)st.h2_reset_floods, (unsigned long long)st.h2_continuation_floods,
+            (unsigned long long)st.h2_protocol_errors);
+}
+
 static const struct kt_shutdown_ops shutdown_ops = {begin, drained, timed_out};
 
 /* The startup check: bad credentials, an untrusted broker, a protocol_version newer than the
@@ -127,6 +146,7 @@ int main(int argc, char **argv)
     kt_shutdown_init(&sd, loop, a.conf.service.shutdown_timeout_ms, &shutdown_ops, &a);
     kt_info("kotel-ingest %s started", KT_VERSION);
     ev_run(loop, 0);
+    log_server_stats(a.srv);
     exit_code = 0;
 out:
     /* The server first: closing its connections abandons their requests in the service,

@@ -16,6 +16,7 @@
 #include <ev.h>
 
 struct conn;
+struct conn_timeouts;
 struct srv_req;
 struct srv_reqs;
 
@@ -40,11 +41,13 @@ struct srv_proto_ops {
     /* Whether reading may resume once the write buffer has drained; false while the
      * protocol holds reading paused itself (HTTP/1.1: too many pipelined requests). */
     bool (*may_read)(void *p);
-    /* When the oldest request still arriving started; 0 when none is. */
-    ev_tstamp (*oldest_arriving)(void *p);
-    /* Deals with requests not complete within header_timeout_ms at `now`. Returns -1 when
-     * the connection must close (what was written to it so far is sent first). */
-    int (*expire)(void *p, ev_tstamp now, uint64_t header_timeout_ms);
+    /* When the first of the requests still arriving runs out of time (t->header until its
+     * headers are in, then t->body), in ev_now's clock; 0 when none is arriving. */
+    ev_tstamp (*deadline)(void *p, const struct conn_timeouts *t);
+    /* Deals with requests that did not arrive in time by `now`, counting them in the
+     * server's srv_stats. Returns -1 when the connection must close (what was written to it
+     * so far is sent first). */
+    int (*expire)(void *p, ev_tstamp now, const struct conn_timeouts *t);
     /* Frees the state and every request on it (the service abandons those unanswered). */
     void (*free)(void *p);
 };

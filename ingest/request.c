@@ -16,9 +16,8 @@
 
 struct srv_reqs {
     struct ev_loop *loop;
-    uint64_t max_request_bytes;
-    uint64_t body_budget; /* 0 = none */
-    uint64_t body_bytes;  /* storage of the bodies of live requests (not of the pool) */
+    struct srv_req_limits lim;
+    uint64_t body_bytes; /* storage of the bodies of live requests (not of the pool) */
     struct srv_service svc;
     uint64_t next_id;
     uint64_t pending; /* handed to the service and not yet answered */
@@ -29,15 +28,14 @@ struct srv_reqs {
     size_t body_pool_bytes;
 };
 
-int srv_reqs_new(struct ev_loop *loop, uint64_t max_request_bytes, uint64_t body_budget,
+int srv_reqs_new(struct ev_loop *loop, const struct srv_req_limits *lim,
                  const struct srv_service *svc, struct srv_reqs **out)
 {
     struct srv_reqs *rs = calloc(1, sizeof(*rs));
     if (rs == NULL)
         return KT_ENOMEM;
     rs->loop = loop;
-    rs->max_request_bytes = max_request_bytes;
-    rs->body_budget = body_budget;
+    rs->lim = *lim;
     rs->svc = *svc;
     *out = rs;
     return 0;
@@ -50,6 +48,11 @@ void srv_reqs_free(struct srv_reqs *rs)
     for (int i = 0; i < rs->n_body_pool; i++)
         kt_buf_free(&rs->body_pool[i]);
     free(rs);
+}
+
+const struct srv_req_limits *srv_reqs_limits(const struct srv_reqs *rs)
+{
+    return &rs->lim;
 }
 
 uint64_t srv_reqs_pending(const struct srv_reqs *rs)
@@ -74,6 +77,7 @@ struct srv_req *srv_req_new(struct srv_reqs *rs, struct conn *c)
 void srv_req_check_headers(struct srv_req *r, int64_t content_length)
 {
     const struct srv_service *svc = &r->reqs->svc;
+    r->headers_at = ev_now(r->loop);
     svc->headers(svc->ctx, r, content_length);
 }
 
@@ -98,13 +102,13 @@ void srv_req_respond(struct srv_req *r)
 /* Whether the bodies' storage may grow by n bytes. */
 static bool budget_allows(const struct srv_reqs *rs, uint64_t n)
 {
-    return rs->body_budget == 0 || n <= rs->body_budget - rs->body_bytes;
+    return rs->lim.body_budget == 0 || n <= rs->lim.body_budget - rs->body_bytes;
 }
 
 void srv_req_expect_body(struct srv_req *r, uint64_t n)
 {
     struct srv_reqs *rs = r->reqs;
-    if (r->body.cap > 0 || n == 0 || n > rs->max_request_bytes)
+    if (r->body.cap > 0 || n == 0 || n > rs->lim.max_request_bytes)
         return;
     /* The most recently pooled first: its memory is the likeliest to be in cache. */
     for (int i = rs->n_body_pool - 1; i >= 0; i--) {
@@ -129,7 +133,7 @@ void srv_req_expect_body(struct srv_req *r, uint64_t n)
 int srv_req_body_add(struct srv_req *r, const void *p, size_t n)
 {
     struct srv_reqs *rs = r->reqs;
-    if (r->body.len + n > rs->max_request_bytes) {
+    if (r->body.len + n > rs->lim.max_request_bytes) {
         /* Chunked bodies, and gRPC and HTTP/2 data, have no length to refuse up front. */
         r->early_status = 413;
         srv_req_release_body(r);

@@ -52,10 +52,13 @@ struct srv_req {
     const char *peer;     /* the client's address, for logs; lives as long as r */
     uint64_t id;          /* for logs */
     ev_tstamp started;    /* when its first bytes arrived (header_timeout) */
+    ev_tstamp headers_at; /* when its headers were in (body_timeout); set by
+                           * srv_req_check_headers */
     /* Filled in by the protocol. */
-    bool http2;           /* arrived over HTTP/2 (gRPC needs it) */
-    int32_t stream_id;    /* HTTP/2 stream; 0 for HTTP/1.1 */
-    struct srv_req *next; /* HTTP/1.1: requests in arrival order; HTTP/2: all streams */
+    bool http2;            /* arrived over HTTP/2 (gRPC needs it) */
+    int32_t stream_id;     /* HTTP/2 stream; 0 for HTTP/1.1 */
+    struct srv_req *next;  /* HTTP/1.1: requests in arrival order; HTTP/2: all streams */
+    uint64_t header_bytes; /* HTTP/2: of its header list so far, as SETTINGS counts them */
     char method[8];
     char path[128];
     char content_type[64];
@@ -78,11 +81,21 @@ struct srv_req {
 
 /* ---- for the server ---- */
 
+/* What the protocols let a request be ([receiver] and [limits] settings). */
+struct srv_req_limits {
+    uint64_t max_request_bytes;
+    uint64_t max_header_bytes;       /* a request's header section */
+    uint64_t max_concurrent_streams; /* HTTP/2 streams open at once on a connection */
+    uint64_t body_budget;            /* storage of the bodies being received; 0 = none */
+};
+
 /* The requests of one server: ids, the count of those not answered yet, a pool of body
- * buffers, and the memory budget of the bodies being received (body_budget bytes of
- * storage in all, 0 = none). loop is borrowed; svc is copied. Returns 0 or KT_ENOMEM. */
-int srv_reqs_new(struct ev_loop *loop, uint64_t max_request_bytes, uint64_t body_budget,
+ * buffers, and the memory budget of the bodies being received. loop is borrowed; lim and
+ * svc are copied. Returns 0 or KT_ENOMEM. */
+int srv_reqs_new(struct ev_loop *loop, const struct srv_req_limits *lim,
                  const struct srv_service *svc, struct srv_reqs **out);
+/* The limits srv_reqs_new was given, for the protocols. */
+const struct srv_req_limits *srv_reqs_limits(const struct srv_reqs *rs);
 /* After every request is freed. */
 void srv_reqs_free(struct srv_reqs *rs);
 /* Requests handed to the service and not answered nor abandoned yet. */
@@ -94,7 +107,8 @@ uint64_t srv_reqs_pending(const struct srv_reqs *rs);
 struct srv_req *srv_req_new(struct srv_reqs *rs, struct conn *c);
 /* Frees r; the service abandons it if it was not answered. NULL is ignored. */
 void srv_req_free(struct srv_req *r);
-/* The service's headers and handle callbacks (struct srv_service). */
+/* The service's headers and handle callbacks (struct srv_service); the first also notes
+ * when the headers were in (r->headers_at). */
 void srv_req_check_headers(struct srv_req *r, int64_t content_length);
 void srv_req_handle(struct srv_req *r);
 /* Before a request's first body bytes are stored: the body is at least n bytes (its

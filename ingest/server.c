@@ -55,7 +55,7 @@ struct server {
      * connection and close it: the client is refused instead of left waiting. -1 if lost. */
     int spare_fd;
     /* One line per refused connection would let a flood of them flood the log too. */
-    struct kt_log_limit refused_log, starved_log, accept_log;
+    struct kt_log_limit refused_log, peer_log, evict_log, starved_log, accept_log;
 };
 
 /* ---- protocol detection ---- */
@@ -107,21 +107,22 @@ static bool sniff_may_read(void *p)
 
 /* A client's first request must arrive within header_timeout of the accept, whatever
  * bytes come before it: a partial HTTP/2 preface does not hold the connection. */
-static ev_tstamp sniff_oldest_arriving(void *p)
+static ev_tstamp sniff_deadline(void *p, const struct conn_timeouts *t)
 {
-    return conn_accepted(p);
+    return conn_accepted(p) + t->header;
 }
 
-static int sniff_expire(void *p, ev_tstamp now, uint64_t header_timeout_ms)
+static int sniff_expire(void *p, ev_tstamp now, const struct conn_timeouts *t)
 {
     static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 1);
     struct conn *c = p;
-    if (now - conn_accepted(c) < (double)header_timeout_ms / 1000.0)
+    if (now < sniff_deadline(p, t))
         return 0;
     kt_log_limited(&log_limit, KT_LOG_INFO,
-                   "connection from %s: no request within [receiver] header_timeout (%llums) "
-                   "of connecting; closing",
-                   conn_peer(c), (unsigned long long)header_timeout_ms);
+                   "connection from %s: no request within [receiver] header_timeout (%gs) of "
+                   "connecting; closing",
+                   conn_peer(c), t->header);
+    conn_stats(c)->header_timeouts++;
     return -1;
 }
 
@@ -141,7 +142,7 @@ static const struct srv_proto_ops sniff_ops = {
     .done = sniff_false,
     .busy = sniff_false,
     .may_read = sniff_may_read,
-    .oldest_arriving = sniff_oldest_arriving,
+    .deadline = sniff_deadline,
     .expire = sniff_expire,
     .free = sniff_free,
 };
@@ -256,8 +257,10 @@ static int accept_refuse_pending(struct srv_listener *l, int err)
         return -1;
     close(s->spare_fd);
     int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd >= 0)
+    if (fd >= 0) {
         close(fd);
+        conn_list_stats(s->conns)->refused_no_descriptor++;
+    }
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return fd >= 0 ? 0 : -1;
 }
@@ -291,6 +294,57 @@ static void backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
         ev_io_start(loop, &l->io);
 }
 
+/* The client's address as 16 bytes, IPv4 mapped into IPv6 (::ffff:a.b.c.d), so that one
+ * table counts the connections of both families. */
+static void peer_addr(const struct sockaddr_storage *ss, uint8_t addr[16])
+{
+    memset(addr, 0, 16);
+    if (ss->ss_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    } else if (ss->ss_family == AF_INET) {
+        addr[10] = addr[11] = 0xff;
+        memcpy(addr + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    }
+}
+
+/* Whether the connection just accepted from ss (addr: peer_addr's) may stay: its address is under
+ * max_connections_per_peer, and there is room under max_connections, if need be by closing
+ * the connection idle the longest (so that a flood of idle connections cannot lock every
+ * other client out). Returns 0, or -1 when it is to be closed (counted and logged). */
+static int admit(struct srv_listener *l, const struct sockaddr_storage *ss, const uint8_t addr[16])
+{
+    struct server *s = l->srv;
+    struct srv_stats *st = conn_list_stats(s->conns);
+    if (conn_list_peer_full(s->conns, addr)) {
+        char host[48] = "?";
+        getnameinfo((const struct sockaddr *)ss, sizeof(*ss), host, sizeof(host), NULL, 0,
+                    NI_NUMERICHOST);
+        kt_log_limited(&s->peer_log, KT_LOG_WARN,
+                       "accept on %s: %s has [receiver] max_connections_per_peer (%llu) "
+                       "connections open; closing the new one",
+                       l->name, host,
+                       (unsigned long long)s->conf->receiver.max_connections_per_peer);
+        st->refused_per_peer++;
+        return -1;
+    }
+    uint64_t n_conns = conn_list_count(s->conns);
+    if (n_conns < s->conf->receiver.max_connections)
+        return 0;
+    if (conn_list_evict_idlest(s->conns)) {
+        kt_log_limited(&s->evict_log, KT_LOG_WARN,
+                       "accept on %s: %llu connections open, at [receiver] max_connections; "
+                       "closed the one idle the longest for the new one",
+                       l->name, (unsigned long long)n_conns);
+        return 0;
+    }
+    kt_log_limited(&s->refused_log, KT_LOG_WARN,
+                   "accept on %s: %llu connections open, at [receiver] max_connections, none "
+                   "idle; closing the new one",
+                   l->name, (unsigned long long)n_conns);
+    st->refused_max_connections++;
+    return -1;
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
@@ -314,12 +368,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             }
             break;
         }
-        uint64_t n_conns = conn_list_count(s->conns);
-        if (n_conns >= s->conf->receiver.max_connections) {
-            kt_log_limited(&s->refused_log, KT_LOG_WARN,
-                           "accept on %s: %llu connections open, at [receiver] "
-                           "max_connections; closing the new one",
-                           l->name, (unsigned long long)n_conns);
+        uint8_t addr[16];
+        peer_addr(&ss, addr);
+        if (admit(l, &ss, addr) != 0) {
             close(fd);
             continue;
         }
@@ -329,7 +380,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(peer, sizeof(peer), "%s:%s", host, port);
-        struct conn *c = conn_new(s->conns, fd, peer);
+        struct conn *c = conn_new(s->conns, fd, peer, addr);
         if (c == NULL)
             continue;
         conn_start(c, &sniff_ops, c);
@@ -346,15 +397,25 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     s->conf = conf;
     s->loop = loop;
-    s->refused_log = s->starved_log = s->accept_log = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
+    s->refused_log = s->peer_log = s->evict_log = s->starved_log = s->accept_log =
+        (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
+    const struct srv_req_limits limits = {
+        .max_request_bytes = conf->receiver.max_request_bytes,
+        .max_header_bytes = conf->receiver.max_header_bytes,
+        .max_concurrent_streams = conf->receiver.max_concurrent_streams,
+        .body_budget = ingest_limit_body_bytes(conf),
+    };
+    const struct conn_timeouts timeouts = {
+        .idle = (double)conf->receiver.idle_timeout_ms / 1000.0,
+        .header = (double)conf->receiver.header_timeout_ms / 1000.0,
+        .body = (double)conf->receiver.body_timeout_ms / 1000.0,
+    };
     fit_nofile(conf->receiver.max_connections);
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->listeners = calloc(2, sizeof(*s->listeners));
-    if (s->listeners == NULL ||
-        srv_reqs_new(loop, conf->receiver.max_request_bytes, ingest_limit_body_bytes(conf), svc,
-                     &s->reqs) != 0 ||
-        conn_list_new(loop, conf->receiver.idle_timeout_ms, conf->receiver.header_timeout_ms, s,
-                      &s->conns) != 0) {
+    if (s->listeners == NULL || srv_reqs_new(loop, &limits, svc, &s->reqs) != 0 ||
+        conn_list_new(loop, &timeouts, conf->receiver.max_connections_per_peer, s, &s->conns) !=
+            0) {
         server_free(s);
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     }
@@ -405,6 +466,11 @@ void server_stop_accepting(struct server *s)
     /* Tell HTTP/2 clients to go elsewhere for new streams; idle HTTP/1.1 connections
      * close after their current request. */
     conn_list_stop(s->conns);
+}
+
+void server_get_stats(const struct server *s, struct srv_stats *out)
+{
+    *out = *conn_list_stats(s->conns);
 }
 
 bool server_idle(const struct server *s)

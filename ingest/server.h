@@ -13,7 +13,8 @@
  *   http1.c http2.c  the protocols, one table of operations each (protocol.h)
  *   request.c        requests, their bodies' storage, the hand-over to the service
  *                    and the count of those it has not answered (request.h)
- *   conn.c           sockets, write buffers, backpressure, timeouts; TLS goes here
+ *   conn.c           sockets, write buffers, backpressure, timeouts, connections per
+ *                    address and eviction, the counters (struct srv_stats); TLS goes here
  *
  * The service (otlp_service.c) is called through its srv_service callbacks, and calls
  * only request.c (srv_req_respond, srv_req_release_body) and the publisher: it sees
@@ -26,6 +27,7 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "conn.h"
 #include "kt_err.h"
 #include "request.h"
 
@@ -39,6 +41,9 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
 
 /* Closes the listeners; connections stay open until their requests are answered. */
 void server_stop_accepting(struct server *s);
+
+/* Copies the counters of refused and cut-short connections and requests (conn.h). */
+void server_get_stats(const struct server *s, struct srv_stats *out);
 
 /* True when no request is waiting for its answer. */
 bool server_idle(const struct server *s);

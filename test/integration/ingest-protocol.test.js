@@ -559,8 +559,8 @@ test('kafka.encoding=otlp_json: SDK http/protobuf traces arrive as OTLP/JSON key
 
 // ---- 8. header and idle timeouts ----
 
-test('receiver.header_timeout=500ms: incomplete headers or body -> 408 / close within bounds; the server keeps serving', { timeout: 120000 }, async (t) => {
-  await withStack({ ingest: { sets: { 'receiver.header_timeout': '500ms' } } }, async ({ broker, ingest }) => {
+test('receiver.header_timeout=500ms, body_timeout=500ms: incomplete headers or body -> 408 / close within bounds; the server keeps serving', { timeout: 120000 }, async (t) => {
+  await withStack({ ingest: { sets: { 'receiver.header_timeout': '500ms', 'receiver.body_timeout': '500ms' } } }, async ({ broker, ingest }) => {
     const expectTimeout = async (what, partial) => {
       const c = await rawConnect(ingest.httpPort);
       const t0 = Date.now();
@@ -568,7 +568,7 @@ test('receiver.header_timeout=500ms: incomplete headers or body -> 408 / close w
       const closed = await within(5000, `server closing a connection with ${what}`, c.closed);
       const ms = Date.now() - t0;
       t.diagnostic(`${what}: closed after ${ms} ms; got ${JSON.stringify(c.data().slice(0, 60))}`);
-      assert.ok(ms >= 300, `closed after ${ms} ms, before header_timeout`);
+      assert.ok(ms >= 300, `closed after ${ms} ms, before header_timeout / body_timeout`);
       if (c.data().length > 0) assert.match(c.data(), /^HTTP\/1\.1 408 /, 'the answer to a timed-out request');
       return closed;
     };
@@ -627,7 +627,7 @@ test('receiver.idle_timeout=500ms: idle keep-alive HTTP/1.1 and HTTP/2 connectio
 });
 
 // Timing rules that were once broken: idleness from the response, the batch timer for every
-// batch, and header_timeout for HTTP/2 streams.
+// batch, and body_timeout for HTTP/2 streams.
 
 test('receiver.idle_timeout counts from the response, not from the last bytes read', { timeout: 120000 }, async (t) => {
   // The first batch waits batch.timeout (400 ms), so the response goes out ~400 ms after the
@@ -660,8 +660,8 @@ test('batch.timeout holds for every batch, not only the first', { timeout: 12000
   });
 });
 
-test('receiver.header_timeout also bounds an HTTP/2 request whose body never ends', { timeout: 120000 }, async () => {
-  await withStack({ ingest: { sets: { 'receiver.header_timeout': '500ms', 'receiver.idle_timeout': '1s' } } }, async ({ ingest }) => {
+test('receiver.body_timeout also bounds an HTTP/2 request whose body never ends', { timeout: 120000 }, async () => {
+  await withStack({ ingest: { sets: { 'receiver.body_timeout': '500ms', 'receiver.idle_timeout': '1s' } } }, async ({ ingest }) => {
     const session = await h2Connect(ingest.httpUrl);
     session.on('error', () => {});
     try {
