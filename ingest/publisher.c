@@ -38,6 +38,8 @@
 #define POLL_BUDGET 64
 #define STATS_INTERVAL_MS "500"
 #define LINGER_MS 5
+/* Queued bytes below which Kafka is not judged too slow (see kafka_busy). */
+#define SLOW_BACKLOG (1u << 20)
 /* Spooled messages produced and not yet acknowledged, at most: the drain keeps Kafka busy
  * without crowding new traffic out of the producer queue (it also stops at half of
  * QUEUE_HIGH_PCT), and new traffic goes around the spool, so neither starves. */
@@ -112,6 +114,11 @@ struct publisher {
      * must find room for all its messages, or its client hears 503 while the messages that
      * did fit still take Kafka's capacity. */
     uint64_t queued_bytes, queue_high_bytes;
+    /* How long messages wait for their delivery report, smoothed over recent reports (µs),
+     * and the wait past which Kafka counts as too slow to let requests in: a message that
+     * waits out [kafka] timeout fails its request, after it may have taken Kafka's
+     * capacity anyway. 0: no bound ([kafka] timeout 0). */
+    int64_t latency_us, slow_us;
     char fatal_msg[256];
 
     struct spool *spool; /* NULL without [spool] dir */
@@ -221,6 +228,8 @@ static void reject_parts(struct publisher *p, const struct batcher_msg *m, const
 /* ---- refusal ---- */
 
 static const char queue_full_msg[] = "kafka: producer queue full";
+static const char slow_msg[] = "kafka: too slow: messages wait more than half of [kafka] timeout "
+                               "to be acknowledged";
 
 /* Why Kafka cannot take a message now (NULL when it can). */
 static const char *kafka_busy(const struct publisher *p)
@@ -230,6 +239,10 @@ static const char *kafka_busy(const struct publisher *p)
     if (p->queue_full || (uint64_t)rd_kafka_outq_len(p->rk) >= p->queue_high ||
         p->queued_bytes >= p->queue_high_bytes)
         return queue_full_msg;
+    /* Only with a backlog: the smoothed wait may be stale once the queue has drained, and
+     * the next messages then measure it afresh. */
+    if (p->slow_us > 0 && p->latency_us > p->slow_us && p->queued_bytes > SLOW_BACKLOG)
+        return slow_msg;
     return NULL;
 }
 
@@ -576,6 +589,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     p->queue_full = false;
     size_t n = m->key_len + m->len;
     p->queued_bytes -= n < p->queued_bytes ? n : p->queued_bytes;
+    int64_t lat = rd_kafka_message_latency(m);
+    if (lat >= 0)
+        p->latency_us = p->latency_us == 0 ? lat : (p->latency_us * 7 + lat) / 8;
     if (pm != NULL && pm->rec != NULL) {
         drained_report(p, m, pm);
         return;
@@ -865,6 +881,7 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     size_t vn = sizeof(v);
     /* The effective bound (ours from [limits] memory, librdkafka's default, or a
      * passthrough rdkafka.* setting). */
+    p->slow_us = (int64_t)(conf->kafka.timeout_ms * 1000 / 2);
     p->queue_high_bytes = UINT64_MAX;
     if (rd_kafka_conf_get(kc, "queue.buffering.max.kbytes", v, &vn) == RD_KAFKA_CONF_OK &&
         strtoull(v, NULL, 10) > 0)
@@ -923,6 +940,11 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
         if (why == queue_full_msg)
             return kt_err_set(err, KT_EAGAIN, "kafka: producer queue full (%d messages)",
                               rd_kafka_outq_len(p->rk));
+        if (why == slow_msg)
+            return kt_err_set(err, KT_EAGAIN,
+                              "kafka: too slow: messages wait %.1f s to be acknowledged, over "
+                              "half of [kafka] timeout (%.1f s)",
+                              (double)p->latency_us / 1e6, (double)p->conf->kafka.timeout_ms / 1e3);
         return kt_err_set(err, KT_EAGAIN, "%s", why);
     }
 

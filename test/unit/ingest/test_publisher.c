@@ -639,6 +639,44 @@ static void test_broker_down_times_out(void **state)
     fx_free(f);
 }
 
+static bool refused_once(struct fx *f)
+{
+    return f->n_refused > 0;
+}
+
+static void submit_big_on_tick(struct fx *f)
+{
+    if (f->n_submitted < 200 && f->n_refused == 0)
+        submit(f, 1, 8, 4, 4096, &tick_span, true, NULL);
+}
+
+/* Kafka answers after 2 s while [kafka] timeout is 3 s: once a backlog builds, requests are
+ * refused up front naming the wait, rather than let in to wait out the timeout (and fail
+ * after their messages took Kafka's capacity). Those let in before all get their answer
+ * (some of the first may time out: the mock delays every request, metadata too). */
+static void test_slow_kafka_refuses_up_front(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.timeout=3s", "batch.timeout=10ms"};
+    struct fx *f = fx_new(sets, 2);
+    fx_start(f);
+    assert_int_equal(rd_kafka_mock_broker_set_rtt(f->mc, 1, 2000), 0);
+    tick_span = 0;
+    f->on_tick = submit_big_on_tick;
+    assert_true(run_until(f, refused_once, 30.));
+    f->on_tick = NULL;
+    if (strstr(f->refused_msg, "kafka: too slow: messages wait ") == NULL ||
+        strstr(f->refused_msg, "over half of [kafka] timeout (3.0 s)") == NULL)
+        fail_msg("refused with '%s'", f->refused_msg);
+    assert_string_equal(publisher_refusing(f->p),
+                        "kafka: too slow: messages wait more than half of [kafka] timeout to be "
+                        "acknowledged");
+    assert_int_equal(rd_kafka_mock_broker_set_rtt(f->mc, 1, 0), 0);
+    want_done = f->n_submitted - f->n_refused;
+    assert_true(run_until(f, done_reached, 30.));
+    fx_free(f);
+}
+
 /* Shutdown: new work is refused, open batches go out now, and the publisher drains. */
 static void test_shutdown_flushes_and_refuses(void **state)
 {
@@ -884,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_send_batch_max_size_flushes_between_chunks),
         cmocka_unit_test(test_broker_down_then_up),
         cmocka_unit_test(test_broker_down_times_out),
+        cmocka_unit_test(test_slow_kafka_refuses_up_front),
         cmocka_unit_test(test_shutdown_flushes_and_refuses),
         cmocka_unit_test(test_cancel_and_fire_and_forget),
         cmocka_unit_test(test_too_big),
