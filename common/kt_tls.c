@@ -62,11 +62,10 @@ static int load_keypair(const char *section, const char *cert_file, const char *
     mrc = mbedtls_pk_parse_keyfile(pk, key_file, NULL);
     if (mrc != 0) {
         mbedtls_strerror(mrc, why, sizeof(why));
-        return kt_err_set(err, KT_EINVAL, "%s key_file '%s': not a private key%s: %s", section,
-                          key_file,
-                          mrc == MBEDTLS_ERR_PK_PASSWORD_REQUIRED ? " (encrypted keys are not supported)"
-                                                                  : "",
-                          why);
+        return kt_err_set(
+            err, KT_EINVAL, "%s key_file '%s': not a private key%s: %s", section, key_file,
+            mrc == MBEDTLS_ERR_PK_PASSWORD_REQUIRED ? " (encrypted keys are not supported)" : "",
+            why);
     }
     if (mbedtls_pk_check_pair(&crt->pk, pk) != 0)
         return kt_err_set(err, KT_EINVAL,
@@ -80,14 +79,14 @@ static int load_keypair(const char *section, const char *cert_file, const char *
     }
     if (mbedtls_x509_time_is_future(&crt->valid_from)) {
         x509_time_str(&crt->valid_from, when, sizeof(when));
-        return kt_err_set(err, KT_EINVAL, "%s cert_file '%s': the certificate is valid only from %s",
-                          section, cert_file, when);
+        return kt_err_set(err, KT_EINVAL,
+                          "%s cert_file '%s': the certificate is valid only from %s", section,
+                          cert_file, when);
     }
     return 0;
 }
 
-int kt_tls_ctx_new(const struct kt_tls_client_opts *o, struct kt_tls_ctx **out,
-                   struct kt_err *err)
+int kt_tls_ctx_new(const struct kt_tls_client_opts *o, struct kt_tls_ctx **out, struct kt_err *err)
 {
     const char *section = o->section ? o->section : "[tls]";
     bool has_cert = o->cert_file && o->cert_file[0];

@@ -20,9 +20,9 @@ struct kt_tls_conn;
 
 /* What a client context is built from. Strings are borrowed for the call only. */
 struct kt_tls_client_opts {
-    const char *ca_file;   /* PEM bundle; NULL or "" for the system store */
-    const char *cert_file; /* client certificate chain (PEM) presented for mTLS; NULL or "" */
-    const char *key_file;  /* its private key (PEM or DER); set exactly when cert_file is */
+    const char *ca_file;     /* PEM bundle; NULL or "" for the system store */
+    const char *cert_file;   /* client certificate chain (PEM) presented for mTLS; NULL or "" */
+    const char *key_file;    /* its private key (PEM or DER); set exactly when cert_file is */
     const char *min_version; /* "1.2" (also NULL or ""); "1.3" is refused: see kt_tls.c */
     bool insecure;           /* do not verify the peer */
     const char *alpn;        /* protocol to offer ("h2") or NULL for none */
@@ -32,8 +32,7 @@ struct kt_tls_client_opts {
 /* Builds a client context. A key that does not parse, a certificate that does not parse,
  * does not match its key, has expired or is not valid yet are errors naming the option and
  * the file, as is a min_version this build cannot honour. */
-int kt_tls_ctx_new(const struct kt_tls_client_opts *o, struct kt_tls_ctx **out,
-                   struct kt_err *err);
+int kt_tls_ctx_new(const struct kt_tls_client_opts *o, struct kt_tls_ctx **out, struct kt_err *err);
 void kt_tls_ctx_free(struct kt_tls_ctx *ctx);
 
 /* Starts a session on the connected, non-blocking fd (which stays owned by the caller).

@@ -93,8 +93,8 @@ static const struct kt_option process_options[] = {
      OFF(exporter_tls.server_name_override), NULL, 0,
      "https: name sent as SNI and required in the backend's certificate; empty: the "
      "endpoint's host."},
-    {"exporter.tls", "min_version", KT_OPT_ENUM, "1.2", OFF(exporter_tls.min_version), "1.2|1.3",
-     0, "https: oldest TLS version accepted."},
+    {"exporter.tls", "min_version", KT_OPT_ENUM, "1.2", OFF(exporter_tls.min_version), "1.2|1.3", 0,
+     "https: oldest TLS version accepted."},
     {"exporter.tls", "insecure_skip_verify", KT_OPT_BOOL, "false",
      OFF(exporter_tls.insecure_skip_verify), NULL, 0,
      "https: do not verify the backend's certificate (warned about at every start)."},

@@ -95,7 +95,7 @@ struct process_conf {
         char *cert_file; /* client certificate for mTLS; "" none */
         char *key_file;
         char *server_name_override; /* SNI and verified name; "": the endpoint's host */
-        int min_version; /* 0: "1.2", 1: "1.3" */
+        int min_version;            /* 0: "1.2", 1: "1.3" */
         bool insecure_skip_verify;
     } exporter_tls;
     struct {
