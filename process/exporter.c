@@ -762,6 +762,35 @@ static void batch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- public ---- */
 
+static struct kt_tls_client_opts tls_opts_of(const struct process_conf *conf)
+{
+    return (struct kt_tls_client_opts){
+        .ca_file = conf->exporter_tls.ca_file,
+        .cert_file = conf->exporter_tls.cert_file,
+        .key_file = conf->exporter_tls.key_file,
+        .min_version = conf->exporter_tls.min_version == 1 ? "1.3" : "1.2",
+        .insecure = conf->exporter_tls.insecure_skip_verify,
+        .section = "[exporter.tls]",
+    };
+}
+
+int exporter_check(const struct process_conf *conf, struct kt_err *err)
+{
+    char host[256], port[8];
+    bool tls = false;
+    const char *path = "";
+    int rc = parse_endpoint(conf->exporter.endpoint ? conf->exporter.endpoint : "",
+                            conf->exporter.protocol, host, sizeof(host), port, sizeof(port), &tls,
+                            &path, err);
+    if (rc != 0 || !tls)
+        return rc;
+    struct kt_tls_client_opts o = tls_opts_of(conf);
+    struct kt_tls_ctx *ctx = NULL;
+    rc = kt_tls_ctx_new(&o, &ctx, err);
+    kt_tls_ctx_free(ctx);
+    return rc;
+}
+
 int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter_done_fn done,
                  void *ctx, struct exporter **out, struct kt_err *err)
 {
@@ -809,14 +838,7 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
             goto fail;
         }
     }
-    const struct kt_tls_client_opts tls_opts = {
-        .ca_file = conf->exporter_tls.ca_file,
-        .cert_file = conf->exporter_tls.cert_file,
-        .key_file = conf->exporter_tls.key_file,
-        .min_version = conf->exporter_tls.min_version == 1 ? "1.3" : "1.2",
-        .insecure = conf->exporter_tls.insecure_skip_verify,
-        .section = "[exporter.tls]",
-    };
+    const struct kt_tls_client_opts tls_opts = tls_opts_of(conf);
     struct otlp_client_opts o = {
         .host = host,
         .port = port,

@@ -40,6 +40,11 @@ typedef void (*exporter_done_fn)(void *ctx, void *token, int status, const char 
 typedef void (*exporter_refused_fn)(void *ctx, enum kt_signal sig, struct kt_slice data,
                                     void *const *tokens, size_t n_tokens, const char *message);
 
+/* Checks what exporter_new would read from local files, without connecting: the endpoint
+ * and, for https, the [exporter.tls] trust store, client certificate and key. Startup calls
+ * it first, so a bad file is reported before Kafka is even asked. */
+int exporter_check(const struct process_conf *conf, struct kt_err *err);
+
 /* Validates [exporter] endpoint ("http://host:port[/path]" or "https://..."; the port
  * defaults to 80 / 443; a path is allowed for the http/protobuf and http/json protocols, which
  * append /v1/traces, /v1/metrics, /v1/logs to it) and headers ("Key=Value"); errors name the key.

@@ -6,6 +6,7 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "exporter.h"
 #include "kt_cli.h"
 #include "kt_kafka_probe.h"
 #include "kt_log.h"
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     struct kt_err err = {0};
     int exit_code = 1;
-    if (check_kafka(&a.conf, &err) != 0) {
+    if (exporter_check(&a.conf, &err) != 0 || check_kafka(&a.conf, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
     }

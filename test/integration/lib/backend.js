@@ -6,6 +6,7 @@
 
 const grpc = require('@grpc/grpc-js');
 const http = require('node:http');
+const https = require('node:https');
 const zlib = require('node:zlib');
 const otlp = require('./otlp');
 
@@ -106,8 +107,11 @@ function decodeOtlpJson(signal, text) {
 
 const decoderOf = { traces: otlp.decodeTracesData, metrics: otlp.decodeMetricsData, logs: otlp.decodeLogsData };
 
-// gRPC backend on 127.0.0.1:<free port>. Resolves { url, port, rec, stop }.
-async function startGrpcBackend() {
+// gRPC backend on 127.0.0.1:<free port> (or `port`). With `tls` ({ key, cert, ca,
+// requireClientCert }, PEM Buffers) it serves TLS, asking for a client certificate signed by
+// `ca` when requireClientCert is set; its url is then https://localhost:PORT. Resolves
+// { url, port, rec, stop }.
+async function startGrpcBackend({ tls = null, port: wantPort = 0 } = {}) {
   const rec = new Recorder();
   const server = new grpc.Server();
   for (const [signal, { service }] of Object.entries(SERVICES)) {
@@ -144,23 +148,31 @@ async function startGrpcBackend() {
       },
     });
   }
-  const port = await new Promise((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
+  const creds = tls
+    ? grpc.ServerCredentials.createSsl(tls.ca || null, [{ private_key: tls.key, cert_chain: tls.cert }], !!tls.requireClientCert)
+    : grpc.ServerCredentials.createInsecure();
+  const port = await new Promise((resolve, reject) => server.bindAsync(`127.0.0.1:${wantPort}`, creds, (e, p) => (e ? reject(e) : resolve(p))));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     port,
     rec,
-    stop: () => new Promise((resolve) => server.tryShutdown(() => resolve())),
+    stop: () =>
+      new Promise((resolve) => {
+        server.tryShutdown(() => resolve());
+        // Connections a client keeps open would hold tryShutdown forever.
+        setTimeout(() => server.forceShutdown(), 2000).unref();
+      }),
   };
 }
 
 const HTTP_PATHS = { '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' };
 
-// OTLP/HTTP backend (protobuf and JSON, gzip) on 127.0.0.1:<free port>.
-async function startHttpBackend() {
+// OTLP/HTTP backend (protobuf and JSON, gzip) on 127.0.0.1:<free port> (or `port`); with
+// `tls` as startGrpcBackend's, HTTPS at https://localhost:PORT.
+async function startHttpBackend({ tls = null, port: wantPort = 0 } = {}) {
   const rec = new Recorder();
-  const server = http.createServer((req, res) => {
+  const tlsOpts = tls && { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: !!tls.requireClientCert, rejectUnauthorized: !!tls.requireClientCert };
+  const server = (tls ? https.createServer.bind(null, tlsOpts) : http.createServer)((req, res) => {
     const chunks = [];
     req.on('data', (d) => chunks.push(d));
     req.on('end', () => {
@@ -192,13 +204,22 @@ async function startHttpBackend() {
       }
     });
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // Handshake failures (a client without a certificate) are the tests' business, not errors.
+  server.on('tlsClientError', (e) => {
+    rec.tlsErrors = (rec.tlsErrors || 0) + 1;
+    rec.lastTlsError = e.message;
+  });
+  await new Promise((resolve) => server.listen(wantPort, '127.0.0.1', resolve));
   const port = server.address().port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     port,
     rec,
-    stop: () => new Promise((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

@@ -1,0 +1,153 @@
+'use strict';
+// kotel-process exporting over TLS and mTLS ([exporter.tls]) to backends nobody here wrote:
+// @grpc/grpc-js and node's https server, with a certificate authority made by openssl at test
+// time. A backend that cannot be trusted (another CA, another host name) gets nothing, with
+// a log line that says why, and nothing is lost: once the backend is fixed, everything
+// arrives. Bad key material stops startup naming the option and the file.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { withStack, runToExit } = require('./lib/procs');
+const { startProcess, processSets } = require('./lib/kprocess');
+const { startGrpcBackend, startHttpBackend } = require('./lib/backend');
+const { sendShapedTraces } = require('./lib/traffic');
+const { pkiDir, makeCa, makeCert, tlsMaterial } = require('./lib/pki');
+
+const dir = pkiDir('exporter-tls');
+const ca = makeCa(dir, 'test-ca');
+const otherCa = makeCa(dir, 'other-ca');
+const server = makeCert(dir, ca, 'localhost', { dns: ['localhost'], ip: ['127.0.0.1'] });
+const strangerServer = makeCert(dir, otherCa, 'stranger', { dns: ['localhost'], ip: ['127.0.0.1'] });
+const renamedServer = makeCert(dir, ca, 'backend.test', { dns: ['backend.test'] });
+const client = makeCert(dir, ca, 'kotel-process', { client: true });
+
+const BACKENDS = {
+  grpc: { start: startGrpcBackend, protocol: 'grpc' },
+  https: { start: startHttpBackend, protocol: 'http/protobuf' },
+};
+
+function tlsSets(extra = {}) {
+  return { 'exporter.tls.ca_file': ca.cert, 'exporter.retry.initial_interval': '200ms', 'exporter.retry.max_interval': '1s', ...extra };
+}
+
+function spanCount(sent) {
+  let n = 0;
+  for (const t of sent.traces.values()) n += t.spanIds.size;
+  return n;
+}
+
+for (const [kind, b] of Object.entries(BACKENDS)) {
+  test(`${kind} backend with mTLS: every span arrives over TLS with kotel-process's client certificate`, { timeout: 120000 }, async () => {
+    await withStack({}, async ({ broker, ingest }) => {
+      const backend = await b.start({ tls: { ...tlsMaterial(server, ca), requireClientCert: true } });
+      let proc = null;
+      try {
+        proc = await startProcess({
+          sets: processSets(broker, backend, { 'exporter.protocol': b.protocol, ...tlsSets({ 'exporter.tls.cert_file': client.cert, 'exporter.tls.key_file': client.key }) }),
+        });
+        const sent = await sendShapedTraces(ingest, { traces: 10, tag: `mtls-${kind}` });
+        await backend.rec.until(() => backend.rec.spans.length >= spanCount(sent), 60000, `${spanCount(sent)} spans over mTLS`);
+        const e = await proc.stop();
+        proc = null;
+        assert.equal(e.code, 0);
+      } finally {
+        if (proc) await proc.stop();
+        await backend.stop();
+      }
+    });
+  });
+}
+
+test('mTLS backend, no client certificate configured: nothing is delivered and the log says the handshake failed', { timeout: 120000 }, async () => {
+  await withStack({}, async ({ broker, ingest }) => {
+    const backend = await startHttpBackend({ tls: { ...tlsMaterial(server, ca), requireClientCert: true } });
+    let proc = null;
+    try {
+      proc = await startProcess({ sets: processSets(broker, backend, { 'exporter.protocol': 'http/protobuf', ...tlsSets() }) });
+      await sendShapedTraces(ingest, { traces: 3, tag: 'no-client-cert' });
+      await proc.waitLog(/TLS|handshake|certificate/i, 60000, 'a TLS failure in the log');
+      assert.equal(backend.rec.spans.length, 0, 'nothing delivered without a client certificate');
+      assert.ok((backend.rec.tlsErrors || 0) > 0, 'the backend saw failed handshakes');
+    } finally {
+      if (proc) await proc.stop();
+      await backend.stop();
+    }
+  });
+});
+
+for (const [what, pair, want] of [
+  ['a certificate from another CA', strangerServer, /certificate verification failed.*(not trusted|not correctly signed)/i],
+  ['a certificate for another host name', renamedServer, /certificate verification failed.*(CN|name)/i],
+]) {
+  test(`gRPC backend with ${what}: refused with a clear error, and everything arrives once the backend is fixed`, { timeout: 180000 }, async () => {
+    await withStack({}, async ({ broker, ingest }) => {
+      let backend = await startGrpcBackend({ tls: tlsMaterial(pair) });
+      const port = backend.port;
+      let proc = null;
+      try {
+        proc = await startProcess({ sets: processSets(broker, backend, tlsSets()) });
+        const sent = await sendShapedTraces(ingest, { traces: 8, tag: 'untrusted' });
+        await proc.waitLog(want, 60000, `the verification failure (${want})`);
+        assert.equal(backend.rec.spans.length, 0);
+        // The operator fixes the backend's certificate; the data waited.
+        await backend.stop();
+        backend = await startGrpcBackend({ tls: tlsMaterial(server), port });
+        await backend.rec.until(() => backend.rec.spans.length >= spanCount(sent), 90000, `${spanCount(sent)} spans after the certificate was fixed`);
+      } finally {
+        if (proc) await proc.stop();
+        await backend.stop();
+      }
+    });
+  });
+}
+
+test('server_name_override: a backend whose certificate names another host is verified against that name', { timeout: 120000 }, async () => {
+  await withStack({}, async ({ broker, ingest }) => {
+    const backend = await startGrpcBackend({ tls: tlsMaterial(renamedServer) });
+    let proc = null;
+    try {
+      proc = await startProcess({ sets: processSets(broker, backend, tlsSets({ 'exporter.tls.server_name_override': 'backend.test' })) });
+      const sent = await sendShapedTraces(ingest, { traces: 5, tag: 'override' });
+      await backend.rec.until(() => backend.rec.spans.length >= spanCount(sent), 60000, `${spanCount(sent)} spans with server_name_override`);
+    } finally {
+      if (proc) await proc.stop();
+      await backend.stop();
+    }
+  });
+});
+
+test('insecure_skip_verify is warned about at start', { timeout: 60000 }, async () => {
+  await withStack({}, async ({ broker }) => {
+    const backend = await startGrpcBackend({ tls: tlsMaterial(strangerServer) });
+    let proc = null;
+    try {
+      proc = await startProcess({ sets: processSets(broker, backend, { 'exporter.tls.insecure_skip_verify': 'true' }) });
+      assert.match(proc.log(), /WARN \[exporter\.tls\] insecure_skip_verify = true: the backend at https:\/\/localhost:\d+ is not authenticated/);
+    } finally {
+      if (proc) await proc.stop();
+      await backend.stop();
+    }
+  });
+});
+
+test('bad key material stops startup naming the option and the file', { timeout: 60000 }, async () => {
+  const garbage = path.join(dir, 'garbage.key');
+  fs.writeFileSync(garbage, 'not a key\n');
+  // Checked before Kafka is asked: no broker is needed to hear about a bad file.
+  const base = { 'exporter.endpoint': 'https://localhost:1', 'kafka.brokers': '127.0.0.1:1', 'exporter.tls.ca_file': ca.cert };
+  const cases = [
+    [{ 'exporter.tls.cert_file': client.cert, 'exporter.tls.key_file': garbage }, /\[exporter\.tls\] key_file '.*garbage\.key': not a private key/],
+    [{ 'exporter.tls.cert_file': client.cert, 'exporter.tls.key_file': server.key }, /\[exporter\.tls\] key_file '.*localhost\.key' is not the private key of cert_file '.*kotel-process\.crt'/],
+    [{ 'exporter.tls.cert_file': garbage, 'exporter.tls.key_file': client.key }, /\[exporter\.tls\] cert_file '.*garbage\.key': not a certificate/],
+    [{ 'exporter.tls.cert_file': client.cert }, /\[exporter\.tls\]: cert_file is set without key_file/],
+    [{ 'exporter.tls.ca_file': garbage }, /\[exporter\.tls\] ca_file '.*garbage\.key'/],
+    [{ 'exporter.tls.min_version': '1.3' }, /\[exporter\.tls\] min_version = 1\.3: .*TLS 1\.2 only/],
+  ];
+  for (const [sets, want] of cases) {
+    const r = await runToExit('kotel-process', { ...base, ...sets });
+    assert.notEqual(r.code, 0, `${JSON.stringify(sets)}: exit ${r.code}\n${r.log}`);
+    assert.match(r.log, want, JSON.stringify(sets));
+  }
+});
