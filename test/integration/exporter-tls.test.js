@@ -151,3 +151,37 @@ test('bad key material stops startup naming the option and the file', { timeout:
     assert.match(r.log, want, JSON.stringify(sets));
   }
 });
+
+test('a header value from a file (Key=@/path) is read again on SIGHUP, and never logged', { timeout: 120000 }, async () => {
+  await withStack({}, async ({ broker, ingest }) => {
+    const backend = await startGrpcBackend({ tls: tlsMaterial(server) });
+    const tokenFile = path.join(dir, 'backend-token');
+    fs.writeFileSync(tokenFile, 'Bearer first-secret-token\n', { mode: 0o600 });
+    let proc = null;
+    try {
+      proc = await startProcess({ sets: processSets(broker, backend, tlsSets({ 'exporter.headers': `Authorization=@${tokenFile}` })) });
+      const auth = () => backend.rec.spans.map((s) => String(s.meta.metadata.authorization || ''));
+      const one = await sendShapedTraces(ingest, { traces: 2, tag: 'token-1' });
+      await backend.rec.until(() => backend.rec.spans.length >= spanCount(one), 60000, 'spans with the first token');
+      assert.ok(auth().every((a) => a === 'Bearer first-secret-token'), `authorization seen: ${[...new Set(auth())]}`);
+
+      // Rotated in place, as a secret manager does; SIGHUP makes kotel-process read it.
+      fs.writeFileSync(tokenFile, 'Bearer second-secret-token\n');
+      process.kill(proc.pid, 'SIGHUP');
+      await proc.waitLog(/SIGHUP: \[exporter\] header files read again/, 10000, 'the reload');
+      const before = backend.rec.spans.length;
+      const two = await sendShapedTraces(ingest, { traces: 2, tag: 'token-2' });
+      await backend.rec.until(() => backend.rec.spans.length >= before + spanCount(two), 60000, 'spans with the second token');
+      assert.ok(auth().slice(before).every((a) => a === 'Bearer second-secret-token'), `authorization after SIGHUP: ${[...new Set(auth().slice(before))]}`);
+
+      // A file that went away keeps the old value and says which file.
+      fs.rmSync(tokenFile);
+      process.kill(proc.pid, 'SIGHUP');
+      await proc.waitLog(/SIGHUP: \[exporter\] headers: 'authorization': cannot read .*backend-token: No such file or directory; keeping the previous values/, 10000, 'the failed reload');
+      assert.doesNotMatch(proc.log(), /secret-token/, 'a header value appeared in the log');
+    } finally {
+      if (proc) await proc.stop();
+      await backend.stop();
+    }
+  });
+});
