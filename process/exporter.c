@@ -15,6 +15,7 @@
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_pb.h"
+#include "kt_secret.h"
 #include "otlp_client.h"
 
 #ifndef KT_VERSION
@@ -230,10 +231,11 @@ static int read_value_file(const char *key, const char *path, struct kt_buf *out
         return kt_err_set(err, KT_EINVAL, "[exporter] headers: '%s': cannot read %s: %s", key, path,
                           strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
-        kt_warn("[exporter] headers: '%s': %s is readable by group or others (mode %04o); a "
-                "secret file should be readable by its owner only (chmod 600)",
-                key, path, (unsigned)(st.st_mode & 07777));
+    if (fstat(fileno(f), &st) == 0) {
+        char what[192];
+        snprintf(what, sizeof(what), "[exporter] headers: '%s'", key);
+        kt_secret_file_check(&st, what, path);
+    }
     int rc = 0;
     char buf[4096];
     size_t n;
