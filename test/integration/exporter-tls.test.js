@@ -185,3 +185,35 @@ test('a header value from a file (Key=@/path) is read again on SIGHUP, and never
     }
   });
 });
+
+test('secrets never show: --print-config of both tiers and the log of a run masks every secret given', { timeout: 120000 }, async () => {
+  const SECRETS = ['sasl-pass-7f3a', 'header-value-91bc'];
+  const sets = {
+    'kafka.auth.sasl.mechanism': 'PLAIN',
+    'kafka.auth.sasl.username': 'kotel',
+    'kafka.auth.sasl.password': SECRETS[0],
+  };
+  for (const tier of ['kotel-ingest', 'kotel-process']) {
+    const extra = tier === 'kotel-process' ? { 'exporter.headers': `X-Api-Key=${SECRETS[1]}` } : {};
+    const r = await runToExit(tier, { ...sets, ...extra }, 30000, ['--print-config']);
+    assert.equal(r.code, 0, `${tier} --print-config: ${r.log}`);
+    assert.match(r.out, /password = /, `${tier} prints the option`);
+    for (const s of SECRETS) assert.ok(!r.out.includes(s) && !r.log.includes(s), `${tier} --print-config shows a secret`);
+  }
+  // A run that uses them: the exporter sends the header; nothing of it reaches the log.
+  await withStack({}, async ({ broker, ingest }) => {
+    const backend = await startGrpcBackend();
+    const proc = await startProcess({ sets: processSets(broker, backend, { 'exporter.headers': `X-Api-Key=${SECRETS[1]}` }) });
+    try {
+      const sent = await sendShapedTraces(ingest, { traces: 2, tag: 'secrets' });
+      await backend.rec.until(() => backend.rec.spans.length >= spanCount(sent), 60000, 'spans');
+      assert.equal(backend.rec.spans[0].meta.metadata['x-api-key'], SECRETS[1], 'the header was sent');
+    } finally {
+      await proc.stop();
+      await backend.stop();
+    }
+    for (const [who, log] of [['kotel-process', proc.log()], ['kotel-ingest', ingest.log()]]) {
+      for (const s of SECRETS) assert.ok(!log.includes(s), `${who}'s log shows a secret`);
+    }
+  });
+});
