@@ -21,6 +21,7 @@
 #include <ini.h>
 
 #include "kt_buf.h"
+#include "kt_secret.h"
 
 /* inih copies a section name into a 50-byte buffer and cuts anything longer. */
 #define SECTION_NAME_MAX 49
@@ -1215,6 +1216,17 @@ static int load_file(struct loader *ld, const char *path)
     r = ini_parse_stream(read_line, ld, on_ini_value, ld);
     fclose(ld->f);
     ld->f = NULL;
+    /* A file that holds a secret value (a password, a header value) is a secret file. */
+    for (size_t i = 0; r == 0 && ld->rc == 0 && i < ld->schema->n_opts; i++) {
+        const struct kt_option *o = &ld->schema->opts[i];
+        if ((o->flags & KT_OPT_SECRET) && ld->file_line[i] != 0) {
+            char what[160];
+            snprintf(what, sizeof(what), "%s:%d: [%s] %s is secret", path, ld->file_line[i],
+                     o->section, o->key);
+            kt_secret_file_check(&st, what, path);
+            break;
+        }
+    }
     if (r == -2)
         return kt_err_set(ld->err, KT_ENOMEM, "%s: out of memory", path);
     /* The reader vets every line, so inih finding a syntax error of its own means the two

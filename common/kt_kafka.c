@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kt_log.h"
+#include "kt_secret.h"
 
 /* Longest password_file accepted: SASL passwords are short, and a bound keeps a wrong path
  * (a log file, a device) from being read whole. */
@@ -92,6 +93,7 @@ const char *kt_kafka_security_protocol(const struct kt_kafka_auth_conf *a)
  * newline ("\n" or "\r\n", as editors and `echo` leave). */
 static int read_password_file(const char *path, char *buf, size_t cap, struct kt_err *err)
 {
+    kt_secret_path_check("[kafka.auth.sasl] password_file", path);
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return kt_err_set(err, KT_EINVAL, "[kafka.auth.sasl] password_file: cannot read %s: %s",

@@ -15,6 +15,8 @@
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
+#include "kt_secret.h"
+
 struct kt_tls_ctx {
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
@@ -59,6 +61,9 @@ static int load_keypair(const char *section, const char *cert_file, const char *
         return kt_err_set(err, KT_EINVAL, "%s cert_file '%s': not a certificate: %s", section,
                           cert_file, why);
     }
+    char what[96];
+    snprintf(what, sizeof(what), "%s key_file", section);
+    kt_secret_path_check(what, key_file);
     mrc = mbedtls_pk_parse_keyfile(pk, key_file, NULL);
     if (mrc != 0) {
         mbedtls_strerror(mrc, why, sizeof(why));

@@ -1,11 +1,13 @@
 #include "exporter.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "kt_grpc.h"
@@ -13,6 +15,7 @@
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_pb.h"
+#include "kt_secret.h"
 #include "otlp_client.h"
 
 #ifndef KT_VERSION
@@ -25,6 +28,8 @@
 #define RESP_INFLATE_MAX (1u << 20)
 #define GRPC_OUT_OF_RANGE 11
 #define MAX_HEADERS 64
+/* Largest header value read from a file ("Key=@/path"). */
+#define HEADER_FILE_MAX 16384
 
 struct exp_req {
     struct exp_req *next;
@@ -54,7 +59,7 @@ struct exporter {
     char *paths[KT_SIGNAL_COUNT];
     struct otlp_client_header headers[MAX_HEADERS];
     size_t n_headers;
-    char *header_store; /* owns the strings headers point to */
+    struct kt_buf header_store; /* owns the strings headers point to */
     char grpc_timeout[24];
 
     struct exp_req *open[KT_SIGNAL_COUNT];
@@ -168,53 +173,128 @@ static bool reserved_header(const char *k)
     return false;
 }
 
-static int add_header(struct exporter *e, const char *name, const char *value)
+/* A header list being built: entries point into store (grown as values are added, so
+ * entries hold offsets until hdrs_finish turns them into pointers). */
+struct hdrs {
+    struct otlp_client_header h[MAX_HEADERS];
+    size_t name_off[MAX_HEADERS], value_off[MAX_HEADERS];
+    bool fixed[MAX_HEADERS]; /* name and value are string literals, not in store */
+    size_t n;
+    struct kt_buf store;
+};
+
+static int hdrs_add_fixed(struct hdrs *l, const char *name, const char *value)
 {
-    if (e->n_headers >= MAX_HEADERS)
+    if (l->n >= MAX_HEADERS)
         return KT_EINVAL;
-    e->headers[e->n_headers].name = name;
-    e->headers[e->n_headers].value = value;
-    e->n_headers++;
+    l->h[l->n].name = name;
+    l->h[l->n].value = value;
+    l->fixed[l->n++] = true;
     return 0;
 }
 
-/* Builds the header list every request carries: protocol headers, then the user's. */
-static int build_headers(struct exporter *e, struct kt_err *err)
+static int hdrs_add(struct hdrs *l, const char *name, size_t nl, const char *value, size_t vl)
+{
+    if (l->n >= MAX_HEADERS)
+        return KT_EINVAL;
+    size_t at = l->store.len;
+    if (kt_buf_reserve(&l->store, nl + vl + 2) != 0)
+        return KT_ENOMEM;
+    kt_buf_append(&l->store, name, nl);
+    kt_buf_append(&l->store, "", 1);
+    kt_buf_append(&l->store, value, vl);
+    kt_buf_append(&l->store, "", 1);
+    l->name_off[l->n] = at;
+    l->value_off[l->n] = at + nl + 1;
+    l->fixed[l->n++] = false;
+    return 0;
+}
+
+static void hdrs_finish(struct hdrs *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!l->fixed[i]) {
+            l->h[i].name = (const char *)l->store.p + l->name_off[i];
+            l->h[i].value = (const char *)l->store.p + l->value_off[i];
+        }
+}
+
+/* A value "@/path": the file's contents without trailing whitespace (an API key kept out of
+ * the configuration, replaced on disk and re-read on SIGHUP). Errors name the header and
+ * the file, never the contents. A file others may read is warned about (once per load). */
+static int read_value_file(const char *key, const char *path, struct kt_buf *out,
+                           struct kt_err *err)
+{
+    kt_buf_reset(out);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return kt_err_set(err, KT_EINVAL, "[exporter] headers: '%s': cannot read %s: %s", key, path,
+                          strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0) {
+        char what[192];
+        snprintf(what, sizeof(what), "[exporter] headers: '%s'", key);
+        kt_secret_file_check(&st, what, path);
+    }
+    int rc = 0;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        if (out->len + n > HEADER_FILE_MAX) {
+            rc = kt_err_set(err, KT_EINVAL, "[exporter] headers: '%s': %s is over %d bytes", key,
+                            path, HEADER_FILE_MAX);
+            goto out;
+        }
+        if (kt_buf_append(out, buf, n) != 0) {
+            rc = kt_err_set(err, KT_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (ferror(f))
+        rc = kt_err_set(err, KT_EINVAL, "[exporter] headers: '%s': cannot read %s: %s", key, path,
+                        strerror(errno));
+out:
+    fclose(f);
+    while (rc == 0 && out->len > 0 && isspace(out->p[out->len - 1]))
+        out->len--;
+    return rc;
+}
+
+/* Builds the header list every request carries into l: protocol headers, then the user's
+ * ("Key=Value", or "Key=@/path" for a value read from a file). */
+static int build_headers(struct exporter *e, struct hdrs *l, struct kt_err *err)
 {
     const struct kt_strlist *hl = &e->conf->exporter.headers;
-    size_t total = 0;
-    for (size_t i = 0; i < hl->n; i++)
-        total += strlen(hl->v[i]) + 2;
-    e->header_store = malloc(total + 1);
-    if (e->header_store == NULL)
-        return kt_err_set(err, KT_ENOMEM, "out of memory");
     bool grpc = e->protocol == PROCESS_PROTO_GRPC;
     if (grpc) {
-        add_header(e, "content-type", "application/grpc");
-        add_header(e, "te", "trailers");
+        hdrs_add_fixed(l, "content-type", "application/grpc");
+        hdrs_add_fixed(l, "te", "trailers");
         if (e->gzip)
-            add_header(e, "grpc-encoding", "gzip");
+            hdrs_add_fixed(l, "grpc-encoding", "gzip");
         uint64_t t = e->conf->exporter.timeout_ms;
         if (t > 0 && t < 100000000) {
             snprintf(e->grpc_timeout, sizeof(e->grpc_timeout), "%llum", (unsigned long long)t);
-            add_header(e, "grpc-timeout", e->grpc_timeout);
+            hdrs_add_fixed(l, "grpc-timeout", e->grpc_timeout);
         }
-        add_header(e, "user-agent", "kotel-process/" KT_VERSION);
+        hdrs_add_fixed(l, "user-agent", "kotel-process/" KT_VERSION);
     } else {
-        add_header(e, "Content-Type",
-                   e->protocol == PROCESS_PROTO_HTTP_JSON ? "application/json"
-                                                          : "application/x-protobuf");
+        hdrs_add_fixed(l, "Content-Type",
+                       e->protocol == PROCESS_PROTO_HTTP_JSON ? "application/json"
+                                                              : "application/x-protobuf");
         if (e->gzip)
-            add_header(e, "Content-Encoding", "gzip");
-        add_header(e, "User-Agent", "kotel-process/" KT_VERSION);
+            hdrs_add_fixed(l, "Content-Encoding", "gzip");
+        hdrs_add_fixed(l, "User-Agent", "kotel-process/" KT_VERSION);
     }
-    char *s = e->header_store;
+    struct kt_buf file = KT_BUF_INIT;
+    int rc = 0;
     for (size_t i = 0; i < hl->n; i++) {
         const char *ent = hl->v[i];
         const char *eq = strchr(ent, '=');
-        if (eq == NULL)
-            return kt_err_set(err, KT_EINVAL,
-                              "[exporter] headers: entry %zu: want Key=Value (no '=')", i + 1);
+        if (eq == NULL) {
+            rc = kt_err_set(err, KT_EINVAL,
+                            "[exporter] headers: entry %zu: want Key=Value (no '=')", i + 1);
+            goto out;
+        }
         const char *ks = ent, *ke = eq;
         while (ks < ke && isspace((unsigned char)*ks))
             ks++;
@@ -226,37 +306,73 @@ static int build_headers(struct exporter *e, struct kt_err *err)
         size_t vl = strlen(vs);
         while (vl > 0 && isspace((unsigned char)vs[vl - 1]))
             vl--;
-        if (ke == ks)
-            return kt_err_set(err, KT_EINVAL, "[exporter] headers: entry %zu: empty key", i + 1);
-        char *key = s;
-        for (const char *q = ks; q < ke; q++) {
-            if (!is_tchar((unsigned char)*q))
-                return kt_err_set(err, KT_EINVAL,
-                                  "[exporter] headers: '%.*s': invalid character in the key",
-                                  (int)(ke - ks), ks);
-            *s++ = grpc ? (char)tolower((unsigned char)*q) : *q;
+        if (ke == ks) {
+            rc = kt_err_set(err, KT_EINVAL, "[exporter] headers: entry %zu: empty key", i + 1);
+            goto out;
         }
-        *s++ = '\0';
+        char key[128];
+        size_t kl = (size_t)(ke - ks);
+        if (kl >= sizeof(key)) {
+            rc = kt_err_set(err, KT_EINVAL, "[exporter] headers: entry %zu: key over %zu bytes",
+                            i + 1, sizeof(key) - 1);
+            goto out;
+        }
+        for (size_t q = 0; q < kl; q++) {
+            if (!is_tchar((unsigned char)ks[q])) {
+                rc = kt_err_set(err, KT_EINVAL,
+                                "[exporter] headers: '%.*s': invalid character in the key", (int)kl,
+                                ks);
+                goto out;
+            }
+            key[q] = grpc ? (char)tolower((unsigned char)ks[q]) : ks[q];
+        }
+        key[kl] = '\0';
+        if (reserved_header(key) || strcasecmp(key, "user-agent") == 0) {
+            rc = kt_err_set(err, KT_EINVAL, "[exporter] headers: '%s': set by the exporter itself",
+                            key);
+            goto out;
+        }
+        if (vl > 1 && vs[0] == '@') {
+            char path[1024];
+            snprintf(path, sizeof(path), "%.*s", (int)(vl - 1), vs + 1);
+            if ((rc = read_value_file(key, path, &file, err)) != 0)
+                goto out;
+            vs = (const char *)file.p;
+            vl = file.len;
+        }
         /* The value is a secret (KT_OPT_SECRET): errors never echo it. */
         for (size_t k = 0; k < vl; k++)
-            if (vs[k] == '\r' || vs[k] == '\n' || (unsigned char)vs[k] < 0x20 || vs[k] == 0x7f) {
-                if (vs[k] != '\t')
-                    return kt_err_set(err, KT_EINVAL,
-                                      "[exporter] headers: '%s': control character in the value",
-                                      key);
+            if ((unsigned char)vs[k] < 0x20 ? vs[k] != '\t' : vs[k] == 0x7f) {
+                rc = kt_err_set(err, KT_EINVAL,
+                                "[exporter] headers: '%s': control character in the value", key);
+                goto out;
             }
-        if (reserved_header(key) || strcasecmp(key, "user-agent") == 0)
-            return kt_err_set(err, KT_EINVAL,
-                              "[exporter] headers: '%s': set by the exporter itself", key);
-        char *val = s;
-        memcpy(s, vs, vl);
-        s += vl;
-        *s++ = '\0';
-        if (add_header(e, key, val) != 0)
-            return kt_err_set(err, KT_EINVAL, "[exporter] headers: more than %d headers",
-                              MAX_HEADERS - 8);
+        rc = hdrs_add(l, key, kl, vs, vl);
+        if (rc == KT_ENOMEM) {
+            rc = kt_err_set(err, KT_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (rc != 0) {
+            rc = kt_err_set(err, KT_EINVAL, "[exporter] headers: more than %d headers",
+                            MAX_HEADERS - 8);
+            goto out;
+        }
     }
-    return 0;
+    hdrs_finish(l);
+out:
+    kt_buf_free(&file);
+    return rc;
+}
+
+/* Makes l the exporter's header list (takes its store). Requests not sent yet carry the
+ * new values; one being written has its header bytes copied already. */
+static void use_headers(struct exporter *e, struct hdrs *l)
+{
+    memcpy(e->headers, l->h, l->n * sizeof(l->h[0]));
+    e->n_headers = l->n;
+    kt_buf_free(&e->header_store);
+    e->header_store = l->store;
+    l->store = (struct kt_buf)KT_BUF_INIT;
 }
 
 /* ---- requests ---- */
@@ -774,6 +890,19 @@ static struct kt_tls_client_opts tls_opts_of(const struct process_conf *conf)
     };
 }
 
+int exporter_reload(struct exporter *e, struct kt_err *err)
+{
+    struct hdrs *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    int rc = build_headers(e, l, err);
+    if (rc == 0)
+        use_headers(e, l);
+    kt_buf_free(&l->store);
+    free(l);
+    return rc;
+}
+
 int exporter_check(const struct process_conf *conf, struct kt_err *err)
 {
     char host[256], port[8];
@@ -818,7 +947,17 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     if (e->rng == 0)
         e->rng = 1;
     e->rl_retry = e->rl_fail = e->rl_partial = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
-    if ((rc = build_headers(e, err)) != 0)
+    struct hdrs *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        rc = kt_err_set(err, KT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    rc = build_headers(e, l, err);
+    if (rc == 0)
+        use_headers(e, l);
+    kt_buf_free(&l->store);
+    free(l);
+    if (rc != 0)
         goto fail;
     size_t plen = strlen(path);
     while (plen > 0 && path[plen - 1] == '/')
@@ -871,7 +1010,7 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
 fail:
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         free(e->paths[s]);
-    free(e->header_store);
+    kt_buf_free(&e->header_store);
     free(e);
     return rc;
 }
@@ -977,6 +1116,6 @@ void exporter_free(struct exporter *e)
         req_finish(e, queue_pop(e), KT_EAGAIN, "shutting down");
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         free(e->paths[s]);
-    free(e->header_store);
+    kt_buf_free(&e->header_store);
     free(e);
 }

@@ -40,6 +40,11 @@ typedef void (*exporter_done_fn)(void *ctx, void *token, int status, const char 
 typedef void (*exporter_refused_fn)(void *ctx, enum kt_signal sig, struct kt_slice data,
                                     void *const *tokens, size_t n_tokens, const char *message);
 
+/* Reads the header values kept in files ("Key=@/path" in [exporter] headers) again, on
+ * SIGHUP: requests not sent yet carry the new values. On an error (which names the header
+ * and the file, never a value) the previous values stay. */
+int exporter_reload(struct exporter *e, struct kt_err *err);
+
 /* Checks what exporter_new would read from local files, without connecting: the endpoint
  * and, for https, the [exporter.tls] trust store, client certificate and key. Startup calls
  * it first, so a bad file is reported before Kafka is even asked. */

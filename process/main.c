@@ -78,6 +78,19 @@ static int check_kafka(struct process_conf *c, struct kt_err *err)
     return rc;
 }
 
+/* SIGHUP: files that may be replaced in place (secrets) are read again. */
+static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct app *a = w->data;
+    struct kt_err err = {0};
+    if (pipeline_reload(a->pipe, &err) != 0)
+        kt_error("SIGHUP: %s; keeping the previous values", err.msg);
+    else
+        kt_info("SIGHUP: [exporter] header files read again");
+}
+
 int main(int argc, char **argv)
 {
     static struct app a;
@@ -101,6 +114,10 @@ int main(int argc, char **argv)
         goto out;
     }
     kt_shutdown_init(&sd, loop, a.conf.service.shutdown_timeout_ms, &shutdown_ops, &a);
+    static ev_signal sighup;
+    ev_signal_init(&sighup, sighup_cb, SIGHUP);
+    sighup.data = &a;
+    ev_signal_start(loop, &sighup);
     kt_info("kotel-process %s started", KT_VERSION);
     ev_run(loop, 0);
     struct pipeline_stats st;

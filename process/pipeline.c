@@ -1015,6 +1015,11 @@ int pipeline_check(const struct process_conf *conf, struct kt_err *err)
     return rc;
 }
 
+int pipeline_reload(struct pipeline *p, struct kt_err *err)
+{
+    return exporter_reload(p->exporter, err);
+}
+
 void pipeline_begin_shutdown(struct pipeline *p)
 {
     p->shutting_down = true;

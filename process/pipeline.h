@@ -27,6 +27,10 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
  * configuration check behind --check. */
 int pipeline_check(const struct process_conf *conf, struct kt_err *err);
 
+/* SIGHUP: re-reads what may change on disk without a restart (header values kept in files,
+ * see exporter_reload). On an error the previous values stay and err says why. */
+int pipeline_reload(struct pipeline *p, struct kt_err *err);
+
 /* Shutdown, step 1: stop fetching and send what is decided. */
 void pipeline_begin_shutdown(struct pipeline *p);
 /* True when nothing decided is waiting for the exporter. */

@@ -151,3 +151,69 @@ test('bad key material stops startup naming the option and the file', { timeout:
     assert.match(r.log, want, JSON.stringify(sets));
   }
 });
+
+test('a header value from a file (Key=@/path) is read again on SIGHUP, and never logged', { timeout: 120000 }, async () => {
+  await withStack({}, async ({ broker, ingest }) => {
+    const backend = await startGrpcBackend({ tls: tlsMaterial(server) });
+    const tokenFile = path.join(dir, 'backend-token');
+    fs.writeFileSync(tokenFile, 'Bearer first-secret-token\n', { mode: 0o600 });
+    let proc = null;
+    try {
+      proc = await startProcess({ sets: processSets(broker, backend, tlsSets({ 'exporter.headers': `Authorization=@${tokenFile}` })) });
+      const auth = () => backend.rec.spans.map((s) => String(s.meta.metadata.authorization || ''));
+      const one = await sendShapedTraces(ingest, { traces: 2, tag: 'token-1' });
+      await backend.rec.until(() => backend.rec.spans.length >= spanCount(one), 60000, 'spans with the first token');
+      assert.ok(auth().every((a) => a === 'Bearer first-secret-token'), `authorization seen: ${[...new Set(auth())]}`);
+
+      // Rotated in place, as a secret manager does; SIGHUP makes kotel-process read it.
+      fs.writeFileSync(tokenFile, 'Bearer second-secret-token\n');
+      process.kill(proc.pid, 'SIGHUP');
+      await proc.waitLog(/SIGHUP: \[exporter\] header files read again/, 10000, 'the reload');
+      const before = backend.rec.spans.length;
+      const two = await sendShapedTraces(ingest, { traces: 2, tag: 'token-2' });
+      await backend.rec.until(() => backend.rec.spans.length >= before + spanCount(two), 60000, 'spans with the second token');
+      assert.ok(auth().slice(before).every((a) => a === 'Bearer second-secret-token'), `authorization after SIGHUP: ${[...new Set(auth().slice(before))]}`);
+
+      // A file that went away keeps the old value and says which file.
+      fs.rmSync(tokenFile);
+      process.kill(proc.pid, 'SIGHUP');
+      await proc.waitLog(/SIGHUP: \[exporter\] headers: 'authorization': cannot read .*backend-token: No such file or directory; keeping the previous values/, 10000, 'the failed reload');
+      assert.doesNotMatch(proc.log(), /secret-token/, 'a header value appeared in the log');
+    } finally {
+      if (proc) await proc.stop();
+      await backend.stop();
+    }
+  });
+});
+
+test('secrets never show: --print-config of both tiers and the log of a run masks every secret given', { timeout: 120000 }, async () => {
+  const SECRETS = ['sasl-pass-7f3a', 'header-value-91bc'];
+  const sets = {
+    'kafka.auth.sasl.mechanism': 'PLAIN',
+    'kafka.auth.sasl.username': 'kotel',
+    'kafka.auth.sasl.password': SECRETS[0],
+  };
+  for (const tier of ['kotel-ingest', 'kotel-process']) {
+    const extra = tier === 'kotel-process' ? { 'exporter.headers': `X-Api-Key=${SECRETS[1]}` } : {};
+    const r = await runToExit(tier, { ...sets, ...extra }, 30000, ['--print-config']);
+    assert.equal(r.code, 0, `${tier} --print-config: ${r.log}`);
+    assert.match(r.out, /password = /, `${tier} prints the option`);
+    for (const s of SECRETS) assert.ok(!r.out.includes(s) && !r.log.includes(s), `${tier} --print-config shows a secret`);
+  }
+  // A run that uses them: the exporter sends the header; nothing of it reaches the log.
+  await withStack({}, async ({ broker, ingest }) => {
+    const backend = await startGrpcBackend();
+    const proc = await startProcess({ sets: processSets(broker, backend, { 'exporter.headers': `X-Api-Key=${SECRETS[1]}` }) });
+    try {
+      const sent = await sendShapedTraces(ingest, { traces: 2, tag: 'secrets' });
+      await backend.rec.until(() => backend.rec.spans.length >= spanCount(sent), 60000, 'spans');
+      assert.equal(backend.rec.spans[0].meta.metadata['x-api-key'], SECRETS[1], 'the header was sent');
+    } finally {
+      await proc.stop();
+      await backend.stop();
+    }
+    for (const [who, log] of [['kotel-process', proc.log()], ['kotel-ingest', ingest.log()]]) {
+      for (const s of SECRETS) assert.ok(!log.includes(s), `${who}'s log shows a secret`);
+    }
+  });
+});

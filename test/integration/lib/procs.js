@@ -98,17 +98,21 @@ async function terminate(h, graceMs) {
   return res;
 }
 
-// Runs build/NAME with --set options, for a tier that is expected to stop by itself (a
-// startup error); SIGTERM after timeoutMs. Resolves { code, signal, log, ms }.
-async function runToExit(name, sets, timeoutMs = 60000) {
-  const args = [];
+// Runs build/NAME with --set options (and `extra` arguments first, e.g. --print-config), for
+// a tier that is expected to stop by itself (a startup error, a printout); SIGTERM after
+// timeoutMs. Resolves { code, signal, log (stderr), out (stdout), ms }.
+async function runToExit(name, sets, timeoutMs = 60000, extra = []) {
+  const args = [...extra];
   for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${v}`);
   const t0 = Date.now();
   const h = spawnTracked(name, binary(name), args, ['ignore', 'pipe', 'pipe']);
+  let out = '';
+  h.child.stdout.setEncoding('utf8');
+  h.child.stdout.on('data', (d) => (out += d));
   const timer = setTimeout(() => terminate(h, 2000), timeoutMs);
   const e = await h.exited;
   clearTimeout(timer);
-  return { ...e, log: h.log(), ms: Date.now() - t0 };
+  return { ...e, log: h.log(), out, ms: Date.now() - t0 };
 }
 
 function describeExit({ code, signal, error }) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "config_fixture.h"
+#include "../test_capture.h"
 #include "kt_utf8.h"
 
 /* ---- helpers ---- */
@@ -239,6 +241,46 @@ static void test_file_sets_every_type(void **state)
     assert_int_equal(c.props.n, 1);
     assert_string_equal(c.props.v[0], "linger.ms=5");
     kt_config_free(&schema, &c);
+}
+
+/* A file holding a secret value is a secret file: readable by group or others, it is
+ * warned about, naming the file and the line; owner-only, or without secrets, it is not. */
+static void test_secret_file_readable_by_others_is_warned_about(void **state)
+{
+    (void)state;
+    char path[64];
+    struct kt_err err = {0, ""};
+    const struct {
+        const char *text;
+        mode_t mode;
+        bool warned;
+    } cases[] = {
+        {"[main]\nname = x\n[auth]\npassword = hunter2\n", 0644, true},
+        {"[main]\nname = x\n[auth]\npassword = hunter2\n", 0600, false},
+        {"[main]\nname = x\n", 0644, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tconf c = {0};
+        write_tmp(path, cases[i].text);
+        assert_int_equal(chmod(path, cases[i].mode), 0);
+        struct test_capture cap;
+        test_capture_start(&cap);
+        int rc = load(&c, path, NULL, 0, &err);
+        test_capture_stop(&cap);
+        assert_int_equal(rc, 0);
+        char want[256];
+        snprintf(want, sizeof(want),
+                 "WARN %s:4: [auth] password is secret: %s is readable by everyone (mode 0644)",
+                 path, path);
+        if (cases[i].warned && strstr(cap.err, want) == NULL)
+            fail_msg("case %zu: want '%s' in '%s'", i, want, cap.err);
+        if (!cases[i].warned && strstr(cap.err, "readable") != NULL)
+            fail_msg("case %zu: unexpected '%s'", i, cap.err);
+        assert_null(strstr(cap.err, "hunter2"));
+        test_capture_free(&cap);
+        unlink(path);
+        kt_config_free(&schema, &c);
+    }
 }
 
 static void test_bad_value_reports_file_line_section_key(void **state)
@@ -851,6 +893,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_uint_accepts_decimal_and_rejects_junk),
+        cmocka_unit_test(test_secret_file_readable_by_others_is_warned_about),
         cmocka_unit_test(test_parse_bool_accepts_every_spelling),
         cmocka_unit_test(test_parse_duration_units_fractions_and_compounds),
         cmocka_unit_test(test_parse_duration_rejects_bad_input),

@@ -809,6 +809,11 @@ static bool two_done(struct fixture *f)
     return f->n_done >= 2;
 }
 
+static bool three_done(struct fixture *f)
+{
+    return f->n_done >= 3;
+}
+
 /* A TracesData of n spans in one resource, span names "span-<seed>-<i>". */
 static void traces(int seed, int n, struct kt_buf *out)
 {
@@ -1432,6 +1437,54 @@ static void test_config_validation(void **state)
     exporter_free(e);
 }
 
+/* "Key=@/path": the value comes from a file (its trailing newline dropped), is read again
+ * by exporter_reload for the requests after it, and a reload that fails keeps the old one.
+ * Errors name the header and the file, never the value. */
+static void test_header_value_from_file_and_reload(void **state)
+{
+    struct fixture *f = *state;
+    base_conf(f, PROCESS_PROTO_GRPC, f->srv.port, NULL);
+    char path[128], entry[160];
+    test_tmpfile_write(path, sizeof(path), "kotel-api-key", "first-key\n", 10);
+    snprintf(entry, sizeof(entry), "X-Api-Key=@%s", path);
+    f->header_v[0] = entry;
+    start_exporter(f);
+    submit(f, 1, 1, (void *)0x191, NULL);
+    run_until(f, one_done);
+    assert_int_equal(f->status[0], 0);
+    assert_string_equal(f->srv.seen[0].api_key, "first-key");
+
+    unlink(path);
+    struct kt_err err = {0};
+    assert_int_equal(exporter_reload(f->e, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "[exporter] headers: 'x-api-key': cannot read "));
+    assert_non_null(strstr(err.msg, path));
+    submit(f, 2, 1, (void *)0x192, NULL);
+    run_until(f, two_done);
+    assert_string_equal(f->srv.seen[1].api_key, "first-key");
+
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "second-key", 10), 10);
+    close(fd);
+    assert_int_equal(exporter_reload(f->e, &err), 0);
+    submit(f, 3, 1, (void *)0x193, NULL);
+    run_until(f, three_done);
+    assert_string_equal(f->srv.seen[2].api_key, "second-key");
+    unlink(path);
+
+    /* A missing file stops exporter_new, naming it; a control character in it too, without
+     * echoing it. */
+    struct exporter *e = NULL;
+    assert_int_equal(exporter_new(&f->conf, f->loop, on_done, f, &e, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, path));
+    test_tmpfile_write(path, sizeof(path), "kotel-api-key", "sec\x01ret", 7);
+    snprintf(entry, sizeof(entry), "X-Api-Key=@%s", path);
+    assert_int_equal(exporter_new(&f->conf, f->loop, on_done, f, &e, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "[exporter] headers: 'x-api-key': control character in the value");
+    unlink(path);
+}
+
 /* https to "localhost": the name is looked up off the loop thread, the certificate is
  * verified against the CA file, and ALPN picks h2 for gRPC. */
 static void tls_conf(struct fixture *f, int protocol)
@@ -1535,6 +1588,7 @@ int main(void)
         T(test_timeout_is_retried),
         T(test_free_reports_outstanding),
         T(test_config_validation),
+        T(test_header_value_from_file_and_reload),
         T(test_tls_grpc),
         T(test_tls_http_protobuf),
         T(test_tls_untrusted_certificate_fails),
