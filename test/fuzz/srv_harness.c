@@ -119,7 +119,7 @@ void srv_harness_run(const struct srv_proto_ops *ops, const uint8_t *data, size_
     if (srv_reqs_new(loop, &lim, &svc, &rs) != 0 || conn_list_new(loop, &t, 0, NULL, &l) != 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
         abort();
-    struct conn *c = conn_new(l, sv[0], "fuzz", addr);
+    struct conn *c = conn_new(l, sv[0], "fuzz", addr, NULL);
     void *p = c ? ops->init(c, rs) : NULL;
     if (p == NULL)
         abort();
