@@ -11,6 +11,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
+const net = require('node:net');
 const tls = require('node:tls');
 const http2 = require('node:http2');
 const { X509Certificate } = require('node:crypto');
@@ -155,6 +156,11 @@ test('mTLS: a client certificate from client_ca_file is required; none, or one f
     assert.ok(g.results.length > 0);
     for (const x of g.results) assert.equal(x.code, EXPORT_SUCCESS, `grpc with a client certificate: ${x.error}`);
     await untilLogged(ingest, /certificate verification failed|handshake/i);
+    const e = await ingest.sigterm();
+    assert.equal(e.code, 0);
+    // The two refused clients at least (the readiness probes' bare connections count too).
+    const m = ingest.log().match(/(\d+) TLS handshakes failed/);
+    assert.ok(m && Number(m[1]) >= 2, `exit summary: ${m && m[0]}`);
   });
 });
 
@@ -227,6 +233,30 @@ test('files changed on disk are reloaded without a signal', { timeout: 60000 }, 
     c.socket.destroy();
     const serial = c.serial;
     assert.equal(serial, serialOf(serverB.cert));
+  });
+});
+
+test('a handshake that stalls is closed at header_timeout, counted in the exit summary', { timeout: 60000 }, async () => {
+  await withStack({ ingest: { sets: tlsSets(serverA, { 'receiver.header_timeout': '500ms' }) } }, async ({ ingest }) => {
+    const t0 = Date.now();
+    const closedAfter = await new Promise((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port: ingest.grpcPort });
+      const guard = setTimeout(() => {
+        s.destroy();
+        reject(new Error('a stalled handshake was still open after 5 s'));
+      }, 5000);
+      // The header of a handshake record, then nothing.
+      s.once('connect', () => s.write(Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00])));
+      s.on('error', () => {});
+      s.once('close', () => {
+        clearTimeout(guard);
+        resolve(Date.now() - t0);
+      });
+    });
+    assert.ok(closedAfter >= 400, `closed after ${closedAfter} ms, before header_timeout`);
+    const e = await ingest.sigterm();
+    assert.equal(e.code, 0);
+    assert.match(ingest.log(), /[1-9]\d* header, /);
   });
 });
 
