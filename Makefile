@@ -236,6 +236,8 @@ FUZZ_EXTRA_fuzz_http1 := $(FUZZ_SRV) ingest/http1.c
 build/fuzz/fuzz_http1: $(FUZZ_EXTRA_fuzz_http1) $(FUZZ_SRV_H)
 FUZZ_EXTRA_fuzz_http2 := $(FUZZ_SRV) ingest/http2.c
 build/fuzz/fuzz_http2: $(FUZZ_EXTRA_fuzz_http2) $(FUZZ_SRV_H)
+FUZZ_EXTRA_fuzz_tls_conn := $(FUZZ_SRV) ingest/http1.c ingest/http2.c
+build/fuzz/fuzz_tls_conn: $(FUZZ_EXTRA_fuzz_tls_conn) $(FUZZ_SRV_H)
 build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) $(FUZZ_GEN_STAMP)
 	clang $(FUZZ_KT_CPPFLAGS) $(CPPFLAGS) $(FUZZ_KT_CFLAGS) $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $< \
 	  $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) \

@@ -17,7 +17,13 @@
 
 #include "kt_secret.h"
 
+/* Most cipher_suites a server context takes. */
+#define MAX_CIPHERSUITES 64
+
 struct kt_tls_ctx {
+    /* The context's owner holds one reference and every connection on it one more: a
+     * reloaded server context is replaced while older connections still use the old one. */
+    int refs;
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_x509_crt ca;
@@ -26,10 +32,12 @@ struct kt_tls_ctx {
     mbedtls_ssl_config conf;
     char alpn_name[16];
     const char *alpn_list[2]; /* mbedTLS keeps the pointer: it must live as long as conf */
+    int ciphersuites[MAX_CIPHERSUITES + 1]; /* as alpn_list; 0-terminated */
 };
 
 struct kt_tls_conn {
     mbedtls_ssl_context ssl;
+    struct kt_tls_ctx *ctx; /* a reference (refs) */
     int fd;
     /* Length of a record mbedTLS accepted but could not send yet: the retry must pass the
      * same length (mbedTLS reports it as written once the record is flushed). */
@@ -91,24 +99,35 @@ static int load_keypair(const char *section, const char *cert_file, const char *
     return 0;
 }
 
-int kt_tls_ctx_new(const struct kt_tls_client_opts *o, struct kt_tls_ctx **out, struct kt_err *err)
+/* Options both ends share: a key without its certificate (or the reverse) and a
+ * min_version this build cannot honour are errors naming the option. */
+static int check_common(const char *section, const char *cert_file, const char *key_file,
+                        const char *min_version, const char *why_both, struct kt_err *err)
 {
-    const char *section = o->section ? o->section : "[tls]";
-    bool has_cert = o->cert_file && o->cert_file[0];
-    bool has_key = o->key_file && o->key_file[0];
+    bool has_cert = cert_file && cert_file[0];
+    bool has_key = key_file && key_file[0];
     if (has_cert != has_key)
-        return kt_err_set(err, KT_EINVAL, "%s: %s is set without %s (mTLS needs both)", section,
-                          has_cert ? "cert_file" : "key_file", has_cert ? "key_file" : "cert_file");
+        return kt_err_set(err, KT_EINVAL, "%s: %s is set without %s (%s needs both)", section,
+                          has_cert ? "cert_file" : "key_file", has_cert ? "key_file" : "cert_file",
+                          why_both);
     /* Debian 12's mbedTLS (2.28) speaks TLS 1.2 only; 1.3 is experimental there and not
      * built. Refusing beats silently allowing 1.2. */
-    if (o->min_version && o->min_version[0] && strcmp(o->min_version, "1.2") != 0)
+    if (min_version && min_version[0] && strcmp(min_version, "1.2") != 0)
         return kt_err_set(err, KT_EINVAL,
                           "%s min_version = %s: this build's TLS library (mbedTLS %s) has TLS 1.2 "
                           "only; use 1.2",
-                          section, o->min_version, MBEDTLS_VERSION_STRING);
+                          section, min_version, MBEDTLS_VERSION_STRING);
+    return 0;
+}
+
+/* A context with its RNG seeded and the defaults of endpoint (MBEDTLS_SSL_IS_CLIENT or
+ * _SERVER) set, TLS 1.2 at least. */
+static int ctx_create(int endpoint, struct kt_tls_ctx **out, struct kt_err *err)
+{
     struct kt_tls_ctx *x = calloc(1, sizeof(*x));
     if (x == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
+    x->refs = 1;
     mbedtls_entropy_init(&x->entropy);
     mbedtls_ctr_drbg_init(&x->drbg);
     mbedtls_x509_crt_init(&x->ca);
@@ -116,22 +135,42 @@ int kt_tls_ctx_new(const struct kt_tls_client_opts *o, struct kt_tls_ctx **out, 
     mbedtls_pk_init(&x->own_key);
     mbedtls_ssl_config_init(&x->conf);
     int rc = 0;
-    static const unsigned char pers[] = "kotel-tls-client";
+    static const unsigned char pers[] = "kotel-tls";
     int mrc =
         mbedtls_ctr_drbg_seed(&x->drbg, mbedtls_entropy_func, &x->entropy, pers, sizeof(pers) - 1);
     if (mrc != 0) {
         rc = tls_fail(err, KT_EIO, mrc, "random seed");
-        goto fail;
+        goto out;
     }
-    mrc = mbedtls_ssl_config_defaults(&x->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+    mrc = mbedtls_ssl_config_defaults(&x->conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
                                       MBEDTLS_SSL_PRESET_DEFAULT);
     if (mrc != 0) {
         rc = tls_fail(err, KT_EIO, mrc, "config");
-        goto fail;
+        goto out;
     }
     mbedtls_ssl_conf_rng(&x->conf, mbedtls_ctr_drbg_random, &x->drbg);
     mbedtls_ssl_conf_min_version(&x->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_3);
+out:
+    if (rc != 0) {
+        kt_tls_ctx_free(x);
+        x = NULL;
+    }
+    *out = x;
+    return rc;
+}
+
+int kt_tls_ctx_new(const struct kt_tls_client_opts *o, struct kt_tls_ctx **out, struct kt_err *err)
+{
+    const char *section = o->section ? o->section : "[tls]";
+    int rc = check_common(section, o->cert_file, o->key_file, o->min_version, "mTLS", err);
+    if (rc != 0)
+        return rc;
+    bool has_cert = o->cert_file && o->cert_file[0];
+    struct kt_tls_ctx *x;
+    if ((rc = ctx_create(MBEDTLS_SSL_IS_CLIENT, &x, err)) != 0)
+        return rc;
+    int mrc;
     if (o->insecure) {
         mbedtls_ssl_conf_authmode(&x->conf, MBEDTLS_SSL_VERIFY_NONE);
     } else {
@@ -175,9 +214,90 @@ fail:
     return rc;
 }
 
+/* One of mbedTLS's names (TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256) or IANA's
+ * (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, which the Collector takes); 0 if neither. */
+static int ciphersuite_id(const char *name)
+{
+    int id = mbedtls_ssl_get_ciphersuite_id(name);
+    if (id != 0)
+        return id;
+    char dashed[128];
+    size_t n = strlen(name);
+    if (n >= sizeof(dashed))
+        return 0;
+    for (size_t i = 0; i <= n; i++)
+        dashed[i] = name[i] == '_' ? '-' : name[i];
+    return mbedtls_ssl_get_ciphersuite_id(dashed);
+}
+
+int kt_tls_server_ctx_new(const struct kt_tls_server_opts *o, struct kt_tls_ctx **out,
+                          struct kt_err *err)
+{
+    /* Both, in the order of preference: gRPC needs h2 (RFC 9113 section 3.2). */
+    static const char *alpn[] = {"h2", "http/1.1", NULL};
+    const char *section = o->section ? o->section : "[tls]";
+    if ((o->cert_file == NULL || o->cert_file[0] == '\0') &&
+        (o->key_file == NULL || o->key_file[0] == '\0'))
+        return kt_err_set(err, KT_EINVAL, "%s: cert_file and key_file are needed", section);
+    int rc = check_common(section, o->cert_file, o->key_file, o->min_version, "TLS", err);
+    if (rc != 0)
+        return rc;
+    if (o->n_cipher_suites > MAX_CIPHERSUITES)
+        return kt_err_set(err, KT_EINVAL, "%s cipher_suites: %zu given, at most %d", section,
+                          o->n_cipher_suites, MAX_CIPHERSUITES);
+    struct kt_tls_ctx *x = NULL;
+    if ((rc = ctx_create(MBEDTLS_SSL_IS_SERVER, &x, err)) != 0)
+        return rc;
+    for (size_t i = 0; i < o->n_cipher_suites; i++) {
+        x->ciphersuites[i] = ciphersuite_id(o->cipher_suites[i]);
+        if (x->ciphersuites[i] == 0) {
+            rc = kt_err_set(err, KT_EINVAL,
+                            "%s cipher_suites: '%s' is not a TLS 1.2 cipher suite this build "
+                            "knows (IANA names, e.g. TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)",
+                            section, o->cipher_suites[i]);
+            goto out;
+        }
+    }
+    if (o->n_cipher_suites > 0)
+        mbedtls_ssl_conf_ciphersuites(&x->conf, x->ciphersuites);
+    if ((rc = load_keypair(section, o->cert_file, o->key_file, &x->own, &x->own_key, err)) != 0)
+        goto out;
+    int mrc = mbedtls_ssl_conf_own_cert(&x->conf, &x->own, &x->own_key);
+    if (mrc != 0) {
+        rc = tls_fail(err, KT_EINVAL, mrc, "server certificate");
+        goto out;
+    }
+    if (o->client_ca_file && o->client_ca_file[0]) {
+        mrc = mbedtls_x509_crt_parse_file(&x->ca, o->client_ca_file);
+        if (mrc != 0) {
+            char buf[160];
+            mbedtls_strerror(mrc, buf, sizeof(buf));
+            rc = kt_err_set(err, KT_EINVAL, "%s client_ca_file '%s': %s", section,
+                            o->client_ca_file, mrc > 0 ? "some certificates do not parse" : buf);
+            goto out;
+        }
+        mbedtls_ssl_conf_authmode(&x->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+        mbedtls_ssl_conf_ca_chain(&x->conf, &x->ca, NULL);
+    } else {
+        mbedtls_ssl_conf_authmode(&x->conf, MBEDTLS_SSL_VERIFY_NONE);
+    }
+    mrc = mbedtls_ssl_conf_alpn_protocols(&x->conf, alpn);
+    if (mrc != 0) {
+        rc = tls_fail(err, KT_EINVAL, mrc, "ALPN");
+        goto out;
+    }
+out:
+    if (rc != 0) {
+        kt_tls_ctx_free(x);
+        x = NULL;
+    }
+    *out = x;
+    return rc;
+}
+
 void kt_tls_ctx_free(struct kt_tls_ctx *x)
 {
-    if (x == NULL)
+    if (x == NULL || --x->refs > 0)
         return;
     mbedtls_ssl_config_free(&x->conf);
     mbedtls_pk_free(&x->own_key);
@@ -226,6 +346,8 @@ int kt_tls_conn_new(struct kt_tls_ctx *ctx, int fd, const char *server_name,
     if (c == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     c->fd = fd;
+    c->ctx = ctx;
+    ctx->refs++;
     mbedtls_ssl_init(&c->ssl);
     int mrc = mbedtls_ssl_setup(&c->ssl, &ctx->conf);
     if (mrc == 0 && server_name && server_name[0])
@@ -245,6 +367,7 @@ void kt_tls_conn_free(struct kt_tls_conn *c)
     if (c == NULL)
         return;
     mbedtls_ssl_free(&c->ssl);
+    kt_tls_ctx_free(c->ctx);
     free(c);
 }
 
@@ -307,4 +430,14 @@ int kt_tls_write(struct kt_tls_conn *c, const void *p, size_t len, size_t *n, st
         return KT_EAGAIN;
     }
     return tls_fail(err, KT_EIO, mrc, "write");
+}
+
+bool kt_tls_pending(const struct kt_tls_conn *c)
+{
+    return mbedtls_ssl_get_bytes_avail(&c->ssl) > 0;
+}
+
+void kt_tls_close_notify(struct kt_tls_conn *c)
+{
+    (void)mbedtls_ssl_close_notify(&c->ssl);
 }

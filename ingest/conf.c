@@ -47,6 +47,26 @@ static const struct kt_option ingest_options[] = {
      "Longest string or bytes value (in OTLP/JSON: one JSON string); longer: 400 / "
      "INVALID_ARGUMENT."},
 
+    {"receiver.tls", "cert_file", KT_OPT_STRING, "", OFF(receiver_tls.cert_file), NULL, 0,
+     "Server certificate chain (PEM); set with key_file, the listeners of `endpoints` speak TLS "
+     "(ALPN h2 and http/1.1) instead of plaintext."},
+    {"receiver.tls", "key_file", KT_OPT_STRING, "", OFF(receiver_tls.key_file), NULL, 0,
+     "Private key of cert_file (PEM or DER, not encrypted)."},
+    {"receiver.tls", "client_ca_file", KT_OPT_STRING, "", OFF(receiver_tls.client_ca_file), NULL, 0,
+     "CA bundle (PEM); set: clients must present a certificate it signed (mTLS)."},
+    {"receiver.tls", "min_version", KT_OPT_ENUM, "1.2", OFF(receiver_tls.min_version), "1.2|1.3", 0,
+     "Oldest TLS version accepted (this build's mbedTLS 2.28 has TLS 1.2 only)."},
+    {"receiver.tls", "cipher_suites", KT_OPT_LIST, "", OFF(receiver_tls.cipher_suites), NULL, 0,
+     "TLS 1.2 cipher suites allowed, most preferred first, IANA or mbedTLS names; empty: "
+     "mbedTLS's defaults."},
+    {"receiver.tls", "endpoints", KT_OPT_ENUM, "both", OFF(receiver_tls.endpoints),
+     "both|grpc_endpoint|http_endpoint", 0,
+     "Listeners that speak TLS; the other one stays plaintext (both serve gRPC and HTTP)."},
+    {"receiver.tls", "reload_check_interval", KT_OPT_DURATION, "5s",
+     OFF(receiver_tls.reload_check_ms), "100ms..", 0,
+     "How often the certificate, key and client CA files are checked for changes; changed, "
+     "they are reloaded as on SIGHUP (new connections use them; a bad one keeps the old)."},
+
     {"batch", "send_batch_size", KT_OPT_UINT, "8192", OFF(batch.send_batch_size), NULL, 0,
      "Items (spans, data points, log records) that trigger a batch to be published."},
     {"batch", "timeout", KT_OPT_DURATION, "200ms", OFF(batch.timeout_ms), NULL, 0,

@@ -18,6 +18,8 @@ enum ingest_compression {
     INGEST_COMP_LZ4,
     INGEST_COMP_ZSTD
 };
+/* Which listeners [receiver.tls] applies to (the other stays plaintext). */
+enum ingest_tls_on { INGEST_TLS_BOTH = 0, INGEST_TLS_GRPC = 1, INGEST_TLS_HTTP = 2 };
 enum ingest_acks { INGEST_ACKS_ALL = 0, INGEST_ACKS_ONE = 1, INGEST_ACKS_NONE = 2 };
 
 struct ingest_conf {
@@ -36,6 +38,15 @@ struct ingest_conf {
         uint64_t max_attributes; /* struct kt_otlp_limits */
         uint64_t max_string_bytes;
     } receiver;
+    struct {
+        char *cert_file; /* "" (the default): plaintext only */
+        char *key_file;
+        char *client_ca_file; /* set: mTLS */
+        int min_version;      /* 0: "1.2", 1: "1.3" */
+        struct kt_strlist cipher_suites;
+        int endpoints; /* enum ingest_tls_on */
+        uint64_t reload_check_ms;
+    } receiver_tls;
     struct {
         uint64_t send_batch_size;
         uint64_t timeout_ms;

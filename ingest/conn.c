@@ -13,6 +13,7 @@
 #include "kt_err.h"
 #include "kt_idmap.h"
 #include "kt_log.h"
+#include "kt_tls.h"
 #include "protocol.h"
 
 /* Stop reading from a connection whose unsent output grows past this (slow reader). */
@@ -62,32 +63,77 @@ struct conn {
     struct kt_buf wbuf; /* bytes waiting for the socket */
     size_t wpos;
     bool reading_paused;
-    int depth;      /* nesting of this connection's callbacks on the stack */
-    bool dead;      /* closed while depth > 0: freed when the outermost callback returns */
-    bool lingering; /* done: sending the last bytes, dropping input (conn_linger) */
+    int depth;               /* nesting of this connection's callbacks on the stack */
+    bool dead;               /* closed while depth > 0: freed when the outermost callback returns */
+    bool lingering;          /* done: sending the last bytes, dropping input (conn_linger) */
+    struct kt_tls_conn *tls; /* NULL: plaintext */
+    bool handshaking;        /* TLS: no byte reaches the protocol before the handshake ends */
 };
 
 /* ---- The transport seam ----
- * Every byte between a client and the protocols passes through these, plain TCP today,
- * with recv(2)/send(2)/close(2) semantics. TLS (mbedTLS) goes here: a transport table
- * (recv, send, close) in struct conn, chosen per listener at accept, whose handshake runs
- * from the read and write callbacks before the protocol sees a byte; ALPN may then pick
- * the protocol table instead of the HTTP/2 preface. The protocols do not change: they
- * see plaintext only, through ops->feed and conn_write. */
+ * Every byte between a client and the protocols passes through these, with
+ * recv(2)/send(2) semantics: plain TCP, or TLS (kt_tls) on a connection accepted by a TLS
+ * listener. A TLS connection's handshake runs from the read and write callbacks
+ * (conn_handshake) before the protocol sees a byte; its ALPN choice (conn_alpn) then tells
+ * the server the protocol. The protocols do not change: they see plaintext only, through
+ * ops->feed and conn_write. */
 
 static ssize_t transport_recv(struct conn *c, void *buf, size_t n)
 {
-    return recv(c->fd, buf, n, 0);
+    if (c->tls == NULL)
+        return recv(c->fd, buf, n, 0);
+    struct kt_err err = {0};
+    size_t got = 0;
+    int rc = kt_tls_read(c->tls, buf, n, &got, &err);
+    if (rc == 0)
+        return (ssize_t)got;
+    if (rc == KT_EAGAIN) {
+        errno = EAGAIN;
+    } else {
+        kt_debug("connection from %s: %s", c->peer, err.msg);
+        errno = EIO;
+    }
+    return -1;
 }
 
 static ssize_t transport_send(struct conn *c, const void *p, size_t n)
 {
-    return send(c->fd, p, n, MSG_NOSIGNAL);
+    if (c->tls == NULL)
+        return send(c->fd, p, n, MSG_NOSIGNAL);
+    struct kt_err err = {0};
+    size_t put = 0;
+    int rc = kt_tls_write(c->tls, p, n, &put, &err);
+    if (rc == 0)
+        return (ssize_t)put;
+    if (rc == KT_EAGAIN) {
+        errno = EAGAIN;
+    } else {
+        kt_debug("connection from %s: %s", c->peer, err.msg);
+        errno = EIO;
+    }
+    return -1;
+}
+
+/* Nothing more goes to the client: TLS says so (close_notify) before TCP does. */
+static void transport_shutdown(struct conn *c)
+{
+    if (c->tls != NULL && !c->handshaking)
+        kt_tls_close_notify(c->tls);
+    shutdown(c->fd, SHUT_WR);
 }
 
 static void transport_close(struct conn *c)
 {
+    kt_tls_conn_free(c->tls);
     close(c->fd);
+}
+
+/* Decrypted bytes are waiting in the TLS session, where the socket's readiness does not
+ * see them: the read callback is run again for them. */
+static void transport_feed_pending(struct conn *c)
+{
+    if (c->tls != NULL && !c->handshaking && !c->reading_paused && kt_tls_pending(c->tls))
+        ev_feed_event(c->list->loop, &c->rio, EV_READ);
 }
 
 /* ---- connections ---- */
@@ -239,10 +285,23 @@ static void conn_arm_timer(struct conn *c)
     ev_timer_start(l->loop, &c->timer);
 }
 
-struct conn *conn_new(struct conn_list *l, int fd, const char *peer, const uint8_t addr[16])
+struct conn *conn_new(struct conn_list *l, int fd, const char *peer, const uint8_t addr[16],
+                      struct kt_tls_ctx *tls)
 {
     struct conn *c = calloc(1, sizeof(*c));
+    struct kt_err err = {0};
+    if (c != NULL && tls != NULL) {
+        if (kt_tls_conn_new(tls, fd, NULL, &c->tls, &err) != 0) {
+            kt_warn("connection from %s: %s", peer, err.msg);
+            free(c);
+            c = NULL;
+        } else {
+            c->handshaking = true;
+        }
+    }
     if (c == NULL || peer_add(l, addr) != 0) {
+        if (c != NULL)
+            kt_tls_conn_free(c->tls);
         free(c);
         close(fd);
         return NULL;
@@ -278,6 +337,11 @@ void conn_set_protocol(struct conn *c, const struct srv_proto_ops *ops, void *p)
 int conn_keep_input(struct conn *c, const uint8_t *p, size_t n)
 {
     return kt_buf_append(&c->rbuf, p, n) == 0 ? 0 : KT_ENOMEM;
+}
+
+const char *conn_alpn(const struct conn *c)
+{
+    return c->tls != NULL ? kt_tls_alpn(c->tls) : NULL;
 }
 
 void *conn_owner(const struct conn *c)
@@ -378,6 +442,11 @@ static void conn_finish(struct conn *c)
     struct conn_list *l = c->list;
     if (c->lingering)
         return;
+    /* Nothing was said yet, and TLS has no way to say it before its handshake. */
+    if (c->handshaking) {
+        conn_close(c);
+        return;
+    }
     c->ops->flush(c->proto);
     if (conn_send(c) != 0) {
         conn_close(c);
@@ -386,7 +455,7 @@ static void conn_finish(struct conn *c)
     /* The protocol's last words are out (or queued): no more through conn_want_write. */
     c->lingering = true;
     if (c->wbuf.len == 0)
-        shutdown(c->fd, SHUT_WR);
+        transport_shutdown(c);
     c->reading_paused = false;
     ev_io_start(l->loop, &c->rio);
     ev_timer_stop(l->loop, &c->timer);
@@ -432,10 +501,40 @@ void conn_pause_reading(struct conn *c, bool paused)
     if (paused == c->reading_paused)
         return;
     c->reading_paused = paused;
-    if (paused)
+    if (paused) {
         ev_io_stop(c->list->loop, &c->rio);
-    else
+    } else {
         ev_io_start(c->list->loop, &c->rio);
+        transport_feed_pending(c);
+    }
+}
+
+/* Advances c's TLS handshake, waiting for the socket as it asks. Returns 0 once complete
+ * (reading may begin), 1 while it goes on, -1 when it failed (c is closed). */
+static int conn_handshake(struct conn *c)
+{
+    static struct kt_log_limit log_limit = KT_LOG_LIMIT(1.0, 1);
+    struct ev_loop *loop = c->list->loop;
+    struct kt_err err = {0};
+    bool want_write = false;
+    int rc = kt_tls_handshake(c->tls, &want_write, &err);
+    if (rc == KT_EAGAIN) {
+        if (want_write)
+            ev_io_start(loop, &c->wio);
+        else
+            ev_io_stop(loop, &c->wio);
+        return 1;
+    }
+    if (rc != 0) {
+        kt_log_limited(&log_limit, KT_LOG_INFO, "connection from %s: %s; closing", c->peer,
+                       err.msg);
+        c->list->stats.tls_handshake_failures++;
+        conn_close(c);
+        return -1;
+    }
+    c->handshaking = false;
+    ev_io_stop(loop, &c->wio);
+    return 0;
 }
 
 static void conn_feed(struct conn *c, const uint8_t *p, size_t n)
@@ -471,6 +570,8 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         linger_read(c);
         return;
     }
+    if (c->handshaking && conn_handshake(c) != 0)
+        return;
     uint8_t buf[64 * 1024];
     ssize_t n = transport_recv(c, buf, sizeof(buf));
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
@@ -493,6 +594,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     if (c->wbuf.len > WBUF_HIGH_WATER)
         conn_pause_reading(c, true);
+    transport_feed_pending(c);
     conn_arm_timer(c);
 }
 
@@ -506,7 +608,13 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (conn_send(c) != 0)
             conn_close(c);
         else if (c->wbuf.len == 0)
-            shutdown(c->fd, SHUT_WR);
+            transport_shutdown(c);
+        return;
+    }
+    if (c->handshaking) {
+        /* Bytes of the client's may be waiting already, read by mbedTLS or not. */
+        if (conn_handshake(c) == 0)
+            ev_feed_event(loop, &c->rio, EV_READ);
         return;
     }
     c->depth++;

@@ -6,8 +6,8 @@
  * progress, so that the one idle the longest can make room for a newcomer. It reads bytes and feeds
  * them to the protocol table it was given (protocol.h), and sends what the protocol queued: the
  * protocols never touch the socket. conn.c calls nothing above it but through that table, so every
- * other file of the server may call it (server.h has the whole picture). TLS (mbedTLS)
- * will sit in here, under the protocols: see the transport seam in conn.c. */
+ * other file of the server may call it (server.h has the whole picture). TLS (kt_tls) sits
+ * in here, under the protocols: see the transport seam in conn.c. */
 #ifndef INGEST_CONN_H
 #define INGEST_CONN_H
 
@@ -19,6 +19,7 @@
 
 struct conn;
 struct conn_list;
+struct kt_tls_ctx;
 struct srv_proto_ops;
 struct srv_req;
 
@@ -35,7 +36,8 @@ struct srv_stats {
     uint64_t header_too_large; /* over max_header_bytes */
     uint64_t h2_reset_floods;  /* GOAWAY ENHANCE_YOUR_CALM: streams reset too fast */
     uint64_t h2_continuation_floods;
-    uint64_t h2_protocol_errors; /* other HTTP/2 errors, streams over max_concurrent_streams */
+    uint64_t h2_protocol_errors;     /* other HTTP/2 errors, streams over max_concurrent_streams */
+    uint64_t tls_handshake_failures; /* no certificate under mTLS, an old version, garbage */
 };
 
 /* Timeouts of the connections, in seconds. */
@@ -68,9 +70,13 @@ bool conn_list_peer_full(const struct conn_list *l, const uint8_t addr[16]);
 bool conn_list_evict_idlest(struct conn_list *l);
 
 /* A connection on fd (taken: closed with the connection), from peer ("host:port", for
- * logs) at addr (16 bytes, as conn_list_peer_full's). Nothing happens on it until
- * conn_start. NULL when out of memory (fd is closed). */
-struct conn *conn_new(struct conn_list *l, int fd, const char *peer, const uint8_t addr[16]);
+ * logs) at addr (16 bytes, as conn_list_peer_full's). With tls (borrowed; the connection
+ * holds a reference of its own, kt_tls.h), it speaks TLS: the handshake, bounded by the
+ * protocol's deadline (the first table's: header_timeout from the accept), comes before
+ * any byte is fed. Nothing happens on it until conn_start. NULL when out of memory (fd is
+ * closed). */
+struct conn *conn_new(struct conn_list *l, int fd, const char *peer, const uint8_t addr[16],
+                      struct kt_tls_ctx *tls);
 /* Starts reading with ops and its state p (taken: freed by ops->free at close). */
 void conn_start(struct conn *c, const struct srv_proto_ops *ops, void *p);
 /* Switches c, from within ops->feed, to the protocol detected: the previous table is
@@ -80,6 +86,9 @@ void conn_set_protocol(struct conn *c, const struct srv_proto_ops *ops, void *p)
  * the next ones read. Returns 0 or KT_ENOMEM. */
 int conn_keep_input(struct conn *c, const uint8_t *p, size_t n);
 void *conn_owner(const struct conn *c);
+/* The protocol the client and the server agreed on by TLS ALPN ("h2", "http/1.1"), or NULL
+ * (plaintext, or a client that offered none). Valid from the first feed. */
+const char *conn_alpn(const struct conn *c);
 
 /* ---- for the protocols ---- */
 

@@ -60,13 +60,23 @@ static void log_server_stats(const struct server *srv)
             "max_connections_per_peer, %llu out of descriptors; %llu idle ones closed for new "
             "ones; timeouts: %llu idle, %llu header, %llu body; %llu header sections over "
             "max_header_bytes; HTTP/2: %llu rapid reset floods, %llu CONTINUATION floods, %llu "
-            "protocol errors",
+            "protocol errors; %llu TLS handshakes failed",
             (unsigned long long)st.refused_max_connections, (unsigned long long)st.refused_per_peer,
             (unsigned long long)st.refused_no_descriptor, (unsigned long long)st.evicted_idle,
             (unsigned long long)st.idle_timeouts, (unsigned long long)st.header_timeouts,
             (unsigned long long)st.body_timeouts, (unsigned long long)st.header_too_large,
             (unsigned long long)st.h2_reset_floods, (unsigned long long)st.h2_continuation_floods,
-            (unsigned long long)st.h2_protocol_errors);
+            (unsigned long long)st.h2_protocol_errors,
+            (unsigned long long)st.tls_handshake_failures);
+}
+
+/* SIGHUP: certificates and keys are read again (server_reload_tls). */
+static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct app *a = w->data;
+    server_reload_tls(a->srv, "SIGHUP");
 }
 
 static const struct kt_shutdown_ops shutdown_ops = {begin, drained, timed_out};
@@ -116,6 +126,7 @@ int main(int argc, char **argv)
 {
     static struct app a;
     static struct kt_shutdown sd;
+    static ev_signal hup;
     int rc = kt_cli_run(&ingest_conf_schema, &a.conf, argc, argv);
     if (rc != KT_CLI_RUN) {
         kt_config_free(&ingest_conf_schema, &a.conf);
@@ -126,6 +137,11 @@ int main(int argc, char **argv)
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     struct kt_err err = {0};
     int exit_code = 1;
+    /* Bad key material stops the start before Kafka is asked anything. */
+    if (server_check_tls(&a.conf, &err) != 0) {
+        kt_error("%s", err.msg);
+        goto out;
+    }
     if (check_kafka(&a.conf, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
@@ -144,8 +160,12 @@ int main(int argc, char **argv)
         goto out;
     }
     kt_shutdown_init(&sd, loop, a.conf.service.shutdown_timeout_ms, &shutdown_ops, &a);
+    ev_signal_init(&hup, sighup_cb, SIGHUP);
+    hup.data = &a;
+    ev_signal_start(loop, &hup);
     kt_info("kotel-ingest %s started", KT_VERSION);
     ev_run(loop, 0);
+    ev_signal_stop(loop, &hup);
     log_server_stats(a.srv);
     exit_code = 0;
 out:

@@ -1,9 +1,9 @@
 /* protocol: the operations table of an HTTP version on a connection.
  *
- * server.c detects the protocol from a connection's first bytes and picks its table once
- * (h1_ops or h2_ops, or its own sniffing table before that); from then on the connection
- * layer (conn.c) and the request layer (request.c) call through the table and know
- * nothing of HTTP/1.1 or HTTP/2. A new protocol beside these is one more table.
+ * server.c detects the protocol from TLS ALPN or a connection's first bytes and picks its
+ * table once (h1_ops or h2_ops, or its own sniffing table before that); from then on the
+ * connection layer (conn.c) and the request layer (request.c) call through the table and
+ * know nothing of HTTP/1.1 or HTTP/2. A new protocol beside these is one more table.
  *
  * `p` is what init returned: the protocol's own state for one connection. */
 #ifndef INGEST_PROTOCOL_H

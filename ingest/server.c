@@ -13,10 +13,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "kt_log.h"
+#include "kt_tls.h"
 #include "protocol.h"
 
 /* The HTTP/2 client connection preface (RFC 9113 section 3.4). */
@@ -42,7 +44,19 @@ struct srv_listener {
     char name[128];
     ev_io io;
     ev_timer backoff; /* ACCEPT_BACKOFF: restarts io */
+    bool tls;         /* its connections speak TLS with the server's current context */
 };
+
+/* What a file looked like when [receiver.tls] was last (re)loaded: a change of any of
+ * these reloads it. */
+struct file_stamp {
+    struct timespec mtime;
+    off_t size;
+    ino_t ino;
+    bool present;
+};
+
+#define TLS_FILES 3 /* cert_file, key_file, client_ca_file */
 
 struct server {
     const struct ingest_conf *conf;
@@ -54,13 +68,18 @@ struct server {
     /* /dev/null, held so that at EMFILE it can be given up for a moment to accept a pending
      * connection and close it: the client is refused instead of left waiting. -1 if lost. */
     int spare_fd;
+    /* [receiver.tls]: the context new connections get (each holds a reference, so the
+     * previous one lives on with its connections after a reload), NULL without TLS. */
+    struct kt_tls_ctx *tls;
+    ev_timer tls_check; /* reload_check_interval */
+    struct file_stamp tls_stamps[TLS_FILES];
     /* One line per refused connection would let a flood of them flood the log too. */
     struct kt_log_limit refused_log, peer_log, evict_log, starved_log, accept_log;
 };
 
 /* ---- protocol detection ---- */
 
-/* Decides HTTP/1.1 or HTTP/2 from the first bytes, and switches the connection to that
+/* Decides HTTP/1.1 or HTTP/2 from ALPN or the first bytes, and switches the connection to that
  * protocol's table for good: a client that starts with the HTTP/2 preface is speaking h2c
  * with prior knowledge (as every gRPC client does). */
 static int sniff_feed(void *p, const uint8_t *b, size_t n)
@@ -68,7 +87,13 @@ static int sniff_feed(void *p, const uint8_t *b, size_t n)
     struct conn *c = p;
     const struct srv_proto_ops *ops = &h1_ops;
     size_t m = n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN;
-    if (memcmp(b, h2_preface, m) == 0) {
+    /* Over TLS, ALPN settled it (RFC 9113 section 3.2: "h2" means the preface follows, and
+     * nghttp2 checks that it does); a TLS client that offered no ALPN is sniffed as in
+     * plaintext. */
+    const char *alpn = conn_alpn(c);
+    if (alpn != NULL) {
+        ops = strcmp(alpn, "h2") == 0 ? &h2_ops : &h1_ops;
+    } else if (memcmp(b, h2_preface, m) == 0) {
         if (m < H2_PREFACE_LEN)
             return conn_keep_input(c, b, n) == 0 ? 0 : -1; /* need more bytes to tell */
         ops = &h2_ops;
@@ -380,13 +405,118 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(peer, sizeof(peer), "%s:%s", host, port);
-        struct conn *c = conn_new(s->conns, fd, peer, addr);
+        struct conn *c = conn_new(s->conns, fd, peer, addr, l->tls ? s->tls : NULL);
         if (c == NULL)
             continue;
         conn_start(c, &sniff_ops, c);
     }
     if (starved)
         accept_starved(l, starved);
+}
+
+/* ---- [receiver.tls] ---- */
+
+static bool tls_enabled(const struct ingest_conf *conf)
+{
+    return (conf->receiver_tls.cert_file != NULL && conf->receiver_tls.cert_file[0]) ||
+           (conf->receiver_tls.key_file != NULL && conf->receiver_tls.key_file[0]);
+}
+
+static int tls_ctx_build(const struct ingest_conf *conf, struct kt_tls_ctx **out,
+                         struct kt_err *err)
+{
+    const struct kt_tls_server_opts o = {
+        .cert_file = conf->receiver_tls.cert_file,
+        .key_file = conf->receiver_tls.key_file,
+        .client_ca_file = conf->receiver_tls.client_ca_file,
+        .min_version = conf->receiver_tls.min_version == 1 ? "1.3" : "1.2",
+        .cipher_suites = (const char *const *)conf->receiver_tls.cipher_suites.v,
+        .n_cipher_suites = conf->receiver_tls.cipher_suites.n,
+        .section = "[receiver.tls]",
+    };
+    return kt_tls_server_ctx_new(&o, out, err);
+}
+
+int server_check_tls(const struct ingest_conf *conf, struct kt_err *err)
+{
+    if (!tls_enabled(conf))
+        return conf->receiver_tls.client_ca_file != NULL && conf->receiver_tls.client_ca_file[0]
+                   ? kt_err_set(err, KT_EINVAL,
+                                "[receiver.tls] client_ca_file is set without cert_file and "
+                                "key_file (mTLS needs TLS)")
+                   : 0;
+    struct kt_tls_ctx *ctx = NULL;
+    int rc = tls_ctx_build(conf, &ctx, err);
+    kt_tls_ctx_free(ctx);
+    return rc;
+}
+
+static void tls_stamp(const char *path, struct file_stamp *st)
+{
+    struct stat sb;
+    *st = (struct file_stamp){0};
+    if (path == NULL || path[0] == '\0' || stat(path, &sb) != 0)
+        return;
+    st->mtime = sb.st_mtim;
+    st->size = sb.st_size;
+    st->ino = sb.st_ino;
+    st->present = true;
+}
+
+/* Stamps the files as they are now; true if any differs from the stamp before. */
+static bool tls_restamp(struct server *s)
+{
+    const char *paths[TLS_FILES] = {s->conf->receiver_tls.cert_file, s->conf->receiver_tls.key_file,
+                                    s->conf->receiver_tls.client_ca_file};
+    bool changed = false;
+    for (int i = 0; i < TLS_FILES; i++) {
+        struct file_stamp now;
+        tls_stamp(paths[i], &now);
+        const struct file_stamp *was = &s->tls_stamps[i];
+        if (now.present != was->present || now.size != was->size || now.ino != was->ino ||
+            now.mtime.tv_sec != was->mtime.tv_sec || now.mtime.tv_nsec != was->mtime.tv_nsec)
+            changed = true;
+        s->tls_stamps[i] = now;
+    }
+    return changed;
+}
+
+/* Builds a context from the files as they are now and makes it the one new connections
+ * get; a bad one is logged and the previous one stays. */
+static void tls_reload(struct server *s, const char *why)
+{
+    struct kt_err err = {0};
+    struct kt_tls_ctx *fresh = NULL;
+    if (tls_ctx_build(s->conf, &fresh, &err) != 0) {
+        kt_warn("%s: reloading [receiver.tls] failed, new connections keep the previous "
+                "certificate: %s",
+                why, err.msg);
+        return;
+    }
+    kt_tls_ctx_free(s->tls);
+    s->tls = fresh;
+    kt_info("%s: reloaded [receiver.tls] (cert_file '%s'); new connections use it", why,
+            s->conf->receiver_tls.cert_file);
+}
+
+void server_reload_tls(struct server *s, const char *why)
+{
+    if (s->tls == NULL)
+        return;
+    tls_restamp(s);
+    tls_reload(s, why);
+}
+
+/* A file that changed is reloaded once per change: a failure is not retried until one of
+ * them changes again (a certificate and its key replaced one after the other fail once,
+ * in between, then load). */
+static void tls_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct server *s = w->data;
+    if (tls_restamp(s))
+        tls_reload(s, "[receiver.tls] files changed");
 }
 
 int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struct srv_service *svc,
@@ -419,8 +549,23 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
         server_free(s);
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     }
+    if (tls_enabled(conf)) {
+        int rc = tls_ctx_build(conf, &s->tls, err);
+        if (rc != 0) {
+            server_free(s);
+            return rc;
+        }
+        tls_restamp(s);
+        ev_timer_init(&s->tls_check, tls_check_cb,
+                      (double)conf->receiver_tls.reload_check_ms / 1000.0,
+                      (double)conf->receiver_tls.reload_check_ms / 1000.0);
+        s->tls_check.data = s;
+        ev_timer_start(loop, &s->tls_check);
+    }
     const char *eps[] = {conf->receiver.grpc_endpoint, conf->receiver.http_endpoint};
     const char *keys[] = {"grpc_endpoint", "http_endpoint"};
+    const bool tls_on[] = {conf->receiver_tls.endpoints != INGEST_TLS_HTTP,
+                           conf->receiver_tls.endpoints != INGEST_TLS_GRPC};
     for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
         if (eps[i] == NULL || eps[i][0] == '\0')
             continue;
@@ -431,12 +576,14 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
             server_free(s);
             return rc;
         }
+        l->tls = s->tls != NULL && tls_on[i];
         ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
         ev_init(&l->backoff, backoff_cb);
         l->io.data = l->backoff.data = l;
         ev_io_start(loop, &l->io);
         s->n_listeners++;
-        kt_info("listening on %s (port %d) for OTLP/gRPC and OTLP/HTTP", l->name, l->port);
+        kt_info("listening on %s (port %d) for OTLP/gRPC and OTLP/HTTP%s", l->name, l->port,
+                l->tls ? " over TLS" : "");
     }
     if (s->n_listeners == 0) {
         server_free(s);
@@ -483,6 +630,8 @@ void server_free(struct server *s)
     if (s == NULL)
         return;
     conn_list_free(s->conns);
+    ev_timer_stop(s->loop, &s->tls_check);
+    kt_tls_ctx_free(s->tls);
     for (int i = 0; i < s->n_listeners; i++) {
         if (s->listeners[i].fd >= 0) {
             ev_io_stop(s->loop, &s->listeners[i].io);

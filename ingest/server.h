@@ -1,6 +1,7 @@
 /* server: the OTLP listeners of kotel-ingest.
  *
- * Every listener speaks HTTP/1.1 and HTTP/2 (h2c, detected from the client preface), and
+ * Every listener speaks HTTP/1.1 and HTTP/2 (h2c detected from the client preface, or h2
+ * chosen by ALPN over TLS on the listeners [receiver.tls] applies to), and
  * so serves OTLP/gRPC and OTLP/HTTP alike, on one libev loop without a thread per
  * connection. Requests are handed to the service given to server_new (main.c gives the
  * OTLP service, otlp_service.h), which answers them later, once Kafka has acknowledged
@@ -13,8 +14,8 @@
  *   http1.c http2.c  the protocols, one table of operations each (protocol.h)
  *   request.c        requests, their bodies' storage, the hand-over to the service
  *                    and the count of those it has not answered (request.h)
- *   conn.c           sockets, write buffers, backpressure, timeouts, connections per
- *                    address and eviction, the counters (struct srv_stats); TLS goes here
+ *   conn.c           sockets, TLS (kt_tls), write buffers, backpressure, timeouts,
+ *                    connections per address and eviction, the counters (struct srv_stats)
  *
  * The service (otlp_service.c) is called through its srv_service callbacks, and calls
  * only request.c (srv_req_respond, srv_req_release_body) and the publisher: it sees
@@ -38,6 +39,15 @@ struct server;
  * endpoint and the system's reason. */
 int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struct srv_service *svc,
                struct server **out, struct kt_err *err);
+
+/* Checks [receiver.tls] as server_new would (key material, cipher suites), without a
+ * server: for main to stop at a bad file before it contacts Kafka. */
+int server_check_tls(const struct ingest_conf *conf, struct kt_err *err);
+
+/* Reloads [receiver.tls] (why: what asked, for the log). New connections use the new
+ * certificate and those open keep theirs; a bad one is logged, naming the file and the
+ * problem, and the previous one stays. Without TLS, nothing happens. */
+void server_reload_tls(struct server *s, const char *why);
 
 /* Closes the listeners; connections stay open until their requests are answered. */
 void server_stop_accepting(struct server *s);

@@ -13,6 +13,7 @@
 #include "../../ingest/conn.h"
 #include "../../ingest/protocol.h"
 #include "../../ingest/request.h"
+#include "kt_tls.h"
 
 /* Requests the stub answers a loop turn after they complete. */
 #define DEFERRED_MAX 16
@@ -85,19 +86,46 @@ static void stub_answer_deferred(struct stub *st)
     }
 }
 
+/* The client's end of the socketpair: plain, or a TLS session (tls) on it. */
+struct client {
+    int fd;
+    struct kt_tls_conn *tls;
+};
+
 /* Reads and drops what the server sent; false once it closed. */
-static bool drain(int fd)
+static bool drain(const struct client *cl)
 {
     char b[16384];
     for (;;) {
-        ssize_t n = recv(fd, b, sizeof(b), 0);
+        if (cl->tls != NULL) {
+            struct kt_err err = {0};
+            size_t n = 0;
+            int rc = kt_tls_read(cl->tls, b, sizeof(b), &n, &err);
+            if (rc == 0 && n > 0)
+                continue;
+            return rc == KT_EAGAIN;
+        }
+        ssize_t n = recv(cl->fd, b, sizeof(b), 0);
         if (n > 0)
             continue;
         return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
 }
 
-void srv_harness_run(const struct srv_proto_ops *ops, const uint8_t *data, size_t size)
+/* Sends from p what the client's end takes now: the count, 0 when it takes nothing. */
+static size_t client_send(const struct client *cl, const uint8_t *p, size_t n)
+{
+    if (cl->tls != NULL) {
+        struct kt_err err = {0};
+        size_t put = 0;
+        return kt_tls_write(cl->tls, p, n, &put, &err) == 0 ? put : 0;
+    }
+    ssize_t w = send(cl->fd, p, n, MSG_NOSIGNAL);
+    return w > 0 ? (size_t)w : 0;
+}
+
+static void run(const struct srv_proto_ops *ops, struct kt_tls_ctx *server,
+                struct kt_tls_ctx *client, const uint8_t *data, size_t size)
 {
     static struct ev_loop *loop;
     if (loop == NULL && (loop = ev_loop_new(EVFLAG_AUTO)) == NULL)
@@ -119,30 +147,60 @@ void srv_harness_run(const struct srv_proto_ops *ops, const uint8_t *data, size_
     if (srv_reqs_new(loop, &lim, &svc, &rs) != 0 || conn_list_new(loop, &t, 0, NULL, &l) != 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
         abort();
-    struct conn *c = conn_new(l, sv[0], "fuzz", addr);
+    struct conn *c = conn_new(l, sv[0], "fuzz", addr, server);
     void *p = c ? ops->init(c, rs) : NULL;
     if (p == NULL)
         abort();
     conn_start(c, ops, p);
+    struct client cl = {.fd = sv[1]};
+    if (client != NULL) {
+        struct kt_err err = {0};
+        if (kt_tls_conn_new(client, sv[1], NULL, &cl.tls, &err) != 0)
+            abort();
+        /* Both ends are ours and agree: a handshake that does not complete is a bug. */
+        int rc = KT_EAGAIN;
+        for (int turn = 0; rc == KT_EAGAIN && turn < TURNS_MAX; turn++) {
+            bool want_write;
+            rc = kt_tls_handshake(cl.tls, &want_write, &err);
+            ev_run(loop, EVRUN_NOWAIT);
+        }
+        if (rc != 0)
+            abort();
+    }
     /* In two writes, so that a request may be cut anywhere between two reads. */
     size_t half = size / 2, off = 0;
     bool open = true;
     for (int turn = 0; open && turn < TURNS_MAX; turn++) {
         size_t end = off < half ? half : size;
         while (off < end) {
-            ssize_t n = send(sv[1], data + off, end - off, MSG_NOSIGNAL);
-            if (n <= 0)
+            size_t n = client_send(&cl, data + off, end - off);
+            if (n == 0)
                 break;
-            off += (size_t)n;
+            off += n;
         }
-        if (off == size)
+        if (off == size) {
+            if (cl.tls != NULL)
+                kt_tls_close_notify(cl.tls);
             shutdown(sv[1], SHUT_WR);
+        }
         ev_run(loop, EVRUN_NOWAIT);
         stub_answer_deferred(&st);
         ev_run(loop, EVRUN_NOWAIT);
-        open = drain(sv[1]) && conn_list_count(l) > 0;
+        open = drain(&cl) && conn_list_count(l) > 0;
     }
     conn_list_free(l);
     srv_reqs_free(rs);
+    kt_tls_conn_free(cl.tls);
     close(sv[1]);
+}
+
+void srv_harness_run(const struct srv_proto_ops *ops, const uint8_t *data, size_t size)
+{
+    run(ops, NULL, NULL, data, size);
+}
+
+void srv_harness_run_tls(const struct srv_proto_ops *ops, struct kt_tls_ctx *server,
+                         struct kt_tls_ctx *client, const uint8_t *data, size_t size)
+{
+    run(ops, server, client, data, size);
 }

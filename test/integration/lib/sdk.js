@@ -54,9 +54,10 @@ function resource(extra = {}) {
 
 // Sends `traces` traces of `spansPerTrace` spans each (a root and its children) through a
 // BatchSpanProcessor. Resolves { expected, results } where expected maps trace ID -> Set of
-// span IDs of every span created.
-async function sendTraces(ingest, protocol, { traces = 1000, spansPerTrace = 5, batchSize = 256 } = {}) {
-  const { exporter, results } = makeExporter('traces', protocol, ingest);
+// span IDs of every span created. exporterOptions: more options for the exporter (TLS
+// credentials, say).
+async function sendTraces(ingest, protocol, { traces = 1000, spansPerTrace = 5, batchSize = 256, exporterOptions = {} } = {}) {
+  const { exporter, results } = makeExporter('traces', protocol, ingest, exporterOptions);
   // The queue holds every span, so none is dropped; the batch size is deliberately not a
   // multiple of the trace size, so some traces are split across export requests.
   const bsp = new BatchSpanProcessor(exporter, {
