@@ -43,27 +43,38 @@ static const char *wt_name(uint32_t wt)
     }
 }
 
-/* Records an error about field f (number num when f is unknown) of the message being
+/* Records an error (code) about field f (number num when f is unknown) of the message being
  * walked. Errors about the message itself start with ':' so the caller's prefixing joins
  * "spans[3]" + ": ..." without a dot. */
+static int verr(struct vctx *c, int code, const struct kt_otlp_field *f, uint32_t num,
+                const uint8_t *at, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+static int verr(struct vctx *c, int code, const struct kt_otlp_field *f, uint32_t num,
+                const uint8_t *at, const char *fmt, va_list ap)
+{
+    char detail[256];
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    size_t off = (size_t)(at - c->base);
+    c->err_depth = c->depth;
+    if (f != NULL)
+        return kt_err_set(c->err, code, "%s: %s (offset %zu)", f->name, detail, off);
+    if (num != 0)
+        return kt_err_set(c->err, code, ": field %u: %s (offset %zu)", num, detail, off);
+    return kt_err_set(c->err, code, ": %s (offset %zu)", detail, off);
+}
+
 static int vfail(struct vctx *c, const struct kt_otlp_field *f, uint32_t num, const uint8_t *at,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6), cold));
 
 static int vfail(struct vctx *c, const struct kt_otlp_field *f, uint32_t num, const uint8_t *at,
                  const char *fmt, ...)
 {
-    char detail[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
+    int rc = verr(c, KT_EINVAL, f, num, at, fmt, ap);
     va_end(ap);
-    size_t off = (size_t)(at - c->base);
-    c->err_depth = c->depth;
-    if (f != NULL)
-        return kt_err_set(c->err, KT_EINVAL, "%s: %s (offset %zu)", f->name, detail, off);
-    if (num != 0)
-        return kt_err_set(c->err, KT_EINVAL, ": field %u: %s (offset %zu)", num, detail, off);
-    return kt_err_set(c->err, KT_EINVAL, ": %s (offset %zu)", detail, off);
+    return rc;
 }
 
 /* A bound of struct kt_otlp_limits passed: as vfail, with KT_ETOOBIG. */
@@ -73,14 +84,11 @@ static int vlimit(struct vctx *c, const struct kt_otlp_field *f, uint32_t num, c
 static int vlimit(struct vctx *c, const struct kt_otlp_field *f, uint32_t num, const uint8_t *at,
                   const char *fmt, ...)
 {
-    char detail[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
+    int rc = verr(c, KT_ETOOBIG, f, num, at, fmt, ap);
     va_end(ap);
-    vfail(c, f, num, at, "%s", detail);
-    c->err->code = KT_ETOOBIG;
-    return KT_ETOOBIG;
+    return rc;
 }
 
 static __attribute__((cold)) int wrong_wt(struct vctx *c, const struct kt_otlp_field *f,

@@ -78,22 +78,28 @@ struct conn {
  * the server the protocol. The protocols do not change: they see plaintext only, through
  * ops->feed and conn_write. */
 
+/* A kt_tls_read/kt_tls_write result as recv/send would give it: n, or -1 with errno EAGAIN
+ * (wait) or EIO (the session failed; why goes to the debug log). */
+static ssize_t tls_io_result(const struct conn *c, int rc, size_t n, const struct kt_err *err)
+{
+    if (rc == 0)
+        return (ssize_t)n;
+    if (rc == KT_EAGAIN) {
+        errno = EAGAIN;
+    } else {
+        kt_debug("connection from %s: %s", c->peer, err->msg);
+        errno = EIO;
+    }
+    return -1;
+}
+
 static ssize_t transport_recv(struct conn *c, void *buf, size_t n)
 {
     if (c->tls == NULL)
         return recv(c->fd, buf, n, 0);
     struct kt_err err = {0};
     size_t got = 0;
-    int rc = kt_tls_read(c->tls, buf, n, &got, &err);
-    if (rc == 0)
-        return (ssize_t)got;
-    if (rc == KT_EAGAIN) {
-        errno = EAGAIN;
-    } else {
-        kt_debug("connection from %s: %s", c->peer, err.msg);
-        errno = EIO;
-    }
-    return -1;
+    return tls_io_result(c, kt_tls_read(c->tls, buf, n, &got, &err), got, &err);
 }
 
 static ssize_t transport_send(struct conn *c, const void *p, size_t n)
@@ -102,16 +108,7 @@ static ssize_t transport_send(struct conn *c, const void *p, size_t n)
         return send(c->fd, p, n, MSG_NOSIGNAL);
     struct kt_err err = {0};
     size_t put = 0;
-    int rc = kt_tls_write(c->tls, p, n, &put, &err);
-    if (rc == 0)
-        return (ssize_t)put;
-    if (rc == KT_EAGAIN) {
-        errno = EAGAIN;
-    } else {
-        kt_debug("connection from %s: %s", c->peer, err.msg);
-        errno = EIO;
-    }
-    return -1;
+    return tls_io_result(c, kt_tls_write(c->tls, p, n, &put, &err), put, &err);
 }
 
 /* Nothing more goes to the client: TLS says so (close_notify) before TCP does. */
