@@ -903,15 +903,27 @@ int exporter_reload(struct exporter *e, struct kt_err *err)
     return rc;
 }
 
+/* [exporter] endpoint, taken apart. */
+struct endpoint {
+    char host[256], port[8];
+    bool tls;
+    const char *path; /* into the configuration's string */
+};
+
+static int conf_endpoint(const struct process_conf *conf, struct endpoint *ep, struct kt_err *err)
+{
+    ep->tls = false;
+    ep->path = "";
+    return parse_endpoint(conf->exporter.endpoint ? conf->exporter.endpoint : "",
+                          conf->exporter.protocol, ep->host, sizeof(ep->host), ep->port,
+                          sizeof(ep->port), &ep->tls, &ep->path, err);
+}
+
 int exporter_check(const struct process_conf *conf, struct kt_err *err)
 {
-    char host[256], port[8];
-    bool tls = false;
-    const char *path = "";
-    int rc = parse_endpoint(conf->exporter.endpoint ? conf->exporter.endpoint : "",
-                            conf->exporter.protocol, host, sizeof(host), port, sizeof(port), &tls,
-                            &path, err);
-    if (rc != 0 || !tls)
+    struct endpoint ep;
+    int rc = conf_endpoint(conf, &ep, err);
+    if (rc != 0 || !ep.tls)
         return rc;
     struct kt_tls_client_opts o = tls_opts_of(conf);
     struct kt_tls_ctx *ctx = NULL;
@@ -923,14 +935,12 @@ int exporter_check(const struct process_conf *conf, struct kt_err *err)
 int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter_done_fn done,
                  void *ctx, struct exporter **out, struct kt_err *err)
 {
-    char host[256], port[8];
-    bool tls = false;
-    const char *path = "";
-    int rc = parse_endpoint(conf->exporter.endpoint ? conf->exporter.endpoint : "",
-                            conf->exporter.protocol, host, sizeof(host), port, sizeof(port), &tls,
-                            &path, err);
+    struct endpoint ep;
+    int rc = conf_endpoint(conf, &ep, err);
     if (rc != 0)
         return rc;
+    const char *path = ep.path;
+    bool tls = ep.tls;
     struct exporter *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
@@ -947,17 +957,7 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     if (e->rng == 0)
         e->rng = 1;
     e->rl_retry = e->rl_fail = e->rl_partial = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
-    struct hdrs *l = calloc(1, sizeof(*l));
-    if (l == NULL) {
-        rc = kt_err_set(err, KT_ENOMEM, "out of memory");
-        goto fail;
-    }
-    rc = build_headers(e, l, err);
-    if (rc == 0)
-        use_headers(e, l);
-    kt_buf_free(&l->store);
-    free(l);
-    if (rc != 0)
+    if ((rc = exporter_reload(e, err)) != 0)
         goto fail;
     size_t plen = strlen(path);
     while (plen > 0 && path[plen - 1] == '/')
@@ -979,8 +979,8 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     }
     const struct kt_tls_client_opts tls_opts = tls_opts_of(conf);
     struct otlp_client_opts o = {
-        .host = host,
-        .port = port,
+        .host = ep.host,
+        .port = ep.port,
         .tls = tls,
         .tls_opts = &tls_opts,
         .server_name = conf->exporter_tls.server_name_override,
