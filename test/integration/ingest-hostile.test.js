@@ -18,21 +18,8 @@ const path = require('node:path');
 const readline = require('node:readline');
 
 const { withStack, spawnTracked, terminate } = require('./lib/procs');
-const { httpRequest, jsonTraceBody, newTraceId, newSpanId } = require('./lib/clients');
+const { assertServed } = require('./lib/clients');
 
-// One normal OTLP/HTTP request; fails unless it is answered 200 within 1 s. Returns the ms.
-async function assertServed(ingest, what) {
-  const t0 = Date.now();
-  const r = await httpRequest(`${ingest.httpUrl}/v1/traces`, {
-    headers: { 'content-type': 'application/json' },
-    body: jsonTraceBody({ traceId: newTraceId(), spanId: newSpanId() }),
-    timeoutMs: 1000,
-  });
-  const ms = Date.now() - t0;
-  assert.equal(r.status, 200, `${what}: ${r.status} ${r.body}`);
-  assert.ok(ms < 1000, `${what}: answered in ${ms} ms`);
-  return ms;
-}
 
 // Normal requests one after the other while cond() holds (at least one); the slowest ms.
 async function servedWhile(ingest, what, cond) {

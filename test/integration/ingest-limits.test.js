@@ -13,7 +13,7 @@ const { execFileSync } = require('node:child_process');
 
 const { withStack } = require('./lib/procs');
 const { sleep } = require('./lib/ports');
-const { httpRequest, jsonTraceBody, newTraceId, newSpanId } = require('./lib/clients');
+const { assertServed, httpRequest, jsonTraceBody, newTraceId, newSpanId } = require('./lib/clients');
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
@@ -56,16 +56,6 @@ async function flood(port, n) {
 
 const logLines = (log, re) => log.split('\n').filter((l) => re.test(l)).length;
 
-async function assertServed(ingest, what) {
-  const t0 = Date.now();
-  const r = await httpRequest(`${ingest.httpUrl}/v1/traces`, {
-    headers: { 'content-type': 'application/json' },
-    body: jsonTraceBody({ traceId: newTraceId(), spanId: newSpanId() }),
-    timeoutMs: 1000,
-  });
-  assert.equal(r.status, 200, `${what}: ${r.status} ${r.body}`);
-  return Date.now() - t0;
-}
 
 test('out of descriptors (ulimit -n 64, max_connections 10000): the excess is refused at once, no busy loop, a short log, served again within 1 s', { timeout: 120000 }, async (t) => {
   // batch.timeout short so that the request after the flood is answered quickly.

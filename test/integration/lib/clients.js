@@ -137,7 +137,23 @@ const crypto = require('node:crypto');
 const newTraceId = () => crypto.randomBytes(16).toString('hex');
 const newSpanId = () => crypto.randomBytes(8).toString('hex');
 
+// One normal OTLP/HTTP request to kotel-ingest; throws unless it is answered 200 within 1 s
+// (a timed-out request counts as not served). Resolves the milliseconds it took.
+async function assertServed(ingest, what) {
+  const t0 = Date.now();
+  const r = await httpRequest(`${ingest.httpUrl}/v1/traces`, {
+    headers: { 'content-type': 'application/json' },
+    body: jsonTraceBody({ traceId: newTraceId(), spanId: newSpanId() }),
+    timeoutMs: 1000,
+  });
+  const ms = Date.now() - t0;
+  if (r.status !== 200) throw new Error(`${what}: ${r.status} ${r.body}`);
+  if (ms >= 1000) throw new Error(`${what}: answered in ${ms} ms`);
+  return ms;
+}
+
 module.exports = {
+  assertServed,
   GRPC,
   GRPC_PATHS,
   httpRequest,
