@@ -99,7 +99,8 @@ static ssize_t transport_recv(struct conn *c, void *buf, size_t n)
         return recv(c->fd, buf, n, 0);
     struct kt_err err = {0};
     size_t got = 0;
-    return tls_io_result(c, kt_tls_read(c->tls, buf, n, &got, &err), got, &err);
+    int rc = kt_tls_read(c->tls, buf, n, &got, &err);
+    return tls_io_result(c, rc, got, &err);
 }
 
 static ssize_t transport_send(struct conn *c, const void *p, size_t n)
@@ -108,7 +109,8 @@ static ssize_t transport_send(struct conn *c, const void *p, size_t n)
         return send(c->fd, p, n, MSG_NOSIGNAL);
     struct kt_err err = {0};
     size_t put = 0;
-    return tls_io_result(c, kt_tls_write(c->tls, p, n, &put, &err), put, &err);
+    int rc = kt_tls_write(c->tls, p, n, &put, &err);
+    return tls_io_result(c, rc, put, &err);
 }
 
 /* Nothing more goes to the client: TLS says so (close_notify) before TCP does. */
