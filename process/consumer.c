@@ -387,15 +387,21 @@ static void assign_parts(struct consumer *c, rd_kafka_topic_partition_list_t *l,
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             kt_error("kafka: assign failed: %s", rd_kafka_err2str(e));
     }
+    /* librdkafka keeps a partition's pause across losing and regaining it: one paused while
+     * the exporter was congested, lost in a session timeout and assigned again after the
+     * congestion ended would never be fetched. So every partition is set either way. */
     bool pause = c->paused || c->shutting_down;
     rd_kafka_topic_partition_list_t *pl = rd_kafka_topic_partition_list_new(l->cnt);
+    rd_kafka_topic_partition_list_t *rl = rd_kafka_topic_partition_list_new(l->cnt);
     for (int i = 0; i < l->cnt; i++) {
         const struct part *p = lookup_topic(c, l->elems[i].topic, l->elems[i].partition);
-        if (pause || p == NULL)
-            rd_kafka_topic_partition_list_add(pl, l->elems[i].topic, l->elems[i].partition);
+        rd_kafka_topic_partition_list_add(pause || p == NULL ? pl : rl, l->elems[i].topic,
+                                          l->elems[i].partition);
     }
     apply_pause(c, pl, true);
+    apply_pause(c, rl, false);
     rd_kafka_topic_partition_list_destroy(pl);
+    rd_kafka_topic_partition_list_destroy(rl);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
