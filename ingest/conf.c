@@ -67,6 +67,21 @@ static const struct kt_option ingest_options[] = {
      "How often the certificate, key and client CA files are checked for changes; changed, "
      "they are reloaded as on SIGHUP (new connections use them; a bad one keeps the old)."},
 
+    {"receiver.auth", "bearer_token", KT_OPT_STRING, "", OFF(receiver_auth.bearer_token), NULL,
+     KT_OPT_SECRET,
+     "The one token clients must send (Authorization: Bearer <token>); set, or bearer_tokens_file "
+     "set: requests without a valid token get 401 / UNAUTHENTICATED."},
+    {"receiver.auth", "bearer_tokens_file", KT_OPT_STRING, "", OFF(receiver_auth.bearer_tokens_file),
+     NULL, 0,
+     "File of tokens, one per line as `token` or `name:token`, `#` comments; reloaded on SIGHUP "
+     "and when it changes (checked every [receiver.tls] reload_check_interval)."},
+    {"receiver.auth", "scheme", KT_OPT_STRING, "Bearer", OFF(receiver_auth.scheme), NULL, 0,
+     "Authorization scheme before the token (matched without regard to case)."},
+    {"receiver.auth", "tenant_header", KT_OPT_STRING, "", OFF(receiver_auth.tenant_header), NULL, 0,
+     "Set: every Kafka record made from a request carries this record header with the name of "
+     "the token it came with (the file's `name:token` form); requests of different names never "
+     "share a record."},
+
     {"batch", "send_batch_size", KT_OPT_UINT, "8192", OFF(batch.send_batch_size), NULL, 0,
      "Items (spans, data points, log records) that trigger a batch to be published."},
     {"batch", "timeout", KT_OPT_DURATION, "200ms", OFF(batch.timeout_ms), NULL, 0,

@@ -48,6 +48,12 @@ struct ingest_conf {
         uint64_t reload_check_ms;
     } receiver_tls;
     struct {
+        char *bearer_token; /* secret; "" with no file: no authentication */
+        char *bearer_tokens_file;
+        char *scheme;
+        char *tenant_header; /* "": no tenant record header */
+    } receiver_auth;
+    struct {
         uint64_t send_batch_size;
         uint64_t timeout_ms;
         uint64_t send_batch_max_size;
