@@ -26,6 +26,7 @@ enum kt_grpc_status {
     KT_GRPC_INTERNAL = 13,
     KT_GRPC_UNAVAILABLE = 14,
     KT_GRPC_DATA_LOSS = 15,
+    KT_GRPC_UNAUTHENTICATED = 16,
 };
 
 #define KT_GRPC_PREFIX_LEN 5

@@ -1,6 +1,8 @@
 #include "kt_secret.h"
 
-#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "kt_log.h"
 
@@ -19,4 +21,35 @@ void kt_secret_path_check(const char *what, const char *path)
     struct stat st;
     if (path != NULL && path[0] != '\0' && stat(path, &st) == 0)
         kt_secret_file_check(&st, what, path);
+}
+
+int kt_secret_read_file(const char *what, const char *path, size_t max, struct kt_buf *out,
+                        struct kt_err *err)
+{
+    kt_buf_reset(out);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return kt_err_set(err, KT_EINVAL, "%s: cannot read %s: %s", what, path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0)
+        kt_secret_file_check(&st, what, path);
+    int rc = 0;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        if (out->len + n > max) {
+            rc = kt_err_set(err, KT_EINVAL, "%s: %s is over %zu bytes; is it the right file?", what,
+                            path, max);
+            goto out;
+        }
+        if (kt_buf_append(out, buf, n) != 0) {
+            rc = kt_err_set(err, KT_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (ferror(f))
+        rc = kt_err_set(err, KT_EINVAL, "%s: cannot read %s: %s", what, path, strerror(errno));
+out:
+    fclose(f);
+    return rc;
 }

@@ -71,12 +71,16 @@ static const struct kt_option ingest_options[] = {
      KT_OPT_SECRET,
      "The one token clients must send (Authorization: Bearer <token>); set, or bearer_tokens_file "
      "set: requests without a valid token get 401 / UNAUTHENTICATED."},
-    {"receiver.auth", "bearer_tokens_file", KT_OPT_STRING, "", OFF(receiver_auth.bearer_tokens_file),
-     NULL, 0,
+    {"receiver.auth", "bearer_tokens_file", KT_OPT_STRING, "",
+     OFF(receiver_auth.bearer_tokens_file), NULL, 0,
      "File of tokens, one per line as `token` or `name:token`, `#` comments; reloaded on SIGHUP "
-     "and when it changes (checked every [receiver.tls] reload_check_interval)."},
+     "and when it changes (checked every reload_check_interval)."},
     {"receiver.auth", "scheme", KT_OPT_STRING, "Bearer", OFF(receiver_auth.scheme), NULL, 0,
      "Authorization scheme before the token (matched without regard to case)."},
+    {"receiver.auth", "reload_check_interval", KT_OPT_DURATION, "5s",
+     OFF(receiver_auth.reload_check_ms), "100ms..", 0,
+     "How often bearer_tokens_file is checked for changes; changed, it is reloaded as on SIGHUP "
+     "(a bad one keeps the tokens before it)."},
     {"receiver.auth", "tenant_header", KT_OPT_STRING, "", OFF(receiver_auth.tenant_header), NULL, 0,
      "Set: every Kafka record made from a request carries this record header with the name of "
      "the token it came with (the file's `name:token` form); requests of different names never "

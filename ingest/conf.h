@@ -51,6 +51,7 @@ struct ingest_conf {
         char *bearer_token; /* secret; "" with no file: no authentication */
         char *bearer_tokens_file;
         char *scheme;
+        uint64_t reload_check_ms;
         char *tenant_header; /* "": no tenant record header */
     } receiver_auth;
     struct {

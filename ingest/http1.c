@@ -132,7 +132,12 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
         append_capped(r->content_encoding, sizeof(r->content_encoding), at, n);
     else if (strcasecmp(f, "grpc-encoding") == 0)
         append_capped(r->grpc_encoding, sizeof(r->grpc_encoding), at, n);
-    else if (strcasecmp(f, "expect") == 0 && n == 12 && strncasecmp(at, "100-continue", 12) == 0)
+    else if (strcasecmp(f, "authorization") == 0) {
+        /* A second Authorization header is appended to the first: the result matches no
+         * token, as it should. */
+        append_capped(r->authorization, sizeof(r->authorization), at, n);
+        r->has_authorization = true;
+    } else if (strcasecmp(f, "expect") == 0 && n == 12 && strncasecmp(at, "100-continue", 12) == 0)
         r->expect_continue = true;
     return 0;
 }
@@ -221,6 +226,7 @@ static const char *reason(int status)
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
@@ -251,6 +257,9 @@ static void h1_send_ready(struct h1_conn *h)
         if (r->resp.retry_after)
             n += snprintf(head + n, sizeof(head) - (size_t)n, "Retry-After: %u\r\n",
                           r->resp.retry_after);
+        if (r->resp.www_authenticate)
+            n += snprintf(head + n, sizeof(head) - (size_t)n, "WWW-Authenticate: %s\r\n",
+                          r->resp.www_authenticate);
         bool last = h->closing && r->next == NULL;
         if (last || stopping)
             n += snprintf(head + n, sizeof(head) - (size_t)n, "Connection: close\r\n");

@@ -118,6 +118,15 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
         copy_value(r->content_encoding, sizeof(r->content_encoding), value, valuelen);
     else if (IS("grpc-encoding"))
         copy_value(r->grpc_encoding, sizeof(r->grpc_encoding), value, valuelen);
+    else if (IS("authorization")) {
+        /* Of two Authorization fields neither counts (which one would be ambiguous): the
+         * value is emptied, which no token matches. */
+        if (r->has_authorization)
+            copy_value(r->authorization, sizeof(r->authorization), (const uint8_t *)"", 0);
+        else
+            copy_value(r->authorization, sizeof(r->authorization), value, valuelen);
+        r->has_authorization = true;
+    }
 #undef IS
     return 0;
 }
@@ -452,6 +461,8 @@ static void h2_respond(void *p, struct srv_req *r)
             hdrs[n++] = (nghttp2_nv)NV("retry-after", retry);
         if (r->resp.http_status == 405)
             hdrs[n++] = (nghttp2_nv)NV("allow", "POST");
+        if (r->resp.www_authenticate)
+            hdrs[n++] = (nghttp2_nv)NV("www-authenticate", r->resp.www_authenticate);
         nghttp2_data_provider prd = {.source = {.ptr = r}, .read_callback = body_read};
         nghttp2_submit_response(h->session, r->stream_id, hdrs, n, &prd);
     }

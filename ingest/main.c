@@ -5,6 +5,7 @@
 
 #include <ev.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "kt_cli.h"
 #include "kt_kafka_probe.h"
@@ -17,6 +18,7 @@
 struct app {
     struct ingest_conf conf;
     struct publisher *pub;
+    struct auth *auth;
     struct otlp_service *svc;
     struct server *srv;
 };
@@ -70,13 +72,14 @@ static void log_server_stats(const struct server *srv)
             (unsigned long long)st.tls_handshake_failures);
 }
 
-/* SIGHUP: certificates and keys are read again (server_reload_tls). */
+/* SIGHUP: certificates, keys and tokens are read again. */
 static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)loop;
     (void)revents;
     struct app *a = w->data;
     server_reload_tls(a->srv, "SIGHUP");
+    auth_reload(a->auth, "SIGHUP");
 }
 
 static const struct kt_shutdown_ops shutdown_ops = {begin, drained, timed_out};
@@ -137,8 +140,8 @@ int main(int argc, char **argv)
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     struct kt_err err = {0};
     int exit_code = 1;
-    /* Bad key material stops the start before Kafka is asked anything. */
-    if (server_check_tls(&a.conf, &err) != 0) {
+    /* Bad key material or tokens stop the start before Kafka is asked anything. */
+    if (server_check_tls(&a.conf, &err) != 0 || auth_check_conf(&a.conf, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
     }
@@ -150,7 +153,11 @@ int main(int argc, char **argv)
         kt_error("kafka producer: %s", err.msg);
         goto out;
     }
-    if (otlp_service_new(&a.conf, a.pub, &a.svc, &err) != 0) {
+    if (auth_new(&a.conf, loop, &a.auth, &err) != 0) {
+        kt_error("%s", err.msg);
+        goto out;
+    }
+    if (otlp_service_new(&a.conf, a.pub, a.auth, &a.svc, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
     }
@@ -173,6 +180,7 @@ out:
      * which cancels their tickets in the publisher. */
     server_free(a.srv);
     otlp_service_free(a.svc);
+    auth_free(a.auth);
     if (a.pub)
         publisher_free(a.pub);
     kt_config_free(&ingest_conf_schema, &a.conf);

@@ -40,6 +40,7 @@ struct json_job {
 struct otlp_service {
     const struct ingest_conf *conf;
     struct publisher *pub;
+    struct auth *auth;
     unsigned validate_flags; /* kt_otlp_validate_flags: what the Kafka encoding needs */
     struct kt_otlp_limits limits;
     struct otlp_service_stats stats;
@@ -125,6 +126,7 @@ static int http_to_rpc_code(int http)
 {
     switch (http) {
     case 400: return KT_GRPC_INVALID_ARGUMENT;
+    case 401: return KT_GRPC_UNAUTHENTICATED;
     case 404: return KT_GRPC_NOT_FOUND;
     case 405:
     case 415: return KT_GRPC_UNIMPLEMENTED;
@@ -138,6 +140,7 @@ static int http_to_grpc(int http)
 {
     switch (http) {
     case 400: return KT_GRPC_INVALID_ARGUMENT;
+    case 401: return KT_GRPC_UNAUTHENTICATED;
     case 404:
     case 405:
     case 415: return KT_GRPC_UNIMPLEMENTED;
@@ -147,14 +150,14 @@ static int http_to_grpc(int http)
     }
 }
 
-/* Fills r->resp with a refusal; the caller sends it (or the protocol layer does). */
-static void set_error(struct srv_req *r, int http_status, const char *msg)
+/* Fills r->resp with a refusal saying msg; the caller sends it (or the protocol layer
+ * does). */
+static void set_error_quiet(struct srv_req *r, int http_status, const char *msg)
 {
     struct srv_resp *rs = &r->resp;
     kt_buf_reset(&rs->body);
     rs->http_status = http_status;
     rs->retry_after = http_status == 503 ? 1 : 0;
-    log_refusal(r, http_status, msg);
     if (r->http2 && is_grpc_request(r)) {
         rs->grpc = true;
         rs->http_status = 200; /* gRPC carries the failure in grpc-status */
@@ -169,6 +172,43 @@ static void set_error(struct srv_req *r, int http_status, const char *msg)
         kt_otlp_json_status(http_to_rpc_code(http_status), msg, &rs->body);
     }
     r->responded = true;
+}
+
+/* A refusal of the client's request, for something in it: logged as it is told. */
+static void set_error(struct srv_req *r, int http_status, const char *msg)
+{
+    log_refusal(r, http_status, msg);
+    set_error_quiet(r, http_status, msg);
+}
+
+/* What a client is told of a failure on kotel-ingest's side (Kafka, the spool): the first
+ * clause of the reason ("kafka: all brokers down", "spool: full"), never what follows it,
+ * which may name files, brokers or topics of the site, and never a path. The whole reason
+ * goes to the log under the request's number, which the client's message gives. */
+static void client_reason(const struct srv_req *r, const char *why, char *out, size_t cap)
+{
+    const char *colon = strchr(why, ':');
+    size_t n = colon != NULL && (colon = strchr(colon + 1, ':')) != NULL ? (size_t)(colon - why)
+                                                                         : strlen(why);
+    const char *slash = memchr(why, '/', n);
+    if (slash != NULL) {
+        while (slash > why && slash[-1] != ' ')
+            slash--;
+        n = (size_t)(slash - why);
+        while (n > 0 && (why[n - 1] == ' ' || why[n - 1] == ':'))
+            n--;
+    }
+    snprintf(out, cap, "%.*s; retry later (kotel-ingest request %llu: its log has the details)",
+             (int)n, why, (unsigned long long)r->id);
+}
+
+/* A failure on kotel-ingest's side: the client gets client_reason, the log all of why. */
+static void set_failure(struct srv_req *r, int http_status, const char *why)
+{
+    char msg[256];
+    log_refusal(r, http_status, why);
+    client_reason(r, why, msg, sizeof(msg));
+    set_error_quiet(r, http_status, msg);
 }
 
 static void set_success(struct srv_req *r, enum kt_signal sig, uint64_t rejected, const char *msg)
@@ -195,13 +235,33 @@ static void set_success(struct srv_req *r, enum kt_signal sig, uint64_t rejected
     r->responded = true;
 }
 
+/* Before anything else about the request is looked at: a client that is not let in learns
+ * nothing of the paths or media types served. */
+static bool authenticate(struct otlp_service *s, struct srv_req *r)
+{
+    if (s->auth == NULL)
+        return true;
+    const char *name;
+    enum auth_result ar = auth_check(s->auth, r->has_authorization ? r->authorization : NULL,
+                                     strlen(r->authorization), &name);
+    if (ar == AUTH_OK) {
+        r->tenant = name;
+        return true;
+    }
+    s->stats.refused_unauthenticated++;
+    set_error(r, 401, auth_result_message(s->auth, ar));
+    if (!r->resp.grpc)
+        r->resp.www_authenticate = s->conf->receiver_auth.scheme;
+    return false;
+}
+
 static void check_headers(void *ctx, struct srv_req *r, int64_t content_length)
 {
-    const struct otlp_service *s = ctx;
+    struct otlp_service *s = ctx;
     const struct ingest_conf *cf = s->conf;
     struct route rt;
     char msg[256];
-    if (r->responded)
+    if (r->responded || !authenticate(s, r))
         return;
     bool grpc = is_grpc_request(r);
     if (!route_lookup(r->path, &rt)) {
@@ -262,7 +322,7 @@ static void publish_done(void *ctx, const struct publisher_result *res)
     } else if (res->status == KT_ETOOBIG) {
         set_error(r, 400, res->message);
     } else {
-        set_error(r, 503, res->message);
+        set_failure(r, 503, res->message);
     }
     srv_req_respond(r);
 }
@@ -359,7 +419,7 @@ static void publish_body(struct otlp_service *s, struct srv_req *r, enum kt_sign
     rc = publisher_submit(s->pub, sig, msg, n_items, wait ? publish_done : NULL, r,
                           wait ? &ticket : NULL, &err);
     if (rc != 0) {
-        set_error(r, rc == KT_EAGAIN ? 503 : 500, err.msg);
+        set_failure(r, rc == KT_EAGAIN ? 503 : 500, err.msg);
         goto respond;
     }
     if (wait) {
@@ -545,7 +605,7 @@ respond:
     srv_req_respond(r);
 }
 
-int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub,
+int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub, struct auth *auth,
                      struct otlp_service **out, struct kt_err *err)
 {
     struct otlp_service *s = calloc(1, sizeof(*s));
@@ -553,6 +613,7 @@ int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub,
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     s->conf = conf;
     s->pub = pub;
+    s->auth = auth;
     s->limits.max_attributes = conf->receiver.max_attributes;
     s->limits.max_string_bytes = conf->receiver.max_string_bytes;
     s->jobs_tail = &s->jobs;
@@ -576,8 +637,10 @@ void otlp_service_free(struct otlp_service *s)
         job_free(j);
     }
     kt_info("service: %llu requests refused over a payload limit ([receiver] max_attributes, "
-            "max_string_bytes, nesting), %llu large OTLP/JSON bodies converted in slices",
+            "max_string_bytes, nesting), %llu refused unauthenticated ([receiver.auth]), %llu "
+            "large OTLP/JSON bodies converted in slices",
             (unsigned long long)s->stats.refused_over_limit,
+            (unsigned long long)s->stats.refused_unauthenticated,
             (unsigned long long)s->stats.json_sliced);
     free(s);
 }

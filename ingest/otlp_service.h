@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "kt_err.h"
 #include "publisher.h"
@@ -15,8 +16,9 @@
 
 struct otlp_service;
 
-/* conf and pub are borrowed and must outlive the service. Returns 0 or KT_ENOMEM. */
-int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub,
+/* conf, pub and auth (NULL: every client is let in) are borrowed and must outlive the
+ * service. Returns 0 or KT_ENOMEM. */
+int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub, struct auth *auth,
                      struct otlp_service **out, struct kt_err *err);
 /* After the server is freed (it abandons its requests through the service). Logs the
  * counters. NULL is ignored. */
@@ -29,6 +31,8 @@ struct otlp_service_stats {
     uint64_t refused_over_limit;
     /* OTLP/JSON bodies large enough to be converted a slice per loop turn. */
     uint64_t json_sliced;
+    /* Requests refused with 401 / UNAUTHENTICATED ([receiver.auth]). */
+    uint64_t refused_unauthenticated;
 };
 void otlp_service_get_stats(const struct otlp_service *s, struct otlp_service_stats *out);
 /* The callbacks for server_new; s must outlive the server. */

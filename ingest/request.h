@@ -40,8 +40,9 @@ struct srv_resp {
     struct kt_buf body;       /* for gRPC: the framed message; empty for errors */
     bool grpc;                /* answer with gRPC trailers */
     int grpc_status;
-    char grpc_message[512]; /* already percent-encoded */
-    unsigned retry_after;   /* seconds; 0 = no Retry-After header */
+    char grpc_message[512];       /* already percent-encoded */
+    unsigned retry_after;         /* seconds; 0 = no Retry-After header */
+    const char *www_authenticate; /* a 401's challenge (WWW-Authenticate), NULL: none */
 };
 
 struct srv_req {
@@ -64,14 +65,20 @@ struct srv_req {
     char content_type[64];
     char content_encoding[32];
     char grpc_encoding[32];
+    /* The Authorization header's value, cut at the buffer's size (longer than any scheme
+     * and token [receiver.auth] accepts, so a cut value never matches one). */
+    char authorization[320];
+    bool has_authorization;
     bool headers_done;
     bool complete;        /* the whole body has arrived */
     bool expect_continue; /* HTTP/1.1 Expect: 100-continue */
     int early_status;     /* body refused while arriving (413: too big; 503: over the bodies'
                            * memory budget): answer without reading the rest */
     struct kt_buf body;
-    /* The service's: what it keeps for the request while it is handled (its ticket). */
+    /* The service's: what it keeps for the request while it is handled (its ticket), and
+     * whom it authenticated the request as (NULL: no one in particular). */
     void *svc_data;
+    const char *tenant;
     /* The answer. */
     bool responded; /* resp is filled in */
     struct srv_resp resp;

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conn.h"
+#include "kt_file_stamp.h"
 #include "kt_log.h"
 #include "kt_tls.h"
 #include "protocol.h"
@@ -47,15 +47,6 @@ struct srv_listener {
     bool tls;         /* its connections speak TLS with the server's current context */
 };
 
-/* What a file looked like when [receiver.tls] was last (re)loaded: a change of any of
- * these reloads it. */
-struct file_stamp {
-    struct timespec mtime;
-    off_t size;
-    ino_t ino;
-    bool present;
-};
-
 #define TLS_FILES 3 /* cert_file, key_file, client_ca_file */
 
 struct server {
@@ -71,8 +62,8 @@ struct server {
     /* [receiver.tls]: the context new connections get (each holds a reference, so the
      * previous one lives on with its connections after a reload), NULL without TLS. */
     struct kt_tls_ctx *tls;
-    ev_timer tls_check; /* reload_check_interval */
-    struct file_stamp tls_stamps[TLS_FILES];
+    ev_timer tls_check;                         /* reload_check_interval */
+    struct kt_file_stamp tls_stamps[TLS_FILES]; /* as last (re)loaded */
     /* One line per refused connection would let a flood of them flood the log too. */
     struct kt_log_limit refused_log, peer_log, evict_log, starved_log, accept_log;
 };
@@ -451,33 +442,14 @@ int server_check_tls(const struct ingest_conf *conf, struct kt_err *err)
     return rc;
 }
 
-static void tls_stamp(const char *path, struct file_stamp *st)
-{
-    struct stat sb;
-    *st = (struct file_stamp){0};
-    if (path == NULL || path[0] == '\0' || stat(path, &sb) != 0)
-        return;
-    st->mtime = sb.st_mtim;
-    st->size = sb.st_size;
-    st->ino = sb.st_ino;
-    st->present = true;
-}
-
 /* Stamps the files as they are now; true if any differs from the stamp before. */
 static bool tls_restamp(struct server *s)
 {
     const char *paths[TLS_FILES] = {s->conf->receiver_tls.cert_file, s->conf->receiver_tls.key_file,
                                     s->conf->receiver_tls.client_ca_file};
     bool changed = false;
-    for (int i = 0; i < TLS_FILES; i++) {
-        struct file_stamp now;
-        tls_stamp(paths[i], &now);
-        const struct file_stamp *was = &s->tls_stamps[i];
-        if (now.present != was->present || now.size != was->size || now.ino != was->ino ||
-            now.mtime.tv_sec != was->mtime.tv_sec || now.mtime.tv_nsec != was->mtime.tv_nsec)
-            changed = true;
-        s->tls_stamps[i] = now;
-    }
+    for (int i = 0; i < TLS_FILES; i++)
+        changed |= kt_file_stamp_update(&s->tls_stamps[i], paths[i]);
     return changed;
 }
 

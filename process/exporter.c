@@ -1,13 +1,11 @@
 #include "exporter.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "kt_grpc.h"
@@ -225,36 +223,9 @@ static void hdrs_finish(struct hdrs *l)
 static int read_value_file(const char *key, const char *path, struct kt_buf *out,
                            struct kt_err *err)
 {
-    kt_buf_reset(out);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return kt_err_set(err, KT_EINVAL, "[exporter] headers: '%s': cannot read %s: %s", key, path,
-                          strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0) {
-        char what[192];
-        snprintf(what, sizeof(what), "[exporter] headers: '%s'", key);
-        kt_secret_file_check(&st, what, path);
-    }
-    int rc = 0;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        if (out->len + n > HEADER_FILE_MAX) {
-            rc = kt_err_set(err, KT_EINVAL, "[exporter] headers: '%s': %s is over %d bytes", key,
-                            path, HEADER_FILE_MAX);
-            goto out;
-        }
-        if (kt_buf_append(out, buf, n) != 0) {
-            rc = kt_err_set(err, KT_ENOMEM, "out of memory");
-            goto out;
-        }
-    }
-    if (ferror(f))
-        rc = kt_err_set(err, KT_EINVAL, "[exporter] headers: '%s': cannot read %s: %s", key, path,
-                        strerror(errno));
-out:
-    fclose(f);
+    char what[192];
+    snprintf(what, sizeof(what), "[exporter] headers: '%s'", key);
+    int rc = kt_secret_read_file(what, path, HEADER_FILE_MAX, out, err);
     while (rc == 0 && out->len > 0 && isspace(out->p[out->len - 1]))
         out->len--;
     return rc;

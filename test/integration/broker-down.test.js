@@ -66,6 +66,13 @@ async function exportOne(ingest, via) {
   return { ok, status, ms, traceId, detail };
 }
 
+// A failure on kotel-ingest's side tells the client its first clause and the request's
+// number, never the brokers' addresses (the log has those).
+function assertSafeReason(detail, broker) {
+  assert.match(detail, /kafka: [^;:/]+; retry later \(kotel-ingest request \d+: its log has the details\)/, detail);
+  for (const hostPort of broker.bootstrap.split(',')) assert.ok(!detail.includes(hostPort), `the client was told a broker address: ${detail}`);
+}
+
 test('broker down: 503 / UNAVAILABLE within kafka.timeout, then recovery, and nothing acknowledged is lost', { timeout: 240000 }, async (t) => {
   await withStack({ ingest: { sets: { 'kafka.timeout': `${KAFKA_TIMEOUT_MS}ms` } } }, async ({ broker, ingest }) => {
     const acked = [];
@@ -89,6 +96,7 @@ test('broker down: 503 / UNAVAILABLE within kafka.timeout, then recovery, and no
       const r = record(await exportOne(ingest, 'http'));
       assert.equal(r.status, 503, `HTTP ${r.status} after ${r.ms.toFixed(0)} ms: ${r.detail}`);
       assert.ok(r.ms <= REFUSAL_BOUND_MS, `refused after ${r.ms.toFixed(0)} ms (kafka.timeout ${KAFKA_TIMEOUT_MS} ms)`);
+      assertSafeReason(r.detail, broker);
       t.diagnostic(`HTTP refused after ${r.ms.toFixed(0)} ms`);
     });
 
@@ -96,6 +104,7 @@ test('broker down: 503 / UNAVAILABLE within kafka.timeout, then recovery, and no
       const r = record(await exportOne(ingest, 'grpc'));
       assert.equal(r.status, GRPC.UNAVAILABLE, `grpc-status ${r.status} after ${r.ms.toFixed(0)} ms: ${r.detail}`);
       assert.ok(r.ms <= REFUSAL_BOUND_MS, `refused after ${r.ms.toFixed(0)} ms (kafka.timeout ${KAFKA_TIMEOUT_MS} ms)`);
+      assertSafeReason(r.detail, broker);
       t.diagnostic(`gRPC refused after ${r.ms.toFixed(0)} ms`);
     });
 

@@ -2,16 +2,17 @@
 // Reads Kafka topics with kcat, binary-safe.
 //
 // kcat's -J output and plain %k/%s formats cannot carry binary protobuf reliably, so each
-// message is printed as a text header with the key and payload lengths, followed by the raw
-// key and payload bytes:
-//     "<partition> <offset> <keylen> <payloadlen>\n" <key bytes> <payload bytes>
-// (%K / %S print -1 for a NULL key / payload, which then has no bytes.)
+// message is printed as a text header with the key and payload lengths and the record
+// headers, followed by the raw key and payload bytes:
+//     "<partition> <offset> <keylen> <payloadlen> <name=value,...>\n" <key bytes> <payload bytes>
+// (%K / %S print -1 for a NULL key / payload, which then has no bytes; the headers are for
+// the tests' own plain names and values, which hold no ',' or '=' or newline.)
 
 const { spawn } = require('node:child_process');
 const { sleep } = require('./ports');
 
-const FORMAT = '%p %o %K %S\\n%k%s';
-const HEADER = /^(\d+) (\d+) (-?\d+) (-?\d+)$/;
+const FORMAT = '%p %o %K %S %h\\n%k%s';
+const HEADER = /^(\d+) (\d+) (-?\d+) (-?\d+) (.*)$/;
 
 function parseKcat(buf) {
   const out = [];
@@ -23,7 +24,12 @@ function parseKcat(buf) {
     const m = HEADER.exec(header);
     if (!m) throw new Error(`kcat output: bad header '${header.slice(0, 80)}' at byte ${pos}`);
     pos = nl + 1;
-    const [partition, offset, klen, vlen] = m.slice(1).map(Number);
+    const [partition, offset, klen, vlen] = m.slice(1, 5).map(Number);
+    const headers = {};
+    for (const kv of m[5] ? m[5].split(',') : []) {
+      const i = kv.indexOf('=');
+      headers[kv.slice(0, i)] = kv.slice(i + 1);
+    }
     let key = null;
     let value = null;
     if (klen >= 0) {
@@ -35,7 +41,7 @@ function parseKcat(buf) {
       pos += vlen;
     }
     if (pos > buf.length) throw new Error(`kcat output: message at ${partition}/${offset} is truncated`);
-    out.push({ partition, offset, key, keyString: key === null ? null : key.toString('latin1'), value });
+    out.push({ partition, offset, key, keyString: key === null ? null : key.toString('latin1'), value, headers });
   }
   return out;
 }
