@@ -653,6 +653,10 @@ struct loader {
     const char *path;
     int *file_line;  /* per option: line of its first assignment in the file, 0 if none */
     unsigned *n_set; /* per option: --set overrides applied so far */
+    /* The first secret option given a non-empty value in the file, and its line (0: none):
+     * that makes the file a secret file. An empty one, as in the shipped examples, does not. */
+    size_t secret_opt;
+    int secret_line;
     struct seen_entry *seen;
     size_t n_seen;
     FILE *f;
@@ -936,8 +940,13 @@ static int apply(struct loader *ld, size_t i, const char *sub, const char *raw,
             kt_err_set(ld->err, rc, "invalid value (not shown: the option is secret)");
         break;
     }
+    bool empty = raw[strspn(raw, " \t\"")] == '\0';
     free(val);
     if (rc == 0) {
+        if (w->from == FROM_FILE && (o->flags & KT_OPT_SECRET) && !empty && ld->secret_line == 0) {
+            ld->secret_opt = i;
+            ld->secret_line = w->line;
+        }
         if (w->from == FROM_FILE && ld->file_line[i] == 0)
             ld->file_line[i] = w->line;
         else if (w->from == FROM_SET)
@@ -1217,15 +1226,12 @@ static int load_file(struct loader *ld, const char *path)
     fclose(ld->f);
     ld->f = NULL;
     /* A file that holds a secret value (a password, a header value) is a secret file. */
-    for (size_t i = 0; r == 0 && ld->rc == 0 && i < ld->schema->n_opts; i++) {
-        const struct kt_option *o = &ld->schema->opts[i];
-        if ((o->flags & KT_OPT_SECRET) && ld->file_line[i] != 0) {
-            char what[160];
-            snprintf(what, sizeof(what), "%s:%d: [%s] %s is secret", path, ld->file_line[i],
-                     o->section, o->key);
-            kt_secret_file_check(&st, what, path);
-            break;
-        }
+    if (r == 0 && ld->rc == 0 && ld->secret_line != 0) {
+        const struct kt_option *o = &ld->schema->opts[ld->secret_opt];
+        char what[160];
+        snprintf(what, sizeof(what), "%s:%d: [%s] %s is secret", path, ld->secret_line, o->section,
+                 o->key);
+        kt_secret_file_check(&st, what, path);
     }
     if (r == -2)
         return kt_err_set(ld->err, KT_ENOMEM, "%s: out of memory", path);

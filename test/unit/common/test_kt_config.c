@@ -258,6 +258,9 @@ static void test_secret_file_readable_by_others_is_warned_about(void **state)
         {"[main]\nname = x\n[auth]\npassword = hunter2\n", 0644, true},
         {"[main]\nname = x\n[auth]\npassword = hunter2\n", 0600, false},
         {"[main]\nname = x\n", 0644, false},
+        /* An empty secret, as in the shipped example files, is no secret. */
+        {"[main]\nname = x\n[auth]\npassword =\n", 0644, false},
+        {"[main]\nname = x\n[auth]\npassword = \"\"\n", 0644, false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct tconf c = {0};
