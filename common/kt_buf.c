@@ -1,5 +1,7 @@
 #include "kt_buf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +67,25 @@ int kt_buf_append(struct kt_buf *b, const void *p, size_t n)
         return rc;
     memcpy(b->p + b->len, p, n);
     b->len += n;
+    return 0;
+}
+
+int kt_buf_printf(struct kt_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return KT_EINVAL;
+    /* vsnprintf writes the NUL too: room for it, though it is not kept. */
+    int rc = kt_buf_reserve(b, (size_t)n + 1);
+    if (rc != 0)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
     return 0;
 }
 

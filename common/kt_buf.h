@@ -32,6 +32,8 @@ size_t kt_buf_grown_cap(const struct kt_buf *b, size_t extra);
 int kt_buf_reserve(struct kt_buf *b, size_t extra);
 int kt_buf_append(struct kt_buf *b, const void *p, size_t n);
 int kt_buf_append_byte(struct kt_buf *b, uint8_t c);
+/* Appends printf-formatted text (no NUL). Returns 0 or KT_ENOMEM. */
+int kt_buf_printf(struct kt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends a protobuf base-128 varint. */
 int kt_buf_append_varint(struct kt_buf *b, uint64_t v);
 /* Keeps the storage, forgets the contents. */

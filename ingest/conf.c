@@ -142,6 +142,10 @@ static const struct kt_option ingest_options[] = {
      "message; never: written to the kernel only (survives a crash of the process, not of the "
      "machine)."},
 
+    {"admin", "endpoint", KT_OPT_STRING, "127.0.0.1:13133", OFF(admin.endpoint), NULL, 0,
+     "Where /metrics (Prometheus), /healthz and /readyz are served (host:port; port 0: any "
+     "free one, logged at start); empty: nowhere."},
+
     {"service", "log_level", KT_OPT_ENUM, "info", OFF(service.log_level), "debug|info|warn|error",
      0, "Least severe log level written to stderr."},
     {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms), NULL,

@@ -91,6 +91,9 @@ struct ingest_conf {
         int fsync; /* enum spool_fsync (spool.h) */
     } spool;
     struct {
+        char *endpoint; /* "": off */
+    } admin;
+    struct {
         int log_level; /* enum kt_log_level */
         uint64_t shutdown_timeout_ms;
     } service;

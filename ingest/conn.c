@@ -311,6 +311,7 @@ struct conn *conn_new(struct conn_list *l, int fd, const char *peer, const uint8
     memcpy(c->addr, addr, 16);
     list_push_head(l, c);
     l->n++;
+    l->stats.connections_accepted++;
     ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
     ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
     ev_init(&c->timer, conn_timer_cb);

@@ -5,6 +5,7 @@
 
 #include <ev.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "conf.h"
 #include "kt_cli.h"
@@ -21,6 +22,7 @@ struct app {
     struct auth *auth;
     struct otlp_service *svc;
     struct server *srv;
+    struct admin *admin;
 };
 
 static void begin(void *ctx)
@@ -166,6 +168,11 @@ int main(int argc, char **argv)
         kt_error("%s", err.msg);
         goto out;
     }
+    const struct admin_parts parts = {.conf = &a.conf, .srv = a.srv, .svc = a.svc, .pub = a.pub};
+    if (admin_new(loop, &parts, &a.admin, &err) != 0) {
+        kt_error("%s", err.msg);
+        goto out;
+    }
     kt_shutdown_init(&sd, loop, a.conf.service.shutdown_timeout_ms, &shutdown_ops, &a);
     ev_signal_init(&hup, sighup_cb, SIGHUP);
     hup.data = &a;
@@ -178,6 +185,7 @@ int main(int argc, char **argv)
 out:
     /* The server first: closing its connections abandons their requests in the service,
      * which cancels their tickets in the publisher. */
+    admin_free(a.admin);
     server_free(a.srv);
     otlp_service_free(a.svc);
     auth_free(a.auth);

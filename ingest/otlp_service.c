@@ -8,6 +8,7 @@
  * and partial_success when some items were refused. */
 #include "otlp_service.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_otlp_wire.h"
+#include "kt_prom.h"
 
 /* An OTLP/JSON body larger than this is converted a slice of about this many bytes per
  * loop turn, so the loop serves other connections in between instead of stalling for the
@@ -37,6 +39,25 @@ struct json_job {
     struct json_job *next;
 };
 
+/* How a request arrived, for the metrics. */
+enum proto { PROTO_GRPC, PROTO_HTTP_PROTOBUF, PROTO_HTTP_JSON, PROTO_COUNT };
+static const char *const proto_names[PROTO_COUNT] = {"grpc", "http/protobuf", "http/json"};
+
+/* The statuses answered, as OTLP/HTTP would say them (gRPC answers are counted by the
+ * status they stand for); the last slot holds any other. */
+static const int status_slots[] = {200, 400, 401, 404, 405, 413, 415, 500, 503};
+#define N_STATUS (sizeof(status_slots) / sizeof(status_slots[0]))
+
+/* Counted on the loop, written out by otlp_service_metrics. Signal slot KT_SIGNAL_COUNT
+ * holds requests for no signal's path. */
+struct svc_metrics {
+    uint64_t requests[KT_SIGNAL_COUNT + 1][PROTO_COUNT][N_STATUS + 1];
+    uint64_t items_received[KT_SIGNAL_COUNT][PROTO_COUNT];
+    uint64_t items_accepted[KT_SIGNAL_COUNT][PROTO_COUNT];
+    uint64_t items_refused[KT_SIGNAL_COUNT][PROTO_COUNT];
+    struct kt_hist latency[KT_SIGNAL_COUNT][PROTO_COUNT];
+};
+
 struct otlp_service {
     const struct ingest_conf *conf;
     struct publisher *pub;
@@ -44,6 +65,7 @@ struct otlp_service {
     unsigned validate_flags; /* kt_otlp_validate_flags: what the Kafka encoding needs */
     struct kt_otlp_limits limits;
     struct otlp_service_stats stats;
+    struct svc_metrics m;
     /* Large JSON bodies, converted one at a time in arrival order (one output buffer
      * growing at a time, not one per client). */
     struct json_job *jobs, **jobs_tail;
@@ -53,6 +75,7 @@ struct otlp_service {
 };
 
 enum body_type { BODY_PROTO, BODY_JSON };
+
 
 struct route {
     enum kt_signal sig;
@@ -83,6 +106,45 @@ static bool media_is(const char *ct, const char *want)
 static bool is_grpc_request(const struct srv_req *r)
 {
     return strncasecmp(r->content_type, "application/grpc", 16) == 0;
+}
+
+static enum proto proto_of(const struct srv_req *r)
+{
+    if (is_grpc_request(r))
+        return PROTO_GRPC;
+    return media_is(r->content_type, "application/json") ? PROTO_HTTP_JSON : PROTO_HTTP_PROTOBUF;
+}
+
+/* The signal slot of r's path (KT_SIGNAL_COUNT: none). */
+static int sig_of(const struct srv_req *r)
+{
+    struct route rt;
+    return route_lookup(r->path, &rt) ? (int)rt.sig : KT_SIGNAL_COUNT;
+}
+
+/* Counts r's answer (the status OTLP/HTTP gives it) and how long r took. */
+static void count_answer(struct srv_req *r, int http_status)
+{
+    struct otlp_service *s = srv_req_service(r);
+    int sig = sig_of(r);
+    enum proto pr = proto_of(r);
+    size_t slot = 0;
+    while (slot < N_STATUS && status_slots[slot] != http_status)
+        slot++;
+    s->m.requests[sig][pr][slot]++;
+    if (sig < KT_SIGNAL_COUNT)
+        kt_hist_observe(&s->m.latency[sig][pr], ev_now(r->loop) - r->started);
+}
+
+/* Counts items of r (a signal's request) that Kafka took and that were refused. */
+static void count_items(struct srv_req *r, uint64_t accepted, uint64_t refused)
+{
+    struct otlp_service *s = srv_req_service(r);
+    int sig = sig_of(r);
+    if (sig == KT_SIGNAL_COUNT)
+        return;
+    s->m.items_accepted[sig][proto_of(r)] += accepted;
+    s->m.items_refused[sig][proto_of(r)] += refused;
 }
 
 static void put_varint_field(struct kt_buf *b, unsigned field, uint64_t v)
@@ -155,6 +217,7 @@ static int http_to_grpc(int http)
 static void set_error_quiet(struct srv_req *r, int http_status, const char *msg)
 {
     struct srv_resp *rs = &r->resp;
+    count_answer(r, http_status);
     kt_buf_reset(&rs->body);
     rs->http_status = http_status;
     rs->retry_after = http_status == 503 ? 1 : 0;
@@ -214,6 +277,7 @@ static void set_failure(struct srv_req *r, int http_status, const char *why)
 static void set_success(struct srv_req *r, enum kt_signal sig, uint64_t rejected, const char *msg)
 {
     struct srv_resp *rs = &r->resp;
+    count_answer(r, 200);
     kt_buf_reset(&rs->body);
     rs->http_status = 200;
     if (is_grpc_request(r)) {
@@ -317,6 +381,10 @@ static void publish_done(void *ctx, const struct publisher_result *res)
     struct route rt;
     r->svc_data = NULL;
     route_lookup(r->path, &rt);
+    if (res->status == 0)
+        count_items(r, r->svc_items - res->n_rejected, res->n_rejected);
+    else
+        count_items(r, 0, r->svc_items);
     if (res->status == 0) {
         set_success(r, rt.sig, res->n_rejected, res->message);
     } else if (res->status == KT_ETOOBIG) {
@@ -414,11 +482,14 @@ static void publish_body(struct otlp_service *s, struct srv_req *r, enum kt_sign
         set_success(r, sig, 0, "");
         goto respond;
     }
+    r->svc_items = n_items;
+    s->m.items_received[sig][proto_of(r)] += n_items;
     bool wait = s->conf->receiver.ack == INGEST_ACK_KAFKA;
     struct publisher_ticket *ticket = NULL;
     rc = publisher_submit(s->pub, sig, msg, n_items, wait ? publish_done : NULL, r,
                           wait ? &ticket : NULL, &err);
     if (rc != 0) {
+        count_items(r, 0, n_items);
         set_failure(r, rc == KT_EAGAIN ? 503 : 500, err.msg);
         goto respond;
     }
@@ -428,6 +499,7 @@ static void publish_body(struct otlp_service *s, struct srv_req *r, enum kt_sign
         srv_req_release_body(r);
         return;
     }
+    count_items(r, n_items, 0);
     set_success(r, sig, 0, "");
 respond:
     kt_buf_free(pb);
@@ -617,6 +689,9 @@ int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub, stru
     s->limits.max_attributes = conf->receiver.max_attributes;
     s->limits.max_string_bytes = conf->receiver.max_string_bytes;
     s->jobs_tail = &s->jobs;
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        for (int j = 0; j < PROTO_COUNT; j++)
+            kt_hist_init(&s->m.latency[i][j], kt_hist_latency_bounds, kt_hist_latency_n);
     ev_check_init(&s->slice, slice_cb);
     s->slice.data = s;
     ev_idle_init(&s->awake, awake_cb);
@@ -643,6 +718,78 @@ void otlp_service_free(struct otlp_service *s)
             (unsigned long long)s->stats.refused_unauthenticated,
             (unsigned long long)s->stats.json_sliced);
     free(s);
+}
+
+void otlp_service_metrics(const struct otlp_service *s, struct kt_buf *b)
+{
+    const struct svc_metrics *m = &s->m;
+    char labels[160];
+    kt_prom_family(b, "kotel_ingest_requests_total", "counter",
+                   "Export requests answered, by signal (none: a path of no signal), protocol and "
+                   "the status OTLP/HTTP gives the answer (gRPC answers count as the status they "
+                   "stand for; other: one of no listed status).");
+    for (int sig = 0; sig <= KT_SIGNAL_COUNT; sig++)
+        for (int pr = 0; pr < PROTO_COUNT; pr++)
+            for (size_t st = 0; st <= N_STATUS; st++) {
+                if (m->requests[sig][pr][st] == 0)
+                    continue;
+                char code[8];
+                if (st < N_STATUS)
+                    snprintf(code, sizeof(code), "%d", status_slots[st]);
+                else
+                    snprintf(code, sizeof(code), "other");
+                snprintf(labels, sizeof(labels), "signal=\"%s\",protocol=\"%s\",status=\"%s\"",
+                         sig < KT_SIGNAL_COUNT ? kt_signal_name((enum kt_signal)sig) : "none",
+                         proto_names[pr], code);
+                kt_prom_u64(b, "kotel_ingest_requests_total", labels, m->requests[sig][pr][st]);
+            }
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } items[] = {
+        {"kotel_ingest_items_received_total",
+         "Items (spans, metric data points, log records) in requests that decoded and passed "
+         "the checks.",
+         offsetof(struct svc_metrics, items_received)},
+        {"kotel_ingest_items_accepted_total",
+         "Items acknowledged by Kafka (with [receiver] ack = received: handed to the producer).",
+         offsetof(struct svc_metrics, items_accepted)},
+        {"kotel_ingest_items_refused_total",
+         "Items of requests that decoded but were refused: Kafka unavailable, too slow or "
+         "failing, or an item over [kafka] max_message_bytes.",
+         offsetof(struct svc_metrics, items_refused)},
+    };
+    for (size_t k = 0; k < sizeof(items) / sizeof(items[0]); k++) {
+        const uint64_t(*v)[PROTO_COUNT] =
+            (const uint64_t(*)[PROTO_COUNT])((const char *)m + items[k].off);
+        kt_prom_family(b, items[k].name, "counter", items[k].help);
+        for (int sig = 0; sig < KT_SIGNAL_COUNT; sig++)
+            for (int pr = 0; pr < PROTO_COUNT; pr++) {
+                snprintf(labels, sizeof(labels), "signal=\"%s\",protocol=\"%s\"",
+                         kt_signal_name((enum kt_signal)sig), proto_names[pr]);
+                kt_prom_u64(b, items[k].name, labels, v[sig][pr]);
+            }
+    }
+    kt_prom_family(b, "kotel_ingest_request_duration_seconds", "histogram",
+                   "Time from a request's first bytes to its answer (for an accepted request: "
+                   "until Kafka acknowledged all of it).");
+    for (int sig = 0; sig < KT_SIGNAL_COUNT; sig++)
+        for (int pr = 0; pr < PROTO_COUNT; pr++) {
+            snprintf(labels, sizeof(labels), "signal=\"%s\",protocol=\"%s\"",
+                     kt_signal_name((enum kt_signal)sig), proto_names[pr]);
+            kt_prom_hist(b, "kotel_ingest_request_duration_seconds", labels, &m->latency[sig][pr]);
+        }
+    kt_prom_family(b, "kotel_ingest_requests_refused_total", "counter",
+                   "Requests refused by a check of the receiver, by reason: over a payload limit "
+                   "([receiver] max_attributes, max_string_bytes, nesting), unauthenticated "
+                   "([receiver.auth]).");
+    kt_prom_u64(b, "kotel_ingest_requests_refused_total", "reason=\"over_limit\"",
+                s->stats.refused_over_limit);
+    kt_prom_u64(b, "kotel_ingest_requests_refused_total", "reason=\"unauthenticated\"",
+                s->stats.refused_unauthenticated);
+    kt_prom_family(b, "kotel_ingest_json_sliced_total", "counter",
+                   "Large OTLP/JSON bodies converted a slice per loop turn.");
+    kt_prom_u64(b, "kotel_ingest_json_sliced_total", NULL, s->stats.json_sliced);
 }
 
 void otlp_service_get_stats(const struct otlp_service *s, struct otlp_service_stats *out)

@@ -35,6 +35,9 @@ struct otlp_service_stats {
     uint64_t refused_unauthenticated;
 };
 void otlp_service_get_stats(const struct otlp_service *s, struct otlp_service_stats *out);
+/* Appends the service's metrics (requests by signal, protocol and status, items received,
+ * accepted and refused, request latency) in the Prometheus text format. */
+void otlp_service_metrics(const struct otlp_service *s, struct kt_buf *b);
 /* The callbacks for server_new; s must outlive the server. */
 struct srv_service otlp_service_callbacks(struct otlp_service *s);
 

@@ -50,6 +50,11 @@ void srv_reqs_free(struct srv_reqs *rs)
     free(rs);
 }
 
+void *srv_req_service(const struct srv_req *r)
+{
+    return r->reqs->svc.ctx;
+}
+
 const struct srv_req_limits *srv_reqs_limits(const struct srv_reqs *rs)
 {
     return &rs->lim;

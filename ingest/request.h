@@ -79,6 +79,7 @@ struct srv_req {
      * whom it authenticated the request as (NULL: no one in particular). */
     void *svc_data;
     const char *tenant;
+    uint64_t svc_items; /* items in its body, once decoded */
     /* The answer. */
     bool responded; /* resp is filled in */
     struct srv_resp resp;
@@ -135,6 +136,8 @@ void srv_req_release_body(struct srv_req *r);
 
 /* ---- for the service ---- */
 
+/* The ctx of the service r was handed to (struct srv_service). */
+void *srv_req_service(const struct srv_req *r);
 /* r->resp is filled in (r->responded): sends it on the request's protocol. r may be freed
  * on return. */
 void srv_req_respond(struct srv_req *r);

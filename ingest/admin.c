@@ -1,0 +1,167 @@
+#include "admin.h"
+
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "kt_admin.h"
+#include "kt_log.h"
+#include "kt_prom.h"
+
+struct admin {
+    struct admin_parts parts;
+    struct kt_admin *http;
+};
+
+/* The receiver's connection counters, each a counter family of its own. */
+static void write_server(struct kt_buf *b, const struct srv_stats *st)
+{
+    kt_prom_family(b, "kotel_ingest_connections_open", "gauge", "Client connections open.");
+    kt_prom_u64(b, "kotel_ingest_connections_open", NULL, st->connections_open);
+    kt_prom_family(b, "kotel_ingest_connections_accepted_total", "counter",
+                   "Client connections accepted.");
+    kt_prom_u64(b, "kotel_ingest_connections_accepted_total", NULL, st->connections_accepted);
+    kt_prom_family(b, "kotel_ingest_connections_refused_total", "counter",
+                   "Connections closed on accept, by reason: at [receiver] max_connections, at "
+                   "max_connections_per_peer, out of file descriptors.");
+    kt_prom_u64(b, "kotel_ingest_connections_refused_total", "reason=\"max_connections\"",
+                st->refused_max_connections);
+    kt_prom_u64(b, "kotel_ingest_connections_refused_total", "reason=\"max_connections_per_peer\"",
+                st->refused_per_peer);
+    kt_prom_u64(b, "kotel_ingest_connections_refused_total", "reason=\"no_descriptor\"",
+                st->refused_no_descriptor);
+    kt_prom_family(b, "kotel_ingest_connections_closed_total", "counter",
+                   "Connections kotel-ingest closed, by reason: idle the longest to make room, "
+                   "idle_timeout, header_timeout, body_timeout, a header section over "
+                   "max_header_bytes, HTTP/2 floods and protocol errors, failed TLS handshakes.");
+    const struct {
+        const char *reason;
+        uint64_t v;
+    } closed[] = {
+        {"evicted_idle", st->evicted_idle},
+        {"idle_timeout", st->idle_timeouts},
+        {"header_timeout", st->header_timeouts},
+        {"body_timeout", st->body_timeouts},
+        {"header_too_large", st->header_too_large},
+        {"h2_reset_flood", st->h2_reset_floods},
+        {"h2_continuation_flood", st->h2_continuation_floods},
+        {"h2_protocol_error", st->h2_protocol_errors},
+        {"tls_handshake_failed", st->tls_handshake_failures},
+    };
+    char labels[64];
+    for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++) {
+        snprintf(labels, sizeof(labels), "reason=\"%s\"", closed[i].reason);
+        kt_prom_u64(b, "kotel_ingest_connections_closed_total", labels, closed[i].v);
+    }
+}
+
+static void write_publisher(struct kt_buf *b, const struct publisher_stats *st)
+{
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } c[] = {
+        {"kotel_ingest_kafka_messages_produced_total",
+         "Kafka messages handed to the producer (spooled ones once drained included).",
+         st->messages_produced},
+        {"kotel_ingest_kafka_messages_delivered_total", "Kafka messages Kafka acknowledged.",
+         st->messages_delivered},
+        {"kotel_ingest_kafka_messages_failed_total",
+         "Kafka messages whose delivery failed and that were not spooled.", st->messages_failed},
+        {"kotel_ingest_spool_messages_written_total",
+         "Kafka messages appended to the [spool] while Kafka could not take them.",
+         st->messages_spooled},
+        {"kotel_ingest_spool_messages_drained_total",
+         "Spooled messages taken from the spool and acknowledged by Kafka.",
+         st->messages_drained},
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        kt_prom_family(b, c[i].name, "counter", c[i].help);
+        kt_prom_u64(b, c[i].name, NULL, c[i].v);
+    }
+    kt_prom_family(b, "kotel_ingest_kafka_messages_in_flight", "gauge",
+                   "Kafka messages produced and not yet acknowledged or failed.");
+    uint64_t done = st->messages_delivered + st->messages_failed;
+    kt_prom_u64(b, "kotel_ingest_kafka_messages_in_flight", NULL,
+                st->messages_produced > done ? st->messages_produced - done : 0);
+}
+
+static void metrics_page(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
+{
+    (void)req;
+    const struct admin *a = ctx;
+    struct kt_buf *b = &resp->body;
+    resp->content_type = KT_PROM_CONTENT_TYPE;
+    kt_prom_family(b, "kotel_build_info", "gauge", "The kotel build running: always 1.");
+    kt_buf_printf(b, "kotel_build_info{tier=\"ingest\",version=\"%s\"} 1\n", KT_VERSION);
+    otlp_service_metrics(a->parts.svc, b);
+    struct srv_stats ss;
+    server_get_stats(a->parts.srv, &ss);
+    write_server(b, &ss);
+    struct publisher_stats ps;
+    publisher_get_stats(a->parts.pub, &ps);
+    write_publisher(b, &ps);
+    kt_prom_family(b, "kotel_ingest_ready", "gauge",
+                   "1 when requests are let in, 0 while they are refused (see /readyz).");
+    kt_prom_u64(b, "kotel_ingest_ready", NULL, publisher_refusing(a->parts.pub) == NULL);
+    kt_prom_process(b);
+}
+
+static void healthz_page(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
+{
+    (void)ctx;
+    (void)req;
+    resp->content_type = "application/json";
+    kt_buf_printf(&resp->body, "{\"status\":\"ok\"}\n");
+}
+
+static void readyz_page(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
+{
+    (void)req;
+    const struct admin *a = ctx;
+    resp->content_type = "application/json";
+    const char *why = publisher_refusing(a->parts.pub);
+    if (why == NULL) {
+        kt_buf_printf(&resp->body, "{\"ready\":true}\n");
+        return;
+    }
+    resp->status = 503;
+    json_t *o = json_pack("{s:b,s:s}", "ready", 0, "reason", why);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    kt_buf_printf(&resp->body, "%s\n", text != NULL ? text : "{\"ready\":false}");
+    free(text);
+    json_decref(o);
+}
+
+int admin_new(struct ev_loop *loop, const struct admin_parts *parts, struct admin **out,
+              struct kt_err *err)
+{
+    *out = NULL;
+    const char *ep = parts->conf->admin.endpoint;
+    if (ep == NULL || ep[0] == '\0')
+        return 0;
+    struct admin *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    a->parts = *parts;
+    int rc = kt_admin_new(loop, ep, "[admin] endpoint", &a->http, err);
+    if (rc == 0 && (kt_admin_route(a->http, "/metrics", metrics_page, a) != 0 ||
+                    kt_admin_route(a->http, "/healthz", healthz_page, a) != 0 ||
+                    kt_admin_route(a->http, "/readyz", readyz_page, a) != 0))
+        rc = kt_err_set(err, KT_ENOMEM, "out of memory");
+    if (rc != 0) {
+        admin_free(a);
+        return rc;
+    }
+    kt_info("admin: /metrics, /healthz and /readyz on %s (port %d)", ep, kt_admin_port(a->http));
+    *out = a;
+    return 0;
+}
+
+void admin_free(struct admin *a)
+{
+    if (a == NULL)
+        return;
+    kt_admin_free(a->http);
+    free(a);
+}

@@ -1,0 +1,30 @@
+/* admin: kotel-ingest's [admin] endpoint: /metrics in the Prometheus text format, /healthz
+ * and /readyz, served on the ingest loop by kt_admin. */
+#ifndef INGEST_ADMIN_H
+#define INGEST_ADMIN_H
+
+#include <ev.h>
+
+#include "conf.h"
+#include "kt_err.h"
+#include "otlp_service.h"
+#include "publisher.h"
+#include "server.h"
+
+struct admin;
+
+/* The parts whose state the pages show; borrowed, they must outlive the admin server. */
+struct admin_parts {
+    const struct ingest_conf *conf;
+    struct server *srv;
+    const struct otlp_service *svc;
+    const struct publisher *pub;
+};
+
+/* Listens on [admin] endpoint (*out NULL when it is empty). Errors name the option. */
+int admin_new(struct ev_loop *loop, const struct admin_parts *parts, struct admin **out,
+              struct kt_err *err);
+/* NULL is ignored. */
+void admin_free(struct admin *a);
+
+#endif
