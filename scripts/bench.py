@@ -29,6 +29,9 @@ Figures, all measured in this run:
                a plain librdkafka consumer reading the same preloaded messages with
                kotel-process's consumer settings; its CPU per message / spans per message
   ratio        tier us/span / ceiling us/span
+  TLS cost     ingest-grpc-tls (kotel-ingest serving [receiver.tls] with a certificate made by
+               openssl for this run, kotel-loadgen --tls-ca) against ingest-grpc in the same
+               round: the difference and the ratio of their us CPU/span, median of the rounds
   (real Kafka only) ceiling spans/s: the raw client's own rate; rawproduce us/span: the
                producer ceiling also for process rows, the devbroker table's reference
   held         (process-hold, once) the process-full configuration with a decision_wait
@@ -115,7 +118,7 @@ COLUMNS = [("spans/s", "spans_per_s", "rate"), ("steady spans/s", "steady_spans_
 REAL_COLUMNS = COLUMNS + [("ceiling spans/s", "ceiling_spans_per_s", "rate"),
                           ("rawproduce us/span", "producer_us_per_span", "us")]
 
-ALL_PHASES = ["ingest-grpc", "ingest-http", "ingest-gzip",
+ALL_PHASES = ["ingest-grpc", "ingest-grpc-tls", "ingest-http", "ingest-gzip",
               "process-pass", "process-full", "process-2-replicas", "process-hold"]
 PHASES = [p for p in os.environ.get("KT_BENCH_PHASES", ",".join(ALL_PHASES)).split(",") if p]
 KAFKA = os.environ.get("KT_BENCH_KAFKA", "").strip() or "devbroker"
@@ -125,6 +128,11 @@ REAL_BROKERS = [int(x) for x in os.environ.get("KT_BENCH_REAL_BROKERS", "1,3").s
 RDKAFKA_PREFIX = "kafka.rdkafka."
 RAW_CONSUME_SET = [s[len(RDKAFKA_PREFIX):] for s in PROCESS_SET if s.startswith(RDKAFKA_PREFIX)]
 KAFKA_SH = os.path.join(REPO, "scripts", "kafka.sh")
+# Throwaway TLS material, made afresh by every run that needs it (never part of the repo).
+TLS_DIR = os.path.join(BUILD, "bench-tls")
+# The name the server certificate carries and the load generator verifies: mbedTLS 2.28
+# matches DNS names only, not IP addresses.
+TLS_SERVER_NAME = "localhost"
 
 METHOD = {
     "ingest": "fresh devbroker (%d partitions) and kotel-ingest per run; kotel-loadgen at full "
@@ -147,6 +155,13 @@ METHOD = {
                "decision_wait is subtracted from the window for spans/s, not for CPU). Every "
                "run checks the process's exit log counted all preloaded spans as input."
                % PROC_PARTITIONS,
+    "tls": "ingest-grpc-tls is ingest-grpc with kotel-ingest serving TLS on both listeners "
+           "([receiver.tls] cert_file, key_file; the other settings at their defaults: TLS 1.2, "
+           "mbedTLS's cipher suite preference) and kotel-loadgen --tls-ca (ALPN h2, one "
+           "handshake per connection, inside the CPU window); openssl makes a CA and a server "
+           "certificate (EC P-256, SAN DNS:%s and IP:127.0.0.1) under %s at the start of the "
+           "bench. TLS cost = its us CPU/span minus (and divided by) ingest-grpc's of the same "
+           "round, median of the rounds" % (TLS_SERVER_NAME, os.path.relpath(TLS_DIR, REPO)),
     "ceiling": "kotel-rawproduce to the same broker (topic %s, same partition count): "
                "as many messages as the tier produced (ingest) or read (process), their value "
                "sizes taken in turn from the tier's messages (process: all of them; ingest: the "
@@ -624,9 +639,39 @@ class RealKafka:
             self._kafka_sh("down")
 
 
+# ---------------------------------------------------------------- TLS material
+
+def openssl(*args):
+    try:
+        r = subprocess.run(["openssl"] + list(args), cwd=TLS_DIR, capture_output=True, timeout=60)
+    except FileNotFoundError:
+        raise BenchError("openssl not found: the ingest-grpc-tls phase makes its certificates with it")
+    if r.returncode != 0:
+        raise BenchError("openssl %s: exit %d\n%s" % (" ".join(args), r.returncode,
+                                                     r.stderr.decode("utf-8", "replace")[-2000:]))
+
+
+def make_tls_material():
+    """A fresh CA and a server certificate it signed, valid for two days, under TLS_DIR:
+    {"ca", "cert", "key"} file paths."""
+    os.makedirs(TLS_DIR, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=kotel bench CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=" + TLS_SERVER_NAME)
+    with open(os.path.join(TLS_DIR, "server.ext"), "w") as f:
+        f.write("extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n"
+                "subjectAltName=DNS:%s,IP:127.0.0.1\n" % TLS_SERVER_NAME)
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext")
+    return {k: os.path.join(TLS_DIR, f) for k, f in (("ca", "ca.crt"), ("cert", "server.crt"),
+                                                     ("key", "server.key"))}
+
+
 # ---------------------------------------------------------------- phases
 
-def loadgen_argv(protocol, gzip, port, duration, rate=None):
+def loadgen_argv(protocol, gzip, port, duration, rate=None, tls=None):
     conns = CONNECTIONS if protocol == "grpc" else HTTP_CONNECTIONS
     argv = [binary("kotel-loadgen"), "--protocol", protocol, "--connections", str(conns),
             "--duration", "%g" % duration, "--target", "127.0.0.1:%d" % port]
@@ -636,17 +681,25 @@ def loadgen_argv(protocol, gzip, port, duration, rate=None):
         argv.append("--gzip")
     if rate:
         argv += ["--rate", str(rate)]
+    if tls:
+        argv += ["--tls-ca", tls["ca"], "--tls-server-name", TLS_SERVER_NAME]
     return argv
 
 
-def ingest_run(phase, workdir, cluster):
-    protocol, gzip = {"ingest-grpc": ("grpc", False), "ingest-http": ("http", False),
-                      "ingest-gzip": ("http", True)}[phase]
+def ingest_run(phase, workdir, cluster, tls=None):
+    """tls: make_tls_material()'s files, for the phase that needs them."""
+    protocol, gzip, secure = {"ingest-grpc": ("grpc", False, False),
+                              "ingest-grpc-tls": ("grpc", False, True),
+                              "ingest-http": ("http", False, False),
+                              "ingest-gzip": ("http", True, False)}[phase]
+    tls = tls if secure else None
+    tls_sets = ["receiver.tls.cert_file=" + tls["cert"], "receiver.tls.key_file=" + tls["key"]] if tls else []
     target = cluster.target(workdir, INGEST_PARTITIONS, phase)
     try:
-        ing = start_ingest(workdir, target.bootstrap, INGEST_SET + target.sets)
+        ing = start_ingest(workdir, target.bootstrap, INGEST_SET + target.sets + tls_sets)
         try:
-            argv = loadgen_argv(protocol, gzip, ing.grpc_port if protocol == "grpc" else ing.http_port, SECONDS)
+            argv = loadgen_argv(protocol, gzip, ing.grpc_port if protocol == "grpc" else ing.http_port, SECONDS,
+                                tls=tls)
             time.sleep(0.3)
             cpu0, broker0, t0 = ing.cpu_s(), target.cpu_s(), time.monotonic()
             lg = run_json(argv, timeout=SECONDS + 60)
@@ -1009,6 +1062,28 @@ def summarize(runs, columns):
     return summary
 
 
+def tls_cost(runs):
+    """ingest-grpc-tls against ingest-grpc of the same round (both ran on the same machine
+    state, one after the other): None unless both ran."""
+    us = {(r["round"], r["phase"]): r["us_per_span"] for r in runs}
+    pairs = [(us[(n, "ingest-grpc")], us[(n, "ingest-grpc-tls")]) for n in sorted({r["round"] for r in runs})
+             if (n, "ingest-grpc") in us and (n, "ingest-grpc-tls") in us]
+    if not pairs:
+        return None
+    spread = lambda v: {"median": statistics.median(v), "min": min(v), "max": max(v)}
+    return {"rounds": len(pairs), "plain_us_per_span": [p for p, _ in pairs],
+            "tls_us_per_span": [t for _, t in pairs],
+            "diff_us_per_span": spread([t - p for p, t in pairs]),
+            "ratio": spread([t / p for p, t in pairs])}
+
+
+def tls_cost_line(cost):
+    d, q = cost["diff_us_per_span"], cost["ratio"]
+    return ("TLS cost = ingest-grpc-tls - ingest-grpc of the same round: %+.2f us CPU/span (%+.2f to %+.2f), "
+            "x%.2f (%.2f-%.2f); median of %d round(s)"
+            % (d["median"], d["min"], d["max"], q["median"], q["min"], q["max"], cost["rounds"]))
+
+
 def table(runs, columns):
     head = ["phase"] + [c[0] for c in columns] + ["target"]
     rows = []
@@ -1045,9 +1120,9 @@ def machine():
             "loadavg_at_start": os.getloadavg()}
 
 
-def bench_cluster(cluster, workdir, runs, seq):
-    """Every phase, KT_BENCH_REPEAT rounds, on one cluster. Returns what the cluster's entry
-    in bench.json keeps besides the runs."""
+def bench_cluster(cluster, workdir, runs, seq, tls):
+    """Every phase, KT_BENCH_REPEAT rounds, on one cluster (tls: make_tls_material()'s files
+    or None). Returns what the cluster's entry in bench.json keeps besides the runs."""
     info = {"title": cluster.title, "shape": cluster.shape}
     tag = "" if cluster.key == "devbroker" else cluster.key + " "
     ingest_phases = [p for p in PHASES if p.startswith("ingest-")]
@@ -1056,7 +1131,7 @@ def bench_cluster(cluster, workdir, runs, seq):
         for phase in ingest_phases:
             next(seq)
             t = time.monotonic()
-            r = ingest_run(phase, workdir, cluster)
+            r = ingest_run(phase, workdir, cluster, tls)
             r["round"] = rnd + 1
             runs.append(r)
             print("bench: %sround %d %-19s %9.0f spans/s %6.2f us/span %6.1f MiB  p99 %6.1f ms  "
@@ -1153,6 +1228,9 @@ def main():
     workdir = tempfile.mkdtemp(prefix="kotel-bench.")
     seq = itertools.count(1)
     try:
+        tls = make_tls_material() if "ingest-grpc-tls" in PHASES else None
+        result["config"]["tls"] = ({"dir": os.path.relpath(TLS_DIR, REPO), "server_name": TLS_SERVER_NAME}
+                                  if tls else None)
         for brokers in [None] if KAFKA == "devbroker" else REAL_BROKERS:
             t = time.monotonic()
             cluster = Devbroker() if brokers is None else RealKafka(brokers)
@@ -1161,7 +1239,7 @@ def main():
                 print("bench: %s: up at %s (%.1fs)" % (cluster.title, cluster.bootstrap, time.monotonic() - t),
                       flush=True)
             try:
-                result["clusters"][cluster.key] = bench_cluster(cluster, workdir, runs, seq)
+                result["clusters"][cluster.key] = bench_cluster(cluster, workdir, runs, seq, tls)
             finally:
                 cluster.down()
     except BenchError as e:
@@ -1173,6 +1251,7 @@ def main():
     for cluster in clusters:
         entry = result["clusters"].setdefault(cluster.key, {"title": cluster.title, "shape": cluster.shape})
         entry["summary"] = summarize([r for r in runs if r["cluster"] == cluster.key], cluster.columns)
+        entry["tls_cost"] = tls_cost([r for r in runs if r["cluster"] == cluster.key and r["tier"] == "ingest"])
     result.update({"runs": runs, "clients": client_settings(runs), "errors": errors, "elapsed_s": elapsed,
                    "loadavg_at_end": os.getloadavg()})
     os.makedirs(os.path.dirname(os.path.abspath(OUT)), exist_ok=True)
@@ -1185,6 +1264,8 @@ def main():
         if KAFKA != "devbroker":
             print(cluster.title)
         print(table(rs, cluster.columns))
+        if result["clusters"][cluster.key]["tls_cost"]:
+            print(tls_cost_line(result["clusters"][cluster.key]["tls_cost"]))
     print()
     if KAFKA == "devbroker":
         print("median (min-max) of %d round(s); ceiling = raw librdkafka producer, same messages, same broker;"

@@ -4,8 +4,9 @@
  * random trace IDs so Kafka keys vary) and then replayed, so the generator spends its CPU
  * on I/O, not on protobuf: on a 2-core machine it shares the cores with what it measures.
  * One thread, one libev loop, non-blocking sockets. gRPC runs several concurrent unary
- * Export streams per h2c connection; HTTP/1.1 keeps one request in flight per keep-alive
- * connection.
+ * Export streams per HTTP/2 connection; HTTP/1.1 keeps one request in flight per keep-alive
+ * connection. With --tls-ca every connection first does a TLS handshake (kt_tls, driven by
+ * the same loop), so `make bench` can price TLS against plaintext.
  *
  * stdout gets exactly one JSON line at the end; stderr a human summary. Exit status is 0
  * when at least one span was acknowledged, 1 otherwise, 2 for bad arguments. */
@@ -33,6 +34,7 @@
 #include "kt_grpc.h"
 #include "kt_gzip.h"
 #include "kt_signal.h"
+#include "kt_tls.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 #define LG_SPANS_PER_TRACE 10
@@ -59,6 +61,8 @@ struct lg_opts {
     int pool;
     int traces; /* per request */
     uint64_t seed;
+    const char *tls_ca;          /* set: TLS trusting this PEM bundle; borrows argv */
+    const char *tls_server_name; /* SNI and the name to verify; NULL: host; borrows argv */
 };
 
 /* One pre-encoded request. grpc holds the 5-byte prefix and the message; http the whole
@@ -80,11 +84,12 @@ struct lg_stream {
     int grpc_status; /* -1 until seen */
 };
 
-enum lg_cstate { C_IDLE, C_CONNECTING, C_OPEN };
+enum lg_cstate { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_OPEN };
 
 struct lg_conn {
     struct lg *g;
     int fd;
+    struct kt_tls_conn *tls; /* NULL: plaintext */
     enum lg_cstate state;
     ev_io io;
     int io_events;
@@ -115,6 +120,7 @@ struct lg {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char authority[300];
+    struct kt_tls_ctx *tls; /* NULL: plaintext */
     struct lg_entry *pool;
     size_t next_entry;
     struct lg_conn *conns;
@@ -140,7 +146,7 @@ struct lg {
     struct lg_fail fails[LG_MAX_FAIL_KINDS];
     uint64_t hist[H_BUCKETS];
     uint64_t lat_n, lat_max_us;
-    char last_connect_err[128];
+    char last_connect_err[KT_ERR_MSG_MAX]; /* a kt_err message (TLS failures) fits */
 };
 
 static struct lg G;
@@ -597,6 +603,8 @@ static void conn_lost(struct lg_conn *c, const char *why)
         c->h2 = NULL;
     }
     conn_set_events(c, 0);
+    kt_tls_conn_free(c->tls);
+    c->tls = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -616,14 +624,43 @@ static const struct lg_entry *next_entry(struct lg *g)
     return e;
 }
 
-/* gRPC over h2c. */
+/* The connection's bytes, through TLS when it has a session: as send/recv give them, n or
+ * -1 with errno EAGAIN (wait; a TLS write is retried with the same bytes, which both callers
+ * do) or EIO (the session failed). */
+static ssize_t conn_send(struct lg_conn *c, const void *p, size_t n)
+{
+    if (c->tls == NULL)
+        return send(c->fd, p, n, MSG_NOSIGNAL);
+    struct kt_err err = {0};
+    size_t put = 0;
+    int rc = kt_tls_write(c->tls, p, n, &put, &err);
+    if (rc == 0)
+        return (ssize_t)put;
+    errno = rc == KT_EAGAIN ? EAGAIN : EIO;
+    return -1;
+}
+
+static ssize_t conn_recv(struct lg_conn *c, void *buf, size_t n)
+{
+    if (c->tls == NULL)
+        return recv(c->fd, buf, n, 0);
+    struct kt_err err = {0};
+    size_t got = 0;
+    int rc = kt_tls_read(c->tls, buf, n, &got, &err);
+    if (rc == 0)
+        return (ssize_t)got;
+    errno = rc == KT_EAGAIN ? EAGAIN : EIO;
+    return -1;
+}
+
+/* gRPC over HTTP/2 (h2c, or h2 with TLS). */
 
 static ssize_t h2_send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
 {
     (void)s;
     (void)flags;
     struct lg_conn *c = ud;
-    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    ssize_t n = conn_send(c, data, len);
     if (n >= 0)
         return n; /* nghttp2 keeps what a short write left over */
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -720,7 +757,7 @@ static int h2_submit(struct lg_conn *c, struct lg_stream *st)
     struct lg *g = c->g;
     nghttp2_nv nv[] = {
         NV(":method", "POST"),
-        NV(":scheme", "http"),
+        NV(":scheme", g->tls ? "https" : "http"),
         NV(":authority", g->authority),
         NV(":path", kt_signal_grpc_path(KT_SIGNAL_TRACES)),
         NV("content-type", "application/grpc"),
@@ -750,7 +787,7 @@ static void h1_write(struct lg_conn *c)
 {
     struct lg_stream *st = &c->streams[0];
     while (st->used && st->sent < st->e->wire_len) {
-        ssize_t n = send(c->fd, st->e->wire + st->sent, st->e->wire_len - st->sent, MSG_NOSIGNAL);
+        ssize_t n = conn_send(c, st->e->wire + st->sent, st->e->wire_len - st->sent);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 c->wblocked = true;
@@ -850,7 +887,7 @@ static void conn_read(struct lg_conn *c)
 {
     uint8_t buf[LG_READ_CHUNK];
     for (int round = 0; round < 4 && c->state == C_OPEN; round++) {
-        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+        ssize_t n = conn_recv(c, buf, sizeof(buf));
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n <= 0) {
@@ -881,12 +918,55 @@ static void conn_read(struct lg_conn *c)
                 }
             }
         }
-        if ((size_t)n < sizeof(buf))
+        /* A short plain read emptied the socket; a TLS read returns one record at most. */
+        if (c->tls == NULL && (size_t)n < sizeof(buf))
             break;
     }
+    /* Bytes decrypted but not yet read do not make the socket readable: run again for them. */
+    if (c->state == C_OPEN && c->tls != NULL && kt_tls_pending(c->tls))
+        ev_feed_event(c->g->loop, &c->io, EV_READ);
     conn_fill(c);
     conn_flush(c);
     run_check_done(c->g);
+}
+
+/* A connection that could not be set up: why is kept for the give-up message. */
+static void conn_failed(struct lg_conn *c, const char *why)
+{
+    snprintf(c->g->last_connect_err, sizeof(c->g->last_connect_err), "%s", why);
+    c->g->connect_errors++;
+    conn_lost(c, NULL);
+}
+
+/* Advances the TLS handshake; once done (and ALPN agrees with the protocol) the connection
+ * opens. Failures count as connect errors: the run's clock starts at the first connection
+ * that can carry requests. */
+static void conn_handshake(struct lg_conn *c)
+{
+    struct kt_err err = {0};
+    bool want_write = false;
+    int rc = kt_tls_handshake(c->tls, &want_write, &err);
+    if (rc == KT_EAGAIN) {
+        conn_set_events(c, want_write ? EV_WRITE : EV_READ);
+        return;
+    }
+    if (rc != 0) {
+        conn_failed(c, err.msg);
+        return;
+    }
+    /* gRPC over TLS requires h2 by ALPN (gRPC's PROTOCOL-HTTP2); a server that does no
+     * ALPN serves HTTP/1.1. */
+    const char *alpn = kt_tls_alpn(c->tls);
+    bool grpc = c->g->o.proto == LG_GRPC;
+    if (grpc ? alpn == NULL || strcmp(alpn, "h2") != 0
+             : alpn != NULL && strcmp(alpn, "http/1.1") != 0) {
+        char why[128];
+        snprintf(why, sizeof(why), "TLS: the server chose ALPN '%s', want %s",
+                 alpn ? alpn : "(none)", grpc ? "h2" : "http/1.1");
+        conn_failed(c, why);
+        return;
+    }
+    conn_opened(c);
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -900,12 +980,25 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
             soerr = errno;
         if (soerr != 0) {
-            snprintf(g->last_connect_err, sizeof(g->last_connect_err), "%s", strerror(soerr));
-            g->connect_errors++;
-            conn_lost(c, NULL);
+            conn_failed(c, strerror(soerr));
             return;
         }
-        conn_opened(c);
+        if (g->tls == NULL) {
+            conn_opened(c);
+            return;
+        }
+        struct kt_err err = {0};
+        const char *name = g->o.tls_server_name ? g->o.tls_server_name : g->o.host;
+        if (kt_tls_conn_new(g->tls, c->fd, name, &c->tls, &err) != 0) {
+            conn_failed(c, err.msg);
+            return;
+        }
+        c->state = C_HANDSHAKE;
+        conn_handshake(c);
+        return;
+    }
+    if (c->state == C_HANDSHAKE) {
+        conn_handshake(c);
         return;
     }
     if (revents & EV_WRITE) {
@@ -931,9 +1024,7 @@ static void conn_connect(struct lg_conn *c)
     c->state = C_CONNECTING;
     c->io_events = 0;
     if (connect(c->fd, (struct sockaddr *)&g->addr, g->addrlen) != 0 && errno != EINPROGRESS) {
-        snprintf(g->last_connect_err, sizeof(g->last_connect_err), "%s", strerror(errno));
-        g->connect_errors++;
-        conn_lost(c, NULL);
+        conn_failed(c, strerror(errno));
         return;
     }
     conn_set_events(c, EV_WRITE);
@@ -1050,7 +1141,8 @@ static void usage(FILE *f)
             "and prints one JSON line with the results on stdout.\n"
             "\n"
             "  --target HOST:PORT    where to send (default 127.0.0.1:4317)\n"
-            "  --protocol grpc|http  OTLP/gRPC over h2c, or OTLP/HTTP/1.1 protobuf (default grpc)\n"
+            "  --protocol grpc|http  OTLP/gRPC over HTTP/2, or OTLP/HTTP/1.1 protobuf\n"
+            "                        (default grpc)\n"
             "  --connections N       connections (default 4)\n"
             "  --streams N           gRPC requests in flight per connection, 1..%d (default 8);\n"
             "                        HTTP keeps one per connection\n"
@@ -1062,6 +1154,11 @@ static void usage(FILE *f)
             "  --traces N            traces per request (default 52, i.e. 520 spans)\n"
             "  --pool N              distinct pre-encoded requests (default 64)\n"
             "  --seed N              random seed for trace and span IDs (default: time)\n"
+            "  --tls-ca FILE         speak TLS (ALPN h2 for gRPC, http/1.1 for HTTP), trusting\n"
+            "                        the CA certificates in FILE (PEM); default: plaintext\n"
+            "  --tls-server-name N   name the server's certificate must carry, also sent as\n"
+            "                        SNI (default: the target's host; mbedTLS 2.x matches DNS\n"
+            "                        names only, so an IP address target needs one)\n"
             "  --help                this text\n",
             LG_MAX_STREAMS);
 }
@@ -1129,6 +1226,10 @@ static int parse_args(int argc, char **argv, struct lg_opts *o, struct kt_err *e
             o->pool = (int)d;
         } else if (strcmp(a, "--seed") == 0 && parse_num(v, 0, 1e18, &d) == 0) {
             o->seed = (uint64_t)d;
+        } else if (strcmp(a, "--tls-ca") == 0 && v[0] != '\0') {
+            o->tls_ca = v;
+        } else if (strcmp(a, "--tls-server-name") == 0 && v[0] != '\0') {
+            o->tls_server_name = v;
         } else {
             return kt_err_set(err, KT_EINVAL, "%s: unknown option or bad value '%s'", a, v);
         }
@@ -1138,6 +1239,8 @@ static int parse_args(int argc, char **argv, struct lg_opts *o, struct kt_err *e
     if (colon == NULL || hl == 0 || hl >= sizeof(o->host) || strlen(colon + 1) == 0 ||
         strlen(colon + 1) >= sizeof(o->port))
         return kt_err_set(err, KT_EINVAL, "--target: '%s', want HOST:PORT", target);
+    if (o->tls_server_name != NULL && o->tls_ca == NULL)
+        return kt_err_set(err, KT_EINVAL, "--tls-server-name: only with --tls-ca");
     memcpy(o->host, target, hl);
     o->host[hl] = '\0';
     if (o->host[0] == '[' && hl > 2 && o->host[hl - 1] == ']') {
@@ -1177,10 +1280,10 @@ static void report(struct lg *g)
     bytes_per_span /= g->o.pool;
     double p50 = hist_quantile_ms(g, 0.50), p99 = hist_quantile_ms(g, 0.99);
     double max = (double)g->lat_max_us / 1000.0;
-    printf("{\"protocol\":\"%s\",\"connections\":%d,\"streams\":%d,\"gzip\":%s,"
+    printf("{\"protocol\":\"%s\",\"tls\":%s,\"connections\":%d,\"streams\":%d,\"gzip\":%s,"
            "\"rate\":%.0f,\"duration_s\":%.3f,\"requests_sent\":%" PRIu64
            ",\"requests_ok\":%" PRIu64 ",\"requests_failed\":%" PRIu64 ",\"failed_by_status\":{",
-           g->o.proto == LG_GRPC ? "grpc" : "http", g->o.connections,
+           g->o.proto == LG_GRPC ? "grpc" : "http", g->tls ? "true" : "false", g->o.connections,
            g->o.proto == LG_GRPC ? g->o.streams : 1, g->o.gzip ? "true" : "false", g->o.rate, secs,
            g->sent, g->ok, g->failed);
     for (int i = 0; i < LG_MAX_FAIL_KINDS && g->fails[i].kind[0]; i++)
@@ -1193,12 +1296,12 @@ static void report(struct lg *g)
            g->o.traces * LG_SPANS_PER_TRACE, g->owed);
     fflush(stdout);
     fprintf(stderr,
-            "kotel-loadgen: %s%s to %s, %d connections, %.2f s: %" PRIu64 " requests ok, %" PRIu64
+            "kotel-loadgen: %s%s%s to %s, %d connections, %.2f s: %" PRIu64 " requests ok, %" PRIu64
             " failed, %" PRIu64 " spans acknowledged = %.0f spans/s; latency p50 %.2f ms, p99 "
             "%.2f ms, max %.2f ms; %.0f bytes/span encoded\n",
-            g->o.proto == LG_GRPC ? "grpc" : "http", g->o.gzip ? "+gzip" : "", g->authority,
-            g->o.connections, secs, g->ok, g->failed, g->spans_acked, (double)g->spans_acked / secs,
-            p50, p99, max, bytes_per_span);
+            g->o.proto == LG_GRPC ? "grpc" : "http", g->tls ? "+tls" : "", g->o.gzip ? "+gzip" : "",
+            g->authority, g->o.connections, secs, g->ok, g->failed, g->spans_acked,
+            (double)g->spans_acked / secs, p50, p99, max, bytes_per_span);
     for (int i = 0; i < LG_MAX_FAIL_KINDS && g->fails[i].kind[0]; i++)
         fprintf(stderr, "kotel-loadgen:   failed %s: %" PRIu64 "\n", g->fails[i].kind,
                 g->fails[i].n);
@@ -1219,7 +1322,14 @@ int main(int argc, char **argv)
         snprintf(g->authority, sizeof(g->authority), "[%.255s]:%.15s", target_host, g->o.port);
     else
         snprintf(g->authority, sizeof(g->authority), "%.255s:%.15s", target_host, g->o.port);
-    if (resolve(g, g->authority, &err) != 0 || pool_build(g, &err) != 0) {
+    const struct kt_tls_client_opts tls_opts = {
+        .ca_file = g->o.tls_ca,
+        .alpn = g->o.proto == LG_GRPC ? "h2" : "http/1.1",
+        .section = "--tls-ca",
+    };
+    if (resolve(g, g->authority, &err) != 0 ||
+        (g->o.tls_ca != NULL && kt_tls_ctx_new(&tls_opts, &g->tls, &err) != 0) ||
+        pool_build(g, &err) != 0) {
         fprintf(stderr, "kotel-loadgen: %s\n", err.msg);
         return 2;
     }
@@ -1267,11 +1377,13 @@ int main(int argc, char **argv)
         struct lg_conn *c = &g->conns[i];
         if (c->h2)
             nghttp2_session_del(c->h2);
+        kt_tls_conn_free(c->tls);
         if (c->fd >= 0)
             close(c->fd);
         free(c->streams);
     }
     free(g->conns);
+    kt_tls_ctx_free(g->tls);
     for (int i = 0; i < g->o.pool; i++)
         free(g->pool[i].wire);
     free(g->pool);
