@@ -230,8 +230,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                kt_log_limited(&a->refused_log, KT_LOG_WARN, "admin: accept: %s",
-                               strerror(errno));
+                kt_log_limited(&a->refused_log, KT_LOG_WARN, "admin: accept: %s", strerror(errno));
             return;
         }
         struct admin_conn *c = a->n_conns < KT_ADMIN_CONNECTIONS ? calloc(1, sizeof(*c)) : NULL;

@@ -165,8 +165,7 @@ void kt_prom_process(struct kt_buf *b)
     }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        kt_prom_family(b, "process_max_fds", "gauge",
-                       "Maximum number of open file descriptors.");
+        kt_prom_family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
         kt_prom_f64(b, "process_max_fds", NULL,
                     rl.rlim_cur == RLIM_INFINITY ? -1.0 : (double)rl.rlim_cur);
     }

@@ -34,7 +34,8 @@ const char *kt_prom_label(const char *value, char *out, size_t cap);
 struct kt_hist {
     const double *bounds; /* ascending, n of them; +Inf is implied */
     size_t n;
-    uint64_t counts[KT_HIST_BUCKETS_MAX]; /* not cumulative: counts[i] for bounds[i-1] < v <= bounds[i] */
+    uint64_t counts[KT_HIST_BUCKETS_MAX]; /* not cumulative: counts[i] for bounds[i-1] < v <=
+                                             bounds[i] */
     uint64_t over;                        /* above the last bound */
     double sum;
 };

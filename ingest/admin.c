@@ -72,8 +72,7 @@ static void write_publisher(struct kt_buf *b, const struct publisher_stats *st)
          "Kafka messages appended to the [spool] while Kafka could not take them.",
          st->messages_spooled},
         {"kotel_ingest_spool_messages_drained_total",
-         "Spooled messages taken from the spool and acknowledged by Kafka.",
-         st->messages_drained},
+         "Spooled messages taken from the spool and acknowledged by Kafka.", st->messages_drained},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
         kt_prom_family(b, c[i].name, "counter", c[i].help);

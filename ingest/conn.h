@@ -27,7 +27,7 @@ struct srv_req;
  * (logged at exit, server_get_stats). */
 struct srv_stats {
     uint64_t connections_accepted;
-    uint64_t connections_open; /* a gauge: filled in by server_get_stats */
+    uint64_t connections_open;        /* a gauge: filled in by server_get_stats */
     uint64_t refused_max_connections; /* at max_connections with none idle to close */
     uint64_t refused_per_peer;        /* at max_connections_per_peer */
     uint64_t refused_no_descriptor;   /* out of file descriptors (or memory) on accept */

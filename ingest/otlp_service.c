@@ -76,7 +76,6 @@ struct otlp_service {
 
 enum body_type { BODY_PROTO, BODY_JSON };
 
-
 struct route {
     enum kt_signal sig;
     bool grpc;

@@ -318,7 +318,7 @@ def start_ingest_tier(tier, workdir, target, collector):
             sets = ["kafka.brokers=" + target.bootstrap] + target.sets + [
                     "receiver.grpc_endpoint=127.0.0.1:%d" % ports[0],
                     "receiver.http_endpoint=127.0.0.1:%d" % ports[1]]
-            return [binary("kotel-ingest"), "-c", conf] + [a for s in sets for a in ("--set", s)], None
+            return [binary("kotel-ingest"), "-c", conf, "--set", "admin.endpoint=127.0.0.1:0"] + [a for s in sets for a in ("--set", s)], None
         return start_listening("kotel-ingest", 2, make, workdir)
 
     def make(ports):

@@ -368,7 +368,7 @@ def start_ingest(workdir, bootstrap, extra_sets):
         sets = ["kafka.brokers=" + bootstrap,
                 "receiver.grpc_endpoint=127.0.0.1:%d" % grpc_port,
                 "receiver.http_endpoint=127.0.0.1:%d" % http_port] + extra_sets
-        argv = [binary("kotel-ingest")]
+        argv = [binary("kotel-ingest"), "--set", "admin.endpoint=127.0.0.1:0"]
         for s in sets:
             argv += ["--set", s]
         ing = Child("kotel-ingest", argv, workdir)

@@ -45,8 +45,15 @@ function binary(name) {
 }
 
 // Spawns a tracked child whose stderr is kept (the last LOG_KEEP bytes) for reports. `env`
-// (optional) is added to this process's environment for the child.
+// (optional) is added to this process's environment for the child. A kotel tier (run
+// directly or through a wrapper such as prlimit) serves its [admin] endpoint on a port of
+// its own choosing, so that tiers running side by side never race for the default port; a
+// test's own --set admin.endpoint comes later and wins.
 function spawnTracked(name, file, args, stdio, env) {
+  const argv = [file, ...args];
+  const at = argv.findIndex((a) => /(^|\/)kotel-ingest$/.test(a));
+  if (at >= 0) argv.splice(at + 1, 0, '--set', 'admin.endpoint=127.0.0.1:0');
+  [file, ...args] = argv;
   const child = spawn(file, args, { stdio, cwd: REPO, env: env ? { ...process.env, ...env } : process.env });
   children.add(child);
   let log = '';
@@ -254,6 +261,19 @@ async function startIngest({ bootstrap, sets = {}, startAttempts = 3, wrap = [] 
   throw lastErr;
 }
 
+// The port a running tier serves its [admin] endpoint on, from its log line
+// "admin: /metrics ... (port N)" (the endpoint is bound before the tier starts serving, and
+// the line may trail the data ports by a moment).
+async function adminPortOf(tier, timeoutMs = 10000) {
+  const t0 = Date.now();
+  for (;;) {
+    const m = /admin: \S+.* \(port (\d+)\)/.exec(tier.log());
+    if (m) return Number(m[1]);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no admin endpoint in the log within ${timeoutMs} ms:\n${tail(tier.log())}`);
+    await sleep(20);
+  }
+}
+
 // The Kafka a test runs on, with the same shape either way:
 //   broker.kind        'devbroker' | 'real'
 //   broker.bootstrap   PLAINTEXT bootstrap list
@@ -359,4 +379,4 @@ async function withStack(opts, fn) {
   }
 }
 
-module.exports = { REPO, BUILD, TOPICS, startDevbroker, startKafka, topicSets, startIngest, withStack, runToExit, binary, spawnTracked, terminate, describeExit, tail };
+module.exports = { REPO, BUILD, TOPICS, startDevbroker, startKafka, topicSets, startIngest, withStack, runToExit, binary, spawnTracked, terminate, describeExit, tail, adminPortOf };
