@@ -285,16 +285,31 @@ static int tenant_index(struct publisher *p, const char *tenant, uint16_t *out, 
     return 0;
 }
 
-/* The record headers of sm for rd_kafka_producev: NULL when it has none. */
-static rd_kafka_headers_t *headers_of(const struct spool_msg *sm)
+/* Produces sm to the topic of s. No key at all (not an empty one) lets the partitioner pick
+ * a random partition. A message without a record header is produced without a header list,
+ * so that path costs what it did before headers existed. */
+static rd_kafka_resp_err_t produce(struct publisher *p, const struct sigpipe *s,
+                                   const struct spool_msg *sm, int msgflags, void *opaque)
 {
+    const void *key = sm->key.n > 0 ? sm->key.p : NULL;
+    void *val = (void *)sm->value.p;
     if (sm->hdr_name.n == 0)
-        return NULL;
+        return rd_kafka_producev(
+            p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_KEY(key, sm->key.n), RD_KAFKA_V_VALUE(val, sm->value.n),
+            RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     /* librdkafka aborts rather than return NULL when out of memory. */
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     rd_kafka_header_add(h, (const char *)sm->hdr_name.p, (ssize_t)sm->hdr_name.n, sm->hdr_value.p,
                         (ssize_t)sm->hdr_value.n);
-    return h;
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+        RD_KAFKA_V_KEY(key, sm->key.n), RD_KAFKA_V_VALUE(val, sm->value.n), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    /* Only a message librdkafka took owns its headers. */
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_headers_destroy(h);
+    return e;
 }
 
 /* ---- refusal ---- */
@@ -445,18 +460,8 @@ static void drain(struct publisher *p)
         }
         pm->rec = r;
         struct sigpipe *s = &p->sp[r->m.sig];
-        const void *key = r->m.key.n > 0 ? r->m.key.p : NULL;
-        void *val = (void *)r->m.value.p;
-        rd_kafka_headers_t *hdrs = headers_of(&r->m);
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_KEY(key, r->m.key.n), RD_KAFKA_V_VALUE(val, r->m.value.n),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(pm),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e = produce(p, s, &r->m, 0, pm);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            /* Only a message librdkafka took owns its headers. */
-            if (hdrs != NULL)
-                rd_kafka_headers_destroy(hdrs);
             free(pm);
             spool_done(p->spool, r, false);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -629,19 +634,9 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         to_spool(p, m, &sm, pm);
         return 0;
     }
-    /* No key at all (not an empty one) lets the partitioner pick a random partition.
-     * F_COPY: librdkafka allocates the message and its payload in one piece, so the value
+    /* F_COPY: librdkafka allocates the message and its payload in one piece, so the value
      * (a view into the batch) costs one copy and no allocation of its own. */
-    const void *key = sm.key.n > 0 ? sm.key.p : NULL;
-    rd_kafka_headers_t *hdrs = headers_of(&sm);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_KEY(key, sm.key.n), RD_KAFKA_V_VALUE((void *)sm.value.p, sm.value.n),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pm),
-        RD_KAFKA_V_END);
-    /* Only a message librdkafka took owns its headers. */
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && hdrs != NULL)
-        rd_kafka_headers_destroy(hdrs);
+    rd_kafka_resp_err_t e = produce(p, s, &sm, RD_KAFKA_MSG_F_COPY, pm);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && p->spool != NULL) {
         p->queue_full = true;
         to_spool(p, m, &sm, pm);
