@@ -43,7 +43,7 @@ typedef void (*publisher_done_fn)(void *ctx, const struct publisher_result *r);
 
 /* conf is borrowed and must outlive the publisher; so must loop (publisher_free stops its
  * watchers). Creates the librdkafka producer and hooks its delivery reports into loop.
- * Errors name the offending [kafka] key. */
+ * Errors name the offending key ([kafka], [receiver.auth] tenant_header). */
 int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct publisher **out,
                   struct kt_err *err);
 
