@@ -1011,12 +1011,26 @@ static void test_no_tenant_header_no_header(void **state)
     fx_free(f);
 }
 
-/* Tenant names over the bound are refused, without a callback. */
+/* Tenant names over the bound are refused, without a callback; so is a header name over it,
+ * at startup. */
 static void test_tenant_name_too_long_is_refused(void **state)
 {
     (void)state;
+    char long_header[64 + PUBLISHER_TENANT_MAX];
+    int n = snprintf(long_header, sizeof(long_header), "receiver.auth.tenant_header=");
+    memset(long_header + n, 'h', PUBLISHER_TENANT_MAX + 1);
+    long_header[n + PUBLISHER_TENANT_MAX + 1] = '\0';
+    const char *long_sets[] = {long_header};
+    struct fx *f = fx_new(long_sets, 1);
+    struct kt_err err = {0};
+    struct publisher *p = NULL;
+    assert_int_equal(publisher_new(&f->conf, f->loop, &p, &err), KT_EINVAL);
+    assert_null(p);
+    assert_string_equal(err.msg, "[receiver.auth] tenant_header: 256 bytes, want at most 255");
+    fx_free(f);
+
     const char *sets[] = {"receiver.auth.tenant_header=x-tenant"};
-    struct fx *f = fx_new(sets, 1);
+    f = fx_new(sets, 1);
     fx_start(f);
     char name[PUBLISHER_TENANT_MAX + 2];
     memset(name, 'a', sizeof(name) - 1);
