@@ -19,7 +19,9 @@
 
 #include "kt_buf.h"
 
-#define BATCHER_KEY_MAX 32 /* longest key in bytes (a hex trace ID) */
+/* Longest key in bytes: a hex trace ID (32) behind a 2-byte prefix a caller may put first
+ * to keep apart chunks that must not share a message (the publisher's tenant index). */
+#define BATCHER_KEY_MAX 34
 
 struct batcher;
 

@@ -47,6 +47,14 @@
 /* How often the drain looks for work when nothing else woke it (a broker back, room in the
  * producer queue). */
 #define DRAIN_INTERVAL_S 1.0
+/* With [receiver.auth] tenant_header, every batcher key starts with the request's tenant
+ * index (u16be; 0 = no tenant) so that tenants never share a message; emit_cb cuts it off
+ * again. Slots of the name table: a power of two, twice the names at most. */
+#define TENANT_IDX_BYTES 2
+#define TENANT_SLOTS (2 * PUBLISHER_TENANTS_MAX)
+_Static_assert(TENANT_IDX_BYTES + OTLP_KEY_MAX <= BATCHER_KEY_MAX,
+               "a tenant index and a Kafka key must fit a batcher key");
+_Static_assert(PUBLISHER_TENANTS_MAX <= UINT16_MAX, "a tenant index is a u16");
 
 struct publisher_ticket {
     struct publisher_ticket *prev, *next; /* live list */
@@ -120,6 +128,14 @@ struct publisher {
      * capacity anyway. 0: no bound ([kafka] timeout 0). */
     int64_t latency_us, slow_us;
     char fatal_msg[256];
+
+    /* Tenants seen ([receiver.auth] tenant_header on; all NULL when off): index i + 1 names
+     * tenant_names[i]; tenant_slots is an open-addressing table of those indexes (0 =
+     * empty). Names are only added. */
+    const char *tenant_header;
+    char **tenant_names;
+    size_t n_tenants, cap_tenants;
+    uint16_t *tenant_slots;
 
     struct spool *spool; /* NULL without [spool] dir */
     size_t drain_inflight;
@@ -223,6 +239,77 @@ static void reject_parts(struct publisher *p, const struct batcher_msg *m, const
             snprintf(t->reject_msg, sizeof(t->reject_msg), "%s", msg);
         ticket_unref(p, t, m->parts[i].n_chunks);
     }
+}
+
+/* ---- tenants ---- */
+
+/* FNV-1a. Tenant names come from the operator's token file, not from clients, so nobody can
+ * pick names that collide on purpose. */
+static size_t tenant_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s != '\0'; s++) {
+        h ^= (uint8_t)*s;
+        h *= 1099511628211ULL;
+    }
+    return (size_t)h;
+}
+
+/* The index of tenant (non-empty) in the table, added when new. */
+static int tenant_index(struct publisher *p, const char *tenant, uint16_t *out, struct kt_err *err)
+{
+    size_t len = strlen(tenant);
+    if (len > PUBLISHER_TENANT_MAX)
+        return kt_err_set(err, KT_EINVAL, "publisher: a tenant name of %zu bytes is over %d", len,
+                          PUBLISHER_TENANT_MAX);
+    size_t mask = TENANT_SLOTS - 1, i = tenant_hash(tenant) & mask;
+    for (; p->tenant_slots[i] != 0; i = (i + 1) & mask) {
+        if (strcmp(p->tenant_names[p->tenant_slots[i] - 1], tenant) == 0) {
+            *out = p->tenant_slots[i];
+            return 0;
+        }
+    }
+    if (p->n_tenants == PUBLISHER_TENANTS_MAX)
+        return kt_err_set(err, KT_ETOOBIG,
+                          "publisher: %d tenant names seen since start, no room for '%s' "
+                          "(a restart forgets names no longer in the token file)",
+                          PUBLISHER_TENANTS_MAX, tenant);
+    if (KT_GROW(p->tenant_names, p->n_tenants + 1, p->cap_tenants) != 0)
+        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    char *name = strdup(tenant);
+    if (name == NULL)
+        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    p->tenant_names[p->n_tenants++] = name;
+    p->tenant_slots[i] = (uint16_t)p->n_tenants;
+    *out = (uint16_t)p->n_tenants;
+    return 0;
+}
+
+/* Produces sm to the topic of s. No key at all (not an empty one) lets the partitioner pick
+ * a random partition. A message without a record header is produced without a header list,
+ * so that path costs what it did before headers existed. */
+static rd_kafka_resp_err_t produce(struct publisher *p, const struct sigpipe *s,
+                                   const struct spool_msg *sm, int msgflags, void *opaque)
+{
+    const void *key = sm->key.n > 0 ? sm->key.p : NULL;
+    void *val = (void *)sm->value.p;
+    if (sm->hdr_name.n == 0)
+        return rd_kafka_producev(
+            p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_KEY(key, sm->key.n), RD_KAFKA_V_VALUE(val, sm->value.n),
+            RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    /* librdkafka aborts rather than return NULL when out of memory. */
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, (const char *)sm->hdr_name.p, (ssize_t)sm->hdr_name.n, sm->hdr_value.p,
+                        (ssize_t)sm->hdr_value.n);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+        RD_KAFKA_V_KEY(key, sm->key.n), RD_KAFKA_V_VALUE(val, sm->value.n), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    /* Only a message librdkafka took owns its headers. */
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_headers_destroy(h);
+    return e;
 }
 
 /* ---- refusal ---- */
@@ -373,12 +460,7 @@ static void drain(struct publisher *p)
         }
         pm->rec = r;
         struct sigpipe *s = &p->sp[r->m.sig];
-        const void *key = r->m.key.n > 0 ? r->m.key.p : NULL;
-        void *val = (void *)r->m.value.p;
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_KEY(key, r->m.key.n), RD_KAFKA_V_VALUE(val, r->m.value.n),
-            RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e = produce(p, s, &r->m, 0, pm);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             free(pm);
             spool_done(p->spool, r, false);
@@ -423,14 +505,13 @@ static void drained_report(struct publisher *p, const rd_kafka_message_t *m, str
         drain(p);
 }
 
-/* Kafka cannot take the message of s now: it is appended to the spool, and its tickets are
- * done once the append is durable (spooled_cb). Takes pm. */
-static void to_spool(struct publisher *p, struct sigpipe *s, const struct batcher_msg *m,
-                     struct kt_slice val, struct pub_msg *pm)
+/* Kafka cannot take the message of batch message m now: sm (its Kafka form) is appended to
+ * the spool, and its tickets are done once the append is durable (spooled_cb). Takes pm. */
+static void to_spool(struct publisher *p, const struct batcher_msg *m, const struct spool_msg *sm,
+                     struct pub_msg *pm)
 {
-    struct spool_msg sm = {s->sig, {(const uint8_t *)m->key, m->key_len}, val};
     struct kt_err e = {0};
-    if (spool_append(p->spool, &sm, pm, &e) != 0) {
+    if (spool_append(p->spool, sm, pm, &e) != 0) {
         free(pm);
         p->st.messages_failed++;
         kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", e.msg);
@@ -450,7 +531,17 @@ static bool respool(struct publisher *p, const rd_kafka_message_t *m, struct pub
     for (int i = 0; i < KT_SIGNAL_COUNT; i++)
         if (strcmp(p->sp[i].topic, topic) == 0)
             sig = (enum kt_signal)i;
-    struct spool_msg sm = {sig, {m->key, m->key_len}, {m->payload, m->len}};
+    struct spool_msg sm = {sig, {m->key, m->key_len}, {m->payload, m->len}, {NULL, 0}, {NULL, 0}};
+    /* The tenant header, the only one the publisher sets. */
+    rd_kafka_headers_t *hdrs = NULL;
+    const char *name;
+    const void *value;
+    size_t value_n;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_all(hdrs, 0, &name, &value, &value_n) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        sm.hdr_name = (struct kt_slice){(const uint8_t *)name, strlen(name)};
+        sm.hdr_value = (struct kt_slice){value, value_n};
+    }
     struct kt_err e = {0};
     if (spool_append(p->spool, &sm, pm, &e) == 0)
         return true;
@@ -466,6 +557,21 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
     struct sigpipe *s = ctx;
     struct publisher *p = s->p;
     char why[320];
+    /* The message as Kafka gets it: the batcher key without the tenant index, whose name
+     * becomes the record header. */
+    struct spool_msg sm = {
+        s->sig, {(const uint8_t *)m->key, m->key_len}, m->value, {NULL, 0}, {NULL, 0}};
+    if (p->tenant_header != NULL) {
+        unsigned ti = (unsigned)(uint8_t)m->key[0] << 8 | (uint8_t)m->key[1];
+        sm.key.p += TENANT_IDX_BYTES;
+        sm.key.n -= TENANT_IDX_BYTES;
+        if (ti > 0) {
+            const char *tenant = p->tenant_names[ti - 1];
+            sm.hdr_name =
+                (struct kt_slice){(const uint8_t *)p->tenant_header, strlen(p->tenant_header)};
+            sm.hdr_value = (struct kt_slice){(const uint8_t *)tenant, strlen(tenant)};
+        }
+    }
 
     if (m->value.p == NULL) {
         snprintf(why, sizeof(why), "kafka: out of memory building a %s message",
@@ -475,7 +581,6 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         return 0;
     }
 
-    struct kt_slice val = m->value;
     if (p->conf->kafka.encoding == INGEST_ENC_OTLP_JSON) {
         struct kt_err e = {0};
         kt_buf_reset(&p->json);
@@ -503,7 +608,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
             reject_parts(p, m, why);
             return 0;
         }
-        val = kt_buf_slice(&p->json);
+        sm.value = kt_buf_slice(&p->json);
     }
 
     size_t n_t = 0;
@@ -526,20 +631,15 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
     }
 
     if (p->spool != NULL && kafka_busy(p) != NULL) {
-        to_spool(p, s, m, val, pm);
+        to_spool(p, m, &sm, pm);
         return 0;
     }
-    /* No key at all (not an empty one) lets the partitioner pick a random partition.
-     * F_COPY: librdkafka allocates the message and its payload in one piece, so the value
+    /* F_COPY: librdkafka allocates the message and its payload in one piece, so the value
      * (a view into the batch) costs one copy and no allocation of its own. */
-    const char *key = m->key_len > 0 ? m->key : NULL;
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_KEY(key, m->key_len), RD_KAFKA_V_VALUE((void *)val.p, val.n),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pm), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e = produce(p, s, &sm, RD_KAFKA_MSG_F_COPY, pm);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && p->spool != NULL) {
         p->queue_full = true;
-        to_spool(p, s, m, val, pm);
+        to_spool(p, m, &sm, pm);
         return 0;
     }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -558,7 +658,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         return 0;
     }
     p->st.messages_produced++;
-    p->queued_bytes += m->key_len + val.n;
+    p->queued_bytes += sm.key.n + sm.value.n;
     hold_parts(m);
     return 0;
 }
@@ -691,10 +791,18 @@ static void queue_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- configuration ---- */
 
+/* The largest message librdkafka is given, framing included: for message.max.bytes. */
+static uint64_t msg_max_bytes(const struct ingest_conf *c)
+{
+    const char *th = c->receiver_auth.tenant_header;
+    size_t hdr = th != NULL && th[0] != '\0' ? strlen(th) + PUBLISHER_TENANT_MAX : 0;
+    return c->kafka.max_message_bytes + OTLP_KEY_MAX + hdr + MSG_OVERHEAD;
+}
+
 /* The largest message librdkafka is given, in KiB, rounded up. */
 static uint64_t msg_max_kb(const struct ingest_conf *c)
 {
-    return (c->kafka.max_message_bytes + BATCHER_KEY_MAX + MSG_OVERHEAD + 1023) / 1024;
+    return (msg_max_bytes(c) + 1023) / 1024;
 }
 
 static int configure(const struct ingest_conf *c, rd_kafka_conf_t *kc, struct kt_err *err)
@@ -717,8 +825,7 @@ static int configure(const struct ingest_conf *c, rd_kafka_conf_t *kc, struct kt
     bool acks_all = c->kafka.required_acks == INGEST_ACKS_ALL;
     char timeout[24], msg_max[24], qmax[24], linger[24];
     snprintf(timeout, sizeof(timeout), "%" PRIu64, c->kafka.timeout_ms);
-    snprintf(msg_max, sizeof(msg_max), "%" PRIu64,
-             c->kafka.max_message_bytes + BATCHER_KEY_MAX + MSG_OVERHEAD);
+    snprintf(msg_max, sizeof(msg_max), "%" PRIu64, msg_max_bytes(c));
     snprintf(qmax, sizeof(qmax), "%" PRIu64, c->kafka.queue_max_messages);
     /* librdkafka wants linger.ms below message.timeout.ms (0 = no timeout). */
     snprintf(linger, sizeof(linger), "%d",
@@ -810,6 +917,12 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     for (int i = 0; i < KT_SIGNAL_COUNT; i++)
         if (topics[i][1] == NULL || topics[i][1][0] == '\0')
             return kt_err_set(err, KT_EINVAL, "[kafka] %s: empty", topics[i][0]);
+    const char *th = conf->receiver_auth.tenant_header;
+    bool tenants_on = th != NULL && th[0] != '\0';
+    if (tenants_on && strlen(th) > PUBLISHER_TENANT_MAX)
+        return kt_err_set(err, KT_EINVAL,
+                          "[receiver.auth] tenant_header: %zu bytes, want at most %d", strlen(th),
+                          PUBLISHER_TENANT_MAX);
 
     struct publisher *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -827,8 +940,12 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     ev_timer_init(&p->drain_timer, drain_timer_cb, DRAIN_INTERVAL_S, DRAIN_INTERVAL_S);
     p->drain_timer.data = p;
 
+    if (tenants_on) {
+        p->tenant_header = th;
+        p->tenant_slots = calloc(TENANT_SLOTS, sizeof(*p->tenant_slots));
+    }
     p->splitter = otlp_splitter_new();
-    if (p->splitter == NULL) {
+    if (p->splitter == NULL || (tenants_on && p->tenant_slots == NULL)) {
         publisher_free(p);
         return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
     }
@@ -927,8 +1044,8 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
 /* ---- the public entry points ---- */
 
 int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice body, size_t n_items,
-                     publisher_done_fn done, void *ctx, struct publisher_ticket **ticket,
-                     struct kt_err *err)
+                     const char *tenant, publisher_done_fn done, void *ctx,
+                     struct publisher_ticket **ticket, struct kt_err *err)
 {
     if (ticket != NULL)
         *ticket = NULL;
@@ -946,6 +1063,13 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
                               "half of [kafka] timeout (%.1f s)",
                               (double)p->latency_us / 1e6, (double)p->conf->kafka.timeout_ms / 1e3);
         return kt_err_set(err, KT_EAGAIN, "%s", why);
+    }
+
+    uint16_t ti = 0;
+    if (p->tenant_header != NULL && tenant != NULL && tenant[0] != '\0') {
+        int trc = tenant_index(p, tenant, &ti, err);
+        if (trc != 0)
+            return trc;
     }
 
     struct sigpipe *s = &p->sp[sig];
@@ -997,12 +1121,22 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
     p->api_depth++;
     for (size_t i = 0; i < p->chunks.n; i++) {
         const struct otlp_chunk *c = &p->chunks.v[i];
+        const char *key = c->key;
+        size_t key_len = c->key_len;
+        char tkey[BATCHER_KEY_MAX];
+        if (p->tenant_header != NULL) {
+            tkey[0] = (char)(ti >> 8);
+            tkey[1] = (char)ti;
+            memcpy(tkey + TENANT_IDX_BYTES, c->key, c->key_len);
+            key = tkey;
+            key_len += TENANT_IDX_BYTES;
+        }
         if (in_place) {
-            rc = batcher_add_stored(s->b, c->key, c->key_len, c->off, c->len, c->n_items, t);
+            rc = batcher_add_stored(s->b, key, key_len, c->off, c->len, c->n_items, t);
         } else {
             if (batcher_would_overflow(s->b, c->n_items))
                 flush(s);
-            rc = batcher_add(s->b, c->key, c->key_len, out->p + c->off, c->len, c->n_items, t);
+            rc = batcher_add(s->b, key, key_len, out->p + c->off, c->len, c->n_items, t);
         }
         if (rc != 0) {
             /* The chunks not held stay out of the batch. */
@@ -1120,6 +1254,10 @@ void publisher_free(struct publisher *p)
     kt_buf_free(&p->split_out);
     otlp_chunks_free(&p->chunks);
     kt_buf_free(&p->json);
+    for (size_t i = 0; i < p->n_tenants; i++)
+        free(p->tenant_names[i]);
+    free(p->tenant_names);
+    free(p->tenant_slots);
     free(p);
 }
 

@@ -19,6 +19,11 @@
 #include "kt_err.h"
 #include "kt_signal.h"
 
+/* Longest tenant name, and how many distinct names one publisher keeps (names are only
+ * added: they come from the token file, not from clients). */
+#define PUBLISHER_TENANT_MAX 255
+#define PUBLISHER_TENANTS_MAX 4096
+
 struct publisher;
 struct publisher_ticket;
 
@@ -38,13 +43,19 @@ typedef void (*publisher_done_fn)(void *ctx, const struct publisher_result *r);
 
 /* conf is borrowed and must outlive the publisher; so must loop (publisher_free stops its
  * watchers). Creates the librdkafka producer and hooks its delivery reports into loop.
- * Errors name the offending [kafka] key. */
+ * Errors name the offending key ([kafka], [receiver.auth] tenant_header). */
 int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct publisher **out,
                   struct kt_err *err);
 
 /* Hands a request to the publisher. body (borrows: the bytes are copied before return)
  * holds a *Data / Export*ServiceRequest already checked by kt_otlp_validate, with n_items
- * items. With done == NULL the request is fire-and-forget (ack = received).
+ * items. tenant (borrowed; NULL or "" = none) names who sent it: with [receiver.auth]
+ * tenant_header set, every message made from the request carries the record header
+ * `<tenant_header>: <tenant>`, and holds no other tenant's data (requests of one tenant
+ * are batched together as usual). A tenant name over PUBLISHER_TENANT_MAX bytes is
+ * KT_EINVAL, a new one past PUBLISHER_TENANTS_MAX names seen since publisher_new is
+ * KT_ETOOBIG (both without a callback). With done == NULL the request is fire-and-forget
+ * (ack = received).
  * Returns 0 and sets *ticket (when ticket is not NULL), or KT_EAGAIN with err set when the
  * pipeline cannot take more now (brokers down, producer queue full, shutting down): the
  * request was not accepted and done will not be called. KT_EINVAL (body does not split)
@@ -52,8 +63,8 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
  * *ticket is NULL for fire-and-forget; otherwise it stays valid until done was called or
  * the ticket was cancelled. */
 int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice body, size_t n_items,
-                     publisher_done_fn done, void *ctx, struct publisher_ticket **ticket,
-                     struct kt_err *err);
+                     const char *tenant, publisher_done_fn done, void *ctx,
+                     struct publisher_ticket **ticket, struct kt_err *err);
 
 /* The client went away: done will not be called for this ticket; its data is still sent.
  * NULL is ignored. Not after done was called (the ticket is gone by then). */

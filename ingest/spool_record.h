@@ -8,7 +8,13 @@
  *     u32le len      bytes of body (below)
  *     u32le crc      zlib crc32 of the len field and the body, so a torn or flipped length
  *                    is caught as surely as a flipped payload byte
- *     body:  u8 signal (enum kt_signal), u8 flags (0), u16le key_len, key, value
+ *     body:  u8 signal (enum kt_signal), u8 flags, u16le key_len, key, [header], value
+ *     header (only with flag SPOOL_FLAG_HEADER): u16le name_len (> 0), name,
+ *                    u16le value_len, value: the message's one Kafka record header
+ *
+ * Flags is 0 for a message without a header, so such records are the same bytes as before
+ * headers existed and older segments replay unchanged (a kotel that predates headers reads
+ * a record with one as corrupt). Other flag bits are refused.
  *
  * A crash can leave a record cut short at the end of a segment, and a disk can flip a byte:
  * both fail the checks here and end what is replayed of the segment. */
@@ -26,6 +32,7 @@
 #define SPOOL_MAGIC_LEN 8
 #define SPOOL_RECORD_HDR 8
 #define SPOOL_BODY_HDR 4
+#define SPOOL_FLAG_HEADER 0x01
 /* No record the publisher writes comes near this (max_message_bytes stops below 1 GB); a
  * larger length is corruption, refused before anything is allocated for it. */
 #define SPOOL_RECORD_MAX (1024u * 1024u * 1024u)
@@ -34,13 +41,16 @@
 struct spool_msg {
     enum kt_signal sig;
     struct kt_slice key, value;
+    /* The record header: none when hdr_name.n is 0 (hdr_value is then ignored). */
+    struct kt_slice hdr_name, hdr_value;
 };
 
 /* Bytes the record of m takes on disk, header included. */
 size_t spool_record_size(const struct spool_msg *m);
 
 /* Writes the record of m to out, which has room for spool_record_size(m) bytes. KT_ETOOBIG
- * (and nothing written) when the key or the record is over the format's bounds. */
+ * (and nothing written) when the key, a header field or the record is over the format's
+ * bounds. */
 int spool_record_encode(const struct spool_msg *m, uint8_t *out, struct kt_err *err);
 
 /* The length of the record whose header is at p (SPOOL_RECORD_HDR bytes): its total size
@@ -49,7 +59,8 @@ int spool_record_total(const uint8_t *p, uint64_t *total, struct kt_err *err);
 
 /* Parses the record at the start of p[0..n). 0: *m views it, *used is its size on disk.
  * KT_EAGAIN: n ends inside the record (a torn tail when the file ends there). KT_EPROTO:
- * the bytes are not a record (checksum, length, signal or flags wrong), err says which. */
+ * the bytes are not a record (checksum, length, signal, flags or header wrong), err says
+ * which. */
 int spool_record_parse(const uint8_t *p, size_t n, struct spool_msg *m, size_t *used,
                        struct kt_err *err);
 

@@ -1,6 +1,7 @@
 /* publisher against librdkafka's in-process mock cluster: requests go through the real
  * splitter, batcher and producer on an ev loop, then a real consumer reads back what
  * landed. Every wait is the loop running until a condition holds, bounded by a guard. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <ev.h>
@@ -278,9 +280,11 @@ static void fx_free(struct fx *f)
     free(f);
 }
 
-/* Submits one request of the shape make_request builds; returns submit's code. */
-static int submit(struct fx *f, int n_res, int n_traces, int spans_per_trace, size_t pad,
-                  uint64_t *next_span, bool with_done, struct publisher_ticket **ticket)
+/* Submits one request of the shape make_request builds for tenant (NULL: none); returns
+ * submit's code. */
+static int submit_as(struct fx *f, const char *tenant, int n_res, int n_traces, int spans_per_trace,
+                     size_t pad, uint64_t *next_span, bool with_done,
+                     struct publisher_ticket **ticket)
 {
     struct kt_buf body = KT_BUF_INIT;
     make_request(n_res, n_traces, spans_per_trace, pad, next_span, &body);
@@ -289,7 +293,7 @@ static int submit(struct fx *f, int n_res, int n_traces, int spans_per_trace, si
     assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&body), &n_items, &err), 0);
     assert_int_equal(n_items, (size_t)(n_res * n_traces * spans_per_trace));
     f->in_submit = true;
-    int rc = publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&body), n_items,
+    int rc = publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&body), n_items, tenant,
                               with_done ? done_cb : NULL, f, ticket, &err);
     f->in_submit = false;
     kt_buf_free(&body);
@@ -301,6 +305,12 @@ static int submit(struct fx *f, int n_res, int n_traces, int spans_per_trace, si
     return rc;
 }
 
+static int submit(struct fx *f, int n_res, int n_traces, int spans_per_trace, size_t pad,
+                  uint64_t *next_span, bool with_done, struct publisher_ticket **ticket)
+{
+    return submit_as(f, NULL, n_res, n_traces, spans_per_trace, pad, next_span, with_done, ticket);
+}
+
 /* ---- consuming what landed ---- */
 
 struct got {
@@ -309,6 +319,8 @@ struct got {
     size_t key_len;
     uint8_t *val;
     size_t len;
+    size_t n_headers;
+    char hdr_name[64], hdr_value[64]; /* the first record header, when there is one */
 };
 
 static size_t consume(struct fx *f, struct got *out, size_t want, int timeout_ms)
@@ -346,6 +358,20 @@ static size_t consume(struct fx *f, struct got *out, size_t want, int timeout_ms
             g->val = malloc(m->len);
             memcpy(g->val, m->payload, m->len);
             g->len = m->len;
+            rd_kafka_headers_t *hdrs = NULL;
+            const char *name;
+            const void *value;
+            size_t value_n;
+            g->n_headers = 0;
+            if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                g->n_headers = rd_kafka_header_cnt(hdrs);
+                assert_int_equal(rd_kafka_header_get_all(hdrs, 0, &name, &value, &value_n),
+                                 RD_KAFKA_RESP_ERR_NO_ERROR);
+                assert_true(value_n < sizeof(g->hdr_value));
+                snprintf(g->hdr_name, sizeof(g->hdr_name), "%s", name);
+                memcpy(g->hdr_value, value, value_n);
+                g->hdr_value[value_n] = '\0';
+            }
         }
         rd_kafka_message_destroy(m);
     }
@@ -750,9 +776,9 @@ static void test_too_big(void **state)
     assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&a), &n_items, &err), 0);
     assert_int_equal(n_items, 4);
     f->in_submit = true;
-    assert_int_equal(
-        publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&a), n_items, done_cb, f, NULL, &err),
-        0);
+    assert_int_equal(publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&a), n_items, NULL,
+                                      done_cb, f, NULL, &err),
+                     0);
     f->in_submit = false;
     kt_buf_free(&a);
     want_done = 2;
@@ -898,6 +924,222 @@ static void test_free_fails_outstanding(void **state)
     fx_free(f);
 }
 
+/* Spans of request r (make_request numbers them from r * 2, 2 per request below) went to
+ * the tenant of that request: checks every message's header against who sent its spans. */
+static void check_tenants(const struct got *got, size_t n, const char *const *tenant_of_req,
+                          size_t spans_per_req, uint64_t n_spans)
+{
+    static unsigned seen[MAX_SPANS];
+    memset(seen, 0, sizeof(seen));
+    for (size_t i = 0; i < n; i++) {
+        unsigned before[MAX_SPANS];
+        memcpy(before, seen, sizeof(before));
+        check_value(&got[i], seen);
+        for (uint64_t sid = 0; sid < n_spans; sid++) {
+            if (seen[sid] == before[sid])
+                continue;
+            const char *want = tenant_of_req[sid / spans_per_req];
+            if (want == NULL) {
+                assert_int_equal(got[i].n_headers, 0);
+            } else {
+                assert_int_equal(got[i].n_headers, 1);
+                assert_string_equal(got[i].hdr_name, "x-tenant");
+                assert_string_equal(got[i].hdr_value, want);
+            }
+        }
+    }
+    for (uint64_t sid = 0; sid < n_spans; sid++)
+        assert_int_equal(seen[sid], 1);
+}
+
+/* [receiver.auth] tenant_header: requests of two tenants (and one of none) for the same
+ * traces, in one batch. Each tenant's spans come out in messages of their own with the
+ * header naming it (none without a tenant), still keyed by the plain trace ID; the two
+ * requests of one tenant share their messages as before. */
+static void test_tenants_never_share_a_message(void **state)
+{
+    (void)state;
+    const char *sets[] = {"receiver.auth.tenant_header=x-tenant", "batch.timeout=200ms"};
+    struct fx *f = fx_new(sets, 2);
+    fx_start(f);
+    uint64_t span = 0;
+    const char *tenant_of_req[] = {"acme", "globex", "acme", NULL, ""};
+    for (size_t r = 0; r < 5; r++)
+        assert_int_equal(submit_as(f, tenant_of_req[r], 1, 2, 1, 5, &span, true, NULL), 0);
+    want_done = 5;
+    assert_true(run_until(f, done_reached, 10.));
+    for (size_t i = 0; i < f->n_done; i++)
+        assert_int_equal(f->done[i].status, 0);
+    assert_true(run_until(f, idle, 5.));
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    /* Two traces for each of acme, globex and nobody ("" is nobody too). */
+    assert_int_equal(st.messages_produced, 6);
+
+    struct got got[8];
+    size_t n = consume(f, got, 6, 10000);
+    assert_int_equal(n, 6);
+    tenant_of_req[4] = NULL;
+    check_tenants(got, n, tenant_of_req, 2, span);
+    got_free(got, n);
+    fx_free(f);
+}
+
+/* Without tenant_header, a tenant passed in changes nothing: no header, and requests of
+ * different tenants share messages. */
+static void test_no_tenant_header_no_header(void **state)
+{
+    (void)state;
+    const char *sets[] = {"batch.timeout=200ms"};
+    struct fx *f = fx_new(sets, 1);
+    fx_start(f);
+    uint64_t span = 0;
+    assert_int_equal(submit_as(f, "acme", 1, 2, 1, 5, &span, true, NULL), 0);
+    assert_int_equal(submit_as(f, "globex", 1, 2, 1, 5, &span, true, NULL), 0);
+    want_done = 2;
+    assert_true(run_until(f, done_reached, 10.));
+    assert_true(run_until(f, idle, 5.));
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_int_equal(st.messages_produced, 2);
+    struct got got[4];
+    size_t n = consume(f, got, 2, 10000);
+    assert_int_equal(n, 2);
+    const char *tenant_of_req[] = {NULL, NULL};
+    check_tenants(got, n, tenant_of_req, 2, span);
+    got_free(got, n);
+    fx_free(f);
+}
+
+/* Tenant names over the bound are refused, without a callback; so is a header name over it,
+ * at startup. */
+static void test_tenant_name_too_long_is_refused(void **state)
+{
+    (void)state;
+    char long_header[64 + PUBLISHER_TENANT_MAX];
+    int n = snprintf(long_header, sizeof(long_header), "receiver.auth.tenant_header=");
+    memset(long_header + n, 'h', PUBLISHER_TENANT_MAX + 1);
+    long_header[n + PUBLISHER_TENANT_MAX + 1] = '\0';
+    const char *long_sets[] = {long_header};
+    struct fx *f = fx_new(long_sets, 1);
+    struct kt_err err = {0};
+    struct publisher *p = NULL;
+    assert_int_equal(publisher_new(&f->conf, f->loop, &p, &err), KT_EINVAL);
+    assert_null(p);
+    assert_string_equal(err.msg, "[receiver.auth] tenant_header: 256 bytes, want at most 255");
+    fx_free(f);
+
+    const char *sets[] = {"receiver.auth.tenant_header=x-tenant"};
+    f = fx_new(sets, 1);
+    fx_start(f);
+    char name[PUBLISHER_TENANT_MAX + 2];
+    memset(name, 'a', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    uint64_t span = 0;
+    assert_int_equal(submit_as(f, name, 1, 1, 1, 5, &span, true, NULL), KT_EINVAL);
+    assert_non_null(strstr(f->refused_msg, "tenant name of 256 bytes is over 255"));
+    name[PUBLISHER_TENANT_MAX] = '\0';
+    assert_int_equal(submit_as(f, name, 1, 1, 1, 5, &span, true, NULL), 0);
+    want_done = 1;
+    assert_true(run_until(f, done_reached, 10.));
+    assert_int_equal(f->n_done, 1);
+    assert_int_equal(f->done[0].status, 0);
+    fx_free(f);
+}
+
+static bool spooled_some(struct fx *f)
+{
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    return st.messages_spooled >= 4;
+}
+
+static uint64_t spool_span;
+static int spool_round;
+/* One request of acme and one of globex per tick, while the broker is down. */
+static void submit_tenants_on_tick(struct fx *f)
+{
+    if (spool_round >= 50)
+        return;
+    spool_round++;
+    submit_as(f, "acme", 1, 1, 1, 5, &spool_span, true, NULL);
+    submit_as(f, "globex", 1, 1, 1, 5, &spool_span, true, NULL);
+}
+
+static bool drained_all(struct fx *f)
+{
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    return publisher_idle(f->p) && st.messages_drained >= st.messages_spooled;
+}
+
+/* Messages spooled while the broker is down keep their tenant header when the spool drains
+ * them into Kafka: both those Kafka refused after they were produced (the first ones, in the
+ * producer queue before the broker is seen down: purged, then spooled from their delivery
+ * report) and those spooled straight away. */
+static void test_spooled_messages_keep_the_tenant_header(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kt-test-pub-spool-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char spool_set[64];
+    snprintf(spool_set, sizeof(spool_set), "spool.dir=%s", dir);
+    const char *sets[] = {"receiver.auth.tenant_header=x-tenant", "batch.timeout=0",
+                          "kafka.timeout=30s", spool_set};
+    struct fx *f = fx_new(sets, 4);
+    fx_start(f);
+    assert_int_equal(rd_kafka_mock_broker_set_down(f->mc, 1), 0);
+    spool_span = 0;
+    spool_round = 0;
+    /* batch.timeout 0: produced before the loop runs, so before the broker is seen down. */
+    submit_tenants_on_tick(f);
+    submit_tenants_on_tick(f);
+    f->on_tick = submit_tenants_on_tick;
+    assert_true(run_until(f, spooled_some, 20.));
+    f->on_tick = NULL;
+    want_done = f->n_submitted - f->n_refused;
+    assert_true(run_until(f, done_reached, 20.));
+    assert_int_equal(rd_kafka_mock_broker_set_up(f->mc, 1), 0);
+    assert_true(run_until(f, drained_all, 30.));
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_true(st.messages_drained >= 4);
+
+    /* Request r of the run is acme when even, globex when odd, one span each. */
+    size_t n_req = (size_t)spool_span;
+    const char **tenant_of_req = calloc(n_req, sizeof(*tenant_of_req));
+    assert_true(n_req <= MAX_SPANS);
+    for (size_t r = 0; r < n_req; r++)
+        tenant_of_req[r] = r % 2 == 0 ? "acme" : "globex";
+    assert_int_equal(f->n_refused, 0);
+    for (size_t i = 0; i < f->n_done; i++)
+        assert_int_equal(f->done[i].status, 0);
+    /* Every message once (a drained one counts as produced twice: into the queue, then
+     * again from the spool). */
+    size_t want = (size_t)(st.messages_delivered);
+    struct got *got = calloc(want, sizeof(*got));
+    size_t n = consume(f, got, want, 10000);
+    assert_int_equal(n, want);
+    check_tenants(got, n, tenant_of_req, 1, spool_span);
+    got_free(got, n);
+    free(got);
+    free(tenant_of_req);
+    fx_free(f);
+    /* Drained segments are deleted; the lock file stays. */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[sizeof(dir) + sizeof(de->d_name) + 1];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* Configuration librdkafka refuses is reported with the [kafka] key. */
 static void test_bad_rdkafka_property(void **state)
 {
@@ -930,6 +1172,10 @@ int main(void)
         cmocka_unit_test(test_json_respects_max_message_bytes),
         cmocka_unit_test(test_free_fails_outstanding),
         cmocka_unit_test(test_bad_rdkafka_property),
+        cmocka_unit_test(test_tenants_never_share_a_message),
+        cmocka_unit_test(test_no_tenant_header_no_header),
+        cmocka_unit_test(test_tenant_name_too_long_is_refused),
+        cmocka_unit_test(test_spooled_messages_keep_the_tenant_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

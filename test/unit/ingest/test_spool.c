@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <ev.h>
+#include <zlib.h>
 
 #include "../../../ingest/spool.h"
 #include "kt_err.h"
@@ -143,7 +144,7 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Record i: key "k<i>", value of len bytes that spell i. */
+/* Record i: key "k<i>", value of len bytes that spell i, no record header. */
 static void make_msg(int i, size_t len, char *key, uint8_t *val, struct spool_msg *m)
 {
     snprintf(key, 16, "k%d", i);
@@ -152,15 +153,31 @@ static void make_msg(int i, size_t len, char *key, uint8_t *val, struct spool_ms
     m->sig = (enum kt_signal)(i % KT_SIGNAL_COUNT);
     m->key = (struct kt_slice){(const uint8_t *)key, strlen(key)};
     m->value = (struct kt_slice){val, len};
+    m->hdr_name = m->hdr_value = (struct kt_slice){NULL, 0};
 }
 
-static void append_n(struct fx *f, int from, int n, size_t len)
+static const char *const tenants[] = {"acme", "globex", ""};
+
+/* make_msg, and odd records carry the record header x-tenant (with an empty value every
+ * third of them). */
+static void make_msg_hdr(int i, size_t len, char *key, uint8_t *val, struct spool_msg *m)
+{
+    make_msg(i, len, key, val, m);
+    if (i % 2 == 1) {
+        const char *t = tenants[i % 3];
+        m->hdr_name = (struct kt_slice){(const uint8_t *)"x-tenant", 8};
+        m->hdr_value = (struct kt_slice){(const uint8_t *)t, strlen(t)};
+    }
+}
+
+/* Appends records from..from + n - 1 of make_msg (or make_msg_hdr, with hdr). */
+static void append_n_as(struct fx *f, int from, int n, size_t len, bool hdr)
 {
     uint8_t *val = malloc(len);
     for (int i = from; i < from + n; i++) {
         char key[16];
         struct spool_msg m;
-        make_msg(i, len, key, val, &m);
+        (hdr ? make_msg_hdr : make_msg)(i, len, key, val, &m);
         struct kt_err err = {0};
         int rc = spool_append(f->s, &m, (void *)(intptr_t)i, &err);
         if (rc != 0)
@@ -171,19 +188,35 @@ static void append_n(struct fx *f, int from, int n, size_t len)
     run_until(f, all_appended);
 }
 
-/* The record matches what make_msg built for i. */
-static void check_msg(const struct spool_rec *r, int i, size_t len)
+static void append_n(struct fx *f, int from, int n, size_t len)
+{
+    append_n_as(f, from, n, len, false);
+}
+
+/* The record matches what make_msg (or make_msg_hdr, with hdr) built for i. */
+static void check_msg_as(const struct spool_rec *r, int i, size_t len, bool hdr)
 {
     char key[16];
     uint8_t *val = malloc(len);
     struct spool_msg m;
-    make_msg(i, len, key, val, &m);
+    (hdr ? make_msg_hdr : make_msg)(i, len, key, val, &m);
     assert_int_equal(r->m.sig, m.sig);
     assert_int_equal(r->m.key.n, m.key.n);
     assert_memory_equal(r->m.key.p, m.key.p, m.key.n);
     assert_int_equal(r->m.value.n, len);
     assert_memory_equal(r->m.value.p, val, len);
+    assert_int_equal(r->m.hdr_name.n, m.hdr_name.n);
+    assert_int_equal(r->m.hdr_value.n, m.hdr_value.n);
+    if (m.hdr_name.n > 0)
+        assert_memory_equal(r->m.hdr_name.p, m.hdr_name.p, m.hdr_name.n);
+    if (m.hdr_value.n > 0)
+        assert_memory_equal(r->m.hdr_value.p, m.hdr_value.p, m.hdr_value.n);
     free(val);
+}
+
+static void check_msg(const struct spool_rec *r, int i, size_t len)
+{
+    check_msg_as(r, i, len, false);
 }
 
 static struct spool_rec *taken[MAX_TAGS];
@@ -230,13 +263,14 @@ static void wait_segments(struct fx *f, int n)
 
 /* ---- the record format ---- */
 
-static void test_record_round_trip_and_every_flipped_byte_is_caught(void **state)
+/* Record i (make_msg) encodes, parses back to the same fields, and no cut or flipped bit
+ * passes for a record. */
+static void check_round_trip(int i)
 {
-    (void)state;
     char key[16];
     uint8_t val[100], rec[256];
     struct spool_msg m, got;
-    make_msg(5, sizeof(val), key, val, &m);
+    make_msg_hdr(i, sizeof(val), key, val, &m);
     size_t n = spool_record_size(&m);
     assert_true(n <= sizeof(rec));
     struct kt_err err = {0};
@@ -245,18 +279,122 @@ static void test_record_round_trip_and_every_flipped_byte_is_caught(void **state
     assert_int_equal(spool_record_parse(rec, n, &got, &used, &err), 0);
     assert_int_equal(used, n);
     assert_int_equal(got.sig, m.sig);
+    assert_int_equal(got.key.n, m.key.n);
+    assert_memory_equal(got.key.p, key, m.key.n);
     assert_memory_equal(got.value.p, val, sizeof(val));
+    assert_int_equal(got.hdr_name.n, m.hdr_name.n);
+    assert_int_equal(got.hdr_value.n, m.hdr_value.n);
+    if (m.hdr_name.n > 0) {
+        assert_memory_equal(got.hdr_name.p, m.hdr_name.p, m.hdr_name.n);
+        assert_memory_equal(got.hdr_value.p, m.hdr_value.p, m.hdr_value.n);
+    }
     /* Cut short anywhere: more bytes wanted, never a record. */
     for (size_t cut = 0; cut < n; cut++)
         assert_int_equal(spool_record_parse(rec, cut, &got, &used, &err), KT_EAGAIN);
     /* One bit flipped anywhere: never a record. */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t b = 0; b < n; b++) {
         for (int bit = 0; bit < 8; bit++) {
-            rec[i] ^= (uint8_t)(1u << bit);
+            rec[b] ^= (uint8_t)(1u << bit);
             assert_int_not_equal(spool_record_parse(rec, n, &got, &used, &err), 0);
-            rec[i] ^= (uint8_t)(1u << bit);
+            rec[b] ^= (uint8_t)(1u << bit);
         }
     }
+}
+
+static void test_record_round_trip_and_every_flipped_byte_is_caught(void **state)
+{
+    (void)state;
+    check_round_trip(4); /* no header */
+    check_round_trip(5); /* x-tenant: globex */
+    check_round_trip(3); /* x-tenant with an empty value */
+}
+
+/* The bytes on disk, pinned: a record without a header is what kotel wrote before headers
+ * existed (so old spools replay), one with a header sets flag bit 0 and puts it between key
+ * and value. */
+static void test_record_bytes_with_and_without_a_header(void **state)
+{
+    (void)state;
+    static const uint8_t plain[] = {0x09, 0x00, 0x00, 0x00, 0x00, 0x4b, 0xb7, 0x29, 0x01,
+                                    0x00, 0x02, 0x00, 'a',  'b',  'x',  'y',  'z'};
+    static const uint8_t with_hdr[] = {0x19, 0x00, 0x00, 0x00, 0xc0, 0x36, 0x52, 0xbc, 0x01,
+                                       0x01, 0x02, 0x00, 'a',  'b',  0x08, 0x00, 'x',  '-',
+                                       't',  'e',  'n',  'a',  'n',  't',  0x04, 0x00, 'a',
+                                       'c',  'm',  'e',  'x',  'y',  'z'};
+    struct spool_msg m = {
+        .sig = KT_SIGNAL_METRICS,
+        .key = {(const uint8_t *)"ab", 2},
+        .value = {(const uint8_t *)"xyz", 3},
+    };
+    uint8_t rec[64];
+    struct kt_err err = {0};
+    assert_int_equal(spool_record_size(&m), sizeof(plain));
+    assert_int_equal(spool_record_encode(&m, rec, &err), 0);
+    assert_memory_equal(rec, plain, sizeof(plain));
+    m.hdr_name = (struct kt_slice){(const uint8_t *)"x-tenant", 8};
+    m.hdr_value = (struct kt_slice){(const uint8_t *)"acme", 4};
+    assert_int_equal(spool_record_size(&m), sizeof(with_hdr));
+    assert_int_equal(spool_record_encode(&m, rec, &err), 0);
+    assert_memory_equal(rec, with_hdr, sizeof(with_hdr));
+}
+
+/* Sets the crc of the record in rec (n bytes) after its bytes were changed on purpose. */
+static void reseal(uint8_t *rec, size_t n)
+{
+    uLong c = crc32(crc32(0L, Z_NULL, 0), rec, 4);
+    c = crc32(c, rec + SPOOL_RECORD_HDR, (uInt)(n - SPOOL_RECORD_HDR));
+    for (int b = 0; b < 4; b++)
+        rec[4 + b] = (uint8_t)(c >> (8 * b));
+}
+
+/* With a good checksum, still no record: unknown flags, a header without a name, header
+ * lengths past the record. */
+static void test_record_header_fields_are_checked(void **state)
+{
+    (void)state;
+    struct spool_msg m = {
+        .sig = KT_SIGNAL_TRACES,
+        .key = {(const uint8_t *)"k", 1},
+        .value = {(const uint8_t *)"v", 1},
+        .hdr_name = {(const uint8_t *)"h", 1},
+        .hdr_value = {(const uint8_t *)"t", 1},
+    };
+    uint8_t rec[64], bad[64];
+    struct kt_err err = {0};
+    size_t n = spool_record_size(&m), used;
+    assert_int_equal(spool_record_encode(&m, rec, &err), 0);
+    struct spool_msg got;
+    const size_t flags = SPOOL_RECORD_HDR + 1, name_len = SPOOL_RECORD_HDR + SPOOL_BODY_HDR + 1,
+                 value_len = name_len + 3;
+    const struct {
+        size_t at;
+        uint8_t v;
+        const char *why;
+    } cases[] = {
+        {flags, 0x03, "flags 3"},
+        {flags, 0x80, "flags 128"},
+        {name_len, 5, "header longer than the record"},
+        {value_len, 3, "header longer than the record"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memcpy(bad, rec, n);
+        bad[cases[i].at] = cases[i].v;
+        reseal(bad, n);
+        assert_int_equal(spool_record_parse(bad, n, &got, &used, &err), KT_EPROTO);
+        if (strstr(err.msg, cases[i].why) == NULL)
+            fail_msg("case %zu: '%s' does not say '%s'", i, err.msg, cases[i].why);
+    }
+    /* A header flagged, with an empty name (which would read back as no header). */
+    uint8_t no_name[] = {0, 0,   0, 0, 0, 0, 0,   0,  KT_SIGNAL_LOGS, SPOOL_FLAG_HEADER, 1,
+                         0, 'k', 0, 0, 1, 0, 't', 'v'};
+    no_name[0] = sizeof(no_name) - SPOOL_RECORD_HDR;
+    reseal(no_name, sizeof(no_name));
+    assert_int_equal(spool_record_parse(no_name, sizeof(no_name), &got, &used, &err), KT_EPROTO);
+    assert_non_null(strstr(err.msg, "record header with an empty name"));
+    /* A name or value over a u16 cannot be written. */
+    static uint8_t big[UINT16_MAX + 1];
+    m.hdr_value = (struct kt_slice){big, sizeof(big)};
+    assert_int_equal(spool_record_encode(&m, rec, &err), KT_ETOOBIG);
 }
 
 /* ---- the spool ---- */
@@ -419,6 +557,24 @@ static void test_restart_sends_again_what_was_not_acknowledged(void **state)
     wait_segments(f, 0);
 }
 
+/* Record headers come back as they were appended, also after a restart, among records
+ * without one. */
+static void test_record_headers_survive_a_restart(void **state)
+{
+    struct fx *f = *state;
+    open_spool(f);
+    append_n_as(f, 0, 6, 100, true);
+    spool_free(f->s);
+    f->s = NULL;
+    open_spool(f);
+    take_n(f, 6);
+    for (int i = 0; i < 6; i++)
+        check_msg_as(taken[i], i, 100, true);
+    for (int i = 0; i < 6; i++)
+        spool_done(f->s, taken[i], true);
+    wait_segments(f, 0);
+}
+
 static void test_full_spool_refuses_naming_max_size(void **state)
 {
     struct fx *f = *state;
@@ -537,6 +693,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_round_trip_and_every_flipped_byte_is_caught),
+        cmocka_unit_test(test_record_bytes_with_and_without_a_header),
+        cmocka_unit_test(test_record_header_fields_are_checked),
         cmocka_unit_test_setup_teardown(test_append_then_read_back_in_order_and_delete_after_acks,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_segments_roll_and_each_is_deleted_once_acknowledged,
@@ -545,6 +703,7 @@ int main(void)
             test_restart_skips_torn_tail_and_flipped_byte_with_a_log_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_sends_again_what_was_not_acknowledged, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_record_headers_survive_a_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_spool_refuses_naming_max_size, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_write_error_refuses_naming_dir_and_errno_and_keeps_no_garbage, setup, teardown),
