@@ -485,7 +485,7 @@ static void publish_body(struct otlp_service *s, struct srv_req *r, enum kt_sign
     s->m.items_received[sig][proto_of(r)] += n_items;
     bool wait = s->conf->receiver.ack == INGEST_ACK_KAFKA;
     struct publisher_ticket *ticket = NULL;
-    rc = publisher_submit(s->pub, sig, msg, n_items, NULL, wait ? publish_done : NULL, r,
+    rc = publisher_submit(s->pub, sig, msg, n_items, r->tenant, wait ? publish_done : NULL, r,
                           wait ? &ticket : NULL, &err);
     if (rc != 0) {
         count_items(r, 0, n_items);

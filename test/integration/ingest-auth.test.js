@@ -106,7 +106,7 @@ const countSpans = (msgs) => msgs.reduce((n, m) => n + spansOf(decodeTracesData(
 const traceIdsOf = (m) => spansOf(decodeTracesData(m.value)).map((s) => s.traceId);
 
 for (const kafka of KAFKAS) {
-  test(`the SDK exporters with their tokens are let in, and each record names its tenant${kafkaLabel(kafka)}`, { timeout: 180000 }, async () => {
+  test(`${kafkaLabel(kafka)}the SDK exporters with their tokens are let in, and each record names its tenant`, { timeout: 180000 }, async () => {
     const file = tokensFile(`sdk-${kafka}`, ['team-a', 'team-b']);
     const sets = { 'receiver.auth.bearer_tokens_file': file, 'receiver.auth.tenant_header': 'x-tenant' };
     await withStack({ kafka, ingest: { sets } }, async ({ broker, ingest }) => {
