@@ -55,36 +55,6 @@ static void write_server(struct kt_buf *b, const struct srv_stats *st)
     }
 }
 
-static void write_publisher(struct kt_buf *b, const struct publisher_stats *st)
-{
-    const struct {
-        const char *name, *help;
-        uint64_t v;
-    } c[] = {
-        {"kotel_ingest_kafka_messages_produced_total",
-         "Kafka messages handed to the producer (spooled ones once drained included).",
-         st->messages_produced},
-        {"kotel_ingest_kafka_messages_delivered_total", "Kafka messages Kafka acknowledged.",
-         st->messages_delivered},
-        {"kotel_ingest_kafka_messages_failed_total",
-         "Kafka messages whose delivery failed and that were not spooled.", st->messages_failed},
-        {"kotel_ingest_spool_messages_written_total",
-         "Kafka messages appended to the [spool] while Kafka could not take them.",
-         st->messages_spooled},
-        {"kotel_ingest_spool_messages_drained_total",
-         "Spooled messages taken from the spool and acknowledged by Kafka.", st->messages_drained},
-    };
-    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-        kt_prom_family(b, c[i].name, "counter", c[i].help);
-        kt_prom_u64(b, c[i].name, NULL, c[i].v);
-    }
-    kt_prom_family(b, "kotel_ingest_kafka_messages_in_flight", "gauge",
-                   "Kafka messages produced and not yet acknowledged or failed.");
-    uint64_t done = st->messages_delivered + st->messages_failed;
-    kt_prom_u64(b, "kotel_ingest_kafka_messages_in_flight", NULL,
-                st->messages_produced > done ? st->messages_produced - done : 0);
-}
-
 static void metrics_page(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
 {
     (void)req;
@@ -97,12 +67,7 @@ static void metrics_page(void *ctx, const struct kt_admin_req *req, struct kt_ad
     struct srv_stats ss;
     server_get_stats(a->parts.srv, &ss);
     write_server(b, &ss);
-    struct publisher_stats ps;
-    publisher_get_stats(a->parts.pub, &ps);
-    write_publisher(b, &ps);
-    kt_prom_family(b, "kotel_ingest_ready", "gauge",
-                   "1 when requests are let in, 0 while they are refused (see /readyz).");
-    kt_prom_u64(b, "kotel_ingest_ready", NULL, publisher_refusing(a->parts.pub) == NULL);
+    publisher_metrics(a->parts.pub, b);
     kt_prom_process(b);
 }
 

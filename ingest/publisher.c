@@ -14,6 +14,7 @@
 #include "batcher.h"
 #include "kt_kafka.h"
 #include "kt_log.h"
+#include "kt_prom.h"
 #include "kt_otlp_json.h"
 #include "otlp_split.h"
 #include "spool.h"
@@ -80,6 +81,23 @@ struct pub_msg {
     struct publisher_ticket *t[];
 };
 
+/* Errors of failed deliveries by librdkafka code: the first ERR_CODES distinct codes seen,
+ * then "other" (there are far fewer than that in practice). */
+#define ERR_CODES 16
+
+/* For /metrics (publisher_metrics): counted on the loop. */
+struct pub_metrics {
+    struct kt_hist delivery_latency; /* seconds from produce to delivery report */
+    struct kt_hist message_items;    /* items per Kafka message */
+    uint64_t bytes;                  /* key + value bytes produced */
+    int err_code[ERR_CODES];
+    uint64_t err_count[ERR_CODES + 1];
+    size_t n_err;
+};
+
+/* Items per Kafka message: the batch sizes. */
+static const double message_items_bounds[] = {1, 10, 100, 500, 1000, 5000, 10000, 50000, 100000};
+
 struct sigpipe {
     enum kt_signal sig;
     struct publisher *p;
@@ -143,6 +161,7 @@ struct publisher {
 
     struct kt_log_limit fail_rl, error_rl, drain_rl;
     struct publisher_stats st;
+    struct pub_metrics m;
 };
 
 /* ---- tickets ---- */
@@ -634,6 +653,8 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         to_spool(p, m, &sm, pm);
         return 0;
     }
+    kt_hist_observe(&p->m.message_items, (double)m->n_items);
+    p->m.bytes += sm.key.n + sm.value.n;
     /* F_COPY: librdkafka allocates the message and its payload in one piece, so the value
      * (a view into the batch) costs one copy and no allocation of its own. */
     rd_kafka_resp_err_t e = produce(p, s, &sm, RD_KAFKA_MSG_F_COPY, pm);
@@ -680,6 +701,16 @@ static void batch_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- librdkafka callbacks (served on the loop by rd_kafka_poll) ---- */
 
+static void count_error(struct pub_metrics *pm, rd_kafka_resp_err_t e)
+{
+    size_t i = 0;
+    while (i < pm->n_err && pm->err_code[i] != (int)e)
+        i++;
+    if (i == pm->n_err && pm->n_err < ERR_CODES)
+        pm->err_code[pm->n_err++] = (int)e;
+    pm->err_count[i]++;
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -690,8 +721,12 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     size_t n = m->key_len + m->len;
     p->queued_bytes -= n < p->queued_bytes ? n : p->queued_bytes;
     int64_t lat = rd_kafka_message_latency(m);
-    if (lat >= 0)
+    if (lat >= 0) {
         p->latency_us = p->latency_us == 0 ? lat : (p->latency_us * 7 + lat) / 8;
+        kt_hist_observe(&p->m.delivery_latency, (double)lat / 1e6);
+    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        count_error(&p->m, m->err);
     if (pm != NULL && pm->rec != NULL) {
         drained_report(p, m, pm);
         return;
@@ -935,6 +970,9 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     uint64_t high = conf->kafka.queue_max_messages * QUEUE_HIGH_PCT / 100;
     p->queue_high = high > 0 ? high : 1;
     p->fail_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
+    kt_hist_init(&p->m.delivery_latency, kt_hist_latency_bounds, kt_hist_latency_n);
+    kt_hist_init(&p->m.message_items, message_items_bounds,
+                 sizeof(message_items_bounds) / sizeof(message_items_bounds[0]));
     p->error_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
     p->drain_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
     ev_timer_init(&p->drain_timer, drain_timer_cb, DRAIN_INTERVAL_S, DRAIN_INTERVAL_S);
@@ -1259,6 +1297,79 @@ void publisher_free(struct publisher *p)
     free(p->tenant_names);
     free(p->tenant_slots);
     free(p);
+}
+
+void publisher_metrics(const struct publisher *p, struct kt_buf *b)
+{
+    const struct publisher_stats *st = &p->st;
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } c[] = {
+        {"kotel_ingest_kafka_messages_produced_total",
+         "Kafka messages handed to the producer (spooled ones once drained included).",
+         st->messages_produced},
+        {"kotel_ingest_kafka_messages_delivered_total", "Kafka messages Kafka acknowledged.",
+         st->messages_delivered},
+        {"kotel_ingest_kafka_messages_failed_total",
+         "Kafka messages whose delivery failed and that were not spooled.", st->messages_failed},
+        {"kotel_ingest_kafka_produced_bytes_total",
+         "Key and value bytes of the messages built from requests (before compression).",
+         p->m.bytes},
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        kt_prom_family(b, c[i].name, "counter", c[i].help);
+        kt_prom_u64(b, c[i].name, NULL, c[i].v);
+    }
+    kt_prom_family(b, "kotel_ingest_kafka_messages_in_flight", "gauge",
+                   "Kafka messages handed to librdkafka and not yet reported on.");
+    kt_prom_u64(b, "kotel_ingest_kafka_messages_in_flight", NULL,
+                (uint64_t)rd_kafka_outq_len(p->rk));
+    kt_prom_family(b, "kotel_ingest_kafka_delivery_errors_total", "counter",
+                   "Delivery reports with an error, by librdkafka's error name (the message may "
+                   "then have been spooled or failed).");
+    for (size_t i = 0; i <= p->m.n_err && i <= ERR_CODES; i++) {
+        if (p->m.err_count[i] == 0)
+            continue;
+        char labels[96];
+        snprintf(labels, sizeof(labels), "code=\"%s\"",
+                 i < p->m.n_err ? rd_kafka_err2name((rd_kafka_resp_err_t)p->m.err_code[i])
+                                : "other");
+        kt_prom_u64(b, "kotel_ingest_kafka_delivery_errors_total", labels, p->m.err_count[i]);
+    }
+    kt_prom_family(b, "kotel_ingest_kafka_delivery_latency_seconds", "histogram",
+                   "Time from handing a message to librdkafka to its delivery report.");
+    kt_prom_hist(b, "kotel_ingest_kafka_delivery_latency_seconds", NULL, &p->m.delivery_latency);
+    kt_prom_family(b, "kotel_ingest_kafka_message_items", "histogram",
+                   "Items (spans, data points, log records) per Kafka message: the batch sizes.");
+    kt_prom_hist(b, "kotel_ingest_kafka_message_items", NULL, &p->m.message_items);
+    kt_prom_family(b, "kotel_ingest_ready", "gauge",
+                   "1 when requests are let in, 0 while they are refused (see /readyz).");
+    kt_prom_u64(b, "kotel_ingest_ready", NULL, refusal(p) == NULL);
+    if (p->spool == NULL)
+        return;
+    struct spool_stats ss;
+    spool_get_stats(p->spool, &ss);
+    const struct {
+        const char *name, *type, *help;
+        uint64_t v;
+    } sp[] = {
+        {"kotel_ingest_spool_bytes", "gauge", "Bytes of the [spool] segment files.", ss.bytes},
+        {"kotel_ingest_spool_segments", "gauge", "[spool] segment files.", ss.segments},
+        {"kotel_ingest_spool_messages_written_total", "counter",
+         "Kafka messages appended to the [spool] while Kafka could not take them.",
+         st->messages_spooled},
+        {"kotel_ingest_spool_messages_drained_total", "counter",
+         "Spooled messages taken from the spool and acknowledged by Kafka.", st->messages_drained},
+        {"kotel_ingest_spool_corrupt_tails_total", "counter",
+         "Torn or corrupt segment tails skipped when reading the spool.", ss.corrupt},
+        {"kotel_ingest_spool_write_errors_total", "counter", "Failed writes to the spool.",
+         ss.write_errors},
+    };
+    for (size_t i = 0; i < sizeof(sp) / sizeof(sp[0]); i++) {
+        kt_prom_family(b, sp[i].name, sp[i].type, sp[i].help);
+        kt_prom_u64(b, sp[i].name, NULL, sp[i].v);
+    }
 }
 
 void publisher_get_stats(const struct publisher *p, struct publisher_stats *out)

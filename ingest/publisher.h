@@ -90,5 +90,8 @@ struct publisher_stats {
     uint64_t messages_drained; /* taken from the spool and acknowledged by Kafka */
 };
 void publisher_get_stats(const struct publisher *p, struct publisher_stats *out);
+/* Appends the publisher's metrics (Kafka messages, bytes, delivery latency and errors,
+ * items per message, readiness, the spool) in the Prometheus text format. */
+void publisher_metrics(const struct publisher *p, struct kt_buf *b);
 
 #endif

@@ -77,6 +77,9 @@ test('/metrics: promtool accepts it and the counters match what was sent; /healt
     assert.equal(sample(t, 'kotel_ingest_request_duration_seconds_count', 'signal="traces",protocol="grpc"'), g.results.length);
     assert.ok(sample(t, 'kotel_ingest_kafka_messages_delivered_total') >= 1);
     assert.equal(sample(t, 'kotel_ingest_kafka_messages_in_flight'), 0);
+    assert.ok(sample(t, 'kotel_ingest_kafka_produced_bytes_total') > 0);
+    assert.ok(sample(t, 'kotel_ingest_kafka_message_items_count') >= 1);
+    assert.equal(sample(t, 'kotel_ingest_kafka_delivery_latency_seconds_count'), sample(t, 'kotel_ingest_kafka_messages_delivered_total'));
     assert.ok(sample(t, 'kotel_ingest_connections_accepted_total') >= 3);
     assert.ok(sample(t, 'process_resident_memory_bytes') > 1e6);
     assert.ok(sample(t, 'process_open_fds') > 3);
@@ -100,4 +103,29 @@ test('/metrics: promtool accepts it and the counters match what was sent; /healt
       return (await get(port, '/readyz')).status === 200;
     }, 60000);
   });
+});
+
+test('/metrics with [spool]: messages spooled while the broker is down, then drained', { timeout: 120000 }, async () => {
+  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'kotel-admin-spool-'));
+  try {
+    await withStack({ ingest: { sets: { 'kafka.timeout': '2s', 'spool.dir': dir } } }, async ({ broker, ingest }) => {
+      const port = await adminPortOf(ingest);
+      await broker.command('down');
+      // Accepted into the spool once Kafka counts as down.
+      await until('a request spooled', async () => {
+        const r = await httpRequest(`${ingest.httpUrl}/v1/traces`, { headers: { 'content-type': 'application/json' }, body: jsonTraceBody({ traceId: newTraceId(), spanId: newSpanId() }) });
+        if (r.status !== 200) return false;
+        return sample((await get(port, '/metrics')).text, 'kotel_ingest_spool_messages_written_total') >= 1;
+      });
+      const m = (await get(port, '/metrics')).text;
+      await promtoolCheck(m);
+      assert.ok(sample(m, 'kotel_ingest_spool_bytes') > 0);
+      assert.ok(sample(m, 'kotel_ingest_spool_segments') >= 1);
+      const written = sample(m, 'kotel_ingest_spool_messages_written_total');
+      await broker.command('up');
+      await until('the spool drained', async () => sample((await get(port, '/metrics')).text, 'kotel_ingest_spool_messages_drained_total') >= written, 60000);
+    });
+  } finally {
+    require('node:fs').rmSync(dir, { recursive: true, force: true });
+  }
 });
