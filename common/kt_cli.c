@@ -354,11 +354,12 @@ static void roff_str(FILE *out, const char *s)
 }
 
 /* Man page text: paragraphs are filled by the formatter, lines starting with a blank are
- * no-fill lines, indented, and an empty line starts a paragraph with `para` (".PP", or ".IP"
- * in a list item). */
+ * no-fill lines (indented, outside a list item), and an empty line starts a paragraph with `para`
+ * (".PP", or ".IP" in a list item). */
 struct roff_doc {
     FILE *out;
     const char *para;
+    bool in_item; /* the body of a .TP item is indented already */
     bool nofill;
 };
 
@@ -367,14 +368,14 @@ static void roff_doc_line(void *ctx, const char *p, size_t n)
     struct roff_doc *r = ctx;
     bool verbatim = n > 0 && p[0] == ' ';
     if (r->nofill && !verbatim) {
-        fputs(".fi\n.RE\n", r->out);
+        fputs(r->in_item ? ".fi\n" : ".fi\n.RE\n", r->out);
         r->nofill = false;
     }
     if (n == 0) {
         fprintf(r->out, "%s\n", r->para);
     } else if (verbatim) {
         if (!r->nofill)
-            fputs(".RS 4\n.nf\n", r->out);
+            fputs(r->in_item ? ".nf\n" : ".RS 4\n.nf\n", r->out);
         r->nofill = true;
         roff_text(r->out, p + 1, n - 1);
     } else {
@@ -384,10 +385,10 @@ static void roff_doc_line(void *ctx, const char *p, size_t n)
 
 static void roff_doc(FILE *out, const char *text, const char *para)
 {
-    struct roff_doc r = {out, para, false};
+    struct roff_doc r = {out, para, strcmp(para, ".IP") == 0, false};
     each_line(text, roff_doc_line, &r);
     if (r.nofill)
-        fputs(".fi\n.RE\n", out);
+        fputs(r.in_item ? ".fi\n" : ".fi\n.RE\n", out);
 }
 
 static const char *section_doc(const struct kt_config_schema *s, const char *section)

@@ -291,7 +291,7 @@ static void test_print_man_has_every_section_and_escapes_roff(void **state)
             fail_msg("no %s in:\n%s", heads[i], text);
     assert_non_null(strstr(text, ".SS [main]\nSection prose.\n.TP\n\\fBname\\fR = kotel\n"
                                  "(string)\n.br\nFirst line.\nSecond line"));
-    assert_non_null(strstr(text, ".RS 4\n.nf\n kafka   indented,   spaces kept\n.fi\n.RE\n.IP\n"
+    assert_non_null(strstr(text, ".nf\n kafka   indented,   spaces kept\n.fi\n.IP\n"
                                  "A new paragraph.\n"));
     /* A leading dot would be a request, a backslash an escape. */
     assert_non_null(strstr(text, "\\&.starts with a dot and holds a \\e backslash\n"));
