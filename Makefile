@@ -77,12 +77,16 @@ ifneq ($(wildcard process/main.c),)
 BINS += $(BUILD)/kotel-process
 endif
 
+# The programs that are installed, with a man page and an example configuration each.
+PROGRAMS := kotel-ingest$(if $(wildcard process/main.c), kotel-process)
+MANS := $(patsubst %,$(BUILD)/man/%.1,$(PROGRAMS))
+
 UNIT_SRC := $(sort $(wildcard test/unit/*/test_*.c test/unit/*/*/test_*.c))
 UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 
 .PHONY: FORCE all bench-tools deps gen unit-bins test test-unit test-integration demo lint format fuzz fuzz-smoke clean \
-        kafka-up kafka-down
-all: $(BINS) $(BENCH_TOOLS) $(KAFKA_ADMIN)
+        kafka-up kafka-down man etc install uninstall
+all: $(BINS) $(BENCH_TOOLS) $(KAFKA_ADMIN) $(MANS)
 
 deps:
 	@scripts/deps.sh
@@ -255,5 +259,57 @@ fuzz-smoke: $(FUZZ_BINS)
 
 clean:
 	rm -rf build
+
+# Man pages, written by each program from its option table (--print-man); never committed.
+man: $(MANS)
+$(BUILD)/man/%.1: $(BUILD)/%
+	@mkdir -p $(dir $@)
+	$< --print-man >$@.tmp && mv $@.tmp $@
+
+# etc/<program>.ini are each program's --print-example-config, committed so that they can be
+# read without building. After a change of an option table, `make etc` writes them again;
+# test/integration/install.test.js fails while they differ.
+etc: $(patsubst %,$(BUILD)/%,$(PROGRAMS))
+	@for p in $(PROGRAMS); do \
+	  $(BUILD)/$$p --print-example-config >etc/$$p.ini.tmp && mv etc/$$p.ini.tmp etc/$$p.ini \
+	    && echo "etc/$$p.ini"; \
+	done
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, their man pages, the example
+# configurations (an existing one is kept) and the systemd units (README, Installing).
+# SYSCONFDIR is /etc whatever PREFIX is: the units' ConfigurationDirectory=kotel is /etc/kotel.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+UNITS := $(patsubst etc/systemd/%.in,%,$(wildcard etc/systemd/*.service.in))
+# The units after `make install` fills in their paths (|, the sed delimiter, cannot be in one).
+UNIT_SED := -e 's|@BINDIR@|$(call shell_quote,$(BINDIR))|g' \
+            -e 's|@SYSCONFDIR@|$(call shell_quote,$(SYSCONFDIR))|g'
+
+install: $(patsubst %,$(BUILD)/%,$(PROGRAMS)) $(MANS)
+	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' \
+	  '$(DESTDIR)$(SYSCONFDIR)/kotel' '$(DESTDIR)$(UNITDIR)'
+	$(INSTALL) -m 755 $(patsubst %,$(BUILD)/%,$(PROGRAMS)) '$(DESTDIR)$(BINDIR)/'
+	$(INSTALL) -m 644 $(MANS) '$(DESTDIR)$(MANDIR)/man1/'
+	@for p in $(PROGRAMS); do \
+	  f='$(DESTDIR)$(SYSCONFDIR)'/kotel/$$p.ini; \
+	  if [ -e "$$f" ]; then echo "install: $$f exists, kept"; \
+	  else echo "$(INSTALL) -m 644 etc/$$p.ini $$f"; $(INSTALL) -m 644 etc/$$p.ini "$$f" || exit 1; fi; \
+	done
+	@for u in $(UNITS); do \
+	  echo "sed etc/systemd/$$u.in >'$(DESTDIR)$(UNITDIR)'/$$u"; \
+	  sed $(UNIT_SED) etc/systemd/$$u.in >'$(DESTDIR)$(UNITDIR)'/$$u.tmp && \
+	  chmod 644 '$(DESTDIR)$(UNITDIR)'/$$u.tmp && \
+	  mv '$(DESTDIR)$(UNITDIR)'/$$u.tmp '$(DESTDIR)$(UNITDIR)'/$$u || exit 1; \
+	done
+
+# Leaves the configurations in $(SYSCONFDIR)/kotel: they may hold the operator's changes.
+uninstall:
+	rm -f $(patsubst %,'$(DESTDIR)$(BINDIR)'/%,$(PROGRAMS)) \
+	  $(patsubst %,'$(DESTDIR)$(MANDIR)/man1'/%.1,$(PROGRAMS)) \
+	  $(patsubst %,'$(DESTDIR)$(UNITDIR)'/%,$(UNITS))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -246,8 +246,8 @@ static void help_option(FILE *out, const struct kt_option *o, const void *unused
         fprintf(out, "  %s  (%s; no default)\n", o->key, type);
     else
         fprintf(out, "  %s = %s  (%s)\n", o->key, o->def[0] ? o->def : "\"\"", type);
-    if (o->doc != NULL)
-        fprintf(out, "      %s\n", o->doc);
+    if (o->doc != NULL) /* its first line: the rest is for the example file and man page */
+        fprintf(out, "      %.*s\n", (int)strcspn(o->doc, "\n"), o->doc);
 }
 
 /* The option reference (section, key, type, default, doc) that --help ends with. */
@@ -265,6 +265,430 @@ static void kt_cli_print_help(const struct kt_config_schema *schema, FILE *out)
                 schema->program ? schema->program : "the program");
 }
 
+/* ---- documentation text (the syntax of kt_option.doc) ---- */
+
+#define DOC_WIDTH 94 /* the example file's comment lines, "# " included */
+
+/* Calls line(ctx, p, n) for each line of text, without its '\n'. */
+static void each_line(const char *text, void (*line)(void *, const char *, size_t), void *ctx)
+{
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        line(ctx, p, n);
+        p = nl ? nl + 1 : p + n;
+    }
+}
+
+/* Comment lines of the example file: words fill lines up to DOC_WIDTH. */
+struct ini_wrap {
+    FILE *out;
+    size_t col; /* 0: at the start of a line */
+};
+
+static void ini_wrap_end(struct ini_wrap *w)
+{
+    if (w->col > 0)
+        fputc('\n', w->out);
+    w->col = 0;
+}
+
+static void ini_wrap_words(struct ini_wrap *w, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t len = strcspn(p + i, " \n");
+        if (len > n - i)
+            len = n - i;
+        if (len > 0) {
+            if (w->col > 0 && w->col + 1 + len > DOC_WIDTH)
+                ini_wrap_end(w);
+            if (w->col == 0) {
+                fputc('#', w->out);
+                w->col = 1;
+            }
+            fprintf(w->out, " %.*s", (int)len, p + i);
+            w->col += 1 + len;
+        }
+        i += len + 1;
+    }
+}
+
+static void ini_doc_line(void *ctx, const char *p, size_t n)
+{
+    struct ini_wrap *w = ctx;
+    if (n == 0) {
+        ini_wrap_end(w);
+        fputs("#\n", w->out);
+    } else if (p[0] == ' ') {
+        ini_wrap_end(w);
+        fprintf(w->out, "#%.*s\n", (int)n, p);
+    } else {
+        ini_wrap_words(w, p, n);
+    }
+}
+
+static void ini_comment(FILE *out, const char *text)
+{
+    struct ini_wrap w = {out, 0};
+    each_line(text, ini_doc_line, &w);
+    ini_wrap_end(&w);
+}
+
+/* Text on one roff line: a leading '.' or '\'' would be a request, a backslash an escape. */
+static void roff_text(FILE *out, const char *p, size_t n)
+{
+    if (n > 0 && (p[0] == '.' || p[0] == '\''))
+        fputs("\\&", out);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\\')
+            fputs("\\e", out);
+        else
+            fputc(p[i], out);
+    }
+    fputc('\n', out);
+}
+
+static void roff_str(FILE *out, const char *s)
+{
+    roff_text(out, s, strlen(s));
+}
+
+/* Man page text: paragraphs are filled by the formatter, lines starting with a blank are
+ * no-fill lines (indented, outside a list item), and an empty line starts a paragraph with `para`
+ * (".PP", or ".IP" in a list item). */
+struct roff_doc {
+    FILE *out;
+    const char *para;
+    bool in_item; /* the body of a .TP item is indented already */
+    bool nofill;
+};
+
+static void roff_doc_line(void *ctx, const char *p, size_t n)
+{
+    struct roff_doc *r = ctx;
+    bool verbatim = n > 0 && p[0] == ' ';
+    if (r->nofill && !verbatim) {
+        fputs(r->in_item ? ".fi\n" : ".fi\n.RE\n", r->out);
+        r->nofill = false;
+    }
+    if (n == 0) {
+        fprintf(r->out, "%s\n", r->para);
+    } else if (verbatim) {
+        if (!r->nofill)
+            fputs(r->in_item ? ".nf\n" : ".RS 4\n.nf\n", r->out);
+        r->nofill = true;
+        roff_text(r->out, p + 1, n - 1);
+    } else {
+        roff_text(r->out, p, n);
+    }
+}
+
+static void roff_doc(FILE *out, const char *text, const char *para)
+{
+    struct roff_doc r = {out, para, strcmp(para, ".IP") == 0, false};
+    each_line(text, roff_doc_line, &r);
+    if (r.nofill)
+        fputs(r.in_item ? ".fi\n" : ".fi\n.RE\n", out);
+}
+
+static const char *section_doc(const struct kt_config_schema *s, const char *section)
+{
+    for (size_t i = 0; i < s->n_sections; i++) {
+        if (strcmp(s->sections[i].section, section) == 0)
+            return s->sections[i].doc;
+    }
+    return NULL;
+}
+
+/* The table section (index of its first option) under which a handler's sections are
+ * described: the longest one its prefix extends, "tail_sampling" for "tail_sampling.policy.";
+ * n_opts when there is none (they come last). */
+static size_t handler_parent(const struct kt_config_schema *s, const struct kt_section_handler *h)
+{
+    size_t best = s->n_opts, best_len = 0;
+    for (size_t i = 0; i < s->n_opts; i++) {
+        size_t n = strlen(s->opts[i].section);
+        if (first_of_section(s, i) && n > best_len &&
+            strncmp(h->prefix, s->opts[i].section, n) == 0 && h->prefix[n] == '.') {
+            best = i;
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+/* ---- the example file (--print-example-config) ---- */
+
+static void example_option(FILE *out, const struct kt_option *o)
+{
+    char type[256];
+    fputc('\n', out);
+    ini_comment(out, o->doc);
+    if (o->type != KT_OPT_STRING || o->flags != 0) {
+        type_desc(o, type, sizeof(type));
+        fprintf(out, "# (%s)\n", type);
+    }
+    if (o->type == KT_OPT_PREFIX)
+        return; /* no key of its own: the doc shows examples */
+    if (o->def != NULL)
+        print_value(out, o->key, o->def, false);
+    else if (o->type == KT_OPT_LIST)
+        fprintf(out, "%s =\n", o->key); /* no default is the empty list */
+    else
+        fprintf(out, "# %s = (no default)\n", o->key);
+}
+
+static void example_handlers(const struct kt_config_schema *s, FILE *out, size_t parent)
+{
+    for (size_t k = 0; k < s->n_handlers; k++) {
+        if (s->handlers[k].doc != NULL && handler_parent(s, &s->handlers[k]) == parent) {
+            fputc('\n', out);
+            ini_comment(out, s->handlers[k].doc);
+        }
+    }
+}
+
+void kt_cli_print_example(const struct kt_config_schema *schema, FILE *out)
+{
+    const char *prog = schema->program ? schema->program : "";
+    fprintf(out,
+            "# %s configuration: every option, set to its built-in default.\n"
+            "# Written by `%s --print-example-config` from the option table;\n"
+            "# `%s --help` prints the same reference.\n",
+            prog, prog, prog);
+    if (schema->description != NULL) {
+        fputs("#\n", out);
+        ini_comment(out, schema->description);
+    }
+    fprintf(out,
+            "#\n"
+            "# Use:      %s -c /etc/kotel/%s.ini\n"
+            "# Validate: %s -c FILE --check          (prints \"FILE: configuration OK\", exit 0;\n"
+            "#           or FILE:LINE: [section] key: what is wrong, exit 2)\n"
+            "# Inspect:  %s -c FILE --print-config   (the effective values, secrets masked)\n"
+            "# Override: %s -c FILE --set section.key=value\n"
+            "#           --set may be repeated and wins over the file.\n",
+            prog, prog, prog, prog, prog);
+    fprintf(
+        out,
+        "#\n"
+        "# Syntax (read with inih):\n"
+        "#   - [section] headers, then `key = value` lines. Indentation is ignored.\n"
+        "#   - Comments are whole lines starting with '#' or ';'. A ';' preceded by a space also\n"
+        "#     starts a comment at the end of a line, so a value cannot contain \" ;\".\n"
+        "#   - Unknown sections or keys, a key set twice and bad values are errors, reported with "
+        "the\n"
+        "#     file and line; misspelt names get a \"did you mean\" hint.\n"
+        "#   - Lines may be at most %d characters long.\n"
+        "#   - Surrounding double quotes are removed: use them for leading or trailing blanks.\n"
+        "#   - ${VAR} is replaced by the environment variable VAR (an error if VAR is unset) and\n"
+        "#     ${VAR:-default} falls back to default when VAR is unset or empty. Write $$ for a\n"
+        "#     literal '$' before '{' or '$'. Example: brokers = ${KAFKA_BROKERS:-localhost:9092}\n"
+        "#\n"
+        "# Value types:\n"
+        "#   duration  200ms, 1.5s, 10s, 5m, 1h, or combined as 1m30s; a bare number is "
+        "milliseconds\n"
+        "#   size      bytes: 512, 64KiB, 16MiB, 1GiB (powers of 1024); 1KB = 1000, 1MB = 1000000\n"
+        "#   bool      true/false, yes/no, on/off, 1/0\n"
+        "#   list      comma-separated, or the key repeated: the first occurrence in this file\n"
+        "#             replaces the default, later ones append; the first --set replaces the "
+        "list.\n"
+        "#             A list of one item per key (OTTL, headers) takes commas as part of the "
+        "item.\n"
+        "#\n"
+        "# Every line below that is not a comment restates a default: delete what you do not "
+        "change.\n",
+        KT_CONFIG_LINE_MAX);
+    for (size_t i = 0; i < schema->n_opts; i++) {
+        if (!first_of_section(schema, i))
+            continue;
+        const char *sec = schema->opts[i].section;
+        const char *doc = section_doc(schema, sec);
+        fputc('\n', out);
+        if (doc != NULL)
+            ini_comment(out, doc);
+        fprintf(out, "[%s]", sec);
+        for (size_t j = i; j < schema->n_opts; j++) {
+            if (strcmp(schema->opts[j].section, sec) == 0)
+                example_option(out, &schema->opts[j]);
+        }
+        example_handlers(schema, out, i);
+    }
+    example_handlers(schema, out, schema->n_opts);
+}
+
+/* ---- the man page (--print-man) ---- */
+
+/* Roff for a command-line flag as "\fB\-\-set\fR": every '-' a minus sign, so that it can be
+ * copied and searched for. */
+static void roff_flag(FILE *out, const char *flag)
+{
+    fputs("\\fB", out);
+    for (const char *p = flag; *p; p++) {
+        if (*p == '-')
+            fputs("\\-", out);
+        else
+            fputc(*p, out);
+    }
+    fputs("\\fR", out);
+}
+
+/* Roff text with no request in it: backslashes escaped. */
+static void roff_inline(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            fputs("\\e", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+/* An option as a list item: "key = default" as the tag, its type, then its doc. */
+static void man_option(FILE *out, const struct kt_option *o)
+{
+    char type[256];
+    type_desc(o, type, sizeof(type));
+    fputs(".TP\n", out);
+    if (o->type == KT_OPT_PREFIX) {
+        fprintf(out, "\\fB%s.\\fR\\fIname\\fR = \\fIvalue\\fR\n", o->key);
+    } else {
+        fprintf(out, "\\fB%s\\fR", o->key);
+        if (o->def != NULL) {
+            fputs(" = ", out);
+            if (o->def[0] == '\0')
+                fputs("\\(dq\\(dq", out);
+            else
+                roff_inline(out, o->def);
+        }
+        fputc('\n', out);
+    }
+    fputs("(", out);
+    roff_inline(out, type);
+    fputs(o->def == NULL && o->type != KT_OPT_PREFIX ? "; no default)\n.br\n" : ")\n.br\n", out);
+    roff_doc(out, o->doc, ".IP");
+}
+
+static void man_handlers(const struct kt_config_schema *s, FILE *out, size_t parent)
+{
+    for (size_t k = 0; k < s->n_handlers; k++) {
+        if (handler_parent(s, &s->handlers[k]) != parent)
+            continue;
+        fprintf(out, ".SS [%sNAME]\n", s->handlers[k].prefix);
+        if (s->handlers[k].doc != NULL)
+            roff_doc(out, s->handlers[k].doc, ".PP");
+    }
+}
+
+/* The command-line options: one list for --help's text and the man page. */
+static const struct {
+    const char *flags[2]; /* short, long; either may be NULL */
+    const char *arg;
+    const char *doc;
+} cli_flags[] = {
+    {{"-c", "--config"}, "FILE", "read the INI configuration FILE (without it, defaults)"},
+    {{NULL, "--set"}, "section.key=value", "override one option after the file (repeatable)"},
+    {{NULL, "--check"}, NULL, "validate the configuration, print 'FILE: configuration OK', exit"},
+    {{NULL, "--print-config"}, NULL, "print the effective configuration (secrets masked), exit"},
+    {{NULL, "--print-example-config"},
+     NULL,
+     "print every option at its default, documented, as an INI file, exit"},
+    {{NULL, "--print-man"}, NULL, "print this manual page (roff), exit"},
+    {{"-h", "--help"}, NULL, "show the options and the configuration reference"},
+    {{"-V", "--version"}, NULL, "print the version"},
+};
+
+void kt_cli_print_man(const struct kt_config_schema *schema, FILE *out)
+{
+    const char *prog = schema->program ? schema->program : "";
+    char upper[64];
+    size_t n = 0;
+    for (; prog[n] != '\0' && n + 1 < sizeof(upper); n++)
+        upper[n] = (char)toupper((unsigned char)prog[n]);
+    upper[n] = '\0';
+    fprintf(out, ".\\\" Written by %s --print-man from its option table.\n", prog);
+    fprintf(out, ".TH %s 1 \"\" \"kotel %s\" \"kotel manual\"\n", upper,
+            schema->version ? schema->version : "");
+    /* Keys and values are long words: left-aligned and never hyphenated, they stay whole. */
+    fputs(".ad l\n.nh\n", out);
+    fprintf(out, ".SH NAME\n%s \\- ", prog);
+    roff_str(out, schema->summary ? schema->summary : "");
+    fprintf(out,
+            ".SH SYNOPSIS\n"
+            ".B %s\n"
+            "[\\fB\\-c\\fR \\fIFILE\\fR] [\\fB\\-\\-set\\fR \\fIsection.key=value\\fR]...\n"
+            "[\\fB\\-\\-check\\fR | \\fB\\-\\-print\\-config\\fR]\n"
+            ".br\n"
+            ".B %s\n"
+            "\\fB\\-\\-print\\-example\\-config\\fR | \\fB\\-\\-print\\-man\\fR | "
+            "\\fB\\-h\\fR | \\fB\\-V\\fR\n",
+            prog, prog);
+    fputs(".SH DESCRIPTION\n", out);
+    if (schema->description != NULL) {
+        roff_doc(out, schema->description, ".PP");
+        fputs(".PP\n", out);
+    }
+    fprintf(out,
+            "The configuration is an INI file (\\fB\\-c\\fR), every key of which has a default;\n"
+            "\\fB\\-\\-set\\fR overrides single keys after it. A mistake in either stops startup\n"
+            "with exit status 2 and a message naming the file, line, section and key.\n"
+            "Other failures to start exit with status 1.\n");
+    fputs(".SH OPTIONS\n", out);
+    for (size_t i = 0; i < sizeof(cli_flags) / sizeof(cli_flags[0]); i++) {
+        fputs(".TP\n", out);
+        for (int k = 0; k < 2; k++) {
+            if (cli_flags[i].flags[k] == NULL)
+                continue;
+            if (k == 1 && cli_flags[i].flags[0] != NULL)
+                fputs(", ", out);
+            roff_flag(out, cli_flags[i].flags[k]);
+        }
+        if (cli_flags[i].arg != NULL)
+            fprintf(out, " \\fI%s\\fR", cli_flags[i].arg);
+        fputc('\n', out);
+        roff_str(out, cli_flags[i].doc);
+    }
+    fprintf(out,
+            ".SH CONFIGURATION\n"
+            "Sections and keys of the INI file, each with its default and type.\n"
+            "Values may use \\fB${VAR}\\fR and \\fB${VAR:\\-default}\\fR from the environment\n"
+            "(\\fB$$\\fR is a literal \\fB$\\fR).\n"
+            "Durations: 250ms, 1.5s, 10s, 5m, 1h (a bare number is milliseconds).\n"
+            "Sizes: 512, 64KiB, 16MiB, 1GiB; 1KB = 1000, 1MB = 10^6 bytes.\n"
+            "Lists: comma-separated, or the key repeated.\n"
+            "Booleans: true/false, yes/no, on/off, 1/0.\n"
+            "A line holds at most %d characters; a \\(aq;\\(aq after a blank starts a comment.\n",
+            KT_CONFIG_LINE_MAX);
+    for (size_t i = 0; i < schema->n_opts; i++) {
+        if (!first_of_section(schema, i))
+            continue;
+        const char *sec = schema->opts[i].section;
+        const char *doc = section_doc(schema, sec);
+        fprintf(out, ".SS [%s]\n", sec);
+        if (doc != NULL)
+            roff_doc(out, doc, ".PP");
+        for (size_t j = i; j < schema->n_opts; j++) {
+            if (strcmp(schema->opts[j].section, sec) == 0)
+                man_option(out, &schema->opts[j]);
+        }
+        man_handlers(schema, out, i);
+    }
+    man_handlers(schema, out, schema->n_opts);
+    if (schema->signals != NULL) {
+        fputs(".SH SIGNALS\n", out);
+        roff_doc(out, schema->signals, ".PP");
+    }
+    fprintf(out,
+            ".SH FILES\n"
+            ".TP\n"
+            ".I /etc/kotel/%s.ini\n"
+            "The configuration the systemd unit %s.service reads; \\fBmake install\\fR puts\n"
+            "this program's \\fB\\-\\-print\\-example\\-config\\fR there.\n",
+            prog, prog);
+    fputs(".SH SEE ALSO\n", out);
+    roff_str(out, schema->see_also ? schema->see_also : "");
+}
+
 /* ---- command line ---- */
 
 static void print_usage(const struct kt_config_schema *s, FILE *out)
@@ -272,7 +696,7 @@ static void print_usage(const struct kt_config_schema *s, FILE *out)
     const char *prog = s->program ? s->program : "";
     fprintf(out,
             "Usage: %s [-c FILE] [--set section.key=value]... [--check | --print-config]\n"
-            "       %s -h | --help | -V | --version\n",
+            "       %s --print-example-config | --print-man | -h | --help | -V | --version\n",
             prog, prog);
 }
 
@@ -281,17 +705,16 @@ static void print_cli_help(const struct kt_config_schema *s, FILE *out)
     if (s->summary != NULL)
         fprintf(out, "%s - %s\n\n", s->program ? s->program : "", s->summary);
     print_usage(s, out);
-    fprintf(out,
-            "\n"
-            "  -c, --config FILE       read the INI configuration FILE (without it, defaults)\n"
-            "      --set s.key=value   override one option after the file (repeatable)\n"
-            "      --check             validate the configuration, print 'FILE: configuration "
-            "OK', exit\n"
-            "      --print-config      print the effective configuration (secrets masked), "
-            "exit\n"
-            "  -h, --help              show this help\n"
-            "  -V, --version           print the version\n"
-            "\n");
+    fputc('\n', out);
+    for (size_t i = 0; i < sizeof(cli_flags) / sizeof(cli_flags[0]); i++) {
+        char flags[64];
+        snprintf(flags, sizeof(flags), "%s%s%s%s%s",
+                 cli_flags[i].flags[0] ? cli_flags[i].flags[0] : "",
+                 cli_flags[i].flags[0] ? ", " : "    ", cli_flags[i].flags[1],
+                 cli_flags[i].arg ? " " : "", cli_flags[i].arg ? cli_flags[i].arg : "");
+        fprintf(out, "  %-29s%s\n", flags, cli_flags[i].doc);
+    }
+    fputc('\n', out);
     kt_cli_print_help(s, out);
 }
 
@@ -308,7 +731,7 @@ int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char
 {
     const char *prog = schema->program ? schema->program : "";
     const char *path = NULL;
-    bool check = false, print = false, help = false, version = false;
+    bool check = false, print = false, help = false, version = false, example = false, man = false;
     const char **sets = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*sets));
     size_t n_sets = 0;
     int ret = KT_CLI_RUN;
@@ -338,6 +761,10 @@ int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char
             check = true;
         } else if (strcmp(a, "--print-config") == 0) {
             print = true;
+        } else if (strcmp(a, "--print-example-config") == 0) {
+            example = true;
+        } else if (strcmp(a, "--print-man") == 0) {
+            man = true;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             help = true;
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
@@ -352,9 +779,14 @@ int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char
         free(sets);
         return ret;
     }
-    if (help || version) {
+    if (help || version || example || man) {
+        /* The documentation comes from the table alone: no configuration is read. */
         if (help)
             print_cli_help(schema, stdout);
+        else if (example)
+            kt_cli_print_example(schema, stdout);
+        else if (man)
+            kt_cli_print_man(schema, stdout);
         else
             printf("%s %s\n", prog, schema->version ? schema->version : "");
         fflush(stdout);

@@ -16,11 +16,23 @@
  */
 void kt_cli_print_config(const struct kt_config_schema *schema, const void *conf, FILE *out);
 
+/* --print-example-config: writes an INI file that sets every option to its default, each
+ * under its documentation (kt_option.doc) as comments, sections under their prose
+ * (schema->sections) and the handlers' sections described where they belong; the header
+ * explains the syntax. Reads only the table: the etc/<program>.ini files are this output. */
+void kt_cli_print_example(const struct kt_config_schema *schema, FILE *out);
+
+/* --print-man: writes the program's manual page (man(7) roff): NAME, SYNOPSIS, DESCRIPTION,
+ * OPTIONS (the command line), CONFIGURATION (every section and key with its default, type
+ * and documentation), SIGNALS, FILES and SEE ALSO. */
+void kt_cli_print_man(const struct kt_config_schema *schema, FILE *out);
+
 /* The shared command line of both binaries:
  *   -c FILE | --config FILE, --set section.key=value (repeatable), --check, --print-config,
- *   -h | --help, -V | --version.
- * kt_cli_run loads the configuration and handles --check / --print-config / --help /
- * --version itself. Returns:
+ *   --print-example-config, --print-man, -h | --help, -V | --version.
+ * kt_cli_run loads the configuration and handles --check / --print-config /
+ * --print-example-config / --print-man / --help / --version itself (the last four without
+ * reading any configuration). Returns:
  *   KT_CLI_RUN   (0): conf is loaded, the caller should run the program;
  *   KT_CLI_EXIT0 (1): done, exit 0 (help, version, successful --check / --print-config);
  *   KT_CLI_EXIT2 (2): usage or configuration error already printed to stderr, exit 2.

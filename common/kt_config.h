@@ -52,7 +52,12 @@ struct kt_option {
      * out for no bound ("1..", "..1h", "1KiB..1GiB"); a value outside is refused. NULL: any. */
     const char *allowed;
     unsigned flags;
-    const char *doc; /* one line for --help and the README reference */
+    /* The documentation. Its first line is --help's summary; the whole text is the option's
+     * comment in the example file (kt_cli_print_example) and its entry in the man page
+     * (kt_cli_print_man). After the first line, a line starting with a blank is printed as
+     * is (a list, an example: " key = value"), an empty line starts a paragraph, and other
+     * lines continue the paragraph they are in; paragraphs are wrapped. */
+    const char *doc;
 };
 
 /* Sections whose name is a pattern, e.g. "tail_sampling.policy.*": every [x.y.NAME] section
@@ -68,6 +73,16 @@ struct kt_section_handler {
      * (the loader replaces that lead with "FILE:LINE: [section] key: " or "--set ...: "). */
     int (*load)(void *conf, const char *name, const char *key, const char *value,
                 struct kt_err *err);
+    /* What the sections hold, with commented examples (the text syntax of kt_option.doc),
+     * for the example file and the man page. */
+    const char *doc;
+};
+
+/* The prose of a section of the option table, printed above its header in the example file
+ * and under it in the man page (the text syntax of kt_option.doc). */
+struct kt_section_doc {
+    const char *section; /* "receiver.tls" */
+    const char *doc;
 };
 
 struct kt_config_schema {
@@ -81,6 +96,13 @@ struct kt_config_schema {
     /* Checks that need more than one value or compile something (OTTL statements, sampling
      * policies), run by kt_cli_run after loading, for --check too. May be NULL. */
     int (*validate)(const void *conf, struct kt_err *err);
+    /* What the program does, for the man page's DESCRIPTION and the head of the example file
+     * (the text syntax of kt_option.doc). May be NULL. */
+    const char *description;
+    const struct kt_section_doc *sections; /* may be NULL; sections not listed have no prose */
+    size_t n_sections;
+    const char *signals;  /* the man page's SIGNALS: what SIGHUP and SIGTERM do */
+    const char *see_also; /* the man page's SEE ALSO, "kotel-process(1)" */
 };
 
 /* Sets every option to its default, then applies the INI file (path may be NULL: defaults

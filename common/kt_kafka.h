@@ -62,17 +62,23 @@ struct kt_kafka_common {
 #define KT_KAFKA_AUTH_OPTIONS(base)                                                                \
     {"kafka.auth.sasl", "mechanism", KT_OPT_ENUM, "", KT_KAFKA_AUTH_OFF(base, sasl.mechanism),    \
      KT_KAFKA_SASL_CHOICES, 0,                                                                     \
-     "SASL mechanism: empty (no SASL), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."},                   \
+     "SASL mechanism: empty (no SASL), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."                     \
+     "\nPLAIN sends the password as is: use it with TLS. librdkafka before 2.6.1 cannot log in "   \
+     "to Kafka 4.x brokers with SCRAM; kotel says so when that is why a login failed."},           \
     {"kafka.auth.sasl", "username", KT_OPT_STRING, "", KT_KAFKA_AUTH_OFF(base, sasl.username),    \
      NULL, 0, "SASL user; required with a mechanism."},                                            \
     {"kafka.auth.sasl", "password", KT_OPT_STRING, "", KT_KAFKA_AUTH_OFF(base, sasl.password),    \
-     NULL, KT_OPT_SECRET, "SASL password; give this or password_file, not both."},                 \
+     NULL, KT_OPT_SECRET, "SASL password; give this or password_file, not both."                   \
+     "\nMasked by --print-config and never part of a message; ${ENV} works: password = "           \
+     "${KAFKA_PASSWORD}."},                                                                        \
     {"kafka.auth.sasl", "password_file", KT_OPT_STRING, "",                                        \
      KT_KAFKA_AUTH_OFF(base, sasl.password_file), NULL, 0,                                         \
      "File holding the SASL password, read at startup (one trailing newline is dropped)."},       \
     {"kafka.auth.tls", "enabled", KT_OPT_ENUM, "auto", KT_KAFKA_AUTH_OFF(base, tls.enabled),      \
      KT_KAFKA_TLS_CHOICES, 0,                                                                      \
-     "TLS to the brokers; auto: on when any other key of this section is set."},                   \
+     "TLS to the brokers; auto: on when any other key of this section is set."                     \
+     "\ntrue: TLS with the system's CA certificates when ca_file is empty; false: no TLS (then "   \
+     "no other key may be set)."},                                                                 \
     {"kafka.auth.tls", "ca_file", KT_OPT_STRING, "", KT_KAFKA_AUTH_OFF(base, tls.ca_file), NULL,  \
      0, "CA certificates (PEM) that signed the brokers' certificates; empty: the system's."},      \
     {"kafka.auth.tls", "cert_file", KT_OPT_STRING, "", KT_KAFKA_AUTH_OFF(base, tls.cert_file),    \
@@ -81,7 +87,8 @@ struct kt_kafka_common {
      NULL, 0, "Private key (PEM) of cert_file."},                                                  \
     {"kafka.auth.tls", "insecure_skip_verify", KT_OPT_BOOL, "false",                               \
      KT_KAFKA_AUTH_OFF(base, tls.insecure_skip_verify), NULL, 0,                                   \
-     "Do not verify the brokers' certificates and host names."}
+     "Do not verify the brokers' certificates and host names."                                     \
+     "\nFor tests only."}
 /* clang-format on */
 
 /* The [kafka] rows both binaries share, so each key, default and doc is written once. T is
@@ -93,19 +100,32 @@ struct kt_kafka_common {
 /* clang-format off */
 #define KT_KAFKA_BROKERS_OPTION(T)                                                                 \
     {"kafka", "brokers", KT_OPT_LIST, "localhost:9092", KT_KAFKA_OFF(T, brokers), NULL, 0,         \
-     "Bootstrap brokers, comma-separated or repeated."}
+     "Bootstrap brokers, comma-separated or repeated."                                             \
+     "\nFor example:"                                                                              \
+     "\n  brokers = kafka-1:9092"                                                                  \
+     "\n  brokers = kafka-2:9092"}
 /* client_id (its default is the program's name), protocol_version, connect_timeout. */
 #define KT_KAFKA_CLIENT_OPTIONS(T, default_id)                                                     \
     {"kafka", "client_id", KT_OPT_STRING, default_id, KT_KAFKA_OFF(T, client_id), NULL, 0,         \
-     "Kafka client.id."},                                                                          \
+     "Kafka client.id."                                                                            \
+     "\nVisible in broker logs and quotas."},                                                      \
     {"kafka", "protocol_version", KT_OPT_STRING, "2.1.0", KT_KAFKA_OFF(T, protocol_version),       \
      NULL, 0,                                                                                      \
      "Oldest Kafka release the cluster must speak: startup fails when a broker's ApiVersions "     \
-     "answer shows an older one (librdkafka negotiates the protocol itself)."},                    \
+     "answer shows an older one (librdkafka negotiates the protocol itself)."                      \
+     "\nAt startup kotel reads the brokers' ApiVersions answers, logs the release they show "      \
+     "(\"cluster at ... speaks Kafka 3.9\") and refuses to start (exit 1) when it is older "       \
+     "than this. Releases before 0.10 cannot answer ApiVersions: then this is the version "        \
+     "librdkafka assumes."},                                                                       \
     {"kafka", "connect_timeout", KT_OPT_DURATION, "10s", KT_KAFKA_OFF(T, connect_timeout_ms),      \
      NULL, 0,                                                                                      \
      "Startup check: time to reach the cluster, authenticate and read metadata; past it, start "   \
-     "anyway with a warning."}
+     "anyway with a warning."                                                                      \
+     "\nBad credentials, an untrusted or untrusting broker or a protocol_version newer than "      \
+     "the cluster stop startup at once (exit 1) with one line naming what to check. A "            \
+     "missing topic stops kotel-ingest too; kotel-process warns about it every 10s until it "      \
+     "is created, and consumes it then. Until Kafka answers, kotel-ingest refuses requests "       \
+     "with 503 / UNAVAILABLE."}
 /* The three topics and the message encoding. The docs are the binary's: what an empty topic
  * means differs between a producer and a consumer. */
 #define KT_KAFKA_TOPIC_OPTIONS(T, traces_doc, metrics_doc, logs_doc)                               \
@@ -116,12 +136,31 @@ struct kt_kafka_common {
     {"kafka", "logs_topic", KT_OPT_STRING, "otlp_logs", KT_KAFKA_OFF(T, logs_topic), NULL, 0,      \
      logs_doc},                                                                                    \
     {"kafka", "encoding", KT_OPT_ENUM, "otlp_proto", KT_KAFKA_OFF(T, encoding),                    \
-     "otlp_proto|otlp_json", 0, "Message value encoding."}
+     "otlp_proto|otlp_json", 0, "Message value encoding."                                          \
+     "\notlp_proto (binary protobuf) or otlp_json: producers and consumers of the topics must "    \
+     "agree."}
 /* The rdkafka.<property> passthrough, last in [kafka], then the auth sections. */
 #define KT_KAFKA_PASSTHROUGH_OPTIONS(T)                                                            \
     {"kafka", "rdkafka", KT_OPT_PREFIX, NULL, KT_KAFKA_OFF(T, rdkafka), NULL, 0,                   \
-     "rdkafka.<property> = value: passed to librdkafka as is (applied last)."},                    \
+     "rdkafka.<property> = value: passed to librdkafka as is (applied last)."                      \
+     "\nApplied after the options above and the auth sections, so it wins on a conflict; none "    \
+     "is set by default. Values are not split at commas. --print-config masks passwords, "         \
+     "secrets and tokens. For example:"                                                            \
+     "\n rdkafka.linger.ms = 5"},                                                                  \
     KT_KAFKA_AUTH_OPTIONS(KT_KAFKA_OFF(T, auth))
+/* clang-format on */
+
+/* The prose of the auth sections, for the schema's kt_section_doc table. */
+/* clang-format off */
+#define KT_KAFKA_SECTION_DOCS                                                                      \
+    {"kafka.auth.sasl",                                                                            \
+     "Authentication to the brokers, as the OpenTelemetry Collector's kafka exporter and "         \
+     "receiver spell it (auth.sasl, tls). Both sections together pick librdkafka's "               \
+     "security.protocol: neither -> PLAINTEXT, TLS only -> SSL, SASL only -> SASL_PLAINTEXT, "     \
+     "both -> SASL_SSL, for every Kafka client of the program. Files are checked by --check and "  \
+     "at startup; a wrong password or certificate stops startup with a message naming the broker " \
+     "and the key to check."},                                                                     \
+    {"kafka.auth.tls", "TLS to the brokers (the Collector's kafka tls block)."}
 /* clang-format on */
 
 /* Checks the auth sections as a whole, for --check and startup: a mechanism needs a

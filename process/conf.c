@@ -15,7 +15,9 @@ static const struct kt_option process_options[] = {
      "Consumer group shared by every replica."},
     KT_KAFKA_CLIENT_OPTIONS(struct process_conf, "kotel-process"),
     {"kafka", "initial_offset", KT_OPT_ENUM, "latest", OFF(kafka.initial_offset), "latest|earliest",
-     0, "Where a group with no committed offset starts."},
+     0,
+     "Where a group with no committed offset starts.\n"
+     "latest: at the end of each partition; earliest: at its start, draining the backlog."},
     KT_KAFKA_TOPIC_OPTIONS(struct process_conf, "Topic for traces; empty turns traces off.",
                            "Topic for metrics; empty turns metrics off.",
                            "Topic for logs; empty turns logs off."),
@@ -27,7 +29,8 @@ static const struct kt_option process_options[] = {
      OFF(kafka.group_rebalance_strategy), "cooperative-sticky|range|roundrobin", 0,
      "Partition assignment strategy."},
     {"kafka", "dead_letter_topic", KT_OPT_STRING, "", OFF(kafka.dead_letter_topic), NULL, 0,
-     "Undecodable messages and permanently refused data are copied here (empty = none)."},
+     "Undecodable messages and permanently refused data are copied here (empty = none).\n"
+     "Each copy carries kotel.error and kotel.source headers; the message is then skipped."},
     {"kafka", "max_pending_messages", KT_OPT_UINT, "10000", OFF(kafka.max_pending_messages), "1..",
      0,
      "Messages fetched but not finished before consumption pauses (not counting those the tail "
@@ -36,26 +39,41 @@ static const struct kt_option process_options[] = {
 
     {"filter", "trace_conditions", KT_OPT_LIST, NULL, OFF(filter.trace_conditions), NULL,
      KT_OPT_WHOLE,
-     "OTTL condition (repeatable, OR'ed); a matching span, span event or resource is dropped."},
+     "OTTL condition (repeatable, OR'ed); a matching span, span event or resource is dropped.\n"
+     "The context comes from the path prefix. For example:\n"
+     " trace_conditions = span.name == \"/healthz\"\n"
+     " trace_conditions = resource.attributes[\"service.name\"] == \"noisy\""},
     {"filter", "metric_conditions", KT_OPT_LIST, NULL, OFF(filter.metric_conditions), NULL,
      KT_OPT_WHOLE,
      "OTTL condition (repeatable, OR'ed); a matching metric or data point is dropped."},
     {"filter", "log_conditions", KT_OPT_LIST, NULL, OFF(filter.log_conditions), NULL, KT_OPT_WHOLE,
-     "OTTL condition (repeatable, OR'ed); a matching log record is dropped."},
+     "OTTL condition (repeatable, OR'ed); a matching log record is dropped.\n"
+     "For example:\n"
+     " log_conditions = log.severity_number < SEVERITY_NUMBER_INFO"},
     {"filter", "error_mode", KT_OPT_ENUM, "propagate", OFF(filter.error_mode), OTTL_ERROR_MODES, 0,
      "What a condition that fails to evaluate does."},
 
     {"transform", "trace_statements", KT_OPT_LIST, NULL, OFF(transform.trace_statements), NULL,
-     KT_OPT_WHOLE, "OTTL statement (repeatable, applied in order)."},
+     KT_OPT_WHOLE,
+     "OTTL statement (repeatable, applied in order).\n"
+     "Each applies to every item of its context (from the path prefix). For example:\n"
+     " trace_statements = set(span.attributes[\"env\"], \"prod\") where "
+     "resource.attributes[\"k8s.cluster\"] == \"c1\"\n"
+     " trace_statements = delete_key(span.attributes, \"http.request.header.authorization\")"},
     {"transform", "metric_statements", KT_OPT_LIST, NULL, OFF(transform.metric_statements), NULL,
      KT_OPT_WHOLE, "OTTL statement (repeatable, applied in order)."},
     {"transform", "log_statements", KT_OPT_LIST, NULL, OFF(transform.log_statements), NULL,
-     KT_OPT_WHOLE, "OTTL statement (repeatable, applied in order)."},
+     KT_OPT_WHOLE,
+     "OTTL statement (repeatable, applied in order).\n"
+     "For example:\n"
+     " log_statements = replace_pattern(log.body, \"password=\\\\S+\", \"password=***\")"},
     {"transform", "error_mode", KT_OPT_ENUM, "ignore", OFF(transform.error_mode), OTTL_ERROR_MODES,
      0, "What a statement that fails to execute does."},
 
     {"tail_sampling", "enabled", KT_OPT_ENUM, "auto", OFF(tail_sampling.enabled), "auto|true|false",
-     0, "auto: on when at least one policy is configured."},
+     0,
+     "auto: on when at least one policy is configured.\n"
+     "A policy is a [tail_sampling.policy.NAME] section."},
     {"tail_sampling", "decision_wait", KT_OPT_DURATION, "30s", OFF(tail_sampling.decision_wait_ms),
      NULL, 0, "Time after a trace's first span before it is decided."},
     {"tail_sampling", "num_traces", KT_OPT_UINT, "50000", OFF(tail_sampling.num_traces),
@@ -76,7 +94,11 @@ static const struct kt_option process_options[] = {
     {"exporter", "timeout", KT_OPT_DURATION, "5s", OFF(exporter.timeout_ms), NULL, 0,
      "Time allowed for one export request."},
     {"exporter", "headers", KT_OPT_LIST, NULL, OFF(exporter.headers), NULL,
-     KT_OPT_SECRET | KT_OPT_WHOLE, "Key=Value sent with every request (repeatable)."},
+     KT_OPT_SECRET | KT_OPT_WHOLE,
+     "Key=Value sent with every request (repeatable).\n"
+     "Values may use ${ENV}; Key=@FILE reads the value from FILE, again on SIGHUP. For example:\n"
+     " headers = Authorization=Bearer ${BACKEND_TOKEN}\n"
+     " headers = X-Api-Key=@/run/secrets/backend-key"},
     {"exporter", "send_batch_size", KT_OPT_UINT, "8192", OFF(exporter.send_batch_size), NULL, 0,
      "Items that trigger an export request."},
     {"exporter", "send_batch_timeout", KT_OPT_DURATION, "200ms",
@@ -97,18 +119,26 @@ static const struct kt_option process_options[] = {
      "https: oldest TLS version accepted."},
     {"exporter.tls", "insecure_skip_verify", KT_OPT_BOOL, "false",
      OFF(exporter_tls.insecure_skip_verify), NULL, 0,
-     "https: do not verify the backend's certificate (warned about at every start)."},
+     "https: do not verify the backend's certificate (warned about at every start).\n"
+     "Never in production: the backend is not authenticated."},
 
     {"exporter.retry", "initial_interval", KT_OPT_DURATION, "5s", OFF(retry.initial_interval_ms),
      "1ms..", 0, "First wait before retrying a refused export."},
     {"exporter.retry", "max_interval", KT_OPT_DURATION, "30s", OFF(retry.max_interval_ms), NULL, 0,
      "Longest wait between retries."},
     {"exporter.retry", "max_elapsed_time", KT_OPT_DURATION, "0", OFF(retry.max_elapsed_time_ms),
-     NULL, 0, "Give up after this long (0 = retry until the backend is back)."},
+     NULL, 0,
+     "Give up after this long (0 = retry until the backend is back).\n"
+     "Meanwhile consumption pauses and nothing is committed."},
 
     {"limits", "memory", KT_OPT_SIZE, "0", OFF(limits.memory), NULL, 0,
      "Memory budget for held telemetry (0 = none): sampler, fetch queue, export queue; "
-     "over it the oldest trace is decided early or consumption pauses."},
+     "over it the oldest trace is decided early or consumption pauses.\n"
+     "A quarter goes to the traces the tail sampler holds (over it the oldest trace is decided "
+     "early, as when num_traces is reached), a sixteenth each to librdkafka's fetch queue and to "
+     "requests waiting at the exporter (over it consumption pauses). The rest covers what is not "
+     "accounted (code, libraries, buffers on the way out). Peak RSS stays under it: measured by "
+     "test/integration/process-memory.test.js."},
 
     {"service", "log_level", KT_OPT_ENUM, "info", OFF(service.log_level), "debug|info|warn|error",
      0, "Least severe log level written to stderr."},
@@ -143,7 +173,35 @@ static int policy_load(void *conf, const char *name, const char *key, const char
 }
 
 static const struct kt_section_handler process_handlers[] = {
-    {"tail_sampling.policy.", policy_load},
+    {"tail_sampling.policy.", policy_load,
+     "Tail-sampling policies, one [tail_sampling.policy.NAME] section each, with the Collector's "
+     "policy types and keys (README \"Running kotel-process\" lists them). For example, keep every "
+     "trace with an "
+     "error, 10% of the rest, and never health checks:\n"
+     " [tail_sampling.policy.errors]\n"
+     " type = status_code\n"
+     " status_codes = ERROR\n"
+     "\n"
+     " [tail_sampling.policy.some]\n"
+     " type = probabilistic\n"
+     " sampling_percentage = 10\n"
+     "\n"
+     " [tail_sampling.policy.no-health]\n"
+     " type = drop\n"
+     " drop_sub_policy = health\n"
+     "\n"
+     " [tail_sampling.policy.health]\n"
+     " type = string_attribute\n"
+     " key = http.route\n"
+     " values = /healthz, /readyz"},
+};
+
+static const struct kt_section_doc process_sections[] = {
+    KT_KAFKA_SECTION_DOCS,
+    {"filter", "Items matching a condition are dropped; conditions are OR'ed."},
+    {"transform", "Statements change items in place, in order."},
+    {"exporter.tls",
+     "https:// endpoints (the Collector's exporter tls block; http:// is plaintext)."},
 };
 
 /* --check compiles what startup compiles, so a bad statement or policy fails there too. */
@@ -158,6 +216,23 @@ const struct kt_config_schema process_conf_schema = {
     .program = "kotel-process",
     .version = KT_VERSION,
     .summary = "Kafka consumer group -> filter -> transform -> tail sampling -> OTLP backend",
+    .description =
+        "kotel-process joins a Kafka consumer group (replicas share the partitions), decodes the "
+        "OTLP messages kotel-ingest (or the Collector) wrote, applies filter, transform (an OTTL "
+        "subset) and tail sampling, and forwards to an OTLP backend over gRPC or HTTP. It "
+        "commits an offset only once everything at or below it has been exported or "
+        "deliberately dropped: nothing is lost on a crash, a rebalance or a backend outage. "
+        "OTTL lists (conditions, statements) and exporter headers take one item per line: "
+        "repeat the key.",
+    .sections = process_sections,
+    .n_sections = sizeof(process_sections) / sizeof(process_sections[0]),
+    .signals = "SIGHUP reads the files of [exporter] headers (Key=@FILE) again: requests sent "
+               "after it carry the new values, and a file that cannot be read is logged and the "
+               "previous values kept. The configuration file itself is read only at startup.\n"
+               "\n"
+               "SIGTERM or SIGINT drains: consumption stops, and the data already decided is "
+               "exported and its offsets committed within [service] shutdown_timeout.",
+    .see_also = "kotel-ingest(1), systemd.exec(5); the README of kotel.",
     .opts = process_options,
     .n_opts = sizeof(process_options) / sizeof(process_options[0]),
     .handlers = process_handlers,

@@ -32,7 +32,7 @@ static int policy_load(void *conf, const char *name, const char *key, const char
     return 0;
 }
 
-static const struct kt_section_handler handlers[] = {{"policy.", policy_load}};
+static const struct kt_section_handler handlers[] = {{"policy.", policy_load, NULL}};
 
 static struct kt_config_schema schema;
 /* The file is a memfd, so each input is loaded through fopen(path) as a real one is. */

@@ -84,7 +84,7 @@ static int policy_load(void *conf, const char *name, const char *key, const char
 }
 
 static const struct kt_section_handler test_handlers[] = {
-    {"policy.", policy_load},
+    {"policy.", policy_load, "Policies, one section each."},
 };
 
 static const struct kt_config_schema schema = {

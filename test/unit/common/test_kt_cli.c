@@ -161,6 +161,164 @@ static void test_print_comments_out_a_value_longer_than_a_line(void **state)
     kt_config_free(&schema, &b);
 }
 
+/* ---- the example file and the man page ---- */
+
+/* A schema whose docs use every form of the doc text: a first line, a continuation, an
+ * indented line, an empty line, and roff's special characters. */
+static const struct kt_option doc_options[] = {
+    {"main", "name", KT_OPT_STRING, "kotel", OFF(name), NULL, 0,
+     "First line.\n"
+     "Second line continues it with words enough to wrap past the ninety-four column limit of "
+     "the comments of an example file.\n"
+     "  kafka   indented,   spaces kept\n"
+     "\n"
+     "A new paragraph."},
+    {"main", "count", KT_OPT_UINT, "1", OFF(count), "1..", 0,
+     "Count.\n"
+     ".starts with a dot and holds a \\ backslash"},
+    {"kafka", "rdkafka", KT_OPT_PREFIX, NULL, OFF(props), NULL, 0, "Passthrough.\n rdkafka.a = 1"},
+};
+
+static const struct kt_section_doc doc_sections[] = {{"main", "Section prose."}};
+
+static const struct kt_config_schema doc_schema = {
+    .program = "kotel-doc",
+    .version = "1.2.3",
+    .summary = "a documented test program",
+    .description = "It documents.",
+    .opts = doc_options,
+    .n_opts = sizeof(doc_options) / sizeof(doc_options[0]),
+    .sections = doc_sections,
+    .n_sections = 1,
+    .signals = "SIGHUP does nothing.",
+    .see_also = "kotel-test(1)",
+};
+
+static char *print_with(void (*print)(const struct kt_config_schema *, FILE *),
+                        const struct kt_config_schema *s)
+{
+    char path[64];
+    write_tmp(path, "");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    print(s, f);
+    fclose(f);
+    char *text = test_read_file(path);
+    unlink(path);
+    return text;
+}
+
+static void test_print_example_loads_back_to_the_defaults(void **state)
+{
+    (void)state;
+    char *text = print_with(kt_cli_print_example, &schema);
+    char path[64];
+    write_tmp(path, text);
+    struct tconf a = {0}, b = {0};
+    struct kt_err err = {0, ""};
+    int rc = load(&a, path, NULL, 0, &err);
+    unlink(path);
+    if (rc != 0)
+        fail_msg("the example does not load: %s\n%s", err.msg, text);
+    assert_int_equal(load(&b, NULL, NULL, 0, &err), 0);
+    char *from_example = print_to_string(&a);
+    char *defaults = print_to_string(&b);
+    assert_string_equal(from_example, defaults);
+    /* Every key, with its type, and the handler's sections described. */
+    assert_non_null(strstr(text, "\n[main]\n# A name.\nname = kotel\n"));
+    assert_non_null(strstr(text, "# A count.\n# (integer, at least 1)\ncount = 8192\n"));
+    assert_non_null(strstr(text, "# (string, required)\n# token = (no default)\n"));
+    assert_non_null(strstr(text, "# (string, secret)\n# password = (no default)\n"));
+    assert_non_null(strstr(text, "# A list.\n# (list)\nhosts = localhost:9092\n"));
+    assert_non_null(strstr(text, "# Passthrough.\n# (passthrough)\n"));
+    assert_non_null(strstr(text, "\n# Policies, one section each.\n"));
+    assert_non_null(strstr(text, "# kotel-test configuration: every option"));
+    free(from_example);
+    free(defaults);
+    free(text);
+    kt_config_free(&schema, &a);
+    kt_config_free(&schema, &b);
+}
+
+static void test_print_example_wraps_paragraphs_and_keeps_indented_lines(void **state)
+{
+    (void)state;
+    char *text = print_with(kt_cli_print_example, &doc_schema);
+    for (const char *line = text; *line;) {
+        size_t n = strcspn(line, "\n");
+        if (n > 94)
+            fail_msg("a line of %zu characters: %.*s", n, (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+    assert_non_null(strstr(text, "# It documents.\n"));
+    assert_non_null(
+        strstr(text, "\n# Section prose.\n[main]\n# First line. Second line continues"));
+    assert_non_null(strstr(text, "#  kafka   indented,   spaces kept\n#\n# A new paragraph.\n"
+                                 "name = kotel\n"));
+    assert_non_null(strstr(text, "# Count. .starts with a dot and holds a \\ backslash\n"));
+    assert_non_null(strstr(text, "# Passthrough.\n# rdkafka.a = 1\n# (passthrough)\n"));
+    free(text);
+
+    /* --help shows the first line only. */
+    struct tconf c = {0};
+    struct test_capture cap;
+    test_capture_start(&cap);
+    const char *argv[] = {"kotel-doc", "--help", NULL};
+    int rc = kt_cli_run(&doc_schema, &c, 2, (char **)argv);
+    test_capture_stop(&cap);
+    assert_int_equal(rc, KT_CLI_EXIT0);
+    assert_non_null(strstr(cap.out, "  name = kotel  (string)\n      First line.\n"));
+    assert_null(strstr(cap.out, "Second line"));
+    free(cap.out);
+    free(cap.err);
+}
+
+static void test_print_man_has_every_section_and_escapes_roff(void **state)
+{
+    (void)state;
+    char *text = print_with(kt_cli_print_man, &doc_schema);
+    assert_non_null(strstr(text, ".TH KOTEL-DOC 1 \"\" \"kotel 1.2.3\""));
+    assert_non_null(strstr(text, ".SH NAME\nkotel-doc \\- a documented test program\n"));
+    static const char *const heads[] = {".SH SYNOPSIS\n",
+                                        ".SH DESCRIPTION\nIt documents.\n",
+                                        ".SH OPTIONS\n",
+                                        ".SH CONFIGURATION\n",
+                                        ".SH SIGNALS\nSIGHUP does nothing.\n",
+                                        ".SH FILES\n",
+                                        ".SH SEE ALSO\nkotel-test(1)\n"};
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
+        if (strstr(text, heads[i]) == NULL)
+            fail_msg("no %s in:\n%s", heads[i], text);
+    assert_non_null(strstr(text, ".SS [main]\nSection prose.\n.TP\n\\fBname\\fR = kotel\n"
+                                 "(string)\n.br\nFirst line.\nSecond line"));
+    assert_non_null(strstr(text, ".nf\n kafka   indented,   spaces kept\n.fi\n.IP\n"
+                                 "A new paragraph.\n"));
+    /* A leading dot would be a request, a backslash an escape. */
+    assert_non_null(strstr(text, "\\&.starts with a dot and holds a \\e backslash\n"));
+    assert_non_null(strstr(text, "\\fB\\-\\-print\\-example\\-config\\fR\n"));
+    free(text);
+}
+
+static void test_cli_print_example_and_man_read_no_configuration(void **state)
+{
+    (void)state;
+    struct tconf c = {0};
+    const char *argv[] = {"kotel-test", "-c", "/nonexistent/kotel.ini", "--print-example-config",
+                          NULL};
+    struct cli_result r = run_cli(&c, 4, argv);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    assert_non_null(strstr(r.out, "\n[auth]\n"));
+    assert_string_equal(r.err, "");
+    cli_result_free(&r);
+    const char *argv_man[] = {"kotel-test", "--print-man", NULL};
+    r = run_cli(&c, 2, argv_man);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    assert_non_null(strstr(r.out, ".SH CONFIGURATION\n"));
+    assert_string_equal(r.err, "");
+    cli_result_free(&r);
+    kt_config_free(&schema, &c);
+}
+
 /* ---- the command line ---- */
 
 static void test_cli_check_prints_ok_and_exits_0(void **state)
@@ -319,6 +477,10 @@ int main(void)
         cmocka_unit_test(test_print_then_reload_round_trips),
         cmocka_unit_test(test_print_masks_secrets),
         cmocka_unit_test(test_print_comments_out_a_value_longer_than_a_line),
+        cmocka_unit_test(test_print_example_loads_back_to_the_defaults),
+        cmocka_unit_test(test_print_example_wraps_paragraphs_and_keeps_indented_lines),
+        cmocka_unit_test(test_print_man_has_every_section_and_escapes_roff),
+        cmocka_unit_test(test_cli_print_example_and_man_read_no_configuration),
         cmocka_unit_test(test_cli_check_prints_ok_and_exits_0),
         cmocka_unit_test(test_cli_check_reports_errors_on_stderr_and_exits_2),
         cmocka_unit_test(test_cli_print_config_masks_secrets_and_exits_0),

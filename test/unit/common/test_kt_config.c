@@ -672,7 +672,8 @@ static void test_secret_values_stay_out_of_error_messages(void **state)
     static const struct kt_option opts[] = {
         {"db", "pin", KT_OPT_UINT, "0", 0, NULL, KT_OPT_SECRET, "A secret number."},
     };
-    static const struct kt_config_schema s = {"p", "1", "", opts, 1, NULL, 0, NULL};
+    static const struct kt_config_schema s = {
+        .program = "p", .version = "1", .summary = "", .opts = opts, .n_opts = 1};
     uint64_t pin = 0;
     struct kt_err err = {0, ""};
     const char *sets[] = {"db.pin=12ab34"};
@@ -882,7 +883,8 @@ static void test_bad_range_in_the_table_fails_every_load(void **state)
         const struct kt_option opts[] = {
             {"db", "n", KT_OPT_UINT, NULL, 0, bad[i], 0, "A bounded number."},
         };
-        const struct kt_config_schema s = {"p", "1", "", opts, 1, NULL, 0, NULL};
+        const struct kt_config_schema s = {
+            .program = "p", .version = "1", .summary = "", .opts = opts, .n_opts = 1};
         uint64_t n = 0;
         struct kt_err err = {0, ""};
         char want[KT_ERR_MSG_MAX];
