@@ -11,6 +11,7 @@ PKGS=(
   libpcre2-dev libxxhash-dev libclang-rt-14-dev
   kcat nghttp2-client curl wrk nodejs npm openssl python3
   prometheus  # promtool checks what /metrics serves
+  groff-base man-db systemd  # the install test renders the man pages, verifies the units
 )
 
 missing=()
