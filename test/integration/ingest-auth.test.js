@@ -4,8 +4,8 @@
 // Authorization header, curl over HTTP/1.1 and HTTP/2, and @grpc/grpc-js. Missing, wrong and
 // revoked tokens get 401 / UNAUTHENTICATED and put nothing in Kafka; a token removed from
 // the file is refused once the change is seen (or on SIGHUP); the name of the token rides
-// to Kafka as a record header (tenant_header); no token shows in a log line or in
-// --print-config.
+// to Kafka as a record header (tenant_header); no token shows in a log line, in /metrics or
+// in --print-config.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -14,11 +14,11 @@ const path = require('node:path');
 const { execFile } = require('node:child_process');
 const grpc = require('@grpc/grpc-js');
 
-const { withStack, runToExit } = require('./lib/procs');
+const { withStack, runToExit, adminPortOf } = require('./lib/procs');
 const { sendTraces, EXPORT_SUCCESS } = require('./lib/sdk');
 const { readTopicUntil } = require('./lib/kafka');
 const { decodeTracesData, spansOf } = require('./lib/otlp');
-const { jsonTraceBody, newTraceId, newSpanId } = require('./lib/clients');
+const { httpRequest, jsonTraceBody, newTraceId, newSpanId } = require('./lib/clients');
 const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
 const { pkiDir } = require('./lib/pki');
 
@@ -214,6 +214,11 @@ test('missing, wrong and revoked tokens get 401 / UNAUTHENTICATED, put nothing i
     for (const id of ok) assert.ok(ids.has(id), `accepted trace ${id} missing from Kafka`);
     for (const id of refusedIds) assert.ok(!ids.has(id), `refused trace ${id} reached Kafka`);
     assert.equal(countSpans(msgs), ok.length);
+
+    // /metrics counts the refusals and shows no token.
+    const metrics = (await httpRequest(`http://127.0.0.1:${await adminPortOf(ingest)}/metrics`, { method: 'GET' })).body.toString();
+    assert.match(metrics, new RegExp(`^kotel_ingest_requests_refused_total\\{reason="unauthenticated"\\} ${refused}$`, 'm'));
+    for (const t of [...Object.values(TOKENS), ANON]) assert.ok(!metrics.includes(t), 'a token is in /metrics');
 
     const e = await ingest.sigterm();
     assert.equal(e.code, 0);
