@@ -37,9 +37,9 @@
 /* Bound of one metadata request of the missing-topic watch. */
 #define MISSING_METADATA_MS 5000
 /* librdkafka's statistics, asked for only when the [admin] endpoint is on: the lag per
- * partition of /metrics and the partition counts of /readyz come from them. With them on,
- * librdkafka also asks the brokers for the high watermarks of partitions it is not fetching
- * (paused ones), so the lag stays true during backpressure. */
+ * partition of /metrics and the partition counts of /readyz come from them. The high
+ * watermark in them comes with fetch responses, so while backpressure pauses a partition its
+ * lag is as of its last fetch. */
 #define STATS_INTERVAL_MS "5000"
 
 /* The [kafka] key of each signal's topic, for messages. */
@@ -1129,7 +1129,8 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
     kt_prom_family(b, "kotel_process_kafka_consumer_lag", "gauge",
                    "Messages of an assigned partition after the offset stored for commit (all "
                    "before it are exported or deliberately dropped), from librdkafka's statistics "
-                   "(every 5 s); absent until they first arrive.");
+                   "(every 5 s; while fetching is paused, as of the last fetch); absent until "
+                   "they first arrive.");
     for (size_t i = 0; i < c->n_parts; i++) {
         const struct part *p = &c->parts[i];
         if (!p->used || p->lag < 0)

@@ -16,6 +16,7 @@ const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
 const { sendLogs, EXPORT_SUCCESS } = require('./lib/sdk');
 const { httpRequest } = require('./lib/clients');
+const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
 
 // librdkafka's statistics (the lag) every 500 ms instead of every 5 s, so the test waits less.
 const FAST_STATS = { 'kafka.rdkafka.statistics.interval.ms': '500' };
@@ -60,121 +61,126 @@ async function until(what, fn, ms = 30000) {
   }
 }
 
-test('/metrics: promtool accepts it and its counters match the traffic; /healthz; /readyz follows the backend', { timeout: 180000 }, async () => {
-  await withStack({}, async ({ broker, ingest }) => {
-    let backend = await startGrpcBackend();
-    const proc = await startProcess({
-      sets: processSets(broker, backend, {
-        ...FAST_STATS,
-        'filter.trace_conditions': 'span.name == "drop-me"',
-        'tail_sampling.decision_wait': '500ms',
-        'tail_sampling.policy.errors.type': 'status_code',
-        'tail_sampling.policy.errors.status_codes': 'ERROR',
-        'tail_sampling.policy.none.type': 'probabilistic',
-        'tail_sampling.policy.none.sampling_percentage': '0',
-      }),
+for (const kafka of KAFKAS) {
+  test(`${kafkaLabel(kafka)}/metrics: promtool accepts it and its counters match the traffic; /healthz; /readyz follows the backend`, { timeout: 240000 }, async () => {
+    await withStack({ kafka }, async ({ broker, ingest }) => {
+      let backend = await startGrpcBackend();
+      const proc = await startProcess({
+        sets: processSets(broker, backend, {
+          ...FAST_STATS,
+          'filter.trace_conditions': 'span.name == "drop-me"',
+          'tail_sampling.decision_wait': '500ms',
+          'tail_sampling.policy.errors.type': 'status_code',
+          'tail_sampling.policy.errors.status_codes': 'ERROR',
+          'tail_sampling.policy.none.type': 'probabilistic',
+          'tail_sampling.policy.none.sampling_percentage': '0',
+        }),
+      });
+      try {
+        const port = await adminPortOf(proc);
+        const h = await get(port, '/healthz');
+        assert.equal(h.status, 200);
+        assert.deepEqual(JSON.parse(h.text), { status: 'ok' });
+        await proc.waitLog(/assigned [1-9]\d* partitions/, 60000, 'partition assignment');
+        const ready = await until('/readyz 200 once partitions are assigned', async () => {
+          const r = await get(port, '/readyz');
+          return { ok: r.status === 200, why: r.text, r };
+        });
+        assert.deepEqual(JSON.parse(ready.r.text), { ready: true });
+
+        // 40 traces of 5 spans: a root, 3 children and one span the filter drops; every 4th
+        // trace holds an error span, which the "errors" policy samples.
+        const { traces } = await sendShapedTraces(ingest, { traces: 40, children: 3, isError: (i) => i % 4 === 0, dropName: 'drop-me' });
+        const logs = await sendLogs(ingest, 'grpc', { count: 30 });
+        for (const r of logs.results) assert.equal(r.code, EXPORT_SUCCESS, String(r.error));
+        const errorTraces = [...traces.values()].filter((t) => t.error).length;
+        assert.equal(errorTraces, 10);
+
+        const m = await until('every item consumed, decided and exported', async () => {
+          const t = (await get(port, '/metrics')).text;
+          const ok =
+            sample(t, 'kotel_process_items_consumed_total', 'signal="traces"') === 200 &&
+            sample(t, 'kotel_process_items_consumed_total', 'signal="logs"') === 30 &&
+            sample(t, 'kotel_process_tail_sampling_traces_total', 'decision="sampled"') + sample(t, 'kotel_process_tail_sampling_traces_total', 'decision="not_sampled"') === 40 &&
+            sample(t, 'kotel_process_exported_items_total', 'signal="traces"') === 40 &&
+            sample(t, 'kotel_process_exported_items_total', 'signal="logs"') === 30;
+          return { ok, why: t.split('\n').filter((l) => /^kotel_process_(items_consumed|exported_items|tail_sampling_traces)_total/.test(l)).join('; '), t };
+        }, 60000);
+        const t = m.t;
+        await promtoolCheck(t);
+        assert.equal(sample(t, 'kotel_build_info', 'tier="process",version="0.1.0"'), 1);
+        assert.equal(backend.rec.spans.length, 40, 'the backend got the 10 error traces, 4 spans each');
+        assert.equal(backend.rec.logs.length, 30);
+        assert.equal(sample(t, 'kotel_process_items_consumed_total', 'signal="metrics"'), 0);
+        assert.equal(sample(t, 'kotel_process_items_filtered_total', 'signal="traces"'), 40);
+        assert.equal(sample(t, 'kotel_process_items_filtered_total', 'signal="logs"'), 0);
+        assert.equal(sample(t, 'kotel_process_items_submitted_total', 'signal="traces"'), 40);
+        assert.ok(sample(t, 'kotel_process_messages_consumed_total', 'signal="traces"') >= 1);
+        assert.ok(sample(t, 'kotel_process_messages_consumed_total', 'signal="logs"') >= 1);
+        assert.equal(sample(t, 'kotel_process_poison_messages_total', 'signal="traces"'), 0);
+        assert.equal(sample(t, 'kotel_process_transform_errors_total', 'signal="traces"'), 0);
+        assert.equal(sample(t, 'kotel_process_tail_sampling_traces_total', 'decision="sampled"'), errorTraces);
+        assert.equal(sample(t, 'kotel_process_tail_sampling_policy_decisions_total', 'policy="errors",decision="sampled"'), errorTraces);
+        assert.equal(sample(t, 'kotel_process_tail_sampling_policy_decisions_total', 'policy="errors",decision="not_sampled"'), 40 - errorTraces);
+        assert.equal(sample(t, 'kotel_process_tail_sampling_policy_decisions_total', 'policy="none",decision="sampled"'), 0);
+        assert.equal(sample(t, 'kotel_process_tail_sampling_policy_decisions_total', 'policy="none",decision="not_sampled"'), 40);
+        assert.equal(sample(t, 'kotel_process_tail_sampling_traces_pending'), 0);
+        const okTraces = sample(t, 'kotel_process_export_requests_total', 'signal="traces",outcome="ok"');
+        assert.ok(okTraces >= 1);
+        assert.equal(sample(t, 'kotel_process_export_duration_seconds_count', 'signal="traces"'), okTraces, 'one latency observation per attempt');
+        assert.equal(sample(t, 'kotel_process_export_requests_total', 'signal="traces",outcome="retried"'), 0);
+        assert.equal(sample(t, 'kotel_process_export_failed_items_total', 'signal="traces",reason="refused"'), 0);
+        assert.equal(sample(t, 'kotel_process_backend_up'), 1);
+        assert.equal(sample(t, 'kotel_process_ready'), 1);
+        assert.ok(sample(t, 'process_resident_memory_bytes') > 1e6);
+        assert.ok(sample(t, 'process_open_fds') > 3);
+
+        // Every partition of the three topics is assigned to this one replica, and once what
+        // was consumed is committed its lag (from librdkafka's statistics) is 0.
+        const assigned = samples(t, 'kotel_process_kafka_partitions_assigned');
+        assert.equal(assigned.length, 3, 'one sample per topic');
+        const nParts = assigned.reduce((n, s) => n + s.value, 0);
+        assert.equal(nParts, 12, 'the test topics have 4 partitions each');
+        await until('a lag of 0 on every assigned partition', async () => {
+          const lag = samples((await get(port, '/metrics')).text, 'kotel_process_kafka_consumer_lag');
+          return { ok: lag.length === nParts && lag.every((s) => s.value === 0), why: JSON.stringify(lag) };
+        });
+
+        // Backend down: not ready, with its error, once an export fails to connect; retried.
+        const backendPort = backend.port;
+        await backend.stop();
+        await sendShapedTraces(ingest, { traces: 4, children: 1, isError: () => true });
+        const down = await until('/readyz 503 with the backend down', async () => {
+          const r = await get(port, '/readyz');
+          return { ok: r.status === 503, why: r.text, r };
+        });
+        const why = JSON.parse(down.r.text);
+        assert.equal(why.ready, false);
+        assert.match(why.reason, new RegExp(`backend http://127\\.0\\.0\\.1:${backendPort} not reachable: .+`));
+        const m2 = (await get(port, '/metrics')).text;
+        await promtoolCheck(m2);
+        assert.equal(sample(m2, 'kotel_process_backend_up'), 0);
+        assert.equal(sample(m2, 'kotel_process_ready'), 0);
+        assert.ok(sample(m2, 'kotel_process_export_requests_total', 'signal="traces",outcome="retried"') >= 1);
+
+        // Back on the same port: the retried export goes through and /readyz is 200 again.
+        backend = await startGrpcBackend({ port: backendPort });
+        await until('/readyz 200 with the backend back', async () => ({ ok: (await get(port, '/readyz')).status === 200 }), 60000);
+        // The backend records a request before kotel-process reads its answer: wait for the count.
+        const m3 = await until('the 4 traces held while the backend was down exported', async () => {
+          const t3 = (await get(port, '/metrics')).text;
+          return { ok: sample(t3, 'kotel_process_exported_items_total', 'signal="traces"') === 48, why: t3.split('\n').filter((l) => l.startsWith('kotel_process_exported_items_total')).join('; '), t: t3 };
+        });
+        assert.equal(backend.rec.spans.length, 8, 'their 8 spans, once each');
+        assert.equal(sample(m3.t, 'kotel_process_backend_up'), 1);
+      } finally {
+        const e = await proc.stop();
+        await backend.stop();
+        assert.equal(e.code, 0, `kotel-process exit: ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
+      }
     });
-    try {
-      const port = await adminPortOf(proc);
-      const h = await get(port, '/healthz');
-      assert.equal(h.status, 200);
-      assert.deepEqual(JSON.parse(h.text), { status: 'ok' });
-      await proc.waitLog(/assigned [1-9]\d* partitions/, 60000, 'partition assignment');
-      const ready = await until('/readyz 200 once partitions are assigned', async () => {
-        const r = await get(port, '/readyz');
-        return { ok: r.status === 200, why: r.text, r };
-      });
-      assert.deepEqual(JSON.parse(ready.r.text), { ready: true });
-
-      // 40 traces of 5 spans: a root, 3 children and one span the filter drops; every 4th
-      // trace holds an error span, which the "errors" policy samples.
-      const { traces } = await sendShapedTraces(ingest, { traces: 40, children: 3, isError: (i) => i % 4 === 0, dropName: 'drop-me' });
-      const logs = await sendLogs(ingest, 'grpc', { count: 30 });
-      for (const r of logs.results) assert.equal(r.code, EXPORT_SUCCESS, String(r.error));
-      const errorTraces = [...traces.values()].filter((t) => t.error).length;
-      assert.equal(errorTraces, 10);
-
-      const m = await until('every item consumed, decided and exported', async () => {
-        const t = (await get(port, '/metrics')).text;
-        const ok =
-          sample(t, 'kotel_process_items_consumed_total', 'signal="traces"') === 200 &&
-          sample(t, 'kotel_process_items_consumed_total', 'signal="logs"') === 30 &&
-          sample(t, 'kotel_process_tail_sampling_traces_total', 'decision="sampled"') + sample(t, 'kotel_process_tail_sampling_traces_total', 'decision="not_sampled"') === 40 &&
-          sample(t, 'kotel_process_exported_items_total', 'signal="traces"') === 40 &&
-          sample(t, 'kotel_process_exported_items_total', 'signal="logs"') === 30;
-        return { ok, why: t.split('\n').filter((l) => /^kotel_process_(items_consumed|exported_items|tail_sampling_traces)_total/.test(l)).join('; '), t };
-      }, 60000);
-      const t = m.t;
-      await promtoolCheck(t);
-      assert.equal(sample(t, 'kotel_build_info', 'tier="process",version="0.1.0"'), 1);
-      assert.equal(backend.rec.spans.length, 40, 'the backend got the 10 error traces, 4 spans each');
-      assert.equal(backend.rec.logs.length, 30);
-      assert.equal(sample(t, 'kotel_process_items_consumed_total', 'signal="metrics"'), 0);
-      assert.equal(sample(t, 'kotel_process_items_filtered_total', 'signal="traces"'), 40);
-      assert.equal(sample(t, 'kotel_process_items_filtered_total', 'signal="logs"'), 0);
-      assert.equal(sample(t, 'kotel_process_items_submitted_total', 'signal="traces"'), 40);
-      assert.ok(sample(t, 'kotel_process_messages_consumed_total', 'signal="traces"') >= 1);
-      assert.ok(sample(t, 'kotel_process_messages_consumed_total', 'signal="logs"') >= 1);
-      assert.equal(sample(t, 'kotel_process_poison_messages_total', 'signal="traces"'), 0);
-      assert.equal(sample(t, 'kotel_process_transform_errors_total', 'signal="traces"'), 0);
-      assert.equal(sample(t, 'kotel_process_tail_sampling_traces_total', 'decision="sampled"'), errorTraces);
-      assert.equal(sample(t, 'kotel_process_tail_sampling_policy_decisions_total', 'policy="errors",decision="sampled"'), errorTraces);
-      assert.equal(sample(t, 'kotel_process_tail_sampling_policy_decisions_total', 'policy="errors",decision="not_sampled"'), 40 - errorTraces);
-      assert.equal(sample(t, 'kotel_process_tail_sampling_policy_decisions_total', 'policy="none",decision="sampled"'), 0);
-      assert.equal(sample(t, 'kotel_process_tail_sampling_policy_decisions_total', 'policy="none",decision="not_sampled"'), 40);
-      assert.equal(sample(t, 'kotel_process_tail_sampling_traces_pending'), 0);
-      const okTraces = sample(t, 'kotel_process_export_requests_total', 'signal="traces",outcome="ok"');
-      assert.ok(okTraces >= 1);
-      assert.equal(sample(t, 'kotel_process_export_duration_seconds_count', 'signal="traces"'), okTraces, 'one latency observation per attempt');
-      assert.equal(sample(t, 'kotel_process_export_requests_total', 'signal="traces",outcome="retried"'), 0);
-      assert.equal(sample(t, 'kotel_process_export_failed_items_total', 'signal="traces",reason="refused"'), 0);
-      assert.equal(sample(t, 'kotel_process_backend_up'), 1);
-      assert.equal(sample(t, 'kotel_process_ready'), 1);
-      assert.ok(sample(t, 'process_resident_memory_bytes') > 1e6);
-      assert.ok(sample(t, 'process_open_fds') > 3);
-
-      // Every partition of the three topics is assigned to this one replica, and once what
-      // was consumed is committed its lag (from librdkafka's statistics) is 0.
-      const assigned = samples(t, 'kotel_process_kafka_partitions_assigned');
-      assert.equal(assigned.length, 3, 'one sample per topic');
-      const nParts = assigned.reduce((n, s) => n + s.value, 0);
-      assert.equal(nParts, 12, 'the devbroker has 4 partitions per topic');
-      await until('a lag of 0 on every assigned partition', async () => {
-        const lag = samples((await get(port, '/metrics')).text, 'kotel_process_kafka_consumer_lag');
-        return { ok: lag.length === nParts && lag.every((s) => s.value === 0), why: JSON.stringify(lag) };
-      });
-
-      // Backend down: not ready, with its error, once an export fails to connect; retried.
-      const backendPort = backend.port;
-      await backend.stop();
-      await sendShapedTraces(ingest, { traces: 4, children: 1, isError: () => true });
-      const down = await until('/readyz 503 with the backend down', async () => {
-        const r = await get(port, '/readyz');
-        return { ok: r.status === 503, why: r.text, r };
-      });
-      const why = JSON.parse(down.r.text);
-      assert.equal(why.ready, false);
-      assert.match(why.reason, new RegExp(`backend http://127\\.0\\.0\\.1:${backendPort} not reachable: .+`));
-      const m2 = (await get(port, '/metrics')).text;
-      await promtoolCheck(m2);
-      assert.equal(sample(m2, 'kotel_process_backend_up'), 0);
-      assert.equal(sample(m2, 'kotel_process_ready'), 0);
-      assert.ok(sample(m2, 'kotel_process_export_requests_total', 'signal="traces",outcome="retried"') >= 1);
-
-      // Back on the same port: the retried export goes through and /readyz is 200 again.
-      backend = await startGrpcBackend({ port: backendPort });
-      await until('/readyz 200 with the backend back', async () => ({ ok: (await get(port, '/readyz')).status === 200 }), 60000);
-      await backend.rec.until(() => backend.rec.spans.length >= 8, 30000, 'the 4 traces held while the backend was down');
-      const m3 = (await get(port, '/metrics')).text;
-      assert.equal(sample(m3, 'kotel_process_exported_items_total', 'signal="traces"'), 48);
-      assert.equal(sample(m3, 'kotel_process_backend_up'), 1);
-    } finally {
-      const e = await proc.stop();
-      await backend.stop();
-      assert.equal(e.code, 0, `kotel-process exit: ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
-    }
   });
-});
+}
 
 test('/readyz: a replica the group leaves without partitions says so, with the partition count', { timeout: 120000 }, async () => {
   await withStack({ broker: { partitions: 1 } }, async ({ broker }) => {
