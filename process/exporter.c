@@ -1,8 +1,8 @@
 #include "exporter.h"
 
 #include <ctype.h>
-#include <stddef.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1110,22 +1110,17 @@ void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
         const char *label;
         size_t off;
     };
-#define S(label, field)                                                                            \
-    {                                                                                              \
-        label, offsetof(struct sig_stats, field)                                                   \
-    }
     static const struct sample requests[] = {
-        S("outcome=\"ok\"", requests_ok),
-        S("outcome=\"retried\"", requests_retried),
-        S("outcome=\"refused\"", requests_refused),
-        S("outcome=\"gave_up\"", requests_gave_up),
+        {"outcome=\"ok\"", offsetof(struct sig_stats, requests_ok)},
+        {"outcome=\"retried\"", offsetof(struct sig_stats, requests_retried)},
+        {"outcome=\"refused\"", offsetof(struct sig_stats, requests_refused)},
+        {"outcome=\"gave_up\"", offsetof(struct sig_stats, requests_gave_up)},
     };
     static const struct sample failed[] = {
-        S("reason=\"rejected\"", items_rejected),
-        S("reason=\"refused\"", items_refused),
-        S("reason=\"gave_up\"", items_gave_up),
+        {"reason=\"rejected\"", offsetof(struct sig_stats, items_rejected)},
+        {"reason=\"refused\"", offsetof(struct sig_stats, items_refused)},
+        {"reason=\"gave_up\"", offsetof(struct sig_stats, items_gave_up)},
     };
-#undef S
     static const struct {
         const char *name, *help;
         const struct sample *v;
