@@ -140,6 +140,10 @@ static const struct kt_option process_options[] = {
      "accounted (code, libraries, buffers on the way out). Peak RSS stays under it: measured by "
      "test/integration/process-memory.test.js."},
 
+    {"admin", "endpoint", KT_OPT_STRING, "127.0.0.1:13134", OFF(admin.endpoint), NULL, 0,
+     "Where /metrics (Prometheus), /healthz and /readyz are served (host:port; port 0: any "
+     "free one, logged at start); empty: nowhere."},
+
     {"service", "log_level", KT_OPT_ENUM, "info", OFF(service.log_level), "debug|info|warn|error",
      0, "Least severe log level written to stderr."},
     {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms), NULL,

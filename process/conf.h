@@ -107,6 +107,9 @@ struct process_conf {
         uint64_t memory; /* bytes, 0 = no budget */
     } limits;
     struct {
+        char *endpoint; /* "": off */
+    } admin;
+    struct {
         int log_level; /* enum kt_log_level */
         uint64_t shutdown_timeout_ms;
     } service;

@@ -9,11 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "dead_letter.h"
 #include "kt_kafka.h"
 #include "kt_log.h"
+#include "kt_prom.h"
 #include "offsets.h"
 
 /* Messages handed out per wakeup before the loop gets a turn (I/O, timers, exports). */
@@ -34,6 +36,11 @@
 #define MISSING_CHECK_MS "10000"
 /* Bound of one metadata request of the missing-topic watch. */
 #define MISSING_METADATA_MS 5000
+/* librdkafka's statistics, asked for only when the [admin] endpoint is on: the lag per
+ * partition of /metrics and the partition counts of /readyz come from them. The high
+ * watermark in them comes with fetch responses, so while backpressure pauses a partition its
+ * lag is as of its last fetch. */
+#define STATS_INTERVAL_MS "5000"
 
 /* The [kafka] key of each signal's topic, for messages. */
 static const char *const topic_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
@@ -57,6 +64,8 @@ struct part {
     enum kt_signal sig;
     int32_t partition;
     uint32_t gen;
+    int64_t lag; /* messages after the stored (else committed) offset, from the last
+                    statistics; -1: not known */
     struct offset_tracker ot;
 };
 
@@ -109,6 +118,11 @@ struct consumer {
     struct kt_log_limit err_rl, dl_rl, store_rl;
     struct topic_watch watch;
     struct consumer_stats st;
+    /* Partitions of each topic, from the last statistics; 0: not known yet. */
+    int32_t topic_partitions[KT_SIGNAL_COUNT];
+    /* With statistics on: a handle on each topic, so that the statistics list its
+     * partitions (and /readyz can count them) also while the group assigns none here. */
+    rd_kafka_topic_t *stats_rkt[KT_SIGNAL_COUNT];
 };
 
 /* ---- partitions and handles ---- */
@@ -224,6 +238,7 @@ static struct part *part_add(struct consumer *c, int sig, int32_t partition)
     p->used = true;
     p->dirty = false;
     p->frozen = false;
+    p->lag = -1;
     p->sig = (enum kt_signal)sig;
     p->partition = partition;
     c->slot_of[sig][partition] = (uint32_t)s + 1;
@@ -699,6 +714,64 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                    rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+static int64_t stats_int(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+/* The lag of a partition from librdkafka's statistics: the messages after the offset stored
+ * for commit (ours: the finished prefix), else after the committed one. Before either exists
+ * (a new group's first message of the partition is not handed out yet, an empty partition),
+ * the messages after the next offset to fetch; -1 when that is not known either. */
+static int64_t stats_lag(const json_t *part)
+{
+    int64_t lag = stats_int(part, "consumer_lag_stored");
+    if (lag < 0)
+        lag = stats_int(part, "consumer_lag");
+    if (lag < 0) {
+        int64_t hi = stats_int(part, "hi_offset"), next = stats_int(part, "next_offset");
+        if (hi >= 0 && next >= 0 && next <= hi)
+            lag = hi - next;
+    }
+    return lag;
+}
+
+/* librdkafka's statistics (see STATS_INTERVAL_MS), served on the loop with the consumer
+ * queue: the lag of the partitions we own and the partition count of each topic. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    struct consumer *c = opaque;
+    json_t *root = json_loadb(json, len, 0, NULL);
+    const json_t *topics = json_object_get(root, "topics");
+    for (int sig = 0; sig < KT_SIGNAL_COUNT; sig++) {
+        const json_t *parts =
+            c->topics[sig] ? json_object_get(json_object_get(topics, c->topics[sig]), "partitions")
+                           : NULL;
+        if (!json_is_object(parts))
+            continue;
+        int32_t n = 0;
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)parts, key, v)
+        {
+            char *end;
+            long id = strtol(key, &end, 10);
+            /* "-1" is librdkafka's unassigned-partition queue, not a partition. */
+            if (*end != '\0' || id < 0 || id > INT32_MAX)
+                continue;
+            n++;
+            struct part *p = lookup(c, sig, (int32_t)id);
+            if (p != NULL)
+                p->lag = stats_lag(v);
+        }
+        c->topic_partitions[sig] = n;
+    }
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
+
 /* ---- dead letters ---- */
 
 static void dl_finished(void *ctx, uint64_t handle)
@@ -733,6 +806,7 @@ int consumer_dead_letter_data(struct consumer *c, const char *source, struct kt_
                               void *arg)
 {
     c->st.dead_lettered++;
+    c->st.dead_lettered_data++;
     return dead_letter_data(c->dl, source, value, reason, acked, arg);
 }
 
@@ -753,6 +827,12 @@ static struct kt_kafka_common kafka_common(const struct process_conf *conf)
         .protocol_version = conf->kafka.protocol_version,
         .auth = &conf->kafka.auth,
     };
+}
+
+/* Statistics serve the [admin] endpoint only. */
+static bool stats_on(const struct process_conf *conf)
+{
+    return conf->admin.endpoint != NULL && conf->admin.endpoint[0] != '\0';
 }
 
 static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *kc,
@@ -807,6 +887,12 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
         if (rc != 0)
             return rc;
     }
+    if (stats_on(conf)) {
+        rc =
+            kt_kafka_set(kc, "admin", "endpoint", "statistics.interval.ms", STATS_INTERVAL_MS, err);
+        if (rc != 0)
+            return rc;
+    }
     return kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
 }
 
@@ -851,6 +937,9 @@ static void consumer_free(struct consumer *c)
     pthread_mutex_destroy(&c->watch.mu);
     pthread_cond_destroy(&c->watch.cv);
     if (c->rk != NULL) {
+        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+            if (c->stats_rkt[i] != NULL)
+                rd_kafka_topic_destroy(c->stats_rkt[i]);
         if (c->q != NULL)
             rd_kafka_queue_destroy(c->q);
         rd_kafka_destroy(c->rk);
@@ -918,6 +1007,7 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
     rd_kafka_conf_set_error_cb(kc, error_cb);
+    rd_kafka_conf_set_stats_cb(kc, stats_cb);
     rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
     char errstr[512];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
@@ -957,6 +1047,12 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
         return kt_err_set(err, KT_EINVAL, "[kafka] traces_topic: subscribing failed: %s",
                           rd_kafka_err2str(e));
     }
+
+    if (stats_on(conf))
+        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+            /* NULL (out of memory) only leaves the partition count of /readyz unknown. */
+            if (topics[i] != NULL)
+                c->stats_rkt[i] = rd_kafka_topic_new(c->rk, topics[i], NULL);
 
     ev_io_init(&c->io, io_cb, c->pipe_rd, EV_READ);
     c->io.data = c;
@@ -1008,6 +1104,110 @@ void consumer_begin_shutdown(struct consumer *c)
 void consumer_get_stats(const struct consumer *c, struct consumer_stats *out)
 {
     *out = c->st;
+}
+
+static size_t count_assigned(const struct consumer *c, int sig)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_parts; i++)
+        n += c->parts[i].used && (sig < 0 || (int)c->parts[i].sig == sig);
+    return n;
+}
+
+void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
+{
+    char topic[256], labels[320];
+    kt_prom_family(b, "kotel_process_kafka_partitions_assigned", "gauge",
+                   "Partitions the consumer group assigned to this member.");
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        if (c->topics[i] == NULL)
+            continue;
+        snprintf(labels, sizeof(labels), "topic=\"%s\"",
+                 kt_prom_label(c->topics[i], topic, sizeof(topic)));
+        kt_prom_u64(b, "kotel_process_kafka_partitions_assigned", labels, count_assigned(c, i));
+    }
+    kt_prom_family(b, "kotel_process_kafka_consumer_lag", "gauge",
+                   "Messages of an assigned partition after the offset stored for commit (all "
+                   "before it are exported or deliberately dropped), from librdkafka's statistics "
+                   "(every 5 s; while fetching is paused, as of the last fetch); absent until "
+                   "they first arrive.");
+    for (size_t i = 0; i < c->n_parts; i++) {
+        const struct part *p = &c->parts[i];
+        if (!p->used || p->lag < 0)
+            continue;
+        snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%" PRId32 "\"",
+                 kt_prom_label(c->topics[p->sig], topic, sizeof(topic)), p->partition);
+        kt_prom_u64(b, "kotel_process_kafka_consumer_lag", labels, (uint64_t)p->lag);
+    }
+    const struct {
+        const char *name, *type, *help, *labels;
+        uint64_t v;
+    } m[] = {
+        {"kotel_process_kafka_messages_pending", "gauge",
+         "Messages handed to the pipeline and not finished (held by the sampler, waiting for the "
+         "exporter or for a dead-letter copy).",
+         NULL, c->pending},
+        {"kotel_process_kafka_consumption_paused", "gauge",
+         "1 while fetching is paused: the exporter is congested or max_pending_messages is "
+         "reached (backpressure), or shutting down.",
+         NULL, c->paused},
+        {"kotel_process_kafka_rebalances_total", "counter",
+         "Assignment changes (assign and revoke events) of this member.", NULL, c->st.rebalances},
+        {"kotel_process_kafka_commits_total", "counter", "Successful offset commits.", NULL,
+         c->st.commits},
+        {"kotel_process_dead_lettered_total", "counter",
+         "Copies made for [kafka] dead_letter_topic (dropped when it is empty), by what: a "
+         "message that cannot be processed, or data the backend refused for good.",
+         "kind=\"message\"", c->st.dead_lettered - c->st.dead_lettered_data},
+        {"kotel_process_dead_lettered_total", NULL, NULL, "kind=\"data\"",
+         c->st.dead_lettered_data},
+    };
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        if (m[i].type != NULL)
+            kt_prom_family(b, m[i].name, m[i].type, m[i].help);
+        kt_prom_u64(b, m[i].name, m[i].labels, m[i].v);
+    }
+}
+
+const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
+{
+    if (count_assigned(c, -1) > 0)
+        return NULL;
+    const char *group = c->conf->kafka.group_id;
+    if (c->watch.started) {
+        /* The watch thread clears missing[] once a topic appears. */
+        struct topic_watch *w = &c->watch;
+        int missing = -1;
+        pthread_mutex_lock(&w->mu);
+        for (int i = 0; i < KT_SIGNAL_COUNT && missing < 0; i++)
+            if (w->missing[i])
+                missing = i;
+        pthread_mutex_unlock(&w->mu);
+        if (missing >= 0) {
+            snprintf(buf, cap, "no partitions assigned: [kafka] %s \"%s\" does not exist",
+                     topic_keys[missing], c->topics[missing]);
+            return buf;
+        }
+    }
+    if (!c->assigned) {
+        snprintf(buf, cap, "no partitions assigned yet: joining consumer group \"%s\"", group);
+        return buf;
+    }
+    int32_t total = 0;
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        total += c->topic_partitions[i];
+    if (total > 0)
+        snprintf(buf, cap,
+                 "no partitions assigned: consumer group \"%s\" gives this member none of the "
+                 "%" PRId32 " partition%s of its topics (the group has more members than the "
+                 "topics have partitions?)",
+                 group, total, total == 1 ? "" : "s");
+    else
+        snprintf(buf, cap,
+                 "no partitions assigned: consumer group \"%s\" gives this member none (the "
+                 "group has more members than the topics have partitions?)",
+                 group);
+    return buf;
 }
 
 int consumer_close(struct consumer *c)

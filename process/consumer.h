@@ -50,10 +50,12 @@ typedef void (*consumer_msg_fn)(void *ctx, const struct consumer_msg *m);
 typedef void (*consumer_revoke_fn)(void *ctx, const char *topic, int32_t partition);
 
 struct consumer_stats {
-    uint64_t messages;      /* handed to on_msg */
-    uint64_t dead_lettered; /* consumer_dead_letter_msg calls (copied or, without a DLQ, dropped) */
-    uint64_t commits;       /* successful offset commits (automatic and explicit) */
-    uint64_t rebalances;    /* assignment changes (assign and revoke events) */
+    uint64_t messages;           /* handed to on_msg */
+    uint64_t dead_lettered;      /* consumer_dead_letter_msg and _data calls (copied or, without a
+                                    DLQ, dropped) */
+    uint64_t dead_lettered_data; /* of those, consumer_dead_letter_data calls */
+    uint64_t commits;            /* successful offset commits (automatic and explicit) */
+    uint64_t rebalances;         /* assignment changes (assign and revoke events) */
 };
 
 /* Creates the consumer and subscribes to the non-empty topics among
@@ -108,5 +110,14 @@ void consumer_begin_shutdown(struct consumer *c);
 int consumer_close(struct consumer *c);
 
 void consumer_get_stats(const struct consumer *c, struct consumer_stats *out);
+
+/* The consumer's families (Prometheus text, see kt_prom.h) appended to b: partitions
+ * assigned, lag per partition (from librdkafka's statistics, which consumer_new asks for
+ * when [admin] endpoint is set), pending messages, rebalances, commits, dead letters. */
+void consumer_write_metrics(const struct consumer *c, struct kt_buf *b);
+
+/* NULL while partitions are assigned; else why none are, written into buf (cap bytes): the
+ * group is being joined, a topic is missing, or the group gives this member none. */
+const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap);
 
 #endif

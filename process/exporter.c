@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_pb.h"
+#include "kt_prom.h"
 #include "kt_secret.h"
 #include "otlp_client.h"
 
@@ -45,6 +47,16 @@ struct exp_req {
     uint64_t interval_ms; /* the next backoff interval before jitter */
 };
 
+/* Counters of one signal's requests; exporter_get_stats sums them. */
+struct sig_stats {
+    uint64_t requests_ok, requests_retried, requests_refused, requests_gave_up;
+    uint64_t items_exported;
+    uint64_t items_rejected; /* partial_success */
+    uint64_t items_refused;  /* in requests refused for good */
+    uint64_t items_gave_up;  /* in requests given up after max_elapsed_time */
+    struct kt_hist duration; /* seconds from sending an attempt to its answer or failure */
+};
+
 struct exporter {
     const struct process_conf *conf;
     struct ev_loop *loop;
@@ -71,7 +83,12 @@ struct exporter {
     size_t queued_bytes;
     size_t congested_bytes; /* queued_bytes over this pause consumption */
     uint64_t rng;
-    struct exporter_stats stats;
+    ev_tstamp sent_at; /* when the request in flight was sent */
+    struct sig_stats stats[KT_SIGNAL_COUNT];
+    /* The last attempt got no answer (connection refused or lost, timeout, TLS or protocol
+     * failure): why, for /readyz; cleared by the next answer. */
+    bool unreachable;
+    char unreachable_msg[KT_ERR_MSG_MAX];
     /* At most one line a second per kind, so a dead backend does not flood the log. */
     struct kt_log_limit rl_retry, rl_fail, rl_partial;
     bool closing; /* exporter_free is reporting tokens: no new work */
@@ -508,8 +525,8 @@ static void pump(struct exporter *e)
             if (encode(e, r, &err) != 0) {
                 kt_error("export of %zu %s dropped: %s", r->n_items, kt_signal_item_name(r->sig),
                          err.msg);
-                e->stats.requests_failed++;
-                e->stats.items_refused += r->n_items;
+                e->stats[r->sig].requests_refused++;
+                e->stats[r->sig].items_refused += r->n_items;
                 req_finish(e, queue_pop(e), KT_EINVAL, err.msg);
                 continue;
             }
@@ -525,6 +542,7 @@ static void pump(struct exporter *e)
         if (otlp_client_send(e->client, &cr) != 0)
             return; /* busy: its answer pumps again */
         e->inflight = true;
+        e->sent_at = ev_time();
     }
 }
 
@@ -751,15 +769,20 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
     struct exp_req *r = e->head;
     if (r == NULL)
         return;
+    struct sig_stats *st = &e->stats[r->sig];
+    kt_hist_observe(&st->duration, ev_time() - e->sent_at);
+    e->unreachable = rs->error != 0;
+    if (e->unreachable)
+        snprintf(e->unreachable_msg, sizeof(e->unreachable_msg), "%s", rs->error_msg);
     struct outcome o;
     classify(e, r, rs, &o);
     const char *sig = kt_signal_name(r->sig);
     const char *item = kt_signal_item_name(r->sig);
     if (o.v == V_OK) {
         uint64_t rej = o.rejected > r->n_items ? r->n_items : o.rejected;
-        e->stats.requests_ok++;
-        e->stats.items_exported += r->n_items - rej;
-        e->stats.items_refused += rej;
+        st->requests_ok++;
+        st->items_exported += r->n_items - rej;
+        st->items_rejected += rej;
         if (rej || o.partial_msg[0])
             kt_log_limited(&e->rl_partial, KT_LOG_WARN,
                            "export of %zu %s: backend accepted the request but rejected %llu: %s",
@@ -791,8 +814,8 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
             char msg[KT_ERR_MSG_MAX + 64];
             snprintf(msg, sizeof(msg), "gave up after %.1fs and %u attempts: %s", elapsed,
                      r->attempts + 1, o.msg);
-            e->stats.requests_failed++;
-            e->stats.items_refused += r->n_items;
+            st->requests_gave_up++;
+            st->items_gave_up += r->n_items;
             kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
                            "export of %zu %s (%s) %s ([exporter.retry] max_elapsed_time %llums)",
                            r->n_items, item, sig, msg,
@@ -802,7 +825,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
             return;
         }
         r->attempts++;
-        e->stats.requests_retried++;
+        st->requests_retried++;
         kt_log_limited(&e->rl_retry, KT_LOG_WARN,
                        "export of %zu %s (%s) failed: %s; retry %u in %.3fs%s", r->n_items, item,
                        sig, o.msg, r->attempts, (double)delay / 1000.0,
@@ -812,8 +835,8 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
         ev_timer_start(e->loop, &e->retry_timer);
         return;
     }
-    e->stats.requests_failed++;
-    e->stats.items_refused += r->n_items;
+    st->requests_refused++;
+    st->items_refused += r->n_items;
     kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
                    "export of %zu %s (%s) refused by the backend, not retried: %s", r->n_items,
                    item, sig, o.msg);
@@ -928,6 +951,8 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     if (e->rng == 0)
         e->rng = 1;
     e->rl_retry = e->rl_fail = e->rl_partial = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        kt_hist_init(&e->stats[s].duration, kt_hist_latency_bounds, kt_hist_latency_n);
     if ((rc = exporter_reload(e, err)) != 0)
         goto fail;
     size_t plen = strlen(path);
@@ -1062,7 +1087,88 @@ bool exporter_idle(const struct exporter *e)
 
 void exporter_get_stats(const struct exporter *e, struct exporter_stats *out)
 {
-    *out = e->stats;
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        const struct sig_stats *st = &e->stats[i];
+        out->requests_ok += st->requests_ok;
+        out->requests_retried += st->requests_retried;
+        out->requests_failed += st->requests_refused + st->requests_gave_up;
+        out->items_exported += st->items_exported;
+        out->items_refused += st->items_rejected + st->items_refused + st->items_gave_up;
+    }
+}
+
+const char *exporter_unreachable(const struct exporter *e)
+{
+    return e->unreachable ? e->unreachable_msg : NULL;
+}
+
+void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
+{
+    /* Samples of one family per signal: which statistic, and the extra label it carries. */
+    struct sample {
+        const char *label;
+        size_t off;
+    };
+    static const struct sample requests[] = {
+        {"outcome=\"ok\"", offsetof(struct sig_stats, requests_ok)},
+        {"outcome=\"retried\"", offsetof(struct sig_stats, requests_retried)},
+        {"outcome=\"refused\"", offsetof(struct sig_stats, requests_refused)},
+        {"outcome=\"gave_up\"", offsetof(struct sig_stats, requests_gave_up)},
+    };
+    static const struct sample failed[] = {
+        {"reason=\"rejected\"", offsetof(struct sig_stats, items_rejected)},
+        {"reason=\"refused\"", offsetof(struct sig_stats, items_refused)},
+        {"reason=\"gave_up\"", offsetof(struct sig_stats, items_gave_up)},
+    };
+    static const struct {
+        const char *name, *help;
+        const struct sample *v;
+        size_t n;
+    } fams[] = {
+        {"kotel_process_export_requests_total",
+         "Export attempts by outcome: ok (answered OK, partial_success included), retried (failed "
+         "and retried), refused (refused for good by the backend, or not encodable), gave_up "
+         "(failed past [exporter.retry] max_elapsed_time).",
+         requests, sizeof(requests) / sizeof(requests[0])},
+        {"kotel_process_export_failed_items_total",
+         "Items not exported, by reason: rejected (the backend's partial_success), refused (in a "
+         "request refused for good), gave_up (in a request given up); dead-lettered when [kafka] "
+         "dead_letter_topic is set.",
+         failed, sizeof(failed) / sizeof(failed[0])},
+    };
+    char labels[96];
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        kt_prom_family(b, fams[f].name, "counter", fams[f].help);
+        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+            for (size_t k = 0; k < fams[f].n; k++) {
+                snprintf(labels, sizeof(labels), "signal=\"%s\",%s",
+                         kt_signal_name((enum kt_signal)i), fams[f].v[k].label);
+                kt_prom_u64(b, fams[f].name, labels,
+                            *(const uint64_t *)((const char *)&e->stats[i] + fams[f].v[k].off));
+            }
+    }
+    kt_prom_family(b, "kotel_process_exported_items_total", "counter",
+                   "Items the backend accepted (spans, data points, log records).");
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        snprintf(labels, sizeof(labels), "signal=\"%s\"", kt_signal_name((enum kt_signal)i));
+        kt_prom_u64(b, "kotel_process_exported_items_total", labels, e->stats[i].items_exported);
+    }
+    kt_prom_family(b, "kotel_process_export_duration_seconds", "histogram",
+                   "Time from sending an export attempt to its answer, or to its failure "
+                   "without one.");
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        snprintf(labels, sizeof(labels), "signal=\"%s\"", kt_signal_name((enum kt_signal)i));
+        kt_prom_hist(b, "kotel_process_export_duration_seconds", labels, &e->stats[i].duration);
+    }
+    kt_prom_family(b, "kotel_process_export_queue_bytes", "gauge",
+                   "Bytes of batches waiting for the backend or being sent; over "
+                   "the congestion bound consumption pauses.");
+    kt_prom_u64(b, "kotel_process_export_queue_bytes", NULL, e->queued_bytes);
+    kt_prom_family(b, "kotel_process_backend_up", "gauge",
+                   "0 while the last export attempt got no answer from the backend (see /readyz), "
+                   "else 1.");
+    kt_prom_u64(b, "kotel_process_backend_up", NULL, !e->unreachable);
 }
 
 void exporter_free(struct exporter *e)

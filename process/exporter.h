@@ -89,6 +89,13 @@ struct exporter_stats {
 };
 
 void exporter_get_stats(const struct exporter *e, struct exporter_stats *out);
+/* The exporter's families (Prometheus text, see kt_prom.h) appended to b. */
+void exporter_write_metrics(const struct exporter *e, struct kt_buf *b);
+
+/* Why the backend is not reachable (its last export attempt got no answer: connection
+ * refused or lost, timeout, TLS or protocol failure), or NULL when it answered (or nothing
+ * was sent yet). Valid until the next loop iteration. */
+const char *exporter_unreachable(const struct exporter *e);
 
 /* Largest batch in bytes before it is sealed regardless of send_batch_size: under the 4 MiB
  * default message limit of gRPC servers (the Collector's included). */

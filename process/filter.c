@@ -14,6 +14,7 @@ struct filter {
     struct cond_set by[KT_SIGNAL_COUNT][N_CTX];
     unsigned contexts[KT_SIGNAL_COUNT]; /* OTTL_CTX_BIT of each context with conditions */
     struct kt_log_limit rl;             /* error_mode ignore's log lines */
+    uint64_t errors[KT_SIGNAL_COUNT];   /* conditions that failed to evaluate */
 };
 
 static const char *const keys[KT_SIGNAL_COUNT] = {"trace_conditions", "metric_conditions",
@@ -66,6 +67,11 @@ int filter_new(const struct process_conf *conf, struct filter **out, struct kt_e
     return 0;
 }
 
+uint64_t filter_errors(const struct filter *f, enum kt_signal sig)
+{
+    return f->errors[sig];
+}
+
 bool filter_active(const struct filter *f, enum kt_signal sig)
 {
     return f != NULL && (unsigned)sig < KT_SIGNAL_COUNT && f->contexts[sig] != 0;
@@ -113,6 +119,7 @@ static int matches(void *arg, enum ottl_context ctx, struct ottl_tctx *t, bool *
         bool m;
         int rc = ottl_condition_eval(s->v[i], t, &m, &why);
         if (rc != 0) {
+            r->f->errors[r->sig]++;
             rc = ottl_handle_error(r->f->error_mode, &r->f->rl, rc, "filter", keys[r->sig],
                                    ottl_condition_source(s->v[i]), &why, err);
             if (rc != 0)

@@ -42,6 +42,8 @@ int filter_metrics(struct filter *f, Opentelemetry__Proto__Metrics__V1__MetricsD
                    struct kt_arena *a, size_t *n_dropped, struct kt_err *err);
 int filter_logs(struct filter *f, Opentelemetry__Proto__Logs__V1__LogsData *ld, struct kt_arena *a,
                 size_t *n_dropped, struct kt_err *err);
+/* Condition evaluations of the signal that failed, whatever error_mode made of them. */
+uint64_t filter_errors(const struct filter *f, enum kt_signal sig);
 void filter_free(struct filter *f);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <ev.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "exporter.h"
 #include "kt_cli.h"
@@ -16,6 +17,7 @@
 struct app {
     struct process_conf conf;
     struct pipeline *pipe;
+    struct admin *admin;
 };
 
 static void begin(void *ctx)
@@ -113,6 +115,11 @@ int main(int argc, char **argv)
         kt_error("%s", err.msg);
         goto out;
     }
+    const struct admin_parts parts = {.conf = &a.conf, .pipe = a.pipe};
+    if (admin_new(loop, &parts, &a.admin, &err) != 0) {
+        kt_error("%s", err.msg);
+        goto out;
+    }
     kt_shutdown_init(&sd, loop, a.conf.service.shutdown_timeout_ms, &shutdown_ops, &a);
     static ev_signal sighup;
     ev_signal_init(&sighup, sighup_cb, SIGHUP);
@@ -129,6 +136,7 @@ int main(int argc, char **argv)
             (unsigned long long)st.items_exported);
     exit_code = 0;
 out:
+    admin_free(a.admin);
     pipeline_free(a.pipe);
     process_conf_free(&a.conf);
     return exit_code;

@@ -1,5 +1,6 @@
 #include "pipeline.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_otlp_wire.h"
+#include "kt_prom.h"
 #include "tail_sampler.h"
 #include "trace_decode.h"
 #include "trace_encode.h"
@@ -105,7 +107,7 @@ struct pipeline {
     uint32_t *group_n;
     uint8_t (*group_id)[16];
     struct kt_idmap groups; /* trace ID -> index into group_id, emptied per message */
-    struct pipeline_stats stats;
+    struct pipeline_signal_stats stats[KT_SIGNAL_COUNT];
 };
 
 /* ---- message lifetime ---- */
@@ -329,7 +331,7 @@ static void sampler_export(void *ctx, struct kt_slice encoded, size_t n_spans, v
         memcpy(mt->m, tokens, n_tokens * sizeof(void *));
         token = mt;
     }
-    p->stats.items_exported += n_spans;
+    p->stats[KT_SIGNAL_TRACES].items_exported += n_spans;
     submit(p, KT_SIGNAL_TRACES, encoded, n_spans, token);
 }
 
@@ -722,7 +724,7 @@ static enum step process(struct pipeline *p, enum kt_signal sig, struct kt_slice
         if (shallow && dropped > 0)
             return STEP_NEEDS_FULL;
         changed = dropped > 0;
-        p->stats.items_filtered += dropped;
+        p->stats[sig].items_filtered += dropped;
     }
     if (plan->transform) {
         if (s->transform(p->transform, out->msg, &p->arena, err) != 0) {
@@ -741,7 +743,7 @@ static void export_piece(struct pipeline *p, enum kt_signal sig, struct pmsg *pm
                          struct kt_slice data, size_t n)
 {
     pm->refs++;
-    p->stats.items_exported += n;
+    p->stats[sig].items_exported += n;
     submit(p, sig, data, n, pm);
 }
 
@@ -800,7 +802,7 @@ static enum step process_and_route(struct pipeline *p, const struct consumer_msg
 static void dead_letter(struct pipeline *p, const struct consumer_msg *m, struct pmsg *pm,
                         const char *reason)
 {
-    p->stats.poison++;
+    p->stats[m->sig].poison++;
     /* The consumer finishes the message once the dead-letter copy is acknowledged (or at
      * once without a dead-letter topic); the pipeline forgets it. */
     pm->revoked = true;
@@ -820,13 +822,13 @@ static void on_message(void *ctx, const struct consumer_msg *m)
                  m->partition, (long long)m->offset);
         return;
     }
-    p->stats.messages++;
+    p->stats[m->sig].messages++;
     struct kt_err err = {0};
     struct kt_slice value;
     size_t n_items;
     enum step st = decode_bytes(p, m, &value, &n_items, &err);
     if (st == STEP_ON) {
-        p->stats.items_in += n_items;
+        p->stats[m->sig].items_in += n_items;
         if (!p->plan[m->sig].pass_through)
             st = process_and_route(p, m, pm, value, n_items, &err);
         else if (n_items > 0)
@@ -1074,5 +1076,81 @@ void pipeline_free(struct pipeline *p)
 
 void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out)
 {
-    *out = p->stats;
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        const struct pipeline_signal_stats *st = &p->stats[i];
+        out->sig[i] = *st;
+        out->messages += st->messages;
+        out->poison += st->poison;
+        out->items_in += st->items_in;
+        out->items_filtered += st->items_filtered;
+        out->items_exported += st->items_exported;
+    }
+}
+
+void pipeline_write_metrics(const struct pipeline *p, struct kt_buf *b)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } fams[] = {
+        {"kotel_process_messages_consumed_total", "Kafka messages consumed.",
+         offsetof(struct pipeline_signal_stats, messages)},
+        {"kotel_process_poison_messages_total",
+         "Kafka messages that could not be processed (not OTLP, undecodable, or a filter or "
+         "transform failing under error_mode = propagate): dead-lettered.",
+         offsetof(struct pipeline_signal_stats, poison)},
+        {"kotel_process_items_consumed_total",
+         "Items (spans, data points, log records) in the Kafka messages consumed.",
+         offsetof(struct pipeline_signal_stats, items_in)},
+        {"kotel_process_items_filtered_total", "Items dropped by [filter] conditions.",
+         offsetof(struct pipeline_signal_stats, items_filtered)},
+        {"kotel_process_items_submitted_total",
+         "Items handed to the exporter (after filtering and tail sampling).",
+         offsetof(struct pipeline_signal_stats, items_exported)},
+    };
+    char labels[64];
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        kt_prom_family(b, fams[f].name, "counter", fams[f].help);
+        for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+            snprintf(labels, sizeof(labels), "signal=\"%s\"", kt_signal_name((enum kt_signal)i));
+            kt_prom_u64(b, fams[f].name, labels,
+                        *(const uint64_t *)((const char *)&p->stats[i] + fams[f].off));
+        }
+    }
+    kt_prom_family(b, "kotel_process_filter_errors_total", "counter",
+                   "[filter] condition evaluations that failed (handled as error_mode says).");
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        snprintf(labels, sizeof(labels), "signal=\"%s\"", kt_signal_name((enum kt_signal)i));
+        kt_prom_u64(b, "kotel_process_filter_errors_total", labels,
+                    filter_errors(p->filter, (enum kt_signal)i));
+    }
+    kt_prom_family(b, "kotel_process_transform_errors_total", "counter",
+                   "[transform] statements that failed (handled as error_mode says).");
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        snprintf(labels, sizeof(labels), "signal=\"%s\"", kt_signal_name((enum kt_signal)i));
+        kt_prom_u64(b, "kotel_process_transform_errors_total", labels,
+                    transform_errors(p->transform, (enum kt_signal)i));
+    }
+    consumer_write_metrics(p->consumer, b);
+    if (p->sampler != NULL)
+        tail_sampler_write_metrics(p->sampler, b);
+    exporter_write_metrics(p->exporter, b);
+}
+
+const char *pipeline_not_ready(struct pipeline *p, char *buf, size_t cap)
+{
+    if (p->shutting_down) {
+        snprintf(buf, cap, "shutting down");
+        return buf;
+    }
+    const char *why = consumer_not_ready(p->consumer, buf, cap);
+    if (why != NULL)
+        return why;
+    why = exporter_unreachable(p->exporter);
+    if (why != NULL) {
+        snprintf(buf, cap, "backend %s not reachable: %s", p->conf->exporter.endpoint, why);
+        return buf;
+    }
+    return NULL;
 }

@@ -14,7 +14,9 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "kt_buf.h"
 #include "kt_err.h"
+#include "kt_signal.h"
 
 struct pipeline;
 
@@ -38,9 +40,24 @@ bool pipeline_drained(const struct pipeline *p);
 /* Commits what is finished, leaves the group and frees everything. */
 void pipeline_free(struct pipeline *p);
 
-struct pipeline_stats {
+/* Counts of one signal: Kafka messages, of those the ones dead-lettered as undecodable or
+ * failing a propagating filter / transform, items in them, items dropped by [filter], items
+ * handed to the exporter. */
+struct pipeline_signal_stats {
     uint64_t messages, poison, items_in, items_filtered, items_exported;
 };
+struct pipeline_stats {
+    uint64_t messages, poison, items_in, items_filtered, items_exported; /* every signal */
+    struct pipeline_signal_stats sig[KT_SIGNAL_COUNT];
+};
 void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out);
+
+/* Every kotel-process family but build and process information (Prometheus text, see
+ * kt_prom.h) appended to b: the pipeline's, the consumer's, the sampler's, the exporter's. */
+void pipeline_write_metrics(const struct pipeline *p, struct kt_buf *b);
+
+/* NULL when ready (partitions assigned and the backend answering); else why not, written
+ * into buf (cap bytes). */
+const char *pipeline_not_ready(struct pipeline *p, char *buf, size_t cap);
 
 #endif

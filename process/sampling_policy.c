@@ -12,6 +12,7 @@
 
 #include "kt_arena.h"
 #include "kt_log.h"
+#include "kt_prom.h"
 #include "ottl/ottl.h"
 
 typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
@@ -80,6 +81,9 @@ struct sp_policy {
     bool is_sub;       /* named by an and / drop policy: never decides on its own */
     uint32_t bit;      /* match bit (attribute and OTTL policies) */
     uint32_t fail_bit; /* OTTL with error_mode propagate: an evaluation failed */
+    /* Top-level policies: traces this policy's own evaluation sampled (a drop policy:
+     * dropped) and did not. */
+    uint64_t n_yes, n_no;
     union {
         struct {
             uint64_t lower_ms, upper_ms; /* upper 0 = none */
@@ -1002,14 +1006,42 @@ bool sampling_policy_decide(struct sampling_policies *ps, const uint8_t trace_id
 {
     for (size_t i = 0; i < ps->n; i++) {
         struct sp_policy *p = &ps->v[i];
-        if (!p->is_sub && p->type == SP_DROP && eval_policy(ps, p, trace_id, sum, match, now_ms))
+        if (p->is_sub || p->type != SP_DROP)
+            continue;
+        bool drop = eval_policy(ps, p, trace_id, sum, match, now_ms);
+        drop ? p->n_yes++ : p->n_no++;
+        if (drop)
             return false;
     }
     bool sampled = false;
     for (size_t i = 0; i < ps->n; i++) {
         struct sp_policy *p = &ps->v[i];
-        if (!p->is_sub && p->type != SP_DROP && eval_policy(ps, p, trace_id, sum, match, now_ms))
-            sampled = true;
+        if (p->is_sub || p->type == SP_DROP)
+            continue;
+        bool yes = eval_policy(ps, p, trace_id, sum, match, now_ms);
+        yes ? p->n_yes++ : p->n_no++;
+        sampled |= yes;
     }
     return sampled;
+}
+
+void sampling_policy_write_metrics(const struct sampling_policies *ps, struct kt_buf *b)
+{
+    static const char name[] = "kotel_process_tail_sampling_policy_decisions_total";
+    kt_prom_family(b, name, "counter",
+                   "Traces each top-level policy decided on its own, by decision: sampled or "
+                   "not_sampled; a drop policy: dropped or not_sampled. Policies after a drop "
+                   "policy that dropped the trace are not evaluated.");
+    char pol[160], labels[224];
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct sp_policy *p = &ps->v[i];
+        if (p->is_sub)
+            continue;
+        kt_prom_label(p->name, pol, sizeof(pol));
+        snprintf(labels, sizeof(labels), "policy=\"%s\",decision=\"%s\"", pol,
+                 p->type == SP_DROP ? "dropped" : "sampled");
+        kt_prom_u64(b, name, labels, p->n_yes);
+        snprintf(labels, sizeof(labels), "policy=\"%s\",decision=\"not_sampled\"", pol);
+        kt_prom_u64(b, name, labels, p->n_no);
+    }
 }

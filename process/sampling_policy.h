@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "kt_buf.h"
 #include "kt_err.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
 #include "ottl/ottl.h"
@@ -85,5 +86,9 @@ void sampling_policy_observe(struct sampling_policies *ps,
 bool sampling_policy_decide(struct sampling_policies *ps, const uint8_t trace_id[16],
                             const struct sampling_summary *sum, const uint64_t *match,
                             uint64_t now_ms);
+
+/* The kotel_process_tail_sampling_policy_decisions_total family: each top-level policy's own
+ * results (Prometheus text, see kt_prom.h) appended to b. */
+void sampling_policy_write_metrics(const struct sampling_policies *ps, struct kt_buf *b);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "kt_idmap.h"
 #include "kt_log.h"
+#include "kt_prom.h"
 #include "sampling_policy.h"
 
 #define NIL KT_IDMAP_NONE
@@ -486,6 +487,45 @@ ottl_fields tail_sampler_fields(const struct tail_sampler *s)
 void tail_sampler_get_stats(const struct tail_sampler *s, struct tail_sampler_stats *out)
 {
     *out = s->st;
+}
+
+void tail_sampler_write_metrics(const struct tail_sampler *s, struct kt_buf *b)
+{
+    const struct tail_sampler_stats *st = &s->st;
+    const struct {
+        const char *name, *type, *help, *labels;
+        uint64_t v;
+    } m[] = {
+        {"kotel_process_tail_sampling_traces_pending", "gauge",
+         "Traces held waiting for their decision (decision_wait after their first span).", NULL,
+         st->traces_held},
+        {"kotel_process_tail_sampling_spans_pending", "gauge", "Spans of the traces held.", NULL,
+         st->spans_held},
+        {"kotel_process_tail_sampling_pending_bytes", "gauge",
+         "Memory of the traces held: their spans' encoded bytes, headers and offer lists.", NULL,
+         st->bytes_held},
+        {"kotel_process_tail_sampling_traces_total", "counter",
+         "Traces decided, by decision of all policies together.", "decision=\"sampled\"",
+         st->sampled},
+        {"kotel_process_tail_sampling_traces_total", NULL, NULL, "decision=\"not_sampled\"",
+         st->not_sampled},
+        {"kotel_process_tail_sampling_traces_decided_early_total", "counter",
+         "Traces decided before decision_wait because num_traces or the memory share of the "
+         "sampler was reached.",
+         NULL, st->decided_early},
+        {"kotel_process_tail_sampling_late_spans_total", "counter",
+         "Spans arriving after their trace was decided, which follow that decision: exported "
+         "(sampled) or dropped (not_sampled).",
+         "decision=\"sampled\"", st->late_sampled},
+        {"kotel_process_tail_sampling_late_spans_total", NULL, NULL, "decision=\"not_sampled\"",
+         st->late_dropped},
+    };
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        if (m[i].type != NULL)
+            kt_prom_family(b, m[i].name, m[i].type, m[i].help);
+        kt_prom_u64(b, m[i].name, m[i].labels, m[i].v);
+    }
+    sampling_policy_write_metrics(s->pol, b);
 }
 
 uint64_t tail_sampler_next_deadline_ms(const struct tail_sampler *s)

@@ -82,6 +82,9 @@ struct tail_sampler_stats {
     uint64_t late_dropped;  /* spans released at once: their trace was already not sampled */
 };
 void tail_sampler_get_stats(const struct tail_sampler *s, struct tail_sampler_stats *out);
+/* The sampler's families, per-policy decisions included (Prometheus text, see kt_prom.h),
+ * appended to b. */
+void tail_sampler_write_metrics(const struct tail_sampler *s, struct kt_buf *b);
 
 /* Earliest pending decision time (first offer + decision_wait), UINT64_MAX if none. */
 uint64_t tail_sampler_next_deadline_ms(const struct tail_sampler *s);

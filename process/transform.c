@@ -10,7 +10,8 @@ struct stmt_list {
 struct transform {
     int error_mode;
     struct stmt_list sig[KT_SIGNAL_COUNT];
-    struct kt_log_limit rl; /* error_mode ignore's log lines */
+    struct kt_log_limit rl;           /* error_mode ignore's log lines */
+    uint64_t errors[KT_SIGNAL_COUNT]; /* statements that failed */
 };
 
 static const char *const keys[KT_SIGNAL_COUNT] = {"trace_statements", "metric_statements",
@@ -67,6 +68,11 @@ bool transform_active(const struct transform *t, enum kt_signal sig)
     return t != NULL && (unsigned)sig < KT_SIGNAL_COUNT && t->sig[sig].n > 0;
 }
 
+uint64_t transform_errors(const struct transform *t, enum kt_signal sig)
+{
+    return t->errors[sig];
+}
+
 ottl_fields transform_fields(const struct transform *t, enum kt_signal sig)
 {
     ottl_fields fields = 0;
@@ -106,6 +112,7 @@ static int run(void *arg, enum ottl_context ctx, struct ottl_tctx *tc, bool *dro
         struct kt_err why = {0};
         int rc = ottl_statement_exec(g->v[i], tc, &why);
         if (rc != 0) {
+            g->t->errors[g->sig]++;
             rc = ottl_handle_error(g->t->error_mode, &g->t->rl, rc, "transform", keys[g->sig],
                                    ottl_statement_source(g->v[i]), &why, err);
             if (rc != 0)

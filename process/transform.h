@@ -39,6 +39,8 @@ int transform_metrics(struct transform *t, Opentelemetry__Proto__Metrics__V1__Me
                       struct kt_arena *a, struct kt_err *err);
 int transform_logs(struct transform *t, Opentelemetry__Proto__Logs__V1__LogsData *ld,
                    struct kt_arena *a, struct kt_err *err);
+/* Statement executions of the signal that failed, whatever error_mode made of them. */
+uint64_t transform_errors(const struct transform *t, enum kt_signal sig);
 void transform_free(struct transform *t);
 
 #endif

@@ -425,7 +425,8 @@ def process_run(phase, tier, workdir, pre, collector, seq, decision_wait):
             sets = ["kafka.brokers=" + pre.target.bootstrap] + pre.target.sets + [
                     "kafka.group_id=" + group, "kafka.metrics_topic=", "kafka.logs_topic=",
                     "exporter.endpoint=http://" + addr]
-            tier_proc = Child("kotel-process", [binary("kotel-process"), "-c", conf] +
+            tier_proc = Child("kotel-process", [binary("kotel-process"), "-c", conf, "--set",
+                                                "admin.endpoint=127.0.0.1:0"] +
                               [a for s in sets for a in ("--set", s)], workdir)
             tier_proc.env = None
             started = r"assigned \d+ partitions"

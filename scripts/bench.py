@@ -763,7 +763,7 @@ def hold_run(workdir, pre):
         ini = os.path.join(workdir, "process-hold.ini")
         with open(ini, "w") as f:
             f.write(FULL_INI.format(dw=HOLD_WAIT_MS).replace("process-full", "process-hold"))
-        argv = [binary("kotel-process"), "-c", ini]
+        argv = [binary("kotel-process"), "-c", ini, "--set", "admin.endpoint=127.0.0.1:0"]
         for st in ["kafka.brokers=" + pre.target.bootstrap] + pre.target.sets + [
                    "kafka.group_id=kotel-bench-hold-%d" % os.getpid(), "kafka.initial_offset=earliest",
                    "kafka.metrics_topic=", "kafka.logs_topic=", "exporter.endpoint=http://" + addr,
@@ -908,7 +908,7 @@ def process_run(phase, workdir, pre, seq, cluster):
                 "kafka.initial_offset=earliest", "kafka.metrics_topic=", "kafka.logs_topic=",
                 "exporter.endpoint=http://" + addr, "exporter.protocol=" + EXPORT_PROTOCOL,
                 "exporter.compression=none"] + PROCESS_SET
-        argv = [binary("kotel-process")]
+        argv = [binary("kotel-process"), "--set", "admin.endpoint=127.0.0.1:0"]
         if full:
             ini = os.path.join(workdir, "process-full.ini")
             with open(ini, "w") as f:

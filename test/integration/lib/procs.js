@@ -51,7 +51,7 @@ function binary(name) {
 // test's own --set admin.endpoint comes later and wins.
 function spawnTracked(name, file, args, stdio, env) {
   const argv = [file, ...args];
-  const at = argv.findIndex((a) => /(^|\/)kotel-ingest$/.test(a));
+  const at = argv.findIndex((a) => /(^|\/)kotel-(ingest|process)$/.test(a));
   if (at >= 0) argv.splice(at + 1, 0, '--set', 'admin.endpoint=127.0.0.1:0');
   [file, ...args] = argv;
   const child = spawn(file, args, { stdio, cwd: REPO, env: env ? { ...process.env, ...env } : process.env });

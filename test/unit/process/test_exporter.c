@@ -872,6 +872,18 @@ static void assert_body(const struct seen *s, const struct kt_buf *want)
 
 /* ---- tests ---- */
 
+/* Each of want (NULL-terminated) is a line of the exporter's /metrics families. */
+static void assert_metrics(const struct fixture *f, const char *const *want)
+{
+    struct kt_buf b = KT_BUF_INIT;
+    exporter_write_metrics(f->e, &b);
+    assert_int_equal(kt_buf_append(&b, "", 1), 0);
+    for (size_t i = 0; want[i] != NULL; i++)
+        if (strstr((const char *)b.p, want[i]) == NULL)
+            fail_msg("missing %s in:\n%s", want[i], (const char *)b.p);
+    kt_buf_free(&b);
+}
+
 static void test_grpc_success(void **state)
 {
     struct fixture *f = *state;
@@ -1300,6 +1312,18 @@ static void test_partial_success_is_done(void **state)
     exporter_get_stats(f->e, &st);
     assert_int_equal(st.items_exported, 3);
     assert_int_equal(st.items_refused, 2);
+    assert_metrics(f, (const char *const[]){
+                          "kotel_process_exported_items_total{signal=\"traces\"} 3\n",
+                          "kotel_process_export_failed_items_total{signal=\"traces\",reason="
+                          "\"rejected\"} 2\n",
+                          "kotel_process_export_requests_total{signal=\"traces\",outcome="
+                          "\"ok\"} 1\n",
+                          "kotel_process_export_duration_seconds_count{signal=\"traces\"} 1\n",
+                          "kotel_process_export_duration_seconds_bucket{signal=\"traces\",le="
+                          "\"+Inf\"} 1\n",
+                          "kotel_process_backend_up 1\n",
+                          NULL,
+                      });
 }
 
 static void test_max_elapsed_time_gives_up(void **state)
@@ -1318,6 +1342,16 @@ static void test_max_elapsed_time_gives_up(void **state)
     assert_non_null(strstr(f->message[0], "HTTP 503"));
     assert_true(f->srv.n_seen >= 2);
     assert_false(exporter_congested(f->e));
+    /* It answered, if only with 503s: reachable. */
+    assert_null(exporter_unreachable(f->e));
+    assert_metrics(f, (const char *const[]){
+                          "kotel_process_export_requests_total{signal=\"traces\",outcome="
+                          "\"gave_up\"} 1\n",
+                          "kotel_process_export_failed_items_total{signal=\"traces\",reason="
+                          "\"gave_up\"} 1\n",
+                          "kotel_process_exported_items_total{signal=\"traces\"} 0\n",
+                          NULL,
+                      });
 }
 
 static void test_connection_refused_then_backend_appears(void **state)
@@ -1326,16 +1360,22 @@ static void test_connection_refused_then_backend_appears(void **state)
     int port = free_port();
     base_conf(f, PROCESS_PROTO_GRPC, port, NULL);
     start_exporter(f);
+    assert_null(exporter_unreachable(f->e));
     submit(f, 1, 1, (void *)0x111, NULL);
     run_until(f, retried_once);
     assert_true(exporter_congested(f->e));
     assert_int_equal(f->n_done, 0);
+    /* No answer: /readyz says why. */
+    assert_non_null(exporter_unreachable(f->e));
+    assert_true(exporter_unreachable(f->e)[0] != '\0');
+    assert_metrics(f, (const char *const[]){"kotel_process_backend_up 0\n", NULL});
     /* the backend comes up on that port */
     struct tsrv late;
     tsrv_start(&late, f->loop, port);
     run_until(f, one_done);
     assert_int_equal(f->status[0], 0);
     assert_int_equal(late.n_seen, 1);
+    assert_null(exporter_unreachable(f->e));
     exporter_free(f->e);
     f->e = NULL;
     tsrv_stop(&late);

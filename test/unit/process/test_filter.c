@@ -164,6 +164,7 @@ static void test_error_modes(void **state)
     assert_int_equal(filter_traces(f, &td, &A, &dropped, &err), KT_EINVAL);
     assert_string_equal(err.msg, "[filter] trace_conditions: 'Len(span.kind) > 1': Len: want a "
                                  "string, map or list, got int");
+    assert_int_equal(filter_errors(f, KT_SIGNAL_TRACES), 1);
     filter_free(f);
     fx->f = NULL;
     kt_strlist_free(&fx->conf.filter.trace_conditions);
@@ -174,6 +175,9 @@ static void test_error_modes(void **state)
         assert_int_equal(dropped, mode == OTTL_ERR_IGNORE ? 1 : 0);
         assert_int_equal(rs->scope_spans[0]->n_spans, 1);
         assert_string_equal(rs->scope_spans[0]->spans[0]->name, "a");
+        /* Counted whatever the mode: once per span evaluated (b is gone after ignore). */
+        assert_int_equal(filter_errors(f, KT_SIGNAL_TRACES), mode == OTTL_ERR_IGNORE ? 2 : 1);
+        assert_int_equal(filter_errors(f, KT_SIGNAL_LOGS), 0);
         filter_free(f);
         fx->f = NULL;
         kt_strlist_free(&fx->conf.filter.trace_conditions);

@@ -74,6 +74,7 @@ static struct fakes {
     size_t delivered;
     bool paused;
     bool closed;
+    const char *not_ready; /* consumer_not_ready's answer */
     /* exporter */
     exporter_done_fn exp_done;
     exporter_refused_fn exp_refused;
@@ -81,6 +82,7 @@ static struct fakes {
     struct submission sub[MAX_EVENTS];
     size_t n_sub;
     bool exp_freed;
+    const char *unreachable; /* exporter_unreachable's answer */
 } F;
 
 int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer_msg_fn on_msg,
@@ -144,6 +146,21 @@ size_t consumer_pending(const struct consumer *c)
 void consumer_begin_shutdown(struct consumer *c)
 {
     (void)c;
+}
+
+void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
+{
+    (void)c;
+    kt_buf_printf(b, "consumer families\n");
+}
+
+const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
+{
+    (void)c;
+    if (F.not_ready == NULL)
+        return NULL;
+    snprintf(buf, cap, "%s", F.not_ready);
+    return buf;
 }
 
 int consumer_close(struct consumer *c)
@@ -210,6 +227,18 @@ int exporter_reload(struct exporter *e, struct kt_err *err)
     (void)e;
     (void)err;
     return 0;
+}
+
+void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
+{
+    (void)e;
+    kt_buf_printf(b, "exporter families\n");
+}
+
+const char *exporter_unreachable(const struct exporter *e)
+{
+    (void)e;
+    return F.unreachable;
 }
 
 /* As the real one: every token not reported yet is, as not exported. */
@@ -773,6 +802,66 @@ static void test_backpressure(void **state)
     fx_free(fx);
 }
 
+/* /metrics: each signal's counts under its label, then the consumer's and the exporter's
+ * families. */
+static void test_metrics_per_signal(void **state)
+{
+    (void)state;
+    const char *sets[] = {"filter.trace_conditions=span.name == \"drop\""};
+    struct fx *fx = fx_new(sets, 1);
+    static const char *const names[] = {"keep", "drop", "drop"};
+    struct kt_buf msg = {0};
+    traces(&msg, names, 3, 1, 0);
+    deliver(KT_SIGNAL_TRACES, 0, 1, &msg);
+    logs(&msg, 4);
+    deliver(KT_SIGNAL_LOGS, 0, 2, &msg);
+    struct kt_buf out = {0};
+    pipeline_write_metrics(fx->p, &out);
+    assert_int_equal(kt_buf_append(&out, "", 1), 0);
+    const char *t = (const char *)out.p;
+    static const char *const want[] = {
+        "# TYPE kotel_process_items_consumed_total counter\n",
+        "kotel_process_messages_consumed_total{signal=\"traces\"} 1\n",
+        "kotel_process_messages_consumed_total{signal=\"logs\"} 1\n",
+        "kotel_process_items_consumed_total{signal=\"traces\"} 3\n",
+        "kotel_process_items_consumed_total{signal=\"metrics\"} 0\n",
+        "kotel_process_items_consumed_total{signal=\"logs\"} 4\n",
+        "kotel_process_items_filtered_total{signal=\"traces\"} 2\n",
+        "kotel_process_items_submitted_total{signal=\"traces\"} 1\n",
+        "kotel_process_items_submitted_total{signal=\"logs\"} 4\n",
+        "kotel_process_filter_errors_total{signal=\"traces\"} 0\n",
+        "kotel_process_transform_errors_total{signal=\"logs\"} 0\n",
+        "consumer families\nexporter families\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (strstr(t, want[i]) == NULL)
+            fail_msg("missing %s in:\n%s", want[i], t);
+    /* Without a sampler, no sampler families. */
+    assert_null(strstr(t, "tail_sampling"));
+    kt_buf_free(&out);
+    kt_buf_free(&msg);
+    fx_free(fx);
+}
+
+/* /readyz: the consumer's reason first, then the backend's (naming the endpoint), then
+ * shutting down; NULL when neither has one. */
+static void test_not_ready_reasons(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new(NULL, 0);
+    char buf[256];
+    assert_null(pipeline_not_ready(fx->p, buf, sizeof(buf)));
+    F.unreachable = "connect: Connection refused";
+    assert_string_equal(pipeline_not_ready(fx->p, buf, sizeof(buf)),
+                        "backend " ENDPOINT " not reachable: connect: Connection refused");
+    F.not_ready = "no partitions assigned yet: joining consumer group \"g\"";
+    assert_string_equal(pipeline_not_ready(fx->p, buf, sizeof(buf)), F.not_ready);
+    F.not_ready = F.unreachable = NULL;
+    pipeline_begin_shutdown(fx->p);
+    assert_string_equal(pipeline_not_ready(fx->p, buf, sizeof(buf)), "shutting down");
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -785,6 +874,8 @@ int main(void)
         cmocka_unit_test(test_revoke_abandons_pending),
         cmocka_unit_test(test_tail_sampling),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_metrics_per_signal),
+        cmocka_unit_test(test_not_ready_reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

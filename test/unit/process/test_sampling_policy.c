@@ -640,6 +640,25 @@ static void test_drop_policy(void **state)
     td_str(t, td_span(t, 1, 2), "http.route", "/orders");
     assert_true(decide_one(ps, t, 0));
     free(t);
+    /* Each top-level policy's own results; the others were not asked about the dropped
+     * trace, and sub-policies are not listed. */
+    struct kt_buf b = KT_BUF_INIT;
+    sampling_policy_write_metrics(ps, &b);
+    assert_int_equal(kt_buf_append(&b, "", 1), 0);
+#define DECISIONS "kotel_process_tail_sampling_policy_decisions_total"
+    assert_string_equal((const char *)b.p,
+                        "# HELP " DECISIONS " Traces each top-level policy decided on its own, by "
+                        "decision: sampled or not_sampled; a drop policy: dropped or not_sampled. "
+                        "Policies after a drop policy that dropped the trace are not evaluated.\n"
+                        "# TYPE " DECISIONS " counter\n" DECISIONS
+                        "{policy=\"errors\",decision=\"sampled\"} 0\n" DECISIONS
+                        "{policy=\"errors\",decision=\"not_sampled\"} 1\n" DECISIONS
+                        "{policy=\"everything\",decision=\"sampled\"} 1\n" DECISIONS
+                        "{policy=\"everything\",decision=\"not_sampled\"} 0\n" DECISIONS
+                        "{policy=\"no-health\",decision=\"dropped\"} 1\n" DECISIONS
+                        "{policy=\"no-health\",decision=\"not_sampled\"} 1\n");
+#undef DECISIONS
+    kt_buf_free(&b);
     sampling_policy_free(ps);
 
     /* A drop whose sub-policies do not all match drops nothing. */

@@ -193,7 +193,9 @@ static void test_logs_and_error_modes(void **state)
     LogRecord **r = ld->resource_logs[0]->scope_logs[0]->log_records;
     assert_string_equal(r[0]->body->string_value, "password=*** user=bob");
     assert_string_equal(r[1]->body->string_value, "ok");
-    assert_int_equal(r[0]->n_attributes, 1); /* later statements still ran */
+    assert_int_equal(r[0]->n_attributes, 1);                  /* later statements still ran */
+    assert_int_equal(transform_errors(t, KT_SIGNAL_LOGS), 2); /* once per record */
+    assert_int_equal(transform_errors(t, KT_SIGNAL_TRACES), 0);
     transform_free(t);
     fx->t = NULL;
 
@@ -203,6 +205,7 @@ static void test_logs_and_error_modes(void **state)
     assert_int_equal(transform_logs(fx->t, ld, &A, &err), KT_EINVAL);
     assert_string_equal(err.msg, "[transform] log_statements: 'set(log.severity_text, "
                                  "Len(log.body))': set log.severity_text: want a string, got int");
+    assert_int_equal(transform_errors(fx->t, KT_SIGNAL_LOGS), 1);
     transform_free(fx->t);
     fx->t = NULL;
 
@@ -210,6 +213,7 @@ static void test_logs_and_error_modes(void **state)
     assert_int_equal(transform_new(&fx->conf, &fx->t, &err), 0);
     ld = logs();
     assert_int_equal(transform_logs(fx->t, ld, &A, &err), 0);
+    assert_int_equal(transform_errors(fx->t, KT_SIGNAL_LOGS), 2);
 }
 
 static void test_fields(void **state)
