@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <http_parser.h>
+#include <jansson.h>
 
 #include "kt_log.h"
 #include "kt_net.h"
@@ -258,6 +259,29 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
+static void healthz_page(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
+{
+    (void)ctx;
+    (void)req;
+    resp->content_type = "application/json";
+    kt_buf_printf(&resp->body, "{\"status\":\"ok\"}\n");
+}
+
+void kt_admin_readiness(struct kt_admin_resp *resp, const char *why)
+{
+    resp->content_type = "application/json";
+    if (why == NULL) {
+        kt_buf_printf(&resp->body, "{\"ready\":true}\n");
+        return;
+    }
+    resp->status = 503;
+    json_t *o = json_pack("{s:b,s:s}", "ready", 0, "reason", why);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    kt_buf_printf(&resp->body, "%s\n", text != NULL ? text : "{\"ready\":false}");
+    free(text);
+    json_decref(o);
+}
+
 int kt_admin_new(struct ev_loop *loop, const char *endpoint, const char *what,
                  struct kt_admin **out, struct kt_err *err)
 {
@@ -271,6 +295,11 @@ int kt_admin_new(struct ev_loop *loop, const char *endpoint, const char *what,
         kt_err_prefix(err, "%s: ", what);
         free(a);
         return rc;
+    }
+    if (kt_admin_route(a, "/healthz", healthz_page, NULL) != 0) {
+        close(a->fd);
+        free(a);
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
     }
     ev_io_init(&a->io, accept_cb, a->fd, EV_READ);
     a->io.data = a;

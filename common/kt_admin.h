@@ -37,13 +37,18 @@ struct kt_admin_resp {
 typedef void (*kt_admin_fn)(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp);
 
 /* Listens on endpoint ("host:port"; port 0: one the system picks) on loop (borrowed, must
- * outlive the server). what names the option in errors, e.g. "[admin] endpoint". */
+ * outlive the server), serving /healthz (200 {"status":"ok"} while the loop runs) from the
+ * start. what names the option in errors, e.g. "[admin] endpoint". */
 int kt_admin_new(struct ev_loop *loop, const char *endpoint, const char *what,
                  struct kt_admin **out, struct kt_err *err);
 /* Closes the listener and every connection. NULL is ignored. */
 void kt_admin_free(struct kt_admin *a);
 /* The port it listens on. */
 int kt_admin_port(const struct kt_admin *a);
+
+/* A readiness answer: 200 {"ready":true} when why is NULL, else 503
+ * {"ready":false,"reason":why} (JSON-escaped). */
+void kt_admin_readiness(struct kt_admin_resp *resp, const char *why);
 
 /* Serves path (exact match) with fn(ctx, ...). Returns 0, KT_ENOMEM or KT_EINVAL (too many
  * routes). ctx is borrowed. */

@@ -2,8 +2,6 @@
 
 #include <stdlib.h>
 
-#include <jansson.h>
-
 #include "kt_admin.h"
 #include "kt_log.h"
 #include "kt_prom.h"
@@ -71,30 +69,12 @@ static void metrics_page(void *ctx, const struct kt_admin_req *req, struct kt_ad
     kt_prom_process(b);
 }
 
-static void healthz_page(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
-{
-    (void)ctx;
-    (void)req;
-    resp->content_type = "application/json";
-    kt_buf_printf(&resp->body, "{\"status\":\"ok\"}\n");
-}
-
 static void readyz_page(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
 {
     (void)req;
     const struct admin *a = ctx;
-    resp->content_type = "application/json";
     const char *why = publisher_refusing(a->parts.pub);
-    if (why == NULL) {
-        kt_buf_printf(&resp->body, "{\"ready\":true}\n");
-        return;
-    }
-    resp->status = 503;
-    json_t *o = json_pack("{s:b,s:s}", "ready", 0, "reason", why);
-    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    kt_buf_printf(&resp->body, "%s\n", text != NULL ? text : "{\"ready\":false}");
-    free(text);
-    json_decref(o);
+    kt_admin_readiness(resp, why);
 }
 
 int admin_new(struct ev_loop *loop, const struct admin_parts *parts, struct admin **out,
@@ -110,7 +90,6 @@ int admin_new(struct ev_loop *loop, const struct admin_parts *parts, struct admi
     a->parts = *parts;
     int rc = kt_admin_new(loop, ep, "[admin] endpoint", &a->http, err);
     if (rc == 0 && (kt_admin_route(a->http, "/metrics", metrics_page, a) != 0 ||
-                    kt_admin_route(a->http, "/healthz", healthz_page, a) != 0 ||
                     kt_admin_route(a->http, "/readyz", readyz_page, a) != 0))
         rc = kt_err_set(err, KT_ENOMEM, "out of memory");
     if (rc != 0) {

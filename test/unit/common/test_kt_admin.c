@@ -132,7 +132,10 @@ static void test_routes_and_errors(void **state)
     free(r);
     r = exchange(f, "GET /nope HTTP/1.1\r\n\r\n");
     expect_in(r, "HTTP/1.1 404 Not Found\r\n");
-    expect_in(r, "this endpoint serves /hello /readyz");
+    expect_in(r, "this endpoint serves /healthz /hello /readyz");
+    free(r);
+    r = exchange(f, "GET /healthz HTTP/1.1\r\n\r\n");
+    expect_in(r, "\r\n\r\n{\"status\":\"ok\"}\n");
     free(r);
     r = exchange(f, "POST /hello HTTP/1.1\r\nContent-Length: 2\r\n\r\nab");
     expect_in(r, "HTTP/1.1 405 Method Not Allowed\r\n");
