@@ -366,7 +366,7 @@ static void probe_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
         }
     }
     /* Whatever went wrong is told in the check's one line; the details stay available at
-     * log_level = debug. */
+     * [log] level = debug. */
     kt_debug("kafka: %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 

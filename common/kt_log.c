@@ -3,38 +3,89 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
+
+#include "kt_utf8.h"
 
 /* Room left in kt_log's line for the message and the " (N similar not logged)" note. */
 #define LIMITED_MSG_MAX 1900
 
 static enum kt_log_level min_level = KT_LOG_INFO;
+static enum kt_log_format format = KT_LOG_TEXT;
 
 void kt_log_set_level(enum kt_log_level l)
 {
     min_level = l;
 }
 
+void kt_log_set_format(enum kt_log_format f)
+{
+    format = f;
+}
+
+/* msg as the inside of a JSON string into out (cap bytes, NUL-terminated, cut on a whole
+ * escape): quotes, backslashes and control bytes escaped; bytes of a message that is not
+ * valid UTF-8 escaped one by one, so that every line is valid JSON whatever was logged. */
+static void json_escape(const char *msg, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(msg), o = 0;
+    bool utf8 = kt_utf8_valid((const uint8_t *)msg, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)msg[i];
+        char esc[7];
+        size_t k;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            k = 2;
+        } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
+        } else {
+            esc[0] = (char)c;
+            k = 1;
+        }
+        if (o + k >= cap)
+            break;
+        memcpy(out + o, esc, k);
+        o += k;
+    }
+    out[o] = '\0';
+}
+
 void kt_log(enum kt_log_level l, const char *fmt, ...)
 {
     static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+    static const char *const json_names[] = {"debug", "info", "warn", "error"};
     if (l < min_level)
         return;
     struct timeval tv;
     gettimeofday(&tv, NULL);
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
-    char line[2048];
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (long)(tv.tv_usec / 1000), names[l]);
+    char ts[64];
+    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (long)(tv.tv_usec / 1000));
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    /* One fputs per record keeps lines whole when several threads log. */
-    fprintf(stderr, "%s\n", line);
+    /* One fprintf per record keeps lines whole when several threads log. */
+    if (format == KT_LOG_JSON) {
+        char esc[4096];
+        json_escape(msg, esc, sizeof(esc));
+        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts, json_names[l],
+                esc);
+    } else {
+        fprintf(stderr, "%s %s %s\n", ts, names[l], msg);
+    }
 }
 
 bool kt_log_limit_take(struct kt_log_limit *l, double now, uint64_t *suppressed)

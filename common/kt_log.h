@@ -1,4 +1,4 @@
-/* kt_log: leveled, single-line log records on stderr ("2026-11-22T11:35:03.123Z INFO ..."),
+/* kt_log: leveled, single-line log records on stderr (text or JSON, kt_log_set_format),
  * and rate-limited lines for error paths that can repeat without bound. */
 #ifndef KT_LOG_H
 #define KT_LOG_H
@@ -8,7 +8,12 @@
 
 enum kt_log_level { KT_LOG_DEBUG = 0, KT_LOG_INFO = 1, KT_LOG_WARN = 2, KT_LOG_ERROR = 3 };
 
+/* text: "2026-11-22T11:35:03.123Z INFO message"; json: one object per line,
+ * {"time":"2026-11-22T11:35:03.123Z","level":"info","msg":"message"}, for log shippers. */
+enum kt_log_format { KT_LOG_TEXT = 0, KT_LOG_JSON = 1 };
+
 void kt_log_set_level(enum kt_log_level l);
+void kt_log_set_format(enum kt_log_format f);
 void kt_log(enum kt_log_level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define kt_debug(...) kt_log(KT_LOG_DEBUG, __VA_ARGS__)

@@ -207,8 +207,12 @@ static const struct kt_option ingest_options[] = {
      "Where /metrics (Prometheus), /healthz and /readyz are served (host:port; port 0: any "
      "free one, logged at start); empty: nowhere."},
 
-    {"service", "log_level", KT_OPT_ENUM, "info", OFF(service.log_level), "debug|info|warn|error",
-     0, "Least severe log level written to stderr."},
+    {"log", "level", KT_OPT_ENUM, "info", OFF(log.level), "debug|info|warn|error", 0,
+     "Least severe log level written to stderr (the Collector's service.telemetry.logs.level)."},
+    {"log", "format", KT_OPT_ENUM, "text", OFF(log.format), "text|json", 0,
+     "text: one line per record, `TIME LEVEL message`; json: one JSON object per line\n"
+     "(`time`, `level`, `msg`), as the Collector's service.telemetry.logs.encoding: json."},
+
     {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms), NULL,
      0,
      "On SIGTERM, time allowed to finish in-flight requests and flush the producer.\n"

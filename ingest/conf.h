@@ -94,7 +94,10 @@ struct ingest_conf {
         char *endpoint; /* "": off */
     } admin;
     struct {
-        int log_level; /* enum kt_log_level */
+        int level;  /* enum kt_log_level */
+        int format; /* enum kt_log_format */
+    } log;
+    struct {
         uint64_t shutdown_timeout_ms;
     } service;
 };

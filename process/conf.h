@@ -110,7 +110,10 @@ struct process_conf {
         char *endpoint; /* "": off */
     } admin;
     struct {
-        int log_level; /* enum kt_log_level */
+        int level;  /* enum kt_log_level */
+        int format; /* enum kt_log_format */
+    } log;
+    struct {
         uint64_t shutdown_timeout_ms;
     } service;
 };

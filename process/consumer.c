@@ -1227,11 +1227,11 @@ int consumer_close(struct consumer *c)
     /* librdkafka 2.0.2 aborts (rdkafka_sticky_assignor.c: "Assertion `assignor_state'
      * failed", librdkafka #4312) when a cooperative-sticky consumer is destroyed between its
      * JoinGroup answer and its first assignment, e.g. on a SIGTERM right after start. Let
-     * that assignment arrive first; it is given up right below. Until the JoinGroup answer
-     * there is no assignor, the protocol reads NONE and there is nothing to wait for. */
-    for (int i = 0; !c->assigned && i < CLOSE_DRAIN_ROUNDS &&
-                    strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE") == 0;
-         i++) {
+     * that assignment arrive first; it is given up right below. A JoinGroup still unanswered
+     * is waited for too (bounded): its answer could otherwise arrive while the handle closes
+     * (the chaos ledger saw that, with a replica stopped 8 s after joining a group that was
+     * rebalancing). */
+    for (int i = 0; !c->assigned && c->coop_conf && i < CLOSE_DRAIN_ROUNDS; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, CLOSE_POLL_MS);
         if (m != NULL)
             rd_kafka_message_destroy(m);

@@ -102,7 +102,8 @@ int main(int argc, char **argv)
         process_conf_free(&a.conf);
         return rc == KT_CLI_EXIT0 ? 0 : 2;
     }
-    kt_log_set_level((enum kt_log_level)a.conf.service.log_level);
+    kt_log_set_level((enum kt_log_level)a.conf.log.level);
+    kt_log_set_format((enum kt_log_format)a.conf.log.format);
     signal(SIGPIPE, SIG_IGN);
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     struct kt_err err = {0};

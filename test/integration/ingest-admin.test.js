@@ -129,3 +129,25 @@ test('/metrics with [spool]: messages spooled while the broker is down, then dra
     require('node:fs').rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('[log] format = json: every line kotel-ingest writes is one JSON object with time, level and msg', { timeout: 60000 }, async () => {
+  let log = '';
+  await withStack({ ingest: { sets: { 'log.format': 'json', 'log.level': 'debug' } } }, async ({ ingest }) => {
+    const bad = await httpRequest(`${ingest.httpUrl}/v1/traces`, { headers: { 'content-type': 'application/json' }, body: '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz\u00e9\\"","name":"q"}]}]}]}' });
+    assert.equal(bad.status, 400);
+    await ingest.sigterm();
+    log = ingest.log();
+  });
+  const lines = log.split('\n').filter((l) => l !== '');
+  assert.ok(lines.length > 5, log);
+  const levels = new Set();
+  for (const l of lines) {
+    let o;
+    assert.doesNotThrow(() => (o = JSON.parse(l)), `not JSON: ${l}`);
+    assert.deepEqual(Object.keys(o), ['time', 'level', 'msg']);
+    assert.match(o.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    levels.add(o.level);
+  }
+  assert.ok(levels.has('info') && levels.has('debug'), [...levels].join());
+  assert.ok(lines.some((l) => JSON.parse(l).msg.includes('request 1 from')), 'the refusal is not logged');
+});
