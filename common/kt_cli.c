@@ -603,7 +603,14 @@ static void roff_extra_synopsis(FILE *out, const char *prog, const struct kt_cli
     if (extra == NULL || extra->synopsis == NULL)
         return;
     fprintf(out, ".br\n.B %s\n", prog);
-    roff_str(out, extra->synopsis);
+    /* Options are typed with ASCII minus signs, which a bare '-' is not in roff. */
+    for (const char *p = extra->synopsis; *p; p++) {
+        if (*p == '-' || *p == '\\')
+            fputs(*p == '-' ? "\\-" : "\\e", out);
+        else
+            fputc(*p, out);
+    }
+    fputc('\n', out);
 }
 
 static void man_page(const struct kt_config_schema *schema, const struct kt_cli_extra *extra,
