@@ -47,8 +47,9 @@ int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char
 /* A program's own command-line option, beyond the shared ones. */
 struct kt_cli_opt {
     const char *name; /* "--dump" */
-    const char *arg;  /* "TOPIC": the option takes a value (--dump TOPIC, --dump=TOPIC); NULL: a flag */
-    const char *doc;  /* one line for --help and the man page */
+    const char
+        *arg; /* "TOPIC": the option takes a value (--dump TOPIC, --dump=TOPIC); NULL: a flag */
+    const char *doc; /* one line for --help and the man page */
 };
 
 /* The options of a program (kotel-process --dump ...), and their line in the usage text. */

@@ -22,7 +22,8 @@
 #define POLL_MS 500
 
 static const struct kt_cli_opt dump_opts[DUMP_N_OPTS] = {
-    [DUMP_OPT_TOPIC] = {"--dump", "TOPIC", "print TOPIC's messages as JSON lines, exit (uses [kafka])"},
+    [DUMP_OPT_TOPIC] = {"--dump", "TOPIC",
+                        "print TOPIC's messages as JSON lines, exit (uses [kafka])"},
     [DUMP_OPT_PARTITION] = {"--partition", "P", "with --dump: partition P only (default: all)"},
     [DUMP_OPT_OFFSET] = {"--offset", "O", "with --dump: start at O, beginning (default) or end"},
     [DUMP_OPT_FROM] = {"--from", "TIME", "with --dump: start at TIME (2026-11-20T10:00:00Z)"},
@@ -107,8 +108,12 @@ static int parse_time(const char *s, int64_t *ms)
     } else {
         return KT_EINVAL;
     }
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     /* timegm normalises 02-30 into March: a date that changed was not a date. */
     if (tm.tm_year != y - 1900 || tm.tm_mon != mo - 1 || tm.tm_mday != d || tm.tm_hour != h ||
@@ -179,7 +184,8 @@ static int parse_args(const char *const given[DUMP_N_OPTS], struct args *a, stru
     }
     if (given[DUMP_OPT_COUNT] != NULL) {
         if (kt_parse_uint(given[DUMP_OPT_COUNT], &a->count, err) != 0 || a->count == 0)
-            return kt_err_set(err, KT_EINVAL, "--count: want a number of messages, 1 or more, "
+            return kt_err_set(err, KT_EINVAL,
+                              "--count: want a number of messages, 1 or more, "
                               "got '%s'",
                               given[DUMP_OPT_COUNT]);
     }
@@ -329,8 +335,7 @@ static int print_message(struct dump *d, rd_kafka_message_t *m)
         json_object_set_new(line, "partition", json_integer(m->partition)) != 0 ||
         json_object_set_new(line, "offset", json_integer(m->offset)) != 0 ||
         json_object_set_new(line, "timestamp", ts >= 0 ? json_string(when) : json_null()) != 0 ||
-        json_object_set_new(line, "timestamp_ms", ts >= 0 ? json_integer(ts) : json_null()) !=
-            0 ||
+        json_object_set_new(line, "timestamp_ms", ts >= 0 ? json_integer(ts) : json_null()) != 0 ||
         add_key(line, m) != 0 || add_headers(line, m) != 0 || add_payload(d, line, m) != 0)
         goto out;
     rc = KT_EIO;
@@ -403,8 +408,8 @@ static int read_partitions(struct dump *d, struct kt_err *err)
     }
     const struct rd_kafka_metadata_topic *t = md->topic_cnt == 1 ? &md->topics[0] : NULL;
     if (t == NULL || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-        rc = kt_err_set(err, KT_ENOTFOUND, "topic \"%s\" does not exist on %s", d->a.topic,
-                        brokers);
+        rc =
+            kt_err_set(err, KT_ENOTFOUND, "topic \"%s\" does not exist on %s", d->a.topic, brokers);
         goto out;
     }
     if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -421,8 +426,8 @@ static int read_partitions(struct dump *d, struct kt_err *err)
     }
     rc = 0;
     if (d->n_parts == 0)
-        rc = kt_err_set(err, KT_EINVAL, "--partition: topic \"%s\" has no partition %" PRId32
-                        " (it has %d)",
+        rc = kt_err_set(err, KT_EINVAL,
+                        "--partition: topic \"%s\" has no partition %" PRId32 " (it has %d)",
                         d->a.topic, d->a.partition, t->partition_cnt);
 out:
     if (md != NULL)
@@ -442,8 +447,8 @@ static int find_offsets(struct dump *d, struct kt_err *err)
         rd_kafka_resp_err_t e =
             rd_kafka_query_watermark_offsets(d->rk, d->a.topic, p->id, &lo, &p->end, timeout);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            return kt_err_set(err, KT_EIO, "%s [%" PRId32 "]: reading its offsets: %s",
-                              d->a.topic, p->id, rd_kafka_err2str(e));
+            return kt_err_set(err, KT_EIO, "%s [%" PRId32 "]: reading its offsets: %s", d->a.topic,
+                              p->id, rd_kafka_err2str(e));
         p->start = d->a.start == START_END ? p->end : lo;
         if (d->a.start == START_OFFSET)
             p->start = d->a.offset < lo ? lo : d->a.offset > p->end ? p->end : d->a.offset;
