@@ -12,7 +12,7 @@ const { withStack, topicSets, spawnTracked, binary, terminate, describeExit, tai
 const { readTopicUntil } = require('./lib/kafka');
 const { httpRequest, newTraceId, newSpanId, jsonTraceBody } = require('./lib/clients');
 const { types, encode } = require('./lib/otlp');
-const { freePort } = require('./lib/ports');
+const { freePort, sleep } = require('./lib/ports');
 const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
 
 const PROTO_SPANS = ['dump-proto-0', 'dump-proto-1', 'dump-proto-2'];
@@ -142,6 +142,20 @@ for (const kafka of KAFKAS) {
 
       const none = await runDump(sets, ['--dump', topic, '--from', '2999-01-01T00:00:00Z']);
       assert.deepEqual([none.code, none.lines.length], [0, 0], '--from after the last message prints nothing');
+
+      // --offset end waits for what comes next: messages are written until it printed one.
+      const waiting = runDump(sets, ['--dump', topic, '--partition', '1', '--offset', 'end', '--count', '1'], 30000);
+      let exited = false;
+      waiting.then(() => (exited = true));
+      for (let i = 0; !exited && i < 100; i++) {
+        await kcatProduce(broker.bootstrap, topic, 1, { key: `new-${i}`, value: '{}' });
+        await Promise.race([waiting, sleep(200)]);
+      }
+      const next = await waiting;
+      assert.equal(next.code, 0, next.what);
+      assert.equal(next.lines.length, 1, '--count 1 stops after one message');
+      assert.match(next.lines[0].key, /^new-\d+$/, '--offset end: only a message written after the start');
+      assert.deepEqual([next.lines[0].encoding, next.lines[0].data], ['otlp_json', {}]);
 
       for (const args of [['--count', '0'], ['--offset', 'middle'], ['--from', 'yesterday'], ['--partition', '7']]) {
         const r = await runDump(sets, ['--dump', topic, ...args]);
