@@ -258,8 +258,14 @@ static int add_data(struct dump *d, json_t *line, const char *encoding, enum kt_
 {
     json_error_t jerr;
     json_t *data = json_loadb((const char *)d->js.p, d->js.len, 0, &jerr);
-    if (data == NULL)
-        return KT_ENOMEM;
+    if (data == NULL) {
+        /* Not expected of kt_otlp_proto_to_json's output, but one odd message must not end
+         * the dump. */
+        char msg[sizeof(jerr.text) + 64];
+        snprintf(msg, sizeof(msg), "%s decoded, but jansson cannot read it back: %s", encoding,
+                 jerr.text);
+        return json_object_set_new(line, "error", json_string(msg)) != 0 ? KT_ENOMEM : 0;
+    }
     if (json_object_set_new(line, "encoding", json_string(encoding)) != 0 ||
         json_object_set_new(line, "signal", json_string(kt_signal_name(sig))) != 0 ||
         json_object_set_new(line, "data", data) != 0)
