@@ -44,4 +44,27 @@ void kt_cli_print_man(const struct kt_config_schema *schema, FILE *out);
 #define KT_CLI_EXIT2 2
 int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char **argv);
 
+/* A program's own command-line option, beyond the shared ones. */
+struct kt_cli_opt {
+    const char *name; /* "--dump" */
+    const char
+        *arg; /* "TOPIC": the option takes a value (--dump TOPIC, --dump=TOPIC); NULL: a flag */
+    const char *doc; /* one line for --help and the man page */
+};
+
+/* The options of a program (kotel-process --dump ...), and their line in the usage text. */
+struct kt_cli_extra {
+    const char *synopsis; /* what follows the program's name: "--dump TOPIC [--count N]" */
+    const struct kt_cli_opt *opts;
+    size_t n;
+};
+
+/* kt_cli_run that also parses extra's options (listed in --help and --print-man after the
+ * shared ones): given[i] (the caller's array of extra->n entries) is set to the value of
+ * extra->opts[i], borrowed from argv, to "" for a flag, and stays NULL when the option is
+ * absent. An option given twice, or without its value, is a usage error (EXIT2). The
+ * configuration loads as usual, so the program's own options run with it. */
+int kt_cli_run_extra(const struct kt_config_schema *schema, const struct kt_cli_extra *extra,
+                     const char **given, void *conf, int argc, char **argv);
+
 #endif

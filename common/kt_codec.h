@@ -60,6 +60,32 @@ static inline int kt_base64_digit(int ch)
     return -1;
 }
 
+/* The length of the base64 text of n bytes, padding included. */
+static inline size_t kt_base64_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+
+/* Standard base64 with '=' padding (RFC 4648 section 4) of n bytes into out
+ * (kt_base64_len(n) chars + NUL). */
+static inline void kt_base64_encode(const uint8_t *p, size_t n, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
 /* s[0..n) made safe for a terminal: printable ASCII and valid UTF-8 from U+00A0 up are
  * copied; every other byte (C0 and C1 controls, DEL, bytes that break UTF-8) becomes \xNN,
  * so text quoted from a hostile file cannot move the cursor, recolour or retitle the

@@ -1685,35 +1685,15 @@ static int put_hex(struct kt_buf *b, const uint8_t *p, size_t n)
 
 static int put_base64(struct kt_buf *b, const uint8_t *p, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    int rc = kt_buf_reserve(b, (n + 2) / 3 * 4 + 2);
+    size_t len = kt_base64_len(n);
+    int rc = kt_buf_reserve(b, len + 3);
     if (rc != 0)
         return rc;
-    uint8_t *o = b->p + b->len;
+    char *o = (char *)b->p + b->len;
     *o++ = '"';
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = (uint8_t)tab[v >> 18];
-        *o++ = (uint8_t)tab[(v >> 12) & 63];
-        *o++ = (uint8_t)tab[(v >> 6) & 63];
-        *o++ = (uint8_t)tab[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        *o++ = (uint8_t)tab[v >> 18];
-        *o++ = (uint8_t)tab[(v >> 12) & 63];
-        *o++ = '=';
-        *o++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        *o++ = (uint8_t)tab[v >> 18];
-        *o++ = (uint8_t)tab[(v >> 12) & 63];
-        *o++ = (uint8_t)tab[(v >> 6) & 63];
-        *o++ = '=';
-    }
-    *o++ = '"';
-    b->len = (size_t)(o - b->p);
+    kt_base64_encode(p, n, o); /* its NUL lands where the closing quote goes */
+    o[len] = '"';
+    b->len += len + 2;
     return 0;
 }
 

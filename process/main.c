@@ -7,6 +7,7 @@
 
 #include "admin.h"
 #include "conf.h"
+#include "dump.h"
 #include "exporter.h"
 #include "kt_cli.h"
 #include "kt_kafka_probe.h"
@@ -97,10 +98,13 @@ int main(int argc, char **argv)
 {
     static struct app a;
     static struct kt_shutdown sd;
-    int rc = kt_cli_run(&process_conf_schema, &a.conf, argc, argv);
-    if (rc != KT_CLI_RUN) {
+    const char *dump_given[DUMP_N_OPTS] = {NULL};
+    int rc = kt_cli_run_extra(&process_conf_schema, &dump_cli, dump_given, &a.conf, argc, argv);
+    if (rc != KT_CLI_RUN || dump_requested(dump_given)) {
+        /* The dump runs instead of the pipeline, with the same [kafka] settings. */
+        int code = rc == KT_CLI_RUN ? dump_run(&a.conf, dump_given) : rc == KT_CLI_EXIT0 ? 0 : 2;
         process_conf_free(&a.conf);
-        return rc == KT_CLI_EXIT0 ? 0 : 2;
+        return code;
     }
     kt_log_set_level((enum kt_log_level)a.conf.log.level);
     kt_log_set_format((enum kt_log_format)a.conf.log.format);

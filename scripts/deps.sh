@@ -10,6 +10,7 @@ PKGS=(
   libinih-dev libcmocka-dev zlib1g-dev libev-dev libhttp-parser-dev libjansson-dev
   libpcre2-dev libxxhash-dev libclang-rt-14-dev
   kcat nghttp2-client curl wrk nodejs npm openssl python3
+  jq  # the --dump test pipes kotel-process into it
   prometheus  # promtool checks what /metrics serves
   groff-base man-db systemd  # the install test renders the man pages, verifies the units
 )

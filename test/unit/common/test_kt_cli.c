@@ -471,6 +471,100 @@ static void test_cli_loads_config_and_returns_run(void **state)
     kt_config_free(&schema, &c);
 }
 
+/* ---- a program's own options ---- */
+
+static const struct kt_cli_opt extra_opts[] = {
+    {"--dump", "TOPIC", "print TOPIC"},
+    {"--all", NULL, "everything"},
+};
+static const struct kt_cli_extra extra = {"--dump TOPIC [--all]", extra_opts, 2};
+
+/* Runs kt_cli_run_extra with stdout and stderr captured; given gets 2 entries. */
+static struct cli_result run_extra(struct tconf *c, int argc, const char *const *argv,
+                                   const char **given)
+{
+    struct test_capture cap;
+    test_capture_start(&cap);
+    struct cli_result r;
+    given[0] = given[1] = NULL;
+    r.rc = kt_cli_run_extra(&schema, &extra, given, c, argc, (char **)argv);
+    test_capture_stop(&cap);
+    r.out = cap.out;
+    r.err = cap.err;
+    return r;
+}
+
+static void test_cli_extra_options_are_handed_back_with_the_config_loaded(void **state)
+{
+    (void)state;
+    struct tconf c = {0};
+    const char *given[2];
+    const char *argv[] = {"kotel-test", "--dump", "t1", "--set", "auth.token=t", "--all", NULL};
+    struct cli_result r = run_extra(&c, 6, argv, given);
+    assert_int_equal(r.rc, KT_CLI_RUN);
+    assert_string_equal(given[0], "t1");
+    assert_string_equal(given[1], "");
+    assert_string_equal(c.token, "t");
+    cli_result_free(&r);
+    kt_config_free(&schema, &c);
+
+    const char *argv_eq[] = {"kotel-test", "--set", "auth.token=t", "--dump=t2", NULL};
+    r = run_extra(&c, 4, argv_eq, given);
+    assert_int_equal(r.rc, KT_CLI_RUN);
+    assert_string_equal(given[0], "t2");
+    assert_null(given[1]);
+    cli_result_free(&r);
+    kt_config_free(&schema, &c);
+}
+
+static void test_cli_extra_option_misuse_is_a_usage_error(void **state)
+{
+    (void)state;
+    static const struct {
+        int argc;
+        const char *argv[4];
+        const char *msg;
+    } cases[] = {
+        {4, {"kotel-test", "--dump", "a", "--dump=b"}, "given twice: '--dump'"},
+        {2, {"kotel-test", "--dump"}, "a value must follow '--dump'"},
+        {2, {"kotel-test", "--all=yes"}, "takes no value: '--all=yes'"},
+        {2, {"kotel-test", "--dumpster"}, "unknown option '--dumpster'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tconf c = {0};
+        const char *given[2];
+        struct cli_result r = run_extra(&c, cases[i].argc, cases[i].argv, given);
+        assert_int_equal(r.rc, KT_CLI_EXIT2);
+        if (strstr(r.err, cases[i].msg) == NULL)
+            fail_msg("want '%s' in: %s", cases[i].msg, r.err);
+        assert_non_null(strstr(r.err, "kotel-test [-c FILE] [--set section.key=value]... "
+                                      "--dump TOPIC [--all]\n"));
+        cli_result_free(&r);
+        kt_config_free(&schema, &c);
+    }
+}
+
+static void test_cli_extra_options_are_in_help_and_man(void **state)
+{
+    (void)state;
+    struct tconf c = {0};
+    const char *given[2];
+    const char *argv[] = {"kotel-test", "--help", NULL};
+    struct cli_result r = run_extra(&c, 2, argv, given);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    assert_non_null(strstr(r.out, "\n      --dump TOPIC             print TOPIC\n"
+                                  "      --all                    everything\n"));
+    cli_result_free(&r);
+
+    const char *argv_man[] = {"kotel-test", "--print-man", NULL};
+    r = run_extra(&c, 2, argv_man, given);
+    assert_int_equal(r.rc, KT_CLI_EXIT0);
+    assert_non_null(strstr(r.out, ".TP\n\\fB\\-\\-dump\\fR \\fITOPIC\\fR\nprint TOPIC\n"));
+    assert_non_null(strstr(r.out, ".TP\n\\fB\\-\\-all\\fR\neverything\n"));
+    assert_non_null(strstr(r.out, ".br\n.B kotel-test\n\\-\\-dump TOPIC [\\-\\-all]\n"));
+    cli_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +582,9 @@ int main(void)
         cmocka_unit_test(test_cli_version_prints_program_and_version),
         cmocka_unit_test(test_cli_bad_flags_are_usage_errors),
         cmocka_unit_test(test_cli_loads_config_and_returns_run),
+        cmocka_unit_test(test_cli_extra_options_are_handed_back_with_the_config_loaded),
+        cmocka_unit_test(test_cli_extra_option_misuse_is_a_usage_error),
+        cmocka_unit_test(test_cli_extra_options_are_in_help_and_man),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

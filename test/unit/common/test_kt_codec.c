@@ -34,6 +34,22 @@ static void test_hex_digits_of_both_cases_read_back(void **state)
     assert_int_equal(kt_hex_digit('g'), -1);
 }
 
+/* The test vectors of RFC 4648 section 10, and bytes that use the last two digits. */
+static void test_base64_encode_matches_rfc4648(void **state)
+{
+    (void)state;
+    static const char *const want[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                       "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    char out[16];
+    for (size_t n = 0; n < sizeof(want) / sizeof(want[0]); n++) {
+        assert_int_equal(kt_base64_len(n), strlen(want[n]));
+        kt_base64_encode((const uint8_t *)"foobar", n, out);
+        assert_string_equal(out, want[n]);
+    }
+    kt_base64_encode((const uint8_t *)"\xfb\xff\x01", 3, out);
+    assert_string_equal(out, "+/8B");
+}
+
 static void test_escape_text_keeps_printable_text_and_escapes_the_rest(void **state)
 {
     (void)state;
@@ -54,6 +70,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_encode),
+        cmocka_unit_test(test_base64_encode_matches_rfc4648),
         cmocka_unit_test(test_hex_digits_of_both_cases_read_back),
         cmocka_unit_test(test_escape_text_keeps_printable_text_and_escapes_the_rest),
     };
