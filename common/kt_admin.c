@@ -308,6 +308,26 @@ int kt_admin_new(struct ev_loop *loop, const char *endpoint, const char *what,
     return 0;
 }
 
+int kt_admin_serve(struct ev_loop *loop, const char *endpoint, kt_admin_fn metrics,
+                   kt_admin_fn readyz, void *ctx, struct kt_admin **out, struct kt_err *err)
+{
+    *out = NULL;
+    if (endpoint == NULL || endpoint[0] == '\0')
+        return 0;
+    struct kt_admin *a = NULL;
+    int rc = kt_admin_new(loop, endpoint, "[admin] endpoint", &a, err);
+    if (rc != 0)
+        return rc;
+    if (kt_admin_route(a, "/metrics", metrics, ctx) != 0 ||
+        kt_admin_route(a, "/readyz", readyz, ctx) != 0) {
+        kt_admin_free(a);
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    }
+    kt_info("admin: /metrics, /healthz and /readyz on %s (port %d)", endpoint, a->port);
+    *out = a;
+    return 0;
+}
+
 void kt_admin_free(struct kt_admin *a)
 {
     if (a == NULL)

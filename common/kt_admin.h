@@ -46,6 +46,12 @@ void kt_admin_free(struct kt_admin *a);
 /* The port it listens on. */
 int kt_admin_port(const struct kt_admin *a);
 
+/* A tier's [admin] endpoint: kt_admin_new on endpoint with /metrics served by metrics and
+ * /readyz by readyz (both with ctx, borrowed), logged once it listens. An empty or NULL
+ * endpoint serves nothing: 0 with *out NULL. Errors name "[admin] endpoint". */
+int kt_admin_serve(struct ev_loop *loop, const char *endpoint, kt_admin_fn metrics,
+                   kt_admin_fn readyz, void *ctx, struct kt_admin **out, struct kt_err *err);
+
 /* A readiness answer: 200 {"ready":true} when why is NULL, else 503
  * {"ready":false,"reason":why} (JSON-escaped). */
 void kt_admin_readiness(struct kt_admin_resp *resp, const char *why);

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include "kt_admin.h"
-#include "kt_log.h"
 #include "kt_prom.h"
 
 struct admin {
@@ -81,22 +80,16 @@ int admin_new(struct ev_loop *loop, const struct admin_parts *parts, struct admi
               struct kt_err *err)
 {
     *out = NULL;
-    const char *ep = parts->conf->admin.endpoint;
-    if (ep == NULL || ep[0] == '\0')
-        return 0;
     struct admin *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     a->parts = *parts;
-    int rc = kt_admin_new(loop, ep, "[admin] endpoint", &a->http, err);
-    if (rc == 0 && (kt_admin_route(a->http, "/metrics", metrics_page, a) != 0 ||
-                    kt_admin_route(a->http, "/readyz", readyz_page, a) != 0))
-        rc = kt_err_set(err, KT_ENOMEM, "out of memory");
-    if (rc != 0) {
-        admin_free(a);
+    int rc = kt_admin_serve(loop, parts->conf->admin.endpoint, metrics_page, readyz_page, a,
+                            &a->http, err);
+    if (rc != 0 || a->http == NULL) {
+        free(a);
         return rc;
     }
-    kt_info("admin: /metrics, /healthz and /readyz on %s (port %d)", ep, kt_admin_port(a->http));
     *out = a;
     return 0;
 }

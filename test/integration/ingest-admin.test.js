@@ -6,30 +6,14 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFile } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 const { withStack, adminPortOf } = require('./lib/procs');
 const { sendTraces, sendLogs, EXPORT_SUCCESS } = require('./lib/sdk');
 const { httpRequest, jsonTraceBody, newTraceId, newSpanId } = require('./lib/clients');
-
-function get(port, path) {
-  return httpRequest(`http://127.0.0.1:${port}${path}`, { method: 'GET' }).then((r) => ({ ...r, text: r.body.toString() }));
-}
-
-// Runs promtool check metrics on text; resolves its output, rejects when it finds a problem.
-function promtoolCheck(text) {
-  return new Promise((resolve, reject) => {
-    const p = execFile('promtool', ['check', 'metrics'], (e, out, err) => (e ? reject(new Error(`promtool check metrics: ${err || out || e.message}`)) : resolve(out + err)));
-    p.stdin.end(text);
-  });
-}
-
-// The value of the sample name{labels} (labels as written, in order), or undefined.
-function sample(text, name, labels = '') {
-  const want = labels ? `${name}{${labels}} ` : `${name} `;
-  const line = text.split('\n').find((l) => l.startsWith(want));
-  return line === undefined ? undefined : Number(line.slice(want.length));
-}
+const { get, promtoolCheck, sample } = require('./lib/metrics');
 
 async function until(what, fn, ms = 20000) {
   const t0 = Date.now();
@@ -106,7 +90,7 @@ test('/metrics: promtool accepts it and the counters match what was sent; /healt
 });
 
 test('/metrics with [spool]: messages spooled while the broker is down, then drained', { timeout: 120000 }, async () => {
-  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'kotel-admin-spool-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kotel-admin-spool-'));
   try {
     await withStack({ ingest: { sets: { 'kafka.timeout': '2s', 'spool.dir': dir } } }, async ({ broker, ingest }) => {
       const port = await adminPortOf(ingest);
@@ -126,7 +110,7 @@ test('/metrics with [spool]: messages spooled while the broker is down, then dra
       await until('the spool drained', async () => sample((await get(port, '/metrics')).text, 'kotel_ingest_spool_messages_drained_total') >= written, 60000);
     });
   } finally {
-    require('node:fs').rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -8,37 +8,17 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFile } = require('node:child_process');
 
 const { withStack, adminPortOf } = require('./lib/procs');
 const { startProcess, processSets, newGroup } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
 const { sendLogs, EXPORT_SUCCESS } = require('./lib/sdk');
-const { httpRequest } = require('./lib/clients');
 const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
+const { get, promtoolCheck, sample } = require('./lib/metrics');
 
 // librdkafka's statistics (the lag) every 500 ms instead of every 5 s, so the test waits less.
 const FAST_STATS = { 'kafka.rdkafka.statistics.interval.ms': '500' };
-
-function get(port, path) {
-  return httpRequest(`http://127.0.0.1:${port}${path}`, { method: 'GET' }).then((r) => ({ ...r, text: r.body.toString() }));
-}
-
-// Runs promtool check metrics on text; resolves its output, rejects when it finds a problem.
-function promtoolCheck(text) {
-  return new Promise((resolve, reject) => {
-    const p = execFile('promtool', ['check', 'metrics'], (e, out, err) => (e ? reject(new Error(`promtool check metrics: ${err || out || e.message}`)) : resolve(out + err)));
-    p.stdin.end(text);
-  });
-}
-
-// The value of the sample name{labels} (labels as written, in order), or undefined.
-function sample(text, name, labels = '') {
-  const want = labels ? `${name}{${labels}} ` : `${name} `;
-  const line = text.split('\n').find((l) => l.startsWith(want));
-  return line === undefined ? undefined : Number(line.slice(want.length));
-}
 
 // Every sample of the family name: [{ labels: 'a="b",...', value }].
 function samples(text, name) {

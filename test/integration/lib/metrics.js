@@ -1,0 +1,28 @@
+'use strict';
+// Reading a tier's [admin] endpoint in tests: pages, Prometheus' own checker on /metrics,
+// and single samples out of the text.
+
+const { execFile } = require('node:child_process');
+const { httpRequest } = require('./clients');
+
+// GET path on 127.0.0.1:port; resolves httpRequest's answer with .text.
+function get(port, path) {
+  return httpRequest(`http://127.0.0.1:${port}${path}`, { method: 'GET' }).then((r) => ({ ...r, text: r.body.toString() }));
+}
+
+// Runs promtool check metrics on text; resolves its output, rejects when it finds a problem.
+function promtoolCheck(text) {
+  return new Promise((resolve, reject) => {
+    const p = execFile('promtool', ['check', 'metrics'], (e, out, err) => (e ? reject(new Error(`promtool check metrics: ${err || out || e.message}`)) : resolve(out + err)));
+    p.stdin.end(text);
+  });
+}
+
+// The value of the sample name{labels} (labels as written, in order), or undefined.
+function sample(text, name, labels = '') {
+  const want = labels ? `${name}{${labels}} ` : `${name} `;
+  const line = text.split('\n').find((l) => l.startsWith(want));
+  return line === undefined ? undefined : Number(line.slice(want.length));
+}
+
+module.exports = { get, promtoolCheck, sample };
