@@ -20,6 +20,15 @@
 
 struct kt_admin;
 
+/* The [admin] row of a tier's option table (struct kt_option), for a conf struct T holding
+ * it as .admin.endpoint; the tiers differ in the default port only. */
+/* clang-format off */
+#define KT_ADMIN_OPTION(T, default_endpoint)                                                       \
+    {"admin", "endpoint", KT_OPT_STRING, default_endpoint, offsetof(T, admin.endpoint), NULL, 0, \
+     "Where /metrics (Prometheus), /healthz and /readyz are served (host:port; port 0: any "      \
+     "free one, logged at start); empty: nowhere."}
+/* clang-format on */
+
 /* What a handler sees of a request (borrowed for the call). */
 struct kt_admin_req {
     const char *path;  /* without the query */

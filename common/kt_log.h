@@ -12,6 +12,17 @@ enum kt_log_level { KT_LOG_DEBUG = 0, KT_LOG_INFO = 1, KT_LOG_WARN = 2, KT_LOG_E
  * {"time":"2026-11-22T11:35:03.123Z","level":"info","msg":"message"}, for log shippers. */
 enum kt_log_format { KT_LOG_TEXT = 0, KT_LOG_JSON = 1 };
 
+/* The [log] rows of a tier's option table (struct kt_option), for a conf struct T holding
+ * them as .log.level and .log.format; both tiers list the same keys. */
+/* clang-format off */
+#define KT_LOG_OPTIONS(T)                                                                          \
+    {"log", "level", KT_OPT_ENUM, "info", offsetof(T, log.level), "debug|info|warn|error", 0,     \
+     "Least severe log level written to stderr (the Collector's service.telemetry.logs.level)."}, \
+    {"log", "format", KT_OPT_ENUM, "text", offsetof(T, log.format), "text|json", 0,             \
+     "text: one line per record, `TIME LEVEL message`; json: one JSON object per line\n"         \
+     "(`time`, `level`, `msg`), as the Collector's service.telemetry.logs.encoding: json."}
+/* clang-format on */
+
 void kt_log_set_level(enum kt_log_level l);
 void kt_log_set_format(enum kt_log_format f);
 void kt_log(enum kt_log_level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

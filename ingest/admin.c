@@ -1,14 +1,7 @@
 #include "admin.h"
 
-#include <stdlib.h>
-
 #include "kt_admin.h"
 #include "kt_prom.h"
-
-struct admin {
-    struct admin_parts parts;
-    struct kt_admin *http;
-};
 
 /* The receiver's connection counters, each a counter family of its own. */
 static void write_server(struct kt_buf *b, const struct srv_stats *st)
@@ -55,49 +48,30 @@ static void write_server(struct kt_buf *b, const struct srv_stats *st)
 static void metrics_page(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
 {
     (void)req;
-    const struct admin *a = ctx;
+    const struct admin_parts *a = ctx;
     struct kt_buf *b = &resp->body;
     resp->content_type = KT_PROM_CONTENT_TYPE;
     kt_prom_family(b, "kotel_build_info", "gauge", "The kotel build running: always 1.");
     kt_buf_printf(b, "kotel_build_info{tier=\"ingest\",version=\"%s\"} 1\n", KT_VERSION);
-    otlp_service_metrics(a->parts.svc, b);
+    otlp_service_metrics(a->svc, b);
     struct srv_stats ss;
-    server_get_stats(a->parts.srv, &ss);
+    server_get_stats(a->srv, &ss);
     write_server(b, &ss);
-    publisher_metrics(a->parts.pub, b);
+    publisher_metrics(a->pub, b);
     kt_prom_process(b);
 }
 
 static void readyz_page(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
 {
     (void)req;
-    const struct admin *a = ctx;
-    const char *why = publisher_refusing(a->parts.pub);
+    const struct admin_parts *a = ctx;
+    const char *why = publisher_refusing(a->pub);
     kt_admin_readiness(resp, why);
 }
 
-int admin_new(struct ev_loop *loop, const struct admin_parts *parts, struct admin **out,
-              struct kt_err *err)
+int admin_serve(struct ev_loop *loop, const struct admin_parts *parts, struct kt_admin **out,
+                struct kt_err *err)
 {
-    *out = NULL;
-    struct admin *a = calloc(1, sizeof(*a));
-    if (a == NULL)
-        return kt_err_set(err, KT_ENOMEM, "out of memory");
-    a->parts = *parts;
-    int rc = kt_admin_serve(loop, parts->conf->admin.endpoint, metrics_page, readyz_page, a,
-                            &a->http, err);
-    if (rc != 0 || a->http == NULL) {
-        free(a);
-        return rc;
-    }
-    *out = a;
-    return 0;
-}
-
-void admin_free(struct admin *a)
-{
-    if (a == NULL)
-        return;
-    kt_admin_free(a->http);
-    free(a);
+    return kt_admin_serve(loop, parts->conf->admin.endpoint, metrics_page, readyz_page,
+                          (void *)parts, out, err);
 }

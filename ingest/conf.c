@@ -2,6 +2,9 @@
 
 #include <stddef.h>
 
+#include "kt_admin.h"
+#include "kt_log.h"
+
 #define OFF(f) offsetof(struct ingest_conf, f)
 
 static const struct kt_option ingest_options[] = {
@@ -203,15 +206,9 @@ static const struct kt_option ingest_options[] = {
      "  always  one fsync per message\n"
      "  never   written to the kernel (survives kill -9, not a power loss)"},
 
-    {"admin", "endpoint", KT_OPT_STRING, "127.0.0.1:13133", OFF(admin.endpoint), NULL, 0,
-     "Where /metrics (Prometheus), /healthz and /readyz are served (host:port; port 0: any "
-     "free one, logged at start); empty: nowhere."},
+    KT_ADMIN_OPTION(struct ingest_conf, "127.0.0.1:13133"),
 
-    {"log", "level", KT_OPT_ENUM, "info", OFF(log.level), "debug|info|warn|error", 0,
-     "Least severe log level written to stderr (the Collector's service.telemetry.logs.level)."},
-    {"log", "format", KT_OPT_ENUM, "text", OFF(log.format), "text|json", 0,
-     "text: one line per record, `TIME LEVEL message`; json: one JSON object per line\n"
-     "(`time`, `level`, `msg`), as the Collector's service.telemetry.logs.encoding: json."},
+    KT_LOG_OPTIONS(struct ingest_conf),
 
     {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms), NULL,
      0,

@@ -22,7 +22,8 @@ struct app {
     struct auth *auth;
     struct otlp_service *svc;
     struct server *srv;
-    struct admin *admin;
+    struct admin_parts admin_parts; /* borrowed by the admin pages */
+    struct kt_admin *admin;
 };
 
 static void begin(void *ctx)
@@ -169,8 +170,8 @@ int main(int argc, char **argv)
         kt_error("%s", err.msg);
         goto out;
     }
-    const struct admin_parts parts = {.conf = &a.conf, .srv = a.srv, .svc = a.svc, .pub = a.pub};
-    if (admin_new(loop, &parts, &a.admin, &err) != 0) {
+    a.admin_parts = (struct admin_parts){.conf = &a.conf, .srv = a.srv, .svc = a.svc, .pub = a.pub};
+    if (admin_serve(loop, &a.admin_parts, &a.admin, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
     }
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
 out:
     /* The server first: closing its connections abandons their requests in the service,
      * which cancels their tickets in the publisher. */
-    admin_free(a.admin);
+    kt_admin_free(a.admin);
     server_free(a.srv);
     otlp_service_free(a.svc);
     auth_free(a.auth);

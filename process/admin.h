@@ -6,10 +6,9 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "kt_admin.h"
 #include "kt_err.h"
 #include "pipeline.h"
-
-struct admin;
 
 /* The parts whose state the pages show; borrowed, they must outlive the admin server. */
 struct admin_parts {
@@ -17,10 +16,9 @@ struct admin_parts {
     struct pipeline *pipe;
 };
 
-/* Listens on [admin] endpoint (*out NULL when it is empty). Errors name the option. */
-int admin_new(struct ev_loop *loop, const struct admin_parts *parts, struct admin **out,
-              struct kt_err *err);
-/* NULL is ignored. */
-void admin_free(struct admin *a);
+/* Serves [admin] endpoint (*out NULL when it is empty) until kt_admin_free(*out); parts is
+ * borrowed by the pages and must outlive the server. Errors name the option. */
+int admin_serve(struct ev_loop *loop, const struct admin_parts *parts, struct kt_admin **out,
+                struct kt_err *err);
 
 #endif

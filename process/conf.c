@@ -1,5 +1,7 @@
 #include "conf.h"
 
+#include "kt_admin.h"
+#include "kt_log.h"
 #include "ottl/ottl.h"
 #include "pipeline.h"
 
@@ -140,15 +142,9 @@ static const struct kt_option process_options[] = {
      "accounted (code, libraries, buffers on the way out). Peak RSS stays under it: measured by "
      "test/integration/process-memory.test.js."},
 
-    {"admin", "endpoint", KT_OPT_STRING, "127.0.0.1:13134", OFF(admin.endpoint), NULL, 0,
-     "Where /metrics (Prometheus), /healthz and /readyz are served (host:port; port 0: any "
-     "free one, logged at start); empty: nowhere."},
+    KT_ADMIN_OPTION(struct process_conf, "127.0.0.1:13134"),
 
-    {"log", "level", KT_OPT_ENUM, "info", OFF(log.level), "debug|info|warn|error", 0,
-     "Least severe log level written to stderr (the Collector's service.telemetry.logs.level)."},
-    {"log", "format", KT_OPT_ENUM, "text", OFF(log.format), "text|json", 0,
-     "text: one line per record, `TIME LEVEL message`; json: one JSON object per line\n"
-     "(`time`, `level`, `msg`), as the Collector's service.telemetry.logs.encoding: json."},
+    KT_LOG_OPTIONS(struct process_conf),
 
     {"service", "shutdown_timeout", KT_OPT_DURATION, "30s", OFF(service.shutdown_timeout_ms), NULL,
      0, "On SIGTERM, time allowed to export decided data and commit offsets."},

@@ -18,7 +18,8 @@
 struct app {
     struct process_conf conf;
     struct pipeline *pipe;
-    struct admin *admin;
+    struct admin_parts admin_parts; /* borrowed by the admin pages */
+    struct kt_admin *admin;
 };
 
 static void begin(void *ctx)
@@ -120,8 +121,8 @@ int main(int argc, char **argv)
         kt_error("%s", err.msg);
         goto out;
     }
-    const struct admin_parts parts = {.conf = &a.conf, .pipe = a.pipe};
-    if (admin_new(loop, &parts, &a.admin, &err) != 0) {
+    a.admin_parts = (struct admin_parts){.conf = &a.conf, .pipe = a.pipe};
+    if (admin_serve(loop, &a.admin_parts, &a.admin, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
     }
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
             (unsigned long long)st.items_exported);
     exit_code = 0;
 out:
-    admin_free(a.admin);
+    kt_admin_free(a.admin);
     pipeline_free(a.pipe);
     process_conf_free(&a.conf);
     return exit_code;
