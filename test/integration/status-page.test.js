@@ -1,0 +1,173 @@
+'use strict';
+// The /status page of both tiers, rendered in headless Chromium (Debian's /usr/bin/chromium,
+// driven by playwright-core; never a downloaded browser): with traffic flowing it shows
+// non-zero live rates for the receiver and Kafka producer (kotel-ingest) and the Kafka
+// consumer and exporter (kotel-process), a lag bar per partition, the readiness badge, the
+// effective configuration with a secret given by --set masked (the secret appears nowhere in
+// the page), a backend outage as a warning in the recent errors list and a red badge, and
+// "not reachable" once the tier is gone. Also plain HTTP: /status is text/html, /status.json
+// is application/json and parses.
+//
+// Screenshots go to build/test-artifacts/status-{ingest,process,process-backend-down}.png
+// (build/ is ignored by git), for a person to look at after a run.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const { REPO, withStack, adminPortOf } = require('./lib/procs');
+const { startProcess, processSets } = require('./lib/kprocess');
+const { startGrpcBackend } = require('./lib/backend');
+const { startFlow } = require('./lib/flow');
+const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
+const { get } = require('./lib/metrics');
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.join(REPO, 'build', 'test-artifacts');
+const SECRET = 'status-page-secret-7f3a9c';
+// librdkafka's statistics (the lag) every 500 ms instead of every 5 s.
+const FAST_STATS = { 'kafka.rdkafka.statistics.interval.ms': '500' };
+const WAIT_MS = 60000;
+
+const noBrowser = !fs.existsSync(CHROMIUM) && `${CHROMIUM} is missing (scripts/deps.sh installs Debian's chromium)`;
+
+// The live rate (per second) the page shows for a stage, or null before it has one.
+function stageRate(page, name) {
+  return page.evaluate((n) => {
+    const d = document.querySelector(`.stage[data-stage="${n}"] .rate`);
+    return d && d.dataset.rate !== '' ? Number(d.dataset.rate) : null;
+  }, name);
+}
+
+// Waits (polling the DOM) until every stage in names shows a rate above 0.
+async function waitRates(page, names) {
+  try {
+    await page.waitForFunction(
+      (ns) => ns.every((n) => {
+        const d = document.querySelector(`.stage[data-stage="${n}"] .rate`);
+        return d && d.dataset.rate !== '' && Number(d.dataset.rate) > 0;
+      }),
+      names,
+      { timeout: WAIT_MS, polling: 200 },
+    );
+  } catch (e) {
+    const shown = await page.evaluate(() => [...document.querySelectorAll('.stage')].map((s) => s.innerText.replace(/\n/g, ' | ')));
+    throw new Error(`no live rate above 0 for ${names.join(', ')} within ${WAIT_MS} ms; the page shows: ${JSON.stringify(shown)}`, { cause: e });
+  }
+}
+
+async function checkHttp(port, tier) {
+  const page = await get(port, '/status');
+  assert.equal(page.status, 200);
+  assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+  assert.match(page.text, /^<!DOCTYPE html>/);
+  assert.doesNotMatch(page.text, /(src|href)="https?:/, 'no external assets');
+  const js = await get(port, '/status.json');
+  assert.equal(js.status, 200);
+  assert.equal(js.headers['content-type'], 'application/json');
+  const s = JSON.parse(js.text);
+  assert.equal(s.tier, tier);
+  assert.equal(typeof s.ready.ready, 'boolean');
+  assert.ok(s.now >= s.started_at && s.started_at > 1e9, `now ${s.now}, started_at ${s.started_at}`);
+  assert.ok(Array.isArray(s.stages) && s.stages.length >= 2);
+  assert.ok(Array.isArray(s.errors));
+  assert.match(s.config, /effective configuration/);
+  return s;
+}
+
+for (const kafka of KAFKAS) {
+  test(`${kafkaLabel(kafka)}/status in headless Chromium: live rates, lag bars, masked config, errors`, { skip: noBrowser, timeout: 300000 }, async () => {
+    const { chromium } = require('playwright-core');
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await withStack({ kafka }, async ({ broker, ingest }) => {
+      let backend = await startGrpcBackend();
+      const proc = await startProcess({
+        sets: processSets(broker, backend, {
+          ...FAST_STATS,
+          'exporter.headers': `X-Api-Key=${SECRET}`,
+          'tail_sampling.decision_wait': '500ms',
+          'tail_sampling.policy.all.type': 'probabilistic',
+          'tail_sampling.policy.all.sampling_percentage': '100',
+        }),
+      });
+      const flow = startFlow(ingest, { intervalMs: 100, tag: 'status' });
+      let browser;
+      let procStopped = false;
+      try {
+        const ingestPort = await adminPortOf(ingest);
+        const procPort = await adminPortOf(proc);
+        const is = await checkHttp(ingestPort, 'ingest');
+        assert.deepEqual(is.stages.map((s) => s.name), ['receiver', 'Kafka producer']);
+        assert.equal(is.partitions, undefined);
+        const ps = await checkHttp(procPort, 'process');
+        assert.deepEqual(ps.stages.map((s) => s.name), ['Kafka consumer', 'filter', 'transform', 'tail sampling', 'exporter']);
+        assert.ok(Array.isArray(ps.partitions));
+        assert.ok(!ps.config.includes(SECRET), 'the secret is masked in status.json');
+        assert.match(ps.config, /^headers = \*\*\*\*$/m);
+
+        browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+        const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+
+        // kotel-process: rates through the pipeline, a lag bar per partition, ready.
+        await page.goto(`http://127.0.0.1:${procPort}/status`);
+        await waitRates(page, ['Kafka consumer', 'exporter']);
+        await page.waitForSelector('tr.partition .bar', { timeout: WAIT_MS });
+        assert.equal(await page.textContent('#ready'), 'ready');
+        assert.equal(await page.textContent('#tier'), `process ${ps.version}`);
+        const names = await page.$$eval('.stage h3', (hs) => hs.map((h) => h.textContent));
+        assert.deepEqual(names, ['Kafka consumer', 'filter', 'transform', 'tail sampling', 'exporter']);
+        assert.equal(await page.$$eval('.arrow', (a) => a.length), 4, 'an arrow between each two stages');
+        const parts = await page.$$eval('tr.partition', (rows) => rows.map((r) => r.textContent));
+        assert.ok(parts.some((t) => t.includes(broker.topics.traces)), `a lag bar of the traces topic: ${parts}`);
+        // The configuration, opened: the secret is masked, in the text and in the document.
+        await page.click('#config-details summary');
+        const body = await page.innerText('body');
+        assert.match(body, /headers = \*\*\*\*/);
+        assert.ok(!body.includes(SECRET), 'the secret is not in the page text');
+        assert.ok(!(await page.content()).includes(SECRET), 'the secret is not in the document');
+        await page.screenshot({ path: path.join(ARTIFACTS, 'status-process.png'), fullPage: true });
+
+        // kotel-ingest: the same page, its own stages and no partitions.
+        const ipage = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+        await ipage.goto(`http://127.0.0.1:${ingestPort}/status`);
+        await waitRates(ipage, ['receiver', 'Kafka producer']);
+        assert.equal(await ipage.textContent('#ready'), 'ready');
+        assert.ok(await ipage.$eval('#partitions-section', (s) => s.hidden), 'no partitions on ingest');
+        assert.ok(await ipage.$eval('#backlog-section', (s) => s.hidden), 'no backlog box without the key');
+        assert.ok((await stageRate(ipage, 'receiver')) > 0);
+        await ipage.screenshot({ path: path.join(ARTIFACTS, 'status-ingest.png'), fullPage: true });
+
+        // A backend outage: the exporter's retry warning in the list, the badge red.
+        const backendPort = backend.port;
+        await backend.stop();
+        await page.waitForFunction(
+          () => [...document.querySelectorAll('#errors li')].some((li) => /WARN export of \d+ \w+ \(\w+\) failed: .*retry/.test(li.textContent)),
+          null,
+          { timeout: WAIT_MS, polling: 200 },
+        );
+        await page.waitForFunction(() => document.querySelector('#ready').textContent === 'not ready', null, { timeout: WAIT_MS, polling: 200 });
+        assert.match(await page.getAttribute('#ready', 'title'), /backend .* not reachable/);
+        await page.screenshot({ path: path.join(ARTIFACTS, 'status-process-backend-down.png'), fullPage: true });
+        backend = await startGrpcBackend({ port: backendPort });
+        await page.waitForFunction(() => document.querySelector('#ready').textContent === 'ready', null, { timeout: WAIT_MS, polling: 200 });
+
+        // The tier gone: the page says since when it has not answered.
+        await flow.stop();
+        const ex = await proc.stop();
+        procStopped = true;
+        assert.equal(ex.code, 0, `kotel-process exit ${JSON.stringify(ex)}`);
+        await page.waitForFunction(() => /^not reachable since /.test(document.querySelector('#unreachable').textContent), null, { timeout: WAIT_MS, polling: 200 });
+        assert.ok(await page.isVisible('#unreachable'));
+      } catch (e) {
+        e.message += `\n--- kotel-process stderr (tail) ---\n${proc.log().slice(-4000)}`;
+        throw e;
+      } finally {
+        await flow.stop();
+        if (browser) await browser.close();
+        if (!procStopped) await proc.stop();
+        await backend.stop();
+      }
+    });
+  });
+}
