@@ -101,7 +101,7 @@ static void status_json(void *ctx, const struct kt_admin_req *req, struct kt_adm
     st = kt_status_stage(o, "Kafka producer", "messages", ps.messages_produced,
                          ps.messages_delivered, 0, ps.messages_failed);
     kt_status_gauge(st, "in flight", ps.messages_in_flight);
-    if (a->conf->spool.dir[0] != '\0')
+    if (a->conf->spool.dir != NULL && a->conf->spool.dir[0] != '\0')
         kt_status_stage(o, "spool", "messages", ps.messages_spooled, ps.messages_drained, 0, 0);
     kt_status_respond(resp, o);
 }

@@ -4,7 +4,8 @@
 // non-zero live rates for the receiver and Kafka producer (kotel-ingest) and the Kafka
 // consumer and exporter (kotel-process), a lag bar per partition, the readiness badge, the
 // effective configuration with a secret given by --set masked (the secret appears nowhere in
-// the page), a backend outage as a warning in the recent errors list and a red badge, and
+// the page), an oversized request head turning the receiver's box red, a backend outage as a
+// warning in the recent errors list and a red badge, and
 // "not reachable" once the tier is gone. Also plain HTTP: /status is text/html, /status.json
 // is application/json and parses.
 //
@@ -14,6 +15,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 
 const { REPO, withStack, adminPortOf } = require('./lib/procs');
@@ -55,6 +57,20 @@ async function waitRates(page, names) {
     const shown = await page.evaluate(() => [...document.querySelectorAll('.stage')].map((s) => s.innerText.replace(/\n/g, ' | ')));
     throw new Error(`no live rate above 0 for ${names.join(', ')} within ${WAIT_MS} ms; the page shows: ${JSON.stringify(shown)}`, { cause: e });
   }
+}
+
+// Sends one HTTP/1.1 request whose head is 100 KiB to url's host and port; resolves once the
+// server closed the connection.
+function oversizedHead(url) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: url.hostname, port: Number(url.port) }, () => {
+      sock.end(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(100 * 1024)}\r\n\r\n`);
+    });
+    sock.on('data', () => {});
+    sock.on('error', () => {}); // a reset is one way to be closed
+    sock.on('close', resolve);
+    sock.setTimeout(WAIT_MS, () => reject(new Error('the oversized request head was not closed')));
+  });
 }
 
 async function checkHttp(port, tier) {
@@ -137,6 +153,17 @@ for (const kafka of KAFKAS) {
         assert.ok(await ipage.$eval('#backlog-section', (s) => s.hidden), 'no backlog box without the key');
         assert.ok((await stageRate(ipage, 'receiver')) > 0);
         await ipage.screenshot({ path: path.join(ARTIFACTS, 'status-ingest.png'), fullPage: true });
+        // A request head over [receiver] max_header_bytes (64 KiB) is an error of the receiver:
+        // its box turns red for the reading that saw it.
+        await oversizedHead(new URL(ingest.httpUrl));
+        await ipage.waitForFunction(
+          () => {
+            const st = document.querySelector('.stage[data-stage="receiver"]');
+            return st && st.classList.contains('alert') && /^errors \d+ \(\+\d+\)$/.test(st.querySelector('.line.bad').textContent);
+          },
+          null,
+          { timeout: WAIT_MS, polling: 100 },
+        );
 
         // A backend outage: the exporter's retry warning in the list, the badge red.
         const backendPort = backend.port;
