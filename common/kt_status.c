@@ -65,9 +65,8 @@ json_t *kt_status_new(const char *tier, const char *not_ready,
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    json_t *ready = not_ready == NULL
-                        ? json_pack("{s:b}", "ready", 1)
-                        : json_pack("{s:b,s:s}", "ready", 0, "reason", not_ready);
+    json_t *ready = not_ready == NULL ? json_pack("{s:b}", "ready", 1)
+                                      : json_pack("{s:b,s:s}", "ready", 0, "reason", not_ready);
     /* "o" takes each value, and json_pack fails (freeing what it took) on a NULL one. */
     return json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o,s:o}", "tier", tier, "version", KT_VERSION,
                      "started_at", kt_prom_start_time(), "now",
@@ -78,10 +77,9 @@ json_t *kt_status_new(const char *tier, const char *not_ready,
 json_t *kt_status_stage(json_t *status, const char *name, const char *unit, uint64_t in,
                         uint64_t out, uint64_t refused, uint64_t errors)
 {
-    json_t *st = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:{},s:{}}", "name", name, "unit", unit,
-                           "in", (json_int_t)in, "out", (json_int_t)out, "refused",
-                           (json_int_t)refused, "errors", (json_int_t)errors, "counters",
-                           "gauges");
+    json_t *st = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:{},s:{}}", "name", name, "unit", unit, "in",
+                           (json_int_t)in, "out", (json_int_t)out, "refused", (json_int_t)refused,
+                           "errors", (json_int_t)errors, "counters", "gauges");
     if (st == NULL || json_array_append_new(json_object_get(status, "stages"), st) != 0)
         return NULL;
     return st;

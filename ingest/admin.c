@@ -87,10 +87,10 @@ static void status_json(void *ctx, const struct kt_admin_req *req, struct kt_adm
         ss.refused_max_connections + ss.refused_per_peer + ss.refused_no_descriptor;
     uint64_t conn_errors = ss.header_too_large + ss.h2_reset_floods + ss.h2_continuation_floods +
                            ss.h2_protocol_errors + ss.tls_handshake_failures;
-    json_t *st = kt_status_stage(
-        o, "receiver", "items", sv.items_received, sv.items_accepted,
-        sv.refused_over_limit + sv.refused_unauthenticated + ps.requests_refused + conn_refused,
-        conn_errors);
+    json_t *st = kt_status_stage(o, "receiver", "items", sv.items_received, sv.items_accepted,
+                                 sv.refused_over_limit + sv.refused_unauthenticated +
+                                     ps.requests_refused + conn_refused,
+                                 conn_errors);
     kt_status_count(st, "requests", sv.requests);
     kt_status_count(st, "items refused", sv.items_refused);
     kt_status_count(st, "refused: over a limit", sv.refused_over_limit);

@@ -62,8 +62,8 @@ static void status_json(void *ctx, const struct kt_admin_req *req, struct kt_adm
     json_t *o = kt_status_new("process", pipeline_not_ready(a->pipe, why, sizeof(why)),
                               &process_conf_schema, a->conf);
 
-    json_t *st = kt_status_stage(o, "Kafka consumer", "items", ps.items_in, ps.items_in, 0,
-                                 ps.poison);
+    json_t *st =
+        kt_status_stage(o, "Kafka consumer", "items", ps.items_in, ps.items_in, 0, ps.poison);
     kt_status_count(st, "messages", ps.messages);
     kt_status_count(st, "poison messages", ps.poison);
     kt_status_count(st, "dead-lettered", cs.dead_lettered);
@@ -75,8 +75,8 @@ static void status_json(void *ctx, const struct kt_admin_req *req, struct kt_adm
     if (ts != NULL) {
         struct tail_sampler_stats ss;
         tail_sampler_get_stats(ts, &ss);
-        st = kt_status_stage(o, "tail sampling", "traces", ss.sampled + ss.not_sampled,
-                             ss.sampled, 0, 0);
+        st = kt_status_stage(o, "tail sampling", "traces", ss.sampled + ss.not_sampled, ss.sampled,
+                             0, 0);
         kt_status_count(st, "sampled", ss.sampled);
         kt_status_count(st, "not sampled", ss.not_sampled);
         kt_status_gauge(st, "traces pending", ss.traces_held);

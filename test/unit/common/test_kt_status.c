@@ -101,8 +101,10 @@ static void test_json_holds_config_masked_errors_and_stages_in_order(void **stat
     assert_int_equal(json_integer_value(json_object_get(s0, "out")), 9);
     assert_int_equal(json_integer_value(json_object_get(s0, "refused")), 1);
     assert_int_equal(json_integer_value(json_object_get(s0, "errors")), 2);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(s0, "counters"), "messages")), 3);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(s0, "gauges"), "pending")), 4);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(s0, "counters"), "messages")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(s0, "gauges"), "pending")),
+                     4);
     assert_string_equal(json_string_value(json_object_get(json_array_get(stages, 1), "name")),
                         "exporter");
     json_decref(o);
