@@ -104,6 +104,8 @@ $(GEN_C): $(GEN_STAMP)
 # and need no file at run time. od is coreutils', present wherever the build runs; xxd is not
 # on a Debian base image. The fuzz build compiles it into build/fuzz/gen the same way.
 STATUS_PAGE := common/kt_status_page.html
+# Kept: the fuzz targets name it only through a pattern rule, which would make it intermediate.
+.PRECIOUS: %/gen/kt_status_page.c
 %/gen/kt_status_page.c: $(STATUS_PAGE)
 	@mkdir -p $(dir $@)
 	@{ echo '/* Generated from $(STATUS_PAGE) by make: edit that file instead. */'; \
