@@ -9,12 +9,16 @@
 // "not reachable" once the tier is gone. Also plain HTTP: /status is text/html, /status.json
 // is application/json and parses.
 //
-// Screenshots go to build/test-artifacts/status-{ingest,process,process-backend-down}.png
-// (build/ is ignored by git), for a person to look at after a run.
+// The boxes for keys no tier fills yet ("backlog", "replicas") are checked on the page as
+// kotel-ingest serves it, with a /status.json of the test's own.
+//
+// Screenshots go to build/test-artifacts/status-{ingest,process,process-backend-down,
+// backlog}.png (build/ is ignored by git), for a person to look at after a run.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
 
@@ -198,3 +202,52 @@ for (const kafka of KAFKAS) {
     });
   });
 }
+
+// The page kotel-ingest serves, with a /status.json of the test's own holding the keys kotel
+// adds later: the backlog box (behind, drain rate, ETA, state) and the replicas warning.
+test('/status draws the backlog box and the replicas warning when /status.json has them', { skip: noBrowser, timeout: 120000 }, async () => {
+  const { chromium } = require('playwright-core');
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await withStack({}, async ({ ingest }) => {
+    const html = (await get(await adminPortOf(ingest), '/status')).text;
+    const now = Date.now() / 1000;
+    const status = {
+      tier: 'process',
+      version: 'test',
+      started_at: now - 3725,
+      now,
+      ready: { ready: true },
+      stages: [{ name: 'Kafka consumer', unit: 'items', in: 10, out: 10, refused: 0, errors: 0, counters: {}, gauges: {} }],
+      partitions: [{ topic: 'otlp_spans', partition: 0, lag: 120000 }],
+      backlog: { lag: 120000, rate_per_s: 2000, eta_s: 60, state: 'draining' },
+      replicas: { warning: '2 replicas for 1 partition: 1 of them idle' },
+      errors: [],
+      config: '# test\n',
+    };
+    const srv = http.createServer((req, res) => {
+      if (req.url === '/status') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+      else if (req.url === '/status.json') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status));
+      else res.writeHead(404).end();
+    });
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 600 } });
+      await page.goto(`http://127.0.0.1:${srv.address().port}/status`);
+      await page.waitForSelector('#backlog-section:not([hidden])', { timeout: WAIT_MS });
+      assert.equal(await page.textContent('#backlog'), '120,000 messages behind · draining at 2,000 messages/s · ETA 1 min 0 s · draining');
+      assert.equal(await page.textContent('#replicas'), '2 replicas for 1 partition: 1 of them idle');
+      assert.ok(await page.isVisible('#replicas'));
+      assert.match(await page.textContent('#meta'), /^up 1 h 2 min/);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'status-backlog.png'), fullPage: true });
+      // Drained, with no ETA and no warning: the box says so and the warning goes.
+      status.backlog = { lag: 0, rate_per_s: 0, eta_s: null, state: 'drained' };
+      status.replicas = { warning: null };
+      await page.waitForFunction(() => /ETA unknown · drained$/.test(document.querySelector('#backlog').textContent), null, { timeout: WAIT_MS, polling: 200 });
+      assert.ok(!(await page.isVisible('#replicas')));
+    } finally {
+      await browser.close();
+      await new Promise((r) => srv.close(r));
+    }
+  });
+});
