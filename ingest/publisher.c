@@ -1391,4 +1391,5 @@ void publisher_metrics(const struct publisher *p, struct kt_buf *b)
 void publisher_get_stats(const struct publisher *p, struct publisher_stats *out)
 {
     *out = p->st;
+    out->messages_in_flight = (uint64_t)rd_kafka_outq_len(p->rk);
 }

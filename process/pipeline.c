@@ -1158,7 +1158,24 @@ void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out)
         out->items_in += st->items_in;
         out->items_filtered += st->items_filtered;
         out->items_exported += st->items_exported;
+        out->filter_errors += filter_errors(p->filter, (enum kt_signal)i);
+        out->transform_errors += transform_errors(p->transform, (enum kt_signal)i);
     }
+}
+
+const struct consumer *pipeline_consumer(const struct pipeline *p)
+{
+    return p->consumer;
+}
+
+const struct tail_sampler *pipeline_sampler(const struct pipeline *p)
+{
+    return p->sampler;
+}
+
+const struct exporter *pipeline_exporter(const struct pipeline *p)
+{
+    return p->exporter;
 }
 
 void pipeline_write_metrics(const struct pipeline *p, struct kt_buf *b)
