@@ -173,7 +173,7 @@ for (const kafka of KAFKAS) {
         const backendPort = backend.port;
         await backend.stop();
         await page.waitForFunction(
-          () => [...document.querySelectorAll('#errors li')].some((li) => /WARN export of \d+ \w+ \(\w+\) failed: .*retry/.test(li.textContent)),
+          () => [...document.querySelectorAll('#errors li')].some((li) => /WARN export of \d+ \w+ \(\w+\) from \S+ \[\d+\] offsets? .* failed: .*retry/.test(li.textContent)),
           null,
           { timeout: WAIT_MS, polling: 200 },
         );
