@@ -52,7 +52,8 @@ static void progress_line(const struct backlog *b, const struct backlog_sample *
         snprintf(line, cap,
                  "backlog: ~%" PRIu64 " messages behind on %" PRIu32 " partition%s (as of the "
                  "last fetch): consumption is paused by backpressure (the backend is slow or "
-                 "[kafka] max_pending_messages is reached), so there is no drain rate%s",
+                 "failing, or [kafka] max_pending_messages is reached), so there is no drain "
+                 "rate%s",
                  s->lag, s->partitions, pl, top);
     } else if (!b->have_rate) {
         snprintf(line, cap,

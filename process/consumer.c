@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "backlog.h"
 #include "dead_letter.h"
 #include "kt_kafka.h"
+#include "kt_kafka_probe.h"
 #include "kt_log.h"
 #include "kt_prom.h"
 #include "offsets.h"
@@ -46,6 +48,8 @@
 /* The group is described this long after the last rebalance event, so a burst of events
  * (eager revoke + assign, cooperative rounds) costs one request. */
 #define DESCRIBE_DELAY_S 1.0
+/* Kafka's API key of DescribeGroups, which DescribeConsumerGroups sends. */
+#define API_DESCRIBE_GROUPS 15
 /* Bound of one DescribeConsumerGroups request. */
 #define DESCRIBE_TIMEOUT_MS 10000
 /* A replica owning more than this many times the group's average, and at least
@@ -99,14 +103,15 @@ struct topic_watch {
 
 /* What the group description says about this replica (see describe_group). */
 struct replica {
-    ev_timer delay;      /* DESCRIBE_DELAY_S after the last rebalance event */
-    rd_kafka_queue_t *q; /* the results, served on the loop through the consumer's pipe */
-    bool in_flight;      /* a request is out; its result is awaited */
-    bool again;          /* a rebalance came while in flight: describe once more */
-    uint64_t asked_gen;  /* the rebalance count the request in flight was made for */
-    uint64_t logged_gen; /* the rebalance count the last warning was logged for, + 1 */
-    bool idle;           /* the last description gives this replica no partitions */
-    char reason[512];    /* "" or why this replica is idle or lopsided (for /readyz, /status) */
+    ev_timer delay;        /* DESCRIBE_DELAY_S after the last rebalance event */
+    rd_kafka_queue_t *q;   /* the results, served on the loop through the consumer's pipe */
+    bool in_flight;        /* a request is out; its result is awaited */
+    bool again;            /* a rebalance came while in flight: describe once more */
+    uint64_t asked_gen;    /* the rebalance count the request in flight was made for */
+    uint64_t logged_gen;   /* the rebalance count the last warning was logged for, + 1 */
+    bool idle;             /* the last description gives this replica no partitions */
+    atomic_bool supported; /* a broker advertised DescribeGroups (set on librdkafka's threads) */
+    char reason[512];      /* "" or why this replica is idle or lopsided (for /readyz, /status) */
     struct kt_log_limit rl;
 };
 
@@ -397,6 +402,11 @@ static void pause_all(struct consumer *c, bool pause)
 static void describe_group(struct consumer *c)
 {
     struct replica *r = &c->replica;
+    /* librdkafka 2.0.2 asked to describe a group on a cluster without DescribeGroups (the
+     * devbroker's mock cluster) reports "Required feature not supported by broker" and then
+     * its main thread waits on a lock forever: the consumer stops. Not asking is safe. */
+    if (!atomic_load(&r->supported))
+        return;
     if (r->in_flight) {
         r->again = true;
         return;
@@ -554,6 +564,22 @@ static void describe_result(struct consumer *c, rd_kafka_event_t *ev)
 out:
     if (r->again)
         describe_group(c);
+}
+
+/* Which APIs the brokers support is logged by librdkafka (debug context "feature", facility
+ * APIVERSION, see kt_kafka_probe.h) and nowhere else; the rest goes to the log as before.
+ * Called on librdkafka's threads. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (strcmp(fac, "APIVERSION") == 0) {
+        char broker[256];
+        int key = 0, max = 0;
+        struct consumer *c = rd_kafka_opaque(rk);
+        if (kt_kafka_apiv_parse(buf, broker, sizeof(broker), &key, &max) == KT_KAFKA_APIV_KEY &&
+            key == API_DESCRIBE_GROUPS && c != NULL)
+            atomic_store(&c->replica.supported, true);
+    }
+    kt_kafka_log_cb(rk, level, fac, buf);
 }
 
 static void poll_replica(struct consumer *c)
@@ -1147,7 +1173,17 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
         if (rc != 0)
             return rc;
     }
-    return kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
+    rc = kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
+    if (rc != 0)
+        return rc;
+    /* The ApiVersions answers (see log_cb) are logged under "feature" only; added to what
+     * the passthrough asked for. */
+    char debug[256] = "", merged[300];
+    size_t n = sizeof(debug);
+    if (rd_kafka_conf_get(kc, "debug", debug, &n) != RD_KAFKA_CONF_OK)
+        debug[0] = '\0';
+    snprintf(merged, sizeof(merged), "%s%sfeature", debug, debug[0] ? "," : "");
+    return kt_kafka_set(kc, "kafka", "rdkafka", "debug", merged, err);
 }
 
 static int check_conf(const struct process_conf *conf, const char *topics[KT_SIGNAL_COUNT],
@@ -1232,6 +1268,7 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     c->ctx = ctx;
     c->err_rl = c->dl_rl = c->store_rl = c->replica.rl =
         (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
+    atomic_init(&c->replica.supported, false);
     backlog_init(&c->backlog, conf->kafka.lag_report_threshold);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         c->watch.rl[s] = (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
@@ -1268,7 +1305,7 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
     rd_kafka_conf_set_error_cb(kc, error_cb);
     rd_kafka_conf_set_stats_cb(kc, stats_cb);
-    rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
+    rd_kafka_conf_set_log_cb(kc, log_cb);
     char errstr[512];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
     if (c->rk == NULL) {
