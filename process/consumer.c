@@ -48,6 +48,9 @@
 /* The group is described this long after the last rebalance event, so a burst of events
  * (eager revoke + assign, cooperative rounds) costs one request. */
 #define DESCRIBE_DELAY_S 1.0
+/* Descriptions asked for again after one rebalance event while the group is not stable yet
+ * (or does not list this member yet), DESCRIBE_DELAY_S apart. */
+#define DESCRIBE_RETRIES 30
 /* Kafka's API key of DescribeGroups, which DescribeConsumerGroups sends. */
 #define API_DESCRIBE_GROUPS 15
 /* Bound of one DescribeConsumerGroups request. */
@@ -107,6 +110,7 @@ struct replica {
     rd_kafka_queue_t *q;   /* the results, served on the loop through the consumer's pipe */
     bool in_flight;        /* a request is out; its result is awaited */
     bool again;            /* a rebalance came while in flight: describe once more */
+    unsigned retries;      /* since the last rebalance event (DESCRIBE_RETRIES) */
     uint64_t asked_gen;    /* the rebalance count the request in flight was made for */
     uint64_t logged_gen;   /* the rebalance count the last warning was logged for, + 1 */
     bool idle;             /* the last description gives this replica no partitions */
@@ -554,7 +558,8 @@ static void describe_result(struct consumer *c, rd_kafka_event_t *ev)
      * again once it has settled. */
     if (rd_kafka_ConsumerGroupDescription_state(gs[0]) != RD_KAFKA_CONSUMER_GROUP_STATE_STABLE ||
         !judge_replica(c, gs[0])) {
-        describe_soon(c);
+        if (++r->retries <= DESCRIBE_RETRIES)
+            describe_soon(c);
         goto out;
     }
     if (r->reason[0] != '\0' && r->logged_gen != r->asked_gen + 1) {
@@ -672,6 +677,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     c->st.rebalances++;
     /* The lag of another set of partitions compares with nothing before. */
     backlog_restart(&c->backlog);
+    c->replica.retries = 0;
     describe_soon(c);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         c->assigned = true;

@@ -16,7 +16,7 @@ const { startGrpcBackend } = require('./lib/backend');
 const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
 const { get, promtoolCheck, sample } = require('./lib/metrics');
 
-const PRELOAD = 4000;
+const PRELOAD = 3000;
 const THRESHOLD = 500;
 
 // Writes n OTLP/JSON trace messages (one span each) to topic, one kcat call.
@@ -159,6 +159,49 @@ for (const kafka of KAFKAS) {
         } finally {
           const results = [await a.stop()];
           if (b) results.push(await b.stop());
+          await backend.stop();
+          for (const e of results) assert.equal(e.code, 0, `kotel-process exit: ${JSON.stringify(e)}`);
+        }
+      });
+    },
+  );
+}
+
+for (const kafka of KAFKAS) {
+  test(
+    `${kafkaLabel(kafka)}replicas: under the range assignor one replica owns every partition of three one-partition topics and says so; the two idle ones name the assignor`,
+    {
+      timeout: 180000,
+      skip: kafka === 'devbroker' && 'the devbroker (librdkafka mock cluster) cannot describe a consumer group',
+    },
+    async () => {
+      await withStack({ kafka, broker: { partitions: 1 } }, async ({ broker }) => {
+        const backend = await startGrpcBackend();
+        const group = newGroup('lopsided');
+        // range assigns topic by topic: the first member in order gets partition 0 of each.
+        const sets = processSets(broker, backend, { 'kafka.group_id': group, 'kafka.group_rebalance_strategy': 'range' });
+        const reps = [];
+        try {
+          reps.push(await startProcess({ sets, name: 'replica-A' }));
+          await reps[0].waitLog(/assigned 3 partitions/, 60000, 'replica A assignment');
+          reps.push(await startProcess({ sets, name: 'replica-B' }));
+          reps.push(await startProcess({ sets, name: 'replica-C' }));
+          const topics = `topics ${broker.topics.traces}, ${broker.topics.metrics}, ${broker.topics.logs}`;
+          const lopsided = new RegExp(`WARN kafka: group "${group}" gives this replica 3 of the 3 partitions of ${topics}, over 2 times the average of 1\\.0 per member \\(its 2 peers have 0, 0\\)`);
+          const idle = new RegExp(`WARN kafka: group "${group}" assigned this replica no partitions: 3 members share 3 partitions of ${topics}; the assignor gave the others all of them`);
+          const res = await until('one lopsided replica and two idle ones', async () => {
+            const l = reps.filter((r) => lopsided.test(r.log()));
+            const i = reps.filter((r) => idle.test(r.log()));
+            return { ok: l.length === 1 && i.length === 2 && !i.includes(l[0]), why: `${l.length} lopsided, ${i.length} idle`, busy: l[0] };
+          }, 120000);
+          const readyz = await Promise.all(reps.map(async (r) => [r, await get(await adminPortOf(r), '/readyz')]));
+          for (const [r, answer] of readyz) {
+            if (r === res.busy) assert.equal(answer.status, 200, 'the lopsided replica works: ready');
+            else assert.match(JSON.parse(answer.text).reason, /3 members share 3 partitions/);
+          }
+        } finally {
+          const results = [];
+          for (const r of reps) results.push(await r.stop());
           await backend.stop();
           for (const e of results) assert.equal(e.code, 0, `kotel-process exit: ${JSON.stringify(e)}`);
         }
