@@ -37,6 +37,14 @@ static const struct kt_option process_options[] = {
      0,
      "Messages fetched but not finished before consumption pauses (not counting those the tail "
      "sampler holds: num_traces bounds those)."},
+    {"kafka", "lag_report_threshold", KT_OPT_UINT, "10000", OFF(kafka.lag_report_threshold), NULL,
+     0,
+     "Total lag (messages behind, over this replica's partitions) above which progress is logged "
+     "(0 = off).\n"
+     "Every 5 s while over it: messages behind, drain rate, ETA; once when it falls back under "
+     "it: the backlog is drained. 10000 is a few seconds of a busy topic: a replica that keeps "
+     "up stays under it, one that starts on a backlog (initial_offset = earliest, an outage) "
+     "reports. Needs librdkafka's statistics, which are then on also without [admin] endpoint."},
     KT_KAFKA_PASSTHROUGH_OPTIONS(struct process_conf),
 
     {"filter", "trace_conditions", KT_OPT_LIST, NULL, OFF(filter.trace_conditions), NULL,

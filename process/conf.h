@@ -51,6 +51,7 @@ struct process_conf {
         int group_rebalance_strategy;  /* enum process_rebalance */
         char *dead_letter_topic;       /* "" = none */
         uint64_t max_pending_messages; /* fetched but unfinished, before consumption pauses */
+        uint64_t lag_report_threshold; /* messages; 0: no backlog progress lines */
         struct kt_strlist rdkafka;
         struct kt_kafka_auth_conf auth;
     } kafka;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,10 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "backlog.h"
 #include "dead_letter.h"
 #include "kt_kafka.h"
+#include "kt_kafka_probe.h"
 #include "kt_log.h"
 #include "kt_prom.h"
 #include "offsets.h"
@@ -36,11 +39,26 @@
 #define MISSING_CHECK_MS "10000"
 /* Bound of one metadata request of the missing-topic watch. */
 #define MISSING_METADATA_MS 5000
-/* librdkafka's statistics, asked for only when the [admin] endpoint is on: the lag per
- * partition of /metrics and the partition counts of /readyz come from them. The high
- * watermark in them comes with fetch responses, so while backpressure pauses a partition its
- * lag is as of its last fetch. */
+/* librdkafka's statistics, asked for only when the [admin] endpoint is on or [kafka]
+ * lag_report_threshold is set: the lag per partition of /metrics, the backlog progress and the
+ * partition counts of /readyz come from them. The high watermark in them comes with fetch
+ * responses, so while backpressure pauses a partition its lag is as of its last fetch (the
+ * backlog says so rather than compute a rate from it). */
 #define STATS_INTERVAL_MS "5000"
+/* The group is described this long after the last rebalance event, so a burst of events
+ * (eager revoke + assign, cooperative rounds) costs one request. */
+#define DESCRIBE_DELAY_S 1.0
+/* Descriptions asked for again after one rebalance event while the group is not stable yet
+ * (or does not list this member yet), DESCRIBE_DELAY_S apart. */
+#define DESCRIBE_RETRIES 30
+/* Kafka's API key of DescribeGroups, which DescribeConsumerGroups sends. */
+#define API_DESCRIBE_GROUPS 15
+/* Bound of one DescribeConsumerGroups request. */
+#define DESCRIBE_TIMEOUT_MS 10000
+/* A replica owning more than this many times the group's average, and at least
+ * LOPSIDED_MIN_EXTRA partitions more than the least loaded member, is warned about. */
+#define LOPSIDED_FACTOR 2
+#define LOPSIDED_MIN_EXTRA 2
 
 /* The [kafka] key of each signal's topic, for messages. */
 static const char *const topic_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
@@ -86,6 +104,21 @@ struct topic_watch {
     struct kt_log_limit rl[KT_SIGNAL_COUNT];
 };
 
+/* What the group description says about this replica (see describe_group). */
+struct replica {
+    ev_timer delay;        /* DESCRIBE_DELAY_S after the last rebalance event */
+    rd_kafka_queue_t *q;   /* the results, served on the loop through the consumer's pipe */
+    bool in_flight;        /* a request is out; its result is awaited */
+    bool again;            /* a rebalance came while in flight: describe once more */
+    unsigned retries;      /* since the last rebalance event (DESCRIBE_RETRIES) */
+    uint64_t asked_gen;    /* the rebalance count the request in flight was made for */
+    uint64_t logged_gen;   /* the rebalance count the last warning was logged for, + 1 */
+    bool idle;             /* the last description gives this replica no partitions */
+    atomic_bool supported; /* a broker advertised DescribeGroups (set on librdkafka's threads) */
+    char reason[512];      /* "" or why this replica is idle or lopsided (for /readyz, /status) */
+    struct kt_log_limit rl;
+};
+
 struct consumer {
     const struct process_conf *conf;
     struct ev_loop *loop;
@@ -123,6 +156,10 @@ struct consumer {
     /* With statistics on: a handle on each topic, so that the statistics list its
      * partitions (and /readyz can count them) also while the group assigns none here. */
     rd_kafka_topic_t *stats_rkt[KT_SIGNAL_COUNT];
+    struct backlog backlog;
+    ev_tstamp paused_at; /* loop time consumption was last paused */
+    ev_tstamp stats_at;  /* loop time of the last statistics */
+    struct replica replica;
 };
 
 /* ---- partitions and handles ---- */
@@ -256,6 +293,14 @@ static void part_drop(struct consumer *c, struct part *p)
     c->slot_of[p->sig][p->partition] = 0;
 }
 
+static size_t count_assigned(const struct consumer *c, int sig)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_parts; i++)
+        n += c->parts[i].used && (sig < 0 || (int)c->parts[i].sig == sig);
+    return n;
+}
+
 /* ---- storing and committing ---- */
 
 static void store_dirty(struct consumer *c)
@@ -350,6 +395,208 @@ static void pause_all(struct consumer *c, bool pause)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* ---- the group's description ----
+ *
+ * Only the group's leader knows the other members and their assignments, so they are asked
+ * for with the admin API (DescribeConsumerGroups) a moment after each rebalance event here.
+ * The result arrives on replica.q, which wakes the loop through the consumer's pipe: nothing
+ * blocks the loop. A rebalance elsewhere in the group that leaves this replica's assignment
+ * unchanged (cooperative) brings no event here and no new description. */
+
+static void describe_group(struct consumer *c)
+{
+    struct replica *r = &c->replica;
+    /* librdkafka 2.0.2 asked to describe a group on a cluster without DescribeGroups (the
+     * devbroker's mock cluster) reports "Required feature not supported by broker" and then
+     * its main thread waits on a lock forever: the consumer stops. Not asking is safe. */
+    if (!atomic_load(&r->supported))
+        return;
+    if (r->in_flight) {
+        r->again = true;
+        return;
+    }
+    char errstr[256];
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(c->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    /* On failure the default timeout (socket.timeout.ms) applies: just slower to give up. */
+    if (o != NULL)
+        rd_kafka_AdminOptions_set_request_timeout(o, DESCRIBE_TIMEOUT_MS, errstr, sizeof(errstr));
+    const char *groups[1] = {c->conf->kafka.group_id};
+    r->asked_gen = c->st.rebalances;
+    r->in_flight = true;
+    r->again = false;
+    rd_kafka_DescribeConsumerGroups(c->rk, groups, 1, o, r->q);
+    if (o != NULL)
+        rd_kafka_AdminOptions_destroy(o);
+}
+
+static void describe_delay_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    describe_group(w->data);
+}
+
+/* (Re)starts the delay before the next description. */
+static void describe_soon(struct consumer *c)
+{
+    if (c->closing || c->replica.q == NULL)
+        return;
+    ev_timer_stop(c->loop, &c->replica.delay);
+    ev_timer_set(&c->replica.delay, DESCRIBE_DELAY_S, 0.);
+    ev_timer_start(c->loop, &c->replica.delay);
+}
+
+/* "a, b" from the subscribed topics. */
+static void topic_names(const struct consumer *c, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < KT_SIGNAL_COUNT && n < cap; i++)
+        if (c->topics[i] != NULL) {
+            int w = snprintf(buf + n, cap - n, "%s%s", n > 0 ? ", " : "", c->topics[i]);
+            n += w > 0 ? (size_t)w : 0;
+        }
+}
+
+/* Partitions of the subscribed topics in a member's assignment. */
+static int32_t member_partitions(const struct consumer *c, const rd_kafka_MemberDescription_t *m)
+{
+    const rd_kafka_MemberAssignment_t *a = rd_kafka_MemberDescription_assignment(m);
+    const rd_kafka_topic_partition_list_t *l = a ? rd_kafka_MemberAssignment_partitions(a) : NULL;
+    int32_t n = 0;
+    for (int i = 0; l != NULL && i < l->cnt; i++)
+        n += sig_of(c, l->elems[i].topic) >= 0;
+    return n;
+}
+
+/* Sets replica.reason (and .idle) from a stable group's description g; returns false when g
+ * does not list this member (it is still joining, or being replaced). */
+static bool judge_replica(struct consumer *c, const rd_kafka_ConsumerGroupDescription_t *g)
+{
+    struct replica *r = &c->replica;
+    char *me = rd_kafka_memberid(c->rk);
+    size_t members = rd_kafka_ConsumerGroupDescription_member_count(g);
+    int32_t mine = -1, total = 0, least = INT32_MAX;
+    char peers[160] = "";
+    size_t np = 0;
+    for (size_t i = 0; i < members; i++) {
+        const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(g, i);
+        int32_t n = member_partitions(c, m);
+        total += n;
+        const char *id = rd_kafka_MemberDescription_consumer_id(m);
+        if (me != NULL && id != NULL && strcmp(id, me) == 0) {
+            mine = n;
+            continue;
+        }
+        least = n < least ? n : least;
+        if (np < sizeof(peers)) {
+            int w = snprintf(peers + np, sizeof(peers) - np, "%s%" PRId32, np > 0 ? ", " : "", n);
+            np += w > 0 ? (size_t)w : 0;
+        }
+    }
+    if (me != NULL)
+        rd_kafka_mem_free(c->rk, me);
+    if (mine < 0)
+        return false;
+    /* Partitions nobody was given yet (just created) count too when the statistics know them. */
+    int32_t known = 0;
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        known += c->topic_partitions[i];
+    int32_t parts = known > total ? known : total;
+    char topics[320];
+    topic_names(c, topics, sizeof(topics));
+    const char *ps = parts == 1 ? "" : "s", *ts = strchr(topics, ',') ? "s" : "";
+    r->idle = mine == 0 && count_assigned(c, -1) == 0;
+    double avg = members > 0 ? (double)parts / (double)members : 0;
+    if (r->idle)
+        snprintf(r->reason, sizeof(r->reason),
+                 "group \"%s\" assigned this replica no partitions: %zu members share %" PRId32
+                 " partition%s of topic%s %s; %s",
+                 c->conf->kafka.group_id, members, parts, ps, ts, topics,
+                 (size_t)parts < members
+                     ? "replicas beyond the partition count stay idle (add partitions or run "
+                       "fewer replicas)"
+                     : "the assignor gave the others all of them (see [kafka] "
+                       "group_rebalance_strategy)");
+    else if (members >= 2 && mine > LOPSIDED_FACTOR * avg && mine >= least + LOPSIDED_MIN_EXTRA)
+        snprintf(r->reason, sizeof(r->reason),
+                 "group \"%s\" gives this replica %" PRId32 " of the %" PRId32
+                 " partition%s of topic%s %s, over %d times the average of %.1f per member "
+                 "(its %zu peers have %s); it drains its share of a backlog last (more "
+                 "partitions per topic, or [kafka] group_rebalance_strategy = roundrobin or "
+                 "cooperative-sticky with several topics, spread them better)",
+                 c->conf->kafka.group_id, mine, parts, ps, ts, topics, LOPSIDED_FACTOR, avg,
+                 members - 1, peers);
+    else
+        r->reason[0] = '\0';
+    return true;
+}
+
+static void describe_result(struct consumer *c, rd_kafka_event_t *ev)
+{
+    struct replica *r = &c->replica;
+    r->in_flight = false;
+    const rd_kafka_DescribeConsumerGroups_result_t *res =
+        rd_kafka_event_DescribeConsumerGroups_result(ev);
+    size_t n = 0;
+    const rd_kafka_ConsumerGroupDescription_t **gs =
+        res != NULL ? rd_kafka_DescribeConsumerGroups_result_groups(res, &n) : NULL;
+    const rd_kafka_error_t *ge = n == 1 ? rd_kafka_ConsumerGroupDescription_error(gs[0]) : NULL;
+    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR || n != 1 || ge != NULL) {
+        kt_log_limited(&r->rl, KT_LOG_WARN,
+                       "kafka: describing consumer group \"%s\" failed: %s; whether replicas "
+                       "sit idle or unevenly loaded is not known",
+                       c->conf->kafka.group_id,
+                       ge != NULL ? rd_kafka_error_string(ge)
+                       : rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR
+                           ? rd_kafka_event_error_string(ev)
+                           : "no description returned");
+        goto out;
+    }
+    /* While the group rebalances, the assignments listed are the old ones (or none): ask
+     * again once it has settled. */
+    if (rd_kafka_ConsumerGroupDescription_state(gs[0]) != RD_KAFKA_CONSUMER_GROUP_STATE_STABLE ||
+        !judge_replica(c, gs[0])) {
+        if (++r->retries <= DESCRIBE_RETRIES)
+            describe_soon(c);
+        goto out;
+    }
+    if (r->reason[0] != '\0' && r->logged_gen != r->asked_gen + 1) {
+        r->logged_gen = r->asked_gen + 1;
+        kt_warn("kafka: %s", r->reason);
+    }
+out:
+    if (r->again)
+        describe_group(c);
+}
+
+/* Which APIs the brokers support is logged by librdkafka (debug context "feature", facility
+ * APIVERSION, see kt_kafka_probe.h) and nowhere else; the rest goes to the log as before.
+ * Called on librdkafka's threads. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (strcmp(fac, "APIVERSION") == 0) {
+        char broker[256];
+        int key = 0, max = 0;
+        struct consumer *c = rd_kafka_opaque(rk);
+        if (kt_kafka_apiv_parse(buf, broker, sizeof(broker), &key, &max) == KT_KAFKA_APIV_KEY &&
+            key == API_DESCRIBE_GROUPS && c != NULL)
+            atomic_store(&c->replica.supported, true);
+    }
+    kt_kafka_log_cb(rk, level, fac, buf);
+}
+
+static void poll_replica(struct consumer *c)
+{
+    rd_kafka_event_t *ev;
+    while (c->replica.q != NULL && (ev = rd_kafka_queue_poll(c->replica.q, 0)) != NULL) {
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT)
+            describe_result(c, ev);
+        rd_kafka_event_destroy(ev);
+    }
+}
+
 /* ---- rebalancing ---- */
 
 static void revoke_parts(struct consumer *c, const rd_kafka_topic_partition_list_t *l, bool lost)
@@ -428,6 +675,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool coop =
         c->closing ? c->coop_conf : strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     c->st.rebalances++;
+    /* The lag of another set of partitions compares with nothing before. */
+    backlog_restart(&c->backlog);
+    c->replica.retries = 0;
+    describe_soon(c);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         c->assigned = true;
         kt_info("kafka: assigned %d partitions (%s)", l->cnt, coop ? "cooperative" : "eager");
@@ -644,6 +895,8 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
 static void poll_all(struct consumer *c)
 {
     c->more = dead_letter_poll(c->dl);
+    if (!c->closing)
+        poll_replica(c);
     int i;
     for (i = 0; i < POLL_BATCH && !c->closing; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
@@ -737,6 +990,36 @@ static int64_t stats_lag(const json_t *part)
     return lag;
 }
 
+/* The total lag of the partitions we own, for the backlog progress. */
+static void sample_backlog(struct consumer *c)
+{
+    ev_tstamp now = ev_now(c->loop);
+    struct backlog_sample s = {
+        .now = now,
+        /* Paused since before the previous statistics: no fetch refreshed the lag. */
+        .paused = c->paused && c->paused_at <= c->stats_at,
+        .top_partition = -1,
+    };
+    c->stats_at = now;
+    bool any = false;
+    for (size_t i = 0; i < c->n_parts; i++) {
+        const struct part *p = &c->parts[i];
+        if (!p->used || p->lag < 0)
+            continue;
+        any = true;
+        s.lag += (uint64_t)p->lag;
+        s.partitions += p->lag > 0;
+        if ((uint64_t)p->lag > s.top_lag) {
+            s.top_lag = (uint64_t)p->lag;
+            s.top_topic = c->topics[p->sig];
+            s.top_partition = p->partition;
+        }
+    }
+    char line[768];
+    if (any && backlog_sample(&c->backlog, &s, line, sizeof(line)))
+        kt_info("%s", line);
+}
+
 /* librdkafka's statistics (see STATS_INTERVAL_MS), served on the loop with the consumer
  * queue: the lag of the partitions we own and the partition count of each topic. */
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
@@ -769,6 +1052,7 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         c->topic_partitions[sig] = n;
     }
     json_decref(root);
+    sample_backlog(c);
     return 0; /* librdkafka frees json */
 }
 
@@ -829,10 +1113,12 @@ static struct kt_kafka_common kafka_common(const struct process_conf *conf)
     };
 }
 
-/* Statistics serve the [admin] endpoint only. */
+/* Statistics serve the [admin] endpoint and the backlog progress: with neither, a minimal
+ * configuration does not pay for them. */
 static bool stats_on(const struct process_conf *conf)
 {
-    return conf->admin.endpoint != NULL && conf->admin.endpoint[0] != '\0';
+    return (conf->admin.endpoint != NULL && conf->admin.endpoint[0] != '\0') ||
+           conf->kafka.lag_report_threshold > 0;
 }
 
 static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *kc,
@@ -888,12 +1174,22 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
             return rc;
     }
     if (stats_on(conf)) {
-        rc =
-            kt_kafka_set(kc, "admin", "endpoint", "statistics.interval.ms", STATS_INTERVAL_MS, err);
+        rc = kt_kafka_set(kc, "kafka", "lag_report_threshold", "statistics.interval.ms",
+                          STATS_INTERVAL_MS, err);
         if (rc != 0)
             return rc;
     }
-    return kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
+    rc = kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
+    if (rc != 0)
+        return rc;
+    /* The ApiVersions answers (see log_cb) are logged under "feature" only; added to what
+     * the passthrough asked for. */
+    char debug[256] = "", merged[300];
+    size_t n = sizeof(debug);
+    if (rd_kafka_conf_get(kc, "debug", debug, &n) != RD_KAFKA_CONF_OK)
+        debug[0] = '\0';
+    snprintf(merged, sizeof(merged), "%s%sfeature", debug, debug[0] ? "," : "");
+    return kt_kafka_set(kc, "kafka", "rdkafka", "debug", merged, err);
 }
 
 static int check_conf(const struct process_conf *conf, const char *topics[KT_SIGNAL_COUNT],
@@ -940,6 +1236,8 @@ static void consumer_free(struct consumer *c)
         for (int i = 0; i < KT_SIGNAL_COUNT; i++)
             if (c->stats_rkt[i] != NULL)
                 rd_kafka_topic_destroy(c->stats_rkt[i]);
+        if (c->replica.q != NULL)
+            rd_kafka_queue_destroy(c->replica.q);
         if (c->q != NULL)
             rd_kafka_queue_destroy(c->q);
         rd_kafka_destroy(c->rk);
@@ -974,7 +1272,10 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     c->on_msg = on_msg;
     c->on_revoke = on_revoke;
     c->ctx = ctx;
-    c->err_rl = c->dl_rl = c->store_rl = (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
+    c->err_rl = c->dl_rl = c->store_rl = c->replica.rl =
+        (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
+    atomic_init(&c->replica.supported, false);
+    backlog_init(&c->backlog, conf->kafka.lag_report_threshold);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         c->watch.rl[s] = (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
     c->coop_conf = conf->kafka.group_rebalance_strategy == PROCESS_REBALANCE_COOPERATIVE_STICKY;
@@ -982,6 +1283,8 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     c->pipe_rd = c->pipe_wr = -1;
     ev_timer_init(&c->kick, kick_cb, 0., 0.);
     c->kick.data = c;
+    ev_timer_init(&c->replica.delay, describe_delay_cb, 0., 0.);
+    c->replica.delay.data = c;
     pthread_mutex_init(&c->watch.mu, NULL);
     pthread_cond_init(&c->watch.cv, NULL);
     ev_async_init(&c->watch.wake, watch_wake_cb);
@@ -1008,7 +1311,7 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
     rd_kafka_conf_set_error_cb(kc, error_cb);
     rd_kafka_conf_set_stats_cb(kc, stats_cb);
-    rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
+    rd_kafka_conf_set_log_cb(kc, log_cb);
     char errstr[512];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
     if (c->rk == NULL) {
@@ -1021,6 +1324,10 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     rd_kafka_poll_set_consumer(c->rk);
     c->q = rd_kafka_queue_get_consumer(c->rk);
     rd_kafka_queue_io_event_enable(c->q, c->pipe_wr, "1", 1);
+    /* NULL (out of memory) only leaves the group undescribed. */
+    c->replica.q = rd_kafka_queue_new(c->rk);
+    if (c->replica.q != NULL)
+        rd_kafka_queue_io_event_enable(c->replica.q, c->pipe_wr, "1", 1);
 
     const struct dead_letter_owner owner = {
         .ctx = c,
@@ -1050,7 +1357,8 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
 
     if (stats_on(conf))
         for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-            /* NULL (out of memory) only leaves the partition count of /readyz unknown. */
+            /* NULL (out of memory) only leaves the partition count of /readyz and the
+             * replica description unknown. */
             if (topics[i] != NULL)
                 c->stats_rkt[i] = rd_kafka_topic_new(c->rk, topics[i], NULL);
 
@@ -1084,6 +1392,8 @@ void consumer_set_paused(struct consumer *c, bool paused)
     if (c->shutting_down || c->paused == paused)
         return;
     c->paused = paused;
+    if (paused)
+        c->paused_at = ev_now(c->loop);
     pause_all(c, paused);
 }
 
@@ -1097,6 +1407,8 @@ void consumer_begin_shutdown(struct consumer *c)
     if (c->shutting_down)
         return;
     c->shutting_down = true;
+    if (!c->paused)
+        c->paused_at = ev_now(c->loop);
     c->paused = true;
     pause_all(c, true);
 }
@@ -1104,14 +1416,6 @@ void consumer_begin_shutdown(struct consumer *c)
 void consumer_get_stats(const struct consumer *c, struct consumer_stats *out)
 {
     *out = c->st;
-}
-
-static size_t count_assigned(const struct consumer *c, int sig)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->n_parts; i++)
-        n += c->parts[i].used && (sig < 0 || (int)c->parts[i].sig == sig);
-    return n;
 }
 
 void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
@@ -1138,6 +1442,20 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
         snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%" PRId32 "\"",
                  kt_prom_label(c->topics[p->sig], topic, sizeof(topic)), p->partition);
         kt_prom_u64(b, "kotel_process_kafka_consumer_lag", labels, (uint64_t)p->lag);
+    }
+    struct backlog_view v;
+    backlog_get_view(&c->backlog, &v);
+    if (v.known) {
+        kt_prom_family(b, "kotel_process_backlog_messages", "gauge",
+                       "Messages behind over this replica's partitions (the sum of "
+                       "kotel_process_kafka_consumer_lag at the last statistics).");
+        kt_prom_u64(b, "kotel_process_backlog_messages", NULL, v.lag);
+    }
+    if (v.eta_s >= 0) {
+        kt_prom_family(b, "kotel_process_backlog_eta_seconds", "gauge",
+                       "Time until the backlog is drained at the smoothed rate its lag decreases; "
+                       "absent while unknown, growing, or paused by backpressure.");
+        kt_prom_f64(b, "kotel_process_backlog_eta_seconds", NULL, v.eta_s);
     }
     const struct {
         const char *name, *type, *help, *labels;
@@ -1180,6 +1498,19 @@ void consumer_each_lag(const struct consumer *c,
     }
 }
 
+void consumer_backlog(const struct consumer *c, struct backlog_view *out)
+{
+    backlog_get_view(&c->backlog, out);
+}
+
+void consumer_replica(const struct consumer *c, struct replica_view *out)
+{
+    /* An idle verdict is stale once partitions arrived; the next description follows. */
+    out->idle = c->replica.idle && count_assigned(c, -1) == 0;
+    snprintf(out->warning, sizeof(out->warning), "%s",
+             c->replica.idle && !out->idle ? "" : c->replica.reason);
+}
+
 const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
 {
     if (count_assigned(c, -1) > 0)
@@ -1202,6 +1533,10 @@ const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
     }
     if (!c->assigned) {
         snprintf(buf, cap, "no partitions assigned yet: joining consumer group \"%s\"", group);
+        return buf;
+    }
+    if (c->replica.idle) {
+        snprintf(buf, cap, "no partitions assigned: consumer %s", c->replica.reason);
         return buf;
     }
     int32_t total = 0;
@@ -1228,7 +1563,10 @@ int consumer_close(struct consumer *c)
     watch_stop(c);
     ev_io_stop(c->loop, &c->io);
     ev_timer_stop(c->loop, &c->kick);
+    ev_timer_stop(c->loop, &c->replica.delay);
     rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
+    if (c->replica.q != NULL)
+        rd_kafka_queue_io_event_enable(c->replica.q, -1, NULL, 0);
     /* From here on nothing is retried or scheduled on the loop. */
     c->closing = true;
     /* Acknowledged copies finish their sources before the last commit. */

@@ -24,6 +24,7 @@
 
 #include <ev.h>
 
+#include "backlog.h"
 #include "conf.h"
 #include "kt_buf.h"
 #include "kt_err.h"
@@ -112,8 +113,9 @@ int consumer_close(struct consumer *c);
 void consumer_get_stats(const struct consumer *c, struct consumer_stats *out);
 
 /* The consumer's families (Prometheus text, see kt_prom.h) appended to b: partitions
- * assigned, lag per partition (from librdkafka's statistics, which consumer_new asks for
- * when [admin] endpoint is set), pending messages, rebalances, commits, dead letters. */
+ * assigned, lag per partition and the backlog's total and ETA (from librdkafka's statistics,
+ * which consumer_new asks for when [admin] endpoint or [kafka] lag_report_threshold is set),
+ * pending messages, rebalances, commits, dead letters. */
 void consumer_write_metrics(const struct consumer *c, struct kt_buf *b);
 
 /* fn(ctx, topic, partition, lag) for each assigned partition whose lag (as in
@@ -122,8 +124,23 @@ void consumer_each_lag(const struct consumer *c,
                        void (*fn)(void *ctx, const char *topic, int32_t partition, int64_t lag),
                        void *ctx);
 
+/* The backlog progress (backlog.h): zeroes and state BACKLOG_BELOW_THRESHOLD until
+ * statistics arrive. */
+void consumer_backlog(const struct consumer *c, struct backlog_view *out);
+
+/* What the group's description (asked for a second after each rebalance event here) says
+ * about this replica's share of the partitions. */
+struct replica_view {
+    bool idle; /* the group gives this replica no partitions */
+    /* "" when the share is fair or not known; else why it is not, e.g. "group \"g\" assigned
+     * this replica no partitions: 2 members share 1 partition of topic otlp_spans; ..." */
+    char warning[512];
+};
+void consumer_replica(const struct consumer *c, struct replica_view *out);
+
 /* NULL while partitions are assigned; else why none are, written into buf (cap bytes): the
- * group is being joined, a topic is missing, or the group gives this member none. */
+ * group is being joined, a topic is missing, or the group gives this member none (with the
+ * member and partition counts once the group's description says them). */
 const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap);
 
 #endif

@@ -1228,6 +1228,16 @@ void pipeline_write_metrics(const struct pipeline *p, struct kt_buf *b)
     exporter_write_metrics(p->exporter, b);
 }
 
+void pipeline_backlog(const struct pipeline *p, struct backlog_view *out)
+{
+    consumer_backlog(p->consumer, out);
+}
+
+void pipeline_replica(const struct pipeline *p, struct replica_view *out)
+{
+    consumer_replica(p->consumer, out);
+}
+
 const char *pipeline_not_ready(struct pipeline *p, char *buf, size_t cap)
 {
     if (p->shutting_down) {

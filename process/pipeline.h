@@ -13,7 +13,9 @@
 
 #include <ev.h>
 
+#include "backlog.h"
 #include "conf.h"
+#include "consumer.h"
 #include "kt_buf.h"
 #include "kt_err.h"
 #include "kt_signal.h"
@@ -65,6 +67,11 @@ const struct exporter *pipeline_exporter(const struct pipeline *p);
 /* Every kotel-process family but build and process information (Prometheus text, see
  * kt_prom.h) appended to b: the pipeline's, the consumer's, the sampler's, the exporter's. */
 void pipeline_write_metrics(const struct pipeline *p, struct kt_buf *b);
+
+/* The backlog progress and this replica's share of the group, for /status: see
+ * consumer_backlog and consumer_replica. */
+void pipeline_backlog(const struct pipeline *p, struct backlog_view *out);
+void pipeline_replica(const struct pipeline *p, struct replica_view *out);
 
 /* NULL when ready (partitions assigned and the backend answering); else why not, written
  * into buf (cap bytes). */

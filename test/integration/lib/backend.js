@@ -24,6 +24,7 @@ class Recorder {
     this.requests = 0;
     this.refused = 0;
     this.refuseUntil = 0;
+    this.delayMs = 0;
     this.waiters = [];
   }
 
@@ -34,6 +35,11 @@ class Recorder {
   // Refuse every request for `ms` milliseconds from now.
   refuseFor(ms) {
     this.refuseUntil = Date.now() + ms;
+  }
+
+  // Answer each accepted request `ms` milliseconds late (a slow backend); 0 answers at once.
+  answerAfter(ms) {
+    this.delayMs = ms;
   }
 
   // Reject every request as invalid (permanent: INVALID_ARGUMENT / 400) until told otherwise.
@@ -144,7 +150,8 @@ async function startGrpcBackend({ tls = null, port: wantPort = 0 } = {}) {
           return cb({ code: grpc.status.INVALID_ARGUMENT, details: `cannot decode: ${e.message}` });
         }
         rec.record(signal, decoded, { metadata: call.metadata.getMap() });
-        cb(null, Buffer.alloc(0));
+        if (rec.delayMs > 0) setTimeout(() => cb(null, Buffer.alloc(0)), rec.delayMs);
+        else cb(null, Buffer.alloc(0));
       },
     });
   }

@@ -155,6 +155,18 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
     kt_buf_printf(b, "consumer families\n");
 }
 
+void consumer_backlog(const struct consumer *c, struct backlog_view *out)
+{
+    (void)c;
+    memset(out, 0, sizeof(*out));
+}
+
+void consumer_replica(const struct consumer *c, struct replica_view *out)
+{
+    (void)c;
+    memset(out, 0, sizeof(*out));
+}
+
 const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
 {
     (void)c;

@@ -1,0 +1,144 @@
+#include "backlog.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void backlog_init(struct backlog *b, uint64_t threshold)
+{
+    memset(b, 0, sizeof(*b));
+    b->threshold = threshold;
+    b->view.eta_s = -1;
+    b->view.state = BACKLOG_BELOW_THRESHOLD;
+}
+
+void backlog_restart(struct backlog *b)
+{
+    b->have_prev = false;
+}
+
+static void format_rate(double r, char *buf, size_t cap)
+{
+    snprintf(buf, cap, r >= 10 ? "%.0f" : "%.1f", r);
+}
+
+static void format_eta(double s, char *buf, size_t cap)
+{
+    if (s < 90)
+        snprintf(buf, cap, "~%.0f s", s);
+    else if (s < 90 * 60)
+        snprintf(buf, cap, "~%.0f min", s / 60);
+    else
+        snprintf(buf, cap, "~%.1f h", s / 3600);
+}
+
+/* " (most lag: topic [p] N)" or "" */
+static void format_top(const struct backlog_sample *s, char *buf, size_t cap)
+{
+    if (s->top_topic == NULL || s->top_lag == 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf, cap, " (most lag: %s [%" PRId32 "] %" PRIu64 ")", s->top_topic,
+                 s->top_partition, s->top_lag);
+}
+
+static void progress_line(const struct backlog *b, const struct backlog_sample *s, char *line,
+                          size_t cap)
+{
+    char top[320], rate[32], eta[32];
+    format_top(s, top, sizeof(top));
+    const char *pl = s->partitions == 1 ? "" : "s";
+    if (s->paused) {
+        snprintf(line, cap,
+                 "backlog: ~%" PRIu64 " messages behind on %" PRIu32 " partition%s (as of the "
+                 "last fetch): consumption is paused by backpressure (the backend is slow or "
+                 "failing, or [kafka] max_pending_messages is reached), so there is no drain "
+                 "rate%s",
+                 s->lag, s->partitions, pl, top);
+    } else if (!b->have_rate) {
+        snprintf(line, cap,
+                 "backlog: %" PRIu64 " messages behind on %" PRIu32
+                 " partition%s, drain rate not known yet%s",
+                 s->lag, s->partitions, pl, top);
+    } else if (b->rate <= 0) {
+        format_rate(-b->rate, rate, sizeof(rate));
+        snprintf(line, cap,
+                 "backlog: %" PRIu64 " messages behind on %" PRIu32
+                 " partition%s, not draining: lag grew by %s msg/s%s",
+                 s->lag, s->partitions, pl, rate, top);
+    } else {
+        format_rate(b->rate, rate, sizeof(rate));
+        format_eta(b->view.eta_s, eta, sizeof(eta));
+        snprintf(line, cap,
+                 "backlog: %" PRIu64 " messages behind on %" PRIu32
+                 " partition%s, draining at %s msg/s, ETA %s%s",
+                 s->lag, s->partitions, pl, rate, eta, top);
+    }
+}
+
+static void update_rate(struct backlog *b, const struct backlog_sample *s)
+{
+    if (s->paused) {
+        /* Neither this lag nor the next one (the first after fresh fetches) compares with
+         * what came before the pause. */
+        b->have_prev = false;
+        return;
+    }
+    double dt = s->now - b->prev_now;
+    if (b->have_prev && dt > 0) {
+        double inst = ((double)b->prev_lag - (double)s->lag) / dt;
+        if (!b->have_rate)
+            b->rate = inst;
+        else
+            /* An exponential moving average over irregular intervals: dt / (tau + dt) is
+             * 1 - e^(-dt/tau) to first order, and stays in (0, 1). */
+            b->rate += (inst - b->rate) * (dt / (BACKLOG_SMOOTH_S + dt));
+        b->have_rate = true;
+    }
+    if (!b->have_prev || dt > 0) {
+        b->have_prev = true;
+        b->prev_now = s->now;
+        b->prev_lag = s->lag;
+    }
+}
+
+bool backlog_sample(struct backlog *b, const struct backlog_sample *s, char *line, size_t cap)
+{
+    update_rate(b, s);
+    struct backlog_view *v = &b->view;
+    v->known = true;
+    v->lag = s->lag;
+    v->partitions = s->partitions;
+    v->paused = s->paused;
+    v->rate_per_s = b->have_rate ? b->rate : 0;
+    v->eta_s = b->have_rate && b->rate > 0 && !s->paused ? (double)s->lag / b->rate : -1;
+    if (b->threshold == 0)
+        return false;
+    if (s->lag > b->threshold) {
+        v->state = BACKLOG_DRAINING;
+        if (b->reported && s->now - b->last_report < BACKLOG_REPORT_S)
+            return false;
+        b->reported = true;
+        b->last_report = s->now;
+        progress_line(b, s, line, cap);
+        return true;
+    }
+    if (v->state != BACKLOG_DRAINING)
+        return false;
+    v->state = BACKLOG_DRAINED;
+    b->reported = false;
+    snprintf(line, cap,
+             "backlog drained: %" PRIu64 " messages behind on %" PRIu32
+             " partition%s ([kafka] lag_report_threshold %" PRIu64
+             "); if [kafka] initial_offset = earliest was set for the first start, switching it "
+             "to latest is now safe: committed offsets take precedence either way, and "
+             "initial_offset only applies to a partition without one (added later, or its "
+             "committed offset deleted by retention)",
+             s->lag, s->partitions, s->partitions == 1 ? "" : "s", b->threshold);
+    return true;
+}
+
+void backlog_get_view(const struct backlog *b, struct backlog_view *out)
+{
+    *out = b->view;
+}

@@ -1,0 +1,85 @@
+/* backlog: progress of draining a consumer backlog, for the operator who started a group at
+ * [kafka] initial_offset = earliest and waits for it to catch up.
+ *
+ * Fed with samples of the total lag (messages after the offsets stored for commit, summed
+ * over the partitions this replica owns), it keeps a smoothed drain rate and an ETA, and says
+ * when a progress line is due (every BACKLOG_REPORT_S while the lag is over the threshold)
+ * and when the backlog has drained (once, on falling to the threshold after being over it).
+ *
+ * The rate is the decrease of the lag, not the consume rate: producers keep writing while the
+ * backlog drains, and the time to catch up is lag / (consumed - produced), which is exactly
+ * the lag's rate of decrease. A lag that grows is reported as such, with no ETA.
+ *
+ * Pure arithmetic on the caller's clock (seconds) and text, no I/O: the consumer logs the
+ * lines it is handed. */
+#ifndef PROCESS_BACKLOG_H
+#define PROCESS_BACKLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Seconds between two progress lines. librdkafka's statistics (the source of the samples)
+ * arrive every 5 s; a little slack keeps a late sample from skipping a report. */
+#define BACKLOG_REPORT_S 4.5
+/* Time constant of the drain rate's exponential smoothing, seconds: long enough that one
+ * slow export does not swing the ETA, short enough to follow a backend that got faster. */
+#define BACKLOG_SMOOTH_S 30.0
+
+enum backlog_state {
+    BACKLOG_BELOW_THRESHOLD, /* never over the threshold (or reporting is off) */
+    BACKLOG_DRAINING,        /* over the threshold */
+    BACKLOG_DRAINED          /* was over it, now at or under it */
+};
+
+/* What /status shows. */
+struct backlog_view {
+    uint64_t lag;        /* messages behind, from the last sample (0 before any) */
+    uint32_t partitions; /* of those, partitions with lag > 0 */
+    double rate_per_s;   /* smoothed decrease of the lag; negative: it grows; 0 before known */
+    double eta_s;        /* seconds until the lag is drained; negative: unknown or growing */
+    bool paused;         /* the last sample was taken while backpressure paused fetching */
+    bool known;          /* a sample arrived */
+    enum backlog_state state;
+};
+
+/* One sample: the lag of this replica's partitions at time now. */
+struct backlog_sample {
+    double now;          /* seconds, any clock that does not go back */
+    uint64_t lag;        /* sum over the owned partitions whose lag is known */
+    uint32_t partitions; /* partitions with lag > 0 */
+    /* Fetching was paused by backpressure through the whole interval since the previous
+     * sample: the high watermarks come with fetch responses, so the lag is as of the last
+     * fetch and its change says nothing about draining. */
+    bool paused;
+    const char *top_topic; /* borrowed: the partition with the most lag (NULL: none) */
+    int32_t top_partition;
+    uint64_t top_lag;
+};
+
+struct backlog {
+    uint64_t threshold; /* 0: no lines and state stays BELOW_THRESHOLD */
+    bool have_prev;     /* prev_* hold a sample the next rate may be taken against */
+    double prev_now;
+    uint64_t prev_lag;
+    bool have_rate;
+    double rate; /* smoothed, messages per second the lag decreases */
+    double last_report;
+    bool reported; /* last_report is set */
+    struct backlog_view view;
+};
+
+void backlog_init(struct backlog *b, uint64_t threshold);
+
+/* The set of partitions changed (a rebalance): the next sample's lag is not comparable with
+ * the previous one, so no rate is taken across it. The smoothed rate is kept. */
+void backlog_restart(struct backlog *b);
+
+/* Takes a sample. Returns true when a line is due, written into line (cap bytes): the
+ * progress line ("backlog: N messages behind on T partitions, draining at R msg/s, ETA ~M
+ * min (...)") or the drained line ("backlog drained: ..."). */
+bool backlog_sample(struct backlog *b, const struct backlog_sample *s, char *line, size_t cap);
+
+void backlog_get_view(const struct backlog *b, struct backlog_view *out);
+
+#endif

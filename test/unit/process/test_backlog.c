@@ -1,0 +1,225 @@
+/* backlog: the drain rate follows the lag's decrease, the ETA is lag / rate, a growing or
+ * paused lag gives no ETA, progress lines come every BACKLOG_REPORT_S while over the
+ * threshold, the drained line once on falling under it, and threshold 0 says nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../../process/backlog.h"
+
+static bool feed(struct backlog *b, double now, uint64_t lag, bool paused, char *line, size_t cap)
+{
+    struct backlog_sample s = {
+        .now = now,
+        .lag = lag,
+        .partitions = 3,
+        .paused = paused,
+        .top_topic = "otlp_spans",
+        .top_partition = 2,
+        .top_lag = lag / 2,
+    };
+    line[0] = '\0';
+    return backlog_sample(b, &s, line, cap);
+}
+
+static void test_steady_drain_gives_rate_and_eta(void **state)
+{
+    (void)state;
+    struct backlog b;
+    char line[1024];
+    struct backlog_view v;
+    backlog_init(&b, 1000);
+    /* First sample: over the threshold, no rate yet. */
+    assert_true(feed(&b, 100, 60000, false, line, sizeof(line)));
+    assert_non_null(strstr(line, "backlog: 60000 messages behind on 3 partitions"));
+    assert_non_null(strstr(line, "drain rate not known yet"));
+    assert_non_null(strstr(line, "(most lag: otlp_spans [2] 30000)"));
+    backlog_get_view(&b, &v);
+    assert_int_equal(v.state, BACKLOG_DRAINING);
+    assert_true(v.eta_s < 0);
+    /* 100 msg/s decrease, sampled every 5 s. */
+    uint64_t lag = 60000;
+    for (int i = 1; i <= 10; i++) {
+        lag -= 500;
+        assert_true(feed(&b, 100 + 5 * i, lag, false, line, sizeof(line)));
+    }
+    backlog_get_view(&b, &v);
+    assert_int_equal(v.lag, 55000);
+    assert_true(v.rate_per_s > 99.9 && v.rate_per_s < 100.1);
+    assert_true(v.eta_s > 549 && v.eta_s < 551);
+    assert_non_null(strstr(line, "draining at 100 msg/s, ETA ~9 min"));
+}
+
+static void test_rate_is_smoothed(void **state)
+{
+    (void)state;
+    struct backlog b;
+    char line[1024];
+    struct backlog_view v;
+    backlog_init(&b, 1000);
+    feed(&b, 0, 100000, false, line, sizeof(line));
+    feed(&b, 5, 99000, false, line, sizeof(line));  /* 200 msg/s */
+    feed(&b, 10, 99000, false, line, sizeof(line)); /* a stall of one interval */
+    backlog_get_view(&b, &v);
+    /* Moved toward 0 by dt / (tau + dt) = 5/35, not all the way. */
+    assert_true(v.rate_per_s > 171 && v.rate_per_s < 172);
+    assert_true(v.eta_s > 0);
+}
+
+static void test_growing_lag_has_no_eta(void **state)
+{
+    (void)state;
+    struct backlog b;
+    char line[1024];
+    struct backlog_view v;
+    backlog_init(&b, 1000);
+    feed(&b, 0, 5000, false, line, sizeof(line));
+    assert_true(feed(&b, 5, 5250, false, line, sizeof(line)));
+    assert_non_null(strstr(line, "backlog: 5250 messages behind on 3 partitions, not draining: "
+                                 "lag grew by 50 msg/s"));
+    assert_null(strstr(line, "ETA"));
+    backlog_get_view(&b, &v);
+    assert_true(v.rate_per_s < 0);
+    assert_true(v.eta_s < 0);
+    assert_int_equal(v.state, BACKLOG_DRAINING);
+}
+
+static void test_lines_every_report_interval(void **state)
+{
+    (void)state;
+    struct backlog b;
+    char line[1024];
+    backlog_init(&b, 10);
+    assert_true(feed(&b, 0, 1000, false, line, sizeof(line)));
+    assert_false(feed(&b, 1, 990, false, line, sizeof(line)));
+    assert_false(feed(&b, 4, 960, false, line, sizeof(line)));
+    /* A sample that arrives a little early (statistics every 5 s) still reports. */
+    assert_true(feed(&b, 4.6, 950, false, line, sizeof(line)));
+    assert_false(feed(&b, 5, 940, false, line, sizeof(line)));
+}
+
+static void test_drained_once_then_quiet(void **state)
+{
+    (void)state;
+    struct backlog b;
+    char line[1024];
+    struct backlog_view v;
+    backlog_init(&b, 1000);
+    assert_true(feed(&b, 0, 3000, false, line, sizeof(line)));
+    assert_true(feed(&b, 5, 1500, false, line, sizeof(line)));
+    assert_true(feed(&b, 10, 400, false, line, sizeof(line)));
+    assert_non_null(strstr(line, "backlog drained: 400 messages behind on 3 partitions"));
+    assert_non_null(strstr(line, "lag_report_threshold 1000"));
+    assert_non_null(strstr(line, "switching it to latest is now safe"));
+    backlog_get_view(&b, &v);
+    assert_int_equal(v.state, BACKLOG_DRAINED);
+    assert_false(feed(&b, 15, 0, false, line, sizeof(line)));
+    assert_false(feed(&b, 20, 1000, false, line, sizeof(line))); /* at the threshold: under */
+    backlog_get_view(&b, &v);
+    assert_int_equal(v.state, BACKLOG_DRAINED);
+    /* Over again: progress lines come back at once, and a second drained line later. */
+    assert_true(feed(&b, 21, 5000, false, line, sizeof(line)));
+    assert_non_null(strstr(line, "backlog: 5000 messages behind"));
+    assert_true(feed(&b, 30, 10, false, line, sizeof(line)));
+    assert_non_null(strstr(line, "backlog drained"));
+}
+
+static void test_never_over_says_nothing(void **state)
+{
+    (void)state;
+    struct backlog b;
+    char line[1024];
+    struct backlog_view v;
+    backlog_init(&b, 1000);
+    for (int i = 0; i < 5; i++)
+        assert_false(feed(&b, 5 * i, 900 - 100 * (uint64_t)i, false, line, sizeof(line)));
+    backlog_get_view(&b, &v);
+    assert_int_equal(v.state, BACKLOG_BELOW_THRESHOLD);
+    assert_true(v.known);
+    assert_int_equal(v.lag, 500);
+    assert_true(v.rate_per_s > 19.9 && v.rate_per_s < 20.1);
+}
+
+static void test_threshold_zero_is_off(void **state)
+{
+    (void)state;
+    struct backlog b;
+    char line[1024];
+    struct backlog_view v;
+    backlog_init(&b, 0);
+    assert_false(feed(&b, 0, 1000000, false, line, sizeof(line)));
+    assert_false(feed(&b, 5, 500000, false, line, sizeof(line)));
+    assert_false(feed(&b, 10, 0, false, line, sizeof(line)));
+    backlog_get_view(&b, &v);
+    assert_int_equal(v.state, BACKLOG_BELOW_THRESHOLD);
+    /* The numbers are still kept for /status and /metrics. */
+    assert_int_equal(v.lag, 0);
+    assert_true(v.rate_per_s > 0);
+}
+
+static void test_paused_gives_no_rate(void **state)
+{
+    (void)state;
+    struct backlog b;
+    char line[1024];
+    struct backlog_view v;
+    backlog_init(&b, 100);
+    feed(&b, 0, 10000, false, line, sizeof(line));
+    feed(&b, 5, 9000, false, line, sizeof(line)); /* 200 msg/s */
+    /* Paused: the stale high watermark makes the lag look like it drains fast. */
+    assert_true(feed(&b, 10, 2000, true, line, sizeof(line)));
+    assert_non_null(strstr(line, "~2000 messages behind on 3 partitions (as of the last fetch)"));
+    assert_non_null(strstr(line, "paused by backpressure"));
+    assert_null(strstr(line, "ETA"));
+    backlog_get_view(&b, &v);
+    assert_true(v.paused);
+    assert_true(v.eta_s < 0);
+    assert_true(v.rate_per_s > 199.9 && v.rate_per_s < 200.1);
+    /* Resumed: the first fresh lag (jumped up to the real one) is a new reference, not a
+     * rate; the next one is. */
+    assert_true(feed(&b, 15, 9500, false, line, sizeof(line)));
+    backlog_get_view(&b, &v);
+    assert_true(v.rate_per_s > 199.9 && v.rate_per_s < 200.1);
+    assert_true(v.eta_s > 47 && v.eta_s < 48);
+    assert_true(feed(&b, 20, 8500, false, line, sizeof(line)));
+    backlog_get_view(&b, &v);
+    assert_true(v.rate_per_s > 199.9 && v.rate_per_s < 200.1);
+}
+
+static void test_restart_skips_the_jump(void **state)
+{
+    (void)state;
+    struct backlog b;
+    char line[1024];
+    struct backlog_view v;
+    backlog_init(&b, 100);
+    feed(&b, 0, 10000, false, line, sizeof(line));
+    feed(&b, 5, 9500, false, line, sizeof(line)); /* 100 msg/s */
+    backlog_restart(&b);                          /* a rebalance took half the partitions */
+    feed(&b, 10, 4000, false, line, sizeof(line));
+    backlog_get_view(&b, &v);
+    assert_true(v.rate_per_s > 99.9 && v.rate_per_s < 100.1);
+    assert_true(v.eta_s > 39.9 && v.eta_s < 40.1);
+    assert_non_null(strstr(line, "ETA ~40 s"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_steady_drain_gives_rate_and_eta),
+        cmocka_unit_test(test_rate_is_smoothed),
+        cmocka_unit_test(test_growing_lag_has_no_eta),
+        cmocka_unit_test(test_lines_every_report_interval),
+        cmocka_unit_test(test_drained_once_then_quiet),
+        cmocka_unit_test(test_never_over_says_nothing),
+        cmocka_unit_test(test_threshold_zero_is_off),
+        cmocka_unit_test(test_paused_gives_no_rate),
+        cmocka_unit_test(test_restart_skips_the_jump),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
