@@ -100,6 +100,27 @@ $(GEN_STAMP): $(PROTOS)
 
 $(GEN_C): $(GEN_STAMP)
 
+# The /status page (common/kt_status.c serves it) as a byte array, so the binaries carry it
+# and need no file at run time. od is coreutils', present wherever the build runs; xxd is not
+# on a Debian base image. The fuzz build compiles it into build/fuzz/gen the same way.
+STATUS_PAGE := common/kt_status_page.html
+# Kept: the fuzz targets name it only through a pattern rule, which would make it intermediate.
+.PRECIOUS: %/gen/kt_status_page.c
+%/gen/kt_status_page.c: $(STATUS_PAGE)
+	@mkdir -p $(dir $@)
+	@{ echo '/* Generated from $(STATUS_PAGE) by make: edit that file instead. */'; \
+	   echo '#include <stddef.h>'; \
+	   echo 'extern const unsigned char kt_status_page_html[];'; \
+	   echo 'extern const size_t kt_status_page_html_len;'; \
+	   echo 'const unsigned char kt_status_page_html[] = {'; \
+	   od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	   echo '};'; \
+	   echo 'const size_t kt_status_page_html_len = sizeof(kt_status_page_html);'; } >$@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/gen/kt_status_page.o: $(BUILD)/gen/kt_status_page.c $(FLAGS_STAMP)
+	$(CC) $(KT_CPPFLAGS) $(CPPFLAGS) $(KT_BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
 $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(FLAGS_STAMP)
 	$(CC) $(KT_CPPFLAGS) $(CPPFLAGS) $(KT_BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -114,7 +135,7 @@ $(FLAGS_STAMP): FORCE
 	@echo '$(call shell_quote,$(COMPILE))' | cmp -s - $@ || echo '$(call shell_quote,$(COMPILE))' >$@
 FORCE:
 
-$(COMMON_LIB): $(call obj,$(COMMON_SRC)) $(GEN_O)
+$(COMMON_LIB): $(call obj,$(COMMON_SRC)) $(GEN_O) $(BUILD)/gen/kt_status_page.o
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -244,9 +265,10 @@ FUZZ_EXTRA_fuzz_http2 := $(FUZZ_SRV) ingest/http2.c
 build/fuzz/fuzz_http2: $(FUZZ_EXTRA_fuzz_http2) $(FUZZ_SRV_H)
 FUZZ_EXTRA_fuzz_tls_conn := $(FUZZ_SRV) ingest/http1.c ingest/http2.c
 build/fuzz/fuzz_tls_conn: $(FUZZ_EXTRA_fuzz_tls_conn) $(FUZZ_SRV_H)
-build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) $(FUZZ_GEN_STAMP)
+build/fuzz/%: test/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) $(FUZZ_GEN_STAMP) \
+              build/fuzz/gen/kt_status_page.c
 	clang $(FUZZ_KT_CPPFLAGS) $(CPPFLAGS) $(FUZZ_KT_CFLAGS) $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $< \
-	  $(COMMON_SRC) $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) \
+	  $(COMMON_SRC) build/fuzz/gen/kt_status_page.c $(FUZZ_EXTRA_$*) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS)) \
 	  $(KT_LDLIBS) $(LDLIBS)
 
 FUZZ_SECONDS ?=

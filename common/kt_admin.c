@@ -56,6 +56,7 @@ static const char *reason(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Status";
     }
@@ -308,8 +309,8 @@ int kt_admin_new(struct ev_loop *loop, const char *endpoint, const char *what,
     return 0;
 }
 
-int kt_admin_serve(struct ev_loop *loop, const char *endpoint, kt_admin_fn metrics,
-                   kt_admin_fn readyz, void *ctx, struct kt_admin **out, struct kt_err *err)
+int kt_admin_serve(struct ev_loop *loop, const char *endpoint, const struct kt_admin_pages *pages,
+                   void *ctx, struct kt_admin **out, struct kt_err *err)
 {
     *out = NULL;
     if (endpoint == NULL || endpoint[0] == '\0')
@@ -318,12 +319,14 @@ int kt_admin_serve(struct ev_loop *loop, const char *endpoint, kt_admin_fn metri
     int rc = kt_admin_new(loop, endpoint, "[admin] endpoint", &a, err);
     if (rc != 0)
         return rc;
-    if (kt_admin_route(a, "/metrics", metrics, ctx) != 0 ||
-        kt_admin_route(a, "/readyz", readyz, ctx) != 0) {
+    if (kt_admin_route(a, "/metrics", pages->metrics, ctx) != 0 ||
+        kt_admin_route(a, "/readyz", pages->readyz, ctx) != 0 ||
+        kt_admin_route(a, "/status", pages->status, ctx) != 0 ||
+        kt_admin_route(a, "/status.json", pages->status_json, ctx) != 0) {
         kt_admin_free(a);
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     }
-    kt_info("admin: /metrics, /healthz and /readyz on %s (port %d)", endpoint, a->port);
+    kt_info("admin: /metrics, /healthz, /readyz and /status on %s (port %d)", endpoint, a->port);
     *out = a;
     return 0;
 }

@@ -25,8 +25,9 @@ struct kt_admin;
 /* clang-format off */
 #define KT_ADMIN_OPTION(T, default_endpoint)                                                       \
     {"admin", "endpoint", KT_OPT_STRING, default_endpoint, offsetof(T, admin.endpoint), NULL, 0, \
-     "Where /metrics (Prometheus), /healthz and /readyz are served (host:port; port 0: any "      \
-     "free one, logged at start); empty: nowhere."}
+     "Where /metrics (Prometheus), /healthz, /readyz and /status (a live page for people, its "  \
+     "data at /status.json) are served (host:port; port 0: any free one, logged at start); "     \
+     "empty: nowhere."}
 /* clang-format on */
 
 /* What a handler sees of a request (borrowed for the call). */
@@ -55,11 +56,19 @@ void kt_admin_free(struct kt_admin *a);
 /* The port it listens on. */
 int kt_admin_port(const struct kt_admin *a);
 
-/* A tier's [admin] endpoint: kt_admin_new on endpoint with /metrics served by metrics and
- * /readyz by readyz (both with ctx, borrowed), logged once it listens. An empty or NULL
- * endpoint serves nothing: 0 with *out NULL. Errors name "[admin] endpoint". */
-int kt_admin_serve(struct ev_loop *loop, const char *endpoint, kt_admin_fn metrics,
-                   kt_admin_fn readyz, void *ctx, struct kt_admin **out, struct kt_err *err);
+/* A tier's pages: each called with the tier's ctx. */
+struct kt_admin_pages {
+    kt_admin_fn metrics;     /* /metrics */
+    kt_admin_fn readyz;      /* /readyz */
+    kt_admin_fn status;      /* /status: kt_status_page (kt_status.h) */
+    kt_admin_fn status_json; /* /status.json (kt_status.h) */
+};
+
+/* A tier's [admin] endpoint: kt_admin_new on endpoint with pages served with ctx (borrowed),
+ * logged once it listens. An empty or NULL endpoint serves nothing: 0 with *out NULL. Errors
+ * name "[admin] endpoint". */
+int kt_admin_serve(struct ev_loop *loop, const char *endpoint, const struct kt_admin_pages *pages,
+                   void *ctx, struct kt_admin **out, struct kt_err *err);
 
 /* A readiness answer: 200 {"ready":true} when why is NULL, else 503
  * {"ready":false,"reason":why} (JSON-escaped). */

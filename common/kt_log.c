@@ -1,6 +1,7 @@
 #include "kt_log.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,13 @@
 
 static enum kt_log_level min_level = KT_LOG_INFO;
 static enum kt_log_format format = KT_LOG_TEXT;
+
+/* The ring behind kt_log_recent: n_recent lines written so far, the newest at
+ * (n_recent - 1) % KT_LOG_RECENT. Threads log (the spool's, librdkafka's callbacks), hence
+ * the lock; it is held only to copy a line in or out. */
+static struct kt_log_line recent[KT_LOG_RECENT];
+static uint64_t n_recent;
+static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void kt_log_set_level(enum kt_log_level l)
 {
@@ -58,6 +66,42 @@ static void json_escape(const char *msg, char *out, size_t cap)
     out[o] = '\0';
 }
 
+/* Keeps a warning or error line for kt_log_recent: cut to fit on a character boundary, and
+ * with '?' for the bytes of a message that is not UTF-8, so that /status.json can carry it. */
+static void recent_add(const char *ts, enum kt_log_level l, const char *msg)
+{
+    struct kt_log_line line = {.level = l};
+    snprintf(line.at, sizeof(line.at), "%s", ts);
+    size_t n = strlen(msg);
+    if (n >= sizeof(line.text)) {
+        n = sizeof(line.text) - 1;
+        while (n > 0 && ((unsigned char)msg[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memcpy(line.text, msg, n);
+    line.text[n] = '\0';
+    if (!kt_utf8_valid((const uint8_t *)line.text, n)) {
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)line.text[i] >= 0x80)
+                line.text[i] = '?';
+    }
+    pthread_mutex_lock(&recent_lock);
+    recent[n_recent % KT_LOG_RECENT] = line;
+    n_recent++;
+    pthread_mutex_unlock(&recent_lock);
+}
+
+size_t kt_log_recent(struct kt_log_line *out, size_t cap)
+{
+    pthread_mutex_lock(&recent_lock);
+    uint64_t have = n_recent < KT_LOG_RECENT ? n_recent : KT_LOG_RECENT;
+    size_t n = have < cap ? (size_t)have : cap;
+    for (size_t i = 0; i < n; i++)
+        out[i] = recent[(n_recent - n + i) % KT_LOG_RECENT];
+    pthread_mutex_unlock(&recent_lock);
+    return n;
+}
+
 void kt_log(enum kt_log_level l, const char *fmt, ...)
 {
     static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
@@ -86,6 +130,8 @@ void kt_log(enum kt_log_level l, const char *fmt, ...)
     } else {
         fprintf(stderr, "%s %s %s\n", ts, names[l], msg);
     }
+    if (l >= KT_LOG_WARN)
+        recent_add(ts, l, msg);
 }
 
 bool kt_log_limit_take(struct kt_log_limit *l, double now, uint64_t *suppressed)

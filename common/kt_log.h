@@ -1,9 +1,11 @@
 /* kt_log: leveled, single-line log records on stderr (text or JSON, kt_log_set_format),
- * and rate-limited lines for error paths that can repeat without bound. */
+ * rate-limited lines for error paths that can repeat without bound, and the most recent
+ * warnings and errors kept for the /status page (kt_log_recent). */
 #ifndef KT_LOG_H
 #define KT_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum kt_log_level { KT_LOG_DEBUG = 0, KT_LOG_INFO = 1, KT_LOG_WARN = 2, KT_LOG_ERROR = 3 };
@@ -61,5 +63,19 @@ bool kt_log_limit_take(struct kt_log_limit *l, double now, uint64_t *suppressed)
  * the limiter. Returns true when the line was written. */
 bool kt_log_limited(struct kt_log_limit *l, enum kt_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The most recent warning and error lines kotel wrote (after the level filter and rate
+ * limiting: exactly what went to stderr), kept for /status. They are what was logged, so
+ * already free of secrets. */
+#define KT_LOG_RECENT 50
+#define KT_LOG_RECENT_TEXT 512 /* bytes kept of a message, its NUL included */
+struct kt_log_line {
+    char at[64]; /* "2026-11-22T11:35:03.123Z", as in the log line */
+    enum kt_log_level level;
+    char text[KT_LOG_RECENT_TEXT]; /* cut at a UTF-8 character boundary */
+};
+/* Copies the newest min(cap, KT_LOG_RECENT) of them into out, oldest first; returns how many.
+ * Safe from any thread. */
+size_t kt_log_recent(struct kt_log_line *out, size_t cap);
 
 #endif

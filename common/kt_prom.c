@@ -128,6 +128,12 @@ static int read_stat(double *cpu_s, double *start_s, double *vsize)
     return 0;
 }
 
+double kt_prom_start_time(void)
+{
+    double cpu, start, vsize;
+    return read_stat(&cpu, &start, &vsize) == 0 ? start : 0;
+}
+
 void kt_prom_process(struct kt_buf *b)
 {
     double cpu, start, vsize;

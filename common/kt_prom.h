@@ -53,5 +53,8 @@ extern const size_t kt_hist_latency_n;
 /* The process_* families of the Prometheus client libraries (CPU seconds, resident and
  * virtual memory, open and maximum file descriptors, start time), from /proc/self. */
 void kt_prom_process(struct kt_buf *b);
+/* The process' start time in seconds since the Unix epoch (process_start_time_seconds), or
+ * 0 when /proc cannot tell. */
+double kt_prom_start_time(void);
 
 #endif

@@ -1,5 +1,5 @@
-/* admin: kotel-ingest's [admin] endpoint: /metrics in the Prometheus text format, /healthz
- * and /readyz, served on the ingest loop by kt_admin. */
+/* admin: kotel-ingest's [admin] endpoint: /metrics in the Prometheus text format, /healthz,
+ * /readyz and /status, served on the ingest loop by kt_admin. */
 #ifndef INGEST_ADMIN_H
 #define INGEST_ADMIN_H
 

@@ -794,6 +794,17 @@ void otlp_service_metrics(const struct otlp_service *s, struct kt_buf *b)
 void otlp_service_get_stats(const struct otlp_service *s, struct otlp_service_stats *out)
 {
     *out = s->stats;
+    const struct svc_metrics *m = &s->m;
+    for (int sig = 0; sig <= KT_SIGNAL_COUNT; sig++)
+        for (int pr = 0; pr < PROTO_COUNT; pr++) {
+            for (size_t st = 0; st <= N_STATUS; st++)
+                out->requests += m->requests[sig][pr][st];
+            if (sig == KT_SIGNAL_COUNT)
+                continue;
+            out->items_received += m->items_received[sig][pr];
+            out->items_accepted += m->items_accepted[sig][pr];
+            out->items_refused += m->items_refused[sig][pr];
+        }
 }
 
 struct srv_service otlp_service_callbacks(struct otlp_service *s)

@@ -33,6 +33,9 @@ struct otlp_service_stats {
     uint64_t json_sliced;
     /* Requests refused with 401 / UNAUTHENTICATED ([receiver.auth]). */
     uint64_t refused_unauthenticated;
+    /* Every signal and protocol of /metrics' kotel_ingest_requests_total and
+     * kotel_ingest_items_{received,accepted,refused}_total, summed. */
+    uint64_t requests, items_received, items_accepted, items_refused;
 };
 void otlp_service_get_stats(const struct otlp_service *s, struct otlp_service_stats *out);
 /* Appends the service's metrics (requests by signal, protocol and status, items received,

@@ -497,9 +497,24 @@ static void drain(struct publisher *p)
 }
 
 /* The delivery report of a message drained from the spool. */
-static void drained_report(struct publisher *p, const rd_kafka_message_t *m, struct pub_msg *pm)
+/* Room for report_where: a topic name (at most 249 bytes in Kafka) and " [partition]". */
+#define WHERE_MAX 280
+
+/* Where a delivery report's message went, for log lines: "TOPIC [P]", or "TOPIC" when no
+ * partition was picked (no metadata yet, as with every broker down). */
+static const char *report_where(const rd_kafka_message_t *m, char *buf, size_t cap)
 {
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+    if (m->partition >= 0)
+        snprintf(buf, cap, "%s [%" PRId32 "]", topic, m->partition);
+    else
+        snprintf(buf, cap, "%s", topic);
+    return buf;
+}
+
+static void drained_report(struct publisher *p, const rd_kafka_message_t *m, struct pub_msg *pm)
+{
+    char where[WHERE_MAX];
     bool done = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
     p->drain_inflight--;
     if (done) {
@@ -511,12 +526,12 @@ static void drained_report(struct publisher *p, const rd_kafka_message_t *m, str
         p->st.messages_failed++;
         kt_log_limited(&p->drain_rl, KT_LOG_ERROR,
                        "spool: kafka refused a spooled message to %s for good (%s); dropping it",
-                       topic, rd_kafka_err2str(m->err));
+                       report_where(m, where, sizeof(where)), rd_kafka_err2str(m->err));
         done = true;
     } else {
         kt_log_limited(&p->drain_rl, KT_LOG_WARN,
                        "spool: delivery of a spooled message to %s failed: %s; it is sent again",
-                       topic, rd_kafka_err2str(m->err));
+                       report_where(m, where, sizeof(where)), rd_kafka_err2str(m->err));
     }
     spool_done(p->spool, pm->rec, done);
     free(pm);
@@ -733,8 +748,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         char why[KT_ERR_MSG_MAX];
+        char where[WHERE_MAX];
         snprintf(why, sizeof(why), "kafka: delivery to %s failed: %s",
-                 m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
+                 report_where(m, where, sizeof(where)), rd_kafka_err2str(m->err));
         /* The spool takes the message (and pm with its tickets) when it can. */
         if (p->spool != NULL && retryable(m->err) && respool(p, m, pm, why, sizeof(why)))
             return;
@@ -1375,4 +1391,5 @@ void publisher_metrics(const struct publisher *p, struct kt_buf *b)
 void publisher_get_stats(const struct publisher *p, struct publisher_stats *out)
 {
     *out = p->st;
+    out->messages_in_flight = (uint64_t)rd_kafka_outq_len(p->rk);
 }

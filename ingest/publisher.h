@@ -88,6 +88,8 @@ struct publisher_stats {
     uint64_t messages_produced, messages_delivered, messages_failed;
     uint64_t messages_spooled; /* appended to [spool] dir (durable per its fsync) */
     uint64_t messages_drained; /* taken from the spool and acknowledged by Kafka */
+    /* Handed to librdkafka and not yet reported on: a gauge, read by publisher_get_stats. */
+    uint64_t messages_in_flight;
 };
 void publisher_get_stats(const struct publisher *p, struct publisher_stats *out);
 /* Appends the publisher's metrics (Kafka messages, bytes, delivery latency and errors,

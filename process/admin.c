@@ -1,7 +1,13 @@
 #include "admin.h"
 
+#include <jansson.h>
+
+#include "consumer.h"
+#include "exporter.h"
 #include "kt_admin.h"
 #include "kt_prom.h"
+#include "kt_status.h"
+#include "tail_sampler.h"
 
 /* Room for a /readyz reason (a group name, a topic, the backend's endpoint and error). */
 #define REASON_MAX 1024
@@ -32,9 +38,71 @@ static void readyz_page(void *ctx, const struct kt_admin_req *req, struct kt_adm
     kt_admin_readiness(resp, why);
 }
 
+static void add_lag(void *ctx, const char *topic, int32_t partition, int64_t lag)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:i,s:I}", "topic", topic, "partition",
+                                         (int)partition, "lag", (json_int_t)lag));
+}
+
+/* The stages of /status: Kafka consumer -> filter -> transform [-> tail sampling] ->
+ * exporter, from the counters /metrics shows, and the lag of each partition. */
+static void status_json(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
+{
+    (void)req;
+    const struct admin_parts *a = ctx;
+    struct pipeline_stats ps;
+    struct consumer_stats cs;
+    struct exporter_stats es;
+    const struct consumer *c = pipeline_consumer(a->pipe);
+    const struct tail_sampler *ts = pipeline_sampler(a->pipe);
+    pipeline_get_stats(a->pipe, &ps);
+    consumer_get_stats(c, &cs);
+    exporter_get_stats(pipeline_exporter(a->pipe), &es);
+    char why[REASON_MAX];
+    json_t *o = kt_status_new("process", pipeline_not_ready(a->pipe, why, sizeof(why)),
+                              &process_conf_schema, a->conf);
+
+    json_t *st =
+        kt_status_stage(o, "Kafka consumer", "items", ps.items_in, ps.items_in, 0, ps.poison);
+    kt_status_count(st, "messages", ps.messages);
+    kt_status_count(st, "poison messages", ps.poison);
+    kt_status_count(st, "dead-lettered", cs.dead_lettered);
+    kt_status_gauge(st, "messages pending", consumer_pending(c));
+    uint64_t kept = ps.items_in - ps.items_filtered;
+    st = kt_status_stage(o, "filter", "items", ps.items_in, kept, 0, ps.filter_errors);
+    kt_status_count(st, "dropped", ps.items_filtered);
+    kt_status_stage(o, "transform", "items", kept, kept, 0, ps.transform_errors);
+    if (ts != NULL) {
+        struct tail_sampler_stats ss;
+        tail_sampler_get_stats(ts, &ss);
+        st = kt_status_stage(o, "tail sampling", "traces", ss.sampled + ss.not_sampled, ss.sampled,
+                             0, 0);
+        kt_status_count(st, "sampled", ss.sampled);
+        kt_status_count(st, "not sampled", ss.not_sampled);
+        kt_status_gauge(st, "traces pending", ss.traces_held);
+        kt_status_gauge(st, "spans pending", ss.spans_held);
+    }
+    st = kt_status_stage(o, "exporter", "items", ps.items_exported, es.items_exported,
+                         es.items_refused, es.requests_failed);
+    kt_status_count(st, "requests sent", es.requests_ok);
+    kt_status_count(st, "requests retried", es.requests_retried);
+    kt_status_count(st, "requests failed", es.requests_failed);
+
+    json_t *parts = json_array();
+    if (parts != NULL)
+        consumer_each_lag(c, add_lag, parts);
+    json_object_set_new(o, "partitions", parts);
+    kt_status_respond(resp, o);
+}
+
 int admin_serve(struct ev_loop *loop, const struct admin_parts *parts, struct kt_admin **out,
                 struct kt_err *err)
 {
-    return kt_admin_serve(loop, parts->conf->admin.endpoint, metrics_page, readyz_page,
-                          (void *)parts, out, err);
+    static const struct kt_admin_pages pages = {
+        .metrics = metrics_page,
+        .readyz = readyz_page,
+        .status = kt_status_page,
+        .status_json = status_json,
+    };
+    return kt_admin_serve(loop, parts->conf->admin.endpoint, &pages, (void *)parts, out, err);
 }

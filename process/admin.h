@@ -1,5 +1,5 @@
-/* admin: kotel-process's [admin] endpoint: /metrics in the Prometheus text format, /healthz
- * and /readyz, served on the process loop by kt_admin. */
+/* admin: kotel-process's [admin] endpoint: /metrics in the Prometheus text format, /healthz,
+ * /readyz and /status, served on the process loop by kt_admin. */
 #ifndef PROCESS_ADMIN_H
 #define PROCESS_ADMIN_H
 

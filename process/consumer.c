@@ -1169,6 +1169,17 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
     }
 }
 
+void consumer_each_lag(const struct consumer *c,
+                       void (*fn)(void *ctx, const char *topic, int32_t partition, int64_t lag),
+                       void *ctx)
+{
+    for (size_t i = 0; i < c->n_parts; i++) {
+        const struct part *p = &c->parts[i];
+        if (p->used && p->lag >= 0)
+            fn(ctx, c->topics[p->sig], p->partition, p->lag);
+    }
+}
+
 const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
 {
     if (count_assigned(c, -1) > 0)

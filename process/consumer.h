@@ -116,6 +116,12 @@ void consumer_get_stats(const struct consumer *c, struct consumer_stats *out);
  * when [admin] endpoint is set), pending messages, rebalances, commits, dead letters. */
 void consumer_write_metrics(const struct consumer *c, struct kt_buf *b);
 
+/* fn(ctx, topic, partition, lag) for each assigned partition whose lag (as in
+ * kotel_process_kafka_consumer_lag) is known, for /status. */
+void consumer_each_lag(const struct consumer *c,
+                       void (*fn)(void *ctx, const char *topic, int32_t partition, int64_t lag),
+                       void *ctx);
+
 /* NULL while partitions are assigned; else why none are, written into buf (cap bytes): the
  * group is being joined, a topic is missing, or the group gives this member none. */
 const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap);

@@ -62,6 +62,7 @@ struct exporter {
     struct ev_loop *loop;
     exporter_done_fn done;
     exporter_refused_fn refused; /* NULL: refusals go to done */
+    exporter_origin_fn origin;   /* NULL: log lines do not name the messages */
     void *ctx;
     struct otlp_client *client;
     int protocol;
@@ -516,6 +517,18 @@ out:
     return rc;
 }
 
+/* Where r's data came from, for its log lines: "from TOPIC [P] offsets A..B, ..." or "". */
+static const char *origin_of(const struct exporter *e, const struct exp_req *r, char *buf,
+                             size_t cap)
+{
+    buf[0] = '\0';
+    if (e->origin == NULL || r->n_tokens == 0)
+        return buf;
+    memcpy(buf, " from ", 7);
+    e->origin(e->ctx, r->tokens, r->n_tokens, buf + 6, cap - 6);
+    return buf;
+}
+
 static void pump(struct exporter *e)
 {
     while (e->head && !e->inflight && !e->waiting_retry) {
@@ -523,8 +536,9 @@ static void pump(struct exporter *e)
         if (!r->encoded) {
             struct kt_err err = {0};
             if (encode(e, r, &err) != 0) {
-                kt_error("export of %zu %s dropped: %s", r->n_items, kt_signal_item_name(r->sig),
-                         err.msg);
+                char from[EXPORTER_ORIGIN_MAX];
+                kt_error("export of %zu %s%s dropped: %s", r->n_items, kt_signal_item_name(r->sig),
+                         origin_of(e, r, from, sizeof(from)), err.msg);
                 e->stats[r->sig].requests_refused++;
                 e->stats[r->sig].items_refused += r->n_items;
                 req_finish(e, queue_pop(e), KT_EINVAL, err.msg);
@@ -778,6 +792,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
     classify(e, r, rs, &o);
     const char *sig = kt_signal_name(r->sig);
     const char *item = kt_signal_item_name(r->sig);
+    char from[EXPORTER_ORIGIN_MAX];
     if (o.v == V_OK) {
         uint64_t rej = o.rejected > r->n_items ? r->n_items : o.rejected;
         st->requests_ok++;
@@ -785,8 +800,10 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
         st->items_rejected += rej;
         if (rej || o.partial_msg[0])
             kt_log_limited(&e->rl_partial, KT_LOG_WARN,
-                           "export of %zu %s: backend accepted the request but rejected %llu: %s",
-                           r->n_items, item, (unsigned long long)o.rejected,
+                           "export of %zu %s%s: backend accepted the request but rejected "
+                           "%llu: %s",
+                           r->n_items, item, origin_of(e, r, from, sizeof(from)),
+                           (unsigned long long)o.rejected,
                            o.partial_msg[0] ? o.partial_msg : "no message");
         req_finish(e, queue_pop(e), 0, NULL);
         pump(e);
@@ -817,8 +834,9 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
             st->requests_gave_up++;
             st->items_gave_up += r->n_items;
             kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
-                           "export of %zu %s (%s) %s ([exporter.retry] max_elapsed_time %llums)",
-                           r->n_items, item, sig, msg,
+                           "export of %zu %s (%s)%s %s ([exporter.retry] max_elapsed_time "
+                           "%llums)",
+                           r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), msg,
                            (unsigned long long)c->retry.max_elapsed_time_ms);
             req_finish(e, queue_pop(e), KT_EINVAL, msg);
             pump(e);
@@ -827,9 +845,9 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
         r->attempts++;
         st->requests_retried++;
         kt_log_limited(&e->rl_retry, KT_LOG_WARN,
-                       "export of %zu %s (%s) failed: %s; retry %u in %.3fs%s", r->n_items, item,
-                       sig, o.msg, r->attempts, (double)delay / 1000.0,
-                       o.delay_ms >= 0 ? " as the backend asked" : "");
+                       "export of %zu %s (%s)%s failed: %s; retry %u in %.3fs%s", r->n_items, item,
+                       sig, origin_of(e, r, from, sizeof(from)), o.msg, r->attempts,
+                       (double)delay / 1000.0, o.delay_ms >= 0 ? " as the backend asked" : "");
         e->waiting_retry = true;
         ev_timer_set(&e->retry_timer, (double)delay / 1000.0, 0.);
         ev_timer_start(e->loop, &e->retry_timer);
@@ -838,8 +856,8 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
     st->requests_refused++;
     st->items_refused += r->n_items;
     kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
-                   "export of %zu %s (%s) refused by the backend, not retried: %s", r->n_items,
-                   item, sig, o.msg);
+                   "export of %zu %s (%s)%s refused by the backend, not retried: %s", r->n_items,
+                   item, sig, origin_of(e, r, from, sizeof(from)), o.msg);
     req_finish(e, queue_pop(e), KT_EINVAL, o.msg);
     pump(e);
 }
@@ -1061,6 +1079,11 @@ nomem:
 void exporter_set_refused(struct exporter *e, exporter_refused_fn fn)
 {
     e->refused = fn;
+}
+
+void exporter_set_origin(struct exporter *e, exporter_origin_fn fn)
+{
+    e->origin = fn;
 }
 
 bool exporter_congested(const struct exporter *e)

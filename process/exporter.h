@@ -40,6 +40,13 @@ typedef void (*exporter_done_fn)(void *ctx, void *token, int status, const char 
 typedef void (*exporter_refused_fn)(void *ctx, enum kt_signal sig, struct kt_slice data,
                                     void *const *tokens, size_t n_tokens, const char *message);
 
+/* Optional: writes into buf (cap bytes, NUL-terminated) where the data of tokens came from,
+ * e.g. "otlp_spans [3] offsets 10..12", so a log line about a request names the messages
+ * an operator can look up (kotel-process --dump). tokens are borrowed for the call. */
+#define EXPORTER_ORIGIN_MAX 256
+typedef void (*exporter_origin_fn)(void *ctx, void *const *tokens, size_t n_tokens, char *buf,
+                                   size_t cap);
+
 /* Reads the header values kept in files ("Key=@/path" in [exporter] headers) again, on
  * SIGHUP: requests not sent yet carry the new values. On an error (which names the header
  * and the file, never a value) the previous values stay. */
@@ -70,6 +77,9 @@ bool exporter_congested(const struct exporter *e);
 /* Routes permanently refused data to fn (see exporter_refused_fn). */
 void exporter_set_refused(struct exporter *e, exporter_refused_fn fn);
 #define EXPORTER_CONGESTED_BYTES (64u << 20)
+
+/* Names the origin of a request in its log lines with fn (see exporter_origin_fn). */
+void exporter_set_origin(struct exporter *e, exporter_origin_fn fn);
 
 /* Seals the open batches so they are sent now (shutdown). */
 void exporter_flush(struct exporter *e);

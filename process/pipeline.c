@@ -1,5 +1,6 @@
 #include "pipeline.h"
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,67 @@ static void exporter_done(void *ctx, void *token, int status, const char *messag
     update_backpressure(p);
 }
 
+/* The partitions an origin line names at most; the rest are counted. */
+#define ORIGIN_PARTS 6
+
+struct origin_range {
+    enum kt_signal sig;
+    int32_t partition;
+    int64_t lo, hi;
+};
+
+static void origin_add(struct origin_range *r, size_t *n, size_t *more, const struct pmsg *pm)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (r[i].sig == pm->sig && r[i].partition == pm->partition) {
+            if (pm->offset < r[i].lo)
+                r[i].lo = pm->offset;
+            if (pm->offset > r[i].hi)
+                r[i].hi = pm->offset;
+            return;
+        }
+    }
+    if (*n == ORIGIN_PARTS) {
+        (*more)++;
+        return;
+    }
+    r[(*n)++] = (struct origin_range){pm->sig, pm->partition, pm->offset, pm->offset};
+}
+
+/* exporter_origin_fn: the topic, partitions and offset ranges of the messages behind tokens,
+ * so an export failure in the log can be looked up with kotel-process --dump. */
+static void export_origin(void *ctx, void *const *tokens, size_t n_tokens, char *buf, size_t cap)
+{
+    const struct pipeline *p = ctx;
+    const char *topics[KT_SIGNAL_COUNT] = {p->conf->kafka.traces_topic,
+                                           p->conf->kafka.metrics_topic, p->conf->kafka.logs_topic};
+    struct origin_range r[ORIGIN_PARTS];
+    size_t n = 0, more = 0;
+    for (size_t i = 0; i < n_tokens; i++) {
+        const struct multi *mt = tokens[i];
+        if (mt->tag == TOKEN_MULTI) {
+            for (size_t j = 0; j < mt->n; j++)
+                origin_add(r, &n, &more, mt->m[j]);
+        } else {
+            origin_add(r, &n, &more, tokens[i]);
+        }
+    }
+    struct kt_buf b = KT_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        bool same_topic = i > 0 && r[i].sig == r[i - 1].sig;
+        kt_buf_printf(&b, "%s%s%s[%" PRId32 "] offset", i > 0 ? ", " : "",
+                      same_topic ? "" : topics[r[i].sig], same_topic ? "" : " ", r[i].partition);
+        if (r[i].lo == r[i].hi)
+            kt_buf_printf(&b, " %" PRId64, r[i].lo);
+        else
+            kt_buf_printf(&b, "s %" PRId64 "..%" PRId64, r[i].lo, r[i].hi);
+    }
+    if (more > 0)
+        kt_buf_printf(&b, " and %zu messages of other partitions", more);
+    snprintf(buf, cap, "%.*s", (int)b.len, b.p ? (const char *)b.p : "");
+    kt_buf_free(&b);
+}
+
 /* Hands data to the exporter. If it cannot take it (out of memory), the messages stay
  * unfinished: their partition's commits stop there until a restart re-reads them, which
  * loses nothing. */
@@ -214,8 +276,10 @@ static void submit(struct pipeline *p, enum kt_signal sig, struct kt_slice data,
 {
     int rc = exporter_submit(p->exporter, sig, data, n, token);
     if (rc != 0) {
-        kt_error("exporter refused %zu %s (%s); their offsets stay uncommitted", n,
-                 kt_signal_item_name(sig), kt_err_name(rc));
+        char from[EXPORTER_ORIGIN_MAX];
+        export_origin(p, &token, 1, from, sizeof(from));
+        kt_error("exporter refused %zu %s from %s (%s); their offsets stay uncommitted", n,
+                 kt_signal_item_name(sig), from, kt_err_name(rc));
         token_finish(p, token, false);
     }
 }
@@ -253,8 +317,10 @@ static void dead_letter_data(struct pipeline *p, enum kt_signal sig, const char 
             return;
         free(rf);
     }
-    kt_error("out of memory dead-lettering %s; their offsets stay uncommitted",
-             kt_signal_name(sig));
+    char from[EXPORTER_ORIGIN_MAX];
+    export_origin(p, tokens, n_tokens, from, sizeof(from));
+    kt_error("out of memory dead-lettering %s from %s; their offsets stay uncommitted",
+             kt_signal_name(sig), from);
     for (size_t i = 0; i < n_tokens; i++)
         token_finish(p, tokens[i], false);
 }
@@ -309,7 +375,9 @@ static void sampler_export(void *ctx, struct kt_slice encoded, size_t n_spans, v
             return;
         }
         if (rc != 0) {
-            kt_error("%s; its offsets stay uncommitted", err.msg);
+            char from[EXPORTER_ORIGIN_MAX];
+            export_origin(p, tokens, n_tokens, from, sizeof(from));
+            kt_error("%s (a sampled trace from %s); its offsets stay uncommitted", err.msg, from);
             for (size_t i = 0; i < n_tokens; i++)
                 pmsg_abandon(p, tokens[i]);
             return;
@@ -321,7 +389,11 @@ static void sampler_export(void *ctx, struct kt_slice encoded, size_t n_spans, v
         if (mt == NULL) {
             /* Without memory the trace cannot be tracked; not committing it means the next
              * owner of the partition exports it. */
-            kt_error("out of memory exporting a sampled trace; its offsets stay uncommitted");
+            char from[EXPORTER_ORIGIN_MAX];
+            export_origin(p, tokens, n_tokens, from, sizeof(from));
+            kt_error("out of memory exporting a sampled trace from %s; its offsets stay "
+                     "uncommitted",
+                     from);
             for (size_t i = 0; i < n_tokens; i++)
                 pmsg_abandon(p, tokens[i]);
             return;
@@ -989,6 +1061,7 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
     if ((rc = consumer_new(conf, loop, on_message, on_revoke, p, &p->consumer, err)) != 0)
         goto fail;
     exporter_set_refused(p->exporter, exporter_refused);
+    exporter_set_origin(p->exporter, export_origin);
     plan_signals(p);
     ev_timer_init(&p->tick, tick_cb, TICK_SECONDS, TICK_SECONDS);
     p->tick.data = p;
@@ -1085,7 +1158,24 @@ void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out)
         out->items_in += st->items_in;
         out->items_filtered += st->items_filtered;
         out->items_exported += st->items_exported;
+        out->filter_errors += filter_errors(p->filter, (enum kt_signal)i);
+        out->transform_errors += transform_errors(p->transform, (enum kt_signal)i);
     }
+}
+
+const struct consumer *pipeline_consumer(const struct pipeline *p)
+{
+    return p->consumer;
+}
+
+const struct tail_sampler *pipeline_sampler(const struct pipeline *p)
+{
+    return p->sampler;
+}
+
+const struct exporter *pipeline_exporter(const struct pipeline *p)
+{
+    return p->exporter;
 }
 
 void pipeline_write_metrics(const struct pipeline *p, struct kt_buf *b)

@@ -48,9 +48,19 @@ struct pipeline_signal_stats {
 };
 struct pipeline_stats {
     uint64_t messages, poison, items_in, items_filtered, items_exported; /* every signal */
+    uint64_t filter_errors, transform_errors; /* every signal: filter_errors, transform_errors */
     struct pipeline_signal_stats sig[KT_SIGNAL_COUNT];
 };
 void pipeline_get_stats(const struct pipeline *p, struct pipeline_stats *out);
+
+struct consumer;
+struct tail_sampler;
+struct exporter;
+/* The parts, for the admin pages to read (borrowed from p; the sampler is NULL when tail
+ * sampling is off). */
+const struct consumer *pipeline_consumer(const struct pipeline *p);
+const struct tail_sampler *pipeline_sampler(const struct pipeline *p);
+const struct exporter *pipeline_exporter(const struct pipeline *p);
 
 /* Every kotel-process family but build and process information (Prometheus text, see
  * kt_prom.h) appended to b: the pipeline's, the consumer's, the sampler's, the exporter's. */

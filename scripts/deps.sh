@@ -13,6 +13,7 @@ PKGS=(
   jq  # the --dump test pipes kotel-process into it
   prometheus  # promtool checks what /metrics serves
   groff-base man-db systemd  # the install test renders the man pages, verifies the units
+  chromium  # the /status test renders the page headless (playwright-core drives it)
 )
 
 missing=()

@@ -42,6 +42,10 @@ function watchOwnership(group, isLive, intervalMs = 500) {
         g = null; // a coordinator move mid-test: skip the sample
       }
       if (g) {
+        // A gap begins when the view is judged, after the describe returned: liveness is
+        // read then, so a replica stopped during the describe opens its gap after the event
+        // that stopped it, and the gap is put down to that event, not to the one before.
+        const judged = Date.now();
         // During a rebalance the coordinator lists no assignment until it completes, while
         // with the cooperative protocol every member keeps consuming what it owns: a member
         // listed without partitions then still owns its last assignment seen.
@@ -57,11 +61,11 @@ function watchOwnership(group, isLive, intervalMs = 500) {
           const isOwned = [...owned].some((x) => x.endsWith(`:${p}`));
           if (isOwned) {
             if (unownedSince.has(key)) {
-              gaps.push({ partition: p, from: unownedSince.get(key), to: now });
+              gaps.push({ partition: p, from: unownedSince.get(key), to: judged });
               unownedSince.delete(key);
             }
           } else if (!unownedSince.has(key)) {
-            unownedSince.set(key, now);
+            unownedSince.set(key, judged);
           }
         }
       }

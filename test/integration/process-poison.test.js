@@ -76,6 +76,9 @@ for (const kafka of KAFKAS) {
         const ids = new Set(spansIn(dead).map((s) => s.spanId));
         for (const t of refusedTraces.values()) for (const id of t.spanIds) assert.ok(ids.has(id), `refused span ${id} is in ${dlq}`);
         assert.match(proc.log(), /rejects this data on purpose/, "the backend's message is logged");
+        // The log line names the messages, so an operator can find them (kotel-process --dump).
+        const esc = broker.topics.traces.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        assert.match(proc.log(), new RegExp(`export of \\d+ spans \\(traces\\) from ${esc} \\[\\d+\\] offsets? \\d+(\\.\\.\\d+)?.* refused by the backend, not retried`), 'the refusal names topic, partition and offsets');
       } finally {
         const e = await proc.stop();
         assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);

@@ -1,5 +1,6 @@
 /* Unit tests for kt_log's rate limiter: the token bucket on a clock the test drives, and the
- * lines kt_log_limited writes to stderr. */
+ * lines kt_log_limited writes to stderr; and the ring of recent warnings behind
+ * kt_log_recent. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,6 +136,65 @@ static void test_level_below_minimum_leaves_limiter_alone(void **state)
     test_capture_free(&cap);
 }
 
+/* The ring keeps warnings and errors only, as written (a rate-limited line once, with its
+ * note), the newest KT_LOG_RECENT of them, oldest first. */
+static void test_recent_keeps_the_newest_warnings_and_errors_as_written(void **state)
+{
+    (void)state;
+    struct test_capture cap;
+    test_capture_start(&cap);
+    struct kt_log_limit l = KT_LOG_LIMIT(3600.0, 1);
+    kt_info("an info line is not kept");
+    for (int i = 0; i < KT_LOG_RECENT + 5; i++)
+        kt_warn("warning %d", i);
+    kt_log_limited(&l, KT_LOG_ERROR, "backend down");
+    kt_log_limited(&l, KT_LOG_ERROR, "backend down"); /* held back: not kept */
+    l.tokens = 1;
+    kt_log_limited(&l, KT_LOG_ERROR, "backend down");
+    test_capture_stop(&cap);
+    test_capture_free(&cap);
+
+    struct kt_log_line *lines = calloc(KT_LOG_RECENT + 1, sizeof(*lines));
+    assert_non_null(lines);
+    size_t n = kt_log_recent(lines, KT_LOG_RECENT + 1);
+    assert_int_equal(n, KT_LOG_RECENT);
+    /* 55 warnings and 2 errors written: the last 48 warnings, then the errors. */
+    assert_string_equal(lines[0].text, "warning 7");
+    assert_int_equal(lines[0].level, KT_LOG_WARN);
+    assert_string_equal(lines[n - 3].text, "warning 54");
+    assert_string_equal(lines[n - 2].text, "backend down");
+    assert_int_equal(lines[n - 2].level, KT_LOG_ERROR);
+    assert_string_equal(lines[n - 1].text, "backend down (1 similar not logged)");
+    assert_int_equal(strlen(lines[0].at), strlen("2026-11-22T11:35:03.123Z"));
+    assert_int_equal(lines[0].at[strlen(lines[0].at) - 1], 'Z');
+    /* A smaller buffer gets the newest. */
+    assert_int_equal(kt_log_recent(lines, 1), 1);
+    assert_string_equal(lines[0].text, "backend down (1 similar not logged)");
+    free(lines);
+}
+
+/* A long line is cut before a character that would not fit, and a line that is not UTF-8
+ * is kept with '?' for its high bytes, so /status.json can carry every line. */
+static void test_recent_lines_are_cut_whole_and_utf8(void **state)
+{
+    (void)state;
+    char big[KT_LOG_RECENT_TEXT + 8];
+    memset(big, 'a', KT_LOG_RECENT_TEXT - 2);
+    /* "é" (2 bytes) straddles the end of the room: it is dropped whole. */
+    memcpy(big + KT_LOG_RECENT_TEXT - 2, "\xc3\xa9tail", 7);
+    struct test_capture cap;
+    test_capture_start(&cap);
+    kt_warn("%s", big);
+    kt_warn("bad \xff byte");
+    test_capture_stop(&cap);
+    test_capture_free(&cap);
+    struct kt_log_line lines[2];
+    assert_int_equal(kt_log_recent(lines, 2), 2);
+    assert_int_equal(strlen(lines[0].text), KT_LOG_RECENT_TEXT - 2);
+    assert_int_equal(lines[0].text[KT_LOG_RECENT_TEXT - 3], 'a');
+    assert_string_equal(lines[1].text, "bad ? byte");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +203,8 @@ int main(void)
         cmocka_unit_test(test_clock_going_back_refills_nothing),
         cmocka_unit_test(test_limited_lines_say_how_many_were_not_logged),
         cmocka_unit_test(test_level_below_minimum_leaves_limiter_alone),
+        cmocka_unit_test(test_recent_keeps_the_newest_warnings_and_errors_as_written),
+        cmocka_unit_test(test_recent_lines_are_cut_whole_and_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

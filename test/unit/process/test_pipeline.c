@@ -78,6 +78,7 @@ static struct fakes {
     /* exporter */
     exporter_done_fn exp_done;
     exporter_refused_fn exp_refused;
+    exporter_origin_fn exp_origin;
     void *exp_ctx;
     struct submission sub[MAX_EVENTS];
     size_t n_sub;
@@ -206,6 +207,12 @@ void exporter_set_refused(struct exporter *e, exporter_refused_fn fn)
 {
     (void)e;
     F.exp_refused = fn;
+}
+
+void exporter_set_origin(struct exporter *e, exporter_origin_fn fn)
+{
+    (void)e;
+    F.exp_origin = fn;
 }
 
 void exporter_flush(struct exporter *e)
@@ -784,6 +791,44 @@ static void test_tail_sampling(void **state)
     fx_free(fx);
 }
 
+/* An export's log lines name its messages: topic, partitions and offset ranges, the
+ * partitions past the first few counted. */
+static void test_export_origin(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new(NULL, 0);
+    assert_non_null(F.exp_origin);
+    static const char *const names[] = {"a"};
+    struct kt_buf msg = {0};
+    traces(&msg, names, 1, 1, 0);
+    const struct {
+        int32_t partition;
+        int64_t offset;
+    } at[] = {{0, 5}, {2, 7}, {0, 9}, {3, 1}, {4, 1}, {5, 1}, {6, 1}, {7, 1}, {7, 2}};
+    size_t n = sizeof(at) / sizeof(at[0]);
+    for (size_t i = 0; i < n; i++)
+        deliver(KT_SIGNAL_TRACES, at[i].partition, at[i].offset, &msg);
+    assert_int_equal(F.n_sub, n);
+    void *tokens[16];
+    for (size_t i = 0; i < n; i++)
+        tokens[i] = F.sub[i].token;
+    char buf[EXPORTER_ORIGIN_MAX];
+    F.exp_origin(F.exp_ctx, tokens, 3, buf, sizeof(buf));
+    assert_string_equal(buf, TRACES_TOPIC " [0] offsets 5..9, [2] offset 7");
+    F.exp_origin(F.exp_ctx, tokens, n, buf, sizeof(buf));
+    assert_string_equal(buf,
+                        TRACES_TOPIC " [0] offsets 5..9, [2] offset 7, [3] offset 1, [4] "
+                                     "offset 1, [5] offset 1, [6] offset 1 and 2 messages of other "
+                                     "partitions");
+    /* Cut to the room given, never past it. */
+    F.exp_origin(F.exp_ctx, tokens, 3, buf, 12);
+    assert_int_equal(strlen(buf), 11);
+    for (size_t i = 0; i < n; i++)
+        complete(i, 0);
+    kt_buf_free(&msg);
+    fx_free(fx);
+}
+
 /* max_pending_messages unfinished messages pause consumption; finishing one resumes it. */
 static void test_backpressure(void **state)
 {
@@ -873,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_logs_and_metrics),
         cmocka_unit_test(test_revoke_abandons_pending),
         cmocka_unit_test(test_tail_sampling),
+        cmocka_unit_test(test_export_origin),
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_metrics_per_signal),
         cmocka_unit_test(test_not_ready_reasons),
