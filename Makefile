@@ -298,11 +298,13 @@ etc: $(patsubst %,$(BUILD)/%,$(PROGRAMS))
 	done
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, their man pages, the example
-# configurations (an existing one is kept) and the systemd units (README, Installing).
+# configurations (an existing one is kept), the systemd units and the Prometheus alert rules
+# (README, Installing).
 # SYSCONFDIR is /etc whatever PREFIX is: the units' ConfigurationDirectory=kotel is /etc/kotel.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
@@ -313,9 +315,10 @@ UNIT_SED := -e 's|@BINDIR@|$(call shell_quote,$(BINDIR))|g' \
 
 install: $(patsubst %,$(BUILD)/%,$(PROGRAMS)) $(MANS)
 	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' \
-	  '$(DESTDIR)$(SYSCONFDIR)/kotel' '$(DESTDIR)$(UNITDIR)'
+	  '$(DESTDIR)$(SYSCONFDIR)/kotel' '$(DESTDIR)$(UNITDIR)' '$(DESTDIR)$(DATADIR)/kotel'
 	$(INSTALL) -m 755 $(patsubst %,$(BUILD)/%,$(PROGRAMS)) '$(DESTDIR)$(BINDIR)/'
 	$(INSTALL) -m 644 $(MANS) '$(DESTDIR)$(MANDIR)/man1/'
+	$(INSTALL) -m 644 etc/prometheus/kotel-alerts.yml '$(DESTDIR)$(DATADIR)/kotel/'
 	@for p in $(PROGRAMS); do \
 	  f='$(DESTDIR)$(SYSCONFDIR)'/kotel/$$p.ini; \
 	  if [ -e "$$f" ]; then echo "install: $$f exists, kept"; \
@@ -332,6 +335,7 @@ install: $(patsubst %,$(BUILD)/%,$(PROGRAMS)) $(MANS)
 uninstall:
 	rm -f $(patsubst %,'$(DESTDIR)$(BINDIR)'/%,$(PROGRAMS)) \
 	  $(patsubst %,'$(DESTDIR)$(MANDIR)/man1'/%.1,$(PROGRAMS)) \
-	  $(patsubst %,'$(DESTDIR)$(UNITDIR)'/%,$(UNITS))
+	  $(patsubst %,'$(DESTDIR)$(UNITDIR)'/%,$(UNITS)) \
+	  '$(DESTDIR)$(DATADIR)/kotel/kotel-alerts.yml'
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,7 +1,7 @@
 'use strict';
 // `make install` and what it installs: the tree under DESTDIR, the systemd units (which
 // `systemd-analyze verify` must accept without a word), the man pages (which groff must
-// format without a warning), and etc/*.ini, which must be exactly what the built binaries'
+// format without a warning), the Prometheus alert rules, and etc/*.ini, which must be exactly what the built binaries'
 // --print-example-config writes (regenerate with `make etc`).
 
 const { test } = require('node:test');
@@ -132,7 +132,7 @@ test('the man pages format without warnings and document every section, key and 
   }
 });
 
-test('make install DESTDIR=... PREFIX=/usr installs binaries, man pages, configurations and units; uninstall removes them', async () => {
+test('make install DESTDIR=... PREFIX=/usr installs binaries, man pages, configurations, units and alert rules; uninstall removes them', async () => {
   await withTmp(async (dest) => {
     const inst = await make(['install', `DESTDIR=${dest}`, 'PREFIX=/usr']);
     assert.equal(inst.code, 0, `make install: ${inst.stderr}${inst.stdout}`);
@@ -144,6 +144,7 @@ test('make install DESTDIR=... PREFIX=/usr installs binaries, man pages, configu
       'usr/lib/systemd/system/kotel-ingest.service',
       'usr/lib/systemd/system/kotel-process.service',
       'usr/lib/systemd/system/kotel-process@.service',
+      'usr/share/kotel/kotel-alerts.yml',
       'usr/share/man/man1/kotel-ingest.1',
       'usr/share/man/man1/kotel-process.1',
     ]);
@@ -154,6 +155,9 @@ test('make install DESTDIR=... PREFIX=/usr installs binaries, man pages, configu
       const v = await run(path.join(dest, 'usr/bin', p), ['--version']);
       assert.match(v.stdout, new RegExp(`^${p} `));
     }
+    const rules = path.join(dest, 'usr/share/kotel/kotel-alerts.yml');
+    assert.equal(mode(rules), '644');
+    assert.equal(fs.readFileSync(rules, 'utf8'), fs.readFileSync(path.join(REPO, 'etc/prometheus/kotel-alerts.yml'), 'utf8'));
     for (const u of UNITS) {
       const f = path.join(dest, 'usr/lib/systemd/system', u);
       assert.equal(mode(f), '644');
