@@ -44,6 +44,28 @@ static void add_lag(void *ctx, const char *topic, int32_t partition, int64_t lag
                                          (int)partition, "lag", (json_int_t)lag));
 }
 
+/* The backlog box of /status, once statistics gave a lag and while [kafka]
+ * lag_report_threshold is on: what the progress lines say. */
+static void add_backlog(json_t *o, const struct admin_parts *a)
+{
+    struct backlog_view bv;
+    pipeline_backlog(a->pipe, &bv);
+    if (a->conf->kafka.lag_report_threshold == 0 || !bv.known)
+        return;
+    static const char *const states[] = {
+        [BACKLOG_BELOW_THRESHOLD] = "below_threshold",
+        [BACKLOG_DRAINING] = "draining",
+        [BACKLOG_DRAINED] = "drained",
+    };
+    json_t *b =
+        json_pack("{s:I,s:i,s:f,s:b,s:s,s:I}", "lag", (json_int_t)bv.lag, "partitions",
+                  (int)bv.partitions, "rate_per_s", bv.rate_per_s, "paused", bv.paused, "state",
+                  states[bv.state], "threshold", (json_int_t)a->conf->kafka.lag_report_threshold);
+    if (b != NULL)
+        json_object_set_new(b, "eta_s", bv.eta_s >= 0 ? json_real(bv.eta_s) : json_null());
+    json_object_set_new(o, "backlog", b);
+}
+
 /* The stages of /status: Kafka consumer -> filter -> transform [-> tail sampling] ->
  * exporter, from the counters /metrics shows, and the lag of each partition. */
 static void status_json(void *ctx, const struct kt_admin_req *req, struct kt_admin_resp *resp)
@@ -92,6 +114,11 @@ static void status_json(void *ctx, const struct kt_admin_req *req, struct kt_adm
     if (parts != NULL)
         consumer_each_lag(c, add_lag, parts);
     json_object_set_new(o, "partitions", parts);
+    add_backlog(o, a);
+    struct replica_view rv;
+    pipeline_replica(a->pipe, &rv);
+    json_object_set_new(o, "replicas",
+                        json_pack("{s:s?}", "warning", rv.warning[0] ? rv.warning : NULL));
     kt_status_respond(resp, o);
 }
 

@@ -92,6 +92,16 @@ test('backlog: progress lines with rate and ETA while a preloaded topic drains t
       const total = sample(t.text, 'kotel_process_backlog_messages');
       assert.ok(total >= 0 && total <= PRELOAD, `kotel_process_backlog_messages ${total}`);
       assert.ok(sample(t.text, 'kotel_process_backlog_eta_seconds') > 0, 'the ETA was on /metrics while draining');
+      // /status shows the same backlog.
+      const sj = await until('a draining backlog on /status.json', async () => {
+        const b = JSON.parse((await get(port, '/status.json')).text).backlog;
+        return { ok: (b && b.state === 'draining' && b.eta_s > 0) || DRAINED.test(proc.log()), why: JSON.stringify(b), b };
+      });
+      if (sj.b.state === 'draining') {
+        assert.ok(sj.b.lag > 0 && sj.b.lag <= PRELOAD, `/status.json backlog lag ${sj.b.lag}`);
+        assert.ok(sj.b.rate_per_s > 0, `/status.json rate ${sj.b.rate_per_s}`);
+        assert.equal(sj.b.threshold, THRESHOLD);
+      }
 
       await proc.waitLog(DRAINED, 120000, 'the drained line');
       const d = DRAINED.exec(proc.log());
@@ -112,6 +122,7 @@ test('backlog: progress lines with rate and ETA while a preloaded topic drains t
         const v = sample((await get(port, '/metrics')).text, 'kotel_process_backlog_messages');
         return { ok: v === 0, why: `${v}` };
       });
+      assert.equal(JSON.parse((await get(port, '/status.json')).text).backlog.state, 'drained', '/status.json says drained');
     } finally {
       const e = await proc.stop();
       await backend.stop();
@@ -154,6 +165,8 @@ for (const kafka of KAFKAS) {
           const why = JSON.parse(r.text);
           assert.equal(why.ready, false);
           assert.match(why.reason, new RegExp(`^no partitions assigned: consumer group "${group}" assigned this replica no partitions: 2 members share 1 partition of topic ${broker.topics.traces}; replicas beyond the partition count stay idle`));
+          const sw = JSON.parse((await get(port, '/status.json')).text).replicas.warning;
+          assert.match(sw || '', /2 members share 1 partition/, '/status.json shows the warning');
           assert.equal((await get(await adminPortOf(busy), '/readyz')).status, 200);
           assert.doesNotMatch(busy.log(), /assigned this replica no partitions|gives this replica/, 'the busy replica has nothing to warn about');
         } finally {
