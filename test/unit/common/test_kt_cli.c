@@ -487,7 +487,9 @@ static struct cli_result run_extra(struct tconf *c, int argc, const char *const 
     test_capture_start(&cap);
     struct cli_result r;
     given[0] = given[1] = NULL;
-    r.rc = kt_cli_run_extra(&schema, &extra, given, c, argc, (char **)argv);
+    const struct kt_cli_extra *tables[] = {&extra};
+    const char **const given_all[] = {given};
+    r.rc = kt_cli_run_extra(&schema, tables, 1, given_all, c, argc, (char **)argv);
     test_capture_stop(&cap);
     r.out = cap.out;
     r.err = cap.err;
