@@ -765,8 +765,7 @@ static void print_cli_help(const struct kt_config_schema *s, const struct extras
                   cli_flags[i].doc);
     for (size_t t = 0; t < x->n; t++) {
         for (size_t i = 0; i < x->t[t]->n; i++)
-            help_flag(out, NULL, x->t[t]->opts[i].name, x->t[t]->opts[i].arg,
-                      x->t[t]->opts[i].doc);
+            help_flag(out, NULL, x->t[t]->opts[i].name, x->t[t]->opts[i].arg, x->t[t]->opts[i].doc);
     }
     fputc('\n', out);
     kt_cli_print_help(s, out);
@@ -828,9 +827,9 @@ int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char
     return kt_cli_run_extra(schema, NULL, 0, NULL, conf, argc, argv);
 }
 
-int kt_cli_run_extra(const struct kt_config_schema *schema, const struct kt_cli_extra *const *extras,
-                     size_t n_extras, const char **const *given, void *conf, int argc,
-                     char **argv)
+int kt_cli_run_extra(const struct kt_config_schema *schema,
+                     const struct kt_cli_extra *const *extras, size_t n_extras,
+                     const char **const *given, void *conf, int argc, char **argv)
 {
     const struct extras xs = {extras, n_extras}, *x = &xs;
     const char *prog = schema->program ? schema->program : "";

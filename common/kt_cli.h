@@ -66,8 +66,8 @@ struct kt_cli_extra {
  * the option is absent. An option given twice, or without its value, is a usage error
  * (EXIT2). Whether options of different tables go together is the program's to check. The
  * configuration loads as usual, so the program's own options run with it. */
-int kt_cli_run_extra(const struct kt_config_schema *schema, const struct kt_cli_extra *const *extras,
-                     size_t n_extras, const char **const *given, void *conf, int argc,
-                     char **argv);
+int kt_cli_run_extra(const struct kt_config_schema *schema,
+                     const struct kt_cli_extra *const *extras, size_t n_extras,
+                     const char **const *given, void *conf, int argc, char **argv);
 
 #endif

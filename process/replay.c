@@ -171,8 +171,8 @@ void replay_progress_format(const struct replay_progress *p, double rate, bool b
         snprintf(eta, sizeof(eta), "%.0f s", (double)(p->total - done) / rate);
     else
         snprintf(eta, sizeof(eta), "%.0f min", (double)(p->total - done) / rate / 60);
-    snprintf(buf, cap, "replay %s%d%% %s/%s messages, %s msg/s, ETA %s", cells,
-             (int)(frac * 100), d, t, r, eta);
+    snprintf(buf, cap, "replay %s%d%% %s/%s messages, %s msg/s, ETA %s", cells, (int)(frac * 100),
+             d, t, r, eta);
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -272,8 +272,8 @@ static int add_partitions(struct replay *r, rd_kafka_t *rk, int sig, struct kt_e
         goto out;
     }
     if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rc = kt_err_set(err, KT_EIO, "replay: [kafka] %s: topic \"%s\": %s", topic_keys[sig],
-                        topic, rd_kafka_err2str(t->err));
+        rc = kt_err_set(err, KT_EIO, "replay: [kafka] %s: topic \"%s\": %s", topic_keys[sig], topic,
+                        rd_kafka_err2str(t->err));
         goto out;
     }
     struct consumer_range *v =
@@ -372,8 +372,8 @@ static int resolve(struct replay *r, rd_kafka_t *rk, struct kt_err *err)
         rd_kafka_resp_err_t e =
             rd_kafka_query_watermark_offsets(rk, topic, g->partition, &lo, &g->end, timeout);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            rc = kt_err_set(err, KT_EIO, "replay: %s [%" PRId32 "]: reading its offsets: %s",
-                            topic, g->partition, rd_kafka_err2str(e));
+            rc = kt_err_set(err, KT_EIO, "replay: %s [%" PRId32 "]: reading its offsets: %s", topic,
+                            g->partition, rd_kafka_err2str(e));
     }
     if (rc == 0 && r->ranges.n > 0)
         rc = offsets_at(r, rk, r->args.from_ms, false, "--replay-from", err);
@@ -464,13 +464,19 @@ void replay_summary(struct replay *r, const struct pipeline_stats *st)
             " items in, %" PRIu64 " filtered out, %" PRIu64 " handed to the exporter; group \"%s\"",
             replay_finished(r) ? "finished" : "stopped early", p.done, p.total, st->messages,
             st->items_in, st->items_filtered, st->items_exported, r->group);
+    size_t empty = 0;
     for (size_t i = 0; i < r->ranges.n; i++) {
         const struct consumer_range *g = &r->ranges.ranges[i];
-        kt_info("replay: %s [%" PRId32 "]: offsets [%" PRId64 ", %" PRId64 ") (%s)",
-                topic_of(r->conf, (int)g->sig), g->partition, g->start,
-                g->end > g->start ? g->end : g->start,
-                g->done ? "done" : g->next > g->start ? "partly read" : "not read");
+        if (g->end <= g->start) {
+            empty++;
+            continue;
+        }
+        const char *how = g->done ? "done" : g->next > g->start ? "partly read" : "not read";
+        kt_info("replay: %s [%" PRId32 "]: offsets [%" PRId64 ", %" PRId64 ") %s",
+                topic_of(r->conf, (int)g->sig), g->partition, g->start, g->end, how);
     }
+    if (empty > 0)
+        kt_info("replay: %zu partitions hold nothing in the window", empty);
 }
 
 void replay_free(struct replay *r)
