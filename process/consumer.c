@@ -615,7 +615,7 @@ static void replay_eof(struct consumer *c, const char *topic, int32_t partition,
 }
 
 /* Assigns the ranges with something to read at their start offsets, in place of
- * subscribing. Returns 0 or KT_ENOMEM. */
+ * subscribing. Returns 0, KT_ENOMEM (no slot to track one) or KT_EIO. */
 static int replay_assign(struct consumer *c, struct kt_err *err)
 {
     struct consumer_replay *rp = c->conf->replay;
@@ -666,7 +666,7 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
             replay_eof(c, topic, m->partition, m->offset);
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        else
             kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: consuming %s [%" PRId32 "]: %s", topic,
                            m->partition, rd_kafka_message_errstr(m));
         return;
@@ -972,7 +972,11 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
             return rc;
     }
     if (conf->replay != NULL) {
+        /* The end of a partition is an event (replay_eof). A start offset that retention
+         * removed meanwhile goes to the oldest message left, not past the window. */
         rc = kt_kafka_set(kc, "kafka", "group_id", "enable.partition.eof", "true", err);
+        if (rc == 0)
+            rc = kt_kafka_set(kc, "kafka", "initial_offset", "auto.offset.reset", "earliest", err);
         if (rc != 0)
             return rc;
     }
