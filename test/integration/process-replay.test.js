@@ -45,24 +45,33 @@ function committed(bootstrap, group) {
 
 const iso = (ms) => new Date(ms).toISOString();
 
+// Writes PER_PARTITION spans into each partition of the traces topic, named
+// replay-p<partition>-i<index>, at whole seconds a minute ago plus index s and partition
+// tenths: distinct, in order within each partition, and too recent for retention. Resolves
+// the messages ({ p, ts, name }) and their base time.
+async function writeSpans(broker) {
+  const base = Math.floor(Date.now() / 1000) * 1000 - 60000;
+  const messages = [];
+  for (let i = 0; i < PER_PARTITION; i++) {
+    for (let p = 0; p < PARTITIONS; p++) {
+      const m = { p, ts: base + i * 1000 + p * 100, name: `replay-p${p}-i${i}` };
+      await produceAt(broker.bootstrap, broker.topics.traces, p, m.ts, m.name);
+      messages.push(m);
+    }
+  }
+  return { base, messages };
+}
+
+const SKIP_DEVBROKER = "librdkafka's mock cluster answers no offset for any time (offsets-for-times)";
+
 for (const kafka of KAFKAS) {
-  test(`${kafkaLabel(kafka)}--replay-from A --replay-to B exports exactly the messages with A <= timestamp < B and leaves the group's offsets alone`, { timeout: 180000, skip: kafka === 'devbroker' ? "librdkafka's mock cluster answers no offset for any time (offsets-for-times)" : false }, async () => {
+  test(`${kafkaLabel(kafka)}--replay-from A --replay-to B exports exactly the messages with A <= timestamp < B and leaves the group's offsets alone`, { timeout: 180000, skip: kafka === 'devbroker' ? SKIP_DEVBROKER : false }, async () => {
     const broker = await startKafka(kafka, { partitions: PARTITIONS, tag: 'replay' });
     const backend = await startGrpcBackend();
     let main;
     try {
       const topic = broker.topics.traces;
-      // Whole seconds a minute ago, so that the times are distinct, in order within each
-      // partition, and recent enough for no retention to touch them.
-      const base = Math.floor(Date.now() / 1000) * 1000 - 60000;
-      const messages = [];
-      for (let i = 0; i < PER_PARTITION; i++) {
-        for (let p = 0; p < PARTITIONS; p++) {
-          const m = { p, ts: base + i * 1000 + p * 100, name: `replay-p${p}-i${i}` };
-          await produceAt(broker.bootstrap, topic, p, m.ts, m.name);
-          messages.push(m);
-        }
-      }
+      const { base, messages } = await writeSpans(broker);
       // The window starts between messages and ends at one (excluded) that is in partition 1
       // only, so every partition has a first and a last offset of its own.
       const from = base + 2500;
@@ -105,6 +114,49 @@ for (const kafka of KAFKAS) {
       assert.equal(backend.rec.spans.length, 0, 'nothing is exported twice');
     } finally {
       if (main) await main.stop();
+      await backend.stop();
+      await broker.stop();
+    }
+  });
+}
+
+for (const kafka of KAFKAS) {
+  test(`${kafkaLabel(kafka)}a replay stopped by SIGTERM exits 1 and, run again, goes on from the offsets its group committed`, { timeout: 180000, skip: kafka === 'devbroker' ? SKIP_DEVBROKER : false }, async () => {
+    const broker = await startKafka(kafka, { partitions: PARTITIONS, tag: 'replay-resume' });
+    const backend = await startGrpcBackend();
+    let first;
+    try {
+      const { base, messages } = await writeSpans(broker);
+      const from = base + 1500;
+      const want = messages.filter((m) => m.ts >= from).map((m) => m.name).sort();
+      // One span per request and few messages in flight; after the first export the backend
+      // refuses, so the replay stalls with most of its window unread or unexported.
+      backend.rec.onRecord = () => backend.rec.refuseFor(600000);
+      const sets = processSets(broker, backend, { 'exporter.send_batch_size': '1', 'kafka.max_pending_messages': '2', 'service.shutdown_timeout': '2s' });
+      const args = ['--replay-from', iso(from)];
+      first = await startProcess({ sets, extraArgs: args });
+      await backend.rec.until(() => backend.rec.spans.length >= 1 && backend.rec.refused >= 1, 60000, 'one span exported, then a refusal');
+      const stopped = await first.stop();
+      assert.deepEqual([stopped.code, stopped.signal], [1, null], `a replay stopped early exits 1: ${describeExit(stopped)}\n${tail(first.log())}`);
+      assert.match(first.log(), /replay stopped early: /);
+      const firstNames = backend.rec.spans.map((s) => s.name);
+      assert.ok(firstNames.length < want.length, `the first run stopped before the end (${firstNames.length} of ${want.length})`);
+
+      backend.rec.onRecord = null;
+      backend.rec.refuseFor(0);
+      backend.rec.spans.length = 0;
+      const r = await runToExit('kotel-process', sets, 60000, args);
+      const what = `${describeExit(r)}\n${tail(r.log)}`;
+      assert.deepEqual([r.code, r.signal], [0, null], `the resumed replay exits 0 by itself: ${what}`);
+      const resumed = /resuming: group "[^"]+" committed (\d+) offsets/.exec(r.log);
+      assert.ok(resumed, `the second run resumes: ${what}`);
+      const skipped = Number(resumed[1]);
+      assert.ok(skipped >= 1 && skipped <= firstNames.length, `what it skips (${skipped}) was exported by the first run (${firstNames.length})`);
+      const second = backend.rec.spans.map((s) => s.name).sort();
+      assert.equal(second.length, want.length - skipped, `the second run exports the rest of the window, once each: ${second}`);
+      assert.deepEqual([...new Set([...firstNames, ...second])].sort(), want, 'both runs together exported exactly the window');
+    } finally {
+      if (first) await first.stop();
       await backend.stop();
       await broker.stop();
     }
