@@ -598,9 +598,15 @@ static const struct {
     {{"-V", "--version"}, NULL, "print the version"},
 };
 
+/* The program's own option tables (kt_cli_run_extra), as one argument. */
+struct extras {
+    const struct kt_cli_extra *const *t;
+    size_t n;
+};
+
 static void roff_extra_synopsis(FILE *out, const char *prog, const struct kt_cli_extra *extra)
 {
-    if (extra == NULL || extra->synopsis == NULL)
+    if (extra->synopsis == NULL)
         return;
     fprintf(out, ".br\n.B %s\n", prog);
     /* Options are typed with ASCII minus signs, which a bare '-' is not in roff. */
@@ -613,8 +619,7 @@ static void roff_extra_synopsis(FILE *out, const char *prog, const struct kt_cli
     fputc('\n', out);
 }
 
-static void man_page(const struct kt_config_schema *schema, const struct kt_cli_extra *extra,
-                     FILE *out)
+static void man_page(const struct kt_config_schema *schema, const struct extras *x, FILE *out)
 {
     const char *prog = schema->program ? schema->program : "";
     char upper[64];
@@ -639,7 +644,8 @@ static void man_page(const struct kt_config_schema *schema, const struct kt_cli_
             "\\fB\\-\\-print\\-example\\-config\\fR | \\fB\\-\\-print\\-man\\fR | "
             "\\fB\\-h\\fR | \\fB\\-V\\fR\n",
             prog, prog);
-    roff_extra_synopsis(out, prog, extra);
+    for (size_t t = 0; t < x->n; t++)
+        roff_extra_synopsis(out, prog, x->t[t]);
     fputs(".SH DESCRIPTION\n", out);
     if (schema->description != NULL) {
         roff_doc(out, schema->description, ".PP");
@@ -665,13 +671,16 @@ static void man_page(const struct kt_config_schema *schema, const struct kt_cli_
         fputc('\n', out);
         roff_str(out, cli_flags[i].doc);
     }
-    for (size_t i = 0; extra != NULL && i < extra->n; i++) {
-        fputs(".TP\n", out);
-        roff_flag(out, extra->opts[i].name);
-        if (extra->opts[i].arg != NULL)
-            fprintf(out, " \\fI%s\\fR", extra->opts[i].arg);
-        fputc('\n', out);
-        roff_str(out, extra->opts[i].doc);
+    for (size_t t = 0; t < x->n; t++) {
+        for (size_t i = 0; i < x->t[t]->n; i++) {
+            const struct kt_cli_opt *o = &x->t[t]->opts[i];
+            fputs(".TP\n", out);
+            roff_flag(out, o->name);
+            if (o->arg != NULL)
+                fprintf(out, " \\fI%s\\fR", o->arg);
+            fputc('\n', out);
+            roff_str(out, o->doc);
+        }
     }
     fprintf(out,
             ".SH CONFIGURATION\n"
@@ -716,22 +725,24 @@ static void man_page(const struct kt_config_schema *schema, const struct kt_cli_
 
 void kt_cli_print_man(const struct kt_config_schema *schema, FILE *out)
 {
-    man_page(schema, NULL, out);
+    const struct extras none = {NULL, 0};
+    man_page(schema, &none, out);
 }
 
 /* ---- command line ---- */
 
-static void print_usage(const struct kt_config_schema *s, const struct kt_cli_extra *extra,
-                        FILE *out)
+static void print_usage(const struct kt_config_schema *s, const struct extras *x, FILE *out)
 {
     const char *prog = s->program ? s->program : "";
     fprintf(out,
             "Usage: %s [-c FILE] [--set section.key=value]... [--check | --print-config]\n"
             "       %s --print-example-config | --print-man | -h | --help | -V | --version\n",
             prog, prog);
-    if (extra != NULL && extra->synopsis != NULL)
-        fprintf(out, "       %s [-c FILE] [--set section.key=value]... %s\n", prog,
-                extra->synopsis);
+    for (size_t t = 0; t < x->n; t++) {
+        if (x->t[t]->synopsis != NULL)
+            fprintf(out, "       %s [-c FILE] [--set section.key=value]... %s\n", prog,
+                    x->t[t]->synopsis);
+    }
 }
 
 static void help_flag(FILE *out, const char *short_name, const char *long_name, const char *arg,
@@ -743,54 +754,56 @@ static void help_flag(FILE *out, const char *short_name, const char *long_name, 
     fprintf(out, "  %-29s%s\n", flags, doc);
 }
 
-static void print_cli_help(const struct kt_config_schema *s, const struct kt_cli_extra *extra,
-                           FILE *out)
+static void print_cli_help(const struct kt_config_schema *s, const struct extras *x, FILE *out)
 {
     if (s->summary != NULL)
         fprintf(out, "%s - %s\n\n", s->program ? s->program : "", s->summary);
-    print_usage(s, extra, out);
+    print_usage(s, x, out);
     fputc('\n', out);
     for (size_t i = 0; i < sizeof(cli_flags) / sizeof(cli_flags[0]); i++)
         help_flag(out, cli_flags[i].flags[0], cli_flags[i].flags[1], cli_flags[i].arg,
                   cli_flags[i].doc);
-    for (size_t i = 0; extra != NULL && i < extra->n; i++)
-        help_flag(out, NULL, extra->opts[i].name, extra->opts[i].arg, extra->opts[i].doc);
+    for (size_t t = 0; t < x->n; t++) {
+        for (size_t i = 0; i < x->t[t]->n; i++)
+            help_flag(out, NULL, x->t[t]->opts[i].name, x->t[t]->opts[i].arg, x->t[t]->opts[i].doc);
+    }
     fputc('\n', out);
     kt_cli_print_help(s, out);
 }
 
-static int usage_error(const struct kt_config_schema *s, const struct kt_cli_extra *extra,
-                       const char *fmt, const char *arg)
+static int usage_error(const struct kt_config_schema *s, const struct extras *x, const char *fmt,
+                       const char *arg)
 {
     const char *prog = s->program ? s->program : "";
     fprintf(stderr, "%s: %s '%s'\n", prog, fmt, arg);
-    print_usage(s, extra, stderr);
+    print_usage(s, x, stderr);
     fprintf(stderr, "Try '%s --help' for the option reference.\n", prog);
     return KT_CLI_EXIT2;
 }
 
-/* Reads argv[*i] as one of extra's options into given: true when it is one (*i then
- * points at its last word), with *ret set to EXIT2 on a usage error. */
-static bool extra_option(const struct kt_config_schema *schema, const struct kt_cli_extra *extra,
-                         const char **given, int argc, char **argv, int *i, int *ret)
+/* Reads argv[*i] as one of extra's options into given: true when it is one (*i then points
+ * at its last word), with *ret set to EXIT2 on a usage error. */
+static bool table_option(const struct kt_config_schema *schema, const struct extras *x,
+                         const struct kt_cli_extra *extra, const char **given, int argc,
+                         char **argv, int *i, int *ret)
 {
     const char *a = argv[*i];
-    for (size_t k = 0; extra != NULL && k < extra->n; k++) {
+    for (size_t k = 0; k < extra->n; k++) {
         const struct kt_cli_opt *o = &extra->opts[k];
         size_t len = strlen(o->name);
         if (strncmp(a, o->name, len) != 0 || (a[len] != '\0' && a[len] != '='))
             continue;
         if (given[k] != NULL) {
-            *ret = usage_error(schema, extra, "given twice:", o->name);
+            *ret = usage_error(schema, x, "given twice:", o->name);
         } else if (o->arg == NULL) {
             if (a[len] == '=')
-                *ret = usage_error(schema, extra, "takes no value:", a);
+                *ret = usage_error(schema, x, "takes no value:", a);
             else
                 given[k] = "";
         } else if (a[len] == '=') {
             given[k] = a + len + 1;
         } else if (*i + 1 >= argc) {
-            *ret = usage_error(schema, extra, "a value must follow", a);
+            *ret = usage_error(schema, x, "a value must follow", a);
         } else {
             given[k] = argv[++*i];
         }
@@ -799,14 +812,26 @@ static bool extra_option(const struct kt_config_schema *schema, const struct kt_
     return false;
 }
 
-int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char **argv)
+static bool extra_option(const struct kt_config_schema *schema, const struct extras *x,
+                         const char **const *given, int argc, char **argv, int *i, int *ret)
 {
-    return kt_cli_run_extra(schema, NULL, NULL, conf, argc, argv);
+    for (size_t t = 0; t < x->n; t++) {
+        if (table_option(schema, x, x->t[t], given[t], argc, argv, i, ret))
+            return true;
+    }
+    return false;
 }
 
-int kt_cli_run_extra(const struct kt_config_schema *schema, const struct kt_cli_extra *extra,
-                     const char **given, void *conf, int argc, char **argv)
+int kt_cli_run(const struct kt_config_schema *schema, void *conf, int argc, char **argv)
 {
+    return kt_cli_run_extra(schema, NULL, 0, NULL, conf, argc, argv);
+}
+
+int kt_cli_run_extra(const struct kt_config_schema *schema,
+                     const struct kt_cli_extra *const *extras, size_t n_extras,
+                     const char **const *given, void *conf, int argc, char **argv)
+{
+    const struct extras xs = {extras, n_extras}, *x = &xs;
     const char *prog = schema->program ? schema->program : "";
     const char *path = NULL;
     bool check = false, print = false, help = false, version = false, example = false, man = false;
@@ -821,7 +846,7 @@ int kt_cli_run_extra(const struct kt_config_schema *schema, const struct kt_cli_
         const char *a = argv[i];
         if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
             if (i + 1 >= argc)
-                ret = usage_error(schema, extra, "a FILE must follow", a);
+                ret = usage_error(schema, x, "a FILE must follow", a);
             else
                 path = argv[++i];
         } else if (strncmp(a, "--config=", 9) == 0) {
@@ -830,7 +855,7 @@ int kt_cli_run_extra(const struct kt_config_schema *schema, const struct kt_cli_
             path = a + 2;
         } else if (strcmp(a, "--set") == 0) {
             if (i + 1 >= argc)
-                ret = usage_error(schema, extra, "section.key=value must follow", a);
+                ret = usage_error(schema, x, "section.key=value must follow", a);
             else
                 sets[n_sets++] = argv[++i];
         } else if (strncmp(a, "--set=", 6) == 0) {
@@ -847,12 +872,12 @@ int kt_cli_run_extra(const struct kt_config_schema *schema, const struct kt_cli_
             help = true;
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             version = true;
-        } else if (extra_option(schema, extra, given, argc, argv, &i, &ret)) {
+        } else if (extra_option(schema, x, given, argc, argv, &i, &ret)) {
             continue;
         } else if (a[0] == '-') {
-            ret = usage_error(schema, extra, "unknown option", a);
+            ret = usage_error(schema, x, "unknown option", a);
         } else {
-            ret = usage_error(schema, extra, "unexpected argument", a);
+            ret = usage_error(schema, x, "unexpected argument", a);
         }
     }
     if (ret != KT_CLI_RUN) {
@@ -862,11 +887,11 @@ int kt_cli_run_extra(const struct kt_config_schema *schema, const struct kt_cli_
     if (help || version || example || man) {
         /* The documentation comes from the table alone: no configuration is read. */
         if (help)
-            print_cli_help(schema, extra, stdout);
+            print_cli_help(schema, x, stdout);
         else if (example)
             kt_cli_print_example(schema, stdout);
         else if (man)
-            man_page(schema, extra, stdout);
+            man_page(schema, x, stdout);
         else
             printf("%s %s\n", prog, schema->version ? schema->version : "");
         fflush(stdout);

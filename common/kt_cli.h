@@ -59,12 +59,15 @@ struct kt_cli_extra {
     size_t n;
 };
 
-/* kt_cli_run that also parses extra's options (listed in --help and --print-man after the
- * shared ones): given[i] (the caller's array of extra->n entries) is set to the value of
- * extra->opts[i], borrowed from argv, to "" for a flag, and stays NULL when the option is
- * absent. An option given twice, or without its value, is a usage error (EXIT2). The
+/* kt_cli_run that also parses the program's own options, from n_extras tables (listed in
+ * --help and --print-man after the shared ones, table by table; each table's synopsis is a
+ * usage line): given[t][i] (the caller's arrays, given[t] of extras[t]->n entries) is set to
+ * the value of extras[t]->opts[i], borrowed from argv, to "" for a flag, and stays NULL when
+ * the option is absent. An option given twice, or without its value, is a usage error
+ * (EXIT2). Whether options of different tables go together is the program's to check. The
  * configuration loads as usual, so the program's own options run with it. */
-int kt_cli_run_extra(const struct kt_config_schema *schema, const struct kt_cli_extra *extra,
-                     const char **given, void *conf, int argc, char **argv);
+int kt_cli_run_extra(const struct kt_config_schema *schema,
+                     const struct kt_cli_extra *const *extras, size_t n_extras,
+                     const char **const *given, void *conf, int argc, char **argv);
 
 #endif

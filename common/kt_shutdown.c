@@ -23,6 +23,18 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+static void start(struct kt_shutdown *s)
+{
+    s->started = true;
+    s->ops->begin(s->ctx);
+    ev_timer_init(&s->check, check_cb, 0.0, DRAIN_CHECK_SECONDS);
+    s->check.data = s;
+    ev_timer_start(s->loop, &s->check);
+    ev_timer_init(&s->deadline, deadline_cb, (double)s->timeout_ms / 1000.0, 0.);
+    s->deadline.data = s;
+    ev_timer_start(s->loop, &s->deadline);
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)revents;
@@ -32,16 +44,18 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
         ev_break(loop, EVBREAK_ALL);
         return;
     }
-    s->started = true;
     kt_info("signal %d: shutting down, finishing what is in flight (up to %llums)", w->signum,
             (unsigned long long)s->timeout_ms);
-    s->ops->begin(s->ctx);
-    ev_timer_init(&s->check, check_cb, 0.0, DRAIN_CHECK_SECONDS);
-    s->check.data = s;
-    ev_timer_start(loop, &s->check);
-    ev_timer_init(&s->deadline, deadline_cb, (double)s->timeout_ms / 1000.0, 0.);
-    s->deadline.data = s;
-    ev_timer_start(loop, &s->deadline);
+    start(s);
+}
+
+void kt_shutdown_begin(struct kt_shutdown *s, const char *why)
+{
+    if (s->started)
+        return;
+    kt_info("%s: shutting down, finishing what is in flight (up to %llums)", why,
+            (unsigned long long)s->timeout_ms);
+    start(s);
 }
 
 void kt_shutdown_init(struct kt_shutdown *s, struct ev_loop *loop, uint64_t timeout_ms,

@@ -29,4 +29,9 @@ struct kt_shutdown {
 void kt_shutdown_init(struct kt_shutdown *s, struct ev_loop *loop, uint64_t timeout_ms,
                       const struct kt_shutdown_ops *ops, void *ctx);
 
+/* The program's own reason to stop (a replay that reached its end): the same sequence as
+ * the first signal, logged with why. Does nothing once shutdown has started; a signal
+ * after it ends the loop at once. */
+void kt_shutdown_begin(struct kt_shutdown *s, const char *why);
+
 #endif

@@ -84,6 +84,8 @@ static void update_rate(struct backlog *b, const struct backlog_sample *s)
         b->have_prev = false;
         return;
     }
+    if (b->have_prev && s->basis != b->prev_basis)
+        b->have_prev = false;
     double dt = s->now - b->prev_now;
     if (b->have_prev && dt > 0) {
         double inst = ((double)b->prev_lag - (double)s->lag) / dt;
@@ -99,6 +101,7 @@ static void update_rate(struct backlog *b, const struct backlog_sample *s)
         b->have_prev = true;
         b->prev_now = s->now;
         b->prev_lag = s->lag;
+        b->prev_basis = s->basis;
     }
 }
 

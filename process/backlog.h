@@ -48,6 +48,10 @@ struct backlog_sample {
     double now;          /* seconds, any clock that does not go back */
     uint64_t lag;        /* sum over the owned partitions whose lag is known */
     uint32_t partitions; /* partitions with lag > 0 */
+    /* Names the partitions lag sums and the offset each counts from: a rate is taken only
+     * between samples of one basis, as a partition whose lag becomes known, or starts to
+     * count from the stored offset instead of the fetch position, is a jump, not growth. */
+    uint64_t basis;
     /* Fetching was paused by backpressure through the whole interval since the previous
      * sample: the high watermarks come with fetch responses, so the lag is as of the last
      * fetch and its change says nothing about draining. */
@@ -62,6 +66,7 @@ struct backlog {
     bool have_prev;     /* prev_* hold a sample the next rate may be taken against */
     double prev_now;
     uint64_t prev_lag;
+    uint64_t prev_basis;
     bool have_rate;
     double rate; /* smoothed, messages per second the lag decreases */
     double last_report;

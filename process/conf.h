@@ -34,6 +34,8 @@ struct process_policy_conf {
     struct kt_strlist values;
 };
 
+struct consumer_replay; /* consumer.h */
+
 struct process_conf {
     struct {
         struct kt_strlist brokers;
@@ -61,6 +63,9 @@ struct process_conf {
         bool reached;                        /* the cluster's metadata was read */
         bool topic_missing[KT_SIGNAL_COUNT]; /* a signal topic the cluster did not have */
     } startup;
+    /* Not an option: --replay-from (replay.h) sets it, NULL otherwise. The consumer reads
+     * these partition ranges instead of joining the group, and writes their progress in. */
+    struct consumer_replay *replay;
     struct {
         struct kt_strlist trace_conditions;
         struct kt_strlist metric_conditions;

@@ -78,13 +78,16 @@ static const char *const topic_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics
 struct part {
     bool used;
     bool dirty;  /* finished something since the last store */
-    bool frozen; /* tracking failed: nothing past the tracker is handed out (see on_message) */
+    bool frozen; /* tracking failed, or its replay range is done: nothing more is handed out
+                    (see on_message) */
     enum kt_signal sig;
     int32_t partition;
     uint32_t gen;
-    int64_t lag; /* messages after the stored (else committed) offset, from the last
-                    statistics; -1: not known */
+    int64_t lag;      /* messages after the stored (else committed) offset, from the last
+                         statistics; -1: not known */
+    uint8_t lag_from; /* which offset lag counts from (stats_lag): a change is a jump */
     struct offset_tracker ot;
+    struct consumer_range *range; /* replay only: where this partition is read; else NULL */
 };
 
 /* Topics the cluster does not have yet. librdkafka reports a missing subscribed topic once
@@ -276,6 +279,7 @@ static struct part *part_add(struct consumer *c, int sig, int32_t partition)
     p->dirty = false;
     p->frozen = false;
     p->lag = -1;
+    p->range = NULL;
     p->sig = (enum kt_signal)sig;
     p->partition = partition;
     c->slot_of[sig][partition] = (uint32_t)s + 1;
@@ -833,6 +837,71 @@ static void watch_stop(struct consumer *c)
     w->started = false;
 }
 
+/* ---- replay (consumer_replay) ---- */
+
+static void replay_range_done(struct consumer *c, struct part *p)
+{
+    struct consumer_range *r = p->range;
+    if (r->done)
+        return;
+    r->done = true;
+    r->next = r->end;
+    /* Frozen: nothing at or past end is handed out, and the partition stays paused. */
+    p->frozen = true;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, c->topics[p->sig], p->partition);
+    apply_pause(c, l, true);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (++c->conf->replay->n_done == c->conf->replay->n && c->conf->replay->finished != NULL)
+        c->conf->replay->finished(c->conf->replay->arg);
+}
+
+/* The end of a partition (enable.partition.eof, on in replay only): one whose end is the
+ * high watermark read at the start is done there, even when its last offsets were no
+ * messages (transaction markers, compacted away). */
+static void replay_eof(struct consumer *c, const char *topic, int32_t partition, int64_t offset)
+{
+    struct part *p = c->conf->replay != NULL ? lookup_topic(c, topic, partition) : NULL;
+    if (p != NULL && p->range != NULL && offset >= p->range->end)
+        replay_range_done(c, p);
+}
+
+/* Assigns the ranges with something to read at their start offsets, in place of
+ * subscribing. Returns 0, KT_ENOMEM (no slot to track one) or KT_EIO. */
+static int replay_assign(struct consumer *c, struct kt_err *err)
+{
+    struct consumer_replay *rp = c->conf->replay;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)rp->n + 1);
+    int rc = 0;
+    rp->n_done = 0;
+    for (size_t i = 0; i < rp->n && rc == 0; i++) {
+        struct consumer_range *r = &rp->ranges[i];
+        r->done = r->start >= r->end;
+        r->next = r->done ? r->end : r->start;
+        if (r->done) {
+            rp->n_done++;
+            continue;
+        }
+        struct part *p = c->topics[r->sig] ? part_add(c, (int)r->sig, r->partition) : NULL;
+        if (p == NULL) {
+            rc = kt_err_set(err, KT_ENOMEM, "replay: cannot track %s [%" PRId32 "]",
+                            c->topics[r->sig] ? c->topics[r->sig] : "?", r->partition);
+            break;
+        }
+        p->range = r;
+        rd_kafka_topic_partition_list_add(l, c->topics[r->sig], r->partition)->offset = r->start;
+    }
+    if (rc == 0 && l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            rc = kt_err_set(err, KT_EIO, "replay: assigning %d partitions failed: %s", l->cnt,
+                            rd_kafka_err2str(e));
+    }
+    c->assigned = true;
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
 /* ---- consuming ---- */
 
 static void on_message(struct consumer *c, const rd_kafka_message_t *m)
@@ -847,7 +916,9 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
             watch_missing(c, sig_of(c, topic));
             return;
         }
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            replay_eof(c, topic, m->partition, m->offset);
+        else
             kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: consuming %s [%" PRId32 "]: %s", topic,
                            m->partition, rd_kafka_message_errstr(m));
         return;
@@ -860,6 +931,10 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
      * already handed out; those are finished or pending, never to be handed out twice. */
     if (m->offset < offsets_next(&p->ot))
         return;
+    if (p->range != NULL && m->offset >= p->range->end) {
+        replay_range_done(c, p);
+        return;
+    }
     if (offsets_track(&p->ot, m->offset) != 0) {
         /* Not tracked, so it must not be handed out, and nothing after it either: later
          * finishes would otherwise move the watermark past it. The partition stays
@@ -889,7 +964,11 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
         .value = {m->payload, m->len},
         .handle = make_handle(c, p, m->offset),
     };
+    if (p->range != NULL)
+        p->range->next = m->offset + 1;
     c->on_msg(c->ctx, &cm);
+    if (p->range != NULL && m->offset + 1 >= p->range->end)
+        replay_range_done(c, p);
 }
 
 static void poll_all(struct consumer *c)
@@ -977,12 +1056,16 @@ static int64_t stats_int(const json_t *o, const char *key)
  * for commit (ours: the finished prefix), else after the committed one. Before either exists
  * (a new group's first message of the partition is not handed out yet, an empty partition),
  * the messages after the next offset to fetch; -1 when that is not known either. */
-static int64_t stats_lag(const json_t *part)
+static int64_t stats_lag(const json_t *part, uint8_t *from)
 {
+    *from = 1;
     int64_t lag = stats_int(part, "consumer_lag_stored");
-    if (lag < 0)
-        lag = stats_int(part, "consumer_lag");
     if (lag < 0) {
+        *from = 2;
+        lag = stats_int(part, "consumer_lag");
+    }
+    if (lag < 0) {
+        *from = 3;
         int64_t hi = stats_int(part, "hi_offset"), next = stats_int(part, "next_offset");
         if (hi >= 0 && next >= 0 && next <= hi)
             lag = hi - next;
@@ -1007,6 +1090,10 @@ static void sample_backlog(struct consumer *c)
         if (!p->used || p->lag < 0)
             continue;
         any = true;
+        /* Which partitions count, and from which offset: the fetch position runs ahead of
+         * the stored offset, so a partition whose first offset gets stored jumps. */
+        s.basis = s.basis * 1000003u + ((uint64_t)p->sig << 40) +
+                  ((uint64_t)(uint32_t)p->partition << 2) + p->lag_from;
         s.lag += (uint64_t)p->lag;
         s.partitions += p->lag > 0;
         if ((uint64_t)p->lag > s.top_lag) {
@@ -1047,7 +1134,7 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             n++;
             struct part *p = lookup(c, sig, (int32_t)id);
             if (p != NULL)
-                p->lag = stats_lag(v);
+                p->lag = stats_lag(v, &p->lag_from);
         }
         c->topic_partitions[sig] = n;
     }
@@ -1176,6 +1263,15 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
     if (stats_on(conf)) {
         rc = kt_kafka_set(kc, "kafka", "lag_report_threshold", "statistics.interval.ms",
                           STATS_INTERVAL_MS, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (conf->replay != NULL) {
+        /* The end of a partition is an event (replay_eof). A start offset that retention
+         * removed meanwhile goes to the oldest message left, not past the window. */
+        rc = kt_kafka_set(kc, "kafka", "group_id", "enable.partition.eof", "true", err);
+        if (rc == 0)
+            rc = kt_kafka_set(kc, "kafka", "initial_offset", "auto.offset.reset", "earliest", err);
         if (rc != 0)
             return rc;
     }
@@ -1343,16 +1439,24 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
         return rc;
     }
 
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(KT_SIGNAL_COUNT);
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-        if (topics[i] != NULL)
-            rd_kafka_topic_partition_list_add(sub, topics[i], RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        consumer_free(c);
-        return kt_err_set(err, KT_EINVAL, "[kafka] traces_topic: subscribing failed: %s",
-                          rd_kafka_err2str(e));
+    if (conf->replay != NULL) {
+        rc = replay_assign(c, err);
+        if (rc != 0) {
+            consumer_free(c);
+            return rc;
+        }
+    } else {
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(KT_SIGNAL_COUNT);
+        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+            if (topics[i] != NULL)
+                rd_kafka_topic_partition_list_add(sub, topics[i], RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            consumer_free(c);
+            return kt_err_set(err, KT_EINVAL, "[kafka] traces_topic: subscribing failed: %s",
+                              rd_kafka_err2str(e));
+        }
     }
 
     if (stats_on(conf))
@@ -1589,6 +1693,8 @@ int consumer_close(struct consumer *c)
      * callback assigns while rd_kafka_consumer_close runs (librdkafka #4527, #4884).
      * Messages polled meanwhile are dropped untracked, so nothing is committed past them. */
     rd_kafka_unsubscribe(c->rk);
+    if (c->conf->replay != NULL)
+        rd_kafka_assign(c->rk, NULL); /* assigned by hand: unsubscribing keeps it */
     for (int i = 0; i < CLOSE_DRAIN_ROUNDS; i++) {
         rd_kafka_topic_partition_list_t *a = NULL;
         int n = 1;

@@ -59,8 +59,32 @@ struct consumer_stats {
     uint64_t rebalances;         /* assignment changes (assign and revoke events) */
 };
 
+/* Replay (kotel-process --replay-from, replay.h): with conf->replay set, the consumer joins
+ * no group. It assigns exactly the ranges' partitions at their start offsets and hands out
+ * only offsets in [start, end): a message at or past end finishes its range and is dropped,
+ * as is everything after it. Finished offsets are stored and committed as usual, under
+ * [kafka] group_id (the replay's own), so a replay's commits follow the watermark too. The
+ * caller fills sig, partition, start and end; the consumer writes the rest, on the loop. */
+struct consumer_range {
+    enum kt_signal sig;
+    int32_t partition;
+    int64_t start, end; /* start >= end: nothing to read, done from the start */
+    int64_t next;       /* the offset read next: start at first, end once done */
+    bool done;          /* everything below end was handed out (or was no message) */
+};
+struct consumer_replay {
+    struct consumer_range *ranges;
+    size_t n;
+    size_t n_done;
+    /* Called on the loop when the last range is done (not when all were done at start:
+     * consumer_new returns with n_done == n then). */
+    void (*finished)(void *arg);
+    void *arg;
+};
+
 /* Creates the consumer and subscribes to the non-empty topics among
- * [kafka] traces_topic / metrics_topic / logs_topic. conf must outlive the consumer.
+ * [kafka] traces_topic / metrics_topic / logs_topic (with conf->replay: assigns its ranges
+ * instead). conf, and conf->replay, must outlive the consumer.
  * Errors name the [kafka] key ("[kafka] group_id: empty", "[kafka] rdkafka.x: librdkafka:
  * ..."). Returns 0 or a negative KT_E*. */
 int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer_msg_fn on_msg,

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -16,6 +15,7 @@
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_otlp_wire.h"
+#include "kt_time.h"
 #include "kt_utf8.h"
 
 #define PROG "kotel-process"
@@ -76,68 +76,6 @@ bool dump_requested(const char *const given[DUMP_N_OPTS])
 
 /* ---- arguments ---- */
 
-/* RFC 3339 "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.250+01:00" as ms since the epoch. */
-static int parse_time(const char *s, int64_t *ms)
-{
-    int y, mo, d, h, mi, sec, used = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
-        used != 19)
-        return KT_EINVAL;
-    const char *p = s + used;
-    int64_t frac = 0;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
-            if (digits < 3)
-                frac = frac * 10 + (*p - '0');
-        }
-        if (digits == 0)
-            return KT_EINVAL;
-        for (; digits < 3; digits++)
-            frac *= 10;
-    }
-    int64_t off_s = 0;
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
-        off_s = 0;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, n = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 || p[6] != '\0' || oh > 23 ||
-            om > 59)
-            return KT_EINVAL;
-        off_s = (*p == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
-    } else {
-        return KT_EINVAL;
-    }
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    /* timegm normalises 02-30 into March: a date that changed was not a date. */
-    if (tm.tm_year != y - 1900 || tm.tm_mon != mo - 1 || tm.tm_mday != d || tm.tm_hour != h ||
-        tm.tm_min != mi || tm.tm_sec != sec)
-        return KT_EINVAL;
-    *ms = ((int64_t)t - off_s) * 1000 + frac;
-    return 0;
-}
-
-/* ms since the epoch as RFC 3339 UTC with milliseconds: "2026-11-20T10:00:00.250Z". */
-static void format_time(int64_t ms, char *buf, size_t cap)
-{
-    int64_t sec = ms / 1000, rem = ms % 1000;
-    if (rem < 0) {
-        sec--;
-        rem += 1000;
-    }
-    time_t t = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%03dZ", (int)rem);
-}
-
 static int parse_args(const char *const given[DUMP_N_OPTS], struct args *a, struct kt_err *err)
 {
     *a = (struct args){.partition = -1, .start = START_BEGINNING};
@@ -175,7 +113,7 @@ static int parse_args(const char *const given[DUMP_N_OPTS], struct args *a, stru
         }
     }
     if (given[DUMP_OPT_FROM] != NULL) {
-        if (parse_time(given[DUMP_OPT_FROM], &a->from_ms) != 0)
+        if (kt_time_parse(given[DUMP_OPT_FROM], &a->from_ms) != 0)
             return kt_err_set(err, KT_EINVAL,
                               "--from: want an RFC 3339 time such as 2026-11-20T10:00:00Z, got "
                               "'%s'",
@@ -336,7 +274,7 @@ static int print_message(struct dump *d, rd_kafka_message_t *m)
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
     char when[48];
-    format_time(ts, when, sizeof(when));
+    kt_time_format(ts, when, sizeof(when));
     if (json_object_set_new(line, "topic", json_string(rd_kafka_topic_name(m->rkt))) != 0 ||
         json_object_set_new(line, "partition", json_integer(m->partition)) != 0 ||
         json_object_set_new(line, "offset", json_integer(m->offset)) != 0 ||

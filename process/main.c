@@ -14,12 +14,16 @@
 #include "kt_log.h"
 #include "kt_shutdown.h"
 #include "pipeline.h"
+#include "replay.h"
 
 struct app {
     struct process_conf conf;
     struct pipeline *pipe;
     struct admin_parts admin_parts; /* borrowed by the admin pages */
     struct kt_admin *admin;
+    struct replay *replay; /* --replay-from; NULL otherwise */
+    struct kt_shutdown sd;
+    bool timed_out;
 };
 
 static void begin(void *ctx)
@@ -40,6 +44,7 @@ static bool drained(void *ctx)
 static void timed_out(void *ctx)
 {
     struct app *a = ctx;
+    a->timed_out = true;
     kt_warn("[service] shutdown_timeout (%llums) passed with exports in flight; their offsets "
             "stay uncommitted and the next owner re-reads them",
             (unsigned long long)a->conf.service.shutdown_timeout_ms);
@@ -82,6 +87,36 @@ static int check_kafka(struct process_conf *c, struct kt_err *err)
     return rc;
 }
 
+/* The replay reached the end of every partition: shut down as on SIGTERM. */
+static void replay_done(void *ctx)
+{
+    struct app *a = ctx;
+    kt_shutdown_begin(&a->sd, "replay: every partition reached its end");
+}
+
+/* Reads the command line: exits (help, --check, errors, a dump) unless the pipeline runs.
+ * Returns -1 to run, else the exit status. */
+static int command_line(struct app *a, struct replay_args *ra, bool *replay, int argc, char **argv)
+{
+    const char *dump_given[DUMP_N_OPTS] = {NULL};
+    const char *replay_given[REPLAY_N_OPTS] = {NULL};
+    const struct kt_cli_extra *const tables[] = {&dump_cli, &replay_cli};
+    const char **const given[] = {dump_given, replay_given};
+    int rc = kt_cli_run_extra(&process_conf_schema, tables, 2, given, &a->conf, argc, argv);
+    if (rc != KT_CLI_RUN)
+        return rc == KT_CLI_EXIT0 ? 0 : 2;
+    *replay = replay_requested(replay_given);
+    struct kt_err err = {0, ""};
+    if (*replay && replay_parse_args(replay_given, dump_requested(dump_given), ra, &err) != 0) {
+        fprintf(stderr, "kotel-process: %s\nTry 'kotel-process --help'.\n", err.msg);
+        return 2;
+    }
+    /* The dump runs instead of the pipeline, with the same [kafka] settings. */
+    if (dump_requested(dump_given))
+        return dump_run(&a->conf, dump_given);
+    return -1;
+}
+
 /* SIGHUP: files that may be replaced in place (secrets) are read again. */
 static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -98,12 +133,10 @@ static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 int main(int argc, char **argv)
 {
     static struct app a;
-    static struct kt_shutdown sd;
-    const char *dump_given[DUMP_N_OPTS] = {NULL};
-    int rc = kt_cli_run_extra(&process_conf_schema, &dump_cli, dump_given, &a.conf, argc, argv);
-    if (rc != KT_CLI_RUN || dump_requested(dump_given)) {
-        /* The dump runs instead of the pipeline, with the same [kafka] settings. */
-        int code = rc == KT_CLI_RUN ? dump_run(&a.conf, dump_given) : rc == KT_CLI_EXIT0 ? 0 : 2;
+    struct replay_args ra;
+    bool replay = false;
+    int code = command_line(&a, &ra, &replay, argc, argv);
+    if (code >= 0) {
         process_conf_free(&a.conf);
         return code;
     }
@@ -117,6 +150,11 @@ int main(int argc, char **argv)
         kt_error("%s", err.msg);
         goto out;
     }
+    /* Before the pipeline: its consumer reads the ranges and the replay's group. */
+    if (replay && replay_new(&a.conf, &ra, &a.replay, &err) != 0) {
+        kt_error("%s", err.msg);
+        goto out;
+    }
     if (pipeline_new(&a.conf, loop, &a.pipe, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
@@ -126,15 +164,29 @@ int main(int argc, char **argv)
         kt_error("%s", err.msg);
         goto out;
     }
-    kt_shutdown_init(&sd, loop, a.conf.service.shutdown_timeout_ms, &shutdown_ops, &a);
+    kt_shutdown_init(&a.sd, loop, a.conf.service.shutdown_timeout_ms, &shutdown_ops, &a);
     static ev_signal sighup;
     ev_signal_init(&sighup, sighup_cb, SIGHUP);
     sighup.data = &a;
     ev_signal_start(loop, &sighup);
     kt_info("kotel-process %s started", KT_VERSION);
+    if (a.replay != NULL) {
+        replay_start(a.replay, loop, replay_done, &a);
+        if (replay_finished(a.replay))
+            replay_done(&a); /* nothing in the window */
+    }
     ev_run(loop, 0);
     struct pipeline_stats st;
     pipeline_get_stats(a.pipe, &st);
+    if (a.replay != NULL) {
+        /* A replay did its job when it read its whole window and exported it all. */
+        replay_summary(a.replay, &st);
+        exit_code = replay_finished(a.replay) && !a.timed_out ? 0 : 1;
+        if (!replay_finished(a.replay))
+            kt_warn("replay stopped before its end; run it again with the same times to go on "
+                    "from where it stopped");
+        goto out;
+    }
     kt_info("processed %llu messages (%llu undecodable): %llu items in, %llu filtered out, "
             "%llu handed to the exporter",
             (unsigned long long)st.messages, (unsigned long long)st.poison,
@@ -144,6 +196,7 @@ int main(int argc, char **argv)
 out:
     kt_admin_free(a.admin);
     pipeline_free(a.pipe);
+    replay_free(a.replay);
     process_conf_free(&a.conf);
     return exit_code;
 }

@@ -13,6 +13,10 @@
  *                                     "state S", then per member
  *                                     "member CLIENT_ID HOST TOPIC:P,TOPIC:P,..." ("-" when
  *                                     it holds nothing)
+ *     offsets GROUP                   the group's committed offsets: "TOPIC PARTITION OFFSET"
+ *                                     per line, sorted
+ *     produce TOPIC PARTITION TIME_MS  one message, its value read from stdin, with the
+ *                                     timestamp TIME_MS (kcat cannot set one)
  *
  * -X passes a librdkafka property (security.protocol, sasl.*, ssl.*) so that any listener of
  * the test cluster can be used. Exit 0 on success, 1 with a message on stderr otherwise. */
@@ -56,7 +60,9 @@ static int usage(void)
             "  delete TOPIC...\n"
             "  describe TOPIC\n"
             "  leader TOPIC PARTITION\n"
-            "  group GROUP\n");
+            "  group GROUP\n"
+            "  offsets GROUP\n"
+            "  produce TOPIC PARTITION TIME_MS  (value on stdin)\n");
     return 2;
 }
 
@@ -379,6 +385,99 @@ out:
     return rc;
 }
 
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_offsets(struct adm *a, int argc, char **argv)
+{
+    if (argc != 1)
+        return usage();
+    char errstr[512];
+    rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(a->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, a->timeout_ms, errstr, sizeof(errstr));
+    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(argv[0], NULL);
+    rd_kafka_ListConsumerGroupOffsets(a->rk, &req, 1, opt, q);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    rd_kafka_event_t *ev = admin_wait(a, q, "offsets");
+    int rc = 1;
+    char **lines = NULL;
+    int n = 0;
+    if (ev == NULL)
+        goto out;
+    size_t cnt;
+    const rd_kafka_group_result_t **gs = rd_kafka_ListConsumerGroupOffsets_result_groups(
+        rd_kafka_event_ListConsumerGroupOffsets_result(ev), &cnt);
+    if (cnt != 1 || rd_kafka_group_result_error(gs[0]) != NULL) {
+        fprintf(stderr, "kotel-kafka-admin: offsets %s: %s\n", argv[0],
+                cnt != 1 ? "no result" : rd_kafka_error_string(rd_kafka_group_result_error(gs[0])));
+        goto out_ev;
+    }
+    const rd_kafka_topic_partition_list_t *l = rd_kafka_group_result_partitions(gs[0]);
+    lines = calloc(l != NULL && l->cnt > 0 ? (size_t)l->cnt : 1, sizeof(*lines));
+    for (int i = 0; lines != NULL && l != NULL && i < l->cnt; i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s %" PRId32 " %" PRId64, l->elems[i].topic,
+                 l->elems[i].partition, l->elems[i].offset);
+        lines[n++] = strdup(buf);
+    }
+    qsort(lines, (size_t)n, sizeof(*lines), cmp_line);
+    for (int i = 0; i < n; i++)
+        printf("%s\n", lines[i]);
+    rc = lines != NULL ? 0 : 1;
+out_ev:
+    rd_kafka_event_destroy(ev);
+out:
+    for (int i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+static int cmd_produce(struct adm *a, int argc, char **argv)
+{
+    if (argc != 3)
+        return usage();
+    size_t cap = 1 << 16, n = 0;
+    char *value = malloc(cap);
+    for (size_t got; value != NULL && (got = fread(value + n, 1, cap - n, stdin)) > 0;) {
+        n += got;
+        if (n == cap) {
+            char *v = realloc(value, cap * 2);
+            if (v == NULL) {
+                free(value);
+                value = NULL;
+                break;
+            }
+            value = v;
+            cap *= 2;
+        }
+    }
+    if (value == NULL) {
+        fprintf(stderr, "kotel-kafka-admin: produce: out of memory\n");
+        return 1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        a->rk, RD_KAFKA_V_TOPIC(argv[0]), RD_KAFKA_V_PARTITION((int32_t)atoi(argv[1])),
+        RD_KAFKA_V_TIMESTAMP(strtoll(argv[2], NULL, 10)), RD_KAFKA_V_VALUE(value, n),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    free(value);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e = rd_kafka_flush(a->rk, a->timeout_ms);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && rd_kafka_outq_len(a->rk) > 0)
+        e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "kotel-kafka-admin: produce %s: %s\n", argv[0], rd_kafka_err2str(e));
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *bootstrap = NULL;
@@ -441,6 +540,10 @@ int main(int argc, char **argv)
         rc = cmd_describe(&a, rest, args, -1);
     else if (strcmp(cmd, "group") == 0)
         rc = cmd_group(&a, rest, args);
+    else if (strcmp(cmd, "offsets") == 0)
+        rc = cmd_offsets(&a, rest, args);
+    else if (strcmp(cmd, "produce") == 0)
+        rc = cmd_produce(&a, rest, args);
     else if (strcmp(cmd, "leader") == 0)
         rc = rest == 2 ? cmd_describe(&a, 1, args, atoi(args[1])) : usage();
     else

@@ -487,7 +487,9 @@ static struct cli_result run_extra(struct tconf *c, int argc, const char *const 
     test_capture_start(&cap);
     struct cli_result r;
     given[0] = given[1] = NULL;
-    r.rc = kt_cli_run_extra(&schema, &extra, given, c, argc, (char **)argv);
+    const struct kt_cli_extra *tables[] = {&extra};
+    const char **const given_all[] = {given};
+    r.rc = kt_cli_run_extra(&schema, tables, 1, given_all, c, argc, (char **)argv);
     test_capture_stop(&cap);
     r.out = cap.out;
     r.err = cap.err;
@@ -565,6 +567,40 @@ static void test_cli_extra_options_are_in_help_and_man(void **state)
     cli_result_free(&r);
 }
 
+static void test_cli_extra_tables_each_get_their_options_and_usage_line(void **state)
+{
+    (void)state;
+    static const struct kt_cli_opt more_opts[] = {{"--again", "N", "repeat N times"}};
+    static const struct kt_cli_extra more = {"--again N", more_opts, 1};
+    const struct kt_cli_extra *tables[] = {&extra, &more};
+    const char *given[2] = {NULL, NULL}, *given_more[1] = {NULL};
+    const char **const given_all[] = {given, given_more};
+    struct tconf c = {0};
+    const char *argv[] = {"kotel-test", "--set", "auth.token=t", "--again", "3", "--all", NULL};
+    struct test_capture cap;
+    test_capture_start(&cap);
+    int rc = kt_cli_run_extra(&schema, tables, 2, given_all, &c, 6, (char **)argv);
+    test_capture_stop(&cap);
+    assert_int_equal(rc, KT_CLI_RUN);
+    assert_null(given[0]);
+    assert_string_equal(given[1], "");
+    assert_string_equal(given_more[0], "3");
+    test_capture_free(&cap);
+    kt_config_free(&schema, &c);
+
+    const char *argv_help[] = {"kotel-test", "--help", NULL};
+    test_capture_start(&cap);
+    rc = kt_cli_run_extra(&schema, tables, 2, given_all, &c, 2, (char **)argv_help);
+    test_capture_stop(&cap);
+    assert_int_equal(rc, KT_CLI_EXIT0);
+    assert_non_null(strstr(cap.out, "... --dump TOPIC [--all]\n"
+                                    "       kotel-test [-c FILE] [--set section.key=value]... "
+                                    "--again N\n"));
+    assert_non_null(strstr(cap.out, "      --all                    everything\n"
+                                    "      --again N                repeat N times\n"));
+    test_capture_free(&cap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -585,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_cli_extra_options_are_handed_back_with_the_config_loaded),
         cmocka_unit_test(test_cli_extra_option_misuse_is_a_usage_error),
         cmocka_unit_test(test_cli_extra_options_are_in_help_and_man),
+        cmocka_unit_test(test_cli_extra_tables_each_get_their_options_and_usage_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

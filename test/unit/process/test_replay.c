@@ -1,0 +1,127 @@
+/* replay: the option checks, the replay's group name and the progress arithmetic (the
+ * Kafka side is test/integration/process-replay.test.js). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../../process/replay.h"
+#include "kt_err.h"
+
+/* 2026-11-20T10:00:00Z */
+#define T0 INT64_C(1795168800000)
+
+static int parse(const char *from, const char *to, bool dump, struct replay_args *a,
+                 struct kt_err *err)
+{
+    const char *given[REPLAY_N_OPTS] = {[REPLAY_OPT_FROM] = from, [REPLAY_OPT_TO] = to};
+    *err = (struct kt_err){0, ""};
+    return replay_parse_args(given, dump, a, err);
+}
+
+static void test_replay_args_take_from_alone_or_a_later_to(void **state)
+{
+    (void)state;
+    struct replay_args a;
+    struct kt_err err;
+    assert_int_equal(parse("2026-11-20T10:00:00Z", NULL, false, &a, &err), 0);
+    assert_true(a.from_ms == T0);
+    assert_true(a.to_ms == -1);
+    assert_int_equal(
+        parse("2026-11-20T10:00:00Z", "2026-11-20T12:00:00.500+01:00", false, &a, &err), 0);
+    assert_true(a.to_ms == T0 + 3600000 + 500);
+}
+
+static void test_replay_args_errors_name_the_option(void **state)
+{
+    (void)state;
+    struct replay_args a;
+    struct kt_err err;
+    assert_int_equal(parse("yesterday", NULL, false, &a, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "--replay-from: want an RFC 3339 time"));
+    assert_int_equal(parse("2026-11-20T10:00:00Z", "soon", false, &a, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "--replay-to: want an RFC 3339 time"));
+    assert_int_equal(parse(NULL, "2026-11-20T10:00:00Z", false, &a, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "--replay-to: only with --replay-from"));
+    /* The same instant written with an offset is not after it. */
+    assert_int_equal(parse("2026-11-20T10:00:00Z", "2026-11-20T11:00:00+01:00", false, &a, &err),
+                     KT_EINVAL);
+    assert_non_null(strstr(err.msg, "--replay-to: 2026-11-20T11:00:00+01:00 is not after"));
+    assert_int_equal(parse("2026-11-20T10:00:00Z", "2026-11-20T09:00:00Z", false, &a, &err),
+                     KT_EINVAL);
+    assert_int_equal(parse("2026-11-20T10:00:00Z", NULL, true, &a, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "--replay-from: cannot be combined with --dump");
+    assert_int_equal(parse(NULL, "2026-11-20T10:00:00Z", true, &a, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "--replay-to: cannot be combined with --dump");
+}
+
+static void test_replay_group_is_derived_from_the_times(void **state)
+{
+    (void)state;
+    char buf[128];
+    struct replay_args a = {T0, -1};
+    replay_group_id("kotel", &a, buf, sizeof(buf));
+    assert_string_equal(buf, "kotel-replay-20261120T100000Z");
+    a.to_ms = T0 + 90 * 60000 + 250;
+    replay_group_id("kotel", &a, buf, sizeof(buf));
+    assert_string_equal(buf, "kotel-replay-20261120T100000Z-20261120T113000.250Z");
+}
+
+static void test_replay_progress_sums_the_offset_ranges(void **state)
+{
+    (void)state;
+    struct consumer_range r[] = {
+        {.start = 10, .end = 20, .next = 15},  /* half read */
+        {.start = 0, .end = 100, .next = 100}, /* done */
+        {.start = 5, .end = 5, .next = 5},     /* nothing in the window */
+        {.start = 50, .end = 40, .next = 50},  /* nothing either (start past end) */
+        {.start = 7, .end = 17, .next = 0},    /* not started: counts from start */
+        {.start = 0, .end = 10, .next = 99},   /* past its end: counts as the end */
+    };
+    struct consumer_replay rp = {.ranges = r, .n = sizeof(r) / sizeof(r[0])};
+    struct replay_progress p;
+    replay_progress_of(&rp, &p);
+    assert_int_equal(p.done, 5 + 100 + 0 + 10);
+    assert_int_equal(p.total, 10 + 100 + 10 + 10);
+    rp.n = 0;
+    replay_progress_of(&rp, &p);
+    assert_int_equal(p.done, 0);
+    assert_int_equal(p.total, 0);
+}
+
+static void test_replay_progress_line_shows_percent_rate_and_eta(void **state)
+{
+    (void)state;
+    char buf[160];
+    struct replay_progress p = {1200000, 2900000};
+    replay_progress_format(&p, 35000, true, buf, sizeof(buf));
+    assert_string_equal(
+        buf, "replay [########............] 41% 1.2M/2.9M messages, 35k msg/s, ETA 49 s");
+    replay_progress_format(&p, 35000, false, buf, sizeof(buf));
+    assert_string_equal(buf, "replay 41% 1.2M/2.9M messages, 35k msg/s, ETA 49 s");
+    replay_progress_format(&p, 0, false, buf, sizeof(buf));
+    assert_string_equal(buf, "replay 41% 1.2M/2.9M messages, 0 msg/s, ETA ?");
+    replay_progress_format(&p, 1000, false, buf, sizeof(buf));
+    assert_string_equal(buf, "replay 41% 1.2M/2.9M messages, 1.0k msg/s, ETA 28 min");
+    p = (struct replay_progress){42, 42};
+    replay_progress_format(&p, 0, true, buf, sizeof(buf));
+    assert_string_equal(buf, "replay [####################] 100% 42/42 messages, 0 msg/s, ETA 0 s");
+    p = (struct replay_progress){0, 0};
+    replay_progress_format(&p, 0, false, buf, sizeof(buf));
+    assert_string_equal(buf, "replay 100% 0/0 messages, 0 msg/s, ETA 0 s");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replay_args_take_from_alone_or_a_later_to),
+        cmocka_unit_test(test_replay_args_errors_name_the_option),
+        cmocka_unit_test(test_replay_group_is_derived_from_the_times),
+        cmocka_unit_test(test_replay_progress_sums_the_offset_ranges),
+        cmocka_unit_test(test_replay_progress_line_shows_percent_rate_and_eta),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
