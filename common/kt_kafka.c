@@ -329,6 +329,33 @@ int kt_kafka_conf_passthrough(rd_kafka_conf_t *c, const struct kt_strlist *props
     return 0;
 }
 
+int kt_kafka_plain_consumer_new(const struct kt_kafka_common *k, const struct kt_strlist *props,
+                                const char *group, bool eof, rd_kafka_t **out, struct kt_err *err)
+{
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    int rc = kt_kafka_conf_common(kc, k, err);
+    if (rc == 0)
+        rc = kt_kafka_set(kc, "kafka", "group_id", "group.id", group, err);
+    if (rc == 0)
+        rc = kt_kafka_set(kc, "kafka", "group_id", "enable.auto.commit", "false", err);
+    if (rc == 0 && eof)
+        rc = kt_kafka_set(kc, "kafka", "group_id", "enable.partition.eof", "true", err);
+    if (rc == 0)
+        rc = kt_kafka_conf_passthrough(kc, props, err);
+    if (rc != 0) {
+        rd_kafka_conf_destroy(kc);
+        return rc;
+    }
+    rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
+    char errstr[512];
+    *out = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
+    if (*out == NULL) {
+        rd_kafka_conf_destroy(kc);
+        return kt_err_set(err, KT_EINVAL, "[kafka]: librdkafka: %s", errstr);
+    }
+    return 0;
+}
+
 void kt_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     enum kt_log_level l;

@@ -199,6 +199,14 @@ int kt_kafka_conf_common(rd_kafka_conf_t *c, const struct kt_kafka_common *k, st
 int kt_kafka_conf_passthrough(rd_kafka_conf_t *c, const struct kt_strlist *props,
                               struct kt_err *err);
 
+/* A consumer outside the pipeline's group (kotel-process --dump, --replay's range lookup):
+ * the common settings, group.id group (librdkafka's assign wants one; nothing is committed:
+ * enable.auto.commit is false), enable.partition.eof when eof, then the passthrough props;
+ * it logs through kt_kafka_log_cb. Returns 0 (*out: the caller's, rd_kafka_destroy) or
+ * KT_EINVAL naming the key. */
+int kt_kafka_plain_consumer_new(const struct kt_kafka_common *k, const struct kt_strlist *props,
+                                const char *group, bool eof, rd_kafka_t **out, struct kt_err *err);
+
 /* The text of a Kafka version like "2.1.0" or "0.10.2.1" as its first three numbers;
  * "2.1" is 2.1.0. Returns 0 or KT_EINVAL (nothing written). */
 int kt_kafka_parse_version(const char *s, unsigned v[3]);

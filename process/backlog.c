@@ -88,7 +88,7 @@ static void update_rate(struct backlog *b, const struct backlog_sample *s)
         b->have_prev = false;
     double dt = s->now - b->prev_now;
     if (b->have_prev && dt > 0) {
-        double inst = ((double)b->prev_lag - (double)s->lag) / dt;
+        double inst = ((double)b->prev_lag - (double)s->rate_lag) / dt;
         if (!b->have_rate)
             b->rate = inst;
         else
@@ -100,7 +100,7 @@ static void update_rate(struct backlog *b, const struct backlog_sample *s)
     if (!b->have_prev || dt > 0) {
         b->have_prev = true;
         b->prev_now = s->now;
-        b->prev_lag = s->lag;
+        b->prev_lag = s->rate_lag;
         b->prev_basis = s->basis;
     }
 }

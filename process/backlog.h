@@ -48,9 +48,14 @@ struct backlog_sample {
     double now;          /* seconds, any clock that does not go back */
     uint64_t lag;        /* sum over the owned partitions whose lag is known */
     uint32_t partitions; /* partitions with lag > 0 */
-    /* Names the partitions lag sums and the offset each counts from: a rate is taken only
-     * between samples of one basis, as a partition whose lag becomes known, or starts to
-     * count from the stored offset instead of the fetch position, is a jump, not growth. */
+    /* The part of lag a drain rate is taken on: the partitions whose lag counts from a
+     * stored or committed offset. Before either exists a partition's lag counts from the
+     * fetch position, which librdkafka moves back whenever fetching pauses: in the total,
+     * but a rate on it would swing by the partition's whole lag. */
+    uint64_t rate_lag;
+    /* Names the partitions rate_lag sums and the offset each counts from: a rate is taken
+     * only between samples of one basis, as a partition that joins the sum (its first
+     * offset stored, a rebalance) is a jump, not growth. */
     uint64_t basis;
     /* Fetching was paused by backpressure through the whole interval since the previous
      * sample: the high watermarks come with fetch responses, so the lag is as of the last
@@ -65,7 +70,7 @@ struct backlog {
     uint64_t threshold; /* 0: no lines and state stays BELOW_THRESHOLD */
     bool have_prev;     /* prev_* hold a sample the next rate may be taken against */
     double prev_now;
-    uint64_t prev_lag;
+    uint64_t prev_lag; /* rate_lag of the previous sample */
     uint64_t prev_basis;
     bool have_rate;
     double rate; /* smoothed, messages per second the lag decreases */

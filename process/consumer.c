@@ -1052,20 +1052,23 @@ static int64_t stats_int(const json_t *o, const char *key)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
+/* Where a partition's lag counts from (stats_lag). */
+enum { LAG_FROM_STORED = 1, LAG_FROM_COMMITTED, LAG_FROM_FETCH };
+
 /* The lag of a partition from librdkafka's statistics: the messages after the offset stored
  * for commit (ours: the finished prefix), else after the committed one. Before either exists
  * (a new group's first message of the partition is not handed out yet, an empty partition),
  * the messages after the next offset to fetch; -1 when that is not known either. */
 static int64_t stats_lag(const json_t *part, uint8_t *from)
 {
-    *from = 1;
+    *from = LAG_FROM_STORED;
     int64_t lag = stats_int(part, "consumer_lag_stored");
     if (lag < 0) {
-        *from = 2;
+        *from = LAG_FROM_COMMITTED;
         lag = stats_int(part, "consumer_lag");
     }
     if (lag < 0) {
-        *from = 3;
+        *from = LAG_FROM_FETCH;
         int64_t hi = stats_int(part, "hi_offset"), next = stats_int(part, "next_offset");
         if (hi >= 0 && next >= 0 && next <= hi)
             lag = hi - next;
@@ -1090,11 +1093,12 @@ static void sample_backlog(struct consumer *c)
         if (!p->used || p->lag < 0)
             continue;
         any = true;
-        /* Which partitions count, and from which offset: the fetch position runs ahead of
-         * the stored offset, so a partition whose first offset gets stored jumps. */
-        s.basis = s.basis * 1000003u + ((uint64_t)p->sig << 40) +
-                  ((uint64_t)(uint32_t)p->partition << 2) + p->lag_from;
         s.lag += (uint64_t)p->lag;
+        if (p->lag_from != LAG_FROM_FETCH) {
+            s.rate_lag += (uint64_t)p->lag;
+            s.basis = s.basis * 1000003u + ((uint64_t)p->sig << 40) +
+                      ((uint64_t)(uint32_t)p->partition << 2) + p->lag_from;
+        }
         s.partitions += p->lag > 0;
         if ((uint64_t)p->lag > s.top_lag) {
             s.top_lag = (uint64_t)p->lag;

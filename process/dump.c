@@ -303,32 +303,12 @@ static int make_consumer(struct dump *d, struct kt_err *err)
         .protocol_version = c->kafka.protocol_version,
         .auth = &c->kafka.auth,
     };
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    int rc = kt_kafka_conf_common(kc, &common, err);
     /* Partitions are assigned, not subscribed: no group is joined and nothing committed, so
      * the pipeline's offsets stay where they are. librdkafka's assign still wants a group.id
      * to be set; a name of its own keeps even that apart from [kafka] group_id. The end of
      * each partition is an event. */
-    if (rc == 0)
-        rc = kt_kafka_set(kc, "kafka", "group_id", "group.id", "kotel-process-dump", err);
-    if (rc == 0)
-        rc = kt_kafka_set(kc, "kafka", "group_id", "enable.auto.commit", "false", err);
-    if (rc == 0)
-        rc = kt_kafka_set(kc, "kafka", "group_id", "enable.partition.eof", "true", err);
-    if (rc == 0)
-        rc = kt_kafka_conf_passthrough(kc, &c->kafka.rdkafka, err);
-    if (rc != 0) {
-        rd_kafka_conf_destroy(kc);
-        return rc;
-    }
-    rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
-    char errstr[512];
-    d->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-    if (d->rk == NULL) {
-        rd_kafka_conf_destroy(kc);
-        return kt_err_set(err, KT_EINVAL, "[kafka]: librdkafka: %s", errstr);
-    }
-    return 0;
+    return kt_kafka_plain_consumer_new(&common, &c->kafka.rdkafka, "kotel-process-dump", true,
+                                       &d->rk, err);
 }
 
 /* Reads the topic's partitions (or checks --partition) within [kafka] connect_timeout. */

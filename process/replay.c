@@ -211,27 +211,8 @@ static int make_client(const struct process_conf *c, const char *group, rd_kafka
         .protocol_version = c->kafka.protocol_version,
         .auth = &c->kafka.auth,
     };
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    int rc = kt_kafka_conf_common(kc, &common, err);
     /* The replay group: only its commits are read here (a resumed replay). */
-    if (rc == 0)
-        rc = kt_kafka_set(kc, "kafka", "group_id", "group.id", group, err);
-    if (rc == 0)
-        rc = kt_kafka_set(kc, "kafka", "group_id", "enable.auto.commit", "false", err);
-    if (rc == 0)
-        rc = kt_kafka_conf_passthrough(kc, &c->kafka.rdkafka, err);
-    if (rc != 0) {
-        rd_kafka_conf_destroy(kc);
-        return rc;
-    }
-    rd_kafka_conf_set_log_cb(kc, kt_kafka_log_cb);
-    char errstr[512];
-    *out = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-    if (*out == NULL) {
-        rd_kafka_conf_destroy(kc);
-        return kt_err_set(err, KT_EINVAL, "[kafka]: librdkafka: %s", errstr);
-    }
-    return 0;
+    return kt_kafka_plain_consumer_new(&common, &c->kafka.rdkafka, group, false, out, err);
 }
 
 static const char *const topic_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",

@@ -13,17 +13,8 @@ const path = require('node:path');
 const { withStack, adminPortOf } = require('./lib/procs');
 const { sendTraces, sendLogs, EXPORT_SUCCESS } = require('./lib/sdk');
 const { httpRequest, jsonTraceBody, newTraceId, newSpanId } = require('./lib/clients');
-const { get, promtoolCheck, sample } = require('./lib/metrics');
+const { get, promtoolCheck, sample, until } = require('./lib/metrics');
 
-async function until(what, fn, ms = 20000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('/metrics: promtool accepts it and the counters match what was sent; /healthz; /readyz follows the broker', { timeout: 120000 }, async () => {
   await withStack({ ingest: { sets: { 'kafka.timeout': '2s' } } }, async ({ broker, ingest }) => {

@@ -15,7 +15,7 @@ const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
 const { sendLogs, EXPORT_SUCCESS } = require('./lib/sdk');
 const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
-const { get, promtoolCheck, sample } = require('./lib/metrics');
+const { get, promtoolCheck, sample, until } = require('./lib/metrics');
 
 // librdkafka's statistics (the lag) every 500 ms instead of every 5 s, so the test waits less.
 const FAST_STATS = { 'kafka.rdkafka.statistics.interval.ms': '500' };
@@ -30,16 +30,6 @@ function samples(text, name) {
     .map((m) => ({ labels: m[1] || '', value: Number(m[2]) }));
 }
 
-async function until(what, fn, ms = 30000) {
-  const t0 = Date.now();
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last && last.ok !== false) return last;
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms${last && last.why ? `: ${last.why}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const kafka of KAFKAS) {
   test(`${kafkaLabel(kafka)}/metrics: promtool accepts it and its counters match the traffic; /healthz; /readyz follows the backend`, { timeout: 240000 }, async () => {

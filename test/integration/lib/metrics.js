@@ -25,4 +25,17 @@ function sample(text, name, labels = '') {
   return line === undefined ? undefined : Number(line.slice(want.length));
 }
 
-module.exports = { get, promtoolCheck, sample };
+// Calls fn until it returns a truthy value whose .ok is not false (e.g. { ok, why } or any
+// truthy value), polling every 100 ms; fails after ms with what and the last .why.
+async function until(what, fn, ms = 30000) {
+  const t0 = Date.now();
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last && last.ok !== false) return last;
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms${last && last.why ? `: ${last.why}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+module.exports = { get, promtoolCheck, sample, until };
