@@ -329,6 +329,17 @@ int kt_kafka_conf_passthrough(rd_kafka_conf_t *c, const struct kt_strlist *props
     return 0;
 }
 
+int kt_kafka_debug_feature(rd_kafka_conf_t *c, const char *section, const char *key,
+                           struct kt_err *err)
+{
+    char debug[256] = "", merged[300];
+    size_t n = sizeof(debug);
+    if (rd_kafka_conf_get(c, "debug", debug, &n) != RD_KAFKA_CONF_OK)
+        debug[0] = '\0';
+    snprintf(merged, sizeof(merged), "%s%sfeature", debug, debug[0] ? "," : "");
+    return kt_kafka_set(c, section, key, "debug", merged, err);
+}
+
 int kt_kafka_plain_consumer_new(const struct kt_kafka_common *k, const struct kt_strlist *props,
                                 const char *group, bool eof, rd_kafka_t **out, struct kt_err *err)
 {

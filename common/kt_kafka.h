@@ -199,6 +199,12 @@ int kt_kafka_conf_common(rd_kafka_conf_t *c, const struct kt_kafka_common *k, st
 int kt_kafka_conf_passthrough(rd_kafka_conf_t *c, const struct kt_strlist *props,
                               struct kt_err *err);
 
+/* Adds "feature" to librdkafka's debug contexts, keeping whatever the passthrough asked
+ * for: the ApiVersions answers (kt_kafka_apiv_parse) are logged under it only. section and
+ * key name the setting in errors. */
+int kt_kafka_debug_feature(rd_kafka_conf_t *c, const char *section, const char *key,
+                           struct kt_err *err);
+
 /* A consumer outside the pipeline's group (kotel-process --dump, --replay's range lookup):
  * the common settings, group.id group (librdkafka's assign wants one; nothing is committed:
  * enable.auto.commit is false), enable.partition.eof when eof, then the passthrough props;

@@ -401,18 +401,13 @@ static int probe_conf(rd_kafka_conf_t *kc, const struct kt_kafka_probe_opts *o, 
     int rc = kt_kafka_conf_common(kc, o->kafka, err);
     if (rc == 0)
         rc = kt_kafka_conf_passthrough(kc, o->rdkafka, err);
+    if (rc == 0)
+        rc = kt_kafka_debug_feature(kc, "kafka", "connect_timeout", err);
     if (rc != 0)
         return rc;
-    char debug[256] = "", merged[300];
-    size_t n = sizeof(debug);
-    if (rd_kafka_conf_get(kc, "debug", debug, &n) != RD_KAFKA_CONF_OK)
-        debug[0] = '\0';
-    snprintf(merged, sizeof(merged), "%s%sfeature", debug, debug[0] ? "," : "");
     const struct {
         const char *name, *value;
     } props[] = {
-        /* The ApiVersions answers are logged under "feature" only. */
-        {"debug", merged},
         {"log.queue", "true"},
         {"allow.auto.create.topics", o->allow_auto_create ? "true" : "false"},
         /* Nothing is produced: no producer ID to acquire. */

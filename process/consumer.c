@@ -1282,14 +1282,8 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
     rc = kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
     if (rc != 0)
         return rc;
-    /* The ApiVersions answers (see log_cb) are logged under "feature" only; added to what
-     * the passthrough asked for. */
-    char debug[256] = "", merged[300];
-    size_t n = sizeof(debug);
-    if (rd_kafka_conf_get(kc, "debug", debug, &n) != RD_KAFKA_CONF_OK)
-        debug[0] = '\0';
-    snprintf(merged, sizeof(merged), "%s%sfeature", debug, debug[0] ? "," : "");
-    return kt_kafka_set(kc, "kafka", "rdkafka", "debug", merged, err);
+    /* For the ApiVersions answers log_cb reads. */
+    return kt_kafka_debug_feature(kc, "kafka", "rdkafka", err);
 }
 
 static int check_conf(const struct process_conf *conf, const char *topics[KT_SIGNAL_COUNT],
