@@ -4,7 +4,8 @@
 // group, then replayed by time. The backend must get exactly the spans of the messages with
 // A <= timestamp < B (none outside, none twice), the replay must exit 0 by itself, the main
 // group's committed offsets must not move, and the replay's own group must hold the end of
-// each range, so that running the same replay again has nothing left. Plus the option errors
+// each range, so that running the same replay again has nothing left; on a terminal (script(1))
+// it draws a progress bar in place that reaches 100 %. Plus the option errors
 // (exit 2, naming the option).
 //
 // librdkafka's mock cluster (the devbroker) answers no offset for any time, so the replay by
@@ -19,6 +20,20 @@ const { startProcess, processSets, newGroup } = require('./lib/kprocess');
 const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
 const { types, encode } = require('./lib/otlp');
 const { newTraceId, newSpanId } = require('./lib/clients');
+
+// Runs a tier to its exit on a terminal of its own (script(1) from util-linux gives it a pty);
+// resolves { code, out: everything it wrote there }.
+function onTerminal(name, sets, extra, timeoutMs) {
+  const args = [...extra];
+  for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${v}`);
+  const quote = (a) => `'${String(a).replace(/'/g, `'\\''`)}'`;
+  const cmd = [binary(name), ...args].map(quote).join(' ');
+  return new Promise((resolve) => {
+    execFile('script', ['-qfec', cmd, '/dev/null'], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout) => {
+      resolve({ code: err ? (err.code ?? 1) : 0, out: stdout });
+    });
+  });
+}
 
 const PARTITIONS = 3;
 const PER_PARTITION = 8;
@@ -112,6 +127,23 @@ for (const kafka of KAFKAS) {
       assert.match(again.log, /resuming: group "[^"]+" committed \d+ offsets/, tail(again.log));
       assert.match(again.log, / 0 messages, /, tail(again.log));
       assert.equal(backend.rec.spans.length, 0, 'nothing is exported twice');
+
+      // On a terminal (script(1) gives it one): the progress bar, redrawn in place, ends at
+      // 100 % once the window is read. The backend answers slowly so that the run outlasts
+      // the bar's first drawing; a window ending 1 ms later is a group of its own.
+      backend.rec.spans.length = 0;
+      backend.rec.answerAfter(3000);
+      const ttyArgs = ['--replay-from', iso(from), '--replay-to', iso(to + 1)];
+      const tty = await onTerminal('kotel-process', sets, ttyArgs, 60000);
+      backend.rec.answerAfter(0);
+      const shown = tty.out.replace(/\r\n/g, '\n');
+      assert.equal(tty.code, 0, `the replay on a terminal exits 0: ${tail(shown)}`);
+      assert.match(shown, /\r\x1b\[Kreplay \[[#.]{20}\] \d+% /, `a progress bar redrawn in place: ${tail(shown)}`);
+      assert.match(shown, /replay \[#{20}\] 100% /, `the bar reaches 100 %: ${tail(shown)}`);
+      // [from, to + 1 ms) also holds the message at exactly `to`, the first one left out above.
+      const wantTty = messages.filter((m) => m.ts >= from && m.ts <= to).map((m) => m.name).sort();
+      assert.equal(wantTty.length, want.length + 1, 'one message at exactly the end of the window');
+      assert.deepEqual(backend.rec.spans.map((s) => s.name).sort(), wantTty, 'the window on a terminal, to + 1 ms');
     } finally {
       if (main) await main.stop();
       await backend.stop();
