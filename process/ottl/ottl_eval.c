@@ -598,12 +598,14 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
 {
     const struct ottl_path_def *d = path->path.def;
     const struct ottl_tctx *t = ev->t;
-    if (v->t == OTTL_NIL)
-        return 0;
     if (d->flags & OTTL_PF_READONLY)
         return kt_err_set(ev->err, KT_EINVAL, "%s cannot be set", d->name);
+    /* nil into a map key leaves the key with an empty value, as the Collector's setter
+     * does; into a field it changes nothing. */
     if ((d->flags & OTTL_PF_MAP) && path->path.key != NULL)
         return set_keyed(ev, path, v);
+    if (v->t == OTTL_NIL)
+        return 0;
     int rc;
     switch (d->ctx) {
     case OTTL_CTX_SCOPE: rc = t->scope == NULL ? no_object(ev, d) : 0; break;
@@ -703,9 +705,10 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
     case OTTL_P_LOG_SEVERITY_NUMBER:
         if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
             return rc;
-        if (v->i < 0 || v->i > 24)
+        /* The Collector stores any int32 (an unknown enum value stays on the wire). */
+        if (v->i < INT32_MIN || v->i > INT32_MAX)
             return kt_err_set(ev->err, KT_EINVAL,
-                              "set log.severity_number: %" PRId64 " is out of range 0..24", v->i);
+                              "set log.severity_number: %" PRId64 " is not an int32", v->i);
         t->log->severity_number = (Opentelemetry__Proto__Logs__V1__SeverityNumber)v->i;
         return 0;
     case OTTL_P_LOG_SEVERITY_TEXT: return set_string_field(ev, d, v, &t->log->severity_text);

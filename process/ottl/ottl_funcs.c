@@ -248,13 +248,18 @@ static int fn_concat(struct ottl_eval *ev, const struct ottl_node *call, struct 
             return rc;
         if (i > 0)
             ottl_abuf_put(&b, delim.s.p, delim.s.n);
-        /* Like the Collector: maps and lists would bloat the result and are left out. */
-        if (v.t == OTTL_NIL || v.t == OTTL_MAP || v.t == OTTL_ARRAY || v.t == OTTL_LIST)
+        /* As the Collector renders them (differential test): nil as Go prints it, maps and
+         * attribute arrays as JSON; a list literal has no such text and is left out. */
+        if (v.t == OTTL_LIST)
             continue;
+        if (v.t == OTTL_NIL) {
+            ottl_abuf_put(&b, "<nil>", 5);
+            continue;
+        }
         char tmp[OTTL_TEXT_TMP];
         const char *p;
         size_t n;
-        if ((rc = ottl_value_text(a, &v, false, tmp, &p, &n, ev->err)) != 0)
+        if ((rc = ottl_value_text(a, &v, true, tmp, &p, &n, ev->err)) != 0)
             return rc;
         ottl_abuf_put(&b, p, n);
     }
@@ -282,6 +287,24 @@ static int fn_len(struct ottl_eval *ev, const struct ottl_node *call, struct ott
     }
 }
 
+/* Whether s is a decimal int64 as Go's strconv.ParseInt reads one (an optional sign, digits,
+ * nothing around them); *x holds it when so. */
+static bool int_text(const char *s, size_t n, int64_t *x)
+{
+    char buf[32];
+    if (n == 0 || n >= sizeof(buf) || !(s[0] == '-' || s[0] == '+' || (s[0] >= '0' && s[0] <= '9')))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *x = v;
+    return true;
+}
+
 static int fn_int(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
 {
     struct ottl_value v;
@@ -302,22 +325,16 @@ static int fn_int(struct ottl_eval *ev, const struct ottl_node *call, struct ott
         out->t = OTTL_INT;
         out->i = (int64_t)v.d;
         return 0;
-    case OTTL_STR: {
-        char buf[32];
-        if (v.s.n == 0 || v.s.n >= sizeof(buf))
-            return 0;
-        memcpy(buf, v.s.p, v.s.n);
-        buf[v.s.n] = '\0';
-        char *end;
-        errno = 0;
-        long long x = strtoll(buf, &end, 10);
-        if (errno != 0 || *end != '\0' || buf[0] == ' ' || buf[0] == '\t' || buf[0] == '\n')
-            return 0;
+    case OTTL_STR:
+        if (!int_text(v.s.p, v.s.n, &out->i))
+            return kt_err_set(ev->err, KT_EINVAL, "Int: \"%.*s\" is not an integer",
+                              (int)(v.s.n > 64 ? 64 : v.s.n), v.s.p);
         out->t = OTTL_INT;
-        out->i = x;
         return 0;
-    }
-    default: return 0;
+    case OTTL_NIL: return 0;
+    /* The Collector's int-like getter refuses the rest (differential test). */
+    default:
+        return kt_err_set(ev->err, KT_EINVAL, "Int: cannot convert a %s", ottl_vtype_name(v.t));
     }
 }
 
@@ -652,6 +669,18 @@ static int check_nonneg(const struct ottl_node *call, const char *src, struct kt
     return 0;
 }
 
+/* The Collector converts a literal argument of Int when it compiles the statement, so a
+ * string literal that is no integer is a configuration error there and here. */
+static int check_int(const struct ottl_node *call, const char *src, struct kt_err *err)
+{
+    const struct ottl_node *a = call->call.args[0];
+    int64_t x;
+    if (a->kind == OTTL_N_LIT && a->lit.t == OTTL_STR && !int_text(a->lit.s.p, a->lit.s.n, &x))
+        return ottl_syntax_error(err, src, a->pos, "Int: \"%.*s\" is not an integer",
+                                 (int)a->lit.s.n, a->lit.s.p);
+    return 0;
+}
+
 static int check_limit(const struct ottl_node *call, const char *src, struct kt_err *err)
 {
     int rc = check_nonneg(call, src, err);
@@ -678,7 +707,7 @@ static int check_mode(const struct ottl_node *call, const char *src, struct kt_e
 
 const struct ottl_func ottl_funcs[] = {
     {"Concat", false, "lg", "values, delimiter", -1, NULL, fn_concat, 0},
-    {"Int", false, "g", "value", -1, NULL, fn_int, 0},
+    {"Int", false, "g", "value", -1, check_int, fn_int, 0},
     {"IsMatch", false, "gr", "target, pattern", -1, NULL, fn_ismatch, 0},
     {"IsRootSpan", false, "", "", OTTL_CTX_SPAN, NULL, fn_isrootspan,
      OTTL_FIELD(OTTL_P_SPAN_PARENT_ID)},

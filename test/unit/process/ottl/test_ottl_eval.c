@@ -388,9 +388,10 @@ static void test_concat(void **state)
                      "\"GET: GET /users/123\""));
     assert_true(cond("Concat([metric.name, 1, 2.5, true], \" \") == "
                      "\"http.duration 1 2.5 true\""));
-    assert_true(cond("Concat([\"a\", span.attributes[\"none\"], \"b\"], \"-\") == \"a--b\""));
+    /* nil and maps as the Collector renders them */
+    assert_true(cond("Concat([\"a\", span.attributes[\"none\"], \"b\"], \"-\") == \"a-<nil>-b\""));
     assert_true(cond("Concat([], \",\") == \"\""));
-    assert_true(cond("Concat([resource.attributes, \"x\"], \"\") == \"x\""));
+    assert_true(cond("Concat([span.attributes[\"nested\"], \"x\"], \"\") == \"{\\\"inner\\\":\\\"x\\\"}x\""));
 }
 
 static void test_len(void **state)
@@ -411,8 +412,16 @@ static void test_int(void **state)
     (void)state;
     assert_true(cond("Int(\"42\") == 42"));
     assert_true(cond("Int(\"-7\") == -7"));
-    assert_true(cond("Int(\"4x\") == nil"));
-    assert_true(cond("Int(\"\") == nil"));
+    /* a string that is no integer: an error, and a configuration error as a literal */
+    stmt("set(span.attributes[\"s\"], \"4x\")");
+    assert_string_equal(cond_err("Int(span.attributes[\"s\"]) == nil"),
+                        "Int: \"4x\" is not an integer");
+    assert_string_equal(cond_err("Int(span.attributes[\"nested\"]) == nil"),
+                        "Int: cannot convert a map");
+    struct ottl_condition *c;
+    struct kt_err err = {0};
+    assert_int_equal(ottl_condition_parse("Int(\"\") == nil", &c, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "Int: \"\" is not an integer"));
     assert_true(cond("Int(3.9) == 3"));
     assert_true(cond("Int(-3.9) == -3"));
     assert_true(cond("Int(true) == 1"));
@@ -526,10 +535,13 @@ static void test_set_attributes(void **state)
                      "and spanevent.attributes[\"handled\"] == true"));
     assert_true(cond("datapoint.attributes[\"route\"] == \"/b\""));
     assert_true(cond("log.attributes[\"user\"] == \"alice\""));
-    /* nil: no action, no entry created */
+    /* nil: the key is there with an empty value, as the Collector leaves it */
     before = span.n_attributes;
     stmt("set(span.attributes[\"ghost\"], span.attributes[\"none\"])");
-    assert_int_equal(span.n_attributes, before);
+    assert_int_equal(span.n_attributes, before + 1);
+    assert_int_equal(find(span.attributes, span.n_attributes, "ghost")->value->value_case,
+                     OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET);
+    assert_true(cond("span.attributes[\"ghost\"] == nil"));
     /* a kvlist attribute and a kvlist body are maps with keys */
     struct kt_err err = {0};
     assert_int_equal(stmt_rc("set(log.body[\"k\"], \"v\")", &err), KT_EINVAL);
@@ -589,7 +601,7 @@ static void test_set_type_errors(void **state)
     assert_string_equal(err.msg, "set span.trace_id.string: want 32 hex digits, got 3");
     assert_int_equal(stmt_rc("set(span.span_id.string, \"zzzzzzzzzzzzzzzz\")", &err), KT_EINVAL);
     assert_int_equal(stmt_rc("set(span.attributes[\"m\"], resource.attributes)", &err), KT_EINVAL);
-    assert_int_equal(stmt_rc("set(log.severity_number, 99)", &err), KT_EINVAL);
+    assert_int_equal(stmt_rc("set(log.severity_number, 2147483648)", &err), KT_EINVAL);
     assert_string_equal(span.name, "GET /users/123");
     HistogramDataPoint h = OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__INIT;
     tc.datapoint = (ProtobufCMessage *)&h;

@@ -1,0 +1,255 @@
+'use strict';
+// The cases of the differential OTTL test (ottl-diff.test.js; the format is described in
+// lib/ottldiff.js): written ones for every grammar feature and function kotel has, with their
+// edge cases, then inputs from a seeded generator. A case with `divergence` is a difference
+// the README lists: the test requires exactly the two outputs it gives.
+
+// ---- inputs ----
+
+const TRACE = '5b8efff798038103d269b633813fc60c';
+const SPAN = 'eee19b7ec3c1b174';
+const PARENT = 'eee19b7ec3c1b173';
+
+function str(v) {
+  return { stringValue: v };
+}
+function int(v) {
+  return { intValue: String(v) };
+}
+function dbl(v) {
+  return { doubleValue: v };
+}
+function bool(v) {
+  return { boolValue: v };
+}
+function kvlist(o) {
+  return { kvlistValue: { values: attrs(o) } };
+}
+function arr(...vs) {
+  return { arrayValue: { values: vs } };
+}
+// { key: AnyValue } to a KeyValue list.
+function attrs(o) {
+  return Object.entries(o).map(([key, value]) => ({ key, value }));
+}
+
+const RESOURCE = { attributes: attrs({ 'service.name': str('checkout'), 'host.cpus': int(8) }) };
+const SCOPE = { name: 'io.kotel.test', version: '1.2.3', attributes: attrs({ lib: str('otel') }) };
+
+// One resource, one scope, the spans given (each { name?, attributes?, parent?, ... }).
+function traces(...spans) {
+  return {
+    resourceSpans: [
+      {
+        resource: RESOURCE,
+        scopeSpans: [
+          {
+            scope: SCOPE,
+            spans: spans.map((s, i) => ({
+              traceId: TRACE,
+              spanId: SPAN.slice(0, 14) + String(i).padStart(2, '0'),
+              parentSpanId: s.root ? undefined : PARENT,
+              name: s.name || 'GET /api/orders',
+              kind: s.kind || 2,
+              startTimeUnixNano: '1700000000000000000',
+              endTimeUnixNano: s.end || '1700000000250000000',
+              attributes: attrs(s.attributes || {}),
+              events: s.events,
+              status: s.status,
+            })),
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function span(attributes, extra = {}) {
+  return traces({ attributes, ...extra });
+}
+
+function logs(...records) {
+  return {
+    resourceLogs: [
+      {
+        resource: RESOURCE,
+        scopeLogs: [
+          {
+            scope: SCOPE,
+            logRecords: records.map((r) => ({
+              timeUnixNano: '1700000000000000000',
+              severityNumber: r.severity || 9,
+              severityText: r.severityText || 'INFO',
+              body: r.body === undefined ? str('user alice logged in password=hunter2') : r.body,
+              attributes: attrs(r.attributes || {}),
+            })),
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function log(attributes, extra = {}) {
+  return logs({ attributes, ...extra });
+}
+
+function metrics(...ms) {
+  return { resourceMetrics: [{ resource: RESOURCE, scopeMetrics: [{ scope: SCOPE, metrics: ms }] }] };
+}
+
+function gauge(name, points) {
+  return {
+    name,
+    unit: 'ms',
+    description: 'a gauge',
+    gauge: {
+      dataPoints: points.map((p) => ({ timeUnixNano: '1700000000000000000', attributes: attrs(p.attributes || {}), ...p.value })),
+    },
+  };
+}
+
+// ---- written cases ----
+
+const T = 'traces';
+const L = 'logs';
+const M = 'metrics';
+
+const written = [
+  // set and paths
+  { name: 'set a span attribute from a string literal', signal: T, statements: ['set(span.attributes["env"], "prod")'], input: span({}) },
+  { name: 'set a span attribute from another path', signal: T, statements: ['set(span.attributes["svc"], resource.attributes["service.name"])'], input: span({}) },
+  { name: 'set overwrites an attribute of another type', signal: T, statements: ['set(span.attributes["n"], "x")'], input: span({ n: int(3) }) },
+  { name: 'set an int, a double, a bool', signal: T, statements: ['set(span.attributes["i"], 42)', 'set(span.attributes["d"], 1.5)', 'set(span.attributes["b"], true)'], input: span({}) },
+  { name: 'set a negative int and double', signal: T, statements: ['set(span.attributes["i"], -7)', 'set(span.attributes["d"], -0.25)'], input: span({}) },
+  { name: 'set from a missing attribute does nothing', signal: T, statements: ['set(span.attributes["copy"], span.attributes["missing"])'], input: span({ a: str('x') }) },
+  { name: 'set span.name', signal: T, statements: ['set(span.name, "renamed")'], input: span({}) },
+  { name: 'set span.name to an int fails', signal: T, statements: ['set(span.name, 1)'], input: span({}) },
+  { name: 'set span.name to an int fails, ignored', signal: T, error_mode: 'ignore', statements: ['set(span.name, 1)', 'set(span.attributes["after"], "ran")'], input: span({}) },
+  { name: 'set span.kind from an enum', signal: T, statements: ['set(span.kind, SPAN_KIND_CLIENT)'], input: span({}) },
+  { name: 'set span.status.code and message', signal: T, statements: ['set(span.status.code, STATUS_CODE_ERROR)', 'set(span.status.message, "boom")'], input: span({}) },
+  { name: 'set resource and scope attributes', signal: T, statements: ['set(resource.attributes["deployment"], "eu")', 'set(scope.attributes["x"], 1)'], input: span({}) },
+  { name: 'set scope.name and scope.version', signal: T, statements: ['set(scope.name, "renamed")', 'set(scope.version, "9")'], input: span({}) },
+  { name: 'set spanevent attributes', signal: T, statements: ['set(spanevent.attributes["seen"], true) where spanevent.name == "exception"'], input: span({}, { events: [{ name: 'exception', timeUnixNano: '1700000000100000000' }, { name: 'other', timeUnixNano: '1700000000200000000' }] }) },
+  { name: 'set the trace id string', signal: T, statements: ['set(span.attributes["tid"], span.trace_id.string)', 'set(span.attributes["pid"], span.parent_span_id.string)'], input: span({}) },
+  { name: 'set span start time', signal: T, statements: ['set(span.start_time_unix_nano, 1700000000100000000)'], input: span({}) },
+
+  // where clauses and comparisons
+  { name: 'where on a string equality', signal: T, statements: ['set(span.attributes["hit"], true) where span.name == "GET /api/orders"'], input: span({}) },
+  { name: 'where not matching', signal: T, statements: ['set(span.attributes["hit"], true) where span.name == "other"'], input: span({}) },
+  { name: 'where with and, or, not', signal: T, statements: ['set(span.attributes["hit"], true) where (span.kind == SPAN_KIND_SERVER and not IsRootSpan()) or span.name == "x"'], input: span({}) },
+  { name: 'int and double compare across types', signal: T, statements: ['set(span.attributes["hit"], true) where span.attributes["n"] == 3.0', 'set(span.attributes["lt"], true) where span.attributes["n"] < 3.5'], input: span({ n: int(3) }) },
+  { name: 'string and int never equal', signal: T, statements: ['set(span.attributes["eq"], true) where span.attributes["n"] == "3"', 'set(span.attributes["ne"], true) where span.attributes["n"] != "3"'], input: span({ n: int(3) }) },
+  { name: 'string ordering is bytewise', signal: T, statements: ['set(span.attributes["lt"], true) where span.attributes["s"] < "b"', 'set(span.attributes["gt"], true) where span.attributes["s"] > "B"'], input: span({ s: str('a') }) },
+  { name: 'nil equals a missing attribute', signal: T, statements: ['set(span.attributes["none"], true) where span.attributes["missing"] == nil', 'set(span.attributes["some"], true) where span.attributes["env"] != nil'], input: span({ env: str('x') }) },
+  { name: 'nil compared to a present value', signal: T, statements: ['set(span.attributes["hit"], true) where span.attributes["env"] == nil'], input: span({ env: str('x') }) },
+  { name: 'bool comparisons', signal: T, statements: ['set(span.attributes["t"], "yes") where span.attributes["b"] == true', 'set(span.attributes["f"], "yes") where span.attributes["b"] == false'], input: span({ b: bool(true) }) },
+  { name: 'status code comparison', signal: T, statements: ['set(span.attributes["err"], true) where span.status.code == STATUS_CODE_ERROR'], input: span({}, { status: { code: 2 } }) },
+  { name: 'IsRootSpan', signal: T, statements: ['set(span.attributes["root"], IsRootSpan())'], input: traces({ root: true }, {}) },
+  { name: 'time comparison on end time', signal: T, statements: ['set(span.attributes["slow"], true) where span.end_time_unix_nano - span.start_time_unix_nano > 200000000'], input: span({}), needs: 'arithmetic' },
+
+  // converters
+  { name: 'Concat of paths and literals', signal: T, statements: ['set(span.attributes["c"], Concat([span.name, resource.attributes["service.name"], 7], "|"))'], input: span({}) },
+  { name: 'Concat with a missing value', signal: T, statements: ['set(span.attributes["c"], Concat(["a", span.attributes["missing"], "b"], "-"))'], input: span({}) },
+  { name: 'Concat of a double and a bool', signal: T, statements: ['set(span.attributes["c"], Concat([1.5, true, 100, span.attributes["m"], span.attributes["a"]], ","))'], input: span({ m: kvlist({ k: str('v') }), a: arr(int(1), dbl(2.5)) }) },
+  { name: 'Len of a string, a map and a list', signal: T, statements: ['set(span.attributes["ls"], Len(span.name))', 'set(span.attributes["lm"], Len(span.attributes))', 'set(span.attributes["la"], Len(span.attributes["arr"]))'], input: span({ arr: arr(int(1), int(2)) }) },
+  { name: 'Len of an int fails', signal: T, statements: ['set(span.attributes["l"], Len(span.attributes["n"]))'], input: span({ n: int(3) }) },
+  { name: 'Int of strings, doubles, bools', signal: T, statements: ['set(span.attributes["a"], Int("42"))', 'set(span.attributes["b"], Int(2.9))', 'set(span.attributes["c"], Int(-2.9))', 'set(span.attributes["d"], Int(true))', 'set(span.attributes["e"], Int(span.attributes["x"]))', 'set(span.attributes["f"], Int(span.attributes["sp"]))'], input: span({ x: str('x'), sp: str(' 5') }) },
+  { name: 'Int of a literal that is no integer is a configuration error', signal: T, statements: ['set(span.attributes["e"], Int("x"))'], input: span({}) },
+  { name: 'Int of an out-of-range string gives nil', signal: T, statements: ['set(span.attributes["big"], Int(span.attributes["s"]))', 'set(span.attributes["small"], Int(span.attributes["t"]))'], input: span({ s: str('9223372036854775808'), t: str('-9223372036854775808') }) },
+  { name: 'String of an int, a double, a bool, a map', signal: T, statements: ['set(span.attributes["a"], String(42))', 'set(span.attributes["b"], String(0.1))', 'set(span.attributes["c"], String(false))', 'set(span.attributes["d"], String(span.attributes["m"]))'], input: span({ m: kvlist({ k: str('v'), n: int(1) }) }) },
+  { name: 'SHA256 of a string', signal: T, statements: ['set(span.attributes["h"], SHA256(span.name))'], input: span({}) },
+  { name: 'IsMatch on a string and an int', signal: T, statements: ['set(span.attributes["m1"], IsMatch(span.name, "^GET "))', 'set(span.attributes["m2"], IsMatch(span.attributes["n"], "^4"))'], input: span({ n: int(42) }) },
+  { name: 'IsMatch on a missing value is false', signal: T, statements: ['set(span.attributes["m"], IsMatch(span.attributes["missing"], ".*"))'], input: span({}) },
+
+  // editors
+  { name: 'delete_key', signal: T, statements: ['delete_key(span.attributes, "secret")', 'delete_key(resource.attributes, "nope")'], input: span({ secret: str('s'), keep: str('k') }) },
+  { name: 'delete_matching_keys', signal: T, statements: ['delete_matching_keys(span.attributes, "^http\\\\.request\\\\.header\\\\.")'], input: span({ 'http.request.header.a': str('1'), 'http.request.header.b': str('2'), 'http.route': str('/x') }) },
+  { name: 'keep_keys', signal: T, statements: ['keep_keys(span.attributes, ["a", "c", "zzz"])'], input: span({ a: int(1), b: int(2), c: int(3) }) },
+  { name: 'keep_keys with an empty list', signal: T, statements: ['keep_keys(span.attributes, [])'], input: span({ a: int(1) }) },
+  { name: 'keep_matching_keys', signal: T, statements: ['keep_matching_keys(span.attributes, "^k8s\\\\.")'], input: span({ 'k8s.pod': str('p'), 'k8s.ns': str('n'), other: str('o') }) },
+  { name: 'truncate_all', signal: T, statements: ['truncate_all(span.attributes, 3)'], input: span({ s: str('abcdef'), short: str('ab'), n: int(123456) }) },
+  { name: 'truncate_all to zero', signal: T, statements: ['truncate_all(span.attributes, 0)'], input: span({ s: str('abcdef') }) },
+  { name: 'truncate_all cuts bytes, not characters', signal: T, statements: ['truncate_all(span.attributes, 2)'], input: span({ s: str('éé') }) },
+  { name: 'limit with priority keys', signal: T, statements: ['limit(span.attributes, 2, ["c"])'], input: span({ a: int(1), b: int(2), c: int(3), d: int(4) }) },
+  { name: 'limit above the size keeps all', signal: T, statements: ['limit(span.attributes, 10, [])'], input: span({ a: int(1), b: int(2) }) },
+  { name: 'replace_pattern with a group', signal: L, statements: ['replace_pattern(log.body, "password=(\\\\S+)", "password=***")'], input: log({}) },
+  { name: 'replace_pattern with $1', signal: T, statements: ['replace_pattern(span.name, "^GET (.*)$", "$1")'], input: span({}) },
+  { name: 'replace_pattern on an int does nothing', signal: T, statements: ['replace_pattern(span.attributes["n"], "4", "5")'], input: span({ n: int(42) }) },
+  { name: 'replace_pattern on a missing attribute does nothing', signal: T, statements: ['replace_pattern(span.attributes["missing"], "a", "b")'], input: span({}) },
+  { name: 'replace_all_patterns on values', signal: T, statements: ['replace_all_patterns(span.attributes, "value", "\\\\d+", "N")'], input: span({ a: str('id 123 and 45'), b: str('none'), n: int(5) }) },
+  { name: 'replace_all_patterns on keys', signal: T, statements: ['replace_all_patterns(span.attributes, "key", "^old\\\\.", "new.")'], input: span({ 'old.a': str('1'), keep: str('2') }) },
+
+  // logs
+  { name: 'set log body and severity', signal: L, statements: ['set(log.body, "replaced")', 'set(log.severity_number, SEVERITY_NUMBER_WARN)', 'set(log.severity_text, "WARN")'], input: log({}) },
+  { name: 'log body as a map', signal: L, statements: ['set(log.attributes["user"], log.body["user"])', 'delete_key(log.body, "pw")'], input: log({}, { body: kvlist({ user: str('alice'), pw: str('x') }) }) },
+  { name: 'set a key on a string body fails', signal: L, statements: ['set(log.body["k"], "v")'], input: log({}) },
+  { name: 'where on severity', signal: L, statements: ['set(log.attributes["loud"], true) where log.severity_number >= SEVERITY_NUMBER_WARN'], input: logs({ severity: 13 }, { severity: 5 }) },
+  { name: 'set severity_number out of range fails', signal: L, statements: ['set(log.severity_number, 99)'], input: log({}) },
+
+  // metrics
+  { name: 'set metric name, unit, description', signal: M, statements: ['set(metric.name, "renamed")', 'set(metric.unit, "s")', 'set(metric.description, "d")'], input: metrics(gauge('g', [{ value: { asInt: '5' } }])) },
+  { name: 'datapoint attributes and values', signal: M, statements: ['set(datapoint.attributes["big"], true) where datapoint.value_int > 3', 'set(datapoint.value_double, 2.5) where datapoint.attributes["k"] == "d"'], input: metrics(gauge('g', [{ value: { asInt: '5' } }, { value: { asDouble: 1.5 }, attributes: { k: str('d') } }])) },
+  { name: 'metric.type comparison', signal: M, statements: ['set(metric.description, "gauge") where metric.type == METRIC_DATA_TYPE_GAUGE'], input: metrics(gauge('g', [{ value: { asInt: '1' } }])) },
+];
+
+// ---- generated inputs ----
+
+// A small deterministic PRNG (mulberry32), so a failure names a seed that reproduces it.
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const GEN_STATEMENTS = [
+  'set(span.attributes["copy"], span.attributes["k0"])',
+  'set(span.attributes["s"], String(span.attributes["k1"]))',
+  'set(span.attributes["c"], Concat([span.attributes["k0"], span.attributes["k1"], span.attributes["k2"]], "/"))',
+  'set(span.attributes["hit"], true) where span.attributes["k0"] == span.attributes["k1"]',
+  'set(span.attributes["lt"], true) where span.attributes["k0"] < span.attributes["k2"]',
+  'set(span.attributes["m"], IsMatch(span.attributes["k2"], "^[a-f0-9]+$"))',
+  'truncate_all(span.attributes, 4)',
+  'replace_all_patterns(span.attributes, "value", "[0-9]", "#")',
+  'delete_matching_keys(span.attributes, "^k[02]$")',
+  'set(span.attributes["i"], Int(span.attributes["k1"]))',
+  'set(span.attributes["len"], Len(span.attributes["k0"]))',
+];
+
+function genValue(r) {
+  const pick = Math.floor(r() * 7);
+  switch (pick) {
+    case 0: return str(Math.floor(r() * 1e6).toString(16));
+    case 1: return int(Math.floor((r() - 0.5) * 1e6));
+    case 2: return dbl(Math.round((r() - 0.5) * 1e4) / 8);
+    case 3: return bool(r() < 0.5);
+    case 4: return str(String(Math.floor(r() * 100)));
+    case 5: return arr(int(1), str('two'));
+    default: return str('');
+  }
+}
+
+function generated(seed, n) {
+  const r = prng(seed);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const a = {};
+    for (let k = 0; k < 3; k++) if (r() < 0.85) a[`k${k}`] = genValue(r);
+    const stmt = GEN_STATEMENTS[Math.floor(r() * GEN_STATEMENTS.length)];
+    out.push({ name: `generated seed ${seed} #${i}: ${stmt}`, signal: T, error_mode: 'ignore', statements: [stmt], input: span(a) });
+  }
+  return out;
+}
+
+const SEED = 14;
+
+function cases() {
+  return [...written.filter((c) => !c.needs), ...generated(SEED, 40)];
+}
+
+module.exports = { cases, SEED };
