@@ -994,6 +994,70 @@ static bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b,
     }
 }
 
+/* ---- arithmetic ---- */
+
+/* The Collector's rules (Go's int64 and float64): int op int is an int that wraps on
+ * overflow and truncates on division; with a double on either side both are doubles;
+ * division by zero, of ints or doubles, is an error; other types are errors. */
+static int arith(struct ottl_eval *ev, char op, const struct ottl_value *a,
+                 const struct ottl_value *b, struct ottl_value *out)
+{
+    if (!is_num(a) || !is_num(b))
+        return kt_err_set(ev->err, KT_EINVAL, "'%c' takes ints and doubles, got %s %c %s", op,
+                          ottl_vtype_name(a->t), op, ottl_vtype_name(b->t));
+    memset(out, 0, sizeof(*out));
+    if (a->t == OTTL_INT && b->t == OTTL_INT) {
+        uint64_t x = (uint64_t)a->i, y = (uint64_t)b->i;
+        out->t = OTTL_INT;
+        switch (op) {
+        case '+': out->i = (int64_t)(x + y); return 0;
+        case '-': out->i = (int64_t)(x - y); return 0;
+        case '*': out->i = (int64_t)(x * y); return 0;
+        default:
+            if (b->i == 0)
+                return kt_err_set(ev->err, KT_EINVAL, "division by zero");
+            /* Go defines MinInt64 / -1 as MinInt64; in C it overflows. */
+            out->i = b->i == -1 ? (int64_t)(0 - x) : a->i / b->i;
+            return 0;
+        }
+    }
+    double x = a->t == OTTL_INT ? (double)a->i : a->d;
+    double y = b->t == OTTL_INT ? (double)b->i : b->d;
+    out->t = OTTL_DOUBLE;
+    switch (op) {
+    case '+': out->d = x + y; return 0;
+    case '-': out->d = x - y; return 0;
+    case '*': out->d = x * y; return 0;
+    default:
+        if (y == 0)
+            return kt_err_set(ev->err, KT_EINVAL, "division by zero");
+        out->d = x / y;
+        return 0;
+    }
+}
+
+static int eval_math(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out)
+{
+    struct ottl_value a, b;
+    int rc = ottl_eval_value(ev, n->bin.l, &a);
+    if (rc != 0)
+        return rc;
+    if (n->kind == OTTL_N_NEG) {
+        if (!is_num(&a))
+            return kt_err_set(ev->err, KT_EINVAL, "'-' takes an int or a double, got %s",
+                              ottl_vtype_name(a.t));
+        if (a.t == OTTL_INT)
+            a.i = (int64_t)(0 - (uint64_t)a.i);
+        else
+            a.d = -a.d;
+        *out = a;
+        return 0;
+    }
+    if ((rc = ottl_eval_value(ev, n->bin.r, &b)) != 0)
+        return rc;
+    return arith(ev, n->bin.arith, &a, &b, out);
+}
+
 int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out)
 {
     switch (n->kind) {
@@ -1005,6 +1069,8 @@ int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
         out->t = OTTL_LIST;
         out->list = n;
         return 0;
+    case OTTL_N_MATH:
+    case OTTL_N_NEG: return eval_math(ev, n, out);
     default: {
         bool b;
         int rc = ottl_eval_bool(ev, n, &b);

@@ -39,6 +39,12 @@ enum ottl_tok {
     OTTL_T_GE,
     OTTL_T_ASSIGN,
     OTTL_T_MINUS,
+    OTTL_T_PLUS,
+    OTTL_T_STAR,
+    OTTL_T_SLASH,
+    OTTL_T_LBRACE,
+    OTTL_T_RBRACE,
+    OTTL_T_COLON,
 };
 
 struct ottl_token {
@@ -124,6 +130,8 @@ enum ottl_nkind {
     OTTL_N_OR,
     OTTL_N_NOT,
     OTTL_N_CMP,
+    OTTL_N_MATH, /* l arith r */
+    OTTL_N_NEG,  /* -l */
 };
 
 enum ottl_cmp { OTTL_CMP_EQ, OTTL_CMP_NE, OTTL_CMP_LT, OTTL_CMP_LE, OTTL_CMP_GT, OTTL_CMP_GE };
@@ -157,8 +165,9 @@ struct ottl_node {
             size_t n;
         } list;
         struct {
-            struct ottl_node *l, *r; /* NOT uses l */
+            struct ottl_node *l, *r; /* NOT and NEG use l */
             enum ottl_cmp op;
+            char arith; /* MATH: '+', '-', '*' or '/' */
         } bin;
     };
 };

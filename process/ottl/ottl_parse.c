@@ -130,6 +130,7 @@ static struct ottl_node *new_node(struct parser *ps, enum ottl_nkind k, size_t p
 
 static int parse_or(struct parser *ps, struct ottl_node **out);
 static int parse_value(struct parser *ps, struct ottl_node **out);
+static int parse_math(struct parser *ps, struct ottl_node **out);
 
 static bool is_keyword(const struct ottl_token *t)
 {
@@ -320,7 +321,7 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
                                          "named arguments are not supported");
             if (nargs == sizeof(args) / sizeof(args[0]))
                 return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos, "too many arguments");
-            int rc = parse_value(ps, &args[nargs]);
+            int rc = parse_math(ps, &args[nargs]);
             if (rc != 0)
                 return rc;
             nargs++;
@@ -367,7 +368,7 @@ static int parse_list(struct parser *ps, struct ottl_node **out)
     size_t cap = 0;
     while (cur(ps)->kind != OTTL_T_RBRACK) {
         struct ottl_node *item;
-        int rc = parse_value(ps, &item);
+        int rc = parse_math(ps, &item);
         if (rc != 0)
             return rc;
         if (n->list.n == cap) {
@@ -390,6 +391,27 @@ static int parse_list(struct parser *ps, struct ottl_node **out)
     ps->i++;
     *out = n;
     return 0;
+}
+
+/* What the Collector's grammar lets arithmetic take: number literals, paths, converters
+ * and arithmetic itself (strings, bools, nil, enums and lists are refused). */
+static bool is_arith_operand(const struct ottl_node *n)
+{
+    switch (n->kind) {
+    case OTTL_N_LIT: return n->lit.t == OTTL_INT || n->lit.t == OTTL_DOUBLE;
+    case OTTL_N_PATH:
+    case OTTL_N_MATH:
+    case OTTL_N_NEG: return true;
+    case OTTL_N_CALL: return !n->call.fn->editor;
+    default: return false;
+    }
+}
+
+static const char *operand_text(const struct ottl_node *n)
+{
+    if (n->kind == OTTL_N_LIT)
+        return n->lit.t == OTTL_STR ? "a string" : n->lit.t == OTTL_BOOL ? "a bool" : "nil";
+    return n->kind == OTTL_N_LIST ? "a list" : "a condition";
 }
 
 static int parse_value_inner(struct parser *ps, struct ottl_node **out)
@@ -418,25 +440,41 @@ static int parse_value_inner(struct parser *ps, struct ottl_node **out)
         *out = n;
         return 0;
     case OTTL_T_MINUS: {
+        /* A number's sign is folded into the literal, as the Collector does; anything else
+         * arithmetic takes is negated when evaluated. */
         const struct ottl_token *num = &ps->t[ps->i + 1];
-        if (num->kind != OTTL_T_INT && num->kind != OTTL_T_FLOAT)
-            return expected(ps, num, "a number after '-'");
-        n = new_node(ps, OTTL_N_LIT, t->pos);
+        if (num->kind == OTTL_T_INT || num->kind == OTTL_T_FLOAT) {
+            n = new_node(ps, OTTL_N_LIT, t->pos);
+            if (n == NULL)
+                return KT_ENOMEM;
+            if (num->kind == OTTL_T_INT) {
+                n->lit.t = OTTL_INT;
+                n->lit.i = (int64_t)(0 - (uint64_t)num->i);
+            } else {
+                n->lit.t = OTTL_DOUBLE;
+                n->lit.d = -num->d;
+            }
+            ps->i += 2;
+            *out = n;
+            return 0;
+        }
+        n = new_node(ps, OTTL_N_NEG, t->pos);
         if (n == NULL)
             return KT_ENOMEM;
-        if (num->kind == OTTL_T_INT) {
-            n->lit.t = OTTL_INT;
-            n->lit.i = -num->i;
-        } else {
-            n->lit.t = OTTL_DOUBLE;
-            n->lit.d = -num->d;
-        }
-        ps->i += 2;
+        ps->i++;
+        int rc = parse_value(ps, &n->bin.l);
+        if (rc != 0)
+            return rc;
+        if (!is_arith_operand(n->bin.l))
+            return ottl_syntax_error(ps->err, ps->src, t->pos,
+                                     "'-' takes a number, a path, a converter or (...)");
         *out = n;
         return 0;
     }
     case OTTL_T_LBRACK: return parse_list(ps, out);
     case OTTL_T_LPAREN: {
+        /* '(' holds a condition, "(a or b) and c", or arithmetic, "(a + b) * 2": what it
+         * holds is checked where it is used (want_bool, is_arith_operand). */
         ps->i++;
         int rc = parse_or(ps, out);
         if (rc != 0)
@@ -494,6 +532,62 @@ static int parse_value(struct parser *ps, struct ottl_node **out)
     return rc;
 }
 
+static int arith_op(enum ottl_tok k)
+{
+    switch (k) {
+    case OTTL_T_PLUS: return '+';
+    case OTTL_T_MINUS: return '-';
+    case OTTL_T_STAR: return '*';
+    case OTTL_T_SLASH: return '/';
+    default: return 0;
+    }
+}
+
+/* One level of arithmetic: operands from sub joined by the operators in ops, left to right. */
+static int parse_arith(struct parser *ps, struct ottl_node **out, const char *ops,
+                       int (*sub)(struct parser *, struct ottl_node **))
+{
+    struct ottl_node *l;
+    int rc = sub(ps, &l);
+    if (rc != 0)
+        return rc;
+    int op;
+    while ((op = arith_op(cur(ps)->kind)) != 0 && strchr(ops, op) != NULL) {
+        const struct ottl_token *opt = cur(ps);
+        if (!is_arith_operand(l))
+            return ottl_syntax_error(ps->err, ps->src, opt->pos,
+                                     "'%c' takes numbers, paths, converters or (...), not %s", op,
+                                     operand_text(l));
+        ps->i++;
+        struct ottl_node *n = new_node(ps, OTTL_N_MATH, l->pos);
+        if (n == NULL)
+            return KT_ENOMEM;
+        n->bin.l = l;
+        n->bin.arith = (char)op;
+        if ((rc = sub(ps, &n->bin.r)) != 0)
+            return rc;
+        if (!is_arith_operand(n->bin.r))
+            return ottl_syntax_error(ps->err, ps->src, n->bin.r->pos,
+                                     "'%c' takes numbers, paths, converters or (...), not %s", op,
+                                     operand_text(n->bin.r));
+        l = n;
+    }
+    *out = l;
+    return 0;
+}
+
+static int parse_term(struct parser *ps, struct ottl_node **out)
+{
+    return parse_arith(ps, out, "*/", parse_value);
+}
+
+/* A value with arithmetic: '*' and '/' bind tighter than '+' and '-', as in the Collector's
+ * grammar. */
+static int parse_math(struct parser *ps, struct ottl_node **out)
+{
+    return parse_arith(ps, out, "+-", parse_term);
+}
+
 static bool is_boolean(const struct ottl_node *n)
 {
     switch (n->kind) {
@@ -505,6 +599,21 @@ static bool is_boolean(const struct ottl_node *n)
     case OTTL_N_CMP: return true;
     default: return false;
     }
+}
+
+/* A condition is needed here (an operand of and, or, not; a whole condition or where
+ * clause): n must be one. */
+static int want_bool(struct parser *ps, const struct ottl_node *n)
+{
+    if (is_boolean(n))
+        return 0;
+    return ottl_syntax_error(ps->err, ps->src, n->pos,
+                             "expected a condition (a comparison, true, false or a "
+                             "converter such as IsMatch), got %s",
+                             n->kind == OTTL_N_PATH                            ? "a path alone"
+                             : n->kind == OTTL_N_LIST                          ? "a list"
+                             : n->kind == OTTL_N_MATH || n->kind == OTTL_N_NEG ? "arithmetic alone"
+                                                                               : "a value alone");
 }
 
 static int cmp_op(enum ottl_tok k, enum ottl_cmp *op)
@@ -522,9 +631,8 @@ static int cmp_op(enum ottl_tok k, enum ottl_cmp *op)
 
 static int parse_cmp(struct parser *ps, struct ottl_node **out)
 {
-    const struct ottl_token *start = cur(ps);
     struct ottl_node *l;
-    int rc = parse_value(ps, &l);
+    int rc = parse_math(ps, &l);
     if (rc != 0)
         return rc;
     enum ottl_cmp op;
@@ -534,13 +642,7 @@ static int parse_cmp(struct parser *ps, struct ottl_node **out)
             return ottl_syntax_error(ps->err, ps->src, opt->pos,
                                      "expected a comparison operator, got '=' (equality is "
                                      "written '==')");
-        if (!is_boolean(l))
-            return ottl_syntax_error(ps->err, ps->src, start->pos,
-                                     "expected a condition (a comparison, true, false or a "
-                                     "converter such as IsMatch), got %s",
-                                     l->kind == OTTL_N_PATH   ? "a path alone"
-                                     : l->kind == OTTL_N_LIST ? "a list"
-                                                              : "a value alone");
+        /* A value alone: a condition only if it is boolean (want_bool decides where). */
         *out = l;
         return 0;
     }
@@ -558,7 +660,7 @@ static int parse_cmp(struct parser *ps, struct ottl_node **out)
         return expected(ps, rt, what);
     }
     struct ottl_node *r;
-    rc = parse_value(ps, &r);
+    rc = parse_math(ps, &r);
     if (rc != 0)
         return rc;
     struct ottl_node *n = new_node(ps, OTTL_N_CMP, opt->pos);
@@ -587,7 +689,7 @@ static int parse_not(struct parser *ps, struct ottl_node **out)
                                  OTTL_MAX_DEPTH);
     int rc = parse_not(ps, &n->bin.l);
     ps->depth--;
-    if (rc != 0)
+    if (rc != 0 || (rc = want_bool(ps, n->bin.l)) != 0)
         return rc;
     *out = n;
     return 0;
@@ -601,13 +703,15 @@ static int parse_binary(struct parser *ps, struct ottl_node **out, const char *k
     if (rc != 0)
         return rc;
     while (ident_is(cur(ps), kw)) {
+        if ((rc = want_bool(ps, l)) != 0)
+            return rc;
         struct ottl_node *n = new_node(ps, kind, cur(ps)->pos);
         if (n == NULL)
             return KT_ENOMEM;
         ps->i++;
         n->bin.l = l;
         rc = sub(ps, &n->bin.r);
-        if (rc != 0)
+        if (rc != 0 || (rc = want_bool(ps, n->bin.r)) != 0)
             return rc;
         l = n;
     }
@@ -694,6 +798,8 @@ int ottl_condition_parse(const char *src, struct ottl_condition **out, struct kt
     int rc = prog_start(&c->p, &ps, src, err);
     if (rc == 0)
         rc = parse_or(&ps, &c->root);
+    if (rc == 0)
+        rc = want_bool(&ps, c->root);
     if (rc == 0 && cur(&ps)->kind != OTTL_T_EOF) {
         if (ident_is(cur(&ps), "where"))
             rc = ottl_syntax_error(err, ps.src, cur(&ps)->pos,
@@ -741,8 +847,10 @@ static ottl_fields node_fields(const struct ottl_node *n)
     }
     case OTTL_N_AND:
     case OTTL_N_OR:
-    case OTTL_N_CMP: return node_fields(n->bin.l) | node_fields(n->bin.r);
-    case OTTL_N_NOT: return node_fields(n->bin.l);
+    case OTTL_N_CMP:
+    case OTTL_N_MATH: return node_fields(n->bin.l) | node_fields(n->bin.r);
+    case OTTL_N_NOT:
+    case OTTL_N_NEG: return node_fields(n->bin.l);
     case OTTL_N_LIT: return 0;
     }
     return 0;
@@ -795,11 +903,13 @@ static int check_editors(struct parser *ps, const struct ottl_node *n, bool top)
         return 0;
     case OTTL_N_AND:
     case OTTL_N_OR:
-    case OTTL_N_CMP: {
+    case OTTL_N_CMP:
+    case OTTL_N_MATH: {
         int rc = check_editors(ps, n->bin.l, false);
         return rc != 0 ? rc : check_editors(ps, n->bin.r, false);
     }
-    case OTTL_N_NOT: return check_editors(ps, n->bin.l, false);
+    case OTTL_N_NOT:
+    case OTTL_N_NEG: return check_editors(ps, n->bin.l, false);
     default: return 0;
     }
 }
@@ -825,6 +935,8 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
     if (ident_is(cur(ps), "where")) {
         ps->i++;
         rc = parse_or(ps, &s->where);
+        if (rc == 0)
+            rc = want_bool(ps, s->where);
         if (rc == 0)
             rc = check_editors(ps, s->where, false);
         if (rc != 0)

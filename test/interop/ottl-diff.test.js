@@ -83,6 +83,8 @@ test('OTTL: the Collector\'s transform processor and kotel\'s give the same outp
     const kotel = await pool(cases.map((c) => () => runKotel(c)), 2);
 
     let agree = 0;
+    let agreeErrors = 0;
+    let agreeConfig = 0;
     let divergent = 0;
     const failures = [];
     cases.forEach((c, i) => {
@@ -95,11 +97,13 @@ test('OTTL: the Collector\'s transform processor and kotel\'s give the same outp
         else failures.push(`#${i} ${c.name}: documented divergence (${c.divergence.reason}) not as listed\n  collector: ${a}\n  want:      ${wantCol}\n  kotel:     ${b}\n  want:      ${wantKotel}\n  kotel said: ${kotel[i].raw.slice(0, 400)}`);
       } else if (a === b) {
         agree++;
+        if (a === 'error') agreeErrors++;
+        if (a === 'config error') agreeConfig++;
       } else {
         failures.push(`#${i} ${c.name}\n  collector: ${a}\n  kotel:     ${b}\n  kotel said: ${kotel[i].raw.slice(0, 400)}`);
       }
     });
-    const summary = `OTTL differential: ${cases.length} cases (generator seed ${SEED}), ${agree} agree, ${divergent} documented divergences, ${failures.length} differ`;
+    const summary = `OTTL differential: ${cases.length} cases (generator seed ${SEED}), ${agree} agree (${agreeErrors} failing on both sides, ${agreeConfig} refused by both configurations), ${divergent} documented divergences, ${failures.length} differ`;
     t.diagnostic(summary);
     console.log(summary);
     assert.equal(failures.length, 0, `${summary}\n${failures.join('\n')}`);

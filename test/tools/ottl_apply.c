@@ -99,8 +99,9 @@ int main(int argc, char **argv)
     kt_arena_init(&a, NULL, 0);
     struct kt_err err = {0};
     int status = 2;
-    int rc = kt_config_load(&process_conf_schema, &conf, path, (const char *const *)argv + first_set,
-                            (size_t)(argc - first_set), &err);
+    int rc =
+        kt_config_load(&process_conf_schema, &conf, path, (const char *const *)argv + first_set,
+                       (size_t)(argc - first_set), &err);
     if (rc == 0)
         rc = transform_new(&conf, &t, &err);
     if (rc != 0) {

@@ -381,6 +381,35 @@ static void test_ismatch(void **state)
                         "IsMatch: want a string, got map");
 }
 
+static void test_arithmetic(void **state)
+{
+    (void)state;
+    assert_true(cond("2 + 3 * 4 == 14"));
+    assert_true(cond("(2 + 3) * 4 == 20"));
+    assert_true(cond("20 - 6 / 3 - 1 == 17"));
+    assert_true(cond("7 / 2 == 3 and -7 / 2 == -3 and 7 / -2 == -3"));
+    assert_true(cond("1.5 + 2 == 3.5 and 3 / 2.0 == 1.5"));
+    assert_true(cond("span.end_time_unix_nano - span.start_time_unix_nano == 1500"));
+    assert_true(cond("span.attributes[\"http.status_code\"] / 100 == 5"));
+    assert_true(cond("span.attributes[\"ratio\"] * 4 == 2"));
+    assert_true(cond("-span.attributes[\"ratio\"] == -0.5"));
+    assert_true(cond("-(1 + 2) == -3"));
+    assert_true(cond("Len(span.name) * 2 == 28"));
+    /* int64 wraps as in Go, and MinInt64 / -1 is MinInt64 */
+    assert_true(cond("9223372036854775807 + 1 == -9223372036854775807 - 1"));
+    assert_true(cond("(-9223372036854775807 - 1) / -1 == -9223372036854775807 - 1"));
+    assert_true(cond("-(-9223372036854775807 - 1) == -9223372036854775807 - 1"));
+    assert_string_equal(cond_err("1 / 0 == 1"), "division by zero");
+    assert_string_equal(cond_err("1.0 / 0.0 == 1"), "division by zero");
+    assert_string_equal(cond_err("span.name + 1 == 1"),
+                        "'+' takes ints and doubles, got string + int");
+    assert_string_equal(cond_err("span.attributes[\"none\"] * 2 == 1"),
+                        "'*' takes ints and doubles, got nil * int");
+    assert_string_equal(cond_err("-span.name == 1"), "'-' takes an int or a double, got string");
+    stmt("set(span.attributes[\"ms\"], (span.end_time_unix_nano - span.start_time_unix_nano) * 2)");
+    assert_true(cond("span.attributes[\"ms\"] == 3000"));
+}
+
 static void test_concat(void **state)
 {
     (void)state;
@@ -391,7 +420,8 @@ static void test_concat(void **state)
     /* nil and maps as the Collector renders them */
     assert_true(cond("Concat([\"a\", span.attributes[\"none\"], \"b\"], \"-\") == \"a-<nil>-b\""));
     assert_true(cond("Concat([], \",\") == \"\""));
-    assert_true(cond("Concat([span.attributes[\"nested\"], \"x\"], \"\") == \"{\\\"inner\\\":\\\"x\\\"}x\""));
+    assert_true(cond(
+        "Concat([span.attributes[\"nested\"], \"x\"], \"\") == \"{\\\"inner\\\":\\\"x\\\"}x\""));
 }
 
 static void test_len(void **state)
@@ -758,6 +788,7 @@ int main(void)
         T(test_comparisons),
         T(test_logic_precedence),
         T(test_ismatch),
+        T(test_arithmetic),
         T(test_concat),
         T(test_len),
         T(test_int),

@@ -153,8 +153,7 @@ static void test_syntax_errors(void **state)
     assert_string_equal(cond_err("span.name == [1, 2"),
                         "column 19: expected ',' or ']', got end of input in "
                         "'span.name == [1, 2'");
-    assert_string_equal(cond_err("- == 1"),
-                        "column 3: expected a number after '-', got '==' in '- == 1'");
+    assert_string_equal(cond_err("- == 1"), "column 3: expected a value, got '==' in '- == 1'");
     char deep[400];
     memset(deep, '(', 100);
     strcpy(deep + 100, "true");
@@ -164,6 +163,43 @@ static void test_syntax_errors(void **state)
         strcat(nots, "not ");
     strcat(nots, "true");
     assert_non_null(strstr(cond_err(nots), "nested deeper than 64"));
+}
+
+static void test_arithmetic_forms(void **state)
+{
+    (void)state;
+    cond_ctx("span.end_time_unix_nano - span.start_time_unix_nano > 1000");
+    cond_ctx("(span.attributes[\"a\"] + 1) * 2 == -(3 / 1.5)");
+    cond_ctx("((1 + 2)) == 3 and (span.kind == 2 or false)");
+    cond_ctx("Len(span.name) * 2 + Int(\"1\") >= -span.attributes[\"n\"]");
+    stmt_ctx("set(span.attributes[\"ms\"], (span.end_time_unix_nano - span.start_time_unix_nano) / "
+             "1000000)");
+    assert_string_equal(stmt_err("set(span.attributes[\"a\"], \"x\" + 1)"),
+                        "column 31: '+' takes numbers, paths, converters or (...), not a string "
+                        "in 'set(span.attributes[\"a\"], \"x\" + 1)'");
+    assert_string_equal(cond_err("1 + true == 2"),
+                        "column 5: '+' takes numbers, paths, converters or (...), not a bool in "
+                        "'1 + true == 2'");
+    assert_string_equal(cond_err("-\"a\" == 1"),
+                        "column 1: '-' takes a number, a path, a converter or (...) in "
+                        "'-\"a\" == 1'");
+    assert_string_equal(cond_err("span.kind + 1"),
+                        "column 1: expected a condition (a comparison, true, false or a "
+                        "converter such as IsMatch), got arithmetic alone in 'span.kind + 1'");
+    assert_string_equal(cond_err("(1 + 1) and true"),
+                        "column 2: expected a condition (a comparison, true, false or a "
+                        "converter such as IsMatch), got arithmetic alone in '(1 + 1) and "
+                        "true'");
+    assert_string_equal(cond_err("(1 == 1) + 1 == 2"),
+                        "column 10: '+' takes numbers, paths, converters or (...), not a "
+                        "condition in '(1 == 1) + 1 == 2'");
+    /* deep parentheses are parsed once, not tried two ways at each level */
+    char deep[200];
+    memset(deep, '(', 60);
+    strcpy(deep + 60, "1");
+    memset(deep + 61, ')', 60);
+    strcpy(deep + 121, " == 1");
+    cond_ctx(deep);
 }
 
 static void test_path_errors(void **state)
@@ -344,9 +380,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contexts),         cmocka_unit_test(test_valid_forms),
-        cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_path_errors),
-        cmocka_unit_test(test_function_errors),  cmocka_unit_test(test_condition_fields),
-        cmocka_unit_test(test_statement_fields),
+        cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_arithmetic_forms),
+        cmocka_unit_test(test_path_errors),      cmocka_unit_test(test_function_errors),
+        cmocka_unit_test(test_condition_fields), cmocka_unit_test(test_statement_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
