@@ -91,6 +91,11 @@ typedef uint64_t ottl_fields;
 
 /* "resource", "scope", "span", "spanevent", "metric", "datapoint", "log". */
 const char *ottl_context_name(enum ottl_context c);
+/* The context named name ("span"), 0; KT_EINVAL for no context's name (nothing in out). */
+int ottl_context_parse(const char *name, enum ottl_context *out);
+/* Whether something of context c can run at each item of context at: c is at or one of its
+ * parents (a resource statement in a span group reads and writes each span's resource). */
+bool ottl_context_within(enum ottl_context c, enum ottl_context at);
 /* 0 when a context belongs to the signal: resource and scope to all, span and spanevent to
  * traces, metric and datapoint to metrics, log to logs. Otherwise KT_EINVAL naming where
  * src came from (a [section] key of the signal) and what that key may use:

@@ -109,6 +109,13 @@ function gauge(name, points) {
   };
 }
 
+// The first span's attributes of a decoded TracesData, as { key: value }.
+function firstSpanAttrs(td) {
+  const o = {};
+  for (const kv of td.resourceSpans[0].scopeSpans[0].spans[0].attributes) o[kv.key] = kv.value[kv.value.value];
+  return o;
+}
+
 // ---- written cases ----
 
 const T = 'traces';
@@ -168,6 +175,35 @@ const written = [
   { name: 'arithmetic in a where clause', signal: T, statements: ['set(span.attributes["slow"], true) where (span.end_time_unix_nano - span.start_time_unix_nano) / 1000000 >= 250', 'set(span.attributes["fast"], true) where span.end_time_unix_nano - span.start_time_unix_nano < 1000'], input: span({}) },
   { name: 'parenthesised condition and arithmetic together', signal: T, statements: ['set(span.attributes["hit"], true) where (span.attributes["n"] * 2 > 7 and span.kind == SPAN_KIND_SERVER) or (1 + 1) == 3'], input: span({ n: int(4) }) },
   { name: 'arithmetic on data point values', signal: M, statements: ['set(datapoint.value_double, datapoint.value_double * 1000)', 'set(datapoint.value_int, datapoint.value_int - 1)'], input: metrics(gauge('g', [{ value: { asInt: '5' } }, { value: { asDouble: 1.5 } }])) },
+
+  // statement groups
+  { name: 'group: context, one condition', signal: T, groups: [{ context: 'span', conditions: ['span.kind == SPAN_KIND_SERVER'], statements: ['set(span.attributes["server"], true)'] }], input: traces({ kind: 2 }, { kind: 3 }) },
+  { name: 'group: conditions are ORed', signal: T, groups: [{ context: 'span', conditions: ['span.kind == SPAN_KIND_SERVER', 'span.name == "b"'], statements: ['set(span.attributes["hit"], true)'] }], input: traces({ kind: 2, name: 'a' }, { kind: 3, name: 'b' }, { kind: 3, name: 'c' }) },
+  { name: 'group: conditions AND each statement\'s where', signal: T, groups: [{ context: 'span', conditions: ['span.kind == SPAN_KIND_SERVER'], statements: ['set(span.attributes["a"], true) where span.name == "a"', 'set(span.attributes["all"], true)'] }], input: traces({ kind: 2, name: 'a' }, { kind: 2, name: 'b' }, { kind: 3, name: 'a' }) },
+  { name: 'group: statements run in order on each item', signal: T, groups: [{ context: 'span', statements: ['set(span.attributes["x"], 1)', 'set(span.attributes["y"], span.attributes["x"] + 1)'] }], input: traces({}, {}) },
+  { name: 'group: a resource statement in a span group runs per span', signal: T, groups: [{ context: 'span', statements: ['set(resource.attributes["last"], span.name)'] }], input: traces({ name: 'first' }, { name: 'second' }) },
+  { name: 'group: resource context', signal: T, groups: [{ context: 'resource', conditions: ['resource.attributes["service.name"] == "checkout"'], statements: ['set(resource.attributes["team"], "payments")'] }], input: span({}) },
+  { name: 'group: its error_mode ignore under propagate', signal: T, error_mode: 'propagate', groups: [{ context: 'span', error_mode: 'ignore', statements: ['set(span.name, 1)', 'set(span.attributes["after"], true)'] }], input: span({}) },
+  { name: 'group: its error_mode propagate under ignore', signal: T, error_mode: 'ignore', groups: [{ context: 'span', error_mode: 'propagate', statements: ['set(span.name, 1)'] }], input: span({}) },
+  { name: 'group: a failing condition under ignore', signal: T, error_mode: 'ignore', groups: [{ context: 'span', conditions: ['span.attributes["s"] + 1 > 0'], statements: ['set(span.attributes["hit"], true)'] }], input: span({ s: str('x') }) },
+  { name: 'group: a failing condition under propagate', signal: T, groups: [{ context: 'span', conditions: ['span.attributes["s"] + 1 > 0'], statements: ['set(span.attributes["hit"], true)'] }], input: span({ s: str('x') }) },
+  {
+    name: 'flat statements, then groups',
+    signal: T,
+    statements: ['set(span.attributes["v"], "flat")'],
+    groups: [{ context: 'span', statements: ['set(span.attributes["w"], span.attributes["v"])', 'set(span.attributes["v"], "group")'] }],
+    input: span({}),
+    divergence: {
+      reason: 'kotel runs [transform] flat statements and then [transform.group.*] sections; the Collector refuses both styles in one processor',
+      collector: 'config error',
+      kotel: (out) => {
+        const a = firstSpanAttrs(out);
+        return a.v === 'group' && a.w === 'flat';
+      },
+    },
+  },
+  { name: 'two groups in order', signal: L, groups: [{ context: 'log', statements: ['set(log.attributes["n"], 1)'] }, { context: 'log', conditions: ['log.attributes["n"] == 1'], statements: ['set(log.attributes["n"], 2)'] }], input: log({}) },
+  { name: 'group: datapoint context with metric paths', signal: M, groups: [{ context: 'datapoint', conditions: ['metric.name == "g"'], statements: ['set(datapoint.attributes["metric"], metric.name)'] }], input: metrics(gauge('g', [{ value: { asInt: '1' } }, { value: { asInt: '2' } }]), gauge('h', [{ value: { asInt: '3' } }])) },
 
   // converters
   { name: 'Concat of paths and literals', signal: T, statements: ['set(span.attributes["c"], Concat([span.name, resource.attributes["service.name"], 7], "|"))'], input: span({}) },

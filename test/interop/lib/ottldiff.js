@@ -134,6 +134,9 @@ function runKotel(c) {
       }
       resolve({ out: decodeOtlpJson(c.signal, line), raw: line });
     });
+    // A configuration ottl-apply refuses ends it before it reads the input: the write's
+    // EPIPE is expected then, and the exit status says what happened.
+    child.stdin.on('error', () => {});
     child.stdin.end(JSON.stringify(c.input));
   });
 }
