@@ -84,6 +84,13 @@ static void ottl_value_from_any(const ottl_any *av, struct ottl_value *out)
     }
 }
 
+static const char *any_type_name(const ottl_any *av)
+{
+    struct ottl_value v;
+    ottl_value_from_any(av, &v);
+    return ottl_vtype_name(v.t);
+}
+
 /* Writes a scalar value into av; strings and bytes are copied into a. */
 static int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_value *v,
                         struct kt_err *err)
@@ -301,11 +308,13 @@ static int base_map(struct ottl_eval *ev, const struct ottl_path_def *d, bool cr
     }
 }
 
-int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, bool create,
-                  struct ottl_map *m)
+static int index_any(struct ottl_eval *ev, const struct ottl_node *n, size_t i, bool create,
+                     ottl_any **av);
+
+int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, struct ottl_map *m)
 {
     const struct ottl_path_def *d = path->path.def;
-    int rc = base_map(ev, d, create && path->path.key == NULL, m);
+    int rc = base_map(ev, d, false, m);
     if (rc != 0 || path->path.key == NULL)
         return rc;
     struct ottl_map base = *m;
@@ -314,28 +323,16 @@ int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, bool creat
     if (base.kv == NULL)
         return 0;
     ottl_kv *kv = ottl_map_find(&base, path->path.key, path->path.keylen);
-    if (kv != NULL && kv->value != NULL &&
-        kv->value->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE &&
-        kv->value->kvlist_value != NULL) {
-        m->kv = &kv->value->kvlist_value->values;
-        m->n = &kv->value->kvlist_value->n_values;
-        return 0;
+    ottl_any *av = kv != NULL ? kv->value : NULL;
+    for (size_t i = 0; av != NULL && i < path->path.n_more; i++)
+        if ((rc = index_any(ev, path, i, false, &av)) != 0)
+            return rc;
+    if (av != NULL &&
+        av->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE &&
+        av->kvlist_value != NULL) {
+        m->kv = &av->kvlist_value->values;
+        m->n = &av->kvlist_value->n_values;
     }
-    if (!create)
-        return 0;
-    if (kv != NULL)
-        return kt_err_set(ev->err, KT_EINVAL, "%s[\"%.*s\"] is not a map", d->name,
-                          (int)path->path.keylen, path->path.key);
-    struct kt_arena *a = ottl_eval_arena(ev);
-    if (a == NULL)
-        return KT_EINVAL;
-    kv = map_add(a, &base, path->path.key, path->path.keylen);
-    ottl_any *l = kv != NULL ? new_kvlist_any(a) : NULL;
-    if (l == NULL)
-        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
-    kv->value = l;
-    m->kv = &l->kvlist_value->values;
-    m->n = &l->kvlist_value->n_values;
     return 0;
 }
 
@@ -382,6 +379,48 @@ static NumberDataPoint *number_dp(const struct ottl_tctx *t)
     return (NumberDataPoint *)t->datapoint;
 }
 
+static bool any_is(const ottl_any *av, int value_case)
+{
+    return av != NULL && (int)av->value_case == value_case;
+}
+
+/* Steps *av through the path's index i: a key of a kvlist (absent: NULL, or with create a
+ * new entry), an element of an array (out of range: an error). Indexing anything else is an
+ * error; so is a missing kvlist on the way when creating (the Collector's setter does not
+ * make one either). */
+static int index_any(struct ottl_eval *ev, const struct ottl_node *n, size_t i, bool create,
+                     ottl_any **av)
+{
+    const struct ottl_index *x = &n->path.more[i];
+    ottl_any *cur = *av;
+    if (x->s != NULL) {
+        if (!any_is(cur, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE) ||
+            cur->kvlist_value == NULL)
+            return kt_err_set(ev->err, KT_EINVAL, "%s: [\"%.*s\"] indexes a %s, not a map",
+                              n->path.def->name, (int)x->n, x->s, any_type_name(cur));
+        struct ottl_map m = {&cur->kvlist_value->values, &cur->kvlist_value->n_values};
+        ottl_kv *kv = ottl_map_find(&m, x->s, x->n);
+        if (kv == NULL && create) {
+            struct kt_arena *a = ottl_eval_arena(ev);
+            if (a == NULL)
+                return KT_EINVAL;
+            if ((kv = map_add(a, &m, x->s, x->n)) == NULL)
+                return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        }
+        *av = kv != NULL ? kv->value : NULL;
+        return 0;
+    }
+    if (!any_is(cur, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE) ||
+        cur->array_value == NULL)
+        return kt_err_set(ev->err, KT_EINVAL, "%s: [%" PRId64 "] indexes a %s, not a list",
+                          n->path.def->name, x->i, any_type_name(cur));
+    if (x->i < 0 || (uint64_t)x->i >= cur->array_value->n_values)
+        return kt_err_set(ev->err, KT_EINVAL, "%s: index %" PRId64 " out of range (length %zu)",
+                          n->path.def->name, x->i, cur->array_value->n_values);
+    *av = cur->array_value->values[x->i];
+    return 0;
+}
+
 static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out)
 {
     const struct ottl_path_def *d = n->path.def;
@@ -408,8 +447,11 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
         if (m.kv == NULL)
             return 0;
         const ottl_kv *kv = ottl_map_find(&m, n->path.key, n->path.keylen);
-        if (kv != NULL)
-            ottl_value_from_any(kv->value, out);
+        ottl_any *av = kv != NULL ? kv->value : NULL;
+        for (size_t i = 0; av != NULL && i < n->path.n_more; i++)
+            if ((rc = index_any(ev, n, i, false, &av)) != 0)
+                return rc;
+        ottl_value_from_any(av, out);
         return 0;
     }
     switch (d->ctx) {
@@ -591,7 +633,21 @@ static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const s
         *av = avi;
         kv->value = av;
     }
-    return ottl_any_set(a, kv->value, v, ev->err);
+    /* Further indexes: a key missing on the way becomes an empty map, so that
+     * set(attributes["a"]["b"], 1) works on a span without "a". */
+    ottl_any *target = kv->value;
+    for (size_t i = 0; i < path->path.n_more; i++) {
+        if (path->path.more[i].s != NULL &&
+            target->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET) {
+            ottl_any *l = new_kvlist_any(a);
+            if (l == NULL)
+                return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+            *target = *l;
+        }
+        if ((rc = index_any(ev, path, i, true, &target)) != 0)
+            return kt_err_prefix(ev->err, "set ");
+    }
+    return ottl_any_set(a, target, v, ev->err);
 }
 
 int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v)

@@ -201,7 +201,7 @@ static int want_string(struct ottl_eval *ev, const struct ottl_node *call, size_
 
 static int want_map(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_map *m)
 {
-    return ottl_path_map(ev, call->call.args[0], false, m);
+    return ottl_path_map(ev, call->call.args[0], m);
 }
 
 static void set_result_str(struct ottl_value *out, const char *p, size_t n)

@@ -144,6 +144,13 @@ struct ottl_regex {
 
 struct ottl_func;
 
+/* An index after a path's first ["key"]: ["key"] into a map or [N] into an array. */
+struct ottl_index {
+    const char *s; /* NULL: an array index */
+    size_t n;
+    int64_t i;
+};
+
 struct ottl_node {
     enum ottl_nkind kind;
     size_t pos;
@@ -153,6 +160,9 @@ struct ottl_node {
             const struct ottl_path_def *def;
             const char *key; /* NULL: the whole field */
             size_t keylen;
+            /* Further indexes, attributes["a"]["b"][0]: into the value under key. */
+            const struct ottl_index *more;
+            size_t n_more;
         } path;
         struct {
             const struct ottl_func *fn;
@@ -200,11 +210,9 @@ struct ottl_eval {
 
 int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out);
 
-/* The map a map-typed path names (attributes, a kvlist attribute, a kvlist body). With
- * create, a missing kvlist attribute or unset body becomes an empty map. m->kv is NULL when
- * there is no map and create is false. */
-int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, bool create,
-                  struct ottl_map *m);
+/* The map a map-typed path names (attributes, a kvlist attribute or body, a kvlist under
+ * further indexes: attributes["a"]["b"]). m->kv is NULL when there is no map there. */
+int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, struct ottl_map *m);
 int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v);
 
 /* Removes the entries keep() says no to, keeping the order of the rest. */

@@ -156,6 +156,38 @@ static void path_suggestions(const char *name, char *buf, size_t size)
     }
 }
 
+/* ["key"] and [N] after a path's first key, into the arena. */
+static int parse_indexes(struct parser *ps, struct ottl_node *n)
+{
+    size_t cap = 0;
+    struct ottl_index *v = NULL;
+    while (cur(ps)->kind == OTTL_T_LBRACK) {
+        ps->i++;
+        const struct ottl_token *k = cur(ps);
+        if (k->kind != OTTL_T_STRING && k->kind != OTTL_T_INT)
+            return expected(ps, k, "a string key or an array index");
+        if (n->path.n_more == cap) {
+            cap = cap ? cap * 2 : 4;
+            struct ottl_index *nv = kt_arena_alloc(&ps->p->arena, cap * sizeof(*nv));
+            if (nv == NULL)
+                return kt_err_set(ps->err, KT_ENOMEM, "out of memory");
+            if (n->path.n_more)
+                memcpy(nv, v, n->path.n_more * sizeof(*nv));
+            v = nv;
+        }
+        struct ottl_index *x = &v[n->path.n_more++];
+        x->s = k->kind == OTTL_T_STRING ? k->s : NULL;
+        x->n = k->n;
+        x->i = k->i;
+        ps->i++;
+        if (cur(ps)->kind != OTTL_T_RBRACK)
+            return expected(ps, cur(ps), "']'");
+        ps->i++;
+    }
+    n->path.more = v;
+    return 0;
+}
+
 static int parse_path(struct parser *ps, struct ottl_node **out)
 {
     const struct ottl_token *first = cur(ps);
@@ -210,9 +242,9 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
         if (cur(ps)->kind != OTTL_T_RBRACK)
             return expected(ps, cur(ps), "']'");
         ps->i++;
-        if (cur(ps)->kind == OTTL_T_LBRACK)
-            return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
-                                     "nested keys are not supported");
+        int rc = parse_indexes(ps, n);
+        if (rc != 0)
+            return rc;
     }
     ps->ctx_mask |= OTTL_CTX_BIT(def->ctx);
     *out = n;

@@ -176,6 +176,24 @@ const written = [
   { name: 'parenthesised condition and arithmetic together', signal: T, statements: ['set(span.attributes["hit"], true) where (span.attributes["n"] * 2 > 7 and span.kind == SPAN_KIND_SERVER) or (1 + 1) == 3'], input: span({ n: int(4) }) },
   { name: 'arithmetic on data point values', signal: M, statements: ['set(datapoint.value_double, datapoint.value_double * 1000)', 'set(datapoint.value_int, datapoint.value_int - 1)'], input: metrics(gauge('g', [{ value: { asInt: '5' } }, { value: { asDouble: 1.5 } }])) },
 
+  // nested indexing
+  { name: 'read a nested map key', signal: T, statements: ['set(span.attributes["r"], span.attributes["m"]["b"])', 'set(span.attributes["rr"], span.attributes["m"]["c"]["d"])'], input: span({ m: kvlist({ b: str('deep'), c: kvlist({ d: int(4) }) }) }) },
+  { name: 'read a missing nested key', signal: T, statements: ['set(span.attributes["r"], span.attributes["m"]["nope"])', 'set(span.attributes["s"], span.attributes["missing"]["b"])'], input: span({ m: kvlist({ b: str('deep') }) }) },
+  { name: 'read a slice element', signal: T, statements: ['set(span.attributes["first"], span.attributes["a"][0])', 'set(span.attributes["second"], span.attributes["a"][1])'], input: span({ a: arr(str('x'), int(2)) }) },
+  { name: 'read a slice element out of range', signal: T, statements: ['set(span.attributes["r"], span.attributes["a"][5])'], input: span({ a: arr(str('x')) }) },
+  { name: 'index a string with a key', signal: T, statements: ['set(span.attributes["r"], span.attributes["s"]["b"])'], input: span({ s: str('x') }) },
+  { name: 'index a map with a number', signal: T, statements: ['set(span.attributes["r"], span.attributes["m"][0])'], input: span({ m: kvlist({ b: str('x') }) }) },
+  { name: 'nested indexes in a condition', signal: T, statements: ['set(span.attributes["hit"], true) where span.attributes["m"]["b"] == "deep" and span.attributes["a"][1] > 1'], input: span({ m: kvlist({ b: str('deep') }), a: arr(int(1), int(2)) }) },
+  { name: 'body map and slice indexes', signal: L, statements: ['set(log.attributes["x0"], log.body["x"][0])', 'set(log.attributes["u"], log.body["user"]["name"])'], input: log({}, { body: kvlist({ x: arr(str('a'), int(2)), user: kvlist({ name: str('alice') }) }) }) },
+  { name: 'set a nested key of an existing map', signal: T, statements: ['set(span.attributes["m"]["c"], 1)', 'set(span.attributes["m"]["b"], "new")'], input: span({ m: kvlist({ b: str('old') }) }) },
+  { name: 'set a nested key where the map is missing', signal: T, statements: ['set(span.attributes["n"]["p"]["q"], 1)'], input: span({}) },
+  { name: 'set a nested key under a string', signal: T, statements: ['set(span.attributes["s"]["p"], 1)'], input: span({ s: str('x') }) },
+  { name: 'set a slice element', signal: T, statements: ['set(span.attributes["a"][1], "two")'], input: span({ a: arr(str('x'), int(2)) }) },
+  { name: 'set a slice element out of range', signal: T, statements: ['set(span.attributes["a"][3], "two")'], input: span({ a: arr(str('x')) }) },
+  { name: 'set a body slice element', signal: L, statements: ['set(log.body["x"][0], 1.5)'], input: log({}, { body: kvlist({ x: arr(str('a')) }) }) },
+
+  { name: 'map editors on a nested map', signal: T, statements: ['delete_key(span.attributes["m"]["c"], "x")', 'keep_keys(span.attributes["m"], ["c", "b"])', 'truncate_all(span.attributes["m"], 2)'], input: span({ m: kvlist({ b: str('long'), z: int(1), c: kvlist({ x: int(1), y: int(2) }) }) }) },
+
   // statement groups
   { name: 'group: context, one condition', signal: T, groups: [{ context: 'span', conditions: ['span.kind == SPAN_KIND_SERVER'], statements: ['set(span.attributes["server"], true)'] }], input: traces({ kind: 2 }, { kind: 3 }) },
   { name: 'group: conditions are ORed', signal: T, groups: [{ context: 'span', conditions: ['span.kind == SPAN_KIND_SERVER', 'span.name == "b"'], statements: ['set(span.attributes["hit"], true)'] }], input: traces({ kind: 2, name: 'a' }, { kind: 3, name: 'b' }, { kind: 3, name: 'c' }) },

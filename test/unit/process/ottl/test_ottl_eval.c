@@ -410,6 +410,44 @@ static void test_arithmetic(void **state)
     assert_true(cond("span.attributes[\"ms\"] == 3000"));
 }
 
+static void test_nested_indexes(void **state)
+{
+    (void)state;
+    assert_true(cond("span.attributes[\"nested\"][\"inner\"] == \"x\""));
+    assert_true(cond("span.attributes[\"nested\"][\"none\"] == nil"));
+    assert_true(cond("span.attributes[\"none\"][\"inner\"] == nil"));
+    assert_string_equal(cond_err("span.attributes[\"path\"][\"a\"] == nil"),
+                        "span.attributes: [\"a\"] indexes a string, not a map");
+    assert_string_equal(cond_err("span.attributes[\"nested\"][0] == nil"),
+                        "span.attributes: [0] indexes a map, not a list");
+    /* set creates the maps on the way, then reads back; arrays are indexed in place */
+    stmt("set(span.attributes[\"a\"][\"b\"][\"c\"], 3)");
+    assert_true(cond("span.attributes[\"a\"][\"b\"][\"c\"] == 3"));
+    stmt("set(span.attributes[\"nested\"][\"inner\"], \"y\")");
+    assert_true(cond("span.attributes[\"nested\"][\"inner\"] == \"y\""));
+    AnyValue *list = any();
+    ArrayValue *av = kt_arena_alloc(&arena, sizeof(*av));
+    ArrayValue avi = OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
+    *av = avi;
+    AnyValue **items = kt_arena_alloc(&arena, 2 * sizeof(*items));
+    items[0] = any_str("zero");
+    items[1] = any_str("one");
+    av->values = items;
+    av->n_values = 2;
+    list->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
+    list->array_value = av;
+    add(&logrec.attributes, &logrec.n_attributes, "list", list);
+    assert_true(cond("log.attributes[\"list\"][1] == \"one\""));
+    stmt("set(log.attributes[\"list\"][0], 7)");
+    assert_true(cond("log.attributes[\"list\"][0] == 7"));
+    assert_string_equal(cond_err("log.attributes[\"list\"][2] == nil"),
+                        "log.attributes: index 2 out of range (length 2)");
+    struct kt_err err = {0};
+    assert_int_equal(stmt_rc("set(log.attributes[\"list\"][2], 1)", &err), KT_EINVAL);
+    assert_int_equal(stmt_rc("set(span.attributes[\"path\"][\"x\"], 1)", &err), KT_EINVAL);
+    assert_string_equal(err.msg, "set span.attributes: [\"x\"] indexes a string, not a map");
+}
+
 static void test_concat(void **state)
 {
     (void)state;
@@ -658,7 +696,11 @@ static void test_delete_key(void **state)
     assert_string_equal(span.attributes[0]->key, "http.status_code"); /* order kept */
     stmt("delete_key(span.attributes, \"absent\")");
     assert_int_equal(span.n_attributes, 5);
+    stmt("set(span.attributes[\"nested\"][\"deeper\"][\"k\"], 1)");
+    stmt("delete_key(span.attributes[\"nested\"][\"deeper\"], \"k\")");
+    assert_true(cond("Len(span.attributes[\"nested\"][\"deeper\"]) == 0"));
     stmt("delete_key(span.attributes[\"nested\"], \"inner\")");
+    stmt("delete_key(span.attributes[\"nested\"], \"deeper\")");
     assert_true(cond("Len(span.attributes[\"nested\"]) == 0"));
     stmt("delete_key(resource.attributes, \"env\")");
     assert_int_equal(res.n_attributes, 1);
@@ -789,6 +831,7 @@ int main(void)
         T(test_logic_precedence),
         T(test_ismatch),
         T(test_arithmetic),
+        T(test_nested_indexes),
         T(test_concat),
         T(test_len),
         T(test_int),

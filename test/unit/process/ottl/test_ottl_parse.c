@@ -221,9 +221,13 @@ static void test_path_errors(void **state)
     assert_string_equal(cond_err("span.attributes[1] == 1"),
                         "column 17: expected a string key, got number 1 in "
                         "'span.attributes[1] == 1'");
-    assert_string_equal(cond_err("span.attributes[\"a\"][\"b\"] == 1"),
-                        "column 21: nested keys are not supported in "
-                        "'span.attributes[\"a\"][\"b\"] == 1'");
+    cond_ctx("span.attributes[\"a\"][\"b\"][0] == 1");
+    stmt_ctx("set(log.body[\"a\"][2][\"c\"], 1)");
+    assert_string_equal(cond_err("span.attributes[\"a\"][true] == 1"),
+                        "column 22: expected a string key or an array index, got identifier "
+                        "'true' in 'span.attributes[\"a\"][true] == 1'");
+    assert_string_equal(cond_err("span.attributes[\"a\"][0 == 1"),
+                        "column 24: expected ']', got '==' in 'span.attributes[\"a\"][0 == 1'");
     assert_string_equal(cond_err("span.name == \"a\" and log.body == \"b\""),
                         "cannot mix span and log paths in one expression in "
                         "'span.name == \"a\" and log.body == \"b\"'");
