@@ -127,9 +127,9 @@ const char *ottl_condition_source(const struct ottl_condition *c);
 /* Parses "editor(args) [where condition]"; errors as for conditions. */
 int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt_err *err);
 enum ottl_context ottl_statement_context(const struct ottl_statement *s);
-/* Runs the editor when the where clause (if any) holds. Setting nil into a field does
- * nothing and into a map key leaves the key with an empty value, as in the Collector; a
- * wrong type (a string into span.kind) is KT_EINVAL and changes nothing. */
+/* Runs the editor when the where clause (if any) holds. Setting nil into a map key leaves
+ * the key with an empty value, as in the Collector; a wrong type (a string or nil into
+ * span.kind) is KT_EINVAL and changes nothing. */
 int ottl_statement_exec(const struct ottl_statement *s, struct ottl_tctx *t, struct kt_err *err);
 void ottl_statement_free(struct ottl_statement *s);
 /* Every field the statement may read or write: the paths its editor, arguments and where

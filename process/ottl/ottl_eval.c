@@ -200,6 +200,78 @@ static ottl_any *new_kvlist_any(struct kt_arena *a)
     return av;
 }
 
+static const char *str_or_empty(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+/* Writes any value into av, in a: scalars as ottl_any_set does; list and map literals with
+ * their items evaluated now; maps and lists read from the data copied whole, so that the
+ * copy does not change with the original (as the Collector copies). */
+static int value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_value *v,
+                        ottl_any *av, int depth)
+{
+    if (v->t != OTTL_LIST && v->t != OTTL_MAP && v->t != OTTL_ARRAY)
+        return ottl_any_set(a, av, v, ev->err);
+    if (depth > OTTL_MAX_DEPTH)
+        return kt_err_set(ev->err, KT_EINVAL, "a value nested deeper than %d", OTTL_MAX_DEPTH);
+    bool map = v->t == OTTL_MAP || (v->t == OTTL_LIST && v->list->kind == OTTL_N_MAP);
+    size_t n = v->t == OTTL_LIST ? v->list->list.n : v->t == OTTL_MAP ? *v->m.n : v->arr->n_values;
+    ottl_any **items = kt_arena_alloc(a, (n ? n : 1) * sizeof(*items));
+    ottl_kv **kvs = map ? kt_arena_alloc(a, (n ? n : 1) * sizeof(*kvs)) : NULL;
+    if (items == NULL || (map && kvs == NULL))
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        struct ottl_value iv;
+        int rc = 0;
+        if (v->t == OTTL_LIST)
+            rc = ottl_eval_value(ev, v->list->list.items[i], &iv);
+        else
+            ottl_value_from_any(v->t == OTTL_MAP ? (*v->m.kv)[i]->value : v->arr->values[i], &iv);
+        items[i] = kt_arena_alloc(a, sizeof(**items));
+        if (rc == 0 && items[i] == NULL)
+            rc = kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        if (rc != 0)
+            return rc;
+        ottl_any init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+        *items[i] = init;
+        if ((rc = value_to_any(ev, a, &iv, items[i], depth + 1)) != 0)
+            return rc;
+        if (!map)
+            continue;
+        const char *k = v->t == OTTL_MAP ? str_or_empty((*v->m.kv)[i]->key) : NULL;
+        size_t kn = k != NULL ? strlen(k) : v->list->list.keys[i].n;
+        kvs[i] = kt_arena_alloc(a, sizeof(**kvs));
+        char *key = kt_arena_strndup(a, k != NULL ? k : v->list->list.keys[i].s, kn);
+        if (kvs[i] == NULL || key == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        ottl_kv kinit = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+        *kvs[i] = kinit;
+        kvs[i]->key = key;
+        kvs[i]->value = items[i];
+    }
+    if (map) {
+        ottl_any *l = new_kvlist_any(a);
+        if (l == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        l->kvlist_value->values = kvs;
+        l->kvlist_value->n_values = n;
+        *av = *l;
+        return 0;
+    }
+    Opentelemetry__Proto__Common__V1__ArrayValue *arr = kt_arena_alloc(a, sizeof(*arr));
+    if (arr == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    Opentelemetry__Proto__Common__V1__ArrayValue ainit =
+        OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
+    *arr = ainit;
+    arr->values = items;
+    arr->n_values = n;
+    av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
+    av->array_value = arr;
+    return 0;
+}
+
 /* ---- paths ---- */
 
 static int no_object(struct ottl_eval *ev, const struct ottl_path_def *d)
@@ -334,11 +406,6 @@ int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, struct ott
         m->n = &av->kvlist_value->n_values;
     }
     return 0;
-}
-
-static const char *str_or_empty(const char *s)
-{
-    return s != NULL ? s : "";
 }
 
 static void set_str(struct ottl_value *out, const char *s)
@@ -617,9 +684,6 @@ static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const s
     struct kt_arena *a = ottl_eval_arena(ev);
     if (a == NULL)
         return KT_EINVAL;
-    if (v->t == OTTL_MAP || v->t == OTTL_ARRAY || v->t == OTTL_LIST)
-        return kt_err_set(ev->err, KT_EINVAL, "set %s[\"%.*s\"]: a %s cannot be assigned", d->name,
-                          (int)path->path.keylen, path->path.key, ottl_vtype_name(v->t));
     ottl_kv *kv = ottl_map_find(&m, path->path.key, path->path.keylen);
     if (kv == NULL) {
         kv = map_add(a, &m, path->path.key, path->path.keylen);
@@ -647,7 +711,7 @@ static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const s
         if ((rc = index_any(ev, path, i, true, &target)) != 0)
             return kt_err_prefix(ev->err, "set ");
     }
-    return ottl_any_set(a, target, v, ev->err);
+    return value_to_any(ev, a, v, target, 0);
 }
 
 int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v)
@@ -657,11 +721,9 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
     if (d->flags & OTTL_PF_READONLY)
         return kt_err_set(ev->err, KT_EINVAL, "%s cannot be set", d->name);
     /* nil into a map key leaves the key with an empty value, as the Collector's setter
-     * does; into a field it changes nothing. */
+     * does; into a typed field it is a wrong type, as there. */
     if ((d->flags & OTTL_PF_MAP) && path->path.key != NULL)
         return set_keyed(ev, path, v);
-    if (v->t == OTTL_NIL)
-        return 0;
     int rc;
     switch (d->ctx) {
     case OTTL_CTX_SCOPE: rc = t->scope == NULL ? no_object(ev, d) : 0; break;
@@ -745,15 +807,12 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
         struct kt_arena *a = ottl_eval_arena(ev);
         if (a == NULL)
             return KT_EINVAL;
-        if (v->t == OTTL_MAP || v->t == OTTL_ARRAY || v->t == OTTL_LIST)
-            return kt_err_set(ev->err, KT_EINVAL, "set log.body: a %s cannot be assigned",
-                              ottl_vtype_name(v->t));
         ottl_any *b = kt_arena_alloc(a, sizeof(*b));
         if (b == NULL)
             return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
         ottl_any bi = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
         *b = bi;
-        if ((rc = ottl_any_set(a, b, v, ev->err)) != 0)
+        if ((rc = value_to_any(ev, a, v, b, 0)) != 0)
             return rc;
         t->log->body = b;
         return 0;
@@ -1121,6 +1180,7 @@ int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
     case OTTL_N_PATH: return path_get(ev, n, out);
     case OTTL_N_CALL: memset(out, 0, sizeof(*out)); return n->call.fn->call(ev, n, out);
     case OTTL_N_LIST:
+    case OTTL_N_MAP:
         memset(out, 0, sizeof(*out));
         out->t = OTTL_LIST;
         out->list = n;

@@ -80,7 +80,7 @@ enum ottl_vtype {
     OTTL_BYTES,
     OTTL_MAP,   /* attributes or a kvlist, by reference so editors can change it */
     OTTL_ARRAY, /* an AnyValue array */
-    OTTL_LIST,  /* a list literal, its items evaluated when used */
+    OTTL_LIST,  /* a list or map literal (its node's kind says which), evaluated when used */
 };
 
 /* Where a map's KeyValue pointer array and its length live in the owning message. */
@@ -126,6 +126,7 @@ enum ottl_nkind {
     OTTL_N_PATH,
     OTTL_N_CALL,
     OTTL_N_LIST,
+    OTTL_N_MAP, /* {"k": v, ...}: list.items are the values, list.keys their keys */
     OTTL_N_AND,
     OTTL_N_OR,
     OTTL_N_NOT,
@@ -173,6 +174,7 @@ struct ottl_node {
         struct {
             struct ottl_node **items;
             size_t n;
+            const struct ottl_index *keys; /* OTTL_N_MAP: one per item */
         } list;
         struct {
             struct ottl_node *l, *r; /* NOT and NEG use l */

@@ -391,14 +391,26 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
     return 0;
 }
 
+/* A list literal [a, b] or a map literal {"k": a, "l": b}: items (and keys) into the arena. */
 static int parse_list(struct parser *ps, struct ottl_node **out)
 {
-    struct ottl_node *n = new_node(ps, OTTL_N_LIST, cur(ps)->pos);
+    bool map = cur(ps)->kind == OTTL_T_LBRACE;
+    enum ottl_tok close = map ? OTTL_T_RBRACE : OTTL_T_RBRACK;
+    struct ottl_node *n = new_node(ps, map ? OTTL_N_MAP : OTTL_N_LIST, cur(ps)->pos);
     if (n == NULL)
         return KT_ENOMEM;
     ps->i++;
     size_t cap = 0;
-    while (cur(ps)->kind != OTTL_T_RBRACK) {
+    struct ottl_index *keys = NULL;
+    while (cur(ps)->kind != close) {
+        const struct ottl_token *k = cur(ps);
+        if (map) {
+            if (k->kind != OTTL_T_STRING)
+                return expected(ps, k, "a string key");
+            if (ps->t[ps->i + 1].kind != OTTL_T_COLON)
+                return expected(ps, &ps->t[ps->i + 1], "':'");
+            ps->i += 2;
+        }
         struct ottl_node *item;
         int rc = parse_math(ps, &item);
         if (rc != 0)
@@ -406,21 +418,29 @@ static int parse_list(struct parser *ps, struct ottl_node **out)
         if (n->list.n == cap) {
             cap = cap ? cap * 2 : 4;
             struct ottl_node **v = kt_arena_alloc(&ps->p->arena, cap * sizeof(*v));
-            if (v == NULL)
+            struct ottl_index *kv = map ? kt_arena_alloc(&ps->p->arena, cap * sizeof(*kv)) : NULL;
+            if (v == NULL || (map && kv == NULL))
                 return kt_err_set(ps->err, KT_ENOMEM, "out of memory");
-            if (n->list.n)
+            if (n->list.n) {
                 memcpy(v, n->list.items, n->list.n * sizeof(*v));
+                if (map)
+                    memcpy(kv, keys, n->list.n * sizeof(*kv));
+            }
             n->list.items = v;
+            keys = kv;
         }
+        if (map)
+            keys[n->list.n] = (struct ottl_index){k->s, k->n, 0};
         n->list.items[n->list.n++] = item;
         if (cur(ps)->kind == OTTL_T_COMMA) {
             ps->i++;
             continue;
         }
-        if (cur(ps)->kind != OTTL_T_RBRACK)
-            return expected(ps, cur(ps), "',' or ']'");
+        if (cur(ps)->kind != close)
+            return expected(ps, cur(ps), map ? "',' or '}'" : "',' or ']'");
     }
     ps->i++;
+    n->list.keys = keys;
     *out = n;
     return 0;
 }
@@ -443,7 +463,7 @@ static const char *operand_text(const struct ottl_node *n)
 {
     if (n->kind == OTTL_N_LIT)
         return n->lit.t == OTTL_STR ? "a string" : n->lit.t == OTTL_BOOL ? "a bool" : "nil";
-    return n->kind == OTTL_N_LIST ? "a list" : "a condition";
+    return n->kind == OTTL_N_LIST ? "a list" : n->kind == OTTL_N_MAP ? "a map" : "a condition";
 }
 
 static int parse_value_inner(struct parser *ps, struct ottl_node **out)
@@ -503,7 +523,8 @@ static int parse_value_inner(struct parser *ps, struct ottl_node **out)
         *out = n;
         return 0;
     }
-    case OTTL_T_LBRACK: return parse_list(ps, out);
+    case OTTL_T_LBRACK:
+    case OTTL_T_LBRACE: return parse_list(ps, out);
     case OTTL_T_LPAREN: {
         /* '(' holds a condition, "(a or b) and c", or arithmetic, "(a + b) * 2": what it
          * holds is checked where it is used (want_bool, is_arith_operand). */
@@ -644,6 +665,7 @@ static int want_bool(struct parser *ps, const struct ottl_node *n)
                              "converter such as IsMatch), got %s",
                              n->kind == OTTL_N_PATH                            ? "a path alone"
                              : n->kind == OTTL_N_LIST                          ? "a list"
+                             : n->kind == OTTL_N_MAP                           ? "a map"
                              : n->kind == OTTL_N_MATH || n->kind == OTTL_N_NEG ? "arithmetic alone"
                                                                                : "a value alone");
 }
@@ -871,7 +893,8 @@ static ottl_fields node_fields(const struct ottl_node *n)
             f |= node_fields(n->call.args[i]);
         return f;
     }
-    case OTTL_N_LIST: {
+    case OTTL_N_LIST:
+    case OTTL_N_MAP: {
         ottl_fields f = 0;
         for (size_t i = 0; i < n->list.n; i++)
             f |= node_fields(n->list.items[i]);
@@ -927,6 +950,7 @@ static int check_editors(struct parser *ps, const struct ottl_node *n, bool top)
         }
         return 0;
     case OTTL_N_LIST:
+    case OTTL_N_MAP:
         for (size_t i = 0; i < n->list.n; i++) {
             int rc = check_editors(ps, n->list.items[i], false);
             if (rc != 0)

@@ -176,6 +176,21 @@ const written = [
   { name: 'parenthesised condition and arithmetic together', signal: T, statements: ['set(span.attributes["hit"], true) where (span.attributes["n"] * 2 > 7 and span.kind == SPAN_KIND_SERVER) or (1 + 1) == 3'], input: span({ n: int(4) }) },
   { name: 'arithmetic on data point values', signal: M, statements: ['set(datapoint.value_double, datapoint.value_double * 1000)', 'set(datapoint.value_int, datapoint.value_int - 1)'], input: metrics(gauge('g', [{ value: { asInt: '5' } }, { value: { asDouble: 1.5 } }])) },
 
+  // list and map literals, nil
+  { name: 'set a list literal', signal: T, statements: ['set(span.attributes["l"], ["a", 1, 2.5, true])', 'set(span.attributes["e"], [])'], input: span({}) },
+  { name: 'set a map literal', signal: T, statements: ['set(span.attributes["m"], {"k": "v", "n": 1, "inner": {"x": [1, 2]}})', 'set(span.attributes["e"], {})'], input: span({}) },
+  { name: 'literals holding paths and arithmetic', signal: T, statements: ['set(span.attributes["l"], [span.name, span.attributes["n"] * 2])', 'set(span.attributes["m"], {"name": span.name, "kind": span.kind})'], input: span({ n: int(21) }) },
+  { name: 'set a list literal as the log body', signal: L, statements: ['set(log.body, ["a", "b"])'], input: log({}) },
+  { name: 'set a map literal as the log body', signal: L, statements: ['set(log.body, {"msg": "hi", "level": 3})', 'set(log.attributes["msg"], log.body["msg"])'], input: log({}) },
+  { name: 'copy a map attribute, then change the original', signal: T, statements: ['set(span.attributes["copy"], span.attributes["m"])', 'set(span.attributes["m"]["b"], "changed")'], input: span({ m: kvlist({ b: str('orig') }) }) },
+  { name: 'copy a list attribute', signal: T, statements: ['set(span.attributes["copy"], span.attributes["a"])', 'set(span.attributes["a"][0], "changed")'], input: span({ a: arr(str('x'), int(2)) }) },
+  { name: 'Len of a list and a map literal', signal: T, statements: ['set(span.attributes["l"], Len([1, 2, 3]))', 'set(span.attributes["m"], Len({"a": 1}))'], input: span({}) },
+  { name: 'set nil into an existing attribute', signal: T, statements: ['set(span.attributes["a"], nil)'], input: span({ a: str('x') }) },
+  { name: 'set nil into a field fails', signal: T, statements: ['set(span.name, nil)'], input: span({}) },
+  { name: 'set nil into span.kind fails', signal: T, statements: ['set(span.kind, span.attributes["missing"])'], input: span({}) },
+  { name: 'set nil as the log body', signal: L, statements: ['set(log.body, nil)'], input: log({}) },
+  { name: 'nil equals nil', signal: T, statements: ['set(span.attributes["t"], true) where nil == nil'], input: span({}) },
+
   // nested indexing
   { name: 'read a nested map key', signal: T, statements: ['set(span.attributes["r"], span.attributes["m"]["b"])', 'set(span.attributes["rr"], span.attributes["m"]["c"]["d"])'], input: span({ m: kvlist({ b: str('deep'), c: kvlist({ d: int(4) }) }) }) },
   { name: 'read a missing nested key', signal: T, statements: ['set(span.attributes["r"], span.attributes["m"]["nope"])', 'set(span.attributes["s"], span.attributes["missing"]["b"])'], input: span({ m: kvlist({ b: str('deep') }) }) },
