@@ -251,8 +251,10 @@ struct ottl_func {
     const char *name;
     bool editor;
     const char *args;
-    const char *arg_names; /* "target, pattern" for arity messages */
-    int ctx;               /* -1, or the context the function implies (IsRootSpan: span) */
+    /* "target, pattern": the parameters' names, for named arguments (the Collector's) and
+     * arity messages */
+    const char *arg_names;
+    int ctx; /* -1, or the context the function implies (IsRootSpan: span) */
     /* Further checks at parse time (limits, modes); NULL when none. */
     int (*check)(const struct ottl_node *call, const char *src, struct kt_err *err);
     int (*call)(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);

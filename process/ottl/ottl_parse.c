@@ -324,6 +324,23 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
     return 0;
 }
 
+/* The position of the parameter a named argument names (t, an identifier), as the
+ * Collector names them: the snake_case of its argument fields, listed in arg_names; -1 when
+ * fn has none of that name. */
+static int param_index(const struct ottl_func *fn, const struct ottl_token *t)
+{
+    const char *p = fn->arg_names;
+    for (int i = 0; *p != '\0'; i++) {
+        size_t len = strcspn(p, ",");
+        if (len == t->n && memcmp(p, t->s, len) == 0)
+            return i;
+        p += len;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return -1;
+}
+
 static int parse_call(struct parser *ps, struct ottl_node **out)
 {
     const struct ottl_token *name = cur(ps);
@@ -344,19 +361,36 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
     n->call.fn = fn;
     ps->i += 2; /* name and '(' */
     size_t want = strlen(fn->args);
-    struct ottl_node *args[8];
-    size_t nargs = 0;
+    struct ottl_node *args[8] = {NULL};
+    size_t nargs = 0;   /* positional arguments, then the highest named one + 1 */
+    bool named = false; /* once one is named, the rest must be */
     if (cur(ps)->kind != OTTL_T_RPAREN) {
         for (;;) {
-            if (cur(ps)->kind == OTTL_T_IDENT && ps->t[ps->i + 1].kind == OTTL_T_ASSIGN)
-                return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
-                                         "named arguments are not supported");
-            if (nargs == sizeof(args) / sizeof(args[0]))
-                return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos, "too many arguments");
-            int rc = parse_math(ps, &args[nargs]);
+            size_t at = nargs;
+            const struct ottl_token *t = cur(ps);
+            if (t->kind == OTTL_T_IDENT && ps->t[ps->i + 1].kind == OTTL_T_ASSIGN) {
+                int idx = param_index(fn, t);
+                if (idx < 0)
+                    return ottl_syntax_error(ps->err, ps->src, t->pos,
+                                             "%s has no argument '%.*s' (its arguments: %s)",
+                                             fn->name, (int)t->n, t->s, fn->arg_names);
+                at = (size_t)idx;
+                if (args[at] != NULL)
+                    return ottl_syntax_error(ps->err, ps->src, t->pos,
+                                             "%s: argument '%.*s' given twice", fn->name, (int)t->n,
+                                             t->s);
+                named = true;
+                ps->i += 2;
+            } else if (named) {
+                return ottl_syntax_error(ps->err, ps->src, t->pos,
+                                         "%s: a positional argument after a named one", fn->name);
+            } else if (nargs == sizeof(args) / sizeof(args[0])) {
+                return ottl_syntax_error(ps->err, ps->src, t->pos, "too many arguments");
+            }
+            int rc = parse_math(ps, &args[at]);
             if (rc != 0)
                 return rc;
-            nargs++;
+            nargs = at + 1 > nargs ? at + 1 : nargs;
             if (cur(ps)->kind == OTTL_T_COMMA) {
                 ps->i++;
                 continue;
@@ -367,10 +401,14 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
         }
     }
     ps->i++;
-    if (nargs != want)
+    size_t given = 0;
+    for (size_t i = 0; i < nargs; i++)
+        given += args[i] != NULL;
+    if (given != want || nargs != want)
         return ottl_syntax_error(ps->err, ps->src, name->pos,
                                  "%s takes %zu argument%s (%s), got %zu", fn->name, want,
-                                 want == 1 ? "" : "s", fn->arg_names, nargs);
+                                 want == 1 ? "" : "s", fn->arg_names, given);
+    nargs = want;
     n->call.n_args = nargs;
     n->call.args = kt_arena_memdup(&ps->p->arena, args, (nargs ? nargs : 1) * sizeof(args[0]));
     if (n->call.args == NULL)

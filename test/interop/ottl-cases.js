@@ -176,6 +176,15 @@ const written = [
   { name: 'parenthesised condition and arithmetic together', signal: T, statements: ['set(span.attributes["hit"], true) where (span.attributes["n"] * 2 > 7 and span.kind == SPAN_KIND_SERVER) or (1 + 1) == 3'], input: span({ n: int(4) }) },
   { name: 'arithmetic on data point values', signal: M, statements: ['set(datapoint.value_double, datapoint.value_double * 1000)', 'set(datapoint.value_int, datapoint.value_int - 1)'], input: metrics(gauge('g', [{ value: { asInt: '5' } }, { value: { asDouble: 1.5 } }])) },
 
+  // named arguments
+  { name: 'named arguments in order', signal: T, statements: ['set(target = span.attributes["a"], value = "x")'], input: span({}) },
+  { name: 'named arguments out of order', signal: T, statements: ['set(value = span.name, target = span.attributes["a"])', 'limit(span.attributes, priority_keys = ["k"], limit = 2)'], input: span({ k: int(1), j: int(2), i: int(3) }) },
+  { name: 'named arguments after positional ones', signal: T, statements: ['replace_pattern(span.name, replacement = "$1", regex_pattern = "^GET (.*)$")', 'set(span.attributes["c"], Concat(vals = ["a", "b"], delimiter = "+"))', 'truncate_all(span.attributes, limit = 1)'], input: span({}) },
+  { name: 'a positional argument after a named one is a configuration error', signal: T, statements: ['set(target = span.name, "x")'], input: span({}) },
+  { name: 'named arguments of every editor', signal: T, statements: ['delete_key(target = span.attributes, key = "a")', 'delete_matching_keys(target = span.attributes, pattern = "^b")', 'keep_keys(target = span.attributes, keys = ["c", "d", "e"])', 'keep_matching_keys(target = span.attributes, pattern = "^[cd]")', 'replace_all_patterns(target = span.attributes, mode = "value", regex_pattern = "o", replacement = "0")'], input: span({ a: str('1'), b1: str('2'), c: str('foo'), d: str('boo'), e: str('3') }) },
+  { name: 'named arguments of every converter', signal: T, statements: ['set(span.attributes["m"], IsMatch(target = span.name, pattern = "GET"))', 'set(span.attributes["l"], Len(target = span.name))', 'set(span.attributes["i"], Int(target = 2.5))', 'set(span.attributes["s"], String(target = 1))', 'set(span.attributes["h"], SHA256(target = "x"))'], input: span({}) },
+  { name: 'an unknown argument name is a configuration error', signal: T, statements: ['set(span.name, valu = "x")'], input: span({}) },
+
   // list and map literals, nil
   { name: 'set a list literal', signal: T, statements: ['set(span.attributes["l"], ["a", 1, 2.5, true])', 'set(span.attributes["e"], [])'], input: span({}) },
   { name: 'set a map literal', signal: T, statements: ['set(span.attributes["m"], {"k": "v", "n": 1, "inner": {"x": [1, 2]}})', 'set(span.attributes["e"], {})'], input: span({}) },

@@ -309,9 +309,25 @@ static void test_function_errors(void **state)
                         "column 39: replace_all_patterns: mode must be \"key\" or \"value\", "
                         "got \"keys\" in "
                         "'replace_all_patterns(span.attributes, \"keys\", \"a\", \"b\")'");
+    stmt_ctx("set(target=span.name, value=\"a\")");
+    stmt_ctx("set(value=\"a\", target=span.name)");
+    stmt_ctx("set(span.name, value=Concat(vals=[\"a\"], delimiter=\"\"))");
+    stmt_ctx("limit(span.attributes, priority_keys=[\"a\"], limit=2)");
     assert_string_equal(stmt_err("set(target=span.name, \"a\")"),
-                        "column 5: named arguments are not supported in "
+                        "column 23: set: a positional argument after a named one in "
                         "'set(target=span.name, \"a\")'");
+    assert_string_equal(stmt_err("set(span.name, valu=\"a\")"),
+                        "column 16: set has no argument 'valu' (its arguments: target, value) "
+                        "in 'set(span.name, valu=\"a\")'");
+    assert_string_equal(stmt_err("set(target=span.name, target=span.name)"),
+                        "column 23: set: argument 'target' given twice in "
+                        "'set(target=span.name, target=span.name)'");
+    assert_string_equal(stmt_err("set(value=\"a\")"),
+                        "column 1: set takes 2 arguments (target, value), got 1 in "
+                        "'set(value=\"a\")'");
+    assert_string_equal(stmt_err("set(span.name, \"a\", \"b\")"),
+                        "column 1: set takes 2 arguments (target, value), got 3 in "
+                        "'set(span.name, \"a\", \"b\")'");
     assert_string_equal(cond_err("Concat(span.name, \"\") == \"\""),
                         "column 8: Concat: argument 1 must be a list such as [a, b] in "
                         "'Concat(span.name, \"\") == \"\"'");
