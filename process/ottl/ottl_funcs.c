@@ -510,6 +510,80 @@ static int fn_keep_keys(struct ottl_eval *ev, const struct ottl_node *call, stru
     return 0;
 }
 
+/* replace_pattern with its optional function (SHA256, the one kotel has) and
+ * replacement_format, as the Collector (v0.161.0) does it: each match is replaced by the
+ * hash of its expanded replacement, put into the format's %s. *changed: something
+ * matched. */
+static int replace_with_function(struct ottl_eval *ev, const struct ottl_node *call,
+                                 const struct ottl_value *v, const struct ottl_value *repl,
+                                 const char **p, size_t *n, bool *changed)
+{
+    *changed = false;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    struct ottl_value fmt = {.t = OTTL_NIL};
+    int rc;
+    if (call->call.args[4] != NULL && (rc = want_string(ev, call, 4, &fmt)) != 0)
+        return rc;
+    const char *pct = NULL;
+    if (fmt.t == OTTL_STR) {
+        for (size_t i = 0; i < fmt.s.n; i++) {
+            if (fmt.s.p[i] != '%')
+                continue;
+            if (i + 1 >= fmt.s.n || fmt.s.p[i + 1] != 's')
+                pct = NULL, i = fmt.s.n;
+            else if (pct == NULL)
+                pct = fmt.s.p + i;
+        }
+        if (pct == NULL)
+            return kt_err_set(ev->err, KT_EINVAL,
+                              "replace_pattern: replacement_format must hold one %%s and no "
+                              "other format specifiers");
+    }
+    const struct ottl_regex *re = call->call.re;
+    struct ottl_abuf b = {a, NULL, 0, 0, false};
+    size_t pos = 0, last = 0, prev_end = (size_t)-1;
+    while (pos <= v->s.n) {
+        int groups = 0;
+        if ((rc = match_at(re, v->s.p, v->s.n, pos, &groups, ev->err)) < 0)
+            return rc;
+        if (rc == 0)
+            break;
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
+        size_t ms = ov[0], me = ov[1];
+        pos = me > ms ? me : ms >= v->s.n ? v->s.n + 1 : utf8_step(v->s.p, v->s.n, ms);
+        if (ms == me && ms == prev_end)
+            continue;
+        prev_end = me;
+        *changed = true;
+        struct ottl_abuf e = {a, NULL, 0, 0, false};
+        expand(&e, re, v->s.p, groups, repl->s.p, repl->s.n);
+        unsigned char sum[32];
+        char hex[65];
+        if (e.oom)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        if (mbedtls_sha256_ret((const unsigned char *)(e.p != NULL ? e.p : ""), e.n, sum, 0) != 0)
+            return kt_err_set(ev->err, KT_EINVAL, "SHA256 failed");
+        kt_hex_encode(sum, sizeof(sum), hex);
+        ottl_abuf_put(&b, v->s.p + last, ms - last);
+        if (pct != NULL) {
+            ottl_abuf_put(&b, fmt.s.p, (size_t)(pct - fmt.s.p));
+            ottl_abuf_put(&b, hex, 64);
+            ottl_abuf_put(&b, pct + 2, fmt.s.n - (size_t)(pct - fmt.s.p) - 2);
+        } else {
+            ottl_abuf_put(&b, hex, 64);
+        }
+        last = me;
+    }
+    ottl_abuf_put(&b, v->s.p + last, v->s.n - last);
+    if (b.oom)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    *p = b.p;
+    *n = b.n;
+    return 0;
+}
+
 static int fn_replace_pattern(struct ottl_eval *ev, const struct ottl_node *call,
                               struct ottl_value *out)
 {
@@ -525,7 +599,10 @@ static int fn_replace_pattern(struct ottl_eval *ev, const struct ottl_node *call
     const char *p;
     size_t n;
     bool changed;
-    rc = regex_replace(ev, call->call.re, v.s.p, v.s.n, repl.s.p, repl.s.n, &p, &n, &changed);
+    if (call->call.args[3] != NULL)
+        rc = replace_with_function(ev, call, &v, &repl, &p, &n, &changed);
+    else
+        rc = regex_replace(ev, call->call.re, v.s.p, v.s.n, repl.s.p, repl.s.n, &p, &n, &changed);
     if (rc != 0 || !changed)
         return rc;
     struct ottl_value nv = {.t = OTTL_STR, .s = {p, n}};
@@ -721,7 +798,8 @@ const struct ottl_func ottl_funcs[] = {
     {"limit", true, "miS", "target, limit, priority_keys", -1, check_limit, fn_limit, 0},
     {"replace_all_patterns", true, "msrg", "target, mode, regex_pattern, replacement", -1,
      check_mode, fn_replace_all_patterns, 0},
-    {"replace_pattern", true, "prg", "target, regex_pattern, replacement", -1, NULL,
+    {"replace_pattern", true, "prg?Fg",
+     "target, regex_pattern, replacement, function, replacement_format", -1, NULL,
      fn_replace_pattern, 0},
     {"set", true, "pg", "target, value", -1, NULL, fn_set, 0},
     {"truncate_all", true, "mi", "target, limit", -1, check_nonneg, fn_truncate_all, 0},

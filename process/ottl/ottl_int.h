@@ -246,7 +246,9 @@ struct kt_arena *ottl_eval_arena(struct ottl_eval *ev);
 
 /* Argument kinds, one letter each in ottl_func.args:
  *   g any value   p a settable path   m a map path   r a regex literal   s a string literal
- *   i an int literal   S a list of string literals   l a list literal (items any value) */
+ *   i an int literal   S a list of string literals   l a list literal (items any value)
+ *   F a function name (a bare converter name: SHA256)
+ * Kinds after a '?' are optional: an absent one is a NULL in call.args. */
 struct ottl_func {
     const char *name;
     bool editor;

@@ -275,16 +275,35 @@ static const char *arg_kind_text(char k)
     case 'i': return "an integer literal";
     case 'S': return "a list of string literals";
     case 'l': return "a list such as [a, b]";
+    case 'F': return "SHA256 (the hash function kotel has)";
     default: return "a value";
     }
+}
+
+/* The kind of parameter idx ('?' skipped) and how many parameters fn has, how many of them
+ * required. */
+static char kind_at(const struct ottl_func *fn, size_t idx)
+{
+    const char *q = strchr(fn->args, '?');
+    size_t req = q != NULL ? (size_t)(q - fn->args) : strlen(fn->args);
+    return idx < req ? fn->args[idx] : fn->args[idx + 1];
+}
+
+static size_t n_params(const struct ottl_func *fn, size_t *required)
+{
+    const char *q = strchr(fn->args, '?');
+    *required = q != NULL ? (size_t)(q - fn->args) : strlen(fn->args);
+    return strlen(fn->args) - (q != NULL);
 }
 
 static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
                      struct ottl_node *call)
 {
     struct ottl_node *a = call->call.args[idx];
-    char k = fn->args[idx];
+    char k = kind_at(fn, idx);
     bool ok = true;
+    if (a == NULL)
+        return 0; /* an optional argument left out */
     switch (k) {
     case 'p':
         ok = a->kind == OTTL_N_PATH;
@@ -308,6 +327,10 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
             ok = a->list.items[j]->kind == OTTL_N_LIT && a->list.items[j]->lit.t == OTTL_STR;
         break;
     case 'l': ok = a->kind == OTTL_N_LIST; break;
+    case 'F':
+        ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_STR && a->lit.s.n == 6 &&
+             memcmp(a->lit.s.p, "SHA256", 6) == 0;
+        break;
     default: break;
     }
     if (!ok)
@@ -360,7 +383,8 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
         return KT_ENOMEM;
     n->call.fn = fn;
     ps->i += 2; /* name and '(' */
-    size_t want = strlen(fn->args);
+    size_t required;
+    size_t want = n_params(fn, &required);
     struct ottl_node *args[8] = {NULL};
     size_t nargs = 0;   /* positional arguments, then the highest named one + 1 */
     bool named = false; /* once one is named, the rest must be */
@@ -387,9 +411,20 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
             } else if (nargs == sizeof(args) / sizeof(args[0])) {
                 return ottl_syntax_error(ps->err, ps->src, t->pos, "too many arguments");
             }
-            int rc = parse_math(ps, &args[at]);
-            if (rc != 0)
+            int rc;
+            const struct ottl_token *v = cur(ps);
+            if (at < want && kind_at(fn, at) == 'F' && v->kind == OTTL_T_IDENT &&
+                ps->t[ps->i + 1].kind != OTTL_T_LPAREN) {
+                /* a function name: kept as its text, checked by check_arg */
+                if ((args[at] = new_node(ps, OTTL_N_LIT, v->pos)) == NULL)
+                    return KT_ENOMEM;
+                args[at]->lit.t = OTTL_STR;
+                args[at]->lit.s.p = v->s;
+                args[at]->lit.s.n = v->n;
+                ps->i++;
+            } else if ((rc = parse_math(ps, &args[at])) != 0) {
                 return rc;
+            }
             nargs = at + 1 > nargs ? at + 1 : nargs;
             if (cur(ps)->kind == OTTL_T_COMMA) {
                 ps->i++;
@@ -401,13 +436,20 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
         }
     }
     ps->i++;
-    size_t given = 0;
-    for (size_t i = 0; i < nargs; i++)
+    size_t given = 0, given_required = 0;
+    for (size_t i = 0; i < nargs; i++) {
         given += args[i] != NULL;
-    if (given != want || nargs != want)
+        given_required += i < required && args[i] != NULL;
+    }
+    if (given_required != required || nargs > want) {
+        if (required == want)
+            return ottl_syntax_error(ps->err, ps->src, name->pos,
+                                     "%s takes %zu argument%s (%s), got %zu", fn->name, want,
+                                     want == 1 ? "" : "s", fn->arg_names, given);
         return ottl_syntax_error(ps->err, ps->src, name->pos,
-                                 "%s takes %zu argument%s (%s), got %zu", fn->name, want,
-                                 want == 1 ? "" : "s", fn->arg_names, given);
+                                 "%s takes %zu to %zu arguments (%s), got %zu", fn->name, required,
+                                 want, fn->arg_names, given);
+    }
     nargs = want;
     n->call.n_args = nargs;
     n->call.args = kt_arena_memdup(&ps->p->arena, args, (nargs ? nargs : 1) * sizeof(args[0]));
@@ -928,7 +970,7 @@ static ottl_fields node_fields(const struct ottl_node *n)
     case OTTL_N_CALL: {
         ottl_fields f = n->call.fn->reads;
         for (size_t i = 0; i < n->call.n_args; i++)
-            f |= node_fields(n->call.args[i]);
+            f |= n->call.args[i] != NULL ? node_fields(n->call.args[i]) : 0;
         return f;
     }
     case OTTL_N_LIST:
@@ -982,6 +1024,8 @@ static int check_editors(struct parser *ps, const struct ottl_node *n, bool top)
                                      "%s is an editor and cannot be used as a value",
                                      n->call.fn->name);
         for (size_t i = 0; i < n->call.n_args; i++) {
+            if (n->call.args[i] == NULL)
+                continue;
             int rc = check_editors(ps, n->call.args[i], false);
             if (rc != 0)
                 return rc;

@@ -763,6 +763,37 @@ static void test_keep_matching_keys(void **state)
     assert_string_equal(span.attributes[2]->key, "path");
 }
 
+static void test_replace_pattern_function(void **state)
+{
+    (void)state;
+    /* sha256("123") and sha256("456") */
+    stmt("replace_pattern(span.attributes[\"path\"], \"/([0-9]+)\", \"$1\", SHA256, \"/h:%s\")");
+    assert_true(
+        cond("span.attributes[\"path\"] == "
+             "\"/users/h:a665a45920422f9d417e4867efdc4fb8a04a1f3fff1fa07e998e86f7f7a27ae3"
+             "/orders/h:b3a8e0e1f9ab1bfe3a36f231f676f78bb30a519d2b21e6c530c0eee8ebb4a5d0\""));
+    stmt("replace_pattern(span.name, \"[0-9]+\", \"$0\", function = SHA256)");
+    assert_string_equal(
+        span.name, "GET /users/a665a45920422f9d417e4867efdc4fb8a04a1f3fff1fa07e998e86f7f7a27ae3");
+    struct kt_err err = {0};
+    assert_int_equal(stmt_rc("replace_pattern(span.name, \"GET\", \"x\", SHA256, \"%d %s\")", &err),
+                     KT_EINVAL);
+    assert_string_equal(err.msg, "replace_pattern: replacement_format must hold one %s and no "
+                                 "other format specifiers");
+    struct ottl_statement *st;
+    assert_int_equal(
+        ottl_statement_parse("replace_pattern(span.name, \"a\", \"b\", MD5)", &st, &err),
+        KT_EINVAL);
+    assert_string_equal(err.msg, "column 38: replace_pattern: argument 4 must be SHA256 (the hash "
+                                 "function kotel has) in 'replace_pattern(span.name, \"a\", \"b\", "
+                                 "MD5)'");
+    assert_int_equal(ottl_statement_parse("replace_pattern(span.name, \"a\")", &st, &err),
+                     KT_EINVAL);
+    assert_string_equal(err.msg, "column 1: replace_pattern takes 3 to 5 arguments (target, "
+                                 "regex_pattern, replacement, function, replacement_format), got 2 "
+                                 "in 'replace_pattern(span.name, \"a\")'");
+}
+
 static void test_replace_pattern(void **state)
 {
     (void)state;
@@ -877,6 +908,7 @@ int main(void)
         T(test_keep_keys),
         T(test_keep_matching_keys),
         T(test_replace_pattern),
+        T(test_replace_pattern_function),
         T(test_replace_all_patterns),
         T(test_truncate_all),
         T(test_limit),
