@@ -1,5 +1,6 @@
 #include "transform.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,10 +89,18 @@ fail:
 }
 
 static int group_err(const struct process_group_conf *gc, const char *key, struct kt_err *err,
-                     const char *fmt, const char *arg)
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* KT_EINVAL with "[transform.group.NAME] key: <fmt...>". */
+static int group_err(const struct process_group_conf *gc, const char *key, struct kt_err *err,
+                     const char *fmt, ...)
 {
-    kt_err_set(err, KT_EINVAL, fmt, arg);
-    return kt_err_prefix(err, "[transform.group.%s] %s: ", gc->name, key);
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return kt_err_set(err, KT_EINVAL, "[transform.group.%s] %s: %s", gc->name, key, what);
 }
 
 /* Compiles a [transform.group.NAME] section: signal first (it decides what the rest may
@@ -122,10 +131,9 @@ static int add_section(struct transform *t, int error_mode, const struct process
         if (strcmp(signal, kt_signal_name((enum kt_signal)s)) == 0)
             sig = (enum kt_signal)s;
     if (sig == KT_SIGNAL_COUNT)
-        return group_err(gc, "signal", err,
-                         signal == NULL ? "required: traces, metrics or logs%s"
-                                        : "want traces, metrics or logs, got '%s'",
-                         signal == NULL ? "" : signal);
+        return signal == NULL
+                   ? group_err(gc, "signal", err, "required: traces, metrics or logs")
+                   : group_err(gc, "signal", err, "want traces, metrics or logs, got '%s'", signal);
     struct group *g = group_add(t, sig, error_mode, err);
     if (g == NULL)
         return KT_ENOMEM;
@@ -181,7 +189,7 @@ static int add_section(struct transform *t, int error_mode, const struct process
                               ottl_context_name(c));
     }
     if (g->n_stmts == 0)
-        return group_err(gc, "statements", err, "required: at least one statement%s", "");
+        return group_err(gc, "statements", err, "required: at least one statement");
     return 0;
 }
 
