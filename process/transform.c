@@ -160,7 +160,9 @@ static int add_section(struct transform *t, int error_mode, const struct process
         int rc;
         if (cond) {
             struct ottl_condition *oc;
-            if ((rc = ottl_condition_parse(src, &oc, err)) != 0)
+            rc = inferred ? ottl_condition_parse(src, &oc, err)
+                          : ottl_condition_parse_in(src, g->ctx, &oc, err);
+            if (rc != 0)
                 return kt_err_prefix(err, "[%s] %s: ", g->section, key);
             c = ottl_condition_context(oc);
             if ((rc = push(&g->conds, &g->n_conds, oc, err)) != 0) {
@@ -169,7 +171,9 @@ static int add_section(struct transform *t, int error_mode, const struct process
             }
         } else {
             struct ottl_statement *os;
-            if ((rc = ottl_statement_parse(src, &os, err)) != 0)
+            rc = inferred ? ottl_statement_parse(src, &os, err)
+                          : ottl_statement_parse_in(src, g->ctx, &os, err);
+            if (rc != 0)
                 return kt_err_prefix(err, "[%s] %s: ", g->section, key);
             c = ottl_statement_context(os);
             if ((rc = push(&g->stmts, &g->n_stmts, os, err)) != 0) {

@@ -126,6 +126,13 @@ const char *ottl_condition_source(const struct ottl_condition *c);
 
 /* Parses "editor(args) [where condition]"; errors as for conditions. */
 int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt_err *err);
+/* The same in a context, as a Collector statement group with a context is read: a path
+ * without a context prefix is the context's ("attributes" in a span group is
+ * span.attributes); prefixed paths are as everywhere. */
+int ottl_condition_parse_in(const char *src, enum ottl_context ctx, struct ottl_condition **out,
+                            struct kt_err *err);
+int ottl_statement_parse_in(const char *src, enum ottl_context ctx, struct ottl_statement **out,
+                            struct kt_err *err);
 enum ottl_context ottl_statement_context(const struct ottl_statement *s);
 /* Runs the editor when the where clause (if any) holds. Setting nil into a map key leaves
  * the key with an empty value, as in the Collector; a wrong type (a string or nil into

@@ -96,6 +96,9 @@ struct parser {
     struct kt_err *err;
     int depth;
     unsigned ctx_mask;
+    /* The context paths without a context prefix are read in ("attributes" is
+     * span.attributes in a span group); NULL: every path names its context. */
+    const char *in_ctx;
 };
 
 static const struct ottl_token *cur(const struct parser *ps)
@@ -188,6 +191,14 @@ static int parse_indexes(struct parser *ps, struct ottl_node *n)
     return 0;
 }
 
+static const struct ottl_path_def *find_path(const char *name)
+{
+    for (size_t i = 0; i < ottl_n_paths; i++)
+        if (strcmp(ottl_paths[i].name, name) == 0)
+            return &ottl_paths[i];
+    return NULL;
+}
+
 static int parse_path(struct parser *ps, struct ottl_node **out)
 {
     const struct ottl_token *first = cur(ps);
@@ -209,10 +220,19 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
             break;
         ps->i++;
     }
-    const struct ottl_path_def *def = NULL;
-    for (size_t i = 0; i < ottl_n_paths; i++)
-        if (strcmp(ottl_paths[i].name, name) == 0)
-            def = &ottl_paths[i];
+    const struct ottl_path_def *def = find_path(name);
+    enum ottl_context named;
+    char *dot = strchr(name, '.');
+    if (dot != NULL)
+        *dot = '\0';
+    bool prefixed = ottl_context_parse(name, &named) == 0;
+    if (dot != NULL)
+        *dot = '.';
+    if (def == NULL && ps->in_ctx != NULL && !prefixed) {
+        char full[200];
+        snprintf(full, sizeof(full), "%s.%s", ps->in_ctx, name);
+        def = find_path(full);
+    }
     if (def == NULL) {
         char sugg[400];
         path_suggestions(name, sugg, sizeof(sugg));
@@ -922,7 +942,8 @@ static void prog_free(struct ottl_prog *p)
     kt_arena_free(&p->arena);
 }
 
-int ottl_condition_parse(const char *src, struct ottl_condition **out, struct kt_err *err)
+static int condition_parse(const char *src, const char *in_ctx, struct ottl_condition **out,
+                           struct kt_err *err)
 {
     *out = NULL;
     struct ottl_condition *c = calloc(1, sizeof(*c));
@@ -930,6 +951,7 @@ int ottl_condition_parse(const char *src, struct ottl_condition **out, struct kt
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     struct parser ps;
     int rc = prog_start(&c->p, &ps, src, err);
+    ps.in_ctx = in_ctx;
     if (rc == 0)
         rc = parse_or(&ps, &c->root);
     if (rc == 0)
@@ -1086,7 +1108,8 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
     return 0;
 }
 
-int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt_err *err)
+static int statement_parse(const char *src, const char *in_ctx, struct ottl_statement **out,
+                           struct kt_err *err)
 {
     *out = NULL;
     struct ottl_statement *s = calloc(1, sizeof(*s));
@@ -1094,6 +1117,7 @@ int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     struct parser ps;
     int rc = prog_start(&s->p, &ps, src, err);
+    ps.in_ctx = in_ctx;
     if (rc == 0)
         rc = parse_statement(&ps, s);
     if (rc == 0)
@@ -1122,4 +1146,26 @@ void ottl_statement_free(struct ottl_statement *s)
         return;
     prog_free(&s->p);
     free(s);
+}
+
+int ottl_condition_parse(const char *src, struct ottl_condition **out, struct kt_err *err)
+{
+    return condition_parse(src, NULL, out, err);
+}
+
+int ottl_condition_parse_in(const char *src, enum ottl_context ctx, struct ottl_condition **out,
+                            struct kt_err *err)
+{
+    return condition_parse(src, ottl_context_name(ctx), out, err);
+}
+
+int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt_err *err)
+{
+    return statement_parse(src, NULL, out, err);
+}
+
+int ottl_statement_parse_in(const char *src, enum ottl_context ctx, struct ottl_statement **out,
+                            struct kt_err *err)
+{
+    return statement_parse(src, ottl_context_name(ctx), out, err);
 }

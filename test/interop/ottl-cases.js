@@ -263,6 +263,8 @@ const written = [
     },
   },
   { name: 'two groups in order', signal: L, groups: [{ context: 'log', statements: ['set(log.attributes["n"], 1)'] }, { context: 'log', conditions: ['log.attributes["n"] == 1'], statements: ['set(log.attributes["n"], 2)'] }], input: log({}) },
+  { name: 'group: paths without a context prefix are the context\'s', signal: T, groups: [{ context: 'span', conditions: ['kind == SPAN_KIND_SERVER'], statements: ['set(attributes["svc"], resource.attributes["service.name"])', 'set(name, Concat([name, "!"], ""))', 'set(status.code, STATUS_CODE_OK) where attributes["svc"] != nil'] }], input: span({}) },
+  { name: 'group: bare paths in a log group', signal: L, groups: [{ context: 'log', statements: ['set(attributes["sev"], severity_text)', 'replace_pattern(body, "password=\\\\S+", "password=***")'] }], input: log({}) },
   { name: 'group: datapoint context with metric paths', signal: M, groups: [{ context: 'datapoint', conditions: ['metric.name == "g"'], statements: ['set(datapoint.attributes["metric"], metric.name)'] }], input: metrics(gauge('g', [{ value: { asInt: '1' } }, { value: { asInt: '2' } }]), gauge('h', [{ value: { asInt: '3' } }])) },
 
   // converters

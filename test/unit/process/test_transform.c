@@ -290,6 +290,10 @@ static void test_groups(void **state)
         "span.attributes[\"flat\"] + 1)",
         "transform.group.servers.statements=set(resource.attributes[\"last\"], span.name) where "
         "span.name != \"x\"",
+        "transform.group.bare.signal=traces",
+        "transform.group.bare.context=span",
+        "transform.group.bare.conditions=kind == SPAN_KIND_SERVER",
+        "transform.group.bare.statements=set(attributes[\"bare\"], name)",
         "transform.group.later.signal=traces",
         "transform.group.later.statements=set(span.attributes[\"later\"], "
         "span.attributes[\"server\"])",
@@ -316,7 +320,11 @@ static void test_groups(void **state)
         /* a resource statement of a span group runs at each span that qualifies */
         assert_string_equal(attr_str(rs->resource->attributes, rs->resource->n_attributes, "last"),
                             "GET /users/42");
-        /* the second group, its context inferred (span), ran after the first */
+        /* a group with a context reads paths without a prefix in it */
+        assert_string_equal(attr_str(server->attributes, server->n_attributes, "bare"),
+                            "GET /users/42");
+        assert_null(attr_str(internal->attributes, internal->n_attributes, "bare"));
+        /* the last group, its context inferred (span), ran after the first */
         assert_non_null(attr_str(server->attributes, server->n_attributes, "later"));
         /* nil (no "server") leaves the key with an empty value, as the Collector does */
         assert_string_equal(attr_str(internal->attributes, internal->n_attributes, "later"),

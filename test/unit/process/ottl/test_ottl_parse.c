@@ -165,6 +165,29 @@ static void test_syntax_errors(void **state)
     assert_non_null(strstr(cond_err(nots), "nested deeper than 64"));
 }
 
+static void test_parse_in_context(void **state)
+{
+    (void)state;
+    struct ottl_statement *s;
+    struct ottl_condition *c;
+    struct kt_err err = {0};
+    assert_int_equal(ottl_statement_parse_in("set(attributes[\"a\"], name) where kind == 2",
+                                             OTTL_CTX_SPAN, &s, &err),
+                     0);
+    assert_int_equal(ottl_statement_context(s), OTTL_CTX_SPAN);
+    assert_int_equal(ottl_statement_fields(s), F(SPAN_ATTRS) | F(SPAN_NAME) | F(SPAN_KIND));
+    ottl_statement_free(s);
+    /* prefixed paths keep their own context */
+    assert_int_equal(
+        ottl_condition_parse_in("resource.attributes[\"a\"] == body", OTTL_CTX_LOG, &c, &err), 0);
+    assert_int_equal(ottl_condition_fields(c), F(RESOURCE_ATTRS) | F(LOG_BODY));
+    ottl_condition_free(c);
+    /* outside a context a bare path is unknown */
+    assert_string_equal(cond_err("name == \"a\""),
+                        "column 1: unknown path 'name' (paths start with resource., scope., "
+                        "span., spanevent., metric., datapoint. or log.) in 'name == \"a\"'");
+}
+
 static void test_arithmetic_forms(void **state)
 {
     (void)state;
@@ -401,8 +424,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contexts),         cmocka_unit_test(test_valid_forms),
         cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_arithmetic_forms),
-        cmocka_unit_test(test_path_errors),      cmocka_unit_test(test_function_errors),
-        cmocka_unit_test(test_condition_fields), cmocka_unit_test(test_statement_fields),
+        cmocka_unit_test(test_parse_in_context), cmocka_unit_test(test_path_errors),
+        cmocka_unit_test(test_function_errors),  cmocka_unit_test(test_condition_fields),
+        cmocka_unit_test(test_statement_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
