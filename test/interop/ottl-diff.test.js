@@ -10,9 +10,13 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { startHttpBackend } = require('../integration/lib/backend');
 const { freePorts } = require('../integration/lib/ports');
-const { startCollector } = require('./lib/otelcol');
+const { startCollector, collectorBinary } = require('./lib/otelcol');
 const { collectorConfig, runKotel, outputText } = require('./lib/ottldiff');
 const { cases: allCases, SEED } = require('./ottl-cases');
+
+// The Collector is found (or built, the first time: minutes) before the test starts, so
+// that the test's timeout measures the test.
+collectorBinary();
 
 // Starts one Collector for the cases. A configuration the Collector refuses names the
 // processor; that case's output is 'config error' and the Collector starts without it (at
