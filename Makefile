@@ -65,6 +65,9 @@ DEVBROKER_SRC := $(sort $(wildcard test/devbroker/*.c))
 BENCH_TOOLS := $(patsubst test/bench/%.c,$(BUILD)/kotel-%,$(sort $(wildcard test/bench/*.c)))
 # The test cluster's admin tool (scripts/kafka.sh, the integration tests, the bench).
 KAFKA_ADMIN := $(BUILD)/kotel-kafka-admin
+# Programs the tests run against a library of kotel: test/tools/ottl_apply.c is
+# $(BUILD)/test/ottl-apply, linking process/ (test/interop/ottl-diff.test.js).
+TEST_TOOLS := $(patsubst test/tools/%.c,$(BUILD)/test/%,$(subst _,-,$(sort $(wildcard test/tools/*.c))))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -86,7 +89,7 @@ UNIT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(UNIT_SRC))
 
 .PHONY: FORCE all bench-tools deps gen unit-bins test test-unit test-integration demo lint format fuzz fuzz-smoke clean \
         kafka-up kafka-down man etc install uninstall
-all: $(BINS) $(BENCH_TOOLS) $(KAFKA_ADMIN) $(MANS)
+all: $(BINS) $(BENCH_TOOLS) $(KAFKA_ADMIN) $(TEST_TOOLS) $(MANS)
 
 deps:
 	@scripts/deps.sh
@@ -157,6 +160,10 @@ $(BUILD)/kotel-devbroker: $(call obj,$(DEVBROKER_SRC)) $(COMMON_LIB)
 	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
 $(KAFKA_ADMIN): $(BUILD)/obj/test/kafka/admin.o
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
+
+$(BUILD)/test/ottl-apply: $(BUILD)/obj/test/tools/ottl_apply.o $(PROCESS_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
 	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
 bench-tools: $(BENCH_TOOLS)

@@ -184,7 +184,61 @@ static int policy_load(void *conf, const char *name, const char *key, const char
     return 0;
 }
 
+/* The keys of a [transform.group.NAME] section; transform.c reads them. */
+static const char *const group_keys[] = {"signal", "context", "conditions", "error_mode",
+                                         "statements"};
+
+static int group_load(void *conf, const char *name, const char *key, const char *value,
+                      struct kt_err *err)
+{
+    struct process_conf *c = conf;
+    bool known = false;
+    for (size_t i = 0; i < sizeof(group_keys) / sizeof(group_keys[0]); i++)
+        known = known || strcmp(key, group_keys[i]) == 0;
+    if (!known)
+        return kt_err_set(err, KT_EINVAL,
+                          "[transform.group.%s] %s: unknown key (a group has signal, context, "
+                          "conditions, error_mode and statements)",
+                          name, key);
+    struct process_group_conf *g = NULL;
+    for (size_t i = 0; i < c->transform.n_groups; i++)
+        if (strcmp(c->transform.groups[i].name, name) == 0)
+            g = &c->transform.groups[i];
+    if (g == NULL) {
+        struct process_group_conf *v =
+            realloc(c->transform.groups, (c->transform.n_groups + 1) * sizeof(*v));
+        if (v == NULL)
+            return kt_err_set(err, KT_ENOMEM, "out of memory");
+        c->transform.groups = v;
+        g = &v[c->transform.n_groups];
+        memset(g, 0, sizeof(*g));
+        g->name = strdup(name);
+        if (g->name == NULL)
+            return kt_err_set(err, KT_ENOMEM, "out of memory");
+        c->transform.n_groups++;
+    }
+    if (kt_strlist_push(&g->keys, key) != 0 || kt_strlist_push(&g->values, value) != 0)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    return 0;
+}
+
 static const struct kt_section_handler process_handlers[] = {
+    {"transform.group.", group_load,
+     "Statement groups, one [transform.group.NAME] section each: the Collector's groups "
+     "(trace_statements: - context: span, conditions: [...], statements: [...]). signal "
+     "(traces, metrics or logs) says which data the group runs on; context (resource, scope, "
+     "span, spanevent, metric, datapoint or log; default: inferred from the paths) where each "
+     "statement runs; every conditions line is one condition, and a statement runs on an item "
+     "when any condition holds and its own where clause does; error_mode (default: [transform] "
+     "error_mode) is the group's own; statements are repeated, in order. Groups run in file "
+     "order after the flat [transform] statements. For example:\n"
+     " [transform.group.errors]\n"
+     " signal = traces\n"
+     " context = span\n"
+     " conditions = span.status.code == STATUS_CODE_ERROR\n"
+     " error_mode = propagate\n"
+     " statements = set(span.attributes[\"alert\"], true)\n"
+     " statements = set(span.attributes[\"team\"], resource.attributes[\"team\"])"},
     {"tail_sampling.policy.", policy_load,
      "Tail-sampling policies, one [tail_sampling.policy.NAME] section each, with the Collector's "
      "policy types and keys (README \"Running kotel-process\" lists them). For example, keep every "
@@ -263,5 +317,14 @@ void process_conf_free(struct process_conf *c)
     free(c->tail_sampling.policies);
     c->tail_sampling.policies = NULL;
     c->tail_sampling.n_policies = 0;
+    for (size_t i = 0; i < c->transform.n_groups; i++) {
+        struct process_group_conf *g = &c->transform.groups[i];
+        free(g->name);
+        kt_strlist_free(&g->keys);
+        kt_strlist_free(&g->values);
+    }
+    free(c->transform.groups);
+    c->transform.groups = NULL;
+    c->transform.n_groups = 0;
     kt_config_free(&process_conf_schema, c);
 }

@@ -36,6 +36,16 @@ struct process_policy_conf {
 
 struct consumer_replay; /* consumer.h */
 
+/* One [transform.group.NAME] section as written: the Collector's statement group (a
+ * trace_statements / metric_statements / log_statements entry with context, conditions,
+ * error_mode and statements). Keys and values in file order; the transform validates and
+ * compiles it (errors name the section and key). */
+struct process_group_conf {
+    char *name;
+    struct kt_strlist keys; /* parallel to values */
+    struct kt_strlist values;
+};
+
 struct process_conf {
     struct {
         struct kt_strlist brokers;
@@ -76,7 +86,9 @@ struct process_conf {
         struct kt_strlist trace_statements;
         struct kt_strlist metric_statements;
         struct kt_strlist log_statements;
-        int error_mode; /* enum ottl_error_mode */
+        int error_mode;                    /* enum ottl_error_mode */
+        struct process_group_conf *groups; /* in file order, run after the flat statements */
+        size_t n_groups;
     } transform;
     struct {
         int enabled; /* enum process_tristate: auto = on when a policy exists */

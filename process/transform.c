@@ -1,15 +1,29 @@
 #include "transform.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-struct stmt_list {
-    struct ottl_statement **v;
-    size_t n;
+/* A statement group: statements run together on each item of one context, when any of the
+ * conditions holds (none: always), failures handled by its error_mode. The flat statements
+ * of [transform] become one group per run of consecutive statements of one context, the
+ * Collector's grouping of flat statements; each [transform.group.NAME] is one group. */
+struct group {
+    enum kt_signal sig;
+    enum ottl_context ctx;
+    int error_mode;   /* enum ottl_error_mode */
+    char section[64]; /* "transform" or "transform.group.NAME", for messages */
+    const char *key;  /* "trace_statements", ... or "statements" */
+    struct ottl_condition **conds;
+    size_t n_conds;
+    struct ottl_statement **stmts;
+    size_t n_stmts;
 };
 
 struct transform {
-    int error_mode;
-    struct stmt_list sig[KT_SIGNAL_COUNT];
+    struct group *groups; /* in run order: flat statements first, then sections in file order */
+    size_t n_groups;
     struct kt_log_limit rl;           /* error_mode ignore's log lines */
     uint64_t errors[KT_SIGNAL_COUNT]; /* statements that failed */
 };
@@ -17,25 +31,169 @@ struct transform {
 static const char *const keys[KT_SIGNAL_COUNT] = {"trace_statements", "metric_statements",
                                                   "log_statements"};
 
-static int add(struct transform *t, enum kt_signal sig, const char *src, struct kt_err *err)
+static struct group *group_add(struct transform *t, enum kt_signal sig, int error_mode,
+                               struct kt_err *err)
+{
+    struct group *v = realloc(t->groups, (t->n_groups + 1) * sizeof(*v));
+    if (v == NULL) {
+        kt_err_set(err, KT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    t->groups = v;
+    struct group *g = &v[t->n_groups++];
+    memset(g, 0, sizeof(*g));
+    g->sig = sig;
+    g->error_mode = error_mode;
+    snprintf(g->section, sizeof(g->section), "transform");
+    g->key = keys[sig];
+    return g;
+}
+
+static int push(void *vp, size_t *n, void *item, struct kt_err *err)
+{
+    void ***v = vp;
+    void **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    nv[(*n)++] = item;
+    *v = nv;
+    return 0;
+}
+
+/* Compiles one flat statement into the last group of the signal when it shares its context
+ * and is the latest group, else into a new one. */
+static int add_flat(struct transform *t, int error_mode, enum kt_signal sig, const char *src,
+                    struct kt_err *err)
 {
     struct ottl_statement *s;
     int rc = ottl_statement_parse(src, &s, err);
     if (rc != 0)
         return kt_err_prefix(err, "[transform] %s: ", keys[sig]);
-    if ((rc = ottl_context_check(ottl_statement_context(s), sig, "transform", keys[sig], src,
-                                 err)) != 0) {
-        ottl_statement_free(s);
-        return rc;
+    enum ottl_context ctx = ottl_statement_context(s);
+    if ((rc = ottl_context_check(ctx, sig, "transform", keys[sig], src, err)) != 0)
+        goto fail;
+    struct group *g = t->n_groups > 0 ? &t->groups[t->n_groups - 1] : NULL;
+    if (g == NULL || g->sig != sig || g->ctx != ctx) {
+        if ((g = group_add(t, sig, error_mode, err)) == NULL) {
+            rc = KT_ENOMEM;
+            goto fail;
+        }
+        g->ctx = ctx;
     }
-    struct stmt_list *l = &t->sig[sig];
-    struct ottl_statement **v = realloc(l->v, (l->n + 1) * sizeof(*v));
-    if (v == NULL) {
-        ottl_statement_free(s);
-        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    if ((rc = push(&g->stmts, &g->n_stmts, s, err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    ottl_statement_free(s);
+    return rc;
+}
+
+static int group_err(const struct process_group_conf *gc, const char *key, struct kt_err *err,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* KT_EINVAL with "[transform.group.NAME] key: <fmt...>". */
+static int group_err(const struct process_group_conf *gc, const char *key, struct kt_err *err,
+                     const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return kt_err_set(err, KT_EINVAL, "[transform.group.%s] %s: %s", gc->name, key, what);
+}
+
+/* Compiles a [transform.group.NAME] section: signal first (it decides what the rest may
+ * name), then the context (given, or the most specific one its statements and conditions
+ * use), then conditions and statements, each of which must run at that context. */
+static int add_section(struct transform *t, int error_mode, const struct process_group_conf *gc,
+                       struct kt_err *err)
+{
+    const char *signal = NULL, *context = NULL;
+    for (size_t i = 0; i < gc->keys.n; i++) {
+        if (strcmp(gc->keys.v[i], "signal") == 0)
+            signal = gc->values.v[i];
+        else if (strcmp(gc->keys.v[i], "context") == 0)
+            context = gc->values.v[i];
+        else if (strcmp(gc->keys.v[i], "error_mode") == 0) {
+            const char *m = gc->values.v[i];
+            error_mode = strcmp(m, "propagate") == 0 ? OTTL_ERR_PROPAGATE
+                         : strcmp(m, "ignore") == 0  ? OTTL_ERR_IGNORE
+                         : strcmp(m, "silent") == 0  ? OTTL_ERR_SILENT
+                                                     : -1;
+            if (error_mode < 0)
+                return group_err(gc, "error_mode", err,
+                                 "want one of " OTTL_ERROR_MODES ", got '%s'", m);
+        }
     }
-    v[l->n++] = s;
-    l->v = v;
+    enum kt_signal sig = KT_SIGNAL_COUNT;
+    for (int s = 0; signal != NULL && s < KT_SIGNAL_COUNT; s++)
+        if (strcmp(signal, kt_signal_name((enum kt_signal)s)) == 0)
+            sig = (enum kt_signal)s;
+    if (sig == KT_SIGNAL_COUNT)
+        return signal == NULL
+                   ? group_err(gc, "signal", err, "required: traces, metrics or logs")
+                   : group_err(gc, "signal", err, "want traces, metrics or logs, got '%s'", signal);
+    struct group *g = group_add(t, sig, error_mode, err);
+    if (g == NULL)
+        return KT_ENOMEM;
+    snprintf(g->section, sizeof(g->section), "transform.group.%s", gc->name);
+    g->key = "statements";
+    bool inferred = context == NULL;
+    if (!inferred && ottl_context_parse(context, &g->ctx) != 0)
+        return group_err(gc, "context", err,
+                         "want resource, scope, span, spanevent, metric, datapoint or log, "
+                         "got '%s'",
+                         context);
+    if (!inferred) {
+        int rc = ottl_context_check(g->ctx, sig, g->section, "context", context, err);
+        if (rc != 0)
+            return rc;
+    }
+    g->ctx = inferred ? OTTL_CTX_RESOURCE : g->ctx;
+    for (size_t i = 0; i < gc->keys.n; i++) {
+        const char *key = gc->keys.v[i], *src = gc->values.v[i];
+        bool cond = strcmp(key, "conditions") == 0;
+        if (!cond && strcmp(key, "statements") != 0)
+            continue;
+        enum ottl_context c;
+        int rc;
+        if (cond) {
+            struct ottl_condition *oc;
+            rc = inferred ? ottl_condition_parse(src, &oc, err)
+                          : ottl_condition_parse_in(src, g->ctx, &oc, err);
+            if (rc != 0)
+                return kt_err_prefix(err, "[%s] %s: ", g->section, key);
+            c = ottl_condition_context(oc);
+            if ((rc = push(&g->conds, &g->n_conds, oc, err)) != 0) {
+                ottl_condition_free(oc);
+                return rc;
+            }
+        } else {
+            struct ottl_statement *os;
+            rc = inferred ? ottl_statement_parse(src, &os, err)
+                          : ottl_statement_parse_in(src, g->ctx, &os, err);
+            if (rc != 0)
+                return kt_err_prefix(err, "[%s] %s: ", g->section, key);
+            c = ottl_statement_context(os);
+            if ((rc = push(&g->stmts, &g->n_stmts, os, err)) != 0) {
+                ottl_statement_free(os);
+                return rc;
+            }
+        }
+        if ((rc = ottl_context_check(c, sig, g->section, key, src, err)) != 0)
+            return rc;
+        if (inferred && ottl_context_within(g->ctx, c))
+            g->ctx = c;
+        else if (!ottl_context_within(c, g->ctx))
+            return kt_err_set(err, KT_EINVAL,
+                              "[%s] %s: '%s' uses %s paths, which a %s group cannot (its "
+                              "items' %s is above or beside it)",
+                              g->section, key, src, ottl_context_name(c), ottl_context_name(g->ctx),
+                              ottl_context_name(c));
+    }
+    if (g->n_stmts == 0)
+        return group_err(gc, "statements", err, "required: at least one statement");
     return 0;
 }
 
@@ -46,18 +204,19 @@ int transform_new(const struct process_conf *conf, struct transform **out, struc
     if (t == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     t->rl = (struct kt_log_limit)OTTL_ERROR_LOG_LIMIT;
-    t->error_mode = conf->transform.error_mode;
+    int mode = conf->transform.error_mode;
     const struct kt_strlist *lists[KT_SIGNAL_COUNT] = {&conf->transform.trace_statements,
                                                        &conf->transform.metric_statements,
                                                        &conf->transform.log_statements};
-    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
-        for (size_t i = 0; i < lists[s]->n; i++) {
-            int rc = add(t, (enum kt_signal)s, lists[s]->v[i], err);
-            if (rc != 0) {
-                transform_free(t);
-                return rc;
-            }
-        }
+    int rc = 0;
+    for (int s = 0; rc == 0 && s < KT_SIGNAL_COUNT; s++)
+        for (size_t i = 0; rc == 0 && i < lists[s]->n; i++)
+            rc = add_flat(t, mode, (enum kt_signal)s, lists[s]->v[i], err);
+    for (size_t i = 0; rc == 0 && i < conf->transform.n_groups; i++)
+        rc = add_section(t, mode, &conf->transform.groups[i], err);
+    if (rc != 0) {
+        transform_free(t);
+        return rc;
     }
     *out = t;
     return 0;
@@ -65,7 +224,12 @@ int transform_new(const struct process_conf *conf, struct transform **out, struc
 
 bool transform_active(const struct transform *t, enum kt_signal sig)
 {
-    return t != NULL && (unsigned)sig < KT_SIGNAL_COUNT && t->sig[sig].n > 0;
+    if (t == NULL)
+        return false;
+    for (size_t i = 0; i < t->n_groups; i++)
+        if (t->groups[i].sig == sig)
+            return true;
+    return false;
 }
 
 uint64_t transform_errors(const struct transform *t, enum kt_signal sig)
@@ -76,8 +240,15 @@ uint64_t transform_errors(const struct transform *t, enum kt_signal sig)
 ottl_fields transform_fields(const struct transform *t, enum kt_signal sig)
 {
     ottl_fields fields = 0;
-    for (size_t i = 0; i < t->sig[sig].n; i++)
-        fields |= ottl_statement_fields(t->sig[sig].v[i]);
+    for (size_t i = 0; i < t->n_groups; i++) {
+        const struct group *g = &t->groups[i];
+        if (g->sig != sig)
+            continue;
+        for (size_t j = 0; j < g->n_conds; j++)
+            fields |= ottl_condition_fields(g->conds[j]);
+        for (size_t j = 0; j < g->n_stmts; j++)
+            fields |= ottl_statement_fields(g->stmts[j]);
+    }
     return fields;
 }
 
@@ -85,66 +256,75 @@ void transform_free(struct transform *t)
 {
     if (t == NULL)
         return;
-    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
-        for (size_t i = 0; i < t->sig[s].n; i++)
-            ottl_statement_free(t->sig[s].v[i]);
-        free(t->sig[s].v);
+    for (size_t i = 0; i < t->n_groups; i++) {
+        struct group *g = &t->groups[i];
+        for (size_t j = 0; j < g->n_conds; j++)
+            ottl_condition_free(g->conds[j]);
+        for (size_t j = 0; j < g->n_stmts; j++)
+            ottl_statement_free(g->stmts[j]);
+        free(g->conds);
+        free(g->stmts);
     }
+    free(t->groups);
     free(t);
 }
 
-/* One run of consecutive statements sharing a context: [first, first + n). */
-struct group {
+struct run_arg {
     struct transform *t;
-    enum kt_signal sig;
-    struct ottl_statement *const *v;
-    size_t n;
+    const struct group *g;
 };
 
-/* The walk's visit: runs the group on one item. */
+/* A failed condition or statement: counted, then what the group's error_mode says. */
+static int failed(const struct run_arg *ra, int rc, const char *key, const char *src,
+                  const struct kt_err *why, struct kt_err *err)
+{
+    ra->t->errors[ra->g->sig]++;
+    return ottl_handle_error(ra->g->error_mode, &ra->t->rl, rc, ra->g->section, key, src, why, err);
+}
+
+/* The walk's visit: runs the group on one item. A condition that fails counts as not
+ * holding once its error is handled. */
 static int run(void *arg, enum ottl_context ctx, struct ottl_tctx *tc, bool *drop,
                struct kt_err *err)
 {
     (void)ctx;
     (void)drop;
-    const struct group *g = arg;
-    for (size_t i = 0; i < g->n; i++) {
+    const struct run_arg *ra = arg;
+    const struct group *g = ra->g;
+    bool hold = g->n_conds == 0;
+    for (size_t i = 0; !hold && i < g->n_conds; i++) {
         struct kt_err why = {0};
-        int rc = ottl_statement_exec(g->v[i], tc, &why);
-        if (rc != 0) {
-            g->t->errors[g->sig]++;
-            rc = ottl_handle_error(g->t->error_mode, &g->t->rl, rc, "transform", keys[g->sig],
-                                   ottl_statement_source(g->v[i]), &why, err);
-            if (rc != 0)
-                return rc;
-        }
+        int rc = ottl_condition_eval(g->conds[i], tc, &hold, &why);
+        if (rc != 0 &&
+            (rc = failed(ra, rc, "conditions", ottl_condition_source(g->conds[i]), &why, err)) != 0)
+            return rc;
+    }
+    for (size_t i = 0; hold && i < g->n_stmts; i++) {
+        struct kt_err why = {0};
+        int rc = ottl_statement_exec(g->stmts[i], tc, &why);
+        if (rc != 0 &&
+            (rc = failed(ra, rc, g->key, ottl_statement_source(g->stmts[i]), &why, err)) != 0)
+            return rc;
     }
     return 0;
 }
 
-/* Runs each statement group of the signal, in order, over the whole data. */
+/* Runs each group of the signal, in order, over the whole data. */
 static int run_groups(struct transform *t, enum kt_signal sig, ProtobufCMessage *data,
                       struct kt_arena *a, struct kt_err *err)
 {
-    if (!transform_active(t, sig))
-        return 0;
-    const struct stmt_list *l = &t->sig[sig];
-    size_t i = 0;
-    while (i < l->n) {
-        enum ottl_context ctx = ottl_statement_context(l->v[i]);
-        size_t j = i + 1;
-        while (j < l->n && ottl_statement_context(l->v[j]) == ctx)
-            j++;
-        struct group g = {t, sig, l->v + i, j - i};
+    for (size_t i = 0; i < t->n_groups; i++) {
+        if (t->groups[i].sig != sig)
+            continue;
+        struct run_arg ra = {t, &t->groups[i]};
         struct ottl_walk w = {.mode = OTTL_WALK_EDIT,
-                              .contexts = OTTL_CTX_BIT(ctx),
+                              .contexts = OTTL_CTX_BIT(t->groups[i].ctx),
                               .arena = a,
                               .visit = run,
-                              .arg = &g};
+                              .arg = &ra};
         int rc = ottl_walk(&w, sig, data, err);
         if (rc != 0)
             return rc;
-        i = j;
     }
     return 0;
 }

@@ -1,10 +1,15 @@
 /* transform: OTTL editor statements applied in place, as the Collector's transform
- * processor does with flat trace_statements / metric_statements / log_statements.
+ * processor does with flat trace_statements / metric_statements / log_statements and with
+ * statement groups ([transform.group.NAME]: signal, context, conditions, error_mode,
+ * statements).
  *
- * Statements run in configuration order. Each runs at the level its paths name: a resource
- * statement once per resource, a span statement once per span, a datapoint statement once
- * per data point, and so on; consecutive statements of one level run together on each item
- * before the next item, as in a Collector statement group. */
+ * Flat statements run first, in configuration order. Each runs at the level its paths
+ * name: a resource statement once per resource, a span statement once per span, a
+ * datapoint statement once per data point, and so on; consecutive statements of one level
+ * run together on each item before the next item, as in a Collector statement group. Then
+ * each group runs, in file order, at its context: on an item where any of its conditions
+ * holds (or always, without conditions), its statements in order, each subject to its own
+ * where clause; its error_mode, when given, replaces [transform] error_mode. */
 #ifndef PROCESS_TRANSFORM_H
 #define PROCESS_TRANSFORM_H
 
@@ -21,18 +26,19 @@
 
 struct transform;
 
-/* Compiles conf->transform. Errors name the key and the statement:
- * "[transform] log_statements: column 5: ... in '...'". */
+/* Compiles conf->transform. Errors name the section, the key and the statement:
+ * "[transform] log_statements: column 5: ... in '...'", "[transform.group.errors] context:
+ * want resource, scope, ... got 'spans'". */
 int transform_new(const struct process_conf *conf, struct transform **out, struct kt_err *err);
 bool transform_active(const struct transform *t, enum kt_signal sig);
 /* The fields the signal's statements may read or write (see ottl_statement_fields). */
 ottl_fields transform_fields(const struct transform *t, enum kt_signal sig);
 
 /* Everything written (strings, attributes, resources that were missing) is allocated from
- * a, which must live as long as the data. A statement that fails follows [transform]
- * error_mode: propagate returns KT_EINVAL "[transform] trace_statements: '<statement>':
- * <why>", ignore logs (rate-limited) and goes on, silent goes on. Not for concurrent use on
- * one transform. */
+ * a, which must live as long as the data. A statement or group condition that fails follows
+ * its error_mode: propagate returns KT_EINVAL "[transform] trace_statements: '<statement>':
+ * <why>" ("[transform.group.NAME] statements: ..."), ignore logs (rate-limited) and goes
+ * on, silent goes on. Not for concurrent use on one transform. */
 int transform_traces(struct transform *t, Opentelemetry__Proto__Trace__V1__TracesData *td,
                      struct kt_arena *a, struct kt_err *err);
 int transform_metrics(struct transform *t, Opentelemetry__Proto__Metrics__V1__MetricsData *md,

@@ -91,6 +91,11 @@ typedef uint64_t ottl_fields;
 
 /* "resource", "scope", "span", "spanevent", "metric", "datapoint", "log". */
 const char *ottl_context_name(enum ottl_context c);
+/* The context named name ("span"), 0; KT_EINVAL for no context's name (nothing in out). */
+int ottl_context_parse(const char *name, enum ottl_context *out);
+/* Whether something of context c can run at each item of context at: c is at or one of its
+ * parents (a resource statement in a span group reads and writes each span's resource). */
+bool ottl_context_within(enum ottl_context c, enum ottl_context at);
 /* 0 when a context belongs to the signal: resource and scope to all, span and spanevent to
  * traces, metric and datapoint to metrics, log to logs. Otherwise KT_EINVAL naming where
  * src came from (a [section] key of the signal) and what that key may use:
@@ -121,9 +126,17 @@ const char *ottl_condition_source(const struct ottl_condition *c);
 
 /* Parses "editor(args) [where condition]"; errors as for conditions. */
 int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt_err *err);
+/* The same in a context, as a Collector statement group with a context is read: a path
+ * without a context prefix is the context's ("attributes" in a span group is
+ * span.attributes); prefixed paths are as everywhere. */
+int ottl_condition_parse_in(const char *src, enum ottl_context ctx, struct ottl_condition **out,
+                            struct kt_err *err);
+int ottl_statement_parse_in(const char *src, enum ottl_context ctx, struct ottl_statement **out,
+                            struct kt_err *err);
 enum ottl_context ottl_statement_context(const struct ottl_statement *s);
-/* Runs the editor when the where clause (if any) holds. Setting nil does nothing, as in the
- * Collector; a wrong type (a string into span.kind) is KT_EINVAL and changes nothing. */
+/* Runs the editor when the where clause (if any) holds. Setting nil into a map key leaves
+ * the key with an empty value, as in the Collector; a wrong type (a string or nil into
+ * span.kind) is KT_EINVAL and changes nothing. */
 int ottl_statement_exec(const struct ottl_statement *s, struct ottl_tctx *t, struct kt_err *err);
 void ottl_statement_free(struct ottl_statement *s);
 /* Every field the statement may read or write: the paths its editor, arguments and where

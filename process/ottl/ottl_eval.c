@@ -84,6 +84,13 @@ static void ottl_value_from_any(const ottl_any *av, struct ottl_value *out)
     }
 }
 
+static const char *any_type_name(const ottl_any *av)
+{
+    struct ottl_value v;
+    ottl_value_from_any(av, &v);
+    return ottl_vtype_name(v.t);
+}
+
 /* Writes a scalar value into av; strings and bytes are copied into a. */
 static int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_value *v,
                         struct kt_err *err)
@@ -191,6 +198,78 @@ static ottl_any *new_kvlist_any(struct kt_arena *a)
     av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE;
     av->kvlist_value = l;
     return av;
+}
+
+static const char *str_or_empty(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+/* Writes any value into av, in a: scalars as ottl_any_set does; list and map literals with
+ * their items evaluated now; maps and lists read from the data copied whole, so that the
+ * copy does not change with the original (as the Collector copies). */
+static int value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_value *v,
+                        ottl_any *av, int depth)
+{
+    if (v->t != OTTL_LIST && v->t != OTTL_MAP && v->t != OTTL_ARRAY)
+        return ottl_any_set(a, av, v, ev->err);
+    if (depth > OTTL_MAX_DEPTH)
+        return kt_err_set(ev->err, KT_EINVAL, "a value nested deeper than %d", OTTL_MAX_DEPTH);
+    bool map = v->t == OTTL_MAP || (v->t == OTTL_LIST && v->list->kind == OTTL_N_MAP);
+    size_t n = v->t == OTTL_LIST ? v->list->list.n : v->t == OTTL_MAP ? *v->m.n : v->arr->n_values;
+    ottl_any **items = kt_arena_alloc(a, (n ? n : 1) * sizeof(*items));
+    ottl_kv **kvs = map ? kt_arena_alloc(a, (n ? n : 1) * sizeof(*kvs)) : NULL;
+    if (items == NULL || (map && kvs == NULL))
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        struct ottl_value iv;
+        int rc = 0;
+        if (v->t == OTTL_LIST)
+            rc = ottl_eval_value(ev, v->list->list.items[i], &iv);
+        else
+            ottl_value_from_any(v->t == OTTL_MAP ? (*v->m.kv)[i]->value : v->arr->values[i], &iv);
+        items[i] = kt_arena_alloc(a, sizeof(**items));
+        if (rc == 0 && items[i] == NULL)
+            rc = kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        if (rc != 0)
+            return rc;
+        ottl_any init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+        *items[i] = init;
+        if ((rc = value_to_any(ev, a, &iv, items[i], depth + 1)) != 0)
+            return rc;
+        if (!map)
+            continue;
+        const char *k = v->t == OTTL_MAP ? str_or_empty((*v->m.kv)[i]->key) : NULL;
+        size_t kn = k != NULL ? strlen(k) : v->list->list.keys[i].n;
+        kvs[i] = kt_arena_alloc(a, sizeof(**kvs));
+        char *key = kt_arena_strndup(a, k != NULL ? k : v->list->list.keys[i].s, kn);
+        if (kvs[i] == NULL || key == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        ottl_kv kinit = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+        *kvs[i] = kinit;
+        kvs[i]->key = key;
+        kvs[i]->value = items[i];
+    }
+    if (map) {
+        ottl_any *l = new_kvlist_any(a);
+        if (l == NULL)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        l->kvlist_value->values = kvs;
+        l->kvlist_value->n_values = n;
+        *av = *l;
+        return 0;
+    }
+    Opentelemetry__Proto__Common__V1__ArrayValue *arr = kt_arena_alloc(a, sizeof(*arr));
+    if (arr == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    Opentelemetry__Proto__Common__V1__ArrayValue ainit =
+        OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
+    *arr = ainit;
+    arr->values = items;
+    arr->n_values = n;
+    av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
+    av->array_value = arr;
+    return 0;
 }
 
 /* ---- paths ---- */
@@ -301,11 +380,13 @@ static int base_map(struct ottl_eval *ev, const struct ottl_path_def *d, bool cr
     }
 }
 
-int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, bool create,
-                  struct ottl_map *m)
+static int index_any(struct ottl_eval *ev, const struct ottl_node *n, size_t i, bool create,
+                     ottl_any **av);
+
+int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, struct ottl_map *m)
 {
     const struct ottl_path_def *d = path->path.def;
-    int rc = base_map(ev, d, create && path->path.key == NULL, m);
+    int rc = base_map(ev, d, false, m);
     if (rc != 0 || path->path.key == NULL)
         return rc;
     struct ottl_map base = *m;
@@ -314,34 +395,17 @@ int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, bool creat
     if (base.kv == NULL)
         return 0;
     ottl_kv *kv = ottl_map_find(&base, path->path.key, path->path.keylen);
-    if (kv != NULL && kv->value != NULL &&
-        kv->value->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE &&
-        kv->value->kvlist_value != NULL) {
-        m->kv = &kv->value->kvlist_value->values;
-        m->n = &kv->value->kvlist_value->n_values;
-        return 0;
+    ottl_any *av = kv != NULL ? kv->value : NULL;
+    for (size_t i = 0; av != NULL && i < path->path.n_more; i++)
+        if ((rc = index_any(ev, path, i, false, &av)) != 0)
+            return rc;
+    if (av != NULL &&
+        av->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE &&
+        av->kvlist_value != NULL) {
+        m->kv = &av->kvlist_value->values;
+        m->n = &av->kvlist_value->n_values;
     }
-    if (!create)
-        return 0;
-    if (kv != NULL)
-        return kt_err_set(ev->err, KT_EINVAL, "%s[\"%.*s\"] is not a map", d->name,
-                          (int)path->path.keylen, path->path.key);
-    struct kt_arena *a = ottl_eval_arena(ev);
-    if (a == NULL)
-        return KT_EINVAL;
-    kv = map_add(a, &base, path->path.key, path->path.keylen);
-    ottl_any *l = kv != NULL ? new_kvlist_any(a) : NULL;
-    if (l == NULL)
-        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
-    kv->value = l;
-    m->kv = &l->kvlist_value->values;
-    m->n = &l->kvlist_value->n_values;
     return 0;
-}
-
-static const char *str_or_empty(const char *s)
-{
-    return s != NULL ? s : "";
 }
 
 static void set_str(struct ottl_value *out, const char *s)
@@ -382,6 +446,48 @@ static NumberDataPoint *number_dp(const struct ottl_tctx *t)
     return (NumberDataPoint *)t->datapoint;
 }
 
+static bool any_is(const ottl_any *av, int value_case)
+{
+    return av != NULL && (int)av->value_case == value_case;
+}
+
+/* Steps *av through the path's index i: a key of a kvlist (absent: NULL, or with create a
+ * new entry), an element of an array (out of range: an error). Indexing anything else is an
+ * error; so is a missing kvlist on the way when creating (the Collector's setter does not
+ * make one either). */
+static int index_any(struct ottl_eval *ev, const struct ottl_node *n, size_t i, bool create,
+                     ottl_any **av)
+{
+    const struct ottl_index *x = &n->path.more[i];
+    ottl_any *cur = *av;
+    if (x->s != NULL) {
+        if (!any_is(cur, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE) ||
+            cur->kvlist_value == NULL)
+            return kt_err_set(ev->err, KT_EINVAL, "%s: [\"%.*s\"] indexes a %s, not a map",
+                              n->path.def->name, (int)x->n, x->s, any_type_name(cur));
+        struct ottl_map m = {&cur->kvlist_value->values, &cur->kvlist_value->n_values};
+        ottl_kv *kv = ottl_map_find(&m, x->s, x->n);
+        if (kv == NULL && create) {
+            struct kt_arena *a = ottl_eval_arena(ev);
+            if (a == NULL)
+                return KT_EINVAL;
+            if ((kv = map_add(a, &m, x->s, x->n)) == NULL)
+                return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        }
+        *av = kv != NULL ? kv->value : NULL;
+        return 0;
+    }
+    if (!any_is(cur, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE) ||
+        cur->array_value == NULL)
+        return kt_err_set(ev->err, KT_EINVAL, "%s: [%" PRId64 "] indexes a %s, not a list",
+                          n->path.def->name, x->i, any_type_name(cur));
+    if (x->i < 0 || (uint64_t)x->i >= cur->array_value->n_values)
+        return kt_err_set(ev->err, KT_EINVAL, "%s: index %" PRId64 " out of range (length %zu)",
+                          n->path.def->name, x->i, cur->array_value->n_values);
+    *av = cur->array_value->values[x->i];
+    return 0;
+}
+
 static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out)
 {
     const struct ottl_path_def *d = n->path.def;
@@ -408,8 +514,11 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
         if (m.kv == NULL)
             return 0;
         const ottl_kv *kv = ottl_map_find(&m, n->path.key, n->path.keylen);
-        if (kv != NULL)
-            ottl_value_from_any(kv->value, out);
+        ottl_any *av = kv != NULL ? kv->value : NULL;
+        for (size_t i = 0; av != NULL && i < n->path.n_more; i++)
+            if ((rc = index_any(ev, n, i, false, &av)) != 0)
+                return rc;
+        ottl_value_from_any(av, out);
         return 0;
     }
     switch (d->ctx) {
@@ -575,9 +684,6 @@ static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const s
     struct kt_arena *a = ottl_eval_arena(ev);
     if (a == NULL)
         return KT_EINVAL;
-    if (v->t == OTTL_MAP || v->t == OTTL_ARRAY || v->t == OTTL_LIST)
-        return kt_err_set(ev->err, KT_EINVAL, "set %s[\"%.*s\"]: a %s cannot be assigned", d->name,
-                          (int)path->path.keylen, path->path.key, ottl_vtype_name(v->t));
     ottl_kv *kv = ottl_map_find(&m, path->path.key, path->path.keylen);
     if (kv == NULL) {
         kv = map_add(a, &m, path->path.key, path->path.keylen);
@@ -591,17 +697,31 @@ static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const s
         *av = avi;
         kv->value = av;
     }
-    return ottl_any_set(a, kv->value, v, ev->err);
+    /* Further indexes: a key missing on the way becomes an empty map, so that
+     * set(attributes["a"]["b"], 1) works on a span without "a". */
+    ottl_any *target = kv->value;
+    for (size_t i = 0; i < path->path.n_more; i++) {
+        if (path->path.more[i].s != NULL &&
+            target->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET) {
+            ottl_any *l = new_kvlist_any(a);
+            if (l == NULL)
+                return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+            *target = *l;
+        }
+        if ((rc = index_any(ev, path, i, true, &target)) != 0)
+            return kt_err_prefix(ev->err, "set ");
+    }
+    return value_to_any(ev, a, v, target, 0);
 }
 
 int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v)
 {
     const struct ottl_path_def *d = path->path.def;
     const struct ottl_tctx *t = ev->t;
-    if (v->t == OTTL_NIL)
-        return 0;
     if (d->flags & OTTL_PF_READONLY)
         return kt_err_set(ev->err, KT_EINVAL, "%s cannot be set", d->name);
+    /* nil into a map key leaves the key with an empty value, as the Collector's setter
+     * does; into a typed field it is a wrong type, as there. */
     if ((d->flags & OTTL_PF_MAP) && path->path.key != NULL)
         return set_keyed(ev, path, v);
     int rc;
@@ -687,15 +807,12 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
         struct kt_arena *a = ottl_eval_arena(ev);
         if (a == NULL)
             return KT_EINVAL;
-        if (v->t == OTTL_MAP || v->t == OTTL_ARRAY || v->t == OTTL_LIST)
-            return kt_err_set(ev->err, KT_EINVAL, "set log.body: a %s cannot be assigned",
-                              ottl_vtype_name(v->t));
         ottl_any *b = kt_arena_alloc(a, sizeof(*b));
         if (b == NULL)
             return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
         ottl_any bi = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
         *b = bi;
-        if ((rc = ottl_any_set(a, b, v, ev->err)) != 0)
+        if ((rc = value_to_any(ev, a, v, b, 0)) != 0)
             return rc;
         t->log->body = b;
         return 0;
@@ -703,9 +820,10 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
     case OTTL_P_LOG_SEVERITY_NUMBER:
         if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
             return rc;
-        if (v->i < 0 || v->i > 24)
+        /* The Collector stores any int32 (an unknown enum value stays on the wire). */
+        if (v->i < INT32_MIN || v->i > INT32_MAX)
             return kt_err_set(ev->err, KT_EINVAL,
-                              "set log.severity_number: %" PRId64 " is out of range 0..24", v->i);
+                              "set log.severity_number: %" PRId64 " is not an int32", v->i);
         t->log->severity_number = (Opentelemetry__Proto__Logs__V1__SeverityNumber)v->i;
         return 0;
     case OTTL_P_LOG_SEVERITY_TEXT: return set_string_field(ev, d, v, &t->log->severity_text);
@@ -991,6 +1109,70 @@ static bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b,
     }
 }
 
+/* ---- arithmetic ---- */
+
+/* The Collector's rules (Go's int64 and float64): int op int is an int that wraps on
+ * overflow and truncates on division; with a double on either side both are doubles;
+ * division by zero, of ints or doubles, is an error; other types are errors. */
+static int arith(struct ottl_eval *ev, char op, const struct ottl_value *a,
+                 const struct ottl_value *b, struct ottl_value *out)
+{
+    if (!is_num(a) || !is_num(b))
+        return kt_err_set(ev->err, KT_EINVAL, "'%c' takes ints and doubles, got %s %c %s", op,
+                          ottl_vtype_name(a->t), op, ottl_vtype_name(b->t));
+    memset(out, 0, sizeof(*out));
+    if (a->t == OTTL_INT && b->t == OTTL_INT) {
+        uint64_t x = (uint64_t)a->i, y = (uint64_t)b->i;
+        out->t = OTTL_INT;
+        switch (op) {
+        case '+': out->i = (int64_t)(x + y); return 0;
+        case '-': out->i = (int64_t)(x - y); return 0;
+        case '*': out->i = (int64_t)(x * y); return 0;
+        default:
+            if (b->i == 0)
+                return kt_err_set(ev->err, KT_EINVAL, "division by zero");
+            /* Go defines MinInt64 / -1 as MinInt64; in C it overflows. */
+            out->i = b->i == -1 ? (int64_t)(0 - x) : a->i / b->i;
+            return 0;
+        }
+    }
+    double x = a->t == OTTL_INT ? (double)a->i : a->d;
+    double y = b->t == OTTL_INT ? (double)b->i : b->d;
+    out->t = OTTL_DOUBLE;
+    switch (op) {
+    case '+': out->d = x + y; return 0;
+    case '-': out->d = x - y; return 0;
+    case '*': out->d = x * y; return 0;
+    default:
+        if (y == 0)
+            return kt_err_set(ev->err, KT_EINVAL, "division by zero");
+        out->d = x / y;
+        return 0;
+    }
+}
+
+static int eval_math(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out)
+{
+    struct ottl_value a, b;
+    int rc = ottl_eval_value(ev, n->bin.l, &a);
+    if (rc != 0)
+        return rc;
+    if (n->kind == OTTL_N_NEG) {
+        if (!is_num(&a))
+            return kt_err_set(ev->err, KT_EINVAL, "'-' takes an int or a double, got %s",
+                              ottl_vtype_name(a.t));
+        if (a.t == OTTL_INT)
+            a.i = (int64_t)(0 - (uint64_t)a.i);
+        else
+            a.d = -a.d;
+        *out = a;
+        return 0;
+    }
+    if ((rc = ottl_eval_value(ev, n->bin.r, &b)) != 0)
+        return rc;
+    return arith(ev, n->bin.arith, &a, &b, out);
+}
+
 int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out)
 {
     switch (n->kind) {
@@ -998,10 +1180,13 @@ int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
     case OTTL_N_PATH: return path_get(ev, n, out);
     case OTTL_N_CALL: memset(out, 0, sizeof(*out)); return n->call.fn->call(ev, n, out);
     case OTTL_N_LIST:
+    case OTTL_N_MAP:
         memset(out, 0, sizeof(*out));
         out->t = OTTL_LIST;
         out->list = n;
         return 0;
+    case OTTL_N_MATH:
+    case OTTL_N_NEG: return eval_math(ev, n, out);
     default: {
         bool b;
         int rc = ottl_eval_bool(ev, n, &b);

@@ -201,7 +201,7 @@ static int want_string(struct ottl_eval *ev, const struct ottl_node *call, size_
 
 static int want_map(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_map *m)
 {
-    return ottl_path_map(ev, call->call.args[0], false, m);
+    return ottl_path_map(ev, call->call.args[0], m);
 }
 
 static void set_result_str(struct ottl_value *out, const char *p, size_t n)
@@ -248,13 +248,18 @@ static int fn_concat(struct ottl_eval *ev, const struct ottl_node *call, struct 
             return rc;
         if (i > 0)
             ottl_abuf_put(&b, delim.s.p, delim.s.n);
-        /* Like the Collector: maps and lists would bloat the result and are left out. */
-        if (v.t == OTTL_NIL || v.t == OTTL_MAP || v.t == OTTL_ARRAY || v.t == OTTL_LIST)
+        /* As the Collector renders them (differential test): nil as Go prints it, maps and
+         * attribute arrays as JSON; a list literal has no such text and is left out. */
+        if (v.t == OTTL_LIST)
             continue;
+        if (v.t == OTTL_NIL) {
+            ottl_abuf_put(&b, "<nil>", 5);
+            continue;
+        }
         char tmp[OTTL_TEXT_TMP];
         const char *p;
         size_t n;
-        if ((rc = ottl_value_text(a, &v, false, tmp, &p, &n, ev->err)) != 0)
+        if ((rc = ottl_value_text(a, &v, true, tmp, &p, &n, ev->err)) != 0)
             return rc;
         ottl_abuf_put(&b, p, n);
     }
@@ -282,6 +287,24 @@ static int fn_len(struct ottl_eval *ev, const struct ottl_node *call, struct ott
     }
 }
 
+/* Whether s is a decimal int64 as Go's strconv.ParseInt reads one (an optional sign, digits,
+ * nothing around them); *x holds it when so. */
+static bool int_text(const char *s, size_t n, int64_t *x)
+{
+    char buf[32];
+    if (n == 0 || n >= sizeof(buf) || !(s[0] == '-' || s[0] == '+' || (s[0] >= '0' && s[0] <= '9')))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *x = v;
+    return true;
+}
+
 static int fn_int(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
 {
     struct ottl_value v;
@@ -302,22 +325,16 @@ static int fn_int(struct ottl_eval *ev, const struct ottl_node *call, struct ott
         out->t = OTTL_INT;
         out->i = (int64_t)v.d;
         return 0;
-    case OTTL_STR: {
-        char buf[32];
-        if (v.s.n == 0 || v.s.n >= sizeof(buf))
-            return 0;
-        memcpy(buf, v.s.p, v.s.n);
-        buf[v.s.n] = '\0';
-        char *end;
-        errno = 0;
-        long long x = strtoll(buf, &end, 10);
-        if (errno != 0 || *end != '\0' || buf[0] == ' ' || buf[0] == '\t' || buf[0] == '\n')
-            return 0;
+    case OTTL_STR:
+        if (!int_text(v.s.p, v.s.n, &out->i))
+            return kt_err_set(ev->err, KT_EINVAL, "Int: \"%.*s\" is not an integer",
+                              (int)(v.s.n > 64 ? 64 : v.s.n), v.s.p);
         out->t = OTTL_INT;
-        out->i = x;
         return 0;
-    }
-    default: return 0;
+    case OTTL_NIL: return 0;
+    /* The Collector's int-like getter refuses the rest (differential test). */
+    default:
+        return kt_err_set(ev->err, KT_EINVAL, "Int: cannot convert a %s", ottl_vtype_name(v.t));
     }
 }
 
@@ -493,6 +510,80 @@ static int fn_keep_keys(struct ottl_eval *ev, const struct ottl_node *call, stru
     return 0;
 }
 
+/* replace_pattern with its optional function (SHA256, the one kotel has) and
+ * replacement_format, as the Collector (v0.161.0) does it: each match is replaced by the
+ * hash of its expanded replacement, put into the format's %s. *changed: something
+ * matched. */
+static int replace_with_function(struct ottl_eval *ev, const struct ottl_node *call,
+                                 const struct ottl_value *v, const struct ottl_value *repl,
+                                 const char **p, size_t *n, bool *changed)
+{
+    *changed = false;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    struct ottl_value fmt = {.t = OTTL_NIL};
+    int rc;
+    if (call->call.args[4] != NULL && (rc = want_string(ev, call, 4, &fmt)) != 0)
+        return rc;
+    const char *pct = NULL;
+    if (fmt.t == OTTL_STR) {
+        for (size_t i = 0; i < fmt.s.n; i++) {
+            if (fmt.s.p[i] != '%')
+                continue;
+            if (i + 1 >= fmt.s.n || fmt.s.p[i + 1] != 's')
+                pct = NULL, i = fmt.s.n;
+            else if (pct == NULL)
+                pct = fmt.s.p + i;
+        }
+        if (pct == NULL)
+            return kt_err_set(ev->err, KT_EINVAL,
+                              "replace_pattern: replacement_format must hold one %%s and no "
+                              "other format specifiers");
+    }
+    const struct ottl_regex *re = call->call.re;
+    struct ottl_abuf b = {a, NULL, 0, 0, false};
+    size_t pos = 0, last = 0, prev_end = (size_t)-1;
+    while (pos <= v->s.n) {
+        int groups = 0;
+        if ((rc = match_at(re, v->s.p, v->s.n, pos, &groups, ev->err)) < 0)
+            return rc;
+        if (rc == 0)
+            break;
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
+        size_t ms = ov[0], me = ov[1];
+        pos = me > ms ? me : ms >= v->s.n ? v->s.n + 1 : utf8_step(v->s.p, v->s.n, ms);
+        if (ms == me && ms == prev_end)
+            continue;
+        prev_end = me;
+        *changed = true;
+        struct ottl_abuf e = {a, NULL, 0, 0, false};
+        expand(&e, re, v->s.p, groups, repl->s.p, repl->s.n);
+        unsigned char sum[32];
+        char hex[65];
+        if (e.oom)
+            return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+        if (mbedtls_sha256_ret((const unsigned char *)(e.p != NULL ? e.p : ""), e.n, sum, 0) != 0)
+            return kt_err_set(ev->err, KT_EINVAL, "SHA256 failed");
+        kt_hex_encode(sum, sizeof(sum), hex);
+        ottl_abuf_put(&b, v->s.p + last, ms - last);
+        if (pct != NULL) {
+            ottl_abuf_put(&b, fmt.s.p, (size_t)(pct - fmt.s.p));
+            ottl_abuf_put(&b, hex, 64);
+            ottl_abuf_put(&b, pct + 2, fmt.s.n - (size_t)(pct - fmt.s.p) - 2);
+        } else {
+            ottl_abuf_put(&b, hex, 64);
+        }
+        last = me;
+    }
+    ottl_abuf_put(&b, v->s.p + last, v->s.n - last);
+    if (b.oom)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    *p = b.p;
+    *n = b.n;
+    return 0;
+}
+
 static int fn_replace_pattern(struct ottl_eval *ev, const struct ottl_node *call,
                               struct ottl_value *out)
 {
@@ -508,7 +599,10 @@ static int fn_replace_pattern(struct ottl_eval *ev, const struct ottl_node *call
     const char *p;
     size_t n;
     bool changed;
-    rc = regex_replace(ev, call->call.re, v.s.p, v.s.n, repl.s.p, repl.s.n, &p, &n, &changed);
+    if (call->call.args[3] != NULL)
+        rc = replace_with_function(ev, call, &v, &repl, &p, &n, &changed);
+    else
+        rc = regex_replace(ev, call->call.re, v.s.p, v.s.n, repl.s.p, repl.s.n, &p, &n, &changed);
     if (rc != 0 || !changed)
         return rc;
     struct ottl_value nv = {.t = OTTL_STR, .s = {p, n}};
@@ -652,6 +746,18 @@ static int check_nonneg(const struct ottl_node *call, const char *src, struct kt
     return 0;
 }
 
+/* The Collector converts a literal argument of Int when it compiles the statement, so a
+ * string literal that is no integer is a configuration error there and here. */
+static int check_int(const struct ottl_node *call, const char *src, struct kt_err *err)
+{
+    const struct ottl_node *a = call->call.args[0];
+    int64_t x;
+    if (a->kind == OTTL_N_LIT && a->lit.t == OTTL_STR && !int_text(a->lit.s.p, a->lit.s.n, &x))
+        return ottl_syntax_error(err, src, a->pos, "Int: \"%.*s\" is not an integer",
+                                 (int)a->lit.s.n, a->lit.s.p);
+    return 0;
+}
+
 static int check_limit(const struct ottl_node *call, const char *src, struct kt_err *err)
 {
     int rc = check_nonneg(call, src, err);
@@ -677,22 +783,24 @@ static int check_mode(const struct ottl_node *call, const char *src, struct kt_e
 }
 
 const struct ottl_func ottl_funcs[] = {
-    {"Concat", false, "lg", "values, delimiter", -1, NULL, fn_concat, 0},
-    {"Int", false, "g", "value", -1, NULL, fn_int, 0},
+    {"Concat", false, "lg", "vals, delimiter", -1, NULL, fn_concat, 0},
+    {"Int", false, "g", "target", -1, check_int, fn_int, 0},
     {"IsMatch", false, "gr", "target, pattern", -1, NULL, fn_ismatch, 0},
     {"IsRootSpan", false, "", "", OTTL_CTX_SPAN, NULL, fn_isrootspan,
      OTTL_FIELD(OTTL_P_SPAN_PARENT_ID)},
     {"Len", false, "g", "target", -1, NULL, fn_len, 0},
-    {"SHA256", false, "g", "value", -1, NULL, fn_sha256, 0},
-    {"String", false, "g", "value", -1, NULL, fn_string, 0},
+    {"SHA256", false, "g", "target", -1, NULL, fn_sha256, 0},
+    {"String", false, "g", "target", -1, NULL, fn_string, 0},
     {"delete_key", true, "mg", "target, key", -1, NULL, fn_delete_key, 0},
     {"delete_matching_keys", true, "mr", "target, pattern", -1, NULL, fn_delete_matching_keys, 0},
     {"keep_keys", true, "mS", "target, keys", -1, NULL, fn_keep_keys, 0},
     {"keep_matching_keys", true, "mr", "target, pattern", -1, NULL, fn_keep_matching_keys, 0},
     {"limit", true, "miS", "target, limit, priority_keys", -1, check_limit, fn_limit, 0},
-    {"replace_all_patterns", true, "msrg", "target, mode, regex, replacement", -1, check_mode,
-     fn_replace_all_patterns, 0},
-    {"replace_pattern", true, "prg", "target, regex, replacement", -1, NULL, fn_replace_pattern, 0},
+    {"replace_all_patterns", true, "msrg", "target, mode, regex_pattern, replacement", -1,
+     check_mode, fn_replace_all_patterns, 0},
+    {"replace_pattern", true, "prg?Fg",
+     "target, regex_pattern, replacement, function, replacement_format", -1, NULL,
+     fn_replace_pattern, 0},
     {"set", true, "pg", "target, value", -1, NULL, fn_set, 0},
     {"truncate_all", true, "mi", "target, limit", -1, check_nonneg, fn_truncate_all, 0},
 };

@@ -39,6 +39,12 @@ enum ottl_tok {
     OTTL_T_GE,
     OTTL_T_ASSIGN,
     OTTL_T_MINUS,
+    OTTL_T_PLUS,
+    OTTL_T_STAR,
+    OTTL_T_SLASH,
+    OTTL_T_LBRACE,
+    OTTL_T_RBRACE,
+    OTTL_T_COLON,
 };
 
 struct ottl_token {
@@ -74,7 +80,7 @@ enum ottl_vtype {
     OTTL_BYTES,
     OTTL_MAP,   /* attributes or a kvlist, by reference so editors can change it */
     OTTL_ARRAY, /* an AnyValue array */
-    OTTL_LIST,  /* a list literal, its items evaluated when used */
+    OTTL_LIST,  /* a list or map literal (its node's kind says which), evaluated when used */
 };
 
 /* Where a map's KeyValue pointer array and its length live in the owning message. */
@@ -120,10 +126,13 @@ enum ottl_nkind {
     OTTL_N_PATH,
     OTTL_N_CALL,
     OTTL_N_LIST,
+    OTTL_N_MAP, /* {"k": v, ...}: list.items are the values, list.keys their keys */
     OTTL_N_AND,
     OTTL_N_OR,
     OTTL_N_NOT,
     OTTL_N_CMP,
+    OTTL_N_MATH, /* l arith r */
+    OTTL_N_NEG,  /* -l */
 };
 
 enum ottl_cmp { OTTL_CMP_EQ, OTTL_CMP_NE, OTTL_CMP_LT, OTTL_CMP_LE, OTTL_CMP_GT, OTTL_CMP_GE };
@@ -136,6 +145,13 @@ struct ottl_regex {
 
 struct ottl_func;
 
+/* An index after a path's first ["key"]: ["key"] into a map or [N] into an array. */
+struct ottl_index {
+    const char *s; /* NULL: an array index */
+    size_t n;
+    int64_t i;
+};
+
 struct ottl_node {
     enum ottl_nkind kind;
     size_t pos;
@@ -145,6 +161,9 @@ struct ottl_node {
             const struct ottl_path_def *def;
             const char *key; /* NULL: the whole field */
             size_t keylen;
+            /* Further indexes, attributes["a"]["b"][0]: into the value under key. */
+            const struct ottl_index *more;
+            size_t n_more;
         } path;
         struct {
             const struct ottl_func *fn;
@@ -155,10 +174,12 @@ struct ottl_node {
         struct {
             struct ottl_node **items;
             size_t n;
+            const struct ottl_index *keys; /* OTTL_N_MAP: one per item */
         } list;
         struct {
-            struct ottl_node *l, *r; /* NOT uses l */
+            struct ottl_node *l, *r; /* NOT and NEG use l */
             enum ottl_cmp op;
+            char arith; /* MATH: '+', '-', '*' or '/' */
         } bin;
     };
 };
@@ -191,11 +212,9 @@ struct ottl_eval {
 
 int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out);
 
-/* The map a map-typed path names (attributes, a kvlist attribute, a kvlist body). With
- * create, a missing kvlist attribute or unset body becomes an empty map. m->kv is NULL when
- * there is no map and create is false. */
-int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, bool create,
-                  struct ottl_map *m);
+/* The map a map-typed path names (attributes, a kvlist attribute or body, a kvlist under
+ * further indexes: attributes["a"]["b"]). m->kv is NULL when there is no map there. */
+int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, struct ottl_map *m);
 int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v);
 
 /* Removes the entries keep() says no to, keeping the order of the rest. */
@@ -227,13 +246,17 @@ struct kt_arena *ottl_eval_arena(struct ottl_eval *ev);
 
 /* Argument kinds, one letter each in ottl_func.args:
  *   g any value   p a settable path   m a map path   r a regex literal   s a string literal
- *   i an int literal   S a list of string literals   l a list literal (items any value) */
+ *   i an int literal   S a list of string literals   l a list literal (items any value)
+ *   F a function name (a bare converter name: SHA256)
+ * Kinds after a '?' are optional: an absent one is a NULL in call.args. */
 struct ottl_func {
     const char *name;
     bool editor;
     const char *args;
-    const char *arg_names; /* "target, pattern" for arity messages */
-    int ctx;               /* -1, or the context the function implies (IsRootSpan: span) */
+    /* "target, pattern": the parameters' names, for named arguments (the Collector's) and
+     * arity messages */
+    const char *arg_names;
+    int ctx; /* -1, or the context the function implies (IsRootSpan: span) */
     /* Further checks at parse time (limits, modes); NULL when none. */
     int (*check)(const struct ottl_node *call, const char *src, struct kt_err *err);
     int (*call)(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);

@@ -41,6 +41,12 @@ static const char *tok_text(enum ottl_tok k)
     case OTTL_T_GE: return "'>='";
     case OTTL_T_ASSIGN: return "'='";
     case OTTL_T_MINUS: return "'-'";
+    case OTTL_T_PLUS: return "'+'";
+    case OTTL_T_STAR: return "'*'";
+    case OTTL_T_SLASH: return "'/'";
+    case OTTL_T_LBRACE: return "'{'";
+    case OTTL_T_RBRACE: return "'}'";
+    case OTTL_T_COLON: return "':'";
     }
     return "token";
 }
@@ -264,6 +270,12 @@ int ottl_lex(const char *src, struct kt_arena *a, struct ottl_token **toks, size
             case ',': t->kind = OTTL_T_COMMA; break;
             case '.': t->kind = OTTL_T_DOT; break;
             case '-': t->kind = OTTL_T_MINUS; break;
+            case '+': t->kind = OTTL_T_PLUS; break;
+            case '*': t->kind = OTTL_T_STAR; break;
+            case '/': t->kind = OTTL_T_SLASH; break;
+            case '{': t->kind = OTTL_T_LBRACE; break;
+            case '}': t->kind = OTTL_T_RBRACE; break;
+            case ':': t->kind = OTTL_T_COLON; break;
             case '=':
                 t->kind = d == '=' ? OTTL_T_EQ : OTTL_T_ASSIGN;
                 i += d == '=';

@@ -96,6 +96,9 @@ struct parser {
     struct kt_err *err;
     int depth;
     unsigned ctx_mask;
+    /* The context paths without a context prefix are read in ("attributes" is
+     * span.attributes in a span group); NULL: every path names its context. */
+    const char *in_ctx;
 };
 
 static const struct ottl_token *cur(const struct parser *ps)
@@ -130,6 +133,7 @@ static struct ottl_node *new_node(struct parser *ps, enum ottl_nkind k, size_t p
 
 static int parse_or(struct parser *ps, struct ottl_node **out);
 static int parse_value(struct parser *ps, struct ottl_node **out);
+static int parse_math(struct parser *ps, struct ottl_node **out);
 
 static bool is_keyword(const struct ottl_token *t)
 {
@@ -155,6 +159,46 @@ static void path_suggestions(const char *name, char *buf, size_t size)
     }
 }
 
+/* ["key"] and [N] after a path's first key, into the arena. */
+static int parse_indexes(struct parser *ps, struct ottl_node *n)
+{
+    size_t cap = 0;
+    struct ottl_index *v = NULL;
+    while (cur(ps)->kind == OTTL_T_LBRACK) {
+        ps->i++;
+        const struct ottl_token *k = cur(ps);
+        if (k->kind != OTTL_T_STRING && k->kind != OTTL_T_INT)
+            return expected(ps, k, "a string key or an array index");
+        if (n->path.n_more == cap) {
+            cap = cap ? cap * 2 : 4;
+            struct ottl_index *nv = kt_arena_alloc(&ps->p->arena, cap * sizeof(*nv));
+            if (nv == NULL)
+                return kt_err_set(ps->err, KT_ENOMEM, "out of memory");
+            if (n->path.n_more)
+                memcpy(nv, v, n->path.n_more * sizeof(*nv));
+            v = nv;
+        }
+        struct ottl_index *x = &v[n->path.n_more++];
+        x->s = k->kind == OTTL_T_STRING ? k->s : NULL;
+        x->n = k->n;
+        x->i = k->i;
+        ps->i++;
+        if (cur(ps)->kind != OTTL_T_RBRACK)
+            return expected(ps, cur(ps), "']'");
+        ps->i++;
+    }
+    n->path.more = v;
+    return 0;
+}
+
+static const struct ottl_path_def *find_path(const char *name)
+{
+    for (size_t i = 0; i < ottl_n_paths; i++)
+        if (strcmp(ottl_paths[i].name, name) == 0)
+            return &ottl_paths[i];
+    return NULL;
+}
+
 static int parse_path(struct parser *ps, struct ottl_node **out)
 {
     const struct ottl_token *first = cur(ps);
@@ -176,10 +220,19 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
             break;
         ps->i++;
     }
-    const struct ottl_path_def *def = NULL;
-    for (size_t i = 0; i < ottl_n_paths; i++)
-        if (strcmp(ottl_paths[i].name, name) == 0)
-            def = &ottl_paths[i];
+    const struct ottl_path_def *def = find_path(name);
+    enum ottl_context named;
+    char *dot = strchr(name, '.');
+    if (dot != NULL)
+        *dot = '\0';
+    bool prefixed = ottl_context_parse(name, &named) == 0;
+    if (dot != NULL)
+        *dot = '.';
+    if (def == NULL && ps->in_ctx != NULL && !prefixed) {
+        char full[200];
+        snprintf(full, sizeof(full), "%s.%s", ps->in_ctx, name);
+        def = find_path(full);
+    }
     if (def == NULL) {
         char sugg[400];
         path_suggestions(name, sugg, sizeof(sugg));
@@ -209,9 +262,9 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
         if (cur(ps)->kind != OTTL_T_RBRACK)
             return expected(ps, cur(ps), "']'");
         ps->i++;
-        if (cur(ps)->kind == OTTL_T_LBRACK)
-            return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
-                                     "nested keys are not supported");
+        int rc = parse_indexes(ps, n);
+        if (rc != 0)
+            return rc;
     }
     ps->ctx_mask |= OTTL_CTX_BIT(def->ctx);
     *out = n;
@@ -242,16 +295,35 @@ static const char *arg_kind_text(char k)
     case 'i': return "an integer literal";
     case 'S': return "a list of string literals";
     case 'l': return "a list such as [a, b]";
+    case 'F': return "SHA256 (the hash function kotel has)";
     default: return "a value";
     }
+}
+
+/* The kind of parameter idx ('?' skipped) and how many parameters fn has, how many of them
+ * required. */
+static char kind_at(const struct ottl_func *fn, size_t idx)
+{
+    const char *q = strchr(fn->args, '?');
+    size_t req = q != NULL ? (size_t)(q - fn->args) : strlen(fn->args);
+    return idx < req ? fn->args[idx] : fn->args[idx + 1];
+}
+
+static size_t n_params(const struct ottl_func *fn, size_t *required)
+{
+    const char *q = strchr(fn->args, '?');
+    *required = q != NULL ? (size_t)(q - fn->args) : strlen(fn->args);
+    return strlen(fn->args) - (q != NULL);
 }
 
 static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
                      struct ottl_node *call)
 {
     struct ottl_node *a = call->call.args[idx];
-    char k = fn->args[idx];
+    char k = kind_at(fn, idx);
     bool ok = true;
+    if (a == NULL)
+        return 0; /* an optional argument left out */
     switch (k) {
     case 'p':
         ok = a->kind == OTTL_N_PATH;
@@ -275,6 +347,10 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
             ok = a->list.items[j]->kind == OTTL_N_LIT && a->list.items[j]->lit.t == OTTL_STR;
         break;
     case 'l': ok = a->kind == OTTL_N_LIST; break;
+    case 'F':
+        ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_STR && a->lit.s.n == 6 &&
+             memcmp(a->lit.s.p, "SHA256", 6) == 0;
+        break;
     default: break;
     }
     if (!ok)
@@ -289,6 +365,23 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
                        : ottl_syntax_error(ps->err, ps->src, a->pos, "%s: %s", fn->name, rerr.msg);
     }
     return 0;
+}
+
+/* The position of the parameter a named argument names (t, an identifier), as the
+ * Collector names them: the snake_case of its argument fields, listed in arg_names; -1 when
+ * fn has none of that name. */
+static int param_index(const struct ottl_func *fn, const struct ottl_token *t)
+{
+    const char *p = fn->arg_names;
+    for (int i = 0; *p != '\0'; i++) {
+        size_t len = strcspn(p, ",");
+        if (len == t->n && memcmp(p, t->s, len) == 0)
+            return i;
+        p += len;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return -1;
 }
 
 static int parse_call(struct parser *ps, struct ottl_node **out)
@@ -310,20 +403,49 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
         return KT_ENOMEM;
     n->call.fn = fn;
     ps->i += 2; /* name and '(' */
-    size_t want = strlen(fn->args);
-    struct ottl_node *args[8];
-    size_t nargs = 0;
+    size_t required;
+    size_t want = n_params(fn, &required);
+    struct ottl_node *args[8] = {NULL};
+    size_t nargs = 0;   /* positional arguments, then the highest named one + 1 */
+    bool named = false; /* once one is named, the rest must be */
     if (cur(ps)->kind != OTTL_T_RPAREN) {
         for (;;) {
-            if (cur(ps)->kind == OTTL_T_IDENT && ps->t[ps->i + 1].kind == OTTL_T_ASSIGN)
-                return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
-                                         "named arguments are not supported");
-            if (nargs == sizeof(args) / sizeof(args[0]))
-                return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos, "too many arguments");
-            int rc = parse_value(ps, &args[nargs]);
-            if (rc != 0)
+            size_t at = nargs;
+            const struct ottl_token *t = cur(ps);
+            if (t->kind == OTTL_T_IDENT && ps->t[ps->i + 1].kind == OTTL_T_ASSIGN) {
+                int idx = param_index(fn, t);
+                if (idx < 0)
+                    return ottl_syntax_error(ps->err, ps->src, t->pos,
+                                             "%s has no argument '%.*s' (its arguments: %s)",
+                                             fn->name, (int)t->n, t->s, fn->arg_names);
+                at = (size_t)idx;
+                if (args[at] != NULL)
+                    return ottl_syntax_error(ps->err, ps->src, t->pos,
+                                             "%s: argument '%.*s' given twice", fn->name, (int)t->n,
+                                             t->s);
+                named = true;
+                ps->i += 2;
+            } else if (named) {
+                return ottl_syntax_error(ps->err, ps->src, t->pos,
+                                         "%s: a positional argument after a named one", fn->name);
+            } else if (nargs == sizeof(args) / sizeof(args[0])) {
+                return ottl_syntax_error(ps->err, ps->src, t->pos, "too many arguments");
+            }
+            int rc;
+            const struct ottl_token *v = cur(ps);
+            if (at < want && kind_at(fn, at) == 'F' && v->kind == OTTL_T_IDENT &&
+                ps->t[ps->i + 1].kind != OTTL_T_LPAREN) {
+                /* a function name: kept as its text, checked by check_arg */
+                if ((args[at] = new_node(ps, OTTL_N_LIT, v->pos)) == NULL)
+                    return KT_ENOMEM;
+                args[at]->lit.t = OTTL_STR;
+                args[at]->lit.s.p = v->s;
+                args[at]->lit.s.n = v->n;
+                ps->i++;
+            } else if ((rc = parse_math(ps, &args[at])) != 0) {
                 return rc;
-            nargs++;
+            }
+            nargs = at + 1 > nargs ? at + 1 : nargs;
             if (cur(ps)->kind == OTTL_T_COMMA) {
                 ps->i++;
                 continue;
@@ -334,10 +456,21 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
         }
     }
     ps->i++;
-    if (nargs != want)
+    size_t given = 0, given_required = 0;
+    for (size_t i = 0; i < nargs; i++) {
+        given += args[i] != NULL;
+        given_required += i < required && args[i] != NULL;
+    }
+    if (given_required != required || nargs > want) {
+        if (required == want)
+            return ottl_syntax_error(ps->err, ps->src, name->pos,
+                                     "%s takes %zu argument%s (%s), got %zu", fn->name, want,
+                                     want == 1 ? "" : "s", fn->arg_names, given);
         return ottl_syntax_error(ps->err, ps->src, name->pos,
-                                 "%s takes %zu argument%s (%s), got %zu", fn->name, want,
-                                 want == 1 ? "" : "s", fn->arg_names, nargs);
+                                 "%s takes %zu to %zu arguments (%s), got %zu", fn->name, required,
+                                 want, fn->arg_names, given);
+    }
+    nargs = want;
     n->call.n_args = nargs;
     n->call.args = kt_arena_memdup(&ps->p->arena, args, (nargs ? nargs : 1) * sizeof(args[0]));
     if (n->call.args == NULL)
@@ -358,38 +491,79 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
     return 0;
 }
 
+/* A list literal [a, b] or a map literal {"k": a, "l": b}: items (and keys) into the arena. */
 static int parse_list(struct parser *ps, struct ottl_node **out)
 {
-    struct ottl_node *n = new_node(ps, OTTL_N_LIST, cur(ps)->pos);
+    bool map = cur(ps)->kind == OTTL_T_LBRACE;
+    enum ottl_tok close = map ? OTTL_T_RBRACE : OTTL_T_RBRACK;
+    struct ottl_node *n = new_node(ps, map ? OTTL_N_MAP : OTTL_N_LIST, cur(ps)->pos);
     if (n == NULL)
         return KT_ENOMEM;
     ps->i++;
     size_t cap = 0;
-    while (cur(ps)->kind != OTTL_T_RBRACK) {
+    struct ottl_index *keys = NULL;
+    while (cur(ps)->kind != close) {
+        const struct ottl_token *k = cur(ps);
+        if (map) {
+            if (k->kind != OTTL_T_STRING)
+                return expected(ps, k, "a string key");
+            if (ps->t[ps->i + 1].kind != OTTL_T_COLON)
+                return expected(ps, &ps->t[ps->i + 1], "':'");
+            ps->i += 2;
+        }
         struct ottl_node *item;
-        int rc = parse_value(ps, &item);
+        int rc = parse_math(ps, &item);
         if (rc != 0)
             return rc;
         if (n->list.n == cap) {
             cap = cap ? cap * 2 : 4;
             struct ottl_node **v = kt_arena_alloc(&ps->p->arena, cap * sizeof(*v));
-            if (v == NULL)
+            struct ottl_index *kv = map ? kt_arena_alloc(&ps->p->arena, cap * sizeof(*kv)) : NULL;
+            if (v == NULL || (map && kv == NULL))
                 return kt_err_set(ps->err, KT_ENOMEM, "out of memory");
-            if (n->list.n)
+            if (n->list.n) {
                 memcpy(v, n->list.items, n->list.n * sizeof(*v));
+                if (map)
+                    memcpy(kv, keys, n->list.n * sizeof(*kv));
+            }
             n->list.items = v;
+            keys = kv;
         }
+        if (map)
+            keys[n->list.n] = (struct ottl_index){k->s, k->n, 0};
         n->list.items[n->list.n++] = item;
         if (cur(ps)->kind == OTTL_T_COMMA) {
             ps->i++;
             continue;
         }
-        if (cur(ps)->kind != OTTL_T_RBRACK)
-            return expected(ps, cur(ps), "',' or ']'");
+        if (cur(ps)->kind != close)
+            return expected(ps, cur(ps), map ? "',' or '}'" : "',' or ']'");
     }
     ps->i++;
+    n->list.keys = keys;
     *out = n;
     return 0;
+}
+
+/* What the Collector's grammar lets arithmetic take: number literals, paths, converters
+ * and arithmetic itself (strings, bools, nil, enums and lists are refused). */
+static bool is_arith_operand(const struct ottl_node *n)
+{
+    switch (n->kind) {
+    case OTTL_N_LIT: return n->lit.t == OTTL_INT || n->lit.t == OTTL_DOUBLE;
+    case OTTL_N_PATH:
+    case OTTL_N_MATH:
+    case OTTL_N_NEG: return true;
+    case OTTL_N_CALL: return !n->call.fn->editor;
+    default: return false;
+    }
+}
+
+static const char *operand_text(const struct ottl_node *n)
+{
+    if (n->kind == OTTL_N_LIT)
+        return n->lit.t == OTTL_STR ? "a string" : n->lit.t == OTTL_BOOL ? "a bool" : "nil";
+    return n->kind == OTTL_N_LIST ? "a list" : n->kind == OTTL_N_MAP ? "a map" : "a condition";
 }
 
 static int parse_value_inner(struct parser *ps, struct ottl_node **out)
@@ -418,25 +592,42 @@ static int parse_value_inner(struct parser *ps, struct ottl_node **out)
         *out = n;
         return 0;
     case OTTL_T_MINUS: {
+        /* A number's sign is folded into the literal, as the Collector does; anything else
+         * arithmetic takes is negated when evaluated. */
         const struct ottl_token *num = &ps->t[ps->i + 1];
-        if (num->kind != OTTL_T_INT && num->kind != OTTL_T_FLOAT)
-            return expected(ps, num, "a number after '-'");
-        n = new_node(ps, OTTL_N_LIT, t->pos);
+        if (num->kind == OTTL_T_INT || num->kind == OTTL_T_FLOAT) {
+            n = new_node(ps, OTTL_N_LIT, t->pos);
+            if (n == NULL)
+                return KT_ENOMEM;
+            if (num->kind == OTTL_T_INT) {
+                n->lit.t = OTTL_INT;
+                n->lit.i = (int64_t)(0 - (uint64_t)num->i);
+            } else {
+                n->lit.t = OTTL_DOUBLE;
+                n->lit.d = -num->d;
+            }
+            ps->i += 2;
+            *out = n;
+            return 0;
+        }
+        n = new_node(ps, OTTL_N_NEG, t->pos);
         if (n == NULL)
             return KT_ENOMEM;
-        if (num->kind == OTTL_T_INT) {
-            n->lit.t = OTTL_INT;
-            n->lit.i = -num->i;
-        } else {
-            n->lit.t = OTTL_DOUBLE;
-            n->lit.d = -num->d;
-        }
-        ps->i += 2;
+        ps->i++;
+        int rc = parse_value(ps, &n->bin.l);
+        if (rc != 0)
+            return rc;
+        if (!is_arith_operand(n->bin.l))
+            return ottl_syntax_error(ps->err, ps->src, t->pos,
+                                     "'-' takes a number, a path, a converter or (...)");
         *out = n;
         return 0;
     }
-    case OTTL_T_LBRACK: return parse_list(ps, out);
+    case OTTL_T_LBRACK:
+    case OTTL_T_LBRACE: return parse_list(ps, out);
     case OTTL_T_LPAREN: {
+        /* '(' holds a condition, "(a or b) and c", or arithmetic, "(a + b) * 2": what it
+         * holds is checked where it is used (want_bool, is_arith_operand). */
         ps->i++;
         int rc = parse_or(ps, out);
         if (rc != 0)
@@ -494,6 +685,62 @@ static int parse_value(struct parser *ps, struct ottl_node **out)
     return rc;
 }
 
+static int arith_op(enum ottl_tok k)
+{
+    switch (k) {
+    case OTTL_T_PLUS: return '+';
+    case OTTL_T_MINUS: return '-';
+    case OTTL_T_STAR: return '*';
+    case OTTL_T_SLASH: return '/';
+    default: return 0;
+    }
+}
+
+/* One level of arithmetic: operands from sub joined by the operators in ops, left to right. */
+static int parse_arith(struct parser *ps, struct ottl_node **out, const char *ops,
+                       int (*sub)(struct parser *, struct ottl_node **))
+{
+    struct ottl_node *l;
+    int rc = sub(ps, &l);
+    if (rc != 0)
+        return rc;
+    int op;
+    while ((op = arith_op(cur(ps)->kind)) != 0 && strchr(ops, op) != NULL) {
+        const struct ottl_token *opt = cur(ps);
+        if (!is_arith_operand(l))
+            return ottl_syntax_error(ps->err, ps->src, opt->pos,
+                                     "'%c' takes numbers, paths, converters or (...), not %s", op,
+                                     operand_text(l));
+        ps->i++;
+        struct ottl_node *n = new_node(ps, OTTL_N_MATH, l->pos);
+        if (n == NULL)
+            return KT_ENOMEM;
+        n->bin.l = l;
+        n->bin.arith = (char)op;
+        if ((rc = sub(ps, &n->bin.r)) != 0)
+            return rc;
+        if (!is_arith_operand(n->bin.r))
+            return ottl_syntax_error(ps->err, ps->src, n->bin.r->pos,
+                                     "'%c' takes numbers, paths, converters or (...), not %s", op,
+                                     operand_text(n->bin.r));
+        l = n;
+    }
+    *out = l;
+    return 0;
+}
+
+static int parse_term(struct parser *ps, struct ottl_node **out)
+{
+    return parse_arith(ps, out, "*/", parse_value);
+}
+
+/* A value with arithmetic: '*' and '/' bind tighter than '+' and '-', as in the Collector's
+ * grammar. */
+static int parse_math(struct parser *ps, struct ottl_node **out)
+{
+    return parse_arith(ps, out, "+-", parse_term);
+}
+
 static bool is_boolean(const struct ottl_node *n)
 {
     switch (n->kind) {
@@ -505,6 +752,22 @@ static bool is_boolean(const struct ottl_node *n)
     case OTTL_N_CMP: return true;
     default: return false;
     }
+}
+
+/* A condition is needed here (an operand of and, or, not; a whole condition or where
+ * clause): n must be one. */
+static int want_bool(struct parser *ps, const struct ottl_node *n)
+{
+    if (is_boolean(n))
+        return 0;
+    return ottl_syntax_error(ps->err, ps->src, n->pos,
+                             "expected a condition (a comparison, true, false or a "
+                             "converter such as IsMatch), got %s",
+                             n->kind == OTTL_N_PATH                            ? "a path alone"
+                             : n->kind == OTTL_N_LIST                          ? "a list"
+                             : n->kind == OTTL_N_MAP                           ? "a map"
+                             : n->kind == OTTL_N_MATH || n->kind == OTTL_N_NEG ? "arithmetic alone"
+                                                                               : "a value alone");
 }
 
 static int cmp_op(enum ottl_tok k, enum ottl_cmp *op)
@@ -522,9 +785,8 @@ static int cmp_op(enum ottl_tok k, enum ottl_cmp *op)
 
 static int parse_cmp(struct parser *ps, struct ottl_node **out)
 {
-    const struct ottl_token *start = cur(ps);
     struct ottl_node *l;
-    int rc = parse_value(ps, &l);
+    int rc = parse_math(ps, &l);
     if (rc != 0)
         return rc;
     enum ottl_cmp op;
@@ -534,13 +796,7 @@ static int parse_cmp(struct parser *ps, struct ottl_node **out)
             return ottl_syntax_error(ps->err, ps->src, opt->pos,
                                      "expected a comparison operator, got '=' (equality is "
                                      "written '==')");
-        if (!is_boolean(l))
-            return ottl_syntax_error(ps->err, ps->src, start->pos,
-                                     "expected a condition (a comparison, true, false or a "
-                                     "converter such as IsMatch), got %s",
-                                     l->kind == OTTL_N_PATH   ? "a path alone"
-                                     : l->kind == OTTL_N_LIST ? "a list"
-                                                              : "a value alone");
+        /* A value alone: a condition only if it is boolean (want_bool decides where). */
         *out = l;
         return 0;
     }
@@ -558,7 +814,7 @@ static int parse_cmp(struct parser *ps, struct ottl_node **out)
         return expected(ps, rt, what);
     }
     struct ottl_node *r;
-    rc = parse_value(ps, &r);
+    rc = parse_math(ps, &r);
     if (rc != 0)
         return rc;
     struct ottl_node *n = new_node(ps, OTTL_N_CMP, opt->pos);
@@ -587,7 +843,7 @@ static int parse_not(struct parser *ps, struct ottl_node **out)
                                  OTTL_MAX_DEPTH);
     int rc = parse_not(ps, &n->bin.l);
     ps->depth--;
-    if (rc != 0)
+    if (rc != 0 || (rc = want_bool(ps, n->bin.l)) != 0)
         return rc;
     *out = n;
     return 0;
@@ -601,13 +857,15 @@ static int parse_binary(struct parser *ps, struct ottl_node **out, const char *k
     if (rc != 0)
         return rc;
     while (ident_is(cur(ps), kw)) {
+        if ((rc = want_bool(ps, l)) != 0)
+            return rc;
         struct ottl_node *n = new_node(ps, kind, cur(ps)->pos);
         if (n == NULL)
             return KT_ENOMEM;
         ps->i++;
         n->bin.l = l;
         rc = sub(ps, &n->bin.r);
-        if (rc != 0)
+        if (rc != 0 || (rc = want_bool(ps, n->bin.r)) != 0)
             return rc;
         l = n;
     }
@@ -684,7 +942,8 @@ static void prog_free(struct ottl_prog *p)
     kt_arena_free(&p->arena);
 }
 
-int ottl_condition_parse(const char *src, struct ottl_condition **out, struct kt_err *err)
+static int condition_parse(const char *src, const char *in_ctx, struct ottl_condition **out,
+                           struct kt_err *err)
 {
     *out = NULL;
     struct ottl_condition *c = calloc(1, sizeof(*c));
@@ -692,8 +951,11 @@ int ottl_condition_parse(const char *src, struct ottl_condition **out, struct kt
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     struct parser ps;
     int rc = prog_start(&c->p, &ps, src, err);
+    ps.in_ctx = in_ctx;
     if (rc == 0)
         rc = parse_or(&ps, &c->root);
+    if (rc == 0)
+        rc = want_bool(&ps, c->root);
     if (rc == 0 && cur(&ps)->kind != OTTL_T_EOF) {
         if (ident_is(cur(&ps), "where"))
             rc = ottl_syntax_error(err, ps.src, cur(&ps)->pos,
@@ -730,10 +992,11 @@ static ottl_fields node_fields(const struct ottl_node *n)
     case OTTL_N_CALL: {
         ottl_fields f = n->call.fn->reads;
         for (size_t i = 0; i < n->call.n_args; i++)
-            f |= node_fields(n->call.args[i]);
+            f |= n->call.args[i] != NULL ? node_fields(n->call.args[i]) : 0;
         return f;
     }
-    case OTTL_N_LIST: {
+    case OTTL_N_LIST:
+    case OTTL_N_MAP: {
         ottl_fields f = 0;
         for (size_t i = 0; i < n->list.n; i++)
             f |= node_fields(n->list.items[i]);
@@ -741,8 +1004,10 @@ static ottl_fields node_fields(const struct ottl_node *n)
     }
     case OTTL_N_AND:
     case OTTL_N_OR:
-    case OTTL_N_CMP: return node_fields(n->bin.l) | node_fields(n->bin.r);
-    case OTTL_N_NOT: return node_fields(n->bin.l);
+    case OTTL_N_CMP:
+    case OTTL_N_MATH: return node_fields(n->bin.l) | node_fields(n->bin.r);
+    case OTTL_N_NOT:
+    case OTTL_N_NEG: return node_fields(n->bin.l);
     case OTTL_N_LIT: return 0;
     }
     return 0;
@@ -781,12 +1046,15 @@ static int check_editors(struct parser *ps, const struct ottl_node *n, bool top)
                                      "%s is an editor and cannot be used as a value",
                                      n->call.fn->name);
         for (size_t i = 0; i < n->call.n_args; i++) {
+            if (n->call.args[i] == NULL)
+                continue;
             int rc = check_editors(ps, n->call.args[i], false);
             if (rc != 0)
                 return rc;
         }
         return 0;
     case OTTL_N_LIST:
+    case OTTL_N_MAP:
         for (size_t i = 0; i < n->list.n; i++) {
             int rc = check_editors(ps, n->list.items[i], false);
             if (rc != 0)
@@ -795,11 +1063,13 @@ static int check_editors(struct parser *ps, const struct ottl_node *n, bool top)
         return 0;
     case OTTL_N_AND:
     case OTTL_N_OR:
-    case OTTL_N_CMP: {
+    case OTTL_N_CMP:
+    case OTTL_N_MATH: {
         int rc = check_editors(ps, n->bin.l, false);
         return rc != 0 ? rc : check_editors(ps, n->bin.r, false);
     }
-    case OTTL_N_NOT: return check_editors(ps, n->bin.l, false);
+    case OTTL_N_NOT:
+    case OTTL_N_NEG: return check_editors(ps, n->bin.l, false);
     default: return 0;
     }
 }
@@ -826,6 +1096,8 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
         ps->i++;
         rc = parse_or(ps, &s->where);
         if (rc == 0)
+            rc = want_bool(ps, s->where);
+        if (rc == 0)
             rc = check_editors(ps, s->where, false);
         if (rc != 0)
             return rc;
@@ -836,7 +1108,8 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
     return 0;
 }
 
-int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt_err *err)
+static int statement_parse(const char *src, const char *in_ctx, struct ottl_statement **out,
+                           struct kt_err *err)
 {
     *out = NULL;
     struct ottl_statement *s = calloc(1, sizeof(*s));
@@ -844,6 +1117,7 @@ int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     struct parser ps;
     int rc = prog_start(&s->p, &ps, src, err);
+    ps.in_ctx = in_ctx;
     if (rc == 0)
         rc = parse_statement(&ps, s);
     if (rc == 0)
@@ -872,4 +1146,26 @@ void ottl_statement_free(struct ottl_statement *s)
         return;
     prog_free(&s->p);
     free(s);
+}
+
+int ottl_condition_parse(const char *src, struct ottl_condition **out, struct kt_err *err)
+{
+    return condition_parse(src, NULL, out, err);
+}
+
+int ottl_condition_parse_in(const char *src, enum ottl_context ctx, struct ottl_condition **out,
+                            struct kt_err *err)
+{
+    return condition_parse(src, ottl_context_name(ctx), out, err);
+}
+
+int ottl_statement_parse(const char *src, struct ottl_statement **out, struct kt_err *err)
+{
+    return statement_parse(src, NULL, out, err);
+}
+
+int ottl_statement_parse_in(const char *src, enum ottl_context ctx, struct ottl_statement **out,
+                            struct kt_err *err)
+{
+    return statement_parse(src, ottl_context_name(ctx), out, err);
 }

@@ -62,6 +62,8 @@ class Recorder {
     if (signal === 'traces') for (const s of otlp.spansOf(decoded)) this.spans.push({ ...s, meta });
     if (signal === 'logs') for (const r of otlp.logRecordsOf(decoded)) this.logs.push({ ...r, meta });
     if (signal === 'metrics') for (const p of otlp.dataPointsOf(decoded)) this.points.push({ ...p, meta });
+    // Whole requests, for a test that compares more than the flattened items (ottl-diff).
+    if (this.onRequest) this.onRequest(signal, decoded, meta);
     if (this.onRecord) {
       const now = { traces: this.spans.length, logs: this.logs.length, metrics: this.points.length };
       const what = { traces: 'spans', logs: 'log records', metrics: 'data points' }[signal];
@@ -203,7 +205,7 @@ async function startHttpBackend({ tls = null, port: wantPort = 0 } = {}) {
         } else {
           decoded = decoderOf[signal](body);
         }
-        rec.record(signal, decoded, { contentType: ct, encoding: req.headers['content-encoding'] || '' });
+        rec.record(signal, decoded, { contentType: ct, encoding: req.headers['content-encoding'] || '', headers: req.headers });
         res.writeHead(200, { 'content-type': ct.startsWith('application/json') ? 'application/json' : 'application/x-protobuf' });
         res.end(ct.startsWith('application/json') ? '{}' : Buffer.alloc(0));
       } catch (e) {

@@ -37,11 +37,12 @@ function kafkaEnv(broker, { encoding = 'otlp_proto', group } = {}) {
   return env;
 }
 
-// Starts the Collector with test/otelcol/<config> and `env`; resolves once it logged that
+// Starts the Collector with test/otelcol/<config> (or config itself when it is an absolute
+// path, a configuration a test wrote) and `env`; resolves once it logged that
 // it is ready (and, for `ports`, once they accept connections).
 //   c.log()    its stderr so far      c.stop()   SIGTERM, resolves { code, signal }
 async function startCollector(config, env, { ports = [], timeoutMs = 60000, name = 'otelcol' } = {}) {
-  const file = path.join(REPO, 'test/otelcol', config);
+  const file = path.isAbsolute(config) ? config : path.join(REPO, 'test/otelcol', config);
   const h = spawnTracked(name, collectorBinary(), ['--config', file], ['ignore', 'pipe', 'pipe'], env);
   const t0 = Date.now();
   try {

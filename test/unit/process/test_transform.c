@@ -265,13 +265,166 @@ static void test_config_errors(void **state)
     transform_free(t);
 }
 
+/* Loads sets ("section.key=value") as kotel-process loads --set, then compiles them. */
+static int load(struct process_conf *c, const char *const *sets, struct transform **t,
+                struct kt_err *err)
+{
+    size_t n = 0;
+    while (sets[n] != NULL)
+        n++;
+    memset(c, 0, sizeof(*c));
+    int rc = kt_config_load(&process_conf_schema, c, NULL, sets, n, err);
+    return rc != 0 ? rc : transform_new(c, t, err);
+}
+
+static void test_groups(void **state)
+{
+    (void)state;
+    const char *sets[] = {
+        "transform.trace_statements=set(span.attributes[\"flat\"], 1)",
+        "transform.group.servers.signal=traces",
+        "transform.group.servers.context=span",
+        "transform.group.servers.conditions=span.kind == SPAN_KIND_SERVER",
+        "transform.group.servers.conditions=span.name == \"nothing\"",
+        "transform.group.servers.statements=set(span.attributes[\"server\"], "
+        "span.attributes[\"flat\"] + 1)",
+        "transform.group.servers.statements=set(resource.attributes[\"last\"], span.name) where "
+        "span.name != \"x\"",
+        "transform.group.bare.signal=traces",
+        "transform.group.bare.context=span",
+        "transform.group.bare.conditions=kind == SPAN_KIND_SERVER",
+        "transform.group.bare.statements=set(attributes[\"bare\"], name)",
+        "transform.group.later.signal=traces",
+        "transform.group.later.statements=set(span.attributes[\"later\"], "
+        "span.attributes[\"server\"])",
+        NULL,
+    };
+    struct process_conf c;
+    struct transform *t = NULL;
+    struct kt_err err = {0};
+    if (load(&c, sets, &t, &err) != 0)
+        fail_msg("load: %s", err.msg);
+    assert_true(transform_active(t, KT_SIGNAL_TRACES));
+    assert_false(transform_active(t, KT_SIGNAL_METRICS));
+    assert_int_equal(transform_fields(t, KT_SIGNAL_TRACES),
+                     OTTL_FIELD(OTTL_P_SPAN_ATTRS) | OTTL_FIELD(OTTL_P_SPAN_KIND) |
+                         OTTL_FIELD(OTTL_P_SPAN_NAME) | OTTL_FIELD(OTTL_P_RESOURCE_ATTRS));
+    TracesData *td = traces();
+    assert_int_equal(transform_traces(t, td, &A, &err), 0);
+    for (size_t r = 0; r < 2; r++) {
+        ResourceSpans *rs = td->resource_spans[r];
+        Span *internal = rs->scope_spans[0]->spans[0], *server = rs->scope_spans[0]->spans[1];
+        /* conditions: any of them; the flat statements ran first */
+        assert_null(attr_str(internal->attributes, internal->n_attributes, "server"));
+        assert_non_null(attr_str(server->attributes, server->n_attributes, "server"));
+        /* a resource statement of a span group runs at each span that qualifies */
+        assert_string_equal(attr_str(rs->resource->attributes, rs->resource->n_attributes, "last"),
+                            "GET /users/42");
+        /* a group with a context reads paths without a prefix in it */
+        assert_string_equal(attr_str(server->attributes, server->n_attributes, "bare"),
+                            "GET /users/42");
+        assert_null(attr_str(internal->attributes, internal->n_attributes, "bare"));
+        /* the last group, its context inferred (span), ran after the first */
+        assert_non_null(attr_str(server->attributes, server->n_attributes, "later"));
+        /* nil (no "server") leaves the key with an empty value, as the Collector does */
+        assert_string_equal(attr_str(internal->attributes, internal->n_attributes, "later"),
+                            "(not a string)");
+    }
+    transform_free(t);
+    process_conf_free(&c);
+}
+
+static void test_group_error_modes(void **state)
+{
+    (void)state;
+    const char *sets[] = {
+        "transform.error_mode=propagate",
+        "transform.group.lenient.signal=logs",
+        "transform.group.lenient.error_mode=ignore",
+        "transform.group.lenient.conditions=log.attributes[\"n\"] + 1 > 0",
+        "transform.group.lenient.statements=set(log.attributes[\"a\"], 1)",
+        "transform.group.strict.signal=logs",
+        "transform.group.strict.statements=set(log.severity_text, 1)",
+        NULL,
+    };
+    struct process_conf c;
+    struct transform *t = NULL;
+    struct kt_err err = {0};
+    if (load(&c, sets, &t, &err) != 0)
+        fail_msg("load: %s", err.msg);
+    LogsData *ld = logs();
+    assert_int_equal(transform_logs(t, ld, &A, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "[transform.group.strict] statements: 'set(log.severity_text, "
+                                 "1)': set log.severity_text: want a string, got int");
+    /* the failing condition (nil + 1) was ignored and counted as not holding */
+    LogRecord *r = ld->resource_logs[0]->scope_logs[0]->log_records[0];
+    assert_int_equal(r->n_attributes, 0);
+    assert_int_equal(transform_errors(t, KT_SIGNAL_LOGS), 3);
+    transform_free(t);
+    process_conf_free(&c);
+}
+
+static void test_group_config_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sets[4];
+        const char *msg;
+    } cases[] = {
+        {{"transform.group.g.statements=set(span.name, \"x\")", NULL},
+         "[transform.group.g] signal: required: traces, metrics or logs"},
+        {{"transform.group.g.signal=spans", "transform.group.g.statements=set(span.name, \"x\")",
+          NULL},
+         "[transform.group.g] signal: want traces, metrics or logs, got 'spans'"},
+        {{"transform.group.g.signal=traces", "transform.group.g.context=spans",
+          "transform.group.g.statements=set(span.name, \"x\")"},
+         "[transform.group.g] context: want resource, scope, span, spanevent, metric, datapoint "
+         "or log, got 'spans'"},
+        {{"transform.group.g.signal=logs", "transform.group.g.context=span",
+          "transform.group.g.statements=set(span.name, \"x\")"},
+         "[transform.group.g] context: 'span' uses span paths; context may use resource, scope "
+         "and log paths"},
+        {{"transform.group.g.signal=traces", "transform.group.g.context=span",
+          "transform.group.g.statements=set(spanevent.name, \"x\")"},
+         "[transform.group.g] statements: 'set(spanevent.name, \"x\")' uses spanevent paths, "
+         "which a span group cannot (its items' spanevent is above or beside it)"},
+        {{"transform.group.g.signal=traces", "transform.group.g.conditions=span.name ==", NULL},
+         "[transform.group.g] conditions: column 13: expected a value after '==', got end of "
+         "input in 'span.name =='"},
+        {{"transform.group.g.signal=traces", "transform.group.g.context=span", NULL},
+         "[transform.group.g] statements: required: at least one statement"},
+        {{"transform.group.g.signal=traces", "transform.group.g.error_mode=loud",
+          "transform.group.g.statements=set(span.name, \"x\")"},
+         "[transform.group.g] error_mode: want one of propagate|ignore|silent, got 'loud'"},
+        {{"transform.group.g.statement=set(span.name, \"x\")", NULL},
+         "--set transform.group.g.statement: unknown key (a group has signal, context, conditions, "
+         "error_mode and statements)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct process_conf c;
+        struct transform *t = NULL;
+        struct kt_err err = {0};
+        assert_int_equal(load(&c, cases[i].sets, &t, &err), KT_EINVAL);
+        assert_null(t);
+        if (strcmp(err.msg, cases[i].msg) != 0)
+            fail_msg("case %zu: got \"%s\"", i, err.msg);
+        process_conf_free(&c);
+    }
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_traces), T(test_metrics),       T(test_logs_and_error_modes),
-        T(test_fields), T(test_config_errors),
+        T(test_traces),
+        T(test_metrics),
+        T(test_logs_and_error_modes),
+        T(test_fields),
+        T(test_config_errors),
+        T(test_groups),
+        T(test_group_error_modes),
+        T(test_group_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -381,6 +381,99 @@ static void test_ismatch(void **state)
                         "IsMatch: want a string, got map");
 }
 
+static void test_arithmetic(void **state)
+{
+    (void)state;
+    assert_true(cond("2 + 3 * 4 == 14"));
+    assert_true(cond("(2 + 3) * 4 == 20"));
+    assert_true(cond("20 - 6 / 3 - 1 == 17"));
+    assert_true(cond("7 / 2 == 3 and -7 / 2 == -3 and 7 / -2 == -3"));
+    assert_true(cond("1.5 + 2 == 3.5 and 3 / 2.0 == 1.5"));
+    assert_true(cond("span.end_time_unix_nano - span.start_time_unix_nano == 1500"));
+    assert_true(cond("span.attributes[\"http.status_code\"] / 100 == 5"));
+    assert_true(cond("span.attributes[\"ratio\"] * 4 == 2"));
+    assert_true(cond("-span.attributes[\"ratio\"] == -0.5"));
+    assert_true(cond("-(1 + 2) == -3"));
+    assert_true(cond("Len(span.name) * 2 == 28"));
+    /* int64 wraps as in Go, and MinInt64 / -1 is MinInt64 */
+    assert_true(cond("9223372036854775807 + 1 == -9223372036854775807 - 1"));
+    assert_true(cond("(-9223372036854775807 - 1) / -1 == -9223372036854775807 - 1"));
+    assert_true(cond("-(-9223372036854775807 - 1) == -9223372036854775807 - 1"));
+    assert_string_equal(cond_err("1 / 0 == 1"), "division by zero");
+    assert_string_equal(cond_err("1.0 / 0.0 == 1"), "division by zero");
+    assert_string_equal(cond_err("span.name + 1 == 1"),
+                        "'+' takes ints and doubles, got string + int");
+    assert_string_equal(cond_err("span.attributes[\"none\"] * 2 == 1"),
+                        "'*' takes ints and doubles, got nil * int");
+    assert_string_equal(cond_err("-span.name == 1"), "'-' takes an int or a double, got string");
+    stmt("set(span.attributes[\"ms\"], (span.end_time_unix_nano - span.start_time_unix_nano) * 2)");
+    assert_true(cond("span.attributes[\"ms\"] == 3000"));
+}
+
+static void test_nested_indexes(void **state)
+{
+    (void)state;
+    assert_true(cond("span.attributes[\"nested\"][\"inner\"] == \"x\""));
+    assert_true(cond("span.attributes[\"nested\"][\"none\"] == nil"));
+    assert_true(cond("span.attributes[\"none\"][\"inner\"] == nil"));
+    assert_string_equal(cond_err("span.attributes[\"path\"][\"a\"] == nil"),
+                        "span.attributes: [\"a\"] indexes a string, not a map");
+    assert_string_equal(cond_err("span.attributes[\"nested\"][0] == nil"),
+                        "span.attributes: [0] indexes a map, not a list");
+    /* set creates the maps on the way, then reads back; arrays are indexed in place */
+    stmt("set(span.attributes[\"a\"][\"b\"][\"c\"], 3)");
+    assert_true(cond("span.attributes[\"a\"][\"b\"][\"c\"] == 3"));
+    stmt("set(span.attributes[\"nested\"][\"inner\"], \"y\")");
+    assert_true(cond("span.attributes[\"nested\"][\"inner\"] == \"y\""));
+    AnyValue *list = any();
+    ArrayValue *av = kt_arena_alloc(&arena, sizeof(*av));
+    ArrayValue avi = OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
+    *av = avi;
+    AnyValue **items = kt_arena_alloc(&arena, 2 * sizeof(*items));
+    items[0] = any_str("zero");
+    items[1] = any_str("one");
+    av->values = items;
+    av->n_values = 2;
+    list->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
+    list->array_value = av;
+    add(&logrec.attributes, &logrec.n_attributes, "list", list);
+    assert_true(cond("log.attributes[\"list\"][1] == \"one\""));
+    stmt("set(log.attributes[\"list\"][0], 7)");
+    assert_true(cond("log.attributes[\"list\"][0] == 7"));
+    assert_string_equal(cond_err("log.attributes[\"list\"][2] == nil"),
+                        "log.attributes: index 2 out of range (length 2)");
+    struct kt_err err = {0};
+    assert_int_equal(stmt_rc("set(log.attributes[\"list\"][2], 1)", &err), KT_EINVAL);
+    assert_int_equal(stmt_rc("set(span.attributes[\"path\"][\"x\"], 1)", &err), KT_EINVAL);
+    assert_string_equal(err.msg, "set span.attributes: [\"x\"] indexes a string, not a map");
+}
+
+static void test_literals(void **state)
+{
+    (void)state;
+    assert_true(cond("Len([1, \"a\", [2]]) == 3 and Len({\"a\": 1, \"b\": {}}) == 2"));
+    stmt("set(span.attributes[\"l\"], [\"a\", 1 + 1, [true], {\"k\": span.name}])");
+    assert_true(cond("span.attributes[\"l\"][1] == 2 and span.attributes[\"l\"][2][0] == true"));
+    assert_true(cond("span.attributes[\"l\"][3][\"k\"] == \"GET /users/123\""));
+    stmt("set(log.body, {\"msg\": \"hi\", \"n\": [1, 2]})");
+    assert_true(cond("log.body[\"msg\"] == \"hi\" and log.body[\"n\"][1] == 2"));
+    /* a map read from the data is copied: changing the original leaves the copy */
+    stmt("set(span.attributes[\"copy\"], span.attributes[\"nested\"])");
+    stmt("set(span.attributes[\"nested\"][\"inner\"], \"changed\")");
+    assert_true(cond("span.attributes[\"copy\"][\"inner\"] == \"x\""));
+    stmt("set(span.attributes[\"res\"], resource.attributes)");
+    assert_true(cond("span.attributes[\"res\"][\"service.name\"] == \"checkout\""));
+    stmt("set(log.body, nil)");
+    assert_true(cond("log.body == nil"));
+    struct ottl_condition *c;
+    struct kt_err err = {0};
+    assert_int_equal(ottl_condition_parse("Len({1: 2}) == 1", &c, &err), KT_EINVAL);
+    assert_string_equal(err.msg,
+                        "column 6: expected a string key, got number 1 in 'Len({1: 2}) == 1'");
+    assert_int_equal(ottl_condition_parse("Len({\"a\" 2}) == 1", &c, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "column 10: expected ':', got number 2 in 'Len({\"a\" 2}) == 1'");
+}
+
 static void test_concat(void **state)
 {
     (void)state;
@@ -388,9 +481,11 @@ static void test_concat(void **state)
                      "\"GET: GET /users/123\""));
     assert_true(cond("Concat([metric.name, 1, 2.5, true], \" \") == "
                      "\"http.duration 1 2.5 true\""));
-    assert_true(cond("Concat([\"a\", span.attributes[\"none\"], \"b\"], \"-\") == \"a--b\""));
+    /* nil and maps as the Collector renders them */
+    assert_true(cond("Concat([\"a\", span.attributes[\"none\"], \"b\"], \"-\") == \"a-<nil>-b\""));
     assert_true(cond("Concat([], \",\") == \"\""));
-    assert_true(cond("Concat([resource.attributes, \"x\"], \"\") == \"x\""));
+    assert_true(cond(
+        "Concat([span.attributes[\"nested\"], \"x\"], \"\") == \"{\\\"inner\\\":\\\"x\\\"}x\""));
 }
 
 static void test_len(void **state)
@@ -411,8 +506,16 @@ static void test_int(void **state)
     (void)state;
     assert_true(cond("Int(\"42\") == 42"));
     assert_true(cond("Int(\"-7\") == -7"));
-    assert_true(cond("Int(\"4x\") == nil"));
-    assert_true(cond("Int(\"\") == nil"));
+    /* a string that is no integer: an error, and a configuration error as a literal */
+    stmt("set(span.attributes[\"s\"], \"4x\")");
+    assert_string_equal(cond_err("Int(span.attributes[\"s\"]) == nil"),
+                        "Int: \"4x\" is not an integer");
+    assert_string_equal(cond_err("Int(span.attributes[\"nested\"]) == nil"),
+                        "Int: cannot convert a map");
+    struct ottl_condition *c;
+    struct kt_err err = {0};
+    assert_int_equal(ottl_condition_parse("Int(\"\") == nil", &c, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "Int: \"\" is not an integer"));
     assert_true(cond("Int(3.9) == 3"));
     assert_true(cond("Int(-3.9) == -3"));
     assert_true(cond("Int(true) == 1"));
@@ -526,10 +629,13 @@ static void test_set_attributes(void **state)
                      "and spanevent.attributes[\"handled\"] == true"));
     assert_true(cond("datapoint.attributes[\"route\"] == \"/b\""));
     assert_true(cond("log.attributes[\"user\"] == \"alice\""));
-    /* nil: no action, no entry created */
+    /* nil: the key is there with an empty value, as the Collector leaves it */
     before = span.n_attributes;
     stmt("set(span.attributes[\"ghost\"], span.attributes[\"none\"])");
-    assert_int_equal(span.n_attributes, before);
+    assert_int_equal(span.n_attributes, before + 1);
+    assert_int_equal(find(span.attributes, span.n_attributes, "ghost")->value->value_case,
+                     OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET);
+    assert_true(cond("span.attributes[\"ghost\"] == nil"));
     /* a kvlist attribute and a kvlist body are maps with keys */
     struct kt_err err = {0};
     assert_int_equal(stmt_rc("set(log.body[\"k\"], \"v\")", &err), KT_EINVAL);
@@ -588,8 +694,9 @@ static void test_set_type_errors(void **state)
     assert_int_equal(stmt_rc("set(span.trace_id.string, \"abc\")", &err), KT_EINVAL);
     assert_string_equal(err.msg, "set span.trace_id.string: want 32 hex digits, got 3");
     assert_int_equal(stmt_rc("set(span.span_id.string, \"zzzzzzzzzzzzzzzz\")", &err), KT_EINVAL);
-    assert_int_equal(stmt_rc("set(span.attributes[\"m\"], resource.attributes)", &err), KT_EINVAL);
-    assert_int_equal(stmt_rc("set(log.severity_number, 99)", &err), KT_EINVAL);
+    assert_int_equal(stmt_rc("set(span.name, nil)", &err), KT_EINVAL);
+    assert_string_equal(err.msg, "set span.name: want a string, got nil");
+    assert_int_equal(stmt_rc("set(log.severity_number, 2147483648)", &err), KT_EINVAL);
     assert_string_equal(span.name, "GET /users/123");
     HistogramDataPoint h = OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__INIT;
     tc.datapoint = (ProtobufCMessage *)&h;
@@ -616,7 +723,11 @@ static void test_delete_key(void **state)
     assert_string_equal(span.attributes[0]->key, "http.status_code"); /* order kept */
     stmt("delete_key(span.attributes, \"absent\")");
     assert_int_equal(span.n_attributes, 5);
+    stmt("set(span.attributes[\"nested\"][\"deeper\"][\"k\"], 1)");
+    stmt("delete_key(span.attributes[\"nested\"][\"deeper\"], \"k\")");
+    assert_true(cond("Len(span.attributes[\"nested\"][\"deeper\"]) == 0"));
     stmt("delete_key(span.attributes[\"nested\"], \"inner\")");
+    stmt("delete_key(span.attributes[\"nested\"], \"deeper\")");
     assert_true(cond("Len(span.attributes[\"nested\"]) == 0"));
     stmt("delete_key(resource.attributes, \"env\")");
     assert_int_equal(res.n_attributes, 1);
@@ -650,6 +761,37 @@ static void test_keep_matching_keys(void **state)
     stmt("keep_matching_keys(span.attributes, \"^(http|path)\")");
     assert_int_equal(span.n_attributes, 3);
     assert_string_equal(span.attributes[2]->key, "path");
+}
+
+static void test_replace_pattern_function(void **state)
+{
+    (void)state;
+    /* sha256("123") and sha256("456") */
+    stmt("replace_pattern(span.attributes[\"path\"], \"/([0-9]+)\", \"$1\", SHA256, \"/h:%s\")");
+    assert_true(
+        cond("span.attributes[\"path\"] == "
+             "\"/users/h:a665a45920422f9d417e4867efdc4fb8a04a1f3fff1fa07e998e86f7f7a27ae3"
+             "/orders/h:b3a8e0e1f9ab1bfe3a36f231f676f78bb30a519d2b21e6c530c0eee8ebb4a5d0\""));
+    stmt("replace_pattern(span.name, \"[0-9]+\", \"$0\", function = SHA256)");
+    assert_string_equal(
+        span.name, "GET /users/a665a45920422f9d417e4867efdc4fb8a04a1f3fff1fa07e998e86f7f7a27ae3");
+    struct kt_err err = {0};
+    assert_int_equal(stmt_rc("replace_pattern(span.name, \"GET\", \"x\", SHA256, \"%d %s\")", &err),
+                     KT_EINVAL);
+    assert_string_equal(err.msg, "replace_pattern: replacement_format must hold one %s and no "
+                                 "other format specifiers");
+    struct ottl_statement *st;
+    assert_int_equal(
+        ottl_statement_parse("replace_pattern(span.name, \"a\", \"b\", MD5)", &st, &err),
+        KT_EINVAL);
+    assert_string_equal(err.msg, "column 38: replace_pattern: argument 4 must be SHA256 (the hash "
+                                 "function kotel has) in 'replace_pattern(span.name, \"a\", \"b\", "
+                                 "MD5)'");
+    assert_int_equal(ottl_statement_parse("replace_pattern(span.name, \"a\")", &st, &err),
+                     KT_EINVAL);
+    assert_string_equal(err.msg, "column 1: replace_pattern takes 3 to 5 arguments (target, "
+                                 "regex_pattern, replacement, function, replacement_format), got 2 "
+                                 "in 'replace_pattern(span.name, \"a\")'");
 }
 
 static void test_replace_pattern(void **state)
@@ -746,6 +888,9 @@ int main(void)
         T(test_comparisons),
         T(test_logic_precedence),
         T(test_ismatch),
+        T(test_arithmetic),
+        T(test_nested_indexes),
+        T(test_literals),
         T(test_concat),
         T(test_len),
         T(test_int),
@@ -763,6 +908,7 @@ int main(void)
         T(test_keep_keys),
         T(test_keep_matching_keys),
         T(test_replace_pattern),
+        T(test_replace_pattern_function),
         T(test_replace_all_patterns),
         T(test_truncate_all),
         T(test_limit),

@@ -153,8 +153,7 @@ static void test_syntax_errors(void **state)
     assert_string_equal(cond_err("span.name == [1, 2"),
                         "column 19: expected ',' or ']', got end of input in "
                         "'span.name == [1, 2'");
-    assert_string_equal(cond_err("- == 1"),
-                        "column 3: expected a number after '-', got '==' in '- == 1'");
+    assert_string_equal(cond_err("- == 1"), "column 3: expected a value, got '==' in '- == 1'");
     char deep[400];
     memset(deep, '(', 100);
     strcpy(deep + 100, "true");
@@ -164,6 +163,66 @@ static void test_syntax_errors(void **state)
         strcat(nots, "not ");
     strcat(nots, "true");
     assert_non_null(strstr(cond_err(nots), "nested deeper than 64"));
+}
+
+static void test_parse_in_context(void **state)
+{
+    (void)state;
+    struct ottl_statement *s;
+    struct ottl_condition *c;
+    struct kt_err err = {0};
+    assert_int_equal(ottl_statement_parse_in("set(attributes[\"a\"], name) where kind == 2",
+                                             OTTL_CTX_SPAN, &s, &err),
+                     0);
+    assert_int_equal(ottl_statement_context(s), OTTL_CTX_SPAN);
+    assert_int_equal(ottl_statement_fields(s), F(SPAN_ATTRS) | F(SPAN_NAME) | F(SPAN_KIND));
+    ottl_statement_free(s);
+    /* prefixed paths keep their own context */
+    assert_int_equal(
+        ottl_condition_parse_in("resource.attributes[\"a\"] == body", OTTL_CTX_LOG, &c, &err), 0);
+    assert_int_equal(ottl_condition_fields(c), F(RESOURCE_ATTRS) | F(LOG_BODY));
+    ottl_condition_free(c);
+    /* outside a context a bare path is unknown */
+    assert_string_equal(cond_err("name == \"a\""),
+                        "column 1: unknown path 'name' (paths start with resource., scope., "
+                        "span., spanevent., metric., datapoint. or log.) in 'name == \"a\"'");
+}
+
+static void test_arithmetic_forms(void **state)
+{
+    (void)state;
+    cond_ctx("span.end_time_unix_nano - span.start_time_unix_nano > 1000");
+    cond_ctx("(span.attributes[\"a\"] + 1) * 2 == -(3 / 1.5)");
+    cond_ctx("((1 + 2)) == 3 and (span.kind == 2 or false)");
+    cond_ctx("Len(span.name) * 2 + Int(\"1\") >= -span.attributes[\"n\"]");
+    stmt_ctx("set(span.attributes[\"ms\"], (span.end_time_unix_nano - span.start_time_unix_nano) / "
+             "1000000)");
+    assert_string_equal(stmt_err("set(span.attributes[\"a\"], \"x\" + 1)"),
+                        "column 31: '+' takes numbers, paths, converters or (...), not a string "
+                        "in 'set(span.attributes[\"a\"], \"x\" + 1)'");
+    assert_string_equal(cond_err("1 + true == 2"),
+                        "column 5: '+' takes numbers, paths, converters or (...), not a bool in "
+                        "'1 + true == 2'");
+    assert_string_equal(cond_err("-\"a\" == 1"),
+                        "column 1: '-' takes a number, a path, a converter or (...) in "
+                        "'-\"a\" == 1'");
+    assert_string_equal(cond_err("span.kind + 1"),
+                        "column 1: expected a condition (a comparison, true, false or a "
+                        "converter such as IsMatch), got arithmetic alone in 'span.kind + 1'");
+    assert_string_equal(cond_err("(1 + 1) and true"),
+                        "column 2: expected a condition (a comparison, true, false or a "
+                        "converter such as IsMatch), got arithmetic alone in '(1 + 1) and "
+                        "true'");
+    assert_string_equal(cond_err("(1 == 1) + 1 == 2"),
+                        "column 10: '+' takes numbers, paths, converters or (...), not a "
+                        "condition in '(1 == 1) + 1 == 2'");
+    /* deep parentheses are parsed once, not tried two ways at each level */
+    char deep[200];
+    memset(deep, '(', 60);
+    strcpy(deep + 60, "1");
+    memset(deep + 61, ')', 60);
+    strcpy(deep + 121, " == 1");
+    cond_ctx(deep);
 }
 
 static void test_path_errors(void **state)
@@ -185,9 +244,13 @@ static void test_path_errors(void **state)
     assert_string_equal(cond_err("span.attributes[1] == 1"),
                         "column 17: expected a string key, got number 1 in "
                         "'span.attributes[1] == 1'");
-    assert_string_equal(cond_err("span.attributes[\"a\"][\"b\"] == 1"),
-                        "column 21: nested keys are not supported in "
-                        "'span.attributes[\"a\"][\"b\"] == 1'");
+    cond_ctx("span.attributes[\"a\"][\"b\"][0] == 1");
+    stmt_ctx("set(log.body[\"a\"][2][\"c\"], 1)");
+    assert_string_equal(cond_err("span.attributes[\"a\"][true] == 1"),
+                        "column 22: expected a string key or an array index, got identifier "
+                        "'true' in 'span.attributes[\"a\"][true] == 1'");
+    assert_string_equal(cond_err("span.attributes[\"a\"][0 == 1"),
+                        "column 24: expected ']', got '==' in 'span.attributes[\"a\"][0 == 1'");
     assert_string_equal(cond_err("span.name == \"a\" and log.body == \"b\""),
                         "cannot mix span and log paths in one expression in "
                         "'span.name == \"a\" and log.body == \"b\"'");
@@ -269,9 +332,25 @@ static void test_function_errors(void **state)
                         "column 39: replace_all_patterns: mode must be \"key\" or \"value\", "
                         "got \"keys\" in "
                         "'replace_all_patterns(span.attributes, \"keys\", \"a\", \"b\")'");
+    stmt_ctx("set(target=span.name, value=\"a\")");
+    stmt_ctx("set(value=\"a\", target=span.name)");
+    stmt_ctx("set(span.name, value=Concat(vals=[\"a\"], delimiter=\"\"))");
+    stmt_ctx("limit(span.attributes, priority_keys=[\"a\"], limit=2)");
     assert_string_equal(stmt_err("set(target=span.name, \"a\")"),
-                        "column 5: named arguments are not supported in "
+                        "column 23: set: a positional argument after a named one in "
                         "'set(target=span.name, \"a\")'");
+    assert_string_equal(stmt_err("set(span.name, valu=\"a\")"),
+                        "column 16: set has no argument 'valu' (its arguments: target, value) "
+                        "in 'set(span.name, valu=\"a\")'");
+    assert_string_equal(stmt_err("set(target=span.name, target=span.name)"),
+                        "column 23: set: argument 'target' given twice in "
+                        "'set(target=span.name, target=span.name)'");
+    assert_string_equal(stmt_err("set(value=\"a\")"),
+                        "column 1: set takes 2 arguments (target, value), got 1 in "
+                        "'set(value=\"a\")'");
+    assert_string_equal(stmt_err("set(span.name, \"a\", \"b\")"),
+                        "column 1: set takes 2 arguments (target, value), got 3 in "
+                        "'set(span.name, \"a\", \"b\")'");
     assert_string_equal(cond_err("Concat(span.name, \"\") == \"\""),
                         "column 8: Concat: argument 1 must be a list such as [a, b] in "
                         "'Concat(span.name, \"\") == \"\"'");
@@ -344,7 +423,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contexts),         cmocka_unit_test(test_valid_forms),
-        cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_path_errors),
+        cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_arithmetic_forms),
+        cmocka_unit_test(test_parse_in_context), cmocka_unit_test(test_path_errors),
         cmocka_unit_test(test_function_errors),  cmocka_unit_test(test_condition_fields),
         cmocka_unit_test(test_statement_fields),
     };
