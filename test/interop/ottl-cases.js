@@ -172,6 +172,7 @@ const written = [
   { name: 'unary minus on a literal', signal: T, statements: ['set(span.attributes["a"], -5 + 2)', 'set(span.attributes["b"], 3 - -2)'], input: span({}) },
   { name: 'unary minus on a path', signal: T, statements: ['set(span.attributes["a"], -span.attributes["n"])'], input: span({ n: int(4) }) },
   { name: 'unary minus on a parenthesis', signal: T, statements: ['set(span.attributes["a"], -(span.attributes["n"] + 1))'], input: span({ n: int(4) }) },
+  { name: 'a minus sign with no space before the number subtracts', signal: T, statements: ['set(span.attributes["a"], span.attributes["i"] -1)', 'set(span.attributes["b"], 3 -1)'], input: span({ i: int(6) }) },
   { name: 'arithmetic in a where clause', signal: T, statements: ['set(span.attributes["slow"], true) where (span.end_time_unix_nano - span.start_time_unix_nano) / 1000000 >= 250', 'set(span.attributes["fast"], true) where span.end_time_unix_nano - span.start_time_unix_nano < 1000'], input: span({}) },
   { name: 'parenthesised condition and arithmetic together', signal: T, statements: ['set(span.attributes["hit"], true) where (span.attributes["n"] * 2 > 7 and span.kind == SPAN_KIND_SERVER) or (1 + 1) == 3'], input: span({ n: int(4) }) },
   { name: 'arithmetic on data point values', signal: M, statements: ['set(datapoint.value_double, datapoint.value_double * 1000)', 'set(datapoint.value_int, datapoint.value_int - 1)'], input: metrics(gauge('g', [{ value: { asInt: '5' } }, { value: { asDouble: 1.5 } }])) },
