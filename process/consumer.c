@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,6 +477,19 @@ static int32_t member_partitions(const struct consumer *c, const rd_kafka_Member
 
 /* Sets replica.reason (and .idle) from a stable group's description g; returns false when g
  * does not list this member (it is still joining, or being replaced). */
+/* Sets r->reason; one too long (a long group or topic name) ends in "...". */
+static void set_reason(struct replica *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_reason(struct replica *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof(r->reason))
+        memcpy(r->reason + sizeof(r->reason) - 4, "...", 4);
+}
+
 static bool judge_replica(struct consumer *c, const rd_kafka_ConsumerGroupDescription_t *g)
 {
     struct replica *r = &c->replica;
@@ -514,24 +528,24 @@ static bool judge_replica(struct consumer *c, const rd_kafka_ConsumerGroupDescri
     r->idle = mine == 0 && count_assigned(c, -1) == 0;
     double avg = members > 0 ? (double)parts / (double)members : 0;
     if (r->idle)
-        snprintf(r->reason, sizeof(r->reason),
-                 "group \"%s\" assigned this replica no partitions: %zu members share %" PRId32
-                 " partition%s of topic%s %s; %s",
-                 c->conf->kafka.group_id, members, parts, ps, ts, topics,
-                 (size_t)parts < members
-                     ? "replicas beyond the partition count stay idle (add partitions or run "
-                       "fewer replicas)"
-                     : "the assignor gave the others all of them (see [kafka] "
-                       "group_rebalance_strategy)");
+        set_reason(r,
+                   "group \"%s\" assigned this replica no partitions: %zu members share %" PRId32
+                   " partition%s of topic%s %s; %s",
+                   c->conf->kafka.group_id, members, parts, ps, ts, topics,
+                   (size_t)parts < members
+                       ? "replicas beyond the partition count stay idle (add partitions or run "
+                         "fewer replicas)"
+                       : "the assignor gave the others all of them (see [kafka] "
+                         "group_rebalance_strategy)");
     else if (members >= 2 && mine > LOPSIDED_FACTOR * avg && mine >= least + LOPSIDED_MIN_EXTRA)
-        snprintf(r->reason, sizeof(r->reason),
-                 "group \"%s\" gives this replica %" PRId32 " of the %" PRId32
-                 " partition%s of topic%s %s, over %d times the average of %.1f per member "
-                 "(its %zu peers have %s); it drains its share of a backlog last (more "
-                 "partitions per topic, or [kafka] group_rebalance_strategy = roundrobin or "
-                 "cooperative-sticky with several topics, spread them better)",
-                 c->conf->kafka.group_id, mine, parts, ps, ts, topics, LOPSIDED_FACTOR, avg,
-                 members - 1, peers);
+        set_reason(r,
+                   "group \"%s\" gives this replica %" PRId32 " of the %" PRId32
+                   " partition%s of topic%s %s, over %d times the average of %.1f per member "
+                   "(its %zu peers have %s); it drains its share of a backlog last (more "
+                   "partitions per topic, or [kafka] group_rebalance_strategy = roundrobin or "
+                   "cooperative-sticky with several topics, spread them better)",
+                   c->conf->kafka.group_id, mine, parts, ps, ts, topics, LOPSIDED_FACTOR, avg,
+                   members - 1, peers);
     else
         r->reason[0] = '\0';
     return true;
