@@ -32,7 +32,13 @@ async function startForCases(cases, backend, tries = 20) {
       const portOf = new Map(live.map((i, k) => [i, ports[k]]));
       return { col, portOf, configError };
     } catch (e) {
-      const m = /transform\/c(\d+)/.exec(e.message);
+      // The case to blame is the one the Collector's fatal message names ("Error: invalid
+      // configuration: processors::transform/c12: ..." or "... failed to create
+      // \"transform/c12\" processor ..."), which runs from the last "Error: " line to the end
+      // and may span lines; log lines before it may name other cases (warnings).
+      const at = e.message.lastIndexOf('\nError: ');
+      const fatal = at < 0 ? '' : e.message.slice(at);
+      const m = /transform\/c(\d+)/.exec(fatal);
       if (!m) throw e;
       configError.add(Number(m[1]));
     }
