@@ -3,10 +3,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <mbedtls/md5.h>
+#include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/sha512.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "kt_codec.h"
 #include "ottl_int.h"
@@ -365,7 +369,12 @@ static int fn_string(struct ottl_eval *ev, const struct ottl_node *call, struct 
     return 0;
 }
 
-static int fn_sha256(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+/* The digest of a string argument as lowercase hex in the arena, as the Collector's MD5,
+ * SHA1, SHA256, SHA512 and XXH3 return it. */
+enum digest { DIGEST_MD5, DIGEST_SHA1, DIGEST_SHA256, DIGEST_SHA512, DIGEST_XXH3 };
+
+static int hex_digest(struct ottl_eval *ev, const struct ottl_node *call, enum digest d,
+                      struct ottl_value *out)
 {
     struct ottl_value v;
     int rc = want_string(ev, call, 0, &v);
@@ -374,14 +383,90 @@ static int fn_sha256(struct ottl_eval *ev, const struct ottl_node *call, struct 
     struct kt_arena *a = ottl_eval_arena(ev);
     if (a == NULL)
         return KT_EINVAL;
-    unsigned char sum[32];
-    if (mbedtls_sha256_ret((const unsigned char *)v.s.p, v.s.n, sum, 0) != 0)
-        return kt_err_set(ev->err, KT_EINVAL, "SHA256 failed");
-    char *hex = kt_arena_alloc(a, 65);
+    const unsigned char *in = (const unsigned char *)v.s.p;
+    unsigned char sum[64];
+    size_t n = 0;
+    switch (d) {
+    case DIGEST_MD5: n = 16, rc = mbedtls_md5_ret(in, v.s.n, sum); break;
+    case DIGEST_SHA1: n = 20, rc = mbedtls_sha1_ret(in, v.s.n, sum); break;
+    case DIGEST_SHA256: n = 32, rc = mbedtls_sha256_ret(in, v.s.n, sum, 0); break;
+    case DIGEST_SHA512: n = 64, rc = mbedtls_sha512_ret(in, v.s.n, sum, 0); break;
+    case DIGEST_XXH3: {
+        /* big-endian, as Go's hash.Hash Sum appends a 64-bit sum */
+        XXH64_hash_t h = XXH3_64bits(in, v.s.n);
+        for (n = 0; n < 8; n++)
+            sum[n] = (unsigned char)(h >> (56 - 8 * n));
+        break;
+    }
+    }
+    if (rc != 0)
+        return kt_err_set(ev->err, KT_EINVAL, "%s failed", call->call.fn->name);
+    char *hex = kt_arena_alloc(a, 2 * n + 1);
     if (hex == NULL)
         return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
-    kt_hex_encode(sum, sizeof(sum), hex);
-    set_result_str(out, hex, 64);
+    kt_hex_encode(sum, n, hex);
+    set_result_str(out, hex, 2 * n);
+    return 0;
+}
+
+static int fn_md5(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_MD5, out);
+}
+
+static int fn_sha1(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_SHA1, out);
+}
+
+static int fn_sha256(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_SHA256, out);
+}
+
+static int fn_sha512(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_SHA512, out);
+}
+
+static int fn_xxh3(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_XXH3, out);
+}
+
+/* FNV-1a 64 as an int64 (the Collector's FNV converts the uint64 sum, so it may be
+ * negative). */
+static int fn_fnv(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = want_string(ev, call, 0, &v);
+    if (rc != 0)
+        return rc;
+    out->t = OTTL_INT;
+    out->i = (int64_t)ottl_hash_fnv1a64(v.s.p, v.s.n);
+    return 0;
+}
+
+/* Murmur3Hash: the 32-bit MurmurHash3 (seed 0) as hex of its little-endian bytes, as the
+ * Collector (v0.161.0, differential test) returns it; that version has no Murmur3Hex. */
+static int fn_murmur3_hash(struct ottl_eval *ev, const struct ottl_node *call,
+                           struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = want_string(ev, call, 0, &v);
+    if (rc != 0)
+        return rc;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    uint32_t h = ottl_hash_murmur3_32(v.s.p, v.s.n, 0);
+    unsigned char le[4] = {(unsigned char)h, (unsigned char)(h >> 8), (unsigned char)(h >> 16),
+                           (unsigned char)(h >> 24)};
+    char *hex = kt_arena_alloc(a, 9);
+    if (hex == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    kt_hex_encode(le, sizeof(le), hex);
+    set_result_str(out, hex, 8);
     return 0;
 }
 
@@ -784,13 +869,19 @@ static int check_mode(const struct ottl_node *call, const char *src, struct kt_e
 
 const struct ottl_func ottl_funcs[] = {
     {"Concat", false, "lg", "vals, delimiter", -1, NULL, fn_concat, 0},
+    {"FNV", false, "g", "target", -1, NULL, fn_fnv, 0},
     {"Int", false, "g", "target", -1, check_int, fn_int, 0},
     {"IsMatch", false, "gr", "target, pattern", -1, NULL, fn_ismatch, 0},
     {"IsRootSpan", false, "", "", OTTL_CTX_SPAN, NULL, fn_isrootspan,
      OTTL_FIELD(OTTL_P_SPAN_PARENT_ID)},
     {"Len", false, "g", "target", -1, NULL, fn_len, 0},
+    {"MD5", false, "g", "target", -1, NULL, fn_md5, 0},
+    {"Murmur3Hash", false, "g", "target", -1, NULL, fn_murmur3_hash, 0},
+    {"SHA1", false, "g", "target", -1, NULL, fn_sha1, 0},
     {"SHA256", false, "g", "target", -1, NULL, fn_sha256, 0},
+    {"SHA512", false, "g", "target", -1, NULL, fn_sha512, 0},
     {"String", false, "g", "target", -1, NULL, fn_string, 0},
+    {"XXH3", false, "g", "target", -1, NULL, fn_xxh3, 0},
     {"delete_key", true, "mg", "target, key", -1, NULL, fn_delete_key, 0},
     {"delete_matching_keys", true, "mr", "target, pattern", -1, NULL, fn_delete_matching_keys, 0},
     {"keep_keys", true, "mS", "target, keys", -1, NULL, fn_keep_keys, 0},
