@@ -470,6 +470,81 @@ static int fn_murmur3_hash(struct ottl_eval *ev, const struct ottl_node *call,
     return 0;
 }
 
+/* HasPrefix / HasSuffix: both arguments strings (a nil or other type fails, as the
+ * Collector's string getters do). */
+static int affix(struct ottl_eval *ev, const struct ottl_node *call, bool suffix,
+                 struct ottl_value *out)
+{
+    struct ottl_value v, x;
+    int rc = want_string(ev, call, 0, &v);
+    if (rc == 0)
+        rc = want_string(ev, call, 1, &x);
+    if (rc != 0)
+        return rc;
+    out->t = OTTL_BOOL;
+    out->b = x.s.n <= v.s.n && memcmp(v.s.p + (suffix ? v.s.n - x.s.n : 0), x.s.p, x.s.n) == 0;
+    return 0;
+}
+
+static int fn_has_prefix(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return affix(ev, call, false, out);
+}
+
+static int fn_has_suffix(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return affix(ev, call, true, out);
+}
+
+/* IsString, IsBool, IsInt, IsDouble, IsMap, IsList: whether the value has that type; nil
+ * and every other type are false, not errors (the Collector maps its getters' type errors
+ * to false). A literal list or map counts as the Collector's []any / map[string]any. */
+static int is_type(struct ottl_eval *ev, const struct ottl_node *call, enum ottl_vtype t,
+                   struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = ottl_eval_value(ev, call->call.args[0], &v);
+    if (rc != 0)
+        return rc;
+    out->t = OTTL_BOOL;
+    if (v.t == OTTL_LIST)
+        out->b = (t == OTTL_MAP && v.list->kind == OTTL_N_MAP) ||
+                 (t == OTTL_ARRAY && v.list->kind == OTTL_N_LIST);
+    else
+        out->b = v.t == t;
+    return 0;
+}
+
+static int fn_is_string(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_STR, out);
+}
+
+static int fn_is_bool(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_BOOL, out);
+}
+
+static int fn_is_int(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_INT, out);
+}
+
+static int fn_is_double(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_DOUBLE, out);
+}
+
+static int fn_is_map(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_MAP, out);
+}
+
+static int fn_is_list(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_ARRAY, out);
+}
+
 static int fn_isrootspan(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
 {
     (void)call;
@@ -870,10 +945,18 @@ static int check_mode(const struct ottl_node *call, const char *src, struct kt_e
 const struct ottl_func ottl_funcs[] = {
     {"Concat", false, "lg", "vals, delimiter", -1, NULL, fn_concat, 0},
     {"FNV", false, "g", "target", -1, NULL, fn_fnv, 0},
+    {"HasPrefix", false, "gg", "target, prefix", -1, NULL, fn_has_prefix, 0},
+    {"HasSuffix", false, "gg", "target, suffix", -1, NULL, fn_has_suffix, 0},
     {"Int", false, "g", "target", -1, check_int, fn_int, 0},
+    {"IsBool", false, "g", "target", -1, NULL, fn_is_bool, 0},
+    {"IsDouble", false, "g", "target", -1, NULL, fn_is_double, 0},
+    {"IsInt", false, "g", "target", -1, NULL, fn_is_int, 0},
+    {"IsList", false, "g", "target", -1, NULL, fn_is_list, 0},
+    {"IsMap", false, "g", "target", -1, NULL, fn_is_map, 0},
     {"IsMatch", false, "gr", "target, pattern", -1, NULL, fn_ismatch, 0},
     {"IsRootSpan", false, "", "", OTTL_CTX_SPAN, NULL, fn_isrootspan,
      OTTL_FIELD(OTTL_P_SPAN_PARENT_ID)},
+    {"IsString", false, "g", "target", -1, NULL, fn_is_string, 0},
     {"Len", false, "g", "target", -1, NULL, fn_len, 0},
     {"MD5", false, "g", "target", -1, NULL, fn_md5, 0},
     {"Murmur3Hash", false, "g", "target", -1, NULL, fn_murmur3_hash, 0},
