@@ -496,6 +496,52 @@ static int fn_has_suffix(struct ottl_eval *ev, const struct ottl_node *call, str
     return affix(ev, call, true, out);
 }
 
+static int want_int(struct ottl_eval *ev, const struct ottl_node *call, size_t arg,
+                    struct ottl_value *v)
+{
+    int rc = ottl_eval_value(ev, call->call.args[arg], v);
+    if (rc != 0)
+        return rc;
+    if (v->t != OTTL_INT)
+        return kt_err_set(ev->err, KT_EINVAL, "%s: argument %zu must be an int, got %s",
+                          call->call.fn->name, arg + 1, ottl_vtype_name(v->t));
+    return 0;
+}
+
+/* Substring(target, start, length) in bytes, as the Collector's: a negative start, a length
+ * not above zero or a range past the end fail. The result borrows the target's bytes, so it
+ * is copied to the arena to be NUL-terminated like every string result. */
+static int fn_substring(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value v, start, len;
+    int rc = want_int(ev, call, 1, &start);
+    if (rc != 0)
+        return rc;
+    if (start.i < 0)
+        return kt_err_set(ev->err, KT_EINVAL, "Substring: start %" PRId64 " cannot be negative",
+                          start.i);
+    if ((rc = want_int(ev, call, 2, &len)) != 0)
+        return rc;
+    if (len.i <= 0)
+        return kt_err_set(ev->err, KT_EINVAL, "Substring: length %" PRId64 " must be above zero",
+                          len.i);
+    if ((rc = want_string(ev, call, 0, &v)) != 0)
+        return rc;
+    if ((uint64_t)start.i > v.s.n || (uint64_t)len.i > v.s.n - (uint64_t)start.i)
+        return kt_err_set(ev->err, KT_EINVAL,
+                          "Substring: start %" PRId64 " + length %" PRId64
+                          " is past the end of a string of %zu bytes",
+                          start.i, len.i, v.s.n);
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    char *p = kt_arena_strndup(a, v.s.p + start.i, (size_t)len.i);
+    if (p == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    set_result_str(out, p, (size_t)len.i);
+    return 0;
+}
+
 /* IsString, IsBool, IsInt, IsDouble, IsMap, IsList: whether the value has that type; nil
  * and every other type are false, not errors (the Collector maps its getters' type errors
  * to false). A literal list or map counts as the Collector's []any / map[string]any. */
@@ -964,6 +1010,7 @@ const struct ottl_func ottl_funcs[] = {
     {"SHA256", false, "g", "target", -1, NULL, fn_sha256, 0},
     {"SHA512", false, "g", "target", -1, NULL, fn_sha512, 0},
     {"String", false, "g", "target", -1, NULL, fn_string, 0},
+    {"Substring", false, "ggg", "target, start, length", -1, NULL, fn_substring, 0},
     {"XXH3", false, "g", "target", -1, NULL, fn_xxh3, 0},
     {"delete_key", true, "mg", "target, key", -1, NULL, fn_delete_key, 0},
     {"delete_matching_keys", true, "mr", "target, pattern", -1, NULL, fn_delete_matching_keys, 0},
