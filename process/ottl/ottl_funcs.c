@@ -508,9 +508,10 @@ static int want_int(struct ottl_eval *ev, const struct ottl_node *call, size_t a
     return 0;
 }
 
-/* Substring(target, start, length) in bytes, as the Collector's: a negative start, a length
- * not above zero or a range past the end fail. The result borrows the target's bytes, so it
- * is copied to the arena to be NUL-terminated like every string result. */
+/* Substring(target, start, length[, utf8_safe]) as the Collector's: in bytes, or in
+ * without the cut characters' bytes when utf8_safe is true; a negative start, a length not above
+ * zero or a range past the end fail. The result is copied to the arena to be NUL-terminated like
+ * every string result. */
 static int fn_substring(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
 {
     struct ottl_value v, start, len;
@@ -527,18 +528,36 @@ static int fn_substring(struct ottl_eval *ev, const struct ottl_node *call, stru
                           len.i);
     if ((rc = want_string(ev, call, 0, &v)) != 0)
         return rc;
+    bool chars = false;
+    if (call->call.args[3] != NULL) {
+        struct ottl_value u;
+        if ((rc = ottl_eval_value(ev, call->call.args[3], &u)) != 0)
+            return rc;
+        if (u.t != OTTL_BOOL)
+            return kt_err_set(ev->err, KT_EINVAL, "Substring: utf8_safe must be a bool, got %s",
+                              ottl_vtype_name(u.t));
+        chars = u.b;
+    }
     if ((uint64_t)start.i > v.s.n || (uint64_t)len.i > v.s.n - (uint64_t)start.i)
         return kt_err_set(ev->err, KT_EINVAL,
                           "Substring: start %" PRId64 " + length %" PRId64
                           " is past the end of a string of %zu bytes",
                           start.i, len.i, v.s.n);
+    size_t from = (size_t)start.i, end = from + (size_t)len.i;
+    /* utf8_safe (Collector v0.161.0, differential test): the byte range, less the parts of
+     * characters it cuts at either edge. */
+    while (chars && from < end && ((unsigned char)v.s.p[from] & 0xc0) == 0x80)
+        from++;
+    while (chars && end > from && end < v.s.n && ((unsigned char)v.s.p[end] & 0xc0) == 0x80)
+        end--;
+    size_t n = end - from;
     struct kt_arena *a = ottl_eval_arena(ev);
     if (a == NULL)
         return KT_EINVAL;
-    char *p = kt_arena_strndup(a, v.s.p + start.i, (size_t)len.i);
+    char *p = kt_arena_strndup(a, v.s.p + from, n);
     if (p == NULL)
         return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
-    set_result_str(out, p, (size_t)len.i);
+    set_result_str(out, p, n);
     return 0;
 }
 
@@ -1010,7 +1029,7 @@ const struct ottl_func ottl_funcs[] = {
     {"SHA256", false, "g", "target", -1, NULL, fn_sha256, 0},
     {"SHA512", false, "g", "target", -1, NULL, fn_sha512, 0},
     {"String", false, "g", "target", -1, NULL, fn_string, 0},
-    {"Substring", false, "ggg", "target, start, length", -1, NULL, fn_substring, 0},
+    {"Substring", false, "ggg?g", "target, start, length, utf8_safe", -1, NULL, fn_substring, 0},
     {"XXH3", false, "g", "target", -1, NULL, fn_xxh3, 0},
     {"delete_key", true, "mg", "target, key", -1, NULL, fn_delete_key, 0},
     {"delete_matching_keys", true, "mr", "target, pattern", -1, NULL, fn_delete_matching_keys, 0},
