@@ -3,10 +3,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <mbedtls/md5.h>
+#include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/sha512.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "kt_codec.h"
 #include "ottl_int.h"
@@ -365,7 +369,12 @@ static int fn_string(struct ottl_eval *ev, const struct ottl_node *call, struct 
     return 0;
 }
 
-static int fn_sha256(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+/* The digest of a string argument as lowercase hex in the arena, as the Collector's MD5,
+ * SHA1, SHA256, SHA512 and XXH3 return it. */
+enum digest { DIGEST_MD5, DIGEST_SHA1, DIGEST_SHA256, DIGEST_SHA512, DIGEST_XXH3 };
+
+static int hex_digest(struct ottl_eval *ev, const struct ottl_node *call, enum digest d,
+                      struct ottl_value *out)
 {
     struct ottl_value v;
     int rc = want_string(ev, call, 0, &v);
@@ -374,15 +383,231 @@ static int fn_sha256(struct ottl_eval *ev, const struct ottl_node *call, struct 
     struct kt_arena *a = ottl_eval_arena(ev);
     if (a == NULL)
         return KT_EINVAL;
-    unsigned char sum[32];
-    if (mbedtls_sha256_ret((const unsigned char *)v.s.p, v.s.n, sum, 0) != 0)
-        return kt_err_set(ev->err, KT_EINVAL, "SHA256 failed");
-    char *hex = kt_arena_alloc(a, 65);
+    const unsigned char *in = (const unsigned char *)v.s.p;
+    unsigned char sum[64];
+    size_t n = 0;
+    switch (d) {
+    case DIGEST_MD5: n = 16, rc = mbedtls_md5_ret(in, v.s.n, sum); break;
+    case DIGEST_SHA1: n = 20, rc = mbedtls_sha1_ret(in, v.s.n, sum); break;
+    case DIGEST_SHA256: n = 32, rc = mbedtls_sha256_ret(in, v.s.n, sum, 0); break;
+    case DIGEST_SHA512: n = 64, rc = mbedtls_sha512_ret(in, v.s.n, sum, 0); break;
+    case DIGEST_XXH3: {
+        /* big-endian, as Go's hash.Hash Sum appends a 64-bit sum */
+        XXH64_hash_t h = XXH3_64bits(in, v.s.n);
+        for (n = 0; n < 8; n++)
+            sum[n] = (unsigned char)(h >> (56 - 8 * n));
+        break;
+    }
+    }
+    if (rc != 0)
+        return kt_err_set(ev->err, KT_EINVAL, "%s failed", call->call.fn->name);
+    char *hex = kt_arena_alloc(a, 2 * n + 1);
     if (hex == NULL)
         return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
-    kt_hex_encode(sum, sizeof(sum), hex);
-    set_result_str(out, hex, 64);
+    kt_hex_encode(sum, n, hex);
+    set_result_str(out, hex, 2 * n);
     return 0;
+}
+
+static int fn_md5(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_MD5, out);
+}
+
+static int fn_sha1(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_SHA1, out);
+}
+
+static int fn_sha256(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_SHA256, out);
+}
+
+static int fn_sha512(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_SHA512, out);
+}
+
+static int fn_xxh3(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return hex_digest(ev, call, DIGEST_XXH3, out);
+}
+
+/* FNV-1a 64 as an int64 (the Collector's FNV converts the uint64 sum, so it may be
+ * negative). */
+static int fn_fnv(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = want_string(ev, call, 0, &v);
+    if (rc != 0)
+        return rc;
+    out->t = OTTL_INT;
+    out->i = (int64_t)ottl_hash_fnv1a64(v.s.p, v.s.n);
+    return 0;
+}
+
+/* Murmur3Hash: the 32-bit MurmurHash3 (seed 0) as hex of its little-endian bytes, as the
+ * Collector (v0.161.0, differential test) returns it; that version has no Murmur3Hex. */
+static int fn_murmur3_hash(struct ottl_eval *ev, const struct ottl_node *call,
+                           struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = want_string(ev, call, 0, &v);
+    if (rc != 0)
+        return rc;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    uint32_t h = ottl_hash_murmur3_32(v.s.p, v.s.n, 0);
+    unsigned char le[4] = {(unsigned char)h, (unsigned char)(h >> 8), (unsigned char)(h >> 16),
+                           (unsigned char)(h >> 24)};
+    char *hex = kt_arena_alloc(a, 9);
+    if (hex == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    kt_hex_encode(le, sizeof(le), hex);
+    set_result_str(out, hex, 8);
+    return 0;
+}
+
+/* HasPrefix / HasSuffix: both arguments strings (a nil or other type fails, as the
+ * Collector's string getters do). */
+static int affix(struct ottl_eval *ev, const struct ottl_node *call, bool suffix,
+                 struct ottl_value *out)
+{
+    struct ottl_value v, x;
+    int rc = want_string(ev, call, 0, &v);
+    if (rc == 0)
+        rc = want_string(ev, call, 1, &x);
+    if (rc != 0)
+        return rc;
+    out->t = OTTL_BOOL;
+    out->b = x.s.n <= v.s.n && memcmp(v.s.p + (suffix ? v.s.n - x.s.n : 0), x.s.p, x.s.n) == 0;
+    return 0;
+}
+
+static int fn_has_prefix(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return affix(ev, call, false, out);
+}
+
+static int fn_has_suffix(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return affix(ev, call, true, out);
+}
+
+static int want_int(struct ottl_eval *ev, const struct ottl_node *call, size_t arg,
+                    struct ottl_value *v)
+{
+    int rc = ottl_eval_value(ev, call->call.args[arg], v);
+    if (rc != 0)
+        return rc;
+    if (v->t != OTTL_INT)
+        return kt_err_set(ev->err, KT_EINVAL, "%s: argument %zu must be an int, got %s",
+                          call->call.fn->name, arg + 1, ottl_vtype_name(v->t));
+    return 0;
+}
+
+/* Substring(target, start, length[, utf8_safe]) as the Collector's: in bytes, or in
+ * without the cut characters' bytes when utf8_safe is true; a negative start, a length not above
+ * zero or a range past the end fail. The result is copied to the arena to be NUL-terminated like
+ * every string result. */
+static int fn_substring(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value v, start, len;
+    int rc = want_int(ev, call, 1, &start);
+    if (rc != 0)
+        return rc;
+    if (start.i < 0)
+        return kt_err_set(ev->err, KT_EINVAL, "Substring: start %" PRId64 " cannot be negative",
+                          start.i);
+    if ((rc = want_int(ev, call, 2, &len)) != 0)
+        return rc;
+    if (len.i <= 0)
+        return kt_err_set(ev->err, KT_EINVAL, "Substring: length %" PRId64 " must be above zero",
+                          len.i);
+    if ((rc = want_string(ev, call, 0, &v)) != 0)
+        return rc;
+    bool chars = false;
+    if (call->call.args[3] != NULL) {
+        struct ottl_value u;
+        if ((rc = ottl_eval_value(ev, call->call.args[3], &u)) != 0)
+            return rc;
+        if (u.t != OTTL_BOOL)
+            return kt_err_set(ev->err, KT_EINVAL, "Substring: utf8_safe must be a bool, got %s",
+                              ottl_vtype_name(u.t));
+        chars = u.b;
+    }
+    if ((uint64_t)start.i > v.s.n || (uint64_t)len.i > v.s.n - (uint64_t)start.i)
+        return kt_err_set(ev->err, KT_EINVAL,
+                          "Substring: start %" PRId64 " + length %" PRId64
+                          " is past the end of a string of %zu bytes",
+                          start.i, len.i, v.s.n);
+    size_t from = (size_t)start.i, end = from + (size_t)len.i;
+    /* utf8_safe (Collector v0.161.0, differential test): the byte range, less the parts of
+     * characters it cuts at either edge. */
+    while (chars && from < end && ((unsigned char)v.s.p[from] & 0xc0) == 0x80)
+        from++;
+    while (chars && end > from && end < v.s.n && ((unsigned char)v.s.p[end] & 0xc0) == 0x80)
+        end--;
+    size_t n = end - from;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    char *p = kt_arena_strndup(a, v.s.p + from, n);
+    if (p == NULL)
+        return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    set_result_str(out, p, n);
+    return 0;
+}
+
+/* IsString, IsBool, IsInt, IsDouble, IsMap, IsList: whether the value has that type; nil
+ * and every other type are false, not errors (the Collector maps its getters' type errors
+ * to false). A literal list or map counts as the Collector's []any / map[string]any. */
+static int is_type(struct ottl_eval *ev, const struct ottl_node *call, enum ottl_vtype t,
+                   struct ottl_value *out)
+{
+    struct ottl_value v;
+    int rc = ottl_eval_value(ev, call->call.args[0], &v);
+    if (rc != 0)
+        return rc;
+    out->t = OTTL_BOOL;
+    if (v.t == OTTL_LIST)
+        out->b = (t == OTTL_MAP && v.list->kind == OTTL_N_MAP) ||
+                 (t == OTTL_ARRAY && v.list->kind == OTTL_N_LIST);
+    else
+        out->b = v.t == t;
+    return 0;
+}
+
+static int fn_is_string(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_STR, out);
+}
+
+static int fn_is_bool(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_BOOL, out);
+}
+
+static int fn_is_int(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_INT, out);
+}
+
+static int fn_is_double(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_DOUBLE, out);
+}
+
+static int fn_is_map(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_MAP, out);
+}
+
+static int fn_is_list(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return is_type(ev, call, OTTL_ARRAY, out);
 }
 
 static int fn_isrootspan(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
@@ -784,13 +1009,28 @@ static int check_mode(const struct ottl_node *call, const char *src, struct kt_e
 
 const struct ottl_func ottl_funcs[] = {
     {"Concat", false, "lg", "vals, delimiter", -1, NULL, fn_concat, 0},
+    {"FNV", false, "g", "target", -1, NULL, fn_fnv, 0},
+    {"HasPrefix", false, "gg", "target, prefix", -1, NULL, fn_has_prefix, 0},
+    {"HasSuffix", false, "gg", "target, suffix", -1, NULL, fn_has_suffix, 0},
     {"Int", false, "g", "target", -1, check_int, fn_int, 0},
+    {"IsBool", false, "g", "target", -1, NULL, fn_is_bool, 0},
+    {"IsDouble", false, "g", "target", -1, NULL, fn_is_double, 0},
+    {"IsInt", false, "g", "target", -1, NULL, fn_is_int, 0},
+    {"IsList", false, "g", "target", -1, NULL, fn_is_list, 0},
+    {"IsMap", false, "g", "target", -1, NULL, fn_is_map, 0},
     {"IsMatch", false, "gr", "target, pattern", -1, NULL, fn_ismatch, 0},
     {"IsRootSpan", false, "", "", OTTL_CTX_SPAN, NULL, fn_isrootspan,
      OTTL_FIELD(OTTL_P_SPAN_PARENT_ID)},
+    {"IsString", false, "g", "target", -1, NULL, fn_is_string, 0},
     {"Len", false, "g", "target", -1, NULL, fn_len, 0},
+    {"MD5", false, "g", "target", -1, NULL, fn_md5, 0},
+    {"Murmur3Hash", false, "g", "target", -1, NULL, fn_murmur3_hash, 0},
+    {"SHA1", false, "g", "target", -1, NULL, fn_sha1, 0},
     {"SHA256", false, "g", "target", -1, NULL, fn_sha256, 0},
+    {"SHA512", false, "g", "target", -1, NULL, fn_sha512, 0},
     {"String", false, "g", "target", -1, NULL, fn_string, 0},
+    {"Substring", false, "ggg?g", "target, start, length, utf8_safe", -1, NULL, fn_substring, 0},
+    {"XXH3", false, "g", "target", -1, NULL, fn_xxh3, 0},
     {"delete_key", true, "mg", "target, key", -1, NULL, fn_delete_key, 0},
     {"delete_matching_keys", true, "mr", "target, pattern", -1, NULL, fn_delete_matching_keys, 0},
     {"keep_keys", true, "mS", "target, keys", -1, NULL, fn_keep_keys, 0},

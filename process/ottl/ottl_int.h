@@ -267,6 +267,10 @@ struct ottl_func {
 extern const struct ottl_func ottl_funcs[];
 extern const size_t ottl_n_funcs;
 
+/* ottl_hash.c: the hashes no linked library has. */
+uint64_t ottl_hash_fnv1a64(const void *data, size_t n);
+uint32_t ottl_hash_murmur3_32(const void *data, size_t n, uint32_t seed);
+
 int ottl_regex_compile(struct ottl_prog *p, const char *pat, size_t n, struct ottl_regex **out,
                        struct kt_err *err);
 

@@ -268,8 +268,10 @@ static void test_function_errors(void **state)
 {
     (void)state;
     assert_string_equal(cond_err("IsMach(span.name, \"a\")"),
-                        "column 1: unknown converter 'IsMach' (valid: Concat, Int, IsMatch, "
-                        "IsRootSpan, Len, SHA256, String) in 'IsMach(span.name, \"a\")'");
+                        "column 1: unknown converter 'IsMach' (valid: Concat, FNV, HasPrefix, "
+                        "HasSuffix, Int, IsBool, IsDouble, IsInt, IsList, IsMap, IsMatch, "
+                        "IsRootSpan, IsString, Len, MD5, Murmur3Hash, SHA1, SHA256, SHA512, "
+                        "String, Substring, XXH3) in 'IsMach(span.name, \"a\")'");
     assert_string_equal(stmt_err("sett(span.name, \"a\")"),
                         "column 1: unknown editor 'sett' (valid: delete_key, "
                         "delete_matching_keys, keep_keys, keep_matching_keys, limit, "
