@@ -8,6 +8,7 @@ enum conv {
     CONV_COPY,  /* the scalar as it is (${env:X} becomes ${X}) */
     CONV_JOIN,  /* a sequence joined with commas (brokers) */
     CONV_EACH,  /* a sequence, one repeated key per item (conditions, statements) */
+    CONV_OTTL,  /* CONV_EACH for OTTL conditions: only those whose paths name their context */
     CONV_MIB,   /* a number of MiB (max_recv_msg_size_mib) */
     CONV_ACKS,  /* the Collector's -1/0/1 required_acks */
     CONV_PAIRS, /* a mapping as repeated key = Name=Value (headers) */
@@ -87,9 +88,9 @@ static const struct rule rules[] = {
     {"*:kafka", "tls.key_file", "kafka.auth.tls", "key_file", CONV_COPY},
     {"*:kafka", "tls.insecure_skip_verify", "kafka.auth.tls", "insecure_skip_verify", CONV_COPY},
     {"p:filter", "error_mode", "filter", "error_mode", CONV_COPY},
-    {"p:filter", "traces.span", "filter", "trace_conditions", CONV_EACH},
-    {"p:filter", "metrics.metric", "filter", "metric_conditions", CONV_EACH},
-    {"p:filter", "logs.log_record", "filter", "log_conditions", CONV_EACH},
+    {"p:filter", "traces.span", "filter", "trace_conditions", CONV_OTTL},
+    {"p:filter", "metrics.metric", "filter", "metric_conditions", CONV_OTTL},
+    {"p:filter", "logs.log_record", "filter", "log_conditions", CONV_OTTL},
     {"p:transform", "error_mode", "transform", "error_mode", CONV_COPY},
     {"p:tail_sampling", "decision_wait", "tail_sampling", "decision_wait", CONV_COPY},
     {"p:tail_sampling", "num_traces", "tail_sampling", "num_traces", CONV_COPY},
@@ -195,6 +196,22 @@ static int add(struct ctx *c, const struct rule *r, const char *value)
     return rc;
 }
 
+/* Does OTTL condition v start with a path in a named context (span.name, resource.attributes)? */
+static int has_context(const char *v)
+{
+    static const char *const prefixes[] = {"resource.", "scope.",     "span.", "spanevent.",
+                                           "metric.",   "datapoint.", "log."};
+
+    while (*v == ' ' || *v == '(')
+        v++;
+    if (strncmp(v, "not ", 4) == 0)
+        return has_context(v + 4);
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(v, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
 static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
                  const char *path)
 {
@@ -230,6 +247,7 @@ static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
         }
         return add(c, r, buf);
     case CONV_EACH:
+    case CONV_OTTL:
         if (n->kind != CFGI_SEQ) {
             drop(c, n->line, path, "expected a list");
             return 0;
@@ -237,6 +255,12 @@ static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
         for (const struct cfgi_node *i = n->child; i && rc == 0; i = i->next) {
             if (i->kind != CFGI_SCALAR)
                 drop(c, i->line, path, "expected a string");
+            else if (r->conv == CONV_OTTL && !has_context(i->value))
+                /* The Collector reads bare paths in the list's context; kotel's flat
+                 * conditions want the context named, and rewriting OTTL is not done here. */
+                drop(c, i->line, path,
+                     "condition without a context prefix (span., log., ...): "
+                     "prefix its paths by hand");
             else
                 rc = add(c, r, i->value);
         }
@@ -358,7 +382,7 @@ static int components(struct ctx *c, enum cfgi_tier tier, const struct cfgi_node
         else {
             if (kind == 'e' && strncmp(type, "otlp", 4) == 0)
                 rc = cfgi_ini_add(c->ini, "exporter", "protocol",
-                                  strcmp(type, "otlphttp") == 0 ? "http" : "grpc", c->err);
+                                  strcmp(type, "otlphttp") == 0 ? "http/protobuf" : "grpc", c->err);
             if (rc == 0)
                 rc = walk(c, kind, type, path, "", comp);
         }
