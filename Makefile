@@ -278,6 +278,8 @@ FUZZ_EXTRA_fuzz_spool_record := ingest/spool_record.c
 build/fuzz/fuzz_spool_record: $(FUZZ_EXTRA_fuzz_spool_record) ingest/spool_record.h
 FUZZ_EXTRA_fuzz_auth := ingest/auth.c ingest/conf.c
 build/fuzz/fuzz_auth: $(FUZZ_EXTRA_fuzz_auth) ingest/auth.h ingest/conf.h
+FUZZ_EXTRA_fuzz_config_import := $(CONFIG_SRC) -lyaml
+build/fuzz/fuzz_config_import: $(CONFIG_SRC) $(wildcard config/*.h)
 FUZZ_SRV := test/fuzz/srv_harness.c ingest/conn.c ingest/request.c
 FUZZ_SRV_H := test/fuzz/srv_harness.h ingest/conn.h ingest/protocol.h ingest/request.h
 FUZZ_EXTRA_fuzz_http1 := $(FUZZ_SRV) ingest/http1.c

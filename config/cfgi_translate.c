@@ -362,6 +362,11 @@ static int components(struct ctx *c, enum cfgi_tier tier, const struct cfgi_node
     const struct cfgi_node *sect = cfgi_node_get(root, list);
     int rc = 0;
 
+    if (sect && sect->kind != CFGI_MAP) {
+        drop(c, sect->line, list, "expected a mapping of component names to settings");
+        return 0;
+    }
+
     for (const struct cfgi_node *comp = sect ? sect->child : NULL; comp && rc == 0;
          comp = comp->next) {
         char type[128], path[256];
