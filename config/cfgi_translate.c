@@ -118,22 +118,30 @@ struct why {
 };
 
 static const struct why whys[] = {
-    {"p:tail_sampling", "policies", "policies are not translated yet: write "
-                                    "[tail_sampling.policy.NAME] sections by hand"},
-    {"p:transform", "trace_statements", "statement groups are not translated yet: write "
-                                        "[transform.group.NAME] sections by hand"},
-    {"p:transform", "metric_statements", "statement groups are not translated yet: write "
-                                         "[transform.group.NAME] sections by hand"},
-    {"p:transform", "log_statements", "statement groups are not translated yet: write "
-                                      "[transform.group.NAME] sections by hand"},
-    {"*:otlp*", "sending_queue", "kotel-process has no sending queue: Kafka holds what is not "
-                                 "yet exported (offsets are committed after export)"},
-    {"*:otlp*", "retry_on_failure.enabled", "kotel always retries (bounded by "
-                                            "[exporter.retry] max_elapsed_time)"},
-    {"r:otlp", "protocols.grpc.auth", "auth extensions are not translated: set "
-                                      "[receiver.auth] bearer_token or bearer_tokens_file"},
-    {"r:otlp", "protocols.http.auth", "auth extensions are not translated: set "
-                                      "[receiver.auth] bearer_token or bearer_tokens_file"},
+    {"p:tail_sampling", "policies",
+     "policies are not translated yet: write "
+     "[tail_sampling.policy.NAME] sections by hand"},
+    {"p:transform", "trace_statements",
+     "statement groups are not translated yet: write "
+     "[transform.group.NAME] sections by hand"},
+    {"p:transform", "metric_statements",
+     "statement groups are not translated yet: write "
+     "[transform.group.NAME] sections by hand"},
+    {"p:transform", "log_statements",
+     "statement groups are not translated yet: write "
+     "[transform.group.NAME] sections by hand"},
+    {"*:otlp*", "sending_queue",
+     "kotel-process has no sending queue: Kafka holds what is not "
+     "yet exported (offsets are committed after export)"},
+    {"*:otlp*", "retry_on_failure.enabled",
+     "kotel always retries (bounded by "
+     "[exporter.retry] max_elapsed_time)"},
+    {"r:otlp", "protocols.grpc.auth",
+     "auth extensions are not translated: set "
+     "[receiver.auth] bearer_token or bearer_tokens_file"},
+    {"r:otlp", "protocols.http.auth",
+     "auth extensions are not translated: set "
+     "[receiver.auth] bearer_token or bearer_tokens_file"},
 };
 
 struct ctx {
@@ -212,8 +220,7 @@ static int has_context(const char *v)
     return 0;
 }
 
-static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
-                 const char *path)
+static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n, const char *path)
 {
     char buf[1024];
     size_t used = 0;
@@ -242,8 +249,8 @@ static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
                 drop(c, i->line, path, "expected a list of host:port values");
                 return 0;
             }
-            used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? "," : "",
-                                     i->value);
+            used +=
+                (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? "," : "", i->value);
         }
         return add(c, r, buf);
     case CONV_EACH:
@@ -285,8 +292,8 @@ static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
 
 /* Walks component configuration n (path so far in path), applying every rule that names it
  * and reporting each leaf no rule names. */
-static int walk(struct ctx *c, char kind, const char *type, const char *comp_path,
-                const char *rel, const struct cfgi_node *n)
+static int walk(struct ctx *c, char kind, const char *type, const char *comp_path, const char *rel,
+                const struct cfgi_node *n)
 {
     char path[512];
     int matched = 0, rc = 0;
@@ -345,8 +352,8 @@ static int in_pipelines(const struct cfgi_node *pipelines, const char *list, con
 static int tier_has(enum cfgi_tier tier, char kind, const char *type)
 {
     static const char *const ingest[] = {"r:otlp", "p:batch", "e:kafka"};
-    static const char *const process[] = {"r:kafka", "p:filter", "p:transform",
-                                          "p:tail_sampling", "p:batch", "e:otlp", "e:otlphttp"};
+    static const char *const process[] = {"r:kafka", "p:filter", "p:transform", "p:tail_sampling",
+                                          "p:batch", "e:otlp",   "e:otlphttp"};
     const char *const *t = tier == CFGI_TIER_INGEST ? ingest : process;
     size_t n = tier == CFGI_TIER_INGEST ? 3 : 7;
 
@@ -404,16 +411,17 @@ int cfgi_translate(const struct cfgi_node *root, const char *src, enum cfgi_tier
     int ingest = 0, process = 0, rc;
 
     if (!pipelines || pipelines->kind != CFGI_MAP || !pipelines->child)
-        return kt_err_set(err, KT_EINVAL, "%s: no service.pipelines: not a Collector "
-                                          "configuration kotel-config can translate", src);
+        return kt_err_set(err, KT_EINVAL,
+                          "%s: no service.pipelines: not a Collector "
+                          "configuration kotel-config can translate",
+                          src);
     for (const struct cfgi_node *p = pipelines->child; p; p = p->next) {
         ingest |= seq_has_type(cfgi_node_get(p, "exporters"), "kafka");
         process |= seq_has_type(cfgi_node_get(p, "receivers"), "kafka");
     }
     if (*tier == CFGI_TIER_AUTO) {
         if (ingest == process)
-            return kt_err_set(err, KT_EINVAL,
-                              "%s: %s: pass --tier ingest or --tier process", src,
+            return kt_err_set(err, KT_EINVAL, "%s: %s: pass --tier ingest or --tier process", src,
                               ingest ? "pipelines both export to and receive from Kafka"
                                      : "no pipeline exports to or receives from Kafka");
         *tier = ingest ? CFGI_TIER_INGEST : CFGI_TIER_PROCESS;

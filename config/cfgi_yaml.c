@@ -33,8 +33,8 @@ const struct cfgi_node *cfgi_node_get(const struct cfgi_node *n, const char *key
 static int next_event(yaml_parser_t *p, yaml_event_t *ev, struct kt_err *err)
 {
     if (!yaml_parser_parse(p, ev))
-        return kt_err_set(err, KT_EINVAL, "line %zu: not YAML: %s",
-                          p->problem_mark.line + 1, p->problem ? p->problem : "parse error");
+        return kt_err_set(err, KT_EINVAL, "line %zu: not YAML: %s", p->problem_mark.line + 1,
+                          p->problem ? p->problem : "parse error");
     return 0;
 }
 
@@ -64,14 +64,11 @@ static int build(yaml_parser_t *p, yaml_event_t *ev, int depth, struct cfgi_node
             rc = kt_err_set(err, KT_ENOMEM, "out of memory reading the YAML");
         goto out;
     case YAML_MAPPING_START_EVENT:
-    case YAML_SEQUENCE_START_EVENT:
-        break;
+    case YAML_SEQUENCE_START_EVENT: break;
     case YAML_ALIAS_EVENT:
         rc = kt_err_set(err, KT_EUNSUPP, "line %d: YAML aliases are not supported", n->line);
         goto out;
-    default:
-        rc = kt_err_set(err, KT_EINVAL, "line %d: unexpected YAML event", n->line);
-        goto out;
+    default: rc = kt_err_set(err, KT_EINVAL, "line %d: unexpected YAML event", n->line); goto out;
     }
     n->kind = ev->type == YAML_MAPPING_START_EVENT ? CFGI_MAP : CFGI_SEQ;
     tail = &n->child;

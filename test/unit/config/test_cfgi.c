@@ -47,8 +47,8 @@ static void test_tree_lines(void **state)
 static void test_tree_refuses(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"a: [1, 2\n", "- 1\n- 2\n", "", "a: &x 1\nb: *x\n",
-                                      "a: 1\n---\nb: 2\n", "a: b: c\n"};
+    static const char *const bad[] = {"a: [1, 2\n",       "- 1\n- 2\n",        "",
+                                      "a: &x 1\nb: *x\n", "a: 1\n---\nb: 2\n", "a: b: c\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct kt_err err = {0};
         struct cfgi_node *root = NULL;
