@@ -50,6 +50,8 @@ static const struct rule rules[] = {
     {"e:kafka", "metrics.topic", "kafka", "metrics_topic", CONV_COPY},
     {"e:kafka", "logs.topic", "kafka", "logs_topic", CONV_COPY},
     {"e:kafka", "encoding", "kafka", "encoding", CONV_COPY},
+    /* kotel has one encoding for all signals: the traces one (newer Collectors). */
+    {"e:kafka", "traces.encoding", "kafka", "encoding", CONV_COPY},
     {"e:kafka", "client_id", "kafka", "client_id", CONV_COPY},
     {"e:kafka", "protocol_version", "kafka", "protocol_version", CONV_COPY},
     {"e:kafka", "timeout", "kafka", "timeout", CONV_COPY},
@@ -66,9 +68,14 @@ static const struct rule rules[] = {
     {"r:kafka", "topic", "kafka", "metrics_topic", CONV_COPY},
     {"r:kafka", "topic", "kafka", "logs_topic", CONV_COPY},
     {"r:kafka", "traces.topic", "kafka", "traces_topic", CONV_COPY},
+    {"r:kafka", "traces.topics", "kafka", "traces_topic", CONV_JOIN},
+    {"r:kafka", "metrics.topics", "kafka", "metrics_topic", CONV_JOIN},
+    {"r:kafka", "logs.topics", "kafka", "logs_topic", CONV_JOIN},
     {"r:kafka", "metrics.topic", "kafka", "metrics_topic", CONV_COPY},
     {"r:kafka", "logs.topic", "kafka", "logs_topic", CONV_COPY},
     {"r:kafka", "encoding", "kafka", "encoding", CONV_COPY},
+    /* kotel has one encoding for all signals: the traces one (newer Collectors). */
+    {"r:kafka", "traces.encoding", "kafka", "encoding", CONV_COPY},
     {"r:kafka", "group_id", "kafka", "group_id", CONV_COPY},
     {"r:kafka", "client_id", "kafka", "client_id", CONV_COPY},
     {"r:kafka", "initial_offset", "kafka", "initial_offset", CONV_COPY},
