@@ -61,6 +61,8 @@ COMMON_SRC := $(sort $(wildcard common/*.c))
 INGEST_SRC := $(filter-out ingest/main.c,$(sort $(wildcard ingest/*.c)))
 PROCESS_SRC := $(filter-out process/main.c,$(sort $(wildcard process/*.c process/ottl/*.c)))
 DEVBROKER_SRC := $(sort $(wildcard test/devbroker/*.c))
+# kotel-config (config/): reads Collector YAML with libyaml; only it links -lyaml.
+CONFIG_SRC := $(filter-out config/main.c,$(sort $(wildcard config/*.c)))
 # make bench's tools: one source file each, linking only common/ (never ingest/ or process/).
 BENCH_TOOLS := $(patsubst test/bench/%.c,$(BUILD)/kotel-%,$(sort $(wildcard test/bench/*.c)))
 # The test cluster's admin tool (scripts/kafka.sh, the integration tests, the bench).
@@ -74,8 +76,9 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_LIB := $(BUILD)/libkt_common.a
 INGEST_LIB := $(BUILD)/libkt_ingest.a
 PROCESS_LIB := $(BUILD)/libkt_process.a
+CONFIG_LIB := $(BUILD)/libkt_config.a
 
-BINS := $(BUILD)/kotel-ingest $(BUILD)/kotel-devbroker
+BINS := $(BUILD)/kotel-ingest $(BUILD)/kotel-devbroker $(BUILD)/kotel-config
 ifneq ($(wildcard process/main.c),)
 BINS += $(BUILD)/kotel-process
 endif
@@ -156,6 +159,13 @@ $(BUILD)/kotel-ingest: $(call obj,ingest/main.c) $(INGEST_LIB) $(COMMON_LIB)
 $(BUILD)/kotel-process: $(call obj,process/main.c) $(PROCESS_LIB) $(COMMON_LIB)
 	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
+$(CONFIG_LIB): $(call obj,$(CONFIG_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/kotel-config: $(call obj,config/main.c) $(CONFIG_LIB) $(COMMON_LIB)
+	$(LINK) -o $@ $^ -lyaml $(KT_LDLIBS) $(LDLIBS)
+
 $(BUILD)/kotel-devbroker: $(call obj,$(DEVBROKER_SRC)) $(COMMON_LIB)
 	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
@@ -181,6 +191,10 @@ $(BUILD)/test/unit/ingest/%: $(call obj,test/unit/ingest/%.c) $(INGEST_LIB) $(CO
 $(BUILD)/test/unit/process/%: $(call obj,test/unit/process/%.c) $(PROCESS_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS) -lcmocka
+
+$(BUILD)/test/unit/config/%: $(call obj,test/unit/config/%.c) $(CONFIG_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(LINK) -o $@ $^ -lyaml $(KT_LDLIBS) $(LDLIBS) -lcmocka
 
 unit-bins: $(UNIT_BINS)
 
@@ -264,6 +278,8 @@ FUZZ_EXTRA_fuzz_spool_record := ingest/spool_record.c
 build/fuzz/fuzz_spool_record: $(FUZZ_EXTRA_fuzz_spool_record) ingest/spool_record.h
 FUZZ_EXTRA_fuzz_auth := ingest/auth.c ingest/conf.c
 build/fuzz/fuzz_auth: $(FUZZ_EXTRA_fuzz_auth) ingest/auth.h ingest/conf.h
+FUZZ_EXTRA_fuzz_config_import := $(CONFIG_SRC) -lyaml
+build/fuzz/fuzz_config_import: $(CONFIG_SRC) $(wildcard config/*.h)
 FUZZ_SRV := test/fuzz/srv_harness.c ingest/conn.c ingest/request.c
 FUZZ_SRV_H := test/fuzz/srv_harness.h ingest/conn.h ingest/protocol.h ingest/request.h
 FUZZ_EXTRA_fuzz_http1 := $(FUZZ_SRV) ingest/http1.c

@@ -1,0 +1,446 @@
+#include "cfgi_translate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* How a Collector value becomes a kotel value. */
+enum conv {
+    CONV_COPY,  /* the scalar as it is (${env:X} becomes ${X}) */
+    CONV_JOIN,  /* a sequence joined with commas (brokers) */
+    CONV_EACH,  /* a sequence, one repeated key per item (conditions, statements) */
+    CONV_OTTL,  /* CONV_EACH for OTTL conditions: only those whose paths name their context */
+    CONV_MIB,   /* a number of MiB (max_recv_msg_size_mib) */
+    CONV_ACKS,  /* the Collector's -1/0/1 required_acks */
+    CONV_PAIRS, /* a mapping as repeated key = Name=Value (headers) */
+};
+
+struct rule {
+    const char *type;    /* component type: "otlp" receiver, "kafka" exporter, ... */
+    const char *path;    /* dotted path inside the component's configuration */
+    const char *section; /* kotel section */
+    const char *key;     /* kotel key */
+    enum conv conv;
+};
+
+/* Receivers, processors and exporters share this table: kinds are told apart by prefixing the
+ * type ("r:", "p:", "e:"). A path ending in ".*" is a prefix. */
+static const struct rule rules[] = {
+    {"r:otlp", "protocols.grpc.endpoint", "receiver", "grpc_endpoint", CONV_COPY},
+    {"r:otlp", "protocols.http.endpoint", "receiver", "http_endpoint", CONV_COPY},
+    {"r:otlp", "protocols.grpc.max_recv_msg_size_mib", "receiver", "max_request_bytes", CONV_MIB},
+    {"r:otlp", "protocols.grpc.max_concurrent_streams", "receiver", "max_concurrent_streams",
+     CONV_COPY},
+    {"r:otlp", "protocols.grpc.tls.cert_file", "receiver.tls", "cert_file", CONV_COPY},
+    {"r:otlp", "protocols.grpc.tls.key_file", "receiver.tls", "key_file", CONV_COPY},
+    {"r:otlp", "protocols.grpc.tls.client_ca_file", "receiver.tls", "client_ca_file", CONV_COPY},
+    {"r:otlp", "protocols.grpc.tls.min_version", "receiver.tls", "min_version", CONV_COPY},
+    {"r:otlp", "protocols.http.tls.cert_file", "receiver.tls", "cert_file", CONV_COPY},
+    {"r:otlp", "protocols.http.tls.key_file", "receiver.tls", "key_file", CONV_COPY},
+    {"r:otlp", "protocols.http.tls.client_ca_file", "receiver.tls", "client_ca_file", CONV_COPY},
+    {"r:otlp", "protocols.http.tls.min_version", "receiver.tls", "min_version", CONV_COPY},
+    {"p:batch", "send_batch_size", "batch", "send_batch_size", CONV_COPY},
+    {"p:batch", "timeout", "batch", "timeout", CONV_COPY},
+    {"p:batch", "send_batch_max_size", "batch", "send_batch_max_size", CONV_COPY},
+    /* The kafka exporter (ingest) and receiver (process) share [kafka]. */
+    {"e:kafka", "brokers", "kafka", "brokers", CONV_JOIN},
+    {"e:kafka", "topic", "kafka", "traces_topic", CONV_COPY},
+    {"e:kafka", "topic", "kafka", "metrics_topic", CONV_COPY},
+    {"e:kafka", "topic", "kafka", "logs_topic", CONV_COPY},
+    {"e:kafka", "traces.topic", "kafka", "traces_topic", CONV_COPY},
+    {"e:kafka", "metrics.topic", "kafka", "metrics_topic", CONV_COPY},
+    {"e:kafka", "logs.topic", "kafka", "logs_topic", CONV_COPY},
+    {"e:kafka", "encoding", "kafka", "encoding", CONV_COPY},
+    /* kotel has one encoding for all signals: the traces one (newer Collectors). */
+    {"e:kafka", "traces.encoding", "kafka", "encoding", CONV_COPY},
+    {"e:kafka", "client_id", "kafka", "client_id", CONV_COPY},
+    {"e:kafka", "protocol_version", "kafka", "protocol_version", CONV_COPY},
+    {"e:kafka", "timeout", "kafka", "timeout", CONV_COPY},
+    {"e:kafka", "partition_traces_by_id", "kafka", "partition_traces_by_id", CONV_COPY},
+    {"e:kafka", "partition_metrics_by_resource_attributes", "kafka",
+     "partition_metrics_by_resource_attributes", CONV_COPY},
+    {"e:kafka", "partition_logs_by_resource_attributes", "kafka",
+     "partition_logs_by_resource_attributes", CONV_COPY},
+    {"e:kafka", "producer.max_message_bytes", "kafka", "max_message_bytes", CONV_COPY},
+    {"e:kafka", "producer.required_acks", "kafka", "required_acks", CONV_ACKS},
+    {"e:kafka", "producer.compression", "kafka", "compression", CONV_COPY},
+    {"r:kafka", "brokers", "kafka", "brokers", CONV_JOIN},
+    {"r:kafka", "topic", "kafka", "traces_topic", CONV_COPY},
+    {"r:kafka", "topic", "kafka", "metrics_topic", CONV_COPY},
+    {"r:kafka", "topic", "kafka", "logs_topic", CONV_COPY},
+    {"r:kafka", "traces.topic", "kafka", "traces_topic", CONV_COPY},
+    {"r:kafka", "traces.topics", "kafka", "traces_topic", CONV_JOIN},
+    {"r:kafka", "metrics.topics", "kafka", "metrics_topic", CONV_JOIN},
+    {"r:kafka", "logs.topics", "kafka", "logs_topic", CONV_JOIN},
+    {"r:kafka", "metrics.topic", "kafka", "metrics_topic", CONV_COPY},
+    {"r:kafka", "logs.topic", "kafka", "logs_topic", CONV_COPY},
+    {"r:kafka", "encoding", "kafka", "encoding", CONV_COPY},
+    /* kotel has one encoding for all signals: the traces one (newer Collectors). */
+    {"r:kafka", "traces.encoding", "kafka", "encoding", CONV_COPY},
+    {"r:kafka", "group_id", "kafka", "group_id", CONV_COPY},
+    {"r:kafka", "client_id", "kafka", "client_id", CONV_COPY},
+    {"r:kafka", "initial_offset", "kafka", "initial_offset", CONV_COPY},
+    {"r:kafka", "protocol_version", "kafka", "protocol_version", CONV_COPY},
+    {"r:kafka", "session_timeout", "kafka", "session_timeout", CONV_COPY},
+    {"r:kafka", "heartbeat_interval", "kafka", "heartbeat_interval", CONV_COPY},
+    {"*:kafka", "auth.sasl.mechanism", "kafka.auth.sasl", "mechanism", CONV_COPY},
+    {"*:kafka", "auth.sasl.username", "kafka.auth.sasl", "username", CONV_COPY},
+    {"*:kafka", "auth.sasl.password", "kafka.auth.sasl", "password", CONV_COPY},
+    {"*:kafka", "auth.tls.ca_file", "kafka.auth.tls", "ca_file", CONV_COPY},
+    {"*:kafka", "auth.tls.cert_file", "kafka.auth.tls", "cert_file", CONV_COPY},
+    {"*:kafka", "auth.tls.key_file", "kafka.auth.tls", "key_file", CONV_COPY},
+    {"*:kafka", "auth.tls.insecure_skip_verify", "kafka.auth.tls", "insecure_skip_verify",
+     CONV_COPY},
+    {"*:kafka", "tls.ca_file", "kafka.auth.tls", "ca_file", CONV_COPY},
+    {"*:kafka", "tls.cert_file", "kafka.auth.tls", "cert_file", CONV_COPY},
+    {"*:kafka", "tls.key_file", "kafka.auth.tls", "key_file", CONV_COPY},
+    {"*:kafka", "tls.insecure_skip_verify", "kafka.auth.tls", "insecure_skip_verify", CONV_COPY},
+    {"p:filter", "error_mode", "filter", "error_mode", CONV_COPY},
+    {"p:filter", "traces.span", "filter", "trace_conditions", CONV_OTTL},
+    {"p:filter", "metrics.metric", "filter", "metric_conditions", CONV_OTTL},
+    {"p:filter", "logs.log_record", "filter", "log_conditions", CONV_OTTL},
+    {"p:transform", "error_mode", "transform", "error_mode", CONV_COPY},
+    {"p:tail_sampling", "decision_wait", "tail_sampling", "decision_wait", CONV_COPY},
+    {"p:tail_sampling", "num_traces", "tail_sampling", "num_traces", CONV_COPY},
+    /* otlp and otlphttp exporters (process). */
+    {"*:otlp*", "endpoint", "exporter", "endpoint", CONV_COPY},
+    {"*:otlp*", "compression", "exporter", "compression", CONV_COPY},
+    {"*:otlp*", "timeout", "exporter", "timeout", CONV_COPY},
+    {"*:otlp*", "headers", "exporter", "headers", CONV_PAIRS},
+    {"*:otlp*", "tls.ca_file", "exporter.tls", "ca_file", CONV_COPY},
+    {"*:otlp*", "tls.cert_file", "exporter.tls", "cert_file", CONV_COPY},
+    {"*:otlp*", "tls.key_file", "exporter.tls", "key_file", CONV_COPY},
+    {"*:otlp*", "tls.min_version", "exporter.tls", "min_version", CONV_COPY},
+    {"*:otlp*", "tls.insecure_skip_verify", "exporter.tls", "insecure_skip_verify", CONV_COPY},
+    {"*:otlp*", "tls.server_name_override", "exporter.tls", "server_name_override", CONV_COPY},
+    {"*:otlp*", "retry_on_failure.initial_interval", "exporter.retry", "initial_interval",
+     CONV_COPY},
+    {"*:otlp*", "retry_on_failure.max_interval", "exporter.retry", "max_interval", CONV_COPY},
+    {"*:otlp*", "retry_on_failure.max_elapsed_time", "exporter.retry", "max_elapsed_time",
+     CONV_COPY},
+};
+
+/* Settings kotel knows but does differently: the reason printed instead of "no such setting". */
+struct why {
+    const char *type, *path, *why;
+};
+
+static const struct why whys[] = {
+    {"p:tail_sampling", "policies",
+     "policies are not translated yet: write "
+     "[tail_sampling.policy.NAME] sections by hand"},
+    {"p:transform", "trace_statements",
+     "statement groups are not translated yet: write "
+     "[transform.group.NAME] sections by hand"},
+    {"p:transform", "metric_statements",
+     "statement groups are not translated yet: write "
+     "[transform.group.NAME] sections by hand"},
+    {"p:transform", "log_statements",
+     "statement groups are not translated yet: write "
+     "[transform.group.NAME] sections by hand"},
+    {"*:otlp*", "sending_queue",
+     "kotel-process has no sending queue: Kafka holds what is not "
+     "yet exported (offsets are committed after export)"},
+    {"*:otlp*", "retry_on_failure.enabled",
+     "kotel always retries (bounded by "
+     "[exporter.retry] max_elapsed_time)"},
+    {"r:otlp", "protocols.grpc.auth",
+     "auth extensions are not translated: set "
+     "[receiver.auth] bearer_token or bearer_tokens_file"},
+    {"r:otlp", "protocols.http.auth",
+     "auth extensions are not translated: set "
+     "[receiver.auth] bearer_token or bearer_tokens_file"},
+};
+
+struct ctx {
+    const char *src;
+    FILE *report;
+    int *dropped;
+    struct cfgi_ini *ini;
+    struct kt_err *err;
+};
+
+static void drop(struct ctx *c, int line, const char *path, const char *why)
+{
+    fprintf(c->report, "%s:%d: %s: %s\n", c->src, line, path, why);
+    (*c->dropped)++;
+}
+
+/* Does pattern ("r:otlp", "*:otlp*") match kind:type? */
+static int type_match(const char *pattern, char kind, const char *type)
+{
+    size_t n = strlen(pattern + 2);
+
+    if (pattern[0] != '*' && pattern[0] != kind)
+        return 0;
+    if (n && pattern[2 + n - 1] == '*')
+        return strncmp(pattern + 2, type, n - 1) == 0;
+    return strcmp(pattern + 2, type) == 0;
+}
+
+/* The Collector's ${env:X} (and ${X}) becomes kotel's ${X}; kt_config expands both forms'
+ * result the same way. Returns a malloc'd string. */
+static char *env_fix(const char *v)
+{
+    size_t len = strlen(v);
+    char *out = malloc(len + 1), *o = out;
+
+    if (!out)
+        return NULL;
+    while (*v) {
+        if (strncmp(v, "${env:", 6) == 0) {
+            *o++ = '$';
+            *o++ = '{';
+            v += 6;
+            continue;
+        }
+        *o++ = *v++;
+    }
+    *o = '\0';
+    return out;
+}
+
+static int add(struct ctx *c, const struct rule *r, const char *value)
+{
+    char *v = env_fix(value);
+    int rc;
+
+    if (!v)
+        return kt_err_set(c->err, KT_ENOMEM, "out of memory translating");
+    rc = cfgi_ini_add(c->ini, r->section, r->key, v, c->err);
+    free(v);
+    return rc;
+}
+
+/* Does OTTL condition v start with a path in a named context (span.name, resource.attributes)? */
+static int has_context(const char *v)
+{
+    static const char *const prefixes[] = {"resource.", "scope.",     "span.", "spanevent.",
+                                           "metric.",   "datapoint.", "log."};
+
+    while (*v == ' ' || *v == '(')
+        v++;
+    if (strncmp(v, "not ", 4) == 0)
+        return has_context(v + 4);
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(v, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n, const char *path)
+{
+    char buf[1024];
+    size_t used = 0;
+    int rc = 0;
+
+    switch (r->conv) {
+    case CONV_COPY:
+    case CONV_MIB:
+    case CONV_ACKS:
+        if (n->kind != CFGI_SCALAR) {
+            drop(c, n->line, path, "expected a single value");
+            return 0;
+        }
+        if (r->conv == CONV_MIB) {
+            snprintf(buf, sizeof(buf), "%sMiB", n->value);
+            return add(c, r, buf);
+        }
+        if (r->conv == CONV_ACKS && strcmp(n->value, "-1") == 0)
+            return add(c, r, "all");
+        return add(c, r, n->value);
+    case CONV_JOIN:
+        if (n->kind == CFGI_SCALAR)
+            return add(c, r, n->value);
+        for (const struct cfgi_node *i = n->child; i; i = i->next) {
+            if (i->kind != CFGI_SCALAR || used + strlen(i->value) + 2 > sizeof(buf)) {
+                drop(c, i->line, path, "expected a list of host:port values");
+                return 0;
+            }
+            used +=
+                (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? "," : "", i->value);
+        }
+        return add(c, r, buf);
+    case CONV_EACH:
+    case CONV_OTTL:
+        if (n->kind != CFGI_SEQ) {
+            drop(c, n->line, path, "expected a list");
+            return 0;
+        }
+        for (const struct cfgi_node *i = n->child; i && rc == 0; i = i->next) {
+            if (i->kind != CFGI_SCALAR)
+                drop(c, i->line, path, "expected a string");
+            else if (r->conv == CONV_OTTL && !has_context(i->value))
+                /* The Collector reads bare paths in the list's context; kotel's flat
+                 * conditions want the context named, and rewriting OTTL is not done here. */
+                drop(c, i->line, path,
+                     "condition without a context prefix (span., log., ...): "
+                     "prefix its paths by hand");
+            else
+                rc = add(c, r, i->value);
+        }
+        return rc;
+    case CONV_PAIRS:
+        if (n->kind != CFGI_MAP) {
+            drop(c, n->line, path, "expected a mapping of header names to values");
+            return 0;
+        }
+        for (const struct cfgi_node *i = n->child; i && rc == 0; i = i->next) {
+            if (i->kind != CFGI_SCALAR) {
+                drop(c, i->line, path, "expected a string value");
+                continue;
+            }
+            snprintf(buf, sizeof(buf), "%s=%s", i->key, i->value);
+            rc = add(c, r, buf);
+        }
+        return rc;
+    }
+    return 0;
+}
+
+/* Walks component configuration n (path so far in path), applying every rule that names it
+ * and reporting each leaf no rule names. */
+static int walk(struct ctx *c, char kind, const char *type, const char *comp_path, const char *rel,
+                const struct cfgi_node *n)
+{
+    char path[512];
+    int matched = 0, rc = 0;
+
+    snprintf(path, sizeof(path), "%s%s%s", comp_path, *rel ? "." : "", rel);
+    for (size_t i = 0; i < sizeof(whys) / sizeof(whys[0]); i++)
+        if (type_match(whys[i].type, kind, type) && strcmp(whys[i].path, rel) == 0) {
+            drop(c, n->line, path, whys[i].why);
+            return 0;
+        }
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]) && rc == 0; i++)
+        if (type_match(rules[i].type, kind, type) && strcmp(rules[i].path, rel) == 0) {
+            matched = 1;
+            rc = apply(c, &rules[i], n, path);
+        }
+    if (matched || rc < 0)
+        return rc;
+    if (n->kind == CFGI_MAP) {
+        for (const struct cfgi_node *ch = n->child; ch && rc == 0; ch = ch->next) {
+            char sub[512];
+            snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "." : "", ch->key);
+            rc = walk(c, kind, type, comp_path, sub, ch);
+        }
+        return rc;
+    }
+    if (n->kind == CFGI_SCALAR && n->value[0] == '\0' && *rel)
+        return 0; /* `grpc:` with no value: the defaults, which kotel has too */
+    drop(c, n->line, path, "kotel has no such setting");
+    return 0;
+}
+
+/* Does the sequence n hold a scalar whose type (before any '/') is type? */
+static int seq_has_type(const struct cfgi_node *n, const char *type)
+{
+    size_t tl = strlen(type);
+
+    for (const struct cfgi_node *i = n ? n->child : NULL; i; i = i->next)
+        if (i->kind == CFGI_SCALAR && strncmp(i->value, type, tl) == 0 &&
+            (i->value[tl] == '\0' || i->value[tl] == '/'))
+            return 1;
+    return 0;
+}
+
+static int in_pipelines(const struct cfgi_node *pipelines, const char *list, const char *name)
+{
+    for (const struct cfgi_node *p = pipelines->child; p; p = p->next) {
+        const struct cfgi_node *l = cfgi_node_get(p, list);
+        for (const struct cfgi_node *i = l ? l->child : NULL; i; i = i->next)
+            if (i->kind == CFGI_SCALAR && strcmp(i->value, name) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* The component types each tier runs; anything else is reported. */
+static int tier_has(enum cfgi_tier tier, char kind, const char *type)
+{
+    static const char *const ingest[] = {"r:otlp", "p:batch", "e:kafka"};
+    static const char *const process[] = {"r:kafka", "p:filter", "p:transform", "p:tail_sampling",
+                                          "p:batch", "e:otlp",   "e:otlphttp"};
+    const char *const *t = tier == CFGI_TIER_INGEST ? ingest : process;
+    size_t n = tier == CFGI_TIER_INGEST ? 3 : 7;
+
+    for (size_t i = 0; i < n; i++)
+        if (t[i][0] == kind && strcmp(t[i] + 2, type) == 0)
+            return 1;
+    return 0;
+}
+
+static int components(struct ctx *c, enum cfgi_tier tier, const struct cfgi_node *root,
+                      const struct cfgi_node *pipelines, const char *list, char kind)
+{
+    const struct cfgi_node *sect = cfgi_node_get(root, list);
+    int rc = 0;
+
+    if (sect && sect->kind != CFGI_MAP) {
+        drop(c, sect->line, list, "expected a mapping of component names to settings");
+        return 0;
+    }
+
+    for (const struct cfgi_node *comp = sect ? sect->child : NULL; comp && rc == 0;
+         comp = comp->next) {
+        char type[128], path[256];
+        const char *slash = strchr(comp->key, '/');
+        size_t tl = slash ? (size_t)(slash - comp->key) : strlen(comp->key);
+
+        snprintf(type, sizeof(type), "%.*s", (int)tl, comp->key);
+        snprintf(path, sizeof(path), "%s.%s", list, comp->key);
+        if (!in_pipelines(pipelines, list, comp->key))
+            drop(c, comp->line, path, "not used in any pipeline");
+        else if (tier == CFGI_TIER_PROCESS && strcmp(type, "batch") == 0)
+            drop(c, comp->line, path,
+                 "kotel-process batches in [exporter] send_batch_size/send_batch_timeout");
+        else if (!tier_has(tier, kind, type))
+            drop(c, comp->line, path,
+                 tier == CFGI_TIER_INGEST ? "kotel-ingest has no such component"
+                                          : "kotel-process has no such component");
+        else {
+            if (kind == 'e' && strncmp(type, "otlp", 4) == 0)
+                rc = cfgi_ini_add(c->ini, "exporter", "protocol",
+                                  strcmp(type, "otlphttp") == 0 ? "http/protobuf" : "grpc", c->err);
+            if (rc == 0)
+                rc = walk(c, kind, type, path, "", comp);
+        }
+    }
+    return rc;
+}
+
+int cfgi_translate(const struct cfgi_node *root, const char *src, enum cfgi_tier *tier,
+                   struct cfgi_ini *ini, FILE *report, int *dropped, struct kt_err *err)
+{
+    struct ctx c = {src, report, dropped, ini, err};
+    const struct cfgi_node *service = cfgi_node_get(root, "service");
+    const struct cfgi_node *pipelines = cfgi_node_get(service, "pipelines");
+    int ingest = 0, process = 0, rc;
+
+    if (!pipelines || pipelines->kind != CFGI_MAP || !pipelines->child)
+        return kt_err_set(err, KT_EINVAL,
+                          "%s: no service.pipelines: not a Collector "
+                          "configuration kotel-config can translate",
+                          src);
+    for (const struct cfgi_node *p = pipelines->child; p; p = p->next) {
+        ingest |= seq_has_type(cfgi_node_get(p, "exporters"), "kafka");
+        process |= seq_has_type(cfgi_node_get(p, "receivers"), "kafka");
+    }
+    if (*tier == CFGI_TIER_AUTO) {
+        if (ingest == process)
+            return kt_err_set(err, KT_EINVAL, "%s: %s: pass --tier ingest or --tier process", src,
+                              ingest ? "pipelines both export to and receive from Kafka"
+                                     : "no pipeline exports to or receives from Kafka");
+        *tier = ingest ? CFGI_TIER_INGEST : CFGI_TIER_PROCESS;
+    }
+    rc = components(&c, *tier, root, pipelines, "receivers", 'r');
+    if (rc == 0)
+        rc = components(&c, *tier, root, pipelines, "processors", 'p');
+    if (rc == 0)
+        rc = components(&c, *tier, root, pipelines, "exporters", 'e');
+    for (const struct cfgi_node *n = root->child; n && rc == 0; n = n->next)
+        if (strcmp(n->key, "receivers") && strcmp(n->key, "processors") &&
+            strcmp(n->key, "exporters") && strcmp(n->key, "service"))
+            drop(&c, n->line, n->key, "not translated (kotel has no extensions or connectors)");
+    return rc;
+}

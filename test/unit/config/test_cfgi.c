@@ -1,0 +1,155 @@
+/* kotel-config import: the YAML tree keeps each key's line, refuses what is not a Collector
+ * document, and the translation maps settings, rewrites ${env:X}, reports what it drops with
+ * its line and infers the tier from the pipelines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../../config/cfgi_ini.h"
+#include "../../../config/cfgi_translate.h"
+#include "../../../config/cfgi_yaml.h"
+
+static struct cfgi_node *load(const char *yaml)
+{
+    struct kt_err err = {0};
+    struct cfgi_node *root = NULL;
+
+    assert_int_equal(cfgi_yaml_load(yaml, strlen(yaml), &root, &err), 0);
+    return root;
+}
+
+static void test_tree_lines(void **state)
+{
+    (void)state;
+    struct cfgi_node *root = load("a:\n  b: 1\n\n  c:\n    - x\n    - y\nd: z\n");
+    const struct cfgi_node *a = cfgi_node_get(root, "a");
+    const struct cfgi_node *c = cfgi_node_get(a, "c");
+
+    assert_non_null(a);
+    assert_int_equal(a->line, 1);
+    assert_int_equal(cfgi_node_get(a, "b")->line, 2);
+    assert_string_equal(cfgi_node_get(a, "b")->value, "1");
+    assert_int_equal(c->line, 4);
+    assert_int_equal(c->kind, CFGI_SEQ);
+    assert_string_equal(c->child->next->value, "y");
+    assert_int_equal(c->child->next->line, 6);
+    assert_int_equal(cfgi_node_get(root, "d")->line, 7);
+    assert_null(cfgi_node_get(root, "e"));
+    cfgi_node_free(root);
+}
+
+static void test_tree_refuses(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"a: [1, 2\n",       "- 1\n- 2\n",        "",
+                                      "a: &x 1\nb: *x\n", "a: 1\n---\nb: 2\n", "a: b: c\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct kt_err err = {0};
+        struct cfgi_node *root = NULL;
+        assert_true(cfgi_yaml_load(bad[i], strlen(bad[i]), &root, &err) < 0);
+        assert_null(root);
+        assert_true(err.msg[0] != '\0');
+    }
+}
+
+/* Translates yaml; returns the INI text and the report in *report (both malloc'd). */
+static int translate(const char *yaml, enum cfgi_tier *tier, char **ini_text, char **report,
+                     int *dropped)
+{
+    struct kt_err err = {0};
+    struct cfgi_node *root = load(yaml);
+    struct cfgi_ini *ini = cfgi_ini_new();
+    size_t rlen = 0, ilen = 0;
+    FILE *rf = open_memstream(report, &rlen), *inf = open_memstream(ini_text, &ilen);
+    int rc;
+
+    *dropped = 0;
+    rc = cfgi_translate(root, "c.yaml", tier, ini, rf, dropped, &err);
+    cfgi_ini_write(ini, inf);
+    fclose(rf);
+    fclose(inf);
+    cfgi_ini_free(ini);
+    cfgi_node_free(root);
+    return rc;
+}
+
+static void test_translate_ingest(void **state)
+{
+    (void)state;
+    enum cfgi_tier tier = CFGI_TIER_AUTO;
+    char *ini = NULL, *report = NULL;
+    int dropped;
+
+    assert_int_equal(translate("receivers:\n"
+                               "  otlp:\n"
+                               "    protocols:\n"
+                               "      grpc:\n"
+                               "        endpoint: 0.0.0.0:4317\n"
+                               "        keepalive: {time: 10s}\n"
+                               "exporters:\n"
+                               "  kafka:\n"
+                               "    brokers: [a:1, b:2]\n"
+                               "    auth: {sasl: {password: '${env:PW}'}}\n"
+                               "service:\n"
+                               "  pipelines:\n"
+                               "    traces: {receivers: [otlp], exporters: [kafka]}\n",
+                               &tier, &ini, &report, &dropped),
+                     0);
+    assert_int_equal(tier, CFGI_TIER_INGEST);
+    assert_non_null(strstr(ini, "[receiver]\ngrpc_endpoint = 0.0.0.0:4317\n"));
+    assert_non_null(strstr(ini, "brokers = a:1,b:2\n"));
+    assert_non_null(strstr(ini, "[kafka.auth.sasl]\npassword = ${PW}\n"));
+    assert_int_equal(dropped, 1);
+    assert_string_equal(report, "c.yaml:6: receivers.otlp.protocols.grpc.keepalive.time: "
+                                "kotel has no such setting\n");
+    free(ini);
+    free(report);
+}
+
+static void test_translate_tier(void **state)
+{
+    (void)state;
+    enum cfgi_tier tier = CFGI_TIER_AUTO;
+    char *ini = NULL, *report = NULL;
+    int dropped;
+
+    /* Both directions of Kafka in one file: the tier must be named. */
+    assert_int_equal(translate("service:\n"
+                               "  pipelines:\n"
+                               "    traces: {receivers: [kafka], exporters: [kafka/out]}\n",
+                               &tier, &ini, &report, &dropped),
+                     KT_EINVAL);
+    free(ini);
+    free(report);
+    tier = CFGI_TIER_PROCESS;
+    assert_int_equal(translate("processors:\n"
+                               "  memory_limiter: {}\n"
+                               "service:\n"
+                               "  pipelines:\n"
+                               "    traces: {receivers: [kafka], processors: [memory_limiter],\n"
+                               "             exporters: [kafka/out]}\n",
+                               &tier, &ini, &report, &dropped),
+                     0);
+    assert_int_equal(dropped, 1);
+    assert_string_equal(report, "c.yaml:2: processors.memory_limiter: "
+                                "kotel-process has no such component\n");
+    free(ini);
+    free(report);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tree_lines),
+        cmocka_unit_test(test_tree_refuses),
+        cmocka_unit_test(test_translate_ingest),
+        cmocka_unit_test(test_translate_tier),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
