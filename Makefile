@@ -270,6 +270,8 @@ build/fuzz/fuzz_ottl_parse: $(FUZZ_EXTRA_fuzz_ottl_parse) $(wildcard process/ott
 FUZZ_EXTRA_fuzz_trace_decode := process/trace_decode.c process/trace_encode.c
 build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_decode.h \
                               process/ottl/ottl.h process/trace_encode.h
+FUZZ_EXTRA_fuzz_group_assignment := process/group_desc.c
+build/fuzz/fuzz_group_assignment: $(FUZZ_EXTRA_fuzz_group_assignment) process/group_desc.h
 FUZZ_EXTRA_fuzz_otlp_wire := ingest/otlp_split.c
 build/fuzz/fuzz_otlp_wire: $(FUZZ_EXTRA_fuzz_otlp_wire) ingest/otlp_split.h
 FUZZ_EXTRA_fuzz_config := ingest/conf.c

@@ -16,6 +16,7 @@
 
 #include "backlog.h"
 #include "dead_letter.h"
+#include "group_desc.h"
 #include "kt_kafka.h"
 #include "kt_kafka_probe.h"
 #include "kt_log.h"
@@ -50,12 +51,13 @@
  * (eager revoke + assign, cooperative rounds) costs one request. */
 #define DESCRIBE_DELAY_S 1.0
 /* Descriptions asked for again after one rebalance event while the group is not stable yet
- * (or does not list this member yet), DESCRIBE_DELAY_S apart. */
+ * (or does not list this member yet, or describing it failed), DESCRIBE_DELAY_S apart. */
 #define DESCRIBE_RETRIES 30
-/* Kafka's API key of DescribeGroups, which DescribeConsumerGroups sends. */
+/* Kafka's API key of DescribeGroups, which describing the group sends. */
 #define API_DESCRIBE_GROUPS 15
-/* Bound of one DescribeConsumerGroups request. */
-#define DESCRIBE_TIMEOUT_MS 10000
+/* Bound of one description (ListGroups, then DescribeGroups), and so of the wait for one in
+ * progress at shutdown. */
+#define DESCRIBE_TIMEOUT_MS 5000
 /* A replica owning more than this many times the group's average, and at least
  * LOPSIDED_MIN_EXTRA partitions more than the least loaded member, is warned about. */
 #define LOPSIDED_FACTOR 2
@@ -111,7 +113,7 @@ struct topic_watch {
 /* What the group description says about this replica (see describe_group). */
 struct replica {
     ev_timer delay;        /* DESCRIBE_DELAY_S after the last rebalance event */
-    rd_kafka_queue_t *q;   /* the results, served on the loop through the consumer's pipe */
+    struct group_desc *gd; /* NULL: out of memory, the group stays undescribed */
     bool in_flight;        /* a request is out; its result is awaited */
     bool again;            /* a rebalance came while in flight: describe once more */
     unsigned retries;      /* since the last rebalance event (DESCRIBE_RETRIES) */
@@ -403,36 +405,27 @@ static void pause_all(struct consumer *c, bool pause)
 /* ---- the group's description ----
  *
  * Only the group's leader knows the other members and their assignments, so they are asked
- * for with the admin API (DescribeConsumerGroups) a moment after each rebalance event here.
- * The result arrives on replica.q, which wakes the loop through the consumer's pipe: nothing
+ * for (group_desc.h: on a thread of its own, never with the admin API, whose requests abort
+ * the process when a broker restarts) a moment after each rebalance event here. Nothing
  * blocks the loop. A rebalance elsewhere in the group that leaves this replica's assignment
  * unchanged (cooperative) brings no event here and no new description. */
 
 static void describe_group(struct consumer *c)
 {
     struct replica *r = &c->replica;
-    /* librdkafka 2.0.2 asked to describe a group on a cluster without DescribeGroups (the
-     * devbroker's mock cluster) reports "Required feature not supported by broker" and then
-     * its main thread waits on a lock forever: the consumer stops. Not asking is safe. */
+    /* A cluster without DescribeGroups (the devbroker's mock cluster) cannot answer, and
+     * each try would hold the describing thread for DESCRIBE_TIMEOUT_MS: not asked. */
     if (!atomic_load(&r->supported))
         return;
     if (r->in_flight) {
         r->again = true;
         return;
     }
-    char errstr[256];
-    rd_kafka_AdminOptions_t *o =
-        rd_kafka_AdminOptions_new(c->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
-    /* On failure the default timeout (socket.timeout.ms) applies: just slower to give up. */
-    if (o != NULL)
-        rd_kafka_AdminOptions_set_request_timeout(o, DESCRIBE_TIMEOUT_MS, errstr, sizeof(errstr));
-    const char *groups[1] = {c->conf->kafka.group_id};
+    if (r->gd == NULL || !group_desc_ask(r->gd))
+        return;
     r->asked_gen = c->st.rebalances;
     r->in_flight = true;
     r->again = false;
-    rd_kafka_DescribeConsumerGroups(c->rk, groups, 1, o, r->q);
-    if (o != NULL)
-        rd_kafka_AdminOptions_destroy(o);
 }
 
 static void describe_delay_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -445,7 +438,7 @@ static void describe_delay_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* (Re)starts the delay before the next description. */
 static void describe_soon(struct consumer *c)
 {
-    if (c->closing || c->replica.q == NULL)
+    if (c->closing || c->replica.gd == NULL)
         return;
     ev_timer_stop(c->loop, &c->replica.delay);
     ev_timer_set(&c->replica.delay, DESCRIBE_DELAY_S, 0.);
@@ -465,10 +458,9 @@ static void topic_names(const struct consumer *c, char *buf, size_t cap)
 }
 
 /* Partitions of the subscribed topics in a member's assignment. */
-static int32_t member_partitions(const struct consumer *c, const rd_kafka_MemberDescription_t *m)
+static int32_t member_partitions(const struct consumer *c, const struct group_member *m)
 {
-    const rd_kafka_MemberAssignment_t *a = rd_kafka_MemberDescription_assignment(m);
-    const rd_kafka_topic_partition_list_t *l = a ? rd_kafka_MemberAssignment_partitions(a) : NULL;
+    const rd_kafka_topic_partition_list_t *l = m->assigned;
     int32_t n = 0;
     for (int i = 0; l != NULL && i < l->cnt; i++)
         n += sig_of(c, l->elems[i].topic) >= 0;
@@ -490,20 +482,18 @@ static void set_reason(struct replica *r, const char *fmt, ...)
         memcpy(r->reason + sizeof(r->reason) - 4, "...", 4);
 }
 
-static bool judge_replica(struct consumer *c, const rd_kafka_ConsumerGroupDescription_t *g)
+static bool judge_replica(struct consumer *c, const struct group_desc_result *g)
 {
     struct replica *r = &c->replica;
     char *me = rd_kafka_memberid(c->rk);
-    size_t members = rd_kafka_ConsumerGroupDescription_member_count(g);
+    size_t members = g->n_members;
     int32_t mine = -1, total = 0, least = INT32_MAX;
     char peers[160] = "";
     size_t np = 0;
     for (size_t i = 0; i < members; i++) {
-        const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(g, i);
-        int32_t n = member_partitions(c, m);
+        int32_t n = member_partitions(c, &g->members[i]);
         total += n;
-        const char *id = rd_kafka_MemberDescription_consumer_id(m);
-        if (me != NULL && id != NULL && strcmp(id, me) == 0) {
+        if (me != NULL && strcmp(g->members[i].id, me) == 0) {
             mine = n;
             continue;
         }
@@ -551,31 +541,28 @@ static bool judge_replica(struct consumer *c, const rd_kafka_ConsumerGroupDescri
     return true;
 }
 
-static void describe_result(struct consumer *c, rd_kafka_event_t *ev)
+/* group_desc_fn, on the loop. */
+static void describe_result(void *ctx, const struct group_desc_result *g)
 {
+    struct consumer *c = ctx;
     struct replica *r = &c->replica;
     r->in_flight = false;
-    const rd_kafka_DescribeConsumerGroups_result_t *res =
-        rd_kafka_event_DescribeConsumerGroups_result(ev);
-    size_t n = 0;
-    const rd_kafka_ConsumerGroupDescription_t **gs =
-        res != NULL ? rd_kafka_DescribeConsumerGroups_result_groups(res, &n) : NULL;
-    const rd_kafka_error_t *ge = n == 1 ? rd_kafka_ConsumerGroupDescription_error(gs[0]) : NULL;
-    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR || n != 1 || ge != NULL) {
+    if (c->closing)
+        return;
+    if (g->error != NULL) {
         kt_log_limited(&r->rl, KT_LOG_WARN,
                        "kafka: describing consumer group \"%s\" failed: %s; whether replicas "
                        "sit idle or unevenly loaded is not known",
-                       c->conf->kafka.group_id,
-                       ge != NULL ? rd_kafka_error_string(ge)
-                       : rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR
-                           ? rd_kafka_event_error_string(ev)
-                           : "no description returned");
+                       c->conf->kafka.group_id, g->error);
+        /* A broker restarting or unreachable for a moment: ask again, as long as for a
+         * group that does not settle. */
+        if (++r->retries <= DESCRIBE_RETRIES)
+            describe_soon(c);
         goto out;
     }
     /* While the group rebalances, the assignments listed are the old ones (or none): ask
      * again once it has settled. */
-    if (rd_kafka_ConsumerGroupDescription_state(gs[0]) != RD_KAFKA_CONSUMER_GROUP_STATE_STABLE ||
-        !judge_replica(c, gs[0])) {
+    if (strcmp(g->state, "Stable") != 0 || !judge_replica(c, g)) {
         if (++r->retries <= DESCRIBE_RETRIES)
             describe_soon(c);
         goto out;
@@ -603,16 +590,6 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
             atomic_store(&c->replica.supported, true);
     }
     kt_kafka_log_cb(rk, level, fac, buf);
-}
-
-static void poll_replica(struct consumer *c)
-{
-    rd_kafka_event_t *ev;
-    while (c->replica.q != NULL && (ev = rd_kafka_queue_poll(c->replica.q, 0)) != NULL) {
-        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT)
-            describe_result(c, ev);
-        rd_kafka_event_destroy(ev);
-    }
 }
 
 /* ---- rebalancing ---- */
@@ -988,8 +965,6 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
 static void poll_all(struct consumer *c)
 {
     c->more = dead_letter_poll(c->dl);
-    if (!c->closing)
-        poll_replica(c);
     int i;
     for (i = 0; i < POLL_BATCH && !c->closing; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
@@ -1340,12 +1315,12 @@ static void consumer_free(struct consumer *c)
     watch_stop(c);
     pthread_mutex_destroy(&c->watch.mu);
     pthread_cond_destroy(&c->watch.cv);
+    /* Its thread uses the handle: stopped first. */
+    group_desc_free(c->replica.gd);
     if (c->rk != NULL) {
         for (int i = 0; i < KT_SIGNAL_COUNT; i++)
             if (c->stats_rkt[i] != NULL)
                 rd_kafka_topic_destroy(c->stats_rkt[i]);
-        if (c->replica.q != NULL)
-            rd_kafka_queue_destroy(c->replica.q);
         if (c->q != NULL)
             rd_kafka_queue_destroy(c->q);
         rd_kafka_destroy(c->rk);
@@ -1432,10 +1407,11 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     rd_kafka_poll_set_consumer(c->rk);
     c->q = rd_kafka_queue_get_consumer(c->rk);
     rd_kafka_queue_io_event_enable(c->q, c->pipe_wr, "1", 1);
-    /* NULL (out of memory) only leaves the group undescribed. */
-    c->replica.q = rd_kafka_queue_new(c->rk);
-    if (c->replica.q != NULL)
-        rd_kafka_queue_io_event_enable(c->replica.q, c->pipe_wr, "1", 1);
+    /* Failing (out of memory) only leaves the group undescribed. */
+    struct kt_err gerr;
+    if (group_desc_new(&c->replica.gd, c->loop, c->rk, c->conf->kafka.group_id, DESCRIBE_TIMEOUT_MS,
+                       describe_result, c, &gerr) != 0)
+        kt_warn("kafka: %s", gerr.msg);
 
     const struct dead_letter_owner owner = {
         .ctx = c,
@@ -1681,8 +1657,6 @@ int consumer_close(struct consumer *c)
     ev_timer_stop(c->loop, &c->kick);
     ev_timer_stop(c->loop, &c->replica.delay);
     rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
-    if (c->replica.q != NULL)
-        rd_kafka_queue_io_event_enable(c->replica.q, -1, NULL, 0);
     /* From here on nothing is retried or scheduled on the loop. */
     c->closing = true;
     /* Acknowledged copies finish their sources before the last commit. */

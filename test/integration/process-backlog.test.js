@@ -4,16 +4,20 @@
 // many messages it is behind, its drain rate and ETA, shows the total and the ETA on /metrics,
 // and says once when the backlog is drained that switching initial_offset to latest is safe.
 // A replica the group leaves without partitions (2 replicas, 1 partition) warns with the
-// member and partition counts, and /readyz says the same.
+// member and partition counts, and /readyz says the same. Describing the group survives a
+// cluster that freezes while a description is in flight (librdkafka's admin API aborted the
+// process there).
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
 
 const { withStack, adminPortOf } = require('./lib/procs');
 const { startProcess, processSets, newGroup } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
-const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
+const { KAFKAS, kafkaLabel, realKafkaEnabled, realCluster } = require('./lib/realkafka');
 const { get, promtoolCheck, sample, until } = require('./lib/metrics');
 
 const PRELOAD = 3000;
@@ -214,3 +218,52 @@ for (const kafka of KAFKAS) {
     },
   );
 }
+
+// SIGSTOPs every broker of the shared cluster (connections hang, as behind a broken link);
+// the function returned SIGCONTs them.
+function freezeCluster() {
+  const dir = path.join(realCluster().dir, 'pids');
+  const pids = fs.readdirSync(dir).map((n) => Number(fs.readFileSync(path.join(dir, n), 'utf8').trim()));
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  return () => {
+    for (const pid of pids) process.kill(pid, 'SIGCONT');
+  };
+}
+
+test(
+  'real Kafka: replicas: a group description in flight while the whole cluster freezes times out with a warning; the replicas survive, describe the group once the cluster is back, and stop cleanly',
+  { timeout: 180000, skip: !realKafkaEnabled() && 'KT_TEST_KAFKA excludes real Kafka' },
+  async () => {
+    await withStack({ kafka: 'real', broker: { partitions: 1 } }, async ({ broker }) => {
+      const backend = await startGrpcBackend();
+      const group = newGroup('frozen');
+      const sets = processSets(broker, backend, { 'kafka.group_id': group, 'kafka.metrics_topic': '', 'kafka.logs_topic': '' });
+      const a = await startProcess({ sets, name: 'replica-A' });
+      let b;
+      let thaw = null;
+      try {
+        await a.waitLog(/assigned 1 partitions/, 60000, 'replica A assignment');
+        b = await startProcess({ sets, name: 'replica-B' });
+        // B's first assignment event (none of the one partition) asks for a description
+        // about a second later: freeze the cluster before that, so the request hangs.
+        await b.waitLog(/kafka: assigned 0 partitions/, 60000, 'replica B joined');
+        thaw = freezeCluster();
+        await b.waitLog(/WARN kafka: describing consumer group "[^"]+" failed: .*whether replicas sit idle or unevenly loaded is not known/, 30000, 'the description timing out');
+        thaw();
+        thaw = null;
+        // The hung requests are answered or time out now; later descriptions work again.
+        const warning = new RegExp(`WARN kafka: group "${group}" assigned this replica no partitions: 2 members share 1 partition`);
+        await until('one replica warns it is idle after the freeze', async () => {
+          const w = [a, b].filter((r) => warning.test(r.log()));
+          return { ok: w.length === 1, why: `${w.length} warned` };
+        }, 90000);
+      } finally {
+        if (thaw) thaw();
+        const results = [await a.stop()];
+        if (b) results.push(await b.stop());
+        await backend.stop();
+        for (const e of results) assert.equal(e.code, 0, `kotel-process exit: ${JSON.stringify(e)}\n${a.log().slice(-2000)}\n${b ? b.log().slice(-2000) : ''}`);
+      }
+    });
+  },
+);
