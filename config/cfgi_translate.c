@@ -115,6 +115,9 @@ static const struct rule rules[] = {
     {"*:otlp*", "retry_on_failure.initial_interval", "exporter.retry", "initial_interval",
      CONV_COPY},
     {"*:otlp*", "retry_on_failure.max_interval", "exporter.retry", "max_interval", CONV_COPY},
+    {"*:otlp*", "retry_on_failure.multiplier", "exporter.retry", "multiplier", CONV_COPY},
+    {"*:otlp*", "retry_on_failure.randomization_factor", "exporter.retry", "randomization_factor",
+     CONV_COPY},
     {"*:otlp*", "retry_on_failure.max_elapsed_time", "exporter.retry", "max_elapsed_time",
      CONV_COPY},
 };

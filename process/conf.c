@@ -136,6 +136,12 @@ static const struct kt_option process_options[] = {
      "1ms..", 0, "First wait before retrying a refused export."},
     {"exporter.retry", "max_interval", KT_OPT_DURATION, "30s", OFF(retry.max_interval_ms), NULL, 0,
      "Longest wait between retries."},
+    {"exporter.retry", "multiplier", KT_OPT_DOUBLE, "1.5", OFF(retry.multiplier), NULL, 0,
+     "Each backoff interval is the previous one times this (1 or more)."},
+    {"exporter.retry", "randomization_factor", KT_OPT_DOUBLE, "0.5",
+     OFF(retry.randomization_factor), NULL, 0,
+     "A wait is the interval times a random factor in 1 +- this (0 to 1), so that replicas "
+     "refused together do not retry together."},
     {"exporter.retry", "max_elapsed_time", KT_OPT_DURATION, "0", OFF(retry.max_elapsed_time_ms),
      NULL, 0,
      "Give up after this long (0 = retry until the backend is back).\n"
@@ -274,6 +280,14 @@ static const struct kt_section_doc process_sections[] = {
 static int process_validate(const void *conf, struct kt_err *err)
 {
     const struct process_conf *c = conf;
+    /* KT_OPT_DOUBLE has no range in the option table. */
+    if (!(c->retry.multiplier >= 1.0))
+        return kt_err_set(err, KT_EINVAL, "[exporter.retry] multiplier: want 1 or more, got %g",
+                          c->retry.multiplier);
+    if (!(c->retry.randomization_factor >= 0.0 && c->retry.randomization_factor <= 1.0))
+        return kt_err_set(err, KT_EINVAL,
+                          "[exporter.retry] randomization_factor: want 0 to 1, got %g",
+                          c->retry.randomization_factor);
     int rc = kt_kafka_auth_check(&c->kafka.auth, err);
     return rc != 0 ? rc : pipeline_check(conf, err);
 }

@@ -120,6 +120,8 @@ struct process_conf {
         uint64_t initial_interval_ms;
         uint64_t max_interval_ms;
         uint64_t max_elapsed_time_ms; /* 0 = retry until the backend is back */
+        double multiplier;            /* each interval is the previous one times this, >= 1 */
+        double randomization_factor;  /* a wait is interval * (1 +- this), 0..1 */
     } retry;
     struct {
         uint64_t memory; /* bytes, 0 = no budget */

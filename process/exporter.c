@@ -44,7 +44,7 @@ struct exp_req {
     size_t cap_tokens;
     ev_tstamp first_try; /* 0: not sent yet */
     unsigned attempts;
-    uint64_t interval_ms; /* the next backoff interval before jitter */
+    double interval_ms; /* the next backoff interval before jitter; 0: not retried yet */
 };
 
 /* Counters of one signal's requests; exporter_get_stats sums them. */
@@ -816,12 +816,14 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
             delay = (uint64_t)o.delay_ms;
         } else {
             if (r->interval_ms == 0)
-                r->interval_ms = c->retry.initial_interval_ms;
-            double d = (double)r->interval_ms * (0.5 + rand01(e));
-            delay = (uint64_t)d;
-            r->interval_ms *= 2;
-            if (r->interval_ms > c->retry.max_interval_ms)
-                r->interval_ms = c->retry.max_interval_ms;
+                r->interval_ms = (double)c->retry.initial_interval_ms;
+            double f = c->retry.randomization_factor;
+            delay = (uint64_t)(r->interval_ms * (1.0 - f + 2.0 * f * rand01(e)));
+            /* max_interval 0 bounds nothing: the interval grows (to a day at most). */
+            double max = c->retry.max_interval_ms > 0 ? (double)c->retry.max_interval_ms : 86400e3;
+            r->interval_ms *= c->retry.multiplier;
+            if (r->interval_ms > max)
+                r->interval_ms = max;
             if (delay > c->retry.max_interval_ms && c->retry.max_interval_ms > 0)
                 delay = c->retry.max_interval_ms;
         }

@@ -63,6 +63,7 @@ struct seen {
     bool h2;
     bool grpc_compressed;
     int conn;
+    double at;          /* ev_now when the request began */
     struct kt_buf body; /* decoded: unframed, inflated */
 };
 
@@ -122,6 +123,7 @@ static struct seen *seen_new(struct tconn *c, bool h2)
     memset(r, 0, sizeof(*r));
     r->h2 = h2;
     r->conn = c->id;
+    r->at = ev_now(s->loop);
     return r;
 }
 
@@ -742,6 +744,8 @@ static void base_conf(struct fixture *f, int protocol, int port, const char *pat
     c->retry.initial_interval_ms = 10;
     c->retry.max_interval_ms = 50;
     c->retry.max_elapsed_time_ms = 0;
+    c->retry.multiplier = 1.5;
+    c->retry.randomization_factor = 0.5;
 }
 
 static int setup(void **state)
@@ -1354,6 +1358,35 @@ static void test_max_elapsed_time_gives_up(void **state)
                       });
 }
 
+static bool four_seen(struct fixture *f)
+{
+    return f->srv.n_seen >= 4;
+}
+
+/* [exporter.retry] multiplier: with no randomization the waits are 40, 120 and then 200 ms
+ * (360 capped by max_interval). Only lower bounds are asserted: a loaded machine makes waits
+ * longer, never shorter. */
+static void test_backoff_multiplier_and_cap(void **state)
+{
+    struct fixture *f = *state;
+    base_conf(f, PROCESS_PROTO_HTTP_PROTOBUF, f->srv.port, NULL);
+    f->conf.retry.initial_interval_ms = 40;
+    f->conf.retry.max_interval_ms = 200;
+    f->conf.retry.multiplier = 3.0;
+    f->conf.retry.randomization_factor = 0.0;
+    f->srv.fallback.http_status = 503;
+    start_exporter(f);
+    submit(f, 1, 1, (void *)0x102, NULL);
+    run_until(f, four_seen);
+    const double want[] = {0.040, 0.120, 0.200};
+    for (int i = 0; i < 3; i++) {
+        double gap = f->srv.seen[i + 1].at - f->srv.seen[i].at;
+        /* ev_now has the loop's granularity: a millisecond of slack. */
+        if (gap < want[i] - 0.001)
+            fail_msg("wait %d: %.3f s, want at least %.3f s", i + 1, gap, want[i]);
+    }
+}
+
 static void test_connection_refused_then_backend_appears(void **state)
 {
     struct fixture *f = *state;
@@ -1623,6 +1656,7 @@ int main(void)
         T(test_refused_data_comes_back_from_plain_protobuf),
         T(test_partial_success_is_done),
         T(test_max_elapsed_time_gives_up),
+        T(test_backoff_multiplier_and_cap),
         T(test_connection_refused_then_backend_appears),
         T(test_backend_restart_reconnects),
         T(test_timeout_is_retried),
