@@ -103,6 +103,9 @@ static const struct rule rules[] = {
     {"p:tail_sampling", "num_traces", "tail_sampling", "num_traces", CONV_COPY},
     /* otlp and otlphttp exporters (process). */
     {"*:otlp*", "endpoint", "exporter", "endpoint", CONV_COPY},
+    {"*:otlphttp*", "traces_endpoint", "exporter", "traces_endpoint", CONV_COPY},
+    {"*:otlphttp*", "metrics_endpoint", "exporter", "metrics_endpoint", CONV_COPY},
+    {"*:otlphttp*", "logs_endpoint", "exporter", "logs_endpoint", CONV_COPY},
     {"*:otlp*", "compression", "exporter", "compression", CONV_COPY},
     {"*:otlp*", "timeout", "exporter", "timeout", CONV_COPY},
     {"*:otlp*", "headers", "exporter", "headers", CONV_PAIRS},

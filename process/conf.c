@@ -97,6 +97,15 @@ static const struct kt_option process_options[] = {
 
     {"exporter", "endpoint", KT_OPT_STRING, "http://localhost:4317", OFF(exporter.endpoint), NULL,
      0, "OTLP backend: http://host:port or https://host:port (a path is allowed for HTTP)."},
+    {"exporter", "traces_endpoint", KT_OPT_STRING, "",
+     OFF(exporter.signal_endpoints[KT_SIGNAL_TRACES]), NULL, 0,
+     "HTTP protocols: the whole URL traces are sent to; empty: endpoint + /v1/traces.\n"
+     "It must have endpoint's scheme, host and port (one connection serves every signal)."},
+    {"exporter", "metrics_endpoint", KT_OPT_STRING, "",
+     OFF(exporter.signal_endpoints[KT_SIGNAL_METRICS]), NULL, 0,
+     "HTTP protocols: the whole URL metrics are sent to; empty: endpoint + /v1/metrics."},
+    {"exporter", "logs_endpoint", KT_OPT_STRING, "", OFF(exporter.signal_endpoints[KT_SIGNAL_LOGS]),
+     NULL, 0, "HTTP protocols: the whole URL logs are sent to; empty: endpoint + /v1/logs."},
     {"exporter", "protocol", KT_OPT_ENUM, "grpc", OFF(exporter.protocol),
      "grpc|http/protobuf|http/json", 0, "OTLP transport."},
     {"exporter", "compression", KT_OPT_ENUM, "gzip", OFF(exporter.compression), "gzip|none", 0,

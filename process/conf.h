@@ -101,6 +101,9 @@ struct process_conf {
     } tail_sampling;
     struct {
         char *endpoint;
+        /* HTTP: the whole URL of one signal's requests, by enum kt_signal; "": endpoint's
+         * origin and path + /v1/<signal>. Same origin as endpoint (one connection). */
+        char *signal_endpoints[KT_SIGNAL_COUNT];
         int protocol;    /* enum process_protocol */
         int compression; /* enum process_compression */
         uint64_t timeout_ms;

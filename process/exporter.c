@@ -106,14 +106,15 @@ static double rand01(struct exporter *e)
 
 /* ---- configuration ---- */
 
-static int parse_endpoint(const char *ep, int protocol, char *host, size_t hcap, char *port,
-                          size_t pcap, bool *tls, const char **path, struct kt_err *err)
+/* key: the option's name, for messages ("endpoint", "traces_endpoint", ...). */
+static int parse_endpoint(const char *key, const char *ep, int protocol, char *host, size_t hcap,
+                          char *port, size_t pcap, bool *tls, const char **path, struct kt_err *err)
 {
 #define BAD(why)                                                                                   \
     kt_err_set(err, KT_EINVAL,                                                                     \
-               "[exporter] endpoint: want http://host:port[/path] or https://host:port[/path], "   \
+               "[exporter] %s: want http://host:port[/path] or https://host:port[/path], "         \
                "got '%s' (%s)",                                                                    \
-               ep, why)
+               key, ep, why)
     const char *p;
     if (strncasecmp(ep, "http://", 7) == 0) {
         *tls = false;
@@ -917,20 +918,49 @@ int exporter_reload(struct exporter *e, struct kt_err *err)
     return rc;
 }
 
-/* [exporter] endpoint, taken apart. */
+/* [exporter] endpoint and the per-signal endpoints, taken apart. */
 struct endpoint {
     char host[256], port[8];
     bool tls;
-    const char *path; /* into the configuration's string */
+    const char *path;                         /* into the configuration's string */
+    const char *signal_path[KT_SIGNAL_COUNT]; /* NULL: path + /v1/<signal>; else the whole path */
 };
+
+static const char *const signal_endpoint_keys[KT_SIGNAL_COUNT] = {
+    "traces_endpoint", "metrics_endpoint", "logs_endpoint"};
 
 static int conf_endpoint(const struct process_conf *conf, struct endpoint *ep, struct kt_err *err)
 {
-    ep->tls = false;
+    memset(ep, 0, sizeof(*ep));
     ep->path = "";
-    return parse_endpoint(conf->exporter.endpoint ? conf->exporter.endpoint : "",
-                          conf->exporter.protocol, ep->host, sizeof(ep->host), ep->port,
-                          sizeof(ep->port), &ep->tls, &ep->path, err);
+    int rc = parse_endpoint("endpoint", conf->exporter.endpoint ? conf->exporter.endpoint : "",
+                            conf->exporter.protocol, ep->host, sizeof(ep->host), ep->port,
+                            sizeof(ep->port), &ep->tls, &ep->path, err);
+    for (int s = 0; rc == 0 && s < KT_SIGNAL_COUNT; s++) {
+        const char *v = conf->exporter.signal_endpoints[s];
+        const char *key = signal_endpoint_keys[s];
+        if (v == NULL || v[0] == '\0')
+            continue;
+        if (conf->exporter.protocol == PROCESS_PROTO_GRPC)
+            return kt_err_set(err, KT_EINVAL,
+                              "[exporter] %s: only for the HTTP protocols (gRPC sends every "
+                              "signal to endpoint, to its service's method)",
+                              key);
+        char host[256], port[8];
+        bool tls = false;
+        const char *path = "";
+        rc = parse_endpoint(key, v, conf->exporter.protocol, host, sizeof(host), port, sizeof(port),
+                            &tls, &path, err);
+        if (rc == 0 &&
+            (tls != ep->tls || strcasecmp(host, ep->host) != 0 || strcmp(port, ep->port) != 0))
+            rc = kt_err_set(err, KT_EINVAL,
+                            "[exporter] %s: '%s' is not on endpoint's scheme, host and port "
+                            "(%s://%s:%s): kotel-process keeps one connection for every "
+                            "signal; set [exporter] endpoint to that origin",
+                            key, v, ep->tls ? "https" : "http", ep->host, ep->port);
+        ep->signal_path[s] = path[0] != '\0' ? path : "/";
+    }
+    return rc;
 }
 
 int exporter_check(const struct process_conf *conf, struct kt_err *err)
@@ -981,6 +1011,8 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
         if (e->protocol == PROCESS_PROTO_GRPC) {
             e->paths[s] = strdup(kt_signal_grpc_path((enum kt_signal)s));
+        } else if (ep.signal_path[s] != NULL) {
+            e->paths[s] = strdup(ep.signal_path[s]);
         } else {
             const char *suffix = kt_signal_http_path((enum kt_signal)s);
             size_t n = plen + strlen(suffix) + 1;

@@ -1079,7 +1079,10 @@ int pipeline_check(const struct process_conf *conf, struct kt_err *err)
     struct filter *f = NULL;
     struct transform *t = NULL;
     struct tail_sampler *s = NULL;
-    int rc = filter_new(conf, &f, err);
+    /* The endpoints and the TLS files, as at startup. */
+    int rc = exporter_check(conf, err);
+    if (rc == 0)
+        rc = filter_new(conf, &f, err);
     if (rc == 0)
         rc = transform_new(conf, &t, err);
     if (rc == 0 && tail_sampler_enabled(conf))

@@ -948,6 +948,35 @@ static void test_http_protobuf_success(void **state)
     kt_buf_free(&want);
 }
 
+/* traces_endpoint: the whole URL of the traces' requests, on endpoint's connection; another
+ * origin, or gRPC, is refused naming the key. */
+static void test_signal_endpoint(void **state)
+{
+    struct fixture *f = *state;
+    base_conf(f, PROCESS_PROTO_HTTP_PROTOBUF, f->srv.port, "/otlp");
+    char url[128], other[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/custom/traces-in", f->srv.port);
+    f->conf.exporter.signal_endpoints[KT_SIGNAL_TRACES] = url;
+    struct kt_err err;
+    assert_int_equal(exporter_check(&f->conf, &err), 0);
+    start_exporter(f);
+    submit(f, 1, 1, (void *)0x23, NULL);
+    run_until(f, one_done);
+    assert_int_equal(f->status[0], 0);
+    assert_string_equal(f->srv.seen[0].path, "/custom/traces-in");
+
+    snprintf(other, sizeof(other), "http://127.0.0.1:%d/v1/traces", f->srv.port + 1);
+    f->conf.exporter.signal_endpoints[KT_SIGNAL_TRACES] = other;
+    assert_int_equal(exporter_check(&f->conf, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "[exporter] traces_endpoint: "));
+    assert_non_null(strstr(err.msg, "is not on endpoint's scheme, host and port"));
+    f->conf.exporter.signal_endpoints[KT_SIGNAL_TRACES] = url;
+    f->conf.exporter.protocol = PROCESS_PROTO_GRPC;
+    f->conf.exporter.endpoint = (char *)"http://127.0.0.1:4317";
+    assert_int_equal(exporter_check(&f->conf, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "only for the HTTP protocols"));
+}
+
 static void test_http_json_success(void **state)
 {
     struct fixture *f = *state;
@@ -1657,6 +1686,7 @@ int main(void)
         T(test_partial_success_is_done),
         T(test_max_elapsed_time_gives_up),
         T(test_backoff_multiplier_and_cap),
+        T(test_signal_endpoint),
         T(test_connection_refused_then_backend_appears),
         T(test_backend_restart_reconnects),
         T(test_timeout_is_retried),
