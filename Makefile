@@ -231,6 +231,12 @@ demo: deps
 bench: all bench-tools
 	@KT_BUILD=$(BUILD) KT_BENCH_KAFKA=$(or $(KAFKA),devbroker) scripts/bench.py
 
+# Instructions per span of each tier's hot path under callgrind: repeatable across runs and
+# machines, compared with test/bench/instr-baseline.json (README, Performance).
+.PHONY: bench-instr
+bench-instr: all bench-tools
+	@KT_BUILD=$(BUILD) scripts/bench-instr.py
+
 # kotel side by side with the OpenTelemetry Collector (test/otelcol/bench-*), on one local
 # Apache Kafka broker (README, Performance). The Collector and telemetrygen come from
 # scripts/otelcol.sh, which needs a Go toolchain the first time.

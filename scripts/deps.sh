@@ -14,6 +14,7 @@ PKGS=(
   prometheus  # promtool checks what /metrics serves
   groff-base man-db systemd  # the install test renders the man pages, verifies the units
   chromium  # the /status test renders the page headless (playwright-core drives it)
+  valgrind  # make bench-instr counts instructions per span under callgrind
 )
 
 missing=()
