@@ -1,0 +1,171 @@
+'use strict';
+// Differential cases of the map, list and parsing functions (issue 14): Keys, Values,
+// ParseJSON, ParseKeyValue, append, delete_index, flatten, merge_maps. ottl-cases.js appends
+// them to its list, passing its input builders (h).
+
+module.exports = (h) => {
+  const { str, int, dbl, bool, kvlist, arr, span, log, T, L } = h;
+  const nested = kvlist({ a: int(1), b: kvlist({ c: str('x'), d: kvlist({ e: bool(true) }) }), l: arr(int(1), str('two')) });
+  return [
+    // ParseJSON
+    { name: 'ParseJSON of an object into an attribute', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.body))'], input: log({}, { body: str('{"a": 1, "b": "x", "c": true, "d": null, "e": [1, "y", {"f": 2.5}], "g": {"h": -3}}') }) },
+    { name: 'ParseJSON then merge_maps into the attributes', signal: L, statements: ['merge_maps(log.attributes, ParseJSON(log.body), "upsert")'], input: log({ a: str('old') }, { body: str('{"a": "new", "n": 12345678901234567890}') }) },
+    { name: 'ParseJSON of an empty object', signal: L, statements: ['set(log.attributes["p"], ParseJSON("{}"))', 'set(log.attributes["n"], Len(ParseJSON("{}")))'], input: log({}) },
+    { name: 'ParseJSON of a top-level array', signal: L, statements: ['set(log.attributes["p"], ParseJSON("[1, \\"a\\", {\\"b\\": false}]"))'], input: log({}) },
+    { name: 'ParseJSON of a top-level scalar fails', signal: L, error_mode: 'ignore', statements: ['set(log.attributes["p"], ParseJSON("42"))', 'set(log.attributes["q"], ParseJSON("\\"s\\""))', 'set(log.attributes["after"], 1)'], input: log({}) },
+    { name: 'ParseJSON of bad JSON fails', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.body))'], input: log({}, { body: str('{"a": ') }) },
+    { name: 'ParseJSON with trailing bytes fails', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.body))'], input: log({}, { body: str('{"a": 1} x') }) },
+    { name: 'ParseJSON with duplicate keys keeps the last', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.body))'], input: log({}, { body: str('{"a": 1, "a": 2, "b": {"c": 1, "c": "z"}}') }) },
+    { name: 'ParseJSON of a map body fails', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.body))'], input: log({}, { body: kvlist({ a: str('x') }) }) },
+    { name: 'ParseJSON of a missing attribute fails', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.attributes["missing"]))'], input: log({}) },
+    { name: 'ParseJSON of an int fails', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.attributes["n"]))'], input: log({ n: int(3) }) },
+    { name: 'ParseJSON escapes and unicode', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.body))'], input: log({}, { body: str('{"s": "a\\"b\\\\c\\n\\u00e9\\ud83d\\ude00", "k\\u0041": 1e3, "neg": -0.5}') }) },
+    { name: 'ParseJSON as the body', signal: L, statements: ['set(log.body, ParseJSON(log.body))'], input: log({}, { body: str('{"msg": "hi", "lvl": {"n": 3}}') }) },
+
+    // merge_maps
+    { name: 'merge_maps insert', signal: T, statements: ['merge_maps(span.attributes, span.attributes["m"], "insert")'], input: span({ a: str('keep'), m: kvlist({ a: str('new'), b: int(2) }) }) },
+    { name: 'merge_maps update', signal: T, statements: ['merge_maps(span.attributes, span.attributes["m"], "update")'], input: span({ a: str('old'), m: kvlist({ a: str('new'), b: int(2) }) }) },
+    { name: 'merge_maps upsert', signal: T, statements: ['merge_maps(span.attributes, span.attributes["m"], "upsert")'], input: span({ a: str('old'), m: kvlist({ a: str('new'), b: int(2) }) }) },
+    { name: 'merge_maps into a nested map', signal: T, statements: ['merge_maps(span.attributes["m"], {"x": 1, "y": {"z": [1, 2]}}, "upsert")'], input: span({ m: kvlist({ x: int(0) }) }) },
+    { name: 'merge_maps with a map literal and named arguments', signal: T, statements: ['merge_maps(target = span.attributes, strategy = "insert", source = {"a": "lit", "b": true})'], input: span({ a: str('orig') }) },
+    { name: 'merge_maps of an empty source', signal: T, statements: ['merge_maps(span.attributes, {}, "upsert")'], input: span({ a: int(1) }) },
+    { name: 'merge_maps into an empty map', signal: T, statements: ['merge_maps(span.attributes["e"], span.attributes["m"], "upsert")'], input: span({ e: kvlist({}), m: kvlist({ a: int(1) }) }) },
+    { name: 'merge_maps of a map into itself', signal: T, statements: ['merge_maps(span.attributes, span.attributes, "upsert")'], input: span({ a: int(1), m: kvlist({ b: int(2) }) }) },
+    { name: 'merge_maps copies the source', signal: T, statements: ['merge_maps(span.attributes, span.attributes["m"], "upsert")', 'set(span.attributes["m"]["n"]["k"], "changed")'], input: span({ m: kvlist({ n: kvlist({ k: str('orig') }) }) }) },
+    { name: 'merge_maps with a bad strategy is a configuration error', signal: T, statements: ['merge_maps(span.attributes, {"a": 1}, "replace")'], input: span({}) },
+    { name: 'merge_maps of a string source fails', signal: T, statements: ['merge_maps(span.attributes, span.attributes["s"], "upsert")'], input: span({ s: str('x') }) },
+    { name: 'merge_maps of a missing source fails', signal: T, statements: ['merge_maps(span.attributes, span.attributes["missing"], "upsert")'], input: span({}) },
+    { name: 'merge_maps into a missing target fails', signal: T, statements: ['merge_maps(span.attributes["missing"], {"a": 1}, "upsert")'], input: span({}) },
+    { name: 'merge_maps into a string target fails', signal: T, statements: ['merge_maps(span.attributes["s"], {"a": 1}, "upsert")'], input: span({ s: str('x') }) },
+    { name: 'merge_maps into a map body', signal: L, statements: ['merge_maps(log.body, log.attributes, "insert")'], input: log({ a: int(1), b: int(2) }, { body: kvlist({ a: str('body') }) }) },
+
+    // flatten
+    { name: 'flatten nested maps and lists', signal: T, statements: ['flatten(span.attributes)'], input: span({ n: nested, top: str('t') }) },
+    { name: 'flatten with a prefix', signal: T, statements: ['flatten(span.attributes, "p")'], input: span({ n: nested }) },
+    { name: 'flatten to depth 1', signal: T, statements: ['flatten(span.attributes, depth = 1)'], input: span({ n: nested }) },
+    { name: 'flatten to depth 0', signal: T, statements: ['flatten(span.attributes, "x", 0)'], input: span({ n: nested, s: str('s') }) },
+    { name: 'flatten a nested attribute', signal: T, statements: ['flatten(span.attributes["n"])'], input: span({ n: nested }) },
+    { name: 'flatten an empty map and empty children', signal: T, statements: ['flatten(span.attributes)'], input: span({ e: kvlist({}), l: arr(), s: str('x') }) },
+    { name: 'flatten with colliding keys overwrites', signal: T, statements: ['flatten(span.attributes)'], input: span({ 'a.b': str('flat'), a: kvlist({ b: str('nested') }) }) },
+    { name: 'flatten with resolve_conflicts', signal: T, statements: ['flatten(span.attributes, resolve_conflicts = true)'], input: span({ 'a.b': str('flat'), a: kvlist({ b: str('nested'), c: arr(int(1), int(2)) }), 'a.c.0': str('x') }) },
+    { name: 'flatten with resolveConflicts', signal: T, statements: ['flatten(span.attributes, resolveConflicts = true)'], input: span({ a: int(1) }) },
+    { name: 'flatten with a positional conflict flag', signal: T, statements: ['flatten(span.attributes, "", 10, true)'], input: span({ 'a.b': str('flat'), a: kvlist({ b: str('nested') }) }) },
+    { name: 'flatten a list of maps', signal: T, statements: ['flatten(span.attributes)'], input: span({ l: arr(kvlist({ a: int(1) }), arr(int(2), int(3))) }) },
+    { name: 'flatten with a negative depth is a configuration error', signal: T, statements: ['flatten(span.attributes, "", -1)'], input: span({}) },
+    { name: 'flatten a string target fails', signal: T, statements: ['flatten(span.attributes["s"])'], input: span({ s: str('x') }) },
+    { name: 'flatten a map body', signal: L, statements: ['flatten(log.body)'], input: log({}, { body: kvlist({ a: kvlist({ b: int(1) }) }) }) },
+
+    // append
+    { name: 'append a value to a list', signal: T, statements: ['append(span.attributes["l"], "c")'], input: span({ l: arr(str('a'), str('b')) }) },
+    { name: 'append values to a list', signal: T, statements: ['append(span.attributes["l"], values = [1, 2.5, true, "s"])'], input: span({ l: arr(str('a')) }) },
+    { name: 'append both value and values', signal: T, statements: ['append(span.attributes["l"], "one", ["two", "three"])'], input: span({ l: arr() }) },
+    { name: 'append to a string makes a list', signal: T, statements: ['append(span.attributes["s"], "b")', 'append(span.attributes["i"], 2)', 'append(span.attributes["d"], 2.5)', 'append(span.attributes["b"], false)'], input: span({ s: str('a'), i: int(1), d: dbl(1.5), b: bool(true) }) },
+    { name: 'append to a missing attribute', signal: T, statements: ['append(span.attributes["new"], value = "x")'], input: span({}) },
+    { name: 'append a map and a list', signal: T, statements: ['append(span.attributes["l"], values = [{"k": "v"}, [1, 2]])', 'append(span.attributes["l"], span.attributes["m"])'], input: span({ l: arr(int(0)), m: kvlist({ a: int(1) }) }) },
+    { name: 'append nil', signal: T, statements: ['append(span.attributes["l"], nil)', 'append(span.attributes["l"], span.attributes["missing"])'], input: span({ l: arr(int(0)) }) },
+    { name: 'append to a map fails', signal: T, statements: ['append(span.attributes["m"], 1)'], input: span({ m: kvlist({ a: int(1) }) }) },
+    { name: 'append without a value is a configuration error', signal: T, statements: ['append(span.attributes["l"])'], input: span({}) },
+    { name: 'append to span.name fails', signal: T, statements: ['append(span.name, "x")'], input: span({}) },
+    { name: 'append to a string body', signal: L, statements: ['append(log.body, "more")'], input: log({}) },
+
+    // Keys, Values
+    { name: 'Keys of a map attribute and of attributes', signal: T, statements: ['set(span.attributes["k"], Keys(span.attributes["m"]))', 'set(span.attributes["n"], Len(Keys(span.attributes)))'], input: span({ m: kvlist({ b: int(1), a: int(2) }) }) },
+    { name: 'Values of a map attribute', signal: T, statements: ['set(span.attributes["v"], Values(span.attributes["m"]))'], input: span({ m: kvlist({ a: str('x') }) }) },
+    { name: 'Values of nested values', signal: T, statements: ['set(span.attributes["v"], Values(span.attributes["m"]))'], input: span({ m: kvlist({ a: kvlist({ b: int(1) }) }) }) },
+    { name: 'Keys and Values of an empty map', signal: T, statements: ['set(span.attributes["k"], Keys(span.attributes["e"]))', 'set(span.attributes["v"], Values({}))', 'set(span.attributes["n"], Len(Keys({})))'], input: span({ e: kvlist({}) }) },
+    { name: 'Keys of a map literal', signal: T, statements: ['set(span.attributes["k"], Keys({"x": 1}))', 'set(span.attributes["v"], Values({"x": [1, 2]}))'], input: span({}) },
+    { name: 'Keys of a string fails', signal: T, statements: ['set(span.attributes["k"], Keys(span.attributes["s"]))'], input: span({ s: str('x') }) },
+    { name: 'Values of a missing attribute fails', signal: T, statements: ['set(span.attributes["v"], Values(span.attributes["missing"]))'], input: span({}) },
+    { name: 'Keys of a list fails', signal: T, statements: ['set(span.attributes["k"], Keys(span.attributes["l"]))'], input: span({ l: arr(int(1)) }) },
+
+    // ParseKeyValue
+    { name: 'ParseKeyValue with the defaults', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body))'], input: log({}, { body: str('user=alice  id=7 msg="hello world" empty=') }) },
+    { name: 'ParseKeyValue with delimiters', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body, ":", "|"))'], input: log({}, { body: str('a: 1 |b:2|| c : x:y ') }) },
+    { name: 'ParseKeyValue with a named pair delimiter', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body, pair_delimiter = ","))'], input: log({}, { body: str("a=1,b='x,y',c=3") }) },
+    { name: 'ParseKeyValue with empty delimiters takes the defaults', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body, "", ""))'], input: log({}, { body: str('a=1 b=2') }) },
+    { name: 'ParseKeyValue duplicate keys keep the last', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body))'], input: log({}, { body: str('a=1 a=2 b=3') }) },
+    { name: 'ParseKeyValue of a pair without delimiter fails', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body))'], input: log({}, { body: str('a=1 b') }) },
+    { name: 'ParseKeyValue of an unclosed quote fails', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body))'], input: log({}, { body: str('a="1 b=2') }) },
+    { name: 'ParseKeyValue of an empty string fails', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.attributes["e"]))'], input: log({ e: str('') }) },
+    { name: 'ParseKeyValue of an int fails', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.attributes["n"]))'], input: log({ n: int(1) }) },
+    { name: 'ParseKeyValue with equal delimiters is a configuration error', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body, "=", "="))'], input: log({}) },
+    { name: 'ParseKeyValue with multi-byte delimiters', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body, "=>", ";;"))'], input: log({}, { body: str('a=>1;;b=>2=>3;;;;c=>') }) },
+
+    // delete_index
+    { name: 'delete_index one item', signal: T, statements: ['delete_index(span.attributes["l"], 1)'], input: span({ l: arr(int(0), int(1), int(2)) }) },
+    { name: 'delete_index a range', signal: T, statements: ['delete_index(span.attributes["l"], 1, 3)'], input: span({ l: arr(int(0), int(1), int(2), int(3)) }) },
+    { name: 'delete_index the whole list', signal: T, statements: ['delete_index(span.attributes["l"], 0, 3)'], input: span({ l: arr(int(0), int(1), int(2)) }) },
+    { name: 'delete_index an empty range', signal: T, statements: ['delete_index(span.attributes["l"], 1, 1)'], input: span({ l: arr(int(0), int(1)) }) },
+    { name: 'delete_index out of bounds fails', signal: T, error_mode: 'ignore', statements: ['delete_index(span.attributes["l"], 2)', 'delete_index(span.attributes["l"], -1)', 'delete_index(span.attributes["l"], 1, 0)', 'delete_index(span.attributes["l"], 0, 5)', 'set(span.attributes["after"], 1)'], input: span({ l: arr(int(0), int(1)) }) },
+    { name: 'delete_index of a string fails', signal: T, statements: ['delete_index(span.attributes["s"], 0)'], input: span({ s: str('abc') }) },
+    { name: 'delete_index with named arguments', signal: T, statements: ['delete_index(target = span.attributes["l"], start_index = 0, end_index = 1)'], input: span({ l: arr(str('a'), str('b')) }) },
+    { name: 'delete_index with a string index fails', signal: T, statements: ['delete_index(span.attributes["l"], "0")'], input: span({ l: arr(str('a')) }) },
+
+    // merge_maps and a map it holds, flatten's list keys (Collector v0.161.0)
+    { name: 'merge_maps insert of a map into itself changes nothing', signal: T, statements: ['merge_maps(span.attributes, span.attributes, "insert")'], input: span({ a: int(1) }) },
+    { name: 'merge_maps update of a map from itself changes nothing', signal: T, statements: ['merge_maps(span.attributes, span.attributes, "update")'], input: span({ a: int(1) }) },
+    { name: 'merge_maps of the attributes into a map they hold', signal: T, statements: ['merge_maps(span.attributes["m"], span.attributes, "upsert")'], input: span({ m: kvlist({ a: int(1) }) }) },
+    { name: 'flatten to depth 0 is a configuration error', signal: T, statements: ['flatten(span.attributes, depth = 0)'], input: span({ n: nested }) },
+    { name: 'flatten with a prefix only', signal: T, statements: ['flatten(span.attributes, "x")'], input: span({ n: nested }) },
+    { name: 'flatten to depth 1 keeps maps and lists in lists', signal: T, statements: ['flatten(span.attributes, depth = 1)'], input: span({ l: arr(kvlist({ a: int(1) }), arr(int(1))) }) },
+    { name: 'flatten resolve_conflicts with lists in lists', signal: T, statements: ['flatten(span.attributes, resolve_conflicts = true)'], input: span({ l: arr(arr(int(2), int(3)), kvlist({ a: int(1) })) }) },
+    { name: 'flatten a list in a map in a list', signal: T, statements: ['flatten(span.attributes)'], input: span({ l: arr(kvlist({ m: arr(int(5)) })) }) },
+    { name: 'flatten to depth 2 with lists in lists', signal: T, statements: ['flatten(span.attributes, "", 2)'], input: span({ a: arr(arr(int(1), arr(int(2)))), b: kvlist({ c: kvlist({ d: int(1) }) }) }) },
+    { name: 'flatten resolve_conflicts: generated keys count as written', signal: T, statements: ['flatten(span.attributes, resolve_conflicts = true)'], input: span({ 'a.0': int(9), a: arr(int(1), int(2)), b: kvlist({ c: int(1) }), 'b.c': int(2), 'b.c.0': int(3) }) },
+    { name: 'a capitalised argument name is a configuration error', signal: T, statements: ['flatten(span.attributes, Prefix = "x")'], input: span({ a: int(1) }) },
+    { name: 'camelCase argument names', signal: T, statements: ['delete_index(span.attributes["l"], startIndex = 0, endIndex = 1)'], input: span({ l: arr(int(0), int(1)) }) },
+    { name: 'append a map literal fails', signal: T, statements: ['append(span.attributes["l"], values = [{"k": "v"}])'], input: span({ l: arr(int(0)) }) },
+    { name: 'append a list literal', signal: T, statements: ['append(span.attributes["l"], [1, 2])'], input: span({ l: arr(int(0)) }) },
+    { name: 'append a map attribute fails', signal: T, statements: ['append(span.attributes["l"], span.attributes["m"])'], input: span({ l: arr(int(0)), m: kvlist({ a: int(1) }) }) },
+    { name: 'ParseKeyValue with an empty delimiter is a configuration error', signal: L, statements: ['set(log.attributes["kv"], ParseKeyValue(log.body, ""))'], input: log({}, { body: str('a=1 b=2') }) },
+    { name: 'ParseJSON of a number too big for a double fails', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.body))'], input: log({}, { body: str('{"a": 1.0e400}') }) },
+    { name: 'ParseJSON of a big integer rounds to a double', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.body))'], input: log({}, { body: str('{"b": 12345678901234567}') }) },
+    { name: 'ParseJSON with whitespace around', signal: L, statements: ['set(log.attributes["p"], ParseJSON(log.body))'], input: log({}, { body: str('  {"a":1}  \n') }) },
+    {
+      name: 'ParseJSON of a string holding NUL',
+      signal: L,
+      statements: ['set(log.attributes["p"], ParseJSON(log.body))'],
+      input: log({}, { body: str('{"a": "\\u0000x"}') }),
+      divergence: {
+        reason: 'kotel keeps strings as C strings (protobuf-c), so a decoded string ends at its first NUL',
+        collector: (out) => out.resourceLogs[0].scopeLogs[0].logRecords[0].attributes[0].value.kvlistValue.values[0].value.stringValue === '\u0000x',
+        kotel: (out) => out.resourceLogs[0].scopeLogs[0].logRecords[0].attributes[0].value.kvlistValue.values[0].value.stringValue === '',
+      },
+    },
+
+    // Coalesce
+    { name: 'Coalesce takes the first value not nil', signal: T, statements: ['set(span.attributes["c"], Coalesce([span.attributes["missing"], nil, span.attributes["b"], "x"]))', 'set(span.attributes["d"], Coalesce([span.attributes["missing"], "dflt"]))'], input: span({ b: int(2) }) },
+    { name: 'Coalesce of nils only sets nothing', signal: T, statements: ['set(span.attributes["c"], Coalesce([span.attributes["missing"], nil]))'], input: span({}) },
+    { name: 'Coalesce of a map and a list', signal: T, statements: ['set(span.attributes["c"], Coalesce([span.attributes["m"], 1]))', 'set(span.attributes["d"], Coalesce([[1, 2]]))'], input: span({ m: kvlist({ a: int(1) }) }) },
+    { name: 'Coalesce of an empty list is a configuration error', signal: T, statements: ['set(span.attributes["c"], Coalesce([]))'], input: span({}) },
+    { name: 'Coalesce with an empty string', signal: T, statements: ['set(span.attributes["c"], Coalesce([span.attributes["e"], "x"]))'], input: span({ e: str('') }) },
+
+    // Sort
+    { name: 'Sort ints ascending and descending', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["l"]))', 'set(span.attributes["d"], Sort(span.attributes["l"], "desc"))'], input: span({ l: arr(int(3), int(-1), int(2), int(2)) }) },
+    { name: 'Sort ints and doubles as doubles', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["l"]))', 'set(span.attributes["b"], Sort([2.5, 1, 3]))'], input: span({ l: arr(int(3), dbl(1.5), int(2)) }) },
+    { name: 'Sort mixed strings, bools and numbers as strings', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["l"], order = "asc"))'], input: span({ l: arr(str('b'), bool(true), int(10), int(9), dbl(1.5), str('A')) }) },
+    { name: 'Sort of a list holding a map is unchanged', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["l"]))'], input: span({ l: arr(int(2), kvlist({ a: int(1) }), int(1)) }) },
+    { name: 'Sort of an empty list', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["e"]))', 'set(span.attributes["b"], Sort([]))'], input: span({ e: arr() }) },
+    { name: 'Sort of a string fails', signal: T, statements: ['set(span.attributes["a"], Sort(span.name))'], input: span({}) },
+    { name: 'Sort of a missing value fails', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["missing"]))'], input: span({}) },
+    { name: 'Sort is stable and keeps the item types', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["l"]))', 'set(span.attributes["d"], Sort(span.attributes["l"], "desc"))'], input: span({ l: arr(int(1), dbl(1), int(0), dbl(0), int(2)) }) },
+    { name: 'Sort as text: equal texts keep their order', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["l"]))', 'set(span.attributes["d"], Sort(span.attributes["l"], "desc"))'], input: span({ l: arr(str('1'), int(1), bool(true), str('true'), str('b')) }) },
+    { name: 'Sort doubles as text', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["l"]))'], input: span({ l: arr(dbl(1e21), dbl(1e-7), dbl(2.5), str('x')) }) },
+    { name: 'Sort with a bad order is a configuration error', signal: T, statements: ['set(span.attributes["a"], Sort(span.attributes["l"], "up"))'], input: span({ l: arr(int(1)) }) },
+    { name: 'Sort strings bytewise', signal: T, statements: ['set(span.attributes["a"], Sort(["b", "a", "B", "é", "ab", ""]))'], input: span({}) },
+
+    // SliceToMap
+    { name: 'SliceToMap by a key', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], ["name"]))'], input: span({ l: arr(kvlist({ name: str('a'), v: int(1) }), kvlist({ name: str('b'), v: int(2) })) }) },
+    { name: 'SliceToMap with a value path', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], ["id", "name"], ["data", "v"]))'], input: span({ l: arr(kvlist({ id: kvlist({ name: str('a') }), data: kvlist({ v: int(1) }) }), kvlist({ id: kvlist({ name: str('b') }), data: kvlist({ w: int(2) }) })) }) },
+    { name: 'SliceToMap of an item that is no map fails', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], ["k"]))'], input: span({ l: arr(str('x'), kvlist({ k: str('ok') })) }) },
+    { name: 'SliceToMap of a key that is no string fails', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], ["k"]))'], input: span({ l: arr(kvlist({ k: int(1) }), kvlist({ k: str('ok') })) }) },
+    { name: 'SliceToMap of an item without the key fails', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], ["k"]))'], input: span({ l: arr(kvlist({ j: str('a') }), kvlist({ k: str('ok') })) }) },
+    { name: 'SliceToMap without a key path uses the indexes', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"]))', 'set(span.attributes["n"], SliceToMap(["a", "b"]))'], input: span({ l: arr(str('a'), kvlist({ k: str('x') })) }) },
+    { name: 'SliceToMap with only a value path', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], value_path = ["v"]))'], input: span({ l: arr(kvlist({ v: int(1) }), kvlist({ v: int(2) })) }) },
+    { name: 'SliceToMap of an item without the value path fails', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], value_path = ["v"]))'], input: span({ l: arr(kvlist({ v: int(1) }), kvlist({ w: int(2) })) }) },
+    { name: 'SliceToMap duplicate keys keep the last', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], ["k"], ["v"]))'], input: span({ l: arr(kvlist({ k: str('a'), v: int(1) }), kvlist({ k: str('a'), v: int(2) })) }) },
+    { name: 'SliceToMap of a string fails', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.name, ["k"]))'], input: span({}) },
+    { name: 'SliceToMap with an empty key path fails', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], []))'], input: span({ l: arr(kvlist({ k: str('a') })) }) },
+    { name: 'SliceToMap of an empty list', signal: T, statements: ['set(span.attributes["m"], SliceToMap(span.attributes["l"], ["k"]))', 'set(span.attributes["n"], Len(SliceToMap(span.attributes["l"], ["k"])))'], input: span({ l: arr() }) },
+  ];
+};
