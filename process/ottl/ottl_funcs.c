@@ -1027,6 +1027,8 @@ const struct ottl_func ottl_funcs[] = {
     {"Len", false, "g", "target", -1, NULL, fn_len, 0},
     {"MD5", false, "g", "target", -1, NULL, fn_md5, 0},
     {"Murmur3Hash", false, "g", "target", -1, NULL, fn_murmur3_hash, 0},
+    {"ParseCSV", false, "gg?sss", "target, header, delimiter, header_delimiter, mode", -1,
+     ottl_check_parse_csv, ottl_fn_parse_csv, 0},
     {"ParseJSON", false, "g", "target", -1, NULL, ottl_fn_parse_json, 0},
     {"ParseKeyValue", false, "g?ss", "target, delimiter, pair_delimiter", -1,
      ottl_check_parse_key_value, ottl_fn_parse_key_value, 0},

@@ -136,7 +136,9 @@ static int map_put(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_m
 
 /* ---- Keys, Values ---- */
 
-int ottl_fn_keys(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+/* Keys(target) and Values(target): the map's keys, or copies of its values, in its order. */
+static int map_to_list(struct ottl_eval *ev, const struct ottl_node *call, bool keys,
+                       struct ottl_value *out)
 {
     struct ottl_map m;
     int rc = want_map_value(ev, call, 0, &m);
@@ -149,35 +151,27 @@ int ottl_fn_keys(struct ottl_eval *ev, const struct ottl_node *call, struct ottl
     if (arr == NULL)
         return oom(ev);
     for (size_t i = 0; i < *m.n; i++) {
-        const char *k = (*m.kv)[i]->key != NULL ? (*m.kv)[i]->key : "";
-        struct ottl_value kv = {.t = OTTL_STR, .s = {k, strlen(k)}};
-        if ((rc = copy_value(ev, a, &kv, &arr->values[arr->n_values])) != 0)
+        const ottl_kv *kv = (*m.kv)[i];
+        struct ottl_value v = {.t = OTTL_STR};
+        if (keys)
+            v.s.n = strlen(v.s.p = kv->key != NULL ? kv->key : "");
+        else
+            ottl_value_from_any(kv->value, &v);
+        if ((rc = copy_value(ev, a, &v, &arr->values[arr->n_values])) != 0)
             return rc;
         arr->n_values++;
     }
     return 0;
 }
 
+int ottl_fn_keys(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    return map_to_list(ev, call, true, out);
+}
+
 int ottl_fn_values(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
 {
-    struct ottl_map m;
-    int rc = want_map_value(ev, call, 0, &m);
-    if (rc != 0)
-        return rc;
-    struct kt_arena *a = ottl_eval_arena(ev);
-    if (a == NULL)
-        return KT_EINVAL;
-    ottl_array *arr = new_array(a, *m.n, out);
-    if (arr == NULL)
-        return oom(ev);
-    for (size_t i = 0; i < *m.n; i++) {
-        struct ottl_value v;
-        ottl_value_from_any((*m.kv)[i]->value, &v);
-        if ((rc = copy_value(ev, a, &v, &arr->values[arr->n_values])) != 0)
-            return rc;
-        arr->n_values++;
-    }
-    return 0;
+    return map_to_list(ev, call, false, out);
 }
 
 /* ---- ParseJSON ---- */
@@ -1055,6 +1049,312 @@ int ottl_fn_slice_to_map(struct ottl_eval *ev, const struct ottl_node *call, str
         ottl_value_from_any(val, &vv);
         if ((rc = copy_value(ev, a, &vv, &copy)) != 0 ||
             (rc = map_put(ev, a, &out->m, kv.s.p, kv.s.n, copy)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- ParseCSV ---- */
+
+/* A field of a CSV row, a view into the reader's buffers. */
+struct csv_field {
+    const char *p;
+    size_t n;
+};
+
+struct csv_fields {
+    struct csv_field *f;
+    size_t n, cap;
+};
+
+/* Reads rows the way Go's encoding/csv does, the reader the Collector uses: "\r\n" is "\n",
+ * empty lines are skipped, a quoted field may span lines and holds "" for '"'; strict
+ * (lazy false) refuses a quote inside an unquoted field and a quote in a quoted one that
+ * is not doubled or last. */
+struct csv_reader {
+    struct ottl_eval *ev;
+    struct kt_arena *a;
+    const char *s; /* the input, line ends normalised */
+    size_t n, pos;
+    const char *comma;
+    size_t cn;
+    bool lazy;
+};
+
+enum csv_status { CSV_OK, CSV_EOF, CSV_BAD_QUOTE };
+
+static int csv_push(struct csv_reader *r, struct csv_fields *fs, const char *p, size_t n)
+{
+    if (fs->n == fs->cap) {
+        size_t cap = fs->cap ? 2 * fs->cap : 8;
+        struct csv_field *f = kt_arena_alloc(r->a, cap * sizeof(*f));
+        if (f == NULL)
+            return oom(r->ev);
+        if (fs->n)
+            memcpy(f, fs->f, fs->n * sizeof(*f));
+        fs->f = f;
+        fs->cap = cap;
+    }
+    fs->f[fs->n].p = p;
+    fs->f[fs->n++].n = n;
+    return 0;
+}
+
+/* The next line with its '\n' (none on the last), empty at the end. */
+static void csv_line(struct csv_reader *r, const char **line, size_t *len)
+{
+    const char *nl = memchr(r->s + r->pos, '\n', r->n - r->pos);
+    size_t end = nl != NULL ? (size_t)(nl - r->s) + 1 : r->n;
+    *line = r->s + r->pos;
+    *len = end - r->pos;
+    r->pos = end;
+}
+
+static bool csv_at(const char *line, size_t len, size_t i, const char *w, size_t wn)
+{
+    return wn <= len - i && memcmp(line + i, w, wn) == 0;
+}
+
+/* One record into fs (fields read before a quote error stay in it). */
+static int csv_record(struct csv_reader *r, struct csv_fields *fs, enum csv_status *st)
+{
+    const char *line = NULL;
+    size_t len = 0;
+    fs->n = 0;
+    *st = CSV_OK;
+    for (;;) {
+        csv_line(r, &line, &len);
+        if (len == 0) {
+            *st = CSV_EOF;
+            return 0;
+        }
+        if (!(len == 1 && line[0] == '\n'))
+            break;
+    }
+    size_t i = 0;
+    int rc;
+    for (;;) {
+        if (i >= len || line[i] != '"') {
+            size_t j = i;
+            while (j < len && !csv_at(line, len, j, r->comma, r->cn) && line[j] != '\n')
+                j++;
+            /* an unquoted field runs to the delimiter or the line's end */
+            if (!r->lazy && memchr(line + i, '"', j - i) != NULL) {
+                *st = CSV_BAD_QUOTE;
+                return 0;
+            }
+            if ((rc = csv_push(r, fs, line + i, j - i)) != 0)
+                return rc;
+            if (j < len && line[j] != '\n') {
+                i = j + r->cn;
+                continue;
+            }
+            return 0;
+        }
+        /* a quoted field, unescaped into the arena; it may take further lines */
+        struct ottl_abuf b = {r->a, NULL, 0, 0, false};
+        bool more = false; /* a delimiter follows: another field, maybe empty */
+        i++;
+        for (;;) {
+            const char *q = i < len ? memchr(line + i, '"', len - i) : NULL;
+            if (q != NULL) {
+                size_t at = (size_t)(q - line);
+                ottl_abuf_put(&b, line + i, at - i);
+                i = at + 1;
+                if (i < len && line[i] == '"') {
+                    ottl_abuf_put(&b, "\"", 1);
+                    i++;
+                } else if (csv_at(line, len, i, r->comma, r->cn)) {
+                    i += r->cn;
+                    more = true;
+                    break;
+                } else if (i == len || (line[i] == '\n' && i + 1 == len)) {
+                    i = len;
+                    break;
+                } else if (r->lazy) {
+                    ottl_abuf_put(&b, "\"", 1);
+                } else {
+                    *st = CSV_BAD_QUOTE;
+                    return b.oom ? oom(r->ev) : 0;
+                }
+            } else if (i < len) {
+                ottl_abuf_put(&b, line + i, len - i);
+                csv_line(r, &line, &len);
+                i = 0;
+            } else {
+                if (!r->lazy) {
+                    *st = CSV_BAD_QUOTE;
+                    return b.oom ? oom(r->ev) : 0;
+                }
+                i = len;
+                break;
+            }
+        }
+        if (b.oom)
+            return oom(r->ev);
+        if ((rc = csv_push(r, fs, b.p != NULL ? b.p : "", b.n)) != 0)
+            return rc;
+        if (!more)
+            return 0;
+    }
+}
+
+static size_t utf8_chars(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+int ottl_check_parse_csv(const struct ottl_node *call, const char *src, struct kt_err *err)
+{
+    for (size_t i = 2; i <= 3; i++) {
+        const struct ottl_node *d = call->call.args[i];
+        if (d != NULL && utf8_chars(d->lit.s.p, d->lit.s.n) != 1)
+            return ottl_syntax_error(err, src, d->pos, "ParseCSV: %s must be a single character",
+                                     i == 2 ? "delimiter" : "header_delimiter");
+    }
+    const struct ottl_node *m = call->call.args[4];
+    if (m != NULL && strcmp(m->lit.s.p, "strict") != 0 && strcmp(m->lit.s.p, "lazyQuotes") != 0 &&
+        strcmp(m->lit.s.p, "ignoreQuotes") != 0)
+        return ottl_syntax_error(err, src, m->pos,
+                                 "ParseCSV: mode must be \"strict\", \"lazyQuotes\" or "
+                                 "\"ignoreQuotes\", got \"%s\"",
+                                 m->lit.s.p);
+    return 0;
+}
+
+/* s split at every sep into fs, as Go's strings.Split. */
+static int split_all(struct csv_reader *r, const char *s, size_t n, const char *sep, size_t sn,
+                     struct csv_fields *fs)
+{
+    size_t start = 0;
+    for (size_t i = 0; i + sn <= n;) {
+        if (memcmp(s + i, sep, sn) == 0) {
+            int rc = csv_push(r, fs, s + start, i - start);
+            if (rc != 0)
+                return rc;
+            i += sn;
+            start = i;
+        } else {
+            i++;
+        }
+    }
+    return csv_push(r, fs, s + start, n - start);
+}
+
+/* The row's fields as ReadCSVRow (the Collector's) makes them: records read to the end;
+ * one read with an error but some fields still counts; each further record continues the
+ * previous one's last field after a "\n". */
+static int csv_row(struct csv_reader *r, struct csv_fields *row)
+{
+    struct csv_fields rec = {NULL, 0, 0};
+    size_t records = 0;
+    for (;;) {
+        enum csv_status st;
+        int rc = csv_record(r, &rec, &st);
+        if (rc != 0)
+            return rc;
+        if (st == CSV_EOF)
+            break;
+        if (st == CSV_BAD_QUOTE && rec.n == 0)
+            return kt_err_set(r->ev->err, KT_EINVAL,
+                              "ParseCSV: read csv line: a bare or missing '\"'");
+        for (size_t i = 0; i < rec.n; i++) {
+            if (records > 0 && i == 0) {
+                struct ottl_abuf b = {r->a, NULL, 0, 0, false};
+                struct csv_field *last = &row->f[row->n - 1];
+                ottl_abuf_put(&b, last->p, last->n);
+                ottl_abuf_put(&b, "\n", 1);
+                ottl_abuf_put(&b, rec.f[0].p, rec.f[0].n);
+                if (b.oom)
+                    return oom(r->ev);
+                last->p = b.p;
+                last->n = b.n;
+            } else if ((rc = csv_push(r, row, rec.f[i].p, rec.f[i].n)) != 0) {
+                return rc;
+            }
+        }
+        records++;
+    }
+    if (records == 0)
+        return kt_err_set(r->ev->err, KT_EINVAL, "ParseCSV: no csv lines found");
+    return 0;
+}
+
+/* "\r\n" as "\n" and a last '\r' dropped, as Go's csv reads lines. */
+static char *csv_normalise(struct kt_arena *a, const char *s, size_t n, size_t *out_n)
+{
+    char *d = kt_arena_alloc(a, n + 1);
+    if (d == NULL)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(s[i] == '\r' && ((i + 1 < n && s[i + 1] == '\n') || i + 1 == n)))
+            d[j++] = s[i];
+    d[j] = '\0';
+    *out_n = j;
+    return d;
+}
+
+/* ParseCSV(target, header, delimiter?, header_delimiter?, mode?): the row's fields under
+ * the header's names (the header split at header_delimiter, by default the delimiter,
+ * itself by default ','). Modes: strict and lazyQuotes read the row as CSV, ignoreQuotes
+ * splits it at every delimiter. An empty header, a row that does not parse and a field
+ * count other than the header's fail. */
+int ottl_fn_parse_csv(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    struct ottl_value t, h;
+    int rc = ottl_eval_value(ev, call->call.args[0], &t);
+    if (rc == 0 && t.t != OTTL_STR)
+        rc = kt_err_set(ev->err, KT_EINVAL, "ParseCSV: target: expected a string, got %s",
+                        ottl_vtype_name(t.t));
+    if (rc == 0 && (rc = ottl_eval_value(ev, call->call.args[1], &h)) == 0 && h.t != OTTL_STR)
+        rc = kt_err_set(ev->err, KT_EINVAL, "ParseCSV: header: expected a string, got %s",
+                        ottl_vtype_name(h.t));
+    if (rc != 0)
+        return rc;
+    if (h.s.n == 0)
+        return kt_err_set(ev->err, KT_EINVAL, "ParseCSV: headers must not be an empty string");
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    const struct ottl_node *d = call->call.args[2], *hd = call->call.args[3],
+                           *m = call->call.args[4];
+    struct csv_reader r = {ev, a, NULL, 0, 0, ",", 1, false};
+    if (d != NULL)
+        r.comma = d->lit.s.p, r.cn = d->lit.s.n;
+    const char *hsep = hd != NULL ? hd->lit.s.p : r.comma;
+    size_t hsn = hd != NULL ? hd->lit.s.n : r.cn;
+    struct csv_fields names = {NULL, 0, 0}, row = {NULL, 0, 0};
+    if ((rc = split_all(&r, h.s.p, h.s.n, hsep, hsn, &names)) != 0)
+        return rc;
+    if (m != NULL && m->lit.s.p[0] == 'i') {
+        rc = split_all(&r, t.s.p, t.s.n, r.comma, r.cn, &row);
+    } else {
+        /* Go's csv takes no quote, line end or NUL for a delimiter */
+        if (r.comma[0] == '"' || r.comma[0] == '\r' || r.comma[0] == '\n' || r.comma[0] == '\0')
+            return kt_err_set(ev->err, KT_EINVAL,
+                              "ParseCSV: read csv line: invalid field delimiter");
+        r.lazy = m != NULL && m->lit.s.p[0] == 'l';
+        if ((r.s = csv_normalise(a, t.s.p, t.s.n, &r.n)) == NULL)
+            return oom(ev);
+        rc = csv_row(&r, &row);
+    }
+    if (rc != 0)
+        return rc;
+    if (row.n != names.n)
+        return kt_err_set(ev->err, KT_EINVAL,
+                          "ParseCSV: wrong number of fields: expected %zu, found %zu", names.n,
+                          row.n);
+    if (new_kvlist(a, names.n, out) == NULL)
+        return oom(ev);
+    for (size_t i = 0; i < names.n; i++) {
+        struct ottl_value v = {.t = OTTL_STR, .s = {row.f[i].p, row.f[i].n}};
+        ottl_any *copy;
+        if ((rc = copy_value(ev, a, &v, &copy)) != 0 ||
+            (rc = map_put(ev, a, &out->m, names.f[i].p, names.f[i].n, copy)) != 0)
             return rc;
     }
     return 0;

@@ -289,6 +289,7 @@ int ottl_fn_delete_index(struct ottl_eval *ev, const struct ottl_node *call,
 int ottl_fn_flatten(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_keys(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_merge_maps(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_parse_csv(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_parse_json(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_parse_key_value(struct ottl_eval *ev, const struct ottl_node *call,
                             struct ottl_value *out);
@@ -299,6 +300,7 @@ int ottl_check_sort(const struct ottl_node *call, const char *src, struct kt_err
 int ottl_check_delete_index(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_flatten(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_merge_maps(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_parse_csv(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_parse_key_value(const struct ottl_node *call, const char *src, struct kt_err *err);
 
 /* ottl_hash.c: the hashes no linked library has. */

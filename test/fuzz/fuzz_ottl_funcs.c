@@ -1,5 +1,5 @@
 /* libFuzzer target for the OTTL converters that parse outside bytes (ParseJSON,
- * ParseKeyValue): the input is a log body, parsed by each, the result set into the
+ * ParseKeyValue, ParseCSV): the input is a log body, parsed by each, the result set into the
  * attributes and flattened, merged and listed, so the maps they build meet the map
  * editors. Errors must carry a message; nothing may crash, leak or read out of bounds. */
 #include <stddef.h>
@@ -18,6 +18,9 @@ static const char *const statements[] = {
     "set(log.attributes[\"kv\"], ParseKeyValue(log.body))",
     "set(log.attributes[\"kv2\"], ParseKeyValue(log.body, \":\", \",\"))",
     "set(log.attributes[\"kv3\"], ParseKeyValue(log.body, \"=>\", \"\\\";\"))",
+    "set(log.attributes[\"c\"], ParseCSV(log.body, \"a,b,c\"))",
+    "set(log.attributes[\"c2\"], ParseCSV(log.body, \"a;b\", \";\", mode = \"lazyQuotes\"))",
+    "set(log.attributes[\"c3\"], ParseCSV(log.body, \"a·b·c\", \"·\", mode = \"ignoreQuotes\"))",
     "set(log.attributes[\"s\"], Sort(Values(log.attributes)))",
     "set(log.attributes[\"k\"], Keys(log.attributes))",
     "flatten(log.attributes, resolve_conflicts = true)",

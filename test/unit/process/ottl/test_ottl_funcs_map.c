@@ -297,6 +297,32 @@ static void test_coalesce_sort_slice_to_map(void **state)
     stmt_err("set(span.attributes[\"m\"], SliceToMap(span.name, [\"k\"]))");
 }
 
+static void test_parse_csv(void **state)
+{
+    (void)state;
+    assert_string_equal(json("ParseCSV(\"1,\\\"x, \\\"\\\"y\\\"\\\"\\\",\", \"a,b,c\")"),
+                        "{\"a\":\"1\",\"b\":\"x, \\\"y\\\"\",\"c\":\"\"}");
+    /* a line break outside quotes continues the last field */
+    assert_string_equal(json("ParseCSV(\"1,x\\ny,3\", \"a,b,c\")"),
+                        "{\"a\":\"1\",\"b\":\"x\\ny\",\"c\":\"3\"}");
+    assert_string_equal(json("ParseCSV(\"1;2\", \"a|b\", \";\", \"|\")"),
+                        "{\"a\":\"1\",\"b\":\"2\"}");
+    assert_string_equal(json("ParseCSV(\"x\\\"y,2\", \"a,b\", mode = \"lazyQuotes\")"),
+                        "{\"a\":\"x\\\"y\",\"b\":\"2\"}");
+    assert_string_equal(json("ParseCSV(\"\\\"1,2\", \"a,b\", mode = \"ignoreQuotes\")"),
+                        "{\"a\":\"\\\"1\",\"b\":\"2\"}");
+    assert_non_null(strstr(stmt_err("set(span.attributes[\"c\"], ParseCSV(\"x\\\"y,2\", \"a,b\"))"),
+                           "bare or missing"));
+    assert_non_null(strstr(stmt_err("set(span.attributes[\"c\"], ParseCSV(\"1,2,3\", \"a,b\"))"),
+                           "expected 2, found 3"));
+    stmt_err("set(span.attributes[\"c\"], ParseCSV(\"\", \"a\"))");
+    stmt_err("set(span.attributes[\"c\"], ParseCSV(\"1\", \"\"))");
+    assert_non_null(
+        strstr(parse_err("set(span.name, ParseCSV(\"1\", \"a\", \";;\"))"), "single character"));
+    assert_non_null(
+        strstr(parse_err("set(span.name, ParseCSV(\"1\", \"a\", mode = \"loose\"))"), "mode"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -314,6 +340,7 @@ int main(void)
         T(test_parse_key_value),
         T(test_delete_index),
         T(test_coalesce_sort_slice_to_map),
+        T(test_parse_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
