@@ -161,7 +161,8 @@ void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, v
 
 /* Appends an entry with an unset value; the pointer array is copied one larger since
  * protobuf-c arrays carry no spare capacity. */
-ottl_kv *ottl_map_add(struct kt_arena *a, const struct ottl_map *m, const char *key, size_t keylen)
+static ottl_kv *map_add(struct kt_arena *a, const struct ottl_map *m, const char *key,
+                        size_t keylen)
 {
     ottl_kv **arr = kt_arena_alloc(a, (*m->n + 1) * sizeof(*arr));
     ottl_kv *kv = kt_arena_alloc(a, sizeof(*kv));
@@ -470,7 +471,7 @@ static int index_any(struct ottl_eval *ev, const struct ottl_node *n, size_t i, 
             struct kt_arena *a = ottl_eval_arena(ev);
             if (a == NULL)
                 return KT_EINVAL;
-            if ((kv = ottl_map_add(a, &m, x->s, x->n)) == NULL)
+            if ((kv = map_add(a, &m, x->s, x->n)) == NULL)
                 return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
         }
         *av = kv != NULL ? kv->value : NULL;
@@ -685,7 +686,7 @@ static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const s
         return KT_EINVAL;
     ottl_kv *kv = ottl_map_find(&m, path->path.key, path->path.keylen);
     if (kv == NULL) {
-        kv = ottl_map_add(a, &m, path->path.key, path->path.keylen);
+        kv = map_add(a, &m, path->path.key, path->path.keylen);
         if (kv == NULL)
             return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
     } else if (kv->value == NULL) {

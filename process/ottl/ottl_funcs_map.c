@@ -122,16 +122,39 @@ static int want_target_map(struct ottl_eval *ev, const struct ottl_node *call, s
     return 0;
 }
 
+/* The entry of key in m, appended (value NULL) when missing. *cap is the room of m's
+ * array, which grows by doubling, so building a map of n keys copies O(n) pointers. */
+static int map_slot(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_map *m, size_t *cap,
+                    const char *key, size_t keylen, ottl_kv **out)
+{
+    if ((*out = ottl_map_find(m, key, keylen)) != NULL)
+        return 0;
+    if (*m->n >= *cap) {
+        size_t nc = *cap >= 4 ? 2 * *cap : 8;
+        ottl_kv **kv = kt_arena_alloc(a, nc * sizeof(*kv));
+        if (kv == NULL)
+            return oom(ev);
+        if (*m->n)
+            memcpy(kv, *m->kv, *m->n * sizeof(*kv));
+        *m->kv = kv;
+        *cap = nc;
+    }
+    if ((*out = new_kv(a, key, keylen, NULL)) == NULL)
+        return oom(ev);
+    (*m->kv)[(*m->n)++] = *out;
+    return 0;
+}
+
 /* Sets key in m to val (taken, not copied): an existing key keeps its place, a new one goes
  * last. */
-static int map_put(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_map *m,
+static int map_put(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_map *m, size_t *cap,
                    const char *key, size_t keylen, ottl_any *val)
 {
-    ottl_kv *kv = ottl_map_find(m, key, keylen);
-    if (kv == NULL && (kv = ottl_map_add(a, m, key, keylen)) == NULL)
-        return oom(ev);
-    kv->value = val;
-    return 0;
+    ottl_kv *kv;
+    int rc = map_slot(ev, a, m, cap, key, keylen, &kv);
+    if (rc == 0)
+        kv->value = val;
+    return rc;
 }
 
 /* ---- Keys, Values ---- */
@@ -325,7 +348,7 @@ int ottl_check_parse_key_value(const struct ottl_node *call, const char *src, st
 
 /* Adds one "key<delim>value" pair (quotes already removed) to l, the last of a key
  * winning. */
-static int kv_pair(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_map *m,
+static int kv_pair(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_map *m, size_t *cap,
                    const char *p, size_t n, const char *d, size_t dn)
 {
     const char *at = NULL;
@@ -346,7 +369,7 @@ static int kv_pair(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_m
         return oom(ev);
     av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
     av->string_value = s;
-    return map_put(ev, a, m, k, kn, av);
+    return map_put(ev, a, m, cap, k, kn, av);
 }
 
 /* ParseKeyValue(target, delimiter?, pair_delimiter?): pairs split on pair_delimiter outside
@@ -376,13 +399,13 @@ int ottl_fn_parse_key_value(struct ottl_eval *ev, const struct ottl_node *call,
     char *cur = kt_arena_alloc(a, v.s.n + 1);
     if (cur == NULL || new_kvlist(a, 0, out) == NULL)
         return oom(ev);
-    size_t cn = 0;
+    size_t cn = 0, cap = 0;
     char quote = 0;
     const char *s = v.s.p;
     for (size_t i = 0; i < v.s.n; i++) {
         if (quote == 0 && pdn <= v.s.n - i && memcmp(s + i, pd, pdn) == 0) {
             i += pdn - 1;
-            if (cn > 0 && (rc = kv_pair(ev, a, &out->m, cur, cn, d, dn)) != 0)
+            if (cn > 0 && (rc = kv_pair(ev, a, &out->m, &cap, cur, cn, d, dn)) != 0)
                 return rc;
             cn = 0;
             continue;
@@ -401,7 +424,7 @@ int ottl_fn_parse_key_value(struct ottl_eval *ev, const struct ottl_node *call,
         return kt_err_set(ev->err, KT_EINVAL,
                           "ParseKeyValue: never reached the end of a quoted value");
     if (cn > 0)
-        return kv_pair(ev, a, &out->m, cur, cn, d, dn);
+        return kv_pair(ev, a, &out->m, &cap, cur, cn, d, dn);
     return 0;
 }
 
@@ -448,15 +471,15 @@ int ottl_fn_merge_maps(struct ottl_eval *ev, const struct ottl_node *call, struc
         return KT_EINVAL;
     enum merge_strategy how = (enum merge_strategy)strategy_of(call->call.args[2]);
     /* Source may be target itself: its length is read once, its entries by index. */
-    size_t n = *src.n;
+    size_t n = *src.n, cap = *t.n;
     for (size_t i = 0; i < n; i++) {
         const char *k = (*src.kv)[i]->key != NULL ? (*src.kv)[i]->key : "";
         size_t kn = strlen(k);
         ottl_kv *tkv = ottl_map_find(&t, k, kn);
         if ((how == MERGE_INSERT && tkv != NULL) || (how == MERGE_UPDATE && tkv == NULL))
             continue;
-        if (tkv == NULL && (tkv = ottl_map_add(a, &t, k, kn)) == NULL)
-            return oom(ev);
+        if (tkv == NULL && (rc = map_slot(ev, a, &t, &cap, k, kn, &tkv)) != 0)
+            return rc;
         if (how != MERGE_UPDATE && (tkv->value = new_any(a)) == NULL)
             return oom(ev);
         struct ottl_value v;
@@ -493,7 +516,8 @@ struct seen_key {
 struct flat {
     struct ottl_eval *ev;
     struct kt_arena *a;
-    struct ottl_map out; /* the result, grown by ottl_map_add */
+    struct ottl_map out; /* the result */
+    size_t cap;          /* out's room */
     int64_t max_depth;
     bool conflicts;
     struct seen_key *seen;
@@ -552,7 +576,7 @@ static int flat_put(struct flat *f, const char *key, ottl_any *val)
     }
     if (val == NULL && (val = new_any(f->a)) == NULL)
         return oom(f->ev);
-    return map_put(f->ev, f->a, &f->out, key, strlen(key), val);
+    return map_put(f->ev, f->a, &f->out, &f->cap, key, strlen(key), val);
 }
 
 /* prefix + (dot ? "." : "") + k, NUL-terminated in the arena; no dot after an empty
@@ -648,7 +672,7 @@ int ottl_fn_flatten(struct ottl_eval *ev, const struct ottl_node *call, struct o
     struct ottl_value res;
     if (new_kvlist(a, 0, &res) == NULL)
         return oom(ev);
-    struct flat f = {ev, a, res.m, INT64_MAX, false, NULL, 0, 0};
+    struct flat f = {ev, a, res.m, 0, INT64_MAX, false, NULL, 0, 0};
     const struct ottl_node *p = call->call.args[1], *d = call->call.args[2],
                            *c = call->call.args[3];
     if (d != NULL)
@@ -1026,7 +1050,8 @@ int ottl_fn_slice_to_map(struct ottl_eval *ev, const struct ottl_node *call, str
     struct kt_arena *a = ottl_eval_arena(ev);
     if (a == NULL)
         return KT_EINVAL;
-    if (new_kvlist(a, 0, out) == NULL)
+    size_t cap = t.arr->n_values;
+    if (new_kvlist(a, cap, out) == NULL)
         return oom(ev);
     for (size_t i = 0; i < t.arr->n_values; i++) {
         const ottl_any *item = t.arr->values[i], *val = item;
@@ -1048,7 +1073,7 @@ int ottl_fn_slice_to_map(struct ottl_eval *ev, const struct ottl_node *call, str
         ottl_any *copy;
         ottl_value_from_any(val, &vv);
         if ((rc = copy_value(ev, a, &vv, &copy)) != 0 ||
-            (rc = map_put(ev, a, &out->m, kv.s.p, kv.s.n, copy)) != 0)
+            (rc = map_put(ev, a, &out->m, &cap, kv.s.p, kv.s.n, copy)) != 0)
             return rc;
     }
     return 0;
@@ -1348,13 +1373,14 @@ int ottl_fn_parse_csv(struct ottl_eval *ev, const struct ottl_node *call, struct
         return kt_err_set(ev->err, KT_EINVAL,
                           "ParseCSV: wrong number of fields: expected %zu, found %zu", names.n,
                           row.n);
-    if (new_kvlist(a, names.n, out) == NULL)
+    size_t cap = names.n;
+    if (new_kvlist(a, cap, out) == NULL)
         return oom(ev);
     for (size_t i = 0; i < names.n; i++) {
         struct ottl_value v = {.t = OTTL_STR, .s = {row.f[i].p, row.f[i].n}};
         ottl_any *copy;
         if ((rc = copy_value(ev, a, &v, &copy)) != 0 ||
-            (rc = map_put(ev, a, &out->m, names.f[i].p, names.f[i].n, copy)) != 0)
+            (rc = map_put(ev, a, &out->m, &cap, names.f[i].p, names.f[i].n, copy)) != 0)
             return rc;
     }
     return 0;

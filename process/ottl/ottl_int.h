@@ -224,8 +224,6 @@ int ottl_value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct ott
                       ottl_any *av, int depth);
 /* The entry under key, or NULL. */
 ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen);
-/* Appends key with an unset value (NULL: out of memory). */
-ottl_kv *ottl_map_add(struct kt_arena *a, const struct ottl_map *m, const char *key, size_t keylen);
 
 /* Removes the entries keep() says no to, keeping the order of the rest. */
 void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, void *arg),
