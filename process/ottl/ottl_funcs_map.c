@@ -1,7 +1,10 @@
-/* OTTL's map, list and parsing functions (issue 14), with the Collector's semantics: the
- * converters Keys, Values, ParseJSON and ParseKeyValue, the editors append, delete_index,
- * flatten and merge_maps. New maps and lists are built in the tctx arena; a converter's map
- * result is an OTTL_MAP over an arena KeyValueList, its list an OTTL_ARRAY. */
+/* OTTL's map, list and parsing functions (issue 14), with the semantics of the Collector
+ * v0.161.0 (test/interop/ottl-cases-map.js checks them against it): the converters Keys,
+ * Values, ParseJSON, ParseKeyValue, ParseCSV, Coalesce, Sort and SliceToMap, the editors
+ * append, delete_index, flatten and merge_maps. New maps and lists are built in the tctx
+ * arena; a converter's map result is an OTTL_MAP over an arena KeyValueList, its list an
+ * OTTL_ARRAY. ParseJSON is the exception: jansson builds its tree on the heap (freed before
+ * it returns). */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -346,7 +349,7 @@ int ottl_check_parse_key_value(const struct ottl_node *call, const char *src, st
     return 0;
 }
 
-/* Adds one "key<delim>value" pair (quotes already removed) to l, the last of a key
+/* Adds one "key<delim>value" pair (quotes already removed) to m, the last of a key
  * winning. */
 static int kv_pair(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_map *m, size_t *cap,
                    const char *p, size_t n, const char *d, size_t dn)
