@@ -39,7 +39,7 @@ struct kt_arena *ottl_eval_arena(struct ottl_eval *ev)
 
 /* ---- values ---- */
 
-static void ottl_value_from_any(const ottl_any *av, struct ottl_value *out)
+void ottl_value_from_any(const ottl_any *av, struct ottl_value *out)
 {
     memset(out, 0, sizeof(*out));
     if (av == NULL)
@@ -137,7 +137,7 @@ static int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_valu
 
 /* ---- maps ---- */
 
-static ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen)
+ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen)
 {
     ottl_kv **kv = *m->kv;
     for (size_t i = 0; i < *m->n; i++) {
@@ -208,8 +208,8 @@ static const char *str_or_empty(const char *s)
 /* Writes any value into av, in a: scalars as ottl_any_set does; list and map literals with
  * their items evaluated now; maps and lists read from the data copied whole, so that the
  * copy does not change with the original (as the Collector copies). */
-static int value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_value *v,
-                        ottl_any *av, int depth)
+int ottl_value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_value *v,
+                      ottl_any *av, int depth)
 {
     if (v->t != OTTL_LIST && v->t != OTTL_MAP && v->t != OTTL_ARRAY)
         return ottl_any_set(a, av, v, ev->err);
@@ -235,7 +235,7 @@ static int value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct o
             return rc;
         ottl_any init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
         *items[i] = init;
-        if ((rc = value_to_any(ev, a, &iv, items[i], depth + 1)) != 0)
+        if ((rc = ottl_value_to_any(ev, a, &iv, items[i], depth + 1)) != 0)
             return rc;
         if (!map)
             continue;
@@ -711,7 +711,7 @@ static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const s
         if ((rc = index_any(ev, path, i, true, &target)) != 0)
             return kt_err_prefix(ev->err, "set ");
     }
-    return value_to_any(ev, a, v, target, 0);
+    return ottl_value_to_any(ev, a, v, target, 0);
 }
 
 int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v)
@@ -812,7 +812,7 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
             return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
         ottl_any bi = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
         *b = bi;
-        if ((rc = value_to_any(ev, a, v, b, 0)) != 0)
+        if ((rc = ottl_value_to_any(ev, a, v, b, 0)) != 0)
             return rc;
         t->log->body = b;
         return 0;

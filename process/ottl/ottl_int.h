@@ -217,6 +217,14 @@ int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
 int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, struct ottl_map *m);
 int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v);
 
+/* The value an AnyValue holds (NIL for none); maps and arrays by reference. */
+void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
+/* Writes v into av, copying maps, arrays and literals whole into a (depth: 0). */
+int ottl_value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_value *v,
+                      ottl_any *av, int depth);
+/* The entry under key, or NULL. */
+ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen);
+
 /* Removes the entries keep() says no to, keeping the order of the rest. */
 void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, void *arg),
                      void *arg);
@@ -266,6 +274,32 @@ struct ottl_func {
 
 extern const struct ottl_func ottl_funcs[];
 extern const size_t ottl_n_funcs;
+
+/* ottl_funcs_map.c: the map, list and parsing functions (Keys, ParseJSON, merge_maps, Sort, ...).
+ */
+int ottl_fn_append(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_coalesce(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_sort(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_slice_to_map(struct ottl_eval *ev, const struct ottl_node *call,
+                         struct ottl_value *out);
+int ottl_fn_delete_index(struct ottl_eval *ev, const struct ottl_node *call,
+                         struct ottl_value *out);
+int ottl_fn_flatten(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_keys(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_merge_maps(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_parse_csv(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_parse_json(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_parse_key_value(struct ottl_eval *ev, const struct ottl_node *call,
+                            struct ottl_value *out);
+int ottl_fn_values(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_check_append(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_coalesce(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_sort(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_delete_index(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_flatten(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_merge_maps(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_parse_csv(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_parse_key_value(const struct ottl_node *call, const char *src, struct kt_err *err);
 
 /* ottl_hash.c: the hashes no linked library has. */
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);

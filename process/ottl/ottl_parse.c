@@ -367,6 +367,24 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
     return 0;
 }
 
+/* Whether name, as written (snake_case or camelCase: startIndex), is param: the Collector
+ * turns a named argument into snake_case before looking it up. */
+static bool param_is(const char *param, size_t len, const char *name, size_t n)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z') {
+            if (j >= len || param[j++] != '_')
+                return false;
+            c = (char)(c - 'A' + 'a');
+        }
+        if (j >= len || param[j++] != c)
+            return false;
+    }
+    return j == len;
+}
+
 /* The position of the parameter a named argument names (t, an identifier), as the
  * Collector names them: the snake_case of its argument fields, listed in arg_names; -1 when
  * fn has none of that name. */
@@ -375,7 +393,7 @@ static int param_index(const struct ottl_func *fn, const struct ottl_token *t)
     const char *p = fn->arg_names;
     for (int i = 0; *p != '\0'; i++) {
         size_t len = strcspn(p, ",");
-        if (len == t->n && memcmp(p, t->s, len) == 0)
+        if (param_is(p, len, t->s, t->n))
             return i;
         p += len;
         while (*p == ',' || *p == ' ')

@@ -395,7 +395,7 @@ function generated(seed, n) {
 const SEED = 14;
 
 function cases() {
-  return [...written, ...generated(SEED, 40)];
+  return [...written, ...require('./ottl-cases-map')({ str, int, dbl, bool, kvlist, arr, span, log, T, L }), ...generated(SEED, 40)];
 }
 
 module.exports = { cases, SEED };

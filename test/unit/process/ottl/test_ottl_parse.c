@@ -267,16 +267,14 @@ static void test_path_errors(void **state)
 static void test_function_errors(void **state)
 {
     (void)state;
-    assert_string_equal(cond_err("IsMach(span.name, \"a\")"),
-                        "column 1: unknown converter 'IsMach' (valid: Concat, FNV, HasPrefix, "
-                        "HasSuffix, Int, IsBool, IsDouble, IsInt, IsList, IsMap, IsMatch, "
-                        "IsRootSpan, IsString, Len, MD5, Murmur3Hash, SHA1, SHA256, SHA512, "
-                        "String, Substring, XXH3) in 'IsMach(span.name, \"a\")'");
-    assert_string_equal(stmt_err("sett(span.name, \"a\")"),
-                        "column 1: unknown editor 'sett' (valid: delete_key, "
-                        "delete_matching_keys, keep_keys, keep_matching_keys, limit, "
-                        "replace_all_patterns, replace_pattern, set, truncate_all) in "
-                        "'sett(span.name, \"a\")'");
+    /* the lists name every function of the kind, in the table's order */
+    const char *m = cond_err("IsMach(span.name, \"a\")");
+    assert_non_null(strstr(m, "column 1: unknown converter 'IsMach' (valid: "));
+    assert_non_null(strstr(m, ", IsMatch, IsRootSpan, "));
+    assert_null(strstr(m, "delete_key"));
+    m = stmt_err("sett(span.name, \"a\")");
+    assert_non_null(strstr(m, "column 1: unknown editor 'sett' (valid: append, "));
+    assert_non_null(strstr(m, ", replace_pattern, set, truncate_all) in 'sett(span.name, \"a\")'"));
     assert_string_equal(cond_err("IsMatch(span.name)"),
                         "column 1: IsMatch takes 2 arguments (target, pattern), got 1 in "
                         "'IsMatch(span.name)'");
@@ -299,9 +297,9 @@ static void test_function_errors(void **state)
                         "'Len(set(span.name, \"a\")) == 1'");
     assert_string_equal(stmt_err("IsMatch(span.name, \"a\")"),
                         "column 1: IsMatch is a converter; a statement starts with an editor "
-                        "(delete_key, delete_matching_keys, keep_keys, keep_matching_keys, "
-                        "limit, replace_all_patterns, replace_pattern, set, truncate_all) in "
-                        "'IsMatch(span.name, \"a\")'");
+                        "(append, delete_index, delete_key, delete_matching_keys, flatten, "
+                        "keep_keys, keep_matching_keys, limit, merge_maps, replace_all_patterns, "
+                        "replace_pattern, set, truncate_all) in 'IsMatch(span.name, \"a\")'");
     assert_string_equal(stmt_err("span.name == \"a\""),
                         "column 1: expected an editor call such as set(...), got identifier "
                         "'span' in 'span.name == \"a\"'");
