@@ -619,10 +619,12 @@ static int resolve_subs(struct sampling_policies *ps, size_t i, const struct pro
     return rc;
 }
 
-static bool has_bit(enum sp_type t)
+/* A latency policy with an upper bound is decided span by span (see observe_span). */
+static bool has_bit(const struct sp_policy *p)
 {
-    return t == SP_STRING_ATTRIBUTE || t == SP_NUMERIC_ATTRIBUTE || t == SP_BOOLEAN_ATTRIBUTE ||
-           t == SP_OTTL_CONDITION;
+    return p->type == SP_STRING_ATTRIBUTE || p->type == SP_NUMERIC_ATTRIBUTE ||
+           p->type == SP_BOOLEAN_ATTRIBUTE || p->type == SP_OTTL_CONDITION ||
+           (p->type == SP_LATENCY && p->u.latency.upper_ms != 0);
 }
 
 int sampling_policy_compile(const struct process_policy_conf *confs, size_t n,
@@ -655,7 +657,7 @@ int sampling_policy_compile(const struct process_policy_conf *confs, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct sp_policy *p = &ps->v[i];
         ps->n_top += !p->is_sub;
-        if (!has_bit(p->type))
+        if (!has_bit(p))
             continue;
         ps->bitpol[ps->n_bitpol++] = i;
         p->bit = bits++;
@@ -728,12 +730,19 @@ static void bit_set(uint64_t *m, uint32_t b)
     m[b / 64] |= (uint64_t)1 << (b % 64);
 }
 
-static bool string_matches(const struct sp_policy *p, const AnyValue *v)
+/* The Collector reads attributes through pdata's typed accessors, which give the zero value
+ * for another type: a non-string is "" to string_attribute, a non-integer 0 to
+ * numeric_attribute (a double too), a non-bool false to boolean_attribute. kotel reads them
+ * the same way so that both keep the same traces. */
+static bool string_matches(const struct sp_policy *p, const AnyValue *v, bool span)
 {
-    if (v->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE ||
-        v->string_value == NULL)
+    const char *s = "";
+    if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
+        v->string_value != NULL)
+        s = v->string_value;
+    /* The Collector skips empty span attributes (not resource ones) before matching. */
+    if (span && *s == '\0')
         return false;
-    const char *s = v->string_value;
     for (size_t i = 0; i < p->u.str.values.n; i++) {
         if (p->u.str.re == NULL) {
             if (strcmp(s, p->u.str.values.v[i]) == 0)
@@ -746,20 +755,21 @@ static bool string_matches(const struct sp_policy *p, const AnyValue *v)
     return false;
 }
 
-static bool value_matches(const struct sp_policy *p, const AnyValue *v)
+static bool value_matches(const struct sp_policy *p, const AnyValue *v, bool span)
 {
     switch (p->type) {
-    case SP_STRING_ATTRIBUTE: return string_matches(p, v);
-    case SP_NUMERIC_ATTRIBUTE:
-        if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE)
-            return v->int_value >= p->u.num.min && v->int_value <= p->u.num.max;
-        if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE)
-            return v->double_value >= (double)p->u.num.min &&
-                   v->double_value <= (double)p->u.num.max;
-        return false;
-    case SP_BOOLEAN_ATTRIBUTE:
-        return v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE &&
-               (bool)v->bool_value == p->u.boolean.value;
+    case SP_STRING_ATTRIBUTE: return string_matches(p, v, span);
+    case SP_NUMERIC_ATTRIBUTE: {
+        int64_t x = v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE
+                        ? v->int_value
+                        : 0;
+        return x >= p->u.num.min && x <= p->u.num.max;
+    }
+    case SP_BOOLEAN_ATTRIBUTE: {
+        bool b = v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE &&
+                 v->bool_value;
+        return b == p->u.boolean.value;
+    }
     default: return false;
     }
 }
@@ -775,14 +785,15 @@ static const char *attr_key(const struct sp_policy *p)
 }
 
 /* The first attribute with the key decides, as a map lookup would. */
-static bool attrs_match(const struct sp_policy *p, KeyValue *const *attrs, size_t n)
+static bool attrs_match(const struct sp_policy *p, KeyValue *const *attrs, size_t n, bool span)
 {
     const char *key = attr_key(p);
     for (size_t i = 0; i < n; i++) {
         const KeyValue *kv = attrs[i];
         if (kv == NULL || kv->key == NULL || strcmp(kv->key, key) != 0)
             continue;
-        return kv->value != NULL && value_matches(p, kv->value);
+        static const AnyValue empty = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+        return value_matches(p, kv->value != NULL ? kv->value : &empty, span);
     }
     return false;
 }
@@ -826,15 +837,34 @@ static bool policy_done(const struct sp_policy *p, const uint64_t *match)
            bit_get(match, p->fail_bit);
 }
 
-static void observe_span(struct sampling_policies *ps, struct ottl_tctx *t, uint64_t *match)
+/* The trace's duration so far in whole milliseconds, 0 without a valid time range. */
+static uint64_t latency_ms(const struct sampling_summary *sum)
+{
+    if (sum->min_start_ns == 0 || sum->max_end_ns <= sum->min_start_ns)
+        return 0;
+    return (sum->max_end_ns - sum->min_start_ns) / 1000000u;
+}
+
+/* sum already holds t's span. */
+static void observe_span(struct sampling_policies *ps, struct ottl_tctx *t,
+                         const struct sampling_summary *sum, uint64_t *match)
 {
     const Span *sp = t->span;
     for (size_t k = 0; k < ps->n_bitpol; k++) {
         struct sp_policy *p = &ps->v[ps->bitpol[k]];
         if (policy_done(p, match))
             continue;
+        if (p->type == SP_LATENCY) {
+            /* The Collector samples when the duration of the spans seen so far (in arrival
+             * order) is ever within (threshold_ms, upper_threshold_ms], even if the whole
+             * trace ends up longer: the same question, asked after every span. */
+            uint64_t d = latency_ms(sum);
+            if (d > p->u.latency.lower_ms && d <= p->u.latency.upper_ms)
+                bit_set(match, p->bit);
+            continue;
+        }
         if (p->type != SP_OTTL_CONDITION) {
-            if (attrs_match(p, sp->attributes, sp->n_attributes))
+            if (attrs_match(p, sp->attributes, sp->n_attributes, true))
                 bit_set(match, p->bit);
             continue;
         }
@@ -877,8 +907,8 @@ void sampling_policy_observe(struct sampling_policies *ps, const TracesData *dec
         if (rs->resource != NULL) {
             for (size_t k = 0; k < ps->n_bitpol; k++) {
                 const struct sp_policy *p = &ps->v[ps->bitpol[k]];
-                if (p->type != SP_OTTL_CONDITION && !bit_get(match, p->bit) &&
-                    attrs_match(p, rs->resource->attributes, rs->resource->n_attributes))
+                if (attr_key(p) != NULL && !bit_get(match, p->bit) &&
+                    attrs_match(p, rs->resource->attributes, rs->resource->n_attributes, false))
                     bit_set(match, p->bit);
             }
         }
@@ -896,7 +926,7 @@ void sampling_policy_observe(struct sampling_policies *ps, const TracesData *dec
                     .scope = ss->scope,
                     .span = ss->spans[i],
                 };
-                observe_span(ps, &t, match);
+                observe_span(ps, &t, sum, match);
             }
         }
     }
@@ -956,14 +986,12 @@ static bool eval_policy(struct sampling_policies *ps, struct sp_policy *p, const
 {
     switch (p->type) {
     case SP_ALWAYS_SAMPLE: return true;
-    case SP_LATENCY: {
-        if (sum->min_start_ns == 0 || sum->max_end_ns <= sum->min_start_ns)
-            return p->u.latency.upper_ms == 0 && p->u.latency.lower_ms == 0;
-        uint64_t d = (sum->max_end_ns - sum->min_start_ns) / 1000000u;
+    case SP_LATENCY:
+        /* Longer than the threshold, as the Collector's: a trace of exactly threshold_ms is
+         * not sampled. */
         if (p->u.latency.upper_ms == 0)
-            return d >= p->u.latency.lower_ms;
-        return d > p->u.latency.lower_ms && d <= p->u.latency.upper_ms;
-    }
+            return latency_ms(sum) > p->u.latency.lower_ms;
+        return bit_get(match, p->bit);
     case SP_STATUS_CODE: return (sum->status_mask & p->u.status.mask) != 0;
     case SP_PROBABILISTIC:
         return p->u.prob.all || prob_hash(p->u.prob.salt, id) <= p->u.prob.threshold;

@@ -246,12 +246,13 @@ static void test_latency(void **state)
     /* Duration is max end - min start over all spans, not one span's duration. */
     struct td *t = td_new(1);
     td_span(t, 1000 * MS, 1060 * MS);
-    td_span(t, 1050 * MS, 1100 * MS);
-    assert_true(decide_one(ps, t, 0)); /* exactly 100 ms */
+    td_span(t, 1050 * MS, 1101 * MS);
+    assert_true(decide_one(ps, t, 0)); /* 101 ms */
     free(t);
 
+    /* Longer than the threshold, as the Collector's: exactly 100 ms is not. */
     t = td_new(2);
-    td_span(t, 1000 * MS, 1099 * MS);
+    td_span(t, 1000 * MS, 1100 * MS);
     assert_false(decide_one(ps, t, 0));
     free(t);
 
@@ -287,6 +288,18 @@ static void test_latency_upper(void **state)
         assert_int_equal(decide_one(ps, t, 0), cases[i].want);
         free(t);
     }
+    /* As the Collector's: sampled when the spans seen so far, in arrival order, were ever
+     * within the band (150 ms after the first span), though the whole trace is 250 ms. */
+    struct td *t = td_new(9);
+    td_span(t, 5000 * MS, 5150 * MS);
+    td_span(t, 5200 * MS, 5250 * MS);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(10); /* the other order: 250 ms from the first span on */
+    td_span(t, 5200 * MS, 5250 * MS);
+    td_span(t, 5000 * MS, 5150 * MS);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
     sampling_policy_free(ps);
 }
 
@@ -464,9 +477,11 @@ static void test_numeric_attribute(void **state)
     td_int(t, td_span(t, 1, 2), "http.status_code", 599);
     assert_true(decide_one(ps, t, 0));
     free(t);
+    /* A double is 0 to the Collector's policy (pdata's Int() of a non-integer), so 503.0
+     * is not within 500..599. */
     t = td_new(2);
     td_double(t, td_span(t, 1, 2), "http.status_code", 503.0);
-    assert_true(decide_one(ps, t, 0));
+    assert_false(decide_one(ps, t, 0));
     free(t);
     t = td_new(3);
     td_int(t, td_span(t, 1, 2), "http.status_code", 404);
@@ -521,6 +536,15 @@ static void test_boolean_attribute(void **state)
     td_bool(t, NULL, "debug", true);
     td_span(t, 1, 2);
     assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    /* A non-bool value is false to the Collector's policy (pdata's Bool()). */
+    add_policy(&c, "notdbg", "type", "boolean_attribute", "key", "debug", "value", "false", END);
+    ps = compile_ok(&c);
+    t = td_new(4);
+    td_str(t, td_span(t, 1, 2), "debug", "true");
+    assert_true(decide_one(ps, t, 0));
     free(t);
     sampling_policy_free(ps);
 }
