@@ -94,6 +94,10 @@ static const struct kt_option process_options[] = {
     {"tail_sampling", "non_sampled_cache_size", KT_OPT_UINT, "100000",
      OFF(tail_sampling.non_sampled_cache_size), "..4294967294", 0,
      "Trace IDs remembered as not sampled, so late spans are dropped too."},
+    {"tail_sampling", "sample_on_first_match", KT_OPT_BOOL, "false",
+     OFF(tail_sampling.sample_on_first_match), NULL, 0,
+     "Stop at the first policy (in file order, after the drop policies) that samples a trace: "
+     "later ones, a rate_limiting one too, do not see it."},
 
     {"exporter", "endpoint", KT_OPT_STRING, "http://localhost:4317", OFF(exporter.endpoint), NULL,
      0, "OTLP backend: http://host:port or https://host:port (a path is allowed for HTTP)."},

@@ -37,6 +37,9 @@ enum sp_type {
     SP_OTTL_CONDITION,
     SP_AND,
     SP_DROP,
+    SP_NOT,
+    SP_TRACE_FLAGS,
+    SP_TRACE_STATE,
 };
 
 struct sp_type_spec {
@@ -58,8 +61,11 @@ static const char *const keys_rate[] = {"spans_per_second", NULL};
 static const char *const keys_ottl[] = {"span", "spanevent", "error_mode", NULL};
 static const char *const keys_and[] = {"and_sub_policy", NULL};
 static const char *const keys_drop[] = {"drop_sub_policy", NULL};
+static const char *const keys_not[] = {"not_sub_policy", NULL};
+static const char *const keys_tstate[] = {"key", "values", NULL};
 
 static const struct sp_type_spec type_specs[] = {
+    /* in enum sp_type order */
     {"always_sample", SP_ALWAYS_SAMPLE, keys_none},
     {"latency", SP_LATENCY, keys_latency},
     {"status_code", SP_STATUS_CODE, keys_status},
@@ -72,13 +78,16 @@ static const struct sp_type_spec type_specs[] = {
     {"ottl_condition", SP_OTTL_CONDITION, keys_ottl},
     {"and", SP_AND, keys_and},
     {"drop", SP_DROP, keys_drop},
+    {"not", SP_NOT, keys_not},
+    {"trace_flags", SP_TRACE_FLAGS, keys_none},
+    {"trace_state", SP_TRACE_STATE, keys_tstate},
 };
 #define N_TYPES (sizeof(type_specs) / sizeof(type_specs[0]))
 
 struct sp_policy {
     char *name;
     enum sp_type type;
-    bool is_sub;       /* named by an and / drop policy: never decides on its own */
+    bool is_sub;       /* named by an and / drop / not policy: never decides on its own */
     uint32_t bit;      /* match bit (attribute and OTTL policies) */
     uint32_t fail_bit; /* OTTL with error_mode propagate: an evaluation failed */
     /* Top-level policies: traces this policy's own evaluation sampled (a drop policy:
@@ -131,13 +140,18 @@ struct sp_policy {
             uint64_t errors;
         } ottl;
         struct {
+            char *key;
+            struct kt_strlist values; /* those the Collector can match: see compile_tstate */
+        } tstate;
+        struct {
             size_t *subs;
             size_t n;
-        } comp;
+        } comp; /* and, drop, not (n = 1) */
     } u;
 };
 
 struct sampling_policies {
+    bool first_match; /* sample_on_first_match */
     struct sp_policy *v;
     size_t n;
     size_t n_top;
@@ -540,6 +554,25 @@ static int compile_ottl(struct sp_policy *p, const struct process_policy_conf *c
     return rc;
 }
 
+static int compile_tstate(struct sp_policy *p, const struct process_policy_conf *c,
+                          struct kt_err *err)
+{
+    struct kt_strlist l = {0};
+    int rc = get_string(c, "key", true, &p->u.tstate.key, err);
+    if (rc == 0)
+        rc = list_values(c, "values", true, &l, err);
+    if (rc == 0 && l.n == 0)
+        rc = policy_err(err, c->name, "values", "required but not set");
+    /* As the Collector's: a key=value member longer than W3C's 256 characters can never be
+     * matched, so such values are left out. */
+    for (size_t i = 0; rc == 0 && i < l.n; i++)
+        if (strlen(p->u.tstate.key) + strlen(l.v[i]) < 256 &&
+            kt_strlist_push(&p->u.tstate.values, l.v[i]) != 0)
+            rc = kt_err_set(err, KT_ENOMEM, "out of memory");
+    kt_strlist_free(&l);
+    return rc;
+}
+
 static int compile_one(struct sp_policy *p, const struct process_policy_conf *c, struct kt_err *err)
 {
     p->name = strdup(c->name);
@@ -577,22 +610,34 @@ static int compile_one(struct sp_policy *p, const struct process_policy_conf *c,
     case SP_SPAN_COUNT: return compile_count(p, c, err);
     case SP_RATE_LIMITING: return compile_rate(p, c, err);
     case SP_OTTL_CONDITION: return compile_ottl(p, c, err);
+    case SP_TRACE_FLAGS: return 0;
+    case SP_TRACE_STATE: return compile_tstate(p, c, err);
     case SP_AND:
-    case SP_DROP: return 0; /* sub-policies are resolved once every section is known */
+    case SP_DROP:
+    case SP_NOT: return 0; /* sub-policies are resolved once every section is known */
     }
     return 0;
+}
+
+static bool is_composite(enum sp_type t)
+{
+    return t == SP_AND || t == SP_DROP || t == SP_NOT;
 }
 
 static int resolve_subs(struct sampling_policies *ps, size_t i, const struct process_policy_conf *c,
                         struct kt_err *err)
 {
     struct sp_policy *p = &ps->v[i];
-    const char *key = p->type == SP_AND ? "and_sub_policy" : "drop_sub_policy";
+    const char *key = p->type == SP_AND    ? "and_sub_policy"
+                      : p->type == SP_DROP ? "drop_sub_policy"
+                                           : "not_sub_policy";
     struct kt_strlist l = {0};
     int rc = list_values(c, key, true, &l, err);
     if (rc == 0 && l.n == 0)
         rc = policy_err(err, c->name, key,
                         "required but not set (names of other [" SECTION "NAME] sections)");
+    if (rc == 0 && p->type == SP_NOT && l.n > 1)
+        rc = policy_err(err, c->name, key, "takes one policy, got %zu", l.n);
     if (rc == 0) {
         p->u.comp.subs = calloc(l.n, sizeof(*p->u.comp.subs));
         if (p->u.comp.subs == NULL)
@@ -606,10 +651,13 @@ static int resolve_subs(struct sampling_policies *ps, size_t i, const struct pro
             rc = policy_err(err, c->name, key, "no [" SECTION "%.64s] section", l.v[k]);
         else if (j == i)
             rc = policy_err(err, c->name, key, "'%.64s' is this section itself", l.v[k]);
-        else if (ps->v[j].type == SP_AND || ps->v[j].type == SP_DROP)
+        /* The Collector's nesting: and / drop take any policy but and and drop (not
+         * included), not takes none of the three. */
+        else if (is_composite(ps->v[j].type) && (p->type == SP_NOT || ps->v[j].type != SP_NOT))
             rc = policy_err(err, c->name, key,
-                            "'%.64s' is %s policy; a sub-policy cannot be and or drop", l.v[k],
-                            ps->v[j].type == SP_AND ? "an and" : "a drop");
+                            "'%.64s' is a %s policy; a sub-policy of %s cannot be %s", l.v[k],
+                            type_specs[ps->v[j].type].name, type_specs[p->type].name,
+                            p->type == SP_NOT ? "and, drop or not" : "and or drop");
         else {
             ps->v[j].is_sub = true;
             p->u.comp.subs[p->u.comp.n++] = j;
@@ -624,16 +672,18 @@ static bool has_bit(const struct sp_policy *p)
 {
     return p->type == SP_STRING_ATTRIBUTE || p->type == SP_NUMERIC_ATTRIBUTE ||
            p->type == SP_BOOLEAN_ATTRIBUTE || p->type == SP_OTTL_CONDITION ||
+           p->type == SP_TRACE_FLAGS || p->type == SP_TRACE_STATE ||
            (p->type == SP_LATENCY && p->u.latency.upper_ms != 0);
 }
 
-int sampling_policy_compile(const struct process_policy_conf *confs, size_t n,
+int sampling_policy_compile(const struct process_policy_conf *confs, size_t n, bool first_match,
                             struct sampling_policies **out, struct kt_err *err)
 {
     *out = NULL;
     struct sampling_policies *ps = calloc(1, sizeof(*ps));
     if (ps == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
+    ps->first_match = first_match;
     kt_arena_init(&ps->arena, NULL, 0);
     int rc = 0;
     if (n > 0) {
@@ -647,7 +697,7 @@ int sampling_policy_compile(const struct process_policy_conf *confs, size_t n,
         rc = compile_one(&ps->v[i], &confs[i], err);
     }
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (ps->v[i].type == SP_AND || ps->v[i].type == SP_DROP)
+        if (is_composite(ps->v[i].type))
             rc = resolve_subs(ps, i, &confs[i], err);
     if (rc != 0) {
         sampling_policy_free(ps);
@@ -696,8 +746,13 @@ void sampling_policy_free(struct sampling_policies *ps)
             free(p->u.ottl.span);
             free(p->u.ottl.event);
             break;
+        case SP_TRACE_STATE:
+            free(p->u.tstate.key);
+            kt_strlist_free(&p->u.tstate.values);
+            break;
         case SP_AND:
-        case SP_DROP: free(p->u.comp.subs); break;
+        case SP_DROP:
+        case SP_NOT: free(p->u.comp.subs); break;
         default: break;
         }
         free(p->name);
@@ -845,6 +900,96 @@ static uint64_t latency_ms(const struct sampling_summary *sum)
     return (sum->max_end_ns - sum->min_start_ns) / 1000000u;
 }
 
+/* ---- W3C trace-context tracestate, as the Collector's trace_state policy reads it (the
+ * OpenTelemetry Go API's ParseTraceState): list members split at ',', empty ones skipped;
+ * key '=' value, blanks trimmed before the key and after the value; at most 32 members, no
+ * key twice; a string breaking any rule has no members at all. ---- */
+
+static bool ts_key_rest(const char *p, const char *e, size_t max)
+{
+    if ((size_t)(e - p) > max)
+        return false;
+    for (; p < e; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+              *p == '*' || *p == '/'))
+            return false;
+    return true;
+}
+
+/* key = lcalpha 0*255(keychar), or tenant@system: (lcalpha / DIGIT) 0*240(keychar) "@"
+ * lcalpha 0*13(keychar). */
+static bool ts_key_ok(const char *p, const char *e)
+{
+    const char *at = memchr(p, '@', (size_t)(e - p));
+    if (at == NULL)
+        return p < e && *p >= 'a' && *p <= 'z' && ts_key_rest(p + 1, e, 255);
+    bool tenant = p < at && ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) &&
+                  ts_key_rest(p + 1, at, 240);
+    const char *sys = at + 1;
+    return tenant && sys < e && *sys >= 'a' && *sys <= 'z' && ts_key_rest(sys + 1, e, 13);
+}
+
+/* 1 to 256 printable ASCII characters but ',' and '=', the last not a space. */
+static bool ts_value_ok(const char *p, const char *e)
+{
+    size_t n = (size_t)(e - p);
+    if (n == 0 || n > 256 || e[-1] == ' ')
+        return false;
+    for (; p < e; p++)
+        if (*p < 0x20 || *p > 0x7e || *p == ',' || *p == '=')
+            return false;
+    return true;
+}
+
+/* Whether ts is a valid tracestate whose member `key` has one of p's values. */
+static bool tstate_matches(const struct sp_policy *p, const char *ts)
+{
+    struct {
+        const char *p;
+        size_t n;
+    } keys[32];
+    size_t n_keys = 0, klen = strlen(p->u.tstate.key);
+    const char *val = NULL, *val_end = NULL;
+    for (const char *s = ts; *s != '\0';) {
+        const char *e = strchr(s, ',');
+        if (e == NULL)
+            e = s + strlen(s);
+        const char *next = *e == ',' ? e + 1 : e;
+        if (e == s) {
+            s = next;
+            continue;
+        }
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        if (eq == NULL)
+            return false;
+        const char *k = s, *ve = e;
+        while (k < eq && is_space(*k))
+            k++;
+        while (ve > eq + 1 && is_space(ve[-1]))
+            ve--;
+        if (!ts_key_ok(k, eq) || !ts_value_ok(eq + 1, ve) || n_keys == 32)
+            return false;
+        size_t kn = (size_t)(eq - k);
+        for (size_t i = 0; i < n_keys; i++)
+            if (keys[i].n == kn && memcmp(keys[i].p, k, kn) == 0)
+                return false;
+        keys[n_keys].p = k;
+        keys[n_keys++].n = kn;
+        if (kn == klen && memcmp(k, p->u.tstate.key, kn) == 0) {
+            val = eq + 1;
+            val_end = ve;
+        }
+        s = next;
+    }
+    if (val == NULL)
+        return false;
+    size_t vn = (size_t)(val_end - val);
+    for (size_t i = 0; i < p->u.tstate.values.n; i++)
+        if (strlen(p->u.tstate.values.v[i]) == vn && memcmp(p->u.tstate.values.v[i], val, vn) == 0)
+            return true;
+    return false;
+}
+
 /* sum already holds t's span. */
 static void observe_span(struct sampling_policies *ps, struct ottl_tctx *t,
                          const struct sampling_summary *sum, uint64_t *match)
@@ -854,6 +999,16 @@ static void observe_span(struct sampling_policies *ps, struct ottl_tctx *t,
         struct sp_policy *p = &ps->v[ps->bitpol[k]];
         if (policy_done(p, match))
             continue;
+        if (p->type == SP_TRACE_FLAGS) {
+            if (sp->flags & 0x01u) /* W3C's sampled flag, in the low byte */
+                bit_set(match, p->bit);
+            continue;
+        }
+        if (p->type == SP_TRACE_STATE) {
+            if (sp->trace_state != NULL && tstate_matches(p, sp->trace_state))
+                bit_set(match, p->bit);
+            continue;
+        }
         if (p->type == SP_LATENCY) {
             /* The Collector samples when the duration of the spans seen so far (in arrival
              * order) is ever within (threshold_ms, upper_threshold_ms], even if the whole
@@ -995,6 +1150,9 @@ static bool eval_policy(struct sampling_policies *ps, struct sp_policy *p, const
     case SP_STATUS_CODE: return (sum->status_mask & p->u.status.mask) != 0;
     case SP_PROBABILISTIC:
         return p->u.prob.all || prob_hash(p->u.prob.salt, id) <= p->u.prob.threshold;
+    case SP_TRACE_FLAGS:
+    case SP_TRACE_STATE: return bit_get(match, p->bit);
+    case SP_NOT: return !eval_policy(ps, &ps->v[p->u.comp.subs[0]], id, sum, match, now_ms);
     case SP_STRING_ATTRIBUTE: return bit_get(match, p->bit) != p->u.str.invert;
     case SP_NUMERIC_ATTRIBUTE: return bit_get(match, p->bit) != p->u.num.invert;
     case SP_BOOLEAN_ATTRIBUTE: return bit_get(match, p->bit) != p->u.boolean.invert;
@@ -1049,6 +1207,10 @@ bool sampling_policy_decide(struct sampling_policies *ps, const uint8_t trace_id
         bool yes = eval_policy(ps, p, trace_id, sum, match, now_ms);
         yes ? p->n_yes++ : p->n_no++;
         sampled |= yes;
+        /* sample_on_first_match: the policies after the first that samples are not asked
+         * (a rate_limiting one among them spends nothing on the trace). */
+        if (yes && ps->first_match)
+            break;
     }
     return sampled;
 }

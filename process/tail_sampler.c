@@ -337,7 +337,7 @@ int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp
     if (s == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     int rc = sampling_policy_compile(conf->tail_sampling.policies, conf->tail_sampling.n_policies,
-                                     &s->pol, err);
+                                     conf->tail_sampling.sample_on_first_match, &s->pol, err);
     if (rc != 0) {
         free(s);
         return rc;

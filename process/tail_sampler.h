@@ -14,7 +14,7 @@
  * sampled_cache_size / non_sampled_cache_size), so late spans follow their trace's decision.
  *
  * Memory per held trace: its spans' encoded bytes (with at most 12.5% growth slack), one
- * header of about 100 bytes, 16 bytes per offer, and a bit per attribute / OTTL policy;
+ * header of about 100 bytes, 16 bytes per offer, and a bit per span-matching policy;
  * tail_sampler_get_stats reports the total. At most num_traces traces are held. */
 #ifndef PROCESS_TAIL_SAMPLER_H
 #define PROCESS_TAIL_SAMPLER_H

@@ -175,8 +175,8 @@ static struct sampling_policies *compile_ok(struct process_conf *c)
 {
     struct sampling_policies *ps = NULL;
     struct kt_err err = {0};
-    int rc =
-        sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies, &ps, &err);
+    int rc = sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies,
+                                     c->tail_sampling.sample_on_first_match, &ps, &err);
     if (rc != 0)
         fail_msg("compile: %s", err.msg);
     process_conf_free(c);
@@ -188,8 +188,8 @@ static void compile_fails(struct process_conf *c, const char *want)
 {
     struct sampling_policies *ps = NULL;
     struct kt_err err = {0};
-    int rc =
-        sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies, &ps, &err);
+    int rc = sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies,
+                                     c->tail_sampling.sample_on_first_match, &ps, &err);
     process_conf_free(c);
     memset(c, 0, sizeof(*c));
     assert_int_equal(rc, KT_EINVAL);
@@ -820,6 +820,130 @@ static void test_ottl_error_mode(void **state)
 
 /* ---- configuration errors ---- */
 
+static void test_trace_flags(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "sampled", "type", "trace_flags", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    struct td *t = td_new(1);
+    td_span(t, 1, 2)->flags = 0x100; /* a flag beyond W3C's byte only */
+    assert_false(decide_one(ps, t, 0));
+    td_span(t, 1, 2)->flags = 0x101;
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_trace_state(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "ts", "type", "trace_state", "key", "vendor", "values", "a, b", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    static const struct {
+        const char *ts;
+        bool want;
+    } cases[] = {
+        {"vendor=a", true},
+        {"other=x, vendor=b\t", true}, /* blanks around members trimmed */
+        {"vendor=c", false},
+        {"vendor=a,,other=x", true},  /* empty members skipped */
+        {"vendor=a,=x", false},       /* an invalid member: no members at all */
+        {"vendor=a,vendor=b", false}, /* a key twice */
+        {"Vendor=a", false},
+        {"vendor=a,t@sys=1", true},
+        {"vendor=a,t@Sys=1", false},
+        {"vendor=a b", false},
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct td *t = td_new((uint8_t)i);
+        td_span(t, 1, 2)->trace_state = (char *)cases[i].ts;
+        if (decide_one(ps, t, 0) != cases[i].want)
+            fail_msg("tracestate '%s': want %d", cases[i].ts, cases[i].want);
+        free(t);
+    }
+    /* More than 32 members is invalid. */
+    char many[40 * 8] = "";
+    for (int k = 0; k < 33; k++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sk%d=1", k ? "," : "", k);
+    struct td *t = td_new(99);
+    td_span(t, 1, 2)->trace_state = many;
+    strcat(many, ",vendor=a");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_not(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "not-errors", "type", "not", "not_sub_policy", "errors", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    assert_int_equal(sampling_policy_count_top_level(ps), 1);
+    struct td *t = td_new(1);
+    td_status(t, td_span(t, 1, 2), 2);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(2);
+    td_status(t, td_span(t, 1, 2), 1);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    /* not under and and under drop. */
+    add_policy(&c, "ok-not-health", "type", "and", "and_sub_policy", "ok, not-health", END);
+    add_policy(&c, "ok", "type", "status_code", "status_codes", "OK", END);
+    add_policy(&c, "not-health", "type", "not", "not_sub_policy", "health", END);
+    add_policy(&c, "health", "type", "string_attribute", "key", "route", "values", "/healthz", END);
+    add_policy(&c, "drop-unset", "type", "drop", "drop_sub_policy", "not-set", END);
+    add_policy(&c, "not-set", "type", "not", "not_sub_policy", "set", END);
+    add_policy(&c, "set", "type", "status_code", "status_codes", "OK, ERROR", END);
+    ps = compile_ok(&c);
+    assert_int_equal(sampling_policy_count_top_level(ps), 2);
+    t = td_new(3);
+    td_status(t, td_span(t, 1, 2), 1);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(4);
+    Span *sp = td_span(t, 1, 2);
+    td_status(t, sp, 1);
+    td_str(t, sp, "route", "/healthz");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(5); /* UNSET only: dropped */
+    td_span(t, 1, 2);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_sample_on_first_match(void **state)
+{
+    (void)state;
+    /* A rate_limiting policy after one that samples: without the option it spends its budget
+     * on the trace, with it it never sees the trace. */
+    for (int first = 0; first < 2; first++) {
+        struct process_conf c = {0};
+        c.tail_sampling.sample_on_first_match = first;
+        add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+        add_policy(&c, "budget", "type", "rate_limiting", "spans_per_second", "1", END);
+        struct sampling_policies *ps = compile_ok(&c);
+        struct td *t = td_new(1);
+        td_status(t, td_span(t, 1, 2), 2);
+        assert_true(decide_one(ps, t, 1000));
+        free(t);
+        t = td_new(2);
+        td_span(t, 1, 2);
+        assert_int_equal(decide_one(ps, t, 1000), first);
+        free(t);
+        sampling_policy_free(ps);
+    }
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -833,13 +957,13 @@ static void test_config_errors(void **state)
     compile_fails(&c, "[tail_sampling.policy.x] type: required but not set (want one of "
                       "always_sample, latency, status_code, probabilistic, string_attribute, "
                       "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
-                      "ottl_condition, and, drop)");
+                      "ottl_condition, and, drop, not, trace_flags, trace_state)");
 
     add_policy(&c, "x", "type", "latncy", END);
     compile_fails(&c, "[tail_sampling.policy.x] type: 'latncy' is not a policy type (want one "
                       "of always_sample, latency, status_code, probabilistic, string_attribute, "
                       "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
-                      "ottl_condition, and, drop)");
+                      "ottl_condition, and, drop, not, trace_flags, trace_state)");
 
     add_policy(&c, "slow", "type", "latency", "threshold", "5", END);
     compile_fails(&c, "[tail_sampling.policy.slow] threshold: unknown key for type latency "
@@ -911,7 +1035,32 @@ static void test_config_errors(void **state)
     add_policy(&c, "a", "type", "and", "and_sub_policy", "d", END);
     add_policy(&c, "d", "type", "drop", "drop_sub_policy", "a", END);
     compile_fails(&c, "[tail_sampling.policy.a] and_sub_policy: 'd' is a drop policy; a "
-                      "sub-policy cannot be and or drop");
+                      "sub-policy of and cannot be and or drop");
+
+    add_policy(&c, "n", "type", "not", "not_sub_policy", "n2", END);
+    add_policy(&c, "n2", "type", "not", "not_sub_policy", "b", END);
+    add_policy(&c, "b", "type", "always_sample", END);
+    compile_fails(&c, "[tail_sampling.policy.n] not_sub_policy: 'n2' is a not policy; a "
+                      "sub-policy of not cannot be and, drop or not");
+
+    add_policy(&c, "n", "type", "not", "not_sub_policy", "b, b2", END);
+    add_policy(&c, "b", "type", "always_sample", END);
+    add_policy(&c, "b2", "type", "always_sample", END);
+    compile_fails(&c, "[tail_sampling.policy.n] not_sub_policy: takes one policy, got 2");
+
+    add_policy(&c, "n", "type", "not", END);
+    compile_fails(&c, "[tail_sampling.policy.n] not_sub_policy: required but not set (names of "
+                      "other [tail_sampling.policy.NAME] sections)");
+
+    add_policy(&c, "ts", "type", "trace_state", "key", "vendor", END);
+    compile_fails(&c, "[tail_sampling.policy.ts] values: required but not set");
+
+    add_policy(&c, "ts", "type", "trace_state", "values", "a", END);
+    compile_fails(&c, "[tail_sampling.policy.ts] key: required but not set");
+
+    add_policy(&c, "tf", "type", "trace_flags", "key", "a", END);
+    compile_fails(&c, "[tail_sampling.policy.tf] key: unknown key for type trace_flags (valid "
+                      "keys: type)");
 
     add_policy(&c, "a", "type", "and", "and_sub_policy", "a", END);
     compile_fails(&c, "[tail_sampling.policy.a] and_sub_policy: 'a' is this section itself");
@@ -935,9 +1084,9 @@ static void test_config_ottl_errors(void **state)
     struct sampling_policies *ps = NULL;
     struct kt_err err = {0};
     add_policy(&c, "o", "type", "ottl_condition", "span", "span.name ==", END);
-    assert_int_equal(
-        sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies, &ps, &err),
-        KT_EINVAL);
+    assert_int_equal(sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies,
+                                             false, &ps, &err),
+                     KT_EINVAL);
     process_conf_free(&c);
     assert_null(ps);
     assert_true(strncmp(err.msg, "[tail_sampling.policy.o] span: ", 31) == 0);
@@ -945,9 +1094,9 @@ static void test_config_ottl_errors(void **state)
     memset(&c, 0, sizeof(c));
     add_policy(&c, "o", "type", "ottl_condition", "span", "span.name == \"a\"", "spanevent",
                "log.body == \"x\"", END);
-    assert_int_equal(
-        sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies, &ps, &err),
-        KT_EINVAL);
+    assert_int_equal(sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies,
+                                             false, &ps, &err),
+                     KT_EINVAL);
     process_conf_free(&c);
     assert_true(strncmp(err.msg, "[tail_sampling.policy.o] spanevent: ", 36) == 0);
 }
@@ -1095,6 +1244,10 @@ int main(void)
         cmocka_unit_test(test_any_policy_samples),
         cmocka_unit_test(test_ottl_condition),
         cmocka_unit_test(test_ottl_error_mode),
+        cmocka_unit_test(test_trace_flags),
+        cmocka_unit_test(test_trace_state),
+        cmocka_unit_test(test_not),
+        cmocka_unit_test(test_sample_on_first_match),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_ottl_errors),
         cmocka_unit_test(test_fields),
