@@ -150,7 +150,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "sampling-apply: out of memory\n");
         goto out;
     }
-    fwrite(r.ids.p, 1, r.ids.len, stdout);
+    if (r.ids.len > 0) /* an empty kt_buf has no memory */
+        fwrite(r.ids.p, 1, r.ids.len, stdout);
     status = 0;
 out:
     tail_sampler_free(s);
