@@ -94,6 +94,10 @@ static const struct kt_option process_options[] = {
     {"tail_sampling", "non_sampled_cache_size", KT_OPT_UINT, "100000",
      OFF(tail_sampling.non_sampled_cache_size), "..4294967294", 0,
      "Trace IDs remembered as not sampled, so late spans are dropped too."},
+    {"tail_sampling", "maximum_trace_size_bytes", KT_OPT_SIZE, "0",
+     OFF(tail_sampling.maximum_trace_size_bytes), NULL, 0,
+     "A trace whose spans' encoded size grows over this is not sampled, at once and without "
+     "asking the policies (its later spans are dropped too); 0 = no bound."},
     {"tail_sampling", "sample_on_first_match", KT_OPT_BOOL, "false",
      OFF(tail_sampling.sample_on_first_match), NULL, 0,
      "Stop at the first policy (in file order, after the drop policies) that samples a trace: "

@@ -96,6 +96,7 @@ struct process_conf {
         uint64_t num_traces;
         uint64_t sampled_cache_size;
         uint64_t non_sampled_cache_size;
+        uint64_t maximum_trace_size_bytes; /* 0 = no bound */
         bool sample_on_first_match;
         struct process_policy_conf *policies; /* in file order */
         size_t n_policies;

@@ -132,6 +132,7 @@ struct tail_sampler {
     uint64_t wait_ms;
     uint32_t max_traces;
     uint64_t max_bytes;    /* bytes_held over this decide the oldest early; 0 = no bound */
+    uint64_t max_trace;    /* maximum_trace_size_bytes; 0 = no bound */
     struct held_trace *tr; /* records, grown up to max_traces */
     uint64_t *bits;        /* match bitmaps, `words` per record, parallel to tr */
     size_t words;
@@ -284,10 +285,12 @@ static int trace_reserve(struct tail_sampler *s, struct held_trace *t, size_t n)
     return 0;
 }
 
-static void decide(struct tail_sampler *s, uint32_t i, uint64_t now_ms)
+/* too_large: maximum_trace_size_bytes was passed, which decides without the policies. */
+static void decide(struct tail_sampler *s, uint32_t i, uint64_t now_ms, bool too_large)
 {
     struct held_trace *t = &s->tr[i];
-    bool keep = sampling_policy_decide(s->pol, t->id, &t->sum, trace_bits(s, i), now_ms);
+    bool keep =
+        !too_large && sampling_policy_decide(s->pol, t->id, &t->sum, trace_bits(s, i), now_ms);
     /* Failing to remember only means late spans start a new trace: not worth failing for. */
     (void)lru_add(keep ? &s->sampled : &s->not_sampled, t->id);
     trace_unlink(s, i);
@@ -296,7 +299,7 @@ static void decide(struct tail_sampler *s, uint32_t i, uint64_t now_ms)
         struct kt_slice enc = {t->enc, t->enc_len};
         s->exp(s->ctx, enc, t->n_spans, trace_tokens(t), t->n_offers);
     } else {
-        s->st.not_sampled++;
+        too_large ? s->st.too_large++ : s->st.not_sampled++;
         void **tok = trace_tokens(t);
         for (uint32_t k = 0; k < t->n_offers; k++)
             s->rel(s->ctx, tok[k]);
@@ -348,6 +351,7 @@ int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp
     s->wait_ms = conf->tail_sampling.decision_wait_ms;
     s->max_traces = (uint32_t)conf->tail_sampling.num_traces;
     s->max_bytes = process_limit_sampler_bytes(conf);
+    s->max_trace = conf->tail_sampling.maximum_trace_size_bytes;
     s->words = sampling_policy_match_words(s->pol);
     s->free_head = s->head = s->tail = NIL;
     s->sampled.cap = (uint32_t)conf->tail_sampling.sampled_cache_size;
@@ -384,7 +388,7 @@ int tail_sampler_offer(struct tail_sampler *s, const uint8_t trace_id[16],
         }
         if (s->st.traces_held >= s->max_traces && s->head != NIL) {
             s->st.decided_early++;
-            decide(s, s->head, now_ms);
+            decide(s, s->head, now_ms, false);
         }
         int rc = trace_create(s, trace_id, now_ms, &i);
         if (rc != 0)
@@ -409,13 +413,19 @@ int tail_sampler_offer(struct tail_sampler *s, const uint8_t trace_id[16],
     t->n_offers++;
     t->n_spans += (uint32_t)n_spans;
     s->st.spans_held += n_spans;
+    /* The Collector's bound, on the encoded bytes of the spans received (its measure, the
+     * serialized resource spans, is a few bytes less per message). */
+    if (s->max_trace > 0 && t->enc_len > s->max_trace) {
+        decide(s, i, now_ms, true);
+        return 0;
+    }
     if (decoded != NULL)
         sampling_policy_observe(s->pol, decoded, &t->sum, trace_bits(s, i));
     /* Over the byte budget, as over num_traces: the oldest traces are decided early (this
      * one too, when it is the oldest left). */
     while (s->max_bytes > 0 && s->st.bytes_held > s->max_bytes && s->head != NIL) {
         s->st.decided_early++;
-        decide(s, s->head, now_ms);
+        decide(s, s->head, now_ms, false);
     }
     return 0;
 }
@@ -429,7 +439,7 @@ void tail_sampler_tick(struct tail_sampler *s, uint64_t now_ms)
         uint64_t first = s->tr[s->head].first_ms;
         if (now_ms < first || now_ms - first < s->wait_ms)
             break;
-        decide(s, s->head, now_ms);
+        decide(s, s->head, now_ms, false);
     }
 }
 
@@ -476,7 +486,7 @@ void tail_sampler_forget(struct tail_sampler *s, bool (*match)(void *token, void
 void tail_sampler_decide_all(struct tail_sampler *s)
 {
     while (s->head != NIL)
-        decide(s, s->head, s->last_now_ms);
+        decide(s, s->head, s->last_now_ms, false);
 }
 
 ottl_fields tail_sampler_fields(const struct tail_sampler *s)
@@ -519,6 +529,9 @@ void tail_sampler_write_metrics(const struct tail_sampler *s, struct kt_buf *b)
          "decision=\"sampled\"", st->late_sampled},
         {"kotel_process_tail_sampling_late_spans_total", NULL, NULL, "decision=\"not_sampled\"",
          st->late_dropped},
+        {"kotel_process_tail_sampling_traces_dropped_too_large_total", "counter",
+         "Traces not sampled because their spans grew over maximum_trace_size_bytes.", NULL,
+         st->too_large},
     };
     for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
         if (m[i].type != NULL)

@@ -80,6 +80,8 @@ struct tail_sampler_stats {
     uint64_t decided_early; /* traces decided before decision_wait because num_traces was hit */
     uint64_t late_sampled;  /* spans exported at once: their trace was already sampled */
     uint64_t late_dropped;  /* spans released at once: their trace was already not sampled */
+    uint64_t too_large;     /* traces not sampled over maximum_trace_size_bytes (not in
+                               not_sampled: no policy decided them) */
 };
 void tail_sampler_get_stats(const struct tail_sampler *s, struct tail_sampler_stats *out);
 /* The sampler's families, per-policy decisions included (Prometheus text, see kt_prom.h),

@@ -380,6 +380,44 @@ static void test_late_spans_sampled(void **state)
     fx_free(f);
 }
 
+/* maximum_trace_size_bytes: the offer that takes a trace over the bound decides it not
+ * sampled at once, whatever the policies say (an error trace here), and its later spans are
+ * dropped; a trace at the bound is held as usual. */
+static void test_maximum_trace_size(void **state)
+{
+    (void)state;
+    struct process_conf c;
+    default_conf(&c);
+    struct fx *probe = fx_new_conf(&c);
+    offer(probe, 1, 2, 2, 0, 0); /* the size of one offer of 2 spans */
+    size_t one = probe->encoded_total;
+    fx_free(probe);
+
+    default_conf(&c);
+    c.tail_sampling.maximum_trace_size_bytes = 2 * one;
+    struct fx *f = fx_new_conf(&c);
+    offer(f, 1, 2, 2, 0, 0);
+    offer(f, 1, 2, 2, 1, 10);
+    assert_int_equal(f->r->n_releases, 0);
+    assert_int_equal(stats(f).traces_held, 1);
+    offer(f, 1, 2, 2, 2, 20); /* over: all three offers released */
+    assert_int_equal(f->r->n_releases, 3);
+    assert_int_equal(f->r->n_exports, 0);
+    struct tail_sampler_stats st = stats(f);
+    assert_int_equal(st.too_large, 1);
+    assert_int_equal(st.not_sampled, 0);
+    assert_int_equal(st.traces_held, 0);
+    assert_int_equal(st.bytes_held, 0);
+    offer(f, 1, 1, 2, 3, 30); /* late: follows the decision */
+    assert_int_equal(f->r->released[3], 1);
+    assert_int_equal(stats(f).late_dropped, 1);
+    /* Another error trace within the bound is sampled by the policy. */
+    offer(f, 2, 2, 2, 4, 40);
+    tail_sampler_tick(f->s, 2000);
+    assert_int_equal(f->r->exported[4], 1);
+    fx_free(f);
+}
+
 static void test_late_spans_dropped(void **state)
 {
     (void)state;
@@ -729,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_offers_concatenate),
         cmocka_unit_test(test_late_spans_sampled),
         cmocka_unit_test(test_late_spans_dropped),
+        cmocka_unit_test(test_maximum_trace_size),
         cmocka_unit_test(test_decision_cache_lru),
         cmocka_unit_test(test_num_traces_overflow),
         cmocka_unit_test(test_memory_limit_decides_oldest_early),
