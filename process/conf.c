@@ -86,6 +86,10 @@ static const struct kt_option process_options[] = {
      "A policy is a [tail_sampling.policy.NAME] section."},
     {"tail_sampling", "decision_wait", KT_OPT_DURATION, "30s", OFF(tail_sampling.decision_wait_ms),
      NULL, 0, "Time after a trace's first span before it is decided."},
+    {"tail_sampling", "decision_wait_after_root_received", KT_OPT_DURATION, "0s",
+     OFF(tail_sampling.decision_wait_after_root_received_ms), NULL, 0,
+     "Time after a trace's root span (one without a parent) before it is decided, when that "
+     "is sooner than decision_wait; 0s = off."},
     {"tail_sampling", "num_traces", KT_OPT_UINT, "50000", OFF(tail_sampling.num_traces),
      "1..4294967294", 0, "Traces held at once; when full the oldest is decided early."},
     {"tail_sampling", "sampled_cache_size", KT_OPT_UINT, "100000",
