@@ -4,6 +4,7 @@
 #include "kt_log.h"
 #include "ottl/ottl.h"
 #include "pipeline.h"
+#include "sampling_policy.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -175,6 +176,9 @@ static int policy_load(void *conf, const char *name, const char *key, const char
 {
     struct process_conf *c = conf;
     struct process_policy_conf *p = NULL;
+    int rc = sampling_policy_check_value(name, key, value, err);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < c->tail_sampling.n_policies; i++)
         if (strcmp(c->tail_sampling.policies[i].name, name) == 0)
             p = &c->tail_sampling.policies[i];

@@ -282,6 +282,8 @@ static int get_string(const struct process_policy_conf *c, const char *key, bool
     return *out == NULL ? kt_err_set(err, KT_ENOMEM, "out of memory") : 0;
 }
 
+static void type_names(char *buf, size_t size);
+
 static const struct sp_type_spec *find_type(const char *name)
 {
     for (size_t i = 0; i < N_TYPES; i++)
@@ -368,18 +370,26 @@ static int compile_status(struct sp_policy *p, const struct process_policy_conf 
     return rc;
 }
 
+static int parse_pct(const char *section, const char *v, double *out, struct kt_err *err)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !(*out >= 0 && *out <= 100))
+        return policy_err(err, section, "sampling_percentage",
+                          "want a number from 0 to 100, got '%.64s'", v);
+    return 0;
+}
+
 static int compile_prob(struct sp_policy *p, const struct process_policy_conf *c,
                         struct kt_err *err)
 {
     const char *v = last_value(c, "sampling_percentage");
     if (v == NULL)
         return policy_err(err, c->name, "sampling_percentage", "required but not set");
-    char *end;
-    errno = 0;
-    double pct = strtod(v, &end);
-    if (end == v || *end != '\0' || errno != 0 || !(pct >= 0 && pct <= 100))
-        return policy_err(err, c->name, "sampling_percentage",
-                          "want a number from 0 to 100, got '%.64s'", v);
+    double pct;
+    if (parse_pct(c->name, v, &pct, err) != 0)
+        return KT_EINVAL;
     /* The Collector's bound: (2^64 - 1) * pct / 100 rounded to 64 bits of mantissa (its
      * big.Float precision, which x87's long double has too), then truncated. */
     p->u.prob.all = pct >= 100;
@@ -530,21 +540,27 @@ static int compile_conditions(const struct process_policy_conf *c, const char *k
     return rc;
 }
 
+/* enum ottl_error_mode of mode. */
+static int parse_error_mode(const char *section, const char *mode, int *out, struct kt_err *err)
+{
+    static const char *const modes[] = {"propagate", "ignore", "silent"};
+    int m = 0;
+    while (m < 3 && strcmp(mode, modes[m]) != 0)
+        m++;
+    if (m == 3)
+        return policy_err(err, section, "error_mode",
+                          "want one of propagate|ignore|silent, got '%.64s'", mode);
+    *out = m;
+    return 0;
+}
+
 static int compile_ottl(struct sp_policy *p, const struct process_policy_conf *c,
                         struct kt_err *err)
 {
     const char *mode = last_value(c, "error_mode");
     p->u.ottl.error_mode = OTTL_ERR_PROPAGATE;
-    if (mode != NULL) {
-        static const char *const modes[] = {"propagate", "ignore", "silent"};
-        int m = 0;
-        while (m < 3 && strcmp(mode, modes[m]) != 0)
-            m++;
-        if (m == 3)
-            return policy_err(err, c->name, "error_mode",
-                              "want one of propagate|ignore|silent, got '%.64s'", mode);
-        p->u.ottl.error_mode = m;
-    }
+    if (mode != NULL && parse_error_mode(c->name, mode, &p->u.ottl.error_mode, err) != 0)
+        return KT_EINVAL;
     int rc = compile_conditions(c, "span", OTTL_CTX_SPAN, &p->u.ottl.span, &p->u.ottl.n_span, err);
     if (rc == 0)
         rc = compile_conditions(c, "spanevent", OTTL_CTX_SPANEVENT, &p->u.ottl.event,
@@ -573,6 +589,48 @@ static int compile_tstate(struct sp_policy *p, const struct process_policy_conf 
     return rc;
 }
 
+static int type_err(const char *section, const char *tname, struct kt_err *err)
+{
+    char buf[400];
+    type_names(buf, sizeof(buf));
+    if (tname == NULL || *tname == '\0')
+        return policy_err(err, section, "type", "required but not set (want one of %s)", buf);
+    return policy_err(err, section, "type", "'%.64s' is not a policy type (want one of %s)", tname,
+                      buf);
+}
+
+int sampling_policy_check_value(const char *section, const char *key, const char *value,
+                                struct kt_err *err)
+{
+    char *k = (char *)key, *v = (char *)value;
+    const struct process_policy_conf c = {(char *)section, {&k, 1}, {&v, 1}};
+    struct sp_policy p;
+    memset(&p, 0, sizeof(p));
+    bool b, present;
+    uint64_t u;
+    int64_t i;
+    double d;
+    int m;
+    if (strcmp(key, "type") == 0)
+        return find_type(value) != NULL ? 0 : type_err(section, value, err);
+    if (strcmp(key, "invert_match") == 0 || strcmp(key, "enabled_regex_matching") == 0 ||
+        strcmp(key, "value") == 0)
+        return get_bool(&c, key, &b, err);
+    if (strcmp(key, "threshold_ms") == 0 || strcmp(key, "upper_threshold_ms") == 0 ||
+        strcmp(key, "min_spans") == 0 || strcmp(key, "max_spans") == 0 ||
+        strcmp(key, "spans_per_second") == 0)
+        return get_uint(&c, key, &u, &present, err);
+    if (strcmp(key, "min_value") == 0 || strcmp(key, "max_value") == 0)
+        return get_int(&c, key, &i, &present, err);
+    if (strcmp(key, "sampling_percentage") == 0)
+        return parse_pct(section, value, &d, err);
+    if (strcmp(key, "error_mode") == 0)
+        return parse_error_mode(section, value, &m, err);
+    if (strcmp(key, "status_codes") == 0)
+        return compile_status(&p, &c, err);
+    return 0;
+}
+
 static int compile_one(struct sp_policy *p, const struct process_policy_conf *c, struct kt_err *err)
 {
     p->name = strdup(c->name);
@@ -580,16 +638,9 @@ static int compile_one(struct sp_policy *p, const struct process_policy_conf *c,
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     char buf[400];
     const char *tname = last_value(c, "type");
-    if (tname == NULL || *tname == '\0') {
-        type_names(buf, sizeof(buf));
-        return policy_err(err, c->name, "type", "required but not set (want one of %s)", buf);
-    }
-    const struct sp_type_spec *t = find_type(tname);
-    if (t == NULL) {
-        type_names(buf, sizeof(buf));
-        return policy_err(err, c->name, "type", "'%.64s' is not a policy type (want one of %s)",
-                          tname, buf);
-    }
+    const struct sp_type_spec *t = tname == NULL ? NULL : find_type(tname);
+    if (t == NULL)
+        return type_err(c->name, tname, err);
     p->type = t->type;
     /* Compilers below only read the keys they know; the rest must be mistakes. */
     for (size_t i = 0; i < c->keys.n; i++) {

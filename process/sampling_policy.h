@@ -69,6 +69,12 @@ struct sampling_summary {
  * UNSET)". first_match is [tail_sampling] sample_on_first_match. *out is NULL on failure. */
 int sampling_policy_compile(const struct process_policy_conf *confs, size_t n, bool first_match,
                             struct sampling_policies **out, struct kt_err *err);
+/* The syntax of one value of a [tail_sampling.policy.NAME] section, checked as the file is
+ * read so that the error can name its line: the type, booleans, numbers, status codes,
+ * error_mode. What needs the whole section (required keys, keys of another type, sub-policy
+ * names, regular expressions, OTTL) is left to sampling_policy_compile. */
+int sampling_policy_check_value(const char *section, const char *key, const char *value,
+                                struct kt_err *err);
 void sampling_policy_free(struct sampling_policies *ps);
 
 /* Policies that decide traces on their own (not sub-policies). */
