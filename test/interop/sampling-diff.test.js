@@ -23,6 +23,7 @@ const { startHttpBackend } = require('../integration/lib/backend');
 const { freePorts } = require('../integration/lib/ports');
 const { BUILD } = require('../integration/lib/procs');
 const { startCollector, collectorBinary } = require('./lib/otelcol');
+const { pool } = require('./lib/pool');
 
 collectorBinary();
 
@@ -280,20 +281,6 @@ function runKotel(c) {
     child.stdin.on('error', () => {});
     child.stdin.end(REQUESTS.map((r) => JSON.stringify(r)).join('\n') + '\n');
   });
-}
-
-async function pool(fns, n) {
-  const out = new Array(fns.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < fns.length) {
-        const k = next++;
-        out[k] = await fns[k]();
-      }
-    }),
-  );
-  return out;
 }
 
 const labels = (ids) => ids.map((id) => labelOf.get(id) || id).join(' ');
