@@ -40,6 +40,7 @@ enum sp_type {
     SP_NOT,
     SP_TRACE_FLAGS,
     SP_TRACE_STATE,
+    SP_BYTES_LIMITING,
 };
 
 struct sp_type_spec {
@@ -63,6 +64,7 @@ static const char *const keys_and[] = {"and_sub_policy", NULL};
 static const char *const keys_drop[] = {"drop_sub_policy", NULL};
 static const char *const keys_not[] = {"not_sub_policy", NULL};
 static const char *const keys_tstate[] = {"key", "values", NULL};
+static const char *const keys_bytes[] = {"bytes_per_second", "burst_capacity", NULL};
 
 static const struct sp_type_spec type_specs[] = {
     /* in enum sp_type order */
@@ -81,6 +83,7 @@ static const struct sp_type_spec type_specs[] = {
     {"not", SP_NOT, keys_not},
     {"trace_flags", SP_TRACE_FLAGS, keys_none},
     {"trace_state", SP_TRACE_STATE, keys_tstate},
+    {"bytes_limiting", SP_BYTES_LIMITING, keys_bytes},
 };
 #define N_TYPES (sizeof(type_specs) / sizeof(type_specs[0]))
 
@@ -143,6 +146,11 @@ struct sp_policy {
             char *key;
             struct kt_strlist values; /* those the Collector can match: see compile_tstate */
         } tstate;
+        struct {
+            double per_ms, burst; /* bytes */
+            double tokens;        /* bytes that may pass now; starts full */
+            uint64_t last_ms;     /* when tokens was last refilled */
+        } bytes;
         struct {
             size_t *subs;
             size_t n;
@@ -509,6 +517,24 @@ static int compile_rate(struct sp_policy *p, const struct process_policy_conf *c
     return 0;
 }
 
+static int compile_bytes(struct sp_policy *p, const struct process_policy_conf *c,
+                         struct kt_err *err)
+{
+    bool has, has_burst;
+    uint64_t rate = 0, burst = 0;
+    if (get_uint(c, "bytes_per_second", &rate, &has, err) != 0 ||
+        get_uint(c, "burst_capacity", &burst, &has_burst, err) != 0)
+        return KT_EINVAL;
+    if (!has || rate == 0)
+        return policy_err(err, c->name, "bytes_per_second",
+                          has ? "must be greater than 0" : "required but not set");
+    /* The Collector's default burst: two seconds' worth. */
+    p->u.bytes.per_ms = (double)rate / 1000;
+    p->u.bytes.burst = has_burst ? (double)burst : 2 * (double)rate;
+    p->u.bytes.tokens = p->u.bytes.burst;
+    return 0;
+}
+
 static int compile_conditions(const struct process_policy_conf *c, const char *key,
                               enum ottl_context most, struct ottl_condition ***out, size_t *n,
                               struct kt_err *err)
@@ -618,7 +644,8 @@ int sampling_policy_check_value(const char *section, const char *key, const char
         return get_bool(&c, key, &b, err);
     if (strcmp(key, "threshold_ms") == 0 || strcmp(key, "upper_threshold_ms") == 0 ||
         strcmp(key, "min_spans") == 0 || strcmp(key, "max_spans") == 0 ||
-        strcmp(key, "spans_per_second") == 0)
+        strcmp(key, "spans_per_second") == 0 || strcmp(key, "bytes_per_second") == 0 ||
+        strcmp(key, "burst_capacity") == 0)
         return get_uint(&c, key, &u, &present, err);
     if (strcmp(key, "min_value") == 0 || strcmp(key, "max_value") == 0)
         return get_int(&c, key, &i, &present, err);
@@ -663,6 +690,7 @@ static int compile_one(struct sp_policy *p, const struct process_policy_conf *c,
     case SP_OTTL_CONDITION: return compile_ottl(p, c, err);
     case SP_TRACE_FLAGS: return 0;
     case SP_TRACE_STATE: return compile_tstate(p, c, err);
+    case SP_BYTES_LIMITING: return compile_bytes(p, c, err);
     case SP_AND:
     case SP_DROP:
     case SP_NOT: return 0; /* sub-policies are resolved once every section is known */
@@ -1203,6 +1231,21 @@ static bool eval_policy(struct sampling_policies *ps, struct sp_policy *p, const
         return p->u.prob.all || prob_hash(p->u.prob.salt, id) <= p->u.prob.threshold;
     case SP_TRACE_FLAGS:
     case SP_TRACE_STATE: return bit_get(match, p->bit);
+    case SP_BYTES_LIMITING: {
+        /* A token bucket as the Collector's (golang.org/x/time/rate): bytes_per_second
+         * refill it continuously up to burst_capacity; a trace passes when its size is
+         * there to take. Time is the decision time, which never goes back. */
+        if (now_ms > p->u.bytes.last_ms) {
+            double t =
+                p->u.bytes.tokens + (double)(now_ms - p->u.bytes.last_ms) * p->u.bytes.per_ms;
+            p->u.bytes.tokens = t < p->u.bytes.burst ? t : p->u.bytes.burst;
+            p->u.bytes.last_ms = now_ms;
+        }
+        if ((double)sum->n_bytes > p->u.bytes.tokens)
+            return false;
+        p->u.bytes.tokens -= (double)sum->n_bytes;
+        return true;
+    }
     case SP_NOT: return !eval_policy(ps, &ps->v[p->u.comp.subs[0]], id, sum, match, now_ms);
     case SP_STRING_ATTRIBUTE: return bit_get(match, p->bit) != p->u.str.invert;
     case SP_NUMERIC_ATTRIBUTE: return bit_get(match, p->bit) != p->u.num.invert;

@@ -21,6 +21,7 @@
  *   boolean_attribute  key, value, invert_match
  *   span_count         min_spans, max_spans
  *   rate_limiting      spans_per_second
+ *   bytes_limiting     bytes_per_second, burst_capacity (default 2 * bytes_per_second)
  *   ottl_condition     span, spanevent (one condition per occurrence, OR'ed), error_mode
  *   trace_flags        (none: a span has the W3C sampled flag)
  *   trace_state        key, values (a span's valid W3C tracestate has key with one of values)
@@ -61,6 +62,7 @@ struct sampling_summary {
     uint64_t min_start_ns; /* 0 = no span with a start time yet */
     uint64_t max_end_ns;
     uint32_t n_spans;
+    uint64_t n_bytes;    /* encoded size of the spans, for bytes_limiting: the caller adds it */
     uint8_t status_mask; /* bit (1 << status code) for each code seen; UNSET when no status */
 };
 

@@ -475,6 +475,7 @@ int tail_sampler_offer(struct tail_sampler *s, const uint8_t trace_id[16],
     trace_meta(t)[t->n_offers].n_spans = (uint32_t)n_spans;
     t->n_offers++;
     t->n_spans += (uint32_t)n_spans;
+    t->sum.n_bytes += encoded.n;
     s->st.spans_held += n_spans;
     /* The Collector's bound, on the encoded bytes of the spans received (its measure, the
      * serialized resource spans, is a few bytes less per message). */

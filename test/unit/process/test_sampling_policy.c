@@ -944,6 +944,44 @@ static void test_sample_on_first_match(void **state)
     }
 }
 
+static void test_bytes_limiting(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "budget", "type", "bytes_limiting", "bytes_per_second", "1000", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    static const uint8_t id[16] = {1};
+    uint64_t match[4] = {0};
+    static const struct {
+        uint64_t now_ms, bytes;
+        bool want;
+    } steps[] = {
+        {1000, 1500, true},   /* the bucket starts full: the burst, 2 s worth */
+        {1000, 1500, false},  /* 500 left */
+        {2000, 1500, true},   /* refilled by 1000 in a second */
+        {2000, 1, false},     /* empty */
+        {10000, 2001, false}, /* refilled to the burst, never beyond */
+        {10000, 2000, true},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct sampling_summary sum = {.n_spans = 1, .n_bytes = steps[i].bytes};
+        if (sampling_policy_decide(ps, id, &sum, match, steps[i].now_ms) != steps[i].want)
+            fail_msg("step %zu: want %d", i, steps[i].want);
+    }
+    sampling_policy_free(ps);
+
+    add_policy(&c, "budget", "type", "bytes_limiting", "bytes_per_second", "10", "burst_capacity",
+               "5000", END);
+    ps = compile_ok(&c);
+    struct sampling_summary sum = {.n_spans = 1, .n_bytes = 5000};
+    assert_true(sampling_policy_decide(ps, id, &sum, match, 1));
+    assert_false(sampling_policy_decide(ps, id, &sum, match, 2));
+    sampling_policy_free(ps);
+
+    add_policy(&c, "budget", "type", "bytes_limiting", "bytes_per_second", "0", END);
+    compile_fails(&c, "[tail_sampling.policy.budget] bytes_per_second: must be greater than 0");
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -957,13 +995,13 @@ static void test_config_errors(void **state)
     compile_fails(&c, "[tail_sampling.policy.x] type: required but not set (want one of "
                       "always_sample, latency, status_code, probabilistic, string_attribute, "
                       "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
-                      "ottl_condition, and, drop, not, trace_flags, trace_state)");
+                      "ottl_condition, and, drop, not, trace_flags, trace_state, bytes_limiting)");
 
     add_policy(&c, "x", "type", "latncy", END);
     compile_fails(&c, "[tail_sampling.policy.x] type: 'latncy' is not a policy type (want one "
                       "of always_sample, latency, status_code, probabilistic, string_attribute, "
                       "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
-                      "ottl_condition, and, drop, not, trace_flags, trace_state)");
+                      "ottl_condition, and, drop, not, trace_flags, trace_state, bytes_limiting)");
 
     add_policy(&c, "slow", "type", "latency", "threshold", "5", END);
     compile_fails(&c, "[tail_sampling.policy.slow] threshold: unknown key for type latency "
@@ -1248,6 +1286,7 @@ int main(void)
         cmocka_unit_test(test_trace_state),
         cmocka_unit_test(test_not),
         cmocka_unit_test(test_sample_on_first_match),
+        cmocka_unit_test(test_bytes_limiting),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_ottl_errors),
         cmocka_unit_test(test_fields),
