@@ -41,6 +41,7 @@ enum sp_type {
     SP_TRACE_FLAGS,
     SP_TRACE_STATE,
     SP_BYTES_LIMITING,
+    SP_COMPOSITE,
 };
 
 struct sp_type_spec {
@@ -65,6 +66,8 @@ static const char *const keys_drop[] = {"drop_sub_policy", NULL};
 static const char *const keys_not[] = {"not_sub_policy", NULL};
 static const char *const keys_tstate[] = {"key", "values", NULL};
 static const char *const keys_bytes[] = {"bytes_per_second", "burst_capacity", NULL};
+static const char *const keys_composite[] = {"composite_sub_policy", "max_total_spans_per_second",
+                                             "rate_allocation", "policy_order", NULL};
 
 static const struct sp_type_spec type_specs[] = {
     /* in enum sp_type order */
@@ -84,6 +87,7 @@ static const struct sp_type_spec type_specs[] = {
     {"trace_flags", SP_TRACE_FLAGS, keys_none},
     {"trace_state", SP_TRACE_STATE, keys_tstate},
     {"bytes_limiting", SP_BYTES_LIMITING, keys_bytes},
+    {"composite", SP_COMPOSITE, keys_composite},
 };
 #define N_TYPES (sizeof(type_specs) / sizeof(type_specs[0]))
 
@@ -154,7 +158,12 @@ struct sp_policy {
         struct {
             size_t *subs;
             size_t n;
-        } comp; /* and, drop, not (n = 1) */
+            /* composite only: spans per second each sub-policy may sample (its
+             * rate_allocation share of max_total), and sampled in the current second */
+            uint64_t max_total;
+            uint64_t *alloc, *used;
+            uint64_t second;
+        } comp; /* and, drop, not (n = 1), composite */
     } u;
 };
 
@@ -645,7 +654,7 @@ int sampling_policy_check_value(const char *section, const char *key, const char
     if (strcmp(key, "threshold_ms") == 0 || strcmp(key, "upper_threshold_ms") == 0 ||
         strcmp(key, "min_spans") == 0 || strcmp(key, "max_spans") == 0 ||
         strcmp(key, "spans_per_second") == 0 || strcmp(key, "bytes_per_second") == 0 ||
-        strcmp(key, "burst_capacity") == 0)
+        strcmp(key, "burst_capacity") == 0 || strcmp(key, "max_total_spans_per_second") == 0)
         return get_uint(&c, key, &u, &present, err);
     if (strcmp(key, "min_value") == 0 || strcmp(key, "max_value") == 0)
         return get_int(&c, key, &i, &present, err);
@@ -691,6 +700,15 @@ static int compile_one(struct sp_policy *p, const struct process_policy_conf *c,
     case SP_TRACE_FLAGS: return 0;
     case SP_TRACE_STATE: return compile_tstate(p, c, err);
     case SP_BYTES_LIMITING: return compile_bytes(p, c, err);
+    case SP_COMPOSITE: {
+        bool has;
+        if (get_uint(c, "max_total_spans_per_second", &p->u.comp.max_total, &has, err) != 0)
+            return KT_EINVAL;
+        if (!has || p->u.comp.max_total == 0)
+            return policy_err(err, c->name, "max_total_spans_per_second",
+                              has ? "must be greater than 0" : "required but not set");
+        return 0; /* sub-policies and their shares once every section is known */
+    }
     case SP_AND:
     case SP_DROP:
     case SP_NOT: return 0; /* sub-policies are resolved once every section is known */
@@ -700,7 +718,75 @@ static int compile_one(struct sp_policy *p, const struct process_policy_conf *c,
 
 static bool is_composite(enum sp_type t)
 {
-    return t == SP_AND || t == SP_DROP || t == SP_NOT;
+    return t == SP_AND || t == SP_DROP || t == SP_NOT || t == SP_COMPOSITE;
+}
+
+/* The Collector's nesting: and / drop take any policy but and, drop and composite; not takes
+ * none of the four; composite takes and but not drop, not or composite. NULL when child may
+ * be under parent, else the types it may not be. */
+static const char *nesting_err(enum sp_type parent, enum sp_type child)
+{
+    switch (parent) {
+    case SP_NOT: return is_composite(child) ? "and, drop, not or composite" : NULL;
+    case SP_COMPOSITE:
+        return is_composite(child) && child != SP_AND ? "drop, not or composite" : NULL;
+    default: return is_composite(child) && child != SP_NOT ? "and, drop or composite" : NULL;
+    }
+}
+
+/* The index among p's sub-policies of the one named name, or p->u.comp.n. */
+static size_t sub_index(const struct sampling_policies *ps, const struct sp_policy *p,
+                        const char *name, size_t len)
+{
+    size_t k = 0;
+    while (k < p->u.comp.n && !(strlen(ps->v[p->u.comp.subs[k]].name) == len &&
+                                strncmp(ps->v[p->u.comp.subs[k]].name, name, len) == 0))
+        k++;
+    return k;
+}
+
+/* composite: each sub-policy's share of max_total_spans_per_second, the Collector's way:
+ * rate_allocation NAME=PERCENT (over 0) gives PERCENT %, the others an equal share; the
+ * product truncated to whole spans. policy_order must name sub-policies; as in the
+ * Collector, the order of evaluation is composite_sub_policy's. */
+static int resolve_allocation(struct sampling_policies *ps, struct sp_policy *p,
+                              const struct process_policy_conf *c, struct kt_err *err)
+{
+    size_t n = p->u.comp.n;
+    struct kt_strlist l = {0};
+    p->u.comp.alloc = calloc(n, sizeof(*p->u.comp.alloc));
+    p->u.comp.used = calloc(n, sizeof(*p->u.comp.used));
+    if (p->u.comp.alloc == NULL || p->u.comp.used == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    double total = (double)p->u.comp.max_total;
+    for (size_t k = 0; k < n; k++)
+        p->u.comp.alloc[k] = (uint64_t)(total / (double)n);
+    int rc = list_values(c, "rate_allocation", true, &l, err);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        const char *eq = strchr(l.v[i], '=');
+        char *end = NULL;
+        long long pct = eq == NULL ? 0 : strtoll(eq + 1, &end, 10);
+        size_t k = eq == NULL ? n : sub_index(ps, p, l.v[i], (size_t)(eq - l.v[i]));
+        if (eq == NULL || end == eq + 1 || *end != '\0' || pct < 0 || pct > 100)
+            rc = policy_err(err, c->name, "rate_allocation",
+                            "want NAME=PERCENT (0 to 100), got '%.64s'", l.v[i]);
+        else if (k == n)
+            rc =
+                policy_err(err, c->name, "rate_allocation",
+                           "'%.*s' is not one of composite_sub_policy", (int)(eq - l.v[i]), l.v[i]);
+        else if (pct > 0)
+            p->u.comp.alloc[k] = (uint64_t)((double)pct / 100 * total);
+    }
+    kt_strlist_free(&l);
+    if (rc == 0)
+        rc = list_values(c, "policy_order", true, &l, err);
+    for (size_t i = 0; rc == 0 && i < l.n; i++)
+        if (sub_index(ps, p, l.v[i], strlen(l.v[i])) == n)
+            rc = policy_err(err, c->name, "policy_order",
+                            "'%.64s' is not one of composite_sub_policy", l.v[i]);
+    kt_strlist_free(&l);
+    p->u.comp.second = UINT64_MAX;
+    return rc;
 }
 
 static int resolve_subs(struct sampling_policies *ps, size_t i, const struct process_policy_conf *c,
@@ -709,7 +795,8 @@ static int resolve_subs(struct sampling_policies *ps, size_t i, const struct pro
     struct sp_policy *p = &ps->v[i];
     const char *key = p->type == SP_AND    ? "and_sub_policy"
                       : p->type == SP_DROP ? "drop_sub_policy"
-                                           : "not_sub_policy";
+                      : p->type == SP_NOT  ? "not_sub_policy"
+                                           : "composite_sub_policy";
     struct kt_strlist l = {0};
     int rc = list_values(c, key, true, &l, err);
     if (rc == 0 && l.n == 0)
@@ -730,19 +817,19 @@ static int resolve_subs(struct sampling_policies *ps, size_t i, const struct pro
             rc = policy_err(err, c->name, key, "no [" SECTION "%.64s] section", l.v[k]);
         else if (j == i)
             rc = policy_err(err, c->name, key, "'%.64s' is this section itself", l.v[k]);
-        /* The Collector's nesting: and / drop take any policy but and and drop (not
-         * included), not takes none of the three. */
-        else if (is_composite(ps->v[j].type) && (p->type == SP_NOT || ps->v[j].type != SP_NOT))
+        else if (nesting_err(p->type, ps->v[j].type) != NULL)
             rc = policy_err(err, c->name, key,
                             "'%.64s' is a %s policy; a sub-policy of %s cannot be %s", l.v[k],
                             type_specs[ps->v[j].type].name, type_specs[p->type].name,
-                            p->type == SP_NOT ? "and, drop or not" : "and or drop");
+                            nesting_err(p->type, ps->v[j].type));
         else {
             ps->v[j].is_sub = true;
             p->u.comp.subs[p->u.comp.n++] = j;
         }
     }
     kt_strlist_free(&l);
+    if (rc == 0 && p->type == SP_COMPOSITE)
+        rc = resolve_allocation(ps, p, c, err);
     return rc;
 }
 
@@ -831,7 +918,12 @@ void sampling_policy_free(struct sampling_policies *ps)
             break;
         case SP_AND:
         case SP_DROP:
-        case SP_NOT: free(p->u.comp.subs); break;
+        case SP_NOT:
+        case SP_COMPOSITE:
+            free(p->u.comp.subs);
+            free(p->u.comp.alloc);
+            free(p->u.comp.used);
+            break;
         default: break;
         }
         free(p->name);
@@ -1247,6 +1339,25 @@ static bool eval_policy(struct sampling_policies *ps, struct sp_policy *p, const
         return true;
     }
     case SP_NOT: return !eval_policy(ps, &ps->v[p->u.comp.subs[0]], id, sum, match, now_ms);
+    case SP_COMPOSITE: {
+        /* The first sub-policy that samples the trace decides: sampled while its share of
+         * this second (and the total) has room for the trace's spans, else not sampled. */
+        uint64_t sec = now_ms / 1000;
+        if (sec != p->u.comp.second) {
+            p->u.comp.second = sec;
+            memset(p->u.comp.used, 0, p->u.comp.n * sizeof(*p->u.comp.used));
+        }
+        for (size_t k = 0; k < p->u.comp.n; k++) {
+            if (!eval_policy(ps, &ps->v[p->u.comp.subs[k]], id, sum, match, now_ms))
+                continue;
+            uint64_t would = p->u.comp.used[k] + sum->n_spans;
+            if (would > p->u.comp.alloc[k] || would > p->u.comp.max_total)
+                return false;
+            p->u.comp.used[k] = would;
+            return true;
+        }
+        return false;
+    }
     case SP_STRING_ATTRIBUTE: return bit_get(match, p->bit) != p->u.str.invert;
     case SP_NUMERIC_ATTRIBUTE: return bit_get(match, p->bit) != p->u.num.invert;
     case SP_BOOLEAN_ATTRIBUTE: return bit_get(match, p->bit) != p->u.boolean.invert;

@@ -28,14 +28,19 @@
  *   and                and_sub_policy (names of other sections; all must sample)
  *   drop               drop_sub_policy (names of other sections; all matching drops the trace)
  *   not                not_sub_policy (the name of one other section; samples what it does not)
+ *   composite          composite_sub_policy (names, in order), max_total_spans_per_second,
+ *                      rate_allocation (NAME=PERCENT), policy_order (checked, not used: the
+ *                      Collector evaluates in composite_sub_policy's order too)
  * ottl_condition's error_mode: propagate (default) makes a trace whose evaluation fails before
  * any condition matched not sampled by the policy (spans are looked at in arrival order and
  * the policy stops at the first match or failure, as the Collector's does); ignore and silent
  * skip the failed evaluation (ignore logs it, rate-limited).
- * A section named by and_sub_policy / drop_sub_policy / not_sub_policy is only a sub-policy,
- * never a top-level one. As in the Collector, and / drop may name a not policy but no and or
- * drop; not may name none of the three. invert_match flips the policy's own result (the Collector's
- * behaviour with invert decisions disabled); a drop policy is the way to veto a trace.
+ * A section named by and_sub_policy / drop_sub_policy / not_sub_policy / composite_sub_policy
+ * is only a sub-policy,
+ * never a top-level one. As in the Collector, and / drop may name a not policy but no and,
+ * drop or composite; not none of the four; composite an and but no drop, not or composite.
+ * invert_match flips the policy's own result (the Collector's behaviour with invert decisions
+ * disabled); a drop policy is the way to veto a trace.
  *
  * Decision: a top-level drop policy whose sub-policies all match wins (not sampled);
  * otherwise the trace is sampled when any other top-level policy samples it. Every top-level

@@ -188,6 +188,26 @@ const CASES = [
       p('all', 'always_sample'),
     ],
   },
+  {
+    // A budget no case reaches: within one second the Collector decides a tick's traces in no
+    // set order, so a budget that runs out would keep different traces.
+    name: 'composite: error and slow, or OK',
+    policies: [
+      {
+        name: 'cp',
+        type: 'composite',
+        composite: {
+          max_total_spans_per_second: 100000,
+          policy_order: ['es', 'ok'],
+          composite_sub_policy: [
+            { name: 'es', type: 'and', and: { and_sub_policy: [p('e', 'status_code', { status_codes: ['ERROR'] }), p('slow', 'latency', { threshold_ms: 100 })] } },
+            p('ok', 'status_code', { status_codes: ['OK'] }),
+          ],
+          rate_allocation: [{ policy: 'es', percent: 60 }],
+        },
+      },
+    ],
+  },
   // 250 bytes drops the traces of several spans and keeps the others (kotel counts the few
   // bytes of framing per message the Collector's measure leaves out; no trace here is that
   // close to the bound).
@@ -247,7 +267,7 @@ async function runCollector(i, port, backend) {
 // (PARENT-NAME) that the parent names.
 function kotelSets(c) {
   const sets = [];
-  const SUBKEY = { and: 'and_sub_policy', drop: 'drop_sub_policy', not: 'not_sub_policy' };
+  const SUBKEY = { and: 'and_sub_policy', drop: 'drop_sub_policy', not: 'not_sub_policy', composite: 'composite_sub_policy' };
   const emit = (pol, name) => {
     const sec = `tail_sampling.policy.${name}`;
     sets.push(`${sec}.type=${pol.type}`);
@@ -258,6 +278,10 @@ function kotelSets(c) {
         emit(s, `${name}-${s.name}`);
         sets.push(`${sec}.${SUBKEY[pol.type]}=${name}-${s.name}`);
       }
+      // composite's other keys, with the sub-policies' section names
+      if (cfg.max_total_spans_per_second !== undefined) sets.push(`${sec}.max_total_spans_per_second=${cfg.max_total_spans_per_second}`);
+      for (const r of cfg.rate_allocation || []) sets.push(`${sec}.rate_allocation=${name}-${r.policy}=${r.percent}`);
+      for (const o of cfg.policy_order || []) sets.push(`${sec}.policy_order=${name}-${o}`);
       return;
     }
     for (const [k, v] of Object.entries(cfg)) for (const x of [].concat(v)) sets.push(`${sec}.${k}=${x}`);

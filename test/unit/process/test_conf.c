@@ -119,7 +119,7 @@ static void test_values_that_break_the_pipeline_are_refused(void **state)
          "--set tail_sampling.policy.p.type: 'latncy' is not a policy type (want one of "
          "always_sample, latency, status_code, probabilistic, string_attribute, "
          "numeric_attribute, boolean_attribute, span_count, rate_limiting, ottl_condition, and, "
-         "drop, not, trace_flags, trace_state, bytes_limiting)"},
+         "drop, not, trace_flags, trace_state, bytes_limiting, composite)"},
         {"tail_sampling.policy.p.min_value=1.5",
          "--set tail_sampling.policy.p.min_value: want an integer, got '1.5'"},
         {"tail_sampling.policy.p.sampling_percentage=-1",

@@ -982,6 +982,50 @@ static void test_bytes_limiting(void **state)
     compile_fails(&c, "[tail_sampling.policy.budget] bytes_per_second: must be greater than 0");
 }
 
+static void test_composite(void **state)
+{
+    (void)state;
+    /* 10 spans a second: errors 60 % (6), everything else the equal share (5). */
+    struct process_conf c = {0};
+    add_policy(&c, "mix", "type", "composite", "max_total_spans_per_second", "10",
+               "composite_sub_policy", "errors, rest", "rate_allocation", "errors=60",
+               "policy_order", "errors, rest", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    add_policy(&c, "rest", "type", "always_sample", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    assert_int_equal(sampling_policy_count_top_level(ps), 1);
+    static const uint8_t id[16] = {1};
+    uint64_t match[4] = {0};
+    struct sampling_summary err3 = {.n_spans = 3, .status_mask = 1u << 2};
+    struct sampling_summary ok3 = {.n_spans = 3, .status_mask = 1u << 1};
+    assert_true(sampling_policy_decide(ps, id, &err3, match, 1000));
+    assert_true(sampling_policy_decide(ps, id, &err3, match, 1000)); /* 6 of 6 */
+    /* The first sub-policy that samples decides: no fallback to rest's share. */
+    assert_false(sampling_policy_decide(ps, id, &err3, match, 1000));
+    assert_true(sampling_policy_decide(ps, id, &ok3, match, 1000));
+    assert_false(sampling_policy_decide(ps, id, &ok3, match, 1000)); /* 6 > 5 */
+    assert_true(sampling_policy_decide(ps, id, &err3, match, 2000)); /* a new second */
+    sampling_policy_free(ps);
+
+    add_policy(&c, "mix", "type", "composite", "max_total_spans_per_second", "10",
+               "composite_sub_policy", "errors", "rate_allocation", "nope=5", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    compile_fails(&c, "[tail_sampling.policy.mix] rate_allocation: 'nope' is not one of "
+                      "composite_sub_policy");
+
+    add_policy(&c, "mix", "type", "composite", "max_total_spans_per_second", "10",
+               "composite_sub_policy", "n", END);
+    add_policy(&c, "n", "type", "not", "not_sub_policy", "errors", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    compile_fails(&c, "[tail_sampling.policy.mix] composite_sub_policy: 'n' is a not policy; a "
+                      "sub-policy of composite cannot be drop, not or composite");
+
+    add_policy(&c, "mix", "type", "composite", "composite_sub_policy", "errors", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    compile_fails(&c, "[tail_sampling.policy.mix] max_total_spans_per_second: required but not "
+                      "set");
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -992,16 +1036,18 @@ static void test_config_errors(void **state)
                       "(want OK, ERROR, UNSET)");
 
     add_policy(&c, "x", "threshold_ms", "5", END);
-    compile_fails(&c, "[tail_sampling.policy.x] type: required but not set (want one of "
-                      "always_sample, latency, status_code, probabilistic, string_attribute, "
-                      "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
-                      "ottl_condition, and, drop, not, trace_flags, trace_state, bytes_limiting)");
+    compile_fails(
+        &c, "[tail_sampling.policy.x] type: required but not set (want one of "
+            "always_sample, latency, status_code, probabilistic, string_attribute, "
+            "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
+            "ottl_condition, and, drop, not, trace_flags, trace_state, bytes_limiting, composite)");
 
     add_policy(&c, "x", "type", "latncy", END);
-    compile_fails(&c, "[tail_sampling.policy.x] type: 'latncy' is not a policy type (want one "
-                      "of always_sample, latency, status_code, probabilistic, string_attribute, "
-                      "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
-                      "ottl_condition, and, drop, not, trace_flags, trace_state, bytes_limiting)");
+    compile_fails(
+        &c, "[tail_sampling.policy.x] type: 'latncy' is not a policy type (want one "
+            "of always_sample, latency, status_code, probabilistic, string_attribute, "
+            "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
+            "ottl_condition, and, drop, not, trace_flags, trace_state, bytes_limiting, composite)");
 
     add_policy(&c, "slow", "type", "latency", "threshold", "5", END);
     compile_fails(&c, "[tail_sampling.policy.slow] threshold: unknown key for type latency "
@@ -1073,13 +1119,13 @@ static void test_config_errors(void **state)
     add_policy(&c, "a", "type", "and", "and_sub_policy", "d", END);
     add_policy(&c, "d", "type", "drop", "drop_sub_policy", "a", END);
     compile_fails(&c, "[tail_sampling.policy.a] and_sub_policy: 'd' is a drop policy; a "
-                      "sub-policy of and cannot be and or drop");
+                      "sub-policy of and cannot be and, drop or composite");
 
     add_policy(&c, "n", "type", "not", "not_sub_policy", "n2", END);
     add_policy(&c, "n2", "type", "not", "not_sub_policy", "b", END);
     add_policy(&c, "b", "type", "always_sample", END);
     compile_fails(&c, "[tail_sampling.policy.n] not_sub_policy: 'n2' is a not policy; a "
-                      "sub-policy of not cannot be and, drop or not");
+                      "sub-policy of not cannot be and, drop, not or composite");
 
     add_policy(&c, "n", "type", "not", "not_sub_policy", "b, b2", END);
     add_policy(&c, "b", "type", "always_sample", END);
@@ -1287,6 +1333,7 @@ int main(void)
         cmocka_unit_test(test_not),
         cmocka_unit_test(test_sample_on_first_match),
         cmocka_unit_test(test_bytes_limiting),
+        cmocka_unit_test(test_composite),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_ottl_errors),
         cmocka_unit_test(test_fields),
