@@ -68,7 +68,8 @@ BENCH_TOOLS := $(patsubst test/bench/%.c,$(BUILD)/kotel-%,$(sort $(wildcard test
 # The test cluster's admin tool (scripts/kafka.sh, the integration tests, the bench).
 KAFKA_ADMIN := $(BUILD)/kotel-kafka-admin
 # Programs the tests run against a library of kotel: test/tools/ottl_apply.c is
-# $(BUILD)/test/ottl-apply, linking process/ (test/interop/ottl-diff.test.js).
+# $(BUILD)/test/ottl-apply, linking process/ (test/interop/ottl-diff.test.js); sampling_apply.c
+# likewise for test/interop/sampling-diff.test.js.
 TEST_TOOLS := $(patsubst test/tools/%.c,$(BUILD)/test/%,$(subst _,-,$(sort $(wildcard test/tools/*.c))))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -173,6 +174,10 @@ $(KAFKA_ADMIN): $(BUILD)/obj/test/kafka/admin.o
 	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 
 $(BUILD)/test/ottl-apply: $(BUILD)/obj/test/tools/ottl_apply.o $(PROCESS_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
+
+$(BUILD)/test/sampling-apply: $(BUILD)/obj/test/tools/sampling_apply.o $(PROCESS_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(LINK) -o $@ $^ $(KT_LDLIBS) $(LDLIBS)
 

@@ -4,6 +4,7 @@
 #include "kt_log.h"
 #include "ottl/ottl.h"
 #include "pipeline.h"
+#include "sampling_policy.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -86,6 +87,10 @@ static const struct kt_option process_options[] = {
      "A policy is a [tail_sampling.policy.NAME] section."},
     {"tail_sampling", "decision_wait", KT_OPT_DURATION, "30s", OFF(tail_sampling.decision_wait_ms),
      NULL, 0, "Time after a trace's first span before it is decided."},
+    {"tail_sampling", "decision_wait_after_root_received", KT_OPT_DURATION, "0s",
+     OFF(tail_sampling.decision_wait_after_root_received_ms), NULL, 0,
+     "Time after a trace's root span (one without a parent) before it is decided, when that "
+     "is sooner than decision_wait; 0s = off."},
     {"tail_sampling", "num_traces", KT_OPT_UINT, "50000", OFF(tail_sampling.num_traces),
      "1..4294967294", 0, "Traces held at once; when full the oldest is decided early."},
     {"tail_sampling", "sampled_cache_size", KT_OPT_UINT, "100000",
@@ -94,6 +99,14 @@ static const struct kt_option process_options[] = {
     {"tail_sampling", "non_sampled_cache_size", KT_OPT_UINT, "100000",
      OFF(tail_sampling.non_sampled_cache_size), "..4294967294", 0,
      "Trace IDs remembered as not sampled, so late spans are dropped too."},
+    {"tail_sampling", "maximum_trace_size_bytes", KT_OPT_SIZE, "0",
+     OFF(tail_sampling.maximum_trace_size_bytes), NULL, 0,
+     "A trace whose spans' encoded size grows over this is not sampled, at once and without "
+     "asking the policies (its later spans are dropped too); 0 = no bound."},
+    {"tail_sampling", "sample_on_first_match", KT_OPT_BOOL, "false",
+     OFF(tail_sampling.sample_on_first_match), NULL, 0,
+     "Stop at the first policy (in file order, after the drop policies) that samples a trace: "
+     "later ones, a rate_limiting one too, do not see it."},
 
     {"exporter", "endpoint", KT_OPT_STRING, "http://localhost:4317", OFF(exporter.endpoint), NULL,
      0, "OTLP backend: http://host:port or https://host:port (a path is allowed for HTTP)."},
@@ -178,6 +191,9 @@ static int policy_load(void *conf, const char *name, const char *key, const char
 {
     struct process_conf *c = conf;
     struct process_policy_conf *p = NULL;
+    int rc = sampling_policy_check_value(name, key, value, err);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < c->tail_sampling.n_policies; i++)
         if (strcmp(c->tail_sampling.policies[i].name, name) == 0)
             p = &c->tail_sampling.policies[i];

@@ -93,9 +93,12 @@ struct process_conf {
     struct {
         int enabled; /* enum process_tristate: auto = on when a policy exists */
         uint64_t decision_wait_ms;
+        uint64_t decision_wait_after_root_received_ms; /* 0 = off */
         uint64_t num_traces;
         uint64_t sampled_cache_size;
         uint64_t non_sampled_cache_size;
+        uint64_t maximum_trace_size_bytes; /* 0 = no bound */
+        bool sample_on_first_match;
         struct process_policy_conf *policies; /* in file order */
         size_t n_policies;
     } tail_sampling;

@@ -37,6 +37,11 @@ enum sp_type {
     SP_OTTL_CONDITION,
     SP_AND,
     SP_DROP,
+    SP_NOT,
+    SP_TRACE_FLAGS,
+    SP_TRACE_STATE,
+    SP_BYTES_LIMITING,
+    SP_COMPOSITE,
 };
 
 struct sp_type_spec {
@@ -58,8 +63,14 @@ static const char *const keys_rate[] = {"spans_per_second", NULL};
 static const char *const keys_ottl[] = {"span", "spanevent", "error_mode", NULL};
 static const char *const keys_and[] = {"and_sub_policy", NULL};
 static const char *const keys_drop[] = {"drop_sub_policy", NULL};
+static const char *const keys_not[] = {"not_sub_policy", NULL};
+static const char *const keys_tstate[] = {"key", "values", NULL};
+static const char *const keys_bytes[] = {"bytes_per_second", "burst_capacity", NULL};
+static const char *const keys_composite[] = {"composite_sub_policy", "max_total_spans_per_second",
+                                             "rate_allocation", "policy_order", NULL};
 
 static const struct sp_type_spec type_specs[] = {
+    /* in enum sp_type order */
     {"always_sample", SP_ALWAYS_SAMPLE, keys_none},
     {"latency", SP_LATENCY, keys_latency},
     {"status_code", SP_STATUS_CODE, keys_status},
@@ -72,13 +83,18 @@ static const struct sp_type_spec type_specs[] = {
     {"ottl_condition", SP_OTTL_CONDITION, keys_ottl},
     {"and", SP_AND, keys_and},
     {"drop", SP_DROP, keys_drop},
+    {"not", SP_NOT, keys_not},
+    {"trace_flags", SP_TRACE_FLAGS, keys_none},
+    {"trace_state", SP_TRACE_STATE, keys_tstate},
+    {"bytes_limiting", SP_BYTES_LIMITING, keys_bytes},
+    {"composite", SP_COMPOSITE, keys_composite},
 };
 #define N_TYPES (sizeof(type_specs) / sizeof(type_specs[0]))
 
 struct sp_policy {
     char *name;
     enum sp_type type;
-    bool is_sub;       /* named by an and / drop policy: never decides on its own */
+    bool is_sub;       /* named by an and / drop / not policy: never decides on its own */
     uint32_t bit;      /* match bit (attribute and OTTL policies) */
     uint32_t fail_bit; /* OTTL with error_mode propagate: an evaluation failed */
     /* Top-level policies: traces this policy's own evaluation sampled (a drop policy:
@@ -131,13 +147,28 @@ struct sp_policy {
             uint64_t errors;
         } ottl;
         struct {
+            char *key;
+            struct kt_strlist values; /* those the Collector can match: see compile_tstate */
+        } tstate;
+        struct {
+            double per_ms, burst; /* bytes */
+            double tokens;        /* bytes that may pass now; starts full */
+            uint64_t last_ms;     /* when tokens was last refilled */
+        } bytes;
+        struct {
             size_t *subs;
             size_t n;
-        } comp;
+            /* composite only: spans per second each sub-policy may sample (its
+             * rate_allocation share of max_total), and sampled in the current second */
+            uint64_t max_total;
+            uint64_t *alloc, *used;
+            uint64_t second;
+        } comp; /* and, drop, not (n = 1), composite */
     } u;
 };
 
 struct sampling_policies {
+    bool first_match; /* sample_on_first_match */
     struct sp_policy *v;
     size_t n;
     size_t n_top;
@@ -268,6 +299,8 @@ static int get_string(const struct process_policy_conf *c, const char *key, bool
     return *out == NULL ? kt_err_set(err, KT_ENOMEM, "out of memory") : 0;
 }
 
+static void type_names(char *buf, size_t size);
+
 static const struct sp_type_spec *find_type(const char *name)
 {
     for (size_t i = 0; i < N_TYPES; i++)
@@ -354,18 +387,26 @@ static int compile_status(struct sp_policy *p, const struct process_policy_conf 
     return rc;
 }
 
+static int parse_pct(const char *section, const char *v, double *out, struct kt_err *err)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !(*out >= 0 && *out <= 100))
+        return policy_err(err, section, "sampling_percentage",
+                          "want a number from 0 to 100, got '%.64s'", v);
+    return 0;
+}
+
 static int compile_prob(struct sp_policy *p, const struct process_policy_conf *c,
                         struct kt_err *err)
 {
     const char *v = last_value(c, "sampling_percentage");
     if (v == NULL)
         return policy_err(err, c->name, "sampling_percentage", "required but not set");
-    char *end;
-    errno = 0;
-    double pct = strtod(v, &end);
-    if (end == v || *end != '\0' || errno != 0 || !(pct >= 0 && pct <= 100))
-        return policy_err(err, c->name, "sampling_percentage",
-                          "want a number from 0 to 100, got '%.64s'", v);
+    double pct;
+    if (parse_pct(c->name, v, &pct, err) != 0)
+        return KT_EINVAL;
     /* The Collector's bound: (2^64 - 1) * pct / 100 rounded to 64 bits of mantissa (its
      * big.Float precision, which x87's long double has too), then truncated. */
     p->u.prob.all = pct >= 100;
@@ -485,6 +526,24 @@ static int compile_rate(struct sp_policy *p, const struct process_policy_conf *c
     return 0;
 }
 
+static int compile_bytes(struct sp_policy *p, const struct process_policy_conf *c,
+                         struct kt_err *err)
+{
+    bool has, has_burst;
+    uint64_t rate = 0, burst = 0;
+    if (get_uint(c, "bytes_per_second", &rate, &has, err) != 0 ||
+        get_uint(c, "burst_capacity", &burst, &has_burst, err) != 0)
+        return KT_EINVAL;
+    if (!has || rate == 0)
+        return policy_err(err, c->name, "bytes_per_second",
+                          has ? "must be greater than 0" : "required but not set");
+    /* The Collector's default burst: two seconds' worth. */
+    p->u.bytes.per_ms = (double)rate / 1000;
+    p->u.bytes.burst = has_burst ? (double)burst : 2 * (double)rate;
+    p->u.bytes.tokens = p->u.bytes.burst;
+    return 0;
+}
+
 static int compile_conditions(const struct process_policy_conf *c, const char *key,
                               enum ottl_context most, struct ottl_condition ***out, size_t *n,
                               struct kt_err *err)
@@ -516,21 +575,27 @@ static int compile_conditions(const struct process_policy_conf *c, const char *k
     return rc;
 }
 
+/* enum ottl_error_mode of mode. */
+static int parse_error_mode(const char *section, const char *mode, int *out, struct kt_err *err)
+{
+    static const char *const modes[] = {"propagate", "ignore", "silent"};
+    int m = 0;
+    while (m < 3 && strcmp(mode, modes[m]) != 0)
+        m++;
+    if (m == 3)
+        return policy_err(err, section, "error_mode",
+                          "want one of propagate|ignore|silent, got '%.64s'", mode);
+    *out = m;
+    return 0;
+}
+
 static int compile_ottl(struct sp_policy *p, const struct process_policy_conf *c,
                         struct kt_err *err)
 {
     const char *mode = last_value(c, "error_mode");
     p->u.ottl.error_mode = OTTL_ERR_PROPAGATE;
-    if (mode != NULL) {
-        static const char *const modes[] = {"propagate", "ignore", "silent"};
-        int m = 0;
-        while (m < 3 && strcmp(mode, modes[m]) != 0)
-            m++;
-        if (m == 3)
-            return policy_err(err, c->name, "error_mode",
-                              "want one of propagate|ignore|silent, got '%.64s'", mode);
-        p->u.ottl.error_mode = m;
-    }
+    if (mode != NULL && parse_error_mode(c->name, mode, &p->u.ottl.error_mode, err) != 0)
+        return KT_EINVAL;
     int rc = compile_conditions(c, "span", OTTL_CTX_SPAN, &p->u.ottl.span, &p->u.ottl.n_span, err);
     if (rc == 0)
         rc = compile_conditions(c, "spanevent", OTTL_CTX_SPANEVENT, &p->u.ottl.event,
@@ -540,6 +605,68 @@ static int compile_ottl(struct sp_policy *p, const struct process_policy_conf *c
     return rc;
 }
 
+static int compile_tstate(struct sp_policy *p, const struct process_policy_conf *c,
+                          struct kt_err *err)
+{
+    struct kt_strlist l = {0};
+    int rc = get_string(c, "key", true, &p->u.tstate.key, err);
+    if (rc == 0)
+        rc = list_values(c, "values", true, &l, err);
+    if (rc == 0 && l.n == 0)
+        rc = policy_err(err, c->name, "values", "required but not set");
+    /* As the Collector's: a key=value member longer than W3C's 256 characters can never be
+     * matched, so such values are left out. */
+    for (size_t i = 0; rc == 0 && i < l.n; i++)
+        if (strlen(p->u.tstate.key) + strlen(l.v[i]) < 256 &&
+            kt_strlist_push(&p->u.tstate.values, l.v[i]) != 0)
+            rc = kt_err_set(err, KT_ENOMEM, "out of memory");
+    kt_strlist_free(&l);
+    return rc;
+}
+
+static int type_err(const char *section, const char *tname, struct kt_err *err)
+{
+    char buf[400];
+    type_names(buf, sizeof(buf));
+    if (tname == NULL || *tname == '\0')
+        return policy_err(err, section, "type", "required but not set (want one of %s)", buf);
+    return policy_err(err, section, "type", "'%.64s' is not a policy type (want one of %s)", tname,
+                      buf);
+}
+
+int sampling_policy_check_value(const char *section, const char *key, const char *value,
+                                struct kt_err *err)
+{
+    char *k = (char *)key, *v = (char *)value;
+    const struct process_policy_conf c = {(char *)section, {&k, 1}, {&v, 1}};
+    struct sp_policy p;
+    memset(&p, 0, sizeof(p));
+    bool b, present;
+    uint64_t u;
+    int64_t i;
+    double d;
+    int m;
+    if (strcmp(key, "type") == 0)
+        return find_type(value) != NULL ? 0 : type_err(section, value, err);
+    if (strcmp(key, "invert_match") == 0 || strcmp(key, "enabled_regex_matching") == 0 ||
+        strcmp(key, "value") == 0)
+        return get_bool(&c, key, &b, err);
+    if (strcmp(key, "threshold_ms") == 0 || strcmp(key, "upper_threshold_ms") == 0 ||
+        strcmp(key, "min_spans") == 0 || strcmp(key, "max_spans") == 0 ||
+        strcmp(key, "spans_per_second") == 0 || strcmp(key, "bytes_per_second") == 0 ||
+        strcmp(key, "burst_capacity") == 0 || strcmp(key, "max_total_spans_per_second") == 0)
+        return get_uint(&c, key, &u, &present, err);
+    if (strcmp(key, "min_value") == 0 || strcmp(key, "max_value") == 0)
+        return get_int(&c, key, &i, &present, err);
+    if (strcmp(key, "sampling_percentage") == 0)
+        return parse_pct(section, value, &d, err);
+    if (strcmp(key, "error_mode") == 0)
+        return parse_error_mode(section, value, &m, err);
+    if (strcmp(key, "status_codes") == 0)
+        return compile_status(&p, &c, err);
+    return 0;
+}
+
 static int compile_one(struct sp_policy *p, const struct process_policy_conf *c, struct kt_err *err)
 {
     p->name = strdup(c->name);
@@ -547,16 +674,9 @@ static int compile_one(struct sp_policy *p, const struct process_policy_conf *c,
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     char buf[400];
     const char *tname = last_value(c, "type");
-    if (tname == NULL || *tname == '\0') {
-        type_names(buf, sizeof(buf));
-        return policy_err(err, c->name, "type", "required but not set (want one of %s)", buf);
-    }
-    const struct sp_type_spec *t = find_type(tname);
-    if (t == NULL) {
-        type_names(buf, sizeof(buf));
-        return policy_err(err, c->name, "type", "'%.64s' is not a policy type (want one of %s)",
-                          tname, buf);
-    }
+    const struct sp_type_spec *t = tname == NULL ? NULL : find_type(tname);
+    if (t == NULL)
+        return type_err(c->name, tname, err);
     p->type = t->type;
     /* Compilers below only read the keys they know; the rest must be mistakes. */
     for (size_t i = 0; i < c->keys.n; i++) {
@@ -577,22 +697,113 @@ static int compile_one(struct sp_policy *p, const struct process_policy_conf *c,
     case SP_SPAN_COUNT: return compile_count(p, c, err);
     case SP_RATE_LIMITING: return compile_rate(p, c, err);
     case SP_OTTL_CONDITION: return compile_ottl(p, c, err);
+    case SP_TRACE_FLAGS: return 0;
+    case SP_TRACE_STATE: return compile_tstate(p, c, err);
+    case SP_BYTES_LIMITING: return compile_bytes(p, c, err);
+    case SP_COMPOSITE: {
+        bool has;
+        if (get_uint(c, "max_total_spans_per_second", &p->u.comp.max_total, &has, err) != 0)
+            return KT_EINVAL;
+        if (!has || p->u.comp.max_total == 0)
+            return policy_err(err, c->name, "max_total_spans_per_second",
+                              has ? "must be greater than 0" : "required but not set");
+        return 0; /* sub-policies and their shares once every section is known */
+    }
     case SP_AND:
-    case SP_DROP: return 0; /* sub-policies are resolved once every section is known */
+    case SP_DROP:
+    case SP_NOT: return 0; /* sub-policies are resolved once every section is known */
     }
     return 0;
+}
+
+static bool is_composite(enum sp_type t)
+{
+    return t == SP_AND || t == SP_DROP || t == SP_NOT || t == SP_COMPOSITE;
+}
+
+/* The Collector's nesting: and / drop take any policy but and, drop and composite; not takes
+ * none of the four; composite takes and but not drop, not or composite. NULL when child may
+ * be under parent, else the types it may not be. */
+static const char *nesting_err(enum sp_type parent, enum sp_type child)
+{
+    switch (parent) {
+    case SP_NOT: return is_composite(child) ? "and, drop, not or composite" : NULL;
+    case SP_COMPOSITE:
+        return is_composite(child) && child != SP_AND ? "drop, not or composite" : NULL;
+    default: return is_composite(child) && child != SP_NOT ? "and, drop or composite" : NULL;
+    }
+}
+
+/* The index among p's sub-policies of the one named name, or p->u.comp.n. */
+static size_t sub_index(const struct sampling_policies *ps, const struct sp_policy *p,
+                        const char *name, size_t len)
+{
+    size_t k = 0;
+    while (k < p->u.comp.n && !(strlen(ps->v[p->u.comp.subs[k]].name) == len &&
+                                strncmp(ps->v[p->u.comp.subs[k]].name, name, len) == 0))
+        k++;
+    return k;
+}
+
+/* composite: each sub-policy's share of max_total_spans_per_second, the Collector's way:
+ * rate_allocation NAME=PERCENT (over 0) gives PERCENT %, the others an equal share; the
+ * product truncated to whole spans. policy_order must name sub-policies; as in the
+ * Collector, the order of evaluation is composite_sub_policy's. */
+static int resolve_allocation(struct sampling_policies *ps, struct sp_policy *p,
+                              const struct process_policy_conf *c, struct kt_err *err)
+{
+    size_t n = p->u.comp.n;
+    struct kt_strlist l = {0};
+    p->u.comp.alloc = calloc(n, sizeof(*p->u.comp.alloc));
+    p->u.comp.used = calloc(n, sizeof(*p->u.comp.used));
+    if (p->u.comp.alloc == NULL || p->u.comp.used == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    double total = (double)p->u.comp.max_total;
+    for (size_t k = 0; k < n; k++)
+        p->u.comp.alloc[k] = (uint64_t)(total / (double)n);
+    int rc = list_values(c, "rate_allocation", true, &l, err);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        const char *eq = strchr(l.v[i], '=');
+        char *end = NULL;
+        long long pct = eq == NULL ? 0 : strtoll(eq + 1, &end, 10);
+        size_t k = eq == NULL ? n : sub_index(ps, p, l.v[i], (size_t)(eq - l.v[i]));
+        if (eq == NULL || end == eq + 1 || *end != '\0' || pct < 0 || pct > 100)
+            rc = policy_err(err, c->name, "rate_allocation",
+                            "want NAME=PERCENT (0 to 100), got '%.64s'", l.v[i]);
+        else if (k == n)
+            rc =
+                policy_err(err, c->name, "rate_allocation",
+                           "'%.*s' is not one of composite_sub_policy", (int)(eq - l.v[i]), l.v[i]);
+        else if (pct > 0)
+            p->u.comp.alloc[k] = (uint64_t)((double)pct / 100 * total);
+    }
+    kt_strlist_free(&l);
+    if (rc == 0)
+        rc = list_values(c, "policy_order", true, &l, err);
+    for (size_t i = 0; rc == 0 && i < l.n; i++)
+        if (sub_index(ps, p, l.v[i], strlen(l.v[i])) == n)
+            rc = policy_err(err, c->name, "policy_order",
+                            "'%.64s' is not one of composite_sub_policy", l.v[i]);
+    kt_strlist_free(&l);
+    p->u.comp.second = UINT64_MAX;
+    return rc;
 }
 
 static int resolve_subs(struct sampling_policies *ps, size_t i, const struct process_policy_conf *c,
                         struct kt_err *err)
 {
     struct sp_policy *p = &ps->v[i];
-    const char *key = p->type == SP_AND ? "and_sub_policy" : "drop_sub_policy";
+    const char *key = p->type == SP_AND    ? "and_sub_policy"
+                      : p->type == SP_DROP ? "drop_sub_policy"
+                      : p->type == SP_NOT  ? "not_sub_policy"
+                                           : "composite_sub_policy";
     struct kt_strlist l = {0};
     int rc = list_values(c, key, true, &l, err);
     if (rc == 0 && l.n == 0)
         rc = policy_err(err, c->name, key,
                         "required but not set (names of other [" SECTION "NAME] sections)");
+    if (rc == 0 && p->type == SP_NOT && l.n > 1)
+        rc = policy_err(err, c->name, key, "takes one policy, got %zu", l.n);
     if (rc == 0) {
         p->u.comp.subs = calloc(l.n, sizeof(*p->u.comp.subs));
         if (p->u.comp.subs == NULL)
@@ -606,32 +817,39 @@ static int resolve_subs(struct sampling_policies *ps, size_t i, const struct pro
             rc = policy_err(err, c->name, key, "no [" SECTION "%.64s] section", l.v[k]);
         else if (j == i)
             rc = policy_err(err, c->name, key, "'%.64s' is this section itself", l.v[k]);
-        else if (ps->v[j].type == SP_AND || ps->v[j].type == SP_DROP)
+        else if (nesting_err(p->type, ps->v[j].type) != NULL)
             rc = policy_err(err, c->name, key,
-                            "'%.64s' is %s policy; a sub-policy cannot be and or drop", l.v[k],
-                            ps->v[j].type == SP_AND ? "an and" : "a drop");
+                            "'%.64s' is a %s policy; a sub-policy of %s cannot be %s", l.v[k],
+                            type_specs[ps->v[j].type].name, type_specs[p->type].name,
+                            nesting_err(p->type, ps->v[j].type));
         else {
             ps->v[j].is_sub = true;
             p->u.comp.subs[p->u.comp.n++] = j;
         }
     }
     kt_strlist_free(&l);
+    if (rc == 0 && p->type == SP_COMPOSITE)
+        rc = resolve_allocation(ps, p, c, err);
     return rc;
 }
 
-static bool has_bit(enum sp_type t)
+/* A latency policy with an upper bound is decided span by span (see observe_span). */
+static bool has_bit(const struct sp_policy *p)
 {
-    return t == SP_STRING_ATTRIBUTE || t == SP_NUMERIC_ATTRIBUTE || t == SP_BOOLEAN_ATTRIBUTE ||
-           t == SP_OTTL_CONDITION;
+    return p->type == SP_STRING_ATTRIBUTE || p->type == SP_NUMERIC_ATTRIBUTE ||
+           p->type == SP_BOOLEAN_ATTRIBUTE || p->type == SP_OTTL_CONDITION ||
+           p->type == SP_TRACE_FLAGS || p->type == SP_TRACE_STATE ||
+           (p->type == SP_LATENCY && p->u.latency.upper_ms != 0);
 }
 
-int sampling_policy_compile(const struct process_policy_conf *confs, size_t n,
+int sampling_policy_compile(const struct process_policy_conf *confs, size_t n, bool first_match,
                             struct sampling_policies **out, struct kt_err *err)
 {
     *out = NULL;
     struct sampling_policies *ps = calloc(1, sizeof(*ps));
     if (ps == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
+    ps->first_match = first_match;
     kt_arena_init(&ps->arena, NULL, 0);
     int rc = 0;
     if (n > 0) {
@@ -645,7 +863,7 @@ int sampling_policy_compile(const struct process_policy_conf *confs, size_t n,
         rc = compile_one(&ps->v[i], &confs[i], err);
     }
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (ps->v[i].type == SP_AND || ps->v[i].type == SP_DROP)
+        if (is_composite(ps->v[i].type))
             rc = resolve_subs(ps, i, &confs[i], err);
     if (rc != 0) {
         sampling_policy_free(ps);
@@ -655,7 +873,7 @@ int sampling_policy_compile(const struct process_policy_conf *confs, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct sp_policy *p = &ps->v[i];
         ps->n_top += !p->is_sub;
-        if (!has_bit(p->type))
+        if (!has_bit(p))
             continue;
         ps->bitpol[ps->n_bitpol++] = i;
         p->bit = bits++;
@@ -694,8 +912,18 @@ void sampling_policy_free(struct sampling_policies *ps)
             free(p->u.ottl.span);
             free(p->u.ottl.event);
             break;
+        case SP_TRACE_STATE:
+            free(p->u.tstate.key);
+            kt_strlist_free(&p->u.tstate.values);
+            break;
         case SP_AND:
-        case SP_DROP: free(p->u.comp.subs); break;
+        case SP_DROP:
+        case SP_NOT:
+        case SP_COMPOSITE:
+            free(p->u.comp.subs);
+            free(p->u.comp.alloc);
+            free(p->u.comp.used);
+            break;
         default: break;
         }
         free(p->name);
@@ -728,12 +956,19 @@ static void bit_set(uint64_t *m, uint32_t b)
     m[b / 64] |= (uint64_t)1 << (b % 64);
 }
 
-static bool string_matches(const struct sp_policy *p, const AnyValue *v)
+/* The Collector reads attributes through pdata's typed accessors, which give the zero value
+ * for another type: a non-string is "" to string_attribute, a non-integer 0 to
+ * numeric_attribute (a double too), a non-bool false to boolean_attribute. kotel reads them
+ * the same way so that both keep the same traces. */
+static bool string_matches(const struct sp_policy *p, const AnyValue *v, bool span)
 {
-    if (v->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE ||
-        v->string_value == NULL)
+    const char *s = "";
+    if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
+        v->string_value != NULL)
+        s = v->string_value;
+    /* The Collector skips empty span attributes (not resource ones) before matching. */
+    if (span && *s == '\0')
         return false;
-    const char *s = v->string_value;
     for (size_t i = 0; i < p->u.str.values.n; i++) {
         if (p->u.str.re == NULL) {
             if (strcmp(s, p->u.str.values.v[i]) == 0)
@@ -746,20 +981,21 @@ static bool string_matches(const struct sp_policy *p, const AnyValue *v)
     return false;
 }
 
-static bool value_matches(const struct sp_policy *p, const AnyValue *v)
+static bool value_matches(const struct sp_policy *p, const AnyValue *v, bool span)
 {
     switch (p->type) {
-    case SP_STRING_ATTRIBUTE: return string_matches(p, v);
-    case SP_NUMERIC_ATTRIBUTE:
-        if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE)
-            return v->int_value >= p->u.num.min && v->int_value <= p->u.num.max;
-        if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE)
-            return v->double_value >= (double)p->u.num.min &&
-                   v->double_value <= (double)p->u.num.max;
-        return false;
-    case SP_BOOLEAN_ATTRIBUTE:
-        return v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE &&
-               (bool)v->bool_value == p->u.boolean.value;
+    case SP_STRING_ATTRIBUTE: return string_matches(p, v, span);
+    case SP_NUMERIC_ATTRIBUTE: {
+        int64_t x = v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE
+                        ? v->int_value
+                        : 0;
+        return x >= p->u.num.min && x <= p->u.num.max;
+    }
+    case SP_BOOLEAN_ATTRIBUTE: {
+        bool b = v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE &&
+                 v->bool_value;
+        return b == p->u.boolean.value;
+    }
     default: return false;
     }
 }
@@ -775,14 +1011,15 @@ static const char *attr_key(const struct sp_policy *p)
 }
 
 /* The first attribute with the key decides, as a map lookup would. */
-static bool attrs_match(const struct sp_policy *p, KeyValue *const *attrs, size_t n)
+static bool attrs_match(const struct sp_policy *p, KeyValue *const *attrs, size_t n, bool span)
 {
     const char *key = attr_key(p);
     for (size_t i = 0; i < n; i++) {
         const KeyValue *kv = attrs[i];
         if (kv == NULL || kv->key == NULL || strcmp(kv->key, key) != 0)
             continue;
-        return kv->value != NULL && value_matches(p, kv->value);
+        static const AnyValue empty = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+        return value_matches(p, kv->value != NULL ? kv->value : &empty, span);
     }
     return false;
 }
@@ -826,15 +1063,134 @@ static bool policy_done(const struct sp_policy *p, const uint64_t *match)
            bit_get(match, p->fail_bit);
 }
 
-static void observe_span(struct sampling_policies *ps, struct ottl_tctx *t, uint64_t *match)
+/* The trace's duration so far in whole milliseconds, 0 without a valid time range. */
+static uint64_t latency_ms(const struct sampling_summary *sum)
+{
+    if (sum->min_start_ns == 0 || sum->max_end_ns <= sum->min_start_ns)
+        return 0;
+    return (sum->max_end_ns - sum->min_start_ns) / 1000000u;
+}
+
+/* ---- W3C trace-context tracestate, as the Collector's trace_state policy reads it (the
+ * OpenTelemetry Go API's ParseTraceState): list members split at ',', empty ones skipped;
+ * key '=' value, blanks trimmed before the key and after the value; at most 32 members, no
+ * key twice; a string breaking any rule has no members at all. ---- */
+
+static bool ts_key_rest(const char *p, const char *e, size_t max)
+{
+    if ((size_t)(e - p) > max)
+        return false;
+    for (; p < e; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+              *p == '*' || *p == '/'))
+            return false;
+    return true;
+}
+
+/* key = lcalpha 0*255(keychar), or tenant@system: (lcalpha / DIGIT) 0*240(keychar) "@"
+ * lcalpha 0*13(keychar). */
+static bool ts_key_ok(const char *p, const char *e)
+{
+    const char *at = memchr(p, '@', (size_t)(e - p));
+    if (at == NULL)
+        return p < e && *p >= 'a' && *p <= 'z' && ts_key_rest(p + 1, e, 255);
+    bool tenant = p < at && ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) &&
+                  ts_key_rest(p + 1, at, 240);
+    const char *sys = at + 1;
+    return tenant && sys < e && *sys >= 'a' && *sys <= 'z' && ts_key_rest(sys + 1, e, 13);
+}
+
+/* 1 to 256 printable ASCII characters but ',' and '=', the last not a space. */
+static bool ts_value_ok(const char *p, const char *e)
+{
+    size_t n = (size_t)(e - p);
+    if (n == 0 || n > 256 || e[-1] == ' ')
+        return false;
+    for (; p < e; p++)
+        if (*p < 0x20 || *p > 0x7e || *p == ',' || *p == '=')
+            return false;
+    return true;
+}
+
+/* Whether ts is a valid tracestate whose member `key` has one of p's values. */
+static bool tstate_matches(const struct sp_policy *p, const char *ts)
+{
+    struct {
+        const char *p;
+        size_t n;
+    } keys[32];
+    size_t n_keys = 0, klen = strlen(p->u.tstate.key);
+    const char *val = NULL, *val_end = NULL;
+    for (const char *s = ts; *s != '\0';) {
+        const char *e = strchr(s, ',');
+        if (e == NULL)
+            e = s + strlen(s);
+        const char *next = *e == ',' ? e + 1 : e;
+        if (e == s) {
+            s = next;
+            continue;
+        }
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        if (eq == NULL)
+            return false;
+        const char *k = s, *ve = e;
+        while (k < eq && is_space(*k))
+            k++;
+        while (ve > eq + 1 && is_space(ve[-1]))
+            ve--;
+        if (!ts_key_ok(k, eq) || !ts_value_ok(eq + 1, ve) || n_keys == 32)
+            return false;
+        size_t kn = (size_t)(eq - k);
+        for (size_t i = 0; i < n_keys; i++)
+            if (keys[i].n == kn && memcmp(keys[i].p, k, kn) == 0)
+                return false;
+        keys[n_keys].p = k;
+        keys[n_keys++].n = kn;
+        if (kn == klen && memcmp(k, p->u.tstate.key, kn) == 0) {
+            val = eq + 1;
+            val_end = ve;
+        }
+        s = next;
+    }
+    if (val == NULL)
+        return false;
+    size_t vn = (size_t)(val_end - val);
+    for (size_t i = 0; i < p->u.tstate.values.n; i++)
+        if (strlen(p->u.tstate.values.v[i]) == vn && memcmp(p->u.tstate.values.v[i], val, vn) == 0)
+            return true;
+    return false;
+}
+
+/* sum already holds t's span. */
+static void observe_span(struct sampling_policies *ps, struct ottl_tctx *t,
+                         const struct sampling_summary *sum, uint64_t *match)
 {
     const Span *sp = t->span;
     for (size_t k = 0; k < ps->n_bitpol; k++) {
         struct sp_policy *p = &ps->v[ps->bitpol[k]];
         if (policy_done(p, match))
             continue;
+        if (p->type == SP_TRACE_FLAGS) {
+            if (sp->flags & 0x01u) /* W3C's sampled flag, in the low byte */
+                bit_set(match, p->bit);
+            continue;
+        }
+        if (p->type == SP_TRACE_STATE) {
+            if (sp->trace_state != NULL && tstate_matches(p, sp->trace_state))
+                bit_set(match, p->bit);
+            continue;
+        }
+        if (p->type == SP_LATENCY) {
+            /* The Collector samples when the duration of the spans seen so far (in arrival
+             * order) is ever within (threshold_ms, upper_threshold_ms], even if the whole
+             * trace ends up longer: the same question, asked after every span. */
+            uint64_t d = latency_ms(sum);
+            if (d > p->u.latency.lower_ms && d <= p->u.latency.upper_ms)
+                bit_set(match, p->bit);
+            continue;
+        }
         if (p->type != SP_OTTL_CONDITION) {
-            if (attrs_match(p, sp->attributes, sp->n_attributes))
+            if (attrs_match(p, sp->attributes, sp->n_attributes, true))
                 bit_set(match, p->bit);
             continue;
         }
@@ -877,8 +1233,8 @@ void sampling_policy_observe(struct sampling_policies *ps, const TracesData *dec
         if (rs->resource != NULL) {
             for (size_t k = 0; k < ps->n_bitpol; k++) {
                 const struct sp_policy *p = &ps->v[ps->bitpol[k]];
-                if (p->type != SP_OTTL_CONDITION && !bit_get(match, p->bit) &&
-                    attrs_match(p, rs->resource->attributes, rs->resource->n_attributes))
+                if (attr_key(p) != NULL && !bit_get(match, p->bit) &&
+                    attrs_match(p, rs->resource->attributes, rs->resource->n_attributes, false))
                     bit_set(match, p->bit);
             }
         }
@@ -896,7 +1252,7 @@ void sampling_policy_observe(struct sampling_policies *ps, const TracesData *dec
                     .scope = ss->scope,
                     .span = ss->spans[i],
                 };
-                observe_span(ps, &t, match);
+                observe_span(ps, &t, sum, match);
             }
         }
     }
@@ -956,17 +1312,52 @@ static bool eval_policy(struct sampling_policies *ps, struct sp_policy *p, const
 {
     switch (p->type) {
     case SP_ALWAYS_SAMPLE: return true;
-    case SP_LATENCY: {
-        if (sum->min_start_ns == 0 || sum->max_end_ns <= sum->min_start_ns)
-            return p->u.latency.upper_ms == 0 && p->u.latency.lower_ms == 0;
-        uint64_t d = (sum->max_end_ns - sum->min_start_ns) / 1000000u;
+    case SP_LATENCY:
+        /* Longer than the threshold, as the Collector's: a trace of exactly threshold_ms is
+         * not sampled. */
         if (p->u.latency.upper_ms == 0)
-            return d >= p->u.latency.lower_ms;
-        return d > p->u.latency.lower_ms && d <= p->u.latency.upper_ms;
-    }
+            return latency_ms(sum) > p->u.latency.lower_ms;
+        return bit_get(match, p->bit);
     case SP_STATUS_CODE: return (sum->status_mask & p->u.status.mask) != 0;
     case SP_PROBABILISTIC:
         return p->u.prob.all || prob_hash(p->u.prob.salt, id) <= p->u.prob.threshold;
+    case SP_TRACE_FLAGS:
+    case SP_TRACE_STATE: return bit_get(match, p->bit);
+    case SP_BYTES_LIMITING: {
+        /* A token bucket as the Collector's (golang.org/x/time/rate): bytes_per_second
+         * refill it continuously up to burst_capacity; a trace passes when its size is
+         * there to take. Time is the decision time, which never goes back. */
+        if (now_ms > p->u.bytes.last_ms) {
+            double t =
+                p->u.bytes.tokens + (double)(now_ms - p->u.bytes.last_ms) * p->u.bytes.per_ms;
+            p->u.bytes.tokens = t < p->u.bytes.burst ? t : p->u.bytes.burst;
+            p->u.bytes.last_ms = now_ms;
+        }
+        if ((double)sum->n_bytes > p->u.bytes.tokens)
+            return false;
+        p->u.bytes.tokens -= (double)sum->n_bytes;
+        return true;
+    }
+    case SP_NOT: return !eval_policy(ps, &ps->v[p->u.comp.subs[0]], id, sum, match, now_ms);
+    case SP_COMPOSITE: {
+        /* The first sub-policy that samples the trace decides: sampled while its share of
+         * this second (and the total) has room for the trace's spans, else not sampled. */
+        uint64_t sec = now_ms / 1000;
+        if (sec != p->u.comp.second) {
+            p->u.comp.second = sec;
+            memset(p->u.comp.used, 0, p->u.comp.n * sizeof(*p->u.comp.used));
+        }
+        for (size_t k = 0; k < p->u.comp.n; k++) {
+            if (!eval_policy(ps, &ps->v[p->u.comp.subs[k]], id, sum, match, now_ms))
+                continue;
+            uint64_t would = p->u.comp.used[k] + sum->n_spans;
+            if (would > p->u.comp.alloc[k] || would > p->u.comp.max_total)
+                return false;
+            p->u.comp.used[k] = would;
+            return true;
+        }
+        return false;
+    }
     case SP_STRING_ATTRIBUTE: return bit_get(match, p->bit) != p->u.str.invert;
     case SP_NUMERIC_ATTRIBUTE: return bit_get(match, p->bit) != p->u.num.invert;
     case SP_BOOLEAN_ATTRIBUTE: return bit_get(match, p->bit) != p->u.boolean.invert;
@@ -1021,6 +1412,10 @@ bool sampling_policy_decide(struct sampling_policies *ps, const uint8_t trace_id
         bool yes = eval_policy(ps, p, trace_id, sum, match, now_ms);
         yes ? p->n_yes++ : p->n_no++;
         sampled |= yes;
+        /* sample_on_first_match: the policies after the first that samples are not asked
+         * (a rate_limiting one among them spends nothing on the trace). */
+        if (yes && ps->first_match)
+            break;
     }
     return sampled;
 }

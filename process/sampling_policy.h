@@ -4,7 +4,8 @@
  *   observe: for each offer (the spans of one trace from one Kafka message, decoded and only
  *            borrowed) fold what any policy will need into a small per-trace summary (time
  *            range, status codes seen, span count) and a bitmap with one "some span or
- *            resource matched" bit per attribute / OTTL policy;
+ *            resource matched" bit per attribute, OTTL, trace_flags, trace_state and
+ *            bounded latency policy;
  *   decide:  once per trace, from the summary and bitmap alone.
  *
  * "Some span matched" is the question every attribute-style policy of the Collector asks, so
@@ -20,21 +21,32 @@
  *   boolean_attribute  key, value, invert_match
  *   span_count         min_spans, max_spans
  *   rate_limiting      spans_per_second
+ *   bytes_limiting     bytes_per_second, burst_capacity (default 2 * bytes_per_second)
  *   ottl_condition     span, spanevent (one condition per occurrence, OR'ed), error_mode
+ *   trace_flags        (none: a span has the W3C sampled flag)
+ *   trace_state        key, values (a span's valid W3C tracestate has key with one of values)
  *   and                and_sub_policy (names of other sections; all must sample)
  *   drop               drop_sub_policy (names of other sections; all matching drops the trace)
+ *   not                not_sub_policy (the name of one other section; samples what it does not)
+ *   composite          composite_sub_policy (names, in order), max_total_spans_per_second,
+ *                      rate_allocation (NAME=PERCENT), policy_order (checked, not used: the
+ *                      Collector evaluates in composite_sub_policy's order too)
  * ottl_condition's error_mode: propagate (default) makes a trace whose evaluation fails before
  * any condition matched not sampled by the policy (spans are looked at in arrival order and
  * the policy stops at the first match or failure, as the Collector's does); ignore and silent
  * skip the failed evaluation (ignore logs it, rate-limited).
- * A section named by and_sub_policy / drop_sub_policy is only a sub-policy, never a top-level
- * one. invert_match flips the policy's own result (the Collector's behaviour with invert
- * decisions disabled); a drop policy is the way to veto a trace.
+ * A section named by and_sub_policy / drop_sub_policy / not_sub_policy / composite_sub_policy
+ * is only a sub-policy,
+ * never a top-level one. As in the Collector, and / drop may name a not policy but no and,
+ * drop or composite; not none of the four; composite an and but no drop, not or composite.
+ * invert_match flips the policy's own result (the Collector's behaviour with invert decisions
+ * disabled); a drop policy is the way to veto a trace.
  *
  * Decision: a top-level drop policy whose sub-policies all match wins (not sampled);
  * otherwise the trace is sampled when any other top-level policy samples it. Every top-level
  * policy is evaluated, as in the Collector, so a rate_limiting policy also spends its budget on
- * traces another policy sampled. */
+ * traces another policy sampled; with sample_on_first_match, evaluation stops (in file order)
+ * at the first policy that samples the trace. */
 #ifndef PROCESS_SAMPLING_POLICY_H
 #define PROCESS_SAMPLING_POLICY_H
 
@@ -55,14 +67,21 @@ struct sampling_summary {
     uint64_t min_start_ns; /* 0 = no span with a start time yet */
     uint64_t max_end_ns;
     uint32_t n_spans;
+    uint64_t n_bytes;    /* encoded size of the spans, for bytes_limiting: the caller adds it */
     uint8_t status_mask; /* bit (1 << status code) for each code seen; UNSET when no status */
 };
 
 /* Compiles the sections (in file order). Errors (KT_EINVAL) name the section and key:
  * "[tail_sampling.policy.errors] status_codes: 'EROR' is not a status code (want OK, ERROR,
- * UNSET)". *out is NULL on failure. */
-int sampling_policy_compile(const struct process_policy_conf *confs, size_t n,
+ * UNSET)". first_match is [tail_sampling] sample_on_first_match. *out is NULL on failure. */
+int sampling_policy_compile(const struct process_policy_conf *confs, size_t n, bool first_match,
                             struct sampling_policies **out, struct kt_err *err);
+/* The syntax of one value of a [tail_sampling.policy.NAME] section, checked as the file is
+ * read so that the error can name its line: the type, booleans, numbers, status codes,
+ * error_mode. What needs the whole section (required keys, keys of another type, sub-policy
+ * names, regular expressions, OTTL) is left to sampling_policy_compile. */
+int sampling_policy_check_value(const char *section, const char *key, const char *value,
+                                struct kt_err *err);
 void sampling_policy_free(struct sampling_policies *ps);
 
 /* Policies that decide traces on their own (not sub-policies). */

@@ -111,10 +111,11 @@ struct offer_meta {
 };
 
 struct held_trace {
-    uint8_t id[16]; /* first: the hash table reads keys at offset 0 */
-    uint64_t first_ms;
+    uint8_t id[16];  /* first: the hash table reads keys at offset 0 */
+    uint64_t due_ms; /* decision time: first offer + decision_wait, or earlier (root span) */
     struct sampling_summary sum;
-    uint32_t prev, next; /* arrival queue; next also chains free records */
+    uint32_t prev, next; /* in queue q; next also chains free records */
+    uint8_t q;           /* Q_WAIT or Q_ROOT */
     uint8_t *enc;
     uint32_t enc_len, enc_cap;
     /* One allocation: void *tokens[cap_offers] then struct offer_meta[cap_offers], so the
@@ -124,20 +125,32 @@ struct held_trace {
     uint32_t n_spans;
 };
 
+/* Held traces wait in one of two queues, each in order of due_ms because every trace in it
+ * waits the same time from a non-decreasing now: Q_WAIT, decision_wait after the first offer,
+ * and Q_ROOT, decision_wait_after_root_received after the offer with the root span, when that
+ * comes sooner. The next trace due is the earlier of the two heads. */
+enum { Q_WAIT, Q_ROOT, N_QUEUES };
+
+struct queue {
+    uint32_t head, tail; /* head is due first */
+};
+
 struct tail_sampler {
     struct sampling_policies *pol;
     tail_sampler_export_fn exp;
     tail_sampler_release_fn rel;
     void *ctx;
     uint64_t wait_ms;
+    uint64_t root_wait_ms; /* decision_wait_after_root_received; 0 = off */
     uint32_t max_traces;
     uint64_t max_bytes;    /* bytes_held over this decide the oldest early; 0 = no bound */
+    uint64_t max_trace;    /* maximum_trace_size_bytes; 0 = no bound */
     struct held_trace *tr; /* records, grown up to max_traces */
     uint64_t *bits;        /* match bitmaps, `words` per record, parallel to tr */
     size_t words;
     uint32_t n_alloc;
     uint32_t free_head;
-    uint32_t head, tail;  /* arrival order: head is the oldest */
+    struct queue q[N_QUEUES];
     struct kt_idmap held; /* keys: the records' IDs */
     struct id_lru sampled, not_sampled;
     uint64_t last_now_ms;
@@ -190,6 +203,48 @@ static int grow_records(struct tail_sampler *s)
     return 0;
 }
 
+static uint64_t add_ms(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static void queue_push(struct tail_sampler *s, uint32_t i, uint8_t qi)
+{
+    struct queue *q = &s->q[qi];
+    struct held_trace *t = &s->tr[i];
+    t->q = qi;
+    t->next = NIL;
+    t->prev = q->tail;
+    if (q->tail != NIL)
+        s->tr[q->tail].next = i;
+    else
+        q->head = i;
+    q->tail = i;
+}
+
+static void queue_remove(struct tail_sampler *s, uint32_t i)
+{
+    struct held_trace *t = &s->tr[i];
+    struct queue *q = &s->q[t->q];
+    if (t->prev != NIL)
+        s->tr[t->prev].next = t->next;
+    else
+        q->head = t->next;
+    if (t->next != NIL)
+        s->tr[t->next].prev = t->prev;
+    else
+        q->tail = t->prev;
+}
+
+/* The held trace due first, NIL when none is held. */
+static uint32_t next_due(const struct tail_sampler *s)
+{
+    uint32_t a = s->q[Q_WAIT].head, b = s->q[Q_ROOT].head;
+    if (a == NIL || (b != NIL && s->tr[b].due_ms < s->tr[a].due_ms))
+        return b;
+    return a;
+}
+
 static int trace_create(struct tail_sampler *s, const uint8_t id[16], uint64_t now_ms,
                         uint32_t *out)
 {
@@ -202,17 +257,11 @@ static int trace_create(struct tail_sampler *s, const uint8_t id[16], uint64_t n
     s->free_head = t->next;
     memset(t, 0, sizeof(*t));
     memcpy(t->id, id, 16);
-    t->first_ms = now_ms;
+    t->due_ms = add_ms(now_ms, s->wait_ms);
     if (s->words > 0)
         memset(trace_bits(s, i), 0, s->words * sizeof(uint64_t));
     kt_idmap_put(&s->held, s->tr, sizeof(*s->tr), i);
-    t->next = NIL;
-    t->prev = s->tail;
-    if (s->tail != NIL)
-        s->tr[s->tail].next = i;
-    else
-        s->head = i;
-    s->tail = i;
+    queue_push(s, i, Q_WAIT);
     s->st.traces_held++;
     s->st.bytes_held += trace_bytes(s, t);
     *out = i;
@@ -224,14 +273,7 @@ static void trace_unlink(struct tail_sampler *s, uint32_t i)
 {
     struct held_trace *t = &s->tr[i];
     kt_idmap_remove(&s->held, s->tr, sizeof(*s->tr), i);
-    if (t->prev != NIL)
-        s->tr[t->prev].next = t->next;
-    else
-        s->head = t->next;
-    if (t->next != NIL)
-        s->tr[t->next].prev = t->prev;
-    else
-        s->tail = t->prev;
+    queue_remove(s, i);
     s->st.traces_held--;
     s->st.spans_held -= t->n_spans;
     s->st.bytes_held -= trace_bytes(s, t);
@@ -284,10 +326,12 @@ static int trace_reserve(struct tail_sampler *s, struct held_trace *t, size_t n)
     return 0;
 }
 
-static void decide(struct tail_sampler *s, uint32_t i, uint64_t now_ms)
+/* too_large: maximum_trace_size_bytes was passed, which decides without the policies. */
+static void decide(struct tail_sampler *s, uint32_t i, uint64_t now_ms, bool too_large)
 {
     struct held_trace *t = &s->tr[i];
-    bool keep = sampling_policy_decide(s->pol, t->id, &t->sum, trace_bits(s, i), now_ms);
+    bool keep =
+        !too_large && sampling_policy_decide(s->pol, t->id, &t->sum, trace_bits(s, i), now_ms);
     /* Failing to remember only means late spans start a new trace: not worth failing for. */
     (void)lru_add(keep ? &s->sampled : &s->not_sampled, t->id);
     trace_unlink(s, i);
@@ -296,12 +340,31 @@ static void decide(struct tail_sampler *s, uint32_t i, uint64_t now_ms)
         struct kt_slice enc = {t->enc, t->enc_len};
         s->exp(s->ctx, enc, t->n_spans, trace_tokens(t), t->n_offers);
     } else {
-        s->st.not_sampled++;
+        too_large ? s->st.too_large++ : s->st.not_sampled++;
         void **tok = trace_tokens(t);
         for (uint32_t k = 0; k < t->n_offers; k++)
             s->rel(s->ctx, tok[k]);
     }
     trace_release(s, i);
+}
+
+/* Whether decoded holds a root span: one without a parent (an empty or all-zero parent span
+ * ID, as pdata's IsEmpty). */
+static bool has_root(const Opentelemetry__Proto__Trace__V1__TracesData *decoded)
+{
+    static const uint8_t zero[8];
+    for (size_t r = 0; r < decoded->n_resource_spans; r++) {
+        const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = decoded->resource_spans[r];
+        for (size_t k = 0; rs != NULL && k < rs->n_scope_spans; k++) {
+            const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[k];
+            for (size_t j = 0; ss != NULL && j < ss->n_spans; j++) {
+                const ProtobufCBinaryData *pid = &ss->spans[j]->parent_span_id;
+                if (pid->len == 0 || (pid->len == 8 && memcmp(pid->data, zero, 8) == 0))
+                    return true;
+            }
+        }
+    }
+    return false;
 }
 
 /* ---- API ---- */
@@ -337,7 +400,7 @@ int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp
     if (s == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     int rc = sampling_policy_compile(conf->tail_sampling.policies, conf->tail_sampling.n_policies,
-                                     &s->pol, err);
+                                     conf->tail_sampling.sample_on_first_match, &s->pol, err);
     if (rc != 0) {
         free(s);
         return rc;
@@ -346,10 +409,14 @@ int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp
     s->rel = rel;
     s->ctx = ctx;
     s->wait_ms = conf->tail_sampling.decision_wait_ms;
+    s->root_wait_ms = conf->tail_sampling.decision_wait_after_root_received_ms;
     s->max_traces = (uint32_t)conf->tail_sampling.num_traces;
     s->max_bytes = process_limit_sampler_bytes(conf);
+    s->max_trace = conf->tail_sampling.maximum_trace_size_bytes;
     s->words = sampling_policy_match_words(s->pol);
-    s->free_head = s->head = s->tail = NIL;
+    s->free_head = NIL;
+    for (int k = 0; k < N_QUEUES; k++)
+        s->q[k].head = s->q[k].tail = NIL;
     s->sampled.cap = (uint32_t)conf->tail_sampling.sampled_cache_size;
     s->not_sampled.cap = (uint32_t)conf->tail_sampling.non_sampled_cache_size;
     s->sampled.head = s->sampled.tail = NIL;
@@ -382,9 +449,9 @@ int tail_sampler_offer(struct tail_sampler *s, const uint8_t trace_id[16],
             s->rel(s->ctx, token);
             return 0;
         }
-        if (s->st.traces_held >= s->max_traces && s->head != NIL) {
+        if (s->st.traces_held >= s->max_traces && next_due(s) != NIL) {
             s->st.decided_early++;
-            decide(s, s->head, now_ms);
+            decide(s, next_due(s), now_ms, false);
         }
         int rc = trace_create(s, trace_id, now_ms, &i);
         if (rc != 0)
@@ -408,14 +475,29 @@ int tail_sampler_offer(struct tail_sampler *s, const uint8_t trace_id[16],
     trace_meta(t)[t->n_offers].n_spans = (uint32_t)n_spans;
     t->n_offers++;
     t->n_spans += (uint32_t)n_spans;
+    t->sum.n_bytes += encoded.n;
     s->st.spans_held += n_spans;
+    /* The Collector's bound, on the encoded bytes of the spans received (its measure, the
+     * serialized resource spans, is a few bytes less per message). */
+    if (s->max_trace > 0 && t->enc_len > s->max_trace) {
+        decide(s, i, now_ms, true);
+        return 0;
+    }
     if (decoded != NULL)
         sampling_policy_observe(s->pol, decoded, &t->sum, trace_bits(s, i));
+    /* The Collector's decision_wait_after_root_received: the root span's arrival brings the
+     * decision forward (never back). */
+    if (s->root_wait_ms > 0 && t->q == Q_WAIT && decoded != NULL && has_root(decoded) &&
+        add_ms(now_ms, s->root_wait_ms) < t->due_ms) {
+        queue_remove(s, i);
+        t->due_ms = add_ms(now_ms, s->root_wait_ms);
+        queue_push(s, i, Q_ROOT);
+    }
     /* Over the byte budget, as over num_traces: the oldest traces are decided early (this
      * one too, when it is the oldest left). */
-    while (s->max_bytes > 0 && s->st.bytes_held > s->max_bytes && s->head != NIL) {
+    while (s->max_bytes > 0 && s->st.bytes_held > s->max_bytes && next_due(s) != NIL) {
         s->st.decided_early++;
-        decide(s, s->head, now_ms);
+        decide(s, next_due(s), now_ms, false);
     }
     return 0;
 }
@@ -424,13 +506,9 @@ void tail_sampler_tick(struct tail_sampler *s, uint64_t now_ms)
 {
     if (now_ms > s->last_now_ms)
         s->last_now_ms = now_ms;
-    /* The queue is in arrival order, so the traces due are a prefix of it. */
-    while (s->head != NIL) {
-        uint64_t first = s->tr[s->head].first_ms;
-        if (now_ms < first || now_ms - first < s->wait_ms)
-            break;
-        decide(s, s->head, now_ms);
-    }
+    uint32_t i;
+    while ((i = next_due(s)) != NIL && s->tr[i].due_ms <= now_ms)
+        decide(s, i, now_ms, false);
 }
 
 /* Drops the matching offers of one trace, packing the rest. Returns the offers left. */
@@ -462,21 +540,24 @@ static uint32_t forget_offers(struct tail_sampler *s, struct held_trace *t,
 
 void tail_sampler_forget(struct tail_sampler *s, bool (*match)(void *token, void *arg), void *arg)
 {
-    uint32_t i = s->head;
-    while (i != NIL) {
-        uint32_t next = s->tr[i].next;
-        if (forget_offers(s, &s->tr[i], match, arg) == 0) {
-            trace_unlink(s, i);
-            trace_release(s, i);
+    for (int k = 0; k < N_QUEUES; k++) {
+        uint32_t i = s->q[k].head;
+        while (i != NIL) {
+            uint32_t next = s->tr[i].next;
+            if (forget_offers(s, &s->tr[i], match, arg) == 0) {
+                trace_unlink(s, i);
+                trace_release(s, i);
+            }
+            i = next;
         }
-        i = next;
     }
 }
 
 void tail_sampler_decide_all(struct tail_sampler *s)
 {
-    while (s->head != NIL)
-        decide(s, s->head, s->last_now_ms);
+    uint32_t i;
+    while ((i = next_due(s)) != NIL)
+        decide(s, i, s->last_now_ms, false);
 }
 
 ottl_fields tail_sampler_fields(const struct tail_sampler *s)
@@ -519,6 +600,9 @@ void tail_sampler_write_metrics(const struct tail_sampler *s, struct kt_buf *b)
          "decision=\"sampled\"", st->late_sampled},
         {"kotel_process_tail_sampling_late_spans_total", NULL, NULL, "decision=\"not_sampled\"",
          st->late_dropped},
+        {"kotel_process_tail_sampling_traces_dropped_too_large_total", "counter",
+         "Traces not sampled because their spans grew over maximum_trace_size_bytes.", NULL,
+         st->too_large},
     };
     for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
         if (m[i].type != NULL)
@@ -530,19 +614,19 @@ void tail_sampler_write_metrics(const struct tail_sampler *s, struct kt_buf *b)
 
 uint64_t tail_sampler_next_deadline_ms(const struct tail_sampler *s)
 {
-    if (s->head == NIL)
-        return UINT64_MAX;
-    uint64_t first = s->tr[s->head].first_ms;
-    return first > UINT64_MAX - s->wait_ms ? UINT64_MAX : first + s->wait_ms;
+    uint32_t i = next_due(s);
+    return i == NIL ? UINT64_MAX : s->tr[i].due_ms;
 }
 
 void tail_sampler_free(struct tail_sampler *s)
 {
     if (s == NULL)
         return;
-    for (uint32_t i = s->head; i != NIL; i = s->tr[i].next) {
-        free(s->tr[i].enc);
-        free(s->tr[i].offers);
+    for (int k = 0; k < N_QUEUES; k++) {
+        for (uint32_t i = s->q[k].head; i != NIL; i = s->tr[i].next) {
+            free(s->tr[i].enc);
+            free(s->tr[i].offers);
+        }
     }
     free(s->tr);
     free(s->bits);

@@ -1,5 +1,7 @@
-/* tail_sampler: holds the spans of each trace until decision_wait after its first span, then
- * asks the policies (sampling_policy.h) whether to keep the trace.
+/* tail_sampler: holds the spans of each trace until decision_wait after its first span (or
+ * decision_wait_after_root_received after its root span, when sooner), then asks the policies
+ * (sampling_policy.h) whether to keep the trace; a trace over maximum_trace_size_bytes is
+ * dropped at once.
  *
  * Sampling is exact per replica: ingest keys Kafka messages by trace ID, so one process
  * replica sees every span of the traces in its partitions.
@@ -14,7 +16,7 @@
  * sampled_cache_size / non_sampled_cache_size), so late spans follow their trace's decision.
  *
  * Memory per held trace: its spans' encoded bytes (with at most 12.5% growth slack), one
- * header of about 100 bytes, 16 bytes per offer, and a bit per attribute / OTTL policy;
+ * header of about 100 bytes, 16 bytes per offer, and a bit per span-matching policy;
  * tail_sampler_get_stats reports the total. At most num_traces traces are held. */
 #ifndef PROCESS_TAIL_SAMPLER_H
 #define PROCESS_TAIL_SAMPLER_H
@@ -59,7 +61,7 @@ int tail_sampler_offer(struct tail_sampler *s, const uint8_t trace_id[16],
                        const Opentelemetry__Proto__Trace__V1__TracesData *decoded,
                        struct kt_slice encoded, size_t n_spans, void *token, uint64_t now_ms);
 
-/* Decides every trace whose first offer is at least decision_wait old. O(decided). */
+/* Decides every trace whose decision time has come. O(decided). */
 void tail_sampler_tick(struct tail_sampler *s, uint64_t now_ms);
 
 /* Partition revoked: removes every held offer whose token matches, with no callback for it.
@@ -68,7 +70,7 @@ void tail_sampler_tick(struct tail_sampler *s, uint64_t now_ms);
  * happen with tokens per message). */
 void tail_sampler_forget(struct tail_sampler *s, bool (*match)(void *token, void *arg), void *arg);
 
-/* Shutdown: decides every held trace now (in arrival order). */
+/* Decides every held trace now, in the order of their decision times. */
 void tail_sampler_decide_all(struct tail_sampler *s);
 
 struct tail_sampler_stats {
@@ -80,13 +82,15 @@ struct tail_sampler_stats {
     uint64_t decided_early; /* traces decided before decision_wait because num_traces was hit */
     uint64_t late_sampled;  /* spans exported at once: their trace was already sampled */
     uint64_t late_dropped;  /* spans released at once: their trace was already not sampled */
+    uint64_t too_large;     /* traces not sampled over maximum_trace_size_bytes (not in
+                               not_sampled: no policy decided them) */
 };
 void tail_sampler_get_stats(const struct tail_sampler *s, struct tail_sampler_stats *out);
 /* The sampler's families, per-policy decisions included (Prometheus text, see kt_prom.h),
  * appended to b. */
 void tail_sampler_write_metrics(const struct tail_sampler *s, struct kt_buf *b);
 
-/* Earliest pending decision time (first offer + decision_wait), UINT64_MAX if none. */
+/* Earliest pending decision time, UINT64_MAX if none. */
 uint64_t tail_sampler_next_deadline_ms(const struct tail_sampler *s);
 
 /* Frees everything; calls no callback (the pipeline owns the tokens). */

@@ -13,6 +13,7 @@ const { freePorts } = require('../integration/lib/ports');
 const { startCollector, collectorBinary } = require('./lib/otelcol');
 const { collectorConfig, runKotel, outputText } = require('./lib/ottldiff');
 const { cases: allCases, SEED } = require('./ottl-cases');
+const { pool } = require('./lib/pool');
 
 // The Collector is found (or built, the first time: minutes) before the test starts, so
 // that the test's timeout measures the test.
@@ -57,21 +58,6 @@ async function sendToCollector(c, i, port, outputs, backend) {
   // The exporter is synchronous (no queue): the backend has it already, or never will.
   await backend.rec.until(() => outputs.has(String(i)), 10000, `case ${i} (${c.name}) at the backend`);
   return outputs.get(String(i));
-}
-
-// At most `n` promises of fns running at once.
-async function pool(fns, n) {
-  const out = new Array(fns.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < fns.length) {
-        const k = next++;
-        out[k] = await fns[k]();
-      }
-    }),
-  );
-  return out;
 }
 
 test('OTTL: the Collector\'s transform processor and kotel\'s give the same output for every case (or the documented divergence)', { timeout: 120000 }, async (t) => {

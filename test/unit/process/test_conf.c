@@ -108,6 +108,29 @@ static void test_values_that_break_the_pipeline_are_refused(void **state)
          "--set tail_sampling.sampled_cache_size: want at most 4294967294, got '4294967295'"},
         {"exporter.retry.initial_interval=0",
          "--set exporter.retry.initial_interval: want at least 1ms, got '0'"},
+        {"tail_sampling.maximum_trace_size_bytes=big",
+         "--set tail_sampling.maximum_trace_size_bytes: want a size like 512, 64KiB, 16MiB, 1GiB "
+         "or 1MB (10^6), got 'big'"},
+        {"tail_sampling.sample_on_first_match=2",
+         "--set tail_sampling.sample_on_first_match: want true or false (or yes/no, on/off, "
+         "1/0), got '2'"},
+        /* Policy values are checked as they are read, so a file's error names the line. */
+        {"tail_sampling.policy.p.type=latncy",
+         "--set tail_sampling.policy.p.type: 'latncy' is not a policy type (want one of "
+         "always_sample, latency, status_code, probabilistic, string_attribute, "
+         "numeric_attribute, boolean_attribute, span_count, rate_limiting, ottl_condition, and, "
+         "drop, not, trace_flags, trace_state, bytes_limiting, composite)"},
+        {"tail_sampling.policy.p.min_value=1.5",
+         "--set tail_sampling.policy.p.min_value: want an integer, got '1.5'"},
+        {"tail_sampling.policy.p.sampling_percentage=-1",
+         "--set tail_sampling.policy.p.sampling_percentage: want a number from 0 to 100, got "
+         "'-1'"},
+        {"tail_sampling.policy.p.status_codes=OK,EROR",
+         "--set tail_sampling.policy.p.status_codes: 'EROR' is not a status code (want OK, "
+         "ERROR, UNSET)"},
+        {"tail_sampling.policy.p.invert_match=perhaps",
+         "--set tail_sampling.policy.p.invert_match: want true or false (or yes/no, on/off, "
+         "1/0), got 'perhaps'"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct process_conf c;

@@ -175,8 +175,8 @@ static struct sampling_policies *compile_ok(struct process_conf *c)
 {
     struct sampling_policies *ps = NULL;
     struct kt_err err = {0};
-    int rc =
-        sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies, &ps, &err);
+    int rc = sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies,
+                                     c->tail_sampling.sample_on_first_match, &ps, &err);
     if (rc != 0)
         fail_msg("compile: %s", err.msg);
     process_conf_free(c);
@@ -188,8 +188,8 @@ static void compile_fails(struct process_conf *c, const char *want)
 {
     struct sampling_policies *ps = NULL;
     struct kt_err err = {0};
-    int rc =
-        sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies, &ps, &err);
+    int rc = sampling_policy_compile(c->tail_sampling.policies, c->tail_sampling.n_policies,
+                                     c->tail_sampling.sample_on_first_match, &ps, &err);
     process_conf_free(c);
     memset(c, 0, sizeof(*c));
     assert_int_equal(rc, KT_EINVAL);
@@ -246,12 +246,13 @@ static void test_latency(void **state)
     /* Duration is max end - min start over all spans, not one span's duration. */
     struct td *t = td_new(1);
     td_span(t, 1000 * MS, 1060 * MS);
-    td_span(t, 1050 * MS, 1100 * MS);
-    assert_true(decide_one(ps, t, 0)); /* exactly 100 ms */
+    td_span(t, 1050 * MS, 1101 * MS);
+    assert_true(decide_one(ps, t, 0)); /* 101 ms */
     free(t);
 
+    /* Longer than the threshold, as the Collector's: exactly 100 ms is not. */
     t = td_new(2);
-    td_span(t, 1000 * MS, 1099 * MS);
+    td_span(t, 1000 * MS, 1100 * MS);
     assert_false(decide_one(ps, t, 0));
     free(t);
 
@@ -287,6 +288,18 @@ static void test_latency_upper(void **state)
         assert_int_equal(decide_one(ps, t, 0), cases[i].want);
         free(t);
     }
+    /* As the Collector's: sampled when the spans seen so far, in arrival order, were ever
+     * within the band (150 ms after the first span), though the whole trace is 250 ms. */
+    struct td *t = td_new(9);
+    td_span(t, 5000 * MS, 5150 * MS);
+    td_span(t, 5200 * MS, 5250 * MS);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(10); /* the other order: 250 ms from the first span on */
+    td_span(t, 5200 * MS, 5250 * MS);
+    td_span(t, 5000 * MS, 5150 * MS);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
     sampling_policy_free(ps);
 }
 
@@ -464,9 +477,11 @@ static void test_numeric_attribute(void **state)
     td_int(t, td_span(t, 1, 2), "http.status_code", 599);
     assert_true(decide_one(ps, t, 0));
     free(t);
+    /* A double is 0 to the Collector's policy (pdata's Int() of a non-integer), so 503.0
+     * is not within 500..599. */
     t = td_new(2);
     td_double(t, td_span(t, 1, 2), "http.status_code", 503.0);
-    assert_true(decide_one(ps, t, 0));
+    assert_false(decide_one(ps, t, 0));
     free(t);
     t = td_new(3);
     td_int(t, td_span(t, 1, 2), "http.status_code", 404);
@@ -521,6 +536,15 @@ static void test_boolean_attribute(void **state)
     td_bool(t, NULL, "debug", true);
     td_span(t, 1, 2);
     assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    /* A non-bool value is false to the Collector's policy (pdata's Bool()). */
+    add_policy(&c, "notdbg", "type", "boolean_attribute", "key", "debug", "value", "false", END);
+    ps = compile_ok(&c);
+    t = td_new(4);
+    td_str(t, td_span(t, 1, 2), "debug", "true");
+    assert_true(decide_one(ps, t, 0));
     free(t);
     sampling_policy_free(ps);
 }
@@ -796,6 +820,212 @@ static void test_ottl_error_mode(void **state)
 
 /* ---- configuration errors ---- */
 
+static void test_trace_flags(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "sampled", "type", "trace_flags", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    struct td *t = td_new(1);
+    td_span(t, 1, 2)->flags = 0x100; /* a flag beyond W3C's byte only */
+    assert_false(decide_one(ps, t, 0));
+    td_span(t, 1, 2)->flags = 0x101;
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_trace_state(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "ts", "type", "trace_state", "key", "vendor", "values", "a, b", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    static const struct {
+        const char *ts;
+        bool want;
+    } cases[] = {
+        {"vendor=a", true},
+        {"other=x, vendor=b\t", true}, /* blanks around members trimmed */
+        {"vendor=c", false},
+        {"vendor=a,,other=x", true},  /* empty members skipped */
+        {"vendor=a,=x", false},       /* an invalid member: no members at all */
+        {"vendor=a,vendor=b", false}, /* a key twice */
+        {"Vendor=a", false},
+        {"vendor=a,t@sys=1", true},
+        {"vendor=a,t@Sys=1", false},
+        {"vendor=a b", false},
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct td *t = td_new((uint8_t)i);
+        td_span(t, 1, 2)->trace_state = (char *)cases[i].ts;
+        if (decide_one(ps, t, 0) != cases[i].want)
+            fail_msg("tracestate '%s': want %d", cases[i].ts, cases[i].want);
+        free(t);
+    }
+    /* More than 32 members is invalid. */
+    char many[40 * 8] = "";
+    for (int k = 0; k < 33; k++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sk%d=1", k ? "," : "", k);
+    struct td *t = td_new(99);
+    td_span(t, 1, 2)->trace_state = many;
+    strcat(many, ",vendor=a");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_not(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "not-errors", "type", "not", "not_sub_policy", "errors", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    assert_int_equal(sampling_policy_count_top_level(ps), 1);
+    struct td *t = td_new(1);
+    td_status(t, td_span(t, 1, 2), 2);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(2);
+    td_status(t, td_span(t, 1, 2), 1);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+
+    /* not under and and under drop. */
+    add_policy(&c, "ok-not-health", "type", "and", "and_sub_policy", "ok, not-health", END);
+    add_policy(&c, "ok", "type", "status_code", "status_codes", "OK", END);
+    add_policy(&c, "not-health", "type", "not", "not_sub_policy", "health", END);
+    add_policy(&c, "health", "type", "string_attribute", "key", "route", "values", "/healthz", END);
+    add_policy(&c, "drop-unset", "type", "drop", "drop_sub_policy", "not-set", END);
+    add_policy(&c, "not-set", "type", "not", "not_sub_policy", "set", END);
+    add_policy(&c, "set", "type", "status_code", "status_codes", "OK, ERROR", END);
+    ps = compile_ok(&c);
+    assert_int_equal(sampling_policy_count_top_level(ps), 2);
+    t = td_new(3);
+    td_status(t, td_span(t, 1, 2), 1);
+    assert_true(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(4);
+    Span *sp = td_span(t, 1, 2);
+    td_status(t, sp, 1);
+    td_str(t, sp, "route", "/healthz");
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    t = td_new(5); /* UNSET only: dropped */
+    td_span(t, 1, 2);
+    assert_false(decide_one(ps, t, 0));
+    free(t);
+    sampling_policy_free(ps);
+}
+
+static void test_sample_on_first_match(void **state)
+{
+    (void)state;
+    /* A rate_limiting policy after one that samples: without the option it spends its budget
+     * on the trace, with it it never sees the trace. */
+    for (int first = 0; first < 2; first++) {
+        struct process_conf c = {0};
+        c.tail_sampling.sample_on_first_match = first;
+        add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+        add_policy(&c, "budget", "type", "rate_limiting", "spans_per_second", "1", END);
+        struct sampling_policies *ps = compile_ok(&c);
+        struct td *t = td_new(1);
+        td_status(t, td_span(t, 1, 2), 2);
+        assert_true(decide_one(ps, t, 1000));
+        free(t);
+        t = td_new(2);
+        td_span(t, 1, 2);
+        assert_int_equal(decide_one(ps, t, 1000), first);
+        free(t);
+        sampling_policy_free(ps);
+    }
+}
+
+static void test_bytes_limiting(void **state)
+{
+    (void)state;
+    struct process_conf c = {0};
+    add_policy(&c, "budget", "type", "bytes_limiting", "bytes_per_second", "1000", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    static const uint8_t id[16] = {1};
+    uint64_t match[4] = {0};
+    static const struct {
+        uint64_t now_ms, bytes;
+        bool want;
+    } steps[] = {
+        {1000, 1500, true},   /* the bucket starts full: the burst, 2 s worth */
+        {1000, 1500, false},  /* 500 left */
+        {2000, 1500, true},   /* refilled by 1000 in a second */
+        {2000, 1, false},     /* empty */
+        {10000, 2001, false}, /* refilled to the burst, never beyond */
+        {10000, 2000, true},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct sampling_summary sum = {.n_spans = 1, .n_bytes = steps[i].bytes};
+        if (sampling_policy_decide(ps, id, &sum, match, steps[i].now_ms) != steps[i].want)
+            fail_msg("step %zu: want %d", i, steps[i].want);
+    }
+    sampling_policy_free(ps);
+
+    add_policy(&c, "budget", "type", "bytes_limiting", "bytes_per_second", "10", "burst_capacity",
+               "5000", END);
+    ps = compile_ok(&c);
+    struct sampling_summary sum = {.n_spans = 1, .n_bytes = 5000};
+    assert_true(sampling_policy_decide(ps, id, &sum, match, 1));
+    assert_false(sampling_policy_decide(ps, id, &sum, match, 2));
+    sampling_policy_free(ps);
+
+    add_policy(&c, "budget", "type", "bytes_limiting", "bytes_per_second", "0", END);
+    compile_fails(&c, "[tail_sampling.policy.budget] bytes_per_second: must be greater than 0");
+}
+
+static void test_composite(void **state)
+{
+    (void)state;
+    /* 10 spans a second: errors 60 % (6), everything else the equal share (5). */
+    struct process_conf c = {0};
+    add_policy(&c, "mix", "type", "composite", "max_total_spans_per_second", "10",
+               "composite_sub_policy", "errors, rest", "rate_allocation", "errors=60",
+               "policy_order", "errors, rest", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    add_policy(&c, "rest", "type", "always_sample", END);
+    struct sampling_policies *ps = compile_ok(&c);
+    assert_int_equal(sampling_policy_count_top_level(ps), 1);
+    static const uint8_t id[16] = {1};
+    uint64_t match[4] = {0};
+    struct sampling_summary err3 = {.n_spans = 3, .status_mask = 1u << 2};
+    struct sampling_summary ok3 = {.n_spans = 3, .status_mask = 1u << 1};
+    assert_true(sampling_policy_decide(ps, id, &err3, match, 1000));
+    assert_true(sampling_policy_decide(ps, id, &err3, match, 1000)); /* 6 of 6 */
+    /* The first sub-policy that samples decides: no fallback to rest's share. */
+    assert_false(sampling_policy_decide(ps, id, &err3, match, 1000));
+    assert_true(sampling_policy_decide(ps, id, &ok3, match, 1000));
+    assert_false(sampling_policy_decide(ps, id, &ok3, match, 1000)); /* 6 > 5 */
+    assert_true(sampling_policy_decide(ps, id, &err3, match, 2000)); /* a new second */
+    sampling_policy_free(ps);
+
+    add_policy(&c, "mix", "type", "composite", "max_total_spans_per_second", "10",
+               "composite_sub_policy", "errors", "rate_allocation", "nope=5", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    compile_fails(&c, "[tail_sampling.policy.mix] rate_allocation: 'nope' is not one of "
+                      "composite_sub_policy");
+
+    add_policy(&c, "mix", "type", "composite", "max_total_spans_per_second", "10",
+               "composite_sub_policy", "n", END);
+    add_policy(&c, "n", "type", "not", "not_sub_policy", "errors", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    compile_fails(&c, "[tail_sampling.policy.mix] composite_sub_policy: 'n' is a not policy; a "
+                      "sub-policy of composite cannot be drop, not or composite");
+
+    add_policy(&c, "mix", "type", "composite", "composite_sub_policy", "errors", END);
+    add_policy(&c, "errors", "type", "status_code", "status_codes", "ERROR", END);
+    compile_fails(&c, "[tail_sampling.policy.mix] max_total_spans_per_second: required but not "
+                      "set");
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -806,16 +1036,18 @@ static void test_config_errors(void **state)
                       "(want OK, ERROR, UNSET)");
 
     add_policy(&c, "x", "threshold_ms", "5", END);
-    compile_fails(&c, "[tail_sampling.policy.x] type: required but not set (want one of "
-                      "always_sample, latency, status_code, probabilistic, string_attribute, "
-                      "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
-                      "ottl_condition, and, drop)");
+    compile_fails(
+        &c, "[tail_sampling.policy.x] type: required but not set (want one of "
+            "always_sample, latency, status_code, probabilistic, string_attribute, "
+            "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
+            "ottl_condition, and, drop, not, trace_flags, trace_state, bytes_limiting, composite)");
 
     add_policy(&c, "x", "type", "latncy", END);
-    compile_fails(&c, "[tail_sampling.policy.x] type: 'latncy' is not a policy type (want one "
-                      "of always_sample, latency, status_code, probabilistic, string_attribute, "
-                      "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
-                      "ottl_condition, and, drop)");
+    compile_fails(
+        &c, "[tail_sampling.policy.x] type: 'latncy' is not a policy type (want one "
+            "of always_sample, latency, status_code, probabilistic, string_attribute, "
+            "numeric_attribute, boolean_attribute, span_count, rate_limiting, "
+            "ottl_condition, and, drop, not, trace_flags, trace_state, bytes_limiting, composite)");
 
     add_policy(&c, "slow", "type", "latency", "threshold", "5", END);
     compile_fails(&c, "[tail_sampling.policy.slow] threshold: unknown key for type latency "
@@ -887,7 +1119,32 @@ static void test_config_errors(void **state)
     add_policy(&c, "a", "type", "and", "and_sub_policy", "d", END);
     add_policy(&c, "d", "type", "drop", "drop_sub_policy", "a", END);
     compile_fails(&c, "[tail_sampling.policy.a] and_sub_policy: 'd' is a drop policy; a "
-                      "sub-policy cannot be and or drop");
+                      "sub-policy of and cannot be and, drop or composite");
+
+    add_policy(&c, "n", "type", "not", "not_sub_policy", "n2", END);
+    add_policy(&c, "n2", "type", "not", "not_sub_policy", "b", END);
+    add_policy(&c, "b", "type", "always_sample", END);
+    compile_fails(&c, "[tail_sampling.policy.n] not_sub_policy: 'n2' is a not policy; a "
+                      "sub-policy of not cannot be and, drop, not or composite");
+
+    add_policy(&c, "n", "type", "not", "not_sub_policy", "b, b2", END);
+    add_policy(&c, "b", "type", "always_sample", END);
+    add_policy(&c, "b2", "type", "always_sample", END);
+    compile_fails(&c, "[tail_sampling.policy.n] not_sub_policy: takes one policy, got 2");
+
+    add_policy(&c, "n", "type", "not", END);
+    compile_fails(&c, "[tail_sampling.policy.n] not_sub_policy: required but not set (names of "
+                      "other [tail_sampling.policy.NAME] sections)");
+
+    add_policy(&c, "ts", "type", "trace_state", "key", "vendor", END);
+    compile_fails(&c, "[tail_sampling.policy.ts] values: required but not set");
+
+    add_policy(&c, "ts", "type", "trace_state", "values", "a", END);
+    compile_fails(&c, "[tail_sampling.policy.ts] key: required but not set");
+
+    add_policy(&c, "tf", "type", "trace_flags", "key", "a", END);
+    compile_fails(&c, "[tail_sampling.policy.tf] key: unknown key for type trace_flags (valid "
+                      "keys: type)");
 
     add_policy(&c, "a", "type", "and", "and_sub_policy", "a", END);
     compile_fails(&c, "[tail_sampling.policy.a] and_sub_policy: 'a' is this section itself");
@@ -911,9 +1168,9 @@ static void test_config_ottl_errors(void **state)
     struct sampling_policies *ps = NULL;
     struct kt_err err = {0};
     add_policy(&c, "o", "type", "ottl_condition", "span", "span.name ==", END);
-    assert_int_equal(
-        sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies, &ps, &err),
-        KT_EINVAL);
+    assert_int_equal(sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies,
+                                             false, &ps, &err),
+                     KT_EINVAL);
     process_conf_free(&c);
     assert_null(ps);
     assert_true(strncmp(err.msg, "[tail_sampling.policy.o] span: ", 31) == 0);
@@ -921,9 +1178,9 @@ static void test_config_ottl_errors(void **state)
     memset(&c, 0, sizeof(c));
     add_policy(&c, "o", "type", "ottl_condition", "span", "span.name == \"a\"", "spanevent",
                "log.body == \"x\"", END);
-    assert_int_equal(
-        sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies, &ps, &err),
-        KT_EINVAL);
+    assert_int_equal(sampling_policy_compile(c.tail_sampling.policies, c.tail_sampling.n_policies,
+                                             false, &ps, &err),
+                     KT_EINVAL);
     process_conf_free(&c);
     assert_true(strncmp(err.msg, "[tail_sampling.policy.o] spanevent: ", 36) == 0);
 }
@@ -1071,6 +1328,12 @@ int main(void)
         cmocka_unit_test(test_any_policy_samples),
         cmocka_unit_test(test_ottl_condition),
         cmocka_unit_test(test_ottl_error_mode),
+        cmocka_unit_test(test_trace_flags),
+        cmocka_unit_test(test_trace_state),
+        cmocka_unit_test(test_not),
+        cmocka_unit_test(test_sample_on_first_match),
+        cmocka_unit_test(test_bytes_limiting),
+        cmocka_unit_test(test_composite),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_ottl_errors),
         cmocka_unit_test(test_fields),

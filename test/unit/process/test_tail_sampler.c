@@ -29,6 +29,9 @@ typedef Opentelemetry__Proto__Trace__V1__Status Status;
 
 /* ---- inputs ---- */
 
+/* The parent span ID of the spans make_offer makes; NULL: they are root spans. */
+static const uint8_t *offer_parent;
+
 /* Encodes one offer: n spans of trace `trace` (the ID is 16 times that byte, or `id` when
  * given), each with status `code` (-1: none) and name padding of `pad` bytes. */
 static void make_offer(const uint8_t id[16], size_t n, int code, size_t pad, TracesData **out_td,
@@ -67,6 +70,10 @@ static void make_offer(const uint8_t id[16], size_t n, int code, size_t pad, Tra
         h->spans[i].span_id.data = h->sid[i];
         h->spans[i].span_id.len = 8;
         h->spans[i].name = h->name;
+        if (offer_parent != NULL) {
+            h->spans[i].parent_span_id.data = (uint8_t *)offer_parent;
+            h->spans[i].parent_span_id.len = 8;
+        }
         h->spans[i].start_time_unix_nano = 1000000000;
         h->spans[i].end_time_unix_nano = 1000000000 + i;
         if (code >= 0)
@@ -377,6 +384,81 @@ static void test_late_spans_sampled(void **state)
     assert_int_equal(st.late_dropped, 0);
     assert_int_equal(st.traces_held, 0);
     assert_int_equal(st.sampled, 1);
+    fx_free(f);
+}
+
+/* maximum_trace_size_bytes: the offer that takes a trace over the bound decides it not
+ * sampled at once, whatever the policies say (an error trace here), and its later spans are
+ * dropped; a trace at the bound is held as usual. */
+static void test_maximum_trace_size(void **state)
+{
+    (void)state;
+    struct process_conf c;
+    default_conf(&c);
+    struct fx *probe = fx_new_conf(&c);
+    offer(probe, 1, 2, 2, 0, 0); /* the size of one offer of 2 spans */
+    size_t one = probe->encoded_total;
+    fx_free(probe);
+
+    default_conf(&c);
+    c.tail_sampling.maximum_trace_size_bytes = 2 * one;
+    struct fx *f = fx_new_conf(&c);
+    offer(f, 1, 2, 2, 0, 0);
+    offer(f, 1, 2, 2, 1, 10);
+    assert_int_equal(f->r->n_releases, 0);
+    assert_int_equal(stats(f).traces_held, 1);
+    offer(f, 1, 2, 2, 2, 20); /* over: all three offers released */
+    assert_int_equal(f->r->n_releases, 3);
+    assert_int_equal(f->r->n_exports, 0);
+    struct tail_sampler_stats st = stats(f);
+    assert_int_equal(st.too_large, 1);
+    assert_int_equal(st.not_sampled, 0);
+    assert_int_equal(st.traces_held, 0);
+    assert_int_equal(st.bytes_held, 0);
+    offer(f, 1, 1, 2, 3, 30); /* late: follows the decision */
+    assert_int_equal(f->r->released[3], 1);
+    assert_int_equal(stats(f).late_dropped, 1);
+    /* Another error trace within the bound is sampled by the policy. */
+    offer(f, 2, 2, 2, 4, 40);
+    tail_sampler_tick(f->s, 2000);
+    assert_int_equal(f->r->exported[4], 1);
+    fx_free(f);
+}
+
+/* decision_wait_after_root_received: the offer with the root span brings the decision
+ * forward to that long after it, never back; other traces keep decision_wait. */
+static void test_decision_wait_after_root(void **state)
+{
+    (void)state;
+    static const uint8_t parent[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    struct process_conf c;
+    default_conf(&c);
+    c.tail_sampling.decision_wait_ms = 1000;
+    c.tail_sampling.decision_wait_after_root_received_ms = 100;
+    struct fx *f = fx_new_conf(&c);
+    offer_parent = parent;
+    offer(f, 1, 1, 2, 0, 0);  /* trace 1: no root yet */
+    offer(f, 2, 1, 2, 1, 5);  /* trace 2: never a root */
+    offer(f, 3, 1, 2, 2, 10); /* trace 3: its root at 960 would not bring it forward */
+    assert_int_equal(tail_sampler_next_deadline_ms(f->s), 1000);
+    offer_parent = NULL;
+    offer(f, 1, 1, 2, 3, 50); /* trace 1's root: due at 150 */
+    offer(f, 3, 1, 2, 4, 960);
+    offer_parent = parent;
+    assert_int_equal(tail_sampler_next_deadline_ms(f->s), 150);
+    tail_sampler_tick(f->s, 149);
+    assert_int_equal(f->r->n_exports, 0);
+    tail_sampler_tick(f->s, 150);
+    assert_int_equal(f->r->n_exports, 1);
+    assert_int_equal(f->r->exported[0] + f->r->exported[3], 2);
+    assert_int_equal(tail_sampler_next_deadline_ms(f->s), 1005);
+    tail_sampler_tick(f->s, 1005);
+    assert_int_equal(f->r->exported[1], 1);
+    assert_int_equal(tail_sampler_next_deadline_ms(f->s), 1010);
+    tail_sampler_tick(f->s, 1010);
+    assert_int_equal(f->r->exported[2] + f->r->exported[4], 2);
+    assert_int_equal(stats(f).traces_held, 0);
+    offer_parent = NULL;
     fx_free(f);
 }
 
@@ -729,6 +811,8 @@ int main(void)
         cmocka_unit_test(test_offers_concatenate),
         cmocka_unit_test(test_late_spans_sampled),
         cmocka_unit_test(test_late_spans_dropped),
+        cmocka_unit_test(test_maximum_trace_size),
+        cmocka_unit_test(test_decision_wait_after_root),
         cmocka_unit_test(test_decision_cache_lru),
         cmocka_unit_test(test_num_traces_overflow),
         cmocka_unit_test(test_memory_limit_decides_oldest_early),
