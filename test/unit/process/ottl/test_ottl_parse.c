@@ -267,16 +267,17 @@ static void test_path_errors(void **state)
 static void test_function_errors(void **state)
 {
     (void)state;
-    assert_string_equal(cond_err("IsMach(span.name, \"a\")"),
-                        "column 1: unknown converter 'IsMach' (valid: Concat, FNV, HasPrefix, "
-                        "HasSuffix, Int, IsBool, IsDouble, IsInt, IsList, IsMap, IsMatch, "
-                        "IsRootSpan, IsString, Len, MD5, Murmur3Hash, SHA1, SHA256, SHA512, "
-                        "String, Substring, XXH3) in 'IsMach(span.name, \"a\")'");
+    /* the list names whole functions, as many as fit, then says there are more */
+    const char *msg = cond_err("IsMach(span.name, \"a\")");
+    const char *head = "column 1: unknown converter 'IsMach' (valid: ";
+    assert_int_equal(strncmp(msg, head, strlen(head)), 0);
+    assert_non_null(strstr(msg, ", IsMatch, "));
+    assert_non_null(strstr(msg, ", ...) in 'IsMach(span.name, \"a\")'"));
     assert_string_equal(stmt_err("sett(span.name, \"a\")"),
                         "column 1: unknown editor 'sett' (valid: delete_key, "
                         "delete_matching_keys, keep_keys, keep_matching_keys, limit, "
-                        "replace_all_patterns, replace_pattern, set, truncate_all) in "
-                        "'sett(span.name, \"a\")'");
+                        "replace_all_matches, replace_all_patterns, replace_match, "
+                        "replace_pattern, set, truncate_all) in 'sett(span.name, \"a\")'");
     assert_string_equal(cond_err("IsMatch(span.name)"),
                         "column 1: IsMatch takes 2 arguments (target, pattern), got 1 in "
                         "'IsMatch(span.name)'");
@@ -300,8 +301,8 @@ static void test_function_errors(void **state)
     assert_string_equal(stmt_err("IsMatch(span.name, \"a\")"),
                         "column 1: IsMatch is a converter; a statement starts with an editor "
                         "(delete_key, delete_matching_keys, keep_keys, keep_matching_keys, "
-                        "limit, replace_all_patterns, replace_pattern, set, truncate_all) in "
-                        "'IsMatch(span.name, \"a\")'");
+                        "limit, replace_all_matches, replace_all_patterns, replace_match, "
+                        "replace_pattern, set, truncate_all) in 'IsMatch(span.name, \"a\")'");
     assert_string_equal(stmt_err("span.name == \"a\""),
                         "column 1: expected an editor call such as set(...), got identifier "
                         "'span' in 'span.name == \"a\"'");
