@@ -1003,6 +1003,7 @@ const struct ottl_func ottl_funcs[] = {
     {"Decode", false, "gg", "target, encoding", -1, ottl_check_decode, ottl_fn_decode, 0},
     {"Double", false, "g", "target", -1, ottl_check_like, ottl_fn_double, 0},
     {"FNV", false, "g", "target", -1, NULL, fn_fnv, 0},
+    {"Format", false, "sl", "format, vals", -1, NULL, ottl_fn_format, 0},
     {"HasPrefix", false, "gg", "target, prefix", -1, NULL, fn_has_prefix, 0},
     {"HasSuffix", false, "gg", "target, suffix", -1, NULL, fn_has_suffix, 0},
     {"Hex", false, "g", "target", -1, ottl_check_like, ottl_fn_hex, 0},

@@ -822,6 +822,372 @@ int ottl_fn_uuid(struct ottl_eval *ev, const struct ottl_node *call, struct ottl
     return 0;
 }
 
+/* ---- Format ---- */
+
+/* Go's %v of a float64 (strconv's 'g' with the shortest precision): the shortest digits
+ * that read back, in %e form when the exponent is below -4 or 6 and more. */
+static void go_float_g(double d, char *buf, size_t size)
+{
+    if (isnan(d)) {
+        snprintf(buf, size, "NaN");
+        return;
+    }
+    if (isinf(d)) {
+        snprintf(buf, size, d > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    int p = 1;
+    char e[40];
+    for (; p <= 17; p++) {
+        snprintf(e, sizeof(e), "%.*e", p - 1, d);
+        if (strtod(e, NULL) == d)
+            break;
+    }
+    int x = atoi(strchr(e, 'e') + 1);
+    if (x < -4 || x >= 6) {
+        /* Go drops the mantissa's trailing zeros and writes at least two exponent digits */
+        char *ep = strchr(e, 'e');
+        size_t mn = (size_t)(ep - e);
+        snprintf(buf, size, "%.*se%c%02d", (int)mn, e, x < 0 ? '-' : '+', x < 0 ? -x : x);
+        return;
+    }
+    snprintf(buf, size, "%.*f", p - 1 - x > 0 ? p - 1 - x : 0, d);
+}
+
+/* The Go type name fmt prints in %!verb(type=value). */
+static const char *go_type(enum ottl_vtype t)
+{
+    switch (t) {
+    case OTTL_STR: return "string";
+    case OTTL_INT: return "int64";
+    case OTTL_DOUBLE: return "float64";
+    case OTTL_BOOL: return "bool";
+    case OTTL_BYTES: return "[]uint8";
+    default: return "?";
+    }
+}
+
+struct fspec {
+    bool minus, plus, space, zero, sharp;
+    int width, prec; /* -1: none */
+    char verb;
+};
+
+/* Appends s padded to the spec's width (in runes); zero-padding goes after a sign. */
+static void pad(struct ottl_abuf *b, const struct fspec *f, const char *s, size_t n, bool num)
+{
+    size_t runes = 0;
+    for (size_t i = 0; i < n; i += seq_len(s + i, n - i))
+        runes++;
+    size_t fill = f->width > 0 && (size_t)f->width > runes ? (size_t)f->width - runes : 0;
+    if (f->minus) {
+        ottl_abuf_put(b, s, n);
+        while (fill-- > 0)
+            ottl_abuf_put(b, " ", 1);
+        return;
+    }
+    if (f->zero && num && n > 0 && (s[0] == '-' || s[0] == '+' || s[0] == ' ')) {
+        ottl_abuf_put(b, s, 1);
+        s++, n--;
+    }
+    while (fill-- > 0)
+        ottl_abuf_put(b, f->zero && num ? "0" : " ", 1);
+    ottl_abuf_put(b, s, n);
+}
+
+static void put_int(struct ottl_abuf *b, const struct fspec *f, int64_t i)
+{
+    char tmp[80], digits[70];
+    uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+    int base = f->verb == 'x' || f->verb == 'X' ? 16 : f->verb == 'o' ? 8 : f->verb == 'b' ? 2 : 10;
+    const char *dig = f->verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+    size_t n = 0;
+    do {
+        digits[n++] = dig[u % (uint64_t)base];
+        u /= (uint64_t)base;
+    } while (u > 0);
+    size_t o = 0;
+    if (i < 0)
+        tmp[o++] = '-';
+    else if (f->plus)
+        tmp[o++] = '+';
+    else if (f->space)
+        tmp[o++] = ' ';
+    if (f->sharp && base != 10) {
+        tmp[o++] = '0';
+        if (base == 16)
+            tmp[o++] = f->verb;
+        else if (base == 2)
+            tmp[o++] = 'b';
+    }
+    for (int k = f->prec; k > (int)n; k--)
+        tmp[o++] = '0';
+    while (n > 0)
+        tmp[o++] = digits[--n];
+    pad(b, f, tmp, o, f->prec < 0);
+}
+
+static void put_float(struct ottl_abuf *b, const struct fspec *f, double d)
+{
+    char tmp[1400]; /* %.1000f of the largest double */
+    char v = f->verb == 'v' ? 'g' : f->verb;
+    if (isnan(d) || isinf(d)) {
+        snprintf(tmp, sizeof(tmp), "%s",
+                 isnan(d) ? "NaN"
+                 : d > 0  ? (f->plus ? "+Inf" : "Inf")
+                          : "-Inf");
+        struct fspec g = *f;
+        g.zero = false;
+        pad(b, &g, tmp, strlen(tmp), true);
+        return;
+    }
+    int prec = f->prec < 0 ? 6 : f->prec;
+    if ((v == 'g' || v == 'G') && f->prec < 0) {
+        go_float_g(d, tmp, sizeof(tmp));
+        if (v == 'G')
+            for (char *c = tmp; *c; c++)
+                *c = *c == 'e' ? 'E' : *c;
+    } else if (v == 'e') {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
+    } else if (v == 'E') {
+        snprintf(tmp, sizeof(tmp), "%.*E", prec, d);
+    } else if (v == 'g') {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+    } else if (v == 'G') {
+        snprintf(tmp, sizeof(tmp), "%.*G", prec, d);
+    } else {
+        snprintf(tmp, sizeof(tmp), "%.*f", prec, d);
+    }
+    char out[sizeof(tmp) + 2];
+    size_t o = 0;
+    if (tmp[0] != '-' && (f->plus || f->space))
+        out[o++] = f->plus ? '+' : ' ';
+    snprintf(out + o, sizeof(out) - o, "%s", tmp);
+    pad(b, f, out, strlen(out), true);
+}
+
+/* Go's %q of a string: strconv.Quote (printable runes as they are, the rest escaped). */
+static void put_quoted(struct ottl_abuf *b, const struct fspec *f, const char *s, size_t n)
+{
+    struct ottl_abuf q = {b->a, NULL, 0, 0, false};
+    ottl_abuf_put(&q, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        uint32_t r;
+        size_t l = rune_at(s, n, i, &r);
+        char esc[16];
+        if (r == RUNE_ERROR && l == 1) {
+            snprintf(esc, sizeof(esc), "\\x%02x", (unsigned char)s[i]);
+        } else if (r == '"' || r == '\\') {
+            snprintf(esc, sizeof(esc), "\\%c", (char)r);
+        } else if (r >= 0x20 && r != 0x7f && !(r >= 0x80 && r < 0xa0)) {
+            ottl_abuf_put(&q, s + i, l);
+            i += l;
+            continue;
+        } else {
+            const char *named = r == '\a'   ? "\\a"
+                                : r == '\b' ? "\\b"
+                                : r == '\f' ? "\\f"
+                                : r == '\n' ? "\\n"
+                                : r == '\r' ? "\\r"
+                                : r == '\t' ? "\\t"
+                                : r == '\v' ? "\\v"
+                                            : NULL;
+            if (named != NULL)
+                snprintf(esc, sizeof(esc), "%s", named);
+            else if (r < 0x80)
+                snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)r);
+            else
+                snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)r);
+        }
+        ottl_abuf_put(&q, esc, strlen(esc));
+        i += l;
+    }
+    ottl_abuf_put(&q, "\"", 1);
+    if (!q.oom)
+        pad(b, f, q.p, q.n, false);
+    else
+        b->oom = true;
+}
+
+static void put_hex_text(struct ottl_abuf *b, const struct fspec *f, const char *s, size_t n)
+{
+    struct ottl_abuf h = {b->a, NULL, 0, 0, false};
+    for (size_t i = 0; i < n; i++) {
+        char x[3] = {(f->verb == 'X' ? kt_hex_upper : kt_hex_lower)((unsigned char)s[i] >> 4),
+                     (f->verb == 'X' ? kt_hex_upper : kt_hex_lower)((unsigned char)s[i]), 0};
+        ottl_abuf_put(&h, x, 2);
+    }
+    ottl_abuf_put(&h, "", 0);
+    if (!h.oom)
+        pad(b, f, h.p, h.n, false);
+    else
+        b->oom = true;
+}
+
+/* One argument under one verb, as Go's fmt prints the Collector's value for it; a verb
+ * the type has not gives %!verb(type=value). */
+static void put_arg(struct ottl_abuf *b, const struct fspec *f, const struct ottl_value *v)
+{
+    char c = f->verb;
+    switch (v->t) {
+    case OTTL_NIL:
+        if (c == 'v') {
+            pad(b, f, "<nil>", 5, false);
+            return;
+        }
+        break;
+    case OTTL_BOOL:
+        if (c == 'v' || c == 't') {
+            pad(b, f, v->b ? "true" : "false", v->b ? 4 : 5, false);
+            return;
+        }
+        break;
+    case OTTL_INT:
+        if (c == 'v' || c == 'd' || c == 'x' || c == 'X' || c == 'o' || c == 'b') {
+            put_int(b, f, v->i);
+            return;
+        }
+        break;
+    case OTTL_DOUBLE:
+        if (strchr("vgGeEfF", c) != NULL) {
+            put_float(b, f, v->d);
+            return;
+        }
+        break;
+    case OTTL_STR:
+    case OTTL_BYTES: {
+        size_t n = v->s.n;
+        if (f->prec >= 0 && (c == 's' || c == 'v' || c == 'q')) {
+            size_t i = 0;
+            for (int k = 0; k < f->prec && i < n; k++)
+                i += seq_len(v->s.p + i, n - i);
+            n = i;
+        }
+        if ((c == 's' || (c == 'v' && v->t == OTTL_STR))) {
+            pad(b, f, v->s.p, n, false);
+            return;
+        }
+        if (c == 'q') {
+            put_quoted(b, f, v->s.p, n);
+            return;
+        }
+        if (c == 'x' || c == 'X') {
+            put_hex_text(b, f, v->s.p, v->s.n);
+            return;
+        }
+        if (c == 'v') { /* []byte: [104 105] */
+            ottl_abuf_put(b, "[", 1);
+            for (size_t i = 0; i < v->s.n; i++) {
+                char t[8];
+                snprintf(t, sizeof(t), "%s%u", i ? " " : "", (unsigned char)v->s.p[i]);
+                ottl_abuf_put(b, t, strlen(t));
+            }
+            ottl_abuf_put(b, "]", 1);
+            return;
+        }
+        break;
+    }
+    default: break;
+    }
+    char head[8];
+    snprintf(head, sizeof(head), "%%!%c(", c);
+    ottl_abuf_put(b, head, strlen(head));
+    if (v->t == OTTL_NIL) {
+        ottl_abuf_put(b, "<nil>)", 6);
+        return;
+    }
+    ottl_abuf_put(b, go_type(v->t), strlen(go_type(v->t)));
+    ottl_abuf_put(b, "=", 1);
+    struct fspec plain = {false, false, false, false, false, -1, -1, 'v'};
+    put_arg(b, &plain, v);
+    ottl_abuf_put(b, ")", 1);
+}
+
+/* Format(format, vals): Go's fmt.Sprintf of the values (strings, ints, doubles, bools,
+ * bytes, nil), with its flags, width and precision and its %!verb(...) texts for a wrong
+ * type, a missing or an extra argument. Maps and lists, which Go prints as its internal
+ * structures, fail. */
+int ottl_fn_format(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
+{
+    const struct ottl_value *fmtv = &call->call.args[0]->lit;
+    const struct ottl_node *list = call->call.args[1];
+    struct ottl_value vals[16];
+    size_t nv = list->list.n;
+    if (nv > sizeof(vals) / sizeof(vals[0]))
+        return kt_err_set(ev->err, KT_EINVAL, "Format: at most %zu values",
+                          sizeof(vals) / sizeof(vals[0]));
+    for (size_t i = 0; i < nv; i++) {
+        int rc = ottl_eval_value(ev, list->list.items[i], &vals[i]);
+        if (rc != 0)
+            return rc;
+        if (vals[i].t == OTTL_MAP || vals[i].t == OTTL_ARRAY || vals[i].t == OTTL_LIST)
+            return kt_err_set(ev->err, KT_EINVAL, "Format: cannot format a %s",
+                              ottl_vtype_name(vals[i].t));
+    }
+    struct kt_arena *a = arena_of(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    struct ottl_abuf b = {a, NULL, 0, 0, false};
+    ottl_abuf_put(&b, "", 0);
+    const char *s = fmtv->s.p;
+    size_t n = fmtv->s.n, used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            ottl_abuf_put(&b, s + i, 1);
+            continue;
+        }
+        struct fspec f = {false, false, false, false, false, -1, -1, 0};
+        for (i++; i < n && strchr("+- 0#", s[i]) != NULL; i++) {
+            f.plus |= s[i] == '+';
+            f.minus |= s[i] == '-';
+            f.space |= s[i] == ' ';
+            f.zero |= s[i] == '0';
+            f.sharp |= s[i] == '#';
+        }
+        for (; i < n && is_num(s[i]); i++)
+            f.width = (f.width < 0 ? 0 : f.width) * 10 + (s[i] - '0');
+        if (i < n && s[i] == '.')
+            for (f.prec = 0, i++; i < n && is_num(s[i]); i++)
+                f.prec = f.prec * 10 + (s[i] - '0');
+        if (f.width > 1000 || f.prec > 1000)
+            return kt_err_set(ev->err, KT_EINVAL, "Format: width or precision over 1000");
+        if (i >= n) {
+            ottl_abuf_put(&b, "%!(NOVERB)", 10);
+            break;
+        }
+        f.verb = s[i];
+        f.zero = f.zero && !f.minus;
+        if (f.verb == '%') {
+            ottl_abuf_put(&b, "%", 1);
+            continue;
+        }
+        if (used >= nv) {
+            char miss[16];
+            snprintf(miss, sizeof(miss), "%%!%c(MISSING)", f.verb);
+            ottl_abuf_put(&b, miss, strlen(miss));
+            continue;
+        }
+        put_arg(&b, &f, &vals[used++]);
+    }
+    if (used < nv) {
+        ottl_abuf_put(&b, "%!(EXTRA ", 9);
+        struct fspec plain = {false, false, false, false, false, -1, -1, 'v'};
+        for (size_t k = used; k < nv; k++) {
+            if (k > used)
+                ottl_abuf_put(&b, ", ", 2);
+            if (vals[k].t == OTTL_NIL) {
+                ottl_abuf_put(&b, "<nil>", 5);
+                continue;
+            }
+            ottl_abuf_put(&b, go_type(vals[k].t), strlen(go_type(vals[k].t)));
+            ottl_abuf_put(&b, "=", 1);
+            put_arg(&b, &plain, &vals[k]);
+        }
+        ottl_abuf_put(&b, ")", 1);
+    }
+    return abuf_result(ev, &b, out);
+}
+
 /* ---- Decode ---- */
 
 enum enc {

@@ -293,6 +293,7 @@ int ottl_fn_hex(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_
 int ottl_fn_span_id(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_trace_id(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_uuid(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_format(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_decode(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_replace_match(struct ottl_eval *ev, const struct ottl_node *call,
                           struct ottl_value *out);

@@ -414,6 +414,29 @@ static void test_literals_refused_at_parse_time(void **state)
         strstr(parse_err("replace_match(span.name, \"[]\", \"x\")"), "could not parse range"));
 }
 
+static void test_format_prints_as_go(void **state)
+{
+    (void)state;
+    assert_true(cond("Format(\"%s took %d ms\", [span.name, span.attributes[\"n\"]]) == "
+                     "\"GET /api/Orders took 42 ms\""));
+    assert_true(cond("Format(\"%v %v %v %v\", [1000000.0, 123456.0, 0.00001, 2.5]) == "
+                     "\"1e+06 123456 1e-05 2.5\""));
+    assert_true(cond("Format(\"%.2f|%8.3f|%-6.1f|%e\", [3.14159, 3.14159, 2.0, 1234.5]) == "
+                     "\"3.14|   3.142|2.0   |1.234500e+03\""));
+    assert_true(cond("Format(\"%x %X %o %b %#x %05d %+d\", [255, 255, 8, 5, 255, -42, 7]) == "
+                     "\"ff FF 10 101 0xff -0042 +7\""));
+    assert_true(cond("Format(\"%q|%x|%.2s|%5s\", [\"a\\\"b\", \"hi\", \"héllo\", \"x\"]) == "
+                     "\"\\\"a\\\\\\\"b\\\"|6869|hé|    x\""));
+    assert_true(cond("Format(\"%t %v %d %s\", [true, nil, \"s\", 5]) == "
+                     "\"true <nil> %!d(string=s) %!s(int64=5)\""));
+    assert_true(cond("Format(\"%s %s\", [\"one\"]) == \"one %!s(MISSING)\""));
+    assert_true(cond("Format(\"%s\", [\"one\", 2, nil]) == \"one%!(EXTRA int64=2, <nil>)\""));
+    assert_true(cond("Format(\"100%% %\", []) == \"100% %!(NOVERB)\""));
+    assert_string_equal(cond_err("Format(\"%v\", [span.attributes]) == \"\""),
+                        "Format: cannot format a map");
+    assert_non_null(strstr(parse_err("set(span.name, Format(span.name, []))"), "string literal"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -434,6 +457,7 @@ int main(void)
         T(test_replace_all_matches_only_string_values),
         T(test_glob_backtracking_is_bounded),
         T(test_literals_refused_at_parse_time),
+        T(test_format_prints_as_go),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
