@@ -1496,7 +1496,10 @@ static int gmatch(struct glob *g, size_t pi, int level, const struct gframe *up,
         case '*':
             while (pi < g->n && p[pi] == '*')
                 pi++;
-            for (size_t k = si; k <= g->sn; k++) {
+            if (pi >= g->n && level == 0)
+                return 1; /* a trailing star takes the rest */
+            /* at character boundaries only, as Go's matcher walks runes */
+            for (size_t k = si; k <= g->sn; k += k < g->sn ? seq_len(g->s + k, g->sn - k) : 1) {
                 int m = gmatch(g, pi, level, up, k);
                 if (m != 0)
                     return m;
