@@ -399,30 +399,6 @@ static int hex4(const char *p, uint32_t *out)
     return 0;
 }
 
-static size_t utf8_put(uint8_t *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xc0 | cp >> 6);
-        o[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xe0 | cp >> 12);
-        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xf0 | cp >> 18);
-    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 static int string_too_long(struct kt_otlp_json_dec *d, struct kt_err *err)
 {
     return FAIL_LIMIT(d, err, "a string of more than %llu bytes ([receiver] max_string_bytes)",
@@ -522,7 +498,7 @@ static int lex_string(struct kt_otlp_json_dec *d, struct tok *t, struct kt_err *
                  * downstream (protobuf-c decodes strings as C strings). */
                 if (cp == 0)
                     return syntax_fail(d, err, i, "\\u0000 is not allowed");
-                on = utf8_put(o, cp);
+                on = kt_utf8_put(o, cp);
                 i += 4;
                 break;
             }

@@ -32,6 +32,50 @@ static inline size_t kt_utf8_seq_len(const uint8_t *p, size_t n)
     return 4;
 }
 
+/* Writes code point cp (at most U+10FFFF) as UTF-8 into o (room for 4 bytes); returns the
+ * bytes written. */
+static inline size_t kt_utf8_put(uint8_t *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (uint8_t)(0xc0 | cp >> 6);
+        o[1] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (uint8_t)(0xe0 | cp >> 12);
+        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xf0 | cp >> 18);
+    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (uint8_t)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* The code point at p and its length, as Go reads a string rune by rune: a byte that starts
+ * no valid sequence is U+FFFD of length 1. n > 0. */
+static inline size_t kt_utf8_get(const uint8_t *p, size_t n, uint32_t *cp)
+{
+    switch (kt_utf8_seq_len(p, n)) {
+    case 1: *cp = p[0]; return 1;
+    case 2: *cp = (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f); return 2;
+    case 3:
+        *cp = (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+        return 3;
+    case 4:
+        *cp = (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
+              (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+        return 4;
+    default: *cp = 0xfffd; return 1;
+    }
+}
+
 /* Index of the first byte that breaks UTF-8, or n when s is valid. */
 size_t kt_utf8_check(const uint8_t *s, size_t n);
 

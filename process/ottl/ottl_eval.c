@@ -1200,6 +1200,18 @@ int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
     }
 }
 
+int ottl_want_string(struct ottl_eval *ev, const struct ottl_node *call, size_t arg,
+                     struct ottl_value *v)
+{
+    int rc = ottl_eval_value(ev, call->call.args[arg], v);
+    if (rc != 0)
+        return rc;
+    if (v->t != OTTL_STR)
+        return kt_err_set(ev->err, KT_EINVAL, "%s: argument %zu must be a string, got %s",
+                          call->call.fn->name, arg + 1, ottl_vtype_name(v->t));
+    return 0;
+}
+
 static int ottl_eval_bool(struct ottl_eval *ev, const struct ottl_node *n, bool *out)
 {
     int rc;

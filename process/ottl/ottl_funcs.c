@@ -191,18 +191,6 @@ static int regex_replace(struct ottl_eval *ev, const struct ottl_regex *re, cons
 
 /* ---- helpers ---- */
 
-static int want_string(struct ottl_eval *ev, const struct ottl_node *call, size_t arg,
-                       struct ottl_value *v)
-{
-    int rc = ottl_eval_value(ev, call->call.args[arg], v);
-    if (rc != 0)
-        return rc;
-    if (v->t != OTTL_STR)
-        return kt_err_set(ev->err, KT_EINVAL, "%s: argument %zu must be a string, got %s",
-                          call->call.fn->name, arg + 1, ottl_vtype_name(v->t));
-    return 0;
-}
-
 static int want_map(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_map *m)
 {
     return ottl_path_map(ev, call->call.args[0], m);
@@ -238,7 +226,7 @@ static int fn_ismatch(struct ottl_eval *ev, const struct ottl_node *call, struct
 static int fn_concat(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
 {
     struct ottl_value delim;
-    int rc = want_string(ev, call, 1, &delim);
+    int rc = ottl_want_string(ev, call, 1, &delim);
     if (rc != 0)
         return rc;
     struct kt_arena *a = ottl_eval_arena(ev);
@@ -377,7 +365,7 @@ static int hex_digest(struct ottl_eval *ev, const struct ottl_node *call, enum d
                       struct ottl_value *out)
 {
     struct ottl_value v;
-    int rc = want_string(ev, call, 0, &v);
+    int rc = ottl_want_string(ev, call, 0, &v);
     if (rc != 0)
         return rc;
     struct kt_arena *a = ottl_eval_arena(ev);
@@ -439,7 +427,7 @@ static int fn_xxh3(struct ottl_eval *ev, const struct ottl_node *call, struct ot
 static int fn_fnv(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out)
 {
     struct ottl_value v;
-    int rc = want_string(ev, call, 0, &v);
+    int rc = ottl_want_string(ev, call, 0, &v);
     if (rc != 0)
         return rc;
     out->t = OTTL_INT;
@@ -453,7 +441,7 @@ static int fn_murmur3_hash(struct ottl_eval *ev, const struct ottl_node *call,
                            struct ottl_value *out)
 {
     struct ottl_value v;
-    int rc = want_string(ev, call, 0, &v);
+    int rc = ottl_want_string(ev, call, 0, &v);
     if (rc != 0)
         return rc;
     struct kt_arena *a = ottl_eval_arena(ev);
@@ -476,9 +464,9 @@ static int affix(struct ottl_eval *ev, const struct ottl_node *call, bool suffix
                  struct ottl_value *out)
 {
     struct ottl_value v, x;
-    int rc = want_string(ev, call, 0, &v);
+    int rc = ottl_want_string(ev, call, 0, &v);
     if (rc == 0)
-        rc = want_string(ev, call, 1, &x);
+        rc = ottl_want_string(ev, call, 1, &x);
     if (rc != 0)
         return rc;
     out->t = OTTL_BOOL;
@@ -526,7 +514,7 @@ static int fn_substring(struct ottl_eval *ev, const struct ottl_node *call, stru
     if (len.i <= 0)
         return kt_err_set(ev->err, KT_EINVAL, "Substring: length %" PRId64 " must be above zero",
                           len.i);
-    if ((rc = want_string(ev, call, 0, &v)) != 0)
+    if ((rc = ottl_want_string(ev, call, 0, &v)) != 0)
         return rc;
     bool chars = false;
     if (call->call.args[3] != NULL) {
@@ -660,7 +648,7 @@ static int fn_delete_key(struct ottl_eval *ev, const struct ottl_node *call, str
     struct ottl_value key;
     int rc = want_map(ev, call, &m);
     if (rc == 0)
-        rc = want_string(ev, call, 1, &key);
+        rc = ottl_want_string(ev, call, 1, &key);
     if (rc != 0 || m.kv == NULL)
         return rc;
     struct key_arg k = {key.s.p, key.s.n};
@@ -749,7 +737,7 @@ static int replace_with_function(struct ottl_eval *ev, const struct ottl_node *c
         return KT_EINVAL;
     struct ottl_value fmt = {.t = OTTL_NIL};
     int rc;
-    if (call->call.args[4] != NULL && (rc = want_string(ev, call, 4, &fmt)) != 0)
+    if (call->call.args[4] != NULL && (rc = ottl_want_string(ev, call, 4, &fmt)) != 0)
         return rc;
     const char *pct = NULL;
     if (fmt.t == OTTL_STR) {
@@ -819,7 +807,7 @@ static int fn_replace_pattern(struct ottl_eval *ev, const struct ottl_node *call
         return rc;
     if (v.t != OTTL_STR) /* as in the Collector, only strings are rewritten */
         return 0;
-    if ((rc = want_string(ev, call, 2, &repl)) != 0)
+    if ((rc = ottl_want_string(ev, call, 2, &repl)) != 0)
         return rc;
     const char *p;
     size_t n;
@@ -842,7 +830,7 @@ static int fn_replace_all_patterns(struct ottl_eval *ev, const struct ottl_node 
     struct ottl_value repl;
     int rc = want_map(ev, call, &m);
     if (rc == 0)
-        rc = want_string(ev, call, 3, &repl);
+        rc = ottl_want_string(ev, call, 3, &repl);
     if (rc != 0 || m.kv == NULL)
         return rc;
     bool keys = call->call.args[1]->lit.s.n == 3; /* "key"; the parser allowed only key|value */
@@ -1008,11 +996,19 @@ static int check_mode(const struct ottl_node *call, const char *src, struct kt_e
 }
 
 const struct ottl_func ottl_funcs[] = {
+    {"Bool", false, "g", "target", -1, ottl_check_like, ottl_fn_bool, 0},
     {"Coalesce", false, "l", "values", -1, ottl_check_coalesce, ottl_fn_coalesce, 0},
     {"Concat", false, "lg", "vals, delimiter", -1, NULL, fn_concat, 0},
+    {"ConvertCase", false, "gs", "target, to_case", -1, ottl_check_convert_case,
+     ottl_fn_convert_case, 0},
+    {"Decode", false, "gg", "target, encoding", -1, ottl_check_decode, ottl_fn_decode, 0},
+    {"Double", false, "g", "target", -1, ottl_check_like, ottl_fn_double, 0},
     {"FNV", false, "g", "target", -1, NULL, fn_fnv, 0},
+    {"Format", false, "sl", "format, vals", -1, NULL, ottl_fn_format, 0},
     {"HasPrefix", false, "gg", "target, prefix", -1, NULL, fn_has_prefix, 0},
     {"HasSuffix", false, "gg", "target, suffix", -1, NULL, fn_has_suffix, 0},
+    {"Hex", false, "g", "target", -1, ottl_check_like, ottl_fn_hex, 0},
+    {"Index", false, "gg", "target, value", -1, NULL, ottl_fn_index, 0},
     {"Int", false, "g", "target", -1, check_int, fn_int, 0},
     {"IsBool", false, "g", "target", -1, NULL, fn_is_bool, 0},
     {"IsDouble", false, "g", "target", -1, NULL, fn_is_double, 0},
@@ -1038,8 +1034,19 @@ const struct ottl_func ottl_funcs[] = {
     {"SliceToMap", false, "g?SS", "target, key_path, value_path", -1, NULL, ottl_fn_slice_to_map,
      0},
     {"Sort", false, "g?s", "target, order", -1, ottl_check_sort, ottl_fn_sort, 0},
+    {"SpanID", false, "g", "target", -1, ottl_check_like, ottl_fn_span_id, 0},
+    {"Split", false, "gg", "target, delimiter", -1, ottl_check_strings, ottl_fn_split, 0},
     {"String", false, "g", "target", -1, NULL, fn_string, 0},
     {"Substring", false, "ggg?g", "target, start, length, utf8_safe", -1, NULL, fn_substring, 0},
+    {"ToCamelCase", false, "g", "target", -1, ottl_check_strings, ottl_fn_camel, 0},
+    {"ToLowerCase", false, "g", "target", -1, ottl_check_strings, ottl_fn_lower, 0},
+    {"ToSnakeCase", false, "g", "target", -1, ottl_check_strings, ottl_fn_snake, 0},
+    {"ToUpperCase", false, "g", "target", -1, ottl_check_strings, ottl_fn_upper, 0},
+    {"TraceID", false, "g", "target", -1, ottl_check_like, ottl_fn_trace_id, 0},
+    {"Trim", false, "g?s", "target, replacement", -1, ottl_check_strings, ottl_fn_trim, 0},
+    {"TrimPrefix", false, "gg", "target, prefix", -1, ottl_check_strings, ottl_fn_trim_prefix, 0},
+    {"TrimSuffix", false, "gg", "target, suffix", -1, ottl_check_strings, ottl_fn_trim_suffix, 0},
+    {"UUID", false, "", "", -1, NULL, ottl_fn_uuid, 0},
     {"Values", false, "g", "target", -1, NULL, ottl_fn_values, 0},
     {"XXH3", false, "g", "target", -1, NULL, fn_xxh3, 0},
     {"append", true, "p?gl", "target, value, values", -1, ottl_check_append, ottl_fn_append, 0},
@@ -1054,8 +1061,13 @@ const struct ottl_func ottl_funcs[] = {
     {"limit", true, "miS", "target, limit, priority_keys", -1, check_limit, fn_limit, 0},
     {"merge_maps", true, "mgs", "target, source, strategy", -1, ottl_check_merge_maps,
      ottl_fn_merge_maps, 0},
+    {"replace_all_matches", true, "mgg?Fg",
+     "target, pattern, replacement, function, replacement_format", -1, ottl_check_strings,
+     ottl_fn_replace_all_matches, 0},
     {"replace_all_patterns", true, "msrg", "target, mode, regex_pattern, replacement", -1,
      check_mode, fn_replace_all_patterns, 0},
+    {"replace_match", true, "pgg?Fg", "target, pattern, replacement, function, replacement_format",
+     -1, ottl_check_strings, ottl_fn_replace_match, 0},
     {"replace_pattern", true, "prg?Fg",
      "target, regex_pattern, replacement, function, replacement_format", -1, NULL,
      fn_replace_pattern, 0},

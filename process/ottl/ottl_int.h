@@ -108,6 +108,9 @@ struct ottl_value {
 };
 
 const char *ottl_vtype_name(enum ottl_vtype t);
+/* The value of an attribute or list item (nil for NULL or an unset one); strings and bytes
+ * point into av. */
+void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
 
 /* ---- syntax tree ---- */
 
@@ -272,6 +275,11 @@ struct ottl_func {
     ottl_fields reads;
 };
 
+/* Evaluates argument arg of call, which must give a string: nil and other types fail with
+ * "<fn>: argument N must be a string, got <type>". */
+int ottl_want_string(struct ottl_eval *ev, const struct ottl_node *call, size_t arg,
+                     struct ottl_value *v);
+
 extern const struct ottl_func ottl_funcs[];
 extern const size_t ottl_n_funcs;
 
@@ -300,6 +308,35 @@ int ottl_check_flatten(const struct ottl_node *call, const char *src, struct kt_
 int ottl_check_merge_maps(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_parse_csv(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_parse_key_value(const struct ottl_node *call, const char *src, struct kt_err *err);
+
+/* ottl_funcs_str.c: string, conversion and ID converters and the glob editors (issue 14). */
+int ottl_fn_lower(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_upper(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_snake(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_camel(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_convert_case(struct ottl_eval *ev, const struct ottl_node *call,
+                         struct ottl_value *out);
+int ottl_fn_trim(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_trim_prefix(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_trim_suffix(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_split(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_index(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_double(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_bool(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_hex(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_span_id(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_trace_id(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_uuid(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_format(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_decode(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_replace_match(struct ottl_eval *ev, const struct ottl_node *call,
+                          struct ottl_value *out);
+int ottl_fn_replace_all_matches(struct ottl_eval *ev, const struct ottl_node *call,
+                                struct ottl_value *out);
+int ottl_check_strings(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_convert_case(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_decode(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_like(const struct ottl_node *call, const char *src, struct kt_err *err);
 
 /* ottl_hash.c: the hashes no linked library has. */
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);

@@ -69,30 +69,6 @@ void ottl_tok_describe(const struct ottl_token *t, char *buf, size_t size)
     }
 }
 
-static size_t put_utf8(char *o, unsigned long cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* Decodes a double-quoted string at src[*pos] (the opening quote) with Go's escapes, as the
  * Collector's OTTL unquotes them. A regex backslash must be doubled ("\\d"). */
 static int lex_string(const char *src, size_t *pos, struct kt_arena *a, struct ottl_token *t,
@@ -149,7 +125,7 @@ static int lex_string(const char *src, size_t *pos, struct kt_arena *a, struct o
             } else {
                 if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
                     return ottl_syntax_error(err, src, esc, "invalid code point in \\%c", e);
-                n += put_utf8(o + n, cp);
+                n += kt_utf8_put((uint8_t *)o + n, (uint32_t)cp);
             }
             break;
         }

@@ -279,8 +279,11 @@ static void func_names(bool editors, char *buf, size_t size)
         if (ottl_funcs[i].editor != editors)
             continue;
         int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", ottl_funcs[i].name);
-        if (w < 0 || (size_t)w >= size - used)
+        if (w < 0 || (size_t)w + 5 >= size - used) {
+            /* whole names only: the rest is said to exist */
+            snprintf(buf + used, size - used, ", ...");
             break;
+        }
         used += (size_t)w;
     }
 }
@@ -411,7 +414,7 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
             fn = &ottl_funcs[i];
     if (fn == NULL) {
         bool editor = name->s[0] >= 'a' && name->s[0] <= 'z';
-        char names[300];
+        char names[240]; /* so that the message fits ottl_syntax_error's 320 bytes */
         func_names(editor, names, sizeof(names));
         return ottl_syntax_error(ps->err, ps->src, name->pos, "unknown %s '%.*s' (valid: %s)",
                                  editor ? "editor" : "converter", (int)name->n, name->s, names);

@@ -339,6 +339,8 @@ const written = [
   { name: 'metric.type comparison', signal: M, statements: ['set(metric.description, "gauge") where metric.type == METRIC_DATA_TYPE_GAUGE'], input: metrics(gauge('g', [{ value: { asInt: '1' } }])) },
 ];
 
+written.push(...require('./ottl-cases-str')({ T, L, M, str, int, dbl, bool, kvlist, arr, traces, span, logs, log, metrics, gauge }));
+
 // ---- generated inputs ----
 
 // A small deterministic PRNG (mulberry32), so a failure names a seed that reproduces it.

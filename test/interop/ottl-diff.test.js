@@ -33,15 +33,19 @@ async function startForCases(cases, backend, tries = 40) {
       const portOf = new Map(live.map((i, k) => [i, ports[k]]));
       return { col, portOf, configError };
     } catch (e) {
-      // The case to blame is the one the Collector's fatal message names ("Error: invalid
-      // configuration: processors::transform/c12: ..." or "... failed to create
-      // \"transform/c12\" processor ..."), which runs from the last "Error: " line to the end
-      // and may span lines; log lines before it may name other cases (warnings).
+      // The cases to blame: the Collector validates every processor before it exits and
+      // lists each one it refuses on a line of its own ("processors::transform/c12: ...";
+      // the head of a long list may be cut from the message, the next try finds the rest).
+      // A processor that fails later is named in the fatal message, which runs from the
+      // last "Error: " line to the end ("... failed to create \"transform/c12\" processor");
+      // log lines before it may name other cases (warnings).
+      const refused = [...e.message.matchAll(/processors::transform\/c(\d+): /g)].map((m) => Number(m[1]));
       const at = e.message.lastIndexOf('\nError: ');
-      const fatal = at < 0 ? '' : e.message.slice(at);
-      const m = /transform\/c(\d+)/.exec(fatal);
-      if (!m) throw e;
-      configError.add(Number(m[1]));
+      const m = at < 0 ? null : /transform\/c(\d+)/.exec(e.message.slice(at));
+      if (m) refused.push(Number(m[1]));
+      const fresh = refused.filter((i) => !configError.has(i));
+      if (!fresh.length) throw e;
+      for (const i of fresh) configError.add(i);
     }
   }
   throw new Error(`the Collector refused more than ${tries} case configurations`);
