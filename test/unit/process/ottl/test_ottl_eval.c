@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "../../../../process/ottl/ottl.h"
+#include "ottl_eval_fixture.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
@@ -28,8 +29,6 @@ typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint NumberDataPoint;
 typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint HistogramDataPoint;
 typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
 
-static struct kt_arena arena;
-static struct ottl_tctx tc;
 static Resource res;
 static Scope scope;
 static Span span;
@@ -178,55 +177,6 @@ static int teardown(void **state)
     (void)state;
     kt_arena_free(&arena);
     return 0;
-}
-
-/* Evaluates src, failing the test on a parse or evaluation error. */
-static bool cond(const char *src)
-{
-    struct ottl_condition *c;
-    struct kt_err err = {0};
-    int rc = ottl_condition_parse(src, &c, &err);
-    if (rc != 0)
-        fail_msg("parse '%s': %s", src, err.msg);
-    bool m = false;
-    rc = ottl_condition_eval(c, &tc, &m, &err);
-    if (rc != 0)
-        fail_msg("eval '%s': %s", src, err.msg);
-    ottl_condition_free(c);
-    return m;
-}
-
-/* Evaluates src expecting an evaluation error; returns its message. */
-static const char *cond_err(const char *src)
-{
-    static struct kt_err err;
-    struct ottl_condition *c;
-    memset(&err, 0, sizeof(err));
-    if (ottl_condition_parse(src, &c, &err) != 0)
-        fail_msg("parse '%s': %s", src, err.msg);
-    bool m = true;
-    assert_int_equal(ottl_condition_eval(c, &tc, &m, &err), KT_EINVAL);
-    assert_false(m);
-    ottl_condition_free(c);
-    return err.msg;
-}
-
-static int stmt_rc(const char *src, struct kt_err *err)
-{
-    struct ottl_statement *s;
-    int rc = ottl_statement_parse(src, &s, err);
-    if (rc != 0)
-        fail_msg("parse '%s': %s", src, err->msg);
-    rc = ottl_statement_exec(s, &tc, err);
-    ottl_statement_free(s);
-    return rc;
-}
-
-static void stmt(const char *src)
-{
-    struct kt_err err = {0};
-    if (stmt_rc(src, &err) != 0)
-        fail_msg("exec '%s': %s", src, err.msg);
 }
 
 static const KeyValue *find(KeyValue **kv, size_t n, const char *key)

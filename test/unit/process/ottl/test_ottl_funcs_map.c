@@ -12,14 +12,13 @@
 #include <cmocka.h>
 
 #include "../../../../process/ottl/ottl.h"
+#include "ottl_eval_fixture.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 typedef Opentelemetry__Proto__Trace__V1__Span Span;
 typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
 
-static struct kt_arena arena;
-static struct ottl_tctx tc;
 static Span span;
 static LogRecord logrec;
 
@@ -62,48 +61,6 @@ static int teardown(void **state)
     (void)state;
     kt_arena_free(&arena);
     return 0;
-}
-
-static int stmt_rc(const char *src, struct kt_err *err)
-{
-    struct ottl_statement *s;
-    int rc = ottl_statement_parse(src, &s, err);
-    if (rc != 0)
-        return rc;
-    rc = ottl_statement_exec(s, &tc, err);
-    ottl_statement_free(s);
-    return rc;
-}
-
-static void stmt(const char *src)
-{
-    struct kt_err err = {0};
-    if (stmt_rc(src, &err) != 0)
-        fail_msg("exec '%s': %s", src, err.msg);
-}
-
-/* Runs src expecting an evaluation error (rc KT_EINVAL after a good parse); its message. */
-static const char *stmt_err(const char *src)
-{
-    static struct kt_err err;
-    struct ottl_statement *s;
-    memset(&err, 0, sizeof(err));
-    if (ottl_statement_parse(src, &s, &err) != 0)
-        fail_msg("parse '%s': %s", src, err.msg);
-    assert_int_equal(ottl_statement_exec(s, &tc, &err), KT_EINVAL);
-    ottl_statement_free(s);
-    return err.msg;
-}
-
-/* Parses src expecting a configuration error; its message. */
-static const char *parse_err(const char *src)
-{
-    static struct kt_err err;
-    struct ottl_statement *s = NULL;
-    memset(&err, 0, sizeof(err));
-    assert_int_equal(ottl_statement_parse(src, &s, &err), KT_EINVAL);
-    assert_null(s);
-    return err.msg;
 }
 
 /* The JSON of the value expr gives, read back through a span attribute. */

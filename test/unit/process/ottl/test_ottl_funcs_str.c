@@ -11,13 +11,12 @@
 #include <cmocka.h>
 
 #include "../../../../process/ottl/ottl.h"
+#include "ottl_eval_fixture.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 typedef Opentelemetry__Proto__Trace__V1__Span Span;
 
-static struct kt_arena arena;
-static struct ottl_tctx tc;
 static Span span;
 
 static AnyValue *any(void)
@@ -96,62 +95,6 @@ static int teardown(void **state)
     (void)state;
     kt_arena_free(&arena);
     return 0;
-}
-
-/* Evaluates src, failing the test on a parse or evaluation error. */
-static bool cond(const char *src)
-{
-    struct ottl_condition *c;
-    struct kt_err err = {0};
-    if (ottl_condition_parse(src, &c, &err) != 0)
-        fail_msg("parse '%s': %s", src, err.msg);
-    bool m = false;
-    int rc = ottl_condition_eval(c, &tc, &m, &err);
-    ottl_condition_free(c);
-    if (rc != 0)
-        fail_msg("eval '%s': %s", src, err.msg);
-    return m;
-}
-
-/* Evaluates src expecting an evaluation error; returns its message. */
-static const char *cond_err(const char *src)
-{
-    static struct kt_err err;
-    struct ottl_condition *c;
-    memset(&err, 0, sizeof(err));
-    if (ottl_condition_parse(src, &c, &err) != 0)
-        fail_msg("parse '%s': %s", src, err.msg);
-    bool m = true;
-    int rc = ottl_condition_eval(c, &tc, &m, &err);
-    ottl_condition_free(c);
-    assert_int_equal(rc, KT_EINVAL);
-    assert_false(m);
-    return err.msg;
-}
-
-/* Parses src expecting a configuration error; returns its message. */
-static const char *parse_err(const char *src)
-{
-    static struct kt_err err;
-    struct ottl_statement *s = NULL;
-    memset(&err, 0, sizeof(err));
-    if (ottl_statement_parse(src, &s, &err) == 0) {
-        ottl_statement_free(s);
-        fail_msg("'%s' parsed", src);
-    }
-    return err.msg;
-}
-
-static void stmt(const char *src)
-{
-    struct ottl_statement *s;
-    struct kt_err err = {0};
-    if (ottl_statement_parse(src, &s, &err) != 0)
-        fail_msg("parse '%s': %s", src, err.msg);
-    int rc = ottl_statement_exec(s, &tc, &err);
-    ottl_statement_free(s);
-    if (rc != 0)
-        fail_msg("exec '%s': %s", src, err.msg);
 }
 
 static void test_lower_upper_map_unicode(void **state)
