@@ -1,5 +1,6 @@
 #include "cfgi_translate.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ enum conv {
     CONV_MIB,   /* a number of MiB (max_recv_msg_size_mib) */
     CONV_ACKS,  /* the Collector's -1/0/1 required_acks */
     CONV_PAIRS, /* a mapping as repeated key = Name=Value (headers) */
+    CONV_URL,   /* an exporter endpoint: without a scheme, http:// if tls.insecure, else https:// */
 };
 
 struct rule {
@@ -101,11 +103,15 @@ static const struct rule rules[] = {
     {"p:transform", "error_mode", "transform", "error_mode", CONV_COPY},
     {"p:tail_sampling", "decision_wait", "tail_sampling", "decision_wait", CONV_COPY},
     {"p:tail_sampling", "num_traces", "tail_sampling", "num_traces", CONV_COPY},
-    /* otlp and otlphttp exporters (process). */
-    {"*:otlp*", "endpoint", "exporter", "endpoint", CONV_COPY},
+    /* otlp and otlphttp exporters (process), otlp_grpc and otlp_http as newer Collectors name
+     * them. */
+    {"*:otlp*", "endpoint", "exporter", "endpoint", CONV_URL},
     {"*:otlphttp*", "traces_endpoint", "exporter", "traces_endpoint", CONV_COPY},
     {"*:otlphttp*", "metrics_endpoint", "exporter", "metrics_endpoint", CONV_COPY},
     {"*:otlphttp*", "logs_endpoint", "exporter", "logs_endpoint", CONV_COPY},
+    {"*:otlp_http", "traces_endpoint", "exporter", "traces_endpoint", CONV_COPY},
+    {"*:otlp_http", "metrics_endpoint", "exporter", "metrics_endpoint", CONV_COPY},
+    {"*:otlp_http", "logs_endpoint", "exporter", "logs_endpoint", CONV_COPY},
     {"*:otlp*", "compression", "exporter", "compression", CONV_COPY},
     {"*:otlp*", "timeout", "exporter", "timeout", CONV_COPY},
     {"*:otlp*", "headers", "exporter", "headers", CONV_PAIRS},
@@ -125,27 +131,17 @@ static const struct rule rules[] = {
      CONV_COPY},
 };
 
-/* Settings kotel knows but does differently: the reason printed instead of "no such setting". */
+/* Settings kotel knows but does differently: the reason printed instead of "no such setting";
+ * a NULL reason: carried over by another rule, nothing to report. */
 struct why {
     const char *type, *path, *why;
 };
 
 static const struct why whys[] = {
-    {"p:tail_sampling", "policies",
-     "policies are not translated yet: write "
-     "[tail_sampling.policy.NAME] sections by hand"},
-    {"p:transform", "trace_statements",
-     "statement groups are not translated yet: write "
-     "[transform.group.NAME] sections by hand"},
-    {"p:transform", "metric_statements",
-     "statement groups are not translated yet: write "
-     "[transform.group.NAME] sections by hand"},
-    {"p:transform", "log_statements",
-     "statement groups are not translated yet: write "
-     "[transform.group.NAME] sections by hand"},
     {"*:otlp*", "sending_queue",
      "kotel-process has no sending queue: Kafka holds what is not "
      "yet exported (offsets are committed after export)"},
+    {"*:otlp*", "tls.insecure", NULL},
     {"*:otlp*", "retry_on_failure.enabled",
      "kotel always retries (bounded by "
      "[exporter.retry] max_elapsed_time)"},
@@ -163,6 +159,7 @@ struct ctx {
     int *dropped;
     struct cfgi_ini *ini;
     struct kt_err *err;
+    const struct cfgi_node *comp; /* the component being walked */
 };
 
 static void drop(struct ctx *c, int line, const char *path, const char *why)
@@ -205,16 +202,21 @@ static char *env_fix(const char *v)
     return out;
 }
 
-static int add(struct ctx *c, const struct rule *r, const char *value)
+static int add_kv(struct ctx *c, const char *section, const char *key, const char *value)
 {
     char *v = env_fix(value);
     int rc;
 
     if (!v)
         return kt_err_set(c->err, KT_ENOMEM, "out of memory translating");
-    rc = cfgi_ini_add(c->ini, r->section, r->key, v, c->err);
+    rc = cfgi_ini_add(c->ini, section, key, v, c->err);
     free(v);
     return rc;
+}
+
+static int add(struct ctx *c, const struct rule *r, const char *value)
+{
+    return add_kv(c, r->section, r->key, value);
 }
 
 /* Does OTTL condition v start with a path in a named context (span.name, resource.attributes)? */
@@ -253,6 +255,19 @@ static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
         }
         if (r->conv == CONV_ACKS && strcmp(n->value, "-1") == 0)
             return add(c, r, "all");
+        return add(c, r, n->value);
+    case CONV_URL:
+        if (n->kind != CFGI_SCALAR) {
+            drop(c, n->line, path, "expected a single value");
+            return 0;
+        }
+        if (!strstr(n->value, "://")) {
+            /* The Collector's gRPC endpoint is host:port; tls.insecure says plaintext. */
+            const struct cfgi_node *in = cfgi_node_get(cfgi_node_get(c->comp, "tls"), "insecure");
+            int plain = in && in->kind == CFGI_SCALAR && strcmp(in->value, "true") == 0;
+            snprintf(buf, sizeof(buf), "%s%s", plain ? "http://" : "https://", n->value);
+            return add(c, r, buf);
+        }
         return add(c, r, n->value);
     case CONV_JOIN:
         if (n->kind == CFGI_SCALAR)
@@ -303,6 +318,231 @@ static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
     return 0;
 }
 
+/* ---- settings that become sections of their own ---- */
+
+/* A path for a message (or a section name); one too long is cut. */
+static void pathf(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void pathf(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* "transform/a" as a part of a section name: "transform-a". */
+static void name_part(const char *comp_path, char *out, size_t cap)
+{
+    const char *dot = strchr(comp_path, '.');
+    snprintf(out, cap, "%s", dot ? dot + 1 : comp_path);
+    for (char *p = out; *p; p++)
+        if (*p == '/' || *p == '.' || *p == ']' || *p == ' ')
+            *p = '-';
+}
+
+/* A sequence of scalars, one repeated key per item (a lone scalar is one item). */
+static int add_each(struct ctx *c, const char *section, const char *key, const struct cfgi_node *n,
+                    const char *path)
+{
+    int rc = 0;
+
+    if (n->kind == CFGI_SCALAR)
+        return add_kv(c, section, key, n->value);
+    if (n->kind != CFGI_SEQ) {
+        drop(c, n->line, path, "expected a list of values");
+        return 0;
+    }
+    for (const struct cfgi_node *i = n->child; i && rc == 0; i = i->next) {
+        if (i->kind != CFGI_SCALAR)
+            drop(c, i->line, path, "expected a value");
+        else
+            rc = add_kv(c, section, key, i->value);
+    }
+    return rc;
+}
+
+/* transform's trace_statements (metric_, log_): a plain statement stays in [transform] (its
+ * paths name their context, as the Collector's flat statements must); a group (context,
+ * conditions, statements, error_mode) becomes [transform.group.<component>-<signal>-<n>]. */
+static int translate_statements(struct ctx *c, const char *comp_path, const char *rel,
+                                const struct cfgi_node *n, const char *path)
+{
+    const char *signal = strcmp(rel, "trace_statements") == 0    ? "traces"
+                         : strcmp(rel, "metric_statements") == 0 ? "metrics"
+                                                                 : "logs";
+    char comp[128], section[256], sub[600];
+    int idx = 0, rc = 0;
+
+    if (n->kind != CFGI_SEQ) {
+        drop(c, n->line, path, "expected a list of statements or statement groups");
+        return 0;
+    }
+    name_part(comp_path, comp, sizeof(comp));
+    for (const struct cfgi_node *i = n->child; i && rc == 0; i = i->next) {
+        idx++;
+        if (i->kind == CFGI_SCALAR) {
+            rc = add_kv(c, "transform", rel, i->value);
+            continue;
+        }
+        if (i->kind != CFGI_MAP) {
+            drop(c, i->line, path, "expected a statement or a statement group");
+            continue;
+        }
+        pathf(section, sizeof(section), "transform.group.%s-%s-%d", comp, signal, idx);
+        rc = add_kv(c, section, "signal", signal);
+        for (const struct cfgi_node *k = i->child; k && rc == 0; k = k->next) {
+            pathf(sub, sizeof(sub), "%s[%d].%s", path, idx - 1, k->key);
+            if (strcmp(k->key, "context") == 0 || strcmp(k->key, "error_mode") == 0) {
+                if (k->kind != CFGI_SCALAR)
+                    drop(c, k->line, sub, "expected a single value");
+                else
+                    rc = add_kv(c, section, k->key, k->value);
+            } else if (strcmp(k->key, "statements") == 0 || strcmp(k->key, "conditions") == 0) {
+                rc = add_each(c, section, k->key, k, sub);
+            } else {
+                drop(c, k->line, sub, "kotel has no such setting");
+            }
+        }
+    }
+    return rc;
+}
+
+/* Policy settings kotel does differently (type.key). */
+static const struct why policy_whys[] = {
+    {"rate_limiting", "burst_capacity",
+     "kotel's rate_limiting budget is per second of decision time, with no burst"},
+};
+
+static int translate_policy(struct ctx *c, const char *prefix, const struct cfgi_node *p,
+                            const char *path, char *name, size_t cap);
+
+/* The sub-policies of an and / drop / not / composite (a list, or not's single one): each a
+ * section of its own named "<parent>-<name>"; their names joined in *names. */
+static int sub_policies(struct ctx *c, const char *parent, const struct cfgi_node *n,
+                        const char *path, char *names, size_t cap)
+{
+    char sub[600], name[256];
+    size_t used = 0;
+    int idx = 0, rc = 0;
+
+    names[0] = '\0';
+    if (n->kind == CFGI_MAP)
+        return translate_policy(c, parent, n, path, names, cap);
+    if (n->kind != CFGI_SEQ) {
+        drop(c, n->line, path, "expected a list of policies");
+        return 0;
+    }
+    for (const struct cfgi_node *i = n->child; i && rc == 0; i = i->next, idx++) {
+        pathf(sub, sizeof(sub), "%s[%d]", path, idx);
+        name[0] = '\0';
+        rc = translate_policy(c, parent, i, sub, name, sizeof(name));
+        if (rc == 0 && name[0] && used + strlen(name) + 3 < cap)
+            used += (size_t)snprintf(names + used, cap - used, "%s%s", used ? ", " : "", name);
+    }
+    return rc;
+}
+
+/* One policy of tail_sampling's list (name, type, and the block named by its type) as the
+ * section [tail_sampling.policy.<prefix><name>]; its section name in name ("" if it could
+ * not be translated, which is reported). */
+static int translate_policy(struct ctx *c, const char *prefix, const struct cfgi_node *p,
+                            const char *path, char *name, size_t cap)
+{
+    const struct cfgi_node *nn = cfgi_node_get(p, "name"), *tn = cfgi_node_get(p, "type");
+    char section[300], sub[600], parent[256], names[1024];
+    int rc = 0;
+
+    name[0] = '\0';
+    if (p->kind != CFGI_MAP || !nn || nn->kind != CFGI_SCALAR || !tn || tn->kind != CFGI_SCALAR) {
+        drop(c, p->line, path, "expected a policy with a name and a type");
+        return 0;
+    }
+    pathf(name, cap, "%s%s", prefix, nn->value);
+    for (char *q = name; *q; q++)
+        if (*q == ']' || *q == ',' || *q == '=' || *q == ' ')
+            *q = '-';
+    pathf(section, sizeof(section), "tail_sampling.policy.%s", name);
+    snprintf(parent, sizeof(parent), "%s-", name);
+    rc = add_kv(c, section, "type", tn->value);
+    for (const struct cfgi_node *k = p->child; k && rc == 0; k = k->next) {
+        if (strcmp(k->key, "name") == 0 || strcmp(k->key, "type") == 0)
+            continue;
+        pathf(sub, sizeof(sub), "%s.%s", path, k->key);
+        if (strcmp(k->key, tn->value) != 0) {
+            drop(c, k->line, sub, "not the block of the policy's type: kotel has no such setting");
+            continue;
+        }
+        if (k->kind != CFGI_MAP) {
+            if (!(k->kind == CFGI_SCALAR && k->value[0] == '\0'))
+                drop(c, k->line, sub, "expected the policy's settings");
+            continue;
+        }
+        for (const struct cfgi_node *s = k->child; s && rc == 0; s = s->next) {
+            char ssub[700];
+            size_t kl = strlen(s->key);
+            int why = 0;
+
+            pathf(ssub, sizeof(ssub), "%s.%s", sub, s->key);
+            for (size_t w = 0; w < sizeof(policy_whys) / sizeof(policy_whys[0]); w++)
+                if (strcmp(policy_whys[w].type, tn->value) == 0 &&
+                    strcmp(policy_whys[w].path, s->key) == 0) {
+                    drop(c, s->line, ssub, policy_whys[w].why);
+                    why = 1;
+                }
+            if (why)
+                continue;
+            if (kl > 11 && strcmp(s->key + kl - 11, "_sub_policy") == 0) {
+                rc = sub_policies(c, parent, s, ssub, names, sizeof(names));
+                if (rc == 0 && names[0])
+                    rc = add_kv(c, section, s->key, names);
+            } else if (strcmp(s->key, "policy_order") == 0 && s->kind == CFGI_SEQ) {
+                for (const struct cfgi_node *i = s->child; i && rc == 0; i = i->next) {
+                    char full[300];
+                    if (i->kind != CFGI_SCALAR) {
+                        drop(c, i->line, ssub, "expected a policy name");
+                        continue;
+                    }
+                    pathf(full, sizeof(full), "%s%s", parent, i->value);
+                    rc = add_kv(c, section, s->key, full);
+                }
+            } else if (strcmp(s->key, "rate_allocation") == 0 && s->kind == CFGI_SEQ) {
+                for (const struct cfgi_node *i = s->child; i && rc == 0; i = i->next) {
+                    const struct cfgi_node *pol = cfgi_node_get(i, "policy"),
+                                           *pct = cfgi_node_get(i, "percent");
+                    char v[320];
+                    if (!pol || !pct || pol->kind != CFGI_SCALAR || pct->kind != CFGI_SCALAR) {
+                        drop(c, i->line, ssub, "expected a policy and a percent");
+                        continue;
+                    }
+                    pathf(v, sizeof(v), "%s%s=%s", parent, pol->value, pct->value);
+                    rc = add_kv(c, section, s->key, v);
+                }
+            } else {
+                rc = add_each(c, section, s->key, s, ssub);
+            }
+        }
+    }
+    return rc;
+}
+
+static int translate_policies(struct ctx *c, const struct cfgi_node *n, const char *path)
+{
+    char sub[600], name[256];
+    int idx = 0, rc = 0;
+
+    if (n->kind != CFGI_SEQ) {
+        drop(c, n->line, path, "expected a list of policies");
+        return 0;
+    }
+    for (const struct cfgi_node *i = n->child; i && rc == 0; i = i->next, idx++) {
+        pathf(sub, sizeof(sub), "%s[%d]", path, idx);
+        rc = translate_policy(c, "", i, sub, name, sizeof(name));
+    }
+    return rc;
+}
+
 /* Walks component configuration n (path so far in path), applying every rule that names it
  * and reporting each leaf no rule names. */
 static int walk(struct ctx *c, char kind, const char *type, const char *comp_path, const char *rel,
@@ -312,9 +552,16 @@ static int walk(struct ctx *c, char kind, const char *type, const char *comp_pat
     int matched = 0, rc = 0;
 
     snprintf(path, sizeof(path), "%s%s%s", comp_path, *rel ? "." : "", rel);
+    if (kind == 'p' && strcmp(type, "tail_sampling") == 0 && strcmp(rel, "policies") == 0)
+        return translate_policies(c, n, path);
+    if (kind == 'p' && strcmp(type, "transform") == 0 &&
+        (strcmp(rel, "trace_statements") == 0 || strcmp(rel, "metric_statements") == 0 ||
+         strcmp(rel, "log_statements") == 0))
+        return translate_statements(c, comp_path, rel, n, path);
     for (size_t i = 0; i < sizeof(whys) / sizeof(whys[0]); i++)
         if (type_match(whys[i].type, kind, type) && strcmp(whys[i].path, rel) == 0) {
-            drop(c, n->line, path, whys[i].why);
+            if (whys[i].why) /* NULL: read by another rule (tls.insecure: the endpoint's scheme) */
+                drop(c, n->line, path, whys[i].why);
             return 0;
         }
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]) && rc == 0; i++)
@@ -365,10 +612,12 @@ static int in_pipelines(const struct cfgi_node *pipelines, const char *list, con
 static int tier_has(enum cfgi_tier tier, char kind, const char *type)
 {
     static const char *const ingest[] = {"r:otlp", "p:batch", "e:kafka"};
-    static const char *const process[] = {"r:kafka", "p:filter", "p:transform", "p:tail_sampling",
-                                          "p:batch", "e:otlp",   "e:otlphttp"};
+    static const char *const process[] = {"r:kafka",         "p:filter",    "p:transform",
+                                          "p:tail_sampling", "p:batch",     "e:otlp",
+                                          "e:otlphttp",      "e:otlp_grpc", "e:otlp_http"};
     const char *const *t = tier == CFGI_TIER_INGEST ? ingest : process;
-    size_t n = tier == CFGI_TIER_INGEST ? 3 : 7;
+    size_t n = tier == CFGI_TIER_INGEST ? sizeof(ingest) / sizeof(ingest[0])
+                                        : sizeof(process) / sizeof(process[0]);
 
     for (size_t i = 0; i < n; i++)
         if (t[i][0] == kind && strcmp(t[i] + 2, type) == 0)
@@ -407,9 +656,14 @@ static int components(struct ctx *c, enum cfgi_tier tier, const struct cfgi_node
         else {
             if (kind == 'e' && strncmp(type, "otlp", 4) == 0)
                 rc = cfgi_ini_add(c->ini, "exporter", "protocol",
-                                  strcmp(type, "otlphttp") == 0 ? "http/protobuf" : "grpc", c->err);
-            if (rc == 0)
+                                  strcmp(type, "otlphttp") == 0 || strcmp(type, "otlp_http") == 0
+                                      ? "http/protobuf"
+                                      : "grpc",
+                                  c->err);
+            if (rc == 0) {
+                c->comp = comp;
                 rc = walk(c, kind, type, path, "", comp);
+            }
         }
     }
     return rc;
@@ -418,7 +672,7 @@ static int components(struct ctx *c, enum cfgi_tier tier, const struct cfgi_node
 int cfgi_translate(const struct cfgi_node *root, const char *src, enum cfgi_tier *tier,
                    struct cfgi_ini *ini, FILE *report, int *dropped, struct kt_err *err)
 {
-    struct ctx c = {src, report, dropped, ini, err};
+    struct ctx c = {src, report, dropped, ini, err, NULL};
     const struct cfgi_node *service = cfgi_node_get(root, "service");
     const struct cfgi_node *pipelines = cfgi_node_get(service, "pipelines");
     int ingest = 0, process = 0, rc;

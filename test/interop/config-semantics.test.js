@@ -4,13 +4,16 @@
 // the Collector's YAML (test/otelcol/semantics-process.yaml) and in kotel's INI
 // (test/otelcol/semantics-process.ini), fed the same telemetrygen traffic from one topic
 // (each in its own consumer group): the same traces arrive, every span with the same
-// attributes.
+// attributes. A third consumer runs what `kotel-config import` makes of the YAML (its filter,
+// transform and tail-sampling sections): the round trip keeps the same traces and attributes.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFile } = require('node:child_process');
+const { execFile, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
-const { withStack, REPO } = require('../integration/lib/procs');
+const { withStack, REPO, binary } = require('../integration/lib/procs');
 const { startProcess, processSets, newGroup } = require('../integration/lib/kprocess');
 const { startGrpcBackend } = require('../integration/lib/backend');
 const { sendSentinels } = require('../integration/lib/traffic');
@@ -29,6 +32,27 @@ function telemetrygen(args) {
       else resolve();
     });
   });
+}
+
+// The processing sections (filter, transform, tail sampling) of what kotel-config import makes
+// of the Collector's YAML, in a file of their own; the rest (brokers, topics, backend) the test
+// sets as for the hand-written INI.
+function importedIni() {
+  const yaml = path.join(REPO, 'test/otelcol/semantics-process.yaml');
+  const r = spawnSync(binary('kotel-config'), ['import', '--tier', 'process', yaml], { encoding: 'utf8', timeout: 30000 });
+  // 3: something was not carried over; only the settings the test sets itself may be.
+  assert.ok(r.status === 0 || r.status === 3, `kotel-config import exit ${r.status}: ${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /processors\./, `every processor setting carried over:\n${r.stderr}`);
+  const keep = [];
+  let on = false;
+  for (const line of r.stdout.split('\n')) {
+    const m = /^\[([^\]]+)\]/.exec(line);
+    if (m) on = /^(filter|transform|tail_sampling)(\.|$)/.test(m[1]);
+    if (on) keep.push(line);
+  }
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kotel-semantics-')), 'imported.ini');
+  fs.writeFileSync(file, `${keep.join('\n')}\n`);
+  return file;
 }
 
 // The runs: what each service's traces are, and how many (each trace: a root and 2 children).
@@ -59,12 +83,15 @@ test('real Kafka: one filter/transform/tail-sampling configuration in the Collec
 
     const colBackend = await startGrpcBackend();
     const kotBackend = await startGrpcBackend();
+    const impBackend = await startGrpcBackend();
     let col;
     let proc;
+    let imp;
     try {
       col = await startCollectorProcess(broker, colBackend, { group: newGroup('otelcol'), config: 'semantics-process.yaml' });
       proc = await startProcess({ extraArgs: ['-c', path.join(REPO, 'test/otelcol/semantics-process.ini')], sets: processSets(broker, kotBackend) });
-      for (const b of [colBackend, kotBackend]) {
+      imp = await startProcess({ name: 'kotel-process-imported', extraArgs: ['-c', importedIni()], sets: processSets(broker, impBackend) });
+      for (const b of [colBackend, kotBackend, impBackend]) {
         const arrived = () => new Set(b.rec.spans.map((s) => s.traceId));
         await b.rec.until(() => [...sentinels].every((id) => arrived().has(id)), 90000, 'the sentinel traces');
       }
@@ -74,8 +101,11 @@ test('real Kafka: one filter/transform/tail-sampling configuration in the Collec
       const e = await proc.stop();
       proc = null;
       assert.equal(e.code, 0, `kotel-process exit: ${JSON.stringify(e)}`);
+      const ei = await imp.stop();
+      imp = null;
+      assert.equal(ei.code, 0, `kotel-process (imported configuration) exit: ${JSON.stringify(ei)}`);
 
-      const got = { collector: byTrace(colBackend.rec.spans), kotel: byTrace(kotBackend.rec.spans) };
+      const got = { collector: byTrace(colBackend.rec.spans), kotel: byTrace(kotBackend.rec.spans), imported: byTrace(impBackend.rec.spans) };
       for (const s of sentinels) for (const m of Object.values(got)) m.delete(s);
       const svc = (m, name) => [...m.values()].filter((spans) => [...spans.values()][0].resource['service.name'] === name).length;
       for (const [who, m] of Object.entries(got)) {
@@ -87,22 +117,24 @@ test('real Kafka: one filter/transform/tail-sampling configuration in the Collec
         const d = svc(m, 'svc-d');
         assert.ok(d > 0 && d < RUNS[3].traces, `${who}: probabilistic 25 % kept ${d} of ${RUNS[3].traces}`);
       }
-      const onlyCol = [...got.collector.keys()].filter((id) => !got.kotel.has(id));
-      const onlyKot = [...got.kotel.keys()].filter((id) => !got.collector.has(id));
-      assert.deepEqual({ onlyCollector: onlyCol.length, onlyKotel: onlyKot.length, examples: [...onlyCol, ...onlyKot].slice(0, 4) }, { onlyCollector: 0, onlyKotel: 0, examples: [] }, 'the same traces kept');
       let compared = 0;
-      for (const [id, cspans] of got.collector) {
-        const kspans = got.kotel.get(id);
-        assert.deepEqual([...kspans.keys()].sort(), [...cspans.keys()].sort(), `trace ${id}: the same spans`);
-        for (const [sid, cs] of cspans) {
-          const ks = kspans.get(sid);
-          assert.equal(ks.name, cs.name, `span ${sid}: name`);
-          assert.deepEqual(ks.attributes, cs.attributes, `span ${sid} (${cs.name}, ${cs.resource['service.name']}): attributes`);
-          assert.deepEqual(ks.resource, cs.resource, `span ${sid}: resource attributes`);
-          compared++;
+      for (const who of ['kotel', 'imported']) {
+        const onlyCol = [...got.collector.keys()].filter((id) => !got[who].has(id));
+        const onlyKot = [...got[who].keys()].filter((id) => !got.collector.has(id));
+        assert.deepEqual({ onlyCollector: onlyCol.length, onlyKotel: onlyKot.length, examples: [...onlyCol, ...onlyKot].slice(0, 4) }, { onlyCollector: 0, onlyKotel: 0, examples: [] }, `${who}: the same traces kept`);
+        for (const [id, cspans] of got.collector) {
+          const kspans = got[who].get(id);
+          assert.deepEqual([...kspans.keys()].sort(), [...cspans.keys()].sort(), `${who}: trace ${id}: the same spans`);
+          for (const [sid, cs] of cspans) {
+            const ks = kspans.get(sid);
+            assert.equal(ks.name, cs.name, `${who}: span ${sid}: name`);
+            assert.deepEqual(ks.attributes, cs.attributes, `${who}: span ${sid} (${cs.name}, ${cs.resource['service.name']}): attributes`);
+            assert.deepEqual(ks.resource, cs.resource, `${who}: span ${sid}: resource attributes`);
+            compared++;
+          }
         }
       }
-      t.diagnostic(`${compared} spans compared attribute by attribute`);
+      t.diagnostic(`${compared} spans compared attribute by attribute (the hand-written and the imported INI against the Collector)`);
       // Every statement had something to do (telemetrygen sets service.peer.name and
       // network.peer.address on every span).
       const sample = [...got.kotel.values()][0].values().next().value;
@@ -113,8 +145,10 @@ test('real Kafka: one filter/transform/tail-sampling configuration in the Collec
     } finally {
       if (col) await col.stop();
       if (proc) await proc.stop();
+      if (imp) await imp.stop();
       await colBackend.stop();
       await kotBackend.stop();
+      await impBackend.stop();
     }
   });
 });
