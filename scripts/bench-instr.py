@@ -15,7 +15,8 @@ make bench). Start-up, the group join and shutdown cost the same in both runs an
 Phases: ingest-grpc, ingest-http, ingest-gzip (kotel-ingest, OTLP/gRPC, OTLP/HTTP protobuf,
 and the same gzipped, into one topic keyed by trace ID), process-pass (kotel-process with no
 stage: validate and forward), process-full (make bench's process-full configuration: filter,
-transform, tail sampling with two policies).
+transform, tail sampling with two policies), process-ottl (make bench's 20-statement
+transform).
 
 The figures are compared with test/bench/instr-baseline.json (committed; KT_BENCH_INSTR_UPDATE=1
 rewrites it from this run) and the change printed per phase, so a regression shows as a
@@ -34,7 +35,7 @@ import bench as B  # noqa: E402 - the processes, ports and load generator of mak
 
 BASELINE = os.path.join(B.REPO, "test", "bench", "instr-baseline.json")
 OUT = os.path.join(B.BUILD, "bench-instr.json")
-ALL_PHASES = ["ingest-grpc", "ingest-http", "ingest-gzip", "process-pass", "process-full"]
+ALL_PHASES = ["ingest-grpc", "ingest-http", "ingest-gzip", "process-pass", "process-full", "process-ottl"]
 PHASES = [p for p in os.environ.get("KT_BENCH_INSTR_PHASES", ",".join(ALL_PHASES)).split(",") if p]
 SIZES = [int(x) for x in os.environ.get("KT_BENCH_INSTR_REQUESTS", "60,180").split(",")]
 SEED = "7"
@@ -129,6 +130,11 @@ def process_once(phase, workdir, requests, n):
             with open(ini, "w") as f:
                 f.write(B.FULL_INI.format(dw=1000))
             argv += ["-c", ini]
+        elif phase == "process-ottl":
+            ini = os.path.join(workdir, "process-ottl.ini")
+            with open(ini, "w") as f:
+                f.write(B.OTTL_INI)
+            argv += ["-c", ini]
         proc = B.Child("kotel-process", callgrind(out_file, argv), workdir)
         # Every preloaded message taken in: kotel-process's metrics would need the admin
         # endpoint (more instructions); the sink's count settles instead. Pass-through
@@ -141,7 +147,7 @@ def process_once(phase, workdir, requests, n):
             if not proc.alive():
                 raise B.BenchError("kotel-process exited (%s)\n%s" % (proc.proc.returncode, proc.tail()))
             got = B.sink_stats(sink)["spans"]
-            if phase == "process-pass" and got >= spans:
+            if phase != "process-full" and got >= spans:
                 break
             if got != last:
                 last, since = got, time.monotonic()

@@ -119,7 +119,7 @@ REAL_COLUMNS = COLUMNS + [("ceiling spans/s", "ceiling_spans_per_s", "rate"),
                           ("rawproduce us/span", "producer_us_per_span", "us")]
 
 ALL_PHASES = ["ingest-grpc", "ingest-grpc-tls", "ingest-http", "ingest-gzip",
-              "process-pass", "process-full", "process-2-replicas", "process-hold"]
+              "process-pass", "process-full", "process-ottl", "process-2-replicas", "process-hold"]
 PHASES = [p for p in os.environ.get("KT_BENCH_PHASES", ",".join(ALL_PHASES)).split(",") if p]
 KAFKA = os.environ.get("KT_BENCH_KAFKA", "").strip() or "devbroker"
 REAL_BROKERS = [int(x) for x in os.environ.get("KT_BENCH_REAL_BROKERS", "1,3").split(",") if x.strip()]
@@ -750,6 +750,35 @@ sampling_percentage = 10
 """
 
 
+# process-ottl: a transform as operators write them, 20 statements over the load generator's
+# spans (HTTP server, internal, database and RPC client spans): normalising, redacting,
+# deriving, hashing and trimming attributes, a few with conditions.
+OTTL_INI = """\
+# kotel-process, process-ottl phase of make bench: 20 transform statements
+[transform]
+trace_statements = set(span.attributes["deployment.environment"], "prod")
+trace_statements = set(span.attributes["service.tier"], "backend") where resource.attributes["service.name"] == "checkout"
+trace_statements = set(span.attributes["http.request.method"], span.attributes["http.method"]) where span.attributes["http.method"] != nil
+trace_statements = delete_key(span.attributes, "http.method")
+trace_statements = set(span.attributes["url.path"], span.attributes["http.target"]) where span.attributes["http.target"] != nil
+trace_statements = delete_key(span.attributes, "http.target")
+trace_statements = replace_pattern(span.attributes["url.path"], "/[0-9]+", "/{id}")
+trace_statements = set(span.attributes["http.response.status_code"], span.attributes["http.status_code"]) where span.attributes["http.status_code"] != nil
+trace_statements = delete_key(span.attributes, "http.status_code")
+trace_statements = set(span.attributes["db.query.text"], "redacted") where span.attributes["db.statement"] != nil
+trace_statements = delete_key(span.attributes, "db.statement")
+trace_statements = set(span.attributes["db.user.hash"], SHA256(span.attributes["db.user"])) where span.attributes["db.user"] != nil
+trace_statements = delete_key(span.attributes, "db.user")
+trace_statements = set(span.attributes["server.address"], span.attributes["net.peer.name"]) where span.attributes["net.peer.name"] != nil
+trace_statements = set(span.attributes["rpc.full"], Concat([span.attributes["rpc.service"], span.attributes["rpc.method"]], "/")) where span.attributes["rpc.service"] != nil
+trace_statements = set(span.attributes["code.where"], Concat([span.attributes["code.namespace"], span.attributes["code.function"]], ".")) where span.attributes["code.function"] != nil
+trace_statements = set(span.attributes["app.currency"], ToLowerCase(span.attributes["app.currency"])) where span.attributes["app.currency"] != nil
+trace_statements = set(span.attributes["slow"], true) where span.end_time_unix_nano - span.start_time_unix_nano > 500000000
+trace_statements = truncate_all(span.attributes, 128)
+trace_statements = limit(span.attributes, 16, ["http.route", "db.system"])
+"""
+
+
 HOLD_WAIT_MS = 600000
 SPANS_PER_REQUEST = 520  # kotel-loadgen: 52 traces of 10 spans per request
 
@@ -913,6 +942,11 @@ def process_run(phase, workdir, pre, seq, cluster):
             ini = os.path.join(workdir, "process-full.ini")
             with open(ini, "w") as f:
                 f.write(FULL_INI.format(dw=int(DECISION_WAIT_S * 1000)))
+            argv += ["-c", ini]
+        elif phase == "process-ottl":
+            ini = os.path.join(workdir, "process-ottl.ini")
+            with open(ini, "w") as f:
+                f.write(OTTL_INI)
             argv += ["-c", ini]
         for s in sets:
             argv += ["--set", s]

@@ -140,11 +140,9 @@ static int ottl_any_set(struct kt_arena *a, ottl_any *av, const struct ottl_valu
 ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen)
 {
     ottl_kv **kv = *m->kv;
-    for (size_t i = 0; i < *m->n; i++) {
-        const char *k = kv[i]->key != NULL ? kv[i]->key : "";
-        if (strncmp(k, key, keylen) == 0 && k[keylen] == '\0')
+    for (size_t i = 0; i < *m->n; i++)
+        if (ottl_key_eq(kv[i]->key, key, keylen))
             return kv[i];
-    }
     return NULL;
 }
 

@@ -626,8 +626,7 @@ static int fn_set(struct ottl_eval *ev, const struct ottl_node *call, struct ott
 
 static bool key_is(const ottl_kv *kv, const char *key, size_t n)
 {
-    const char *k = kv->key != NULL ? kv->key : "";
-    return strncmp(k, key, n) == 0 && k[n] == '\0';
+    return ottl_key_eq(kv->key, key, n);
 }
 
 struct key_arg {

@@ -7,7 +7,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ottl.h"
 
@@ -219,6 +221,16 @@ int ottl_eval_value(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
  * further indexes: attributes["a"]["b"]). m->kv is NULL when there is no map there. */
 int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, struct ottl_map *m);
 int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const struct ottl_value *v);
+
+/* Is k (a key of a map, NUL-terminated; NULL is "") the n bytes of key? Most keys of a map
+ * differ in their first byte: that is checked before the call (lookups by name run many
+ * times per span). */
+static inline bool ottl_key_eq(const char *k, const char *key, size_t n)
+{
+    if (k == NULL)
+        k = "";
+    return k[0] == (n > 0 ? key[0] : '\0') && strncmp(k, key, n) == 0 && k[n] == '\0';
+}
 
 /* The value an AnyValue holds (NIL for none); maps and arrays by reference. */
 void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
