@@ -1044,11 +1044,14 @@ static int64_t stats_int(const json_t *o, const char *key)
 /* Where a partition's lag counts from (stats_lag). */
 enum { LAG_FROM_STORED = 1, LAG_FROM_COMMITTED, LAG_FROM_FETCH };
 
-/* The lag of a partition from librdkafka's statistics: the messages after the offset stored
+/* The lag of partition p from librdkafka's statistics: the messages after the offset stored
  * for commit (ours: the finished prefix), else after the committed one. Before either exists
- * (a new group's first message of the partition is not handed out yet, an empty partition),
- * the messages after the next offset to fetch; -1 when that is not known either. */
-static int64_t stats_lag(const json_t *part, uint8_t *from)
+ * (a new group whose first messages are not finished yet, an empty partition) it counts from
+ * the first unfinished message handed to us, or, before any was, from the next offset to
+ * fetch plus what librdkafka fetched ahead: not from the fetch position alone, which runs up
+ * to the end of a small backlog at once (librdkafka fetches ahead megabytes) and would call it
+ * drained before a message was exported. -1 when not known. */
+static int64_t stats_lag(const json_t *part, const struct part *p, uint8_t *from)
 {
     *from = LAG_FROM_STORED;
     int64_t lag = stats_int(part, "consumer_lag_stored");
@@ -1059,8 +1062,11 @@ static int64_t stats_lag(const json_t *part, uint8_t *from)
     if (lag < 0) {
         *from = LAG_FROM_FETCH;
         int64_t hi = stats_int(part, "hi_offset"), next = stats_int(part, "next_offset");
-        if (hi >= 0 && next >= 0 && next <= hi)
-            lag = hi - next;
+        int64_t ahead = stats_int(part, "fetchq_cnt"), pos = offsets_position(&p->ot);
+        if (hi >= 0 && pos >= 0)
+            lag = pos <= hi ? hi - pos : 0;
+        else if (hi >= 0 && next >= 0 && next <= hi)
+            lag = hi - next + (ahead > 0 ? ahead : 0);
     }
     return lag;
 }
@@ -1079,8 +1085,13 @@ static void sample_backlog(struct consumer *c)
     bool any = false;
     for (size_t i = 0; i < c->n_parts; i++) {
         const struct part *p = &c->parts[i];
-        if (!p->used || p->lag < 0)
+        if (!p->used)
             continue;
+        /* A partition whose lag is not known yet (nothing fetched or handed out, no offset
+         * stored or committed) may hold the whole backlog: a sum without it could read as
+         * drained. No sample until every owned partition's lag is known. */
+        if (p->lag < 0)
+            return;
         any = true;
         s.lag += (uint64_t)p->lag;
         if (p->lag_from != LAG_FROM_FETCH) {
@@ -1127,7 +1138,7 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             n++;
             struct part *p = lookup(c, sig, (int32_t)id);
             if (p != NULL)
-                p->lag = stats_lag(v, &p->lag_from);
+                p->lag = stats_lag(v, p, &p->lag_from);
         }
         c->topic_partitions[sig] = n;
     }

@@ -53,9 +53,11 @@ test('backlog: progress lines with rate and ETA while a preloaded topic drains t
   await withStack({}, async ({ broker }) => {
     await preload(broker.bootstrap, broker.topics.traces, PRELOAD);
     const backend = await startGrpcBackend();
-    // Each export answered 150 ms late and at most 50 messages unfinished: a few hundred
-    // messages a second, so the backlog stays over the threshold for several reports.
-    backend.rec.answerAfter(150);
+    // The first exports answered 3 s late: several statistics pass while nothing is finished
+    // and librdkafka has fetched the whole small backlog ahead, which must not read as
+    // drained. Then each export 150 ms late with at most 50 messages unfinished: a few
+    // hundred messages a second, so the backlog stays over the threshold for several reports.
+    backend.rec.answerAfter(3000);
     const proc = await startProcess({
       sets: processSets(broker, backend, {
         'kafka.metrics_topic': '',
@@ -67,8 +69,20 @@ test('backlog: progress lines with rate and ETA while a preloaded topic drains t
         'exporter.send_batch_size': '50',
       }),
     });
+    let watch = null;
     try {
       const port = await adminPortOf(proc);
+      // The drained line must not come before the backend has the backlog (all but the
+      // threshold and what is in flight): the spans it holds when the line appears.
+      let spansAtDrained = -1;
+      watch = setInterval(() => {
+        if (spansAtDrained < 0 && DRAINED.test(proc.log())) spansAtDrained = backend.rec.spans.length;
+      }, 10);
+      try {
+        await proc.waitLog(/backlog: \d+ messages behind/, 20000, 'a first progress line');
+      } finally {
+        backend.rec.answerAfter(150);
+      }
       await proc.waitLog(PROGRESS, 20000, 'a progress line with a drain rate and an ETA');
       const m = PROGRESS.exec(proc.log());
       const [behind, parts, rate, eta] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
@@ -98,6 +112,10 @@ test('backlog: progress lines with rate and ETA while a preloaded topic drains t
       }
 
       await proc.waitLog(DRAINED, 120000, 'the drained line');
+      clearInterval(watch);
+      // waitLog may see the line a poll before the watch does.
+      if (spansAtDrained < 0) spansAtDrained = backend.rec.spans.length;
+      assert.ok(spansAtDrained >= PRELOAD - THRESHOLD - 100, `the drained line came when the backend had ${spansAtDrained} of ${PRELOAD} spans`);
       const d = DRAINED.exec(proc.log());
       assert.ok(Number(d[1]) <= THRESHOLD, `drained at ${d[1]} behind`);
       assert.equal(Number(d[3]), THRESHOLD);
@@ -120,6 +138,7 @@ test('backlog: progress lines with rate and ETA while a preloaded topic drains t
       });
       assert.equal(JSON.parse((await get(port, '/status.json')).text).backlog.state, 'drained', '/status.json says drained');
     } finally {
+      clearInterval(watch);
       const e = await proc.stop();
       await backend.stop();
       assert.equal(e.code, 0, `kotel-process exit: ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
