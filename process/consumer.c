@@ -1063,10 +1063,16 @@ static int64_t stats_lag(const json_t *part, const struct part *p, uint8_t *from
         *from = LAG_FROM_FETCH;
         int64_t hi = stats_int(part, "hi_offset"), next = stats_int(part, "next_offset");
         int64_t ahead = stats_int(part, "fetchq_cnt"), pos = offsets_position(&p->ot);
-        if (hi >= 0 && pos >= 0)
+        int64_t lo = stats_int(part, "lo_offset");
+        if (hi >= 0 && pos >= 0) {
             lag = pos <= hi ? hi - pos : 0;
-        else if (hi >= 0 && next >= 0 && next <= hi)
+        } else if (hi >= 0 && next >= 0 && next <= hi) {
             lag = hi - next + (ahead > 0 ? ahead : 0);
+            /* fetchq_cnt counts librdkafka's queued events, not only messages: never more
+             * than the partition holds. */
+            if (lo >= 0 && lo <= hi && lag > hi - lo)
+                lag = hi - lo;
+        }
     }
     return lag;
 }
