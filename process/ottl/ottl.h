@@ -53,7 +53,9 @@ struct ottl_tctx {
     Opentelemetry__Proto__Logs__V1__LogRecord *log;
 };
 
-/* The fields OTTL paths name (resource.attributes, span.name, ...). */
+/* The fields OTTL paths name (resource.attributes, span.name, ...). The paths of trace data
+ * (resource, scope, span, spanevent) come first: their ids are below 63, so each has a bit
+ * of its own in ottl_fields, which trace_decode reads to decode no more than is used. */
 enum ottl_path_id {
     OTTL_P_RESOURCE_ATTRS,
     OTTL_P_SCOPE_NAME,
@@ -72,6 +74,7 @@ enum ottl_path_id {
     OTTL_P_SPANEVENT_NAME,
     OTTL_P_SPANEVENT_TIME,
     OTTL_P_SPANEVENT_ATTRS,
+    /* Paths of metrics and logs from here on: they share bit 63 once past it. */
     OTTL_P_METRIC_NAME,
     OTTL_P_METRIC_UNIT,
     OTTL_P_METRIC_DESCRIPTION,
@@ -85,9 +88,11 @@ enum ottl_path_id {
     OTTL_P_LOG_ATTRS,
 };
 
-/* A set of path ids: bit OTTL_FIELD(id) per field. */
+/* A set of path ids: bit OTTL_FIELD(id) per field; ids from 63 on share bit 63 (only trace
+ * decoding reads the set, and it reads no metric or log path). */
 typedef uint64_t ottl_fields;
-#define OTTL_FIELD(id) ((ottl_fields)1 << (id))
+#define OTTL_FIELD(id) ((ottl_fields)1 << ((unsigned)(id) < 63u ? (unsigned)(id) : 63u))
+_Static_assert(OTTL_P_METRIC_NAME < 63, "every trace path id has a bit of its own in ottl_fields");
 
 /* "resource", "scope", "span", "spanevent", "metric", "datapoint", "log". */
 const char *ottl_context_name(enum ottl_context c);
