@@ -8,7 +8,6 @@
 #include "admin.h"
 #include "conf.h"
 #include "dump.h"
-#include "exporter.h"
 #include "kt_cli.h"
 #include "kt_kafka_probe.h"
 #include "kt_log.h"
@@ -146,7 +145,7 @@ int main(int argc, char **argv)
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     struct kt_err err = {0};
     int exit_code = 1;
-    if (exporter_check(&a.conf, &err) != 0 || check_kafka(&a.conf, &err) != 0) {
+    if (check_kafka(&a.conf, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
     }
