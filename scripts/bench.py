@@ -984,6 +984,54 @@ def processed_stats(proc):
     return dict(zip(["messages", "undecodable", "items_in", "filtered", "exported"], map(int, m.groups())))
 
 
+ADMIN_PORT = re.compile(r"admin: /metrics.* \(port (\d+)\)")
+
+
+def consumed_messages(port):
+    """kotel_process_messages_consumed_total of the replica whose admin endpoint is on port."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            data += b
+    m = re.search(rb"^kotel_process_messages_consumed_total(?:\{[^}]*\})? (\d+)", data, re.M)
+    if not m:
+        raise BenchError("kotel-process on admin port %d: no kotel_process_messages_consumed_total" % port)
+    return int(m.group(1))
+
+
+def drain_story(series, t0, end):
+    """Per replica: messages consumed at each tenth of the window, when its first and last
+    message came, and the longest time between them that it consumed nothing (an idle gap
+    while it still had work). The time to the first message is the group join's fetch
+    start-up, reported apart. series: per replica, [(monotonic time, messages so far)], one
+    point per sample of the run (every ~25 ms plus the time the samples take)."""
+    out = []
+    for pts in series:
+        total = pts[-1][1] if pts else 0
+        last_t = next((t for t, n in pts if n == total), t0)
+        first_t = next((t for t, n in pts if n > 0), t0)
+        gap, since, prev = 0.0, first_t, 0
+        for t, n in pts:
+            if n != prev:
+                if prev > 0:
+                    gap = max(gap, t - since)
+                since, prev = t, n
+            if t >= last_t:
+                break
+        tenths = []
+        for k in range(1, 11):
+            edge = t0 + (end - t0) * k / 10.0
+            tenths.append(max([n for t, n in pts if t <= edge] or [0]))
+        out.append({"messages": total, "longest_idle_s": round(gap, 3), "cumulative_by_tenth": tenths,
+                    "first_message_s": round(first_t - t0, 3), "last_message_s": round(last_t - t0, 3),
+                    "samples": len(pts)})
+    return out
+
+
 def process_run(phase, workdir, pre, seq, cluster):
     replicas = 2 if phase == "process-2-replicas" else 1
     full = phase in SAMPLED
@@ -1027,6 +1075,19 @@ def process_run(phase, workdir, pre, seq, cluster):
             time.sleep(0.01)
         t0 = time.monotonic()
         wall0 = time.time()
+        # Two replicas: each one's consumed-message counter, every sample, for the drain
+        # table (its admin endpoint; replicas that are not assigned yet count 0).
+        ports = []
+        if replicas > 1:
+            for p in procs:
+                m = ADMIN_PORT.search(p.log())
+                while m is None and time.monotonic() - t0 < 30:
+                    time.sleep(0.01)
+                    m = ADMIN_PORT.search(p.log())
+                if m is None:
+                    raise BenchError("kotel-process: no admin port in its log\n%s" % p.tail())
+                ports.append(int(m.group(1)))
+        series = [[] for _ in ports]
         cpus0 = [p.cpu_s() for p in procs]
         cpu0 = sum(cpus0)
         # Broker and sink share the machine: their load shows when they, not the replicas,
@@ -1039,6 +1100,8 @@ def process_run(phase, workdir, pre, seq, cluster):
             time.sleep(0.025)
             now = time.monotonic()
             st = sink_stats(sink)
+            for i, port in enumerate(ports):
+                series[i].append((now, consumed_messages(port)))
             cpus = [p.cpu_s() for p in procs]
             samples.append((now, sum(cpus), st["spans"],
                             pre.target.cpu_s() - others0[0], sink.cpu_s() - others0[1],
@@ -1104,6 +1167,7 @@ def process_run(phase, workdir, pre, seq, cluster):
             "ceiling_spans_per_s": ceil["spans_per_s"], "ratio": us / ceil["us_per_span"],
             "producer_ceiling": prod, "producer_us_per_span": prod["us_per_span"],
             "steady_spans_per_s": steady, "sink_samples": len(samples), "broker_cpu_pct": 100.0 * done[3] / window,
+            "drain": drain_story(series, t0, done[0]) if ports else None,
             "sink_cpu_pct": 100.0 * done[4] / window,
             # The loop thread (decode, filter, transform, sampling, export); the rest is
             # librdkafka's threads.
@@ -1174,6 +1238,29 @@ def tls_cost_line(cost):
     return ("TLS cost = ingest-grpc-tls - ingest-grpc of the same round: %+.2f us CPU/span (%+.2f to %+.2f), "
             "x%.2f (%.2f-%.2f); median of %d round(s)"
             % (d["median"], d["min"], d["max"], q["median"], q["min"], q["max"], cost["rounds"]))
+
+
+def replica_lines(runs):
+    """Two replicas against one (issue 15: CPU per span within 10 %, no idle gap over 100 ms in
+    a drain): per round, process-2-replicas' us/span over process-pass's, and the last round's
+    per-replica drain, cumulative messages at each tenth of the window. [] unless both ran."""
+    us = {(r["round"], r["phase"]): r for r in runs}
+    rounds = sorted(n for n in {r["round"] for r in runs}
+                    if (n, "process-pass") in us and (n, "process-2-replicas") in us)
+    if not rounds:
+        return []
+    q = [us[(n, "process-2-replicas")]["us_per_span"] / us[(n, "process-pass")]["us_per_span"] for n in rounds]
+    lines = ["two replicas / one, us CPU/span of the same round: x%.2f (%.2f-%.2f), median of %d round(s); "
+             "target <= x1.10: %s" % (statistics.median(q), min(q), max(q), len(q),
+                                      "met" if statistics.median(q) <= 1.10 else "not met")]
+    last = us[(rounds[-1], "process-2-replicas")]
+    for i, d in enumerate(last["drain"] or []):
+        lines.append("replica %d drain (round %d): messages at each tenth of the window %s; first message at "
+                     "%.0f ms; longest idle between its first and last message %.0f ms (target <= 100 ms: %s; "
+                     "%d samples)"
+                     % (i, rounds[-1], " ".join(str(x) for x in d["cumulative_by_tenth"]), 1000 * d["first_message_s"],
+                        1000 * d["longest_idle_s"], "met" if d["longest_idle_s"] <= 0.1 else "not met", d["samples"]))
+    return lines
 
 
 def table(runs, columns):
@@ -1248,6 +1335,10 @@ def bench_cluster(cluster, workdir, runs, seq, tls):
                 raw = ""
                 if r["replicas"] > 1:
                     raw = "  group %s" % group_story(r["group_events"])
+                    raw += "  drain %s" % "; ".join(
+                        "r%d %d msgs from %.2fs to %.2fs, longest idle %.0f ms" % (
+                            i, d["messages"], d["first_message_s"], d["last_message_s"], 1000 * d["longest_idle_s"])
+                        for i, d in enumerate(r["drain"]))
                 if r["ceiling_kind"] == "consume":
                     raw += "  ceiling = rawconsume %.0f spans/s (rawproduce %.2f us/span)" % (
                         r["ceiling_spans_per_s"], r["producer_us_per_span"])
@@ -1359,6 +1450,8 @@ def main():
         print(table(rs, cluster.columns))
         if result["clusters"][cluster.key]["tls_cost"]:
             print(tls_cost_line(result["clusters"][cluster.key]["tls_cost"]))
+        for ln in replica_lines(rs):
+            print(ln)
     print()
     if KAFKA == "devbroker":
         print("median (min-max) of %d round(s); ceiling = raw librdkafka producer, same messages, same broker;"
