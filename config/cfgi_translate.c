@@ -1,6 +1,7 @@
 #include "cfgi_translate.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@ enum conv {
     CONV_COPY,  /* the scalar as it is (${env:X} becomes ${X}) */
     CONV_JOIN,  /* a sequence joined with commas (brokers) */
     CONV_EACH,  /* a sequence, one repeated key per item (conditions, statements) */
-    CONV_OTTL,  /* CONV_EACH for OTTL conditions: only those whose paths name their context */
+    CONV_OTTL,  /* CONV_EACH for OTTL conditions, bare paths prefixed with the list's context */
     CONV_MIB,   /* a number of MiB (max_recv_msg_size_mib) */
     CONV_ACKS,  /* the Collector's -1/0/1 required_acks */
     CONV_PAIRS, /* a mapping as repeated key = Name=Value (headers) */
@@ -220,18 +221,77 @@ static int add(struct ctx *c, const struct rule *r, const char *value)
 }
 
 /* Does OTTL condition v start with a path in a named context (span.name, resource.attributes)? */
-static int has_context(const char *v)
+static int is_ident(int ch, bool first)
 {
-    static const char *const prefixes[] = {"resource.", "scope.",     "span.", "spanevent.",
-                                           "metric.",   "datapoint.", "log."};
+    return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (!first && ch >= '0' && ch <= '9');
+}
 
-    while (*v == ' ' || *v == '(')
-        v++;
-    if (strncmp(v, "not ", 4) == 0)
-        return has_context(v + 4);
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-        if (strncmp(v, prefixes[i], strlen(prefixes[i])) == 0)
-            return 1;
+/* The Collector's filter reads bare paths (attributes["x"], name) in the context its list
+ * names (traces.span: span); kotel's flat conditions name the context in every path. Copies
+ * src to out with ctx and a dot before each bare path, and instrumentation_scope (the older
+ * name) as scope. A path is an identifier that starts an operand: not after a dot, not a
+ * function name (a '(' follows), not a named argument (a single '=' follows), not an enum
+ * (upper case), not a keyword; string literals are copied as they are. Returns 0, or -1 when
+ * out is too small. */
+static int prefix_bare_paths(const char *src, const char *ctx, char *out, size_t cap)
+{
+    static const char *const keep[] = {"resource",  "scope", "span", "spanevent", "metric",
+                                       "datapoint", "log",   "and",  "or",        "not",
+                                       "true",      "false", "nil",  "cache"};
+    size_t n = 0;
+    char prev = ' ';
+    for (const char *p = src; *p;) {
+        const char *from = p;
+        const char *add = NULL;
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (*p)
+                p++;
+        } else if (is_ident((unsigned char)*p, true)) {
+            while (is_ident((unsigned char)*p, false))
+                p++;
+            size_t len = (size_t)(p - from);
+            const char *q = p;
+            while (*q == ' ')
+                q++;
+            bool upper = true;
+            for (const char *k = from; k < p; k++)
+                upper = upper && !(*k >= 'a' && *k <= 'z');
+            bool path = prev != '.' && *q != '(' && !(q[0] == '=' && q[1] != '=') && !upper;
+            for (size_t i = 0; path && i < sizeof(keep) / sizeof(keep[0]); i++)
+                path = !(strlen(keep[i]) == len && strncmp(keep[i], from, len) == 0);
+            if (path && len == 21 && strncmp(from, "instrumentation_scope", len) == 0) {
+                from = p; /* replaced whole */
+                add = "scope";
+            } else if (path) {
+                add = ctx;
+            }
+        } else {
+            p++;
+        }
+        if (add != NULL) {
+            size_t an = strlen(add) + (from == p ? 0 : 1);
+            if (n + an >= cap)
+                return -1;
+            memcpy(out + n, add, strlen(add));
+            if (from != p)
+                out[n + an - 1] = '.';
+            n += an;
+        }
+        if (n + (size_t)(p - from) >= cap)
+            return -1;
+        memcpy(out + n, from, (size_t)(p - from));
+        n += (size_t)(p - from);
+        if (p > from)
+            prev = p[-1];
+        while (*p == ' ' && n + 1 < cap) {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
     return 0;
 }
 
@@ -290,14 +350,17 @@ static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
         for (const struct cfgi_node *i = n->child; i && rc == 0; i = i->next) {
             if (i->kind != CFGI_SCALAR)
                 drop(c, i->line, path, "expected a string");
-            else if (r->conv == CONV_OTTL && !has_context(i->value))
-                /* The Collector reads bare paths in the list's context; kotel's flat
-                 * conditions want the context named, and rewriting OTTL is not done here. */
-                drop(c, i->line, path,
-                     "condition without a context prefix (span., log., ...): "
-                     "prefix its paths by hand");
-            else
+            else if (r->conv == CONV_OTTL) {
+                const char *ctx = strncmp(r->key, "trace", 5) == 0    ? "span"
+                                  : strncmp(r->key, "metric", 6) == 0 ? "metric"
+                                                                      : "log";
+                if (prefix_bare_paths(i->value, ctx, buf, sizeof(buf)) != 0)
+                    drop(c, i->line, path, "condition too long to translate");
+                else
+                    rc = add(c, r, buf);
+            } else {
                 rc = add(c, r, i->value);
+            }
         }
         return rc;
     case CONV_PAIRS:
