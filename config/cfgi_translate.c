@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kt_codec.h"
+
 /* How a Collector value becomes a kotel value. */
 enum conv {
     CONV_COPY,  /* the scalar as it is (${env:X} becomes ${X}) */
@@ -146,12 +148,6 @@ static const struct why whys[] = {
     {"*:otlp*", "retry_on_failure.enabled",
      "kotel always retries (bounded by "
      "[exporter.retry] max_elapsed_time)"},
-    {"r:otlp", "protocols.grpc.auth",
-     "auth extensions are not translated: set "
-     "[receiver.auth] bearer_token or bearer_tokens_file"},
-    {"r:otlp", "protocols.http.auth",
-     "auth extensions are not translated: set "
-     "[receiver.auth] bearer_token or bearer_tokens_file"},
 };
 
 struct ctx {
@@ -161,6 +157,12 @@ struct ctx {
     struct cfgi_ini *ini;
     struct kt_err *err;
     const struct cfgi_node *comp; /* the component being walked */
+    const struct cfgi_node *root; /* the whole configuration: extensions are looked up there */
+    /* The extensions an auth block named (translated, or reported there): not reported
+     * again with the unused ones. */
+    const char *used_ext[8];
+    size_t n_used_ext;
+    const char *receiver_auth; /* the extension [receiver.auth] came from, or NULL */
 };
 
 static void drop(struct ctx *c, int line, const char *path, const char *why)
@@ -606,6 +608,127 @@ static int translate_policies(struct ctx *c, const struct cfgi_node *n, const ch
     return rc;
 }
 
+/* The scalar under key of map n, or NULL. */
+static const char *scalar(const struct cfgi_node *n, const char *key)
+{
+    const struct cfgi_node *v = cfgi_node_get(n, key);
+    return v && v->kind == CFGI_SCALAR ? v->value : NULL;
+}
+
+/* Reports every key of extension ext other than those in known (NULL-terminated). */
+static void drop_other_keys(struct ctx *c, const struct cfgi_node *ext, const char *ext_path,
+                            const char *const *known, const char *why)
+{
+    for (const struct cfgi_node *k = ext->child; k; k = k->next) {
+        bool ok = false;
+        for (size_t i = 0; known[i] && !ok; i++)
+            ok = strcmp(k->key, known[i]) == 0;
+        if (!ok) {
+            char p[400];
+            pathf(p, sizeof(p), "%s.%s", ext_path, k->key);
+            drop(c, k->line, p, why);
+        }
+    }
+}
+
+/* An `auth: {authenticator: NAME}` block of the otlp receiver (kind 'r': kotel-ingest's
+ * [receiver.auth]) or of an otlp exporter ('e': [exporter] headers), from the extension NAME
+ * at the top level. Translated: bearertokenauth (token, filename, scheme) both ways, basicauth's
+ * client_auth with literal credentials and headers_setter's literal values for an exporter.
+ * The rest is reported with what to write by hand. */
+static int translate_auth(struct ctx *c, char kind, const struct cfgi_node *n, const char *path)
+{
+    static const char *const bearer_keys[] = {"token", "filename", "scheme", NULL};
+    const char *name = scalar(n, "authenticator");
+    char ext_path[300], v[1024];
+    int rc = 0;
+
+    for (const struct cfgi_node *k = n->kind == CFGI_MAP ? n->child : NULL; k; k = k->next)
+        if (strcmp(k->key, "authenticator") != 0) {
+            pathf(ext_path, sizeof(ext_path), "%s.%s", path, k->key);
+            drop(c, k->line, ext_path, "kotel has no such setting");
+        }
+    if (name == NULL) {
+        drop(c, n->line, path, "expected authenticator: NAME");
+        return 0;
+    }
+    if (c->n_used_ext < sizeof(c->used_ext) / sizeof(c->used_ext[0]))
+        c->used_ext[c->n_used_ext++] = name;
+    if (kind == 'r' && c->receiver_auth != NULL) {
+        /* grpc and http share kotel-ingest's [receiver.auth]. */
+        if (strcmp(c->receiver_auth, name) != 0)
+            drop(c, n->line, path,
+                 "kotel-ingest has one [receiver.auth] for both protocols: the other "
+                 "protocol's authenticator was translated");
+        return 0;
+    }
+    const struct cfgi_node *ext = cfgi_node_get(cfgi_node_get(c->root, "extensions"), name);
+    pathf(ext_path, sizeof(ext_path), "extensions.%s", name);
+    if (ext == NULL || ext->kind != CFGI_MAP) {
+        drop(c, n->line, path, "the authenticator's extension is not configured (or empty)");
+        return 0;
+    }
+    size_t tl = strcspn(name, "/");
+    bool bearer = tl == 15 && strncmp(name, "bearertokenauth", tl) == 0;
+    bool basic = tl == 9 && strncmp(name, "basicauth", tl) == 0;
+    bool setter = tl == 14 && strncmp(name, "headers_setter", tl) == 0;
+    const char *scheme = scalar(ext, "scheme") ? scalar(ext, "scheme") : "Bearer";
+    if (kind == 'r' && bearer) {
+        /* The Collector's token file holds one token; kotel's file takes one per line. */
+        if (scalar(ext, "token"))
+            rc = add_kv(c, "receiver.auth", "bearer_token", scalar(ext, "token"));
+        if (rc == 0 && scalar(ext, "filename"))
+            rc = add_kv(c, "receiver.auth", "bearer_tokens_file", scalar(ext, "filename"));
+        if (rc == 0 && scalar(ext, "scheme"))
+            rc = add_kv(c, "receiver.auth", "scheme", scheme);
+        drop_other_keys(c, ext, ext_path, bearer_keys,
+                        "not translated: kotel-ingest takes one bearer_token, or a "
+                        "bearer_tokens_file with one token a line");
+        c->receiver_auth = name;
+    } else if (kind == 'e' && bearer && scalar(ext, "token")) {
+        pathf(v, sizeof(v), "Authorization=%s %s", scheme, scalar(ext, "token"));
+        rc = add_kv(c, "exporter", "headers", v);
+        drop_other_keys(c, ext, ext_path, bearer_keys,
+                        "not translated: set [exporter] headers = Authorization=... by hand");
+        if (scalar(ext, "filename"))
+            drop(c, cfgi_node_get(ext, "filename")->line, ext_path,
+                 "filename: the token file is not read at import; token was used");
+    } else if (kind == 'e' && basic) {
+        const struct cfgi_node *ca = cfgi_node_get(ext, "client_auth");
+        const char *user = scalar(ca, "username"), *pass = scalar(ca, "password");
+        if (user && pass && !strstr(user, "${") && !strstr(pass, "${") &&
+            strlen(user) + strlen(pass) < 256) {
+            char plain[258], b64[360];
+            size_t pn = (size_t)snprintf(plain, sizeof(plain), "%s:%s", user, pass);
+            kt_base64_encode((const uint8_t *)plain, pn, b64);
+            pathf(v, sizeof(v), "Authorization=Basic %s", b64);
+            rc = add_kv(c, "exporter", "headers", v);
+        } else {
+            drop(c, ext->line, ext_path,
+                 "basicauth with credentials from the environment or a file: set [exporter] "
+                 "headers = Authorization=Basic <base64 of user:password> by hand");
+        }
+    } else if (kind == 'e' && setter) {
+        const struct cfgi_node *hs = cfgi_node_get(ext, "headers");
+        for (const struct cfgi_node *h = hs ? hs->child : NULL; h && rc == 0; h = h->next) {
+            const char *key = scalar(h, "key"), *value = scalar(h, "value");
+            if (key && value) {
+                pathf(v, sizeof(v), "%s=%s", key, value);
+                rc = add_kv(c, "exporter", "headers", v);
+            } else {
+                drop(c, h->line, ext_path,
+                     "a header from the request context or an attribute: not translated");
+            }
+        }
+    } else {
+        drop(c, ext->line, ext_path,
+             kind == 'r' ? "kotel-ingest authenticates bearer tokens only ([receiver.auth])"
+                         : "kotel-process sends static or file-read headers only ([exporter] "
+                           "headers)");
+    }
+    return rc;
+}
+
 /* Walks component configuration n (path so far in path), applying every rule that names it
  * and reporting each leaf no rule names. */
 static int walk(struct ctx *c, char kind, const char *type, const char *comp_path, const char *rel,
@@ -621,6 +744,10 @@ static int walk(struct ctx *c, char kind, const char *type, const char *comp_pat
         (strcmp(rel, "trace_statements") == 0 || strcmp(rel, "metric_statements") == 0 ||
          strcmp(rel, "log_statements") == 0))
         return translate_statements(c, comp_path, rel, n, path);
+    if ((kind == 'r' &&
+         (strcmp(rel, "protocols.grpc.auth") == 0 || strcmp(rel, "protocols.http.auth") == 0)) ||
+        (kind == 'e' && strncmp(type, "otlp", 4) == 0 && strcmp(rel, "auth") == 0))
+        return translate_auth(c, kind, n, path);
     for (size_t i = 0; i < sizeof(whys) / sizeof(whys[0]); i++)
         if (type_match(whys[i].type, kind, type) && strcmp(whys[i].path, rel) == 0) {
             if (whys[i].why) /* NULL: read by another rule (tls.insecure: the endpoint's scheme) */
@@ -735,7 +862,7 @@ static int components(struct ctx *c, enum cfgi_tier tier, const struct cfgi_node
 int cfgi_translate(const struct cfgi_node *root, const char *src, enum cfgi_tier *tier,
                    struct cfgi_ini *ini, FILE *report, int *dropped, struct kt_err *err)
 {
-    struct ctx c = {src, report, dropped, ini, err, NULL};
+    struct ctx c = {src, report, dropped, ini, err, NULL, root, {NULL}, 0, NULL};
     const struct cfgi_node *service = cfgi_node_get(root, "service");
     const struct cfgi_node *pipelines = cfgi_node_get(service, "pipelines");
     int ingest = 0, process = 0, rc;
@@ -761,9 +888,23 @@ int cfgi_translate(const struct cfgi_node *root, const char *src, enum cfgi_tier
         rc = components(&c, *tier, root, pipelines, "processors", 'p');
     if (rc == 0)
         rc = components(&c, *tier, root, pipelines, "exporters", 'e');
-    for (const struct cfgi_node *n = root->child; n && rc == 0; n = n->next)
-        if (strcmp(n->key, "receivers") && strcmp(n->key, "processors") &&
-            strcmp(n->key, "exporters") && strcmp(n->key, "service"))
+    for (const struct cfgi_node *n = root->child; n && rc == 0; n = n->next) {
+        if (strcmp(n->key, "extensions") == 0 && n->kind == CFGI_MAP) {
+            /* Each one an auth block did not translate. */
+            for (const struct cfgi_node *e = n->child; e; e = e->next) {
+                bool used = false;
+                for (size_t i = 0; i < c.n_used_ext && !used; i++)
+                    used = strcmp(c.used_ext[i], e->key) == 0;
+                if (!used) {
+                    char p[300];
+                    pathf(p, sizeof(p), "extensions.%s", e->key);
+                    drop(&c, e->line, p, "not translated (kotel has no extensions)");
+                }
+            }
+        } else if (strcmp(n->key, "receivers") && strcmp(n->key, "processors") &&
+                   strcmp(n->key, "exporters") && strcmp(n->key, "service")) {
             drop(&c, n->line, n->key, "not translated (kotel has no extensions or connectors)");
+        }
+    }
     return rc;
 }
