@@ -106,6 +106,18 @@ static const struct rule rules[] = {
     {"p:transform", "error_mode", "transform", "error_mode", CONV_COPY},
     {"p:tail_sampling", "decision_wait", "tail_sampling", "decision_wait", CONV_COPY},
     {"p:tail_sampling", "num_traces", "tail_sampling", "num_traces", CONV_COPY},
+    {"p:tail_sampling", "decision_wait_after_root_received", "tail_sampling",
+     "decision_wait_after_root_received", CONV_COPY},
+    {"p:tail_sampling", "sample_on_first_match", "tail_sampling", "sample_on_first_match",
+     CONV_COPY},
+    {"p:tail_sampling", "maximum_trace_size_bytes", "tail_sampling", "maximum_trace_size_bytes",
+     CONV_COPY},
+    {"p:tail_sampling", "drop_pending_traces_on_shutdown", "tail_sampling",
+     "drop_pending_traces_on_shutdown", CONV_COPY},
+    {"p:tail_sampling", "decision_cache.sampled_cache_size", "tail_sampling", "sampled_cache_size",
+     CONV_COPY},
+    {"p:tail_sampling", "decision_cache.non_sampled_cache_size", "tail_sampling",
+     "non_sampled_cache_size", CONV_COPY},
     /* otlp and otlphttp exporters (process), otlp_grpc and otlp_http as newer Collectors name
      * them. */
     {"*:otlp*", "endpoint", "exporter", "endpoint", CONV_URL},

@@ -103,6 +103,13 @@ static const struct kt_option process_options[] = {
      OFF(tail_sampling.maximum_trace_size_bytes), NULL, 0,
      "A trace whose spans' encoded size grows over this is not sampled, at once and without "
      "asking the policies (its later spans are dropped too); 0 = no bound."},
+    {"tail_sampling", "drop_pending_traces_on_shutdown", KT_OPT_BOOL, "false",
+     OFF(tail_sampling.drop_pending_traces_on_shutdown), NULL, 0,
+     "false: at shutdown the traces still waiting for their decision are handed over: their "
+     "Kafka messages stay uncommitted and the partition's next owner decides them on whole "
+     "traces (nothing is lost; spans of those messages already exported may be exported "
+     "again). true: they are dropped, as the Collector drops them, and their messages "
+     "committed: a quicker hand-over without re-reads, at the cost of those traces."},
     {"tail_sampling", "sample_on_first_match", KT_OPT_BOOL, "false",
      OFF(tail_sampling.sample_on_first_match), NULL, 0,
      "Stop at the first policy (in file order, after the drop policies) that samples a trace: "

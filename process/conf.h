@@ -99,6 +99,7 @@ struct process_conf {
         uint64_t non_sampled_cache_size;
         uint64_t maximum_trace_size_bytes; /* 0 = no bound */
         bool sample_on_first_match;
+        bool drop_pending_traces_on_shutdown;
         struct process_policy_conf *policies; /* in file order */
         size_t n_policies;
     } tail_sampling;

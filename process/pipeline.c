@@ -1101,9 +1101,19 @@ int pipeline_reload(struct pipeline *p, struct kt_err *err)
 void pipeline_begin_shutdown(struct pipeline *p)
 {
     p->shutting_down = true;
-    /* What is held now is not decided here: the next owner of the partitions re-reads it. */
-    if (p->sampler)
+    /* What is held now is not decided here: the next owner of the partitions re-reads it,
+     * unless the operator chose to drop it (and commit past it). */
+    if (p->sampler) {
         report_sampler(p, " at shutdown");
+        if (p->conf->tail_sampling.drop_pending_traces_on_shutdown) {
+            tail_sampler_drop_all(p->sampler);
+            struct tail_sampler_stats st;
+            tail_sampler_get_stats(p->sampler, &st);
+            kt_info("tail sampling at shutdown: %llu pending traces dropped undecided "
+                    "(drop_pending_traces_on_shutdown = true); their messages are committed",
+                    (unsigned long long)st.dropped_on_shutdown);
+        }
+    }
     consumer_begin_shutdown(p->consumer);
     exporter_flush(p->exporter);
 }
