@@ -68,10 +68,10 @@ struct ingest_conf {
         char *traces_topic;
         char *metrics_topic;
         char *logs_topic;
-        int encoding;      /* enum ingest_encoding */
+        int encoding;                         /* enum ingest_encoding */
         int signal_encoding[KT_SIGNAL_COUNT]; /* 0: encoding; else enum ingest_encoding + 1 */
-        int compression;   /* enum ingest_compression */
-        int required_acks; /* enum ingest_acks */
+        int compression;                      /* enum ingest_compression */
+        int required_acks;                    /* enum ingest_acks */
         uint64_t max_message_bytes;
         uint64_t timeout_ms;
         bool partition_traces_by_id;

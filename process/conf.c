@@ -33,8 +33,7 @@ static const struct kt_option process_options[] = {
         " traces_topic = ^otlp_spans_.*",
         "Topics for metrics: one, a list, or one ^regex; empty turns metrics off.",
         "Topics for logs: one, a list, or one ^regex; empty turns logs off."),
-    {"kafka", "traces_exclude_topics", KT_OPT_LIST, NULL, OFF(kafka.traces_exclude_topics), NULL,
-     0,
+    {"kafka", "traces_exclude_topics", KT_OPT_LIST, NULL, OFF(kafka.traces_exclude_topics), NULL, 0,
      "Topics a ^regex traces_topic does not read: names, or ^regexes.\n"
      "Only beside a ^regex traces_topic. For example:\n"
      " traces_exclude_topics = otlp_spans_test, ^otlp_spans_dev_"},

@@ -61,8 +61,8 @@ struct process_conf {
         struct kt_strlist traces_exclude_topics;
         struct kt_strlist metrics_exclude_topics;
         struct kt_strlist logs_exclude_topics;
-        int encoding;                            /* enum process_encoding */
-        int signal_encoding[KT_SIGNAL_COUNT];    /* 0: encoding; else enum process_encoding + 1 */
+        int encoding;                         /* enum process_encoding */
+        int signal_encoding[KT_SIGNAL_COUNT]; /* 0: encoding; else enum process_encoding + 1 */
         uint64_t session_timeout_ms;
         uint64_t heartbeat_interval_ms;
         int group_rebalance_strategy;  /* enum process_rebalance */

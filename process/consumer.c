@@ -120,10 +120,10 @@ struct topic_watch {
     ev_async wake;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop;     /* under mu */
-    bool active;   /* under mu: something to look for (set by the loop) */
-    bool now;      /* under mu: list at once, not after MISSING_CHECK_S */
-    char **names;  /* under mu: the last listing, for the loop to take; NULL: none new */
+    bool stop;    /* under mu */
+    bool active;  /* under mu: something to look for (set by the loop) */
+    bool now;     /* under mu: list at once, not after MISSING_CHECK_S */
+    char **names; /* under mu: the last listing, for the loop to take; NULL: none new */
     size_t n_names;
 };
 
@@ -152,10 +152,10 @@ struct consumer {
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
     struct dead_letter *dl;
-    struct topics *sel;     /* which topics each signal reads */
-    struct topic **topics;  /* what is read now; index in struct part.topic */
+    struct topics *sel;    /* which topics each signal reads */
+    struct topic **topics; /* what is read now; index in struct part.topic */
     size_t n_topics;
-    bool subscribed_any;    /* a subscription was made */
+    bool subscribed_any; /* a subscription was made */
 
     int pipe_rd, pipe_wr;
     ev_io io;
@@ -303,8 +303,8 @@ static struct part *part_add(struct consumer *c, int ti, int32_t partition)
         return p;
     struct topic *t = c->topics[ti];
     if ((size_t)partition >= t->n_slot_of) {
-        size_t n = (size_t)partition + 1 > 2 * t->n_slot_of ? (size_t)partition + 1
-                                                            : 2 * t->n_slot_of;
+        size_t n =
+            (size_t)partition + 1 > 2 * t->n_slot_of ? (size_t)partition + 1 : 2 * t->n_slot_of;
         uint32_t *v = realloc(t->slot_of, n * sizeof(*v));
         if (v == NULL)
             return NULL;
@@ -915,12 +915,12 @@ static void watch_wake_cb(struct ev_loop *loop, ev_async *a, int revents)
         if (sig < 0 || !topics_is_regex(c->sel, (enum kt_signal)sig))
             continue;
         if (topic_add(c, names[i], (enum kt_signal)sig) < 0) {
-            kt_error("kafka: cannot read topic \"%s\" (out of memory or over %d topics)",
-                     names[i], MAX_TOPICS);
+            kt_error("kafka: cannot read topic \"%s\" (out of memory or over %d topics)", names[i],
+                     MAX_TOPICS);
             continue;
         }
-        kt_info("kafka: [kafka] %s: topic \"%s\" matches; subscribing to it",
-                topics_keys[sig], names[i]);
+        kt_info("kafka: [kafka] %s: topic \"%s\" matches; subscribing to it", topics_keys[sig],
+                names[i]);
         added = true;
     }
     if (added)
@@ -1603,8 +1603,7 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
             return rc;
         }
     } else if (c->n_topics > 0) {
-        rd_kafka_topic_partition_list_t *sub =
-            rd_kafka_topic_partition_list_new((int)c->n_topics);
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new((int)c->n_topics);
         for (size_t i = 0; i < c->n_topics; i++)
             rd_kafka_topic_partition_list_add(sub, c->topics[i]->name, RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
@@ -1781,8 +1780,9 @@ const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
             return buf;
         }
     if (c->n_topics == 0) {
-        snprintf(buf, cap, "no partitions assigned: no topic of the cluster matches [kafka] "
-                           "*_topic's ^regex yet");
+        snprintf(buf, cap,
+                 "no partitions assigned: no topic of the cluster matches [kafka] "
+                 "*_topic's ^regex yet");
         return buf;
     }
     if (!c->assigned) {

@@ -257,8 +257,8 @@ static int add_partitions(struct replay *r, rd_kafka_t *rk, int sig, struct kt_e
         goto out;
     }
     if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rc = kt_err_set(err, KT_EIO, "replay: [kafka] %s: topic \"%s\": %s", topics_keys[sig], topic,
-                        rd_kafka_err2str(t->err));
+        rc = kt_err_set(err, KT_EIO, "replay: [kafka] %s: topic \"%s\": %s", topics_keys[sig],
+                        topic, rd_kafka_err2str(t->err));
         goto out;
     }
     struct consumer_range *v =

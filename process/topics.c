@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const topics_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
-                                                  "logs_topic"};
+const char *const topics_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic", "logs_topic"};
 const char *const topics_exclude_keys[KT_SIGNAL_COUNT] = {
     "traces_exclude_topics", "metrics_exclude_topics", "logs_exclude_topics"};
 
@@ -135,8 +134,7 @@ static bool sel_has(const struct sel *s, const char *topic)
 
 /* Fills s from the value of key; the caller checked it (topics_check_value). */
 static int sel_build(struct sel *s, const char *key, const char *value,
-                     const struct kt_strlist *exclude, const char *exclude_key,
-                     struct kt_err *err)
+                     const struct kt_strlist *exclude, const char *exclude_key, struct kt_err *err)
 {
     if (value == NULL || value[0] == '\0') {
         if (exclude->n > 0)
@@ -249,8 +247,7 @@ int topics_new(const struct process_conf *conf, struct topics **out, struct kt_e
     int rc = 0;
     bool any = false;
     for (int i = 0; i < KT_SIGNAL_COUNT && rc == 0; i++) {
-        rc = sel_build(&t->s[i], topics_keys[i], given[i], exclude[i], topics_exclude_keys[i],
-                       err);
+        rc = sel_build(&t->s[i], topics_keys[i], given[i], exclude[i], topics_exclude_keys[i], err);
         any |= topics_on(t, (enum kt_signal)i);
     }
     if (rc == 0 && !any)

@@ -415,7 +415,8 @@ static int cmd_offsets(struct adm *a, int argc, char **argv)
     rd_kafka_AdminOptions_t *opt =
         rd_kafka_AdminOptions_new(a->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
     rd_kafka_AdminOptions_set_request_timeout(opt, a->timeout_ms, errstr, sizeof(errstr));
-    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(argv[0], parts);
+    rd_kafka_ListConsumerGroupOffsets_t *req =
+        rd_kafka_ListConsumerGroupOffsets_new(argv[0], parts);
     if (parts != NULL)
         rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_ListConsumerGroupOffsets(a->rk, &req, 1, opt, q);

@@ -31,8 +31,8 @@ static void test_list_names_each_topic_once(void **state)
 {
     (void)state;
     struct process_conf conf;
-    const char *sets[] = {"kafka.traces_topic= a ,b,a", "kafka.metrics_topic=",
-                          "kafka.logs_topic=c"};
+    const char *sets[] = {"kafka.traces_topic= a ,b,a",
+                          "kafka.metrics_topic=", "kafka.logs_topic=c"};
     struct topics *t = load(&conf, sets, 3);
     assert_int_equal(topics_n_names(t, KT_SIGNAL_TRACES), 2);
     assert_string_equal(topics_name(t, KT_SIGNAL_TRACES, 0), "a");
@@ -50,9 +50,9 @@ static void test_regex_excludes_and_skips_internal_topics(void **state)
 {
     (void)state;
     struct process_conf conf;
-    const char *sets[] = {"kafka.traces_topic=", "kafka.metrics_topic=",
-                          "kafka.logs_topic=^(logs|__)", "kafka.logs_exclude_topics=logs_test",
-                          "kafka.logs_exclude_topics=^logs_dev"};
+    const char *sets[] = {
+        "kafka.traces_topic=", "kafka.metrics_topic=", "kafka.logs_topic=^(logs|__)",
+        "kafka.logs_exclude_topics=logs_test", "kafka.logs_exclude_topics=^logs_dev"};
     struct topics *t = load(&conf, sets, 5);
     assert_true(topics_is_regex(t, KT_SIGNAL_LOGS));
     assert_int_equal(topics_n_names(t, KT_SIGNAL_LOGS), 0);
