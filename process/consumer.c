@@ -1375,8 +1375,8 @@ static bool stats_on(const struct process_conf *conf)
            conf->kafka.lag_report_threshold > 0;
 }
 
-static int configure_consumer(const struct process_conf *conf, const struct topics *sel,
-                              rd_kafka_conf_t *kc, struct kt_err *err)
+static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *kc,
+                              struct kt_err *err)
 {
     static const char *const strategies[] = {"cooperative-sticky", "range", "roundrobin"};
     const struct kt_kafka_common common = kafka_common(conf);
@@ -1418,11 +1418,10 @@ static int configure_consumer(const struct process_conf *conf, const struct topi
         if (rc != 0)
             return rc;
     }
-    /* A regex's subscription is renewed by the watch, which lists the topics as often. */
     bool unseen = !conf->startup.reached;
     for (int i = 0; i < KT_SIGNAL_COUNT; i++)
         unseen |= conf->startup.topic_missing[i];
-    if (unseen || topics_any_regex(sel)) {
+    if (unseen) {
         rc = kt_kafka_set(kc, "kafka", "traces_topic", "topic.metadata.refresh.interval.ms",
                           MISSING_CHECK_MS, err);
         if (rc != 0)
@@ -1544,7 +1543,7 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     c->pipe_wr = fds[1];
 
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rc = configure_consumer(conf, c->sel, kc, err);
+    rc = configure_consumer(conf, kc, err);
     if (rc != 0) {
         rd_kafka_conf_destroy(kc);
         consumer_free(c);
