@@ -35,7 +35,8 @@ static const struct kt_option process_options[] = {
         "Topics for logs: one, a list, or one ^regex; empty turns logs off."),
     {"kafka", "traces_exclude_topics", KT_OPT_LIST, NULL, OFF(kafka.traces_exclude_topics), NULL, 0,
      "Topics a ^regex traces_topic does not read: names, or ^regexes.\n"
-     "Only beside a ^regex traces_topic. For example:\n"
+     "Only beside a ^regex traces_topic. Items are split at commas, so a ^regex here holds "
+     "none. For example:\n"
      " traces_exclude_topics = otlp_spans_test, ^otlp_spans_dev_"},
     {"kafka", "metrics_exclude_topics", KT_OPT_LIST, NULL, OFF(kafka.metrics_exclude_topics), NULL,
      0, "Topics a ^regex metrics_topic does not read: names, or ^regexes."},
