@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "kt_grpc.h"
-#include "kt_gzip.h"
+#include "kt_compress.h"
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_pb.h"
@@ -22,8 +22,6 @@
 #define KT_VERSION "0.0.0"
 #endif
 
-/* Speed over ratio: compression runs on the hot path, and the backend is usually near. */
-#define GZIP_LEVEL 1
 /* Bound on an inflated answer: answers are status messages. */
 #define RESP_INFLATE_MAX (1u << 20)
 #define GRPC_OUT_OF_RANGE 11
@@ -33,7 +31,14 @@
 
 struct exp_req {
     struct exp_req *next;
+    struct exp_req *next_open; /* the signal's other open batches */
+    struct exporter *owner;    /* for the batch timer */
+    ev_timer batch_timer;
     enum kt_signal sig;
+    /* The metadata values, for each key of headers_from_metadata: a byte 0 (absent) or 1, then
+     * a present value and a NUL (values hold no NUL). Batches are told apart by it. */
+    struct kt_buf meta;
+    char *refuse;       /* not sendable: refused for good with this message, when its turn comes */
     struct kt_buf raw;  /* concatenated *Data messages */
     struct kt_buf wire; /* the request body as sent, built once for all attempts */
     bool encoded;
@@ -54,6 +59,7 @@ struct sig_stats {
     uint64_t items_rejected; /* partial_success */
     uint64_t items_refused;  /* in requests refused for good */
     uint64_t items_gave_up;  /* in requests given up after max_elapsed_time */
+    uint64_t items_metadata; /* refused: metadata not sendable or past the cardinality limit */
     struct kt_hist duration; /* seconds from sending an attempt to its answer or failure */
 };
 
@@ -66,15 +72,20 @@ struct exporter {
     void *ctx;
     struct otlp_client *client;
     int protocol;
-    bool gzip;
+    enum kt_compression comp;
+    /* [exporter] headers_from_metadata as header names (lowercase for gRPC). */
+    char meta_names[EXPORTER_META_MAX][128];
+    size_t n_meta;
+    /* The headers of the request being sent: headers, then its metadata (borrowed from it). */
+    struct otlp_client_header send_headers[MAX_HEADERS + EXPORTER_META_MAX];
     char *paths[KT_SIGNAL_COUNT];
     struct otlp_client_header headers[MAX_HEADERS];
     size_t n_headers;
     struct kt_buf header_store; /* owns the strings headers point to */
     char grpc_timeout[24];
 
-    struct exp_req *open[KT_SIGNAL_COUNT];
-    ev_timer batch_timer[KT_SIGNAL_COUNT];
+    struct exp_req *open[KT_SIGNAL_COUNT]; /* open batches, one per metadata value set */
+    size_t n_open[KT_SIGNAL_COUNT];
     struct exp_req *head; /* head is the request in flight or waiting to be retried */
     struct exp_req *tail;
     bool inflight;
@@ -250,6 +261,15 @@ static int read_value_file(const char *key, const char *path, struct kt_buf *out
     return rc;
 }
 
+/* The content-coding of each encoding, as the Collector's exporters name it: gRPC's snappy is
+ * the framing format and HTTP's a block, both called "snappy". */
+static const char *const comp_names[] = {
+    [KT_COMPRESS_GZIP] = "gzip",
+    [KT_COMPRESS_ZSTD] = "zstd",
+    [KT_COMPRESS_SNAPPY] = "snappy",
+    [KT_COMPRESS_SNAPPY_FRAMED] = "snappy",
+};
+
 /* Builds the header list every request carries into l: protocol headers, then the user's
  * ("Key=Value", or "Key=@/path" for a value read from a file). */
 static int build_headers(struct exporter *e, struct hdrs *l, struct kt_err *err)
@@ -259,8 +279,8 @@ static int build_headers(struct exporter *e, struct hdrs *l, struct kt_err *err)
     if (grpc) {
         hdrs_add_fixed(l, "content-type", "application/grpc");
         hdrs_add_fixed(l, "te", "trailers");
-        if (e->gzip)
-            hdrs_add_fixed(l, "grpc-encoding", "gzip");
+        if (e->comp != KT_COMPRESS_NONE)
+            hdrs_add_fixed(l, "grpc-encoding", comp_names[e->comp]);
         uint64_t t = e->conf->exporter.timeout_ms;
         if (t > 0 && t < 100000000) {
             snprintf(e->grpc_timeout, sizeof(e->grpc_timeout), "%llum", (unsigned long long)t);
@@ -271,8 +291,8 @@ static int build_headers(struct exporter *e, struct hdrs *l, struct kt_err *err)
         hdrs_add_fixed(l, "Content-Type",
                        e->protocol == PROCESS_PROTO_HTTP_JSON ? "application/json"
                                                               : "application/x-protobuf");
-        if (e->gzip)
-            hdrs_add_fixed(l, "Content-Encoding", "gzip");
+        if (e->comp != KT_COMPRESS_NONE)
+            hdrs_add_fixed(l, "Content-Encoding", comp_names[e->comp]);
         hdrs_add_fixed(l, "User-Agent", "kotel-process/" KT_VERSION);
     }
     struct kt_buf file = KT_BUF_INIT;
@@ -377,8 +397,11 @@ static void account(struct exporter *e, struct exp_req *r)
 static void req_free(struct exporter *e, struct exp_req *r)
 {
     e->queued_bytes -= r->bytes;
+    ev_timer_stop(e->loop, &r->batch_timer);
     kt_buf_free(&r->raw);
     kt_buf_free(&r->wire);
+    kt_buf_free(&r->meta);
+    free(r->refuse);
     free(r->tokens);
     free(r);
 }
@@ -396,8 +419,8 @@ static int recover_raw(const struct exporter *e, const struct exp_req *r, struct
     }
     struct kt_buf tmp = KT_BUF_INIT;
     int rc = 0;
-    if (e->gzip) {
-        rc = kt_gunzip(w, (size_t)1 << 31, &tmp, NULL);
+    if (e->comp != KT_COMPRESS_NONE) {
+        rc = kt_decompress(e->comp, w, (size_t)1 << 31, &tmp, NULL);
         w = kt_buf_slice(&tmp);
     }
     if (rc == 0)
@@ -453,13 +476,8 @@ static void kick(struct exporter *e)
     }
 }
 
-static void seal(struct exporter *e, enum kt_signal sig)
+static void enqueue(struct exporter *e, struct exp_req *r)
 {
-    struct exp_req *r = e->open[sig];
-    ev_timer_stop(e->loop, &e->batch_timer[sig]);
-    if (r == NULL)
-        return;
-    e->open[sig] = NULL;
     if (e->tail)
         e->tail->next = r;
     else
@@ -468,7 +486,26 @@ static void seal(struct exporter *e, enum kt_signal sig)
     kick(e);
 }
 
-/* Builds the body as it goes on the wire: gRPC frame and/or gzip, or OTLP/JSON. */
+/* Closes the open batch r and queues it. */
+static void seal(struct exporter *e, struct exp_req *r)
+{
+    ev_timer_stop(e->loop, &r->batch_timer);
+    struct exp_req **pp = &e->open[r->sig];
+    while (*pp != r)
+        pp = &(*pp)->next_open;
+    *pp = r->next_open;
+    r->next_open = NULL;
+    e->n_open[r->sig]--;
+    enqueue(e, r);
+}
+
+static void seal_all(struct exporter *e, enum kt_signal sig)
+{
+    while (e->open[sig])
+        seal(e, e->open[sig]);
+}
+
+/* Builds the body as it goes on the wire: gRPC frame and/or compression, or OTLP/JSON. */
 static int encode(struct exporter *e, struct exp_req *r, struct kt_err *err)
 {
     struct kt_buf json = KT_BUF_INIT;
@@ -485,22 +522,21 @@ static int encode(struct exporter *e, struct exp_req *r, struct kt_err *err)
     if (e->protocol == PROCESS_PROTO_GRPC) {
         rc = kt_grpc_frame_prefix(&r->wire, 0);
         if (rc == 0)
-            rc = e->gzip ? kt_gzip(src, GZIP_LEVEL, &r->wire, err)
-                         : kt_buf_append(&r->wire, src.p, src.n);
+            rc = kt_compress(e->comp, src, &r->wire, err);
         if (rc == 0) {
             size_t len = r->wire.len - KT_GRPC_PREFIX_LEN;
             if (len > UINT32_MAX) {
                 rc = kt_err_set(err, KT_ETOOBIG, "batch of %zu bytes is too large for gRPC", len);
                 goto out;
             }
-            r->wire.p[0] = e->gzip ? 1 : 0;
+            r->wire.p[0] = e->comp != KT_COMPRESS_NONE ? 1 : 0;
             r->wire.p[1] = (uint8_t)(len >> 24);
             r->wire.p[2] = (uint8_t)(len >> 16);
             r->wire.p[3] = (uint8_t)(len >> 8);
             r->wire.p[4] = (uint8_t)len;
         }
-    } else if (e->gzip) {
-        rc = kt_gzip(src, GZIP_LEVEL, &r->wire, err);
+    } else if (e->comp != KT_COMPRESS_NONE) {
+        rc = kt_compress(e->comp, src, &r->wire, err);
     } else if (json.p) {
         r->wire = json; /* hand over, no copy */
         json = (struct kt_buf)KT_BUF_INIT;
@@ -530,10 +566,34 @@ static const char *origin_of(const struct exporter *e, const struct exp_req *r, 
     return buf;
 }
 
+/* Fills send_headers for r: the exporter's headers, then r's metadata values. */
+static size_t request_headers(struct exporter *e, const struct exp_req *r)
+{
+    memcpy(e->send_headers, e->headers, e->n_headers * sizeof(e->headers[0]));
+    size_t n = e->n_headers;
+    const char *m = (const char *)r->meta.p;
+    for (size_t i = 0; i < e->n_meta && m != NULL; i++) {
+        if (*m++ == 0)
+            continue;
+        e->send_headers[n++] = (struct otlp_client_header){e->meta_names[i], m};
+        m += strlen(m) + 1;
+    }
+    return n;
+}
+
 static void pump(struct exporter *e)
 {
     while (e->head && !e->inflight && !e->waiting_retry) {
         struct exp_req *r = e->head;
+        if (r->refuse != NULL) {
+            char msg[KT_ERR_MSG_MAX], from[EXPORTER_ORIGIN_MAX];
+            snprintf(msg, sizeof(msg), "%s", r->refuse);
+            kt_log_limited(&e->rl_fail, KT_LOG_ERROR, "export of %zu %s%s refused: %s", r->n_items,
+                           kt_signal_item_name(r->sig), origin_of(e, r, from, sizeof(from)), msg);
+            e->stats[r->sig].items_metadata += r->n_items;
+            req_finish(e, queue_pop(e), KT_EINVAL, msg);
+            continue;
+        }
         if (!r->encoded) {
             struct kt_err err = {0};
             if (encode(e, r, &err) != 0) {
@@ -548,8 +608,8 @@ static void pump(struct exporter *e)
         }
         struct otlp_client_req cr = {
             .path = e->paths[r->sig],
-            .headers = e->headers,
-            .n_headers = e->n_headers,
+            .headers = e->send_headers,
+            .n_headers = request_headers(e, r),
             .body = kt_buf_slice(&r->wire),
         };
         if (r->first_try == 0)
@@ -733,7 +793,10 @@ static void classify(struct exporter *e, const struct exp_req *r, const struct o
             bool compressed;
             if (body.n >= KT_GRPC_PREFIX_LEN &&
                 kt_grpc_frame_parse(body, RESP_INFLATE_MAX, &msg, &compressed, &err) == 0) {
-                if (compressed && kt_gunzip(msg, RESP_INFLATE_MAX, &inflated, &err) == 0)
+                int c = kt_compression_of(rs->content_encoding, true);
+                if (compressed && c > 0 &&
+                    kt_decompress((enum kt_compression)c, msg, RESP_INFLATE_MAX, &inflated, &err) ==
+                        0)
                     msg = kt_buf_slice(&inflated);
                 else if (compressed)
                     msg.n = 0;
@@ -753,8 +816,10 @@ static void classify(struct exporter *e, const struct exp_req *r, const struct o
                  rs->grpc_message[0] ? ": " : "", rs->grpc_message);
         return;
     }
-    if (strcasecmp(rs->content_encoding, "gzip") == 0 && body.n > 0) {
-        if (kt_gunzip(body, RESP_INFLATE_MAX, &inflated, &err) == 0)
+    int coding = kt_compression_of(rs->content_encoding, false);
+    if (coding > 0 && body.n > 0) {
+        if (kt_decompress((enum kt_compression)coding, body, RESP_INFLATE_MAX, &inflated, &err) ==
+            0)
             body = kt_buf_slice(&inflated);
         else
             body.n = 0;
@@ -887,8 +952,8 @@ static void batch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
-    struct exporter *e = w->data;
-    seal(e, (enum kt_signal)(w - e->batch_timer));
+    struct exp_req *r = w->data;
+    seal(r->owner, r);
 }
 
 /* ---- public ---- */
@@ -963,10 +1028,47 @@ static int conf_endpoint(const struct process_conf *conf, struct endpoint *ep, s
     return rc;
 }
 
+/* [exporter] headers_from_metadata: header names the exporter does not set itself, each once. */
+static int check_meta_keys(const struct process_conf *conf, struct kt_err *err)
+{
+    const struct kt_strlist *mk = &conf->exporter.headers_from_metadata;
+    if (mk->n > EXPORTER_META_MAX)
+        return kt_err_set(err, KT_EINVAL,
+                          "[exporter] headers_from_metadata: %zu keys, want at most %d", mk->n,
+                          EXPORTER_META_MAX);
+    for (size_t i = 0; i < mk->n; i++) {
+        const char *k = mk->v[i];
+        size_t n = strlen(k);
+        if (n == 0 || n >= sizeof(((struct exporter *)NULL)->meta_names[0]))
+            return kt_err_set(err, KT_EINVAL,
+                              "[exporter] headers_from_metadata: '%s': want 1 to 127 characters",
+                              k);
+        for (size_t q = 0; q < n; q++)
+            if (!is_tchar((unsigned char)k[q]))
+                return kt_err_set(err, KT_EINVAL,
+                                  "[exporter] headers_from_metadata: '%s': invalid character in a "
+                                  "header name",
+                                  k);
+        if (reserved_header(k) || strcasecmp(k, "user-agent") == 0)
+            return kt_err_set(err, KT_EINVAL,
+                              "[exporter] headers_from_metadata: '%s': set by the exporter itself",
+                              k);
+        for (size_t j = 0; j < i; j++)
+            if (strcasecmp(k, mk->v[j]) == 0)
+                return kt_err_set(err, KT_EINVAL,
+                                  "[exporter] headers_from_metadata: '%s': listed twice (names "
+                                  "have no case)",
+                                  k);
+    }
+    return 0;
+}
+
 int exporter_check(const struct process_conf *conf, struct kt_err *err)
 {
     struct endpoint ep;
-    int rc = conf_endpoint(conf, &ep, err);
+    int rc = check_meta_keys(conf, err);
+    if (rc == 0)
+        rc = conf_endpoint(conf, &ep, err);
     if (rc != 0 || !ep.tls)
         return rc;
     struct kt_tls_client_opts o = tls_opts_of(conf);
@@ -980,7 +1082,9 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
                  void *ctx, struct exporter **out, struct kt_err *err)
 {
     struct endpoint ep;
-    int rc = conf_endpoint(conf, &ep, err);
+    int rc = check_meta_keys(conf, err);
+    if (rc == 0)
+        rc = conf_endpoint(conf, &ep, err);
     if (rc != 0)
         return rc;
     const char *path = ep.path;
@@ -993,7 +1097,24 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     e->done = done;
     e->ctx = ctx;
     e->protocol = conf->exporter.protocol;
-    e->gzip = conf->exporter.compression == PROCESS_COMP_GZIP;
+    static const enum kt_compression comp_of[] = {
+        [PROCESS_COMP_GZIP] = KT_COMPRESS_GZIP,
+        [PROCESS_COMP_NONE] = KT_COMPRESS_NONE,
+        [PROCESS_COMP_ZSTD] = KT_COMPRESS_ZSTD,
+        [PROCESS_COMP_SNAPPY] = KT_COMPRESS_SNAPPY,
+    };
+    e->comp = comp_of[conf->exporter.compression];
+    /* gRPC's snappy compressor writes the framing format (grpc-go-compression's, the
+     * Collector's); HTTP's Content-Encoding snappy is one block (confighttp). */
+    if (e->comp == KT_COMPRESS_SNAPPY && e->protocol == PROCESS_PROTO_GRPC)
+        e->comp = KT_COMPRESS_SNAPPY_FRAMED;
+    const struct kt_strlist *mk = &conf->exporter.headers_from_metadata;
+    e->n_meta = mk->n;
+    for (size_t i = 0; i < mk->n; i++) {
+        snprintf(e->meta_names[i], sizeof(e->meta_names[i]), "%s", mk->v[i]);
+        for (char *c = e->meta_names[i]; *c && e->protocol == PROCESS_PROTO_GRPC; c++)
+            *c = (char)tolower((unsigned char)*c);
+    }
     e->congested_bytes = EXPORTER_CONGESTED_BYTES;
     if (conf->limits.memory > 0 && process_limit_export_bytes(conf) < e->congested_bytes)
         e->congested_bytes = (size_t)process_limit_export_bytes(conf);
@@ -1046,10 +1167,6 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
         kt_warn("[exporter.tls] insecure_skip_verify = true: the backend at %s is not "
                 "authenticated; anyone on the path can read and alter the telemetry",
                 conf->exporter.endpoint);
-    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
-        ev_init(&e->batch_timer[s], batch_cb);
-        e->batch_timer[s].data = e;
-    }
     ev_init(&e->retry_timer, retry_cb);
     ev_init(&e->kick, kick_cb);
     e->retry_timer.data = e->kick.data = e;
@@ -1063,25 +1180,88 @@ fail:
     return rc;
 }
 
+/* meta as a batch key (struct exp_req's meta) into out; the reason the data cannot carry it
+ * into why (and KT_EINVAL) when a value is not sendable as a header. */
+static int meta_key(const struct exporter *e, const struct exporter_meta *meta, struct kt_buf *out,
+                    char *why, size_t cap)
+{
+    for (size_t i = 0; i < e->n_meta; i++) {
+        struct kt_slice v = meta ? meta->v[i] : (struct kt_slice){NULL, 0};
+        uint8_t present = v.p != NULL;
+        if (kt_buf_append(out, &present, 1) != 0)
+            return KT_ENOMEM;
+        if (!present)
+            continue;
+        if (v.n > EXPORTER_META_VALUE_MAX) {
+            snprintf(why, cap, "metadata %s: %zu bytes, a header value holds at most %d",
+                     e->meta_names[i], v.n, EXPORTER_META_VALUE_MAX);
+            return KT_EINVAL;
+        }
+        for (size_t k = 0; k < v.n; k++)
+            if ((v.p[k] < 0x20 && v.p[k] != '\t') || v.p[k] == 0x7f) {
+                snprintf(why, cap,
+                         "metadata %s: control character in the value, not sendable as a header",
+                         e->meta_names[i]);
+                return KT_EINVAL;
+            }
+        if ((v.n > 0 && kt_buf_append(out, v.p, v.n) != 0) || kt_buf_append(out, "", 1) != 0)
+            return KT_ENOMEM;
+    }
+    return 0;
+}
+
+/* The open batch of sig for key, or NULL. */
+static struct exp_req *open_batch(struct exporter *e, enum kt_signal sig, const struct kt_buf *key)
+{
+    for (struct exp_req *r = e->open[sig]; r != NULL; r = r->next_open)
+        if (r->meta.len == key->len && (key->len == 0 || memcmp(r->meta.p, key->p, key->len) == 0))
+            return r;
+    return NULL;
+}
+
 int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
-                    void *token)
+                    const struct exporter_meta *meta, void *token)
 {
     if ((unsigned)sig >= KT_SIGNAL_COUNT)
         return KT_EINVAL;
     if (e->closing)
         return KT_EAGAIN;
-    struct exp_req *r = e->open[sig];
+    struct kt_buf key = KT_BUF_INIT;
+    char why[KT_ERR_MSG_MAX] = "";
+    int krc = meta_key(e, meta, &key, why, sizeof(why));
+    if (krc == KT_ENOMEM) {
+        kt_buf_free(&key);
+        return KT_ENOMEM;
+    }
+    struct exp_req *r = krc == 0 ? open_batch(e, sig, &key) : NULL;
     if (r && r->raw.len > 0 && r->raw.len + data.n > EXPORTER_MAX_BATCH_BYTES) {
-        seal(e, sig);
+        seal(e, r);
         r = NULL;
+    }
+    if (krc == 0 && r == NULL && e->n_meta > 0 &&
+        e->n_open[sig] >= e->conf->exporter.metadata_cardinality_limit) {
+        snprintf(why, sizeof(why),
+                 "[exporter] metadata_cardinality_limit: %llu distinct headers_from_metadata "
+                 "value sets are being batched already",
+                 (unsigned long long)e->conf->exporter.metadata_cardinality_limit);
+        krc = KT_EINVAL;
     }
     bool fresh = r == NULL;
     if (fresh) {
         r = calloc(1, sizeof(*r));
-        if (r == NULL)
+        if (r == NULL || (krc != 0 && (r->refuse = strdup(why)) == NULL)) {
+            free(r);
+            kt_buf_free(&key);
             return KT_ENOMEM;
+        }
         r->sig = sig;
+        r->owner = e;
+        r->meta = key;
+        key = (struct kt_buf)KT_BUF_INIT;
+        ev_init(&r->batch_timer, batch_cb);
+        r->batch_timer.data = r;
     }
+    kt_buf_free(&key);
     if (r->n_tokens == r->cap_tokens) {
         size_t cap = r->cap_tokens ? r->cap_tokens * 2 : 16;
         void **t = realloc(r->tokens, cap * sizeof(*t));
@@ -1095,14 +1275,21 @@ int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data
     r->tokens[r->n_tokens++] = token;
     r->n_items += n_items;
     account(e, r);
+    if (r->refuse != NULL) {
+        /* Reported from the loop, in the queue's order, never inside this call. */
+        enqueue(e, r);
+        return 0;
+    }
     if (fresh) {
+        r->next_open = e->open[sig];
         e->open[sig] = r;
+        e->n_open[sig]++;
         uint64_t t = e->conf->exporter.send_batch_timeout_ms;
-        ev_timer_set(&e->batch_timer[sig], (double)t / 1000.0, 0.);
-        ev_timer_start(e->loop, &e->batch_timer[sig]);
+        ev_timer_set(&r->batch_timer, (double)t / 1000.0, 0.);
+        ev_timer_start(e->loop, &r->batch_timer);
     }
     if (r->n_items >= e->conf->exporter.send_batch_size || r->raw.len >= EXPORTER_MAX_BATCH_BYTES)
-        seal(e, sig);
+        seal(e, r);
     return 0;
 nomem:
     if (fresh)
@@ -1131,7 +1318,7 @@ void exporter_flush(struct exporter *e)
     if (e->closing)
         return;
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
-        seal(e, (enum kt_signal)s);
+        seal_all(e, (enum kt_signal)s);
 }
 
 bool exporter_idle(const struct exporter *e)
@@ -1151,7 +1338,8 @@ void exporter_get_stats(const struct exporter *e, struct exporter_stats *out)
         out->requests_retried += st->requests_retried;
         out->requests_failed += st->requests_refused + st->requests_gave_up;
         out->items_exported += st->items_exported;
-        out->items_refused += st->items_rejected + st->items_refused + st->items_gave_up;
+        out->items_refused +=
+            st->items_rejected + st->items_refused + st->items_gave_up + st->items_metadata;
     }
 }
 
@@ -1177,6 +1365,7 @@ void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
         {"reason=\"rejected\"", offsetof(struct sig_stats, items_rejected)},
         {"reason=\"refused\"", offsetof(struct sig_stats, items_refused)},
         {"reason=\"gave_up\"", offsetof(struct sig_stats, items_gave_up)},
+        {"reason=\"metadata\"", offsetof(struct sig_stats, items_metadata)},
     };
     static const struct {
         const char *name, *help;
@@ -1190,8 +1379,9 @@ void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
          requests, sizeof(requests) / sizeof(requests[0])},
         {"kotel_process_export_failed_items_total",
          "Items not exported, by reason: rejected (the backend's partial_success), refused (in a "
-         "request refused for good), gave_up (in a request given up); dead-lettered when [kafka] "
-         "dead_letter_topic is set.",
+         "request refused for good), gave_up (in a request given up), metadata ([exporter] "
+         "headers_from_metadata values not sendable as headers, or past "
+         "metadata_cardinality_limit); dead-lettered when [kafka] dead_letter_topic is set.",
          failed, sizeof(failed) / sizeof(failed[0])},
     };
     char labels[96];
@@ -1238,14 +1428,12 @@ void exporter_free(struct exporter *e)
     e->client = NULL;
     ev_timer_stop(e->loop, &e->retry_timer);
     ev_timer_stop(e->loop, &e->kick);
-    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
-        ev_timer_stop(e->loop, &e->batch_timer[s]);
-        if (e->open[s]) {
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        while (e->open[s]) {
             struct exp_req *r = e->open[s];
-            e->open[s] = NULL;
+            e->open[s] = r->next_open;
             req_finish(e, r, KT_EAGAIN, "shutting down");
         }
-    }
     while (e->head)
         req_finish(e, queue_pop(e), KT_EAGAIN, "shutting down");
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)

@@ -64,11 +64,27 @@ int exporter_check(const struct process_conf *conf, struct kt_err *err);
 int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter_done_fn done,
                  void *ctx, struct exporter **out, struct kt_err *err);
 
-/* data: a serialized TracesData / MetricsData / LogsData of n_items items, copied. Returns 0
- * (token now owned: done will be called), or, with the token not taken: KT_EINVAL (bad
- * signal), KT_ENOMEM, KT_EAGAIN (called from a done callback inside exporter_free). */
+/* Most [exporter] headers_from_metadata keys. */
+#define EXPORTER_META_MAX 8
+/* Longest metadata value sent as a header. */
+#define EXPORTER_META_VALUE_MAX 4096
+
+/* The request metadata of submitted data: the values of [exporter] headers_from_metadata, in
+ * its order; a value whose p is NULL is absent (the message had no such header). Data is
+ * batched only with data of the same values (absent differs from empty), and its request
+ * carries each present value as the header of that key's name. */
+struct exporter_meta {
+    struct kt_slice v[EXPORTER_META_MAX];
+};
+
+/* data: a serialized TracesData / MetricsData / LogsData of n_items items, copied; meta:
+ * borrowed, NULL when every value is absent. Returns 0 (token now owned: done will be
+ * called), or, with the token not taken: KT_EINVAL (bad signal), KT_ENOMEM, KT_EAGAIN (called
+ * from a done callback inside exporter_free). Data whose metadata cannot be sent (a value
+ * with a control character or over EXPORTER_META_VALUE_MAX bytes) or would open a batch past
+ * [exporter] metadata_cardinality_limit is refused for good (done or refused, KT_EINVAL). */
 int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
-                    void *token);
+                    const struct exporter_meta *meta, void *token);
 
 /* True while a request is being retried or queued bytes exceed EXPORTER_CONGESTED_BYTES (or
  * the export share of [limits] memory, when smaller): the pipeline stops consuming then. */
@@ -95,7 +111,8 @@ struct exporter_stats {
     uint64_t requests_retried; /* retry attempts scheduled */
     uint64_t requests_failed;  /* refused permanently or given up */
     uint64_t items_exported;   /* items the backend accepted */
-    uint64_t items_refused;    /* items refused: partial_success counts, failed requests */
+    uint64_t items_refused;    /* items refused: partial_success counts, failed requests,
+                                * metadata that cannot be batched */
 };
 
 void exporter_get_stats(const struct exporter *e, struct exporter_stats *out);
