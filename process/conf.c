@@ -148,8 +148,14 @@ static const struct kt_option process_options[] = {
     {"exporter", "send_batch_timeout", KT_OPT_DURATION, "200ms",
      OFF(exporter.send_batch_timeout_ms), NULL, 0,
      "Longest time an item waits before its export request is sent."},
+    {"exporter", "max_in_flight", KT_OPT_UINT, "1", OFF(exporter.max_in_flight), "1..64", 0,
+     "Export requests in flight at once (the Collector's sending_queue num_consumers), each on "
+     "a connection of its own.\n"
+     "1 sends in order, one request at a time; more lets a slow or retried request not hold "
+     "back the others. Offsets are still committed in order: only once everything at or "
+     "below one is exported or dropped."},
     {"exporter", "headers_from_metadata", KT_OPT_LIST, NULL, OFF(exporter.headers_from_metadata),
-     NULL, 0,
+     NULL, KT_OPT_TOKENS,
      "Request metadata keys sent as request headers (repeatable; names without case).\n"
      "A message's metadata are its Kafka record headers (kotel-ingest writes the tenant as "
      "[receiver.auth] tenant_header). Data of different values is never batched into one "

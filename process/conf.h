@@ -129,6 +129,7 @@ struct process_conf {
          * batched together. */
         struct kt_strlist headers_from_metadata;
         uint64_t metadata_cardinality_limit; /* distinct value sets batched at once */
+        uint64_t max_in_flight;              /* export requests in flight at once */
     } exporter;
     struct {
         char *ca_file;   /* "": the system trust store */

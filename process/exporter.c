@@ -52,6 +52,20 @@ struct exp_req {
     double interval_ms; /* the next backoff interval before jitter; 0: not retried yet */
 };
 
+/* One lane of [exporter] max_in_flight: a connection and the request on it, in flight or
+ * waiting to be retried (a request keeps its lane until it is finished, as a sending queue
+ * consumer of the Collector retries its request before it takes the next). */
+struct slot {
+    struct exporter *e;
+    struct otlp_client *client;
+    struct exp_req *req; /* NULL: free */
+    bool waiting_retry;
+    ev_timer retry_timer;
+    ev_tstamp sent_at;
+    /* The request's headers, borrowed by the client until its answer. */
+    struct otlp_client_header headers[MAX_HEADERS + EXPORTER_META_MAX];
+};
+
 /* Counters of one signal's requests; exporter_get_stats sums them. */
 struct sig_stats {
     uint64_t requests_ok, requests_retried, requests_refused, requests_gave_up;
@@ -70,14 +84,13 @@ struct exporter {
     exporter_refused_fn refused; /* NULL: refusals go to done */
     exporter_origin_fn origin;   /* NULL: log lines do not name the messages */
     void *ctx;
-    struct otlp_client *client;
+    struct slot *slots; /* [exporter] max_in_flight of them */
+    size_t n_slots;
     int protocol;
     enum kt_compression comp;
     /* [exporter] headers_from_metadata as header names (lowercase for gRPC). */
     char meta_names[EXPORTER_META_MAX][128];
     size_t n_meta;
-    /* The headers of the request being sent: headers, then its metadata (borrowed from it). */
-    struct otlp_client_header send_headers[MAX_HEADERS + EXPORTER_META_MAX];
     char *paths[KT_SIGNAL_COUNT];
     struct otlp_client_header headers[MAX_HEADERS];
     size_t n_headers;
@@ -86,16 +99,12 @@ struct exporter {
 
     struct exp_req *open[KT_SIGNAL_COUNT]; /* open batches, one per metadata value set */
     size_t n_open[KT_SIGNAL_COUNT];
-    struct exp_req *head; /* head is the request in flight or waiting to be retried */
+    struct exp_req *head; /* sealed requests waiting for a free slot, in order */
     struct exp_req *tail;
-    bool inflight;
-    bool waiting_retry;
-    ev_timer retry_timer;
     ev_timer kick;
     size_t queued_bytes;
     size_t congested_bytes; /* queued_bytes over this pause consumption */
     uint64_t rng;
-    ev_tstamp sent_at; /* when the request in flight was sent */
     struct sig_stats stats[KT_SIGNAL_COUNT];
     /* The last attempt got no answer (connection refused or lost, timeout, TLS or protocol
      * failure): why, for /readyz; cleared by the next answer. */
@@ -566,24 +575,51 @@ static const char *origin_of(const struct exporter *e, const struct exp_req *r, 
     return buf;
 }
 
-/* Fills send_headers for r: the exporter's headers, then r's metadata values. */
-static size_t request_headers(struct exporter *e, const struct exp_req *r)
+/* Fills h for r: the exporter's headers, then r's metadata values (borrowed from r). */
+static size_t request_headers(struct exporter *e, const struct exp_req *r,
+                              struct otlp_client_header *h)
 {
-    memcpy(e->send_headers, e->headers, e->n_headers * sizeof(e->headers[0]));
+    memcpy(h, e->headers, e->n_headers * sizeof(e->headers[0]));
     size_t n = e->n_headers;
     const char *m = (const char *)r->meta.p;
     for (size_t i = 0; i < e->n_meta && m != NULL; i++) {
         if (*m++ == 0)
             continue;
-        e->send_headers[n++] = (struct otlp_client_header){e->meta_names[i], m};
+        h[n++] = (struct otlp_client_header){e->meta_names[i], m};
         m += strlen(m) + 1;
     }
     return n;
 }
 
+/* Sends the slot's request (again). */
+static void slot_send(struct slot *s)
+{
+    struct exporter *e = s->e;
+    struct exp_req *r = s->req;
+    struct otlp_client_req cr = {
+        .path = e->paths[r->sig],
+        .headers = s->headers,
+        .n_headers = request_headers(e, r, s->headers),
+        .body = kt_buf_slice(&r->wire),
+    };
+    if (r->first_try == 0)
+        r->first_try = ev_now(e->loop);
+    /* The slot's client is idle: its request was answered or is yet to be sent. */
+    otlp_client_send(s->client, &cr);
+    s->sent_at = ev_time();
+}
+
+static struct slot *free_slot(struct exporter *e)
+{
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].req == NULL)
+            return &e->slots[i];
+    return NULL;
+}
+
 static void pump(struct exporter *e)
 {
-    while (e->head && !e->inflight && !e->waiting_retry) {
+    while (e->head) {
         struct exp_req *r = e->head;
         if (r->refuse != NULL) {
             char msg[KT_ERR_MSG_MAX], from[EXPORTER_ORIGIN_MAX];
@@ -606,18 +642,11 @@ static void pump(struct exporter *e)
                 continue;
             }
         }
-        struct otlp_client_req cr = {
-            .path = e->paths[r->sig],
-            .headers = e->send_headers,
-            .n_headers = request_headers(e, r),
-            .body = kt_buf_slice(&r->wire),
-        };
-        if (r->first_try == 0)
-            r->first_try = ev_now(e->loop);
-        if (otlp_client_send(e->client, &cr) != 0)
-            return; /* busy: its answer pumps again */
-        e->inflight = true;
-        e->sent_at = ev_time();
+        struct slot *s = free_slot(e);
+        if (s == NULL)
+            return; /* an answer pumps again */
+        s->req = queue_pop(e);
+        slot_send(s);
     }
 }
 
@@ -842,15 +871,24 @@ static void classify(struct exporter *e, const struct exp_req *r, const struct o
     kt_buf_free(&inflated);
 }
 
+/* The slot's request is finished: the slot takes the next. */
+static void slot_finish(struct slot *s, int status, const char *msg)
+{
+    struct exp_req *r = s->req;
+    s->req = NULL;
+    req_finish(s->e, r, status, msg);
+    pump(s->e);
+}
+
 static void on_answer(void *ctx, const struct otlp_client_resp *rs)
 {
-    struct exporter *e = ctx;
-    e->inflight = false;
-    struct exp_req *r = e->head;
+    struct slot *sl = ctx;
+    struct exporter *e = sl->e;
+    struct exp_req *r = sl->req;
     if (r == NULL)
         return;
     struct sig_stats *st = &e->stats[r->sig];
-    kt_hist_observe(&st->duration, ev_time() - e->sent_at);
+    kt_hist_observe(&st->duration, ev_time() - sl->sent_at);
     e->unreachable = rs->error != 0;
     if (e->unreachable)
         snprintf(e->unreachable_msg, sizeof(e->unreachable_msg), "%s", rs->error_msg);
@@ -871,8 +909,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
                            r->n_items, item, origin_of(e, r, from, sizeof(from)),
                            (unsigned long long)o.rejected,
                            o.partial_msg[0] ? o.partial_msg : "no message");
-        req_finish(e, queue_pop(e), 0, NULL);
-        pump(e);
+        slot_finish(sl, 0, NULL);
         return;
     }
     if (o.v == V_RETRY) {
@@ -906,8 +943,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
                            "%llums)",
                            r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), msg,
                            (unsigned long long)c->retry.max_elapsed_time_ms);
-            req_finish(e, queue_pop(e), KT_EINVAL, msg);
-            pump(e);
+            slot_finish(sl, KT_EINVAL, msg);
             return;
         }
         r->attempts++;
@@ -916,9 +952,9 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
                        "export of %zu %s (%s)%s failed: %s; retry %u in %.3fs%s", r->n_items, item,
                        sig, origin_of(e, r, from, sizeof(from)), o.msg, r->attempts,
                        (double)delay / 1000.0, o.delay_ms >= 0 ? " as the backend asked" : "");
-        e->waiting_retry = true;
-        ev_timer_set(&e->retry_timer, (double)delay / 1000.0, 0.);
-        ev_timer_start(e->loop, &e->retry_timer);
+        sl->waiting_retry = true;
+        ev_timer_set(&sl->retry_timer, (double)delay / 1000.0, 0.);
+        ev_timer_start(e->loop, &sl->retry_timer);
         return;
     }
     st->requests_refused++;
@@ -926,8 +962,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
     kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
                    "export of %zu %s (%s)%s refused by the backend, not retried: %s", r->n_items,
                    item, sig, origin_of(e, r, from, sizeof(from)), o.msg);
-    req_finish(e, queue_pop(e), KT_EINVAL, o.msg);
-    pump(e);
+    slot_finish(sl, KT_EINVAL, o.msg);
 }
 
 /* ---- timers ---- */
@@ -943,9 +978,9 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
-    struct exporter *e = w->data;
-    e->waiting_retry = false;
-    pump(e);
+    struct slot *s = w->data;
+    s->waiting_retry = false;
+    slot_send(s);
 }
 
 static void batch_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1156,8 +1191,20 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
         .proto = e->protocol == PROCESS_PROTO_GRPC ? OTLP_CLIENT_H2 : OTLP_CLIENT_H1,
         .timeout_ms = conf->exporter.timeout_ms,
     };
-    if ((rc = otlp_client_new(loop, &o, on_answer, e, &e->client, err)) != 0)
+    /* max_in_flight lanes, a connection each (opened on their first request). */
+    e->n_slots = conf->exporter.max_in_flight > 0 ? (size_t)conf->exporter.max_in_flight : 1;
+    if ((e->slots = calloc(e->n_slots, sizeof(*e->slots))) == NULL) {
+        rc = kt_err_set(err, KT_ENOMEM, "out of memory");
         goto fail;
+    }
+    for (size_t i = 0; i < e->n_slots; i++) {
+        struct slot *s = &e->slots[i];
+        s->e = e;
+        ev_init(&s->retry_timer, retry_cb);
+        s->retry_timer.data = s;
+        if ((rc = otlp_client_new(loop, &o, on_answer, s, &s->client, err)) != 0)
+            goto fail;
+    }
     if (!tls && ((conf->exporter_tls.ca_file && conf->exporter_tls.ca_file[0]) ||
                  (conf->exporter_tls.cert_file && conf->exporter_tls.cert_file[0])))
         kt_warn("[exporter.tls] is set but [exporter] endpoint %s is plaintext (http://): "
@@ -1167,12 +1214,14 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
         kt_warn("[exporter.tls] insecure_skip_verify = true: the backend at %s is not "
                 "authenticated; anyone on the path can read and alter the telemetry",
                 conf->exporter.endpoint);
-    ev_init(&e->retry_timer, retry_cb);
     ev_init(&e->kick, kick_cb);
-    e->retry_timer.data = e->kick.data = e;
+    e->kick.data = e;
     *out = e;
     return 0;
 fail:
+    for (size_t i = 0; e->slots != NULL && i < e->n_slots; i++)
+        otlp_client_free(e->slots[i].client);
+    free(e->slots);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         free(e->paths[s]);
     kt_buf_free(&e->header_store);
@@ -1309,8 +1358,10 @@ void exporter_set_origin(struct exporter *e, exporter_origin_fn fn)
 
 bool exporter_congested(const struct exporter *e)
 {
-    return e->waiting_retry || (e->head && e->head->attempts > 0) ||
-           e->queued_bytes > e->congested_bytes;
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].waiting_retry || (e->slots[i].req && e->slots[i].req->attempts > 0))
+            return true;
+    return e->queued_bytes > e->congested_bytes;
 }
 
 void exporter_flush(struct exporter *e)
@@ -1326,7 +1377,10 @@ bool exporter_idle(const struct exporter *e)
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         if (e->open[s])
             return false;
-    return e->head == NULL && !e->inflight;
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].req != NULL)
+            return false;
+    return e->head == NULL;
 }
 
 void exporter_get_stats(const struct exporter *e, struct exporter_stats *out)
@@ -1423,10 +1477,12 @@ void exporter_free(struct exporter *e)
     if (e == NULL)
         return;
     e->closing = true;
-    /* The client goes first so no answer arrives while the tokens are being reported. */
-    otlp_client_free(e->client);
-    e->client = NULL;
-    ev_timer_stop(e->loop, &e->retry_timer);
+    /* The clients go first so no answer arrives while the tokens are being reported. */
+    for (size_t i = 0; i < e->n_slots; i++) {
+        otlp_client_free(e->slots[i].client);
+        e->slots[i].client = NULL;
+        ev_timer_stop(e->loop, &e->slots[i].retry_timer);
+    }
     ev_timer_stop(e->loop, &e->kick);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         while (e->open[s]) {
@@ -1434,8 +1490,16 @@ void exporter_free(struct exporter *e)
             e->open[s] = r->next_open;
             req_finish(e, r, KT_EAGAIN, "shutting down");
         }
+    /* Oldest first: the slots hold requests sealed before those still queued. */
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].req != NULL) {
+            struct exp_req *r = e->slots[i].req;
+            e->slots[i].req = NULL;
+            req_finish(e, r, KT_EAGAIN, "shutting down");
+        }
     while (e->head)
         req_finish(e, queue_pop(e), KT_EAGAIN, "shutting down");
+    free(e->slots);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         free(e->paths[s]);
     kt_buf_free(&e->header_store);

@@ -2,14 +2,17 @@
  *
  * Serialized *Data messages are batched per signal by concatenation (protobuf merges
  * repeated fields, so no item is decoded), sealed into one Export request at
- * send_batch_size items or after send_batch_timeout, and sent in order over one connection
- * (otlp_client) as OTLP/gRPC, OTLP/HTTP protobuf or OTLP/HTTP JSON. Each request carries the
- * tokens of everything in it; every token is reported exactly once through done.
+ * send_batch_size items or after send_batch_timeout, and sent as OTLP/gRPC, OTLP/HTTP protobuf
+ * or OTLP/HTTP JSON over [exporter] max_in_flight connections (otlp_client), one request on
+ * each at a time. Each request carries the tokens of everything in it; every token is
+ * reported exactly once through done.
  *
  * Failures the backend may recover from (gRPC UNAVAILABLE and friends, HTTP 429/502/503/504,
  * lost connections, timeouts) are retried with exponential backoff and jitter, or after the
- * delay the backend asked for; later requests wait behind the one being retried, so the
- * order of delivery is the order of submission. */
+ * delay the backend asked for; a request keeps its connection while it waits, so with
+ * max_in_flight 1 later requests wait behind it and the order of delivery is the order of
+ * submission. With more, requests finish in any order: the consumer's offset watermark
+ * (offsets.h) keeps commits in order. */
 #ifndef PROCESS_EXPORTER_H
 #define PROCESS_EXPORTER_H
 

@@ -133,3 +133,35 @@ test('the Collector OTLP receiver accepts zstd and snappy (and gzip) from kotel-
     await backend.stop();
   }
 });
+
+test('max_in_flight 4: a slow backend gets several requests at once, every span arrives once, the replica stops clean', { timeout: 180000 }, async () => {
+  await withStack({}, async ({ broker, ingest }) => {
+    const backend = await startGrpcBackend();
+    const DELAY = 400;
+    backend.rec.answerAfter(DELAY);
+    let inFlight = 0;
+    let most = 0;
+    // record() runs as a request arrives; its answer leaves DELAY ms later.
+    backend.rec.onRequest = () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      setTimeout(() => inFlight--, DELAY);
+    };
+    const proc = await startProcess({
+      sets: processSets(broker, backend, { 'exporter.max_in_flight': '4', 'exporter.send_batch_size': '20', 'kafka.metrics_topic': '', 'kafka.logs_topic': '' }),
+    });
+    try {
+      const r = await sendTraces(ingest, 'grpc', { traces: 100, spansPerTrace: 4 });
+      for (const x of r.results) assert.equal(x.code, EXPORT_SUCCESS, x.error);
+      await backend.rec.until(() => backend.rec.spans.length >= 400, 90000, '400 spans');
+      const ids = backend.rec.spans.map((s) => s.spanId);
+      assert.equal(new Set(ids).size, 400);
+      assert.ok(most >= 2, `at most ${most} request(s) in flight at once`);
+    } finally {
+      const e = await proc.stop();
+      await backend.stop();
+      assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
+    }
+    assert.equal(backend.rec.spans.length, 400, 'no span twice');
+  });
+});

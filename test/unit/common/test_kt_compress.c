@@ -20,7 +20,7 @@ static uint8_t *sample(size_t n)
     uint8_t *p = malloc(n);
     assert_non_null(p);
     for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)((size_t)"span name http.route /api/v1/items "[i % 35] + (i / 4096) % 3);
+        p[i] = (uint8_t)((size_t) "span name http.route /api/v1/items "[i % 35] + (i / 4096) % 3);
     return p;
 }
 

@@ -92,6 +92,41 @@ static void test_auth_check_errors(void **state)
 }
 
 /* What --check refuses: values with which the binary could not work. */
+/* What --check finds among the values: header names the exporter sets itself or listed twice,
+ * too many headers to extract. */
+static void test_metadata_headers_checked_together(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *set, *want;
+    } bad[] = {
+        {"exporter.headers_from_metadata=Content-Type",
+         "[exporter] headers_from_metadata: 'Content-Type': set by the exporter itself"},
+        {"exporter.headers_from_metadata=X-Tenant,x-tenant",
+         "[exporter] headers_from_metadata: 'x-tenant': listed twice (names have no case)"},
+        {"exporter.headers_from_metadata=a,b,c,d,e,f,g,h,i",
+         "[exporter] headers_from_metadata: 9 keys, want at most 8"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct process_conf c;
+        struct kt_err err = {0};
+        assert_int_equal(load(&c, &bad[i].set, 1, &err), KT_EINVAL);
+        assert_string_equal(err.msg, bad[i].want);
+        process_conf_free(&c);
+    }
+    const char *ok[] = {"exporter.headers_from_metadata=X-Scope-OrgID",
+                        "kafka.header_extraction.extract_headers=true",
+                        "kafka.header_extraction.headers=X-Scope-OrgID, team",
+                        "exporter.compression=snappy", "exporter.max_in_flight=8"};
+    struct process_conf c;
+    struct kt_err err = {0};
+    assert_int_equal(load(&c, ok, sizeof(ok) / sizeof(ok[0]), &err), 0);
+    assert_int_equal(c.kafka.header_extraction.headers.n, 2);
+    assert_int_equal(c.exporter.max_in_flight, 8);
+    assert_int_equal(c.exporter.compression, PROCESS_COMP_SNAPPY);
+    process_conf_free(&c);
+}
+
 static void test_values_that_break_the_pipeline_are_refused(void **state)
 {
     (void)state;
@@ -128,6 +163,17 @@ static void test_values_that_break_the_pipeline_are_refused(void **state)
         {"tail_sampling.policy.p.status_codes=OK,EROR",
          "--set tail_sampling.policy.p.status_codes: 'EROR' is not a status code (want OK, "
          "ERROR, UNSET)"},
+        {"exporter.max_in_flight=0", "--set exporter.max_in_flight: want 1 to 64, got '0'"},
+        {"exporter.metadata_cardinality_limit=0",
+         "--set exporter.metadata_cardinality_limit: want 1 to 1000000, got '0'"},
+        {"exporter.compression=lz4",
+         "--set exporter.compression: want one of gzip|none|zstd|snappy, got 'lz4'"},
+        {"exporter.headers_from_metadata=X-Scope-OrgID,tenant id",
+         "--set exporter.headers_from_metadata: 'tenant id': not a header name (letters, digits "
+         "and !#$%&'*+-.^_`|~)"},
+        {"kafka.header_extraction.extract_headers=sometimes",
+         "--set kafka.header_extraction.extract_headers: want true or false (or yes/no, on/off, "
+         "1/0), got 'sometimes'"},
         {"tail_sampling.policy.p.invert_match=perhaps",
          "--set tail_sampling.policy.p.invert_match: want true or false (or yes/no, on/off, "
          "1/0), got 'perhaps'"},
@@ -156,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_auth_sections_load),
         cmocka_unit_test(test_auth_check_errors),
         cmocka_unit_test(test_values_that_break_the_pipeline_are_refused),
+        cmocka_unit_test(test_metadata_headers_checked_together),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@
 
 #include "../../../process/conf.h"
 #include "../../../process/exporter.h"
+#include "../../../process/offsets.h"
 #include "../test_tmpfile.h"
 #include "kt_buf.h"
 #include "kt_err.h"
@@ -1295,6 +1296,45 @@ static void test_retry_keeps_order(void **state)
     assert_memory_equal(f->srv.seen[0].body.p, f->srv.seen[1].body.p, f->srv.seen[0].body.len);
 }
 
+static bool one_seen(struct fixture *f)
+{
+    return f->srv.n_seen >= 1;
+}
+
+/* max_in_flight 2: a request sent later finishes first while the earlier one waits for its
+ * retry, and the partition's watermark (what the consumer commits) stays at the earlier
+ * one's offset until it is finished too. */
+static void test_in_flight_requests_finish_out_of_order_and_commits_wait(void **state)
+{
+    struct fixture *f = *state;
+    base_conf(f, PROCESS_PROTO_GRPC, f->srv.port, NULL);
+    f->conf.exporter.max_in_flight = 2;
+    f->conf.retry.initial_interval_ms = 300;
+    f->conf.retry.max_interval_ms = 300;
+    f->conf.retry.randomization_factor = 0;
+    tsrv_script(&f->srv, (struct answer){.grpc_status = KT_GRPC_UNAVAILABLE});
+    start_exporter(f);
+    struct offset_tracker t;
+    offsets_init(&t);
+    assert_int_equal(offsets_track(&t, 10), 0);
+    assert_int_equal(offsets_track(&t, 11), 0);
+    submit(f, 1, 1, (void *)(intptr_t)10, NULL);
+    run_until(f, one_seen); /* offset 10's request is on the wire, to be refused once */
+    submit(f, 2, 1, (void *)(intptr_t)11, NULL);
+    run_until(f, one_done);
+    assert_ptr_equal(f->tokens[0], (void *)(intptr_t)11);
+    assert_int_equal(f->status[0], 0);
+    assert_int_equal(offsets_finish(&t, 11), 1);
+    assert_int_equal(offsets_position(&t), 10);
+    run_until(f, two_done);
+    assert_ptr_equal(f->tokens[1], (void *)(intptr_t)10);
+    assert_int_equal(f->status[1], 0);
+    assert_int_equal(offsets_finish(&t, 10), 1);
+    assert_int_equal(offsets_position(&t), 12);
+    assert_int_equal(f->srv.n_seen, 3);
+    offsets_reset(&t);
+}
+
 static void test_grpc_unavailable_retried(void **state)
 {
     struct fixture *f = *state;
@@ -1809,6 +1849,7 @@ int main(void)
         T(test_zstd_and_snappy_in_the_collector_wire_forms),
         T(test_metadata_keeps_tenants_apart_and_sends_them_as_headers),
         T(test_metadata_past_the_cardinality_limit_is_refused),
+        T(test_in_flight_requests_finish_out_of_order_and_commits_wait),
         T(test_batching_by_size),
         T(test_batching_by_timeout),
         T(test_flush_sends_open_batches),
