@@ -36,16 +36,17 @@ for (const kafka of KAFKAS) {
       const backend = await startGrpcBackend();
       const requests = [];
       backend.rec.onRequest = (signal, decoded, meta) => requests.push({ signal, spans: spansOf(decoded), tenant: meta.metadata['x-tenant'] });
-      const proc = await startProcess({
-        sets: processSets(broker, backend, {
-          'kafka.header_extraction.extract_headers': 'true',
-          'kafka.header_extraction.headers': 'x-tenant',
-          // Metadata keys have no case (the Collector's client.Metadata).
-          'exporter.headers_from_metadata': 'X-Tenant',
-          'exporter.send_batch_timeout': '300ms',
-        }),
-      });
+      let proc = null;
       try {
+        proc = await startProcess({
+          sets: processSets(broker, backend, {
+            'kafka.header_extraction.extract_headers': 'true',
+            'kafka.header_extraction.headers': 'x-tenant',
+            // Metadata keys have no case (the Collector's client.Metadata).
+            'exporter.headers_from_metadata': 'X-Tenant',
+            'exporter.send_batch_timeout': '300ms',
+          }),
+        });
         const bearer = (n) => ({ Authorization: `Bearer ${TOKENS[n]}` });
         const [a, b] = await Promise.all([
           sendTraces(ingest, 'http/protobuf', { traces: 40, spansPerTrace: 3, exporterOptions: { headers: bearer('team-a') } }),
@@ -70,9 +71,9 @@ for (const kafka of KAFKAS) {
         assert.deepEqual(count, { 'team-a': 120, 'team-b': 90 });
         assert.ok(requests.some((r) => r.tenant === 'team-a') && requests.some((r) => r.tenant === 'team-b'));
       } finally {
-        const e = await proc.stop();
+        const e = proc && (await proc.stop());
         await backend.stop();
-        assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
+        if (proc) assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
       }
     });
   });
@@ -102,8 +103,9 @@ test('the Collector OTLP receiver accepts zstd and snappy (and gzip) from kotel-
     '    traces: { receivers: [otlp], exporters: [otlp_grpc] }',
     '',
   ].join('\n'));
-  const col = await startCollector(config, {}, { ports: [grpcPort, httpPort], name: 'otelcol-relay' });
+  let col = null;
   try {
+    col = await startCollector(config, {}, { ports: [grpcPort, httpPort], name: 'otelcol-relay' });
     await withStack({}, async ({ broker, ingest }) => {
       let want = 0;
       for (const compression of ['zstd', 'snappy', 'gzip']) {
@@ -129,7 +131,7 @@ test('the Collector OTLP receiver accepts zstd and snappy (and gzip) from kotel-
       }
     });
   } finally {
-    await col.stop();
+    if (col) await col.stop();
     await backend.stop();
   }
 });
@@ -147,10 +149,11 @@ test('max_in_flight 4: a slow backend gets several requests at once, every span 
       most = Math.max(most, inFlight);
       setTimeout(() => inFlight--, DELAY);
     };
-    const proc = await startProcess({
-      sets: processSets(broker, backend, { 'exporter.max_in_flight': '4', 'exporter.send_batch_size': '20', 'kafka.metrics_topic': '', 'kafka.logs_topic': '' }),
-    });
+    let proc = null;
     try {
+      proc = await startProcess({
+        sets: processSets(broker, backend, { 'exporter.max_in_flight': '4', 'exporter.send_batch_size': '20', 'kafka.metrics_topic': '', 'kafka.logs_topic': '' }),
+      });
       const r = await sendTraces(ingest, 'grpc', { traces: 100, spansPerTrace: 4 });
       for (const x of r.results) assert.equal(x.code, EXPORT_SUCCESS, x.error);
       await backend.rec.until(() => backend.rec.spans.length >= 400, 90000, '400 spans');
@@ -158,9 +161,9 @@ test('max_in_flight 4: a slow backend gets several requests at once, every span 
       assert.equal(new Set(ids).size, 400);
       assert.ok(most >= 2, `at most ${most} request(s) in flight at once`);
     } finally {
-      const e = await proc.stop();
+      const e = proc && (await proc.stop());
       await backend.stop();
-      assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
+      if (proc) assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
     }
     assert.equal(backend.rec.spans.length, 400, 'no span twice');
   });
