@@ -1088,6 +1088,18 @@ static int check_meta_keys(const struct process_conf *conf, struct kt_err *err)
             return kt_err_set(err, KT_EINVAL,
                               "[exporter] headers_from_metadata: '%s': set by the exporter itself",
                               k);
+        /* One value per header: a static one beside would send the name twice. */
+        const struct kt_strlist *hl = &conf->exporter.headers;
+        for (size_t j = 0; j < hl->n; j++) {
+            const char *h = hl->v[j];
+            while (isspace((unsigned char)*h))
+                h++;
+            if (strncasecmp(h, k, n) == 0 && (h[n] == '=' || isspace((unsigned char)h[n])))
+                return kt_err_set(err, KT_EINVAL,
+                                  "[exporter] headers_from_metadata: '%s': also set in [exporter] "
+                                  "headers; a request carries one value",
+                                  k);
+        }
         for (size_t j = 0; j < i; j++)
             if (strcasecmp(k, mk->v[j]) == 0)
                 return kt_err_set(err, KT_EINVAL,

@@ -106,6 +106,13 @@ static void test_metadata_options_load(void **state)
     assert_int_equal(c.exporter.max_in_flight, 8);
     assert_int_equal(c.exporter.compression, PROCESS_COMP_SNAPPY);
     process_conf_free(&c);
+    /* A static header of a metadata key's name would send it twice. */
+    const char *both[] = {"exporter.headers=x-scope-orgid = default",
+                          "exporter.headers_from_metadata=X-Scope-OrgID"};
+    assert_int_equal(load(&c, both, 2, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "[exporter] headers_from_metadata: 'X-Scope-OrgID': also set in "
+                                 "[exporter] headers; a request carries one value");
+    process_conf_free(&c);
 }
 
 /* What --check refuses: values with which the binary could not work. */
