@@ -60,6 +60,20 @@ static int push(void *vp, size_t *n, void *item, struct kt_err *err)
     return 0;
 }
 
+/* ottl_context_check for a statement; when a function ties it to the context the signal
+ * lacks (extract_sum_metric in trace_statements), the message names the function, not paths. */
+static int stmt_context_check(const struct ottl_statement *s, enum kt_signal sig,
+                              const char *section, const char *key, struct kt_err *err)
+{
+    enum ottl_context fn_ctx;
+    const char *src = ottl_statement_source(s), *fn = ottl_statement_context_func(s, &fn_ctx);
+    int rc = ottl_context_check(ottl_statement_context(s), sig, section, key, src, err);
+    if (rc == 0 || fn == NULL || ottl_context_check(fn_ctx, sig, section, key, src, err) == 0)
+        return rc;
+    return kt_err_set(err, KT_EINVAL, "[%s] %s: '%s': %s is a %s function, which %s cannot use",
+                      section, key, src, fn, ottl_context_name(fn_ctx), key);
+}
+
 /* Compiles one flat statement into the last group of the signal when it shares its context
  * and is the latest group, else into a new one. */
 static int add_flat(struct transform *t, int error_mode, enum kt_signal sig, const char *src,
@@ -70,7 +84,7 @@ static int add_flat(struct transform *t, int error_mode, enum kt_signal sig, con
     if (rc != 0)
         return kt_err_prefix(err, "[transform] %s: ", keys[sig]);
     enum ottl_context ctx = ottl_statement_context(s);
-    if ((rc = ottl_context_check(ctx, sig, "transform", keys[sig], src, err)) != 0)
+    if ((rc = stmt_context_check(s, sig, "transform", keys[sig], err)) != 0)
         goto fail;
     struct group *g = t->n_groups > 0 ? &t->groups[t->n_groups - 1] : NULL;
     if (g == NULL || g->sig != sig || g->ctx != ctx) {
@@ -86,6 +100,49 @@ static int add_flat(struct transform *t, int error_mode, enum kt_signal sig, con
 fail:
     ottl_statement_free(s);
     return rc;
+}
+
+/* The Collector infers one context for all the flat statements of a signal, the deepest
+ * their paths name, then looks for their functions there (or deeper). kotel runs runs of
+ * them by context, which gives the same results, except where a function exists in one
+ * context only: those lists the Collector refuses are refused here too. */
+static int check_flat(const struct transform *t, enum kt_signal sig, struct kt_err *err)
+{
+    bool path = false;
+    enum ottl_context deepest = OTTL_CTX_RESOURCE;
+    const struct ottl_statement *metric_fn = NULL, *any_fn = NULL;
+    for (size_t i = 0; i < t->n_groups; i++) {
+        const struct group *g = &t->groups[i];
+        if (g->sig != sig || strcmp(g->section, "transform") != 0)
+            continue;
+        for (size_t j = 0; j < g->n_stmts; j++) {
+            enum ottl_context fc;
+            const struct ottl_statement *s = g->stmts[j];
+            path = path || ottl_statement_path_context(s);
+            if (ottl_statement_context(s) > deepest)
+                deepest = ottl_statement_context(s);
+            if (ottl_statement_context_func(s, &fc) == NULL)
+                continue;
+            any_fn = any_fn != NULL ? any_fn : s;
+            if (fc == OTTL_CTX_METRIC && metric_fn == NULL)
+                metric_fn = s;
+        }
+    }
+    enum ottl_context fc;
+    if (any_fn != NULL && !path)
+        return kt_err_set(err, KT_EINVAL,
+                          "[transform] %s: no statement names a path, so their context is "
+                          "unknown ('%s'); add a condition on one (where metric.name == \"...\") "
+                          "or use a [transform.group.NAME] with a context",
+                          keys[sig], ottl_statement_source(any_fn));
+    if (metric_fn != NULL && deepest == OTTL_CTX_DATAPOINT)
+        return kt_err_set(err, KT_EINVAL,
+                          "[transform] %s: '%s': %s is a metric function, but these statements "
+                          "run at each data point (the deepest context they use); put it in a "
+                          "[transform.group.NAME] with context = metric",
+                          keys[sig], ottl_statement_source(metric_fn),
+                          ottl_statement_context_func(metric_fn, &fc));
+    return 0;
 }
 
 static int group_err(const struct process_group_conf *gc, const char *key, struct kt_err *err,
@@ -181,7 +238,9 @@ static int add_section(struct transform *t, int error_mode, const struct process
                 return rc;
             }
         }
-        if ((rc = ottl_context_check(c, sig, g->section, key, src, err)) != 0)
+        rc = cond ? ottl_context_check(c, sig, g->section, key, src, err)
+                  : stmt_context_check(g->stmts[g->n_stmts - 1], sig, g->section, key, err);
+        if (rc != 0)
             return rc;
         if (inferred && ottl_context_within(g->ctx, c))
             g->ctx = c;
@@ -212,6 +271,8 @@ int transform_new(const struct process_conf *conf, struct transform **out, struc
     for (int s = 0; rc == 0 && s < KT_SIGNAL_COUNT; s++)
         for (size_t i = 0; rc == 0 && i < lists[s]->n; i++)
             rc = add_flat(t, mode, (enum kt_signal)s, lists[s]->v[i], err);
+    for (int s = 0; rc == 0 && s < KT_SIGNAL_COUNT; s++)
+        rc = check_flat(t, (enum kt_signal)s, err);
     for (size_t i = 0; rc == 0 && i < conf->transform.n_groups; i++)
         rc = add_section(t, mode, &conf->transform.groups[i], err);
     if (rc != 0) {
