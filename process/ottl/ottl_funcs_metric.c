@@ -801,8 +801,28 @@ static int move_exemplars(struct kt_arena *a, Exemplar ***dv, size_t *dn, Exempl
     return 0;
 }
 
-/* Histogram points merge whatever the function: counts, bucket counts and exemplars add up;
- * the sum survives only while every point has one; points of count 0 are skipped. */
+/* What both histogram kinds merge alike, K their case prefix (HIST, EXP): counts add up, the
+ * sum survives only while every point has one, min and max as the Collector compares them (a
+ * missing one reads 0; grouping makes both have one or not), the earliest start. */
+#define MERGE_STATS(dp, o, K)                                                                      \
+    do {                                                                                           \
+        (dp)->count += (o)->count;                                                                 \
+        if ((dp)->_sum_case == K##_SUM && (o)->_sum_case == K##_SUM)                               \
+            (dp)->sum += (o)->sum;                                                                 \
+        else                                                                                       \
+            (dp)->_sum_case = K##_NO_SUM;                                                          \
+        double omin_ = (o)->_min_case == K##_MIN ? (o)->min : 0;                                   \
+        double omax_ = (o)->_max_case == K##_MAX ? (o)->max : 0;                                   \
+        if ((dp)->_min_case == K##_MIN && (dp)->min > omin_)                                       \
+            (dp)->min = omin_;                                                                     \
+        if ((dp)->_max_case == K##_MAX && (dp)->max < omax_)                                       \
+            (dp)->max = omax_;                                                                     \
+        if ((o)->start_time_unix_nano < (dp)->start_time_unix_nano)                                \
+            (dp)->start_time_unix_nano = (o)->start_time_unix_nano;                                \
+    } while (0)
+
+/* Histogram points merge whatever the function: MERGE_STATS, bucket counts and exemplars
+ * add up; points of count 0 are skipped. */
 static int merge_histograms(struct kt_arena *a, HistDP **v, const size_t *g, size_t n)
 {
     HistDP *dp = v[g[0]];
@@ -810,23 +830,11 @@ static int merge_histograms(struct kt_arena *a, HistDP **v, const size_t *g, siz
         const HistDP *o = v[g[k]];
         if (o->count == 0)
             continue;
-        dp->count += o->count;
-        if (dp->_sum_case == HIST_SUM && o->_sum_case == HIST_SUM)
-            dp->sum += o->sum;
-        else
-            dp->_sum_case = HIST_NO_SUM;
-        double omin = o->_min_case == HIST_MIN ? o->min : 0,
-               omax = o->_max_case == HIST_MAX ? o->max : 0;
-        if (dp->_min_case == HIST_MIN && dp->min > omin)
-            dp->min = omin;
-        if (dp->_max_case == HIST_MAX && dp->max < omax)
-            dp->max = omax;
+        MERGE_STATS(dp, o, HIST);
         for (size_t b = 0; b < o->n_bucket_counts && b < dp->n_bucket_counts; b++)
             dp->bucket_counts[b] += o->bucket_counts[b];
         if (move_exemplars(a, &dp->exemplars, &dp->n_exemplars, o->exemplars, o->n_exemplars) != 0)
             return KT_ENOMEM;
-        if (o->start_time_unix_nano < dp->start_time_unix_nano)
-            dp->start_time_unix_nano = o->start_time_unix_nano;
     }
     return 0;
 }
@@ -932,24 +940,12 @@ static int merge_exp_histograms(struct kt_arena *a, ExpDP **v, const size_t *g, 
         const ExpDP *o = v[g[k]];
         if (o->count == 0)
             continue;
-        dp->count += o->count;
-        if (dp->_sum_case == EXP_SUM && o->_sum_case == EXP_SUM)
-            dp->sum += o->sum;
-        else
-            dp->_sum_case = EXP_NO_SUM;
+        MERGE_STATS(dp, o, EXP);
         dp->zero_count += o->zero_count;
-        double omin = o->_min_case == EXP_MIN ? o->min : 0,
-               omax = o->_max_case == EXP_MAX ? o->max : 0;
-        if (dp->_min_case == EXP_MIN && dp->min > omin)
-            dp->min = omin;
-        if (dp->_max_case == EXP_MAX && dp->max < omax)
-            dp->max = omax;
         if (merge_side(a, &dp->negative, o->negative) != 0 ||
             merge_side(a, &dp->positive, o->positive) != 0 ||
             move_exemplars(a, &dp->exemplars, &dp->n_exemplars, o->exemplars, o->n_exemplars) != 0)
             return KT_ENOMEM;
-        if (o->start_time_unix_nano < dp->start_time_unix_nano)
-            dp->start_time_unix_nano = o->start_time_unix_nano;
     }
     return 0;
 }
