@@ -102,47 +102,66 @@ fail:
     return rc;
 }
 
-/* The Collector infers one context for all the flat statements of a signal, the deepest
- * their paths name, then looks for their functions there (or deeper). kotel runs runs of
- * them by context, which gives the same results, except where a function exists in one
- * context only: those lists the Collector refuses are refused here too. */
+/* What the Collector's context inference sees in a list of statements (a signal's flat
+ * ones, a group without a context): whether a path names a context, the deepest context
+ * they use, the first statement whose function ties it to a context and the first tied to
+ * the metric context. */
+struct inferred {
+    bool path;
+    enum ottl_context deepest;
+    const struct ottl_statement *fn, *metric_fn;
+};
+
+static void infer_scan(struct inferred *in, const struct group *g)
+{
+    for (size_t j = 0; j < g->n_stmts; j++) {
+        enum ottl_context fc;
+        const struct ottl_statement *s = g->stmts[j];
+        in->path = in->path || ottl_statement_path_context(s);
+        if (ottl_statement_context(s) > in->deepest)
+            in->deepest = ottl_statement_context(s);
+        if (ottl_statement_context_func(s, &fc) == NULL)
+            continue;
+        in->fn = in->fn != NULL ? in->fn : s;
+        if (fc == OTTL_CTX_METRIC && in->metric_fn == NULL)
+            in->metric_fn = s;
+    }
+}
+
+/* The Collector takes the deepest context the paths name for the whole list, then looks for
+ * its functions there (or deeper). kotel runs a flat list in runs of one context, which gives
+ * the same results, except where a function exists in one context only: the lists the
+ * Collector refuses for that are refused here too. */
+static int infer_check(const struct inferred *in, const char *section, const char *key,
+                       struct kt_err *err)
+{
+    enum ottl_context fc;
+    if (in->fn != NULL && !in->path)
+        return kt_err_set(err, KT_EINVAL,
+                          "[%s] %s: no statement names a path, so their context is unknown "
+                          "('%s'); add a condition on one (where metric.name == \"...\") or "
+                          "%s",
+                          section, key, ottl_statement_source(in->fn),
+                          strcmp(section, "transform") == 0
+                              ? "put them in a [transform.group.NAME] with a context"
+                              : "give the group a context");
+    if (in->metric_fn != NULL && in->deepest == OTTL_CTX_DATAPOINT)
+        return kt_err_set(err, KT_EINVAL,
+                          "[%s] %s: '%s': %s is a metric function, but these statements run at "
+                          "each data point (the deepest context they use); put it in a group "
+                          "with context = metric",
+                          section, key, ottl_statement_source(in->metric_fn),
+                          ottl_statement_context_func(in->metric_fn, &fc));
+    return 0;
+}
+
 static int check_flat(const struct transform *t, enum kt_signal sig, struct kt_err *err)
 {
-    bool path = false;
-    enum ottl_context deepest = OTTL_CTX_RESOURCE;
-    const struct ottl_statement *metric_fn = NULL, *any_fn = NULL;
-    for (size_t i = 0; i < t->n_groups; i++) {
-        const struct group *g = &t->groups[i];
-        if (g->sig != sig || strcmp(g->section, "transform") != 0)
-            continue;
-        for (size_t j = 0; j < g->n_stmts; j++) {
-            enum ottl_context fc;
-            const struct ottl_statement *s = g->stmts[j];
-            path = path || ottl_statement_path_context(s);
-            if (ottl_statement_context(s) > deepest)
-                deepest = ottl_statement_context(s);
-            if (ottl_statement_context_func(s, &fc) == NULL)
-                continue;
-            any_fn = any_fn != NULL ? any_fn : s;
-            if (fc == OTTL_CTX_METRIC && metric_fn == NULL)
-                metric_fn = s;
-        }
-    }
-    enum ottl_context fc;
-    if (any_fn != NULL && !path)
-        return kt_err_set(err, KT_EINVAL,
-                          "[transform] %s: no statement names a path, so their context is "
-                          "unknown ('%s'); add a condition on one (where metric.name == \"...\") "
-                          "or use a [transform.group.NAME] with a context",
-                          keys[sig], ottl_statement_source(any_fn));
-    if (metric_fn != NULL && deepest == OTTL_CTX_DATAPOINT)
-        return kt_err_set(err, KT_EINVAL,
-                          "[transform] %s: '%s': %s is a metric function, but these statements "
-                          "run at each data point (the deepest context they use); put it in a "
-                          "[transform.group.NAME] with context = metric",
-                          keys[sig], ottl_statement_source(metric_fn),
-                          ottl_statement_context_func(metric_fn, &fc));
-    return 0;
+    struct inferred in = {false, OTTL_CTX_RESOURCE, NULL, NULL};
+    for (size_t i = 0; i < t->n_groups; i++)
+        if (t->groups[i].sig == sig && strcmp(t->groups[i].section, "transform") == 0)
+            infer_scan(&in, &t->groups[i]);
+    return infer_check(&in, "transform", keys[sig], err);
 }
 
 static int group_err(const struct process_group_conf *gc, const char *key, struct kt_err *err,
@@ -253,7 +272,12 @@ static int add_section(struct transform *t, int error_mode, const struct process
     }
     if (g->n_stmts == 0)
         return group_err(gc, "statements", err, "required: at least one statement");
-    return 0;
+    if (!inferred)
+        return 0; /* the parser held each statement to the group's context */
+    struct inferred in = {g->n_conds > 0, OTTL_CTX_RESOURCE, NULL, NULL};
+    infer_scan(&in, g);
+    in.deepest = g->ctx;
+    return infer_check(&in, g->section, "statements", err);
 }
 
 int transform_new(const struct process_conf *conf, struct transform **out, struct kt_err *err)

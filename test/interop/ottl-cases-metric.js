@@ -180,6 +180,10 @@ module.exports = (h) => {
     { name: 'copy_metric with an int name is a configuration error', signal: M, statements: ['copy_metric(name = 1) where metric.name == "g"'], input: metrics(g('g', [I(1)])) },
     { name: 'a flat statement without a path takes its context from the others', signal: M, statements: ['convert_sum_to_gauge()', 'set(metric.description, "x") where metric.name == "s"'], input: metrics(sum('s', [I(1)]), g('g', [I(2)])) },
 
+    { name: 'a group without a context: a condition names the metric context', signal: M, groups: [{ conditions: ['metric.name == "s"'], statements: ['convert_sum_to_gauge()'] }], input: metrics(sum('s', [I(1)]), sum('t', [I(2)])) },
+    { name: 'a group without a context: a metric function among datapoint statements is a configuration error', signal: M, groups: [{ statements: ['extract_sum_metric(true)', 'set(datapoint.attributes["x"], "y")'] }], input: metrics(hist) },
+    { name: 'a group without a context or a path is a configuration error', signal: M, groups: [{ statements: ['convert_sum_to_gauge()'] }], input: metrics(sum('s', [I(1)])) },
+
     // the summary data point functions
     { name: 'convert_summary_sum_val_to_sum adds a metric at each point', signal: M, statements: ['convert_summary_sum_val_to_sum("delta", true) where metric.name != ""'], input: metrics(summ, g('g', [I(1)])) },
     { name: 'convert_summary_sum_val_to_sum with a resource condition', signal: M, statements: ['convert_summary_sum_val_to_sum("cumulative", false, ".s") where resource.attributes["service.name"] == "checkout"'], input: metrics(summ) },

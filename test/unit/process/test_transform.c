@@ -406,12 +406,22 @@ static void test_group_config_errors(void **state)
         {{"transform.metric_statements=convert_sum_to_gauge()", NULL},
          "[transform] metric_statements: no statement names a path, so their context is unknown "
          "('convert_sum_to_gauge()'); add a condition on one (where metric.name == \"...\") or "
-         "use a [transform.group.NAME] with a context"},
+         "put them in a [transform.group.NAME] with a context"},
+        {{"transform.group.g.signal=metrics", "transform.group.g.statements=convert_sum_to_gauge()",
+          NULL},
+         "[transform.group.g] statements: no statement names a path, so their context is unknown "
+         "('convert_sum_to_gauge()'); add a condition on one (where metric.name == \"...\") or "
+         "give the group a context"},
+        {{"transform.group.g.signal=metrics", "transform.group.g.statements=copy_metric(\"c\")",
+          "transform.group.g.statements=set(datapoint.attributes[\"k\"], 1)"},
+         "[transform.group.g] statements: 'copy_metric(\"c\")': copy_metric is a metric function, "
+         "but these statements run at each data point (the deepest context they use); put it in a "
+         "group with context = metric"},
         {{"transform.metric_statements=copy_metric(\"c\") where metric.name == \"g\"",
           "transform.metric_statements=set(datapoint.attributes[\"k\"], 1)", NULL},
          "[transform] metric_statements: 'copy_metric(\"c\") where metric.name == \"g\"': "
          "copy_metric is a metric function, but these statements run at each data point (the "
-         "deepest context they use); put it in a [transform.group.NAME] with context = metric"},
+         "deepest context they use); put it in a group with context = metric"},
         {{"transform.group.g.signal=metrics", "transform.group.g.context=datapoint",
           "transform.group.g.statements=scale_metric(2.0)"},
          "[transform.group.g] statements: scale_metric is a metric function: it cannot run in a "
