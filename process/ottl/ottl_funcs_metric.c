@@ -93,7 +93,7 @@ static int append_metric(struct ottl_eval *ev, struct kt_arena *a, Metric *m)
 {
     Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = ev->t->scope_metrics;
     if (sm == NULL)
-        return kt_err_set(ev->err, KT_EINVAL, "no scope to add metric %s to", m->name);
+        return kt_err_set(ev->err, KT_EINVAL, "no scope to add a metric to");
     Metric **v = kt_arena_alloc(a, (sm->n_metrics + 1) * sizeof(*v));
     if (v == NULL)
         return oom(ev);
@@ -575,11 +575,11 @@ int ottl_fn_scale_metric(struct ottl_eval *ev, const struct ottl_node *call, str
 
 static bool any_eq(const ottl_any *x, const ottl_any *y, int depth);
 
-static const ottl_any *map_get(ottl_kv *const *kv, size_t n, const char *key)
+static const ottl_kv *map_get(ottl_kv *const *kv, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(kv[i]->key != NULL ? kv[i]->key : "", key) == 0)
-            return kv[i]->value;
+            return kv[i];
     return NULL;
 }
 
@@ -588,10 +588,8 @@ static bool attrs_eq(ottl_kv *const *a, size_t na, ottl_kv *const *b, size_t nb,
     if (na != nb)
         return false;
     for (size_t i = 0; i < na; i++) {
-        const ottl_any *bv = map_get(b, nb, a[i]->key != NULL ? a[i]->key : "");
-        if (bv == NULL && (nb == 0 || !any_eq(a[i]->value, NULL, depth)))
-            return false;
-        if (bv != NULL && !any_eq(a[i]->value, bv, depth))
+        const ottl_kv *bk = map_get(b, nb, a[i]->key != NULL ? a[i]->key : "");
+        if (bk == NULL || !any_eq(a[i]->value, bk->value, depth))
             return false;
     }
     return true;
@@ -707,6 +705,34 @@ static int cmp_int(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+/* Go's math.Max and math.Min: an infinity wins over NaN, NaN over numbers (C's fmax and fmin
+ * drop a NaN), and -0 is below +0. */
+static double go_max(double x, double y)
+{
+    if (isinf(x) && x > 0)
+        return x;
+    if (isinf(y) && y > 0)
+        return y;
+    if (isnan(x) || isnan(y))
+        return NAN;
+    if (x == 0 && x == y)
+        return signbit(x) ? y : x;
+    return x > y ? x : y;
+}
+
+static double go_min(double x, double y)
+{
+    if (isinf(x) && x < 0)
+        return x;
+    if (isinf(y) && y < 0)
+        return y;
+    if (isnan(x) || isnan(y))
+        return NAN;
+    if (x == 0 && x == y)
+        return signbit(x) ? x : y;
+    return x < y ? x : y;
+}
+
 static double num_double(const NumberDP *p)
 {
     return p->value_case == NUM_DOUBLE ? p->as_double
@@ -744,9 +770,9 @@ static void merge_numbers(NumberDP **v, const size_t *g, size_t n, enum agg agg,
             if (agg == AGG_SUM || agg == AGG_MEAN)
                 dp->as_double += x;
             else if (agg == AGG_MAX)
-                dp->as_double = fmax(dp->as_double, x);
+                dp->as_double = go_max(dp->as_double, x);
             else if (agg == AGG_MIN)
-                dp->as_double = fmin(dp->as_double, x);
+                dp->as_double = go_min(dp->as_double, x);
             else if (agg == AGG_COUNT)
                 dp->as_double = (double)n;
             ds[k] = x;

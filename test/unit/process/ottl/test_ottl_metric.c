@@ -1,6 +1,7 @@
 /* The metric functions (ottl_funcs_metric.c) on gauge, sum, histogram, exponential histogram
  * and summary inputs, run through the walk as the transform runs them (so the metrics they
  * append are visited), and the parse-time checks that keep them to their context. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -551,6 +552,22 @@ static void test_aggregate_numbers(void **state)
     assert_int_equal(keep->gauge->n_data_points, 2);
 }
 
+/* max and min as Go's math.Max and math.Min: a NaN wins over numbers, an infinity over NaN */
+static void test_aggregate_max_min_as_go(void **state)
+{
+    (void)state;
+    NumberDataPoint *a[] = {number(false, 1, NULL, NULL), number(false, NAN, NULL, NULL),
+                            number(false, 3, NULL, NULL)};
+    Metric *mx = add_gauge("max", 3, a);
+    NumberDataPoint *b[] = {number(false, NAN, NULL, NULL), number(false, -INFINITY, NULL, NULL)};
+    Metric *mn = add_gauge("min", 2, b);
+    assert_int_equal(RUN(METRIC, "aggregate_on_attributes(\"max\") where name == \"max\"",
+                         "aggregate_on_attributes(\"min\") where name == \"min\""),
+                     0);
+    assert_true(isnan(mx->gauge->data_points[0]->as_double));
+    assert_true(isinf(mn->gauge->data_points[0]->as_double));
+}
+
 static void test_aggregate_histograms(void **state)
 {
     (void)state;
@@ -673,6 +690,7 @@ int main(void)
         T(test_scale_numbers_truncate_ints_as_go),
         T(test_scale_histogram_summary_and_exponential),
         T(test_aggregate_numbers),
+        T(test_aggregate_max_min_as_go),
         T(test_aggregate_histograms),
         T(test_aggregate_exponential_offsets),
         T(test_aggregate_on_attribute_value),
