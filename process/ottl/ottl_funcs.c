@@ -1059,6 +1059,8 @@ const struct ottl_func ottl_funcs[] = {
     {"convert_sum_to_gauge", true, "", "", OTTL_CTX_METRIC, NULL, ottl_fn_convert_sum_to_gauge, 0},
     {"convert_summary_count_val_to_sum", true, "sg?s", "string_agg_temp, monotonic, suffix",
      OTTL_CTX_DATAPOINT, ottl_check_temporality, ottl_fn_convert_summary_count_val_to_sum, 0},
+    {"convert_summary_quantile_val_to_gauge", true, "?ss", "attribute_key, suffix", OTTL_CTX_METRIC,
+     NULL, ottl_fn_convert_summary_quantile_val_to_gauge, 0},
     {"convert_summary_sum_val_to_sum", true, "sg?s", "string_agg_temp, monotonic, suffix",
      OTTL_CTX_DATAPOINT, ottl_check_temporality, ottl_fn_convert_summary_sum_val_to_sum, 0},
     {"copy_metric", true, "?ggg", "name, description, unit", OTTL_CTX_METRIC,

@@ -120,17 +120,16 @@ static int copy_attrs(struct ottl_eval *ev, struct kt_arena *a, ottl_kv **kv, si
     return 0;
 }
 
-/* A metric named name + suffix with the description (and unit, NULL: the original's) of m,
- * an empty Sum of the temporality and monotonicity given. */
-static Metric *new_sum_metric(struct kt_arena *a, const Metric *m, const char *suffix,
-                              const char *unit, int temporality, bool monotonic)
+/* A metric named name + suffix with the description and unit (NULL: the original's) of m,
+ * without data. */
+static Metric *new_metric_from(struct kt_arena *a, const Metric *m, const char *suffix,
+                               const char *unit)
 {
     Metric *out = NEW(a, Metric, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__INIT);
-    Sum *sum = NEW(a, Sum, OPENTELEMETRY__PROTO__METRICS__V1__SUM__INIT);
     const char *name = m->name != NULL ? m->name : "";
     size_t nn = strlen(name), sn = strlen(suffix);
     char *full = kt_arena_alloc(a, nn + sn + 1);
-    if (out == NULL || sum == NULL || full == NULL)
+    if (out == NULL || full == NULL)
         return NULL;
     memcpy(full, name, nn);
     memcpy(full + nn, suffix, sn + 1);
@@ -138,6 +137,17 @@ static Metric *new_sum_metric(struct kt_arena *a, const Metric *m, const char *s
     out->name = full;
     out->description = m->description;
     out->unit = unit != NULL ? (char *)unit : m->unit;
+    return out;
+}
+
+/* The same with an empty Sum of the temporality and monotonicity given. */
+static Metric *new_sum_metric(struct kt_arena *a, const Metric *m, const char *suffix,
+                              const char *unit, int temporality, bool monotonic)
+{
+    Metric *out = new_metric_from(a, m, suffix, unit);
+    Sum *sum = NEW(a, Sum, OPENTELEMETRY__PROTO__METRICS__V1__SUM__INIT);
+    if (out == NULL || sum == NULL)
+        return NULL;
     sum->aggregation_temporality = temporality;
     sum->is_monotonic = monotonic;
     out->data_case = DATA(SUM);
@@ -433,6 +443,62 @@ int ottl_fn_convert_summary_count_val_to_sum(struct ottl_eval *ev, const struct 
 {
     (void)out;
     return summary_to_sum(ev, call, true);
+}
+
+/* A Gauge named name + suffix (".quantiles") with a point per quantile of each summary point:
+ * its value, the point's attributes and times, and the quantile under attribute_key
+ * ("quantile", replacing one of that name). Appended whenever the metric is a summary, as in
+ * the Collector, even without points. */
+int ottl_fn_convert_summary_quantile_val_to_gauge(struct ottl_eval *ev,
+                                                  const struct ottl_node *call,
+                                                  struct ottl_value *out)
+{
+    (void)out;
+    Metric *m;
+    struct kt_arena *a;
+    int rc = want_metric(ev, &m, &a);
+    if (rc != 0 || m->data_case != DATA(SUMMARY))
+        return rc;
+    const char *key = str_arg(call, 0, "quantile");
+    Metric *nm = new_metric_from(a, m, str_arg(call, 1, ".quantiles"), NULL);
+    Gauge *g = NEW(a, Gauge, OPENTELEMETRY__PROTO__METRICS__V1__GAUGE__INIT);
+    size_t n = 0, np = m->summary != NULL ? m->summary->n_data_points : 0;
+    for (size_t i = 0; i < np; i++)
+        n += m->summary->data_points[i]->n_quantile_values;
+    if (nm == NULL || g == NULL ||
+        (g->data_points = kt_arena_alloc(a, (n ? n : 1) * sizeof(NumberDP *))) == NULL)
+        return oom(ev);
+    nm->data_case = DATA(GAUGE);
+    nm->gauge = g;
+    for (size_t i = 0; i < np; i++) {
+        const SummaryDP *p = m->summary->data_points[i];
+        for (size_t q = 0; q < p->n_quantile_values; q++) {
+            NumberDP *dp =
+                NEW(a, NumberDP, OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT);
+            if (dp == NULL)
+                return oom(ev);
+            if ((rc = copy_attrs(ev, a, p->attributes, p->n_attributes, &dp->attributes,
+                                 &dp->n_attributes)) != 0)
+                return rc;
+            struct ottl_map map = {&dp->attributes, &dp->n_attributes};
+            ottl_kv *kv = ottl_map_find(&map, key, strlen(key));
+            if (kv == NULL && (kv = ottl_map_add(a, &map, key, strlen(key))) == NULL)
+                return oom(ev);
+            struct ottl_value qv = {.t = OTTL_DOUBLE, .d = p->quantile_values[q]->quantile};
+            if (kv->value == NULL &&
+                (kv->value = NEW(a, ottl_any, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT)) ==
+                    NULL)
+                return oom(ev);
+            if ((rc = ottl_value_to_any(ev, a, &qv, kv->value, 0)) != 0)
+                return rc;
+            dp->value_case = NUM_DOUBLE;
+            dp->as_double = p->quantile_values[q]->value;
+            dp->start_time_unix_nano = p->start_time_unix_nano;
+            dp->time_unix_nano = p->time_unix_nano;
+            g->data_points[g->n_data_points++] = dp;
+        }
+    }
+    return append_metric(ev, a, nm);
 }
 
 /* An optional string argument evaluated now (copy_metric's name, scale_metric's unit), copied
@@ -1019,7 +1085,9 @@ static int aggregate(struct ottl_eval *ev, struct kt_arena *a, Metric *m, enum a
     size_t *n;
     if (!points(m, &v, &n) || *n == 0)
         return 0;
-    /* group[i]: the first point of i's group; members: one group's indexes. */
+    /* group[i]: the first point of i's group; members: one group's indexes. Each point is
+     * compared with the groups found before it: points x groups comparisons, few when the
+     * function is used to cut a metric's series down to a handful. */
     size_t *group = kt_arena_alloc(a, *n * sizeof(*group));
     size_t *members = kt_arena_alloc(a, *n * sizeof(*members));
     void *scratch = kt_arena_alloc(a, *n * sizeof(double));

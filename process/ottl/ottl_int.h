@@ -241,6 +241,8 @@ int ottl_value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct ott
                       ottl_any *av, int depth);
 /* The entry under key, or NULL. */
 ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen);
+/* Appends an entry under key with an unset value (in a), or NULL when out of memory. */
+ottl_kv *ottl_map_add(struct kt_arena *a, const struct ottl_map *m, const char *key, size_t keylen);
 
 /* Removes the entries keep() says no to, keeping the order of the rest. */
 void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, void *arg),
@@ -361,6 +363,9 @@ int ottl_fn_convert_gauge_to_sum(struct ottl_eval *ev, const struct ottl_node *c
                                  struct ottl_value *out);
 int ottl_fn_convert_sum_to_gauge(struct ottl_eval *ev, const struct ottl_node *call,
                                  struct ottl_value *out);
+int ottl_fn_convert_summary_quantile_val_to_gauge(struct ottl_eval *ev,
+                                                  const struct ottl_node *call,
+                                                  struct ottl_value *out);
 int ottl_fn_convert_summary_count_val_to_sum(struct ottl_eval *ev, const struct ottl_node *call,
                                              struct ottl_value *out);
 int ottl_fn_convert_summary_sum_val_to_sum(struct ottl_eval *ev, const struct ottl_node *call,

@@ -189,6 +189,10 @@ module.exports = (h) => {
     { name: 'convert_summary_sum_val_to_sum with a resource condition', signal: M, statements: ['convert_summary_sum_val_to_sum("cumulative", false, ".s") where resource.attributes["service.name"] == "checkout"'], input: metrics(summ) },
     { name: 'convert_summary_count_val_to_sum with a suffix in a datapoint group', signal: M, groups: [{ context: 'datapoint', conditions: ['datapoint.attributes["m"] == "get"'], statements: ['convert_summary_count_val_to_sum("cumulative", false, "_n")'] }], input: metrics(summ) },
 
+    { name: 'convert_summary_quantile_val_to_gauge', signal: M, statements: ['convert_summary_quantile_val_to_gauge() where metric.name == "rpc"'], input: metrics(summ, g('g', [I(1)])) },
+    { name: 'convert_summary_quantile_val_to_gauge with a key that replaces an attribute and a suffix', signal: M, groups: [{ context: 'metric', statements: ['convert_summary_quantile_val_to_gauge("q", "_q") where type == METRIC_DATA_TYPE_SUMMARY'] }], input: metrics(summary('s', [{ count: 2, sum: 3, quantiles: [[0, 1], [1, 2]], attributes: { q: str('x'), k: int(1) } }])) },
+    { name: 'convert_summary_quantile_val_to_gauge of a summary without quantiles adds an empty gauge', signal: M, statements: ['convert_summary_quantile_val_to_gauge(suffix = ".qs") where metric.name == "s"'], input: metrics(summary('s', [{ count: 2, sum: 3 }])) },
+
     // where they may run
     { name: 'convert_sum_to_gauge in trace_statements is a configuration error', signal: T, statements: ['convert_sum_to_gauge()'], input: span({}) },
     { name: 'extract_sum_metric in log_statements is a configuration error', signal: L, statements: ['extract_sum_metric(true) where log.body == "x"'], input: log({}) },

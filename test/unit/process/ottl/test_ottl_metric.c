@@ -466,6 +466,30 @@ static void test_convert_summary_val_to_sum_per_point(void **state)
     assert_string_equal(sm->metrics[3]->unit, "ms");
 }
 
+static void test_convert_summary_quantile_val_to_gauge(void **state)
+{
+    (void)state;
+    SummaryDP *p[] = {summary_point(5, 12.5, 2), summary_point(1, 3, 3)};
+    p[1]->attributes = attr("q", "old", &p[1]->n_attributes);
+    add_summary("rpc", 2, p);
+    assert_int_equal(RUN(METRIC, "convert_summary_quantile_val_to_gauge(\"q\") where name == "
+                                 "\"rpc\""),
+                     0);
+    assert_int_equal(sm->n_metrics, 2);
+    Metric *g = sm->metrics[1];
+    assert_string_equal(g->name, "rpc.quantiles");
+    assert_int_equal(g->data_case, DATA(GAUGE));
+    assert_int_equal(g->gauge->n_data_points, 2);
+    NumberDataPoint *q = g->gauge->data_points[1];
+    assert_true(q->as_double == 3);
+    assert_int_equal(q->n_attributes, 1); /* replaced, not added */
+    assert_int_equal(q->attributes[0]->value->value_case,
+                     OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE);
+    assert_true(q->attributes[0]->value->double_value == 0.5);
+    /* the summary's own attribute is untouched */
+    assert_string_equal(attr_of(p[1]->attributes, 1, "q"), "old");
+}
+
 /* ---- scale_metric ---- */
 
 static void test_scale_numbers_truncate_ints_as_go(void **state)
@@ -687,6 +711,7 @@ int main(void)
         T(test_appended_metrics_are_visited),
         T(test_copy_metric_is_deep),
         T(test_convert_summary_val_to_sum_per_point),
+        T(test_convert_summary_quantile_val_to_gauge),
         T(test_scale_numbers_truncate_ints_as_go),
         T(test_scale_histogram_summary_and_exponential),
         T(test_aggregate_numbers),
