@@ -51,6 +51,9 @@ struct ottl_tctx {
      * SummaryDataPoint; its descriptor tells which. */
     ProtobufCMessage *datapoint;
     Opentelemetry__Proto__Logs__V1__LogRecord *log;
+    /* The metric's container, where metric functions append the metrics they make
+     * (extract_sum_metric, copy_metric); the walk visits them after the others. */
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics *scope_metrics;
 };
 
 /* The fields OTTL paths name (resource.attributes, span.name, ...). The paths of trace data
@@ -148,6 +151,11 @@ void ottl_statement_free(struct ottl_statement *s);
  * clause name, and what its converters read implicitly. */
 ottl_fields ottl_statement_fields(const struct ottl_statement *s);
 const char *ottl_statement_source(const struct ottl_statement *s);
+/* The function that ties the statement to a context (extract_sum_metric: metric, IsRootSpan:
+ * span) and that context in *ctx, for messages; NULL when only its paths decide it. */
+const char *ottl_statement_context_func(const struct ottl_statement *s, enum ottl_context *ctx);
+/* Whether a path of the statement names a context (span.name; attributes in a span group). */
+bool ottl_statement_path_context(const struct ottl_statement *s);
 
 /* ---- error_mode ---- */
 

@@ -182,6 +182,11 @@ static ottl_kv *map_add(struct kt_arena *a, const struct ottl_map *m, const char
     return kv;
 }
 
+ottl_kv *ottl_map_add(struct kt_arena *a, const struct ottl_map *m, const char *key, size_t keylen)
+{
+    return map_add(a, m, key, keylen);
+}
+
 static ottl_any *new_kvlist_any(struct kt_arena *a)
 {
     ottl_any *av = kt_arena_alloc(a, sizeof(*av));

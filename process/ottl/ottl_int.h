@@ -195,6 +195,8 @@ struct ottl_prog {
     struct ottl_regex *regexes;
     const char *src; /* copy, in arena */
     enum ottl_context ctx;
+    const struct ottl_func *ctx_fn; /* the first function that implies a context, or NULL */
+    bool path_ctx;                  /* some path names a context */
 };
 
 struct ottl_condition {
@@ -246,6 +248,8 @@ int ottl_value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct ott
                       ottl_any *av, int depth);
 /* The entry under key, or NULL. */
 ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen);
+/* Appends an entry under key with an unset value (in a), or NULL when out of memory. */
+ottl_kv *ottl_map_add(struct kt_arena *a, const struct ottl_map *m, const char *key, size_t keylen);
 
 /* Removes the entries keep() says no to, keeping the order of the rest. */
 void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, void *arg),
@@ -356,6 +360,35 @@ int ottl_check_strings(const struct ottl_node *call, const char *src, struct kt_
 int ottl_check_convert_case(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_decode(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_like(const struct ottl_node *call, const char *src, struct kt_err *err);
+
+/* ottl_funcs_metric.c: the metric editors of the transform processor (issue 14). */
+int ottl_fn_aggregate_on_attribute_value(struct ottl_eval *ev, const struct ottl_node *call,
+                                         struct ottl_value *out);
+int ottl_fn_aggregate_on_attributes(struct ottl_eval *ev, const struct ottl_node *call,
+                                    struct ottl_value *out);
+int ottl_fn_convert_gauge_to_sum(struct ottl_eval *ev, const struct ottl_node *call,
+                                 struct ottl_value *out);
+int ottl_fn_convert_sum_to_gauge(struct ottl_eval *ev, const struct ottl_node *call,
+                                 struct ottl_value *out);
+int ottl_fn_convert_summary_quantile_val_to_gauge(struct ottl_eval *ev,
+                                                  const struct ottl_node *call,
+                                                  struct ottl_value *out);
+int ottl_fn_convert_summary_count_val_to_sum(struct ottl_eval *ev, const struct ottl_node *call,
+                                             struct ottl_value *out);
+int ottl_fn_convert_summary_sum_val_to_sum(struct ottl_eval *ev, const struct ottl_node *call,
+                                           struct ottl_value *out);
+int ottl_fn_copy_metric(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_extract_count_metric(struct ottl_eval *ev, const struct ottl_node *call,
+                                 struct ottl_value *out);
+int ottl_fn_extract_sum_metric(struct ottl_eval *ev, const struct ottl_node *call,
+                               struct ottl_value *out);
+int ottl_fn_scale_metric(struct ottl_eval *ev, const struct ottl_node *call,
+                         struct ottl_value *out);
+int ottl_check_aggregate(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_copy_metric(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_bool_first(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_scale(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_temporality(const struct ottl_node *call, const char *src, struct kt_err *err);
 
 /* ottl_hash.c: the hashes no linked library has. */
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);

@@ -267,18 +267,21 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
             return rc;
     }
     ps->ctx_mask |= OTTL_CTX_BIT(def->ctx);
+    ps->p->path_ctx = true;
     *out = n;
     return 0;
 }
 
+/* The functions of one kind, those of every context first (the metric functions after). */
 static void func_names(bool editors, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < ottl_n_funcs; i++) {
-        if (ottl_funcs[i].editor != editors)
+    for (size_t k = 0; k < 2 * ottl_n_funcs; k++) {
+        const struct ottl_func *f = &ottl_funcs[k % ottl_n_funcs];
+        if (f->editor != editors || (f->ctx >= 0) != (k >= ottl_n_funcs))
             continue;
-        int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", ottl_funcs[i].name);
+        int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", f->name);
         if (w < 0 || (size_t)w + 5 >= size - used) {
             /* whole names only: the rest is said to exist */
             snprintf(buf + used, size - used, ", ...");
@@ -506,8 +509,11 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
         if (rc != 0)
             return rc;
     }
-    if (fn->ctx >= 0)
+    if (fn->ctx >= 0) {
         ps->ctx_mask |= OTTL_CTX_BIT(fn->ctx);
+        if (ps->p->ctx_fn == NULL)
+            ps->p->ctx_fn = fn;
+    }
     *out = n;
     return 0;
 }
@@ -904,7 +910,16 @@ static int parse_or(struct parser *ps, struct ottl_node **out)
     return parse_binary(ps, out, "or", OTTL_N_OR, parse_and);
 }
 
-/* The most specific context named wins; telemetry kinds may not mix. */
+/* The contexts of c's telemetry kind: span and spanevent, metric and datapoint, or c. */
+static unsigned kind_bits(int c)
+{
+    unsigned span = OTTL_CTX_BIT(OTTL_CTX_SPAN) | OTTL_CTX_BIT(OTTL_CTX_SPANEVENT);
+    unsigned metric = OTTL_CTX_BIT(OTTL_CTX_METRIC) | OTTL_CTX_BIT(OTTL_CTX_DATAPOINT);
+    return (span >> c) & 1u ? span : (metric >> c) & 1u ? metric : OTTL_CTX_BIT(c);
+}
+
+/* The most specific context named wins; telemetry kinds may not mix (a message names the
+ * function that brings one in: extract_sum_metric with log paths). */
 static int resolve_ctx(struct parser *ps, enum ottl_context *out)
 {
     unsigned m = ps->ctx_mask;
@@ -916,6 +931,17 @@ static int resolve_ctx(struct parser *ps, enum ottl_context *out)
         kinds[nk++] = (m & OTTL_CTX_BIT(OTTL_CTX_METRIC)) ? "metric" : "datapoint";
     if (m & OTTL_CTX_BIT(OTTL_CTX_LOG))
         kinds[nk++] = "log";
+    const struct ottl_func *fn = ps->p->ctx_fn;
+    if (nk > 1 && fn != NULL) {
+        unsigned other = m & ~kind_bits(fn->ctx) &
+                         ~(OTTL_CTX_BIT(OTTL_CTX_RESOURCE) | OTTL_CTX_BIT(OTTL_CTX_SCOPE));
+        for (int i = OTTL_CTX_LOG; other != 0 && i >= OTTL_CTX_SPAN; i--)
+            if (other & OTTL_CTX_BIT(i))
+                return kt_err_set(ps->err, KT_EINVAL,
+                                  "cannot use %s, a %s function, with %s paths in '%s'", fn->name,
+                                  ottl_context_name((enum ottl_context)fn->ctx),
+                                  ottl_context_name((enum ottl_context)i), ps->src);
+    }
     if (nk > 1)
         return kt_err_set(ps->err, KT_EINVAL,
                           "cannot mix %s and %s paths in one expression in '%s'", kinds[0],
@@ -1104,7 +1130,7 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
     if (rc != 0)
         return rc;
     if (!s->call->call.fn->editor) {
-        char names[300];
+        char names[240]; /* so that the message fits ottl_syntax_error's 320 bytes */
         func_names(true, names, sizeof(names));
         return ottl_syntax_error(ps->err, ps->src, t->pos,
                                  "%s is a converter; a statement starts with an editor (%s)",
@@ -1129,6 +1155,23 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
     return 0;
 }
 
+/* The metric and data point functions exist in their context only, as the Collector
+ * registers each in one: a datapoint statement may read metric paths, but it cannot run
+ * extract_sum_metric, nor a metric statement convert_summary_sum_val_to_sum. at: the context
+ * the statement resolved to, or its group's. */
+static int check_fn_ctx(const struct parser *ps, enum ottl_context at)
+{
+    const struct ottl_func *fn = ps->p->ctx_fn;
+    if (ps->in_ctx != NULL)
+        (void)ottl_context_parse(ps->in_ctx, &at);
+    if (fn == NULL || (fn->ctx != OTTL_CTX_METRIC && fn->ctx != OTTL_CTX_DATAPOINT) ||
+        (int)at == fn->ctx)
+        return 0;
+    return kt_err_set(
+        ps->err, KT_EINVAL, "%s is a %s function: it cannot run in a %s statement in '%s'",
+        fn->name, ottl_context_name((enum ottl_context)fn->ctx), ottl_context_name(at), ps->src);
+}
+
 static int statement_parse(const char *src, const char *in_ctx, struct ottl_statement **out,
                            struct kt_err *err)
 {
@@ -1143,6 +1186,8 @@ static int statement_parse(const char *src, const char *in_ctx, struct ottl_stat
         rc = parse_statement(&ps, s);
     if (rc == 0)
         rc = resolve_ctx(&ps, &s->p.ctx);
+    if (rc == 0)
+        rc = check_fn_ctx(&ps, s->p.ctx);
     if (rc != 0) {
         ottl_statement_free(s);
         return rc;
@@ -1154,6 +1199,19 @@ static int statement_parse(const char *src, const char *in_ctx, struct ottl_stat
 enum ottl_context ottl_statement_context(const struct ottl_statement *s)
 {
     return s->p.ctx;
+}
+
+bool ottl_statement_path_context(const struct ottl_statement *s)
+{
+    return s->p.path_ctx;
+}
+
+const char *ottl_statement_context_func(const struct ottl_statement *s, enum ottl_context *ctx)
+{
+    if (s->p.ctx_fn == NULL)
+        return NULL;
+    *ctx = (enum ottl_context)s->p.ctx_fn->ctx;
+    return s->p.ctx_fn->name;
 }
 
 const char *ottl_statement_source(const struct ottl_statement *s)

@@ -189,7 +189,8 @@ static bool descends(const struct walk *k, enum ottl_context c)
     return (k->dropping && c < k->sh->item) || (k->w->contexts >> (unsigned)c) > 1;
 }
 
-static int walk_items(struct walk *k, enum ottl_context c, void **v, size_t *n, struct kt_err *err);
+static int walk_items(struct walk *k, enum ottl_context c, void ***v, size_t *n,
+                      struct kt_err *err);
 
 static int walk_item(struct walk *k, enum ottl_context c, void *item, bool *drop,
                      struct kt_err *err)
@@ -208,25 +209,28 @@ static int walk_item(struct walk *k, enum ottl_context c, void *item, bool *drop
     if (!descends(k, c) || !sub_items(c, item, &sub, &v, &n))
         return 0;
     size_t had = *n;
-    rc = walk_items(k, sub, v, n, err);
+    rc = walk_items(k, sub, &v, n, err);
     /* A metric whose every data point was dropped goes too, as in the Collector. */
     *drop = rc == 0 && k->dropping && c == OTTL_CTX_METRIC && had > 0 && *n == 0;
     return rc;
 }
 
-/* Walks v[0..*n), items of context c, keeping the ones not dropped in order (all of them
+/* Walks (*v)[0..*n), items of context c, keeping the ones not dropped in order (all of them
  * when editing). On an error *n stays as it was, whatever was moved: the data is then
- * dead-lettered, not used. */
-static int walk_items(struct walk *k, enum ottl_context c, void **v, size_t *n, struct kt_err *err)
+ * dead-lettered, not used. A metric statement may append metrics to the scope while this
+ * runs (extract_sum_metric, copy_metric: a new, longer array in *v): the walk reads the
+ * array and its length again after each item, so the new metrics are visited too, as the
+ * Collector's loop over the scope's metrics does. */
+static int walk_items(struct walk *k, enum ottl_context c, void ***v, size_t *n, struct kt_err *err)
 {
     size_t j = 0;
     int rc = 0;
     for (size_t i = 0; i < *n; i++) {
         bool drop = false;
-        if ((rc = walk_item(k, c, v[i], &drop, err)) != 0)
+        if ((rc = walk_item(k, c, (*v)[i], &drop, err)) != 0)
             break;
         if (!drop)
-            v[j++] = v[i];
+            (*v)[j++] = (*v)[i];
     }
     set_item(&k->t, c, NULL);
     if (rc == 0)
@@ -248,10 +252,13 @@ static int enter(struct walk *k, int lv, void *box, struct kt_err *err)
         *obj = created;
     }
     void *o = *obj != NULL ? *obj : (void *)empty;
-    if (lv == 0)
+    if (lv == 0) {
         k->t = (struct ottl_tctx){.arena = k->w->arena, .resource = o};
-    else
+    } else {
         k->t.scope = o;
+        if (k->sh->item == OTTL_CTX_METRIC)
+            k->t.scope_metrics = box;
+    }
     return 0;
 }
 
@@ -274,9 +281,9 @@ static int walk_level(struct walk *k, int lv, void **v, size_t *n, struct kt_err
             continue;
         }
         if (descends(k, c)) {
-            void **next = *ptr_at(box, l->next);
+            void ***next = (void ***)(void *)ptr_at(box, l->next);
             size_t *n_next = count_at(box, l->n_next);
-            rc = lv == 0 ? walk_level(k, 1, next, n_next, err)
+            rc = lv == 0 ? walk_level(k, 1, *next, n_next, err)
                          : walk_items(k, k->sh->item, next, n_next, err);
             if (rc != 0)
                 return rc;

@@ -166,8 +166,8 @@ static int setup(void **state)
     logrec.severity_text = "ERROR";
     add_str(&logrec.attributes, &logrec.n_attributes, "user", "bob");
 
-    struct ottl_tctx t = {&arena, &res, &scope, &span, &event, &metric, (ProtobufCMessage *)&dp,
-                          &logrec};
+    struct ottl_tctx t = {&arena,  &res, &scope, &span, &event, &metric, (ProtobufCMessage *)&dp,
+                          &logrec, NULL};
     tc = t;
     return 0;
 }

@@ -278,7 +278,8 @@ static void test_function_errors(void **state)
                         "column 1: unknown editor 'sett' (valid: append, delete_index, delete_key, "
                         "delete_matching_keys, flatten, keep_keys, keep_matching_keys, limit, "
                         "merge_maps, replace_all_matches, replace_all_patterns, replace_match, "
-                        "replace_pattern, set, truncate_all) in 'sett(span.name, \"a\")'");
+                        "replace_pattern, set, truncate_all, ...) in "
+                        "'sett(span.name, \"a\")'");
     assert_string_equal(cond_err("IsMatch(span.name)"),
                         "column 1: IsMatch takes 2 arguments (target, pattern), got 1 in "
                         "'IsMatch(span.name)'");
@@ -304,7 +305,8 @@ static void test_function_errors(void **state)
                         "(append, delete_index, delete_key, delete_matching_keys, flatten, "
                         "keep_keys, keep_matching_keys, limit, merge_maps, replace_all_matches, "
                         "replace_all_patterns, replace_match, "
-                        "replace_pattern, set, truncate_all) in 'IsMatch(span.name, \"a\")'");
+                        "replace_pattern, set, truncate_all, ...) in "
+                        "'IsMatch(span.name, \"a\")'");
     assert_string_equal(stmt_err("span.name == \"a\""),
                         "column 1: expected an editor call such as set(...), got identifier "
                         "'span' in 'span.name == \"a\"'");
