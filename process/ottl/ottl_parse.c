@@ -294,6 +294,7 @@ static const char *arg_kind_text(char k)
     case 'p': return "a path that can be set";
     case 'm': return "a map path such as span.attributes";
     case 'r': return "a regex string literal";
+    case 'G': return "a grok pattern string literal";
     case 's': return "a string literal";
     case 'i': return "an integer literal";
     case 'S': return "a list of string literals";
@@ -342,6 +343,7 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
         break;
     case 'm': ok = a->kind == OTTL_N_PATH && (a->path.def->flags & OTTL_PF_MAP); break;
     case 'r':
+    case 'G':
     case 's': ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_STR; break;
     case 'i': ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_INT; break;
     case 'S':
@@ -503,6 +505,12 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
     }
     if (fn->check != NULL) {
         int rc = fn->check(n, ps->src, ps->err);
+        if (rc != 0)
+            return rc;
+    }
+    /* a grok pattern needs its definitions (a later argument) to compile */
+    if (strchr(fn->args, 'G') != NULL) {
+        int rc = ottl_grok_compile(ps->p, n, ps->src, ps->err);
         if (rc != 0)
             return rc;
     }
