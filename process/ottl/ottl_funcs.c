@@ -996,7 +996,6 @@ static int check_mode(const struct ottl_node *call, const char *src, struct kt_e
 }
 
 const struct ottl_func ottl_funcs[] = {
-    {"Base64Decode", false, "g", "target", -1, NULL, ottl_fn_base64_decode, 0},
     {"Bool", false, "g", "target", -1, ottl_check_like, ottl_fn_bool, 0},
     {"Coalesce", false, "l", "values", -1, ottl_check_coalesce, ottl_fn_coalesce, 0},
     {"Concat", false, "lg", "vals, delimiter", -1, NULL, fn_concat, 0},
@@ -1007,8 +1006,7 @@ const struct ottl_func ottl_funcs[] = {
     {"ExtractGrokPatterns", false, "gG?gS",
      "target, pattern, named_captures_only, pattern_definitions", -1,
      ottl_check_extract_grok_patterns, ottl_fn_extract_grok_patterns, 0},
-    {"ExtractPatterns", false, "gr", "target, pattern", -1, ottl_check_extract_patterns,
-     ottl_fn_extract_patterns, 0},
+    {"ExtractPatterns", false, "gr", "target, pattern", -1, NULL, ottl_fn_extract_patterns, 0},
     {"FNV", false, "g", "target", -1, NULL, fn_fnv, 0},
     {"Format", false, "sl", "format, vals", -1, NULL, ottl_fn_format, 0},
     {"HasPrefix", false, "gg", "target, prefix", -1, NULL, fn_has_prefix, 0},

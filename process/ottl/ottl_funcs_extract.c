@@ -1,5 +1,5 @@
 /* OTTL's extraction, network and parsing converters (issue 14): ExtractPatterns,
- * ExtractGrokPatterns, IsInCIDR, URL, UserAgent, Log, ParseSeverity and Base64Decode, with the
+ * ExtractGrokPatterns, IsInCIDR, URL, UserAgent, Log and ParseSeverity, with the
  * semantics of the Collector v0.161.0 (test/interop/ottl-cases-ext.js checks them against
  * it). Regexes and grok patterns compile at parse time; map results are built in the tctx
  * arena. */
@@ -83,20 +83,17 @@ static uint32_t name_count(const struct ottl_regex *re)
     return n;
 }
 
-int ottl_check_extract_patterns(const struct ottl_node *call, const char *src, struct kt_err *err)
-{
-    if (name_count(call->call.re) == 0)
-        return ottl_syntax_error(err, src, call->call.args[1]->pos,
-                                 "ExtractPatterns: at least 1 named capture group must be "
-                                 "supplied in the given regex");
-    return 0;
-}
-
 /* ExtractPatterns(target, pattern): the named groups of the first match, a group that took
- * no part as "" (Go's FindStringSubmatch); no match gives an empty map. */
+ * no part as "" (Go's FindStringSubmatch); no match gives an empty map. A pattern without a
+ * named group fails when run, as in the Collector, which checks that per evaluation. */
 int ottl_fn_extract_patterns(struct ottl_eval *ev, const struct ottl_node *call,
                              struct ottl_value *out)
 {
+    const struct ottl_regex *re = call->call.re;
+    if (name_count(re) == 0)
+        return kt_err_set(ev->err, KT_EINVAL,
+                          "ExtractPatterns: at least 1 named capture group must be supplied in "
+                          "the given regex");
     struct ottl_value v;
     int rc = ottl_want_string(ev, call, 0, &v);
     if (rc != 0)
@@ -106,7 +103,6 @@ int ottl_fn_extract_patterns(struct ottl_eval *ev, const struct ottl_node *call,
         return KT_EINVAL;
     if ((rc = ottl_map_result(ev, a, out)) != 0)
         return rc;
-    const struct ottl_regex *re = call->call.re;
     int m = pcre2_match(re->code, (PCRE2_SPTR)v.s.p, v.s.n, 0, 0, re->md, NULL);
     if (m == PCRE2_ERROR_NOMATCH)
         return 0;
@@ -163,7 +159,10 @@ static const struct {
     {"QUOTEDSTRING", "\"(?:[^\"\\\\]|\\\\.)*\"|'(?:[^'\\\\]|\\\\.)*'|`(?:[^`\\\\]|\\\\.)*`"},
     {"QS", "%{QUOTEDSTRING}"},
     {"UUID", "[A-Fa-f0-9]{8}-(?:[A-Fa-f0-9]{4}-){3}[A-Fa-f0-9]{12}"},
-    {"MAC", "(?:[A-Fa-f0-9]{2}[:-]){5}[A-Fa-f0-9]{2}|(?:[A-Fa-f0-9]{4}\\.){2}[A-Fa-f0-9]{4}"},
+    {"CISCOMAC", "(?:[A-Fa-f0-9]{4}\\.){2}[A-Fa-f0-9]{4}"},
+    {"WINDOWSMAC", "(?:[A-Fa-f0-9]{2}-){5}[A-Fa-f0-9]{2}"},
+    {"COMMONMAC", "(?:[A-Fa-f0-9]{2}:){5}[A-Fa-f0-9]{2}"},
+    {"MAC", "%{CISCOMAC}|%{WINDOWSMAC}|%{COMMONMAC}"},
     {"IPV4", "(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}"
              "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"},
     {"IPV6", "(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
@@ -185,9 +184,11 @@ static const struct {
     {"URIPROTO", "[A-Za-z][A-Za-z0-9+.-]*"},
     {"URIHOST", "%{IPORHOST}(?::%{POSINT})?"},
     {"URIPATH", "(?:/[A-Za-z0-9$.+!*'(){},~:;=@#%&_\\-]*)+"},
-    {"URIPARAM", "\\?[A-Za-z0-9$.+!*'|(){},~@#%&/=:;_?\\-\\[\\]<>]*"},
-    {"URIPATHPARAM", "%{URIPATH}(?:%{URIPARAM})?"},
-    {"URI", "%{URIPROTO}://(?:%{USER}(?::[^@]*)?@)?(?:%{URIHOST})?(?:%{URIPATHPARAM})?"},
+    {"URIQUERY", "[A-Za-z0-9$.+!*'|(){},~@#%&/=:;_?\\-\\[\\]<>]*"},
+    {"URIPARAM", "\\?%{URIQUERY}"},
+    {"URIPATHPARAM", "%{URIPATH}(?:\\?%{URIQUERY})?"},
+    {"URI",
+     "%{URIPROTO}://(?:%{USER}(?::[^@]*)?@)?(?:%{URIHOST})?(?:%{URIPATH}(?:\\?%{URIQUERY})?)?"},
     {"MONTH", "\\b(?:[Jj]an(?:uary|uar)?|[Ff]eb(?:ruary|ruar)?|[Mm](?:a|ä)?r(?:ch|z)?|"
               "[Aa]pr(?:il)?|[Mm]a(?:y|i)?|[Jj]un(?:e|i)?|[Jj]ul(?:y|i)?|[Aa]ug(?:ust)?|"
               "[Ss]ep(?:tember)?|[Oo](?:c|k)?t(?:ober)?|[Nn]ov(?:ember)?|[Dd]e(?:c|z)(?:ember)?)"
@@ -1168,17 +1169,18 @@ static const struct {
     const char *token; /* "Name/": the version follows */
     const char *family;
     const char *unless; /* a token whose presence means another family */
+    int parts;          /* version numbers ua-parser keeps */
 } ua_rules[] = {
-    {"Googlebot/", "Googlebot", NULL},
-    {"bingbot/", "bingbot", NULL},
-    {"curl/", "curl", NULL},
-    {"Wget/", "Wget", NULL},
-    {"python-requests/", "Python Requests", NULL},
-    {"Edg/", "Edge", NULL},
-    {"OPR/", "Opera", NULL},
-    {"Firefox/", "Firefox", "Seamonkey/"},
-    {"CriOS/", "Chrome Mobile iOS", NULL},
-    {"Chrome/", "Chrome", NULL},
+    {"Googlebot/", "Googlebot", NULL, 3},
+    {"bingbot/", "bingbot", NULL, 3},
+    {"curl/", "curl", NULL, 3},
+    {"Wget/", "Wget", NULL, 3},
+    {"python-requests/", "Python Requests", NULL, 2},
+    {"Edg/", "Edge", NULL, 3},
+    {"OPR/", "Opera", NULL, 3},
+    {"Firefox/", "Firefox", "Seamonkey/", 3},
+    {"CriOS/", "Chrome Mobile iOS", NULL, 3},
+    {"Chrome/", "Chrome", NULL, 3},
 };
 
 struct ua_os {
@@ -1246,8 +1248,11 @@ int ottl_fn_user_agent(struct ottl_eval *ev, const struct ottl_node *call, struc
         if (at == NULL || (ua_rules[i].unless != NULL && find(s, n, ua_rules[i].unless) != NULL))
             continue;
         family = ua_rules[i].family;
+        /* Chrome on a phone or tablet is its own family there */
+        if (strcmp(family, "Chrome") == 0 && find(s, n, " Mobile") != NULL)
+            family = "Chrome Mobile";
         size_t off = (size_t)(at - s) + strlen(ua_rules[i].token);
-        ua_version(&ver, s + off, n - off, 3, '.');
+        ua_version(&ver, s + off, n - off, ua_rules[i].parts, '.');
         break;
     }
     const char *safari = find(s, n, "Safari/"), *version = find(s, n, "Version/");
@@ -1271,7 +1276,7 @@ int ottl_fn_user_agent(struct ottl_eval *ev, const struct ottl_node *call, struc
         }
     } else if ((at = find(s, n, "iPhone OS ")) != NULL || (at = find(s, n, "CPU OS ")) != NULL) {
         os = "iOS";
-        size_t off = (size_t)(at - s) + (at[1] == 'P' ? 7 : 10);
+        size_t off = (size_t)(at - s) + (at[0] == 'C' ? 7 : 10);
         ua_version(&osver, s + off, n - off, 3, '_');
     } else if ((at = find(s, n, "Android ")) != NULL) {
         os = "Android";
@@ -1468,26 +1473,4 @@ int ottl_fn_parse_severity(struct ottl_eval *ev, const struct ottl_node *call,
     out->s.p = level->s;
     out->s.n = level->n;
     return 0;
-}
-
-/* ---- Base64Decode ---- */
-
-/* Base64Decode(target): the Collector's deprecated form of Decode(target, "base64"), which
- * v0.161.0 no longer has; kotel keeps it for configurations written for older Collectors. */
-int ottl_fn_base64_decode(struct ottl_eval *ev, const struct ottl_node *call,
-                          struct ottl_value *out)
-{
-    struct ottl_value v;
-    int rc = ottl_want_string(ev, call, 0, &v);
-    if (rc != 0)
-        return rc;
-    struct ottl_node enc = {.kind = OTTL_N_LIT, .pos = call->pos};
-    enc.lit.t = OTTL_STR;
-    enc.lit.s.p = "base64";
-    enc.lit.s.n = 6;
-    struct ottl_node *args[2] = {call->call.args[0], &enc};
-    struct ottl_node decode = *call;
-    decode.call.args = args;
-    decode.call.n_args = 2;
-    return ottl_fn_decode(ev, &decode, out);
 }

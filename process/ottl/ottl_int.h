@@ -375,9 +375,6 @@ int ottl_fn_user_agent(struct ottl_eval *ev, const struct ottl_node *call, struc
 int ottl_fn_log(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_parse_severity(struct ottl_eval *ev, const struct ottl_node *call,
                            struct ottl_value *out);
-int ottl_fn_base64_decode(struct ottl_eval *ev, const struct ottl_node *call,
-                          struct ottl_value *out);
-int ottl_check_extract_patterns(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_extract_grok_patterns(const struct ottl_node *call, const char *src,
                                      struct kt_err *err);
 int ottl_check_is_in_cidr(const struct ottl_node *call, const char *src, struct kt_err *err);
