@@ -1104,7 +1104,8 @@ int ottl_fn_url(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_
     }
     if (u.force_query || u.query_n > 0) {
         ottl_abuf_put(&orig, "?", 1);
-        ottl_abuf_put(&orig, u.query, u.query_n);
+        if (u.query_n > 0) /* u.query is NULL for a bare '?' */
+            ottl_abuf_put(&orig, u.query, u.query_n);
     }
     if (frag.n > 0) {
         ottl_abuf_put(&orig, "#", 1);
