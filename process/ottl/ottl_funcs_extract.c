@@ -401,8 +401,15 @@ int ottl_check_extract_grok_patterns(const struct ottl_node *call, const char *s
     return 0;
 }
 
-int ottl_grok_compile(struct ottl_prog *p, struct ottl_node *call, const char *src,
-                      struct kt_err *err)
+struct ottl_grok_caps {
+    struct ottl_grok_group *v; /* by the number in the generated group name */
+    size_t n;
+    bool named_only;
+};
+
+int ottl_grok_expand(struct ottl_prog *p, const struct ottl_node *call, const char *src,
+                     const char **re, size_t *re_n, struct ottl_grok_caps **caps,
+                     struct kt_err *err)
 {
     const struct ottl_node *pat = call->call.args[1], *nco = call->call.args[2];
     struct grok_build b = {
@@ -418,14 +425,22 @@ int ottl_grok_compile(struct ottl_prog *p, struct ottl_node *call, const char *s
     int rc = grok_expand(&b, pat->lit.s.p, pat->lit.s.n, 0);
     if (rc != 0)
         return rc;
-    if (b.out.oom)
+    struct ottl_grok_caps *c = kt_arena_alloc(&p->arena, sizeof(*c));
+    if (b.out.oom || c == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
-    struct kt_err rerr = {0};
-    struct ottl_regex *re;
-    if ((rc = ottl_regex_compile(p, b.out.p, b.out.n, &re, &rerr)) != 0)
-        return rc == KT_ENOMEM
-                   ? kt_err_set(err, rc, "out of memory")
-                   : ottl_syntax_error(err, src, pat->pos, "ExtractGrokPatterns: %s", rerr.msg);
+    c->v = b.caps;
+    c->n = b.n_caps;
+    c->named_only = b.named_only;
+    *caps = c;
+    *re = b.out.p;
+    *re_n = b.out.n;
+    return 0;
+}
+
+int ottl_grok_bind(struct ottl_prog *p, struct ottl_node *call, const struct ottl_grok_caps *caps,
+                   const char *src, struct kt_err *err)
+{
+    struct ottl_regex *re = call->call.re;
     uint32_t groups = 0, count = name_count(re), size = 0;
     PCRE2_SPTR table = NULL;
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &groups);
@@ -441,23 +456,22 @@ int ottl_grok_compile(struct ottl_prog *p, struct ottl_node *call, const char *s
         const char *name = (const char *)e + 2;
         char *end;
         unsigned long k = strncmp(name, "_ktg", 4) == 0 ? strtoul(name + 4, &end, 10) : 0;
-        if (strncmp(name, "_ktg", 4) == 0 && *end == '\0' && k < b.n_caps)
-            g[num] = b.caps[k];
+        if (strncmp(name, "_ktg", 4) == 0 && *end == '\0' && k < caps->n)
+            g[num] = caps->v[k];
         else if ((g[num].field = kt_arena_strndup(&p->arena, name, strlen(name))) == NULL)
             return kt_err_set(err, KT_ENOMEM, "out of memory");
     }
     /* A type given to a field applies to every group of that name (the Collector keeps the
      * type hints by field). */
     for (uint32_t i = 1; i <= groups; i++)
-        for (size_t k = 0; g[i].field != NULL && k < b.n_caps; k++)
-            if (b.caps[k].type != 0 && strcmp(b.caps[k].field, g[i].field) == 0)
-                g[i].type = b.caps[k].type;
-    if (b.named_only && count == 0)
-        return ottl_syntax_error(err, src, pat->pos,
+        for (size_t k = 0; g[i].field != NULL && k < caps->n; k++)
+            if (caps->v[k].type != 0 && strcmp(caps->v[k].field, g[i].field) == 0)
+                g[i].type = caps->v[k].type;
+    if (caps->named_only && count == 0)
+        return ottl_syntax_error(err, src, call->call.args[1]->pos,
                                  "ExtractGrokPatterns: at least 1 named capture group must be "
                                  "supplied in the given regex");
     re->grok = g;
-    call->call.re = re;
     return 0;
 }
 

@@ -275,7 +275,7 @@ struct kt_arena *ottl_eval_arena(struct ottl_eval *ev);
  *   g any value   p a settable path   m a map path   r a regex literal   s a string literal
  *   i an int literal   S a list of string literals   l a list literal (items any value)
  *   F a function name (a bare converter name: SHA256)
- *   G a grok pattern literal (compiled with the call's definitions: ottl_grok_compile)
+ *   G a grok pattern literal (compiled with the call's definitions: ottl_grok_expand)
  * Kinds after a '?' are optional: an absent one is a NULL in call.args. */
 struct ottl_func {
     const char *name;
@@ -378,10 +378,15 @@ int ottl_fn_parse_severity(struct ottl_eval *ev, const struct ottl_node *call,
 int ottl_check_extract_grok_patterns(const struct ottl_node *call, const char *src,
                                      struct kt_err *err);
 int ottl_check_is_in_cidr(const struct ottl_node *call, const char *src, struct kt_err *err);
-/* Expands ExtractGrokPatterns' pattern (argument 2, kind 'G') with its definitions and
- * compiles it into call->call.re; called by the parser once the arguments are checked. */
-int ottl_grok_compile(struct ottl_prog *p, struct ottl_node *call, const char *src,
-                      struct kt_err *err);
+/* ExtractGrokPatterns' pattern (argument 2, kind 'G'), for the parser once the arguments
+ * are checked: expand gives the regex (in p's arena) and what its generated groups capture;
+ * the parser compiles it into call->call.re; bind tells each group of it its field. */
+struct ottl_grok_caps;
+int ottl_grok_expand(struct ottl_prog *p, const struct ottl_node *call, const char *src,
+                     const char **re, size_t *re_n, struct ottl_grok_caps **caps,
+                     struct kt_err *err);
+int ottl_grok_bind(struct ottl_prog *p, struct ottl_node *call, const struct ottl_grok_caps *caps,
+                   const char *src, struct kt_err *err);
 
 /* ottl_hash.c: the hashes no linked library has. */
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);

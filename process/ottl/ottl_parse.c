@@ -320,6 +320,19 @@ static size_t n_params(const struct ottl_func *fn, size_t *required)
     return strlen(fn->args) - (q != NULL);
 }
 
+/* Compiles pattern pat (of argument a) into call->call.re. */
+static int compile_regex(struct parser *ps, const struct ottl_func *fn, const struct ottl_node *a,
+                         const char *pat, size_t n, struct ottl_node *call)
+{
+    struct kt_err rerr = {0};
+    int rc = ottl_regex_compile(ps->p, pat, n, &call->call.re, &rerr);
+    if (rc != 0)
+        return rc == KT_ENOMEM
+                   ? kt_err_set(ps->err, rc, "out of memory")
+                   : ottl_syntax_error(ps->err, ps->src, a->pos, "%s: %s", fn->name, rerr.msg);
+    return 0;
+}
+
 static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
                      struct ottl_node *call)
 {
@@ -361,14 +374,8 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
     if (!ok)
         return ottl_syntax_error(ps->err, ps->src, a->pos, "%s: argument %zu must be %s", fn->name,
                                  idx + 1, arg_kind_text(k));
-    if (k == 'r') {
-        struct kt_err rerr = {0};
-        int rc = ottl_regex_compile(ps->p, a->lit.s.p, a->lit.s.n, &call->call.re, &rerr);
-        if (rc != 0)
-            return rc == KT_ENOMEM
-                       ? kt_err_set(ps->err, rc, "out of memory")
-                       : ottl_syntax_error(ps->err, ps->src, a->pos, "%s: %s", fn->name, rerr.msg);
-    }
+    if (k == 'r')
+        return compile_regex(ps, fn, a, a->lit.s.p, a->lit.s.n, call);
     return 0;
 }
 
@@ -510,7 +517,14 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
     }
     /* a grok pattern needs its definitions (a later argument) to compile */
     if (strchr(fn->args, 'G') != NULL) {
-        int rc = ottl_grok_compile(ps->p, n, ps->src, ps->err);
+        const char *re;
+        size_t re_n;
+        struct ottl_grok_caps *caps;
+        int rc = ottl_grok_expand(ps->p, n, ps->src, &re, &re_n, &caps, ps->err);
+        if (rc == 0)
+            rc = compile_regex(ps, fn, n->call.args[1], re, re_n, n);
+        if (rc == 0)
+            rc = ottl_grok_bind(ps->p, n, caps, ps->src, ps->err);
         if (rc != 0)
             return rc;
     }
