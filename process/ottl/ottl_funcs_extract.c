@@ -76,6 +76,30 @@ static bool go_atoi(const char *s, size_t n, int64_t *x)
 
 /* ---- ExtractPatterns ---- */
 
+/* Matches call's compiled pattern against its string target; out is an empty map result
+ * (in *a) and *m, 0 on no match, else one more than the highest group set. */
+static int match_target(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out,
+                        struct ottl_value *v, struct kt_arena **a, int *m)
+{
+    int rc = ottl_want_string(ev, call, 0, v);
+    if (rc != 0)
+        return rc;
+    if ((*a = ottl_eval_arena(ev)) == NULL)
+        return KT_EINVAL;
+    if ((rc = ottl_map_result(ev, *a, out)) != 0)
+        return rc;
+    const struct ottl_regex *re = call->call.re;
+    *m = pcre2_match(re->code, (PCRE2_SPTR)v->s.p, v->s.n, 0, 0, re->md, NULL);
+    if (*m == PCRE2_ERROR_NOMATCH)
+        *m = 0;
+    if (*m >= 0)
+        return 0;
+    PCRE2_UCHAR msg[160];
+    pcre2_get_error_message(*m, msg, sizeof(msg));
+    return kt_err_set(ev->err, KT_EINVAL, "%s: regex match failed: %s", call->call.fn->name,
+                      (const char *)msg);
+}
+
 static uint32_t name_count(const struct ottl_regex *re)
 {
     uint32_t n = 0;
@@ -95,23 +119,10 @@ int ottl_fn_extract_patterns(struct ottl_eval *ev, const struct ottl_node *call,
                           "ExtractPatterns: at least 1 named capture group must be supplied in "
                           "the given regex");
     struct ottl_value v;
-    int rc = ottl_want_string(ev, call, 0, &v);
-    if (rc != 0)
+    struct kt_arena *a;
+    int m, rc = match_target(ev, call, out, &v, &a, &m);
+    if (rc != 0 || m == 0)
         return rc;
-    struct kt_arena *a = ottl_eval_arena(ev);
-    if (a == NULL)
-        return KT_EINVAL;
-    if ((rc = ottl_map_result(ev, a, out)) != 0)
-        return rc;
-    int m = pcre2_match(re->code, (PCRE2_SPTR)v.s.p, v.s.n, 0, 0, re->md, NULL);
-    if (m == PCRE2_ERROR_NOMATCH)
-        return 0;
-    if (m < 0) {
-        PCRE2_UCHAR msg[160];
-        pcre2_get_error_message(m, msg, sizeof(msg));
-        return kt_err_set(ev->err, KT_EINVAL, "ExtractPatterns: regex match failed: %s",
-                          (const char *)msg);
-    }
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
     uint32_t count = name_count(re), size = 0;
     PCRE2_SPTR table = NULL;
@@ -509,25 +520,12 @@ static int go_parse_bool(const char *s, size_t n)
 int ottl_fn_extract_grok_patterns(struct ottl_eval *ev, const struct ottl_node *call,
                                   struct ottl_value *out)
 {
-    struct ottl_value v;
-    int rc = ottl_want_string(ev, call, 0, &v);
-    if (rc != 0)
-        return rc;
-    struct kt_arena *a = ottl_eval_arena(ev);
-    if (a == NULL)
-        return KT_EINVAL;
-    if ((rc = ottl_map_result(ev, a, out)) != 0)
-        return rc;
     const struct ottl_regex *re = call->call.re;
-    int m = pcre2_match(re->code, (PCRE2_SPTR)v.s.p, v.s.n, 0, 0, re->md, NULL);
-    if (m == PCRE2_ERROR_NOMATCH)
-        return 0;
-    if (m < 0) {
-        PCRE2_UCHAR msg[160];
-        pcre2_get_error_message(m, msg, sizeof(msg));
-        return kt_err_set(ev->err, KT_EINVAL, "ExtractGrokPatterns: regex match failed: %s",
-                          (const char *)msg);
-    }
+    struct ottl_value v;
+    struct kt_arena *a;
+    int m, rc = match_target(ev, call, out, &v, &a, &m);
+    if (rc != 0 || m == 0)
+        return rc;
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
     size_t cap = 0;
     for (int i = 1; i < m; i++) {
@@ -1234,11 +1232,7 @@ static int ua_version(struct ottl_abuf *b, const char *s, size_t n, int max, cha
 
 static const char *find(const char *s, size_t n, const char *tok)
 {
-    size_t tn = strlen(tok);
-    for (size_t i = 0; tn <= n && i <= n - tn; i++)
-        if (memcmp(s + i, tok, tn) == 0)
-            return s + i;
-    return NULL;
+    return memmem(s, n, tok, strlen(tok));
 }
 
 /* UserAgent(target): user_agent.original, user_agent.name and user_agent.version (ua-parser's
