@@ -878,6 +878,9 @@ static int url_authority(struct url_parts *u, const char *s, size_t n, struct kt
 static int url_split(struct url_parts *u, const char *s, size_t n, struct kt_err *err)
 {
     memset(u, 0, sizeof(*u));
+    /* a part that is absent is empty, never NULL */
+    u->scheme = u->opaque = u->user = u->pass = u->host = u->port = u->rawpath = u->query =
+        u->rawfrag = "";
     const char *hash = memchr(s, '#', n);
     if (hash != NULL) {
         u->rawfrag = hash + 1;
@@ -1116,8 +1119,7 @@ int ottl_fn_url(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_
     }
     if (u.force_query || u.query_n > 0) {
         ottl_abuf_put(&orig, "?", 1);
-        if (u.query_n > 0) /* u.query is NULL for a bare '?' */
-            ottl_abuf_put(&orig, u.query, u.query_n);
+        ottl_abuf_put(&orig, u.query, u.query_n);
     }
     if (frag.n > 0) {
         ottl_abuf_put(&orig, "#", 1);
@@ -1129,7 +1131,7 @@ int ottl_fn_url(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_
     if ((rc = ottl_map_result(ev, a, out)) != 0)
         return rc;
     size_t cap = 0;
-    char *scheme = kt_arena_strndup(a, u.scheme_n ? u.scheme : "", u.scheme_n);
+    char *scheme = kt_arena_strndup(a, u.scheme, u.scheme_n);
     if (scheme == NULL)
         return oom(ev);
     for (char *c = scheme; *c; c++)

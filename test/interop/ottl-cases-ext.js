@@ -75,6 +75,8 @@ module.exports = (h) => {
     { name: 'URL with a huge port fails', signal: L, statements: set('URL(log.body)'), input: body('http://example.com:99999999999999999999/x') },
     { name: 'URL with a space in the host fails', signal: L, statements: set('URL(log.body)'), input: body('http://exa mple.com/') },
     { name: 'URL with a control character fails', signal: L, statements: set('URL(log.body)'), input: body('http://example.com/\u0001') },
+    { name: 'URL of a scheme alone', signal: L, statements: set('URL(log.body)'), input: body('http:') },
+    { name: 'URL of a star', signal: L, statements: set('URL(log.body)'), input: body('*') },
     { name: 'URL of an empty string fails', signal: L, statements: set('URL(log.body)'), input: body('') },
     { name: 'URL with a bad escape fails', signal: L, statements: set('URL(log.body)'), input: body('http://x/%zz') },
     { name: 'URL with a bad port fails', signal: L, statements: set('URL(log.body)'), input: body('http://x:8a/') },

@@ -190,6 +190,9 @@ static void test_url_parts(void **state)
     assert_string_equal(on("http://h/p?#", "URL(log.body)"),
                         "{\"url.original\":\"http://h/p?\",\"url.domain\":\"h\","
                         "\"url.scheme\":\"http\",\"url.path\":\"/p\"}");
+    assert_string_equal(on("http:", "URL(log.body)"),
+                        "{\"url.original\":\"http:\",\"url.domain\":\"\","
+                        "\"url.scheme\":\"http\",\"url.path\":\"\"}");
     assert_string_equal(on("?a=1&b=x+y&a=2", "URL(log.body)"),
                         "{\"query\":{\"a\":[\"1\",\"2\"],\"b\":[\"x y\"]}}");
     assert_string_equal(err_on("", "URL(log.body)"), "URL: url cannot be empty");
