@@ -47,6 +47,9 @@ module.exports = (h) => {
     { name: 'ExtractGrokPatterns with an int field that is no int fails', signal: L, statements: set('ExtractGrokPatterns(log.body, "%{NOTSPACE:n:int}", true)'), input: body('x1') },
     { name: 'ExtractGrokPatterns of a missing attribute fails', signal: L, statements: set('ExtractGrokPatterns(log.attributes["no"], "%{WORD:w}", true)'), input: body('x') },
 
+    { name: 'ExtractGrokPatterns with a string type and an unknown type', signal: L, error_mode: 'ignore', statements: ['set(log.attributes["a"], ExtractGrokPatterns(log.body, "%{INT:n:string}", true))', 'set(log.attributes["b"], ExtractGrokPatterns(log.body, "%{INT:n:foo}", true))', 'set(log.attributes["c"], ExtractGrokPatterns(log.body, "%{WORD:n:foo}", true))'], input: body('42') },
+    { name: 'ExtractGrokPatterns with a dotted field and a repeated field', signal: L, statements: set('ExtractGrokPatterns(log.body, "%{WORD:a.b} %{WORD:a.b} %{INT:x.y.z:int}", true)'), input: body('one two 3') },
+
     // IsInCIDR
     { name: 'IsInCIDR of IPv4 addresses', signal: L, statements: ['set(log.attributes["a"], IsInCIDR("10.1.2.3", ["192.168.0.0/16", "10.0.0.0/8"]))', 'set(log.attributes["b"], IsInCIDR("11.1.2.3", ["10.0.0.0/8"]))', 'set(log.attributes["c"], IsInCIDR("192.168.1.255", ["192.168.1.0/24"]))', 'set(log.attributes["d"], IsInCIDR("1.2.3.4", ["0.0.0.0/0"]))'], input: body('') },
     { name: 'IsInCIDR of IPv6 addresses', signal: L, statements: ['set(log.attributes["a"], IsInCIDR("2001:db8::1", ["2001:db8::/32"]))', 'set(log.attributes["b"], IsInCIDR("2001:db9::1", ["2001:db8::/32"]))', 'set(log.attributes["c"], IsInCIDR("::1", ["::1/128"]))'], input: body('') },
@@ -77,6 +80,8 @@ module.exports = (h) => {
     { name: 'URL with a control character fails', signal: L, statements: set('URL(log.body)'), input: body('http://example.com/\u0001') },
     { name: 'URL of a scheme alone', signal: L, statements: set('URL(log.body)'), input: body('http:') },
     { name: 'URL of a star', signal: L, statements: set('URL(log.body)'), input: body('*') },
+    { name: 'URL with a space in the user info fails', signal: L, statements: set('URL(log.body)'), input: body('http://a b@host/') },
+    { name: 'URL with an IPv6 host missing its bracket fails', signal: L, statements: set('URL(log.body)'), input: body('http://[::1/x') },
     { name: 'URL of an empty string fails', signal: L, statements: set('URL(log.body)'), input: body('') },
     { name: 'URL with a bad escape fails', signal: L, statements: set('URL(log.body)'), input: body('http://x/%zz') },
     { name: 'URL with a bad port fails', signal: L, statements: set('URL(log.body)'), input: body('http://x:8a/') },
@@ -116,6 +121,11 @@ module.exports = (h) => {
     { name: 'ParseSeverity with criteria that are no list fails', signal: L, statements: ['set(log.attributes["s"], ParseSeverity(log.body, {"error": {"equals": ["x"]}}))'], input: body('x') },
     { name: 'ParseSeverity with a mapping that is no literal fails', signal: L, statements: ['set(log.attributes["s"], ParseSeverity(log.body, log.attributes["m"]))'], input: body('x') },
     { name: 'ParseSeverity with a range lacking max fails', signal: L, statements: ['set(log.attributes["s"], ParseSeverity(log.attributes["c"], {"error": [{"range": {"min": 1}}]}))'], input: body('', { c: int(1) }) },
+    { name: 'ParseSeverity of nil fails', signal: L, statements: ['set(log.attributes["s"], ParseSeverity(log.attributes["no"], {"error": [{"range": "5xx"}]}))'], input: body('') },
+    { name: 'ParseSeverity with an empty mapping fails', signal: L, statements: ['set(log.attributes["s"], ParseSeverity(log.body, {}))'], input: body('x') },
+    { name: 'ParseSeverity with a string min fails', signal: L, statements: ['set(log.attributes["s"], ParseSeverity(log.attributes["c"], {"error": [{"range": {"min": "1", "max": 5}}]}))'], input: body('', { c: int(1) }) },
+    { name: 'ParseSeverity with equals that is no list fails', signal: L, statements: ['set(log.attributes["s"], ParseSeverity(log.body, {"error": [{"equals": "x"}]}))'], input: body('x') },
+    { name: 'ParseSeverity with a criterion of neither key', signal: L, error_mode: 'ignore', statements: ['set(log.attributes["s"], ParseSeverity(log.body, {"error": [{"other": 1}], "info": [{"equals": ["x"]}]}))'], input: body('x') },
     { name: 'ParseSeverity into the severity text', signal: L, statements: ['set(log.severity_text, ParseSeverity(log.attributes["code"], {"warn": [{"range": "4xx"}], "error": [{"range": "5xx"}]}))'], input: body('', { code: int(404) }) },
   ];
 };
