@@ -1259,9 +1259,11 @@ int ottl_fn_user_agent(struct ottl_eval *ev, const struct ottl_node *call, struc
         if (at == NULL || (ua_rules[i].unless != NULL && find(s, n, ua_rules[i].unless) != NULL))
             continue;
         family = ua_rules[i].family;
-        /* Chrome on a phone or tablet is its own family there */
-        if (strcmp(family, "Chrome") == 0 && find(s, n, " Mobile") != NULL)
+        /* Chrome and Firefox on a phone or tablet are families of their own there */
+        if (find(s, n, " Mobile") != NULL && strcmp(family, "Chrome") == 0)
             family = "Chrome Mobile";
+        else if (find(s, n, " Mobile") != NULL && strcmp(family, "Firefox") == 0)
+            family = "Firefox Mobile";
         size_t off = (size_t)(at - s) + strlen(ua_rules[i].token);
         ua_version(&ver, s + off, n - off, ua_rules[i].parts, '.');
         break;
