@@ -609,14 +609,16 @@ static bool parse_cidr(const char *s, size_t n, struct cidr *c)
         return false;
     size_t an = (size_t)(slash - s), mn = n - an - 1;
     bool mapped;
-    if (!parse_ip(s, an, c->ip, &mapped) || mn == 0 || mn > 3)
+    if (!parse_ip(s, an, c->ip, &mapped) || mn == 0)
         return false;
     bool dotted = memchr(s, ':', an) == NULL;
     unsigned bits = 0;
     for (size_t i = 0; i < mn; i++) {
         if (slash[1 + i] < '0' || slash[1 + i] > '9')
             return false;
-        bits = bits * 10 + (unsigned)(slash[1 + i] - '0');
+        /* leading zeros are fine (Go's dtoi); stop counting past any width */
+        if (bits <= 128)
+            bits = bits * 10 + (unsigned)(slash[1 + i] - '0');
     }
     if (bits > (dotted ? 32u : 128u))
         return false;
@@ -714,7 +716,7 @@ static bool should_escape(unsigned char c, enum esc_mode m)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return false;
-    if (m == ESC_HOST && strchr("!$&'()*+,;=:[]<>\"", c) != NULL && c != '\0')
+    if (m == ESC_HOST && c != '\0' && strchr("!$&'()*+,;=:[]<>\"", c) != NULL)
         return false;
     switch (c) {
     case '-':
@@ -754,7 +756,7 @@ static int url_unescape(struct ottl_abuf *b, const char *s, size_t n, enum esc_m
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            if (i + 2 >= n + 0 || !is_hex(s[i + 1]) || !is_hex(s[i + 2]) ||
+            if (i + 2 >= n || !is_hex(s[i + 1]) || !is_hex(s[i + 2]) ||
                 (m == ESC_HOST && unhex(s[i + 1]) < 8 && memcmp(s + i, "%25", 3) != 0))
                 return kt_err_set(err, KT_EINVAL, "URL: invalid URL escape \"%.*s\"",
                                   (int)(n - i < 3 ? n - i : 3), s + i);
@@ -789,10 +791,11 @@ static void url_escape(struct ottl_abuf *b, const char *s, size_t n, enum esc_mo
 /* Whether s may stand as the escaped form of its decoding (url.validEncoded). */
 static bool valid_encoded(const char *s, size_t n, enum esc_mode m)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strchr("!$&'()*+,;=:@[]%", s[i]) == NULL || s[i] == '\0')
-            if (should_escape((unsigned char)s[i], m))
-                return false;
+    for (size_t i = 0; i < n; i++) {
+        bool kept = s[i] != '\0' && strchr("!$&'()*+,;=:@[]%", s[i]) != NULL;
+        if (!kept && should_escape((unsigned char)s[i], m))
+            return false;
+    }
     return true;
 }
 
@@ -827,10 +830,7 @@ static bool valid_port(const char *s, size_t n)
 
 static const char *last_of(const char *s, size_t n, char c)
 {
-    for (size_t i = n; i > 0; i--)
-        if (s[i - 1] == c)
-            return s + i - 1;
-    return NULL;
+    return memrchr(s, c, n);
 }
 
 /* Splits the authority into user info and host (url.parseAuthority, parseHost's port check). */
@@ -1196,11 +1196,6 @@ static const struct {
     {"Firefox/", "Firefox", "Seamonkey/", 3},
     {"CriOS/", "Chrome Mobile iOS", NULL, 3},
     {"Chrome/", "Chrome", NULL, 3},
-};
-
-struct ua_os {
-    const char *token; /* followed by the version, '_' or '.' separated */
-    const char *family;
 };
 
 /* Windows NT versions name Windows releases in ua-parser. */
