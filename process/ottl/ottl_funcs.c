@@ -42,6 +42,7 @@ int ottl_regex_compile(struct ottl_prog *p, const char *pat, size_t n, struct ot
     }
     re->code = code;
     re->md = md;
+    re->grok = NULL;
     re->next = p->regexes;
     p->regexes = re;
     *out = re;
@@ -1002,6 +1003,10 @@ const struct ottl_func ottl_funcs[] = {
      ottl_fn_convert_case, 0},
     {"Decode", false, "gg", "target, encoding", -1, ottl_check_decode, ottl_fn_decode, 0},
     {"Double", false, "g", "target", -1, ottl_check_like, ottl_fn_double, 0},
+    {"ExtractGrokPatterns", false, "gG?gS",
+     "target, pattern, named_captures_only, pattern_definitions", -1,
+     ottl_check_extract_grok_patterns, ottl_fn_extract_grok_patterns, 0},
+    {"ExtractPatterns", false, "gr", "target, pattern", -1, NULL, ottl_fn_extract_patterns, 0},
     {"FNV", false, "g", "target", -1, NULL, fn_fnv, 0},
     {"Format", false, "sl", "format, vals", -1, NULL, ottl_fn_format, 0},
     {"HasPrefix", false, "gg", "target, prefix", -1, NULL, fn_has_prefix, 0},
@@ -1011,6 +1016,7 @@ const struct ottl_func ottl_funcs[] = {
     {"Int", false, "g", "target", -1, check_int, fn_int, 0},
     {"IsBool", false, "g", "target", -1, NULL, fn_is_bool, 0},
     {"IsDouble", false, "g", "target", -1, NULL, fn_is_double, 0},
+    {"IsInCIDR", false, "gl", "target, networks", -1, ottl_check_is_in_cidr, ottl_fn_is_in_cidr, 0},
     {"IsInt", false, "g", "target", -1, NULL, fn_is_int, 0},
     {"IsList", false, "g", "target", -1, NULL, fn_is_list, 0},
     {"IsMap", false, "g", "target", -1, NULL, fn_is_map, 0},
@@ -1020,6 +1026,7 @@ const struct ottl_func ottl_funcs[] = {
     {"IsString", false, "g", "target", -1, NULL, fn_is_string, 0},
     {"Keys", false, "g", "target", -1, NULL, ottl_fn_keys, 0},
     {"Len", false, "g", "target", -1, NULL, fn_len, 0},
+    {"Log", false, "g", "target", -1, NULL, ottl_fn_log, 0},
     {"MD5", false, "g", "target", -1, NULL, fn_md5, 0},
     {"Murmur3Hash", false, "g", "target", -1, NULL, fn_murmur3_hash, 0},
     {"ParseCSV", false, "gg?sss", "target, header, delimiter, header_delimiter, mode", -1,
@@ -1027,6 +1034,7 @@ const struct ottl_func ottl_funcs[] = {
     {"ParseJSON", false, "g", "target", -1, NULL, ottl_fn_parse_json, 0},
     {"ParseKeyValue", false, "g?ss", "target, delimiter, pair_delimiter", -1,
      ottl_check_parse_key_value, ottl_fn_parse_key_value, 0},
+    {"ParseSeverity", false, "gg", "target, mapping", -1, NULL, ottl_fn_parse_severity, 0},
     {"SHA1", false, "g", "target", -1, NULL, fn_sha1, 0},
     {"SHA256", false, "g", "target", -1, NULL, fn_sha256, 0},
     {"SHA512", false, "g", "target", -1, NULL, fn_sha512, 0},
@@ -1045,7 +1053,9 @@ const struct ottl_func ottl_funcs[] = {
     {"Trim", false, "g?s", "target, replacement", -1, ottl_check_strings, ottl_fn_trim, 0},
     {"TrimPrefix", false, "gg", "target, prefix", -1, ottl_check_strings, ottl_fn_trim_prefix, 0},
     {"TrimSuffix", false, "gg", "target, suffix", -1, ottl_check_strings, ottl_fn_trim_suffix, 0},
+    {"URL", false, "g", "uri", -1, NULL, ottl_fn_url, 0},
     {"UUID", false, "", "", -1, NULL, ottl_fn_uuid, 0},
+    {"UserAgent", false, "g", "user_agent", -1, NULL, ottl_fn_user_agent, 0},
     {"Values", false, "g", "target", -1, NULL, ottl_fn_values, 0},
     {"XXH3", false, "g", "target", -1, NULL, fn_xxh3, 0},
     {"aggregate_on_attribute_value", true, "ssSs",

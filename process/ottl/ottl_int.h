@@ -142,10 +142,14 @@ enum ottl_nkind {
 
 enum ottl_cmp { OTTL_CMP_EQ, OTTL_CMP_NE, OTTL_CMP_LT, OTTL_CMP_LE, OTTL_CMP_GT, OTTL_CMP_GE };
 
+struct ottl_grok_group;
+
 struct ottl_regex {
     pcre2_code *code;
     pcre2_match_data *md; /* sized for the pattern's groups, reused by every match */
     struct ottl_regex *next;
+    /* ExtractGrokPatterns: the field and type of each group, by group number; NULL elsewhere */
+    const struct ottl_grok_group *grok;
 };
 
 struct ottl_func;
@@ -282,6 +286,7 @@ struct kt_arena *ottl_eval_arena(struct ottl_eval *ev);
  *   g any value   p a settable path   m a map path   r a regex literal   s a string literal
  *   i an int literal   S a list of string literals   l a list literal (items any value)
  *   F a function name (a bare converter name: SHA256)
+ *   G a grok pattern literal (compiled with the call's definitions: ottl_grok_expand)
  * Kinds after a '?' are optional: an absent one is a NULL in call.args. */
 struct ottl_func {
     const char *name;
@@ -331,6 +336,12 @@ int ottl_check_flatten(const struct ottl_node *call, const char *src, struct kt_
 int ottl_check_merge_maps(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_parse_csv(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_parse_key_value(const struct ottl_node *call, const char *src, struct kt_err *err);
+/* For converters that build maps: a new AnyValue, an empty map result in out (an arena
+ * kvlist), and a put into such a map (val taken; *cap its room, 0 at first). */
+ottl_any *ottl_any_new(struct kt_arena *a);
+int ottl_map_result(struct ottl_eval *ev, struct kt_arena *a, struct ottl_value *out);
+int ottl_map_put(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_map *m, size_t *cap,
+                 const char *key, size_t keylen, ottl_any *val);
 
 /* ottl_funcs_str.c: string, conversion and ID converters and the glob editors (issue 14). */
 int ottl_fn_lower(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
@@ -360,6 +371,33 @@ int ottl_check_strings(const struct ottl_node *call, const char *src, struct kt_
 int ottl_check_convert_case(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_decode(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_like(const struct ottl_node *call, const char *src, struct kt_err *err);
+/* The Collector's float-like conversion (Double, Log): nil gives *has false. */
+int ottl_to_double(struct kt_arena *a, const struct ottl_value *v, double *d, bool *has,
+                   struct kt_err *err);
+
+/* ottl_funcs_extract.c: extraction, network and parsing converters (issue 14). */
+int ottl_fn_extract_patterns(struct ottl_eval *ev, const struct ottl_node *call,
+                             struct ottl_value *out);
+int ottl_fn_extract_grok_patterns(struct ottl_eval *ev, const struct ottl_node *call,
+                                  struct ottl_value *out);
+int ottl_fn_is_in_cidr(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_url(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_user_agent(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_log(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_parse_severity(struct ottl_eval *ev, const struct ottl_node *call,
+                           struct ottl_value *out);
+int ottl_check_extract_grok_patterns(const struct ottl_node *call, const char *src,
+                                     struct kt_err *err);
+int ottl_check_is_in_cidr(const struct ottl_node *call, const char *src, struct kt_err *err);
+/* ExtractGrokPatterns' pattern (argument 2, kind 'G'), for the parser once the arguments
+ * are checked: expand gives the regex (in p's arena) and what its generated groups capture;
+ * the parser compiles it into call->call.re; bind tells each group of it its field. */
+struct ottl_grok_caps;
+int ottl_grok_expand(struct ottl_prog *p, const struct ottl_node *call, const char *src,
+                     const char **re, size_t *re_n, struct ottl_grok_caps **caps,
+                     struct kt_err *err);
+int ottl_grok_bind(struct ottl_prog *p, struct ottl_node *call, const struct ottl_grok_caps *caps,
+                   const char *src, struct kt_err *err);
 
 /* ottl_funcs_metric.c: the metric editors of the transform processor (issue 14). */
 int ottl_fn_aggregate_on_attribute_value(struct ottl_eval *ev, const struct ottl_node *call,

@@ -297,6 +297,7 @@ static const char *arg_kind_text(char k)
     case 'p': return "a path that can be set";
     case 'm': return "a map path such as span.attributes";
     case 'r': return "a regex string literal";
+    case 'G': return "a grok pattern string literal";
     case 's': return "a string literal";
     case 'i': return "an integer literal";
     case 'S': return "a list of string literals";
@@ -322,6 +323,19 @@ static size_t n_params(const struct ottl_func *fn, size_t *required)
     return strlen(fn->args) - (q != NULL);
 }
 
+/* Compiles pattern pat (of argument a) into call->call.re. */
+static int compile_regex(struct parser *ps, const struct ottl_func *fn, const struct ottl_node *a,
+                         const char *pat, size_t n, struct ottl_node *call)
+{
+    struct kt_err rerr = {0};
+    int rc = ottl_regex_compile(ps->p, pat, n, &call->call.re, &rerr);
+    if (rc != 0)
+        return rc == KT_ENOMEM
+                   ? kt_err_set(ps->err, rc, "out of memory")
+                   : ottl_syntax_error(ps->err, ps->src, a->pos, "%s: %s", fn->name, rerr.msg);
+    return 0;
+}
+
 static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
                      struct ottl_node *call)
 {
@@ -345,6 +359,7 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
         break;
     case 'm': ok = a->kind == OTTL_N_PATH && (a->path.def->flags & OTTL_PF_MAP); break;
     case 'r':
+    case 'G':
     case 's': ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_STR; break;
     case 'i': ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_INT; break;
     case 'S':
@@ -362,14 +377,8 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
     if (!ok)
         return ottl_syntax_error(ps->err, ps->src, a->pos, "%s: argument %zu must be %s", fn->name,
                                  idx + 1, arg_kind_text(k));
-    if (k == 'r') {
-        struct kt_err rerr = {0};
-        int rc = ottl_regex_compile(ps->p, a->lit.s.p, a->lit.s.n, &call->call.re, &rerr);
-        if (rc != 0)
-            return rc == KT_ENOMEM
-                       ? kt_err_set(ps->err, rc, "out of memory")
-                       : ottl_syntax_error(ps->err, ps->src, a->pos, "%s: %s", fn->name, rerr.msg);
-    }
+    if (k == 'r')
+        return compile_regex(ps, fn, a, a->lit.s.p, a->lit.s.n, call);
     return 0;
 }
 
@@ -506,6 +515,19 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
     }
     if (fn->check != NULL) {
         int rc = fn->check(n, ps->src, ps->err);
+        if (rc != 0)
+            return rc;
+    }
+    /* a grok pattern needs its definitions (a later argument) to compile */
+    if (strchr(fn->args, 'G') != NULL) {
+        const char *re;
+        size_t re_n;
+        struct ottl_grok_caps *caps;
+        int rc = ottl_grok_expand(ps->p, n, ps->src, &re, &re_n, &caps, ps->err);
+        if (rc == 0)
+            rc = compile_regex(ps, fn, n->call.args[1], re, re_n, n);
+        if (rc == 0)
+            rc = ottl_grok_bind(ps->p, n, caps, ps->src, ps->err);
         if (rc != 0)
             return rc;
     }

@@ -341,6 +341,7 @@ const written = [
 
 written.push(...require('./ottl-cases-str')({ T, L, M, str, int, dbl, bool, kvlist, arr, traces, span, logs, log, metrics, gauge }));
 written.push(...require('./ottl-cases-metric')({ M, T, L, str, int, dbl, bool, metrics, gauge, span, log }));
+written.push(...require('./ottl-cases-ext')({ T, L, M, str, int, dbl, bool, kvlist, arr, traces, span, logs, log, metrics, gauge }));
 
 // ---- generated inputs ----
 
