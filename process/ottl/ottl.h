@@ -51,6 +51,10 @@ struct ottl_tctx {
      * SummaryDataPoint; its descriptor tells which. */
     ProtobufCMessage *datapoint;
     Opentelemetry__Proto__Logs__V1__LogRecord *log;
+    /* The `cache` map of the statements run on this item, which ottl_walk empties before
+     * each visit (the Collector's cache lives in a transform context, one per item); NULL
+     * reads as an empty map and cannot be set. Its entries come from arena. */
+    Opentelemetry__Proto__Common__V1__KeyValueList *cache;
 };
 
 /* The fields OTTL paths name (resource.attributes, span.name, ...). The paths of trace data
@@ -74,6 +78,19 @@ enum ottl_path_id {
     OTTL_P_SPANEVENT_NAME,
     OTTL_P_SPANEVENT_TIME,
     OTTL_P_SPANEVENT_ATTRS,
+    OTTL_P_RESOURCE_DROPPED,
+    OTTL_P_SCOPE_DROPPED,
+    OTTL_P_SPAN_TRACE_ID_RAW,
+    OTTL_P_SPAN_SPAN_ID_RAW,
+    OTTL_P_SPAN_PARENT_ID_RAW,
+    OTTL_P_SPAN_TRACE_STATE, /* the whole string, or with ["key"] one W3C list member */
+    OTTL_P_SPAN_FLAGS,
+    OTTL_P_SPAN_DROPPED_ATTRS,
+    OTTL_P_SPAN_DROPPED_EVENTS,
+    OTTL_P_SPAN_DROPPED_LINKS,
+    OTTL_P_SPAN_KIND_STRING,
+    OTTL_P_SPAN_KIND_DEPRECATED_STRING,
+    OTTL_P_SPANEVENT_DROPPED,
     /* Paths of metrics and logs from here on: they share bit 63 once past it. */
     OTTL_P_METRIC_NAME,
     OTTL_P_METRIC_UNIT,
@@ -86,6 +103,28 @@ enum ottl_path_id {
     OTTL_P_LOG_SEVERITY_NUMBER,
     OTTL_P_LOG_SEVERITY_TEXT,
     OTTL_P_LOG_ATTRS,
+    OTTL_P_METRIC_AGG_TEMPORALITY,
+    OTTL_P_METRIC_IS_MONOTONIC,
+    OTTL_P_DATAPOINT_START,
+    OTTL_P_DATAPOINT_TIME,
+    OTTL_P_DATAPOINT_FLAGS,
+    OTTL_P_DATAPOINT_COUNT,
+    OTTL_P_DATAPOINT_SUM,
+    OTTL_P_DATAPOINT_BUCKET_COUNTS,
+    OTTL_P_DATAPOINT_EXPLICIT_BOUNDS,
+    OTTL_P_DATAPOINT_SCALE,
+    OTTL_P_DATAPOINT_ZERO_COUNT,
+    OTTL_P_LOG_TIME,
+    OTTL_P_LOG_OBSERVED_TIME,
+    OTTL_P_LOG_TRACE_ID_RAW,
+    OTTL_P_LOG_SPAN_ID_RAW,
+    OTTL_P_LOG_TRACE_ID,
+    OTTL_P_LOG_SPAN_ID,
+    OTTL_P_LOG_FLAGS,
+    OTTL_P_LOG_DROPPED,
+    OTTL_P_LOG_EVENT_NAME,
+    OTTL_P_LOG_BODY_STRING,
+    OTTL_P_CACHE, /* span.cache, log.cache, ...: the statements' scratch map */
 };
 
 /* A set of path ids: bit OTTL_FIELD(id) per field; ids from 63 on share bit 63 (only trace

@@ -26,6 +26,7 @@ const char *ottl_vtype_name(enum ottl_vtype t)
     case OTTL_MAP: return "map";
     case OTTL_ARRAY:
     case OTTL_LIST: return "list";
+    case OTTL_ID: return "ID";
     }
     return "?";
 }
@@ -346,6 +347,12 @@ static int base_map(struct ottl_eval *ev, const struct ottl_path_def *d, bool cr
         m->kv = &t->log->attributes;
         m->n = &t->log->n_attributes;
         return 0;
+    case OTTL_P_CACHE:
+        if (t->cache == NULL)
+            return create ? kt_err_set(ev->err, KT_EINVAL, "cache: none where this runs") : 0;
+        m->kv = &t->cache->values;
+        m->n = &t->cache->n_values;
+        return 0;
     case OTTL_P_LOG_BODY: {
         if (t->log == NULL)
             return no_object(ev, d);
@@ -418,10 +425,6 @@ static void set_int(struct ottl_value *out, int64_t i)
     out->t = OTTL_INT;
     out->i = i;
 }
-
-/* IDs are rendered into the evaluation's ring of small buffers, so reading one costs no
- * allocation; an ID of unusual length goes to the arena. */
-static int id_string(struct ottl_eval *ev, const ProtobufCBinaryData *b, struct ottl_value *out);
 
 static int metric_type(const Opentelemetry__Proto__Metrics__V1__Metric *m)
 {
@@ -557,9 +560,9 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
     case OTTL_P_SPAN_STATUS_MESSAGE:
         set_str(out, t->span->status != NULL ? t->span->status->message : "");
         break;
-    case OTTL_P_SPAN_TRACE_ID: return id_string(ev, &t->span->trace_id, out);
-    case OTTL_P_SPAN_SPAN_ID: return id_string(ev, &t->span->span_id, out);
-    case OTTL_P_SPAN_PARENT_ID: return id_string(ev, &t->span->parent_span_id, out);
+    case OTTL_P_SPAN_TRACE_ID: return ottl_id_text(ev, &t->span->trace_id, 16, out);
+    case OTTL_P_SPAN_SPAN_ID: return ottl_id_text(ev, &t->span->span_id, 8, out);
+    case OTTL_P_SPAN_PARENT_ID: return ottl_id_text(ev, &t->span->parent_span_id, 8, out);
     case OTTL_P_SPAN_START: set_int(out, (int64_t)t->span->start_time_unix_nano); break;
     case OTTL_P_SPAN_END: set_int(out, (int64_t)t->span->end_time_unix_nano); break;
     case OTTL_P_SPANEVENT_NAME: set_str(out, t->spanevent->name); break;
@@ -591,7 +594,10 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
     }
     case OTTL_P_LOG_SEVERITY_NUMBER: set_int(out, t->log->severity_number); break;
     case OTTL_P_LOG_SEVERITY_TEXT: set_str(out, t->log->severity_text); break;
-    default: return kt_err_set(ev->err, KT_EINVAL, "%s cannot be read", d->name);
+    default:
+        if (n->path.get != NULL)
+            return n->path.get(ev, n, out);
+        return kt_err_set(ev->err, KT_EINVAL, "%s cannot be read", d->name);
     }
     return 0;
 }
@@ -605,8 +611,8 @@ static int want_type(struct ottl_eval *ev, const struct ottl_path_def *d,
                       ottl_vtype_name(want), ottl_vtype_name(v->t));
 }
 
-static int set_string_field(struct ottl_eval *ev, const struct ottl_path_def *d,
-                            const struct ottl_value *v, char **field)
+int ottl_set_str_field(struct ottl_eval *ev, const struct ottl_path_def *d,
+                       const struct ottl_value *v, char **field)
 {
     int rc = want_type(ev, d, v, OTTL_STR);
     if (rc != 0)
@@ -621,8 +627,8 @@ static int set_string_field(struct ottl_eval *ev, const struct ottl_path_def *d,
     return 0;
 }
 
-static int set_id(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v,
-                  size_t bytes, bool empty_ok, ProtobufCBinaryData *field)
+int ottl_set_id_hex(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v,
+                    size_t bytes, bool empty_ok, ProtobufCBinaryData *field)
 {
     int rc = want_type(ev, d, v, OTTL_STR);
     if (rc != 0)
@@ -641,15 +647,18 @@ static int set_id(struct ottl_eval *ev, const struct ottl_path_def *d, const str
     uint8_t *b = kt_arena_alloc(a, bytes);
     if (b == NULL)
         return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    bool zero = true;
     for (size_t i = 0; i < bytes; i++) {
         int hi = kt_hex_digit(v->s.p[2 * i]), lo = kt_hex_digit(v->s.p[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return kt_err_set(ev->err, KT_EINVAL, "set %s: '%.*s' is not hex", d->name, (int)v->s.n,
                               v->s.p);
         b[i] = (uint8_t)(hi << 4 | lo);
+        zero &= b[i] == 0;
     }
-    field->data = b;
-    field->len = bytes;
+    /* All zeros is pdata's absent ID, which the wire leaves out. */
+    field->data = zero ? NULL : b;
+    field->len = zero ? 0 : bytes;
     return 0;
 }
 
@@ -736,9 +745,9 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
         return rc;
     Opentelemetry__Proto__Trace__V1__Status *st;
     switch (d->id) {
-    case OTTL_P_SCOPE_NAME: return set_string_field(ev, d, v, &t->scope->name);
-    case OTTL_P_SCOPE_VERSION: return set_string_field(ev, d, v, &t->scope->version);
-    case OTTL_P_SPAN_NAME: return set_string_field(ev, d, v, &t->span->name);
+    case OTTL_P_SCOPE_NAME: return ottl_set_str_field(ev, d, v, &t->scope->name);
+    case OTTL_P_SCOPE_VERSION: return ottl_set_str_field(ev, d, v, &t->scope->version);
+    case OTTL_P_SPAN_NAME: return ottl_set_str_field(ev, d, v, &t->span->name);
     case OTTL_P_SPAN_KIND:
         if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
             return rc;
@@ -762,10 +771,10 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
     case OTTL_P_SPAN_STATUS_MESSAGE:
         if ((rc = want_type(ev, d, v, OTTL_STR)) != 0 || (rc = span_status(ev, &st)) != 0)
             return rc;
-        return set_string_field(ev, d, v, &st->message);
-    case OTTL_P_SPAN_TRACE_ID: return set_id(ev, d, v, 16, false, &t->span->trace_id);
-    case OTTL_P_SPAN_SPAN_ID: return set_id(ev, d, v, 8, false, &t->span->span_id);
-    case OTTL_P_SPAN_PARENT_ID: return set_id(ev, d, v, 8, true, &t->span->parent_span_id);
+        return ottl_set_str_field(ev, d, v, &st->message);
+    case OTTL_P_SPAN_TRACE_ID: return ottl_set_id_hex(ev, d, v, 16, false, &t->span->trace_id);
+    case OTTL_P_SPAN_SPAN_ID: return ottl_set_id_hex(ev, d, v, 8, false, &t->span->span_id);
+    case OTTL_P_SPAN_PARENT_ID: return ottl_set_id_hex(ev, d, v, 8, true, &t->span->parent_span_id);
     case OTTL_P_SPAN_START:
     case OTTL_P_SPAN_END:
     case OTTL_P_SPANEVENT_TIME:
@@ -778,10 +787,10 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
         else
             t->spanevent->time_unix_nano = (uint64_t)v->i;
         return 0;
-    case OTTL_P_SPANEVENT_NAME: return set_string_field(ev, d, v, &t->spanevent->name);
-    case OTTL_P_METRIC_NAME: return set_string_field(ev, d, v, &t->metric->name);
-    case OTTL_P_METRIC_UNIT: return set_string_field(ev, d, v, &t->metric->unit);
-    case OTTL_P_METRIC_DESCRIPTION: return set_string_field(ev, d, v, &t->metric->description);
+    case OTTL_P_SPANEVENT_NAME: return ottl_set_str_field(ev, d, v, &t->spanevent->name);
+    case OTTL_P_METRIC_NAME: return ottl_set_str_field(ev, d, v, &t->metric->name);
+    case OTTL_P_METRIC_UNIT: return ottl_set_str_field(ev, d, v, &t->metric->unit);
+    case OTTL_P_METRIC_DESCRIPTION: return ottl_set_str_field(ev, d, v, &t->metric->description);
     case OTTL_P_DATAPOINT_VALUE_DOUBLE:
     case OTTL_P_DATAPOINT_VALUE_INT: {
         NumberDataPoint *p = number_dp(t);
@@ -824,8 +833,11 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
                               "set log.severity_number: %" PRId64 " is not an int32", v->i);
         t->log->severity_number = (Opentelemetry__Proto__Logs__V1__SeverityNumber)v->i;
         return 0;
-    case OTTL_P_LOG_SEVERITY_TEXT: return set_string_field(ev, d, v, &t->log->severity_text);
-    default: return kt_err_set(ev->err, KT_EINVAL, "%s cannot be set", d->name);
+    case OTTL_P_LOG_SEVERITY_TEXT: return ottl_set_str_field(ev, d, v, &t->log->severity_text);
+    default:
+        if (path->path.set != NULL)
+            return path->path.set(ev, path, v);
+        return kt_err_set(ev->err, KT_EINVAL, "%s cannot be set", d->name);
     }
 }
 
@@ -840,8 +852,13 @@ struct ottl_idring {
  * slots cover every expression that holds IDs at once (a comparison holds two). */
 static _Thread_local struct ottl_idring idring;
 
-static int id_string(struct ottl_eval *ev, const ProtobufCBinaryData *b, struct ottl_value *out)
+int ottl_id_text(struct ottl_eval *ev, const ProtobufCBinaryData *b, size_t size,
+                 struct ottl_value *out)
 {
+    static const uint8_t zeros[16];
+    ProtobufCBinaryData z = {size, (uint8_t *)zeros};
+    if (b->len == 0 && size <= sizeof(zeros))
+        b = &z;
     char *dst;
     if (b->len <= 16) {
         dst = idring.buf[idring.next++ % 4];
@@ -967,6 +984,13 @@ static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int dept
             ottl_abuf_put(b, tmp, 2);
         }
         ottl_abuf_put(b, "\"", 1);
+        break;
+    }
+    case OTTL_ID: {
+        char hex[2 * 16 + 1];
+        size_t n = v->s.n <= 16 ? v->s.n : 16;
+        kt_hex_encode((const uint8_t *)v->s.p, n, hex);
+        json_str(b, hex, 2 * n);
         break;
     }
     case OTTL_MAP: {
@@ -1103,6 +1127,11 @@ static bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b,
         if (op == OTTL_CMP_EQ || op == OTTL_CMP_NE)
             return (a->m.kv == b->m.kv) == (op == OTTL_CMP_EQ);
         return false;
+    case OTTL_ID: {
+        /* Go's == on the ID types: a TraceID never equals a SpanID; no order. */
+        bool eq = a->s.n == b->s.n && memcmp(a->s.p, b->s.p, a->s.n) == 0;
+        return op == OTTL_CMP_EQ ? eq : op == OTTL_CMP_NE ? !eq : false;
+    }
     default: return op == OTTL_CMP_NE;
     }
 }
