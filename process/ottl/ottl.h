@@ -55,6 +55,9 @@ struct ottl_tctx {
      * each visit (the Collector's cache lives in a transform context, one per item); NULL
      * reads as an empty map and cannot be set. Its entries come from arena. */
     Opentelemetry__Proto__Common__V1__KeyValueList *cache;
+    /* The schema_url fields of the resource's and the scope's containers (ResourceSpans,
+     * ScopeLogs, ...), which ottl_walk sets; NULL reads as "" and cannot be set. */
+    char **resource_schema_url, **scope_schema_url;
 };
 
 /* The fields OTTL paths name (resource.attributes, span.name, ...). The paths of trace data
@@ -91,6 +94,8 @@ enum ottl_path_id {
     OTTL_P_SPAN_KIND_STRING,
     OTTL_P_SPAN_KIND_DEPRECATED_STRING,
     OTTL_P_SPANEVENT_DROPPED,
+    OTTL_P_RESOURCE_SCHEMA_URL,
+    OTTL_P_SCOPE_SCHEMA_URL,
     /* Paths of metrics and logs from here on: they share bit 63 once past it. */
     OTTL_P_METRIC_NAME,
     OTTL_P_METRIC_UNIT,

@@ -38,6 +38,8 @@ static const struct ottl_path_def ottl_paths[] = {
     {"log.attributes", OTTL_CTX_LOG, OTTL_P_LOG_ATTRS, OTTL_PF_MAP},
     {"resource.dropped_attributes_count", OTTL_CTX_RESOURCE, OTTL_P_RESOURCE_DROPPED, OTTL_PF_MORE},
     {"scope.dropped_attributes_count", OTTL_CTX_SCOPE, OTTL_P_SCOPE_DROPPED, OTTL_PF_MORE},
+    {"resource.schema_url", OTTL_CTX_RESOURCE, OTTL_P_RESOURCE_SCHEMA_URL, OTTL_PF_MORE},
+    {"scope.schema_url", OTTL_CTX_SCOPE, OTTL_P_SCOPE_SCHEMA_URL, OTTL_PF_MORE},
     {"span.trace_id", OTTL_CTX_SPAN, OTTL_P_SPAN_TRACE_ID_RAW, OTTL_PF_MORE},
     {"span.span_id", OTTL_CTX_SPAN, OTTL_P_SPAN_SPAN_ID_RAW, OTTL_PF_MORE},
     {"span.parent_span_id", OTTL_CTX_SPAN, OTTL_P_SPAN_PARENT_ID_RAW, OTTL_PF_MORE},

@@ -527,6 +527,12 @@ int ottl_path_get_more(struct ottl_eval *ev, const struct ottl_node *n, struct o
         val_int(out, t->resource != NULL ? t->resource->dropped_attributes_count : 0);
         return 0;
     case OTTL_P_SCOPE_DROPPED: val_int(out, t->scope->dropped_attributes_count); return 0;
+    case OTTL_P_RESOURCE_SCHEMA_URL:
+        val_str(out, t->resource_schema_url != NULL ? *t->resource_schema_url : NULL);
+        return 0;
+    case OTTL_P_SCOPE_SCHEMA_URL:
+        val_str(out, t->scope_schema_url != NULL ? *t->scope_schema_url : NULL);
+        return 0;
     case OTTL_P_SPAN_TRACE_ID_RAW: id_value(&span->trace_id, 16, out); return 0;
     case OTTL_P_SPAN_SPAN_ID_RAW: id_value(&span->span_id, 8, out); return 0;
     case OTTL_P_SPAN_PARENT_ID_RAW: id_value(&span->parent_span_id, 8, out); return 0;
@@ -626,6 +632,14 @@ int ottl_path_set_more(struct ottl_eval *ev, const struct ottl_node *n, const st
         u32 = &t->resource->dropped_attributes_count;
         break;
     case OTTL_P_SCOPE_DROPPED: u32 = &t->scope->dropped_attributes_count; break;
+    case OTTL_P_RESOURCE_SCHEMA_URL:
+    case OTTL_P_SCOPE_SCHEMA_URL: {
+        char **url =
+            d->id == OTTL_P_RESOURCE_SCHEMA_URL ? t->resource_schema_url : t->scope_schema_url;
+        if (url == NULL)
+            return kt_err_set(ev->err, KT_EINVAL, "%s: no container to hold it here", d->name);
+        return ottl_set_str_field(ev, d, v, url);
+    }
     case OTTL_P_SPAN_DROPPED_ATTRS: u32 = &span->dropped_attributes_count; break;
     case OTTL_P_SPAN_DROPPED_EVENTS: u32 = &span->dropped_events_count; break;
     case OTTL_P_SPAN_DROPPED_LINKS: u32 = &span->dropped_links_count; break;

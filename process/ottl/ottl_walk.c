@@ -21,11 +21,12 @@ typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ResourceLogs;
 typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ScopeLogs;
 
 /* A level of containers (ResourceSpans, ScopeSpans, ...): where a container keeps its
- * context's object (the Resource or InstrumentationScope pointer) and the next level (a
- * size_t count and an array of pointers). */
+ * context's object (the Resource or InstrumentationScope pointer), the next level (a
+ * size_t count and an array of pointers) and its schema_url. */
 struct level {
     size_t object;
     size_t n_next, next;
+    size_t schema_url;
 };
 
 struct shape {
@@ -36,7 +37,7 @@ struct shape {
 
 #define LEVEL(T, obj, next)                                                                        \
     {                                                                                              \
-        offsetof(T, obj), offsetof(T, n_##next), offsetof(T, next)                                 \
+        offsetof(T, obj), offsetof(T, n_##next), offsetof(T, next), offsetof(T, schema_url)        \
     }
 
 static const struct shape shapes[KT_SIGNAL_COUNT] = {
@@ -252,10 +253,13 @@ static int enter(struct walk *k, int lv, void *box, struct kt_err *err)
         *obj = created;
     }
     void *o = *obj != NULL ? *obj : (void *)empty;
-    if (lv == 0)
-        k->t = (struct ottl_tctx){.arena = k->w->arena, .resource = o};
-    else
+    char **url = (char **)ptr_at(box, k->sh->lv[lv].schema_url);
+    if (lv == 0) {
+        k->t = (struct ottl_tctx){.arena = k->w->arena, .resource = o, .resource_schema_url = url};
+    } else {
         k->t.scope = o;
+        k->t.scope_schema_url = url;
+    }
     return 0;
 }
 

@@ -20,9 +20,11 @@ module.exports = (h) => {
     resourceSpans: [
       {
         resource: RESOURCE,
+        schemaUrl: 'https://opentelemetry.io/schemas/1.21.0',
         scopeSpans: [
           {
             scope: SCOPE,
+            schemaUrl: 'https://example.com/scope/1',
             spans: [
               {
                 traceId: TRACE,
@@ -116,6 +118,12 @@ module.exports = (h) => {
     { name: 'path: set a dropped count to a string fails', signal: T, statements: ['set(span.dropped_attributes_count, "3")'], input: span() },
     { name: 'path: spanevent dropped_attributes_count', signal: T, statements: ['set(spanevent.attributes["d"], spanevent.dropped_attributes_count)', 'set(spanevent.dropped_attributes_count, 1) where spanevent.dropped_attributes_count == 7'], input: span() },
     { name: 'path: set spanevent dropped_attributes_count to a double fails', signal: T, statements: ['set(spanevent.dropped_attributes_count, 1.5)'], input: span() },
+
+    // schema_url of the resource's and the scope's container
+    { name: 'path: resource and scope schema_url read', signal: T, statements: ['set(span.attributes["r"], resource.schema_url)', 'set(span.attributes["s"], scope.schema_url)'], input: span() },
+    { name: 'path: resource and scope schema_url set', signal: T, statements: ['set(resource.schema_url, "https://opentelemetry.io/schemas/1.26.0")', 'set(scope.schema_url, "")'], input: span() },
+    { name: 'path: schema_url in a where clause and of a log', signal: L, statements: ['set(log.attributes["none"], true) where resource.schema_url == "" and scope.schema_url == ""', 'set(scope.schema_url, "https://example.com/s")'], input: log() },
+    { name: 'path: set schema_url to an int fails', signal: T, statements: ['set(resource.schema_url, 1)'], input: span() },
 
     // kind names
     { name: 'path: kind.string and kind.deprecated_string read', signal: T, statements: ['set(span.attributes["k"], span.kind.string)', 'set(span.attributes["d"], span.kind.deprecated_string)'], input: span() },

@@ -167,7 +167,7 @@ static int setup(void **state)
     add_str(&logrec.attributes, &logrec.n_attributes, "user", "bob");
 
     struct ottl_tctx t = {&arena,  &res, &scope, &span, &event, &metric, (ProtobufCMessage *)&dp,
-                          &logrec, NULL};
+                          &logrec, NULL, NULL,   NULL};
     tc = t;
     return 0;
 }

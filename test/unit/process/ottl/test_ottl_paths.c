@@ -97,7 +97,8 @@ static int setup(void **state)
     Opentelemetry__Proto__Common__V1__KeyValueList c =
         OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT;
     cache = c;
-    struct ottl_tctx t = {&arena, NULL, NULL, &span, &event, &metric, &number.base, &logrec, NULL};
+    struct ottl_tctx t = {&arena,       NULL,    NULL, &span, &event, &metric,
+                          &number.base, &logrec, NULL, NULL,  NULL};
     tc = t;
     return 0;
 }
@@ -232,6 +233,24 @@ static void test_flags_and_dropped_counts(void **state)
     /* no resource or scope in this context */
     stmt_err("set(resource.dropped_attributes_count, 1)");
     assert_true(cond("resource.dropped_attributes_count == 0"));
+}
+
+static void test_schema_urls(void **state)
+{
+    (void)state;
+    Opentelemetry__Proto__Common__V1__InstrumentationScope scope =
+        OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+    tc.scope = &scope;
+    /* outside a walk there is no container: "" and no set */
+    assert_true(cond("resource.schema_url == \"\" and scope.schema_url == \"\""));
+    assert_non_null(strstr(stmt_err("set(scope.schema_url, \"x\")"), "no container"));
+    char *res_url = "https://opentelemetry.io/schemas/1.21.0", *scope_url = NULL;
+    tc.resource_schema_url = &res_url;
+    tc.scope_schema_url = &scope_url;
+    assert_true(cond("resource.schema_url == \"https://opentelemetry.io/schemas/1.21.0\""));
+    stmt("set(scope.schema_url, \"https://example.com/s\")");
+    assert_string_equal(scope_url, "https://example.com/s");
+    stmt_err("set(resource.schema_url, 1)");
 }
 
 static void test_kind_names(void **state)
@@ -425,6 +444,7 @@ int main(void)
         T(test_trace_state_reads_w3c_members),
         T(test_trace_state_set_moves_the_member_first),
         T(test_flags_and_dropped_counts),
+        T(test_schema_urls),
         T(test_kind_names),
         T(test_log_fields),
         T(test_metric_temporality_and_monotonic),
