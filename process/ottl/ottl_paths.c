@@ -458,11 +458,15 @@ static int list_item(struct ottl_eval *ev, const struct ottl_value *v, size_t i,
     return 0;
 }
 
-/* bucket_counts from a list of ints, explicit_bounds from a list of doubles (ints too for
- * bounds), as the Collector's typed slice setters take them. */
+/* bucket_counts from a list of ints, explicit_bounds from a list of doubles (an int is no
+ * double there), nil empties either: as the Collector's typed slice setters take them. */
 static int set_dp_list(struct ottl_eval *ev, const struct ottl_path_def *d,
                        const struct ottl_value *v, bool ints, void **field, size_t *n_field)
 {
+    if (v->t == OTTL_NIL) {
+        *n_field = 0;
+        return 0;
+    }
     if ((v->t != OTTL_LIST || v->list->kind != OTTL_N_LIST) && v->t != OTTL_ARRAY)
         return kt_err_set(ev->err, KT_EINVAL, "set %s: want a list, got %s", d->name, type_of(v));
     size_t n = v->t == OTTL_LIST ? v->list->list.n : v->arr->n_values;
@@ -479,11 +483,11 @@ static int set_dp_list(struct ottl_eval *ev, const struct ottl_path_def *d,
             return rc;
         if (ints && it.t == OTTL_INT) {
             ((uint64_t *)dst)[i] = (uint64_t)it.i;
-        } else if (!ints && (it.t == OTTL_DOUBLE || it.t == OTTL_INT)) {
-            ((double *)dst)[i] = it.t == OTTL_INT ? (double)it.i : it.d;
+        } else if (!ints && it.t == OTTL_DOUBLE) {
+            ((double *)dst)[i] = it.d;
         } else {
-            return kt_err_set(ev->err, KT_EINVAL, "set %s: item %zu is a %s, not an %s", d->name, i,
-                              type_of(&it), ints ? "int" : "int or double");
+            return kt_err_set(ev->err, KT_EINVAL, "set %s: item %zu is a %s, not a%s", d->name, i,
+                              type_of(&it), ints ? "n int" : " double");
         }
     }
     *field = dst;

@@ -174,6 +174,24 @@ module.exports = (h) => {
     { name: 'path: histogram explicit_bounds read', signal: M, statements: ['set(datapoint.attributes["b"], datapoint.explicit_bounds)', 'set(datapoint.attributes["n"], Len(datapoint.explicit_bounds))'], input: histogram() },
     { name: 'path: histogram bucket_counts and explicit_bounds set', signal: M, statements: ['set(datapoint.bucket_counts, [0, 1, 2, 3])', 'set(datapoint.explicit_bounds, [0.5, 1.5, 2.5])'], input: histogram() },
     { name: 'path: set explicit_bounds from strings fails', signal: M, statements: ['set(datapoint.explicit_bounds, ["a"])'], input: histogram() },
+    { name: 'path: set explicit_bounds from ints fails', signal: M, statements: ['set(datapoint.explicit_bounds, [1, 2])'], input: histogram() },
+    { name: 'path: set bucket_counts and explicit_bounds to nil empties them', signal: M, statements: ['set(datapoint.bucket_counts, nil)', 'set(datapoint.explicit_bounds, nil)'], input: histogram() },
+    { name: 'path: Len of bucket_counts', signal: M, statements: ['set(datapoint.attributes["n"], Len(datapoint.bucket_counts))'], input: histogram() },
+    {
+      name: 'path: bucket_counts set into an attribute',
+      signal: M,
+      statements: ['set(datapoint.attributes["b"], datapoint.bucket_counts)'],
+      input: histogram(),
+      divergence: {
+        reason: 'kotel reads bucket_counts as a list of ints, which set writes into an attribute; the Collector reads a []uint64, which no attribute can hold, so the statement fails there',
+        collector: 'error',
+        kotel: (out) => {
+          const dp = out.resourceMetrics[0].scopeMetrics[0].metrics[0].histogram.dataPoints[0];
+          const b = dp.attributes.find((kv) => kv.key === 'b');
+          return !!(b && b.value.arrayValue && b.value.arrayValue.values.length === 3);
+        },
+      },
+    },
     { name: 'path: set bucket_counts of a gauge fails', signal: M, statements: ['set(datapoint.bucket_counts, [1])'], input: gauge() },
 
     // cache

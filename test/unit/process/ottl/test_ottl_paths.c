@@ -334,12 +334,15 @@ static void test_datapoint_fields(void **state)
     assert_true(cond("Len(datapoint.bucket_counts) == 3 and Len(datapoint.explicit_bounds) == 2"));
     stmt("set(datapoint.attributes[\"b\"], datapoint.explicit_bounds)");
     stmt("set(datapoint.bucket_counts, [0, 1, 2, 3])");
-    stmt("set(datapoint.explicit_bounds, [0.5, 1, 2.5])");
+    stmt_err("set(datapoint.explicit_bounds, [0.5, 1, 2.5])");
+    stmt("set(datapoint.explicit_bounds, [0.5, 1.0, 2.5])");
     assert_int_equal(hist.n_bucket_counts, 4);
     assert_int_equal(hist.bucket_counts[3], 3);
     assert_int_equal(hist.n_explicit_bounds, 3);
     assert_true(hist.explicit_bounds[1] == 1.0);
     assert_non_null(strstr(stmt_err("set(datapoint.explicit_bounds, [\"a\"])"), "item 0"));
+    stmt("set(datapoint.bucket_counts, nil)");
+    assert_int_equal(hist.n_bucket_counts, 0);
     stmt_err("set(datapoint.scale, 1)");
     tc.datapoint = &exph.base;
     assert_true(cond("datapoint.scale == 3 and datapoint.zero_count == 1"));
