@@ -37,6 +37,31 @@ enum ottl_context {
 /* A set of contexts: bit OTTL_CTX_BIT(c) per context. */
 #define OTTL_CTX_BIT(c) (1u << (unsigned)(c))
 
+/* The `cache` map of one transform context (span.cache, ...). map holds the entries; the
+ * rest is storage kept from item to item, so that the statements filling it again for the
+ * next item allocate nothing but what their values need. Zero-initialise it, then
+ * ottl_cache_reset it before each item. Its storage comes from the tctx arena. */
+struct ottl_cache_entry {
+    Opentelemetry__Proto__Common__V1__KeyValue kv;
+    Opentelemetry__Proto__Common__V1__AnyValue value; /* kv.value's own, whatever editors did */
+};
+
+struct ottl_cache {
+    Opentelemetry__Proto__Common__V1__KeyValueList map;
+    Opentelemetry__Proto__Common__V1__KeyValue **values; /* the entry array, cap long */
+    size_t cap;
+    /* every entry made so far; the first `used` are this item's */
+    struct ottl_cache_entry **pool;
+    size_t n_pool, cap_pool, used;
+};
+
+static inline void ottl_cache_reset(struct ottl_cache *c)
+{
+    c->map.n_values = 0;
+    c->map.values = c->values;
+    c->used = 0;
+}
+
 /* What a condition or statement runs against. Pointers the context does not have are NULL
  * (a span condition has no log). New values written by statements are allocated from
  * arena, which must live as long as the objects are used (until they are packed). */
@@ -53,8 +78,8 @@ struct ottl_tctx {
     Opentelemetry__Proto__Logs__V1__LogRecord *log;
     /* The `cache` map of the statements run on this item, which ottl_walk empties before
      * each visit (the Collector's cache lives in a transform context, one per item); NULL
-     * reads as an empty map and cannot be set. Its entries come from arena. */
-    Opentelemetry__Proto__Common__V1__KeyValueList *cache;
+     * reads as an empty map and cannot be set. */
+    struct ottl_cache *cache;
     /* The schema_url fields of the resource's and the scope's containers (ResourceSpans,
      * ScopeLogs, ...), which ottl_walk sets; NULL reads as "" and cannot be set. */
     char **resource_schema_url, **scope_schema_url;

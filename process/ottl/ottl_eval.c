@@ -183,6 +183,54 @@ static ottl_kv *map_add(struct kt_arena *a, const struct ottl_map *m, const char
     return kv;
 }
 
+/* map_add for the cache: entries and the entry array of earlier items are used again (an
+ * entry keeps its key when the same key comes back, as it does when the same statements
+ * run on every item). An entry gets its own value struct back, since an editor may have
+ * pointed it at another entry's. An editor that gave the map another array (merge_maps,
+ * flatten) makes the next add copy it into the cache's own. */
+static ottl_kv *cache_add(struct kt_arena *a, struct ottl_cache *c, const char *key, size_t keylen)
+{
+    size_t n = c->map.n_values;
+    if (c->map.values != c->values || n == c->cap) {
+        size_t cap = n < 4 ? 8 : 2 * n;
+        ottl_kv **arr = kt_arena_alloc(a, cap * sizeof(*arr));
+        if (arr == NULL)
+            return NULL;
+        if (n > 0)
+            memcpy(arr, c->map.values, n * sizeof(*arr));
+        c->values = c->map.values = arr;
+        c->cap = cap;
+    }
+    if (c->used == c->n_pool) {
+        if (c->n_pool == c->cap_pool) {
+            size_t cap = c->cap_pool ? 2 * c->cap_pool : 8;
+            struct ottl_cache_entry **pool = kt_arena_alloc(a, cap * sizeof(*pool));
+            if (pool == NULL)
+                return NULL;
+            if (c->n_pool > 0)
+                memcpy(pool, c->pool, c->n_pool * sizeof(*pool));
+            c->pool = pool;
+            c->cap_pool = cap;
+        }
+        struct ottl_cache_entry *e = kt_arena_alloc(a, sizeof(*e));
+        if (e == NULL)
+            return NULL;
+        ottl_kv kvi = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+        e->kv = kvi;
+        c->pool[c->n_pool++] = e;
+    }
+    struct ottl_cache_entry *e = c->pool[c->used++];
+    if (e->kv.key == NULL || !ottl_key_eq(e->kv.key, key, keylen)) {
+        if ((e->kv.key = kt_arena_strndup(a, key, keylen)) == NULL)
+            return NULL;
+    }
+    ottl_any avi = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    e->value = avi;
+    e->kv.value = &e->value;
+    c->map.values[c->map.n_values++] = &e->kv;
+    return &e->kv;
+}
+
 static ottl_any *new_kvlist_any(struct kt_arena *a)
 {
     ottl_any *av = kt_arena_alloc(a, sizeof(*av));
@@ -350,8 +398,8 @@ static int base_map(struct ottl_eval *ev, const struct ottl_path_def *d, bool cr
     case OTTL_P_CACHE:
         if (t->cache == NULL)
             return create ? kt_err_set(ev->err, KT_EINVAL, "cache: none where this runs") : 0;
-        m->kv = &t->cache->values;
-        m->n = &t->cache->n_values;
+        m->kv = &t->cache->map.values;
+        m->n = &t->cache->map.n_values;
         return 0;
     case OTTL_P_LOG_BODY: {
         if (t->log == NULL)
@@ -693,7 +741,8 @@ static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const s
         return KT_EINVAL;
     ottl_kv *kv = ottl_map_find(&m, path->path.key, path->path.keylen);
     if (kv == NULL) {
-        kv = map_add(a, &m, path->path.key, path->path.keylen);
+        kv = d->id == OTTL_P_CACHE ? cache_add(a, ev->t->cache, path->path.key, path->path.keylen)
+                                   : map_add(a, &m, path->path.key, path->path.keylen);
         if (kv == NULL)
             return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
     } else if (kv->value == NULL) {

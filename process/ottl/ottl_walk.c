@@ -67,8 +67,7 @@ struct walk {
      * them in OTTL_WALK_EDIT. */
     Resource no_res;
     Scope no_scope;
-    /* t.cache: emptied before each visit (no allocation; a set writes to the arena) */
-    Opentelemetry__Proto__Common__V1__KeyValueList cache;
+    struct ottl_cache cache; /* t.cache, emptied before each visit */
 };
 
 static size_t *count_at(void *msg, size_t off)
@@ -179,7 +178,7 @@ static int visit(struct walk *k, enum ottl_context c, bool *drop, struct kt_err 
 {
     if (!(k->w->contexts & OTTL_CTX_BIT(c)))
         return 0;
-    k->cache.n_values = 0;
+    ottl_cache_reset(&k->cache);
     k->t.cache = &k->cache;
     int rc = k->w->visit(k->w->arg, c, &k->t, drop, err);
     if (!k->dropping)
@@ -305,7 +304,7 @@ int ottl_walk(struct ottl_walk *w, enum kt_signal sig, ProtobufCMessage *data, s
         .dropping = w->mode == OTTL_WALK_DROP,
         .no_res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT,
         .no_scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT,
-        .cache = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT,
+        .cache = {.map = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT},
     };
     w->n_dropped = 0;
     return walk_level(&k, 0, *ptr_at(data, k.sh->top), count_at(data, k.sh->n_top), err);

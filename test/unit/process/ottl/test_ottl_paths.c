@@ -39,7 +39,7 @@ static HistogramDataPoint hist;
 static ExpDataPoint exph;
 static uint64_t buckets[3] = {1, 2, 3};
 static double bounds[2] = {1, 5};
-static Opentelemetry__Proto__Common__V1__KeyValueList cache;
+static struct ottl_cache cache;
 
 static int setup(void **state)
 {
@@ -94,8 +94,7 @@ static int setup(void **state)
     exph = e;
     exph.scale = 3;
     exph.zero_count = 1;
-    Opentelemetry__Proto__Common__V1__KeyValueList c =
-        OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT;
+    struct ottl_cache c = {.map = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT};
     cache = c;
     struct ottl_tctx t = {&arena,       NULL,    NULL, &span, &event, &metric,
                           &number.base, &logrec, NULL, NULL,  NULL};
@@ -365,7 +364,7 @@ static void test_cache_reads_and_writes(void **state)
     assert_true(cond("span.cache[\"a\"] == \"GET /x\" and span.cache[\"m\"][\"k\"] == 1"));
     stmt("set(span.attributes[\"n\"], Len(span.cache))");
     stmt("delete_key(span.cache, \"a\")");
-    assert_int_equal(cache.n_values, 1);
+    assert_int_equal(cache.map.n_values, 1);
     assert_non_null(strstr(parse_err("set(span.name, log.cache[\"a\"])"), "cannot mix"));
     assert_non_null(
         strstr(parse_err("set(span.name, resource.cache[\"a\"])"), "resource.cache is only in"));
@@ -437,6 +436,74 @@ static void test_cache_is_empty_for_each_item(void **state)
     assert_string_equal(span_str("before"), "");
 }
 
+/* What each visit of the reuse test saw: arena bytes its statements took, and whether the
+ * cache held what they set. */
+struct reuse {
+    struct run r;
+    struct ottl_condition *check;
+    size_t grew[3];
+    bool held[3];
+    int item;
+};
+
+static int run_and_measure(void *arg, enum ottl_context ctx, struct ottl_tctx *t, bool *drop,
+                           struct kt_err *err)
+{
+    struct reuse *u = arg;
+    unsigned char *before = arena.cur;
+    int rc = run_stmts(&u->r, ctx, t, drop, err);
+    if (rc == 0)
+        rc = ottl_condition_eval(u->check, t, &u->held[u->item], err);
+    u->grew[u->item++] = (size_t)(arena.cur - before);
+    return rc;
+}
+
+static void test_cache_storage_is_reused_from_item_to_item(void **state)
+{
+    (void)state;
+    const char *src[] = {"set(cache[\"k\"], 1)", "set(cache[\"j\"], cache[\"k\"])",
+                         "delete_key(cache, \"k\")", "set(cache[\"k\"], true)"};
+    struct ottl_statement *s[4];
+    struct reuse u = {.r = {s, 4}};
+    struct kt_err err = {0};
+    for (size_t i = 0; i < 4; i++)
+        if (ottl_statement_parse_in(src[i], OTTL_CTX_SPAN, &s[i], &err) != 0)
+            fail_msg("parse '%s': %s", src[i], err.msg);
+    if (ottl_condition_parse_in("cache[\"j\"] == 1 and cache[\"k\"] == true and Len(cache) == 2",
+                                OTTL_CTX_SPAN, &u.check, &err) != 0)
+        fail_msg("parse: %s", err.msg);
+    Span *spans[] = {&span, &span, &span};
+    Opentelemetry__Proto__Trace__V1__ScopeSpans ss =
+        OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+    ss.spans = spans;
+    ss.n_spans = 3;
+    Opentelemetry__Proto__Trace__V1__ScopeSpans *ssp = &ss;
+    Opentelemetry__Proto__Trace__V1__ResourceSpans rs =
+        OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+    rs.scope_spans = &ssp;
+    rs.n_scope_spans = 1;
+    Opentelemetry__Proto__Trace__V1__ResourceSpans *rsp = &rs;
+    Opentelemetry__Proto__Trace__V1__TracesData td =
+        OPENTELEMETRY__PROTO__TRACE__V1__TRACES_DATA__INIT;
+    td.resource_spans = &rsp;
+    td.n_resource_spans = 1;
+    struct ottl_walk w = {.mode = OTTL_WALK_EDIT,
+                          .contexts = OTTL_CTX_BIT(OTTL_CTX_SPAN),
+                          .arena = &arena,
+                          .visit = run_and_measure,
+                          .arg = &u};
+    assert_int_equal(ottl_walk(&w, KT_SIGNAL_TRACES, &td.base, &err), 0);
+    for (size_t i = 0; i < 4; i++)
+        ottl_statement_free(s[i]);
+    ottl_condition_free(u.check);
+    assert_int_equal(u.item, 3);
+    for (int i = 0; i < 3; i++)
+        assert_true(u.held[i]);
+    assert_true(u.grew[0] > 0);
+    assert_int_equal(u.grew[1], 0);
+    assert_int_equal(u.grew[2], 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -454,6 +521,7 @@ int main(void)
         T(test_datapoint_fields),
         T(test_cache_reads_and_writes),
         T(test_cache_is_empty_for_each_item),
+        T(test_cache_storage_is_reused_from_item_to_item),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
