@@ -392,6 +392,33 @@ static int run_stmts(void *arg, enum ottl_context ctx, struct ottl_tctx *t, bool
     return 0;
 }
 
+/* Visits each of spans (in one resource and scope) at the span context. */
+static void walk_spans(Span **spans, size_t n, ottl_visit_fn visit, void *arg)
+{
+    Opentelemetry__Proto__Trace__V1__ScopeSpans ss =
+        OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+    ss.spans = spans;
+    ss.n_spans = n;
+    Opentelemetry__Proto__Trace__V1__ScopeSpans *ssp = &ss;
+    Opentelemetry__Proto__Trace__V1__ResourceSpans rs =
+        OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+    rs.scope_spans = &ssp;
+    rs.n_scope_spans = 1;
+    Opentelemetry__Proto__Trace__V1__ResourceSpans *rsp = &rs;
+    Opentelemetry__Proto__Trace__V1__TracesData td =
+        OPENTELEMETRY__PROTO__TRACE__V1__TRACES_DATA__INIT;
+    td.resource_spans = &rsp;
+    td.n_resource_spans = 1;
+    struct ottl_walk w = {.mode = OTTL_WALK_EDIT,
+                          .contexts = OTTL_CTX_BIT(OTTL_CTX_SPAN),
+                          .arena = &arena,
+                          .visit = visit,
+                          .arg = arg};
+    struct kt_err err = {0};
+    if (ottl_walk(&w, KT_SIGNAL_TRACES, &td.base, &err) != 0)
+        fail_msg("walk: %s", err.msg);
+}
+
 static void test_cache_is_empty_for_each_item(void **state)
 {
     (void)state;
@@ -405,27 +432,8 @@ static void test_cache_is_empty_for_each_item(void **state)
     Span two = span;
     two.name = "second";
     Span *spans[] = {&span, &two};
-    Opentelemetry__Proto__Trace__V1__ScopeSpans ss =
-        OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
-    ss.spans = spans;
-    ss.n_spans = 2;
-    Opentelemetry__Proto__Trace__V1__ScopeSpans *ssp = &ss;
-    Opentelemetry__Proto__Trace__V1__ResourceSpans rs =
-        OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
-    rs.scope_spans = &ssp;
-    rs.n_scope_spans = 1;
-    Opentelemetry__Proto__Trace__V1__ResourceSpans *rsp = &rs;
-    Opentelemetry__Proto__Trace__V1__TracesData td =
-        OPENTELEMETRY__PROTO__TRACE__V1__TRACES_DATA__INIT;
-    td.resource_spans = &rsp;
-    td.n_resource_spans = 1;
     struct run r = {s, 2};
-    struct ottl_walk w = {.mode = OTTL_WALK_EDIT,
-                          .contexts = OTTL_CTX_BIT(OTTL_CTX_SPAN),
-                          .arena = &arena,
-                          .visit = run_stmts,
-                          .arg = &r};
-    assert_int_equal(ottl_walk(&w, KT_SIGNAL_TRACES, &td.base, &err), 0);
+    walk_spans(spans, 2, run_stmts, &r);
     for (size_t i = 0; i < 2; i++)
         ottl_statement_free(s[i]);
     /* each span saw an empty cache: "before" is there, with no value */
@@ -473,26 +481,7 @@ static void test_cache_storage_is_reused_from_item_to_item(void **state)
                                 OTTL_CTX_SPAN, &u.check, &err) != 0)
         fail_msg("parse: %s", err.msg);
     Span *spans[] = {&span, &span, &span};
-    Opentelemetry__Proto__Trace__V1__ScopeSpans ss =
-        OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
-    ss.spans = spans;
-    ss.n_spans = 3;
-    Opentelemetry__Proto__Trace__V1__ScopeSpans *ssp = &ss;
-    Opentelemetry__Proto__Trace__V1__ResourceSpans rs =
-        OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
-    rs.scope_spans = &ssp;
-    rs.n_scope_spans = 1;
-    Opentelemetry__Proto__Trace__V1__ResourceSpans *rsp = &rs;
-    Opentelemetry__Proto__Trace__V1__TracesData td =
-        OPENTELEMETRY__PROTO__TRACE__V1__TRACES_DATA__INIT;
-    td.resource_spans = &rsp;
-    td.n_resource_spans = 1;
-    struct ottl_walk w = {.mode = OTTL_WALK_EDIT,
-                          .contexts = OTTL_CTX_BIT(OTTL_CTX_SPAN),
-                          .arena = &arena,
-                          .visit = run_and_measure,
-                          .arg = &u};
-    assert_int_equal(ottl_walk(&w, KT_SIGNAL_TRACES, &td.base, &err), 0);
+    walk_spans(spans, 3, run_and_measure, &u);
     for (size_t i = 0; i < 4; i++)
         ottl_statement_free(s[i]);
     ottl_condition_free(u.check);
