@@ -400,7 +400,7 @@ function cases() {
   return [
     ...written,
     ...require('./ottl-cases-map')({ str, int, dbl, bool, kvlist, arr, span, log, T, L }),
-    ...require('./ottl-cases-path')({ str, int, kvlist, T, L, M }),
+    ...require('./ottl-cases-path')({ str, int, dbl, bool, arr, kvlist, T, L, M }),
     ...generated(SEED, 40),
   ];
 }

@@ -288,8 +288,15 @@ static void test_log_fields(void **state)
     assert_true(cond("log.body.string == \"42\""));
     stmt("set(log.body, true)");
     assert_true(cond("log.body.string == \"true\""));
-    stmt("set(log.body, {\"a\": \"x\"})");
-    assert_true(cond("log.body.string == \"{\\\"a\\\":\\\"x\\\"}\""));
+    /* maps as Go's JSON: keys sorted, doubles in ES6 form, no HTML escaping */
+    stmt("set(log.body, {\"b\": 0.000125, \"a\": \"<x\\n>\"})");
+    assert_true(cond("log.body.string == \"{\\\"a\\\":\\\"<x\\\\n>\\\",\\\"b\\\":0.000125}\""));
+    stmt("set(log.body, 0.00000015)");
+    assert_true(cond("log.body.string == \"1.5e-7\""));
+    stmt("set(log.body, 100000000000000000000.0)");
+    assert_true(cond("log.body.string == \"100000000000000000000\""));
+    stmt("set(log.body, -2.5)");
+    assert_true(cond("log.body.string == \"-2.5\""));
     stmt("set(log.body.string, \"text\")");
     assert_string_equal(logrec.body->string_value, "text");
     stmt_err("set(log.body.string, 1)");
