@@ -967,24 +967,85 @@ static void ottl_format_double(double d, char *buf, size_t size)
     }
 }
 
-static void json_str(struct ottl_abuf *b, const char *s, size_t n)
+void ottl_go_float(double d, char *buf, size_t size)
+{
+    if (isnan(d) || isinf(d)) {
+        snprintf(buf, size, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    char e[40];
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec, d);
+        if (strtod(e, NULL) == d)
+            break;
+    }
+    double a = fabs(d);
+    char *x = strchr(e, 'e');
+    if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+        /* Go writes e-07 as e-7, and keeps e+21 */
+        size_t n = strlen(e);
+        if (n >= 4 && e[n - 4] == 'e' && e[n - 3] == '-' && e[n - 2] == '0') {
+            e[n - 2] = e[n - 1];
+            e[n - 1] = '\0';
+        }
+        snprintf(buf, size, "%s", e);
+        return;
+    }
+    int exp = atoi(x + 1);
+    char digits[24];
+    size_t nd = 0;
+    for (const char *c = e; c < x; c++)
+        if (*c >= '0' && *c <= '9')
+            digits[nd++] = *c;
+    char out[48];
+    size_t o = 0;
+    if (signbit(d))
+        out[o++] = '-';
+    if (exp < 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = 0; i < -exp - 1; i++)
+            out[o++] = '0';
+        for (size_t i = 0; i < nd; i++)
+            out[o++] = digits[i];
+    } else {
+        for (size_t i = 0; i < (size_t)exp + 1; i++)
+            out[o++] = i < nd ? digits[i] : '0';
+        if (nd > (size_t)exp + 1) {
+            out[o++] = '.';
+            for (size_t i = (size_t)exp + 1; i < nd; i++)
+                out[o++] = digits[i];
+        }
+    }
+    out[o] = '\0';
+    snprintf(buf, size, "%s", out);
+}
+
+/* A string as Go's encoding/json writes it; html: with <, > and & escaped (json.Marshal),
+ * else as an encoder with SetEscapeHTML(false). */
+static void json_str(struct ottl_abuf *b, const char *s, size_t n, bool html)
 {
     ottl_abuf_put(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        bool sep = c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+                   ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9);
+        bool markup = html && (c == '<' || c == '>' || c == '&');
+        if (c >= 0x20 && c != '"' && c != '\\' && !sep && !markup)
             continue;
         ottl_abuf_put(b, s + run, i - run);
         char esc[8];
-        if (c == '"' || c == '\\')
+        if (sep) {
+            snprintf(esc, sizeof(esc), "\\u202%c", (unsigned char)s[i + 2] == 0xa8 ? '8' : '9');
+            i += 2;
+        } else if (c == '"' || c == '\\') {
             snprintf(esc, sizeof(esc), "\\%c", c);
-        else if (c == '\n')
-            snprintf(esc, sizeof(esc), "\\n");
-        else if (c == '\t')
-            snprintf(esc, sizeof(esc), "\\t");
-        else
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            snprintf(esc, sizeof(esc), "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+        } else {
             snprintf(esc, sizeof(esc), "\\u%04x", c);
+        }
         ottl_abuf_put(b, esc, strlen(esc));
         run = i + 1;
     }
@@ -992,17 +1053,25 @@ static void json_str(struct ottl_abuf *b, const char *s, size_t n)
     ottl_abuf_put(b, "\"", 1);
 }
 
-static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth);
+static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth, bool html);
 static int ottl_eval_bool(struct ottl_eval *ev, const struct ottl_node *n, bool *out);
 
-static void json_any(struct ottl_abuf *b, const ottl_any *av, int depth)
+static void json_any(struct ottl_abuf *b, const ottl_any *av, int depth, bool html)
 {
     struct ottl_value v;
     ottl_value_from_any(av, &v);
-    json_value(b, &v, depth);
+    json_value(b, &v, depth, html);
 }
 
-static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth)
+static int kv_key_cmp(const void *x, const void *y)
+{
+    const ottl_kv *const *a = x, *const *b = y;
+    return strcmp(str_or_empty((*a)->key), str_or_empty((*b)->key));
+}
+
+/* Go's encoding/json of the value's raw form (pdata's AsRaw), as the Collector prints maps
+ * and lists: map keys sorted, bytes in base64, doubles as ottl_go_float. */
+static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth, bool html)
 {
     char tmp[64];
     if (depth > OTTL_MAX_DEPTH) {
@@ -1019,39 +1088,46 @@ static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int dept
     case OTTL_DOUBLE:
         if (isnan(v->d) || isinf(v->d)) {
             ottl_format_double(v->d, tmp, sizeof(tmp));
-            json_str(b, tmp, strlen(tmp));
+            json_str(b, tmp, strlen(tmp), html);
         } else {
-            ottl_format_double(v->d, tmp, sizeof(tmp));
+            ottl_go_float(v->d, tmp, sizeof(tmp));
             ottl_abuf_put(b, tmp, strlen(tmp));
         }
         break;
-    case OTTL_STR: json_str(b, v->s.p, v->s.n); break;
+    case OTTL_STR: json_str(b, v->s.p, v->s.n, html); break;
     case OTTL_BYTES: {
-        ottl_abuf_put(b, "\"", 1);
-        for (size_t i = 0; i < v->s.n; i++) {
-            kt_hex_encode((const uint8_t *)v->s.p + i, 1, tmp);
-            ottl_abuf_put(b, tmp, 2);
+        char *s = kt_arena_alloc(b->a, kt_base64_len(v->s.n) + 1);
+        if (s == NULL) {
+            b->oom = true;
+            break;
         }
-        ottl_abuf_put(b, "\"", 1);
+        kt_base64_encode((const uint8_t *)v->s.p, v->s.n, s);
+        json_str(b, s, strlen(s), html);
         break;
     }
     case OTTL_ID: {
         char hex[2 * 16 + 1];
         size_t n = v->s.n <= 16 ? v->s.n : 16;
         kt_hex_encode((const uint8_t *)v->s.p, n, hex);
-        json_str(b, hex, 2 * n);
+        json_str(b, hex, 2 * n, html);
         break;
     }
     case OTTL_MAP: {
+        size_t n = *v->m.n;
+        ottl_kv **kv = kt_arena_memdup(b->a, *v->m.kv, (n ? n : 1) * sizeof(*kv));
+        if (kv == NULL) {
+            b->oom = true;
+            break;
+        }
+        qsort(kv, n, sizeof(*kv), kv_key_cmp);
         ottl_abuf_put(b, "{", 1);
-        ottl_kv **kv = *v->m.kv;
-        for (size_t i = 0; i < *v->m.n; i++) {
+        for (size_t i = 0; i < n; i++) {
             if (i)
                 ottl_abuf_put(b, ",", 1);
             const char *k = str_or_empty(kv[i]->key);
-            json_str(b, k, strlen(k));
+            json_str(b, k, strlen(k), html);
             ottl_abuf_put(b, ":", 1);
-            json_any(b, kv[i]->value, depth + 1);
+            json_any(b, kv[i]->value, depth + 1, html);
         }
         ottl_abuf_put(b, "}", 1);
         break;
@@ -1061,12 +1137,17 @@ static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int dept
         for (size_t i = 0; i < v->arr->n_values; i++) {
             if (i)
                 ottl_abuf_put(b, ",", 1);
-            json_any(b, v->arr->values[i], depth + 1);
+            json_any(b, v->arr->values[i], depth + 1, html);
         }
         ottl_abuf_put(b, "]", 1);
         break;
     case OTTL_LIST: ottl_abuf_put(b, "null", 4); break;
     }
+}
+
+void ottl_json_value(struct ottl_abuf *b, const struct ottl_value *v, bool html)
+{
+    json_value(b, v, 0, html);
 }
 
 int ottl_value_text(struct kt_arena *a, const struct ottl_value *v, bool json_ok, char *tmp,
@@ -1114,7 +1195,7 @@ int ottl_value_text(struct kt_arena *a, const struct ottl_value *v, bool json_ok
         if (a == NULL)
             return kt_err_set(err, KT_EINVAL, "no arena to hold new values");
         struct ottl_abuf b = {a, NULL, 0, 0, false};
-        json_value(&b, v, 0);
+        json_value(&b, v, 0, true);
         if (b.oom)
             return kt_err_set(err, KT_ENOMEM, "out of memory");
         *p = b.p;

@@ -272,6 +272,14 @@ struct ottl_abuf {
     bool oom;
 };
 void ottl_abuf_put(struct ottl_abuf *b, const char *s, size_t n);
+/* v as Go's encoding/json writes the Collector's raw form of it: map keys sorted, bytes in
+ * base64, doubles as ottl_go_float; html escapes <, > and & (json.Marshal) or not (pdata's
+ * AsString). Sets b->oom when out of memory. */
+void ottl_json_value(struct ottl_abuf *b, const struct ottl_value *v, bool html);
+/* A double as Go's JSON and pdata's AsString write it (ES6 number to string): the shortest
+ * digits that read back as d, plainly unless below 1e-6 or from 1e21 on ("1e+21",
+ * "1.5e-7"); NaN, Infinity, -Infinity. size: 32 or more. */
+void ottl_go_float(double d, char *buf, size_t size);
 
 /* The tctx arena, or NULL with err set when the caller gave none. */
 struct kt_arena *ottl_eval_arena(struct ottl_eval *ev);

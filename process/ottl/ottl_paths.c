@@ -5,9 +5,6 @@
  * monotonicity, a data point's times, flags, count, sum, buckets, bounds, scale and zero
  * count. ottl_eval.c has checked that the context's object is there. */
 #include <inttypes.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kt_codec.h"
@@ -277,160 +274,6 @@ static int set_kind_name(struct ottl_eval *ev, const struct ottl_path_def *d,
 
 /* ---- log.body.string ---- */
 
-/* A double as Go's JSON encoder and pdata's AsString write it (ES6 number to string): the
- * shortest digits that read back as d, in plain decimals unless below 1e-6 or from 1e21 on,
- * where an exponent is used ("1e+21", "1.5e-7"). */
-static void go_float(double d, char *buf, size_t size)
-{
-    if (isnan(d) || isinf(d)) {
-        snprintf(buf, size, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    char e[40];
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec, d);
-        if (strtod(e, NULL) == d)
-            break;
-    }
-    double a = fabs(d);
-    char *x = strchr(e, 'e');
-    if (a != 0 && (a < 1e-6 || a >= 1e21)) {
-        /* Go writes e-07 as e-7, and keeps e+21 */
-        size_t n = strlen(e);
-        if (n >= 4 && e[n - 4] == 'e' && e[n - 3] == '-' && e[n - 2] == '0') {
-            e[n - 2] = e[n - 1];
-            e[n - 1] = '\0';
-        }
-        snprintf(buf, size, "%s", e);
-        return;
-    }
-    int exp = atoi(x + 1);
-    char digits[24];
-    size_t nd = 0;
-    for (const char *c = e; c < x; c++)
-        if (*c >= '0' && *c <= '9')
-            digits[nd++] = *c;
-    size_t o = 0;
-    if (d < 0 || (d == 0 && signbit(d)))
-        buf[o++] = '-';
-    if (exp < 0) {
-        buf[o++] = '0';
-        buf[o++] = '.';
-        for (int i = 0; i < -exp - 1; i++)
-            buf[o++] = '0';
-        for (size_t i = 0; i < nd; i++)
-            buf[o++] = digits[i];
-    } else {
-        for (size_t i = 0; i < (size_t)exp + 1; i++)
-            buf[o++] = i < nd ? digits[i] : '0';
-        if (nd > (size_t)exp + 1) {
-            buf[o++] = '.';
-            for (size_t i = (size_t)exp + 1; i < nd; i++)
-                buf[o++] = digits[i];
-        }
-    }
-    buf[o] = '\0';
-}
-
-/* A string as Go's JSON encoder writes it without HTML escaping. */
-static void go_json_str(struct ottl_abuf *b, const char *s, size_t n)
-{
-    ottl_abuf_put(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        bool sep = c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-                   ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9);
-        if (c >= 0x20 && c != '"' && c != '\\' && !sep)
-            continue;
-        ottl_abuf_put(b, s + run, i - run);
-        char esc[8];
-        if (sep) {
-            snprintf(esc, sizeof(esc), "\\u202%c", (unsigned char)s[i + 2] == 0xa8 ? '8' : '9');
-            i += 2;
-        } else if (c == '"' || c == '\\') {
-            snprintf(esc, sizeof(esc), "\\%c", c);
-        } else if (c == '\n' || c == '\r' || c == '\t') {
-            snprintf(esc, sizeof(esc), "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
-        } else {
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-        }
-        ottl_abuf_put(b, esc, strlen(esc));
-        run = i + 1;
-    }
-    ottl_abuf_put(b, s + run, n - run);
-    ottl_abuf_put(b, "\"", 1);
-}
-
-static int kv_key_cmp(const void *x, const void *y)
-{
-    const ottl_kv *const *a = x, *const *b = y;
-    return strcmp((*a)->key != NULL ? (*a)->key : "", (*b)->key != NULL ? (*b)->key : "");
-}
-
-/* A value as JSON the way pdata's AsString writes a map or list: Go's encoding/json of its
- * raw form, so map keys sorted, bytes in base64, doubles as go_float. */
-static void go_json(struct ottl_abuf *b, const ottl_any *av, int depth)
-{
-    struct ottl_value v;
-    char tmp[40];
-    ottl_value_from_any(av, &v);
-    if (depth > OTTL_MAX_DEPTH)
-        v.t = OTTL_NIL;
-    switch (v.t) {
-    case OTTL_STR: go_json_str(b, v.s.p, v.s.n); return;
-    case OTTL_BOOL: ottl_abuf_put(b, v.b ? "true" : "false", v.b ? 4 : 5); return;
-    case OTTL_INT:
-        snprintf(tmp, sizeof(tmp), "%" PRId64, v.i);
-        ottl_abuf_put(b, tmp, strlen(tmp));
-        return;
-    case OTTL_DOUBLE:
-        go_float(v.d, tmp, sizeof(tmp));
-        ottl_abuf_put(b, tmp, strlen(tmp));
-        return;
-    case OTTL_BYTES: {
-        char *s = kt_arena_alloc(b->a, kt_base64_len(v.s.n) + 1);
-        if (s == NULL) {
-            b->oom = true;
-            return;
-        }
-        kt_base64_encode((const uint8_t *)v.s.p, v.s.n, s);
-        go_json_str(b, s, strlen(s));
-        return;
-    }
-    case OTTL_ARRAY:
-        ottl_abuf_put(b, "[", 1);
-        for (size_t i = 0; i < v.arr->n_values; i++) {
-            if (i > 0)
-                ottl_abuf_put(b, ",", 1);
-            go_json(b, v.arr->values[i], depth + 1);
-        }
-        ottl_abuf_put(b, "]", 1);
-        return;
-    case OTTL_MAP: {
-        size_t n = *v.m.n;
-        ottl_kv **kv = kt_arena_memdup(b->a, *v.m.kv, (n ? n : 1) * sizeof(*kv));
-        if (kv == NULL) {
-            b->oom = true;
-            return;
-        }
-        qsort(kv, n, sizeof(*kv), kv_key_cmp);
-        ottl_abuf_put(b, "{", 1);
-        for (size_t i = 0; i < n; i++) {
-            if (i > 0)
-                ottl_abuf_put(b, ",", 1);
-            const char *k = kv[i]->key != NULL ? kv[i]->key : "";
-            go_json_str(b, k, strlen(k));
-            ottl_abuf_put(b, ":", 1);
-            go_json(b, kv[i]->value, depth + 1);
-        }
-        ottl_abuf_put(b, "}", 1);
-        return;
-    }
-    default: ottl_abuf_put(b, "null", 4); return;
-    }
-}
-
 /* The body as text, as pdata's AsString gives it: a string as it is, an empty body as "",
  * numbers and bools in Go's form, bytes in base64, maps and lists as Go's JSON. */
 static int body_string(struct ottl_eval *ev, struct ottl_value *out)
@@ -450,7 +293,7 @@ static int body_string(struct ottl_eval *ev, struct ottl_value *out)
     struct ottl_abuf b = {a, NULL, 0, 0, false};
     if (v.t == OTTL_DOUBLE) {
         char tmp[40];
-        go_float(v.d, tmp, sizeof(tmp));
+        ottl_go_float(v.d, tmp, sizeof(tmp));
         ottl_abuf_put(&b, tmp, strlen(tmp));
     } else if (v.t == OTTL_BYTES) {
         char *s = kt_arena_alloc(a, kt_base64_len(v.s.n) + 1);
@@ -459,7 +302,7 @@ static int body_string(struct ottl_eval *ev, struct ottl_value *out)
         kt_base64_encode((const uint8_t *)v.s.p, v.s.n, s);
         ottl_abuf_put(&b, s, strlen(s));
     } else {
-        go_json(&b, body, 0);
+        ottl_json_value(&b, &v, false);
     }
     if (b.oom)
         return oom(ev);

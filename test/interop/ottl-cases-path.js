@@ -157,6 +157,7 @@ module.exports = (h) => {
     { name: 'path: log.body.string of a plain double body', signal: L, statements: ['set(log.attributes["s"], log.body.string)'], input: log({ body: h.dbl(0.000125) }) },
     { name: 'path: log.body.string of a bytes body', signal: L, statements: ['set(log.attributes["s"], log.body.string)'], input: log({ body: { bytesValue: Buffer.from('hi there').toString('base64') } }) },
     { name: 'path: log.body.string of a list body', signal: L, statements: ['set(log.attributes["s"], log.body.string)'], input: log({ body: h.arr(int(1), str('a\tb'), h.dbl(1e21)) }) },
+    { name: 'path: String and Concat of an unsorted map write Go\'s JSON', signal: L, statements: ['set(log.attributes["s"], String(log.body))', 'set(log.attributes["c"], Concat([log.body, "x"], "|"))'], input: log({ body: kvlist({ b: str('x<y>&'), a: h.dbl(1e21), c: { bytesValue: Buffer.from('hi').toString('base64') }, d: h.dbl(0.5) }) }) },
     { name: 'path: log.body.string of no body', signal: L, statements: ['set(log.attributes["s"], log.body.string)', 'set(log.attributes["e"], true) where log.body.string == ""'], input: log({ body: undefined }) },
     { name: 'path: set log.body.string', signal: L, statements: ['set(log.body.string, "replaced")'], input: log({ body: kvlist({ a: str('x') }) }) },
     { name: 'path: set log.body.string to an int fails', signal: L, statements: ['set(log.body.string, 1)'], input: log() },
