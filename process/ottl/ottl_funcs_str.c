@@ -775,7 +775,7 @@ static int id_func(struct ottl_eval *ev, const struct ottl_node *call, size_t le
         return oom(ev);
     if ((rc = id_bytes(p, n, len, id, call->call.fn->name, ev->err)) != 0)
         return rc;
-    out->t = OTTL_BYTES;
+    out->t = OTTL_ID;
     out->s.p = (const char *)id;
     out->s.n = len;
     return 0;

@@ -83,6 +83,10 @@ enum ottl_vtype {
     OTTL_MAP,   /* attributes or a kvlist, by reference so editors can change it */
     OTTL_ARRAY, /* an AnyValue array */
     OTTL_LIST,  /* a list or map literal (its node's kind says which), evaluated when used */
+    /* A trace ID (16 bytes) or span ID (8) in s: the Collector's pcommon.TraceID and SpanID,
+     * which equal only an ID of the same kind and bytes, order nothing and cannot be set
+     * into a map. */
+    OTTL_ID,
 };
 
 /* Where a map's KeyValue pointer array and its length live in the owning message. */
@@ -118,6 +122,8 @@ void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
 
 #define OTTL_PF_MAP 0x1      /* a map: usable bare by map editors and with ["key"] */
 #define OTTL_PF_READONLY 0x2 /* set() refuses it */
+#define OTTL_PF_KEY 0x4      /* not a map, but takes one ["key"] (span.trace_state) */
+#define OTTL_PF_MORE 0x8     /* read and set by ottl_paths.c */
 
 struct ottl_path_def {
     const char *name;
@@ -153,6 +159,7 @@ struct ottl_regex {
 };
 
 struct ottl_func;
+struct ottl_eval;
 
 /* An index after a path's first ["key"]: ["key"] into a map or [N] into an array. */
 struct ottl_index {
@@ -173,6 +180,10 @@ struct ottl_node {
             /* Further indexes, attributes["a"]["b"][0]: into the value under key. */
             const struct ottl_index *more;
             size_t n_more;
+            /* OTTL_PF_MORE: ottl_paths.c's reader and writer, picked by the parser so that
+             * the evaluator calls them without naming that file (which uses its helpers). */
+            int (*get)(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out);
+            int (*set)(struct ottl_eval *ev, const struct ottl_node *n, const struct ottl_value *v);
         } path;
         struct {
             const struct ottl_func *fn;
@@ -276,6 +287,14 @@ struct ottl_abuf {
     bool oom;
 };
 void ottl_abuf_put(struct ottl_abuf *b, const char *s, size_t n);
+/* v as Go's encoding/json writes the Collector's raw form of it: map keys sorted, bytes in
+ * base64, doubles as ottl_go_float; html escapes <, > and & (json.Marshal) or not (pdata's
+ * AsString). Sets b->oom when out of memory. */
+void ottl_json_value(struct ottl_abuf *b, const struct ottl_value *v, bool html);
+/* A double as Go's JSON and pdata's AsString write it (ES6 number to string): the shortest
+ * digits that read back as d, plainly unless below 1e-6 or from 1e21 on ("1e+21",
+ * "1.5e-7"); NaN, Infinity, -Infinity. size: 32 or more. */
+void ottl_go_float(double d, char *buf, size_t size);
 
 /* The tctx arena, or NULL with err set when the caller gave none. */
 struct kt_arena *ottl_eval_arena(struct ottl_eval *ev);
@@ -427,6 +446,21 @@ int ottl_check_copy_metric(const struct ottl_node *call, const char *src, struct
 int ottl_check_bool_first(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_scale(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_temporality(const struct ottl_node *call, const char *src, struct kt_err *err);
+
+/* ottl_paths.c: the paths past names, attributes and values (issue 14), the OTTL_PF_MORE
+ * ones: a path node's get and set, called once the context's object is known to be there. */
+int ottl_path_get_more(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out);
+int ottl_path_set_more(struct ottl_eval *ev, const struct ottl_node *n, const struct ottl_value *v);
+/* An ID's lowercase hex (an absent one as size zero bytes, as pdata reads it), in a
+ * per-thread ring of small buffers, so reading one costs no allocation. */
+int ottl_id_text(struct ottl_eval *ev, const ProtobufCBinaryData *b, size_t size,
+                 struct ottl_value *out);
+/* Sets a string field to a copy of string v in the arena; another type is an error. */
+int ottl_set_str_field(struct ottl_eval *ev, const struct ottl_path_def *d,
+                       const struct ottl_value *v, char **field);
+/* Sets an ID from its 2 * bytes hex digits ("" clears it when empty_ok). */
+int ottl_set_id_hex(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v,
+                    size_t bytes, bool empty_ok, ProtobufCBinaryData *field);
 
 /* ottl_hash.c: the hashes no linked library has. */
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);

@@ -36,6 +36,55 @@ static const struct ottl_path_def ottl_paths[] = {
     {"log.severity_number", OTTL_CTX_LOG, OTTL_P_LOG_SEVERITY_NUMBER, 0},
     {"log.severity_text", OTTL_CTX_LOG, OTTL_P_LOG_SEVERITY_TEXT, 0},
     {"log.attributes", OTTL_CTX_LOG, OTTL_P_LOG_ATTRS, OTTL_PF_MAP},
+    {"resource.dropped_attributes_count", OTTL_CTX_RESOURCE, OTTL_P_RESOURCE_DROPPED, OTTL_PF_MORE},
+    {"scope.dropped_attributes_count", OTTL_CTX_SCOPE, OTTL_P_SCOPE_DROPPED, OTTL_PF_MORE},
+    {"resource.schema_url", OTTL_CTX_RESOURCE, OTTL_P_RESOURCE_SCHEMA_URL, OTTL_PF_MORE},
+    {"scope.schema_url", OTTL_CTX_SCOPE, OTTL_P_SCOPE_SCHEMA_URL, OTTL_PF_MORE},
+    {"span.trace_id", OTTL_CTX_SPAN, OTTL_P_SPAN_TRACE_ID_RAW, OTTL_PF_MORE},
+    {"span.span_id", OTTL_CTX_SPAN, OTTL_P_SPAN_SPAN_ID_RAW, OTTL_PF_MORE},
+    {"span.parent_span_id", OTTL_CTX_SPAN, OTTL_P_SPAN_PARENT_ID_RAW, OTTL_PF_MORE},
+    {"span.trace_state", OTTL_CTX_SPAN, OTTL_P_SPAN_TRACE_STATE, OTTL_PF_KEY | OTTL_PF_MORE},
+    {"span.flags", OTTL_CTX_SPAN, OTTL_P_SPAN_FLAGS, OTTL_PF_MORE},
+    {"span.dropped_attributes_count", OTTL_CTX_SPAN, OTTL_P_SPAN_DROPPED_ATTRS, OTTL_PF_MORE},
+    {"span.dropped_events_count", OTTL_CTX_SPAN, OTTL_P_SPAN_DROPPED_EVENTS, OTTL_PF_MORE},
+    {"span.dropped_links_count", OTTL_CTX_SPAN, OTTL_P_SPAN_DROPPED_LINKS, OTTL_PF_MORE},
+    {"span.kind.string", OTTL_CTX_SPAN, OTTL_P_SPAN_KIND_STRING, OTTL_PF_MORE},
+    {"span.kind.deprecated_string", OTTL_CTX_SPAN, OTTL_P_SPAN_KIND_DEPRECATED_STRING,
+     OTTL_PF_MORE},
+    {"spanevent.dropped_attributes_count", OTTL_CTX_SPANEVENT, OTTL_P_SPANEVENT_DROPPED,
+     OTTL_PF_MORE},
+    {"metric.aggregation_temporality", OTTL_CTX_METRIC, OTTL_P_METRIC_AGG_TEMPORALITY,
+     OTTL_PF_MORE},
+    {"metric.is_monotonic", OTTL_CTX_METRIC, OTTL_P_METRIC_IS_MONOTONIC, OTTL_PF_MORE},
+    {"datapoint.start_time_unix_nano", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_START, OTTL_PF_MORE},
+    {"datapoint.time_unix_nano", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_TIME, OTTL_PF_MORE},
+    {"datapoint.flags", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_FLAGS, OTTL_PF_MORE},
+    {"datapoint.count", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_COUNT, OTTL_PF_MORE},
+    {"datapoint.sum", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_SUM, OTTL_PF_MORE},
+    {"datapoint.bucket_counts", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_BUCKET_COUNTS, OTTL_PF_MORE},
+    {"datapoint.explicit_bounds", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_EXPLICIT_BOUNDS,
+     OTTL_PF_MORE},
+    {"datapoint.scale", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_SCALE, OTTL_PF_MORE},
+    {"datapoint.zero_count", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_ZERO_COUNT, OTTL_PF_MORE},
+    {"log.time_unix_nano", OTTL_CTX_LOG, OTTL_P_LOG_TIME, OTTL_PF_MORE},
+    {"log.observed_time_unix_nano", OTTL_CTX_LOG, OTTL_P_LOG_OBSERVED_TIME, OTTL_PF_MORE},
+    {"log.trace_id", OTTL_CTX_LOG, OTTL_P_LOG_TRACE_ID_RAW, OTTL_PF_MORE},
+    {"log.span_id", OTTL_CTX_LOG, OTTL_P_LOG_SPAN_ID_RAW, OTTL_PF_MORE},
+    {"log.trace_id.string", OTTL_CTX_LOG, OTTL_P_LOG_TRACE_ID, OTTL_PF_MORE},
+    {"log.span_id.string", OTTL_CTX_LOG, OTTL_P_LOG_SPAN_ID, OTTL_PF_MORE},
+    {"log.flags", OTTL_CTX_LOG, OTTL_P_LOG_FLAGS, OTTL_PF_MORE},
+    {"log.dropped_attributes_count", OTTL_CTX_LOG, OTTL_P_LOG_DROPPED, OTTL_PF_MORE},
+    {"log.event_name", OTTL_CTX_LOG, OTTL_P_LOG_EVENT_NAME, OTTL_PF_MORE},
+    {"log.body.string", OTTL_CTX_LOG, OTTL_P_LOG_BODY_STRING, OTTL_PF_MORE},
+    /* Each context's cache, usable only in statements of that context (bare `cache` in a
+     * group is the group context's). */
+    {"resource.cache", OTTL_CTX_RESOURCE, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"scope.cache", OTTL_CTX_SCOPE, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"span.cache", OTTL_CTX_SPAN, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"spanevent.cache", OTTL_CTX_SPANEVENT, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"metric.cache", OTTL_CTX_METRIC, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"datapoint.cache", OTTL_CTX_DATAPOINT, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"log.cache", OTTL_CTX_LOG, OTTL_P_CACHE, OTTL_PF_MAP},
 };
 static const size_t ottl_n_paths = sizeof(ottl_paths) / sizeof(ottl_paths[0]);
 
@@ -86,6 +135,11 @@ static const struct ottl_enum enums[] = {
     {"METRIC_DATA_TYPE_HISTOGRAM", 3},
     {"METRIC_DATA_TYPE_EXPONENTIAL_HISTOGRAM", 4},
     {"METRIC_DATA_TYPE_SUMMARY", 5},
+    {"AGGREGATION_TEMPORALITY_UNSPECIFIED", 0},
+    {"AGGREGATION_TEMPORALITY_DELTA", 1},
+    {"AGGREGATION_TEMPORALITY_CUMULATIVE", 2},
+    {"FLAG_NONE", 0},
+    {"FLAG_NO_RECORDED_VALUE", 1},
 };
 
 struct parser {
@@ -96,6 +150,7 @@ struct parser {
     struct kt_err *err;
     int depth;
     unsigned ctx_mask;
+    unsigned cache_mask; /* the contexts whose cache a path names */
     /* The context paths without a context prefix are read in ("attributes" is
      * span.attributes in a span group); NULL: every path names its context. */
     const char *in_ctx;
@@ -153,8 +208,11 @@ static void path_suggestions(const char *name, char *buf, size_t size)
         if (strncmp(p, name, seg) != 0 || p[seg] != '.')
             continue;
         int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", p);
-        if (w < 0 || (size_t)w >= size - used)
+        if (w < 0 || (size_t)w + 5 >= size - used) {
+            /* whole names only: the rest is said to exist */
+            snprintf(buf + used, size - used, ", ...");
             break;
+        }
         used += (size_t)w;
     }
 }
@@ -234,7 +292,7 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
         def = find_path(full);
     }
     if (def == NULL) {
-        char sugg[400];
+        char sugg[240]; /* within ottl_syntax_error's room, with the name */
         path_suggestions(name, sugg, sizeof(sugg));
         if (sugg[0] != '\0')
             return ottl_syntax_error(ps->err, ps->src, first->pos, "unknown path '%s' (valid: %s)",
@@ -249,7 +307,7 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
         return KT_ENOMEM;
     n->path.def = def;
     if (cur(ps)->kind == OTTL_T_LBRACK) {
-        if (!(def->flags & OTTL_PF_MAP))
+        if (!(def->flags & (OTTL_PF_MAP | OTTL_PF_KEY)))
             return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
                                      "%s is not a map and takes no [\"key\"]", def->name);
         ps->i++;
@@ -265,9 +323,18 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
         int rc = parse_indexes(ps, n);
         if (rc != 0)
             return rc;
+        if ((def->flags & OTTL_PF_KEY) && n->path.n_more > 0)
+            return ottl_syntax_error(ps->err, ps->src, first->pos, "%s takes exactly one [\"key\"]",
+                                     def->name);
+    }
+    if (def->flags & OTTL_PF_MORE) {
+        n->path.get = ottl_path_get_more;
+        n->path.set = ottl_path_set_more;
     }
     ps->ctx_mask |= OTTL_CTX_BIT(def->ctx);
     ps->p->path_ctx = true;
+    if (def->id == OTTL_P_CACHE)
+        ps->cache_mask |= OTTL_CTX_BIT(def->ctx);
     *out = n;
     return 0;
 }
@@ -974,6 +1041,19 @@ static int resolve_ctx(struct parser *ps, enum ottl_context *out)
             c = (enum ottl_context)i;
             break;
         }
+    }
+    /* A cache belongs to the transform context of the items a statement runs on (the
+     * group's context, else the inferred one): another context's is refused, as there. */
+    enum ottl_context run = c;
+    if (ps->in_ctx != NULL)
+        ottl_context_parse(ps->in_ctx, &run);
+    if (ps->cache_mask & ~OTTL_CTX_BIT(run)) {
+        enum ottl_context other = OTTL_CTX_RESOURCE;
+        while (!(ps->cache_mask & ~OTTL_CTX_BIT(run) & OTTL_CTX_BIT(other)))
+            other++;
+        return kt_err_set(
+            ps->err, KT_EINVAL, "%s.cache is only in %s statements, this one runs on %s in '%s'",
+            ottl_context_name(other), ottl_context_name(other), ottl_context_name(run), ps->src);
     }
     *out = c;
     return 0;

@@ -21,11 +21,12 @@ typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ResourceLogs;
 typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ScopeLogs;
 
 /* A level of containers (ResourceSpans, ScopeSpans, ...): where a container keeps its
- * context's object (the Resource or InstrumentationScope pointer) and the next level (a
- * size_t count and an array of pointers). */
+ * context's object (the Resource or InstrumentationScope pointer), the next level (a
+ * size_t count and an array of pointers) and its schema_url. */
 struct level {
     size_t object;
     size_t n_next, next;
+    size_t schema_url;
 };
 
 struct shape {
@@ -36,7 +37,7 @@ struct shape {
 
 #define LEVEL(T, obj, next)                                                                        \
     {                                                                                              \
-        offsetof(T, obj), offsetof(T, n_##next), offsetof(T, next)                                 \
+        offsetof(T, obj), offsetof(T, n_##next), offsetof(T, next), offsetof(T, schema_url)        \
     }
 
 static const struct shape shapes[KT_SIGNAL_COUNT] = {
@@ -66,6 +67,7 @@ struct walk {
      * them in OTTL_WALK_EDIT. */
     Resource no_res;
     Scope no_scope;
+    struct ottl_cache cache; /* t.cache, emptied before each visit */
 };
 
 static size_t *count_at(void *msg, size_t off)
@@ -176,6 +178,8 @@ static int visit(struct walk *k, enum ottl_context c, bool *drop, struct kt_err 
 {
     if (!(k->w->contexts & OTTL_CTX_BIT(c)))
         return 0;
+    ottl_cache_reset(&k->cache);
+    k->t.cache = &k->cache;
     int rc = k->w->visit(k->w->arg, c, &k->t, drop, err);
     if (!k->dropping)
         *drop = false;
@@ -252,10 +256,12 @@ static int enter(struct walk *k, int lv, void *box, struct kt_err *err)
         *obj = created;
     }
     void *o = *obj != NULL ? *obj : (void *)empty;
+    char **url = (char **)ptr_at(box, k->sh->lv[lv].schema_url);
     if (lv == 0) {
-        k->t = (struct ottl_tctx){.arena = k->w->arena, .resource = o};
+        k->t = (struct ottl_tctx){.arena = k->w->arena, .resource = o, .resource_schema_url = url};
     } else {
         k->t.scope = o;
+        k->t.scope_schema_url = url;
         if (k->sh->item == OTTL_CTX_METRIC)
             k->t.scope_metrics = box;
     }
@@ -304,6 +310,7 @@ int ottl_walk(struct ottl_walk *w, enum kt_signal sig, ProtobufCMessage *data, s
         .dropping = w->mode == OTTL_WALK_DROP,
         .no_res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT,
         .no_scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT,
+        .cache = {.map = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT},
     };
     w->n_dropped = 0;
     return walk_level(&k, 0, *ptr_at(data, k.sh->top), count_at(data, k.sh->n_top), err);

@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Opentelemetry__Proto__Logs__V1__LogRecord log =
         OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT;
     log.body = &v;
-    struct ottl_tctx t = {&a, NULL, NULL, NULL, NULL, NULL, NULL, &log};
+    struct ottl_tctx t = {.arena = &a, .log = &log};
     for (size_t i = 0; body != NULL && i < sizeof(statements) / sizeof(statements[0]); i++)
         run(statements[i], &t, true);
     char *g = grok_statement(&a, data, size);

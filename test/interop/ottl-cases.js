@@ -399,7 +399,12 @@ function generated(seed, n) {
 const SEED = 14;
 
 function cases() {
-  return [...written, ...require('./ottl-cases-map')({ str, int, dbl, bool, kvlist, arr, span, log, T, L }), ...generated(SEED, 40)];
+  return [
+    ...written,
+    ...require('./ottl-cases-map')({ str, int, dbl, bool, kvlist, arr, span, log, T, L }),
+    ...require('./ottl-cases-path')({ str, int, dbl, bool, arr, kvlist, T, L, M }),
+    ...generated(SEED, 40),
+  ];
 }
 
 module.exports = { cases, SEED };
