@@ -74,6 +74,10 @@ enum ottl_path_id {
     OTTL_P_SPANEVENT_NAME,
     OTTL_P_SPANEVENT_TIME,
     OTTL_P_SPANEVENT_ATTRS,
+    /* The same instants as times (span.start_time ...; issue 14). */
+    OTTL_P_SPAN_START_TIME,
+    OTTL_P_SPAN_END_TIME,
+    OTTL_P_SPANEVENT_TIME_T,
     /* Paths of metrics and logs from here on: they share bit 63 once past it. */
     OTTL_P_METRIC_NAME,
     OTTL_P_METRIC_UNIT,
@@ -86,6 +90,10 @@ enum ottl_path_id {
     OTTL_P_LOG_SEVERITY_NUMBER,
     OTTL_P_LOG_SEVERITY_TEXT,
     OTTL_P_LOG_ATTRS,
+    OTTL_P_LOG_TIME,
+    OTTL_P_LOG_OBSERVED_TIME,
+    OTTL_P_DATAPOINT_TIME,
+    OTTL_P_DATAPOINT_START_TIME,
 };
 
 /* A set of path ids: bit OTTL_FIELD(id) per field; ids from 63 on share bit 63 (only trace

@@ -80,9 +80,24 @@ enum ottl_vtype {
     OTTL_DOUBLE,
     OTTL_STR,
     OTTL_BYTES,
-    OTTL_MAP,   /* attributes or a kvlist, by reference so editors can change it */
-    OTTL_ARRAY, /* an AnyValue array */
-    OTTL_LIST,  /* a list or map literal (its node's kind says which), evaluated when used */
+    OTTL_MAP,      /* attributes or a kvlist, by reference so editors can change it */
+    OTTL_ARRAY,    /* an AnyValue array */
+    OTTL_LIST,     /* a list or map literal (its node's kind says which), evaluated when used */
+    OTTL_TIME,     /* an instant and the zone it reads in (Go's time.Time): tm */
+    OTTL_DURATION, /* nanoseconds (Go's time.Duration): i */
+};
+
+struct ottl_tz;
+
+/* An instant as nanoseconds since the epoch, and the zone its calendar fields (Hour,
+ * FormatTime) read in: tz when not NULL, else the fixed offset off seconds east of UTC,
+ * named name (UTC when off is 0 and name NULL; "" prints as the offset, as Go's FixedZone
+ * without a name does). */
+struct ottl_time {
+    int64_t ns;
+    const struct ottl_tz *tz;
+    const char *name;
+    int32_t off;
 };
 
 /* Where a map's KeyValue pointer array and its length live in the owning message. */
@@ -106,6 +121,7 @@ struct ottl_value {
         struct ottl_map m;
         const Opentelemetry__Proto__Common__V1__ArrayValue *arr;
         const struct ottl_node *list;
+        struct ottl_time tm;
     };
 };
 
@@ -353,6 +369,29 @@ int ottl_check_like(const struct ottl_node *call, const char *src, struct kt_err
 /* ottl_hash.c: the hashes no linked library has. */
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);
 uint32_t ottl_hash_murmur3_32(const void *data, size_t n, uint32_t seed);
+
+/* ottl_funcs_time.c: time and duration converters (issue 14). Zones come from the system's
+ * tz database (/usr/share/zoneinfo), loaded once per name and kept for the process. */
+int ottl_fn_time(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_now(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_duration(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_format_time(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_truncate_time(struct ottl_eval *ev, const struct ottl_node *call,
+                          struct ottl_value *out);
+int ottl_fn_unix(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+/* UnixNano, UnixMicro, UnixMilli, UnixSeconds: the function's name picks the unit. */
+int ottl_fn_unix_of(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+/* Nanoseconds ... Hours of a duration: the name picks the unit. */
+int ottl_fn_duration_in(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+/* Year, Month, Day, Hour, Minute, Second, Nanosecond, Weekday of a time in its zone. */
+int ottl_fn_time_field(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+/* Go's RFC 3339 text with nanoseconds ("2006-01-02T15:04:05.999999999Z07:00") into buf,
+ * NUL-terminated; its length. */
+size_t ottl_time_rfc3339(const struct ottl_time *t, char *buf, size_t size);
+/* Literal arguments of the type each parameter takes (the other time converters' check). */
+int ottl_check_time_args(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_time(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_format_time(const struct ottl_node *call, const char *src, struct kt_err *err);
 
 int ottl_regex_compile(struct ottl_prog *p, const char *pat, size_t n, struct ottl_regex **out,
                        struct kt_err *err);
