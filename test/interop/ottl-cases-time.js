@@ -8,7 +8,8 @@ module.exports = ({ T, L, M, str, int, dbl, span, log, metrics, gauge }) => {
   const a = (k, expr) => `set(span.attributes["${k}"], ${expr})`;
   const la = (k, expr) => `set(log.attributes["${k}"], ${expr})`;
   const ign = 'ignore';
-  const when = (s) => `2023-11-14 22:13:20${s}`;
+  // The first span's attributes as { key: the value's text }.
+  const first = (out) => Object.fromEntries(out.resourceSpans[0].scopeSpans[0].spans[0].attributes.map((kv) => [kv.key, String(kv.value[kv.value.value])]));
   return [
     // arithmetic and comparisons
     { name: 'time - time is a duration', signal: T, statements: [a('ns', 'Nanoseconds(span.end_time - span.start_time)'), a('ms', 'Milliseconds(span.end_time - span.start_time)'), a('us', 'Microseconds(span.end_time - span.start_time)'), a('s', 'Seconds(span.end_time - span.start_time)'), a('neg', 'Nanoseconds(span.start_time - span.end_time)')], input: span({}) },
@@ -94,5 +95,42 @@ module.exports = ({ T, L, M, str, int, dbl, span, log, metrics, gauge }) => {
     { name: 'literals of the wrong type are configuration errors: Hour of nil', signal: T, statements: [a('t', 'Hour(nil)')], input: span({}) },
     { name: 'literals of the wrong type are configuration errors: Duration of an int', signal: T, statements: [a('t', 'Nanoseconds(Duration(5))')], input: span({}) },
     { name: 'a literal string for Time is built once', signal: T, statements: [a('t', 'UnixSeconds(Time("2023-01-02", "%Y-%m-%d"))')], input: span({}) },
+    { name: 'Time of compact and ISO forms', signal: T, statements: [a('compact', 'UnixSeconds(Time("20230601120000", "%Y%m%d%H%M%S"))'), a('isoz', 'UnixNano(Time("2023-06-01T12:00:00.120Z", "%Y-%m-%dT%H:%M:%S.%LZ"))'), a('isozfmt', 'FormatTime(Time("2023-06-01T12:00:00Z", "%Y-%m-%dT%H:%M:%SZ", "Asia/Tokyo"), "%H %Z")'), a('sp', 'UnixSeconds(Time(" 5/ 6/2023", "%m/%d/%Y"))'), a('e', 'UnixSeconds(Time("Jun  5 2023", "%b %e %Y"))'), a('tab', 'UnixSeconds(Time("2023-06-01\t12:00", "%Y-%m-%d%t%H:%M"))'), a('pct', 'UnixSeconds(Time("% 2023", "%% %Y"))')], input: span({}) },
+    { name: 'Time zone corner cases', signal: T, statements: [a('cest', 'FormatTime(Time("2023-06-01 12:00:00 CEST", "%Y-%m-%d %H:%M:%S %Z", "Europe/Paris"), "%H %Z %z")'), a('zero', 'FormatTime(Time("2023-06-01 12:00:00 +0000", "%Y-%m-%d %H:%M:%S %z", "Europe/Paris"), "%H %Z %z")'), a('empty', 'FormatTime(Time("2023-06-01 12:00:00", "%Y-%m-%d %H:%M:%S", ""), "%H %Z")'), a('local', 'FormatTime(Time("2023-06-01 12:00:00", "%Y-%m-%d %H:%M:%S", "Local"), "%H %Z")'), a('unix', 'FormatTime(Unix(1700000000), "%H %Z %z")'), a('gmt', 'FormatTime(Time("2023-06-01 12:00:00 GMT", "%Y-%m-%d %H:%M:%S %Z"), "%H %Z %z")'), a('kolkata', 'FormatTime(Time("2023-06-01 12:00:00", "%Y-%m-%d %H:%M:%S", "Asia/Kolkata"), "%H:%M %Z %z %i %k")'), a('old', 'UnixSeconds(Time("1900-06-01 12:00:00", "%Y-%m-%d %H:%M:%S", "America/New_York"))')], input: span({}) },
+    { name: 'Time failures of names and fractions', signal: T, error_mode: ign, statements: [a('pm', 'UnixSeconds(Time("2023-01-02 3 pm", "%Y-%m-%d %I %p"))'), a('PM', 'UnixSeconds(Time("2023-01-02 3 PM", "%Y-%m-%d %I %P"))'), a('mon', 'UnixSeconds(Time("Foo 2 2023", "%b %d %Y"))'), a('monl', 'UnixSeconds(Time("jANUARY 2 2023", "%B %d %Y"))'), a('wd', 'UnixSeconds(Time("Xyz Jan 2 2023", "%a %b %d %Y"))'), a('y2', 'UnixSeconds(Time("2023-1-2", "%y-%m-%d"))'), a('h13', 'UnixSeconds(Time("2023-01-02 13 PM", "%Y-%m-%d %I %p"))'), a('z', 'UnixSeconds(Time("2023-01-02 +25", "%Y-%m-%d %z"))'), a('after', '"ran"')], input: span({}) },
+    // documented divergences (README, "Filter and transform")
+    {
+      name: 'Time of a date past 2262',
+      signal: T,
+      statements: [a('t', 'UnixSeconds(Time("2300-01-01", "%Y-%m-%d"))')],
+      input: span({}),
+      divergence: {
+        reason: 'kotel\'s times are int64 nanoseconds (1678 to 2262); Go\'s time.Time reaches further',
+        collector: (out) => first(out).t === '10413792000',
+        kotel: 'error',
+      },
+    },
+    {
+      name: 'Time with a German locale and month names',
+      signal: T,
+      statements: [a('t', 'UnixSeconds(Time("5 März 2023", "%d %B %Y", "UTC", "de"))')],
+      input: span({}),
+      divergence: {
+        reason: 'kotel reads English month and day names only and refuses another locale where the format reads names',
+        collector: (out) => first(out).t === '1677974400',
+        kotel: 'config error',
+      },
+    },
+    {
+      name: 'FormatTime with a Go layout word in its literal text',
+      signal: T,
+      statements: [a('t', 'FormatTime(span.start_time, "%Y Jan")')],
+      input: span({}),
+      divergence: {
+        reason: 'kotel takes a format\'s literal text literally; Go reads Jan in the layout as the month',
+        collector: (out) => first(out).t === '2023 Nov',
+        kotel: (out) => first(out).t === '2023 Jan',
+      },
+    },
   ];
 };
