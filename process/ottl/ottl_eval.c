@@ -280,63 +280,37 @@ static int no_object(struct ottl_eval *ev, const struct ottl_path_def *d)
                       ottl_context_name(d->ctx));
 }
 
-static bool dp_attrs(ProtobufCMessage *dp, ottl_kv ****kv, size_t **n)
-{
-    const ProtobufCMessageDescriptor *d = dp->descriptor;
-    if (d == &opentelemetry__proto__metrics__v1__number_data_point__descriptor) {
-        NumberDataPoint *p = (NumberDataPoint *)dp;
-        *kv = &p->attributes;
-        *n = &p->n_attributes;
-    } else if (d == &opentelemetry__proto__metrics__v1__histogram_data_point__descriptor) {
-        HistogramDataPoint *p = (HistogramDataPoint *)dp;
-        *kv = &p->attributes;
-        *n = &p->n_attributes;
-    } else if (d ==
-               &opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor) {
-        ExpHistogramDataPoint *p = (ExpHistogramDataPoint *)dp;
-        *kv = &p->attributes;
-        *n = &p->n_attributes;
-    } else if (d == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor) {
-        SummaryDataPoint *p = (SummaryDataPoint *)dp;
-        *kv = &p->attributes;
-        *n = &p->n_attributes;
-    } else {
-        return false;
-    }
-    return true;
-}
+/* Where a data point of any kind keeps its attributes and its two timestamps. */
+struct dp_parts {
+    ottl_kv ***kv;
+    size_t *n;
+    uint64_t *time, *start;
+};
 
-/* Where a data point of any kind keeps its two timestamps. */
-static bool dp_times(ProtobufCMessage *dp, uint64_t **time, uint64_t **start)
+#define DP_PARTS(p)                                                                                \
+    ((struct dp_parts){&(p)->attributes, &(p)->n_attributes, &(p)->time_unix_nano,                 \
+                       &(p)->start_time_unix_nano})
+
+static bool dp_parts(ProtobufCMessage *dp, struct dp_parts *out)
 {
     const ProtobufCMessageDescriptor *d = dp->descriptor;
-    if (d == &opentelemetry__proto__metrics__v1__number_data_point__descriptor) {
-        NumberDataPoint *p = (NumberDataPoint *)dp;
-        *time = &p->time_unix_nano;
-        *start = &p->start_time_unix_nano;
-    } else if (d == &opentelemetry__proto__metrics__v1__histogram_data_point__descriptor) {
-        HistogramDataPoint *p = (HistogramDataPoint *)dp;
-        *time = &p->time_unix_nano;
-        *start = &p->start_time_unix_nano;
-    } else if (d ==
-               &opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor) {
-        ExpHistogramDataPoint *p = (ExpHistogramDataPoint *)dp;
-        *time = &p->time_unix_nano;
-        *start = &p->start_time_unix_nano;
-    } else if (d == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor) {
-        SummaryDataPoint *p = (SummaryDataPoint *)dp;
-        *time = &p->time_unix_nano;
-        *start = &p->start_time_unix_nano;
-    } else {
+    if (d == &opentelemetry__proto__metrics__v1__number_data_point__descriptor)
+        *out = DP_PARTS((NumberDataPoint *)dp);
+    else if (d == &opentelemetry__proto__metrics__v1__histogram_data_point__descriptor)
+        *out = DP_PARTS((HistogramDataPoint *)dp);
+    else if (d == &opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor)
+        *out = DP_PARTS((ExpHistogramDataPoint *)dp);
+    else if (d == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor)
+        *out = DP_PARTS((SummaryDataPoint *)dp);
+    else
         return false;
-    }
     return true;
 }
 
 /* The timestamp field a time-typed path names (span.start_time, log.time, ...), or NULL. */
 static uint64_t *time_field(const struct ottl_tctx *t, enum ottl_path_id id)
 {
-    uint64_t *tm = NULL, *start = NULL;
+    struct dp_parts p;
     switch (id) {
     case OTTL_P_SPAN_START_TIME: return &t->span->start_time_unix_nano;
     case OTTL_P_SPAN_END_TIME: return &t->span->end_time_unix_nano;
@@ -345,9 +319,9 @@ static uint64_t *time_field(const struct ottl_tctx *t, enum ottl_path_id id)
     case OTTL_P_LOG_OBSERVED_TIME: return &t->log->observed_time_unix_nano;
     case OTTL_P_DATAPOINT_TIME:
     case OTTL_P_DATAPOINT_START_TIME:
-        if (!dp_times(t->datapoint, &tm, &start))
+        if (!dp_parts(t->datapoint, &p))
             return NULL;
-        return id == OTTL_P_DATAPOINT_TIME ? tm : start;
+        return id == OTTL_P_DATAPOINT_TIME ? p.time : p.start;
     default: return NULL;
     }
 }
@@ -384,10 +358,14 @@ static int base_map(struct ottl_eval *ev, const struct ottl_path_def *d, bool cr
         m->kv = &t->spanevent->attributes;
         m->n = &t->spanevent->n_attributes;
         return 0;
-    case OTTL_P_DATAPOINT_ATTRS:
-        if (t->datapoint == NULL || !dp_attrs(t->datapoint, &m->kv, &m->n))
+    case OTTL_P_DATAPOINT_ATTRS: {
+        struct dp_parts p;
+        if (t->datapoint == NULL || !dp_parts(t->datapoint, &p))
             return no_object(ev, d);
+        m->kv = p.kv;
+        m->n = p.n;
         return 0;
+    }
     case OTTL_P_LOG_ATTRS:
         if (t->log == NULL)
             return no_object(ev, d);
@@ -594,6 +572,15 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
             return no_object(ev, d);
         break;
     }
+    if (d->flags & OTTL_PF_TIME) {
+        /* pdata's AsTime: the nanoseconds as an int64, in UTC. */
+        const uint64_t *f = time_field(t, d->id);
+        if (f == NULL)
+            return no_object(ev, d);
+        out->t = OTTL_TIME;
+        out->tm.ns = (int64_t)*f;
+        return 0;
+    }
     switch (d->id) {
     case OTTL_P_SCOPE_NAME: set_str(out, t->scope->name); break;
     case OTTL_P_SCOPE_VERSION: set_str(out, t->scope->version); break;
@@ -639,21 +626,6 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
     }
     case OTTL_P_LOG_SEVERITY_NUMBER: set_int(out, t->log->severity_number); break;
     case OTTL_P_LOG_SEVERITY_TEXT: set_str(out, t->log->severity_text); break;
-    case OTTL_P_SPAN_START_TIME:
-    case OTTL_P_SPAN_END_TIME:
-    case OTTL_P_SPANEVENT_TIME_T:
-    case OTTL_P_LOG_TIME:
-    case OTTL_P_LOG_OBSERVED_TIME:
-    case OTTL_P_DATAPOINT_TIME:
-    case OTTL_P_DATAPOINT_START_TIME: {
-        /* pdata's AsTime: the nanoseconds as an int64, in UTC. */
-        const uint64_t *f = time_field(t, d->id);
-        if (f == NULL)
-            return no_object(ev, d);
-        out->t = OTTL_TIME;
-        out->tm.ns = (int64_t)*f;
-        break;
-    }
     default: return kt_err_set(ev->err, KT_EINVAL, "%s cannot be read", d->name);
     }
     return 0;
@@ -797,6 +769,16 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
     }
     if (rc != 0)
         return rc;
+    if (d->flags & OTTL_PF_TIME) {
+        if ((rc = want_type(ev, d, v, OTTL_TIME)) != 0)
+            return rc;
+        uint64_t *f = time_field(t, d->id);
+        if (f == NULL)
+            return no_object(ev, d);
+        /* pdata's NewTimestampFromTime: UnixNano as a uint64 (before 1970 wraps). */
+        *f = (uint64_t)v->tm.ns;
+        return 0;
+    }
     Opentelemetry__Proto__Trace__V1__Status *st;
     switch (d->id) {
     case OTTL_P_SCOPE_NAME: return set_string_field(ev, d, v, &t->scope->name);
@@ -842,22 +824,6 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
             t->spanevent->time_unix_nano = (uint64_t)v->i;
         return 0;
     case OTTL_P_SPANEVENT_NAME: return set_string_field(ev, d, v, &t->spanevent->name);
-    case OTTL_P_SPAN_START_TIME:
-    case OTTL_P_SPAN_END_TIME:
-    case OTTL_P_SPANEVENT_TIME_T:
-    case OTTL_P_LOG_TIME:
-    case OTTL_P_LOG_OBSERVED_TIME:
-    case OTTL_P_DATAPOINT_TIME:
-    case OTTL_P_DATAPOINT_START_TIME: {
-        if ((rc = want_type(ev, d, v, OTTL_TIME)) != 0)
-            return rc;
-        uint64_t *f = time_field(t, d->id);
-        if (f == NULL)
-            return no_object(ev, d);
-        /* pdata's NewTimestampFromTime: UnixNano as a uint64 (before 1970 wraps). */
-        *f = (uint64_t)v->tm.ns;
-        return 0;
-    }
     case OTTL_P_METRIC_NAME: return set_string_field(ev, d, v, &t->metric->name);
     case OTTL_P_METRIC_UNIT: return set_string_field(ev, d, v, &t->metric->unit);
     case OTTL_P_METRIC_DESCRIPTION: return set_string_field(ev, d, v, &t->metric->description);

@@ -1,405 +1,18 @@
 /* OTTL time and duration converters (issue 14): Time, FormatTime, Duration, TruncateTime,
  * Now, Unix and the unit and calendar-field converters, with the Collector's semantics (its
- * ctimefmt directives over Go's time layouts, Go's ParseDuration, Go's calendar in a zone).
- *
- * Zones come from the system tz database (TZif files under /usr/share/zoneinfo), loaded once
- * per name and kept for the life of the process (they never change), so evaluation reads
- * them without locks or allocation. The Collector's local zone is taken to be UTC. */
-#include <errno.h>
-#include <fcntl.h>
+ * ctimefmt directives over Go's time layouts, Go's ParseDuration, Go's calendar in a zone;
+ * ottl_time.c has the calendar and the zones). The Collector's local zone is taken to be
+ * UTC. */
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ottl_int.h"
 
 #define NS_PER_S 1000000000LL
-#define TZ_DIR "/usr/share/zoneinfo/"
-#define TZ_MAX_FILE (1 << 20)
-
-/* ---- the calendar (proleptic Gregorian, as Go's) ---- */
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int64_t floor_mod(int64_t a, int64_t b)
-{
-    return a - floor_div(a, b) * b;
-}
-
-/* Days since 1970-01-01 of a date; month and day may run over (day 32 of January is
- * February 1st), as Go's Date normalises. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y += floor_div(m - 1, 12);
-    m = floor_mod(m - 1, 12) + 1;
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468 + (d - 1);
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static bool is_leap(int64_t y)
-{
-    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-}
-
-static int days_in(int m, int64_t y)
-{
-    static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
-
-/* ---- zones ---- */
-
-struct tz_type {
-    int32_t off;
-    bool dst;
-    const char *abbr; /* into ottl_tz.abbrs */
-};
-
-struct ottl_tz {
-    struct ottl_tz *next;
-    char *name;
-    size_t n_trans;
-    int64_t *trans; /* seconds, ascending */
-    uint8_t *idx;   /* the type in effect from trans[i] */
-    size_t n_types;
-    struct tz_type *types;
-    char *abbrs;
-    size_t first; /* the type before the first transition, as Go's lookupFirstZone picks */
-};
-
-/* Loaded zones, newest first: readers walk it without the lock (entries are complete before
- * they are published and never change or go away); loaders take the lock. */
-static _Atomic(struct ottl_tz *) tz_loaded;
-static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void tz_free(struct ottl_tz *z)
-{
-    if (z == NULL)
-        return;
-    free(z->name);
-    free(z->trans);
-    free(z->idx);
-    free(z->types);
-    free(z->abbrs);
-    free(z);
-}
-
-static int64_t be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    if (n == 4)
-        return (int32_t)(uint32_t)v;
-    return (int64_t)v;
-}
-
-/* Parses a TZif file (RFC 8536): the version-2 64-bit block when there is one. Times past
- * the last transition keep its type (the files of tzdata's "fat" build list transitions up
- * to 2037; the footer's rule is not read). */
-static int tz_parse(const uint8_t *b, size_t n, struct ottl_tz *z)
-{
-    size_t off = 0;
-    int tsize = 4;
-    for (int pass = 0; pass < 2; pass++) {
-        if (n - off < 44 || memcmp(b + off, "TZif", 4) != 0)
-            return KT_EINVAL;
-        char ver = (char)b[off + 4];
-        uint32_t cnt[6];
-        for (int i = 0; i < 6; i++)
-            cnt[i] = (uint32_t)be(b + off + 20 + 4 * i, 4);
-        size_t isut = cnt[0], isstd = cnt[1], leap = cnt[2], timecnt = cnt[3], typecnt = cnt[4],
-               charcnt = cnt[5];
-        size_t body = timecnt * (size_t)tsize + timecnt + typecnt * 6 + charcnt +
-                      leap * (size_t)(tsize + 4) + isstd + isut;
-        if (typecnt == 0 || n - off - 44 < body)
-            return KT_EINVAL;
-        if (pass == 0 && ver >= '2') {
-            off += 44 + body;
-            tsize = 8;
-            continue;
-        }
-        const uint8_t *p = b + off + 44;
-        z->trans = malloc((timecnt ? timecnt : 1) * sizeof(*z->trans));
-        z->idx = malloc(timecnt ? timecnt : 1);
-        z->types = malloc(typecnt * sizeof(*z->types));
-        z->abbrs = malloc(charcnt + 1);
-        if (z->trans == NULL || z->idx == NULL || z->types == NULL || z->abbrs == NULL)
-            return KT_ENOMEM;
-        for (size_t i = 0; i < timecnt; i++, p += tsize)
-            z->trans[i] = be(p, tsize);
-        for (size_t i = 0; i < timecnt; i++, p++) {
-            if (*p >= typecnt)
-                return KT_EINVAL;
-            z->idx[i] = *p;
-        }
-        const uint8_t *tp = p;
-        p += typecnt * 6;
-        memcpy(z->abbrs, p, charcnt);
-        z->abbrs[charcnt] = '\0';
-        for (size_t i = 0; i < typecnt; i++, tp += 6) {
-            z->types[i].off = (int32_t)be(tp, 4);
-            z->types[i].dst = tp[4] != 0;
-            z->types[i].abbr = z->abbrs + (tp[5] < charcnt ? tp[5] : charcnt);
-        }
-        z->n_trans = timecnt;
-        z->n_types = typecnt;
-        break;
-    }
-    bool first_used = false;
-    for (size_t i = 0; i < z->n_trans; i++)
-        first_used = first_used || z->idx[i] == 0;
-    z->first = 0;
-    if (first_used) {
-        bool found = false;
-        if (z->n_trans > 0 && z->types[z->idx[0]].dst)
-            for (size_t k = z->idx[0]; k-- > 0 && !found;)
-                if (!z->types[k].dst) {
-                    z->first = k;
-                    found = true;
-                }
-        for (size_t k = 0; k < z->n_types && !found; k++)
-            if (!z->types[k].dst) {
-                z->first = k;
-                found = true;
-            }
-    }
-    return 0;
-}
-
-static bool tz_name_ok(const char *name, size_t n)
-{
-    if (n == 0 || n > 200 || name[0] == '/')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '/' || c == '_' || c == '-' || c == '+' || c == '.'))
-            return false;
-        if (c == '.' && i + 1 < n && name[i + 1] == '.')
-            return false;
-    }
-    return true;
-}
-
-static const struct ottl_tz *tz_find(const char *name, size_t n)
-{
-    for (const struct ottl_tz *z = atomic_load(&tz_loaded); z != NULL; z = z->next)
-        if (strlen(z->name) == n && memcmp(z->name, name, n) == 0)
-            return z;
-    return NULL;
-}
-
-/* The zone named name (n bytes) as Go's LoadLocation finds it: "" and "UTC" are UTC (*out
- * NULL), "Local" is UTC here; anything else a file of the tz database. */
-static int tz_get(const char *name, size_t n, const struct ottl_tz **out, struct kt_err *err)
-{
-    *out = NULL;
-    if (n == 0 || (n == 3 && memcmp(name, "UTC", 3) == 0) ||
-        (n == 5 && memcmp(name, "Local", 5) == 0))
-        return 0;
-    if ((*out = tz_find(name, n)) != NULL)
-        return 0;
-    if (!tz_name_ok(name, n))
-        return kt_err_set(err, KT_EINVAL, "unknown time zone %.*s", (int)n, name);
-    char path[sizeof(TZ_DIR) + 201];
-    snprintf(path, sizeof(path), "%s%.*s", TZ_DIR, (int)n, name);
-    int rc = KT_EINVAL;
-    uint8_t *buf = NULL;
-    struct ottl_tz *z = NULL;
-    pthread_mutex_lock(&tz_lock);
-    if ((*out = tz_find(name, n)) != NULL) {
-        rc = 0;
-        goto out;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > TZ_MAX_FILE) {
-        if (fd >= 0)
-            close(fd);
-        rc = kt_err_set(err, KT_EINVAL, "unknown time zone %.*s", (int)n, name);
-        goto out;
-    }
-    size_t size = (size_t)st.st_size, got = 0;
-    buf = malloc(size ? size : 1);
-    z = calloc(1, sizeof(*z));
-    if (buf == NULL || z == NULL || (z->name = strndup(name, n)) == NULL) {
-        close(fd);
-        rc = kt_err_set(err, KT_ENOMEM, "out of memory");
-        goto out;
-    }
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if ((rc = tz_parse(buf, got, z)) != 0) {
-        rc = rc == KT_ENOMEM ? kt_err_set(err, KT_ENOMEM, "out of memory")
-                             : kt_err_set(err, KT_EINVAL, "time zone %.*s: %s is no TZif file",
-                                          (int)n, name, path);
-        goto out;
-    }
-    z->next = atomic_load(&tz_loaded);
-    atomic_store(&tz_loaded, z);
-    *out = z;
-    z = NULL;
-    rc = 0;
-out:
-    pthread_mutex_unlock(&tz_lock);
-    tz_free(z);
-    free(buf);
-    return rc;
-}
-
-struct zinfo {
-    int32_t off;
-    const char *abbr;
-    int64_t start, end; /* the seconds the offset holds for: [start, end) */
-};
-
-static void tz_lookup(const struct ottl_tz *z, int64_t sec, struct zinfo *zi)
-{
-    zi->start = INT64_MIN;
-    zi->end = INT64_MAX;
-    if (z == NULL) {
-        zi->off = 0;
-        zi->abbr = "UTC";
-        return;
-    }
-    size_t t = z->first;
-    if (z->n_trans == 0 || sec < z->trans[0]) {
-        if (z->n_trans > 0)
-            zi->end = z->trans[0];
-    } else {
-        size_t lo = 0, hi = z->n_trans; /* the last transition at or before sec */
-        while (hi - lo > 1) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (z->trans[mid] <= sec)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        t = z->idx[lo];
-        zi->start = z->trans[lo];
-        if (lo + 1 < z->n_trans)
-            zi->end = z->trans[lo + 1];
-    }
-    zi->off = z->types[t].off;
-    zi->abbr = z->types[t].abbr;
-}
-
-/* Go's Location.lookupName: the offset of the abbreviation in effect around sec (local
- * seconds as if UTC), else of any type of that name. */
-static bool tz_lookup_name(const struct ottl_tz *z, const char *name, size_t n, int64_t sec,
-                           int32_t *off)
-{
-    if (z == NULL) {
-        *off = 0;
-        return n == 3 && memcmp(name, "UTC", 3) == 0;
-    }
-    for (size_t i = 0; i < z->n_types; i++) {
-        if (strlen(z->types[i].abbr) != n || memcmp(z->types[i].abbr, name, n) != 0)
-            continue;
-        struct zinfo zi;
-        tz_lookup(z, sec - z->types[i].off, &zi);
-        if (strcmp(zi.abbr, z->types[i].abbr) == 0) {
-            *off = zi.off;
-            return true;
-        }
-    }
-    for (size_t i = 0; i < z->n_types; i++)
-        if (strlen(z->types[i].abbr) == n && memcmp(z->types[i].abbr, name, n) == 0) {
-            *off = z->types[i].off;
-            return true;
-        }
-    return false;
-}
-
-/* The offset and name a time reads in. */
-static void time_zone(const struct ottl_time *t, int32_t *off, const char **abbr)
-{
-    if (t->tz != NULL) {
-        struct zinfo zi;
-        tz_lookup(t->tz, floor_div(t->ns, NS_PER_S), &zi);
-        *off = zi.off;
-        *abbr = zi.abbr;
-        return;
-    }
-    *off = t->off;
-    *abbr = t->name != NULL ? t->name : t->off == 0 ? "UTC" : "";
-}
-
-/* ---- calendar fields ---- */
-
-struct tfields {
-    int64_t year;
-    int mon, day, hour, min, sec, wday;
-    int32_t nsec, off;
-    const char *abbr;
-};
-
-static void time_fields(const struct ottl_time *t, struct tfields *f)
-{
-    time_zone(t, &f->off, &f->abbr);
-    int64_t sec = floor_div(t->ns, NS_PER_S) + f->off;
-    f->nsec = (int32_t)floor_mod(t->ns, NS_PER_S);
-    int64_t days = floor_div(sec, 86400), sod = floor_mod(sec, 86400);
-    civil_from_days(days, &f->year, &f->mon, &f->day);
-    f->hour = (int)(sod / 3600);
-    f->min = (int)(sod / 60 % 60);
-    f->sec = (int)(sod % 60);
-    f->wday = (int)floor_mod(days + 4, 7); /* 1970-01-01 was a Thursday */
-}
-
-/* Go's Date(y, m, d, H, M, S, ns, loc) as nanoseconds since the epoch: local time resolved
- * as Go does around a transition. KT_EINVAL when no int64 of nanoseconds holds it. */
-static int date_in(const struct ottl_tz *tz, int64_t y, int m, int d, int H, int M, int S,
-                   int32_t nsec, int64_t *ns)
-{
-    if (y < 1600 || y > 2300)
-        return KT_EINVAL;
-    int64_t unix = days_from_civil(y, m, d) * 86400 + H * 3600 + M * 60 + S;
-    struct zinfo zi;
-    tz_lookup(tz, unix, &zi);
-    if (zi.off != 0) {
-        int64_t utc = unix - zi.off;
-        if (utc < zi.start || utc >= zi.end)
-            tz_lookup(tz, utc, &zi);
-        unix -= zi.off;
-    }
-    if (__builtin_mul_overflow(unix, NS_PER_S, ns) || __builtin_add_overflow(*ns, nsec, ns))
-        return KT_EINVAL;
-    return 0;
-}
 
 /* ---- ctimefmt directives ----
  *
@@ -627,8 +240,8 @@ static void put_offset(struct ottl_abuf *b, int32_t off, bool colon, bool mins, 
 static void format_time(struct ottl_abuf *b, const struct ctok *t, size_t nt,
                         const struct ottl_time *tm)
 {
-    struct tfields f;
-    time_fields(tm, &f);
+    struct ottl_tfields f;
+    ottl_time_fields(tm, &f);
     for (size_t i = 0; i < nt; i++) {
         switch (t[i].k) {
         case K_LIT: ottl_abuf_put(b, t[i].lit, t[i].n); break;
@@ -694,28 +307,6 @@ static void format_time(struct ottl_abuf *b, const struct ctok *t, size_t nt,
         case K_OFF_COLON3: put_offset(b, f.off, true, true, true); break;
         }
     }
-}
-
-size_t ottl_time_rfc3339(const struct ottl_time *t, char *buf, size_t size)
-{
-    struct tfields f;
-    time_fields(t, &f);
-    char frac[12] = "";
-    if (f.nsec != 0) {
-        snprintf(frac, sizeof(frac), ".%09" PRId32, f.nsec);
-        size_t n = strlen(frac);
-        while (frac[n - 1] == '0')
-            frac[--n] = '\0';
-    }
-    char zone[16] = "Z";
-    if (f.off != 0) {
-        int32_t a = f.off < 0 ? -f.off : f.off;
-        snprintf(zone, sizeof(zone), "%c%02d:%02d", f.off < 0 ? '-' : '+', (int)(a / 3600),
-                 (int)(a / 60 % 60));
-    }
-    int n = snprintf(buf, size, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d%s%s", f.year, f.mon, f.day,
-                     f.hour, f.min, f.sec, frac, zone);
-    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
 /* ---- parsing (Go's time.Parse of the layout, with ctimefmt's retries) ---- */
@@ -1064,13 +655,14 @@ static int resolve(const struct pstate *p, int64_t year, const struct ottl_tz *l
 {
     memset(out, 0, sizeof(*out));
     if (p->utc)
-        return date_in(NULL, year, p->mon, p->day, p->hour, p->min, p->sec, p->nsec, &out->ns);
+        return ottl_date_in(NULL, year, p->mon, p->day, p->hour, p->min, p->sec, p->nsec, &out->ns);
     if (p->has_off) {
-        if (date_in(NULL, year, p->mon, p->day, p->hour, p->min, p->sec, p->nsec, &out->ns) != 0)
+        if (ottl_date_in(NULL, year, p->mon, p->day, p->hour, p->min, p->sec, p->nsec, &out->ns) !=
+            0)
             return KT_EINVAL;
         out->ns -= (int64_t)p->off * NS_PER_S;
-        struct zinfo zi;
-        tz_lookup(loc, floor_div(out->ns, NS_PER_S), &zi);
+        struct ottl_zinfo zi;
+        ottl_tz_lookup(loc, ottl_floor_div(out->ns, NS_PER_S), &zi);
         if (zi.off == p->off &&
             (p->zn == 0 || (strlen(zi.abbr) == p->zn && memcmp(zi.abbr, p->zname, p->zn) == 0))) {
             out->tz = loc;
@@ -1081,10 +673,11 @@ static int resolve(const struct pstate *p, int64_t year, const struct ottl_tz *l
         return 0;
     }
     if (p->zn > 0) {
-        if (date_in(NULL, year, p->mon, p->day, p->hour, p->min, p->sec, p->nsec, &out->ns) != 0)
+        if (ottl_date_in(NULL, year, p->mon, p->day, p->hour, p->min, p->sec, p->nsec, &out->ns) !=
+            0)
             return KT_EINVAL;
         int32_t off;
-        if (tz_lookup_name(loc, p->zname, p->zn, floor_div(out->ns, NS_PER_S), &off)) {
+        if (ottl_tz_lookup_name(loc, p->zname, p->zn, ottl_floor_div(out->ns, NS_PER_S), &off)) {
             out->ns -= (int64_t)off * NS_PER_S;
             out->tz = loc;
             return 0;
@@ -1098,7 +691,7 @@ static int resolve(const struct pstate *p, int64_t year, const struct ottl_tz *l
         return 0;
     }
     out->tz = loc;
-    return date_in(loc, year, p->mon, p->day, p->hour, p->min, p->sec, p->nsec, &out->ns);
+    return ottl_date_in(loc, year, p->mon, p->day, p->hour, p->min, p->sec, p->nsec, &out->ns);
 }
 
 static int64_t now_ns(void)
@@ -1116,7 +709,7 @@ static int resolve_year(const struct pstate *p, const struct ottl_tz *loc, struc
         return resolve(p, p->year, loc, out);
     int64_t now = now_ns(), y;
     int m, d;
-    civil_from_days(floor_div(floor_div(now, NS_PER_S), 86400), &y, &m, &d);
+    ottl_civil_from_days(ottl_floor_div(ottl_floor_div(now, NS_PER_S), 86400), &y, &m, &d);
     int rc = resolve(p, y, loc, out);
     if (rc == 0 && out->ns > now + 7 * 86400 * NS_PER_S)
         rc = resolve(p, y - 1, loc, out);
@@ -1135,22 +728,22 @@ static int parse_time(const struct ctok *t, size_t nt, const char *s, size_t n,
                           (int)(n > 64 ? 64 : n), s);
     /* Go checks the day against the month of the year read (year 0, a leap year, when the
      * format has none). */
-    if (p.day > days_in(p.mon, p.year))
+    if (p.day > ottl_days_in(p.mon, p.year))
         return kt_err_set(err, KT_EINVAL, "Time: \"%.*s\": day out of range",
                           (int)(n > 64 ? 64 : n), s);
     if (resolve_year(&p, loc, out) != 0)
         goto range;
     int32_t off;
     const char *abbr;
-    time_zone(out, &off, &abbr);
-    struct zinfo lz;
-    tz_lookup(loc, floor_div(out->ns, NS_PER_S), &lz);
+    ottl_time_zone(out, &off, &abbr);
+    struct ottl_zinfo lz;
+    ottl_tz_lookup(loc, ottl_floor_div(out->ns, NS_PER_S), &lz);
     if (off != 0 || strcmp(abbr, "UTC") == 0 || strcmp(abbr, lz.abbr) == 0)
         return 0;
     const struct ottl_tz *z;
     char name[16];
     snprintf(name, sizeof(name), "%s", abbr);
-    if (tz_get(name, strlen(name), &z, err) != 0)
+    if (ottl_tz_get(name, strlen(name), &z, err) != 0)
         return kt_err_prefix(err, "Time: failed to load location %s: ", name);
     if (resolve_year(&p, z, out) != 0)
         goto range;
@@ -1331,7 +924,7 @@ static const char *arg_types(const char *fn)
 int ottl_check_time_args(const struct ottl_node *call, const char *src, struct kt_err *err)
 {
     const char *types = arg_types(call->call.fn->name);
-    for (size_t i = 0; types[i] != '\0' && i < call->call.n_args; i++) {
+    for (size_t i = 0; i < call->call.n_args && types[i] != '\0'; i++) {
         const struct ottl_node *a = call->call.args[i];
         if (a == NULL || (a->kind != OTTL_N_LIT && a->kind != OTTL_N_LIST && a->kind != OTTL_N_MAP))
             continue;
@@ -1359,7 +952,7 @@ int ottl_check_time(const struct ottl_node *call, const char *src, struct kt_err
     const struct ottl_value *loc = lit_arg(call, 2), *locale = lit_arg(call, 3);
     const struct ottl_tz *z;
     struct kt_err why = {0};
-    if (loc != NULL && (rc = tz_get(loc->s.p, loc->s.n, &z, &why)) != 0)
+    if (loc != NULL && (rc = ottl_tz_get(loc->s.p, loc->s.n, &z, &why)) != 0)
         return ottl_syntax_error(err, src, call->call.args[2]->pos,
                                  "Time: failed to load location: %s", why.msg);
     /* Go's lunes translates month and day names of other languages; kotel reads English
@@ -1392,7 +985,7 @@ int ottl_fn_time(struct ottl_eval *ev, const struct ottl_node *call, struct ottl
         return kt_err_set(ev->err, KT_EINVAL, "Time: time cannot be nil");
     const struct ottl_value *f = lit_arg(call, 1), *locv = lit_arg(call, 2);
     const struct ottl_tz *loc = NULL;
-    if (locv != NULL && (rc = tz_get(locv->s.p, locv->s.n, &loc, ev->err)) != 0)
+    if (locv != NULL && (rc = ottl_tz_get(locv->s.p, locv->s.n, &loc, ev->err)) != 0)
         return rc;
     struct ctok t[MAX_TOKS];
     size_t nt = tokenize(f->s.p, f->s.n, true, t, MAX_TOKS, 0);
@@ -1494,7 +1087,7 @@ int ottl_fn_unix_of(struct ottl_eval *ev, const struct ottl_node *call, struct o
                   : u[0] == 'M' && u[3] == 'r' ? 1000
                                                : 1000000;
     out->t = OTTL_INT;
-    out->i = floor_div(t.tm.ns, div);
+    out->i = ottl_floor_div(t.tm.ns, div);
     return 0;
 }
 
@@ -1529,8 +1122,8 @@ int ottl_fn_time_field(struct ottl_eval *ev, const struct ottl_node *call, struc
     int rc = want(ev, call, 0, OTTL_TIME, &t);
     if (rc != 0)
         return rc;
-    struct tfields f;
-    time_fields(&t.tm, &f);
+    struct ottl_tfields f;
+    ottl_time_fields(&t.tm, &f);
     const char *n = call->call.fn->name;
     out->t = OTTL_INT;
     switch (n[0]) {

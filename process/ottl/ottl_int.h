@@ -134,6 +134,7 @@ void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
 
 #define OTTL_PF_MAP 0x1      /* a map: usable bare by map editors and with ["key"] */
 #define OTTL_PF_READONLY 0x2 /* set() refuses it */
+#define OTTL_PF_TIME 0x4     /* a timestamp read and set as a time (span.start_time) */
 
 struct ottl_path_def {
     const char *name;
@@ -370,8 +371,47 @@ int ottl_check_like(const struct ottl_node *call, const char *src, struct kt_err
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);
 uint32_t ottl_hash_murmur3_32(const void *data, size_t n, uint32_t seed);
 
-/* ottl_funcs_time.c: time and duration converters (issue 14). Zones come from the system's
- * tz database (/usr/share/zoneinfo), loaded once per name and kept for the process. */
+/* ottl_time.c: the calendar and zones under time values (issue 14). */
+int64_t ottl_floor_div(int64_t a, int64_t b);
+int64_t ottl_floor_mod(int64_t a, int64_t b);
+/* The date of a day since 1970-01-01. */
+void ottl_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+int ottl_days_in(int m, int64_t y);
+/* The zone named name (n bytes) as Go's LoadLocation finds it: "" and "UTC" are UTC (*out
+ * NULL), "Local" is UTC here; anything else a file of the tz database ("unknown time zone X"
+ * when there is none). Loaded once, then found without a lock. */
+int ottl_tz_get(const char *name, size_t n, const struct ottl_tz **out, struct kt_err *err);
+
+struct ottl_zinfo {
+    int32_t off;
+    const char *abbr;
+    int64_t start, end; /* the seconds the offset holds for: [start, end) */
+};
+
+struct ottl_tfields {
+    int64_t year;
+    int mon, day, hour, min, sec, wday;
+    int32_t nsec, off;
+    const char *abbr;
+};
+
+void ottl_tz_lookup(const struct ottl_tz *z, int64_t sec, struct ottl_zinfo *zi);
+/* Go's Location.lookupName: the offset of the abbreviation in effect around sec (local
+ * seconds as if UTC), else of any type of that name. */
+bool ottl_tz_lookup_name(const struct ottl_tz *z, const char *name, size_t n, int64_t sec,
+                         int32_t *off);
+/* The offset and abbreviation a time reads in. */
+void ottl_time_zone(const struct ottl_time *t, int32_t *off, const char **abbr);
+void ottl_time_fields(const struct ottl_time *t, struct ottl_tfields *f);
+/* Go's Date(y, m, d, H, M, S, ns, tz) as nanoseconds since the epoch, local time resolved as
+ * Go does around a transition; KT_EINVAL when no int64 of nanoseconds holds it. */
+int ottl_date_in(const struct ottl_tz *tz, int64_t y, int m, int d, int H, int M, int S,
+                 int32_t nsec, int64_t *ns);
+/* Go's RFC 3339 text with nanoseconds ("2006-01-02T15:04:05.999999999Z07:00") into buf,
+ * NUL-terminated; its length. */
+size_t ottl_time_rfc3339(const struct ottl_time *t, char *buf, size_t size);
+
+/* ottl_funcs_time.c: time and duration converters (issue 14). */
 int ottl_fn_time(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_now(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 int ottl_fn_duration(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
@@ -385,9 +425,6 @@ int ottl_fn_unix_of(struct ottl_eval *ev, const struct ottl_node *call, struct o
 int ottl_fn_duration_in(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
 /* Year, Month, Day, Hour, Minute, Second, Nanosecond, Weekday of a time in its zone. */
 int ottl_fn_time_field(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
-/* Go's RFC 3339 text with nanoseconds ("2006-01-02T15:04:05.999999999Z07:00") into buf,
- * NUL-terminated; its length. */
-size_t ottl_time_rfc3339(const struct ottl_time *t, char *buf, size_t size);
 /* Literal arguments of the type each parameter takes (the other time converters' check). */
 int ottl_check_time_args(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_time(const struct ottl_node *call, const char *src, struct kt_err *err);

@@ -233,7 +233,8 @@ static void test_path_errors(void **state)
                         "span.status.code, span.status.message, span.attributes, "
                         "span.trace_id.string, span.span_id.string, "
                         "span.parent_span_id.string, span.start_time_unix_nano, "
-                        "span.end_time_unix_nano) in 'span.nam == \"a\"'");
+                        "span.end_time_unix_nano, span.start_time, span.end_time) in "
+                        "'span.nam == \"a\"'");
     assert_string_equal(cond_err("attributes[\"a\"] == 1"),
                         "column 1: unknown path 'attributes' (paths start with resource., "
                         "scope., span., spanevent., metric., datapoint. or log.) in "
