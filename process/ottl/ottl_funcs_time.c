@@ -144,14 +144,14 @@ static size_t tokenize(const char *f, size_t n, bool parse, struct ctok *t, size
 {
     size_t k = 0;
     for (size_t i = 0; i < n && k < cap;) {
-        if (f[i] == '\x01') { /* %D's year when parsing */
+        if (depth > 0 && f[i] == '\x01') { /* %D's year when parsing */
             t[k++] = (struct ctok){K_YEAR4OR2, NULL, 0};
             i++;
             continue;
         }
         if (f[i] != '%' || i + 1 >= n) {
             size_t j = i + 1;
-            while (j < n && f[j] != '%' && f[j] != '\x01')
+            while (j < n && f[j] != '%' && !(depth > 0 && f[j] == '\x01'))
                 j++;
             if (j < n && f[j] == '%' && j + 1 < n &&
                 (f[j + 1] == 'L' || f[j + 1] == 'f' || f[j + 1] == 's') &&
@@ -489,9 +489,10 @@ static bool parse_tokens(const struct ctok *t, size_t nt, const char *s, size_t 
     int v;
     for (size_t i = 0; i < nt; i++) {
         enum tok k = t[i].k;
+        /* ctimefmt retries an element that starts with a digit or 'Z' after the input's
+         * leading white space (Go's \s: no vertical tab). */
         if (numeric_tok(k))
-            while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\v' ||
-                             *s == '\f')) {
+            while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f')) {
                 s++;
                 n--;
             }
