@@ -98,6 +98,7 @@ module.exports = ({ T, L, M, str, int, dbl, span, log, metrics, gauge }) => {
     { name: 'Time of compact and ISO forms', signal: T, statements: [a('compact', 'UnixSeconds(Time("20230601120000", "%Y%m%d%H%M%S"))'), a('isoz', 'UnixNano(Time("2023-06-01T12:00:00.120Z", "%Y-%m-%dT%H:%M:%S.%LZ"))'), a('isozfmt', 'FormatTime(Time("2023-06-01T12:00:00Z", "%Y-%m-%dT%H:%M:%SZ", "Asia/Tokyo"), "%H %Z")'), a('sp', 'UnixSeconds(Time(" 5/ 6/2023", "%m/%d/%Y"))'), a('e', 'UnixSeconds(Time("Jun  5 2023", "%b %e %Y"))'), a('tab', 'UnixSeconds(Time("2023-06-01\t12:00", "%Y-%m-%d%t%H:%M"))'), a('pct', 'UnixSeconds(Time("% 2023", "%% %Y"))')], input: span({}) },
     { name: 'Time zone corner cases', signal: T, statements: [a('cest', 'FormatTime(Time("2023-06-01 12:00:00 CEST", "%Y-%m-%d %H:%M:%S %Z", "Europe/Paris"), "%H %Z %z")'), a('zero', 'FormatTime(Time("2023-06-01 12:00:00 +0000", "%Y-%m-%d %H:%M:%S %z", "Europe/Paris"), "%H %Z %z")'), a('empty', 'FormatTime(Time("2023-06-01 12:00:00", "%Y-%m-%d %H:%M:%S", ""), "%H %Z")'), a('local', 'FormatTime(Time("2023-06-01 12:00:00", "%Y-%m-%d %H:%M:%S", "Local"), "%H %Z")'), a('unix', 'FormatTime(Unix(1700000000), "%H %Z %z")'), a('gmt', 'FormatTime(Time("2023-06-01 12:00:00 GMT", "%Y-%m-%d %H:%M:%S %Z"), "%H %Z %z")'), a('kolkata', 'FormatTime(Time("2023-06-01 12:00:00", "%Y-%m-%d %H:%M:%S", "Asia/Kolkata"), "%H:%M %Z %z %i %k")'), a('old', 'UnixSeconds(Time("1900-06-01 12:00:00", "%Y-%m-%d %H:%M:%S", "America/New_York"))')], input: span({}) },
     { name: 'Time failures of names and fractions', signal: T, error_mode: ign, statements: [a('pm', 'UnixSeconds(Time("2023-01-02 3 pm", "%Y-%m-%d %I %p"))'), a('PM', 'UnixSeconds(Time("2023-01-02 3 PM", "%Y-%m-%d %I %P"))'), a('mon', 'UnixSeconds(Time("Foo 2 2023", "%b %d %Y"))'), a('monl', 'UnixSeconds(Time("jANUARY 2 2023", "%B %d %Y"))'), a('wd', 'UnixSeconds(Time("Xyz Jan 2 2023", "%a %b %d %Y"))'), a('y2', 'UnixSeconds(Time("2023-1-2", "%y-%m-%d"))'), a('h13', 'UnixSeconds(Time("2023-01-02 13 PM", "%Y-%m-%d %I %p"))'), a('z', 'UnixSeconds(Time("2023-01-02 +25", "%Y-%m-%d %z"))'), a('after', '"ran"')], input: span({}) },
+    { name: 'Time of year zero and negative offsets', signal: T, statements: ['set(span.attributes["y0"], true) where Year(Time("0000-06-01", "%Y-%m-%d")) >= 2024', a('neg', 'UnixSeconds(Time("2023-06-01 12:00 -00:30", "%Y-%m-%d %H:%M %z"))'), a('negf', 'FormatTime(Time("2023-06-01 12:00 -00:30", "%Y-%m-%d %H:%M %z"), "%z %Z %j %i")'), a('big', 'UnixSeconds(TruncateTime(span.start_time, Duration("1000000h")))'), a('msk', 'FormatTime(Time("2023-06-01 12:00 MSK", "%Y-%m-%d %H:%M %Z", "Europe/Moscow"), "%H %Z %z")'), a('wd', 'UnixSeconds(Time("Tuesday 2023-06-06", "%A %Y-%m-%d"))')], input: span({}) },
     // documented divergences (README, "Filter and transform")
     {
       name: 'Time of a date past 2262',
@@ -130,6 +131,17 @@ module.exports = ({ T, L, M, str, int, dbl, span, log, metrics, gauge }) => {
         reason: 'kotel takes a format\'s literal text literally; Go reads Jan in the layout as the month',
         collector: (out) => first(out).t === '2023 Nov',
         kotel: (out) => first(out).t === '2023 Jan',
+      },
+    },
+    {
+      name: 'Unix past 2262',
+      signal: T,
+      statements: [a('t', 'UnixSeconds(Unix(10000000000))')],
+      input: span({}),
+      divergence: {
+        reason: 'kotel\'s times are int64 nanoseconds (1678 to 2262); Go\'s time.Time reaches further',
+        collector: (out) => first(out).t === '10000000000',
+        kotel: 'error',
       },
     },
   ];
