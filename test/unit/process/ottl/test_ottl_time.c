@@ -332,6 +332,13 @@ static void test_configuration_errors(void **state)
     assert_non_null(strstr(parse_err("set(span.name, FormatTime(Time(\"x\", \"%Y\", "
                                      "\"../../etc/passwd\"), \"%Y\"))"),
                            "unknown time zone"));
+    /* A directory of the database and a file of it that is no zone are no zones. */
+    assert_non_null(strstr(parse_err("set(span.name, FormatTime(Time(\"x\", \"%Y\", "
+                                     "\"America\"), \"%Y\"))"),
+                           "unknown time zone America"));
+    assert_non_null(strstr(parse_err("set(span.name, FormatTime(Time(\"x\", \"%Y\", "
+                                     "\"zone.tab\"), \"%Y\"))"),
+                           "is no TZif file"));
     assert_non_null(strstr(parse_err("set(span.name, FormatTime(Time(\"x\", \"%b\", \"UTC\", "
                                      "\"de\"), \"%Y\"))"),
                            "English"));
