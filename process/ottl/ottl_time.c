@@ -77,8 +77,25 @@ struct tz_type {
     const char *abbr; /* into ottl_tz.abbrs */
 };
 
+/* A date of a POSIX TZ rule: Jn (day 1-365, no leap day), n (day 0-365) or Mm.w.d (day d
+ * of week w of month m), at time seconds of local time. */
+struct tz_date {
+    char kind; /* 'J', 'N', 'M' */
+    int day, week, mon;
+    int32_t time;
+};
+
+/* The footer's POSIX TZ rule (RFC 8536 section 3.3), for times after the last transition. */
+struct tz_rule {
+    bool ok, has_dst;
+    char std[16], dst[16];
+    int32_t std_off, dst_off; /* seconds east of UTC */
+    struct tz_date start, end;
+};
+
 struct ottl_tz {
     struct ottl_tz *next;
+    struct tz_rule rule;
     char *name;
     size_t n_trans;
     int64_t *trans; /* seconds, ascending */
@@ -116,9 +133,197 @@ static int64_t be(const uint8_t *p, int n)
     return (int64_t)v;
 }
 
-/* Parses a TZif file (RFC 8536): the version-2 64-bit block when there is one. Times past
- * the last transition keep its type (the files of tzdata's "fat" build list transitions up
- * to 2037; the footer's rule is not read). */
+/* ---- POSIX TZ rules, as Go's tzset reads them ---- */
+
+static bool rule_num(const char **s, const char *e, int min, int max, int *out)
+{
+    int v = 0, digits = 0;
+    while (*s < e && **s >= '0' && **s <= '9' && digits < 8) {
+        v = v * 10 + (**s - '0');
+        (*s)++;
+        digits++;
+    }
+    *out = v;
+    return digits > 0 && v >= min && v <= max;
+}
+
+/* [+-]hh[:mm[:ss]], as written (west positive for zone offsets). */
+static bool rule_offset(const char **s, const char *e, int32_t *out)
+{
+    int sign = 1, h, m = 0, sec = 0;
+    if (*s < e && (**s == '+' || **s == '-')) {
+        sign = **s == '-' ? -1 : 1;
+        (*s)++;
+    }
+    if (!rule_num(s, e, 0, 24 * 7, &h))
+        return false;
+    if (*s < e && **s == ':') {
+        (*s)++;
+        if (!rule_num(s, e, 0, 59, &m))
+            return false;
+        if (*s < e && **s == ':') {
+            (*s)++;
+            if (!rule_num(s, e, 0, 59, &sec))
+                return false;
+        }
+    }
+    *out = sign * (h * 3600 + m * 60 + sec);
+    return true;
+}
+
+static bool rule_name(const char **s, const char *e, char *out, size_t size)
+{
+    const char *p = *s, *start = p;
+    if (p < e && *p == '<') {
+        start = ++p;
+        while (p < e && *p != '>')
+            p++;
+        if (p >= e)
+            return false;
+        *s = p + 1;
+    } else {
+        while (p < e && !(*p >= '0' && *p <= '9') && *p != ',' && *p != '-' && *p != '+')
+            p++;
+        if (p - start < 3)
+            return false;
+        *s = p;
+    }
+    size_t n = (size_t)(p - start);
+    if (n >= size)
+        return false;
+    memcpy(out, start, n);
+    out[n] = '\0';
+    return true;
+}
+
+static bool rule_date(const char **s, const char *e, struct tz_date *d)
+{
+    memset(d, 0, sizeof(*d));
+    if (*s < e && **s == 'J') {
+        (*s)++;
+        d->kind = 'J';
+        if (!rule_num(s, e, 1, 365, &d->day))
+            return false;
+    } else if (*s < e && **s == 'M') {
+        (*s)++;
+        d->kind = 'M';
+        if (!rule_num(s, e, 1, 12, &d->mon) || *s >= e || *(*s)++ != '.' ||
+            !rule_num(s, e, 1, 5, &d->week) || *s >= e || *(*s)++ != '.' ||
+            !rule_num(s, e, 0, 6, &d->day))
+            return false;
+    } else {
+        d->kind = 'N';
+        if (!rule_num(s, e, 0, 365, &d->day))
+            return false;
+    }
+    d->time = 2 * 3600;
+    if (*s < e && **s == '/') {
+        (*s)++;
+        return rule_offset(s, e, &d->time);
+    }
+    return true;
+}
+
+static void rule_parse(const char *s, size_t n, struct tz_rule *r)
+{
+    const char *e = s + n;
+    memset(r, 0, sizeof(*r));
+    if (!rule_name(&s, e, r->std, sizeof(r->std)) || !rule_offset(&s, e, &r->std_off))
+        return;
+    r->std_off = -r->std_off;
+    if (s == e || *s == ',') {
+        r->ok = true;
+        return;
+    }
+    if (!rule_name(&s, e, r->dst, sizeof(r->dst)))
+        return;
+    r->dst_off = r->std_off + 3600;
+    if (s < e && *s != ',') {
+        if (!rule_offset(&s, e, &r->dst_off))
+            return;
+        r->dst_off = -r->dst_off;
+    }
+    const char *dflt = ",M3.2.0,M11.1.0";
+    if (s == e) {
+        s = dflt;
+        e = dflt + strlen(dflt);
+    }
+    if (*s != ',' && *s != ';')
+        return;
+    s++;
+    if (!rule_date(&s, e, &r->start) || s >= e || *s++ != ',' || !rule_date(&s, e, &r->end) ||
+        s != e)
+        return;
+    r->has_dst = true;
+    r->ok = true;
+}
+
+/* Seconds from the start of year to a rule's date and time, less off (Go's tzruleTime). */
+static int64_t rule_time(int64_t year, const struct tz_date *d, int32_t off)
+{
+    int64_t days;
+    if (d->kind == 'J')
+        days = d->day - 1 + (is_leap(year) && d->day >= 60);
+    else if (d->kind == 'N')
+        days = d->day;
+    else {
+        int64_t first = days_from_civil(year, d->mon, 1);
+        int dow = (int)ottl_floor_mod(first + 4, 7);
+        int64_t md = ottl_floor_mod(d->day - dow, 7);
+        for (int i = 1; i < d->week && md + 7 < ottl_days_in(d->mon, year); i++)
+            md += 7;
+        days = first - days_from_civil(year, 1, 1) + md;
+    }
+    return days * 86400 + d->time - off;
+}
+
+/* Go's tzset: the offset at sec (UTC) by the footer's rule; last is the last transition. */
+static void rule_lookup(const struct tz_rule *r, int64_t last, int64_t sec, struct ottl_zinfo *zi)
+{
+    if (!r->has_dst) {
+        zi->off = r->std_off;
+        zi->abbr = r->std;
+        zi->start = last;
+        zi->end = INT64_MAX;
+        return;
+    }
+    int64_t days = ottl_floor_div(sec, 86400), y;
+    int m, d;
+    ottl_civil_from_days(days, &y, &m, &d);
+    int64_t year0 = days_from_civil(y, 1, 1) * 86400;
+    int64_t ysec = sec - year0;
+    int64_t start = rule_time(y, &r->start, r->std_off), end = rule_time(y, &r->end, r->dst_off);
+    const char *std = r->std, *dst = r->dst;
+    int32_t std_off = r->std_off, dst_off = r->dst_off;
+    if (end < start) { /* the southern hemisphere: the year starts in summer time */
+        int64_t t = start;
+        start = end;
+        end = t;
+        std = r->dst;
+        dst = r->std;
+        std_off = r->dst_off;
+        dst_off = r->std_off;
+    }
+    if (ysec < start) {
+        zi->off = std_off;
+        zi->abbr = std;
+        zi->start = year0;
+        zi->end = year0 + start;
+    } else if (ysec >= end) {
+        zi->off = std_off;
+        zi->abbr = std;
+        zi->start = year0 + end;
+        zi->end = year0 + 365 * 86400;
+    } else {
+        zi->off = dst_off;
+        zi->abbr = dst;
+        zi->start = year0 + start;
+        zi->end = year0 + end;
+    }
+}
+
+/* Parses a TZif file (RFC 8536): the version-2 64-bit block when there is one, and its
+ * footer's rule for the times past the last transition. */
 static int tz_parse(const uint8_t *b, size_t n, struct ottl_tz *z)
 {
     size_t off = 0;
@@ -166,6 +371,12 @@ static int tz_parse(const uint8_t *b, size_t n, struct ottl_tz *z)
         }
         z->n_trans = timecnt;
         z->n_types = typecnt;
+        size_t foot = off + 44 + body;
+        if (ver >= '2' && foot < n && b[foot] == '\n') {
+            const uint8_t *nl = memchr(b + foot + 1, '\n', n - foot - 1);
+            if (nl != NULL)
+                rule_parse((const char *)b + foot + 1, (size_t)(nl - (b + foot + 1)), &z->rule);
+        }
         break;
     }
     bool first_used = false;
@@ -296,6 +507,10 @@ void ottl_tz_lookup(const struct ottl_tz *z, int64_t sec, struct ottl_zinfo *zi)
                 lo = mid;
             else
                 hi = mid;
+        }
+        if (lo + 1 == z->n_trans && z->rule.ok) {
+            rule_lookup(&z->rule, z->trans[lo], sec, zi);
+            return;
         }
         t = z->idx[lo];
         zi->start = z->trans[lo];

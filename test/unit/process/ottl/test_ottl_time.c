@@ -283,6 +283,20 @@ static void test_time_in_a_location(void **state)
     assert_int_equal(int_of("UnixSeconds(Time(\"2023-03-12 02:30:00\", \"%Y-%m-%d %H:%M:%S\", "
                             "\"America/New_York\"))"),
                      1678602600);
+    /* Past the database's last transition (2037) the file's footer rule holds, in both
+     * hemispheres. */
+    assert_string_equal(str_of("FormatTime(Time(\"2050-07-01 12:00\", \"%Y-%m-%d %H:%M\", "
+                               "\"America/New_York\"), \"%Z %z\")"),
+                        "EDT -0400");
+    assert_int_equal(int_of("UnixSeconds(Time(\"2050-01-01 12:00\", \"%Y-%m-%d %H:%M\", "
+                            "\"America/New_York\"))"),
+                     2524669200);
+    assert_int_equal(int_of("UnixSeconds(Time(\"2050-01-01 12:00\", \"%Y-%m-%d %H:%M\", "
+                            "\"Australia/Sydney\"))"),
+                     2524611600);
+    assert_int_equal(int_of("UnixSeconds(Time(\"2050-07-01 12:00\", \"%Y-%m-%d %H:%M\", "
+                            "\"Australia/Sydney\"))"),
+                     2540253600);
     /* An offset that is the location's keeps the location; another is a fixed zone. */
     assert_string_equal(str_of("FormatTime(Time(\"2023-06-01 12:00:00 +0200\", \"%F %T %z\", "
                                "\"Europe/Paris\"), \"%H %Z\")"),
