@@ -140,6 +140,44 @@ static int validate_format(const char *f, size_t n, const char *fn, struct kt_er
 /* Splits a format into tokens (at most cap); parsing uses each directive's parse form (what
  * ctimefmt tries first when parsing; %z's other forms are tried by the parser). A '.' or ','
  * right before %L %f %s joins it, as in Go's layouts. */
+/* Appends a format's literal text: Go reads the words of its layout elements in it too
+ * (`"%Y Jan"` is the year and the month), and ctimefmt leaves them there. */
+static size_t put_literal(const char *s, size_t n, struct ctok *t, size_t k, size_t cap)
+{
+    static const struct {
+        const char *w;
+        enum tok k;
+    } words[] = {{"January", K_MON_FULL}, {"Jan", K_MON_ABBR}, {"Monday", K_WDAY_FULL},
+                 {"Mon", K_WDAY_ABBR},    {"MST", K_TZ},       {"PM", K_PM},
+                 {"pm", K_PM_LOWER}};
+    size_t run = 0;
+    for (size_t i = 0; i < n && k < cap;) {
+        size_t w = 0;
+        /* Go takes Jan and Mon before a lowercase letter as text (Monthly). */
+        while (w < sizeof(words) / sizeof(words[0])) {
+            size_t l = strlen(words[w].w);
+            if (n - i >= l && memcmp(s + i, words[w].w, l) == 0 &&
+                !((words[w].k == K_MON_ABBR || words[w].k == K_WDAY_ABBR) && i + l < n &&
+                  s[i + l] >= 'a' && s[i + l] <= 'z'))
+                break;
+            w++;
+        }
+        if (w == sizeof(words) / sizeof(words[0])) {
+            i++;
+            continue;
+        }
+        if (i > run)
+            t[k++] = (struct ctok){K_LIT, s + run, i - run};
+        if (k < cap)
+            t[k++] = (struct ctok){words[w].k, NULL, 0};
+        i += strlen(words[w].w);
+        run = i;
+    }
+    if (n > run && k < cap)
+        t[k++] = (struct ctok){K_LIT, s + run, n - run};
+    return k;
+}
+
 static size_t tokenize(const char *f, size_t n, bool parse, struct ctok *t, size_t cap, int depth)
 {
     size_t k = 0;
@@ -156,8 +194,7 @@ static size_t tokenize(const char *f, size_t n, bool parse, struct ctok *t, size
             if (j < n && f[j] == '%' && j + 1 < n &&
                 (f[j + 1] == 'L' || f[j + 1] == 'f' || f[j + 1] == 's') &&
                 (f[j - 1] == '.' || f[j - 1] == ',') && j - 1 >= i) {
-                if (j - 1 > i)
-                    t[k++] = (struct ctok){K_LIT, f + i, j - 1 - i};
+                k = put_literal(f + i, j - 1 - i, t, k, cap);
                 if (k < cap)
                     t[k++] = (struct ctok){K_FRAC, f + j - 1,
                                            f[j + 1] == 'L'   ? 3
@@ -166,7 +203,7 @@ static size_t tokenize(const char *f, size_t n, bool parse, struct ctok *t, size
                 i = j + 2;
                 continue;
             }
-            t[k++] = (struct ctok){K_LIT, f + i, j - i};
+            k = put_literal(f + i, j - i, t, k, cap);
             i = j;
             continue;
         }

@@ -389,6 +389,9 @@ static void test_format_time_directives(void **state)
     assert_string_equal(str_of("FormatTime(Time(\"2023-01-02T03:04:05-0530\", "
                                "\"%Y-%m-%dT%H:%M:%S%z\"), \"%H:%M %z %Z %j\")"),
                         "03:04 -0530 -0530 -05:30");
+    /* Go reads its layout words in literal text too, but not Jan or Mon before lowercase. */
+    assert_string_equal(str_of("FormatTime(span.start_time, \"%Y Jan Monday MST PM Monthly\")"),
+                        "2023 Nov Tuesday UTC PM Monthly");
     assert_string_equal(str_of("FormatTime(Unix(0, 1), \"%F %T.%s\")"),
                         "1970-01-01 00:00:00.000000001");
 }
