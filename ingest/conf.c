@@ -1,6 +1,7 @@
 #include "conf.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "kt_admin.h"
 #include "kt_log.h"
@@ -216,6 +217,22 @@ static const struct kt_option ingest_options[] = {
      "The process exits 0 within it. The systemd unit's TimeoutStopSec is above it."},
 };
 
+/* kotel-ingest writes each signal to one topic: the list and ^regex forms of the topic keys
+ * are kotel-process's (as they are the Collector's receiver's, not its exporter's). */
+static int ingest_check_value(const struct kt_option *o, const void *value, struct kt_err *err)
+{
+    if (o->type != KT_OPT_STRING || strcmp(o->section, "kafka") != 0 ||
+        (strcmp(o->key, "traces_topic") != 0 && strcmp(o->key, "metrics_topic") != 0 &&
+         strcmp(o->key, "logs_topic") != 0))
+        return 0;
+    const char *v = *(char *const *)value;
+    if (v != NULL && (v[0] == '^' || strchr(v, ',') != NULL))
+        return kt_err_set(err, KT_EINVAL,
+                          "kotel-ingest produces to exactly one topic per signal; a list or a "
+                          "^regex is for kotel-process, which consumes");
+    return 0;
+}
+
 static int ingest_validate(const void *conf, struct kt_err *err)
 {
     const struct ingest_conf *c = conf;
@@ -272,4 +289,5 @@ const struct kt_config_schema ingest_conf_schema = {
     .opts = ingest_options,
     .n_opts = sizeof(ingest_options) / sizeof(ingest_options[0]),
     .validate = ingest_validate,
+    .check_value = ingest_check_value,
 };
