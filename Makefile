@@ -280,8 +280,6 @@ FUZZ_EXTRA_fuzz_ottl_parse := $(sort $(wildcard process/ottl/*.c))
 build/fuzz/fuzz_ottl_parse: $(FUZZ_EXTRA_fuzz_ottl_parse) $(wildcard process/ottl/*.h)
 FUZZ_EXTRA_fuzz_ottl_funcs := $(sort $(wildcard process/ottl/*.c))
 build/fuzz/fuzz_ottl_funcs: $(FUZZ_EXTRA_fuzz_ottl_funcs) $(wildcard process/ottl/*.h)
-FUZZ_EXTRA_fuzz_ottl_time := $(sort $(wildcard process/ottl/*.c))
-build/fuzz/fuzz_ottl_time: $(FUZZ_EXTRA_fuzz_ottl_time) $(wildcard process/ottl/*.h)
 FUZZ_EXTRA_fuzz_trace_decode := process/trace_decode.c process/trace_encode.c
 build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_decode.h \
                               process/ottl/ottl.h process/trace_encode.h
