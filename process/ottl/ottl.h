@@ -90,10 +90,10 @@ enum ottl_path_id {
     OTTL_P_LOG_SEVERITY_NUMBER,
     OTTL_P_LOG_SEVERITY_TEXT,
     OTTL_P_LOG_ATTRS,
-    OTTL_P_LOG_TIME,
-    OTTL_P_LOG_OBSERVED_TIME,
-    OTTL_P_DATAPOINT_TIME,
-    OTTL_P_DATAPOINT_START_TIME,
+    OTTL_P_LOG_TIME_T,
+    OTTL_P_LOG_OBSERVED_TIME_T,
+    OTTL_P_DATAPOINT_TIME_T,
+    OTTL_P_DATAPOINT_START_TIME_T,
 };
 
 /* A set of path ids: bit OTTL_FIELD(id) per field; ids from 63 on share bit 63 (only trace

@@ -315,13 +315,13 @@ static uint64_t *time_field(const struct ottl_tctx *t, enum ottl_path_id id)
     case OTTL_P_SPAN_START_TIME: return &t->span->start_time_unix_nano;
     case OTTL_P_SPAN_END_TIME: return &t->span->end_time_unix_nano;
     case OTTL_P_SPANEVENT_TIME_T: return &t->spanevent->time_unix_nano;
-    case OTTL_P_LOG_TIME: return &t->log->time_unix_nano;
-    case OTTL_P_LOG_OBSERVED_TIME: return &t->log->observed_time_unix_nano;
-    case OTTL_P_DATAPOINT_TIME:
-    case OTTL_P_DATAPOINT_START_TIME:
+    case OTTL_P_LOG_TIME_T: return &t->log->time_unix_nano;
+    case OTTL_P_LOG_OBSERVED_TIME_T: return &t->log->observed_time_unix_nano;
+    case OTTL_P_DATAPOINT_TIME_T:
+    case OTTL_P_DATAPOINT_START_TIME_T:
         if (!dp_parts(t->datapoint, &p))
             return NULL;
-        return id == OTTL_P_DATAPOINT_TIME ? p.time : p.start;
+        return id == OTTL_P_DATAPOINT_TIME_T ? p.time : p.start;
     default: return NULL;
     }
 }

@@ -39,10 +39,10 @@ static const struct ottl_path_def ottl_paths[] = {
     {"log.severity_number", OTTL_CTX_LOG, OTTL_P_LOG_SEVERITY_NUMBER, 0},
     {"log.severity_text", OTTL_CTX_LOG, OTTL_P_LOG_SEVERITY_TEXT, 0},
     {"log.attributes", OTTL_CTX_LOG, OTTL_P_LOG_ATTRS, OTTL_PF_MAP},
-    {"log.time", OTTL_CTX_LOG, OTTL_P_LOG_TIME, OTTL_PF_TIME},
-    {"log.observed_time", OTTL_CTX_LOG, OTTL_P_LOG_OBSERVED_TIME, OTTL_PF_TIME},
-    {"datapoint.time", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_TIME, OTTL_PF_TIME},
-    {"datapoint.start_time", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_START_TIME, OTTL_PF_TIME},
+    {"log.time", OTTL_CTX_LOG, OTTL_P_LOG_TIME_T, OTTL_PF_TIME},
+    {"log.observed_time", OTTL_CTX_LOG, OTTL_P_LOG_OBSERVED_TIME_T, OTTL_PF_TIME},
+    {"datapoint.time", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_TIME_T, OTTL_PF_TIME},
+    {"datapoint.start_time", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_START_TIME_T, OTTL_PF_TIME},
 };
 static const size_t ottl_n_paths = sizeof(ottl_paths) / sizeof(ottl_paths[0]);
 
