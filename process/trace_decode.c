@@ -27,8 +27,9 @@ typedef Opentelemetry__Proto__Common__V1__KeyValueList KeyValueList;
 bool trace_decode_needs_full(ottl_fields fields)
 {
     return (fields & (OTTL_FIELD(OTTL_P_SPAN_ATTRS) | OTTL_FIELD(OTTL_P_SPANEVENT_NAME) |
-                      OTTL_FIELD(OTTL_P_SPANEVENT_TIME) | OTTL_FIELD(OTTL_P_SPANEVENT_ATTRS) |
-                      OTTL_FIELD(OTTL_P_SPANEVENT_DROPPED))) != 0;
+                      OTTL_FIELD(OTTL_P_SPANEVENT_TIME) | OTTL_FIELD(OTTL_P_SPANEVENT_TIME_T) |
+                      OTTL_FIELD(OTTL_P_SPANEVENT_ATTRS) | OTTL_FIELD(OTTL_P_SPANEVENT_DROPPED))) !=
+           0;
 }
 
 /* ---- decoding ----

@@ -124,6 +124,10 @@ enum ottl_path_id {
     OTTL_P_SPANEVENT_DROPPED,
     OTTL_P_RESOURCE_SCHEMA_URL,
     OTTL_P_SCOPE_SCHEMA_URL,
+    /* The same instants as times (span.start_time ...; issue 14). */
+    OTTL_P_SPAN_START_TIME,
+    OTTL_P_SPAN_END_TIME,
+    OTTL_P_SPANEVENT_TIME_T,
     /* Paths of metrics and logs from here on: they share bit 63 once past it. */
     OTTL_P_METRIC_NAME,
     OTTL_P_METRIC_UNIT,
@@ -158,6 +162,10 @@ enum ottl_path_id {
     OTTL_P_LOG_EVENT_NAME,
     OTTL_P_LOG_BODY_STRING,
     OTTL_P_CACHE, /* span.cache, log.cache, ...: the statements' scratch map */
+    OTTL_P_LOG_TIME_T,
+    OTTL_P_LOG_OBSERVED_TIME_T,
+    OTTL_P_DATAPOINT_TIME_T,
+    OTTL_P_DATAPOINT_START_TIME_T,
 };
 
 /* A set of path ids: bit OTTL_FIELD(id) per field; ids from 63 on share bit 63 (only trace

@@ -27,6 +27,8 @@ const char *ottl_vtype_name(enum ottl_vtype t)
     case OTTL_ARRAY:
     case OTTL_LIST: return "list";
     case OTTL_ID: return "ID";
+    case OTTL_TIME: return "time";
+    case OTTL_DURATION: return "duration";
     }
     return "?";
 }
@@ -332,30 +334,50 @@ static int no_object(struct ottl_eval *ev, const struct ottl_path_def *d)
                       ottl_context_name(d->ctx));
 }
 
-static bool dp_attrs(ProtobufCMessage *dp, ottl_kv ****kv, size_t **n)
+/* Where a data point of any kind keeps its attributes and its two timestamps. */
+struct dp_parts {
+    ottl_kv ***kv;
+    size_t *n;
+    uint64_t *time, *start;
+};
+
+#define DP_PARTS(p)                                                                                \
+    ((struct dp_parts){&(p)->attributes, &(p)->n_attributes, &(p)->time_unix_nano,                 \
+                       &(p)->start_time_unix_nano})
+
+static bool dp_parts(ProtobufCMessage *dp, struct dp_parts *out)
 {
     const ProtobufCMessageDescriptor *d = dp->descriptor;
-    if (d == &opentelemetry__proto__metrics__v1__number_data_point__descriptor) {
-        NumberDataPoint *p = (NumberDataPoint *)dp;
-        *kv = &p->attributes;
-        *n = &p->n_attributes;
-    } else if (d == &opentelemetry__proto__metrics__v1__histogram_data_point__descriptor) {
-        HistogramDataPoint *p = (HistogramDataPoint *)dp;
-        *kv = &p->attributes;
-        *n = &p->n_attributes;
-    } else if (d ==
-               &opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor) {
-        ExpHistogramDataPoint *p = (ExpHistogramDataPoint *)dp;
-        *kv = &p->attributes;
-        *n = &p->n_attributes;
-    } else if (d == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor) {
-        SummaryDataPoint *p = (SummaryDataPoint *)dp;
-        *kv = &p->attributes;
-        *n = &p->n_attributes;
-    } else {
+    if (d == &opentelemetry__proto__metrics__v1__number_data_point__descriptor)
+        *out = DP_PARTS((NumberDataPoint *)dp);
+    else if (d == &opentelemetry__proto__metrics__v1__histogram_data_point__descriptor)
+        *out = DP_PARTS((HistogramDataPoint *)dp);
+    else if (d == &opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor)
+        *out = DP_PARTS((ExpHistogramDataPoint *)dp);
+    else if (d == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor)
+        *out = DP_PARTS((SummaryDataPoint *)dp);
+    else
         return false;
-    }
     return true;
+}
+
+/* The timestamp field a time-typed path names (span.start_time, log.time, ...), or NULL. */
+static uint64_t *time_field(const struct ottl_tctx *t, enum ottl_path_id id)
+{
+    struct dp_parts p;
+    switch (id) {
+    case OTTL_P_SPAN_START_TIME: return &t->span->start_time_unix_nano;
+    case OTTL_P_SPAN_END_TIME: return &t->span->end_time_unix_nano;
+    case OTTL_P_SPANEVENT_TIME_T: return &t->spanevent->time_unix_nano;
+    case OTTL_P_LOG_TIME_T: return &t->log->time_unix_nano;
+    case OTTL_P_LOG_OBSERVED_TIME_T: return &t->log->observed_time_unix_nano;
+    case OTTL_P_DATAPOINT_TIME_T:
+    case OTTL_P_DATAPOINT_START_TIME_T:
+        if (!dp_parts(t->datapoint, &p))
+            return NULL;
+        return id == OTTL_P_DATAPOINT_TIME_T ? p.time : p.start;
+    default: return NULL;
+    }
 }
 
 /* The map a MAP path names before any ["key"]. */
@@ -390,10 +412,14 @@ static int base_map(struct ottl_eval *ev, const struct ottl_path_def *d, bool cr
         m->kv = &t->spanevent->attributes;
         m->n = &t->spanevent->n_attributes;
         return 0;
-    case OTTL_P_DATAPOINT_ATTRS:
-        if (t->datapoint == NULL || !dp_attrs(t->datapoint, &m->kv, &m->n))
+    case OTTL_P_DATAPOINT_ATTRS: {
+        struct dp_parts p;
+        if (t->datapoint == NULL || !dp_parts(t->datapoint, &p))
             return no_object(ev, d);
+        m->kv = p.kv;
+        m->n = p.n;
         return 0;
+    }
     case OTTL_P_LOG_ATTRS:
         if (t->log == NULL)
             return no_object(ev, d);
@@ -602,6 +628,15 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
             return no_object(ev, d);
         break;
     }
+    if (d->flags & OTTL_PF_TIME) {
+        /* pdata's AsTime: the nanoseconds as an int64, in UTC. */
+        const uint64_t *f = time_field(t, d->id);
+        if (f == NULL)
+            return no_object(ev, d);
+        out->t = OTTL_TIME;
+        out->tm.ns = (int64_t)*f;
+        return 0;
+    }
     switch (d->id) {
     case OTTL_P_SCOPE_NAME: set_str(out, t->scope->name); break;
     case OTTL_P_SCOPE_VERSION: set_str(out, t->scope->version); break;
@@ -797,6 +832,16 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
     }
     if (rc != 0)
         return rc;
+    if (d->flags & OTTL_PF_TIME) {
+        if ((rc = want_type(ev, d, v, OTTL_TIME)) != 0)
+            return rc;
+        uint64_t *f = time_field(t, d->id);
+        if (f == NULL)
+            return no_object(ev, d);
+        /* pdata's NewTimestampFromTime: UnixNano as a uint64 (before 1970 wraps). */
+        *f = (uint64_t)v->tm.ns;
+        return 0;
+    }
     Opentelemetry__Proto__Trace__V1__Status *st;
     switch (d->id) {
     case OTTL_P_SCOPE_NAME: return ottl_set_str_field(ev, d, v, &t->scope->name);
@@ -1147,6 +1192,15 @@ static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int dept
         ottl_abuf_put(b, "]", 1);
         break;
     case OTTL_LIST: ottl_abuf_put(b, "null", 4); break;
+    case OTTL_TIME:
+    case OTTL_DURATION: {
+        char t[OTTL_TEXT_TMP];
+        const char *p;
+        size_t n;
+        (void)ottl_value_text(NULL, v, false, t, &p, &n, NULL);
+        ottl_abuf_put(b, p, n);
+        break;
+    }
     }
 }
 
@@ -1179,6 +1233,20 @@ int ottl_value_text(struct kt_arena *a, const struct ottl_value *v, bool json_ok
         ottl_format_double(v->d, tmp, OTTL_TEXT_TMP);
         *p = tmp;
         *n = strlen(tmp);
+        return 0;
+    /* As Go's json.Marshal, which the Collector's string-like getter falls back to: a
+     * duration as its nanoseconds, a time as quoted RFC 3339 text. */
+    case OTTL_DURATION:
+        snprintf(tmp, OTTL_TEXT_TMP, "%" PRId64, v->i);
+        *p = tmp;
+        *n = strlen(tmp);
+        return 0;
+    case OTTL_TIME:
+        tmp[0] = '"';
+        *n = ottl_time_rfc3339(&v->tm, tmp + 1, OTTL_TEXT_TMP - 2) + 1;
+        tmp[(*n)++] = '"';
+        tmp[*n] = '\0';
+        *p = tmp;
         return 0;
     case OTTL_BYTES: {
         char *dst = tmp;
@@ -1249,6 +1317,8 @@ static bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b,
     if (a->t != b->t)
         return op == OTTL_CMP_NE;
     switch (a->t) {
+    case OTTL_TIME: return ord((a->tm.ns > b->tm.ns) - (a->tm.ns < b->tm.ns), op);
+    case OTTL_DURATION: return ord((a->i > b->i) - (a->i < b->i), op);
     case OTTL_BOOL: return ord((int)a->b - (int)b->b, op);
     case OTTL_STR:
     case OTTL_BYTES: {
@@ -1273,12 +1343,57 @@ static bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b,
 
 /* ---- arithmetic ---- */
 
+/* Times and durations, as the Collector's performOpTime/performOpDuration: time - time is
+ * a duration (saturating, as Go's Sub), time +/- duration and duration + time are times,
+ * duration +/- duration a duration (wrapping, as Go's int64); everything else, '*' and '/'
+ * included, is an error. A time keeps its zone. */
+static int arith_time(struct ottl_eval *ev, char op, const struct ottl_value *a,
+                      const struct ottl_value *b, struct ottl_value *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (op != '+' && op != '-')
+        return kt_err_set(ev->err, KT_EINVAL,
+                          "only '+' and '-' take times and durations, got %s %c %s",
+                          ottl_vtype_name(a->t), op, ottl_vtype_name(b->t));
+    if (a->t == OTTL_TIME && b->t == OTTL_TIME && op == '-') {
+        int64_t d;
+        if (__builtin_sub_overflow(a->tm.ns, b->tm.ns, &d))
+            d = a->tm.ns > b->tm.ns ? INT64_MAX : INT64_MIN;
+        out->t = OTTL_DURATION;
+        out->i = d;
+        return 0;
+    }
+    if (a->t == OTTL_TIME && b->t == OTTL_DURATION) {
+        out->t = OTTL_TIME;
+        out->tm = a->tm;
+        out->tm.ns = (int64_t)(op == '+' ? (uint64_t)a->tm.ns + (uint64_t)b->i
+                                         : (uint64_t)a->tm.ns - (uint64_t)b->i);
+        return 0;
+    }
+    if (a->t == OTTL_DURATION && b->t == OTTL_DURATION) {
+        out->t = OTTL_DURATION;
+        out->i = (int64_t)(op == '+' ? (uint64_t)a->i + (uint64_t)b->i
+                                     : (uint64_t)a->i - (uint64_t)b->i);
+        return 0;
+    }
+    if (a->t == OTTL_DURATION && b->t == OTTL_TIME && op == '+') {
+        out->t = OTTL_TIME;
+        out->tm = b->tm;
+        out->tm.ns = (int64_t)((uint64_t)b->tm.ns + (uint64_t)a->i);
+        return 0;
+    }
+    return kt_err_set(ev->err, KT_EINVAL, "'%c' does not take %s %c %s", op, ottl_vtype_name(a->t),
+                      op, ottl_vtype_name(b->t));
+}
+
 /* The Collector's rules (Go's int64 and float64): int op int is an int that wraps on
  * overflow and truncates on division; with a double on either side both are doubles;
  * division by zero, of ints or doubles, is an error; other types are errors. */
 static int arith(struct ottl_eval *ev, char op, const struct ottl_value *a,
                  const struct ottl_value *b, struct ottl_value *out)
 {
+    if (a->t == OTTL_TIME || a->t == OTTL_DURATION)
+        return arith_time(ev, op, a, b, out);
     if (!is_num(a) || !is_num(b))
         return kt_err_set(ev->err, KT_EINVAL, "'%c' takes ints and doubles, got %s %c %s", op,
                           ottl_vtype_name(a->t), op, ottl_vtype_name(b->t));

@@ -87,6 +87,21 @@ enum ottl_vtype {
      * which equal only an ID of the same kind and bytes, order nothing and cannot be set
      * into a map. */
     OTTL_ID,
+    OTTL_TIME,     /* an instant and the zone it reads in (Go's time.Time): tm */
+    OTTL_DURATION, /* nanoseconds (Go's time.Duration): i */
+};
+
+struct ottl_tz;
+
+/* An instant as nanoseconds since the epoch, and the zone its calendar fields (Hour,
+ * FormatTime) read in: tz when not NULL, else the fixed offset off seconds east of UTC,
+ * named name (UTC when off is 0 and name NULL; "" prints as the offset, as Go's FixedZone
+ * without a name does). */
+struct ottl_time {
+    int64_t ns;
+    const struct ottl_tz *tz;
+    const char *name;
+    int32_t off;
 };
 
 /* Where a map's KeyValue pointer array and its length live in the owning message. */
@@ -110,6 +125,7 @@ struct ottl_value {
         struct ottl_map m;
         const Opentelemetry__Proto__Common__V1__ArrayValue *arr;
         const struct ottl_node *list;
+        struct ottl_time tm;
     };
 };
 
@@ -124,6 +140,7 @@ void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
 #define OTTL_PF_READONLY 0x2 /* set() refuses it */
 #define OTTL_PF_KEY 0x4      /* not a map, but takes one ["key"] (span.trace_state) */
 #define OTTL_PF_MORE 0x8     /* read and set by ottl_paths.c */
+#define OTTL_PF_TIME 0x10    /* a timestamp read and set as a time (span.start_time) */
 
 struct ottl_path_def {
     const char *name;
@@ -465,6 +482,65 @@ int ottl_set_id_hex(struct ottl_eval *ev, const struct ottl_path_def *d, const s
 /* ottl_hash.c: the hashes no linked library has. */
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);
 uint32_t ottl_hash_murmur3_32(const void *data, size_t n, uint32_t seed);
+
+/* ottl_time.c: the calendar and zones under time values (issue 14). */
+int64_t ottl_floor_div(int64_t a, int64_t b);
+int64_t ottl_floor_mod(int64_t a, int64_t b);
+/* The date of a day since 1970-01-01. */
+void ottl_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+int ottl_days_in(int m, int64_t y);
+/* The zone named name (n bytes) as Go's LoadLocation finds it: "" and "UTC" are UTC (*out
+ * NULL), "Local" is UTC here; anything else a file of the tz database ("unknown time zone X"
+ * when there is none). Loaded once, then found without a lock. */
+int ottl_tz_get(const char *name, size_t n, const struct ottl_tz **out, struct kt_err *err);
+
+struct ottl_zinfo {
+    int32_t off;
+    const char *abbr;
+    int64_t start, end; /* the seconds the offset holds for: [start, end) */
+};
+
+struct ottl_tfields {
+    int64_t year;
+    int mon, day, hour, min, sec, wday;
+    int32_t nsec, off;
+    const char *abbr;
+};
+
+void ottl_tz_lookup(const struct ottl_tz *z, int64_t sec, struct ottl_zinfo *zi);
+/* Go's Location.lookupName: the offset of the abbreviation in effect around sec (local
+ * seconds as if UTC), else of any type of that name. */
+bool ottl_tz_lookup_name(const struct ottl_tz *z, const char *name, size_t n, int64_t sec,
+                         int32_t *off);
+/* The offset and abbreviation a time reads in. */
+void ottl_time_zone(const struct ottl_time *t, int32_t *off, const char **abbr);
+void ottl_time_fields(const struct ottl_time *t, struct ottl_tfields *f);
+/* Go's Date(y, m, d, H, M, S, ns, tz) as nanoseconds since the epoch, local time resolved as
+ * Go does around a transition; KT_EINVAL when no int64 of nanoseconds holds it. */
+int ottl_date_in(const struct ottl_tz *tz, int64_t y, int m, int d, int H, int M, int S,
+                 int32_t nsec, int64_t *ns);
+/* Go's RFC 3339 text with nanoseconds ("2006-01-02T15:04:05.999999999Z07:00") into buf,
+ * NUL-terminated; its length. */
+size_t ottl_time_rfc3339(const struct ottl_time *t, char *buf, size_t size);
+
+/* ottl_funcs_time.c: time and duration converters (issue 14). */
+int ottl_fn_time(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_now(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_duration(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_format_time(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_truncate_time(struct ottl_eval *ev, const struct ottl_node *call,
+                          struct ottl_value *out);
+int ottl_fn_unix(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+/* UnixNano, UnixMicro, UnixMilli, UnixSeconds: the function's name picks the unit. */
+int ottl_fn_unix_of(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+/* Nanoseconds ... Hours of a duration: the name picks the unit. */
+int ottl_fn_duration_in(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+/* Year, Month, Day, Hour, Minute, Second, Nanosecond, Weekday of a time in its zone. */
+int ottl_fn_time_field(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+/* Literal arguments of the type each parameter takes (the other time converters' check). */
+int ottl_check_time_args(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_time(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_format_time(const struct ottl_node *call, const char *src, struct kt_err *err);
 
 int ottl_regex_compile(struct ottl_prog *p, const char *pat, size_t n, struct ottl_regex **out,
                        struct kt_err *err);

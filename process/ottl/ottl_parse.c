@@ -25,6 +25,9 @@ static const struct ottl_path_def ottl_paths[] = {
     {"spanevent.name", OTTL_CTX_SPANEVENT, OTTL_P_SPANEVENT_NAME, 0},
     {"spanevent.time_unix_nano", OTTL_CTX_SPANEVENT, OTTL_P_SPANEVENT_TIME, 0},
     {"spanevent.attributes", OTTL_CTX_SPANEVENT, OTTL_P_SPANEVENT_ATTRS, OTTL_PF_MAP},
+    {"span.start_time", OTTL_CTX_SPAN, OTTL_P_SPAN_START_TIME, OTTL_PF_TIME},
+    {"span.end_time", OTTL_CTX_SPAN, OTTL_P_SPAN_END_TIME, OTTL_PF_TIME},
+    {"spanevent.time", OTTL_CTX_SPANEVENT, OTTL_P_SPANEVENT_TIME_T, OTTL_PF_TIME},
     {"metric.name", OTTL_CTX_METRIC, OTTL_P_METRIC_NAME, 0},
     {"metric.unit", OTTL_CTX_METRIC, OTTL_P_METRIC_UNIT, 0},
     {"metric.description", OTTL_CTX_METRIC, OTTL_P_METRIC_DESCRIPTION, 0},
@@ -85,6 +88,10 @@ static const struct ottl_path_def ottl_paths[] = {
     {"metric.cache", OTTL_CTX_METRIC, OTTL_P_CACHE, OTTL_PF_MAP},
     {"datapoint.cache", OTTL_CTX_DATAPOINT, OTTL_P_CACHE, OTTL_PF_MAP},
     {"log.cache", OTTL_CTX_LOG, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"log.time", OTTL_CTX_LOG, OTTL_P_LOG_TIME_T, OTTL_PF_TIME},
+    {"log.observed_time", OTTL_CTX_LOG, OTTL_P_LOG_OBSERVED_TIME_T, OTTL_PF_TIME},
+    {"datapoint.time", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_TIME_T, OTTL_PF_TIME},
+    {"datapoint.start_time", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_START_TIME_T, OTTL_PF_TIME},
 };
 static const size_t ottl_n_paths = sizeof(ottl_paths) / sizeof(ottl_paths[0]);
 

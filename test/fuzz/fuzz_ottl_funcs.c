@@ -1,7 +1,9 @@
 /* libFuzzer target for the OTTL converters that parse outside bytes (ParseJSON,
- * ParseKeyValue, ParseCSV): the input is a log body, parsed by each, the result set into the
- * attributes and flattened, merged and listed, so the maps they build meet the map
- * editors. Errors must carry a message; nothing may crash, leak or read out of bounds. */
+ * ParseKeyValue, ParseCSV; Time with the Collector's directives, zone offsets and
+ * abbreviations, and Duration): the input is a log body, parsed by each, the result set into
+ * the attributes and flattened, merged and listed, so the maps they build meet the map
+ * editors, and the times formatted and truncated. Errors must carry a message; nothing may
+ * crash, leak or read out of bounds. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +28,16 @@ static const char *const statements[] = {
     "flatten(log.attributes, resolve_conflicts = true)",
     "set(log.attributes[\"m\"], SliceToMap(Values(log.attributes)))",
     "flatten(log.attributes, \"p\", 2)",
+    "set(log.attributes[\"t1\"], UnixNano(Time(log.body, \"%Y-%m-%dT%H:%M:%S.%f%z\")))",
+    "set(log.attributes[\"t2\"], FormatTime(Time(log.body, \"%a, %d %b %Y %H:%M:%S %Z\", "
+    "\"America/New_York\"), \"%c %Z %z %j %k\"))",
+    "set(log.attributes[\"t3\"], FormatTime(Time(log.body, \"%D %r %j\"), \"%F %T.%s %w\"))",
+    "set(log.attributes[\"t4\"], Nanoseconds(Duration(log.body)))",
+    "set(log.time, TruncateTime(Time(log.body, \"%B %e %Y %l:%M %p %Z\", \"Europe/Paris\"), "
+    "Duration(\"7m\")))",
+    "set(log.attributes[\"t5\"], Hour(Time(log.body, \"%d/%b/%Y:%H:%M:%S %z\")) + "
+    "Weekday(Time(log.body, \"%d/%b/%Y:%H:%M:%S %z\")))",
+    "set(log.attributes[\"t6\"], String(Time(log.body, \"%x %X %i Jan\", \"Asia/Kolkata\")))",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -41,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Opentelemetry__Proto__Logs__V1__LogRecord log =
         OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT;
     log.body = &v;
-    struct ottl_tctx t = {&a, NULL, NULL, NULL, NULL, NULL, NULL, &log, NULL, NULL, NULL, NULL};
+    struct ottl_tctx t = {.arena = &a, .log = &log};
     for (size_t i = 0; body != NULL && i < sizeof(statements) / sizeof(statements[0]); i++) {
         struct kt_err err = {0};
         struct ottl_statement *s = NULL;

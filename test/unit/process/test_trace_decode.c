@@ -440,8 +440,8 @@ static void test_needs_full_exactly_for_attributes_and_events(void **state)
     (void)state;
     for (int id = 0; id < N_PATH_IDS; id++) {
         bool want = id == OTTL_P_SPAN_ATTRS || id == OTTL_P_SPANEVENT_NAME ||
-                    id == OTTL_P_SPANEVENT_TIME || id == OTTL_P_SPANEVENT_ATTRS ||
-                    id == OTTL_P_SPANEVENT_DROPPED;
+                    id == OTTL_P_SPANEVENT_TIME || id == OTTL_P_SPANEVENT_TIME_T ||
+                    id == OTTL_P_SPANEVENT_ATTRS || id == OTTL_P_SPANEVENT_DROPPED;
         if (trace_decode_needs_full(OTTL_FIELD(id)) != want)
             fail_msg("path id %d: needs_full %s", id, want ? "false" : "true");
     }

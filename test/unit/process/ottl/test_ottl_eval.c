@@ -166,8 +166,14 @@ static int setup(void **state)
     logrec.severity_text = "ERROR";
     add_str(&logrec.attributes, &logrec.n_attributes, "user", "bob");
 
-    struct ottl_tctx t = {&arena,  &res, &scope, &span, &event, &metric, (ProtobufCMessage *)&dp,
-                          &logrec, NULL, NULL,   NULL, NULL};
+    struct ottl_tctx t = {.arena = &arena,
+                          .resource = &res,
+                          .scope = &scope,
+                          .span = &span,
+                          .spanevent = &event,
+                          .metric = &metric,
+                          .datapoint = (ProtobufCMessage *)&dp,
+                          .log = &logrec};
     tc = t;
     return 0;
 }

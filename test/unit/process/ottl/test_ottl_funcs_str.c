@@ -85,7 +85,7 @@ static int setup(void **state)
     add_str("secret", "my secret");
     add_str("public", "public");
     add_int("n", 42);
-    struct ottl_tctx t = {&arena, NULL, NULL, &span, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    struct ottl_tctx t = {.arena = &arena, .span = &span};
     tc = t;
     return 0;
 }

@@ -233,7 +233,7 @@ static void test_path_errors(void **state)
                         "span.status.code, span.status.message, span.attributes, "
                         "span.trace_id.string, span.span_id.string, "
                         "span.parent_span_id.string, span.start_time_unix_nano, "
-                        "span.end_time_unix_nano, span.trace_id, span.span_id, ...) in "
+                        "span.end_time_unix_nano, span.start_time, span.end_time, ...) in "
                         "'span.nam == \"a\"'");
     assert_string_equal(cond_err("attributes[\"a\"] == 1"),
                         "column 1: unknown path 'attributes' (paths start with resource., "
@@ -272,7 +272,7 @@ static void test_function_errors(void **state)
     const char *msg = cond_err("IsMach(span.name, \"a\")");
     const char *head = "column 1: unknown converter 'IsMach' (valid: ";
     assert_int_equal(strncmp(msg, head, strlen(head)), 0);
-    assert_non_null(strstr(msg, ", IsMatch, "));
+    assert_non_null(strstr(msg, ", IsInCIDR, "));
     assert_null(strstr(msg, "delete_key"));
     assert_non_null(strstr(msg, ", ...) in 'IsMach(span.name, \"a\")'"));
     assert_string_equal(stmt_err("sett(span.name, \"a\")"),
