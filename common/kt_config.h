@@ -96,6 +96,11 @@ struct kt_config_schema {
     /* Checks that need more than one value or compile something (OTTL statements, sampling
      * policies), run by kt_cli_run after loading, for --check too. May be NULL. */
     int (*validate)(const void *conf, struct kt_err *err);
+    /* Checks one option's value the types cannot (a Kafka topic's characters, a header
+     * name), run after each assignment so that the error names the file and line, or the
+     * --set, as the loader's own do. err->msg says what is wrong, without that context.
+     * May be NULL. */
+    int (*check)(const struct kt_option *o, const void *conf, struct kt_err *err);
     /* What the program does, for the man page's DESCRIPTION and the head of the example file
      * (the text syntax of kt_option.doc). May be NULL. */
     const char *description;

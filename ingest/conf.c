@@ -1,6 +1,8 @@
 #include "conf.h"
 
+#include <ctype.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "kt_admin.h"
 #include "kt_log.h"
@@ -166,9 +168,35 @@ static const struct kt_option ingest_options[] = {
      "As partition_metrics_by_resource_attributes, for logs."},
     {"kafka", "partition_logs_by_trace_id", KT_OPT_BOOL, "false",
      OFF(kafka.partition_logs_by_trace_id), NULL, 0,
-     "Key log messages by hex trace ID (records without one: no key); "
-     "partition_logs_by_resource_attributes wins when both are set.\n"
-     "The Collector's option of the same name."},
+     "Key log messages by hex trace ID (records without one: no key), as traces are keyed.\n"
+     "The Collector's option of the same name. It and partition_logs_by_resource_attributes "
+     "cannot both be true."},
+    {"kafka", "include_metadata_keys", KT_OPT_LIST, "", OFF(kafka.include_metadata_keys), NULL, 0,
+     "Request header names (HTTP/1.1, HTTP/2, gRPC metadata; any case) whose values become Kafka "
+     "record headers of every record made from the request; requests with different values "
+     "never share a record.\n"
+     "As the Collector: a header sent several times gives one record header per value, in the "
+     "order of the keys here; a header not sent gives none. At most 16 names of at most 62 "
+     "characters, Authorization refused. A value is at most 255 bytes and a request's record "
+     "headers at most 4096 bytes (longer: 400 / INVALID_ARGUMENT); at most 4096 distinct "
+     "combinations of values (with topics and tenant_header's names) are kept since start, past "
+     "which new ones are refused (500 / INTERNAL), logged and counted "
+     "(kotel_ingest_metadata_refused_total)."},
+    {"kafka", "topic_from_attribute", KT_OPT_STRING, "", OFF(kafka.topic_from_attribute), NULL, 0,
+     "Resource attribute whose string value names the topic of that resource's data; a resource "
+     "without it (or with an empty value) goes to the signal's topic.\n"
+     "Each resource of a request goes to its own topic (the Collector picks one topic per "
+     "request, from its first resource that has the attribute). The name must be a legal Kafka "
+     "topic (letters, digits, '.', '_', '-'; at most 249) or the request is refused with 400; at "
+     "most 256 distinct topics are used since start, past which requests naming a new one are "
+     "refused (500)."},
+    {"kafka", "topic_from_metadata_key", KT_OPT_STRING, "", OFF(kafka.topic_from_metadata_key),
+     NULL, 0,
+     "Request header whose value names the topic of the whole request; it wins over "
+     "topic_from_attribute, and without the header the request goes where that or the signal's "
+     "topic says.\n"
+     "The Collector's traces::/metrics::/logs::topic_from_metadata_key, one key for every "
+     "signal here. The same checks and bounds as topic_from_attribute."},
     {"kafka", "partitioner", KT_OPT_STRING, "fnv1a_random", OFF(kafka.partitioner), NULL, 0,
      "librdkafka partitioner; fnv1a_random matches the Collector (Sarama).\n"
      "Both can then feed the same topic consistently."},
@@ -215,6 +243,68 @@ static const struct kt_option ingest_options[] = {
      "On SIGTERM, time allowed to finish in-flight requests and flush the producer.\n"
      "The process exits 0 within it. The systemd unit's TimeoutStopSec is above it."},
 };
+
+/* A header name a client can send: an HTTP token (RFC 9110), short enough for the HTTP/1.1
+ * parser to keep whole. Stored lowercase, as HTTP/2 sends names. Authorization is the
+ * client's bearer token: copying it into Kafka would hand it to every consumer. */
+static int check_header_name(char *name, struct kt_err *err)
+{
+    size_t n = strlen(name);
+    if (n == 0)
+        return kt_err_set(err, KT_EINVAL, "empty header name");
+    if (n > INGEST_META_NAME_MAX)
+        return kt_err_set(err, KT_EINVAL, "header name of %zu characters, want at most %d", n,
+                          INGEST_META_NAME_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c <= ' ' || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c) != NULL)
+            return kt_err_set(err, KT_EINVAL, "'%s' is not a header name (byte %zu: 0x%02x)", name,
+                              i, c);
+        name[i] = (char)tolower(c);
+    }
+    if (strcmp(name, "authorization") == 0)
+        return kt_err_set(err, KT_EINVAL,
+                          "authorization carries the client's token: it is never copied to Kafka");
+    return 0;
+}
+
+static int ingest_check(const struct kt_option *o, const void *conf, struct kt_err *err)
+{
+    /* The loader hands over its own struct: the checks lowercase names in place. */
+    struct ingest_conf *c = (struct ingest_conf *)conf;
+    const char *key = o->key;
+    if (strcmp(o->section, "kafka") != 0)
+        return 0;
+    if (strcmp(key, "traces_topic") == 0 || strcmp(key, "metrics_topic") == 0 ||
+        strcmp(key, "logs_topic") == 0) {
+        const char *t = *(char *const *)((const char *)conf + o->offset);
+        return kt_kafka_topic_check(t, strlen(t), err);
+    }
+    if (strcmp(key, "include_metadata_keys") == 0) {
+        const struct kt_strlist *l = &c->kafka.include_metadata_keys;
+        if (l->n > INGEST_META_KEYS_MAX)
+            return kt_err_set(err, KT_EINVAL, "%zu names, want at most %d", l->n,
+                              INGEST_META_KEYS_MAX);
+        for (size_t i = 0; i < l->n; i++) {
+            int rc = check_header_name(l->v[i], err);
+            if (rc != 0)
+                return rc;
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(l->v[j], l->v[i]) == 0)
+                    return kt_err_set(err, KT_EINVAL, "'%s' listed twice", l->v[i]);
+        }
+        return 0;
+    }
+    if (strcmp(key, "topic_from_metadata_key") == 0 && c->kafka.topic_from_metadata_key[0] != '\0')
+        return check_header_name(c->kafka.topic_from_metadata_key, err);
+    if ((strcmp(key, "partition_logs_by_trace_id") == 0 ||
+         strcmp(key, "partition_logs_by_resource_attributes") == 0) &&
+        c->kafka.partition_logs_by_trace_id && c->kafka.partition_logs_by_resource_attributes)
+        return kt_err_set(err, KT_EINVAL,
+                          "partition_logs_by_trace_id and partition_logs_by_resource_attributes "
+                          "cannot both be true (a log message has one key)");
+    return 0;
+}
 
 static int ingest_validate(const void *conf, struct kt_err *err)
 {
@@ -272,4 +362,5 @@ const struct kt_config_schema ingest_conf_schema = {
     .opts = ingest_options,
     .n_opts = sizeof(ingest_options) / sizeof(ingest_options[0]),
     .validate = ingest_validate,
+    .check = ingest_check,
 };

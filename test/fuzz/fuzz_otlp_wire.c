@@ -52,7 +52,7 @@ static void split_and_check(struct otlp_splitter *s, enum kt_signal sig, struct 
 {
     kt_buf_reset(out);
     otlp_chunks_reset(chunks);
-    struct otlp_split_opts o = {(enum otlp_key_mode)mode, max};
+    struct otlp_split_opts o = {(enum otlp_key_mode)mode, max, NULL};
     size_t rejected = 0;
     struct kt_err err = {0, ""};
     int rc = otlp_splitter_split(s, sig, msg, &o, out, chunks, &rejected, &err);
