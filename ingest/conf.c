@@ -295,7 +295,8 @@ static int ingest_check(const struct kt_option *o, const void *conf, struct kt_e
         }
         return 0;
     }
-    if (strcmp(key, "topic_from_metadata_key") == 0 && c->kafka.topic_from_metadata_key[0] != '\0')
+    if (strcmp(key, "topic_from_metadata_key") == 0 &&
+        ingest_conf_is_set(c->kafka.topic_from_metadata_key))
         return check_header_name(c->kafka.topic_from_metadata_key, err);
     if ((strcmp(key, "partition_logs_by_trace_id") == 0 ||
          strcmp(key, "partition_logs_by_resource_attributes") == 0) &&

@@ -128,6 +128,12 @@ static inline uint64_t ingest_limit_producer_bytes(const struct ingest_conf *c)
 /* Longest value of one (a tenant_header name too): Kafka record headers stay small. */
 #define INGEST_META_VALUE_MAX 255
 
+/* A string option holds a value (a conf built by hand, as tests do, may leave it NULL). */
+static inline bool ingest_conf_is_set(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
 extern const struct kt_config_schema ingest_conf_schema;
 
 #endif

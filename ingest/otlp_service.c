@@ -736,7 +736,7 @@ int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub, stru
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     s->conf = conf;
     s->topic_key = UINT_MAX;
-    if (conf->kafka.topic_from_metadata_key[0] != '\0') {
+    if (ingest_conf_is_set(conf->kafka.topic_from_metadata_key)) {
         const struct kt_strlist *keys = &conf->kafka.include_metadata_keys;
         s->topic_key = (unsigned)keys->n;
         for (size_t i = 0; i < keys->n; i++)

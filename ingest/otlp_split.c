@@ -523,6 +523,21 @@ static int reject(struct sctx *c, const struct unit *u)
 
 static int place(struct sctx *c, const struct unit *u);
 
+/* The unit of one item (field f) under node parent, inside composite unit u (whose topic it
+ * has). */
+static struct unit child_item(const struct sctx *c, const struct field *f, int32_t parent,
+                              const struct unit *u)
+{
+    return (struct unit){(size_t)(f->start - c->base),
+                         (size_t)(f->end - f->start),
+                         parent,
+                         -1,
+                         1,
+                         U_ITEM,
+                         u->t_off,
+                         u->t_len};
+}
+
 /* Places the children of a composite unit one by one. */
 static int expand(struct sctx *c, const struct unit *u)
 {
@@ -533,14 +548,7 @@ static int expand(struct sctx *c, const struct unit *u)
     if (u->kind == U_RUN) {
         const uint8_t *r = c->base + u->off, *rend = r + u->len;
         while ((rc = next_field(&r, rend, &f)) == 1) {
-            struct unit item = {(size_t)(f.start - c->base),
-                                (size_t)(f.end - f.start),
-                                u->parent,
-                                -1,
-                                1,
-                                U_ITEM,
-                                u->t_off,
-                                u->t_len};
+            struct unit item = child_item(c, &f, u->parent, u);
             if ((rc = place(c, &item)) != 0)
                 return rc;
         }
@@ -569,14 +577,7 @@ static int expand(struct sctx *c, const struct unit *u)
             while ((rc = next_field(&r, rend, &g)) == 1) {
                 if (g.pb.num != 1 || g.pb.wt != KT_PB_LEN)
                     continue;
-                struct unit dp = {(size_t)(g.start - c->base),
-                                  (size_t)(g.end - g.start),
-                                  data,
-                                  -1,
-                                  1,
-                                  U_ITEM,
-                                  u->t_off,
-                                  u->t_len};
+                struct unit dp = child_item(c, &g, data, u);
                 if ((rc = place(c, &dp)) != 0)
                     return rc;
             }
@@ -593,14 +594,7 @@ static int expand(struct sctx *c, const struct unit *u)
     while ((rc = next_field(&q, end, &f)) == 1) {
         if (f.pb.num != 2 || f.pb.wt != KT_PB_LEN)
             continue;
-        struct unit child = {(size_t)(f.start - c->base),
-                             (size_t)(f.end - f.start),
-                             id,
-                             -1,
-                             1,
-                             U_ITEM,
-                             u->t_off,
-                             u->t_len};
+        struct unit child = child_item(c, &f, id, u);
         if (resource) {
             child.kind = U_SCOPE;
             child.n_items = 0;

@@ -1015,8 +1015,9 @@ static void queue_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 static bool routes_wanted(const struct ingest_conf *c)
 {
     const char *th = c->receiver_auth.tenant_header;
-    return (th != NULL && th[0] != '\0') || c->kafka.include_metadata_keys.n > 0 ||
-           c->kafka.topic_from_attribute[0] != '\0' || c->kafka.topic_from_metadata_key[0] != '\0';
+    return ingest_conf_is_set(th) || c->kafka.include_metadata_keys.n > 0 ||
+           ingest_conf_is_set(c->kafka.topic_from_attribute) ||
+           ingest_conf_is_set(c->kafka.topic_from_metadata_key);
 }
 
 /* The largest message librdkafka is given, framing included: for message.max.bytes. */
@@ -1147,7 +1148,7 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
         if (topics[i][1] == NULL || topics[i][1][0] == '\0')
             return kt_err_set(err, KT_EINVAL, "[kafka] %s: empty", topics[i][0]);
     const char *th = conf->receiver_auth.tenant_header;
-    bool tenants_on = th != NULL && th[0] != '\0';
+    bool tenants_on = ingest_conf_is_set(th);
     bool routes_on = routes_wanted(conf);
     if (tenants_on && strlen(th) > PUBLISHER_TENANT_MAX)
         return kt_err_set(err, KT_EINVAL,
@@ -1314,7 +1315,7 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
             p->st.requests_refused++;
             return mrc;
         }
-        if (req_topic.n == 0 && p->conf->kafka.topic_from_attribute[0] != '\0')
+        if (req_topic.n == 0 && ingest_conf_is_set(p->conf->kafka.topic_from_attribute))
             split.topic_attr = p->conf->kafka.topic_from_attribute;
     }
 

@@ -453,7 +453,7 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
         .max_concurrent_streams = conf->receiver.max_concurrent_streams,
         .body_budget = ingest_limit_body_bytes(conf),
         .meta_keys = &conf->kafka.include_metadata_keys,
-        .meta_topic_key = conf->kafka.topic_from_metadata_key[0] != '\0'
+        .meta_topic_key = ingest_conf_is_set(conf->kafka.topic_from_metadata_key)
                               ? conf->kafka.topic_from_metadata_key
                               : NULL,
     };

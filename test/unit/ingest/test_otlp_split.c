@@ -770,19 +770,9 @@ static void test_split_logs_by_trace_id(void **state)
     result_free(&r);
 }
 
-/* Splits with topic_from_attribute = attr. */
-static void split_topic(struct kt_slice msg, enum otlp_key_mode mode, const char *attr,
-                        struct result *r)
-{
-    memset(r, 0, sizeof(*r));
-    struct otlp_split_opts o = {mode, 0, attr};
-    r->rc = otlp_splitter_split(splitter, KT_SIGNAL_TRACES, msg, &o, &r->out, &r->chunks,
-                                &r->n_rejected, &r->err);
-}
-
-/* Every resource of every chunk has service.name equal to the chunk's topic (none: no
- * attribute). */
-static void check_chunk_topics(const struct result *r)
+/* Every resource of every chunk has attribute attr equal to the chunk's topic (none: no
+ * attribute, or an empty one). */
+static void check_chunk_topics(const struct result *r, const char *attr)
 {
     for (size_t i = 0; i < r->chunks.n; i++) {
         struct kt_slice b = chunk_bytes(r, i);
@@ -791,7 +781,8 @@ static void check_chunk_topics(const struct result *r)
         const struct kt_slice t = r->chunks.v[i].topic;
         for (size_t a = 0; a < td->n_resource_spans; a++) {
             const Resource *res = td->resource_spans[a]->resource;
-            const char *v = str_attr(res->attributes, res->n_attributes, "service.name");
+            const AnyValue *av = find_attr(res->attributes, res->n_attributes, attr);
+            const char *v = av != NULL ? av->string_value : NULL;
             if (t.n == 0) {
                 assert_true(v == NULL || v[0] == '\0');
                 continue;
@@ -802,6 +793,23 @@ static void check_chunk_topics(const struct result *r)
         }
         opentelemetry__proto__trace__v1__traces_data__free_unpacked(td, NULL);
     }
+}
+
+/* Splits the 12 spans of msg with topic_from_attribute = attr and checks there are n_chunks
+ * chunks of items_each items, each of resources of one topic; r is the caller's to free. */
+static void split_topic(struct kt_slice msg, enum otlp_key_mode mode, const char *attr,
+                        size_t n_chunks, uint32_t items_each, struct result *r)
+{
+    memset(r, 0, sizeof(*r));
+    struct otlp_split_opts o = {mode, 0, attr};
+    r->rc = otlp_splitter_split(splitter, KT_SIGNAL_TRACES, msg, &o, &r->out, &r->chunks,
+                                &r->n_rejected, &r->err);
+    assert_int_equal(r->rc, 0);
+    assert_int_equal(r->chunks.n, n_chunks);
+    for (size_t i = 0; i < n_chunks; i++)
+        assert_int_equal(r->chunks.v[i].n_items, items_each);
+    check_chunk_topics(r, attr);
+    check_chunks_common(KT_SIGNAL_TRACES, r, 0, 12);
 }
 
 /* topic_from_attribute: a chunk holds resources of one attribute value, whatever the key
@@ -816,33 +824,18 @@ static void test_split_topic_attribute_keeps_resources_of_one_topic_together(voi
     td->resource_spans[3]->resource->attributes[0] = kv_str("service.name", "");
     struct kt_slice msg = pack_traces(td);
     struct result r;
-    split_topic(msg, OTLP_KEY_NONE, "service.name", &r);
-    assert_int_equal(r.rc, 0);
-    assert_int_equal(r.chunks.n, 4);
+    split_topic(msg, OTLP_KEY_NONE, "service.name", 4, 3, &r);
     const char *want[] = {"svc-0", "svc-1", "svc-0", ""};
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(r.chunks.v[i].topic.n, strlen(want[i]));
         assert_memory_equal(r.chunks.v[i].topic.p, want[i], strlen(want[i]));
-        assert_int_equal(r.chunks.v[i].n_items, 3);
     }
-    check_chunk_topics(&r);
-    check_chunks_common(KT_SIGNAL_TRACES, &r, 0, 12);
     result_free(&r);
-
     /* By trace: each trace's spans of svc-0, svc-1, svc-0 and none in four chunks. */
-    split_topic(msg, OTLP_KEY_TRACE_ID, "service.name", &r);
-    assert_int_equal(r.rc, 0);
-    assert_int_equal(r.chunks.n, 12);
-    check_chunk_topics(&r);
-    check_chunks_common(KT_SIGNAL_TRACES, &r, 0, 12);
+    split_topic(msg, OTLP_KEY_TRACE_ID, "service.name", 12, 1, &r);
     result_free(&r);
-
     /* An attribute no resource has: one chunk without a topic, as without the option. */
-    split_topic(msg, OTLP_KEY_NONE, "no.such.attribute", &r);
-    assert_int_equal(r.rc, 0);
-    assert_int_equal(r.chunks.n, 1);
-    assert_int_equal(r.chunks.v[0].topic.n, 0);
-    assert_int_equal(r.chunks.v[0].n_items, 12);
+    split_topic(msg, OTLP_KEY_NONE, "no.such.attribute", 1, 12, &r);
     result_free(&r);
 }
 

@@ -280,11 +280,11 @@ static void fx_free(struct fx *f)
     free(f);
 }
 
-/* Submits one request of the shape make_request builds for tenant (NULL: none); returns
- * submit's code. */
-static int submit_as(struct fx *f, const char *tenant, int n_res, int n_traces, int spans_per_trace,
-                     size_t pad, uint64_t *next_span, bool with_done,
-                     struct publisher_ticket **ticket)
+/* Submits one request of the shape make_request builds with meta (borrowed; NULL: none);
+ * returns submit's code. */
+static int submit_with(struct fx *f, const struct publisher_meta *meta, int n_res, int n_traces,
+                       int spans_per_trace, size_t pad, uint64_t *next_span, bool with_done,
+                       struct publisher_ticket **ticket)
 {
     struct kt_buf body = KT_BUF_INIT;
     make_request(n_res, n_traces, spans_per_trace, pad, next_span, &body);
@@ -293,8 +293,7 @@ static int submit_as(struct fx *f, const char *tenant, int n_res, int n_traces, 
     assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&body), &n_items, &err), 0);
     assert_int_equal(n_items, (size_t)(n_res * n_traces * spans_per_trace));
     f->in_submit = true;
-    const struct publisher_meta meta = {.tenant = tenant};
-    int rc = publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&body), n_items, &meta,
+    int rc = publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&body), n_items, meta,
                               with_done ? done_cb : NULL, f, ticket, &err);
     f->in_submit = false;
     kt_buf_free(&body);
@@ -306,26 +305,21 @@ static int submit_as(struct fx *f, const char *tenant, int n_res, int n_traces, 
     return rc;
 }
 
-/* submit_as with request metadata (meta borrowed). */
+/* submit_with for tenant (NULL: none). */
+static int submit_as(struct fx *f, const char *tenant, int n_res, int n_traces, int spans_per_trace,
+                     size_t pad, uint64_t *next_span, bool with_done,
+                     struct publisher_ticket **ticket)
+{
+    const struct publisher_meta meta = {.tenant = tenant};
+    return submit_with(f, &meta, n_res, n_traces, spans_per_trace, pad, next_span, with_done,
+                       ticket);
+}
+
+/* submit_with of n_res resources of n_traces one-span traces, waiting for the answer. */
 static int submit_meta(struct fx *f, const struct publisher_meta *meta, int n_res, int n_traces,
                        uint64_t *next_span)
 {
-    struct kt_buf body = KT_BUF_INIT;
-    make_request(n_res, n_traces, 1, 5, next_span, &body);
-    size_t n_items = 0;
-    struct kt_err err = {0};
-    assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&body), &n_items, &err), 0);
-    f->in_submit = true;
-    int rc = publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&body), n_items, meta, done_cb,
-                              f, NULL, &err);
-    f->in_submit = false;
-    kt_buf_free(&body);
-    f->n_submitted++;
-    if (rc != 0) {
-        f->n_refused++;
-        snprintf(f->refused_msg, sizeof(f->refused_msg), "%s", err.msg);
-    }
-    return rc;
+    return submit_with(f, meta, n_res, n_traces, 1, 5, next_span, true, NULL);
 }
 
 static int submit(struct fx *f, int n_res, int n_traces, int spans_per_trace, size_t pad,
