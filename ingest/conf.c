@@ -1,8 +1,8 @@
 #include "conf.h"
 
-#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kt_admin.h"
 #include "kt_log.h"
@@ -175,8 +175,9 @@ static const struct kt_option ingest_options[] = {
      "Request header names (HTTP/1.1, HTTP/2, gRPC metadata; any case) whose values become Kafka "
      "record headers of every record made from the request; requests with different values "
      "never share a record.\n"
-     "As the Collector: a header sent several times gives one record header per value, in the "
-     "order of the keys here; a header not sent gives none. At most 16 names of at most 62 "
+     "As the Collector: record headers are named as written here, a header sent several times "
+     "gives one record header per value, in the order of the keys here; a header not sent gives "
+     "none. At most 16 names of at most 62 "
      "characters, Authorization refused. A value is at most 255 bytes and a request's record "
      "headers at most 4096 bytes (longer: 400 / INVALID_ARGUMENT); at most 4096 distinct "
      "combinations of values (with topics and tenant_header's names) are kept since start, past "
@@ -245,9 +246,10 @@ static const struct kt_option ingest_options[] = {
 };
 
 /* A header name a client can send: an HTTP token (RFC 9110), short enough for the HTTP/1.1
- * parser to keep whole. Stored lowercase, as HTTP/2 sends names. Authorization is the
- * client's bearer token: copying it into Kafka would hand it to every consumer. */
-static int check_header_name(char *name, struct kt_err *err)
+ * parser to keep whole. Requests match it in any case; record headers are named as written
+ * here, as the Collector names them. Authorization is the client's bearer token: copying it
+ * into Kafka would hand it to every consumer. */
+static int check_header_name(const char *name, struct kt_err *err)
 {
     size_t n = strlen(name);
     if (n == 0)
@@ -260,9 +262,8 @@ static int check_header_name(char *name, struct kt_err *err)
         if (c <= ' ' || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c) != NULL)
             return kt_err_set(err, KT_EINVAL, "'%s' is not a header name (byte %zu: 0x%02x)", name,
                               i, c);
-        name[i] = (char)tolower(c);
     }
-    if (strcmp(name, "authorization") == 0)
+    if (strcasecmp(name, "authorization") == 0)
         return kt_err_set(err, KT_EINVAL,
                           "authorization carries the client's token: it is never copied to Kafka");
     return 0;
@@ -270,8 +271,7 @@ static int check_header_name(char *name, struct kt_err *err)
 
 static int ingest_check(const struct kt_option *o, const void *conf, struct kt_err *err)
 {
-    /* The loader hands over its own struct: the checks lowercase names in place. */
-    struct ingest_conf *c = (struct ingest_conf *)conf;
+    const struct ingest_conf *c = conf;
     const char *key = o->key;
     if (strcmp(o->section, "kafka") != 0)
         return 0;
@@ -290,7 +290,7 @@ static int ingest_check(const struct kt_option *o, const void *conf, struct kt_e
             if (rc != 0)
                 return rc;
             for (size_t j = 0; j < i; j++)
-                if (strcmp(l->v[j], l->v[i]) == 0)
+                if (strcasecmp(l->v[j], l->v[i]) == 0)
                     return kt_err_set(err, KT_EINVAL, "'%s' listed twice", l->v[i]);
         }
         return 0;

@@ -76,10 +76,11 @@ struct ingest_conf {
         bool partition_metrics_by_resource_attributes;
         bool partition_logs_by_resource_attributes;
         bool partition_logs_by_trace_id;
-        /* Request metadata (headers, gRPC metadata) made record headers; names lowercase. */
+        /* Request metadata (headers, gRPC metadata) made record headers, named as here and
+         * matched in any case. */
         struct kt_strlist include_metadata_keys;
         char *topic_from_attribute;    /* "": none */
-        char *topic_from_metadata_key; /* "": none; lowercase */
+        char *topic_from_metadata_key; /* "": none */
         char *partitioner;
         uint64_t queue_max_messages;
         struct kt_strlist rdkafka; /* "name=value" passed through to librdkafka */

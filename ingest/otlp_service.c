@@ -740,7 +740,7 @@ int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub, stru
         const struct kt_strlist *keys = &conf->kafka.include_metadata_keys;
         s->topic_key = (unsigned)keys->n;
         for (size_t i = 0; i < keys->n; i++)
-            if (strcmp(keys->v[i], conf->kafka.topic_from_metadata_key) == 0)
+            if (strcasecmp(keys->v[i], conf->kafka.topic_from_metadata_key) == 0)
                 s->topic_key = (unsigned)i;
     }
     s->pub = pub;

@@ -103,7 +103,7 @@ struct srv_req_limits {
     uint64_t max_header_bytes;       /* a request's header section */
     uint64_t max_concurrent_streams; /* HTTP/2 streams open at once on a connection */
     uint64_t body_budget;            /* storage of the bodies being received; 0 = none */
-    /* Request headers kept for the service (lowercase names; borrowed, they outlive the
+    /* Request headers kept for the service (names matched in any case; borrowed, they outlive the
      * server): meta_keys[i] is key i, meta_topic_key (NULL: none) key meta_keys->n. */
     const struct kt_strlist *meta_keys;
     const char *meta_topic_key;

@@ -150,8 +150,8 @@ static int load_text(struct ingest_conf *c, const char *text, struct kt_err *err
     return rc;
 }
 
-/* Request metadata options: names lowercased, and every bad value refused naming the line
- * and key. */
+/* Request metadata options: names kept as written, and every bad value refused naming the
+ * line and key. */
 static void test_metadata_options_are_checked_at_their_line(void **state)
 {
     (void)state;
@@ -165,8 +165,8 @@ static void test_metadata_options_are_checked_at_their_line(void **state)
                                &err),
                      0);
     assert_int_equal(c.kafka.include_metadata_keys.n, 2);
-    assert_string_equal(c.kafka.include_metadata_keys.v[0], "x-tenant");
-    assert_string_equal(c.kafka.topic_from_metadata_key, "x-topic");
+    assert_string_equal(c.kafka.include_metadata_keys.v[0], "X-Tenant");
+    assert_string_equal(c.kafka.topic_from_metadata_key, "X-Topic");
     assert_string_equal(c.kafka.topic_from_attribute, "service.name");
     kt_config_free(&ingest_conf_schema, &c);
 
@@ -179,7 +179,9 @@ static void test_metadata_options_are_checked_at_their_line(void **state)
         {"[kafka]\ninclude_metadata_keys = authorization\n",
          ":2: [kafka] include_metadata_keys: authorization carries the client's token"},
         {"[kafka]\ninclude_metadata_keys = x-a\ninclude_metadata_keys = X-A\n",
-         ":3: [kafka] include_metadata_keys: 'x-a' listed twice"},
+         ":3: [kafka] include_metadata_keys: 'X-A' listed twice"},
+        {"[kafka]\ninclude_metadata_keys = Authorization\n",
+         ":2: [kafka] include_metadata_keys: authorization carries"},
         {"[kafka]\ninclude_metadata_keys = a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n",
          ":2: [kafka] include_metadata_keys: 17 names, want at most 16"},
         {"[kafka]\ntopic_from_metadata_key = x topic\n",
