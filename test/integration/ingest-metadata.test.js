@@ -19,7 +19,7 @@ const { sendTraces, EXPORT_SUCCESS } = require('./lib/sdk');
 const { readTopic, readTopicUntil } = require('./lib/kafka');
 const { decodeTracesData, spansOf } = require('./lib/otlp');
 const { newTraceId, newSpanId } = require('./lib/clients');
-const { KAFKAS, kafkaLabel, admin } = require('./lib/realkafka');
+const { KAFKAS, kafkaLabel, admin, replicationOf } = require('./lib/realkafka');
 const metrics = require('./lib/metrics');
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kt-ingest-metadata-'));
@@ -95,7 +95,7 @@ for (const kafka of KAFKAS) {
       const custom = `${spans}-custom`;
       const byAttr = `${spans}-attr`;
       // The devbroker makes topics on demand; the real cluster is not asked to.
-      if (kafka === 'real') await admin(['create', custom, byAttr, '--partitions', '4', '--replication', '3']);
+      if (kafka === 'real') await admin(['create', custom, byAttr, '--partitions', '4', '--replication', String(replicationOf())]);
       const url = ingest.httpUrl;
       const t = Object.fromEntries(['h1', 'h2', 'none', 'custom', 'attr', 'plain', 'badTopic', 'tooLong'].map((k) => [k, newTraceId()]));
 
