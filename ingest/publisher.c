@@ -452,8 +452,19 @@ static rd_kafka_resp_err_t produce(struct publisher *p, const struct sigpipe *s,
             RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     /* librdkafka wants the name NUL-terminated; a spooled one is not. */
     char topic[KT_KAFKA_TOPIC_MAX + 1];
-    snprintf(topic, sizeof(topic), "%.*s", (int)(sm->topic.n > 0 ? sm->topic.n : 0),
-             sm->topic.n > 0 ? (const char *)sm->topic.p : "");
+    rd_kafka_vu_t vu[7];
+    size_t n = 0;
+    if (sm->topic.n > 0) {
+        snprintf(topic, sizeof(topic), "%.*s", (int)sm->topic.n, (const char *)sm->topic.p);
+        vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic};
+    } else {
+        vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = s->rkt};
+    }
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = RD_KAFKA_PARTITION_UA};
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)key, sm->key.n}};
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {val, sm->value.n}};
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = msgflags};
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = opaque};
     /* librdkafka aborts rather than return NULL when out of memory. */
     rd_kafka_headers_t *h = NULL;
     if (sm->hdrs.n > 0) {
@@ -462,25 +473,14 @@ static rd_kafka_resp_err_t produce(struct publisher *p, const struct sigpipe *s,
         while (spool_hdrs_next(&rest, &name, &value))
             rd_kafka_header_add(h, (const char *)name.p, (ssize_t)name.n, value.p,
                                 (ssize_t)value.n);
+        vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = h};
     }
-    rd_kafka_resp_err_t e;
-    if (sm->topic.n > 0 && h != NULL)
-        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
-                              RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                              RD_KAFKA_V_KEY(key, sm->key.n), RD_KAFKA_V_VALUE(val, sm->value.n),
-                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(msgflags),
-                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-    else if (sm->topic.n > 0)
-        e = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_KEY(key, sm->key.n), RD_KAFKA_V_VALUE(val, sm->value.n),
-            RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-    else
-        e = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(s->rkt),
-                              RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                              RD_KAFKA_V_KEY(key, sm->key.n), RD_KAFKA_V_VALUE(val, sm->value.n),
-                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(msgflags),
-                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    rd_kafka_error_t *err = rd_kafka_produceva(p->rk, vu, n);
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (err != NULL) {
+        e = rd_kafka_error_code(err);
+        rd_kafka_error_destroy(err);
+    }
     /* Only a message librdkafka took owns its headers. */
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR && h != NULL)
         rd_kafka_headers_destroy(h);
