@@ -273,6 +273,13 @@ static int ingest_check(const struct kt_option *o, const void *conf, struct kt_e
 {
     const struct ingest_conf *c = conf;
     const char *key = o->key;
+    if (strcmp(o->section, "receiver.auth") == 0 && strcmp(key, "tenant_header") == 0) {
+        size_t n = strlen(c->receiver_auth.tenant_header);
+        if (n > INGEST_META_VALUE_MAX)
+            return kt_err_set(err, KT_EINVAL, "%zu bytes, want at most %d", n,
+                              INGEST_META_VALUE_MAX);
+        return 0;
+    }
     if (strcmp(o->section, "kafka") != 0)
         return 0;
     if (strcmp(key, "traces_topic") == 0 || strcmp(key, "metrics_topic") == 0 ||

@@ -1060,12 +1060,21 @@ static void test_tenant_name_too_long_is_refused(void **state)
     memset(long_header + n, 'h', PUBLISHER_TENANT_MAX + 1);
     long_header[n + PUBLISHER_TENANT_MAX + 1] = '\0';
     const char *long_sets[] = {long_header};
-    struct fx *f = fx_new(long_sets, 1);
+    struct ingest_conf c;
+    memset(&c, 0, sizeof(c));
     struct kt_err err = {0};
+    assert_int_equal(kt_config_load(&ingest_conf_schema, &c, NULL, long_sets, 1, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "--set receiver.auth.tenant_header: 256 bytes, want at most 255");
+    /* A configuration built otherwise is checked again. */
+    struct fx *f = fx_new(NULL, 0);
+    char *own = f->conf.receiver_auth.tenant_header;
+    f->conf.receiver_auth.tenant_header = c.receiver_auth.tenant_header;
     struct publisher *p = NULL;
     assert_int_equal(publisher_new(&f->conf, f->loop, &p, &err), KT_EINVAL);
     assert_null(p);
     assert_string_equal(err.msg, "[receiver.auth] tenant_header: 256 bytes, want at most 255");
+    f->conf.receiver_auth.tenant_header = own;
+    kt_config_free(&ingest_conf_schema, &c);
     fx_free(f);
 
     const char *sets[] = {"receiver.auth.tenant_header=x-tenant"};
