@@ -942,8 +942,9 @@ static int apply(struct loader *ld, size_t i, const char *sub, const char *raw,
     }
     bool empty = raw[strspn(raw, " \t\"")] == '\0';
     free(val);
-    if (rc == 0 && ld->schema->check != NULL)
-        rc = ld->schema->check(o, ld->conf, ld->err);
+    /* Checked here rather than by validate, so that the message names the line. */
+    if (rc == 0 && ld->schema->check_value != NULL)
+        rc = ld->schema->check_value(o, p, ld->err);
     if (rc == 0) {
         if (w->from == FROM_FILE && (o->flags & KT_OPT_SECRET) && !empty && ld->secret_line == 0) {
             ld->secret_opt = i;

@@ -96,11 +96,11 @@ struct kt_config_schema {
     /* Checks that need more than one value or compile something (OTTL statements, sampling
      * policies), run by kt_cli_run after loading, for --check too. May be NULL. */
     int (*validate)(const void *conf, struct kt_err *err);
-    /* Checks one option's value the types cannot (a Kafka topic's characters, a header
-     * name), run after each assignment so that the error names the file and line, or the
-     * --set, as the loader's own do. err->msg says what is wrong, without that context.
-     * May be NULL. */
-    int (*check)(const struct kt_option *o, const void *conf, struct kt_err *err);
+    /* Checks one value as it is set (value points at the option's place in the conf struct;
+     * a check of one option against another reaches the struct as value minus o->offset),
+     * so that the loader's message names the file and line: returns 0 or a KT_E* with
+     * err->msg saying what is wrong, without context. Runs for defaults too. May be NULL. */
+    int (*check_value)(const struct kt_option *o, const void *value, struct kt_err *err);
     /* What the program does, for the man page's DESCRIPTION and the head of the example file
      * (the text syntax of kt_option.doc). May be NULL. */
     const char *description;

@@ -126,7 +126,10 @@ struct kt_kafka_common {
      "missing topic stops kotel-ingest too; kotel-process warns about it every 10s until it "      \
      "is created, and consumes it then. Until Kafka answers, kotel-ingest refuses requests "       \
      "with 503 / UNAVAILABLE."}
-/* The three topics and the message encoding. The docs are the binary's: what an empty topic
+/* A signal's own encoding: index 0 follows [kafka] encoding, i + 1 is encoding's value i. */
+#define KT_KAFKA_SIGNAL_ENCODINGS "|otlp_proto|otlp_json"
+/* The three topics and the message encoding (and each signal's, the Collector's
+ * traces.encoding etc.). The docs are the binary's: what an empty topic
  * means differs between a producer and a consumer. */
 #define KT_KAFKA_TOPIC_OPTIONS(T, traces_doc, metrics_doc, logs_doc)                               \
     {"kafka", "traces_topic", KT_OPT_STRING, "otlp_spans", KT_KAFKA_OFF(T, traces_topic), NULL,    \
@@ -138,7 +141,13 @@ struct kt_kafka_common {
     {"kafka", "encoding", KT_OPT_ENUM, "otlp_proto", KT_KAFKA_OFF(T, encoding),                    \
      "otlp_proto|otlp_json", 0, "Message value encoding."                                          \
      "\notlp_proto (binary protobuf) or otlp_json: producers and consumers of the topics must "    \
-     "agree."}
+     "agree."},                                                                                    \
+    {"kafka", "traces_encoding", KT_OPT_ENUM, "", KT_KAFKA_OFF(T, signal_encoding[0]),             \
+     KT_KAFKA_SIGNAL_ENCODINGS, 0, "Encoding of the traces topics; empty: encoding."},             \
+    {"kafka", "metrics_encoding", KT_OPT_ENUM, "", KT_KAFKA_OFF(T, signal_encoding[1]),            \
+     KT_KAFKA_SIGNAL_ENCODINGS, 0, "Encoding of the metrics topics; empty: encoding."},            \
+    {"kafka", "logs_encoding", KT_OPT_ENUM, "", KT_KAFKA_OFF(T, signal_encoding[2]),               \
+     KT_KAFKA_SIGNAL_ENCODINGS, 0, "Encoding of the logs topics; empty: encoding."}
 /* The rdkafka.<property> passthrough, last in [kafka], then the auth sections. */
 #define KT_KAFKA_PASSTHROUGH_OPTIONS(T)                                                            \
     {"kafka", "rdkafka", KT_OPT_PREFIX, NULL, KT_KAFKA_OFF(T, rdkafka), NULL, 0,                   \

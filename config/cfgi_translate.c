@@ -1,15 +1,18 @@
 #include "cfgi_translate.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kt_codec.h"
 
 /* How a Collector value becomes a kotel value. */
 enum conv {
     CONV_COPY,  /* the scalar as it is (${env:X} becomes ${X}) */
     CONV_JOIN,  /* a sequence joined with commas (brokers) */
     CONV_EACH,  /* a sequence, one repeated key per item (conditions, statements) */
-    CONV_OTTL,  /* CONV_EACH for OTTL conditions: only those whose paths name their context */
+    CONV_OTTL,  /* CONV_EACH for OTTL conditions, bare paths prefixed with the list's context */
     CONV_MIB,   /* a number of MiB (max_recv_msg_size_mib) */
     CONV_ACKS,  /* the Collector's -1/0/1 required_acks */
     CONV_PAIRS, /* a mapping as repeated key = Name=Value (headers) */
@@ -52,8 +55,9 @@ static const struct rule rules[] = {
     {"e:kafka", "metrics.topic", "kafka", "metrics_topic", CONV_COPY},
     {"e:kafka", "logs.topic", "kafka", "logs_topic", CONV_COPY},
     {"e:kafka", "encoding", "kafka", "encoding", CONV_COPY},
-    /* kotel has one encoding for all signals: the traces one (newer Collectors). */
-    {"e:kafka", "traces.encoding", "kafka", "encoding", CONV_COPY},
+    {"e:kafka", "traces.encoding", "kafka", "traces_encoding", CONV_COPY},
+    {"e:kafka", "metrics.encoding", "kafka", "metrics_encoding", CONV_COPY},
+    {"e:kafka", "logs.encoding", "kafka", "logs_encoding", CONV_COPY},
     {"e:kafka", "client_id", "kafka", "client_id", CONV_COPY},
     {"e:kafka", "protocol_version", "kafka", "protocol_version", CONV_COPY},
     {"e:kafka", "timeout", "kafka", "timeout", CONV_COPY},
@@ -78,9 +82,13 @@ static const struct rule rules[] = {
     {"r:kafka", "logs.topics", "kafka", "logs_topic", CONV_JOIN},
     {"r:kafka", "metrics.topic", "kafka", "metrics_topic", CONV_COPY},
     {"r:kafka", "logs.topic", "kafka", "logs_topic", CONV_COPY},
+    {"r:kafka", "traces.exclude_topics", "kafka", "traces_exclude_topics", CONV_JOIN},
+    {"r:kafka", "metrics.exclude_topics", "kafka", "metrics_exclude_topics", CONV_JOIN},
+    {"r:kafka", "logs.exclude_topics", "kafka", "logs_exclude_topics", CONV_JOIN},
     {"r:kafka", "encoding", "kafka", "encoding", CONV_COPY},
-    /* kotel has one encoding for all signals: the traces one (newer Collectors). */
-    {"r:kafka", "traces.encoding", "kafka", "encoding", CONV_COPY},
+    {"r:kafka", "traces.encoding", "kafka", "traces_encoding", CONV_COPY},
+    {"r:kafka", "metrics.encoding", "kafka", "metrics_encoding", CONV_COPY},
+    {"r:kafka", "logs.encoding", "kafka", "logs_encoding", CONV_COPY},
     {"r:kafka", "group_id", "kafka", "group_id", CONV_COPY},
     {"r:kafka", "client_id", "kafka", "client_id", CONV_COPY},
     {"r:kafka", "initial_offset", "kafka", "initial_offset", CONV_COPY},
@@ -106,6 +114,18 @@ static const struct rule rules[] = {
     {"p:transform", "error_mode", "transform", "error_mode", CONV_COPY},
     {"p:tail_sampling", "decision_wait", "tail_sampling", "decision_wait", CONV_COPY},
     {"p:tail_sampling", "num_traces", "tail_sampling", "num_traces", CONV_COPY},
+    {"p:tail_sampling", "decision_wait_after_root_received", "tail_sampling",
+     "decision_wait_after_root_received", CONV_COPY},
+    {"p:tail_sampling", "sample_on_first_match", "tail_sampling", "sample_on_first_match",
+     CONV_COPY},
+    {"p:tail_sampling", "maximum_trace_size_bytes", "tail_sampling", "maximum_trace_size_bytes",
+     CONV_COPY},
+    {"p:tail_sampling", "drop_pending_traces_on_shutdown", "tail_sampling",
+     "drop_pending_traces_on_shutdown", CONV_COPY},
+    {"p:tail_sampling", "decision_cache.sampled_cache_size", "tail_sampling", "sampled_cache_size",
+     CONV_COPY},
+    {"p:tail_sampling", "decision_cache.non_sampled_cache_size", "tail_sampling",
+     "non_sampled_cache_size", CONV_COPY},
     /* otlp and otlphttp exporters (process), otlp_grpc and otlp_http as newer Collectors name
      * them. */
     {"*:otlp*", "endpoint", "exporter", "endpoint", CONV_URL},
@@ -148,12 +168,6 @@ static const struct why whys[] = {
     {"*:otlp*", "retry_on_failure.enabled",
      "kotel always retries (bounded by "
      "[exporter.retry] max_elapsed_time)"},
-    {"r:otlp", "protocols.grpc.auth",
-     "auth extensions are not translated: set "
-     "[receiver.auth] bearer_token or bearer_tokens_file"},
-    {"r:otlp", "protocols.http.auth",
-     "auth extensions are not translated: set "
-     "[receiver.auth] bearer_token or bearer_tokens_file"},
 };
 
 struct ctx {
@@ -163,6 +177,12 @@ struct ctx {
     struct cfgi_ini *ini;
     struct kt_err *err;
     const struct cfgi_node *comp; /* the component being walked */
+    const struct cfgi_node *root; /* the whole configuration: extensions are looked up there */
+    /* The extensions an auth block named (translated, or reported there): not reported
+     * again with the unused ones. */
+    const char *used_ext[8];
+    size_t n_used_ext;
+    const char *receiver_auth; /* the extension [receiver.auth] came from, or NULL */
 };
 
 static void drop(struct ctx *c, int line, const char *path, const char *why)
@@ -223,18 +243,77 @@ static int add(struct ctx *c, const struct rule *r, const char *value)
 }
 
 /* Does OTTL condition v start with a path in a named context (span.name, resource.attributes)? */
-static int has_context(const char *v)
+static int is_ident(int ch, bool first)
 {
-    static const char *const prefixes[] = {"resource.", "scope.",     "span.", "spanevent.",
-                                           "metric.",   "datapoint.", "log."};
+    return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (!first && ch >= '0' && ch <= '9');
+}
 
-    while (*v == ' ' || *v == '(')
-        v++;
-    if (strncmp(v, "not ", 4) == 0)
-        return has_context(v + 4);
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-        if (strncmp(v, prefixes[i], strlen(prefixes[i])) == 0)
-            return 1;
+/* The Collector's filter reads bare paths (attributes["x"], name) in the context its list
+ * names (traces.span: span); kotel's flat conditions name the context in every path. Copies
+ * src to out with ctx and a dot before each bare path, and instrumentation_scope (the older
+ * name) as scope. A path is an identifier that starts an operand: not after a dot, not a
+ * function name (a '(' follows), not a named argument (a single '=' follows), not an enum
+ * (upper case), not a keyword; string literals are copied as they are. Returns 0, or -1 when
+ * out is too small. */
+static int prefix_bare_paths(const char *src, const char *ctx, char *out, size_t cap)
+{
+    static const char *const keep[] = {"resource",  "scope", "span", "spanevent", "metric",
+                                       "datapoint", "log",   "and",  "or",        "not",
+                                       "true",      "false", "nil",  "cache"};
+    size_t n = 0;
+    char prev = ' ';
+    for (const char *p = src; *p;) {
+        const char *from = p;
+        const char *add = NULL;
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (*p)
+                p++;
+        } else if (is_ident((unsigned char)*p, true)) {
+            while (is_ident((unsigned char)*p, false))
+                p++;
+            size_t len = (size_t)(p - from);
+            const char *q = p;
+            while (*q == ' ')
+                q++;
+            bool upper = true;
+            for (const char *k = from; k < p; k++)
+                upper = upper && !(*k >= 'a' && *k <= 'z');
+            bool path = prev != '.' && *q != '(' && !(q[0] == '=' && q[1] != '=') && !upper;
+            for (size_t i = 0; path && i < sizeof(keep) / sizeof(keep[0]); i++)
+                path = !(strlen(keep[i]) == len && strncmp(keep[i], from, len) == 0);
+            if (path && len == 21 && strncmp(from, "instrumentation_scope", len) == 0) {
+                from = p; /* replaced whole */
+                add = "scope";
+            } else if (path) {
+                add = ctx;
+            }
+        } else {
+            p++;
+        }
+        if (add != NULL) {
+            size_t an = strlen(add) + (from == p ? 0 : 1);
+            if (n + an >= cap)
+                return -1;
+            memcpy(out + n, add, strlen(add));
+            if (from != p)
+                out[n + an - 1] = '.';
+            n += an;
+        }
+        if (n + (size_t)(p - from) >= cap)
+            return -1;
+        memcpy(out + n, from, (size_t)(p - from));
+        n += (size_t)(p - from);
+        if (p > from)
+            prev = p[-1];
+        while (*p == ' ' && n + 1 < cap) {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
     return 0;
 }
 
@@ -293,14 +372,17 @@ static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
         for (const struct cfgi_node *i = n->child; i && rc == 0; i = i->next) {
             if (i->kind != CFGI_SCALAR)
                 drop(c, i->line, path, "expected a string");
-            else if (r->conv == CONV_OTTL && !has_context(i->value))
-                /* The Collector reads bare paths in the list's context; kotel's flat
-                 * conditions want the context named, and rewriting OTTL is not done here. */
-                drop(c, i->line, path,
-                     "condition without a context prefix (span., log., ...): "
-                     "prefix its paths by hand");
-            else
+            else if (r->conv == CONV_OTTL) {
+                const char *ctx = strncmp(r->key, "trace", 5) == 0    ? "span"
+                                  : strncmp(r->key, "metric", 6) == 0 ? "metric"
+                                                                      : "log";
+                if (prefix_bare_paths(i->value, ctx, buf, sizeof(buf)) != 0)
+                    drop(c, i->line, path, "condition too long to translate");
+                else
+                    rc = add(c, r, buf);
+            } else {
                 rc = add(c, r, i->value);
+            }
         }
         return rc;
     case CONV_PAIRS:
@@ -546,6 +628,127 @@ static int translate_policies(struct ctx *c, const struct cfgi_node *n, const ch
     return rc;
 }
 
+/* The scalar under key of map n, or NULL. */
+static const char *scalar(const struct cfgi_node *n, const char *key)
+{
+    const struct cfgi_node *v = cfgi_node_get(n, key);
+    return v && v->kind == CFGI_SCALAR ? v->value : NULL;
+}
+
+/* Reports every key of extension ext other than those in known (NULL-terminated). */
+static void drop_other_keys(struct ctx *c, const struct cfgi_node *ext, const char *ext_path,
+                            const char *const *known, const char *why)
+{
+    for (const struct cfgi_node *k = ext->child; k; k = k->next) {
+        bool ok = false;
+        for (size_t i = 0; known[i] && !ok; i++)
+            ok = strcmp(k->key, known[i]) == 0;
+        if (!ok) {
+            char p[400];
+            pathf(p, sizeof(p), "%s.%s", ext_path, k->key);
+            drop(c, k->line, p, why);
+        }
+    }
+}
+
+/* An `auth: {authenticator: NAME}` block of the otlp receiver (kind 'r': kotel-ingest's
+ * [receiver.auth]) or of an otlp exporter ('e': [exporter] headers), from the extension NAME
+ * at the top level. Translated: bearertokenauth (token, filename, scheme) both ways, basicauth's
+ * client_auth with literal credentials and headers_setter's literal values for an exporter.
+ * The rest is reported with what to write by hand. */
+static int translate_auth(struct ctx *c, char kind, const struct cfgi_node *n, const char *path)
+{
+    static const char *const bearer_keys[] = {"token", "filename", "scheme", NULL};
+    const char *name = scalar(n, "authenticator");
+    char ext_path[300], v[1024];
+    int rc = 0;
+
+    for (const struct cfgi_node *k = n->kind == CFGI_MAP ? n->child : NULL; k; k = k->next)
+        if (strcmp(k->key, "authenticator") != 0) {
+            pathf(ext_path, sizeof(ext_path), "%s.%s", path, k->key);
+            drop(c, k->line, ext_path, "kotel has no such setting");
+        }
+    if (name == NULL) {
+        drop(c, n->line, path, "expected authenticator: NAME");
+        return 0;
+    }
+    if (c->n_used_ext < sizeof(c->used_ext) / sizeof(c->used_ext[0]))
+        c->used_ext[c->n_used_ext++] = name;
+    if (kind == 'r' && c->receiver_auth != NULL) {
+        /* grpc and http share kotel-ingest's [receiver.auth]. */
+        if (strcmp(c->receiver_auth, name) != 0)
+            drop(c, n->line, path,
+                 "kotel-ingest has one [receiver.auth] for both protocols: the other "
+                 "protocol's authenticator was translated");
+        return 0;
+    }
+    const struct cfgi_node *ext = cfgi_node_get(cfgi_node_get(c->root, "extensions"), name);
+    pathf(ext_path, sizeof(ext_path), "extensions.%s", name);
+    if (ext == NULL || ext->kind != CFGI_MAP) {
+        drop(c, n->line, path, "the authenticator's extension is not configured (or empty)");
+        return 0;
+    }
+    size_t tl = strcspn(name, "/");
+    bool bearer = tl == 15 && strncmp(name, "bearertokenauth", tl) == 0;
+    bool basic = tl == 9 && strncmp(name, "basicauth", tl) == 0;
+    bool setter = tl == 14 && strncmp(name, "headers_setter", tl) == 0;
+    const char *scheme = scalar(ext, "scheme") ? scalar(ext, "scheme") : "Bearer";
+    if (kind == 'r' && bearer) {
+        /* The Collector's token file holds one token; kotel's file takes one per line. */
+        if (scalar(ext, "token"))
+            rc = add_kv(c, "receiver.auth", "bearer_token", scalar(ext, "token"));
+        if (rc == 0 && scalar(ext, "filename"))
+            rc = add_kv(c, "receiver.auth", "bearer_tokens_file", scalar(ext, "filename"));
+        if (rc == 0 && scalar(ext, "scheme"))
+            rc = add_kv(c, "receiver.auth", "scheme", scheme);
+        drop_other_keys(c, ext, ext_path, bearer_keys,
+                        "not translated: kotel-ingest takes one bearer_token, or a "
+                        "bearer_tokens_file with one token a line");
+        c->receiver_auth = name;
+    } else if (kind == 'e' && bearer && scalar(ext, "token")) {
+        pathf(v, sizeof(v), "Authorization=%s %s", scheme, scalar(ext, "token"));
+        rc = add_kv(c, "exporter", "headers", v);
+        drop_other_keys(c, ext, ext_path, bearer_keys,
+                        "not translated: set [exporter] headers = Authorization=... by hand");
+        if (scalar(ext, "filename"))
+            drop(c, cfgi_node_get(ext, "filename")->line, ext_path,
+                 "filename: the token file is not read at import; token was used");
+    } else if (kind == 'e' && basic) {
+        const struct cfgi_node *ca = cfgi_node_get(ext, "client_auth");
+        const char *user = scalar(ca, "username"), *pass = scalar(ca, "password");
+        if (user && pass && !strstr(user, "${") && !strstr(pass, "${") &&
+            strlen(user) + strlen(pass) < 256) {
+            char plain[258], b64[360];
+            size_t pn = (size_t)snprintf(plain, sizeof(plain), "%s:%s", user, pass);
+            kt_base64_encode((const uint8_t *)plain, pn, b64);
+            pathf(v, sizeof(v), "Authorization=Basic %s", b64);
+            rc = add_kv(c, "exporter", "headers", v);
+        } else {
+            drop(c, ext->line, ext_path,
+                 "basicauth with credentials from the environment or a file: set [exporter] "
+                 "headers = Authorization=Basic <base64 of user:password> by hand");
+        }
+    } else if (kind == 'e' && setter) {
+        const struct cfgi_node *hs = cfgi_node_get(ext, "headers");
+        for (const struct cfgi_node *h = hs ? hs->child : NULL; h && rc == 0; h = h->next) {
+            const char *key = scalar(h, "key"), *value = scalar(h, "value");
+            if (key && value) {
+                pathf(v, sizeof(v), "%s=%s", key, value);
+                rc = add_kv(c, "exporter", "headers", v);
+            } else {
+                drop(c, h->line, ext_path,
+                     "a header from the request context or an attribute: not translated");
+            }
+        }
+    } else {
+        drop(c, ext->line, ext_path,
+             kind == 'r' ? "kotel-ingest authenticates bearer tokens only ([receiver.auth])"
+                         : "kotel-process sends static or file-read headers only ([exporter] "
+                           "headers)");
+    }
+    return rc;
+}
+
 /* Walks component configuration n (path so far in path), applying every rule that names it
  * and reporting each leaf no rule names. */
 static int walk(struct ctx *c, char kind, const char *type, const char *comp_path, const char *rel,
@@ -561,6 +764,10 @@ static int walk(struct ctx *c, char kind, const char *type, const char *comp_pat
         (strcmp(rel, "trace_statements") == 0 || strcmp(rel, "metric_statements") == 0 ||
          strcmp(rel, "log_statements") == 0))
         return translate_statements(c, comp_path, rel, n, path);
+    if ((kind == 'r' &&
+         (strcmp(rel, "protocols.grpc.auth") == 0 || strcmp(rel, "protocols.http.auth") == 0)) ||
+        (kind == 'e' && strncmp(type, "otlp", 4) == 0 && strcmp(rel, "auth") == 0))
+        return translate_auth(c, kind, n, path);
     for (size_t i = 0; i < sizeof(whys) / sizeof(whys[0]); i++)
         if (type_match(whys[i].type, kind, type) && strcmp(whys[i].path, rel) == 0) {
             if (whys[i].why) /* NULL: read by another rule (tls.insecure: the endpoint's scheme) */
@@ -675,7 +882,7 @@ static int components(struct ctx *c, enum cfgi_tier tier, const struct cfgi_node
 int cfgi_translate(const struct cfgi_node *root, const char *src, enum cfgi_tier *tier,
                    struct cfgi_ini *ini, FILE *report, int *dropped, struct kt_err *err)
 {
-    struct ctx c = {src, report, dropped, ini, err, NULL};
+    struct ctx c = {src, report, dropped, ini, err, NULL, root, {NULL}, 0, NULL};
     const struct cfgi_node *service = cfgi_node_get(root, "service");
     const struct cfgi_node *pipelines = cfgi_node_get(service, "pipelines");
     int ingest = 0, process = 0, rc;
@@ -701,9 +908,23 @@ int cfgi_translate(const struct cfgi_node *root, const char *src, enum cfgi_tier
         rc = components(&c, *tier, root, pipelines, "processors", 'p');
     if (rc == 0)
         rc = components(&c, *tier, root, pipelines, "exporters", 'e');
-    for (const struct cfgi_node *n = root->child; n && rc == 0; n = n->next)
-        if (strcmp(n->key, "receivers") && strcmp(n->key, "processors") &&
-            strcmp(n->key, "exporters") && strcmp(n->key, "service"))
+    for (const struct cfgi_node *n = root->child; n && rc == 0; n = n->next) {
+        if (strcmp(n->key, "extensions") == 0 && n->kind == CFGI_MAP) {
+            /* Each one an auth block did not translate. */
+            for (const struct cfgi_node *e = n->child; e; e = e->next) {
+                bool used = false;
+                for (size_t i = 0; i < c.n_used_ext && !used; i++)
+                    used = strcmp(c.used_ext[i], e->key) == 0;
+                if (!used) {
+                    char p[300];
+                    pathf(p, sizeof(p), "extensions.%s", e->key);
+                    drop(&c, e->line, p, "not translated (kotel has no extensions)");
+                }
+            }
+        } else if (strcmp(n->key, "receivers") && strcmp(n->key, "processors") &&
+                   strcmp(n->key, "exporters") && strcmp(n->key, "service")) {
             drop(&c, n->line, n->key, "not translated (kotel has no extensions or connectors)");
+        }
+    }
     return rc;
 }

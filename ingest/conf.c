@@ -269,12 +269,23 @@ static int check_header_name(const char *name, struct kt_err *err)
     return 0;
 }
 
-static int ingest_check(const struct kt_option *o, const void *conf, struct kt_err *err)
+/* kotel-ingest writes each signal to one topic, named as Kafka allows: the list and ^regex
+ * forms of the topic keys are kotel-process's (as they are the Collector's receiver's, not
+ * its exporter's). */
+static int check_topic(const char *v, struct kt_err *err)
 {
-    const struct ingest_conf *c = conf;
+    if (v[0] == '^' || strchr(v, ',') != NULL)
+        return kt_err_set(err, KT_EINVAL,
+                          "kotel-ingest produces to exactly one topic per signal; a list or a "
+                          "^regex is for kotel-process, which consumes");
+    return kt_kafka_topic_check(v, strlen(v), err);
+}
+
+static int ingest_check_value(const struct kt_option *o, const void *value, struct kt_err *err)
+{
     const char *key = o->key;
     if (strcmp(o->section, "receiver.auth") == 0 && strcmp(key, "tenant_header") == 0) {
-        size_t n = strlen(c->receiver_auth.tenant_header);
+        size_t n = strlen(*(char *const *)value);
         if (n > INGEST_META_VALUE_MAX)
             return kt_err_set(err, KT_EINVAL, "%zu bytes, want at most %d", n,
                               INGEST_META_VALUE_MAX);
@@ -283,12 +294,10 @@ static int ingest_check(const struct kt_option *o, const void *conf, struct kt_e
     if (strcmp(o->section, "kafka") != 0)
         return 0;
     if (strcmp(key, "traces_topic") == 0 || strcmp(key, "metrics_topic") == 0 ||
-        strcmp(key, "logs_topic") == 0) {
-        const char *t = *(char *const *)((const char *)conf + o->offset);
-        return kt_kafka_topic_check(t, strlen(t), err);
-    }
+        strcmp(key, "logs_topic") == 0)
+        return check_topic(*(char *const *)value, err);
     if (strcmp(key, "include_metadata_keys") == 0) {
-        const struct kt_strlist *l = &c->kafka.include_metadata_keys;
+        const struct kt_strlist *l = value;
         if (l->n > INGEST_META_KEYS_MAX)
             return kt_err_set(err, KT_EINVAL, "%zu names, want at most %d", l->n,
                               INGEST_META_KEYS_MAX);
@@ -302,15 +311,20 @@ static int ingest_check(const struct kt_option *o, const void *conf, struct kt_e
         }
         return 0;
     }
-    if (strcmp(key, "topic_from_metadata_key") == 0 &&
-        ingest_conf_is_set(c->kafka.topic_from_metadata_key))
-        return check_header_name(c->kafka.topic_from_metadata_key, err);
-    if ((strcmp(key, "partition_logs_by_trace_id") == 0 ||
-         strcmp(key, "partition_logs_by_resource_attributes") == 0) &&
-        c->kafka.partition_logs_by_trace_id && c->kafka.partition_logs_by_resource_attributes)
-        return kt_err_set(err, KT_EINVAL,
-                          "partition_logs_by_trace_id and partition_logs_by_resource_attributes "
-                          "cannot both be true (a log message has one key)");
+    if (strcmp(key, "topic_from_metadata_key") == 0) {
+        const char *v = *(char *const *)value;
+        return v[0] != '\0' ? check_header_name(v, err) : 0;
+    }
+    if (strcmp(key, "partition_logs_by_trace_id") == 0 ||
+        strcmp(key, "partition_logs_by_resource_attributes") == 0) {
+        /* The one check of two options: the later one set names its line. */
+        const struct ingest_conf *c = (const void *)((const char *)value - o->offset);
+        if (c->kafka.partition_logs_by_trace_id && c->kafka.partition_logs_by_resource_attributes)
+            return kt_err_set(
+                err, KT_EINVAL,
+                "partition_logs_by_trace_id and partition_logs_by_resource_attributes "
+                "cannot both be true (a log message has one key)");
+    }
     return 0;
 }
 
@@ -370,5 +384,5 @@ const struct kt_config_schema ingest_conf_schema = {
     .opts = ingest_options,
     .n_opts = sizeof(ingest_options) / sizeof(ingest_options[0]),
     .validate = ingest_validate,
-    .check = ingest_check,
+    .check_value = ingest_check_value,
 };

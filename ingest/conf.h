@@ -8,6 +8,7 @@
 
 #include "kt_config.h"
 #include "kt_kafka.h"
+#include "kt_signal.h"
 
 enum ingest_ack { INGEST_ACK_KAFKA = 0, INGEST_ACK_RECEIVED = 1 };
 enum ingest_encoding { INGEST_ENC_OTLP_PROTO = 0, INGEST_ENC_OTLP_JSON = 1 };
@@ -67,9 +68,10 @@ struct ingest_conf {
         char *traces_topic;
         char *metrics_topic;
         char *logs_topic;
-        int encoding;      /* enum ingest_encoding */
-        int compression;   /* enum ingest_compression */
-        int required_acks; /* enum ingest_acks */
+        int encoding;                         /* enum ingest_encoding */
+        int signal_encoding[KT_SIGNAL_COUNT]; /* 0: encoding; else enum ingest_encoding + 1 */
+        int compression;                      /* enum ingest_compression */
+        int required_acks;                    /* enum ingest_acks */
         uint64_t max_message_bytes;
         uint64_t timeout_ms;
         bool partition_traces_by_id;
@@ -136,5 +138,13 @@ static inline bool ingest_conf_is_set(const char *s)
 }
 
 extern const struct kt_config_schema ingest_conf_schema;
+
+/* The encoding of a signal's topic: [kafka] traces_encoding etc., else encoding. */
+static inline enum ingest_encoding ingest_encoding_of(const struct ingest_conf *c,
+                                                      enum kt_signal sig)
+{
+    int e = c->kafka.signal_encoding[sig];
+    return (enum ingest_encoding)(e > 0 ? e - 1 : c->kafka.encoding);
+}
 
 #endif

@@ -755,8 +755,9 @@ int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub, stru
     s->slice.data = s;
     ev_idle_init(&s->awake, awake_cb);
     /* The publisher writes OTLP/JSON from these bytes without checking them again. */
-    if (conf->kafka.encoding == INGEST_ENC_OTLP_JSON)
-        s->validate_flags = KT_OTLP_VALIDATE_NO_NUL;
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
+        if (ingest_encoding_of(conf, (enum kt_signal)i) == INGEST_ENC_OTLP_JSON)
+            s->validate_flags = KT_OTLP_VALIDATE_NO_NUL;
     *out = s;
     return 0;
 }

@@ -784,7 +784,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         return 0;
     }
 
-    if (p->conf->kafka.encoding == INGEST_ENC_OTLP_JSON) {
+    if (ingest_encoding_of(p->conf, s->sig) == INGEST_ENC_OTLP_JSON) {
         struct kt_err e = {0};
         kt_buf_reset(&p->json);
         int rc = kt_otlp_proto_to_json(s->sig, m->value, &p->json, &e);
@@ -1127,7 +1127,7 @@ static void init_sigpipe(struct publisher *p, enum kt_signal sig)
                                                                            : OTLP_KEY_NONE;
         break;
     }
-    s->split.max_chunk_bytes = c->kafka.encoding == INGEST_ENC_OTLP_JSON
+    s->split.max_chunk_bytes = ingest_encoding_of(c, s->sig) == INGEST_ENC_OTLP_JSON
                                    ? c->kafka.max_message_bytes / JSON_GROWTH
                                    : c->kafka.max_message_bytes;
     ev_timer_init(&s->timer, batch_timeout_cb, (ev_tstamp)c->batch.timeout_ms / 1000., 0.);

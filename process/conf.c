@@ -5,6 +5,7 @@
 #include "ottl/ottl.h"
 #include "pipeline.h"
 #include "sampling_policy.h"
+#include "topics.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -21,9 +22,26 @@ static const struct kt_option process_options[] = {
      0,
      "Where a group with no committed offset starts.\n"
      "latest: at the end of each partition; earliest: at its start, draining the backlog."},
-    KT_KAFKA_TOPIC_OPTIONS(struct process_conf, "Topic for traces; empty turns traces off.",
-                           "Topic for metrics; empty turns metrics off.",
-                           "Topic for logs; empty turns logs off."),
+    KT_KAFKA_TOPIC_OPTIONS(
+        struct process_conf,
+        "Topics for traces: one, a comma-separated list, or one ^regex; empty turns traces off.\n"
+        "A ^regex (PCRE2, as the Collector's kafka receiver) is matched against the cluster's "
+        "topics, looked for again every 10s: a matching topic created later is consumed too "
+        "(logged). Names starting with __ never match. A topic may belong to one signal only. "
+        "For example:\n"
+        " traces_topic = otlp_spans, otlp_spans_legacy\n"
+        " traces_topic = ^otlp_spans_.*",
+        "Topics for metrics: one, a list, or one ^regex; empty turns metrics off.",
+        "Topics for logs: one, a list, or one ^regex; empty turns logs off."),
+    {"kafka", "traces_exclude_topics", KT_OPT_LIST, NULL, OFF(kafka.traces_exclude_topics), NULL, 0,
+     "Topics a ^regex traces_topic does not read: names, or ^regexes.\n"
+     "Only beside a ^regex traces_topic. Items are split at commas, so a ^regex here holds "
+     "none. For example:\n"
+     " traces_exclude_topics = otlp_spans_test, ^otlp_spans_dev_"},
+    {"kafka", "metrics_exclude_topics", KT_OPT_LIST, NULL, OFF(kafka.metrics_exclude_topics), NULL,
+     0, "Topics a ^regex metrics_topic does not read: names, or ^regexes."},
+    {"kafka", "logs_exclude_topics", KT_OPT_LIST, NULL, OFF(kafka.logs_exclude_topics), NULL, 0,
+     "Topics a ^regex logs_topic does not read: names, or ^regexes."},
     {"kafka", "session_timeout", KT_OPT_DURATION, "10s", OFF(kafka.session_timeout_ms), "1ms..1h",
      0, "Group session timeout."},
     {"kafka", "heartbeat_interval", KT_OPT_DURATION, "3s", OFF(kafka.heartbeat_interval_ms),
@@ -103,6 +121,13 @@ static const struct kt_option process_options[] = {
      OFF(tail_sampling.maximum_trace_size_bytes), NULL, 0,
      "A trace whose spans' encoded size grows over this is not sampled, at once and without "
      "asking the policies (its later spans are dropped too); 0 = no bound."},
+    {"tail_sampling", "drop_pending_traces_on_shutdown", KT_OPT_BOOL, "false",
+     OFF(tail_sampling.drop_pending_traces_on_shutdown), NULL, 0,
+     "false: at shutdown the traces still waiting for their decision are handed over: their "
+     "Kafka messages stay uncommitted and the partition's next owner decides them on whole "
+     "traces (nothing is lost; spans of those messages already exported may be exported "
+     "again). true: they are dropped, as the Collector drops them, and their messages "
+     "committed: a quicker hand-over without re-reads, at the cost of those traces."},
     {"tail_sampling", "sample_on_first_match", KT_OPT_BOOL, "false",
      OFF(tail_sampling.sample_on_first_match), NULL, 0,
      "Stop at the first policy (in file order, after the drop policies) that samples a trace: "
@@ -301,10 +326,29 @@ static const struct kt_section_doc process_sections[] = {
      "https:// endpoints (the Collector's exporter tls block; http:// is plaintext)."},
 };
 
+/* The topic keys, as they are set (so that messages name the line). */
+static int process_check_value(const struct kt_option *o, const void *value, struct kt_err *err)
+{
+    if (strcmp(o->section, "kafka") != 0)
+        return 0;
+    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
+        if (strcmp(o->key, topics_keys[i]) == 0)
+            return topics_check_value(o->key, *(char *const *)value, err);
+        if (strcmp(o->key, topics_exclude_keys[i]) == 0)
+            return topics_check_exclude(value, err);
+    }
+    return 0;
+}
+
 /* --check compiles what startup compiles, so a bad statement or policy fails there too. */
 static int process_validate(const void *conf, struct kt_err *err)
 {
     const struct process_conf *c = conf;
+    struct topics *t = NULL;
+    int trc = topics_new(c, &t, err);
+    topics_free(t);
+    if (trc != 0)
+        return trc;
     /* KT_OPT_DOUBLE has no range in the option table. */
     if (!(c->retry.multiplier >= 1.0))
         return kt_err_set(err, KT_EINVAL, "[exporter.retry] multiplier: want 1 or more, got %g",
@@ -343,6 +387,7 @@ const struct kt_config_schema process_conf_schema = {
     .handlers = process_handlers,
     .n_handlers = sizeof(process_handlers) / sizeof(process_handlers[0]),
     .validate = process_validate,
+    .check_value = process_check_value,
 };
 
 void process_conf_free(struct process_conf *c)

@@ -57,7 +57,12 @@ struct process_conf {
         char *traces_topic;          /* "" turns the signal off */
         char *metrics_topic;
         char *logs_topic;
-        int encoding; /* enum process_encoding */
+        /* [kafka] *_exclude_topics: beside a ^regex topic (topics.h) */
+        struct kt_strlist traces_exclude_topics;
+        struct kt_strlist metrics_exclude_topics;
+        struct kt_strlist logs_exclude_topics;
+        int encoding;                         /* enum process_encoding */
+        int signal_encoding[KT_SIGNAL_COUNT]; /* 0: encoding; else enum process_encoding + 1 */
         uint64_t session_timeout_ms;
         uint64_t heartbeat_interval_ms;
         int group_rebalance_strategy;  /* enum process_rebalance */
@@ -99,6 +104,7 @@ struct process_conf {
         uint64_t non_sampled_cache_size;
         uint64_t maximum_trace_size_bytes; /* 0 = no bound */
         bool sample_on_first_match;
+        bool drop_pending_traces_on_shutdown;
         struct process_policy_conf *policies; /* in file order */
         size_t n_policies;
     } tail_sampling;
@@ -163,6 +169,14 @@ static inline uint64_t process_limit_fetch_bytes(const struct process_conf *c)
 static inline uint64_t process_limit_export_bytes(const struct process_conf *c)
 {
     return c->limits.memory / 16;
+}
+
+/* The encoding of a signal's topics: [kafka] traces_encoding etc., else encoding. */
+static inline enum process_encoding process_encoding_of(const struct process_conf *c,
+                                                        enum kt_signal sig)
+{
+    int e = c->kafka.signal_encoding[sig];
+    return (enum process_encoding)(e > 0 ? e - 1 : c->kafka.encoding);
 }
 
 extern const struct kt_config_schema process_conf_schema;

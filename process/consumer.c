@@ -22,6 +22,7 @@
 #include "kt_log.h"
 #include "kt_prom.h"
 #include "offsets.h"
+#include "topics.h"
 
 /* Messages handed out per wakeup before the loop gets a turn (I/O, timers, exports). */
 #define POLL_BATCH 500
@@ -63,9 +64,8 @@
 #define LOPSIDED_FACTOR 2
 #define LOPSIDED_MIN_EXTRA 2
 
-/* The [kafka] key of each signal's topic, for messages. */
-static const char *const topic_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
-                                                        "logs_topic"};
+/* Topics the consumer reads, at most: subscribing takes one list of them all. */
+#define MAX_TOPICS 1024
 
 /* A handle is slot | generation | low 40 bits of the offset. The full offset is recovered
  * from the partition's tracker: everything pending lies within 2^40 of its last tracked
@@ -84,6 +84,7 @@ struct part {
     bool frozen; /* tracking failed, or its replay range is done: nothing more is handed out
                     (see on_message) */
     enum kt_signal sig;
+    uint32_t topic; /* index into consumer.topics */
     int32_t partition;
     uint32_t gen;
     int64_t lag;      /* messages after the stored (else committed) offset, from the last
@@ -93,21 +94,37 @@ struct part {
     struct consumer_range *range; /* replay only: where this partition is read; else NULL */
 };
 
-/* Topics the cluster does not have yet. librdkafka reports a missing subscribed topic once
- * and then says nothing, also not when it appears, so a thread asks for the missing topics'
- * metadata every MISSING_CHECK_S (rd_kafka_metadata blocks, which the loop must not) and
- * wakes the loop, which warns about those still missing and announces those that appeared.
- * Started on the first missing topic; the fields under mu are shared with the thread. */
+/* One topic read: listed in the configuration, or found on the cluster by a signal's ^regex.
+ * Never removed while the consumer lives: messages and handles carry its name. */
+struct topic {
+    char *name;
+    enum kt_signal sig;
+    uint32_t *slot_of; /* partition -> slot + 1 (0: not assigned) */
+    size_t n_slot_of;
+    int32_t partitions;          /* from the last statistics; 0: not known yet */
+    rd_kafka_topic_t *stats_rkt; /* see consumer.stats_on */
+    bool missing;                /* the cluster does not have it (listed topics only) */
+    struct kt_log_limit rl;
+};
+
+/* The cluster's topic list, read on a thread (rd_kafka_metadata blocks, which the loop must
+ * not). librdkafka reports a missing subscribed topic once and then says nothing, also not
+ * when it appears, and its own ^regex subscription cannot exclude topics: so while a listed
+ * topic is missing or a signal has a regex, the thread lists the topics every MISSING_CHECK_S
+ * (the first time at once) and wakes the loop, which warns about the missing ones, announces
+ * those that appeared and subscribes to what the regexes match now. The fields under mu are
+ * shared with the thread. */
 struct topic_watch {
     pthread_t thread;
     bool started;
     ev_async wake;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop;                      /* under mu */
-    bool missing[KT_SIGNAL_COUNT];  /* under mu: set by the loop, cleared once found */
-    bool appeared[KT_SIGNAL_COUNT]; /* under mu: found by the thread, for the loop to tell */
-    struct kt_log_limit rl[KT_SIGNAL_COUNT];
+    bool stop;    /* under mu */
+    bool active;  /* under mu: something to look for (set by the loop) */
+    bool now;     /* under mu: list at once, not after MISSING_CHECK_S */
+    char **names; /* under mu: the last listing, for the loop to take; NULL: none new */
+    size_t n_names;
 };
 
 /* What the group description says about this replica (see describe_group). */
@@ -135,7 +152,10 @@ struct consumer {
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
     struct dead_letter *dl;
-    const char *topics[KT_SIGNAL_COUNT]; /* NULL: signal off */
+    struct topics *sel;    /* which topics each signal reads */
+    struct topic **topics; /* what is read now; index in struct part.topic */
+    size_t n_topics;
+    bool subscribed_any; /* a subscription was made */
 
     int pipe_rd, pipe_wr;
     ev_io io;
@@ -144,8 +164,6 @@ struct consumer {
 
     struct part *parts; /* slots; a slot index is part of every handle */
     size_t n_parts;
-    uint32_t *slot_of[KT_SIGNAL_COUNT]; /* partition -> slot + 1 (0: not assigned) */
-    size_t n_slot_of[KT_SIGNAL_COUNT];
     uint32_t *dirty; /* slots to store */
     size_t n_dirty, cap_dirty;
 
@@ -154,14 +172,13 @@ struct consumer {
     bool coop_conf; /* cooperative-sticky configured */
     bool assigned;  /* a first assignment arrived (see consumer_close) */
 
-    struct kt_log_limit err_rl, dl_rl, store_rl;
+    struct kt_log_limit err_rl, dl_rl, store_rl, overlap_rl;
     struct topic_watch watch;
     struct consumer_stats st;
-    /* Partitions of each topic, from the last statistics; 0: not known yet. */
-    int32_t topic_partitions[KT_SIGNAL_COUNT];
-    /* With statistics on: a handle on each topic, so that the statistics list its
-     * partitions (and /readyz can count them) also while the group assigns none here. */
-    rd_kafka_topic_t *stats_rkt[KT_SIGNAL_COUNT];
+    /* With statistics on: a handle on each topic (struct topic.stats_rkt), so that the
+     * statistics list its partitions (and /readyz can count them) also while the group
+     * assigns none here. */
+    bool stats_on;
     struct backlog backlog;
     ev_tstamp paused_at; /* loop time consumption was last paused */
     ev_tstamp stats_at;  /* loop time of the last statistics */
@@ -170,25 +187,55 @@ struct consumer {
 
 /* ---- partitions and handles ---- */
 
-static int sig_of(const struct consumer *c, const char *topic)
+/* The index of a topic read, or -1. */
+static int topic_find(const struct consumer *c, const char *name)
 {
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-        if (c->topics[i] != NULL && strcmp(c->topics[i], topic) == 0)
-            return i;
+    for (size_t i = 0; i < c->n_topics; i++)
+        if (strcmp(c->topics[i]->name, name) == 0)
+            return (int)i;
     return -1;
 }
 
-static struct part *lookup(const struct consumer *c, int sig, int32_t partition)
+static const char *part_topic(const struct consumer *c, const struct part *p)
 {
-    if (sig < 0 || partition < 0 || (size_t)partition >= c->n_slot_of[sig])
+    return c->topics[p->topic]->name;
+}
+
+static struct part *lookup(const struct consumer *c, int t, int32_t partition)
+{
+    if (t < 0 || partition < 0 || (size_t)partition >= c->topics[t]->n_slot_of)
         return NULL;
-    uint32_t s = c->slot_of[sig][partition];
+    uint32_t s = c->topics[t]->slot_of[partition];
     return s == 0 ? NULL : &c->parts[s - 1];
 }
 
 static struct part *lookup_topic(const struct consumer *c, const char *topic, int32_t partition)
 {
-    return lookup(c, sig_of(c, topic), partition);
+    return lookup(c, topic_find(c, topic), partition);
+}
+
+/* Adds a topic to read. Returns its index, or -1 when out of memory or over MAX_TOPICS. */
+static int topic_add(struct consumer *c, const char *name, enum kt_signal sig)
+{
+    if (c->n_topics == MAX_TOPICS)
+        return -1;
+    struct topic **v = realloc(c->topics, (c->n_topics + 1) * sizeof(*v));
+    if (v == NULL)
+        return -1;
+    c->topics = v;
+    struct topic *t = calloc(1, sizeof(*t));
+    if (t == NULL || (t->name = strdup(name)) == NULL) {
+        free(t);
+        return -1;
+    }
+    t->sig = sig;
+    t->rl = (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
+    if (c->stats_on && c->rk != NULL)
+        /* NULL (out of memory) only leaves the partition count of /readyz and the replica
+         * description unknown. */
+        t->stats_rkt = rd_kafka_topic_new(c->rk, name, NULL);
+    c->topics[c->n_topics++] = t;
+    return (int)c->n_topics - 1;
 }
 
 static uint64_t make_handle(const struct consumer *c, const struct part *p, int64_t offset)
@@ -245,23 +292,25 @@ static void mark_dirty(struct consumer *c, struct part *p)
     arm_kick(c);
 }
 
-/* A slot for a newly assigned partition. Returns NULL when out of memory or slots. */
-static struct part *part_add(struct consumer *c, int sig, int32_t partition)
+/* A slot for a newly assigned partition of topic index ti. Returns NULL when out of memory
+ * or slots. */
+static struct part *part_add(struct consumer *c, int ti, int32_t partition)
 {
-    if (partition < 0)
+    if (partition < 0 || ti < 0)
         return NULL;
-    struct part *p = lookup(c, sig, partition);
+    struct part *p = lookup(c, ti, partition);
     if (p != NULL)
         return p;
-    if ((size_t)partition >= c->n_slot_of[sig]) {
-        size_t n = (size_t)partition + 1 > 2 * c->n_slot_of[sig] ? (size_t)partition + 1
-                                                                 : 2 * c->n_slot_of[sig];
-        uint32_t *v = realloc(c->slot_of[sig], n * sizeof(*v));
+    struct topic *t = c->topics[ti];
+    if ((size_t)partition >= t->n_slot_of) {
+        size_t n =
+            (size_t)partition + 1 > 2 * t->n_slot_of ? (size_t)partition + 1 : 2 * t->n_slot_of;
+        uint32_t *v = realloc(t->slot_of, n * sizeof(*v));
         if (v == NULL)
             return NULL;
-        memset(v + c->n_slot_of[sig], 0, (n - c->n_slot_of[sig]) * sizeof(*v));
-        c->slot_of[sig] = v;
-        c->n_slot_of[sig] = n;
+        memset(v + t->n_slot_of, 0, (n - t->n_slot_of) * sizeof(*v));
+        t->slot_of = v;
+        t->n_slot_of = n;
     }
     size_t s = 0;
     while (s < c->n_parts && c->parts[s].used)
@@ -283,9 +332,10 @@ static struct part *part_add(struct consumer *c, int sig, int32_t partition)
     p->frozen = false;
     p->lag = -1;
     p->range = NULL;
-    p->sig = (enum kt_signal)sig;
+    p->sig = t->sig;
+    p->topic = (uint32_t)ti;
     p->partition = partition;
-    c->slot_of[sig][partition] = (uint32_t)s + 1;
+    t->slot_of[partition] = (uint32_t)s + 1;
     return p;
 }
 
@@ -297,14 +347,15 @@ static void part_drop(struct consumer *c, struct part *p)
     p->gen++;
     p->used = false;
     p->frozen = false;
-    c->slot_of[p->sig][p->partition] = 0;
+    c->topics[p->topic]->slot_of[p->partition] = 0;
 }
 
-static size_t count_assigned(const struct consumer *c, int sig)
+/* Partitions assigned, of topic index t (all when t < 0). */
+static size_t count_assigned(const struct consumer *c, int t)
 {
     size_t n = 0;
     for (size_t i = 0; i < c->n_parts; i++)
-        n += c->parts[i].used && (sig < 0 || (int)c->parts[i].sig == sig);
+        n += c->parts[i].used && (t < 0 || (int)c->parts[i].topic == t);
     return n;
 }
 
@@ -324,7 +375,7 @@ static void store_dirty(struct consumer *c)
             continue;
         int64_t w = offsets_watermark(&p->ot);
         if (w >= 0)
-            rd_kafka_topic_partition_list_add(l, c->topics[p->sig], p->partition)->offset = w;
+            rd_kafka_topic_partition_list_add(l, part_topic(c, p), p->partition)->offset = w;
     }
     c->n_dirty = 0;
     if (l->cnt > 0) {
@@ -357,7 +408,7 @@ static int commit_watermarks(struct consumer *c, const rd_kafka_topic_partition_
             struct part *p = &c->parts[i];
             int64_t pos = p->used ? offsets_position(&p->ot) : -1;
             if (pos >= 0)
-                rd_kafka_topic_partition_list_add(w, c->topics[p->sig], p->partition)->offset = pos;
+                rd_kafka_topic_partition_list_add(w, part_topic(c, p), p->partition)->offset = pos;
         }
     }
     int rc = 0;
@@ -396,7 +447,7 @@ static void pause_all(struct consumer *c, bool pause)
         const struct part *p = &c->parts[i];
         /* A frozen partition stays paused until it is given up. */
         if (p->used && (pause || !p->frozen))
-            rd_kafka_topic_partition_list_add(l, c->topics[p->sig], p->partition);
+            rd_kafka_topic_partition_list_add(l, part_topic(c, p), p->partition);
     }
     apply_pause(c, l, pause);
     rd_kafka_topic_partition_list_destroy(l);
@@ -450,11 +501,10 @@ static void topic_names(const struct consumer *c, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';
-    for (int i = 0; i < KT_SIGNAL_COUNT && n < cap; i++)
-        if (c->topics[i] != NULL) {
-            int w = snprintf(buf + n, cap - n, "%s%s", n > 0 ? ", " : "", c->topics[i]);
-            n += w > 0 ? (size_t)w : 0;
-        }
+    for (size_t i = 0; i < c->n_topics && n < cap; i++) {
+        int w = snprintf(buf + n, cap - n, "%s%s", n > 0 ? ", " : "", c->topics[i]->name);
+        n += w > 0 ? (size_t)w : 0;
+    }
 }
 
 /* Partitions of the subscribed topics in a member's assignment. */
@@ -463,7 +513,7 @@ static int32_t member_partitions(const struct consumer *c, const struct group_me
     const rd_kafka_topic_partition_list_t *l = m->assigned;
     int32_t n = 0;
     for (int i = 0; l != NULL && i < l->cnt; i++)
-        n += sig_of(c, l->elems[i].topic) >= 0;
+        n += topic_find(c, l->elems[i].topic) >= 0;
     return n;
 }
 
@@ -509,8 +559,8 @@ static bool judge_replica(struct consumer *c, const struct group_desc_result *g)
         return false;
     /* Partitions nobody was given yet (just created) count too when the statistics know them. */
     int32_t known = 0;
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-        known += c->topic_partitions[i];
+    for (size_t i = 0; i < c->n_topics; i++)
+        known += c->topics[i]->partitions;
     int32_t parts = known > total ? known : total;
     char topics[320];
     topic_names(c, topics, sizeof(topics));
@@ -597,9 +647,11 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 static void revoke_parts(struct consumer *c, const rd_kafka_topic_partition_list_t *l, bool lost)
 {
     if (!c->closing && c->on_revoke != NULL)
-        for (int i = 0; i < l->cnt; i++)
-            if (lookup_topic(c, l->elems[i].topic, l->elems[i].partition) != NULL)
-                c->on_revoke(c->ctx, l->elems[i].topic, l->elems[i].partition);
+        for (int i = 0; i < l->cnt; i++) {
+            const struct part *p = lookup_topic(c, l->elems[i].topic, l->elems[i].partition);
+            if (p != NULL)
+                c->on_revoke(c->ctx, part_topic(c, p), p->partition);
+        }
     /* Lost partitions belong to someone else already: a commit would be refused.
      * consumer_close committed everything just before leaving. */
     if (!lost && !c->closing)
@@ -616,7 +668,7 @@ static void drop_all(struct consumer *c)
     for (size_t i = 0; i < c->n_parts; i++)
         if (c->parts[i].used) {
             if (!c->closing && c->on_revoke != NULL)
-                c->on_revoke(c->ctx, c->topics[c->parts[i].sig], c->parts[i].partition);
+                c->on_revoke(c->ctx, part_topic(c, &c->parts[i]), c->parts[i].partition);
             part_drop(c, &c->parts[i]);
         }
 }
@@ -624,8 +676,7 @@ static void drop_all(struct consumer *c)
 static void assign_parts(struct consumer *c, rd_kafka_topic_partition_list_t *l, bool coop)
 {
     for (int i = 0; i < l->cnt; i++) {
-        int sig = sig_of(c, l->elems[i].topic);
-        struct part *p = sig >= 0 ? part_add(c, sig, l->elems[i].partition) : NULL;
+        struct part *p = part_add(c, topic_find(c, l->elems[i].topic), l->elems[i].partition);
         if (p == NULL)
             /* Taken anyway (refusing would stall the group) but kept paused and never
              * committed, so the partition is read by its next owner. */
@@ -702,17 +753,65 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_assign(rk, NULL);
 }
 
-/* ---- missing topics ---- */
+/* ---- the topics read: missing ones, and those a regex finds ---- */
 
-static void warn_missing(struct consumer *c, int sig)
+static void warn_missing(struct consumer *c, struct topic *t)
 {
     char brokers[512];
     kt_kafka_brokers_join(&c->conf->kafka.brokers, brokers, sizeof(brokers));
-    kt_log_limited(
-        &c->watch.rl[sig], KT_LOG_WARN,
-        "kafka: [kafka] %s: topic \"%s\" does not exist on the cluster at %s "
-        "(auto-create is off?); it is consumed once it is created (looked for every %ds)",
-        topic_keys[sig], c->topics[sig], brokers, MISSING_CHECK_S);
+    kt_log_limited(&t->rl, KT_LOG_WARN,
+                   "kafka: [kafka] %s: topic \"%s\" does not exist on the cluster at %s "
+                   "(auto-create is off?); it is consumed once it is created (looked for every "
+                   "%ds)",
+                   topics_keys[t->sig], t->name, brokers, MISSING_CHECK_S);
+}
+
+/* Subscribes to every topic read (replacing the subscription): after a regex found a new
+ * one. Nothing while there is none yet (a regex that matches nothing so far). */
+static void subscribe_all(struct consumer *c)
+{
+    if (c->n_topics == 0 || c->closing)
+        return;
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new((int)c->n_topics);
+    for (size_t i = 0; i < c->n_topics; i++)
+        rd_kafka_topic_partition_list_add(sub, c->topics[i]->name, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        kt_error("kafka: subscribing to %zu topics failed: %s", c->n_topics, rd_kafka_err2str(e));
+    else
+        c->subscribed_any = true;
+}
+
+static void free_names(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The names of the cluster's topics, or false when the metadata request failed. */
+static bool list_topics(rd_kafka_t *rk, char ***out, size_t *n_out)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, MISSING_METADATA_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    char **v = calloc((size_t)md->topic_cnt + 1, sizeof(*v));
+    size_t n = 0;
+    for (int i = 0; v != NULL && i < md->topic_cnt; i++) {
+        if (md->topics[i].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            continue;
+        if ((v[n] = strdup(md->topics[i].topic)) == NULL) {
+            free_names(v, n);
+            v = NULL;
+            break;
+        }
+        n++;
+    }
+    rd_kafka_metadata_destroy(md);
+    *out = v;
+    *n_out = n;
+    return v != NULL;
 }
 
 static void *watch_main(void *arg)
@@ -721,46 +820,30 @@ static void *watch_main(void *arg)
     struct topic_watch *w = &c->watch;
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
-        bool any = false;
-        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-            any |= w->missing[i];
-        if (!any) {
+        if (!w->active) {
             pthread_cond_wait(&w->cv, &w->mu);
             continue;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += MISSING_CHECK_S;
-        while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
-        }
-        bool look[KT_SIGNAL_COUNT];
-        memcpy(look, w->missing, sizeof(look));
-        pthread_mutex_unlock(&w->mu);
-        bool found[KT_SIGNAL_COUNT] = {false};
-        for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
-            pthread_mutex_lock(&w->mu);
-            bool stop = w->stop;
-            pthread_mutex_unlock(&w->mu);
-            if (stop || !look[i])
-                continue;
-            rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->topics[i], NULL);
-            const struct rd_kafka_metadata *md = NULL;
-            if (rkt != NULL &&
-                rd_kafka_metadata(c->rk, 0, rkt, &md, MISSING_METADATA_MS) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR &&
-                md->topic_cnt == 1 && md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-                found[i] = true;
-            if (md != NULL)
-                rd_kafka_metadata_destroy(md);
-            if (rkt != NULL)
-                rd_kafka_topic_destroy(rkt);
-        }
-        pthread_mutex_lock(&w->mu);
-        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-            if (found[i] && w->missing[i]) {
-                w->missing[i] = false;
-                w->appeared[i] = true;
+        if (!w->now) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += MISSING_CHECK_S;
+            while (!w->stop && !w->now && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
             }
+        }
+        w->now = false;
+        if (w->stop)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        char **names = NULL;
+        size_t n = 0;
+        bool ok = list_topics(c->rk, &names, &n);
+        pthread_mutex_lock(&w->mu);
+        if (!ok)
+            continue;
+        free_names(w->names, w->n_names);
+        w->names = names;
+        w->n_names = n;
         if (!w->stop)
             ev_async_send(c->loop, &w->wake);
     }
@@ -768,38 +851,97 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-/* On the loop, after each round of the watch. */
+/* Whether the watch has something to look for: a listed topic missing, or a regex. */
+static bool watch_needed(const struct consumer *c)
+{
+    if (topics_any_regex(c->sel))
+        return true;
+    for (size_t i = 0; i < c->n_topics; i++)
+        if (c->topics[i]->missing)
+            return true;
+    return false;
+}
+
+static bool has_name(char *const *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* On the loop, after each listing of the watch. */
 static void watch_wake_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
     (void)loop;
     (void)revents;
     struct consumer *c = a->data;
     struct topic_watch *w = &c->watch;
-    bool appeared[KT_SIGNAL_COUNT], missing[KT_SIGNAL_COUNT];
     pthread_mutex_lock(&w->mu);
-    memcpy(appeared, w->appeared, sizeof(appeared));
-    memcpy(missing, w->missing, sizeof(missing));
-    memset(w->appeared, 0, sizeof(w->appeared));
+    char **names = w->names;
+    size_t n = w->n_names;
+    w->names = NULL;
+    w->n_names = 0;
     pthread_mutex_unlock(&w->mu);
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
-        if (appeared[i])
+    if (names == NULL || c->closing)
+        goto out;
+    for (size_t i = 0; i < c->n_topics; i++) {
+        struct topic *t = c->topics[i];
+        bool there = has_name(names, n, t->name);
+        /* A topic a regex found and that was deleted since: not looked for. */
+        if (!there && topics_is_regex(c->sel, t->sig))
+            continue;
+        if (t->missing && there)
             kt_info("kafka: [kafka] %s: topic \"%s\" exists now; its partitions are consumed "
                     "once the group assigns them",
-                    topic_keys[i], c->topics[i]);
-        else if (missing[i])
-            warn_missing(c, i);
+                    topics_keys[t->sig], t->name);
+        else if (!there)
+            warn_missing(c, t);
+        t->missing = !there;
     }
+    bool added = false;
+    for (size_t i = 0; i < n; i++) {
+        if (topic_find(c, names[i]) >= 0)
+            continue;
+        int sig = topics_signal_of(c->sel, names[i]);
+        if (sig == -2) {
+            kt_log_limited(&c->overlap_rl, KT_LOG_WARN,
+                           "kafka: topic \"%s\" matches the ^regex of two signals' topics; it "
+                           "is not consumed (exclude it from one with [kafka] "
+                           "*_exclude_topics)",
+                           names[i]);
+            continue;
+        }
+        if (sig < 0 || !topics_is_regex(c->sel, (enum kt_signal)sig))
+            continue;
+        if (topic_add(c, names[i], (enum kt_signal)sig) < 0) {
+            kt_error("kafka: cannot read topic \"%s\" (out of memory or over %d topics)", names[i],
+                     MAX_TOPICS);
+            continue;
+        }
+        kt_info("kafka: [kafka] %s: topic \"%s\" matches; subscribing to it", topics_keys[sig],
+                names[i]);
+        added = true;
+    }
+    if (added)
+        subscribe_all(c);
+    if (!watch_needed(c)) {
+        pthread_mutex_lock(&w->mu);
+        w->active = false;
+        pthread_mutex_unlock(&w->mu);
+    }
+out:
+    free_names(names, n);
 }
 
-/* A signal topic is missing: warn, and look for it until it is there. */
-static void watch_missing(struct consumer *c, int sig)
+/* Starts listing the cluster's topics (the first time at once when now). */
+static void watch_start(struct consumer *c, bool now)
 {
     struct topic_watch *w = &c->watch;
-    warn_missing(c, sig);
     if (!w->started) {
         int e = pthread_create(&w->thread, NULL, watch_main, c);
         if (e != 0) {
-            kt_error("kafka: cannot start looking for missing topics: %s", strerror(e));
+            kt_error("kafka: cannot start looking for topics: %s", strerror(e));
             return;
         }
         w->started = true;
@@ -808,9 +950,21 @@ static void watch_missing(struct consumer *c, int sig)
         ev_unref(c->loop);
     }
     pthread_mutex_lock(&w->mu);
-    w->missing[sig] = true;
+    w->active = true;
+    w->now |= now;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+}
+
+/* A listed topic is missing: warn, and look for it until it is there. */
+static void watch_missing(struct consumer *c, int ti)
+{
+    struct topic *t = c->topics[ti];
+    if (topics_is_regex(c->sel, t->sig))
+        return; /* deleted after the regex found it; a new one is found by the listing */
+    t->missing = true;
+    warn_missing(c, t);
+    watch_start(c, false);
 }
 
 static void watch_stop(struct consumer *c)
@@ -840,7 +994,7 @@ static void replay_range_done(struct consumer *c, struct part *p)
     /* Frozen: nothing at or past end is handed out, and the partition stays paused. */
     p->frozen = true;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, c->topics[p->sig], p->partition);
+    rd_kafka_topic_partition_list_add(l, part_topic(c, p), p->partition);
     apply_pause(c, l, true);
     rd_kafka_topic_partition_list_destroy(l);
     if (++c->conf->replay->n_done == c->conf->replay->n && c->conf->replay->finished != NULL)
@@ -873,14 +1027,19 @@ static int replay_assign(struct consumer *c, struct kt_err *err)
             rp->n_done++;
             continue;
         }
-        struct part *p = c->topics[r->sig] ? part_add(c, (int)r->sig, r->partition) : NULL;
+        /* A replayed signal reads one listed topic (replay.c). */
+        int ti = -1;
+        for (size_t t = 0; t < c->n_topics && ti < 0; t++)
+            if (c->topics[t]->sig == r->sig)
+                ti = (int)t;
+        struct part *p = part_add(c, ti, r->partition);
         if (p == NULL) {
             rc = kt_err_set(err, KT_ENOMEM, "replay: cannot track %s [%" PRId32 "]",
-                            c->topics[r->sig] ? c->topics[r->sig] : "?", r->partition);
+                            ti >= 0 ? c->topics[ti]->name : "?", r->partition);
             break;
         }
         p->range = r;
-        rd_kafka_topic_partition_list_add(l, c->topics[r->sig], r->partition)->offset = r->start;
+        rd_kafka_topic_partition_list_add(l, part_topic(c, p), r->partition)->offset = r->start;
     }
     if (rc == 0 && l->cnt > 0) {
         rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
@@ -903,8 +1062,8 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
          * could not look for it. */
         if ((m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
              m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) &&
-            sig_of(c, topic) >= 0) {
-            watch_missing(c, sig_of(c, topic));
+            topic_find(c, topic) >= 0) {
+            watch_missing(c, topic_find(c, topic));
             return;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -914,8 +1073,7 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
                            m->partition, rd_kafka_message_errstr(m));
         return;
     }
-    int sig = sig_of(c, topic);
-    struct part *p = lookup(c, sig, m->partition);
+    struct part *p = lookup_topic(c, topic, m->partition);
     if (p == NULL || p->frozen)
         return;
     /* Below the last handed-out offset: a re-fetch (offset reset) of what this assignment
@@ -947,8 +1105,8 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
     if (p->ot.reported < 0)
         mark_dirty(c, p);
     struct consumer_msg cm = {
-        .sig = (enum kt_signal)sig,
-        .topic = c->topics[sig],
+        .sig = p->sig,
+        .topic = part_topic(c, p),
         .partition = m->partition,
         .offset = m->offset,
         .key = {m->key, m->key_len},
@@ -1102,13 +1260,13 @@ static void sample_backlog(struct consumer *c)
         s.lag += (uint64_t)p->lag;
         if (p->lag_from != LAG_FROM_FETCH) {
             s.rate_lag += (uint64_t)p->lag;
-            s.basis = s.basis * 1000003u + ((uint64_t)p->sig << 40) +
+            s.basis = s.basis * 1000003u + ((uint64_t)p->topic << 40) +
                       ((uint64_t)(uint32_t)p->partition << 2) + p->lag_from;
         }
         s.partitions += p->lag > 0;
         if ((uint64_t)p->lag > s.top_lag) {
             s.top_lag = (uint64_t)p->lag;
-            s.top_topic = c->topics[p->sig];
+            s.top_topic = part_topic(c, p);
             s.top_partition = p->partition;
         }
     }
@@ -1125,10 +1283,9 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     struct consumer *c = opaque;
     json_t *root = json_loadb(json, len, 0, NULL);
     const json_t *topics = json_object_get(root, "topics");
-    for (int sig = 0; sig < KT_SIGNAL_COUNT; sig++) {
+    for (size_t ti = 0; ti < c->n_topics; ti++) {
         const json_t *parts =
-            c->topics[sig] ? json_object_get(json_object_get(topics, c->topics[sig]), "partitions")
-                           : NULL;
+            json_object_get(json_object_get(topics, c->topics[ti]->name), "partitions");
         if (!json_is_object(parts))
             continue;
         int32_t n = 0;
@@ -1142,11 +1299,11 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             if (*end != '\0' || id < 0 || id > INT32_MAX)
                 continue;
             n++;
-            struct part *p = lookup(c, sig, (int32_t)id);
+            struct part *p = lookup(c, (int)ti, (int32_t)id);
             if (p != NULL)
                 p->lag = stats_lag(v, p, &p->lag_from);
         }
-        c->topic_partitions[sig] = n;
+        c->topics[ti]->partitions = n;
     }
     json_decref(root);
     sample_backlog(c);
@@ -1292,34 +1449,11 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
     return kt_kafka_debug_feature(kc, "kafka", "rdkafka", err);
 }
 
-static int check_conf(const struct process_conf *conf, const char *topics[KT_SIGNAL_COUNT],
-                      struct kt_err *err)
+static int check_conf(const struct process_conf *conf, struct topics **sel, struct kt_err *err)
 {
-    const char *given[KT_SIGNAL_COUNT] = {conf->kafka.traces_topic, conf->kafka.metrics_topic,
-                                          conf->kafka.logs_topic};
-    int n = 0;
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
-        topics[i] = given[i] != NULL && given[i][0] != '\0' ? given[i] : NULL;
-        if (topics[i] == NULL)
-            continue;
-        n++;
-        for (int j = 0; j < i; j++)
-            if (topics[j] != NULL && strcmp(topics[i], topics[j]) == 0)
-                return kt_err_set(err, KT_EINVAL,
-                                  "[kafka] %s: \"%s\" is also %s; each signal needs its own "
-                                  "topic",
-                                  topic_keys[i], topics[i], topic_keys[j]);
-        const char *dlq = conf->kafka.dead_letter_topic;
-        if (dlq != NULL && strcmp(dlq, topics[i]) == 0)
-            return kt_err_set(err, KT_EINVAL,
-                              "[kafka] dead_letter_topic: \"%s\" is also %s (dead letters "
-                              "would be consumed again)",
-                              dlq, topic_keys[i]);
-    }
-    if (n == 0)
-        return kt_err_set(err, KT_EINVAL,
-                          "[kafka] traces_topic: every signal topic is empty; nothing to "
-                          "consume");
+    int rc = topics_new(conf, sel, err);
+    if (rc != 0)
+        return rc;
     if (conf->kafka.group_id == NULL || conf->kafka.group_id[0] == '\0')
         return kt_err_set(err, KT_EINVAL, "[kafka] group_id: empty");
     return 0;
@@ -1334,10 +1468,11 @@ static void consumer_free(struct consumer *c)
     pthread_cond_destroy(&c->watch.cv);
     /* Its thread uses the handle: stopped first. */
     group_desc_free(c->replica.gd);
+    free_names(c->watch.names, c->watch.n_names);
     if (c->rk != NULL) {
-        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-            if (c->stats_rkt[i] != NULL)
-                rd_kafka_topic_destroy(c->stats_rkt[i]);
+        for (size_t i = 0; i < c->n_topics; i++)
+            if (c->topics[i]->stats_rkt != NULL)
+                rd_kafka_topic_destroy(c->topics[i]->stats_rkt);
         if (c->q != NULL)
             rd_kafka_queue_destroy(c->q);
         rd_kafka_destroy(c->rk);
@@ -1346,8 +1481,13 @@ static void consumer_free(struct consumer *c)
     for (size_t i = 0; i < c->n_parts; i++)
         offsets_reset(&c->parts[i].ot);
     free(c->parts);
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-        free(c->slot_of[i]);
+    for (size_t i = 0; i < c->n_topics; i++) {
+        free(c->topics[i]->slot_of);
+        free(c->topics[i]->name);
+        free(c->topics[i]);
+    }
+    free(c->topics);
+    topics_free(c->sel);
     free(c->dirty);
     if (c->pipe_rd >= 0)
         close(c->pipe_rd);
@@ -1360,26 +1500,29 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
                  consumer_revoke_fn on_revoke, void *ctx, struct consumer **out, struct kt_err *err)
 {
     *out = NULL;
-    const char *topics[KT_SIGNAL_COUNT];
-    int rc = check_conf(conf, topics, err);
-    if (rc != 0)
+    struct topics *sel = NULL;
+    int rc = check_conf(conf, &sel, err);
+    if (rc != 0) {
+        topics_free(sel);
         return rc;
+    }
     struct consumer *c = calloc(1, sizeof(*c));
-    if (c == NULL)
+    if (c == NULL) {
+        topics_free(sel);
         return kt_err_set(err, KT_ENOMEM, "consumer: out of memory");
+    }
+    c->sel = sel;
     c->conf = conf;
     c->loop = loop;
     c->on_msg = on_msg;
     c->on_revoke = on_revoke;
     c->ctx = ctx;
-    c->err_rl = c->dl_rl = c->store_rl = c->replica.rl =
+    c->err_rl = c->dl_rl = c->store_rl = c->overlap_rl = c->replica.rl =
         (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
     atomic_init(&c->replica.supported, false);
     backlog_init(&c->backlog, conf->kafka.lag_report_threshold);
-    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
-        c->watch.rl[s] = (struct kt_log_limit)KT_LOG_LIMIT(LOG_INTERVAL, 1);
     c->coop_conf = conf->kafka.group_rebalance_strategy == PROCESS_REBALANCE_COOPERATIVE_STICKY;
-    memcpy(c->topics, topics, sizeof(topics));
+    c->stats_on = stats_on(conf);
     c->pipe_rd = c->pipe_wr = -1;
     ev_timer_init(&c->kick, kick_cb, 0., 0.);
     c->kick.data = c;
@@ -1444,17 +1587,24 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
         return rc;
     }
 
+    for (int sig = 0; sig < KT_SIGNAL_COUNT; sig++)
+        for (size_t i = 0; i < topics_n_names(c->sel, (enum kt_signal)sig); i++)
+            if (topic_add(c, topics_name(c->sel, (enum kt_signal)sig, i), (enum kt_signal)sig) <
+                0) {
+                consumer_free(c);
+                return kt_err_set(err, KT_ENOMEM, "[kafka] %s: out of memory or over %d topics",
+                                  topics_keys[sig], MAX_TOPICS);
+            }
     if (conf->replay != NULL) {
         rc = replay_assign(c, err);
         if (rc != 0) {
             consumer_free(c);
             return rc;
         }
-    } else {
-        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(KT_SIGNAL_COUNT);
-        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-            if (topics[i] != NULL)
-                rd_kafka_topic_partition_list_add(sub, topics[i], RD_KAFKA_PARTITION_UA);
+    } else if (c->n_topics > 0) {
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new((int)c->n_topics);
+        for (size_t i = 0; i < c->n_topics; i++)
+            rd_kafka_topic_partition_list_add(sub, c->topics[i]->name, RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
         rd_kafka_topic_partition_list_destroy(sub);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -1462,21 +1612,19 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
             return kt_err_set(err, KT_EINVAL, "[kafka] traces_topic: subscribing failed: %s",
                               rd_kafka_err2str(e));
         }
+        c->subscribed_any = true;
     }
-
-    if (stats_on(conf))
-        for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-            /* NULL (out of memory) only leaves the partition count of /readyz and the
-             * replica description unknown. */
-            if (topics[i] != NULL)
-                c->stats_rkt[i] = rd_kafka_topic_new(c->rk, topics[i], NULL);
 
     ev_io_init(&c->io, io_cb, c->pipe_rd, EV_READ);
     c->io.data = c;
     ev_io_start(loop, &c->io);
+    /* The startup check saw a listed topic missing: which one, the listing tells (at once). A
+     * regex is resolved by the same listing, and subscribed to then. */
+    bool missing = false;
     for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-        if (topics[i] != NULL && conf->startup.topic_missing[i])
-            watch_missing(c, i);
+        missing |= conf->startup.topic_missing[i];
+    if (conf->replay == NULL && (missing || topics_any_regex(c->sel)))
+        watch_start(c, true);
     /* Anything queued before the pipe was attached would never signal it. */
     arm_kick(c);
     c->more = true;
@@ -1532,12 +1680,11 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
     char topic[256], labels[320];
     kt_prom_family(b, "kotel_process_kafka_partitions_assigned", "gauge",
                    "Partitions the consumer group assigned to this member.");
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
-        if (c->topics[i] == NULL)
-            continue;
+    for (size_t i = 0; i < c->n_topics; i++) {
         snprintf(labels, sizeof(labels), "topic=\"%s\"",
-                 kt_prom_label(c->topics[i], topic, sizeof(topic)));
-        kt_prom_u64(b, "kotel_process_kafka_partitions_assigned", labels, count_assigned(c, i));
+                 kt_prom_label(c->topics[i]->name, topic, sizeof(topic)));
+        kt_prom_u64(b, "kotel_process_kafka_partitions_assigned", labels,
+                    count_assigned(c, (int)i));
     }
     kt_prom_family(b, "kotel_process_kafka_consumer_lag", "gauge",
                    "Messages of an assigned partition after the offset stored for commit (all "
@@ -1549,7 +1696,7 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
         if (!p->used || p->lag < 0)
             continue;
         snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%" PRId32 "\"",
-                 kt_prom_label(c->topics[p->sig], topic, sizeof(topic)), p->partition);
+                 kt_prom_label(part_topic(c, p), topic, sizeof(topic)), p->partition);
         kt_prom_u64(b, "kotel_process_kafka_consumer_lag", labels, (uint64_t)p->lag);
     }
     struct backlog_view v;
@@ -1603,7 +1750,7 @@ void consumer_each_lag(const struct consumer *c,
     for (size_t i = 0; i < c->n_parts; i++) {
         const struct part *p = &c->parts[i];
         if (p->used && p->lag >= 0)
-            fn(ctx, c->topics[p->sig], p->partition, p->lag);
+            fn(ctx, part_topic(c, p), p->partition, p->lag);
     }
 }
 
@@ -1625,20 +1772,17 @@ const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
     if (count_assigned(c, -1) > 0)
         return NULL;
     const char *group = c->conf->kafka.group_id;
-    if (c->watch.started) {
-        /* The watch thread clears missing[] once a topic appears. */
-        struct topic_watch *w = &c->watch;
-        int missing = -1;
-        pthread_mutex_lock(&w->mu);
-        for (int i = 0; i < KT_SIGNAL_COUNT && missing < 0; i++)
-            if (w->missing[i])
-                missing = i;
-        pthread_mutex_unlock(&w->mu);
-        if (missing >= 0) {
+    for (size_t i = 0; i < c->n_topics; i++)
+        if (c->topics[i]->missing) {
             snprintf(buf, cap, "no partitions assigned: [kafka] %s \"%s\" does not exist",
-                     topic_keys[missing], c->topics[missing]);
+                     topics_keys[c->topics[i]->sig], c->topics[i]->name);
             return buf;
         }
+    if (c->n_topics == 0) {
+        snprintf(buf, cap,
+                 "no partitions assigned: no topic of the cluster matches [kafka] "
+                 "*_topic's ^regex yet");
+        return buf;
     }
     if (!c->assigned) {
         snprintf(buf, cap, "no partitions assigned yet: joining consumer group \"%s\"", group);
@@ -1649,8 +1793,8 @@ const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
         return buf;
     }
     int32_t total = 0;
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-        total += c->topic_partitions[i];
+    for (size_t i = 0; i < c->n_topics; i++)
+        total += c->topics[i]->partitions;
     if (total > 0)
         snprintf(buf, cap,
                  "no partitions assigned: consumer group \"%s\" gives this member none of the "

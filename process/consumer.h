@@ -82,9 +82,11 @@ struct consumer_replay {
     void *arg;
 };
 
-/* Creates the consumer and subscribes to the non-empty topics among
- * [kafka] traces_topic / metrics_topic / logs_topic (with conf->replay: assigns its ranges
- * instead). conf, and conf->replay, must outlive the consumer.
+/* Creates the consumer and subscribes to the topics of [kafka] traces_topic / metrics_topic /
+ * logs_topic (topics.h: lists, and what each ^regex matches on the cluster now and later; with
+ * conf->replay: assigns its ranges instead). conf, and conf->replay, must outlive the
+ * consumer. consumer_msg.topic and the topic on_revoke gets are the consumer's own copies,
+ * valid until consumer_close.
  * Errors name the [kafka] key ("[kafka] group_id: empty", "[kafka] rdkafka.x: librdkafka:
  * ..."). Returns 0 or a negative KT_E*. */
 int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer_msg_fn on_msg,

@@ -17,6 +17,7 @@
 #include "kt_otlp_wire.h"
 #include "kt_time.h"
 #include "kt_utf8.h"
+#include "topics.h"
 
 #define PROG "kotel-process"
 #define POLL_MS 500
@@ -472,12 +473,14 @@ int dump_run(const struct process_conf *conf, const char *const given[DUMP_N_OPT
         fprintf(stderr, "%s: %s\nTry '%s --help'.\n", PROG, err.msg, PROG);
         return 2;
     }
-    const char *topics[KT_SIGNAL_COUNT] = {conf->kafka.traces_topic, conf->kafka.metrics_topic,
-                                           conf->kafka.logs_topic};
-    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
-        if (topics[s] != NULL && strcmp(topics[s], d.a.topic) == 0)
+    /* The signal whose topics (a list or a ^regex) hold the dumped one. */
+    struct topics *sel = NULL;
+    if (topics_new(conf, &sel, &err) == 0) {
+        int s = topics_signal_of(sel, d.a.topic);
+        if (s >= 0)
             d.sigs[d.n_sigs++] = (enum kt_signal)s;
     }
+    topics_free(sel);
     if (d.n_sigs == 0) {
         for (int s = 0; s < KT_SIGNAL_COUNT; s++)
             d.sigs[d.n_sigs++] = (enum kt_signal)s;

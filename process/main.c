@@ -8,13 +8,13 @@
 #include "admin.h"
 #include "conf.h"
 #include "dump.h"
-#include "exporter.h"
 #include "kt_cli.h"
 #include "kt_kafka_probe.h"
 #include "kt_log.h"
 #include "kt_shutdown.h"
 #include "pipeline.h"
 #include "replay.h"
+#include "topics.h"
 
 struct app {
     struct process_conf conf;
@@ -64,26 +64,40 @@ static int check_kafka(struct process_conf *c, struct kt_err *err)
         .protocol_version = c->kafka.protocol_version,
         .auth = &c->kafka.auth,
     };
-    const char *topics[KT_SIGNAL_COUNT] = {c->kafka.traces_topic, c->kafka.metrics_topic,
-                                           c->kafka.logs_topic};
-    const char *keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic", "logs_topic"};
+    /* The listed topics (a regex's are found by the consumer), as many as the check takes. */
+    struct topics *sel = NULL;
+    int rc = topics_new(c, &sel, err);
+    if (rc != 0)
+        return rc;
+    const char *topics[KT_KAFKA_PROBE_MAX_TOPICS];
+    const char *keys[KT_KAFKA_PROBE_MAX_TOPICS];
+    enum kt_signal sigs[KT_KAFKA_PROBE_MAX_TOPICS];
+    size_t n = 0;
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        for (size_t i = 0; i < topics_n_names(sel, (enum kt_signal)s); i++)
+            if (n < KT_KAFKA_PROBE_MAX_TOPICS) {
+                topics[n] = topics_name(sel, (enum kt_signal)s, i);
+                keys[n] = topics_keys[s];
+                sigs[n++] = (enum kt_signal)s;
+            }
     const struct kt_kafka_probe_opts o = {
         .kafka = &common,
         .rdkafka = &c->kafka.rdkafka,
         .timeout_ms = c->kafka.connect_timeout_ms,
         .topics = topics,
         .topic_keys = keys,
-        .n_topics = KT_SIGNAL_COUNT,
+        .n_topics = n,
     };
     struct kt_kafka_probe_result res;
-    int rc = kt_kafka_probe(&o, &res, err);
+    rc = kt_kafka_probe(&o, &res, err);
+    topics_free(sel);
     if (rc == KT_ETIMEDOUT) {
         kt_warn("%s; starting anyway: consuming starts once Kafka answers", err->msg);
         return 0;
     }
     c->startup.reached = res.reached;
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++)
-        c->startup.topic_missing[i] = res.topic_missing[i];
+    for (size_t i = 0; i < n; i++)
+        c->startup.topic_missing[sigs[i]] |= res.topic_missing[i];
     return rc;
 }
 
@@ -146,7 +160,7 @@ int main(int argc, char **argv)
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     struct kt_err err = {0};
     int exit_code = 1;
-    if (exporter_check(&a.conf, &err) != 0 || check_kafka(&a.conf, &err) != 0) {
+    if (check_kafka(&a.conf, &err) != 0) {
         kt_error("%s", err.msg);
         goto out;
     }

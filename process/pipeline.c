@@ -40,6 +40,7 @@ struct pmsg {
     uint8_t tag;
     bool revoked; /* its partition was revoked: finishing it commits nothing */
     enum kt_signal sig;
+    const char *topic; /* the consumer's: it outlives every message */
     int32_t partition;
     int64_t offset;
     uint64_t handle;
@@ -120,6 +121,7 @@ static struct pmsg *pmsg_new(struct pipeline *p, const struct consumer_msg *m)
         return NULL;
     pm->tag = TOKEN_MSG;
     pm->sig = m->sig;
+    pm->topic = m->topic;
     pm->partition = m->partition;
     pm->offset = m->offset;
     pm->handle = m->handle;
@@ -211,7 +213,7 @@ static void exporter_done(void *ctx, void *token, int status, const char *messag
 #define ORIGIN_PARTS 6
 
 struct origin_range {
-    enum kt_signal sig;
+    const char *topic;
     int32_t partition;
     int64_t lo, hi;
 };
@@ -219,7 +221,7 @@ struct origin_range {
 static void origin_add(struct origin_range *r, size_t *n, size_t *more, const struct pmsg *pm)
 {
     for (size_t i = 0; i < *n; i++) {
-        if (r[i].sig == pm->sig && r[i].partition == pm->partition) {
+        if (strcmp(r[i].topic, pm->topic) == 0 && r[i].partition == pm->partition) {
             if (pm->offset < r[i].lo)
                 r[i].lo = pm->offset;
             if (pm->offset > r[i].hi)
@@ -231,16 +233,14 @@ static void origin_add(struct origin_range *r, size_t *n, size_t *more, const st
         (*more)++;
         return;
     }
-    r[(*n)++] = (struct origin_range){pm->sig, pm->partition, pm->offset, pm->offset};
+    r[(*n)++] = (struct origin_range){pm->topic, pm->partition, pm->offset, pm->offset};
 }
 
 /* exporter_origin_fn: the topic, partitions and offset ranges of the messages behind tokens,
  * so an export failure in the log can be looked up with kotel-process --dump. */
 static void export_origin(void *ctx, void *const *tokens, size_t n_tokens, char *buf, size_t cap)
 {
-    const struct pipeline *p = ctx;
-    const char *topics[KT_SIGNAL_COUNT] = {p->conf->kafka.traces_topic,
-                                           p->conf->kafka.metrics_topic, p->conf->kafka.logs_topic};
+    (void)ctx;
     struct origin_range r[ORIGIN_PARTS];
     size_t n = 0, more = 0;
     for (size_t i = 0; i < n_tokens; i++) {
@@ -254,9 +254,9 @@ static void export_origin(void *ctx, void *const *tokens, size_t n_tokens, char 
     }
     struct kt_buf b = KT_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
-        bool same_topic = i > 0 && r[i].sig == r[i - 1].sig;
+        bool same_topic = i > 0 && strcmp(r[i].topic, r[i - 1].topic) == 0;
         kt_buf_printf(&b, "%s%s%s[%" PRId32 "] offset", i > 0 ? ", " : "",
-                      same_topic ? "" : topics[r[i].sig], same_topic ? "" : " ", r[i].partition);
+                      same_topic ? "" : r[i].topic, same_topic ? "" : " ", r[i].partition);
         if (r[i].lo == r[i].hi)
             kt_buf_printf(&b, " %" PRId64, r[i].lo);
         else
@@ -756,7 +756,7 @@ static enum step decode_bytes(struct pipeline *p, const struct consumer_msg *m,
                               struct kt_slice *value, size_t *n_items, struct kt_err *err)
 {
     *value = m->value;
-    if (p->conf->kafka.encoding == PROCESS_ENC_OTLP_JSON) {
+    if (process_encoding_of(p->conf, m->sig) == PROCESS_ENC_OTLP_JSON) {
         kt_buf_reset(&p->json_pb);
         if (kt_otlp_json_to_proto(m->sig, (const char *)value->p, value->n, &p->json_pb, err) != 0)
             return STEP_DEAD_LETTER;
@@ -925,28 +925,12 @@ static bool match_revoked(void *token, void *arg)
     return true;
 }
 
-static bool topic_signal(const struct process_conf *c, const char *topic, enum kt_signal *sig)
-{
-    const char *topics[KT_SIGNAL_COUNT] = {c->kafka.traces_topic, c->kafka.metrics_topic,
-                                           c->kafka.logs_topic};
-    for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
-        if (topics[i] && topics[i][0] && strcmp(topics[i], topic) == 0) {
-            *sig = (enum kt_signal)i;
-            return true;
-        }
-    }
-    return false;
-}
-
 static void on_revoke(void *ctx, const char *topic, int32_t partition)
 {
     struct pipeline *p = ctx;
-    enum kt_signal sig;
-    if (!topic_signal(p->conf, topic, &sig))
-        return;
     size_t n = 0;
     for (struct pmsg *pm = p->live; pm; pm = pm->next) {
-        if (pm->sig == sig && pm->partition == partition && !pm->revoked) {
+        if (pm->partition == partition && !pm->revoked && strcmp(pm->topic, topic) == 0) {
             pm->revoked = true;
             n++;
         }
@@ -1101,9 +1085,19 @@ int pipeline_reload(struct pipeline *p, struct kt_err *err)
 void pipeline_begin_shutdown(struct pipeline *p)
 {
     p->shutting_down = true;
-    /* What is held now is not decided here: the next owner of the partitions re-reads it. */
-    if (p->sampler)
+    /* What is held now is not decided here: the next owner of the partitions re-reads it,
+     * unless the operator chose to drop it (and commit past it). */
+    if (p->sampler) {
         report_sampler(p, " at shutdown");
+        if (p->conf->tail_sampling.drop_pending_traces_on_shutdown) {
+            tail_sampler_drop_all(p->sampler);
+            struct tail_sampler_stats st;
+            tail_sampler_get_stats(p->sampler, &st);
+            kt_info("tail sampling at shutdown: %llu pending traces dropped undecided "
+                    "(drop_pending_traces_on_shutdown = true); their messages are committed",
+                    (unsigned long long)st.dropped_on_shutdown);
+        }
+    }
     consumer_begin_shutdown(p->consumer);
     exporter_flush(p->exporter);
 }

@@ -13,6 +13,7 @@
 #include "kt_kafka.h"
 #include "kt_log.h"
 #include "kt_time.h"
+#include "topics.h"
 
 /* The progress is looked at this often; drawn on a terminal every TTY_EVERY looks, logged
  * every LOG_EVERY otherwise. */
@@ -215,9 +216,6 @@ static int make_client(const struct process_conf *c, const char *group, rd_kafka
     return kt_kafka_plain_consumer_new(&common, &c->kafka.rdkafka, group, false, out, err);
 }
 
-static const char *const topic_keys[KT_SIGNAL_COUNT] = {"traces_topic", "metrics_topic",
-                                                        "logs_topic"};
-
 static const char *topic_of(const struct process_conf *c, int sig)
 {
     const char *t[KT_SIGNAL_COUNT] = {c->kafka.traces_topic, c->kafka.metrics_topic,
@@ -229,6 +227,12 @@ static const char *topic_of(const struct process_conf *c, int sig)
 static int add_partitions(struct replay *r, rd_kafka_t *rk, int sig, struct kt_err *err)
 {
     const char *topic = topic_of(r->conf, sig);
+    /* A range names a signal and a partition: one topic per signal. */
+    if (topic[0] == '^' || strchr(topic, ',') != NULL)
+        return kt_err_set(err, KT_EINVAL,
+                          "replay: [kafka] %s: --replay-from reads one topic per signal, not a "
+                          "list or a ^regex (name one topic with --set kafka.%s=TOPIC)",
+                          topics_keys[sig], topics_keys[sig]);
     int timeout = (int)r->conf->kafka.connect_timeout_ms;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
@@ -248,13 +252,13 @@ static int add_partitions(struct replay *r, rd_kafka_t *rk, int sig, struct kt_e
     const struct rd_kafka_metadata_topic *t = md->topic_cnt == 1 ? &md->topics[0] : NULL;
     if (t == NULL || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
         kt_warn("replay: [kafka] %s: topic \"%s\" does not exist; nothing to replay there",
-                topic_keys[sig], topic);
+                topics_keys[sig], topic);
         rc = 0;
         goto out;
     }
     if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rc = kt_err_set(err, KT_EIO, "replay: [kafka] %s: topic \"%s\": %s", topic_keys[sig], topic,
-                        rd_kafka_err2str(t->err));
+        rc = kt_err_set(err, KT_EIO, "replay: [kafka] %s: topic \"%s\": %s", topics_keys[sig],
+                        topic, rd_kafka_err2str(t->err));
         goto out;
     }
     struct consumer_range *v =

@@ -560,6 +560,20 @@ void tail_sampler_decide_all(struct tail_sampler *s)
         decide(s, i, s->last_now_ms, false);
 }
 
+void tail_sampler_drop_all(struct tail_sampler *s)
+{
+    uint32_t i;
+    while ((i = next_due(s)) != NIL) {
+        struct held_trace *t = &s->tr[i];
+        trace_unlink(s, i);
+        s->st.dropped_on_shutdown++;
+        void **tok = trace_tokens(t);
+        for (uint32_t k = 0; k < t->n_offers; k++)
+            s->rel(s->ctx, tok[k]);
+        trace_release(s, i);
+    }
+}
+
 ottl_fields tail_sampler_fields(const struct tail_sampler *s)
 {
     return sampling_policy_fields(s->pol);

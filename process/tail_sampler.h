@@ -73,6 +73,10 @@ void tail_sampler_forget(struct tail_sampler *s, bool (*match)(void *token, void
 /* Decides every held trace now, in the order of their decision times. */
 void tail_sampler_decide_all(struct tail_sampler *s);
 
+/* Drops every held trace without asking the policies: each offer is released (its spans are
+ * dropped deliberately, so the pipeline commits them). Counted in dropped_on_shutdown. */
+void tail_sampler_drop_all(struct tail_sampler *s);
+
 struct tail_sampler_stats {
     uint64_t traces_held;
     uint64_t spans_held;
@@ -84,6 +88,7 @@ struct tail_sampler_stats {
     uint64_t late_dropped;  /* spans released at once: their trace was already not sampled */
     uint64_t too_large;     /* traces not sampled over maximum_trace_size_bytes (not in
                                not_sampled: no policy decided them) */
+    uint64_t dropped_on_shutdown; /* traces tail_sampler_drop_all dropped undecided */
 };
 void tail_sampler_get_stats(const struct tail_sampler *s, struct tail_sampler_stats *out);
 /* The sampler's families, per-policy decisions included (Prometheus text, see kt_prom.h),

@@ -15,8 +15,11 @@ make bench). Start-up, the group join and shutdown cost the same in both runs an
 Phases: ingest-grpc, ingest-http, ingest-gzip (kotel-ingest, OTLP/gRPC, OTLP/HTTP protobuf,
 and the same gzipped, into one topic keyed by trace ID), process-pass (kotel-process with no
 stage: validate and forward), process-full (make bench's process-full configuration: filter,
-transform, tail sampling with two policies), process-ottl (make bench's 20-statement
-transform).
+transform, tail sampling with two policies), process-realistic (make bench's
+process-realistic configuration: a filter on a span attribute, a two-statement transform,
+three policies), process-ottl (make bench's 20-statement transform), raw-consume
+(kotel-rawconsume, a bare librdkafka consumer, reading the same preloaded topic: the ceiling
+the process phases are divided by in the table's last column).
 
 The figures are compared with test/bench/instr-baseline.json (committed; KT_BENCH_INSTR_UPDATE=1
 rewrites it from this run) and the change printed per phase, so a regression shows as a
@@ -35,7 +38,8 @@ import bench as B  # noqa: E402 - the processes, ports and load generator of mak
 
 BASELINE = os.path.join(B.REPO, "test", "bench", "instr-baseline.json")
 OUT = os.path.join(B.BUILD, "bench-instr.json")
-ALL_PHASES = ["ingest-grpc", "ingest-http", "ingest-gzip", "process-pass", "process-full", "process-ottl"]
+ALL_PHASES = ["ingest-grpc", "ingest-http", "ingest-gzip", "process-pass", "process-full", "process-realistic",
+              "process-ottl", "raw-consume"]
 PHASES = [p for p in os.environ.get("KT_BENCH_INSTR_PHASES", ",".join(ALL_PHASES)).split(",") if p]
 SIZES = [int(x) for x in os.environ.get("KT_BENCH_INSTR_REQUESTS", "60,180").split(",")]
 SEED = "7"
@@ -125,20 +129,15 @@ def process_once(phase, workdir, requests, n):
                 "--set", "kafka.metrics_topic=", "--set", "kafka.logs_topic=",
                 "--set", "exporter.endpoint=http://" + addr, "--set", "exporter.protocol=grpc",
                 "--set", "exporter.compression=none"]
-        if phase == "process-full":
-            ini = os.path.join(workdir, "process-full.ini")
+        if phase in B.PHASE_INI:
+            ini = os.path.join(workdir, phase + ".ini")
             with open(ini, "w") as f:
-                f.write(B.FULL_INI.format(dw=1000))
-            argv += ["-c", ini]
-        elif phase == "process-ottl":
-            ini = os.path.join(workdir, "process-ottl.ini")
-            with open(ini, "w") as f:
-                f.write(B.OTTL_INI)
+                f.write(B.PHASE_INI[phase].replace("{dw}", "1000"))
             argv += ["-c", ini]
         proc = B.Child("kotel-process", callgrind(out_file, argv), workdir)
         # Every preloaded message taken in: kotel-process's metrics would need the admin
         # endpoint (more instructions); the sink's count settles instead. Pass-through
-        # delivers every span; process-full delivers what the policies keep, once every
+        # delivers every span; the sampled phases deliver what the policies keep, once every
         # trace was decided (decision_wait 1 s, slower under valgrind).
         deadline = time.monotonic() + 900
         last, since = -1, time.monotonic()
@@ -147,11 +146,11 @@ def process_once(phase, workdir, requests, n):
             if not proc.alive():
                 raise B.BenchError("kotel-process exited (%s)\n%s" % (proc.proc.returncode, proc.tail()))
             got = B.sink_stats(sink)["spans"]
-            if phase != "process-full" and got >= spans:
+            if phase not in B.SAMPLED and got >= spans:
                 break
             if got != last:
                 last, since = got, time.monotonic()
-            elif phase == "process-full" and got > 0 and time.monotonic() - since > 20:
+            elif phase in B.SAMPLED and got > 0 and time.monotonic() - since > 20:
                 break
             if time.monotonic() > deadline:
                 raise B.BenchError("%s: sink has %d spans after 900 s\n%s" % (phase, got, proc.tail()))
@@ -169,8 +168,25 @@ def process_once(phase, workdir, requests, n):
     return spans, total_ir(out_file)
 
 
+def rawconsume_once(phase, workdir, requests, n):
+    """kotel-rawconsume reading the same preload as the process phases, to its end."""
+    out_file = os.path.join(workdir, "%s.%d.callgrind" % (phase, n))
+    broker = B.start_broker(workdir, 16)
+    try:
+        spans = preload(workdir, broker, requests)
+        argv = [B.binary("kotel-rawconsume"), "--brokers", broker.bootstrap, "--topic", B.TOPIC,
+                "--group", "kotel-bench-instr-raw-%d" % n, "--timeout", "900"]
+        r = B.run_json(callgrind(out_file, argv), timeout=1000)
+        if r["messages"] <= 0:
+            raise B.BenchError("%s: kotel-rawconsume read no message" % phase)
+    finally:
+        broker.stop(grace=5)
+    return spans, total_ir(out_file)
+
+
 def run_phase(phase, workdir):
-    once = ingest_once if phase.startswith("ingest") else process_once
+    once = (ingest_once if phase.startswith("ingest") else
+            rawconsume_once if phase == "raw-consume" else process_once)
     runs = [once(phase, workdir, r, i) for i, r in enumerate(SIZES)]
     (s0, i0), (s1, i1) = runs[0], runs[-1]
     return {"phase": phase, "runs": [{"spans": s, "ir": ir} for s, ir in runs],
@@ -197,11 +213,13 @@ def main():
         print("bench-instr: %-13s %8.0f instructions/span  (%s spans, %.0f s)"
               % (phase, r["ir_per_span"], "/".join(str(x["spans"]) for x in r["runs"]), r["seconds"]),
               flush=True)
-    print("\n| phase | instructions/span | baseline | change |\n|---|---:|---:|---:|")
+    raw = next((r["ir_per_span"] for r in results if r["phase"] == "raw-consume"), None)
+    print("\n| phase | instructions/span | baseline | change | x raw-consume |\n|---|---:|---:|---:|---:|")
     for r in results:
         b = base.get(r["phase"])
         change = "%+.1f %%" % (100.0 * (r["ir_per_span"] - b) / b) if b else "-"
-        print("| %s | %.0f | %s | %s |" % (r["phase"], r["ir_per_span"], "%.0f" % b if b else "-", change))
+        ratio = "%.1f" % (r["ir_per_span"] / raw) if raw and r["phase"].startswith("process-") else "-"
+        print("| %s | %.0f | %s | %s | %s |" % (r["phase"], r["ir_per_span"], "%.0f" % b if b else "-", change, ratio))
     with open(OUT, "w") as f:
         json.dump({"sizes_requests": SIZES, "seed": SEED, "pool": POOL, "results": results}, f, indent=1)
     if os.environ.get("KT_BENCH_INSTR_UPDATE") == "1":

@@ -470,7 +470,7 @@ static int affix(struct ottl_eval *ev, const struct ottl_node *call, bool suffix
     if (rc != 0)
         return rc;
     out->t = OTTL_BOOL;
-    out->b = x.s.n <= v.s.n && memcmp(v.s.p + (suffix ? v.s.n - x.s.n : 0), x.s.p, x.s.n) == 0;
+    out->b = ottl_has_affix(&v, &x, suffix);
     return 0;
 }
 

@@ -354,7 +354,7 @@ static int affix_trim(struct ottl_eval *ev, const struct ottl_node *call, bool s
     if (rc != 0)
         return rc;
     size_t from = 0, to = v.s.n;
-    if (x.s.n <= v.s.n && memcmp(v.s.p + (suffix ? v.s.n - x.s.n : 0), x.s.p, x.s.n) == 0) {
+    if (ottl_has_affix(&v, &x, suffix)) {
         if (suffix)
             to -= x.s.n;
         else

@@ -232,6 +232,13 @@ static inline bool ottl_key_eq(const char *k, const char *key, size_t n)
     return k[0] == (n > 0 ? key[0] : '\0') && strncmp(k, key, n) == 0 && k[n] == '\0';
 }
 
+/* Does string v start (suffix: end) with string x? HasPrefix and TrimPrefix agree on it. */
+static inline bool ottl_has_affix(const struct ottl_value *v, const struct ottl_value *x,
+                                  bool suffix)
+{
+    return x->s.n <= v->s.n && memcmp(v->s.p + (suffix ? v->s.n - x->s.n : 0), x->s.p, x->s.n) == 0;
+}
+
 /* The value an AnyValue holds (NIL for none); maps and arrays by reference. */
 void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
 /* Writes v into av, copying maps, arrays and literals whole into a (depth: 0). */

@@ -35,7 +35,7 @@ const yamls = fs.readdirSync(CONFIGS).filter((f) => f.endsWith('.yaml')).sort();
 test('every test configuration is imported as expected and passes --check', () => {
   assert.ok(yamls.length >= 2, 'test/config/ holds the Collector configurations');
   const dir = certs();
-  const env = { KT_CERTS: dir, KAFKA_PASSWORD: 'p', API_KEY: 'k' };
+  const env = { KT_CERTS: dir, KAFKA_PASSWORD: 'p', API_KEY: 'k', INGEST_TOKEN: 't', BACKEND_TOKEN: 'b' };
   for (const y of yamls) {
     const name = y.replace(/\.yaml$/, '');
     const rel = path.join('test/config', y);

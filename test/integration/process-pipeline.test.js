@@ -7,11 +7,12 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { withStack } = require('./lib/procs');
+const { withStack, adminPortOf } = require('./lib/procs');
 const { startProcess, processSets, newGroup } = require('./lib/kprocess');
 const { startGrpcBackend, startHttpBackend } = require('./lib/backend');
 const { sendShapedTraces, sendSentinels } = require('./lib/traffic');
 const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
+const { get, sample, until } = require('./lib/metrics');
 
 // A replica owns partitions once it logs a non-empty assignment.
 const ASSIGNED = /assigned [1-9]\d* partitions/;
@@ -249,4 +250,58 @@ for (const kafka of KAFKAS) {
       }
     });
   });
+}
+
+// [tail_sampling] drop_pending_traces_on_shutdown: traces still waiting for their decision
+// when a replica gets SIGTERM are handed over by default (their messages stay uncommitted and
+// the group's next replica decides and exports them) or, set true, dropped and committed past
+// as the Collector drops them (the next replica never sees them).
+for (const kafka of KAFKAS) {
+  for (const drop of [false, true]) {
+    test(`${kafkaLabel(kafka)}drop_pending_traces_on_shutdown = ${drop}: traces pending at SIGTERM are ${drop ? 'dropped, their messages committed' : 'handed over to the next replica'}`, { timeout: 240000 }, async () => {
+      await withStack({ kafka }, async ({ broker, ingest }) => {
+        const backend = await startGrpcBackend();
+        const group = newGroup('pending');
+        const sets = (wait, extra = {}) =>
+          processSets(broker, backend, {
+            'kafka.group_id': group,
+            'tail_sampling.decision_wait': wait,
+            'tail_sampling.policy.all.type': 'always_sample',
+            ...extra,
+          });
+        const a = await startProcess({ sets: sets('10m', { 'tail_sampling.drop_pending_traces_on_shutdown': String(drop) }) });
+        let b = null;
+        try {
+          const port = await adminPortOf(a);
+          const { traces } = await sendShapedTraces(ingest, { traces: 10, tag: 'pending' });
+          await until('the first replica holds every trace', async () => {
+            const n = sample((await get(port, '/metrics')).text, 'kotel_process_tail_sampling_traces_pending');
+            return { ok: n === 10, why: `${n} traces pending` };
+          }, 60000);
+          const e = await a.stop();
+          assert.equal(e.code, 0, `first replica exit: ${JSON.stringify(e)}\n${a.log().slice(-3000)}`);
+          if (drop) assert.match(a.log(), /10 pending traces dropped undecided/);
+          else assert.doesNotMatch(a.log(), /dropped undecided/);
+          assert.equal(backend.rec.spans.length, 0, 'nothing is exported at shutdown');
+
+          b = await startProcess({ sets: sets('500ms') });
+          const sentinels = await sendSentinels(ingest, broker);
+          const arrived = () => new Set(backend.rec.spans.map((s) => s.traceId));
+          await backend.rec.until(() => [...sentinels].every((id) => arrived().has(id)), 60000, 'the sentinel traces');
+          const got = arrived();
+          for (const id of traces.keys()) {
+            if (drop) assert.ok(!got.has(id), `trace ${id} was dropped at shutdown and committed: the next replica must not export it`);
+            else assert.ok(got.has(id), `trace ${id} was pending at shutdown: the next replica must export it`);
+          }
+        } finally {
+          if (b) {
+            const e2 = await b.stop();
+            assert.equal(e2.code, 0, `second replica exit: ${JSON.stringify(e2)}`);
+          }
+          await a.stop();
+          await backend.stop();
+        }
+      });
+    });
+  }
 }

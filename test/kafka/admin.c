@@ -13,8 +13,11 @@
  *                                     "state S", then per member
  *                                     "member CLIENT_ID HOST TOPIC:P,TOPIC:P,..." ("-" when
  *                                     it holds nothing)
- *     offsets GROUP                   the group's committed offsets: "TOPIC PARTITION OFFSET"
- *                                     per line, sorted
+ *     offsets GROUP [TOPIC...]        the group's committed offsets: "TOPIC PARTITION OFFSET"
+ *                                     per line, sorted; with topics, every partition of
+ *                                     those (-1001 when none is committed), which the
+ *                                     devbroker's mock cluster needs: it answers no
+ *                                     request for all of a group's offsets
  *     produce TOPIC PARTITION TIME_MS  one message, its value read from stdin, with the
  *                                     timestamp TIME_MS (kcat cannot set one)
  *
@@ -61,7 +64,7 @@ static int usage(void)
             "  describe TOPIC\n"
             "  leader TOPIC PARTITION\n"
             "  group GROUP\n"
-            "  offsets GROUP\n"
+            "  offsets GROUP [TOPIC...]\n"
             "  produce TOPIC PARTITION TIME_MS  (value on stdin)\n");
     return 2;
 }
@@ -392,14 +395,30 @@ static int cmp_line(const void *a, const void *b)
 
 static int cmd_offsets(struct adm *a, int argc, char **argv)
 {
-    if (argc != 1)
+    if (argc < 1)
         return usage();
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (argc > 1) {
+        const rd_kafka_metadata_t *md = metadata(a);
+        if (md == NULL)
+            return 1;
+        parts = rd_kafka_topic_partition_list_new(argc);
+        for (int i = 1; i < argc; i++) {
+            const rd_kafka_metadata_topic_t *t = find_topic(md, argv[i]);
+            for (int p = 0; t != NULL && p < t->partition_cnt; p++)
+                rd_kafka_topic_partition_list_add(parts, argv[i], t->partitions[p].id);
+        }
+        rd_kafka_metadata_destroy(md);
+    }
     char errstr[512];
     rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
     rd_kafka_AdminOptions_t *opt =
         rd_kafka_AdminOptions_new(a->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
     rd_kafka_AdminOptions_set_request_timeout(opt, a->timeout_ms, errstr, sizeof(errstr));
-    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(argv[0], NULL);
+    rd_kafka_ListConsumerGroupOffsets_t *req =
+        rd_kafka_ListConsumerGroupOffsets_new(argv[0], parts);
+    if (parts != NULL)
+        rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_ListConsumerGroupOffsets(a->rk, &req, 1, opt, q);
     rd_kafka_ListConsumerGroupOffsets_destroy(req);
     rd_kafka_event_t *ev = admin_wait(a, q, "offsets");

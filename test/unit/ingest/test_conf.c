@@ -110,6 +110,12 @@ static void test_values_that_break_the_receiver_are_refused(void **state)
         {"kafka.max_message_bytes=1GB",
          "--set kafka.max_message_bytes: want 1KiB to 999MB, got '1GB'"},
         {"kafka.queue_max_messages=0", "--set kafka.queue_max_messages: want at least 1, got '0'"},
+        {"kafka.traces_topic=a,b",
+         "--set kafka.traces_topic: kotel-ingest produces to exactly one topic per signal; a list "
+         "or a ^regex is for kotel-process, which consumes"},
+        {"kafka.logs_topic=^otlp_", "--set kafka.logs_topic: kotel-ingest produces to exactly "
+                                    "one topic per signal; a list or a ^regex is for "
+                                    "kotel-process, which consumes"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct ingest_conf c;

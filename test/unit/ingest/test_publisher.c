@@ -900,6 +900,36 @@ static void test_json_encoding(void **state)
     fx_free(f);
 }
 
+/* traces_encoding overrides encoding for the traces topic, both ways. */
+static void test_traces_encoding_overrides_encoding(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sets[2];
+        bool json;
+    } cases[] = {
+        {{"kafka.encoding=otlp_proto", "kafka.traces_encoding=otlp_json"}, true},
+        {{"kafka.encoding=otlp_json", "kafka.traces_encoding=otlp_proto"}, false},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct fx *f = fx_new(cases[c].sets, 2);
+        fx_start(f);
+        uint64_t span = 0;
+        assert_int_equal(submit(f, 1, 1, 1, 2, &span, true, NULL), 0);
+        want_done = 1;
+        assert_true(run_until(f, done_reached, 10.));
+        assert_int_equal(f->done[0].status, 0);
+        struct got got[2];
+        size_t n = consume(f, got, 1, 10000);
+        assert_int_equal(n, 1);
+        json_t *root = json_loadb((const char *)got[0].val, got[0].len, 0, NULL);
+        assert_int_equal(root != NULL, cases[c].json);
+        json_decref(root);
+        got_free(got, n);
+        fx_free(f);
+    }
+}
+
 /* otlp_json with a small bound: JSON is bigger than the protobuf it comes from, so merged
  * chunks get halved until they fit; every value within the bound, every span once. */
 static void test_json_respects_max_message_bytes(void **state)
@@ -1404,6 +1434,7 @@ int main(void)
         cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_large_trace_split_same_key),
         cmocka_unit_test(test_json_encoding),
+        cmocka_unit_test(test_traces_encoding_overrides_encoding),
         cmocka_unit_test(test_json_respects_max_message_bytes),
         cmocka_unit_test(test_free_fails_outstanding),
         cmocka_unit_test(test_bad_rdkafka_property),

@@ -42,6 +42,7 @@
 
 struct got {
     enum kt_signal sig;
+    char topic[32];
     int32_t partition;
     int64_t offset;
     uint64_t handle;
@@ -65,6 +66,7 @@ struct cx {
     bool finish_at_once;
     bool dead_letter_even; /* even offsets dead-lettered, odd finished */
     size_t pause_above;    /* pause from inside on_msg once this many are pending (0: off) */
+    bool any_topic;        /* topics other than TOPIC and otlp_logs are read */
 };
 
 static void on_msg(void *ctx, const struct consumer_msg *m)
@@ -77,7 +79,9 @@ static void on_msg(void *ctx, const struct consumer_msg *m)
     g->offset = m->offset;
     g->handle = m->handle;
     g->has_key = m->key.p != NULL;
-    assert_string_equal(m->topic, m->sig == KT_SIGNAL_TRACES ? TOPIC : "otlp_logs");
+    snprintf(g->topic, sizeof(g->topic), "%s", m->topic);
+    if (!x->any_topic)
+        assert_string_equal(m->topic, m->sig == KT_SIGNAL_TRACES ? TOPIC : "otlp_logs");
     assert_true(m->value.n < sizeof(g->value));
     memcpy(g->value, m->value.p, m->value.n);
     g->value[m->value.n] = '\0';
@@ -94,7 +98,8 @@ static void on_revoke(void *ctx, const char *topic, int32_t partition)
     struct cx *x = ctx;
     /* Partitions of the (empty) logs topic move too; only the traces ones are followed. */
     if (strcmp(topic, TOPIC) != 0) {
-        assert_string_equal(topic, "otlp_logs");
+        if (!x->any_topic)
+            assert_string_equal(topic, "otlp_logs");
         return;
     }
     assert_true(x->n_revoked < 64);
@@ -260,8 +265,9 @@ static void cx_free(struct cx *x)
     free(x);
 }
 
-/* The group's committed offset of each partition (RD_KAFKA_OFFSET_INVALID when none). */
-static void committed(struct fx *f, int64_t out[PARTITIONS])
+/* The group's committed offset of each partition of topic (RD_KAFKA_OFFSET_INVALID when
+ * none). */
+static void committed_of(struct fx *f, const char *topic, int64_t out[PARTITIONS])
 {
     char errstr[256];
     if (f->committed_rk == NULL) {
@@ -275,11 +281,16 @@ static void committed(struct fx *f, int64_t out[PARTITIONS])
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
     for (int i = 0; i < PARTITIONS; i++)
-        rd_kafka_topic_partition_list_add(l, TOPIC, i);
+        rd_kafka_topic_partition_list_add(l, topic, i);
     assert_int_equal(rd_kafka_committed(f->committed_rk, l, 5000), 0);
     for (int i = 0; i < PARTITIONS; i++)
         out[i] = l->elems[i].offset;
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void committed(struct fx *f, int64_t out[PARTITIONS])
+{
+    committed_of(f, TOPIC, out);
 }
 
 /* That the consumer under test did not get data shows only once it had every chance to:
@@ -811,6 +822,78 @@ static void test_signal_from_topic(void **state)
     fx_free(f);
 }
 
+static size_t count_topic(const struct cx *x, const char *topic, enum kt_signal sig)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < x->n_msgs; i++)
+        if (strcmp(x->msgs[i].topic, topic) == 0) {
+            assert_int_equal(x->msgs[i].sig, sig);
+            n++;
+        }
+    return n;
+}
+
+/* Partition 0 of each of the topics has its want committed. */
+struct want_commits {
+    const char *const *topics;
+    const int64_t *want;
+    size_t n;
+};
+static bool commits_are(struct fx *f, void *arg)
+{
+    const struct want_commits *w = arg;
+    for (size_t i = 0; i < w->n; i++) {
+        int64_t have[PARTITIONS];
+        committed_of(f, w->topics[i], have);
+        if (have[0] != w->want[i])
+            return false;
+    }
+    return true;
+}
+
+/* A signal reads a list of topics, another a ^regex: the regex picks up a topic created after
+ * the start, leaves out an excluded one and internal ones, and every topic's offsets are
+ * committed on their own. */
+static void test_topic_list_and_regex(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("g-topics");
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "spans_b", 1, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "logs_a", 1, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "logs_skip", 1, 1), 0);
+    produce(f, TOPIC, 0, 2, 0);
+    produce(f, "spans_b", 0, 3, 0);
+    produce(f, "logs_a", 0, 4, 0);
+    produce(f, "logs_skip", 0, 5, 0);
+    const char *extra[] = {"kafka.traces_topic=" TOPIC ", spans_b", "kafka.logs_topic=^logs_",
+                           "kafka.logs_exclude_topics=logs_skip"};
+    struct cx *x = cx_new(f, extra, 3);
+    x->any_topic = true;
+    x->finish_at_once = true;
+    struct want_msgs w = {x, 9};
+    assert_true(run_until(f, got_msgs, &w, GUARD));
+    assert_int_equal(count_topic(x, TOPIC, KT_SIGNAL_TRACES), 2);
+    assert_int_equal(count_topic(x, "spans_b", KT_SIGNAL_TRACES), 3);
+    assert_int_equal(count_topic(x, "logs_a", KT_SIGNAL_LOGS), 4);
+
+    /* Created after the start: found by the next listing. */
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "logs_late", 1, 1), 0);
+    produce(f, "logs_late", 0, 6, 0);
+    w.n = 15;
+    assert_true(run_until(f, got_msgs, &w, GUARD));
+    assert_int_equal(count_topic(x, "logs_late", KT_SIGNAL_LOGS), 6);
+    run_past_fetch(f, "logs_skip", 0, 0, 4);
+    assert_int_equal(count_topic(x, "logs_skip", KT_SIGNAL_LOGS), 0);
+    assert_int_equal(x->n_msgs, 15);
+
+    const char *topics[] = {TOPIC, "spans_b", "logs_a", "logs_late", "logs_skip"};
+    const int64_t want[] = {2, 3, 4, 6, RD_KAFKA_OFFSET_INVALID};
+    struct want_commits wc = {topics, want, 5};
+    assert_true(run_until(f, commits_are, &wc, GUARD));
+    cx_free(x);
+    fx_free(f);
+}
+
 static void expect_conf_error(const char *const *sets, size_t n, const char *msg)
 {
     struct process_conf conf;
@@ -833,7 +916,15 @@ static void test_config_errors(void **state)
 {
     (void)state;
     const char *same[] = {"kafka.logs_topic=otlp_spans"};
-    expect_conf_error(same, 1, "[kafka] logs_topic: \"otlp_spans\" is also traces_topic");
+    expect_conf_error(same, 1, "[kafka] logs_topic: \"otlp_spans\" is also in traces_topic");
+    const char *listed[] = {"kafka.traces_topic=a, b", "kafka.logs_topic=c,b"};
+    expect_conf_error(listed, 2, "[kafka] logs_topic: \"b\" is also in traces_topic");
+    const char *matched[] = {"kafka.logs_topic=^otlp_"};
+    expect_conf_error(matched, 1,
+                      "[kafka] logs_topic: the regex matches \"otlp_spans\", which is in "
+                      "traces_topic");
+    const char *excl[] = {"kafka.logs_exclude_topics=x"};
+    expect_conf_error(excl, 1, "[kafka] logs_exclude_topics: only beside a ^regex logs_topic");
     const char *none[] = {"kafka.traces_topic=", "kafka.metrics_topic=", "kafka.logs_topic="};
     expect_conf_error(none, 3, "every signal topic is empty");
     const char *dlq[] = {"kafka.dead_letter_topic=otlp_logs"};
@@ -885,6 +976,7 @@ int main(void)
         cmocka_unit_test(test_initial_offset),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_signal_from_topic),
+        cmocka_unit_test(test_topic_list_and_regex),
         cmocka_unit_test(test_config_errors),
     };
     enum { N = sizeof(tests) / sizeof(tests[0]) };

@@ -755,6 +755,34 @@ static void test_decide_all_in_order(void **state)
     fx_free(f);
 }
 
+/* drop_pending_traces_on_shutdown: every held trace is released, none exported, whatever
+ * the policies would say, and nothing stays held. */
+static void test_drop_all(void **state)
+{
+    (void)state;
+    struct process_conf c;
+    default_conf(&c);
+    c.tail_sampling.decision_wait_ms = 60000;
+    add_policy(&c, "all", "type", "always_sample", END);
+    struct fx *f = fx_new_conf(&c);
+    offer(f, 1, 2, 1, 0, 10);
+    offer(f, 2, 1, 2, 1, 20);
+    offer(f, 1, 1, 1, 2, 30);
+    tail_sampler_drop_all(f->s);
+    assert_int_equal(f->r->n_exports, 0);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(f->r->calls[i], 1);
+        assert_int_equal(f->r->released[i], 1);
+    }
+    struct tail_sampler_stats st = stats(f);
+    assert_int_equal(st.dropped_on_shutdown, 2);
+    assert_int_equal(st.sampled + st.not_sampled, 0);
+    assert_int_equal(st.traces_held, 0);
+    assert_int_equal(st.bytes_held, 0);
+    assert_int_equal(tail_sampler_next_deadline_ms(f->s), UINT64_MAX);
+    fx_free(f);
+}
+
 /* Many traces through the hash table: inserts, lookups and removals in shuffled order keep
  * every trace findable (offers of a held trace must join it, not start another). */
 static void test_many_traces(void **state)
@@ -820,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_forget_packs_bytes),
         cmocka_unit_test(test_every_offer_one_callback),
         cmocka_unit_test(test_memory_bound),
+        cmocka_unit_test(test_drop_all),
         cmocka_unit_test(test_decide_all_in_order),
         cmocka_unit_test(test_many_traces),
         cmocka_unit_test(test_fields),
