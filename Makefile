@@ -33,7 +33,7 @@ CFLAGS ?= -O2 -g
 endif
 
 CC ?= cc
-PKGS := rdkafka libprotobuf-c libnghttp2 inih zlib jansson libpcre2-8 libxxhash
+PKGS := rdkafka libprotobuf-c libnghttp2 inih zlib jansson libpcre2-8 libxxhash libzstd snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -280,6 +280,8 @@ FUZZ_EXTRA_fuzz_ottl_parse := $(sort $(wildcard process/ottl/*.c))
 build/fuzz/fuzz_ottl_parse: $(FUZZ_EXTRA_fuzz_ottl_parse) $(wildcard process/ottl/*.h)
 FUZZ_EXTRA_fuzz_ottl_funcs := $(sort $(wildcard process/ottl/*.c))
 build/fuzz/fuzz_ottl_funcs: $(FUZZ_EXTRA_fuzz_ottl_funcs) $(wildcard process/ottl/*.h)
+FUZZ_EXTRA_fuzz_ottl_extract := $(sort $(wildcard process/ottl/*.c))
+build/fuzz/fuzz_ottl_extract: $(FUZZ_EXTRA_fuzz_ottl_extract) $(wildcard process/ottl/*.h)
 FUZZ_EXTRA_fuzz_trace_decode := process/trace_decode.c process/trace_encode.c
 build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_decode.h \
                               process/ottl/ottl.h process/trace_encode.h

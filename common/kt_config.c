@@ -697,6 +697,17 @@ static int set_prefix_entry(struct kt_strlist *l, const char *name, const char *
     return rc;
 }
 
+/* RFC 9110 5.1: a field name is a token. */
+static bool is_token(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+            return false;
+    return true;
+}
+
 /* Appends the comma-separated items of val; empty items are dropped so "a, b," works. */
 static int push_items(struct kt_strlist *l, const char *val)
 {
@@ -726,6 +737,7 @@ static int apply_list(struct loader *ld, size_t i, const char *val, const struct
                    (w->from == FROM_SET && ld->n_set[i] == 0);
     if (replace)
         kt_strlist_free(l);
+    size_t before = l->n;
     int rc;
     if (ld->schema->opts[i].flags & KT_OPT_WHOLE) {
         char *item = trim_dup(val, strlen(val));
@@ -738,7 +750,12 @@ static int apply_list(struct loader *ld, size_t i, const char *val, const struct
         rc = push_items(l, val);
     }
     if (rc == KT_ENOMEM)
-        kt_err_set(ld->err, rc, "out of memory");
+        return kt_err_set(ld->err, rc, "out of memory");
+    for (size_t k = before; rc == 0 && (ld->schema->opts[i].flags & KT_OPT_TOKENS) && k < l->n; k++)
+        if (!is_token(l->v[k]))
+            rc = kt_err_set(ld->err, KT_EINVAL,
+                            "'%s': not a header name (letters, digits and !#$%%&'*+-.^_`|~)",
+                            l->v[k]);
     return rc;
 }
 

@@ -65,6 +65,15 @@ static const struct kt_option process_options[] = {
      "up stays under it, one that starts on a backlog (initial_offset = earliest, an outage) "
      "reports. Needs librdkafka's statistics, which are then on also without [admin] endpoint."},
     KT_KAFKA_PASSTHROUGH_OPTIONS(struct process_conf),
+    {"kafka.header_extraction", "extract_headers", KT_OPT_BOOL, "false",
+     OFF(kafka.header_extraction.extract_headers), NULL, 0,
+     "Add the record headers named in headers to the resource attributes of the data in each "
+     "message, as kafka.header.<name> (the kafkareceiver's header_extraction)."},
+    {"kafka.header_extraction", "headers", KT_OPT_LIST, NULL, OFF(kafka.header_extraction.headers),
+     NULL, 0,
+     "Record header names to extract (exact match; the first header of a name counts). For "
+     "example:\n"
+     " headers = X-Scope-OrgID, team"},
 
     {"filter", "trace_conditions", KT_OPT_LIST, NULL, OFF(filter.trace_conditions), NULL,
      KT_OPT_WHOLE,
@@ -146,8 +155,11 @@ static const struct kt_option process_options[] = {
      NULL, 0, "HTTP protocols: the whole URL logs are sent to; empty: endpoint + /v1/logs."},
     {"exporter", "protocol", KT_OPT_ENUM, "grpc", OFF(exporter.protocol),
      "grpc|http/protobuf|http/json", 0, "OTLP transport."},
-    {"exporter", "compression", KT_OPT_ENUM, "gzip", OFF(exporter.compression), "gzip|none", 0,
-     "Request compression."},
+    {"exporter", "compression", KT_OPT_ENUM, "gzip", OFF(exporter.compression),
+     "gzip|none|zstd|snappy", 0,
+     "Request compression, with the Collector's wire forms.\n"
+     "HTTP: Content-Encoding gzip, zstd or snappy (a snappy block); gRPC: grpc-encoding gzip, "
+     "zstd or snappy (the snappy framing format)."},
     {"exporter", "timeout", KT_OPT_DURATION, "5s", OFF(exporter.timeout_ms), NULL, 0,
      "Time allowed for one export request."},
     {"exporter", "headers", KT_OPT_LIST, NULL, OFF(exporter.headers), NULL,
@@ -161,6 +173,25 @@ static const struct kt_option process_options[] = {
     {"exporter", "send_batch_timeout", KT_OPT_DURATION, "200ms",
      OFF(exporter.send_batch_timeout_ms), NULL, 0,
      "Longest time an item waits before its export request is sent."},
+    {"exporter", "max_in_flight", KT_OPT_UINT, "1", OFF(exporter.max_in_flight), "1..64", 0,
+     "Export requests in flight at once (the Collector's sending_queue num_consumers), each on "
+     "a connection of its own.\n"
+     "1 sends in order, one request at a time; more lets a slow or retried request not hold "
+     "back the others. Offsets are still committed in order: only once everything at or "
+     "below one is exported or dropped."},
+    {"exporter", "headers_from_metadata", KT_OPT_LIST, NULL, OFF(exporter.headers_from_metadata),
+     NULL, KT_OPT_TOKENS,
+     "Request metadata keys sent as request headers (repeatable; names without case).\n"
+     "A message's metadata are its Kafka record headers (kotel-ingest writes the tenant as "
+     "[receiver.auth] tenant_header). Data of different values is never batched into one "
+     "request (the Collector's batch metadata_keys), and each request carries the values as "
+     "headers of the same names, e.g.:\n"
+     " headers_from_metadata = X-Scope-OrgID"},
+    {"exporter", "metadata_cardinality_limit", KT_OPT_UINT, "1000",
+     OFF(exporter.metadata_cardinality_limit), "1..1000000", 0,
+     "Distinct value sets of headers_from_metadata batched at once per signal; data of one "
+     "more is refused (dead-lettered) and counted in "
+     "kotel_process_export_metadata_refused_items_total."},
 
     {"exporter.tls", "ca_file", KT_OPT_STRING, "", OFF(exporter_tls.ca_file), NULL, 0,
      "https: CA bundle (PEM) the backend's certificate must chain to; empty: the system store."},

@@ -23,7 +23,12 @@ enum process_protocol {
     PROCESS_PROTO_HTTP_PROTOBUF = 1,
     PROCESS_PROTO_HTTP_JSON = 2
 };
-enum process_compression { PROCESS_COMP_GZIP = 0, PROCESS_COMP_NONE = 1 };
+enum process_compression {
+    PROCESS_COMP_GZIP = 0,
+    PROCESS_COMP_NONE = 1,
+    PROCESS_COMP_ZSTD = 2,
+    PROCESS_COMP_SNAPPY = 3
+};
 enum process_tristate { PROCESS_AUTO = 0, PROCESS_ON = 1, PROCESS_OFF = 2 };
 
 /* One [tail_sampling.policy.NAME] section as written: keys and values in file order. The
@@ -71,6 +76,12 @@ struct process_conf {
         uint64_t lag_report_threshold; /* messages; 0: no backlog progress lines */
         struct kt_strlist rdkafka;
         struct kt_kafka_auth_conf auth;
+        /* The kafkareceiver's header_extraction: these record headers (exact names) become
+         * resource attributes kafka.header.<name> of the data in the message. */
+        struct {
+            bool extract_headers;
+            struct kt_strlist headers;
+        } header_extraction;
     } kafka;
     /* Not options: what the startup check (main.c) found, for the consumer. Zeroed (nothing
      * confirmed) when no check ran. */
@@ -119,6 +130,12 @@ struct process_conf {
         struct kt_strlist headers; /* "Key=Value" */
         uint64_t send_batch_size;
         uint64_t send_batch_timeout_ms;
+        /* Request metadata keys (a message's Kafka record headers, names without case): each
+         * request carries their values as headers, and data of different values is never
+         * batched together. */
+        struct kt_strlist headers_from_metadata;
+        uint64_t metadata_cardinality_limit; /* distinct value sets batched at once */
+        uint64_t max_in_flight;              /* export requests in flight at once */
     } exporter;
     struct {
         char *ca_file;   /* "": the system trust store */

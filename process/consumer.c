@@ -1112,6 +1112,7 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
         .key = {m->key, m->key_len},
         .value = {m->payload, m->len},
         .handle = make_handle(c, p, m->offset),
+        .rkm = m,
     };
     if (p->range != NULL)
         p->range->next = m->offset + 1;

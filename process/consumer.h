@@ -40,6 +40,7 @@ struct consumer_msg {
     struct kt_slice key;   /* borrowed: valid only during the callback; p NULL when none */
     struct kt_slice value; /* borrowed: valid only during the callback */
     uint64_t handle;       /* pass to consumer_msg_done / consumer_dead_letter_msg exactly once */
+    const void *rkm;       /* librdkafka's message, for metadata_header; NULL in tests */
 };
 
 /* A message for the pipeline. It may call consumer_msg_done, consumer_dead_letter_msg and

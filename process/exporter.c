@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "kt_grpc.h"
-#include "kt_gzip.h"
+#include "kt_compress.h"
 #include "kt_log.h"
 #include "kt_otlp_json.h"
 #include "kt_pb.h"
@@ -22,8 +22,6 @@
 #define KT_VERSION "0.0.0"
 #endif
 
-/* Speed over ratio: compression runs on the hot path, and the backend is usually near. */
-#define GZIP_LEVEL 1
 /* Bound on an inflated answer: answers are status messages. */
 #define RESP_INFLATE_MAX (1u << 20)
 #define GRPC_OUT_OF_RANGE 11
@@ -33,7 +31,14 @@
 
 struct exp_req {
     struct exp_req *next;
+    struct exp_req *next_open; /* the signal's other open batches */
+    struct exporter *owner;    /* for the batch timer */
+    ev_timer batch_timer;
     enum kt_signal sig;
+    /* The metadata values, for each key of headers_from_metadata: a byte 0 (absent) or 1, then
+     * a present value and a NUL (values hold no NUL). Batches are told apart by it. */
+    struct kt_buf meta;
+    char *refuse;       /* not sendable: refused for good with this message, when its turn comes */
     struct kt_buf raw;  /* concatenated *Data messages */
     struct kt_buf wire; /* the request body as sent, built once for all attempts */
     bool encoded;
@@ -47,6 +52,20 @@ struct exp_req {
     double interval_ms; /* the next backoff interval before jitter; 0: not retried yet */
 };
 
+/* One lane of [exporter] max_in_flight: a connection and the request on it, in flight or
+ * waiting to be retried (a request keeps its lane until it is finished, as a sending queue
+ * consumer of the Collector retries its request before it takes the next). */
+struct slot {
+    struct exporter *e;
+    struct otlp_client *client;
+    struct exp_req *req; /* NULL: free */
+    bool waiting_retry;
+    ev_timer retry_timer;
+    ev_tstamp sent_at;
+    /* The request's headers, borrowed by the client until its answer. */
+    struct otlp_client_header headers[MAX_HEADERS + EXPORTER_META_MAX];
+};
+
 /* Counters of one signal's requests; exporter_get_stats sums them. */
 struct sig_stats {
     uint64_t requests_ok, requests_retried, requests_refused, requests_gave_up;
@@ -54,6 +73,7 @@ struct sig_stats {
     uint64_t items_rejected; /* partial_success */
     uint64_t items_refused;  /* in requests refused for good */
     uint64_t items_gave_up;  /* in requests given up after max_elapsed_time */
+    uint64_t items_metadata; /* refused: metadata not sendable or past the cardinality limit */
     struct kt_hist duration; /* seconds from sending an attempt to its answer or failure */
 };
 
@@ -64,27 +84,27 @@ struct exporter {
     exporter_refused_fn refused; /* NULL: refusals go to done */
     exporter_origin_fn origin;   /* NULL: log lines do not name the messages */
     void *ctx;
-    struct otlp_client *client;
+    struct slot *slots; /* [exporter] max_in_flight of them */
+    size_t n_slots;
     int protocol;
-    bool gzip;
+    enum kt_compression comp;
+    /* [exporter] headers_from_metadata as header names (lowercase for gRPC). */
+    char meta_names[EXPORTER_META_MAX][128];
+    size_t n_meta;
     char *paths[KT_SIGNAL_COUNT];
     struct otlp_client_header headers[MAX_HEADERS];
     size_t n_headers;
     struct kt_buf header_store; /* owns the strings headers point to */
     char grpc_timeout[24];
 
-    struct exp_req *open[KT_SIGNAL_COUNT];
-    ev_timer batch_timer[KT_SIGNAL_COUNT];
-    struct exp_req *head; /* head is the request in flight or waiting to be retried */
+    struct exp_req *open[KT_SIGNAL_COUNT]; /* open batches, one per metadata value set */
+    size_t n_open[KT_SIGNAL_COUNT];
+    struct exp_req *head; /* sealed requests waiting for a free slot, in order */
     struct exp_req *tail;
-    bool inflight;
-    bool waiting_retry;
-    ev_timer retry_timer;
     ev_timer kick;
     size_t queued_bytes;
     size_t congested_bytes; /* queued_bytes over this pause consumption */
     uint64_t rng;
-    ev_tstamp sent_at; /* when the request in flight was sent */
     struct sig_stats stats[KT_SIGNAL_COUNT];
     /* The last attempt got no answer (connection refused or lost, timeout, TLS or protocol
      * failure): why, for /readyz; cleared by the next answer. */
@@ -250,6 +270,15 @@ static int read_value_file(const char *key, const char *path, struct kt_buf *out
     return rc;
 }
 
+/* The content-coding of each encoding, as the Collector's exporters name it: gRPC's snappy is
+ * the framing format and HTTP's a block, both called "snappy". */
+static const char *const comp_names[] = {
+    [KT_COMPRESS_GZIP] = "gzip",
+    [KT_COMPRESS_ZSTD] = "zstd",
+    [KT_COMPRESS_SNAPPY] = "snappy",
+    [KT_COMPRESS_SNAPPY_FRAMED] = "snappy",
+};
+
 /* Builds the header list every request carries into l: protocol headers, then the user's
  * ("Key=Value", or "Key=@/path" for a value read from a file). */
 static int build_headers(struct exporter *e, struct hdrs *l, struct kt_err *err)
@@ -259,8 +288,8 @@ static int build_headers(struct exporter *e, struct hdrs *l, struct kt_err *err)
     if (grpc) {
         hdrs_add_fixed(l, "content-type", "application/grpc");
         hdrs_add_fixed(l, "te", "trailers");
-        if (e->gzip)
-            hdrs_add_fixed(l, "grpc-encoding", "gzip");
+        if (e->comp != KT_COMPRESS_NONE)
+            hdrs_add_fixed(l, "grpc-encoding", comp_names[e->comp]);
         uint64_t t = e->conf->exporter.timeout_ms;
         if (t > 0 && t < 100000000) {
             snprintf(e->grpc_timeout, sizeof(e->grpc_timeout), "%llum", (unsigned long long)t);
@@ -271,8 +300,8 @@ static int build_headers(struct exporter *e, struct hdrs *l, struct kt_err *err)
         hdrs_add_fixed(l, "Content-Type",
                        e->protocol == PROCESS_PROTO_HTTP_JSON ? "application/json"
                                                               : "application/x-protobuf");
-        if (e->gzip)
-            hdrs_add_fixed(l, "Content-Encoding", "gzip");
+        if (e->comp != KT_COMPRESS_NONE)
+            hdrs_add_fixed(l, "Content-Encoding", comp_names[e->comp]);
         hdrs_add_fixed(l, "User-Agent", "kotel-process/" KT_VERSION);
     }
     struct kt_buf file = KT_BUF_INIT;
@@ -377,8 +406,11 @@ static void account(struct exporter *e, struct exp_req *r)
 static void req_free(struct exporter *e, struct exp_req *r)
 {
     e->queued_bytes -= r->bytes;
+    ev_timer_stop(e->loop, &r->batch_timer);
     kt_buf_free(&r->raw);
     kt_buf_free(&r->wire);
+    kt_buf_free(&r->meta);
+    free(r->refuse);
     free(r->tokens);
     free(r);
 }
@@ -396,8 +428,8 @@ static int recover_raw(const struct exporter *e, const struct exp_req *r, struct
     }
     struct kt_buf tmp = KT_BUF_INIT;
     int rc = 0;
-    if (e->gzip) {
-        rc = kt_gunzip(w, (size_t)1 << 31, &tmp, NULL);
+    if (e->comp != KT_COMPRESS_NONE) {
+        rc = kt_decompress(e->comp, w, (size_t)1 << 31, &tmp, NULL);
         w = kt_buf_slice(&tmp);
     }
     if (rc == 0)
@@ -453,13 +485,8 @@ static void kick(struct exporter *e)
     }
 }
 
-static void seal(struct exporter *e, enum kt_signal sig)
+static void enqueue(struct exporter *e, struct exp_req *r)
 {
-    struct exp_req *r = e->open[sig];
-    ev_timer_stop(e->loop, &e->batch_timer[sig]);
-    if (r == NULL)
-        return;
-    e->open[sig] = NULL;
     if (e->tail)
         e->tail->next = r;
     else
@@ -468,7 +495,26 @@ static void seal(struct exporter *e, enum kt_signal sig)
     kick(e);
 }
 
-/* Builds the body as it goes on the wire: gRPC frame and/or gzip, or OTLP/JSON. */
+/* Closes the open batch r and queues it. */
+static void seal(struct exporter *e, struct exp_req *r)
+{
+    ev_timer_stop(e->loop, &r->batch_timer);
+    struct exp_req **pp = &e->open[r->sig];
+    while (*pp != r)
+        pp = &(*pp)->next_open;
+    *pp = r->next_open;
+    r->next_open = NULL;
+    e->n_open[r->sig]--;
+    enqueue(e, r);
+}
+
+static void seal_all(struct exporter *e, enum kt_signal sig)
+{
+    while (e->open[sig])
+        seal(e, e->open[sig]);
+}
+
+/* Builds the body as it goes on the wire: gRPC frame and/or compression, or OTLP/JSON. */
 static int encode(struct exporter *e, struct exp_req *r, struct kt_err *err)
 {
     struct kt_buf json = KT_BUF_INIT;
@@ -485,22 +531,21 @@ static int encode(struct exporter *e, struct exp_req *r, struct kt_err *err)
     if (e->protocol == PROCESS_PROTO_GRPC) {
         rc = kt_grpc_frame_prefix(&r->wire, 0);
         if (rc == 0)
-            rc = e->gzip ? kt_gzip(src, GZIP_LEVEL, &r->wire, err)
-                         : kt_buf_append(&r->wire, src.p, src.n);
+            rc = kt_compress(e->comp, src, &r->wire, err);
         if (rc == 0) {
             size_t len = r->wire.len - KT_GRPC_PREFIX_LEN;
             if (len > UINT32_MAX) {
                 rc = kt_err_set(err, KT_ETOOBIG, "batch of %zu bytes is too large for gRPC", len);
                 goto out;
             }
-            r->wire.p[0] = e->gzip ? 1 : 0;
+            r->wire.p[0] = e->comp != KT_COMPRESS_NONE ? 1 : 0;
             r->wire.p[1] = (uint8_t)(len >> 24);
             r->wire.p[2] = (uint8_t)(len >> 16);
             r->wire.p[3] = (uint8_t)(len >> 8);
             r->wire.p[4] = (uint8_t)len;
         }
-    } else if (e->gzip) {
-        rc = kt_gzip(src, GZIP_LEVEL, &r->wire, err);
+    } else if (e->comp != KT_COMPRESS_NONE) {
+        rc = kt_compress(e->comp, src, &r->wire, err);
     } else if (json.p) {
         r->wire = json; /* hand over, no copy */
         json = (struct kt_buf)KT_BUF_INIT;
@@ -530,10 +575,61 @@ static const char *origin_of(const struct exporter *e, const struct exp_req *r, 
     return buf;
 }
 
+/* Fills h for r: the exporter's headers, then r's metadata values (borrowed from r). */
+static size_t request_headers(struct exporter *e, const struct exp_req *r,
+                              struct otlp_client_header *h)
+{
+    memcpy(h, e->headers, e->n_headers * sizeof(e->headers[0]));
+    size_t n = e->n_headers;
+    const char *m = (const char *)r->meta.p;
+    for (size_t i = 0; i < e->n_meta && m != NULL; i++) {
+        if (*m++ == 0)
+            continue;
+        h[n++] = (struct otlp_client_header){e->meta_names[i], m};
+        m += strlen(m) + 1;
+    }
+    return n;
+}
+
+/* Sends the slot's request (again). */
+static void slot_send(struct slot *s)
+{
+    struct exporter *e = s->e;
+    struct exp_req *r = s->req;
+    struct otlp_client_req cr = {
+        .path = e->paths[r->sig],
+        .headers = s->headers,
+        .n_headers = request_headers(e, r, s->headers),
+        .body = kt_buf_slice(&r->wire),
+    };
+    if (r->first_try == 0)
+        r->first_try = ev_now(e->loop);
+    /* The slot's client is idle: its request was answered or is yet to be sent. */
+    otlp_client_send(s->client, &cr);
+    s->sent_at = ev_time();
+}
+
+static struct slot *free_slot(struct exporter *e)
+{
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].req == NULL)
+            return &e->slots[i];
+    return NULL;
+}
+
 static void pump(struct exporter *e)
 {
-    while (e->head && !e->inflight && !e->waiting_retry) {
+    while (e->head) {
         struct exp_req *r = e->head;
+        if (r->refuse != NULL) {
+            char msg[KT_ERR_MSG_MAX], from[EXPORTER_ORIGIN_MAX];
+            snprintf(msg, sizeof(msg), "%s", r->refuse);
+            kt_log_limited(&e->rl_fail, KT_LOG_ERROR, "export of %zu %s%s refused: %s", r->n_items,
+                           kt_signal_item_name(r->sig), origin_of(e, r, from, sizeof(from)), msg);
+            e->stats[r->sig].items_metadata += r->n_items;
+            req_finish(e, queue_pop(e), KT_EINVAL, msg);
+            continue;
+        }
         if (!r->encoded) {
             struct kt_err err = {0};
             if (encode(e, r, &err) != 0) {
@@ -546,18 +642,11 @@ static void pump(struct exporter *e)
                 continue;
             }
         }
-        struct otlp_client_req cr = {
-            .path = e->paths[r->sig],
-            .headers = e->headers,
-            .n_headers = e->n_headers,
-            .body = kt_buf_slice(&r->wire),
-        };
-        if (r->first_try == 0)
-            r->first_try = ev_now(e->loop);
-        if (otlp_client_send(e->client, &cr) != 0)
-            return; /* busy: its answer pumps again */
-        e->inflight = true;
-        e->sent_at = ev_time();
+        struct slot *s = free_slot(e);
+        if (s == NULL)
+            return; /* an answer pumps again */
+        s->req = queue_pop(e);
+        slot_send(s);
     }
 }
 
@@ -733,7 +822,10 @@ static void classify(struct exporter *e, const struct exp_req *r, const struct o
             bool compressed;
             if (body.n >= KT_GRPC_PREFIX_LEN &&
                 kt_grpc_frame_parse(body, RESP_INFLATE_MAX, &msg, &compressed, &err) == 0) {
-                if (compressed && kt_gunzip(msg, RESP_INFLATE_MAX, &inflated, &err) == 0)
+                int c = kt_compression_of(rs->content_encoding, true);
+                if (compressed && c > 0 &&
+                    kt_decompress((enum kt_compression)c, msg, RESP_INFLATE_MAX, &inflated, &err) ==
+                        0)
                     msg = kt_buf_slice(&inflated);
                 else if (compressed)
                     msg.n = 0;
@@ -753,8 +845,10 @@ static void classify(struct exporter *e, const struct exp_req *r, const struct o
                  rs->grpc_message[0] ? ": " : "", rs->grpc_message);
         return;
     }
-    if (strcasecmp(rs->content_encoding, "gzip") == 0 && body.n > 0) {
-        if (kt_gunzip(body, RESP_INFLATE_MAX, &inflated, &err) == 0)
+    int coding = kt_compression_of(rs->content_encoding, false);
+    if (coding > 0 && body.n > 0) {
+        if (kt_decompress((enum kt_compression)coding, body, RESP_INFLATE_MAX, &inflated, &err) ==
+            0)
             body = kt_buf_slice(&inflated);
         else
             body.n = 0;
@@ -777,15 +871,24 @@ static void classify(struct exporter *e, const struct exp_req *r, const struct o
     kt_buf_free(&inflated);
 }
 
+/* The slot's request is finished: the slot takes the next. */
+static void slot_finish(struct slot *s, int status, const char *msg)
+{
+    struct exp_req *r = s->req;
+    s->req = NULL;
+    req_finish(s->e, r, status, msg);
+    pump(s->e);
+}
+
 static void on_answer(void *ctx, const struct otlp_client_resp *rs)
 {
-    struct exporter *e = ctx;
-    e->inflight = false;
-    struct exp_req *r = e->head;
+    struct slot *sl = ctx;
+    struct exporter *e = sl->e;
+    struct exp_req *r = sl->req;
     if (r == NULL)
         return;
     struct sig_stats *st = &e->stats[r->sig];
-    kt_hist_observe(&st->duration, ev_time() - e->sent_at);
+    kt_hist_observe(&st->duration, ev_time() - sl->sent_at);
     e->unreachable = rs->error != 0;
     if (e->unreachable)
         snprintf(e->unreachable_msg, sizeof(e->unreachable_msg), "%s", rs->error_msg);
@@ -806,8 +909,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
                            r->n_items, item, origin_of(e, r, from, sizeof(from)),
                            (unsigned long long)o.rejected,
                            o.partial_msg[0] ? o.partial_msg : "no message");
-        req_finish(e, queue_pop(e), 0, NULL);
-        pump(e);
+        slot_finish(sl, 0, NULL);
         return;
     }
     if (o.v == V_RETRY) {
@@ -841,8 +943,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
                            "%llums)",
                            r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), msg,
                            (unsigned long long)c->retry.max_elapsed_time_ms);
-            req_finish(e, queue_pop(e), KT_EINVAL, msg);
-            pump(e);
+            slot_finish(sl, KT_EINVAL, msg);
             return;
         }
         r->attempts++;
@@ -851,9 +952,9 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
                        "export of %zu %s (%s)%s failed: %s; retry %u in %.3fs%s", r->n_items, item,
                        sig, origin_of(e, r, from, sizeof(from)), o.msg, r->attempts,
                        (double)delay / 1000.0, o.delay_ms >= 0 ? " as the backend asked" : "");
-        e->waiting_retry = true;
-        ev_timer_set(&e->retry_timer, (double)delay / 1000.0, 0.);
-        ev_timer_start(e->loop, &e->retry_timer);
+        sl->waiting_retry = true;
+        ev_timer_set(&sl->retry_timer, (double)delay / 1000.0, 0.);
+        ev_timer_start(e->loop, &sl->retry_timer);
         return;
     }
     st->requests_refused++;
@@ -861,8 +962,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
     kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
                    "export of %zu %s (%s)%s refused by the backend, not retried: %s", r->n_items,
                    item, sig, origin_of(e, r, from, sizeof(from)), o.msg);
-    req_finish(e, queue_pop(e), KT_EINVAL, o.msg);
-    pump(e);
+    slot_finish(sl, KT_EINVAL, o.msg);
 }
 
 /* ---- timers ---- */
@@ -878,17 +978,17 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
-    struct exporter *e = w->data;
-    e->waiting_retry = false;
-    pump(e);
+    struct slot *s = w->data;
+    s->waiting_retry = false;
+    slot_send(s);
 }
 
 static void batch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
-    struct exporter *e = w->data;
-    seal(e, (enum kt_signal)(w - e->batch_timer));
+    struct exp_req *r = w->data;
+    seal(r->owner, r);
 }
 
 /* ---- public ---- */
@@ -963,10 +1063,59 @@ static int conf_endpoint(const struct process_conf *conf, struct endpoint *ep, s
     return rc;
 }
 
+/* [exporter] headers_from_metadata: header names the exporter does not set itself, each once. */
+static int check_meta_keys(const struct process_conf *conf, struct kt_err *err)
+{
+    const struct kt_strlist *mk = &conf->exporter.headers_from_metadata;
+    if (mk->n > EXPORTER_META_MAX)
+        return kt_err_set(err, KT_EINVAL,
+                          "[exporter] headers_from_metadata: %zu keys, want at most %d", mk->n,
+                          EXPORTER_META_MAX);
+    for (size_t i = 0; i < mk->n; i++) {
+        const char *k = mk->v[i];
+        size_t n = strlen(k);
+        if (n == 0 || n >= sizeof(((struct exporter *)NULL)->meta_names[0]))
+            return kt_err_set(err, KT_EINVAL,
+                              "[exporter] headers_from_metadata: '%s': want 1 to 127 characters",
+                              k);
+        for (size_t q = 0; q < n; q++)
+            if (!is_tchar((unsigned char)k[q]))
+                return kt_err_set(err, KT_EINVAL,
+                                  "[exporter] headers_from_metadata: '%s': invalid character in a "
+                                  "header name",
+                                  k);
+        if (reserved_header(k) || strcasecmp(k, "user-agent") == 0)
+            return kt_err_set(err, KT_EINVAL,
+                              "[exporter] headers_from_metadata: '%s': set by the exporter itself",
+                              k);
+        /* One value per header: a static one beside would send the name twice. */
+        const struct kt_strlist *hl = &conf->exporter.headers;
+        for (size_t j = 0; j < hl->n; j++) {
+            const char *h = hl->v[j];
+            while (isspace((unsigned char)*h))
+                h++;
+            if (strncasecmp(h, k, n) == 0 && (h[n] == '=' || isspace((unsigned char)h[n])))
+                return kt_err_set(err, KT_EINVAL,
+                                  "[exporter] headers_from_metadata: '%s': also set in [exporter] "
+                                  "headers; a request carries one value",
+                                  k);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcasecmp(k, mk->v[j]) == 0)
+                return kt_err_set(err, KT_EINVAL,
+                                  "[exporter] headers_from_metadata: '%s': listed twice (names "
+                                  "have no case)",
+                                  k);
+    }
+    return 0;
+}
+
 int exporter_check(const struct process_conf *conf, struct kt_err *err)
 {
     struct endpoint ep;
-    int rc = conf_endpoint(conf, &ep, err);
+    int rc = check_meta_keys(conf, err);
+    if (rc == 0)
+        rc = conf_endpoint(conf, &ep, err);
     if (rc != 0 || !ep.tls)
         return rc;
     struct kt_tls_client_opts o = tls_opts_of(conf);
@@ -980,7 +1129,9 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
                  void *ctx, struct exporter **out, struct kt_err *err)
 {
     struct endpoint ep;
-    int rc = conf_endpoint(conf, &ep, err);
+    int rc = check_meta_keys(conf, err);
+    if (rc == 0)
+        rc = conf_endpoint(conf, &ep, err);
     if (rc != 0)
         return rc;
     const char *path = ep.path;
@@ -993,7 +1144,24 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     e->done = done;
     e->ctx = ctx;
     e->protocol = conf->exporter.protocol;
-    e->gzip = conf->exporter.compression == PROCESS_COMP_GZIP;
+    static const enum kt_compression comp_of[] = {
+        [PROCESS_COMP_GZIP] = KT_COMPRESS_GZIP,
+        [PROCESS_COMP_NONE] = KT_COMPRESS_NONE,
+        [PROCESS_COMP_ZSTD] = KT_COMPRESS_ZSTD,
+        [PROCESS_COMP_SNAPPY] = KT_COMPRESS_SNAPPY,
+    };
+    e->comp = comp_of[conf->exporter.compression];
+    /* gRPC's snappy compressor writes the framing format (grpc-go-compression's, the
+     * Collector's); HTTP's Content-Encoding snappy is one block (confighttp). */
+    if (e->comp == KT_COMPRESS_SNAPPY && e->protocol == PROCESS_PROTO_GRPC)
+        e->comp = KT_COMPRESS_SNAPPY_FRAMED;
+    const struct kt_strlist *mk = &conf->exporter.headers_from_metadata;
+    e->n_meta = mk->n;
+    for (size_t i = 0; i < mk->n; i++) {
+        snprintf(e->meta_names[i], sizeof(e->meta_names[i]), "%s", mk->v[i]);
+        for (char *c = e->meta_names[i]; *c && e->protocol == PROCESS_PROTO_GRPC; c++)
+            *c = (char)tolower((unsigned char)*c);
+    }
     e->congested_bytes = EXPORTER_CONGESTED_BYTES;
     if (conf->limits.memory > 0 && process_limit_export_bytes(conf) < e->congested_bytes)
         e->congested_bytes = (size_t)process_limit_export_bytes(conf);
@@ -1035,8 +1203,20 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
         .proto = e->protocol == PROCESS_PROTO_GRPC ? OTLP_CLIENT_H2 : OTLP_CLIENT_H1,
         .timeout_ms = conf->exporter.timeout_ms,
     };
-    if ((rc = otlp_client_new(loop, &o, on_answer, e, &e->client, err)) != 0)
+    /* max_in_flight lanes, a connection each (opened on their first request). */
+    e->n_slots = conf->exporter.max_in_flight > 0 ? (size_t)conf->exporter.max_in_flight : 1;
+    if ((e->slots = calloc(e->n_slots, sizeof(*e->slots))) == NULL) {
+        rc = kt_err_set(err, KT_ENOMEM, "out of memory");
         goto fail;
+    }
+    for (size_t i = 0; i < e->n_slots; i++) {
+        struct slot *s = &e->slots[i];
+        s->e = e;
+        ev_init(&s->retry_timer, retry_cb);
+        s->retry_timer.data = s;
+        if ((rc = otlp_client_new(loop, &o, on_answer, s, &s->client, err)) != 0)
+            goto fail;
+    }
     if (!tls && ((conf->exporter_tls.ca_file && conf->exporter_tls.ca_file[0]) ||
                  (conf->exporter_tls.cert_file && conf->exporter_tls.cert_file[0])))
         kt_warn("[exporter.tls] is set but [exporter] endpoint %s is plaintext (http://): "
@@ -1046,16 +1226,14 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
         kt_warn("[exporter.tls] insecure_skip_verify = true: the backend at %s is not "
                 "authenticated; anyone on the path can read and alter the telemetry",
                 conf->exporter.endpoint);
-    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
-        ev_init(&e->batch_timer[s], batch_cb);
-        e->batch_timer[s].data = e;
-    }
-    ev_init(&e->retry_timer, retry_cb);
     ev_init(&e->kick, kick_cb);
-    e->retry_timer.data = e->kick.data = e;
+    e->kick.data = e;
     *out = e;
     return 0;
 fail:
+    for (size_t i = 0; e->slots != NULL && i < e->n_slots; i++)
+        otlp_client_free(e->slots[i].client);
+    free(e->slots);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         free(e->paths[s]);
     kt_buf_free(&e->header_store);
@@ -1063,25 +1241,88 @@ fail:
     return rc;
 }
 
+/* meta as a batch key (struct exp_req's meta) into out; the reason the data cannot carry it
+ * into why (and KT_EINVAL) when a value is not sendable as a header. */
+static int meta_key(const struct exporter *e, const struct exporter_meta *meta, struct kt_buf *out,
+                    char *why, size_t cap)
+{
+    for (size_t i = 0; i < e->n_meta; i++) {
+        struct kt_slice v = meta ? meta->v[i] : (struct kt_slice){NULL, 0};
+        uint8_t present = v.p != NULL;
+        if (kt_buf_append(out, &present, 1) != 0)
+            return KT_ENOMEM;
+        if (!present)
+            continue;
+        if (v.n > EXPORTER_META_VALUE_MAX) {
+            snprintf(why, cap, "metadata %s: %zu bytes, a header value holds at most %d",
+                     e->meta_names[i], v.n, EXPORTER_META_VALUE_MAX);
+            return KT_EINVAL;
+        }
+        for (size_t k = 0; k < v.n; k++)
+            if ((v.p[k] < 0x20 && v.p[k] != '\t') || v.p[k] == 0x7f) {
+                snprintf(why, cap,
+                         "metadata %s: control character in the value, not sendable as a header",
+                         e->meta_names[i]);
+                return KT_EINVAL;
+            }
+        if ((v.n > 0 && kt_buf_append(out, v.p, v.n) != 0) || kt_buf_append(out, "", 1) != 0)
+            return KT_ENOMEM;
+    }
+    return 0;
+}
+
+/* The open batch of sig for key, or NULL. */
+static struct exp_req *open_batch(struct exporter *e, enum kt_signal sig, const struct kt_buf *key)
+{
+    for (struct exp_req *r = e->open[sig]; r != NULL; r = r->next_open)
+        if (r->meta.len == key->len && (key->len == 0 || memcmp(r->meta.p, key->p, key->len) == 0))
+            return r;
+    return NULL;
+}
+
 int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
-                    void *token)
+                    const struct exporter_meta *meta, void *token)
 {
     if ((unsigned)sig >= KT_SIGNAL_COUNT)
         return KT_EINVAL;
     if (e->closing)
         return KT_EAGAIN;
-    struct exp_req *r = e->open[sig];
+    struct kt_buf key = KT_BUF_INIT;
+    char why[KT_ERR_MSG_MAX] = "";
+    int krc = meta_key(e, meta, &key, why, sizeof(why));
+    if (krc == KT_ENOMEM) {
+        kt_buf_free(&key);
+        return KT_ENOMEM;
+    }
+    struct exp_req *r = krc == 0 ? open_batch(e, sig, &key) : NULL;
     if (r && r->raw.len > 0 && r->raw.len + data.n > EXPORTER_MAX_BATCH_BYTES) {
-        seal(e, sig);
+        seal(e, r);
         r = NULL;
+    }
+    if (krc == 0 && r == NULL && e->n_meta > 0 &&
+        e->n_open[sig] >= e->conf->exporter.metadata_cardinality_limit) {
+        snprintf(why, sizeof(why),
+                 "[exporter] metadata_cardinality_limit: %llu distinct headers_from_metadata "
+                 "value sets are being batched already",
+                 (unsigned long long)e->conf->exporter.metadata_cardinality_limit);
+        krc = KT_EINVAL;
     }
     bool fresh = r == NULL;
     if (fresh) {
         r = calloc(1, sizeof(*r));
-        if (r == NULL)
+        if (r == NULL || (krc != 0 && (r->refuse = strdup(why)) == NULL)) {
+            free(r);
+            kt_buf_free(&key);
             return KT_ENOMEM;
+        }
         r->sig = sig;
+        r->owner = e;
+        r->meta = key;
+        key = (struct kt_buf)KT_BUF_INIT;
+        ev_init(&r->batch_timer, batch_cb);
+        r->batch_timer.data = r;
     }
+    kt_buf_free(&key);
     if (r->n_tokens == r->cap_tokens) {
         size_t cap = r->cap_tokens ? r->cap_tokens * 2 : 16;
         void **t = realloc(r->tokens, cap * sizeof(*t));
@@ -1095,14 +1336,21 @@ int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data
     r->tokens[r->n_tokens++] = token;
     r->n_items += n_items;
     account(e, r);
+    if (r->refuse != NULL) {
+        /* Reported from the loop, in the queue's order, never inside this call. */
+        enqueue(e, r);
+        return 0;
+    }
     if (fresh) {
+        r->next_open = e->open[sig];
         e->open[sig] = r;
+        e->n_open[sig]++;
         uint64_t t = e->conf->exporter.send_batch_timeout_ms;
-        ev_timer_set(&e->batch_timer[sig], (double)t / 1000.0, 0.);
-        ev_timer_start(e->loop, &e->batch_timer[sig]);
+        ev_timer_set(&r->batch_timer, (double)t / 1000.0, 0.);
+        ev_timer_start(e->loop, &r->batch_timer);
     }
     if (r->n_items >= e->conf->exporter.send_batch_size || r->raw.len >= EXPORTER_MAX_BATCH_BYTES)
-        seal(e, sig);
+        seal(e, r);
     return 0;
 nomem:
     if (fresh)
@@ -1122,8 +1370,10 @@ void exporter_set_origin(struct exporter *e, exporter_origin_fn fn)
 
 bool exporter_congested(const struct exporter *e)
 {
-    return e->waiting_retry || (e->head && e->head->attempts > 0) ||
-           e->queued_bytes > e->congested_bytes;
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].waiting_retry || (e->slots[i].req && e->slots[i].req->attempts > 0))
+            return true;
+    return e->queued_bytes > e->congested_bytes;
 }
 
 void exporter_flush(struct exporter *e)
@@ -1131,7 +1381,7 @@ void exporter_flush(struct exporter *e)
     if (e->closing)
         return;
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
-        seal(e, (enum kt_signal)s);
+        seal_all(e, (enum kt_signal)s);
 }
 
 bool exporter_idle(const struct exporter *e)
@@ -1139,7 +1389,10 @@ bool exporter_idle(const struct exporter *e)
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         if (e->open[s])
             return false;
-    return e->head == NULL && !e->inflight;
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].req != NULL)
+            return false;
+    return e->head == NULL;
 }
 
 void exporter_get_stats(const struct exporter *e, struct exporter_stats *out)
@@ -1151,7 +1404,8 @@ void exporter_get_stats(const struct exporter *e, struct exporter_stats *out)
         out->requests_retried += st->requests_retried;
         out->requests_failed += st->requests_refused + st->requests_gave_up;
         out->items_exported += st->items_exported;
-        out->items_refused += st->items_rejected + st->items_refused + st->items_gave_up;
+        out->items_refused +=
+            st->items_rejected + st->items_refused + st->items_gave_up + st->items_metadata;
     }
 }
 
@@ -1177,6 +1431,7 @@ void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
         {"reason=\"rejected\"", offsetof(struct sig_stats, items_rejected)},
         {"reason=\"refused\"", offsetof(struct sig_stats, items_refused)},
         {"reason=\"gave_up\"", offsetof(struct sig_stats, items_gave_up)},
+        {"reason=\"metadata\"", offsetof(struct sig_stats, items_metadata)},
     };
     static const struct {
         const char *name, *help;
@@ -1190,8 +1445,9 @@ void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
          requests, sizeof(requests) / sizeof(requests[0])},
         {"kotel_process_export_failed_items_total",
          "Items not exported, by reason: rejected (the backend's partial_success), refused (in a "
-         "request refused for good), gave_up (in a request given up); dead-lettered when [kafka] "
-         "dead_letter_topic is set.",
+         "request refused for good), gave_up (in a request given up), metadata ([exporter] "
+         "headers_from_metadata values not sendable as headers, or past "
+         "metadata_cardinality_limit); dead-lettered when [kafka] dead_letter_topic is set.",
          failed, sizeof(failed) / sizeof(failed[0])},
     };
     char labels[96];
@@ -1233,21 +1489,29 @@ void exporter_free(struct exporter *e)
     if (e == NULL)
         return;
     e->closing = true;
-    /* The client goes first so no answer arrives while the tokens are being reported. */
-    otlp_client_free(e->client);
-    e->client = NULL;
-    ev_timer_stop(e->loop, &e->retry_timer);
+    /* The clients go first so no answer arrives while the tokens are being reported. */
+    for (size_t i = 0; i < e->n_slots; i++) {
+        otlp_client_free(e->slots[i].client);
+        e->slots[i].client = NULL;
+        ev_timer_stop(e->loop, &e->slots[i].retry_timer);
+    }
     ev_timer_stop(e->loop, &e->kick);
-    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
-        ev_timer_stop(e->loop, &e->batch_timer[s]);
-        if (e->open[s]) {
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        while (e->open[s]) {
             struct exp_req *r = e->open[s];
-            e->open[s] = NULL;
+            e->open[s] = r->next_open;
             req_finish(e, r, KT_EAGAIN, "shutting down");
         }
-    }
+    /* Oldest first: the slots hold requests sealed before those still queued. */
+    for (size_t i = 0; i < e->n_slots; i++)
+        if (e->slots[i].req != NULL) {
+            struct exp_req *r = e->slots[i].req;
+            e->slots[i].req = NULL;
+            req_finish(e, r, KT_EAGAIN, "shutting down");
+        }
     while (e->head)
         req_finish(e, queue_pop(e), KT_EAGAIN, "shutting down");
+    free(e->slots);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         free(e->paths[s]);
     kt_buf_free(&e->header_store);

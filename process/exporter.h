@@ -2,14 +2,17 @@
  *
  * Serialized *Data messages are batched per signal by concatenation (protobuf merges
  * repeated fields, so no item is decoded), sealed into one Export request at
- * send_batch_size items or after send_batch_timeout, and sent in order over one connection
- * (otlp_client) as OTLP/gRPC, OTLP/HTTP protobuf or OTLP/HTTP JSON. Each request carries the
- * tokens of everything in it; every token is reported exactly once through done.
+ * send_batch_size items or after send_batch_timeout, and sent as OTLP/gRPC, OTLP/HTTP protobuf
+ * or OTLP/HTTP JSON over [exporter] max_in_flight connections (otlp_client), one request on
+ * each at a time. Each request carries the tokens of everything in it; every token is
+ * reported exactly once through done.
  *
  * Failures the backend may recover from (gRPC UNAVAILABLE and friends, HTTP 429/502/503/504,
  * lost connections, timeouts) are retried with exponential backoff and jitter, or after the
- * delay the backend asked for; later requests wait behind the one being retried, so the
- * order of delivery is the order of submission. */
+ * delay the backend asked for; a request keeps its connection while it waits, so with
+ * max_in_flight 1 later requests wait behind it and the order of delivery is the order of
+ * submission. With more, requests finish in any order: the consumer's offset watermark
+ * (offsets.h) keeps commits in order. */
 #ifndef PROCESS_EXPORTER_H
 #define PROCESS_EXPORTER_H
 
@@ -64,11 +67,27 @@ int exporter_check(const struct process_conf *conf, struct kt_err *err);
 int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter_done_fn done,
                  void *ctx, struct exporter **out, struct kt_err *err);
 
-/* data: a serialized TracesData / MetricsData / LogsData of n_items items, copied. Returns 0
- * (token now owned: done will be called), or, with the token not taken: KT_EINVAL (bad
- * signal), KT_ENOMEM, KT_EAGAIN (called from a done callback inside exporter_free). */
+/* Most [exporter] headers_from_metadata keys. */
+#define EXPORTER_META_MAX 8
+/* Longest metadata value sent as a header. */
+#define EXPORTER_META_VALUE_MAX 4096
+
+/* The request metadata of submitted data: the values of [exporter] headers_from_metadata, in
+ * its order; a value whose p is NULL is absent (the message had no such header). Data is
+ * batched only with data of the same values (absent differs from empty), and its request
+ * carries each present value as the header of that key's name. */
+struct exporter_meta {
+    struct kt_slice v[EXPORTER_META_MAX];
+};
+
+/* data: a serialized TracesData / MetricsData / LogsData of n_items items, copied; meta:
+ * borrowed, NULL when every value is absent. Returns 0 (token now owned: done will be
+ * called), or, with the token not taken: KT_EINVAL (bad signal), KT_ENOMEM, KT_EAGAIN (called
+ * from a done callback inside exporter_free). Data whose metadata cannot be sent (a value
+ * with a control character or over EXPORTER_META_VALUE_MAX bytes) or would open a batch past
+ * [exporter] metadata_cardinality_limit is refused for good (done or refused, KT_EINVAL). */
 int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
-                    void *token);
+                    const struct exporter_meta *meta, void *token);
 
 /* True while a request is being retried or queued bytes exceed EXPORTER_CONGESTED_BYTES (or
  * the export share of [limits] memory, when smaller): the pipeline stops consuming then. */
@@ -95,7 +114,8 @@ struct exporter_stats {
     uint64_t requests_retried; /* retry attempts scheduled */
     uint64_t requests_failed;  /* refused permanently or given up */
     uint64_t items_exported;   /* items the backend accepted */
-    uint64_t items_refused;    /* items refused: partial_success counts, failed requests */
+    uint64_t items_refused;    /* items refused: partial_success counts, failed requests,
+                                * metadata that cannot be batched */
 };
 
 void exporter_get_stats(const struct exporter *e, struct exporter_stats *out);

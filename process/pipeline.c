@@ -15,6 +15,8 @@
 #include "kt_otlp_json.h"
 #include "kt_otlp_wire.h"
 #include "kt_prom.h"
+#include "kt_utf8.h"
+#include "metadata.h"
 #include "tail_sampler.h"
 #include "trace_decode.h"
 #include "trace_encode.h"
@@ -32,6 +34,10 @@ typedef Opentelemetry__Proto__Logs__V1__LogsData LogsData;
 /* How often the sampler's memory and decisions are logged while it holds traces. */
 #define SAMPLER_REPORT_SECONDS 60.0
 
+/* [kafka.header_extraction] headers: at most this many. */
+#define HEADER_EXTRACTION_MAX 64
+#define ATTR_PREFIX "kafka.header."
+
 /* Tokens handed to the sampler and exporter are one of these, told apart by the tag. */
 enum { TOKEN_MSG = 0x4d, TOKEN_MULTI = 0x55 };
 
@@ -47,6 +53,9 @@ struct pmsg {
     uint32_t refs; /* pieces not finished yet, +1 while the message is being processed */
     uint32_t held; /* of those, pieces the tail sampler holds */
     struct pmsg *prev, *next;
+    /* Its request metadata ([exporter] headers_from_metadata), in the same allocation; NULL
+     * when no keys are configured. */
+    struct exporter_meta *meta;
 };
 
 /* A sampled trace whose spans came from several messages: one exporter token for all. */
@@ -109,6 +118,11 @@ struct pipeline {
     uint32_t *group_n;
     uint8_t (*group_id)[16];
     struct kt_idmap groups; /* trace ID -> index into group_id, emptied per message */
+    /* [kafka.header_extraction]: the attribute key of each header ("kafka.header.<name>"),
+     * NULL when off; the rewritten message and the rewrite's scratch. */
+    char **hx_keys;
+    struct kt_buf hx_out;
+    struct metadata_scratch hx_scratch;
     struct pipeline_signal_stats stats[KT_SIGNAL_COUNT];
 };
 
@@ -116,9 +130,31 @@ struct pipeline {
 
 static struct pmsg *pmsg_new(struct pipeline *p, const struct consumer_msg *m)
 {
-    struct pmsg *pm = calloc(1, sizeof(*pm));
+    /* The metadata values are copied behind the message, as the record goes away after
+     * on_message while its data may wait in a batch. */
+    const struct kt_strlist *mk = &p->conf->exporter.headers_from_metadata;
+    struct kt_slice v[EXPORTER_META_MAX] = {{NULL, 0}};
+    size_t extra = 0;
+    for (size_t i = 0; i < mk->n && i < EXPORTER_META_MAX; i++)
+        if (metadata_header(m, mk->v[i], true, &v[i]))
+            extra += v[i].n;
+    if (mk->n > 0)
+        extra += sizeof(struct exporter_meta);
+    struct pmsg *pm = calloc(1, sizeof(*pm) + extra);
     if (pm == NULL)
         return NULL;
+    if (mk->n > 0) {
+        pm->meta = (struct exporter_meta *)(pm + 1);
+        uint8_t *at = (uint8_t *)(pm->meta + 1);
+        for (size_t i = 0; i < mk->n && i < EXPORTER_META_MAX; i++) {
+            if (v[i].p == NULL)
+                continue;
+            if (v[i].n > 0)
+                memcpy(at, v[i].p, v[i].n);
+            pm->meta->v[i] = (struct kt_slice){at, v[i].n};
+            at += v[i].n;
+        }
+    }
     pm->tag = TOKEN_MSG;
     pm->sig = m->sig;
     pm->topic = m->topic;
@@ -274,7 +310,11 @@ static void export_origin(void *ctx, void *const *tokens, size_t n_tokens, char 
 static void submit(struct pipeline *p, enum kt_signal sig, struct kt_slice data, size_t n,
                    void *token)
 {
-    int rc = exporter_submit(p->exporter, sig, data, n, token);
+    /* A sampled trace of several messages goes with its first message's metadata: a trace
+     * is one tenant's. */
+    const struct pmsg *first = *(uint8_t *)token == TOKEN_MULTI ? ((struct multi *)token)->m[0]
+                                                                : (const struct pmsg *)token;
+    int rc = exporter_submit(p->exporter, sig, data, n, first->meta, token);
     if (rc != 0) {
         char from[EXPORTER_ORIGIN_MAX];
         export_origin(p, &token, 1, from, sizeof(from));
@@ -750,6 +790,35 @@ struct processed {
     struct kt_slice original;
 };
 
+/* [kafka.header_extraction]: the named record headers the message has become resource
+ * attributes. A value that is not UTF-8 without NUL is left out: as a protobuf string it
+ * would make the data unreadable for the backend. */
+static enum step extract_headers(struct pipeline *p, const struct consumer_msg *m,
+                                 struct kt_slice *value, struct kt_err *err)
+{
+    const struct kt_strlist *hl = &p->conf->kafka.header_extraction.headers;
+    struct metadata_attr attrs[HEADER_EXTRACTION_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < hl->n; i++) {
+        struct kt_slice v;
+        if (!metadata_header(m, hl->v[i], false, &v) || memchr(v.p, 0, v.n) != NULL ||
+            kt_utf8_check(v.p, v.n) != v.n)
+            continue;
+        attrs[n].key = (struct kt_slice){(const uint8_t *)p->hx_keys[i], strlen(p->hx_keys[i])};
+        attrs[n++].value = v;
+    }
+    if (n == 0)
+        return STEP_ON;
+    int rc = metadata_set_resource_attrs(*value, attrs, n, &p->hx_scratch, &p->hx_out);
+    if (rc != 0) {
+        kt_err_set(err, rc, "[kafka.header_extraction]: cannot add the header attributes (%s)",
+                   kt_err_name(rc));
+        return STEP_DEAD_LETTER;
+    }
+    *value = kt_buf_slice(&p->hx_out);
+    return STEP_ON;
+}
+
 /* Decode, part 1: the message as validated OTLP protobuf bytes (converted from otlp_json when
  * that is [kafka] encoding) and its item count. Nothing is decoded into objects yet. */
 static enum step decode_bytes(struct pipeline *p, const struct consumer_msg *m,
@@ -766,8 +835,9 @@ static enum step decode_bytes(struct pipeline *p, const struct consumer_msg *m,
     /* An OTLP/JSON backend gets JSON written from these bytes without another check. */
     unsigned flags =
         p->conf->exporter.protocol == PROCESS_PROTO_HTTP_JSON ? KT_OTLP_VALIDATE_NO_NUL : 0;
-    return kt_otlp_validate_flags(m->sig, *value, flags, n_items, err) != 0 ? STEP_DEAD_LETTER
-                                                                            : STEP_ON;
+    if (kt_otlp_validate_flags(m->sig, *value, flags, n_items, err) != 0)
+        return STEP_DEAD_LETTER;
+    return p->hx_keys != NULL ? extract_headers(p, m, value, err) : STEP_ON;
 }
 
 /* Decode, part 2, and process: value's objects, then [filter] and the per-message
@@ -1021,6 +1091,42 @@ static void plan_signals(struct pipeline *p)
     }
 }
 
+static int check_header_extraction(const struct process_conf *conf, struct kt_err *err)
+{
+    const struct kt_strlist *hl = &conf->kafka.header_extraction.headers;
+    if (hl->n > HEADER_EXTRACTION_MAX)
+        return kt_err_set(err, KT_EINVAL,
+                          "[kafka.header_extraction] headers: %zu names, want at most %d", hl->n,
+                          HEADER_EXTRACTION_MAX);
+    for (size_t i = 0; i < hl->n; i++)
+        if (hl->v[i][0] == '\0' || strlen(hl->v[i]) > 200)
+            return kt_err_set(err, KT_EINVAL,
+                              "[kafka.header_extraction] headers: '%s': want 1 to 200 characters",
+                              hl->v[i]);
+    if (conf->kafka.header_extraction.extract_headers && hl->n == 0)
+        kt_warn("[kafka.header_extraction] extract_headers = true but headers is empty: nothing "
+                "is extracted");
+    return 0;
+}
+
+/* The attribute key of each extracted header, when extraction is on. */
+static int header_keys(struct pipeline *p, struct kt_err *err)
+{
+    const struct kt_strlist *hl = &p->conf->kafka.header_extraction.headers;
+    int rc = check_header_extraction(p->conf, err);
+    if (rc != 0 || !p->conf->kafka.header_extraction.extract_headers || hl->n == 0)
+        return rc;
+    if ((p->hx_keys = calloc(hl->n, sizeof(char *))) == NULL)
+        return kt_err_set(err, KT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < hl->n; i++) {
+        size_t n = sizeof(ATTR_PREFIX) + strlen(hl->v[i]);
+        if ((p->hx_keys[i] = malloc(n)) == NULL)
+            return kt_err_set(err, KT_ENOMEM, "out of memory");
+        snprintf(p->hx_keys[i], n, ATTR_PREFIX "%s", hl->v[i]);
+    }
+    return 0;
+}
+
 int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct pipeline **out,
                  struct kt_err *err)
 {
@@ -1041,6 +1147,8 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
         (rc = tail_sampler_new(conf, sampler_export, sampler_release, p, &p->sampler, err)) != 0)
         goto fail;
     if ((rc = exporter_new(conf, loop, exporter_done, p, &p->exporter, err)) != 0)
+        goto fail;
+    if ((rc = header_keys(p, err)) != 0)
         goto fail;
     if ((rc = consumer_new(conf, loop, on_message, on_revoke, p, &p->consumer, err)) != 0)
         goto fail;
@@ -1065,6 +1173,8 @@ int pipeline_check(const struct process_conf *conf, struct kt_err *err)
     struct tail_sampler *s = NULL;
     /* The endpoints and the TLS files, as at startup. */
     int rc = exporter_check(conf, err);
+    if (rc == 0)
+        rc = check_header_extraction(conf, err);
     if (rc == 0)
         rc = filter_new(conf, &f, err);
     if (rc == 0)
@@ -1136,6 +1246,11 @@ void pipeline_free(struct pipeline *p)
     kt_buf_free(&p->export_packed);
     kt_buf_free(&p->json_pb);
     kt_buf_free(&p->packed);
+    for (size_t i = 0; p->hx_keys != NULL && i < p->conf->kafka.header_extraction.headers.n; i++)
+        free(p->hx_keys[i]);
+    free(p->hx_keys);
+    kt_buf_free(&p->hx_out);
+    metadata_scratch_free(&p->hx_scratch);
     free(p->refs);
     free(p->sorted);
     free(p->group_n);

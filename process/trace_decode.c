@@ -22,12 +22,13 @@ typedef Opentelemetry__Proto__Common__V1__KeyValueList KeyValueList;
 
 #define SCOPE_FIELDS                                                                               \
     (OTTL_FIELD(OTTL_P_SCOPE_NAME) | OTTL_FIELD(OTTL_P_SCOPE_VERSION) |                            \
-     OTTL_FIELD(OTTL_P_SCOPE_ATTRS))
+     OTTL_FIELD(OTTL_P_SCOPE_ATTRS) | OTTL_FIELD(OTTL_P_SCOPE_DROPPED))
 
 bool trace_decode_needs_full(ottl_fields fields)
 {
     return (fields & (OTTL_FIELD(OTTL_P_SPAN_ATTRS) | OTTL_FIELD(OTTL_P_SPANEVENT_NAME) |
-                      OTTL_FIELD(OTTL_P_SPANEVENT_TIME) | OTTL_FIELD(OTTL_P_SPANEVENT_ATTRS))) != 0;
+                      OTTL_FIELD(OTTL_P_SPANEVENT_TIME) | OTTL_FIELD(OTTL_P_SPANEVENT_ATTRS) |
+                      OTTL_FIELD(OTTL_P_SPANEVENT_DROPPED))) != 0;
 }
 
 /* ---- decoding ----
@@ -670,7 +671,8 @@ static int d_resource_spans(struct kt_arena *a, const uint8_t *p, const uint8_t 
     ScopeSpans *objs = vec_objs(m->scope_spans, n);
     struct kt_pb_field f;
     while ((rc = wf_next(&p, end, &f)) == 1) {
-        if (shallow && ((f.num == 1 && !(need & OTTL_FIELD(OTTL_P_RESOURCE_ATTRS))) ||
+        if (shallow && ((f.num == 1 && !(need & (OTTL_FIELD(OTTL_P_RESOURCE_ATTRS) |
+                                                 OTTL_FIELD(OTTL_P_RESOURCE_DROPPED)))) ||
                         !is_known(known, f.num)))
             continue;
         switch (f.num) {

@@ -60,6 +60,20 @@ static int push(void *vp, size_t *n, void *item, struct kt_err *err)
     return 0;
 }
 
+/* ottl_context_check for a statement; when a function ties it to the context the signal
+ * lacks (extract_sum_metric in trace_statements), the message names the function, not paths. */
+static int stmt_context_check(const struct ottl_statement *s, enum kt_signal sig,
+                              const char *section, const char *key, struct kt_err *err)
+{
+    enum ottl_context fn_ctx;
+    const char *src = ottl_statement_source(s), *fn = ottl_statement_context_func(s, &fn_ctx);
+    int rc = ottl_context_check(ottl_statement_context(s), sig, section, key, src, err);
+    if (rc == 0 || fn == NULL || ottl_context_check(fn_ctx, sig, section, key, src, err) == 0)
+        return rc;
+    return kt_err_set(err, KT_EINVAL, "[%s] %s: '%s': %s is a %s function, which %s cannot use",
+                      section, key, src, fn, ottl_context_name(fn_ctx), key);
+}
+
 /* Compiles one flat statement into the last group of the signal when it shares its context
  * and is the latest group, else into a new one. */
 static int add_flat(struct transform *t, int error_mode, enum kt_signal sig, const char *src,
@@ -70,7 +84,7 @@ static int add_flat(struct transform *t, int error_mode, enum kt_signal sig, con
     if (rc != 0)
         return kt_err_prefix(err, "[transform] %s: ", keys[sig]);
     enum ottl_context ctx = ottl_statement_context(s);
-    if ((rc = ottl_context_check(ctx, sig, "transform", keys[sig], src, err)) != 0)
+    if ((rc = stmt_context_check(s, sig, "transform", keys[sig], err)) != 0)
         goto fail;
     struct group *g = t->n_groups > 0 ? &t->groups[t->n_groups - 1] : NULL;
     if (g == NULL || g->sig != sig || g->ctx != ctx) {
@@ -86,6 +100,68 @@ static int add_flat(struct transform *t, int error_mode, enum kt_signal sig, con
 fail:
     ottl_statement_free(s);
     return rc;
+}
+
+/* What the Collector's context inference sees in a list of statements (a signal's flat
+ * ones, a group without a context): whether a path names a context, the deepest context
+ * they use, the first statement whose function ties it to a context and the first tied to
+ * the metric context. */
+struct inferred {
+    bool path;
+    enum ottl_context deepest;
+    const struct ottl_statement *fn, *metric_fn;
+};
+
+static void infer_scan(struct inferred *in, const struct group *g)
+{
+    for (size_t j = 0; j < g->n_stmts; j++) {
+        enum ottl_context fc;
+        const struct ottl_statement *s = g->stmts[j];
+        in->path = in->path || ottl_statement_path_context(s);
+        if (ottl_statement_context(s) > in->deepest)
+            in->deepest = ottl_statement_context(s);
+        if (ottl_statement_context_func(s, &fc) == NULL)
+            continue;
+        in->fn = in->fn != NULL ? in->fn : s;
+        if (fc == OTTL_CTX_METRIC && in->metric_fn == NULL)
+            in->metric_fn = s;
+    }
+}
+
+/* The Collector takes the deepest context the paths name for the whole list, then looks for
+ * its functions there (or deeper). kotel runs a flat list in runs of one context, which gives
+ * the same results, except where a function exists in one context only: the lists the
+ * Collector refuses for that are refused here too. */
+static int infer_check(const struct inferred *in, const char *section, const char *key,
+                       struct kt_err *err)
+{
+    enum ottl_context fc;
+    if (in->fn != NULL && !in->path)
+        return kt_err_set(err, KT_EINVAL,
+                          "[%s] %s: no statement names a path, so their context is unknown "
+                          "('%s'); add a condition on one (where metric.name == \"...\") or "
+                          "%s",
+                          section, key, ottl_statement_source(in->fn),
+                          strcmp(section, "transform") == 0
+                              ? "put them in a [transform.group.NAME] with a context"
+                              : "give the group a context");
+    if (in->metric_fn != NULL && in->deepest == OTTL_CTX_DATAPOINT)
+        return kt_err_set(err, KT_EINVAL,
+                          "[%s] %s: '%s': %s is a metric function, but these statements run at "
+                          "each data point (the deepest context they use); put it in a group "
+                          "with context = metric",
+                          section, key, ottl_statement_source(in->metric_fn),
+                          ottl_statement_context_func(in->metric_fn, &fc));
+    return 0;
+}
+
+static int check_flat(const struct transform *t, enum kt_signal sig, struct kt_err *err)
+{
+    struct inferred in = {false, OTTL_CTX_RESOURCE, NULL, NULL};
+    for (size_t i = 0; i < t->n_groups; i++)
+        if (t->groups[i].sig == sig && strcmp(t->groups[i].section, "transform") == 0)
+            infer_scan(&in, &t->groups[i]);
+    return infer_check(&in, "transform", keys[sig], err);
 }
 
 static int group_err(const struct process_group_conf *gc, const char *key, struct kt_err *err,
@@ -181,7 +257,9 @@ static int add_section(struct transform *t, int error_mode, const struct process
                 return rc;
             }
         }
-        if ((rc = ottl_context_check(c, sig, g->section, key, src, err)) != 0)
+        rc = cond ? ottl_context_check(c, sig, g->section, key, src, err)
+                  : stmt_context_check(g->stmts[g->n_stmts - 1], sig, g->section, key, err);
+        if (rc != 0)
             return rc;
         if (inferred && ottl_context_within(g->ctx, c))
             g->ctx = c;
@@ -194,7 +272,12 @@ static int add_section(struct transform *t, int error_mode, const struct process
     }
     if (g->n_stmts == 0)
         return group_err(gc, "statements", err, "required: at least one statement");
-    return 0;
+    if (!inferred)
+        return 0; /* the parser held each statement to the group's context */
+    struct inferred in = {g->n_conds > 0, OTTL_CTX_RESOURCE, NULL, NULL};
+    infer_scan(&in, g);
+    in.deepest = g->ctx;
+    return infer_check(&in, g->section, "statements", err);
 }
 
 int transform_new(const struct process_conf *conf, struct transform **out, struct kt_err *err)
@@ -212,6 +295,8 @@ int transform_new(const struct process_conf *conf, struct transform **out, struc
     for (int s = 0; rc == 0 && s < KT_SIGNAL_COUNT; s++)
         for (size_t i = 0; rc == 0 && i < lists[s]->n; i++)
             rc = add_flat(t, mode, (enum kt_signal)s, lists[s]->v[i], err);
+    for (int s = 0; rc == 0 && s < KT_SIGNAL_COUNT; s++)
+        rc = check_flat(t, (enum kt_signal)s, err);
     for (size_t i = 0; rc == 0 && i < conf->transform.n_groups; i++)
         rc = add_section(t, mode, &conf->transform.groups[i], err);
     if (rc != 0) {

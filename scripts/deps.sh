@@ -9,6 +9,7 @@ PKGS=(
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libmbedtls-dev
   libinih-dev libcmocka-dev zlib1g-dev libev-dev libhttp-parser-dev libjansson-dev libyaml-dev
   libpcre2-dev libxxhash-dev libclang-rt-14-dev
+  libzstd-dev libsnappy-dev  # [exporter] compression = zstd | snappy
   kcat nghttp2-client curl wrk nodejs npm openssl python3
   jq  # the --dump test pipes kotel-process into it
   prometheus  # promtool checks what /metrics serves

@@ -37,6 +37,31 @@ enum ottl_context {
 /* A set of contexts: bit OTTL_CTX_BIT(c) per context. */
 #define OTTL_CTX_BIT(c) (1u << (unsigned)(c))
 
+/* The `cache` map of one transform context (span.cache, ...). map holds the entries; the
+ * rest is storage kept from item to item, so that the statements filling it again for the
+ * next item allocate nothing but what their values need. Zero-initialise it, then
+ * ottl_cache_reset it before each item. Its storage comes from the tctx arena. */
+struct ottl_cache_entry {
+    Opentelemetry__Proto__Common__V1__KeyValue kv;
+    Opentelemetry__Proto__Common__V1__AnyValue value; /* kv.value's own, whatever editors did */
+};
+
+struct ottl_cache {
+    Opentelemetry__Proto__Common__V1__KeyValueList map;
+    Opentelemetry__Proto__Common__V1__KeyValue **values; /* the entry array, cap long */
+    size_t cap;
+    /* every entry made so far; the first `used` are this item's */
+    struct ottl_cache_entry **pool;
+    size_t n_pool, cap_pool, used;
+};
+
+static inline void ottl_cache_reset(struct ottl_cache *c)
+{
+    c->map.n_values = 0;
+    c->map.values = c->values;
+    c->used = 0;
+}
+
 /* What a condition or statement runs against. Pointers the context does not have are NULL
  * (a span condition has no log). New values written by statements are allocated from
  * arena, which must live as long as the objects are used (until they are packed). */
@@ -51,6 +76,16 @@ struct ottl_tctx {
      * SummaryDataPoint; its descriptor tells which. */
     ProtobufCMessage *datapoint;
     Opentelemetry__Proto__Logs__V1__LogRecord *log;
+    /* The metric's container, where metric functions append the metrics they make
+     * (extract_sum_metric, copy_metric); the walk visits them after the others. */
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics *scope_metrics;
+    /* The `cache` map of the statements run on this item, which ottl_walk empties before
+     * each visit (the Collector's cache lives in a transform context, one per item); NULL
+     * reads as an empty map and cannot be set. */
+    struct ottl_cache *cache;
+    /* The schema_url fields of the resource's and the scope's containers (ResourceSpans,
+     * ScopeLogs, ...), which ottl_walk sets; NULL reads as "" and cannot be set. */
+    char **resource_schema_url, **scope_schema_url;
 };
 
 /* The fields OTTL paths name (resource.attributes, span.name, ...). The paths of trace data
@@ -74,6 +109,21 @@ enum ottl_path_id {
     OTTL_P_SPANEVENT_NAME,
     OTTL_P_SPANEVENT_TIME,
     OTTL_P_SPANEVENT_ATTRS,
+    OTTL_P_RESOURCE_DROPPED,
+    OTTL_P_SCOPE_DROPPED,
+    OTTL_P_SPAN_TRACE_ID_RAW,
+    OTTL_P_SPAN_SPAN_ID_RAW,
+    OTTL_P_SPAN_PARENT_ID_RAW,
+    OTTL_P_SPAN_TRACE_STATE, /* the whole string, or with ["key"] one W3C list member */
+    OTTL_P_SPAN_FLAGS,
+    OTTL_P_SPAN_DROPPED_ATTRS,
+    OTTL_P_SPAN_DROPPED_EVENTS,
+    OTTL_P_SPAN_DROPPED_LINKS,
+    OTTL_P_SPAN_KIND_STRING,
+    OTTL_P_SPAN_KIND_DEPRECATED_STRING,
+    OTTL_P_SPANEVENT_DROPPED,
+    OTTL_P_RESOURCE_SCHEMA_URL,
+    OTTL_P_SCOPE_SCHEMA_URL,
     /* Paths of metrics and logs from here on: they share bit 63 once past it. */
     OTTL_P_METRIC_NAME,
     OTTL_P_METRIC_UNIT,
@@ -86,6 +136,28 @@ enum ottl_path_id {
     OTTL_P_LOG_SEVERITY_NUMBER,
     OTTL_P_LOG_SEVERITY_TEXT,
     OTTL_P_LOG_ATTRS,
+    OTTL_P_METRIC_AGG_TEMPORALITY,
+    OTTL_P_METRIC_IS_MONOTONIC,
+    OTTL_P_DATAPOINT_START,
+    OTTL_P_DATAPOINT_TIME,
+    OTTL_P_DATAPOINT_FLAGS,
+    OTTL_P_DATAPOINT_COUNT,
+    OTTL_P_DATAPOINT_SUM,
+    OTTL_P_DATAPOINT_BUCKET_COUNTS,
+    OTTL_P_DATAPOINT_EXPLICIT_BOUNDS,
+    OTTL_P_DATAPOINT_SCALE,
+    OTTL_P_DATAPOINT_ZERO_COUNT,
+    OTTL_P_LOG_TIME,
+    OTTL_P_LOG_OBSERVED_TIME,
+    OTTL_P_LOG_TRACE_ID_RAW,
+    OTTL_P_LOG_SPAN_ID_RAW,
+    OTTL_P_LOG_TRACE_ID,
+    OTTL_P_LOG_SPAN_ID,
+    OTTL_P_LOG_FLAGS,
+    OTTL_P_LOG_DROPPED,
+    OTTL_P_LOG_EVENT_NAME,
+    OTTL_P_LOG_BODY_STRING,
+    OTTL_P_CACHE, /* span.cache, log.cache, ...: the statements' scratch map */
 };
 
 /* A set of path ids: bit OTTL_FIELD(id) per field; ids from 63 on share bit 63 (only trace
@@ -148,6 +220,11 @@ void ottl_statement_free(struct ottl_statement *s);
  * clause name, and what its converters read implicitly. */
 ottl_fields ottl_statement_fields(const struct ottl_statement *s);
 const char *ottl_statement_source(const struct ottl_statement *s);
+/* The function that ties the statement to a context (extract_sum_metric: metric, IsRootSpan:
+ * span) and that context in *ctx, for messages; NULL when only its paths decide it. */
+const char *ottl_statement_context_func(const struct ottl_statement *s, enum ottl_context *ctx);
+/* Whether a path of the statement names a context (span.name; attributes in a span group). */
+bool ottl_statement_path_context(const struct ottl_statement *s);
 
 /* ---- error_mode ---- */
 

@@ -26,6 +26,7 @@ const char *ottl_vtype_name(enum ottl_vtype t)
     case OTTL_MAP: return "map";
     case OTTL_ARRAY:
     case OTTL_LIST: return "list";
+    case OTTL_ID: return "ID";
     }
     return "?";
 }
@@ -180,6 +181,59 @@ static ottl_kv *map_add(struct kt_arena *a, const struct ottl_map *m, const char
     *m->kv = arr;
     (*m->n)++;
     return kv;
+}
+
+ottl_kv *ottl_map_add(struct kt_arena *a, const struct ottl_map *m, const char *key, size_t keylen)
+{
+    return map_add(a, m, key, keylen);
+}
+
+/* map_add for the cache: entries and the entry array of earlier items are used again (an
+ * entry keeps its key when the same key comes back, as it does when the same statements
+ * run on every item). An entry gets its own value struct back, since an editor may have
+ * pointed it at another entry's. An editor that gave the map another array (merge_maps,
+ * flatten) makes the next add copy it into the cache's own. */
+static ottl_kv *cache_add(struct kt_arena *a, struct ottl_cache *c, const char *key, size_t keylen)
+{
+    size_t n = c->map.n_values;
+    if (c->map.values != c->values || n == c->cap) {
+        size_t cap = n < 4 ? 8 : 2 * n;
+        ottl_kv **arr = kt_arena_alloc(a, cap * sizeof(*arr));
+        if (arr == NULL)
+            return NULL;
+        if (n > 0)
+            memcpy(arr, c->map.values, n * sizeof(*arr));
+        c->values = c->map.values = arr;
+        c->cap = cap;
+    }
+    if (c->used == c->n_pool) {
+        if (c->n_pool == c->cap_pool) {
+            size_t cap = c->cap_pool ? 2 * c->cap_pool : 8;
+            struct ottl_cache_entry **pool = kt_arena_alloc(a, cap * sizeof(*pool));
+            if (pool == NULL)
+                return NULL;
+            if (c->n_pool > 0)
+                memcpy(pool, c->pool, c->n_pool * sizeof(*pool));
+            c->pool = pool;
+            c->cap_pool = cap;
+        }
+        struct ottl_cache_entry *e = kt_arena_alloc(a, sizeof(*e));
+        if (e == NULL)
+            return NULL;
+        ottl_kv kvi = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+        e->kv = kvi;
+        c->pool[c->n_pool++] = e;
+    }
+    struct ottl_cache_entry *e = c->pool[c->used++];
+    if (e->kv.key == NULL || !ottl_key_eq(e->kv.key, key, keylen)) {
+        if ((e->kv.key = kt_arena_strndup(a, key, keylen)) == NULL)
+            return NULL;
+    }
+    ottl_any avi = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    e->value = avi;
+    e->kv.value = &e->value;
+    c->map.values[c->map.n_values++] = &e->kv;
+    return &e->kv;
 }
 
 static ottl_any *new_kvlist_any(struct kt_arena *a)
@@ -346,6 +400,12 @@ static int base_map(struct ottl_eval *ev, const struct ottl_path_def *d, bool cr
         m->kv = &t->log->attributes;
         m->n = &t->log->n_attributes;
         return 0;
+    case OTTL_P_CACHE:
+        if (t->cache == NULL)
+            return create ? kt_err_set(ev->err, KT_EINVAL, "cache: none where this runs") : 0;
+        m->kv = &t->cache->map.values;
+        m->n = &t->cache->map.n_values;
+        return 0;
     case OTTL_P_LOG_BODY: {
         if (t->log == NULL)
             return no_object(ev, d);
@@ -418,10 +478,6 @@ static void set_int(struct ottl_value *out, int64_t i)
     out->t = OTTL_INT;
     out->i = i;
 }
-
-/* IDs are rendered into the evaluation's ring of small buffers, so reading one costs no
- * allocation; an ID of unusual length goes to the arena. */
-static int id_string(struct ottl_eval *ev, const ProtobufCBinaryData *b, struct ottl_value *out);
 
 static int metric_type(const Opentelemetry__Proto__Metrics__V1__Metric *m)
 {
@@ -557,9 +613,9 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
     case OTTL_P_SPAN_STATUS_MESSAGE:
         set_str(out, t->span->status != NULL ? t->span->status->message : "");
         break;
-    case OTTL_P_SPAN_TRACE_ID: return id_string(ev, &t->span->trace_id, out);
-    case OTTL_P_SPAN_SPAN_ID: return id_string(ev, &t->span->span_id, out);
-    case OTTL_P_SPAN_PARENT_ID: return id_string(ev, &t->span->parent_span_id, out);
+    case OTTL_P_SPAN_TRACE_ID: return ottl_id_text(ev, &t->span->trace_id, 16, out);
+    case OTTL_P_SPAN_SPAN_ID: return ottl_id_text(ev, &t->span->span_id, 8, out);
+    case OTTL_P_SPAN_PARENT_ID: return ottl_id_text(ev, &t->span->parent_span_id, 8, out);
     case OTTL_P_SPAN_START: set_int(out, (int64_t)t->span->start_time_unix_nano); break;
     case OTTL_P_SPAN_END: set_int(out, (int64_t)t->span->end_time_unix_nano); break;
     case OTTL_P_SPANEVENT_NAME: set_str(out, t->spanevent->name); break;
@@ -591,7 +647,10 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
     }
     case OTTL_P_LOG_SEVERITY_NUMBER: set_int(out, t->log->severity_number); break;
     case OTTL_P_LOG_SEVERITY_TEXT: set_str(out, t->log->severity_text); break;
-    default: return kt_err_set(ev->err, KT_EINVAL, "%s cannot be read", d->name);
+    default:
+        if (n->path.get != NULL)
+            return n->path.get(ev, n, out);
+        return kt_err_set(ev->err, KT_EINVAL, "%s cannot be read", d->name);
     }
     return 0;
 }
@@ -605,8 +664,8 @@ static int want_type(struct ottl_eval *ev, const struct ottl_path_def *d,
                       ottl_vtype_name(want), ottl_vtype_name(v->t));
 }
 
-static int set_string_field(struct ottl_eval *ev, const struct ottl_path_def *d,
-                            const struct ottl_value *v, char **field)
+int ottl_set_str_field(struct ottl_eval *ev, const struct ottl_path_def *d,
+                       const struct ottl_value *v, char **field)
 {
     int rc = want_type(ev, d, v, OTTL_STR);
     if (rc != 0)
@@ -621,8 +680,8 @@ static int set_string_field(struct ottl_eval *ev, const struct ottl_path_def *d,
     return 0;
 }
 
-static int set_id(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v,
-                  size_t bytes, bool empty_ok, ProtobufCBinaryData *field)
+int ottl_set_id_hex(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v,
+                    size_t bytes, bool empty_ok, ProtobufCBinaryData *field)
 {
     int rc = want_type(ev, d, v, OTTL_STR);
     if (rc != 0)
@@ -641,15 +700,18 @@ static int set_id(struct ottl_eval *ev, const struct ottl_path_def *d, const str
     uint8_t *b = kt_arena_alloc(a, bytes);
     if (b == NULL)
         return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
+    bool zero = true;
     for (size_t i = 0; i < bytes; i++) {
         int hi = kt_hex_digit(v->s.p[2 * i]), lo = kt_hex_digit(v->s.p[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return kt_err_set(ev->err, KT_EINVAL, "set %s: '%.*s' is not hex", d->name, (int)v->s.n,
                               v->s.p);
         b[i] = (uint8_t)(hi << 4 | lo);
+        zero &= b[i] == 0;
     }
-    field->data = b;
-    field->len = bytes;
+    /* All zeros is pdata's absent ID, which the wire leaves out. */
+    field->data = zero ? NULL : b;
+    field->len = zero ? 0 : bytes;
     return 0;
 }
 
@@ -684,7 +746,8 @@ static int set_keyed(struct ottl_eval *ev, const struct ottl_node *path, const s
         return KT_EINVAL;
     ottl_kv *kv = ottl_map_find(&m, path->path.key, path->path.keylen);
     if (kv == NULL) {
-        kv = map_add(a, &m, path->path.key, path->path.keylen);
+        kv = d->id == OTTL_P_CACHE ? cache_add(a, ev->t->cache, path->path.key, path->path.keylen)
+                                   : map_add(a, &m, path->path.key, path->path.keylen);
         if (kv == NULL)
             return kt_err_set(ev->err, KT_ENOMEM, "out of memory");
     } else if (kv->value == NULL) {
@@ -736,9 +799,9 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
         return rc;
     Opentelemetry__Proto__Trace__V1__Status *st;
     switch (d->id) {
-    case OTTL_P_SCOPE_NAME: return set_string_field(ev, d, v, &t->scope->name);
-    case OTTL_P_SCOPE_VERSION: return set_string_field(ev, d, v, &t->scope->version);
-    case OTTL_P_SPAN_NAME: return set_string_field(ev, d, v, &t->span->name);
+    case OTTL_P_SCOPE_NAME: return ottl_set_str_field(ev, d, v, &t->scope->name);
+    case OTTL_P_SCOPE_VERSION: return ottl_set_str_field(ev, d, v, &t->scope->version);
+    case OTTL_P_SPAN_NAME: return ottl_set_str_field(ev, d, v, &t->span->name);
     case OTTL_P_SPAN_KIND:
         if ((rc = want_type(ev, d, v, OTTL_INT)) != 0)
             return rc;
@@ -762,10 +825,10 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
     case OTTL_P_SPAN_STATUS_MESSAGE:
         if ((rc = want_type(ev, d, v, OTTL_STR)) != 0 || (rc = span_status(ev, &st)) != 0)
             return rc;
-        return set_string_field(ev, d, v, &st->message);
-    case OTTL_P_SPAN_TRACE_ID: return set_id(ev, d, v, 16, false, &t->span->trace_id);
-    case OTTL_P_SPAN_SPAN_ID: return set_id(ev, d, v, 8, false, &t->span->span_id);
-    case OTTL_P_SPAN_PARENT_ID: return set_id(ev, d, v, 8, true, &t->span->parent_span_id);
+        return ottl_set_str_field(ev, d, v, &st->message);
+    case OTTL_P_SPAN_TRACE_ID: return ottl_set_id_hex(ev, d, v, 16, false, &t->span->trace_id);
+    case OTTL_P_SPAN_SPAN_ID: return ottl_set_id_hex(ev, d, v, 8, false, &t->span->span_id);
+    case OTTL_P_SPAN_PARENT_ID: return ottl_set_id_hex(ev, d, v, 8, true, &t->span->parent_span_id);
     case OTTL_P_SPAN_START:
     case OTTL_P_SPAN_END:
     case OTTL_P_SPANEVENT_TIME:
@@ -778,10 +841,10 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
         else
             t->spanevent->time_unix_nano = (uint64_t)v->i;
         return 0;
-    case OTTL_P_SPANEVENT_NAME: return set_string_field(ev, d, v, &t->spanevent->name);
-    case OTTL_P_METRIC_NAME: return set_string_field(ev, d, v, &t->metric->name);
-    case OTTL_P_METRIC_UNIT: return set_string_field(ev, d, v, &t->metric->unit);
-    case OTTL_P_METRIC_DESCRIPTION: return set_string_field(ev, d, v, &t->metric->description);
+    case OTTL_P_SPANEVENT_NAME: return ottl_set_str_field(ev, d, v, &t->spanevent->name);
+    case OTTL_P_METRIC_NAME: return ottl_set_str_field(ev, d, v, &t->metric->name);
+    case OTTL_P_METRIC_UNIT: return ottl_set_str_field(ev, d, v, &t->metric->unit);
+    case OTTL_P_METRIC_DESCRIPTION: return ottl_set_str_field(ev, d, v, &t->metric->description);
     case OTTL_P_DATAPOINT_VALUE_DOUBLE:
     case OTTL_P_DATAPOINT_VALUE_INT: {
         NumberDataPoint *p = number_dp(t);
@@ -824,8 +887,11 @@ int ottl_path_set(struct ottl_eval *ev, const struct ottl_node *path, const stru
                               "set log.severity_number: %" PRId64 " is not an int32", v->i);
         t->log->severity_number = (Opentelemetry__Proto__Logs__V1__SeverityNumber)v->i;
         return 0;
-    case OTTL_P_LOG_SEVERITY_TEXT: return set_string_field(ev, d, v, &t->log->severity_text);
-    default: return kt_err_set(ev->err, KT_EINVAL, "%s cannot be set", d->name);
+    case OTTL_P_LOG_SEVERITY_TEXT: return ottl_set_str_field(ev, d, v, &t->log->severity_text);
+    default:
+        if (path->path.set != NULL)
+            return path->path.set(ev, path, v);
+        return kt_err_set(ev->err, KT_EINVAL, "%s cannot be set", d->name);
     }
 }
 
@@ -840,8 +906,13 @@ struct ottl_idring {
  * slots cover every expression that holds IDs at once (a comparison holds two). */
 static _Thread_local struct ottl_idring idring;
 
-static int id_string(struct ottl_eval *ev, const ProtobufCBinaryData *b, struct ottl_value *out)
+int ottl_id_text(struct ottl_eval *ev, const ProtobufCBinaryData *b, size_t size,
+                 struct ottl_value *out)
 {
+    static const uint8_t zeros[16];
+    ProtobufCBinaryData z = {size, (uint8_t *)zeros};
+    if (b->len == 0 && size <= sizeof(zeros))
+        b = &z;
     char *dst;
     if (b->len <= 16) {
         dst = idring.buf[idring.next++ % 4];
@@ -901,24 +972,85 @@ static void ottl_format_double(double d, char *buf, size_t size)
     }
 }
 
-static void json_str(struct ottl_abuf *b, const char *s, size_t n)
+void ottl_go_float(double d, char *buf, size_t size)
+{
+    if (isnan(d) || isinf(d)) {
+        snprintf(buf, size, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    char e[40];
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec, d);
+        if (strtod(e, NULL) == d)
+            break;
+    }
+    double a = fabs(d);
+    char *x = strchr(e, 'e');
+    if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+        /* Go writes e-07 as e-7, and keeps e+21 */
+        size_t n = strlen(e);
+        if (n >= 4 && e[n - 4] == 'e' && e[n - 3] == '-' && e[n - 2] == '0') {
+            e[n - 2] = e[n - 1];
+            e[n - 1] = '\0';
+        }
+        snprintf(buf, size, "%s", e);
+        return;
+    }
+    int exp = atoi(x + 1);
+    char digits[24];
+    size_t nd = 0;
+    for (const char *c = e; c < x; c++)
+        if (*c >= '0' && *c <= '9')
+            digits[nd++] = *c;
+    char out[48];
+    size_t o = 0;
+    if (signbit(d))
+        out[o++] = '-';
+    if (exp < 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = 0; i < -exp - 1; i++)
+            out[o++] = '0';
+        for (size_t i = 0; i < nd; i++)
+            out[o++] = digits[i];
+    } else {
+        for (size_t i = 0; i < (size_t)exp + 1; i++)
+            out[o++] = i < nd ? digits[i] : '0';
+        if (nd > (size_t)exp + 1) {
+            out[o++] = '.';
+            for (size_t i = (size_t)exp + 1; i < nd; i++)
+                out[o++] = digits[i];
+        }
+    }
+    out[o] = '\0';
+    snprintf(buf, size, "%s", out);
+}
+
+/* A string as Go's encoding/json writes it; html: with <, > and & escaped (json.Marshal),
+ * else as an encoder with SetEscapeHTML(false). */
+static void json_str(struct ottl_abuf *b, const char *s, size_t n, bool html)
 {
     ottl_abuf_put(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        bool sep = c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+                   ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9);
+        bool markup = html && (c == '<' || c == '>' || c == '&');
+        if (c >= 0x20 && c != '"' && c != '\\' && !sep && !markup)
             continue;
         ottl_abuf_put(b, s + run, i - run);
         char esc[8];
-        if (c == '"' || c == '\\')
+        if (sep) {
+            snprintf(esc, sizeof(esc), "\\u202%c", (unsigned char)s[i + 2] == 0xa8 ? '8' : '9');
+            i += 2;
+        } else if (c == '"' || c == '\\') {
             snprintf(esc, sizeof(esc), "\\%c", c);
-        else if (c == '\n')
-            snprintf(esc, sizeof(esc), "\\n");
-        else if (c == '\t')
-            snprintf(esc, sizeof(esc), "\\t");
-        else
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            snprintf(esc, sizeof(esc), "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+        } else {
             snprintf(esc, sizeof(esc), "\\u%04x", c);
+        }
         ottl_abuf_put(b, esc, strlen(esc));
         run = i + 1;
     }
@@ -926,17 +1058,25 @@ static void json_str(struct ottl_abuf *b, const char *s, size_t n)
     ottl_abuf_put(b, "\"", 1);
 }
 
-static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth);
+static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth, bool html);
 static int ottl_eval_bool(struct ottl_eval *ev, const struct ottl_node *n, bool *out);
 
-static void json_any(struct ottl_abuf *b, const ottl_any *av, int depth)
+static void json_any(struct ottl_abuf *b, const ottl_any *av, int depth, bool html)
 {
     struct ottl_value v;
     ottl_value_from_any(av, &v);
-    json_value(b, &v, depth);
+    json_value(b, &v, depth, html);
 }
 
-static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth)
+static int kv_key_cmp(const void *x, const void *y)
+{
+    const ottl_kv *const *a = x, *const *b = y;
+    return strcmp(str_or_empty((*a)->key), str_or_empty((*b)->key));
+}
+
+/* Go's encoding/json of the value's raw form (pdata's AsRaw), as the Collector prints maps
+ * and lists: map keys sorted, bytes in base64, doubles as ottl_go_float. */
+static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int depth, bool html)
 {
     char tmp[64];
     if (depth > OTTL_MAX_DEPTH) {
@@ -953,32 +1093,46 @@ static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int dept
     case OTTL_DOUBLE:
         if (isnan(v->d) || isinf(v->d)) {
             ottl_format_double(v->d, tmp, sizeof(tmp));
-            json_str(b, tmp, strlen(tmp));
+            json_str(b, tmp, strlen(tmp), html);
         } else {
-            ottl_format_double(v->d, tmp, sizeof(tmp));
+            ottl_go_float(v->d, tmp, sizeof(tmp));
             ottl_abuf_put(b, tmp, strlen(tmp));
         }
         break;
-    case OTTL_STR: json_str(b, v->s.p, v->s.n); break;
+    case OTTL_STR: json_str(b, v->s.p, v->s.n, html); break;
     case OTTL_BYTES: {
-        ottl_abuf_put(b, "\"", 1);
-        for (size_t i = 0; i < v->s.n; i++) {
-            kt_hex_encode((const uint8_t *)v->s.p + i, 1, tmp);
-            ottl_abuf_put(b, tmp, 2);
+        char *s = kt_arena_alloc(b->a, kt_base64_len(v->s.n) + 1);
+        if (s == NULL) {
+            b->oom = true;
+            break;
         }
-        ottl_abuf_put(b, "\"", 1);
+        kt_base64_encode((const uint8_t *)v->s.p, v->s.n, s);
+        json_str(b, s, strlen(s), html);
+        break;
+    }
+    case OTTL_ID: {
+        char hex[2 * 16 + 1];
+        size_t n = v->s.n <= 16 ? v->s.n : 16;
+        kt_hex_encode((const uint8_t *)v->s.p, n, hex);
+        json_str(b, hex, 2 * n, html);
         break;
     }
     case OTTL_MAP: {
+        size_t n = *v->m.n;
+        ottl_kv **kv = kt_arena_memdup(b->a, *v->m.kv, (n ? n : 1) * sizeof(*kv));
+        if (kv == NULL) {
+            b->oom = true;
+            break;
+        }
+        qsort(kv, n, sizeof(*kv), kv_key_cmp);
         ottl_abuf_put(b, "{", 1);
-        ottl_kv **kv = *v->m.kv;
-        for (size_t i = 0; i < *v->m.n; i++) {
+        for (size_t i = 0; i < n; i++) {
             if (i)
                 ottl_abuf_put(b, ",", 1);
             const char *k = str_or_empty(kv[i]->key);
-            json_str(b, k, strlen(k));
+            json_str(b, k, strlen(k), html);
             ottl_abuf_put(b, ":", 1);
-            json_any(b, kv[i]->value, depth + 1);
+            json_any(b, kv[i]->value, depth + 1, html);
         }
         ottl_abuf_put(b, "}", 1);
         break;
@@ -988,12 +1142,17 @@ static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int dept
         for (size_t i = 0; i < v->arr->n_values; i++) {
             if (i)
                 ottl_abuf_put(b, ",", 1);
-            json_any(b, v->arr->values[i], depth + 1);
+            json_any(b, v->arr->values[i], depth + 1, html);
         }
         ottl_abuf_put(b, "]", 1);
         break;
     case OTTL_LIST: ottl_abuf_put(b, "null", 4); break;
     }
+}
+
+void ottl_json_value(struct ottl_abuf *b, const struct ottl_value *v, bool html)
+{
+    json_value(b, v, 0, html);
 }
 
 int ottl_value_text(struct kt_arena *a, const struct ottl_value *v, bool json_ok, char *tmp,
@@ -1041,7 +1200,7 @@ int ottl_value_text(struct kt_arena *a, const struct ottl_value *v, bool json_ok
         if (a == NULL)
             return kt_err_set(err, KT_EINVAL, "no arena to hold new values");
         struct ottl_abuf b = {a, NULL, 0, 0, false};
-        json_value(&b, v, 0);
+        json_value(&b, v, 0, true);
         if (b.oom)
             return kt_err_set(err, KT_ENOMEM, "out of memory");
         *p = b.p;
@@ -1103,6 +1262,11 @@ static bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b,
         if (op == OTTL_CMP_EQ || op == OTTL_CMP_NE)
             return (a->m.kv == b->m.kv) == (op == OTTL_CMP_EQ);
         return false;
+    case OTTL_ID: {
+        /* Go's == on the ID types: a TraceID never equals a SpanID; no order. */
+        bool eq = a->s.n == b->s.n && memcmp(a->s.p, b->s.p, a->s.n) == 0;
+        return op == OTTL_CMP_EQ ? eq : op == OTTL_CMP_NE ? !eq : false;
+    }
     default: return op == OTTL_CMP_NE;
     }
 }

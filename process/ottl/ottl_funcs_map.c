@@ -1388,3 +1388,21 @@ int ottl_fn_parse_csv(struct ottl_eval *ev, const struct ottl_node *call, struct
     }
     return 0;
 }
+
+/* ---- for the other function files ---- */
+
+ottl_any *ottl_any_new(struct kt_arena *a)
+{
+    return new_any(a);
+}
+
+int ottl_map_result(struct ottl_eval *ev, struct kt_arena *a, struct ottl_value *out)
+{
+    return new_kvlist(a, 0, out) != NULL ? 0 : oom(ev);
+}
+
+int ottl_map_put(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_map *m, size_t *cap,
+                 const char *key, size_t keylen, ottl_any *val)
+{
+    return map_put(ev, a, m, cap, key, keylen, val);
+}

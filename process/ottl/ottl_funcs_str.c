@@ -573,8 +573,8 @@ static bool underscores_ok(const char *s, size_t n)
 
 /* The Collector's float-like conversion: ints and bools (1, 0) convert, strings parse as
  * Go floats (out of range fails), nil is no value (*has false); other types fail. */
-static int to_double(struct kt_arena *a, const struct ottl_value *v, double *d, bool *has,
-                     struct kt_err *err)
+int ottl_to_double(struct kt_arena *a, const struct ottl_value *v, double *d, bool *has,
+                   struct kt_err *err)
 {
     *has = true;
     switch (v->t) {
@@ -618,7 +618,7 @@ int ottl_fn_double(struct ottl_eval *ev, const struct ottl_node *call, struct ot
         return rc;
     bool has;
     double d = 0;
-    if ((rc = to_double(ev->t->arena, &v, &d, &has, ev->err)) != 0 || !has)
+    if ((rc = ottl_to_double(ev->t->arena, &v, &d, &has, ev->err)) != 0 || !has)
         return rc;
     out->t = OTTL_DOUBLE;
     out->d = d;
@@ -775,7 +775,7 @@ static int id_func(struct ottl_eval *ev, const struct ottl_node *call, size_t le
         return oom(ev);
     if ((rc = id_bytes(p, n, len, id, call->call.fn->name, ev->err)) != 0)
         return rc;
-    out->t = OTTL_BYTES;
+    out->t = OTTL_ID;
     out->s.p = (const char *)id;
     out->s.n = len;
     return 0;
@@ -1795,7 +1795,7 @@ int ottl_check_like(const struct ottl_node *call, const char *src, struct kt_err
     bool has, b;
     double d;
     if (strcmp(name, "Double") == 0) {
-        rc = to_double(NULL, &a->lit, &d, &has, &why);
+        rc = ottl_to_double(NULL, &a->lit, &d, &has, &why);
     } else if (strcmp(name, "Bool") == 0) {
         rc = to_bool(&a->lit, &b, &has, &why);
     } else if (name[0] != 'H') {

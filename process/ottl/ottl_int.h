@@ -83,6 +83,10 @@ enum ottl_vtype {
     OTTL_MAP,   /* attributes or a kvlist, by reference so editors can change it */
     OTTL_ARRAY, /* an AnyValue array */
     OTTL_LIST,  /* a list or map literal (its node's kind says which), evaluated when used */
+    /* A trace ID (16 bytes) or span ID (8) in s: the Collector's pcommon.TraceID and SpanID,
+     * which equal only an ID of the same kind and bytes, order nothing and cannot be set
+     * into a map. */
+    OTTL_ID,
 };
 
 /* Where a map's KeyValue pointer array and its length live in the owning message. */
@@ -118,6 +122,8 @@ void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
 
 #define OTTL_PF_MAP 0x1      /* a map: usable bare by map editors and with ["key"] */
 #define OTTL_PF_READONLY 0x2 /* set() refuses it */
+#define OTTL_PF_KEY 0x4      /* not a map, but takes one ["key"] (span.trace_state) */
+#define OTTL_PF_MORE 0x8     /* read and set by ottl_paths.c */
 
 struct ottl_path_def {
     const char *name;
@@ -142,13 +148,18 @@ enum ottl_nkind {
 
 enum ottl_cmp { OTTL_CMP_EQ, OTTL_CMP_NE, OTTL_CMP_LT, OTTL_CMP_LE, OTTL_CMP_GT, OTTL_CMP_GE };
 
+struct ottl_grok_group;
+
 struct ottl_regex {
     pcre2_code *code;
     pcre2_match_data *md; /* sized for the pattern's groups, reused by every match */
     struct ottl_regex *next;
+    /* ExtractGrokPatterns: the field and type of each group, by group number; NULL elsewhere */
+    const struct ottl_grok_group *grok;
 };
 
 struct ottl_func;
+struct ottl_eval;
 
 /* An index after a path's first ["key"]: ["key"] into a map or [N] into an array. */
 struct ottl_index {
@@ -169,6 +180,10 @@ struct ottl_node {
             /* Further indexes, attributes["a"]["b"][0]: into the value under key. */
             const struct ottl_index *more;
             size_t n_more;
+            /* OTTL_PF_MORE: ottl_paths.c's reader and writer, picked by the parser so that
+             * the evaluator calls them without naming that file (which uses its helpers). */
+            int (*get)(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out);
+            int (*set)(struct ottl_eval *ev, const struct ottl_node *n, const struct ottl_value *v);
         } path;
         struct {
             const struct ottl_func *fn;
@@ -195,6 +210,8 @@ struct ottl_prog {
     struct ottl_regex *regexes;
     const char *src; /* copy, in arena */
     enum ottl_context ctx;
+    const struct ottl_func *ctx_fn; /* the first function that implies a context, or NULL */
+    bool path_ctx;                  /* some path names a context */
 };
 
 struct ottl_condition {
@@ -246,6 +263,8 @@ int ottl_value_to_any(struct ottl_eval *ev, struct kt_arena *a, const struct ott
                       ottl_any *av, int depth);
 /* The entry under key, or NULL. */
 ottl_kv *ottl_map_find(const struct ottl_map *m, const char *key, size_t keylen);
+/* Appends an entry under key with an unset value (in a), or NULL when out of memory. */
+ottl_kv *ottl_map_add(struct kt_arena *a, const struct ottl_map *m, const char *key, size_t keylen);
 
 /* Removes the entries keep() says no to, keeping the order of the rest. */
 void ottl_map_filter(const struct ottl_map *m, bool (*keep)(const ottl_kv *kv, void *arg),
@@ -268,6 +287,14 @@ struct ottl_abuf {
     bool oom;
 };
 void ottl_abuf_put(struct ottl_abuf *b, const char *s, size_t n);
+/* v as Go's encoding/json writes the Collector's raw form of it: map keys sorted, bytes in
+ * base64, doubles as ottl_go_float; html escapes <, > and & (json.Marshal) or not (pdata's
+ * AsString). Sets b->oom when out of memory. */
+void ottl_json_value(struct ottl_abuf *b, const struct ottl_value *v, bool html);
+/* A double as Go's JSON and pdata's AsString write it (ES6 number to string): the shortest
+ * digits that read back as d, plainly unless below 1e-6 or from 1e21 on ("1e+21",
+ * "1.5e-7"); NaN, Infinity, -Infinity. size: 32 or more. */
+void ottl_go_float(double d, char *buf, size_t size);
 
 /* The tctx arena, or NULL with err set when the caller gave none. */
 struct kt_arena *ottl_eval_arena(struct ottl_eval *ev);
@@ -278,6 +305,7 @@ struct kt_arena *ottl_eval_arena(struct ottl_eval *ev);
  *   g any value   p a settable path   m a map path   r a regex literal   s a string literal
  *   i an int literal   S a list of string literals   l a list literal (items any value)
  *   F a function name (a bare converter name: SHA256)
+ *   G a grok pattern literal (compiled with the call's definitions: ottl_grok_expand)
  * Kinds after a '?' are optional: an absent one is a NULL in call.args. */
 struct ottl_func {
     const char *name;
@@ -327,6 +355,12 @@ int ottl_check_flatten(const struct ottl_node *call, const char *src, struct kt_
 int ottl_check_merge_maps(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_parse_csv(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_parse_key_value(const struct ottl_node *call, const char *src, struct kt_err *err);
+/* For converters that build maps: a new AnyValue, an empty map result in out (an arena
+ * kvlist), and a put into such a map (val taken; *cap its room, 0 at first). */
+ottl_any *ottl_any_new(struct kt_arena *a);
+int ottl_map_result(struct ottl_eval *ev, struct kt_arena *a, struct ottl_value *out);
+int ottl_map_put(struct ottl_eval *ev, struct kt_arena *a, const struct ottl_map *m, size_t *cap,
+                 const char *key, size_t keylen, ottl_any *val);
 
 /* ottl_funcs_str.c: string, conversion and ID converters and the glob editors (issue 14). */
 int ottl_fn_lower(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
@@ -356,6 +390,77 @@ int ottl_check_strings(const struct ottl_node *call, const char *src, struct kt_
 int ottl_check_convert_case(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_decode(const struct ottl_node *call, const char *src, struct kt_err *err);
 int ottl_check_like(const struct ottl_node *call, const char *src, struct kt_err *err);
+/* The Collector's float-like conversion (Double, Log): nil gives *has false. */
+int ottl_to_double(struct kt_arena *a, const struct ottl_value *v, double *d, bool *has,
+                   struct kt_err *err);
+
+/* ottl_funcs_extract.c: extraction, network and parsing converters (issue 14). */
+int ottl_fn_extract_patterns(struct ottl_eval *ev, const struct ottl_node *call,
+                             struct ottl_value *out);
+int ottl_fn_extract_grok_patterns(struct ottl_eval *ev, const struct ottl_node *call,
+                                  struct ottl_value *out);
+int ottl_fn_is_in_cidr(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_url(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_user_agent(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_log(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_parse_severity(struct ottl_eval *ev, const struct ottl_node *call,
+                           struct ottl_value *out);
+int ottl_check_extract_grok_patterns(const struct ottl_node *call, const char *src,
+                                     struct kt_err *err);
+int ottl_check_is_in_cidr(const struct ottl_node *call, const char *src, struct kt_err *err);
+/* ExtractGrokPatterns' pattern (argument 2, kind 'G'), for the parser once the arguments
+ * are checked: expand gives the regex (in p's arena) and what its generated groups capture;
+ * the parser compiles it into call->call.re; bind tells each group of it its field. */
+struct ottl_grok_caps;
+int ottl_grok_expand(struct ottl_prog *p, const struct ottl_node *call, const char *src,
+                     const char **re, size_t *re_n, struct ottl_grok_caps **caps,
+                     struct kt_err *err);
+int ottl_grok_bind(struct ottl_prog *p, struct ottl_node *call, const struct ottl_grok_caps *caps,
+                   const char *src, struct kt_err *err);
+
+/* ottl_funcs_metric.c: the metric editors of the transform processor (issue 14). */
+int ottl_fn_aggregate_on_attribute_value(struct ottl_eval *ev, const struct ottl_node *call,
+                                         struct ottl_value *out);
+int ottl_fn_aggregate_on_attributes(struct ottl_eval *ev, const struct ottl_node *call,
+                                    struct ottl_value *out);
+int ottl_fn_convert_gauge_to_sum(struct ottl_eval *ev, const struct ottl_node *call,
+                                 struct ottl_value *out);
+int ottl_fn_convert_sum_to_gauge(struct ottl_eval *ev, const struct ottl_node *call,
+                                 struct ottl_value *out);
+int ottl_fn_convert_summary_quantile_val_to_gauge(struct ottl_eval *ev,
+                                                  const struct ottl_node *call,
+                                                  struct ottl_value *out);
+int ottl_fn_convert_summary_count_val_to_sum(struct ottl_eval *ev, const struct ottl_node *call,
+                                             struct ottl_value *out);
+int ottl_fn_convert_summary_sum_val_to_sum(struct ottl_eval *ev, const struct ottl_node *call,
+                                           struct ottl_value *out);
+int ottl_fn_copy_metric(struct ottl_eval *ev, const struct ottl_node *call, struct ottl_value *out);
+int ottl_fn_extract_count_metric(struct ottl_eval *ev, const struct ottl_node *call,
+                                 struct ottl_value *out);
+int ottl_fn_extract_sum_metric(struct ottl_eval *ev, const struct ottl_node *call,
+                               struct ottl_value *out);
+int ottl_fn_scale_metric(struct ottl_eval *ev, const struct ottl_node *call,
+                         struct ottl_value *out);
+int ottl_check_aggregate(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_copy_metric(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_bool_first(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_scale(const struct ottl_node *call, const char *src, struct kt_err *err);
+int ottl_check_temporality(const struct ottl_node *call, const char *src, struct kt_err *err);
+
+/* ottl_paths.c: the paths past names, attributes and values (issue 14), the OTTL_PF_MORE
+ * ones: a path node's get and set, called once the context's object is known to be there. */
+int ottl_path_get_more(struct ottl_eval *ev, const struct ottl_node *n, struct ottl_value *out);
+int ottl_path_set_more(struct ottl_eval *ev, const struct ottl_node *n, const struct ottl_value *v);
+/* An ID's lowercase hex (an absent one as size zero bytes, as pdata reads it), in a
+ * per-thread ring of small buffers, so reading one costs no allocation. */
+int ottl_id_text(struct ottl_eval *ev, const ProtobufCBinaryData *b, size_t size,
+                 struct ottl_value *out);
+/* Sets a string field to a copy of string v in the arena; another type is an error. */
+int ottl_set_str_field(struct ottl_eval *ev, const struct ottl_path_def *d,
+                       const struct ottl_value *v, char **field);
+/* Sets an ID from its 2 * bytes hex digits ("" clears it when empty_ok). */
+int ottl_set_id_hex(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v,
+                    size_t bytes, bool empty_ok, ProtobufCBinaryData *field);
 
 /* ottl_hash.c: the hashes no linked library has. */
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);

@@ -36,6 +36,55 @@ static const struct ottl_path_def ottl_paths[] = {
     {"log.severity_number", OTTL_CTX_LOG, OTTL_P_LOG_SEVERITY_NUMBER, 0},
     {"log.severity_text", OTTL_CTX_LOG, OTTL_P_LOG_SEVERITY_TEXT, 0},
     {"log.attributes", OTTL_CTX_LOG, OTTL_P_LOG_ATTRS, OTTL_PF_MAP},
+    {"resource.dropped_attributes_count", OTTL_CTX_RESOURCE, OTTL_P_RESOURCE_DROPPED, OTTL_PF_MORE},
+    {"scope.dropped_attributes_count", OTTL_CTX_SCOPE, OTTL_P_SCOPE_DROPPED, OTTL_PF_MORE},
+    {"resource.schema_url", OTTL_CTX_RESOURCE, OTTL_P_RESOURCE_SCHEMA_URL, OTTL_PF_MORE},
+    {"scope.schema_url", OTTL_CTX_SCOPE, OTTL_P_SCOPE_SCHEMA_URL, OTTL_PF_MORE},
+    {"span.trace_id", OTTL_CTX_SPAN, OTTL_P_SPAN_TRACE_ID_RAW, OTTL_PF_MORE},
+    {"span.span_id", OTTL_CTX_SPAN, OTTL_P_SPAN_SPAN_ID_RAW, OTTL_PF_MORE},
+    {"span.parent_span_id", OTTL_CTX_SPAN, OTTL_P_SPAN_PARENT_ID_RAW, OTTL_PF_MORE},
+    {"span.trace_state", OTTL_CTX_SPAN, OTTL_P_SPAN_TRACE_STATE, OTTL_PF_KEY | OTTL_PF_MORE},
+    {"span.flags", OTTL_CTX_SPAN, OTTL_P_SPAN_FLAGS, OTTL_PF_MORE},
+    {"span.dropped_attributes_count", OTTL_CTX_SPAN, OTTL_P_SPAN_DROPPED_ATTRS, OTTL_PF_MORE},
+    {"span.dropped_events_count", OTTL_CTX_SPAN, OTTL_P_SPAN_DROPPED_EVENTS, OTTL_PF_MORE},
+    {"span.dropped_links_count", OTTL_CTX_SPAN, OTTL_P_SPAN_DROPPED_LINKS, OTTL_PF_MORE},
+    {"span.kind.string", OTTL_CTX_SPAN, OTTL_P_SPAN_KIND_STRING, OTTL_PF_MORE},
+    {"span.kind.deprecated_string", OTTL_CTX_SPAN, OTTL_P_SPAN_KIND_DEPRECATED_STRING,
+     OTTL_PF_MORE},
+    {"spanevent.dropped_attributes_count", OTTL_CTX_SPANEVENT, OTTL_P_SPANEVENT_DROPPED,
+     OTTL_PF_MORE},
+    {"metric.aggregation_temporality", OTTL_CTX_METRIC, OTTL_P_METRIC_AGG_TEMPORALITY,
+     OTTL_PF_MORE},
+    {"metric.is_monotonic", OTTL_CTX_METRIC, OTTL_P_METRIC_IS_MONOTONIC, OTTL_PF_MORE},
+    {"datapoint.start_time_unix_nano", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_START, OTTL_PF_MORE},
+    {"datapoint.time_unix_nano", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_TIME, OTTL_PF_MORE},
+    {"datapoint.flags", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_FLAGS, OTTL_PF_MORE},
+    {"datapoint.count", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_COUNT, OTTL_PF_MORE},
+    {"datapoint.sum", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_SUM, OTTL_PF_MORE},
+    {"datapoint.bucket_counts", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_BUCKET_COUNTS, OTTL_PF_MORE},
+    {"datapoint.explicit_bounds", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_EXPLICIT_BOUNDS,
+     OTTL_PF_MORE},
+    {"datapoint.scale", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_SCALE, OTTL_PF_MORE},
+    {"datapoint.zero_count", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_ZERO_COUNT, OTTL_PF_MORE},
+    {"log.time_unix_nano", OTTL_CTX_LOG, OTTL_P_LOG_TIME, OTTL_PF_MORE},
+    {"log.observed_time_unix_nano", OTTL_CTX_LOG, OTTL_P_LOG_OBSERVED_TIME, OTTL_PF_MORE},
+    {"log.trace_id", OTTL_CTX_LOG, OTTL_P_LOG_TRACE_ID_RAW, OTTL_PF_MORE},
+    {"log.span_id", OTTL_CTX_LOG, OTTL_P_LOG_SPAN_ID_RAW, OTTL_PF_MORE},
+    {"log.trace_id.string", OTTL_CTX_LOG, OTTL_P_LOG_TRACE_ID, OTTL_PF_MORE},
+    {"log.span_id.string", OTTL_CTX_LOG, OTTL_P_LOG_SPAN_ID, OTTL_PF_MORE},
+    {"log.flags", OTTL_CTX_LOG, OTTL_P_LOG_FLAGS, OTTL_PF_MORE},
+    {"log.dropped_attributes_count", OTTL_CTX_LOG, OTTL_P_LOG_DROPPED, OTTL_PF_MORE},
+    {"log.event_name", OTTL_CTX_LOG, OTTL_P_LOG_EVENT_NAME, OTTL_PF_MORE},
+    {"log.body.string", OTTL_CTX_LOG, OTTL_P_LOG_BODY_STRING, OTTL_PF_MORE},
+    /* Each context's cache, usable only in statements of that context (bare `cache` in a
+     * group is the group context's). */
+    {"resource.cache", OTTL_CTX_RESOURCE, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"scope.cache", OTTL_CTX_SCOPE, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"span.cache", OTTL_CTX_SPAN, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"spanevent.cache", OTTL_CTX_SPANEVENT, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"metric.cache", OTTL_CTX_METRIC, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"datapoint.cache", OTTL_CTX_DATAPOINT, OTTL_P_CACHE, OTTL_PF_MAP},
+    {"log.cache", OTTL_CTX_LOG, OTTL_P_CACHE, OTTL_PF_MAP},
 };
 static const size_t ottl_n_paths = sizeof(ottl_paths) / sizeof(ottl_paths[0]);
 
@@ -86,6 +135,11 @@ static const struct ottl_enum enums[] = {
     {"METRIC_DATA_TYPE_HISTOGRAM", 3},
     {"METRIC_DATA_TYPE_EXPONENTIAL_HISTOGRAM", 4},
     {"METRIC_DATA_TYPE_SUMMARY", 5},
+    {"AGGREGATION_TEMPORALITY_UNSPECIFIED", 0},
+    {"AGGREGATION_TEMPORALITY_DELTA", 1},
+    {"AGGREGATION_TEMPORALITY_CUMULATIVE", 2},
+    {"FLAG_NONE", 0},
+    {"FLAG_NO_RECORDED_VALUE", 1},
 };
 
 struct parser {
@@ -96,6 +150,7 @@ struct parser {
     struct kt_err *err;
     int depth;
     unsigned ctx_mask;
+    unsigned cache_mask; /* the contexts whose cache a path names */
     /* The context paths without a context prefix are read in ("attributes" is
      * span.attributes in a span group); NULL: every path names its context. */
     const char *in_ctx;
@@ -153,8 +208,11 @@ static void path_suggestions(const char *name, char *buf, size_t size)
         if (strncmp(p, name, seg) != 0 || p[seg] != '.')
             continue;
         int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", p);
-        if (w < 0 || (size_t)w >= size - used)
+        if (w < 0 || (size_t)w + 5 >= size - used) {
+            /* whole names only: the rest is said to exist */
+            snprintf(buf + used, size - used, ", ...");
             break;
+        }
         used += (size_t)w;
     }
 }
@@ -234,7 +292,7 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
         def = find_path(full);
     }
     if (def == NULL) {
-        char sugg[400];
+        char sugg[240]; /* within ottl_syntax_error's room, with the name */
         path_suggestions(name, sugg, sizeof(sugg));
         if (sugg[0] != '\0')
             return ottl_syntax_error(ps->err, ps->src, first->pos, "unknown path '%s' (valid: %s)",
@@ -249,7 +307,7 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
         return KT_ENOMEM;
     n->path.def = def;
     if (cur(ps)->kind == OTTL_T_LBRACK) {
-        if (!(def->flags & OTTL_PF_MAP))
+        if (!(def->flags & (OTTL_PF_MAP | OTTL_PF_KEY)))
             return ottl_syntax_error(ps->err, ps->src, cur(ps)->pos,
                                      "%s is not a map and takes no [\"key\"]", def->name);
         ps->i++;
@@ -265,20 +323,32 @@ static int parse_path(struct parser *ps, struct ottl_node **out)
         int rc = parse_indexes(ps, n);
         if (rc != 0)
             return rc;
+        if ((def->flags & OTTL_PF_KEY) && n->path.n_more > 0)
+            return ottl_syntax_error(ps->err, ps->src, first->pos, "%s takes exactly one [\"key\"]",
+                                     def->name);
+    }
+    if (def->flags & OTTL_PF_MORE) {
+        n->path.get = ottl_path_get_more;
+        n->path.set = ottl_path_set_more;
     }
     ps->ctx_mask |= OTTL_CTX_BIT(def->ctx);
+    ps->p->path_ctx = true;
+    if (def->id == OTTL_P_CACHE)
+        ps->cache_mask |= OTTL_CTX_BIT(def->ctx);
     *out = n;
     return 0;
 }
 
+/* The functions of one kind, those of every context first (the metric functions after). */
 static void func_names(bool editors, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < ottl_n_funcs; i++) {
-        if (ottl_funcs[i].editor != editors)
+    for (size_t k = 0; k < 2 * ottl_n_funcs; k++) {
+        const struct ottl_func *f = &ottl_funcs[k % ottl_n_funcs];
+        if (f->editor != editors || (f->ctx >= 0) != (k >= ottl_n_funcs))
             continue;
-        int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", ottl_funcs[i].name);
+        int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", f->name);
         if (w < 0 || (size_t)w + 5 >= size - used) {
             /* whole names only: the rest is said to exist */
             snprintf(buf + used, size - used, ", ...");
@@ -294,6 +364,7 @@ static const char *arg_kind_text(char k)
     case 'p': return "a path that can be set";
     case 'm': return "a map path such as span.attributes";
     case 'r': return "a regex string literal";
+    case 'G': return "a grok pattern string literal";
     case 's': return "a string literal";
     case 'i': return "an integer literal";
     case 'S': return "a list of string literals";
@@ -319,6 +390,19 @@ static size_t n_params(const struct ottl_func *fn, size_t *required)
     return strlen(fn->args) - (q != NULL);
 }
 
+/* Compiles pattern pat (of argument a) into call->call.re. */
+static int compile_regex(struct parser *ps, const struct ottl_func *fn, const struct ottl_node *a,
+                         const char *pat, size_t n, struct ottl_node *call)
+{
+    struct kt_err rerr = {0};
+    int rc = ottl_regex_compile(ps->p, pat, n, &call->call.re, &rerr);
+    if (rc != 0)
+        return rc == KT_ENOMEM
+                   ? kt_err_set(ps->err, rc, "out of memory")
+                   : ottl_syntax_error(ps->err, ps->src, a->pos, "%s: %s", fn->name, rerr.msg);
+    return 0;
+}
+
 static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
                      struct ottl_node *call)
 {
@@ -342,6 +426,7 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
         break;
     case 'm': ok = a->kind == OTTL_N_PATH && (a->path.def->flags & OTTL_PF_MAP); break;
     case 'r':
+    case 'G':
     case 's': ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_STR; break;
     case 'i': ok = a->kind == OTTL_N_LIT && a->lit.t == OTTL_INT; break;
     case 'S':
@@ -359,14 +444,8 @@ static int check_arg(struct parser *ps, const struct ottl_func *fn, size_t idx,
     if (!ok)
         return ottl_syntax_error(ps->err, ps->src, a->pos, "%s: argument %zu must be %s", fn->name,
                                  idx + 1, arg_kind_text(k));
-    if (k == 'r') {
-        struct kt_err rerr = {0};
-        int rc = ottl_regex_compile(ps->p, a->lit.s.p, a->lit.s.n, &call->call.re, &rerr);
-        if (rc != 0)
-            return rc == KT_ENOMEM
-                       ? kt_err_set(ps->err, rc, "out of memory")
-                       : ottl_syntax_error(ps->err, ps->src, a->pos, "%s: %s", fn->name, rerr.msg);
-    }
+    if (k == 'r')
+        return compile_regex(ps, fn, a, a->lit.s.p, a->lit.s.n, call);
     return 0;
 }
 
@@ -506,8 +585,24 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
         if (rc != 0)
             return rc;
     }
-    if (fn->ctx >= 0)
+    /* a grok pattern needs its definitions (a later argument) to compile */
+    if (strchr(fn->args, 'G') != NULL) {
+        const char *re;
+        size_t re_n;
+        struct ottl_grok_caps *caps;
+        int rc = ottl_grok_expand(ps->p, n, ps->src, &re, &re_n, &caps, ps->err);
+        if (rc == 0)
+            rc = compile_regex(ps, fn, n->call.args[1], re, re_n, n);
+        if (rc == 0)
+            rc = ottl_grok_bind(ps->p, n, caps, ps->src, ps->err);
+        if (rc != 0)
+            return rc;
+    }
+    if (fn->ctx >= 0) {
         ps->ctx_mask |= OTTL_CTX_BIT(fn->ctx);
+        if (ps->p->ctx_fn == NULL)
+            ps->p->ctx_fn = fn;
+    }
     *out = n;
     return 0;
 }
@@ -904,7 +999,16 @@ static int parse_or(struct parser *ps, struct ottl_node **out)
     return parse_binary(ps, out, "or", OTTL_N_OR, parse_and);
 }
 
-/* The most specific context named wins; telemetry kinds may not mix. */
+/* The contexts of c's telemetry kind: span and spanevent, metric and datapoint, or c. */
+static unsigned kind_bits(int c)
+{
+    unsigned span = OTTL_CTX_BIT(OTTL_CTX_SPAN) | OTTL_CTX_BIT(OTTL_CTX_SPANEVENT);
+    unsigned metric = OTTL_CTX_BIT(OTTL_CTX_METRIC) | OTTL_CTX_BIT(OTTL_CTX_DATAPOINT);
+    return (span >> c) & 1u ? span : (metric >> c) & 1u ? metric : OTTL_CTX_BIT(c);
+}
+
+/* The most specific context named wins; telemetry kinds may not mix (a message names the
+ * function that brings one in: extract_sum_metric with log paths). */
 static int resolve_ctx(struct parser *ps, enum ottl_context *out)
 {
     unsigned m = ps->ctx_mask;
@@ -916,6 +1020,17 @@ static int resolve_ctx(struct parser *ps, enum ottl_context *out)
         kinds[nk++] = (m & OTTL_CTX_BIT(OTTL_CTX_METRIC)) ? "metric" : "datapoint";
     if (m & OTTL_CTX_BIT(OTTL_CTX_LOG))
         kinds[nk++] = "log";
+    const struct ottl_func *fn = ps->p->ctx_fn;
+    if (nk > 1 && fn != NULL) {
+        unsigned other = m & ~kind_bits(fn->ctx) &
+                         ~(OTTL_CTX_BIT(OTTL_CTX_RESOURCE) | OTTL_CTX_BIT(OTTL_CTX_SCOPE));
+        for (int i = OTTL_CTX_LOG; other != 0 && i >= OTTL_CTX_SPAN; i--)
+            if (other & OTTL_CTX_BIT(i))
+                return kt_err_set(ps->err, KT_EINVAL,
+                                  "cannot use %s, a %s function, with %s paths in '%s'", fn->name,
+                                  ottl_context_name((enum ottl_context)fn->ctx),
+                                  ottl_context_name((enum ottl_context)i), ps->src);
+    }
     if (nk > 1)
         return kt_err_set(ps->err, KT_EINVAL,
                           "cannot mix %s and %s paths in one expression in '%s'", kinds[0],
@@ -926,6 +1041,19 @@ static int resolve_ctx(struct parser *ps, enum ottl_context *out)
             c = (enum ottl_context)i;
             break;
         }
+    }
+    /* A cache belongs to the transform context of the items a statement runs on (the
+     * group's context, else the inferred one): another context's is refused, as there. */
+    enum ottl_context run = c;
+    if (ps->in_ctx != NULL)
+        ottl_context_parse(ps->in_ctx, &run);
+    if (ps->cache_mask & ~OTTL_CTX_BIT(run)) {
+        enum ottl_context other = OTTL_CTX_RESOURCE;
+        while (!(ps->cache_mask & ~OTTL_CTX_BIT(run) & OTTL_CTX_BIT(other)))
+            other++;
+        return kt_err_set(
+            ps->err, KT_EINVAL, "%s.cache is only in %s statements, this one runs on %s in '%s'",
+            ottl_context_name(other), ottl_context_name(other), ottl_context_name(run), ps->src);
     }
     *out = c;
     return 0;
@@ -1104,7 +1232,7 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
     if (rc != 0)
         return rc;
     if (!s->call->call.fn->editor) {
-        char names[300];
+        char names[240]; /* so that the message fits ottl_syntax_error's 320 bytes */
         func_names(true, names, sizeof(names));
         return ottl_syntax_error(ps->err, ps->src, t->pos,
                                  "%s is a converter; a statement starts with an editor (%s)",
@@ -1129,6 +1257,23 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
     return 0;
 }
 
+/* The metric and data point functions exist in their context only, as the Collector
+ * registers each in one: a datapoint statement may read metric paths, but it cannot run
+ * extract_sum_metric, nor a metric statement convert_summary_sum_val_to_sum. at: the context
+ * the statement resolved to, or its group's. */
+static int check_fn_ctx(const struct parser *ps, enum ottl_context at)
+{
+    const struct ottl_func *fn = ps->p->ctx_fn;
+    if (ps->in_ctx != NULL)
+        (void)ottl_context_parse(ps->in_ctx, &at);
+    if (fn == NULL || (fn->ctx != OTTL_CTX_METRIC && fn->ctx != OTTL_CTX_DATAPOINT) ||
+        (int)at == fn->ctx)
+        return 0;
+    return kt_err_set(
+        ps->err, KT_EINVAL, "%s is a %s function: it cannot run in a %s statement in '%s'",
+        fn->name, ottl_context_name((enum ottl_context)fn->ctx), ottl_context_name(at), ps->src);
+}
+
 static int statement_parse(const char *src, const char *in_ctx, struct ottl_statement **out,
                            struct kt_err *err)
 {
@@ -1143,6 +1288,8 @@ static int statement_parse(const char *src, const char *in_ctx, struct ottl_stat
         rc = parse_statement(&ps, s);
     if (rc == 0)
         rc = resolve_ctx(&ps, &s->p.ctx);
+    if (rc == 0)
+        rc = check_fn_ctx(&ps, s->p.ctx);
     if (rc != 0) {
         ottl_statement_free(s);
         return rc;
@@ -1154,6 +1301,19 @@ static int statement_parse(const char *src, const char *in_ctx, struct ottl_stat
 enum ottl_context ottl_statement_context(const struct ottl_statement *s)
 {
     return s->p.ctx;
+}
+
+bool ottl_statement_path_context(const struct ottl_statement *s)
+{
+    return s->p.path_ctx;
+}
+
+const char *ottl_statement_context_func(const struct ottl_statement *s, enum ottl_context *ctx)
+{
+    if (s->p.ctx_fn == NULL)
+        return NULL;
+    *ctx = (enum ottl_context)s->p.ctx_fn->ctx;
+    return s->p.ctx_fn->name;
 }
 
 const char *ottl_statement_source(const struct ottl_statement *s)

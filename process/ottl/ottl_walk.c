@@ -21,11 +21,12 @@ typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ResourceLogs;
 typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ScopeLogs;
 
 /* A level of containers (ResourceSpans, ScopeSpans, ...): where a container keeps its
- * context's object (the Resource or InstrumentationScope pointer) and the next level (a
- * size_t count and an array of pointers). */
+ * context's object (the Resource or InstrumentationScope pointer), the next level (a
+ * size_t count and an array of pointers) and its schema_url. */
 struct level {
     size_t object;
     size_t n_next, next;
+    size_t schema_url;
 };
 
 struct shape {
@@ -36,7 +37,7 @@ struct shape {
 
 #define LEVEL(T, obj, next)                                                                        \
     {                                                                                              \
-        offsetof(T, obj), offsetof(T, n_##next), offsetof(T, next)                                 \
+        offsetof(T, obj), offsetof(T, n_##next), offsetof(T, next), offsetof(T, schema_url)        \
     }
 
 static const struct shape shapes[KT_SIGNAL_COUNT] = {
@@ -66,6 +67,7 @@ struct walk {
      * them in OTTL_WALK_EDIT. */
     Resource no_res;
     Scope no_scope;
+    struct ottl_cache cache; /* t.cache, emptied before each visit */
 };
 
 static size_t *count_at(void *msg, size_t off)
@@ -176,6 +178,8 @@ static int visit(struct walk *k, enum ottl_context c, bool *drop, struct kt_err 
 {
     if (!(k->w->contexts & OTTL_CTX_BIT(c)))
         return 0;
+    ottl_cache_reset(&k->cache);
+    k->t.cache = &k->cache;
     int rc = k->w->visit(k->w->arg, c, &k->t, drop, err);
     if (!k->dropping)
         *drop = false;
@@ -189,7 +193,8 @@ static bool descends(const struct walk *k, enum ottl_context c)
     return (k->dropping && c < k->sh->item) || (k->w->contexts >> (unsigned)c) > 1;
 }
 
-static int walk_items(struct walk *k, enum ottl_context c, void **v, size_t *n, struct kt_err *err);
+static int walk_items(struct walk *k, enum ottl_context c, void ***v, size_t *n,
+                      struct kt_err *err);
 
 static int walk_item(struct walk *k, enum ottl_context c, void *item, bool *drop,
                      struct kt_err *err)
@@ -208,25 +213,28 @@ static int walk_item(struct walk *k, enum ottl_context c, void *item, bool *drop
     if (!descends(k, c) || !sub_items(c, item, &sub, &v, &n))
         return 0;
     size_t had = *n;
-    rc = walk_items(k, sub, v, n, err);
+    rc = walk_items(k, sub, &v, n, err);
     /* A metric whose every data point was dropped goes too, as in the Collector. */
     *drop = rc == 0 && k->dropping && c == OTTL_CTX_METRIC && had > 0 && *n == 0;
     return rc;
 }
 
-/* Walks v[0..*n), items of context c, keeping the ones not dropped in order (all of them
+/* Walks (*v)[0..*n), items of context c, keeping the ones not dropped in order (all of them
  * when editing). On an error *n stays as it was, whatever was moved: the data is then
- * dead-lettered, not used. */
-static int walk_items(struct walk *k, enum ottl_context c, void **v, size_t *n, struct kt_err *err)
+ * dead-lettered, not used. A metric statement may append metrics to the scope while this
+ * runs (extract_sum_metric, copy_metric: a new, longer array in *v): the walk reads the
+ * array and its length again after each item, so the new metrics are visited too, as the
+ * Collector's loop over the scope's metrics does. */
+static int walk_items(struct walk *k, enum ottl_context c, void ***v, size_t *n, struct kt_err *err)
 {
     size_t j = 0;
     int rc = 0;
     for (size_t i = 0; i < *n; i++) {
         bool drop = false;
-        if ((rc = walk_item(k, c, v[i], &drop, err)) != 0)
+        if ((rc = walk_item(k, c, (*v)[i], &drop, err)) != 0)
             break;
         if (!drop)
-            v[j++] = v[i];
+            (*v)[j++] = (*v)[i];
     }
     set_item(&k->t, c, NULL);
     if (rc == 0)
@@ -248,10 +256,15 @@ static int enter(struct walk *k, int lv, void *box, struct kt_err *err)
         *obj = created;
     }
     void *o = *obj != NULL ? *obj : (void *)empty;
-    if (lv == 0)
-        k->t = (struct ottl_tctx){.arena = k->w->arena, .resource = o};
-    else
+    char **url = (char **)ptr_at(box, k->sh->lv[lv].schema_url);
+    if (lv == 0) {
+        k->t = (struct ottl_tctx){.arena = k->w->arena, .resource = o, .resource_schema_url = url};
+    } else {
         k->t.scope = o;
+        k->t.scope_schema_url = url;
+        if (k->sh->item == OTTL_CTX_METRIC)
+            k->t.scope_metrics = box;
+    }
     return 0;
 }
 
@@ -274,9 +287,9 @@ static int walk_level(struct walk *k, int lv, void **v, size_t *n, struct kt_err
             continue;
         }
         if (descends(k, c)) {
-            void **next = *ptr_at(box, l->next);
+            void ***next = (void ***)(void *)ptr_at(box, l->next);
             size_t *n_next = count_at(box, l->n_next);
-            rc = lv == 0 ? walk_level(k, 1, next, n_next, err)
+            rc = lv == 0 ? walk_level(k, 1, *next, n_next, err)
                          : walk_items(k, k->sh->item, next, n_next, err);
             if (rc != 0)
                 return rc;
@@ -297,6 +310,7 @@ int ottl_walk(struct ottl_walk *w, enum kt_signal sig, ProtobufCMessage *data, s
         .dropping = w->mode == OTTL_WALK_DROP,
         .no_res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT,
         .no_scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT,
+        .cache = {.map = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT},
     };
     w->n_dropped = 0;
     return walk_level(&k, 0, *ptr_at(data, k.sh->top), count_at(data, k.sh->n_top), err);

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Opentelemetry__Proto__Logs__V1__LogRecord log =
         OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT;
     log.body = &v;
-    struct ottl_tctx t = {&a, NULL, NULL, NULL, NULL, NULL, NULL, &log};
+    struct ottl_tctx t = {&a, NULL, NULL, NULL, NULL, NULL, NULL, &log, NULL, NULL, NULL, NULL};
     for (size_t i = 0; body != NULL && i < sizeof(statements) / sizeof(statements[0]); i++) {
         struct kt_err err = {0};
         struct ottl_statement *s = NULL;

@@ -71,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     log.n_attributes = 1;
     dp.value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT;
     dp.as_int = 3;
-    struct ottl_tctx t = {&a, &res, &scope, &span, &ev, &metric, (ProtobufCMessage *)&dp, &log};
+    struct ottl_tctx t = {&a,   &res, &scope, &span, &ev, &metric, (ProtobufCMessage *)&dp,
+                          &log, NULL, NULL,   NULL, NULL};
 
     struct kt_err err = {0};
     struct ottl_condition *c = NULL;

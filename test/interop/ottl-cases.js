@@ -340,6 +340,8 @@ const written = [
 ];
 
 written.push(...require('./ottl-cases-str')({ T, L, M, str, int, dbl, bool, kvlist, arr, traces, span, logs, log, metrics, gauge }));
+written.push(...require('./ottl-cases-metric')({ M, T, L, str, int, dbl, bool, metrics, gauge, span, log }));
+written.push(...require('./ottl-cases-ext')({ T, L, M, str, int, dbl, bool, kvlist, arr, traces, span, logs, log, metrics, gauge }));
 
 // ---- generated inputs ----
 
@@ -397,7 +399,12 @@ function generated(seed, n) {
 const SEED = 14;
 
 function cases() {
-  return [...written, ...require('./ottl-cases-map')({ str, int, dbl, bool, kvlist, arr, span, log, T, L }), ...generated(SEED, 40)];
+  return [
+    ...written,
+    ...require('./ottl-cases-map')({ str, int, dbl, bool, kvlist, arr, span, log, T, L }),
+    ...require('./ottl-cases-path')({ str, int, dbl, bool, arr, kvlist, T, L, M }),
+    ...generated(SEED, 40),
+  ];
 }
 
 module.exports = { cases, SEED };

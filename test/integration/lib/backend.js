@@ -167,9 +167,17 @@ async function startGrpcBackend({ tls = null, port: wantPort = 0 } = {}) {
     rec,
     stop: () =>
       new Promise((resolve) => {
-        server.tryShutdown(() => resolve());
-        // Connections a client keeps open would hold tryShutdown forever.
-        setTimeout(() => server.forceShutdown(), 2000).unref();
+        // Connections a client keeps open would hold tryShutdown forever. The timer is not
+        // unref'd: with nothing else alive, an unref'd one let node end the event loop with
+        // this promise pending (a test cancelled, seen once under ASan).
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
       }),
   };
 }

@@ -5,7 +5,7 @@
 //
 // A case: { name, signal: 'traces'|'metrics'|'logs', input (an OTLP/JSON request),
 //   statements: [...] (flat, the context from the path prefixes) and/or
-//   groups: [{ context, conditions?, error_mode?, statements }], error_mode? (default
+//   groups: [{ context?, conditions?, error_mode?, statements }], error_mode? (default
 //   propagate), divergence?: { reason, kotel, collector } }.
 // An output is the request the backend received in canonical form, or the string 'error'
 // (the Collector's receiver answered with a failure / ottl-apply printed "error: ..."), or
@@ -109,7 +109,7 @@ function kotelSets(c) {
   (c.groups || []).forEach((g, i) => {
     const sec = `transform.group.g${i}`;
     sets.push(`${sec}.signal=${GROUP_SIGNAL[c.signal]}`);
-    sets.push(`${sec}.context=${g.context}`);
+    if (g.context) sets.push(`${sec}.context=${g.context}`);
     for (const cond of g.conditions || []) sets.push(`${sec}.conditions=${cond}`);
     if (g.error_mode) sets.push(`${sec}.error_mode=${g.error_mode}`);
     for (const s of g.statements) sets.push(`${sec}.statements=${s}`);

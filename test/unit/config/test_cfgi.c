@@ -116,6 +116,34 @@ static void test_translate_ingest(void **state)
     free(report);
 }
 
+/* The kafkareceiver's header_extraction and the exporters' zstd / snappy carry over. */
+static void test_translate_header_extraction(void **state)
+{
+    (void)state;
+    enum cfgi_tier tier = CFGI_TIER_AUTO;
+    char *ini = NULL, *report = NULL;
+    int dropped;
+    assert_int_equal(
+        translate("receivers:\n"
+                  "  kafka:\n"
+                  "    brokers: [k:9092]\n"
+                  "    header_extraction: {extract_headers: true, headers: [x-tenant, team]}\n"
+                  "exporters:\n"
+                  "  otlp: {endpoint: 'b:4317', compression: snappy}\n"
+                  "service:\n"
+                  "  pipelines:\n"
+                  "    traces: {receivers: [kafka], exporters: [otlp]}\n",
+                  &tier, &ini, &report, &dropped),
+        0);
+    assert_int_equal(tier, CFGI_TIER_PROCESS);
+    assert_non_null(strstr(ini, "[kafka.header_extraction]\nextract_headers = true\n"
+                                "headers = x-tenant,team\n"));
+    assert_non_null(strstr(ini, "compression = snappy\n"));
+    assert_int_equal(dropped, 0);
+    free(ini);
+    free(report);
+}
+
 static void test_translate_tier(void **state)
 {
     (void)state;
@@ -150,9 +178,8 @@ static void test_translate_tier(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tree_lines),
-        cmocka_unit_test(test_tree_refuses),
-        cmocka_unit_test(test_translate_ingest),
+        cmocka_unit_test(test_tree_lines),       cmocka_unit_test(test_tree_refuses),
+        cmocka_unit_test(test_translate_ingest), cmocka_unit_test(test_translate_header_extraction),
         cmocka_unit_test(test_translate_tier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

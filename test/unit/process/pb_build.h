@@ -54,7 +54,7 @@ static void push(void ***arr, size_t *n, void *p)
 #define PUSH(arr, n, p) push((void ***)(void *)&(arr), &(n), (p))
 
 /* LogsData holding one resource with one scope, both absent; *sl is the scope's container. */
-static LogsData *pb_logs(ScopeLogs **sl)
+static inline LogsData *pb_logs(ScopeLogs **sl)
 {
     LogsData *ld = NEW(LogsData, OPENTELEMETRY__PROTO__LOGS__V1__LOGS_DATA__INIT);
     ResourceLogs *rl = NEW(ResourceLogs, OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT);
@@ -65,7 +65,7 @@ static LogsData *pb_logs(ScopeLogs **sl)
 }
 
 /* Appends to sl a log record whose body is the string body. */
-static LogRecord *pb_add_log(ScopeLogs *sl, const char *body)
+static inline LogRecord *pb_add_log(ScopeLogs *sl, const char *body)
 {
     LogRecord *r = NEW(LogRecord, OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT);
     r->body = NEW(AnyValue, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT);

@@ -91,6 +91,30 @@ static void test_auth_check_errors(void **state)
     process_conf_free(&c);
 }
 
+/* The metadata options load together. */
+static void test_metadata_options_load(void **state)
+{
+    (void)state;
+    const char *ok[] = {"exporter.headers_from_metadata=X-Scope-OrgID",
+                        "kafka.header_extraction.extract_headers=true",
+                        "kafka.header_extraction.headers=X-Scope-OrgID, team",
+                        "exporter.compression=snappy", "exporter.max_in_flight=8"};
+    struct process_conf c;
+    struct kt_err err = {0};
+    assert_int_equal(load(&c, ok, sizeof(ok) / sizeof(ok[0]), &err), 0);
+    assert_int_equal(c.kafka.header_extraction.headers.n, 2);
+    assert_int_equal(c.exporter.max_in_flight, 8);
+    assert_int_equal(c.exporter.compression, PROCESS_COMP_SNAPPY);
+    process_conf_free(&c);
+    /* A static header of a metadata key's name would send it twice. */
+    const char *both[] = {"exporter.headers=x-scope-orgid = default",
+                          "exporter.headers_from_metadata=X-Scope-OrgID"};
+    assert_int_equal(load(&c, both, 2, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "[exporter] headers_from_metadata: 'X-Scope-OrgID': also set in "
+                                 "[exporter] headers; a request carries one value");
+    process_conf_free(&c);
+}
+
 /* What --check refuses: values with which the binary could not work. */
 static void test_values_that_break_the_pipeline_are_refused(void **state)
 {
@@ -128,6 +152,24 @@ static void test_values_that_break_the_pipeline_are_refused(void **state)
         {"tail_sampling.policy.p.status_codes=OK,EROR",
          "--set tail_sampling.policy.p.status_codes: 'EROR' is not a status code (want OK, "
          "ERROR, UNSET)"},
+        {"exporter.max_in_flight=0", "--set exporter.max_in_flight: want 1 to 64, got '0'"},
+        {"exporter.metadata_cardinality_limit=0",
+         "--set exporter.metadata_cardinality_limit: want 1 to 1000000, got '0'"},
+        {"exporter.compression=lz4",
+         "--set exporter.compression: want one of gzip|none|zstd|snappy, got 'lz4'"},
+        {"exporter.headers_from_metadata=X-Scope-OrgID,tenant id",
+         "--set exporter.headers_from_metadata: 'tenant id': not a header name (letters, digits "
+         "and !#$%&'*+-.^_`|~)"},
+        /* Checked together (--check, no line): names the exporter sets, twice, too many. */
+        {"exporter.headers_from_metadata=Content-Type",
+         "[exporter] headers_from_metadata: 'Content-Type': set by the exporter itself"},
+        {"exporter.headers_from_metadata=X-Tenant,x-tenant",
+         "[exporter] headers_from_metadata: 'x-tenant': listed twice (names have no case)"},
+        {"exporter.headers_from_metadata=a,b,c,d,e,f,g,h,i",
+         "[exporter] headers_from_metadata: 9 keys, want at most 8"},
+        {"kafka.header_extraction.extract_headers=sometimes",
+         "--set kafka.header_extraction.extract_headers: want true or false (or yes/no, on/off, "
+         "1/0), got 'sometimes'"},
         {"tail_sampling.policy.p.invert_match=perhaps",
          "--set tail_sampling.policy.p.invert_match: want true or false (or yes/no, on/off, "
          "1/0), got 'perhaps'"},
@@ -156,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_auth_sections_load),
         cmocka_unit_test(test_auth_check_errors),
         cmocka_unit_test(test_values_that_break_the_pipeline_are_refused),
+        cmocka_unit_test(test_metadata_options_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

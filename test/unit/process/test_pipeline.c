@@ -204,8 +204,9 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
 }
 
 int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
-                    void *token)
+                    const struct exporter_meta *meta, void *token)
 {
+    (void)meta;
     assert_ptr_equal(e, &F);
     assert_true(F.n_sub < MAX_EVENTS);
     struct submission *s = &F.sub[F.n_sub++];

@@ -29,8 +29,8 @@ typedef Opentelemetry__Proto__Trace__V1__Span__Link Link;
 typedef Opentelemetry__Proto__Trace__V1__Status Status;
 
 #define F(id) OTTL_FIELD(OTTL_P_##id)
-#define SCOPE_FIELDS (F(SCOPE_NAME) | F(SCOPE_VERSION) | F(SCOPE_ATTRS))
-#define N_PATH_IDS (OTTL_P_LOG_ATTRS + 1) /* the last path id, enum ottl_path_id */
+#define SCOPE_FIELDS (F(SCOPE_NAME) | F(SCOPE_VERSION) | F(SCOPE_ATTRS) | F(SCOPE_DROPPED))
+#define N_PATH_IDS (OTTL_P_CACHE + 1) /* the last path id, enum ottl_path_id */
 
 static struct kt_arena B; /* messages built and bytes packed */
 static struct kt_arena D; /* decodes */
@@ -418,7 +418,8 @@ static void assert_same(const TracesData *full, const TracesData *sh, ottl_field
         const ResourceSpans *rf = full->resource_spans[r], *rsh = sh->resource_spans[r];
         assert_string_equal(rf->schema_url, rsh->schema_url);
         assert_part_same((const ProtobufCMessage *)rf->resource,
-                         (const ProtobufCMessage *)rsh->resource, (need & F(RESOURCE_ATTRS)) != 0);
+                         (const ProtobufCMessage *)rsh->resource,
+                         (need & (F(RESOURCE_ATTRS) | F(RESOURCE_DROPPED))) != 0);
         assert_int_equal(rsh->n_scope_spans, rf->n_scope_spans);
         for (size_t s = 0; s < rf->n_scope_spans; s++) {
             const ScopeSpans *sf = rf->scope_spans[s], *ssh = rsh->scope_spans[s];
@@ -439,7 +440,8 @@ static void test_needs_full_exactly_for_attributes_and_events(void **state)
     (void)state;
     for (int id = 0; id < N_PATH_IDS; id++) {
         bool want = id == OTTL_P_SPAN_ATTRS || id == OTTL_P_SPANEVENT_NAME ||
-                    id == OTTL_P_SPANEVENT_TIME || id == OTTL_P_SPANEVENT_ATTRS;
+                    id == OTTL_P_SPANEVENT_TIME || id == OTTL_P_SPANEVENT_ATTRS ||
+                    id == OTTL_P_SPANEVENT_DROPPED;
         if (trace_decode_needs_full(OTTL_FIELD(id)) != want)
             fail_msg("path id %d: needs_full %s", id, want ? "false" : "true");
     }

@@ -396,6 +396,36 @@ static void test_group_config_errors(void **state)
         {{"transform.group.g.signal=traces", "transform.group.g.error_mode=loud",
           "transform.group.g.statements=set(span.name, \"x\")"},
          "[transform.group.g] error_mode: want one of propagate|ignore|silent, got 'loud'"},
+        /* the metric functions only where the Collector has them */
+        {{"transform.trace_statements=convert_sum_to_gauge()", NULL},
+         "[transform] trace_statements: 'convert_sum_to_gauge()': convert_sum_to_gauge is a "
+         "metric function, which trace_statements cannot use"},
+        {{"transform.log_statements=extract_sum_metric(true) where log.body == \"x\"", NULL},
+         "[transform] log_statements: cannot use extract_sum_metric, a metric function, with log "
+         "paths in 'extract_sum_metric(true) where log.body == \"x\"'"},
+        {{"transform.metric_statements=convert_sum_to_gauge()", NULL},
+         "[transform] metric_statements: no statement names a path, so their context is unknown "
+         "('convert_sum_to_gauge()'); add a condition on one (where metric.name == \"...\") or "
+         "put them in a [transform.group.NAME] with a context"},
+        {{"transform.group.g.signal=metrics", "transform.group.g.statements=convert_sum_to_gauge()",
+          NULL},
+         "[transform.group.g] statements: no statement names a path, so their context is unknown "
+         "('convert_sum_to_gauge()'); add a condition on one (where metric.name == \"...\") or "
+         "give the group a context"},
+        {{"transform.group.g.signal=metrics", "transform.group.g.statements=copy_metric(\"c\")",
+          "transform.group.g.statements=set(datapoint.attributes[\"k\"], 1)"},
+         "[transform.group.g] statements: 'copy_metric(\"c\")': copy_metric is a metric function, "
+         "but these statements run at each data point (the deepest context they use); put it in a "
+         "group with context = metric"},
+        {{"transform.metric_statements=copy_metric(\"c\") where metric.name == \"g\"",
+          "transform.metric_statements=set(datapoint.attributes[\"k\"], 1)", NULL},
+         "[transform] metric_statements: 'copy_metric(\"c\") where metric.name == \"g\"': "
+         "copy_metric is a metric function, but these statements run at each data point (the "
+         "deepest context they use); put it in a group with context = metric"},
+        {{"transform.group.g.signal=metrics", "transform.group.g.context=datapoint",
+          "transform.group.g.statements=scale_metric(2.0)"},
+         "[transform.group.g] statements: scale_metric is a metric function: it cannot run in a "
+         "datapoint statement in 'scale_metric(2.0)'"},
         {{"transform.group.g.statement=set(span.name, \"x\")", NULL},
          "--set transform.group.g.statement: unknown key (a group has signal, context, conditions, "
          "error_mode and statements)"},

@@ -51,7 +51,7 @@ static int setup(void **state)
     kv[0]->value = any_str("{\"a\": 1, \"b\": [true, null, \"s\"], \"c\": {\"d\": -2.5}}");
     span.attributes = kv;
     span.n_attributes = 1;
-    struct ottl_tctx t = {&arena, NULL, NULL, &span, NULL, NULL, NULL, &logrec};
+    struct ottl_tctx t = {&arena, NULL, NULL, &span, NULL, NULL, NULL, &logrec, NULL, NULL, NULL, NULL};
     tc = t;
     return 0;
 }

@@ -233,7 +233,8 @@ static void test_path_errors(void **state)
                         "span.status.code, span.status.message, span.attributes, "
                         "span.trace_id.string, span.span_id.string, "
                         "span.parent_span_id.string, span.start_time_unix_nano, "
-                        "span.end_time_unix_nano) in 'span.nam == \"a\"'");
+                        "span.end_time_unix_nano, span.trace_id, span.span_id, ...) in "
+                        "'span.nam == \"a\"'");
     assert_string_equal(cond_err("attributes[\"a\"] == 1"),
                         "column 1: unknown path 'attributes' (paths start with resource., "
                         "scope., span., spanevent., metric., datapoint. or log.) in "
@@ -278,7 +279,8 @@ static void test_function_errors(void **state)
                         "column 1: unknown editor 'sett' (valid: append, delete_index, delete_key, "
                         "delete_matching_keys, flatten, keep_keys, keep_matching_keys, limit, "
                         "merge_maps, replace_all_matches, replace_all_patterns, replace_match, "
-                        "replace_pattern, set, truncate_all) in 'sett(span.name, \"a\")'");
+                        "replace_pattern, set, truncate_all, ...) in "
+                        "'sett(span.name, \"a\")'");
     assert_string_equal(cond_err("IsMatch(span.name)"),
                         "column 1: IsMatch takes 2 arguments (target, pattern), got 1 in "
                         "'IsMatch(span.name)'");
@@ -304,7 +306,8 @@ static void test_function_errors(void **state)
                         "(append, delete_index, delete_key, delete_matching_keys, flatten, "
                         "keep_keys, keep_matching_keys, limit, merge_maps, replace_all_matches, "
                         "replace_all_patterns, replace_match, "
-                        "replace_pattern, set, truncate_all) in 'IsMatch(span.name, \"a\")'");
+                        "replace_pattern, set, truncate_all, ...) in "
+                        "'IsMatch(span.name, \"a\")'");
     assert_string_equal(stmt_err("span.name == \"a\""),
                         "column 1: expected an editor call such as set(...), got identifier "
                         "'span' in 'span.name == \"a\"'");
