@@ -33,9 +33,11 @@ enum kt_opt_type {
 #define KT_OPT_SECRET 0x1   /* masked as "****" by --print-config */
 #define KT_OPT_REQUIRED 0x2 /* missing after load (no default, not set) is an error */
 #define KT_OPT_WHOLE                                                                               \
-    0x4                   /* KT_OPT_LIST: each occurrence is one item, commas and all              \
-                           * (OTTL expressions, header values) */
-#define KT_OPT_TOKENS 0x8 /* KT_OPT_LIST: each item is an HTTP field name (an RFC 9110 token) */
+    0x4 /* KT_OPT_LIST: each occurrence is one item, commas and all                                \
+         * (OTTL expressions, header values) */
+#define KT_OPT_TOKENS                                                                              \
+    0x8 /* KT_OPT_LIST: each item is an HTTP field name (an RFC 9110 token); KT_OPT_STRING:        \
+         * the value, when not empty */
 
 struct kt_strlist {
     char **v; /* owned strings */

@@ -157,7 +157,7 @@ for (const kafka of KAFKAS) {
 test('bad metadata options stop kotel-ingest at startup naming the file, line and key', { timeout: 30000 }, () => {
   const cases = [
     ['[kafka]\ninclude_metadata_keys = authorization\n', ":2: [kafka] include_metadata_keys: authorization carries the client's token"],
-    ['[kafka]\n\ntopic_from_metadata_key = "a b"\n', ":3: [kafka] topic_from_metadata_key: 'a b' is not a header name"],
+    ['[kafka]\n\ntopic_from_metadata_key = "a b"\n', ":3: [kafka] topic_from_metadata_key: 'a b': not a header name"],
     ['[kafka]\ntraces_topic = spans!\n', ":2: [kafka] traces_topic: topic name 'spans!'"],
     [
       '[kafka]\npartition_logs_by_trace_id = true\npartition_logs_by_resource_attributes = yes\n',

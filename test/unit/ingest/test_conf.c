@@ -191,7 +191,7 @@ static void test_metadata_options_are_checked_at_their_line(void **state)
         {"[kafka]\ninclude_metadata_keys = a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n",
          ":2: [kafka] include_metadata_keys: 17 names, want at most 16"},
         {"[kafka]\ntopic_from_metadata_key = x topic\n",
-         ":2: [kafka] topic_from_metadata_key: 'x topic' is not a header name"},
+         ":2: [kafka] topic_from_metadata_key: 'x topic': not a header name"},
         {"[kafka]\npartition_logs_by_resource_attributes = true\n"
          "partition_logs_by_trace_id = true\n",
          ":3: [kafka] partition_logs_by_trace_id: partition_logs_by_trace_id and "
