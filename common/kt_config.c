@@ -708,6 +708,15 @@ static bool is_token(const char *s)
     return true;
 }
 
+/* A KT_OPT_TOKENS value: 0, or KT_EINVAL saying what a header name may hold. */
+static int check_token(const char *s, struct kt_err *err)
+{
+    if (is_token(s))
+        return 0;
+    return kt_err_set(err, KT_EINVAL,
+                      "'%s': not a header name (letters, digits and !#$%%&'*+-.^_`|~)", s);
+}
+
 /* Appends the comma-separated items of val; empty items are dropped so "a, b," works. */
 static int push_items(struct kt_strlist *l, const char *val)
 {
@@ -752,10 +761,7 @@ static int apply_list(struct loader *ld, size_t i, const char *val, const struct
     if (rc == KT_ENOMEM)
         return kt_err_set(ld->err, rc, "out of memory");
     for (size_t k = before; rc == 0 && (ld->schema->opts[i].flags & KT_OPT_TOKENS) && k < l->n; k++)
-        if (!is_token(l->v[k]))
-            rc = kt_err_set(ld->err, KT_EINVAL,
-                            "'%s': not a header name (letters, digits and !#$%%&'*+-.^_`|~)",
-                            l->v[k]);
+        rc = check_token(l->v[k], ld->err);
     return rc;
 }
 
@@ -945,6 +951,8 @@ static int apply(struct loader *ld, size_t i, const char *sub, const char *raw,
         return rc;
     switch (o->type) {
     case KT_OPT_STRING:
+        if ((o->flags & KT_OPT_TOKENS) && val[0] != '\0' && (rc = check_token(val, ld->err)) != 0)
+            break;
         free(*(char **)p);
         *(char **)p = val;
         val = NULL;
@@ -960,8 +968,7 @@ static int apply(struct loader *ld, size_t i, const char *sub, const char *raw,
     bool empty = raw[strspn(raw, " \t\"")] == '\0';
     free(val);
     /* Checked here rather than by validate, so that the message names the line. */
-    if (rc == 0 && ld->schema->check_value != NULL &&
-        (o->type == KT_OPT_STRING || o->type == KT_OPT_LIST))
+    if (rc == 0 && ld->schema->check_value != NULL)
         rc = ld->schema->check_value(o, p, ld->err);
     if (rc == 0) {
         if (w->from == FROM_FILE && (o->flags & KT_OPT_SECRET) && !empty && ld->secret_line == 0) {

@@ -33,9 +33,11 @@ enum kt_opt_type {
 #define KT_OPT_SECRET 0x1   /* masked as "****" by --print-config */
 #define KT_OPT_REQUIRED 0x2 /* missing after load (no default, not set) is an error */
 #define KT_OPT_WHOLE                                                                               \
-    0x4                   /* KT_OPT_LIST: each occurrence is one item, commas and all              \
-                           * (OTTL expressions, header values) */
-#define KT_OPT_TOKENS 0x8 /* KT_OPT_LIST: each item is an HTTP field name (an RFC 9110 token) */
+    0x4 /* KT_OPT_LIST: each occurrence is one item, commas and all                                \
+         * (OTTL expressions, header values) */
+#define KT_OPT_TOKENS                                                                              \
+    0x8 /* KT_OPT_LIST: each item is an HTTP field name (an RFC 9110 token); KT_OPT_STRING:        \
+         * the value, when not empty */
 
 struct kt_strlist {
     char **v; /* owned strings */
@@ -97,10 +99,10 @@ struct kt_config_schema {
     /* Checks that need more than one value or compile something (OTTL statements, sampling
      * policies), run by kt_cli_run after loading, for --check too. May be NULL. */
     int (*validate)(const void *conf, struct kt_err *err);
-    /* Checks one KT_OPT_STRING or KT_OPT_LIST value as it is set (value points at the
-     * option's place in the conf struct), so that the loader's message names the file and
-     * line: returns 0 or a KT_E* with err->msg saying what is wrong, without context. Runs
-     * for defaults too. May be NULL. */
+    /* Checks one value as it is set (value points at the option's place in the conf struct;
+     * a check of one option against another reaches the struct as value minus o->offset),
+     * so that the loader's message names the file and line: returns 0 or a KT_E* with
+     * err->msg saying what is wrong, without context. Runs for defaults too. May be NULL. */
     int (*check_value)(const struct kt_option *o, const void *value, struct kt_err *err);
     /* What the program does, for the man page's DESCRIPTION and the head of the example file
      * (the text syntax of kt_option.doc). May be NULL. */

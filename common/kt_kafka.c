@@ -135,6 +135,28 @@ static int check_readable(const char *section, const char *key, const char *path
     return 0;
 }
 
+int kt_kafka_topic_check(const char *name, size_t n, struct kt_err *err)
+{
+    if (n == 0)
+        return kt_err_set(err, KT_EINVAL, "empty topic name");
+    if (n > KT_KAFKA_TOPIC_MAX)
+        return kt_err_set(err, KT_EINVAL, "topic name '%.64s...' of %zu bytes, over Kafka's %d",
+                          name, n, KT_KAFKA_TOPIC_MAX);
+    if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
+        return kt_err_set(err, KT_EINVAL, "topic name '%.*s' is not allowed by Kafka", (int)n,
+                          name);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return kt_err_set(err, KT_EINVAL,
+                              "topic name '%.*s': byte %zu (0x%02x) is not one Kafka allows "
+                              "(letters, digits, '.', '_', '-')",
+                              n > 64 ? 64 : (int)n, name, i, c);
+    }
+    return 0;
+}
+
 int kt_kafka_auth_check(const struct kt_kafka_auth_conf *a, struct kt_err *err)
 {
     const char *S = "kafka.auth.sasl", *T = "kafka.auth.tls";

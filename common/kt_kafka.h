@@ -180,6 +180,13 @@ struct kt_kafka_common {
  * The password is never part of a message. Returns 0 or KT_EINVAL. */
 int kt_kafka_auth_check(const struct kt_kafka_auth_conf *a, struct kt_err *err);
 
+/* Longest topic name Kafka takes. */
+#define KT_KAFKA_TOPIC_MAX 249
+/* Checks that the n bytes at name make a topic name Kafka accepts: 1 to KT_KAFKA_TOPIC_MAX
+ * of [a-zA-Z0-9._-], neither "." nor "..". Returns 0 or KT_EINVAL with err saying why (the
+ * name quoted, cut at 64 bytes). */
+int kt_kafka_topic_check(const char *name, size_t n, struct kt_err *err);
+
 /* True when the auth sections ask for TLS (enabled = true, or auto with another key set). */
 bool kt_kafka_auth_tls_on(const struct kt_kafka_auth_conf *a);
 

@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kt_admin.h"
 #include "kt_log.h"
@@ -167,9 +168,37 @@ static const struct kt_option ingest_options[] = {
      "As partition_metrics_by_resource_attributes, for logs."},
     {"kafka", "partition_logs_by_trace_id", KT_OPT_BOOL, "false",
      OFF(kafka.partition_logs_by_trace_id), NULL, 0,
-     "Key log messages by hex trace ID (records without one: no key); "
-     "partition_logs_by_resource_attributes wins when both are set.\n"
-     "The Collector's option of the same name."},
+     "Key log messages by hex trace ID (records without one: no key), as traces are keyed.\n"
+     "The Collector's option of the same name. It and partition_logs_by_resource_attributes "
+     "cannot both be true."},
+    {"kafka", "include_metadata_keys", KT_OPT_LIST, "", OFF(kafka.include_metadata_keys), NULL,
+     KT_OPT_TOKENS,
+     "Request header names (HTTP/1.1, HTTP/2, gRPC metadata; any case) whose values become Kafka "
+     "record headers of every record made from the request; requests with different values "
+     "never share a record.\n"
+     "As the Collector: record headers are named as written here, a header sent several times "
+     "gives one record header per value, in the order of the keys here; a header not sent gives "
+     "none. At most 16 names of at most 62 "
+     "characters, Authorization refused. A value is at most 255 bytes and a request's record "
+     "headers at most 4096 bytes (longer: 400 / INVALID_ARGUMENT); at most 4096 distinct "
+     "combinations of values (with topics and tenant_header's names) are kept since start, past "
+     "which new ones are refused (500 / INTERNAL), logged and counted "
+     "(kotel_ingest_metadata_refused_total)."},
+    {"kafka", "topic_from_attribute", KT_OPT_STRING, "", OFF(kafka.topic_from_attribute), NULL, 0,
+     "Resource attribute whose string value names the topic of that resource's data; a resource "
+     "without it (or with an empty value) goes to the signal's topic.\n"
+     "Each resource of a request goes to its own topic (the Collector picks one topic per "
+     "request, from its first resource that has the attribute). The name must be a legal Kafka "
+     "topic (letters, digits, '.', '_', '-'; at most 249) or the request is refused with 400; at "
+     "most 256 distinct topics are used since start, past which requests naming a new one are "
+     "refused (500)."},
+    {"kafka", "topic_from_metadata_key", KT_OPT_STRING, "", OFF(kafka.topic_from_metadata_key),
+     NULL, KT_OPT_TOKENS,
+     "Request header whose value names the topic of the whole request; it wins over "
+     "topic_from_attribute, and without the header the request goes where that or the signal's "
+     "topic says.\n"
+     "The Collector's traces::/metrics::/logs::topic_from_metadata_key, one key for every "
+     "signal here. The same checks and bounds as topic_from_attribute."},
     {"kafka", "partitioner", KT_OPT_STRING, "fnv1a_random", OFF(kafka.partitioner), NULL, 0,
      "librdkafka partitioner; fnv1a_random matches the Collector (Sarama).\n"
      "Both can then feed the same topic consistently."},
@@ -217,19 +246,78 @@ static const struct kt_option ingest_options[] = {
      "The process exits 0 within it. The systemd unit's TimeoutStopSec is above it."},
 };
 
-/* kotel-ingest writes each signal to one topic: the list and ^regex forms of the topic keys
- * are kotel-process's (as they are the Collector's receiver's, not its exporter's). */
-static int ingest_check_value(const struct kt_option *o, const void *value, struct kt_err *err)
+/* A request metadata key (the loader checked it is a header name: KT_OPT_TOKENS): short
+ * enough for the HTTP/1.1 parser to keep whole. Requests match it in any case; record
+ * headers are named as written here, as the Collector names them. Authorization is the
+ * client's bearer token: copying it into Kafka would hand it to every consumer. */
+static int check_meta_key(const char *name, struct kt_err *err)
 {
-    if (o->type != KT_OPT_STRING || strcmp(o->section, "kafka") != 0 ||
-        (strcmp(o->key, "traces_topic") != 0 && strcmp(o->key, "metrics_topic") != 0 &&
-         strcmp(o->key, "logs_topic") != 0))
-        return 0;
-    const char *v = *(char *const *)value;
-    if (v != NULL && (v[0] == '^' || strchr(v, ',') != NULL))
+    size_t n = strlen(name);
+    if (n > INGEST_META_NAME_MAX)
+        return kt_err_set(err, KT_EINVAL, "header name of %zu characters, want at most %d", n,
+                          INGEST_META_NAME_MAX);
+    if (strcasecmp(name, "authorization") == 0)
+        return kt_err_set(err, KT_EINVAL,
+                          "authorization carries the client's token: it is never copied to Kafka");
+    return 0;
+}
+
+/* kotel-ingest writes each signal to one topic, named as Kafka allows: the list and ^regex
+ * forms of the topic keys are kotel-process's (as they are the Collector's receiver's, not
+ * its exporter's). */
+static int check_topic(const char *v, struct kt_err *err)
+{
+    if (v[0] == '^' || strchr(v, ',') != NULL)
         return kt_err_set(err, KT_EINVAL,
                           "kotel-ingest produces to exactly one topic per signal; a list or a "
                           "^regex is for kotel-process, which consumes");
+    return kt_kafka_topic_check(v, strlen(v), err);
+}
+
+static int ingest_check_value(const struct kt_option *o, const void *value, struct kt_err *err)
+{
+    const char *key = o->key;
+    if (strcmp(o->section, "receiver.auth") == 0 && strcmp(key, "tenant_header") == 0) {
+        size_t n = strlen(*(char *const *)value);
+        if (n > INGEST_META_VALUE_MAX)
+            return kt_err_set(err, KT_EINVAL, "%zu bytes, want at most %d", n,
+                              INGEST_META_VALUE_MAX);
+        return 0;
+    }
+    if (strcmp(o->section, "kafka") != 0)
+        return 0;
+    if (strcmp(key, "traces_topic") == 0 || strcmp(key, "metrics_topic") == 0 ||
+        strcmp(key, "logs_topic") == 0)
+        return check_topic(*(char *const *)value, err);
+    if (strcmp(key, "include_metadata_keys") == 0) {
+        const struct kt_strlist *l = value;
+        if (l->n > INGEST_META_KEYS_MAX)
+            return kt_err_set(err, KT_EINVAL, "%zu names, want at most %d", l->n,
+                              INGEST_META_KEYS_MAX);
+        for (size_t i = 0; i < l->n; i++) {
+            int rc = check_meta_key(l->v[i], err);
+            if (rc != 0)
+                return rc;
+            for (size_t j = 0; j < i; j++)
+                if (strcasecmp(l->v[j], l->v[i]) == 0)
+                    return kt_err_set(err, KT_EINVAL, "'%s' listed twice", l->v[i]);
+        }
+        return 0;
+    }
+    if (strcmp(key, "topic_from_metadata_key") == 0) {
+        const char *v = *(char *const *)value;
+        return v[0] != '\0' ? check_meta_key(v, err) : 0;
+    }
+    if (strcmp(key, "partition_logs_by_trace_id") == 0 ||
+        strcmp(key, "partition_logs_by_resource_attributes") == 0) {
+        /* The one check of two options: the later one set names its line. */
+        const struct ingest_conf *c = (const void *)((const char *)value - o->offset);
+        if (c->kafka.partition_logs_by_trace_id && c->kafka.partition_logs_by_resource_attributes)
+            return kt_err_set(
+                err, KT_EINVAL,
+                "partition_logs_by_trace_id and partition_logs_by_resource_attributes "
+                "cannot both be true (a log message has one key)");
+    }
     return 0;
 }
 

@@ -78,6 +78,11 @@ struct ingest_conf {
         bool partition_metrics_by_resource_attributes;
         bool partition_logs_by_resource_attributes;
         bool partition_logs_by_trace_id;
+        /* Request metadata (headers, gRPC metadata) made record headers, named as here and
+         * matched in any case. */
+        struct kt_strlist include_metadata_keys;
+        char *topic_from_attribute;    /* "": none */
+        char *topic_from_metadata_key; /* "": none */
         char *partitioner;
         uint64_t queue_max_messages;
         struct kt_strlist rdkafka; /* "name=value" passed through to librdkafka */
@@ -117,6 +122,19 @@ static inline uint64_t ingest_limit_body_bytes(const struct ingest_conf *c)
 static inline uint64_t ingest_limit_producer_bytes(const struct ingest_conf *c)
 {
     return c->limits.memory / 4;
+}
+
+/* Bounds on request metadata ([kafka] include_metadata_keys, topic_from_metadata_key):
+ * names a key may have (the HTTP/1.1 parser keeps this much of a field name), and keys. */
+#define INGEST_META_NAME_MAX 62
+#define INGEST_META_KEYS_MAX 16
+/* Longest value of one (a tenant_header name too): Kafka record headers stay small. */
+#define INGEST_META_VALUE_MAX 255
+
+/* A string option holds a value (a conf built by hand, as tests do, may leave it NULL). */
+static inline bool ingest_conf_is_set(const char *s)
+{
+    return s != NULL && s[0] != '\0';
 }
 
 extern const struct kt_config_schema ingest_conf_schema;

@@ -120,12 +120,15 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     struct h1_conn *h = conn_of(p);
     struct srv_req *r = h->cur;
+    /* A value that follows a value is the rest of it, not a new field. */
+    bool cont = !h->in_field;
     h->in_field = false;
     if (count_header_bytes(h, n) != 0)
         return -1;
     if (r == NULL)
         return 0;
     const char *f = h->field;
+    srv_req_header(r, f, h->field_len, (const uint8_t *)at, n, cont);
     if (strcasecmp(f, "content-type") == 0)
         append_capped(r->content_type, sizeof(r->content_type), at, n);
     else if (strcasecmp(f, "content-encoding") == 0)

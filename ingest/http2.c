@@ -107,6 +107,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     r->header_bytes += namelen + valuelen + 32;
     if (r->header_bytes > srv_reqs_limits(h->reqs)->max_header_bytes)
         return 0;
+    if (namelen > 0 && name[0] != ':')
+        srv_req_header(r, (const char *)name, namelen, value, valuelen, false);
 #define IS(lit) (namelen == sizeof(lit) - 1 && memcmp(name, lit, namelen) == 0)
     if (IS(":method"))
         copy_value(r->method, sizeof(r->method), value, valuelen);

@@ -8,6 +8,7 @@
  * and partial_success when some items were refused. */
 #include "otlp_service.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,13 @@ struct otlp_service {
     struct ev_loop *loop; /* the requests' loop, known from the first job */
     ev_check slice;       /* converts a slice after each poll */
     ev_idle awake;        /* keeps the poll from sleeping while jobs wait */
+    /* The srv_req meta key of [kafka] topic_from_metadata_key (UINT_MAX: none): its place
+     * in include_metadata_keys when listed there too (request.c matches those first). */
+    unsigned topic_key;
 };
+
+/* Header values of include_metadata_keys one request may carry. */
+#define META_VALUES_MAX 64
 
 enum body_type { BODY_PROTO, BODY_JSON };
 
@@ -326,6 +333,17 @@ static void check_headers(void *ctx, struct srv_req *r, int64_t content_length)
     char msg[256];
     if (r->responded || !authenticate(s, r))
         return;
+    if (r->meta_bad != 0) {
+        const struct kt_strlist *keys = &cf->kafka.include_metadata_keys;
+        unsigned k = r->meta_bad - 1;
+        snprintf(msg, sizeof(msg), "[kafka] %s: header %s: a value over %d bytes",
+                 k < keys->n ? "include_metadata_keys" : "topic_from_metadata_key",
+                 k < keys->n ? keys->v[k] : cf->kafka.topic_from_metadata_key,
+                 INGEST_META_VALUE_MAX);
+        publisher_meta_too_long(s->pub);
+        set_error(r, 400, msg);
+        return;
+    }
     bool grpc = is_grpc_request(r);
     if (!route_lookup(r->path, &rt)) {
         if (grpc)
@@ -464,6 +482,31 @@ out:
     return status;
 }
 
+/* The values of [kafka] include_metadata_keys and topic_from_metadata_key r came with, for
+ * the publisher (meta->v has room for META_VALUES_MAX; it views r->meta). */
+static int request_meta(const struct otlp_service *s, const struct srv_req *r,
+                        struct publisher_meta *meta, struct kt_err *err)
+{
+    const struct kt_strlist *keys = &s->conf->kafka.include_metadata_keys;
+    size_t pos = 0;
+    unsigned key;
+    struct kt_slice v;
+    while (srv_req_meta_next(r, &pos, &key, &v)) {
+        if (key == s->topic_key && meta->topic.n == 0)
+            meta->topic = v;
+        if (key >= keys->n)
+            continue;
+        if (meta->n == META_VALUES_MAX)
+            return kt_err_set(err, KT_EINVAL,
+                              "[kafka] include_metadata_keys: more than %d header values",
+                              META_VALUES_MAX);
+        struct publisher_meta_value *mv = (struct publisher_meta_value *)&meta->v[meta->n++];
+        mv->key = key;
+        mv->value = v;
+    }
+    return 0;
+}
+
 /* Checks the protobuf of r (msg views pb, r->body or nothing; pb is freed here), hands it
  * to the publisher and answers now or once Kafka acknowledged it. */
 static void publish_body(struct otlp_service *s, struct srv_req *r, enum kt_signal sig,
@@ -485,11 +528,20 @@ static void publish_body(struct otlp_service *s, struct srv_req *r, enum kt_sign
     s->m.items_received[sig][proto_of(r)] += n_items;
     bool wait = s->conf->receiver.ack == INGEST_ACK_KAFKA;
     struct publisher_ticket *ticket = NULL;
-    rc = publisher_submit(s->pub, sig, msg, n_items, r->tenant, wait ? publish_done : NULL, r,
-                          wait ? &ticket : NULL, &err);
+    struct publisher_meta_value mv[META_VALUES_MAX];
+    struct publisher_meta meta = {.tenant = r->tenant, .v = mv};
+    rc = request_meta(s, r, &meta, &err);
+    if (rc == 0)
+        rc = publisher_submit(s->pub, sig, msg, n_items, &meta, wait ? publish_done : NULL, r,
+                              wait ? &ticket : NULL, &err);
     if (rc != 0) {
         count_items(r, 0, n_items);
-        set_failure(r, rc == KT_EAGAIN ? 503 : 500, err.msg);
+        /* The request's metadata: the client's to fix (400), or no room left for it (500,
+         * the operator's: the message says what to do). */
+        if (rc == KT_EINVAL || rc == KT_ETOOBIG)
+            set_error(r, rc == KT_EINVAL ? 400 : 500, err.msg);
+        else
+            set_failure(r, rc == KT_EAGAIN ? 503 : 500, err.msg);
         goto respond;
     }
     if (wait) {
@@ -683,6 +735,14 @@ int otlp_service_new(const struct ingest_conf *conf, struct publisher *pub, stru
     if (s == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
     s->conf = conf;
+    s->topic_key = UINT_MAX;
+    if (ingest_conf_is_set(conf->kafka.topic_from_metadata_key)) {
+        const struct kt_strlist *keys = &conf->kafka.include_metadata_keys;
+        s->topic_key = (unsigned)keys->n;
+        for (size_t i = 0; i < keys->n; i++)
+            if (strcasecmp(keys->v[i], conf->kafka.topic_from_metadata_key) == 0)
+                s->topic_key = (unsigned)i;
+    }
     s->pub = pub;
     s->auth = auth;
     s->limits.max_attributes = conf->receiver.max_attributes;

@@ -75,6 +75,9 @@ struct unit {
     int32_t next;    /* next unit of the same group */
     uint32_t n_items;
     uint8_t kind;
+    /* Its resource's topic_from_attribute value: request bytes [t_off, t_off + t_len)
+     * (t_len 0: none). */
+    uint32_t t_off, t_len;
 };
 
 struct group {
@@ -154,6 +157,8 @@ struct sctx {
     const struct group *g;
     struct plan pl;
     uint32_t n_items;
+    const char *topic_attr; /* NULL: no topic_from_attribute */
+    uint32_t t_off, t_len;  /* the planned chunk's topic */
 };
 
 static int malformed(struct sctx *c, const uint8_t *at, const char *what)
@@ -186,6 +191,40 @@ static const uint8_t *find_bytes(const uint8_t *p, const uint8_t *end, uint32_t 
         }
     }
     return NULL;
+}
+
+/* The topic_from_attribute value of a resource-level entry (payload [p, end)): the first
+ * attribute of that key in its Resource, when it is a non-empty string (the Collector reads
+ * it so). */
+static void resource_topic(const struct sctx *c, const uint8_t *p, const uint8_t *end,
+                           uint32_t *off, uint32_t *len)
+{
+    *off = *len = 0;
+    if (c->topic_attr == NULL)
+        return;
+    size_t klen = strlen(c->topic_attr), n;
+    const uint8_t *res = find_bytes(p, end, 1, &n);
+    if (res == NULL)
+        return;
+    const uint8_t *q = res, *qend = res + n;
+    struct field kv;
+    while (next_field(&q, qend, &kv) == 1) {
+        if (kv.pb.num != 1 || kv.pb.wt != KT_PB_LEN)
+            continue;
+        const uint8_t *kp = kv.pb.bytes.p, *kend = kp + kv.pb.bytes.n;
+        size_t kn = 0;
+        const uint8_t *key = find_bytes(kp, kend, 1, &kn);
+        if (key == NULL || kn != klen || memcmp(key, c->topic_attr, klen) != 0)
+            continue;
+        size_t an = 0, sn = 0;
+        const uint8_t *any = find_bytes(kp, kend, 2, &an);
+        const uint8_t *str = any != NULL ? find_bytes(any, any + an, 1, &sn) : NULL;
+        if (str != NULL && sn > 0) {
+            *off = (uint32_t)(str - c->base);
+            *len = (uint32_t)sn;
+        }
+        return;
+    }
 }
 
 static bool is_metric_data(uint32_t num)
@@ -406,6 +445,7 @@ static int flush(struct sctx *c)
     chunk->off = start;
     chunk->len = total;
     chunk->n_items = c->n_items;
+    chunk->topic = (struct kt_slice){c->t_len > 0 ? c->base + c->t_off : NULL, c->t_len};
 
     memset(&c->pl, 0, sizeof(c->pl));
     c->n_items = 0;
@@ -483,6 +523,21 @@ static int reject(struct sctx *c, const struct unit *u)
 
 static int place(struct sctx *c, const struct unit *u);
 
+/* The unit of one item (field f) under node parent, inside composite unit u (whose topic it
+ * has). */
+static struct unit child_item(const struct sctx *c, const struct field *f, int32_t parent,
+                              const struct unit *u)
+{
+    return (struct unit){(size_t)(f->start - c->base),
+                         (size_t)(f->end - f->start),
+                         parent,
+                         -1,
+                         1,
+                         U_ITEM,
+                         u->t_off,
+                         u->t_len};
+}
+
 /* Places the children of a composite unit one by one. */
 static int expand(struct sctx *c, const struct unit *u)
 {
@@ -493,8 +548,7 @@ static int expand(struct sctx *c, const struct unit *u)
     if (u->kind == U_RUN) {
         const uint8_t *r = c->base + u->off, *rend = r + u->len;
         while ((rc = next_field(&r, rend, &f)) == 1) {
-            struct unit item = {
-                (size_t)(f.start - c->base), (size_t)(f.end - f.start), u->parent, -1, 1, U_ITEM};
+            struct unit item = child_item(c, &f, u->parent, u);
             if ((rc = place(c, &item)) != 0)
                 return rc;
         }
@@ -523,8 +577,7 @@ static int expand(struct sctx *c, const struct unit *u)
             while ((rc = next_field(&r, rend, &g)) == 1) {
                 if (g.pb.num != 1 || g.pb.wt != KT_PB_LEN)
                     continue;
-                struct unit dp = {
-                    (size_t)(g.start - c->base), (size_t)(g.end - g.start), data, -1, 1, U_ITEM};
+                struct unit dp = child_item(c, &g, data, u);
                 if ((rc = place(c, &dp)) != 0)
                     return rc;
             }
@@ -541,8 +594,7 @@ static int expand(struct sctx *c, const struct unit *u)
     while ((rc = next_field(&q, end, &f)) == 1) {
         if (f.pb.num != 2 || f.pb.wt != KT_PB_LEN)
             continue;
-        struct unit child = {
-            (size_t)(f.start - c->base), (size_t)(f.end - f.start), id, -1, 1, U_ITEM};
+        struct unit child = child_item(c, &f, id, u);
         if (resource) {
             child.kind = U_SCOPE;
             child.n_items = 0;
@@ -566,6 +618,17 @@ static int expand(struct sctx *c, const struct unit *u)
 static int place(struct sctx *c, const struct unit *u)
 {
     struct otlp_splitter *s = c->s;
+    /* A chunk holds the data of one topic. */
+    if (s->n_placed > 0 &&
+        (u->t_len != c->t_len || memcmp(c->base + u->t_off, c->base + c->t_off, u->t_len) != 0)) {
+        int rc = flush(c);
+        if (rc != 0)
+            return rc;
+    }
+    if (s->n_placed == 0) {
+        c->t_off = u->t_off;
+        c->t_len = u->t_len;
+    }
     int32_t chain[MAX_LEVELS];
     int k = unit_chain(s, u, chain);
     if (c->max != SIZE_MAX) {
@@ -679,7 +742,7 @@ static int group_by_trace(struct sctx *c, const uint8_t *p, const uint8_t *end)
     uint32_t id_field = c->sig == KT_SIGNAL_LOGS ? 9 : 1;
     int32_t empty_group = -1, last_group = -1;
     const uint8_t *last_id = NULL;
-    struct unit run = {0, 0, -1, -1, 0, U_ITEM}; /* not yet added; of run_group */
+    struct unit run = {0, 0, -1, -1, 0, U_ITEM, 0, 0}; /* not yet added; of run_group */
     int32_t run_group = -1;
     struct field rf, sf, item;
     int rc;
@@ -688,6 +751,8 @@ static int group_by_trace(struct sctx *c, const uint8_t *p, const uint8_t *end)
             continue;
         int32_t rs = -1;
         const uint8_t *q = rf.pb.bytes.p, *qend = rf.pb.bytes.p + rf.pb.bytes.n;
+        uint32_t t_off = 0, t_len = 0;
+        resource_topic(c, q, qend, &t_off, &t_len);
         while ((rc = next_field(&q, qend, &sf)) == 1) {
             if (sf.pb.num != 2 || sf.pb.wt != KT_PB_LEN)
                 continue;
@@ -726,7 +791,7 @@ static int group_by_trace(struct sctx *c, const uint8_t *p, const uint8_t *end)
                 }
                 if (run_group >= 0 && (rc = add_unit(s, run_group, &run)) != 0)
                     return rc;
-                run = (struct unit){off, len, ss, -1, 1, U_ITEM};
+                run = (struct unit){off, len, ss, -1, 1, U_ITEM, t_off, t_len};
                 run_group = last_group;
             }
             if (rc < 0)
@@ -753,7 +818,8 @@ static int group_by_resource(struct sctx *c, const uint8_t *p, const uint8_t *en
         if (rf.pb.num != 1 || rf.pb.wt != KT_PB_LEN)
             continue;
         struct unit u = {
-            (size_t)(rf.start - c->base), (size_t)(rf.end - rf.start), -1, -1, 0, U_RESOURCE};
+            (size_t)(rf.start - c->base), (size_t)(rf.end - rf.start), -1, -1, 0, U_RESOURCE, 0, 0};
+        resource_topic(c, rf.pb.bytes.p, rf.pb.bytes.p + rf.pb.bytes.n, &u.t_off, &u.t_len);
         if (count_resource_items(c->sig, rf.pb.bytes.p, rf.pb.bytes.p + rf.pb.bytes.n, &u.n_items) <
             0)
             return malformed(c, rf.pb.bytes.p, "bad field in a resource entry");
@@ -809,12 +875,14 @@ int otlp_splitter_split(struct otlp_splitter *s, enum kt_signal sig, struct kt_s
     c.chunks = chunks;
     c.n_rejected = n_rejected;
     c.reject_err = reject_err;
+    c.topic_attr =
+        o != NULL && o->topic_attr != NULL && o->topic_attr[0] != '\0' ? o->topic_attr : NULL;
 
     size_t out_len0 = out->len, chunks_n0 = chunks->n;
     const uint8_t *p = msg.p, *end = msg.p + msg.n;
     int rc;
 
-    if (mode == OTLP_KEY_NONE && msg.n <= c.max) {
+    if (mode == OTLP_KEY_NONE && msg.n <= c.max && c.topic_attr == NULL) {
         /* The common case: forward the request as it is. */
         uint32_t n = 0;
         struct field rf;
@@ -838,6 +906,7 @@ int otlp_splitter_split(struct otlp_splitter *s, enum kt_signal sig, struct kt_s
         ch->off = out_len0;
         ch->len = msg.n;
         ch->n_items = n;
+        ch->topic = (struct kt_slice){NULL, 0};
         return 0;
     }
 

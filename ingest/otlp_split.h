@@ -26,6 +26,9 @@ struct otlp_chunk {
     size_t off; /* chunk bytes live at out->p + off */
     size_t len;
     uint32_t n_items;
+    /* The topic_from_attribute value of the chunk's resources (a view into the message;
+     * n 0: none or not asked for). */
+    struct kt_slice topic;
 };
 
 struct otlp_chunks {
@@ -48,6 +51,9 @@ struct otlp_split_opts {
      * several chunks of the same key, by item; one item that cannot fit even alone (with
      * its resource and scope wrappers) is rejected, not emitted. */
     size_t max_chunk_bytes;
+    /* Resource attribute naming a topic (NULL or "": none): set, every chunk holds the data
+     * of resources with one value of it (or without it), which its topic gives. */
+    const char *topic_attr;
 };
 
 /* Splits a message that passed kt_otlp_validate. Appends chunk bytes to out and descriptors

@@ -48,14 +48,29 @@
 /* How often the drain looks for work when nothing else woke it (a broker back, room in the
  * producer queue). */
 #define DRAIN_INTERVAL_S 1.0
-/* With [receiver.auth] tenant_header, every batcher key starts with the request's tenant
- * index (u16be; 0 = no tenant) so that tenants never share a message; emit_cb cuts it off
- * again. Slots of the name table: a power of two, twice the names at most. */
-#define TENANT_IDX_BYTES 2
-#define TENANT_SLOTS (2 * PUBLISHER_TENANTS_MAX)
-_Static_assert(TENANT_IDX_BYTES + OTLP_KEY_MAX <= BATCHER_KEY_MAX,
-               "a tenant index and a Kafka key must fit a batcher key");
-_Static_assert(PUBLISHER_TENANTS_MAX <= UINT16_MAX, "a tenant index is a u16");
+/* With routes on (tenant_header, include_metadata_keys, topic_from_*), every batcher key
+ * starts with the chunk's route number (u16be; 0 = the signal's topic, no headers) so that
+ * data of different routes never shares a message; emit_cb cuts it off again. Slots of the
+ * route table: a power of two, twice the routes at most. */
+#define ROUTE_IDX_BYTES 2
+#define ROUTE_SLOTS (2 * PUBLISHER_ROUTES_MAX)
+_Static_assert(ROUTE_IDX_BYTES + OTLP_KEY_MAX <= BATCHER_KEY_MAX,
+               "a route number and a Kafka key must fit a batcher key");
+_Static_assert(PUBLISHER_ROUTES_MAX <= UINT16_MAX, "a route number is a u16");
+
+/* Why request metadata was refused, for kotel_ingest_metadata_refused_total. */
+enum meta_refusal { META_TOO_LONG, META_BAD_TOPIC, META_ROUTES_FULL, META_TOPICS_FULL, META_N };
+static const char *const meta_refusal_names[META_N] = {"too_long", "bad_topic", "routes_full",
+                                                       "topics_full"};
+
+/* A topic and record headers (route_key's layout: u8 topic length, topic, header pairs as
+ * spool_record.h writes them). */
+struct route {
+    uint8_t *key; /* owned */
+    size_t key_n;
+    const char *topic; /* in publisher topics; NULL: the signal's */
+    struct kt_slice hdrs;
+};
 
 struct publisher_ticket {
     struct publisher_ticket *prev, *next; /* live list */
@@ -147,13 +162,21 @@ struct publisher {
     int64_t latency_us, slow_us;
     char fatal_msg[256];
 
-    /* Tenants seen ([receiver.auth] tenant_header on; all NULL when off): index i + 1 names
-     * tenant_names[i]; tenant_slots is an open-addressing table of those indexes (0 =
-     * empty). Names are only added. */
-    const char *tenant_header;
-    char **tenant_names;
-    size_t n_tenants, cap_tenants;
-    uint16_t *tenant_slots;
+    /* Routes seen (routes_on; all NULL when off): number i + 1 is routes[i]; route_slots
+     * is an open-addressing table of those numbers (0 = empty). Only added. */
+    bool routes_on;
+    const char *tenant_header; /* NULL: off */
+    struct route *routes;
+    size_t n_routes, cap_routes;
+    uint16_t *route_slots;
+    char *topics[PUBLISHER_TOPICS_MAX];
+    size_t n_topics;
+    struct kt_buf route_hdrs, route_key; /* submit's scratch */
+    struct kt_buf respool_hdrs;          /* respool's scratch */
+    uint16_t *chunk_route;               /* per chunk with topic_from_attribute */
+    size_t cap_chunk_route;
+    uint64_t meta_refused[META_N];
+    struct kt_log_limit meta_rl;
 
     struct spool *spool; /* NULL without [spool] dir */
     size_t drain_inflight;
@@ -260,73 +283,206 @@ static void reject_parts(struct publisher *p, const struct batcher_msg *m, const
     }
 }
 
-/* ---- tenants ---- */
+/* ---- routes ---- */
 
-/* FNV-1a. Tenant names come from the operator's token file, not from clients, so nobody can
- * pick names that collide on purpose. */
-static size_t tenant_hash(const char *s)
+/* FNV-1a. Routes hold client header values, but there are at most PUBLISHER_ROUTES_MAX of
+ * them, so colliding values on purpose cost a client a few thousand compares at worst. */
+static size_t route_hash(const uint8_t *p, size_t n)
 {
     uint64_t h = 14695981039346656037ULL;
-    for (; *s != '\0'; s++) {
-        h ^= (uint8_t)*s;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
         h *= 1099511628211ULL;
     }
     return (size_t)h;
 }
 
-/* The index of tenant (non-empty) in the table, added when new. */
-static int tenant_index(struct publisher *p, const char *tenant, uint16_t *out, struct kt_err *err)
+/* Counts a refusal; the operator's own (no room) are logged too, the client's are the
+ * client's to hear. */
+static int meta_refuse(struct publisher *p, enum meta_refusal why, struct kt_err *err)
 {
-    size_t len = strlen(tenant);
-    if (len > PUBLISHER_TENANT_MAX)
-        return kt_err_set(err, KT_EINVAL, "publisher: a tenant name of %zu bytes is over %d", len,
-                          PUBLISHER_TENANT_MAX);
-    size_t mask = TENANT_SLOTS - 1, i = tenant_hash(tenant) & mask;
-    for (; p->tenant_slots[i] != 0; i = (i + 1) & mask) {
-        if (strcmp(p->tenant_names[p->tenant_slots[i] - 1], tenant) == 0) {
-            *out = p->tenant_slots[i];
-            return 0;
+    p->meta_refused[why]++;
+    if (why == META_ROUTES_FULL || why == META_TOPICS_FULL)
+        kt_log_limited(&p->meta_rl, KT_LOG_WARN, "%s", err->msg);
+    return err->code;
+}
+
+void publisher_meta_too_long(struct publisher *p)
+{
+    p->meta_refused[META_TOO_LONG]++;
+}
+
+/* The record headers of meta into p->route_hdrs: the tenant's, then each include key's
+ * values. */
+static int route_headers(struct publisher *p, const struct publisher_meta *meta, struct kt_err *err)
+{
+    struct kt_buf *b = &p->route_hdrs;
+    kt_buf_reset(b);
+    if (meta == NULL)
+        return 0;
+    const char *tenant = meta->tenant;
+    if (p->tenant_header != NULL && tenant != NULL && tenant[0] != '\0') {
+        size_t len = strlen(tenant);
+        if (len > PUBLISHER_TENANT_MAX) {
+            kt_err_set(err, KT_EINVAL, "publisher: a tenant name of %zu bytes is over %d", len,
+                       PUBLISHER_TENANT_MAX);
+            return meta_refuse(p, META_TOO_LONG, err);
+        }
+        if (spool_hdrs_add(
+                b, (struct kt_slice){(const uint8_t *)p->tenant_header, strlen(p->tenant_header)},
+                (struct kt_slice){(const uint8_t *)tenant, len}) != 0)
+            return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    }
+    const struct kt_strlist *keys = &p->conf->kafka.include_metadata_keys;
+    for (size_t k = 0; k < keys->n; k++) {
+        for (size_t i = 0; i < meta->n; i++) {
+            if (meta->v[i].key != k)
+                continue;
+            struct kt_slice v = meta->v[i].value;
+            if (v.n > INGEST_META_VALUE_MAX) {
+                kt_err_set(err, KT_EINVAL,
+                           "[kafka] include_metadata_keys: header %s: a value of %zu bytes is "
+                           "over %d",
+                           keys->v[k], v.n, INGEST_META_VALUE_MAX);
+                return meta_refuse(p, META_TOO_LONG, err);
+            }
+            if (spool_hdrs_add(
+                    b, (struct kt_slice){(const uint8_t *)keys->v[k], strlen(keys->v[k])}, v) != 0)
+                return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
         }
     }
-    if (p->n_tenants == PUBLISHER_TENANTS_MAX)
-        return kt_err_set(err, KT_ETOOBIG,
-                          "publisher: %d tenant names seen since start, no room for '%s' "
-                          "(a restart forgets names no longer in the token file)",
-                          PUBLISHER_TENANTS_MAX, tenant);
-    if (KT_GROW(p->tenant_names, p->n_tenants + 1, p->cap_tenants) != 0)
-        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
-    char *name = strdup(tenant);
-    if (name == NULL)
-        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
-    p->tenant_names[p->n_tenants++] = name;
-    p->tenant_slots[i] = (uint16_t)p->n_tenants;
-    *out = (uint16_t)p->n_tenants;
+    if (b->len > PUBLISHER_HDRS_MAX) {
+        kt_err_set(err, KT_EINVAL,
+                   "[kafka] include_metadata_keys: the request's record headers take %zu bytes, "
+                   "over %d",
+                   b->len, PUBLISHER_HDRS_MAX);
+        return meta_refuse(p, META_TOO_LONG, err);
+    }
     return 0;
 }
 
-/* Produces sm to the topic of s. No key at all (not an empty one) lets the partitioner pick
- * a random partition. A message without a record header is produced without a header list,
- * so that path costs what it did before headers existed. */
+/* The interned copy of topic (checked already), added when new. */
+static int intern_topic(struct publisher *p, struct kt_slice topic, const char **out,
+                        struct kt_err *err)
+{
+    for (size_t i = 0; i < p->n_topics; i++) {
+        if (strlen(p->topics[i]) == topic.n && memcmp(p->topics[i], topic.p, topic.n) == 0) {
+            *out = p->topics[i];
+            return 0;
+        }
+    }
+    if (p->n_topics == PUBLISHER_TOPICS_MAX) {
+        kt_err_set(err, KT_ETOOBIG,
+                   "[kafka] topic_from_*: %d topics used since start, no room for '%.*s' "
+                   "(restart kotel-ingest to forget them)",
+                   PUBLISHER_TOPICS_MAX, (int)topic.n, (const char *)topic.p);
+        return meta_refuse(p, META_TOPICS_FULL, err);
+    }
+    char *t = strndup((const char *)topic.p, topic.n);
+    if (t == NULL)
+        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    p->topics[p->n_topics++] = t;
+    *out = t;
+    return 0;
+}
+
+/* The number of the route of topic (n 0: the signal's; where names which option gave it)
+ * with the headers in p->route_hdrs, added when new. */
+static int route_number(struct publisher *p, struct kt_slice topic, const char *where,
+                        uint16_t *out, struct kt_err *err)
+{
+    *out = 0;
+    if (topic.n == 0 && p->route_hdrs.len == 0)
+        return 0;
+    if (topic.n > 0 && kt_kafka_topic_check((const char *)topic.p, topic.n, err) != 0) {
+        kt_err_prefix(err, "[kafka] %s: ", where);
+        return meta_refuse(p, META_BAD_TOPIC, err);
+    }
+    struct kt_buf *k = &p->route_key;
+    kt_buf_reset(k);
+    uint8_t tn = (uint8_t)topic.n;
+    if (kt_buf_append(k, &tn, 1) != 0 || kt_buf_append(k, topic.p, topic.n) != 0 ||
+        kt_buf_append(k, p->route_hdrs.p, p->route_hdrs.len) != 0)
+        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    size_t mask = ROUTE_SLOTS - 1, i = route_hash(k->p, k->len) & mask;
+    for (; p->route_slots[i] != 0; i = (i + 1) & mask) {
+        const struct route *r = &p->routes[p->route_slots[i] - 1];
+        if (r->key_n == k->len && memcmp(r->key, k->p, k->len) == 0) {
+            *out = p->route_slots[i];
+            return 0;
+        }
+    }
+    if (p->n_routes == PUBLISHER_ROUTES_MAX) {
+        kt_err_set(err, KT_ETOOBIG,
+                   "publisher: %d combinations of topic and record headers (tenant_header, "
+                   "include_metadata_keys) seen since start, no room for another (restart "
+                   "kotel-ingest to forget them)",
+                   PUBLISHER_ROUTES_MAX);
+        return meta_refuse(p, META_ROUTES_FULL, err);
+    }
+    const char *t = NULL;
+    int rc;
+    if (topic.n > 0 && (rc = intern_topic(p, topic, &t, err)) != 0)
+        return rc;
+    if (KT_GROW(p->routes, p->n_routes + 1, p->cap_routes) != 0)
+        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    uint8_t *key = malloc(k->len);
+    if (key == NULL)
+        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    memcpy(key, k->p, k->len);
+    p->routes[p->n_routes++] =
+        (struct route){key, k->len, t, {key + 1 + topic.n, k->len - 1 - topic.n}};
+    p->route_slots[i] = (uint16_t)p->n_routes;
+    *out = (uint16_t)p->n_routes;
+    return 0;
+}
+
+/* Produces sm to its topic (that of s when it names none). No key at all (not an empty
+ * one) lets the partitioner pick a random partition. A message without a record header is
+ * produced without a header list, so that path costs what it did before headers existed. */
 static rd_kafka_resp_err_t produce(struct publisher *p, const struct sigpipe *s,
                                    const struct spool_msg *sm, int msgflags, void *opaque)
 {
     const void *key = sm->key.n > 0 ? sm->key.p : NULL;
     void *val = (void *)sm->value.p;
-    if (sm->hdr_name.n == 0)
+    if (sm->hdrs.n == 0 && sm->topic.n == 0)
         return rd_kafka_producev(
             p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_KEY(key, sm->key.n), RD_KAFKA_V_VALUE(val, sm->value.n),
             RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    /* librdkafka wants the name NUL-terminated; a spooled one is not. */
+    char topic[KT_KAFKA_TOPIC_MAX + 1];
+    rd_kafka_vu_t vu[7];
+    size_t n = 0;
+    if (sm->topic.n > 0) {
+        snprintf(topic, sizeof(topic), "%.*s", (int)sm->topic.n, (const char *)sm->topic.p);
+        vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic};
+    } else {
+        vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = s->rkt};
+    }
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = RD_KAFKA_PARTITION_UA};
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)key, sm->key.n}};
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {val, sm->value.n}};
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = msgflags};
+    vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = opaque};
     /* librdkafka aborts rather than return NULL when out of memory. */
-    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-    rd_kafka_header_add(h, (const char *)sm->hdr_name.p, (ssize_t)sm->hdr_name.n, sm->hdr_value.p,
-                        (ssize_t)sm->hdr_value.n);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_KEY(key, sm->key.n), RD_KAFKA_V_VALUE(val, sm->value.n), RD_KAFKA_V_HEADERS(h),
-        RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    rd_kafka_headers_t *h = NULL;
+    if (sm->hdrs.n > 0) {
+        h = rd_kafka_headers_new(4);
+        struct kt_slice rest = sm->hdrs, name, value;
+        while (spool_hdrs_next(&rest, &name, &value))
+            rd_kafka_header_add(h, (const char *)name.p, (ssize_t)name.n, value.p,
+                                (ssize_t)value.n);
+        vu[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = h};
+    }
+    rd_kafka_error_t *err = rd_kafka_produceva(p->rk, vu, n);
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (err != NULL) {
+        e = rd_kafka_error_code(err);
+        rd_kafka_error_destroy(err);
+    }
     /* Only a message librdkafka took owns its headers. */
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && h != NULL)
         rd_kafka_headers_destroy(h);
     return e;
 }
@@ -566,15 +722,28 @@ static bool respool(struct publisher *p, const rd_kafka_message_t *m, struct pub
         if (strcmp(p->sp[i].topic, topic) == 0)
             sig = (enum kt_signal)i;
     struct spool_msg sm = {sig, {m->key, m->key_len}, {m->payload, m->len}, {NULL, 0}, {NULL, 0}};
-    /* The tenant header, the only one the publisher sets. */
+    /* A route's topic is kept; the signal of a topic no signal has by default does not
+     * matter then (the record names its topic). */
+    if (strcmp(p->sp[sig].topic, topic) != 0)
+        sm.topic = (struct kt_slice){(const uint8_t *)topic, strlen(topic)};
     rd_kafka_headers_t *hdrs = NULL;
     const char *name;
     const void *value;
     size_t value_n;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        rd_kafka_header_get_all(hdrs, 0, &name, &value, &value_n) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        sm.hdr_name = (struct kt_slice){(const uint8_t *)name, strlen(name)};
-        sm.hdr_value = (struct kt_slice){value, value_n};
+    kt_buf_reset(&p->respool_hdrs);
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &value_n) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
+             i++) {
+            if (spool_hdrs_add(&p->respool_hdrs,
+                               (struct kt_slice){(const uint8_t *)name, strlen(name)},
+                               (struct kt_slice){value, value_n}) != 0) {
+                size_t n = strlen(why);
+                snprintf(why + n, why_n - n, "; out of memory spooling it");
+                return false;
+            }
+        }
+        sm.hdrs = kt_buf_slice(&p->respool_hdrs);
     }
     struct kt_err e = {0};
     if (spool_append(p->spool, &sm, pm, &e) == 0)
@@ -591,19 +760,19 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
     struct sigpipe *s = ctx;
     struct publisher *p = s->p;
     char why[320];
-    /* The message as Kafka gets it: the batcher key without the tenant index, whose name
-     * becomes the record header. */
+    /* The message as Kafka gets it: the batcher key without the route number, whose
+     * route gives the topic and record headers. */
     struct spool_msg sm = {
         s->sig, {(const uint8_t *)m->key, m->key_len}, m->value, {NULL, 0}, {NULL, 0}};
-    if (p->tenant_header != NULL) {
-        unsigned ti = (unsigned)(uint8_t)m->key[0] << 8 | (uint8_t)m->key[1];
-        sm.key.p += TENANT_IDX_BYTES;
-        sm.key.n -= TENANT_IDX_BYTES;
-        if (ti > 0) {
-            const char *tenant = p->tenant_names[ti - 1];
-            sm.hdr_name =
-                (struct kt_slice){(const uint8_t *)p->tenant_header, strlen(p->tenant_header)};
-            sm.hdr_value = (struct kt_slice){(const uint8_t *)tenant, strlen(tenant)};
+    if (p->routes_on) {
+        unsigned ri = (unsigned)(uint8_t)m->key[0] << 8 | (uint8_t)m->key[1];
+        sm.key.p += ROUTE_IDX_BYTES;
+        sm.key.n -= ROUTE_IDX_BYTES;
+        if (ri > 0) {
+            const struct route *r = &p->routes[ri - 1];
+            sm.hdrs = r->hdrs;
+            if (r->topic != NULL)
+                sm.topic = (struct kt_slice){(const uint8_t *)r->topic, strlen(r->topic)};
         }
     }
 
@@ -842,12 +1011,22 @@ static void queue_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- configuration ---- */
 
+/* Whether messages may go elsewhere than their signal's topic, or carry record headers. */
+static bool routes_wanted(const struct ingest_conf *c)
+{
+    const char *th = c->receiver_auth.tenant_header;
+    return ingest_conf_is_set(th) || c->kafka.include_metadata_keys.n > 0 ||
+           ingest_conf_is_set(c->kafka.topic_from_attribute) ||
+           ingest_conf_is_set(c->kafka.topic_from_metadata_key);
+}
+
 /* The largest message librdkafka is given, framing included: for message.max.bytes. */
 static uint64_t msg_max_bytes(const struct ingest_conf *c)
 {
-    const char *th = c->receiver_auth.tenant_header;
-    size_t hdr = th != NULL && th[0] != '\0' ? strlen(th) + PUBLISHER_TENANT_MAX : 0;
-    return c->kafka.max_message_bytes + OTLP_KEY_MAX + hdr + MSG_OVERHEAD;
+    /* Record headers take at most PUBLISHER_HDRS_MAX plus their framing, a varint pair each
+     * (at most one per 4 bytes of pairs). */
+    size_t hdrs = routes_wanted(c) ? 3 * PUBLISHER_HDRS_MAX : 0;
+    return c->kafka.max_message_bytes + OTLP_KEY_MAX + hdrs + MSG_OVERHEAD;
 }
 
 /* The largest message librdkafka is given, in KiB, rounded up. */
@@ -969,7 +1148,8 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
         if (topics[i][1] == NULL || topics[i][1][0] == '\0')
             return kt_err_set(err, KT_EINVAL, "[kafka] %s: empty", topics[i][0]);
     const char *th = conf->receiver_auth.tenant_header;
-    bool tenants_on = th != NULL && th[0] != '\0';
+    bool tenants_on = ingest_conf_is_set(th);
+    bool routes_on = routes_wanted(conf);
     if (tenants_on && strlen(th) > PUBLISHER_TENANT_MAX)
         return kt_err_set(err, KT_EINVAL,
                           "[receiver.auth] tenant_header: %zu bytes, want at most %d", strlen(th),
@@ -994,12 +1174,14 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
     ev_timer_init(&p->drain_timer, drain_timer_cb, DRAIN_INTERVAL_S, DRAIN_INTERVAL_S);
     p->drain_timer.data = p;
 
-    if (tenants_on) {
-        p->tenant_header = th;
-        p->tenant_slots = calloc(TENANT_SLOTS, sizeof(*p->tenant_slots));
+    p->meta_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
+    if (routes_on) {
+        p->routes_on = true;
+        p->tenant_header = tenants_on ? th : NULL;
+        p->route_slots = calloc(ROUTE_SLOTS, sizeof(*p->route_slots));
     }
     p->splitter = otlp_splitter_new();
-    if (p->splitter == NULL || (tenants_on && p->tenant_slots == NULL)) {
+    if (p->splitter == NULL || (routes_on && p->route_slots == NULL)) {
         publisher_free(p);
         return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
     }
@@ -1098,7 +1280,7 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
 /* ---- the public entry points ---- */
 
 int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice body, size_t n_items,
-                     const char *tenant, publisher_done_fn done, void *ctx,
+                     const struct publisher_meta *meta, publisher_done_fn done, void *ctx,
                      struct publisher_ticket **ticket, struct kt_err *err)
 {
     if (ticket != NULL)
@@ -1119,14 +1301,24 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
         return kt_err_set(err, KT_EAGAIN, "%s", why);
     }
 
-    uint16_t ti = 0;
-    if (p->tenant_header != NULL && tenant != NULL && tenant[0] != '\0') {
-        int trc = tenant_index(p, tenant, &ti, err);
-        if (trc != 0)
-            return trc;
+    struct sigpipe *s = &p->sp[sig];
+    /* The request's route, when its chunks all share one (no topic_from_attribute, or a
+     * topic from the request's metadata); else each chunk's topic picks its own. */
+    uint16_t ri = 0;
+    struct otlp_split_opts split = s->split;
+    struct kt_slice req_topic = meta != NULL ? meta->topic : (struct kt_slice){NULL, 0};
+    if (p->routes_on) {
+        int mrc = route_headers(p, meta, err);
+        if (mrc == 0)
+            mrc = route_number(p, req_topic, "topic_from_metadata_key", &ri, err);
+        if (mrc != 0) {
+            p->st.requests_refused++;
+            return mrc;
+        }
+        if (req_topic.n == 0 && ingest_conf_is_set(p->conf->kafka.topic_from_attribute))
+            split.topic_attr = p->conf->kafka.topic_from_attribute;
     }
 
-    struct sigpipe *s = &p->sp[sig];
     /* When the whole request fits the open batch, the splitter writes its chunks straight
      * into the batch's storage; otherwise the batch may have to be flushed between two
      * chunks, so they are staged in split_out and copied in one by one. */
@@ -1138,12 +1330,35 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
     otlp_chunks_reset(&p->chunks);
     size_t n_rej = 0;
     struct kt_err rej = {0};
-    int rc = otlp_splitter_split(p->splitter, sig, body, &s->split, out, &p->chunks, &n_rej, &rej);
+    int rc = otlp_splitter_split(p->splitter, sig, body, &split, out, &p->chunks, &n_rej, &rej);
     if (rc != 0) {
         if (rc == KT_ENOMEM)
             return kt_err_set(err, KT_ENOMEM, "publisher: out of memory splitting %s",
                               kt_signal_name(sig));
         return kt_err_set(err, rc, "%s", rej.msg[0] ? rej.msg : "malformed request");
+    }
+
+    /* Every chunk's route before anything is accepted: a bad topic refuses the request. */
+    if (split.topic_attr != NULL && KT_GROW(p->chunk_route, p->chunks.n, p->cap_chunk_route) != 0) {
+        out->len = out_len0;
+        return kt_err_set(err, KT_ENOMEM, "publisher: out of memory");
+    }
+    for (size_t i = 0; split.topic_attr != NULL && i < p->chunks.n; i++) {
+        const struct otlp_chunk *c = &p->chunks.v[i];
+        p->chunk_route[i] = ri;
+        if (c->topic.n == 0)
+            continue;
+        if (i > 0 && c->topic.n == p->chunks.v[i - 1].topic.n &&
+            memcmp(c->topic.p, p->chunks.v[i - 1].topic.p, c->topic.n) == 0) {
+            p->chunk_route[i] = p->chunk_route[i - 1];
+            continue;
+        }
+        rc = route_number(p, c->topic, "topic_from_attribute", &p->chunk_route[i], err);
+        if (rc != 0) {
+            out->len = out_len0;
+            p->st.requests_refused++;
+            return rc;
+        }
     }
 
     if (n_rej > 0)
@@ -1177,13 +1392,14 @@ int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice bo
         const struct otlp_chunk *c = &p->chunks.v[i];
         const char *key = c->key;
         size_t key_len = c->key_len;
-        char tkey[BATCHER_KEY_MAX];
-        if (p->tenant_header != NULL) {
-            tkey[0] = (char)(ti >> 8);
-            tkey[1] = (char)ti;
-            memcpy(tkey + TENANT_IDX_BYTES, c->key, c->key_len);
-            key = tkey;
-            key_len += TENANT_IDX_BYTES;
+        char rkey[BATCHER_KEY_MAX];
+        if (p->routes_on) {
+            uint16_t r = split.topic_attr != NULL ? p->chunk_route[i] : ri;
+            rkey[0] = (char)(r >> 8);
+            rkey[1] = (char)r;
+            memcpy(rkey + ROUTE_IDX_BYTES, c->key, c->key_len);
+            key = rkey;
+            key_len += ROUTE_IDX_BYTES;
         }
         if (in_place) {
             rc = batcher_add_stored(s->b, key, key_len, c->off, c->len, c->n_items, t);
@@ -1308,10 +1524,16 @@ void publisher_free(struct publisher *p)
     kt_buf_free(&p->split_out);
     otlp_chunks_free(&p->chunks);
     kt_buf_free(&p->json);
-    for (size_t i = 0; i < p->n_tenants; i++)
-        free(p->tenant_names[i]);
-    free(p->tenant_names);
-    free(p->tenant_slots);
+    for (size_t i = 0; i < p->n_routes; i++)
+        free(p->routes[i].key);
+    free(p->routes);
+    free(p->route_slots);
+    for (size_t i = 0; i < p->n_topics; i++)
+        free(p->topics[i]);
+    kt_buf_free(&p->route_hdrs);
+    kt_buf_free(&p->route_key);
+    kt_buf_free(&p->respool_hdrs);
+    free(p->chunk_route);
     free(p);
 }
 
@@ -1359,6 +1581,16 @@ void publisher_metrics(const struct publisher *p, struct kt_buf *b)
     kt_prom_family(b, "kotel_ingest_kafka_message_items", "histogram",
                    "Items (spans, data points, log records) per Kafka message: the batch sizes.");
     kt_prom_hist(b, "kotel_ingest_kafka_message_items", NULL, &p->m.message_items);
+    if (p->routes_on) {
+        kt_prom_family(b, "kotel_ingest_metadata_refused_total", "counter",
+                       "Requests refused for their metadata: a value too long, a topic Kafka "
+                       "would not take, or no room for another route or topic.");
+        for (int i = 0; i < META_N; i++) {
+            char labels[48];
+            snprintf(labels, sizeof(labels), "reason=\"%s\"", meta_refusal_names[i]);
+            kt_prom_u64(b, "kotel_ingest_metadata_refused_total", labels, p->meta_refused[i]);
+        }
+    }
     kt_prom_family(b, "kotel_ingest_ready", "gauge",
                    "1 when requests are let in, 0 while they are refused (see /readyz).");
     kt_prom_u64(b, "kotel_ingest_ready", NULL, refusal(p) == NULL);

@@ -19,10 +19,29 @@
 #include "kt_err.h"
 #include "kt_signal.h"
 
-/* Longest tenant name, and how many distinct names one publisher keeps (names are only
- * added: they come from the token file, not from clients). */
-#define PUBLISHER_TENANT_MAX 255
-#define PUBLISHER_TENANTS_MAX 4096
+/* Longest tenant name (and tenant_header name). */
+#define PUBLISHER_TENANT_MAX INGEST_META_VALUE_MAX
+/* Routes: what sends a message somewhere other than its signal's topic without headers.
+ * Distinct combinations of topic and record headers one publisher keeps (only added: a
+ * batcher key refers to them by number), distinct topics among them, and the bytes of one
+ * message's record headers (names and values). */
+#define PUBLISHER_ROUTES_MAX 4096
+#define PUBLISHER_TOPICS_MAX 256
+#define PUBLISHER_HDRS_MAX 4096
+
+/* What besides its body decides where a request's data goes (all borrowed, for the call). */
+struct publisher_meta {
+    const char *tenant; /* [receiver.auth] name; NULL or "": none */
+    /* [kafka] topic_from_metadata_key's value (n 0: not sent): the topic of the whole
+     * request, before topic_from_attribute. */
+    struct kt_slice topic;
+    /* The values of [kafka] include_metadata_keys, in arrival order: key indexes the list. */
+    const struct publisher_meta_value {
+        unsigned key;
+        struct kt_slice value;
+    } * v;
+    size_t n;
+};
 
 struct publisher;
 struct publisher_ticket;
@@ -49,22 +68,30 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
 
 /* Hands a request to the publisher. body (borrows: the bytes are copied before return)
  * holds a *Data / Export*ServiceRequest already checked by kt_otlp_validate, with n_items
- * items. tenant (borrowed; NULL or "" = none) names who sent it: with [receiver.auth]
- * tenant_header set, every message made from the request carries the record header
- * `<tenant_header>: <tenant>`, and holds no other tenant's data (requests of one tenant
- * are batched together as usual). A tenant name over PUBLISHER_TENANT_MAX bytes is
- * KT_EINVAL, a new one past PUBLISHER_TENANTS_MAX names seen since publisher_new is
- * KT_ETOOBIG (both without a callback). With done == NULL the request is fire-and-forget
- * (ack = received).
+ * items. meta (NULL: none) says who sent it and with which headers: every message made from
+ * the request carries the record headers `<tenant_header>: <tenant>` ([receiver.auth]
+ * tenant_header set) and one `<key>: <value>` per value of [kafka] include_metadata_keys
+ * (keys in the list's order, values in arrival order), goes to the topic meta->topic names,
+ * or else its resource's topic_from_attribute, or else the signal's, and holds no data of a
+ * request that differs in any of these (requests alike are batched together as usual).
+ * KT_EINVAL (err says which and why; nothing counted as accepted, no callback): a value over
+ * INGEST_META_VALUE_MAX bytes, headers over PUBLISHER_HDRS_MAX, a topic Kafka would not
+ * take. KT_ETOOBIG (likewise): a new route past PUBLISHER_ROUTES_MAX or a new topic past
+ * PUBLISHER_TOPICS_MAX since publisher_new. With done == NULL the request is
+ * fire-and-forget (ack = received).
  * Returns 0 and sets *ticket (when ticket is not NULL), or KT_EAGAIN with err set when the
  * pipeline cannot take more now (brokers down, producer queue full, shutting down): the
- * request was not accepted and done will not be called. KT_EINVAL (body does not split)
- * and KT_ENOMEM are possible too, likewise without a callback.
+ * request was not accepted and done will not be called. KT_ENOMEM is possible too,
+ * likewise without a callback.
  * *ticket is NULL for fire-and-forget; otherwise it stays valid until done was called or
  * the ticket was cancelled. */
 int publisher_submit(struct publisher *p, enum kt_signal sig, struct kt_slice body, size_t n_items,
-                     const char *tenant, publisher_done_fn done, void *ctx,
+                     const struct publisher_meta *meta, publisher_done_fn done, void *ctx,
                      struct publisher_ticket **ticket, struct kt_err *err);
+
+/* A request was refused before publisher_submit for a header value over
+ * INGEST_META_VALUE_MAX: counted with the publisher's own refusals (publisher_metrics). */
+void publisher_meta_too_long(struct publisher *p);
 
 /* The client went away: done will not be called for this ticket; its data is still sent.
  * NULL is ignored. Not after done was called (the ticket is gone by then). */

@@ -4,6 +4,8 @@
 #include "request.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "conn.h"
 #include "kt_err.h"
@@ -48,6 +50,71 @@ void srv_reqs_free(struct srv_reqs *rs)
     for (int i = 0; i < rs->n_body_pool; i++)
         kt_buf_free(&rs->body_pool[i]);
     free(rs);
+}
+
+/* Index of the meta key named name (any case), or -1. */
+static int meta_key(const struct srv_req_limits *lim, const char *name, size_t n)
+{
+    size_t nk = lim->meta_keys != NULL ? lim->meta_keys->n : 0;
+    for (size_t i = 0; i < nk; i++) {
+        const char *k = lim->meta_keys->v[i];
+        if (strlen(k) == n && strncasecmp(k, name, n) == 0)
+            return (int)i;
+    }
+    if (lim->meta_topic_key != NULL && strlen(lim->meta_topic_key) == n &&
+        strncasecmp(lim->meta_topic_key, name, n) == 0)
+        return (int)nk;
+    return -1;
+}
+
+void srv_req_header(struct srv_req *r, const char *name, size_t namelen, const uint8_t *value,
+                    size_t valuelen, bool cont)
+{
+    if (r->meta_bad != 0)
+        return;
+    struct kt_buf *b = &r->meta;
+    if (cont) {
+        /* Only a kept value has an entry to continue. */
+        if (b->len == 0 || r->meta_last + 3 > b->len || meta_key(&r->reqs->lim, name, namelen) < 0)
+            return;
+        uint8_t *e = b->p + r->meta_last;
+        size_t have = (size_t)e[1] | (size_t)e[2] << 8;
+        if (have + valuelen > INGEST_META_VALUE_MAX) {
+            r->meta_bad = 1u + e[0];
+            return;
+        }
+        if (kt_buf_append(b, value, valuelen) != 0) {
+            r->meta_bad = 1u + e[0];
+            return;
+        }
+        e = b->p + r->meta_last;
+        e[1] = (uint8_t)(have + valuelen);
+        e[2] = (uint8_t)((have + valuelen) >> 8);
+        return;
+    }
+    int k = meta_key(&r->reqs->lim, name, namelen);
+    if (k < 0)
+        return;
+    uint8_t hdr[3] = {(uint8_t)k, (uint8_t)valuelen, (uint8_t)(valuelen >> 8)};
+    r->meta_last = b->len;
+    /* Out of memory counts as too long: the request is refused rather than sent without a
+     * value it carried. */
+    if (valuelen > INGEST_META_VALUE_MAX || kt_buf_append(b, hdr, sizeof(hdr)) != 0 ||
+        kt_buf_append(b, value, valuelen) != 0)
+        r->meta_bad = 1u + (unsigned)k;
+}
+
+bool srv_req_meta_next(const struct srv_req *r, size_t *pos, unsigned *key, struct kt_slice *value)
+{
+    const struct kt_buf *b = &r->meta;
+    if (*pos + 3 > b->len)
+        return false;
+    const uint8_t *e = b->p + *pos;
+    size_t n = (size_t)e[1] | (size_t)e[2] << 8;
+    *key = e[0];
+    *value = (struct kt_slice){e + 3, n};
+    *pos += 3 + n;
+    return true;
 }
 
 void *srv_req_service(const struct srv_req *r)
@@ -184,5 +251,6 @@ void srv_req_free(struct srv_req *r)
     }
     srv_req_release_body(r);
     kt_buf_free(&r->resp.body);
+    kt_buf_free(&r->meta);
     free(r);
 }

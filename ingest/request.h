@@ -13,6 +13,7 @@
 
 #include <ev.h>
 
+#include "conf.h"
 #include "kt_buf.h"
 
 struct conn;
@@ -80,6 +81,13 @@ struct srv_req {
     void *svc_data;
     const char *tenant;
     uint64_t svc_items; /* items in its body, once decoded */
+    /* The values of the headers named by srv_req_limits meta_keys, in arrival order: per
+     * value a u8 key index, a u16le length and the bytes (srv_req_meta_next reads them).
+     * meta_bad: 1 + the index of a key whose value was over INGEST_META_VALUE_MAX (the
+     * values are then incomplete and the request must be refused); 0: none. */
+    struct kt_buf meta;
+    size_t meta_last; /* offset of the last value's entry (HTTP/1.1 continues it) */
+    unsigned meta_bad;
     /* The answer. */
     bool responded; /* resp is filled in */
     struct srv_resp resp;
@@ -95,6 +103,10 @@ struct srv_req_limits {
     uint64_t max_header_bytes;       /* a request's header section */
     uint64_t max_concurrent_streams; /* HTTP/2 streams open at once on a connection */
     uint64_t body_budget;            /* storage of the bodies being received; 0 = none */
+    /* Request headers kept for the service (names matched in any case; borrowed, they outlive the
+     * server): meta_keys[i] is key i, meta_topic_key (NULL: none) key meta_keys->n. */
+    const struct kt_strlist *meta_keys;
+    const char *meta_topic_key;
 };
 
 /* The requests of one server: ids, the count of those not answered yet, a pool of body
@@ -134,7 +146,17 @@ int srv_req_body_add(struct srv_req *r, const void *p, size_t n);
  * once it is done with the body). */
 void srv_req_release_body(struct srv_req *r);
 
+/* Every request header the protocol does not consume itself: keeps the value when the name
+ * (namelen bytes, any case) is one of the meta keys. cont: the bytes continue the value
+ * of the previous call (HTTP/1.1 hands a value over in pieces). */
+void srv_req_header(struct srv_req *r, const char *name, size_t namelen, const uint8_t *value,
+                    size_t valuelen, bool cont);
+
 /* ---- for the service ---- */
+
+/* Iterates r->meta: *pos starts at 0; each call sets *key and *value (a view into r->meta)
+ * and returns true, or false at the end. */
+bool srv_req_meta_next(const struct srv_req *r, size_t *pos, unsigned *key, struct kt_slice *value);
 
 /* The ctx of the service r was handed to (struct srv_service). */
 void *srv_req_service(const struct srv_req *r);

@@ -452,6 +452,10 @@ int server_new(const struct ingest_conf *conf, struct ev_loop *loop, const struc
         .max_header_bytes = conf->receiver.max_header_bytes,
         .max_concurrent_streams = conf->receiver.max_concurrent_streams,
         .body_budget = ingest_limit_body_bytes(conf),
+        .meta_keys = &conf->kafka.include_metadata_keys,
+        .meta_topic_key = ingest_conf_is_set(conf->kafka.topic_from_metadata_key)
+                              ? conf->kafka.topic_from_metadata_key
+                              : NULL,
     };
     const struct conn_timeouts timeouts = {
         .idle = (double)conf->receiver.idle_timeout_ms / 1000.0,

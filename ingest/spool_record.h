@@ -8,19 +8,26 @@
  *     u32le len      bytes of body (below)
  *     u32le crc      zlib crc32 of the len field and the body, so a torn or flipped length
  *                    is caught as surely as a flipped payload byte
- *     body:  u8 signal (enum kt_signal), u8 flags, u16le key_len, key, [header], value
- *     header (only with flag SPOOL_FLAG_HEADER): u16le name_len (> 0), name,
- *                    u16le value_len, value: the message's one Kafka record header
+ *     body:  u8 signal (enum kt_signal), u8 flags, u16le key_len, key, [header | headers],
+ *            [topic], value
+ *     header (only with flag SPOOL_FLAG_HEADER): one pair, the message's one record header
+ *     headers (only with flag SPOOL_FLAG_HEADERS): u16le bytes, then that many bytes of
+ *                    pairs: the message's record headers in order
+ *     pair:  u16le name_len (> 0), name, u16le value_len, value
+ *     topic (only with flag SPOOL_FLAG_TOPIC): u16le len (> 0), the topic's name, when it is
+ *                    not the signal's [kafka] *_topic
  *
  * Flags is 0 for a message without a header, so such records are the same bytes as before
- * headers existed and older segments replay unchanged (a kotel that predates headers reads
- * a record with one as corrupt). Other flag bits are refused.
+ * headers existed and older segments replay unchanged; a message with one header and the
+ * signal's topic is written as before topics and several headers existed (a kotel that
+ * predates them reads a record with them as corrupt). Other flag bits are refused.
  *
  * A crash can leave a record cut short at the end of a segment, and a disk can flip a byte:
  * both fail the checks here and end what is replayed of the segment. */
 #ifndef INGEST_SPOOL_RECORD_H
 #define INGEST_SPOOL_RECORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +40,8 @@
 #define SPOOL_RECORD_HDR 8
 #define SPOOL_BODY_HDR 4
 #define SPOOL_FLAG_HEADER 0x01
+#define SPOOL_FLAG_HEADERS 0x02
+#define SPOOL_FLAG_TOPIC 0x04
 /* No record the publisher writes comes near this (max_message_bytes stops below 1 GB); a
  * larger length is corruption, refused before anything is allocated for it. */
 #define SPOOL_RECORD_MAX (1024u * 1024u * 1024u)
@@ -41,9 +50,18 @@
 struct spool_msg {
     enum kt_signal sig;
     struct kt_slice key, value;
-    /* The record header: none when hdr_name.n is 0 (hdr_value is then ignored). */
-    struct kt_slice hdr_name, hdr_value;
+    /* The record headers as pairs (the format above; n 0: none), and the topic (n 0: the
+     * signal's). */
+    struct kt_slice hdrs;
+    struct kt_slice topic;
 };
+
+/* Takes the next pair off *rest: true with *name and *value set, false at the end or when
+ * *rest does not hold a whole pair with a non-empty name. The one reader of header pairs,
+ * for the spool and for the publisher, which keeps a message's headers in this form. */
+bool spool_hdrs_next(struct kt_slice *rest, struct kt_slice *name, struct kt_slice *value);
+/* Appends one pair to b (name non-empty; both at most UINT16_MAX bytes). 0 or KT_ENOMEM. */
+int spool_hdrs_add(struct kt_buf *b, struct kt_slice name, struct kt_slice value);
 
 /* Bytes the record of m takes on disk, header included. */
 size_t spool_record_size(const struct spool_msg *m);

@@ -46,13 +46,14 @@ static bool protobuf_c_decodes(enum kt_signal sig, struct kt_slice b)
     return true;
 }
 
+/* topic_attr: [kafka] topic_from_attribute (NULL: none). */
 static void split_and_check(struct otlp_splitter *s, enum kt_signal sig, struct kt_slice msg,
-                            size_t n_items, int mode, size_t max, struct kt_buf *out,
-                            struct otlp_chunks *chunks)
+                            size_t n_items, int mode, size_t max, const char *topic_attr,
+                            struct kt_buf *out, struct otlp_chunks *chunks)
 {
     kt_buf_reset(out);
     otlp_chunks_reset(chunks);
-    struct otlp_split_opts o = {(enum otlp_key_mode)mode, max};
+    struct otlp_split_opts o = {(enum otlp_key_mode)mode, max, topic_attr};
     size_t rejected = 0;
     struct kt_err err = {0, ""};
     int rc = otlp_splitter_split(s, sig, msg, &o, out, chunks, &rejected, &err);
@@ -72,6 +73,9 @@ static void split_and_check(struct otlp_splitter *s, enum kt_signal sig, struct 
         check(end <= out->len, "chunk past the output", sig, mode, max);
         check(max == 0 || c->len <= max, "chunk over max_chunk_bytes", sig, mode, max);
         check(c->n_items > 0, "chunk without items", sig, mode, max);
+        check(c->topic.n == 0 || (topic_attr != NULL && c->topic.p >= msg.p &&
+                                  c->topic.p + c->topic.n <= msg.p + msg.n),
+              "chunk topic outside the message, or without topic_from_attribute", sig, mode, max);
         size_t keylen = c->key_len;
         check(keylen < sizeof(c->key) && c->key[keylen] == '\0', "key not terminated", sig, mode,
               max);
@@ -128,9 +132,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(protobuf_c_decodes((enum kt_signal)sig, msg),
               "validated, but protobuf-c cannot decode it", (enum kt_signal)sig, -1, 0);
         for (int mode = OTLP_KEY_NONE; mode <= OTLP_KEY_RESOURCE_HASH; mode++) {
-            split_and_check(splitter, (enum kt_signal)sig, msg, n_items, mode, 0, &out, &chunks);
-            split_and_check(splitter, (enum kt_signal)sig, msg, n_items, mode, small, &out,
+            split_and_check(splitter, (enum kt_signal)sig, msg, n_items, mode, 0, NULL, &out,
                             &chunks);
+            split_and_check(splitter, (enum kt_signal)sig, msg, n_items, mode, small, NULL, &out,
+                            &chunks);
+            split_and_check(splitter, (enum kt_signal)sig, msg, n_items, mode, small,
+                            "service.name", &out, &chunks);
         }
     }
     return 0;

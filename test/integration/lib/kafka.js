@@ -25,10 +25,13 @@ function parseKcat(buf) {
     if (!m) throw new Error(`kcat output: bad header '${header.slice(0, 80)}' at byte ${pos}`);
     pos = nl + 1;
     const [partition, offset, klen, vlen] = m.slice(1, 5).map(Number);
+    // headers keeps a name's last value; headerList every header in record order.
     const headers = {};
+    const headerList = [];
     for (const kv of m[5] ? m[5].split(',') : []) {
       const i = kv.indexOf('=');
       headers[kv.slice(0, i)] = kv.slice(i + 1);
+      headerList.push([kv.slice(0, i), kv.slice(i + 1)]);
     }
     let key = null;
     let value = null;
@@ -41,7 +44,7 @@ function parseKcat(buf) {
       pos += vlen;
     }
     if (pos > buf.length) throw new Error(`kcat output: message at ${partition}/${offset} is truncated`);
-    out.push({ partition, offset, key, keyString: key === null ? null : key.toString('latin1'), value, headers });
+    out.push({ partition, offset, key, keyString: key === null ? null : key.toString('latin1'), value, headers, headerList });
   }
   return out;
 }

@@ -94,9 +94,15 @@ function kafkaSh(cmd, ...rest) {
 
 let topicSeq = 0;
 
+// The replication of the tests' topics: 3, or the cluster's broker count when it has fewer
+// (a one-node cluster of scripts/kafka.sh up --brokers 1).
+function replicationOf() {
+  return Math.min(3, Number(realCluster().KAFKA_BROKERS) || 3);
+}
+
 // Creates one topic per signal (and a dead-letter topic when deadLetter is set) with names no
 // other test uses; resolves { traces, metrics, logs[, deadLetters] } (topic names).
-async function createTopics({ partitions = 4, replication = 3, tag = 't', deadLetter = false } = {}) {
+async function createTopics({ partitions = 4, replication = replicationOf(), tag = 't', deadLetter = false } = {}) {
   const base = `kt-${tag}-${process.pid}-${++topicSeq}`;
   const topics = { traces: `${base}-spans`, metrics: `${base}-metrics`, logs: `${base}-logs` };
   if (deadLetter) topics.deadLetters = `${base}-dead`;
@@ -160,4 +166,4 @@ async function startupSets(tier, broker) {
     : { ...base, 'kafka.group_id': `kotel-startup-${process.pid}`, 'exporter.endpoint': `http://127.0.0.1:${p1}` };
 }
 
-module.exports = { KAFKAS, kafkaLabel, realKafkaEnabled, realCluster, admin, kafkaSh, createTopics, describeGroup, leaderOf, authSets, startupSets };
+module.exports = { KAFKAS, kafkaLabel, realKafkaEnabled, realCluster, admin, kafkaSh, createTopics, replicationOf, describeGroup, leaderOf, authSets, startupSets };

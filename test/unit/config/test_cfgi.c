@@ -95,6 +95,8 @@ static void test_translate_ingest(void **state)
                                "exporters:\n"
                                "  kafka:\n"
                                "    brokers: [a:1, b:2]\n"
+                               "    include_metadata_keys: [x-tenant, x-env]\n"
+                               "    topic_from_attribute: kafka.topic\n"
                                "    auth: {sasl: {password: '${env:PW}'}}\n"
                                "service:\n"
                                "  pipelines:\n"
@@ -104,6 +106,8 @@ static void test_translate_ingest(void **state)
     assert_int_equal(tier, CFGI_TIER_INGEST);
     assert_non_null(strstr(ini, "[receiver]\ngrpc_endpoint = 0.0.0.0:4317\n"));
     assert_non_null(strstr(ini, "brokers = a:1,b:2\n"));
+    assert_non_null(strstr(ini, "include_metadata_keys = x-tenant,x-env\n"));
+    assert_non_null(strstr(ini, "topic_from_attribute = kafka.topic\n"));
     assert_non_null(strstr(ini, "[kafka.auth.sasl]\npassword = ${PW}\n"));
     assert_int_equal(dropped, 1);
     assert_string_equal(report, "c.yaml:6: receivers.otlp.protocols.grpc.keepalive.time: "

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -135,6 +136,76 @@ static void test_values_that_break_the_receiver_are_refused(void **state)
     kt_config_free(&ingest_conf_schema, &c);
 }
 
+/* Loads text as a file; the message of the first error into err (rc returned). */
+static int load_text(struct ingest_conf *c, const char *text, struct kt_err *err)
+{
+    char path[] = "/tmp/kt-test-conf-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    memset(c, 0, sizeof(*c));
+    int rc = kt_config_load(&ingest_conf_schema, c, path, NULL, 0, err);
+    unlink(path);
+    /* The path is random: keep what follows it. */
+    char *at = strstr(err->msg, path);
+    if (at != NULL)
+        memmove(err->msg, at + strlen(path), strlen(at + strlen(path)) + 1);
+    return rc;
+}
+
+/* Request metadata options: names kept as written, and every bad value refused naming the
+ * line and key. */
+static void test_metadata_options_are_checked_at_their_line(void **state)
+{
+    (void)state;
+    struct ingest_conf c;
+    struct kt_err err = {0};
+    assert_int_equal(load_text(&c,
+                               "[kafka]\ninclude_metadata_keys = X-Tenant, x-env\n"
+                               "topic_from_metadata_key = X-Topic\n"
+                               "topic_from_attribute = service.name\n"
+                               "partition_logs_by_trace_id = true\n",
+                               &err),
+                     0);
+    assert_int_equal(c.kafka.include_metadata_keys.n, 2);
+    assert_string_equal(c.kafka.include_metadata_keys.v[0], "X-Tenant");
+    assert_string_equal(c.kafka.topic_from_metadata_key, "X-Topic");
+    assert_string_equal(c.kafka.topic_from_attribute, "service.name");
+    kt_config_free(&ingest_conf_schema, &c);
+
+    const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"[kafka]\n\ntraces_topic = spans/v1\n",
+         ":3: [kafka] traces_topic: topic name 'spans/v1': byte 5 (0x2f) is not one Kafka allows"},
+        {"[kafka]\nlogs_topic = ..\n", ":2: [kafka] logs_topic: topic name '..' is not allowed"},
+        {"[kafka]\ninclude_metadata_keys = authorization\n",
+         ":2: [kafka] include_metadata_keys: authorization carries the client's token"},
+        {"[kafka]\ninclude_metadata_keys = x-a\ninclude_metadata_keys = X-A\n",
+         ":3: [kafka] include_metadata_keys: 'X-A' listed twice"},
+        {"[kafka]\ninclude_metadata_keys = Authorization\n",
+         ":2: [kafka] include_metadata_keys: authorization carries"},
+        {"[kafka]\ninclude_metadata_keys = a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n",
+         ":2: [kafka] include_metadata_keys: 17 names, want at most 16"},
+        {"[kafka]\ntopic_from_metadata_key = x topic\n",
+         ":2: [kafka] topic_from_metadata_key: 'x topic': not a header name"},
+        {"[kafka]\npartition_logs_by_resource_attributes = true\n"
+         "partition_logs_by_trace_id = true\n",
+         ":3: [kafka] partition_logs_by_trace_id: partition_logs_by_trace_id and "
+         "partition_logs_by_resource_attributes cannot both be true"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err = (struct kt_err){0};
+        assert_int_equal(load_text(&c, bad[i].text, &err), KT_EINVAL);
+        if (strncmp(err.msg, bad[i].want, strlen(bad[i].want)) != 0)
+            fail_msg("case %zu: '%s', want '%s...'", i, err.msg, bad[i].want);
+        kt_config_free(&ingest_conf_schema, &c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_auth_sections_load),
         cmocka_unit_test(test_auth_check_errors),
         cmocka_unit_test(test_values_that_break_the_receiver_are_refused),
+        cmocka_unit_test(test_metadata_options_are_checked_at_their_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

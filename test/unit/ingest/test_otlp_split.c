@@ -31,7 +31,7 @@ static void split(enum kt_signal sig, struct kt_slice msg, enum otlp_key_mode mo
     int vrc = kt_otlp_validate(sig, msg, &n, &verr);
     if (vrc != 0)
         fail_msg("input does not validate: %s", verr.msg);
-    struct otlp_split_opts o = {mode, max};
+    struct otlp_split_opts o = {mode, max, NULL};
     r->rc =
         otlp_splitter_split(splitter, sig, msg, &o, &r->out, &r->chunks, &r->n_rejected, &r->err);
 }
@@ -381,7 +381,7 @@ static void test_split_appends_after_existing_output(void **state)
     struct kt_buf out = KT_BUF_INIT;
     struct otlp_chunks chunks = {0};
     assert_int_equal(kt_buf_append(&out, "previous", 8), 0);
-    struct otlp_split_opts o = {OTLP_KEY_TRACE_ID, 0};
+    struct otlp_split_opts o = {OTLP_KEY_TRACE_ID, 0, NULL};
     size_t rej = 0;
     assert_int_equal(
         otlp_splitter_split(splitter, KT_SIGNAL_TRACES, msg, &o, &out, &chunks, &rej, NULL), 0);
@@ -550,7 +550,7 @@ static void test_split_reuses_splitter_across_requests(void **state)
     struct tshape a = {1, 1, 30, 0, trace_mod3, -1, 0};
     struct tshape b = {2, 1, 10, 0, trace_by_tens, -1, 0};
     struct kt_slice ma = pack_traces(build_traces(&a)), mb = pack_traces(build_traces(&b));
-    struct otlp_split_opts o = {OTLP_KEY_TRACE_ID, 0};
+    struct otlp_split_opts o = {OTLP_KEY_TRACE_ID, 0, NULL};
     for (int round = 0; round < 3; round++) {
         struct result r;
         memset(&r, 0, sizeof(r));
@@ -577,7 +577,7 @@ static void test_split_empty_request_yields_no_chunks(void **state)
     for (int mode = 0; mode < 3; mode++) {
         struct result r;
         memset(&r, 0, sizeof(r));
-        struct otlp_split_opts o = {mode, 0};
+        struct otlp_split_opts o = {mode, 0, NULL};
         assert_int_equal(otlp_splitter_split(splitter, KT_SIGNAL_LOGS, (struct kt_slice){NULL, 0},
                                              &o, &r.out, &r.chunks, &r.n_rejected, &r.err),
                          0);
@@ -611,7 +611,7 @@ static void test_split_reports_malformed_input(void **state)
     uint8_t bad[] = {0x0a, 0x05, 0x12, 0x03, 0x12, 0x09, 0x00};
     struct result r;
     memset(&r, 0, sizeof(r));
-    struct otlp_split_opts o = {OTLP_KEY_TRACE_ID, 0};
+    struct otlp_split_opts o = {OTLP_KEY_TRACE_ID, 0, NULL};
     assert_int_equal(otlp_splitter_split(splitter, KT_SIGNAL_TRACES,
                                          (struct kt_slice){bad, sizeof(bad)}, &o, &r.out, &r.chunks,
                                          &r.n_rejected, &r.err),
@@ -770,6 +770,75 @@ static void test_split_logs_by_trace_id(void **state)
     result_free(&r);
 }
 
+/* Every resource of every chunk has attribute attr equal to the chunk's topic (none: no
+ * attribute, or an empty one). */
+static void check_chunk_topics(const struct result *r, const char *attr)
+{
+    for (size_t i = 0; i < r->chunks.n; i++) {
+        struct kt_slice b = chunk_bytes(r, i);
+        TracesData *td = opentelemetry__proto__trace__v1__traces_data__unpack(NULL, b.n, b.p);
+        assert_non_null(td);
+        const struct kt_slice t = r->chunks.v[i].topic;
+        for (size_t a = 0; a < td->n_resource_spans; a++) {
+            const Resource *res = td->resource_spans[a]->resource;
+            const AnyValue *av = find_attr(res->attributes, res->n_attributes, attr);
+            const char *v = av != NULL ? av->string_value : NULL;
+            if (t.n == 0) {
+                assert_true(v == NULL || v[0] == '\0');
+                continue;
+            }
+            assert_non_null(v);
+            assert_int_equal(strlen(v), t.n);
+            assert_memory_equal(v, t.p, t.n);
+        }
+        opentelemetry__proto__trace__v1__traces_data__free_unpacked(td, NULL);
+    }
+}
+
+/* Splits the 12 spans of msg with topic_from_attribute = attr and checks there are n_chunks
+ * chunks of items_each items, each of resources of one topic; r is the caller's to free. */
+static void split_topic(struct kt_slice msg, enum otlp_key_mode mode, const char *attr,
+                        size_t n_chunks, uint32_t items_each, struct result *r)
+{
+    memset(r, 0, sizeof(*r));
+    struct otlp_split_opts o = {mode, 0, attr};
+    r->rc = otlp_splitter_split(splitter, KT_SIGNAL_TRACES, msg, &o, &r->out, &r->chunks,
+                                &r->n_rejected, &r->err);
+    assert_int_equal(r->rc, 0);
+    assert_int_equal(r->chunks.n, n_chunks);
+    for (size_t i = 0; i < n_chunks; i++)
+        assert_int_equal(r->chunks.v[i].n_items, items_each);
+    check_chunk_topics(r, attr);
+    check_chunks_common(KT_SIGNAL_TRACES, r, 0, 12);
+}
+
+/* topic_from_attribute: a chunk holds resources of one attribute value, whatever the key
+ * mode; a resource without the attribute (or with an empty value) has none. */
+static void test_split_topic_attribute_keeps_resources_of_one_topic_together(void **state)
+{
+    (void)state;
+    struct tshape sh = {4, 1, 3, 0, trace_mod3, -1, 0};
+    TracesData *td = build_traces(&sh);
+    /* svc-0, svc-1, svc-0, "": the first topic twice, apart. */
+    td->resource_spans[2]->resource->attributes[0] = kv_str("service.name", "svc-0");
+    td->resource_spans[3]->resource->attributes[0] = kv_str("service.name", "");
+    struct kt_slice msg = pack_traces(td);
+    struct result r;
+    split_topic(msg, OTLP_KEY_NONE, "service.name", 4, 3, &r);
+    const char *want[] = {"svc-0", "svc-1", "svc-0", ""};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(r.chunks.v[i].topic.n, strlen(want[i]));
+        assert_memory_equal(r.chunks.v[i].topic.p, want[i], strlen(want[i]));
+    }
+    result_free(&r);
+    /* By trace: each trace's spans of svc-0, svc-1, svc-0 and none in four chunks. */
+    split_topic(msg, OTLP_KEY_TRACE_ID, "service.name", 12, 1, &r);
+    result_free(&r);
+    /* An attribute no resource has: one chunk without a topic, as without the option. */
+    split_topic(msg, OTLP_KEY_NONE, "no.such.attribute", 1, 12, &r);
+    result_free(&r);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
 int main(void)
@@ -803,6 +872,7 @@ int main(void)
         T(test_split_rejects_oversized_data_point_naming_metric),
         T(test_split_logs_by_resource_hash_respects_max),
         T(test_split_logs_by_trace_id),
+        T(test_split_topic_attribute_keeps_resources_of_one_topic_together),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     otlp_splitter_free(splitter);

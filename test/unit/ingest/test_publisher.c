@@ -280,11 +280,11 @@ static void fx_free(struct fx *f)
     free(f);
 }
 
-/* Submits one request of the shape make_request builds for tenant (NULL: none); returns
- * submit's code. */
-static int submit_as(struct fx *f, const char *tenant, int n_res, int n_traces, int spans_per_trace,
-                     size_t pad, uint64_t *next_span, bool with_done,
-                     struct publisher_ticket **ticket)
+/* Submits one request of the shape make_request builds with meta (borrowed; NULL: none);
+ * returns submit's code. */
+static int submit_with(struct fx *f, const struct publisher_meta *meta, int n_res, int n_traces,
+                       int spans_per_trace, size_t pad, uint64_t *next_span, bool with_done,
+                       struct publisher_ticket **ticket)
 {
     struct kt_buf body = KT_BUF_INIT;
     make_request(n_res, n_traces, spans_per_trace, pad, next_span, &body);
@@ -293,7 +293,7 @@ static int submit_as(struct fx *f, const char *tenant, int n_res, int n_traces, 
     assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&body), &n_items, &err), 0);
     assert_int_equal(n_items, (size_t)(n_res * n_traces * spans_per_trace));
     f->in_submit = true;
-    int rc = publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&body), n_items, tenant,
+    int rc = publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&body), n_items, meta,
                               with_done ? done_cb : NULL, f, ticket, &err);
     f->in_submit = false;
     kt_buf_free(&body);
@@ -303,6 +303,23 @@ static int submit_as(struct fx *f, const char *tenant, int n_res, int n_traces, 
         snprintf(f->refused_msg, sizeof(f->refused_msg), "%s", err.msg);
     }
     return rc;
+}
+
+/* submit_with for tenant (NULL: none). */
+static int submit_as(struct fx *f, const char *tenant, int n_res, int n_traces, int spans_per_trace,
+                     size_t pad, uint64_t *next_span, bool with_done,
+                     struct publisher_ticket **ticket)
+{
+    const struct publisher_meta meta = {.tenant = tenant};
+    return submit_with(f, &meta, n_res, n_traces, spans_per_trace, pad, next_span, with_done,
+                       ticket);
+}
+
+/* submit_with of n_res resources of n_traces one-span traces, waiting for the answer. */
+static int submit_meta(struct fx *f, const struct publisher_meta *meta, int n_res, int n_traces,
+                       uint64_t *next_span)
+{
+    return submit_with(f, meta, n_res, n_traces, 1, 5, next_span, true, NULL);
 }
 
 static int submit(struct fx *f, int n_res, int n_traces, int spans_per_trace, size_t pad,
@@ -321,9 +338,19 @@ struct got {
     size_t len;
     size_t n_headers;
     char hdr_name[64], hdr_value[64]; /* the first record header, when there is one */
+    char hdrs[256];                   /* every record header, "name=value;" each */
 };
 
+static size_t consume_topic(struct fx *f, const char *topic, struct got *out, size_t want,
+                            int timeout_ms);
+
 static size_t consume(struct fx *f, struct got *out, size_t want, int timeout_ms)
+{
+    return consume_topic(f, TOPIC, out, want, timeout_ms);
+}
+
+static size_t consume_topic(struct fx *f, const char *topic, struct got *out, size_t want,
+                            int timeout_ms)
 {
     char errstr[256];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -337,7 +364,7 @@ static size_t consume(struct fx *f, struct got *out, size_t want, int timeout_ms
     assert_non_null(rk);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(PARTITIONS);
     for (int i = 0; i < PARTITIONS; i++)
-        rd_kafka_topic_partition_list_add(parts, TOPIC, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
     assert_int_equal(rd_kafka_assign(rk, parts), 0);
     rd_kafka_topic_partition_list_destroy(parts);
     size_t n = 0;
@@ -371,6 +398,14 @@ static size_t consume(struct fx *f, struct got *out, size_t want, int timeout_ms
                 snprintf(g->hdr_name, sizeof(g->hdr_name), "%s", name);
                 memcpy(g->hdr_value, value, value_n);
                 g->hdr_value[value_n] = '\0';
+                g->hdrs[0] = '\0';
+                for (size_t h = 0; rd_kafka_header_get_all(hdrs, h, &name, &value, &value_n) ==
+                                   RD_KAFKA_RESP_ERR_NO_ERROR;
+                     h++) {
+                    size_t l = strlen(g->hdrs);
+                    snprintf(g->hdrs + l, sizeof(g->hdrs) - l, "%s=%.*s;", name, (int)value_n,
+                             (const char *)value);
+                }
             }
         }
         rd_kafka_message_destroy(m);
@@ -1055,12 +1090,21 @@ static void test_tenant_name_too_long_is_refused(void **state)
     memset(long_header + n, 'h', PUBLISHER_TENANT_MAX + 1);
     long_header[n + PUBLISHER_TENANT_MAX + 1] = '\0';
     const char *long_sets[] = {long_header};
-    struct fx *f = fx_new(long_sets, 1);
+    struct ingest_conf c;
+    memset(&c, 0, sizeof(c));
     struct kt_err err = {0};
+    assert_int_equal(kt_config_load(&ingest_conf_schema, &c, NULL, long_sets, 1, &err), KT_EINVAL);
+    assert_string_equal(err.msg, "--set receiver.auth.tenant_header: 256 bytes, want at most 255");
+    /* A configuration built otherwise is checked again. */
+    struct fx *f = fx_new(NULL, 0);
+    char *own = f->conf.receiver_auth.tenant_header;
+    f->conf.receiver_auth.tenant_header = c.receiver_auth.tenant_header;
     struct publisher *p = NULL;
     assert_int_equal(publisher_new(&f->conf, f->loop, &p, &err), KT_EINVAL);
     assert_null(p);
     assert_string_equal(err.msg, "[receiver.auth] tenant_header: 256 bytes, want at most 255");
+    f->conf.receiver_auth.tenant_header = own;
+    kt_config_free(&ingest_conf_schema, &c);
     fx_free(f);
 
     const char *sets[] = {"receiver.auth.tenant_header=x-tenant"};
@@ -1188,6 +1232,193 @@ static void test_bad_rdkafka_property(void **state)
     fx_free(f);
 }
 
+/* ---- request metadata: include_metadata_keys, topic_from_* ---- */
+
+#define SL(lit) ((struct kt_slice){(const uint8_t *)(lit), sizeof(lit) - 1})
+
+/* Values of include_metadata_keys become record headers, the tenant's first, then by key in
+ * the list's order, each key's values in arrival order; requests with other values never
+ * share a message, requests with the same ones do. */
+static void test_include_metadata_keys_become_record_headers(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.include_metadata_keys=X-Env,x-team",
+                          "receiver.auth.tenant_header=x-tenant"};
+    struct fx *f = fx_new(sets, 2);
+    fx_start(f);
+    const struct publisher_meta_value a[] = {{1, SL("a")}, {0, SL("prod")}, {0, SL("eu")}};
+    const struct publisher_meta_value b[] = {{0, SL("dev")}};
+    const struct publisher_meta ma = {.tenant = "acme", .v = a, .n = 3};
+    const struct publisher_meta mb = {.v = b, .n = 1};
+    uint64_t span = 0;
+    assert_int_equal(submit_meta(f, &ma, 1, 2, &span), 0);
+    assert_int_equal(submit_meta(f, &mb, 1, 2, &span), 0);
+    assert_int_equal(submit_meta(f, &ma, 1, 2, &span), 0);
+    want_done = 3;
+    assert_true(run_until(f, done_reached, 10.));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(f->done[i].status, 0);
+    /* Two traces per route: A's two requests share their messages. */
+    struct got got[8];
+    size_t n = consume(f, got, 4, 10000);
+    assert_int_equal(n, 4);
+    int n_a = 0, n_b = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Named as configured, as the Collector names them. */
+        if (strcmp(got[i].hdrs, "x-tenant=acme;X-Env=prod;X-Env=eu;x-team=a;") == 0) {
+            n_a++;
+            assert_int_equal(got[i].n_headers, 4);
+        } else if (strcmp(got[i].hdrs, "X-Env=dev;") == 0) {
+            n_b++;
+        } else {
+            fail_msg("message %zu has headers '%s'", i, got[i].hdrs);
+        }
+    }
+    assert_int_equal(n_a, 2);
+    assert_int_equal(n_b, 2);
+    got_free(got, n);
+    fx_free(f);
+}
+
+/* Spans of one trace, counted across the messages of one topic. */
+static size_t spans_in(struct fx *f, const char *topic, size_t want_msgs, unsigned *seen)
+{
+    struct got got[8];
+    size_t n = consume_topic(f, topic, got, want_msgs, 10000);
+    assert_int_equal(n, want_msgs);
+    size_t spans = 0;
+    for (size_t i = 0; i < n; i++)
+        spans += check_value(&got[i], seen);
+    got_free(got, n);
+    return spans;
+}
+
+/* topic_from_attribute sends each resource's data to the topic its attribute names (a
+ * request's resources to several topics); topic_from_metadata_key wins over it for the
+ * whole request. */
+static void test_topic_from_attribute_and_metadata_key(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.topic_from_attribute=service.name",
+                          "kafka.topic_from_metadata_key=X-Topic"};
+    struct fx *f = fx_new(sets, 2);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "svc-0", PARTITIONS, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "svc-1", PARTITIONS, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "custom", PARTITIONS, 1), 0);
+    fx_start(f);
+    uint64_t span = 0;
+    /* Two resources, svc-0 and svc-1, of one trace each. */
+    assert_int_equal(submit_meta(f, NULL, 2, 1, &span), 0);
+    const struct publisher_meta mt = {.topic = SL("custom")};
+    assert_int_equal(submit_meta(f, &mt, 2, 1, &span), 0);
+    want_done = 2;
+    assert_true(run_until(f, done_reached, 10.));
+    assert_int_equal(f->done[0].status, 0);
+    assert_int_equal(f->done[1].status, 0);
+    unsigned seen[MAX_SPANS] = {0};
+    assert_int_equal(spans_in(f, "svc-0", 1, seen), 1);
+    assert_int_equal(spans_in(f, "svc-1", 1, seen), 1);
+    assert_int_equal(spans_in(f, "custom", 1, seen), 2);
+    assert_int_equal(spans_in(f, TOPIC, 0, seen), 0);
+    for (uint64_t i = 0; i < span; i++)
+        assert_int_equal(seen[i], 1);
+    fx_free(f);
+}
+
+/* What the client sent wrong is refused with KT_EINVAL naming the key, what has no room
+ * left with KT_ETOOBIG; both counted by reason, and nothing of the request is sent. */
+static void test_bad_request_metadata_is_refused_and_counted(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.topic_from_metadata_key=x-topic",
+                          "kafka.include_metadata_keys=x-env"};
+    struct fx *f = fx_new(sets, 2);
+    fx_start(f);
+    uint64_t span = 0;
+    const struct publisher_meta bad_topic = {.topic = SL("no spaces")};
+    assert_int_equal(submit_meta(f, &bad_topic, 1, 1, &span), KT_EINVAL);
+    assert_non_null(strstr(f->refused_msg, "[kafka] topic_from_metadata_key: topic name"));
+    char big[INGEST_META_VALUE_MAX + 1];
+    memset(big, 'v', sizeof(big));
+    const struct publisher_meta_value v = {0, {(const uint8_t *)big, sizeof(big)}};
+    const struct publisher_meta long_value = {.v = &v, .n = 1};
+    assert_int_equal(submit_meta(f, &long_value, 1, 1, &span), KT_EINVAL);
+    assert_non_null(strstr(f->refused_msg, "header x-env: a value of 256 bytes is over 255"));
+    /* Headers of 17 values of 255 bytes: over PUBLISHER_HDRS_MAX. */
+    struct publisher_meta_value many[17];
+    for (int i = 0; i < 17; i++)
+        many[i] = (struct publisher_meta_value){0, {(const uint8_t *)big, sizeof(big) - 1}};
+    const struct publisher_meta too_many = {.v = many, .n = 17};
+    assert_int_equal(submit_meta(f, &too_many, 1, 1, &span), KT_EINVAL);
+    assert_non_null(strstr(f->refused_msg, "over 4096"));
+    /* Topics: PUBLISHER_TOPICS_MAX distinct ones, then no more (the old ones still go). */
+    char name[32];
+    for (int i = 0; i <= PUBLISHER_TOPICS_MAX; i++) {
+        int len = snprintf(name, sizeof(name), "t%d", i);
+        const struct publisher_meta m = {.topic = {(const uint8_t *)name, (size_t)len}};
+        struct kt_buf body = KT_BUF_INIT;
+        make_request(1, 1, 1, 5, &span, &body);
+        struct kt_err err = {0};
+        int rc = publisher_submit(f->p, KT_SIGNAL_TRACES, kt_buf_slice(&body), 1, &m, NULL, NULL,
+                                  NULL, &err);
+        kt_buf_free(&body);
+        if (i < PUBLISHER_TOPICS_MAX) {
+            assert_int_equal(rc, 0);
+            continue;
+        }
+        assert_int_equal(rc, KT_ETOOBIG);
+        assert_non_null(strstr(err.msg, "256 topics used since start, no room for 't256'"));
+    }
+    const struct publisher_meta again = {.topic = SL("t7")};
+    assert_int_equal(submit_meta(f, &again, 1, 1, &span), 0);
+    struct kt_buf mt = KT_BUF_INIT;
+    publisher_metrics(f->p, &mt);
+    assert_int_equal(kt_buf_append_byte(&mt, 0), 0);
+    const char *txt = (const char *)mt.p;
+    assert_non_null(strstr(txt, "kotel_ingest_metadata_refused_total{reason=\"too_long\"} 2"));
+    assert_non_null(strstr(txt, "kotel_ingest_metadata_refused_total{reason=\"bad_topic\"} 1"));
+    assert_non_null(strstr(txt, "kotel_ingest_metadata_refused_total{reason=\"topics_full\"} 1"));
+    kt_buf_free(&mt);
+    fx_free(f);
+}
+
+/* A message spooled while Kafka is down keeps its topic and all its record headers. */
+static void test_spooled_messages_keep_topic_and_headers(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kt-test-pub-meta-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char spool_set[64];
+    snprintf(spool_set, sizeof(spool_set), "spool.dir=%s", dir);
+    const char *sets[] = {"kafka.topic_from_metadata_key=x-topic",
+                          "kafka.include_metadata_keys=x-env,x-team", spool_set};
+    struct fx *f = fx_new(sets, 3);
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, "custom", PARTITIONS, 1), 0);
+    fx_start(f);
+    rd_kafka_mock_broker_set_down(f->mc, 1);
+    const struct publisher_meta_value v[] = {{0, SL("prod")}, {1, SL("a")}};
+    const struct publisher_meta m = {.topic = SL("custom"), .v = v, .n = 2};
+    uint64_t span = 0;
+    assert_int_equal(submit_meta(f, &m, 1, 1, &span), 0);
+    want_done = 1;
+    assert_true(run_until(f, done_reached, 15.));
+    assert_int_equal(f->done[0].status, 0);
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_int_equal(st.messages_spooled, 1);
+    rd_kafka_mock_broker_set_up(f->mc, 1);
+    assert_true(run_until(f, drained_all, 30.));
+    struct got got[2];
+    size_t n = consume_topic(f, "custom", got, 1, 15000);
+    assert_int_equal(n, 1);
+    assert_string_equal(got[0].hdrs, "x-env=prod;x-team=a;");
+    got_free(got, n);
+    fx_free(f);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     kt_log_set_level(KT_LOG_WARN);
@@ -1211,6 +1442,10 @@ int main(void)
         cmocka_unit_test(test_no_tenant_header_no_header),
         cmocka_unit_test(test_tenant_name_too_long_is_refused),
         cmocka_unit_test(test_spooled_messages_keep_the_tenant_header),
+        cmocka_unit_test(test_include_metadata_keys_become_record_headers),
+        cmocka_unit_test(test_topic_from_attribute_and_metadata_key),
+        cmocka_unit_test(test_bad_request_metadata_is_refused_and_counted),
+        cmocka_unit_test(test_spooled_messages_keep_topic_and_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -245,6 +245,60 @@ static bool got_settings_ack(const struct fx *f)
 
 /* A preface cut short is kept until it is whole: the connection then speaks HTTP/2 and
  * acknowledges the client's SETTINGS (HTTP/1.1 would answer 400 and close). */
+/* The headers of include_metadata_keys and topic_from_metadata_key are kept for the
+ * service, whatever their case, a value handed over in two reads as one, in arrival order;
+ * a value over INGEST_META_VALUE_MAX marks the request. */
+static void test_http1_metadata_headers_are_kept_across_reads(void **state)
+{
+    struct fx *f = *state;
+    char *keys[] = {(char *)"x-env", (char *)"x-team"};
+    f->conf.kafka.include_metadata_keys = (struct kt_strlist){keys, 2};
+    f->conf.kafka.topic_from_metadata_key = (char *)"x-topic";
+    start(f);
+    static const char head[] = "POST /v1/traces HTTP/1.1\r\nHost: t\r\nX-Env: pr";
+    static const char rest[] = "od-eu\r\nx-team: a\r\nX-TOPIC: t1\r\nx-other: no\r\n"
+                               "x-env: second\r\nContent-Length: 3\r\n\r\nabc";
+    send_all(f, head, sizeof(head) - 1);
+    for (int i = 0; i < 20; i++)
+        ev_run(f->loop, EVRUN_NOWAIT);
+    send_all(f, rest, sizeof(rest) - 1);
+    run_until(f, handled);
+    struct srv_req *r = f->svc.waiting;
+    assert_int_equal(r->meta_bad, 0);
+    const struct {
+        unsigned key;
+        const char *value;
+    } want[] = {{0, "prod-eu"}, {1, "a"}, {2, "t1"}, {0, "second"}};
+    size_t pos = 0, n = 0;
+    unsigned key;
+    struct kt_slice v;
+    while (srv_req_meta_next(r, &pos, &key, &v)) {
+        assert_true(n < 4);
+        assert_int_equal(key, want[n].key);
+        assert_int_equal(v.n, strlen(want[n].value));
+        assert_memory_equal(v.p, want[n].value, v.n);
+        n++;
+    }
+    assert_int_equal(n, 4);
+    r->resp.http_status = 200;
+    r->resp.content_type = "text/plain";
+    r->responded = true;
+    f->svc.waiting = NULL;
+    srv_req_respond(r);
+    run_until(f, got_head);
+
+    /* A value one byte over, of the second key. */
+    char big[600];
+    int len = snprintf(big, sizeof(big), "POST /v1/traces HTTP/1.1\r\nHost: t\r\nx-team: ");
+    memset(big + len, 'v', INGEST_META_VALUE_MAX + 1);
+    len += INGEST_META_VALUE_MAX + 1;
+    len += snprintf(big + len, sizeof(big) - (size_t)len, "\r\nContent-Length: 3\r\n\r\nabc");
+    f->svc.n_handled = 0;
+    send_all(f, big, (size_t)len);
+    run_until(f, handled);
+    assert_int_equal(f->svc.waiting->meta_bad, 2);
+}
+
 static void test_http2_preface_across_reads_selects_http2(void **state)
 {
     struct fx *f = *state;
@@ -808,6 +862,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unanswered_request_is_abandoned_when_the_client_leaves,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_from_headers_is_sent_without_handling, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_http1_metadata_headers_are_kept_across_reads, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_http2_preface_across_reads_selects_http2, setup,
                                         teardown),

@@ -153,21 +153,35 @@ static void make_msg(int i, size_t len, char *key, uint8_t *val, struct spool_ms
     m->sig = (enum kt_signal)(i % KT_SIGNAL_COUNT);
     m->key = (struct kt_slice){(const uint8_t *)key, strlen(key)};
     m->value = (struct kt_slice){val, len};
-    m->hdr_name = m->hdr_value = (struct kt_slice){NULL, 0};
+    m->hdrs = m->topic = (struct kt_slice){NULL, 0};
 }
 
 static const char *const tenants[] = {"acme", "globex", ""};
 
 /* make_msg, and odd records carry the record header x-tenant (with an empty value every
- * third of them). */
+ * third of them), those of i % 5 == 0 a second one, x-env: prod, and those of i % 3 == 0
+ * the topic t.custom. */
 static void make_msg_hdr(int i, size_t len, char *key, uint8_t *val, struct spool_msg *m)
 {
+    /* The pairs depend on i % 15 alone: one buffer per residue stays valid while a test
+     * compares. */
+    static struct kt_buf hdrs[15];
     make_msg(i, len, key, val, m);
     if (i % 2 == 1) {
         const char *t = tenants[i % 3];
-        m->hdr_name = (struct kt_slice){(const uint8_t *)"x-tenant", 8};
-        m->hdr_value = (struct kt_slice){(const uint8_t *)t, strlen(t)};
+        struct kt_buf *b = &hdrs[i % 15];
+        kt_buf_reset(b);
+        assert_int_equal(spool_hdrs_add(b, (struct kt_slice){(const uint8_t *)"x-tenant", 8},
+                                        (struct kt_slice){(const uint8_t *)t, strlen(t)}),
+                         0);
+        if (i % 5 == 0)
+            assert_int_equal(spool_hdrs_add(b, (struct kt_slice){(const uint8_t *)"x-env", 5},
+                                            (struct kt_slice){(const uint8_t *)"prod", 4}),
+                             0);
+        m->hdrs = kt_buf_slice(b);
     }
+    if (i % 3 == 0)
+        m->topic = (struct kt_slice){(const uint8_t *)"t.custom", 8};
 }
 
 /* Appends records from..from + n - 1 of make_msg (or make_msg_hdr, with hdr). */
@@ -205,12 +219,12 @@ static void check_msg_as(const struct spool_rec *r, int i, size_t len, bool hdr)
     assert_memory_equal(r->m.key.p, m.key.p, m.key.n);
     assert_int_equal(r->m.value.n, len);
     assert_memory_equal(r->m.value.p, val, len);
-    assert_int_equal(r->m.hdr_name.n, m.hdr_name.n);
-    assert_int_equal(r->m.hdr_value.n, m.hdr_value.n);
-    if (m.hdr_name.n > 0)
-        assert_memory_equal(r->m.hdr_name.p, m.hdr_name.p, m.hdr_name.n);
-    if (m.hdr_value.n > 0)
-        assert_memory_equal(r->m.hdr_value.p, m.hdr_value.p, m.hdr_value.n);
+    assert_int_equal(r->m.hdrs.n, m.hdrs.n);
+    if (m.hdrs.n > 0)
+        assert_memory_equal(r->m.hdrs.p, m.hdrs.p, m.hdrs.n);
+    assert_int_equal(r->m.topic.n, m.topic.n);
+    if (m.topic.n > 0)
+        assert_memory_equal(r->m.topic.p, m.topic.p, m.topic.n);
     free(val);
 }
 
@@ -282,12 +296,12 @@ static void check_round_trip(int i)
     assert_int_equal(got.key.n, m.key.n);
     assert_memory_equal(got.key.p, key, m.key.n);
     assert_memory_equal(got.value.p, val, sizeof(val));
-    assert_int_equal(got.hdr_name.n, m.hdr_name.n);
-    assert_int_equal(got.hdr_value.n, m.hdr_value.n);
-    if (m.hdr_name.n > 0) {
-        assert_memory_equal(got.hdr_name.p, m.hdr_name.p, m.hdr_name.n);
-        assert_memory_equal(got.hdr_value.p, m.hdr_value.p, m.hdr_value.n);
-    }
+    assert_int_equal(got.hdrs.n, m.hdrs.n);
+    if (m.hdrs.n > 0)
+        assert_memory_equal(got.hdrs.p, m.hdrs.p, m.hdrs.n);
+    assert_int_equal(got.topic.n, m.topic.n);
+    if (m.topic.n > 0)
+        assert_memory_equal(got.topic.p, m.topic.p, m.topic.n);
     /* Cut short anywhere: more bytes wanted, never a record. */
     for (size_t cut = 0; cut < n; cut++)
         assert_int_equal(spool_record_parse(rec, cut, &got, &used, &err), KT_EAGAIN);
@@ -304,9 +318,12 @@ static void check_round_trip(int i)
 static void test_record_round_trip_and_every_flipped_byte_is_caught(void **state)
 {
     (void)state;
-    check_round_trip(4); /* no header */
-    check_round_trip(5); /* x-tenant: globex */
-    check_round_trip(3); /* x-tenant with an empty value */
+    check_round_trip(4);  /* no header */
+    check_round_trip(5);  /* x-tenant: globex */
+    check_round_trip(3);  /* x-tenant with an empty value, topic t.custom */
+    check_round_trip(5);  /* x-tenant and x-env: several headers */
+    check_round_trip(15); /* several headers and a topic */
+    check_round_trip(6);  /* a topic alone */
 }
 
 /* The bytes on disk, pinned: a record without a header is what kotel wrote before headers
@@ -331,8 +348,9 @@ static void test_record_bytes_with_and_without_a_header(void **state)
     assert_int_equal(spool_record_size(&m), sizeof(plain));
     assert_int_equal(spool_record_encode(&m, rec, &err), 0);
     assert_memory_equal(rec, plain, sizeof(plain));
-    m.hdr_name = (struct kt_slice){(const uint8_t *)"x-tenant", 8};
-    m.hdr_value = (struct kt_slice){(const uint8_t *)"acme", 4};
+    static const uint8_t pair[] = {0x08, 0x00, 'x',  '-',  't', 'e', 'n', 'a',
+                                   'n',  't',  0x04, 0x00, 'a', 'c', 'm', 'e'};
+    m.hdrs = (struct kt_slice){pair, sizeof(pair)};
     assert_int_equal(spool_record_size(&m), sizeof(with_hdr));
     assert_int_equal(spool_record_encode(&m, rec, &err), 0);
     assert_memory_equal(rec, with_hdr, sizeof(with_hdr));
@@ -356,8 +374,7 @@ static void test_record_header_fields_are_checked(void **state)
         .sig = KT_SIGNAL_TRACES,
         .key = {(const uint8_t *)"k", 1},
         .value = {(const uint8_t *)"v", 1},
-        .hdr_name = {(const uint8_t *)"h", 1},
-        .hdr_value = {(const uint8_t *)"t", 1},
+        .hdrs = {(const uint8_t *)"\x01\x00h\x01\x00t", 6},
     };
     uint8_t rec[64], bad[64];
     struct kt_err err = {0};
@@ -393,7 +410,7 @@ static void test_record_header_fields_are_checked(void **state)
     assert_non_null(strstr(err.msg, "record header with an empty name"));
     /* A name or value over a u16 cannot be written. */
     static uint8_t big[UINT16_MAX + 1];
-    m.hdr_value = (struct kt_slice){big, sizeof(big)};
+    m.hdrs = (struct kt_slice){big, sizeof(big)};
     assert_int_equal(spool_record_encode(&m, rec, &err), KT_ETOOBIG);
 }
 
