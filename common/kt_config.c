@@ -22,13 +22,12 @@
 
 #include "kt_buf.h"
 #include "kt_secret.h"
+#include "kt_suggest.h"
 
 /* inih copies a section name into a 50-byte buffer and cuts anything longer. */
 #define SECTION_NAME_MAX 49
 /* Values echoed in messages are cut so that the file:line context still fits. */
 #define ECHO_MAX 80
-/* Names longer than this are never suggested; bounds the edit-distance table. */
-#define SUGGEST_MAX_LEN 64
 /* What a KT_OPT_PREFIX name may hold: librdkafka's property names need no more, and --set
  * could otherwise bring in a blank, ':' or a newline that --print-config cannot write back. */
 #define PREFIX_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
@@ -519,66 +518,11 @@ static long find_option(const struct kt_config_schema *s, const char *sec, const
 
 /* ---- suggestions ---- */
 
-/* Optimal string alignment distance: Levenshtein plus adjacent transposition, so that
- * "kafak" is one edit from "kafka" as a reader would count it. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    if (n > SUGGEST_MAX_LEN || m > SUGGEST_MAX_LEN)
-        return SIZE_MAX;
-    unsigned char d[SUGGEST_MAX_LEN + 1][SUGGEST_MAX_LEN + 1];
-    for (size_t i = 0; i <= n; i++)
-        d[i][0] = (unsigned char)i;
-    for (size_t j = 0; j <= m; j++)
-        d[0][j] = (unsigned char)j;
-    for (size_t i = 1; i <= n; i++) {
-        for (size_t j = 1; j <= m; j++) {
-            unsigned v = d[i - 1][j] + 1u;
-            if (d[i][j - 1] + 1u < v)
-                v = d[i][j - 1] + 1u;
-            unsigned sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1] ? 1u : 0u);
-            if (sub < v)
-                v = sub;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1u < v)
-                v = d[i - 2][j - 2] + 1u;
-            d[i][j] = (unsigned char)v;
-        }
-    }
-    return d[n][m];
-}
-
-struct suggestion {
-    char text[128];
-    size_t dist;
-};
-
-static void suggest_init(struct suggestion *sg)
-{
-    sg->text[0] = '\0';
-    sg->dist = SIZE_MAX;
-}
-
-/* Keeps cand if it is the closest so far and close enough to be a plausible typo: at most 3
- * edits, and at most a third of the length so that short names do not match anything. */
-static void suggest_consider(struct suggestion *sg, const char *input, const char *cand)
-{
-    size_t la = strlen(input), lb = strlen(cand);
-    size_t limit = ((la > lb ? la : lb) + 2) / 3;
-    if (limit > 3)
-        limit = 3;
-    size_t d = edit_distance(input, cand);
-    if (d == 0 || d > limit || d >= sg->dist)
-        return;
-    snprintf(sg->text, sizeof(sg->text), "%s", cand);
-    sg->dist = d;
-}
-
 static void suggest_section(const struct kt_config_schema *s, const char *sec,
-                            struct suggestion *sg)
+                            struct kt_suggest *sg)
 {
     for (size_t i = 0; i < s->n_opts; i++)
-        suggest_consider(sg, sec, s->opts[i].section);
+        kt_suggest_consider(sg, sec, s->opts[i].section);
     for (size_t i = 0; i < s->n_handlers; i++) {
         /* Compare with the pattern completed by the input's own last part, so that
          * "tail_sampling.polcy.errors" finds "tail_sampling.policy.errors". */
@@ -596,7 +540,7 @@ static void suggest_section(const struct kt_config_schema *s, const char *sec,
             continue;
         char cand[sizeof(sg->text)];
         snprintf(cand, sizeof(cand), "%s%s", prefix, tail);
-        suggest_consider(sg, sec, cand);
+        kt_suggest_consider(sg, sec, cand);
     }
 }
 
@@ -604,8 +548,8 @@ static void suggest_section(const struct kt_config_schema *s, const char *sec,
 static int unknown_key(const struct kt_config_schema *s, const char *sec, const char *key,
                        struct kt_err *err)
 {
-    struct suggestion sg;
-    suggest_init(&sg);
+    struct kt_suggest sg;
+    kt_suggest_init(&sg, false);
     const char *dot = strchr(key, '.');
     for (size_t i = 0; i < s->n_opts; i++) {
         const struct kt_option *o = &s->opts[i];
@@ -614,9 +558,9 @@ static int unknown_key(const struct kt_config_schema *s, const char *sec, const 
         if (o->type == KT_OPT_PREFIX && dot != NULL) {
             char cand[sizeof(sg.text)];
             snprintf(cand, sizeof(cand), "%s%s", o->key, dot);
-            suggest_consider(&sg, key, cand);
+            kt_suggest_consider(&sg, key, cand);
         } else {
-            suggest_consider(&sg, key, o->key);
+            kt_suggest_consider(&sg, key, o->key);
         }
     }
     if (sg.text[0] != '\0')
@@ -1090,8 +1034,8 @@ static int check_line(struct loader *ld, char *s)
         char *sec = trim_inplace(name);
         if (section_known(ld->schema, sec))
             return 0;
-        struct suggestion sg;
-        suggest_init(&sg);
+        struct kt_suggest sg;
+        kt_suggest_init(&sg, false);
         suggest_section(ld->schema, sec, &sg);
         if (sg.text[0] != '\0')
             return file_error(ld, KT_EINVAL, "[%s]: unknown section (did you mean %s?)", sec,
@@ -1279,15 +1223,15 @@ static int unknown_set_section(struct loader *ld, const char *lhs)
     char *tmp = strdup(lhs);
     if (tmp == NULL)
         return kt_err_set(ld->err, KT_ENOMEM, "out of memory");
-    struct suggestion best;
-    suggest_init(&best);
+    struct kt_suggest best;
+    kt_suggest_init(&best, false);
     size_t best_len = strcspn(lhs, ".");
     for (size_t d = 0; tmp[d] != '\0'; d++) {
         if (tmp[d] != '.')
             continue;
         tmp[d] = '\0';
-        struct suggestion sg;
-        suggest_init(&sg);
+        struct kt_suggest sg;
+        kt_suggest_init(&sg, false);
         suggest_section(ld->schema, tmp, &sg);
         if (sg.dist < best.dist) {
             best = sg;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kt_suggest.h"
 #include "ottl_int.h"
 
 static const struct ottl_path_def ottl_paths[] = {
@@ -500,10 +501,26 @@ static int parse_call(struct parser *ps, struct ottl_node **out)
             fn = &ottl_funcs[i];
     if (fn == NULL) {
         bool editor = name->s[0] >= 'a' && name->s[0] <= 'z';
+        const char *what = editor ? "editor" : "converter";
+        /* The nearest name of either kind, ignoring case: "sha256" and "Set" are typos of
+         * SHA256 and set. */
+        struct kt_suggest sg;
+        kt_suggest_init(&sg, true);
+        if (name->n <= KT_SUGGEST_MAX_LEN) {
+            char typed[KT_SUGGEST_MAX_LEN + 1];
+            memcpy(typed, name->s, name->n);
+            typed[name->n] = '\0';
+            for (size_t i = 0; i < ottl_n_funcs; i++)
+                kt_suggest_consider(&sg, typed, ottl_funcs[i].name);
+        }
+        if (sg.text[0] != '\0')
+            return ottl_syntax_error(ps->err, ps->src, name->pos,
+                                     "unknown %s '%.*s' (did you mean %s?)", what, (int)name->n,
+                                     name->s, sg.text);
         char names[240]; /* so that the message fits ottl_syntax_error's 320 bytes */
         func_names(editor, names, sizeof(names));
-        return ottl_syntax_error(ps->err, ps->src, name->pos, "unknown %s '%.*s' (valid: %s)",
-                                 editor ? "editor" : "converter", (int)name->n, name->s, names);
+        return ottl_syntax_error(ps->err, ps->src, name->pos, "unknown %s '%.*s' (valid: %s)", what,
+                                 (int)name->n, name->s, names);
     }
     struct ottl_node *n = new_node(ps, OTTL_N_CALL, name->pos);
     if (n == NULL)

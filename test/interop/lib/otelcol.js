@@ -43,7 +43,10 @@ function kafkaEnv(broker, { encoding = 'otlp_proto', group } = {}) {
 //   c.log()    its stderr so far      c.stop()   SIGTERM, resolves { code, signal }
 async function startCollector(config, env, { ports = [], timeoutMs = 60000, name = 'otelcol' } = {}) {
   const file = path.isAbsolute(config) ? config : path.join(REPO, 'test/otelcol', config);
-  const h = spawnTracked(name, collectorBinary(), ['--config', file], ['ignore', 'pipe', 'pipe'], env);
+  // Its own metrics are off: they listen on :8888 by default, which two Collectors of
+  // concurrent test files would both claim.
+  const args = ['--config', file, '--set=service.telemetry.metrics.level=none'];
+  const h = spawnTracked(name, collectorBinary(), args, ['ignore', 'pipe', 'pipe'], env);
   const t0 = Date.now();
   try {
     while (!READY.test(h.log())) {

@@ -268,19 +268,30 @@ static void test_path_errors(void **state)
 static void test_function_errors(void **state)
 {
     (void)state;
-    /* the list names whole functions, as many as fit, then says there are more */
-    const char *msg = cond_err("IsMach(span.name, \"a\")");
-    const char *head = "column 1: unknown converter 'IsMach' (valid: ";
+    /* a typo gets the nearest name, of either kind and ignoring case */
+    assert_string_equal(cond_err("IsMach(span.name, \"a\")"),
+                        "column 1: unknown converter 'IsMach' (did you mean IsMatch?) in "
+                        "'IsMach(span.name, \"a\")'");
+    assert_string_equal(stmt_err("sett(span.name, \"a\")"),
+                        "column 1: unknown editor 'sett' (did you mean set?) in "
+                        "'sett(span.name, \"a\")'");
+    assert_string_equal(cond_err("sha256(span.name) == \"a\""),
+                        "column 1: unknown editor 'sha256' (did you mean SHA256?) in "
+                        "'sha256(span.name) == \"a\"'");
+    /* with nothing near, the list names whole functions, as many as fit, then says there are
+     * more */
+    const char *msg = cond_err("Frobnicate(span.name, \"a\")");
+    const char *head = "column 1: unknown converter 'Frobnicate' (valid: ";
     assert_int_equal(strncmp(msg, head, strlen(head)), 0);
     assert_non_null(strstr(msg, ", IsInCIDR, "));
     assert_null(strstr(msg, "delete_key"));
-    assert_non_null(strstr(msg, ", ...) in 'IsMach(span.name, \"a\")'"));
-    assert_string_equal(stmt_err("sett(span.name, \"a\")"),
-                        "column 1: unknown editor 'sett' (valid: append, delete_index, delete_key, "
-                        "delete_matching_keys, flatten, keep_keys, keep_matching_keys, limit, "
-                        "merge_maps, replace_all_matches, replace_all_patterns, replace_match, "
-                        "replace_pattern, set, truncate_all, ...) in "
-                        "'sett(span.name, \"a\")'");
+    assert_non_null(strstr(msg, ", ...) in 'Frobnicate(span.name, \"a\")'"));
+    assert_string_equal(stmt_err("frobnicate(span.name, \"a\")"),
+                        "column 1: unknown editor 'frobnicate' (valid: append, delete_index, "
+                        "delete_key, delete_matching_keys, flatten, keep_keys, keep_matching_keys, "
+                        "limit, merge_maps, replace_all_matches, replace_all_patterns, "
+                        "replace_match, replace_pattern, set, truncate_all, ...) in "
+                        "'frobnicate(span.name, \"a\")'");
     assert_string_equal(cond_err("IsMatch(span.name)"),
                         "column 1: IsMatch takes 2 arguments (target, pattern), got 1 in "
                         "'IsMatch(span.name)'");
