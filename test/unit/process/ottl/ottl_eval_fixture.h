@@ -6,6 +6,7 @@
 #define TEST_OTTL_EVAL_FIXTURE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../../../../process/ottl/ottl.h"
@@ -86,6 +87,63 @@ static inline const char *parse_err(const char *src)
     }
     assert_int_equal(err.code, KT_EINVAL);
     return err.msg;
+}
+
+/* ---- building data in the fixture's arena ---- */
+
+/* An AnyValue with no value set. */
+static inline Opentelemetry__Proto__Common__V1__AnyValue *any(void)
+{
+    Opentelemetry__Proto__Common__V1__AnyValue *v = kt_arena_alloc(&arena, sizeof(*v));
+    Opentelemetry__Proto__Common__V1__AnyValue init =
+        OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    *v = init;
+    return v;
+}
+
+static inline Opentelemetry__Proto__Common__V1__AnyValue *any_str(const char *s)
+{
+    Opentelemetry__Proto__Common__V1__AnyValue *v = any();
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+    v->string_value = kt_arena_strndup(&arena, s, strlen(s));
+    return v;
+}
+
+static inline Opentelemetry__Proto__Common__V1__AnyValue *any_int(int64_t i)
+{
+    Opentelemetry__Proto__Common__V1__AnyValue *v = any();
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+    v->int_value = i;
+    return v;
+}
+
+/* Appends key = v (taken) to the list *arr of *n entries, copying the pointer array. */
+static inline void kv_add(Opentelemetry__Proto__Common__V1__KeyValue ***arr, size_t *n,
+                          const char *key, Opentelemetry__Proto__Common__V1__AnyValue *v)
+{
+    Opentelemetry__Proto__Common__V1__KeyValue **na =
+        kt_arena_alloc(&arena, (*n + 1) * sizeof(*na));
+    if (*n)
+        memcpy(na, *arr, *n * sizeof(*na));
+    Opentelemetry__Proto__Common__V1__KeyValue *kv = kt_arena_alloc(&arena, sizeof(*kv));
+    Opentelemetry__Proto__Common__V1__KeyValue init =
+        OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+    *kv = init;
+    kv->key = kt_arena_strndup(&arena, key, strlen(key));
+    kv->value = v;
+    na[*n] = kv;
+    *arr = na;
+    (*n)++;
+}
+
+/* The first entry of kv[0..n) named key; NULL when there is none. */
+static inline const Opentelemetry__Proto__Common__V1__KeyValue *
+kv_find(Opentelemetry__Proto__Common__V1__KeyValue **kv, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(kv[i]->key, key) == 0)
+            return kv[i];
+    return NULL;
 }
 
 #endif

@@ -40,48 +40,14 @@ static NumberDataPoint dp;
 static LogRecord logrec;
 static uint8_t trace_id[16], span_id[8];
 
-static AnyValue *any(void)
-{
-    AnyValue *v = kt_arena_alloc(&arena, sizeof(*v));
-    AnyValue init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
-    *v = init;
-    return v;
-}
-
-static AnyValue *any_str(const char *s)
-{
-    AnyValue *v = any();
-    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    v->string_value = kt_arena_strndup(&arena, s, strlen(s));
-    return v;
-}
-
-static void add(KeyValue ***arr, size_t *n, const char *key, AnyValue *v)
-{
-    KeyValue **na = kt_arena_alloc(&arena, (*n + 1) * sizeof(*na));
-    if (*n)
-        memcpy(na, *arr, *n * sizeof(*na));
-    KeyValue *kv = kt_arena_alloc(&arena, sizeof(*kv));
-    KeyValue init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
-    *kv = init;
-    kv->key = kt_arena_strndup(&arena, key, strlen(key));
-    kv->value = v;
-    na[*n] = kv;
-    *arr = na;
-    (*n)++;
-}
-
 static void add_str(KeyValue ***arr, size_t *n, const char *key, const char *s)
 {
-    add(arr, n, key, any_str(s));
+    kv_add(arr, n, key, any_str(s));
 }
 
 static void add_int(KeyValue ***arr, size_t *n, const char *key, int64_t i)
 {
-    AnyValue *v = any();
-    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-    v->int_value = i;
-    add(arr, n, key, v);
+    kv_add(arr, n, key, any_int(i));
 }
 
 static int setup(void **state)
@@ -123,11 +89,11 @@ static int setup(void **state)
     AnyValue *ratio = any();
     ratio->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
     ratio->double_value = 0.5;
-    add(&span.attributes, &span.n_attributes, "ratio", ratio);
+    kv_add(&span.attributes, &span.n_attributes, "ratio", ratio);
     AnyValue *sampled = any();
     sampled->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
     sampled->bool_value = 1;
-    add(&span.attributes, &span.n_attributes, "sampled", sampled);
+    kv_add(&span.attributes, &span.n_attributes, "sampled", sampled);
     add_str(&span.attributes, &span.n_attributes, "path", "/users/123/orders/456");
     AnyValue *nested = any();
     KeyValueList *kl = kt_arena_alloc(&arena, sizeof(*kl));
@@ -136,7 +102,7 @@ static int setup(void **state)
     add_str(&kl->values, &kl->n_values, "inner", "x");
     nested->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE;
     nested->kvlist_value = kl;
-    add(&span.attributes, &span.n_attributes, "nested", nested);
+    kv_add(&span.attributes, &span.n_attributes, "nested", nested);
 
     SpanEvent e = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__EVENT__INIT;
     event = e;
@@ -183,14 +149,6 @@ static int teardown(void **state)
     (void)state;
     kt_arena_free(&arena);
     return 0;
-}
-
-static const KeyValue *find(KeyValue **kv, size_t n, const char *key)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(kv[i]->key, key) == 0)
-            return kv[i];
-    return NULL;
 }
 
 /* ---- paths ---- */
@@ -393,7 +351,7 @@ static void test_nested_indexes(void **state)
     av->n_values = 2;
     list->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
     list->array_value = av;
-    add(&logrec.attributes, &logrec.n_attributes, "list", list);
+    kv_add(&logrec.attributes, &logrec.n_attributes, "list", list);
     assert_true(cond("log.attributes[\"list\"][1] == \"one\""));
     stmt("set(log.attributes[\"list\"][0], 7)");
     assert_true(cond("log.attributes[\"list\"][0] == 7"));
@@ -567,7 +525,7 @@ static void test_set_attributes(void **state)
     (void)state;
     stmt("set(span.attributes[\"http.method\"], \"POST\")");
     assert_string_equal(
-        find(span.attributes, span.n_attributes, "http.method")->value->string_value, "POST");
+        kv_find(span.attributes, span.n_attributes, "http.method")->value->string_value, "POST");
     size_t before = span.n_attributes;
     stmt("set(span.attributes[\"new.int\"], 5)");
     stmt("set(span.attributes[\"new.double\"], 2.5)");
@@ -590,7 +548,7 @@ static void test_set_attributes(void **state)
     before = span.n_attributes;
     stmt("set(span.attributes[\"ghost\"], span.attributes[\"none\"])");
     assert_int_equal(span.n_attributes, before + 1);
-    assert_int_equal(find(span.attributes, span.n_attributes, "ghost")->value->value_case,
+    assert_int_equal(kv_find(span.attributes, span.n_attributes, "ghost")->value->value_case,
                      OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET);
     assert_true(cond("span.attributes[\"ghost\"] == nil"));
     /* a kvlist attribute and a kvlist body are maps with keys */
@@ -675,7 +633,7 @@ static void test_delete_key(void **state)
 {
     (void)state;
     stmt("delete_key(span.attributes, \"http.method\")");
-    assert_null(find(span.attributes, span.n_attributes, "http.method"));
+    assert_null(kv_find(span.attributes, span.n_attributes, "http.method"));
     assert_int_equal(span.n_attributes, 5);
     assert_string_equal(span.attributes[0]->key, "http.status_code"); /* order kept */
     stmt("delete_key(span.attributes, \"absent\")");
@@ -695,8 +653,8 @@ static void test_delete_matching_keys(void **state)
     (void)state;
     stmt("delete_matching_keys(span.attributes, \"^http\\\\.\")");
     assert_int_equal(span.n_attributes, 4);
-    assert_null(find(span.attributes, span.n_attributes, "http.method"));
-    assert_null(find(span.attributes, span.n_attributes, "http.status_code"));
+    assert_null(kv_find(span.attributes, span.n_attributes, "http.method"));
+    assert_null(kv_find(span.attributes, span.n_attributes, "http.status_code"));
     stmt("delete_matching_keys(resource.attributes, \"(?i)ENV\")");
     assert_int_equal(res.n_attributes, 1);
 }

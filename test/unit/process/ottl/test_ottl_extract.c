@@ -19,16 +19,6 @@ typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
 
 static LogRecord logrec;
 
-static AnyValue *any_str(const char *s)
-{
-    AnyValue *v = kt_arena_alloc(&arena, sizeof(*v));
-    AnyValue init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
-    *v = init;
-    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    v->string_value = kt_arena_strndup(&arena, s, strlen(s));
-    return v;
-}
-
 static int setup(void **state)
 {
     (void)state;

@@ -19,50 +19,20 @@ typedef Opentelemetry__Proto__Trace__V1__Span Span;
 
 static Span span;
 
-static AnyValue *any(void)
-{
-    AnyValue *v = kt_arena_alloc(&arena, sizeof(*v));
-    AnyValue init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
-    *v = init;
-    return v;
-}
-
-static void add(const char *key, AnyValue *v)
-{
-    KeyValue **na = kt_arena_alloc(&arena, (span.n_attributes + 1) * sizeof(*na));
-    if (span.n_attributes)
-        memcpy(na, span.attributes, span.n_attributes * sizeof(*na));
-    KeyValue *kv = kt_arena_alloc(&arena, sizeof(*kv));
-    KeyValue init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
-    *kv = init;
-    kv->key = kt_arena_strndup(&arena, key, strlen(key));
-    kv->value = v;
-    na[span.n_attributes++] = kv;
-    span.attributes = na;
-}
-
 static void add_str(const char *key, const char *s)
 {
-    AnyValue *v = any();
-    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    v->string_value = kt_arena_strndup(&arena, s, strlen(s));
-    add(key, v);
+    kv_add(&span.attributes, &span.n_attributes, key, any_str(s));
 }
 
 static void add_int(const char *key, int64_t i)
 {
-    AnyValue *v = any();
-    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-    v->int_value = i;
-    add(key, v);
+    kv_add(&span.attributes, &span.n_attributes, key, any_int(i));
 }
 
 static const AnyValue *attr(const char *key)
 {
-    for (size_t i = 0; i < span.n_attributes; i++)
-        if (strcmp(span.attributes[i]->key, key) == 0)
-            return span.attributes[i]->value;
-    return NULL;
+    const KeyValue *kv = kv_find(span.attributes, span.n_attributes, key);
+    return kv != NULL ? kv->value : NULL;
 }
 
 static const char *attr_str(const char *key)

@@ -32,11 +32,10 @@ static NumberDataPoint dp;
 
 static const AnyValue *attr(const char *key)
 {
-    for (size_t i = 0; i < span.n_attributes; i++)
-        if (strcmp(span.attributes[i]->key, key) == 0)
-            return span.attributes[i]->value;
-    fail_msg("no attribute %s", key);
-    return NULL;
+    const KeyValue *kv = kv_find(span.attributes, span.n_attributes, key);
+    if (kv == NULL)
+        fail_msg("no attribute %s", key);
+    return kv->value;
 }
 
 static const char *attr_str(const char *key)
