@@ -1,5 +1,6 @@
-/* replay: the option checks, the replay's group name and the progress arithmetic (the
- * Kafka side is test/integration/process-replay.test.js). */
+/* replay: the option checks, the replay's group name, which topics a list or a ^regex
+ * replays, and the progress arithmetic (the Kafka side is
+ * test/integration/process-replay.test.js). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 #include <cmocka.h>
 
 #include "../../../process/replay.h"
+#include "../../../process/topics.h"
+#include "kt_config.h"
 #include "kt_err.h"
 
 /* 2026-11-20T10:00:00Z */
@@ -70,6 +73,126 @@ static void test_replay_group_is_derived_from_the_times(void **state)
     assert_string_equal(buf, "kotel-replay-20261120T100000Z-20261120T113000.250Z");
 }
 
+static struct topics *load(struct process_conf *conf, const char *const *sets, size_t n)
+{
+    memset(conf, 0, sizeof(*conf));
+    struct kt_err err = {0};
+    if (kt_config_load(&process_conf_schema, conf, NULL, sets, n, &err) != 0)
+        fail_msg("config: %s", err.msg);
+    struct topics *t = NULL;
+    if (topics_new(conf, &t, &err) != 0)
+        fail_msg("topics_new: %s", err.msg);
+    return t;
+}
+
+/* The cluster's topics, as the metadata lists them. */
+static const char *const cluster[] = {
+    "spans_b", "__consumer_offsets", "logs_eu", "spans_a", "logs_test", "logs_us", "metrics"};
+#define N_CLUSTER (sizeof(cluster) / sizeof(cluster[0]))
+
+static void test_replay_list_takes_each_listed_topic_the_cluster_has(void **state)
+{
+    (void)state;
+    struct process_conf conf;
+    const char *sets[] = {"kafka.traces_topic=spans_a, gone ,spans_b",
+                          "kafka.metrics_topic=", "kafka.logs_topic="};
+    struct topics *t = load(&conf, sets, 3);
+    const char *out[N_CLUSTER];
+    size_t n = 99;
+    struct kt_err err = {0};
+    assert_int_equal(replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster,
+                                      N_CLUSTER, out, &n, &err),
+                     0);
+    /* In the list's order, pointing at the cluster's names; the missing one skipped. */
+    assert_int_equal(n, 2);
+    assert_ptr_equal(out[0], cluster[3]);
+    assert_ptr_equal(out[1], cluster[0]);
+    /* Every listed topic missing: nothing to replay, not an error. */
+    assert_int_equal(
+        replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster, 2, out, &n, &err),
+        0);
+    assert_int_equal(n, 1);
+    assert_int_equal(
+        replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster, 0, out, &n, &err),
+        0);
+    assert_int_equal(n, 0);
+    topics_free(t);
+    process_conf_free(&conf);
+}
+
+static void test_replay_regex_takes_its_matches_but_excluded_and_internal_ones(void **state)
+{
+    (void)state;
+    struct process_conf conf;
+    const char *sets[] = {"kafka.traces_topic=^spans_", "kafka.metrics_topic=metrics",
+                          "kafka.logs_topic=^(logs|__)", "kafka.logs_exclude_topics=logs_test"};
+    struct topics *t = load(&conf, sets, 4);
+    const char *out[N_CLUSTER];
+    size_t n = 0;
+    struct kt_err err = {0};
+    assert_int_equal(replay_topics_of(t, KT_SIGNAL_LOGS, conf.kafka.logs_topic, cluster, N_CLUSTER,
+                                      out, &n, &err),
+                     0);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0], "logs_eu");
+    assert_string_equal(out[1], "logs_us");
+    assert_int_equal(replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster,
+                                      N_CLUSTER, out, &n, &err),
+                     0);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0], "spans_b");
+    assert_string_equal(out[1], "spans_a");
+    topics_free(t);
+    process_conf_free(&conf);
+}
+
+static void test_replay_topic_two_regexes_match_is_replayed_by_neither(void **state)
+{
+    (void)state;
+    struct process_conf conf;
+    const char *sets[] = {"kafka.traces_topic=^spans_",
+                          "kafka.metrics_topic=", "kafka.logs_topic=^(logs_eu|spans_a)"};
+    struct topics *t = load(&conf, sets, 3);
+    const char *out[N_CLUSTER];
+    size_t n = 0;
+    struct kt_err err = {0};
+    assert_int_equal(replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster,
+                                      N_CLUSTER, out, &n, &err),
+                     0);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0], "spans_b");
+    assert_int_equal(replay_topics_of(t, KT_SIGNAL_LOGS, conf.kafka.logs_topic, cluster, N_CLUSTER,
+                                      out, &n, &err),
+                     0);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0], "logs_eu");
+    topics_free(t);
+    process_conf_free(&conf);
+}
+
+static void test_replay_regex_matching_nothing_names_the_key_and_regex(void **state)
+{
+    (void)state;
+    struct process_conf conf;
+    const char *sets[] = {"kafka.traces_topic=spans_a",
+                          "kafka.metrics_topic=", "kafka.logs_topic=^logs_(test|dev)",
+                          "kafka.logs_exclude_topics=logs_test"};
+    struct topics *t = load(&conf, sets, 4);
+    const char *out[N_CLUSTER];
+    size_t n = 0;
+    struct kt_err err = {0};
+    assert_int_equal(replay_topics_of(t, KT_SIGNAL_LOGS, conf.kafka.logs_topic, cluster, N_CLUSTER,
+                                      out, &n, &err),
+                     KT_EINVAL);
+    assert_int_equal(n, 0);
+    assert_string_equal(err.msg,
+                        "replay: [kafka] logs_topic: the regex ^logs_(test|dev) matches no "
+                        "topic of the cluster (internal \"__\" topics and those in "
+                        "logs_exclude_topics never match)");
+    topics_free(t);
+    process_conf_free(&conf);
+}
+
 static void test_replay_progress_sums_the_offset_ranges(void **state)
 {
     (void)state;
@@ -120,6 +243,10 @@ int main(void)
         cmocka_unit_test(test_replay_args_take_from_alone_or_a_later_to),
         cmocka_unit_test(test_replay_args_errors_name_the_option),
         cmocka_unit_test(test_replay_group_is_derived_from_the_times),
+        cmocka_unit_test(test_replay_list_takes_each_listed_topic_the_cluster_has),
+        cmocka_unit_test(test_replay_regex_takes_its_matches_but_excluded_and_internal_ones),
+        cmocka_unit_test(test_replay_topic_two_regexes_match_is_replayed_by_neither),
+        cmocka_unit_test(test_replay_regex_matching_nothing_names_the_key_and_regex),
         cmocka_unit_test(test_replay_progress_sums_the_offset_ranges),
         cmocka_unit_test(test_replay_progress_line_shows_percent_rate_and_eta),
     };
