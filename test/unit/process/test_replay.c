@@ -5,14 +5,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "../../../process/replay.h"
-#include "../../../process/topics.h"
-#include "kt_config.h"
 #include "kt_err.h"
+#include "topics_fixture.h"
 
 /* 2026-11-20T10:00:00Z */
 #define T0 INT64_C(1795168800000)
@@ -73,22 +73,32 @@ static void test_replay_group_is_derived_from_the_times(void **state)
     assert_string_equal(buf, "kotel-replay-20261120T100000Z-20261120T113000.250Z");
 }
 
-static struct topics *load(struct process_conf *conf, const char *const *sets, size_t n)
-{
-    memset(conf, 0, sizeof(*conf));
-    struct kt_err err = {0};
-    if (kt_config_load(&process_conf_schema, conf, NULL, sets, n, &err) != 0)
-        fail_msg("config: %s", err.msg);
-    struct topics *t = NULL;
-    if (topics_new(conf, &t, &err) != 0)
-        fail_msg("topics_new: %s", err.msg);
-    return t;
-}
-
 /* The cluster's topics, as the metadata lists them. */
 static const char *const cluster[] = {
     "spans_b", "__consumer_offsets", "logs_eu", "spans_a", "logs_test", "logs_us", "metrics"};
 #define N_CLUSTER (sizeof(cluster) / sizeof(cluster[0]))
+
+/* The topics sig replays out of the first n names of cluster, joined with commas into buf
+ * (each must be one of cluster's own strings). Returns replay_topics_of's result. */
+static int pick(const struct topics *t, const struct process_conf *conf, enum kt_signal sig,
+                size_t n, char *buf, size_t cap, struct kt_err *err)
+{
+    const char *value[KT_SIGNAL_COUNT] = {conf->kafka.traces_topic, conf->kafka.metrics_topic,
+                                          conf->kafka.logs_topic};
+    const char *out[N_CLUSTER];
+    size_t k = 99;
+    *err = (struct kt_err){0, ""};
+    int rc = replay_topics_of(t, sig, value[sig], cluster, n, out, &k, err);
+    buf[0] = '\0';
+    for (size_t i = 0; i < k; i++) {
+        bool borrowed = false;
+        for (size_t j = 0; j < n; j++)
+            borrowed |= out[i] == cluster[j];
+        assert_true(borrowed);
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i > 0 ? "," : "", out[i]);
+    }
+    return rc;
+}
 
 static void test_replay_list_takes_each_listed_topic_the_cluster_has(void **state)
 {
@@ -96,26 +106,15 @@ static void test_replay_list_takes_each_listed_topic_the_cluster_has(void **stat
     struct process_conf conf;
     const char *sets[] = {"kafka.traces_topic=spans_a, gone ,spans_b",
                           "kafka.metrics_topic=", "kafka.logs_topic="};
-    struct topics *t = load(&conf, sets, 3);
-    const char *out[N_CLUSTER];
-    size_t n = 99;
-    struct kt_err err = {0};
-    assert_int_equal(replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster,
-                                      N_CLUSTER, out, &n, &err),
-                     0);
-    /* In the list's order, pointing at the cluster's names; the missing one skipped. */
-    assert_int_equal(n, 2);
-    assert_ptr_equal(out[0], cluster[3]);
-    assert_ptr_equal(out[1], cluster[0]);
+    struct topics *t = topics_load(&conf, sets, 3);
+    char got[256];
+    struct kt_err err;
+    /* In the list's order; the missing one skipped. */
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_TRACES, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "spans_a,spans_b");
     /* Every listed topic missing: nothing to replay, not an error. */
-    assert_int_equal(
-        replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster, 2, out, &n, &err),
-        0);
-    assert_int_equal(n, 1);
-    assert_int_equal(
-        replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster, 0, out, &n, &err),
-        0);
-    assert_int_equal(n, 0);
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_TRACES, 0, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "");
     topics_free(t);
     process_conf_free(&conf);
 }
@@ -126,22 +125,14 @@ static void test_replay_regex_takes_its_matches_but_excluded_and_internal_ones(v
     struct process_conf conf;
     const char *sets[] = {"kafka.traces_topic=^spans_", "kafka.metrics_topic=metrics",
                           "kafka.logs_topic=^(logs|__)", "kafka.logs_exclude_topics=logs_test"};
-    struct topics *t = load(&conf, sets, 4);
-    const char *out[N_CLUSTER];
-    size_t n = 0;
-    struct kt_err err = {0};
-    assert_int_equal(replay_topics_of(t, KT_SIGNAL_LOGS, conf.kafka.logs_topic, cluster, N_CLUSTER,
-                                      out, &n, &err),
-                     0);
-    assert_int_equal(n, 2);
-    assert_string_equal(out[0], "logs_eu");
-    assert_string_equal(out[1], "logs_us");
-    assert_int_equal(replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster,
-                                      N_CLUSTER, out, &n, &err),
-                     0);
-    assert_int_equal(n, 2);
-    assert_string_equal(out[0], "spans_b");
-    assert_string_equal(out[1], "spans_a");
+    struct topics *t = topics_load(&conf, sets, 4);
+    char got[256];
+    struct kt_err err;
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_LOGS, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "logs_eu,logs_us");
+    /* In the cluster's order. */
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_TRACES, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "spans_b,spans_a");
     topics_free(t);
     process_conf_free(&conf);
 }
@@ -152,20 +143,13 @@ static void test_replay_topic_two_regexes_match_is_replayed_by_neither(void **st
     struct process_conf conf;
     const char *sets[] = {"kafka.traces_topic=^spans_",
                           "kafka.metrics_topic=", "kafka.logs_topic=^(logs_eu|spans_a)"};
-    struct topics *t = load(&conf, sets, 3);
-    const char *out[N_CLUSTER];
-    size_t n = 0;
-    struct kt_err err = {0};
-    assert_int_equal(replay_topics_of(t, KT_SIGNAL_TRACES, conf.kafka.traces_topic, cluster,
-                                      N_CLUSTER, out, &n, &err),
-                     0);
-    assert_int_equal(n, 1);
-    assert_string_equal(out[0], "spans_b");
-    assert_int_equal(replay_topics_of(t, KT_SIGNAL_LOGS, conf.kafka.logs_topic, cluster, N_CLUSTER,
-                                      out, &n, &err),
-                     0);
-    assert_int_equal(n, 1);
-    assert_string_equal(out[0], "logs_eu");
+    struct topics *t = topics_load(&conf, sets, 3);
+    char got[256];
+    struct kt_err err;
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_TRACES, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "spans_b");
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_LOGS, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "logs_eu");
     topics_free(t);
     process_conf_free(&conf);
 }
@@ -177,14 +161,11 @@ static void test_replay_regex_matching_nothing_names_the_key_and_regex(void **st
     const char *sets[] = {"kafka.traces_topic=spans_a",
                           "kafka.metrics_topic=", "kafka.logs_topic=^logs_(test|dev)",
                           "kafka.logs_exclude_topics=logs_test"};
-    struct topics *t = load(&conf, sets, 4);
-    const char *out[N_CLUSTER];
-    size_t n = 0;
-    struct kt_err err = {0};
-    assert_int_equal(replay_topics_of(t, KT_SIGNAL_LOGS, conf.kafka.logs_topic, cluster, N_CLUSTER,
-                                      out, &n, &err),
-                     KT_EINVAL);
-    assert_int_equal(n, 0);
+    struct topics *t = topics_load(&conf, sets, 4);
+    char got[256];
+    struct kt_err err;
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_LOGS, N_CLUSTER, got, sizeof(got), &err), KT_EINVAL);
+    assert_string_equal(got, "");
     assert_string_equal(err.msg,
                         "replay: [kafka] logs_topic: the regex ^logs_(test|dev) matches no "
                         "topic of the cluster (internal \"__\" topics and those in "
