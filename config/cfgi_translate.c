@@ -17,6 +17,7 @@ enum conv {
     CONV_ACKS,  /* the Collector's -1/0/1 required_acks */
     CONV_PAIRS, /* a mapping as repeated key = Name=Value (headers) */
     CONV_URL,   /* an exporter endpoint: without a scheme, http:// if tls.insecure, else https:// */
+    CONV_CONSUMERS, /* sending_queue.num_consumers: requests in flight, clamped to 1..64 */
 };
 
 struct rule {
@@ -155,6 +156,8 @@ static const struct rule rules[] = {
      CONV_COPY},
     {"*:otlp*", "retry_on_failure.max_elapsed_time", "exporter.retry", "max_elapsed_time",
      CONV_COPY},
+    /* Each of the Collector's queue consumers sends one request at a time. */
+    {"*:otlp*", "sending_queue.num_consumers", "exporter", "max_in_flight", CONV_CONSUMERS},
 };
 
 /* Settings kotel knows but does differently: the reason printed instead of "no such setting";
@@ -163,10 +166,24 @@ struct why {
     const char *type, *path, *why;
 };
 
+#define NO_QUEUE                                                                                   \
+    "kotel-process has no sending queue: Kafka holds what is not yet exported (offsets are "       \
+    "committed after export; [kafka] max_pending_messages bounds what is read ahead)"
+
 static const struct why whys[] = {
-    {"*:otlp*", "sending_queue",
-     "kotel-process has no sending queue: Kafka holds what is not "
-     "yet exported (offsets are committed after export)"},
+    {"*:otlp*", "sending_queue.enabled", NULL}, /* read with num_consumers */
+    {"*:otlp*", "sending_queue.queue_size", NO_QUEUE},
+    {"*:otlp*", "sending_queue.sizer", NO_QUEUE},
+    {"*:otlp*", "sending_queue.blocking", NO_QUEUE},
+    {"*:otlp*", "sending_queue.block_on_overflow", NO_QUEUE},
+    {"*:otlp*", "sending_queue.wait_for_result", NO_QUEUE},
+    {"*:otlp*", "sending_queue.storage",
+     "Kafka is kotel-process's persistent queue: what is not exported is read again after a "
+     "restart"},
+    {"*:otlp*", "sending_queue.batch",
+     "kotel-process batches in [exporter] send_batch_size/send_batch_timeout"},
+    {"*:otlp*", "sending_queue.concurrency_controller",
+     "kotel has no adaptive concurrency: [exporter] max_in_flight is fixed"},
     {"*:otlp*", "tls.insecure", NULL},
     {"*:otlp*", "retry_on_failure.enabled",
      "kotel always retries (bounded by "
@@ -320,6 +337,40 @@ static int prefix_bare_paths(const char *src, const char *ctx, char *out, size_t
     return 0;
 }
 
+/* sending_queue.num_consumers: as many requests in flight, within kotel's 1..64 (a value
+ * out of range is clamped, and reported). With the queue disabled the Collector ignores it
+ * too. A non-number (${env:X}) is copied for the tier's --check to judge. */
+static int apply_consumers(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
+                           const char *path)
+{
+    enum { MIN_IN_FLIGHT = 1, MAX_IN_FLIGHT = 64 };
+    const struct cfgi_node *on = cfgi_node_get(cfgi_node_get(c->comp, "sending_queue"), "enabled");
+    char buf[32], why[160];
+    char *end = NULL;
+
+    if (n->kind != CFGI_SCALAR) {
+        drop(c, n->line, path, "expected a single value");
+        return 0;
+    }
+    if (on && on->kind == CFGI_SCALAR && strcmp(on->value, "false") == 0) {
+        drop(c, n->line, path,
+             "ignored, as by the Collector: sending_queue.enabled is false ([exporter] "
+             "max_in_flight keeps its default)");
+        return 0;
+    }
+    long long v = strtoll(n->value, &end, 10);
+    if (end == n->value || *end != '\0')
+        return add(c, r, n->value);
+    if (v >= MIN_IN_FLIGHT && v <= MAX_IN_FLIGHT)
+        return add(c, r, n->value);
+    v = v < MIN_IN_FLIGHT ? MIN_IN_FLIGHT : MAX_IN_FLIGHT;
+    snprintf(why, sizeof(why), "%s consumers: [exporter] max_in_flight is %d..%d; set to %lld",
+             n->value, MIN_IN_FLIGHT, MAX_IN_FLIGHT, v);
+    drop(c, n->line, path, why);
+    snprintf(buf, sizeof(buf), "%lld", v);
+    return add(c, r, buf);
+}
+
 static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n, const char *path)
 {
     char buf[1024];
@@ -341,6 +392,7 @@ static int apply(struct ctx *c, const struct rule *r, const struct cfgi_node *n,
         if (r->conv == CONV_ACKS && strcmp(n->value, "-1") == 0)
             return add(c, r, "all");
         return add(c, r, n->value);
+    case CONV_CONSUMERS: return apply_consumers(c, r, n, path);
     case CONV_URL:
         if (n->kind != CFGI_SCALAR) {
             drop(c, n->line, path, "expected a single value");

@@ -1027,15 +1027,16 @@ static int replay_assign(struct consumer *c, struct kt_err *err)
             rp->n_done++;
             continue;
         }
-        /* A replayed signal reads one listed topic (replay.c). */
-        int ti = -1;
-        for (size_t t = 0; t < c->n_topics && ti < 0; t++)
-            if (c->topics[t]->sig == r->sig)
-                ti = (int)t;
+        /* A regex's matches are not among the listed topics: read from here on. */
+        int ti = topic_find(c, r->topic);
+        if (ti < 0)
+            ti = topic_add(c, r->topic, r->sig);
         struct part *p = part_add(c, ti, r->partition);
         if (p == NULL) {
-            rc = kt_err_set(err, KT_ENOMEM, "replay: cannot track %s [%" PRId32 "]",
-                            ti >= 0 ? c->topics[ti]->name : "?", r->partition);
+            rc = kt_err_set(err, KT_ENOMEM,
+                            "replay: cannot track %s [%" PRId32 "] (out of memory, or over %d "
+                            "topics or %u partitions)",
+                            r->topic, r->partition, MAX_TOPICS, MAX_SLOTS);
             break;
         }
         p->range = r;

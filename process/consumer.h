@@ -65,9 +65,12 @@ struct consumer_stats {
  * only offsets in [start, end): a message at or past end finishes its range and is dropped,
  * as is everything after it. Finished offsets are stored and committed as usual, under
  * [kafka] group_id (the replay's own), so a replay's commits follow the watermark too. The
- * caller fills sig, partition, start and end; the consumer writes the rest, on the loop. */
+ * caller fills sig, topic, partition, start and end; the consumer writes the rest, on the
+ * loop. A range's topic need not be a listed one (a ^regex's match): the consumer reads it
+ * for the range's signal. */
 struct consumer_range {
     enum kt_signal sig;
+    const char *topic; /* borrowed from the caller: must outlive the consumer */
     int32_t partition;
     int64_t start, end; /* start >= end: nothing to read, done from the start */
     int64_t next;       /* the offset read next: start at first, end once done */

@@ -24,7 +24,8 @@
 
 static const struct kt_cli_opt replay_opts[REPLAY_N_OPTS] = {
     [REPLAY_OPT_FROM] = {"--replay-from", "TIME",
-                         "run the pipeline over the messages since TIME (RFC 3339), exit"},
+                         "run the pipeline over the messages since TIME (RFC 3339), exit "
+                         "(a ^regex topic: those matching at start)"},
     [REPLAY_OPT_TO] = {"--replay-to", "TIME",
                        "with --replay-from: stop before TIME (default: the end at start)"},
 };
@@ -39,6 +40,8 @@ struct replay {
     struct process_conf *conf;
     struct replay_args args;
     struct consumer_replay ranges;
+    char **names; /* the replayed topics; the ranges borrow them */
+    size_t n_names;
     char group[512];
     struct ev_loop *loop;
     ev_timer tick;
@@ -223,23 +226,96 @@ static const char *topic_of(const struct process_conf *c, int sig)
     return t[sig] != NULL && t[sig][0] != '\0' ? t[sig] : NULL;
 }
 
-/* Adds a range (start and end unset) for each partition of the signal's topic. */
-static int add_partitions(struct replay *r, rd_kafka_t *rk, int sig, struct kt_err *err)
+static const char *find_name(const char *const *names, size_t n, const char *name)
 {
-    const char *topic = topic_of(r->conf, sig);
-    /* A range names a signal and a partition: one topic per signal. */
-    if (topic[0] == '^' || strchr(topic, ',') != NULL)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return names[i];
+    return NULL;
+}
+
+int replay_topics_of(const struct topics *sel, enum kt_signal sig, const char *value,
+                     const char *const *names, size_t n, const char **out, size_t *n_out,
+                     struct kt_err *err)
+{
+    *n_out = 0;
+    if (!topics_is_regex(sel, sig)) {
+        for (size_t i = 0; i < topics_n_names(sel, sig); i++) {
+            const char *want = topics_name(sel, sig, i);
+            const char *got = find_name(names, n, want);
+            if (got != NULL)
+                out[(*n_out)++] = got;
+            else
+                kt_warn("replay: [kafka] %s: topic \"%s\" does not exist; nothing to replay "
+                        "there",
+                        topics_keys[sig], want);
+        }
+        return 0;
+    }
+    /* Said once, by the first signal with a regex. */
+    bool first = true;
+    for (int s = 0; s < (int)sig; s++)
+        first &= !topics_is_regex(sel, (enum kt_signal)s);
+    for (size_t i = 0; i < n; i++) {
+        int s = topics_signal_of(sel, names[i]);
+        if (s == (int)sig)
+            out[(*n_out)++] = names[i];
+        else if (s == -2 && first)
+            /* As the consumer: a topic two regexes match is read by neither. */
+            kt_warn("replay: topic \"%s\" matches the ^regex of two signals' topics; it is not "
+                    "replayed (exclude it from one with [kafka] *_exclude_topics)",
+                    names[i]);
+    }
+    if (*n_out == 0)
         return kt_err_set(err, KT_EINVAL,
-                          "replay: [kafka] %s: --replay-from reads one topic per signal, not a "
-                          "list or a ^regex (name one topic with --set kafka.%s=TOPIC)",
-                          topics_keys[sig], topics_keys[sig]);
-    int timeout = (int)r->conf->kafka.connect_timeout_ms;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+                          "replay: [kafka] %s: the regex %s matches no topic of the cluster "
+                          "(internal \"__\" topics and those in %s never match)",
+                          topics_keys[sig], value, topics_exclude_keys[sig]);
+    return 0;
+}
+
+/* Adds a range (start and end unset) for each partition of the topic t (metadata of the
+ * cluster); the ranges borrow the topic's name from r->names. */
+static int add_partitions(struct replay *r, int sig, const struct rd_kafka_metadata_topic *t,
+                          struct kt_err *err)
+{
+    if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return kt_err_set(err, KT_EIO, "replay: [kafka] %s: topic \"%s\": %s", topics_keys[sig],
+                          t->topic, rd_kafka_err2str(t->err));
+    char *name = strdup(t->topic);
+    char **names = realloc(r->names, (r->n_names + 1) * sizeof(*names));
+    if (names != NULL)
+        r->names = names;
+    struct consumer_range *v =
+        realloc(r->ranges.ranges, (r->ranges.n + (size_t)t->partition_cnt + 1) * sizeof(*v));
+    if (v != NULL)
+        r->ranges.ranges = v;
+    if (name == NULL || names == NULL || v == NULL) {
+        free(name);
+        return KT_ENOMEM;
+    }
+    r->names[r->n_names++] = name;
+    for (int i = 0; i < t->partition_cnt; i++)
+        v[r->ranges.n++] = (struct consumer_range){.sig = (enum kt_signal)sig,
+                                                   .topic = name,
+                                                   .partition = t->partitions[i].id,
+                                                   .start = -1,
+                                                   .end = -1};
+    return 0;
+}
+
+/* The ranges of every partition of the topics each signal replays: its listed topics, or
+ * what its ^regex matches among the cluster's topics now (one listing). */
+static int add_topics(struct replay *r, rd_kafka_t *rk, struct kt_err *err)
+{
+    struct topics *sel = NULL;
     const struct rd_kafka_metadata *md = NULL;
-    int rc = KT_ENOMEM;
-    if (rkt == NULL)
+    const char **names = NULL, **chosen = NULL;
+    int rc = topics_new(r->conf, &sel, err);
+    if (rc != 0)
         goto out;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, timeout);
+    rd_kafka_resp_err_t e =
+        rd_kafka_metadata(rk, 1, NULL, &md, (int)r->conf->kafka.connect_timeout_ms);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         char brokers[256];
         kt_kafka_brokers_join(&r->conf->kafka.brokers, brokers, sizeof(brokers));
@@ -247,34 +323,38 @@ static int add_partitions(struct replay *r, rd_kafka_t *rk, int sig, struct kt_e
                         "replay: cannot read the metadata of the Kafka cluster at %s within "
                         "[kafka] connect_timeout (%" PRIu64 "ms): %s",
                         brokers, r->conf->kafka.connect_timeout_ms, rd_kafka_err2str(e));
+        md = NULL;
         goto out;
     }
-    const struct rd_kafka_metadata_topic *t = md->topic_cnt == 1 ? &md->topics[0] : NULL;
-    if (t == NULL || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-        kt_warn("replay: [kafka] %s: topic \"%s\" does not exist; nothing to replay there",
-                topics_keys[sig], topic);
-        rc = 0;
+    rc = KT_ENOMEM;
+    names = calloc((size_t)md->topic_cnt + 1, sizeof(*names));
+    chosen = calloc((size_t)md->topic_cnt + 1, sizeof(*chosen));
+    if (names == NULL || chosen == NULL)
         goto out;
-    }
-    if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rc = kt_err_set(err, KT_EIO, "replay: [kafka] %s: topic \"%s\": %s", topics_keys[sig],
-                        topic, rd_kafka_err2str(t->err));
-        goto out;
-    }
-    struct consumer_range *v =
-        realloc(r->ranges.ranges, (r->ranges.n + (size_t)t->partition_cnt + 1) * sizeof(*v));
-    if (v == NULL)
-        goto out;
-    r->ranges.ranges = v;
-    for (int i = 0; i < t->partition_cnt; i++)
-        v[r->ranges.n++] = (struct consumer_range){
-            .sig = (enum kt_signal)sig, .partition = t->partitions[i].id, .start = -1, .end = -1};
+    size_t n = 0;
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (md->topics[i].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            names[n++] = md->topics[i].topic;
     rc = 0;
+    for (int s = 0; s < KT_SIGNAL_COUNT && rc == 0; s++) {
+        size_t k = 0;
+        if (!topics_on(sel, (enum kt_signal)s))
+            continue;
+        rc = replay_topics_of(sel, (enum kt_signal)s, topic_of(r->conf, s), names, n, chosen, &k,
+                              err);
+        for (size_t j = 0; j < k && rc == 0; j++)
+            for (int i = 0; i < md->topic_cnt; i++)
+                if (md->topics[i].topic == chosen[j]) {
+                    rc = add_partitions(r, s, &md->topics[i], err);
+                    break;
+                }
+    }
 out:
+    free(chosen);
+    free(names);
     if (md != NULL)
         rd_kafka_metadata_destroy(md);
-    if (rkt != NULL)
-        rd_kafka_topic_destroy(rkt);
+    topics_free(sel);
     return rc;
 }
 
@@ -283,7 +363,7 @@ static rd_kafka_topic_partition_list_t *range_list(const struct replay *r, int64
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)r->ranges.n + 1);
     for (size_t i = 0; i < r->ranges.n; i++)
-        rd_kafka_topic_partition_list_add(l, topic_of(r->conf, (int)r->ranges.ranges[i].sig),
+        rd_kafka_topic_partition_list_add(l, r->ranges.ranges[i].topic,
                                           r->ranges.ranges[i].partition)
             ->offset = offset;
     return l;
@@ -344,21 +424,16 @@ static int resume(struct replay *r, rd_kafka_t *rk, struct kt_err *err)
 
 static int resolve(struct replay *r, rd_kafka_t *rk, struct kt_err *err)
 {
-    int rc = 0;
-    for (int s = 0; s < KT_SIGNAL_COUNT && rc == 0; s++) {
-        if (topic_of(r->conf, s) != NULL)
-            rc = add_partitions(r, rk, s, err);
-    }
+    int rc = add_topics(r, rk, err);
     int timeout = (int)r->conf->kafka.connect_timeout_ms;
     for (size_t i = 0; i < r->ranges.n && rc == 0; i++) {
         struct consumer_range *g = &r->ranges.ranges[i];
-        const char *topic = topic_of(r->conf, (int)g->sig);
         int64_t lo;
         rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(rk, topic, g->partition, &lo, &g->end, timeout);
+            rd_kafka_query_watermark_offsets(rk, g->topic, g->partition, &lo, &g->end, timeout);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            rc = kt_err_set(err, KT_EIO, "replay: %s [%" PRId32 "]: reading its offsets: %s", topic,
-                            g->partition, rd_kafka_err2str(e));
+            rc = kt_err_set(err, KT_EIO, "replay: %s [%" PRId32 "]: reading its offsets: %s",
+                            g->topic, g->partition, rd_kafka_err2str(e));
     }
     if (rc == 0 && r->ranges.n > 0)
         rc = offsets_at(r, rk, r->args.from_ms, false, "--replay-from", err);
@@ -402,9 +477,9 @@ int replay_new(struct process_conf *conf, const struct replay_args *a, struct re
     for (size_t i = 0; i < r->ranges.n; i++)
         r->ranges.ranges[i].next = r->ranges.ranges[i].start;
     replay_progress_of(&r->ranges, &p);
-    kt_info("replay: from %s to %s: %" PRIu64 " offsets in %zu partitions, consumer group \"%s\" "
-            "(the group [kafka] group_id names is not touched)",
-            from, to, p.total, r->ranges.n, r->group);
+    kt_info("replay: from %s to %s: %" PRIu64 " offsets in %zu partitions of %zu topics, "
+            "consumer group \"%s\" (the group [kafka] group_id names is not touched)",
+            from, to, p.total, r->ranges.n, r->n_names, r->group);
     *out = r;
     r = NULL;
     rc = 0;
@@ -457,8 +532,8 @@ void replay_summary(struct replay *r, const struct pipeline_stats *st)
             continue;
         }
         const char *how = g->done ? "done" : g->next > g->start ? "partly read" : "not read";
-        kt_info("replay: %s [%" PRId32 "]: offsets [%" PRId64 ", %" PRId64 ") %s",
-                topic_of(r->conf, (int)g->sig), g->partition, g->start, g->end, how);
+        kt_info("replay: %s [%" PRId32 "]: offsets [%" PRId64 ", %" PRId64 ") %s", g->topic,
+                g->partition, g->start, g->end, how);
     }
     if (empty > 0)
         kt_info("replay: %zu partitions hold nothing in the window", empty);
@@ -475,5 +550,8 @@ void replay_free(struct replay *r)
     if (r->conf != NULL && r->conf->replay == &r->ranges)
         r->conf->replay = NULL;
     free(r->ranges.ranges);
+    for (size_t i = 0; i < r->n_names; i++)
+        free(r->names[i]);
+    free(r->names);
     free(r);
 }

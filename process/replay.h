@@ -2,7 +2,8 @@
  * once over a window of the past.
  *
  * At start (blocking, before the loop serves anything) each partition of the signal topics
- * gets an offset range from Kafka's time index (offsets-for-times): start is the first
+ * (every listed one; for a ^regex, those it matches in the cluster's topic list then) gets an
+ * offset range from Kafka's time index (offsets-for-times): start is the first
  * offset whose timestamp is at or after --replay-from, end the first at or after
  * --replay-to, or without it the high watermark at start; a partition with no message at or
  * after --replay-from has nothing to replay. The consumer assigns those partitions itself
@@ -65,13 +66,28 @@ void replay_progress_of(const struct consumer_replay *r, struct replay_progress 
 void replay_progress_format(const struct replay_progress *p, double rate, bool bar, char *buf,
                             size_t cap);
 
+struct topics;
+
+/* The topics the signal replays, out of the cluster's topic names at start (borrowed): for a
+ * list, each listed topic the cluster has (one it lacks is warned about and skipped); for a
+ * ^regex (value, for messages), each name the consumer's subscription would take
+ * (topics_signal_of: exclusions applied, internal "__" topics never, none two regexes match).
+ * out (room for n) gets pointers into names: a list's in its order, a regex's in the
+ * cluster's. Returns 0, or KT_EINVAL when a regex matches nothing ("replay: [kafka]
+ * logs_topic: the regex ^x matches no topic of the cluster ..."). */
+int replay_topics_of(const struct topics *sel, enum kt_signal sig, const char *value,
+                     const char *const *names, size_t n, const char **out, size_t *n_out,
+                     struct kt_err *err);
+
 struct replay;
 
 /* Resolves the ranges (blocking: metadata, watermarks, offsets-for-times and the replay
  * group's commits, each within [kafka] connect_timeout), then points conf->replay at them and
  * replaces conf->kafka.group_id with the replay's group (printed). conf is borrowed and must
- * outlive the replay. A signal topic the cluster lacks is warned about and skipped. Returns
- * 0, KT_ETIMEDOUT / KT_EIO when Kafka does not answer, KT_ENOMEM. */
+ * outlive the replay. The topics are those of replay_topics_of with the cluster's topic list
+ * read once here: a topic a ^regex matches that is created later is not replayed. Returns 0,
+ * KT_EINVAL (a regex matching nothing), KT_ETIMEDOUT / KT_EIO when Kafka does not answer,
+ * KT_ENOMEM. */
 int replay_new(struct process_conf *conf, const struct replay_args *a, struct replay **out,
                struct kt_err *err);
 

@@ -6,7 +6,8 @@
 // group's committed offsets must not move, and the replay's own group must hold the end of
 // each range, so that running the same replay again has nothing left; on a terminal (script(1))
 // it draws a progress bar in place that reaches 100 %. Plus the option errors
-// (exit 2, naming the option).
+// (exit 2, naming the option). A signal's topics as a list or a ^regex (with an exclusion)
+// replay the window of each of their topics; a regex matching nothing is an error.
 //
 // librdkafka's mock cluster (the devbroker) answers no offset for any time, so the replay by
 // time runs on real Kafka only; on the devbroker it is skipped with that reason.
@@ -17,7 +18,7 @@ const { execFile } = require('node:child_process');
 const { startKafka, runToExit, binary, describeExit, tail } = require('./lib/procs');
 const { startGrpcBackend } = require('./lib/backend');
 const { startProcess, processSets, newGroup } = require('./lib/kprocess');
-const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
+const { KAFKAS, kafkaLabel, admin, replicationOf } = require('./lib/realkafka');
 const { types, encode } = require('./lib/otlp');
 const { newTraceId, newSpanId } = require('./lib/clients');
 
@@ -146,6 +147,98 @@ for (const kafka of KAFKAS) {
       assert.deepEqual(backend.rec.spans.map((s) => s.name).sort(), wantTty, 'the window on a terminal, to + 1 ms');
     } finally {
       if (main) await main.stop();
+      await backend.stop();
+      await broker.stop();
+    }
+  });
+}
+
+// Two partitions in each of the given topics, PER_PARTITION spans each, named
+// <label>-p<partition>-i<index>, at base + index s + partition tenths + topic hundredths.
+async function writeTopics(broker, topics) {
+  const base = Math.floor(Date.now() / 1000) * 1000 - 60000;
+  const messages = [];
+  for (let i = 0; i < PER_PARTITION; i++) {
+    for (const [k, { topic, label }] of topics.entries()) {
+      for (let p = 0; p < 2; p++) {
+        const m = { topic, p, ts: base + i * 1000 + p * 100 + k * 10, name: `${label}-p${p}-i${i}` };
+        await produceAt(broker.bootstrap, topic, p, m.ts, m.name);
+        messages.push(m);
+      }
+    }
+  }
+  return { base, messages };
+}
+
+for (const kafka of KAFKAS) {
+  test(`${kafkaLabel(kafka)}a traces_topic list and a ^regex replay the window of each of their topics; a listed topic missing is skipped, an excluded one is not read`, { timeout: 180000, skip: kafka === 'devbroker' ? SKIP_DEVBROKER : false }, async () => {
+    const broker = await startKafka(kafka, { partitions: 2, tag: 'replay-multi' });
+    const backend = await startGrpcBackend();
+    try {
+      // <base>-spans and <base>-spans-b hold the window; <base>-spans-x also matches the
+      // regex but is excluded.
+      const a = broker.topics.traces;
+      const b = `${a}-b`;
+      const x = `${a}-x`;
+      await admin(['create', b, x, '--partitions', '2', '--replication', String(replicationOf())]);
+      const { base, messages } = await writeTopics(broker, [
+        { topic: a, label: 'a' },
+        { topic: b, label: 'b' },
+        { topic: x, label: 'x' },
+      ]);
+      const from = base + 2500;
+      const to = base + 6100;
+      const inWindow = (m) => m.ts >= from && m.ts < to;
+      const want = messages.filter((m) => inWindow(m) && m.topic !== x).map((m) => m.name).sort();
+      assert.ok(want.some((n) => n.startsWith('a-')) && want.some((n) => n.startsWith('b-')), `both topics hold part of the window: ${want}`);
+      assert.ok(messages.some((m) => inWindow(m) && m.topic === x), 'the excluded topic has messages in the window too');
+      const args = ['--replay-from', iso(from), '--replay-to', iso(to)];
+      const ends = (group) =>
+        committed(broker.bootstrap, group).then((lines) => lines.filter((l) => l.startsWith(`${a} `) || l.startsWith(`${b} `)).sort());
+      // Each range ends before the first message at or after `to`, in its own topic.
+      const wantEnds = [a, b].flatMap((t) => [0, 1].map((p) => `${t} ${p} ${messages.filter((m) => m.topic === t && m.p === p && m.ts < to).length}`)).sort();
+
+      const missing = `${a}-missing`;
+      const cases = [
+        ['list', { 'kafka.traces_topic': `${a},${missing},${b}` }],
+        ['regex', { 'kafka.traces_topic': `^${a}`, 'kafka.traces_exclude_topics': x }],
+      ];
+      for (const [what, topicSet] of cases) {
+        backend.rec.spans.length = 0;
+        // Traces only, so that the counts below are those of the two topics.
+        const only = { 'kafka.metrics_topic': '', 'kafka.logs_topic': '' };
+        const sets = processSets(broker, backend, { 'kafka.group_id': newGroup(`replay-${what}`), ...only, ...topicSet });
+        const r = await runToExit('kotel-process', sets, 60000, args);
+        const says = `${what} ${topicSet['kafka.traces_topic']}: ${describeExit(r)}\n${tail(r.log)}`;
+        assert.deepEqual([r.code, r.signal], [0, null], `the replay exits 0 by itself: ${says}`);
+        assert.match(r.log, / in 4 partitions of 2 topics, /, says);
+        for (const t of [a, b]) for (const p of [0, 1]) assert.match(r.log, new RegExp(`replay: ${t} \\[${p}\\]: offsets \\[\\d+, \\d+\\) done`), says);
+        assert.deepEqual(backend.rec.spans.map((s) => s.name).sort(), want, `exactly the window of both topics: ${says}`);
+        if (what === 'list') assert.match(r.log, new RegExp(`topic "${missing}" does not exist; nothing to replay there`), says);
+        const group = /consumer group "([^"]+-replay-[^"]+)"/.exec(r.log);
+        assert.ok(group, `the replay names its group: ${says}`);
+        assert.deepEqual(await ends(group[1]), wantEnds, `the replay group committed the end of each range of each topic: ${says}`);
+      }
+    } finally {
+      await backend.stop();
+      await broker.stop();
+    }
+  });
+}
+
+// Needs only the cluster's topic list, so it runs on the devbroker too.
+for (const kafka of KAFKAS) {
+  test(`${kafkaLabel(kafka)}a ^regex matching no topic stops the replay with an error naming the key and the regex`, { timeout: 60000 }, async () => {
+    const broker = await startKafka(kafka, { partitions: 1, tag: 'replay-none' });
+    const backend = await startGrpcBackend();
+    try {
+      const regex = `^kt-no-such-topic-${process.pid}`;
+      const sets = processSets(broker, backend, { 'kafka.traces_topic': regex });
+      const r = await runToExit('kotel-process', sets, 30000, ['--replay-from', iso(Date.now() - 60000)]);
+      const says = `${describeExit(r)}\n${tail(r.log)}`;
+      assert.deepEqual([r.code, r.signal], [1, null], says);
+      assert.ok(r.log.includes(`replay: [kafka] traces_topic: the regex ${regex} matches no topic of the cluster`), says);
+    } finally {
       await backend.stop();
       await broker.stop();
     }

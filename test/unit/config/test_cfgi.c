@@ -144,6 +144,70 @@ static void test_translate_header_extraction(void **state)
     free(report);
 }
 
+/* Process YAML with one otlp exporter whose sending_queue is q (a flow mapping). */
+static void translate_queue(const char *q, char **ini, char **report, int *dropped)
+{
+    enum cfgi_tier tier = CFGI_TIER_AUTO;
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml),
+             "receivers:\n"
+             "  kafka: {brokers: [k:9092]}\n"
+             "exporters:\n"
+             "  otlp:\n"
+             "    endpoint: b:4317\n"
+             "    sending_queue: %s\n"
+             "service:\n"
+             "  pipelines:\n"
+             "    traces: {receivers: [kafka], exporters: [otlp]}\n",
+             q);
+    assert_int_equal(translate(yaml, &tier, ini, report, dropped), 0);
+}
+
+/* num_consumers becomes [exporter] max_in_flight, clamped to 1..64 with a report line naming
+ * its line; the queue's other settings are reported with why, and a disabled queue's
+ * num_consumers is ignored, as by the Collector. */
+static void test_translate_sending_queue_consumers_are_requests_in_flight(void **state)
+{
+    (void)state;
+    char *ini = NULL, *report = NULL;
+    int dropped;
+
+    translate_queue("{enabled: true, num_consumers: 8}", &ini, &report, &dropped);
+    assert_non_null(strstr(ini, "max_in_flight = 8\n"));
+    assert_int_equal(dropped, 0);
+    assert_string_equal(report, "");
+    free(ini);
+    free(report);
+
+    translate_queue("{num_consumers: 200, queue_size: 5000, storage: file_storage}", &ini, &report,
+                    &dropped);
+    assert_non_null(strstr(ini, "max_in_flight = 64\n"));
+    assert_int_equal(dropped, 3);
+    assert_non_null(strstr(report, "c.yaml:6: exporters.otlp.sending_queue.num_consumers: 200 "
+                                   "consumers: [exporter] max_in_flight is 1..64; set to 64\n"));
+    assert_non_null(strstr(report, "c.yaml:6: exporters.otlp.sending_queue.queue_size: "
+                                   "kotel-process has no sending queue: "));
+    assert_non_null(strstr(report, "c.yaml:6: exporters.otlp.sending_queue.storage: Kafka is "
+                                   "kotel-process's persistent queue"));
+    free(ini);
+    free(report);
+
+    translate_queue("{num_consumers: 0}", &ini, &report, &dropped);
+    assert_non_null(strstr(ini, "max_in_flight = 1\n"));
+    assert_string_equal(report, "c.yaml:6: exporters.otlp.sending_queue.num_consumers: 0 "
+                                "consumers: [exporter] max_in_flight is 1..64; set to 1\n");
+    free(ini);
+    free(report);
+
+    translate_queue("{enabled: false, num_consumers: 4}", &ini, &report, &dropped);
+    assert_null(strstr(ini, "max_in_flight"));
+    assert_int_equal(dropped, 1);
+    assert_non_null(strstr(report, "num_consumers: ignored, as by the Collector: "
+                                   "sending_queue.enabled is false"));
+    free(ini);
+    free(report);
+}
+
 static void test_translate_tier(void **state)
 {
     (void)state;
@@ -178,8 +242,11 @@ static void test_translate_tier(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tree_lines),       cmocka_unit_test(test_tree_refuses),
-        cmocka_unit_test(test_translate_ingest), cmocka_unit_test(test_translate_header_extraction),
+        cmocka_unit_test(test_tree_lines),
+        cmocka_unit_test(test_tree_refuses),
+        cmocka_unit_test(test_translate_ingest),
+        cmocka_unit_test(test_translate_header_extraction),
+        cmocka_unit_test(test_translate_sending_queue_consumers_are_requests_in_flight),
         cmocka_unit_test(test_translate_tier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,15 +1,18 @@
-/* replay: the option checks, the replay's group name and the progress arithmetic (the
- * Kafka side is test/integration/process-replay.test.js). */
+/* replay: the option checks, the replay's group name, which topics a list or a ^regex
+ * replays, and the progress arithmetic (the Kafka side is
+ * test/integration/process-replay.test.js). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "../../../process/replay.h"
 #include "kt_err.h"
+#include "topics_fixture.h"
 
 /* 2026-11-20T10:00:00Z */
 #define T0 INT64_C(1795168800000)
@@ -70,6 +73,107 @@ static void test_replay_group_is_derived_from_the_times(void **state)
     assert_string_equal(buf, "kotel-replay-20261120T100000Z-20261120T113000.250Z");
 }
 
+/* The cluster's topics, as the metadata lists them. */
+static const char *const cluster[] = {
+    "spans_b", "__consumer_offsets", "logs_eu", "spans_a", "logs_test", "logs_us", "metrics"};
+#define N_CLUSTER (sizeof(cluster) / sizeof(cluster[0]))
+
+/* The topics sig replays out of the first n names of cluster, joined with commas into buf
+ * (each must be one of cluster's own strings). Returns replay_topics_of's result. */
+static int pick(const struct topics *t, const struct process_conf *conf, enum kt_signal sig,
+                size_t n, char *buf, size_t cap, struct kt_err *err)
+{
+    const char *value[KT_SIGNAL_COUNT] = {conf->kafka.traces_topic, conf->kafka.metrics_topic,
+                                          conf->kafka.logs_topic};
+    const char *out[N_CLUSTER];
+    size_t k = 99;
+    *err = (struct kt_err){0, ""};
+    int rc = replay_topics_of(t, sig, value[sig], cluster, n, out, &k, err);
+    buf[0] = '\0';
+    for (size_t i = 0; i < k; i++) {
+        bool borrowed = false;
+        for (size_t j = 0; j < n; j++)
+            borrowed |= out[i] == cluster[j];
+        assert_true(borrowed);
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i > 0 ? "," : "", out[i]);
+    }
+    return rc;
+}
+
+static void test_replay_list_takes_each_listed_topic_the_cluster_has(void **state)
+{
+    (void)state;
+    struct process_conf conf;
+    const char *sets[] = {"kafka.traces_topic=spans_a, gone ,spans_b",
+                          "kafka.metrics_topic=", "kafka.logs_topic="};
+    struct topics *t = topics_load(&conf, sets, 3);
+    char got[256];
+    struct kt_err err;
+    /* In the list's order; the missing one skipped. */
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_TRACES, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "spans_a,spans_b");
+    /* Every listed topic missing: nothing to replay, not an error. */
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_TRACES, 0, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "");
+    topics_free(t);
+    process_conf_free(&conf);
+}
+
+static void test_replay_regex_takes_its_matches_but_excluded_and_internal_ones(void **state)
+{
+    (void)state;
+    struct process_conf conf;
+    const char *sets[] = {"kafka.traces_topic=^spans_", "kafka.metrics_topic=metrics",
+                          "kafka.logs_topic=^(logs|__)", "kafka.logs_exclude_topics=logs_test"};
+    struct topics *t = topics_load(&conf, sets, 4);
+    char got[256];
+    struct kt_err err;
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_LOGS, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "logs_eu,logs_us");
+    /* In the cluster's order. */
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_TRACES, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "spans_b,spans_a");
+    topics_free(t);
+    process_conf_free(&conf);
+}
+
+static void test_replay_topic_two_regexes_match_is_replayed_by_neither(void **state)
+{
+    (void)state;
+    struct process_conf conf;
+    const char *sets[] = {"kafka.traces_topic=^spans_",
+                          "kafka.metrics_topic=", "kafka.logs_topic=^(logs_eu|spans_a)"};
+    struct topics *t = topics_load(&conf, sets, 3);
+    char got[256];
+    struct kt_err err;
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_TRACES, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "spans_b");
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_LOGS, N_CLUSTER, got, sizeof(got), &err), 0);
+    assert_string_equal(got, "logs_eu");
+    topics_free(t);
+    process_conf_free(&conf);
+}
+
+static void test_replay_regex_matching_nothing_names_the_key_and_regex(void **state)
+{
+    (void)state;
+    struct process_conf conf;
+    const char *sets[] = {"kafka.traces_topic=spans_a",
+                          "kafka.metrics_topic=", "kafka.logs_topic=^logs_(test|dev)",
+                          "kafka.logs_exclude_topics=logs_test"};
+    struct topics *t = topics_load(&conf, sets, 4);
+    char got[256];
+    struct kt_err err;
+    assert_int_equal(pick(t, &conf, KT_SIGNAL_LOGS, N_CLUSTER, got, sizeof(got), &err), KT_EINVAL);
+    assert_string_equal(got, "");
+    assert_string_equal(err.msg,
+                        "replay: [kafka] logs_topic: the regex ^logs_(test|dev) matches no "
+                        "topic of the cluster (internal \"__\" topics and those in "
+                        "logs_exclude_topics never match)");
+    topics_free(t);
+    process_conf_free(&conf);
+}
+
 static void test_replay_progress_sums_the_offset_ranges(void **state)
 {
     (void)state;
@@ -120,6 +224,10 @@ int main(void)
         cmocka_unit_test(test_replay_args_take_from_alone_or_a_later_to),
         cmocka_unit_test(test_replay_args_errors_name_the_option),
         cmocka_unit_test(test_replay_group_is_derived_from_the_times),
+        cmocka_unit_test(test_replay_list_takes_each_listed_topic_the_cluster_has),
+        cmocka_unit_test(test_replay_regex_takes_its_matches_but_excluded_and_internal_ones),
+        cmocka_unit_test(test_replay_topic_two_regexes_match_is_replayed_by_neither),
+        cmocka_unit_test(test_replay_regex_matching_nothing_names_the_key_and_regex),
         cmocka_unit_test(test_replay_progress_sums_the_offset_ranges),
         cmocka_unit_test(test_replay_progress_line_shows_percent_rate_and_eta),
     };

@@ -14,18 +14,7 @@
 #include "../../../process/topics.h"
 #include "kt_config.h"
 #include "kt_err.h"
-
-static struct topics *load(struct process_conf *conf, const char *const *sets, size_t n)
-{
-    memset(conf, 0, sizeof(*conf));
-    struct kt_err err = {0};
-    if (kt_config_load(&process_conf_schema, conf, NULL, sets, n, &err) != 0)
-        fail_msg("config: %s", err.msg);
-    struct topics *t = NULL;
-    if (topics_new(conf, &t, &err) != 0)
-        fail_msg("topics_new: %s", err.msg);
-    return t;
-}
+#include "topics_fixture.h"
 
 static void test_list_names_each_topic_once(void **state)
 {
@@ -33,7 +22,7 @@ static void test_list_names_each_topic_once(void **state)
     struct process_conf conf;
     const char *sets[] = {"kafka.traces_topic= a ,b,a",
                           "kafka.metrics_topic=", "kafka.logs_topic=c"};
-    struct topics *t = load(&conf, sets, 3);
+    struct topics *t = topics_load(&conf, sets, 3);
     assert_int_equal(topics_n_names(t, KT_SIGNAL_TRACES), 2);
     assert_string_equal(topics_name(t, KT_SIGNAL_TRACES, 0), "a");
     assert_string_equal(topics_name(t, KT_SIGNAL_TRACES, 1), "b");
@@ -53,7 +42,7 @@ static void test_regex_excludes_and_skips_internal_topics(void **state)
     const char *sets[] = {
         "kafka.traces_topic=", "kafka.metrics_topic=", "kafka.logs_topic=^(logs|__)",
         "kafka.logs_exclude_topics=logs_test", "kafka.logs_exclude_topics=^logs_dev"};
-    struct topics *t = load(&conf, sets, 5);
+    struct topics *t = topics_load(&conf, sets, 5);
     assert_true(topics_is_regex(t, KT_SIGNAL_LOGS));
     assert_int_equal(topics_n_names(t, KT_SIGNAL_LOGS), 0);
     assert_int_equal(topics_signal_of(t, "logs_prod"), KT_SIGNAL_LOGS);
@@ -73,7 +62,7 @@ static void test_two_regexes_on_one_topic(void **state)
     (void)state;
     struct process_conf conf;
     const char *sets[] = {"kafka.traces_topic=^x", "kafka.metrics_topic=", "kafka.logs_topic=^xy"};
-    struct topics *t = load(&conf, sets, 3);
+    struct topics *t = topics_load(&conf, sets, 3);
     assert_int_equal(topics_signal_of(t, "xa"), KT_SIGNAL_TRACES);
     assert_int_equal(topics_signal_of(t, "xyz"), -2);
     topics_free(t);
@@ -122,7 +111,7 @@ static void test_signal_encoding_defaults_to_encoding(void **state)
     (void)state;
     struct process_conf conf;
     const char *sets[] = {"kafka.encoding=otlp_json", "kafka.metrics_encoding=otlp_proto"};
-    struct topics *t = load(&conf, sets, 2);
+    struct topics *t = topics_load(&conf, sets, 2);
     assert_int_equal(process_encoding_of(&conf, KT_SIGNAL_TRACES), PROCESS_ENC_OTLP_JSON);
     assert_int_equal(process_encoding_of(&conf, KT_SIGNAL_METRICS), PROCESS_ENC_OTLP_PROTO);
     assert_int_equal(process_encoding_of(&conf, KT_SIGNAL_LOGS), PROCESS_ENC_OTLP_JSON);
