@@ -166,6 +166,15 @@ enum ottl_path_id {
     OTTL_P_LOG_OBSERVED_TIME_T,
     OTTL_P_DATAPOINT_TIME_T,
     OTTL_P_DATAPOINT_START_TIME_T,
+    /* A data point's messages and the exponential histogram's buckets (issue 14). */
+    OTTL_P_DATAPOINT_EXEMPLARS,
+    OTTL_P_DATAPOINT_QUANTILE_VALUES,
+    OTTL_P_DATAPOINT_POSITIVE,
+    OTTL_P_DATAPOINT_POSITIVE_OFFSET,
+    OTTL_P_DATAPOINT_POSITIVE_BUCKET_COUNTS,
+    OTTL_P_DATAPOINT_NEGATIVE,
+    OTTL_P_DATAPOINT_NEGATIVE_OFFSET,
+    OTTL_P_DATAPOINT_NEGATIVE_BUCKET_COUNTS,
 };
 
 /* A set of path ids: bit OTTL_FIELD(id) per field; ids from 63 on share bit 63 (only trace

@@ -29,6 +29,7 @@ const char *ottl_vtype_name(enum ottl_vtype t)
     case OTTL_ID: return "ID";
     case OTTL_TIME: return "time";
     case OTTL_DURATION: return "duration";
+    case OTTL_MSG: return "message";
     }
     return "?";
 }
@@ -1192,6 +1193,8 @@ static void json_value(struct ottl_abuf *b, const struct ottl_value *v, int dept
         ottl_abuf_put(b, "]", 1);
         break;
     case OTTL_LIST: ottl_abuf_put(b, "null", 4); break;
+    /* Go's encoding/json writes pdata's wrappers, which export no field, as {} */
+    case OTTL_MSG: ottl_abuf_put(b, "{}", 2); break;
     case OTTL_TIME:
     case OTTL_DURATION: {
         char t[OTTL_TEXT_TMP];
@@ -1331,6 +1334,12 @@ static bool ottl_compare(const struct ottl_value *a, const struct ottl_value *b,
     case OTTL_MAP:
         if (op == OTTL_CMP_EQ || op == OTTL_CMP_NE)
             return (a->m.kv == b->m.kv) == (op == OTTL_CMP_EQ);
+        return false;
+    case OTTL_MSG:
+        /* Go's == on pdata's wrappers: the same field of the same data point (positive is
+         * not negative, though both are buckets); no order. */
+        if (op == OTTL_CMP_EQ || op == OTTL_CMP_NE)
+            return (a->msg.field == b->msg.field) == (op == OTTL_CMP_EQ);
         return false;
     case OTTL_ID: {
         /* Go's == on the ID types: a TraceID never equals a SpanID; no order. */

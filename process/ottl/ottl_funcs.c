@@ -274,9 +274,17 @@ static int fn_len(struct ottl_eval *ev, const struct ottl_node *call, struct ott
     case OTTL_MAP: out->i = (int64_t)*v.m.n; return 0;
     case OTTL_ARRAY: out->i = (int64_t)v.arr->n_values; return 0;
     case OTTL_LIST: out->i = (int64_t)v.list->list.n; return 0;
+    case OTTL_MSG:
+        /* exemplars and quantile_values are slices the Collector's Len counts; buckets are
+         * not a slice */
+        if (v.msg.n != NULL) {
+            out->i = (int64_t)*v.msg.n;
+            return 0;
+        }
+        /* fall through */
     default:
         return kt_err_set(ev->err, KT_EINVAL, "Len: want a string, map or list, got %s",
-                          ottl_vtype_name(v.t));
+                          ottl_value_type_name(&v));
     }
 }
 
@@ -564,6 +572,8 @@ static int is_type(struct ottl_eval *ev, const struct ottl_node *call, enum ottl
     if (v.t == OTTL_LIST)
         out->b = (t == OTTL_MAP && v.list->kind == OTTL_N_MAP) ||
                  (t == OTTL_ARRAY && v.list->kind == OTTL_N_LIST);
+    else if (v.t == OTTL_MSG)
+        out->b = t == OTTL_ARRAY && v.msg.n != NULL; /* the slices, as for Len */
     else
         out->b = v.t == t;
     return 0;

@@ -89,6 +89,23 @@ enum ottl_vtype {
     OTTL_ID,
     OTTL_TIME,     /* an instant and the zone it reads in (Go's time.Time): tm */
     OTTL_DURATION, /* nanoseconds (Go's time.Duration): i */
+    /* A message-valued field of a data point, by reference (pdata's ExemplarSlice,
+     * SummaryDataPointValueAtQuantileSlice, ExponentialHistogramDataPointBuckets): msg.
+     * It equals only itself, orders nothing, and the parser lets it go only where the
+     * Collector can use one: comparisons, Len, IsList and set. */
+    OTTL_MSG,
+};
+
+enum ottl_msg_kind { OTTL_MSG_EXEMPLARS, OTTL_MSG_QUANTILES, OTTL_MSG_BUCKETS };
+
+/* Where the field lives in its data point, so a value can be compared (by field) and
+ * copied from: a repeated field's pointer array (Exemplar ***, ValueAtQuantile ***) and its
+ * length n; for buckets the Buckets ** field, n NULL (protobuf-c leaves an absent one NULL,
+ * which reads as empty buckets, as pdata's always-present ones). */
+struct ottl_msg {
+    enum ottl_msg_kind kind;
+    void *field;
+    size_t *n;
 };
 
 struct ottl_tz;
@@ -126,6 +143,7 @@ struct ottl_value {
         const Opentelemetry__Proto__Common__V1__ArrayValue *arr;
         const struct ottl_node *list;
         struct ottl_time tm;
+        struct ottl_msg msg;
     };
 };
 
@@ -141,6 +159,7 @@ void ottl_value_from_any(const ottl_any *av, struct ottl_value *out);
 #define OTTL_PF_KEY 0x4      /* not a map, but takes one ["key"] (span.trace_state) */
 #define OTTL_PF_MORE 0x8     /* read and set by ottl_paths.c */
 #define OTTL_PF_TIME 0x10    /* a timestamp read and set as a time (span.start_time) */
+#define OTTL_PF_MSG 0x20     /* reads as an OTTL_MSG (datapoint.exemplars) */
 
 struct ottl_path_def {
     const char *name;
@@ -478,6 +497,8 @@ int ottl_set_str_field(struct ottl_eval *ev, const struct ottl_path_def *d,
 /* Sets an ID from its 2 * bytes hex digits ("" clears it when empty_ok). */
 int ottl_set_id_hex(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v,
                     size_t bytes, bool empty_ok, ProtobufCBinaryData *field);
+/* The Collector's type name of a value: "TraceID", "ExemplarSlice", ... or ottl_vtype_name's. */
+const char *ottl_value_type_name(const struct ottl_value *v);
 
 /* ottl_hash.c: the hashes no linked library has. */
 uint64_t ottl_hash_fnv1a64(const void *data, size_t n);

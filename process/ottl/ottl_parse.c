@@ -93,6 +93,22 @@ static const struct ottl_path_def ottl_paths[] = {
     {"log.observed_time", OTTL_CTX_LOG, OTTL_P_LOG_OBSERVED_TIME_T, OTTL_PF_TIME},
     {"datapoint.time", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_TIME_T, OTTL_PF_TIME},
     {"datapoint.start_time", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_START_TIME_T, OTTL_PF_TIME},
+    {"datapoint.exemplars", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_EXEMPLARS,
+     OTTL_PF_MORE | OTTL_PF_MSG},
+    {"datapoint.quantile_values", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_QUANTILE_VALUES,
+     OTTL_PF_MORE | OTTL_PF_MSG},
+    {"datapoint.positive", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_POSITIVE,
+     OTTL_PF_MORE | OTTL_PF_MSG},
+    {"datapoint.positive.offset", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_POSITIVE_OFFSET,
+     OTTL_PF_MORE},
+    {"datapoint.positive.bucket_counts", OTTL_CTX_DATAPOINT,
+     OTTL_P_DATAPOINT_POSITIVE_BUCKET_COUNTS, OTTL_PF_MORE},
+    {"datapoint.negative", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_NEGATIVE,
+     OTTL_PF_MORE | OTTL_PF_MSG},
+    {"datapoint.negative.offset", OTTL_CTX_DATAPOINT, OTTL_P_DATAPOINT_NEGATIVE_OFFSET,
+     OTTL_PF_MORE},
+    {"datapoint.negative.bucket_counts", OTTL_CTX_DATAPOINT,
+     OTTL_P_DATAPOINT_NEGATIVE_BUCKET_COUNTS, OTTL_PF_MORE},
 };
 static const size_t ottl_n_paths = sizeof(ottl_paths) / sizeof(ottl_paths[0]);
 
@@ -1083,7 +1099,7 @@ static int resolve_ctx(struct parser *ps, enum ottl_context *out)
     return 0;
 }
 
-static int check_editors(struct parser *ps, const struct ottl_node *n, bool top);
+static int check_nodes(struct parser *ps, const struct ottl_node *n, bool top, bool msg_ok);
 
 static int prog_start(struct ottl_prog *p, struct parser *ps, const char *src, struct kt_err *err)
 {
@@ -1140,7 +1156,7 @@ static int condition_parse(const char *src, const char *in_ctx, struct ottl_cond
         rc = ottl_syntax_error(err, ps.src, 0, "%s is an editor; conditions use converters",
                                c->root->call.fn->name);
     if (rc == 0)
-        rc = check_editors(&ps, c->root, false);
+        rc = check_nodes(&ps, c->root, false, false);
     if (rc == 0)
         rc = resolve_ctx(&ps, &c->p.ctx);
     if (rc != 0) {
@@ -1209,27 +1225,48 @@ void ottl_condition_free(struct ottl_condition *c)
     free(c);
 }
 
-/* Editors may only appear at the top of a statement; converters anywhere else. */
-static int check_editors(struct parser *ps, const struct ottl_node *n, bool top)
+/* The functions a message value may be given: set copies it, Len counts a slice, the type
+ * tests say what it is (a slice is a list, nothing else is anything). */
+static const char *const msg_takers[] = {"set",   "Len",    "IsBool", "IsDouble",
+                                         "IsInt", "IsList", "IsMap",  "IsString"};
+
+/* What the grammar lets through but kotel refuses in a parsed tree: an editor anywhere but
+ * at the top of a statement (converters go anywhere else); a message path (datapoint.exemplars)
+ * anywhere the Collector cannot use its value, which is anywhere but a comparison or an
+ * argument of msg_takers: other functions would each see a type they do not know (the
+ * Collector's String and Concat write pdata's wrappers as "{}"), so kotel refuses them,
+ * naming the path. msg_ok: n may be a message path. */
+static int check_nodes(struct parser *ps, const struct ottl_node *n, bool top, bool msg_ok)
 {
     switch (n->kind) {
-    case OTTL_N_CALL:
+    case OTTL_N_PATH:
+        if ((n->path.def->flags & OTTL_PF_MSG) && !msg_ok)
+            return ottl_syntax_error(ps->err, ps->src, n->pos,
+                                     "%s is a message: kotel compares it, sets it, counts it "
+                                     "with Len or tests its type (IsList ...), nothing else",
+                                     n->path.def->name);
+        return 0;
+    case OTTL_N_CALL: {
         if (n->call.fn->editor && !top)
             return ottl_syntax_error(ps->err, ps->src, n->pos,
                                      "%s is an editor and cannot be used as a value",
                                      n->call.fn->name);
+        bool takes = false;
+        for (size_t i = 0; i < sizeof(msg_takers) / sizeof(msg_takers[0]); i++)
+            takes |= strcmp(n->call.fn->name, msg_takers[i]) == 0;
         for (size_t i = 0; i < n->call.n_args; i++) {
             if (n->call.args[i] == NULL)
                 continue;
-            int rc = check_editors(ps, n->call.args[i], false);
+            int rc = check_nodes(ps, n->call.args[i], false, takes);
             if (rc != 0)
                 return rc;
         }
         return 0;
+    }
     case OTTL_N_LIST:
     case OTTL_N_MAP:
         for (size_t i = 0; i < n->list.n; i++) {
-            int rc = check_editors(ps, n->list.items[i], false);
+            int rc = check_nodes(ps, n->list.items[i], false, false);
             if (rc != 0)
                 return rc;
         }
@@ -1238,11 +1275,12 @@ static int check_editors(struct parser *ps, const struct ottl_node *n, bool top)
     case OTTL_N_OR:
     case OTTL_N_CMP:
     case OTTL_N_MATH: {
-        int rc = check_editors(ps, n->bin.l, false);
-        return rc != 0 ? rc : check_editors(ps, n->bin.r, false);
+        bool cmp = n->kind == OTTL_N_CMP;
+        int rc = check_nodes(ps, n->bin.l, false, cmp);
+        return rc != 0 ? rc : check_nodes(ps, n->bin.r, false, cmp);
     }
     case OTTL_N_NOT:
-    case OTTL_N_NEG: return check_editors(ps, n->bin.l, false);
+    case OTTL_N_NEG: return check_nodes(ps, n->bin.l, false, false);
     default: return 0;
     }
 }
@@ -1262,7 +1300,7 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
                                  "%s is a converter; a statement starts with an editor (%s)",
                                  s->call->call.fn->name, names);
     }
-    rc = check_editors(ps, s->call, true);
+    rc = check_nodes(ps, s->call, true, false);
     if (rc != 0)
         return rc;
     if (ident_is(cur(ps), "where")) {
@@ -1271,7 +1309,7 @@ static int parse_statement(struct parser *ps, struct ottl_statement *s)
         if (rc == 0)
             rc = want_bool(ps, s->where);
         if (rc == 0)
-            rc = check_editors(ps, s->where, false);
+            rc = check_nodes(ps, s->where, false, false);
         if (rc != 0)
             return rc;
     }

@@ -3,7 +3,9 @@
  * span.trace_state whole and by W3C list member, flags and dropped counts, span kind names,
  * the log record's times, IDs, flags, event name and body text, a metric's temporality and
  * monotonicity, a data point's times, flags, count, sum, buckets, bounds, scale and zero
- * count. ottl_eval.c has checked that the context's object is there. */
+ * count, its exemplars and quantile values and an exponential histogram's positive and
+ * negative buckets (messages: OTTL_MSG values) with their offsets and counts. ottl_eval.c
+ * has checked that the context's object is there. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@ typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint NumberDataPoint;
 typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint HistogramDataPoint;
 typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint ExpHistogramDataPoint;
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint SummaryDataPoint;
+typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets ExpBuckets;
 
 /* An absent ID reads as zeros, as pdata's TraceID() and SpanID() give it. */
 static const uint8_t zero_id[16];
@@ -36,10 +39,14 @@ static void val_str(struct ottl_value *out, const char *s)
     out->s.n = strlen(out->s.p);
 }
 
-static const char *type_of(const struct ottl_value *v)
+const char *ottl_value_type_name(const struct ottl_value *v)
 {
     if (v->t == OTTL_ID)
         return v->s.n == 16 ? "TraceID" : "SpanID";
+    if (v->t == OTTL_MSG)
+        return v->msg.kind == OTTL_MSG_EXEMPLARS   ? "ExemplarSlice"
+               : v->msg.kind == OTTL_MSG_QUANTILES ? "SummaryDataPointValueAtQuantileSlice"
+                                                   : "ExponentialHistogramDataPointBuckets";
     return ottl_vtype_name(v->t);
 }
 
@@ -49,7 +56,7 @@ static int want(struct ottl_eval *ev, const struct ottl_path_def *d, const struc
     if (v->t == t)
         return 0;
     return kt_err_set(ev->err, KT_EINVAL, "set %s: want a %s, got %s", d->name, ottl_vtype_name(t),
-                      type_of(v));
+                      ottl_value_type_name(v));
 }
 
 static int want_int(struct ottl_eval *ev, const struct ottl_path_def *d, const struct ottl_value *v)
@@ -73,7 +80,7 @@ static int set_id(struct ottl_eval *ev, const struct ottl_path_def *d, const str
 {
     if (v->t != OTTL_ID || v->s.n != size)
         return kt_err_set(ev->err, KT_EINVAL, "set %s: want a %s, got %s", d->name,
-                          size == 16 ? "TraceID" : "SpanID", type_of(v));
+                          size == 16 ? "TraceID" : "SpanID", ottl_value_type_name(v));
     if (memcmp(v->s.p, zero_id, size) == 0) {
         field->data = NULL;
         field->len = 0;
@@ -466,7 +473,8 @@ static int set_dp_list(struct ottl_eval *ev, const struct ottl_path_def *d,
         return 0;
     }
     if ((v->t != OTTL_LIST || v->list->kind != OTTL_N_LIST) && v->t != OTTL_ARRAY)
-        return kt_err_set(ev->err, KT_EINVAL, "set %s: want a list, got %s", d->name, type_of(v));
+        return kt_err_set(ev->err, KT_EINVAL, "set %s: want a list, got %s", d->name,
+                          ottl_value_type_name(v));
     size_t n = v->t == OTTL_LIST ? v->list->list.n : v->arr->n_values;
     struct kt_arena *a = ottl_eval_arena(ev);
     if (a == NULL)
@@ -485,7 +493,7 @@ static int set_dp_list(struct ottl_eval *ev, const struct ottl_path_def *d,
             ((double *)dst)[i] = it.d;
         } else {
             return kt_err_set(ev->err, KT_EINVAL, "set %s: item %zu is a %s, not a%s", d->name, i,
-                              type_of(&it), ints ? "n int" : " double");
+                              ottl_value_type_name(&it), ints ? "n int" : " double");
         }
     }
     *field = dst;
@@ -510,6 +518,112 @@ static int agg_temporality(Opentelemetry__Proto__Metrics__V1__Metric *m,
     default: *out = NULL; break;
     }
     return *out != NULL;
+}
+
+/* ---- exemplars, quantile_values, positive and negative ---- */
+
+/* The exemplars of a number, histogram or exponential histogram point (summaries have
+ * none): false for a summary. */
+static bool dp_exemplars(ProtobufCMessage *dp, struct ottl_msg *m)
+{
+#define DP_EXEMPLARS(T)                                                                            \
+    do {                                                                                           \
+        T *p = (T *)dp;                                                                            \
+        *m = (struct ottl_msg){OTTL_MSG_EXEMPLARS, &p->exemplars, &p->n_exemplars};                \
+        return true;                                                                               \
+    } while (0)
+    if (dp_is(dp, DP_NUMBER))
+        DP_EXEMPLARS(NumberDataPoint);
+    if (dp_is(dp, DP_HISTOGRAM))
+        DP_EXEMPLARS(HistogramDataPoint);
+    if (dp_is(dp, DP_EXP))
+        DP_EXEMPLARS(ExpHistogramDataPoint);
+#undef DP_EXEMPLARS
+    return false;
+}
+
+/* The message field path id names, where the data point has it: false when it has not
+ * (exemplars of a summary, quantile_values of anything else, buckets of a non-exponential
+ * histogram). Offsets and bucket counts name their buckets. */
+static bool dp_msg(ProtobufCMessage *dp, enum ottl_path_id id, struct ottl_msg *m)
+{
+    switch (id) {
+    case OTTL_P_DATAPOINT_EXEMPLARS: return dp_exemplars(dp, m);
+    case OTTL_P_DATAPOINT_QUANTILE_VALUES: {
+        if (!dp_is(dp, DP_SUMMARY))
+            return false;
+        SummaryDataPoint *p = (SummaryDataPoint *)dp;
+        *m = (struct ottl_msg){OTTL_MSG_QUANTILES, &p->quantile_values, &p->n_quantile_values};
+        return true;
+    }
+    default: {
+        if (!dp_is(dp, DP_EXP))
+            return false;
+        ExpHistogramDataPoint *p = (ExpHistogramDataPoint *)dp;
+        bool pos = id == OTTL_P_DATAPOINT_POSITIVE || id == OTTL_P_DATAPOINT_POSITIVE_OFFSET ||
+                   id == OTTL_P_DATAPOINT_POSITIVE_BUCKET_COUNTS;
+        *m = (struct ottl_msg){OTTL_MSG_BUCKETS, pos ? &p->positive : &p->negative, NULL};
+        return true;
+    }
+    }
+}
+
+/* The buckets in field into *out, made (empty, in a) when the point has none yet. */
+static int buckets_of(struct ottl_eval *ev, struct kt_arena *a, ExpBuckets **field,
+                      ExpBuckets **out)
+{
+    if (*field == NULL) {
+        ExpBuckets *b = kt_arena_alloc(a, sizeof(*b));
+        if (b == NULL)
+            return oom(ev);
+        ExpBuckets init =
+            OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__BUCKETS__INIT;
+        *b = init;
+        *field = b;
+    }
+    *out = *field;
+    return 0;
+}
+
+/* set of a message path, as the Collector's setters: only a value of the field's own type,
+ * which is nothing but a field of this data point; exemplars and quantile_values also take
+ * nil, which empties them; buckets do not. */
+static int set_dp_msg(struct ottl_eval *ev, const struct ottl_path_def *d,
+                      const struct ottl_value *v)
+{
+    struct ottl_msg m;
+    if (!dp_msg(ev->t->datapoint, d->id, &m))
+        return unsupported_dp(ev, d);
+    if (v->t == OTTL_NIL && m.kind != OTTL_MSG_BUCKETS) {
+        *m.n = 0;
+        return 0;
+    }
+    if (v->t != OTTL_MSG || v->msg.kind != m.kind) {
+        struct ottl_value field_type = {.t = OTTL_MSG, .msg = m};
+        return kt_err_set(ev->err, KT_EINVAL, "set %s: want a%s %s, got %s", d->name,
+                          m.kind == OTTL_MSG_QUANTILES ? "" : "n",
+                          ottl_value_type_name(&field_type), ottl_value_type_name(v));
+    }
+    /* A data point has one field of each slice type, so a slice value is this very field:
+     * copying it onto itself changes nothing. Buckets come from positive or negative. */
+    if (v->msg.field == m.field)
+        return 0;
+    struct kt_arena *a = ottl_eval_arena(ev);
+    if (a == NULL)
+        return KT_EINVAL;
+    const ExpBuckets *src = *(ExpBuckets **)v->msg.field;
+    ExpBuckets *dst;
+    int rc = buckets_of(ev, a, m.field, &dst);
+    if (rc != 0)
+        return rc;
+    size_t n = src != NULL ? src->n_bucket_counts : 0;
+    uint64_t *counts = NULL;
+    if (n > 0 && (counts = kt_arena_memdup(a, src->bucket_counts, n * sizeof(*counts))) == NULL)
+        return oom(ev);
+    dst->offset = src != NULL ? src->offset : 0;
+    dst->bucket_counts = counts;
+    dst->n_bucket_counts = n;
+    return 0;
 }
 
 /* ---- get and set ---- */
@@ -598,6 +712,29 @@ int ottl_path_get_more(struct ottl_eval *ev, const struct ottl_node *n, struct o
         ExpHistogramDataPoint *p = (ExpHistogramDataPoint *)t->datapoint;
         val_int(out, d->id == OTTL_P_DATAPOINT_SCALE ? (int64_t)p->scale : (int64_t)p->zero_count);
         return 0;
+    }
+    case OTTL_P_DATAPOINT_EXEMPLARS:
+    case OTTL_P_DATAPOINT_QUANTILE_VALUES:
+    case OTTL_P_DATAPOINT_POSITIVE:
+    case OTTL_P_DATAPOINT_NEGATIVE:
+        if (dp_msg(t->datapoint, d->id, &out->msg))
+            out->t = OTTL_MSG;
+        return 0;
+    case OTTL_P_DATAPOINT_POSITIVE_OFFSET:
+    case OTTL_P_DATAPOINT_NEGATIVE_OFFSET:
+    case OTTL_P_DATAPOINT_POSITIVE_BUCKET_COUNTS:
+    case OTTL_P_DATAPOINT_NEGATIVE_BUCKET_COUNTS: {
+        struct ottl_msg m;
+        if (!dp_msg(t->datapoint, d->id, &m))
+            return 0;
+        const ExpBuckets *b = *(ExpBuckets **)m.field;
+        if (d->id == OTTL_P_DATAPOINT_POSITIVE_OFFSET ||
+            d->id == OTTL_P_DATAPOINT_NEGATIVE_OFFSET) {
+            val_int(out, b != NULL ? b->offset : 0);
+            return 0;
+        }
+        return dp_list(ev, b != NULL ? b->bucket_counts : NULL, NULL,
+                       b != NULL ? b->n_bucket_counts : 0, out);
     }
     case OTTL_P_LOG_TIME: val_int(out, (int64_t)log->time_unix_nano); return 0;
     case OTTL_P_LOG_OBSERVED_TIME: val_int(out, (int64_t)log->observed_time_unix_nano); return 0;
@@ -728,6 +865,32 @@ int ottl_path_set_more(struct ottl_eval *ev, const struct ottl_node *n, const st
             p->scale = (int32_t)v->i;
         else
             p->zero_count = (uint64_t)v->i;
+        return 0;
+    }
+    case OTTL_P_DATAPOINT_EXEMPLARS:
+    case OTTL_P_DATAPOINT_QUANTILE_VALUES:
+    case OTTL_P_DATAPOINT_POSITIVE:
+    case OTTL_P_DATAPOINT_NEGATIVE: return set_dp_msg(ev, d, v);
+    case OTTL_P_DATAPOINT_POSITIVE_OFFSET:
+    case OTTL_P_DATAPOINT_NEGATIVE_OFFSET:
+    case OTTL_P_DATAPOINT_POSITIVE_BUCKET_COUNTS:
+    case OTTL_P_DATAPOINT_NEGATIVE_BUCKET_COUNTS: {
+        struct ottl_msg m;
+        bool offset =
+            d->id == OTTL_P_DATAPOINT_POSITIVE_OFFSET || d->id == OTTL_P_DATAPOINT_NEGATIVE_OFFSET;
+        if (offset && (rc = want_int(ev, d, v)) != 0)
+            return rc;
+        if (!dp_msg(t->datapoint, d->id, &m))
+            return unsupported_dp(ev, d);
+        struct kt_arena *a = ottl_eval_arena(ev);
+        ExpBuckets *b;
+        if (a == NULL)
+            return KT_EINVAL;
+        if ((rc = buckets_of(ev, a, m.field, &b)) != 0)
+            return rc;
+        if (!offset)
+            return set_dp_list(ev, d, v, true, (void **)&b->bucket_counts, &b->n_bucket_counts);
+        b->offset = (int32_t)v->i; /* pdata's SetOffset(int32(...)) */
         return 0;
     }
     case OTTL_P_LOG_TIME:

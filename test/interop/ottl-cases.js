@@ -343,6 +343,7 @@ written.push(...require('./ottl-cases-str')({ T, L, M, str, int, dbl, bool, kvli
 written.push(...require('./ottl-cases-metric')({ M, T, L, str, int, dbl, bool, metrics, gauge, span, log }));
 written.push(...require('./ottl-cases-ext')({ T, L, M, str, int, dbl, bool, kvlist, arr, traces, span, logs, log, metrics, gauge }));
 written.push(...require('./ottl-cases-time')({ T, L, M, str, int, dbl, span, log, metrics, gauge }));
+written.push(...require('./ottl-cases-exemplars')({ M, T, str, int, metrics, span }));
 
 // ---- generated inputs ----
 
