@@ -9,37 +9,13 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFile } = require('node:child_process');
-const { startDevbroker, binary, adminPortOf } = require('./lib/procs');
+const { startDevbroker, adminPortOf } = require('./lib/procs');
 const { startProcess, processSets } = require('./lib/kprocess');
 const { startHttpBackend } = require('./lib/backend');
 const { types, encode } = require('./lib/otlp');
-const { newTraceId, newSpanId } = require('./lib/clients');
+const { produce, committed, spanBody, logBody } = require('./lib/kadmin');
 const { KAFKAS, kafkaLabel, realCluster, admin } = require('./lib/realkafka');
-const { get, sample } = require('./lib/metrics');
-
-function kadmin(bootstrap, args, stdin) {
-  return new Promise((resolve, reject) => {
-    const all = ['-b', bootstrap, '-t', '20000', ...args];
-    const c = execFile(binary('kotel-kafka-admin'), all, { timeout: 30000 }, (err, out, stderr) =>
-      err ? reject(new Error(`kotel-kafka-admin ${all.join(' ')}: ${err.message} ${stderr}`)) : resolve(out),
-    );
-    c.stdin.on('error', () => {});
-    c.stdin.end(stdin);
-  });
-}
-
-const produce = (bootstrap, topic, value) => kadmin(bootstrap, ['produce', topic, '0', String(Date.now())], value);
-
-const spanBody = (name) =>
-  encode(types.ExportTraceServiceRequest, {
-    resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.from(newTraceId(), 'hex'), spanId: Buffer.from(newSpanId(), 'hex'), name }] }] }],
-  });
-
-const logBody = (text) =>
-  encode(types.ExportLogsServiceRequest, {
-    resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: '1609459200000000000', body: { stringValue: text } }] }] }],
-  });
+const { get, sample, until } = require('./lib/metrics');
 
 const gaugeBody = (name, value) =>
   encode(types.ExportMetricsServiceRequest, {
@@ -47,20 +23,9 @@ const gaugeBody = (name, value) =>
   });
 
 // The group's committed offset of a one-partition topic (-1001: none).
-async function committed(bootstrap, group, topic) {
-  const out = await kadmin(bootstrap, ['offsets', group, topic], '');
-  const line = out.split('\n').find((l) => l.startsWith(`${topic} 0 `));
-  return line ? Number(line.split(' ')[2]) : -1001;
-}
-
-async function until(pred, ms, what) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`${what} not reached within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+async function committedOf(bootstrap, group, topic) {
+  const m = await committed(bootstrap, group, [topic]);
+  return m.has(`${topic}/0`) ? m.get(`${topic}/0`) : -1001;
 }
 
 let seq = 0;
@@ -101,11 +66,14 @@ for (const kafka of KAFKAS) {
       // Each backend gets its signals, and only those.
       await tempo.rec.until(() => tempo.rec.spans.length >= 3, 60000, 'the spans at the traces backend');
       await loki.rec.until(() => loki.rec.logs.length >= 4 && loki.rec.points.length >= 2, 60000, 'the logs and metrics at the other backend');
-      const offs = () => Promise.all([committed(bootstrap, group, t.spans), committed(bootstrap, group, t.metrics), committed(bootstrap, group, t.logs)]);
-      let last = [];
-      await until(async () => (last = await offs()).join() === '3,2,4', 60000, 'commits 3, 2, 4').catch((e) => {
-        throw new Error(`${e.message}; last read ${last}\n${proc.log().slice(-3000)}`);
-      });
+      const offs = () => Promise.all([t.spans, t.metrics, t.logs].map((topic) => committedOf(bootstrap, group, topic)));
+      // Committed offsets of the spans, metrics and logs topics, as [s, m, l], once ok(them).
+      const commits = (what, ok, ms) =>
+        until(what, async () => {
+          const o = await offs();
+          return { ok: ok(o), why: `committed ${o}\n${proc.log().slice(-3000)}`, o };
+        }, ms).then((r) => r.o);
+      await commits('commits 3, 2, 4', (o) => o.join() === '3,2,4', 60000);
       assert.deepEqual(tempo.rec.spans.map((s) => s.name).sort(), ['span #0', 'span #1', 'span #2']);
       assert.equal(tempo.rec.logs.length + tempo.rec.points.length, 0, 'the traces backend got no logs or metrics');
       assert.deepEqual(loki.rec.logs.map((l) => l.body).sort(), ['log #0', 'log #1', 'log #2', 'log #3']);
@@ -123,10 +91,8 @@ for (const kafka of KAFKAS) {
       await proc.waitLog(new RegExp(`export of \\d+ spans \\(traces\\) from ${t.spans} \\[0\\] offsets? .* to http://127\\.0\\.0\\.1:${tempoPort}/v1/traces failed: .*; retry`), 30000, 'the traces retried, naming their URL');
       for (let i = 4; i < 7; i++) await produce(bootstrap, t.logs, logBody(`log #${i}`));
       await loki.rec.until(() => loki.rec.logs.length >= 7, 30000, 'the logs sent while the traces backend is down');
-      await until(async () => (last = await offs())[2] === 7, 30000, 'logs committed to 7').catch((e) => {
-        throw new Error(`${e.message}; last read ${last}\n${proc.log().slice(-3000)}`);
-      });
-      assert.equal(last[0], 3, 'the spans not exported are not committed');
+      const held = await commits('logs committed to 7', (o) => o[2] === 7, 30000);
+      assert.equal(held[0], 3, 'the spans not exported are not committed');
       const down = await get(port, '/readyz');
       assert.equal(down.status, 503);
       assert.match(JSON.parse(down.text).reason, new RegExp(`backend http://127\\.0\\.0\\.1:${tempoPort} not reachable: .+`));
@@ -138,7 +104,7 @@ for (const kafka of KAFKAS) {
       // Back on its port: the held spans arrive, once, and are committed.
       tempo = await startHttpBackend({ port: tempoPort });
       await tempo.rec.until(() => tempo.rec.spans.length >= 2, 60000, 'the held spans');
-      await until(async () => (last = await offs())[0] === 5, 30000, 'spans committed to 5');
+      await commits('spans committed to 5', (o) => o[0] === 5, 30000);
       assert.deepEqual(tempo.rec.spans.map((s) => s.name).sort(), ['span #3', 'span #4']);
       assert.equal(loki.rec.logs.length, 7, 'every log once');
       assert.equal(loki.rec.spans.length, 0);
