@@ -83,6 +83,9 @@ struct backend {
      * failure): why, for /readyz; cleared by the next answer. */
     bool unreachable;
     char unreachable_msg[KT_ERR_MSG_MAX];
+    /* At most one line a second per kind, so a dead backend does not flood the log (nor
+     * silence another's). */
+    struct kt_log_limit rl_retry, rl_fail, rl_partial;
 };
 
 /* Counters of one signal's requests; exporter_get_stats sums them. */
@@ -125,8 +128,6 @@ struct exporter {
     size_t congested_bytes; /* queued_bytes over this pause consumption */
     uint64_t rng;
     struct sig_stats stats[KT_SIGNAL_COUNT];
-    /* At most one line a second per kind, so a dead backend does not flood the log. */
-    struct kt_log_limit rl_retry, rl_fail, rl_partial;
     bool closing; /* exporter_free is reporting tokens: no new work */
 };
 
@@ -641,7 +642,7 @@ static void pump_backend(struct exporter *e, struct backend *b)
         if (r->refuse != NULL) {
             char msg[KT_ERR_MSG_MAX], from[EXPORTER_ORIGIN_MAX];
             snprintf(msg, sizeof(msg), "%s", r->refuse);
-            kt_log_limited(&e->rl_fail, KT_LOG_ERROR, "export of %zu %s%s refused: %s", r->n_items,
+            kt_log_limited(&b->rl_fail, KT_LOG_ERROR, "export of %zu %s%s refused: %s", r->n_items,
                            kt_signal_item_name(r->sig), origin_of(e, r, from, sizeof(from)), msg);
             e->stats[r->sig].items_metadata += r->n_items;
             req_finish(e, queue_pop(b), KT_EINVAL, msg);
@@ -927,7 +928,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
         st->items_exported += r->n_items - rej;
         st->items_rejected += rej;
         if (rej || o.partial_msg[0])
-            kt_log_limited(&e->rl_partial, KT_LOG_WARN,
+            kt_log_limited(&b->rl_partial, KT_LOG_WARN,
                            "export of %zu %s%s: backend accepted the request but rejected "
                            "%llu: %s",
                            r->n_items, item, origin_of(e, r, from, sizeof(from)),
@@ -962,7 +963,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
                      r->attempts + 1, o.msg);
             st->requests_gave_up++;
             st->items_gave_up += r->n_items;
-            kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
+            kt_log_limited(&b->rl_fail, KT_LOG_ERROR,
                            "export of %zu %s (%s)%s to %s%s %s ([exporter.retry] "
                            "max_elapsed_time %llums)",
                            r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), b->origin,
@@ -972,7 +973,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
         }
         r->attempts++;
         st->requests_retried++;
-        kt_log_limited(&e->rl_retry, KT_LOG_WARN,
+        kt_log_limited(&b->rl_retry, KT_LOG_WARN,
                        "export of %zu %s (%s)%s to %s%s failed: %s; retry %u in %.3fs%s",
                        r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), b->origin,
                        e->paths[r->sig], o.msg, r->attempts, (double)delay / 1000.0,
@@ -984,7 +985,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
     }
     st->requests_refused++;
     st->items_refused += r->n_items;
-    kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
+    kt_log_limited(&b->rl_fail, KT_LOG_ERROR,
                    "export of %zu %s (%s)%s to %s%s refused by the backend, not retried: %s",
                    r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), b->origin,
                    e->paths[r->sig], o.msg);
@@ -1215,7 +1216,6 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     e->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)e;
     if (e->rng == 0)
         e->rng = 1;
-    e->rl_retry = e->rl_fail = e->rl_partial = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         kt_hist_init(&e->stats[s].duration, kt_hist_latency_bounds, kt_hist_latency_n);
     if ((rc = exporter_reload(e, err)) != 0)
@@ -1250,6 +1250,7 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
         snprintf(b->origin, sizeof(b->origin), "%s://%s%s%s:%s", og->tls ? "https" : "http",
                  v6 ? "[" : "", og->host, v6 ? "]" : "", og->port);
         b->url = og->url;
+        b->rl_retry = b->rl_fail = b->rl_partial = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
         struct otlp_client_opts o = {
             .host = og->host,
             .port = og->port,
