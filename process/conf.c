@@ -147,7 +147,8 @@ static const struct kt_option process_options[] = {
     {"exporter", "traces_endpoint", KT_OPT_STRING, "",
      OFF(exporter.signal_endpoints[KT_SIGNAL_TRACES]), NULL, 0,
      "HTTP protocols: the whole URL traces are sent to; empty: endpoint + /v1/traces.\n"
-     "It must have endpoint's scheme, host and port (one connection serves every signal)."},
+     "It may name another origin than endpoint: each origin (scheme, host, port) gets its own "
+     "connections, queue and retries."},
     {"exporter", "metrics_endpoint", KT_OPT_STRING, "",
      OFF(exporter.signal_endpoints[KT_SIGNAL_METRICS]), NULL, 0,
      "HTTP protocols: the whole URL metrics are sent to; empty: endpoint + /v1/metrics."},

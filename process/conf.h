@@ -122,7 +122,7 @@ struct process_conf {
     struct {
         char *endpoint;
         /* HTTP: the whole URL of one signal's requests, by enum kt_signal; "": endpoint's
-         * origin and path + /v1/<signal>. Same origin as endpoint (one connection). */
+         * origin and path + /v1/<signal>. Any origin: each gets its own connections. */
         char *signal_endpoints[KT_SIGNAL_COUNT];
         int protocol;    /* enum process_protocol */
         int compression; /* enum process_compression */

@@ -57,6 +57,7 @@ struct exp_req {
  * consumer of the Collector retries its request before it takes the next). */
 struct slot {
     struct exporter *e;
+    struct backend *b;
     struct otlp_client *client;
     struct exp_req *req; /* NULL: free */
     bool waiting_retry;
@@ -64,6 +65,27 @@ struct slot {
     ev_tstamp sent_at;
     /* The request's headers, borrowed by the client until its answer. */
     struct otlp_client_header headers[MAX_HEADERS + EXPORTER_META_MAX];
+};
+
+/* One origin (scheme, host, port) of the signals' endpoints: its own max_in_flight lanes and
+ * queue, so a backend that is down holds back only the signals sent to it. */
+struct backend {
+    /* "scheme://host:port", for log lines and the backend_up label. */
+    char origin[300];
+    /* The configured URL that named it first (endpoint, else a signal's), for /readyz; borrowed
+     * from the configuration. */
+    const char *url;
+    struct slot *slots; /* [exporter] max_in_flight of them */
+    size_t n_slots;
+    struct exp_req *head; /* sealed requests waiting for a free slot, in order */
+    struct exp_req *tail;
+    /* The last attempt got no answer (connection refused or lost, timeout, TLS or protocol
+     * failure): why, for /readyz; cleared by the next answer. */
+    bool unreachable;
+    char unreachable_msg[KT_ERR_MSG_MAX];
+    /* At most one line a second per kind, so a dead backend does not flood the log (nor
+     * silence another's). */
+    struct kt_log_limit rl_retry, rl_fail, rl_partial;
 };
 
 /* Counters of one signal's requests; exporter_get_stats sums them. */
@@ -84,8 +106,10 @@ struct exporter {
     exporter_refused_fn refused; /* NULL: refusals go to done */
     exporter_origin_fn origin;   /* NULL: log lines do not name the messages */
     void *ctx;
-    struct slot *slots; /* [exporter] max_in_flight of them */
-    size_t n_slots;
+    /* The distinct origins of the signals' endpoints, and each signal's. */
+    struct backend backends[KT_SIGNAL_COUNT];
+    size_t n_backends;
+    struct backend *backend_of[KT_SIGNAL_COUNT];
     int protocol;
     enum kt_compression comp;
     /* [exporter] headers_from_metadata as header names (lowercase for gRPC). */
@@ -99,19 +123,11 @@ struct exporter {
 
     struct exp_req *open[KT_SIGNAL_COUNT]; /* open batches, one per metadata value set */
     size_t n_open[KT_SIGNAL_COUNT];
-    struct exp_req *head; /* sealed requests waiting for a free slot, in order */
-    struct exp_req *tail;
     ev_timer kick;
     size_t queued_bytes;
     size_t congested_bytes; /* queued_bytes over this pause consumption */
     uint64_t rng;
     struct sig_stats stats[KT_SIGNAL_COUNT];
-    /* The last attempt got no answer (connection refused or lost, timeout, TLS or protocol
-     * failure): why, for /readyz; cleared by the next answer. */
-    bool unreachable;
-    char unreachable_msg[KT_ERR_MSG_MAX];
-    /* At most one line a second per kind, so a dead backend does not flood the log. */
-    struct kt_log_limit rl_retry, rl_fail, rl_partial;
     bool closing; /* exporter_free is reporting tokens: no new work */
 };
 
@@ -467,12 +483,12 @@ static void req_finish(struct exporter *e, struct exp_req *r, int status, const 
     free(tokens);
 }
 
-static struct exp_req *queue_pop(struct exporter *e)
+static struct exp_req *queue_pop(struct backend *b)
 {
-    struct exp_req *r = e->head;
-    e->head = r->next;
-    if (e->head == NULL)
-        e->tail = NULL;
+    struct exp_req *r = b->head;
+    b->head = r->next;
+    if (b->head == NULL)
+        b->tail = NULL;
     r->next = NULL;
     return r;
 }
@@ -485,13 +501,15 @@ static void kick(struct exporter *e)
     }
 }
 
+/* Queues r on its signal's backend. */
 static void enqueue(struct exporter *e, struct exp_req *r)
 {
-    if (e->tail)
-        e->tail->next = r;
+    struct backend *b = e->backend_of[r->sig];
+    if (b->tail)
+        b->tail->next = r;
     else
-        e->head = r;
-    e->tail = r;
+        b->head = r;
+    b->tail = r;
     kick(e);
 }
 
@@ -609,25 +627,25 @@ static void slot_send(struct slot *s)
     s->sent_at = ev_time();
 }
 
-static struct slot *free_slot(struct exporter *e)
+static struct slot *free_slot(struct backend *b)
 {
-    for (size_t i = 0; i < e->n_slots; i++)
-        if (e->slots[i].req == NULL)
-            return &e->slots[i];
+    for (size_t i = 0; i < b->n_slots; i++)
+        if (b->slots[i].req == NULL)
+            return &b->slots[i];
     return NULL;
 }
 
-static void pump(struct exporter *e)
+static void pump_backend(struct exporter *e, struct backend *b)
 {
-    while (e->head) {
-        struct exp_req *r = e->head;
+    while (b->head) {
+        struct exp_req *r = b->head;
         if (r->refuse != NULL) {
             char msg[KT_ERR_MSG_MAX], from[EXPORTER_ORIGIN_MAX];
             snprintf(msg, sizeof(msg), "%s", r->refuse);
-            kt_log_limited(&e->rl_fail, KT_LOG_ERROR, "export of %zu %s%s refused: %s", r->n_items,
+            kt_log_limited(&b->rl_fail, KT_LOG_ERROR, "export of %zu %s%s refused: %s", r->n_items,
                            kt_signal_item_name(r->sig), origin_of(e, r, from, sizeof(from)), msg);
             e->stats[r->sig].items_metadata += r->n_items;
-            req_finish(e, queue_pop(e), KT_EINVAL, msg);
+            req_finish(e, queue_pop(b), KT_EINVAL, msg);
             continue;
         }
         if (!r->encoded) {
@@ -638,16 +656,22 @@ static void pump(struct exporter *e)
                          origin_of(e, r, from, sizeof(from)), err.msg);
                 e->stats[r->sig].requests_refused++;
                 e->stats[r->sig].items_refused += r->n_items;
-                req_finish(e, queue_pop(e), KT_EINVAL, err.msg);
+                req_finish(e, queue_pop(b), KT_EINVAL, err.msg);
                 continue;
             }
         }
-        struct slot *s = free_slot(e);
+        struct slot *s = free_slot(b);
         if (s == NULL)
             return; /* an answer pumps again */
-        s->req = queue_pop(e);
+        s->req = queue_pop(b);
         slot_send(s);
     }
+}
+
+static void pump(struct exporter *e)
+{
+    for (size_t i = 0; i < e->n_backends; i++)
+        pump_backend(e, &e->backends[i]);
 }
 
 /* ---- answers ---- */
@@ -877,7 +901,7 @@ static void slot_finish(struct slot *s, int status, const char *msg)
     struct exp_req *r = s->req;
     s->req = NULL;
     req_finish(s->e, r, status, msg);
-    pump(s->e);
+    pump_backend(s->e, s->b);
 }
 
 static void on_answer(void *ctx, const struct otlp_client_resp *rs)
@@ -889,9 +913,10 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
         return;
     struct sig_stats *st = &e->stats[r->sig];
     kt_hist_observe(&st->duration, ev_time() - sl->sent_at);
-    e->unreachable = rs->error != 0;
-    if (e->unreachable)
-        snprintf(e->unreachable_msg, sizeof(e->unreachable_msg), "%s", rs->error_msg);
+    struct backend *b = sl->b;
+    b->unreachable = rs->error != 0;
+    if (b->unreachable)
+        snprintf(b->unreachable_msg, sizeof(b->unreachable_msg), "%s", rs->error_msg);
     struct outcome o;
     classify(e, r, rs, &o);
     const char *sig = kt_signal_name(r->sig);
@@ -903,7 +928,7 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
         st->items_exported += r->n_items - rej;
         st->items_rejected += rej;
         if (rej || o.partial_msg[0])
-            kt_log_limited(&e->rl_partial, KT_LOG_WARN,
+            kt_log_limited(&b->rl_partial, KT_LOG_WARN,
                            "export of %zu %s%s: backend accepted the request but rejected "
                            "%llu: %s",
                            r->n_items, item, origin_of(e, r, from, sizeof(from)),
@@ -938,20 +963,21 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
                      r->attempts + 1, o.msg);
             st->requests_gave_up++;
             st->items_gave_up += r->n_items;
-            kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
-                           "export of %zu %s (%s)%s %s ([exporter.retry] max_elapsed_time "
-                           "%llums)",
-                           r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), msg,
-                           (unsigned long long)c->retry.max_elapsed_time_ms);
+            kt_log_limited(&b->rl_fail, KT_LOG_ERROR,
+                           "export of %zu %s (%s)%s to %s%s %s ([exporter.retry] "
+                           "max_elapsed_time %llums)",
+                           r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), b->origin,
+                           e->paths[r->sig], msg, (unsigned long long)c->retry.max_elapsed_time_ms);
             slot_finish(sl, KT_EINVAL, msg);
             return;
         }
         r->attempts++;
         st->requests_retried++;
-        kt_log_limited(&e->rl_retry, KT_LOG_WARN,
-                       "export of %zu %s (%s)%s failed: %s; retry %u in %.3fs%s", r->n_items, item,
-                       sig, origin_of(e, r, from, sizeof(from)), o.msg, r->attempts,
-                       (double)delay / 1000.0, o.delay_ms >= 0 ? " as the backend asked" : "");
+        kt_log_limited(&b->rl_retry, KT_LOG_WARN,
+                       "export of %zu %s (%s)%s to %s%s failed: %s; retry %u in %.3fs%s",
+                       r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), b->origin,
+                       e->paths[r->sig], o.msg, r->attempts, (double)delay / 1000.0,
+                       o.delay_ms >= 0 ? " as the backend asked" : "");
         sl->waiting_retry = true;
         ev_timer_set(&sl->retry_timer, (double)delay / 1000.0, 0.);
         ev_timer_start(e->loop, &sl->retry_timer);
@@ -959,9 +985,10 @@ static void on_answer(void *ctx, const struct otlp_client_resp *rs)
     }
     st->requests_refused++;
     st->items_refused += r->n_items;
-    kt_log_limited(&e->rl_fail, KT_LOG_ERROR,
-                   "export of %zu %s (%s)%s refused by the backend, not retried: %s", r->n_items,
-                   item, sig, origin_of(e, r, from, sizeof(from)), o.msg);
+    kt_log_limited(&b->rl_fail, KT_LOG_ERROR,
+                   "export of %zu %s (%s)%s to %s%s refused by the backend, not retried: %s",
+                   r->n_items, item, sig, origin_of(e, r, from, sizeof(from)), b->origin,
+                   e->paths[r->sig], o.msg);
     slot_finish(sl, KT_EINVAL, o.msg);
 }
 
@@ -1018,46 +1045,65 @@ int exporter_reload(struct exporter *e, struct kt_err *err)
     return rc;
 }
 
-/* [exporter] endpoint and the per-signal endpoints, taken apart. */
-struct endpoint {
+/* One origin of the configured endpoints. */
+struct origin {
     char host[256], port[8];
     bool tls;
-    const char *path;                         /* into the configuration's string */
+    const char *url; /* the configured URL that named it first */
+};
+
+/* [exporter] endpoint and the per-signal endpoints, taken apart and grouped by origin. */
+struct endpoint {
+    struct origin origin[KT_SIGNAL_COUNT]; /* the distinct origins the signals use */
+    size_t n_origins;
+    int origin_of[KT_SIGNAL_COUNT];           /* index into origin */
+    const char *path;                         /* endpoint's, into the configuration's string */
     const char *signal_path[KT_SIGNAL_COUNT]; /* NULL: path + /v1/<signal>; else the whole path */
 };
 
 static const char *const signal_endpoint_keys[KT_SIGNAL_COUNT] = {
     "traces_endpoint", "metrics_endpoint", "logs_endpoint"};
 
+/* The index of o in ep's origins, added when new. Hosts have no case (RFC 3986 3.2.2). */
+static int origin_index(struct endpoint *ep, const struct origin *o)
+{
+    for (size_t i = 0; i < ep->n_origins; i++) {
+        const struct origin *x = &ep->origin[i];
+        if (x->tls == o->tls && strcasecmp(x->host, o->host) == 0 && strcmp(x->port, o->port) == 0)
+            return (int)i;
+    }
+    ep->origin[ep->n_origins] = *o;
+    return (int)ep->n_origins++;
+}
+
 static int conf_endpoint(const struct process_conf *conf, struct endpoint *ep, struct kt_err *err)
 {
     memset(ep, 0, sizeof(*ep));
     ep->path = "";
-    int rc = parse_endpoint("endpoint", conf->exporter.endpoint ? conf->exporter.endpoint : "",
-                            conf->exporter.protocol, ep->host, sizeof(ep->host), ep->port,
-                            sizeof(ep->port), &ep->tls, &ep->path, err);
+    struct origin main = {.url = conf->exporter.endpoint ? conf->exporter.endpoint : ""};
+    int rc =
+        parse_endpoint("endpoint", main.url, conf->exporter.protocol, main.host, sizeof(main.host),
+                       main.port, sizeof(main.port), &main.tls, &ep->path, err);
     for (int s = 0; rc == 0 && s < KT_SIGNAL_COUNT; s++) {
         const char *v = conf->exporter.signal_endpoints[s];
         const char *key = signal_endpoint_keys[s];
-        if (v == NULL || v[0] == '\0')
+        if (v == NULL || v[0] == '\0') {
+            ep->origin_of[s] = origin_index(ep, &main);
             continue;
+        }
+        /* The Collector's otlp (gRPC) exporter has no per-signal endpoints either: a gRPC
+         * service is reached at its method's path on the one endpoint. */
         if (conf->exporter.protocol == PROCESS_PROTO_GRPC)
             return kt_err_set(err, KT_EINVAL,
-                              "[exporter] %s: only for the HTTP protocols (gRPC sends every "
-                              "signal to endpoint, to its service's method)",
+                              "[exporter] %s: only for the HTTP protocols (http/protobuf, "
+                              "http/json); with protocol grpc every signal goes to endpoint, to "
+                              "its service's method",
                               key);
-        char host[256], port[8];
-        bool tls = false;
+        struct origin o = {.url = v};
         const char *path = "";
-        rc = parse_endpoint(key, v, conf->exporter.protocol, host, sizeof(host), port, sizeof(port),
-                            &tls, &path, err);
-        if (rc == 0 &&
-            (tls != ep->tls || strcasecmp(host, ep->host) != 0 || strcmp(port, ep->port) != 0))
-            rc = kt_err_set(err, KT_EINVAL,
-                            "[exporter] %s: '%s' is not on endpoint's scheme, host and port "
-                            "(%s://%s:%s): kotel-process keeps one connection for every "
-                            "signal; set [exporter] endpoint to that origin",
-                            key, v, ep->tls ? "https" : "http", ep->host, ep->port);
+        rc = parse_endpoint(key, v, conf->exporter.protocol, o.host, sizeof(o.host), o.port,
+                            sizeof(o.port), &o.tls, &path, err);
+        ep->origin_of[s] = origin_index(ep, &o);
         ep->signal_path[s] = path[0] != '\0' ? path : "/";
     }
     return rc;
@@ -1116,7 +1162,10 @@ int exporter_check(const struct process_conf *conf, struct kt_err *err)
     int rc = check_meta_keys(conf, err);
     if (rc == 0)
         rc = conf_endpoint(conf, &ep, err);
-    if (rc != 0 || !ep.tls)
+    bool tls = false;
+    for (size_t i = 0; rc == 0 && i < ep.n_origins; i++)
+        tls |= ep.origin[i].tls;
+    if (rc != 0 || !tls)
         return rc;
     struct kt_tls_client_opts o = tls_opts_of(conf);
     struct kt_tls_ctx *ctx = NULL;
@@ -1135,7 +1184,6 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     if (rc != 0)
         return rc;
     const char *path = ep.path;
-    bool tls = ep.tls;
     struct exporter *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return kt_err_set(err, KT_ENOMEM, "out of memory");
@@ -1168,7 +1216,6 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
     e->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)e;
     if (e->rng == 0)
         e->rng = 1;
-    e->rl_retry = e->rl_fail = e->rl_partial = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         kt_hist_init(&e->stats[s].duration, kt_hist_latency_bounds, kt_hist_latency_n);
     if ((rc = exporter_reload(e, err)) != 0)
@@ -1194,46 +1241,61 @@ int exporter_new(const struct process_conf *conf, struct ev_loop *loop, exporter
         }
     }
     const struct kt_tls_client_opts tls_opts = tls_opts_of(conf);
-    struct otlp_client_opts o = {
-        .host = ep.host,
-        .port = ep.port,
-        .tls = tls,
-        .tls_opts = &tls_opts,
-        .server_name = conf->exporter_tls.server_name_override,
-        .proto = e->protocol == PROCESS_PROTO_GRPC ? OTLP_CLIENT_H2 : OTLP_CLIENT_H1,
-        .timeout_ms = conf->exporter.timeout_ms,
-    };
-    /* max_in_flight lanes, a connection each (opened on their first request). */
-    e->n_slots = conf->exporter.max_in_flight > 0 ? (size_t)conf->exporter.max_in_flight : 1;
-    if ((e->slots = calloc(e->n_slots, sizeof(*e->slots))) == NULL) {
-        rc = kt_err_set(err, KT_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < e->n_slots; i++) {
-        struct slot *s = &e->slots[i];
-        s->e = e;
-        ev_init(&s->retry_timer, retry_cb);
-        s->retry_timer.data = s;
-        if ((rc = otlp_client_new(loop, &o, on_answer, s, &s->client, err)) != 0)
+    /* max_in_flight lanes per origin, a connection each (opened on their first request). */
+    size_t n_slots = conf->exporter.max_in_flight > 0 ? (size_t)conf->exporter.max_in_flight : 1;
+    for (size_t k = 0; k < ep.n_origins; k++) {
+        const struct origin *og = &ep.origin[k];
+        struct backend *b = &e->backends[e->n_backends++];
+        bool v6 = strchr(og->host, ':') != NULL;
+        snprintf(b->origin, sizeof(b->origin), "%s://%s%s%s:%s", og->tls ? "https" : "http",
+                 v6 ? "[" : "", og->host, v6 ? "]" : "", og->port);
+        b->url = og->url;
+        b->rl_retry = b->rl_fail = b->rl_partial = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
+        struct otlp_client_opts o = {
+            .host = og->host,
+            .port = og->port,
+            .tls = og->tls,
+            .tls_opts = &tls_opts,
+            .server_name = conf->exporter_tls.server_name_override,
+            .proto = e->protocol == PROCESS_PROTO_GRPC ? OTLP_CLIENT_H2 : OTLP_CLIENT_H1,
+            .timeout_ms = conf->exporter.timeout_ms,
+        };
+        if ((b->slots = calloc(n_slots, sizeof(*b->slots))) == NULL) {
+            rc = kt_err_set(err, KT_ENOMEM, "out of memory");
             goto fail;
+        }
+        b->n_slots = n_slots;
+        for (size_t i = 0; i < n_slots; i++) {
+            struct slot *s = &b->slots[i];
+            s->e = e;
+            s->b = b;
+            ev_init(&s->retry_timer, retry_cb);
+            s->retry_timer.data = s;
+            if ((rc = otlp_client_new(loop, &o, on_answer, s, &s->client, err)) != 0)
+                goto fail;
+        }
+        if (!og->tls && ((conf->exporter_tls.ca_file && conf->exporter_tls.ca_file[0]) ||
+                         (conf->exporter_tls.cert_file && conf->exporter_tls.cert_file[0])))
+            kt_warn("[exporter.tls] is set but %s is plaintext (http://): nothing sent there is "
+                    "encrypted; use https:// for TLS",
+                    og->url);
+        if (og->tls && conf->exporter_tls.insecure_skip_verify)
+            kt_warn("[exporter.tls] insecure_skip_verify = true: the backend at %s is not "
+                    "authenticated; anyone on the path can read and alter the telemetry",
+                    og->url);
     }
-    if (!tls && ((conf->exporter_tls.ca_file && conf->exporter_tls.ca_file[0]) ||
-                 (conf->exporter_tls.cert_file && conf->exporter_tls.cert_file[0])))
-        kt_warn("[exporter.tls] is set but [exporter] endpoint %s is plaintext (http://): "
-                "nothing is encrypted; use https:// for TLS",
-                conf->exporter.endpoint);
-    if (tls && conf->exporter_tls.insecure_skip_verify)
-        kt_warn("[exporter.tls] insecure_skip_verify = true: the backend at %s is not "
-                "authenticated; anyone on the path can read and alter the telemetry",
-                conf->exporter.endpoint);
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++)
+        e->backend_of[s] = &e->backends[ep.origin_of[s]];
     ev_init(&e->kick, kick_cb);
     e->kick.data = e;
     *out = e;
     return 0;
 fail:
-    for (size_t i = 0; e->slots != NULL && i < e->n_slots; i++)
-        otlp_client_free(e->slots[i].client);
-    free(e->slots);
+    for (size_t k = 0; k < e->n_backends; k++) {
+        for (size_t i = 0; e->backends[k].slots != NULL && i < e->backends[k].n_slots; i++)
+            otlp_client_free(e->backends[k].slots[i].client);
+        free(e->backends[k].slots);
+    }
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         free(e->paths[s]);
     kt_buf_free(&e->header_store);
@@ -1368,12 +1430,24 @@ void exporter_set_origin(struct exporter *e, exporter_origin_fn fn)
     e->origin = fn;
 }
 
+/* A request to b is being retried. */
+static bool backend_retrying(const struct backend *b)
+{
+    for (size_t i = 0; i < b->n_slots; i++)
+        if (b->slots[i].waiting_retry || (b->slots[i].req && b->slots[i].req->attempts > 0))
+            return true;
+    return false;
+}
+
 bool exporter_congested(const struct exporter *e)
 {
-    for (size_t i = 0; i < e->n_slots; i++)
-        if (e->slots[i].waiting_retry || (e->slots[i].req && e->slots[i].req->attempts > 0))
-            return true;
-    return e->queued_bytes > e->congested_bytes;
+    /* Consumption pauses for every signal at once, so one failing backend of several does
+     * not pause it: the signals of the others keep flowing, and its own data waits in
+     * memory (uncommitted) up to the byte bound. */
+    bool all_retrying = e->n_backends > 0;
+    for (size_t k = 0; k < e->n_backends; k++)
+        all_retrying &= backend_retrying(&e->backends[k]);
+    return all_retrying || e->queued_bytes > e->congested_bytes;
 }
 
 void exporter_flush(struct exporter *e)
@@ -1389,10 +1463,15 @@ bool exporter_idle(const struct exporter *e)
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         if (e->open[s])
             return false;
-    for (size_t i = 0; i < e->n_slots; i++)
-        if (e->slots[i].req != NULL)
+    for (size_t k = 0; k < e->n_backends; k++) {
+        const struct backend *b = &e->backends[k];
+        for (size_t i = 0; i < b->n_slots; i++)
+            if (b->slots[i].req != NULL)
+                return false;
+        if (b->head != NULL)
             return false;
-    return e->head == NULL;
+    }
+    return true;
 }
 
 void exporter_get_stats(const struct exporter *e, struct exporter_stats *out)
@@ -1409,9 +1488,15 @@ void exporter_get_stats(const struct exporter *e, struct exporter_stats *out)
     }
 }
 
-const char *exporter_unreachable(const struct exporter *e)
+const char *exporter_unreachable(const struct exporter *e, const char **url)
 {
-    return e->unreachable ? e->unreachable_msg : NULL;
+    for (size_t k = 0; k < e->n_backends; k++)
+        if (e->backends[k].unreachable) {
+            if (url != NULL)
+                *url = e->backends[k].url;
+            return e->backends[k].unreachable_msg;
+        }
+    return NULL;
 }
 
 void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
@@ -1450,7 +1535,7 @@ void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
          "metadata_cardinality_limit); dead-lettered when [kafka] dead_letter_topic is set.",
          failed, sizeof(failed) / sizeof(failed[0])},
     };
-    char labels[96];
+    char labels[320];
     for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
         kt_prom_family(b, fams[f].name, "counter", fams[f].help);
         for (int i = 0; i < KT_SIGNAL_COUNT; i++)
@@ -1480,8 +1565,13 @@ void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
     kt_prom_u64(b, "kotel_process_export_queue_bytes", NULL, e->queued_bytes);
     kt_prom_family(b, "kotel_process_backend_up", "gauge",
                    "0 while the last export attempt got no answer from the backend (see /readyz), "
-                   "else 1.");
-    kt_prom_u64(b, "kotel_process_backend_up", NULL, !e->unreachable);
+                   "else 1; with signals on several origins, one sample per origin.");
+    for (size_t k = 0; k < e->n_backends; k++) {
+        const struct backend *be = &e->backends[k];
+        snprintf(labels, sizeof(labels), "endpoint=\"%s\"", be->origin);
+        kt_prom_u64(b, "kotel_process_backend_up", e->n_backends > 1 ? labels : NULL,
+                    !be->unreachable);
+    }
 }
 
 void exporter_free(struct exporter *e)
@@ -1490,11 +1580,13 @@ void exporter_free(struct exporter *e)
         return;
     e->closing = true;
     /* The clients go first so no answer arrives while the tokens are being reported. */
-    for (size_t i = 0; i < e->n_slots; i++) {
-        otlp_client_free(e->slots[i].client);
-        e->slots[i].client = NULL;
-        ev_timer_stop(e->loop, &e->slots[i].retry_timer);
-    }
+    for (size_t k = 0; k < e->n_backends; k++)
+        for (size_t i = 0; i < e->backends[k].n_slots; i++) {
+            struct slot *s = &e->backends[k].slots[i];
+            otlp_client_free(s->client);
+            s->client = NULL;
+            ev_timer_stop(e->loop, &s->retry_timer);
+        }
     ev_timer_stop(e->loop, &e->kick);
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         while (e->open[s]) {
@@ -1503,15 +1595,18 @@ void exporter_free(struct exporter *e)
             req_finish(e, r, KT_EAGAIN, "shutting down");
         }
     /* Oldest first: the slots hold requests sealed before those still queued. */
-    for (size_t i = 0; i < e->n_slots; i++)
-        if (e->slots[i].req != NULL) {
-            struct exp_req *r = e->slots[i].req;
-            e->slots[i].req = NULL;
-            req_finish(e, r, KT_EAGAIN, "shutting down");
-        }
-    while (e->head)
-        req_finish(e, queue_pop(e), KT_EAGAIN, "shutting down");
-    free(e->slots);
+    for (size_t k = 0; k < e->n_backends; k++) {
+        struct backend *b = &e->backends[k];
+        for (size_t i = 0; i < b->n_slots; i++)
+            if (b->slots[i].req != NULL) {
+                struct exp_req *r = b->slots[i].req;
+                b->slots[i].req = NULL;
+                req_finish(e, r, KT_EAGAIN, "shutting down");
+            }
+        while (b->head)
+            req_finish(e, queue_pop(b), KT_EAGAIN, "shutting down");
+        free(b->slots);
+    }
     for (int s = 0; s < KT_SIGNAL_COUNT; s++)
         free(e->paths[s]);
     kt_buf_free(&e->header_store);

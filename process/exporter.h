@@ -4,8 +4,10 @@
  * repeated fields, so no item is decoded), sealed into one Export request at
  * send_batch_size items or after send_batch_timeout, and sent as OTLP/gRPC, OTLP/HTTP protobuf
  * or OTLP/HTTP JSON over [exporter] max_in_flight connections (otlp_client), one request on
- * each at a time. Each request carries the tokens of everything in it; every token is
- * reported exactly once through done.
+ * each at a time. Signals whose endpoints (traces_endpoint, ...) are on different origins
+ * (scheme, host, port) get connections, queues and retries of their own, so a backend that
+ * is down holds back only the signals sent to it. Each request carries the tokens of everything in
+ * it; every token is reported exactly once through done.
  *
  * Failures the backend may recover from (gRPC UNAVAILABLE and friends, HTTP 429/502/503/504,
  * lost connections, timeouts) are retried with exponential backoff and jitter, or after the
@@ -89,8 +91,10 @@ struct exporter_meta {
 int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
                     const struct exporter_meta *meta, void *token);
 
-/* True while a request is being retried or queued bytes exceed EXPORTER_CONGESTED_BYTES (or
- * the export share of [limits] memory, when smaller): the pipeline stops consuming then. */
+/* True while a request is being retried on every origin (with per-signal endpoints on several,
+ * one failing origin's data waits in the queue instead) or queued bytes exceed
+ * EXPORTER_CONGESTED_BYTES (or the export share of [limits] memory, when smaller): the
+ * pipeline stops consuming then. */
 bool exporter_congested(const struct exporter *e);
 
 /* Routes permanently refused data to fn (see exporter_refused_fn). */
@@ -122,10 +126,12 @@ void exporter_get_stats(const struct exporter *e, struct exporter_stats *out);
 /* The exporter's families (Prometheus text, see kt_prom.h) appended to b. */
 void exporter_write_metrics(const struct exporter *e, struct kt_buf *b);
 
-/* Why the backend is not reachable (its last export attempt got no answer: connection
- * refused or lost, timeout, TLS or protocol failure), or NULL when it answered (or nothing
- * was sent yet). Valid until the next loop iteration. */
-const char *exporter_unreachable(const struct exporter *e);
+/* Why a backend is not reachable (its last export attempt got no answer: connection
+ * refused or lost, timeout, TLS or protocol failure), or NULL when every backend answered (or
+ * nothing was sent yet). With several origins (per-signal endpoints), the first unreachable
+ * one; *url (when url is not NULL) is then the configured URL naming it. Both are valid until
+ * the next loop iteration. */
+const char *exporter_unreachable(const struct exporter *e, const char **url);
 
 /* Largest batch in bytes before it is sealed regardless of send_batch_size: under the 4 MiB
  * default message limit of gRPC servers (the Collector's included). */

@@ -1359,9 +1359,10 @@ const char *pipeline_not_ready(struct pipeline *p, char *buf, size_t cap)
     const char *why = consumer_not_ready(p->consumer, buf, cap);
     if (why != NULL)
         return why;
-    why = exporter_unreachable(p->exporter);
+    const char *url = p->conf->exporter.endpoint;
+    why = exporter_unreachable(p->exporter, &url);
     if (why != NULL) {
-        snprintf(buf, cap, "backend %s not reachable: %s", p->conf->exporter.endpoint, why);
+        snprintf(buf, cap, "backend %s not reachable: %s", url, why);
         return buf;
     }
     return NULL;

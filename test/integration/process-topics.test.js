@@ -8,12 +8,11 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFile } = require('node:child_process');
-const { startDevbroker, binary, adminPortOf } = require('./lib/procs');
+const { startDevbroker, adminPortOf } = require('./lib/procs');
 const { startProcess, processSets } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
-const { types, encode } = require('./lib/otlp');
-const { newTraceId, newSpanId, httpRequest } = require('./lib/clients');
+const { produce, committed, spanBody, logBody } = require('./lib/kadmin');
+const { httpRequest } = require('./lib/clients');
 const { KAFKAS, kafkaLabel, realCluster, admin, describeGroup } = require('./lib/realkafka');
 
 const SPANS_A = 5;
@@ -22,46 +21,11 @@ const LOGS_EARLY = 4;
 const LOGS_LATE = 3;
 const LOGS_SKIPPED = 6;
 
-function kadmin(bootstrap, args, stdin) {
-  return new Promise((resolve, reject) => {
-    const all = ['-b', bootstrap, '-t', '20000', ...args];
-    const c = execFile(binary('kotel-kafka-admin'), all, { timeout: 30000 }, (err, out, stderr) =>
-      err ? reject(new Error(`kotel-kafka-admin ${all.join(' ')}: ${err.message} ${stderr}`)) : resolve(out),
-    );
-    // Commands other than produce do not read their stdin (and may be gone before it ends).
-    c.stdin.on('error', () => {});
-    c.stdin.end(stdin);
-  });
-}
-
-const produce = (bootstrap, topic, value) => kadmin(bootstrap, ['produce', topic, '0', String(Date.now())], value);
-
-const spanBody = (name) =>
-  encode(types.ExportTraceServiceRequest, {
-    resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.from(newTraceId(), 'hex'), spanId: Buffer.from(newSpanId(), 'hex'), name }] }] }],
-  });
-
-const logBody = (text) =>
-  encode(types.ExportLogsServiceRequest, {
-    resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: '1609459200000000000', body: { stringValue: text } }] }] }],
-  });
-
 // OTLP/JSON, written by hand as a producer of metrics_encoding = otlp_json would.
 const jsonGaugeBody = (name, value) =>
   JSON.stringify({
     resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints: [{ timeUnixNano: '1609459200000000000', asInt: String(value) }] } }] }] }],
   });
-
-// The group's committed offsets of the topics: Map "topic/partition" -> offset (-1001: none).
-async function committed(bootstrap, group, topics) {
-  const out = await kadmin(bootstrap, ['offsets', group, ...topics], '');
-  const m = new Map();
-  for (const line of out.split('\n').filter(Boolean)) {
-    const [t, p, o] = line.split(' ');
-    m.set(`${t}/${p}`, Number(o));
-  }
-  return m;
-}
 
 async function until(pred, ms, what) {
   const t0 = Date.now();

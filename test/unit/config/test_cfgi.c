@@ -208,6 +208,36 @@ static void test_translate_sending_queue_consumers_are_requests_in_flight(void *
     free(report);
 }
 
+/* otlphttp's per-signal endpoints carry over whole, also on origins other than endpoint's
+ * (kotel-process gives each origin its own connections). */
+static void test_translate_signal_endpoints_other_origins(void **state)
+{
+    (void)state;
+    enum cfgi_tier tier = CFGI_TIER_AUTO;
+    char *ini = NULL, *report = NULL;
+    int dropped;
+    assert_int_equal(translate("receivers:\n"
+                               "  kafka: {brokers: [k:9092]}\n"
+                               "exporters:\n"
+                               "  otlphttp:\n"
+                               "    endpoint: https://otlp.example:4318\n"
+                               "    traces_endpoint: https://tempo.example:4318/v1/traces\n"
+                               "    logs_endpoint: http://loki.example:3100/otlp/v1/logs\n"
+                               "service:\n"
+                               "  pipelines:\n"
+                               "    traces: {receivers: [kafka], exporters: [otlphttp]}\n"
+                               "    logs: {receivers: [kafka], exporters: [otlphttp]}\n",
+                               &tier, &ini, &report, &dropped),
+                     0);
+    assert_non_null(strstr(ini, "endpoint = https://otlp.example:4318\n"));
+    assert_non_null(strstr(ini, "traces_endpoint = https://tempo.example:4318/v1/traces\n"));
+    assert_non_null(strstr(ini, "logs_endpoint = http://loki.example:3100/otlp/v1/logs\n"));
+    assert_int_equal(dropped, 0);
+    assert_null(strstr(report, "endpoint"));
+    free(ini);
+    free(report);
+}
+
 static void test_translate_tier(void **state)
 {
     (void)state;
@@ -248,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_translate_header_extraction),
         cmocka_unit_test(test_translate_sending_queue_consumers_are_requests_in_flight),
         cmocka_unit_test(test_translate_tier),
+        cmocka_unit_test(test_translate_signal_endpoints_other_origins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

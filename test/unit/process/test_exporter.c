@@ -960,7 +960,7 @@ static void test_http_protobuf_success(void **state)
 }
 
 /* traces_endpoint: the whole URL of the traces' requests, on endpoint's connection; another
- * origin, or gRPC, is refused naming the key. */
+ * origin is accepted (test_signal_endpoints_on_two_origins), gRPC is refused naming the key. */
 static void test_signal_endpoint(void **state)
 {
     struct fixture *f = *state;
@@ -978,14 +978,108 @@ static void test_signal_endpoint(void **state)
 
     snprintf(other, sizeof(other), "http://127.0.0.1:%d/v1/traces", f->srv.port + 1);
     f->conf.exporter.signal_endpoints[KT_SIGNAL_TRACES] = other;
+    assert_int_equal(exporter_check(&f->conf, &err), 0);
+    /* A bad URL names its key. */
+    f->conf.exporter.signal_endpoints[KT_SIGNAL_LOGS] = (char *)"ftp://127.0.0.1/v1/logs";
     assert_int_equal(exporter_check(&f->conf, &err), KT_EINVAL);
-    assert_non_null(strstr(err.msg, "[exporter] traces_endpoint: "));
-    assert_non_null(strstr(err.msg, "is not on endpoint's scheme, host and port"));
+    assert_non_null(strstr(err.msg, "[exporter] logs_endpoint: "));
+    f->conf.exporter.signal_endpoints[KT_SIGNAL_LOGS] = NULL;
+    /* The Collector's otlp (gRPC) exporter has no per-signal endpoints. */
     f->conf.exporter.signal_endpoints[KT_SIGNAL_TRACES] = url;
     f->conf.exporter.protocol = PROCESS_PROTO_GRPC;
     f->conf.exporter.endpoint = (char *)"http://127.0.0.1:4317";
     assert_int_equal(exporter_check(&f->conf, &err), KT_EINVAL);
-    assert_non_null(strstr(err.msg, "only for the HTTP protocols"));
+    assert_non_null(strstr(err.msg, "[exporter] traces_endpoint: only for the HTTP protocols"));
+    assert_non_null(strstr(err.msg, "protocol grpc"));
+}
+
+/* The second backend of test_signal_endpoints_on_two_origins, for its conditions. */
+static struct tsrv *second;
+
+static bool three_on_second(struct fixture *f)
+{
+    return f->n_done >= 3 && second->n_seen >= 2;
+}
+
+/* The traces went through while the logs' backend was away, and the logs' attempt failed. */
+static bool traces_past_dead_logs(struct fixture *f)
+{
+    return f->n_done >= 4 && exporter_unreachable(f->e, NULL) != NULL;
+}
+
+static bool five_done(struct fixture *f)
+{
+    return f->n_done >= 5;
+}
+
+static void submit_sig(struct fixture *f, enum kt_signal sig, int seed, void *token)
+{
+    /* OTLP/HTTP protobuf sends the bytes as they are: a TracesData stands in for any signal. */
+    struct kt_buf b = KT_BUF_INIT;
+    traces(seed, 1, &b);
+    assert_int_equal(exporter_submit(f->e, sig, kt_buf_slice(&b), 1, NULL, token), 0);
+    kt_buf_free(&b);
+}
+
+/* Metrics and logs to a second origin: they share its one connection, the traces keep
+ * endpoint's; with the second backend down the traces still flow (and consumption is not
+ * paused for them), the logs wait in retry and arrive once it is back. */
+static void test_signal_endpoints_on_two_origins(void **state)
+{
+    struct fixture *f = *state;
+    struct tsrv other;
+    tsrv_start(&other, f->loop, 0);
+    second = &other;
+    base_conf(f, PROCESS_PROTO_HTTP_PROTOBUF, f->srv.port, "/otlp");
+    char murl[128], lurl[128];
+    snprintf(murl, sizeof(murl), "http://127.0.0.1:%d/mimir/v1/metrics", other.port);
+    snprintf(lurl, sizeof(lurl), "HTTP://127.0.0.1:%d/loki/v1/logs", other.port);
+    f->conf.exporter.signal_endpoints[KT_SIGNAL_METRICS] = murl;
+    f->conf.exporter.signal_endpoints[KT_SIGNAL_LOGS] = lurl;
+    start_exporter(f);
+    submit_sig(f, KT_SIGNAL_TRACES, 1, (void *)0x1);
+    submit_sig(f, KT_SIGNAL_METRICS, 2, (void *)0x2);
+    submit_sig(f, KT_SIGNAL_LOGS, 3, (void *)0x3);
+    run_until(f, three_on_second);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(f->status[i], 0);
+    assert_int_equal(f->srv.n_seen, 1);
+    assert_string_equal(f->srv.seen[0].path, "/otlp/v1/traces");
+    assert_int_equal(other.n_seen, 2);
+    assert_string_equal(other.seen[0].path, "/mimir/v1/metrics");
+    assert_string_equal(other.seen[1].path, "/loki/v1/logs");
+    assert_string_equal(other.seen[1].api_key, "s3cret");
+    assert_int_equal(other.n_accepted, 1);
+    char up1[128], up2[128];
+    snprintf(up1, sizeof(up1), "kotel_process_backend_up{endpoint=\"http://127.0.0.1:%d\"} 1\n",
+             f->srv.port);
+    snprintf(up2, sizeof(up2), "kotel_process_backend_up{endpoint=\"http://127.0.0.1:%d\"} 0\n",
+             other.port);
+    assert_metrics(f, (const char *const[]){up1, NULL});
+
+    int port2 = other.port;
+    tsrv_stop(&other);
+    submit_sig(f, KT_SIGNAL_LOGS, 4, (void *)0x4);
+    submit_sig(f, KT_SIGNAL_TRACES, 5, (void *)0x5);
+    run_until(f, traces_past_dead_logs);
+    assert_ptr_equal(f->tokens[3], (void *)0x5);
+    assert_int_equal(f->status[3], 0);
+    assert_false(exporter_congested(f->e));
+    const char *url = NULL;
+    assert_non_null(exporter_unreachable(f->e, &url));
+    assert_string_equal(url, murl); /* the URL that named the origin first */
+    assert_metrics(f, (const char *const[]){up1, up2, NULL});
+
+    tsrv_start(&other, f->loop, port2);
+    run_until(f, five_done);
+    assert_ptr_equal(f->tokens[4], (void *)0x4);
+    assert_int_equal(f->status[4], 0);
+    assert_int_equal(other.n_seen, 1);
+    assert_string_equal(other.seen[0].path, "/loki/v1/logs");
+    assert_null(exporter_unreachable(f->e, NULL));
+    exporter_free(f->e);
+    f->e = NULL;
+    tsrv_stop(&other);
 }
 
 static void test_http_json_success(void **state)
@@ -1553,7 +1647,7 @@ static void test_max_elapsed_time_gives_up(void **state)
     assert_true(f->srv.n_seen >= 2);
     assert_false(exporter_congested(f->e));
     /* It answered, if only with 503s: reachable. */
-    assert_null(exporter_unreachable(f->e));
+    assert_null(exporter_unreachable(f->e, NULL));
     assert_metrics(f, (const char *const[]){
                           "kotel_process_export_requests_total{signal=\"traces\",outcome="
                           "\"gave_up\"} 1\n",
@@ -1599,14 +1693,14 @@ static void test_connection_refused_then_backend_appears(void **state)
     int port = free_port();
     base_conf(f, PROCESS_PROTO_GRPC, port, NULL);
     start_exporter(f);
-    assert_null(exporter_unreachable(f->e));
+    assert_null(exporter_unreachable(f->e, NULL));
     submit(f, 1, 1, (void *)0x111, NULL);
     run_until(f, retried_once);
     assert_true(exporter_congested(f->e));
     assert_int_equal(f->n_done, 0);
     /* No answer: /readyz says why. */
-    assert_non_null(exporter_unreachable(f->e));
-    assert_true(exporter_unreachable(f->e)[0] != '\0');
+    assert_non_null(exporter_unreachable(f->e, NULL));
+    assert_true(exporter_unreachable(f->e, NULL)[0] != '\0');
     assert_metrics(f, (const char *const[]){"kotel_process_backend_up 0\n", NULL});
     /* the backend comes up on that port */
     struct tsrv late;
@@ -1614,7 +1708,7 @@ static void test_connection_refused_then_backend_appears(void **state)
     run_until(f, one_done);
     assert_int_equal(f->status[0], 0);
     assert_int_equal(late.n_seen, 1);
-    assert_null(exporter_unreachable(f->e));
+    assert_null(exporter_unreachable(f->e, NULL));
     exporter_free(f->e);
     f->e = NULL;
     tsrv_stop(&late);
@@ -1868,6 +1962,7 @@ int main(void)
         T(test_max_elapsed_time_gives_up),
         T(test_backoff_multiplier_and_cap),
         T(test_signal_endpoint),
+        T(test_signal_endpoints_on_two_origins),
         T(test_connection_refused_then_backend_appears),
         T(test_backend_restart_reconnects),
         T(test_timeout_is_retried),

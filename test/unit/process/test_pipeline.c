@@ -263,9 +263,10 @@ void exporter_write_metrics(const struct exporter *e, struct kt_buf *b)
     kt_buf_printf(b, "exporter families\n");
 }
 
-const char *exporter_unreachable(const struct exporter *e)
+const char *exporter_unreachable(const struct exporter *e, const char **url)
 {
     (void)e;
+    (void)url;
     return F.unreachable;
 }
 
