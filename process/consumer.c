@@ -169,8 +169,9 @@ struct consumer {
 
     size_t pending;
     bool paused, shutting_down, closing;
-    bool coop_conf; /* cooperative-sticky configured */
-    bool assigned;  /* a first assignment arrived (see consumer_close) */
+    unsigned sig_paused; /* bit 1 << signal: that signal's partitions paused on their own */
+    bool coop_conf;      /* cooperative-sticky configured */
+    bool assigned;       /* a first assignment arrived (see consumer_close) */
 
     struct kt_log_limit err_rl, dl_rl, store_rl, overlap_rl;
     struct topic_watch watch;
@@ -440,17 +441,30 @@ static void apply_pause(struct consumer *c, rd_kafka_topic_partition_list_t *l, 
                        pause ? "pausing" : "resuming", rd_kafka_err2str(e));
 }
 
-static void pause_all(struct consumer *c, bool pause)
+/* Whether p must not be fetched: everything is paused, its signal is, or it is frozen (a
+ * frozen partition stays paused until it is given up). */
+static bool part_paused(const struct consumer *c, const struct part *p)
+{
+    return c->paused || c->shutting_down || p->frozen || (c->sig_paused & (1u << p->sig)) != 0;
+}
+
+/* Pauses, or resumes where nothing else holds them, the partitions of the signals in sigs
+ * (a mask of 1 << signal). */
+static void pause_signals(struct consumer *c, unsigned sigs, bool pause)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_parts + 1);
     for (size_t i = 0; i < c->n_parts; i++) {
         const struct part *p = &c->parts[i];
-        /* A frozen partition stays paused until it is given up. */
-        if (p->used && (pause || !p->frozen))
+        if (p->used && (sigs & (1u << p->sig)) != 0 && pause == part_paused(c, p))
             rd_kafka_topic_partition_list_add(l, part_topic(c, p), p->partition);
     }
     apply_pause(c, l, pause);
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void pause_all(struct consumer *c, bool pause)
+{
+    pause_signals(c, ~0u, pause);
 }
 
 /* ---- the group's description ----
@@ -698,13 +712,12 @@ static void assign_parts(struct consumer *c, rd_kafka_topic_partition_list_t *l,
     /* librdkafka keeps a partition's pause across losing and regaining it: one paused while
      * the exporter was congested, lost in a session timeout and assigned again after the
      * congestion ended would never be fetched. So every partition is set either way. */
-    bool pause = c->paused || c->shutting_down;
     rd_kafka_topic_partition_list_t *pl = rd_kafka_topic_partition_list_new(l->cnt);
     rd_kafka_topic_partition_list_t *rl = rd_kafka_topic_partition_list_new(l->cnt);
     for (int i = 0; i < l->cnt; i++) {
         const struct part *p = lookup_topic(c, l->elems[i].topic, l->elems[i].partition);
-        rd_kafka_topic_partition_list_add(pause || p == NULL ? pl : rl, l->elems[i].topic,
-                                          l->elems[i].partition);
+        rd_kafka_topic_partition_list_add(p == NULL || part_paused(c, p) ? pl : rl,
+                                          l->elems[i].topic, l->elems[i].partition);
     }
     apply_pause(c, pl, true);
     apply_pause(c, rl, false);
@@ -1656,6 +1669,23 @@ void consumer_set_paused(struct consumer *c, bool paused)
     pause_all(c, paused);
 }
 
+void consumer_set_signal_paused(struct consumer *c, enum kt_signal sig, bool paused)
+{
+    unsigned bit = 1u << sig;
+    if (c->shutting_down || ((c->sig_paused & bit) != 0) == paused)
+        return;
+    if (paused)
+        c->sig_paused |= bit;
+    else
+        c->sig_paused &= ~bit;
+    pause_signals(c, bit, paused);
+}
+
+bool consumer_signal_paused(const struct consumer *c, enum kt_signal sig)
+{
+    return (c->sig_paused & (1u << sig)) != 0;
+}
+
 size_t consumer_pending(const struct consumer *c)
 {
     return c->pending;
@@ -1742,6 +1772,13 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
         if (m[i].type != NULL)
             kt_prom_family(b, m[i].name, m[i].type, m[i].help);
         kt_prom_u64(b, m[i].name, m[i].labels, m[i].v);
+    }
+    kt_prom_family(b, "kotel_process_kafka_signal_paused", "gauge",
+                   "1 while fetching is paused on this signal's topics alone: a request to its "
+                   "backend is being retried while the other signals' backends answer.");
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
+        snprintf(labels, sizeof(labels), "signal=\"%s\"", kt_signal_name((enum kt_signal)s));
+        kt_prom_u64(b, "kotel_process_kafka_signal_paused", labels, (c->sig_paused >> s) & 1u);
     }
 }
 

@@ -127,6 +127,12 @@ int consumer_dead_letter_msg(struct consumer *c, const struct consumer_msg *m, c
  * dropped by librdkafka and fetched again on resume, so nothing is skipped. */
 void consumer_set_paused(struct consumer *c, bool paused);
 
+/* Backpressure for one signal: pause (or resume) fetching on the partitions of sig's
+ * topics only, as for a backend of that signal that is down while the others are up. Holds
+ * independently of consumer_set_paused: a partition is fetched when neither pauses it. */
+void consumer_set_signal_paused(struct consumer *c, enum kt_signal sig, bool paused);
+bool consumer_signal_paused(const struct consumer *c, enum kt_signal sig);
+
 /* Messages handed out and not finished (dead letters awaiting acknowledgement count). */
 size_t consumer_pending(const struct consumer *c);
 

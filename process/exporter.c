@@ -1441,13 +1441,17 @@ static bool backend_retrying(const struct backend *b)
 
 bool exporter_congested(const struct exporter *e)
 {
-    /* Consumption pauses for every signal at once, so one failing backend of several does
-     * not pause it: the signals of the others keep flowing, and its own data waits in
-     * memory (uncommitted) up to the byte bound. */
+    /* One failing origin of several pauses only its own signals
+     * (exporter_signal_congested); all of them failing pause everything. */
     bool all_retrying = e->n_backends > 0;
     for (size_t k = 0; k < e->n_backends; k++)
         all_retrying &= backend_retrying(&e->backends[k]);
     return all_retrying || e->queued_bytes > e->congested_bytes;
+}
+
+bool exporter_signal_congested(const struct exporter *e, enum kt_signal sig)
+{
+    return e->backend_of[sig] != NULL && backend_retrying(e->backend_of[sig]);
 }
 
 void exporter_flush(struct exporter *e)

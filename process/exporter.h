@@ -91,11 +91,14 @@ struct exporter_meta {
 int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data, size_t n_items,
                     const struct exporter_meta *meta, void *token);
 
-/* True while a request is being retried on every origin (with per-signal endpoints on several,
- * one failing origin's data waits in the queue instead) or queued bytes exceed
+/* True while a request is being retried on every origin or queued bytes exceed
  * EXPORTER_CONGESTED_BYTES (or the export share of [limits] memory, when smaller): the
  * pipeline stops consuming then. */
 bool exporter_congested(const struct exporter *e);
+
+/* True while a request to sig's origin is being retried: the pipeline stops consuming that
+ * signal's topics then (with per-signal endpoints on several origins, the others go on). */
+bool exporter_signal_congested(const struct exporter *e, enum kt_signal sig);
 
 /* Routes permanently refused data to fn (see exporter_refused_fn). */
 void exporter_set_refused(struct exporter *e, exporter_refused_fn fn);

@@ -1030,6 +1030,14 @@ static void update_backpressure(struct pipeline *p)
                  exporter_congested(p->exporter) ? "congested" : "keeping up");
         consumer_set_paused(p->consumer, pause);
     }
+    for (int s = 0; s < KT_SIGNAL_COUNT; s++) {
+        bool sp = !p->shutting_down && exporter_signal_congested(p->exporter, (enum kt_signal)s);
+        if (sp != consumer_signal_paused(p->consumer, (enum kt_signal)s)) {
+            kt_debug("consumption of %s %s: its backend %s", kt_signal_name((enum kt_signal)s),
+                     sp ? "paused" : "resumed", sp ? "is being retried" : "answers again");
+            consumer_set_signal_paused(p->consumer, (enum kt_signal)s, sp);
+        }
+    }
 }
 
 static void report_sampler(const struct pipeline *p, const char *when)

@@ -100,11 +100,14 @@ for (const kafka of KAFKAS) {
       assert.equal(sample(m2, 'kotel_process_backend_up', `endpoint="${tempo.url}"`), 0);
       assert.equal(sample(m2, 'kotel_process_backend_up', `endpoint="${loki.url}"`), 1);
       assert.equal(sample(m2, 'kotel_process_kafka_consumption_paused'), 0, 'one origin down does not pause the others');
+      assert.equal(sample(m2, 'kotel_process_kafka_signal_paused', 'signal="traces"'), 1, 'the traces topics pause');
+      assert.equal(sample(m2, 'kotel_process_kafka_signal_paused', 'signal="logs"'), 0);
 
       // Back on its port: the held spans arrive, once, and are committed.
       tempo = await startHttpBackend({ port: tempoPort });
       await tempo.rec.until(() => tempo.rec.spans.length >= 2, 60000, 'the held spans');
       await commits('spans committed to 5', (o) => o[0] === 5, 30000);
+      assert.equal(sample((await get(port, '/metrics')).text, 'kotel_process_kafka_signal_paused', 'signal="traces"'), 0, 'the traces topics resumed');
       assert.deepEqual(tempo.rec.spans.map((s) => s.name).sort(), ['span #3', 'span #4']);
       assert.equal(loki.rec.logs.length, 7, 'every log once');
       assert.equal(loki.rec.spans.length, 0);

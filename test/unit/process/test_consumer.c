@@ -800,8 +800,30 @@ static void test_pause_resume(void **state)
     fx_free(f);
 }
 
-/* Two signal topics: the signal follows the topic. */
-static void test_signal_from_topic(void **state)
+static size_t count_sig(const struct cx *x, enum kt_signal sig)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < x->n_msgs; i++)
+        n += x->msgs[i].sig == sig;
+    return n;
+}
+
+struct want_sig {
+    struct cx *x;
+    enum kt_signal sig;
+    size_t n;
+};
+static bool got_sig(struct fx *f, void *arg)
+{
+    (void)f;
+    const struct want_sig *w = arg;
+    return count_sig(w->x, w->sig) >= w->n;
+}
+
+/* Two signal topics: the signal follows the topic. One signal paused (its backend is down)
+ * stops only its topics; pausing and resuming everything leaves it paused; resuming it
+ * delivers what waited, once. */
+static void test_signal_from_topic_and_paused_alone(void **state)
 {
     (void)state;
     struct fx *f = fx_new("g-signals");
@@ -811,13 +833,33 @@ static void test_signal_from_topic(void **state)
     x->finish_at_once = true;
     struct want_msgs w = {x, 5};
     assert_true(run_until(f, got_msgs, &w, GUARD));
-    size_t traces = 0, logs = 0;
-    for (size_t i = 0; i < x->n_msgs; i++) {
-        traces += x->msgs[i].sig == KT_SIGNAL_TRACES;
-        logs += x->msgs[i].sig == KT_SIGNAL_LOGS;
-    }
-    assert_int_equal(traces, 2);
-    assert_int_equal(logs, 3);
+    assert_int_equal(count_sig(x, KT_SIGNAL_TRACES), 2);
+    assert_int_equal(count_sig(x, KT_SIGNAL_LOGS), 3);
+
+    consumer_set_signal_paused(x->c, KT_SIGNAL_LOGS, true);
+    assert_true(consumer_signal_paused(x->c, KT_SIGNAL_LOGS));
+    assert_false(consumer_signal_paused(x->c, KT_SIGNAL_TRACES));
+    produce(f, "otlp_logs", 0, 3, 3);
+    produce(f, TOPIC, 0, 2, 2);
+    struct want_sig wt = {x, KT_SIGNAL_TRACES, 4};
+    assert_true(run_until(f, got_sig, &wt, GUARD));
+    run_past_fetch(f, "otlp_logs", 0, 3, 5);
+    assert_int_equal(count_sig(x, KT_SIGNAL_LOGS), 3);
+
+    consumer_set_paused(x->c, true);
+    consumer_set_paused(x->c, false);
+    produce(f, TOPIC, 0, 1, 4);
+    wt.n = 5;
+    assert_true(run_until(f, got_sig, &wt, GUARD));
+    run_past_fetch(f, "otlp_logs", 0, 3, 5);
+    assert_int_equal(count_sig(x, KT_SIGNAL_LOGS), 3);
+
+    consumer_set_signal_paused(x->c, KT_SIGNAL_LOGS, false);
+    struct want_sig wl = {x, KT_SIGNAL_LOGS, 6};
+    assert_true(run_until(f, got_sig, &wl, GUARD));
+    run_past_fetch(f, "otlp_logs", 0, 3, 5);
+    assert_int_equal(count_sig(x, KT_SIGNAL_LOGS), 6);
+    assert_int_equal(count_sig(x, KT_SIGNAL_TRACES), 5);
     cx_free(x);
     fx_free(f);
 }
@@ -975,7 +1017,7 @@ int main(void)
         cmocka_unit_test(test_dead_letter_without_topic),
         cmocka_unit_test(test_initial_offset),
         cmocka_unit_test(test_pause_resume),
-        cmocka_unit_test(test_signal_from_topic),
+        cmocka_unit_test(test_signal_from_topic_and_paused_alone),
         cmocka_unit_test(test_topic_list_and_regex),
         cmocka_unit_test(test_config_errors),
     };

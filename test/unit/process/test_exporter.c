@@ -1065,6 +1065,10 @@ static void test_signal_endpoints_on_two_origins(void **state)
     assert_ptr_equal(f->tokens[3], (void *)0x5);
     assert_int_equal(f->status[3], 0);
     assert_false(exporter_congested(f->e));
+    /* the pipeline pauses the topics of logs and metrics only */
+    assert_true(exporter_signal_congested(f->e, KT_SIGNAL_LOGS));
+    assert_true(exporter_signal_congested(f->e, KT_SIGNAL_METRICS));
+    assert_false(exporter_signal_congested(f->e, KT_SIGNAL_TRACES));
     const char *url = NULL;
     assert_non_null(exporter_unreachable(f->e, &url));
     assert_string_equal(url, murl); /* the URL that named the origin first */
@@ -1077,6 +1081,7 @@ static void test_signal_endpoints_on_two_origins(void **state)
     assert_int_equal(other.n_seen, 1);
     assert_string_equal(other.seen[0].path, "/loki/v1/logs");
     assert_null(exporter_unreachable(f->e, NULL));
+    assert_false(exporter_signal_congested(f->e, KT_SIGNAL_LOGS));
     exporter_free(f->e);
     f->e = NULL;
     tsrv_stop(&other);

@@ -138,6 +138,20 @@ void consumer_set_paused(struct consumer *c, bool paused)
     F.paused = paused;
 }
 
+void consumer_set_signal_paused(struct consumer *c, enum kt_signal sig, bool paused)
+{
+    (void)c;
+    (void)sig;
+    (void)paused;
+}
+
+bool consumer_signal_paused(const struct consumer *c, enum kt_signal sig)
+{
+    (void)c;
+    (void)sig;
+    return false;
+}
+
 size_t consumer_pending(const struct consumer *c)
 {
     (void)c;
@@ -221,6 +235,13 @@ int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data
 bool exporter_congested(const struct exporter *e)
 {
     (void)e;
+    return false;
+}
+
+bool exporter_signal_congested(const struct exporter *e, enum kt_signal sig)
+{
+    (void)e;
+    (void)sig;
     return false;
 }
 

@@ -16,6 +16,14 @@
 static struct kt_arena arena;
 static struct ottl_tctx tc;
 
+/* The cmocka teardown of every file: frees what its setup and tests built. */
+static inline int teardown(void **state)
+{
+    (void)state;
+    kt_arena_free(&arena);
+    return 0;
+}
+
 /* Evaluates src, failing the test on a parse or evaluation error. */
 static inline bool cond(const char *src)
 {

@@ -82,13 +82,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    kt_arena_free(&arena);
-    return 0;
-}
-
 static void test_exemplars_read_as_their_points_slice(void **state)
 {
     (void)state;

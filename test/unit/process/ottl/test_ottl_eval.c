@@ -144,13 +144,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    kt_arena_free(&arena);
-    return 0;
-}
-
 /* ---- paths ---- */
 
 static void test_read_resource_scope(void **state)

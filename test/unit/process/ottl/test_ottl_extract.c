@@ -31,13 +31,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    kt_arena_free(&arena);
-    return 0;
-}
-
 /* The JSON of what expr gives with body as the log body. */
 static const char *on(const char *body, const char *expr)
 {

@@ -46,13 +46,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    kt_arena_free(&arena);
-    return 0;
-}
-
 /* The JSON of the value expr gives, read back through a span attribute. */
 static const char *json(const char *expr)
 {

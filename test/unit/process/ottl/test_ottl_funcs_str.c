@@ -60,13 +60,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    kt_arena_free(&arena);
-    return 0;
-}
-
 static void test_lower_upper_map_unicode(void **state)
 {
     (void)state;

@@ -106,13 +106,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    kt_arena_free(&arena);
-    return 0;
-}
-
 /* The string attribute key of the span, "" when it is no string. */
 static const char *span_str(const char *key)
 {

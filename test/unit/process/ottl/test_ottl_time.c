@@ -96,13 +96,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    kt_arena_free(&arena);
-    return 0;
-}
-
 static void test_time_minus_time_is_a_duration(void **state)
 {
     (void)state;
