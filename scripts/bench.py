@@ -9,17 +9,25 @@ fresh one per ingest run) or, with KT_BENCH_KAFKA=real, local Apache Kafka clust
 started once for all phases under build/bench-kafka-N/ and stopped at the end, every run on
 topics of its own. Phases run in rounds (every phase once per round, KT_BENCH_REPEAT rounds)
 so that drift of the machine spreads over all phases; the table gives the median of the
-rounds with min and max, one table per cluster, and build/bench.json keeps every raw run,
+rounds with min and max and their relative spread ((max - min) / median), one table per
+cluster, and build/bench.json keeps every raw run,
 every command line, the clusters' shape and Kafka version, and the method.
 
 Figures, all measured in this run:
   spans/s      ingest: spans acknowledged to the load generator / load window;
                process: spans consumed / time from partition assignment to the last span
                delivered to the sink (minus decision_wait with tail sampling, see METHOD)
-  steady       process without tail sampling: spans/s between the sink holding 10 % and
-               90 % of the spans (no group-join start-up, no final export timer)
-  us CPU/span  (utime + stime of the tier's process, /proc/PID/stat) over the same window
-               * 1e6 / spans; two replicas: the sum of both
+  steady       process: spans / the steady window, from the last sample before the first
+               consumed message (kotel_process_messages_consumed_total of every replica's
+               admin endpoint, every ~25 ms) to the end of the drain (minus decision_wait
+               with tail sampling); steady s: that window (ingest: the load window). The
+               process phases read several preloads (KT_BENCH_PRELOADS, PHASE_PRELOADS) so
+               that it is at least 10 s on this machine
+  us CPU/span  (utime + stime of the tier's process, /proc/PID/stat) over the steady window
+               (ingest: the load window) * 1e6 / spans; two replicas: the sum of both. The
+               per-round lines and bench.json also give it from the assignment and from
+               process start, start-up and group join included, the minor and major page
+               faults and the RSS over the steady window
   peak RSS     VmHWM of the tier's process at the end of the window (two replicas: the
                larger one)
   p99 ms       request latency seen by the load generator (ingest only)
@@ -46,7 +54,8 @@ the cluster sizes KT_BENCH_KAFKA=real runs, in order), KT_BENCH_REPEAT (3), KT_B
 per connection), KT_BENCH_HTTP_CONNECTIONS (connections x streams: the same requests in
 flight over HTTP/1.1), KT_BENCH_INGEST_SET / KT_BENCH_PROCESS_SET (space-separated --set
 overrides; the process's kafka.rdkafka.* ones go to kotel-rawconsume too),
-KT_BENCH_PRELOAD_SPANS (500000), KT_BENCH_PROCESS_PARTITIONS (64), KT_BENCH_DECISION_WAIT
+KT_BENCH_PRELOAD_SPANS (500000 per preload), KT_BENCH_PRELOADS (20; real Kafka 16), KT_BENCH_PRELOAD_RATE
+(1000000 spans/s), KT_BENCH_PROCESS_PARTITIONS (64 per topic; real Kafka 16), KT_BENCH_DECISION_WAIT
 (1s), KT_BENCH_PHASES (comma-separated subset), KT_BENCH_OUT (build/bench.json)."""
 
 import datetime
@@ -88,8 +97,22 @@ STREAMS = env_int("KT_BENCH_STREAMS", 8)
 # streams in flight, so both protocols are offered the same concurrency.
 HTTP_CONNECTIONS = env_int("KT_BENCH_HTTP_CONNECTIONS", CONNECTIONS * STREAMS)
 PRELOAD_SPANS = env_int("KT_BENCH_PRELOAD_SPANS", 500000)
-PRELOAD_RATE = env_int("KT_BENCH_PRELOAD_RATE", 150000)
-PROC_PARTITIONS = env_int("KT_BENCH_PROCESS_PARTITIONS", 64)
+PRELOAD_RATE = env_int("KT_BENCH_PRELOAD_RATE", 1000000)
+# Issue 15: a process phase of 1-3 s weighs start-up, the group join and timers too much. The
+# process phases read several preloads of KT_BENCH_PRELOAD_SPANS made in turn: on the
+# devbroker each in a topic of its own (the mock keeps only 5 MB per partition, which 500k
+# spans on 64 partitions nearly fill), on real Kafka all in one topic of 16 partitions (two
+# replicas on 8 partitions each, as the issue's replica target says).
+# How many of the preloads each process phase reads on the devbroker: at least 10 s of steady
+# work at the rates this 2-core VM reaches (process-pass 0.65 M spans/s steady, process-full
+# 0.2-0.4 M, process-realistic and process-ottl 0.2 M); on real Kafka every phase reads the
+# one topic, all preloads.
+PHASE_PRELOADS = {"process-pass": 20, "process-2-replicas": 20, "process-full": 10, "process-realistic": 6,
+                  "process-ottl": 5}
+KAFKA = os.environ.get("KT_BENCH_KAFKA", "").strip() or "devbroker"
+# Real Kafka: 16 preloads, 8 M spans: process-2-replicas drained 5 M in 8.4-9.6 s there.
+PRELOADS = env_int("KT_BENCH_PRELOADS", 20 if KAFKA == "devbroker" else 16)
+PROC_PARTITIONS = env_int("KT_BENCH_PROCESS_PARTITIONS", 64 if KAFKA == "devbroker" else 16)
 INGEST_PARTITIONS = 4
 DECISION_WAIT_S = env_float("KT_BENCH_DECISION_WAIT", 1.0)
 OUT = os.environ.get("KT_BENCH_OUT", os.path.join(BUILD, "bench.json"))
@@ -117,7 +140,7 @@ TARGETS = {"ingest-grpc": (0.5, 2.0, 64), "ingest-grpc-tls": (None, None, 64), "
            "process-2-replicas": (None, None, None)}
 # The table's columns: (heading, key of a run, format).
 COLUMNS = [("spans/s", "spans_per_s", "rate"), ("steady spans/s", "steady_spans_per_s", "rate"),
-           ("us CPU/span", "us_per_span", "us"),
+           ("steady s", "steady_window_s", "s"), ("us CPU/span", "us_per_span", "us"),
            ("peak RSS MiB", "rss_mib", "mib"), ("p99 ms", "p99_ms", "ms"),
            ("ceiling us/span", "ceiling_us_per_span", "us"), ("ratio", "ratio", "ratio")]
 # On real Kafka the process ceiling is the raw consumer: the producer figure stays beside it.
@@ -127,7 +150,6 @@ REAL_COLUMNS = COLUMNS + [("ceiling spans/s", "ceiling_spans_per_s", "rate"),
 ALL_PHASES = ["ingest-grpc", "ingest-grpc-tls", "ingest-http", "ingest-gzip", "process-pass", "process-full",
               "process-realistic", "process-ottl", "process-2-replicas", "process-hold"]
 PHASES = [p for p in os.environ.get("KT_BENCH_PHASES", ",".join(ALL_PHASES)).split(",") if p]
-KAFKA = os.environ.get("KT_BENCH_KAFKA", "").strip() or "devbroker"
 REAL_BROKERS = [int(x) for x in os.environ.get("KT_BENCH_REAL_BROKERS", "1,3").split(",") if x.strip()]
 # kotel-process hands kafka.rdkafka.* to librdkafka as is: the raw consumer gets the same, so
 # that a consumer setting under test changes both sides of the ratio.
@@ -148,10 +170,13 @@ METHOD = {
               "generator; peak RSS = VmHWM; Kafka messages = sum of the partitions' end "
               "offsets, message sizes from the last 500 messages of each partition (kcat)"
               % INGEST_PARTITIONS,
-    "process": "one devbroker preloaded once through kotel-ingest with KT_BENCH_PRELOAD_SPANS "
-               "spans on %d partitions (kotel-loadgen --requests: the same count whatever the "
+    "process": "one devbroker preloaded once through kotel-ingest with KT_BENCH_PRELOADS preloads "
+               "of KT_BENCH_PRELOAD_SPANS spans made in turn, each in a topic of its own of %d "
+               "partitions (kotel-loadgen --requests: the same count whatever the "
                "broker's speed; librdkafka's mock broker keeps only 5 MB per partition; the "
-               "bench checks every partition still starts at offset 0); each run starts a fresh "
+               "bench checks every partition still starts at offset 0); a phase reads the first "
+               "PHASE_PRELOADS[phase] topics (kafka.traces_topic lists them), enough for at least "
+               "10 s of steady work on the 2-core VM of the README; each run starts a fresh "
                "kotel-sink and kotel-process with a fresh group_id and initial_offset=earliest. "
                "Window: from the first 'assigned N partitions' log line (of any replica: data "
                "flows from then on, and a replica assigned later is part of what two replicas "
@@ -159,7 +184,11 @@ METHOD = {
                "holds every span (pass-through, two replicas) or its final count (tail "
                "sampling: the count is final once it has not moved for decision_wait + 1.5 s; "
                "decision_wait is subtracted from the window for spans/s, not for CPU). Every "
-               "run checks the process's exit log counted all preloaded spans as input."
+               "run checks the process's exit log counted all preloaded spans as input. Steady: "
+               "CPU and spans from the last sample (~25 ms) before any replica's "
+               "kotel_process_messages_consumed_total (admin endpoint) left 0 to the end of "
+               "the window; us CPU/span, steady spans/s, page faults (/proc/PID/stat minflt, "
+               "majflt) and RSS (VmRSS per sample) are over that steady window."
                % PROC_PARTITIONS,
     "tls": "ingest-grpc-tls is ingest-grpc with kotel-ingest serving TLS on both listeners "
            "([receiver.tls] cert_file, key_file; the other settings at their defaults: TLS 1.2, "
@@ -169,8 +198,9 @@ METHOD = {
            "bench. TLS cost = its us CPU/span minus (and divided by) ingest-grpc's of the same "
            "round, median of the rounds" % (TLS_SERVER_NAME, os.path.relpath(TLS_DIR, REPO)),
     "ceiling": "kotel-rawproduce to the same broker (topic %s, same partition count): "
-               "as many messages as the tier produced (ingest) or read (process), their value "
-               "sizes taken in turn from the tier's messages (process: all of them; ingest: the "
+               "as many messages as the tier produced (ingest) or as one preload holds "
+               "(process), their value sizes taken in turn from the tier's messages (process: all "
+               "of the first topic's; ingest: the "
                "last 500 of each partition, the mock keeps no more), %d keys, --set %s; "
                "CPU us per message / (spans / messages)"
                % (RAW_TOPIC, RAW_KEYS, " ".join(RAW_SET)),
@@ -179,10 +209,11 @@ METHOD = {
             "replication factor min(N,3), min.insync.replicas 2 when N >= 3) once for every "
             "phase and round; where the devbroker phases start a fresh broker, each ingest run "
             "gets fresh topics (%d partitions) for ingest and for the producer ceiling, deleted "
-            "after the run; the process phases read one topic preloaded once per cluster (%d "
-            "partitions: a real broker keeps every message, so the 5 MB per partition limit and "
-            "its start-offset check do not apply, but the partition count is the devbroker's "
-            "so that figures compare); ingest keeps its default required_acks=all; broker CPU "
+            "after the run; the process phases read one topic preloaded once per cluster, "
+            "KT_BENCH_PRELOADS preloads in turn into it (%d partitions: two replicas on 8 "
+            "each, issue 15's replica target; a real broker keeps every message, so the 5 MB "
+            "per partition limit does not apply; every phase reads all of it; process-hold "
+            "reads a topic of one preload of its own); ingest keeps its default required_acks=all; broker CPU "
             "is the utime+stime of every broker JVM" % (INGEST_PARTITIONS, PROC_PARTITIONS),
     "ceiling_consume": "process on real Kafka: kotel-rawconsume in a fresh consumer group "
                        "reads the preloaded topic from the earliest offset to the end of every "
@@ -261,6 +292,19 @@ class Child:
         with open(path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK
+
+    def faults(self):
+        """(minor, major) page faults of every thread so far (/proc/PID/stat)."""
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[7]), int(fields[9])
+
+    def rss_mib(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for ln in f:
+                if ln.startswith("VmRSS:"):
+                    return int(ln.split()[1]) / 1024.0
+        return 0.0
 
     def hwm_mib(self):
         with open("/proc/%d/status" % self.pid) as f:
@@ -359,9 +403,9 @@ def run_json(argv, timeout):
     return json.loads(out[-1])
 
 
-def start_broker(workdir, partitions):
+def start_broker(workdir, partitions, extra_topics=()):
     b = Child("kotel-devbroker", [binary("kotel-devbroker"), "--partitions", str(partitions),
-                                  "--topics", ",".join(TOPICS)], workdir)
+                                  "--topics", ",".join(TOPICS + list(extra_topics))], workdir)
     b.bootstrap = b.line(15, "bootstrap list")
     if not re.match(r"^[\w.-]+:\d+(,[\w.-]+:\d+)*$", b.bootstrap):
         raise BenchError("devbroker: bad bootstrap line %r" % b.bootstrap)
@@ -471,10 +515,12 @@ CLUSTERS = []  # real clusters started and not yet stopped, stopped on any exit
 
 
 class DevbrokerTarget:
-    """A fresh kotel-devbroker: the topics a run uses are the ones it was started with."""
+    """A fresh kotel-devbroker: the topics a run uses are the ones it was started with.
+    topics: how many trace topics (otlp_spans, then otlp_spans_2, ...), for preloads in turn."""
 
-    def __init__(self, workdir, partitions):
-        self.broker = start_broker(workdir, partitions)
+    def __init__(self, workdir, partitions, topics=1):
+        self.topics = [TOPIC] + ["%s_%d" % (TOPIC, i) for i in range(2, topics + 1)]
+        self.broker = start_broker(workdir, partitions, self.topics[1:])
         self.bootstrap = self.broker.bootstrap
         self.topic = TOPIC
         self.sets = []
@@ -504,8 +550,8 @@ class Devbroker:
         self.shape = {"kind": "devbroker", "brokers": 1, "replication_factor": 1, "acks": "all",
                       "implementation": "librdkafka mock cluster (kotel-devbroker)"}
 
-    def target(self, workdir, partitions, what):
-        return DevbrokerTarget(workdir, partitions)
+    def target(self, workdir, partitions, what, topics=1):
+        return DevbrokerTarget(workdir, partitions, topics)
 
     def down(self):
         pass
@@ -520,6 +566,7 @@ class RealTarget:
         self.partitions = partitions
         self.bootstrap = cluster.bootstrap
         self.topic = cluster.create(what, partitions)
+        self.topics = [self.topic]
         self.sets = ["kafka.traces_topic=" + self.topic]
 
     def cpu_s(self):
@@ -634,7 +681,8 @@ class RealKafka:
         if self.up:
             self._admin("delete", topic)
 
-    def target(self, workdir, partitions, what):
+    def target(self, workdir, partitions, what, topics=1):
+        """Real Kafka keeps every message: preloads in turn share one topic (topics ignored)."""
         return RealTarget(self, partitions, what)
 
     def down(self):
@@ -728,7 +776,7 @@ def ingest_run(phase, workdir, cluster, tls=None):
     return {"phase": phase, "tier": "ingest", "cluster": cluster.key, "ingest_set": ing.sets,
             "loadgen_argv": argv[1:], "loadgen": lg, "cpu_s": cpu, "spans": lg["spans_acked"],
             "spans_per_s": lg["spans_per_s"], "us_per_span": us, "rss_mib": rss, "p99_ms": lg["p99_ms"],
-            "steady_spans_per_s": None, "kafka_topic": target.topic, "kafka_messages": messages,
+            "steady_spans_per_s": None, "steady_window_s": t1 - t0, "kafka_topic": target.topic, "kafka_messages": messages,
             "kafka_avg_bytes": avg, "size_sample": len(sizes), "broker_cpu_pct": 100.0 * (broker1 - broker0) / (t1 - t0),
             "ceiling_kind": "produce", "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"],
             "ceiling_spans_per_s": ceil["spans_per_s"], "producer_us_per_span": ceil["us_per_span"],
@@ -897,11 +945,49 @@ def hold_run(workdir, pre):
 
 
 class Preload:
-    """The topic the process phases read: preloaded once through kotel-ingest."""
+    """What the process phases read: `loads` preloads of KT_BENCH_PRELOAD_SPANS made in turn
+    through kotel-ingest, each into a topic of its own on the devbroker, all into one topic
+    on real Kafka. The first topic (`spans`, `messages`, `sizes_file`, `info`) is what the
+    ceilings and process-hold use."""
 
-    def __init__(self, workdir, cluster):
-        self.target = cluster.target(workdir, PROC_PARTITIONS, "preload")
-        ing = start_ingest(workdir, self.target.bootstrap, INGEST_SET + self.target.sets)
+    def __init__(self, workdir, cluster, loads=1):
+        self.real = cluster.key != "devbroker"
+        self.target = cluster.target(workdir, PROC_PARTITIONS, "preload", topics=1 if self.real else loads)
+        self.topics = self.target.topics
+        self.loads = []
+        t_all = time.monotonic()
+        for i in range(loads):
+            t = time.monotonic()
+            topic = self.topics[0 if self.real else i]
+            lg, argv, sets = self._load(workdir, topic)
+            self.loads.append({"topic": topic, "spans": lg["spans_acked"], "seconds": round(time.monotonic() - t, 2),
+                               "loadgen": lg})
+        self.seconds = time.monotonic() - t_all
+        bootstrap = self.target.bootstrap
+        # Per topic: spans and messages; message sizes of the first only (the ceilings'
+        # input; reading 4 GB back through kcat for the others would only cost time).
+        self.per_topic = []
+        for topic in self.topics:
+            starts = offsets(bootstrap, topic, PROC_PARTITIONS, -2)
+            if any(starts.values()):
+                raise BenchError("preload: the broker dropped old messages of %s (start offsets %s): "
+                                 "lower KT_BENCH_PRELOAD_SPANS or raise KT_BENCH_PROCESS_PARTITIONS" % (topic, starts))
+            self.per_topic.append({"topic": topic, "spans": sum(x["spans"] for x in self.loads if x["topic"] == topic),
+                                   "messages": sum(offsets(bootstrap, topic, PROC_PARTITIONS, -1).values())})
+        first = self.per_topic[0]
+        sizes = message_sizes(bootstrap, first["topic"], "beginning")
+        if len(sizes) != first["messages"]:
+            raise BenchError("preload: read %d messages, end offsets say %d" % (len(sizes), first["messages"]))
+        self.spans, self.messages = first["spans"], first["messages"]
+        self.avg = statistics.fmean(sizes)
+        self.sizes_file = write_sizes(workdir, sizes)
+        self.info = {"loadgen_argv": argv[1:], "ingest_set": sets, "loads": self.loads, "topics": self.per_topic,
+                     "spans": self.spans, "messages": self.messages, "bytes": sum(sizes), "avg_bytes": self.avg,
+                     "partitions": PROC_PARTITIONS, "topic": first["topic"], "seconds": round(self.seconds, 1)}
+        self.ceilings = []
+
+    def _load(self, workdir, topic):
+        ing = start_ingest(workdir, self.target.bootstrap, INGEST_SET + ["kafka.traces_topic=" + topic])
         try:
             # A count, not a time: a cluster slower than the offered rate gets the same spans
             # as the devbroker, only later (the duration is a bound, not the goal).
@@ -918,25 +1004,31 @@ class Preload:
             raise BenchError("preload: %d requests failed: the topic holds spans nobody counted" % lg["requests_failed"])
         if lg["spans_acked"] != requests * SPANS_PER_REQUEST:
             raise BenchError("preload: %d spans acknowledged, %d sent" % (lg["spans_acked"], requests * SPANS_PER_REQUEST))
-        self.spans = lg["spans_acked"]
-        bootstrap, topic = self.target.bootstrap, self.target.topic
-        starts = offsets(bootstrap, topic, PROC_PARTITIONS, -2)
-        if any(starts.values()):
-            raise BenchError("preload: the broker dropped old messages (start offsets %s): "
-                             "lower KT_BENCH_PRELOAD_SPANS or raise KT_BENCH_PROCESS_PARTITIONS" % starts)
-        self.messages = sum(offsets(bootstrap, topic, PROC_PARTITIONS, -1).values())
-        sizes = message_sizes(bootstrap, topic, "beginning")
-        if len(sizes) != self.messages:
-            raise BenchError("preload: read %d messages, end offsets say %d" % (len(sizes), self.messages))
-        self.avg = statistics.fmean(sizes)
-        self.sizes_file = write_sizes(workdir, sizes)
-        self.info = {"loadgen_argv": argv[1:], "loadgen": lg, "ingest_set": ing.sets, "spans": self.spans,
-                     "messages": self.messages, "bytes": sum(sizes), "avg_bytes": self.avg,
-                     "partitions": PROC_PARTITIONS, "topic": topic}
-        self.ceilings = []
+        return lg, argv, ing.sets
+
+    @property
+    def total_spans(self):
+        return sum(t["spans"] for t in self.per_topic)
+
+    @property
+    def total_messages(self):
+        return sum(t["messages"] for t in self.per_topic)
+
+    def read(self, phase):
+        """The topics a phase reads and their spans: on the devbroker PHASE_PRELOADS of them
+        (every one for a phase without an entry), on real Kafka the one topic."""
+        n = len(self.per_topic) if self.real else min(PHASE_PRELOADS.get(phase, len(self.per_topic)),
+                                                      len(self.per_topic))
+        tops = self.per_topic[:n]
+        return ["kafka.traces_topic=" + ",".join(t["topic"] for t in tops)], sum(t["spans"] for t in tops)
 
     def ceiling(self):
-        c = ceiling(self.target, self.messages, self.sizes_file, self.spans)
+        # The producer ceiling is per message: one preload's worth of the first topic's
+        # messages (on real Kafka all preloads share it: producing gigabytes per run would
+        # only cost time and disk).
+        loads = sum(1 for x in self.loads if x["topic"] == self.per_topic[0]["topic"])
+        n = -(-self.messages // loads)
+        c = ceiling(self.target, n, self.sizes_file, self.spans * n / self.messages)
         self.ceilings.append(c)
         return c
 
@@ -1035,6 +1127,7 @@ def drain_story(series, t0, end):
 def process_run(phase, workdir, pre, seq, cluster):
     replicas = 2 if phase == "process-2-replicas" else 1
     full = phase in SAMPLED
+    topic_sets, spans = pre.read(phase)
     sink = Child("kotel-sink", [binary("kotel-sink"), "--listen", "127.0.0.1:0"], workdir, stdin=True)
     procs = []
     try:
@@ -1043,7 +1136,7 @@ def process_run(phase, workdir, pre, seq, cluster):
             raise BenchError("kotel-sink: bad first line %r" % addr)
 
         group = "kotel-bench-%s-%d-%d" % (phase, seq, os.getpid())
-        sets = ["kafka.brokers=" + pre.target.bootstrap] + pre.target.sets + [
+        sets = ["kafka.brokers=" + pre.target.bootstrap] + topic_sets + [
                 "kafka.group_id=" + group,
                 "kafka.initial_offset=earliest", "kafka.metrics_topic=", "kafka.logs_topic=",
                 "exporter.endpoint=http://" + addr, "exporter.protocol=" + EXPORT_PROTOCOL,
@@ -1075,52 +1168,61 @@ def process_run(phase, workdir, pre, seq, cluster):
             time.sleep(0.01)
         t0 = time.monotonic()
         wall0 = time.time()
-        # Two replicas: each one's consumed-message counter, every sample, for the drain
-        # table (its admin endpoint; replicas that are not assigned yet count 0).
+        # Each replica's consumed-message counter (its admin endpoint; a replica not assigned
+        # yet counts 0), every sample: the steady window starts at the first consumed
+        # message, and two replicas' drain table follows each one.
         ports = []
-        if replicas > 1:
-            for p in procs:
+        for p in procs:
+            m = ADMIN_PORT.search(p.log())
+            while m is None and time.monotonic() - t0 < 30:
+                time.sleep(0.01)
                 m = ADMIN_PORT.search(p.log())
-                while m is None and time.monotonic() - t0 < 30:
-                    time.sleep(0.01)
-                    m = ADMIN_PORT.search(p.log())
-                if m is None:
-                    raise BenchError("kotel-process: no admin port in its log\n%s" % p.tail())
-                ports.append(int(m.group(1)))
+            if m is None:
+                raise BenchError("kotel-process: no admin port in its log\n%s" % p.tail())
+            ports.append(int(m.group(1)))
         series = [[] for _ in ports]
-        cpus0 = [p.cpu_s() for p in procs]
-        cpu0 = sum(cpus0)
         # Broker and sink share the machine: their load shows when they, not the replicas,
         # bound spans/s.
         others0 = (pre.target.cpu_s(), sink.cpu_s(), sum(p.cpu_s(main_thread=True) for p in procs))
+
+        def sample(now, sink_spans, consumed):
+            cpus = [p.cpu_s() for p in procs]
+            faults = [p.faults() for p in procs]
+            return {"t": now, "cpu": sum(cpus), "cpus": cpus, "sink": sink_spans, "consumed": consumed,
+                    "broker": pre.target.cpu_s() - others0[0], "sinkcpu": sink.cpu_s() - others0[1],
+                    "main": sum(p.cpu_s(main_thread=True) for p in procs) - others0[2],
+                    "minflt": sum(f[0] for f in faults), "majflt": sum(f[1] for f in faults),
+                    "rss": sum(p.rss_mib() for p in procs)}
+
+        start = sample(t0, 0, 0)
+        cpus0 = start["cpus"]
         samples = []
         quiet = DECISION_WAIT_S + 1.5
-        deadline = t0 + 120
+        deadline = t0 + 300
         while True:
             time.sleep(0.025)
             now = time.monotonic()
             st = sink_stats(sink)
+            consumed = 0
             for i, port in enumerate(ports):
-                series[i].append((now, consumed_messages(port)))
-            cpus = [p.cpu_s() for p in procs]
-            samples.append((now, sum(cpus), st["spans"],
-                            pre.target.cpu_s() - others0[0], sink.cpu_s() - others0[1],
-                            sum(p.cpu_s(main_thread=True) for p in procs) - others0[2],
-                            [c - c0 for c, c0 in zip(cpus, cpus0)]))
+                n = consumed_messages(port)
+                series[i].append((now, n))
+                consumed += n
+            samples.append(sample(now, st["spans"], consumed))
             for p in procs:
                 if not p.alive():
                     raise BenchError("kotel-process exited (%s) during the run\n%s" % (p.proc.returncode, p.tail()))
-            if not full and st["spans"] >= pre.spans:
+            if not full and st["spans"] >= spans:
                 done = samples[-1]
                 break
             if full and st["spans"] > 0:
-                first = next(s for s in samples if s[2] == st["spans"])
-                if now - first[0] >= quiet:
+                first = next(x for x in samples if x["sink"] == st["spans"])
+                if now - first["t"] >= quiet:
                     done = first
                     break
             if now > deadline:
-                raise BenchError("%s: sink has %d of %d spans after 120 s\n%s"
-                                 % (phase, st["spans"], pre.spans, procs[0].tail()))
+                raise BenchError("%s: sink has %d of %d spans after 300 s\n%s"
+                                 % (phase, st["spans"], spans, procs[0].tail()))
         rss = max(p.hwm_mib() for p in procs)
         # Leaving the group at shutdown revokes too: count only what happened in the window.
         revoked = sum(len(re.findall(r"(?:revoked|lost) \d+ partitions", p.log())) for p in procs)
@@ -1140,43 +1242,63 @@ def process_run(phase, workdir, pre, seq, cluster):
         sink.stop(grace=5)
     items_in = sum(e["items_in"] for e in exits)
     # Two replicas and a rebalance may read a few messages twice; never fewer.
-    if items_in < pre.spans:
-        raise BenchError("%s: kotel-process took in %d items, %d were preloaded" % (phase, items_in, pre.spans))
-    window = done[0] - t0
+    if items_in < spans:
+        raise BenchError("%s: kotel-process took in %d items, %d were preloaded" % (phase, items_in, spans))
+    window = done["t"] - t0
     rate_window = window - (DECISION_WAIT_S if full else 0.0)
-    # Steady rate: from 10 % to 90 % of the spans at the sink, without the group join's fetch
-    # start-up and the last export's timer, which weigh more the shorter the window. Not for
-    # tail sampling, whose sink count follows decisions rather than consumption.
-    steady = None
+    # Steady work (issue 15): from the last sample before the first consumed message to the
+    # end of the drain, without the group join and the fetch start-up before it; the CPU of
+    # start-up (process start to that sample, group join included) is kept apart.
+    k = next(n for n, x in enumerate(samples) if x["consumed"] > 0)
+    s0 = samples[k - 1] if k > 0 else start
+    steady_window = done["t"] - s0["t"] - (DECISION_WAIT_S if full else 0.0)
+    cpu = done["cpu"] - s0["cpu"]
+    us = cpu * 1e6 / spans
+    # 10 % to 90 % of the spans at the sink (not for tail sampling, whose sink count follows
+    # decisions rather than consumption): the middle of the drain, kept for comparison.
+    mid = None
     if not full:
-        t10 = next(x[0] for x in samples if x[2] >= 0.1 * pre.spans)
-        t90 = next(x[0] for x in samples if x[2] >= 0.9 * pre.spans)
+        t10 = next(x["t"] for x in samples if x["sink"] >= 0.1 * spans)
+        t90 = next(x["t"] for x in samples if x["sink"] >= 0.9 * spans)
         if t90 > t10:
-            steady = 0.8 * pre.spans / (t90 - t10)
-    cpu = done[1] - cpu0
-    us = cpu * 1e6 / pre.spans
+            mid = 0.8 * spans / (t90 - t10)
+    rss_steady = [x["rss"] for x in samples[k:] if x["t"] <= done["t"]] or [done["rss"]]
     prod = pre.ceiling()
     ceil = pre.consumer_ceiling() if cluster.process_ceiling == "consume" else prod
     return {"phase": phase, "tier": "process", "cluster": cluster.key, "argv": argv[1:], "replicas": replicas,
             "assigned_partitions": assigned, "revocations": revoked, "group_events": events,
-            "process_exit_stats": exits,
+            "process_exit_stats": exits, "topics": topic_sets[0].split("=", 1)[1].split(","),
             "sink_spans": final["spans"], "sink_requests": final["requests"], "window_s": window,
-            "rate_window_s": rate_window, "cpu_s": cpu, "spans": pre.spans,
-            "spans_per_s": pre.spans / rate_window, "us_per_span": us, "rss_mib": rss, "p99_ms": None,
+            "rate_window_s": rate_window, "spans": spans, "spans_per_s": spans / rate_window,
+            "first_message_s": round(s0["t"] - t0, 3), "steady_window_s": steady_window,
+            "steady_spans_per_s": spans / steady_window, "mid_spans_per_s": mid,
+            "cpu_s": cpu, "us_per_span": us,
+            # From the assignment (the old window), and from process start (start-up and
+            # group join included): what a short phase used to show.
+            "window_us_per_span": (done["cpu"] - start["cpu"]) * 1e6 / spans,
+            "total_us_per_span": done["cpu"] * 1e6 / spans, "startup_cpu_s": s0["cpu"],
+            "minflt_per_kspan": (done["minflt"] - s0["minflt"]) * 1e3 / spans,
+            "majflt": done["majflt"] - s0["majflt"],
+            "rss_mib": rss, "rss_steady_mib": {"min": min(rss_steady), "median": statistics.median(rss_steady),
+                                               "max": max(rss_steady)},
+            "p99_ms": None,
             "ceiling_kind": cluster.process_ceiling, "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"],
             "ceiling_spans_per_s": ceil["spans_per_s"], "ratio": us / ceil["us_per_span"],
             "producer_ceiling": prod, "producer_us_per_span": prod["us_per_span"],
-            "steady_spans_per_s": steady, "sink_samples": len(samples), "broker_cpu_pct": 100.0 * done[3] / window,
-            "drain": drain_story(series, t0, done[0]) if ports else None,
-            "sink_cpu_pct": 100.0 * done[4] / window,
+            "sink_samples": len(samples), "broker_cpu_pct": 100.0 * (done["broker"] - s0["broker"]) / steady_window,
+            "drain": drain_story(series, t0, done["t"]) if replicas > 1 else None,
+            "sink_cpu_pct": 100.0 * (done["sinkcpu"] - s0["sinkcpu"]) / steady_window,
             # The loop thread (decode, filter, transform, sampling, export); the rest is
             # librdkafka's threads.
-            "main_thread_us_per_span": done[5] * 1e6 / pre.spans,
-            # Every sink poll: seconds from t0, spans at the sink, broker and sink CPU
-            # seconds since t0, and each replica's CPU seconds since t0.
-            "timeline_columns": ["t_s", "sink_spans", "broker_cpu_s", "sink_cpu_s", "replica_cpu_s"],
-            "timeline": [[round(x[0] - t0, 3), x[2], round(x[3], 3), round(x[4], 3), [round(c, 3) for c in x[6]]]
-                         for x in samples]}
+            "main_thread_us_per_span": (done["main"] - s0["main"]) * 1e6 / spans,
+            # Every sink poll: seconds from t0, spans at the sink, messages consumed (all
+            # replicas), broker and sink CPU seconds since t0, each replica's CPU seconds
+            # since t0, minor faults since t0, RSS MiB (all replicas).
+            "timeline_columns": ["t_s", "sink_spans", "consumed_messages", "broker_cpu_s", "sink_cpu_s",
+                                 "replica_cpu_s", "minflt", "rss_mib"],
+            "timeline": [[round(x["t"] - t0, 3), x["sink"], x["consumed"], round(x["broker"], 3), round(x["sinkcpu"], 3),
+                          [round(c - c0, 3) for c, c0 in zip(x["cpus"], cpus0)], x["minflt"] - start["minflt"],
+                          round(x["rss"], 1)] for x in samples]}
 
 
 # ---------------------------------------------------------------- report
@@ -1193,14 +1315,22 @@ def fmt_num(v, kind):
     return "%.1f" % v
 
 
+def rel_spread(vals):
+    """(max - min) / median of the rounds: how far apart the rounds of one row are."""
+    med = statistics.median(vals)
+    return (max(vals) - min(vals)) / med if med else 0.0
+
+
 def cell(values, kind):
+    """median (min-max) and the relative spread, for a column of several rounds."""
     vals = [v for v in values if v is not None]
     if not vals:
         return "-"
     med = statistics.median(vals)
     if len(vals) == 1:
         return fmt_num(med, kind)
-    return "%s (%s-%s)" % (fmt_num(med, kind), fmt_num(min(vals), kind), fmt_num(max(vals), kind))
+    return "%s (%s-%s) %.0f%%" % (fmt_num(med, kind), fmt_num(min(vals), kind), fmt_num(max(vals), kind),
+                                  100 * rel_spread(vals))
 
 
 def summarize(runs, columns):
@@ -1213,7 +1343,8 @@ def summarize(runs, columns):
         for _, key, _ in columns:
             vals = [r[key] for r in rs if r[key] is not None]
             if vals:
-                s[key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
+                s[key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
+                          "rel_spread": rel_spread(vals)}
         summary[phase] = s
     return summary
 
@@ -1321,11 +1452,12 @@ def bench_cluster(cluster, workdir, runs, seq, tls):
     if not process_phases and "process-hold" not in PHASES:
         return info
     t = time.monotonic()
-    pre = Preload(workdir, cluster)
+    pre = Preload(workdir, cluster, PRELOADS)
     try:
         info["preload"] = pre.info
-        print("bench: %spreloaded %d spans in %d messages (avg %.0f B) on %d partitions (%.1fs)"
-              % (tag, pre.spans, pre.messages, pre.avg, PROC_PARTITIONS, time.monotonic() - t), flush=True)
+        print("bench: %spreloaded %d x %d spans in turn: %d spans in %d messages (avg %.0f B) in %d topic(s) of %d "
+              "partitions (%.1fs)" % (tag, len(pre.loads), PRELOAD_SPANS, pre.total_spans, pre.total_messages,
+                                      pre.avg, len(pre.topics), PROC_PARTITIONS, time.monotonic() - t), flush=True)
         for rnd in range(REPEAT):
             for phase in process_phases:
                 t = time.monotonic()
@@ -1342,16 +1474,28 @@ def bench_cluster(cluster, workdir, runs, seq, tls):
                 if r["ceiling_kind"] == "consume":
                     raw += "  ceiling = rawconsume %.0f spans/s (rawproduce %.2f us/span)" % (
                         r["ceiling_spans_per_s"], r["producer_us_per_span"])
-                print("bench: %sround %d %-19s %9.0f spans/s %6.2f us/span %6.1f MiB  window %.2fs  "
-                      "sink %d spans  ceiling %.2f us/span  revocations %d%s  main thread %.2f us/span  "
-                      "broker %.0f%% sink %.0f%% of a core  (%.1fs)"
-                      % (tag, rnd + 1, phase, r["spans_per_s"], r["us_per_span"], r["rss_mib"], r["window_s"],
-                         r["sink_spans"], r["ceiling_us_per_span"], r["revocations"], raw,
+                print("bench: %sround %d %-19s %d spans  steady %.1fs %9.0f spans/s %6.2f us/span (from assignment "
+                      "%.2f, from process start %.2f)  first message at %.2fs  %.1f minor faults/kspan, %d major  "
+                      "RSS %.0f-%.0f MiB, peak %.1f  sink %d spans  ceiling %.2f us/span  revocations %d%s  "
+                      "main thread %.2f us/span  broker %.0f%% sink %.0f%% of a core  (%.1fs)"
+                      % (tag, rnd + 1, phase, r["spans"], r["steady_window_s"], r["steady_spans_per_s"],
+                         r["us_per_span"], r["window_us_per_span"], r["total_us_per_span"], r["first_message_s"],
+                         r["minflt_per_kspan"], r["majflt"], r["rss_steady_mib"]["min"], r["rss_steady_mib"]["max"],
+                         r["rss_mib"], r["sink_spans"], r["ceiling_us_per_span"], r["revocations"], raw,
                          r["main_thread_us_per_span"], r["broker_cpu_pct"],
                          r["sink_cpu_pct"], time.monotonic() - t), flush=True)
         if "process-hold" in PHASES:
             t = time.monotonic()
-            h = hold_run(workdir, pre)
+            # process-hold holds one preload: on real Kafka the preloads share one topic, so
+            # it gets one of its own.
+            if pre.real and len(pre.loads) > 1:
+                hold_pre = Preload(workdir, cluster, 1)
+                try:
+                    h = hold_run(workdir, hold_pre)
+                finally:
+                    hold_pre.target.close()
+            else:
+                h = hold_run(workdir, pre)
             info["hold"] = h
             print("bench: %sprocess-hold: %d traces, %d spans pending at once: %.0f B held per span, "
                   "%.0f B encoded per span (+%.0f B/span; target +64)  peak RSS %.1f MiB  (%.1fs)"
@@ -1393,14 +1537,15 @@ def main():
         binary(tool)
     info = machine()
     print("bench: %d cpus (%s), %d round(s), ingest load %gs over %d gRPC connections x %d streams / "
-          "%d HTTP/1.1 connections, ingest --set %s; process preload %d spans on %d partitions"
+          "%d HTTP/1.1 connections, ingest --set %s; process: %d preloads of %d spans on %d partitions"
           % (info["cpus_allowed"], info["model"], REPEAT, SECONDS, CONNECTIONS, STREAMS, HTTP_CONNECTIONS,
-             " ".join(INGEST_SET), PRELOAD_SPANS, PROC_PARTITIONS), flush=True)
+             " ".join(INGEST_SET), PRELOADS, PRELOAD_SPANS, PROC_PARTITIONS), flush=True)
     runs, errors, clusters = [], [], []
     result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": info, "method": METHOD, "kafka": KAFKA,
               "config": {"repeat": REPEAT, "ingest_seconds": SECONDS, "connections": CONNECTIONS,
                          "grpc_streams": STREAMS, "http_connections": HTTP_CONNECTIONS, "ingest_set": INGEST_SET, "preload_spans": PRELOAD_SPANS,
+                         "preloads": PRELOADS, "phase_preloads": PHASE_PRELOADS,
                          "preload_rate": PRELOAD_RATE, "ingest_partitions": INGEST_PARTITIONS,
                          "process_partitions": PROC_PARTITIONS, "decision_wait_s": DECISION_WAIT_S,
                          "export_protocol": EXPORT_PROTOCOL, "raw_set": RAW_SET, "raw_keys": RAW_KEYS,
@@ -1453,12 +1598,13 @@ def main():
         for ln in replica_lines(rs):
             print(ln)
     print()
+    spread = "median (min-max) of %d round(s) and their spread, (max-min)/median" % REPEAT
+    print("%s; process: steady = from the first consumed message to the end of the drain, us CPU/span over it;"
+          % spread)
     if KAFKA == "devbroker":
-        print("median (min-max) of %d round(s); ceiling = raw librdkafka producer, same messages, same broker;"
-              % REPEAT)
+        print("ceiling = raw librdkafka producer, same messages, same broker;")
     else:
-        print("median (min-max) of %d round(s); ceiling = raw librdkafka producer (ingest) or consumer (process),"
-              % REPEAT)
+        print("ceiling = raw librdkafka producer (ingest) or consumer (process),")
         print("same messages, same cluster; rawproduce = the producer ceiling for every row;")
         for role, c in sorted(result["clients"].items()):
             print("%s settings (librdkafka %s): %s;" % (role, c["librdkafka"],
