@@ -337,6 +337,43 @@ ottl_fields transform_fields(const struct transform *t, enum kt_signal sig)
     return fields;
 }
 
+/* Whether statement s may change something a reader of attributes keys[0..n) (span or
+ * resource) and of no other attribute sees: not when its only change is to a span
+ * attribute not among keys. */
+static bool writes_other_attr(const struct ottl_statement *s, const char *const *attr_keys,
+                              size_t n)
+{
+    const char *k;
+    size_t kn;
+    if (!ottl_statement_span_attr_write(s, &k, &kn))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(attr_keys[i]) == kn && memcmp(attr_keys[i], k, kn) == 0)
+            return false;
+    return true;
+}
+
+ottl_fields transform_fields_beside(const struct transform *t, enum kt_signal sig,
+                                    const char *const *attr_keys, size_t n_attr_keys)
+{
+    ottl_fields fields = 0;
+    for (size_t i = 0; i < t->n_groups; i++) {
+        const struct group *g = &t->groups[i];
+        if (g->sig != sig)
+            continue;
+        bool all_beside = true;
+        for (size_t j = 0; j < g->n_stmts && all_beside; j++)
+            all_beside = writes_other_attr(g->stmts[j], attr_keys, n_attr_keys);
+        if (all_beside)
+            continue;
+        for (size_t j = 0; j < g->n_conds; j++)
+            fields |= ottl_condition_fields(g->conds[j]);
+        for (size_t j = 0; j < g->n_stmts; j++)
+            fields |= ottl_statement_fields(g->stmts[j]);
+    }
+    return fields;
+}
+
 void transform_free(struct transform *t)
 {
     if (t == NULL)
