@@ -550,9 +550,9 @@ static int span_counts(const uint8_t *p, const uint8_t *end, size_t n[3])
     return rc;
 }
 
-/* keep_bytes (shallow only): the span's attributes stay bytes, which the span keeps as its
- * one unknown field of tag 0 (no field has number 0, so no decoded span has it) for
- * trace_decode_span_attr. */
+/* keep_bytes (shallow only): the span's attributes stay bytes (from the first to the last,
+ * other fields between included), which the span keeps as its one unknown field of tag 0 (no field
+ * has number 0, so no decoded span has it) for trace_decode_span_attr. */
 static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool shallow,
                   bool keep_bytes, Span *m)
 {
@@ -565,13 +565,12 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
         (rc = vec(a, n[1], sizeof(Event), &m->events)) != 0 ||
         (rc = vec(a, n[2], sizeof(Link), &m->links)) != 0)
         return rc;
+    ProtobufCMessageUnknownField *u = NULL;
     if (keep_bytes) {
-        ProtobufCMessageUnknownField *u = kt_arena_alloc(a, sizeof(*u));
-        if (u == NULL)
+        if ((u = kt_arena_alloc(a, sizeof(*u))) == NULL)
             return KT_ENOMEM;
         *u = (ProtobufCMessageUnknownField){.tag = 0,
                                             .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
-                                            .len = (size_t)(end - start),
                                             .data = (uint8_t *)(uintptr_t)start};
         m->base.unknown_fields = u;
         m->base.n_unknown_fields = 1;
@@ -581,7 +580,13 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
     Link *links = vec_objs(m->links, n[2]);
     struct kt_pb_field f;
     int32_t kind;
-    while ((rc = wf_next(&p, end, &f)) == 1) {
+    for (const uint8_t *at = p; (rc = wf_next(&p, end, &f)) == 1; at = p) {
+        /* Kept: the bytes from the first attribute to the last, which a lookup scans. */
+        if (u != NULL && f.num == 9) {
+            if (u->len == 0)
+                u->data = (uint8_t *)(uintptr_t)at;
+            u->len = (size_t)(p - u->data);
+        }
         if (shallow && (f.num == 9 || f.num == 11 || f.num == 13 || !is_known(known, f.num)))
             continue;
         switch (f.num) {

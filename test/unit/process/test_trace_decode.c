@@ -902,7 +902,8 @@ static struct kt_slice attr_s(const char *key, struct kt_slice value)
 
 /* A span with one attribute of every kind, duplicated keys, keys given twice or cut by a
  * NUL, a value given twice (merged), a key after its value, an AnyValue nested deeper than the
- * hand-written decoder goes, and an event whose attribute must not be taken for the span's. */
+ * hand-written decoder goes, and between them an event whose attribute must not be taken for
+ * the span's. */
 static struct kt_slice span_with_attrs(void)
 {
     struct kt_slice sp = field(5, LIT("sp"));
@@ -930,8 +931,8 @@ static struct kt_slice span_with_attrs(void)
         attr(NULL, &s),
         attr(&nul_key, &s),
         field(9, cat(cat(str_field(1, "a"), field(1, k2)), field(2, s))),
+        field(11, cat(str_field(2, "ev"), field(3, cat(str_field(1, "evonly"), field(2, s))))),
         attr_s("deep", deep),
-        field(11, cat(str_field(2, "ev"), attr_s("evonly", s))),
     };
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
         sp = cat(sp, parts[i]);
