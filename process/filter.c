@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "trace_decode.h"
+
 #define N_CTX (OTTL_CTX_LOG + 1)
 
 struct cond_set {
@@ -86,6 +88,15 @@ ottl_fields filter_fields(const struct filter *f, enum kt_signal sig)
     return fields;
 }
 
+bool filter_keyed_span_attrs(const struct filter *f, enum kt_signal sig)
+{
+    for (int c = 0; c < N_CTX; c++)
+        for (size_t i = 0; i < f->by[sig][c].n; i++)
+            if (!ottl_condition_keyed_span_attrs(f->by[sig][c].v[i]))
+                return false;
+    return true;
+}
+
 void filter_free(struct filter *f)
 {
     if (f == NULL)
@@ -114,6 +125,8 @@ static int matches(void *arg, enum ottl_context ctx, struct ottl_tctx *t, bool *
 {
     const struct run *r = arg;
     const struct cond_set *s = &r->f->by[r->sig][ctx];
+    if (r->sig == KT_SIGNAL_TRACES)
+        t->span_attr = trace_decode_span_attr;
     for (size_t i = 0; i < s->n; i++) {
         struct kt_err why = {0};
         bool m;

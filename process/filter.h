@@ -29,6 +29,9 @@ int filter_new(const struct process_conf *conf, struct filter **out, struct kt_e
 bool filter_active(const struct filter *f, enum kt_signal sig);
 /* The fields the signal's conditions read (see ottl_condition_fields). */
 ottl_fields filter_fields(const struct filter *f, enum kt_signal sig);
+/* Whether the signal's conditions read span attributes only by literal keys
+ * (ottl_condition_keyed_span_attrs): spans decoded without attributes then serve them. */
+bool filter_keyed_span_attrs(const struct filter *f, enum kt_signal sig);
 
 /* Drop matching items in place; *n_dropped counts spans / data points / log records
  * removed. A condition that fails to evaluate follows [filter] error_mode: propagate

@@ -1073,18 +1073,35 @@ static void plan_signals(struct pipeline *p)
 {
     ottl_fields reads = filter_fields(p->filter, KT_SIGNAL_TRACES);
     bool transform = transform_active(p->transform, KT_SIGNAL_TRACES);
+    bool keyed = filter_keyed_span_attrs(p->filter, KT_SIGNAL_TRACES);
     if (p->sampler != NULL) {
         ottl_fields seen = tail_sampler_fields(p->sampler);
         reads |= seen;
+        keyed = keyed && tail_sampler_keyed_span_attrs(p->sampler);
         p->defer_transform =
             transform && (transform_fields(p->transform, KT_SIGNAL_TRACES) & seen) == 0;
+        /* Attribute policies read a few keys: a transform that only changes other span
+         * attributes (delete_key, set of a literal key) changes no decision either. */
+        const char *keys[16];
+        size_t n_keys = tail_sampler_span_attr_keys(p->sampler, keys, 16);
+        if (transform && !p->defer_transform && n_keys != SIZE_MAX)
+            p->defer_transform =
+                (transform_fields_beside(p->transform, KT_SIGNAL_TRACES, keys, n_keys) & seen) == 0;
     }
     /* A transform that runs on every message may read and write anything. */
     p->trace_need = !transform || p->defer_transform ? reads : TRACE_DECODE_ALL;
+    /* Span attributes read by key only: spans keep their bytes instead (trace_decode.h). */
+    if (keyed && (p->trace_need & OTTL_FIELD(OTTL_P_SPAN_ATTRS)) &&
+        p->trace_need != TRACE_DECODE_ALL)
+        p->trace_need =
+            (p->trace_need & ~OTTL_FIELD(OTTL_P_SPAN_ATTRS)) | OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED);
     bool shallow = !trace_decode_needs_full(p->trace_need);
     if (p->sampler != NULL || filter_active(p->filter, KT_SIGNAL_TRACES))
         kt_info("traces: spans decoded %s%s",
-                shallow ? "without attributes, events or links" : "in full",
+                !shallow ? "in full"
+                : p->trace_need & OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED)
+                    ? "without events or links, attributes read by key from their bytes"
+                    : "without attributes, events or links",
                 p->defer_transform ? "; transform on sampled traces only, as they are exported"
                                    : "");
     for (int i = 0; i < KT_SIGNAL_COUNT; i++) {

@@ -14,6 +14,7 @@
 #include "kt_log.h"
 #include "kt_prom.h"
 #include "ottl/ottl.h"
+#include "trace_decode.h"
 
 typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
 typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
@@ -1024,6 +1025,24 @@ static bool attrs_match(const struct sp_policy *p, KeyValue *const *attrs, size_
     return false;
 }
 
+/* attrs_match on a span's attributes, read from its bytes when it was decoded without them
+ * (trace_decode_span_attr). A value protobuf-c cannot decode matches nothing, as such a
+ * message is refused whole on the full decode. */
+static bool span_attrs_match(struct sampling_policies *ps, const struct sp_policy *p,
+                             const Span *sp)
+{
+    const char *key = attr_key(p);
+    bool found;
+    AnyValue *v;
+    int rc = trace_decode_span_attr(&ps->arena, sp, key, strlen(key), &found, &v);
+    if (rc == 0)
+        return attrs_match(p, sp->attributes, sp->n_attributes, true);
+    if (rc < 0 || !found)
+        return false;
+    static const AnyValue empty = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    return value_matches(p, v != NULL ? v : &empty, true);
+}
+
 /* One OTTL condition list against one context. Returns true when a condition matched or the
  * policy is done with this trace (failed under propagate). */
 static bool ottl_any(struct sp_policy *p, struct ottl_condition *const *conds, size_t n,
@@ -1190,7 +1209,7 @@ static void observe_span(struct sampling_policies *ps, struct ottl_tctx *t,
             continue;
         }
         if (p->type != SP_OTTL_CONDITION) {
-            if (attrs_match(p, sp->attributes, sp->n_attributes, true))
+            if (span_attrs_match(ps, p, sp))
                 bit_set(match, p->bit);
             continue;
         }
@@ -1251,6 +1270,7 @@ void sampling_policy_observe(struct sampling_policies *ps, const TracesData *dec
                     .resource = rs->resource,
                     .scope = ss->scope,
                     .span = ss->spans[i],
+                    .span_attr = trace_decode_span_attr,
                 };
                 observe_span(ps, &t, sum, match);
             }
@@ -1285,6 +1305,41 @@ ottl_fields sampling_policy_fields(const struct sampling_policies *ps)
         }
     }
     return f;
+}
+
+bool sampling_policy_keyed_span_attrs(const struct sampling_policies *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct sp_policy *p = &ps->v[i];
+        if (p->type != SP_OTTL_CONDITION)
+            continue;
+        for (size_t c = 0; c < p->u.ottl.n_span; c++)
+            if (!ottl_condition_keyed_span_attrs(p->u.ottl.span[c]))
+                return false;
+        for (size_t c = 0; c < p->u.ottl.n_event; c++)
+            if (!ottl_condition_keyed_span_attrs(p->u.ottl.event[c]))
+                return false;
+    }
+    return true;
+}
+
+size_t sampling_policy_span_attr_keys(const struct sampling_policies *ps, const char **keys,
+                                      size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct sp_policy *p = &ps->v[i];
+        /* OTTL conditions: any span attribute (event conditions run on full decodes). */
+        if (p->type == SP_OTTL_CONDITION && (p->u.ottl.n_event > 0 || p->u.ottl.n_span > 0))
+            return SIZE_MAX;
+        const char *k = attr_key(p);
+        if (k == NULL)
+            continue;
+        if (n == cap)
+            return SIZE_MAX;
+        keys[n++] = k;
+    }
+    return n;
 }
 
 /* ---- decide ---- */

@@ -89,6 +89,14 @@ size_t sampling_policy_count_top_level(const struct sampling_policies *ps);
 
 /* The fields of spans and resources the policies read (see ottl_condition_fields). */
 ottl_fields sampling_policy_fields(const struct sampling_policies *ps);
+/* Whether the policies read span attributes only by literal keys (attribute policies, OTTL
+ * conditions as ottl_condition_keyed_span_attrs): spans decoded without attributes serve
+ * them (trace_decode_span_attr). */
+bool sampling_policy_keyed_span_attrs(const struct sampling_policies *ps);
+/* The keys of the span and resource attributes the policies read, at most cap of them, in
+ * keys (owned by ps); SIZE_MAX when more or when an OTTL condition may read any. */
+size_t sampling_policy_span_attr_keys(const struct sampling_policies *ps, const char **keys,
+                                      size_t cap);
 
 /* Number of uint64_t words of the per-trace match bitmap (0 when no policy needs one). The
  * caller zeroes them before the first observe. */

@@ -579,6 +579,16 @@ ottl_fields tail_sampler_fields(const struct tail_sampler *s)
     return sampling_policy_fields(s->pol);
 }
 
+bool tail_sampler_keyed_span_attrs(const struct tail_sampler *s)
+{
+    return sampling_policy_keyed_span_attrs(s->pol);
+}
+
+size_t tail_sampler_span_attr_keys(const struct tail_sampler *s, const char **keys, size_t cap)
+{
+    return sampling_policy_span_attr_keys(s->pol, keys, cap);
+}
+
 void tail_sampler_get_stats(const struct tail_sampler *s, struct tail_sampler_stats *out)
 {
     *out = s->st;

@@ -550,7 +550,11 @@ static int span_counts(const uint8_t *p, const uint8_t *end, size_t n[3])
     return rc;
 }
 
-static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool shallow, Span *m)
+/* keep_bytes (shallow only): the span's attributes stay bytes (from the first to the last,
+ * other fields between included), which the span keeps as its one unknown field of tag 0 (no field
+ * has number 0, so no decoded span has it) for trace_decode_span_attr. */
+static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool shallow,
+                  bool keep_bytes, Span *m)
 {
     const uint8_t *start = p;
     const uint32_t known = FIELDS(1, 16);
@@ -561,12 +565,28 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
         (rc = vec(a, n[1], sizeof(Event), &m->events)) != 0 ||
         (rc = vec(a, n[2], sizeof(Link), &m->links)) != 0)
         return rc;
+    ProtobufCMessageUnknownField *u = NULL;
+    if (keep_bytes) {
+        if ((u = kt_arena_alloc(a, sizeof(*u))) == NULL)
+            return KT_ENOMEM;
+        *u = (ProtobufCMessageUnknownField){.tag = 0,
+                                            .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+                                            .data = (uint8_t *)(uintptr_t)start};
+        m->base.unknown_fields = u;
+        m->base.n_unknown_fields = 1;
+    }
     KeyValue *attrs = vec_objs(m->attributes, n[0]);
     Event *events = vec_objs(m->events, n[1]);
     Link *links = vec_objs(m->links, n[2]);
     struct kt_pb_field f;
     int32_t kind;
-    while ((rc = wf_next(&p, end, &f)) == 1) {
+    for (const uint8_t *at = p; (rc = wf_next(&p, end, &f)) == 1; at = p) {
+        /* Kept: the bytes from the first attribute to the last, which a lookup scans. */
+        if (u != NULL && f.num == 9) {
+            if (u->len == 0)
+                u->data = (uint8_t *)(uintptr_t)at;
+            u->len = (size_t)(p - u->data);
+        }
         if (shallow && (f.num == 9 || f.num == 11 || f.num == 13 || !is_known(known, f.num)))
             continue;
         switch (f.num) {
@@ -621,6 +641,7 @@ static int d_scope_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *en
                          ScopeSpans *m)
 {
     bool shallow = !trace_decode_needs_full(need);
+    bool keep_bytes = shallow && (need & OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED));
     const uint8_t *start = p;
     const uint32_t known = FIELDS(1, 3);
     size_t n;
@@ -647,7 +668,8 @@ static int d_scope_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *en
                 break;
             }
             m->spans[m->n_spans] = &spans[m->n_spans];
-            rc = d_span(a, f.bytes.p, f.bytes.p + f.bytes.n, shallow, m->spans[m->n_spans++]);
+            rc = d_span(a, f.bytes.p, f.bytes.p + f.bytes.n, shallow, keep_bytes,
+                        m->spans[m->n_spans++]);
             break;
         case 3: rc = str_of(a, &f, &m->schema_url); break;
         default: rc = keep_unknown(a, &m->base, &f, p, start, end, known); break;
@@ -748,4 +770,91 @@ int trace_decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, Trac
     if (*out == NULL)
         return a->failed ? KT_ENOMEM : KT_EINVAL;
     return 0;
+}
+
+/* Whether the key bytes k[0..n) read as key: the decoded key is a C string, cut at a NUL. */
+static inline bool key_is(const uint8_t *k, size_t n, const char *key, size_t keylen)
+{
+    return n >= keylen && memcmp(k, key, keylen) == 0 && (n == keylen || k[keylen] == '\0');
+}
+
+/* The value of KeyValue kv (its bytes) when its key is key: 1 with *v (its bytes; v->p NULL
+ * for none), 0 for another key, KT_EUNSUPP when the value is given more than once (protobuf
+ * merges those). Nearly every KeyValue is its key then at most one value, each with a
+ * one-byte length, which is read without the general field walk. */
+static int kv_value(struct kt_slice kv, const char *key, size_t keylen, struct kt_slice *v)
+{
+    const uint8_t *p = kv.p, *end = kv.p + kv.n;
+    v->p = NULL;
+    v->n = 0;
+    if (end - p >= 2 && p[0] == 0x0a && p[1] < 0x80 && p[1] <= end - p - 2) {
+        const uint8_t *k = p + 2, *q = k + p[1];
+        bool only_value =
+            q == end || (end - q >= 2 && q[0] == 0x12 && q[1] < 0x80 && q[1] == end - q - 2);
+        if (only_value) {
+            if (!key_is(k, p[1], key, keylen))
+                return 0;
+            if (q < end)
+                *v = (struct kt_slice){q + 2, (size_t)q[1]};
+            return 1;
+        }
+    }
+    /* Any other shape: the last key counts, as for protobuf-c. */
+    struct kt_pb_field f;
+    struct kt_slice k = {(const uint8_t *)"", 0};
+    int values = 0;
+    while (wf_next(&p, end, &f) == 1) {
+        if (f.num == 1 && f.wt == KT_PB_LEN) {
+            k = f.bytes;
+        } else if (f.num == 2 && f.wt == KT_PB_LEN) {
+            *v = f.bytes;
+            values++;
+        }
+    }
+    if (!key_is(k.p, k.n, key, keylen))
+        return 0;
+    return values > 1 ? KT_EUNSUPP : 1;
+}
+
+int trace_decode_span_attr(struct kt_arena *a, const Span *span, const char *key, size_t keylen,
+                           bool *found, AnyValue **value)
+{
+    const ProtobufCMessageUnknownField *u = span->base.unknown_fields;
+    *found = false;
+    *value = NULL;
+    if (span->base.n_unknown_fields != 1 || u->tag != 0)
+        return 0;
+    const uint8_t *p = u->data, *end = u->data + u->len;
+    struct kt_pb_field f;
+    while (wf_next(&p, end, &f) == 1) {
+        if (f.num != 9 || f.wt != KT_PB_LEN)
+            continue;
+        struct kt_slice v;
+        int rc = kv_value(f.bytes, key, keylen, &v);
+        if (rc == 0)
+            continue;
+        *found = true;
+        if (rc == 1 && v.p == NULL)
+            return 1;
+        AnyValue *av = NULL;
+        if (rc == 1 && (av = kt_arena_alloc(a, sizeof(*av))) == NULL)
+            return KT_ENOMEM;
+        if (rc == 1)
+            rc = d_any(a, v.p, v.p + v.n, 0, av);
+        if (rc == KT_EUNSUPP) {
+            /* What protobuf-c makes of the whole message holds this KeyValue as it alone
+             * unpacks (a value given twice merged, an AnyValue nested past d_any). */
+            KeyValue *kv = opentelemetry__proto__common__v1__key_value__unpack(
+                kt_arena_pb(a), f.bytes.n, f.bytes.p);
+            if (kv == NULL)
+                return a->failed ? KT_ENOMEM : KT_EINVAL;
+            av = kv->value;
+            rc = 0;
+        }
+        if (rc != 0)
+            return rc;
+        *value = av;
+        return 1;
+    }
+    return 1;
 }

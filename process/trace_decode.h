@@ -6,7 +6,9 @@
  * decode gives the caller the fields it says it reads (ottl_fields, from ottl_*_fields):
  * spans with every field except attributes, events and links (n_attributes, n_events,
  * n_links are 0; the dropped_* counts are as sent), resources only when resource
- * attributes are read and scopes only when scope fields are (NULL otherwise). Such objects
+ * attributes are read and scopes only when scope fields are (NULL otherwise). With
+ * OTTL_P_SPAN_ATTRS_KEYED (and not OTTL_P_SPAN_ATTRS), each span keeps its bytes for
+ * trace_decode_span_attr, which reads one attribute from them. Such objects
  * describe the data but are not the data: never encode them, keep the bytes they came
  * from.
  * The full decode is hand-written and gives what protobuf-c's unpack gives; the few inputs it
@@ -35,5 +37,15 @@ bool trace_decode_needs_full(ottl_fields fields);
  * merges those), a field of an unexpected wire type; decode in full then. */
 int trace_decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
                  Opentelemetry__Proto__Trace__V1__TracesData **out);
+
+/* Reads span.attributes["key"] of a span decoded shallow with OTTL_P_SPAN_ATTRS_KEYED in
+ * need: the first attribute whose key (up to a NUL, as the decoded string) is key, its value
+ * decoded into a (NULL when the KeyValue has none). The span borrows the message's bytes:
+ * call only while they live. Returns 0 for a span with decoded attributes (read those), 1
+ * with *found and *value, KT_ENOMEM, or KT_EINVAL when protobuf-c cannot decode the value.
+ * Fits ottl_tctx's span_attr. */
+int trace_decode_span_attr(struct kt_arena *a, const Opentelemetry__Proto__Trace__V1__Span *span,
+                           const char *key, size_t keylen, bool *found,
+                           Opentelemetry__Proto__Common__V1__AnyValue **value);
 
 #endif

@@ -322,17 +322,53 @@ uint64_t transform_errors(const struct transform *t, enum kt_signal sig)
     return t->errors[sig];
 }
 
+static ottl_fields group_fields(const struct group *g)
+{
+    ottl_fields fields = 0;
+    for (size_t j = 0; j < g->n_conds; j++)
+        fields |= ottl_condition_fields(g->conds[j]);
+    for (size_t j = 0; j < g->n_stmts; j++)
+        fields |= ottl_statement_fields(g->stmts[j]);
+    return fields;
+}
+
 ottl_fields transform_fields(const struct transform *t, enum kt_signal sig)
+{
+    ottl_fields fields = 0;
+    for (size_t i = 0; i < t->n_groups; i++)
+        if (t->groups[i].sig == sig)
+            fields |= group_fields(&t->groups[i]);
+    return fields;
+}
+
+/* Whether statement s changes nothing but one span attribute whose key is not among
+ * attr_keys[0..n). */
+static bool writes_other_attr(const struct ottl_statement *s, const char *const *attr_keys,
+                              size_t n)
+{
+    const char *k;
+    size_t kn;
+    if (!ottl_statement_span_attr_write(s, &k, &kn))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(attr_keys[i]) == kn && memcmp(attr_keys[i], k, kn) == 0)
+            return false;
+    return true;
+}
+
+ottl_fields transform_fields_beside(const struct transform *t, enum kt_signal sig,
+                                    const char *const *attr_keys, size_t n_attr_keys)
 {
     ottl_fields fields = 0;
     for (size_t i = 0; i < t->n_groups; i++) {
         const struct group *g = &t->groups[i];
         if (g->sig != sig)
             continue;
-        for (size_t j = 0; j < g->n_conds; j++)
-            fields |= ottl_condition_fields(g->conds[j]);
-        for (size_t j = 0; j < g->n_stmts; j++)
-            fields |= ottl_statement_fields(g->stmts[j]);
+        bool all_beside = true;
+        for (size_t j = 0; j < g->n_stmts && all_beside; j++)
+            all_beside = writes_other_attr(g->stmts[j], attr_keys, n_attr_keys);
+        if (!all_beside)
+            fields |= group_fields(g);
     }
     return fields;
 }

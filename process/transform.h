@@ -33,6 +33,11 @@ int transform_new(const struct process_conf *conf, struct transform **out, struc
 bool transform_active(const struct transform *t, enum kt_signal sig);
 /* The fields the signal's statements may read or write (see ottl_statement_fields). */
 ottl_fields transform_fields(const struct transform *t, enum kt_signal sig);
+/* transform_fields without the groups whose every statement only changes a span
+ * attribute other than keys[0..n_keys) (ottl_statement_span_attr_write): what a reader of
+ * those attributes and of the returned fields could see changed. */
+ottl_fields transform_fields_beside(const struct transform *t, enum kt_signal sig,
+                                    const char *const *keys, size_t n_keys);
 
 /* Everything written (strings, attributes, resources that were missing) is allocated from
  * a, which must live as long as the data. A statement or group condition that fails follows

@@ -86,6 +86,13 @@ struct ottl_tctx {
     /* The schema_url fields of the resource's and the scope's containers (ResourceSpans,
      * ScopeLogs, ...), which ottl_walk sets; NULL reads as "" and cannot be set. */
     char **resource_schema_url, **scope_schema_url;
+    /* Traces: reads span.attributes["key"] of a span decoded without its attributes
+     * (trace_decode_span_attr) from the span's bytes. Returns 0 when the span's attributes
+     * are decoded (read the objects), 1 with *found and *value (NULL: the KeyValue has no
+     * value) when served from the bytes, or a negative KT_E*. NULL: always the objects. */
+    int (*span_attr)(struct kt_arena *a, const Opentelemetry__Proto__Trace__V1__Span *span,
+                     const char *key, size_t keylen, bool *found,
+                     Opentelemetry__Proto__Common__V1__AnyValue **value);
 };
 
 /* The fields OTTL paths name (resource.attributes, span.name, ...). The paths of trace data
@@ -128,6 +135,10 @@ enum ottl_path_id {
     OTTL_P_SPAN_START_TIME,
     OTTL_P_SPAN_END_TIME,
     OTTL_P_SPANEVENT_TIME_T,
+    /* Not a path: span.attributes read only as span.attributes["literal key"] (see
+     * ottl_condition_keyed_span_attrs), which a shallow decode serves from each span's
+     * bytes (trace_decode.h) instead of decoding its attributes. */
+    OTTL_P_SPAN_ATTRS_KEYED,
     /* Paths of metrics and logs from here on: they share bit 63 once past it. */
     OTTL_P_METRIC_NAME,
     OTTL_P_METRIC_UNIT,
@@ -215,6 +226,10 @@ void ottl_condition_free(struct ottl_condition *c);
 /* Every field the condition reads: the paths it names and what its converters read
  * implicitly (IsRootSpan: span.parent_span_id). */
 ottl_fields ottl_condition_fields(const struct ottl_condition *c);
+/* Whether the condition reads span attributes only through paths with a literal key
+ * (span.attributes["http.route"], not span.attributes or a converter reading them whole),
+ * so that tctx->span_attr can serve every read. True when it reads none. */
+bool ottl_condition_keyed_span_attrs(const struct ottl_condition *c);
 /* The text the condition was parsed from, for messages. */
 const char *ottl_condition_source(const struct ottl_condition *c);
 
@@ -237,6 +252,11 @@ void ottl_statement_free(struct ottl_statement *s);
  * clause name, and what its converters read implicitly. */
 ottl_fields ottl_statement_fields(const struct ottl_statement *s);
 const char *ottl_statement_source(const struct ottl_statement *s);
+/* Whether the statement changes nothing but one span attribute, named by a literal:
+ * set(span.attributes["k"][...], value) or delete_key(span.attributes, "k"); the key in
+ * *key (not terminated, owned by s) and *keylen. What it reads is not considered. */
+bool ottl_statement_span_attr_write(const struct ottl_statement *s, const char **key,
+                                    size_t *keylen);
 /* The function that ties the statement to a context (extract_sum_metric: metric, IsRootSpan:
  * span) and that context in *ctx, for messages; NULL when only its paths decide it. */
 const char *ottl_statement_context_func(const struct ottl_statement *s, enum ottl_context *ctx);

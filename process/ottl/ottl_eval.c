@@ -468,6 +468,33 @@ static int base_map(struct ottl_eval *ev, const struct ottl_path_def *d, bool cr
 static int index_any(struct ottl_eval *ev, const struct ottl_node *n, size_t i, bool create,
                      ottl_any **av);
 
+/* The value under a keyed map path's key (NULL: none) in the map base_map gave, or for a
+ * span decoded without its attributes, from its bytes (tctx->span_attr). */
+static int keyed_value(struct ottl_eval *ev, const struct ottl_node *path,
+                       const struct ottl_map *base, ottl_any **av)
+{
+    const struct ottl_tctx *t = ev->t;
+    *av = NULL;
+    if (path->path.def->id == OTTL_P_SPAN_ATTRS && t->span_attr != NULL) {
+        struct kt_arena *a = ottl_eval_arena(ev);
+        if (a == NULL)
+            return KT_EINVAL;
+        bool found;
+        int rc = t->span_attr(a, t->span, path->path.key, path->path.keylen, &found, av);
+        if (rc < 0)
+            return kt_err_set(ev->err, rc, "%s[\"%.*s\"]: %s", path->path.def->name,
+                              (int)path->path.keylen, path->path.key,
+                              rc == KT_ENOMEM ? "out of memory" : "protobuf-c cannot decode it");
+        if (rc == 1)
+            return 0;
+    }
+    if (base->kv == NULL)
+        return 0;
+    ottl_kv *kv = ottl_map_find(base, path->path.key, path->path.keylen);
+    *av = kv != NULL ? kv->value : NULL;
+    return 0;
+}
+
 int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, struct ottl_map *m)
 {
     const struct ottl_path_def *d = path->path.def;
@@ -477,10 +504,9 @@ int ottl_path_map(struct ottl_eval *ev, const struct ottl_node *path, struct ott
     struct ottl_map base = *m;
     m->kv = NULL;
     m->n = NULL;
-    if (base.kv == NULL)
-        return 0;
-    ottl_kv *kv = ottl_map_find(&base, path->path.key, path->path.keylen);
-    ottl_any *av = kv != NULL ? kv->value : NULL;
+    ottl_any *av;
+    if ((rc = keyed_value(ev, path, &base, &av)) != 0)
+        return rc;
     for (size_t i = 0; av != NULL && i < path->path.n_more; i++)
         if ((rc = index_any(ev, path, i, false, &av)) != 0)
             return rc;
@@ -592,10 +618,9 @@ static int path_get(struct ottl_eval *ev, const struct ottl_node *n, struct ottl
             }
             return 0;
         }
-        if (m.kv == NULL)
-            return 0;
-        const ottl_kv *kv = ottl_map_find(&m, n->path.key, n->path.keylen);
-        ottl_any *av = kv != NULL ? kv->value : NULL;
+        ottl_any *av;
+        if ((rc = keyed_value(ev, n, &m, &av)) != 0)
+            return rc;
         for (size_t i = 0; av != NULL && i < n->path.n_more; i++)
             if ((rc = index_any(ev, n, i, false, &av)) != 0)
                 return rc;

@@ -1207,9 +1207,68 @@ ottl_fields ottl_condition_fields(const struct ottl_condition *c)
     return node_fields(c->root);
 }
 
+static bool keyed_span_attrs(const struct ottl_node *n)
+{
+    if (n == NULL)
+        return true;
+    switch (n->kind) {
+    case OTTL_N_PATH: return n->path.def->id != OTTL_P_SPAN_ATTRS || n->path.key != NULL;
+    case OTTL_N_CALL:
+        if (n->call.fn->reads & OTTL_FIELD(OTTL_P_SPAN_ATTRS))
+            return false;
+        for (size_t i = 0; i < n->call.n_args; i++)
+            if (!keyed_span_attrs(n->call.args[i]))
+                return false;
+        return true;
+    case OTTL_N_LIST:
+    case OTTL_N_MAP:
+        for (size_t i = 0; i < n->list.n; i++)
+            if (!keyed_span_attrs(n->list.items[i]))
+                return false;
+        return true;
+    case OTTL_N_AND:
+    case OTTL_N_OR:
+    case OTTL_N_CMP:
+    case OTTL_N_MATH: return keyed_span_attrs(n->bin.l) && keyed_span_attrs(n->bin.r);
+    case OTTL_N_NOT:
+    case OTTL_N_NEG: return keyed_span_attrs(n->bin.l);
+    case OTTL_N_LIT: return true;
+    }
+    return false;
+}
+
+bool ottl_condition_keyed_span_attrs(const struct ottl_condition *c)
+{
+    return keyed_span_attrs(c->root);
+}
+
 ottl_fields ottl_statement_fields(const struct ottl_statement *s)
 {
     return node_fields(s->call) | node_fields(s->where);
+}
+
+bool ottl_statement_span_attr_write(const struct ottl_statement *s, const char **key,
+                                    size_t *keylen)
+{
+    const struct ottl_node *c = s->call;
+    if (c == NULL || c->kind != OTTL_N_CALL || c->call.n_args != 2 || c->call.args[0] == NULL ||
+        c->call.args[1] == NULL)
+        return false;
+    const struct ottl_node *target = c->call.args[0], *arg = c->call.args[1];
+    if (target->kind != OTTL_N_PATH || target->path.def->id != OTTL_P_SPAN_ATTRS)
+        return false;
+    if (strcmp(c->call.fn->name, "set") == 0 && target->path.key != NULL) {
+        *key = target->path.key;
+        *keylen = target->path.keylen;
+        return true;
+    }
+    if (strcmp(c->call.fn->name, "delete_key") == 0 && target->path.key == NULL &&
+        arg->kind == OTTL_N_LIT && arg->lit.t == OTTL_STR) {
+        *key = arg->lit.s.p;
+        *keylen = arg->lit.s.n;
+        return true;
+    }
+    return false;
 }
 
 const char *ottl_condition_source(const struct ottl_condition *c)

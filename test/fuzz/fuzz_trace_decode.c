@@ -4,7 +4,10 @@
  * decode shallow (asked for spans only, and for resources and scopes too)
  * either succeed or refuse with KT_EUNSUPP; when it succeeds, every value it decodes must
  * equal the full decode's (protobuf-c, the oracle), compared by packing both, and what it
- * was not asked for must be absent. Any other input must not crash either decode. */
+ * was not asked for must be absent. Spans decoded shallow keeping their attributes as bytes
+ * (OTTL_P_SPAN_ATTRS_KEYED) must give, for each key of the full span's attributes and for a
+ * key it lacks, what the full span holds (trace_decode_span_attr). Any other input must not
+ * crash either decode. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@ typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
 typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
 typedef Opentelemetry__Proto__Trace__V1__Span Span;
 typedef Opentelemetry__Proto__Trace__V1__Status Status;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
 #define NEED_SPANS (OTTL_FIELD(OTTL_P_SPAN_NAME) | OTTL_FIELD(OTTL_P_SPAN_STATUS_CODE))
 #define NEED_ALL (NEED_SPANS | OTTL_FIELD(OTTL_P_RESOURCE_ATTRS) | OTTL_FIELD(OTTL_P_SCOPE_NAME))
@@ -84,6 +88,42 @@ static void compare(const TracesData *full, const TracesData *sh, bool parts)
     }
 }
 
+/* One key of a shallow span against the first attribute of the full span with that key. */
+static void check_attr(const Span *full, const Span *sh, const char *key, struct kt_arena *a)
+{
+    const ProtobufCMessage *want = NULL;
+    bool want_found = false;
+    for (size_t i = 0; i < full->n_attributes && !want_found; i++) {
+        if (strcmp(full->attributes[i]->key, key) == 0) {
+            want_found = true;
+            want = (const ProtobufCMessage *)full->attributes[i]->value;
+        }
+    }
+    bool found;
+    AnyValue *got;
+    int rc = trace_decode_span_attr(a, sh, key, strlen(key), &found, &got);
+    check(rc == 1, "trace_decode_span_attr failed on a valid message");
+    check(found == want_found, "attribute found on one decode only");
+    check(packs_equal(want, (const ProtobufCMessage *)got), "attribute value differs");
+}
+
+static void compare_keyed(const TracesData *full, const TracesData *sh, struct kt_arena *a)
+{
+    for (size_t r = 0; r < full->n_resource_spans; r++) {
+        const ResourceSpans *rf = full->resource_spans[r], *rs = sh->resource_spans[r];
+        for (size_t s = 0; s < rf->n_scope_spans; s++) {
+            const ScopeSpans *sf = rf->scope_spans[s], *ss = rs->scope_spans[s];
+            check(sf->n_spans == ss->n_spans, "span count differs");
+            for (size_t i = 0; i < sf->n_spans; i++) {
+                const Span *f = sf->spans[i];
+                for (size_t k = 0; k < f->n_attributes && k < 8; k++)
+                    check_attr(f, ss->spans[i], f->attributes[k]->key, a);
+                check_attr(f, ss->spans[i], "absent.key", a);
+            }
+        }
+    }
+}
+
 /* full (decoded from msg by hand) against protobuf-c's decode of msg and its packing. */
 static void check_full(struct kt_slice msg, const TracesData *full, struct kt_arena *a)
 {
@@ -117,10 +157,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct kt_slice msg = {data, size};
     struct kt_arena a;
     kt_arena_init(&a, NULL, 0);
-    TracesData *full, *spans, *all;
+    TracesData *full, *spans, *all, *keyed;
     int rc_full = decode(msg, TRACE_DECODE_ALL, &a, &full);
     int rc_spans = decode(msg, NEED_SPANS, &a, &spans);
     int rc_all = decode(msg, NEED_ALL, &a, &all);
+    int rc_keyed = decode(msg, NEED_SPANS | OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED), &a, &keyed);
     size_t n_items;
     if (kt_otlp_validate(KT_SIGNAL_TRACES, msg, &n_items, NULL) == 0) {
         check(rc_full == 0, "full decode failed on a valid message");
@@ -131,6 +172,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             compare(full, spans, false);
         if (rc_all == 0)
             compare(full, all, true);
+        check(rc_keyed != KT_EINVAL, "shallow decode keeping attributes failed");
+        if (rc_keyed == 0)
+            compare_keyed(full, keyed, &a);
     }
     kt_arena_free(&a);
     return 0;

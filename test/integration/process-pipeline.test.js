@@ -75,7 +75,8 @@ for (const kafka of KAFKAS) {
 // How much of a trace kotel-process decodes, and when its transform runs, depends on what
 // the filter and the policies read. Both plans must give the same traces: one where the
 // policies do not read what the transform writes (shallow decode, transform on sampled
-// traces only) and one where a policy samples on the transform's own attribute.
+// traces only), one where filter and policies read span attributes by key and the transform
+// writes other keys, and one where a policy samples on the transform's own attribute.
 for (const kafka of KAFKAS) {
   test(`${kafkaLabel(kafka)}a transform the policies do not read runs on sampled traces only; one they read runs before sampling`, { timeout: 240000 }, async () => {
     await withStack({ kafka }, async ({ broker, ingest }) => {
@@ -90,6 +91,23 @@ for (const kafka of KAFKAS) {
             'transform.trace_statements': 'set(span.attributes["kotel.processed"], true)',
             'tail_sampling.policy.errors.type': 'status_code',
             'tail_sampling.policy.errors.status_codes': 'ERROR',
+          },
+        },
+        {
+          // Span attributes named by key only: read from each span's bytes; the transform
+          // changes keys no policy reads, so it still waits for the decision.
+          plan: /traces: spans decoded without events or links, attributes read by key from their bytes; transform on sampled traces only/,
+          sets: {
+            'filter.trace_conditions': 'span.attributes["kotel.never"] == "set"',
+            'transform.trace_statements': [
+              'delete_key(span.attributes, "kotel.absent")',
+              'set(span.attributes["kotel.processed"], true)',
+            ],
+            'tail_sampling.policy.errors.type': 'status_code',
+            'tail_sampling.policy.errors.status_codes': 'ERROR',
+            'tail_sampling.policy.svc.type': 'string_attribute',
+            'tail_sampling.policy.svc.key': 'service.name',
+            'tail_sampling.policy.svc.values': 'no-such-service',
           },
         },
         {

@@ -86,7 +86,15 @@ static int offer_line(struct tail_sampler *s, const char *line, size_t len, uint
     int rc = kt_otlp_json_to_proto(KT_SIGNAL_TRACES, line, len, &pb, err);
     if (rc != 0)
         goto out;
-    if ((rc = trace_decode(kt_buf_slice(&pb), TRACE_DECODE_ALL, &a, &td)) != 0) {
+    /* As pipeline.c plans it: the fields the policies read, span attributes from the spans'
+     * bytes when read by key only; in full when a shallow decode cannot give them. */
+    ottl_fields need = tail_sampler_fields(s);
+    if (tail_sampler_keyed_span_attrs(s) && (need & OTTL_FIELD(OTTL_P_SPAN_ATTRS)))
+        need = (need & ~OTTL_FIELD(OTTL_P_SPAN_ATTRS)) | OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED);
+    rc = trace_decode(kt_buf_slice(&pb), need, &a, &td);
+    if (rc == KT_EUNSUPP && !trace_decode_needs_full(need))
+        rc = trace_decode(kt_buf_slice(&pb), TRACE_DECODE_ALL, &a, &td);
+    if (rc != 0) {
         kt_err_set(err, rc, "cannot decode the traces: %s", kt_err_name(rc));
         goto out;
     }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "../../../process/filter.h"
+#include "../../../process/trace_decode.h"
 #include "pb_build.h"
 
 static void attr(KeyValue ***arr, size_t *n, const char *k, const char *v)
@@ -308,6 +309,87 @@ static void test_fields_none(void **state)
     assert_int_equal(filter_fields(f, KT_SIGNAL_LOGS), 0);
 }
 
+static void int_attr(KeyValue ***arr, size_t *n, const char *k, int64_t v)
+{
+    attr(arr, n, k, "");
+    (*arr)[*n - 1]->value->value_case =
+        OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+    (*arr)[*n - 1]->value->int_value = v;
+}
+
+/* The names of td's spans, space-separated, in order. */
+static void span_names(const TracesData *td, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t r = 0; r < td->n_resource_spans; r++)
+        for (size_t s = 0; s < td->resource_spans[r]->n_scope_spans; s++) {
+            const ScopeSpans *ss = td->resource_spans[r]->scope_spans[s];
+            for (size_t i = 0; i < ss->n_spans; i++)
+                n += (size_t)snprintf(out + n, cap - n, "%s ", ss->spans[i]->name);
+        }
+}
+
+/* Conditions that name span attributes by key drop the same spans whether the spans were
+ * decoded with their attributes or keep them as bytes (trace_decode_span_attr). */
+static void test_keyed_conditions_on_span_bytes(void **state)
+{
+    struct fx *fx = *state;
+    TracesData td = OPENTELEMETRY__PROTO__TRACE__V1__TRACES_DATA__INIT;
+    ResourceSpans *rs = add_rs(&td, "shop");
+    Span *s = add_span(rs, "health", 0);
+    attr(&s->attributes, &s->n_attributes, "http.route", "/healthz");
+    s = add_span(rs, "dup-first", 0);
+    attr(&s->attributes, &s->n_attributes, "http.route", "/api");
+    attr(&s->attributes, &s->n_attributes, "http.route", "/healthz");
+    s = add_span(rs, "big", 0);
+    int_attr(&s->attributes, &s->n_attributes, "n", 9);
+    s = add_span(rs, "small", 0);
+    int_attr(&s->attributes, &s->n_attributes, "n", 2);
+    attr(&s->attributes, &s->n_attributes, "http.route", "");
+    s = add_span(rs, "string-n", 0);
+    attr(&s->attributes, &s->n_attributes, "n", "9");
+    add_span(rs, "bare", 0);
+    s = add_span(rs, "no-value", 0);
+    attr(&s->attributes, &s->n_attributes, "gone", "x");
+    s->attributes[0]->value = NULL;
+    size_t n = opentelemetry__proto__trace__v1__traces_data__get_packed_size(&td);
+    uint8_t *buf = kt_arena_alloc(&A, n);
+    opentelemetry__proto__trace__v1__traces_data__pack(&td, buf);
+    struct kt_slice msg = {buf, n};
+
+    const char *conds[] = {"span.attributes[\"http.route\"] == \"/healthz\"",
+                           "span.attributes[\"n\"] > 5",
+                           "span.attributes[\"gone\"] == nil and "
+                           "span.name == \"no-value\"",
+                           NULL};
+    struct filter *f = make(fx, OTTL_ERR_IGNORE, conds, NULL, NULL);
+    assert_true(filter_keyed_span_attrs(f, KT_SIGNAL_TRACES));
+    ottl_fields need = (filter_fields(f, KT_SIGNAL_TRACES) & ~OTTL_FIELD(OTTL_P_SPAN_ATTRS)) |
+                       OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED);
+    assert_false(trace_decode_needs_full(need));
+    char want[256], got[256];
+    TracesData *full, *sh;
+    size_t dropped_full = 0, dropped_sh = 0;
+    struct kt_err err = {0};
+    assert_int_equal(trace_decode(msg, TRACE_DECODE_ALL, &A, &full), 0);
+    assert_int_equal(trace_decode(msg, need, &A, &sh), 0);
+    assert_int_equal(filter_traces(f, full, &A, &dropped_full, &err), 0);
+    assert_int_equal(filter_traces(f, sh, &A, &dropped_sh, &err), 0);
+    span_names(full, want, sizeof(want));
+    span_names(sh, got, sizeof(got));
+    assert_string_equal(want, "dup-first small string-n bare ");
+    assert_string_equal(got, want);
+    assert_int_equal(dropped_sh, dropped_full);
+}
+
+static void test_keyed_span_attrs_only_with_literal_keys(void **state)
+{
+    const char *whole[] = {"span.attributes[\"a\"] == \"x\"", "Len(span.attributes) > 2", NULL};
+    assert_false(filter_keyed_span_attrs(make(*state, OTTL_ERR_PROPAGATE, whole, NULL, NULL),
+                                         KT_SIGNAL_TRACES));
+}
+
 static void test_config_errors(void **state)
 {
     struct fx *fx = *state;
@@ -337,11 +419,17 @@ static void test_config_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_traces_levels), T(test_traces_scope_and_root),
-        T(test_error_modes),   T(test_metrics),
-        T(test_logs),          T(test_inactive_noop),
-        T(test_fields),        T(test_fields_none),
+        T(test_traces_levels),
+        T(test_traces_scope_and_root),
+        T(test_error_modes),
+        T(test_metrics),
+        T(test_logs),
+        T(test_inactive_noop),
+        T(test_fields),
+        T(test_fields_none),
         T(test_config_errors),
+        T(test_keyed_conditions_on_span_bytes),
+        T(test_keyed_span_attrs_only_with_literal_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1277,6 +1277,7 @@ static void test_fields_suffice_for_decisions(void **state)
     struct kt_slice msg = {enc, n};
     struct kt_arena a;
     kt_arena_init(&a, NULL, 0);
+    size_t n_keyed = 0;
 
     for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
         const char *const *k = configs[i];
@@ -1299,9 +1300,22 @@ static void test_fields_suffice_for_decisions(void **state)
         sampling_policy_observe(ps, decoded, &st.sum, st.match);
         if (!sampling_policy_decide(ps, t->tid, &st.sum, st.match, 0))
             fail_msg("%s %s: not sampled on the decode of the fields it reads", k[0], k[2]);
+        /* Span attributes read by key: from the spans' bytes, as the pipeline plans it. */
+        ottl_fields keyed = (need & ~F(SPAN_ATTRS)) | F(SPAN_ATTRS_KEYED);
+        if ((need & F(SPAN_ATTRS)) && sampling_policy_keyed_span_attrs(ps) &&
+            !trace_decode_needs_full(keyed)) {
+            assert_int_equal(trace_decode(msg, keyed, &a, &decoded), 0);
+            memset(&st, 0, sizeof(st));
+            sampling_policy_observe(ps, decoded, &st.sum, st.match);
+            if (!sampling_policy_decide(ps, t->tid, &st.sum, st.match, 0))
+                fail_msg("%s %s: not sampled on spans keeping their attributes as bytes", k[0],
+                         k[2]);
+            n_keyed++;
+        }
         sampling_policy_free(ps);
         kt_arena_reset(&a);
     }
+    assert_int_equal(n_keyed, 3); /* two string_attribute, one span.attributes["tier"] */
     kt_arena_free(&a);
     free(enc);
     free(t);

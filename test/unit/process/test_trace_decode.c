@@ -65,7 +65,7 @@ static ottl_fields shallow_all(void)
 {
     ottl_fields f = 0;
     for (int id = 0; id < N_PATH_IDS; id++)
-        if (!trace_decode_needs_full(OTTL_FIELD(id)))
+        if (!trace_decode_needs_full(OTTL_FIELD(id)) && id != OTTL_P_SPAN_ATTRS_KEYED)
             f |= OTTL_FIELD(id);
     return f;
 }
@@ -875,6 +875,117 @@ static void test_full_decode_prefixes_like_protobuf_c(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ---- span attributes read from a shallow span's bytes ---- */
+
+static struct kt_slice lit(const char *b, size_t n)
+{
+    return (struct kt_slice){(const uint8_t *)b, n};
+}
+#define LIT(s) lit(s, sizeof(s) - 1)
+
+/* A span attribute: key (NULL: no key field) and AnyValue payload (NULL: no value field). */
+static struct kt_slice attr(const struct kt_slice *key, const struct kt_slice *value)
+{
+    struct kt_slice kv = {(const uint8_t *)"", 0};
+    if (key != NULL)
+        kv = field(1, *key);
+    if (value != NULL)
+        kv = cat(kv, field(2, *value));
+    return field(9, kv);
+}
+
+static struct kt_slice attr_s(const char *key, struct kt_slice value)
+{
+    struct kt_slice k = {(const uint8_t *)key, strlen(key)};
+    return attr(&k, &value);
+}
+
+/* A span with one attribute of every kind, duplicated keys, keys given twice or cut by a
+ * NUL, a value given twice (merged), a key after its value, an AnyValue nested deeper than the
+ * hand-written decoder goes, and between them an event whose attribute must not be taken for
+ * the span's. */
+static struct kt_slice span_with_attrs(void)
+{
+    struct kt_slice sp = field(5, LIT("sp"));
+    struct kt_slice deep = str_field(1, "bottom");
+    for (int i = 0; i < 70; i++)
+        deep = field(5, field(1, deep));
+    struct kt_slice nul_key = LIT("x\0y"), k2 = LIT("k2"), nv = LIT("nv"), s = str_field(1, "v");
+    const struct kt_slice parts[] = {
+        attr_s("s", s),
+        attr_s("i", LIT("\x18\x07")),
+        attr_s("d", LIT("\x21\x00\x00\x00\x00\x00\x00\xf0\x3f")),
+        attr_s("b", LIT("\x10\x01")),
+        attr_s("arr", field(5, cat(field(1, str_field(1, "a")), field(1, LIT("\x18\x02"))))),
+        attr_s("kvl", field(6, attr_s("in", s))),
+        attr_s("empty", LIT("")),
+        attr_s("bytes", field(7, LIT("\x01\x02"))),
+        attr_s("two", cat(str_field(1, "a"), LIT("\x18\x05"))),
+        attr_s("dup", str_field(1, "first")),
+        attr_s("dup", LIT("\x18\x02")),
+        field(9, cat(cat(str_field(1, "twice"), field(2, s)), field(2, LIT("\x18\x03")))),
+        field(9, cat(field(2, s), str_field(1, "after"))),
+        attr_s("long", str_field(1, "a string longer than one hundred and twenty-seven bytes, so "
+                                    "that its length takes two bytes of varint: .............")),
+        attr(&nv, NULL),
+        attr(NULL, &s),
+        attr(&nul_key, &s),
+        field(9, cat(cat(str_field(1, "a"), field(1, k2)), field(2, s))),
+        field(11, cat(str_field(2, "ev"), field(3, cat(str_field(1, "evonly"), field(2, s))))),
+        attr_s("deep", deep),
+    };
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        sp = cat(sp, parts[i]);
+    return sp;
+}
+
+static void assert_any_equal(const AnyValue *want, const AnyValue *got, const char *key)
+{
+    if (want == NULL || got == NULL) {
+        if (want != got)
+            fail_msg("[\"%s\"]: value %p, want %p", key, (void *)got, (void *)want);
+        return;
+    }
+    assert_packed_equal(&want->base, &got->base);
+}
+
+static void test_span_attr_from_bytes_equals_full(void **state)
+{
+    (void)state;
+    struct kt_slice spans = cat(cat(field(2, span_with_attrs()), field(2, LIT(""))),
+                                field(2, field(5, LIT("no attributes"))));
+    struct kt_slice msg = field(1, field(2, spans));
+    TracesData *full = decode_ok(msg, TRACE_DECODE_ALL);
+    TracesData *sh = decode_ok(msg, F(SPAN_NAME) | F(SPAN_ATTRS_KEYED));
+    const ScopeSpans *fs = full->resource_spans[0]->scope_spans[0];
+    const ScopeSpans *ss = sh->resource_spans[0]->scope_spans[0];
+    assert_int_equal(fs->n_spans, 3);
+    assert_int_equal(ss->n_spans, 3);
+    static const char *const keys[] = {
+        "s", "i",  "d", "b",    "arr", "kvl", "empty",  "bytes",   "two",   "dup",   "nv",  "",
+        "x", "k2", "a", "deep", "in",  "ev",  "evonly", "missing", "twice", "after", "long"};
+    for (size_t i = 0; i < 3; i++) {
+        const Span *f = fs->spans[i], *s = ss->spans[i];
+        assert_int_equal(s->n_attributes, 0);
+        assert_string_equal(s->name, f->name);
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            const KeyValue *want = NULL;
+            for (size_t j = 0; j < f->n_attributes && want == NULL; j++)
+                if (strcmp(f->attributes[j]->key, keys[k]) == 0)
+                    want = f->attributes[j];
+            bool found = true;
+            AnyValue *got = (AnyValue *)&got;
+            assert_int_equal(trace_decode_span_attr(&D, f, keys[k], strlen(keys[k]), &found, &got),
+                             0);
+            assert_int_equal(trace_decode_span_attr(&D, s, keys[k], strlen(keys[k]), &found, &got),
+                             1);
+            if (found != (want != NULL))
+                fail_msg("span %zu [\"%s\"]: found %d", i, keys[k], found);
+            assert_any_equal(want != NULL ? want->value : NULL, got, keys[k]);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -888,6 +999,7 @@ int main(void)
         T(test_repeated_status),
         T(test_truncated_input),
         T(test_garbage_input),
+        T(test_span_attr_from_bytes_equals_full),
         T(test_empty_message),
         T(test_full_decode_equals_protobuf_c),
         T(test_full_decode_oneof_last_member_wins),

@@ -239,6 +239,44 @@ static void test_fields(void **state)
                      OTTL_FIELD(OTTL_P_LOG_SEVERITY_TEXT) | OTTL_FIELD(OTTL_P_LOG_SEVERITY_NUMBER));
 }
 
+/* Statements that only delete or set span attributes named by a literal change nothing a
+ * reader of other keys sees; any other statement counts whole. */
+static void test_fields_beside_keys(void **state)
+{
+    struct fx *fx = *state;
+    const char *trace[] = {"delete_key(span.attributes, \"net.peer.port\")",
+                           "set(span.attributes[\"kotel.tier\"], span.name) where span.kind == 2",
+                           NULL};
+    struct transform *t = make(fx, OTTL_ERR_PROPAGATE, &fx->conf.transform.trace_statements, trace);
+    const char *svc[] = {"service.name"}, *tier[] = {"service.name", "kotel.tier"},
+               *port[] = {"net.peer.port"};
+    const ottl_fields all = transform_fields(t, KT_SIGNAL_TRACES);
+    assert_int_equal(all, OTTL_FIELD(OTTL_P_SPAN_ATTRS) | OTTL_FIELD(OTTL_P_SPAN_NAME) |
+                              OTTL_FIELD(OTTL_P_SPAN_KIND));
+    assert_int_equal(transform_fields_beside(t, KT_SIGNAL_TRACES, svc, 1), 0);
+    assert_int_equal(transform_fields_beside(t, KT_SIGNAL_TRACES, tier, 2), all);
+    assert_int_equal(transform_fields_beside(t, KT_SIGNAL_TRACES, port, 1), all);
+    assert_int_equal(transform_fields_beside(t, KT_SIGNAL_METRICS, svc, 1), 0);
+}
+
+static void test_fields_beside_keys_other_statements(void **state)
+{
+    struct fx *fx = *state;
+    const char *trace[] = {"set(span.attributes[\"kotel.tier\"], \"process\")",
+                           "delete_key(span.attributes, Concat([\"a\", \"b\"], \".\"))",
+                           "set(span.name, \"x\")", NULL};
+    const char *svc[] = {"service.name"};
+    for (size_t i = 1; trace[i] != NULL; i++) {
+        kt_strlist_free(&fx->conf.transform.trace_statements);
+        transform_free(fx->t);
+        const char *two[] = {trace[0], trace[i], NULL};
+        struct transform *t =
+            make(fx, OTTL_ERR_PROPAGATE, &fx->conf.transform.trace_statements, two);
+        assert_int_equal(transform_fields_beside(t, KT_SIGNAL_TRACES, svc, 1),
+                         transform_fields(t, KT_SIGNAL_TRACES));
+    }
+}
+
 static void test_config_errors(void **state)
 {
     struct fx *fx = *state;
@@ -451,6 +489,8 @@ int main(void)
         T(test_metrics),
         T(test_logs_and_error_modes),
         T(test_fields),
+        T(test_fields_beside_keys),
+        T(test_fields_beside_keys_other_statements),
         T(test_config_errors),
         T(test_groups),
         T(test_group_error_modes),
