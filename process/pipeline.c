@@ -1087,6 +1087,9 @@ static void plan_signals(struct pipeline *p)
         if (transform && !p->defer_transform && n_keys != SIZE_MAX)
             p->defer_transform =
                 (transform_fields_beside(p->transform, KT_SIGNAL_TRACES, keys, n_keys) & seen) == 0;
+        /* Sizes are measured on what the sampler is offered, after the transform. */
+        if (tail_sampler_counts_bytes(p->sampler))
+            p->defer_transform = false;
     }
     /* A transform that runs on every message may read and write anything. */
     p->trace_need = !transform || p->defer_transform ? reads : TRACE_DECODE_ALL;

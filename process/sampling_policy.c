@@ -1307,6 +1307,14 @@ ottl_fields sampling_policy_fields(const struct sampling_policies *ps)
     return f;
 }
 
+bool sampling_policy_counts_bytes(const struct sampling_policies *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i].type == SP_BYTES_LIMITING)
+            return true;
+    return false;
+}
+
 bool sampling_policy_keyed_span_attrs(const struct sampling_policies *ps)
 {
     for (size_t i = 0; i < ps->n; i++) {

@@ -89,6 +89,9 @@ size_t sampling_policy_count_top_level(const struct sampling_policies *ps);
 
 /* The fields of spans and resources the policies read (see ottl_condition_fields). */
 ottl_fields sampling_policy_fields(const struct sampling_policies *ps);
+/* Whether a policy (bytes_limiting, also as a sub-policy) measures traces by their encoded
+ * size, which a transform changes. */
+bool sampling_policy_counts_bytes(const struct sampling_policies *ps);
 /* Whether the policies read span attributes only by literal keys (attribute policies, OTTL
  * conditions as ottl_condition_keyed_span_attrs): spans decoded without attributes serve
  * them (trace_decode_span_attr). */

@@ -579,6 +579,11 @@ ottl_fields tail_sampler_fields(const struct tail_sampler *s)
     return sampling_policy_fields(s->pol);
 }
 
+bool tail_sampler_counts_bytes(const struct tail_sampler *s)
+{
+    return s->max_trace > 0 || sampling_policy_counts_bytes(s->pol);
+}
+
 bool tail_sampler_keyed_span_attrs(const struct tail_sampler *s)
 {
     return sampling_policy_keyed_span_attrs(s->pol);

@@ -50,6 +50,11 @@ int tail_sampler_new(const struct process_conf *conf, tail_sampler_export_fn exp
 
 /* The span and resource fields the policies read from offers (see ottl_condition_fields). */
 ottl_fields tail_sampler_fields(const struct tail_sampler *s);
+/* Whether decisions depend on the traces' encoded sizes: a bytes_limiting policy or
+ * maximum_trace_size_bytes. A transform that changes sizes must then run before sampling,
+ * as the Collector's transform runs before its tail_sampling. */
+bool tail_sampler_counts_bytes(const struct tail_sampler *s);
+
 /* sampling_policy_keyed_span_attrs and sampling_policy_span_attr_keys of the policies. */
 bool tail_sampler_keyed_span_attrs(const struct tail_sampler *s);
 size_t tail_sampler_span_attr_keys(const struct tail_sampler *s, const char **keys, size_t cap);

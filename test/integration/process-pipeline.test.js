@@ -73,10 +73,11 @@ for (const kafka of KAFKAS) {
 }
 
 // How much of a trace kotel-process decodes, and when its transform runs, depends on what
-// the filter and the policies read. Both plans must give the same traces: one where the
+// the filter and the policies read. Every plan must give the same traces: one where the
 // policies do not read what the transform writes (shallow decode, transform on sampled
 // traces only), one where filter and policies read span attributes by key and the transform
-// writes other keys, and one where a policy samples on the transform's own attribute.
+// writes other keys, one where trace sizes count (the transform runs first), and one where
+// a policy samples on the transform's own attribute.
 for (const kafka of KAFKAS) {
   test(`${kafkaLabel(kafka)}a transform the policies do not read runs on sampled traces only; one they read runs before sampling`, { timeout: 240000 }, async () => {
     await withStack({ kafka }, async ({ broker, ingest }) => {
@@ -108,6 +109,16 @@ for (const kafka of KAFKAS) {
             'tail_sampling.policy.svc.type': 'string_attribute',
             'tail_sampling.policy.svc.key': 'service.name',
             'tail_sampling.policy.svc.values': 'no-such-service',
+          },
+        },
+        {
+          // Trace sizes count in a decision: the transform, which changes them, runs first.
+          plan: /traces: spans decoded in full\n/,
+          sets: {
+            'transform.trace_statements': 'set(span.attributes["kotel.processed"], true)',
+            'tail_sampling.maximum_trace_size_bytes': '16MiB',
+            'tail_sampling.policy.errors.type': 'status_code',
+            'tail_sampling.policy.errors.status_codes': 'ERROR',
           },
         },
         {
