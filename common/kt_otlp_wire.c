@@ -134,33 +134,40 @@ static __attribute__((cold)) int vprefix(struct vctx *c, int depth, const struct
 
 /* The common attribute shape, checked without recursion: key (field 1, short string) then
  * value (field 2) holding one short string, bool, int or double. Returns false for anything
- * else, valid or not, and the generic walker takes over (and reports errors). */
-static inline bool kv_fast(const uint8_t *p, const uint8_t *end)
+ * else, valid or not, and the generic walker takes over (and reports errors). Inlined into
+ * the span's attribute loop, where it runs ten times per span. */
+static inline __attribute__((always_inline)) bool kv_fast(const uint8_t *p, const uint8_t *end)
 {
-    if (end - p < 2 || p[0] != 0x0a || p[1] >= 0x80 || p[1] > end - p - 2)
+    size_t n = (size_t)(end - p);
+    if (n < 2 || p[0] != 0x0a || p[1] >= 0x80 || p[1] > n - 2)
         return false;
+    const uint8_t *k = p + 2;
     size_t kl = p[1];
-    p += 2;
-    if (!kt_utf8_valid(p, kl))
+    const uint8_t *q = k + kl;
+    size_t rest = (size_t)(end - q);
+    if (rest == 0)
+        return kt_utf8_valid(k, kl);
+    /* field 2 with a one-byte length reaching the end (so below 0x80, not a varint's
+     * first byte) */
+    if (rest < 2 || rest - 2 >= 0x80 || q[0] != 0x12 || q[1] != rest - 2)
         return false;
-    p += kl;
-    if (p == end)
-        return true;
-    if (end - p < 2 || p[0] != 0x12 || p[1] >= 0x80 || p[1] != end - p - 2)
-        return false;
-    p += 2;
-    if (p == end)
-        return true;
-    size_t vl = (size_t)(end - p);
-    switch (p[0]) {
-    case 0x0a: /* string_value */ return vl >= 2 && p[1] == vl - 2 && kt_utf8_valid(p + 2, vl - 2);
+    if (rest == 2)
+        return kt_utf8_valid(k, kl);
+    switch (q[2]) {
+    case 0x0a: /* string_value with a one-byte length reaching the end */
+        if (rest < 4 || q[3] != rest - 4)
+            return false;
+        /* Key, value and the tag and length bytes between them (all below 0x80) in one
+         * check when all is ASCII, as most attributes are. */
+        return kt_utf8_is_ascii(k, (size_t)(end - k)) ||
+               (kt_utf8_valid(k, kl) && kt_utf8_valid(q + 4, rest - 4));
     case 0x10: /* bool_value */
     case 0x18: /* int_value */ {
         uint64_t v;
-        const uint8_t *q = p + 1;
-        return kt_pb_varint(&q, end, &v) == 0 && q == end;
+        const uint8_t *r = q + 3;
+        return kt_pb_varint(&r, end, &v) == 0 && r == end && kt_utf8_valid(k, kl);
     }
-    case 0x21: /* double_value */ return vl == 9;
+    case 0x21: /* double_value */ return rest == 11 && kt_utf8_valid(k, kl);
     default: return false;
     }
 }
