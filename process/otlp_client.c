@@ -289,7 +289,7 @@ static int out_own(struct otlp_client *c)
 {
     if (c->lent_head == c->n_lent)
         return 0;
-    struct kt_buf b = {0};
+    struct kt_buf b = KT_BUF_INIT;
     size_t off = c->wpos;
     int rc = 0;
     for (size_t i = c->lent_head; i < c->n_lent && rc == 0; i++) {
@@ -330,7 +330,7 @@ static int out_iov(const struct otlp_client *c, struct iovec *iov)
         off = l->at;
         iov[n++] = (struct iovec){(void *)(uintptr_t)(l->s.p + skip), l->s.n - skip};
     }
-    if (i == c->n_lent && off < c->wbuf.len)
+    if (i == c->n_lent && off < c->wbuf.len && n < OUT_IOV)
         iov[n++] = (struct iovec){c->wbuf.p + off, c->wbuf.len - off};
     return n;
 }

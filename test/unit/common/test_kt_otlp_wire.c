@@ -397,8 +397,7 @@ static void test_validate_attribute_shortcut_checks_keys_and_values(void **state
     static const char *good[] = {"caf\xc3\xa9", "\xf0\x9f\x98\x80 smile", "http.route"};
     const char *path = "resource_spans[0].scope_spans[0].spans[0].attributes[0].";
     for (int as_key = 0; as_key < 2; as_key++) {
-        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + sizeof(good) / sizeof(good[0]);
-             i++) {
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + sizeof(good) / sizeof(good[0]); i++) {
             bool is_bad = i < sizeof(bad) / sizeof(bad[0]);
             const char *str = is_bad ? bad[i] : good[i - sizeof(bad) / sizeof(bad[0])];
             struct kt_buf any = KT_BUF_INIT;
@@ -406,8 +405,9 @@ static void test_validate_attribute_shortcut_checks_keys_and_values(void **state
             struct kt_buf msg = span_with_attribute(as_key ? str : "key", any.p, any.len);
             kt_buf_free(&any);
             if (is_bad)
-                expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg),
-                               S("%s%s: invalid UTF-8", path, as_key ? "key" : "value.string_value"));
+                expect_invalid(
+                    KT_SIGNAL_TRACES, kt_buf_slice(&msg),
+                    S("%s%s: invalid UTF-8", path, as_key ? "key" : "value.string_value"));
             else
                 assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&msg), NULL, NULL),
                                  0);
@@ -418,10 +418,10 @@ static void test_validate_attribute_shortcut_checks_keys_and_values(void **state
     static const struct {
         const char *any;
         size_t n;
-    } other[] = {{"\x10\x01", 2},                         /* bool */
-                 {"\x18\xac\x02", 3},                     /* int 300 */
+    } other[] = {{"\x10\x01", 2},                             /* bool */
+                 {"\x18\xac\x02", 3},                         /* int 300 */
                  {"\x21\x00\x00\x00\x00\x00\x00\xf0\x3f", 9}, /* double 1.0 */
-                 {"", 0}};                                /* no value set */
+                 {"", 0}};                                    /* no value set */
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
         struct kt_buf msg = span_with_attribute("k", other[i].any, other[i].n);
         assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&msg), NULL, NULL), 0);
@@ -434,8 +434,12 @@ static void test_validate_attribute_shortcut_checks_keys_and_values(void **state
     assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&msg), NULL, NULL), 0);
     kt_buf_free(&msg);
     /* A string value whose length runs past its AnyValue. */
-    msg = span_with_attribute("k", "\x0a\x05" "abc", 5);
-    expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg), "value.string_value: length 5 past the end");
+    msg = span_with_attribute("k",
+                              "\x0a\x05"
+                              "abc",
+                              5);
+    expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg),
+                   "value.string_value: length 5 past the end");
     kt_buf_free(&msg);
 }
 
