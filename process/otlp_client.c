@@ -265,23 +265,6 @@ static void out_reset(struct otlp_client *c)
     c->n_lent = c->lent_head = c->lent_pos = c->lent_bytes = 0;
 }
 
-int otlp_client_lend(struct otlp_client *c, struct kt_slice s)
-{
-    if (s.n == 0)
-        return 0;
-    if (c->n_lent == c->cap_lent) {
-        size_t cap = c->cap_lent ? 2 * c->cap_lent : 16;
-        struct otlp_client_lent *l = realloc(c->lent, cap * sizeof(*l));
-        if (l == NULL)
-            return KT_ENOMEM;
-        c->lent = l;
-        c->cap_lent = cap;
-    }
-    c->lent[c->n_lent++] = (struct otlp_client_lent){c->wbuf.len, s};
-    c->lent_bytes += s.n;
-    return 0;
-}
-
 /* The request ends (its body may be freed) with output still queued: what is left of the
  * borrowed slices is copied, in order, so the connection's framing stays whole. Rare: a
  * backend answering before it read the whole body. */

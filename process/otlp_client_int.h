@@ -3,15 +3,16 @@
  *
  * The protocol is chosen once per client and then reached only through its
  * otlp_client_proto_ops. A protocol touches the connection only through the fields below:
- * it queues bytes into wbuf (and may lend the request body as wbody), records what came
- * back in r (otlp_response), and returns an error for the core to act on; it never calls the
- * core. */
+ * it queues bytes into wbuf (and lends parts of the request body, otlp_client_lend), records
+ * what came back in r (otlp_response), and returns an error for the core to act on; it never
+ * calls the core. */
 #ifndef PROCESS_OTLP_CLIENT_INT_H
 #define PROCESS_OTLP_CLIENT_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <ev.h>
 #include <http_parser.h>
@@ -125,8 +126,24 @@ struct otlp_client {
 };
 
 /* Queues s (borrowed: it must stay valid until written or until the request ends, when
- * what is left of it is copied) after the bytes wbuf holds now. Returns 0 or KT_ENOMEM. */
-int otlp_client_lend(struct otlp_client *c, struct kt_slice s);
+ * what is left of it is copied) after the bytes wbuf holds now. Returns 0 or KT_ENOMEM.
+ * Inline: a protocol queues output through it without calling into the core. */
+static inline int otlp_client_lend(struct otlp_client *c, struct kt_slice s)
+{
+    if (s.n == 0)
+        return 0;
+    if (c->n_lent == c->cap_lent) {
+        size_t cap = c->cap_lent ? 2 * c->cap_lent : 16;
+        struct otlp_client_lent *l = realloc(c->lent, cap * sizeof(*l));
+        if (l == NULL)
+            return KT_ENOMEM;
+        c->lent = l;
+        c->cap_lent = cap;
+    }
+    c->lent[c->n_lent++] = (struct otlp_client_lent){c->wbuf.len, s};
+    c->lent_bytes += s.n;
+    return 0;
+}
 
 /* Bytes queued for output and not yet written. */
 static inline size_t otlp_client_queued(const struct otlp_client *c)
