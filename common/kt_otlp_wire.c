@@ -132,35 +132,57 @@ static __attribute__((cold)) int vprefix(struct vctx *c, int depth, const struct
     return kt_err_prefix(c->err, "%s[%zu]%s", f->name, idx, sep);
 }
 
+/* Two bytes as a little-endian number: a tag and a one-byte length in one comparison. */
+static inline unsigned ld16(const uint8_t *p)
+{
+    return (unsigned)p[0] | (unsigned)p[1] << 8;
+}
+
+/* Whether [p, end) is exactly one varint as kt_pb_varint reads it: at most 10 bytes, each
+ * but the last with its high bit set, and no bits past 64. */
+static inline bool varint_fills(const uint8_t *p, const uint8_t *end)
+{
+    size_t n = (size_t)(end - p);
+    if (n == 0 || n > 10 || end[-1] >= 0x80 || (n == 10 && end[-1] > 1))
+        return false;
+    for (; p < end - 1; p++)
+        if (*p < 0x80)
+            return false;
+    return true;
+}
+
 /* The common attribute shape, checked without recursion: key (field 1, short string) then
  * value (field 2) holding one short string, bool, int or double. Returns false for anything
- * else, valid or not, and the generic walker takes over (and reports errors). */
-static inline bool kv_fast(const uint8_t *p, const uint8_t *end)
+ * else, valid or not, and the generic walker takes over (and reports errors). Inlined into
+ * the span's attribute loop, where it runs ten times per span. */
+static inline __attribute__((always_inline)) bool kv_fast(const uint8_t *p, const uint8_t *end)
 {
-    if (end - p < 2 || p[0] != 0x0a || p[1] >= 0x80 || p[1] > end - p - 2)
+    size_t n = (size_t)(end - p);
+    /* tag 0x0a (key), a one-byte length (below 0x80) */
+    if (n < 2 || (ld16(p) & 0x80ff) != 0x0a || p[1] > n - 2)
         return false;
+    const uint8_t *k = p + 2;
     size_t kl = p[1];
-    p += 2;
-    if (!kt_utf8_valid(p, kl))
+    const uint8_t *q = k + kl;
+    size_t vl = (size_t)(end - q) - 2; /* the value's payload; huge when under 2 bytes are left */
+    if (q == end)
+        return kt_utf8_valid(k, kl);
+    /* tag 0x12 (value) with a one-byte length reaching the end */
+    if (vl >= 0x80 || ld16(q) != (0x12 | vl << 8))
         return false;
-    p += kl;
-    if (p == end)
-        return true;
-    if (end - p < 2 || p[0] != 0x12 || p[1] >= 0x80 || p[1] != end - p - 2)
-        return false;
-    p += 2;
-    if (p == end)
-        return true;
-    size_t vl = (size_t)(end - p);
-    switch (p[0]) {
-    case 0x0a: /* string_value */ return vl >= 2 && p[1] == vl - 2 && kt_utf8_valid(p + 2, vl - 2);
+    if (vl == 0)
+        return kt_utf8_valid(k, kl);
+    switch (q[2]) {
+    case 0x0a: /* string_value with a one-byte length reaching the end */
+        if (vl < 2 || q[3] != vl - 2)
+            return false;
+        /* Key, value and the tag and length bytes between them (all below 0x80) in one
+         * check when all is ASCII, as most attributes are. */
+        return kt_utf8_is_ascii(k, (size_t)(end - k)) ||
+               (kt_utf8_valid(k, kl) && kt_utf8_valid(q + 4, vl - 2));
     case 0x10: /* bool_value */
-    case 0x18: /* int_value */ {
-        uint64_t v;
-        const uint8_t *q = p + 1;
-        return kt_pb_varint(&q, end, &v) == 0 && q == end;
-    }
-    case 0x21: /* double_value */ return vl == 9;
+    case 0x18: /* int_value */ return varint_fills(q + 3, end) && kt_utf8_valid(k, kl);
+    case 0x21: /* double_value */ return vl == 9 && kt_utf8_valid(k, kl);
     default: return false;
     }
 }
@@ -288,7 +310,15 @@ static const uint8_t *span_fast(const uint8_t *p, const uint8_t *end, uint64_t m
         TAKE(fast_fixed64(&q, end));
     if (AT(p, end, 0x41)) /* end_time_unix_nano */
         TAKE(fast_fixed64(&q, end));
-    while (AT(p, end, 0x4a)) { /* attributes */
+    /* attributes: those under 128 bytes (one-byte length) in a tight loop, then any longer */
+    while (end - p >= 2 && (ld16(p) & 0x80ff) == 0x4a && p[1] <= end - p - 2) {
+        q = p + 2 + p[1];
+        if (*n_kv >= max_kv || !kv_fast(p + 2, q))
+            return p;
+        ++*n_kv;
+        p = q;
+    }
+    while (AT(p, end, 0x4a)) {
         TAKE(*n_kv < max_kv && fast_ld(&q, end, &v) && kv_fast(v, q));
         ++*n_kv;
     }

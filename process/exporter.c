@@ -39,7 +39,9 @@ struct exp_req {
      * a present value and a NUL (values hold no NUL). Batches are told apart by it. */
     struct kt_buf meta;
     char *refuse;       /* not sendable: refused for good with this message, when its turn comes */
-    struct kt_buf raw;  /* concatenated *Data messages */
+    struct kt_buf raw;  /* concatenated *Data messages, from raw_at */
+    size_t raw_at;      /* KT_GRPC_PREFIX_LEN when raw keeps room for the gRPC message prefix
+                         * in front (uncompressed gRPC: raw then becomes the body, no copy) */
     struct kt_buf wire; /* the request body as sent, built once for all attempts */
     bool encoded;
     size_t bytes; /* accounted in queued_bytes */
@@ -436,7 +438,7 @@ static void req_free(struct exporter *e, struct exp_req *r)
 static int recover_raw(const struct exporter *e, const struct exp_req *r, struct kt_buf *out)
 {
     if (!r->encoded)
-        return kt_buf_append(out, r->raw.p, r->raw.len);
+        return kt_buf_append(out, r->raw.p + r->raw_at, r->raw.len - r->raw_at);
     struct kt_slice w = kt_buf_slice(&r->wire);
     if (e->protocol == PROCESS_PROTO_GRPC) {
         w.p += KT_GRPC_PREFIX_LEN;
@@ -536,8 +538,10 @@ static void seal_all(struct exporter *e, enum kt_signal sig)
 static int encode(struct exporter *e, struct exp_req *r, struct kt_err *err)
 {
     struct kt_buf json = KT_BUF_INIT;
-    struct kt_slice src = kt_buf_slice(&r->raw);
+    struct kt_slice src = {r->raw.p + r->raw_at, r->raw.len - r->raw_at};
     int rc = 0;
+    bool in_place = r->raw_at == KT_GRPC_PREFIX_LEN && e->protocol == PROCESS_PROTO_GRPC &&
+                    e->comp == KT_COMPRESS_NONE;
     if (e->protocol == PROCESS_PROTO_HTTP_JSON) {
         rc = kt_otlp_proto_to_json(r->sig, src, &json, err);
         if (rc != 0) {
@@ -546,10 +550,15 @@ static int encode(struct exporter *e, struct exp_req *r, struct kt_err *err)
         }
         src = kt_buf_slice(&json);
     }
-    if (e->protocol == PROCESS_PROTO_GRPC) {
+    if (in_place) {
+        r->wire = r->raw; /* the prefix is written into the room kept for it */
+        r->raw = (struct kt_buf)KT_BUF_INIT;
+    } else if (e->protocol == PROCESS_PROTO_GRPC) {
         rc = kt_grpc_frame_prefix(&r->wire, 0);
         if (rc == 0)
             rc = kt_compress(e->comp, src, &r->wire, err);
+    }
+    if (e->protocol == PROCESS_PROTO_GRPC) {
         if (rc == 0) {
             size_t len = r->wire.len - KT_GRPC_PREFIX_LEN;
             if (len > UINT32_MAX) {
@@ -567,6 +576,8 @@ static int encode(struct exporter *e, struct exp_req *r, struct kt_err *err)
     } else if (json.p) {
         r->wire = json; /* hand over, no copy */
         json = (struct kt_buf)KT_BUF_INIT;
+    } else if (r->raw_at != 0) { /* kept room for a prefix, and a reload left gRPC since */
+        rc = kt_buf_append(&r->wire, src.p, src.n);
     } else {
         r->wire = r->raw;
         r->raw = (struct kt_buf)KT_BUF_INIT;
@@ -1357,7 +1368,7 @@ int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data
         return KT_ENOMEM;
     }
     struct exp_req *r = krc == 0 ? open_batch(e, sig, &key) : NULL;
-    if (r && r->raw.len > 0 && r->raw.len + data.n > EXPORTER_MAX_BATCH_BYTES) {
+    if (r && r->raw.len > r->raw_at && r->raw.len - r->raw_at + data.n > EXPORTER_MAX_BATCH_BYTES) {
         seal(e, r);
         r = NULL;
     }
@@ -1393,6 +1404,12 @@ int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data
         r->tokens = t;
         r->cap_tokens = cap;
     }
+    if (fresh && e->protocol == PROCESS_PROTO_GRPC && e->comp == KT_COMPRESS_NONE) {
+        static const uint8_t room[KT_GRPC_PREFIX_LEN];
+        if (kt_buf_append(&r->raw, room, sizeof(room)) != 0)
+            goto nomem;
+        r->raw_at = sizeof(room);
+    }
     if (kt_buf_append(&r->raw, data.p, data.n) != 0)
         goto nomem;
     r->tokens[r->n_tokens++] = token;
@@ -1411,7 +1428,8 @@ int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data
         ev_timer_set(&r->batch_timer, (double)t / 1000.0, 0.);
         ev_timer_start(e->loop, &r->batch_timer);
     }
-    if (r->n_items >= e->conf->exporter.send_batch_size || r->raw.len >= EXPORTER_MAX_BATCH_BYTES)
+    if (r->n_items >= e->conf->exporter.send_batch_size ||
+        r->raw.len - r->raw_at >= EXPORTER_MAX_BATCH_BYTES)
         seal(e, r);
     return 0;
 nomem:

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "kt_log.h"
@@ -31,6 +32,7 @@ struct resolve_job {
 };
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void out_reset(struct otlp_client *c);
 static void connect_start(struct otlp_client *c);
 static void start_request(struct otlp_client *c);
 
@@ -55,7 +57,7 @@ static void io_update(struct otlp_client *c)
     case CS_OPEN:
         fd = c->fd;
         ev = EV_READ;
-        if (c->wpos < c->wbuf.len || c->wbody_pos < c->wbody.n)
+        if (otlp_client_queued(c) > 0)
             ev |= EV_WRITE;
         break;
     case CS_CLOSED: break;
@@ -104,10 +106,7 @@ static void conn_close(struct otlp_client *c)
         close(c->fd);
         c->fd = -1;
     }
-    kt_buf_reset(&c->wbuf);
-    c->wpos = 0;
-    c->wbody = (struct kt_slice){NULL, 0};
-    c->wbody_pos = 0;
+    out_reset(c);
     c->state = CS_CLOSED;
     c->reused = false;
 }
@@ -259,18 +258,105 @@ static void connect_start(struct otlp_client *c)
 
 /* ---- output ---- */
 
-static int raw_write(struct otlp_client *c, const uint8_t *p, size_t n, size_t *w, char *why,
+static void out_reset(struct otlp_client *c)
+{
+    kt_buf_reset(&c->wbuf);
+    c->wpos = 0;
+    c->n_lent = c->lent_head = c->lent_pos = c->lent_bytes = 0;
+}
+
+/* The request ends (its body may be freed) with output still queued: what is left of the
+ * borrowed slices is copied, in order, so the connection's framing stays whole. Rare: a
+ * backend answering before it read the whole body. */
+static int out_own(struct otlp_client *c)
+{
+    if (c->lent_head == c->n_lent)
+        return 0;
+    struct kt_buf b = KT_BUF_INIT;
+    size_t off = c->wpos;
+    int rc = 0;
+    for (size_t i = c->lent_head; i < c->n_lent && rc == 0; i++) {
+        const struct otlp_client_lent *l = &c->lent[i];
+        size_t skip = i == c->lent_head ? c->lent_pos : 0;
+        rc = kt_buf_append(&b, c->wbuf.p + off, l->at - off);
+        if (rc == 0)
+            rc = kt_buf_append(&b, l->s.p + skip, l->s.n - skip);
+        off = l->at;
+    }
+    if (rc == 0)
+        rc = kt_buf_append(&b, c->wbuf.p + off, c->wbuf.len - off);
+    if (rc != 0) {
+        kt_buf_free(&b);
+        return KT_ENOMEM;
+    }
+    kt_buf_free(&c->wbuf);
+    c->wbuf = b;
+    c->wpos = 0;
+    c->n_lent = c->lent_head = c->lent_pos = c->lent_bytes = 0;
+    return 0;
+}
+
+/* At most this many pieces per sendmsg (wbuf's bytes and slices alternate). */
+#define OUT_IOV 64
+
+/* The queued output from where writing stands, as pieces in order; returns how many. */
+static int out_iov(const struct otlp_client *c, struct iovec *iov)
+{
+    int n = 0;
+    size_t off = c->wpos;
+    size_t i = c->lent_head;
+    for (; i < c->n_lent && n + 2 <= OUT_IOV; i++) {
+        const struct otlp_client_lent *l = &c->lent[i];
+        size_t skip = i == c->lent_head ? c->lent_pos : 0;
+        if (l->at > off)
+            iov[n++] = (struct iovec){c->wbuf.p + off, l->at - off};
+        off = l->at;
+        iov[n++] = (struct iovec){(void *)(uintptr_t)(l->s.p + skip), l->s.n - skip};
+    }
+    if (i == c->n_lent && off < c->wbuf.len && n < OUT_IOV)
+        iov[n++] = (struct iovec){c->wbuf.p + off, c->wbuf.len - off};
+    return n;
+}
+
+/* w bytes of the queued output were written. */
+static void out_advance(struct otlp_client *c, size_t w)
+{
+    while (w > 0 && c->lent_head < c->n_lent) {
+        const struct otlp_client_lent *l = &c->lent[c->lent_head];
+        size_t k = l->at - c->wpos;
+        if (k > 0) {
+            k = w < k ? w : k;
+            c->wpos += k;
+            w -= k;
+            continue;
+        }
+        k = l->s.n - c->lent_pos;
+        k = w < k ? w : k;
+        c->lent_pos += k;
+        c->lent_bytes -= k;
+        w -= k;
+        if (c->lent_pos == l->s.n) {
+            c->lent_head++;
+            c->lent_pos = 0;
+        }
+    }
+    c->wpos += w;
+}
+
+static int raw_write(struct otlp_client *c, const struct iovec *iov, int n, size_t *w, char *why,
                      size_t wcap)
 {
     if (c->tls_conn) {
+        /* One piece per call: TLS copies into its records anyway. */
         struct kt_err err = {0};
-        int rc = kt_tls_write(c->tls_conn, p, n, w, &err);
+        int rc = kt_tls_write(c->tls_conn, iov[0].iov_base, iov[0].iov_len, w, &err);
         if (rc != 0 && rc != KT_EAGAIN)
             snprintf(why, wcap, "%s", err.msg);
         return rc;
     }
+    struct msghdr mh = {.msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = (size_t)n};
     for (;;) {
-        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+        ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         if (k >= 0) {
             *w = (size_t)k;
             return 0;
@@ -284,27 +370,19 @@ static int raw_write(struct otlp_client *c, const uint8_t *p, size_t n, size_t *
     }
 }
 
-/* Writes what is queued: wbuf, then the borrowed body. 0 when all is out. */
+/* Writes what is queued. 0 when all is out. */
 static int flush_out(struct otlp_client *c, char *why, size_t wcap)
 {
-    while (c->wpos < c->wbuf.len) {
+    struct iovec iov[OUT_IOV];
+    int n;
+    while ((n = out_iov(c, iov)) > 0) {
         size_t w = 0;
-        int rc = raw_write(c, c->wbuf.p + c->wpos, c->wbuf.len - c->wpos, &w, why, wcap);
+        int rc = raw_write(c, iov, n, &w, why, wcap);
         if (rc != 0)
             return rc;
-        c->wpos += w;
+        out_advance(c, w);
     }
-    kt_buf_reset(&c->wbuf);
-    c->wpos = 0;
-    while (c->wbody_pos < c->wbody.n) {
-        size_t w = 0;
-        int rc = raw_write(c, c->wbody.p + c->wbody_pos, c->wbody.n - c->wbody_pos, &w, why, wcap);
-        if (rc != 0)
-            return rc;
-        c->wbody_pos += w;
-    }
-    c->wbody = (struct kt_slice){NULL, 0};
-    c->wbody_pos = 0;
+    out_reset(c);
     return 0;
 }
 
@@ -329,7 +407,7 @@ static int pump_out(struct otlp_client *c)
             conn_lost(c, rc, err.msg);
             return -1;
         }
-        if (c->wbuf.len == 0)
+        if (otlp_client_queued(c) == 0)
             return 0;
     }
 }
@@ -438,6 +516,9 @@ static void deliver(struct otlp_client *c)
     ev_timer_stop(c->loop, &c->timeout);
     ev_timer_stop(c->loop, &c->later);
     c->busy = false;
+    /* The callback may free the body: what is still queued of it is copied first. */
+    if (c->state == CS_OPEN && out_own(c) != 0)
+        conn_close(c);
     if (c->r.err == 0 && c->state == CS_OPEN) {
         c->reused = true;
         if (c->r.close_after)
@@ -617,6 +698,7 @@ void otlp_client_free(struct otlp_client *c)
     ev_timer_stop(c->loop, &c->later);
     kt_tls_ctx_free(c->tls_ctx);
     kt_buf_free(&c->wbuf);
+    free(c->lent);
     otlp_response_free(&c->r);
     free(c);
 }

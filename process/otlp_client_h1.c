@@ -92,11 +92,11 @@ static int h1_start(struct otlp_client *c, struct kt_err *err)
         rc |= kt_buf_append(&c->wbuf, "\r\n", 2);
     }
     rc |= kt_buf_append(&c->wbuf, "\r\n", 2);
+    /* The body goes out from the caller's buffer: no copy of a multi-megabyte batch. */
+    if (rc == 0)
+        rc = otlp_client_lend(c, c->req.body);
     if (rc != 0)
         return kt_err_set(err, KT_EIO, "out of memory");
-    /* The body goes out from the caller's buffer: no copy of a multi-megabyte batch. */
-    c->wbody = c->req.body;
-    c->wbody_pos = 0;
     http_parser_init(&c->h1.parser, HTTP_RESPONSE);
     c->h1.parser.data = c;
     c->h1.field[0] = '\0';

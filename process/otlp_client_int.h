@@ -3,15 +3,16 @@
  *
  * The protocol is chosen once per client and then reached only through its
  * otlp_client_proto_ops. A protocol touches the connection only through the fields below:
- * it queues bytes into wbuf (and may lend the request body as wbody), records what came
- * back in r (otlp_response), and returns an error for the core to act on; it never calls the
- * core. */
+ * it queues bytes into wbuf (and lends parts of the request body, otlp_client_lend), records
+ * what came back in r (otlp_response), and returns an error for the core to act on; it never
+ * calls the core. */
 #ifndef PROCESS_OTLP_CLIENT_INT_H
 #define PROCESS_OTLP_CLIENT_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <ev.h>
 #include <http_parser.h>
@@ -55,6 +56,12 @@ extern const struct otlp_client_proto_ops otlp_client_h2_ops;
 
 enum otlp_client_state { CS_CLOSED, CS_RESOLVING, CS_CONNECTING, CS_HANDSHAKE, CS_OPEN };
 
+/* A borrowed slice of output, written after the first `at` bytes of wbuf. */
+struct otlp_client_lent {
+    size_t at;
+    struct kt_slice s;
+};
+
 struct resolve_job;
 
 struct otlp_client {
@@ -88,11 +95,14 @@ struct otlp_client {
     ev_timer timeout;
     ev_timer later;
 
-    /* Output: wbuf first, then the borrowed body. */
+    /* Output: wbuf's bytes with borrowed slices between them (otlp_client_lend), written in
+     * order with one sendmsg per batch, so a request body goes out from the caller's
+     * buffer. wpos counts the bytes of wbuf already written; lent[lent_head] is the next
+     * slice (lent_pos of its bytes written); lent_bytes is what is unwritten of them. */
     struct kt_buf wbuf;
     size_t wpos;
-    struct kt_slice wbody;
-    size_t wbody_pos;
+    struct otlp_client_lent *lent;
+    size_t n_lent, cap_lent, lent_head, lent_pos, lent_bytes;
 
     bool busy;
     bool resent;
@@ -103,7 +113,8 @@ struct otlp_client {
     struct {
         nghttp2_session *session;
         int32_t stream_id;
-        size_t body_sent;
+        size_t body_sent; /* body bytes h2_body_read handed to DATA frames */
+        size_t body_lent; /* of which h2_send_data queued (lent) */
     } h2;
     /* HTTP/1.1 (otlp_client_h1.c) */
     struct {
@@ -113,5 +124,31 @@ struct otlp_client {
         bool in_value;
     } h1;
 };
+
+/* Queues s (borrowed: it must stay valid until written or until the request ends, when
+ * what is left of it is copied) after the bytes wbuf holds now. Returns 0 or KT_ENOMEM.
+ * Inline: a protocol queues output through it without calling into the core. */
+static inline int otlp_client_lend(struct otlp_client *c, struct kt_slice s)
+{
+    if (s.n == 0)
+        return 0;
+    if (c->n_lent == c->cap_lent) {
+        size_t cap = c->cap_lent ? 2 * c->cap_lent : 16;
+        struct otlp_client_lent *l = realloc(c->lent, cap * sizeof(*l));
+        if (l == NULL)
+            return KT_ENOMEM;
+        c->lent = l;
+        c->cap_lent = cap;
+    }
+    c->lent[c->n_lent++] = (struct otlp_client_lent){c->wbuf.len, s};
+    c->lent_bytes += s.n;
+    return 0;
+}
+
+/* Bytes queued for output and not yet written. */
+static inline size_t otlp_client_queued(const struct otlp_client *c)
+{
+    return c->wbuf.len - c->wpos + c->lent_bytes;
+}
 
 #endif

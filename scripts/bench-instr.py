@@ -128,7 +128,10 @@ def process_once(phase, workdir, requests, n):
                 "--set", "kafka.group_id=kotel-bench-instr-%d" % n, "--set", "kafka.initial_offset=earliest",
                 "--set", "kafka.metrics_topic=", "--set", "kafka.logs_topic=",
                 "--set", "exporter.endpoint=http://" + addr, "--set", "exporter.protocol=grpc",
-                "--set", "exporter.compression=none"]
+                "--set", "exporter.compression=none",
+                # A poll round of the OTTL phase takes seconds under valgrind on a loaded
+                # machine: the default 5 s timeout would resend a batch the sink counted.
+                "--set", "exporter.timeout=300s"]
         if phase in B.PHASE_INI:
             ini = os.path.join(workdir, phase + ".ini")
             with open(ini, "w") as f:

@@ -374,6 +374,75 @@ static void test_validate_span_fields_in_any_order(void **state)
     kt_buf_free(&msg);
 }
 
+/* A span whose only field is one attribute: key, then the value field holding val_len bytes
+ * of AnyValue payload (no value field when val is NULL). */
+static struct kt_buf span_with_attribute(const char *key, const void *val, size_t val_len)
+{
+    struct kt_buf kv = KT_BUF_INIT, sp = KT_BUF_INIT;
+    put_bytes(&kv, 1, key, strlen(key));
+    if (val != NULL)
+        put_bytes(&kv, 2, val, val_len);
+    put_bytes(&sp, 9, kv.p, kv.len);
+    kt_buf_free(&kv);
+    return traces_around_span(sp);
+}
+
+/* The attribute shortcut checks key and value in one pass when both are ASCII: a key or a
+ * value that is not ASCII is still checked as UTF-8 on its own, and each shape of value it
+ * takes (string, bool, int, double, none) is checked as the walker would. */
+static void test_validate_attribute_shortcut_checks_keys_and_values(void **state)
+{
+    (void)state;
+    static const char *bad[] = {"\xc3\x28", "ab\x80", "\xed\xa0\x80", "abcdefghijkl\xe2\x82"};
+    static const char *good[] = {"caf\xc3\xa9", "\xf0\x9f\x98\x80 smile", "http.route"};
+    const char *path = "resource_spans[0].scope_spans[0].spans[0].attributes[0].";
+    for (int as_key = 0; as_key < 2; as_key++) {
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + sizeof(good) / sizeof(good[0]); i++) {
+            bool is_bad = i < sizeof(bad) / sizeof(bad[0]);
+            const char *str = is_bad ? bad[i] : good[i - sizeof(bad) / sizeof(bad[0])];
+            struct kt_buf any = KT_BUF_INIT;
+            put_bytes(&any, 1, as_key ? "value" : str, strlen(as_key ? "value" : str));
+            struct kt_buf msg = span_with_attribute(as_key ? str : "key", any.p, any.len);
+            kt_buf_free(&any);
+            if (is_bad)
+                expect_invalid(
+                    KT_SIGNAL_TRACES, kt_buf_slice(&msg),
+                    S("%s%s: invalid UTF-8", path, as_key ? "key" : "value.string_value"));
+            else
+                assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&msg), NULL, NULL),
+                                 0);
+            kt_buf_free(&msg);
+        }
+    }
+    /* Values other than strings: the key is still checked. */
+    static const struct {
+        const char *any;
+        size_t n;
+    } other[] = {{"\x10\x01", 2},                             /* bool */
+                 {"\x18\xac\x02", 3},                         /* int 300 */
+                 {"\x21\x00\x00\x00\x00\x00\x00\xf0\x3f", 9}, /* double 1.0 */
+                 {"", 0}};                                    /* no value set */
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        struct kt_buf msg = span_with_attribute("k", other[i].any, other[i].n);
+        assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&msg), NULL, NULL), 0);
+        kt_buf_free(&msg);
+        msg = span_with_attribute("\xc3\x28", other[i].any, other[i].n);
+        expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg), S("%skey: invalid UTF-8", path));
+        kt_buf_free(&msg);
+    }
+    struct kt_buf msg = span_with_attribute("\xc3\xa9", NULL, 0);
+    assert_int_equal(kt_otlp_validate(KT_SIGNAL_TRACES, kt_buf_slice(&msg), NULL, NULL), 0);
+    kt_buf_free(&msg);
+    /* A string value whose length runs past its AnyValue. */
+    msg = span_with_attribute("k",
+                              "\x0a\x05"
+                              "abc",
+                              5);
+    expect_invalid(KT_SIGNAL_TRACES, kt_buf_slice(&msg),
+                   "value.string_value: length 5 past the end");
+    kt_buf_free(&msg);
+}
+
 static void test_validate_rejects_15_byte_trace_id(void **state)
 {
     (void)state;
@@ -753,6 +822,7 @@ int main(void)
         T(test_validate_span_fields_in_any_order),
         T(test_validate_allows_empty_ids_and_rejects_short_log_ids),
         T(test_validate_rejects_bad_utf8),
+        T(test_validate_attribute_shortcut_checks_keys_and_values),
         T(test_validate_no_nul_refuses_nul_in_strings),
         T(test_validate_rejects_deep_anyvalue_nesting),
         T(test_validate_limits_attributes_per_list),
