@@ -32,8 +32,9 @@ if [ ! -d test/node_modules ] || [ ! -f "$stamp" ] || ! cmp -s "$stamp" test/pac
   cp test/package-lock.json "$stamp"
 fi
 
-# Under ASan, a leak or error report makes kotel-ingest exit non-zero, which the tests check.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+# Under ASan, a leak or error report makes kotel-ingest exit non-zero, which the tests check;
+# an abort() (a library's failed assertion) prints its stack trace too.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:handle_abort=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 log="$(mktemp "${TMPDIR:-/tmp}/kotel-integration.XXXXXX")"

@@ -33,7 +33,11 @@ test('real Kafka: chaos ledger, short form: one fault of every kind, every ackno
   let out = '';
   printSummary(s, { write: (x) => (out += x) });
   for (const line of out.trimEnd().split('\n')) t.diagnostic(line);
-  const why = () => `seed ${seed}\n${out}\n${Object.entries(logs).map(([n, l]) => `--- ${n} ---\n${tail(l, 3000)}`).join('\n')}`;
+  // The end of each run of an instance: a restarted one's first run is where its SIGTERM
+  // or crash happened.
+  const RESTART = '\n--- restart ---\n';
+  const ends = (l) => l.split(RESTART).map((r) => tail(r, 3000)).join(RESTART);
+  const why = () => `seed ${seed}\n${out}\n${Object.entries(logs).map(([n, l]) => `--- ${n} ---\n${ends(l)}`).join('\n')}`;
   assert.equal(s.faults.injected, 10, `faults injected: ${JSON.stringify(s.faults)}\n${why()}`);
   assert.equal(Object.keys(s.faults.byKind).length, 10, `one fault of every kind: ${JSON.stringify(s.faults.byKind)}`);
   assert.ok(s.backend.refusedOrHeld > 0, `the backend faults refused or held no export: ${JSON.stringify(s.backend)}`);
