@@ -145,3 +145,28 @@ void backlog_get_view(const struct backlog *b, struct backlog_view *out)
 {
     *out = b->view;
 }
+
+int64_t backlog_partition_lag(const struct backlog_offsets *o, enum backlog_lag_from *from)
+{
+    *from = BACKLOG_FROM_STORED;
+    if (o->lag_stored >= 0)
+        return o->lag_stored;
+    *from = BACKLOG_FROM_COMMITTED;
+    if (o->lag_committed >= 0)
+        return o->lag_committed;
+    *from = BACKLOG_FROM_FETCH;
+    if (o->hi < 0)
+        return -1;
+    if (o->position >= 0)
+        return o->position <= o->hi ? o->hi - o->position : 0;
+    if (o->from_earliest)
+        return o->lo >= 0 && o->lo <= o->hi ? o->hi - o->lo : -1;
+    if (o->next < 0 || o->next > o->hi)
+        return -1;
+    int64_t lag = o->hi - o->next + (o->fetchq > 0 ? o->fetchq : 0);
+    /* fetchq_cnt counts librdkafka's queued events, not only messages: never more than the
+     * partition holds. */
+    if (o->lo >= 0 && o->lo <= o->hi && lag > o->hi - o->lo)
+        lag = o->hi - o->lo;
+    return lag;
+}

@@ -85,6 +85,35 @@ void backlog_init(struct backlog *b, uint64_t threshold);
  * the previous one, so no rate is taken across it. The smoothed rate is kept. */
 void backlog_restart(struct backlog *b);
 
+/* Where a partition's lag counts from (backlog_partition_lag): a change is a jump. */
+enum backlog_lag_from { BACKLOG_FROM_STORED = 1, BACKLOG_FROM_COMMITTED, BACKLOG_FROM_FETCH };
+
+/* One partition's offsets: librdkafka's statistics (-1 where absent or not known yet) and
+ * where the consumer is in it. */
+struct backlog_offsets {
+    int64_t lag_stored;    /* consumer_lag_stored: after the offset stored for commit */
+    int64_t lag_committed; /* consumer_lag: after the committed offset */
+    int64_t hi, lo;        /* hi_offset, lo_offset (log start), from fetch responses */
+    int64_t next;          /* next_offset: librdkafka's fetch position */
+    int64_t fetchq;        /* fetchq_cnt */
+    int64_t position;      /* the first unfinished message handed to the consumer, else the
+                              one after the last handed out; -1 before any was */
+    bool from_earliest;    /* auto.offset.reset is earliest */
+};
+
+/* The messages of a partition still to finish: after the offset stored for commit (the
+ * finished prefix), else after the committed one. Before either exists (a new group whose
+ * first messages are not finished yet, an empty partition) it counts from the first
+ * unfinished message handed out; before any was, from where reading starts: the log start
+ * when the group starts at the earliest offset. Never from the fetch position: librdkafka
+ * fetches megabytes ahead into the consumer queue (a whole small backlog at once), counts
+ * none of it in the partition's queue, and moves the position back when the partition is
+ * paused, so a partition none of whose messages was handed out would read as drained with
+ * its backlog still to export. Starting at the latest offset, what arrived since is the lag:
+ * from the fetch position plus what librdkafka says it holds. Sets *from; -1 when not
+ * known. */
+int64_t backlog_partition_lag(const struct backlog_offsets *o, enum backlog_lag_from *from);
+
 /* Takes a sample. Returns true when a line is due, written into line (cap bytes): the
  * progress line ("backlog: N messages behind on T partitions, draining at R msg/s, ETA ~M
  * min (...)") or the drained line ("backlog drained: ..."). */

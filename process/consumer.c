@@ -180,6 +180,10 @@ struct consumer {
      * statistics list its partitions (and /readyz can count them) also while the group
      * assigns none here. */
     bool stats_on;
+    /* auto.offset.reset is earliest, as configured in the end (initial_offset, replay or the
+     * passthrough): a partition with no offset stored or committed is read from its log
+     * start (stats_lag). */
+    bool from_earliest;
     struct backlog backlog;
     ev_tstamp paused_at; /* loop time consumption was last paused */
     ev_tstamp stats_at;  /* loop time of the last statistics */
@@ -1214,39 +1218,23 @@ static int64_t stats_int(const json_t *o, const char *key)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
-/* Where a partition's lag counts from (stats_lag). */
-enum { LAG_FROM_STORED = 1, LAG_FROM_COMMITTED, LAG_FROM_FETCH };
-
-/* The lag of partition p from librdkafka's statistics: the messages after the offset stored
- * for commit (ours: the finished prefix), else after the committed one. Before either exists
- * (a new group whose first messages are not finished yet, an empty partition) it counts from
- * the first unfinished message handed to us, or, before any was, from the next offset to
- * fetch plus what librdkafka fetched ahead: not from the fetch position alone, which runs up
- * to the end of a small backlog at once (librdkafka fetches ahead megabytes) and would call it
- * drained before a message was exported. -1 when not known. */
-static int64_t stats_lag(const json_t *part, const struct part *p, uint8_t *from)
+/* The lag of partition p from librdkafka's statistics (backlog_partition_lag). */
+static int64_t stats_lag(const json_t *part, const struct part *p, bool from_earliest,
+                         uint8_t *from)
 {
-    *from = LAG_FROM_STORED;
-    int64_t lag = stats_int(part, "consumer_lag_stored");
-    if (lag < 0) {
-        *from = LAG_FROM_COMMITTED;
-        lag = stats_int(part, "consumer_lag");
-    }
-    if (lag < 0) {
-        *from = LAG_FROM_FETCH;
-        int64_t hi = stats_int(part, "hi_offset"), next = stats_int(part, "next_offset");
-        int64_t ahead = stats_int(part, "fetchq_cnt"), pos = offsets_position(&p->ot);
-        int64_t lo = stats_int(part, "lo_offset");
-        if (hi >= 0 && pos >= 0) {
-            lag = pos <= hi ? hi - pos : 0;
-        } else if (hi >= 0 && next >= 0 && next <= hi) {
-            lag = hi - next + (ahead > 0 ? ahead : 0);
-            /* fetchq_cnt counts librdkafka's queued events, not only messages: never more
-             * than the partition holds. */
-            if (lo >= 0 && lo <= hi && lag > hi - lo)
-                lag = hi - lo;
-        }
-    }
+    const struct backlog_offsets o = {
+        .lag_stored = stats_int(part, "consumer_lag_stored"),
+        .lag_committed = stats_int(part, "consumer_lag"),
+        .hi = stats_int(part, "hi_offset"),
+        .lo = stats_int(part, "lo_offset"),
+        .next = stats_int(part, "next_offset"),
+        .fetchq = stats_int(part, "fetchq_cnt"),
+        .position = offsets_position(&p->ot),
+        .from_earliest = from_earliest,
+    };
+    enum backlog_lag_from f;
+    int64_t lag = backlog_partition_lag(&o, &f);
+    *from = (uint8_t)f;
     return lag;
 }
 
@@ -1273,7 +1261,7 @@ static void sample_backlog(struct consumer *c)
             return;
         any = true;
         s.lag += (uint64_t)p->lag;
-        if (p->lag_from != LAG_FROM_FETCH) {
+        if (p->lag_from != BACKLOG_FROM_FETCH) {
             s.rate_lag += (uint64_t)p->lag;
             s.basis = s.basis * 1000003u + ((uint64_t)p->topic << 40) +
                       ((uint64_t)(uint32_t)p->partition << 2) + p->lag_from;
@@ -1316,7 +1304,7 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             n++;
             struct part *p = lookup(c, (int)ti, (int32_t)id);
             if (p != NULL)
-                p->lag = stats_lag(v, p, &p->lag_from);
+                p->lag = stats_lag(v, p, c->from_earliest, &p->lag_from);
         }
         c->topics[ti]->partitions = n;
     }
@@ -1564,6 +1552,12 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
         consumer_free(c);
         return rc;
     }
+    char reset[16];
+    size_t reset_len = sizeof(reset);
+    /* librdkafka names earliest by its first alias. */
+    c->from_earliest =
+        rd_kafka_conf_get(kc, "auto.offset.reset", reset, &reset_len) == RD_KAFKA_CONF_OK &&
+        strcmp(reset, "smallest") == 0;
     rd_kafka_conf_set_opaque(kc, c);
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
