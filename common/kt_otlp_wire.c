@@ -17,6 +17,7 @@
 struct vctx {
     const uint8_t *base;
     bool no_nul;     /* KT_OTLP_VALIDATE_NO_NUL */
+    bool structure;  /* KT_OTLP_VALIDATE_STRUCTURE */
     uint64_t max_kv; /* struct kt_otlp_limits, UINT64_MAX for none */
     uint64_t max_str;
     size_t n_items;
@@ -356,8 +357,11 @@ static int walk(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const
 {
     const struct kt_otlp_msgdesc *m = &kt_otlp_schema[mt];
     c->depth = depth;
-    if (m->item)
+    if (m->item) {
         c->n_items++;
+        if (c->structure)
+            return 0;
+    }
     if (mt == KT_OTLP_M_ANY_VALUE && ++any_depth > MAX_ANY_DEPTH)
         return vlimit(c, NULL, 0, start, "AnyValue nested deeper than %d levels", MAX_ANY_DEPTH);
 
@@ -499,6 +503,7 @@ int kt_otlp_validate_limits(enum kt_signal sig, struct kt_slice msg, unsigned fl
     struct vctx c = {
         .base = msg.p,
         .no_nul = (flags & KT_OTLP_VALIDATE_NO_NUL) != 0,
+        .structure = (flags & KT_OTLP_VALIDATE_STRUCTURE) != 0,
         .max_kv = lim != NULL && lim->max_attributes != 0 ? lim->max_attributes : UINT64_MAX,
         .max_str = lim != NULL && lim->max_string_bytes != 0 ? lim->max_string_bytes : UINT64_MAX,
         .err = err != NULL ? err : &local,

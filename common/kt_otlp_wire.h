@@ -53,6 +53,13 @@ enum {
      * would silently cut one short where kotel decodes messages to write OTLP/JSON
      * (kt_otlp_proto_to_json). Set by the tiers that write OTLP/JSON. */
     KT_OTLP_VALIDATE_NO_NUL = 1,
+    /* Only the structure down to the items: each span, data point or log record is counted
+     * and must lie inside its parent, but its own fields are not looked at (nor are the
+     * exemplars, events and links inside it). For bytes forwarded as they are (kotel-process
+     * pass-through), whose items nothing in the tier reads: a backend that refuses them
+     * has them checked in full then (pipeline.c). Such bytes may not decode with protobuf-c;
+     * the rest of the guarantees above hold for every level walked. */
+    KT_OTLP_VALIDATE_STRUCTURE = 2,
 };
 
 /* kt_otlp_validate with flags (0 = kt_otlp_validate). */

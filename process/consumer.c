@@ -42,6 +42,12 @@
 #define MISSING_CHECK_MS "10000"
 /* Bound of one metadata request of the missing-topic watch. */
 #define MISSING_METADATA_MS 5000
+/* fetch.max.bytes. librdkafka receives a fetch response into one allocation of its size, and
+ * its default (50 MB) is above glibc's largest mmap threshold (32 MB): every response was
+ * mapped afresh and each page faulted in as the socket was read, about 90 minor faults per
+ * 1000 spans and a fifth of a pass-through's CPU (README, Performance). Responses this size
+ * come from the heap and its pages are reused. */
+#define FETCH_MAX_BYTES 8388608LL
 /* librdkafka's statistics, asked for only when the [admin] endpoint is on or [kafka]
  * lag_report_threshold is set: the lag per partition of /metrics, the backlog progress and the
  * partition counts of /readyz come from them. The high watermark in them comes with fetch
@@ -1378,6 +1384,26 @@ static bool stats_on(const struct process_conf *conf)
            conf->kafka.lag_report_threshold > 0;
 }
 
+static long long conf_int(rd_kafka_conf_t *kc, const char *name)
+{
+    char v[32];
+    size_t n = sizeof(v);
+    return rd_kafka_conf_get(kc, name, v, &n) == RD_KAFKA_CONF_OK ? strtoll(v, NULL, 10) : -1;
+}
+
+/* librdkafka refuses a fetch.max.bytes below message.max.bytes: one raised by an
+ * rdkafka.* passthrough raises kotel's fetch.max.bytes with it (one the passthrough set
+ * itself stays, and librdkafka says what is wrong with it). */
+static int fetch_max_fits(rd_kafka_conf_t *kc, struct kt_err *err)
+{
+    long long msg = conf_int(kc, "message.max.bytes");
+    if (conf_int(kc, "fetch.max.bytes") != FETCH_MAX_BYTES || msg <= FETCH_MAX_BYTES)
+        return 0;
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", msg);
+    return kt_kafka_set(kc, "kafka", "rdkafka", "fetch.max.bytes", v, err);
+}
+
 static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *kc,
                               struct kt_err *err)
 {
@@ -1445,8 +1471,18 @@ static int configure_consumer(const struct process_conf *conf, rd_kafka_conf_t *
         if (rc != 0)
             return rc;
     }
+    /* A [limits] fetch share below it keeps librdkafka's own clamp to the queue. */
+    bool fetch_max = conf->limits.memory == 0 || process_limit_fetch_bytes(conf) >= FETCH_MAX_BYTES;
+    if (fetch_max) {
+        char v[24];
+        snprintf(v, sizeof(v), "%lld", FETCH_MAX_BYTES);
+        if ((rc = kt_kafka_set(kc, "kafka", "rdkafka", "fetch.max.bytes", v, err)) != 0)
+            return rc;
+    }
     rc = kt_kafka_conf_passthrough(kc, &conf->kafka.rdkafka, err);
     if (rc != 0)
+        return rc;
+    if (fetch_max && (rc = fetch_max_fits(kc, err)) != 0)
         return rc;
     /* For the ApiVersions answers log_cb reads. */
     return kt_kafka_debug_feature(kc, "kafka", "rdkafka", err);

@@ -47,6 +47,7 @@ struct exp_req {
     size_t bytes; /* accounted in queued_bytes */
     size_t n_items;
     void **tokens;
+    size_t *ends; /* where each token's data ends in raw, counted from raw_at */
     size_t n_tokens;
     size_t cap_tokens;
     ev_tstamp first_try; /* 0: not sent yet */
@@ -430,6 +431,7 @@ static void req_free(struct exporter *e, struct exp_req *r)
     kt_buf_free(&r->meta);
     free(r->refuse);
     free(r->tokens);
+    free(r->ends);
     free(r);
 }
 
@@ -465,13 +467,18 @@ static void req_finish(struct exporter *e, struct exp_req *r, int status, const 
         struct kt_buf data = KT_BUF_INIT;
         if (recover_raw(e, r, &data) == 0) {
             void **toks = r->tokens;
+            size_t *ends = r->ends;
             size_t nt = r->n_tokens;
             enum kt_signal sig = r->sig;
             r->tokens = NULL;
+            r->ends = NULL;
             req_free(e, r);
-            e->refused(e->ctx, sig, kt_buf_slice(&data), toks, nt, msg);
+            /* OTLP/JSON recovered is converted, so its pieces are not where they were. */
+            e->refused(e->ctx, sig, kt_buf_slice(&data), toks,
+                       e->protocol == PROCESS_PROTO_HTTP_JSON ? NULL : ends, nt, msg);
             kt_buf_free(&data);
             free(toks);
+            free(ends);
             return;
         }
         kt_buf_free(&data);
@@ -1402,6 +1409,10 @@ int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data
         if (t == NULL)
             goto nomem;
         r->tokens = t;
+        size_t *ends = realloc(r->ends, cap * sizeof(*ends));
+        if (ends == NULL)
+            goto nomem;
+        r->ends = ends;
         r->cap_tokens = cap;
     }
     if (fresh && e->protocol == PROCESS_PROTO_GRPC && e->comp == KT_COMPRESS_NONE) {
@@ -1412,7 +1423,8 @@ int exporter_submit(struct exporter *e, enum kt_signal sig, struct kt_slice data
     }
     if (kt_buf_append(&r->raw, data.p, data.n) != 0)
         goto nomem;
-    r->tokens[r->n_tokens++] = token;
+    r->tokens[r->n_tokens] = token;
+    r->ends[r->n_tokens++] = r->raw.len - r->raw_at;
     r->n_items += n_items;
     account(e, r);
     if (r->refuse != NULL) {

@@ -41,9 +41,13 @@ typedef void (*exporter_done_fn)(void *ctx, void *token, int status, const char 
 
 /* Optional: data refused for good (what done would report as KT_EINVAL) is handed over
  * here instead, with the tokens of the request (the callee takes them; done is not called
- * for them). data is the refused *Data protobuf, borrowed for the call. */
+ * for them). data is the refused *Data protobuf, borrowed for the call. ends[i] is where
+ * the data submitted with tokens[i] ends in it (it starts where the previous one ends), so
+ * the callee can tell the pieces apart; NULL when they cannot be told (OTLP/JSON, whose
+ * protobuf is converted back). */
 typedef void (*exporter_refused_fn)(void *ctx, enum kt_signal sig, struct kt_slice data,
-                                    void *const *tokens, size_t n_tokens, const char *message);
+                                    void *const *tokens, const size_t *ends, size_t n_tokens,
+                                    const char *message);
 
 /* Optional: writes into buf (cap bytes, NUL-terminated) where the data of tokens came from,
  * e.g. "otlp_spans [3] offsets 10..12", so a log line about a request names the messages

@@ -45,6 +45,9 @@ enum { TOKEN_MSG = 0x4d, TOKEN_MULTI = 0x55 };
 struct pmsg {
     uint8_t tag;
     bool revoked; /* its partition was revoked: finishing it commits nothing */
+    /* Checked only down to its items (signal_plan.items_unchecked): the full check waits for
+     * a backend that refuses it (refused_recheck). */
+    bool unchecked;
     enum kt_signal sig;
     const char *topic; /* the consumer's: it outlives every message */
     int32_t partition;
@@ -73,6 +76,10 @@ struct signal_plan {
     /* None of the above nor a deferred transform: the validated bytes go to the exporter
      * as they are, which saves the decode that otherwise dominates the cost of a message. */
     bool pass_through;
+    /* Pass-through to a protobuf backend: nothing in kotel reads the items, so the message is
+     * checked only down to them (KT_OTLP_VALIDATE_STRUCTURE), which halves its cost. The
+     * backend checks what it decodes; a refusal has the pieces checked in full then. */
+    bool items_unchecked;
     /* Traces: decode spans only as deep as p->trace_need (trace_decode.h). */
     bool shallow;
 };
@@ -365,15 +372,64 @@ static void dead_letter_data(struct pipeline *p, enum kt_signal sig, const char 
         token_finish(p, tokens[i], false);
 }
 
+static bool token_unchecked(void *token)
+{
+    return *(uint8_t *)token == TOKEN_MSG && ((struct pmsg *)token)->unchecked;
+}
+
+/* The refused data held messages checked only down to their items: each piece is checked
+ * in full now. The pieces that fail are dead-lettered one by one with what is wrong in
+ * them; the others, all checked now, are sent again (refused once more, they go to the
+ * dead-letter topic together). Returns false, having done nothing, when no piece fails:
+ * the backend refused the data for another reason. */
+static bool refused_recheck(struct pipeline *p, enum kt_signal sig, const char *source,
+                            struct kt_slice data, void *const *tokens, const size_t *ends,
+                            size_t n_tokens, const char *message)
+{
+    size_t bad = 0;
+    for (size_t i = 0, at = 0; i < n_tokens; at = ends[i++]) {
+        struct kt_slice piece = {data.p + at, ends[i] - at};
+        if (token_unchecked(tokens[i]) && kt_otlp_validate(sig, piece, NULL, NULL) != 0)
+            bad++;
+    }
+    if (bad == 0)
+        return false;
+    kt_warn("%s refused by %s: %zu of %zu messages in the request fail kotel's full check and "
+            "are dead-lettered; the other %zu are sent again",
+            kt_signal_name(sig), p->conf->exporter.endpoint, bad, n_tokens, n_tokens - bad);
+    for (size_t i = 0, at = 0; i < n_tokens; at = ends[i++]) {
+        struct kt_slice piece = {data.p + at, ends[i] - at};
+        struct kt_err err = {0};
+        size_t n_items = 0;
+        if (kt_otlp_validate(sig, piece, &n_items, &err) != 0) {
+            char reason[KT_ERR_MSG_MAX + 256];
+            snprintf(reason, sizeof(reason), "%s (the backend said: %s)", err.msg, message);
+            dead_letter_data(p, sig, source, piece, &tokens[i], 1, reason);
+            continue;
+        }
+        if (*(uint8_t *)tokens[i] == TOKEN_MSG)
+            ((struct pmsg *)tokens[i])->unchecked = false;
+        submit(p, sig, piece, n_items, tokens[i]);
+    }
+    return true;
+}
+
 /* The backend refused this data for good: retrying cannot help, so it is dropped
  * deliberately, after a copy reaches [kafka] dead_letter_topic when one is set. */
 static void exporter_refused(void *ctx, enum kt_signal sig, struct kt_slice data,
-                             void *const *tokens, size_t n_tokens, const char *message)
+                             void *const *tokens, const size_t *ends, size_t n_tokens,
+                             const char *message)
 {
     struct pipeline *p = ctx;
     char source[160];
     snprintf(source, sizeof(source), "%s refused by %s", kt_signal_name(sig),
              p->conf->exporter.endpoint);
+    bool unchecked = false;
+    for (size_t i = 0; i < n_tokens && !unchecked; i++)
+        unchecked = token_unchecked(tokens[i]);
+    if (unchecked && ends != NULL &&
+        refused_recheck(p, sig, source, data, tokens, ends, n_tokens, message))
+        return;
     dead_letter_data(p, sig, source, data, tokens, n_tokens, message);
 }
 
@@ -835,6 +891,8 @@ static enum step decode_bytes(struct pipeline *p, const struct consumer_msg *m,
     /* An OTLP/JSON backend gets JSON written from these bytes without another check. */
     unsigned flags =
         p->conf->exporter.protocol == PROCESS_PROTO_HTTP_JSON ? KT_OTLP_VALIDATE_NO_NUL : 0;
+    if (p->plan[m->sig].items_unchecked)
+        flags |= KT_OTLP_VALIDATE_STRUCTURE;
     if (kt_otlp_validate_flags(m->sig, *value, flags, n_items, err) != 0)
         return STEP_DEAD_LETTER;
     return p->hx_keys != NULL ? extract_headers(p, m, value, err) : STEP_ON;
@@ -973,8 +1031,10 @@ static void on_message(void *ctx, const struct consumer_msg *m)
         p->stats[m->sig].items_in += n_items;
         if (!p->plan[m->sig].pass_through)
             st = process_and_route(p, m, pm, value, n_items, &err);
-        else if (n_items > 0)
+        else if (n_items > 0) {
+            pm->unchecked = p->plan[m->sig].items_unchecked;
             export_piece(p, m->sig, pm, value, n_items);
+        }
     }
     if (st == STEP_DEAD_LETTER)
         dead_letter(p, m, pm, err.msg);
@@ -1115,6 +1175,8 @@ static void plan_signals(struct pipeline *p)
         pl->transform = transform_active(p->transform, sig) && !(traces && p->defer_transform);
         pl->sample = traces && p->sampler != NULL;
         pl->pass_through = !pl->sample && !pl->filter && !transform_active(p->transform, sig);
+        pl->items_unchecked = pl->pass_through && p->hx_keys == NULL &&
+                              p->conf->exporter.protocol != PROCESS_PROTO_HTTP_JSON;
         pl->shallow = traces && shallow;
     }
 }

@@ -97,7 +97,8 @@ static void usage(FILE *f)
             "                      defaults kotel-process uses: partition.assignment.strategy=\n"
             "                      cooperative-sticky, session.timeout.ms=10000,\n"
             "                      heartbeat.interval.ms=3000, enable.auto.commit=true,\n"
-            "                      enable.auto.offset.store=false, auto.commit.interval.ms=1000\n"
+            "                      enable.auto.offset.store=false, auto.commit.interval.ms=1000,\n"
+            "                      fetch.max.bytes=8388608\n"
             "  --help              this text\n");
 }
 
@@ -254,6 +255,7 @@ static rd_kafka_t *make_consumer(const struct rc_opts *o, struct rc_state *st, s
         {"enable.auto.commit", "true"},
         {"enable.auto.offset.store", "false"},
         {"auto.commit.interval.ms", "1000"},
+        {"fetch.max.bytes", "8388608"},
         {"enable.partition.eof", "true"},
     };
     char es[512];

@@ -1,17 +1,22 @@
 'use strict';
 // The dead-letter topic: a message kotel-process cannot decode (a poison pill) is copied
 // there with the reason and skipped, never blocking its partition; data the backend refuses
-// for good is copied there too, and then committed. On the devbroker and on real Kafka.
+// for good is copied there too, and then committed. A pass-through checks spans only when
+// the backend refuses them: then the bad message alone is dead-lettered. On the devbroker
+// and on real Kafka.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { withStack, topicSets } = require('./lib/procs');
 const { startProcess, newGroup } = require('./lib/kprocess');
 const { startGrpcBackend } = require('./lib/backend');
 const { sendShapedTraces } = require('./lib/traffic');
 const { readTopicUntil } = require('./lib/kafka');
-const { decodeTracesData, spansOf } = require('./lib/otlp');
+const { decodeTracesData, spansOf, encode, types } = require('./lib/otlp');
 const { KAFKAS, kafkaLabel } = require('./lib/realkafka');
 
 for (const kafka of KAFKAS) {
@@ -96,6 +101,54 @@ for (const kafka of KAFKAS) {
         const e = await proc.stop();
         await backend.stop();
         assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}`);
+      }
+    });
+  });
+
+  test(`${kafkaLabel(kafka)}pass-through: a span name that is not UTF-8 reaches the backend; refused, its message alone is dead-lettered, naming the field, and the rest of the request is delivered`, { timeout: 180000 }, async () => {
+    await withStack({ kafka, broker: { deadLetter: true } }, async ({ broker, ingest }) => {
+      const dlq = broker.topics.deadLetters;
+      // Good data through kotel-ingest, and one message kotel-ingest would refuse written
+      // straight to Kafka: a span whose name holds the byte 0xff.
+      const { traces } = await sendShapedTraces(ingest, { traces: 10, tag: 'beside-bad' });
+      const want = [...traces.values()].flatMap((t) => [...t.spanIds]);
+      const bad = encode(types.TracesData, {
+        resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.alloc(16, 0xbb), spanId: Buffer.alloc(8, 0xbb), name: 'BADNAME!' }] }] }],
+      });
+      bad[bad.indexOf('BADNAME!') + 3] = 0xff;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kt-bad-utf8-'));
+      try {
+        fs.writeFileSync(path.join(dir, 'bad.pb'), bad);
+        execFileSync('kcat', ['-b', broker.bootstrap, '-P', '-t', broker.topics.traces, '-p', '0', path.join(dir, 'bad.pb')]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      const backend = await startGrpcBackend();
+      const proc = await startProcess({
+        sets: {
+          ...topicSets(broker),
+          'kafka.brokers': broker.bootstrap,
+          'kafka.group_id': newGroup('bad-utf8'),
+          'kafka.initial_offset': 'earliest',
+          'kafka.dead_letter_topic': dlq,
+          'exporter.endpoint': backend.url,
+          'exporter.send_batch_timeout': '200ms',
+        },
+      });
+      try {
+        await backend.rec.until(() => want.every((id) => backend.rec.spans.some((s) => s.spanId === id)), 60000, `the ${want.length} good spans`);
+        const dead = await readTopicUntil(broker.bootstrap, dlq, (m) => m.length >= 1);
+        assert.equal(dead.length, 1, 'only the bad message is dead-lettered');
+        assert.ok(dead[0].value.equals(bad), 'the dead letter is the bad message as it was');
+        assert.match(dead[0].headers['kotel.error'], /resource_spans\[0\]\.scope_spans\[0\]\.spans\[0\]\.name: invalid UTF-8 at byte 3 of 8/);
+        assert.match(dead[0].headers['kotel.error'], /the backend said: .*cannot decode/);
+        assert.ok(backend.rec.undecodable >= 1, 'the pass-through sent the bad span on; the backend refused it');
+        assert.match(proc.log(), /1 of \d+ messages in the request fail kotel's full check and are dead-lettered/);
+        assert.ok(!backend.rec.spans.some((s) => s.spanId === 'bb'.repeat(8)), 'the bad span never counts as exported');
+      } finally {
+        const e = await proc.stop();
+        await backend.stop();
+        assert.equal(e.code, 0, `kotel-process exit ${JSON.stringify(e)}\n${proc.log().slice(-3000)}`);
       }
     });
   });

@@ -2,7 +2,9 @@
 // OTLP backends for kotel-process tests: a gRPC server built on @grpc/grpc-js (a real gRPC
 // implementation nobody here wrote) and an HTTP server for OTLP/HTTP protobuf and JSON.
 // Both record every span, log record and data point they accept, and can be told to
-// refuse (UNAVAILABLE / 503) for a while to simulate an outage.
+// refuse (UNAVAILABLE / 503) for a while to simulate an outage. What they cannot decode
+// (protobufjs refuses a string that is not UTF-8, as Go's protobuf does) they refuse as
+// invalid (INVALID_ARGUMENT / 400), counted in rec.undecodable (gRPC).
 
 const grpc = require('@grpc/grpc-js');
 const http = require('node:http');
@@ -149,6 +151,8 @@ async function startGrpcBackend({ tls = null, port: wantPort = 0 } = {}) {
         try {
           decoded = decoderOf[signal](call.request);
         } catch (e) {
+          rec.undecodable = (rec.undecodable || 0) + 1;
+          rec.notify();
           return cb({ code: grpc.status.INVALID_ARGUMENT, details: `cannot decode: ${e.message}` });
         }
         rec.record(signal, decoded, { metadata: call.metadata.getMap() });

@@ -515,6 +515,61 @@ static void test_validate_rejects_bad_utf8(void **state)
                    "resource_spans[0].resource.attributes[1].key: invalid UTF-8 at byte 0 of 1");
 }
 
+/* KT_OTLP_VALIDATE_STRUCTURE counts the same items without looking into them, and still
+ * checks every level above them. */
+static void test_validate_structure_counts_items_without_reading_them(void **state)
+{
+    (void)state;
+    struct kt_err err = {0, ""};
+    size_t n = 0;
+    struct tshape sh = {3, 2, 7, 4, trace_mod3, -1, 0};
+    TracesData *td = build_traces(&sh);
+    assert_int_equal(kt_otlp_validate_flags(KT_SIGNAL_TRACES, pack_traces(td),
+                                            KT_OTLP_VALIDATE_STRUCTURE, &n, &err),
+                     0);
+    assert_int_equal(n, 3 * 2 * 7);
+    n = 0;
+    assert_int_equal(kt_otlp_validate_flags(KT_SIGNAL_METRICS, pack_metrics(build_metrics(3, 2)),
+                                            KT_OTLP_VALIDATE_STRUCTURE, &n, &err),
+                     0);
+    assert_int_equal(n, 2 * 5 * 3);
+    n = 0;
+    assert_int_equal(kt_otlp_validate_flags(KT_SIGNAL_LOGS, pack_logs(build_logs(3, 5, true)),
+                                            KT_OTLP_VALIDATE_STRUCTURE, &n, &err),
+                     0);
+    assert_int_equal(n, 15);
+
+    /* A span's own fields are not read: its bad name passes, the full check finds it. */
+    td->resource_spans[1]->scope_spans[0]->spans[2]->name = (char *)"ab\xff";
+    struct kt_slice bad = pack_traces(td);
+    n = 0;
+    assert_int_equal(
+        kt_otlp_validate_flags(KT_SIGNAL_TRACES, bad, KT_OTLP_VALIDATE_STRUCTURE, &n, &err), 0);
+    assert_int_equal(n, 3 * 2 * 7);
+    expect_invalid(KT_SIGNAL_TRACES, bad,
+                   "resource_spans[1].scope_spans[0].spans[2].name: invalid UTF-8 at byte 2");
+
+    /* Above the items everything is checked: a resource's attribute key ... */
+    td = build_traces(&sh);
+    td->resource_spans[0]->resource->attributes[1]->key = "\xff";
+    assert_int_equal(kt_otlp_validate_flags(KT_SIGNAL_TRACES, pack_traces(td),
+                                            KT_OTLP_VALIDATE_STRUCTURE, NULL, &err),
+                     KT_EINVAL);
+    assert_non_null(strstr(err.msg, "resource_spans[0].resource.attributes[1].key: invalid UTF-8"));
+    /* ... and a span longer than its scope. */
+    struct kt_buf sp = KT_BUF_INIT;
+    put_bytes(&sp, 5, "ab", 2);
+    struct kt_buf msg = traces_around_span(sp);
+    msg.p[msg.len - 5] = 40;
+    for (int i = 0; i < 50; i++)
+        put_varint(&msg, 9, 1);
+    assert_int_equal(kt_otlp_validate_flags(KT_SIGNAL_TRACES, kt_buf_slice(&msg),
+                                            KT_OTLP_VALIDATE_STRUCTURE, NULL, &err),
+                     KT_EINVAL);
+    assert_non_null(strstr(err.msg, "spans: length 40 past the end"));
+    kt_buf_free(&msg);
+}
+
 /* With KT_OTLP_VALIDATE_NO_NUL (tiers that write OTLP/JSON), a string holding NUL is
  * refused where it is, since decoded strings would end there; without, it is valid UTF-8. */
 static void test_validate_no_nul_refuses_nul_in_strings(void **state)
@@ -822,6 +877,7 @@ int main(void)
         T(test_validate_span_fields_in_any_order),
         T(test_validate_allows_empty_ids_and_rejects_short_log_ids),
         T(test_validate_rejects_bad_utf8),
+        T(test_validate_structure_counts_items_without_reading_them),
         T(test_validate_attribute_shortcut_checks_keys_and_values),
         T(test_validate_no_nul_refuses_nul_in_strings),
         T(test_validate_rejects_deep_anyvalue_nesting),

@@ -977,6 +977,25 @@ static void test_config_errors(void **state)
     expect_conf_error(bad, 1, "[kafka] rdkafka.no.such.property: librdkafka:");
 }
 
+/* kotel's fetch.max.bytes (8 MB) rises with an rdkafka.* message.max.bytes above it, which
+ * librdkafka would refuse otherwise; one the passthrough sets itself stays as given, and
+ * librdkafka's complaint about it names the property. */
+static void test_fetch_max_bytes_follows_message_max_bytes(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("g-fetch");
+    produce(f, TOPIC, 0, 5, 0);
+    const char *extra[] = {"kafka.rdkafka.message.max.bytes=20000000"};
+    struct cx *x = cx_new(f, extra, 1);
+    x->finish_at_once = true;
+    struct want_msgs w = {x, 5};
+    assert_true(run_until(f, got_msgs, &w, GUARD));
+    cx_free(x);
+    fx_free(f);
+    const char *small[] = {"kafka.rdkafka.fetch.max.bytes=1000"};
+    expect_conf_error(small, 1, "fetch.max.bytes");
+}
+
 /* ---- one process per test ---- */
 
 struct child {
@@ -1016,6 +1035,7 @@ int main(void)
         cmocka_unit_test(test_dead_letter_topic),
         cmocka_unit_test(test_dead_letter_without_topic),
         cmocka_unit_test(test_initial_offset),
+        cmocka_unit_test(test_fetch_max_bytes_follows_message_max_bytes),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_signal_from_topic_and_paused_alone),
         cmocka_unit_test(test_topic_list_and_regex),

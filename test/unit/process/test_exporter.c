@@ -725,14 +725,19 @@ static void on_done(void *ctx, void *token, int status, const char *message)
 /* What the refused callback saw (one call at most in these tests). */
 static struct kt_buf refused_data;
 static size_t refused_tokens;
+static size_t refused_ends[4];
+static bool refused_has_ends;
 
 static void on_refused(void *ctx, enum kt_signal sig, struct kt_slice data, void *const *tokens,
-                       size_t n_tokens, const char *message)
+                       const size_t *ends, size_t n_tokens, const char *message)
 {
     struct fixture *f = ctx;
     assert_int_equal(sig, KT_SIGNAL_TRACES);
     kt_buf_append(&refused_data, data.p, data.n);
     refused_tokens = n_tokens;
+    refused_has_ends = ends != NULL;
+    for (size_t i = 0; ends != NULL && i < n_tokens && i < 4; i++)
+        refused_ends[i] = ends[i];
     for (size_t i = 0; i < n_tokens; i++)
         on_done(f, tokens[i], KT_EINVAL, message);
 }
@@ -1567,12 +1572,14 @@ static void test_http_400_permanent_with_message(void **state)
 }
 
 /* The refused request's data comes back byte for byte whatever the wire form was: gzip'd
- * gRPC, gzip'd OTLP/JSON, plain protobuf. */
+ * gRPC, gzip'd OTLP/JSON, plain protobuf; with where each token's piece ends, but for
+ * OTLP/JSON. */
 static void refused_data_round_trips(void **state, int protocol, int compression, int status)
 {
     struct fixture *f = *state;
     base_conf(f, protocol, f->srv.port, NULL);
     f->conf.exporter.compression = compression;
+    f->conf.exporter.send_batch_size = 11;
     if (protocol == PROCESS_PROTO_GRPC)
         tsrv_script(&f->srv, (struct answer){.grpc_status = status, .grpc_message = "bad"});
     else
@@ -1582,11 +1589,18 @@ static void refused_data_round_trips(void **state, int protocol, int compression
     kt_buf_reset(&refused_data);
     struct kt_buf want = KT_BUF_INIT;
     submit(f, 7, 4, (void *)0x71, &want);
+    size_t first = want.len;
+    submit(f, 8, 7, (void *)0x72, &want);
     run_until(f, one_done);
     assert_int_equal(f->status[0], KT_EINVAL);
-    assert_int_equal(refused_tokens, 1);
+    assert_int_equal(refused_tokens, 2);
     assert_int_equal(refused_data.len, want.len);
     assert_memory_equal(refused_data.p, want.p, want.len);
+    assert_int_equal(refused_has_ends, protocol != PROCESS_PROTO_HTTP_JSON);
+    if (refused_has_ends) {
+        assert_int_equal(refused_ends[0], first);
+        assert_int_equal(refused_ends[1], want.len);
+    }
     kt_buf_free(&want);
     kt_buf_free(&refused_data);
 }

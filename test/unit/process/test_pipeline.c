@@ -385,7 +385,8 @@ static void refuse(size_t i, const char *message)
     assert_true(i < F.n_sub);
     assert_false(F.sub[i].reported);
     F.sub[i].reported = true;
-    F.exp_refused(F.exp_ctx, F.sub[i].sig, kt_buf_slice(&F.sub[i].data), &F.sub[i].token, 1,
+    size_t end = F.sub[i].data.len;
+    F.exp_refused(F.exp_ctx, F.sub[i].sig, kt_buf_slice(&F.sub[i].data), &F.sub[i].token, &end, 1,
                   message);
 }
 
@@ -686,6 +687,97 @@ static void test_refused_dead_letters_data(void **state)
     fx_free(fx);
 }
 
+/* The backend refused submissions first..first+n-1 for good, sent as one request. */
+static void refuse_together(size_t first, size_t n, const char *message)
+{
+    struct kt_buf data = {0};
+    void *tokens[4];
+    size_t ends[4];
+    assert_true(n <= 4 && first + n <= F.n_sub);
+    for (size_t i = 0; i < n; i++) {
+        struct submission *s = &F.sub[first + i];
+        assert_false(s->reported);
+        s->reported = true;
+        assert_int_equal(kt_buf_append(&data, s->data.p, s->data.len), 0);
+        tokens[i] = s->token;
+        ends[i] = data.len;
+    }
+    F.exp_refused(F.exp_ctx, F.sub[first].sig, kt_buf_slice(&data), tokens, ends, n, message);
+    kt_buf_free(&data);
+}
+
+/* In a pass-through to a protobuf backend a span's own fields are not checked: a message with
+ * a bad span name is exported. If the backend refuses its request, every piece is checked in
+ * full: the bad one is dead-lettered alone, naming what is wrong, the good one is sent again,
+ * and only a second refusal dead-letters it. A refusal of pieces that all pass the check is
+ * not about them: they are dead-lettered together at once. */
+static void test_refused_pass_through_is_checked_in_full(void **state)
+{
+    (void)state;
+    static const char *const good_names[] = {"a", "b", "c"};
+    static const char *const bad_names[] = {"ok", "b\377d"}; /* 0xff between b and d */
+    struct kt_buf good = {0}, bad = {0};
+    traces(&good, good_names, 3, 7, 0);
+    traces(&bad, bad_names, 2, 9, 0);
+    struct fx *fx = fx_new(NULL, 0);
+    uint64_t hg = deliver(KT_SIGNAL_TRACES, 0, 1, &good);
+    uint64_t hb = deliver(KT_SIGNAL_TRACES, 0, 2, &bad);
+    assert_int_equal(F.n_dead, 0);
+    assert_int_equal(F.n_sub, 2);
+    assert_int_equal(F.sub[1].n_items, 2);
+
+    refuse_together(0, 2, "string field contains invalid UTF-8");
+    assert_int_equal(F.n_data_dead, 1);
+    assert_int_equal(F.data_dead[0].len, bad.len);
+    assert_string_equal(F.data_dead[0].source, "traces refused by " ENDPOINT);
+    assert_non_null(strstr(F.data_dead[0].reason,
+                           "resource_spans[0].scope_spans[0].spans[1].name: invalid UTF-8"));
+    assert_non_null(
+        strstr(F.data_dead[0].reason, "(the backend said: string field contains invalid UTF-8)"));
+    assert_int_equal(F.n_sub, 3);
+    assert_int_equal(F.sub[2].n_items, 3);
+    assert_int_equal(F.sub[2].data.len, good.len);
+    assert_memory_equal(F.sub[2].data.p, good.p, good.len);
+    F.data_dead[0].acked(F.data_dead[0].arg, true);
+    assert_int_equal(times_done(hb), 1);
+    assert_int_equal(times_done(hg), 0);
+
+    /* Checked now: a second refusal is final. */
+    refuse(2, "still no");
+    assert_int_equal(F.n_sub, 3);
+    assert_int_equal(F.n_data_dead, 2);
+    assert_string_equal(F.data_dead[1].reason, "still no");
+    F.data_dead[1].acked(F.data_dead[1].arg, true);
+    assert_int_equal(times_done(hg), 1);
+
+    /* Two good messages refused together go together. */
+    uint64_t h1 = deliver(KT_SIGNAL_TRACES, 0, 3, &good);
+    uint64_t h2 = deliver(KT_SIGNAL_TRACES, 0, 4, &good);
+    refuse_together(3, 2, "quota");
+    assert_int_equal(F.n_sub, 5);
+    assert_int_equal(F.n_data_dead, 3);
+    assert_int_equal(F.data_dead[2].len, 2 * good.len);
+    assert_string_equal(F.data_dead[2].reason, "quota");
+    F.data_dead[2].acked(F.data_dead[2].arg, true);
+    assert_int_equal(times_done(h1) + times_done(h2), 2);
+    fx_free(fx);
+
+    /* Where kotel reads the spans (a filter) or writes OTLP/JSON, all is checked at once. */
+    const char *sets[][1] = {{"filter.trace_conditions=span.name == \"x\""},
+                             {"exporter.protocol=http/json"}};
+    for (size_t i = 0; i < 2; i++) {
+        fx = fx_new(sets[i], 1);
+        hb = deliver(KT_SIGNAL_TRACES, 0, 5, &bad);
+        assert_int_equal(F.n_sub, 0);
+        assert_int_equal(F.n_dead, 1);
+        assert_int_equal(F.dead[0], hb);
+        assert_non_null(strstr(F.dead_reason[0], "spans[1].name: invalid UTF-8"));
+        fx_free(fx);
+    }
+    kt_buf_free(&good);
+    kt_buf_free(&bad);
+}
+
 /* Logs and metrics go to the exporter as their own signal, with their item counts (log
  * records, data points), as bytes or re-encoded after a filter. */
 static void test_logs_and_metrics(void **state)
@@ -958,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_poison_pill),
         cmocka_unit_test(test_filter_error_modes),
         cmocka_unit_test(test_refused_dead_letters_data),
+        cmocka_unit_test(test_refused_pass_through_is_checked_in_full),
         cmocka_unit_test(test_logs_and_metrics),
         cmocka_unit_test(test_revoke_abandons_pending),
         cmocka_unit_test(test_tail_sampling),
