@@ -4,7 +4,8 @@
  * the item count it claims, no item is lost or duplicated (emitted + rejected = validated),
  * and all chunks concatenated are one valid message. protobuf-c is the independent oracle:
  * whatever kt_otlp_validate accepts, it must decode too. Small limits
- * (kt_otlp_validate_limits) refuse only more of it, with KT_ETOOBIG. */
+ * (kt_otlp_validate_limits) refuse only more of it, with KT_ETOOBIG; the structure check
+ * (KT_OTLP_VALIDATE_STRUCTURE) accepts all of it with the same count. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,9 +115,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A bound small enough to force item-level splits and rejects, varied by the input. */
     size_t small = 48 + (size ? data[size - 1] : 0) * 4;
     for (int sig = 0; sig < KT_SIGNAL_COUNT; sig++) {
-        size_t n_items = 0;
+        size_t n_items = 0, n_structure = 0;
         struct kt_err err = {0, ""};
+        int rc_structure = kt_otlp_validate_flags((enum kt_signal)sig, msg,
+                                                  KT_OTLP_VALIDATE_STRUCTURE, &n_structure, &err);
         int rc = kt_otlp_validate((enum kt_signal)sig, msg, &n_items, &err);
+        /* The structure check walks a part of what the full one does: it accepts all the
+         * full check accepts, with the same count. */
+        check(rc != 0 || (rc_structure == 0 && n_structure == n_items),
+              "the structure check refused or counted otherwise what the full check accepts",
+              (enum kt_signal)sig, -1, 0);
         if (rc != 0) {
             check((rc == KT_EINVAL || rc == KT_ETOOBIG) && err.code == rc && err.msg[0] != '\0',
                   "validation failed without a message", (enum kt_signal)sig, -1, 0);
