@@ -103,6 +103,7 @@ struct pipeline {
     size_t held_msgs;             /* messages with a piece in the tail sampler */
     ev_timer tick;
     ev_tstamp last_report;
+    struct kt_log_limit rl_recheck; /* refused_recheck's line, once a second at most */
     bool shutting_down;
     bool freeing; /* in pipeline_free: callbacks must not touch the parts being freed */
     bool paused;
@@ -394,9 +395,10 @@ static bool refused_recheck(struct pipeline *p, enum kt_signal sig, const char *
     }
     if (bad == 0)
         return false;
-    kt_warn("%s refused by %s: %zu of %zu messages in the request fail kotel's full check and "
-            "are dead-lettered; the other %zu are sent again",
-            kt_signal_name(sig), p->conf->exporter.endpoint, bad, n_tokens, n_tokens - bad);
+    kt_log_limited(&p->rl_recheck, KT_LOG_WARN,
+                   "%s refused by %s: %zu of %zu messages in the request fail kotel's full check "
+                   "and are dead-lettered; the other %zu are sent again",
+                   kt_signal_name(sig), p->conf->exporter.endpoint, bad, n_tokens, n_tokens - bad);
     for (size_t i = 0, at = 0; i < n_tokens; at = ends[i++]) {
         struct kt_slice piece = {data.p + at, ends[i] - at};
         struct kt_err err = {0};
@@ -1249,6 +1251,7 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
     p->tick.data = p;
     ev_timer_start(loop, &p->tick);
     p->last_report = ev_now(loop);
+    p->rl_recheck = (struct kt_log_limit)KT_LOG_LIMIT(1.0, 1);
     *out = p;
     return 0;
 fail:
