@@ -250,12 +250,19 @@ async function post(port, body) {
   if (res.status !== 200) throw new Error(`the Collector answered ${res.status}`);
 }
 
-async function runCollector(i, port, backend) {
+async function runCollector(i, port, backend, col) {
   for (const r of REQUESTS) await post(port, r);
   const ofCase = () => backend.rec.spans.filter((s) => s.meta && s.meta.headers && s.meta.headers['x-case'] === String(i));
   for (let k = 0; k < SENTINEL.length; k++) {
     await post(port, SENTINEL_REQUEST[k]);
-    await backend.rec.until(() => ofCase().some((s) => s.traceId === SENTINEL[k]), 20000, `case ${i} (${CASES[i].name}): sentinel ${k} at the backend`);
+    try {
+      await backend.rec.until(() => ofCase().some((s) => s.traceId === SENTINEL[k]), 20000, `case ${i} (${CASES[i].name}): sentinel ${k} at the backend`);
+    } catch (e) {
+      // What the Collector said about this case's pipeline (an export error, a drop).
+      const mine = new RegExp(`c${i}\\b`);
+      e.message += `\n--- the Collector's lines about c${i} ---\n${col.log().split('\n').filter((l) => mine.test(l)).slice(-20).join('\n')}`;
+      throw e;
+    }
   }
   return [...new Set(ofCase().map((s) => s.traceId))].filter((id) => !SENTINEL.includes(id)).sort();
 }
@@ -315,7 +322,7 @@ test('tail sampling: the Collector\'s tail_sampling processor and kotel\'s sampl
   try {
     const ports = await freePorts(CASES.length);
     col = await startCollector(collectorConfig(ports, backend.port), {}, { name: 'otelcol-sampling', timeoutMs: 30000 });
-    const colOut = await pool(CASES.map((c, i) => () => runCollector(i, ports[i], backend)), CASES.length);
+    const colOut = await pool(CASES.map((c, i) => () => runCollector(i, ports[i], backend, col)), CASES.length);
     const kotel = await pool(CASES.map((c) => () => runKotel(c)), 2);
     let agree = 0;
     let divergent = 0;

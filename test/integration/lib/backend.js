@@ -230,6 +230,11 @@ async function startHttpBackend({ tls = null, port: wantPort = 0 } = {}) {
     rec.tlsErrors = (rec.tlsErrors || 0) + 1;
     rec.lastTlsError = e.message;
   });
+  // An idle connection is the client's to close. With node's default of 5 s, a client that
+  // reuses a connection just as the server closes it reads a reset; Go's HTTP client does not
+  // resend a POST then, so a Collector exporter without retries dropped the request
+  // (sampling-diff, CI). Go keeps idle connections 90 s.
+  server.keepAliveTimeout = 120000;
   await new Promise((resolve) => server.listen(wantPort, '127.0.0.1', resolve));
   const port = server.address().port;
   return {
