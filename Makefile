@@ -285,6 +285,10 @@ build/fuzz/fuzz_ottl_extract: $(FUZZ_EXTRA_fuzz_ottl_extract) $(wildcard process
 FUZZ_EXTRA_fuzz_trace_decode := process/trace_decode.c process/trace_encode.c
 build/fuzz/fuzz_trace_decode: $(FUZZ_EXTRA_fuzz_trace_decode) process/trace_decode.h \
                               process/ottl/ottl.h process/trace_encode.h
+FUZZ_EXTRA_fuzz_span_edit := process/span_edit.c process/transform.c process/trace_decode.c \
+                             process/trace_encode.c $(sort $(wildcard process/ottl/*.c))
+build/fuzz/fuzz_span_edit: $(FUZZ_EXTRA_fuzz_span_edit) process/span_edit.h process/transform.h \
+                           process/trace_decode.h process/trace_encode.h $(wildcard process/ottl/*.h)
 FUZZ_EXTRA_fuzz_group_assignment := process/group_desc.c
 build/fuzz/fuzz_group_assignment: $(FUZZ_EXTRA_fuzz_group_assignment) process/group_desc.h
 FUZZ_EXTRA_fuzz_otlp_wire := ingest/otlp_split.c

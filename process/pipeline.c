@@ -82,6 +82,9 @@ struct signal_plan {
     bool items_unchecked;
     /* Traces: decode spans only as deep as p->trace_need (trace_decode.h). */
     bool shallow;
+    /* Traces, transformed on every message, nothing else: the transform is span attribute
+     * edits made on the bytes (p->trace_edits), no objects at all. */
+    bool edit_bytes;
 };
 
 /* A span's place in the decoded message, for grouping by trace. */
@@ -98,6 +101,8 @@ struct pipeline {
     struct exporter *exporter;
     struct filter *filter;
     struct transform *transform;
+    /* The trace transform as byte edits (span_edit.h), NULL when it is more than that. */
+    struct span_edits *trace_edits;
     struct tail_sampler *sampler; /* NULL when tail sampling is off */
     struct pmsg *live;            /* every message in flight */
     size_t held_msgs;             /* messages with a piece in the tail sampler */
@@ -441,9 +446,17 @@ static int pack_into(struct kt_buf *b, const ProtobufCMessage *msg);
 static int transform_sampled(struct pipeline *p, struct kt_slice encoded, struct kt_slice *out,
                              struct kt_err *err)
 {
+    int rc;
+    if (p->trace_edits != NULL) {
+        if ((rc = span_edits_apply(p->trace_edits, encoded, &p->export_packed)) != 0)
+            return kt_err_set(err, rc, "cannot edit the span attributes of a sampled trace: %s",
+                              kt_err_name(rc));
+        *out = kt_buf_slice(&p->export_packed);
+        return 0;
+    }
     kt_arena_reset(&p->export_arena);
     TracesData *td;
-    int rc = trace_decode(encoded, TRACE_DECODE_ALL, &p->export_arena, &td);
+    rc = trace_decode(encoded, TRACE_DECODE_ALL, &p->export_arena, &td);
     if (rc != 0)
         return kt_err_set(err, rc, "cannot decode a sampled trace to transform it: %s",
                           kt_err_name(rc));
@@ -842,9 +855,10 @@ enum step {
 
 /* The message's objects as processing left them. */
 struct processed {
-    ProtobufCMessage *msg;
-    size_t left; /* items */
-    /* The message's bytes while msg is exactly what they hold, else {NULL, 0}. */
+    ProtobufCMessage *msg; /* NULL when the edits were made on the bytes (edit_bytes) */
+    size_t left;           /* items */
+    /* The bytes msg holds without encoding it (the message's own while nothing changed
+     * them, or edit_bytes's), else {NULL, 0}. */
     struct kt_slice original;
 };
 
@@ -907,7 +921,17 @@ static enum step process(struct pipeline *p, enum kt_signal sig, struct kt_slice
 {
     const struct signal_steps *s = &signal_steps[sig];
     const struct signal_plan *plan = &p->plan[sig];
-    int rc = s->decode(p, s, value, shallow, &out->msg);
+    int rc;
+    if (plan->edit_bytes) {
+        if ((rc = span_edits_apply(p->trace_edits, value, &p->packed)) != 0) {
+            kt_err_set(err, rc, "[transform]: cannot edit the span attributes: %s",
+                       kt_err_name(rc));
+            return STEP_DEAD_LETTER;
+        }
+        *out = (struct processed){NULL, n_items, kt_buf_slice(&p->packed)};
+        return STEP_ON;
+    }
+    rc = s->decode(p, s, value, shallow, &out->msg);
     if (rc == KT_EUNSUPP && shallow)
         return STEP_NEEDS_FULL;
     if (rc != 0) {
@@ -1162,13 +1186,16 @@ static void plan_signals(struct pipeline *p)
             (p->trace_need & ~OTTL_FIELD(OTTL_P_SPAN_ATTRS)) | OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED);
     bool shallow = !trace_decode_needs_full(p->trace_need);
     if (p->sampler != NULL || filter_active(p->filter, KT_SIGNAL_TRACES))
-        kt_info("traces: spans decoded %s%s",
+        kt_info("traces: spans decoded %s%s%s",
                 !shallow ? "in full"
                 : p->trace_need & OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED)
                     ? "without events or links, attributes read by key from their bytes"
                     : "without attributes, events or links",
                 p->defer_transform ? "; transform on sampled traces only, as they are exported"
-                                   : "");
+                                   : "",
+                p->defer_transform && p->trace_edits != NULL
+                    ? ", its span attribute edits made on the bytes"
+                    : "");
     for (int i = 0; i < KT_SIGNAL_COUNT; i++) {
         enum kt_signal sig = (enum kt_signal)i;
         struct signal_plan *pl = &p->plan[i];
@@ -1180,6 +1207,11 @@ static void plan_signals(struct pipeline *p)
         pl->items_unchecked = pl->pass_through && p->hx_keys == NULL &&
                               p->conf->exporter.protocol != PROCESS_PROTO_HTTP_JSON;
         pl->shallow = traces && shallow;
+        pl->edit_bytes =
+            traces && pl->transform && !pl->filter && !pl->sample && p->trace_edits != NULL;
+        if (pl->edit_bytes)
+            kt_info("traces: [transform] only edits span attributes: made on the bytes, spans "
+                    "not decoded");
     }
 }
 
@@ -1235,6 +1267,10 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
         goto fail;
     if ((rc = transform_new(conf, &p->transform, err)) != 0)
         goto fail;
+    if ((rc = transform_span_edits(p->transform, &p->trace_edits)) != 0) {
+        kt_err_set(err, rc, "out of memory");
+        goto fail;
+    }
     if (tail_sampler_enabled(conf) &&
         (rc = tail_sampler_new(conf, sampler_export, sampler_release, p, &p->sampler, err)) != 0)
         goto fail;
@@ -1331,6 +1367,7 @@ void pipeline_free(struct pipeline *p)
         consumer_close(p->consumer);
     tail_sampler_free(p->sampler);
     filter_free(p->filter);
+    span_edits_free(p->trace_edits);
     transform_free(p->transform);
     while (p->live)
         pmsg_unlink(p, p->live);

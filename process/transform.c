@@ -373,6 +373,42 @@ ottl_fields transform_fields_beside(const struct transform *t, enum kt_signal si
     return fields;
 }
 
+int transform_span_edits(const struct transform *t, struct span_edits **out)
+{
+    *out = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_groups; i++) {
+        const struct group *g = &t->groups[i];
+        if (g->sig != KT_SIGNAL_TRACES)
+            continue;
+        /* A span statement in a span event group runs once per event, not per span. */
+        if (g->ctx != OTTL_CTX_SPAN || g->n_conds > 0)
+            return 0;
+        struct ottl_attr_edit e;
+        for (size_t j = 0; j < g->n_stmts; j++, n++)
+            if (!ottl_statement_span_attr_edit(g->stmts[j], &e))
+                return 0;
+    }
+    if (n == 0)
+        return 0;
+    struct span_edits *se;
+    int rc = span_edits_new(&se);
+    for (size_t i = 0; i < t->n_groups && rc == 0; i++) {
+        const struct group *g = &t->groups[i];
+        struct ottl_attr_edit e;
+        for (size_t j = 0; g->sig == KT_SIGNAL_TRACES && j < g->n_stmts && rc == 0; j++) {
+            ottl_statement_span_attr_edit(g->stmts[j], &e);
+            rc = span_edits_add(se, &e);
+        }
+    }
+    if (rc != 0) {
+        span_edits_free(se);
+        return rc;
+    }
+    *out = se;
+    return 0;
+}
+
 void transform_free(struct transform *t)
 {
     if (t == NULL)

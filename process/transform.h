@@ -23,6 +23,7 @@
 #include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
 #include "ottl/ottl.h"
+#include "span_edit.h"
 
 struct transform;
 
@@ -38,6 +39,13 @@ ottl_fields transform_fields(const struct transform *t, enum kt_signal sig);
  * those attributes and of the returned fields could see changed. */
 ottl_fields transform_fields_beside(const struct transform *t, enum kt_signal sig,
                                     const char *const *keys, size_t n_keys);
+
+/* The trace statements as span attribute edits on serialized data (span_edit.h), when that
+ * is all they are: every trace group in span context without conditions, and every statement
+ * one ottl_statement_span_attr_edit takes. *out is NULL when they are not (or there are
+ * none), else a list the caller frees, which borrows t's statements. Returns 0 or
+ * KT_ENOMEM. */
+int transform_span_edits(const struct transform *t, struct span_edits **out);
 
 /* Everything written (strings, attributes, resources that were missing) is allocated from
  * a, which must live as long as the data. A statement or group condition that fails follows

@@ -257,6 +257,34 @@ const char *ottl_statement_source(const struct ottl_statement *s);
  * *key (not terminated, owned by s) and *keylen. What it reads is not considered. */
 bool ottl_statement_span_attr_write(const struct ottl_statement *s, const char **key,
                                     size_t *keylen);
+/* A statement that always does the same to a span's attributes, whatever the span holds:
+ * delete_key(span.attributes, "k") or set(span.attributes["k"], literal) with a string (no
+ * NUL), bool, int or double literal, no further index and no where clause. Strings are
+ * owned by the statement and not terminated. */
+enum ottl_attr_edit_kind {
+    OTTL_EDIT_DELETE,
+    OTTL_EDIT_SET_STR,
+    OTTL_EDIT_SET_BOOL,
+    OTTL_EDIT_SET_INT,
+    OTTL_EDIT_SET_DOUBLE,
+};
+struct ottl_attr_edit {
+    enum ottl_attr_edit_kind kind;
+    const char *key;
+    size_t keylen;
+    union {
+        struct {
+            const char *p;
+            size_t n;
+        } s;
+        bool b;
+        int64_t i;
+        double d;
+    };
+};
+/* Whether s is such a statement; if so, what it does in *out. A key with a NUL is not: the
+ * decoded data compares keys as C strings. */
+bool ottl_statement_span_attr_edit(const struct ottl_statement *s, struct ottl_attr_edit *out);
 /* The function that ties the statement to a context (extract_sum_metric: metric, IsRootSpan:
  * span) and that context in *ctx, for messages; NULL when only its paths decide it. */
 const char *ottl_statement_context_func(const struct ottl_statement *s, enum ottl_context *ctx);

@@ -1271,6 +1271,46 @@ bool ottl_statement_span_attr_write(const struct ottl_statement *s, const char *
     return false;
 }
 
+bool ottl_statement_span_attr_edit(const struct ottl_statement *s, struct ottl_attr_edit *out)
+{
+    const char *key;
+    size_t keylen;
+    if (s->where != NULL || !ottl_statement_span_attr_write(s, &key, &keylen) ||
+        memchr(key, '\0', keylen) != NULL)
+        return false;
+    *out = (struct ottl_attr_edit){.key = key, .keylen = keylen};
+    const struct ottl_node *target = s->call->call.args[0], *arg = s->call->call.args[1];
+    if (target->path.key == NULL) {
+        out->kind = OTTL_EDIT_DELETE;
+        return true;
+    }
+    if (target->path.n_more != 0 || arg->kind != OTTL_N_LIT)
+        return false;
+    const struct ottl_value *v = &arg->lit;
+    switch (v->t) {
+    case OTTL_STR:
+        if (memchr(v->s.p, '\0', v->s.n) != NULL)
+            return false;
+        out->kind = OTTL_EDIT_SET_STR;
+        out->s.p = v->s.p;
+        out->s.n = v->s.n;
+        return true;
+    case OTTL_BOOL:
+        out->kind = OTTL_EDIT_SET_BOOL;
+        out->b = v->b;
+        return true;
+    case OTTL_INT:
+        out->kind = OTTL_EDIT_SET_INT;
+        out->i = v->i;
+        return true;
+    case OTTL_DOUBLE:
+        out->kind = OTTL_EDIT_SET_DOUBLE;
+        out->d = v->d;
+        return true;
+    default: return false;
+    }
+}
+
 const char *ottl_condition_source(const struct ottl_condition *c)
 {
     return c->p.src;

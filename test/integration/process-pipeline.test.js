@@ -86,7 +86,8 @@ for (const kafka of KAFKAS) {
       const wantIds = [...traces].filter(([, t]) => t.error).map(([id]) => id).sort();
       const plans = [
         {
-          plan: /traces: spans decoded without attributes, events or links; transform on sampled traces only/,
+          // The transform only sets a literal: made on the sampled traces' bytes.
+          plan: /traces: spans decoded without attributes, events or links; transform on sampled traces only, as they are exported, its span attribute edits made on the bytes\n/,
           sets: {
             'filter.trace_conditions': 'span.name == "drop-me"',
             'transform.trace_statements': 'set(span.attributes["kotel.processed"], true)',
@@ -97,7 +98,7 @@ for (const kafka of KAFKAS) {
         {
           // Span attributes named by key only: read from each span's bytes; the transform
           // changes keys no policy reads, so it still waits for the decision.
-          plan: /traces: spans decoded without events or links, attributes read by key from their bytes; transform on sampled traces only/,
+          plan: /traces: spans decoded without events or links, attributes read by key from their bytes; transform on sampled traces only, as they are exported, its span attribute edits made on the bytes\n/,
           sets: {
             'filter.trace_conditions': 'span.attributes["kotel.never"] == "set"',
             'transform.trace_statements': [
@@ -252,6 +253,8 @@ for (const kafka of KAFKAS) {
       const late = await startProcess({ sets: processSets(broker, backend, { 'kafka.initial_offset': 'latest', 'transform.trace_statements': 'set(span.attributes["kotel.group"], "latest")' }) });
       try {
         await late.waitLog(ASSIGNED, 60000, 'latest group assignment');
+        // A transform of literal sets alone: the spans are edited as bytes, never decoded.
+        assert.match(early.log(), /traces: \[transform\] only edits span attributes: made on the bytes, spans not decoded/);
         const backlogSpans = [...backlog.values()].reduce((n, t) => n + t.spanIds.size, 0);
         const fromEarly = () => backend.rec.spans.filter((s) => s.attributes['kotel.group'] === 'earliest');
         const fromLate = () => backend.rec.spans.filter((s) => s.attributes['kotel.group'] === 'latest');

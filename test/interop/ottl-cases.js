@@ -310,6 +310,11 @@ const written = [
 
   // editors
   { name: 'delete_key', signal: T, statements: ['delete_key(span.attributes, "secret")', 'delete_key(resource.attributes, "nope")'], input: span({ secret: str('s'), keep: str('k') }) },
+  // Only literal sets and delete_key of span attributes: kotel makes these on the spans' bytes
+  // (process/span_edit.c).
+  { name: 'span attribute edits: a literal of each type, replacing and adding', signal: T, statements: ['set(span.attributes["s"], "new")', 'set(span.attributes["i"], -7)', 'set(span.attributes["d"], 2.5)', 'set(span.attributes["b"], false)', 'set(span.attributes["added"], true)', 'set(span.attributes["empty"], "")'], input: traces({ attributes: { s: int(1), i: str('x'), keep: str('k'), d: bool(true), b: dbl(1.5) } }, { attributes: {} }) },
+  { name: 'span attribute edits: delete then set, set then delete, set twice', signal: T, statements: ['delete_key(span.attributes, "a")', 'set(span.attributes["a"], 1)', 'set(span.attributes["b"], "x")', 'delete_key(span.attributes, "b")', 'set(span.attributes["c"], "1")', 'set(span.attributes["c"], "2")'], input: traces({ attributes: { a: str('old'), b: int(5), keep: str('k') } }, { attributes: { c: int(0) } }) },
+  { name: 'span attribute edits in a span group without conditions', signal: T, groups: [{ context: 'span', statements: ['set(attributes["g"], "group")', 'delete_key(attributes, "keep")'] }], input: span({ keep: str('k'), other: int(2) }) },
   { name: 'delete_matching_keys', signal: T, statements: ['delete_matching_keys(span.attributes, "^http\\\\.request\\\\.header\\\\.")'], input: span({ 'http.request.header.a': str('1'), 'http.request.header.b': str('2'), 'http.route': str('/x') }) },
   { name: 'keep_keys', signal: T, statements: ['keep_keys(span.attributes, ["a", "c", "zzz"])'], input: span({ a: int(1), b: int(2), c: int(3) }) },
   { name: 'keep_keys with an empty list', signal: T, statements: ['keep_keys(span.attributes, [])'], input: span({ a: int(1) }) },

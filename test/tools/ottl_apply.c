@@ -5,7 +5,8 @@
  *
  * The configuration is loaded as kotel-process loads it (the file, then the overrides as
  * --set takes them), [transform] is compiled by transform_new and run on the request as the
- * pipeline runs it (the full trace decode, or protobuf-c's unpack; one arena for what the
+ * pipeline runs it (trace statements that are only span attribute edits on the bytes,
+ * span_edit.h; else the full trace decode, or protobuf-c's unpack; one arena for what the
  * statements write), and the result is written to stdout as OTLP/JSON. A configuration that
  * does not load or compile gives one line "config error: <message>" on stdout (what makes the
  * Collector refuse to start), a statement that fails under error_mode = propagate one line
@@ -38,11 +39,16 @@ static int read_all(FILE *f, struct kt_buf *b)
     return ferror(f) ? KT_EIO : 0;
 }
 
-/* Decodes pb as the pipeline does, runs the transform, and packs the result into out. */
-static int apply(struct transform *t, enum kt_signal sig, struct kt_slice pb, struct kt_arena *a,
-                 struct kt_buf *out, struct kt_err *err)
+/* Decodes pb as the pipeline does, runs the transform, and packs the result into out; se:
+ * the trace transform's byte edits, or NULL. */
+static int apply(struct transform *t, struct span_edits *se, enum kt_signal sig, struct kt_slice pb,
+                 struct kt_arena *a, struct kt_buf *out, struct kt_err *err)
 {
     ProtobufCMessage *msg;
+    if (se != NULL) {
+        int rc = span_edits_apply(se, pb, out);
+        return rc != 0 ? kt_err_set(err, rc, "cannot edit the spans: %s", kt_err_name(rc)) : 0;
+    }
     if (sig == KT_SIGNAL_TRACES) {
         Opentelemetry__Proto__Trace__V1__TracesData *td;
         int rc = trace_decode(pb, TRACE_DECODE_ALL, a, &td);
@@ -94,6 +100,7 @@ int main(int argc, char **argv)
     struct process_conf conf;
     memset(&conf, 0, sizeof(conf));
     struct transform *t = NULL;
+    struct span_edits *se = NULL;
     struct kt_buf in = KT_BUF_INIT, pb = KT_BUF_INIT, packed = KT_BUF_INIT, json = KT_BUF_INIT;
     struct kt_arena a;
     kt_arena_init(&a, NULL, 0);
@@ -104,6 +111,8 @@ int main(int argc, char **argv)
                        (size_t)(argc - first_set), &err);
     if (rc == 0)
         rc = transform_new(&conf, &t, &err);
+    if (rc == 0 && sig == KT_SIGNAL_TRACES && (rc = transform_span_edits(t, &se)) != 0)
+        kt_err_set(&err, rc, "out of memory");
     if (rc != 0) {
         printf("config error: %s\n", err.msg);
         status = 1;
@@ -117,7 +126,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ottl-apply: the request: %s\n", err.msg);
         goto out;
     }
-    if ((rc = apply(t, sig, kt_buf_slice(&pb), &a, &packed, &err)) != 0) {
+    if ((rc = apply(t, se, sig, kt_buf_slice(&pb), &a, &packed, &err)) != 0) {
         printf("error: %s\n", err.msg);
         status = rc == KT_EINVAL ? 1 : 2;
         goto out;
@@ -130,6 +139,7 @@ int main(int argc, char **argv)
     fputc('\n', stdout);
     status = 0;
 out:
+    span_edits_free(se);
     transform_free(t);
     process_conf_free(&conf);
     kt_arena_free(&a);

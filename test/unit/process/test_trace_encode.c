@@ -38,14 +38,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct kt_slice pack(const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *p = fx_alloc(&A, n + 1);
-    assert_int_equal(protobuf_c_message_pack(m, p), n);
-    return (struct kt_slice){p, n};
-}
-
 /* Encoded after what out already holds, td gives exactly protobuf-c's bytes. */
 static void assert_encodes_like_pack_after(const TracesData *td, struct kt_buf *out)
 {
@@ -53,7 +45,7 @@ static void assert_encodes_like_pack_after(const TracesData *td, struct kt_buf *
     uint8_t *prefix = fx_alloc(&A, before + 1);
     if (before > 0)
         memcpy(prefix, out->p, before);
-    struct kt_slice want = pack(&td->base);
+    struct kt_slice want = fx_pack(&A, &td->base);
     assert_int_equal(trace_encode(td, out), 0);
     assert_int_equal(out->len, before + want.n);
     if (before > 0)
@@ -91,7 +83,7 @@ static void test_encode_rich_messages(void **state)
     for (size_t i = 0; i < sizeof(n_spans) / sizeof(n_spans[0]); i++) {
         TracesData *td = fx_traces(&A, n_spans[i]);
         assert_encodes_like_pack(td);
-        assert_encodes_like_pack(decode(pack(&td->base)));
+        assert_encodes_like_pack(decode(fx_pack(&A, &td->base)));
     }
 }
 
@@ -116,7 +108,7 @@ static void test_encode_empty_message(void **state)
 static void test_encode_decoded_then_modified(void **state)
 {
     (void)state;
-    TracesData *td = decode(pack(&fx_traces(&A, 5)->base));
+    TracesData *td = decode(fx_pack(&A, &fx_traces(&A, 5)->base));
     Span *sp = td->resource_spans[0]->scope_spans[0]->spans[1];
 
     KeyValue kv_init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kt_arena.h"
+#include "kt_buf.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
 
 static inline void *fx_alloc(struct kt_arena *a, size_t n)
@@ -31,6 +32,15 @@ __attribute__((format(printf, 2, 3))) static inline char *fx_str(struct kt_arena
     vsnprintf(s, 32, fmt, ap);
     va_end(ap);
     return s;
+}
+
+/* m's serialization, in a. */
+static inline struct kt_slice fx_pack(struct kt_arena *a, const ProtobufCMessage *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *p = fx_alloc(a, n + 1);
+    assert_int_equal(protobuf_c_message_pack(m, p), n);
+    return (struct kt_slice){p, n};
 }
 
 /* Unknown fields of each wire type, numbered from num; protobuf-c keeps a length-delimited
