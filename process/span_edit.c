@@ -346,5 +346,6 @@ void span_edits_free(struct span_edits *se)
     free(se->v);
     kt_buf_free(&se->kvs);
     free(se->attrs);
+    free(se->list);
     free(se);
 }
