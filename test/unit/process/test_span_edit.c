@@ -237,6 +237,33 @@ static const uint8_t nul_key[] = {
     0x30, 1,                                              /* kind */
 };
 
+/* The edits the statements in sets compile to, applied to in; returns what
+ * span_edits_apply returns, the edited bytes in out. */
+static int edit_bytes(const char *const *sets, const uint8_t *in, size_t n, struct kt_buf *out)
+{
+    struct process_conf c;
+    struct transform *t = load(&c, sets);
+    struct span_edits *se = NULL;
+    assert_int_equal(transform_span_edits(t, &se), 0);
+    assert_non_null(se);
+    int rc = span_edits_apply(se, (struct kt_slice){in, n}, out);
+    span_edits_free(se);
+    transform_free(t);
+    process_conf_free(&c);
+    return rc;
+}
+
+/* The statements in sets make exactly want of in. */
+static void assert_edits_to(const char *const *sets, const uint8_t *in, size_t n_in,
+                            const uint8_t *want, size_t n_want)
+{
+    struct kt_buf out = KT_BUF_INIT;
+    assert_int_equal(edit_bytes(sets, in, n_in, &out), 0);
+    assert_int_equal(out.len, n_want);
+    assert_memory_equal(out.p, want, n_want);
+    kt_buf_free(&out);
+}
+
 static void test_keys_compare_as_the_decoded_data_does(void **state)
 {
     (void)state;
@@ -247,18 +274,7 @@ static void test_keys_compare_as_the_decoded_data_does(void **state)
         0x0a, 21, 0x12, 19, 0x12, 17,   0x2a, 2,    'o', 'p',  0x4a, 9,
         0x0a, 3,  'k',  0,  'x',  0x12, 2,    0x18, 6,   0x30, 1,
     };
-    struct process_conf c;
-    struct transform *t = load(&c, set);
-    struct span_edits *se = NULL;
-    assert_int_equal(transform_span_edits(t, &se), 0);
-    struct kt_buf out = KT_BUF_INIT;
-    assert_int_equal(span_edits_apply(se, (struct kt_slice){nul_key, sizeof(nul_key)}, &out), 0);
-    assert_int_equal(out.len, sizeof(want));
-    assert_memory_equal(out.p, want, sizeof(want));
-    kt_buf_free(&out);
-    span_edits_free(se);
-    transform_free(t);
-    process_conf_free(&c);
+    assert_edits_to(set, nul_key, sizeof(nul_key), want, sizeof(want));
 }
 
 /* An attribute field whose length takes more bytes than it needs (which protobuf allows) is
@@ -272,21 +288,10 @@ static void test_overlong_length_deleted_whole(void **state)
     };
     static const uint8_t want[] = {0x0a, 10, 0x12, 8, 0x12, 6, 0x2a, 2, 'o', 'p', 0x30, 1};
     const char *del[] = {"transform.trace_statements=delete_key(span.attributes, \"k\")", NULL};
-    struct process_conf c;
-    struct transform *t = load(&c, del);
-    struct span_edits *se = NULL;
-    assert_int_equal(transform_span_edits(t, &se), 0);
     size_t n_items;
     assert_int_equal(
         kt_otlp_validate(KT_SIGNAL_TRACES, (struct kt_slice){in, sizeof(in)}, &n_items, NULL), 0);
-    struct kt_buf out = KT_BUF_INIT;
-    assert_int_equal(span_edits_apply(se, (struct kt_slice){in, sizeof(in)}, &out), 0);
-    assert_int_equal(out.len, sizeof(want));
-    assert_memory_equal(out.p, want, sizeof(want));
-    kt_buf_free(&out);
-    span_edits_free(se);
-    transform_free(t);
-    process_conf_free(&c);
+    assert_edits_to(del, in, sizeof(in), want, sizeof(want));
 }
 
 static void test_what_is_not_an_edit(void **state)
@@ -325,18 +330,10 @@ static void test_not_traces_data(void **state)
 {
     (void)state;
     const char *set[] = {"transform.trace_statements=set(span.attributes[\"k\"], 6)", NULL};
-    struct process_conf c;
-    struct transform *t = load(&c, set);
-    struct span_edits *se = NULL;
-    assert_int_equal(transform_span_edits(t, &se), 0);
-    struct kt_buf out = KT_BUF_INIT;
     static const uint8_t truncated[] = {0x0a, 5, 0x12, 3, 0x12, 1};
-    assert_int_equal(span_edits_apply(se, (struct kt_slice){truncated, sizeof(truncated)}, &out),
-                     KT_EINVAL);
+    struct kt_buf out = KT_BUF_INIT;
+    assert_int_equal(edit_bytes(set, truncated, sizeof(truncated), &out), KT_EINVAL);
     kt_buf_free(&out);
-    span_edits_free(se);
-    transform_free(t);
-    process_conf_free(&c);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
