@@ -55,7 +55,7 @@ static const struct kt_option process_options[] = {
     {"kafka", "max_pending_messages", KT_OPT_UINT, "10000", OFF(kafka.max_pending_messages), "1..",
      0,
      "Messages fetched but not finished before consumption pauses (not counting those the tail "
-     "sampler holds: num_traces bounds those)."},
+     "sampler holds: num_traces bounds those); it resumes a quarter of this below."},
     {"kafka", "lag_report_threshold", KT_OPT_UINT, "10000", OFF(kafka.lag_report_threshold), NULL,
      0,
      "Total lag (messages behind, over this replica's partitions) above which progress is logged "

@@ -16,6 +16,7 @@
 
 #include "backlog.h"
 #include "dead_letter.h"
+#include "fetch_stall.h"
 #include "group_desc.h"
 #include "kt_kafka.h"
 #include "kt_kafka_probe.h"
@@ -167,6 +168,7 @@ struct consumer {
     ev_io io;
     ev_timer kick; /* 0 s: store watermarks / keep polling on the next iteration */
     bool more;     /* a poll budget ran out with events left */
+    struct fetch_stall stall;
 
     struct part *parts; /* slots; a slot index is part of every handle */
     size_t n_parts;
@@ -1124,6 +1126,7 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
     }
     c->pending++;
     c->st.messages++;
+    fetch_stall_polled(&c->stall, m->len);
     /* The first offset of an ownership is stored at once: for a group with no commit yet
      * it pins where a restart resumes, even if nothing finishes before a crash. */
     if (p->ot.reported < 0)
@@ -1145,9 +1148,41 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
         replay_range_done(c, p);
 }
 
+/* Wakes librdkafka's fetcher for the partitions of the signals in sigs (a mask of 1 <<
+ * signal) that may be fetched: it stopped for a full queue that is empty now (fetch_stall.h),
+ * or they were just resumed (librdkafka 2.0.2 resumes a partition without waking the thread
+ * that fetches it). Either way it would fetch again only within a second. Seeking each to
+ * the offset after the last one handed out wakes the broker threads, which then fetch at
+ * once. Nothing is skipped or handed out twice: the seek drops what the queue holds of the
+ * partition (nothing, when called) and any response still on its way, which is fetched
+ * again from that same offset. */
+static void wake_fetcher(struct consumer *c, unsigned sigs)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_parts + 1);
+    for (size_t i = 0; i < c->n_parts; i++) {
+        const struct part *p = &c->parts[i];
+        if (p->used && (sigs & (1u << p->sig)) != 0 && !part_paused(c, p) &&
+            offsets_next(&p->ot) >= 0)
+            rd_kafka_topic_partition_list_add(l, part_topic(c, p), p->partition)->offset =
+                offsets_next(&p->ot);
+    }
+    if (l->cnt > 0) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 0);
+        if (e != NULL) {
+            kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: waking the fetcher failed: %s",
+                           rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        } else {
+            c->st.fetch_wakes++;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void poll_all(struct consumer *c)
 {
     c->more = dead_letter_poll(c->dl);
+    fetch_stall_queued(&c->stall, rd_kafka_queue_length(c->q));
     int i;
     for (i = 0; i < POLL_BATCH && !c->closing; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
@@ -1166,6 +1201,9 @@ static void poll_all(struct consumer *c)
     } else if (rd_kafka_queue_length(c->q) > 0) {
         c->more = true;
         arm_kick_after(c, 0.01);
+    } else if (!c->paused && !c->shutting_down && !c->closing && fetch_stall_take(&c->stall)) {
+        /* While paused the fetcher stops anyway, and resuming wakes it. */
+        wake_fetcher(c, ~0u);
     }
 }
 
@@ -1588,6 +1626,10 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
         consumer_free(c);
         return rc;
     }
+    long long queue_kb = conf_int(kc, "queued.max.messages.kbytes");
+    long long queue_msgs = conf_int(kc, "queued.min.messages");
+    fetch_stall_init(&c->stall, queue_kb > 0 ? (uint64_t)queue_kb : 0,
+                     queue_msgs > 0 ? (uint64_t)queue_msgs : 0);
     char reset[16];
     size_t reset_len = sizeof(reset);
     /* librdkafka names earliest by its first alias. */
@@ -1697,6 +1739,8 @@ void consumer_set_paused(struct consumer *c, bool paused)
     if (paused)
         c->paused_at = ev_now(c->loop);
     pause_all(c, paused);
+    if (!paused)
+        wake_fetcher(c, ~0u);
 }
 
 void consumer_set_signal_paused(struct consumer *c, enum kt_signal sig, bool paused)
@@ -1709,6 +1753,8 @@ void consumer_set_signal_paused(struct consumer *c, enum kt_signal sig, bool pau
     else
         c->sig_paused &= ~bit;
     pause_signals(c, bit, paused);
+    if (!paused)
+        wake_fetcher(c, bit);
 }
 
 bool consumer_signal_paused(const struct consumer *c, enum kt_signal sig)
@@ -1791,6 +1837,11 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
          "Assignment changes (assign and revoke events) of this member.", NULL, c->st.rebalances},
         {"kotel_process_kafka_commits_total", "counter", "Successful offset commits.", NULL,
          c->st.commits},
+        {"kotel_process_kafka_fetch_wakes_total", "counter",
+         "Times librdkafka's fetcher was woken (by seeking the partitions to where they are) "
+         "after the consumer emptied a queue that had come near queued.max.messages.kbytes, or "
+         "resumed fetching, instead of waiting up to a second for it to fetch again.",
+         NULL, c->st.fetch_wakes},
         {"kotel_process_dead_lettered_total", "counter",
          "Copies made for [kafka] dead_letter_topic (dropped when it is empty), by what: a "
          "message that cannot be processed, or data the backend refused for good.",

@@ -58,6 +58,7 @@ struct consumer_stats {
     uint64_t dead_lettered_data; /* of those, consumer_dead_letter_data calls */
     uint64_t commits;            /* successful offset commits (automatic and explicit) */
     uint64_t rebalances;         /* assignment changes (assign and revoke events) */
+    uint64_t fetch_wakes;        /* times the fetcher was woken (fetch_stall.h, resumes) */
 };
 
 /* Replay (kotel-process --replay-from, replay.h): with conf->replay set, the consumer joins

@@ -56,7 +56,8 @@ flight over HTTP/1.1), KT_BENCH_INGEST_SET / KT_BENCH_PROCESS_SET (space-separat
 overrides; the process's kafka.rdkafka.* ones go to kotel-rawconsume too),
 KT_BENCH_PRELOAD_SPANS (500000 per preload), KT_BENCH_PRELOADS (20; real Kafka 16), KT_BENCH_PRELOAD_RATE
 (1000000 spans/s), KT_BENCH_PROCESS_PARTITIONS (64 per topic; real Kafka 16), KT_BENCH_DECISION_WAIT
-(1s), KT_BENCH_PHASES (comma-separated subset), KT_BENCH_OUT (build/bench.json)."""
+(1s), KT_BENCH_PHASES (comma-separated subset), KT_BENCH_OUT (build/bench.json), KT_BENCH_KEEP=1 (keep every
+child's log, which a run that passes deletes)."""
 
 import datetime
 import itertools
@@ -1611,7 +1612,7 @@ def main():
                                                       " ".join("%s=%s" % kv for kv in c["conf"].items())))
     print("ratio = tier us/span / ceiling us/span. Raw runs and method: %s (%.0f s)"
           % (os.path.relpath(OUT, REPO), elapsed))
-    if not errors:
+    if not errors and not os.environ.get("KT_BENCH_KEEP"):
         import shutil
         shutil.rmtree(workdir, ignore_errors=True)
     else:

@@ -163,7 +163,9 @@ static bool run_until(struct fx *f, bool (*until)(struct fx *, void *), void *ar
 
 static struct fx *fx_new(const char *group)
 {
-    kt_log_set_level(getenv("KT_TEST_DEBUG") ? KT_LOG_INFO : KT_LOG_WARN);
+    /* The group's events (joins, assignments, revocations) are logged: a test's output is
+     * shown only when it failed, and a wait that ran out then shows where the group was. */
+    kt_log_set_level(KT_LOG_INFO);
     struct fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     char errstr[256];
@@ -245,7 +247,7 @@ static struct cx *cx_new(struct fx *f, const char *const *extra, size_t n_extra)
                             "kafka.heartbeat_interval=100ms",
                             "kafka.rdkafka.auto.commit.interval.ms=100",
                             "kafka.rdkafka.fetch.wait.max.ms=50",
-                            "kafka.rdkafka.log_level=3"};
+                            "kafka.rdkafka.log_level=4"};
     size_t n = 9;
     for (size_t i = 0; i < n_extra; i++)
         sets[n++] = extra[i];
@@ -773,7 +775,12 @@ static void test_pause_resume(void **state)
 
     /* Resumed with a limit: on_msg pauses again once 15 are pending. */
     x->pause_above = 15;
+    struct consumer_stats before, after;
+    consumer_get_stats(x->c, &before);
     consumer_set_paused(x->c, false);
+    /* Resuming also wakes the fetcher, which librdkafka's resume does not. */
+    consumer_get_stats(x->c, &after);
+    assert_int_equal(after.fetch_wakes, before.fetch_wakes + 1);
     w.n = 15;
     assert_true(run_until(f, got_msgs, &w, GUARD));
     run_past_fetch(f, TOPIC, 3, 15, 19);
@@ -996,6 +1003,37 @@ static void test_fetch_max_bytes_follows_message_max_bytes(void **state)
     expect_conf_error(small, 1, "fetch.max.bytes");
 }
 
+/* librdkafka stops fetching while its queue is at queued.min.messages (here 1) and looks
+ * again only within a second; the consumer wakes it as soon as it has emptied the queue, by
+ * seeking where it is: every message comes once, in order. One message per fetch (one batch
+ * each, max.partition.fetch.bytes=1), so every message finds the fetcher stopped. */
+static void test_wakes_the_stopped_fetcher(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("g-wake");
+    enum { N = 12 };
+    for (int i = 0; i < N; i++)
+        produce(f, TOPIC, 1, 1, i);
+    const char *extra[] = {"kafka.rdkafka.queued.min.messages=1",
+                           "kafka.rdkafka.max.partition.fetch.bytes=1"};
+    struct cx *x = cx_new(f, extra, 2);
+    x->finish_at_once = true;
+    struct want_msgs w = {x, N};
+    assert_true(run_until(f, got_msgs, &w, GUARD));
+    assert_int_equal(x->n_msgs, N);
+    for (int i = 0; i < N; i++) {
+        char v[32];
+        snprintf(v, sizeof(v), "p1-%d", i);
+        assert_int_equal(x->msgs[i].offset, i);
+        assert_string_equal(x->msgs[i].value, v);
+    }
+    struct consumer_stats st;
+    consumer_get_stats(x->c, &st);
+    assert_true(st.fetch_wakes >= 1);
+    cx_free(x);
+    fx_free(f);
+}
+
 /* ---- one process per test ---- */
 
 struct child {
@@ -1036,6 +1074,7 @@ int main(void)
         cmocka_unit_test(test_dead_letter_without_topic),
         cmocka_unit_test(test_initial_offset),
         cmocka_unit_test(test_fetch_max_bytes_follows_message_max_bytes),
+        cmocka_unit_test(test_wakes_the_stopped_fetcher),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_signal_from_topic_and_paused_alone),
         cmocka_unit_test(test_topic_list_and_regex),

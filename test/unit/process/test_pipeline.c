@@ -1036,6 +1036,26 @@ static void test_backpressure(void **state)
     fx_free(fx);
 }
 
+/* Once paused at max_pending_messages, consumption resumes only a quarter of the limit below
+ * it (each pause drops what librdkafka fetched ahead). */
+static void test_backpressure_resumes_below_the_limit(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.max_pending_messages=8"};
+    struct fx *fx = fx_new(sets, 1);
+    struct kt_buf msg = {0};
+    logs(&msg, 1);
+    for (int64_t o = 1; o <= 8; o++)
+        deliver(KT_SIGNAL_LOGS, 0, o, &msg);
+    assert_true(F.paused);
+    complete(0, 0);
+    assert_true(F.paused);
+    complete(1, 0);
+    assert_false(F.paused);
+    kt_buf_free(&msg);
+    fx_free(fx);
+}
+
 /* /metrics: each signal's counts under its label, then the consumer's and the exporter's
  * families. */
 static void test_metrics_per_signal(void **state)
@@ -1111,6 +1131,7 @@ int main(void)
         cmocka_unit_test(test_span_attribute_edits),
         cmocka_unit_test(test_export_origin),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_backpressure_resumes_below_the_limit),
         cmocka_unit_test(test_metrics_per_signal),
         cmocka_unit_test(test_not_ready_reasons),
     };
