@@ -460,8 +460,39 @@ static bool part_paused(const struct consumer *c, const struct part *p)
     return c->paused || c->shutting_down || p->frozen || (c->sig_paused & (1u << p->sig)) != 0;
 }
 
-/* Pauses, or resumes where nothing else holds them, the partitions of the signals in sigs
- * (a mask of 1 << signal). */
+/* Wakes librdkafka's fetcher for the partitions of the signals in sigs (a mask of 1 <<
+ * signal) that may be fetched: it stopped for a full queue that is empty now (fetch_stall.h),
+ * or they were just resumed (librdkafka 2.0.2 resumes a partition without waking the thread
+ * that fetches it). Either way it would fetch again only within a second. Seeking each to
+ * the offset after the last one handed out wakes the broker threads, which then fetch at
+ * once. Nothing is skipped or handed out twice: the seek drops what the queue holds of the
+ * partition (nothing, when called) and any response still on its way, which is fetched
+ * again from that same offset. */
+static void wake_fetcher(struct consumer *c, unsigned sigs)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_parts + 1);
+    for (size_t i = 0; i < c->n_parts; i++) {
+        const struct part *p = &c->parts[i];
+        if (p->used && (sigs & (1u << p->sig)) != 0 && !part_paused(c, p) &&
+            offsets_next(&p->ot) >= 0)
+            rd_kafka_topic_partition_list_add(l, part_topic(c, p), p->partition)->offset =
+                offsets_next(&p->ot);
+    }
+    if (l->cnt > 0) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 0);
+        if (e != NULL) {
+            kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: waking the fetcher failed: %s",
+                           rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        } else {
+            c->st.fetch_wakes++;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Pauses, or resumes where nothing else holds them (and wakes the fetcher for), the
+ * partitions of the signals in sigs (a mask of 1 << signal). */
 static void pause_signals(struct consumer *c, unsigned sigs, bool pause)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_parts + 1);
@@ -472,6 +503,8 @@ static void pause_signals(struct consumer *c, unsigned sigs, bool pause)
     }
     apply_pause(c, l, pause);
     rd_kafka_topic_partition_list_destroy(l);
+    if (!pause)
+        wake_fetcher(c, sigs);
 }
 
 static void pause_all(struct consumer *c, bool pause)
@@ -1148,37 +1181,6 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
         replay_range_done(c, p);
 }
 
-/* Wakes librdkafka's fetcher for the partitions of the signals in sigs (a mask of 1 <<
- * signal) that may be fetched: it stopped for a full queue that is empty now (fetch_stall.h),
- * or they were just resumed (librdkafka 2.0.2 resumes a partition without waking the thread
- * that fetches it). Either way it would fetch again only within a second. Seeking each to
- * the offset after the last one handed out wakes the broker threads, which then fetch at
- * once. Nothing is skipped or handed out twice: the seek drops what the queue holds of the
- * partition (nothing, when called) and any response still on its way, which is fetched
- * again from that same offset. */
-static void wake_fetcher(struct consumer *c, unsigned sigs)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_parts + 1);
-    for (size_t i = 0; i < c->n_parts; i++) {
-        const struct part *p = &c->parts[i];
-        if (p->used && (sigs & (1u << p->sig)) != 0 && !part_paused(c, p) &&
-            offsets_next(&p->ot) >= 0)
-            rd_kafka_topic_partition_list_add(l, part_topic(c, p), p->partition)->offset =
-                offsets_next(&p->ot);
-    }
-    if (l->cnt > 0) {
-        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 0);
-        if (e != NULL) {
-            kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: waking the fetcher failed: %s",
-                           rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
-        } else {
-            c->st.fetch_wakes++;
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
 static void poll_all(struct consumer *c)
 {
     c->more = dead_letter_poll(c->dl);
@@ -1739,8 +1741,6 @@ void consumer_set_paused(struct consumer *c, bool paused)
     if (paused)
         c->paused_at = ev_now(c->loop);
     pause_all(c, paused);
-    if (!paused)
-        wake_fetcher(c, ~0u);
 }
 
 void consumer_set_signal_paused(struct consumer *c, enum kt_signal sig, bool paused)
@@ -1753,8 +1753,6 @@ void consumer_set_signal_paused(struct consumer *c, enum kt_signal sig, bool pau
     else
         c->sig_paused &= ~bit;
     pause_signals(c, bit, paused);
-    if (!paused)
-        wake_fetcher(c, bit);
 }
 
 bool consumer_signal_paused(const struct consumer *c, enum kt_signal sig)
