@@ -179,7 +179,8 @@ struct consumer {
     bool paused, shutting_down, closing;
     unsigned sig_paused; /* bit 1 << signal: that signal's partitions paused on their own */
     bool coop_conf;      /* cooperative-sticky configured */
-    bool assigned;       /* a first assignment arrived (see consumer_close) */
+    bool assigned;       /* a first assignment arrived (see abandon) */
+    struct consumer *abandoned_next;
 
     struct kt_log_limit err_rl, dl_rl, store_rl, overlap_rl;
     struct topic_watch watch;
@@ -1927,6 +1928,30 @@ const char *consumer_not_ready(struct consumer *c, char *buf, size_t cap)
     return buf;
 }
 
+/* Consumers whose handle librdkafka cannot destroy (see abandon): reachable from here, so
+ * that leak checkers do not report what they hold. */
+static struct consumer *abandoned;
+
+/* librdkafka 2.0.2 aborts destroying a cooperative-sticky consumer that had an answer to
+ * its JoinGroup but never an assignment: the sticky assignor's state, which only an
+ * assignment creates, is destroyed unchecked ("Assertion `assignor_state' failed",
+ * rdkafka_cgrp.c, librdkafka #4312). A SIGTERM soon after start, or while the group
+ * rebalances for longer than a shutdown can wait (a broker restarting, the cluster
+ * unreachable), gets there. Such a consumer has nothing to commit and has left the group
+ * (rd_kafka_consumer_close), so its handle is left to the process's exit instead. Its own
+ * threads stop first: they use the handle and the loop. Nothing calls back into c any more
+ * but log_cb, which only sets a flag in it. */
+static void abandon(struct consumer *c)
+{
+    kt_info("kafka: the group never assigned this replica partitions; its Kafka handle is left "
+            "for the process exit (librdkafka 2.0.2 aborts destroying it, #4312)");
+    watch_stop(c);
+    group_desc_free(c->replica.gd);
+    c->replica.gd = NULL;
+    c->abandoned_next = abandoned;
+    abandoned = c;
+}
+
 int consumer_close(struct consumer *c)
 {
     if (c == NULL)
@@ -1942,18 +1967,6 @@ int consumer_close(struct consumer *c)
     dead_letter_close(c->dl, CLOSE_FLUSH_MS);
     store_dirty(c);
     int rc = commit_watermarks(c, NULL);
-    /* librdkafka 2.0.2 aborts (rdkafka_sticky_assignor.c: "Assertion `assignor_state'
-     * failed", librdkafka #4312) when a cooperative-sticky consumer is destroyed between its
-     * JoinGroup answer and its first assignment, e.g. on a SIGTERM right after start. Let
-     * that assignment arrive first; it is given up right below. A JoinGroup still unanswered
-     * is waited for too (bounded): its answer could otherwise arrive while the handle closes
-     * (the chaos ledger saw that, with a replica stopped 8 s after joining a group that was
-     * rebalancing). */
-    for (int i = 0; !c->assigned && c->coop_conf && i < CLOSE_DRAIN_ROUNDS; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, CLOSE_POLL_MS);
-        if (m != NULL)
-            rd_kafka_message_destroy(m);
-    }
     /* Give the assignment up before closing: librdkafka can hang when the rebalance
      * callback assigns while rd_kafka_consumer_close runs (librdkafka #4527, #4884).
      * Messages polled meanwhile are dropped untracked, so nothing is committed past them. */
@@ -1976,6 +1989,9 @@ int consumer_close(struct consumer *c)
     rd_kafka_resp_err_t e = rd_kafka_consumer_close(c->rk);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         kt_warn("kafka: leaving the consumer group: %s", rd_kafka_err2str(e));
-    consumer_free(c);
+    if (c->coop_conf && !c->assigned)
+        abandon(c);
+    else
+        consumer_free(c);
     return rc;
 }

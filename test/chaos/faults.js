@@ -36,6 +36,9 @@ function brokerPids(dir) {
 //          extraReplica: instance, ingestClientId, ledger, outageMs, log(msg) }
 // Returns { start(), stop(), counts, anomalies } where start() begins injecting one fault
 // every gapMs (random in range) until stop() or `total` faults were injected.
+// An instance that did not exit 0 on SIGTERM, with what it wrote last (an abort's message).
+const badSigterm = (inst, e) => `${inst.name} exited ${inst.describe(e)} on SIGTERM (its last words: ${inst.lastWords()})`;
+
 function faultScript(world, { seed, total, gapMs = [2000, 8000], scale = 1 } = {}) {
   const rnd = prng(seed);
   const counts = {};
@@ -71,7 +74,7 @@ function faultScript(world, { seed, total, gapMs = [2000, 8000], scale = 1 } = {
         const i = rnd.pick(free(world.ingests));
         return hold(i.name, async () => {
           const e = await i.sigterm();
-          if (e.code !== 0) anomalies.push(`${i.name} exited ${i.describe(e)} on SIGTERM`);
+          if (e.code !== 0) anomalies.push(badSigterm(i, e));
           await i.start();
         });
       },
@@ -97,7 +100,7 @@ function faultScript(world, { seed, total, gapMs = [2000, 8000], scale = 1 } = {
         const r = rnd.pick(free(world.replicas));
         return hold(r.name, async () => {
           const e = await r.sigterm();
-          if (e.code !== 0) anomalies.push(`${r.name} exited ${r.describe(e)} on SIGTERM`);
+          if (e.code !== 0) anomalies.push(badSigterm(r, e));
           await r.start();
         });
       },
@@ -112,7 +115,7 @@ function faultScript(world, { seed, total, gapMs = [2000, 8000], scale = 1 } = {
           await r.start();
           await sleep(dur(5000, 20000));
           const e = await r.sigterm();
-          if (e.code !== 0) anomalies.push(`${r.name} exited ${r.describe(e)} on SIGTERM`);
+          if (e.code !== 0) anomalies.push(badSigterm(r, e));
         });
       },
     },

@@ -63,6 +63,12 @@ function instance(name, bin, sets, ready) {
     },
     log: () => logs.concat(h ? [h.log()] : []).join('\n--- restart ---\n'),
     describe: (e) => describeExit(e),
+    // The last lines the instance wrote before its latest stop: what an abort said (a
+    // librdkafka assertion, a sanitizer report), for a report that shows nothing else.
+    lastWords: (n = 4) => {
+      const l = logs.length ? logs[logs.length - 1] : '';
+      return l.split('\n').filter((x) => x.trim() !== '').slice(-n).join(' / ');
+    },
   };
   return self;
 }

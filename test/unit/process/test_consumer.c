@@ -473,6 +473,39 @@ static void test_commits_contiguous_prefix(void **state)
 
 /* consumer_close stores and commits the final watermarks itself, without waiting for an
  * auto-commit; unknown and malformed handles are ignored. */
+/* Whether this process's stderr (a file: see main) holds needle. */
+static bool logged(struct fx *f, void *needle)
+{
+    (void)f;
+    static char buf[1 << 20];
+    ssize_t n = pread(STDERR_FILENO, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* librdkafka 2.0.2 aborts destroying a cooperative-sticky consumer that had its JoinGroup
+ * answered but never an assignment (librdkafka #4312). Here the coordinator holds the
+ * SyncGroup answer (Kafka ApiKey 14) for longer than the test runs, and the consumer closes
+ * once the JoinGroup answer is in: this process must not die of SIGABRT. */
+static void test_close_between_join_and_assignment(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("g-unassigned");
+    rd_kafka_mock_broker_push_request_error_rtts(f->mc, 1, 14, 1, RD_KAFKA_RESP_ERR_NO_ERROR,
+                                                 (int)(GUARD * 2000));
+    kt_log_set_level(KT_LOG_DEBUG);
+    const char *extra[] = {"kafka.rdkafka.debug=cgrp", "kafka.rdkafka.log_level=7"};
+    struct cx *x = cx_new(f, extra, 2);
+    assert_true(run_until(f, logged, "JoinGroup response: GenerationId", GUARD));
+    assert_int_equal(x->n_msgs, 0);
+    assert_int_equal(consumer_close(x->c), 0);
+    x->c = NULL;
+    cx_free(x);
+    fx_free(f);
+}
+
 static void test_close_commits(void **state)
 {
     (void)state;
@@ -1068,6 +1101,7 @@ int main(void)
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commits_contiguous_prefix),
         cmocka_unit_test(test_close_commits),
+        cmocka_unit_test(test_close_between_join_and_assignment),
         cmocka_unit_test(test_revoke_redelivers_cooperative),
         cmocka_unit_test(test_revoke_redelivers_eager),
         cmocka_unit_test(test_dead_letter_topic),
