@@ -471,8 +471,6 @@ static void test_commits_contiguous_prefix(void **state)
     fx_free(f);
 }
 
-/* consumer_close stores and commits the final watermarks itself, without waiting for an
- * auto-commit; unknown and malformed handles are ignored. */
 /* Whether this process's stderr (a file: see main) holds needle. */
 static bool logged(struct fx *f, void *needle)
 {
@@ -506,6 +504,8 @@ static void test_close_between_join_and_assignment(void **state)
     fx_free(f);
 }
 
+/* consumer_close stores and commits the final watermarks itself, without waiting for an
+ * auto-commit; unknown and malformed handles are ignored. */
 static void test_close_commits(void **state)
 {
     (void)state;
