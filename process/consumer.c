@@ -27,6 +27,17 @@
 
 /* Messages handed out per wakeup before the loop gets a turn (I/O, timers, exports). */
 #define POLL_BATCH 500
+/* Backpressure (consumer_set_paused) first holds: nothing more is handed out, and what
+ * librdkafka fetches meanwhile waits in its queue, which it fills up to
+ * queued.max.messages.kbytes and then stops fetching by itself. Nothing fetched is dropped, so
+ * nothing is fetched twice. Pausing the partitions instead drops what was fetched ahead, to
+ * be fetched again on resume: on real Kafka with two replicas on 2 cores the pending limit
+ * paused each one 35-48 times in an 8-s drain, and their librdkafka threads spent twice the
+ * CPU per message of one replica's (README, Performance). A hold lasts at most this long:
+ * librdkafka serves the group's events (assignments, revocations) from the same queue, so a
+ * member that polls nothing holds up every member's rebalance. Past it the partitions are
+ * paused for real and polling serves the events again. */
+#define HOLD_MAX_S 1.0
 /* At most one log line of a kind per this many seconds (kt_log_limited); the rest are
  * counted. */
 #define LOG_INTERVAL 10.0
@@ -167,6 +178,7 @@ struct consumer {
     int pipe_rd, pipe_wr;
     ev_io io;
     ev_timer kick; /* 0 s: store watermarks / keep polling on the next iteration */
+    ev_timer hold; /* HOLD_MAX_S after a hold began: pause for real */
     bool more;     /* a poll budget ran out with events left */
     struct fetch_stall stall;
 
@@ -176,7 +188,9 @@ struct consumer {
     size_t n_dirty, cap_dirty;
 
     size_t pending;
-    bool paused, shutting_down, closing;
+    bool held;   /* backpressure: nothing handed out (HOLD_MAX_S) */
+    bool paused; /* every partition paused in librdkafka: a hold that lasted, or shutdown */
+    bool shutting_down, closing;
     unsigned sig_paused; /* bit 1 << signal: that signal's partitions paused on their own */
     bool coop_conf;      /* cooperative-sticky configured */
     bool assigned;       /* a first assignment arrived (see abandon) */
@@ -194,7 +208,7 @@ struct consumer {
      * start (stats_lag). */
     bool from_earliest;
     struct backlog backlog;
-    ev_tstamp paused_at; /* loop time consumption was last paused */
+    ev_tstamp paused_at; /* loop time consumption was last held or paused */
     ev_tstamp stats_at;  /* loop time of the last statistics */
     struct replica replica;
 };
@@ -1182,18 +1196,28 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
         replay_range_done(c, p);
 }
 
+/* Held and not paused yet: the queue is left as it is (HOLD_MAX_S). */
+static bool holding(const struct consumer *c)
+{
+    return c->held && !c->paused;
+}
+
 static void poll_all(struct consumer *c)
 {
     c->more = dead_letter_poll(c->dl);
+    if (holding(c))
+        goto held;
     fetch_stall_queued(&c->stall, rd_kafka_queue_length(c->q));
     int i;
-    for (i = 0; i < POLL_BATCH && !c->closing; i++) {
+    for (i = 0; i < POLL_BATCH && !c->closing && !holding(c); i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
         if (m == NULL)
             break;
         on_message(c, m);
         rd_kafka_message_destroy(m);
     }
+    if (holding(c))
+        goto held;
     /* librdkafka writes to the pipe only when the queue goes from empty to non-empty, so
      * whatever is left must be picked up without a wakeup: at once when the budget ran
      * out, shortly when the queue holds something poll did not hand out (no busy loop). */
@@ -1208,6 +1232,11 @@ static void poll_all(struct consumer *c)
         /* While paused the fetcher stops anyway, and resuming wakes it. */
         wake_fetcher(c, ~0u);
     }
+    return;
+held:
+    /* Polled again when the hold ends; only the dead-letter reports are served meanwhile. */
+    if (c->more)
+        arm_kick(c);
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1229,6 +1258,22 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (c->more)
         poll_all(c);
     store_dirty(c);
+}
+
+/* A hold lasted HOLD_MAX_S: the partitions are paused, and polling (which now hands out
+ * nothing of them) serves the group's events again. */
+static void hold_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct consumer *c = w->data;
+    if (!holding(c) || c->shutting_down)
+        return;
+    c->paused = true;
+    c->st.fetch_pauses++;
+    pause_all(c, true);
+    c->more = true;
+    arm_kick(c);
 }
 
 /* ---- librdkafka callbacks ---- */
@@ -1292,7 +1337,7 @@ static void sample_backlog(struct consumer *c)
     struct backlog_sample s = {
         .now = now,
         /* Paused since before the previous statistics: no fetch refreshed the lag. */
-        .paused = c->paused && c->paused_at <= c->stats_at,
+        .paused = (c->held || c->paused) && c->paused_at <= c->stats_at,
         .top_partition = -1,
     };
     c->stats_at = now;
@@ -1606,6 +1651,8 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     c->pipe_rd = c->pipe_wr = -1;
     ev_timer_init(&c->kick, kick_cb, 0., 0.);
     c->kick.data = c;
+    ev_timer_init(&c->hold, hold_cb, HOLD_MAX_S, 0.);
+    c->hold.data = c;
     ev_timer_init(&c->replica.delay, describe_delay_cb, 0., 0.);
     c->replica.delay.data = c;
     pthread_mutex_init(&c->watch.mu, NULL);
@@ -1736,12 +1783,23 @@ void consumer_msg_done(struct consumer *c, uint64_t handle)
 
 void consumer_set_paused(struct consumer *c, bool paused)
 {
-    if (c->shutting_down || c->paused == paused)
+    if (c->shutting_down || c->held == paused)
         return;
-    c->paused = paused;
-    if (paused)
+    c->held = paused;
+    if (paused) {
         c->paused_at = ev_now(c->loop);
-    pause_all(c, paused);
+        ev_timer_set(&c->hold, HOLD_MAX_S, 0.);
+        ev_timer_start(c->loop, &c->hold);
+        return;
+    }
+    ev_timer_stop(c->loop, &c->hold);
+    if (c->paused) {
+        c->paused = false;
+        pause_all(c, false);
+    }
+    /* What waited in the queue is handed out now, without a wakeup from librdkafka. */
+    c->more = true;
+    arm_kick(c);
 }
 
 void consumer_set_signal_paused(struct consumer *c, enum kt_signal sig, bool paused)
@@ -1771,7 +1829,8 @@ void consumer_begin_shutdown(struct consumer *c)
     if (c->shutting_down)
         return;
     c->shutting_down = true;
-    if (!c->paused)
+    ev_timer_stop(c->loop, &c->hold);
+    if (!c->paused && !c->held)
         c->paused_at = ev_now(c->loop);
     c->paused = true;
     pause_all(c, true);
@@ -1829,9 +1888,10 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
          "exporter or for a dead-letter copy).",
          NULL, c->pending},
         {"kotel_process_kafka_consumption_paused", "gauge",
-         "1 while fetching is paused: the exporter is congested or max_pending_messages is "
-         "reached (backpressure), or shutting down.",
-         NULL, c->paused},
+         "1 while consumption is stopped: the exporter is congested or max_pending_messages is "
+         "reached (backpressure: what was fetched waits in librdkafka's queue, and fetching is "
+         "paused after a second of it), or shutting down.",
+         NULL, c->held || c->paused},
         {"kotel_process_kafka_rebalances_total", "counter",
          "Assignment changes (assign and revoke events) of this member.", NULL, c->st.rebalances},
         {"kotel_process_kafka_commits_total", "counter", "Successful offset commits.", NULL,
@@ -1841,6 +1901,10 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
          "after the consumer emptied a queue that had come near queued.max.messages.kbytes, or "
          "resumed fetching, instead of waiting up to a second for it to fetch again.",
          NULL, c->st.fetch_wakes},
+        {"kotel_process_kafka_fetch_pauses_total", "counter",
+         "Times backpressure lasted over a second and the partitions were paused: what "
+         "librdkafka had fetched ahead is dropped and fetched again on resume.",
+         NULL, c->st.fetch_pauses},
         {"kotel_process_dead_lettered_total", "counter",
          "Copies made for [kafka] dead_letter_topic (dropped when it is empty), by what: a "
          "message that cannot be processed, or data the backend refused for good.",
@@ -1959,6 +2023,7 @@ int consumer_close(struct consumer *c)
     watch_stop(c);
     ev_io_stop(c->loop, &c->io);
     ev_timer_stop(c->loop, &c->kick);
+    ev_timer_stop(c->loop, &c->hold);
     ev_timer_stop(c->loop, &c->replica.delay);
     rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
     /* From here on nothing is retried or scheduled on the loop. */

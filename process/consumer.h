@@ -59,6 +59,7 @@ struct consumer_stats {
     uint64_t commits;            /* successful offset commits (automatic and explicit) */
     uint64_t rebalances;         /* assignment changes (assign and revoke events) */
     uint64_t fetch_wakes;        /* times the fetcher was woken (fetch_stall.h, resumes) */
+    uint64_t fetch_pauses;       /* holds that lasted and paused the partitions */
 };
 
 /* Replay (kotel-process --replay-from, replay.h): with conf->replay set, the consumer joins
@@ -123,9 +124,12 @@ int consumer_dead_letter_data(struct consumer *c, const char *source, struct kt_
  * rebalance). */
 int consumer_dead_letter_msg(struct consumer *c, const struct consumer_msg *m, const char *reason);
 
-/* Backpressure: pause (or resume) fetching on every assigned partition. Partitions
- * assigned while paused start paused. Already fetched messages not yet handed out are
- * dropped by librdkafka and fetched again on resume, so nothing is skipped. */
+/* Backpressure: stop (or resume) handing out messages. At first the consumer holds:
+ * what librdkafka fetches meanwhile waits in its queue (up to queued.max.messages.kbytes)
+ * and is handed out on resume. After a second of it every assigned partition is paused, so
+ * that polling can serve the group's events; partitions assigned then start paused, and
+ * messages fetched ahead are dropped by librdkafka and fetched again on resume. Nothing is
+ * skipped or handed out twice either way. */
 void consumer_set_paused(struct consumer *c, bool paused);
 
 /* Backpressure for one signal: pause (or resume) fetching on the partitions of sig's

@@ -1107,10 +1107,10 @@ static void update_backpressure(struct pipeline *p)
         return;
     size_t pending = consumer_pending(p->consumer);
     size_t unheld = pending > p->held_msgs ? pending - p->held_msgs : 0;
-    /* Once paused, resumed only a quarter of the limit below it: each pause drops what
-     * librdkafka fetched ahead (up to queued.max.messages.kbytes), fetched again on resume,
-     * so pausing and resuming at every finished message would fetch the same data over and
-     * over while the exporter keeps many messages in flight. */
+    /* Once paused, resumed only a quarter of the limit below it, not at every finished
+     * message while the exporter keeps many in flight: a pause is a hold at first
+     * (consumer_set_paused), but one that lasts drops what librdkafka fetched ahead, and
+     * every resume is a poll round of its own. */
     size_t limit = p->conf->kafka.max_pending_messages;
     size_t slack = limit / 4 > 0 ? limit / 4 : 1;
     bool pause = p->shutting_down || exporter_congested(p->exporter) ||

@@ -157,6 +157,8 @@ REAL_BROKERS = [int(x) for x in os.environ.get("KT_BENCH_REAL_BROKERS", "1,3").s
 RDKAFKA_PREFIX = "kafka.rdkafka."
 RAW_CONSUME_SET = [s[len(RDKAFKA_PREFIX):] for s in PROCESS_SET if s.startswith(RDKAFKA_PREFIX)]
 KAFKA_SH = os.path.join(REPO, "scripts", "kafka.sh")
+# group.initial.rebalance.delay.ms of the real clusters: Kafka's default.
+GROUP_DELAY_MS = 3000
 # Throwaway TLS material, made afresh by every run that needs it (never part of the repo).
 TLS_DIR = os.path.join(BUILD, "bench-tls")
 # The name the server certificate carries and the load generator verifies: mbedTLS 2.28
@@ -601,7 +603,10 @@ class RealKafka:
         # Registered before it starts: Ctrl-C during `up` must still take the nodes down.
         CLUSTERS.append(self)
         self._kafka_sh("down")
-        out = self._kafka_sh("up", "--brokers", str(brokers), "--partitions", str(INGEST_PARTITIONS))
+        # Kafka's own group.initial.rebalance.delay.ms, as production clusters run it (kafka.sh
+        # sets 0 for tests): replicas started together then share the group's first generation.
+        out = self._kafka_sh("up", "--brokers", str(brokers), "--partitions", str(INGEST_PARTITIONS),
+                             "--group-delay", str(GROUP_DELAY_MS))
         m = re.search(r"^PLAINTEXT=(\S+)$", out, re.M)
         if not m:
             raise BenchError("kafka.sh up printed no PLAINTEXT= line:\n%s" % out)
@@ -1164,10 +1169,13 @@ def process_run(phase, workdir, pre, seq, cluster):
             argv += ["--set", s]
         for i in range(replicas):
             procs.append(Child("kotel-process", argv, workdir))
-        # The mock broker completes a new group's first join after ~3 s, so replicas started
-        # together get their share in one generation; a real broker (kafka.sh sets
-        # group.initial.rebalance.delay.ms=0) may give the first one everything and then
-        # rebalance. Revocations and every replica's assignments are kept with the run.
+        # The mock broker completes a new group's first join after ~3 s, and the real clusters
+        # run Kafka's default group.initial.rebalance.delay.ms (GROUP_DELAY_MS), so replicas
+        # started together get their share in one generation. With no delay the first one
+        # to join took all 16 partitions, and the second got its 8 only after two
+        # cooperative rebalances, each waiting for a heartbeat (3 s): 6 s in which one
+        # replica drained most of the topic alone. Revocations and every replica's
+        # assignments are kept with the run.
         # The window starts when the first replica is assigned: from then on data flows, and
         # a replica assigned later (or never) is part of what two replicas achieve.
         deadline = time.monotonic() + 30

@@ -5,13 +5,16 @@
 #   D/tls/ (test CA, broker and client certificates, generated with openssl at `up`)
 #   D/pids/N   D/env (bootstrap lists and credentials, for scripts to source)
 #
-#   scripts/kafka.sh up [--brokers N] [--partitions P] [--dir D]
+#   scripts/kafka.sh up [--brokers N] [--partitions P] [--group-delay MS] [--dir D]
 #       Fetches the broker's jars once (test/kafka/pom.xml pins the version) into
 #       ${XDG_CACHE_HOME:-~/.cache}/kotel/kafka-<version>/, formats and starts N nodes
 #       (default 3) on free loopback ports, waits until every broker is registered and every
 #       listener accepts, creates otlp_spans, otlp_metrics and otlp_logs with P partitions
 #       (default 4), and prints one bootstrap list per listener type:
 #           PLAINTEXT=127.0.0.1:p1,...   SASL_PLAINTEXT=...   SSL=...   SASL_SSL=...
+#       --group-delay: group.initial.rebalance.delay.ms, how long a new consumer group's first
+#       rebalance waits for more members (default 0, so tests need not wait; Kafka's own
+#       default, which production clusters run, is 3000).
 #       SASL listeners take PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 for user kotel; the SSL
 #       listener requires a client certificate signed by the test CA, SASL_SSL does not.
 #   scripts/kafka.sh down [--dir D]            stops every node (SIGTERM, then SIGKILL)
@@ -37,7 +40,7 @@ READY_TIMEOUT_S="${KT_KAFKA_READY_TIMEOUT:-120}"
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -46,6 +49,7 @@ cmd="${1:-}"
 shift
 brokers=3
 partitions=4
+group_delay=0
 dir="${KT_KAFKA_DIR:-$here/build/kafka}"
 id=""
 rate=""
@@ -53,6 +57,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --brokers) brokers="$2"; shift 2 ;;
     --partitions) partitions="$2"; shift 2 ;;
+    --group-delay) group_delay="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
     -h|--help) usage 0 ;;
     -*) die "unknown option $1" ;;
@@ -66,6 +71,7 @@ done
 case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
 [[ "$brokers" =~ ^[1-9][0-9]*$ ]] && [ "$brokers" -le 9 ] || die "--brokers wants 1..9, got '$brokers'"
 [[ "$partitions" =~ ^[1-9][0-9]*$ ]] || die "--partitions wants a positive number, got '$partitions'"
+[[ "$group_delay" =~ ^[0-9]+$ ]] || die "--group-delay wants milliseconds (0 or more), got '$group_delay'"
 
 version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM")"
 [ -n "$version" ] || die "$POM: no <kafka.version>"
@@ -198,7 +204,7 @@ transaction.state.log.min.isr=$min_isr
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$min_isr
 auto.create.topics.enable=false
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=$group_delay
 num.network.threads=2
 num.io.threads=2
 background.threads=2
