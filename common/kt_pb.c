@@ -47,10 +47,7 @@ int kt_pb_field_any(const uint8_t **pp, const uint8_t *end, struct kt_pb_field *
     case KT_PB_FIXED64:
         if (end - p < 8)
             return KT_PB_TRUNCATED;
-        v = 0;
-        for (int i = 7; i >= 0; i--)
-            v = v << 8 | p[i];
-        f->v = v;
+        f->v = kt_pb_le64(p);
         p += 8;
         break;
     case KT_PB_LEN:

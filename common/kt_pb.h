@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kt_buf.h"
 
@@ -61,6 +62,18 @@ static inline int kt_pb_varint(const uint8_t **pp, const uint8_t *end, uint64_t 
         }
     }
     return KT_PB_OVERLONG;
+}
+
+/* The little-endian 8 bytes at p (a fixed64 value), in one load where the machine is
+ * little-endian: a byte-by-byte loop cost about 30 instructions per value. */
+static inline uint64_t kt_pb_le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
 }
 
 /* One field as found on the wire. */
@@ -113,10 +126,7 @@ static inline __attribute__((always_inline)) int kt_pb_field(const uint8_t **pp,
             return 1;
         }
         if (f->wt == KT_PB_FIXED64 && end - p >= 9) {
-            uint64_t v = 0;
-            for (int i = 8; i >= 1; i--)
-                v = v << 8 | p[i];
-            f->v = v;
+            f->v = kt_pb_le64(p + 1);
             *pp = p + 9;
             return 1;
         }

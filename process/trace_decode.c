@@ -536,6 +536,16 @@ static int d_link(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Link
     return rc;
 }
 
+/* Steps over consecutive fields of one-byte tag `tag` with a one-byte length, the shape of
+ * nearly every attribute: what kt_pb_field would read one at a time, without the field's
+ * decoding and the caller's dispatch on it. Returns p when none is there. */
+static inline const uint8_t *skip_short_run(const uint8_t *p, const uint8_t *end, uint8_t tag)
+{
+    while (end - p >= 2 && p[0] == tag && p[1] < 0x80 && p[1] <= end - p - 2)
+        p += 2 + p[1];
+    return p;
+}
+
 /* Events and links share one count pass with the attributes. */
 static int span_counts(const uint8_t *p, const uint8_t *end, size_t n[3])
 {
@@ -580,7 +590,18 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
     Link *links = vec_objs(m->links, n[2]);
     struct kt_pb_field f;
     int32_t kind;
-    for (const uint8_t *at = p; (rc = wf_next(&p, end, &f)) == 1; at = p) {
+    for (const uint8_t *at = p;; at = p) {
+        /* Shallow: a run of attributes (field 9) is passed over at once. */
+        if (shallow && (p = skip_short_run(p, end, 0x4a)) != at) {
+            if (u != NULL) {
+                if (u->len == 0)
+                    u->data = (uint8_t *)(uintptr_t)at;
+                u->len = (size_t)(p - u->data);
+            }
+            continue;
+        }
+        if ((rc = wf_next(&p, end, &f)) != 1)
+            break;
         /* Kept: the bytes from the first attribute to the last, which a lookup scans. */
         if (u != NULL && f.num == 9) {
             if (u->len == 0)
