@@ -410,6 +410,26 @@ static int walk(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const
             if (f == NULL)
                 continue;
             uint8_t kind = f->kind;
+            if (kind == KT_OTLP_K_MSG && c->structure && kt_otlp_schema[f->msg].item) {
+                /* Structure only: an item is counted where it lies, and so is the run of
+                 * items right after it (a scope's spans), without a call for each. A length
+                 * that does not fit ends the run; the loop above then reports it. */
+                c->n_items++;
+                while (tag < 0x80 && p < end && *p == tag) {
+                    const uint8_t *q = p + 1;
+                    if (q < end && *q < 0x80) {
+                        v = *q++;
+                    } else if (kt_pb_varint(&q, end, &v) != 0 ||
+                               q - (p + 1) > KT_PB_MAX_VARINT32_BYTES) {
+                        break;
+                    }
+                    if (v > (uint64_t)(end - q))
+                        break;
+                    p = q + v;
+                    c->n_items++;
+                }
+                continue;
+            }
             if (kind == KT_OTLP_K_MSG) {
                 if (f->msg == KT_OTLP_M_KEY_VALUE && f->repeated && ++n_kv > c->max_kv)
                     return vlimit(c, f, num, fstart,

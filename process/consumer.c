@@ -181,6 +181,7 @@ struct consumer {
     ev_timer hold; /* HOLD_MAX_S after a hold began: pause for real */
     bool more;     /* a poll budget ran out with events left */
     struct fetch_stall stall;
+    struct fetch_wait wait; /* on the fetcher while there was more to fetch */
 
     struct part *parts; /* slots; a slot index is part of every handle */
     size_t n_parts;
@@ -455,14 +456,22 @@ static int commit_watermarks(struct consumer *c, const rd_kafka_topic_partition_
 
 /* ---- pausing ---- */
 
-static void apply_pause(struct consumer *c, rd_kafka_topic_partition_list_t *l, bool pause)
+/* Pauses or resumes the partitions in l. One librdkafka does not know yet (not in its
+ * metadata) is added to unknown when given, else its error is logged like any other. */
+static void apply_pause(struct consumer *c, rd_kafka_topic_partition_list_t *l, bool pause,
+                        rd_kafka_topic_partition_list_t *unknown)
 {
     if (l->cnt == 0)
         return;
     rd_kafka_resp_err_t e =
         pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
-    for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
-        e = l->elems[i].err;
+    for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *t = &l->elems[i];
+        if (unknown != NULL && t->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+            rd_kafka_topic_partition_list_add(unknown, t->topic, t->partition);
+        else
+            e = t->err;
+    }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         kt_log_limited(&c->err_rl, KT_LOG_WARN, "kafka: %s partitions failed: %s",
                        pause ? "pausing" : "resuming", rd_kafka_err2str(e));
@@ -510,13 +519,14 @@ static void wake_fetcher(struct consumer *c, unsigned sigs)
  * partitions of the signals in sigs (a mask of 1 << signal). */
 static void pause_signals(struct consumer *c, unsigned sigs, bool pause)
 {
+    fetch_wait_cancel(&c->wait);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_parts + 1);
     for (size_t i = 0; i < c->n_parts; i++) {
         const struct part *p = &c->parts[i];
         if (p->used && (sigs & (1u << p->sig)) != 0 && pause == part_paused(c, p))
             rd_kafka_topic_partition_list_add(l, part_topic(c, p), p->partition);
     }
-    apply_pause(c, l, pause);
+    apply_pause(c, l, pause, NULL);
     rd_kafka_topic_partition_list_destroy(l);
     if (!pause)
         wake_fetcher(c, sigs);
@@ -758,6 +768,28 @@ static void assign_parts(struct consumer *c, rd_kafka_topic_partition_list_t *l,
                      "partitions); its messages are left for the next owner",
                      l->elems[i].topic, l->elems[i].partition, MAX_SLOTS);
     }
+    /* librdkafka keeps a partition's pause across losing and regaining it: one paused while
+     * the exporter was congested, lost in a session timeout and assigned again after the
+     * congestion ended would never be fetched. So every partition is set either way, and
+     * before it is assigned: a pause or resume takes a newer version than a fetch start
+     * already on its way to the partition, and librdkafka 2.0.2 then drops that start as
+     * outdated, so a partition resumed just as its fetch started was never fetched (its
+     * debug log: "received outdated op FETCH_START"). A partition librdkafka does not know
+     * yet has no pause to undo; one of those to pause is paused after the assignment. A
+     * pause or resume by backpressure later can still meet a fetch start, but only between
+     * librdkafka numbering that start and queueing it, a few instructions apart. */
+    rd_kafka_topic_partition_list_t *pl = rd_kafka_topic_partition_list_new(l->cnt);
+    rd_kafka_topic_partition_list_t *rl = rd_kafka_topic_partition_list_new(l->cnt);
+    rd_kafka_topic_partition_list_t *later = rd_kafka_topic_partition_list_new(l->cnt);
+    for (int i = 0; i < l->cnt; i++) {
+        const struct part *p = lookup_topic(c, l->elems[i].topic, l->elems[i].partition);
+        rd_kafka_topic_partition_list_add(p == NULL || part_paused(c, p) ? pl : rl,
+                                          l->elems[i].topic, l->elems[i].partition);
+    }
+    apply_pause(c, pl, true, later);
+    rd_kafka_topic_partition_list_t *ignored = rd_kafka_topic_partition_list_new(rl->cnt);
+    apply_pause(c, rl, false, ignored);
+    rd_kafka_topic_partition_list_destroy(ignored);
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_assign(c->rk, l);
         if (e != NULL) {
@@ -769,18 +801,8 @@ static void assign_parts(struct consumer *c, rd_kafka_topic_partition_list_t *l,
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             kt_error("kafka: assign failed: %s", rd_kafka_err2str(e));
     }
-    /* librdkafka keeps a partition's pause across losing and regaining it: one paused while
-     * the exporter was congested, lost in a session timeout and assigned again after the
-     * congestion ended would never be fetched. So every partition is set either way. */
-    rd_kafka_topic_partition_list_t *pl = rd_kafka_topic_partition_list_new(l->cnt);
-    rd_kafka_topic_partition_list_t *rl = rd_kafka_topic_partition_list_new(l->cnt);
-    for (int i = 0; i < l->cnt; i++) {
-        const struct part *p = lookup_topic(c, l->elems[i].topic, l->elems[i].partition);
-        rd_kafka_topic_partition_list_add(p == NULL || part_paused(c, p) ? pl : rl,
-                                          l->elems[i].topic, l->elems[i].partition);
-    }
-    apply_pause(c, pl, true);
-    apply_pause(c, rl, false);
+    apply_pause(c, later, true, NULL);
+    rd_kafka_topic_partition_list_destroy(later);
     rd_kafka_topic_partition_list_destroy(pl);
     rd_kafka_topic_partition_list_destroy(rl);
 }
@@ -794,6 +816,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool coop =
         c->closing ? c->coop_conf : strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     c->st.rebalances++;
+    fetch_wait_cancel(&c->wait);
     /* The lag of another set of partitions compares with nothing before. */
     backlog_restart(&c->backlog);
     c->replica.retries = 0;
@@ -1068,7 +1091,7 @@ static void replay_range_done(struct consumer *c, struct part *p)
     p->frozen = true;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, part_topic(c, p), p->partition);
-    apply_pause(c, l, true);
+    apply_pause(c, l, true, NULL);
     rd_kafka_topic_partition_list_destroy(l);
     if (++c->conf->replay->n_done == c->conf->replay->n && c->conf->replay->finished != NULL)
         c->conf->replay->finished(c->conf->replay->arg);
@@ -1168,7 +1191,7 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
         p->frozen = true;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, topic, m->partition);
-        apply_pause(c, l, true);
+        apply_pause(c, l, true, NULL);
         rd_kafka_topic_partition_list_destroy(l);
         return;
     }
@@ -1196,6 +1219,23 @@ static void on_message(struct consumer *c, const rd_kafka_message_t *m)
         replay_range_done(c, p);
 }
 
+/* Whether a partition that may be fetched has messages past the last one handed out, by
+ * the high watermark of librdkafka's last fetch of it (cached: no request). A partition
+ * nothing was handed out of yet does not count: where it starts is not known here. */
+static bool lagging(const struct consumer *c)
+{
+    for (size_t i = 0; i < c->n_parts; i++) {
+        const struct part *p = &c->parts[i];
+        int64_t lo, hi, next = offsets_next(&p->ot);
+        if (p->used && next >= 0 && !part_paused(c, p) &&
+            rd_kafka_get_watermark_offsets(c->rk, part_topic(c, p), p->partition, &lo, &hi) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi > next)
+            return true;
+    }
+    return false;
+}
+
 /* Held and not paused yet: the queue is left as it is (HOLD_MAX_S). */
 static bool holding(const struct consumer *c)
 {
@@ -1209,15 +1249,23 @@ static void poll_all(struct consumer *c)
         goto held;
     fetch_stall_queued(&c->stall, rd_kafka_queue_length(c->q));
     int i;
+    bool empty = false;
     for (i = 0; i < POLL_BATCH && !c->closing && !holding(c); i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
-        if (m == NULL)
+        if (m == NULL) {
+            empty = true;
             break;
+        }
+        if (c->wait.since > 0 && m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            fetch_wait_end(&c->wait, ev_time());
         on_message(c, m);
         rd_kafka_message_destroy(m);
     }
     if (holding(c))
         goto held;
+    /* The queue ran empty with more to fetch: what follows is waiting on the fetcher. */
+    if (empty && c->wait.since == 0 && !c->paused && !c->shutting_down && !c->closing && lagging(c))
+        fetch_wait_begin(&c->wait, ev_time());
     /* librdkafka writes to the pipe only when the queue goes from empty to non-empty, so
      * whatever is left must be picked up without a wakeup: at once when the budget ran
      * out, shortly when the queue holds something poll did not hand out (no busy loop). */
@@ -1267,7 +1315,7 @@ static void hold_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     struct consumer *c = w->data;
-    if (!holding(c) || c->shutting_down)
+    if (!holding(c))
         return;
     c->paused = true;
     c->st.fetch_pauses++;
@@ -1652,6 +1700,7 @@ int consumer_new(const struct process_conf *conf, struct ev_loop *loop, consumer
     ev_timer_init(&c->kick, kick_cb, 0., 0.);
     c->kick.data = c;
     ev_timer_init(&c->hold, hold_cb, HOLD_MAX_S, 0.);
+    fetch_wait_init(&c->wait);
     c->hold.data = c;
     ev_timer_init(&c->replica.delay, describe_delay_cb, 0., 0.);
     c->replica.delay.data = c;
@@ -1787,8 +1836,8 @@ void consumer_set_paused(struct consumer *c, bool paused)
         return;
     c->held = paused;
     if (paused) {
+        fetch_wait_cancel(&c->wait);
         c->paused_at = ev_now(c->loop);
-        ev_timer_set(&c->hold, HOLD_MAX_S, 0.);
         ev_timer_start(c->loop, &c->hold);
         return;
     }
@@ -1839,6 +1888,8 @@ void consumer_begin_shutdown(struct consumer *c)
 void consumer_get_stats(const struct consumer *c, struct consumer_stats *out)
 {
     *out = c->st;
+    out->fetch_waits = c->wait.n;
+    out->fetch_wait_longest = c->wait.longest;
 }
 
 void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
@@ -1917,6 +1968,12 @@ void consumer_write_metrics(const struct consumer *c, struct kt_buf *b)
             kt_prom_family(b, m[i].name, m[i].type, m[i].help);
         kt_prom_u64(b, m[i].name, m[i].labels, m[i].v);
     }
+    kt_prom_family(b, "kotel_process_kafka_fetch_wait_seconds", "histogram",
+                   "How long the consumer waited for librdkafka's next message after its queue "
+                   "ran empty while its partitions had more to fetch (by the high watermark of "
+                   "the last fetch): the fetcher's pauses in a backlog. Backpressure, paused "
+                   "partitions and rebalances do not count.");
+    kt_prom_hist(b, "kotel_process_kafka_fetch_wait_seconds", NULL, &c->wait.hist);
     kt_prom_family(b, "kotel_process_kafka_signal_paused", "gauge",
                    "1 while fetching is paused on this signal's topics alone: a request to its "
                    "backend is being retried while the other signals' backends answer.");

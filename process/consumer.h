@@ -60,6 +60,9 @@ struct consumer_stats {
     uint64_t rebalances;         /* assignment changes (assign and revoke events) */
     uint64_t fetch_wakes;        /* times the fetcher was woken (fetch_stall.h, resumes) */
     uint64_t fetch_pauses;       /* holds that lasted and paused the partitions */
+    uint64_t fetch_waits;        /* times the queue ran empty with more to fetch, until the
+                                    next message (fetch_stall.h, struct fetch_wait) */
+    double fetch_wait_longest;   /* seconds, the longest of those */
 };
 
 /* Replay (kotel-process --replay-from, replay.h): with conf->replay set, the consumer joins

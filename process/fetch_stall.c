@@ -32,3 +32,21 @@ bool fetch_stall_take(struct fetch_stall *s)
         s->polled_bytes = s->polled_msgs = 0;
     return wake;
 }
+
+void fetch_wait_init(struct fetch_wait *w)
+{
+    *w = (struct fetch_wait){0};
+    kt_hist_init(&w->hist, kt_hist_latency_bounds, kt_hist_latency_n);
+}
+
+void fetch_wait_end(struct fetch_wait *w, double now)
+{
+    if (w->since == 0)
+        return;
+    double d = now > w->since ? now - w->since : 0;
+    w->since = 0;
+    w->n++;
+    kt_hist_observe(&w->hist, d);
+    if (d > w->longest)
+        w->longest = d;
+}

@@ -1,4 +1,5 @@
-/* fetch_stall: when librdkafka's fetcher has stopped for a full queue and must be woken.
+/* fetch_stall: when librdkafka's fetcher has stopped for a full queue and must be woken,
+ * and how long the consumer waits on the fetcher.
  *
  * librdkafka 2.0.2 (Debian 12's) stops fetching a partition while the consumer queue holds
  * queued.max.messages.kbytes of messages (or queued.min.messages of them), and looks again
@@ -20,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kt_prom.h"
 
 struct fetch_stall {
     uint64_t cap_bytes;    /* queued.max.messages.kbytes, in bytes */
@@ -50,5 +53,34 @@ void fetch_stall_queued(struct fetch_stall *s, size_t queued);
 /* The queue is empty now: whether the fetcher should be woken (the queue came near a bound
  * since it was last empty, and that much was polled since the last wake). Starts over. */
 bool fetch_stall_take(struct fetch_stall *s);
+
+/* How long the consumer waited on the fetcher: from the queue running empty while its
+ * partitions had messages left to fetch to the next message. The consumer decides when a
+ * wait begins (it asks librdkafka about the partitions) and cancels one that is no longer
+ * the fetcher's (backpressure, pauses, rebalances). Pure data too. */
+struct fetch_wait {
+    double since;        /* when the wait being timed began; 0 when none is */
+    uint64_t n;          /* waits that counted */
+    double longest;      /* seconds, the longest of them */
+    struct kt_hist hist; /* seconds of each wait */
+};
+
+void fetch_wait_init(struct fetch_wait *w);
+
+/* A wait began at now (a clock in seconds, above 0); one already timed goes on. */
+static inline void fetch_wait_begin(struct fetch_wait *w, double now)
+{
+    if (w->since == 0)
+        w->since = now;
+}
+
+/* The wait being timed, if any, does not count. */
+static inline void fetch_wait_cancel(struct fetch_wait *w)
+{
+    w->since = 0;
+}
+
+/* A message came at now: the wait being timed, if any, ends and counts. */
+void fetch_wait_end(struct fetch_wait *w, double now);
 
 #endif

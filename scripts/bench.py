@@ -1085,8 +1085,8 @@ def processed_stats(proc):
 ADMIN_PORT = re.compile(r"admin: /metrics.* \(port (\d+)\)")
 
 
-def consumed_messages(port):
-    """kotel_process_messages_consumed_total of the replica whose admin endpoint is on port."""
+def scrape(port):
+    """The /metrics text of the replica whose admin endpoint is on port."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
         c.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         data = b""
@@ -1095,10 +1095,48 @@ def consumed_messages(port):
             if not b:
                 break
             data += b
-    m = re.search(rb"^kotel_process_messages_consumed_total(?:\{[^}]*\})? (\d+)", data, re.M)
+    return data.decode("utf-8", "replace")
+
+
+def sample_value(text, port, name, labels=""):
+    """The value of sample name{labels...} in a replica's /metrics text (labels: the start of
+    the label set, without braces)."""
+    pat = r"^" + re.escape(name) + (r"\{" + re.escape(labels) + r"[^}]*\}" if labels else r"(?:\{[^}]*\})?") + r" (\S+)"
+    m = re.search(pat, text, re.M)
     if not m:
-        raise BenchError("kotel-process on admin port %d: no kotel_process_messages_consumed_total" % port)
-    return int(m.group(1))
+        raise BenchError("kotel-process on admin port %d: no %s%s" % (port, name, "{%s}" % labels if labels else ""))
+    return float(m.group(1))
+
+
+def consumed_messages(port):
+    """kotel_process_messages_consumed_total of the replica whose admin endpoint is on port."""
+    return int(sample_value(scrape(port), port, "kotel_process_messages_consumed_total"))
+
+
+def fetcher_story(port):
+    """What a replica tells of librdkafka's fetcher at the end of a drain: how often it woke
+    the stopped fetcher, how often backpressure lasted long enough to pause the partitions
+    (each drops what was on its way, fetched again), and its own timing of the waits on the
+    fetcher while its partitions had more to fetch (kotel_process_kafka_fetch_wait_seconds;
+    backpressure is not counted there): how many, how many over 100 ms, and the histogram
+    bucket (lo, hi] that holds the longest."""
+    text = scrape(port)
+    wait = "kotel_process_kafka_fetch_wait_seconds"
+    count = int(sample_value(text, port, wait + "_count"))
+    buckets = sorted((float("inf") if le == "+Inf" else float(le), int(float(n)))
+                     for le, n in re.findall(r"^" + wait + r'_bucket\{le="([^"]+)"\} (\S+)', text, re.M))
+    longest = [0.0, 0.0]
+    prev = 0.0
+    for le, n in buckets:
+        if n == count:
+            longest = [prev, le]
+            break
+        prev = le
+    return {"wakes": int(sample_value(text, port, "kotel_process_kafka_fetch_wakes_total")),
+            "pauses": int(sample_value(text, port, "kotel_process_kafka_fetch_pauses_total")),
+            "waits": count,
+            "waits_over_100ms": count - int(sample_value(text, port, wait + "_bucket", 'le="0.1"')),
+            "longest_wait_s": longest if count else None}
 
 
 def drain_story(series, t0, end):
@@ -1246,6 +1284,7 @@ def process_run(phase, workdir, pre, seq, cluster):
                 raise BenchError("%s: sink has %d of %d spans after 300 s\n%s"
                                  % (phase, st["spans"], spans, procs[0].tail()))
         rss = max(p.hwm_mib() for p in procs)
+        fetchers = [fetcher_story(port) for port in ports]
         # Leaving the group at shutdown revokes too: count only what happened in the window.
         revoked = sum(len(re.findall(r"(?:revoked|lost) \d+ partitions", p.log())) for p in procs)
         events = group_events(procs, wall0)
@@ -1309,6 +1348,7 @@ def process_run(phase, workdir, pre, seq, cluster):
             "producer_ceiling": prod, "producer_us_per_span": prod["us_per_span"],
             "sink_samples": len(samples), "broker_cpu_pct": 100.0 * (done["broker"] - s0["broker"]) / steady_window,
             "drain": drain_story(series, t0, done["t"]) if replicas > 1 else None,
+            "fetchers": fetchers,
             "sink_cpu_pct": 100.0 * (done["sinkcpu"] - s0["sinkcpu"]) / steady_window,
             # The loop thread (decode, filter, transform, sampling, export); the rest is
             # librdkafka's threads.
@@ -1414,6 +1454,15 @@ def replica_lines(runs):
                      % (i, rounds[-1], " ".join(str(x) for x in d["cumulative_by_tenth"]), 1000 * d["first_message_s"],
                         1000 * d["longest_idle_s"], "met" if d["longest_idle_s"] <= 0.1 else "not met", d["samples"],
                         1000 * d["longest_idle_known_s"], 1000 * d["longest_sample_gap_s"]))
+    # The replicas' own timing, which the bench's sampling stalls cannot stretch; it leaves out
+    # backpressure (a replica waiting on the sink, not on Kafka).
+    for n in rounds:
+        for i, c in enumerate(us[(n, "process-2-replicas")]["fetchers"]):
+            lines.append("replica %d waits on the fetcher with more to fetch (round %d, its own timing): %d, %d over "
+                         "100 ms%s (target <= 100 ms: %s)"
+                         % (i, n, c["waits"], c["waits_over_100ms"],
+                            ", longest %g-%g s" % tuple(c["longest_wait_s"]) if c["longest_wait_s"] else "",
+                            "met" if c["waits_over_100ms"] == 0 else "not met"))
     return lines
 
 
@@ -1496,6 +1545,11 @@ def bench_cluster(cluster, workdir, runs, seq, tls):
                             i, d["messages"], d["first_message_s"], d["last_message_s"], 1000 * d["longest_idle_s"],
                             1000 * d["longest_idle_known_s"], 1000 * d["longest_sample_gap_s"])
                         for i, d in enumerate(r["drain"]))
+                raw += "  fetcher %s" % "; ".join(
+                    "r%d woken %d, paused %d, waited on %d times (%d over 100 ms%s)" % (
+                        i, c["wakes"], c["pauses"], c["waits"], c["waits_over_100ms"],
+                        ", longest %g-%g s" % tuple(c["longest_wait_s"]) if c["longest_wait_s"] else "")
+                    for i, c in enumerate(r["fetchers"]))
                 if r["ceiling_kind"] == "consume":
                     raw += "  ceiling = rawconsume %.0f spans/s (rawproduce %.2f us/span)" % (
                         r["ceiling_spans_per_s"], r["producer_us_per_span"])

@@ -568,6 +568,27 @@ static void test_validate_structure_counts_items_without_reading_them(void **sta
                      KT_EINVAL);
     assert_non_null(strstr(err.msg, "spans: length 40 past the end"));
     kt_buf_free(&msg);
+
+    /* A run of spans is counted at once: one with a two-byte length among them, and an
+     * empty one; a length past the end inside the run is still reported. */
+    static const uint8_t run_head[] = {0x0a, 0x8d, 0x01, 0x12, 0x8a, 0x01,
+                                       0x12, 0x01, 'a',  0x12, 0x82, 0x01};
+    uint8_t run[sizeof(run_head) + 130 + 2];
+    memcpy(run, run_head, sizeof(run_head));
+    memset(run + sizeof(run_head), 'b', 130);
+    run[sizeof(run) - 2] = 0x12;
+    run[sizeof(run) - 1] = 0x00;
+    n = 0;
+    assert_int_equal(kt_otlp_validate_flags(KT_SIGNAL_TRACES, (struct kt_slice){run, sizeof(run)},
+                                            KT_OTLP_VALIDATE_STRUCTURE, &n, &err),
+                     0);
+    assert_int_equal(n, 3);
+    run[sizeof(run) - 1] = 0x05;
+    assert_int_equal(kt_otlp_validate_flags(KT_SIGNAL_TRACES, (struct kt_slice){run, sizeof(run)},
+                                            KT_OTLP_VALIDATE_STRUCTURE, NULL, &err),
+                     KT_EINVAL);
+    assert_non_null(
+        strstr(err.msg, "resource_spans[0].scope_spans[0].spans: length 5 past the end"));
 }
 
 /* With KT_OTLP_VALIDATE_NO_NUL (tiers that write OTLP/JSON), a string holding NUL is

@@ -1,6 +1,6 @@
 /* fetch_stall: the fetcher is woken once the queue is empty after it came near either of
  * librdkafka's bounds (bytes, estimated from the messages polled, or messages) and that much
- * was polled since the last wake; never otherwise. */
+ * was polled since the last wake; never otherwise. fetch_wait times the waits on it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -117,6 +117,47 @@ static void test_no_bound_never_wakes(void **state)
     assert_false(fetch_stall_take(&s));
 }
 
+/* A wait counts from its beginning to the next message; one begun again while timed keeps
+ * its start; a cancelled one and a message with no wait timed count nothing. */
+static void test_fetch_wait(void **state)
+{
+    (void)state;
+    struct fetch_wait w;
+    fetch_wait_init(&w);
+    fetch_wait_end(&w, 5.0);
+    assert_int_equal(w.n, 0);
+
+    fetch_wait_begin(&w, 10.0);
+    fetch_wait_begin(&w, 10.05);
+    fetch_wait_end(&w, 10.2);
+    assert_int_equal(w.n, 1);
+    assert_true(w.longest > 0.199 && w.longest < 0.201);
+    fetch_wait_end(&w, 11.0);
+    assert_int_equal(w.n, 1);
+
+    fetch_wait_begin(&w, 12.0);
+    fetch_wait_cancel(&w);
+    fetch_wait_end(&w, 14.0);
+    assert_int_equal(w.n, 1);
+
+    fetch_wait_begin(&w, 20.0);
+    fetch_wait_end(&w, 20.003);
+    assert_int_equal(w.n, 2);
+    assert_true(w.longest > 0.199 && w.longest < 0.201);
+    /* 3 ms and 200 ms: in the buckets up to 5 ms and up to 250 ms of the latency bounds. */
+    uint64_t upto_5ms = 0, upto_100ms = 0, total = w.hist.over;
+    for (size_t i = 0; i < w.hist.n; i++) {
+        total += w.hist.counts[i];
+        if (w.hist.bounds[i] <= 0.005)
+            upto_5ms += w.hist.counts[i];
+        if (w.hist.bounds[i] <= 0.1)
+            upto_100ms += w.hist.counts[i];
+    }
+    assert_int_equal(total, 2);
+    assert_int_equal(upto_5ms, 1);
+    assert_int_equal(upto_100ms, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_first_message_sets_the_size),
         cmocka_unit_test(test_message_bound),
         cmocka_unit_test(test_no_bound_never_wakes),
+        cmocka_unit_test(test_fetch_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
