@@ -1838,6 +1838,8 @@ void consumer_set_paused(struct consumer *c, bool paused)
     if (paused) {
         fetch_wait_cancel(&c->wait);
         c->paused_at = ev_now(c->loop);
+        /* Set again each time: libev leaves a stopped timer with what was left of it. */
+        ev_timer_set(&c->hold, HOLD_MAX_S, 0.);
         ev_timer_start(c->loop, &c->hold);
         return;
     }

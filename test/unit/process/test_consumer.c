@@ -905,6 +905,29 @@ static bool never(struct fx *f, void *arg)
     return false;
 }
 
+/* Each hold gets its whole second: four holds of 0.3 s in a row pause nothing. (The hold
+ * timer once kept what was left of it from one hold to the next, and the fourth paused.) */
+static void test_each_hold_gets_a_second(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("g-holds");
+    produce(f, TOPIC, 2, 3, 0);
+    struct cx *x = cx_new(f, NULL, 0);
+    x->finish_at_once = true;
+    struct want_msgs w = {x, 3};
+    assert_true(run_until(f, got_msgs, &w, GUARD));
+    for (int i = 0; i < 4; i++) {
+        consumer_set_paused(x->c, true);
+        assert_false(run_until(f, never, NULL, 0.3));
+        consumer_set_paused(x->c, false);
+    }
+    struct consumer_stats st;
+    consumer_get_stats(x->c, &st);
+    assert_int_equal(st.fetch_pauses, 0);
+    cx_free(x);
+    fx_free(f);
+}
+
 /* A wait on the fetcher while a partition has more to fetch is timed; waiting with nothing
  * left to fetch is not. The mock broker answers each fetch with one produced batch, here
  * 300 ms late, and the first answer already tells that four more batches are there. */
@@ -1258,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_wakes_the_stopped_fetcher),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_hold_keeps_what_was_fetched),
+        cmocka_unit_test(test_each_hold_gets_a_second),
         cmocka_unit_test(test_pause_state_set_before_assign),
         cmocka_unit_test(test_fetch_waits_timed),
         cmocka_unit_test(test_signal_from_topic_and_paused_alone),
