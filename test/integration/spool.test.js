@@ -15,10 +15,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { startKafka, startIngest, topicSets, describeExit } = require('./lib/procs');
-const { readTopic } = require('./lib/kafka');
-const { decodeTracesData, spansOf } = require('./lib/otlp');
 const { KAFKAS, kafkaLabel, kafkaSh, realCluster } = require('./lib/realkafka');
-const { startFlow, waitAcked, account } = require('./lib/flow');
+const { startFlow, waitAcked, readAcked } = require('./lib/flow');
 const { sleep } = require('./lib/ports');
 
 const OUTAGE_S = Number(process.env.KT_SPOOL_OUTAGE_S || 20);
@@ -108,10 +106,7 @@ for (const kafka of KAFKAS) {
 
         // Drained: every segment, those of the killed runs included, is acknowledged and gone.
         await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 180000);
-        const msgs = await readTopic(broker.bootstrap, broker.topics.traces);
-        const got = [];
-        for (const m of msgs) for (const s of spansOf(decodeTracesData(m.value))) got.push(`${s.traceId}/${s.spanId}`);
-        const acc = account(res.acked, got);
+        const { msgs, acc, reads, firstLost, ms } = await readAcked(broker.bootstrap, broker.topics.traces, res.acked);
         const refused = Object.values(res.refused).reduce((a, b) => a + b, 0);
         t.diagnostic(
           `spool (${kafka}, outage ${OUTAGE_S} s, ${KILLS} kill -9): ${res.requests} requests (${res.sentSpans} spans), ` +
@@ -119,7 +114,7 @@ for (const kafka of KAFKAS) {
             `(per run of ingest: ${phases.join(', ')}), ${refused} refused ${JSON.stringify(res.refused)}, ` +
             `${res.failed} failed otherwise (connections refused while ingest was dead); in the topic: ` +
             `${msgs.length} messages, ${acc.delivered} acknowledged spans, lost ${acc.lost}, duplicates ${acc.duplicates}, ` +
-            `from unacknowledged requests ${acc.unexpected}`,
+            `from unacknowledged requests ${acc.unexpected} (read ${reads} times in ${ms} ms, the first read missing ${firstLost})`,
         );
         assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
         for (const [i, n] of phases.entries()) assert.ok(n > 0, `run ${i + 1} of ingest acknowledged nothing during the outage`);
@@ -173,19 +168,18 @@ for (const kafka of KAFKAS) {
       ingest = null;
       assert.ok(ex.code === 0 && !ex.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex)}\n${log1.slice(-3000)}`);
       const kept = segments(dir);
+      const keptBytes = kept.reduce((a, n) => a + fs.statSync(path.join(dir, n)).size, 0);
       assert.ok(kept.length > 0, 'SIGTERM left nothing in the spool');
 
       await brokers(broker, true);
       down = false;
       ingest = await start();
       await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 120000);
-      const msgs = await readTopic(broker.bootstrap, broker.topics.traces);
-      const got = [];
-      for (const m of msgs) for (const s of spansOf(decodeTracesData(m.value))) got.push(`${s.traceId}/${s.spanId}`);
-      const acc = account(res.acked, got);
+      const { acc, reads, firstLost, ms } = await readAcked(broker.bootstrap, broker.topics.traces, res.acked);
       t.diagnostic(
         `spool SIGTERM (${kafka}): ${res.ok} requests acknowledged during the outage (${acc.acked} spans), ` +
-          `${kept.length} segments kept on disk; in the topic after the restart: ${acc.delivered} of them, lost ${acc.lost}, duplicates ${acc.duplicates}`,
+          `${kept.length} segments (${keptBytes} bytes) kept on disk; in the topic after the restart: ${acc.delivered} of them, ` +
+          `lost ${acc.lost}, duplicates ${acc.duplicates} (read ${reads} times in ${ms} ms, the first read missing ${firstLost})`,
       );
       assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
       const ex2 = await ingest.stop();

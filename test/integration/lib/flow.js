@@ -4,8 +4,9 @@
 // killed, replicas rebalanced) compare what arrived against `acked`, so nothing a client was
 // told is accepted can go missing unnoticed.
 
-const { encode, types } = require('./otlp');
+const { encode, types, decodeTracesData, spansOf } = require('./otlp');
 const { GRPC, GRPC_PATHS, grpcUnary, httpRequest, newTraceId, newSpanId } = require('./clients');
+const { readTopicUntil } = require('./kafka');
 const { sleep } = require('./ports');
 
 // One ExportTraceServiceRequest of `traces` traces of `spans` spans; returns
@@ -134,6 +135,33 @@ function account(acked, receivedKeys) {
   return { acked: acked.size, delivered, lost: acked.size - delivered, duplicates, unexpected, missingExamples: missing };
 }
 
+// Reads the traces `topic` until every acknowledged span is in it or waitMs passed, and
+// returns { msgs, acc (account of what was read last), reads, firstLost (acknowledged spans
+// the first read missed), ms }. One read is not enough
+// right after brokers restart: a partition leader elected then serves its high watermark as
+// its checkpoint left it until its followers fetch again, so kcat can stop at an end that is
+// short of messages Kafka acknowledged. A span that never shows up still counts as lost.
+async function readAcked(bootstrap, topic, acked, { waitMs = 30000 } = {}) {
+  const t0 = Date.now();
+  let reads = 0;
+  let acc = null;
+  let firstLost = 0;
+  const msgs = await readTopicUntil(
+    bootstrap,
+    topic,
+    (ms) => {
+      reads++;
+      const got = [];
+      for (const m of ms) for (const s of spansOf(decodeTracesData(m.value))) got.push(`${s.traceId}/${s.spanId}`);
+      acc = account(acked, got);
+      if (reads === 1) firstLost = acc.lost;
+      return acc.lost === 0;
+    },
+    { waitMs },
+  );
+  return { msgs, acc, reads, firstLost, ms: Date.now() - t0 };
+}
+
 // Resolves once the flow has had `n` more requests acknowledged than when called: traffic
 // flowed through whatever just changed. Fails after ms.
 async function waitAcked(flow, n, ms = 120000) {
@@ -145,4 +173,4 @@ async function waitAcked(flow, n, ms = 120000) {
   }
 }
 
-module.exports = { startFlow, waitAcked, account, traceRequest };
+module.exports = { startFlow, waitAcked, account, readAcked, traceRequest };
