@@ -69,7 +69,7 @@ static unsigned char *new_block(struct kt_arena *a, size_t size)
     return (unsigned char *)b + ARENA_HDR;
 }
 
-void *kt_arena_alloc(struct kt_arena *a, size_t n)
+void *kt_arena_alloc_block(struct kt_arena *a, size_t n)
 {
     if (n == 0)
         n = 1;

@@ -28,9 +28,23 @@ struct kt_arena {
 /* buf (borrowed, may be NULL) is used before any malloc: a stack buffer makes small
  * requests allocation-free. It must outlive the arena's use. */
 void kt_arena_init(struct kt_arena *a, void *buf, size_t size);
+/* What kt_arena_alloc does when the current block lacks room (or n is 0 or huge): takes a
+ * new block. Callers use kt_arena_alloc. */
+void *kt_arena_alloc_block(struct kt_arena *a, size_t n);
 /* Aligned for any type; NULL (and a->failed) when out of memory. Never returns NULL for
- * n == 0. */
-void *kt_arena_alloc(struct kt_arena *a, size_t n);
+ * n == 0. Inline: decoders call it for every object they make. */
+static inline void *kt_arena_alloc(struct kt_arena *a, size_t n)
+{
+    const size_t align = _Alignof(max_align_t);
+    size_t r = (n + align - 1) & ~(align - 1);
+    /* n - 1 wraps for 0, and r overflows only for n close to SIZE_MAX: both take the block path. */
+    if (n - 1 < r && r <= (size_t)(a->end - a->cur)) {
+        void *p = a->cur;
+        a->cur += r;
+        return p;
+    }
+    return kt_arena_alloc_block(a, n);
+}
 void *kt_arena_memdup(struct kt_arena *a, const void *p, size_t n);
 char *kt_arena_strndup(struct kt_arena *a, const char *s, size_t n);
 /* Forgets every allocation; keeps the largest block for reuse. */

@@ -796,7 +796,7 @@ int trace_decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, Trac
 /* Whether the key bytes k[0..n) read as key: the decoded key is a C string, cut at a NUL. */
 static inline bool key_is(const uint8_t *k, size_t n, const char *key, size_t keylen)
 {
-    return n >= keylen && memcmp(k, key, keylen) == 0 && (n == keylen || k[keylen] == '\0');
+    return (n == keylen || (n > keylen && k[keylen] == '\0')) && memcmp(k, key, keylen) == 0;
 }
 
 /* The value of KeyValue kv (its bytes) when its key is key: 1 with *v (its bytes; v->p NULL
@@ -847,11 +847,21 @@ int trace_decode_span_attr(struct kt_arena *a, const Span *span, const char *key
         return 0;
     const uint8_t *p = u->data, *end = u->data + u->len;
     struct kt_pb_field f;
-    while (wf_next(&p, end, &f) == 1) {
-        if (f.num != 9 || f.wt != KT_PB_LEN)
+    while (p < end) {
+        /* Nearly every attribute has a one-byte length: read without the general field walk. */
+        struct kt_slice kv;
+        if (end - p >= 2 && p[0] == 0x4a && p[1] < 0x80 && p[1] <= end - p - 2) {
+            kv = (struct kt_slice){p + 2, p[1]};
+            p += 2 + p[1];
+        } else if (wf_next(&p, end, &f) != 1) {
+            break;
+        } else if (f.num != 9 || f.wt != KT_PB_LEN) {
             continue;
+        } else {
+            kv = f.bytes;
+        }
         struct kt_slice v;
-        int rc = kv_value(f.bytes, key, keylen, &v);
+        int rc = kv_value(kv, key, keylen, &v);
         if (rc == 0)
             continue;
         *found = true;
@@ -865,11 +875,11 @@ int trace_decode_span_attr(struct kt_arena *a, const Span *span, const char *key
         if (rc == KT_EUNSUPP) {
             /* What protobuf-c makes of the whole message holds this KeyValue as it alone
              * unpacks (a value given twice merged, an AnyValue nested past d_any). */
-            KeyValue *kv = opentelemetry__proto__common__v1__key_value__unpack(
-                kt_arena_pb(a), f.bytes.n, f.bytes.p);
-            if (kv == NULL)
+            KeyValue *whole =
+                opentelemetry__proto__common__v1__key_value__unpack(kt_arena_pb(a), kv.n, kv.p);
+            if (whole == NULL)
                 return a->failed ? KT_ENOMEM : KT_EINVAL;
-            av = kv->value;
+            av = whole->value;
             rc = 0;
         }
         if (rc != 0)
