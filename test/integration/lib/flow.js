@@ -137,10 +137,10 @@ function account(acked, receivedKeys) {
 
 // Reads the traces `topic` until every acknowledged span is in it or waitMs passed, and
 // returns { msgs, acc (account of what was read last), reads, firstLost (acknowledged spans
-// the first read missed), ms }. One read is not enough
-// right after brokers restart: a partition leader elected then serves its high watermark as
-// its checkpoint left it until its followers fetch again, so kcat can stop at an end that is
-// short of messages Kafka acknowledged. A span that never shows up still counts as lost.
+// the first read missed), ms }. One read may not be enough right after brokers restart: a
+// partition leader elected then can report a high watermark short of what was acknowledged
+// until its followers fetch again, and kcat stops at the end it is told. A span that never
+// shows up still counts as lost.
 async function readAcked(bootstrap, topic, acked, { waitMs = 30000 } = {}) {
   const t0 = Date.now();
   let reads = 0;
@@ -149,10 +149,10 @@ async function readAcked(bootstrap, topic, acked, { waitMs = 30000 } = {}) {
   const msgs = await readTopicUntil(
     bootstrap,
     topic,
-    (ms) => {
+    (read) => {
       reads++;
       const got = [];
-      for (const m of ms) for (const s of spansOf(decodeTracesData(m.value))) got.push(`${s.traceId}/${s.spanId}`);
+      for (const m of read) for (const s of spansOf(decodeTracesData(m.value))) got.push(`${s.traceId}/${s.spanId}`);
       acc = account(acked, got);
       if (reads === 1) firstLost = acc.lost;
       return acc.lost === 0;
