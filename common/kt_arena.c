@@ -71,18 +71,14 @@ static unsigned char *new_block(struct kt_arena *a, size_t size)
 
 void *kt_arena_alloc_block(struct kt_arena *a, size_t n)
 {
+    /* 0 bytes still get a pointer of their own: one byte's room, which may fit here. */
     if (n == 0)
-        n = 1;
+        return kt_arena_alloc(a, 1);
     if (n > SIZE_MAX / 2) {
         a->failed = true;
         return NULL;
     }
     n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if ((size_t)(a->end - a->cur) >= n) {
-        void *p = a->cur;
-        a->cur += n;
-        return p;
-    }
     /* A large request gets a block of its own so the rest of the current one stays usable. */
     if (n >= a->next_size / 4)
         return new_block(a, n);

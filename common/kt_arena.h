@@ -29,7 +29,7 @@ struct kt_arena {
  * requests allocation-free. It must outlive the arena's use. */
 void kt_arena_init(struct kt_arena *a, void *buf, size_t size);
 /* What kt_arena_alloc does when the current block lacks room (or n is 0 or huge): takes a
- * new block. Callers use kt_arena_alloc. */
+ * new block (for 0 bytes, bumps 1 byte). Callers use kt_arena_alloc. */
 void *kt_arena_alloc_block(struct kt_arena *a, size_t n);
 /* Aligned for any type; NULL (and a->failed) when out of memory. Never returns NULL for
  * n == 0. Inline: decoders call it for every object they make. */

@@ -560,6 +560,73 @@ static int span_counts(const uint8_t *p, const uint8_t *end, size_t n[3])
     return rc;
 }
 
+/* A span's ID of n bytes at p: copied for a full span, borrowed by a shallow one, whose
+ * objects are only read and are dropped before the message (trace_decode.h). Empty: NULL,
+ * as bytes_of. */
+static inline int id_at(struct kt_arena *a, const uint8_t *p, size_t n, bool shallow,
+                        ProtobufCBinaryData *out)
+{
+    out->len = n;
+    out->data = NULL;
+    if (n == 0)
+        return 0;
+    out->data = shallow ? (uint8_t *)(uintptr_t)p : kt_arena_memdup(a, p, n);
+    return out->data == NULL ? KT_ENOMEM : 0;
+}
+
+static inline int id_of(struct kt_arena *a, const struct kt_pb_field *f, bool shallow,
+                        ProtobufCBinaryData *out)
+{
+    if (f->wt != KT_PB_LEN)
+        return KT_EUNSUPP;
+    return id_at(a, f->bytes.p, f->bytes.n, shallow, out);
+}
+
+/* The fields exporters write first, in field-number order: trace_id, span_id,
+ * parent_span_id, name, kind and the two times, each taken by its tag byte when it has
+ * its common shape (an ID of its own size, a name shorter than 128 bytes, a kind below
+ * 128), where the general loop would read and dispatch each field. Stops at the first
+ * field that is not the next of these or not of that shape; the loop reads from there,
+ * and a later copy of any of these fields has the last word there, as in protobuf.
+ * Returns where it stopped, or NULL when out of memory. */
+static inline const uint8_t *span_head(struct kt_arena *a, const uint8_t *p, const uint8_t *end,
+                                       bool shallow, Span *m)
+{
+    if (end - p >= 18 && p[0] == 0x0a && p[1] == 16) {
+        if (id_at(a, p + 2, 16, shallow, &m->trace_id) != 0)
+            return NULL;
+        p += 18;
+    }
+    if (end - p >= 10 && p[0] == 0x12 && p[1] == 8) {
+        if (id_at(a, p + 2, 8, shallow, &m->span_id) != 0)
+            return NULL;
+        p += 10;
+    }
+    if (end - p >= 10 && p[0] == 0x22 && p[1] == 8) {
+        if (id_at(a, p + 2, 8, shallow, &m->parent_span_id) != 0)
+            return NULL;
+        p += 10;
+    }
+    if (end - p >= 2 && p[0] == 0x2a && p[1] < 0x80 && p[1] <= end - p - 2) {
+        if ((m->name = kt_arena_strndup(a, (const char *)p + 2, p[1])) == NULL)
+            return NULL;
+        p += 2 + p[1];
+    }
+    if (end - p >= 2 && p[0] == 0x30 && p[1] < 0x80) {
+        m->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)p[1];
+        p += 2;
+    }
+    if (end - p >= 9 && p[0] == 0x39) {
+        m->start_time_unix_nano = kt_pb_le64(p + 1);
+        p += 9;
+    }
+    if (end - p >= 9 && p[0] == 0x41) {
+        m->end_time_unix_nano = kt_pb_le64(p + 1);
+        p += 9;
+    }
+    return p;
+}
+
 /* keep_bytes (shallow only): the span's attributes stay bytes (from the first to the last,
  * other fields between included), which the span keeps as its one unknown field of tag 0 (no field
  * has number 0, so no decoded span has it) for trace_decode_span_attr. */
@@ -590,6 +657,8 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
     Link *links = vec_objs(m->links, n[2]);
     struct kt_pb_field f;
     int32_t kind;
+    if ((p = span_head(a, p, end, shallow, m)) == NULL)
+        return KT_ENOMEM;
     for (const uint8_t *at = p;; at = p) {
         /* Shallow: a run of attributes (field 9) is passed over at once. */
         if (shallow && (p = skip_short_run(p, end, 0x4a)) != at) {
@@ -611,10 +680,10 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
         if (shallow && (f.num == 9 || f.num == 11 || f.num == 13 || !is_known(known, f.num)))
             continue;
         switch (f.num) {
-        case 1: rc = bytes_of(a, &f, &m->trace_id); break;
-        case 2: rc = bytes_of(a, &f, &m->span_id); break;
+        case 1: rc = id_of(a, &f, shallow, &m->trace_id); break;
+        case 2: rc = id_of(a, &f, shallow, &m->span_id); break;
         case 3: rc = str_of(a, &f, &m->trace_state); break;
-        case 4: rc = bytes_of(a, &f, &m->parent_span_id); break;
+        case 4: rc = id_of(a, &f, shallow, &m->parent_span_id); break;
         case 5: rc = str_of(a, &f, &m->name); break;
         case 6:
             if ((rc = i32_of(&f, &kind)) == 0)

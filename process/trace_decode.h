@@ -9,8 +9,9 @@
  * attributes are read and scopes only when scope fields are (NULL otherwise). With
  * OTTL_P_SPAN_ATTRS_KEYED (and not OTTL_P_SPAN_ATTRS), each span keeps its bytes for
  * trace_decode_span_attr, which reads one attribute from them. Such objects
- * describe the data but are not the data: never encode them, keep the bytes they came
- * from.
+ * describe the data but are not the data: never encode or change them, and keep the bytes
+ * they came from while they live (a span's trace_id, span_id and parent_span_id point into
+ * them instead of being copied).
  * The full decode is hand-written and gives what protobuf-c's unpack gives; the few inputs it
  * leaves to protobuf-c (a singular message repeated, which protobuf merges) are decoded by
  * protobuf-c inside trace_decode. */

@@ -106,7 +106,7 @@ for (const kafka of KAFKAS) {
 
         // Drained: every segment, those of the killed runs included, is acknowledged and gone.
         await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 180000);
-        const { msgs, acc, reads, firstLost, ms } = await readAcked(broker.bootstrap, broker.topics.traces, res.acked);
+        const { msgs, acc, readNote } = await readAcked(broker.bootstrap, broker.topics.traces, res.acked);
         const refused = Object.values(res.refused).reduce((a, b) => a + b, 0);
         t.diagnostic(
           `spool (${kafka}, outage ${OUTAGE_S} s, ${KILLS} kill -9): ${res.requests} requests (${res.sentSpans} spans), ` +
@@ -114,7 +114,7 @@ for (const kafka of KAFKAS) {
             `(per run of ingest: ${phases.join(', ')}), ${refused} refused ${JSON.stringify(res.refused)}, ` +
             `${res.failed} failed otherwise (connections refused while ingest was dead); in the topic: ` +
             `${msgs.length} messages, ${acc.delivered} acknowledged spans, lost ${acc.lost}, duplicates ${acc.duplicates}, ` +
-            `from unacknowledged requests ${acc.unexpected} (read ${reads} times in ${ms} ms, the first read missing ${firstLost})`,
+            `from unacknowledged requests ${acc.unexpected} (${readNote})`,
         );
         assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
         for (const [i, n] of phases.entries()) assert.ok(n > 0, `run ${i + 1} of ingest acknowledged nothing during the outage`);
@@ -175,11 +175,11 @@ for (const kafka of KAFKAS) {
       down = false;
       ingest = await start();
       await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 120000);
-      const { acc, reads, firstLost, ms } = await readAcked(broker.bootstrap, broker.topics.traces, res.acked);
+      const { acc, readNote } = await readAcked(broker.bootstrap, broker.topics.traces, res.acked);
       t.diagnostic(
         `spool SIGTERM (${kafka}): ${res.ok} requests acknowledged during the outage (${acc.acked} spans), ` +
           `${kept.length} segments (${keptBytes} bytes) kept on disk; in the topic after the restart: ${acc.delivered} of them, ` +
-          `lost ${acc.lost}, duplicates ${acc.duplicates} (read ${reads} times in ${ms} ms, the first read missing ${firstLost})`,
+          `lost ${acc.lost}, duplicates ${acc.duplicates} (${readNote})`,
       );
       assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
       const ex2 = await ingest.stop();

@@ -136,11 +136,12 @@ function account(acked, receivedKeys) {
 }
 
 // Reads the traces `topic` until every acknowledged span is in it or waitMs passed, and
-// returns { msgs, acc (account of what was read last), reads, firstLost (acknowledged spans
-// the first read missed), ms }. One read may not be enough right after brokers restart: a
-// partition leader elected then can report a high watermark short of what was acknowledged
-// until its followers fetch again, and kcat stops at the end it is told. A span that never
-// shows up still counts as lost.
+// returns { msgs, acc (account of what was read last), readNote (for the test's line: how
+// many reads it took in how many ms, and how many acknowledged spans the first one
+// missed) }. One read may not be enough right after brokers restart: a partition leader
+// elected then can report a high watermark short of what was acknowledged until its
+// followers fetch again, and kcat stops at the end it is told. A span that never shows up
+// still counts as lost.
 async function readAcked(bootstrap, topic, acked, { waitMs = 30000 } = {}) {
   const t0 = Date.now();
   let reads = 0;
@@ -159,7 +160,9 @@ async function readAcked(bootstrap, topic, acked, { waitMs = 30000 } = {}) {
     },
     { waitMs },
   );
-  return { msgs, acc, reads, firstLost, ms: Date.now() - t0 };
+  const ms = Date.now() - t0;
+  const readNote = `read ${reads} times in ${ms} ms, the first read missing ${firstLost}`;
+  return { msgs, acc, readNote };
 }
 
 // Resolves once the flow has had `n` more requests acknowledged than when called: traffic

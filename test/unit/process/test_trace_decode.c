@@ -479,6 +479,45 @@ static void test_shallow_equals_full(void **state)
     }
 }
 
+static bool inside(struct kt_slice msg, const ProtobufCBinaryData *b)
+{
+    return b->data >= msg.p && b->data + b->len <= msg.p + msg.n;
+}
+
+/* A shallow span's IDs point into the message (no copy per span); the full decode copies
+ * them, as its objects may be changed (a transform may set an ID). */
+static void test_shallow_ids_borrow_the_message(void **state)
+{
+    (void)state;
+    struct kt_slice msg = rich();
+    TracesData *full = decode_ok(msg, TRACE_DECODE_ALL);
+    TracesData *sh = decode_ok(msg, shallow_all());
+    size_t n_ids = 0;
+    for (size_t r = 0; r < sh->n_resource_spans; r++)
+        for (size_t k = 0; k < sh->resource_spans[r]->n_scope_spans; k++) {
+            const ScopeSpans *ss = sh->resource_spans[r]->scope_spans[k];
+            const ScopeSpans *fs = full->resource_spans[r]->scope_spans[k];
+            for (size_t j = 0; j < ss->n_spans; j++) {
+                const ProtobufCBinaryData *ids[] = {&ss->spans[j]->trace_id, &ss->spans[j]->span_id,
+                                                    &ss->spans[j]->parent_span_id};
+                const ProtobufCBinaryData *fids[] = {
+                    &fs->spans[j]->trace_id, &fs->spans[j]->span_id, &fs->spans[j]->parent_span_id};
+                for (int i = 0; i < 3; i++) {
+                    if (ids[i]->len == 0) {
+                        assert_null(ids[i]->data);
+                        continue;
+                    }
+                    if (!inside(msg, ids[i]) || inside(msg, fids[i]))
+                        fail_msg("span %zu.%zu.%zu id %d: shallow %s the message, full %s", r, k, j,
+                                 i, inside(msg, ids[i]) ? "in" : "not in",
+                                 inside(msg, fids[i]) ? "in" : "not in");
+                    n_ids++;
+                }
+            }
+        }
+    assert_true(n_ids >= 3); /* the fixture has IDs of each kind: not passed vacuously */
+}
+
 static void test_full_fields_decode_everything(void **state)
 {
     (void)state;
@@ -991,6 +1030,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_needs_full_exactly_for_attributes_and_events),
         T(test_shallow_equals_full),
+        T(test_shallow_ids_borrow_the_message),
         T(test_full_fields_decode_everything),
         T(test_concatenated_messages),
         T(test_repeated_scalars_last_wins),
