@@ -21,6 +21,7 @@ struct vctx {
     uint64_t max_kv; /* struct kt_otlp_limits, UINT64_MAX for none */
     uint64_t max_str;
     size_t n_items;
+    struct kt_otlp_vcache *cache; /* NULL: none */
     struct kt_err *err;
     int depth;     /* of the message being walked */
     int err_depth; /* of the message where the error was found */
@@ -352,8 +353,59 @@ static bool any_has_value(const uint8_t *p, const uint8_t *end)
     return false;
 }
 
+/* Whether [start, end) is a message of type mt that the cache holds. */
+static bool vcache_has(const struct kt_otlp_vcache *vc, enum kt_otlp_msg mt, const uint8_t *start,
+                       const uint8_t *end)
+{
+    size_t n = (size_t)(end - start);
+    for (unsigned i = 0; i < KT_OTLP_VCACHE_SLOTS; i++)
+        if (vc->type[i] == mt && vc->len[i] == n && memcmp(vc->bytes[i], start, n) == 0)
+            return true;
+    return false;
+}
+
+static void vcache_put(struct kt_otlp_vcache *vc, enum kt_otlp_msg mt, const uint8_t *start,
+                       const uint8_t *end)
+{
+    size_t n = (size_t)(end - start);
+    if (n > KT_OTLP_VCACHE_BYTES)
+        return;
+    unsigned i = vc->next;
+    vc->next = (i + 1) % KT_OTLP_VCACHE_SLOTS;
+    vc->type[i] = (uint8_t)mt;
+    vc->len[i] = (uint16_t)n;
+    memcpy(vc->bytes[i], start, n);
+}
+
+_Static_assert(KT_OTLP_M_RESOURCE != 0 && KT_OTLP_M_SCOPE != 0 && KT_OTLP_M_SCOPE < 256,
+               "kt_otlp_vcache's type: 0 marks an empty slot, and a type fits a byte");
+
+/* Resources and scopes: what kt_otlp_vcache keeps. Neither holds an item, and an AnyValue
+ * in them starts its nesting at 0, so whether they are valid depends on their bytes and
+ * the flags and limits alone. */
+static inline bool cacheable(const struct vctx *c, enum kt_otlp_msg mt)
+{
+    return c->cache != NULL && (mt == KT_OTLP_M_RESOURCE || mt == KT_OTLP_M_SCOPE);
+}
+
+static int walk_msg(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const uint8_t *end,
+                    int depth, int any_depth);
+
 static int walk(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const uint8_t *end,
                 int depth, int any_depth)
+{
+    if (!cacheable(c, mt))
+        return walk_msg(c, mt, start, end, depth, any_depth);
+    if (vcache_has(c->cache, mt, start, end))
+        return 0;
+    int rc = walk_msg(c, mt, start, end, depth, any_depth);
+    if (rc == 0)
+        vcache_put(c->cache, mt, start, end);
+    return rc;
+}
+
+static int walk_msg(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const uint8_t *end,
+                    int depth, int any_depth)
 {
     const struct kt_otlp_msgdesc *m = &kt_otlp_schema[mt];
     c->depth = depth;
@@ -516,8 +568,9 @@ static int walk(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, const
     return 0;
 }
 
-int kt_otlp_validate_limits(enum kt_signal sig, struct kt_slice msg, unsigned flags,
-                            const struct kt_otlp_limits *lim, size_t *n_items, struct kt_err *err)
+int kt_otlp_validate_cached(enum kt_signal sig, struct kt_slice msg, unsigned flags,
+                            const struct kt_otlp_limits *lim, struct kt_otlp_vcache *cache,
+                            size_t *n_items, struct kt_err *err)
 {
     struct kt_err local = {0};
     struct vctx c = {
@@ -526,8 +579,19 @@ int kt_otlp_validate_limits(enum kt_signal sig, struct kt_slice msg, unsigned fl
         .structure = (flags & KT_OTLP_VALIDATE_STRUCTURE) != 0,
         .max_kv = lim != NULL && lim->max_attributes != 0 ? lim->max_attributes : UINT64_MAX,
         .max_str = lim != NULL && lim->max_string_bytes != 0 ? lim->max_string_bytes : UINT64_MAX,
+        .cache = cache,
         .err = err != NULL ? err : &local,
     };
+    /* Resources are checked the same way with or without STRUCTURE: only NO_NUL and the
+     * limits change what is valid. */
+    unsigned rules = flags & KT_OTLP_VALIDATE_NO_NUL;
+    if (cache != NULL &&
+        (cache->flags != rules || cache->max_kv != c.max_kv || cache->max_str != c.max_str)) {
+        memset(cache->type, 0, sizeof(cache->type));
+        cache->flags = rules;
+        cache->max_kv = c.max_kv;
+        cache->max_str = c.max_str;
+    }
     if ((unsigned)sig >= KT_SIGNAL_COUNT)
         return kt_err_set(err, KT_EINVAL, "unknown signal %d", (int)sig);
     if (msg.n > 0 && msg.p == NULL)
@@ -550,6 +614,12 @@ int kt_otlp_validate_limits(enum kt_signal sig, struct kt_slice msg, unsigned fl
     if (n_items != NULL)
         *n_items = c.n_items;
     return 0;
+}
+
+int kt_otlp_validate_limits(enum kt_signal sig, struct kt_slice msg, unsigned flags,
+                            const struct kt_otlp_limits *lim, size_t *n_items, struct kt_err *err)
+{
+    return kt_otlp_validate_cached(sig, msg, flags, lim, NULL, n_items, err);
 }
 
 int kt_otlp_validate_flags(enum kt_signal sig, struct kt_slice msg, unsigned flags, size_t *n_items,

@@ -74,4 +74,26 @@ int kt_otlp_validate_flags(enum kt_signal sig, struct kt_slice msg, unsigned fla
 int kt_otlp_validate_limits(enum kt_signal sig, struct kt_slice msg, unsigned flags,
                             const struct kt_otlp_limits *lim, size_t *n_items, struct kt_err *err);
 
+/* Resources and scopes found valid lately, by their bytes: the messages of one producer
+ * repeat them (every request of a service carries its resource), and a match costs one
+ * comparison instead of a walk over their attributes. A result holds for the flags and
+ * limits it was found under; the cache forgets everything when they change. Zero-initialise;
+ * one owner at a time (not thread-safe). */
+#define KT_OTLP_VCACHE_SLOTS 4
+#define KT_OTLP_VCACHE_BYTES 1024 /* longer ones are walked every time */
+struct kt_otlp_vcache {
+    unsigned flags;
+    uint64_t max_kv, max_str;
+    unsigned next; /* the slot the next entry replaces */
+    uint16_t len[KT_OTLP_VCACHE_SLOTS];
+    uint8_t type[KT_OTLP_VCACHE_SLOTS]; /* enum kt_otlp_msg; 0 for an empty slot */
+    uint8_t bytes[KT_OTLP_VCACHE_SLOTS][KT_OTLP_VCACHE_BYTES];
+};
+
+/* kt_otlp_validate_limits that takes the resources and scopes in cache (borrowed, may be
+ * NULL) as valid, and adds those it finds valid. */
+int kt_otlp_validate_cached(enum kt_signal sig, struct kt_slice msg, unsigned flags,
+                            const struct kt_otlp_limits *lim, struct kt_otlp_vcache *cache,
+                            size_t *n_items, struct kt_err *err);
+
 #endif

@@ -65,6 +65,7 @@ struct otlp_service {
     struct auth *auth;
     unsigned validate_flags; /* kt_otlp_validate_flags: what the Kafka encoding needs */
     struct kt_otlp_limits limits;
+    struct kt_otlp_vcache vcache; /* the resources and scopes of requests lately found valid */
     struct otlp_service_stats stats;
     struct svc_metrics m;
     /* Large JSON bodies, converted one at a time in arrival order (one output buffer
@@ -514,7 +515,8 @@ static void publish_body(struct otlp_service *s, struct srv_req *r, enum kt_sign
 {
     struct kt_err err = {0};
     size_t n_items = 0;
-    int rc = kt_otlp_validate_limits(sig, msg, s->validate_flags, &s->limits, &n_items, &err);
+    int rc = kt_otlp_validate_cached(sig, msg, s->validate_flags, &s->limits, &s->vcache, &n_items,
+                                     &err);
     if (rc != 0) {
         kt_err_prefix(&err, "malformed %s request: ", kt_signal_name(sig));
         set_error(r, refusal_status(s, rc), err.msg);

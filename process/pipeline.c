@@ -96,6 +96,7 @@ struct span_ref {
 
 struct pipeline {
     const struct process_conf *conf;
+    struct kt_otlp_vcache vcache; /* the resources and scopes of messages lately found valid */
     struct ev_loop *loop;
     struct consumer *consumer;
     struct exporter *exporter;
@@ -909,7 +910,7 @@ static enum step decode_bytes(struct pipeline *p, const struct consumer_msg *m,
         p->conf->exporter.protocol == PROCESS_PROTO_HTTP_JSON ? KT_OTLP_VALIDATE_NO_NUL : 0;
     if (p->plan[m->sig].items_unchecked)
         flags |= KT_OTLP_VALIDATE_STRUCTURE;
-    if (kt_otlp_validate_flags(m->sig, *value, flags, n_items, err) != 0)
+    if (kt_otlp_validate_cached(m->sig, *value, flags, NULL, &p->vcache, n_items, err) != 0)
         return STEP_DEAD_LETTER;
     return p->hx_keys != NULL ? extract_headers(p, m, value, err) : STEP_ON;
 }

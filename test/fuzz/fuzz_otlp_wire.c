@@ -5,7 +5,8 @@
  * and all chunks concatenated are one valid message. protobuf-c is the independent oracle:
  * whatever kt_otlp_validate accepts, it must decode too. Small limits
  * (kt_otlp_validate_limits) refuse only more of it, with KT_ETOOBIG; the structure check
- * (KT_OTLP_VALIDATE_STRUCTURE) accepts all of it with the same count. */
+ * (KT_OTLP_VALIDATE_STRUCTURE) accepts all of it with the same count. With a cache of
+ * valid resources and scopes (kt_otlp_validate_cached) every answer is the same as without. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,29 @@ static void split_and_check(struct otlp_splitter *s, enum kt_signal sig, struct 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* kt_otlp_validate_cached answers as the walk without it, error message included, under
+ * each set of rules in turn. The cache is kept across inputs, so that it holds resources
+ * and scopes of earlier ones, which mutated inputs then carry changed. */
+static void check_cached(enum kt_signal sig, struct kt_slice msg)
+{
+    static struct kt_otlp_vcache vc;
+    static const struct kt_otlp_limits lim = {3, 130};
+    static const struct {
+        unsigned flags;
+        const struct kt_otlp_limits *lim;
+    } rules[] = {
+        {0, NULL}, {KT_OTLP_VALIDATE_STRUCTURE, NULL}, {KT_OTLP_VALIDATE_NO_NUL, NULL}, {0, &lim}};
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        struct kt_err e1 = {0, ""}, e2 = {0, ""};
+        size_t n1 = 0, n2 = 0;
+        int rc1 = kt_otlp_validate_limits(sig, msg, rules[i].flags, rules[i].lim, &n1, &e1);
+        int rc2 = kt_otlp_validate_cached(sig, msg, rules[i].flags, rules[i].lim, &vc, &n2, &e2);
+        check(rc1 == rc2 && n1 == n2 && strcmp(e1.msg, e2.msg) == 0,
+              "the cache of valid resources changed the answer (key mode: the rules' index)", sig,
+              (int)i, 0);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct kt_buf out = KT_BUF_INIT;
@@ -120,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc_structure = kt_otlp_validate_flags((enum kt_signal)sig, msg,
                                                   KT_OTLP_VALIDATE_STRUCTURE, &n_structure, &err);
         int rc = kt_otlp_validate((enum kt_signal)sig, msg, &n_items, &err);
+        check_cached((enum kt_signal)sig, msg);
         /* The structure check walks a part of what the full one does: it accepts all the
          * full check accepts, with the same count. */
         check(rc != 0 || (rc_structure == 0 && n_structure == n_items),

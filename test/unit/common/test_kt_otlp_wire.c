@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "kt_otlp_schema.h"
 #include "kt_otlp_wire.h"
 #include "../otlp_fixture.h"
 #include "opentelemetry/proto/logs/v1/logs.pb-c.h"
@@ -874,6 +875,136 @@ static void write_seeds(const char *dir)
 
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
+/* ---- the cache of valid resources and scopes (kt_otlp_validate_cached) ---- */
+
+/* A string attribute's KeyValue bytes. */
+static void put_str_kv(struct kt_buf *b, uint32_t num, const char *k, const void *v, size_t vn)
+{
+    struct kt_buf kv = KT_BUF_INIT, any = KT_BUF_INIT;
+    put_bytes(&any, 1, v, vn);
+    put_bytes(&kv, 1, k, strlen(k));
+    put_bytes(&kv, 2, any.p, any.len);
+    put_bytes(b, num, kv.p, kv.len);
+    kt_buf_free(&kv);
+    kt_buf_free(&any);
+}
+
+/* TracesData { resource_spans { resource { attributes: k = v, n times }, scope_spans {
+ * scope { name }, spans { a valid span } } } } */
+static struct kt_buf traces_with_resource(const char *k, const void *v, size_t vn, int n)
+{
+    struct kt_buf res = KT_BUF_INIT, ss = KT_BUF_INIT, rs = KT_BUF_INIT, scope = KT_BUF_INIT;
+    for (int i = 0; i < n; i++)
+        put_str_kv(&res, 1, k, v, vn);
+    put_bytes(&scope, 1, "lib", 3);
+    put_bytes(&ss, 1, scope.p, scope.len);
+    struct kt_buf sp = valid_span_payload();
+    put_bytes(&ss, 2, sp.p, sp.len);
+    put_bytes(&rs, 1, res.p, res.len);
+    put_bytes(&rs, 2, ss.p, ss.len);
+    kt_buf_free(&res);
+    kt_buf_free(&ss);
+    kt_buf_free(&scope);
+    kt_buf_free(&sp);
+    return wrap(1, rs);
+}
+
+static int cached_types(const struct kt_otlp_vcache *vc, enum kt_otlp_msg mt)
+{
+    int n = 0;
+    for (int i = 0; i < KT_OTLP_VCACHE_SLOTS; i++)
+        n += vc->type[i] == mt;
+    return n;
+}
+
+/* Same answer, count and error as without the cache. */
+static int validate_both(struct kt_otlp_vcache *vc, struct kt_buf *m, unsigned flags,
+                         const struct kt_otlp_limits *lim, struct kt_err *err)
+{
+    struct kt_err plain = {0, ""};
+    size_t n = 99, n_plain = 99;
+    int rc_plain =
+        kt_otlp_validate_limits(KT_SIGNAL_TRACES, kt_buf_slice(m), flags, lim, &n_plain, &plain);
+    int rc = kt_otlp_validate_cached(KT_SIGNAL_TRACES, kt_buf_slice(m), flags, lim, vc, &n, err);
+    assert_int_equal(rc, rc_plain);
+    if (rc == 0)
+        assert_int_equal(n, n_plain);
+    else
+        assert_string_equal(err->msg, plain.msg);
+    kt_buf_free(m);
+    return rc;
+}
+
+static void test_validate_cache_takes_only_the_same_bytes(void **state)
+{
+    (void)state;
+    struct kt_otlp_vcache vc = {0};
+    struct kt_err err = {0, ""};
+    struct kt_buf m = traces_with_resource("service.name", "checkout", 8, 1);
+    assert_int_equal(validate_both(&vc, &m, 0, NULL, &err), 0);
+    assert_int_equal(cached_types(&vc, KT_OTLP_M_RESOURCE), 1);
+    assert_int_equal(cached_types(&vc, KT_OTLP_M_SCOPE), 1);
+    /* Found again: no new entry. */
+    m = traces_with_resource("service.name", "checkout", 8, 1);
+    assert_int_equal(validate_both(&vc, &m, 0, NULL, &err), 0);
+    assert_int_equal(cached_types(&vc, KT_OTLP_M_RESOURCE), 1);
+    /* One byte other (invalid UTF-8, same length): walked, and refused as without the cache. */
+    m = traces_with_resource("service.name", "checkou\xff", 8, 1);
+    assert_int_equal(validate_both(&vc, &m, 0, NULL, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "resource.attributes[0].value.string_value: invalid UTF-8"));
+    assert_int_equal(cached_types(&vc, KT_OTLP_M_RESOURCE), 1);
+    /* Full slots: the oldest entry makes room (the first resource's, then the scope's, which
+     * its message then puts back in the next). */
+    for (int i = 0; i < KT_OTLP_VCACHE_SLOTS; i++) {
+        char v[8];
+        snprintf(v, sizeof(v), "svc-%d", i);
+        m = traces_with_resource("service.name", v, strlen(v), 1);
+        assert_int_equal(validate_both(&vc, &m, 0, NULL, &err), 0);
+    }
+    assert_int_equal(cached_types(&vc, KT_OTLP_M_RESOURCE), KT_OTLP_VCACHE_SLOTS - 1);
+    assert_int_equal(cached_types(&vc, KT_OTLP_M_SCOPE), 1);
+    m = traces_with_resource("service.name", "checkout", 8, 1);
+    assert_int_equal(validate_both(&vc, &m, 0, NULL, &err), 0);
+    assert_int_equal(cached_types(&vc, KT_OTLP_M_SCOPE), 1);
+    /* Too long to keep: walked each time, never kept. */
+    struct kt_otlp_vcache empty = {0};
+    static char big[KT_OTLP_VCACHE_BYTES];
+    memset(big, 'a', sizeof(big));
+    m = traces_with_resource("k", big, sizeof(big), 1);
+    assert_int_equal(validate_both(&empty, &m, 0, NULL, &err), 0);
+    assert_int_equal(cached_types(&empty, KT_OTLP_M_RESOURCE), 0);
+    assert_int_equal(cached_types(&empty, KT_OTLP_M_SCOPE), 1);
+}
+
+/* What was valid under other rules is checked again: NUL bytes, limits. */
+static void test_validate_cache_forgets_when_the_rules_change(void **state)
+{
+    (void)state;
+    struct kt_otlp_vcache vc = {0};
+    struct kt_err err = {0, ""};
+    struct kt_buf m = traces_with_resource("k", "a\0b", 3, 3);
+    assert_int_equal(validate_both(&vc, &m, 0, NULL, &err), 0);
+    assert_int_equal(cached_types(&vc, KT_OTLP_M_RESOURCE), 1);
+    /* STRUCTURE checks resources alike: the entry stays. */
+    m = traces_with_resource("k", "a\0b", 3, 3);
+    assert_int_equal(validate_both(&vc, &m, KT_OTLP_VALIDATE_STRUCTURE, NULL, &err), 0);
+    assert_int_equal(cached_types(&vc, KT_OTLP_M_RESOURCE), 1);
+    m = traces_with_resource("k", "a\0b", 3, 3);
+    assert_int_equal(validate_both(&vc, &m, KT_OTLP_VALIDATE_NO_NUL, NULL, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "resource.attributes[0].value.string_value: NUL byte"));
+    m = traces_with_resource("k", "ab", 2, 3);
+    assert_int_equal(validate_both(&vc, &m, 0, NULL, &err), 0);
+    const struct kt_otlp_limits two = {2, 0};
+    m = traces_with_resource("k", "ab", 2, 3);
+    assert_int_equal(validate_both(&vc, &m, 0, &two, &err), KT_ETOOBIG);
+    assert_non_null(strstr(err.msg, "resource.attributes: more than 2 key-value pairs"));
+    const struct kt_otlp_limits short_str = {0, 1};
+    m = traces_with_resource("k", "ab", 2, 1);
+    assert_int_equal(validate_both(&vc, &m, 0, NULL, &err), 0);
+    m = traces_with_resource("k", "ab", 2, 1);
+    assert_int_equal(validate_both(&vc, &m, 0, &short_str, &err), KT_ETOOBIG);
+}
+
 int main(void)
 {
     const char *seed_dir = getenv("KT_OTLP_WIRE_SEED_DIR");
@@ -908,6 +1039,8 @@ int main(void)
         T(test_validate_rejects_repeated_anyvalue_without_value),
         T(test_validate_rejects_misaligned_packed_doubles),
         T(test_validate_error_names_the_metric_path),
+        T(test_validate_cache_takes_only_the_same_bytes),
+        T(test_validate_cache_forgets_when_the_rules_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
