@@ -153,4 +153,21 @@ static inline bool kt_pb_next(struct kt_pb *b, struct kt_pb_field *f)
     return kt_pb_field(&b->p, b->end, f) == 1;
 }
 
+/* Whether s is exactly field 1 then, optionally, field 2, both length-delimited with a
+ * one-byte length: a KeyValue's usual shape (key, value), read without stepping field by
+ * field. *a and *b are their payloads (*b {NULL, 0} without field 2). false for any other
+ * shape, valid or not, which the caller reads with kt_pb_field. */
+static inline bool kt_pb_short_pair(struct kt_slice s, struct kt_slice *a, struct kt_slice *b)
+{
+    const uint8_t *p = s.p, *end = s.p + s.n;
+    if (s.n < 2 || p[0] != 0x0a || p[1] >= 0x80 || p[1] > s.n - 2)
+        return false;
+    const uint8_t *q = p + 2 + p[1];
+    if (q != end && (end - q < 2 || q[0] != 0x12 || q[1] >= 0x80 || q[1] != end - q - 2))
+        return false;
+    *a = (struct kt_slice){p + 2, p[1]};
+    *b = q == end ? (struct kt_slice){NULL, 0} : (struct kt_slice){q + 2, q[1]};
+    return true;
+}
+
 #endif

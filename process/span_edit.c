@@ -136,15 +136,23 @@ static bool key_is(const struct attr *a, const struct edit *e)
 static int attr_of(struct kt_slice kv, struct attr *out)
 {
     *out = (struct attr){.kv = kv.p, .kv_len = kv.n, .key = (const uint8_t *)""};
+    struct kt_slice key = {NULL, 0}, value;
     struct kt_pb b = kt_pb_of(kv);
     struct kt_pb_field f;
+    if (kt_pb_short_pair(kv, &key, &value))
+        b.p = b.end; /* key and value, nothing else: read already */
     while (kt_pb_next(&b, &f))
-        if (f.num == F_KV_KEY && f.wt == KT_PB_LEN) {
-            const uint8_t *nul = memchr(f.bytes.p, '\0', f.bytes.n);
-            out->key = f.bytes.p;
-            out->keylen = nul != NULL ? (size_t)(nul - f.bytes.p) : f.bytes.n;
-        }
-    return b.p == b.end ? 0 : KT_EINVAL;
+        if (f.num == F_KV_KEY && f.wt == KT_PB_LEN)
+            key = f.bytes; /* the last one counts */
+    if (b.p != b.end)
+        return KT_EINVAL;
+    if (key.p != NULL) {
+        /* The decoded key is a C string: it ends at a NUL. */
+        const uint8_t *nul = memchr(key.p, '\0', key.n);
+        out->key = key.p;
+        out->keylen = nul != NULL ? (size_t)(nul - key.p) : key.n;
+    }
+    return 0;
 }
 
 /* Runs the edits over the span's n attributes (se->attrs) in order, then marks those left

@@ -875,23 +875,14 @@ static inline bool key_is(const uint8_t *k, size_t n, const char *key, size_t ke
 static int kv_value(struct kt_slice kv, const char *key, size_t keylen, struct kt_slice *v)
 {
     const uint8_t *p = kv.p, *end = kv.p + kv.n;
-    v->p = NULL;
-    v->n = 0;
-    if (end - p >= 2 && p[0] == 0x0a && p[1] < 0x80 && p[1] <= end - p - 2) {
-        const uint8_t *k = p + 2, *q = k + p[1];
-        bool only_value =
-            q == end || (end - q >= 2 && q[0] == 0x12 && q[1] < 0x80 && q[1] == end - q - 2);
-        if (only_value) {
-            if (!key_is(k, p[1], key, keylen))
-                return 0;
-            if (q < end)
-                *v = (struct kt_slice){q + 2, (size_t)q[1]};
-            return 1;
-        }
-    }
+    struct kt_slice k;
+    if (kt_pb_short_pair(kv, &k, v))
+        return key_is(k.p, k.n, key, keylen) ? 1 : 0;
     /* Any other shape: the last key counts, as for protobuf-c. */
     struct kt_pb_field f;
-    struct kt_slice k = {(const uint8_t *)"", 0};
+    k = (struct kt_slice){(const uint8_t *)"", 0};
+    v->p = NULL;
+    v->n = 0;
     int values = 0;
     while (wf_next(&p, end, &f) == 1) {
         if (f.num == 1 && f.wt == KT_PB_LEN) {

@@ -1,0 +1,83 @@
+/* Unit tests for kt_pb's kt_pb_short_pair: it takes exactly field 1 then at most field 2,
+ * both length-delimited with a one-byte length, and gives what the field walk gives for
+ * them; every other shape is left to the walk (false). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kt_pb.h"
+
+/* The payloads of fields 1 and 2 as the field walk finds them (the last of each). */
+static void walk_pair(struct kt_slice s, struct kt_slice *a, struct kt_slice *b)
+{
+    struct kt_pb pb = kt_pb_of(s);
+    struct kt_pb_field f;
+    *a = *b = (struct kt_slice){NULL, 0};
+    while (kt_pb_next(&pb, &f)) {
+        if (f.num == 1 && f.wt == KT_PB_LEN)
+            *a = f.bytes;
+        if (f.num == 2 && f.wt == KT_PB_LEN)
+            *b = f.bytes;
+    }
+    assert_ptr_equal(pb.p, pb.end);
+}
+
+static void test_short_pair_takes_key_and_value(void **state)
+{
+    (void)state;
+    static const uint8_t both[] = {0x0a, 0x01, 'k', 0x12, 0x03, 0x0a, 0x01, 'v'};
+    static const uint8_t key_only[] = {0x0a, 0x02, 'k', 'k'};
+    static const uint8_t empty_both[] = {0x0a, 0x00, 0x12, 0x00};
+    const struct kt_slice cases[] = {
+        {both, sizeof(both)}, {key_only, sizeof(key_only)}, {empty_both, sizeof(empty_both)}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kt_slice a, b, wa, wb;
+        if (!kt_pb_short_pair(cases[i], &a, &b))
+            fail_msg("case %zu: refused", i);
+        walk_pair(cases[i], &wa, &wb);
+        assert_ptr_equal(a.p, wa.p);
+        assert_int_equal(a.n, wa.n);
+        assert_ptr_equal(b.p, wb.p);
+        assert_int_equal(b.n, wb.n);
+    }
+}
+
+static void test_short_pair_leaves_other_shapes(void **state)
+{
+    (void)state;
+    static const uint8_t value_first[] = {0x12, 0x00, 0x0a, 0x01, 'k'};
+    static const uint8_t value_twice[] = {0x0a, 0x01, 'k', 0x12, 0x00, 0x12, 0x00};
+    static const uint8_t third_field[] = {0x0a, 0x01, 'k', 0x18, 0x01};
+    static const uint8_t long_value[] = {0x0a, 0x01, 'k', 0x12, 0x80, 0x00};
+    static const uint8_t value_short[] = {0x0a, 0x01, 'k', 0x12, 0x02, 'v'};
+    static const uint8_t value_long[] = {0x0a, 0x01, 'k', 0x12, 0x00, 'v'};
+    static const uint8_t key_cut[] = {0x0a, 0x03, 'k'};
+    static const uint8_t key_varint[] = {0x08, 0x01};
+    static const uint8_t one_byte[] = {0x0a};
+    const struct kt_slice cases[] = {
+        {value_first, sizeof(value_first)}, {value_twice, sizeof(value_twice)},
+        {third_field, sizeof(third_field)}, {long_value, sizeof(long_value)},
+        {value_short, sizeof(value_short)}, {value_long, sizeof(value_long)},
+        {key_cut, sizeof(key_cut)},         {key_varint, sizeof(key_varint)},
+        {one_byte, sizeof(one_byte)},       {one_byte, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kt_slice a, b;
+        if (kt_pb_short_pair(cases[i], &a, &b))
+            fail_msg("case %zu: taken", i);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_short_pair_takes_key_and_value),
+        cmocka_unit_test(test_short_pair_leaves_other_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
