@@ -4,7 +4,8 @@
 // killed with SIGKILL. Every span ingest acknowledged reaches the backend (duplicates are
 // counted and reported: a killed replica's uncommitted tail is read again), the group
 // coordinator's view never leaves a partition without a live owner for longer than the
-// session timeout and one rebalance, and the partitions end evenly spread.
+// session timeout and one rebalance (one rebalance after a join or a clean leave, unless the
+// coordinator moved meanwhile), and the partitions end evenly spread.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -211,8 +212,25 @@ test('real Kafka: 3 replicas on 12 partitions under load; a 4th joins, one leave
         worst <= SESSION_TIMEOUT_MS + REBALANCE_ALLOWANCE_MS,
         `a partition had no live owner for ${worst} ms (session timeout ${SESSION_TIMEOUT_MS} ms + ${REBALANCE_ALLOWANCE_MS} ms for the rebalance)`,
       );
+      // A group coordinator that moves meanwhile (Kafka moves partition leaders back to their
+      // preferred replicas every 5 minutes, and the fault tests before this one leave them
+      // elsewhere) loads the group as it last stored it: a member that left is back in it
+      // until its session times out, as after a SIGKILL. The replicas' offset commits say
+      // so ("Not coordinator", "Waiting for coordinator"); only then the SIGKILL bound holds.
+      const coordinatorMoved = (what) => {
+        const i = events.findIndex((e) => e.what === what);
+        const from = events[i].at;
+        const to = i + 1 < events.length ? events[i + 1].at : Infinity;
+        return [...replicas.values()].some((h) => h.log().split('\n').some((l) => {
+          const at = Date.parse(l.slice(0, 24));
+          return /(Not|Waiting for) coordinator/.test(l) && at >= from && at < to;
+        }));
+      };
       for (const what of ['join of D', 'SIGTERM of B']) {
-        assert.ok(after.get(what) <= REBALANCE_ALLOWANCE_MS, `after the ${what}, a partition had no live owner for ${after.get(what)} ms\n${explain(what)}`);
+        const moved = coordinatorMoved(what);
+        const bound = moved ? SESSION_TIMEOUT_MS + REBALANCE_ALLOWANCE_MS : REBALANCE_ALLOWANCE_MS;
+        if (moved) t.diagnostic(`rebalance: the group coordinator moved after the ${what}: bound ${bound} ms`);
+        assert.ok(after.get(what) <= bound, `after the ${what}, a partition had no live owner for ${after.get(what)} ms\n${explain(what)}`);
       }
       assert.deepEqual(final.members.map((m) => m.clientId).sort(), ['replica-A', 'replica-D']);
       assert.equal(counts.reduce((a, b) => a + b, 0), PARTITIONS, 'every partition is assigned at the end');
