@@ -956,7 +956,7 @@ static void test_validate_cache_takes_only_the_same_bytes(void **state)
     /* Full slots: the oldest entry makes room (the first resource's, then the scope's, which
      * its message then puts back in the next). */
     for (int i = 0; i < KT_OTLP_VCACHE_SLOTS; i++) {
-        char v[8];
+        char v[16];
         snprintf(v, sizeof(v), "svc-%d", i);
         m = traces_with_resource("service.name", v, strlen(v), 1);
         assert_int_equal(validate_both(&vc, &m, 0, NULL, &err), 0);
