@@ -31,17 +31,18 @@ Figures, all measured in this run:
   peak RSS     VmHWM of the tier's process at the end of the window (two replicas: the
                larger one)
   p99 ms       request latency seen by the load generator (ingest only)
-  ceiling      ingest, and process on the devbroker: kotel-rawproduce, a plain librdkafka
-               producer sending as many messages of the same sizes to the same broker with
-               the producer settings ingest uses; process on real Kafka: kotel-rawconsume,
-               a plain librdkafka consumer reading the same preloaded messages with
-               kotel-process's consumer settings; its CPU per message / spans per message
+  ceiling      ingest: kotel-rawproduce, a plain librdkafka producer sending as many
+               messages of the same sizes to the same broker with the producer settings
+               ingest uses; process: kotel-rawconsume, a plain librdkafka consumer reading
+               the same preloaded messages (on the devbroker the same topics, subscribed
+               together) with kotel-process's consumer settings; its CPU per message /
+               spans per message
   ratio        tier us/span / ceiling us/span
   TLS cost     ingest-grpc-tls (kotel-ingest serving [receiver.tls] with a certificate made by
                openssl for this run, kotel-loadgen --tls-ca) against ingest-grpc in the same
                round: the difference and the ratio of their us CPU/span, median of the rounds
-  (real Kafka only) ceiling spans/s: the raw client's own rate; rawproduce us/span: the
-               producer ceiling also for process rows, the devbroker table's reference
+  ceiling spans/s: the raw client's own rate; rawproduce us/span: the producer ceiling
+               also for process rows (what producing the messages process reads costs)
   held         (process-hold, once) the process-full configuration with a decision_wait
                longer than the run, so every preloaded trace is pending at once: the tail
                sampler's own account of the memory it holds (records, offer lists, encoded
@@ -144,7 +145,7 @@ COLUMNS = [("spans/s", "spans_per_s", "rate"), ("steady spans/s", "steady_spans_
            ("steady s", "steady_window_s", "s"), ("us CPU/span", "us_per_span", "us"),
            ("peak RSS MiB", "rss_mib", "mib"), ("p99 ms", "p99_ms", "ms"),
            ("ceiling us/span", "ceiling_us_per_span", "us"), ("ratio", "ratio", "ratio")]
-# On real Kafka the process ceiling is the raw consumer: the producer figure stays beside it.
+# The process ceiling is the raw consumer: the producer figure stays beside it.
 REAL_COLUMNS = COLUMNS + [("ceiling spans/s", "ceiling_spans_per_s", "rate"),
                           ("rawproduce us/span", "producer_us_per_span", "us")]
 
@@ -218,8 +219,9 @@ METHOD = {
             "per partition limit does not apply; every phase reads all of it; process-hold "
             "reads a topic of one preload of its own); ingest keeps its default required_acks=all; broker CPU "
             "is the utime+stime of every broker JVM" % (INGEST_PARTITIONS, PROC_PARTITIONS),
-    "ceiling_consume": "process on real Kafka: kotel-rawconsume in a fresh consumer group "
-                       "reads the preloaded topic from the earliest offset to the end of every "
+    "ceiling_consume": "process: kotel-rawconsume in a fresh consumer group reads what the "
+                       "phase reads (devbroker: its preloads' topics in one subscription; real "
+                       "Kafka: the preloaded topic) from the earliest offset to the end of every "
                        "partition with kotel-process's consumer settings (cooperative-sticky, "
                        "session 10 s, enable.auto.offset.store=false with rd_kafka_offsets_store "
                        "after every poll round of up to 500 messages, auto commit every 1 s) "
@@ -490,14 +492,16 @@ def ceiling(target, messages, sizes_file, spans):
             "spans_per_s": r["msgs_per_s"] * spans_per_msg}
 
 
-def consumer_ceiling(target, messages, total_bytes, spans):
-    """kotel-rawconsume reading the preloaded topic, all of it, in a fresh group."""
-    argv = [binary("kotel-rawconsume"), "--brokers", target.bootstrap, "--topic", target.topic,
+def consumer_ceiling(target, topics, messages, total_bytes, spans):
+    """kotel-rawconsume reading the preloaded topics, all of them, in a fresh group, as one
+    subscription (as kotel-process reads its topic list). total_bytes None: not known (only
+    the first topic's message sizes are read back), the message count is checked alone."""
+    argv = [binary("kotel-rawconsume"), "--brokers", target.bootstrap, "--topic", ",".join(topics),
             "--expect", str(messages)]
     for s in RAW_CONSUME_SET:
         argv += ["--set", s]
     r = run_json(argv, timeout=300)
-    if r["bytes"] != total_bytes:
+    if total_bytes is not None and r["bytes"] != total_bytes:
         raise BenchError("kotel-rawconsume read %d bytes, the preload holds %d" % (r["bytes"], total_bytes))
     spans_per_msg = spans / messages
     return {"argv": argv[1:], "result": r, "spans_per_message": spans_per_msg,
@@ -546,8 +550,8 @@ class Devbroker:
 
     key = "devbroker"
     title = "devbroker (librdkafka's mock cluster, 1 broker, in memory)"
-    process_ceiling = "produce"
-    columns = COLUMNS
+    process_ceiling = "consume"
+    columns = REAL_COLUMNS
 
     def __init__(self):
         self.shape = {"kind": "devbroker", "brokers": 1, "replication_factor": 1, "acks": "all",
@@ -1038,8 +1042,16 @@ class Preload:
         self.ceilings.append(c)
         return c
 
-    def consumer_ceiling(self):
-        return consumer_ceiling(self.target, self.messages, self.info["bytes"], self.spans)
+    def consumer_ceiling(self, phase):
+        """The raw consumer reading what the phase reads: on the devbroker its preloads' topics
+        together (their partitions all at once, as kotel-process fetches them), on real
+        Kafka the one topic."""
+        if self.real:
+            return consumer_ceiling(self.target, [self.target.topic], self.messages, self.info["bytes"], self.spans)
+        n = min(PHASE_PRELOADS.get(phase, len(self.per_topic)), len(self.per_topic))
+        tops = self.per_topic[:n]
+        return consumer_ceiling(self.target, [t["topic"] for t in tops], sum(t["messages"] for t in tops),
+                                self.info["bytes"] if n == 1 else None, sum(t["spans"] for t in tops))
 
 
 # kotel-process logs every change of its assignment at info level, with a UTC timestamp.
@@ -1325,7 +1337,7 @@ def process_run(phase, workdir, pre, seq, cluster):
             mid = 0.8 * spans / (t90 - t10)
     rss_steady = [x["rss"] for x in samples[k:] if x["t"] <= done["t"]] or [done["rss"]]
     prod = pre.ceiling()
-    ceil = pre.consumer_ceiling() if cluster.process_ceiling == "consume" else prod
+    ceil = pre.consumer_ceiling(phase) if cluster.process_ceiling == "consume" else prod
     return {"phase": phase, "tier": "process", "cluster": cluster.key, "argv": argv[1:], "replicas": replicas,
             "assigned_partitions": assigned, "revocations": revoked, "group_events": events,
             "process_exit_stats": exits, "topics": topic_sets[0].split("=", 1)[1].split(","),
@@ -1614,8 +1626,8 @@ def main():
         print("bench: KT_BENCH_KAFKA wants devbroker or real, KT_BENCH_REAL_BROKERS sizes 1..9; got %s, %s"
               % (KAFKA, REAL_BROKERS), file=sys.stderr)
         return 2
-    tools = ["kotel-ingest", "kotel-process", "kotel-loadgen", "kotel-sink", "kotel-rawproduce"]
-    tools += ["kotel-devbroker"] if KAFKA == "devbroker" else ["kotel-rawconsume", "kotel-kafka-admin"]
+    tools = ["kotel-ingest", "kotel-process", "kotel-loadgen", "kotel-sink", "kotel-rawproduce", "kotel-rawconsume"]
+    tools += ["kotel-devbroker"] if KAFKA == "devbroker" else ["kotel-kafka-admin"]
     for tool in tools:
         binary(tool)
     info = machine()
@@ -1684,14 +1696,12 @@ def main():
     spread = "median (min-max) of %d round(s) and their spread, (max-min)/median" % REPEAT
     print("%s; process: steady = from the first consumed message to the end of the drain, us CPU/span over it;"
           % spread)
-    if KAFKA == "devbroker":
-        print("ceiling = raw librdkafka producer, same messages, same broker;")
-    else:
-        print("ceiling = raw librdkafka producer (ingest) or consumer (process),")
-        print("same messages, same cluster; rawproduce = the producer ceiling for every row;")
-        for role, c in sorted(result["clients"].items()):
-            print("%s settings (librdkafka %s): %s;" % (role, c["librdkafka"],
-                                                      " ".join("%s=%s" % kv for kv in c["conf"].items())))
+    print("ceiling = raw librdkafka producer (ingest) or consumer (process),")
+    print("same messages, same %s; rawproduce = the producer ceiling for every row;"
+          % ("broker" if KAFKA == "devbroker" else "cluster"))
+    for role, c in sorted(result["clients"].items()):
+        print("%s settings (librdkafka %s): %s;" % (role, c["librdkafka"],
+                                                  " ".join("%s=%s" % kv for kv in c["conf"].items())))
     print("ratio = tier us/span / ceiling us/span. Raw runs and method: %s (%.0f s)"
           % (os.path.relpath(OUT, REPO), elapsed))
     if not errors and not os.environ.get("KT_BENCH_KEEP"):

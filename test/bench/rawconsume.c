@@ -1,15 +1,17 @@
 /* kotel-rawconsume: the ceiling for kotel-process in `make bench`, a bare librdkafka consumer.
  *
- * It reads a preloaded topic from the earliest offset to its end the way kotel-process
+ * It reads preloaded topics from the earliest offset to their end the way kotel-process
  * consumes (a fresh consumer group, cooperative-sticky assignment, offsets stored by the
  * application in batches and committed by librdkafka every second) and does nothing with a
  * message but read every byte of its value, so the difference between its cost per message
  * and kotel-process's is what kotel itself adds on top of consuming the same bytes.
  *
  * The timed part runs from the first partition assignment to the last message handled (the
- * group join before it is a fixed cost of the cluster, not of consuming). The end of the
- * topic is where every assigned partition has reported end of partition, so the topic must
- * not be written to meanwhile.
+ * group join before it is a fixed cost of the cluster, not of consuming). The end is where
+ * every assigned partition has reported end of partition, so the topics must not be
+ * written to meanwhile. Several topics are read as kotel-process reads a topic list: one
+ * subscription, so librdkafka fetches all their partitions at once (what it costs per
+ * partition is then in the ceiling too).
  *
  * stdout: one JSON line {"messages","bytes","partitions","join_s","seconds","msgs_per_s",
  * "mb_per_s","cpu_user_s","cpu_sys_s","cpu_us_per_msg","revoked","commits","checksum",
@@ -35,10 +37,13 @@
 #define RC_MAX_SETS 64
 /* Messages handled per poll round before offsets are stored, as kotel-process does. */
 #define RC_POLL_BATCH 500
+#define RC_MAX_TOPICS 64
 
 struct rc_opts {
     const char *brokers;
-    const char *topic;
+    char *topics[RC_MAX_TOPICS]; /* from --topic, split at commas; point into topic_buf */
+    int ntopics;
+    char topic_buf[4096];
     char group[128];
     uint64_t expect; /* 0: any count */
     double timeout_s;
@@ -46,11 +51,15 @@ struct rc_opts {
     int nsets;
 };
 
+/* Partitions are numbered across the topics: topic t's partition p is slot base[t] + p. */
 struct rc_state {
-    int32_t npart;      /* partitions of the topic */
-    bool *eof;          /* by partition: end reached since last assigned */
-    int64_t *next;      /* by partition: offset to store (last handled + 1), -1: none */
-    bool *assigned;     /* by partition */
+    const struct rc_opts *o;
+    int32_t npart[RC_MAX_TOPICS];               /* partitions of each topic */
+    int32_t base[RC_MAX_TOPICS + 1];            /* first slot of each topic; base[ntopics]: slots */
+    const rd_kafka_topic_t *rkt[RC_MAX_TOPICS]; /* each topic's handle, once seen */
+    bool *eof;                                  /* by slot: end reached since last assigned */
+    int64_t *next;      /* by slot: offset to store (last handled + 1), -1: none */
+    bool *assigned;     /* by slot */
     int32_t n_assigned; /* partitions assigned now */
     int32_t n_eof;      /* assigned partitions at their end */
     int32_t max_assigned;
@@ -83,15 +92,15 @@ static const char *const shown_props[] = {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: kotel-rawconsume --brokers LIST --topic T [options]\n"
+            "usage: kotel-rawconsume --brokers LIST --topic T[,T...] [options]\n"
             "\n"
-            "Reads a topic from its earliest offset to its end with a bare librdkafka\n"
+            "Reads topics from the earliest offset to their end with a bare librdkafka\n"
             "consumer in a fresh group and prints one JSON line of throughput and CPU cost.\n"
             "\n"
             "  --brokers LIST      bootstrap brokers (required)\n"
-            "  --topic T           topic (required; it must not grow during the run)\n"
+            "  --topic T[,T...]    topics (required; they must not grow during the run)\n"
             "  --group G           consumer group (default: a fresh kotel-rawconsume-PID-TIME)\n"
-            "  --expect N          messages the topic holds; any other count is a failure\n"
+            "  --expect N          messages the topics hold; any other count is a failure\n"
             "  --timeout S         give up after S seconds (default 120)\n"
             "  --set PROP=VALUE    librdkafka consumer property, repeatable; applied after the\n"
             "                      defaults kotel-process uses: partition.assignment.strategy=\n"
@@ -133,8 +142,20 @@ static int parse_args(int argc, char **argv, struct rc_opts *o, struct kt_err *e
         uint64_t n;
         if (strcmp(a, "--brokers") == 0) {
             o->brokers = v;
-        } else if (strcmp(a, "--topic") == 0) {
-            o->topic = v;
+        } else if (strcmp(a, "--topic") == 0 && o->ntopics > 0) {
+            return kt_err_set(err, KT_EINVAL, "--topic: given twice (list topics with commas)");
+        } else if (strcmp(a, "--topic") == 0 && v[0] != '\0') {
+            if (strlen(v) >= sizeof(o->topic_buf))
+                return kt_err_set(err, KT_ETOOBIG, "--topic: longer than %zu bytes",
+                                  sizeof(o->topic_buf) - 1);
+            snprintf(o->topic_buf, sizeof(o->topic_buf), "%s", v);
+            for (char *save = NULL, *t = strtok_r(o->topic_buf, ",", &save); t != NULL;
+                 t = strtok_r(NULL, ",", &save)) {
+                if (o->ntopics == RC_MAX_TOPICS)
+                    return kt_err_set(err, KT_ETOOBIG, "--topic: more than %d topics",
+                                      RC_MAX_TOPICS);
+                o->topics[o->ntopics++] = t;
+            }
         } else if (strcmp(a, "--group") == 0 && v[0] != '\0' && strlen(v) < sizeof(o->group)) {
             snprintf(o->group, sizeof(o->group), "%s", v);
         } else if (strcmp(a, "--expect") == 0 && parse_u64(v, 1, UINT64_MAX / 2, &n) == 0) {
@@ -149,7 +170,7 @@ static int parse_args(int argc, char **argv, struct rc_opts *o, struct kt_err *e
             return kt_err_set(err, KT_EINVAL, "%s: unknown option or bad value '%s'", a, v);
         }
     }
-    if (o->brokers == NULL || o->topic == NULL)
+    if (o->brokers == NULL || o->ntopics == 0)
         return kt_err_set(err, KT_EINVAL, "--brokers and --topic are required");
     return 0;
 }
@@ -182,9 +203,39 @@ static uint64_t touch(const uint8_t *p, size_t n)
     return s;
 }
 
-static bool in_range(const struct rc_state *st, int32_t partition)
+/* The slot of topic `name`'s partition, or -1 when it is not one of ours. */
+static int32_t slot_of_name(const struct rc_state *st, const char *name, int32_t partition)
 {
-    return partition >= 0 && partition < st->npart;
+    for (int t = 0; t < st->o->ntopics; t++)
+        if (strcmp(st->o->topics[t], name) == 0)
+            return partition >= 0 && partition < st->npart[t] ? st->base[t] + partition : -1;
+    return -1;
+}
+
+/* The same for a message: topics are told apart by their handle once seen (no string
+ * comparison per message, as kotel-process's lookup does not either for one topic). */
+static int32_t slot_of(struct rc_state *st, const rd_kafka_message_t *m)
+{
+    for (int t = 0; t < st->o->ntopics; t++)
+        if (st->rkt[t] == m->rkt)
+            return m->partition >= 0 && m->partition < st->npart[t] ? st->base[t] + m->partition
+                                                                    : -1;
+    if (m->rkt == NULL)
+        return -1;
+    const char *name = rd_kafka_topic_name(m->rkt);
+    for (int t = 0; t < st->o->ntopics; t++)
+        if (strcmp(st->o->topics[t], name) == 0)
+            st->rkt[t] = m->rkt;
+    return slot_of_name(st, name, m->partition);
+}
+
+/* The topic index of a slot. */
+static int topic_of(const struct rc_state *st, int32_t slot)
+{
+    int t = 0;
+    while (slot >= st->base[t + 1])
+        t++;
+    return t;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -204,8 +255,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (!assign)
         st->revoked += (uint64_t)l->cnt;
     for (int i = 0; i < l->cnt; i++) {
-        int32_t p = l->elems[i].partition;
-        if (!in_range(st, p) || st->assigned[p] == assign)
+        int32_t p = slot_of_name(st, l->elems[i].topic, l->elems[i].partition);
+        if (p < 0 || st->assigned[p] == assign)
             continue;
         st->assigned[p] = assign;
         st->n_assigned += assign ? 1 : -1;
@@ -320,15 +371,16 @@ static int topic_partitions(rd_kafka_t *rk, const char *topic, int32_t *out, str
 }
 
 /* Stores the offsets of what the last round handled, one call for all its partitions. */
-static void store_round(rd_kafka_t *rk, struct rc_state *st, const char *topic, int32_t *touched,
-                        int ntouched)
+static void store_round(rd_kafka_t *rk, struct rc_state *st, int32_t *touched, int ntouched)
 {
     if (ntouched == 0)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(ntouched);
     for (int i = 0; i < ntouched; i++) {
         int32_t p = touched[i];
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset = st->next[p];
+        int t = topic_of(st, p);
+        rd_kafka_topic_partition_list_add(l, st->o->topics[t], p - st->base[t])->offset =
+            st->next[p];
         st->next[p] = -1;
     }
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(rk, l);
@@ -361,7 +413,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    struct rc_state st = {0};
+    struct rc_state st = {.o = &o};
     int exit_code = 2;
     int32_t *touched = NULL;
     double t_start = mono_s();
@@ -370,26 +422,32 @@ int main(int argc, char **argv)
         fprintf(stderr, "kotel-rawconsume: %s\n", err.msg);
         return 2;
     }
-    if (topic_partitions(rk, o.topic, &st.npart, &err) != 0) {
-        fprintf(stderr, "kotel-rawconsume: %s\n", err.msg);
-        goto out;
+    for (int t = 0; t < o.ntopics; t++) {
+        if (topic_partitions(rk, o.topics[t], &st.npart[t], &err) != 0) {
+            fprintf(stderr, "kotel-rawconsume: %s\n", err.msg);
+            goto out;
+        }
+        st.base[t + 1] = st.base[t] + st.npart[t];
     }
-    st.eof = calloc((size_t)st.npart, sizeof(*st.eof));
-    st.assigned = calloc((size_t)st.npart, sizeof(*st.assigned));
-    st.next = malloc((size_t)st.npart * sizeof(*st.next));
-    touched = malloc((size_t)st.npart * sizeof(*touched));
+    int32_t slots = st.base[o.ntopics];
+    st.eof = calloc((size_t)slots, sizeof(*st.eof));
+    st.assigned = calloc((size_t)slots, sizeof(*st.assigned));
+    st.next = malloc((size_t)slots * sizeof(*st.next));
+    touched = malloc((size_t)slots * sizeof(*touched));
     if (st.eof == NULL || st.assigned == NULL || st.next == NULL || touched == NULL) {
         fprintf(stderr, "kotel-rawconsume: out of memory\n");
         goto out;
     }
-    for (int32_t p = 0; p < st.npart; p++)
+    for (int32_t p = 0; p < slots; p++)
         st.next[p] = -1;
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, o.topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(o.ntopics);
+    for (int t = 0; t < o.ntopics; t++)
+        rd_kafka_topic_partition_list_add(sub, o.topics[t], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t se = rd_kafka_subscribe(rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (se != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        fprintf(stderr, "kotel-rawconsume: subscribe %s: %s\n", o.topic, rd_kafka_err2str(se));
+        fprintf(stderr, "kotel-rawconsume: subscribing to %d topics: %s\n", o.ntopics,
+                rd_kafka_err2str(se));
         goto out;
     }
 
@@ -412,16 +470,17 @@ int main(int argc, char **argv)
             rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, i == 0 ? 100 : 0);
             if (m == NULL)
                 break;
-            int32_t p = m->partition;
+            int32_t p = slot_of(&st, m);
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                if (in_range(&st, p) && st.assigned[p] && !st.eof[p]) {
+                if (p >= 0 && st.assigned[p] && !st.eof[p]) {
                     st.eof[p] = true;
                     st.n_eof++;
                 }
             } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                fprintf(stderr, "kotel-rawconsume: %s [%" PRId32 "]: %s\n", o.topic, p,
+                fprintf(stderr, "kotel-rawconsume: %s [%" PRId32 "]: %s\n",
+                        m->rkt ? rd_kafka_topic_name(m->rkt) : "?", m->partition,
                         rd_kafka_message_errstr(m));
-            } else if (in_range(&st, p)) {
+            } else if (p >= 0) {
                 sum += touch(m->payload, m->len);
                 bytes += m->len;
                 messages++;
@@ -431,7 +490,7 @@ int main(int argc, char **argv)
             }
             rd_kafka_message_destroy(m);
         }
-        store_round(rk, &st, o.topic, touched, ntouched);
+        store_round(rk, &st, touched, ntouched);
         if (messages > before) {
             t_last = mono_s();
             getrusage(RUSAGE_SELF, &ru_last);
