@@ -212,8 +212,8 @@ static int32_t slot_of_name(const struct rc_state *st, const char *name, int32_t
     return -1;
 }
 
-/* The same for a message: topics are told apart by their handle once seen (no string
- * comparison per message, as kotel-process's lookup does not either for one topic). */
+/* The same for a message: topics are told apart by their handle once seen, so a message
+ * costs a pointer comparison per topic, not a string comparison. */
 static int32_t slot_of(struct rc_state *st, const rd_kafka_message_t *m)
 {
     for (int t = 0; t < st->o->ntopics; t++)
