@@ -33,7 +33,7 @@ CFLAGS ?= -O2 -g
 endif
 
 CC ?= cc
-PKGS := rdkafka libprotobuf-c libnghttp2 inih zlib jansson libpcre2-8 libxxhash libzstd snappy
+PKGS := rdkafka libprotobuf-c libnghttp2 inih zlib libdeflate jansson libpcre2-8 libxxhash libzstd snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

@@ -1,10 +1,50 @@
 #include "kt_gzip.h"
 
+#include <libdeflate.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <zlib.h>
+
+/* The smallest gzip member: a 10-byte header, an empty deflate block, an 8-byte trailer. */
+#define GZIP_MIN 18
+#define DEFLATE_MAX_RATIO 1032
+
+/* A gzip member inflated in one call by libdeflate, which takes about half of zlib's
+ * instructions for the same bytes (whole buffers, no window copy). The trailer's ISIZE (the
+ * size mod 2^32) sizes the output; the member must fill it exactly and take all of in.
+ * Returns false, having appended nothing, for anything else (no gzip magic, a size past
+ * max_out or none, a wrong size, trailing data, corrupt or truncated data, no memory): zlib
+ * then inflates the body again, with the bound checked as it goes, and says what is wrong.
+ * Only valid bodies within the bound pass here, so errors, and what a body inflates to, are
+ * zlib's in every case. */
+static bool gunzip_whole(struct kt_slice in, size_t max_out, struct kt_buf *out)
+{
+    if (in.n < GZIP_MIN || in.p[0] != 0x1f || in.p[1] != 0x8b)
+        return false;
+    const uint8_t *t = in.p + in.n - 4;
+    size_t isize = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+    /* DEFLATE expands at most 1032 times (a 258-byte match per bit or so): a larger ISIZE is
+     * a lie, and is not reserved. */
+    if (isize == 0 || isize > max_out || isize / DEFLATE_MAX_RATIO > in.n ||
+        kt_buf_reserve(out, isize) != 0)
+        return false;
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    if (d == NULL)
+        return false;
+    size_t used = 0, got = 0;
+    enum libdeflate_result r =
+        libdeflate_gzip_decompress_ex(d, in.p, in.n, out->p + out->len, isize, &used, &got);
+    libdeflate_free_decompressor(d);
+    if (r != LIBDEFLATE_SUCCESS || used != in.n || got != isize)
+        return false;
+    out->len += got;
+    return true;
+}
 
 int kt_gunzip(struct kt_slice in, size_t max_out, struct kt_buf *out, struct kt_err *err)
 {
+    if (gunzip_whole(in, max_out, out))
+        return 0;
     z_stream zs = {0};
     /* 32+15: detect gzip or zlib headers automatically. */
     if (inflateInit2(&zs, 32 + 15) != Z_OK)
@@ -57,23 +97,27 @@ int kt_gunzip(struct kt_slice in, size_t max_out, struct kt_buf *out, struct kt_
     return rc;
 }
 
+/* libdeflate: whole buffers in one call, at about half of zlib's CPU for the same level and
+ * a slightly smaller output; [exporter] compression = gzip (the default) runs this per
+ * export. */
 int kt_gzip(struct kt_slice in, int level, struct kt_buf *out, struct kt_err *err)
 {
-    z_stream zs = {0};
-    if (deflateInit2(&zs, level, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return kt_err_set(err, KT_ENOMEM, "gzip: cannot initialise deflater");
-    size_t bound = deflateBound(&zs, (uLong)in.n);
+    static const uint8_t none[1];
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+    if (c == NULL)
+        return kt_err_set(err, KT_ENOMEM, "gzip: cannot allocate a compressor of level %d", level);
+    size_t bound = libdeflate_gzip_compress_bound(c, in.n);
     int rc = kt_buf_reserve(out, bound);
-    if (rc == 0) {
-        zs.next_in = (Bytef *)in.p;
-        zs.avail_in = (uInt)in.n;
-        zs.next_out = out->p + out->len;
-        zs.avail_out = (uInt)bound;
-        if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
-            rc = kt_err_set(err, KT_EIO, "gzip: deflate did not finish");
+    if (rc != 0) {
+        kt_err_set(err, rc, "gzip: out of memory");
+    } else {
+        size_t n =
+            libdeflate_gzip_compress(c, in.n > 0 ? in.p : none, in.n, out->p + out->len, bound);
+        if (n == 0)
+            rc = kt_err_set(err, KT_EIO, "gzip: the output did not fit its bound");
         else
-            out->len += bound - zs.avail_out;
+            out->len += n;
     }
-    deflateEnd(&zs);
+    libdeflate_free_compressor(c);
     return rc;
 }

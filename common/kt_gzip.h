@@ -1,5 +1,7 @@
 /* kt_gzip: gzip/zlib inflation with a hard bound on the inflated size (so a small request
- * cannot expand into gigabytes: the "gzip bomb"), and deflation for clients. */
+ * cannot expand into gigabytes: the "gzip bomb"), and deflation for clients. libdeflate
+ * does the work in one call per buffer where it can; zlib inflates what it cannot take
+ * whole (see kt_gzip.c) and words every error. */
 #ifndef KT_GZIP_H
 #define KT_GZIP_H
 
@@ -13,7 +15,8 @@
  * KT_EINVAL for corrupt or truncated data, KT_ENOMEM. */
 int kt_gunzip(struct kt_slice in, size_t max_out, struct kt_buf *out, struct kt_err *err);
 
-/* Appends the gzip compression of in to out. */
+/* Appends the gzip compression of in at level (0-12: zlib's scale, slower past 9) to out.
+ * Returns 0, KT_ENOMEM (an invalid level too) or KT_EIO. */
 int kt_gzip(struct kt_slice in, int level, struct kt_buf *out, struct kt_err *err);
 
 #endif

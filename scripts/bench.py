@@ -144,10 +144,9 @@ TARGETS = {"ingest-grpc": (0.5, 2.0, 64), "ingest-grpc-tls": (None, None, 64), "
 COLUMNS = [("spans/s", "spans_per_s", "rate"), ("steady spans/s", "steady_spans_per_s", "rate"),
            ("steady s", "steady_window_s", "s"), ("us CPU/span", "us_per_span", "us"),
            ("peak RSS MiB", "rss_mib", "mib"), ("p99 ms", "p99_ms", "ms"),
-           ("ceiling us/span", "ceiling_us_per_span", "us"), ("ratio", "ratio", "ratio")]
-# The process ceiling is the raw consumer: the producer figure stays beside it.
-REAL_COLUMNS = COLUMNS + [("ceiling spans/s", "ceiling_spans_per_s", "rate"),
-                          ("rawproduce us/span", "producer_us_per_span", "us")]
+           ("ceiling us/span", "ceiling_us_per_span", "us"), ("ratio", "ratio", "ratio"),
+           # The process ceiling is the raw consumer: the producer figure stays beside it.
+           ("ceiling spans/s", "ceiling_spans_per_s", "rate"), ("rawproduce us/span", "producer_us_per_span", "us")]
 
 ALL_PHASES = ["ingest-grpc", "ingest-grpc-tls", "ingest-http", "ingest-gzip", "process-pass", "process-full",
               "process-realistic", "process-ottl", "process-2-replicas", "process-hold"]
@@ -550,9 +549,6 @@ class Devbroker:
 
     key = "devbroker"
     title = "devbroker (librdkafka's mock cluster, 1 broker, in memory)"
-    process_ceiling = "consume"
-    columns = REAL_COLUMNS
-
     def __init__(self):
         self.shape = {"kind": "devbroker", "brokers": 1, "replication_factor": 1, "acks": "all",
                       "implementation": "librdkafka mock cluster (kotel-devbroker)"}
@@ -591,9 +587,6 @@ class RealTarget:
 
 class RealKafka:
     """A local Apache Kafka cluster from scripts/kafka.sh, up for all phases of one shape."""
-
-    process_ceiling = "consume"
-    columns = REAL_COLUMNS
 
     def __init__(self, brokers, dirname=None):
         """dirname: the cluster's directory under the build directory (bench-kafka-N)."""
@@ -1024,12 +1017,16 @@ class Preload:
     def total_messages(self):
         return sum(t["messages"] for t in self.per_topic)
 
-    def read(self, phase):
-        """The topics a phase reads and their spans: on the devbroker PHASE_PRELOADS of them
-        (every one for a phase without an entry), on real Kafka the one topic."""
+    def topics_of(self, phase):
+        """The preloaded topics a phase reads: on the devbroker PHASE_PRELOADS of them (every
+        one for a phase without an entry), on real Kafka the one topic."""
         n = len(self.per_topic) if self.real else min(PHASE_PRELOADS.get(phase, len(self.per_topic)),
                                                       len(self.per_topic))
-        tops = self.per_topic[:n]
+        return self.per_topic[:n]
+
+    def read(self, phase):
+        """kotel-process's topic setting for a phase, and the spans it reads."""
+        tops = self.topics_of(phase)
         return ["kafka.traces_topic=" + ",".join(t["topic"] for t in tops)], sum(t["spans"] for t in tops)
 
     def ceiling(self):
@@ -1048,10 +1045,9 @@ class Preload:
         Kafka the one topic."""
         if self.real:
             return consumer_ceiling(self.target, [self.target.topic], self.messages, self.info["bytes"], self.spans)
-        n = min(PHASE_PRELOADS.get(phase, len(self.per_topic)), len(self.per_topic))
-        tops = self.per_topic[:n]
+        tops = self.topics_of(phase)
         return consumer_ceiling(self.target, [t["topic"] for t in tops], sum(t["messages"] for t in tops),
-                                self.info["bytes"] if n == 1 else None, sum(t["spans"] for t in tops))
+                                self.info["bytes"] if len(tops) == 1 else None, sum(t["spans"] for t in tops))
 
 
 # kotel-process logs every change of its assignment at info level, with a UTC timestamp.
@@ -1337,7 +1333,7 @@ def process_run(phase, workdir, pre, seq, cluster):
             mid = 0.8 * spans / (t90 - t10)
     rss_steady = [x["rss"] for x in samples[k:] if x["t"] <= done["t"]] or [done["rss"]]
     prod = pre.ceiling()
-    ceil = pre.consumer_ceiling(phase) if cluster.process_ceiling == "consume" else prod
+    ceil = pre.consumer_ceiling(phase)
     return {"phase": phase, "tier": "process", "cluster": cluster.key, "argv": argv[1:], "replicas": replicas,
             "assigned_partitions": assigned, "revocations": revoked, "group_events": events,
             "process_exit_stats": exits, "topics": topic_sets[0].split("=", 1)[1].split(","),
@@ -1355,7 +1351,7 @@ def process_run(phase, workdir, pre, seq, cluster):
             "rss_mib": rss, "rss_steady_mib": {"min": min(rss_steady), "median": statistics.median(rss_steady),
                                                "max": max(rss_steady)},
             "p99_ms": None,
-            "ceiling_kind": cluster.process_ceiling, "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"],
+            "ceiling_kind": "consume", "ceiling": ceil, "ceiling_us_per_span": ceil["us_per_span"],
             "ceiling_spans_per_s": ceil["spans_per_s"], "ratio": us / ceil["us_per_span"],
             "producer_ceiling": prod, "producer_us_per_span": prod["us_per_span"],
             "sink_samples": len(samples), "broker_cpu_pct": 100.0 * (done["broker"] - s0["broker"]) / steady_window,
@@ -1674,7 +1670,7 @@ def main():
     elapsed = time.monotonic() - t_start
     for cluster in clusters:
         entry = result["clusters"].setdefault(cluster.key, {"title": cluster.title, "shape": cluster.shape})
-        entry["summary"] = summarize([r for r in runs if r["cluster"] == cluster.key], cluster.columns)
+        entry["summary"] = summarize([r for r in runs if r["cluster"] == cluster.key], COLUMNS)
         entry["tls_cost"] = tls_cost([r for r in runs if r["cluster"] == cluster.key and r["tier"] == "ingest"])
     result.update({"runs": runs, "clients": client_settings(runs), "errors": errors, "elapsed_s": elapsed,
                    "loadavg_at_end": os.getloadavg()})
@@ -1687,7 +1683,7 @@ def main():
         print()
         if KAFKA != "devbroker":
             print(cluster.title)
-        print(table(rs, cluster.columns))
+        print(table(rs, COLUMNS))
         if result["clusters"][cluster.key]["tls_cost"]:
             print(tls_cost_line(result["clusters"][cluster.key]["tls_cost"]))
         for ln in replica_lines(rs):

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang clang-format cppcheck
   librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libmbedtls-dev
-  libinih-dev libcmocka-dev zlib1g-dev libev-dev libhttp-parser-dev libjansson-dev libyaml-dev
+  libinih-dev libcmocka-dev zlib1g-dev libdeflate-dev libev-dev libhttp-parser-dev libjansson-dev libyaml-dev
   libpcre2-dev libxxhash-dev libclang-rt-14-dev
   libzstd-dev libsnappy-dev  # [exporter] compression = zstd | snappy
   kcat nghttp2-client curl wrk nodejs npm openssl python3

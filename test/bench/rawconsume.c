@@ -203,13 +203,19 @@ static uint64_t touch(const uint8_t *p, size_t n)
     return s;
 }
 
-/* The slot of topic `name`'s partition, or -1 when it is not one of ours. */
-static int32_t slot_of_name(const struct rc_state *st, const char *name, int32_t partition)
+/* The index of topic `name` in the list, or -1 when it is not one of ours. */
+static int topic_index(const struct rc_state *st, const char *name)
 {
     for (int t = 0; t < st->o->ntopics; t++)
         if (strcmp(st->o->topics[t], name) == 0)
-            return partition >= 0 && partition < st->npart[t] ? st->base[t] + partition : -1;
+            return t;
     return -1;
+}
+
+/* The slot of topic t's partition, or -1 when t or the partition is not one of ours. */
+static int32_t slot_in(const struct rc_state *st, int t, int32_t partition)
+{
+    return t >= 0 && partition >= 0 && partition < st->npart[t] ? st->base[t] + partition : -1;
 }
 
 /* The same for a message: topics are told apart by their handle once seen, so a message
@@ -218,15 +224,13 @@ static int32_t slot_of(struct rc_state *st, const rd_kafka_message_t *m)
 {
     for (int t = 0; t < st->o->ntopics; t++)
         if (st->rkt[t] == m->rkt)
-            return m->partition >= 0 && m->partition < st->npart[t] ? st->base[t] + m->partition
-                                                                    : -1;
+            return slot_in(st, t, m->partition);
     if (m->rkt == NULL)
         return -1;
-    const char *name = rd_kafka_topic_name(m->rkt);
-    for (int t = 0; t < st->o->ntopics; t++)
-        if (strcmp(st->o->topics[t], name) == 0)
-            st->rkt[t] = m->rkt;
-    return slot_of_name(st, name, m->partition);
+    int t = topic_index(st, rd_kafka_topic_name(m->rkt));
+    if (t >= 0)
+        st->rkt[t] = m->rkt;
+    return slot_in(st, t, m->partition);
 }
 
 /* The topic index of a slot. */
@@ -255,7 +259,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (!assign)
         st->revoked += (uint64_t)l->cnt;
     for (int i = 0; i < l->cnt; i++) {
-        int32_t p = slot_of_name(st, l->elems[i].topic, l->elems[i].partition);
+        int32_t p = slot_in(st, topic_index(st, l->elems[i].topic), l->elems[i].partition);
         if (p < 0 || st->assigned[p] == assign)
             continue;
         st->assigned[p] = assign;

@@ -93,6 +93,113 @@ static void test_zlib_deflate_stream_is_accepted(void **state)
     kt_buf_free(&out);
 }
 
+/* A gzip member of text, for the tests below that change its bytes. */
+static void gzip_of(const char *text, size_t n, struct kt_buf *z)
+{
+    struct kt_slice in = {(const uint8_t *)text, n};
+    assert_int_equal(kt_gzip(in, 6, z, NULL), 0);
+}
+
+/* The trailer's size (ISIZE) sizes the one-call inflation; a wrong one, either way, must
+ * still be refused as zlib refuses it, and never cut or pad the output. */
+static void test_wrong_size_in_trailer_is_invalid(void **state)
+{
+    (void)state;
+    const char text[] = "a body whose gzip trailer says another size";
+    for (int delta = -1; delta <= 1; delta += 2) {
+        struct kt_buf z = KT_BUF_INIT, out = KT_BUF_INIT;
+        gzip_of(text, sizeof(text), &z);
+        z.p[z.len - 4] = (uint8_t)(z.p[z.len - 4] + delta);
+        struct kt_err err = {0};
+        assert_int_equal(kt_gunzip(kt_buf_slice(&z), 1024, &out, &err), KT_EINVAL);
+        assert_int_equal(out.len, 0);
+        assert_non_null(strstr(err.msg, "gzip"));
+        kt_buf_free(&z);
+        kt_buf_free(&out);
+    }
+}
+
+/* Bytes after the member (a second member, or junk) are refused, not dropped. */
+static void test_data_after_the_member_is_invalid(void **state)
+{
+    (void)state;
+    const char text[] = "first member";
+    struct kt_buf z = KT_BUF_INIT, out = KT_BUF_INIT;
+    gzip_of(text, sizeof(text), &z);
+    size_t one = z.len;
+    gzip_of(text, sizeof(text), &z);
+    struct kt_err err = {0};
+    assert_int_equal(kt_gunzip(kt_buf_slice(&z), 1024, &out, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "trailing data"));
+    assert_int_equal(out.len, 0);
+    z.len = one + 1;
+    assert_int_equal(kt_gunzip(kt_buf_slice(&z), 1024, &out, &err), KT_EINVAL);
+    assert_non_null(strstr(err.msg, "1 bytes of trailing data"));
+    kt_buf_free(&z);
+    kt_buf_free(&out);
+}
+
+/* Appends after what out holds, and inflates bodies of every size the same way. */
+static void test_appends_and_inflates_large_bodies(void **state)
+{
+    (void)state;
+    size_t n = 3u << 20;
+    char *text = malloc(n);
+    assert_non_null(text);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        text[i] = (char)('a' + (x >> 16) % 7);
+    }
+    struct kt_buf z = KT_BUF_INIT, out = KT_BUF_INIT;
+    gzip_of(text, n, &z);
+    assert_int_equal(kt_buf_append(&out, "head", 4), 0);
+    assert_int_equal(kt_gunzip(kt_buf_slice(&z), n, &out, NULL), 0);
+    assert_int_equal(out.len, 4 + n);
+    assert_memory_equal(out.p, "head", 4);
+    assert_memory_equal(out.p + 4, text, n);
+    free(text);
+    kt_buf_free(&z);
+    kt_buf_free(&out);
+}
+
+/* What kt_gzip writes is plain gzip: zlib, which every backend's HTTP stack is or reads
+ * like, inflates it, at every level. */
+static void test_gzip_output_is_read_by_zlib(void **state)
+{
+    (void)state;
+    const char text[] = "resourceSpans scopeSpans spans spans spans attributes attributes";
+    for (int level = 0; level <= 12; level += 3) {
+        struct kt_buf z = KT_BUF_INIT;
+        struct kt_slice in = {(const uint8_t *)text, sizeof(text)};
+        assert_int_equal(kt_gzip(in, level, &z, NULL), 0);
+        uint8_t back[sizeof(text) + 16];
+        z_stream zs = {0};
+        assert_int_equal(inflateInit2(&zs, 16 + 15), Z_OK);
+        zs.next_in = z.p;
+        zs.avail_in = (uInt)z.len;
+        zs.next_out = back;
+        zs.avail_out = sizeof(back);
+        assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+        assert_int_equal(zs.total_out, sizeof(text));
+        assert_int_equal(zs.avail_in, 0);
+        inflateEnd(&zs);
+        assert_memory_equal(back, text, sizeof(text));
+        kt_buf_free(&z);
+    }
+    struct kt_buf z = KT_BUF_INIT;
+    struct kt_err err = {0};
+    struct kt_slice empty = {NULL, 0};
+    assert_int_equal(kt_gzip(empty, 13, &z, &err), KT_ENOMEM);
+    assert_non_null(strstr(err.msg, "level 13"));
+    assert_int_equal(kt_gzip(empty, 1, &z, NULL), 0);
+    struct kt_buf out = KT_BUF_INIT;
+    assert_int_equal(kt_gunzip(kt_buf_slice(&z), 16, &out, NULL), 0);
+    assert_int_equal(out.len, 0);
+    kt_buf_free(&z);
+    kt_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +208,10 @@ int main(void)
         cmocka_unit_test(test_exact_fit_is_accepted),
         cmocka_unit_test(test_corrupt_and_truncated_input_are_invalid),
         cmocka_unit_test(test_zlib_deflate_stream_is_accepted),
+        cmocka_unit_test(test_wrong_size_in_trailer_is_invalid),
+        cmocka_unit_test(test_data_after_the_member_is_invalid),
+        cmocka_unit_test(test_appends_and_inflates_large_bodies),
+        cmocka_unit_test(test_gzip_output_is_read_by_zlib),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
