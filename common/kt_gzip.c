@@ -16,7 +16,8 @@
  * max_out or none, a wrong size, trailing data, corrupt or truncated data, no memory): zlib
  * then inflates the body again, with the bound checked as it goes, and says what is wrong.
  * Only valid bodies within the bound pass here, so errors, and what a body inflates to, are
- * zlib's in every case. */
+ * zlib's, with one exception: libdeflate skips the optional header checksum (FHCRC) without
+ * checking it, where zlib refuses a wrong one (the data's CRC32 is checked by both). */
 static bool gunzip_whole(struct kt_slice in, size_t max_out, struct kt_buf *out)
 {
     if (in.n < GZIP_MIN || in.p[0] != 0x1f || in.p[1] != 0x8b)
