@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <zstd.h>
 
+#include "kt_endian.h"
 #include "kt_gzip.h"
 
 /* Speed over ratio: compression runs on the hot path, and the backend is usually near. */
@@ -76,17 +77,6 @@ static void put_le24(uint8_t *p, size_t v)
     p[2] = (uint8_t)(v >> 16);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    put_le24(p, v);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* ---- compression ---- */
 
 static int zstd_compress(struct kt_slice in, struct kt_buf *out, struct kt_err *err)
@@ -136,7 +126,7 @@ static int snappy_framed(struct kt_slice in, struct kt_buf *out, struct kt_err *
             h[0] = SNAPPY_CHUNK_COMPRESSED;
         }
         put_le24(h + 1, clen + 4);
-        put_le32(h + 4, snappy_masked_crc(src, n));
+        kt_put_le32(h + 4, snappy_masked_crc(src, n));
         out->len = head + 8 + clen;
     }
     return 0;
@@ -254,7 +244,7 @@ static int snappy_unframe(struct kt_slice in, size_t max_out, struct kt_buf *out
             return kt_err_set(err, KT_EINVAL, "snappy: reserved chunk type 0x%02x", type);
         if (len < 4)
             return kt_err_set(err, KT_EINVAL, "snappy: chunk without checksum");
-        uint32_t want = get_le32(body);
+        uint32_t want = kt_get_le32(body);
         struct kt_slice data = {body + 4, len - 4};
         size_t at = out->len;
         int rc;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "kt_codec.h"
+#include "kt_endian.h"
 
 int kt_grpc_frame_parse(struct kt_slice body, size_t max_len, struct kt_slice *msg,
                         bool *compressed, struct kt_err *err)
@@ -13,8 +14,7 @@ int kt_grpc_frame_parse(struct kt_slice body, size_t max_len, struct kt_slice *m
     if (body.p[0] > 1)
         return kt_err_set(err, KT_EINVAL, "bad gRPC frame: compressed flag is %u, want 0 or 1",
                           body.p[0]);
-    size_t len = ((size_t)body.p[1] << 24) | ((size_t)body.p[2] << 16) | ((size_t)body.p[3] << 8) |
-                 (size_t)body.p[4];
+    size_t len = kt_get_be32(body.p + 1);
     if (len > max_len)
         return kt_err_set(err, KT_ETOOBIG, "gRPC message of %zu bytes exceeds the limit of %zu",
                           len, max_len);

@@ -5,8 +5,13 @@
 #include <stdbool.h>
 #include <zlib.h>
 
+#include "kt_endian.h"
+
 /* The smallest gzip member: a 10-byte header, an empty deflate block, an 8-byte trailer. */
 #define GZIP_MIN 18
+/* RFC 1952: the header's flag byte, and its bit for a CRC16 of the header. */
+#define GZIP_FLG 3
+#define GZIP_FHCRC 0x02
 #define DEFLATE_MAX_RATIO 1032
 
 /* A gzip member inflated in one call by libdeflate, which takes about half of zlib's
@@ -15,15 +20,14 @@
  * Returns false, having appended nothing, for anything else (no gzip magic, a size past
  * max_out or none, a wrong size, trailing data, corrupt or truncated data, no memory): zlib
  * then inflates the body again, with the bound checked as it goes, and says what is wrong.
- * Only valid bodies within the bound pass here, so errors, and what a body inflates to, are
- * zlib's, with one exception: libdeflate skips the optional header checksum (FHCRC) without
- * checking it, where zlib refuses a wrong one (the data's CRC32 is checked by both). */
+ * A header with a checksum (FHCRC) goes to zlib too: libdeflate skips that checksum, zlib
+ * checks it. Only valid bodies within the bound pass here, so errors, and what a body
+ * inflates to, are zlib's. */
 static bool gunzip_whole(struct kt_slice in, size_t max_out, struct kt_buf *out)
 {
-    if (in.n < GZIP_MIN || in.p[0] != 0x1f || in.p[1] != 0x8b)
+    if (in.n < GZIP_MIN || in.p[0] != 0x1f || in.p[1] != 0x8b || (in.p[GZIP_FLG] & GZIP_FHCRC))
         return false;
-    const uint8_t *t = in.p + in.n - 4;
-    size_t isize = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+    size_t isize = kt_get_le32(in.p + in.n - 4);
     /* DEFLATE expands at most 1032 times (a 258-byte match per bit or so): a larger ISIZE is
      * a lie, and is not reserved. */
     if (isize == 0 || isize > max_out || isize / DEFLATE_MAX_RATIO > in.n ||

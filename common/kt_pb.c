@@ -1,5 +1,7 @@
 #include "kt_pb.h"
 
+#include "kt_endian.h"
+
 /* A tag or a length: a varint of at most KT_PB_MAX_VARINT32_BYTES bytes, read byte by byte
  * without kt_pb_varint's 64-bit checks (this is the path of every two-byte tag and every
  * length past 127). */
@@ -61,7 +63,7 @@ int kt_pb_field_any(const uint8_t **pp, const uint8_t *end, struct kt_pb_field *
     case KT_PB_FIXED32:
         if (end - p < 4)
             return KT_PB_TRUNCATED;
-        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        f->v = kt_get_le32(p);
         p += 4;
         break;
     default: return KT_PB_BAD_WIRE_TYPE;

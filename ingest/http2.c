@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "kt_grpc.h"
+#include "kt_endian.h"
 #include "kt_log.h"
 #include "protocol.h"
 #include "request.h"
@@ -233,8 +234,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
     if (r->body.len == 0) {
         uint64_t n = len;
         if (len >= KT_GRPC_PREFIX_LEN && strncasecmp(r->content_type, "application/grpc", 16) == 0)
-            n = KT_GRPC_PREFIX_LEN + ((uint64_t)data[1] << 24 | (uint64_t)data[2] << 16 |
-                                      (uint64_t)data[3] << 8 | data[4]);
+            n = KT_GRPC_PREFIX_LEN + (uint64_t)kt_get_be32(data + 1);
         srv_req_expect_body(r, n);
     }
     size_t total = r->body.len + len;

@@ -5,18 +5,7 @@
 
 #include <zlib.h>
 
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
+#include "kt_endian.h"
 
 /* crc32 over the length field and the body, which zlib takes in pieces of at most UINT_MAX
  * bytes (a body is far below that: SPOOL_RECORD_MAX). */
@@ -120,7 +109,7 @@ int spool_record_encode(const struct spool_msg *m, uint8_t *out, struct kt_err *
         return kt_err_set(err, KT_ETOOBIG, "spool: a message of %zu bytes is over %u", body,
                           SPOOL_RECORD_MAX);
     uint8_t *h = out, *b = out + SPOOL_RECORD_HDR;
-    put_u32(h, (uint32_t)body);
+    kt_put_le32(h, (uint32_t)body);
     b[0] = (uint8_t)m->sig;
     b[1] =
         (uint8_t)((one ? SPOOL_FLAG_HEADER : 0) | (m->hdrs.n > 0 && !one ? SPOOL_FLAG_HEADERS : 0) |
@@ -133,13 +122,13 @@ int spool_record_encode(const struct spool_msg *m, uint8_t *out, struct kt_err *
     if (m->topic.n > 0)
         w = put_bytes(put_u16(w, m->topic.n), m->topic);
     put_bytes(w, m->value);
-    put_u32(h + 4, record_crc(h, b, body));
+    kt_put_le32(h + 4, record_crc(h, b, body));
     return 0;
 }
 
 int spool_record_total(const uint8_t *p, uint64_t *total, struct kt_err *err)
 {
-    uint32_t body = get_u32(p);
+    uint32_t body = kt_get_le32(p);
     if (body < SPOOL_BODY_HDR || body > SPOOL_RECORD_MAX)
         return kt_err_set(err, KT_EPROTO, "record length %u out of range", body);
     *total = SPOOL_RECORD_HDR + (uint64_t)body;
@@ -161,7 +150,7 @@ int spool_record_parse(const uint8_t *p, size_t n, struct spool_msg *m, size_t *
                           (unsigned long long)total);
     const uint8_t *b = p + SPOOL_RECORD_HDR;
     size_t body = (size_t)total - SPOOL_RECORD_HDR;
-    if (record_crc(p, b, body) != get_u32(p + 4))
+    if (record_crc(p, b, body) != kt_get_le32(p + 4))
         return kt_err_set(err, KT_EPROTO, "checksum mismatch");
     const unsigned known = SPOOL_FLAG_HEADER | SPOOL_FLAG_HEADERS | SPOOL_FLAG_TOPIC;
     if (b[0] >= KT_SIGNAL_COUNT || (b[1] & ~known) != 0 ||

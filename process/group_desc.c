@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kt_endian.h"
 #include "kt_log.h"
 
 struct group_desc {
@@ -52,8 +53,7 @@ static bool rd_i32(struct rd *r, int32_t *v)
 {
     if (r->n < 4)
         return false;
-    *v = (int32_t)((uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 |
-                   r->p[3]);
+    *v = (int32_t)kt_get_be32(r->p);
     r->p += 4;
     r->n -= 4;
     return true;

@@ -1,5 +1,6 @@
 /* The non-cryptographic hashes of the OTTL converters FNV and Murmur3Hash, written
  * from their specifications (the cryptographic ones come from mbedTLS, XXH3 from libxxhash). */
+#include "kt_endian.h"
 #include "ottl_int.h"
 
 /* FNV-1a, 64 bits (draft-eastlake-fnv): xor the byte in, then multiply by the prime. */
@@ -35,8 +36,7 @@ uint32_t ottl_hash_murmur3_32(const void *data, size_t n, uint32_t seed)
     uint32_t h = seed;
     size_t blocks = n / 4;
     for (size_t i = 0; i < blocks; i++, p += 4) {
-        uint32_t k =
-            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        uint32_t k = kt_get_le32(p);
         h ^= murmur3_scramble(k);
         h = rotl32(h, 13);
         h = h * 5 + 0xe6546b64u;

@@ -10,13 +10,19 @@
 
 #include "kt_gzip.h"
 
+/* A gzip member of n bytes of text, level 6, appended to z. */
+static void gzip_of(const void *text, size_t n, struct kt_buf *z)
+{
+    struct kt_slice in = {text, n};
+    assert_int_equal(kt_gzip(in, 6, z, NULL), 0);
+}
+
 static void test_gzip_round_trip(void **state)
 {
     (void)state;
     const char text[] = "the quick brown fox jumps over the lazy dog, again and again";
     struct kt_buf z = KT_BUF_INIT, out = KT_BUF_INIT;
-    struct kt_slice in = {(const uint8_t *)text, sizeof(text)};
-    assert_int_equal(kt_gzip(in, 6, &z, NULL), 0);
+    gzip_of(text, sizeof(text), &z);
     assert_int_equal(kt_gunzip(kt_buf_slice(&z), 1024, &out, NULL), 0);
     assert_int_equal(out.len, sizeof(text));
     assert_memory_equal(out.p, text, sizeof(text));
@@ -51,8 +57,7 @@ static void test_exact_fit_is_accepted(void **state)
     uint8_t data[4096];
     memset(data, 'a', sizeof(data));
     struct kt_buf z = KT_BUF_INIT, out = KT_BUF_INIT;
-    struct kt_slice in = {data, sizeof(data)};
-    assert_int_equal(kt_gzip(in, 6, &z, NULL), 0);
+    gzip_of(data, sizeof(data), &z);
     assert_int_equal(kt_gunzip(kt_buf_slice(&z), sizeof(data), &out, NULL), 0);
     assert_int_equal(out.len, sizeof(data));
     kt_buf_reset(&out);
@@ -66,8 +71,7 @@ static void test_corrupt_and_truncated_input_are_invalid(void **state)
     (void)state;
     const char text[] = "some text that compresses";
     struct kt_buf z = KT_BUF_INIT, out = KT_BUF_INIT;
-    struct kt_slice in = {(const uint8_t *)text, sizeof(text)};
-    assert_int_equal(kt_gzip(in, 6, &z, NULL), 0);
+    gzip_of(text, sizeof(text), &z);
     struct kt_err err = {0};
     struct kt_slice half = {z.p, z.len / 2};
     assert_int_equal(kt_gunzip(half, 1024, &out, &err), KT_EINVAL);
@@ -91,13 +95,6 @@ static void test_zlib_deflate_stream_is_accepted(void **state)
     assert_int_equal(kt_gunzip(in, 1024, &out, NULL), 0);
     assert_memory_equal(out.p, text, sizeof(text));
     kt_buf_free(&out);
-}
-
-/* A gzip member of text, for the tests below that change its bytes. */
-static void gzip_of(const char *text, size_t n, struct kt_buf *z)
-{
-    struct kt_slice in = {(const uint8_t *)text, n};
-    assert_int_equal(kt_gzip(in, 6, z, NULL), 0);
 }
 
 /* The trailer's size (ISIZE) sizes the one-call inflation; a wrong one, either way, must
@@ -137,6 +134,39 @@ static void test_data_after_the_member_is_invalid(void **state)
     assert_non_null(strstr(err.msg, "1 bytes of trailing data"));
     kt_buf_free(&z);
     kt_buf_free(&out);
+}
+
+/* RFC 1952's optional header checksum (FHCRC: the low 16 bits of the header's CRC32) is
+ * checked: a right one is read, a wrong one refused, as zlib does. */
+static void test_header_checksum_is_checked(void **state)
+{
+    (void)state;
+    const char text[] = "a member whose header carries a checksum";
+    struct kt_buf z = KT_BUF_INIT;
+    gzip_of(text, sizeof(text), &z);
+    for (int wrong = 0; wrong <= 1; wrong++) {
+        struct kt_buf h = KT_BUF_INIT, out = KT_BUF_INIT;
+        assert_int_equal(kt_buf_append(&h, z.p, 10), 0);
+        h.p[3] |= 0x02;
+        uint32_t crc = (uint32_t)crc32(0L, h.p, 10) ^ (uint32_t)wrong;
+        uint8_t crc16[2] = {(uint8_t)crc, (uint8_t)(crc >> 8)};
+        assert_int_equal(kt_buf_append(&h, crc16, 2), 0);
+        assert_int_equal(kt_buf_append(&h, z.p + 10, z.len - 10), 0);
+        struct kt_err err = {0};
+        int rc = kt_gunzip(kt_buf_slice(&h), 1024, &out, &err);
+        if (wrong) {
+            assert_int_equal(rc, KT_EINVAL);
+            assert_non_null(strstr(err.msg, "header crc mismatch"));
+            assert_int_equal(out.len, 0);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(out.len, sizeof(text));
+            assert_memory_equal(out.p, text, sizeof(text));
+        }
+        kt_buf_free(&h);
+        kt_buf_free(&out);
+    }
+    kt_buf_free(&z);
 }
 
 /* Appends after what out holds, and inflates bodies of every size the same way. */
@@ -210,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_zlib_deflate_stream_is_accepted),
         cmocka_unit_test(test_wrong_size_in_trailer_is_invalid),
         cmocka_unit_test(test_data_after_the_member_is_invalid),
+        cmocka_unit_test(test_header_checksum_is_checked),
         cmocka_unit_test(test_appends_and_inflates_large_bodies),
         cmocka_unit_test(test_gzip_output_is_read_by_zlib),
     };
