@@ -26,6 +26,15 @@ struct kt_err {
     char msg[KT_ERR_MSG_MAX];
 };
 
+/* Makes err empty (code 0, message ""). Initialising with `= {0}` writes all of its
+ * KT_ERR_MSG_MAX bytes: for an error slot made per item and per condition or statement
+ * (filter, transform, sampling), that was more work than evaluating a simple condition. */
+static inline void kt_err_clear(struct kt_err *err)
+{
+    err->code = 0;
+    err->msg[0] = '\0';
+}
+
 /* Formats the message into err (which may be NULL) and returns code, so callers can write
  * `return kt_err_set(err, KT_EINVAL, "...", ...);`. */
 int kt_err_set(struct kt_err *err, int code, const char *fmt, ...)

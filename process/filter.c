@@ -128,7 +128,8 @@ static int matches(void *arg, enum ottl_context ctx, struct ottl_tctx *t, bool *
     if (r->sig == KT_SIGNAL_TRACES)
         t->span_attr = trace_decode_span_attr;
     for (size_t i = 0; i < s->n; i++) {
-        struct kt_err why = {0};
+        struct kt_err why;
+        kt_err_clear(&why);
         bool m;
         int rc = ottl_condition_eval(s->v[i], t, &m, &why);
         if (rc != 0) {

@@ -1050,7 +1050,8 @@ static bool ottl_any(struct sp_policy *p, struct ottl_condition *const *conds, s
 {
     for (size_t i = 0; i < n; i++) {
         bool m = false;
-        struct kt_err e = {0};
+        struct kt_err e;
+        kt_err_clear(&e);
         if (ottl_condition_eval(conds[i], t, &m, &e) != 0) {
             p->u.ottl.errors++;
             /* Logged at 1, 2, 4, 8, ... failures: a bad condition on every span must not

@@ -450,14 +450,16 @@ static int run(void *arg, enum ottl_context ctx, struct ottl_tctx *tc, bool *dro
     const struct group *g = ra->g;
     bool hold = g->n_conds == 0;
     for (size_t i = 0; !hold && i < g->n_conds; i++) {
-        struct kt_err why = {0};
+        struct kt_err why;
+        kt_err_clear(&why);
         int rc = ottl_condition_eval(g->conds[i], tc, &hold, &why);
         if (rc != 0 &&
             (rc = failed(ra, rc, "conditions", ottl_condition_source(g->conds[i]), &why, err)) != 0)
             return rc;
     }
     for (size_t i = 0; hold && i < g->n_stmts; i++) {
-        struct kt_err why = {0};
+        struct kt_err why;
+        kt_err_clear(&why);
         int rc = ottl_statement_exec(g->stmts[i], tc, &why);
         if (rc != 0 &&
             (rc = failed(ra, rc, g->key, ottl_statement_source(g->stmts[i]), &why, err)) != 0)

@@ -46,6 +46,13 @@ SEED = "7"
 POOL = "16"
 # Under valgrind everything is ~50x slower: generous bounds, never a fixed sleep.
 SLOW = 60.0
+# librdkafka's statistics (both tiers set statistics.interval.ms) are work per interval of
+# wall-clock time, not per span: every emission rolls its latency histograms over (about
+# 0.4 M instructions each). Valgrind stretches a run some 50 times, so the large run, which
+# lasts longer, emitted more of them, which added about 200 instructions per span to
+# ingest-grpc's figure, by how fast the machine ran valgrind. At full speed it is a few
+# hundred microseconds per second. Measured with them off.
+NO_STATS = ["--set", "kafka.rdkafka.statistics.interval.ms=0"]
 
 
 def callgrind(out_file, argv):
@@ -70,7 +77,7 @@ def start_ingest_cg(workdir, bootstrap, out_file):
             "--set", "receiver.http_endpoint=127.0.0.1:%d" % http_port]
     for s in B.INGEST_SET:
         argv += ["--set", s]
-    ing = B.Child("kotel-ingest", callgrind(out_file, argv), workdir)
+    ing = B.Child("kotel-ingest", callgrind(out_file, argv + NO_STATS), workdir)
     B.wait_port(grpc_port, ing, timeout=SLOW)
     B.wait_port(http_port, ing, timeout=SLOW)
     ing.grpc_port, ing.http_port = grpc_port, http_port
@@ -140,7 +147,7 @@ def process_once(phase, workdir, requests, n):
             with open(ini, "w") as f:
                 f.write(B.PHASE_INI[phase].replace("{dw}", "1000"))
             argv += ["-c", ini]
-        proc = B.Child("kotel-process", callgrind(out_file, argv), workdir)
+        proc = B.Child("kotel-process", callgrind(out_file, argv + NO_STATS), workdir)
         # Every preloaded message taken in: kotel-process's metrics would need the admin
         # endpoint (more instructions); the sink's count settles instead. Pass-through
         # delivers every span; the sampled phases deliver what the policies keep, once every
