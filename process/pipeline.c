@@ -97,6 +97,7 @@ struct span_ref {
 struct pipeline {
     const struct process_conf *conf;
     struct kt_otlp_vcache vcache; /* the resources and scopes of messages lately found valid */
+    struct trace_decode_cache *tdcache; /* resources lately decoded, for shallow decodes */
     struct ev_loop *loop;
     struct consumer *consumer;
     struct exporter *exporter;
@@ -637,8 +638,8 @@ static int decode_traces(struct pipeline *p, const struct signal_steps *s, struc
                          bool shallow, ProtobufCMessage **out)
 {
     (void)s;
-    return trace_decode(value, shallow ? p->trace_need : TRACE_DECODE_ALL, &p->arena,
-                        (TracesData **)out);
+    return trace_decode_with(value, shallow ? p->trace_need : TRACE_DECODE_ALL, &p->arena,
+                             p->tdcache, (TracesData **)out);
 }
 
 static int decode_unpack(struct pipeline *p, const struct signal_steps *s, struct kt_slice value,
@@ -1270,6 +1271,10 @@ int pipeline_new(const struct process_conf *conf, struct ev_loop *loop, struct p
     kt_arena_init(&p->arena, NULL, 0);
     kt_arena_init(&p->export_arena, NULL, 0);
     int rc;
+    if ((p->tdcache = trace_decode_cache_new()) == NULL) {
+        rc = kt_err_set(err, KT_ENOMEM, "out of memory");
+        goto fail;
+    }
     if ((rc = filter_new(conf, &p->filter, err)) != 0)
         goto fail;
     if ((rc = transform_new(conf, &p->transform, err)) != 0)
@@ -1379,6 +1384,7 @@ void pipeline_free(struct pipeline *p)
     while (p->live)
         pmsg_unlink(p, p->live);
     kt_arena_free(&p->arena);
+    trace_decode_cache_free(p->tdcache);
     kt_arena_free(&p->export_arena);
     kt_buf_free(&p->export_packed);
     kt_buf_free(&p->json_pb);

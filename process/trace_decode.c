@@ -1,5 +1,6 @@
 #include "trace_decode.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "kt_err.h"
@@ -461,6 +462,94 @@ static int d_resource(struct kt_arena *a, const uint8_t *p, const uint8_t *end, 
     return rc;
 }
 
+/* ---- decoded resources kept across messages ----
+ *
+ * A resource is decoded in full whenever a shallow decode reads resource attributes, and
+ * ingest sends the sender's resource with every trace, so a Kafka message of ten spans
+ * paid for the same eight or so attributes again (about 500 instructions per span in
+ * make bench-instr's process-realistic). Resources up to RCACHE_MAX_BYTES encoded are kept,
+ * with their bytes, in the cache's own arena. That arena is only recycled when a call
+ * starts, after RCACHE_RECYCLE insertions, so a Resource handed out stays valid for the
+ * whole call that handed it out (trace_decode.h: and no longer). */
+#define RCACHE_SLOTS 8
+#define RCACHE_MAX_BYTES 4096
+#define RCACHE_RECYCLE 64
+
+struct trace_decode_cache {
+    struct kt_arena arena; /* the slots' bytes and objects */
+    unsigned next;         /* the slot the next insertion takes */
+    unsigned inserted;     /* since the arena was last recycled */
+    struct {
+        const uint8_t *bytes; /* NULL: an empty slot */
+        size_t len;
+        Resource *obj;
+    } slot[RCACHE_SLOTS];
+};
+
+struct trace_decode_cache *trace_decode_cache_new(void)
+{
+    struct trace_decode_cache *c = calloc(1, sizeof(*c));
+    if (c != NULL)
+        kt_arena_init(&c->arena, NULL, 0);
+    return c;
+}
+
+void trace_decode_cache_free(struct trace_decode_cache *c)
+{
+    if (c == NULL)
+        return;
+    kt_arena_free(&c->arena);
+    free(c);
+}
+
+/* At the start of a call: what earlier calls handed out is no longer used. */
+static void rcache_begin(struct trace_decode_cache *c)
+{
+    if (c->inserted < RCACHE_RECYCLE)
+        return;
+    kt_arena_reset(&c->arena);
+    memset(c->slot, 0, sizeof(c->slot));
+    c->inserted = 0;
+    c->next = 0;
+}
+
+/* The Resource of the bytes [p, end): from the cache, or decoded (into it when it has room
+ * this call, else into a). */
+static int cached_resource(struct trace_decode_cache *c, struct kt_arena *a, const uint8_t *p,
+                           const uint8_t *end, Resource **out)
+{
+    size_t n = (size_t)(end - p);
+    for (unsigned i = 0; i < RCACHE_SLOTS; i++) {
+        if (c->slot[i].bytes != NULL && c->slot[i].len == n &&
+            memcmp(c->slot[i].bytes, p, n) == 0) {
+            *out = c->slot[i].obj;
+            return 0;
+        }
+    }
+    /* Past twice the recycling count in one call (a message of many distinct resources),
+     * the rest go to the message's arena: the cache's stays bounded. */
+    bool keep = n <= RCACHE_MAX_BYTES && c->inserted < 2 * RCACHE_RECYCLE;
+    struct kt_arena *into = keep ? &c->arena : a;
+    Resource *m = kt_arena_alloc(into, sizeof(*m));
+    if (m == NULL)
+        return KT_ENOMEM;
+    int rc = d_resource(into, p, end, m);
+    if (rc != 0)
+        return rc;
+    if (keep) {
+        const uint8_t *bytes = kt_arena_memdup(&c->arena, p, n);
+        if (bytes == NULL)
+            return KT_ENOMEM;
+        c->slot[c->next].bytes = bytes;
+        c->slot[c->next].len = n;
+        c->slot[c->next].obj = m;
+        c->next = (c->next + 1) % RCACHE_SLOTS;
+        c->inserted++;
+    }
+    *out = m;
+    return 0;
+}
+
 static int d_status(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Status *m)
 {
     const uint8_t *start = p;
@@ -771,7 +860,7 @@ static int d_scope_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *en
 }
 
 static int d_resource_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *end,
-                            ottl_fields need, ResourceSpans *m)
+                            ottl_fields need, struct trace_decode_cache *cache, ResourceSpans *m)
 {
     bool shallow = !trace_decode_needs_full(need);
     const uint8_t *start = p;
@@ -792,6 +881,10 @@ static int d_resource_spans(struct kt_arena *a, const uint8_t *p, const uint8_t 
         case 1:
             if ((rc = once(&f, m->resource)) != 0)
                 break;
+            if (cache != NULL) {
+                rc = cached_resource(cache, a, f.bytes.p, f.bytes.p + f.bytes.n, &m->resource);
+                break;
+            }
             if ((m->resource = kt_arena_alloc(a, sizeof(Resource))) == NULL)
                 return KT_ENOMEM;
             rc = d_resource(a, f.bytes.p, f.bytes.p + f.bytes.n, m->resource);
@@ -814,8 +907,10 @@ static int d_resource_spans(struct kt_arena *a, const uint8_t *p, const uint8_t 
     return rc;
 }
 
-/* KT_EUNSUPP: let protobuf-c decode msg (full) or the caller decode in full (shallow). */
-static int decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, TracesData **out)
+/* KT_EUNSUPP: let protobuf-c decode msg (full) or the caller decode in full (shallow).
+ * cache: NULL, or for a shallow decode. */
+static int decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
+                  struct trace_decode_cache *cache, TracesData **out)
 {
     const uint8_t *p = msg.p, *end = msg.p + msg.n;
     const uint32_t known = FIELDS(1, 1);
@@ -832,7 +927,7 @@ static int decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, Tra
     while ((rc = wf_next(&p, end, &f)) == 1) {
         if (f.num == 1 && f.wt == KT_PB_LEN) {
             td->resource_spans[td->n_resource_spans] = &objs[td->n_resource_spans];
-            rc = d_resource_spans(a, f.bytes.p, f.bytes.p + f.bytes.n, need,
+            rc = d_resource_spans(a, f.bytes.p, f.bytes.p + f.bytes.n, need, cache,
                                   td->resource_spans[td->n_resource_spans++]);
         } else if (f.num == 1) {
             rc = KT_EUNSUPP;
@@ -851,8 +946,19 @@ static int decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, Tra
 
 int trace_decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, TracesData **out)
 {
+    return trace_decode_with(msg, need, a, NULL, out);
+}
+
+int trace_decode_with(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
+                      struct trace_decode_cache *cache, TracesData **out)
+{
     *out = NULL;
-    int rc = decode(msg, need, a, out);
+    /* A full decode's objects may be changed and encoded: never shared. */
+    if (trace_decode_needs_full(need))
+        cache = NULL;
+    if (cache != NULL)
+        rcache_begin(cache);
+    int rc = decode(msg, need, a, cache, out);
     if (rc != KT_EUNSUPP || !trace_decode_needs_full(need))
         return rc;
     *out = (TracesData *)protobuf_c_message_unpack(

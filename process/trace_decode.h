@@ -39,6 +39,20 @@ bool trace_decode_needs_full(ottl_fields fields);
 int trace_decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
                  Opentelemetry__Proto__Trace__V1__TracesData **out);
 
+/* Resources decoded by earlier shallow decodes, kept for later ones (trace_decode.c). */
+struct trace_decode_cache;
+struct trace_decode_cache *trace_decode_cache_new(void); /* NULL when out of memory */
+void trace_decode_cache_free(struct trace_decode_cache *c);
+
+/* trace_decode, with a shallow decode that reads resource attributes taking a Resource
+ * decoded lately from cache when its bytes are the same (cache NULL: none; a full decode
+ * never uses it). Such a Resource is shared: read it only, and only until the next call
+ * with the same cache, which may recycle the memory of earlier ones (the pipeline drops a
+ * message's objects before it decodes the next). */
+int trace_decode_with(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
+                      struct trace_decode_cache *cache,
+                      Opentelemetry__Proto__Trace__V1__TracesData **out);
+
 /* Reads span.attributes["key"] of a span decoded shallow with OTTL_P_SPAN_ATTRS_KEYED in
  * need: the first attribute whose key (up to a NUL, as the decoded string) is key, its value
  * decoded into a (NULL when the KeyValue has none). The span borrows the message's bytes:

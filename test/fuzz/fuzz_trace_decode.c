@@ -6,8 +6,10 @@
  * equal the full decode's (protobuf-c, the oracle), compared by packing both, and what it
  * was not asked for must be absent. Spans decoded shallow keeping their attributes as bytes
  * (OTTL_P_SPAN_ATTRS_KEYED) must give, for each key of the full span's attributes and for a
- * key it lacks, what the full span holds (trace_decode_span_attr). Any other input must not
- * crash either decode. */
+ * key it lacks, what the full span holds (trace_decode_span_attr). The shallow decode with
+ * resources, through a resource cache kept from input to input as the pipeline keeps it
+ * from message to message, must give what it gives without one, twice in a row (the second
+ * time from the cache). Any other input must not crash either decode. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +154,23 @@ static int decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, Tra
     return rc;
 }
 
+/* The same decode of msg as rc_all/all gave, through the cache (twice). */
+static void check_cached(struct kt_slice msg, int rc_all, const TracesData *full,
+                         struct kt_arena *a, bool valid)
+{
+    static struct trace_decode_cache *cache;
+    if (cache == NULL)
+        check((cache = trace_decode_cache_new()) != NULL, "out of memory");
+    for (int i = 0; i < 2; i++) {
+        TracesData *td = NULL;
+        int rc = trace_decode_with(msg, NEED_ALL, a, cache, &td);
+        check(rc == rc_all, "a decode through the cache returns another code");
+        check((rc == 0) == (td != NULL), "result and return code disagree");
+        if (rc == 0 && valid)
+            compare(full, td, true);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct kt_slice msg = {data, size};
@@ -163,7 +182,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc_all = decode(msg, NEED_ALL, &a, &all);
     int rc_keyed = decode(msg, NEED_SPANS | OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED), &a, &keyed);
     size_t n_items;
-    if (kt_otlp_validate(KT_SIGNAL_TRACES, msg, &n_items, NULL) == 0) {
+    bool valid = kt_otlp_validate(KT_SIGNAL_TRACES, msg, &n_items, NULL) == 0;
+    check_cached(msg, rc_all, full, &a, valid);
+    if (valid) {
         check(rc_full == 0, "full decode failed on a valid message");
         check_full(msg, full, &a);
         check(rc_spans != KT_EINVAL && rc_all != KT_EINVAL,

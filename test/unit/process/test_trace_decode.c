@@ -912,6 +912,87 @@ static void test_full_decode_prefixes_like_protobuf_c(void **state)
     }
 }
 
+/* ---- resources kept across shallow decodes (trace_decode_with) ---- */
+
+/* A message of one resource with n_attrs attributes (its last one's int value tag, to tell
+ * resources apart) and one span. */
+static struct kt_slice with_resource(size_t n_attrs, int64_t tag)
+{
+    Resource *res = resource_new(n_attrs);
+    res->attributes[n_attrs - 1]->value->int_value = tag;
+    ScopeSpans *ss = scope_spans(NULL, "", 1, (Span **)ptrs(1, span_named("op")));
+    struct kt_slice msg = pack(&resource_spans(res, 1, &ss)->base);
+    return field(1, msg);
+}
+
+static const Resource *resource_of(const TracesData *td)
+{
+    assert_int_equal(td->n_resource_spans, 1);
+    return td->resource_spans[0]->resource;
+}
+
+/* The same resource bytes give the same shared object, equal to what a decode without the
+ * cache gives; other bytes give another; a full decode never shares. */
+static void test_cache_shares_a_resource_between_messages(void **state)
+{
+    (void)state;
+    struct trace_decode_cache *c = trace_decode_cache_new();
+    assert_non_null(c);
+    struct kt_slice a = with_resource(3, 7), a2 = with_resource(3, 7), b = with_resource(3, 8);
+    ottl_fields need = F(RESOURCE_ATTRS) | F(SPAN_NAME);
+    TracesData *one, *two, *other, *full;
+    assert_int_equal(trace_decode_with(a, need, &D, c, &one), 0);
+    assert_int_equal(trace_decode_with(a2, need, &D, c, &two), 0);
+    assert_int_equal(trace_decode_with(b, need, &D, c, &other), 0);
+    assert_ptr_equal(resource_of(one), resource_of(two));
+    assert_ptr_not_equal(resource_of(one), resource_of(other));
+    assert_same(decode_ok(a, need), two, need);
+    assert_same(decode_ok(b, need), other, need);
+    assert_int_equal(resource_of(other)->attributes[2]->value->int_value, 8);
+    assert_int_equal(trace_decode_with(a, TRACE_DECODE_ALL, &D, c, &full), 0);
+    assert_ptr_not_equal(resource_of(full), resource_of(one));
+    assert_same(decode_ok(a, TRACE_DECODE_ALL), full, TRACE_DECODE_ALL);
+    /* Not read: no resource, cache or not. */
+    assert_int_equal(trace_decode_with(a, F(SPAN_NAME), &D, c, &two), 0);
+    assert_null(resource_of(two));
+    trace_decode_cache_free(c);
+}
+
+/* More resources than the cache keeps, over many calls and in one message: every decode
+ * still gives each resource as a decode without the cache does, and what a call hands out
+ * stays intact to the end of that call. */
+static void test_cache_decodes_every_resource_right(void **state)
+{
+    (void)state;
+    struct trace_decode_cache *c = trace_decode_cache_new();
+    assert_non_null(c);
+    ottl_fields need = F(RESOURCE_ATTRS) | F(SPAN_NAME);
+    for (int round = 0; round < 3; round++) {
+        for (int64_t tag = 0; tag < 200; tag++) {
+            struct kt_slice msg = with_resource(2, tag % 11);
+            TracesData *td;
+            assert_int_equal(trace_decode_with(msg, need, &D, c, &td), 0);
+            assert_int_equal(resource_of(td)->attributes[1]->value->int_value, tag % 11);
+            assert_same(decode_ok(msg, need), td, need);
+            kt_arena_reset(&D);
+            kt_arena_reset(&B);
+        }
+    }
+    /* One message of 300 distinct resources (past what one call keeps in the cache). */
+    struct kt_slice msg = {(const uint8_t *)"", 0};
+    for (int64_t tag = 0; tag < 300; tag++)
+        msg = cat(msg, with_resource(2, 1000 + tag));
+    TracesData *td;
+    assert_int_equal(trace_decode_with(msg, need, &D, c, &td), 0);
+    assert_int_equal(td->n_resource_spans, 300);
+    for (size_t r = 0; r < 300; r++)
+        assert_int_equal(td->resource_spans[r]->resource->attributes[1]->value->int_value,
+                         1000 + (int64_t)r);
+    assert_same(decode_ok(msg, need), td, need);
+    trace_decode_cache_free(c);
+    trace_decode_cache_free(NULL);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* ---- span attributes read from a shallow span's bytes ---- */
@@ -1046,6 +1127,8 @@ int main(void)
         T(test_full_decode_repeats_like_protobuf_c),
         T(test_full_decode_falls_back_to_protobuf_c),
         T(test_full_decode_prefixes_like_protobuf_c),
+        T(test_cache_shares_a_resource_between_messages),
+        T(test_cache_decodes_every_resource_right),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
