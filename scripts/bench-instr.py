@@ -43,7 +43,11 @@ ALL_PHASES = ["ingest-grpc", "ingest-http", "ingest-gzip", "process-pass", "proc
 PHASES = [p for p in os.environ.get("KT_BENCH_INSTR_PHASES", ",".join(ALL_PHASES)).split(",") if p]
 SIZES = [int(x) for x in os.environ.get("KT_BENCH_INSTR_REQUESTS", "60,180").split(",")]
 SEED = "7"
-POOL = "16"
+# As many distinct requests as the large run sends: no trace ID comes twice. With a smaller
+# pool, a trace's spans came again after the sampler had decided it, and whether a span met
+# its trace decided or not (late spans skip the policies) depended on timing: process-realistic
+# moved by 200 instructions per span between runs.
+POOL = str(max(SIZES))
 # Under valgrind everything is ~50x slower: generous bounds, never a fixed sleep.
 SLOW = 60.0
 # librdkafka's statistics (both tiers set statistics.interval.ms) are work per interval of

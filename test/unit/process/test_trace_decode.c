@@ -1081,9 +1081,10 @@ static void test_span_attr_from_bytes_equals_full(void **state)
     const ScopeSpans *ss = sh->resource_spans[0]->scope_spans[0];
     assert_int_equal(fs->n_spans, 3);
     assert_int_equal(ss->n_spans, 3);
-    static const char *const keys[] = {
-        "s", "i",  "d", "b",    "arr", "kvl", "empty",  "bytes",   "two",   "dup",   "nv",  "",
-        "x", "k2", "a", "deep", "in",  "ev",  "evonly", "missing", "twice", "after", "long"};
+    static const char *const keys[] = {"s",     "i",    "d",   "b",  "arr",    "kvl",     "empty",
+                                       "bytes", "two",  "dup", "nv", "",       "x",       "k2",
+                                       "a",     "deep", "in",  "ev", "evonly", "missing", "twice",
+                                       "after", "long", "lon", "ss", "dupe",   "t"};
     for (size_t i = 0; i < 3; i++) {
         const Span *f = fs->spans[i], *s = ss->spans[i];
         assert_int_equal(s->n_attributes, 0);
