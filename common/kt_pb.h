@@ -153,21 +153,48 @@ static inline bool kt_pb_next(struct kt_pb *b, struct kt_pb_field *f)
     return kt_pb_field(&b->p, b->end, f) == 1;
 }
 
+/* Whether s starts with field 1, length-delimited with a one-byte length that s holds: a
+ * KeyValue's usual key. *a is its payload. Split from kt_pb_short_pair so that a caller can
+ * look at the key before the rest. */
+static inline bool kt_pb_short_first(struct kt_slice s, struct kt_slice *a)
+{
+    if (s.n < 2 || s.p[0] != 0x0a || s.p[1] >= 0x80 || s.p[1] > s.n - 2)
+        return false;
+    *a = (struct kt_slice){s.p + 2, s.p[1]};
+    return true;
+}
+
+/* Whether what follows a (kt_pb_short_first's payload, inside s) is nothing or exactly
+ * field 2, length-delimited with a one-byte length, up to the end of s. *b is its payload
+ * ({NULL, 0} without field 2). */
+static inline bool kt_pb_short_second(struct kt_slice s, struct kt_slice a, struct kt_slice *b)
+{
+    const uint8_t *q = a.p + a.n, *end = s.p + s.n;
+    if (q == end) {
+        *b = (struct kt_slice){NULL, 0};
+        return true;
+    }
+    if (end - q < 2 || q[0] != 0x12 || q[1] >= 0x80 || q[1] != end - q - 2)
+        return false;
+    *b = (struct kt_slice){q + 2, q[1]};
+    return true;
+}
+
+/* Whether the bytes s of a string field can decode to a string of len bytes by their
+ * length alone: protobuf-c makes a C string of them, cut at the first NUL, so either s is
+ * len bytes or it has a NUL at len. (A NUL before len is left to the caller's comparison.) */
+static inline bool kt_pb_cstr_len_may_be(struct kt_slice s, size_t len)
+{
+    return s.n == len || (s.n > len && s.p[len] == '\0');
+}
+
 /* Whether s is exactly field 1 then, optionally, field 2, both length-delimited with a
  * one-byte length: a KeyValue's usual shape (key, value), read without stepping field by
  * field. *a and *b are their payloads (*b {NULL, 0} without field 2). false for any other
  * shape, valid or not, which the caller reads with kt_pb_field. */
 static inline bool kt_pb_short_pair(struct kt_slice s, struct kt_slice *a, struct kt_slice *b)
 {
-    const uint8_t *p = s.p, *end = s.p + s.n;
-    if (s.n < 2 || p[0] != 0x0a || p[1] >= 0x80 || p[1] > s.n - 2)
-        return false;
-    const uint8_t *q = p + 2 + p[1];
-    if (q != end && (end - q < 2 || q[0] != 0x12 || q[1] >= 0x80 || q[1] != end - q - 2))
-        return false;
-    *a = (struct kt_slice){p + 2, p[1]};
-    *b = q == end ? (struct kt_slice){NULL, 0} : (struct kt_slice){q + 2, q[1]};
-    return true;
+    return kt_pb_short_first(s, a) && kt_pb_short_second(s, *a, b);
 }
 
 #endif

@@ -155,9 +155,27 @@ static int attr_of(struct kt_slice kv, struct attr *out)
     return 0;
 }
 
-/* Runs the edits over the span's n attributes (se->attrs) in order, then marks those left
- * kept. Returns how many attributes there are now in se->attrs (those the span had first),
- * or 0 when out of memory (*rc then says so). */
+/* Whether no edit can touch the attribute kv: a KeyValue of the usual shape
+ * (kt_pb_short_pair: one key, so the decoded data has that one) whose key no edit's can be,
+ * by its length or its first byte. Most attributes of a span are told apart so, and only the
+ * others go through attr_of and run_edits: an edit touches only attributes of its key, so
+ * the rest are kept as they came, wherever they are. */
+static bool untouched(const struct span_edits *se, struct kt_slice kv)
+{
+    struct kt_slice k, v;
+    if (!kt_pb_short_first(kv, &k))
+        return false;
+    for (size_t i = 0; i < se->n; i++) {
+        const struct edit *e = &se->v[i];
+        if (kt_pb_cstr_len_may_be(k, e->keylen) && (e->keylen == 0 || k.p[0] == (uint8_t)e->key[0]))
+            return false;
+    }
+    return kt_pb_short_second(kv, k, &v);
+}
+
+/* Runs the edits over the n attributes of the span they may touch (se->attrs) in order, then
+ * marks those left kept. Returns how many attributes there are now in se->attrs (those the
+ * span had first), or 0 when out of memory (*rc then says so). */
 static size_t run_edits(struct span_edits *se, size_t n, int *rc)
 {
     if (KT_GROW(se->attrs, n + se->n, se->attrs_cap) != 0 ||
@@ -253,14 +271,15 @@ static int put_attr(struct kt_buf *out, const struct attr *a)
 }
 
 /* Copies span to out with its attributes edited in place: what the edits leave alone is
- * copied as it came, in runs as long as they go; attributes sets append go last. */
+ * copied as it came, in runs as long as they go; attributes sets append go last. Only the
+ * attributes an edit may touch (not untouched) are listed in se->attrs. */
 static int edit_span(struct span_edits *se, struct kt_slice span, struct kt_buf *out)
 {
     size_t n = 0;
     struct kt_pb b = kt_pb_of(span);
     struct kt_pb_field f;
     for (const uint8_t *at = b.p; kt_pb_next(&b, &f); at = b.p)
-        if (f.num == F_SPAN_ATTRIBUTES && f.wt == KT_PB_LEN) {
+        if (f.num == F_SPAN_ATTRIBUTES && f.wt == KT_PB_LEN && !untouched(se, f.bytes)) {
             if (KT_GROW(se->attrs, n + 1, se->attrs_cap) != 0)
                 return KT_ENOMEM;
             if (attr_of(f.bytes, &se->attrs[n]) != 0)

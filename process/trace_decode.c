@@ -530,6 +530,9 @@ static int cached_resource(struct trace_decode_cache *c, struct kt_arena *a, con
      * the rest go to the message's arena: the cache's stays bounded. */
     bool keep = n <= RCACHE_MAX_BYTES && c->inserted < 2 * RCACHE_RECYCLE;
     struct kt_arena *into = keep ? &c->arena : a;
+    /* Counted before decoding: a decode that fails has taken the cache's memory too, and
+     * only the count gives it back (rcache_begin). */
+    c->inserted += keep;
     Resource *m = kt_arena_alloc(into, sizeof(*m));
     if (m == NULL)
         return KT_ENOMEM;
@@ -544,7 +547,6 @@ static int cached_resource(struct trace_decode_cache *c, struct kt_arena *a, con
         c->slot[c->next].len = n;
         c->slot[c->next].obj = m;
         c->next = (c->next + 1) % RCACHE_SLOTS;
-        c->inserted++;
     }
     *out = m;
     return 0;
@@ -971,7 +973,7 @@ int trace_decode_with(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
 /* Whether the key bytes k[0..n) read as key: the decoded key is a C string, cut at a NUL. */
 static inline bool key_is(const uint8_t *k, size_t n, const char *key, size_t keylen)
 {
-    return (n == keylen || (n > keylen && k[keylen] == '\0')) && memcmp(k, key, keylen) == 0;
+    return kt_pb_cstr_len_may_be((struct kt_slice){k, n}, keylen) && memcmp(k, key, keylen) == 0;
 }
 
 /* The value of KeyValue kv (its bytes) when its key is key: 1 with *v (its bytes; v->p NULL
@@ -1003,21 +1005,18 @@ static int kv_value(struct kt_slice kv, const char *key, size_t keylen, struct k
     return values > 1 ? KT_EUNSUPP : 1;
 }
 
-/* Whether kv is a KeyValue of the usual shape (key, then at most one value, each with a
- * one-byte length: kt_pb_short_pair) whose key cannot be key, by its length (the decoded key
- * ends at a NUL: key_is) or its first byte. Most attributes a lookup passes over are told
- * apart so, before their value is looked at (a tenth fewer instructions per lookup). */
+/* Whether kv is a KeyValue of the usual shape (kt_pb_short_pair) whose key cannot be key, by
+ * its length (kt_pb_cstr_len_may_be) or its first byte. The key is read first and the value's shape
+ * only for keys that cannot match, so most attributes a lookup passes over are told apart
+ * before their value is looked at (a tenth fewer instructions per lookup). */
 static inline bool other_key(struct kt_slice kv, const char *key, size_t keylen)
 {
-    const uint8_t *k = kv.p, *end = kv.p + kv.n;
-    if (kv.n < 2 || k[0] != 0x0a || k[1] >= 0x80 || k[1] > kv.n - 2)
+    struct kt_slice k, v;
+    if (!kt_pb_short_first(kv, &k))
         return false;
-    size_t n = k[1];
-    if ((n == keylen || (n > keylen && k[2 + keylen] == '\0')) &&
-        (keylen == 0 || k[2] == (uint8_t)key[0]))
+    if (kt_pb_cstr_len_may_be(k, keylen) && (keylen == 0 || k.p[0] == (uint8_t)key[0]))
         return false;
-    const uint8_t *q = k + 2 + n;
-    return q == end || (end - q >= 2 && q[0] == 0x12 && q[1] < 0x80 && q[1] == end - q - 2);
+    return kt_pb_short_second(kv, k, &v);
 }
 
 int trace_decode_span_attr(struct kt_arena *a, const Span *span, const char *key, size_t keylen,

@@ -55,7 +55,7 @@ the cluster sizes KT_BENCH_KAFKA=real runs, in order), KT_BENCH_REPEAT (3), KT_B
 per connection), KT_BENCH_HTTP_CONNECTIONS (connections x streams: the same requests in
 flight over HTTP/1.1), KT_BENCH_INGEST_SET / KT_BENCH_PROCESS_SET (space-separated --set
 overrides; the process's kafka.rdkafka.* ones go to kotel-rawconsume too),
-KT_BENCH_PRELOAD_SPANS (500000 per preload), KT_BENCH_PRELOADS (20; real Kafka 16), KT_BENCH_PRELOAD_RATE
+KT_BENCH_PRELOAD_SPANS (500000 per preload), KT_BENCH_PRELOADS (40; real Kafka 16), KT_BENCH_PRELOAD_RATE
 (1000000 spans/s), KT_BENCH_PROCESS_PARTITIONS (64 per topic; real Kafka 16), KT_BENCH_DECISION_WAIT
 (1s), KT_BENCH_PHASES (comma-separated subset), KT_BENCH_OUT (build/bench.json), KT_BENCH_KEEP=1 (keep every
 child's log, which a run that passes deletes)."""
@@ -106,14 +106,14 @@ PRELOAD_RATE = env_int("KT_BENCH_PRELOAD_RATE", 1000000)
 # spans on 64 partitions nearly fill), on real Kafka all in one topic of 16 partitions (two
 # replicas on 8 partitions each, as the issue's replica target says).
 # How many of the preloads each process phase reads on the devbroker: at least 10 s of steady
-# work at the rates this 2-core VM reaches (process-pass 0.65 M spans/s steady, process-full
-# 0.2-0.4 M, process-realistic and process-ottl 0.2 M); on real Kafka every phase reads the
-# one topic, all preloads.
-PHASE_PRELOADS = {"process-pass": 20, "process-2-replicas": 20, "process-full": 10, "process-realistic": 6,
-                  "process-ottl": 5}
+# work at the rates the fastest 2-core VM of this kind reached (process-pass 1.7-1.8 M spans/s
+# steady, process-realistic 0.86-0.91 M, process-full about 1 M, process-ottl 0.2 M); a
+# slower machine works longer. On real Kafka every phase reads the one topic, all preloads.
+PHASE_PRELOADS = {"process-pass": 40, "process-2-replicas": 40, "process-full": 24, "process-realistic": 24,
+                  "process-ottl": 6}
 KAFKA = os.environ.get("KT_BENCH_KAFKA", "").strip() or "devbroker"
 # Real Kafka: 16 preloads, 8 M spans: process-2-replicas drained 5 M in 8.4-9.6 s there.
-PRELOADS = env_int("KT_BENCH_PRELOADS", 20 if KAFKA == "devbroker" else 16)
+PRELOADS = env_int("KT_BENCH_PRELOADS", 40 if KAFKA == "devbroker" else 16)
 PROC_PARTITIONS = env_int("KT_BENCH_PROCESS_PARTITIONS", 64 if KAFKA == "devbroker" else 16)
 INGEST_PARTITIONS = 4
 DECISION_WAIT_S = env_float("KT_BENCH_DECISION_WAIT", 1.0)

@@ -1,6 +1,7 @@
 /* Unit tests for kt_pb's kt_pb_short_pair: it takes exactly field 1 then at most field 2,
  * both length-delimited with a one-byte length, and gives what the field walk gives for
- * them; every other shape is left to the walk (false). */
+ * them; every other shape is left to the walk (false). Its halves, kt_pb_short_first and
+ * kt_pb_short_second, take the key alone and then the rest. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,11 +74,67 @@ static void test_short_pair_leaves_other_shapes(void **state)
     }
 }
 
+static void test_short_first_reads_the_key_alone(void **state)
+{
+    (void)state;
+    /* A usual key with anything after it: the first half takes the key, the second refuses. */
+    static const uint8_t value_twice[] = {0x0a, 0x01, 'k', 0x12, 0x00, 0x12, 0x00};
+    static const uint8_t third_field[] = {0x0a, 0x01, 'k', 0x18, 0x01};
+    static const uint8_t long_value[] = {0x0a, 0x01, 'k', 0x12, 0x80, 0x00};
+    static const uint8_t value_short[] = {0x0a, 0x01, 'k', 0x12, 0x02, 'v'};
+    static const uint8_t value_long[] = {0x0a, 0x01, 'k', 0x12, 0x00, 'v'};
+    static const uint8_t half_tag[] = {0x0a, 0x01, 'k', 0x12};
+    const struct kt_slice rest_refused[] = {
+        {value_twice, sizeof(value_twice)}, {third_field, sizeof(third_field)},
+        {long_value, sizeof(long_value)},   {value_short, sizeof(value_short)},
+        {value_long, sizeof(value_long)},   {half_tag, sizeof(half_tag)},
+    };
+    for (size_t i = 0; i < sizeof(rest_refused) / sizeof(rest_refused[0]); i++) {
+        struct kt_slice a = {NULL, 0}, b;
+        if (!kt_pb_short_first(rest_refused[i], &a))
+            fail_msg("case %zu: key refused", i);
+        assert_ptr_equal(a.p, rest_refused[i].p + 2);
+        assert_int_equal(a.n, 1);
+        if (kt_pb_short_second(rest_refused[i], a, &b))
+            fail_msg("case %zu: rest taken", i);
+    }
+    /* No usual key first: refused before the rest is looked at. */
+    static const uint8_t value_first[] = {0x12, 0x00, 0x0a, 0x01, 'k'};
+    static const uint8_t key_cut[] = {0x0a, 0x03, 'k'};
+    static const uint8_t key_long[] = {0x0a, 0x80, 0x01, 'k'};
+    static const uint8_t one_byte[] = {0x0a};
+    const struct kt_slice key_refused[] = {
+        {value_first, sizeof(value_first)},
+        {key_cut, sizeof(key_cut)},
+        {key_long, sizeof(key_long)},
+        {one_byte, sizeof(one_byte)},
+        {one_byte, 0},
+    };
+    for (size_t i = 0; i < sizeof(key_refused) / sizeof(key_refused[0]); i++) {
+        struct kt_slice a;
+        if (kt_pb_short_first(key_refused[i], &a))
+            fail_msg("case %zu: key taken", i);
+    }
+    /* The key alone, or an empty value: the second half gives the value or none. */
+    static const uint8_t key_only[] = {0x0a, 0x01, 'k'};
+    static const uint8_t empty_value[] = {0x0a, 0x01, 'k', 0x12, 0x00};
+    struct kt_slice a = {NULL, 0}, b;
+    assert_true(kt_pb_short_first((struct kt_slice){key_only, sizeof(key_only)}, &a));
+    assert_true(kt_pb_short_second((struct kt_slice){key_only, sizeof(key_only)}, a, &b));
+    assert_null(b.p);
+    assert_int_equal(b.n, 0);
+    assert_true(kt_pb_short_first((struct kt_slice){empty_value, sizeof(empty_value)}, &a));
+    assert_true(kt_pb_short_second((struct kt_slice){empty_value, sizeof(empty_value)}, a, &b));
+    assert_ptr_equal(b.p, empty_value + 5);
+    assert_int_equal(b.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_pair_takes_key_and_value),
         cmocka_unit_test(test_short_pair_leaves_other_shapes),
+        cmocka_unit_test(test_short_first_reads_the_key_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

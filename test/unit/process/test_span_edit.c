@@ -294,6 +294,37 @@ static void test_overlong_length_deleted_whole(void **state)
     assert_edits_to(del, in, sizeof(in), want, sizeof(want));
 }
 
+/* Attributes are passed over as untouched only when their one key cannot be the edit's: a
+ * key given twice (the last counts), a key after the value, a key like the edit's up to its
+ * last byte or with a NUL where the edit's ends are all looked at. */
+static void test_only_other_keys_passed_over(void **state)
+{
+    (void)state;
+    /* One span: a name, five attributes, a kind. */
+    static const uint8_t in[] = {
+        0x0a, 70, 0x12, 68,  0x12, 66, /* down to it */
+        0x2a, 2,  'o',  'p',           /* name */
+        0x4a, 13, 0x0a, 2,   'z',  'z', 0x0a, 3,    'd',  'u',  'p', 0x12, 2, 0x18, 5, /* zz, dup */
+        0x4a, 9,  0x12, 2,   0x18, 5,   0x0a, 3,    'd',  'u',  'p',          /* value, dup */
+        0x4a, 9,  0x0a, 3,   'd',  'u', 'n',  0x12, 2,    0x18, 5,            /* dun */
+        0x4a, 11, 0x0a, 5,   'd',  'u', 'p',  0,    'x',  0x12, 2,   0x18, 5, /* dup\0x */
+        0x4a, 8,  0x0a, 2,   'z',  'z', 0x12, 2,    0x18, 5,                  /* zz */
+        0x30, 1,                                                              /* kind */
+    };
+    static const uint8_t want[] = {
+        0x0a, 31, 0x12, 29,  0x12, 27,                             /* down to it */
+        0x2a, 2,  'o',  'p',                                       /* name */
+        0x4a, 9,  0x0a, 3,   'd',  'u', 'n',  0x12, 2,    0x18, 5, /* dun */
+        0x4a, 8,  0x0a, 2,   'z',  'z', 0x12, 2,    0x18, 5,       /* zz */
+        0x30, 1,                                                   /* kind */
+    };
+    const char *del[] = {"transform.trace_statements=delete_key(span.attributes, \"dup\")", NULL};
+    size_t n_items;
+    assert_int_equal(
+        kt_otlp_validate(KT_SIGNAL_TRACES, (struct kt_slice){in, sizeof(in)}, &n_items, NULL), 0);
+    assert_edits_to(del, in, sizeof(in), want, sizeof(want));
+}
+
 static void test_what_is_not_an_edit(void **state)
 {
     (void)state;
@@ -348,6 +379,7 @@ int main(void)
         T(test_what_is_not_an_edit),
         T(test_not_traces_data),
         T(test_overlong_length_deleted_whole),
+        T(test_only_other_keys_passed_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -993,6 +993,34 @@ static void test_cache_decodes_every_resource_right(void **state)
     trace_decode_cache_free(NULL);
 }
 
+/* Resources that fail to decode count toward recycling the cache as those that decode: the
+ * memory their decodes took of it is given back, however many fail in a row. Seen by a mark
+ * left on the cached object: a recycled cache decodes the resource again, without it. */
+static void test_cache_recycles_after_failed_decodes(void **state)
+{
+    (void)state;
+    struct trace_decode_cache *c = trace_decode_cache_new();
+    assert_non_null(c);
+    ottl_fields need = F(RESOURCE_ATTRS) | F(SPAN_NAME);
+    struct kt_slice good = with_resource(2, 5);
+    TracesData *td;
+    assert_int_equal(trace_decode_with(good, need, &D, c, &td), 0);
+    ((Resource *)resource_of(td))->dropped_attributes_count = 4242;
+    assert_int_equal(trace_decode_with(good, need, &D, c, &td), 0);
+    assert_int_equal(resource_of(td)->dropped_attributes_count, 4242);
+    /* Two attributes, then an attribute cut short. */
+    struct kt_slice cut = {(const uint8_t *)"\x0a\x05k", 3};
+    struct kt_slice bad = field(1, field(1, cat(pack(&resource_new(2)->base), cut)));
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(trace_decode_with(bad, need, &D, c, &td), KT_EINVAL);
+        kt_arena_reset(&D);
+    }
+    assert_int_equal(trace_decode_with(good, need, &D, c, &td), 0);
+    assert_int_equal(resource_of(td)->dropped_attributes_count, 0);
+    assert_same(decode_ok(good, need), td, need);
+    trace_decode_cache_free(c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* ---- span attributes read from a shallow span's bytes ---- */
@@ -1130,6 +1158,7 @@ int main(void)
         T(test_full_decode_prefixes_like_protobuf_c),
         T(test_cache_shares_a_resource_between_messages),
         T(test_cache_decodes_every_resource_right),
+        T(test_cache_recycles_after_failed_decodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
