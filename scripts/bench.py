@@ -410,7 +410,9 @@ def run_json(argv, timeout):
 def start_broker(workdir, partitions, extra_topics=()):
     b = Child("kotel-devbroker", [binary("kotel-devbroker"), "--partitions", str(partitions),
                                   "--topics", ",".join(TOPICS + list(extra_topics))], workdir)
-    b.bootstrap = b.line(15, "bootstrap list")
+    # 60 s: a start that once took 16 s on a loaded machine (40 topics of 64 partitions) is
+    # not what the bench measures.
+    b.bootstrap = b.line(60, "bootstrap list")
     if not re.match(r"^[\w.-]+:\d+(,[\w.-]+:\d+)*$", b.bootstrap):
         raise BenchError("devbroker: bad bootstrap line %r" % b.bootstrap)
     return b
