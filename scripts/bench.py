@@ -107,10 +107,11 @@ PRELOAD_RATE = env_int("KT_BENCH_PRELOAD_RATE", 1000000)
 # replicas on 8 partitions each, as the replica target says).
 # How many of the preloads each process phase reads on the devbroker: at least 10 s of steady
 # work at the rates the fastest 2-core VM of this kind reached (process-pass 1.7-1.8 M spans/s
-# steady, process-realistic 0.86-0.91 M, process-full about 1 M, process-ottl 0.2 M); a
-# slower machine works longer. On real Kafka every phase reads the one topic, all preloads.
+# steady, process-realistic 0.86-0.91 M; process-full, not measured there, taken as no faster
+# than 1 M; process-ottl 0.2-0.28 M); a slower machine works longer. On real Kafka every phase
+# reads the one topic, all preloads.
 PHASE_PRELOADS = {"process-pass": 40, "process-2-replicas": 40, "process-full": 24, "process-realistic": 24,
-                  "process-ottl": 6}
+                  "process-ottl": 8}
 KAFKA = os.environ.get("KT_BENCH_KAFKA", "").strip() or "devbroker"
 # Real Kafka: 16 preloads, 8 M spans: process-2-replicas drained 5 M in 8.4-9.6 s there.
 PRELOADS = env_int("KT_BENCH_PRELOADS", 40 if KAFKA == "devbroker" else 16)
