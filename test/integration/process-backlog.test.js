@@ -55,8 +55,11 @@ test('backlog: progress lines with rate and ETA while a preloaded topic drains t
     const backend = await startGrpcBackend();
     // The first exports answered 3 s late: several statistics pass while nothing is finished
     // and librdkafka has fetched the whole small backlog ahead, which must not read as
-    // drained. Then each export 150 ms late with at most 50 messages unfinished: a few
-    // hundred messages a second, so the backlog stays over the threshold for several reports.
+    // drained. Then each export 400 ms late with at most 50 messages unfinished: about 125
+    // messages a second, so the backlog stays over the threshold for several reports (a rate
+    // needs two samples of one basis after each partition's first stored offset, and a
+    // report comes every 4.5 s; at 150 ms a fast machine drained it before the third report,
+    // CI of 2026-12-06). Once a rate is reported, 150 ms, so the rest drains sooner.
     backend.rec.answerAfter(3000);
     const proc = await startProcess({
       sets: processSets(broker, backend, {
@@ -81,9 +84,13 @@ test('backlog: progress lines with rate and ETA while a preloaded topic drains t
       try {
         await proc.waitLog(/backlog: \d+ messages behind/, 20000, 'a first progress line');
       } finally {
+        backend.rec.answerAfter(400);
+      }
+      try {
+        await proc.waitLog(PROGRESS, 30000, 'a progress line with a drain rate and an ETA');
+      } finally {
         backend.rec.answerAfter(150);
       }
-      await proc.waitLog(PROGRESS, 20000, 'a progress line with a drain rate and an ETA');
       const m = PROGRESS.exec(proc.log());
       const [behind, parts, rate, eta] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
       assert.ok(behind > THRESHOLD && behind <= PRELOAD, `behind ${behind}: over the threshold, at most what was preloaded`);
