@@ -188,6 +188,14 @@ static inline bool kt_pb_cstr_len_may_be(struct kt_slice s, size_t len)
     return s.n == len || (s.n > len && s.p[len] == '\0');
 }
 
+/* Whether the bytes s of a string field may decode to the C string key of keylen bytes, by
+ * the length rule above and the first byte: the quick test that rules out most keys before
+ * a comparison. */
+static inline bool kt_pb_key_may_be(struct kt_slice s, const char *key, size_t keylen)
+{
+    return kt_pb_cstr_len_may_be(s, keylen) && (keylen == 0 || s.p[0] == (uint8_t)key[0]);
+}
+
 /* Whether s is exactly field 1 then, optionally, field 2, both length-delimited with a
  * one-byte length: a KeyValue's usual shape (key, value), read without stepping field by
  * field. *a and *b are their payloads (*b {NULL, 0} without field 2). false for any other

@@ -167,7 +167,7 @@ static bool untouched(const struct span_edits *se, struct kt_slice kv)
         return false;
     for (size_t i = 0; i < se->n; i++) {
         const struct edit *e = &se->v[i];
-        if (kt_pb_cstr_len_may_be(k, e->keylen) && (e->keylen == 0 || k.p[0] == (uint8_t)e->key[0]))
+        if (kt_pb_key_may_be(k, e->key, e->keylen))
             return false;
     }
     return kt_pb_short_second(kv, k, &v);

@@ -1006,7 +1006,7 @@ static int kv_value(struct kt_slice kv, const char *key, size_t keylen, struct k
 }
 
 /* Whether kv is a KeyValue of the usual shape (kt_pb_short_pair) whose key cannot be key, by
- * its length (kt_pb_cstr_len_may_be) or its first byte. The key is read first and the value's shape
+ * its length or its first byte (kt_pb_key_may_be). The key is read first and the value's shape
  * only for keys that cannot match, so most attributes a lookup passes over are told apart
  * before their value is looked at (a tenth fewer instructions per lookup). */
 static inline bool other_key(struct kt_slice kv, const char *key, size_t keylen)
@@ -1014,7 +1014,7 @@ static inline bool other_key(struct kt_slice kv, const char *key, size_t keylen)
     struct kt_slice k, v;
     if (!kt_pb_short_first(kv, &k))
         return false;
-    if (kt_pb_cstr_len_may_be(k, keylen) && (keylen == 0 || k.p[0] == (uint8_t)key[0]))
+    if (kt_pb_key_may_be(k, key, keylen))
         return false;
     return kt_pb_short_second(kv, k, &v);
 }

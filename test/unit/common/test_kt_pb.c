@@ -129,12 +129,32 @@ static void test_short_first_reads_the_key_alone(void **state)
     assert_int_equal(b.n, 0);
 }
 
+/* A key's bytes may decode to key when they are key, or key then a NUL (protobuf-c cuts the C
+ * string there); the length and the first byte alone rule the others out. */
+static void test_key_may_be_by_length_and_first_byte(void **state)
+{
+    (void)state;
+    static const uint8_t route[] = "http.route";
+    static const uint8_t cut[] = {'h', 't', 't', 'p', '.', 'r', 'o', 'u', 't', 'e', 0, 'x'};
+    static const uint8_t other[] = "xttp.route";
+    assert_true(kt_pb_key_may_be((struct kt_slice){route, 10}, "http.route", 10));
+    assert_true(kt_pb_key_may_be((struct kt_slice){cut, sizeof(cut)}, "http.route", 10));
+    assert_false(kt_pb_key_may_be((struct kt_slice){other, 10}, "http.route", 10));
+    assert_false(kt_pb_key_may_be((struct kt_slice){route, 9}, "http.route", 10));
+    assert_false(kt_pb_key_may_be((struct kt_slice){route, 10}, "http.rout", 9));
+    /* The empty key: any bytes that are empty or start with a NUL. */
+    assert_true(kt_pb_key_may_be((struct kt_slice){route, 0}, "", 0));
+    assert_true(kt_pb_key_may_be((struct kt_slice){cut + 10, 2}, "", 0));
+    assert_false(kt_pb_key_may_be((struct kt_slice){route, 1}, "", 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_pair_takes_key_and_value),
         cmocka_unit_test(test_short_pair_leaves_other_shapes),
         cmocka_unit_test(test_short_first_reads_the_key_alone),
+        cmocka_unit_test(test_key_may_be_by_length_and_first_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
