@@ -97,7 +97,8 @@ struct span_ref {
 struct pipeline {
     const struct process_conf *conf;
     struct kt_otlp_vcache vcache; /* the resources and scopes of messages lately found valid */
-    struct trace_decode_cache *tdcache; /* resources lately decoded, for shallow decodes */
+    /* Resources lately decoded and attribute keys looked up, for shallow decodes. */
+    struct trace_decode_cache *tdcache;
     struct ev_loop *loop;
     struct consumer *consumer;
     struct exporter *exporter;

@@ -462,6 +462,149 @@ static int d_resource(struct kt_arena *a, const uint8_t *p, const uint8_t *end, 
     return rc;
 }
 
+/* Steps over consecutive fields of one-byte tag `tag` with a one-byte length, the shape of
+ * nearly every attribute: what kt_pb_field would read one at a time, without the field's
+ * decoding and the caller's dispatch on it. Returns p when none is there. */
+static inline const uint8_t *skip_short_run(const uint8_t *p, const uint8_t *end, uint8_t tag)
+{
+    while (end - p >= 2 && p[0] == tag && p[1] < 0x80 && p[1] <= end - p - 2)
+        p += 2 + p[1];
+    return p;
+}
+
+/* ---- attribute keys looked up, found as spans are decoded ----
+ *
+ * A configuration reads span attributes by a few literal keys (a filter's
+ * span.attributes["http.route"], a string_attribute policy's key), each looked up on nearly
+ * every span: make bench-instr's process-realistic walked each span's attributes twice, a
+ * fifth of its instructions. A key looked up on a span decoded through a cache is learned
+ * by the cache (up to SPAN_KEYS_MAX keys of up to SPAN_KEY_MAX_LEN bytes); the decodes
+ * after that note where each learned key's first KeyValue is while they step over a span's
+ * attributes, which they do anyway, so lookups are reads. A key that is not learned, or was
+ * learned after the span was decoded, is walked for on each lookup. */
+#define SPAN_KEYS_MAX 4 /* at most 8: span_keys's masks are bytes */
+#define SPAN_KEY_MAX_LEN 64
+
+struct span_keys {
+    unsigned n;
+    /* Bit j: bytes starting with this byte may be key j (its first byte; NUL for ""), so
+     * most attributes are passed over on one load. */
+    uint8_t first[256];
+    uint8_t empty; /* bit j: key j is "" (the only key empty bytes may be) */
+    struct {
+        size_t len;
+        char key[SPAN_KEY_MAX_LEN];
+    } v[SPAN_KEYS_MAX];
+};
+
+/* Where a span decoded with keep_bytes keeps its attribute bytes: its one unknown field of
+ * tag 0, first, so the span's unknown_fields points at the whole. */
+struct keyed_span {
+    ProtobufCMessageUnknownField u;
+    struct span_keys *keys; /* borrowed from the cache (NULL: decoded without one) */
+    const uint8_t *start;   /* the span's bytes, which at[] counts from */
+    unsigned noted;         /* keys->v[0..noted) were learned before the decode: see at[] */
+    unsigned todo;          /* bit j: key j's place not found yet (during the decode) */
+    struct {
+        uint32_t off, len; /* the key's first KeyValue in the span; off UINT32_MAX: none */
+    } at[SPAN_KEYS_MAX];
+};
+
+/* Whether the key bytes k[0..n) read as key: the decoded key is a C string, cut at a NUL. */
+static inline bool key_is(const uint8_t *k, size_t n, const char *key, size_t keylen)
+{
+    return kt_pb_cstr_len_may_be((struct kt_slice){k, n}, keylen) && memcmp(k, key, keylen) == 0;
+}
+
+/* The value of KeyValue kv (its bytes) when its key is key: 1 with *v (its bytes; v->p NULL
+ * for none), 0 for another key, KT_EUNSUPP when the value is given more than once (protobuf
+ * merges those). Nearly every KeyValue is its key then at most one value, each with a
+ * one-byte length, which is read without the general field walk. */
+static int kv_value(struct kt_slice kv, const char *key, size_t keylen, struct kt_slice *v)
+{
+    const uint8_t *p = kv.p, *end = kv.p + kv.n;
+    struct kt_slice k;
+    if (kt_pb_short_pair(kv, &k, v))
+        return key_is(k.p, k.n, key, keylen) ? 1 : 0;
+    /* Any other shape: the last key counts, as for protobuf-c. */
+    struct kt_pb_field f;
+    k = (struct kt_slice){(const uint8_t *)"", 0};
+    v->p = NULL;
+    v->n = 0;
+    int values = 0;
+    while (wf_next(&p, end, &f) == 1) {
+        if (f.num == 1 && f.wt == KT_PB_LEN) {
+            k = f.bytes;
+        } else if (f.num == 2 && f.wt == KT_PB_LEN) {
+            *v = f.bytes;
+            values++;
+        }
+    }
+    if (!key_is(k.p, k.n, key, keylen))
+        return 0;
+    return values > 1 ? KT_EUNSUPP : 1;
+}
+
+/* Notes KeyValue kv (its bytes, inside the span's) as the place of each key of todo (bit j:
+ * key j has no place yet) that it is, and returns the keys still without one. usual: kv has
+ * kt_pb_short_pair's shape, k its key, its only one: only keys of its first byte may match.
+ * Any other shape goes through kv_value for each key. */
+static __attribute__((noinline)) unsigned note_kv(struct keyed_span *ks, unsigned todo,
+                                                  struct kt_slice kv, bool usual, struct kt_slice k)
+{
+    const struct span_keys *t = ks->keys;
+    unsigned cand = todo;
+    struct kt_slice v;
+    if (usual)
+        cand &= k.n == 0 ? t->empty : t->first[k.p[0]];
+    for (unsigned j = 0; cand != 0; j++, cand >>= 1) {
+        const char *key = t->v[j].key;
+        size_t keylen = t->v[j].len;
+        if (!(cand & 1) ||
+            (usual ? !key_is(k.p, k.n, key, keylen) : kv_value(kv, key, keylen, &v) == 0))
+            continue;
+        ks->at[j].off = (uint32_t)(kv.p - ks->start);
+        ks->at[j].len = (uint32_t)kv.n;
+        todo &= ~(1u << j);
+    }
+    return todo;
+}
+
+/* skip_short_run over attributes (field 9), noting each (note_kv) while a key has no place.
+ * Nearly every attribute holds a key then at most one value, each of a one-byte length
+ * (kt_pb_short_pair's shape; no length byte inside can start a longer varint, as each is
+ * under 0x80): tested on the bytes in one go, and passed over when no key starts with the
+ * key's first byte. Not inlined: in the decode around it the loop's registers spill (a
+ * fifth more instructions per attribute); note_kv is out of line for the same reason. */
+static __attribute__((noinline)) const uint8_t *scan_attr_run(struct keyed_span *ks,
+                                                              const uint8_t *p, const uint8_t *end)
+{
+    const struct span_keys *t = ks->keys;
+    unsigned len, klen, rest, todo = ks->todo;
+    while (todo != 0 && end - p >= 2 && p[0] == 0x4a && (len = p[1]) < 0x80 && len <= end - p - 2) {
+        const uint8_t *kv = p + 2;
+        p += 2 + len;
+        bool usual = len >= 2 && kv[0] == 0x0a && (klen = kv[1]) <= len - 2 &&
+                     ((rest = len - 2 - klen) == 0 ||
+                      (rest >= 2 && kv[2 + klen] == 0x12 && kv[3 + klen] == rest - 2));
+        struct kt_slice k = {NULL, 0};
+        if (usual) {
+            /* Keys of its first byte (attribute keys share a few: "http.", "service."),
+             * then of a length its bytes may decode to (kt_pb_cstr_len_may_be). */
+            k = (struct kt_slice){kv + 2, klen};
+            unsigned cand = todo & (klen == 0 ? t->empty : t->first[kv[2]]), may = 0;
+            for (unsigned j = 0; cand != 0; j++, cand >>= 1)
+                if ((cand & 1) && kt_pb_cstr_len_may_be(k, t->v[j].len))
+                    may |= 1u << j;
+            if (may == 0)
+                continue;
+        }
+        todo = note_kv(ks, todo, (struct kt_slice){kv, len}, usual, k);
+    }
+    ks->todo = todo;
+    return skip_short_run(p, end, 0x4a);
+}
+
 /* ---- decoded resources kept across messages ----
  *
  * A resource is decoded in full whenever a shallow decode reads resource attributes, and
@@ -476,6 +619,7 @@ static int d_resource(struct kt_arena *a, const uint8_t *p, const uint8_t *end, 
 #define RCACHE_RECYCLE 64
 
 struct trace_decode_cache {
+    struct span_keys keys; /* learned by lookups, kept for good */
     struct kt_arena arena; /* the slots' bytes and objects */
     unsigned next;         /* the slot the next insertion takes */
     unsigned inserted;     /* since the arena was last recycled */
@@ -627,16 +771,6 @@ static int d_link(struct kt_arena *a, const uint8_t *p, const uint8_t *end, Link
     return rc;
 }
 
-/* Steps over consecutive fields of one-byte tag `tag` with a one-byte length, the shape of
- * nearly every attribute: what kt_pb_field would read one at a time, without the field's
- * decoding and the caller's dispatch on it. Returns p when none is there. */
-static inline const uint8_t *skip_short_run(const uint8_t *p, const uint8_t *end, uint8_t tag)
-{
-    while (end - p >= 2 && p[0] == tag && p[1] < 0x80 && p[1] <= end - p - 2)
-        p += 2 + p[1];
-    return p;
-}
-
 /* Events and links share one count pass with the attributes. */
 static int span_counts(const uint8_t *p, const uint8_t *end, size_t n[3])
 {
@@ -720,9 +854,10 @@ static inline const uint8_t *span_head(struct kt_arena *a, const uint8_t *p, con
 
 /* keep_bytes (shallow only): the span's attributes stay bytes (from the first to the last,
  * other fields between included), which the span keeps as its one unknown field of tag 0 (no field
- * has number 0, so no decoded span has it) for trace_decode_span_attr. */
+ * has number 0, so no decoded span has it) for trace_decode_span_attr, in a keyed_span
+ * borrowing keys (NULL: none). */
 static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool shallow,
-                  bool keep_bytes, Span *m)
+                  bool keep_bytes, struct span_keys *keys, Span *m)
 {
     const uint8_t *start = p;
     const uint32_t known = FIELDS(1, 16);
@@ -734,9 +869,18 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
         (rc = vec(a, n[2], sizeof(Link), &m->links)) != 0)
         return rc;
     ProtobufCMessageUnknownField *u = NULL;
+    struct keyed_span *ks = NULL;
     if (keep_bytes) {
-        if ((u = kt_arena_alloc(a, sizeof(*u))) == NULL)
+        if ((ks = kt_arena_alloc(a, sizeof(*ks))) == NULL)
             return KT_ENOMEM;
+        ks->keys = keys;
+        ks->start = start;
+        /* The keys learned so far are found as the attributes are stepped over. */
+        ks->noted = keys != NULL && (size_t)(end - start) < UINT32_MAX ? keys->n : 0;
+        ks->todo = (1u << ks->noted) - 1;
+        for (unsigned j = 0; j < ks->noted; j++)
+            ks->at[j].off = UINT32_MAX;
+        u = &ks->u;
         *u = (ProtobufCMessageUnknownField){.tag = 0,
                                             .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
                                             .data = (uint8_t *)(uintptr_t)start};
@@ -751,8 +895,11 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
     if ((p = span_head(a, p, end, shallow, m)) == NULL)
         return KT_ENOMEM;
     for (const uint8_t *at = p;; at = p) {
-        /* Shallow: a run of attributes (field 9) is passed over at once. */
-        if (shallow && (p = skip_short_run(p, end, 0x4a)) != at) {
+        /* Shallow: a run of attributes (field 9) is passed over at once (scanned for keys
+         * only where one starts: the span's other fields come here too). */
+        bool scan = ks != NULL && ks->todo != 0 && p < end && p[0] == 0x4a;
+        if (shallow &&
+            (p = scan ? scan_attr_run(ks, p, end) : skip_short_run(p, end, 0x4a)) != at) {
             if (u != NULL) {
                 if (u->len == 0)
                     u->data = (uint8_t *)(uintptr_t)at;
@@ -767,6 +914,9 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
             if (u->len == 0)
                 u->data = (uint8_t *)(uintptr_t)at;
             u->len = (size_t)(p - u->data);
+            struct kt_slice k = {NULL, 0}, v;
+            if (ks->todo != 0 && f.wt == KT_PB_LEN)
+                ks->todo = note_kv(ks, ks->todo, f.bytes, kt_pb_short_pair(f.bytes, &k, &v), k);
         }
         if (shallow && (f.num == 9 || f.num == 11 || f.num == 13 || !is_known(known, f.num)))
             continue;
@@ -818,8 +968,9 @@ static int d_span(struct kt_arena *a, const uint8_t *p, const uint8_t *end, bool
     return rc;
 }
 
+/* keys: borrowed for the spans (d_span), NULL: none. */
 static int d_scope_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *end, ottl_fields need,
-                         ScopeSpans *m)
+                         struct span_keys *keys, ScopeSpans *m)
 {
     bool shallow = !trace_decode_needs_full(need);
     bool keep_bytes = shallow && (need & OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED));
@@ -849,7 +1000,7 @@ static int d_scope_spans(struct kt_arena *a, const uint8_t *p, const uint8_t *en
                 break;
             }
             m->spans[m->n_spans] = &spans[m->n_spans];
-            rc = d_span(a, f.bytes.p, f.bytes.p + f.bytes.n, shallow, keep_bytes,
+            rc = d_span(a, f.bytes.p, f.bytes.p + f.bytes.n, shallow, keep_bytes, keys,
                         m->spans[m->n_spans++]);
             break;
         case 3: rc = str_of(a, &f, &m->schema_url); break;
@@ -898,6 +1049,7 @@ static int d_resource_spans(struct kt_arena *a, const uint8_t *p, const uint8_t 
             }
             m->scope_spans[m->n_scope_spans] = &objs[m->n_scope_spans];
             rc = d_scope_spans(a, f.bytes.p, f.bytes.p + f.bytes.n, need,
+                               cache != NULL ? &cache->keys : NULL,
                                m->scope_spans[m->n_scope_spans++]);
             break;
         case 3: rc = str_of(a, &f, &m->schema_url); break;
@@ -970,41 +1122,6 @@ int trace_decode_with(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
     return 0;
 }
 
-/* Whether the key bytes k[0..n) read as key: the decoded key is a C string, cut at a NUL. */
-static inline bool key_is(const uint8_t *k, size_t n, const char *key, size_t keylen)
-{
-    return kt_pb_cstr_len_may_be((struct kt_slice){k, n}, keylen) && memcmp(k, key, keylen) == 0;
-}
-
-/* The value of KeyValue kv (its bytes) when its key is key: 1 with *v (its bytes; v->p NULL
- * for none), 0 for another key, KT_EUNSUPP when the value is given more than once (protobuf
- * merges those). Nearly every KeyValue is its key then at most one value, each with a
- * one-byte length, which is read without the general field walk. */
-static int kv_value(struct kt_slice kv, const char *key, size_t keylen, struct kt_slice *v)
-{
-    const uint8_t *p = kv.p, *end = kv.p + kv.n;
-    struct kt_slice k;
-    if (kt_pb_short_pair(kv, &k, v))
-        return key_is(k.p, k.n, key, keylen) ? 1 : 0;
-    /* Any other shape: the last key counts, as for protobuf-c. */
-    struct kt_pb_field f;
-    k = (struct kt_slice){(const uint8_t *)"", 0};
-    v->p = NULL;
-    v->n = 0;
-    int values = 0;
-    while (wf_next(&p, end, &f) == 1) {
-        if (f.num == 1 && f.wt == KT_PB_LEN) {
-            k = f.bytes;
-        } else if (f.num == 2 && f.wt == KT_PB_LEN) {
-            *v = f.bytes;
-            values++;
-        }
-    }
-    if (!key_is(k.p, k.n, key, keylen))
-        return 0;
-    return values > 1 ? KT_EUNSUPP : 1;
-}
-
 /* Whether kv is a KeyValue of the usual shape (kt_pb_short_pair) whose key cannot be key, by
  * its length or its first byte (kt_pb_key_may_be). The key is read first and the value's shape
  * only for keys that cannot match, so most attributes a lookup passes over are told apart
@@ -1019,6 +1136,62 @@ static inline bool other_key(struct kt_slice kv, const char *key, size_t keylen)
     return kt_pb_short_second(kv, k, &v);
 }
 
+/* The first KeyValue in the attribute bytes u whose key is key (kv->p NULL: none). */
+static void first_kv(const ProtobufCMessageUnknownField *u, const char *key, size_t keylen,
+                     struct kt_slice *kv)
+{
+    const uint8_t *p = u->data, *end = u->data + u->len;
+    struct kt_pb_field f;
+    struct kt_slice v;
+    while (p < end) {
+        /* Nearly every attribute has a one-byte length: read without the general field walk. */
+        if (end - p >= 2 && p[0] == 0x4a && p[1] < 0x80 && p[1] <= end - p - 2) {
+            *kv = (struct kt_slice){p + 2, p[1]};
+            p += 2 + p[1];
+            if (other_key(*kv, key, keylen))
+                continue;
+        } else if (wf_next(&p, end, &f) != 1) {
+            break;
+        } else if (f.num != 9 || f.wt != KT_PB_LEN) {
+            continue;
+        } else {
+            *kv = f.bytes;
+        }
+        if (kv_value(*kv, key, keylen, &v) != 0)
+            return;
+    }
+    *kv = (struct kt_slice){NULL, 0};
+}
+
+/* The first KeyValue of key in the span (kv->p NULL: none) as its decode noted it, learning
+ * key when there is room. false: not noted, walk for it (first_kv). */
+static bool learned_kv(const Span *span, const char *key, size_t keylen, struct kt_slice *kv)
+{
+    /* The span's only unknown field is a keyed_span's (d_span): take the whole. */
+    struct keyed_span *ks = (struct keyed_span *)(uintptr_t)span->base.unknown_fields;
+    struct span_keys *t = ks->keys;
+    if (t == NULL)
+        return false;
+    unsigned j = 0;
+    while (j < t->n && (t->v[j].len != keylen || memcmp(t->v[j].key, key, keylen) != 0))
+        j++;
+    if (j == t->n) {
+        if (j == SPAN_KEYS_MAX || keylen > SPAN_KEY_MAX_LEN)
+            return false;
+        memcpy(t->v[j].key, key, keylen);
+        t->v[j].len = keylen;
+        t->first[keylen == 0 ? 0 : (uint8_t)key[0]] |= (uint8_t)(1u << j);
+        if (keylen == 0)
+            t->empty |= (uint8_t)(1u << j);
+        t->n++;
+    }
+    if (j >= ks->noted)
+        return false;
+    *kv = ks->at[j].off == UINT32_MAX ? (struct kt_slice){NULL, 0}
+                                      : (struct kt_slice){ks->start + ks->at[j].off, ks->at[j].len};
+    return true;
+}
+
 int trace_decode_span_attr(struct kt_arena *a, const Span *span, const char *key, size_t keylen,
                            bool *found, AnyValue **value)
 {
@@ -1027,49 +1200,32 @@ int trace_decode_span_attr(struct kt_arena *a, const Span *span, const char *key
     *value = NULL;
     if (span->base.n_unknown_fields != 1 || u->tag != 0)
         return 0;
-    const uint8_t *p = u->data, *end = u->data + u->len;
-    struct kt_pb_field f;
-    while (p < end) {
-        /* Nearly every attribute has a one-byte length: read without the general field walk. */
-        struct kt_slice kv;
-        if (end - p >= 2 && p[0] == 0x4a && p[1] < 0x80 && p[1] <= end - p - 2) {
-            kv = (struct kt_slice){p + 2, p[1]};
-            p += 2 + p[1];
-            if (other_key(kv, key, keylen))
-                continue;
-        } else if (wf_next(&p, end, &f) != 1) {
-            break;
-        } else if (f.num != 9 || f.wt != KT_PB_LEN) {
-            continue;
-        } else {
-            kv = f.bytes;
-        }
-        struct kt_slice v;
-        int rc = kv_value(kv, key, keylen, &v);
-        if (rc == 0)
-            continue;
-        *found = true;
-        if (rc == 1 && v.p == NULL)
-            return 1;
-        AnyValue *av = NULL;
-        if (rc == 1 && (av = kt_arena_alloc(a, sizeof(*av))) == NULL)
-            return KT_ENOMEM;
-        if (rc == 1)
-            rc = d_any(a, v.p, v.p + v.n, 0, av);
-        if (rc == KT_EUNSUPP) {
-            /* What protobuf-c makes of the whole message holds this KeyValue as it alone
-             * unpacks (a value given twice merged, an AnyValue nested past d_any). */
-            KeyValue *whole =
-                opentelemetry__proto__common__v1__key_value__unpack(kt_arena_pb(a), kv.n, kv.p);
-            if (whole == NULL)
-                return a->failed ? KT_ENOMEM : KT_EINVAL;
-            av = whole->value;
-            rc = 0;
-        }
-        if (rc != 0)
-            return rc;
-        *value = av;
+    struct kt_slice kv, v;
+    if (!learned_kv(span, key, keylen, &kv))
+        first_kv(u, key, keylen, &kv);
+    if (kv.p == NULL)
         return 1;
+    int rc = kv_value(kv, key, keylen, &v);
+    *found = true;
+    if (rc == 1 && v.p == NULL)
+        return 1;
+    AnyValue *av = NULL;
+    if (rc == 1 && (av = kt_arena_alloc(a, sizeof(*av))) == NULL)
+        return KT_ENOMEM;
+    if (rc == 1)
+        rc = d_any(a, v.p, v.p + v.n, 0, av);
+    if (rc == KT_EUNSUPP) {
+        /* What protobuf-c makes of the whole message holds this KeyValue as it alone
+         * unpacks (a value given twice merged, an AnyValue nested past d_any). */
+        KeyValue *whole =
+            opentelemetry__proto__common__v1__key_value__unpack(kt_arena_pb(a), kv.n, kv.p);
+        if (whole == NULL)
+            return a->failed ? KT_ENOMEM : KT_EINVAL;
+        av = whole->value;
+        rc = 0;
     }
+    if (rc != 0)
+        return rc;
+    *value = av;
     return 1;
 }

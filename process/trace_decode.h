@@ -39,7 +39,9 @@ bool trace_decode_needs_full(ottl_fields fields);
 int trace_decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
                  Opentelemetry__Proto__Trace__V1__TracesData **out);
 
-/* Resources decoded by earlier shallow decodes, kept for later ones (trace_decode.c). */
+/* Resources decoded by earlier shallow decodes, kept for later ones, and the attribute keys
+ * trace_decode_span_attr was asked for on spans decoded through it, which later decodes find
+ * while they step over each span's attributes (trace_decode.c). */
 struct trace_decode_cache;
 struct trace_decode_cache *trace_decode_cache_new(void); /* NULL when out of memory */
 void trace_decode_cache_free(struct trace_decode_cache *c);
@@ -55,10 +57,11 @@ int trace_decode_with(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
 
 /* Reads span.attributes["key"] of a span decoded shallow with OTTL_P_SPAN_ATTRS_KEYED in
  * need: the first attribute whose key (up to a NUL, as the decoded string) is key, its value
- * decoded into a (NULL when the KeyValue has none). The span borrows the message's bytes:
- * call only while they live. Returns 0 for a span with decoded attributes (read those), 1
- * with *found and *value, KT_ENOMEM, or KT_EINVAL when protobuf-c cannot decode the value.
- * Fits ottl_tctx's span_attr. */
+ * decoded into a (NULL when the KeyValue has none). The span borrows the message's bytes
+ * and the cache it was decoded through, which learns key: call only while both live.
+ * Returns 0 for a span with decoded attributes (read those), 1 with *found and *value,
+ * KT_ENOMEM, or KT_EINVAL when protobuf-c cannot decode the value. Fits ottl_tctx's
+ * span_attr. */
 int trace_decode_span_attr(struct kt_arena *a, const Opentelemetry__Proto__Trace__V1__Span *span,
                            const char *key, size_t keylen, bool *found,
                            Opentelemetry__Proto__Common__V1__AnyValue **value);

@@ -6,10 +6,11 @@
  * equal the full decode's (protobuf-c, the oracle), compared by packing both, and what it
  * was not asked for must be absent. Spans decoded shallow keeping their attributes as bytes
  * (OTTL_P_SPAN_ATTRS_KEYED) must give, for each key of the full span's attributes and for a
- * key it lacks, what the full span holds (trace_decode_span_attr). The shallow decode with
- * resources, through a resource cache kept from input to input as the pipeline keeps it
- * from message to message, must give what it gives without one, twice in a row (the second
- * time from the cache). Any other input must not crash either decode. */
+ * key it lacks, what the full span holds (trace_decode_span_attr), also when decoded through
+ * a cache that learns the keys looked up (and then finds them as it decodes). The shallow decode
+ * with resources, through a resource cache kept from input to input as the pipeline keeps it from
+ * message to message, must give what it gives without one, twice in a row (the second time from the
+ * cache). Any other input must not crash either decode. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,25 @@ static void compare_keyed(const TracesData *full, const TracesData *sh, struct k
     }
 }
 
+/* compare_keyed on spans decoded through a cache of their own (trace_decode_with), twice:
+ * the first lookups teach the cache their keys, which the second decode then finds as it
+ * steps over each span's attributes. */
+static void check_keyed_cached(struct kt_slice msg, int rc_keyed, const TracesData *full,
+                               struct kt_arena *a)
+{
+    struct trace_decode_cache *cache = trace_decode_cache_new();
+    check(cache != NULL, "out of memory");
+    for (int i = 0; i < 2; i++) {
+        TracesData *td = NULL;
+        int rc =
+            trace_decode_with(msg, NEED_SPANS | OTTL_FIELD(OTTL_P_SPAN_ATTRS_KEYED), a, cache, &td);
+        check(rc == rc_keyed, "a keyed decode through a cache returns another code");
+        if (rc == 0)
+            compare_keyed(full, td, a);
+    }
+    trace_decode_cache_free(cache);
+}
+
 /* full (decoded from msg by hand) against protobuf-c's decode of msg and its packing. */
 static void check_full(struct kt_slice msg, const TracesData *full, struct kt_arena *a)
 {
@@ -196,6 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(rc_keyed != KT_EINVAL, "shallow decode keeping attributes failed");
         if (rc_keyed == 0)
             compare_keyed(full, keyed, &a);
+        check_keyed_cached(msg, rc_keyed, full, &a);
     }
     kt_arena_free(&a);
     return 0;

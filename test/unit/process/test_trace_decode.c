@@ -1097,41 +1097,77 @@ static void assert_any_equal(const AnyValue *want, const AnyValue *got, const ch
     assert_packed_equal(&want->base, &got->base);
 }
 
-static void test_span_attr_from_bytes_equals_full(void **state)
+static const char *const attr_keys[] = {"s",     "i",    "d",   "b",  "arr",    "kvl",     "empty",
+                                        "bytes", "two",  "dup", "nv", "",       "x",       "k2",
+                                        "a",     "deep", "in",  "ev", "evonly", "missing", "twice",
+                                        "after", "long", "lon", "ss", "dupe",   "t"};
+#define N_ATTR_KEYS (sizeof(attr_keys) / sizeof(attr_keys[0]))
+
+/* The message of span_with_attrs, an empty span and one without attributes. */
+static struct kt_slice attrs_message(void)
 {
-    (void)state;
     struct kt_slice spans = cat(cat(field(2, span_with_attrs()), field(2, LIT(""))),
                                 field(2, field(5, LIT("no attributes"))));
-    struct kt_slice msg = field(1, field(2, spans));
-    TracesData *full = decode_ok(msg, TRACE_DECODE_ALL);
-    TracesData *sh = decode_ok(msg, F(SPAN_NAME) | F(SPAN_ATTRS_KEYED));
+    return field(1, field(2, spans));
+}
+
+/* Every key of attr_keys, from the one at first on (wrapping), looked up on each span of sh
+ * against the first attribute of the full span with that key. */
+static void check_lookups(const TracesData *full, const TracesData *sh, size_t first)
+{
     const ScopeSpans *fs = full->resource_spans[0]->scope_spans[0];
     const ScopeSpans *ss = sh->resource_spans[0]->scope_spans[0];
     assert_int_equal(fs->n_spans, 3);
     assert_int_equal(ss->n_spans, 3);
-    static const char *const keys[] = {"s",     "i",    "d",   "b",  "arr",    "kvl",     "empty",
-                                       "bytes", "two",  "dup", "nv", "",       "x",       "k2",
-                                       "a",     "deep", "in",  "ev", "evonly", "missing", "twice",
-                                       "after", "long", "lon", "ss", "dupe",   "t"};
     for (size_t i = 0; i < 3; i++) {
         const Span *f = fs->spans[i], *s = ss->spans[i];
         assert_int_equal(s->n_attributes, 0);
         assert_string_equal(s->name, f->name);
-        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        for (size_t n = 0; n < N_ATTR_KEYS; n++) {
+            const char *key = attr_keys[(first + n) % N_ATTR_KEYS];
             const KeyValue *want = NULL;
             for (size_t j = 0; j < f->n_attributes && want == NULL; j++)
-                if (strcmp(f->attributes[j]->key, keys[k]) == 0)
+                if (strcmp(f->attributes[j]->key, key) == 0)
                     want = f->attributes[j];
             bool found = true;
             AnyValue *got = (AnyValue *)&got;
-            assert_int_equal(trace_decode_span_attr(&D, f, keys[k], strlen(keys[k]), &found, &got),
-                             0);
-            assert_int_equal(trace_decode_span_attr(&D, s, keys[k], strlen(keys[k]), &found, &got),
-                             1);
+            assert_int_equal(trace_decode_span_attr(&D, f, key, strlen(key), &found, &got), 0);
+            assert_int_equal(trace_decode_span_attr(&D, s, key, strlen(key), &found, &got), 1);
             if (found != (want != NULL))
-                fail_msg("span %zu [\"%s\"]: found %d", i, keys[k], found);
-            assert_any_equal(want != NULL ? want->value : NULL, got, keys[k]);
+                fail_msg("span %zu [\"%s\"]: found %d", i, key, found);
+            assert_any_equal(want != NULL ? want->value : NULL, got, key);
         }
+    }
+}
+
+static void test_span_attr_from_bytes_equals_full(void **state)
+{
+    (void)state;
+    struct kt_slice msg = attrs_message();
+    check_lookups(decode_ok(msg, TRACE_DECODE_ALL),
+                  decode_ok(msg, F(SPAN_NAME) | F(SPAN_ATTRS_KEYED)), 0);
+}
+
+/* Through a cache, which learns the first keys looked up (a few) and walks each later span
+ * once for all of them: the same answers. Each round a fresh cache learns the keys from
+ * another place in the list on (so every key and every shape of KeyValue is learned in some
+ * round), the next message's spans are read from their one walk, and the keys not learned,
+ * or learned after a span's walk, by the walk for one key. */
+static void test_span_attr_through_cache_equals_full(void **state)
+{
+    (void)state;
+    struct kt_slice msg = attrs_message();
+    TracesData *full = decode_ok(msg, TRACE_DECODE_ALL);
+    for (size_t first = 0; first < N_ATTR_KEYS; first += 2) {
+        struct trace_decode_cache *c = trace_decode_cache_new();
+        assert_non_null(c);
+        for (int again = 0; again < 2; again++) {
+            TracesData *sh = NULL;
+            assert_int_equal(trace_decode_with(msg, F(SPAN_NAME) | F(SPAN_ATTRS_KEYED), &D, c, &sh),
+                             0);
+            check_lookups(full, sh, first);
+        }
+        trace_decode_cache_free(c);
     }
 }
 
@@ -1150,6 +1186,7 @@ int main(void)
         T(test_truncated_input),
         T(test_garbage_input),
         T(test_span_attr_from_bytes_equals_full),
+        T(test_span_attr_through_cache_equals_full),
         T(test_empty_message),
         T(test_full_decode_equals_protobuf_c),
         T(test_full_decode_oneof_last_member_wins),
