@@ -78,17 +78,9 @@ static void progress_line(const struct backlog *b, const struct backlog_sample *
 
 static void update_rate(struct backlog *b, const struct backlog_sample *s)
 {
-    if (s->paused) {
-        /* Neither this lag nor the next one (the first after fresh fetches) compares with
-         * what came before the pause. */
-        b->have_prev = false;
-        return;
-    }
-    if (b->have_prev && s->basis != b->prev_basis)
-        b->have_prev = false;
     double dt = s->now - b->prev_now;
-    if (b->have_prev && dt > 0) {
-        double inst = ((double)b->prev_lag - (double)s->rate_lag) / dt;
+    if (b->have_prev && !s->paused && s->compared > 0 && dt > 0) {
+        double inst = (double)s->decrease / dt;
         if (!b->have_rate)
             b->rate = inst;
         else
@@ -97,12 +89,28 @@ static void update_rate(struct backlog *b, const struct backlog_sample *s)
             b->rate += (inst - b->rate) * (dt / (BACKLOG_SMOOTH_S + dt));
         b->have_rate = true;
     }
-    if (!b->have_prev || dt > 0) {
-        b->have_prev = true;
-        b->prev_now = s->now;
-        b->prev_lag = s->rate_lag;
-        b->prev_basis = s->basis;
+    /* A paused lag is as of the last fetch: neither its change nor the next one (the first
+     * after fresh fetches) says how fast the backlog drains. */
+    b->have_prev = !s->paused;
+    b->prev_now = s->now;
+}
+
+void backlog_sample_add(struct backlog_sample *s, struct backlog_part *prev, int64_t lag,
+                        enum backlog_lag_from from, const char *topic, int32_t partition)
+{
+    s->lag += (uint64_t)lag;
+    s->partitions += lag > 0;
+    if ((uint64_t)lag > s->top_lag) {
+        s->top_lag = (uint64_t)lag;
+        s->top_topic = topic;
+        s->top_partition = partition;
     }
+    if (from != BACKLOG_FROM_FETCH && prev->from != 0 && prev->from != BACKLOG_FROM_FETCH) {
+        s->decrease += prev->lag - lag;
+        s->compared++;
+    }
+    prev->lag = lag;
+    prev->from = (uint8_t)from;
 }
 
 bool backlog_sample(struct backlog *b, const struct backlog_sample *s, char *line, size_t cap)
@@ -154,13 +162,15 @@ int64_t backlog_partition_lag(const struct backlog_offsets *o, enum backlog_lag_
     *from = BACKLOG_FROM_COMMITTED;
     if (o->lag_committed >= 0)
         return o->lag_committed;
-    *from = BACKLOG_FROM_FETCH;
     if (o->hi < 0)
         return -1;
+    *from = BACKLOG_FROM_POSITION;
     if (o->position >= 0)
         return o->position <= o->hi ? o->hi - o->position : 0;
+    *from = BACKLOG_FROM_LOG_START;
     if (o->from_earliest)
         return o->lo >= 0 && o->lo <= o->hi ? o->hi - o->lo : -1;
+    *from = BACKLOG_FROM_FETCH;
     if (o->next < 0 || o->next > o->hi)
         return -1;
     int64_t lag = o->hi - o->next + (o->fetchq > 0 ? o->fetchq : 0);

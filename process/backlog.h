@@ -48,15 +48,13 @@ struct backlog_sample {
     double now;          /* seconds, any clock that does not go back */
     uint64_t lag;        /* sum over the owned partitions whose lag is known */
     uint32_t partitions; /* partitions with lag > 0 */
-    /* The part of lag a drain rate is taken on: the partitions whose lag counts from a
-     * stored or committed offset. Before either exists a partition's lag counts from the
-     * fetch position, which librdkafka moves back whenever fetching pauses: in the total,
-     * but a rate on it would swing by the partition's whole lag. */
-    uint64_t rate_lag;
-    /* Names the partitions rate_lag sums and the offset each counts from: a rate is taken
-     * only between samples of one basis, as a partition that joins the sum (its first
-     * offset stored, a rebalance) is a jump, not growth. */
-    uint64_t basis;
+    /* The change the drain rate is taken on (backlog_sample_add): the lag's decrease since
+     * the previous sample, summed over the partitions in both samples and counted from the
+     * consumer's own offsets in both (not BACKLOG_FROM_FETCH, which swings whenever fetching
+     * pauses), and how many those are (0: no rate from this sample). A partition that joins
+     * (a rebalance, its lag just known) is a jump, not growth. */
+    int64_t decrease;
+    uint32_t compared;
     /* Fetching was paused by backpressure through the whole interval since the previous
      * sample: the high watermarks come with fetch responses, so the lag is as of the last
      * fetch and its change says nothing about draining. */
@@ -68,10 +66,8 @@ struct backlog_sample {
 
 struct backlog {
     uint64_t threshold; /* 0: no lines and state stays BELOW_THRESHOLD */
-    bool have_prev;     /* prev_* hold a sample the next rate may be taken against */
+    bool have_prev;     /* the next sample's decrease may give a rate */
     double prev_now;
-    uint64_t prev_lag; /* rate_lag of the previous sample */
-    uint64_t prev_basis;
     bool have_rate;
     double rate; /* smoothed, messages per second the lag decreases */
     double last_report;
@@ -85,8 +81,18 @@ void backlog_init(struct backlog *b, uint64_t threshold);
  * the previous one, so no rate is taken across it. The smoothed rate is kept. */
 void backlog_restart(struct backlog *b);
 
-/* Where a partition's lag counts from (backlog_partition_lag): a change is a jump. */
-enum backlog_lag_from { BACKLOG_FROM_STORED = 1, BACKLOG_FROM_COMMITTED, BACKLOG_FROM_FETCH };
+/* Where a partition's lag counts from (backlog_partition_lag). All but the last count from
+ * an offset that moves forward only as the consumer gets on (or retention deletes), so the
+ * change of a lag between two samples is the partition's drain also where it moved from one
+ * to the next (the log start to the first message handed out to the first offset stored);
+ * librdkafka's fetch position runs ahead and moves back when fetching pauses. */
+enum backlog_lag_from {
+    BACKLOG_FROM_STORED = 1,
+    BACKLOG_FROM_COMMITTED,
+    BACKLOG_FROM_POSITION,  /* the first unfinished message handed out */
+    BACKLOG_FROM_LOG_START, /* none handed out yet, reading from the earliest offset */
+    BACKLOG_FROM_FETCH      /* none handed out yet, reading from the latest offset */
+};
 
 /* One partition's offsets: librdkafka's statistics (-1 where absent or not known yet) and
  * where the consumer is in it. */
@@ -113,6 +119,21 @@ struct backlog_offsets {
  * from the fetch position plus what librdkafka says it holds. Sets *from; -1 when not
  * known. */
 int64_t backlog_partition_lag(const struct backlog_offsets *o, enum backlog_lag_from *from);
+
+/* A partition as the previous sample counted it: the caller keeps one per owned partition,
+ * zeroed when the partition is assigned, and hands it to every sample. */
+struct backlog_part {
+    int64_t lag;
+    uint8_t from; /* enum backlog_lag_from; 0: not in the previous sample */
+};
+
+/* Adds one partition's lag (>= 0, counted from `from`: backlog_partition_lag) to the sample
+ * being built: to the total, the partitions behind and the most lag (topic is borrowed until
+ * the sample is taken), and its decrease since the previous sample to the rate's when
+ * neither counted it from the fetch position. Updates *prev to this sample. Every sample
+ * must add every owned partition: one left out is not in the previous sample of the next. */
+void backlog_sample_add(struct backlog_sample *s, struct backlog_part *prev, int64_t lag,
+                        enum backlog_lag_from from, const char *topic, int32_t partition);
 
 /* Takes a sample. Returns true when a line is due, written into line (cap bytes): the
  * progress line ("backlog: N messages behind on T partitions, draining at R msg/s, ETA ~M

@@ -105,9 +105,10 @@ struct part {
     uint32_t topic; /* index into consumer.topics */
     int32_t partition;
     uint32_t gen;
-    int64_t lag;      /* messages after the stored (else committed) offset, from the last
-                         statistics; -1: not known */
-    uint8_t lag_from; /* which offset lag counts from (stats_lag): a change is a jump */
+    int64_t lag;                 /* messages after the stored (else committed) offset, from the last
+                                    statistics; -1: not known */
+    uint8_t lag_from;            /* which offset lag counts from (stats_lag): a change is a jump */
+    struct backlog_part sampled; /* as the last backlog sample counted it */
     struct offset_tracker ot;
     struct consumer_range *range; /* replay only: where this partition is read; else NULL */
 };
@@ -360,6 +361,7 @@ static struct part *part_add(struct consumer *c, int ti, int32_t partition)
     p->dirty = false;
     p->frozen = false;
     p->lag = -1;
+    p->sampled = (struct backlog_part){0};
     p->range = NULL;
     p->sig = t->sig;
     p->topic = (uint32_t)ti;
@@ -1391,27 +1393,18 @@ static void sample_backlog(struct consumer *c)
     c->stats_at = now;
     bool any = false;
     for (size_t i = 0; i < c->n_parts; i++) {
-        const struct part *p = &c->parts[i];
-        if (!p->used)
-            continue;
         /* A partition whose lag is not known yet (nothing fetched or handed out, no offset
          * stored or committed) may hold the whole backlog: a sum without it could read as
          * drained. No sample until every owned partition's lag is known. */
-        if (p->lag < 0)
+        if (c->parts[i].used && c->parts[i].lag < 0)
             return;
-        any = true;
-        s.lag += (uint64_t)p->lag;
-        if (p->lag_from != BACKLOG_FROM_FETCH) {
-            s.rate_lag += (uint64_t)p->lag;
-            s.basis = s.basis * 1000003u + ((uint64_t)p->topic << 40) +
-                      ((uint64_t)(uint32_t)p->partition << 2) + p->lag_from;
-        }
-        s.partitions += p->lag > 0;
-        if ((uint64_t)p->lag > s.top_lag) {
-            s.top_lag = (uint64_t)p->lag;
-            s.top_topic = part_topic(c, p);
-            s.top_partition = p->partition;
-        }
+        any |= c->parts[i].used;
+    }
+    for (size_t i = 0; i < c->n_parts; i++) {
+        struct part *p = &c->parts[i];
+        if (p->used)
+            backlog_sample_add(&s, &p->sampled, p->lag, (enum backlog_lag_from)p->lag_from,
+                               part_topic(c, p), p->partition);
     }
     char line[768];
     if (any && backlog_sample(&c->backlog, &s, line, sizeof(line)))

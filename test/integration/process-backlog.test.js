@@ -57,9 +57,9 @@ test('backlog: progress lines with rate and ETA while a preloaded topic drains t
     // and librdkafka has fetched the whole small backlog ahead, which must not read as
     // drained. Then each export 400 ms late with at most 50 messages unfinished: about 125
     // messages a second, so the backlog stays over the threshold for several reports (a rate
-    // needs two samples of one basis after each partition's first stored offset, and a
-    // report comes every 4.5 s; at 150 ms a fast machine drained it before the third report,
-    // CI of 2026-12-06). Once a rate is reported, 150 ms, so the rest drains sooner.
+    // needs a partition counted from its stored offset in two samples, and a report comes
+    // every 4.5 s; at 150 ms a fast machine drained it before the third report, CI of
+    // 2026-12-06). Once a rate is reported, 150 ms, so the rest drains sooner.
     backend.rec.answerAfter(3000);
     const proc = await startProcess({
       sets: processSets(broker, backend, {

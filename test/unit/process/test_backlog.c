@@ -14,18 +14,25 @@
 
 #include "../../../process/backlog.h"
 
+/* The three partitions of feed's samples, as the previous sample counted them. */
+static struct backlog_part fed[3];
+
+static void start(struct backlog *b, uint64_t threshold)
+{
+    backlog_init(b, threshold);
+    memset(fed, 0, sizeof(fed));
+}
+
+/* A sample of lag over three partitions counted from their stored offsets, partition 2
+ * with half of it. */
 static bool feed(struct backlog *b, double now, uint64_t lag, bool paused, char *line, size_t cap)
 {
-    struct backlog_sample s = {
-        .now = now,
-        .lag = lag,
-        .rate_lag = lag,
-        .partitions = 3,
-        .paused = paused,
-        .top_topic = "otlp_spans",
-        .top_partition = 2,
-        .top_lag = lag / 2,
-    };
+    struct backlog_sample s = {.now = now, .paused = paused, .top_partition = -1};
+    int64_t half = (int64_t)(lag / 2), quarter = ((int64_t)lag - half) / 2;
+    backlog_sample_add(&s, &fed[2], half, BACKLOG_FROM_STORED, "otlp_spans", 2);
+    backlog_sample_add(&s, &fed[0], quarter, BACKLOG_FROM_STORED, "otlp_spans", 0);
+    backlog_sample_add(&s, &fed[1], (int64_t)lag - half - quarter, BACKLOG_FROM_STORED,
+                       "otlp_spans", 1);
     line[0] = '\0';
     return backlog_sample(b, &s, line, cap);
 }
@@ -36,7 +43,7 @@ static void test_steady_drain_gives_rate_and_eta(void **state)
     struct backlog b;
     char line[1024];
     struct backlog_view v;
-    backlog_init(&b, 1000);
+    start(&b, 1000);
     /* First sample: over the threshold, no rate yet. */
     assert_true(feed(&b, 100, 60000, false, line, sizeof(line)));
     assert_non_null(strstr(line, "backlog: 60000 messages behind on 3 partitions"));
@@ -58,45 +65,98 @@ static void test_steady_drain_gives_rate_and_eta(void **state)
     assert_non_null(strstr(line, "draining at 100 msg/s, ETA ~9 min"));
 }
 
-/* A partition whose lag becomes known, or that starts to count from the stored offset, is a
- * jump in the sum: no rate is taken across it, so a draining backlog never reads as growing;
- * a partition counted from the fetch position is in the total but not in the rate. */
-static void test_basis_change_is_not_growth(void **state)
+/* The rate is the sum of the partitions' decreases: a partition that moves from the log
+ * start to its first stored offset drained by the difference, one in only one of the two
+ * samples is a jump that is not counted, and one counted from librdkafka's fetch position is
+ * in the total but never in the rate (it swings whenever fetching pauses). */
+static void test_rate_sums_the_partitions_decreases(void **state)
 {
     (void)state;
     struct backlog b;
+    struct backlog_part p[5] = {{0}};
     char line[1024];
     struct backlog_view v;
     backlog_init(&b, 1000);
-    struct backlog_sample s = {
-        .now = 10, .lag = 2000, .rate_lag = 2000, .partitions = 2, .basis = 7};
-    backlog_sample(&b, &s, line, sizeof(line));
-    /* The same partitions, 100 msg/s down. */
-    s.now = 15, s.lag = s.rate_lag = 1500;
-    backlog_sample(&b, &s, line, sizeof(line));
-    backlog_get_view(&b, &v);
-    assert_true(v.rate_per_s > 99.9 && v.rate_per_s < 100.1);
-    /* Two more partitions count now: +3000 at once, not a lag growing at 600 msg/s. */
-    s.now = 20, s.lag = s.rate_lag = 4000, s.basis = 8;
-    backlog_sample(&b, &s, line, sizeof(line));
-    backlog_get_view(&b, &v);
-    assert_true(v.rate_per_s > 99.9 && v.rate_per_s < 100.1);
-    /* And the rate goes on from the new basis. */
-    s.now = 25, s.lag = s.rate_lag = 3500;
-    backlog_sample(&b, &s, line, sizeof(line));
-    backlog_get_view(&b, &v);
-    assert_true(v.rate_per_s > 99.9 && v.rate_per_s < 100.1);
-    assert_non_null(strstr(line, "draining at 100 msg/s"));
-    /* A partition counted from the fetch position swings with every pause (45, 0, 45, ...):
-     * in the total, not in the rate. */
+    /* Partitions 0 and 1 count from their stored offsets and drain at 50 msg/s each;
+     * partition 2 from its committed offset, then from its first stored one; partition 3
+     * from the log start, then from the first message handed out; partition 4 from the fetch
+     * position, swinging by 45. */
+    int64_t lag[5] = {2000, 2000, 3000, 5000, 500};
+    enum backlog_lag_from from[5] = {BACKLOG_FROM_STORED, BACKLOG_FROM_STORED,
+                                     BACKLOG_FROM_COMMITTED, BACKLOG_FROM_LOG_START,
+                                     BACKLOG_FROM_FETCH};
+    double want = 0; /* no rate from the first sample */
     for (int i = 0; i < 6; i++) {
-        s.now += 1;
-        s.rate_lag -= 100;
-        s.lag = s.rate_lag + (i % 2 ? 0 : 45);
+        struct backlog_sample s = {.now = 10 + 5 * i, .top_partition = -1};
+        int n = i == 4 ? 4 : 5; /* partition 4 is in sample 4 only after it (a rebalance) */
+        /* 100 msg/s from partitions 0 and 1; from i == 2 on, 10 msg/s from partition 2, its
+         * first offset stored at i == 2 (50 finished since i == 1); partition 3's first
+         * message handed out at i == 3 without a change of its lag. */
+        if (i == 2)
+            lag[2] -= 50, from[2] = BACKLOG_FROM_STORED;
+        if (i == 3)
+            from[3] = BACKLOG_FROM_POSITION;
+        lag[4] = i % 2 ? 500 : 545;
+        for (int k = 0; k < n; k++)
+            backlog_sample_add(&s, &p[k], lag[k], from[k], "otlp_spans", k);
+        if (n == 4)
+            p[4] = (struct backlog_part){0};
         backlog_sample(&b, &s, line, sizeof(line));
         backlog_get_view(&b, &v);
-        assert_true(v.rate_per_s > 99.9 && v.rate_per_s < 100.1);
-        assert_int_equal(v.lag, s.lag);
+        uint64_t total = 0;
+        for (int k = 0; k < n; k++)
+            total += (uint64_t)lag[k];
+        assert_int_equal(v.lag, total);
+        assert_int_equal(v.partitions, n);
+        if (i == 1)
+            want = 100;
+        else if (i >= 2)
+            want += (110 - want) * (5 / (BACKLOG_SMOOTH_S + 5));
+        assert_true(v.rate_per_s > want - 0.01 && v.rate_per_s < want + 0.01);
+        lag[0] -= 250, lag[1] -= 250;
+        if (i >= 2)
+            lag[2] -= 50;
+    }
+}
+
+/* A drain over many partitions where the consumer reaches one more at each sample (its first
+ * offset stored): every partition counts toward the rate, also the one that just moved from
+ * the log start, so the rate is the drain's from the second sample on. */
+static void test_rate_while_partitions_join_one_per_sample(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    struct backlog b;
+    struct backlog_part p[N];
+    int64_t lag[N];
+    char line[1024];
+    struct backlog_view v;
+    double want = 0;
+    memset(p, 0, sizeof(p));
+    backlog_init(&b, 100);
+    for (int k = 0; k < N; k++)
+        lag[k] = 10000;
+    for (int i = 0; i < N; i++) {
+        struct backlog_sample s = {.now = 5.0 * i, .top_partition = -1};
+        /* Since the previous sample partitions 1..i drained 100 each, the one reached at
+         * this sample (i) included. */
+        for (int k = 1; k <= i; k++)
+            lag[k] -= 100;
+        for (int k = 0; k < N; k++)
+            backlog_sample_add(&s, &p[k], lag[k],
+                               k <= i ? BACKLOG_FROM_STORED : BACKLOG_FROM_LOG_START, "otlp_spans",
+                               k);
+        assert_true(backlog_sample(&b, &s, line, sizeof(line)));
+        backlog_get_view(&b, &v);
+        if (i == 0) {
+            assert_non_null(strstr(line, "drain rate not known yet"));
+            continue;
+        }
+        double inst = 20.0 * i;
+        want = i == 1 ? inst : want + (inst - want) * (5 / (BACKLOG_SMOOTH_S + 5));
+        assert_true(v.rate_per_s > want - 0.01 && v.rate_per_s < want + 0.01);
+        assert_non_null(strstr(line, "draining at"));
+        assert_true(v.eta_s > 0);
     }
 }
 
@@ -106,7 +166,7 @@ static void test_rate_is_smoothed(void **state)
     struct backlog b;
     char line[1024];
     struct backlog_view v;
-    backlog_init(&b, 1000);
+    start(&b, 1000);
     feed(&b, 0, 100000, false, line, sizeof(line));
     feed(&b, 5, 99000, false, line, sizeof(line));  /* 200 msg/s */
     feed(&b, 10, 99000, false, line, sizeof(line)); /* a stall of one interval */
@@ -122,7 +182,7 @@ static void test_growing_lag_has_no_eta(void **state)
     struct backlog b;
     char line[1024];
     struct backlog_view v;
-    backlog_init(&b, 1000);
+    start(&b, 1000);
     feed(&b, 0, 5000, false, line, sizeof(line));
     assert_true(feed(&b, 5, 5250, false, line, sizeof(line)));
     assert_non_null(strstr(line, "backlog: 5250 messages behind on 3 partitions, not draining: "
@@ -139,7 +199,7 @@ static void test_lines_every_report_interval(void **state)
     (void)state;
     struct backlog b;
     char line[1024];
-    backlog_init(&b, 10);
+    start(&b, 10);
     assert_true(feed(&b, 0, 1000, false, line, sizeof(line)));
     assert_false(feed(&b, 1, 990, false, line, sizeof(line)));
     assert_false(feed(&b, 4, 960, false, line, sizeof(line)));
@@ -154,7 +214,7 @@ static void test_drained_once_then_quiet(void **state)
     struct backlog b;
     char line[1024];
     struct backlog_view v;
-    backlog_init(&b, 1000);
+    start(&b, 1000);
     assert_true(feed(&b, 0, 3000, false, line, sizeof(line)));
     assert_true(feed(&b, 5, 1500, false, line, sizeof(line)));
     assert_true(feed(&b, 10, 400, false, line, sizeof(line)));
@@ -180,7 +240,7 @@ static void test_never_over_says_nothing(void **state)
     struct backlog b;
     char line[1024];
     struct backlog_view v;
-    backlog_init(&b, 1000);
+    start(&b, 1000);
     for (int i = 0; i < 5; i++)
         assert_false(feed(&b, 5 * i, 900 - 100 * (uint64_t)i, false, line, sizeof(line)));
     backlog_get_view(&b, &v);
@@ -196,7 +256,7 @@ static void test_threshold_zero_is_off(void **state)
     struct backlog b;
     char line[1024];
     struct backlog_view v;
-    backlog_init(&b, 0);
+    start(&b, 0);
     assert_false(feed(&b, 0, 1000000, false, line, sizeof(line)));
     assert_false(feed(&b, 5, 500000, false, line, sizeof(line)));
     assert_false(feed(&b, 10, 0, false, line, sizeof(line)));
@@ -213,7 +273,7 @@ static void test_paused_gives_no_rate(void **state)
     struct backlog b;
     char line[1024];
     struct backlog_view v;
-    backlog_init(&b, 100);
+    start(&b, 100);
     feed(&b, 0, 10000, false, line, sizeof(line));
     feed(&b, 5, 9000, false, line, sizeof(line)); /* 200 msg/s */
     /* Paused: the stale high watermark makes the lag look like it drains fast. */
@@ -242,7 +302,7 @@ static void test_restart_skips_the_jump(void **state)
     struct backlog b;
     char line[1024];
     struct backlog_view v;
-    backlog_init(&b, 100);
+    start(&b, 100);
     feed(&b, 0, 10000, false, line, sizeof(line));
     feed(&b, 5, 9500, false, line, sizeof(line)); /* 100 msg/s */
     backlog_restart(&b);                          /* a rebalance took half the partitions */
@@ -284,7 +344,7 @@ static void test_lag_prefers_stored_then_committed(void **state)
     assert_int_equal(from, BACKLOG_FROM_COMMITTED);
     o.lag_committed = -1;
     assert_int_equal(backlog_partition_lag(&o, &from), 2950);
-    assert_int_equal(from, BACKLOG_FROM_FETCH);
+    assert_int_equal(from, BACKLOG_FROM_POSITION);
     o.position = 3100; /* past a high watermark from an older fetch */
     assert_int_equal(backlog_partition_lag(&o, &from), 0);
 }
@@ -300,7 +360,7 @@ static void test_lag_of_a_fresh_partition_counts_from_the_log_start(void **state
     enum backlog_lag_from from;
     struct backlog_offsets o = fresh(0, 3000, 3000, 1);
     assert_int_equal(backlog_partition_lag(&o, &from), 3000);
-    assert_int_equal(from, BACKLOG_FROM_FETCH);
+    assert_int_equal(from, BACKLOG_FROM_LOG_START);
     o = fresh(0, 3000, 0, 0);
     assert_int_equal(backlog_partition_lag(&o, &from), 3000);
     /* Retention removed the first 1000. */
@@ -326,6 +386,7 @@ static void test_lag_from_latest_counts_what_arrived(void **state)
     struct backlog_offsets o = fresh(0, 3000, 2990, 4);
     o.from_earliest = false;
     assert_int_equal(backlog_partition_lag(&o, &from), 14);
+    assert_int_equal(from, BACKLOG_FROM_FETCH);
     o.fetchq = 9000;
     assert_int_equal(backlog_partition_lag(&o, &from), 3000);
     o.next = -1;
@@ -336,7 +397,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_steady_drain_gives_rate_and_eta),
-        cmocka_unit_test(test_basis_change_is_not_growth),
+        cmocka_unit_test(test_rate_sums_the_partitions_decreases),
+        cmocka_unit_test(test_rate_while_partitions_join_one_per_sample),
         cmocka_unit_test(test_rate_is_smoothed),
         cmocka_unit_test(test_growing_lag_has_no_eta),
         cmocka_unit_test(test_lines_every_report_interval),
