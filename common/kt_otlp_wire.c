@@ -21,6 +21,9 @@ struct vctx {
     uint64_t max_kv; /* struct kt_otlp_limits, UINT64_MAX for none */
     uint64_t max_str;
     size_t n_items;
+    bool in_span;                 /* a Span is being walked */
+    bool span_kv_walked;          /* a KeyValue in a span was walked field by field: no
+                                     KT_OTLP_FOUND_SPAN_KV_SHORT */
     struct kt_otlp_vcache *cache; /* NULL: none */
     struct kt_err *err;
     int depth;     /* of the message being walked */
@@ -422,6 +425,7 @@ static int walk_msg(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, c
     /* The fast checks do not look for NUL: with no_nul the walker sees every string. Their
      * key-value shortcut (kv_fast) passes strings shorter than 128 bytes unchecked. */
     bool fast = !c->no_nul && c->max_str >= 128;
+    c->in_span |= mt == KT_OTLP_M_SPAN;
     const uint8_t *p =
         mt == KT_OTLP_M_SPAN && fast ? span_fast(start, end, c->max_str, c->max_kv, &n_kv) : start;
     while (p < end) {
@@ -488,9 +492,11 @@ static int walk_msg(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, c
                                   "more than %llu key-value pairs in one list ([receiver] "
                                   "max_attributes)",
                                   (unsigned long long)c->max_kv);
-                if (f->msg == KT_OTLP_M_KEY_VALUE && any_depth < MAX_ANY_DEPTH && fast &&
-                    kv_fast(val, p))
-                    continue;
+                if (f->msg == KT_OTLP_M_KEY_VALUE) {
+                    if (any_depth < MAX_ANY_DEPTH && fast && kv_fast(val, p))
+                        continue;
+                    c->span_kv_walked |= c->in_span;
+                }
                 /* A singular AnyValue given again is merged into the first; protobuf-c
                  * cannot decode the message when a later one sets no value. */
                 if (f->msg == KT_OTLP_M_ANY_VALUE && !f->repeated) {
@@ -565,12 +571,14 @@ static int walk_msg(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, c
             return vfail(c, f, num, fstart, "invalid wire type %u", wt);
         }
     }
+    if (mt == KT_OTLP_M_SPAN)
+        c->in_span = false;
     return 0;
 }
 
 int kt_otlp_validate_cached(enum kt_signal sig, struct kt_slice msg, unsigned flags,
                             const struct kt_otlp_limits *lim, struct kt_otlp_vcache *cache,
-                            size_t *n_items, struct kt_err *err)
+                            size_t *n_items, unsigned *found, struct kt_err *err)
 {
     struct kt_err local = {0};
     struct vctx c = {
@@ -596,6 +604,8 @@ int kt_otlp_validate_cached(enum kt_signal sig, struct kt_slice msg, unsigned fl
         return kt_err_set(err, KT_EINVAL, "unknown signal %d", (int)sig);
     if (msg.n > 0 && msg.p == NULL)
         return kt_err_set(err, KT_EINVAL, "NULL message of %zu bytes", msg.n);
+    if (found != NULL)
+        *found = 0;
     if (msg.n == 0) {
         if (n_items != NULL)
             *n_items = 0;
@@ -613,13 +623,18 @@ int kt_otlp_validate_cached(enum kt_signal sig, struct kt_slice msg, unsigned fl
     }
     if (n_items != NULL)
         *n_items = c.n_items;
+    /* A KeyValue in a span that kv_fast did not pass was walked field by field, and NO_NUL
+     * turns kv_fast off: with neither, every span's KeyValues passed kv_fast, whose shape is
+     * the one promised. */
+    if (found != NULL && !c.structure && !c.no_nul && !c.span_kv_walked)
+        *found |= KT_OTLP_FOUND_SPAN_KV_SHORT;
     return 0;
 }
 
 int kt_otlp_validate_limits(enum kt_signal sig, struct kt_slice msg, unsigned flags,
                             const struct kt_otlp_limits *lim, size_t *n_items, struct kt_err *err)
 {
-    return kt_otlp_validate_cached(sig, msg, flags, lim, NULL, n_items, err);
+    return kt_otlp_validate_cached(sig, msg, flags, lim, NULL, n_items, NULL, err);
 }
 
 int kt_otlp_validate_flags(enum kt_signal sig, struct kt_slice msg, unsigned flags, size_t *n_items,

@@ -90,10 +90,24 @@ struct kt_otlp_vcache {
     uint8_t bytes[KT_OTLP_VCACHE_SLOTS][KT_OTLP_VCACHE_BYTES];
 };
 
+/* What a valid message was found to be, besides valid (bits of kt_otlp_validate_cached's
+ * *found). */
+enum {
+    /* Every KeyValue of every span (attributes, events, links) is its key (field 1) then at
+     * most one value (field 2), each once and with a length of one byte (under 128), and
+     * nothing else: a reader may take the key from byte 2 on and the value right after it
+     * without walking the fields. Never found with KT_OTLP_VALIDATE_STRUCTURE (spans are not
+     * looked into) or NO_NUL (where the shortcut that finds it is off), nor for a message
+     * with a KeyValue of another shape or a value of another kind than a short string, bool,
+     * int or double: a message may have it without it being found. */
+    KT_OTLP_FOUND_SPAN_KV_SHORT = 1,
+};
+
 /* kt_otlp_validate_limits that takes the resources and scopes in cache (borrowed, may be
- * NULL) as valid, and adds those it finds valid. */
+ * NULL) as valid, and adds those it finds valid. found (may be NULL): KT_OTLP_FOUND_* of a
+ * valid message. */
 int kt_otlp_validate_cached(enum kt_signal sig, struct kt_slice msg, unsigned flags,
                             const struct kt_otlp_limits *lim, struct kt_otlp_vcache *cache,
-                            size_t *n_items, struct kt_err *err);
+                            size_t *n_items, unsigned *found, struct kt_err *err);
 
 #endif

@@ -516,7 +516,7 @@ static void publish_body(struct otlp_service *s, struct srv_req *r, enum kt_sign
     struct kt_err err = {0};
     size_t n_items = 0;
     int rc = kt_otlp_validate_cached(sig, msg, s->validate_flags, &s->limits, &s->vcache, &n_items,
-                                     &err);
+                                     NULL, &err);
     if (rc != 0) {
         kt_err_prefix(&err, "malformed %s request: ", kt_signal_name(sig));
         set_error(r, refusal_status(s, rc), err.msg);

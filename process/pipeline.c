@@ -624,10 +624,11 @@ static int transform_logs_msg(struct transform *t, ProtobufCMessage *msg, struct
  * signal. */
 struct signal_steps {
     const ProtobufCMessageDescriptor *descriptor; /* of its *Data message */
-    /* Objects of value in p->arena; shallow as p->trace_need allows (traces). Returns 0,
-     * KT_EUNSUPP when a shallow decode cannot represent it, or another KT_E*. */
+    /* Objects of value in p->arena; shallow as p->trace_need allows (traces). found: what
+     * validating value found (KT_OTLP_FOUND_*). Returns 0, KT_EUNSUPP when a shallow decode
+     * cannot represent it, or another KT_E*. */
     int (*decode)(struct pipeline *p, const struct signal_steps *s, struct kt_slice value,
-                  bool shallow, ProtobufCMessage **out);
+                  unsigned found, bool shallow, ProtobufCMessage **out);
     size_t (*count)(const ProtobufCMessage *msg); /* items */
     int (*filter)(struct filter *f, ProtobufCMessage *msg, struct kt_arena *a, size_t *dropped,
                   struct kt_err *err);
@@ -636,16 +637,17 @@ struct signal_steps {
 };
 
 static int decode_traces(struct pipeline *p, const struct signal_steps *s, struct kt_slice value,
-                         bool shallow, ProtobufCMessage **out)
+                         unsigned found, bool shallow, ProtobufCMessage **out)
 {
     (void)s;
-    return trace_decode_with(value, shallow ? p->trace_need : TRACE_DECODE_ALL, &p->arena,
+    return trace_decode_with(value, shallow ? p->trace_need : TRACE_DECODE_ALL, found, &p->arena,
                              p->tdcache, (TracesData **)out);
 }
 
 static int decode_unpack(struct pipeline *p, const struct signal_steps *s, struct kt_slice value,
-                         bool shallow, ProtobufCMessage **out)
+                         unsigned found, bool shallow, ProtobufCMessage **out)
 {
+    (void)found;
     (void)shallow;
     *out = protobuf_c_message_unpack(s->descriptor, kt_arena_pb(&p->arena), value.n, value.p);
     return *out != NULL ? 0 : p->arena.failed ? KT_ENOMEM : KT_EINVAL;
@@ -895,9 +897,11 @@ static enum step extract_headers(struct pipeline *p, const struct consumer_msg *
 }
 
 /* Decode, part 1: the message as validated OTLP protobuf bytes (converted from otlp_json when
- * that is [kafka] encoding) and its item count. Nothing is decoded into objects yet. */
+ * that is [kafka] encoding), its item count and what validating it found (KT_OTLP_FOUND_*).
+ * Nothing is decoded into objects yet. */
 static enum step decode_bytes(struct pipeline *p, const struct consumer_msg *m,
-                              struct kt_slice *value, size_t *n_items, struct kt_err *err)
+                              struct kt_slice *value, size_t *n_items, unsigned *found,
+                              struct kt_err *err)
 {
     *value = m->value;
     if (process_encoding_of(p->conf, m->sig) == PROCESS_ENC_OTLP_JSON) {
@@ -912,15 +916,18 @@ static enum step decode_bytes(struct pipeline *p, const struct consumer_msg *m,
         p->conf->exporter.protocol == PROCESS_PROTO_HTTP_JSON ? KT_OTLP_VALIDATE_NO_NUL : 0;
     if (p->plan[m->sig].items_unchecked)
         flags |= KT_OTLP_VALIDATE_STRUCTURE;
-    if (kt_otlp_validate_cached(m->sig, *value, flags, NULL, &p->vcache, n_items, err) != 0)
+    if (kt_otlp_validate_cached(m->sig, *value, flags, NULL, &p->vcache, n_items, found, err) != 0)
         return STEP_DEAD_LETTER;
+    /* The headers become resource attributes: the spans' bytes, which found is about, stay
+     * as they are. */
     return p->hx_keys != NULL ? extract_headers(p, m, value, err) : STEP_ON;
 }
 
 /* Decode, part 2, and process: value's objects, then [filter] and the per-message
  * [transform] on them. */
 static enum step process(struct pipeline *p, enum kt_signal sig, struct kt_slice value,
-                         size_t n_items, bool shallow, struct processed *out, struct kt_err *err)
+                         size_t n_items, unsigned found, bool shallow, struct processed *out,
+                         struct kt_err *err)
 {
     const struct signal_steps *s = &signal_steps[sig];
     const struct signal_plan *plan = &p->plan[sig];
@@ -934,7 +941,7 @@ static enum step process(struct pipeline *p, enum kt_signal sig, struct kt_slice
         *out = (struct processed){NULL, n_items, kt_buf_slice(&p->packed)};
         return STEP_ON;
     }
-    rc = s->decode(p, s, value, shallow, &out->msg);
+    rc = s->decode(p, s, value, found, shallow, &out->msg);
     if (rc == KT_EUNSUPP && shallow)
         return STEP_NEEDS_FULL;
     if (rc != 0) {
@@ -1013,12 +1020,12 @@ static enum step route(struct pipeline *p, const struct consumer_msg *m, struct 
  * filter and offer_traces bail out before they give anything away. */
 static enum step process_and_route(struct pipeline *p, const struct consumer_msg *m,
                                    struct pmsg *pm, struct kt_slice value, size_t n_items,
-                                   struct kt_err *err)
+                                   unsigned found, struct kt_err *err)
 {
     bool shallow = p->plan[m->sig].shallow;
     for (;;) {
         struct processed d;
-        enum step st = process(p, m->sig, value, n_items, shallow, &d, err);
+        enum step st = process(p, m->sig, value, n_items, found, shallow, &d, err);
         if (st == STEP_ON)
             st = route(p, m, pm, &d, shallow);
         if (st != STEP_NEEDS_FULL)
@@ -1055,11 +1062,12 @@ static void on_message(void *ctx, const struct consumer_msg *m)
     struct kt_err err = {0};
     struct kt_slice value;
     size_t n_items;
-    enum step st = decode_bytes(p, m, &value, &n_items, &err);
+    unsigned found;
+    enum step st = decode_bytes(p, m, &value, &n_items, &found, &err);
     if (st == STEP_ON) {
         p->stats[m->sig].items_in += n_items;
         if (!p->plan[m->sig].pass_through)
-            st = process_and_route(p, m, pm, value, n_items, &err);
+            st = process_and_route(p, m, pm, value, n_items, found, &err);
         else if (n_items > 0) {
             pm->unchecked = p->plan[m->sig].items_unchecked;
             export_piece(p, m->sig, pm, value, n_items);

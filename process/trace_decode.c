@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kt_err.h"
+#include "kt_otlp_wire.h"
 #include "kt_pb.h"
 
 typedef Opentelemetry__Proto__Trace__V1__TracesData TracesData;
@@ -491,6 +492,9 @@ struct span_keys {
      * most attributes are passed over on one load. */
     uint8_t first[256];
     uint8_t empty; /* bit j: key j is "" (the only key empty bytes may be) */
+    /* For the decode under way: its message's span KeyValues are all of the usual shape
+     * (KT_OTLP_FOUND_SPAN_KV_SHORT), so scan_attr_run need not test each one's. */
+    bool kv_short;
     struct {
         size_t len;
         char key[SPAN_KEY_MAX_LEN];
@@ -573,20 +577,24 @@ static __attribute__((noinline)) unsigned note_kv(struct keyed_span *ks, unsigne
 /* skip_short_run over attributes (field 9), noting each (note_kv) while a key has no place.
  * Nearly every attribute holds a key then at most one value, each of a one-byte length
  * (kt_pb_short_pair's shape; no length byte inside can start a longer varint, as each is
- * under 0x80): tested on the bytes in one go, and passed over when no key starts with the
- * key's first byte. Not inlined: in the decode around it the loop's registers spill (a
- * fifth more instructions per attribute); note_kv is out of line for the same reason. */
+ * under 0x80): tested on the bytes in one go unless the validator found every one is
+ * (kv_short), and passed over when no key starts with the key's first byte. Not inlined: in
+ * the decode around it the loop's registers spill (a fifth more instructions per
+ * attribute); note_kv is out of line for the same reason. */
 static __attribute__((noinline)) const uint8_t *scan_attr_run(struct keyed_span *ks,
                                                               const uint8_t *p, const uint8_t *end)
 {
     const struct span_keys *t = ks->keys;
+    const bool kv_short = t->kv_short;
     unsigned len, klen, rest, todo = ks->todo;
     while (todo != 0 && end - p >= 2 && p[0] == 0x4a && (len = p[1]) < 0x80 && len <= end - p - 2) {
         const uint8_t *kv = p + 2;
         p += 2 + len;
-        bool usual = len >= 2 && kv[0] == 0x0a && (klen = kv[1]) <= len - 2 &&
-                     ((rest = len - 2 - klen) == 0 ||
-                      (rest >= 2 && kv[2 + klen] == 0x12 && kv[3 + klen] == rest - 2));
+        bool usual = kv_short
+                         ? (klen = kv[1], true)
+                         : len >= 2 && kv[0] == 0x0a && (klen = kv[1]) <= len - 2 &&
+                               ((rest = len - 2 - klen) == 0 ||
+                                (rest >= 2 && kv[2 + klen] == 0x12 && kv[3 + klen] == rest - 2));
         struct kt_slice k = {NULL, 0};
         if (usual) {
             /* Keys of its first byte (attribute keys share a few: "http.", "service."),
@@ -1100,18 +1108,20 @@ static int decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
 
 int trace_decode(struct kt_slice msg, ottl_fields need, struct kt_arena *a, TracesData **out)
 {
-    return trace_decode_with(msg, need, a, NULL, out);
+    return trace_decode_with(msg, need, 0, a, NULL, out);
 }
 
-int trace_decode_with(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
+int trace_decode_with(struct kt_slice msg, ottl_fields need, unsigned found, struct kt_arena *a,
                       struct trace_decode_cache *cache, TracesData **out)
 {
     *out = NULL;
     /* A full decode's objects may be changed and encoded: never shared. */
     if (trace_decode_needs_full(need))
         cache = NULL;
-    if (cache != NULL)
+    if (cache != NULL) {
         rcache_begin(cache);
+        cache->keys.kv_short = (found & KT_OTLP_FOUND_SPAN_KV_SHORT) != 0;
+    }
     int rc = decode(msg, need, a, cache, out);
     if (rc != KT_EUNSUPP || !trace_decode_needs_full(need))
         return rc;

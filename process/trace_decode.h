@@ -50,8 +50,10 @@ void trace_decode_cache_free(struct trace_decode_cache *c);
  * decoded lately from cache when its bytes are the same (cache NULL: none; a full decode
  * never uses it). Such a Resource is shared: read it only, and only until the next call
  * with the same cache, which may recycle the memory of earlier ones (the pipeline drops a
- * message's objects before it decodes the next). */
-int trace_decode_with(struct kt_slice msg, ottl_fields need, struct kt_arena *a,
+ * message's objects before it decodes the next). found: the KT_OTLP_FOUND_* bits
+ * kt_otlp_validate_cached gave msg (0 when not known); with KT_OTLP_FOUND_SPAN_KV_SHORT the
+ * learned keys are found without testing each attribute's shape. */
+int trace_decode_with(struct kt_slice msg, ottl_fields need, unsigned found, struct kt_arena *a,
                       struct trace_decode_cache *cache,
                       Opentelemetry__Proto__Trace__V1__TracesData **out);
 

@@ -6,13 +6,15 @@
  * whatever kt_otlp_validate accepts, it must decode too. Small limits
  * (kt_otlp_validate_limits) refuse only more of it, with KT_ETOOBIG; the structure check
  * (KT_OTLP_VALIDATE_STRUCTURE) accepts all of it with the same count. With a cache of
- * valid resources and scopes (kt_otlp_validate_cached) every answer is the same as without. */
+ * valid resources and scopes (kt_otlp_validate_cached) every answer is the same as without,
+ * and what it says it found holds (KT_OTLP_FOUND_SPAN_KV_SHORT, checked on the fields). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../ingest/otlp_split.h"
 #include "kt_otlp_wire.h"
+#include "kt_pb.h"
 #include "opentelemetry/proto/logs/v1/logs.pb-c.h"
 #include "opentelemetry/proto/metrics/v1/metrics.pb-c.h"
 #include "opentelemetry/proto/trace/v1/trace.pb-c.h"
@@ -104,6 +106,53 @@ static void split_and_check(struct otlp_splitter *s, enum kt_signal sig, struct 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Whether every KeyValue in the list fields of msg numbered in lists is key, then at most one
+ * value, each with a length under 128. */
+static bool kvs_short(struct kt_slice msg, uint32_t list)
+{
+    struct kt_pb b = kt_pb_of(msg);
+    struct kt_pb_field f;
+    while (kt_pb_next(&b, &f)) {
+        if (f.num != list)
+            continue;
+        const uint8_t *kv = f.bytes.p;
+        size_t n = f.bytes.n, kl;
+        if (f.wt != KT_PB_LEN || n < 2 || kv[0] != 0x0a || (kl = kv[1]) >= 0x80 || kl > n - 2)
+            return false;
+        size_t rest = n - 2 - kl;
+        if (rest != 0 &&
+            (rest < 2 || kv[2 + kl] != 0x12 || kv[3 + kl] >= 0x80 || kv[3 + kl] != rest - 2))
+            return false;
+    }
+    return true;
+}
+
+/* KT_OTLP_FOUND_SPAN_KV_SHORT's promise, on a valid TracesData: the KeyValues of every
+ * span's attributes (9), its events' (11: 3) and links' (13: 4). */
+static bool span_kvs_short(struct kt_slice msg)
+{
+    struct kt_pb rs = kt_pb_of(msg);
+    struct kt_pb_field r, s, sp, e;
+    while (kt_pb_next(&rs, &r)) {
+        struct kt_pb ss = kt_pb_of(r.num == 1 ? r.bytes : (struct kt_slice){NULL, 0});
+        while (kt_pb_next(&ss, &s)) {
+            struct kt_pb spans = kt_pb_of(s.num == 2 ? s.bytes : (struct kt_slice){NULL, 0});
+            while (kt_pb_next(&spans, &sp)) {
+                if (sp.num != 2)
+                    continue;
+                if (!kvs_short(sp.bytes, 9))
+                    return false;
+                struct kt_pb in = kt_pb_of(sp.bytes);
+                while (kt_pb_next(&in, &e))
+                    if ((e.num == 11 && !kvs_short(e.bytes, 3)) ||
+                        (e.num == 13 && !kvs_short(e.bytes, 4)))
+                        return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* kt_otlp_validate_cached answers as the walk without it, error message included, under
  * each set of rules in turn. The cache is kept across inputs, so that it holds resources
  * and scopes of earlier ones, which mutated inputs then carry changed. */
@@ -119,10 +168,18 @@ static void check_cached(enum kt_signal sig, struct kt_slice msg)
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
         struct kt_err e1 = {0, ""}, e2 = {0, ""};
         size_t n1 = 0, n2 = 0;
+        unsigned found = 0;
         int rc1 = kt_otlp_validate_limits(sig, msg, rules[i].flags, rules[i].lim, &n1, &e1);
-        int rc2 = kt_otlp_validate_cached(sig, msg, rules[i].flags, rules[i].lim, &vc, &n2, &e2);
+        int rc2 =
+            kt_otlp_validate_cached(sig, msg, rules[i].flags, rules[i].lim, &vc, &n2, &found, &e2);
         check(rc1 == rc2 && n1 == n2 && strcmp(e1.msg, e2.msg) == 0,
               "the cache of valid resources changed the answer (key mode: the rules' index)", sig,
+              (int)i, 0);
+        check(!(found & KT_OTLP_FOUND_SPAN_KV_SHORT) ||
+                  (rc2 == 0 &&
+                   !(rules[i].flags & (KT_OTLP_VALIDATE_STRUCTURE | KT_OTLP_VALIDATE_NO_NUL)) &&
+                   (sig != KT_SIGNAL_TRACES || span_kvs_short(msg))),
+              "found short span key-values where some are not (key mode: the rules' index)", sig,
               (int)i, 0);
     }
 }

@@ -837,6 +837,93 @@ static void test_validate_error_names_the_metric_path(void **state)
                    "attributes[0].key: invalid UTF-8");
 }
 
+/* ---- what validation finds besides validity (KT_OTLP_FOUND_*) ---- */
+
+static unsigned found_of(struct kt_slice msg, unsigned flags)
+{
+    unsigned found = 99;
+    assert_int_equal(
+        kt_otlp_validate_cached(KT_SIGNAL_TRACES, msg, flags, NULL, NULL, NULL, &found, NULL), 0);
+    return found;
+}
+
+/* A span whose attributes are the KeyValue payloads given, in turn. */
+static struct kt_buf span_with_kvs(const struct kt_buf *kvs, size_t n)
+{
+    struct kt_buf sp = valid_span_payload();
+    for (size_t i = 0; i < n; i++)
+        put_bytes(&sp, 9, kvs[i].p, kvs[i].len);
+    return traces_around_span(sp);
+}
+
+/* KT_OTLP_FOUND_SPAN_KV_SHORT says every KeyValue of every span is key then at most one short
+ * value; a KeyValue of another shape, in a span's attributes, events or links, or a walk that
+ * does not look at them (structure only, NO_NUL) leaves it out; a resource's does not. */
+static void test_validate_finds_short_span_key_values(void **state)
+{
+    (void)state;
+    TracesData *td;
+    Span *sp = full_span(&td); /* string and int attributes, events with two each */
+    assert_int_equal(found_of(pack_traces(td), 0), KT_OTLP_FOUND_SPAN_KV_SHORT);
+    assert_int_equal(found_of(pack_traces(td), KT_OTLP_VALIDATE_STRUCTURE), 0);
+    assert_int_equal(found_of(pack_traces(td), KT_OTLP_VALIDATE_NO_NUL), 0);
+    /* A value of another kind in an event, then in a link. */
+    AnyValue *arr = new_AnyValue();
+    arr->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
+    arr->array_value = new_ArrayValue();
+    KeyValue *kv = sp->events[1]->attributes[1];
+    AnyValue *was = kv->value;
+    kv->value = arr;
+    assert_int_equal(found_of(pack_traces(td), 0), 0);
+    kv->value = was;
+    assert_int_equal(found_of(pack_traces(td), 0), KT_OTLP_FOUND_SPAN_KV_SHORT);
+    sp->n_links = 1;
+    sp->links = ARR(Link, 1);
+    sp->links[0] = new_Link();
+    sp->links[0]->n_attributes = 1;
+    sp->links[0]->attributes = ARR(KeyValue, 1);
+    sp->links[0]->attributes[0] = kv_str("peer", "a");
+    assert_int_equal(found_of(pack_traces(td), 0), KT_OTLP_FOUND_SPAN_KV_SHORT);
+    sp->links[0]->attributes[0]->value = arr;
+    assert_int_equal(found_of(pack_traces(td), 0), 0);
+    sp->n_links = 0;
+    /* In the resource: not a span's. */
+    td->resource_spans[0]->resource = new_Resource();
+    td->resource_spans[0]->resource->n_attributes = 1;
+    td->resource_spans[0]->resource->attributes = ARR(KeyValue, 1);
+    td->resource_spans[0]->resource->attributes[0] = kv_str("process.command_args", "");
+    td->resource_spans[0]->resource->attributes[0]->value = arr;
+    assert_int_equal(found_of(pack_traces(td), 0), KT_OTLP_FOUND_SPAN_KV_SHORT);
+
+    /* Span attributes of other shapes, each valid: key given twice, value before key, no
+     * key, a key of 128 bytes. */
+    char long_key[129];
+    memset(long_key, 'k', 128);
+    long_key[128] = '\0';
+    struct kt_buf kvs[2] = {KT_BUF_INIT, KT_BUF_INIT};
+    put_bytes(&kvs[0], 1, "a", 1);
+    put_bytes(&kvs[0], 2, "\x0a\x01x", 3);
+    for (int shape = 0; shape < 5; shape++) {
+        kt_buf_reset(&kvs[1]);
+        switch (shape) {
+        case 0: put_bytes(&kvs[1], 1, "b", 1), put_bytes(&kvs[1], 2, "\x0a\x01y", 3); break;
+        case 1:
+            put_bytes(&kvs[1], 1, "b", 1), put_bytes(&kvs[1], 2, "\x0a\x01y", 3);
+            put_bytes(&kvs[1], 1, "c", 1);
+            break;
+        case 2: put_bytes(&kvs[1], 2, "\x0a\x01y", 3), put_bytes(&kvs[1], 1, "b", 1); break;
+        case 3: put_bytes(&kvs[1], 2, "\x0a\x01y", 3); break;
+        case 4: put_bytes(&kvs[1], 1, long_key, 128); break;
+        }
+        struct kt_buf msg = span_with_kvs(kvs, 2);
+        assert_int_equal(found_of(kt_buf_slice(&msg), 0),
+                         shape == 0 ? KT_OTLP_FOUND_SPAN_KV_SHORT : 0);
+        kt_buf_free(&msg);
+    }
+    kt_buf_free(&kvs[0]);
+    kt_buf_free(&kvs[1]);
+}
+
 /* ---- fuzzing seeds ---- */
 static void write_seed(const char *dir, const char *name, struct kt_slice s)
 {
@@ -925,7 +1012,8 @@ static int validate_both(struct kt_otlp_vcache *vc, struct kt_buf *m, unsigned f
     size_t n = 99, n_plain = 99;
     int rc_plain =
         kt_otlp_validate_limits(KT_SIGNAL_TRACES, kt_buf_slice(m), flags, lim, &n_plain, &plain);
-    int rc = kt_otlp_validate_cached(KT_SIGNAL_TRACES, kt_buf_slice(m), flags, lim, vc, &n, err);
+    int rc =
+        kt_otlp_validate_cached(KT_SIGNAL_TRACES, kt_buf_slice(m), flags, lim, vc, &n, NULL, err);
     assert_int_equal(rc, rc_plain);
     if (rc == 0)
         assert_int_equal(n, n_plain);
@@ -1039,6 +1127,7 @@ int main(void)
         T(test_validate_rejects_repeated_anyvalue_without_value),
         T(test_validate_rejects_misaligned_packed_doubles),
         T(test_validate_error_names_the_metric_path),
+        T(test_validate_finds_short_span_key_values),
         T(test_validate_cache_takes_only_the_same_bytes),
         T(test_validate_cache_forgets_when_the_rules_change),
     };

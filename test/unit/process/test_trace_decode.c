@@ -941,19 +941,19 @@ static void test_cache_shares_a_resource_between_messages(void **state)
     struct kt_slice a = with_resource(3, 7), a2 = with_resource(3, 7), b = with_resource(3, 8);
     ottl_fields need = F(RESOURCE_ATTRS) | F(SPAN_NAME);
     TracesData *one, *two, *other, *full;
-    assert_int_equal(trace_decode_with(a, need, &D, c, &one), 0);
-    assert_int_equal(trace_decode_with(a2, need, &D, c, &two), 0);
-    assert_int_equal(trace_decode_with(b, need, &D, c, &other), 0);
+    assert_int_equal(trace_decode_with(a, need, 0, &D, c, &one), 0);
+    assert_int_equal(trace_decode_with(a2, need, 0, &D, c, &two), 0);
+    assert_int_equal(trace_decode_with(b, need, 0, &D, c, &other), 0);
     assert_ptr_equal(resource_of(one), resource_of(two));
     assert_ptr_not_equal(resource_of(one), resource_of(other));
     assert_same(decode_ok(a, need), two, need);
     assert_same(decode_ok(b, need), other, need);
     assert_int_equal(resource_of(other)->attributes[2]->value->int_value, 8);
-    assert_int_equal(trace_decode_with(a, TRACE_DECODE_ALL, &D, c, &full), 0);
+    assert_int_equal(trace_decode_with(a, TRACE_DECODE_ALL, 0, &D, c, &full), 0);
     assert_ptr_not_equal(resource_of(full), resource_of(one));
     assert_same(decode_ok(a, TRACE_DECODE_ALL), full, TRACE_DECODE_ALL);
     /* Not read: no resource, cache or not. */
-    assert_int_equal(trace_decode_with(a, F(SPAN_NAME), &D, c, &two), 0);
+    assert_int_equal(trace_decode_with(a, F(SPAN_NAME), 0, &D, c, &two), 0);
     assert_null(resource_of(two));
     trace_decode_cache_free(c);
 }
@@ -971,7 +971,7 @@ static void test_cache_decodes_every_resource_right(void **state)
         for (int64_t tag = 0; tag < 200; tag++) {
             struct kt_slice msg = with_resource(2, tag % 11);
             TracesData *td;
-            assert_int_equal(trace_decode_with(msg, need, &D, c, &td), 0);
+            assert_int_equal(trace_decode_with(msg, need, 0, &D, c, &td), 0);
             assert_int_equal(resource_of(td)->attributes[1]->value->int_value, tag % 11);
             assert_same(decode_ok(msg, need), td, need);
             kt_arena_reset(&D);
@@ -983,7 +983,7 @@ static void test_cache_decodes_every_resource_right(void **state)
     for (int64_t tag = 0; tag < 300; tag++)
         msg = cat(msg, with_resource(2, 1000 + tag));
     TracesData *td;
-    assert_int_equal(trace_decode_with(msg, need, &D, c, &td), 0);
+    assert_int_equal(trace_decode_with(msg, need, 0, &D, c, &td), 0);
     assert_int_equal(td->n_resource_spans, 300);
     for (size_t r = 0; r < 300; r++)
         assert_int_equal(td->resource_spans[r]->resource->attributes[1]->value->int_value,
@@ -1004,18 +1004,18 @@ static void test_cache_recycles_after_failed_decodes(void **state)
     ottl_fields need = F(RESOURCE_ATTRS) | F(SPAN_NAME);
     struct kt_slice good = with_resource(2, 5);
     TracesData *td;
-    assert_int_equal(trace_decode_with(good, need, &D, c, &td), 0);
+    assert_int_equal(trace_decode_with(good, need, 0, &D, c, &td), 0);
     ((Resource *)resource_of(td))->dropped_attributes_count = 4242;
-    assert_int_equal(trace_decode_with(good, need, &D, c, &td), 0);
+    assert_int_equal(trace_decode_with(good, need, 0, &D, c, &td), 0);
     assert_int_equal(resource_of(td)->dropped_attributes_count, 4242);
     /* Two attributes, then an attribute cut short. */
     struct kt_slice cut = {(const uint8_t *)"\x0a\x05k", 3};
     struct kt_slice bad = field(1, field(1, cat(pack(&resource_new(2)->base), cut)));
     for (int i = 0; i < 1000; i++) {
-        assert_int_equal(trace_decode_with(bad, need, &D, c, &td), KT_EINVAL);
+        assert_int_equal(trace_decode_with(bad, need, 0, &D, c, &td), KT_EINVAL);
         kt_arena_reset(&D);
     }
-    assert_int_equal(trace_decode_with(good, need, &D, c, &td), 0);
+    assert_int_equal(trace_decode_with(good, need, 0, &D, c, &td), 0);
     assert_int_equal(resource_of(td)->dropped_attributes_count, 0);
     assert_same(decode_ok(good, need), td, need);
     trace_decode_cache_free(c);
@@ -1103,12 +1103,45 @@ static const char *const attr_keys[] = {"s",     "i",    "d",   "b",  "arr",    
                                         "after", "long", "lon", "ss", "dupe",   "t"};
 #define N_ATTR_KEYS (sizeof(attr_keys) / sizeof(attr_keys[0]))
 
-/* The message of span_with_attrs, an empty span and one without attributes. */
+/* Attributes of the usual shape only (key, then at most one short value of a kind
+ * kt_otlp_validate's shortcut takes), which it finds (KT_OTLP_FOUND_SPAN_KV_SHORT). */
+static struct kt_slice span_with_short_attrs(void)
+{
+    struct kt_slice nul_key = LIT("x\0y"), nv = LIT("nv"), s = str_field(1, "v");
+    const struct kt_slice parts[] = {
+        field(5, LIT("short")),
+        attr_s("s", s),
+        attr_s("i", LIT("\x18\x07")),
+        attr_s("d", LIT("\x21\x00\x00\x00\x00\x00\x00\xf0\x3f")),
+        attr_s("b", LIT("\x10\x01")),
+        attr_s("empty", LIT("")),
+        attr_s("dup", str_field(1, "first")),
+        attr_s("dup", LIT("\x18\x02")),
+        attr(&nv, NULL),
+        attr_s("", s),
+        attr(&nul_key, &s),
+        attr_s("lon", str_field(1, "g")),
+        attr_s("t", LIT("\x10\x00")),
+        field(11, cat(str_field(2, "ev"), field(3, cat(str_field(1, "evonly"), field(2, s))))),
+    };
+    struct kt_slice sp = {(const uint8_t *)"", 0};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        sp = cat(sp, parts[i]);
+    return sp;
+}
+
+/* The message of span (span_with_attrs, span_with_short_attrs), an empty span and one
+ * without attributes. */
+static struct kt_slice attrs_message_of(struct kt_slice span)
+{
+    struct kt_slice spans =
+        cat(cat(field(2, span), field(2, LIT(""))), field(2, field(5, LIT("no attributes"))));
+    return field(1, field(2, spans));
+}
+
 static struct kt_slice attrs_message(void)
 {
-    struct kt_slice spans = cat(cat(field(2, span_with_attrs()), field(2, LIT(""))),
-                                field(2, field(5, LIT("no attributes"))));
-    return field(1, field(2, spans));
+    return attrs_message_of(span_with_attrs());
 }
 
 /* Every key of attr_keys, from the one at first on (wrapping), looked up on each span of sh
@@ -1153,22 +1186,40 @@ static void test_span_attr_from_bytes_equals_full(void **state)
  * another place in the list on (so every key and every shape of KeyValue is learned in some
  * round), the next message's spans are read from their one walk, and the keys not learned,
  * or learned after a span's walk, by the walk for one key. */
-static void test_span_attr_through_cache_equals_full(void **state)
+static void lookups_through_cache(struct kt_slice msg, unsigned found)
 {
-    (void)state;
-    struct kt_slice msg = attrs_message();
     TracesData *full = decode_ok(msg, TRACE_DECODE_ALL);
     for (size_t first = 0; first < N_ATTR_KEYS; first += 2) {
         struct trace_decode_cache *c = trace_decode_cache_new();
         assert_non_null(c);
         for (int again = 0; again < 2; again++) {
             TracesData *sh = NULL;
-            assert_int_equal(trace_decode_with(msg, F(SPAN_NAME) | F(SPAN_ATTRS_KEYED), &D, c, &sh),
-                             0);
+            assert_int_equal(
+                trace_decode_with(msg, F(SPAN_NAME) | F(SPAN_ATTRS_KEYED), found, &D, c, &sh), 0);
             check_lookups(full, sh, first);
         }
         trace_decode_cache_free(c);
     }
+}
+
+static void test_span_attr_through_cache_equals_full(void **state)
+{
+    (void)state;
+    lookups_through_cache(attrs_message(), 0);
+}
+
+/* The same where validation found every span KeyValue of the usual shape, and the scan does
+ * not test it. */
+static void test_span_attr_through_cache_of_short_key_values(void **state)
+{
+    (void)state;
+    unsigned found = 99;
+    struct kt_slice msg = attrs_message_of(span_with_short_attrs());
+    assert_int_equal(
+        kt_otlp_validate_cached(KT_SIGNAL_TRACES, msg, 0, NULL, NULL, NULL, &found, NULL), 0);
+    assert_int_equal(found, KT_OTLP_FOUND_SPAN_KV_SHORT);
+    lookups_through_cache(msg, found);
+    lookups_through_cache(msg, 0);
 }
 
 int main(void)
@@ -1187,6 +1238,7 @@ int main(void)
         T(test_garbage_input),
         T(test_span_attr_from_bytes_equals_full),
         T(test_span_attr_through_cache_equals_full),
+        T(test_span_attr_through_cache_of_short_key_values),
         T(test_empty_message),
         T(test_full_decode_equals_protobuf_c),
         T(test_full_decode_oneof_last_member_wins),
