@@ -49,6 +49,11 @@ struct attr {
 struct span_edits {
     struct edit *v;
     size_t n, cap;
+    /* Bytes an edit's key may start with (kt_pb_key_may_be: the first byte, and NUL for
+     * the empty key, which a key cut at a NUL decodes to), and whether an edit's key is the
+     * empty one: most attributes are passed over on one load (skip_untouched). */
+    bool first[256];
+    bool empty_key;
     struct kt_buf kvs;
     /* Scratch, reused span after span: the span's attributes and then those sets append,
      * and the edits' working list, indexes into attrs. */
@@ -109,6 +114,8 @@ int span_edits_add(struct span_edits *se, const struct ottl_attr_edit *e)
         return KT_ENOMEM;
     struct edit *ed = &se->v[se->n];
     *ed = (struct edit){.del = e->kind == OTTL_EDIT_DELETE, .key = e->key, .keylen = e->keylen};
+    se->first[e->keylen != 0 ? (uint8_t)e->key[0] : 0] = true;
+    se->empty_key |= e->keylen == 0;
     if (!ed->del) {
         struct kt_buf any = KT_BUF_INIT;
         int rc = put_any(&any, e);
@@ -171,6 +178,24 @@ static bool untouched(const struct span_edits *se, struct kt_slice kv)
             return false;
     }
     return kt_pb_short_second(kv, k, &v);
+}
+
+/* Steps over the run of attributes at p that untouched passes over by their key's first
+ * byte (or emptiness) alone, each a field with a one-byte length: the run of the usual span
+ * holds all of its attributes, and most are passed so at a few instructions each instead of
+ * a field read and untouched. Stops at any other field or attribute. */
+static const uint8_t *skip_untouched(const struct span_edits *se, const uint8_t *p,
+                                     const uint8_t *end)
+{
+    struct kt_slice k, v;
+    while (end - p >= 2 && p[0] == TAG(F_SPAN_ATTRIBUTES, KT_PB_LEN) && p[1] < 0x80 &&
+           p[1] <= end - p - 2) {
+        struct kt_slice kv = {p + 2, p[1]};
+        if (!kt_pb_short_pair(kv, &k, &v) || (k.n == 0 ? se->empty_key : se->first[k.p[0]]))
+            break;
+        p = kv.p + kv.n;
+    }
+    return p;
 }
 
 /* Runs the edits over the n attributes of the span they may touch (se->attrs) in order, then
@@ -278,7 +303,11 @@ static int edit_span(struct span_edits *se, struct kt_slice span, struct kt_buf 
     size_t n = 0;
     struct kt_pb b = kt_pb_of(span);
     struct kt_pb_field f;
-    for (const uint8_t *at = b.p; kt_pb_next(&b, &f); at = b.p)
+    for (;;) {
+        b.p = skip_untouched(se, b.p, b.end);
+        const uint8_t *at = b.p;
+        if (!kt_pb_next(&b, &f))
+            break;
         if (f.num == F_SPAN_ATTRIBUTES && f.wt == KT_PB_LEN && !untouched(se, f.bytes)) {
             if (KT_GROW(se->attrs, n + 1, se->attrs_cap) != 0)
                 return KT_ENOMEM;
@@ -287,6 +316,7 @@ static int edit_span(struct span_edits *se, struct kt_slice span, struct kt_buf 
             se->attrs[n].field = at;
             se->attrs[n++].field_end = b.p;
         }
+    }
     if (b.p != b.end)
         return KT_EINVAL;
     int rc = 0;

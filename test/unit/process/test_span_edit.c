@@ -264,6 +264,16 @@ static void assert_edits_to(const char *const *sets, const uint8_t *in, size_t n
     kt_buf_free(&out);
 }
 
+/* assert_edits_to on input the validator accepts, as every message the edits see is. */
+static void assert_valid_edits_to(const char *const *sets, const uint8_t *in, size_t n_in,
+                                  const uint8_t *want, size_t n_want)
+{
+    size_t n_items;
+    assert_int_equal(
+        kt_otlp_validate(KT_SIGNAL_TRACES, (struct kt_slice){in, n_in}, &n_items, NULL), 0);
+    assert_edits_to(sets, in, n_in, want, n_want);
+}
+
 static void test_keys_compare_as_the_decoded_data_does(void **state)
 {
     (void)state;
@@ -288,10 +298,7 @@ static void test_overlong_length_deleted_whole(void **state)
     };
     static const uint8_t want[] = {0x0a, 10, 0x12, 8, 0x12, 6, 0x2a, 2, 'o', 'p', 0x30, 1};
     const char *del[] = {"transform.trace_statements=delete_key(span.attributes, \"k\")", NULL};
-    size_t n_items;
-    assert_int_equal(
-        kt_otlp_validate(KT_SIGNAL_TRACES, (struct kt_slice){in, sizeof(in)}, &n_items, NULL), 0);
-    assert_edits_to(del, in, sizeof(in), want, sizeof(want));
+    assert_valid_edits_to(del, in, sizeof(in), want, sizeof(want));
 }
 
 /* Attributes are passed over as untouched only when their one key cannot be the edit's: a
@@ -319,10 +326,30 @@ static void test_only_other_keys_passed_over(void **state)
         0x30, 1,                                                   /* kind */
     };
     const char *del[] = {"transform.trace_statements=delete_key(span.attributes, \"dup\")", NULL};
-    size_t n_items;
-    assert_int_equal(
-        kt_otlp_validate(KT_SIGNAL_TRACES, (struct kt_slice){in, sizeof(in)}, &n_items, NULL), 0);
-    assert_edits_to(del, in, sizeof(in), want, sizeof(want));
+    assert_valid_edits_to(del, in, sizeof(in), want, sizeof(want));
+}
+
+/* The empty key: an edit of it touches the attribute without a key byte and the one whose key
+ * starts with a NUL (both decode to ""), and passes over the others. */
+static void test_empty_key_touches_keys_cut_to_nothing(void **state)
+{
+    (void)state;
+    static const uint8_t in[] = {
+        0x0a, 38, 0x12, 36,  0x12, 34,                    /* down to it */
+        0x2a, 2,  'o',  'p',                              /* name */
+        0x4a, 8,  0x0a, 2,   'z',  'z', 0x12, 2, 0x18, 5, /* zz */
+        0x4a, 6,  0x0a, 0,   0x12, 2,   0x18, 5,          /* "" */
+        0x4a, 8,  0x0a, 2,   0,    'x', 0x12, 2, 0x18, 5, /* "\0x" */
+        0x30, 1,                                          /* kind */
+    };
+    static const uint8_t want[] = {
+        0x0a, 20, 0x12, 18,  0x12, 16,                    /* down to it */
+        0x2a, 2,  'o',  'p',                              /* name */
+        0x4a, 8,  0x0a, 2,   'z',  'z', 0x12, 2, 0x18, 5, /* zz */
+        0x30, 1,                                          /* kind */
+    };
+    const char *del[] = {"transform.trace_statements=delete_key(span.attributes, \"\")", NULL};
+    assert_valid_edits_to(del, in, sizeof(in), want, sizeof(want));
 }
 
 static void test_what_is_not_an_edit(void **state)
@@ -380,6 +407,7 @@ int main(void)
         T(test_not_traces_data),
         T(test_overlong_length_deleted_whole),
         T(test_only_other_keys_passed_over),
+        T(test_empty_key_touches_keys_cut_to_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
