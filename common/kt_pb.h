@@ -196,6 +196,32 @@ static inline bool kt_pb_key_may_be(struct kt_slice s, const char *key, size_t k
     return kt_pb_cstr_len_may_be(s, keylen) && (keylen == 0 || s.p[0] == (uint8_t)key[0]);
 }
 
+/* Which of up to 8 keys the bytes of a string field may decode to, by their first byte
+ * (the second half of kt_pb_key_may_be), so most attributes are passed over on one load:
+ * bit j of first[b] when key j starts with b, or is "" and b is NUL (a key cut at a NUL
+ * decodes to ""); bit j of empty when key j is "", the only key empty bytes may be. Zero it
+ * before the first kt_pb_key_firsts_add. */
+struct kt_pb_key_firsts {
+    uint8_t first[256];
+    uint8_t empty;
+};
+
+/* Notes key (keylen bytes) as key number bit (0 to 7). */
+static inline void kt_pb_key_firsts_add(struct kt_pb_key_firsts *f, const char *key, size_t keylen,
+                                        unsigned bit)
+{
+    uint8_t m = (uint8_t)(1u << bit);
+    f->first[keylen == 0 ? 0 : (uint8_t)key[0]] |= m;
+    if (keylen == 0)
+        f->empty |= m;
+}
+
+/* The keys (a mask of bits) the string field's bytes s may decode to by their first byte. */
+static inline unsigned kt_pb_key_firsts_of(const struct kt_pb_key_firsts *f, struct kt_slice s)
+{
+    return s.n == 0 ? f->empty : f->first[s.p[0]];
+}
+
 /* Whether s is exactly field 1 then, optionally, field 2, both length-delimited with a
  * one-byte length: a KeyValue's usual shape (key, value), read without stepping field by
  * field. *a and *b are their payloads (*b {NULL, 0} without field 2). false for any other

@@ -105,9 +105,10 @@ struct part {
     uint32_t topic; /* index into consumer.topics */
     int32_t partition;
     uint32_t gen;
-    int64_t lag;                 /* messages after the stored (else committed) offset, from the last
-                                    statistics; -1: not known */
-    uint8_t lag_from;            /* which offset lag counts from (stats_lag): a change is a jump */
+    /* Messages after the offset lag_from names (an enum backlog_lag_from), from the last
+     * statistics (stats_lag); -1: not known. */
+    int64_t lag;
+    uint8_t lag_from;
     struct backlog_part sampled; /* as the last backlog sample counted it */
     struct offset_tracker ot;
     struct consumer_range *range; /* replay only: where this partition is read; else NULL */

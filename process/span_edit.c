@@ -49,11 +49,9 @@ struct attr {
 struct span_edits {
     struct edit *v;
     size_t n, cap;
-    /* Bytes an edit's key may start with (kt_pb_key_may_be: the first byte, and NUL for
-     * the empty key, which a key cut at a NUL decodes to), and whether an edit's key is the
-     * empty one: most attributes are passed over on one load (skip_untouched). */
-    bool first[256];
-    bool empty_key;
+    /* What an edit's key may be by its first byte (bit 0: any edit's), so most attributes
+     * are passed over on one load (skip_untouched). */
+    struct kt_pb_key_firsts firsts;
     struct kt_buf kvs;
     /* Scratch, reused span after span: the span's attributes and then those sets append,
      * and the edits' working list, indexes into attrs. */
@@ -114,8 +112,7 @@ int span_edits_add(struct span_edits *se, const struct ottl_attr_edit *e)
         return KT_ENOMEM;
     struct edit *ed = &se->v[se->n];
     *ed = (struct edit){.del = e->kind == OTTL_EDIT_DELETE, .key = e->key, .keylen = e->keylen};
-    se->first[e->keylen != 0 ? (uint8_t)e->key[0] : 0] = true;
-    se->empty_key |= e->keylen == 0;
+    kt_pb_key_firsts_add(&se->firsts, e->key, e->keylen, 0);
     if (!ed->del) {
         struct kt_buf any = KT_BUF_INIT;
         int rc = put_any(&any, e);
@@ -191,7 +188,7 @@ static const uint8_t *skip_untouched(const struct span_edits *se, const uint8_t 
     while (end - p >= 2 && p[0] == TAG(F_SPAN_ATTRIBUTES, KT_PB_LEN) && p[1] < 0x80 &&
            p[1] <= end - p - 2) {
         struct kt_slice kv = {p + 2, p[1]};
-        if (!kt_pb_short_pair(kv, &k, &v) || (k.n == 0 ? se->empty_key : se->first[k.p[0]]))
+        if (!kt_pb_short_pair(kv, &k, &v) || kt_pb_key_firsts_of(&se->firsts, k) != 0)
             break;
         p = kv.p + kv.n;
     }

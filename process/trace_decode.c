@@ -488,10 +488,7 @@ static inline const uint8_t *skip_short_run(const uint8_t *p, const uint8_t *end
 
 struct span_keys {
     unsigned n;
-    /* Bit j: bytes starting with this byte may be key j (its first byte; NUL for ""), so
-     * most attributes are passed over on one load. */
-    uint8_t first[256];
-    uint8_t empty; /* bit j: key j is "" (the only key empty bytes may be) */
+    struct kt_pb_key_firsts firsts; /* bit j: key j */
     /* For the decode under way: its message's span KeyValues are all of the usual shape
      * (KT_OTLP_FOUND_SPAN_KV_SHORT), so scan_attr_run need not test each one's. */
     bool kv_short;
@@ -560,7 +557,7 @@ static __attribute__((noinline)) unsigned note_kv(struct keyed_span *ks, unsigne
     unsigned cand = todo;
     struct kt_slice v;
     if (usual)
-        cand &= k.n == 0 ? t->empty : t->first[k.p[0]];
+        cand &= kt_pb_key_firsts_of(&t->firsts, k);
     for (unsigned j = 0; cand != 0; j++, cand >>= 1) {
         const char *key = t->v[j].key;
         size_t keylen = t->v[j].len;
@@ -600,7 +597,7 @@ static __attribute__((noinline)) const uint8_t *scan_attr_run(struct keyed_span 
             /* Keys of its first byte (attribute keys share a few: "http.", "service."),
              * then of a length its bytes may decode to (kt_pb_cstr_len_may_be). */
             k = (struct kt_slice){kv + 2, klen};
-            unsigned cand = todo & (klen == 0 ? t->empty : t->first[kv[2]]), may = 0;
+            unsigned cand = todo & kt_pb_key_firsts_of(&t->firsts, k), may = 0;
             for (unsigned j = 0; cand != 0; j++, cand >>= 1)
                 if ((cand & 1) && kt_pb_cstr_len_may_be(k, t->v[j].len))
                     may |= 1u << j;
@@ -1190,9 +1187,7 @@ static bool learned_kv(const Span *span, const char *key, size_t keylen, struct 
             return false;
         memcpy(t->v[j].key, key, keylen);
         t->v[j].len = keylen;
-        t->first[keylen == 0 ? 0 : (uint8_t)key[0]] |= (uint8_t)(1u << j);
-        if (keylen == 0)
-            t->empty |= (uint8_t)(1u << j);
+        kt_pb_key_firsts_add(&t->firsts, key, keylen, j);
         t->n++;
     }
     if (j >= ks->noted)
