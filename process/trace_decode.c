@@ -584,7 +584,10 @@ static __attribute__((noinline)) const uint8_t *scan_attr_run(struct keyed_span 
     const struct span_keys *t = ks->keys;
     const bool kv_short = t->kv_short;
     unsigned len, klen, rest, todo = ks->todo;
-    while (todo != 0 && end - p >= 2 && p[0] == 0x4a && (len = p[1]) < 0x80 && len <= end - p - 2) {
+    /* With kv_short the message passed the validator: an attribute's tag has its length
+     * byte and its bytes inside the span, so only where the run ends is tested. */
+    while (todo != 0 && p < end && p[0] == 0x4a && (kv_short || end - p >= 2) &&
+           (len = p[1]) < 0x80 && (kv_short || len <= end - p - 2)) {
         const uint8_t *kv = p + 2;
         p += 2 + len;
         bool usual = kv_short
