@@ -153,12 +153,20 @@ static inline bool kt_pb_next(struct kt_pb *b, struct kt_pb_field *f)
     return kt_pb_field(&b->p, b->end, f) == 1;
 }
 
+/* Whether p, before end, starts a field of one-byte tag `tag` with a one-byte length whose
+ * payload ends by end: the shape of nearly every attribute and short string, read without
+ * kt_pb_field's general walk. The payload is then p[1] bytes at p + 2. */
+static inline bool kt_pb_at_short(const uint8_t *p, const uint8_t *end, uint8_t tag)
+{
+    return end - p >= 2 && p[0] == tag && p[1] < 0x80 && p[1] <= end - p - 2;
+}
+
 /* Whether s starts with field 1, length-delimited with a one-byte length that s holds: a
  * KeyValue's usual key. *a is its payload. Split from kt_pb_short_pair so that a caller can
  * look at the key before the rest. */
 static inline bool kt_pb_short_first(struct kt_slice s, struct kt_slice *a)
 {
-    if (s.n < 2 || s.p[0] != 0x0a || s.p[1] >= 0x80 || s.p[1] > s.n - 2)
+    if (!kt_pb_at_short(s.p, s.p + s.n, 0x0a))
         return false;
     *a = (struct kt_slice){s.p + 2, s.p[1]};
     return true;

@@ -185,8 +185,7 @@ static const uint8_t *skip_untouched(const struct span_edits *se, const uint8_t 
                                      const uint8_t *end)
 {
     struct kt_slice k, v;
-    while (end - p >= 2 && p[0] == TAG(F_SPAN_ATTRIBUTES, KT_PB_LEN) && p[1] < 0x80 &&
-           p[1] <= end - p - 2) {
+    while (kt_pb_at_short(p, end, TAG(F_SPAN_ATTRIBUTES, KT_PB_LEN))) {
         struct kt_slice kv = {p + 2, p[1]};
         if (!kt_pb_short_pair(kv, &k, &v) || kt_pb_key_firsts_of(&se->firsts, k) != 0)
             break;

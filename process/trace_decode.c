@@ -468,7 +468,7 @@ static int d_resource(struct kt_arena *a, const uint8_t *p, const uint8_t *end, 
  * decoding and the caller's dispatch on it. Returns p when none is there. */
 static inline const uint8_t *skip_short_run(const uint8_t *p, const uint8_t *end, uint8_t tag)
 {
-    while (end - p >= 2 && p[0] == tag && p[1] < 0x80 && p[1] <= end - p - 2)
+    while (kt_pb_at_short(p, end, tag))
         p += 2 + p[1];
     return p;
 }
@@ -840,7 +840,7 @@ static inline const uint8_t *span_head(struct kt_arena *a, const uint8_t *p, con
             return NULL;
         p += 10;
     }
-    if (end - p >= 2 && p[0] == 0x2a && p[1] < 0x80 && p[1] <= end - p - 2) {
+    if (kt_pb_at_short(p, end, 0x2a)) {
         if ((m->name = kt_arena_strndup(a, (const char *)p + 2, p[1])) == NULL)
             return NULL;
         p += 2 + p[1];
@@ -1155,7 +1155,7 @@ static void first_kv(const ProtobufCMessageUnknownField *u, const char *key, siz
     struct kt_slice v;
     while (p < end) {
         /* Nearly every attribute has a one-byte length: read without the general field walk. */
-        if (end - p >= 2 && p[0] == 0x4a && p[1] < 0x80 && p[1] <= end - p - 2) {
+        if (kt_pb_at_short(p, end, 0x4a)) {
             *kv = (struct kt_slice){p + 2, p[1]};
             p += 2 + p[1];
             if (other_key(*kv, key, keylen))

@@ -1,7 +1,8 @@
 /* Unit tests for kt_pb's kt_pb_short_pair: it takes exactly field 1 then at most field 2,
  * both length-delimited with a one-byte length, and gives what the field walk gives for
  * them; every other shape is left to the walk (false). Its halves, kt_pb_short_first and
- * kt_pb_short_second, take the key alone and then the rest. */
+ * kt_pb_short_second, take the key alone and then the rest; kt_pb_at_short, the one-byte
+ * tag and length test under them, takes a field only inside its end. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +130,21 @@ static void test_short_first_reads_the_key_alone(void **state)
     assert_int_equal(b.n, 0);
 }
 
+/* kt_pb_at_short takes a field of the tag asked with a one-byte length whose payload ends
+ * by end, exactly up to end included, and nothing else. */
+static void test_at_short_only_inside_end(void **state)
+{
+    (void)state;
+    static const uint8_t b[] = {0x4a, 3, 'a', 'b', 'c', 0x4a, 0x80, 0x01};
+    assert_true(kt_pb_at_short(b, b + 5, 0x4a));      /* the payload ends at end */
+    assert_true(kt_pb_at_short(b, b + 8, 0x4a));      /* and before it */
+    assert_false(kt_pb_at_short(b, b + 4, 0x4a));     /* one byte of it past end */
+    assert_false(kt_pb_at_short(b, b + 5, 0x2a));     /* another tag */
+    assert_false(kt_pb_at_short(b, b + 1, 0x4a));     /* no room for the length */
+    assert_false(kt_pb_at_short(b + 5, b + 8, 0x4a)); /* a two-byte length */
+    assert_false(kt_pb_at_short(b + 8, b + 8, 0x4a)); /* nothing left */
+}
+
 /* A key's bytes may decode to key when they are key, or key then a NUL (protobuf-c cuts the C
  * string there); the length and the first byte alone rule the others out. */
 static void test_key_may_be_by_length_and_first_byte(void **state)
@@ -155,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_short_pair_leaves_other_shapes),
         cmocka_unit_test(test_short_first_reads_the_key_alone),
         cmocka_unit_test(test_key_may_be_by_length_and_first_byte),
+        cmocka_unit_test(test_at_short_only_inside_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
