@@ -293,10 +293,14 @@ class Child:
 
     def cpu_s(self, main_thread=False):
         """utime + stime of every thread (or of the main thread only), seconds."""
+        return sum(self.cpu_split(main_thread))
+
+    def cpu_split(self, main_thread=False):
+        """(utime, stime) of every thread (or of the main thread only), seconds."""
         path = "/proc/%d/task/%d/stat" % (self.pid, self.pid) if main_thread else "/proc/%d/stat" % self.pid
         with open(path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK
+        return int(fields[11]) / CLK, int(fields[12]) / CLK
 
     def faults(self):
         """(minor, major) page faults of every thread so far (/proc/PID/stat)."""
@@ -761,9 +765,11 @@ def ingest_run(phase, workdir, cluster, tls=None):
             argv = loadgen_argv(protocol, gzip, ing.grpc_port if protocol == "grpc" else ing.http_port, SECONDS,
                                 tls=tls)
             time.sleep(0.3)
-            cpu0, broker0, t0 = ing.cpu_s(), target.cpu_s(), time.monotonic()
+            sys0, broker0, t0 = ing.cpu_split()[1], target.cpu_s(), time.monotonic()
+            cpu0 = ing.cpu_s()
             lg = run_json(argv, timeout=SECONDS + 60)
             cpu1, broker1, t1 = ing.cpu_s(), target.cpu_s(), time.monotonic()
+            sys1 = ing.cpu_split()[1]
             rss = ing.hwm_mib()
         finally:
             stop_checked(ing)
@@ -781,6 +787,7 @@ def ingest_run(phase, workdir, cluster, tls=None):
     us = cpu * 1e6 / lg["spans_acked"]
     return {"phase": phase, "tier": "ingest", "cluster": cluster.key, "ingest_set": ing.sets,
             "loadgen_argv": argv[1:], "loadgen": lg, "cpu_s": cpu, "spans": lg["spans_acked"],
+            "sys_us_per_span": (sys1 - sys0) * 1e6 / lg["spans_acked"],
             "spans_per_s": lg["spans_per_s"], "us_per_span": us, "rss_mib": rss, "p99_ms": lg["p99_ms"],
             "steady_spans_per_s": None, "steady_window_s": t1 - t0, "kafka_topic": target.topic, "kafka_messages": messages,
             "kafka_avg_bytes": avg, "size_sample": len(sizes), "broker_cpu_pct": 100.0 * (broker1 - broker0) / (t1 - t0),
@@ -1261,6 +1268,8 @@ def process_run(phase, workdir, pre, seq, cluster):
             return {"t": now, "cpu": sum(cpus), "cpus": cpus, "sink": sink_spans, "consumed": consumed,
                     "broker": pre.target.cpu_s() - others0[0], "sinkcpu": sink.cpu_s() - others0[1],
                     "main": sum(p.cpu_s(main_thread=True) for p in procs) - others0[2],
+                    "sys": sum(p.cpu_split()[1] for p in procs),
+                    "mainsys": sum(p.cpu_split(main_thread=True)[1] for p in procs),
                     "minflt": sum(f[0] for f in faults), "majflt": sum(f[1] for f in faults),
                     "rss": sum(p.rss_mib() for p in procs)}
 
@@ -1364,6 +1373,10 @@ def process_run(phase, workdir, pre, seq, cluster):
             # The loop thread (decode, filter, transform, sampling, export); the rest is
             # librdkafka's threads.
             "main_thread_us_per_span": (done["main"] - s0["main"]) * 1e6 / spans,
+            # System time (socket reads and writes, wakeups) of all threads and of the loop
+            # thread, the share instruction counts cannot see.
+            "sys_us_per_span": (done["sys"] - s0["sys"]) * 1e6 / spans,
+            "main_thread_sys_us_per_span": (done["mainsys"] - s0["mainsys"]) * 1e6 / spans,
             # Every sink poll: seconds from t0, spans at the sink, messages consumed (all
             # replicas), broker and sink CPU seconds since t0, each replica's CPU seconds
             # since t0, minor faults since t0, RSS MiB (all replicas).
