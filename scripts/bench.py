@@ -55,7 +55,7 @@ the cluster sizes KT_BENCH_KAFKA=real runs, in order), KT_BENCH_REPEAT (3), KT_B
 per connection), KT_BENCH_HTTP_CONNECTIONS (connections x streams: the same requests in
 flight over HTTP/1.1), KT_BENCH_INGEST_SET / KT_BENCH_PROCESS_SET (space-separated --set
 overrides; the process's kafka.rdkafka.* ones go to kotel-rawconsume too),
-KT_BENCH_PRELOAD_SPANS (500000 per preload), KT_BENCH_PRELOADS (40; real Kafka 16), KT_BENCH_PRELOAD_RATE
+KT_BENCH_PRELOAD_SPANS (500000 per preload), KT_BENCH_PRELOADS (40; real Kafka 24), KT_BENCH_PRELOAD_RATE
 (1000000 spans/s), KT_BENCH_PROCESS_PARTITIONS (64 per topic; real Kafka 16), KT_BENCH_DECISION_WAIT
 (1s), KT_BENCH_PHASES (comma-separated subset), KT_BENCH_OUT (build/bench.json), KT_BENCH_KEEP=1 (keep every
 child's log, which a run that passes deletes)."""
@@ -113,8 +113,11 @@ PRELOAD_RATE = env_int("KT_BENCH_PRELOAD_RATE", 1000000)
 PHASE_PRELOADS = {"process-pass": 40, "process-2-replicas": 40, "process-full": 24, "process-realistic": 24,
                   "process-ottl": 8}
 KAFKA = os.environ.get("KT_BENCH_KAFKA", "").strip() or "devbroker"
-# Real Kafka: 16 preloads, 8 M spans: process-2-replicas drained 5 M in 8.4-9.6 s there.
-PRELOADS = env_int("KT_BENCH_PRELOADS", 40 if KAFKA == "devbroker" else 16)
+# Real Kafka: 24 preloads, 12 M spans, 5-7 s of steady work for process-pass and
+# process-2-replicas at 1.8-2.3 M spans/s (16 gave 3.4-4.8 s). 10 s would take 40: 8 GB a copy,
+# 24 GB for the three copies of replication factor 3, more than this machine's 23 GiB of page
+# cache beside the brokers' JVMs, so that the brokers would read from disk.
+PRELOADS = env_int("KT_BENCH_PRELOADS", 40 if KAFKA == "devbroker" else 24)
 PROC_PARTITIONS = env_int("KT_BENCH_PROCESS_PARTITIONS", 64 if KAFKA == "devbroker" else 16)
 INGEST_PARTITIONS = 4
 DECISION_WAIT_S = env_float("KT_BENCH_DECISION_WAIT", 1.0)
@@ -515,10 +518,15 @@ def consumer_ceiling(target, topics, messages, total_bytes, spans):
             "spans_per_s": r["msgs_per_s"] * spans_per_msg}
 
 
+RAWPRODUCE_MAX_SIZES = 1000000  # RP_MAX_SIZES of test/bench/rawproduce.c
+
+
 def write_sizes(workdir, sizes):
+    """The first RAWPRODUCE_MAX_SIZES of sizes (real Kafka's preloads share one topic, and
+    more than 19 of them hold more messages), which kotel-rawproduce uses in turn."""
     fd, path = tempfile.mkstemp(prefix="sizes.", dir=workdir)
     with os.fdopen(fd, "w") as f:
-        f.write("".join("%d\n" % n for n in sizes))
+        f.write("".join("%d\n" % n for n in sizes[:RAWPRODUCE_MAX_SIZES]))
     return path
 
 
