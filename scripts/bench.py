@@ -773,11 +773,9 @@ def ingest_run(phase, workdir, cluster, tls=None):
             argv = loadgen_argv(protocol, gzip, ing.grpc_port if protocol == "grpc" else ing.http_port, SECONDS,
                                 tls=tls)
             time.sleep(0.3)
-            sys0, broker0, t0 = ing.cpu_split()[1], target.cpu_s(), time.monotonic()
-            cpu0 = ing.cpu_s()
+            (user0, sys0), broker0, t0 = ing.cpu_split(), target.cpu_s(), time.monotonic()
             lg = run_json(argv, timeout=SECONDS + 60)
-            cpu1, broker1, t1 = ing.cpu_s(), target.cpu_s(), time.monotonic()
-            sys1 = ing.cpu_split()[1]
+            (user1, sys1), broker1, t1 = ing.cpu_split(), target.cpu_s(), time.monotonic()
             rss = ing.hwm_mib()
         finally:
             stop_checked(ing)
@@ -791,7 +789,7 @@ def ingest_run(phase, workdir, cluster, tls=None):
         ceil = ceiling(target, messages, sizes_file, lg["spans_acked"])
     finally:
         target.close()
-    cpu = cpu1 - cpu0
+    cpu = (user1 + sys1) - (user0 + sys0)
     us = cpu * 1e6 / lg["spans_acked"]
     return {"phase": phase, "tier": "ingest", "cluster": cluster.key, "ingest_set": ing.sets,
             "loadgen_argv": argv[1:], "loadgen": lg, "cpu_s": cpu, "spans": lg["spans_acked"],
