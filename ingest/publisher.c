@@ -149,6 +149,8 @@ struct publisher {
     bool shutting_down, brokers_down, queue_full, fatal;
     bool stats_on; /* broker-up detection needs statistics; without it, never refuse for
                     * brokers being down (nothing would lift the refusal) */
+    bool probing;  /* brokers down, but a bootstrap entry is up: one spooled message is
+                    * sent to learn whether Kafka takes data again (bootstrap_up) */
     uint64_t queue_high;
     /* Key + value bytes handed to librdkafka and not yet reported, and the share of its
      * queue.buffering.max.kbytes past which requests are refused up front: a request let in
@@ -182,7 +184,7 @@ struct publisher {
     size_t drain_inflight;
     ev_timer drain_timer;
 
-    struct kt_log_limit fail_rl, error_rl, drain_rl;
+    struct kt_log_limit fail_rl, error_rl, drain_rl, probe_rl;
     struct publisher_stats st;
     struct pub_metrics m;
 };
@@ -542,6 +544,7 @@ static void broker_up(struct publisher *p, const char *how)
     if (!p->brokers_down)
         return;
     p->brokers_down = false;
+    p->probing = false;
     kt_info("%s; %s", how, p->spool ? "sending to Kafka again" : "accepting requests again");
     drain(p);
 }
@@ -621,9 +624,12 @@ static void drain(struct publisher *p)
 {
     if (p->spool == NULL)
         return;
-    bool on = !p->shutting_down && !p->fatal && !(p->brokers_down && p->stats_on);
+    bool down = p->brokers_down && p->stats_on;
+    bool on = !p->shutting_down && !p->fatal && (!down || p->probing);
+    /* While probing, a single message: its delivery tells whether Kafka is back. */
+    size_t inflight_max = down ? 1 : DRAIN_INFLIGHT;
     spool_drain(p->spool, on);
-    while (on && p->drain_inflight < DRAIN_INFLIGHT &&
+    while (on && p->drain_inflight < inflight_max &&
            (uint64_t)rd_kafka_outq_len(p->rk) < p->queue_high / 2) {
         struct spool_rec *r = spool_take(p->spool);
         if (r == NULL)
@@ -688,6 +694,8 @@ static void drained_report(struct publisher *p, const rd_kafka_message_t *m, str
         kt_log_limited(&p->drain_rl, KT_LOG_WARN,
                        "spool: delivery of a spooled message to %s failed: %s; it is sent again",
                        report_where(m, where, sizeof(where)), rd_kafka_err2str(m->err));
+        /* A failed probe: the next statistics that show a broker up send another. */
+        p->probing = false;
     }
     spool_done(p->spool, pm->rec, done);
     free(pm);
@@ -954,6 +962,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                                  : "; refusing new requests until one is back",
                     p->stats_on && p->spool ? p->conf->spool.dir : "");
         p->brokers_down = true;
+        p->probing = false;
         /* What waits in the producer queue would only time out: spool it now (messages
          * already sent stay, and are spooled if their delivery fails). */
         if (p->spool != NULL && p->stats_on && !p->freeing)
@@ -962,6 +971,29 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
     kt_log_limited(&p->error_rl, KT_LOG_WARN, "kafka: %s: %s",
                    rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* Every broker was down and now only a bootstrap entry (node id -1) is up. That may be all
+ * a client started during the outage ever sees come up: librdkafka connects to the brokers
+ * the bootstrap entry names only for a message to send, and the entry stays apart from them
+ * when its address is not the one they advertise (a DNS alias, a load balancer) or when the
+ * broker answering had not yet registered itself. It may also be up while those brokers are
+ * not reachable from here at all. So data decides: without a spool, requests are accepted
+ * again (they fail after [kafka] timeout if Kafka does not take them); with one, requests
+ * keep going to the spool while one spooled message is sent, and its delivery ends the
+ * outage (drained_report). */
+static void bootstrap_up(struct publisher *p, const char *how)
+{
+    if (p->spool == NULL) {
+        broker_up(p, how);
+        return;
+    }
+    if (p->probing || p->drain_inflight > 0)
+        return;
+    kt_log_limited(&p->probe_rl, KT_LOG_INFO,
+                   "%s; sending one spooled message to learn whether Kafka takes data again", how);
+    p->probing = true;
+    drain(p);
 }
 
 static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
@@ -974,20 +1006,24 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
     json_t *brokers = root ? json_object_get(root, "brokers") : NULL;
     const char *name;
     json_t *b;
-    char up[200] = "";
+    char up[200] = "", boot[200] = "";
     json_object_foreach(brokers, name, b)
     {
         const char *state = json_string_value(json_object_get(b, "state"));
-        json_int_t nodeid = json_integer_value(json_object_get(b, "nodeid"));
-        /* Bootstrap entries (nodeid -1) can be UP while no real broker is reachable. */
-        if (state != NULL && strcmp(state, "UP") == 0 && nodeid >= 0) {
+        if (state == NULL || strcmp(state, "UP") != 0)
+            continue;
+        if (json_integer_value(json_object_get(b, "nodeid")) >= 0) {
             snprintf(up, sizeof(up), "kafka: broker %s is up", name);
             break;
         }
+        if (boot[0] == '\0')
+            snprintf(boot, sizeof(boot), "kafka: bootstrap broker %s is up", name);
     }
     json_decref(root);
     if (up[0] != '\0')
         broker_up(p, up);
+    else if (boot[0] != '\0')
+        bootstrap_up(p, boot);
     return 0;
 }
 
@@ -1171,6 +1207,7 @@ int publisher_new(const struct ingest_conf *conf, struct ev_loop *loop, struct p
                  sizeof(message_items_bounds) / sizeof(message_items_bounds[0]));
     p->error_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
     p->drain_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
+    p->probe_rl = (struct kt_log_limit)KT_LOG_LIMIT(FAIL_LOG_INTERVAL, 1);
     ev_timer_init(&p->drain_timer, drain_timer_cb, DRAIN_INTERVAL_S, DRAIN_INTERVAL_S);
     p->drain_timer.data = p;
 

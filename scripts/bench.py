@@ -298,18 +298,17 @@ class Child:
         """utime + stime of every thread (or of the main thread only), seconds."""
         return sum(self.cpu_split(main_thread))
 
-    def cpu_split(self, main_thread=False):
-        """(utime, stime) of every thread (or of the main thread only), seconds."""
+    def stat(self, main_thread=False):
+        """(utime s, stime s, minor faults, major faults) of every thread (or of the main
+        thread only) so far, from one read of /proc/PID[/task/PID]/stat."""
         path = "/proc/%d/task/%d/stat" % (self.pid, self.pid) if main_thread else "/proc/%d/stat" % self.pid
         with open(path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) / CLK, int(fields[12]) / CLK
+        return int(fields[11]) / CLK, int(fields[12]) / CLK, int(fields[7]), int(fields[9])
 
-    def faults(self):
-        """(minor, major) page faults of every thread so far (/proc/PID/stat)."""
-        with open("/proc/%d/stat" % self.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[7]), int(fields[9])
+    def cpu_split(self, main_thread=False):
+        """(utime, stime) of every thread (or of the main thread only), seconds."""
+        return self.stat(main_thread)[:2]
 
     def rss_mib(self):
         with open("/proc/%d/status" % self.pid) as f:
@@ -1269,14 +1268,15 @@ def process_run(phase, workdir, pre, seq, cluster):
         others0 = (pre.target.cpu_s(), sink.cpu_s(), sum(p.cpu_s(main_thread=True) for p in procs))
 
         def sample(now, sink_spans, consumed):
-            cpus = [p.cpu_s() for p in procs]
-            faults = [p.faults() for p in procs]
+            # One read of each replica's stat and one of its main thread's.
+            st = [p.stat() for p in procs]
+            mains = [p.stat(main_thread=True) for p in procs]
+            cpus = [x[0] + x[1] for x in st]
             return {"t": now, "cpu": sum(cpus), "cpus": cpus, "sink": sink_spans, "consumed": consumed,
                     "broker": pre.target.cpu_s() - others0[0], "sinkcpu": sink.cpu_s() - others0[1],
-                    "main": sum(p.cpu_s(main_thread=True) for p in procs) - others0[2],
-                    "sys": sum(p.cpu_split()[1] for p in procs),
-                    "mainsys": sum(p.cpu_split(main_thread=True)[1] for p in procs),
-                    "minflt": sum(f[0] for f in faults), "majflt": sum(f[1] for f in faults),
+                    "main": sum(x[0] + x[1] for x in mains) - others0[2],
+                    "sys": sum(x[1] for x in st), "mainsys": sum(x[1] for x in mains),
+                    "minflt": sum(x[2] for x in st), "majflt": sum(x[3] for x in st),
                     "rss": sum(p.rss_mib() for p in procs)}
 
         start = sample(t0, 0, 0)

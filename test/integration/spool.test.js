@@ -7,7 +7,8 @@
 //
 // KT_SPOOL_OUTAGE_S sets the outage length (default 20 s; the issue's check is 60 s).
 // A second test stops ingest with SIGTERM during an outage: it exits 0 at once, what it
-// spooled stays on disk, and the next run sends it.
+// spooled stays on disk, and the next run sends it. A third starts ingest during the outage:
+// once the brokers are back, it sends its spool without a restart.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -43,66 +44,91 @@ async function brokers(broker, up) {
   await Promise.all(ids.map((n) => kafkaSh(up ? 'start' : 'kill', n)));
 }
 
+// Runs body(c) with a broker and a spool directory of its own. What body leaves in c.ingest,
+// c.flow and c.down (brokers stopped) is cleaned up however it ends; c.stopIngest() stops
+// ingest and asserts it exited 0.
+async function spoolCase(kafka, tag, body) {
+  const broker = await startKafka(kafka, { tag });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kotel-spool-'));
+  const c = { broker, dir, ingest: null, flow: null, down: false };
+  c.setBrokers = async (up) => {
+    await brokers(broker, up);
+    c.down = !up;
+  };
+  c.stopIngest = async () => {
+    const ex = await c.ingest.stop();
+    const log = c.ingest.log();
+    c.ingest = null;
+    assert.ok(ex.code === 0 && !ex.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex)}\n${log.slice(-3000)}`);
+    return log;
+  };
+  try {
+    await body(c);
+  } catch (e) {
+    if (c.ingest) e.message += `\n--- kotel-ingest stderr (tail) ---\n${c.ingest.log().slice(-6000)}`;
+    throw e;
+  } finally {
+    if (c.flow) await c.flow.stop();
+    if (c.down) await brokers(broker, true);
+    if (c.ingest) await c.ingest.stop();
+    await broker.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 for (const kafka of KAFKAS) {
   test(
     `${kafkaLabel(kafka)}with [spool], ingest acknowledges through a ${OUTAGE_S} s outage of every broker and ${KILLS} kill -9 restarts, and every acknowledged span reaches the topic`,
     { timeout: OUTAGE_S * 1000 + 300000 },
-    async (t) => {
-      const broker = await startKafka(kafka, { tag: 'spool' });
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kotel-spool-'));
-      // The same spool directory for every run of ingest.
-      const sets = {
-        ...topicSets(broker),
-        'spool.dir': dir,
-        'spool.segment_size': '256KiB',
-        'kafka.required_acks': 'all',
-        'kafka.connect_timeout': '1s',
-      };
-      // The flow's clients send to wherever the current run of ingest listens.
-      const target = {};
-      const start = async () => {
-        const i = await startIngest({ bootstrap: broker.bootstrap, sets });
-        target.grpcUrl = i.grpcUrl;
-        target.httpUrl = i.httpUrl;
-        return i;
-      };
-      let ingest = null;
-      let flow = null;
-      let down = false;
-      const earlierLogs = [];
-      try {
-        ingest = await start();
-        flow = startFlow(target, { traces: 2, spans: 5, inflight: 4, intervalMs: 50, timeoutMs: 30000, tag: 'spool' });
-        await waitAcked(flow, 10, 30000);
-        const before = flow.stats();
+    (t) =>
+      spoolCase(kafka, 'spool', async (c) => {
+        const { broker, dir } = c;
+        // The same spool directory for every run of ingest.
+        const sets = {
+          ...topicSets(broker),
+          'spool.dir': dir,
+          'spool.segment_size': '256KiB',
+          'kafka.required_acks': 'all',
+          'kafka.connect_timeout': '1s',
+        };
+        // The flow's clients send to wherever the current run of ingest listens.
+        const target = {};
+        const start = async () => {
+          c.ingest = await startIngest({ bootstrap: broker.bootstrap, sets });
+          target.grpcUrl = c.ingest.grpcUrl;
+          target.httpUrl = c.ingest.httpUrl;
+        };
+        const earlierLogs = [];
+        await start();
+        c.flow = startFlow(target, { traces: 2, spans: 5, inflight: 4, intervalMs: 50, timeoutMs: 30000, tag: 'spool' });
+        await waitAcked(c.flow, 10, 30000);
+        const before = c.flow.stats();
 
-        await brokers(broker, false);
-        down = true;
+        await c.setBrokers(false);
         const t0 = Date.now();
         const phases = [];
         for (let k = 1; k <= KILLS + 1; k++) {
           // Each run of ingest acknowledges requests with no broker up, then the outage's
           // next third passes (the outage's length is what the test is about).
-          const from = flow.stats().ok;
-          await waitAcked(flow, 5, 60000);
+          const from = c.flow.stats().ok;
+          await waitAcked(c.flow, 5, 60000);
           const until = t0 + (k * OUTAGE_S * 1000) / (KILLS + 1);
           if (Date.now() < until) await sleep(until - Date.now());
-          phases.push(flow.stats().ok - from);
+          phases.push(c.flow.stats().ok - from);
           if (k > KILLS) break;
-          process.kill(ingest.pid, 'SIGKILL');
-          const ex = await ingest.exited;
+          process.kill(c.ingest.pid, 'SIGKILL');
+          const ex = await c.ingest.exited;
           assert.equal(ex.signal, 'SIGKILL', `kotel-ingest ${describeExit(ex)} instead of being killed`);
-          earlierLogs.push(ingest.log());
-          ingest = await start();
+          earlierLogs.push(c.ingest.log());
+          await start();
         }
-        const during = flow.stats();
+        const during = c.flow.stats();
         assert.ok(segments(dir).length > 0, 'the outage left nothing in the spool');
 
-        await brokers(broker, true);
-        down = false;
-        await waitAcked(flow, 20, 120000);
-        const res = await flow.stop();
-        flow = null;
+        await c.setBrokers(true);
+        await waitAcked(c.flow, 20, 120000);
+        const res = await c.flow.stop();
+        c.flow = null;
 
         // Drained: every segment, those of the killed runs included, is acknowledged and gone.
         await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 180000);
@@ -119,61 +145,32 @@ for (const kafka of KAFKAS) {
         assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
         for (const [i, n] of phases.entries()) assert.ok(n > 0, `run ${i + 1} of ingest acknowledged nothing during the outage`);
         assert.ok(res.ok > during.ok, 'ingest acknowledges requests after the brokers are back');
-        const log = earlierLogs.join('') + ingest.log();
+        const log = earlierLogs.join('') + c.ingest.log();
         assert.match(log, /spool: \d+ segments \(\d+ bytes\) left in/, 'a restart found the spool of the killed run');
-
-        const ex = await ingest.stop();
-        ingest = null;
-        assert.ok(ex.code === 0 && !ex.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex)}`);
-      } catch (e) {
-        if (ingest) e.message += `\n--- kotel-ingest stderr (tail) ---\n${ingest.log().slice(-6000)}`;
-        throw e;
-      } finally {
-        if (flow) await flow.stop();
-        if (down) await brokers(broker, true);
-        if (ingest) await ingest.stop();
-        await broker.stop();
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    },
+        await c.stopIngest();
+      }),
   );
 }
 
 for (const kafka of KAFKAS) {
-  test(`${kafkaLabel(kafka)}with [spool], SIGTERM during an outage exits 0 and keeps the spool, which the next run sends`, { timeout: 300000 }, async (t) => {
-    const broker = await startKafka(kafka, { tag: 'spoolterm' });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kotel-spool-'));
-    const sets = { ...topicSets(broker), 'spool.dir': dir, 'kafka.connect_timeout': '1s' };
-    const target = {};
-    const start = async () => {
-      const i = await startIngest({ bootstrap: broker.bootstrap, sets });
-      target.grpcUrl = i.grpcUrl;
-      target.httpUrl = i.httpUrl;
-      return i;
-    };
-    let ingest = null;
-    let flow = null;
-    let down = false;
-    try {
-      ingest = await start();
-      await brokers(broker, false);
-      down = true;
-      flow = startFlow(target, { traces: 2, spans: 3, inflight: 2, intervalMs: 20, timeoutMs: 30000, tag: 'spoolterm' });
-      await waitAcked(flow, 20, 60000);
+  test(`${kafkaLabel(kafka)}with [spool], SIGTERM during an outage exits 0 and keeps the spool, which the next run sends`, { timeout: 300000 }, (t) =>
+    spoolCase(kafka, 'spoolterm', async (c) => {
+      const { broker, dir } = c;
+      const sets = { ...topicSets(broker), 'spool.dir': dir, 'kafka.connect_timeout': '1s' };
+      c.ingest = await startIngest({ bootstrap: broker.bootstrap, sets });
+      await c.setBrokers(false);
+      c.flow = startFlow(c.ingest, { traces: 2, spans: 3, inflight: 2, intervalMs: 20, timeoutMs: 30000, tag: 'spoolterm' });
+      await waitAcked(c.flow, 20, 60000);
       // Requests stop before ingest does, so every acknowledged one was spooled by this run.
-      const res = await flow.stop();
-      flow = null;
-      const ex = await ingest.stop();
-      const log1 = ingest.log();
-      ingest = null;
-      assert.ok(ex.code === 0 && !ex.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex)}\n${log1.slice(-3000)}`);
+      const res = await c.flow.stop();
+      c.flow = null;
+      await c.stopIngest();
       const kept = segments(dir);
       const keptBytes = kept.reduce((a, n) => a + fs.statSync(path.join(dir, n)).size, 0);
       assert.ok(kept.length > 0, 'SIGTERM left nothing in the spool');
 
-      await brokers(broker, true);
-      down = false;
-      ingest = await start();
+      await c.setBrokers(true);
+      c.ingest = await startIngest({ bootstrap: broker.bootstrap, sets });
       await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 120000);
       const { acc, readNote } = await readAcked(broker.bootstrap, broker.topics.traces, res.acked);
       t.diagnostic(
@@ -182,18 +179,40 @@ for (const kafka of KAFKAS) {
           `lost ${acc.lost}, duplicates ${acc.duplicates} (${readNote})`,
       );
       assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
-      const ex2 = await ingest.stop();
-      ingest = null;
-      assert.ok(ex2.code === 0 && !ex2.signal, `kotel-ingest did not exit 0 on SIGTERM: ${describeExit(ex2)}`);
-    } catch (e) {
-      if (ingest) e.message += `\n--- kotel-ingest stderr (tail) ---\n${ingest.log().slice(-6000)}`;
-      throw e;
-    } finally {
-      if (flow) await flow.stop();
-      if (down) await brokers(broker, true);
-      if (ingest) await ingest.stop();
-      await broker.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      await c.stopIngest();
+    }),
+  );
+}
+
+// A kotel-ingest that starts while every broker is down has only the bootstrap list: it must
+// still notice the cluster coming back and send what it spooled, without a restart.
+for (const kafka of KAFKAS) {
+  test(`${kafkaLabel(kafka)}with [spool], ingest started while every broker is down drains its spool once they are back`, { timeout: 300000 }, (t) =>
+    spoolCase(kafka, 'spoolcold', async (c) => {
+      const { broker, dir } = c;
+      const sets = { ...topicSets(broker), 'spool.dir': dir, 'kafka.required_acks': 'all', 'kafka.connect_timeout': '1s' };
+      await c.setBrokers(false);
+      c.ingest = await startIngest({ bootstrap: broker.bootstrap, sets });
+      c.flow = startFlow(c.ingest, { traces: 2, spans: 3, inflight: 2, intervalMs: 20, timeoutMs: 30000, tag: 'spoolcold' });
+      await waitAcked(c.flow, 20, 60000);
+      const res = await c.flow.stop();
+      c.flow = null;
+      await waitFor('the outage spooled something', () => segments(dir).length > 0, 30000);
+      assert.match(c.ingest.log(), /all brokers down/, 'ingest did not see the outage');
+
+      await c.setBrokers(true);
+      const t0 = Date.now();
+      await waitFor(`the spool in ${dir} drained (left: ${segments(dir).join(', ')})`, () => segments(dir).length === 0, 120000);
+      const drainedMs = Date.now() - t0;
+      const { acc, readNote } = await readAcked(broker.bootstrap, broker.topics.traces, res.acked);
+      t.diagnostic(
+        `spool cold start (${kafka}): ${res.ok} requests acknowledged during the outage (${acc.acked} spans), ` +
+          `drained ${drainedMs} ms after the brokers were started; in the topic: ${acc.delivered} of them, ` +
+          `lost ${acc.lost}, duplicates ${acc.duplicates} (${readNote})`,
+      );
+      assert.equal(acc.lost, 0, `acknowledged spans missing from the topic, e.g. ${acc.missingExamples.join(', ')}`);
+      assert.match(c.ingest.log(), /kafka: (broker .* is up|message delivered); sending to Kafka again/, 'ingest did not say Kafka is back');
+      await c.stopIngest();
+    }),
+  );
 }

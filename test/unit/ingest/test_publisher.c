@@ -1419,6 +1419,102 @@ static void test_spooled_messages_keep_topic_and_headers(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The bootstrap list names the broker by another name than it advertises ("localhost" for
+ * "127.0.0.1", as a DNS alias or a load balancer does): librdkafka keeps the bootstrap
+ * entry (node id -1) apart from the broker it learns, and connects to the learned one only
+ * for a message. Borrows f; replaces its kafka.brokers. */
+static void fx_bootstrap_alias(struct fx *f)
+{
+    const char *port = strrchr(f->bootstraps, ':');
+    assert_non_null(port);
+    assert_int_equal(f->conf.kafka.brokers.n, 1);
+    char alias[64];
+    snprintf(alias, sizeof(alias), "localhost%s", port);
+    free(f->conf.kafka.brokers.v[0]);
+    f->conf.kafka.brokers.v[0] = strdup(alias);
+    assert_non_null(f->conf.kafka.brokers.v[0]);
+}
+
+static bool refused_down(struct fx *f)
+{
+    return strcmp(f->refused_msg, "kafka: all brokers down") == 0;
+}
+
+/* Started while every broker is down, behind a bootstrap alias: once the broker is back,
+ * only the bootstrap entry connects until something is produced. Requests must be
+ * accepted again all the same. */
+static void test_cold_start_behind_alias_accepts_once_up(void **state)
+{
+    (void)state;
+    const char *sets[] = {"kafka.timeout=2s", "batch.timeout=10ms"};
+    struct fx *f = fx_new(sets, 2);
+    fx_bootstrap_alias(f);
+    assert_int_equal(rd_kafka_mock_broker_set_down(f->mc, 1), 0);
+    fx_start(f);
+    tick_span = 0;
+    f->on_tick = submit_on_tick;
+    assert_true(run_until(f, refused_down, 10.));
+    f->on_tick = NULL;
+    want_done = f->n_submitted - f->n_refused;
+    assert_true(run_until(f, done_reached, 10.));
+
+    assert_int_equal(rd_kafka_mock_broker_set_up(f->mc, 1), 0);
+    f->phase = 2;
+    want_done = f->n_done;
+    f->on_tick = submit_on_tick;
+    assert_true(run_until(f, ok_after_up, 15.));
+    f->on_tick = NULL;
+    assert_null(publisher_refusing(f->p));
+    fx_free(f);
+}
+
+/* The same with [spool]: what was spooled while every broker was down drains once the
+ * broker is back, though nothing new arrives to make librdkafka connect to it. */
+static void test_cold_start_behind_alias_drains_spool(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kt-test-pub-cold-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char spool_set[64];
+    snprintf(spool_set, sizeof(spool_set), "spool.dir=%s", dir);
+    const char *sets[] = {"kafka.timeout=2s", "batch.timeout=10ms", spool_set};
+    struct fx *f = fx_new(sets, 3);
+    fx_bootstrap_alias(f);
+    assert_int_equal(rd_kafka_mock_broker_set_down(f->mc, 1), 0);
+    fx_start(f);
+    spool_span = 0;
+    spool_round = 0;
+    f->on_tick = submit_tenants_on_tick;
+    assert_true(run_until(f, spooled_some, 20.));
+    f->on_tick = NULL;
+    want_done = f->n_submitted - f->n_refused;
+    assert_true(run_until(f, done_reached, 20.));
+    assert_int_equal(f->n_refused, 0);
+    for (size_t i = 0; i < f->n_done; i++)
+        assert_int_equal(f->done[i].status, 0);
+
+    assert_int_equal(rd_kafka_mock_broker_set_up(f->mc, 1), 0);
+    assert_true(run_until(f, drained_all, 30.));
+    struct publisher_stats st;
+    publisher_get_stats(f->p, &st);
+    assert_true(st.messages_drained >= 4);
+    struct got *got = calloc((size_t)st.messages_delivered, sizeof(*got));
+    size_t n = consume(f, got, (size_t)st.messages_delivered, 10000);
+    assert_int_equal(n, (size_t)st.messages_delivered);
+    static unsigned seen[MAX_SPANS];
+    memset(seen, 0, sizeof(seen));
+    for (size_t i = 0; i < n; i++)
+        check_value(&got[i], seen);
+    for (uint64_t i = 0; i < spool_span; i++)
+        assert_true(seen[i] >= 1);
+    got_free(got, n);
+    free(got);
+    fx_free(f);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     kt_log_set_level(KT_LOG_WARN);
@@ -1428,6 +1524,8 @@ int main(void)
         cmocka_unit_test(test_send_batch_max_size_flushes_between_chunks),
         cmocka_unit_test(test_broker_down_then_up),
         cmocka_unit_test(test_broker_down_times_out),
+        cmocka_unit_test(test_cold_start_behind_alias_accepts_once_up),
+        cmocka_unit_test(test_cold_start_behind_alias_drains_spool),
         cmocka_unit_test(test_slow_kafka_refuses_up_front),
         cmocka_unit_test(test_shutdown_flushes_and_refuses),
         cmocka_unit_test(test_cancel_and_fire_and_forget),
