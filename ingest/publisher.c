@@ -92,9 +92,16 @@ struct publisher_ticket {
  * drained from the spool, its record (held until the delivery report). */
 struct pub_msg {
     struct spool_rec *rec;
-    size_t n;
+    struct pub_msg *next_free; /* in publisher.pm_pool */
+    size_t n, cap;
     struct publisher_ticket *t[];
 };
+
+/* Freed pub_msgs of PM_POOL_TICKETS entries (nearly all: a message mostly carries the spans
+ * of one request) are kept for the next ones, up to PM_POOL_MAX: a busy ingest makes and
+ * frees one per Kafka message, in bursts past what malloc's per-thread cache holds. */
+#define PM_POOL_TICKETS 4
+#define PM_POOL_MAX 4096
 
 /* Errors of failed deliveries by librdkafka code: the first ERR_CODES distinct codes seen,
  * then "other" (there are far fewer than that in practice). */
@@ -179,6 +186,9 @@ struct publisher {
     size_t cap_chunk_route;
     uint64_t meta_refused[META_N];
     struct kt_log_limit meta_rl;
+
+    struct pub_msg *pm_pool; /* freed pub_msgs of PM_POOL_TICKETS, n_pm_pool of them */
+    size_t n_pm_pool;
 
     struct spool *spool; /* NULL without [spool] dir */
     size_t drain_inflight;
@@ -580,6 +590,40 @@ static void hold_parts(const struct batcher_msg *m)
     }
 }
 
+/* A pub_msg with room for n tickets, none held yet; NULL without memory. */
+static struct pub_msg *pm_new(struct publisher *p, size_t n)
+{
+    struct pub_msg *pm;
+    if (n <= PM_POOL_TICKETS && p->pm_pool != NULL) {
+        pm = p->pm_pool;
+        p->pm_pool = pm->next_free;
+        p->n_pm_pool--;
+    } else {
+        size_t cap = n <= PM_POOL_TICKETS ? PM_POOL_TICKETS : n;
+        pm = malloc(sizeof(*pm) + cap * sizeof(pm->t[0]));
+        if (pm == NULL)
+            return NULL;
+        pm->cap = cap;
+    }
+    pm->rec = NULL;
+    pm->n = 0;
+    return pm;
+}
+
+/* Frees pm (NULL: nothing), its tickets already released. */
+static void pm_free(struct publisher *p, struct pub_msg *pm)
+{
+    if (pm == NULL)
+        return;
+    if (pm->cap != PM_POOL_TICKETS || p->n_pm_pool >= PM_POOL_MAX) {
+        free(pm);
+        return;
+    }
+    pm->next_free = p->pm_pool;
+    p->pm_pool = pm;
+    p->n_pm_pool++;
+}
+
 /* Releases the tickets of pm (and pm), failing them with why when it is not NULL. */
 static void release_msg(struct publisher *p, struct pub_msg *pm, const char *why)
 {
@@ -590,7 +634,7 @@ static void release_msg(struct publisher *p, struct pub_msg *pm, const char *why
             ticket_fail(pm->t[i], why);
     for (size_t i = 0; i < pm->n; i++)
         ticket_unref(p, pm->t[i], 1);
-    free(pm);
+    pm_free(p, pm);
 }
 
 /* An append to the spool finished: the tickets of pm count the message as done. */
@@ -634,7 +678,7 @@ static void drain(struct publisher *p)
         struct spool_rec *r = spool_take(p->spool);
         if (r == NULL)
             break;
-        struct pub_msg *pm = calloc(1, sizeof(*pm));
+        struct pub_msg *pm = pm_new(p, 0);
         if (pm == NULL) {
             spool_done(p->spool, r, false);
             break;
@@ -643,7 +687,7 @@ static void drain(struct publisher *p)
         struct sigpipe *s = &p->sp[r->m.sig];
         rd_kafka_resp_err_t e = produce(p, s, &r->m, 0, pm);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            free(pm);
+            pm_free(p, pm);
             spool_done(p->spool, r, false);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 p->queue_full = true;
@@ -698,7 +742,7 @@ static void drained_report(struct publisher *p, const rd_kafka_message_t *m, str
         p->probing = false;
     }
     spool_done(p->spool, pm->rec, done);
-    free(pm);
+    pm_free(p, pm);
     if (!p->freeing)
         drain(p);
 }
@@ -710,7 +754,7 @@ static void to_spool(struct publisher *p, const struct batcher_msg *m, const str
 {
     struct kt_err e = {0};
     if (spool_append(p->spool, sm, pm, &e) != 0) {
-        free(pm);
+        pm_free(p, pm);
         p->st.messages_failed++;
         kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", e.msg);
         fail_parts(p, m, e.msg);
@@ -827,15 +871,13 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         n_t += m->parts[i].tag != NULL;
     struct pub_msg *pm = NULL;
     if (n_t > 0) {
-        pm = malloc(sizeof(*pm) + n_t * sizeof(pm->t[0]));
+        pm = pm_new(p, n_t);
         if (pm == NULL) {
             snprintf(why, sizeof(why), "kafka: out of memory producing to %s", s->topic);
             kt_log_limited(&p->fail_rl, KT_LOG_WARN, "%s", why);
             fail_parts(p, m, why);
             return 0;
         }
-        pm->rec = NULL;
-        pm->n = 0;
         for (size_t i = 0; i < m->n_parts; i++)
             if (m->parts[i].tag != NULL)
                 pm->t[pm->n++] = m->parts[i].tag;
@@ -856,7 +898,7 @@ static int emit_cb(void *ctx, const struct batcher_msg *m)
         return 0;
     }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        free(pm);
+        pm_free(p, pm);
         p->st.messages_failed++;
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             p->queue_full = true;
@@ -1571,6 +1613,11 @@ void publisher_free(struct publisher *p)
     kt_buf_free(&p->route_key);
     kt_buf_free(&p->respool_hdrs);
     free(p->chunk_route);
+    while (p->pm_pool != NULL) {
+        struct pub_msg *pm = p->pm_pool;
+        p->pm_pool = pm->next_free;
+        free(pm);
+    }
     free(p);
 }
 

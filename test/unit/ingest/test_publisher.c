@@ -1151,6 +1151,37 @@ static bool drained_all(struct fx *f)
     return publisher_idle(f->p) && st.messages_drained >= st.messages_spooled;
 }
 
+/* A spool directory of one test's own, and the --set that names it. */
+struct spool_dir {
+    char path[48];
+    char set[64];
+};
+
+static void spool_dir_init(struct spool_dir *d, const char *tag)
+{
+    snprintf(d->path, sizeof(d->path), "/tmp/kt-test-pub-%s-XXXXXX", tag);
+    assert_non_null(mkdtemp(d->path));
+    snprintf(d->set, sizeof(d->set), "spool.dir=%s", d->path);
+}
+
+/* Removes the directory with what the spool left in it (its lock file stays after a
+ * drain, as do segments not drained). */
+static void spool_dir_rm(struct spool_dir *d)
+{
+    DIR *dir = opendir(d->path);
+    assert_non_null(dir);
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char path[sizeof(d->path) + sizeof(de->d_name) + 1];
+        snprintf(path, sizeof(path), "%s/%s", d->path, de->d_name);
+        assert_int_equal(unlink(path), 0);
+    }
+    closedir(dir);
+    assert_int_equal(rmdir(d->path), 0);
+}
+
 /* Messages spooled while the broker is down keep their tenant header when the spool drains
  * them into Kafka: both those Kafka refused after they were produced (the first ones, in the
  * producer queue before the broker is seen down: purged, then spooled from their delivery
@@ -1158,12 +1189,10 @@ static bool drained_all(struct fx *f)
 static void test_spooled_messages_keep_the_tenant_header(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/kt-test-pub-spool-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char spool_set[64];
-    snprintf(spool_set, sizeof(spool_set), "spool.dir=%s", dir);
+    struct spool_dir dir;
+    spool_dir_init(&dir, "spool");
     const char *sets[] = {"receiver.auth.tenant_header=x-tenant", "batch.timeout=0",
-                          "kafka.timeout=30s", spool_set};
+                          "kafka.timeout=30s", dir.set};
     struct fx *f = fx_new(sets, 4);
     fx_start(f);
     assert_int_equal(rd_kafka_mock_broker_set_down(f->mc, 1), 0);
@@ -1203,19 +1232,7 @@ static void test_spooled_messages_keep_the_tenant_header(void **state)
     free(got);
     free(tenant_of_req);
     fx_free(f);
-    /* Drained segments are deleted; the lock file stays. */
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[sizeof(dir) + sizeof(de->d_name) + 1];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    if (d != NULL)
-        closedir(d);
-    assert_int_equal(rmdir(dir), 0);
+    spool_dir_rm(&dir);
 }
 
 /* Configuration librdkafka refuses is reported with the [kafka] key. */
@@ -1386,12 +1403,10 @@ static void test_bad_request_metadata_is_refused_and_counted(void **state)
 static void test_spooled_messages_keep_topic_and_headers(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/kt-test-pub-meta-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char spool_set[64];
-    snprintf(spool_set, sizeof(spool_set), "spool.dir=%s", dir);
+    struct spool_dir dir;
+    spool_dir_init(&dir, "meta");
     const char *sets[] = {"kafka.topic_from_metadata_key=x-topic",
-                          "kafka.include_metadata_keys=x-env,x-team", spool_set};
+                          "kafka.include_metadata_keys=x-env,x-team", dir.set};
     struct fx *f = fx_new(sets, 3);
     assert_int_equal(rd_kafka_mock_topic_create(f->mc, "custom", PARTITIONS, 1), 0);
     fx_start(f);
@@ -1414,9 +1429,7 @@ static void test_spooled_messages_keep_topic_and_headers(void **state)
     assert_string_equal(got[0].hdrs, "x-env=prod;x-team=a;");
     got_free(got, n);
     fx_free(f);
-    char cmd[96];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    spool_dir_rm(&dir);
 }
 
 /* The bootstrap list names the broker by another name than it advertises ("localhost" for
@@ -1473,11 +1486,9 @@ static void test_cold_start_behind_alias_accepts_once_up(void **state)
 static void test_cold_start_behind_alias_drains_spool(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/kt-test-pub-cold-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char spool_set[64];
-    snprintf(spool_set, sizeof(spool_set), "spool.dir=%s", dir);
-    const char *sets[] = {"kafka.timeout=2s", "batch.timeout=10ms", spool_set};
+    struct spool_dir dir;
+    spool_dir_init(&dir, "cold");
+    const char *sets[] = {"kafka.timeout=2s", "batch.timeout=10ms", dir.set};
     struct fx *f = fx_new(sets, 3);
     fx_bootstrap_alias(f);
     assert_int_equal(rd_kafka_mock_broker_set_down(f->mc, 1), 0);
@@ -1510,9 +1521,7 @@ static void test_cold_start_behind_alias_drains_spool(void **state)
     got_free(got, n);
     free(got);
     fx_free(f);
-    char cmd[96];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    spool_dir_rm(&dir);
 }
 
 int main(void)
