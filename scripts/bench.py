@@ -1295,7 +1295,8 @@ def process_run(phase, workdir, pre, seq, cluster):
             time.sleep(0.025)
             now = time.monotonic()
             st = sink_stats(sink)
-            if replicas > 1 or not samples or samples[-1]["consumed"] == 0 or len(samples) % SCRAPE_EVERY == 0:
+            if (replicas > 1 or not samples or samples[-1]["consumed"] == 0
+                    or len(samples) % SCRAPE_EVERY == 0):
                 consumed = 0
                 for i, port in enumerate(ports):
                     n = consumed_messages(port)
@@ -1392,8 +1393,9 @@ def process_run(phase, workdir, pre, seq, cluster):
             "sys_us_per_span": (done["sys"] - s0["sys"]) * 1e6 / spans,
             "main_thread_sys_us_per_span": (done["mainsys"] - s0["mainsys"]) * 1e6 / spans,
             # Every sink poll: seconds from t0, spans at the sink, messages consumed (all
-            # replicas; one replica's as last read, see SCRAPE_EVERY), broker and sink CPU seconds since t0, each replica's CPU seconds
-            # since t0, minor faults since t0, RSS MiB (all replicas).
+            # replicas; one replica's as last read, see SCRAPE_EVERY), broker and sink CPU
+            # seconds since t0, each replica's CPU seconds since t0, minor faults since t0,
+            # RSS MiB (all replicas).
             "timeline_columns": ["t_s", "sink_spans", "consumed_messages", "broker_cpu_s", "sink_cpu_s",
                                  "replica_cpu_s", "minflt", "rss_mib"],
             "timeline": [[round(x["t"] - t0, 3), x["sink"], x["consumed"], round(x["broker"], 3), round(x["sinkcpu"], 3),
