@@ -21,9 +21,12 @@ struct vctx {
     uint64_t max_kv; /* struct kt_otlp_limits, UINT64_MAX for none */
     uint64_t max_str;
     size_t n_items;
-    bool in_span;                 /* a Span is being walked */
-    bool span_kv_walked;          /* a KeyValue in a span was walked field by field: no
-                                     KT_OTLP_FOUND_SPAN_KV_SHORT */
+    bool in_span;             /* a Span is being walked */
+    bool span_kv_walked;      /* a KeyValue in a span was walked field by field: no
+                                 KT_OTLP_FOUND_SPAN_KV_SHORT */
+    const uint8_t *span_from; /* the Span about to be walked was passed by span_fast up
+                                 to here (NULL: not); span_kv attributes in that part */
+    uint64_t span_kv;
     struct kt_otlp_vcache *cache; /* NULL: none */
     struct kt_err *err;
     int depth;     /* of the message being walked */
@@ -426,8 +429,14 @@ static int walk_msg(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, c
      * key-value shortcut (kv_fast) passes strings shorter than 128 bytes unchecked. */
     bool fast = !c->no_nul && c->max_str >= 128;
     c->in_span |= mt == KT_OTLP_M_SPAN;
-    const uint8_t *p =
-        mt == KT_OTLP_M_SPAN && fast ? span_fast(start, end, c->max_str, c->max_kv, &n_kv) : start;
+    const uint8_t *p = start;
+    if (mt == KT_OTLP_M_SPAN && c->span_from != NULL) {
+        p = c->span_from;
+        n_kv = c->span_kv;
+        c->span_from = NULL;
+    } else if (mt == KT_OTLP_M_SPAN && fast) {
+        p = span_fast(start, end, c->max_str, c->max_kv, &n_kv);
+    }
     while (p < end) {
         const uint8_t *fstart = p;
         uint64_t tag, v;
@@ -483,6 +492,32 @@ static int walk_msg(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, c
                         break;
                     p = q + v;
                     c->n_items++;
+                }
+                continue;
+            }
+            if (kind == KT_OTLP_K_MSG && f->msg == KT_OTLP_M_SPAN && fast) {
+                /* A scope's spans, one after another: each that span_fast passes whole is
+                 * counted here, without the walker's call for it; any other is walked. A
+                 * length that does not fit ends the run; the loop above then reports it. */
+                for (;;) {
+                    uint64_t span_kv = 0;
+                    const uint8_t *from = span_fast(val, p, c->max_str, c->max_kv, &span_kv);
+                    if (from == p) {
+                        c->n_items++;
+                    } else {
+                        /* The walker goes on from where span_fast stopped. */
+                        c->span_from = from;
+                        c->span_kv = span_kv;
+                        if (walk(c, KT_OTLP_M_SPAN, val, p, depth + 1, any_depth) != 0)
+                            return vprefix(c, depth, f, num, start, fstart);
+                        c->depth = depth;
+                    }
+                    const uint8_t *q = p + 1;
+                    if (tag >= 0x80 || p >= end || *p != tag || !fast_len(&q, end, &len))
+                        break;
+                    fstart = p;
+                    val = q;
+                    p = q + len;
                 }
                 continue;
             }

@@ -80,20 +80,27 @@ static inline size_t kt_utf8_get(const uint8_t *p, size_t n, uint32_t *cp)
 size_t kt_utf8_check(const uint8_t *s, size_t n);
 
 /* True when s is all ASCII. Overlapping word loads keep short strings (most attribute keys
- * and values) free of per-byte loops. */
+ * and values) free of per-byte loops; longer ones are read 16 bytes per step, two words
+ * whose high bits are tested once at the end. */
 static inline bool kt_utf8_is_ascii(const uint8_t *s, size_t n)
 {
     const uint64_t hi = 0x8080808080808080ULL;
     uint64_t a, b;
-    if (n >= 8) {
+    if (n >= 16) {
         uint64_t acc = 0;
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
+        for (size_t i = 0; i + 16 <= n; i += 16) {
             memcpy(&a, s + i, 8);
-            acc |= a;
+            memcpy(&b, s + i + 8, 8);
+            acc |= a | b;
         }
+        memcpy(&a, s + n - 16, 8);
         memcpy(&b, s + n - 8, 8);
-        return ((acc | b) & hi) == 0;
+        return ((acc | a | b) & hi) == 0;
+    }
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        return ((a | b) & hi) == 0;
     }
     if (n >= 4) {
         uint32_t x, y;

@@ -70,6 +70,62 @@ static void test_validate_accepts_links_events_and_status(void **state)
                    "want 8");
 }
 
+/* A scope's spans are checked in one run; a span the fast path leaves partway (a link) is
+ * walked on from there, with the attributes already passed still counted, and an error
+ * names the span it is in. */
+static void test_validate_spans_in_a_run_resume_and_name_the_span(void **state)
+{
+    (void)state;
+    struct tshape sh = {1, 1, 4, 2, trace_zero, -1, 0}; /* 5 attributes per span */
+    TracesData *td = build_traces(&sh);
+    Span *sp = td->resource_spans[0]->scope_spans[0]->spans[1];
+    sp->n_links = 1;
+    sp->links = ARR(Link, 1);
+    sp->links[0] = new_Link();
+    sp->links[0]->span_id = sp->span_id;
+    sp->links[0]->n_attributes = 1;
+    sp->links[0]->attributes = ARR(KeyValue, 1);
+    sp->links[0]->attributes[0] = kv_str("peer", "a");
+    size_t n = 0;
+    struct kt_err err = {0, ""};
+    if (kt_otlp_validate(KT_SIGNAL_TRACES, pack_traces(td), &n, &err) != 0)
+        fail_msg("valid spans refused: %s", err.msg);
+    assert_int_equal(n, 4);
+
+    /* The span's list is bounded as one, across where the fast path stopped: a sixth
+     * attribute, and the fourth of another shape (an array), which the walker takes. Its
+     * link's attribute is a list of its own. */
+    KeyValue **six = ARR(KeyValue, 6);
+    memcpy(six, sp->attributes, 5 * sizeof(*six));
+    six[5] = kv_str("sixth", "6");
+    sp->attributes = six;
+    sp->n_attributes = 6;
+    AnyValue *arr = new_AnyValue();
+    arr->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
+    arr->array_value = new_ArrayValue();
+    sp->attributes[3]->value = arr;
+    const struct kt_otlp_limits six_kv = {6, 0}, five_kv = {5, 0};
+    assert_int_equal(
+        kt_otlp_validate_limits(KT_SIGNAL_TRACES, pack_traces(td), 0, &six_kv, &n, NULL), 0);
+    assert_int_equal(n, 4);
+    expect_refused(KT_SIGNAL_TRACES, pack_traces(td), &five_kv, KT_ETOOBIG,
+                   "resource_spans[0].scope_spans[0].spans[1].attributes: more than 5 key-value "
+                   "pairs");
+
+    /* An attribute after the fast path's part, in the link, then one in a later span. */
+    sp->links[0]->span_id.len = 7;
+    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td),
+                   "resource_spans[0].scope_spans[0].spans[1].links[0].span_id: length 7, want 8");
+    sp->links[0]->span_id.len = 8;
+    td->resource_spans[0]->scope_spans[0]->spans[3]->attributes[4]->key = "\xc3";
+    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td),
+                   "resource_spans[0].scope_spans[0].spans[3].attributes[4].key: invalid UTF-8");
+    td->resource_spans[0]->scope_spans[0]->spans[3]->attributes[4]->key = "k";
+    td->resource_spans[0]->scope_spans[0]->spans[2]->name = "\xff";
+    expect_invalid(KT_SIGNAL_TRACES, pack_traces(td),
+                   "resource_spans[0].scope_spans[0].spans[2].name: invalid UTF-8");
+}
+
 static void test_validate_counts_all_five_metric_kinds(void **state)
 {
     (void)state;
@@ -1117,6 +1173,7 @@ int main(void)
         T(test_validate_span_fields_in_any_order),
         T(test_validate_allows_empty_ids_and_rejects_short_log_ids),
         T(test_validate_rejects_bad_utf8),
+        T(test_validate_spans_in_a_run_resume_and_name_the_span),
         T(test_validate_structure_counts_items_without_reading_them),
         T(test_validate_attribute_shortcut_checks_keys_and_values),
         T(test_validate_no_nul_refuses_nul_in_strings),
