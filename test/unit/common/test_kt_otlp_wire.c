@@ -112,7 +112,8 @@ static void test_validate_spans_in_a_run_resume_and_name_the_span(void **state)
                    "resource_spans[0].scope_spans[0].spans[1].attributes: more than 5 key-value "
                    "pairs");
 
-    /* An attribute after the fast path's part, in the link, then one in a later span. */
+    /* Errors past where the fast path stopped (in the link), in a later span's attribute
+     * and in another span's name. */
     sp->links[0]->span_id.len = 7;
     expect_invalid(KT_SIGNAL_TRACES, pack_traces(td),
                    "resource_spans[0].scope_spans[0].spans[1].links[0].span_id: length 7, want 8");
