@@ -429,13 +429,13 @@ static int walk_msg(struct vctx *c, enum kt_otlp_msg mt, const uint8_t *start, c
      * key-value shortcut (kv_fast) passes strings shorter than 128 bytes unchecked. */
     bool fast = !c->no_nul && c->max_str >= 128;
     c->in_span |= mt == KT_OTLP_M_SPAN;
+    /* A Span comes here from its scope's run when span_fast left it partway, or with the
+     * fast checks off: only the first goes on from where span_fast stopped. */
     const uint8_t *p = start;
     if (mt == KT_OTLP_M_SPAN && c->span_from != NULL) {
         p = c->span_from;
         n_kv = c->span_kv;
         c->span_from = NULL;
-    } else if (mt == KT_OTLP_M_SPAN && fast) {
-        p = span_fast(start, end, c->max_str, c->max_kv, &n_kv);
     }
     while (p < end) {
         const uint8_t *fstart = p;

@@ -15,8 +15,8 @@
 static void test_utf8_is_ascii_finds_a_high_byte_anywhere(void **state)
 {
     (void)state;
-    /* One byte of room on each side: a read past either end would see 0x80 there under
-     * ASan's eyes or, without it, turn the answer to false. */
+    /* A byte of 0x80 on each side: a load reaching past either end of the string sees it
+     * and turns the answer to false (and ASan reports one past the buffer). */
     uint8_t buf[MAX_LEN + 2];
     for (size_t n = 0; n <= MAX_LEN; n++) {
         memset(buf, 0x80, sizeof(buf));
